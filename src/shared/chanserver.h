@@ -1,0 +1,86 @@
+/*  chanserver - the server side of the secure channel on a ROUTER socket,
+    shared by both servers
+
+    It owns the session table. chanserver_recv reads one message from the
+    ROUTER and does all channel work itself: answers a Hello with a Welcome,
+    refuses garbage, unknown sessions, replayed/expired/tampered frames with
+    a clear Envelope{error}. Only a sealed request that opened cleanly comes
+    back to the server, as (session, payload). Sessions are found by their
+    session id, never by ZMQ routing id: a client that reconnects keeps its
+    session, and replies go to the routing id its latest frame came from.
+*/
+#ifndef CHANSERVER_H_INCLUDED
+#define CHANSERVER_H_INCLUDED
+
+#include <czmq.h>
+#include "channel.h"
+
+typedef struct _chanserver_t chanserver_t;
+
+typedef struct {
+    channel_t *channel;
+    char *username;          //  set by the server on login (malloc'd); NULL when not
+    int64_t connected_since; //  unix ms
+    int64_t last_activity;   //  unix ms, updated on every good frame
+    void *app;               //  the server's own per-session state
+    char id_hex [CHANNEL_SESSION_ID_SIZE * 2 + 1];
+    zframe_t *routing_id;    //  where the latest frame came from (owned)
+} chansession_t;
+
+//  Called as a session is dropped (idle, limit, shutdown): free app state.
+typedef void (chansession_free_fn) (chansession_t *session, void *arg);
+
+//  router and server_key are borrowed and must outlive the object.
+chanserver_t *
+    chanserver_new (zsock_t *router, rsakey_t *server_key);
+void
+    chanserver_destroy (chanserver_t **self_p);
+
+void
+    chanserver_set_free_fn (chanserver_t *self, chansession_free_fn *fn, void *arg);
+
+//  At most max_sessions open sessions (a further Hello gets ERR_BUSY); 0:
+//  no limit. Sessions idle for idle_ms are dropped by chanserver_expire;
+//  0: never.
+void
+    chanserver_set_limits (chanserver_t *self, size_t max_sessions, int64_t idle_ms);
+
+//  Log one line per handshake and refusal (zsys_info), never a secret.
+void
+    chanserver_set_verbose (chanserver_t *self, bool verbose);
+
+//  Read one message. NULL when it was handled here (handshake, refusal,
+//  interrupted); else the session and a malloc'd payload to handle.
+chansession_t *
+    chanserver_recv (chanserver_t *self, uint8_t **payload, size_t *len);
+
+//  Seal a reply to the session and send it. CHAT_OK or an error.
+int
+    chanserver_reply (chanserver_t *self, chansession_t *session,
+                      const uint8_t *payload, size_t len);
+
+//  Seal a push to the session and publish it on pub, topic = session token.
+int
+    chanserver_push (chanserver_t *self, zsock_t *pub, chansession_t *session,
+                     const uint8_t *payload, size_t len);
+
+//  Drop sessions idle past the limit; returns how many.
+size_t
+    chanserver_expire (chanserver_t *self, int64_t now_ms);
+
+//  Drop one session now (session is freed).
+void
+    chanserver_drop (chanserver_t *self, chansession_t *session);
+
+chansession_t *
+    chanserver_lookup (chanserver_t *self, const uint8_t id [CHANNEL_SESSION_ID_SIZE]);
+
+//  Iterate the sessions (do not drop while iterating).
+chansession_t *
+    chanserver_first (chanserver_t *self);
+chansession_t *
+    chanserver_next (chanserver_t *self);
+size_t
+    chanserver_size (chanserver_t *self);
+
+#endif

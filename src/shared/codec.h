@@ -1,0 +1,35 @@
+/*  codec - text encodings of binary data (OpenSSL's base64 underneath)  */
+#ifndef CODEC_H_INCLUDED
+#define CODEC_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+//  Standard base64 with padding; malloc'd NUL-terminated string, NULL on OOM.
+char *
+    codec_b64_encode (const uint8_t *data, size_t len);
+
+//  URL-safe base64 ('-' and '_') with padding, as Fernet uses.
+char *
+    codec_b64url_encode (const uint8_t *data, size_t len);
+
+//  Decode URL-safe base64 (padding required when the length needs it).
+//  Any character outside the alphabet is an error. Returns 0 and a malloc'd
+//  buffer, or -1 (nothing allocated).
+int
+    codec_b64url_decode (const char *text, size_t text_len,
+                         uint8_t **data, size_t *len);
+
+//  Standard base64 without padding (OpenSSH fingerprint style).
+char *
+    codec_b64_nopad (const uint8_t *data, size_t len);
+
+//  Lower-case hex; malloc'd.
+char *
+    codec_hex (const uint8_t *data, size_t len);
+
+//  Parse exactly len*2 hex digits into out. Returns 0 or -1.
+int
+    codec_unhex (const char *text, uint8_t *out, size_t len);
+
+#endif

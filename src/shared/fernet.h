@@ -1,0 +1,61 @@
+/*  fernet - Fernet tokens, exactly as github.com/fernet/spec says
+
+    token = base64url(0x80 || timestamp[8, big-endian] || IV[16] ||
+                      AES-128-CBC(PKCS7(plaintext)) || HMAC-SHA256[32])
+    key   = signing key[16] || encryption key[16]
+
+    The HMAC is checked in constant time (CRYPTO_memcmp) before anything is
+    decrypted. Times are unix seconds, passed in so tests can fix the clock.
+*/
+#ifndef FERNET_H_INCLUDED
+#define FERNET_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FERNET_KEY_SIZE 32
+#define FERNET_MAX_CLOCK_SKEW 60     //  seconds a token may be ahead of us
+
+//  Encrypt with a fresh random IV. Returns CHAT_OK and a malloc'd token
+//  string, or CHAT_ERR_INTERNAL.
+int
+    fernet_encrypt (const uint8_t key [FERNET_KEY_SIZE],
+                    const uint8_t *plain, size_t plain_len,
+                    int64_t now, char **token);
+
+//  Same with a given IV (the spec's vectors need it; nothing else should).
+int
+    fernet_encrypt_iv (const uint8_t key [FERNET_KEY_SIZE],
+                       const uint8_t *plain, size_t plain_len,
+                       int64_t now, const uint8_t iv [16], char **token);
+
+//  Verify and decrypt. ttl <= 0 means no age limit (stored messages).
+//  Returns CHAT_OK with a malloc'd plaintext (NUL-terminated for
+//  convenience, not counted in plain_len), or:
+//    CHAT_ERR_MALFORMED  bad base64, too short, wrong version byte, payload
+//                        not a whole number of blocks, bad padding
+//    CHAT_ERR_BAD_MAC    the HMAC does not match
+//    CHAT_ERR_EXPIRED    timestamp + ttl < now
+//    CHAT_ERR_FUTURE     timestamp > now + FERNET_MAX_CLOCK_SKEW
+int
+    fernet_decrypt (const uint8_t key [FERNET_KEY_SIZE],
+                    const char *token, size_t token_len,
+                    int64_t ttl, int64_t now,
+                    uint8_t **plain, size_t *plain_len);
+
+//  A token's timestamp, read without the key (for chat-tap). Returns -1
+//  when the text is not shaped like a Fernet token.
+int64_t
+    fernet_token_timestamp (const char *token, size_t token_len);
+
+//  Fernet keys as text: url-safe base64 of the 32 bytes.
+int
+    fernet_key_decode (const char *text, uint8_t key [FERNET_KEY_SIZE]);
+char *
+    fernet_key_encode (const uint8_t key [FERNET_KEY_SIZE]);
+
+//  A new random key. Returns 0 or -1.
+int
+    fernet_key_generate (uint8_t key [FERNET_KEY_SIZE]);
+
+#endif

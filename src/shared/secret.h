@@ -1,0 +1,49 @@
+/*  secret - what every secret needs: randomness, wiping, derivation, and the
+    servers' shared secret file
+
+    The two servers never talk; they share one 32-byte secret, made once by
+    `chat-keyserver --init` and copied to the main server's host. Purpose keys
+    are derived from it with HKDF-SHA256 so that a certificate key can never
+    open a ticket and the other way round.
+*/
+#ifndef SECRET_H_INCLUDED
+#define SECRET_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SECRET_SHARED_SIZE 32
+
+//  Fill buf with len bytes from OpenSSL's CSPRNG. Returns 0, or -1 if the
+//  generator failed (the caller must not go on with an unfilled buffer).
+int
+    secret_random (void *buf, size_t len);
+
+//  Overwrite a buffer that held a secret (OPENSSL_cleanse).
+void
+    secret_wipe (void *buf, size_t len);
+
+//  HKDF-SHA256 with no salt: out_len bytes for the purpose named by info
+//  (e.g. "chat/1 certificate"). Returns 0, or -1 on failure.
+int
+    secret_hkdf (const uint8_t *ikm, size_t ikm_len, const char *info,
+                 uint8_t *out, size_t out_len);
+
+//  Create a new shared secret file at path with mode 0600. Refuses (-1) when
+//  the file exists already, so an operator cannot overwrite the secret the
+//  other server holds by accident.
+int
+    secret_shared_create (const char *path);
+
+//  Load the shared secret. Returns 0, or -1 when the file is missing, is not
+//  exactly 32 bytes (stored as 64 hex digits plus newline), or can be read
+//  by group or others (a message on stderr says which).
+int
+    secret_shared_load (const char *path, uint8_t out [SECRET_SHARED_SIZE]);
+
+//  Write data to path atomically (temporary file, fsync, rename) with the
+//  given mode. Used for every key file. Returns 0 or -1.
+int
+    secret_write_file (const char *path, const void *data, size_t len, int mode);
+
+#endif
