@@ -1,7 +1,7 @@
 /*  wire - protobuf frames in and out, with the size limits applied before
     anything is parsed
 
-    Every frame is a protobuf-c message (proto/*.proto); nothing is packed by
+    Every frame is a protobuf-c message (the schemas in proto/); nothing is packed by
     hand. Generated types are Chat__Envelope, Chat__KeyRequest and so on.
 */
 #ifndef WIRE_H_INCLUDED
