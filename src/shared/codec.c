@@ -1,0 +1,199 @@
+/*  codec - text encodings of binary data (OpenSSL's base64 underneath)
+
+    OpenSSL's EVP_DecodeBlock is lenient (it skips white space and does not
+    care where '=' sits), so every input is checked against the alphabet and
+    the padding rules here first; only text that passed is handed to it.
+*/
+#include "codec.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Largest input we encode: EVP_EncodeBlock takes an int.
+#define CODEC_MAX_BINARY ((size_t) 0x5FFFFFFF)
+
+static char *
+s_b64_encode (const uint8_t *data, size_t len)
+{
+    if (len > CODEC_MAX_BINARY)
+        return NULL;
+    size_t out_len = 4 * ((len + 2) / 3);
+    char *out = (char *) malloc (out_len + 1);
+    if (!out)
+        return NULL;
+    if (len == 0) {
+        out [0] = '\0';
+        return out;
+    }
+    int written = EVP_EncodeBlock ((unsigned char *) out, data, (int) len);
+    if (written < 0 || (size_t) written != out_len) {
+        free (out);
+        return NULL;
+    }
+    out [out_len] = '\0';
+    return out;
+}
+
+char *
+codec_b64_encode (const uint8_t *data, size_t len)
+{
+    return s_b64_encode (data, len);
+}
+
+char *
+codec_b64url_encode (const uint8_t *data, size_t len)
+{
+    char *out = s_b64_encode (data, len);
+    if (out) {
+        for (char *p = out; *p; p++) {
+            if (*p == '+')
+                *p = '-';
+            else
+            if (*p == '/')
+                *p = '_';
+        }
+    }
+    return out;
+}
+
+char *
+codec_b64_nopad (const uint8_t *data, size_t len)
+{
+    char *out = s_b64_encode (data, len);
+    if (out) {
+        char *pad = strchr (out, '=');
+        if (pad)
+            *pad = '\0';
+    }
+    return out;
+}
+
+//  Value of a url-safe base64 character, or -1.
+static int
+s_b64url_value (char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+int
+codec_b64url_decode (const char *text, size_t text_len,
+                     uint8_t **data, size_t *len)
+{
+    if (!text || !data || !len)
+        return -1;
+    *data = NULL;
+    *len = 0;
+    if (text_len % 4 != 0 || text_len > 4 * (CODEC_MAX_BINARY / 3))
+        return -1;
+
+    //  At most two '=' and only at the very end.
+    size_t pad = 0;
+    if (text_len > 0 && text [text_len - 1] == '=') {
+        pad = 1;
+        if (text [text_len - 2] == '=')
+            pad = 2;
+    }
+    size_t body = text_len - pad;
+    for (size_t i = 0; i < body; i++)
+        if (s_b64url_value (text [i]) < 0)
+            return -1;
+
+    //  The bits the padding drops must be zero, so each byte string has
+    //  exactly one encoding (a token cannot be altered without a trace).
+    if (pad == 1 && (s_b64url_value (text [body - 1]) & 0x03))
+        return -1;
+    if (pad == 2 && (s_b64url_value (text [body - 1]) & 0x0F))
+        return -1;
+
+    size_t out_len = text_len / 4 * 3 - pad;
+    uint8_t *out = (uint8_t *) malloc (text_len / 4 * 3 + 1);
+    char *std = (char *) malloc (text_len + 1);
+    if (!out || !std) {
+        free (out);
+        free (std);
+        return -1;
+    }
+    for (size_t i = 0; i < text_len; i++) {
+        char c = text [i];
+        std [i] = c == '-'? '+': c == '_'? '/': c;
+    }
+    std [text_len] = '\0';
+    int rc = 0;
+    if (text_len > 0) {
+        int decoded = EVP_DecodeBlock (out, (const unsigned char *) std, (int) text_len);
+        if (decoded < 0 || (size_t) decoded != text_len / 4 * 3)
+            rc = -1;
+    }
+    //  The text may have been a secret (a key); so is its translation.
+    OPENSSL_cleanse (std, text_len);
+    free (std);
+    if (rc) {
+        OPENSSL_cleanse (out, text_len / 4 * 3);
+        free (out);
+        return -1;
+    }
+    *data = out;
+    *len = out_len;
+    return 0;
+}
+
+char *
+codec_hex (const uint8_t *data, size_t len)
+{
+    static const char digits [] = "0123456789abcdef";
+    if (len > (SIZE_MAX - 1) / 2)
+        return NULL;
+    char *out = (char *) malloc (len * 2 + 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        out [2 * i] = digits [data [i] >> 4];
+        out [2 * i + 1] = digits [data [i] & 0x0F];
+    }
+    out [len * 2] = '\0';
+    return out;
+}
+
+static int
+s_hex_value (char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int
+codec_unhex (const char *text, uint8_t *out, size_t len)
+{
+    if (!text || !out || len > (SIZE_MAX - 1) / 2)
+        return -1;
+    //  Exactly len*2 digits: a longer string is as wrong as a shorter one.
+    if (strnlen (text, len * 2 + 1) != len * 2)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        int high = s_hex_value (text [2 * i]);
+        int low = s_hex_value (text [2 * i + 1]);
+        if (high < 0 || low < 0) {
+            OPENSSL_cleanse (out, len);
+            return -1;
+        }
+        out [i] = (uint8_t) (high << 4 | low);
+    }
+    return 0;
+}

@@ -1,0 +1,182 @@
+/*  test_codec - base64, base64url and hex  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+
+//  RFC 4648 section 10 vectors.
+static const char *s_plain [] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+static const char *s_b64 [] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+static const char *s_nopad [] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+
+static void
+test_rfc4648 (void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < sizeof s_plain / sizeof s_plain [0]; i++) {
+        const uint8_t *in = (const uint8_t *) s_plain [i];
+        size_t in_len = strlen (s_plain [i]);
+        char *b64 = codec_b64_encode (in, in_len);
+        assert_non_null (b64);
+        assert_string_equal (b64, s_b64 [i]);
+        free (b64);
+
+        char *url = codec_b64url_encode (in, in_len);
+        assert_non_null (url);
+        assert_string_equal (url, s_b64 [i]);   //  no '+' or '/' in these
+
+        uint8_t *out = NULL;
+        size_t out_len = 99;
+        assert_int_equal (codec_b64url_decode (url, strlen (url), &out, &out_len), 0);
+        assert_non_null (out);
+        assert_int_equal (out_len, in_len);
+        assert_memory_equal (out, in, in_len);
+        free (out);
+        free (url);
+
+        char *nopad = codec_b64_nopad (in, in_len);
+        assert_non_null (nopad);
+        assert_string_equal (nopad, s_nopad [i]);
+        free (nopad);
+    }
+}
+
+static void
+test_url_alphabet (void **state)
+{
+    (void) state;
+    //  These bytes are all 62s: "++++" in the standard alphabet.
+    const uint8_t data [] = { 0xfb, 0xef, 0xbe, 0xfb, 0xef, 0xbe };
+    char *std = codec_b64_encode (data, sizeof data);
+    char *url = codec_b64url_encode (data, sizeof data);
+    assert_string_equal (std, "++++++++");
+    assert_string_equal (url, "--------");
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    assert_int_equal (codec_b64url_decode (url, strlen (url), &out, &out_len), 0);
+    assert_int_equal (out_len, sizeof data);
+    assert_memory_equal (out, data, sizeof data);
+    free (out);
+    //  The standard alphabet's '+' is not url-safe base64.
+    out = (uint8_t *) 1;
+    assert_int_equal (codec_b64url_decode (std, strlen (std), &out, &out_len), -1);
+    assert_null (out);
+    free (std);
+    free (url);
+
+    const uint8_t slash [] = { 0xff, 0xff, 0xff };
+    url = codec_b64url_encode (slash, sizeof slash);
+    assert_string_equal (url, "____");
+    free (url);
+}
+
+static void
+test_all_bytes_round_trip (void **state)
+{
+    (void) state;
+    uint8_t data [256 + 2];
+    for (size_t i = 0; i < sizeof data; i++)
+        data [i] = (uint8_t) (i * 7 + 3);
+    for (size_t len = 0; len <= sizeof data; len++) {
+        char *url = codec_b64url_encode (data, len);
+        assert_non_null (url);
+        assert_int_equal (strlen (url), 4 * ((len + 2) / 3));
+        assert_null (strpbrk (url, "+/"));
+        uint8_t *out = NULL;
+        size_t out_len = 0;
+        assert_int_equal (codec_b64url_decode (url, strlen (url), &out, &out_len), 0);
+        assert_int_equal (out_len, len);
+        if (len)
+            assert_memory_equal (out, data, len);
+        free (out);
+        free (url);
+    }
+}
+
+static void
+test_decode_rejects (void **state)
+{
+    (void) state;
+    static const char *bad [] = {
+        "Zg",           //  padding missing
+        "Zg=",          //  length not a multiple of 4
+        "Zm9",
+        "Z===",         //  three '='
+        "====",
+        "Zg==Zg==",     //  padding in the middle
+        "Z=g=",
+        "Zm9v Zm9v",
+        "Zm9v\n",
+        " Zm9v",
+        "Zm9vYg==\n",
+        "Zm+v",         //  standard alphabet
+        "Zm/v",
+        "Zm%v",
+        "Zm.v",
+        "Zh==",         //  non-zero bits under the padding
+        "Zm9=",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        uint8_t *out = (uint8_t *) 1;
+        size_t out_len = 77;
+        int rc = codec_b64url_decode (bad [i], strlen (bad [i]), &out, &out_len);
+        if (rc != -1)
+            fail_msg ("accepted '%s'", bad [i]);
+        assert_null (out);
+        assert_int_equal (out_len, 0);
+    }
+    //  An embedded NUL is not part of the alphabet either.
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    assert_int_equal (codec_b64url_decode ("Zm\0v", 4, &out, &out_len), -1);
+    //  text_len is honoured: the first four characters alone are fine.
+    assert_int_equal (codec_b64url_decode ("Zm9vXXX", 4, &out, &out_len), 0);
+    assert_int_equal (out_len, 3);
+    assert_memory_equal (out, "foo", 3);
+    free (out);
+}
+
+static void
+test_hex (void **state)
+{
+    (void) state;
+    const uint8_t data [] = { 0x00, 0x01, 0x7f, 0x80, 0xab, 0xff };
+    char *hex = codec_hex (data, sizeof data);
+    assert_string_equal (hex, "00017f80abff");
+    uint8_t out [sizeof data];
+    assert_int_equal (codec_unhex (hex, out, sizeof out), 0);
+    assert_memory_equal (out, data, sizeof data);
+    free (hex);
+    assert_int_equal (codec_unhex ("00017F80ABFF", out, sizeof out), 0);
+    assert_memory_equal (out, data, sizeof data);
+
+    char *empty = codec_hex (data, 0);
+    assert_string_equal (empty, "");
+    free (empty);
+
+    assert_int_equal (codec_unhex ("00017f80abf", out, sizeof out), -1);     //  short
+    assert_int_equal (codec_unhex ("00017f80abff0", out, sizeof out), -1);   //  long
+    assert_int_equal (codec_unhex ("00017f80abfg", out, sizeof out), -1);
+    assert_int_equal (codec_unhex ("0x017f80abff", out, sizeof out), -1);
+    assert_int_equal (codec_unhex (" 0017f80abff", out, sizeof out), -1);
+    assert_int_equal (codec_unhex ("", out, 0), 0);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_rfc4648),
+        cmocka_unit_test (test_url_alphabet),
+        cmocka_unit_test (test_all_bytes_round_trip),
+        cmocka_unit_test (test_decode_rejects),
+        cmocka_unit_test (test_hex),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
