@@ -1,0 +1,454 @@
+/*  rsakey - an RSA key pair or public key, and the only two ways it is used
+    here: RSA-OAEP-SHA256 (MGF1-SHA256) and RSA-PSS-SHA256 (salt = 32 bytes)
+
+    The padding parameters are fixed on both sides, never negotiated or taken
+    from the key: a PSS signature with any other salt length or digest fails
+    to verify, so there is nothing for an attacker to downgrade.
+*/
+#include "rsakey.h"
+#include "chaterror.h"
+#include "codec.h"
+#include "secret.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#define RSAKEY_PSS_SALT_LEN 32          //  = SHA-256 digest length
+
+struct _rsakey_t {
+    EVP_PKEY *pkey;
+    bool has_private;
+    uint8_t *der;                       //  SubjectPublicKeyInfo
+    size_t der_len;
+    uint8_t fingerprint [RSAKEY_FINGERPRINT_SIZE];
+    char *fingerprint_text;
+};
+
+
+//  Only plain RSA keys of an allowed size. "RSA-PSS" typed keys are refused
+//  too: their own restrictions could silently override ours.
+static bool
+s_acceptable (EVP_PKEY *pkey)
+{
+    if (!pkey || EVP_PKEY_get_base_id (pkey) != EVP_PKEY_RSA)
+        return false;
+    int bits = EVP_PKEY_get_bits (pkey);
+    return bits >= RSAKEY_MIN_BITS && bits <= RSAKEY_MAX_BITS;
+}
+
+
+//  Wrap pkey (taking ownership) and cache its DER form and fingerprint.
+static rsakey_t *
+s_wrap (EVP_PKEY *pkey, bool has_private)
+{
+    rsakey_t *self = (rsakey_t *) calloc (1, sizeof (rsakey_t));
+    if (!self) {
+        EVP_PKEY_free (pkey);
+        return NULL;
+    }
+    self->pkey = pkey;
+    self->has_private = has_private;
+
+    uint8_t *der = NULL;
+    int der_len = i2d_PUBKEY (pkey, &der);
+    if (der_len <= 0)
+        goto fail;
+    self->der = (uint8_t *) malloc ((size_t) der_len);
+    if (!self->der) {
+        OPENSSL_free (der);
+        goto fail;
+    }
+    memcpy (self->der, der, (size_t) der_len);
+    OPENSSL_free (der);
+    self->der_len = (size_t) der_len;
+
+    if (!EVP_Digest (self->der, self->der_len, self->fingerprint, NULL,
+                     EVP_sha256 (), NULL))
+        goto fail;
+    self->fingerprint_text = rsakey_fingerprint_format (self->fingerprint);
+    if (!self->fingerprint_text)
+        goto fail;
+    return self;
+
+fail:
+    rsakey_destroy (&self);
+    return NULL;
+}
+
+
+rsakey_t *
+rsakey_generate (int bits)
+{
+    if (bits < RSAKEY_MIN_BITS || bits > RSAKEY_MAX_BITS)
+        return NULL;
+
+    EVP_PKEY *pkey = NULL;
+    BIGNUM *e = BN_new ();
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id (EVP_PKEY_RSA, NULL);
+    if (!e || !ctx
+    ||  !BN_set_word (e, RSA_F4)
+    ||  EVP_PKEY_keygen_init (ctx) <= 0
+    ||  EVP_PKEY_CTX_set_rsa_keygen_bits (ctx, bits) <= 0
+    ||  EVP_PKEY_CTX_set1_rsa_keygen_pubexp (ctx, e) <= 0
+    ||  EVP_PKEY_keygen (ctx, &pkey) <= 0) {
+        EVP_PKEY_free (pkey);
+        pkey = NULL;
+    }
+    EVP_PKEY_CTX_free (ctx);
+    BN_free (e);
+    if (!pkey) {
+        ERR_clear_error ();
+        return NULL;
+    }
+    return s_wrap (pkey, true);
+}
+
+
+//  An encrypted PEM must fail, not stop and prompt on the terminal (which
+//  OpenSSL's default callback would do).
+static int
+s_no_passphrase (char *buf, int size, int rwflag, void *u)
+{
+    (void) buf; (void) size; (void) rwflag; (void) u;
+    return -1;
+}
+
+
+rsakey_t *
+rsakey_load (const char *path)
+{
+    if (!path)
+        return NULL;
+    BIO *bio = BIO_new_file (path, "r");
+    if (!bio) {
+        ERR_clear_error ();
+        return NULL;
+    }
+    EVP_PKEY *pkey = PEM_read_bio_PrivateKey (bio, NULL, s_no_passphrase, NULL);
+    BIO_free (bio);
+    ERR_clear_error ();
+    if (!pkey)
+        return NULL;
+    if (!s_acceptable (pkey)) {
+        EVP_PKEY_free (pkey);
+        return NULL;
+    }
+    return s_wrap (pkey, true);
+}
+
+
+int
+rsakey_save (rsakey_t *self, const char *path)
+{
+    if (!self || !path || !self->has_private)
+        return -1;
+    BIO *bio = BIO_new (BIO_s_mem ());
+    if (!bio)
+        return -1;
+    int rc = -1;
+    //  PEM_write_bio_PrivateKey writes PKCS#8 ("BEGIN PRIVATE KEY")
+    if (PEM_write_bio_PrivateKey (bio, self->pkey, NULL, NULL, 0, NULL, NULL)) {
+        char *data = NULL;
+        long len = BIO_get_mem_data (bio, &data);
+        if (len > 0 && data) {
+            rc = secret_write_file (path, data, (size_t) len, 0600);
+            secret_wipe (data, (size_t) len);
+        }
+    }
+    //  The memory BIO's buffer is freed with OPENSSL_clear_free
+    BIO_free (bio);
+    ERR_clear_error ();
+    return rc;
+}
+
+
+rsakey_t *
+rsakey_load_or_create (const char *path, int bits)
+{
+    if (!path)
+        return NULL;
+    if (access (path, F_OK) == 0)
+        return rsakey_load (path);
+    if (errno != ENOENT)
+        return NULL;
+    rsakey_t *self = rsakey_generate (bits);
+    if (self && rsakey_save (self, path) != 0)
+        rsakey_destroy (&self);
+    return self;
+}
+
+
+rsakey_t *
+rsakey_from_der (const uint8_t *der, size_t len)
+{
+    if (!der || len == 0 || len > LONG_MAX)
+        return NULL;
+    const unsigned char *p = der;
+    EVP_PKEY *pkey = d2i_PUBKEY (NULL, &p, (long) len);
+    ERR_clear_error ();
+    if (!pkey)
+        return NULL;
+    //  Trailing bytes would let two different blobs carry one key
+    if (p != der + len || !s_acceptable (pkey)) {
+        EVP_PKEY_free (pkey);
+        return NULL;
+    }
+    //  Only the canonical encoding: OpenSSL tolerates some odd parameter
+    //  encodings, and then a hash of the bytes received would not be the
+    //  fingerprint of the key they carry
+    rsakey_t *self = s_wrap (pkey, false);
+    if (self && (self->der_len != len || memcmp (self->der, der, len) != 0))
+        rsakey_destroy (&self);
+    return self;
+}
+
+
+void
+rsakey_destroy (rsakey_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        rsakey_t *self = *self_p;
+        EVP_PKEY_free (self->pkey);
+        free (self->der);
+        free (self->fingerprint_text);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+
+bool
+rsakey_has_private (rsakey_t *self)
+{
+    assert (self);
+    return self->has_private;
+}
+
+
+int
+rsakey_bits (rsakey_t *self)
+{
+    assert (self);
+    return EVP_PKEY_get_bits (self->pkey);
+}
+
+
+const uint8_t *
+rsakey_der (rsakey_t *self, size_t *len)
+{
+    assert (self);
+    if (len)
+        *len = self->der_len;
+    return self->der;
+}
+
+
+const uint8_t *
+rsakey_fingerprint (rsakey_t *self)
+{
+    assert (self);
+    return self->fingerprint;
+}
+
+
+const char *
+rsakey_fingerprint_text (rsakey_t *self)
+{
+    assert (self);
+    return self->fingerprint_text;
+}
+
+
+char *
+rsakey_fingerprint_format (const uint8_t digest [RSAKEY_FINGERPRINT_SIZE])
+{
+    assert (digest);
+    char *b64 = codec_b64_nopad (digest, RSAKEY_FINGERPRINT_SIZE);
+    if (!b64)
+        return NULL;
+    char *text = NULL;
+    if (asprintf (&text, "SHA256:%s", b64) < 0)
+        text = NULL;
+    free (b64);
+    return text;
+}
+
+
+//  OAEP with SHA-256 for both the label hash and MGF1
+static EVP_PKEY_CTX *
+s_oaep_ctx (rsakey_t *self, bool encrypt)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new (self->pkey, NULL);
+    if (!ctx)
+        return NULL;
+    if ((encrypt? EVP_PKEY_encrypt_init (ctx): EVP_PKEY_decrypt_init (ctx)) <= 0
+    ||  EVP_PKEY_CTX_set_rsa_padding (ctx, RSA_PKCS1_OAEP_PADDING) <= 0
+    ||  EVP_PKEY_CTX_set_rsa_oaep_md (ctx, EVP_sha256 ()) <= 0
+    ||  EVP_PKEY_CTX_set_rsa_mgf1_md (ctx, EVP_sha256 ()) <= 0) {
+        EVP_PKEY_CTX_free (ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+
+int
+rsakey_encrypt (rsakey_t *self, const uint8_t *in, size_t in_len,
+                uint8_t **out, size_t *out_len)
+{
+    assert (self);
+    assert (out);
+    assert (out_len);
+    *out = NULL;
+    *out_len = 0;
+    if (!in && in_len)
+        return CHAT_ERR_INTERNAL;
+
+    int rc = CHAT_ERR_INTERNAL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    EVP_PKEY_CTX *ctx = s_oaep_ctx (self, true);
+    if (ctx
+    &&  EVP_PKEY_encrypt (ctx, NULL, &len, in, in_len) > 0
+    &&  (buf = (uint8_t *) malloc (len)) != NULL
+    &&  EVP_PKEY_encrypt (ctx, buf, &len, in, in_len) > 0) {
+        *out = buf;
+        *out_len = len;
+        buf = NULL;
+        rc = CHAT_OK;
+    }
+    free (buf);
+    EVP_PKEY_CTX_free (ctx);
+    ERR_clear_error ();
+    return rc;
+}
+
+
+int
+rsakey_decrypt (rsakey_t *self, const uint8_t *in, size_t in_len,
+                uint8_t **out, size_t *out_len)
+{
+    assert (self);
+    assert (out);
+    assert (out_len);
+    *out = NULL;
+    *out_len = 0;
+    if (!self->has_private)
+        return CHAT_ERR_INTERNAL;
+    //  Only a ciphertext of exactly the modulus size can be genuine
+    if (!in || in_len != (size_t) EVP_PKEY_get_size (self->pkey))
+        return CHAT_ERR_MALFORMED;
+
+    EVP_PKEY_CTX *ctx = s_oaep_ctx (self, false);
+    if (!ctx) {
+        ERR_clear_error ();
+        return CHAT_ERR_INTERNAL;
+    }
+    int rc = CHAT_ERR_MALFORMED;
+    size_t cap = 0;
+    uint8_t *buf = NULL;
+    if (EVP_PKEY_decrypt (ctx, NULL, &cap, in, in_len) > 0
+    &&  (buf = (uint8_t *) malloc (cap)) != NULL) {
+        size_t len = cap;
+        if (EVP_PKEY_decrypt (ctx, buf, &len, in, in_len) > 0) {
+            *out = buf;
+            *out_len = len;
+            rc = CHAT_OK;
+        }
+        else {
+            //  Whatever the failed padding check left behind is secret
+            secret_wipe (buf, cap);
+            free (buf);
+        }
+    }
+    else
+    if (cap > 0 && !buf)
+        rc = CHAT_ERR_INTERNAL;
+    EVP_PKEY_CTX_free (ctx);
+    ERR_clear_error ();
+    return rc;
+}
+
+
+//  PSS, SHA-256 for the message and MGF1, salt of exactly 32 bytes
+static int
+s_pss_setup (EVP_PKEY_CTX *pctx)
+{
+    if (EVP_PKEY_CTX_set_rsa_padding (pctx, RSA_PKCS1_PSS_PADDING) <= 0
+    ||  EVP_PKEY_CTX_set_rsa_pss_saltlen (pctx, RSAKEY_PSS_SALT_LEN) <= 0
+    ||  EVP_PKEY_CTX_set_rsa_mgf1_md (pctx, EVP_sha256 ()) <= 0)
+        return -1;
+    return 0;
+}
+
+
+int
+rsakey_sign (rsakey_t *self, const uint8_t *msg, size_t msg_len,
+             uint8_t **sig, size_t *sig_len)
+{
+    assert (self);
+    assert (sig);
+    assert (sig_len);
+    *sig = NULL;
+    *sig_len = 0;
+    if (!self->has_private || (!msg && msg_len))
+        return CHAT_ERR_INTERNAL;
+
+    int rc = CHAT_ERR_INTERNAL;
+    EVP_PKEY_CTX *pctx = NULL;          //  owned by mdctx
+    EVP_MD_CTX *mdctx = EVP_MD_CTX_new ();
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (mdctx
+    &&  EVP_DigestSignInit (mdctx, &pctx, EVP_sha256 (), NULL, self->pkey) > 0
+    &&  s_pss_setup (pctx) == 0
+    &&  EVP_DigestSign (mdctx, NULL, &len, msg, msg_len) > 0
+    &&  (buf = (uint8_t *) malloc (len)) != NULL
+    &&  EVP_DigestSign (mdctx, buf, &len, msg, msg_len) > 0) {
+        *sig = buf;
+        *sig_len = len;
+        buf = NULL;
+        rc = CHAT_OK;
+    }
+    free (buf);
+    EVP_MD_CTX_free (mdctx);
+    ERR_clear_error ();
+    return rc;
+}
+
+
+int
+rsakey_verify (rsakey_t *self, const uint8_t *msg, size_t msg_len,
+               const uint8_t *sig, size_t sig_len)
+{
+    assert (self);
+    if ((!msg && msg_len) || !sig
+    ||  sig_len != (size_t) EVP_PKEY_get_size (self->pkey))
+        return CHAT_ERR_BAD_SIGNATURE;
+
+    int rc = CHAT_ERR_BAD_SIGNATURE;
+    EVP_PKEY_CTX *pctx = NULL;
+    EVP_MD_CTX *mdctx = EVP_MD_CTX_new ();
+    if (mdctx
+    &&  EVP_DigestVerifyInit (mdctx, &pctx, EVP_sha256 (), NULL, self->pkey) > 0
+    &&  s_pss_setup (pctx) == 0
+    &&  EVP_DigestVerify (mdctx, sig, sig_len, msg, msg_len) == 1)
+        rc = CHAT_OK;
+    EVP_MD_CTX_free (mdctx);
+    ERR_clear_error ();
+    return rc;
+}

@@ -1,0 +1,599 @@
+/*  test_rsakey - key files, DER, fingerprints, OAEP and PSS  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "rsakey.h"
+#include "chaterror.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+typedef struct {
+    char dir [64];
+    rsakey_t *key;                  //  2048 bits, made once for the group
+    rsakey_t *other;                //  a second key, for cross checks
+} fixture_t;
+
+static fixture_t s_fx;
+
+
+static void
+s_path (char *buf, size_t size, const char *name)
+{
+    int n = snprintf (buf, size, "%s/%s", s_fx.dir, name);
+    assert_true (n > 0 && (size_t) n < size);
+}
+
+
+static void
+s_write (const char *path, const void *data, size_t len)
+{
+    FILE *file = fopen (path, "wb");
+    assert_non_null (file);
+    assert_int_equal (fwrite (data, 1, len, file), len);
+    assert_int_equal (fclose (file), 0);
+}
+
+
+static int
+s_group_setup (void **state)
+{
+    (void) state;
+    strcpy (s_fx.dir, "/tmp/test_rsakey.XXXXXX");
+    if (!mkdtemp (s_fx.dir))
+        return -1;
+    s_fx.key = rsakey_generate (2048);
+    s_fx.other = rsakey_generate (2048);
+    return s_fx.key && s_fx.other? 0: -1;
+}
+
+
+static int
+s_group_teardown (void **state)
+{
+    (void) state;
+    rsakey_destroy (&s_fx.key);
+    rsakey_destroy (&s_fx.other);
+    //  Only the names the tests create live in the directory
+    const char *names [] = { "key.pem", "created.pem", "garbage.pem",
+                             "small.pem", "ec.pem", "empty.pem" };
+    char path [128];
+    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
+        s_path (path, sizeof path, names [i]);
+        unlink (path);
+    }
+    rmdir (s_fx.dir);
+    return 0;
+}
+
+
+static void
+test_generate (void **state)
+{
+    (void) state;
+    assert_int_equal (rsakey_bits (s_fx.key), 2048);
+    assert_true (rsakey_has_private (s_fx.key));
+    //  Sizes outside the allowed range are refused before any work is done
+    assert_null (rsakey_generate (1024));
+    assert_null (rsakey_generate (2047));
+    assert_null (rsakey_generate (4097));
+    assert_null (rsakey_generate (0));
+    assert_null (rsakey_generate (-1));
+}
+
+
+static void
+test_save_load (void **state)
+{
+    (void) state;
+    char path [128];
+    s_path (path, sizeof path, "key.pem");
+    assert_int_equal (rsakey_save (s_fx.key, path), 0);
+
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0600);
+
+    //  PKCS#8, not the traditional RSA format
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    char line [64] = "";
+    assert_non_null (fgets (line, sizeof line, file));
+    fclose (file);
+    assert_string_equal (line, "-----BEGIN PRIVATE KEY-----\n");
+
+    rsakey_t *loaded = rsakey_load (path);
+    assert_non_null (loaded);
+    assert_true (rsakey_has_private (loaded));
+    assert_int_equal (rsakey_bits (loaded), 2048);
+    size_t len1, len2;
+    const uint8_t *der1 = rsakey_der (s_fx.key, &len1);
+    const uint8_t *der2 = rsakey_der (loaded, &len2);
+    assert_int_equal (len1, len2);
+    assert_memory_equal (der1, der2, len1);
+    assert_string_equal (rsakey_fingerprint_text (s_fx.key),
+                         rsakey_fingerprint_text (loaded));
+
+    //  The loaded private key really is the same key: it signs for it
+    uint8_t *sig;
+    size_t sig_len;
+    const uint8_t msg [] = "loaded";
+    assert_int_equal (rsakey_sign (loaded, msg, sizeof msg, &sig, &sig_len), CHAT_OK);
+    assert_int_equal (rsakey_verify (s_fx.key, msg, sizeof msg, sig, sig_len), CHAT_OK);
+    free (sig);
+    rsakey_destroy (&loaded);
+    assert_null (loaded);
+
+    //  Saving again replaces the file, still 0600
+    assert_int_equal (rsakey_save (s_fx.other, path), 0);
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0600);
+    loaded = rsakey_load (path);
+    assert_non_null (loaded);
+    assert_string_equal (rsakey_fingerprint_text (s_fx.other),
+                         rsakey_fingerprint_text (loaded));
+    rsakey_destroy (&loaded);
+
+    //  A public-only key has nothing to save
+    const uint8_t *der = rsakey_der (s_fx.key, &len1);
+    rsakey_t *pub = rsakey_from_der (der, len1);
+    assert_non_null (pub);
+    assert_false (rsakey_has_private (pub));
+    assert_int_equal (rsakey_save (pub, path), -1);
+    rsakey_destroy (&pub);
+}
+
+
+static void
+test_load_or_create (void **state)
+{
+    (void) state;
+    char path [128];
+    s_path (path, sizeof path, "created.pem");
+    unlink (path);
+    rsakey_t *first = rsakey_load_or_create (path, 2048);
+    assert_non_null (first);
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0600);
+
+    //  The second call finds the file and must not make a new key
+    rsakey_t *second = rsakey_load_or_create (path, 2048);
+    assert_non_null (second);
+    assert_string_equal (rsakey_fingerprint_text (first),
+                         rsakey_fingerprint_text (second));
+    rsakey_destroy (&first);
+    rsakey_destroy (&second);
+
+    //  A directory that does not exist: no key, no crash
+    assert_null (rsakey_load_or_create ("/nonexistent-dir-xyz/key.pem", 2048));
+}
+
+
+static void
+test_load_refuses (void **state)
+{
+    (void) state;
+    char path [128];
+    s_path (path, sizeof path, "missing.pem");
+    assert_null (rsakey_load (path));
+
+    s_path (path, sizeof path, "garbage.pem");
+    const char garbage [] =
+        "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5IGF0IGFsbA==\n-----END PRIVATE KEY-----\n";
+    s_write (path, garbage, strlen (garbage));
+    assert_null (rsakey_load (path));
+    //  load_or_create must not replace a file it cannot read
+    assert_null (rsakey_load_or_create (path, 2048));
+
+    s_path (path, sizeof path, "empty.pem");
+    s_write (path, "", 0);
+    assert_null (rsakey_load (path));
+
+    //  A well-formed key that is too small
+    EVP_PKEY *small = EVP_RSA_gen (1024);
+    assert_non_null (small);
+    s_path (path, sizeof path, "small.pem");
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    assert_true (PEM_write_PrivateKey (file, small, NULL, NULL, 0, NULL, NULL));
+    fclose (file);
+    EVP_PKEY_free (small);
+    assert_null (rsakey_load (path));
+
+    //  A well-formed key that is not RSA
+    EVP_PKEY *ec = EVP_EC_gen ("P-256");
+    assert_non_null (ec);
+    s_path (path, sizeof path, "ec.pem");
+    file = fopen (path, "w");
+    assert_non_null (file);
+    assert_true (PEM_write_PrivateKey (file, ec, NULL, NULL, 0, NULL, NULL));
+    fclose (file);
+    EVP_PKEY_free (ec);
+    assert_null (rsakey_load (path));
+}
+
+
+static void
+test_fingerprint (void **state)
+{
+    (void) state;
+    size_t len;
+    const uint8_t *der = rsakey_der (s_fx.key, &len);
+    assert_non_null (der);
+    assert_true (len > 256);
+
+    //  Independently: SHA-256 of the DER, then base64 without padding
+    uint8_t digest [32];
+    unsigned int digest_len = 0;
+    assert_true (EVP_Digest (der, len, digest, &digest_len, EVP_sha256 (), NULL));
+    assert_int_equal (digest_len, 32);
+    assert_memory_equal (rsakey_fingerprint (s_fx.key), digest, 32);
+
+    char b64 [64];
+    int n = EVP_EncodeBlock ((unsigned char *) b64, digest, 32);
+    assert_int_equal (n, 44);
+    assert_int_equal (b64 [43], '=');
+    b64 [43] = 0;
+    char expected [80];
+    snprintf (expected, sizeof expected, "SHA256:%s", b64);
+
+    const char *text = rsakey_fingerprint_text (s_fx.key);
+    assert_int_equal (strlen (text), 7 + 43);
+    assert_int_equal (strncmp (text, "SHA256:", 7), 0);
+    assert_string_equal (text, expected);
+
+    char *formatted = rsakey_fingerprint_format (digest);
+    assert_non_null (formatted);
+    assert_string_equal (formatted, expected);
+    free (formatted);
+
+    //  The DER is SubjectPublicKeyInfo: OpenSSL reads it back as the same key
+    const unsigned char *p = der;
+    EVP_PKEY *pkey = d2i_PUBKEY (NULL, &p, (long) len);
+    assert_non_null (pkey);
+    assert_ptr_equal (p, der + len);
+    EVP_PKEY_free (pkey);
+
+    assert_string_not_equal (rsakey_fingerprint_text (s_fx.key),
+                             rsakey_fingerprint_text (s_fx.other));
+}
+
+
+static void
+test_encrypt_decrypt (void **state)
+{
+    (void) state;
+    uint8_t secret [32];
+    for (size_t i = 0; i < sizeof secret; i++)
+        secret [i] = (uint8_t) (i * 7 + 1);
+
+    //  Encrypt with the public half only, as the server does
+    size_t der_len;
+    const uint8_t *der = rsakey_der (s_fx.key, &der_len);
+    rsakey_t *pub = rsakey_from_der (der, der_len);
+    assert_non_null (pub);
+
+    uint8_t *ct = NULL;
+    size_t ct_len = 0;
+    assert_int_equal (rsakey_encrypt (pub, secret, sizeof secret, &ct, &ct_len), CHAT_OK);
+    assert_int_equal (ct_len, 256);
+
+    //  OAEP is randomised: two encryptions differ
+    uint8_t *ct2 = NULL;
+    size_t ct2_len = 0;
+    assert_int_equal (rsakey_encrypt (pub, secret, sizeof secret, &ct2, &ct2_len), CHAT_OK);
+    assert_int_equal (ct2_len, ct_len);
+    assert_memory_not_equal (ct, ct2, ct_len);
+    free (ct2);
+
+    uint8_t *pt = NULL;
+    size_t pt_len = 0;
+    assert_int_equal (rsakey_decrypt (s_fx.key, ct, ct_len, &pt, &pt_len), CHAT_OK);
+    assert_int_equal (pt_len, sizeof secret);
+    assert_memory_equal (pt, secret, sizeof secret);
+    free (pt);
+
+    //  The public half cannot decrypt
+    assert_int_not_equal (rsakey_decrypt (pub, ct, ct_len, &pt, &pt_len), CHAT_OK);
+    assert_null (pt);
+
+    //  The wrong key cannot decrypt
+    assert_int_equal (rsakey_decrypt (s_fx.other, ct, ct_len, &pt, &pt_len),
+                      CHAT_ERR_MALFORMED);
+    assert_null (pt);
+    assert_int_equal (pt_len, 0);
+
+    //  Any tampered byte fails the OAEP check
+    size_t positions [] = { 0, 1, 100, 128, 254, 255 };
+    for (size_t i = 0; i < sizeof positions / sizeof positions [0]; i++) {
+        ct [positions [i]] ^= 0x01;
+        assert_int_equal (rsakey_decrypt (s_fx.key, ct, ct_len, &pt, &pt_len),
+                          CHAT_ERR_MALFORMED);
+        assert_null (pt);
+        ct [positions [i]] ^= 0x01;
+    }
+    //  Wrong lengths
+    assert_int_equal (rsakey_decrypt (s_fx.key, ct, ct_len - 1, &pt, &pt_len),
+                      CHAT_ERR_MALFORMED);
+    assert_int_equal (rsakey_decrypt (s_fx.key, ct, 0, &pt, &pt_len),
+                      CHAT_ERR_MALFORMED);
+    //  And untampered it still works
+    assert_int_equal (rsakey_decrypt (s_fx.key, ct, ct_len, &pt, &pt_len), CHAT_OK);
+    free (pt);
+    free (ct);
+
+    //  Empty plaintext round-trips; too long plaintext is refused
+    assert_int_equal (rsakey_encrypt (pub, (const uint8_t *) "", 0, &ct, &ct_len), CHAT_OK);
+    assert_int_equal (rsakey_decrypt (s_fx.key, ct, ct_len, &pt, &pt_len), CHAT_OK);
+    assert_int_equal (pt_len, 0);
+    free (pt);
+    free (ct);
+    uint8_t big [256] = { 0 };
+    //  OAEP-SHA256 on 2048 bits holds at most 256 - 2*32 - 2 = 190 bytes
+    assert_int_equal (rsakey_encrypt (pub, big, 190, &ct, &ct_len), CHAT_OK);
+    free (ct);
+    assert_int_equal (rsakey_encrypt (pub, big, 191, &ct, &ct_len), CHAT_ERR_INTERNAL);
+    assert_null (ct);
+    rsakey_destroy (&pub);
+}
+
+
+//  Decrypt with OpenSSL directly, naming every OAEP parameter: proves the
+//  padding is SHA-256/MGF1-SHA256 and not OpenSSL's SHA-1 default.
+static void
+test_oaep_parameters (void **state)
+{
+    (void) state;
+    char path [128];
+    s_path (path, sizeof path, "key.pem");
+    assert_int_equal (rsakey_save (s_fx.key, path), 0);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    EVP_PKEY *pkey = PEM_read_PrivateKey (file, NULL, NULL, NULL);
+    fclose (file);
+    assert_non_null (pkey);
+
+    const uint8_t msg [] = "oaep sha256";
+    uint8_t *ct;
+    size_t ct_len;
+    assert_int_equal (rsakey_encrypt (s_fx.key, msg, sizeof msg, &ct, &ct_len), CHAT_OK);
+
+    for (int sha1 = 0; sha1 < 2; sha1++) {
+        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new (pkey, NULL);
+        assert_non_null (ctx);
+        assert_true (EVP_PKEY_decrypt_init (ctx) > 0);
+        assert_true (EVP_PKEY_CTX_set_rsa_padding (ctx, RSA_PKCS1_OAEP_PADDING) > 0);
+        const EVP_MD *md = sha1? EVP_sha1 (): EVP_sha256 ();
+        assert_true (EVP_PKEY_CTX_set_rsa_oaep_md (ctx, md) > 0);
+        assert_true (EVP_PKEY_CTX_set_rsa_mgf1_md (ctx, md) > 0);
+        uint8_t out [256];
+        size_t out_len = sizeof out;
+        int rc = EVP_PKEY_decrypt (ctx, out, &out_len, ct, ct_len);
+        if (sha1)
+            assert_true (rc <= 0);
+        else {
+            assert_true (rc > 0);
+            assert_int_equal (out_len, sizeof msg);
+            assert_memory_equal (out, msg, sizeof msg);
+        }
+        EVP_PKEY_CTX_free (ctx);
+    }
+    free (ct);
+    EVP_PKEY_free (pkey);
+}
+
+
+static void
+test_sign_verify (void **state)
+{
+    (void) state;
+    uint8_t msg [100];
+    for (size_t i = 0; i < sizeof msg; i++)
+        msg [i] = (uint8_t) i;
+
+    uint8_t *sig = NULL;
+    size_t sig_len = 0;
+    assert_int_equal (rsakey_sign (s_fx.key, msg, sizeof msg, &sig, &sig_len), CHAT_OK);
+    assert_int_equal (sig_len, 256);
+
+    size_t der_len;
+    const uint8_t *der = rsakey_der (s_fx.key, &der_len);
+    rsakey_t *pub = rsakey_from_der (der, der_len);
+    assert_non_null (pub);
+    assert_int_equal (rsakey_verify (pub, msg, sizeof msg, sig, sig_len), CHAT_OK);
+    assert_int_equal (rsakey_verify (s_fx.key, msg, sizeof msg, sig, sig_len), CHAT_OK);
+
+    //  A public key cannot sign
+    uint8_t *sig2 = NULL;
+    size_t sig2_len = 0;
+    assert_int_not_equal (rsakey_sign (pub, msg, sizeof msg, &sig2, &sig2_len), CHAT_OK);
+    assert_null (sig2);
+
+    //  Tampered message
+    msg [50] ^= 0x80;
+    assert_int_equal (rsakey_verify (pub, msg, sizeof msg, sig, sig_len),
+                      CHAT_ERR_BAD_SIGNATURE);
+    msg [50] ^= 0x80;
+    //  Shorter message
+    assert_int_equal (rsakey_verify (pub, msg, sizeof msg - 1, sig, sig_len),
+                      CHAT_ERR_BAD_SIGNATURE);
+    //  Tampered signature, at both ends and the middle
+    size_t positions [] = { 0, 128, 255 };
+    for (size_t i = 0; i < sizeof positions / sizeof positions [0]; i++) {
+        sig [positions [i]] ^= 0x01;
+        assert_int_equal (rsakey_verify (pub, msg, sizeof msg, sig, sig_len),
+                          CHAT_ERR_BAD_SIGNATURE);
+        sig [positions [i]] ^= 0x01;
+    }
+    //  Truncated signature and an empty one
+    assert_int_equal (rsakey_verify (pub, msg, sizeof msg, sig, sig_len - 1),
+                      CHAT_ERR_BAD_SIGNATURE);
+    assert_int_equal (rsakey_verify (pub, msg, sizeof msg, sig, 0),
+                      CHAT_ERR_BAD_SIGNATURE);
+    //  Another key
+    assert_int_equal (rsakey_verify (s_fx.other, msg, sizeof msg, sig, sig_len),
+                      CHAT_ERR_BAD_SIGNATURE);
+    //  Untampered still good
+    assert_int_equal (rsakey_verify (pub, msg, sizeof msg, sig, sig_len), CHAT_OK);
+
+    //  PSS is randomised: a second signature differs and also verifies
+    assert_int_equal (rsakey_sign (s_fx.key, msg, sizeof msg, &sig2, &sig2_len), CHAT_OK);
+    assert_memory_not_equal (sig, sig2, sig_len);
+    assert_int_equal (rsakey_verify (pub, msg, sizeof msg, sig2, sig2_len), CHAT_OK);
+    free (sig2);
+    free (sig);
+    rsakey_destroy (&pub);
+}
+
+
+//  Check the PSS parameters with OpenSSL directly: salt length 32 verifies,
+//  another salt length does not, and a PKCS#1 v1.5 signature does not.
+static void
+test_pss_parameters (void **state)
+{
+    (void) state;
+    char path [128];
+    s_path (path, sizeof path, "key.pem");
+    assert_int_equal (rsakey_save (s_fx.key, path), 0);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    EVP_PKEY *pkey = PEM_read_PrivateKey (file, NULL, NULL, NULL);
+    fclose (file);
+    assert_non_null (pkey);
+
+    const uint8_t msg [] = "pss parameters";
+    //  padding mode, salt length; expected result of rsakey_verify
+    struct { int padding; int salt; int expect; } cases [] = {
+        { RSA_PKCS1_PSS_PADDING, 32, CHAT_OK },
+        { RSA_PKCS1_PSS_PADDING, 20, CHAT_ERR_BAD_SIGNATURE },
+        { RSA_PKCS1_PSS_PADDING, RSA_PSS_SALTLEN_MAX, CHAT_ERR_BAD_SIGNATURE },
+        { RSA_PKCS1_PADDING, 0, CHAT_ERR_BAD_SIGNATURE },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        EVP_MD_CTX *mdctx = EVP_MD_CTX_new ();
+        EVP_PKEY_CTX *pctx = NULL;
+        assert_true (EVP_DigestSignInit (mdctx, &pctx, EVP_sha256 (), NULL, pkey) > 0);
+        assert_true (EVP_PKEY_CTX_set_rsa_padding (pctx, cases [i].padding) > 0);
+        if (cases [i].padding == RSA_PKCS1_PSS_PADDING) {
+            assert_true (EVP_PKEY_CTX_set_rsa_pss_saltlen (pctx, cases [i].salt) > 0);
+            assert_true (EVP_PKEY_CTX_set_rsa_mgf1_md (pctx, EVP_sha256 ()) > 0);
+        }
+        uint8_t sig [256];
+        size_t sig_len = sizeof sig;
+        assert_true (EVP_DigestSign (mdctx, sig, &sig_len, msg, sizeof msg) > 0);
+        EVP_MD_CTX_free (mdctx);
+        assert_int_equal (rsakey_verify (s_fx.key, msg, sizeof msg, sig, sig_len),
+                          cases [i].expect);
+    }
+    EVP_PKEY_free (pkey);
+}
+
+
+static void
+s_assert_der_refused (EVP_PKEY *pkey)
+{
+    uint8_t *der = NULL;
+    int len = i2d_PUBKEY (pkey, &der);
+    assert_true (len > 0);
+    assert_null (rsakey_from_der (der, (size_t) len));
+    OPENSSL_free (der);
+}
+
+
+static void
+test_from_der_refuses (void **state)
+{
+    (void) state;
+    size_t len;
+    const uint8_t *der = rsakey_der (s_fx.key, &len);
+
+    rsakey_t *pub = rsakey_from_der (der, len);
+    assert_non_null (pub);
+    assert_int_equal (rsakey_bits (pub), 2048);
+    assert_string_equal (rsakey_fingerprint_text (pub), rsakey_fingerprint_text (s_fx.key));
+    rsakey_destroy (&pub);
+
+    //  Every truncation
+    for (size_t cut = 0; cut < len; cut++)
+        assert_null (rsakey_from_der (der, cut));
+
+    //  Trailing garbage
+    uint8_t *longer = (uint8_t *) malloc (len + 1);
+    assert_non_null (longer);
+    memcpy (longer, der, len);
+    longer [len] = 0;
+    assert_null (rsakey_from_der (longer, len + 1));
+    free (longer);
+
+    //  Garbage of many sizes, fixed seed
+    srand (20240601);
+    uint8_t junk [600];
+    for (int round = 0; round < 200; round++) {
+        size_t junk_len = (size_t) (rand () % (int) sizeof junk);
+        for (size_t i = 0; i < junk_len; i++)
+            junk [i] = (uint8_t) rand ();
+        //  Half of the rounds start like a real SEQUENCE to get deeper
+        if (round % 2 && junk_len > 4)
+            memcpy (junk, der, 4);
+        assert_null (rsakey_from_der (junk, junk_len));
+    }
+    //  Single flipped bytes inside the DER: never a crash; if it is still
+    //  accepted (a flip inside the modulus), it is a different key. A flip
+    //  OpenSSL tolerates (the NULL parameter's tag) must not give the same
+    //  key under other bytes.
+    uint8_t *copy = (uint8_t *) malloc (len);
+    assert_non_null (copy);
+    for (size_t i = 0; i < len; i++) {
+        memcpy (copy, der, len);
+        copy [i] ^= 0xff;
+        rsakey_t *key = rsakey_from_der (copy, len);
+        if (key) {
+            assert_string_not_equal (rsakey_fingerprint_text (key),
+                                     rsakey_fingerprint_text (s_fx.key));
+            rsakey_destroy (&key);
+        }
+    }
+    free (copy);
+    assert_null (rsakey_from_der (NULL, 10));
+
+    //  Real keys of the wrong kind
+    EVP_PKEY *small = EVP_RSA_gen (1024);
+    assert_non_null (small);
+    s_assert_der_refused (small);
+    EVP_PKEY_free (small);
+
+    EVP_PKEY *ec = EVP_EC_gen ("P-256");
+    assert_non_null (ec);
+    s_assert_der_refused (ec);
+    EVP_PKEY_free (ec);
+}
+
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_generate),
+        cmocka_unit_test (test_save_load),
+        cmocka_unit_test (test_load_or_create),
+        cmocka_unit_test (test_load_refuses),
+        cmocka_unit_test (test_fingerprint),
+        cmocka_unit_test (test_encrypt_decrypt),
+        cmocka_unit_test (test_oaep_parameters),
+        cmocka_unit_test (test_sign_verify),
+        cmocka_unit_test (test_pss_parameters),
+        cmocka_unit_test (test_from_der_refuses),
+    };
+    return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
+}
