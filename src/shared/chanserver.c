@@ -1,0 +1,312 @@
+/*  chanserver - the server side of the secure channel on a ROUTER socket
+
+    Both servers put everything that is the same for them here: handshakes,
+    the session table, refusals, sealing replies and pushes. What arrives on
+    the ROUTER is [routing id][one frame]; anything else is refused.
+*/
+#include "chanserver.h"
+#include "chaterror.h"
+
+struct _chanserver_t {
+    zsock_t *router;               //  borrowed
+    rsakey_t *server_key;          //  borrowed
+    zhashx_t *sessions;            //  id_hex -> chansession_t
+    chansession_free_fn *free_fn;
+    void *free_arg;
+    size_t max_sessions;
+    int64_t idle_ms;
+    bool verbose;
+};
+
+//  Session ids as hash keys: lower-case hex, fixed size, no allocation
+static void
+s_id_hex (const uint8_t id [CHANNEL_SESSION_ID_SIZE],
+          char hex [CHANNEL_SESSION_ID_SIZE * 2 + 1])
+{
+    static const char digits [] = "0123456789abcdef";
+    for (size_t i = 0; i < CHANNEL_SESSION_ID_SIZE; i++) {
+        hex [2 * i] = digits [id [i] >> 4];
+        hex [2 * i + 1] = digits [id [i] & 15];
+    }
+    hex [CHANNEL_SESSION_ID_SIZE * 2] = 0;
+}
+
+static void
+s_session_destroy (chanserver_t *self, chansession_t **session_p)
+{
+    chansession_t *session = *session_p;
+    if (!session)
+        return;
+    if (self->free_fn)
+        self->free_fn (session, self->free_arg);
+    channel_destroy (&session->channel);
+    zframe_destroy (&session->routing_id);
+    free (session->username);
+    free (session);
+    *session_p = NULL;
+}
+
+chanserver_t *
+chanserver_new (zsock_t *router, rsakey_t *server_key)
+{
+    assert (router && server_key);
+    chanserver_t *self = (chanserver_t *) zmalloc (sizeof *self);
+    self->router = router;
+    self->server_key = server_key;
+    self->sessions = zhashx_new ();
+    return self;
+}
+
+void
+chanserver_destroy (chanserver_t **self_p)
+{
+    assert (self_p);
+    chanserver_t *self = *self_p;
+    if (!self)
+        return;
+    chansession_t *session = (chansession_t *) zhashx_first (self->sessions);
+    while (session) {
+        s_session_destroy (self, &session);
+        session = (chansession_t *) zhashx_next (self->sessions);
+    }
+    zhashx_destroy (&self->sessions);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+chanserver_set_free_fn (chanserver_t *self, chansession_free_fn *fn, void *arg)
+{
+    self->free_fn = fn;
+    self->free_arg = arg;
+}
+
+void
+chanserver_set_limits (chanserver_t *self, size_t max_sessions, int64_t idle_ms)
+{
+    self->max_sessions = max_sessions;
+    self->idle_ms = idle_ms;
+}
+
+void
+chanserver_set_verbose (chanserver_t *self, bool verbose)
+{
+    self->verbose = verbose;
+}
+
+//  Send one frame to a peer; the routing frame is copied, data is not kept.
+static int
+s_send (chanserver_t *self, zframe_t *routing_id, const uint8_t *data, size_t size)
+{
+    zframe_t *to = zframe_dup (routing_id);
+    zframe_t *body = zframe_new (data, size);
+    if (zframe_send (&to, self->router, ZFRAME_MORE) == -1
+    ||  zframe_send (&body, self->router, 0) == -1) {
+        zframe_destroy (&to);
+        zframe_destroy (&body);
+        return CHAT_ERR_INTERNAL;
+    }
+    return CHAT_OK;
+}
+
+static void
+s_refuse (chanserver_t *self, zframe_t *routing_id, int code, uint32_t retry_ms)
+{
+    if (self->verbose)
+        zsys_info ("chanserver: refused a frame: %s", chat_errname (code));
+    uint8_t *frame;
+    size_t size;
+    if (wire_error_frame (code, NULL, retry_ms, &frame, &size) == CHAT_OK) {
+        s_send (self, routing_id, frame, size);
+        free (frame);
+    }
+}
+
+static void
+s_handshake (chanserver_t *self, zframe_t *routing_id, const Chat__Hello *hello)
+{
+    if (self->max_sessions && zhashx_size (self->sessions) >= self->max_sessions) {
+        s_refuse (self, routing_id, CHAT_ERR_BUSY, 1000);
+        return;
+    }
+    channel_t *channel;
+    uint8_t *welcome;
+    size_t size;
+    int rc = channel_server_accept (self->server_key, hello, &channel, &welcome, &size);
+    if (rc != CHAT_OK) {
+        s_refuse (self, routing_id, rc, 0);
+        return;
+    }
+    chansession_t *session = (chansession_t *) zmalloc (sizeof *session);
+    session->channel = channel;
+    session->connected_since = session->last_activity = wire_now_ms ();
+    session->routing_id = zframe_dup (routing_id);
+    s_id_hex (channel_session_id (channel), session->id_hex);
+    zhashx_insert (self->sessions, session->id_hex, session);
+    zsys_info ("handshake: session %.8s client key %s (%zu sessions)",
+               session->id_hex, channel_peer_fingerprint_text (channel),
+               zhashx_size (self->sessions));
+    s_send (self, routing_id, welcome, size);
+    free (welcome);
+}
+
+//  Opens a sealed frame; the session is returned only when it opened.
+static chansession_t *
+s_sealed (chanserver_t *self, zframe_t *routing_id, const Chat__Sealed *sealed,
+          uint8_t **payload, size_t *len)
+{
+    if (sealed->session_id.len != CHANNEL_SESSION_ID_SIZE || !sealed->token) {
+        s_refuse (self, routing_id, CHAT_ERR_MALFORMED, 0);
+        return NULL;
+    }
+    chansession_t *session = chanserver_lookup (self, sealed->session_id.data);
+    if (!session) {
+        s_refuse (self, routing_id, CHAT_ERR_UNKNOWN_SESSION, 0);
+        return NULL;
+    }
+    int rc = channel_open (session->channel, sealed->token, strlen (sealed->token),
+                           payload, len);
+    if (rc != CHAT_OK) {
+        s_refuse (self, routing_id, rc, 0);
+        return NULL;
+    }
+    //  The client may have reconnected: answer where it is now
+    if (!zframe_eq (session->routing_id, routing_id)) {
+        zframe_destroy (&session->routing_id);
+        session->routing_id = zframe_dup (routing_id);
+    }
+    session->last_activity = wire_now_ms ();
+    return session;
+}
+
+chansession_t *
+chanserver_recv (chanserver_t *self, uint8_t **payload, size_t *len)
+{
+    zmsg_t *msg = zmsg_recv (self->router);
+    if (!msg)
+        return NULL;                //  interrupted
+    zframe_t *routing_id = zmsg_pop (msg);
+    zframe_t *frame = zmsg_pop (msg);
+    chansession_t *session = NULL;
+    if (!routing_id || !frame || zmsg_size (msg) != 0) {
+        //  A DEALER sends exactly one frame; multipart is not ours
+        if (routing_id)
+            s_refuse (self, routing_id, CHAT_ERR_MALFORMED, 0);
+    }
+    else {
+        Chat__Envelope *env = NULL;
+        int rc = wire_envelope_unpack (zframe_data (frame), zframe_size (frame), &env);
+        if (rc != CHAT_OK)
+            s_refuse (self, routing_id, rc, 0);
+        else
+        if (env->kind_case == CHAT__ENVELOPE__KIND_HELLO)
+            s_handshake (self, routing_id, env->hello);
+        else
+        if (env->kind_case == CHAT__ENVELOPE__KIND_SEALED)
+            session = s_sealed (self, routing_id, env->sealed, payload, len);
+        else
+            s_refuse (self, routing_id, CHAT_ERR_MALFORMED, 0);
+        if (env)
+            chat__envelope__free_unpacked (env, NULL);
+    }
+    zframe_destroy (&routing_id);
+    zframe_destroy (&frame);
+    zmsg_destroy (&msg);
+    return session;
+}
+
+int
+chanserver_reply (chanserver_t *self, chansession_t *session,
+                  const uint8_t *payload, size_t len)
+{
+    uint8_t *frame;
+    size_t size;
+    int rc = channel_seal (session->channel, payload, len, &frame, &size);
+    if (rc != CHAT_OK)
+        return rc;
+    rc = s_send (self, session->routing_id, frame, size);
+    free (frame);
+    return rc;
+}
+
+int
+chanserver_push (chanserver_t *self, zsock_t *pub, chansession_t *session,
+                 const uint8_t *payload, size_t len)
+{
+    (void) self;
+    uint8_t *frame;
+    size_t size;
+    int rc = channel_seal_push (session->channel, payload, len, &frame, &size);
+    if (rc != CHAT_OK)
+        return rc;
+    zframe_t *topic = zframe_new (channel_session_token (session->channel),
+                                  CHANNEL_SESSION_TOKEN_SIZE);
+    zframe_t *body = zframe_new (frame, size);
+    free (frame);
+    if (zframe_send (&topic, pub, ZFRAME_MORE) == -1
+    ||  zframe_send (&body, pub, 0) == -1) {
+        zframe_destroy (&topic);
+        zframe_destroy (&body);
+        return CHAT_ERR_INTERNAL;
+    }
+    return CHAT_OK;
+}
+
+size_t
+chanserver_expire (chanserver_t *self, int64_t now_ms)
+{
+    if (self->idle_ms <= 0)
+        return 0;
+    //  Collect first: the hash must not change under its own iterator
+    zlistx_t *stale = zlistx_new ();
+    chansession_t *session = (chansession_t *) zhashx_first (self->sessions);
+    while (session) {
+        if (now_ms - session->last_activity > self->idle_ms)
+            zlistx_add_end (stale, session);
+        session = (chansession_t *) zhashx_next (self->sessions);
+    }
+    size_t dropped = zlistx_size (stale);
+    session = (chansession_t *) zlistx_first (stale);
+    while (session) {
+        zsys_info ("session %.8s idle, dropped", session->id_hex);
+        chanserver_drop (self, session);
+        session = (chansession_t *) zlistx_next (stale);
+    }
+    zlistx_destroy (&stale);
+    return dropped;
+}
+
+void
+chanserver_drop (chanserver_t *self, chansession_t *session)
+{
+    char key [sizeof session->id_hex];
+    memcpy (key, session->id_hex, sizeof key);
+    zhashx_delete (self->sessions, key);
+    s_session_destroy (self, &session);
+}
+
+chansession_t *
+chanserver_lookup (chanserver_t *self, const uint8_t id [CHANNEL_SESSION_ID_SIZE])
+{
+    char key [CHANNEL_SESSION_ID_SIZE * 2 + 1];
+    s_id_hex (id, key);
+    return (chansession_t *) zhashx_lookup (self->sessions, key);
+}
+
+chansession_t *
+chanserver_first (chanserver_t *self)
+{
+    return (chansession_t *) zhashx_first (self->sessions);
+}
+
+chansession_t *
+chanserver_next (chanserver_t *self)
+{
+    return (chansession_t *) zhashx_next (self->sessions);
+}
+
+size_t
+chanserver_size (chanserver_t *self)
+{
+    return zhashx_size (self->sessions);
+}
