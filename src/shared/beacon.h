@@ -3,7 +3,7 @@
     Payload (ASCII, at most 255 bytes, the zbeacon limit):
         CHAT/1 <role> <request endpoint> <push endpoint or -> <fingerprint>
     role is "keyserver" or "mainserver". An endpoint bound to a wildcard
-    ("tcp://*:5556", "tcp://0.0.0.0:5556") is announced as is; the listener
+    host ("*" or "0.0.0.0", e.g. tcp://0.0.0.0:5556) is announced as is; the listener
     replaces the host with the address the beacon came from. A beacon is a
     hint, never trust: the client's key pin decides.
 */
