@@ -1,0 +1,350 @@
+/*  pinstore - the client's known_servers file: trust on first use
+
+    The file is kept line by line, so that comments and blank lines a person
+    wrote survive when the client adds a pin and rewrites the file.
+*/
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <czmq.h>
+#include "pinstore.h"
+#include "secret.h"
+
+//  One line of the file: an entry (name and fingerprint set) or text kept
+//  as it was (comment or blank, name NULL).
+typedef struct {
+    char *text;
+    char *name;
+    char *fingerprint;
+} pin_line_t;
+
+struct _pinstore_t {
+    char *path;
+    zlistx_t *lines;        //  pin_line_t, in file order
+};
+
+static void
+s_line_destroy (void **item_p)
+{
+    pin_line_t *line = (pin_line_t *) *item_p;
+    if (line) {
+        free (line->text);
+        free (line->name);
+        free (line->fingerprint);
+        free (line);
+        *item_p = NULL;
+    }
+}
+
+//  A name or fingerprint: printable, no whitespace, no '#' (which would
+//  start a comment when read back).
+static bool
+s_token_valid (const char *token)
+{
+    if (!token || !*token)
+        return false;
+    for (const unsigned char *c = (const unsigned char *) token; *c; c++)
+        if (*c <= ' ' || *c == 0x7f || *c == '#')
+            return false;
+    return true;
+}
+
+static char *
+s_default_path (void)
+{
+    const char *xdg = getenv ("XDG_CONFIG_HOME");
+    //  The XDG spec says a relative value is invalid and must be ignored
+    if (xdg && *xdg == '/')
+        return zsys_sprintf ("%s/chat/known_servers", xdg);
+    const char *home = getenv ("HOME");
+    if (home && *home)
+        return zsys_sprintf ("%s/.config/chat/known_servers", home);
+    return NULL;
+}
+
+static pin_line_t *
+s_find (pinstore_t *self, const char *name)
+{
+    for (pin_line_t *line = (pin_line_t *) zlistx_first (self->lines); line;
+         line = (pin_line_t *) zlistx_next (self->lines))
+        if (line->name && strcmp (line->name, name) == 0)
+            return line;
+    return NULL;
+}
+
+//  Parse one line (without its newline). Returns 0 and appends to the
+//  store, or -1 with why set.
+static int
+s_parse_line (pinstore_t *self, const char *text, size_t len, const char **why)
+{
+    if (strlen (text) != len) {
+        *why = "contains a NUL byte";
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) text [i];
+        if ((c < ' ' && c != '\t') || c == 0x7f) {
+            *why = "contains a control character";
+            return -1;
+        }
+    }
+    pin_line_t *line = (pin_line_t *) zmalloc (sizeof *line);
+    line->text = strdup (text);
+    if (!line->text) {
+        free (line);
+        *why = "out of memory";
+        return -1;
+    }
+    //  Fields end at whitespace or at a '#' that starts a comment
+    char *fields [3] = { NULL, NULL, NULL };
+    int count = 0;
+    char *copy = strdup (text);
+    char *hash = copy? strchr (copy, '#'): NULL;
+    if (hash)
+        *hash = 0;
+    char *save = NULL;
+    for (char *field = copy? strtok_r (copy, " \t", &save): NULL;
+         field && count < 3; field = strtok_r (NULL, " \t", &save))
+        fields [count++] = field;
+
+    int rc = 0;
+    if (!copy) {
+        *why = "out of memory";
+        rc = -1;
+    }
+    else
+    if (count == 0)
+        ;   //  blank or comment: kept as text
+    else
+    if (count != 2) {
+        *why = "expected '<name> <fingerprint>'";
+        rc = -1;
+    }
+    else {
+        pin_line_t *earlier = s_find (self, fields [0]);
+        if (earlier && strcmp (earlier->fingerprint, fields [1]) != 0) {
+            *why = "a second, different fingerprint for a name already pinned";
+            rc = -1;
+        }
+        else {
+            line->name = strdup (fields [0]);
+            line->fingerprint = strdup (fields [1]);
+            if (!line->name || !line->fingerprint) {
+                *why = "out of memory";
+                rc = -1;
+            }
+        }
+    }
+    free (copy);
+    if (rc == 0)
+        zlistx_add_end (self->lines, line);
+    else {
+        void *item = line;
+        s_line_destroy (&item);
+    }
+    return rc;
+}
+
+static int
+s_load (pinstore_t *self)
+{
+    FILE *file = fopen (self->path, "r");
+    if (!file) {
+        if (errno == ENOENT)
+            return 0;
+        fprintf (stderr, "chat: cannot read %s: %s\n", self->path, strerror (errno));
+        return -1;
+    }
+    char *buffer = NULL;
+    size_t size = 0;
+    ssize_t len;
+    size_t lineno = 0;
+    int rc = 0;
+    while ((len = getline (&buffer, &size, file)) != -1) {
+        lineno++;
+        if (len > 0 && buffer [len - 1] == '\n')
+            buffer [--len] = 0;
+        if (len > 0 && buffer [len - 1] == '\r')
+            buffer [--len] = 0;
+        const char *why = NULL;
+        if (s_parse_line (self, buffer, (size_t) len, &why)) {
+            fprintf (stderr, "chat: %s:%zu: malformed line (%s); fix or remove it\n",
+                     self->path, lineno, why);
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && ferror (file)) {
+        fprintf (stderr, "chat: cannot read %s: %s\n", self->path, strerror (errno));
+        rc = -1;
+    }
+    free (buffer);
+    fclose (file);
+    return rc;
+}
+
+pinstore_t *
+pinstore_new (const char *path)
+{
+    pinstore_t *self = (pinstore_t *) zmalloc (sizeof (pinstore_t));
+    self->path = path? strdup (path): s_default_path ();
+    self->lines = zlistx_new ();
+    if (!self->path || !self->lines) {
+        if (!self->path)
+            fprintf (stderr, "chat: no place for known_servers "
+                             "(neither XDG_CONFIG_HOME nor HOME is set)\n");
+        pinstore_destroy (&self);
+        return NULL;
+    }
+    zlistx_set_destructor (self->lines, s_line_destroy);
+    if (s_load (self))
+        pinstore_destroy (&self);
+    return self;
+}
+
+void
+pinstore_destroy (pinstore_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        pinstore_t *self = *self_p;
+        zlistx_destroy (&self->lines);
+        free (self->path);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+pin_result_t
+pinstore_check (pinstore_t *self, const char *name, const char *fingerprint,
+                const char **pinned)
+{
+    assert (self);
+    if (pinned)
+        *pinned = NULL;
+    if (!name || !fingerprint)
+        return PIN_MISMATCH;
+    pin_line_t *line = s_find (self, name);
+    if (!line)
+        return PIN_UNKNOWN;
+    //  Fingerprints are public; an ordinary comparison is fine here
+    if (strcmp (line->fingerprint, fingerprint) == 0)
+        return PIN_MATCH;
+    if (pinned)
+        *pinned = line->fingerprint;
+    return PIN_MISMATCH;
+}
+
+//  mkdir -p for the folder holding path, new folders mode 0700
+static int
+s_make_folders (const char *path)
+{
+    char *copy = strdup (path);
+    if (!copy)
+        return -1;
+    char *slash = strrchr (copy, '/');
+    if (!slash || slash == copy) {
+        free (copy);
+        return 0;           //  current folder or root: nothing to make
+    }
+    *slash = 0;
+    int rc = 0;
+    for (char *c = copy + 1; ; c++) {
+        if (*c == '/' || *c == 0) {
+            char saved = *c;
+            *c = 0;
+            if (mkdir (copy, 0700) && errno != EEXIST) {
+                fprintf (stderr, "chat: cannot create %s: %s\n", copy, strerror (errno));
+                rc = -1;
+                break;
+            }
+            *c = saved;
+            if (saved == 0)
+                break;
+        }
+    }
+    if (rc == 0) {
+        struct stat st;
+        if (stat (copy, &st) || !S_ISDIR (st.st_mode)) {
+            fprintf (stderr, "chat: %s is not a folder\n", copy);
+            rc = -1;
+        }
+    }
+    free (copy);
+    return rc;
+}
+
+static int
+s_save (pinstore_t *self)
+{
+    size_t total = 0;
+    for (pin_line_t *line = (pin_line_t *) zlistx_first (self->lines); line;
+         line = (pin_line_t *) zlistx_next (self->lines))
+        total += strlen (line->text) + 1;
+    char *data = (char *) malloc (total + 1);
+    if (!data)
+        return -1;
+    char *cursor = data;
+    for (pin_line_t *line = (pin_line_t *) zlistx_first (self->lines); line;
+         line = (pin_line_t *) zlistx_next (self->lines)) {
+        size_t len = strlen (line->text);
+        memcpy (cursor, line->text, len);
+        cursor += len;
+        *cursor++ = '\n';
+    }
+    int rc = s_make_folders (self->path);
+    if (rc == 0) {
+        rc = secret_write_file (self->path, data, total, 0600);
+        if (rc)
+            fprintf (stderr, "chat: cannot write %s\n", self->path);
+    }
+    free (data);
+    return rc;
+}
+
+int
+pinstore_add (pinstore_t *self, const char *name, const char *fingerprint)
+{
+    assert (self);
+    if (!s_token_valid (name) || !s_token_valid (fingerprint))
+        return -1;
+    char *text = zsys_sprintf ("%s %s", name, fingerprint);
+    char *fp = strdup (fingerprint);
+    if (!text || !fp) {
+        free (text);
+        free (fp);
+        return -1;
+    }
+    pin_line_t *line = s_find (self, name);
+    if (line) {
+        //  The user accepted a new key for this server: replace in place
+        free (line->text);
+        free (line->fingerprint);
+        line->text = text;
+        line->fingerprint = fp;
+    }
+    else {
+        line = (pin_line_t *) zmalloc (sizeof *line);
+        line->text = text;
+        line->fingerprint = fp;
+        line->name = strdup (name);
+        if (!line->name) {
+            void *item = line;
+            s_line_destroy (&item);
+            return -1;
+        }
+        zlistx_add_end (self->lines, line);
+    }
+    return s_save (self);
+}
+
+const char *
+pinstore_path (pinstore_t *self)
+{
+    assert (self);
+    return self->path;
+}
