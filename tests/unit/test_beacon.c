@@ -302,6 +302,38 @@ test_discover_in_netns (void **state)
     assert_string_equal (mainserver.fingerprint, FP);
     assert_int_equal (strncmp (mainserver.push_endpoint, "tcp://", 6), 0);
     assert_string_equal (strrchr (mainserver.push_endpoint, ':'), ":6003");
+
+    //  Only one role announced: -1, with what was heard filled in. A raw
+    //  listener meanwhile proves the discovering side sends nothing itself.
+    zactor_t *spy = zactor_new (zbeacon, NULL);
+    assert_non_null (spy);
+    zsock_send (spy, "si", "CONFIGURE", port);
+    char *hostname = zstr_recv (spy);
+    assert_non_null (hostname);
+    assert_true (*hostname);
+    zstr_free (&hostname);
+    zsock_send (spy, "sb", "SUBSCRIBE", "", 0);
+    a = beacon_announce (iface, port, ks, 50);
+    assert_non_null (a);
+    rc = beacon_discover (port, 400, &keyserver, &mainserver);
+    zactor_destroy (&a);
+    assert_int_equal (rc, -1);
+    assert_string_equal (keyserver.role, "keyserver");
+    assert_int_equal (mainserver.role [0], 0);
+    //  Everything the spy heard is the keyserver announcement
+    zsock_set_rcvtimeo (spy, 200);
+    int heard = 0;
+    zmsg_t *msg;
+    while ((msg = zmsg_recv (spy))) {
+        assert_int_equal (zmsg_size (msg), 2);
+        zframe_t *data = zmsg_last (msg);
+        assert_int_equal (zframe_size (data), strlen (ks));
+        assert_memory_equal (zframe_data (data), ks, strlen (ks));
+        zmsg_destroy (&msg);
+        heard++;
+    }
+    assert_true (heard > 0);
+    zactor_destroy (&spy);
 }
 
 int
