@@ -1,0 +1,47 @@
+/*  mainserver - the main server as a CZMQ actor: known users,
+    conversations, the encrypted message store, live push
+
+    Start it with zactor_new (mainserver_actor, NULL) and configure it over
+    the pipe. Every command but $TERM answers with exactly one string frame:
+    "OK", the bound endpoint (BIND, PUSH-BIND), a fingerprint (FINGERPRINT),
+    or "ERROR <reason>".
+
+        VERBOSE                 log one line per request
+        DATA <dir>              data directory (created 0700 on START)
+        SHARED-SECRET <path>    the servers' shared secret (default
+                                <dir>/shared.secret); must exist, mode 0600
+        IDLE-TIMEOUT <ms>       drop sessions silent this long (0: never;
+                                default 300000)
+        MAX-SESSIONS <n>        refuse further handshakes (0: no limit)
+        START                   load or create <dir>/server.key, open
+                                <dir>/mainserver.db, bind the admin socket
+                                ipc://<dir>/admin.sock; requests are served
+                                from now on
+        BIND <endpoint>         request socket (ROUTER); after START
+        PUSH-BIND <endpoint>    push socket (PUB); after START
+        ANNOUNCE <iface>        announce both endpoints by UDP beacon on that
+                                interface (after both binds); never by
+                                default, never in tests
+        FINGERPRINT             the server key's "SHA256:..." text
+        $TERM                   finish the batch in hand and stop
+
+    Requests arriving together are handled in one transaction and
+    committed before any of their replies or pushes leave (group commit):
+    an acknowledged message survives kill -9.
+*/
+#ifndef MAINSERVER_H_INCLUDED
+#define MAINSERVER_H_INCLUDED
+
+#include <czmq.h>
+
+#define MAINSERVER_DEFAULT_IDLE_MS  300000
+#define MAINSERVER_BATCH            256        //  requests per transaction, at most
+#define MAINSERVER_PAGE_DEFAULT     100
+#define MAINSERVER_PAGE_MAX         1000
+#define MAINSERVER_MAX_TOKEN        100000     //  bytes of one message token
+#define MAINSERVER_KEY_BITS         2048
+
+void
+    mainserver_actor (zsock_t *pipe, void *args);
+
+#endif
