@@ -52,9 +52,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CHATCLIENT_MAX_SOCKETS 4
+#define CHATCLIENT_MAX_SOCKETS 6
 #define CHATCLIENT_ID_SIZE 16          //  conversation ids, client message ids
 #define CHATCLIENT_HEX_SIZE (CHATCLIENT_ID_SIZE * 2 + 1)
+
+//  Client-side error codes, beside the protocol's CHAT_ERR_* (chaterror.h).
+#define CHATCLIENT_ERR_TIMEOUT 100      //  a server did not answer in time
+#define CHATCLIENT_ERR_CONNECTION 101   //  connection lost mid-request (not
+                                        //  repeated: it may not be safe to)
+#define CHATCLIENT_ERR_USAGE 102        //  bad command (plain mode)
 
 typedef struct _chatclient_t chatclient_t;
 
@@ -200,6 +206,10 @@ chatclient_event_t *
     chatclient_next_event (chatclient_t *self);
 void
     chatclient_event_destroy (chatclient_event_t **self_p);
+
+//  "ERR_AUTH_FAILED", ... for protocol and client codes alike.
+const char *
+    chatclient_errname (int code);
 
 //  "connected", "message", ... (stable names, as plain mode prints them).
 const char *

@@ -1,0 +1,2800 @@
+/*  chatclient - the client library; see chatclient.h
+
+    Layout of this file:
+    - links: one per server (DEALER, channel, handshake, pin, back-off)
+    - requests: a queue of packed requests with ids, gates and deadlines;
+      a request waits until its link is open (and logged in, if it needs
+      that), is sealed and sent, and is answered, failed or re-sent
+    - flows: register and login, whose PBKDF2 runs on the worker thread
+    - conversations: keys, tickets, message logs, fetches, waiting commands
+    - events
+*/
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "chatclient.h"
+#include "convlog.h"
+#include "msgseal.h"
+#include "channel.h"
+#include "chaterror.h"
+#include "codec.h"
+#include "credential.h"
+#include "pinstore.h"
+#include "rsakey.h"
+#include "scram.h"
+#include "secret.h"
+#include "wire.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define CERT_FRESH_MS (240 * 1000)      //  certificates live 300 s
+#define KEY_ATTEMPTS 3
+
+typedef enum { LINK_DOWN, LINK_HELLO, LINK_OPEN, LINK_REFUSED } link_state_t;
+
+typedef struct {
+    chatclient_t *client;
+    chatclient_server_t role;
+    const char *role_name;
+    char *endpoint;
+    char *pin_name;
+    char *pin;                  //  --pin fingerprint, or NULL
+    zsock_t *sock;
+    bool connected;             //  zsock_connect done
+    channel_t *channel;
+    link_state_t state;
+    int64_t deadline;           //  HELLO: give up waiting at
+    int64_t retry_at;           //  DOWN: next attempt at
+    int backoff;
+    bool authed;                //  this session is logged in on the server
+    bool authing;               //  main: a login is in flight
+    char *fingerprint;
+} link_t;
+
+typedef enum {
+    RQ_REG_PARAMS, RQ_REGISTER, RQ_MAIN_REGISTER,
+    RQ_LOGIN_START, RQ_LOGIN_FINISH, RQ_RESUME, RQ_MAIN_LOGIN,
+    RQ_LIST_CONV, RQ_LIST_USERS, RQ_CREATE_CONV, RQ_GET_MESSAGES, RQ_SEND,
+    RQ_GET_MEMBERS, RQ_GET_KEY, RQ_CREATE_KEY, RQ_KEY_LOGOUT, RQ_MAIN_LOGOUT,
+    RQ_PING
+} rq_kind_t;
+
+typedef enum { FLOW_REGISTER, FLOW_LOGIN } flow_kind_t;
+
+//  A register or login in progress; also the worker's job.
+typedef struct {
+    flow_kind_t kind;
+    uint32_t cmd;
+    char *username;
+    char *password;
+    scram_client_t *scram;
+    char *server_first;
+    const char *client_final;   //  owned by scram
+    uint8_t salt [64];
+    size_t salt_len;
+    uint32_t iterations;
+    uint8_t stored_key [SCRAM_KEY_SIZE];
+    uint8_t server_key [SCRAM_KEY_SIZE];
+    int rc;                     //  worker's result
+    bool at_worker;             //  the worker owns it right now
+    bool dead;                  //  failed while at the worker: free on return
+} flow_t;
+
+typedef struct {
+    uint32_t cmd;
+    uint8_t conv [CHATCLIENT_ID_SIZE];
+    uint8_t cmid [CHATCLIENT_ID_SIZE];
+    int64_t sent_at;
+    char *text;
+    size_t len;
+} sendjob_t;
+
+typedef struct {
+    uint64_t id;
+    rq_kind_t kind;
+    link_t *link;
+    uint32_t cmd;
+    uint8_t *payload;
+    size_t len;
+    bool sent;
+    bool auth;                  //  needs a logged-in session on the link
+    bool retry_ok;              //  safe to send again after a reconnect
+    int64_t deadline;           //  of the attempt in flight
+    int64_t expires;            //  of the whole command
+    uint8_t conv [CHATCLIENT_ID_SIZE];
+    int purpose;                //  GET_MEMBERS: 1 = ticket for the key, 0 = command
+                                //  LIST_CONV: 1 = first after login
+                                //  MAIN_LOGIN: 1 = silent re-login
+                                //  GET_MESSAGES: after_seq of the page
+    uint64_t after_seq;
+    flow_t *flow;               //  borrowed
+    sendjob_t *send;            //  owned
+} request_t;
+
+typedef enum { KEY_NONE, KEY_FETCHING, KEY_READY } key_state_t;
+typedef enum { WAIT_OPEN, WAIT_HISTORY } wait_kind_t;
+
+typedef struct {
+    uint32_t cmd;
+    wait_kind_t kind;
+    uint64_t after;
+} waiter_t;
+
+typedef struct {
+    uint64_t seq;
+    char *sender;
+    int64_t server_time;
+    char *token;
+    size_t token_len;
+} raw_t;
+
+typedef struct {
+    chatclient_conversation_t pub;
+    convlog_t *log;
+    uint8_t *ticket;
+    size_t ticket_len;
+    key_state_t key_state;
+    int key_attempts;
+    int key_error;              //  last failure, reported to waiters
+    uint8_t key [FERNET_KEY_SIZE];
+    zlist_t *raw;               //  raw_t: fetched or pushed, awaiting the key
+    bool fetching;
+    bool fetch_from_zero;       //  the fetch in flight started at seq 0
+    bool fetch_progress;        //  the fetch in flight returned something
+    bool history_loaded;
+    bool want_history;
+    int fetch_error;
+    zlist_t *waiters;           //  waiter_t
+    zlist_t *sends;             //  sendjob_t, awaiting the key
+} conv_t;
+
+struct _chatclient_t {
+    chatclient_config_t config;
+    rsakey_t *client_key;
+    pinstore_t *pins;
+    link_t links [2];
+    char *push_endpoint;
+    zsock_t *push;
+    uint8_t push_topic [CHANNEL_SESSION_TOKEN_SIZE];
+    bool push_subscribed;
+    zsock_t *monitor;           //  main DEALER's disconnect events
+    zactor_t *worker;
+    zlist_t *flows;             //  flow_t, all live ones
+    zlistx_t *requests;         //  request_t
+    zlist_t *events;            //  chatclient_event_t
+    uint64_t next_request_id;
+    uint32_t next_cmd;
+    //  session
+    bool logged_in;
+    char *username;
+    uint8_t *certificate;
+    size_t certificate_len;
+    int64_t certificate_at;
+    uint8_t *resume_token;
+    size_t resume_len;
+    bool resume_inflight;
+    bool resume_failed;
+    int relogin_failures;
+    bool first_list_done;
+    int64_t next_ping;
+    zlist_t *users;             //  char *
+    conv_t **convs;
+    size_t conv_count, conv_alloc;
+};
+
+static void s_pump (chatclient_t *self);
+static void s_reauth (chatclient_t *self);
+static void s_conv_settle (chatclient_t *self, conv_t *conv);
+static void s_conv_need_key (chatclient_t *self, conv_t *conv);
+
+//  ---------------------------------------------------------------- events
+
+static chatclient_event_t *
+s_event (chatclient_t *self, chatclient_event_type_t type, uint32_t cmd)
+{
+    chatclient_event_t *event = calloc (1, sizeof (chatclient_event_t));
+    assert (event);
+    event->type = type;
+    event->cmd = cmd;
+    zlist_append (self->events, event);
+    return event;
+}
+
+static char *
+s_strdup (const char *text)
+{
+    return text ? strdup (text) : NULL;
+}
+
+static char *
+s_format (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *text = NULL;
+    if (vasprintf (&text, format, args) < 0)
+        text = NULL;
+    va_end (args);
+    return text;
+}
+
+static void
+s_conv_copy (chatclient_conversation_t *dest, const chatclient_conversation_t *src)
+{
+    *dest = *src;
+    dest->members = calloc (src->member_count + 1, sizeof (char *));
+    assert (dest->members);
+    for (size_t i = 0; i < src->member_count; i++)
+        dest->members [i] = strdup (src->members [i]);
+}
+
+static void
+s_conv_pub_clear (chatclient_conversation_t *pub)
+{
+    if (pub->members) {
+        for (size_t i = 0; i < pub->member_count; i++)
+            free (pub->members [i]);
+        free (pub->members);
+    }
+    pub->members = NULL;
+    pub->member_count = 0;
+}
+
+void
+chatclient_event_destroy (chatclient_event_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    chatclient_event_t *self = *self_p;
+    free (self->text);
+    free (self->endpoint);
+    free (self->name);
+    free (self->fingerprint);
+    free (self->pinned);
+    free (self->username);
+    for (size_t i = 0; i < self->user_count; i++)
+        free (self->users [i]);
+    free (self->users);
+    if (self->conversation) {
+        s_conv_pub_clear (self->conversation);
+        free (self->conversation);
+    }
+    for (size_t i = 0; i < self->conversation_count; i++)
+        s_conv_pub_clear (&self->conversations [i]);
+    free (self->conversations);
+    if (self->message) {
+        convlog_message_clear (self->message);
+        free (self->message);
+    }
+    for (size_t i = 0; i < self->message_count; i++)
+        convlog_message_clear (&self->messages [i]);
+    free (self->messages);
+    free (self);
+    *self_p = NULL;
+}
+
+chatclient_event_t *
+chatclient_next_event (chatclient_t *self)
+{
+    return (chatclient_event_t *) zlist_pop (self->events);
+}
+
+const char *
+chatclient_event_name (chatclient_event_type_t type)
+{
+    switch (type) {
+        case CHATCLIENT_EV_CONNECTED:       return "connected";
+        case CHATCLIENT_EV_DISCONNECTED:    return "reconnecting";
+        case CHATCLIENT_EV_PIN_NEW:         return "pin-new";
+        case CHATCLIENT_EV_PIN_MISMATCH:    return "pin-mismatch";
+        case CHATCLIENT_EV_REGISTERED:      return "registered";
+        case CHATCLIENT_EV_REGISTER_FAILED: return "register-failed";
+        case CHATCLIENT_EV_LOGGED_IN:       return "logged-in";
+        case CHATCLIENT_EV_LOGIN_FAILED:    return "login-failed";
+        case CHATCLIENT_EV_LOGGED_OUT:      return "logged-out";
+        case CHATCLIENT_EV_USERS:           return "users";
+        case CHATCLIENT_EV_CONVERSATIONS:   return "conversations";
+        case CHATCLIENT_EV_CONVERSATION:    return "conversation";
+        case CHATCLIENT_EV_MESSAGE:         return "message";
+        case CHATCLIENT_EV_SENT:            return "sent";
+        case CHATCLIENT_EV_OPENED:          return "opened";
+        case CHATCLIENT_EV_HISTORY:         return "history";
+        case CHATCLIENT_EV_MEMBERS:         return "members";
+        case CHATCLIENT_EV_ERROR:           return "error";
+    }
+    return "unknown";
+}
+
+const char *
+chatclient_errname (int code)
+{
+    switch (code) {
+        case CHATCLIENT_ERR_TIMEOUT:    return "ERR_TIMEOUT";
+        case CHATCLIENT_ERR_CONNECTION: return "ERR_CONNECTION";
+        case CHATCLIENT_ERR_USAGE:      return "ERR_USAGE";
+        default:                        return chat_errname (code);
+    }
+}
+
+//  The report's wording where it has one, else the server's text.
+static char *
+s_error_text (int code, const char *server_text, uint32_t retry_ms)
+{
+    switch (code) {
+        case CHAT_ERR_AUTH_FAILED:
+            return strdup ("Wrong username or password");
+        case CHAT_ERR_USERNAME_TAKEN:
+            return strdup ("Username already in use");
+        case CHAT_ERR_INVALID_USERNAME:
+            return strdup ("Invalid username: use 1 to 32 letters, digits, '_', '.' or '-'");
+        case CHAT_ERR_RATE_LIMITED:
+            return s_format ("Too many failed attempts, try again in %u s",
+                             (retry_ms + 999) / 1000);
+        case CHAT_ERR_NOT_LOGGED_IN:
+            return strdup ("Not logged in");
+        default:
+            if (server_text && *server_text)
+                return strdup (server_text);
+            return strdup (chat_strerror (code));
+    }
+}
+
+static void
+s_error_event (chatclient_t *self, chatclient_event_type_t type, uint32_t cmd,
+               int code, const char *server_text, uint32_t retry_ms)
+{
+    chatclient_event_t *event = s_event (self, type, cmd);
+    event->code = code ? code : CHAT_ERR_INTERNAL;
+    event->retry_ms = retry_ms;
+    event->text = s_error_text (event->code, server_text, retry_ms);
+}
+
+//  ---------------------------------------------------------------- requests
+
+static void
+s_sendjob_free (sendjob_t **job_p)
+{
+    if (job_p && *job_p) {
+        sendjob_t *job = *job_p;
+        if (job->text) {
+            secret_wipe (job->text, job->len);
+            free (job->text);
+        }
+        free (job);
+        *job_p = NULL;
+    }
+}
+
+static void
+s_request_free (request_t **req_p)
+{
+    if (req_p && *req_p) {
+        request_t *req = *req_p;
+        if (req->payload) {
+            secret_wipe (req->payload, req->len);
+            free (req->payload);
+        }
+        s_sendjob_free (&req->send);
+        free (req);
+        *req_p = NULL;
+    }
+}
+
+static request_t *
+s_submit (chatclient_t *self, chatclient_server_t role, rq_kind_t kind,
+          uint32_t cmd, ProtobufCMessage *msg, bool auth, bool retry_ok)
+{
+    request_t *req = calloc (1, sizeof (request_t));
+    assert (req);
+    req->id = ++self->next_request_id;
+    if (role == CHATCLIENT_KEYSERVER)
+        ((Chat__KeyRequest *) msg)->request_id = req->id;
+    else
+        ((Chat__MainRequest *) msg)->request_id = req->id;
+    if (wire_pack (msg, &req->payload, &req->len) != CHAT_OK) {
+        free (req);
+        return NULL;
+    }
+    req->kind = kind;
+    req->link = &self->links [role];
+    req->cmd = cmd;
+    req->auth = auth;
+    req->retry_ok = retry_ok;
+    req->expires = zclock_mono () + self->config.command_timeout_ms;
+    zlistx_add_end (self->requests, req);
+    return req;
+}
+
+static request_t *
+s_find_request (chatclient_t *self, link_t *link, uint64_t id)
+{
+    request_t *req = (request_t *) zlistx_first (self->requests);
+    while (req) {
+        if (req->id == id && req->link == link && req->sent)
+            return req;
+        req = (request_t *) zlistx_next (self->requests);
+    }
+    return NULL;
+}
+
+static int
+s_link_send (link_t *link, const uint8_t *frame, size_t size)
+{
+    int rc = zmq_send (zsock_resolve (link->sock), frame, size, ZMQ_DONTWAIT);
+    return rc < 0 ? -1 : 0;
+}
+
+//  Send every queued request whose link is ready for it.
+static void
+s_pump (chatclient_t *self)
+{
+    int64_t now = zclock_mono ();
+    request_t *req = (request_t *) zlistx_first (self->requests);
+    while (req) {
+        link_t *link = req->link;
+        if (!req->sent && link->state == LINK_OPEN
+        &&  (!req->auth || link->authed)) {
+            uint8_t *frame = NULL;
+            size_t size = 0;
+            if (channel_seal (link->channel, req->payload, req->len,
+                              &frame, &size) == CHAT_OK) {
+                if (s_link_send (link, frame, size) == 0) {
+                    req->sent = true;
+                    req->deadline = now + self->config.request_timeout_ms;
+                }
+                free (frame);
+            }
+        }
+        req = (request_t *) zlistx_next (self->requests);
+    }
+}
+
+//  ---------------------------------------------------------------- flows
+
+static void
+s_flow_free (flow_t **flow_p)
+{
+    if (!flow_p || !*flow_p)
+        return;
+    flow_t *flow = *flow_p;
+    free (flow->username);
+    if (flow->password) {
+        secret_wipe (flow->password, strlen (flow->password));
+        free (flow->password);
+    }
+    scram_client_destroy (&flow->scram);
+    free (flow->server_first);
+    secret_wipe (flow->stored_key, sizeof (flow->stored_key));
+    secret_wipe (flow->server_key, sizeof (flow->server_key));
+    free (flow);
+    *flow_p = NULL;
+}
+
+static void
+s_flow_end (chatclient_t *self, flow_t *flow)
+{
+    //  requests that still point at the flow forget it
+    request_t *req = (request_t *) zlistx_first (self->requests);
+    while (req) {
+        if (req->flow == flow)
+            req->flow = NULL;
+        req = (request_t *) zlistx_next (self->requests);
+    }
+    if (flow->at_worker) {
+        flow->dead = true;      //  freed when the worker hands it back
+        return;
+    }
+    zlist_remove (self->flows, flow);
+    s_flow_free (&flow);
+}
+
+static void
+s_flow_fail (chatclient_t *self, flow_t *flow, int code, const char *text,
+             uint32_t retry_ms)
+{
+    s_error_event (self, flow->kind == FLOW_REGISTER
+                   ? CHATCLIENT_EV_REGISTER_FAILED : CHATCLIENT_EV_LOGIN_FAILED,
+                   flow->cmd, code, text, retry_ms);
+    s_flow_end (self, flow);
+}
+
+//  The worker: PBKDF2 off the caller's thread. Takes a flow pointer, does
+//  its slow step, hands it back.
+static void
+s_worker (zsock_t *pipe, void *args)
+{
+    (void) args;
+    zsock_signal (pipe, 0);
+    while (true) {
+        zmsg_t *msg = zmsg_recv (pipe);
+        if (!msg)
+            break;
+        char *command = zmsg_popstr (msg);
+        bool term = command && streq (command, "$TERM");
+        if (!term && command && streq (command, "JOB")) {
+            zframe_t *frame = zmsg_pop (msg);
+            flow_t *flow = NULL;
+            if (frame && zframe_size (frame) == sizeof (flow))
+                memcpy (&flow, zframe_data (frame), sizeof (flow));
+            zframe_destroy (&frame);
+            if (flow) {
+                if (flow->kind == FLOW_REGISTER)
+                    flow->rc = scram_make_verifier (flow->password, flow->salt,
+                                                    flow->salt_len, flow->iterations,
+                                                    flow->stored_key, flow->server_key)
+                               == 0 ? CHAT_OK : CHAT_ERR_INTERNAL;
+                else
+                    flow->rc = scram_client_final (flow->scram, flow->server_first,
+                                                   &flow->client_final);
+                zsock_send (pipe, "p", flow);
+            }
+        }
+        free (command);
+        zmsg_destroy (&msg);
+        if (term)
+            break;
+    }
+}
+
+static void
+s_flow_to_worker (chatclient_t *self, flow_t *flow)
+{
+    flow->at_worker = true;
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "JOB");
+    zmsg_addmem (msg, &flow, sizeof (flow));
+    zmsg_send (&msg, self->worker);
+}
+
+static void
+s_register_step (chatclient_t *self, flow_t *flow)
+{
+    //  verifiers are ready: send them
+    Chat__RegisterRequest body = CHAT__REGISTER_REQUEST__INIT;
+    body.username = flow->username;
+    body.salt.data = flow->salt;
+    body.salt.len = flow->salt_len;
+    body.iterations = flow->iterations;
+    body.stored_key.data = flow->stored_key;
+    body.stored_key.len = SCRAM_KEY_SIZE;
+    body.server_key.data = flow->server_key;
+    body.server_key.len = SCRAM_KEY_SIZE;
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_REGISTER;
+    req.register_ = &body;
+    request_t *r = s_submit (self, CHATCLIENT_KEYSERVER, RQ_REGISTER, flow->cmd,
+                             (ProtobufCMessage *) &req, false, false);
+    if (r)
+        r->flow = flow;
+    else
+        s_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
+}
+
+static void
+s_login_step (chatclient_t *self, flow_t *flow)
+{
+    Chat__LoginFinish body = CHAT__LOGIN_FINISH__INIT;
+    body.client_final = (char *) flow->client_final;
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_FINISH;
+    req.login_finish = &body;
+    request_t *r = s_submit (self, CHATCLIENT_KEYSERVER, RQ_LOGIN_FINISH, flow->cmd,
+                             (ProtobufCMessage *) &req, false, false);
+    if (r)
+        r->flow = flow;
+    else
+        s_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
+}
+
+static void
+s_worker_done (chatclient_t *self)
+{
+    flow_t *flow = NULL;
+    if (zsock_recv (self->worker, "p", &flow) != 0 || !flow)
+        return;
+    flow->at_worker = false;
+    if (flow->dead) {
+        zlist_remove (self->flows, flow);
+        s_flow_free (&flow);
+        return;
+    }
+    //  the password is no longer needed by either flow
+    if (flow->password) {
+        secret_wipe (flow->password, strlen (flow->password));
+        free (flow->password);
+        flow->password = NULL;
+    }
+    if (flow->rc != CHAT_OK) {
+        s_flow_fail (self, flow, flow->rc,
+                     flow->kind == FLOW_LOGIN
+                     ? "The key server sent an unusable login challenge"
+                     : "Could not derive the password verifier", 0);
+        return;
+    }
+    if (flow->kind == FLOW_REGISTER)
+        s_register_step (self, flow);
+    else
+        s_login_step (self, flow);
+    s_pump (self);
+}
+
+//  ---------------------------------------------------------------- conversations
+
+static conv_t *
+s_conv_find (chatclient_t *self, const uint8_t *id, size_t len)
+{
+    if (len != CHATCLIENT_ID_SIZE || !id)
+        return NULL;
+    for (size_t i = 0; i < self->conv_count; i++)
+        if (memcmp (self->convs [i]->pub.id, id, CHATCLIENT_ID_SIZE) == 0)
+            return self->convs [i];
+    return NULL;
+}
+
+static void
+s_raw_free (raw_t **raw_p)
+{
+    if (raw_p && *raw_p) {
+        free ((*raw_p)->sender);
+        free ((*raw_p)->token);
+        free (*raw_p);
+        *raw_p = NULL;
+    }
+}
+
+static void
+s_conv_destroy (conv_t **conv_p)
+{
+    if (!conv_p || !*conv_p)
+        return;
+    conv_t *conv = *conv_p;
+    s_conv_pub_clear (&conv->pub);
+    convlog_destroy (&conv->log);
+    free (conv->ticket);
+    secret_wipe (conv->key, sizeof (conv->key));
+    raw_t *raw;
+    while ((raw = (raw_t *) zlist_pop (conv->raw)))
+        s_raw_free (&raw);
+    zlist_destroy (&conv->raw);
+    waiter_t *waiter;
+    while ((waiter = (waiter_t *) zlist_pop (conv->waiters)))
+        free (waiter);
+    zlist_destroy (&conv->waiters);
+    sendjob_t *job;
+    while ((job = (sendjob_t *) zlist_pop (conv->sends)))
+        s_sendjob_free (&job);
+    zlist_destroy (&conv->sends);
+    free (conv);
+    *conv_p = NULL;
+}
+
+static void
+s_conv_set_members (conv_t *conv, Chat__ConversationSummary *summary)
+{
+    s_conv_pub_clear (&conv->pub);
+    conv->pub.members = calloc (summary->n_members + 1, sizeof (char *));
+    assert (conv->pub.members);
+    for (size_t i = 0; i < summary->n_members; i++)
+        conv->pub.members [i] = strdup (summary->members [i] ? summary->members [i] : "");
+    conv->pub.member_count = summary->n_members;
+    if (summary->ticket.len > 0 && summary->ticket.len <= CREDENTIAL_MAX_TOKEN) {
+        free (conv->ticket);
+        conv->ticket = malloc (summary->ticket.len);
+        assert (conv->ticket);
+        memcpy (conv->ticket, summary->ticket.data, summary->ticket.len);
+        conv->ticket_len = summary->ticket.len;
+    }
+}
+
+static void
+s_conv_fetch (chatclient_t *self, conv_t *conv, bool from_zero);
+
+//  Add or update a conversation from a summary. base_known: the
+//  conversation existed when the session began (its older messages are
+//  history, not news).
+static conv_t *
+s_conv_merge (chatclient_t *self, Chat__ConversationSummary *summary,
+              bool base_known, bool *created)
+{
+    if (created)
+        *created = false;
+    if (summary->conversation_id.len != CHATCLIENT_ID_SIZE)
+        return NULL;
+    conv_t *conv = s_conv_find (self, summary->conversation_id.data,
+                                summary->conversation_id.len);
+    if (!conv) {
+        conv = calloc (1, sizeof (conv_t));
+        assert (conv);
+        memcpy (conv->pub.id, summary->conversation_id.data, CHATCLIENT_ID_SIZE);
+        char *hex = codec_hex (conv->pub.id, CHATCLIENT_ID_SIZE);
+        assert (hex);
+        memcpy (conv->pub.hex, hex, CHATCLIENT_HEX_SIZE);
+        free (hex);
+        conv->log = convlog_new (base_known ? summary->last_seq : 0);
+        conv->history_loaded = !base_known || summary->last_seq == 0;
+        conv->raw = zlist_new ();
+        conv->waiters = zlist_new ();
+        conv->sends = zlist_new ();
+        if (self->conv_count == self->conv_alloc) {
+            self->conv_alloc = self->conv_alloc ? self->conv_alloc * 2 : 16;
+            self->convs = realloc (self->convs, self->conv_alloc * sizeof (conv_t *));
+            assert (self->convs);
+        }
+        self->convs [self->conv_count++] = conv;
+        conv->pub.index = self->conv_count;
+        conv->pub.last_seq = base_known ? summary->last_seq : 0;
+        conv->pub.last_time = base_known ? summary->last_time : 0;
+        if (created)
+            *created = true;
+    }
+    s_conv_set_members (conv, summary);
+    //  anything the server has that we have not seen is fetched
+    if (summary->last_seq > convlog_seen (conv->log))
+        s_conv_fetch (self, conv, false);
+    return conv;
+}
+
+static void
+s_get_messages (chatclient_t *self, conv_t *conv, uint64_t after)
+{
+    Chat__GetMessagesRequest body = CHAT__GET_MESSAGES_REQUEST__INIT;
+    body.conversation_id.data = conv->pub.id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    body.after_seq = after;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_GET_MESSAGES;
+    req.get_messages = &body;
+    request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_GET_MESSAGES, 0,
+                             (ProtobufCMessage *) &req, true, true);
+    if (r) {
+        memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
+        r->after_seq = after;
+    }
+    else
+        conv->fetching = false;
+}
+
+static void
+s_conv_fetch (chatclient_t *self, conv_t *conv, bool from_zero)
+{
+    if (conv->fetching) {
+        if (from_zero && !conv->history_loaded)
+            conv->want_history = true;
+        return;
+    }
+    conv->fetching = true;
+    conv->fetch_from_zero = from_zero;
+    conv->fetch_progress = false;
+    s_get_messages (self, conv, from_zero ? 0 : convlog_seen (conv->log));
+}
+
+static void
+s_raw_add (conv_t *conv, Chat__StoredMessage *stored)
+{
+    if (!stored->sender || !stored->token || stored->seq == 0)
+        return;
+    raw_t *raw = calloc (1, sizeof (raw_t));
+    assert (raw);
+    raw->seq = stored->seq;
+    raw->sender = strdup (stored->sender);
+    raw->server_time = stored->server_time;
+    raw->token_len = strlen (stored->token);
+    raw->token = strdup (stored->token);
+    zlist_append (conv->raw, raw);
+}
+
+static void
+s_emit_message (chatclient_t *self, conv_t *conv, chatclient_message_t *msg)
+{
+    if (msg->seq > conv->pub.last_seq) {
+        conv->pub.last_seq = msg->seq;
+        conv->pub.last_time = msg->server_time;
+    }
+    if (msg->live && !msg->local)
+        conv->pub.unread++;
+    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_MESSAGE, 0);
+    event->message = calloc (1, sizeof (chatclient_message_t));
+    assert (event->message);
+    convlog_message_copy (event->message, msg);
+}
+
+static void
+s_drain_ready (chatclient_t *self, conv_t *conv)
+{
+    chatclient_message_t *msg;
+    while ((msg = convlog_next_ready (conv->log)))
+        s_emit_message (self, conv, msg);
+}
+
+//  Offer a message to the log and emit whatever became ready.
+static void
+s_conv_offer (chatclient_t *self, conv_t *conv, uint64_t seq, chatclient_message_t *msg)
+{
+    chatclient_message_t *held = msg;
+    convlog_result_t result = convlog_offer (conv->log, seq, msg);
+    if (result == CONVLOG_HISTORY && held) {
+        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_MESSAGE, 0);
+        event->message = calloc (1, sizeof (chatclient_message_t));
+        assert (event->message);
+        convlog_message_copy (event->message, held);
+    }
+    s_drain_ready (self, conv);
+}
+
+static void
+s_conv_open_raw (chatclient_t *self, conv_t *conv)
+{
+    raw_t *raw;
+    while ((raw = (raw_t *) zlist_pop (conv->raw))) {
+        msgseal_body_t body;
+        int rc = msgseal_open (conv->key, raw->token, raw->token_len,
+                               conv->pub.id, raw->sender, &body);
+        if (rc == CHAT_OK) {
+            chatclient_message_t *msg = calloc (1, sizeof (chatclient_message_t));
+            assert (msg);
+            memcpy (msg->conversation_id, conv->pub.id, CHATCLIENT_ID_SIZE);
+            memcpy (msg->conversation_hex, conv->pub.hex, CHATCLIENT_HEX_SIZE);
+            msg->sender = raw->sender;
+            raw->sender = NULL;
+            msg->sent_at = body.sent_at;
+            msg->server_time = raw->server_time;
+            msg->text = body.text;
+            msg->text_len = body.text_len;
+            msg->live = true;
+            s_conv_offer (self, conv, raw->seq, msg);
+        }
+        else {
+            //  a message we cannot believe is dropped, loudly, and its
+            //  number used up so it does not look like a gap forever
+            if (raw->seq > convlog_base (conv->log)
+            &&  raw->seq > convlog_seen (conv->log)) {
+                chatclient_event_t *event = s_event (self, CHATCLIENT_EV_ERROR, 0);
+                event->code = rc;
+                event->text = s_format (
+                    "message %llu in conversation %s from %s dropped: %s",
+                    (unsigned long long) raw->seq, conv->pub.hex, raw->sender,
+                    rc == CHAT_ERR_BAD_REQUEST
+                    ? "it names another conversation or sender than the server says"
+                    : chat_strerror (rc));
+            }
+            s_conv_offer (self, conv, raw->seq, NULL);
+        }
+        s_raw_free (&raw);
+    }
+}
+
+static void
+s_send_sealed (chatclient_t *self, conv_t *conv, sendjob_t *job)
+{
+    char *token = NULL;
+    int rc = msgseal_seal (conv->key, conv->pub.id, self->username, job->sent_at,
+                           job->cmid, job->text, job->len, &token);
+    if (rc != CHAT_OK) {
+        s_error_event (self, CHATCLIENT_EV_ERROR, job->cmd, rc, NULL, 0);
+        s_sendjob_free (&job);
+        return;
+    }
+    Chat__SendMessageRequest body = CHAT__SEND_MESSAGE_REQUEST__INIT;
+    body.conversation_id.data = conv->pub.id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    body.client_message_id.data = job->cmid;
+    body.client_message_id.len = CHATCLIENT_ID_SIZE;
+    body.token = token;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
+    req.send_message = &body;
+    //  retry_ok: the same client_message_id is stored once however often
+    request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_SEND, job->cmd,
+                             (ProtobufCMessage *) &req, true, true);
+    free (token);
+    if (!r) {
+        s_error_event (self, CHATCLIENT_EV_ERROR, job->cmd, CHAT_ERR_INTERNAL, NULL, 0);
+        s_sendjob_free (&job);
+        return;
+    }
+    memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
+    r->send = job;
+}
+
+static void
+s_complete_waiter (chatclient_t *self, conv_t *conv, waiter_t *waiter)
+{
+    if (waiter->kind == WAIT_OPEN) {
+        conv->pub.unread = 0;
+        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_OPENED, waiter->cmd);
+        event->conversation = calloc (1, sizeof (chatclient_conversation_t));
+        assert (event->conversation);
+        s_conv_copy (event->conversation, &conv->pub);
+        event->message_count = 0;
+    }
+    else {
+        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_HISTORY, waiter->cmd);
+        event->conversation = calloc (1, sizeof (chatclient_conversation_t));
+        assert (event->conversation);
+        s_conv_copy (event->conversation, &conv->pub);
+        size_t total = convlog_size (conv->log), count = 0;
+        for (size_t i = 0; i < total; i++)
+            if (convlog_at (conv->log, i)->seq > waiter->after)
+                count++;
+        event->messages = calloc (count + 1, sizeof (chatclient_message_t));
+        assert (event->messages);
+        for (size_t i = 0; i < total; i++) {
+            const chatclient_message_t *msg = convlog_at (conv->log, i);
+            if (msg->seq > waiter->after)
+                convlog_message_copy (&event->messages [event->message_count++], msg);
+        }
+    }
+}
+
+//  Make progress on a conversation after anything changed.
+static void
+s_conv_settle (chatclient_t *self, conv_t *conv)
+{
+    if (conv->key_state == KEY_READY)
+        s_conv_open_raw (self, conv);
+
+    if (!conv->fetching) {
+        if (conv->want_history && !conv->history_loaded) {
+            conv->want_history = false;
+            s_conv_fetch (self, conv, true);
+        }
+        else
+        if (convlog_has_gap (conv->log) && conv->key_state == KEY_READY
+        &&  zlist_size (conv->raw) == 0)
+            s_conv_fetch (self, conv, false);
+    }
+    //  sends wait only for the key
+    if (conv->key_state == KEY_READY) {
+        sendjob_t *job;
+        while ((job = (sendjob_t *) zlist_pop (conv->sends)))
+            s_send_sealed (self, conv, job);
+        s_pump (self);
+    }
+    else
+    if (conv->key_state == KEY_NONE && conv->key_error) {
+        sendjob_t *job;
+        while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
+            s_error_event (self, CHATCLIENT_EV_ERROR, job->cmd, conv->key_error,
+                           "Could not get the conversation key", 0);
+            s_sendjob_free (&job);
+        }
+    }
+    //  open/history complete once everything is fetched and readable
+    if (zlist_size (conv->waiters) == 0)
+        return;
+    int error = conv->fetch_error
+                ? conv->fetch_error
+                : (conv->key_state == KEY_NONE && conv->key_error) ? conv->key_error : 0;
+    if (error) {
+        waiter_t *waiter;
+        while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
+            s_error_event (self, CHATCLIENT_EV_ERROR, waiter->cmd, error,
+                           conv->fetch_error ? NULL : "Could not get the conversation key", 0);
+            free (waiter);
+        }
+        conv->fetch_error = 0;
+        return;
+    }
+    if (conv->fetching || conv->want_history || !conv->history_loaded
+    ||  conv->key_state != KEY_READY || zlist_size (conv->raw) > 0)
+        return;
+    waiter_t *waiter;
+    while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
+        s_complete_waiter (self, conv, waiter);
+        free (waiter);
+    }
+}
+
+static void
+s_get_members (chatclient_t *self, conv_t *conv, uint32_t cmd, int purpose)
+{
+    Chat__GetMembersRequest body = CHAT__GET_MEMBERS_REQUEST__INIT;
+    body.conversation_id.data = conv->pub.id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_GET_MEMBERS;
+    req.get_members = &body;
+    request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_GET_MEMBERS, cmd,
+                             (ProtobufCMessage *) &req, true, true);
+    if (r) {
+        memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
+        r->purpose = purpose;
+    }
+}
+
+static void
+s_key_request (chatclient_t *self, conv_t *conv, bool create)
+{
+    Chat__ConversationKeyRequest body = CHAT__CONVERSATION_KEY_REQUEST__INIT;
+    body.conversation_id.data = conv->pub.id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    body.ticket.data = conv->ticket;
+    body.ticket.len = conv->ticket_len;
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    if (create) {
+        req.body_case = CHAT__KEY_REQUEST__BODY_CREATE_KEY;
+        req.create_key = &body;
+    }
+    else {
+        req.body_case = CHAT__KEY_REQUEST__BODY_GET_KEY;
+        req.get_key = &body;
+    }
+    request_t *r = s_submit (self, CHATCLIENT_KEYSERVER,
+                             create ? RQ_CREATE_KEY : RQ_GET_KEY, 0,
+                             (ProtobufCMessage *) &req, true, true);
+    if (r)
+        memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
+}
+
+static void
+s_conv_need_key (chatclient_t *self, conv_t *conv)
+{
+    if (conv->key_state != KEY_NONE)
+        return;
+    conv->key_state = KEY_FETCHING;
+    conv->key_attempts = 0;
+    conv->key_error = 0;
+    if (conv->ticket)
+        s_key_request (self, conv, false);
+    else
+        s_get_members (self, conv, 0, 1);
+}
+
+static void
+s_conv_key_failed (chatclient_t *self, conv_t *conv, int code)
+{
+    conv->key_state = KEY_NONE;
+    conv->key_error = code ? code : CHAT_ERR_INTERNAL;
+    s_conv_settle (self, conv);
+    conv->key_error = 0;        //  a later command tries again
+}
+
+//  ---------------------------------------------------------------- session
+
+static void
+s_fail_request (chatclient_t *self, request_t *req, int code, const char *text,
+                uint32_t retry_ms);
+
+static void
+s_session_clear (chatclient_t *self)
+{
+    self->logged_in = false;
+    free (self->username);
+    self->username = NULL;
+    if (self->certificate) {
+        secret_wipe (self->certificate, self->certificate_len);
+        free (self->certificate);
+        self->certificate = NULL;
+    }
+    if (self->resume_token) {
+        secret_wipe (self->resume_token, self->resume_len);
+        free (self->resume_token);
+        self->resume_token = NULL;
+    }
+    self->certificate_at = 0;
+    self->resume_inflight = false;
+    self->resume_failed = false;
+    self->relogin_failures = 0;
+    self->first_list_done = false;
+    self->links [0].authed = self->links [1].authed = false;
+    self->links [1].authing = false;
+    //  requests that need the session can no longer be answered
+    request_t *req = (request_t *) zlistx_first (self->requests);
+    while (req) {
+        if (req->auth || req->kind == RQ_RESUME || req->kind == RQ_MAIN_LOGIN) {
+            zlistx_detach_cur (self->requests);
+            if (req->cmd)
+                s_error_event (self, CHATCLIENT_EV_ERROR, req->cmd,
+                               CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
+            s_request_free (&req);
+            req = (request_t *) zlistx_first (self->requests);
+            continue;
+        }
+        req = (request_t *) zlistx_next (self->requests);
+    }
+    for (size_t i = 0; i < self->conv_count; i++) {
+        conv_t *conv = self->convs [i];
+        waiter_t *waiter;
+        while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
+            s_error_event (self, CHATCLIENT_EV_ERROR, waiter->cmd,
+                           CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
+            free (waiter);
+        }
+        sendjob_t *job;
+        while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
+            s_error_event (self, CHATCLIENT_EV_ERROR, job->cmd,
+                           CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
+            s_sendjob_free (&job);
+        }
+        s_conv_destroy (&self->convs [i]);
+    }
+    self->conv_count = 0;
+    char *user;
+    while ((user = (char *) zlist_pop (self->users)))
+        free (user);
+}
+
+static void
+s_session_lost (chatclient_t *self, const char *why)
+{
+    if (!self->logged_in)
+        return;
+    s_session_clear (self);
+    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_LOGGED_OUT, 0);
+    event->code = CHAT_ERR_NOT_LOGGED_IN;
+    event->text = s_format ("session ended: %s; log in again", why);
+}
+
+static void
+s_list_conversations (chatclient_t *self, uint32_t cmd, int purpose)
+{
+    Chat__ListConversationsRequest body = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS;
+    req.list_conversations = &body;
+    request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_LIST_CONV, cmd,
+                             (ProtobufCMessage *) &req, true, true);
+    if (r)
+        r->purpose = purpose;
+}
+
+static void
+s_main_login (chatclient_t *self, uint32_t cmd, flow_t *flow, int purpose)
+{
+    Chat__LoginRequest body = CHAT__LOGIN_REQUEST__INIT;
+    body.certificate.data = self->certificate;
+    body.certificate.len = self->certificate_len;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
+    req.login = &body;
+    request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGIN, cmd,
+                             (ProtobufCMessage *) &req, false, false);
+    if (r) {
+        r->flow = flow;
+        r->purpose = purpose;
+        self->links [CHATCLIENT_MAINSERVER].authing = true;
+    }
+}
+
+static void
+s_resume (chatclient_t *self)
+{
+    Chat__ResumeRequest body = CHAT__RESUME_REQUEST__INIT;
+    body.resume_token.data = self->resume_token;
+    body.resume_token.len = self->resume_len;
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_RESUME;
+    req.resume = &body;
+    if (s_submit (self, CHATCLIENT_KEYSERVER, RQ_RESUME, 0,
+                  (ProtobufCMessage *) &req, false, false))
+        self->resume_inflight = true;
+}
+
+//  Log in again after a reconnect, without the password.
+static void
+s_reauth (chatclient_t *self)
+{
+    if (!self->logged_in)
+        return;
+    link_t *key = &self->links [CHATCLIENT_KEYSERVER];
+    link_t *main = &self->links [CHATCLIENT_MAINSERVER];
+    int64_t now = zclock_time ();
+    bool cert_fresh = self->certificate
+                   && now - self->certificate_at < CERT_FRESH_MS;
+    bool main_needs = main->state == LINK_OPEN && !main->authed && !main->authing;
+    bool key_needs = key->state == LINK_OPEN && !key->authed;
+
+    if ((key_needs || (main_needs && !cert_fresh))
+    &&  key->state == LINK_OPEN && !self->resume_inflight && !self->resume_failed
+    &&  self->resume_token)
+        s_resume (self);
+
+    if (main_needs) {
+        if (cert_fresh)
+            s_main_login (self, 0, NULL, 1);
+        else
+        if (self->resume_failed || !self->resume_token)
+            s_session_lost (self, "the key server did not renew the session");
+    }
+}
+
+//  ---------------------------------------------------------------- links
+
+static void
+s_link_disconnect (link_t *link)
+{
+    if (link->connected) {
+        zsock_disconnect (link->sock, "%s", link->endpoint);
+        link->connected = false;
+    }
+}
+
+static void
+s_link_attempt (chatclient_t *self, link_t *link)
+{
+    channel_destroy (&link->channel);
+    link->channel = channel_client_new (self->client_key);
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    //  a fresh connection drops whatever the old one still had queued
+    s_link_disconnect (link);
+    if (zsock_connect (link->sock, "%s", link->endpoint) == 0)
+        link->connected = true;
+    if (!link->channel || !link->connected
+    ||  channel_client_hello (link->channel, &frame, &size) != CHAT_OK
+    ||  s_link_send (link, frame, size) != 0) {
+        free (frame);
+        link->state = LINK_DOWN;
+        link->retry_at = zclock_mono () + link->backoff;
+        return;
+    }
+    free (frame);
+    link->state = LINK_HELLO;
+    link->deadline = zclock_mono () + self->config.request_timeout_ms;
+    if (self->config.verbose)
+        zsys_info ("chat: handshake with %s %s", link->role_name, link->endpoint);
+}
+
+//  The link broke: back off and try again. Requests in flight are sent
+//  again if that is safe, else they fail.
+static void
+s_link_reset (chatclient_t *self, link_t *link, int code, const char *why)
+{
+    if (link->state == LINK_REFUSED)
+        return;
+    channel_destroy (&link->channel);
+    link->state = LINK_DOWN;
+    link->authed = false;
+    link->authing = false;
+    if (link->role == CHATCLIENT_KEYSERVER)
+        self->resume_inflight = false;
+    link->retry_at = zclock_mono () + link->backoff;
+    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_DISCONNECTED, 0);
+    event->server = link->role;
+    event->code = code;
+    event->endpoint = s_strdup (link->endpoint);
+    event->retry_ms = link->backoff;
+    event->text = s_strdup (why);
+    if (self->config.verbose)
+        zsys_info ("chat: %s %s: %s; retrying in %d ms", link->role_name,
+                   link->endpoint, why, link->backoff);
+    link->backoff = link->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : link->backoff * 2;
+
+    request_t *req = (request_t *) zlistx_first (self->requests);
+    while (req) {
+        if (req->link == link && req->sent) {
+            if (req->retry_ok)
+                req->sent = false;
+            else {
+                zlistx_detach_cur (self->requests);
+                s_fail_request (self, req, CHATCLIENT_ERR_CONNECTION,
+                                "connection lost, try again", 0);
+                //  restart: the list changed under us
+                req = (request_t *) zlistx_first (self->requests);
+                continue;
+            }
+        }
+        req = (request_t *) zlistx_next (self->requests);
+    }
+}
+
+static void
+s_link_opened (chatclient_t *self, link_t *link)
+{
+    link->state = LINK_OPEN;
+    link->backoff = BACKOFF_MIN_MS;
+    link->authed = false;
+    link->authing = false;
+    free (link->fingerprint);
+    link->fingerprint = strdup (channel_peer_fingerprint_text (link->channel));
+    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_CONNECTED, 0);
+    event->server = link->role;
+    event->endpoint = s_strdup (link->endpoint);
+    event->fingerprint = s_strdup (link->fingerprint);
+    if (link->role == CHATCLIENT_MAINSERVER) {
+        void *sub = zsock_resolve (self->push);
+        if (self->push_subscribed)
+            zmq_setsockopt (sub, ZMQ_UNSUBSCRIBE, self->push_topic,
+                            CHANNEL_SESSION_TOKEN_SIZE);
+        memcpy (self->push_topic, channel_session_token (link->channel),
+                CHANNEL_SESSION_TOKEN_SIZE);
+        zmq_setsockopt (sub, ZMQ_SUBSCRIBE, self->push_topic,
+                        CHANNEL_SESSION_TOKEN_SIZE);
+        self->push_subscribed = true;
+        self->next_ping = zclock_mono () + self->config.ping_interval_ms;
+    }
+    if (self->config.verbose)
+        zsys_info ("chat: connected to %s %s, key %s", link->role_name,
+                   link->endpoint, link->fingerprint);
+    s_reauth (self);
+    s_pump (self);
+}
+
+//  The server's key against the pin. True when it may be used.
+static bool
+s_pin_check (chatclient_t *self, link_t *link)
+{
+    const char *offered = channel_peer_fingerprint_text (link->channel);
+    const char *pinned = NULL;
+    pin_result_t result;
+    if (link->pin)
+        result = streq (offered, link->pin) ? PIN_MATCH : PIN_MISMATCH;
+    else
+        result = pinstore_check (self->pins, link->pin_name, offered, &pinned);
+    if (link->pin)
+        pinned = link->pin;
+
+    if (result == PIN_MATCH)
+        return true;
+    if (result == PIN_UNKNOWN) {
+        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_PIN_NEW, 0);
+        event->server = link->role;
+        event->name = s_strdup (link->pin_name);
+        event->endpoint = s_strdup (link->endpoint);
+        event->fingerprint = s_strdup (offered);
+        if (pinstore_add (self->pins, link->pin_name, offered) != 0) {
+            event->text = s_format ("could not save the pin to %s",
+                                    pinstore_path (self->pins));
+        }
+        return true;
+    }
+    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_PIN_MISMATCH, 0);
+    event->server = link->role;
+    event->code = CHAT_ERR_PIN_MISMATCH;
+    event->name = s_strdup (link->pin_name);
+    event->endpoint = s_strdup (link->endpoint);
+    event->fingerprint = s_strdup (offered);
+    event->pinned = s_strdup (pinned);
+    event->text = s_format (
+        "the %s at %s offers key %s but %s was pinned%s%s; refusing it "
+        "(if the server's key really changed, remove its line from %s)",
+        link->role_name, link->endpoint, offered, pinned ? pinned : "?",
+        link->pin ? " on the command line" : " for ", link->pin ? "" : link->pin_name,
+        link->pin ? "the command line" : pinstore_path (self->pins));
+    return false;
+}
+
+static void
+s_link_refuse (chatclient_t *self, link_t *link)
+{
+    channel_destroy (&link->channel);
+    s_link_disconnect (link);
+    link->state = LINK_REFUSED;
+    link->authed = false;
+    request_t *req = (request_t *) zlistx_first (self->requests);
+    while (req) {
+        if (req->link == link) {
+            zlistx_detach_cur (self->requests);
+            s_fail_request (self, req, CHAT_ERR_PIN_MISMATCH,
+                            "the server's key does not match its pin", 0);
+            req = (request_t *) zlistx_first (self->requests);
+            continue;
+        }
+        req = (request_t *) zlistx_next (self->requests);
+    }
+}
+
+//  ---------------------------------------------------------------- replies
+
+static void
+s_on_users (chatclient_t *self, request_t *req, Chat__UserList *list)
+{
+    char *user;
+    while ((user = (char *) zlist_pop (self->users)))
+        free (user);
+    for (size_t i = 0; i < list->n_usernames; i++)
+        if (list->usernames [i])
+            zlist_append (self->users, strdup (list->usernames [i]));
+    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_USERS, req->cmd);
+    event->users = calloc (list->n_usernames + 1, sizeof (char *));
+    assert (event->users);
+    for (user = (char *) zlist_first (self->users); user;
+         user = (char *) zlist_next (self->users))
+        event->users [event->user_count++] = strdup (user);
+}
+
+static void
+s_on_conversations (chatclient_t *self, request_t *req, Chat__ConversationList *list)
+{
+    bool first = !self->first_list_done;
+    self->first_list_done = true;
+    for (size_t i = 0; i < list->n_conversations; i++) {
+        bool created = false;
+        conv_t *conv = s_conv_merge (self, list->conversations [i], first, &created);
+        if (conv && created && !first && !req->cmd) {
+            chatclient_event_t *event = s_event (self, CHATCLIENT_EV_CONVERSATION, 0);
+            event->conversation = calloc (1, sizeof (chatclient_conversation_t));
+            assert (event->conversation);
+            s_conv_copy (event->conversation, &conv->pub);
+        }
+    }
+    if (req->cmd || first) {
+        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_CONVERSATIONS, req->cmd);
+        event->conversations = calloc (self->conv_count + 1,
+                                       sizeof (chatclient_conversation_t));
+        assert (event->conversations);
+        for (size_t i = 0; i < self->conv_count; i++)
+            s_conv_copy (&event->conversations [i], &self->convs [i]->pub);
+        event->conversation_count = self->conv_count;
+    }
+}
+
+static void
+s_on_page (chatclient_t *self, request_t *req, Chat__MessagePage *page)
+{
+    conv_t *conv = s_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
+    if (!conv)
+        return;
+    uint64_t last = req->after_seq;
+    for (size_t i = 0; i < page->n_messages; i++) {
+        Chat__StoredMessage *stored = page->messages [i];
+        if (stored->seq <= last)
+            continue;           //  pages ascend; anything else is noise
+        if (stored->conversation_id.len
+        &&  (stored->conversation_id.len != CHATCLIENT_ID_SIZE
+          || memcmp (stored->conversation_id.data, conv->pub.id, CHATCLIENT_ID_SIZE)))
+            continue;
+        s_raw_add (conv, stored);
+        last = stored->seq;
+        conv->fetch_progress = true;
+    }
+    if (page->more && last > req->after_seq) {
+        s_get_messages (self, conv, last);
+        s_conv_need_key (self, conv);
+        s_conv_settle (self, conv);
+        return;
+    }
+    conv->fetching = false;
+    if (conv->fetch_from_zero)
+        conv->history_loaded = true;
+    if (zlist_size (conv->raw))
+        s_conv_need_key (self, conv);
+    s_conv_settle (self, conv);
+    //  pages ran dry before the gap closed: the missing numbers do not exist
+    if (!conv->fetching && convlog_has_gap (conv->log) && !conv->fetch_progress
+    &&  conv->key_state == KEY_READY) {
+        //  nothing to wait for: let the held messages through
+        while (convlog_has_gap (conv->log)) {
+            convlog_offer (conv->log, convlog_seen (conv->log) + 1, NULL);
+            s_drain_ready (self, conv);
+        }
+    }
+}
+
+static void
+s_on_sent (chatclient_t *self, request_t *req, Chat__SendMessageReply *sent)
+{
+    sendjob_t *job = req->send;
+    conv_t *conv = s_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
+    chatclient_message_t *msg = calloc (1, sizeof (chatclient_message_t));
+    assert (msg);
+    memcpy (msg->conversation_id, job->conv, CHATCLIENT_ID_SIZE);
+    char *hex = codec_hex (job->conv, CHATCLIENT_ID_SIZE);
+    memcpy (msg->conversation_hex, hex, CHATCLIENT_HEX_SIZE);
+    free (hex);
+    msg->seq = sent->seq;
+    msg->sender = strdup (self->username ? self->username : "");
+    msg->sent_at = job->sent_at;
+    msg->server_time = sent->server_time;
+    msg->text = job->text;
+    msg->text_len = job->len;
+    job->text = NULL;
+    msg->live = true;
+    msg->local = true;
+
+    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_SENT, req->cmd);
+    event->duplicate = sent->duplicate;
+    event->message = calloc (1, sizeof (chatclient_message_t));
+    assert (event->message);
+    convlog_message_copy (event->message, msg);
+    if (conv) {
+        s_conv_offer (self, conv, sent->seq, msg);
+        s_conv_settle (self, conv);
+    }
+    else
+        convlog_message_free (&msg);
+}
+
+static void
+s_on_key (chatclient_t *self, request_t *req, Chat__ConversationKey *key)
+{
+    conv_t *conv = s_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
+    if (!conv)
+        return;
+    if (key->key.len != FERNET_KEY_SIZE
+    ||  key->conversation_id.len != CHATCLIENT_ID_SIZE
+    ||  memcmp (key->conversation_id.data, conv->pub.id, CHATCLIENT_ID_SIZE)) {
+        s_conv_key_failed (self, conv, CHAT_ERR_MALFORMED);
+        return;
+    }
+    memcpy (conv->key, key->key.data, FERNET_KEY_SIZE);
+    secret_wipe (key->key.data, key->key.len);
+    conv->key_state = KEY_READY;
+    s_conv_settle (self, conv);
+}
+
+static void
+s_on_logged_in (chatclient_t *self, request_t *req, Chat__LoggedIn *logged)
+{
+    link_t *key = &self->links [CHATCLIENT_KEYSERVER];
+    flow_t *flow = req->flow;
+    if (req->kind == RQ_LOGIN_FINISH) {
+        if (!flow)
+            return;
+        if (!logged->server_final
+        ||  scram_client_verify (flow->scram, logged->server_final) != CHAT_OK) {
+            //  the server does not hold our verifier: an impostor
+            s_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED,
+                         "The key server could not prove it knows your password; refusing it", 0);
+            Chat__LogoutRequest body = CHAT__LOGOUT_REQUEST__INIT;
+            Chat__KeyRequest out = CHAT__KEY_REQUEST__INIT;
+            out.body_case = CHAT__KEY_REQUEST__BODY_LOGOUT;
+            out.logout = &body;
+            s_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
+                      (ProtobufCMessage *) &out, false, false);
+            return;
+        }
+    }
+    if (logged->certificate.len == 0 || logged->certificate.len > CREDENTIAL_MAX_TOKEN) {
+        if (flow)
+            s_flow_fail (self, flow, CHAT_ERR_MALFORMED, "no certificate from the key server", 0);
+        return;
+    }
+    if (self->certificate) {
+        secret_wipe (self->certificate, self->certificate_len);
+        free (self->certificate);
+    }
+    self->certificate = malloc (logged->certificate.len);
+    assert (self->certificate);
+    memcpy (self->certificate, logged->certificate.data, logged->certificate.len);
+    self->certificate_len = logged->certificate.len;
+    self->certificate_at = zclock_time ();
+    if (logged->resume_token.len > 0 && logged->resume_token.len <= CREDENTIAL_MAX_TOKEN) {
+        if (self->resume_token) {
+            secret_wipe (self->resume_token, self->resume_len);
+            free (self->resume_token);
+        }
+        self->resume_token = malloc (logged->resume_token.len);
+        assert (self->resume_token);
+        memcpy (self->resume_token, logged->resume_token.data, logged->resume_token.len);
+        self->resume_len = logged->resume_token.len;
+    }
+    key->authed = true;
+    if (req->kind == RQ_LOGIN_FINISH) {
+        free (self->username);
+        self->username = strdup (logged->username && *logged->username
+                                 ? logged->username : flow->username);
+        s_main_login (self, flow->cmd, flow, 0);
+    }
+    else {
+        self->resume_inflight = false;
+        s_reauth (self);
+    }
+}
+
+static void
+s_on_main_logged_in (chatclient_t *self, request_t *req, Chat__LoginReply *reply)
+{
+    link_t *main = &self->links [CHATCLIENT_MAINSERVER];
+    main->authing = false;
+    main->authed = true;
+    self->relogin_failures = 0;
+    if (req->purpose == 0) {
+        flow_t *flow = req->flow;
+        self->logged_in = true;
+        if (reply->username && *reply->username) {
+            free (self->username);
+            self->username = strdup (reply->username);
+        }
+        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_LOGGED_IN, req->cmd);
+        event->username = s_strdup (self->username);
+        if (flow)
+            s_flow_end (self, flow);
+        s_list_conversations (self, 0, 1);
+    }
+    else {
+        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_LOGGED_IN, 0);
+        event->username = s_strdup (self->username);
+        event->text = strdup ("logged in again after a reconnect");
+        //  whatever happened while we were away
+        s_list_conversations (self, 0, 0);
+    }
+}
+
+//  A request failed: by an error reply, a timeout, a lost link.
+static void
+s_fail_request (chatclient_t *self, request_t *req, int code, const char *text,
+                uint32_t retry_ms)
+{
+    conv_t *conv = s_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
+    switch (req->kind) {
+        case RQ_REG_PARAMS:
+        case RQ_REGISTER:
+        case RQ_MAIN_REGISTER:
+        case RQ_LOGIN_START:
+        case RQ_LOGIN_FINISH:
+            if (req->flow)
+                s_flow_fail (self, req->flow, code, text, retry_ms);
+            break;
+        case RQ_MAIN_LOGIN:
+            self->links [CHATCLIENT_MAINSERVER].authing = false;
+            if (req->purpose == 0) {
+                if (req->flow)
+                    s_flow_fail (self, req->flow, code, text, retry_ms);
+            }
+            else
+            if (code == CHAT_ERR_BAD_CERTIFICATE) {
+                //  the certificate aged out: a fresh one, once
+                self->certificate_at = 0;
+                if (++self->relogin_failures > 2)
+                    s_session_lost (self, "the main server refused our certificate");
+            }
+            break;
+        case RQ_RESUME:
+            self->resume_inflight = false;
+            if (code == CHAT_ERR_BAD_CERTIFICATE || code == CHAT_ERR_AUTH_FAILED) {
+                self->resume_failed = true;
+                s_session_lost (self, "the key server no longer accepts this session");
+            }
+            else
+            if (code != CHATCLIENT_ERR_CONNECTION && code != CHATCLIENT_ERR_TIMEOUT) {
+                //  a key server without resume: the main server can still
+                //  take the certificate we hold while it is fresh
+                self->resume_failed = true;
+                s_reauth (self);
+            }
+            break;
+        case RQ_GET_KEY:
+            if (!conv)
+                break;
+            if (code == CHAT_ERR_NOT_FOUND && conv->key_attempts < KEY_ATTEMPTS) {
+                conv->key_attempts++;
+                s_key_request (self, conv, true);
+            }
+            else
+            if (code == CHAT_ERR_BAD_TICKET && conv->key_attempts < KEY_ATTEMPTS) {
+                conv->key_attempts++;
+                s_get_members (self, conv, 0, 1);
+            }
+            else
+                s_conv_key_failed (self, conv, code);
+            break;
+        case RQ_CREATE_KEY:
+            if (!conv)
+                break;
+            if (code == CHAT_ERR_BAD_TICKET && conv->key_attempts < KEY_ATTEMPTS) {
+                conv->key_attempts++;
+                s_get_members (self, conv, 0, 1);
+            }
+            else
+            if (code != CHATCLIENT_ERR_CONNECTION && code != CHATCLIENT_ERR_TIMEOUT
+            &&  conv->key_attempts < KEY_ATTEMPTS) {
+                //  someone else created it first
+                conv->key_attempts++;
+                s_key_request (self, conv, false);
+            }
+            else
+                s_conv_key_failed (self, conv, code);
+            break;
+        case RQ_GET_MEMBERS:
+            if (req->purpose == 1) {
+                if (conv)
+                    s_conv_key_failed (self, conv, code);
+            }
+            else
+                s_error_event (self, CHATCLIENT_EV_ERROR, req->cmd, code, text, retry_ms);
+            break;
+        case RQ_GET_MESSAGES:
+            if (conv) {
+                conv->fetching = false;
+                conv->fetch_error = code;
+                s_conv_settle (self, conv);
+                conv->fetch_error = 0;
+            }
+            break;
+        case RQ_LIST_CONV:
+        case RQ_LIST_USERS:
+        case RQ_CREATE_CONV:
+        case RQ_SEND:
+            if (req->cmd)
+                s_error_event (self, CHATCLIENT_EV_ERROR, req->cmd, code, text, retry_ms);
+            break;
+        case RQ_KEY_LOGOUT:
+        case RQ_MAIN_LOGOUT:
+        case RQ_PING:
+            break;
+    }
+    s_request_free (&req);
+}
+
+static void
+s_on_key_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t len)
+{
+    Chat__KeyReply *reply = NULL;
+    if (wire_unpack (&chat__key_reply__descriptor, payload, len,
+                     (ProtobufCMessage **) &reply) != CHAT_OK)
+        return;
+    request_t *req = s_find_request (self, link, reply->request_id);
+    if (!req) {
+        protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
+        return;
+    }
+    zlistx_detach (self->requests, zlistx_find (self->requests, req));
+    if (reply->body_case == CHAT__KEY_REPLY__BODY_ERROR) {
+        Chat__Error *error = reply->error;
+        if ((int) error->code == CHAT_ERR_NOT_LOGGED_IN && req->auth && self->logged_in) {
+            //  the key server lost our login: log in again, then retry
+            link->authed = false;
+            req->sent = false;
+            zlistx_add_end (self->requests, req);
+            s_reauth (self);
+        }
+        else
+            s_fail_request (self, req, error->code ? (int) error->code : CHAT_ERR_INTERNAL,
+                            error->message, error->retry_after_ms);
+        protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
+        return;
+    }
+    flow_t *flow = req->flow;
+    bool handled = true;
+    switch (req->kind) {
+        case RQ_REG_PARAMS:
+            if (reply->body_case != CHAT__KEY_REPLY__BODY_REGISTER_PARAMS || !flow) {
+                handled = false;
+                break;
+            }
+            if (reply->register_params->salt.len == 0
+            ||  reply->register_params->salt.len > sizeof (flow->salt)
+            ||  reply->register_params->iterations < SCRAM_MIN_ITERATIONS
+            ||  reply->register_params->iterations > SCRAM_MAX_ITERATIONS) {
+                s_flow_fail (self, flow, CHAT_ERR_MALFORMED,
+                             "The key server sent unusable registration parameters", 0);
+                break;
+            }
+            memcpy (flow->salt, reply->register_params->salt.data,
+                    reply->register_params->salt.len);
+            flow->salt_len = reply->register_params->salt.len;
+            flow->iterations = reply->register_params->iterations;
+            s_flow_to_worker (self, flow);
+            break;
+        case RQ_REGISTER:
+            if (reply->body_case != CHAT__KEY_REPLY__BODY_REGISTERED || !flow) {
+                handled = false;
+                break;
+            }
+            {
+                Chat__RegisterUserRequest body = CHAT__REGISTER_USER_REQUEST__INIT;
+                body.certificate = reply->registered->certificate;
+                Chat__MainRequest out = CHAT__MAIN_REQUEST__INIT;
+                out.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
+                out.register_ = &body;
+                request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_REGISTER,
+                                         flow->cmd, (ProtobufCMessage *) &out,
+                                         false, true);
+                if (r)
+                    r->flow = flow;
+            }
+            break;
+        case RQ_LOGIN_START:
+            if (reply->body_case != CHAT__KEY_REPLY__BODY_LOGIN_CHALLENGE || !flow
+            ||  !reply->login_challenge->server_first
+            ||  strlen (reply->login_challenge->server_first) > SCRAM_MAX_MESSAGE) {
+                handled = false;
+                break;
+            }
+            free (flow->server_first);
+            flow->server_first = strdup (reply->login_challenge->server_first);
+            s_flow_to_worker (self, flow);
+            break;
+        case RQ_LOGIN_FINISH:
+        case RQ_RESUME:
+            if (reply->body_case != CHAT__KEY_REPLY__BODY_LOGGED_IN) {
+                handled = false;
+                break;
+            }
+            s_on_logged_in (self, req, reply->logged_in);
+            break;
+        case RQ_GET_KEY:
+        case RQ_CREATE_KEY:
+            if (reply->body_case != CHAT__KEY_REPLY__BODY_CONVERSATION_KEY) {
+                handled = false;
+                break;
+            }
+            s_on_key (self, req, reply->conversation_key);
+            break;
+        default:
+            break;
+    }
+    if (!handled)
+        s_fail_request (self, req, CHAT_ERR_MALFORMED,
+                        "unexpected reply from the key server", 0);
+    else
+        s_request_free (&req);
+    protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
+}
+
+static void
+s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t len)
+{
+    Chat__MainReply *reply = NULL;
+    if (wire_unpack (&chat__main_reply__descriptor, payload, len,
+                     (ProtobufCMessage **) &reply) != CHAT_OK)
+        return;
+    request_t *req = s_find_request (self, link, reply->request_id);
+    if (!req) {
+        protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
+        return;
+    }
+    zlistx_detach (self->requests, zlistx_find (self->requests, req));
+    if (reply->body_case == CHAT__MAIN_REPLY__BODY_ERROR) {
+        Chat__Error *error = reply->error;
+        if ((int) error->code == CHAT_ERR_NOT_LOGGED_IN && req->auth && self->logged_in) {
+            link->authed = false;
+            req->sent = false;
+            zlistx_add_end (self->requests, req);
+            s_reauth (self);
+        }
+        else
+            s_fail_request (self, req, error->code ? (int) error->code : CHAT_ERR_INTERNAL,
+                            error->message, error->retry_after_ms);
+        protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
+        return;
+    }
+    conv_t *conv = s_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
+    bool handled = true;
+    switch (req->kind) {
+        case RQ_MAIN_REGISTER:
+            if (reply->body_case != CHAT__MAIN_REPLY__BODY_REGISTERED || !req->flow) {
+                handled = false;
+                break;
+            }
+            {
+                chatclient_event_t *event = s_event (self, CHATCLIENT_EV_REGISTERED, req->cmd);
+                event->username = s_strdup (req->flow->username);
+                event->text = strdup ("Success!");
+                s_flow_end (self, req->flow);
+            }
+            break;
+        case RQ_MAIN_LOGIN:
+            if (reply->body_case != CHAT__MAIN_REPLY__BODY_LOGGED_IN) {
+                handled = false;
+                break;
+            }
+            s_on_main_logged_in (self, req, reply->logged_in);
+            break;
+        case RQ_LIST_CONV:
+            if (reply->body_case != CHAT__MAIN_REPLY__BODY_CONVERSATIONS) {
+                handled = false;
+                break;
+            }
+            s_on_conversations (self, req, reply->conversations);
+            break;
+        case RQ_LIST_USERS:
+            if (reply->body_case != CHAT__MAIN_REPLY__BODY_USERS) {
+                handled = false;
+                break;
+            }
+            s_on_users (self, req, reply->users);
+            break;
+        case RQ_CREATE_CONV:
+            if (reply->body_case != CHAT__MAIN_REPLY__BODY_CONVERSATION) {
+                handled = false;
+                break;
+            }
+            {
+                bool created = false;
+                conv_t *made = s_conv_merge (self, reply->conversation,
+                                             false, &created);
+                if (!made) {
+                    handled = false;
+                    break;
+                }
+                chatclient_event_t *event = s_event (self, CHATCLIENT_EV_CONVERSATION, req->cmd);
+                event->conversation = calloc (1, sizeof (chatclient_conversation_t));
+                assert (event->conversation);
+                s_conv_copy (event->conversation, &made->pub);
+                //  make the key now, before another member asks for it
+                s_conv_need_key (self, made);
+            }
+            break;
+        case RQ_GET_MESSAGES:
+            if (reply->body_case != CHAT__MAIN_REPLY__BODY_MESSAGES) {
+                handled = false;
+                break;
+            }
+            s_on_page (self, req, reply->messages);
+            break;
+        case RQ_SEND:
+            if (reply->body_case != CHAT__MAIN_REPLY__BODY_SENT || !req->send) {
+                handled = false;
+                break;
+            }
+            s_on_sent (self, req, reply->sent);
+            break;
+        case RQ_GET_MEMBERS:
+            if (reply->body_case != CHAT__MAIN_REPLY__BODY_MEMBERS || !conv) {
+                handled = false;
+                break;
+            }
+            s_conv_set_members (conv, reply->members);
+            if (req->purpose == 1) {
+                if (conv->ticket)
+                    s_key_request (self, conv, false);
+                else
+                    s_conv_key_failed (self, conv, CHAT_ERR_BAD_TICKET);
+            }
+            else {
+                chatclient_event_t *event = s_event (self, CHATCLIENT_EV_MEMBERS, req->cmd);
+                event->conversation = calloc (1, sizeof (chatclient_conversation_t));
+                assert (event->conversation);
+                s_conv_copy (event->conversation, &conv->pub);
+            }
+            break;
+        default:
+            break;
+    }
+    if (!handled)
+        s_fail_request (self, req, CHAT_ERR_MALFORMED,
+                        "unexpected reply from the main server", 0);
+    else
+        s_request_free (&req);
+    protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
+}
+
+//  One frame from a server's DEALER.
+static void
+s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size)
+{
+    Chat__Envelope *env = NULL;
+    if (wire_envelope_unpack (data, size, &env) != CHAT_OK)
+        return;
+    switch (env->kind_case) {
+        case CHAT__ENVELOPE__KIND_WELCOME:
+            if (link->state == LINK_HELLO) {
+                int rc = channel_client_accept (link->channel, data, size);
+                if (rc != CHAT_OK) {
+                    char *why = s_format ("handshake failed: %s", chat_strerror (rc));
+                    s_link_reset (self, link, rc, why);
+                    free (why);
+                }
+                else
+                if (s_pin_check (self, link))
+                    s_link_opened (self, link);
+                else
+                    s_link_refuse (self, link);
+            }
+            break;
+        case CHAT__ENVELOPE__KIND_ERROR: {
+            int code = (int) env->error->code;
+            if (link->state == LINK_HELLO) {
+                char *why = s_format ("server refused the handshake: %s",
+                                      chat_strerror (code));
+                if (env->error->retry_after_ms > (uint32_t) link->backoff)
+                    link->backoff = env->error->retry_after_ms > BACKOFF_MAX_MS
+                                  ? BACKOFF_MAX_MS : (int) env->error->retry_after_ms;
+                s_link_reset (self, link, code, why);
+                free (why);
+            }
+            else
+            if (link->state == LINK_OPEN && code == CHAT_ERR_UNKNOWN_SESSION) {
+                link->backoff = BACKOFF_MIN_MS;
+                s_link_reset (self, link, code, "the server does not know our session (restarted?)");
+            }
+            else
+            if (link->state == LINK_OPEN && self->config.verbose)
+                zsys_info ("chat: %s refused a frame: %s", link->role_name,
+                           chat_strerror (code));
+            break;
+        }
+        case CHAT__ENVELOPE__KIND_SEALED:
+            if (link->state == LINK_OPEN && env->sealed->token
+            &&  env->sealed->session_id.len == CHANNEL_SESSION_ID_SIZE
+            &&  memcmp (env->sealed->session_id.data,
+                        channel_session_id (link->channel), CHANNEL_SESSION_ID_SIZE) == 0) {
+                uint8_t *payload = NULL;
+                size_t len = 0;
+                if (channel_open (link->channel, env->sealed->token,
+                                  strlen (env->sealed->token), &payload, &len) == CHAT_OK) {
+                    if (link->role == CHATCLIENT_KEYSERVER)
+                        s_on_key_reply (self, link, payload, len);
+                    else
+                        s_on_main_reply (self, link, payload, len);
+                    secret_wipe (payload, len);
+                    free (payload);
+                }
+            }
+            break;
+        default:
+            break;
+    }
+    protobuf_c_message_free_unpacked ((ProtobufCMessage *) env, NULL);
+}
+
+static void
+s_on_push (chatclient_t *self, const uint8_t *data, size_t size)
+{
+    link_t *main = &self->links [CHATCLIENT_MAINSERVER];
+    if (main->state != LINK_OPEN || !self->logged_in)
+        return;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    if (channel_open_push (main->channel, data, size, &payload, &len) != CHAT_OK)
+        return;
+    Chat__Push *push = NULL;
+    int rc = wire_unpack (&chat__push__descriptor, payload, len,
+                          (ProtobufCMessage **) &push);
+    secret_wipe (payload, len);
+    free (payload);
+    if (rc != CHAT_OK)
+        return;
+    if (push->body_case == CHAT__PUSH__BODY_MESSAGE) {
+        Chat__StoredMessage *stored = push->message;
+        conv_t *conv = s_conv_find (self, stored->conversation_id.data,
+                                    stored->conversation_id.len);
+        if (!conv)
+            //  a conversation we have not heard of: the list brings it
+            s_list_conversations (self, 0, 0);
+        else
+        if (stored->seq > convlog_seen (conv->log)) {
+            if (stored->seq > convlog_seen (conv->log) + 1)
+                s_conv_fetch (self, conv, false);      //  we missed some
+            else
+                s_raw_add (conv, stored);
+            s_conv_need_key (self, conv);
+            s_conv_settle (self, conv);
+        }
+    }
+    else
+    if (push->body_case == CHAT__PUSH__BODY_CONVERSATION) {
+        bool created = false;
+        conv_t *conv = s_conv_merge (self, push->conversation, false, &created);
+        if (conv) {
+            chatclient_event_t *event = s_event (self, CHATCLIENT_EV_CONVERSATION, 0);
+            event->conversation = calloc (1, sizeof (chatclient_conversation_t));
+            assert (event->conversation);
+            s_conv_copy (event->conversation, &conv->pub);
+        }
+    }
+    protobuf_c_message_free_unpacked ((ProtobufCMessage *) push, NULL);
+    s_pump (self);
+}
+
+//  ---------------------------------------------------------------- life
+
+static char *
+s_default_push (const char *mainserver)
+{
+    //  tcp://host:port -> tcp://host:port+1
+    const char *colon = strrchr (mainserver, ':');
+    if (!colon || strncmp (mainserver, "tcp://", 6) != 0)
+        return NULL;
+    char *end = NULL;
+    long port = strtol (colon + 1, &end, 10);
+    if (!end || *end || port <= 0 || port >= 65535)
+        return NULL;
+    return s_format ("%.*s:%ld", (int) (colon - mainserver), mainserver, port + 1);
+}
+
+static int
+s_link_init (chatclient_t *self, link_t *link, chatclient_server_t role,
+             const char *endpoint, const char *pin_name, const char *pin)
+{
+    link->client = self;
+    link->role = role;
+    link->role_name = role == CHATCLIENT_KEYSERVER ? "keyserver" : "mainserver";
+    link->endpoint = strdup (endpoint);
+    link->pin_name = strdup (pin_name ? pin_name : endpoint);
+    link->pin = s_strdup (pin);
+    link->backoff = BACKOFF_MIN_MS;
+    link->sock = zsock_new (ZMQ_DEALER);
+    if (!link->sock)
+        return -1;
+    zsock_set_linger (link->sock, 0);
+    zsock_set_maxmsgsize (link->sock, WIRE_MAX_FRAME);
+    zsock_set_sndhwm (link->sock, 10000);
+    return 0;
+}
+
+chatclient_t *
+chatclient_new (const chatclient_config_t *config)
+{
+    assert (config);
+    if (!config->keyserver || !config->mainserver) {
+        fprintf (stderr, "chat: both server endpoints are needed\n");
+        return NULL;
+    }
+    chatclient_t *self = calloc (1, sizeof (chatclient_t));
+    assert (self);
+    self->config = *config;
+    if (self->config.request_timeout_ms <= 0)
+        self->config.request_timeout_ms = 5000;
+    if (self->config.command_timeout_ms <= 0)
+        self->config.command_timeout_ms = 30000;
+    if (self->config.ping_interval_ms <= 0)
+        self->config.ping_interval_ms = 30000;
+    //  the config's strings are borrowed by the caller: keep none of them
+    self->config.keyserver = self->config.mainserver = self->config.push = NULL;
+    self->config.keyserver_pin_name = self->config.mainserver_pin_name = NULL;
+    self->config.keyserver_pin = self->config.mainserver_pin = NULL;
+    self->config.known_servers = NULL;
+
+    self->requests = zlistx_new ();
+    self->events = zlist_new ();
+    self->flows = zlist_new ();
+    self->users = zlist_new ();
+    self->push_endpoint = config->push ? strdup (config->push)
+                                       : s_default_push (config->mainserver);
+    if (!self->push_endpoint) {
+        fprintf (stderr, "chat: cannot derive the push endpoint from %s; give it\n",
+                 config->mainserver);
+        chatclient_destroy (&self);
+        return NULL;
+    }
+    self->pins = pinstore_new (config->known_servers);
+    if (!self->pins) {
+        fprintf (stderr, "chat: cannot read the known servers file\n");
+        chatclient_destroy (&self);
+        return NULL;
+    }
+    self->client_key = rsakey_generate (2048);
+    if (!self->client_key
+    ||  s_link_init (self, &self->links [0], CHATCLIENT_KEYSERVER, config->keyserver,
+                     config->keyserver_pin_name, config->keyserver_pin)
+    ||  s_link_init (self, &self->links [1], CHATCLIENT_MAINSERVER, config->mainserver,
+                     config->mainserver_pin_name, config->mainserver_pin)) {
+        fprintf (stderr, "chat: cannot set up the client\n");
+        chatclient_destroy (&self);
+        return NULL;
+    }
+    self->push = zsock_new (ZMQ_SUB);
+    assert (self->push);
+    zsock_set_linger (self->push, 0);
+    zsock_set_maxmsgsize (self->push, WIRE_MAX_FRAME);
+    if (zsock_connect (self->push, "%s", self->push_endpoint) != 0) {
+        fprintf (stderr, "chat: invalid push endpoint %s\n", self->push_endpoint);
+        chatclient_destroy (&self);
+        return NULL;
+    }
+    //  notice at once when the main server goes away, so an idle client
+    //  probes it (and learns it restarted) instead of waiting for a ping
+    char monitor_ep [64];
+    snprintf (monitor_ep, sizeof (monitor_ep), "inproc://chatclient-%p", (void *) self);
+    if (zmq_socket_monitor (zsock_resolve (self->links [1].sock), monitor_ep,
+                            ZMQ_EVENT_DISCONNECTED) == 0)
+        self->monitor = zsock_new_pair (monitor_ep);
+    if (self->monitor)
+        zsock_connect (self->monitor, "%s", monitor_ep);
+
+    self->worker = zactor_new (s_worker, NULL);
+    assert (self->worker);
+    s_link_attempt (self, &self->links [0]);
+    s_link_attempt (self, &self->links [1]);
+    return self;
+}
+
+void
+chatclient_destroy (chatclient_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    chatclient_t *self = *self_p;
+    //  the worker is joined first: then every flow is ours to free
+    zactor_destroy (&self->worker);
+    if (self->users)
+        s_session_clear (self);
+    request_t *req;
+    while (self->requests && (req = (request_t *) zlistx_detach (self->requests, NULL)))
+        s_request_free (&req);
+    zlistx_destroy (&self->requests);
+    flow_t *flow;
+    while (self->flows && (flow = (flow_t *) zlist_pop (self->flows)))
+        s_flow_free (&flow);
+    zlist_destroy (&self->flows);
+    chatclient_event_t *event;
+    while (self->events && (event = (chatclient_event_t *) zlist_pop (self->events)))
+        chatclient_event_destroy (&event);
+    zlist_destroy (&self->events);
+    zlist_destroy (&self->users);
+    free (self->convs);
+    for (int i = 0; i < 2; i++) {
+        link_t *link = &self->links [i];
+        channel_destroy (&link->channel);
+        if (i == 1 && self->monitor)
+            zmq_socket_monitor (zsock_resolve (link->sock), NULL, 0);
+        zsock_destroy (&link->sock);
+        free (link->endpoint);
+        free (link->pin_name);
+        free (link->pin);
+        free (link->fingerprint);
+    }
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->push);
+    free (self->push_endpoint);
+    rsakey_destroy (&self->client_key);
+    pinstore_destroy (&self->pins);
+    free (self);
+    *self_p = NULL;
+}
+
+size_t
+chatclient_sockets (chatclient_t *self, zsock_t **socks, size_t max)
+{
+    zsock_t *all [] = { self->links [0].sock, self->links [1].sock, self->push,
+                        zactor_sock (self->worker), self->monitor };
+    size_t count = 0;
+    for (size_t i = 0; i < sizeof (all) / sizeof (all [0]); i++)
+        if (all [i] && count < max)
+            socks [count++] = all [i];
+    return count;
+}
+
+static void
+s_read_dealer (chatclient_t *self, link_t *link)
+{
+    while (zsock_events (link->sock) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (link->sock);
+        if (!msg)
+            break;
+        zframe_t *frame = zmsg_first (msg);
+        if (frame && zmsg_size (msg) == 1)
+            s_link_frame (self, link, zframe_data (frame), zframe_size (frame));
+        zmsg_destroy (&msg);
+    }
+}
+
+bool
+chatclient_handle (chatclient_t *self, void *which)
+{
+    if (!which)
+        return false;
+    if (which == self->links [0].sock)
+        s_read_dealer (self, &self->links [0]);
+    else
+    if (which == self->links [1].sock)
+        s_read_dealer (self, &self->links [1]);
+    else
+    if (which == self->push) {
+        while (zsock_events (self->push) & ZMQ_POLLIN) {
+            zmsg_t *msg = zmsg_recv (self->push);
+            if (!msg)
+                break;
+            zframe_t *topic = zmsg_first (msg);
+            zframe_t *body = zmsg_next (msg);
+            if (zmsg_size (msg) == 2 && body)
+                s_on_push (self, zframe_data (body), zframe_size (body));
+            (void) topic;
+            zmsg_destroy (&msg);
+        }
+    }
+    else
+    if (which == self->worker || which == zactor_sock (self->worker)) {
+        while (zsock_events (zactor_sock (self->worker)) & ZMQ_POLLIN)
+            s_worker_done (self);
+    }
+    else
+    if (self->monitor && which == self->monitor) {
+        bool gone = false;
+        while (zsock_events (self->monitor) & ZMQ_POLLIN) {
+            zmsg_t *msg = zmsg_recv (self->monitor);
+            gone = true;
+            zmsg_destroy (&msg);
+        }
+        link_t *main = &self->links [CHATCLIENT_MAINSERVER];
+        if (gone && main->state == LINK_OPEN)
+            //  ping soon: a restarted server answers "unknown session"
+            self->next_ping = zclock_mono () + 200;
+    }
+    else
+        return false;
+    s_pump (self);
+    return true;
+}
+
+void
+chatclient_tick (chatclient_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (int i = 0; i < 2; i++) {
+        link_t *link = &self->links [i];
+        if (link->state == LINK_DOWN && now >= link->retry_at)
+            s_link_attempt (self, link);
+        else
+        if (link->state == LINK_HELLO && now >= link->deadline) {
+            char *why = s_format ("no answer from %s", link->endpoint);
+            s_link_reset (self, link, CHATCLIENT_ERR_TIMEOUT, why);
+            free (why);
+        }
+    }
+    //  an unanswered request means the link is dead
+    request_t *req = (request_t *) zlistx_first (self->requests);
+    while (req) {
+        if (req->sent && now >= req->deadline && req->link->state == LINK_OPEN) {
+            char *why = s_format ("no answer from %s within %d ms",
+                                  req->link->endpoint, self->config.request_timeout_ms);
+            s_link_reset (self, req->link, CHATCLIENT_ERR_TIMEOUT, why);
+            free (why);
+            req = (request_t *) zlistx_first (self->requests);
+            continue;
+        }
+        req = (request_t *) zlistx_next (self->requests);
+    }
+    //  commands that waited too long for their server give up
+    req = (request_t *) zlistx_first (self->requests);
+    while (req) {
+        if (!req->sent && (now >= req->expires || req->link->state == LINK_REFUSED)) {
+            zlistx_detach_cur (self->requests);
+            char *why = req->link->state == LINK_REFUSED
+                      ? s_format ("the %s's key does not match its pin", req->link->role_name)
+                      : s_format ("the %s at %s did not answer", req->link->role_name,
+                                  req->link->endpoint);
+            s_fail_request (self, req, req->link->state == LINK_REFUSED
+                            ? CHAT_ERR_PIN_MISMATCH : CHATCLIENT_ERR_TIMEOUT, why, 0);
+            free (why);
+            req = (request_t *) zlistx_first (self->requests);
+            continue;
+        }
+        req = (request_t *) zlistx_next (self->requests);
+    }
+    //  keep an idle session alive, and catch anything a push missed
+    link_t *main = &self->links [CHATCLIENT_MAINSERVER];
+    if (main->state == LINK_OPEN && now >= self->next_ping) {
+        self->next_ping = now + self->config.ping_interval_ms;
+        Chat__PingRequest body = CHAT__PING_REQUEST__INIT;
+        Chat__MainRequest out = CHAT__MAIN_REQUEST__INIT;
+        out.body_case = CHAT__MAIN_REQUEST__BODY_PING;
+        out.ping = &body;
+        s_submit (self, CHATCLIENT_MAINSERVER, RQ_PING, 0,
+                  (ProtobufCMessage *) &out, false, false);
+        if (self->logged_in && main->authed)
+            s_list_conversations (self, 0, 0);
+    }
+    s_reauth (self);
+    s_pump (self);
+}
+
+int
+chatclient_timeout (chatclient_t *self)
+{
+    int64_t now = zclock_mono ();
+    int64_t due = now + 1000;
+    for (int i = 0; i < 2; i++) {
+        link_t *link = &self->links [i];
+        if (link->state == LINK_DOWN && link->retry_at < due)
+            due = link->retry_at;
+        if (link->state == LINK_HELLO && link->deadline < due)
+            due = link->deadline;
+    }
+    if (self->links [1].state == LINK_OPEN && self->next_ping < due)
+        due = self->next_ping;
+    request_t *req = (request_t *) zlistx_first (self->requests);
+    while (req) {
+        int64_t at = req->sent ? req->deadline : req->expires;
+        if (at < due)
+            due = at;
+        req = (request_t *) zlistx_next (self->requests);
+    }
+    if (zlist_size (self->events))
+        return 0;
+    return due <= now ? 0 : (int) (due - now);
+}
+
+int
+chatclient_run_once (chatclient_t *self, int timeout_ms)
+{
+    zsock_t *socks [CHATCLIENT_MAX_SOCKETS];
+    size_t count = chatclient_sockets (self, socks, CHATCLIENT_MAX_SOCKETS);
+    zmq_pollitem_t items [CHATCLIENT_MAX_SOCKETS];
+    for (size_t i = 0; i < count; i++) {
+        items [i].socket = zsock_resolve (socks [i]);
+        items [i].fd = 0;
+        items [i].events = ZMQ_POLLIN;
+        items [i].revents = 0;
+    }
+    int wait = chatclient_timeout (self);
+    if (timeout_ms >= 0 && timeout_ms < wait)
+        wait = timeout_ms;
+    int rc = zmq_poll (items, (int) count, wait);
+    if (rc < 0)
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        if (items [i].revents & ZMQ_POLLIN)
+            chatclient_handle (self, socks [i]);
+    chatclient_tick (self);
+    return 0;
+}
+
+//  ---------------------------------------------------------------- commands
+
+static uint32_t
+s_new_cmd (chatclient_t *self)
+{
+    if (++self->next_cmd == 0)
+        self->next_cmd = 1;
+    return self->next_cmd;
+}
+
+static uint32_t
+s_refuse (chatclient_t *self, chatclient_event_type_t type, int code, const char *text)
+{
+    uint32_t cmd = s_new_cmd (self);
+    s_error_event (self, type, cmd, code, text, 0);
+    return cmd;
+}
+
+static bool
+s_login_busy (chatclient_t *self)
+{
+    flow_t *flow = (flow_t *) zlist_first (self->flows);
+    while (flow) {
+        if (flow->kind == FLOW_LOGIN && !flow->dead)
+            return true;
+        flow = (flow_t *) zlist_next (self->flows);
+    }
+    return false;
+}
+
+uint32_t
+chatclient_register (chatclient_t *self, const char *username,
+                     const char *password, const char *confirm,
+                     const char *confirm2)
+{
+    if (!username || !credential_username_valid (username))
+        return s_refuse (self, CHATCLIENT_EV_REGISTER_FAILED,
+                         CHAT_ERR_INVALID_USERNAME, NULL);
+    if (!password || !confirm || !confirm2
+    ||  strcmp (password, confirm) != 0 || strcmp (password, confirm2) != 0)
+        return s_refuse (self, CHATCLIENT_EV_REGISTER_FAILED,
+                         CHAT_ERR_BAD_REQUEST, "Passwords don't match");
+    if (!*password)
+        return s_refuse (self, CHATCLIENT_EV_REGISTER_FAILED,
+                         CHAT_ERR_BAD_REQUEST, "The password must not be empty");
+    uint32_t cmd = s_new_cmd (self);
+    flow_t *flow = calloc (1, sizeof (flow_t));
+    assert (flow);
+    flow->kind = FLOW_REGISTER;
+    flow->cmd = cmd;
+    flow->username = strdup (username);
+    flow->password = strdup (password);
+    zlist_append (self->flows, flow);
+
+    Chat__RegisterParamsRequest body = CHAT__REGISTER_PARAMS_REQUEST__INIT;
+    body.username = (char *) username;
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS;
+    req.register_params = &body;
+    request_t *r = s_submit (self, CHATCLIENT_KEYSERVER, RQ_REG_PARAMS, cmd,
+                             (ProtobufCMessage *) &req, false, true);
+    if (!r)
+        s_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
+    else
+        r->flow = flow;
+    s_pump (self);
+    return cmd;
+}
+
+uint32_t
+chatclient_login (chatclient_t *self, const char *username, const char *password)
+{
+    if (self->logged_in) {
+        char *text = s_format ("Already logged in as %s; log out first", self->username);
+        uint32_t cmd = s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED,
+                                 CHAT_ERR_OUT_OF_ORDER, text);
+        free (text);
+        return cmd;
+    }
+    if (s_login_busy (self))
+        return s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED, CHAT_ERR_OUT_OF_ORDER,
+                         "A login is already in progress");
+    if (!username || !password || !*username || !*password)
+        return s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED, CHAT_ERR_AUTH_FAILED, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    flow_t *flow = calloc (1, sizeof (flow_t));
+    assert (flow);
+    flow->kind = FLOW_LOGIN;
+    flow->cmd = cmd;
+    flow->username = strdup (username);
+    flow->password = strdup (password);
+    flow->scram = scram_client_new (username, password, NULL);
+    zlist_append (self->flows, flow);
+    if (!flow->scram) {
+        //  e.g. a name SCRAM cannot carry: same answer as a wrong password
+        s_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED, NULL, 0);
+        return cmd;
+    }
+    Chat__LoginStart body = CHAT__LOGIN_START__INIT;
+    body.client_first = (char *) scram_client_first (flow->scram);
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_START;
+    req.login_start = &body;
+    request_t *r = s_submit (self, CHATCLIENT_KEYSERVER, RQ_LOGIN_START, cmd,
+                             (ProtobufCMessage *) &req, false, true);
+    if (!r)
+        s_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
+    else
+        r->flow = flow;
+    s_pump (self);
+    return cmd;
+}
+
+uint32_t
+chatclient_logout (chatclient_t *self)
+{
+    if (!self->logged_in)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    s_session_clear (self);
+    Chat__LogoutRequest kbody = CHAT__LOGOUT_REQUEST__INIT;
+    Chat__KeyRequest kreq = CHAT__KEY_REQUEST__INIT;
+    kreq.body_case = CHAT__KEY_REQUEST__BODY_LOGOUT;
+    kreq.logout = &kbody;
+    s_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
+              (ProtobufCMessage *) &kreq, false, false);
+    Chat__LogoutRequestMain mbody = CHAT__LOGOUT_REQUEST_MAIN__INIT;
+    Chat__MainRequest mreq = CHAT__MAIN_REQUEST__INIT;
+    mreq.body_case = CHAT__MAIN_REQUEST__BODY_LOGOUT;
+    mreq.logout = &mbody;
+    s_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGOUT, 0,
+              (ProtobufCMessage *) &mreq, false, false);
+    s_event (self, CHATCLIENT_EV_LOGGED_OUT, cmd);
+    s_pump (self);
+    return cmd;
+}
+
+uint32_t
+chatclient_list_users (chatclient_t *self)
+{
+    if (!self->logged_in)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    Chat__ListUsersRequest body = CHAT__LIST_USERS_REQUEST__INIT;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_USERS;
+    req.list_users = &body;
+    if (!s_submit (self, CHATCLIENT_MAINSERVER, RQ_LIST_USERS, cmd,
+                   (ProtobufCMessage *) &req, true, true))
+        s_error_event (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
+    s_pump (self);
+    return cmd;
+}
+
+uint32_t
+chatclient_refresh (chatclient_t *self)
+{
+    if (!self->logged_in)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    s_list_conversations (self, cmd, 0);
+    s_pump (self);
+    return cmd;
+}
+
+uint32_t
+chatclient_create_conversation (chatclient_t *self, const char **usernames, size_t count)
+{
+    if (!self->logged_in)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    if (count == 0 || !usernames)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "Name at least one other user");
+    for (size_t i = 0; i < count; i++)
+        if (!usernames [i] || !credential_username_valid (usernames [i]))
+            return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_INVALID_USERNAME, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    Chat__CreateConversationRequest body = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
+    body.members = (char **) usernames;
+    body.n_members = count;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
+    req.create_conversation = &body;
+    //  not repeated after a lost link: a group made twice would be two groups
+    if (!s_submit (self, CHATCLIENT_MAINSERVER, RQ_CREATE_CONV, cmd,
+                   (ProtobufCMessage *) &req, true, false))
+        s_error_event (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
+    s_pump (self);
+    return cmd;
+}
+
+static uint32_t
+s_wait_command (chatclient_t *self, const uint8_t *conversation_id,
+                wait_kind_t kind, uint64_t after)
+{
+    if (!self->logged_in)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    if (!conv)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
+                         "No such conversation");
+    uint32_t cmd = s_new_cmd (self);
+    waiter_t *waiter = calloc (1, sizeof (waiter_t));
+    assert (waiter);
+    waiter->cmd = cmd;
+    waiter->kind = kind;
+    waiter->after = after;
+    zlist_append (conv->waiters, waiter);
+    if (!conv->history_loaded)
+        s_conv_fetch (self, conv, true);
+    else
+        s_conv_fetch (self, conv, false);       //  catch up, cheaply
+    s_conv_need_key (self, conv);
+    s_conv_settle (self, conv);
+    s_pump (self);
+    return cmd;
+}
+
+uint32_t
+chatclient_open (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    return s_wait_command (self, conversation_id, WAIT_OPEN, 0);
+}
+
+uint32_t
+chatclient_history (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                    uint64_t after_seq)
+{
+    return s_wait_command (self, conversation_id, WAIT_HISTORY, after_seq);
+}
+
+uint32_t
+chatclient_members (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    if (!self->logged_in)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    if (!conv)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
+                         "No such conversation");
+    uint32_t cmd = s_new_cmd (self);
+    s_get_members (self, conv, cmd, 0);
+    s_pump (self);
+    return cmd;
+}
+
+uint32_t
+chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                 const char *text, size_t len)
+{
+    if (!self->logged_in)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    if (!conv)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
+                         "No such conversation");
+    if (!text || len == 0)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "Empty message");
+    if (len > WIRE_MAX_TEXT) {
+        char *why = s_format ("Message too long (%zu bytes, at most %d)",
+                              len, WIRE_MAX_TEXT);
+        uint32_t cmd = s_refuse (self, CHATCLIENT_EV_ERROR,
+                                 CHAT_ERR_MESSAGE_TOO_LARGE, why);
+        free (why);
+        return cmd;
+    }
+    if (memchr (text, 0, len))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "A message cannot hold a NUL character");
+    uint32_t cmd = s_new_cmd (self);
+    sendjob_t *job = calloc (1, sizeof (sendjob_t));
+    assert (job);
+    job->cmd = cmd;
+    memcpy (job->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
+    if (secret_random (job->cmid, CHATCLIENT_ID_SIZE) != 0) {
+        free (job);
+        s_error_event (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
+        return cmd;
+    }
+    job->sent_at = zclock_time ();
+    job->text = malloc (len + 1);
+    assert (job->text);
+    memcpy (job->text, text, len);
+    job->text [len] = 0;
+    job->len = len;
+    zlist_append (conv->sends, job);
+    s_conv_need_key (self, conv);
+    s_conv_settle (self, conv);
+    s_pump (self);
+    return cmd;
+}
+
+//  ---------------------------------------------------------------- state
+
+const char *
+chatclient_username (chatclient_t *self)
+{
+    return self->logged_in ? self->username : NULL;
+}
+
+bool
+chatclient_connected (chatclient_t *self, chatclient_server_t server)
+{
+    return self->links [server].state == LINK_OPEN;
+}
+
+const char *
+chatclient_server_fingerprint (chatclient_t *self, chatclient_server_t server)
+{
+    return self->links [server].fingerprint;
+}
+
+size_t
+chatclient_user_count (chatclient_t *self)
+{
+    return zlist_size (self->users);
+}
+
+const char *
+chatclient_user (chatclient_t *self, size_t index)
+{
+    size_t i = 0;
+    for (char *user = (char *) zlist_first (self->users); user;
+         user = (char *) zlist_next (self->users), i++)
+        if (i == index)
+            return user;
+    return NULL;
+}
+
+size_t
+chatclient_conversation_count (chatclient_t *self)
+{
+    return self->conv_count;
+}
+
+const chatclient_conversation_t *
+chatclient_conversation (chatclient_t *self, size_t index)
+{
+    return index < self->conv_count ? &self->convs [index]->pub : NULL;
+}
+
+int
+chatclient_conversation_find (chatclient_t *self, const char *spec,
+                              const chatclient_conversation_t **conversation)
+{
+    *conversation = NULL;
+    if (!spec || !*spec)
+        return CHAT_ERR_NOT_FOUND;
+    size_t len = strlen (spec);
+    if (strspn (spec, "0123456789") == len && len < 10) {
+        size_t index = (size_t) strtoul (spec, NULL, 10);
+        if (index >= 1 && index <= self->conv_count) {
+            *conversation = &self->convs [index - 1]->pub;
+            return CHAT_OK;
+        }
+        //  digits only may still be a hex prefix: fall through
+    }
+    if (len > CHATCLIENT_HEX_SIZE - 1)
+        return CHAT_ERR_NOT_FOUND;
+    const chatclient_conversation_t *found = NULL;
+    for (size_t i = 0; i < self->conv_count; i++)
+        if (strncasecmp (self->convs [i]->pub.hex, spec, len) == 0) {
+            if (found)
+                return CHAT_ERR_BAD_REQUEST;
+            found = &self->convs [i]->pub;
+        }
+    if (!found)
+        return CHAT_ERR_NOT_FOUND;
+    *conversation = found;
+    return CHAT_OK;
+}
+
+size_t
+chatclient_message_count (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    return conv ? convlog_size (conv->log) : 0;
+}
+
+const chatclient_message_t *
+chatclient_message (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                    size_t index)
+{
+    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    return conv ? convlog_at (conv->log, index) : NULL;
+}
+
+void
+chatclient_mark_read (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    if (conv)
+        conv->pub.unread = 0;
+}
