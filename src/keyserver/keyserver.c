@@ -367,7 +367,7 @@ s_register (server_t *self, chansession_t *session,
         s_error (r, rc, NULL);
         return;
     }
-    zsys_info ("keyserver: registered %s (%u iterations, session %s)",
+    zsys_info ("keyserver: registered %s (%u iterations, session %.8s)",
                req->username, req->iterations, session->id_hex);
     r->registered.certificate.data = r->certificate;
     r->registered.certificate.len = cert_len;
@@ -390,7 +390,7 @@ s_login_start (server_t *self, chansession_t *session,
     //  A new login replaces whatever this session was logged in as
     s_login_clear (state);
     if (session->username)
-        zsys_info ("keyserver: %s logged out by a new login (session %s)",
+        zsys_info ("keyserver: %s logged out by a new login (session %.8s)",
                    session->username, session->id_hex);
     s_set_username (session, NULL);
 
@@ -410,7 +410,7 @@ s_login_start (server_t *self, chansession_t *session,
     int64_t wait = ratelimit_check (self->ratelimit, valid? username: NULL,
                                     &state->failures, wire_now_ms ());
     if (wait > 0) {
-        zsys_info ("keyserver: login for %s refused for %lld ms (back-off, session %s)",
+        zsys_info ("keyserver: login for %s refused for %lld ms (back-off, session %.8s)",
                    valid? username: "(invalid name)", (long long) wait, session->id_hex);
         s_login_clear (state);
         s_rate_limited (r, wait);
@@ -496,7 +496,7 @@ s_login_finish (server_t *self, chansession_t *session,
             return;
         }
         ratelimit_success (self->ratelimit, name);
-        zsys_info ("keyserver: login ok for %s (session %s, client %s)", name,
+        zsys_info ("keyserver: login ok for %s (session %.8s, client %s)", name,
                    session->id_hex, channel_peer_fingerprint_text (session->channel));
     }
     else
@@ -504,7 +504,7 @@ s_login_finish (server_t *self, chansession_t *session,
         //  Not a guess at all (parsing comes before any check, for real and
         //  unknown users alike); the login must start again
         s_login_clear (state);
-        zsys_info ("keyserver: login for %s abandoned: bad client-final (session %s)",
+        zsys_info ("keyserver: login for %s abandoned: bad client-final (session %.8s)",
                    shown, session->id_hex);
         s_error (r, CHAT_ERR_MALFORMED, "bad SCRAM client-final message");
     }
@@ -512,7 +512,7 @@ s_login_finish (server_t *self, chansession_t *session,
         //  Wrong password, unknown user, wrong nonce: one answer for all
         s_login_clear (state);
         ratelimit_failure (self->ratelimit, name [0]? name: NULL, &state->failures, now);
-        zsys_info ("keyserver: login failed for %s (session %s)", shown, session->id_hex);
+        zsys_info ("keyserver: login failed for %s (session %.8s)", shown, session->id_hex);
         s_error (r, CHAT_ERR_AUTH_FAILED, NULL);
     }
 }
@@ -576,7 +576,7 @@ static void
 s_logout (chansession_t *session, reply_t *r)
 {
     if (session->username)
-        zsys_info ("keyserver: %s logged out (session %s)",
+        zsys_info ("keyserver: %s logged out (session %.8s)",
                    session->username, session->id_hex);
     s_login_clear (s_session_state (session));
     s_set_username (session, NULL);
@@ -594,7 +594,7 @@ s_resume (server_t *self, chansession_t *session,
                       req->resume_token.len,
                       channel_peer_fingerprint (session->channel),
                       wire_now (), &username) != CHAT_OK) {
-        zsys_info ("keyserver: resume refused (session %s)", session->id_hex);
+        zsys_info ("keyserver: resume refused (session %.8s)", session->id_hex);
         s_error (r, CHAT_ERR_BAD_CERTIFICATE, NULL);
         return;
     }
@@ -614,7 +614,7 @@ s_resume (server_t *self, chansession_t *session,
         s_error (r, CHAT_ERR_INTERNAL, NULL);
         return;
     }
-    zsys_info ("keyserver: login resumed for %s (session %s)", name, session->id_hex);
+    zsys_info ("keyserver: login resumed for %s (session %.8s)", name, session->id_hex);
 }
 
 static const char *
@@ -644,12 +644,12 @@ s_handle_request (server_t *self, chansession_t *session,
     if (rc != CHAT_OK) {
         s_reply_init (&r, 0);
         s_error (&r, rc, NULL);
-        zsys_info ("keyserver: undecodable request (session %s)", session->id_hex);
+        zsys_info ("keyserver: undecodable request (session %.8s)", session->id_hex);
     }
     else {
         s_reply_init (&r, req->request_id);
         if (self->verbose)
-            zsys_info ("keyserver: %s #%llu (session %s, user %s)",
+            zsys_info ("keyserver: %s #%llu (session %.8s, user %s)",
                        s_request_name (req->body_case),
                        (unsigned long long) req->request_id, session->id_hex,
                        session->username? session->username: "-");
@@ -692,7 +692,7 @@ s_handle_request (server_t *self, chansession_t *session,
     if (wire_pack (&r.reply.base, &packed, &packed_len) == CHAT_OK) {
         rc = chanserver_reply (self->chanserver, session, packed, packed_len);
         if (rc != CHAT_OK)
-            zsys_warning ("keyserver: reply to session %s failed: %s",
+            zsys_warning ("keyserver: reply to session %.8s failed: %s",
                           session->id_hex, chat_errname (rc));
         //  It may carry a conversation key
         secret_wipe (packed, packed_len);

@@ -38,6 +38,8 @@ static const char *s_migrations [] = {
     "  key BLOB NOT NULL);",
 };
 #define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0])
+_Static_assert (sizeof s_migrations / sizeof s_migrations [0] == KEYSTORE_SCHEMA_VERSION,
+                "KEYSTORE_SCHEMA_VERSION must name the last migration");
 
 static void
 s_log_error (keystore_t *self, const char *what)

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# keyserver.binary: the real chat-keyserver on 127.0.0.1 with an ephemeral
+# port. --init and file modes, start (the bound endpoint is the first line
+# on stdout), register and login through ks-probe, SIGTERM and SIGINT exit
+# 0, kill -9 right after an acknowledged registration loses nothing.
+#   test_binary.sh PATH/chat-keyserver PATH/ks-probe
+set -u
+server=$1
+probe=$2
+dir=$(mktemp -d /tmp/ks-binary-XXXXXX)
+data=$dir/data
+pid=
+fail () { echo "FAIL: $*" >&2; [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; exit 1; }
+cleanup () { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+
+# Options
+"$server" --help >/dev/null || fail "--help"
+"$server" --version | grep -q '^chat-keyserver ' || fail "--version"
+"$server" --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown option must exit 2"
+"$server" --iterations 10 --data "$data" >/dev/null 2>&1; [ $? -eq 2 ] || fail "iterations below 4096 must exit 2"
+"$server" --config "$dir/missing.cfg" >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing config must exit 2"
+
+# --init: directory 0700, key and secret 0600; a second --init refuses
+out=$("$server" --init --data "$data" 2>"$dir/init.err") || fail "--init: $(cat "$dir/init.err")"
+fp=$(echo "$out" | grep -o 'SHA256:[A-Za-z0-9+/]*') || fail "--init printed no fingerprint: $out"
+[ "$(stat -c %a "$data")" = 700 ] || fail "data dir mode $(stat -c %a "$data")"
+[ "$(stat -c %a "$data/server.key")" = 600 ] || fail "server.key mode"
+[ "$(stat -c %a "$data/shared.secret")" = 600 ] || fail "shared.secret mode"
+secret=$(cat "$data/shared.secret")
+"$server" --init --data "$data" >/dev/null 2>&1; [ $? -eq 1 ] || fail "second --init must exit 1"
+[ "$(cat "$data/shared.secret")" = "$secret" ] || fail "second --init changed the secret"
+
+# Start in the background; the endpoint is the first line on stdout
+start () {
+  : > "$dir/out"
+  "$server" "$@" >"$dir/out" 2>>"$dir/err" &
+  pid=$!
+  for _ in $(seq 1 400); do
+    endpoint=$(head -n 1 "$dir/out")
+    [ -n "$endpoint" ] && return 0
+    kill -0 "$pid" 2>/dev/null || fail "server died at start: $(tail -5 "$dir/err")"
+    sleep 0.05
+  done
+  fail "no endpoint printed"
+}
+# Signal and wait (at most 20 s: a hang fails, speed is not measured here)
+stop () {
+  kill "-$1" "$pid"
+  for _ in $(seq 1 400); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -0 "$pid" 2>/dev/null && fail "server still running 20 s after SIG$1"
+  wait "$pid"
+  status=$?
+  pid=
+  return $status
+}
+expect () {
+  want=$1; shift
+  got=$("$probe" "$endpoint" "$fp" "$@")
+  [ "$got" = "$want" ] || fail "$* gave $got, wanted $want"
+}
+
+start --data "$data" --bind 'tcp://127.0.0.1:*' --iterations 4096
+case $endpoint in tcp://127.0.0.1:[0-9]*) ;; *) fail "endpoint $endpoint" ;; esac
+[ "$(stat -c %a "$data/admin.sock")" = 600 ] || fail "admin.sock mode"
+expect OK register Alice 'pass word'
+expect OK login alice 'pass word'
+expect ERR_USERNAME_TAKEN register ALICE other
+expect ERR_AUTH_FAILED login alice wrong
+expect ERR_AUTH_FAILED login nobody wrong
+expect ERR_INVALID_USERNAME register 'bad name' pw
+stop TERM || fail "exit status $? after SIGTERM"
+
+# kill -9 right after an acknowledged registration
+start --data "$data" --bind 'tcp://127.0.0.1:*' --iterations 4096
+expect OK register Bob pw
+kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+start --data "$data" --bind 'tcp://127.0.0.1:*'
+expect OK login bob pw
+expect OK login Alice 'pass word'
+stop INT || fail "exit status $? after SIGINT"
+
+# The same from a config file
+cat > "$dir/ks.cfg" <<CFG
+keyserver
+    bind = "tcp://127.0.0.1:*"
+    data = "$data"
+    iterations = 4096
+CFG
+start --config "$dir/ks.cfg"
+expect OK login BOB pw
+stop TERM || fail "exit status $? after SIGTERM (config)"
+grep -q 'pass word' "$dir/err" && fail "a password in the log"
+echo "keyserver.binary: ok"
