@@ -1,0 +1,1451 @@
+/*  test_mainserver - the main server actor in-process, talked to over real
+    sockets on 127.0.0.1 by test clients built straight from libchat
+
+    The test plays the key server: it holds the shared secret and issues
+    the certificates a client would have brought from there.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <ctype.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include "chaterror.h"
+#include "codec.h"
+#include "credential.h"
+#include "fernet.h"
+#include "secret.h"
+#include "wire.h"
+#include "msclient.h"
+#include "mainserver.h"
+
+//  Long enough for a push on loopback, and only ever waited when a push is
+//  expected or its absence is the point.
+#define PUSH_WAIT 2000
+#define NO_PUSH_WAIT 200
+
+static struct {
+    char dir [64];
+    zactor_t *server;
+    char *endpoint;
+    char *push_endpoint;
+    credential_keys_t keys;
+    rsakey_t *key;              //  every client's ephemeral key ...
+    rsakey_t *other_key;        //  ... but the one that needs another
+    uint8_t conv_key [FERNET_KEY_SIZE];
+    int names;
+} F;
+
+//  ---------------------------------------------------------------- helpers
+
+static zactor_t *
+s_server_start (const char *dir, const char *idle_ms, char **endpoint, char **push_endpoint)
+{
+    zactor_t *server = zactor_new (mainserver_actor, NULL);
+    assert_non_null (server);
+    zstr_sendx (server, "DATA", dir, NULL);
+    char *answer = zstr_recv (server);
+    assert_string_equal (answer, "OK");
+    zstr_free (&answer);
+    if (idle_ms) {
+        zstr_sendx (server, "IDLE-TIMEOUT", idle_ms, NULL);
+        answer = zstr_recv (server);
+        assert_string_equal (answer, "OK");
+        zstr_free (&answer);
+    }
+    zstr_send (server, "START");
+    answer = zstr_recv (server);
+    assert_string_equal (answer, "OK");
+    zstr_free (&answer);
+    zstr_sendx (server, "BIND", "tcp://127.0.0.1:*", NULL);
+    *endpoint = zstr_recv (server);
+    assert_non_null (strstr (*endpoint, "tcp://127.0.0.1:"));
+    zstr_sendx (server, "PUSH-BIND", "tcp://127.0.0.1:*", NULL);
+    *push_endpoint = zstr_recv (server);
+    assert_non_null (strstr (*push_endpoint, "tcp://127.0.0.1:"));
+    return server;
+}
+
+//  A fresh username for this test run: base plus a number.
+static void
+s_name (char *out, const char *base)
+{
+    snprintf (out, 32, "%s%d", base, ++F.names);
+}
+
+static char *
+s_token (size_t plain_len)
+{
+    uint8_t *plain = (uint8_t *) zmalloc (plain_len + 1);
+    char *token = NULL;
+    assert_int_equal (fernet_encrypt (F.conv_key, plain, plain_len, wire_now (), &token),
+                      CHAT_OK);
+    free (plain);
+    return token;
+}
+
+static msclient_t *
+s_client (rsakey_t *key)
+{
+    msclient_t *client = msclient_new (key, F.endpoint, F.push_endpoint);
+    assert_non_null (client);
+    return client;
+}
+
+//  A request that must get a sealed reply; the reply comes back.
+static Chat__MainReply *
+s_call (msclient_t *client, Chat__MainRequest *request)
+{
+    Chat__MainReply *reply = NULL;
+    uint64_t id = request->request_id;
+    assert_int_equal (msclient_request (client, request, &reply), CHAT_OK);
+    assert_non_null (reply);
+    if (id)
+        assert_int_equal (reply->request_id, id);
+    return reply;
+}
+
+//  A request whose reply must carry this code.
+static void
+s_expect (msclient_t *client, Chat__MainRequest *request, int code)
+{
+    Chat__MainReply *reply = s_call (client, request);
+    assert_int_equal (msclient_code (reply), code);
+    chat__main_reply__free_unpacked (reply, NULL);
+}
+
+static int
+s_cert_call (msclient_t *client, int purpose, const char *name,
+             const uint8_t *fingerprint, int64_t now, const credential_keys_t *keys)
+{
+    uint8_t *cert = NULL;
+    size_t len = 0;
+    assert_int_equal (credential_cert_issue (keys? keys: &F.keys, purpose, name,
+                                             fingerprint? fingerprint
+                                                        : rsakey_fingerprint (client->key),
+                                             now? now: wire_now (), &cert, &len), CHAT_OK);
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
+    Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
+    if (purpose == CREDENTIAL_REGISTERED) {
+        reg.certificate.data = cert;
+        reg.certificate.len = len;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
+        request.register_ = &reg;
+    }
+    else {
+        login.certificate.data = cert;
+        login.certificate.len = len;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
+        request.login = &login;
+    }
+    Chat__MainReply *reply = s_call (client, &request);
+    int code = msclient_code (reply);
+    if (code == CHAT_OK && purpose == CREDENTIAL_LOGGED_IN) {
+        assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_LOGGED_IN);
+        assert_int_equal (strcasecmp (reply->logged_in->username, name), 0);
+    }
+    if (code == CHAT_OK && purpose == CREDENTIAL_REGISTERED)
+        assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_REGISTERED);
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (cert);
+    return code;
+}
+
+static int
+s_register (msclient_t *client, const char *name)
+{
+    return s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL, 0, NULL);
+}
+
+static int
+s_login (msclient_t *client, const char *name)
+{
+    return s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL, 0, NULL);
+}
+
+static void
+s_ping (msclient_t *client)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__PingRequest ping = CHAT__PING_REQUEST__INIT;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_PING;
+    request.ping = &ping;
+    Chat__MainReply *reply = s_call (client, &request);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_PONG);
+    chat__main_reply__free_unpacked (reply, NULL);
+}
+
+//  PUB/SUB has no acknowledgement: the subscription went out with the
+//  handshake's first frames, a round-trip on the request socket follows
+//  it across, and a short settle covers the rest. Nothing the tests prove
+//  depends on it (gap recovery goes by sequence numbers).
+static void
+s_sync (msclient_t *client)
+{
+    s_ping (client);
+    zclock_sleep (50);
+}
+
+//  A client of a user, registered (when asked) and logged in.
+static msclient_t *
+s_user (const char *name, bool do_register, rsakey_t *key)
+{
+    msclient_t *client = s_client (key? key: F.key);
+    if (do_register)
+        assert_int_equal (s_register (client, name), CHAT_OK);
+    assert_int_equal (s_login (client, name), CHAT_OK);
+    s_sync (client);
+    return client;
+}
+
+static Chat__MainReply *
+s_create (msclient_t *client, const char **members, size_t count)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
+    create.members = (char **) members;
+    create.n_members = count;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
+    request.create_conversation = &create;
+    return s_call (client, &request);
+}
+
+//  Create and return the id (16 bytes into id).
+static void
+s_create_ok (msclient_t *client, const char **members, size_t count, uint8_t *id)
+{
+    Chat__MainReply *reply = s_create (client, members, count);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_CONVERSATION);
+    assert_int_equal (reply->conversation->conversation_id.len, 16);
+    memcpy (id, reply->conversation->conversation_id.data, 16);
+    chat__main_reply__free_unpacked (reply, NULL);
+}
+
+static void
+s_send_request (Chat__MainRequest *request, Chat__SendMessageRequest *send,
+                const uint8_t *id, const uint8_t *cmid, char *token)
+{
+    chat__main_request__init (request);
+    chat__send_message_request__init (send);
+    send->conversation_id.data = (uint8_t *) id;
+    send->conversation_id.len = 16;
+    send->client_message_id.data = (uint8_t *) cmid;
+    send->client_message_id.len = 16;
+    send->token = token;
+    request->body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
+    request->send_message = send;
+}
+
+//  Send one message; returns the reply (caller frees).
+static Chat__MainReply *
+s_send (msclient_t *client, const uint8_t *id, const uint8_t *cmid, char *token)
+{
+    Chat__MainRequest request;
+    Chat__SendMessageRequest send;
+    s_send_request (&request, &send, id, cmid, token);
+    return s_call (client, &request);
+}
+
+static uint64_t
+s_send_ok (msclient_t *client, const uint8_t *id, char **token_p)
+{
+    uint8_t cmid [16];
+    secret_random (cmid, sizeof cmid);
+    char *token = s_token (20);
+    Chat__MainReply *reply = s_send (client, id, cmid, token);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_SENT);
+    assert_false (reply->sent->duplicate);
+    assert_memory_equal (reply->sent->conversation_id.data, id, 16);
+    uint64_t seq = reply->sent->seq;
+    chat__main_reply__free_unpacked (reply, NULL);
+    if (token_p)
+        *token_p = token;
+    else
+        free (token);
+    return seq;
+}
+
+static Chat__MainReply *
+s_get_messages (msclient_t *client, const uint8_t *id, size_t id_len,
+                uint64_t after, uint32_t limit)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__GetMessagesRequest get = CHAT__GET_MESSAGES_REQUEST__INIT;
+    get.conversation_id.data = (uint8_t *) id;
+    get.conversation_id.len = id_len;
+    get.after_seq = after;
+    get.limit = limit;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_GET_MESSAGES;
+    request.get_messages = &get;
+    return s_call (client, &request);
+}
+
+static Chat__MainReply *
+s_get_members (msclient_t *client, const uint8_t *id, size_t id_len)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__GetMembersRequest get = CHAT__GET_MEMBERS_REQUEST__INIT;
+    get.conversation_id.data = (uint8_t *) id;
+    get.conversation_id.len = id_len;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_GET_MEMBERS;
+    request.get_members = &get;
+    return s_call (client, &request);
+}
+
+static Chat__MainReply *
+s_simple (msclient_t *client, Chat__MainRequest__BodyCase body)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__ListConversationsRequest list = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
+    Chat__ListUsersRequest users = CHAT__LIST_USERS_REQUEST__INIT;
+    Chat__LogoutRequestMain logout = CHAT__LOGOUT_REQUEST_MAIN__INIT;
+    request.body_case = body;
+    if (body == CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS)
+        request.list_conversations = &list;
+    else
+    if (body == CHAT__MAIN_REQUEST__BODY_LIST_USERS)
+        request.list_users = &users;
+    else
+    if (body == CHAT__MAIN_REQUEST__BODY_LOGOUT)
+        request.logout = &logout;
+    return s_call (client, &request);
+}
+
+//  The next push for this client, which must be a stored message.
+static Chat__StoredMessage *
+s_push_message (msclient_t *client, Chat__Push **push)
+{
+    assert_int_equal (msclient_recv_push (client, PUSH_WAIT, push), CHAT_OK);
+    assert_int_equal ((*push)->body_case, CHAT__PUSH__BODY_MESSAGE);
+    return (*push)->message;
+}
+
+static void
+s_no_push (msclient_t *client)
+{
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (client, NO_PUSH_WAIT, &push), -1);
+    assert_null (push);
+}
+
+static bool
+s_ticket_ok (const ProtobufCBinaryData *ticket, const char *name, const uint8_t *id,
+             rsakey_t *key)
+{
+    return credential_ticket_check (&F.keys, ticket->data, ticket->len, name, id,
+                                    rsakey_fingerprint (key), wire_now ()) == CHAT_OK;
+}
+
+//  ---------------------------------------------------------------- fixture
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    strcpy (F.dir, "/tmp/test_mainserver.XXXXXX");
+    assert_non_null (mkdtemp (F.dir));
+    char *path = zsys_sprintf ("%s/shared.secret", F.dir);
+    assert_int_equal (secret_shared_create (path), 0);
+    uint8_t shared [SECRET_SHARED_SIZE];
+    assert_int_equal (secret_shared_load (path, shared), 0);
+    assert_int_equal (credential_keys_derive (shared, &F.keys), CHAT_OK);
+    secret_wipe (shared, sizeof shared);
+    free (path);
+    F.key = rsakey_generate (2048);
+    F.other_key = rsakey_generate (2048);
+    assert_non_null (F.key);
+    assert_non_null (F.other_key);
+    assert_int_equal (fernet_key_generate (F.conv_key), 0);
+    F.server = s_server_start (F.dir, NULL, &F.endpoint, &F.push_endpoint);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    zactor_destroy (&F.server);
+    zstr_free (&F.endpoint);
+    zstr_free (&F.push_endpoint);
+    rsakey_destroy (&F.key);
+    rsakey_destroy (&F.other_key);
+    credential_keys_wipe (&F.keys);
+    char *command = zsys_sprintf ("rm -rf '%s'", F.dir);
+    assert_int_equal (system (command), 0);
+    free (command);
+    return 0;
+}
+
+//  ---------------------------------------------------------------- tests
+
+static void
+test_register_and_login (void **state)
+{
+    (void) state;
+    char name [32], upper [32];
+    s_name (name, "Alice");
+    msclient_t *client = s_client (F.key);
+    //  Login before registration: the user is not known here.
+    assert_int_equal (s_login (client, name), CHAT_ERR_UNKNOWN_USER);
+    assert_int_equal (s_register (client, name), CHAT_OK);
+    //  Registering again is harmless.
+    assert_int_equal (s_register (client, name), CHAT_OK);
+    //  Registration does not log in.
+    Chat__MainReply *reply = s_simple (client, CHAT__MAIN_REQUEST__BODY_LIST_USERS);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    //  Any case logs in; the registered spelling comes back.
+    for (size_t i = 0; i <= strlen (name); i++)
+        upper [i] = (char) toupper ((unsigned char) name [i]);
+    uint8_t *cert = NULL;
+    size_t len = 0;
+    assert_int_equal (credential_cert_issue (&F.keys, CREDENTIAL_LOGGED_IN, upper,
+                                             rsakey_fingerprint (F.key), wire_now (),
+                                             &cert, &len), CHAT_OK);
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
+    login.certificate.data = cert;
+    login.certificate.len = len;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
+    request.login = &login;
+    request.request_id = 777;
+    reply = s_call (client, &request);
+    assert_int_equal (reply->request_id, 777);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_LOGGED_IN);
+    assert_string_equal (reply->logged_in->username, name);
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (cert);
+
+    reply = s_simple (client, CHAT__MAIN_REQUEST__BODY_LIST_USERS);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_USERS);
+    bool found = false;
+    for (size_t i = 0; i < reply->users->n_usernames; i++) {
+        found |= streq (reply->users->usernames [i], name);
+        if (i > 0)
+            assert_true (strcasecmp (reply->users->usernames [i - 1],
+                                     reply->users->usernames [i]) < 0);
+    }
+    assert_true (found);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&client);
+}
+
+static void
+test_certificate_refusals (void **state)
+{
+    (void) state;
+    char name [32];
+    s_name (name, "mallory");
+    msclient_t *client = s_client (F.key);
+    //  Forged: sealed under keys from another secret.
+    credential_keys_t forged;
+    uint8_t shared [SECRET_SHARED_SIZE];
+    secret_random (shared, sizeof shared);
+    assert_int_equal (credential_keys_derive (shared, &forged), CHAT_OK);
+    assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL, 0, &forged),
+                      CHAT_ERR_BAD_CERTIFICATE);
+    credential_keys_wipe (&forged);
+    //  Expired.
+    assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL,
+                                   wire_now () - 2 * CREDENTIAL_CERT_LIFETIME, NULL),
+                      CHAT_ERR_BAD_CERTIFICATE);
+    //  Bound to another client's key.
+    assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name,
+                                   rsakey_fingerprint (F.other_key), 0, NULL),
+                      CHAT_ERR_BAD_CERTIFICATE);
+    //  The other purpose: a login certificate does not register ...
+    assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL, 0, NULL),
+                      CHAT_ERR_UNKNOWN_USER);
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
+    uint8_t *cert = NULL;
+    size_t len = 0;
+    assert_int_equal (credential_cert_issue (&F.keys, CREDENTIAL_LOGGED_IN, name,
+                                             rsakey_fingerprint (F.key), wire_now (),
+                                             &cert, &len), CHAT_OK);
+    reg.certificate.data = cert;
+    reg.certificate.len = len;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
+    request.register_ = &reg;
+    s_expect (client, &request, CHAT_ERR_BAD_CERTIFICATE);
+    free (cert);
+    //  ... and garbage is no certificate.
+    reg.certificate.data = (uint8_t *) "not a certificate";
+    reg.certificate.len = 17;
+    s_expect (client, &request, CHAT_ERR_BAD_CERTIFICATE);
+    reg.certificate.len = 0;
+    s_expect (client, &request, CHAT_ERR_BAD_CERTIFICATE);
+
+    //  A registration certificate does not log in.
+    assert_int_equal (s_register (client, name), CHAT_OK);
+    uint8_t *reg_cert = NULL;
+    assert_int_equal (credential_cert_issue (&F.keys, CREDENTIAL_REGISTERED, name,
+                                             rsakey_fingerprint (F.key), wire_now (),
+                                             &reg_cert, &len), CHAT_OK);
+    Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
+    login.certificate.data = reg_cert;
+    login.certificate.len = len;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
+    request.login = &login;
+    s_expect (client, &request, CHAT_ERR_BAD_CERTIFICATE);
+    free (reg_cert);
+    //  Nor does a login certificate for another key, or an expired one.
+    assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name,
+                                   rsakey_fingerprint (F.other_key), 0, NULL),
+                      CHAT_ERR_BAD_CERTIFICATE);
+    assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL,
+                                   wire_now () - 2 * CREDENTIAL_CERT_LIFETIME, NULL),
+                      CHAT_ERR_BAD_CERTIFICATE);
+    //  Still not logged in after all that.
+    Chat__MainReply *reply = s_simple (client, CHAT__MAIN_REQUEST__BODY_LIST_USERS);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&client);
+}
+
+static void
+test_not_logged_in (void **state)
+{
+    (void) state;
+    msclient_t *client = s_client (F.key);
+    uint8_t id [16] = { 0 };
+    Chat__MainReply *reply;
+    Chat__MainRequest__BodyCase simple [] = {
+        CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS,
+        CHAT__MAIN_REQUEST__BODY_LIST_USERS,
+        CHAT__MAIN_REQUEST__BODY_LOGOUT
+    };
+    for (size_t i = 0; i < sizeof simple / sizeof simple [0]; i++) {
+        reply = s_simple (client, simple [i]);
+        assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    reply = s_get_messages (client, id, 16, 0, 0);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_get_members (client, id, 16);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
+    chat__main_reply__free_unpacked (reply, NULL);
+    const char *members [] = { "someone" };
+    reply = s_create (client, members, 1);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
+    chat__main_reply__free_unpacked (reply, NULL);
+    char *token = s_token (5);
+    reply = s_send (client, id, id, token);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (token);
+    //  Ping needs no login.
+    s_ping (client);
+
+    //  No body at all: a bad request.
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    request.request_id = 42;
+    s_expect (client, &request, CHAT_ERR_BAD_REQUEST);
+    //  A payload that is not a MainRequest: malformed, request id 0.
+    uint8_t garbage [] = { 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01 };
+    assert_int_equal (msclient_send_payload (client, garbage, sizeof garbage), CHAT_OK);
+    assert_int_equal (msclient_recv (client, &reply), CHAT_OK);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_MALFORMED);
+    assert_int_equal (reply->request_id, 0);
+    chat__main_reply__free_unpacked (reply, NULL);
+    s_ping (client);
+    msclient_destroy (&client);
+}
+
+static void
+test_two_person_dedupe (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], bob_upper [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, F.other_key);
+    uint8_t first [16], again [16];
+    const char *members [] = { bob };
+    s_create_ok (a, members, 1, first);
+    s_create_ok (a, members, 1, again);
+    assert_memory_equal (first, again, 16);
+    //  The other way round, in another case, with repeats and the caller
+    //  named too: still the same conversation.
+    for (size_t i = 0; i <= strlen (bob); i++)
+        bob_upper [i] = (char) toupper ((unsigned char) bob [i]);
+    const char *messy [] = { bob_upper, alice, bob };
+    s_create_ok (a, messy, 3, again);
+    assert_memory_equal (first, again, 16);
+    const char *reverse [] = { alice };
+    Chat__MainReply *reply = s_create (b, reverse, 1);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    Chat__ConversationSummary *summary = reply->conversation;
+    assert_memory_equal (summary->conversation_id.data, first, 16);
+    assert_int_equal (summary->n_members, 2);
+    assert_string_equal (summary->members [0], alice);
+    assert_string_equal (summary->members [1], bob);
+    assert_int_equal (summary->last_seq, 0);
+    //  The ticket is for bob on his own key, not anyone else's.
+    assert_true (s_ticket_ok (&summary->ticket, bob, first, F.other_key));
+    assert_false (s_ticket_ok (&summary->ticket, bob, first, F.key));
+    assert_false (s_ticket_ok (&summary->ticket, alice, first, F.other_key));
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  Opening an existing pair is no news for anyone.
+    s_no_push (a);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
+static void
+test_create_refusals (void **state)
+{
+    (void) state;
+    char alice [32], ghost [32];
+    s_name (alice, "alice");
+    s_name (ghost, "ghost");
+    msclient_t *a = s_user (alice, true, NULL);
+    //  Nobody else.
+    Chat__MainReply *reply = s_create (a, NULL, 0);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    chat__main_reply__free_unpacked (reply, NULL);
+    const char *self [] = { alice, alice };
+    reply = s_create (a, self, 2);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  An unknown user, named in the answer.
+    const char *members [] = { ghost };
+    reply = s_create (a, members, 1);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_UNKNOWN_USER);
+    assert_non_null (strstr (reply->error->message, ghost));
+    chat__main_reply__free_unpacked (reply, NULL);
+    const char *invalid [] = { "no spaces allowed" };
+    reply = s_create (a, invalid, 1);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_UNKNOWN_USER);
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    //  256 members in all is fine, 257 is not.
+    char names [256][32];
+    const char *list [256];
+    uint64_t ids [256];
+    for (int i = 0; i < 256; i++) {
+        s_name (names [i], "crowd");
+        list [i] = names [i];
+        uint8_t *cert = NULL;
+        size_t len = 0;
+        assert_int_equal (credential_cert_issue (&F.keys, CREDENTIAL_REGISTERED, names [i],
+                                                 rsakey_fingerprint (F.key), wire_now (),
+                                                 &cert, &len), CHAT_OK);
+        Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+        Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
+        reg.certificate.data = cert;
+        reg.certificate.len = len;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
+        request.register_ = &reg;
+        ids [i] = msclient_send (a, &request);
+        assert_true (ids [i] > 0);
+        free (cert);
+    }
+    for (int i = 0; i < 256; i++) {
+        assert_int_equal (msclient_recv (a, &reply), CHAT_OK);
+        assert_int_equal (reply->request_id, ids [i]);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    reply = s_create (a, list, 256);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_TOO_MANY_MEMBERS);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_create (a, list, 255);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_int_equal (reply->conversation->n_members, 256);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&a);
+}
+
+static void
+test_group_and_lists (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], carol [32], dave [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    s_name (carol, "carol");
+    s_name (dave, "dave");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    msclient_t *c = s_user (carol, true, NULL);
+    msclient_t *d = s_user (dave, true, NULL);
+    uint8_t g1 [16], g2 [16];
+    const char *members [] = { carol, bob };
+    s_create_ok (a, members, 2, g1);
+    s_create_ok (a, members, 2, g2);
+    assert_memory_not_equal (g1, g2, 16);
+    s_send_ok (b, g2, NULL);
+    s_send_ok (c, g2, NULL);
+
+    //  Carol sees both, the busiest first, with members and a ticket each.
+    Chat__MainReply *reply = s_simple (c, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_CONVERSATIONS);
+    Chat__ConversationList *list = reply->conversations;
+    assert_int_equal (list->n_conversations, 2);
+    assert_memory_equal (list->conversations [0]->conversation_id.data, g2, 16);
+    assert_int_equal (list->conversations [0]->last_seq, 2);
+    assert_true (list->conversations [0]->last_time > 0);
+    assert_memory_equal (list->conversations [1]->conversation_id.data, g1, 16);
+    assert_int_equal (list->conversations [1]->last_seq, 0);
+    assert_int_equal (list->conversations [1]->last_time, 0);
+    for (size_t i = 0; i < 2; i++) {
+        Chat__ConversationSummary *summary = list->conversations [i];
+        assert_int_equal (summary->n_members, 3);
+        assert_string_equal (summary->members [0], alice);
+        assert_string_equal (summary->members [1], bob);
+        assert_string_equal (summary->members [2], carol);
+        assert_true (s_ticket_ok (&summary->ticket, carol,
+                                  summary->conversation_id.data, F.key));
+    }
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  Dave is in none.
+    reply = s_simple (d, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->conversations->n_conversations, 0);
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    //  Members: for members only, with a fresh ticket.
+    reply = s_get_members (b, g2, 16);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_MEMBERS);
+    assert_int_equal (reply->members->n_members, 3);
+    assert_int_equal (reply->members->last_seq, 2);
+    assert_true (s_ticket_ok (&reply->members->ticket, bob, g2, F.key));
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+    msclient_destroy (&c);
+    msclient_destroy (&d);
+}
+
+static void
+test_not_a_member (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], eve [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    s_name (eve, "eve");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    msclient_t *e = s_user (eve, true, NULL);
+    uint8_t id [16], unknown [16];
+    const char *members [] = { bob };
+    s_create_ok (a, members, 1, id);
+    s_send_ok (a, id, NULL);
+    secret_random (unknown, sizeof unknown);
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (b, PUSH_WAIT, &push), CHAT_OK);
+    assert_int_equal (push->body_case, CHAT__PUSH__BODY_CONVERSATION);
+    chat__push__free_unpacked (push, NULL);
+    s_push_message (b, &push);
+    chat__push__free_unpacked (push, NULL);
+
+    //  A conversation eve is not in looks exactly like one that does not
+    //  exist, for every request that names one.
+    const uint8_t *ids [] = { id, unknown };
+    char *messages [2][3];
+    for (int i = 0; i < 2; i++) {
+        Chat__MainReply *reply = s_get_messages (e, ids [i], 16, 0, 0);
+        assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
+        messages [i][0] = strdup (reply->error->message);
+        chat__main_reply__free_unpacked (reply, NULL);
+        reply = s_get_members (e, ids [i], 16);
+        assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
+        messages [i][1] = strdup (reply->error->message);
+        chat__main_reply__free_unpacked (reply, NULL);
+        uint8_t cmid [16];
+        secret_random (cmid, sizeof cmid);
+        char *token = s_token (10);
+        reply = s_send (e, ids [i], cmid, token);
+        assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
+        messages [i][2] = strdup (reply->error->message);
+        chat__main_reply__free_unpacked (reply, NULL);
+        free (token);
+    }
+    for (int j = 0; j < 3; j++) {
+        assert_string_equal (messages [0][j], messages [1][j]);
+        free (messages [0][j]);
+        free (messages [1][j]);
+    }
+    //  A short id is just as unknown.
+    Chat__MainReply *reply = s_get_messages (e, id, 8, 0, 0);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  Nothing eve tried reached the conversation or its members.
+    s_no_push (a);
+    s_no_push (b);
+    reply = s_get_messages (b, id, 16, 0, 0);
+    assert_int_equal (reply->messages->n_messages, 1);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+    msclient_destroy (&e);
+}
+
+static void
+test_send_refusals (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    uint8_t id [16], cmid [16];
+    const char *members [] = { bob };
+    s_create_ok (a, members, 1, id);
+    secret_random (cmid, sizeof cmid);
+    //  Just over the limit (a 64 KiB message sealed is about 87 KB).
+    char *big = (char *) malloc (MAINSERVER_MAX_TOKEN + 2);
+    memset (big, 'A', MAINSERVER_MAX_TOKEN + 1);
+    big [MAINSERVER_MAX_TOKEN + 1] = 0;
+    Chat__MainReply *reply = s_send (a, id, cmid, big);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_MESSAGE_TOO_LARGE);
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (big);
+    //  Not a Fernet token.
+    reply = s_send (a, id, cmid, "hello in clear");
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_send (a, id, cmid, "");
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  A client_message_id of the wrong size.
+    char *token = s_token (10);
+    Chat__MainRequest request;
+    Chat__SendMessageRequest send;
+    s_send_request (&request, &send, id, cmid, token);
+    send.client_message_id.len = 4;
+    s_expect (a, &request, CHAT_ERR_BAD_REQUEST);
+    //  Bob cannot claim alice's client_message_id.
+    reply = s_send (a, id, cmid, token);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_send (b, id, cmid, token);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (token);
+    //  Only the one good message was stored.
+    reply = s_get_messages (b, id, 16, 0, 0);
+    assert_int_equal (reply->messages->n_messages, 1);
+    assert_int_equal (reply->messages->last_seq, 1);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
+static void
+test_push_to_every_other_session (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], carol [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    s_name (carol, "carol");
+    msclient_t *a1 = s_user (alice, true, NULL);
+    msclient_t *a2 = s_user (alice, false, F.other_key);
+    msclient_t *b1 = s_user (bob, true, NULL);
+    msclient_t *c1 = s_user (carol, true, NULL);     //  not a member
+
+    uint8_t id [16];
+    const char *members [] = { bob };
+    s_create_ok (a1, members, 1, id);
+    //  Alice's other session and bob hear of the new conversation, each
+    //  with a ticket for its own key.
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (a2, PUSH_WAIT, &push), CHAT_OK);
+    assert_int_equal (push->body_case, CHAT__PUSH__BODY_CONVERSATION);
+    assert_memory_equal (push->conversation->conversation_id.data, id, 16);
+    assert_int_equal (push->conversation->n_members, 2);
+    assert_true (s_ticket_ok (&push->conversation->ticket, alice, id, F.other_key));
+    assert_false (s_ticket_ok (&push->conversation->ticket, alice, id, F.key));
+    chat__push__free_unpacked (push, NULL);
+    assert_int_equal (msclient_recv_push (b1, PUSH_WAIT, &push), CHAT_OK);
+    assert_int_equal (push->body_case, CHAT__PUSH__BODY_CONVERSATION);
+    assert_true (s_ticket_ok (&push->conversation->ticket, bob, id, F.key));
+    chat__push__free_unpacked (push, NULL);
+
+    char *token = NULL;
+    uint64_t seq = s_send_ok (a1, id, &token);
+    assert_int_equal (seq, 1);
+    msclient_t *receivers [] = { a2, b1 };
+    for (int i = 0; i < 2; i++) {
+        Chat__StoredMessage *msg = s_push_message (receivers [i], &push);
+        assert_memory_equal (msg->conversation_id.data, id, 16);
+        assert_int_equal (msg->seq, 1);
+        assert_string_equal (msg->sender, alice);
+        assert_string_equal (msg->token, token);
+        assert_int_equal (msg->client_message_id.len, 16);
+        assert_true (msg->server_time > 0);
+        chat__push__free_unpacked (push, NULL);
+    }
+    free (token);
+    //  Not to the sending session, nor to anyone outside.
+    s_no_push (a1);
+    s_no_push (c1);
+
+    //  Bob answers: both of alice's sessions hear it.
+    seq = s_send_ok (b1, id, NULL);
+    assert_int_equal (seq, 2);
+    msclient_t *alices [] = { a1, a2 };
+    for (int i = 0; i < 2; i++) {
+        Chat__StoredMessage *msg = s_push_message (alices [i], &push);
+        assert_int_equal (msg->seq, 2);
+        assert_string_equal (msg->sender, bob);
+        chat__push__free_unpacked (push, NULL);
+    }
+    s_no_push (b1);
+    msclient_destroy (&a1);
+    msclient_destroy (&a2);
+    msclient_destroy (&b1);
+    msclient_destroy (&c1);
+}
+
+static void
+test_idempotent_retry (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    uint8_t id [16], cmid [16];
+    const char *members [] = { bob };
+    s_create_ok (a, members, 1, id);
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (b, PUSH_WAIT, &push), CHAT_OK);
+    chat__push__free_unpacked (push, NULL);
+
+    secret_random (cmid, sizeof cmid);
+    char *token = s_token (30);
+    Chat__MainReply *first = s_send (a, id, cmid, token);
+    assert_int_equal (msclient_code (first), CHAT_OK);
+    assert_false (first->sent->duplicate);
+    Chat__MainReply *again = s_send (a, id, cmid, token);
+    assert_int_equal (msclient_code (again), CHAT_OK);
+    assert_true (again->sent->duplicate);
+    assert_int_equal (again->sent->seq, first->sent->seq);
+    assert_int_equal (again->sent->server_time, first->sent->server_time);
+    chat__main_reply__free_unpacked (first, NULL);
+    chat__main_reply__free_unpacked (again, NULL);
+    //  The retry in the same batch as the original: still stored once.
+    uint8_t cmid2 [16];
+    secret_random (cmid2, sizeof cmid2);
+    Chat__MainRequest request;
+    Chat__SendMessageRequest send;
+    s_send_request (&request, &send, id, cmid2, token);
+    uint64_t r1 = msclient_send (a, &request);
+    request.request_id = 0;
+    uint64_t r2 = msclient_send (a, &request);
+    Chat__MainReply *reply1, *reply2;
+    assert_int_equal (msclient_recv (a, &reply1), CHAT_OK);
+    assert_int_equal (msclient_recv (a, &reply2), CHAT_OK);
+    assert_int_equal (reply1->request_id, r1);
+    assert_int_equal (reply2->request_id, r2);
+    assert_int_equal (reply1->sent->seq, 2);
+    assert_int_equal (reply2->sent->seq, 2);
+    assert_false (reply1->sent->duplicate);
+    assert_true (reply2->sent->duplicate);
+    chat__main_reply__free_unpacked (reply1, NULL);
+    chat__main_reply__free_unpacked (reply2, NULL);
+    free (token);
+
+    //  Bob got each message once, and the store has each once.
+    for (uint64_t seq = 1; seq <= 2; seq++) {
+        Chat__StoredMessage *msg = s_push_message (b, &push);
+        assert_int_equal (msg->seq, seq);
+        chat__push__free_unpacked (push, NULL);
+    }
+    s_no_push (b);
+    Chat__MainReply *reply = s_get_messages (b, id, 16, 0, 0);
+    assert_int_equal (reply->messages->n_messages, 2);
+    assert_memory_equal (reply->messages->messages [0]->client_message_id.data, cmid, 16);
+    assert_memory_equal (reply->messages->messages [1]->client_message_id.data, cmid2, 16);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
+static void
+test_gap_recovery (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    uint8_t id [16];
+    const char *members [] = { bob };
+    s_create_ok (a, members, 1, id);
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (b, PUSH_WAIT, &push), CHAT_OK);
+    chat__push__free_unpacked (push, NULL);
+
+    //  Bob's push for message 1 is dropped on purpose.
+    msclient_subscribe (b, false);
+    s_sync (b);
+    char *token1 = NULL;
+    assert_int_equal (s_send_ok (a, id, &token1), 1);
+    s_no_push (b);
+    msclient_subscribe (b, true);
+    s_sync (b);
+    char *token2 = NULL;
+    assert_int_equal (s_send_ok (a, id, &token2), 2);
+
+    //  What bob's client does: it knew up to 0, hears of 2, fetches the gap.
+    uint64_t known = 0;
+    Chat__StoredMessage *msg = s_push_message (b, &push);
+    assert_int_equal (msg->seq, 2);
+    assert_true (msg->seq > known + 1);
+    chat__push__free_unpacked (push, NULL);
+    Chat__MainReply *reply = s_get_messages (b, id, 16, known, 0);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_MESSAGES);
+    assert_int_equal (reply->messages->n_messages, 2);
+    assert_false (reply->messages->more);
+    assert_int_equal (reply->messages->last_seq, 2);
+    assert_int_equal (reply->messages->messages [0]->seq, 1);
+    assert_string_equal (reply->messages->messages [0]->token, token1);
+    assert_string_equal (reply->messages->messages [0]->sender, alice);
+    assert_int_equal (reply->messages->messages [1]->seq, 2);
+    assert_string_equal (reply->messages->messages [1]->token, token2);
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (token1);
+    free (token2);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
+static void
+test_paging (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = s_client (F.key);       //  no pushes wanted here
+    assert_int_equal (s_register (a, alice), CHAT_OK);
+    assert_int_equal (s_login (a, alice), CHAT_OK);
+    msclient_t *b = s_client (F.key);
+    assert_int_equal (s_register (b, bob), CHAT_OK);
+    assert_int_equal (s_login (b, bob), CHAT_OK);
+    msclient_subscribe (b, false);
+    uint8_t id [16];
+    const char *members [] = { bob };
+    s_create_ok (a, members, 1, id);
+
+    //  250 sends, pipelined: they arrive in batches and commit together.
+    char *token = s_token (40);
+    for (int i = 0; i < 250; i++) {
+        uint8_t cmid [16];
+        secret_random (cmid, sizeof cmid);
+        Chat__MainRequest request;
+        Chat__SendMessageRequest send;
+        s_send_request (&request, &send, id, cmid, token);
+        assert_true (msclient_send (a, &request) > 0);
+    }
+    for (int i = 0; i < 250; i++) {
+        Chat__MainReply *reply;
+        assert_int_equal (msclient_recv (a, &reply), CHAT_OK);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        assert_int_equal (reply->sent->seq, i + 1);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    free (token);
+
+    uint64_t after = 0;
+    size_t sizes [] = { 100, 100, 50 };
+    bool more [] = { true, true, false };
+    for (int page = 0; page < 3; page++) {
+        Chat__MainReply *reply = s_get_messages (b, id, 16, after, 100);
+        Chat__MessagePage *messages = reply->messages;
+        assert_int_equal (messages->n_messages, sizes [page]);
+        assert_int_equal (messages->more, more [page]);
+        assert_int_equal (messages->last_seq, 250);
+        for (size_t i = 0; i < messages->n_messages; i++)
+            assert_int_equal (messages->messages [i]->seq, after + i + 1);
+        after += messages->n_messages;
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    //  The default page is 100, and past the end is empty.
+    Chat__MainReply *reply = s_get_messages (b, id, 16, 0, 0);
+    assert_int_equal (reply->messages->n_messages, 100);
+    assert_true (reply->messages->more);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_get_messages (b, id, 16, 250, 0);
+    assert_int_equal (reply->messages->n_messages, 0);
+    assert_false (reply->messages->more);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_get_messages (b, id, 16, UINT64_MAX, 0);
+    assert_int_equal (reply->messages->n_messages, 0);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  A big limit is capped, not refused.
+    reply = s_get_messages (b, id, 16, 0, 5000);
+    assert_int_equal (reply->messages->n_messages, 250);
+    assert_false (reply->messages->more);
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    //  Big tokens: a page stops at WIRE_PAGE_BYTES of them.
+    uint8_t big_id [16];
+    char carol [32];
+    s_name (carol, "carol");
+    assert_int_equal (s_register (a, carol), CHAT_OK);
+    const char *big_members [] = { carol };
+    s_create_ok (a, big_members, 1, big_id);
+    char *big = s_token (72000);
+    size_t big_len = strlen (big);
+    assert_true (big_len < MAINSERVER_MAX_TOKEN);
+    size_t fit = WIRE_PAGE_BYTES / big_len;
+    for (size_t i = 0; i < fit + 3; i++) {
+        uint8_t cmid [16];
+        secret_random (cmid, sizeof cmid);
+        reply = s_send (a, big_id, cmid, big);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    free (big);
+    reply = s_get_messages (a, big_id, 16, 0, 0);
+    assert_int_equal (reply->messages->n_messages, fit);
+    assert_true (reply->messages->more);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_get_messages (a, big_id, 16, fit, 0);
+    assert_int_equal (reply->messages->n_messages, 3);
+    assert_false (reply->messages->more);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
+static void
+test_logout (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    uint8_t id [16];
+    const char *members [] = { bob };
+    s_create_ok (a, members, 1, id);
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (b, PUSH_WAIT, &push), CHAT_OK);
+    chat__push__free_unpacked (push, NULL);
+
+    Chat__MainReply *reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LOGOUT);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_LOGGED_OUT);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  A logged-out session hears nothing, but the channel still works.
+    s_send_ok (a, id, NULL);
+    s_no_push (b);
+    s_ping (b);
+    //  Log in again on the same channel: pushes resume.
+    assert_int_equal (s_login (b, bob), CHAT_OK);
+    s_sync (b);
+    s_send_ok (a, id, NULL);
+    Chat__StoredMessage *msg = s_push_message (b, &push);
+    assert_int_equal (msg->seq, 2);
+    chat__push__free_unpacked (push, NULL);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
+static void
+test_bad_frames (void **state)
+{
+    (void) state;
+    char alice [32];
+    s_name (alice, "alice");
+    msclient_t *good = s_user (alice, true, NULL);
+    msclient_t *bad = s_user (alice, false, NULL);
+
+    //  Garbage: refused in clear, the session lives on.
+    uint8_t garbage [64];
+    secret_random (garbage, sizeof garbage);
+    garbage [0] = 0xff;
+    assert_int_equal (msclient_send_frame (bad, garbage, sizeof garbage), 0);
+    Chat__MainReply *reply = NULL;
+    assert_int_equal (msclient_recv (bad, &reply), CHAT_ERR_MALFORMED);
+    s_ping (bad);
+
+    //  A replayed frame: refused, and not handled twice.
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__PingRequest ping = CHAT__PING_REQUEST__INIT;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_PING;
+    request.ping = &ping;
+    request.request_id = 99;
+    uint8_t *payload = NULL, *frame = NULL;
+    size_t len = 0, size = 0;
+    assert_int_equal (wire_pack (&request.base, &payload, &len), CHAT_OK);
+    assert_int_equal (channel_seal (bad->channel, payload, len, &frame, &size), CHAT_OK);
+    assert_int_equal (msclient_send_frame (bad, frame, size), 0);
+    assert_int_equal (msclient_recv (bad, &reply), CHAT_OK);
+    assert_int_equal (reply->request_id, 99);
+    chat__main_reply__free_unpacked (reply, NULL);
+    assert_int_equal (msclient_send_frame (bad, frame, size), 0);
+    assert_int_equal (msclient_recv (bad, &reply), CHAT_ERR_REPLAYED);
+    free (payload);
+    free (frame);
+
+    //  Multipart is not ours either.
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, "one");
+    zmsg_addstr (msg, "two");
+    zmsg_send (&msg, bad->dealer);
+    assert_int_equal (msclient_recv (bad, &reply), CHAT_ERR_MALFORMED);
+
+    //  An oversized frame: libzmq drops that connection, nothing else.
+    size = WIRE_MAX_FRAME + 1024;
+    frame = (uint8_t *) zmalloc (size);
+    assert_int_equal (msclient_send_frame (bad, frame, size), 0);
+    free (frame);
+    s_ping (good);
+    s_ping (good);
+    //  The bad client comes back on a new connection (a new routing id):
+    //  its session carries on.
+    zsock_destroy (&bad->dealer);
+    bad->dealer = zsock_new_dealer (F.endpoint);
+    assert_non_null (bad->dealer);
+    zsock_set_rcvtimeo (bad->dealer, MSCLIENT_TIMEOUT);
+    zsock_set_linger (bad->dealer, 0);
+    s_ping (bad);
+    msclient_destroy (&bad);
+    s_ping (good);
+    msclient_destroy (&good);
+}
+
+static void
+test_admin_socket (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    uint8_t id [16];
+    const char *members [] = { bob };
+    s_create_ok (a, members, 1, id);
+    char *token = NULL;
+    s_send_ok (a, id, &token);
+
+    char *path = zsys_sprintf ("%s/admin.sock", F.dir);
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0600);
+    zsock_t *admin = zsock_new_req (NULL);
+    zsock_set_rcvtimeo (admin, MSCLIENT_TIMEOUT);
+    assert_int_equal (zsock_connect (admin, "ipc://%s", path), 0);
+    free (path);
+
+    Chat__AdminRequest request = CHAT__ADMIN_REQUEST__INIT;
+    request.version = 1;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    assert_int_equal (wire_pack (&request.base, &data, &size), CHAT_OK);
+    zframe_t *frame = zframe_new (data, size);
+    free (data);
+    assert_int_equal (zframe_send (&frame, admin, 0), 0);
+    frame = zframe_recv (admin);
+    assert_non_null (frame);
+    Chat__AdminReply *reply = NULL;
+    assert_int_equal (wire_unpack (&chat__admin_reply__descriptor, zframe_data (frame),
+                                   zframe_size (frame), (ProtobufCMessage **) &reply),
+                      CHAT_OK);
+    zframe_destroy (&frame);
+    assert_string_equal (reply->role, "mainserver");
+    assert_non_null (strstr (reply->server_key_fingerprint, "SHA256:"));
+    assert_true (reply->started_at > 0);
+    bool user_seen = false, session_seen = false, conv_seen = false;
+    for (size_t i = 0; i < reply->n_users; i++)
+        user_seen |= streq (reply->users [i]->username, alice);
+    for (size_t i = 0; i < reply->n_sessions; i++)
+        if (streq (reply->sessions [i]->username, bob)) {
+            session_seen = true;
+            assert_string_equal (reply->sessions [i]->client_key_fingerprint,
+                                 rsakey_fingerprint_text (F.key));
+        }
+    char *hex = codec_hex (id, 16);
+    for (size_t i = 0; i < reply->n_conversations; i++)
+        if (streq (reply->conversations [i]->conversation_id, hex)) {
+            conv_seen = true;
+            Chat__AdminConversation *conv = reply->conversations [i];
+            assert_int_equal (conv->message_count, 1);
+            assert_int_equal (conv->n_members, 2);
+            assert_int_equal (strlen (conv->last_token_short), 16);
+            assert_memory_equal (conv->last_token_short, token, 16);
+        }
+    free (hex);
+    assert_true (user_seen);
+    assert_true (session_seen);
+    assert_true (conv_seen);
+    chat__admin_reply__free_unpacked (reply, NULL);
+    free (token);
+
+    //  Garbage still gets an answer, so the REP socket never sticks.
+    zstr_send (admin, "garbage");
+    frame = zframe_recv (admin);
+    assert_non_null (frame);
+    zframe_destroy (&frame);
+    zsock_destroy (&admin);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
+//  A second server on its own data directory: restart and idle sessions.
+static void
+test_restart_and_idle (void **state)
+{
+    (void) state;
+    char dir [64];
+    strcpy (dir, "/tmp/test_mainserver2.XXXXXX");
+    assert_non_null (mkdtemp (dir));
+
+    //  No shared secret, or one others can read: refused.
+    zactor_t *server = zactor_new (mainserver_actor, NULL);
+    zstr_sendx (server, "DATA", dir, NULL);
+    char *answer = zstr_recv (server);
+    zstr_free (&answer);
+    zstr_send (server, "START");
+    answer = zstr_recv (server);
+    assert_non_null (strstr (answer, "ERROR"));
+    assert_non_null (strstr (answer, "shared.secret"));
+    zstr_free (&answer);
+    zactor_destroy (&server);
+    char *secret = zsys_sprintf ("%s/shared.secret", dir);
+    char *original = zsys_sprintf ("%s/shared.secret", F.dir);
+    char *command = zsys_sprintf ("cp '%s' '%s' && chmod 0644 '%s'", original, secret, secret);
+    assert_int_equal (system (command), 0);
+    free (command);
+    server = zactor_new (mainserver_actor, NULL);
+    zstr_sendx (server, "DATA", dir, NULL);
+    answer = zstr_recv (server);
+    zstr_free (&answer);
+    zstr_send (server, "START");
+    answer = zstr_recv (server);
+    assert_non_null (strstr (answer, "ERROR"));
+    zstr_free (&answer);
+    zactor_destroy (&server);
+    assert_int_equal (chmod (secret, 0600), 0);
+    free (secret);
+    free (original);
+
+    char *endpoint, *push_endpoint;
+    server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    struct stat st;
+    char *key_path = zsys_sprintf ("%s/server.key", dir);
+    assert_int_equal (stat (key_path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0600);
+    free (key_path);
+    zstr_send (server, "FINGERPRINT");
+    char *fingerprint = zstr_recv (server);
+
+    char alice [32], bob [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_register (a, alice), CHAT_OK);
+    assert_int_equal (s_register (a, bob), CHAT_OK);
+    assert_int_equal (s_login (a, alice), CHAT_OK);
+    uint8_t id [16];
+    const char *members [] = { bob };
+    s_create_ok (a, members, 1, id);
+    char *tokens [5];
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (s_send_ok (a, id, &tokens [i]), i + 1);
+    msclient_destroy (&a);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+
+    //  Restarted: same key, same users, same conversation and messages;
+    //  the next message carries on from 5.
+    server = s_server_start (dir, "500", &endpoint, &push_endpoint);
+    zstr_send (server, "FINGERPRINT");
+    char *again = zstr_recv (server);
+    assert_string_equal (again, fingerprint);
+    zstr_free (&again);
+    zstr_free (&fingerprint);
+    msclient_t *b = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_login (b, bob), CHAT_OK);
+    Chat__MainReply *reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->conversations->n_conversations, 1);
+    assert_memory_equal (reply->conversations->conversations [0]->conversation_id.data, id, 16);
+    assert_int_equal (reply->conversations->conversations [0]->last_seq, 5);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_get_messages (b, id, 16, 0, 0);
+    assert_int_equal (reply->messages->n_messages, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_string_equal (reply->messages->messages [i]->token, tokens [i]);
+        free (tokens [i]);
+    }
+    chat__main_reply__free_unpacked (reply, NULL);
+    assert_int_equal (s_send_ok (b, id, NULL), 6);
+
+    //  Idle for longer than 500 ms: the session is gone (and with it bob's
+    //  place in the online index: the push below must not touch it).
+    msclient_t *a2 = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_login (a2, alice), CHAT_OK);
+    for (int i = 0; i < 15; i++) {
+        zclock_sleep (100);
+        s_ping (a2);            //  alice stays active
+    }
+    reply = NULL;
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__PingRequest ping = CHAT__PING_REQUEST__INIT;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_PING;
+    request.ping = &ping;
+    assert_int_equal (msclient_request (b, &request, &reply), CHAT_ERR_UNKNOWN_SESSION);
+    assert_int_equal (s_send_ok (a2, id, NULL), 7);
+    msclient_destroy (&b);
+    //  A new channel and a fresh certificate: back in.
+    b = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_login (b, bob), CHAT_OK);
+    reply = s_get_messages (b, id, 16, 5, 0);
+    assert_int_equal (reply->messages->n_messages, 2);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&b);
+    msclient_destroy (&a2);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+    command = zsys_sprintf ("rm -rf '%s'", dir);
+    assert_int_equal (system (command), 0);
+    free (command);
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_register_and_login),
+        cmocka_unit_test (test_certificate_refusals),
+        cmocka_unit_test (test_not_logged_in),
+        cmocka_unit_test (test_two_person_dedupe),
+        cmocka_unit_test (test_create_refusals),
+        cmocka_unit_test (test_group_and_lists),
+        cmocka_unit_test (test_not_a_member),
+        cmocka_unit_test (test_send_refusals),
+        cmocka_unit_test (test_push_to_every_other_session),
+        cmocka_unit_test (test_idempotent_retry),
+        cmocka_unit_test (test_gap_recovery),
+        cmocka_unit_test (test_paging),
+        cmocka_unit_test (test_logout),
+        cmocka_unit_test (test_bad_frames),
+        cmocka_unit_test (test_admin_socket),
+        cmocka_unit_test (test_restart_and_idle),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

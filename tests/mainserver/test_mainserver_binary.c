@@ -1,0 +1,379 @@
+/*  test_mainserver_binary - the real chat-mainserver: kill -9 right after
+    the acks, restart, and every acknowledged message is there exactly once;
+    SIGTERM stops it cleanly with exit 0
+
+    The binary comes from $CHAT_MAINSERVER (set by ctest).
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <cmocka.h>
+#include "chaterror.h"
+#include "credential.h"
+#include "fernet.h"
+#include "secret.h"
+#include "wire.h"
+#include "msclient.h"
+
+#define MESSAGES 300
+#define ACKED_BEFORE_KILL 200
+
+static struct {
+    char dir [64];
+    const char *binary;
+    credential_keys_t keys;
+    rsakey_t *key;
+} F;
+
+typedef struct {
+    pid_t pid;
+    char *log;
+    char *endpoint;
+    char *push_endpoint;
+} proc_t;
+
+//  Find "<label> tcp://..." in the log; malloc'd endpoint or NULL.
+static char *
+s_log_endpoint (const char *log, const char *label)
+{
+    FILE *file = fopen (log, "r");
+    if (!file)
+        return NULL;
+    char line [512];
+    char *found = NULL;
+    while (!found && fgets (line, sizeof line, file)) {
+        char *at = strstr (line, label);
+        if (at) {
+            at += strlen (label);
+            at [strcspn (at, " \r\n")] = 0;
+            found = strdup (at);
+        }
+    }
+    fclose (file);
+    return found;
+}
+
+static void
+s_start (proc_t *proc, int run)
+{
+    proc->log = zsys_sprintf ("%s/log.%d", F.dir, run);
+    char *data = zsys_sprintf ("%s/data", F.dir);
+    proc->pid = fork ();
+    assert_true (proc->pid >= 0);
+    if (proc->pid == 0) {
+        int fd = open (proc->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0)
+            _exit (127);
+        dup2 (fd, 2);
+        dup2 (fd, 1);
+        execl (F.binary, F.binary, "--data", data,
+               "--bind", "tcp://127.0.0.1:*", "--push-bind", "tcp://127.0.0.1:*",
+               (char *) NULL);
+        _exit (127);
+    }
+    free (data);
+    //  Wait for both endpoints in its log (the key is made on first start).
+    proc->endpoint = proc->push_endpoint = NULL;
+    for (int tries = 0; tries < 300 && !proc->push_endpoint; tries++) {
+        zclock_sleep (50);
+        if (!proc->endpoint)
+            proc->endpoint = s_log_endpoint (proc->log, "requests on ");
+        if (proc->endpoint)
+            proc->push_endpoint = s_log_endpoint (proc->log, "pushes on ");
+        int status;
+        assert_int_equal (waitpid (proc->pid, &status, WNOHANG), 0);
+    }
+    assert_non_null (proc->endpoint);
+    assert_non_null (proc->push_endpoint);
+}
+
+static void
+s_proc_free (proc_t *proc)
+{
+    zstr_free (&proc->log);
+    zstr_free (&proc->endpoint);
+    zstr_free (&proc->push_endpoint);
+}
+
+static int
+s_cert_request (msclient_t *client, int purpose, const char *name)
+{
+    uint8_t *cert = NULL;
+    size_t len = 0;
+    assert_int_equal (credential_cert_issue (&F.keys, purpose, name,
+                                             rsakey_fingerprint (F.key), wire_now (),
+                                             &cert, &len), CHAT_OK);
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
+    Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
+    if (purpose == CREDENTIAL_REGISTERED) {
+        reg.certificate.data = cert;
+        reg.certificate.len = len;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
+        request.register_ = &reg;
+    }
+    else {
+        login.certificate.data = cert;
+        login.certificate.len = len;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
+        request.login = &login;
+    }
+    Chat__MainReply *reply = NULL;
+    assert_int_equal (msclient_request (client, &request, &reply), CHAT_OK);
+    int code = msclient_code (reply);
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (cert);
+    return code;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    F.binary = getenv ("CHAT_MAINSERVER");
+    strcpy (F.dir, "/tmp/test_msbinary.XXXXXX");
+    assert_non_null (mkdtemp (F.dir));
+    char *data = zsys_sprintf ("%s/data", F.dir);
+    assert_int_equal (mkdir (data, 0700), 0);
+    char *path = zsys_sprintf ("%s/shared.secret", data);
+    assert_int_equal (secret_shared_create (path), 0);
+    uint8_t shared [SECRET_SHARED_SIZE];
+    assert_int_equal (secret_shared_load (path, shared), 0);
+    assert_int_equal (credential_keys_derive (shared, &F.keys), CHAT_OK);
+    secret_wipe (shared, sizeof shared);
+    free (path);
+    free (data);
+    F.key = rsakey_generate (2048);
+    assert_non_null (F.key);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    rsakey_destroy (&F.key);
+    credential_keys_wipe (&F.keys);
+    char *command = zsys_sprintf ("rm -rf '%s'", F.dir);
+    assert_int_equal (system (command), 0);
+    free (command);
+    return 0;
+}
+
+static void
+test_kill_and_restart (void **state)
+{
+    (void) state;
+    if (!F.binary || access (F.binary, X_OK) != 0) {
+        fprintf (stderr, "skipped: CHAT_MAINSERVER does not name the chat-mainserver binary\n");
+        skip ();
+    }
+    proc_t proc;
+    s_start (&proc, 1);
+    msclient_t *client = msclient_new (F.key, proc.endpoint, NULL);
+    assert_non_null (client);
+    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "alice"), CHAT_OK);
+    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "bob"), CHAT_OK);
+    assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "alice"), CHAT_OK);
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
+    char *members [] = { "bob" };
+    create.members = members;
+    create.n_members = 1;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
+    request.create_conversation = &create;
+    Chat__MainReply *reply = NULL;
+    assert_int_equal (msclient_request (client, &request, &reply), CHAT_OK);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    uint8_t id [16];
+    memcpy (id, reply->conversation->conversation_id.data, 16);
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    //  Pipeline every send, then kill -9 as soon as some of the acks are in:
+    //  the rest may or may not have been stored, but every ack must hold.
+    uint8_t conv_key [FERNET_KEY_SIZE];
+    assert_int_equal (fernet_key_generate (conv_key), 0);
+    uint8_t cmids [MESSAGES][16];
+    char *tokens [MESSAGES];
+    for (int i = 0; i < MESSAGES; i++) {
+        secret_random (cmids [i], 16);
+        char text [32];
+        snprintf (text, sizeof text, "message %d", i);
+        assert_int_equal (fernet_encrypt (conv_key, (uint8_t *) text, strlen (text),
+                                          wire_now (), &tokens [i]), CHAT_OK);
+        Chat__MainRequest send_request = CHAT__MAIN_REQUEST__INIT;
+        Chat__SendMessageRequest send = CHAT__SEND_MESSAGE_REQUEST__INIT;
+        send.conversation_id.data = id;
+        send.conversation_id.len = 16;
+        send.client_message_id.data = cmids [i];
+        send.client_message_id.len = 16;
+        send.token = tokens [i];
+        send_request.body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
+        send_request.send_message = &send;
+        send_request.request_id = (uint64_t) i + 1;
+        assert_true (msclient_send (client, &send_request) > 0);
+    }
+    uint64_t acked_seq [MESSAGES] = { 0 };
+    int acked = 0;
+    while (acked < ACKED_BEFORE_KILL) {
+        assert_int_equal (msclient_recv (client, &reply), CHAT_OK);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        uint64_t index = reply->request_id - 1;
+        assert_true (index < MESSAGES);
+        acked_seq [index] = reply->sent->seq;
+        chat__main_reply__free_unpacked (reply, NULL);
+        acked++;
+    }
+    assert_int_equal (kill (proc.pid, SIGKILL), 0);
+    int status;
+    assert_int_equal (waitpid (proc.pid, &status, 0), proc.pid);
+    assert_true (WIFSIGNALED (status));
+    //  Acks that were already on their way count too.
+    while (zsock_events (client->dealer) & ZMQ_POLLIN) {
+        if (msclient_recv (client, &reply) != CHAT_OK)
+            break;
+        if (msclient_code (reply) == CHAT_OK && reply->request_id >= 1
+        &&  reply->request_id <= MESSAGES) {
+            acked_seq [reply->request_id - 1] = reply->sent->seq;
+            acked++;
+        }
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    msclient_destroy (&client);
+    s_proc_free (&proc);
+
+    //  Restarted on the same data.
+    s_start (&proc, 2);
+    client = msclient_new (F.key, proc.endpoint, NULL);
+    assert_non_null (client);
+    assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "bob"), CHAT_OK);
+    int found [MESSAGES] = { 0 };
+    uint64_t after = 0, expected_seq = 1;
+    bool more = true;
+    while (more) {
+        Chat__MainRequest get_request = CHAT__MAIN_REQUEST__INIT;
+        Chat__GetMessagesRequest get = CHAT__GET_MESSAGES_REQUEST__INIT;
+        get.conversation_id.data = id;
+        get.conversation_id.len = 16;
+        get.after_seq = after;
+        get_request.body_case = CHAT__MAIN_REQUEST__BODY_GET_MESSAGES;
+        get_request.get_messages = &get;
+        assert_int_equal (msclient_request (client, &get_request, &reply), CHAT_OK);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        Chat__MessagePage *page = reply->messages;
+        for (size_t i = 0; i < page->n_messages; i++) {
+            Chat__StoredMessage *msg = page->messages [i];
+            assert_int_equal (msg->seq, expected_seq++);       //  no holes
+            int index = -1;
+            for (int j = 0; j < MESSAGES && index < 0; j++)
+                if (memcmp (cmids [j], msg->client_message_id.data, 16) == 0)
+                    index = j;
+            assert_true (index >= 0);
+            assert_string_equal (msg->token, tokens [index]);
+            assert_string_equal (msg->sender, "alice");
+            found [index]++;
+            after = msg->seq;
+        }
+        more = page->more;
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    int stored = 0;
+    for (int i = 0; i < MESSAGES; i++) {
+        assert_true (found [i] <= 1);               //  never twice
+        if (acked_seq [i]) {
+            assert_int_equal (found [i], 1);        //  every ack holds
+        }
+        stored += found [i];
+    }
+    assert_true (stored >= acked);
+    fprintf (stderr, "# %d acknowledged before kill -9, %d stored\n", acked, stored);
+
+    //  A retry of the whole lot after the crash stores nothing twice.
+    assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "alice"), CHAT_OK);
+    for (int i = 0; i < MESSAGES; i++) {
+        Chat__MainRequest send_request = CHAT__MAIN_REQUEST__INIT;
+        Chat__SendMessageRequest send = CHAT__SEND_MESSAGE_REQUEST__INIT;
+        send.conversation_id.data = id;
+        send.conversation_id.len = 16;
+        send.client_message_id.data = cmids [i];
+        send.client_message_id.len = 16;
+        send.token = tokens [i];
+        send_request.body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
+        send_request.send_message = &send;
+        assert_int_equal (msclient_request (client, &send_request, &reply), CHAT_OK);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        assert_int_equal (reply->sent->duplicate, found [i] == 1);
+        if (acked_seq [i])
+            assert_int_equal (reply->sent->seq, acked_seq [i]);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    msclient_destroy (&client);
+    for (int i = 0; i < MESSAGES; i++)
+        free (tokens [i]);
+
+    //  SIGTERM: a clean stop with exit 0.
+    assert_int_equal (kill (proc.pid, SIGTERM), 0);
+    int waited = 0;
+    while (waitpid (proc.pid, &status, WNOHANG) == 0 && waited < 200) {
+        zclock_sleep (50);
+        waited++;
+    }
+    if (waited == 200) {
+        kill (proc.pid, SIGKILL);
+        waitpid (proc.pid, &status, 0);
+        fail_msg ("chat-mainserver did not stop on SIGTERM");
+    }
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    s_proc_free (&proc);
+}
+
+static void
+test_refuses_without_secret (void **state)
+{
+    (void) state;
+    if (!F.binary || access (F.binary, X_OK) != 0) {
+        fprintf (stderr, "skipped: CHAT_MAINSERVER does not name the chat-mainserver binary\n");
+        skip ();
+    }
+    char *command = zsys_sprintf ("'%s' --data '%s/empty' --bind 'tcp://127.0.0.1:*'"
+                                  " --push-bind 'tcp://127.0.0.1:*' 2>'%s/refused.log'",
+                                  F.binary, F.dir, F.dir);
+    int status = system (command);
+    free (command);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 1);
+    char *log = zsys_sprintf ("%s/refused.log", F.dir);
+    FILE *file = fopen (log, "r");
+    assert_non_null (file);
+    char text [4096] = "";
+    size_t size = fread (text, 1, sizeof text - 1, file);
+    text [size] = 0;
+    fclose (file);
+    free (log);
+    assert_non_null (strstr (text, "shared.secret"));
+    command = zsys_sprintf ("'%s' --no-such-option >/dev/null 2>&1", F.binary);
+    status = system (command);
+    free (command);
+    assert_int_equal (WEXITSTATUS (status), 2);
+    command = zsys_sprintf ("'%s' --help >/dev/null", F.binary);
+    status = system (command);
+    free (command);
+    assert_int_equal (WEXITSTATUS (status), 0);
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_kill_and_restart),
+        cmocka_unit_test (test_refuses_without_secret),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
