@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include "chanserver.h"
 #include "channel.h"
 #include "chaterror.h"
@@ -1077,4 +1077,8 @@ keyserver_actor (zsock_t *pipe, void *args)
     if (self->started)
         zsys_info ("keyserver: stopped");
     s_server_destroy (&self);
+    //  Free this thread's OpenSSL state (its DRBGs) now: CZMQ's actor
+    //  threads are detached, so main() may exit before the thread-exit
+    //  handlers would have run, and the state would show up as a leak
+    OPENSSL_thread_stop ();
 }
