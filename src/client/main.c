@@ -1,0 +1,246 @@
+/*  chat - the terminal client: options, finding the servers, then the
+    full-screen interface or plain line mode
+*/
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "chatclient.h"
+#include "plain.h"
+#include "beacon.h"
+
+#define DEFAULT_KEYSERVER  "tcp://127.0.0.1:5555"
+#define DEFAULT_MAINSERVER "tcp://127.0.0.1:5556"
+
+static void
+s_help (FILE *out)
+{
+    fprintf (out,
+"Usage: chat [OPTION]...\n"
+"The secure chat client: a full-screen interface on a terminal, or plain\n"
+"line mode (one command per line on stdin, one event per line on stdout)\n"
+"with --plain or when stdin is not a terminal.\n"
+"\n"
+"Finding the servers:\n"
+"  --keyserver ENDPOINT      key server, e.g. tcp://127.0.0.1:5555\n"
+"  --mainserver ENDPOINT     main server, e.g. tcp://127.0.0.1:5556\n"
+"  --push ENDPOINT           main server's push endpoint (default: the main\n"
+"                            server's host and port + 1)\n"
+"  --config FILE             read these from a ZPL file: client/keyserver,\n"
+"                            client/mainserver, client/push,\n"
+"                            client/pin_keyserver, client/pin_mainserver,\n"
+"                            client/known_servers, client/discover_timeout\n"
+"  --discover-timeout SECS   with no endpoints, listen this long for the\n"
+"                            servers' beacons (default 5)\n"
+"  Without endpoints (options or config) the client listens for beacons;\n"
+"  with --local it uses " DEFAULT_KEYSERVER " and " DEFAULT_MAINSERVER ".\n"
+"  --local                   use the default local endpoints, no discovery\n"
+"\n"
+"Server keys (trust on first use, refused when changed):\n"
+"  --known-servers FILE      pin file (default\n"
+"                            $XDG_CONFIG_HOME/chat/known_servers)\n"
+"  --pin-keyserver SHA256:.. accept only this key server key\n"
+"  --pin-mainserver SHA256:.. accept only this main server key\n"
+"\n"
+"Interface:\n"
+"  --plain                   plain line mode (see below and PLAIN.md)\n"
+"  --json                    plain mode, one JSON object per line\n"
+"  --verbose                 log connections on stderr\n"
+"  --help                    this text\n"
+"  --version                 the version\n"
+"\n"
+"Plain mode commands:\n");
+    for (int i = 0; plain_help [i]; i++)
+        fprintf (out, "  %s\n", plain_help [i]);
+    fprintf (out,
+"Every command ends with one line `ok COMMAND ...` or\n"
+"`error CODE COMMAND MESSAGE`; `msg CONV SEQ SENDER UNIX_MS TEXT` lines\n"
+"arrive whenever a message does, `event ...` lines on (re)connects and pins.\n"
+"Exit status: 0 every command succeeded, 1 one failed, 2 usage error.\n");
+}
+
+static char *
+s_config_get (zconfig_t *config, const char *path)
+{
+    if (!config)
+        return NULL;
+    char *value = zconfig_get (config, path, NULL);
+    return value && *value ? value : NULL;
+}
+
+static bool
+s_pin_ok (const char *pin)
+{
+    return !pin || (strncmp (pin, "SHA256:", 7) == 0 && strlen (pin) >= 20);
+}
+
+int
+main (int argc, char **argv)
+{
+    enum {
+        OPT_KEYSERVER = 256, OPT_MAINSERVER, OPT_PUSH, OPT_PIN_KEY, OPT_PIN_MAIN,
+        OPT_KNOWN, OPT_CONFIG, OPT_DISCOVER, OPT_PLAIN, OPT_JSON, OPT_VERBOSE,
+        OPT_HELP, OPT_VERSION, OPT_LOCAL
+    };
+    static const struct option options [] = {
+        { "keyserver", required_argument, NULL, OPT_KEYSERVER },
+        { "mainserver", required_argument, NULL, OPT_MAINSERVER },
+        { "push", required_argument, NULL, OPT_PUSH },
+        { "pin-keyserver", required_argument, NULL, OPT_PIN_KEY },
+        { "pin-mainserver", required_argument, NULL, OPT_PIN_MAIN },
+        { "known-servers", required_argument, NULL, OPT_KNOWN },
+        { "config", required_argument, NULL, OPT_CONFIG },
+        { "discover-timeout", required_argument, NULL, OPT_DISCOVER },
+        { "local", no_argument, NULL, OPT_LOCAL },
+        { "plain", no_argument, NULL, OPT_PLAIN },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "verbose", no_argument, NULL, OPT_VERBOSE },
+        { "help", no_argument, NULL, OPT_HELP },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *keyserver = NULL, *mainserver = NULL, *push = NULL;
+    const char *pin_key = NULL, *pin_main = NULL, *known = NULL;
+    const char *config_path = NULL, *discover_text = NULL;
+    bool plain = false, json = false, verbose = false, local = false;
+
+    int opt;
+    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+            case OPT_KEYSERVER:  keyserver = optarg; break;
+            case OPT_MAINSERVER: mainserver = optarg; break;
+            case OPT_PUSH:       push = optarg; break;
+            case OPT_PIN_KEY:    pin_key = optarg; break;
+            case OPT_PIN_MAIN:   pin_main = optarg; break;
+            case OPT_KNOWN:      known = optarg; break;
+            case OPT_CONFIG:     config_path = optarg; break;
+            case OPT_DISCOVER:   discover_text = optarg; break;
+            case OPT_LOCAL:      local = true; break;
+            case OPT_PLAIN:      plain = true; break;
+            case OPT_JSON:       json = plain = true; break;
+            case OPT_VERBOSE:    verbose = true; break;
+            case OPT_HELP:
+                s_help (stdout);
+                return 0;
+            case OPT_VERSION:
+                printf ("chat %s\n", CHAT_VERSION);
+                return 0;
+            default:
+                fprintf (stderr, "Try 'chat --help'.\n");
+                return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "chat: unexpected argument '%s'\nTry 'chat --help'.\n", argv [optind]);
+        return 2;
+    }
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    zsys_set_logsystem (false);
+
+    zconfig_t *config = NULL;
+    if (config_path) {
+        config = zconfig_load (config_path);
+        if (!config) {
+            fprintf (stderr, "chat: cannot read the config file %s\n", config_path);
+            return 2;
+        }
+        if (!keyserver)  keyserver = s_config_get (config, "client/keyserver");
+        if (!mainserver) mainserver = s_config_get (config, "client/mainserver");
+        if (!push)       push = s_config_get (config, "client/push");
+        if (!pin_key)    pin_key = s_config_get (config, "client/pin_keyserver");
+        if (!pin_main)   pin_main = s_config_get (config, "client/pin_mainserver");
+        if (!known)      known = s_config_get (config, "client/known_servers");
+        if (!discover_text) discover_text = s_config_get (config, "client/discover_timeout");
+    }
+    int discover_timeout = 5;
+    if (discover_text) {
+        char *end = NULL;
+        long value = strtol (discover_text, &end, 10);
+        if (!end || *end || value < 1 || value > 3600) {
+            fprintf (stderr, "chat: --discover-timeout wants 1..3600 seconds\n");
+            zconfig_destroy (&config);
+            return 2;
+        }
+        discover_timeout = (int) value;
+    }
+    if (!s_pin_ok (pin_key) || !s_pin_ok (pin_main)) {
+        fprintf (stderr, "chat: a pin looks like SHA256:<base64>, not '%s'\n",
+                 s_pin_ok (pin_key) ? pin_main : pin_key);
+        zconfig_destroy (&config);
+        return 2;
+    }
+    if ((keyserver == NULL) != (mainserver == NULL)) {
+        fprintf (stderr, "chat: give both --keyserver and --mainserver (or neither, to discover them)\n");
+        zconfig_destroy (&config);
+        return 2;
+    }
+    if (local && !keyserver) {
+        keyserver = DEFAULT_KEYSERVER;
+        mainserver = DEFAULT_MAINSERVER;
+    }
+
+    chatclient_config_t cc;
+    memset (&cc, 0, sizeof (cc));
+    beacon_info_t found_key, found_main;
+    if (!keyserver) {
+        fprintf (stderr, "chat: looking for chat servers (up to %d s)...\n", discover_timeout);
+        memset (&found_key, 0, sizeof (found_key));
+        memset (&found_main, 0, sizeof (found_main));
+        if (beacon_discover (BEACON_PORT, discover_timeout * 1000,
+                             &found_key, &found_main) != 0) {
+            if (found_key.role [0] || found_main.role [0])
+                fprintf (stderr, "chat: only the %s answered within %d s; "
+                         "give --keyserver and --mainserver\n",
+                         found_key.role [0] ? "key server" : "main server",
+                         discover_timeout);
+            else
+                fprintf (stderr, "chat: no chat servers answered within %d s; "
+                         "give --keyserver and --mainserver (or --local)\n",
+                         discover_timeout);
+            zconfig_destroy (&config);
+            return 1;
+        }
+        keyserver = found_key.endpoint;
+        mainserver = found_main.endpoint;
+        if (!push && found_main.push_endpoint [0])
+            push = found_main.push_endpoint;
+        cc.keyserver_pin_name = "keyserver@discovery";
+        cc.mainserver_pin_name = "mainserver@discovery";
+        if (verbose)
+            fprintf (stderr, "chat: found key server %s and main server %s\n",
+                     keyserver, mainserver);
+    }
+    cc.keyserver = keyserver;
+    cc.mainserver = mainserver;
+    cc.push = push;
+    cc.keyserver_pin = pin_key;
+    cc.mainserver_pin = pin_main;
+    cc.known_servers = known;
+    cc.verbose = verbose;
+
+    chatclient_t *client = chatclient_new (&cc);
+    zconfig_destroy (&config);
+    if (!client)
+        return 1;
+
+    int rc;
+    bool tty = isatty (STDIN_FILENO) && isatty (STDOUT_FILENO);
+#ifdef CHAT_HAVE_TUI
+    if (!plain && tty)
+        rc = tui_run (client, verbose);
+    else
+#endif
+    {
+#ifndef CHAT_HAVE_TUI
+        if (!plain && tty)
+            fprintf (stderr, "chat: this build has no full-screen interface; "
+                     "using plain mode (type help)\n");
+#endif
+        plain_options_t po = { .json = json, .in_fd = STDIN_FILENO, .out = stdout };
+        rc = plain_run (client, &po);
+    }
+    chatclient_destroy (&client);
+    return rc;
+}
