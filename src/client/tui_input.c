@@ -16,7 +16,9 @@
 
 #define HISTORY_MAX 100
 
-#define CTRL(c) ((c) & 0x1F)
+#ifndef CTRL
+#   define CTRL(c) ((c) & 0x1F)
+#endif
 
 struct _tui_input_t {
     wchar_t *line;                  //  max + 1, NUL-terminated
