@@ -159,6 +159,24 @@ class Proc:
         fail("%s: no line matching %r (%s) within %.0f s; exit %s\n%s"
              % (self.name, regex, what or "", timeout or TIMEOUT, self.p.poll(), self.tail()))
 
+    def wait_log(self, regex, timeout=None, what=None):
+        """A line in either stream, from the start (servers log with zsys,
+        whose stream may be stdout or stderr)."""
+        deadline = time.monotonic() + (timeout or TIMEOUT)
+        with self.cv:
+            while True:
+                for stream in ("err", "out"):
+                    hit = self.find(regex, 0, stream)
+                    if hit:
+                        return hit[1]
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.p.poll() is not None
+                                 and not any(t.is_alive() for t in self.threads)):
+                    break
+                self.cv.wait(min(left, 0.2))
+        fail("%s: no log line matching %r (%s) within %.0f s; exit %s\n%s"
+             % (self.name, regex, what or "", timeout or TIMEOUT, self.p.poll(), self.tail()))
+
     def lines_since(self, mark, stream="out"):
         with self.cv:
             return list((self.out if stream == "out" else self.err)[mark:])
@@ -174,7 +192,7 @@ class Proc:
     def alive(self):
         return self.p.poll() is None
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         if self.alive():
             try:
                 os.kill(self.pid, sig)
@@ -189,7 +207,7 @@ class Proc:
 
     def stop(self, sig=signal.SIGTERM, timeout=None):
         """Signal and wait; returns the exit status."""
-        self.signal(sig)
+        self.send_signal(sig)
         rc = self.wait_exit(timeout)
         for t in self.threads:
             t.join(5)
@@ -197,7 +215,7 @@ class Proc:
         return rc
 
     def kill9(self):
-        self.signal(signal.SIGKILL)
+        self.send_signal(signal.SIGKILL)
         self.p.wait(TIMEOUT)
         for t in self.threads:
             t.join(5)
@@ -216,7 +234,7 @@ class Proc:
     def kill_all(cls):
         for proc in cls._all:
             if proc.alive():
-                proc.signal(signal.SIGKILL)
+                proc.send_signal(signal.SIGKILL)
                 try:
                     proc.p.wait(5)
                 except subprocess.TimeoutExpired:
@@ -248,6 +266,7 @@ class Cluster:
         self.push_endpoint = None
         self.ks_fingerprint = None
         self.ms_fingerprint = None
+        self.exit_codes = []
 
     def init(self):
         result = subprocess.run([self.bins["keyserver"], "--init", "--data", self.ks_dir],
@@ -275,8 +294,7 @@ class Cluster:
                        logdir=self.workdir, stdin=False)
         m = self.ks.wait(r"^(tcp://\S+)$", timeout=max(TIMEOUT, 60), what="bound endpoint")
         self.ks_endpoint = m.group(1)
-        m = self.ks.wait(r"key (SHA256:[A-Za-z0-9+/]{43})", since=0, stream="err",
-                         timeout=10, what="key fingerprint")
+        m = self.ks.wait_log(r"key (SHA256:[A-Za-z0-9+/]{43})", 10, "key fingerprint")
         self.ks_fingerprint = m.group(1)
         log("keyserver%s on %s (pid %d)" % (self.name, self.ks_endpoint, self.ks.pid))
         return self.ks
@@ -294,13 +312,12 @@ class Cluster:
         self.ms = Proc("mainserver" + self.name, argv, netns=self.netns,
                        logdir=self.workdir, stdin=False)
         wait = max(TIMEOUT, 60)
-        self.ms_endpoint = self.ms.wait(r"requests on (tcp://\S+)", stream="err", since=0,
-                                        timeout=wait, what="request endpoint").group(1)
-        self.push_endpoint = self.ms.wait(r"pushes on (tcp://\S+)", stream="err", since=0,
-                                          timeout=wait, what="push endpoint").group(1)
-        self.ms_fingerprint = self.ms.wait(r"ready, key (SHA256:[A-Za-z0-9+/]{43})",
-                                           stream="err", since=0, timeout=wait,
-                                           what="ready").group(1)
+        self.ms_endpoint = self.ms.wait_log(r"requests on (tcp://\S+)", wait,
+                                            "request endpoint").group(1)
+        self.push_endpoint = self.ms.wait_log(r"pushes on (tcp://\S+)", wait,
+                                              "push endpoint").group(1)
+        self.ms_fingerprint = self.ms.wait_log(r"ready, key (SHA256:[A-Za-z0-9+/]{43})",
+                                               wait, "ready").group(1)
         log("mainserver%s on %s, push %s (pid %d)"
             % (self.name, self.ms_endpoint, self.push_endpoint, self.ms.pid))
         return self.ms
@@ -310,19 +327,22 @@ class Cluster:
         self.start_mainserver()
         return self
 
-    def stop_keyserver(self, timeout=None):
-        rc = self.ks.stop(signal.SIGTERM, timeout)
-        if rc != 0:
-            fail("key server exited %s on SIGTERM\n%s" % (rc, self.ks.tail()))
+    def _stop(self, proc, what, timeout, check):
+        rc = proc.stop(signal.SIGTERM, timeout)
+        self.exit_codes.append((what, rc))
+        if check and rc != 0:
+            fail("%s exited %s on SIGTERM\n%s" % (what, rc, proc.tail()))
+        return rc
 
-    def stop_mainserver(self, timeout=None):
-        rc = self.ms.stop(signal.SIGTERM, timeout)
-        if rc != 0:
-            fail("main server exited %s on SIGTERM\n%s" % (rc, self.ms.tail()))
+    def stop_keyserver(self, timeout=None, check=True):
+        return self._stop(self.ks, "key server", timeout, check)
 
-    def stop(self, timeout=None):
-        self.stop_mainserver(timeout)
-        self.stop_keyserver(timeout)
+    def stop_mainserver(self, timeout=None, check=True):
+        return self._stop(self.ms, "main server", timeout, check)
+
+    def stop(self, timeout=None, check=True):
+        self.stop_mainserver(timeout, check)
+        self.stop_keyserver(timeout, check)
 
     def client_args(self):
         return ["--keyserver", self.ks_endpoint, "--mainserver", self.ms_endpoint,
@@ -461,3 +481,294 @@ def main(body):
     if status == 0:
         log("PASS")
     sys.exit(status)
+
+
+# ------------------------------------------------------------------ the client
+
+def plain_word(text):
+    """A command word for plain mode (src/client/plainfmt.h): backslash,
+    spaces and control bytes escaped."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == " " or ord(ch) < 0x20 or ord(ch) == 0x7f:
+            out.append("\\x%02x" % ord(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class Result:
+    def __init__(self, client, command, line, extra):
+        self.client = client
+        self.command = command
+        self.line = line            # the ok/error object
+        self.extra = extra          # the lines before it (conv, hist, user ...)
+        self.ok = line.get("type") == "ok"
+
+    def expect_ok(self, message=None):
+        if not self.ok:
+            fail("%s: %s failed: %r\n%s" % (self.client.name, self.command, self.line,
+                                           self.client.tail()))
+        if message is not None and self.line.get("message") != message:
+            fail("%s: %s answered %r, expected message %r"
+                 % (self.client.name, self.command, self.line, message))
+        return self
+
+    def expect_fail(self, code=None, message=None):
+        """code: the error code name, or None for any; message: a prefix the
+        message must start with, or None for any."""
+        if self.ok:
+            fail("%s: %s succeeded, expected %s %r: %r"
+                 % (self.client.name, self.command, code or "an error", message, self.line))
+        if code and self.line.get("code") != code:
+            fail("%s: %s failed with %s, expected %s: %r"
+                 % (self.client.name, self.command, self.line.get("code"), code, self.line))
+        if message and not str(self.line.get("message", "")).startswith(message):
+            fail("%s: %s failed with message %r, expected %r"
+                 % (self.client.name, self.command, self.line.get("message"), message))
+        return self
+
+
+class Client(Proc):
+    """chat --plain --json: one command at a time, each answered by one
+    {"type":"ok"} or {"type":"error"} line (PLAIN.md); events in between."""
+
+    def __init__(self, bins, name, args, home, netns=None, logdir=None, isolate_home=False,
+                 env=None):
+        os.makedirs(home, exist_ok=True)
+        full_env = {"XDG_CONFIG_HOME": home}
+        if isolate_home:
+            full_env = {"HOME": home}
+            for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"),
+                             ("XDG_CACHE_HOME", "cache"), ("XDG_STATE_HOME", "state"),
+                             ("TMPDIR", "tmp")):
+                full_env[var] = os.path.join(home, sub)
+            os.makedirs(full_env["TMPDIR"], exist_ok=True)
+        if env:
+            full_env.update(env)
+        self.home = home
+        self.pending = 0            # commands written, answers not yet read
+        self.answered = 0           # answers read by command()
+        Proc.__init__(self, "chat-" + name,
+                      [bins["client"], "--plain", "--json"] + list(args),
+                      env=full_env, netns=netns, logdir=logdir)
+
+    # -- parsing
+    def objects(self, since=0):
+        """(index, object) of every JSON line at or after since."""
+        import json
+        result = []
+        for i, line in enumerate(self.lines_since(since)):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict):
+                result.append((since + i, obj))
+        return result
+
+    def answers(self, since=0):
+        return [(i, o) for i, o in self.objects(since) if o.get("type") in ("ok", "error")]
+
+    # -- commands
+    def command(self, line, timeout=None, what=None):
+        """Write a command line and wait for its answer: a Result."""
+        mark = Proc.send(self, line)
+        self.wait(r'^\{"type":"(ok|error)"', since=mark, timeout=timeout,
+                  what=what or line.split(" ", 1)[0])
+        answer = self.answers(mark)[0]
+        extra = [o for i, o in self.objects(mark) if i < answer[0]]
+        return Result(self, line.split(" ", 1)[0], answer[1], extra)
+
+    def register(self, user, password, confirm=None, confirm2=None, timeout=None):
+        confirm = password if confirm is None else confirm
+        confirm2 = confirm if confirm2 is None else confirm2
+        return self.command("register %s" % " ".join(
+            plain_word(w) for w in (user, password, confirm, confirm2)), timeout)
+
+    def login_line(self, user, password):
+        return "login %s %s" % (plain_word(user), plain_word(password))
+
+    def login(self, user, password, timeout=None):
+        return self.command(self.login_line(user, password), timeout)
+
+    def logout(self):
+        return self.command("logout").expect_ok()
+
+    def users(self):
+        r = self.command("users").expect_ok()
+        return [o["name"] for o in r.extra if o.get("type") == "user"]
+
+    def conversations(self):
+        r = self.command("list").expect_ok()
+        return [o["conversation"] for o in r.extra if o.get("type") == "conv"]
+
+    def new(self, *users):
+        r = self.command("new %s" % " ".join(plain_word(u) for u in users)).expect_ok()
+        return r.line["conversation"]
+
+    def send_line(self, line):
+        return Proc.send(self, line)
+
+    def send(self, conv, text=None, timeout=None):
+        """send(conv, text): send a message and return its seq. send(line)
+        with one argument is Proc.send: write a raw line."""
+        if text is None:
+            return Proc.send(self, conv)
+        r = self.command("send %s %s" % (conv, plain_word_text(text)), timeout)
+        r.expect_ok()
+        return int(r.line["seq"])
+
+    def history(self, conv, after=0, timeout=None):
+        r = self.command("history %s %d" % (conv, after), timeout).expect_ok()
+        return [(int(o["seq"]), o["sender"], o["text"]) for o in r.extra
+                if o.get("type") == "hist"]
+
+    def history_refused(self, conv):
+        """A conversation the user is not in: refused, nothing shown."""
+        r = self.command("history %s 0" % conv)
+        if r.ok or any(o.get("type") == "hist" for o in r.extra):
+            fail("%s: history of %s was not refused: %r %r" % (self.name, conv, r.line, r.extra))
+        return r
+
+    def quit(self, allow_failure=False):
+        if self.alive():
+            try:
+                Proc.send(self, "quit")
+            except TestFailure:
+                pass
+            self.close_stdin()
+        rc = self.wait_exit()
+        for t in self.threads:
+            t.join(5)
+        self.save_log()
+        # plain mode exits 1 when any command failed, 0 when none did
+        failed = any(o.get("type") == "error" for _, o in self.answers(0))
+        if rc != (1 if failed else 0) and not allow_failure:
+            fail("%s exited %d after %s\n%s" % (self.name, rc,
+                 "a failed command" if failed else "no failed command", self.tail()))
+        return rc
+
+    def kill9(self):
+        Proc.kill9(self)
+
+    # -- events
+    def wait_message(self, conv, sender, text, timeout=None):
+        """A live message (type msg) from anywhere in the output so far."""
+        deadline = time.monotonic() + (timeout or TIMEOUT)
+        while True:
+            for _, o in self.objects(0):
+                if (o.get("type") == "msg" and o.get("conversation") == conv
+                        and o.get("sender") == sender and o.get("text") == text):
+                    return o
+            if time.monotonic() > deadline or not self.alive():
+                fail("%s: no live message %r from %s in %s\n%s"
+                     % (self.name, text, sender, conv, self.tail()))
+            with self.cv:
+                self.cv.wait(0.2)
+
+    def wait_event(self, event, timeout=None, since=0, **fields):
+        deadline = time.monotonic() + (timeout or TIMEOUT)
+        while True:
+            for _, o in self.objects(since):
+                if o.get("type") == "event" and o.get("event") == event and all(
+                        o.get(k) == v for k, v in fields.items()):
+                    return o
+            if time.monotonic() > deadline or not self.alive():
+                fail("%s: no %s event %r\n%s" % (self.name, event, fields, self.tail()))
+            with self.cv:
+                self.cv.wait(0.2)
+
+    def wait_connected(self, timeout=None):
+        self.wait_event("connected", timeout, server="keyserver")
+        self.wait_event("connected", timeout, server="mainserver")
+
+    def wait_conversation(self, conv, timeout=None):
+        deadline = time.monotonic() + (timeout or TIMEOUT)
+        while True:
+            for _, o in self.objects(0):
+                if o.get("conversation") == conv and o.get("type") in ("event", "conv"):
+                    return o
+            if time.monotonic() > deadline or not self.alive():
+                fail("%s: never heard of conversation %s\n%s" % (self.name, conv, self.tail()))
+            with self.cv:
+                self.cv.wait(0.2)
+
+    def wait_pin_mismatch(self, server, pinned, offered, timeout=None):
+        """The refusal names both fingerprints, on stdout and in the warning."""
+        o = self.wait_event("pin-mismatch", timeout, server=server)
+        if o.get("pinned") != pinned or o.get("offered") != offered:
+            fail("%s: pin-mismatch names %r / %r, expected pinned %s offered %s"
+                 % (self.name, o.get("pinned"), o.get("offered"), pinned, offered))
+        warning = self.wait(r"WARNING", since=0, stream="err", timeout=5, what="warning").string
+        if pinned not in warning or offered not in warning:
+            fail("%s: the warning does not name both fingerprints: %r" % (self.name, warning))
+        if any(o.get("type") == "event" and o.get("event") == "connected"
+               and o.get("server") == server for _, o in self.objects(0)):
+            fail("%s: connected to the %s despite the pin mismatch" % (self.name, server))
+        return o
+
+    # -- bursts (commands run in order, so the n-th answer is the n-th line)
+    def send_burst(self, conv, texts):
+        self.burst = getattr(self, "burst", {})
+        mark = self.mark()
+        self.burst[mark] = list(texts)
+        data = "".join("send %s %s\n" % (conv, plain_word_text(t)) for t in texts)
+        try:
+            self.p.stdin.write(data.encode())
+            self.p.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+        return mark
+
+    def _burst_answers(self, mark):
+        return [o for _, o in self.answers(mark) if o.get("command") == "send"]
+
+    def acks(self, mark):
+        """(seq, text) of the burst's sends answered ok so far."""
+        texts = self.burst[mark]
+        return [(int(o["seq"]), texts[i]) for i, o in enumerate(self._burst_answers(mark)[:len(texts)])
+                if o.get("type") == "ok"]
+
+    def burst_failures(self, mark):
+        texts = self.burst[mark]
+        return [(texts[i], o) for i, o in enumerate(self._burst_answers(mark)[:len(texts)])
+                if o.get("type") != "ok"]
+
+    def wait_burst_done(self, mark, count, timeout=None):
+        deadline = time.monotonic() + (timeout or TIMEOUT)
+        while len(self._burst_answers(mark)) < count:
+            if time.monotonic() > deadline or not self.alive():
+                fail("%s: only %d of %d sends answered\n%s"
+                     % (self.name, len(self._burst_answers(mark)), count, self.tail()))
+            with self.cv:
+                self.cv.wait(0.2)
+        # commands after the burst must match the next answers
+        self.cursor = max(self.cursor, self.mark())
+
+    def login_loop(self, user, password, rounds):
+        data = "".join("logout\n%s\n" % self.login_line(user, password) for _ in range(rounds))
+        self.p.stdin.write(data.encode())
+        self.p.stdin.flush()
+
+    def count_logins(self, mark):
+        return sum(1 for _, o in self.answers(mark)
+                   if o.get("command") == "login" and o.get("type") == "ok")
+
+    def wait_login_loop_done(self, mark, rounds, timeout=None):
+        deadline = time.monotonic() + (timeout or TIMEOUT)
+        while len(self.answers(mark)) < 2 * rounds:
+            if time.monotonic() > deadline or not self.alive():
+                fail("%s: only %d of %d logout/login answered\n%s"
+                     % (self.name, len(self.answers(mark)), 2 * rounds, self.tail()))
+            with self.cv:
+                self.cv.wait(0.2)
+        return self.answers(mark)
+
+
+def plain_word_text(text):
+    """The text of a send: the rest of the line, spaces kept, backslashes
+    and control bytes escaped."""
+    return plain_word(text).replace("\\x20", " ")

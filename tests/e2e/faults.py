@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""e2e.faults: servers and clients killed at the worst moments.
+
+ 1. Main server kill -9 in the middle of a burst: three plain clients each
+    pipe a burst of sends into one group conversation; once some are
+    acknowledged the main server is killed with SIGKILL and started again on
+    the same data and ports. The clients are not restarted: they reconnect
+    by themselves and finish (or fail) every send. Then every message a
+    client saw acknowledged (its "sent" line with a seq) is in the history
+    exactly once, at that seq; no seq appears twice; and a later send from
+    each of the same clients succeeds.
+ 2. Key server kill -9 during logins: the clients log out and in again in a
+    loop; the key server is killed mid-way and started again. Afterwards
+    logins work for every registered user, from the same client processes
+    and from new ones, and the registered names are still taken.
+ 3. A client that vanishes mid-request (kill -9 right after it wrote a
+    login, several times, more than the login back-off threshold; and once
+    in the middle of a burst of sends) leaves nothing behind that blocks its
+    user: a new client logs in at once, without being rate limited, and
+    sends.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2elib as L                                             # noqa: E402
+
+USERS = ("ann", "ben", "cat")
+BURST = 40
+
+
+def body(workdir, cleanups):
+    bins = L.binaries()
+    cluster = L.Cluster(bins, workdir).init().start()
+    home = os.path.join(workdir, "client")
+
+    def client(name):
+        return L.Client(bins, name, cluster.client_args(), home, logdir=workdir)
+
+    # setup: three users, one group
+    clients = {}
+    for user in USERS:
+        clients[user] = x = client(user)
+        x.register(user, user + "-pw").expect_ok("Success!")
+        x.login(user, user + "-pw").expect_ok()
+    ann = clients["ann"]
+    group = ann.new("ben", "cat")
+    for user in ("ben", "cat"):
+        clients[user].wait_conversation(group)
+
+    # --- 1. main server kill -9 mid-burst
+    marks = {}
+    for user, x in clients.items():
+        marks[user] = x.mark()
+        x.send_burst(group, ["%s burst %d" % (user, i) for i in range(BURST)])
+    # wait until some (not all) are acknowledged, then kill
+    deadline = time.monotonic() + L.TIMEOUT
+    while sum(len(x.acks(marks[u])) for u, x in clients.items()) < 5:
+        if time.monotonic() > deadline:
+            L.fail("no send acknowledged before the kill")
+        time.sleep(0.01)
+    cluster.ms.kill9()
+    acked_at_kill = sum(len(x.acks(marks[u])) for u, x in clients.items())
+    L.log("main server killed with %d of %d sends acknowledged"
+          % (acked_at_kill, BURST * len(clients)))
+    cluster.start_mainserver()
+
+    # every send completes one way or the other, without restarting clients
+    acked = {}
+    for user, x in clients.items():
+        x.wait_burst_done(marks[user], BURST, timeout=120)
+        for seq, text in x.acks(marks[user]):
+            if text in acked:
+                L.fail("%r acknowledged twice (seq %d and %d)" % (text, acked[text], seq))
+            acked[text] = seq
+        failed = x.burst_failures(marks[user])
+        L.log("%s: %d acknowledged, %d failed" % (user, len(x.acks(marks[user])), len(failed)))
+    if acked_at_kill >= len(acked):
+        L.log("note: nothing was acknowledged after the restart")
+
+    # the clients carry on by themselves: a later send works from each
+    for user, x in clients.items():
+        x.send(group, "%s after the main server came back" % user, timeout=60)
+        acked["%s after the main server came back" % user] = None
+
+    # the history, read by a fresh client: every acknowledged text once, at its seq
+    reader = client("reader")
+    reader.login("ann", "ann-pw").expect_ok()
+    hist = reader.history(group, timeout=60)
+    seqs = [q for q, _, _ in hist]
+    if len(seqs) != len(set(seqs)) or seqs != sorted(seqs):
+        L.fail("history seqs not unique and ascending: %r" % seqs)
+    by_text = {}
+    for q, sender, text in hist:
+        by_text.setdefault(text, []).append(q)
+    for text, seq in acked.items():
+        found = by_text.get(text, [])
+        if len(found) != 1:
+            L.fail("acknowledged %r is in the history %d times" % (text, len(found)))
+        if seq is not None and found[0] != seq:
+            L.fail("acknowledged %r at seq %d, history has it at %d" % (text, seq, found[0]))
+    dupes = {t: q for t, q in by_text.items() if len(q) > 1}
+    if dupes:
+        L.fail("stored twice: %r" % dupes)
+    L.log("history: %d messages, all %d acknowledged ones exactly once at their seq"
+          % (len(hist), len(acked)))
+    reader.quit()
+
+    # --- 2. key server kill -9 during logins
+    loop_marks = {user: x.mark() for user, x in clients.items()}
+    for user, x in clients.items():
+        x.login_loop(user, user + "-pw", 6)
+    deadline = time.monotonic() + L.TIMEOUT
+    while sum(x.count_logins(loop_marks[u]) for u, x in clients.items()) < 3:
+        if time.monotonic() > deadline:
+            L.fail("no login completed before the kill")
+        time.sleep(0.01)
+    cluster.ks.kill9()
+    L.log("key server killed during logins")
+    cluster.start_keyserver()
+    for user, x in clients.items():
+        x.wait_login_loop_done(loop_marks[user], 6, timeout=120)
+        # whatever the loop got, a login now works from the same process
+        x.login(user, user + "-pw", timeout=60).expect_ok()
+        x.send(group, "%s logged in after the key server came back" % user, timeout=60)
+    for user in USERS:
+        y = client(user + "-new")
+        y.login(user, user + "-pw").expect_ok()
+        y.register(user.upper(), "whatever1").expect_fail("ERR_USERNAME_TAKEN",
+                                                         "Username already in use")
+        y.quit()
+    L.log("after the key server's kill -9: every user logs in, every name still taken")
+
+    # --- 3. clients that vanish mid-request
+    for i in range(7):
+        ghost = client("ghost-%d" % i)
+        ghost.wait_connected()
+        ghost.send_line(ghost.login_line("ben", "ben-pw"))
+        ghost.kill9()
+    ghost = client("ghost-burst")
+    ghost.login("cat", "cat-pw").expect_ok()
+    mark = ghost.mark()
+    ghost.send_burst(group, ["ghost burst %d" % i for i in range(BURST)])
+    deadline = time.monotonic() + L.TIMEOUT
+    while not ghost.acks(mark) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ghost.kill9()
+    for user in ("ben", "cat"):
+        y = client(user + "-after-ghosts")
+        y.login(user, user + "-pw").expect_ok()     # not rate limited, no stale state
+        y.send(group, "%s after the ghosts" % user)
+        y.quit()
+    L.log("clients killed mid-login (7x) and mid-burst left nothing blocking their users")
+
+    for x in clients.values():
+        x.quit()
+    cluster.stop()
+
+
+if __name__ == "__main__":
+    L.main(body)

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""e2e.nosecrets: nothing secret on the wire or on disk.
+
+Everything runs inside one network namespace made for this run, where
+tcpdump captures the loopback (every byte between clients and servers):
+both servers, three plain clients that register, log in, hold a 1:1 and a
+group conversation (live and history), log out and in; and chankey_probe,
+a client that learns its own channel key, talking to both servers.
+
+Then the capture must hold none of:
+  - the passwords,
+  - the message texts,
+  - any conversation key (read from the key server's SQLite database,
+    table conversation_keys),
+  - the probe sessions' channel keys (K, the three derived Fernet keys and
+    their signing/encryption halves);
+each looked for raw, in hex, base64 and base64url (padded or not). As a
+control the same search must find things that ARE sent in clear (the key
+server's public key in the handshake, Fernet tokens).
+Every file of both data directories (the database, its WAL, keys), looked
+at while the servers run and after they stopped, and both servers' logs must
+hold no password and no message text (and the logs no conversation key).
+The clients' home directories hold only known_servers afterwards.
+Skips (exit 77) with the reason when a namespace or tcpdump is unavailable.
+"""
+import os
+import secrets
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2elib as L                                             # noqa: E402
+
+
+def scan_dir(path, needles):
+    """needles: [(label, raw)]; returns hits in every file under path."""
+    hits = []
+    for root, _, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            try:
+                blob = open(full, "rb").read()
+            except OSError:
+                continue
+            for label, raw in needles:
+                for hit in L.find_secret(blob, raw, label):
+                    hits.append("%s: %s" % (full, hit))
+    return hits
+
+
+def der_public_key(key_path):
+    r = subprocess.run(["openssl", "pkey", "-in", key_path, "-pubout", "-outform", "DER"],
+                       capture_output=True)
+    if r.returncode != 0:
+        L.fail("openssl cannot read %s: %s" % (key_path, r.stderr.decode()))
+    return r.stdout
+
+
+def body(workdir, cleanups):
+    bins = L.binaries()
+    if "probe" not in bins:
+        L.fail("probe=PATH (chankey_probe) not given")
+    reason = L.namespaces_possible()
+    if reason:
+        print("SKIP: cannot make a network namespace: %s" % reason)
+        return L.SKIP
+    if not shutil.which("tcpdump"):
+        print("SKIP: tcpdump is not installed (tools/setup installs it)")
+        return L.SKIP
+    ns = L.Netns("cap")
+    cleanups.append(ns.close)
+    net = ns.add("net")
+
+    pcap = os.path.join(workdir, "capture.pcap")
+    dump = L.Proc("tcpdump", ["tcpdump", "-i", "lo", "-s", "0", "-U", "-n", "-w", pcap],
+                  netns=net, logdir=workdir, stdin=False)
+    dump.wait(r"listening on lo", stream="err", since=0, what="tcpdump started")
+
+    cluster = L.Cluster(bins, workdir, netns=net).init().start()
+    home = os.path.join(workdir, "client-home")
+
+    def client(name):
+        return L.Client(bins, name, cluster.client_args(), home, netns=net,
+                        logdir=workdir, isolate_home=True)
+
+    tag = secrets.token_hex(6)
+    passwords = {u: "pw-%s-%s" % (u, secrets.token_hex(8)) for u in ("alice", "bob", "carol")}
+    texts = ["text one %s" % tag, "a reply %s" % tag, "group text %s" % tag,
+             "after logging in again %s" % tag]
+
+    # the probes first: two sessions whose channel keys we know
+    probe_out = []
+    for role, endpoint in (("keyserver", cluster.ks_endpoint), ("mainserver", cluster.ms_endpoint)):
+        out = os.path.join(workdir, "probe-%s.txt" % role)
+        r = subprocess.run(["ip", "netns", "exec", net, bins["probe"], role, endpoint, out],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            L.fail("chankey_probe %s failed: %s" % (role, r.stderr))
+        probe_out.append((role, out))
+
+    a = client("alice")
+    for user, pw in passwords.items():
+        a.register(user, pw).expect_ok("Success!")
+    a.login("alice", passwords["alice"]).expect_ok()
+    b = client("bob")
+    b.login("bob", passwords["bob"]).expect_ok()
+    c = client("carol")
+    c.login("carol", passwords["carol"]).expect_ok()
+    a.login("alice", "not " + passwords["alice"])      # a failed attempt is sent too
+    ab = a.new("bob")
+    a.send(ab, texts[0])
+    b.wait_message(ab, "alice", texts[0])
+    b.send(ab, texts[1])
+    a.wait_message(ab, "bob", texts[1])
+    g = c.new("alice", "bob")
+    c.send(g, texts[2])
+    a.wait_message(g, "carol", texts[2])
+    b.wait_message(g, "carol", texts[2])
+    b.logout()
+    b.login("bob", passwords["bob"]).expect_ok()
+    b.send(g, texts[3])
+    c.wait_message(g, "bob", texts[3])
+    hist = b.history(ab)
+    if [t for _, _, t in hist] != texts[:2]:
+        L.fail("bob's history: %r" % hist)
+
+    needles = [("password of " + u, pw) for u, pw in passwords.items()]
+    needles += [("message text", t) for t in texts]
+    dir_hits = scan_dir(cluster.ks_dir, needles) + scan_dir(cluster.ms_dir, needles)
+
+    for x in (a, b, c):
+        x.quit()
+    cluster.stop()
+    dir_hits += scan_dir(cluster.ks_dir, needles) + scan_dir(cluster.ms_dir, needles)
+
+    # conversation keys, as the key server stores them
+    db = sqlite3.connect(os.path.join(cluster.ks_dir, "keyserver.db"))
+    conv_keys = [bytes(row[0]) for row in db.execute("SELECT key FROM conversation_keys")]
+    db.close()
+    if len(conv_keys) < 2:
+        L.fail("expected at least 2 conversation keys in keyserver.db, found %d" % len(conv_keys))
+    key_needles = []
+    for i, key in enumerate(conv_keys):
+        key_needles.append(("conversation key %d" % i, key))
+        if len(key) == 32:
+            key_needles.append(("conversation key %d signing half" % i, key[:16]))
+            key_needles.append(("conversation key %d encryption half" % i, key[16:]))
+    for role, path in probe_out:
+        for line in open(path):
+            name, _, value = line.strip().partition(" ")
+            if name != "session_token":        # the push topic: clear by design
+                key_needles.append(("%s probe %s" % (role, name), bytes.fromhex(value)))
+
+    dump.stop(L.signal.SIGINT)
+    blob = open(pcap, "rb").read()
+    L.log("capture: %d bytes" % len(blob))
+
+    # controls: what is in clear must be found by the very same search
+    ks_der = der_public_key(os.path.join(cluster.ks_dir, "server.key"))
+    if not L.find_secret(blob, ks_der, "key server public key"):
+        L.fail("control failed: the key server's public key (sent in clear in every "
+               "Welcome) is not in the capture; did tcpdump see the traffic?")
+    if blob.count(b"gAAAAA") < 20:
+        L.fail("control failed: fewer than 20 Fernet tokens in the capture")
+
+    hits = []
+    for label, raw in needles + key_needles:
+        hits += ["capture: " + h for h in L.find_secret(blob, raw, label)]
+    hits += dir_hits
+    for proc in L.Proc._all:
+        if proc.name.startswith(("keyserver", "mainserver")):
+            text = "\n".join(proc.out + proc.err).encode()
+            for label, raw in needles + key_needles:
+                hits += ["%s log: %s" % (proc.name, h) for h in L.find_secret(text, raw, label)]
+    if hits:
+        L.fail("secrets found:\n  " + "\n  ".join(sorted(set(hits))))
+    L.log("no password, text, conversation key or channel key in %d bytes of capture, "
+          "%d conversation keys and %d probe keys checked" % (len(blob), len(conv_keys),
+                                                            len(key_needles) - 3 * len(conv_keys)))
+
+    # the client keeps nothing but its pins
+    left = []
+    for root, _, files in os.walk(home):
+        left += [os.path.relpath(os.path.join(root, f), home) for f in files]
+    if sorted(left) != [os.path.join("config", "chat", "known_servers")]:
+        L.fail("the clients left files behind: %r" % sorted(left))
+    hits = scan_dir(home, needles + key_needles)
+    if hits:
+        L.fail("secrets in the client's files: %r" % hits)
+
+
+if __name__ == "__main__":
+    L.main(body)
