@@ -205,11 +205,13 @@ main (int argc, char *argv [])
         &&  (!opts.announce || s_command (server, "ANNOUNCE", opts.announce, NULL) == 0)
         &&  s_command (server, "FINGERPRINT", NULL, &fingerprint) == 0) {
             zsys_info ("chat-mainserver %s ready, key %s", CHAT_VERSION, fingerprint);
-            //  Wait for SIGINT/SIGTERM (CZMQ's handler sets zsys_interrupted
-            //  and the wait returns) or for the actor to die.
+            //  Wait for SIGINT/SIGTERM (CZMQ's handler sets zsys_interrupted)
+            //  or for the actor to die. The signal may land on any of
+            //  libzmq's threads and leave this wait uninterrupted, so the
+            //  flag is looked at every 50 ms too.
             zpoller_t *poller = zpoller_new (server, NULL);
             while (!zsys_interrupted) {
-                void *which = zpoller_wait (poller, -1);
+                void *which = zpoller_wait (poller, 50);
                 if (which == server) {
                     zsys_error ("chat-mainserver: server stopped unexpectedly");
                     break;

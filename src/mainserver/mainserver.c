@@ -9,7 +9,10 @@
 */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include "beacon.h"
@@ -64,6 +67,7 @@ typedef struct {
     char *data_dir;
     char *secret_path;
     char *admin_path;
+    int lock_fd;                //  flock on <data>/mainserver.lock, or -1
     int64_t idle_ms;
     size_t max_sessions;
     int64_t started_at;
@@ -205,10 +209,12 @@ s_server_new (zsock_t *pipe)
     assert (self->router && self->pub);
     //  Refuse oversized frames in libzmq, before they are even buffered.
     zsock_set_maxmsgsize (self->router, WIRE_MAX_FRAME);
-    //  Replies and pushes already handed to ZMQ get a moment to leave on
-    //  shutdown (they are committed; losing one only costs a retry).
-    zsock_set_linger (self->router, 200);
-    zsock_set_linger (self->pub, 200);
+    //  Replies already handed to ZMQ get a moment to leave on shutdown
+    //  (they are committed: losing one only costs the client a retry).
+    //  Pushes are notifications; a PUB linger also held up stopping by
+    //  its full length even when idle, against the 200 ms budget.
+    zsock_set_linger (self->router, 100);
+    zsock_set_linger (self->pub, 0);
     zsock_set_sndhwm (self->pub, 100000);
     self->poller = zpoller_new (pipe, NULL);
     assert (self->poller);
@@ -219,6 +225,7 @@ s_server_new (zsock_t *pipe)
     self->outbox = zlistx_new ();
     zlistx_set_destructor (self->outbox, (zlistx_destructor_fn *) s_outgoing_destroy);
     self->idle_ms = MAINSERVER_DEFAULT_IDLE_MS;
+    self->lock_fd = -1;
     return self;
 }
 
@@ -246,6 +253,8 @@ s_server_destroy (server_t **self_p)
     free (self->data_dir);
     free (self->secret_path);
     free (self->admin_path);
+    if (self->lock_fd >= 0)
+        close (self->lock_fd);
     free (self);
     *self_p = NULL;
 }
@@ -1209,6 +1218,21 @@ s_start (server_t *self, char *error, size_t error_size)
             return -1;
         }
         chmod (self->data_dir, 0700);
+    }
+    //  One server per data directory: a second would take over the admin
+    //  socket and interleave its writes with ours.
+    if (self->lock_fd < 0) {
+        char *lock_path = zsys_sprintf ("%s/mainserver.lock", self->data_dir);
+        self->lock_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        free (lock_path);
+        if (self->lock_fd < 0 || flock (self->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            snprintf (error, error_size, "%s is in use by another chat-mainserver (%s)",
+                      self->data_dir, strerror (errno));
+            if (self->lock_fd >= 0)
+                close (self->lock_fd);
+            self->lock_fd = -1;
+            return -1;
+        }
     }
     char *secret_path = self->secret_path
                       ? strdup (self->secret_path)

@@ -1349,6 +1349,16 @@ test_restart_and_idle (void **state)
     free (key_path);
     zstr_send (server, "FINGERPRINT");
     char *fingerprint = zstr_recv (server);
+    //  One server per data directory.
+    zactor_t *second = zactor_new (mainserver_actor, NULL);
+    zstr_sendx (second, "DATA", dir, NULL);
+    answer = zstr_recv (second);
+    zstr_free (&answer);
+    zstr_send (second, "START");
+    answer = zstr_recv (second);
+    assert_non_null (strstr (answer, "in use"));
+    zstr_free (&answer);
+    zactor_destroy (&second);
 
     char alice [32], bob [32];
     s_name (alice, "alice");
