@@ -207,6 +207,10 @@ main (int argc, char *argv [])
         status = 0;
     zstr_free (&reply);
     zactor_destroy (&server);
+    //  The actor thread closes its end of the pipe just after it signals
+    //  that it is done; CZMQ's exit handler sleeps 200 ms if it finds a
+    //  socket still open. A moment's grace keeps a stop well under that.
+    zclock_sleep (10);
     zconfig_destroy (&root);
     return status;
 }
