@@ -933,8 +933,7 @@ s_handle_request (server_t *self, chansession_t *session,
     Chat__MainRequest *request = NULL;
     if (wire_unpack (&chat__main_request__descriptor, payload, len,
                      (ProtobufCMessage **) &request) != CHAT_OK) {
-        if (self->verbose)
-            zsys_info ("session %.8s: malformed request", session->id_hex);
+        zsys_info ("session %.8s: request refused: ERR_MALFORMED", session->id_hex);
         s_queue_error (self, session, 0, CHAT_ERR_MALFORMED, "request could not be decoded");
         return;
     }
@@ -1013,12 +1012,11 @@ s_handle_request (server_t *self, chansession_t *session,
             rc = CHAT_ERR_INTERNAL;
     }
     if (rc != CHAT_OK) {
-        if (rc != CHAT_ERR_NOT_LOGGED_IN || self->verbose)
-            zsys_info ("session %.8s%s%s: %s refused: %s%s%s", session->id_hex,
-                       session->username? " user ": "",
-                       session->username? session->username: "",
-                       s_request_name (request->body_case), chat_errname (rc),
-                       req.text? " - ": "", req.text? req.text: "");
+        zsys_info ("session %.8s%s%s: %s refused: %s%s%s", session->id_hex,
+                   session->username? " user ": "",
+                   session->username? session->username: "",
+                   s_request_name (request->body_case), chat_errname (rc),
+                   req.text? " - ": "", req.text? req.text: "");
         s_queue_error (self, session, request->request_id, rc, req.text);
     }
     else {
