@@ -393,7 +393,8 @@ s_open_body (channel_t *self, const uint8_t key [FERNET_KEY_SIZE],
             rc = CHAT_ERR_INTERNAL;
     }
     if (rc == CHAT_OK) {
-        memcpy (*payload, body->payload.data, body->payload.len);
+        if (body->payload.len)      //  an empty payload has data NULL
+            memcpy (*payload, body->payload.data, body->payload.len);
         *len = body->payload.len;
         s_window_accept (window, body->seq);
     }
