@@ -382,6 +382,35 @@ test_rate_limit (void **state)
     //  ...while a fresh session of that user is fine
     other = s_client (s_key_b);
     assert_int_equal (ksclient_login (other, "grace", "pw", &result), CHAT_OK);
+    ksclient_destroy (&other);
+
+    //  A login started before the failures cannot finish during back-off
+    assert_int_equal (ksclient_register (client, "henry", "right", &result), CHAT_OK);
+    other = s_client (s_key_b);
+    scram_client_t *scram = scram_client_new ("henry", "right", NULL);
+    assert_non_null (scram);
+    assert_int_equal (ksclient_login_start (other, scram_client_first (scram), &result),
+                      CHAT_OK);
+    const char *client_final = NULL;
+    assert_int_equal (scram_client_final (scram, result.server_first, &client_final),
+                      CHAT_OK);
+    ksclient_t *guesser = s_client (s_key_a);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (ksclient_login (guesser, "henry", "wrong", &result),
+                          CHAT_ERR_AUTH_FAILED);
+    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+    Chat__LoginFinish finish = CHAT__LOGIN_FINISH__INIT;
+    finish.client_final = (char *) client_final;
+    request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_FINISH;
+    request.login_finish = &finish;
+    Chat__KeyReply *reply = NULL;
+    assert_int_equal (ksclient_call (other, &request, &reply), CHAT_OK);
+    assert_int_equal (reply->body_case, CHAT__KEY_REPLY__BODY_ERROR);
+    assert_int_equal (reply->error->code, CHAT_ERR_RATE_LIMITED);
+    assert_true (reply->error->retry_after_ms > 0);
+    chat__key_reply__free_unpacked (reply, NULL);
+    scram_client_destroy (&scram);
+    ksclient_destroy (&guesser);
     ksresult_clear (&result);
     ksclient_destroy (&other);
     ksclient_destroy (&client);
