@@ -1,0 +1,126 @@
+/*  bench - what every chat-bench scenario shares: the options, the
+    measured ceilings, the report, and the scenarios themselves
+
+    Each scenario starts its own servers (benchserver.h) in a fresh data
+    directory, drives them with in-process clients (the client library, or
+    rawclient.h where thousands of sessions are needed), and adds its rows to
+    the report. A scenario returns 0 when it ran (whatever the figures), -1
+    when it could not run at all.
+*/
+#ifndef BENCH_H_INCLUDED
+#define BENCH_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <czmq.h>
+#include "benchreport.h"
+#include "credential.h"
+#include "rsakey.h"
+#include "wire.h"
+
+//  The targets of issue 8.
+#define TARGET_HANDSHAKE_RATIO   0.80      //  of one core's RSA-2048 sign rate
+#define TARGET_MESSAGES_PER_S    50000.0
+#define TARGET_PUSH_P99_MS       2.0
+#define TARGET_PUSH_RATE         5000.0    //  messages/s the p99 is measured at
+#define TARGET_FANOUT_PER_S      200000.0
+#define TARGET_SESSION_KIB       16.0
+#define TARGET_HISTORY_MS        5.0
+#define TARGET_SHUTDOWN_MS       200.0
+
+typedef struct {
+    //  Sizes (set from the defaults, --quick, then options)
+    bool quick;
+    int handshakes;             //  handshakes to time
+    int handshake_sockets;      //  connecting DEALERs
+    int logins;                 //  registrations and logins to time
+    int login_clients;          //  clients logging in at once
+    int iterations;             //  PBKDF2 count for registrations
+    int clients;                //  messages: C
+    int conversations;          //  messages: K
+    int window;                 //  sends in flight per client
+    int duration_ms;            //  messages: each phase
+    int rate;                   //  messages at a fixed rate (0: as fast as acks allow)
+    int fanout_members;
+    int fanout_messages;
+    int history_size;
+    int history_fetches;
+    int history_page;
+    int sessions;
+    int sessions_per_socket;
+    int shutdown_sessions;
+    double ceiling_seconds;     //  per ceiling measurement
+
+    //  Where the servers are
+    char *keyserver_bin;
+    char *mainserver_bin;
+    char *keyserver;            //  given endpoints (then nothing is started)
+    char *mainserver;
+    char *push;
+    char *shared_secret;        //  given servers: their shared secret file
+    char *tmpdir;               //  our scratch directory (when we start servers)
+    bool keep;                  //  leave tmpdir behind
+    bool verbose;
+
+    //  Ceilings, measured first
+    double rsa_sign_per_s;      //  RSA-2048 PSS signatures/s, one core
+    double rsa_decrypt_per_s;   //  RSA-2048 OAEP decryptions/s, one core
+    double fernet_1k_per_s;     //  fernet_encrypt tokens/s on 1 KiB
+    double fernet_1k_mb_s;      //  plaintext MB/s on 1 KiB
+    double fernet_small_per_s;  //  fernet_encrypt tokens/s on 256 bytes
+    double pbkdf2_iter_per_s;   //  PBKDF2-HMAC-SHA256 iterations/s, one core
+    double zmq_msgs_per_s;      //  DEALER->ROUTER, no crypto
+    double zmq_rtt_p50_us;      //  DEALER->ROUTER->DEALER round trip
+    double zmq_rtt_p99_us;
+
+    //  Derived from the shared secret, to mint certificates for raw
+    //  clients (a harness shortcut: real clients log in at the key server)
+    credential_keys_t keys;
+    bool have_keys;
+
+    benchreport_t *report;
+} bench_t;
+
+//  The servers of one scenario: started by us in <tmpdir>/<name>/ks and
+//  .../ms (the directories exist before the start, so a scenario may fill
+//  ms first), or the given endpoints.
+typedef struct {
+    struct _benchserver_t *keyserver;
+    struct _benchserver_t *mainserver;
+    char *dir;                  //  <tmpdir>/<name>, NULL with given servers
+    char *ms_dir;
+} bench_servers_t;
+
+//  Make the scenario's directories (no server yet). -1 on failure.
+int bench_servers_prepare (bench_t *bench, const char *name, bench_servers_t *servers);
+//  Start what is asked for (or take the given endpoints). -1 on failure,
+//  with the reason in the report.
+int bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
+                         bool keyserver, bool mainserver);
+void bench_servers_stop (bench_servers_t *servers);
+//  True when the servers are ours (RSS, SIGTERM, database files).
+bool bench_servers_local (bench_t *bench);
+
+//  Mint a certificate for a raw client on the shared client key
+//  (CREDENTIAL_REGISTERED or _LOGGED_IN). CHAT_OK and a malloc'd token.
+int bench_certificate (bench_t *bench, int purpose, const char *username,
+                       uint8_t **token, size_t *len);
+
+//  Scenarios, in the order `all` runs them. Ceiling runs first always.
+int bench_ceiling (bench_t *bench);
+int bench_handshake (bench_t *bench);
+int bench_login (bench_t *bench);
+int bench_messages (bench_t *bench);
+int bench_fanout (bench_t *bench);
+int bench_history (bench_t *bench);
+int bench_sessions (bench_t *bench);
+int bench_shutdown (bench_t *bench);
+
+//  Monotonic clock in nanoseconds / as double seconds.
+int64_t bench_now_ns (void);
+double bench_seconds_since (int64_t start_ns);
+
+//  A process-wide RSA-2048 client key for raw clients (generated once).
+rsakey_t *bench_client_key (void);
+
+#endif

@@ -1,0 +1,750 @@
+/*  scen_raw - the scenarios driven by raw clients (rawclient.h): handshake,
+    fanout, history, sessions, shutdown
+
+    Raw clients share one client key and are logged in with certificates
+    minted from the servers' shared secret (what the key server would issue
+    after a SCRAM login), so that thousands of sessions cost handshakes
+    only. The main server cannot tell: it checks the same certificate.
+*/
+#include <string.h>
+#include <sqlite3.h>
+#include <czmq.h>
+#include "chaterror.h"
+#include "credential.h"
+#include "fernet.h"
+#include "msgstore.h"
+#include "bench.h"
+#include "benchprogress.h"
+#include "benchserver.h"
+#include "benchstats.h"
+#include "rawclient.h"
+
+#define SETUP_TIMEOUT_MS 120000
+#define HISTORY_TEXT 120                //  bytes of text in each filled message
+
+//  What the reply and push handlers collect.
+typedef struct {
+    size_t replies;
+    size_t reply_errors;
+    int last_error;
+    uint8_t conversation_id [16];
+    bool have_conversation;
+    //  sending
+    int64_t *send_ns;                   //  by request id (one sending session)
+    size_t send_cap;
+    size_t acks;
+    benchstats_t *ack_us;
+    benchstats_t *push_us;
+    size_t pushes;                      //  message pushes
+    size_t other_pushes;                //  conversation pushes
+    int64_t last_push_ns;
+    size_t *pushes_by_session;
+    //  history
+    size_t page_messages;
+    bool page_more;
+} ctx_t;
+
+static void
+s_on_reply (rawpool_t *pool, rawsess_t *sess, Chat__MainReply *reply, void *arg)
+{
+    (void) pool;
+    ctx_t *ctx = (ctx_t *) arg;
+    ctx->replies++;
+    switch (reply->body_case) {
+        case CHAT__MAIN_REPLY__BODY_ERROR:
+            ctx->reply_errors++;
+            ctx->last_error = reply->error? (int) reply->error->code: -1;
+            break;
+        case CHAT__MAIN_REPLY__BODY_CONVERSATION:
+            if (reply->conversation && reply->conversation->conversation_id.len == 16) {
+                memcpy (ctx->conversation_id, reply->conversation->conversation_id.data, 16);
+                ctx->have_conversation = true;
+            }
+            break;
+        case CHAT__MAIN_REPLY__BODY_SENT:
+            ctx->acks++;
+            if (ctx->send_ns && reply->request_id < ctx->send_cap
+            &&  ctx->send_ns [reply->request_id] && sess->index == 0)
+                benchstats_add (ctx->ack_us, (double) (bench_now_ns ()
+                                - ctx->send_ns [reply->request_id]) / 1000.0);
+            break;
+        case CHAT__MAIN_REPLY__BODY_MESSAGES:
+            if (reply->messages) {
+                ctx->page_messages = reply->messages->n_messages;
+                ctx->page_more = reply->messages->more;
+            }
+            break;
+        default:
+            break;
+    }
+}
+
+static void
+s_on_push (rawpool_t *pool, rawsess_t *sess, Chat__Push *push, void *arg)
+{
+    (void) pool;
+    ctx_t *ctx = (ctx_t *) arg;
+    if (push->body_case != CHAT__PUSH__BODY_MESSAGE || !push->message) {
+        ctx->other_pushes++;
+        return;
+    }
+    int64_t now = bench_now_ns ();
+    ctx->pushes++;
+    ctx->last_push_ns = now;
+    if (ctx->pushes_by_session)
+        ctx->pushes_by_session [sess->index]++;
+    //  The sender wrote its clock into the client message id
+    if (push->message->client_message_id.len == 16 && ctx->push_us) {
+        int64_t sent;
+        memcpy (&sent, push->message->client_message_id.data, sizeof sent);
+        if (sent > 0 && sent <= now)
+            benchstats_add (ctx->push_us, (double) (now - sent) / 1000.0);
+    }
+}
+
+//  Poll until *counter reaches target (or timeout). true when it did.
+static bool
+s_wait (rawpool_t *pool, size_t *counter, size_t target, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (*counter < target && !zsys_interrupted && zclock_mono () < deadline)
+        if (rawpool_poll (pool, 50) < 0)
+            break;
+    return *counter >= target;
+}
+
+static void
+s_progress (size_t done, void *arg)
+{
+    benchprogress_update ((benchprogress_t *) arg, done);
+}
+
+//  Open count sessions and log each in as <prefix><index> (registering
+//  first when asked). Returns 0 when all are in.
+static int
+s_open_logged_in (bench_t *bench, rawpool_t *pool, ctx_t *ctx, const char *scenario,
+                  const char *prefix, size_t count, bool do_register)
+{
+    char label [64];
+    snprintf (label, sizeof label, "%s: handshakes", scenario);
+    benchprogress_t *bar = benchprogress_new (label, count);
+    size_t opened = rawpool_open (pool, count, 8, SETUP_TIMEOUT_MS, s_progress, bar);
+    benchprogress_destroy (&bar);
+    if (opened != count) {
+        benchreport_note (bench->report, scenario, "only %zu of %zu handshakes succeeded",
+                          opened, count);
+        return -1;
+    }
+    snprintf (label, sizeof label, "%s: logins", scenario);
+    bar = benchprogress_new (label, count);
+    size_t base = rawpool_size (pool) - count;
+    size_t expected = ctx->replies;
+    size_t errors = ctx->reply_errors;
+    //  In chunks, so that the server's queue stays reasonable
+    for (size_t first = 0; first < count; first += 500) {
+        size_t last = first + 500 < count? first + 500: count;
+        for (size_t i = first; i < last; i++) {
+            rawsess_t *sess = rawpool_session (pool, base + i);
+            free (sess->username);
+            sess->username = zsys_sprintf ("%s%zu", prefix, i);
+            uint8_t *cert = NULL;
+            size_t len = 0;
+            if (do_register) {
+                if (bench_certificate (bench, CREDENTIAL_REGISTERED, sess->username,
+                                       &cert, &len) != CHAT_OK
+                ||  !rawsess_register (pool, sess, cert, len)) {
+                    free (cert);
+                    benchprogress_destroy (&bar);
+                    return -1;
+                }
+                free (cert);
+                expected++;
+            }
+            if (bench_certificate (bench, CREDENTIAL_LOGGED_IN, sess->username,
+                                   &cert, &len) != CHAT_OK
+            ||  !rawsess_login (pool, sess, cert, len)) {
+                free (cert);
+                benchprogress_destroy (&bar);
+                return -1;
+            }
+            free (cert);
+            expected++;
+        }
+        if (!s_wait (pool, &ctx->replies, expected, SETUP_TIMEOUT_MS))
+            break;
+        benchprogress_update (bar, last);
+    }
+    benchprogress_destroy (&bar);
+    if (ctx->replies < expected || ctx->reply_errors > errors) {
+        benchreport_note (bench->report, scenario, "logins: %zu of %zu replies, %zu errors "
+                          "(last %s)", ctx->replies, expected, ctx->reply_errors - errors,
+                          chat_errname (ctx->last_error));
+        return -1;
+    }
+    return 0;
+}
+
+//  A client message id carrying the send time (and a counter, to keep it
+//  unique): the receiver measures send->push without opening the token.
+static void
+s_message_id (uint8_t id [16], int64_t now_ns, uint64_t counter)
+{
+    memcpy (id, &now_ns, 8);
+    memcpy (id + 8, &counter, 8);
+}
+
+//  A realistic message token: a MessageBody sealed under a conversation
+//  key of our own (the main server never opens it).
+static char *
+s_message_token (const uint8_t conversation_id [16], const char *sender, size_t text_len)
+{
+    uint8_t key [FERNET_KEY_SIZE];
+    fernet_key_generate (key);
+    char *text = (char *) malloc (text_len + 1);
+    memset (text, 'm', text_len);
+    text [text_len] = 0;
+    uint8_t client_id [16] = { 0 };
+    Chat__MessageBody body = CHAT__MESSAGE_BODY__INIT;
+    body.conversation_id.data = (uint8_t *) conversation_id;
+    body.conversation_id.len = 16;
+    body.sender = (char *) sender;
+    body.sent_at = wire_now_ms ();
+    body.client_message_id.data = client_id;
+    body.client_message_id.len = 16;
+    body.text = text;
+    uint8_t *packed = NULL;
+    size_t len = 0;
+    char *token = NULL;
+    if (wire_pack (&body.base, &packed, &len) == CHAT_OK)
+        fernet_encrypt (key, packed, len, wire_now (), &token);
+    free (packed);
+    free (text);
+    return token;
+}
+
+static bool
+s_need_keys (bench_t *bench, const char *scenario)
+{
+    if (bench->have_keys)
+        return true;
+    benchreport_fail (bench->report, scenario,
+                      "raw clients need the servers' shared secret (--shared-secret)");
+    return false;
+}
+
+//  ---------------------------------------------------------------- handshake
+
+int
+bench_handshake (bench_t *bench)
+{
+    const char *name = "handshake";
+    bench_servers_t servers = { 0 };
+    if (bench_servers_start (bench, name, &servers, false, true) != 0)
+        return -1;
+    rawpool_t *pool = rawpool_new (benchserver_endpoint (servers.mainserver), NULL,
+                                   bench_client_key (), (size_t) bench->handshake_sockets);
+    int rc = -1;
+    size_t failed = 0;
+    //  Warm-up: connections made, server caches hot
+    if (pool && rawpool_handshakes (pool, 20, 4, 1, 30000, &failed, NULL, NULL) == 20
+    &&  failed == 0) {
+        benchprogress_t *bar = benchprogress_new ("handshake", (uint64_t) bench->handshakes);
+        int64_t start = bench_now_ns ();
+        size_t done = rawpool_handshakes (pool, (size_t) bench->handshakes, 16, 16,
+                                          SETUP_TIMEOUT_MS, &failed, s_progress, bar);
+        double elapsed = bench_seconds_since (start);
+        benchprogress_destroy (&bar);
+        if (done == (size_t) bench->handshakes && failed == 0) {
+            double rate = (double) done / elapsed;
+            char target [32];
+            snprintf (target, sizeof target, ">= %.0f/s", TARGET_HANDSHAKE_RATIO * bench->rsa_sign_per_s);
+            benchreport_add (bench->report, name, "handshakes/s, main server", rate, "/s",
+                             "rsa-sign", bench->rsa_sign_per_s, BENCH_AT_LEAST,
+                             TARGET_HANDSHAKE_RATIO * bench->rsa_sign_per_s, target);
+            benchreport_note (bench->report, name, "%d Hellos pipelined over %d connections "
+                              "(16 in flight each); one Welcome in 16 fully verified and "
+                              "decrypted, the rest decoded only", bench->handshakes,
+                              bench->handshake_sockets);
+            rc = 0;
+        }
+        else
+            benchreport_fail (bench->report, name, "handshakes were refused or lost");
+    }
+    else
+        benchreport_fail (bench->report, name, "no handshake with the main server");
+    rawpool_destroy (&pool);
+    bench_servers_stop (&servers);
+    return rc;
+}
+
+//  ---------------------------------------------------------------- fanout
+
+int
+bench_fanout (bench_t *bench)
+{
+    const char *name = "fanout";
+    if (!s_need_keys (bench, name))
+        return -1;
+    bench_servers_t servers = { 0 };
+    if (bench_servers_start (bench, name, &servers, false, true) != 0)
+        return -1;
+    size_t members = (size_t) bench->fanout_members;
+    size_t sockets = (members + 63) / 64;
+    rawpool_t *pool = rawpool_new (benchserver_endpoint (servers.mainserver),
+                                   benchserver_push_endpoint (servers.mainserver),
+                                   bench_client_key (), sockets);
+    ctx_t ctx = { 0 };
+    ctx.pushes_by_session = (size_t *) zmalloc (members * sizeof (size_t));
+    int rc = -1;
+    const char *why = "setup failed";
+    char *token = NULL;
+    if (!pool)
+        goto done;
+    rawpool_set_handlers (pool, s_on_reply, s_on_push, &ctx);
+    if (s_open_logged_in (bench, pool, &ctx, name, "fan", members, true) != 0) {
+        why = "could not log the members in";
+        goto done;
+    }
+    //  The first member makes the group of all
+    char **others = (char **) zmalloc ((members - 1) * sizeof (char *));
+    for (size_t i = 1; i < members; i++)
+        others [i - 1] = rawpool_session (pool, i)->username;
+    rawsess_t *sender = rawpool_session (pool, 0);
+    size_t expected = ctx.replies + 1;
+    rawsess_create (pool, sender, others, members - 1);
+    free (others);
+    if (!s_wait (pool, &ctx.replies, expected, 30000) || !ctx.have_conversation) {
+        why = "could not create the group";
+        goto done;
+    }
+    token = s_message_token (ctx.conversation_id, sender->username, 100);
+    if (!token)
+        goto done;
+
+    //  Warm up until every member has had a push: subscriptions travel
+    //  to the PUB socket asynchronously (the slow joiner)
+    uint64_t counter = 0;
+    int64_t deadline = zclock_mono () + 10000;
+    bool all_in = false;
+    while (!all_in && zclock_mono () < deadline && !zsys_interrupted) {
+        uint8_t id [16];
+        s_message_id (id, 0, ++counter);
+        rawsess_send (pool, sender, ctx.conversation_id, id, token);
+        int64_t until = zclock_mono () + 100;
+        while (zclock_mono () < until)
+            rawpool_poll (pool, 10);
+        all_in = true;
+        for (size_t i = 1; i < members; i++)
+            if (ctx.pushes_by_session [i] == 0)
+                all_in = false;
+    }
+    if (!all_in) {
+        why = "some members never got a push";
+        goto done;
+    }
+    //  Let the warm-up drain, then measure
+    int64_t quiet = zclock_mono () + 300;
+    while (zclock_mono () < quiet)
+        rawpool_poll (pool, 10);
+    size_t messages = (size_t) bench->fanout_messages;
+    size_t window = 16;
+    ctx.send_cap = sender->last_request + messages + 2;
+    ctx.send_ns = (int64_t *) zmalloc (ctx.send_cap * sizeof (int64_t));
+    ctx.ack_us = benchstats_new ();
+    ctx.push_us = benchstats_new ();
+    ctx.acks = 0;
+    ctx.pushes = 0;
+    size_t want_pushes = messages * (members - 1);
+    benchprogress_t *bar = benchprogress_new ("fanout: pushes", want_pushes);
+    size_t sent = 0;
+    int64_t start = bench_now_ns ();
+    int64_t last_progress = zclock_mono ();
+    size_t last_pushes = 0;
+    while (!zsys_interrupted && (ctx.acks < messages || ctx.pushes < want_pushes)) {
+        while (sent < messages && sent - ctx.acks < window) {
+            uint8_t id [16];
+            int64_t now = bench_now_ns ();
+            s_message_id (id, now, ++counter);
+            uint64_t request = rawsess_send (pool, sender, ctx.conversation_id, id, token);
+            if (request && request < ctx.send_cap)
+                ctx.send_ns [request] = now;
+            sent++;
+        }
+        rawpool_poll (pool, 10);
+        benchprogress_update (bar, ctx.pushes);
+        if (ctx.pushes != last_pushes) {
+            last_pushes = ctx.pushes;
+            last_progress = zclock_mono ();
+        }
+        else
+        if (zclock_mono () - last_progress > 3000)
+            break;              //  the rest was dropped
+    }
+    benchprogress_destroy (&bar);
+    if (ctx.acks < messages) {
+        why = "not every message was acknowledged";
+        goto done;
+    }
+    double elapsed = (double) ((ctx.last_push_ns > start? ctx.last_push_ns: bench_now_ns ())
+                               - start) / 1e9;
+    double rate = (double) ctx.pushes / elapsed;
+    char figure [64];
+    snprintf (figure, sizeof figure, "pushes delivered/s, %zu members", members);
+    benchreport_add (bench->report, name, figure, rate, "/s", "fernet-256",
+                     bench->fernet_small_per_s, BENCH_AT_LEAST, TARGET_FANOUT_PER_S,
+                     ">= 200000/s");
+    benchreport_add (bench->report, name, "messages/s into the group",
+                     (double) messages / elapsed, "/s", NULL, 0, BENCH_NO_TARGET, 0, NULL);
+    benchreport_add (bench->report, name, "send->push p50", benchstats_percentile (ctx.push_us, 50) / 1000,
+                     "ms", "zmq-rtt", bench->zmq_rtt_p50_us / 1000, BENCH_NO_TARGET, 0, NULL);
+    benchreport_add (bench->report, name, "send->push p99", benchstats_percentile (ctx.push_us, 99) / 1000,
+                     "ms", "zmq-rtt", bench->zmq_rtt_p50_us / 1000, BENCH_NO_TARGET, 0, NULL);
+    benchreport_add (bench->report, name, "pushes lost (PUB drops)",
+                     (double) (want_pushes - (ctx.pushes < want_pushes? ctx.pushes: want_pushes)),
+                     "", NULL, 0, BENCH_NO_TARGET, 0, NULL);
+    benchreport_note (bench->report, name, "%zu messages of ~100 B text, %zu in flight, "
+                      "every push opened (Fernet) by its raw client; rate = pushes / time "
+                      "from first send to last push", messages, window);
+    rc = 0;
+done:
+    free (token);
+    free (ctx.send_ns);
+    free (ctx.pushes_by_session);
+    benchstats_destroy (&ctx.ack_us);
+    benchstats_destroy (&ctx.push_us);
+    rawpool_destroy (&pool);
+    bench_servers_stop (&servers);
+    if (rc != 0)
+        benchreport_fail (bench->report, name, why);
+    return rc;
+}
+
+//  ---------------------------------------------------------------- history
+
+//  Users and one conversation through the store's own interface, then the
+//  messages straight into its schema (src/mainserver/msgstore.c) in one
+//  transaction: a million sends through the protocol would take minutes.
+static int
+s_history_fill (bench_t *bench, const char *db_path, size_t count, uint8_t id [16])
+{
+    msgstore_t *store = msgstore_open (db_path);
+    if (!store)
+        return -1;
+    const char *names [2] = { "hist0", "hist1" };
+    msgstore_conv_t conv;
+    bool created;
+    int rc = msgstore_begin (store);
+    if (rc == CHAT_OK)
+        rc = msgstore_user_add (store, names [0], wire_now_ms (), NULL);
+    if (rc == CHAT_OK)
+        rc = msgstore_user_add (store, names [1], wire_now_ms (), NULL);
+    if (rc == CHAT_OK)
+        rc = msgstore_conv_open (store, names, 2, wire_now_ms (), &conv, &created);
+    if (rc == CHAT_OK)
+        rc = msgstore_commit (store);
+    msgstore_destroy (&store);
+    if (rc != CHAT_OK)
+        return -1;
+    memcpy (id, conv.id, 16);
+
+    char *tokens [16];
+    for (int i = 0; i < 16; i++)
+        tokens [i] = s_message_token (id, names [i % 2], HISTORY_TEXT);
+
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    rc = sqlite3_open (db_path, &db) == SQLITE_OK
+      && sqlite3_exec (db, "PRAGMA synchronous = OFF; BEGIN", NULL, NULL, NULL) == SQLITE_OK
+      && sqlite3_prepare_v2 (db, "INSERT INTO messages (conversation_id, seq, sender,"
+                             " server_time, token, client_message_id) VALUES (?1, ?2, ?3,"
+                             " ?4, ?5, ?6)", -1, &stmt, NULL) == SQLITE_OK? 0: -1;
+    benchprogress_t *bar = benchprogress_new ("history: filling", count);
+    int64_t base_ms = wire_now_ms () - (int64_t) count;
+    for (size_t seq = 1; rc == 0 && seq <= count; seq++) {
+        uint8_t client_id [16] = { 0 };
+        memcpy (client_id, &seq, sizeof seq);
+        const char *token = tokens [seq % 16];
+        sqlite3_bind_blob (stmt, 1, id, 16, SQLITE_STATIC);
+        sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) seq);
+        sqlite3_bind_text (stmt, 3, names [seq % 2], -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (stmt, 4, base_ms + (int64_t) seq);
+        sqlite3_bind_text (stmt, 5, token? token: "x", -1, SQLITE_STATIC);
+        sqlite3_bind_blob (stmt, 6, client_id, 16, SQLITE_TRANSIENT);
+        if (sqlite3_step (stmt) != SQLITE_DONE)
+            rc = -1;
+        sqlite3_reset (stmt);
+        if (seq % 10000 == 0)
+            benchprogress_update (bar, seq);
+    }
+    benchprogress_destroy (&bar);
+    sqlite3_finalize (stmt);
+    if (rc == 0) {
+        char *sql = sqlite3_mprintf ("UPDATE conversations SET last_seq = %lld,"
+                                     " last_time = %lld WHERE id = ?1",
+                                     (long long) count, (long long) (base_ms + (int64_t) count));
+        rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK? 0: -1;
+        sqlite3_free (sql);
+        if (rc == 0) {
+            sqlite3_bind_blob (stmt, 1, id, 16, SQLITE_STATIC);
+            rc = sqlite3_step (stmt) == SQLITE_DONE? 0: -1;
+            sqlite3_finalize (stmt);
+        }
+    }
+    if (rc == 0 && sqlite3_exec (db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        rc = -1;
+    if (rc != 0 && bench->verbose)
+        fprintf (stderr, "chat-bench: history fill: %s\n", db? sqlite3_errmsg (db): "no db");
+    sqlite3_close (db);
+    for (int i = 0; i < 16; i++)
+        free (tokens [i]);
+    return rc;
+}
+
+//  One page: send, wait for the reply. Returns the time in ms, or -1.
+static double
+s_fetch_page (rawpool_t *pool, rawsess_t *sess, ctx_t *ctx, const uint8_t id [16],
+              uint64_t after, uint32_t limit)
+{
+    size_t expected = ctx->replies + 1;
+    size_t errors = ctx->reply_errors;
+    ctx->page_messages = 0;
+    int64_t start = bench_now_ns ();
+    if (!rawsess_get_messages (pool, sess, id, after, limit))
+        return -1;
+    if (!s_wait (pool, &ctx->replies, expected, 10000) || ctx->reply_errors > errors)
+        return -1;
+    double ms = (double) (bench_now_ns () - start) / 1e6;
+    return ctx->page_messages == limit? ms: -1;
+}
+
+int
+bench_history (bench_t *bench)
+{
+    const char *name = "history";
+    if (!s_need_keys (bench, name))
+        return -1;
+    if (!bench_servers_local (bench)) {
+        benchreport_fail (bench->report, name, "needs servers started by chat-bench "
+                          "(it fills the database file before the start)");
+        return -1;
+    }
+    bench_servers_t servers = { 0 };
+    if (bench_servers_prepare (bench, name, &servers) != 0) {
+        benchreport_fail (bench->report, name, "cannot make the data directories");
+        return -1;
+    }
+    size_t count = (size_t) bench->history_size;
+    uint32_t page = (uint32_t) bench->history_page;
+    if (count < page * 2)
+        count = page * 2;
+    char *db_path = zsys_sprintf ("%s/mainserver.db", servers.ms_dir);
+    uint8_t id [16];
+    int64_t start = bench_now_ns ();
+    int fill = s_history_fill (bench, db_path, count, id);
+    double fill_s = bench_seconds_since (start);
+    free (db_path);
+    if (fill != 0) {
+        benchreport_fail (bench->report, name, "cannot fill the database "
+                          "(schema of src/mainserver/msgstore.c changed?)");
+        bench_servers_stop (&servers);
+        return -1;
+    }
+    if (bench_servers_start (bench, name, &servers, false, true) != 0) {
+        bench_servers_stop (&servers);
+        return -1;
+    }
+    rawpool_t *pool = rawpool_new (benchserver_endpoint (servers.mainserver), NULL,
+                                   bench_client_key (), 1);
+    ctx_t ctx = { 0 };
+    benchstats_t *times = benchstats_new ();
+    int rc = -1;
+    const char *why = "setup failed";
+    if (!pool)
+        goto done;
+    rawpool_set_handlers (pool, s_on_reply, NULL, &ctx);
+    if (s_open_logged_in (bench, pool, &ctx, name, "hist", 1, false) != 0) {
+        why = "could not log in";
+        goto done;
+    }
+    rawsess_t *sess = rawpool_session (pool, 0);
+    double first = s_fetch_page (pool, sess, &ctx, id, 0, page);
+    double newest = s_fetch_page (pool, sess, &ctx, id, count - page, page);
+    unsigned seed = 12345;
+    bool ok = first >= 0 && newest >= 0;
+    for (int i = 0; ok && i < bench->history_fetches; i++) {
+        uint64_t after = (uint64_t) rand_r (&seed) % (count - page);
+        double ms = s_fetch_page (pool, sess, &ctx, id, after, page);
+        if (ms < 0)
+            ok = false;
+        else
+            benchstats_add (times, ms);
+    }
+    if (!ok) {
+        why = "a page fetch failed or came back short";
+        goto done;
+    }
+    char figure [64];
+    double rtt_ms = bench->zmq_rtt_p50_us / 1000;
+    snprintf (figure, sizeof figure, "page of %u, first (cold)", page);
+    benchreport_add (bench->report, name, figure, first, "ms", "zmq-rtt", rtt_ms,
+                     BENCH_NO_TARGET, 0, NULL);
+    snprintf (figure, sizeof figure, "page of %u, newest", page);
+    benchreport_add (bench->report, name, figure, newest, "ms", "zmq-rtt", rtt_ms,
+                     BENCH_NO_TARGET, 0, NULL);
+    snprintf (figure, sizeof figure, "page of %u at random, p50", page);
+    benchreport_add (bench->report, name, figure, benchstats_percentile (times, 50), "ms",
+                     "zmq-rtt", rtt_ms, BENCH_NO_TARGET, 0, NULL);
+    snprintf (figure, sizeof figure, "page of %u at random, p99", page);
+    benchreport_add (bench->report, name, figure, benchstats_percentile (times, 99), "ms",
+                     "zmq-rtt", rtt_ms, BENCH_AT_MOST, TARGET_HISTORY_MS, "<= 5 ms");
+    benchreport_note (bench->report, name, "conversation of %zu messages (%d B of text each, "
+                      "filled in %.1f s straight into the database); %d pages at random "
+                      "offsets, timed from send to the reply opened", count, HISTORY_TEXT,
+                      fill_s, bench->history_fetches);
+    rc = 0;
+done:
+    benchstats_destroy (&times);
+    rawpool_destroy (&pool);
+    bench_servers_stop (&servers);
+    if (rc != 0)
+        benchreport_fail (bench->report, name, why);
+    return rc;
+}
+
+//  ---------------------------------------------------------------- sessions and shutdown
+
+//  Users made in the database before the start, so that the sessions
+//  measured hold nothing but sessions.
+static int
+s_users_fill (const char *db_path, const char *prefix, size_t count)
+{
+    msgstore_t *store = msgstore_open (db_path);
+    if (!store)
+        return -1;
+    int rc = msgstore_begin (store);
+    for (size_t i = 0; rc == CHAT_OK && i < count; i++) {
+        char name [64];
+        snprintf (name, sizeof name, "%s%zu", prefix, i);
+        rc = msgstore_user_add (store, name, wire_now_ms (), NULL);
+    }
+    if (rc == CHAT_OK)
+        rc = msgstore_commit (store);
+    msgstore_destroy (&store);
+    return rc == CHAT_OK? 0: -1;
+}
+
+//  Servers with count users made, and count sessions logged in.
+static int
+s_many_sessions (bench_t *bench, const char *name, size_t count, bench_servers_t *servers,
+                 rawpool_t **pool_p, ctx_t *ctx, long *rss_before)
+{
+    if (bench_servers_prepare (bench, name, servers) != 0) {
+        benchreport_fail (bench->report, name, "cannot make the data directories");
+        return -1;
+    }
+    char *db_path = zsys_sprintf ("%s/mainserver.db", servers->ms_dir);
+    int rc = s_users_fill (db_path, "idle", count);
+    free (db_path);
+    if (rc != 0) {
+        benchreport_fail (bench->report, name, "cannot add the users to the database");
+        return -1;
+    }
+    if (bench_servers_start (bench, name, servers, false, true) != 0)
+        return -1;
+    zclock_sleep (300);
+    *rss_before = benchserver_rss_kib (servers->mainserver);
+    size_t sockets = (count + (size_t) bench->sessions_per_socket - 1)
+                   / (size_t) bench->sessions_per_socket;
+    *pool_p = rawpool_new (benchserver_endpoint (servers->mainserver), NULL,
+                           bench_client_key (), sockets);
+    if (!*pool_p)
+        return -1;
+    rawpool_set_handlers (*pool_p, s_on_reply, NULL, ctx);
+    if (s_open_logged_in (bench, *pool_p, ctx, name, "idle", count, false) != 0) {
+        benchreport_fail (bench->report, name, "could not open and log in every session");
+        return -1;
+    }
+    return 0;
+}
+
+int
+bench_sessions (bench_t *bench)
+{
+    const char *name = "sessions";
+    if (!s_need_keys (bench, name))
+        return -1;
+    if (!bench_servers_local (bench)) {
+        benchreport_fail (bench->report, name, "needs a server started by chat-bench");
+        return -1;
+    }
+    bench_servers_t servers = { 0 };
+    rawpool_t *pool = NULL;
+    ctx_t ctx = { 0 };
+    long before = -1;
+    size_t count = (size_t) bench->sessions;
+    int64_t start = bench_now_ns ();
+    int rc = s_many_sessions (bench, name, count, &servers, &pool, &ctx, &before);
+    double setup_s = bench_seconds_since (start);
+    if (rc == 0) {
+        zclock_sleep (500);             //  idle: let the server settle
+        long after = benchserver_rss_kib (servers.mainserver);
+        if (before < 0 || after < 0) {
+            benchreport_fail (bench->report, name, "cannot read the server's VmRSS");
+            rc = -1;
+        }
+        else {
+            double per = (double) (after - before) / (double) count;
+            benchreport_add (bench->report, name, "server RSS before", (double) before, "KiB",
+                             NULL, 0, BENCH_NO_TARGET, 0, NULL);
+            char figure [64];
+            snprintf (figure, sizeof figure, "server RSS with %zu sessions", count);
+            benchreport_add (bench->report, name, figure, (double) after, "KiB",
+                             NULL, 0, BENCH_NO_TARGET, 0, NULL);
+            benchreport_add (bench->report, name, "RSS per idle session", per, "KiB",
+                             NULL, 0, BENCH_AT_MOST, TARGET_SESSION_KIB, "<= 16 KiB");
+            benchreport_note (bench->report, name, "%zu sessions over %zu connections, each "
+                              "handshaken and logged in, then idle; users were in the "
+                              "database before the start; setup took %.1f s", count,
+                              (count + (size_t) bench->sessions_per_socket - 1)
+                              / (size_t) bench->sessions_per_socket, setup_s);
+        }
+    }
+    rawpool_destroy (&pool);
+    bench_servers_stop (&servers);
+    return rc;
+}
+
+int
+bench_shutdown (bench_t *bench)
+{
+    const char *name = "shutdown";
+    if (!s_need_keys (bench, name))
+        return -1;
+    if (!bench_servers_local (bench)) {
+        benchreport_fail (bench->report, name, "needs a server started by chat-bench");
+        return -1;
+    }
+    bench_servers_t servers = { 0 };
+    rawpool_t *pool = NULL;
+    ctx_t ctx = { 0 };
+    long before = -1;
+    size_t count = (size_t) bench->shutdown_sessions;
+    int rc = s_many_sessions (bench, name, count, &servers, &pool, &ctx, &before);
+    if (rc == 0) {
+        double ms = 0;
+        int status = benchserver_terminate (servers.mainserver, &ms);
+        char figure [64];
+        snprintf (figure, sizeof figure, "SIGTERM to exit, %zu sessions", count);
+        benchreport_add (bench->report, name, figure, ms, "ms", NULL, 0, BENCH_AT_MOST,
+                         TARGET_SHUTDOWN_MS, "<= 200 ms");
+        if (status != 0) {
+            benchreport_note (bench->report, name, "the server's exit status was %d, not 0",
+                              status);
+            rc = -1;
+            benchreport_fail (bench->report, name, "the server did not exit cleanly");
+        }
+    }
+    rawpool_destroy (&pool);
+    bench_servers_stop (&servers);
+    return rc;
+}
