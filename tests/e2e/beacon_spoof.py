@@ -4,8 +4,9 @@
 Usage: beacon_spoof.py BROADCAST_ADDR PORT PAYLOAD
 
 Run ONLY inside a network namespace the test made (e2e.discovery starts it
-with `ip netns exec`); refuses to run in the machine's own namespace so it
-can never put a packet on a real network.
+with `ip netns exec`); refuses to run where any interface but lo and the
+test's veth ends exists, or in the driver's own namespace, so it can never
+put a packet on a real network.
 Sends PAYLOAD every 200 ms until killed, prints "spoofing" once started.
 """
 import os
@@ -14,19 +15,24 @@ import sys
 import time
 
 
-def in_own_namespace():
-    # The machine's namespace is the one pid 1 lives in
+def in_test_namespace():
+    """Only lo and the test's veth ends (e2ea, e2eb) may exist here, and this
+    must not be the namespace of the test driver that started us."""
+    names = {name for _, name in socket.if_nameindex()}
+    if not names <= {"lo", "e2ea", "e2eb"}:
+        return False
     try:
-        return os.readlink("/proc/self/ns/net") == os.readlink("/proc/1/ns/net")
+        mine = os.readlink("/proc/self/ns/net")
     except OSError:
-        return True
+        return False
+    return mine != os.environ.get("E2E_DRIVER_NETNS", "")
 
 
 def main():
     if len(sys.argv) != 4:
         print("usage: beacon_spoof.py BROADCAST_ADDR PORT PAYLOAD", file=sys.stderr)
         return 2
-    if in_own_namespace():
+    if not in_test_namespace():
         print("beacon_spoof: refusing to broadcast outside a test namespace", file=sys.stderr)
         return 1
     address, port, payload = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()

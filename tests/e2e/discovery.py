@@ -96,7 +96,8 @@ def body(workdir, cleanups):
     forged = "CHAT/1 keyserver %s - %s" % (impostor.ks_endpoint, real.ks_fingerprint)
     spoof = L.Proc("spoof", [sys.executable, os.path.join(os.path.dirname(__file__), "beacon_spoof.py"),
                              BROADCAST, str(BEACON_PORT), forged],
-                   netns=host, logdir=workdir, stdin=False)
+                   netns=host, logdir=workdir, stdin=False,
+                   env={"E2E_DRIVER_NETNS": os.readlink("/proc/self/ns/net")})
     spoof.wait(r"^spoofing$")
     a = client("alice-spoof1", home_a)
     a.wait_pin_mismatch("keyserver", real.ks_fingerprint, impostor.ks_fingerprint)

@@ -13,7 +13,8 @@ Then the capture must hold none of:
   - any conversation key (read from the key server's SQLite database,
     table conversation_keys),
   - the probe sessions' channel keys (K, the three derived Fernet keys and
-    their signing/encryption halves);
+    their signing/encryption halves),
+  - the servers' shared secret, resume secret and private keys;
 each looked for raw, in hex, base64 and base64url (padded or not). As a
 control the same search must find things that ARE sent in clear (the key
 server's public key in the handshake, Fernet tokens).
@@ -50,12 +51,17 @@ def scan_dir(path, needles):
     return hits
 
 
-def der_public_key(key_path):
-    r = subprocess.run(["openssl", "pkey", "-in", key_path, "-pubout", "-outform", "DER"],
-                       capture_output=True)
-    if r.returncode != 0:
-        L.fail("openssl cannot read %s: %s" % (key_path, r.stderr.decode()))
-    return r.stdout
+def der_keys(key_path):
+    """(public SubjectPublicKeyInfo DER, private PKCS#8 DER) of a PEM key
+    file, with python3-cryptography (tools/setup installs it)."""
+    from cryptography.hazmat.primitives import serialization
+    with open(key_path, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    public = key.public_key().public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    private = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return public, private
 
 
 def body(workdir, cleanups):
@@ -74,7 +80,8 @@ def body(workdir, cleanups):
     net = ns.add("net")
 
     pcap = os.path.join(workdir, "capture.pcap")
-    dump = L.Proc("tcpdump", ["tcpdump", "-i", "lo", "-s", "0", "-U", "-n", "-w", pcap],
+    dump = L.Proc("tcpdump", ["tcpdump", "-i", "lo", "-s", "0", "-U", "--immediate-mode",
+                               "-B", "65536", "-n", "-w", pcap],
                   netns=net, logdir=workdir, stdin=False)
     dump.wait(r"listening on lo", stream="err", since=0, what="tcpdump started")
 
@@ -153,16 +160,48 @@ def body(workdir, cleanups):
             if name != "session_token":        # the push topic: clear by design
                 key_needles.append(("%s probe %s" % (role, name), bytes.fromhex(value)))
 
+    # the servers' own secrets: shared secret, resume secret, private keys
+    for path in (os.path.join(cluster.ks_dir, "shared.secret"),
+                 os.path.join(cluster.ks_dir, "resume.secret")):
+        if os.path.exists(path):
+            text = open(path).read().strip()
+            try:
+                key_needles.append((os.path.basename(path), bytes.fromhex(text)))
+            except ValueError:
+                key_needles.append((os.path.basename(path), text))
+    for d, who in ((cluster.ks_dir, "key server"), (cluster.ms_dir, "main server")):
+        key_needles.append(("%s private key" % who,
+                            der_keys(os.path.join(d, "server.key"))[1]))
+
+    # let tcpdump write out what it holds: until the file stops growing
+    # (bounded), then stop it; it must have lost nothing
+    deadline = L.time.monotonic() + 10
+    size = -1
+    while L.time.monotonic() < deadline and os.path.getsize(pcap) != size:
+        size = os.path.getsize(pcap)
+        L.time.sleep(0.3)
     dump.stop(L.signal.SIGINT)
-    blob = open(pcap, "rb").read()
-    L.log("capture: %d bytes" % len(blob))
+    dropped = dump.find(r"(\d+) packets? dropped by kernel", 0, "err")
+    if dropped and dropped[1].group(1) != "0":
+        L.fail("tcpdump lost %s packets: the capture is incomplete" % dropped[1].group(1))
+    # the raw file, and every TCP stream put together from its segments
+    streams = L.pcap_streams(pcap)
+    joined = b"\n--\n".join(streams)
+    blob = open(pcap, "rb").read() + b"\n--streams--\n" + joined
+    L.log("capture: %d bytes, %d TCP streams with data" % (os.path.getsize(pcap), len(streams)))
 
     # controls: what is in clear must be found by the very same search
-    ks_der = der_public_key(os.path.join(cluster.ks_dir, "server.key"))
-    if not L.find_secret(blob, ks_der, "key server public key"):
-        L.fail("control failed: the key server's public key (sent in clear in every "
-               "Welcome) is not in the capture; did tcpdump see the traffic?")
-    if blob.count(b"gAAAAA") < 20:
+    # every handshake of the three clients and the probe was seen (a Welcome
+    # carries the server's public key in clear)
+    for d, who in ((cluster.ks_dir, "key server"), (cluster.ms_dir, "main server")):
+        der = der_keys(os.path.join(d, "server.key"))[0]
+        if not L.find_secret(blob, der, who + " public key"):
+            L.fail("control failed: the %s's public key is not in the capture; "
+                   "did tcpdump see the traffic?" % who)
+        if joined.count(der) < 4:
+            L.fail("control failed: only %d Welcomes from the %s in the capture, expected "
+                   "at least 4 (three clients and the probe)" % (joined.count(der), who))
+    if joined.count(b"gAAAAA") < 20:
         L.fail("control failed: fewer than 20 Fernet tokens in the capture")
 
     hits = []
@@ -176,9 +215,9 @@ def body(workdir, cleanups):
                 hits += ["%s log: %s" % (proc.name, h) for h in L.find_secret(text, raw, label)]
     if hits:
         L.fail("secrets found:\n  " + "\n  ".join(sorted(set(hits))))
-    L.log("no password, text, conversation key or channel key in %d bytes of capture, "
-          "%d conversation keys and %d probe keys checked" % (len(blob), len(conv_keys),
-                                                            len(key_needles) - 3 * len(conv_keys)))
+    L.log("no password, text, conversation key, channel key or server secret in %d bytes "
+          "of capture (%d secrets checked, %d of them conversation keys)"
+          % (len(blob), len(needles) + len(key_needles), len(conv_keys)))
 
     # the client keeps nothing but its pins
     left = []
