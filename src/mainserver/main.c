@@ -226,6 +226,10 @@ main (int argc, char *argv [])
         }
         zstr_free (&fingerprint);
         zactor_destroy (&server);
+        //  The actor thread closes its end of the pipe just after it has
+        //  signalled that it is done, and CZMQ's exit handler waits 200 ms
+        //  when it still finds a socket open: give the thread a moment.
+        zclock_sleep (10);
     }
     free (opts.bind);
     free (opts.push_bind);

@@ -211,8 +211,7 @@ s_server_new (zsock_t *pipe)
     zsock_set_maxmsgsize (self->router, WIRE_MAX_FRAME);
     //  Replies already handed to ZMQ get a moment to leave on shutdown
     //  (they are committed: losing one only costs the client a retry).
-    //  Pushes are notifications; a PUB linger also held up stopping by
-    //  its full length even when idle, against the 200 ms budget.
+    //  Pushes are notifications: they need no grace.
     zsock_set_linger (self->router, 100);
     zsock_set_linger (self->pub, 0);
     zsock_set_sndhwm (self->pub, 100000);
