@@ -60,7 +60,8 @@ def frames(lines):
 def check_order(name, found, client):
     """A client's frames on a request channel: hello, welcome, then sealed
     both ways (errors allowed), nothing unreadable."""
-    kinds = [(d, k) for d, c, k, _, _ in found if c == client]
+    kinds = [(d, k) for d, c, k, _, _ in found
+             if c == client and k not in ("push", "subscribe", "unsubscribe")]
     if len(kinds) < 4 or kinds[0] != ("C>S", "hello") or kinds[1] != ("S>C", "welcome"):
         fail("%s: %s does not start hello, welcome: %s" % (name, client, kinds[:6]))
     rest = {k for _, k in kinds[2:]}
@@ -84,8 +85,15 @@ def start_client(bins, workdir, user, ks, ms, push):
 
 
 def command(client, line, expect, what):
+    """Send a command; its answer is one line starting "ok " or "error "."""
     mark = client.send(line)
-    return client.wait(expect, since=mark, what=what)
+    m = client.wait(r"^(ok|error) ", since=mark, what=what)
+    answer = client.find(r"^(ok|error) ", since=mark)
+    text = client.lines_since(answer[0])[0]
+    m = re.search(expect, text)
+    if not m:
+        fail("%s: %r answered %r" % (client.name, line, text))
+    return m
 
 
 # ------------------------------------------------------------------ secrets
@@ -232,7 +240,7 @@ def body(workdir, cleanups):
         flow_register_login(clients[u], u)
     conv = flow_new_conversation(clients["alice"], "bob")
     flow_send(clients["alice"], conv, TEXT)
-    flow_expect_push(clients["bob"], TEXT)
+    flow_expect_push(clients["bob"], conv, TEXT)
 
     secrets, keys = server_secrets(cluster.ks_dir, cluster.ms_dir)
     if not keys:
@@ -299,27 +307,28 @@ def body(workdir, cleanups):
 # ------------------------------------------------------------------ plain-mode flows
 
 def flow_register_login(client, user):
-    command(client, "register %s %s" % (user, PASSWORD), r"(?i)success|registered",
-            "register " + user)
-    command(client, "login %s %s" % (user, PASSWORD), r"(?i)logged in|login ok",
+    command(client, "register %s %s %s %s" % (user, PASSWORD, PASSWORD, PASSWORD),
+            r"^ok register %s " % user, "register " + user)
+    command(client, "login %s %s" % (user, PASSWORD), r"^ok login %s " % user,
             "login " + user)
 
 
 def flow_new_conversation(client, other):
-    m = command(client, "new %s" % other, r"([0-9a-f]{32})", "new conversation")
+    m = command(client, "new %s" % other, r"^ok new \d+ ([0-9a-f]{32})$", "new conversation")
     return m.group(1)
 
 
 def flow_send(client, conv, text):
-    command(client, "send %s %s" % (conv, text), r"(?i)sent|stored|ok", "send")
+    command(client, "send %s %s" % (conv, text), r"^ok send %s \d+$" % conv, "send")
 
 
-def flow_expect_push(client, text):
-    client.wait(re.escape(text), what="pushed message")
+def flow_expect_push(client, conv, text):
+    client.wait(r"^msg %s \d+ alice \d+ %s$" % (conv, re.escape(text)), since=0,
+                what="pushed message")
 
 
 def flow_quit(client):
-    client.send("quit")
+    command(client, "quit", r"^ok quit", "quit")
     client.close_stdin()
     rc = client.wait_exit()
     if rc != 0:
