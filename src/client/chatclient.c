@@ -10,6 +10,7 @@
     - events
 */
 #include <stdarg.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include "chatclient.h"
@@ -534,6 +535,8 @@ s_worker (zsock_t *pipe, void *args)
         if (term)
             break;
     }
+    //  this thread's OpenSSL state, which would otherwise outlive it
+    OPENSSL_thread_stop ();
 }
 
 static void

@@ -312,7 +312,14 @@ class Client(Proc):
             fail("%s did not exit after quit\n%s" % (self.name, self.tail()))
         for t in self.threads:
             t.join(5)
+        self.check_sanitizers()
         return rc
+
+    def check_sanitizers(self):
+        """Under the ASan+UBSan build a report fails the test."""
+        with self.cv:
+            bad = [l for l in self.err if "Sanitizer" in l or "runtime error:" in l]
+        check(not bad, "%s: sanitizer report:\n%s" % (self.name, self.tail(60)))
 
 
 def run(test):
