@@ -156,8 +156,15 @@ s_submit_register (tui_login_t *self, tui_t *tui)
 void
 tui_login_key (tui_login_t *self, tui_t *tui, tui_key_t key)
 {
-    if (key.alt)
+    if (key.alt) {
+        //  Accelerators, like a dialog's underlined letters
+        if (key.key == L'l' || key.key == L'L')
+            self->focus = LOGIN_FIRST;
+        else
+        if (key.key == L'r' || key.key == L'R')
+            self->focus = REGISTER_FIRST;
         return;
+    }
     if (key.keycode) {
         switch (key.key) {
             case KEY_BTAB:
@@ -181,6 +188,13 @@ tui_login_key (tui_login_t *self, tui_t *tui, tui_key_t key)
     }
     tui_input_result_t result = tui_input_key (self->fields [self->focus],
                                                key.keycode, key.key);
+    if (result == TUI_INPUT_CHANGED) {
+        //  The last answer is stale once the user edits its section
+        if (self->focus < REGISTER_FIRST && !self->login_cmd)
+            s_message (&self->login_message, &self->login_error, false, NULL);
+        if (self->focus >= REGISTER_FIRST && !self->register_cmd)
+            s_message (&self->register_message, &self->register_error, false, NULL);
+    }
     if (result == TUI_INPUT_SUBMIT) {
         //  Enter on a section with an empty field goes to that field first
         int first = self->focus < REGISTER_FIRST? LOGIN_FIRST: REGISTER_FIRST;
@@ -233,17 +247,17 @@ tui_login_event (tui_login_t *self, tui_t *tui, chatclient_event_t *event)
         if (event->type == CHATCLIENT_EV_REGISTERED) {
             s_message (&self->register_message, &self->register_error, false,
                        event->text? event->text: "Success!");
-            //  Ready to log in as the new user
-            char *username = tui_input_text (self->fields [REGISTER_FIRST]);
-            if (username)
-                tui_input_set_text (self->fields [0], username);
-            free (username);
+            //  The form stays, as in the report, ready for another account
             tui_input_clear (self->fields [REGISTER_FIRST]);
-            self->focus = 1;
+            self->focus = REGISTER_FIRST;
         }
         else {
             const char *text = event->text? event->text: chatclient_errname (event->code);
             s_message (&self->register_message, &self->register_error, true, text);
+            //  Back to what needs changing: the name, or the passwords
+            self->focus = event->code == CHAT_ERR_USERNAME_TAKEN
+                       || event->code == CHAT_ERR_INVALID_USERNAME
+                        ? REGISTER_FIRST: REGISTER_FIRST + 1;
         }
     }
 }
@@ -319,8 +333,11 @@ tui_login_draw (tui_login_t *self, tui_t *tui)
         label_width = 18;
         field_width = width - label_width - 2;
     }
-    //  Compact when the terminal is short
+    //  Compact when the terminal is short, centred when it is tall
     int gap = LINES - y >= 22? 1: 0;
+    int block = 16 + 4 * gap;
+    if (LINES - 1 - y > block + 2)
+        y += (LINES - 1 - y - block) / 3;
     int cursor_y = -1, cursor_x = -1;
 
     y += gap;
@@ -351,8 +368,8 @@ tui_login_draw (tui_login_t *self, tui_t *tui)
         s_draw_server (tui, 0, y++, x, width);
         s_draw_server (tui, 1, y++, x, width);
     }
-    tui_draw_status (tui, "Tab/Down: next field   Shift-Tab/Up: previous   "
-                          "Enter: submit this section   F10/Ctrl-C: quit");
+    tui_draw_status (tui, "Tab/Down next field  Shift-Tab/Up previous  Enter submit "
+                          "this section  Alt-L login  Alt-R register  F10 quit");
     if (cursor_y >= 0 && cursor_y < LINES) {
         move (cursor_y, cursor_x);
         curs_set (1);

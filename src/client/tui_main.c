@@ -349,7 +349,17 @@ tui_main_event (tui_main_t *self, tui_t *tui, chatclient_event_t *event)
                 s_open_index_at (self, tui, 0);
             self->auto_open = false;
             break;
+        case CHATCLIENT_EV_CONVERSATION:
+            //  Someone started a conversation with me while none is open:
+            //  show it, as the report's window shows its only textbox
+            if (event->cmd == 0 && !self->has_open && event->conversation
+            &&  tui->screen == TUI_SCREEN_MAIN)
+                tui_main_open (self, tui, event->conversation->id);
+            break;
         case CHATCLIENT_EV_MESSAGE:
+            if (!self->has_open && event->message && tui->screen == TUI_SCREEN_MAIN)
+                tui_main_open (self, tui, event->message->conversation_id);
+            else
             if (self->has_open && event->message
             &&  memcmp (event->message->conversation_id, self->open_id,
                         CHATCLIENT_ID_SIZE) == 0

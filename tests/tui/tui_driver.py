@@ -1,0 +1,514 @@
+#!/usr/bin/env python3
+"""tui_driver - drive the real `chat` full-screen client in tmux against the
+real servers, and assert on what is on the screen.
+
+    tui_driver.py CASE --chat PATH --keyserver PATH --mainserver PATH
+
+Both servers start on 127.0.0.1 with free ports (tcp://127.0.0.1:*) and
+temporary data directories; every client runs in its own tmux session of a
+private tmux server (-L, so nothing touches the user's tmux), 160x45, with a
+temporary XDG_CONFIG_HOME and --known-servers. Keys go in with send-keys,
+the screen comes back with capture-pane; every wait polls with a deadline,
+never a fixed sleep. Exit 0 pass, 1 fail, 77 skip (no tmux).
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+WAIT = float(os.environ.get("TUI_WAIT", "20"))     # one expected screen
+
+
+class Failure(Exception):
+    pass
+
+
+def log(text):
+    print("[%6.2f] %s" % (time.monotonic() - T0, text), flush=True)
+
+
+T0 = time.monotonic()
+
+
+class Server:
+    def __init__(self, argv, workdir, name):
+        self.name = name
+        self.out_path = os.path.join(workdir, name + ".log")
+        self.out = open(self.out_path, "w+")
+        # CZMQ logs on stdout unless told otherwise: keep both in one file
+        self.proc = subprocess.Popen(argv, stdout=self.out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+
+    def wait_for(self, regex, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.out_path) as f:
+                m = re.search(regex, f.read(), re.M)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                raise Failure("%s exited (%s):\n%s" % (self.name, self.proc.returncode,
+                                                       open(self.out_path).read()))
+            time.sleep(0.05)
+        raise Failure("%s: no %r in its log:\n%s" % (self.name, regex,
+                                                     open(self.out_path).read()))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+
+
+class Tmux:
+    """A private tmux server; one session per client."""
+
+    def __init__(self, workdir):
+        self.socket = "chat-tui-test-%d" % os.getpid()
+        self.workdir = workdir
+
+    def run(self, *args, check=True):
+        result = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null"] + list(args),
+                                capture_output=True, text=True, timeout=20)
+        if check and result.returncode != 0:
+            raise Failure("tmux %s: %s" % (" ".join(args), result.stderr.strip()))
+        return result.stdout
+
+    def kill(self):
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"],
+                       capture_output=True, timeout=20)
+
+
+class Pane:
+    def __init__(self, tmux, name, command, width=160, height=45):
+        self.tmux = tmux
+        self.name = name
+        # remain-on-exit keeps a crashed client's last screen for the report
+        tmux.run("new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
+                 command)
+        tmux.run("set-option", "-t", name, "remain-on-exit", "on")
+
+    def keys(self, *keys):
+        self.tmux.run("send-keys", "-t", self.name, *keys)
+
+    def type(self, text):
+        self.tmux.run("send-keys", "-t", self.name, "-l", text)
+
+    def screen(self):
+        return self.tmux.run("capture-pane", "-p", "-t", self.name)
+
+    def dead(self):
+        out = self.tmux.run("list-panes", "-t", self.name, "-F", "#{pane_dead}", check=False)
+        return out.strip() == "1"
+
+    def wait(self, pattern, timeout=WAIT, what=None, absent=False):
+        """Until the screen matches (or, absent, stops matching) a regex."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            found = re.search(pattern, screen, re.M)
+            if (found and not absent) or (absent and not found):
+                return found
+            if self.dead():
+                break
+            time.sleep(0.1)
+        raise Failure("%s: %s %r within %.0f s; the screen:\n%s" % (
+            self.name, "still shows" if absent else "never showed",
+            what or pattern, timeout, screen))
+
+    def expect_not(self, pattern, what=None):
+        screen = self.screen()
+        if re.search(pattern, screen, re.M):
+            raise Failure("%s: unexpected %r on the screen:\n%s" % (self.name, what or pattern,
+                                                                   screen))
+
+    # -------------------------------------------------- the login screen
+
+    # Editing a section clears its last answer: waiting for that before
+    # Enter makes sure the answer seen next is the new one.
+    REGISTER_ANSWERS = r"^\s+(Success!|Username already in use|Passwords don't match)\s*$"
+    LOGIN_ANSWERS = r"^\s+(Wrong username or password|Logged out)\s*$"
+
+    def register(self, user, password, confirm=None, confirm2=None):
+        self.keys("M-r", "C-e", "C-u")      # the register section's username
+        self.type(user)
+        for text in (password, confirm or password, confirm2 or password):
+            self.keys("Tab")
+            self.keys("C-e", "C-u")
+            self.type(text)
+        self.wait(self.REGISTER_ANSWERS, absent=True, what="the previous answer")
+        self.keys("Enter")
+
+    def login(self, user, password):
+        self.keys("M-l", "C-e", "C-u")
+        self.type(user)
+        self.keys("Tab", "C-e", "C-u")
+        self.type(password)
+        self.wait(self.LOGIN_ANSWERS, absent=True, what="the previous answer")
+        self.keys("Enter")
+
+    def message_line(self, text):
+        """The register/login answer is the only thing on its line."""
+        return r"^\s+%s\s*$" % re.escape(text)
+
+    # -------------------------------------------------- the main screen
+
+    def command(self, line):
+        self.keys("C-e", "C-u")
+        self.type(line)
+        self.keys("Enter")
+
+
+class World:
+    def __init__(self, args):
+        self.args = args
+        self.workdir = tempfile.mkdtemp(prefix="chat-tui-")
+        self.servers = []
+        self.tmux = Tmux(self.workdir)
+        self.panes = []
+
+    def start(self):
+        ks_dir = os.path.join(self.workdir, "keyserver")
+        ms_dir = os.path.join(self.workdir, "mainserver")
+        subprocess.run([self.args.keyserver, "--init", "--data", ks_dir], check=True,
+                       capture_output=True, timeout=60)
+        ks = Server([self.args.keyserver, "--data", ks_dir, "--bind", "tcp://127.0.0.1:*",
+                     "--iterations", "4096"], self.workdir, "keyserver")
+        self.servers.append(ks)
+        self.ks_endpoint = ks.wait_for(r"^(tcp://127\.0\.0\.1:\d+)$").group(1)
+        ms = Server([self.args.mainserver, "--data", ms_dir,
+                     "--bind", "tcp://127.0.0.1:*", "--push-bind", "tcp://127.0.0.1:*",
+                     "--shared-secret", os.path.join(ks_dir, "shared.secret")],
+                    self.workdir, "mainserver")
+        self.servers.append(ms)
+        self.ms_endpoint = ms.wait_for(r"requests on (tcp://\S+)").group(1)
+        self.push_endpoint = ms.wait_for(r"pushes on (tcp://\S+)").group(1)
+        ms.wait_for(r"ready, key")
+        log("servers: key %s, main %s, push %s" % (self.ks_endpoint, self.ms_endpoint,
+                                                   self.push_endpoint))
+
+    def client(self, name, width=160, height=45):
+        config = os.path.join(self.workdir, "config-" + name)
+        os.makedirs(config, exist_ok=True)
+        argv = ["env", "XDG_CONFIG_HOME=" + config, "LANG=C.UTF-8", "LC_ALL=C.UTF-8",
+                "TERM=tmux-256color",
+                self.args.chat, "--keyserver", self.ks_endpoint,
+                "--mainserver", self.ms_endpoint, "--push", self.push_endpoint,
+                "--known-servers", os.path.join(config, "known_servers")]
+        command = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
+        pane = Pane(self.tmux, name, command, width, height)
+        self.panes.append(pane)
+        pane.wait(r"key server: ok\s+main server: ok", what="both servers connected")
+        return pane
+
+    def close(self):
+        self.tmux.kill()
+        for server in reversed(self.servers):
+            server.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ cases
+
+def case_register(w):
+    a = w.client("reg")
+    a.wait(r"^\s+Login:", what="the login section")
+    a.wait(r"Or make a new account:")
+    for label in ("Username:", "Password:", "Confirm Password:", "Confirm Password again:"):
+        a.wait(r"^\s+%s" % re.escape(label), what=label)
+    a.register("joseph", "hunter22")
+    a.wait(a.message_line("Success!"))
+    # Passwords are never on screen, not even masked ones left behind
+    a.expect_not(r"hunter22")
+    a.register("joseph", "other-pass")
+    a.wait(a.message_line("Username already in use"))
+    a.register("jonathan", "pw-one", "pw-one", "pw-two")
+    a.wait(a.message_line("Passwords don't match"))
+    # (each answer differs from the one before, so no stale screen passes)
+    a.register("joseph", "x")
+    a.wait(a.message_line("Username already in use"))
+    a.register("jonathan", "pw-one", "pw-two", "pw-one")
+    a.wait(a.message_line("Passwords don't match"))
+    a.register("jonathan", "pw-one")
+    a.wait(a.message_line("Success!"))
+    a.expect_not(r"pw-one")
+    # Masked while typed
+    a.keys("M-l", "Tab")
+    a.type("visible?")
+    a.wait(r"Password:\s+\*{8}\s*$", what="eight stars")
+    a.expect_not(r"visible\?")
+
+
+def case_login(w):
+    a = w.client("login")
+    a.register("wannes", "s3cret-pw")
+    a.wait(a.message_line("Success!"))
+    a.login("wannes", "not-it")
+    a.wait(a.message_line("Wrong username or password"))
+    a.login("nobody", "s3cret-pw")
+    a.wait(a.message_line("Wrong username or password"))
+    a.login("wannes", "s3cret-pw")
+    a.wait(r"^ User: wannes\b", what="the title 'User: wannes'")
+    a.wait(r"Conversations \(0\)")
+    a.wait(r"No conversations yet")
+    # Logout brings the login screen back, and login works again
+    a.command("/logout")
+    a.wait(r"^\s+Login:", what="the login screen after /logout")
+    a.wait(a.message_line("Logged out"))
+    a.login("wannes", "s3cret-pw")
+    a.wait(r"^ User: wannes\b")
+    a.command("/help")
+    a.wait(r"/refresh\s+list the conversations again")
+    a.keys("Escape")
+    a.wait(r"/refresh\s+list the conversations again", absent=True)
+    a.command("/quit")
+    deadline = time.monotonic() + WAIT
+    while not a.dead() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not a.dead():
+        raise Failure("/quit did not end the client:\n" + a.screen())
+
+
+def _users(w, pane, names):
+    for name in names:
+        pane.register(name, "pw-" + name)
+        pane.wait(pane.message_line("Success!"))
+        pane.keys("M-r")        # next register starts from the username again
+
+
+def case_conversations(w):
+    a = w.client("conv")
+    _users(w, a, ["alice", "bob", "carol"])
+    a.login("alice", "pw-alice")
+    a.wait(r"^ User: alice\b")
+    # 1:1 with bob through the picker (Enter on the highlighted user)
+    a.command("/new")
+    a.wait(r"Create new conversation")
+    a.wait(r"\[ \] bob")
+    a.expect_not(r"\[ \] alice", "myself in the picker")
+    a.keys("Enter")
+    a.wait(r"^ *1\s+bob", what="'1 bob' in the conversation list")
+    a.wait(r"Conversations \(1\)")
+    a.command("hello bob")
+    a.wait(r"\d\d:\d\d alice: hello bob", what="own message with time and sender")
+    # Another one with carol: F2 is the same as /new
+    a.keys("F2")
+    a.wait(r"\[ \] carol")
+    a.keys("Down", "Enter")
+    a.wait(r"^ *2\s+carol")
+    a.wait(r"Conversations \(2\)")
+    a.command("hi carol")
+    a.wait(r"alice: hi carol")
+    # Switching: Ctrl-P back to bob, Alt-2 to carol
+    a.keys("C-p")
+    a.wait(r"alice: hello bob")
+    a.expect_not(r"alice: hi carol")
+    a.keys("M-2")
+    a.wait(r"alice: hi carol")
+    a.command("/refresh")
+    a.wait(r"2 conversations")
+    # Tab completes commands and usernames
+    a.keys("C-e", "C-u")
+    a.type("/ref")
+    a.keys("Tab")
+    a.wait(r"^> /refresh\s*$", what="completed /refresh")
+    a.keys("C-e", "C-u")
+    a.type("hey ca")
+    a.keys("Tab")
+    a.wait(r"^> hey carol\s*$", what="completed carol")
+    a.keys("C-u")
+
+
+def case_picker(w):
+    a = w.client("pick")
+    _users(w, a, ["joseph", "jonathan", "wannes", "louis"])
+    a.login("joseph", "pw-joseph")
+    a.wait(r"^ User: joseph\b")
+    a.command("/new")
+    a.wait(r"\[ \] jonathan")
+    # Esc goes back without creating anything
+    a.keys("Escape")
+    a.wait(r"Conversations \(0\)")
+    a.command("/new")
+    a.wait(r"\[ \] wannes")
+    # sorted: jonathan, louis, wannes; select jonathan and wannes
+    a.keys("Space")
+    a.wait(r"\[x\] jonathan")
+    a.wait(r"1 selected")
+    a.keys("Down")          # Space moved to louis already: skip it
+    a.keys("Space")
+    a.wait(r"\[x\] wannes")
+    a.wait(r"2 selected: Enter creates a group of 3")
+    a.keys("Up", "Up", "Up", "Space")   # unselect jonathan, select again
+    a.wait(r"\[ \] jonathan")
+    a.keys("Up", "Space")
+    a.wait(r"\[x\] jonathan")
+    a.keys("Enter")
+    a.wait(r"^ *1\s+jonathan, wannes", what="the group in the list")
+    a.wait(r"jonathan, wannes\s+\(group of 3\)")
+    a.command("hello group")
+    a.wait(r"joseph: hello group")
+    # Wannes sees the group and can answer
+    b = w.client("pick-b")
+    b.login("wannes", "pw-wannes")
+    b.wait(r"^ User: wannes\b")
+    b.wait(r"^ *1\s+jonathan, joseph", what="the group in wannes' list")
+    b.wait(r"joseph: hello group")
+    b.command("hi all")
+    a.wait(r"wannes: hi all")
+
+
+def case_live(w):
+    a = w.client("live-a")
+    _users(w, a, ["joseph", "jonathan", "wannes"])
+    b = w.client("live-b")
+    a.login("joseph", "pw-joseph")
+    b.login("jonathan", "pw-jonathan")
+    a.wait(r"^ User: joseph\b")
+    b.wait(r"^ User: jonathan\b")
+    a.command("/new")
+    a.wait(r"\[ \] jonathan")
+    a.keys("Enter")
+    a.wait(r"^ *1\s+jonathan")
+    a.command("Hi Jonathan, caf\u00e9 \u2615 \u4e2d\u6587")
+    a.wait(r"joseph: Hi Jonathan")
+    # Appears in the other pane without any refresh
+    b.wait(r"^ *1\s+joseph", what="the new conversation pushed to jonathan")
+    b.wait("joseph: Hi Jonathan, caf\u00e9 \u2615 \u4e2d\u6587", what="the live message")
+    b.command("Hello Joseph!")
+    a.wait(r"jonathan: Hello Joseph!")
+    # A second conversation: jonathan's unread count, then it is read
+    c = w.client("live-c")
+    c.login("wannes", "pw-wannes")
+    c.wait(r"^ User: wannes\b")
+    c.command("/new")
+    c.wait(r"\[ \] jonathan")
+    c.keys("Enter")                  # jonathan is first: a 1:1
+    c.wait(r"^ *1\s+jonathan")
+    c.command("one")
+    c.wait(r"wannes: one")
+    c.command("two")
+    c.wait(r"wannes: two")
+    b.wait(r"^ *2\s+wannes\s+2\s*[\u2502|x]", what="wannes with 2 unread")
+    b.keys("M-2")
+    b.wait(r"wannes: two")
+    b.wait(r"^ *2\s+wannes\s+[\u2502|x]", what="unread cleared")
+    # Scrollback: enough lines to need PgUp
+    for i in range(45):
+        c.command("line %02d" % i)
+    c.wait(r"wannes: line 44")
+    b.wait(r"wannes: line 44")
+    b.expect_not(r"wannes: one$")
+    b.keys("PPage", "PPage")
+    b.wait(r"wannes: one", what="the first message after PgUp")
+    b.wait(r"more lines? below: PgDn")
+    b.keys("NPage", "NPage", "NPage")
+    b.wait(r"wannes: line 44")
+    b.wait(r"more lines? below", absent=True)
+
+
+def case_resize(w):
+    a = w.client("resize")
+    _users(w, a, ["ann", "ben"])
+    a.login("ann", "pw-ann")
+    a.wait(r"^ User: ann\b")
+    a.command("/new")
+    a.wait(r"\[ \] ben")
+    a.keys("Enter")
+    a.wait(r"^ *1\s+ben")
+    a.command("before the resize " + "word " * 30)
+    a.wait(r"ann: before the resize")
+
+    def check_layout(width):
+        screen = a.screen()
+        lines = screen.split("\n")
+        title = lines[0]
+        if not title.rstrip().endswith("main server: ok") and \
+           not title.rstrip().endswith("main:ok"):
+            raise Failure("title not redrawn at width %d: %r\n%s" % (width, title, screen))
+        if len(title.rstrip()) > width:
+            raise Failure("title wider than %d" % width)
+        # the rule under the headers spans the new width
+        rules = [l for l in lines if re.match(r"^[\u2500\u253c\u2534]+$", l.rstrip())]
+        if not rules or max(len(r.rstrip()) for r in rules) != width:
+            raise Failure("no full-width rule at width %d:\n%s" % (width, screen))
+
+    w.tmux.run("resize-window", "-t", "resize", "-x", "100", "-y", "30")
+    a.wait(r"main server: ok\s*$")
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            check_layout(100)
+            break
+        except Failure:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    a.wait(r"ann: before the resize")
+    a.command("after the resize")
+    a.wait(r"ann: after the resize")
+    # Too small: says so; back to big: the whole screen again
+    w.tmux.run("resize-window", "-t", "resize", "-x", "30", "-y", "8")
+    a.wait(r"Terminal too small")
+    w.tmux.run("resize-window", "-t", "resize", "-x", "140", "-y", "40")
+    a.wait(r"^ User: ann\b")
+    a.wait(r"ann: after the resize")
+    check_layout(140)
+    a.command("still working")
+    a.wait(r"ann: still working")
+
+
+CASES = {
+    "register": case_register,
+    "login": case_login,
+    "conversations": case_conversations,
+    "picker": case_picker,
+    "live": case_live,
+    "resize": case_resize,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("case", choices=sorted(CASES))
+    parser.add_argument("--chat", required=True)
+    parser.add_argument("--keyserver", required=True)
+    parser.add_argument("--mainserver", required=True)
+    args = parser.parse_args()
+    if not shutil.which("tmux"):
+        print("SKIP: tmux is not installed (tools/setup installs it)")
+        return SKIP
+    w = World(args)
+    status = 1
+    try:
+        w.start()
+        CASES[args.case](w)
+        log("PASS %s" % args.case)
+        status = 0
+    except Failure as e:
+        log("FAIL %s: %s" % (args.case, e))
+        for server in w.servers:
+            try:
+                with open(server.out_path) as f:
+                    tail = f.read().splitlines()[-15:]
+                print("--- %s log (last lines)\n%s" % (server.name, "\n".join(tail)))
+            except OSError:
+                pass
+    finally:
+        w.close()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
