@@ -1,0 +1,1715 @@
+/*  hostile - what an attacker can send, sent: raw ZMQ frames against both
+    servers, run in-process as their actors (the code chat-keyserver and
+    chat-mainserver run; in-process so that ASan sees the servers' leaks
+    too), each case checked for its error code or for being dropped, and a
+    well-behaved client (registered and logged in at the start) checked
+    after every case to still complete a request round trip on both.
+
+        hostile [keyserver | mainserver | flood | all]
+
+    Prints one PASS/FAIL line per case and a table at the end; exits 0 only
+    when every case passed.
+*/
+#include <czmq.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include "channel.h"
+#include "chaterror.h"
+#include "credential.h"
+#include "fernet.h"
+#include "keyserver.h"
+#include "mainserver.h"
+#include "rsakey.h"
+#include "scram.h"
+#include "secret.h"
+#include "wire.h"
+
+//  A step of the test's own machinery that must work (not assert: the
+//  build defines NDEBUG, and these calls have effects)
+#define REQUIRE(cond) do { \
+    if (!(cond)) { \
+        fprintf (stderr, "hostile: %s:%d: %s failed\n", __FILE__, __LINE__, #cond); \
+        exit (1); \
+    } \
+} while (0)
+
+#define WAIT_MS     10000       //  for an answer that must come
+#define QUIET_MS    400         //  given to a dropped frame to show otherwise
+#define RC_NONE     (-1)        //  nothing came back
+#define RC_GARBAGE  (-2)        //  something came back we could not read
+#define PASSWORD    "correct horse battery staple"
+#define FLOOD_DEALERS 100
+#define FLOOD_PER_DEALER 3
+
+//  ---------------------------------------------------------------- peers
+
+//  One DEALER, and the channel once a handshake went through.
+typedef struct {
+    zsock_t *dealer;
+    channel_t *channel;
+    uint64_t next_id;
+} peer_t;
+
+static peer_t *
+peer_new (const char *endpoint)
+{
+    peer_t *self = (peer_t *) zmalloc (sizeof *self);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    REQUIRE (self->dealer);
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_sndtimeo (self->dealer, WAIT_MS);
+    int rc = zsock_connect (self->dealer, "%s", endpoint);
+    REQUIRE (rc == 0);
+    self->next_id = 1000;
+    return self;
+}
+
+static void
+peer_destroy (peer_t **self_p)
+{
+    peer_t *self = *self_p;
+    if (self) {
+        channel_destroy (&self->channel);
+        zsock_destroy (&self->dealer);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+peer_send (peer_t *self, const void *data, size_t size)
+{
+    zframe_t *frame = zframe_new (data, size);
+    int rc = zframe_send (&frame, self->dealer, 0);
+    REQUIRE (rc == 0);
+}
+
+//  Several frames as one multipart message
+static void
+peer_send_multi (peer_t *self, const void *a, size_t a_size, const void *b, size_t b_size)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, a, a_size);
+    zmsg_addmem (msg, b, b_size);
+    int rc = zmsg_send (&msg, self->dealer);
+    REQUIRE (rc == 0);
+}
+
+//  One answer: RC_NONE, RC_GARBAGE, or 0 and a malloc'd frame.
+static int
+peer_recv (peer_t *self, int timeout_ms, uint8_t **data, size_t *size)
+{
+    zsock_set_rcvtimeo (self->dealer, timeout_ms);
+    zmsg_t *msg = zmsg_recv (self->dealer);
+    if (!msg)
+        return RC_NONE;
+    int rc = RC_GARBAGE;
+    if (zmsg_size (msg) == 1) {
+        zframe_t *frame = zmsg_first (msg);
+        *size = zframe_size (frame);
+        *data = (uint8_t *) malloc (*size ? *size : 1);
+        REQUIRE (*data);
+        memcpy (*data, zframe_data (frame), *size);
+        rc = 0;
+    }
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+//  Read an answer as a client reads it: the code of a clear refusal, or
+//  CHAT_OK and the opened payload of a sealed reply, or RC_NONE/RC_GARBAGE.
+static int
+peer_answer (peer_t *self, int timeout_ms, uint8_t **payload, size_t *len)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    int rc = peer_recv (self, timeout_ms, &data, &size);
+    if (rc != 0)
+        return rc;
+    Chat__Envelope *env = NULL;
+    rc = RC_GARBAGE;
+    if (wire_envelope_unpack (data, size, &env) == CHAT_OK) {
+        if (env->kind_case == CHAT__ENVELOPE__KIND_ERROR && env->error->code != 0)
+            rc = (int) env->error->code;
+        else
+        if (env->kind_case == CHAT__ENVELOPE__KIND_SEALED && self->channel
+        &&  channel_open (self->channel, env->sealed->token, strlen (env->sealed->token),
+                          payload, len) == CHAT_OK)
+            rc = CHAT_OK;
+        chat__envelope__free_unpacked (env, NULL);
+    }
+    free (data);
+    return rc;
+}
+
+//  Handshake with key; CHAT_OK or what the server (or the check) said.
+static int
+peer_handshake (peer_t *self, rsakey_t *key)
+{
+    channel_destroy (&self->channel);
+    channel_t *channel = channel_client_new (key);
+    uint8_t *hello;
+    size_t size;
+    int rc = channel_client_hello (channel, &hello, &size);
+    REQUIRE (rc == CHAT_OK);
+    peer_send (self, hello, size);
+    free (hello);
+    uint8_t *welcome = NULL;
+    rc = peer_recv (self, WAIT_MS, &welcome, &size);
+    if (rc == 0) {
+        rc = channel_client_accept (channel, welcome, size);
+        free (welcome);
+    }
+    if (rc == CHAT_OK)
+        self->channel = channel;
+    else
+        channel_destroy (&channel);
+    return rc;
+}
+
+//  A new peer with an open channel (asserts: setup, not a case).
+static peer_t *
+peer_open (const char *endpoint, rsakey_t *key)
+{
+    peer_t *self = peer_new (endpoint);
+    int rc = peer_handshake (self, key);
+    if (rc != CHAT_OK) {
+        fprintf (stderr, "hostile: handshake with %s failed: %s\n", endpoint,
+                 chat_errname (rc));
+        exit (1);
+    }
+    return self;
+}
+
+//  Seal a payload into a frame (malloc'd) without sending it.
+static void
+peer_seal (peer_t *self, const uint8_t *payload, size_t len, uint8_t **frame, size_t *size)
+{
+    int rc = channel_seal (self->channel, payload, len, frame, size);
+    REQUIRE (rc == CHAT_OK);
+}
+
+static void
+peer_send_sealed (peer_t *self, const uint8_t *payload, size_t len)
+{
+    uint8_t *frame;
+    size_t size;
+    peer_seal (self, payload, len, &frame, &size);
+    peer_send (self, frame, size);
+    free (frame);
+}
+
+//  ---------------------------------------------------------------- requests
+
+static void
+s_pack (const ProtobufCMessage *msg, uint8_t **data, size_t *size)
+{
+    int rc = wire_pack (msg, data, size);
+    REQUIRE (rc == CHAT_OK);
+}
+
+//  A key server reply: CHAT_OK or its error code, or a channel-layer code,
+//  RC_NONE, RC_GARBAGE (also for a reply that does not echo expect_id).
+static int
+s_key_answer (peer_t *peer, uint64_t expect_id, Chat__KeyReply **reply_p)
+{
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int rc = peer_answer (peer, WAIT_MS, &payload, &len);
+    if (rc != CHAT_OK)
+        return rc;
+    Chat__KeyReply *reply = NULL;
+    if (wire_unpack (&chat__key_reply__descriptor, payload, len,
+                     (ProtobufCMessage **) &reply) != CHAT_OK
+    ||  reply->request_id != expect_id)
+        rc = RC_GARBAGE;
+    else
+    if (reply->body_case == CHAT__KEY_REPLY__BODY_ERROR)
+        rc = (int) reply->error->code;
+    free (payload);
+    if (reply && reply_p && rc != RC_GARBAGE)
+        *reply_p = reply;
+    else
+    if (reply)
+        chat__key_reply__free_unpacked (reply, NULL);
+    return rc;
+}
+
+static int
+s_key_call (peer_t *peer, Chat__KeyRequest *request, Chat__KeyReply **reply_p)
+{
+    request->request_id = ++peer->next_id;
+    uint8_t *payload;
+    size_t len;
+    s_pack (&request->base, &payload, &len);
+    peer_send_sealed (peer, payload, len);
+    free (payload);
+    return s_key_answer (peer, request->request_id, reply_p);
+}
+
+static int
+s_main_answer (peer_t *peer, uint64_t expect_id, Chat__MainReply **reply_p)
+{
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    int rc = peer_answer (peer, WAIT_MS, &payload, &len);
+    if (rc != CHAT_OK)
+        return rc;
+    Chat__MainReply *reply = NULL;
+    if (wire_unpack (&chat__main_reply__descriptor, payload, len,
+                     (ProtobufCMessage **) &reply) != CHAT_OK
+    ||  reply->request_id != expect_id)
+        rc = RC_GARBAGE;
+    else
+    if (reply->body_case == CHAT__MAIN_REPLY__BODY_ERROR)
+        rc = (int) reply->error->code;
+    free (payload);
+    if (reply && reply_p && rc != RC_GARBAGE)
+        *reply_p = reply;
+    else
+    if (reply)
+        chat__main_reply__free_unpacked (reply, NULL);
+    return rc;
+}
+
+static int
+s_main_call (peer_t *peer, Chat__MainRequest *request, Chat__MainReply **reply_p)
+{
+    request->request_id = ++peer->next_id;
+    uint8_t *payload;
+    size_t len;
+    s_pack (&request->base, &payload, &len);
+    peer_send_sealed (peer, payload, len);
+    free (payload);
+    return s_main_answer (peer, request->request_id, reply_p);
+}
+
+//  ---------------------------------------------------------------- servers
+
+typedef struct {
+    const char *name;           //  "keyserver" / "mainserver"
+    const char *endpoint;
+    bool is_key;
+} target_t;
+
+//  The cheapest request each server answers without a login: the key
+//  server's register-params, the main server's ping.
+static void
+s_probe_pack (const target_t *target, uint64_t id, uint8_t **data, size_t *size)
+{
+    if (target->is_key) {
+        Chat__RegisterParamsRequest params = CHAT__REGISTER_PARAMS_REQUEST__INIT;
+        params.username = "probe";
+        Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+        request.request_id = id;
+        request.body_case = CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS;
+        request.register_params = &params;
+        s_pack (&request.base, data, size);
+    }
+    else {
+        Chat__PingRequest ping = CHAT__PING_REQUEST__INIT;
+        Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+        request.request_id = id;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_PING;
+        request.ping = &ping;
+        s_pack (&request.base, data, size);
+    }
+}
+
+static int
+s_answer (const target_t *target, peer_t *peer, uint64_t expect_id)
+{
+    return target->is_key ? s_key_answer (peer, expect_id, NULL)
+                          : s_main_answer (peer, expect_id, NULL);
+}
+
+//  Seal a probe request into a frame; returns its request id.
+static uint64_t
+s_probe_frame (const target_t *target, peer_t *peer, uint8_t **frame, size_t *size)
+{
+    uint64_t id = ++peer->next_id;
+    uint8_t *payload;
+    size_t len;
+    s_probe_pack (target, id, &payload, &len);
+    peer_seal (peer, payload, len, frame, size);
+    free (payload);
+    return id;
+}
+
+//  Send a probe and read its answer.
+static int
+s_probe (const target_t *target, peer_t *peer)
+{
+    uint8_t *frame;
+    size_t size;
+    uint64_t id = s_probe_frame (target, peer, &frame, &size);
+    peer_send (peer, frame, size);
+    free (frame);
+    return s_answer (target, peer, id);
+}
+
+//  ---------------------------------------------------------------- the world
+
+typedef struct {
+    char dir [64];
+    zactor_t *keyserver;
+    zactor_t *mainserver;
+    char *ks_endpoint;
+    char *ms_endpoint;
+    char *push_endpoint;
+    target_t ks;
+    target_t ms;
+    rsakey_t *good_key;
+    rsakey_t *mallory_key;
+    rsakey_t *attacker_key;
+    //  The well-behaved client: its sessions, its conversation with
+    //  "other", that conversation's ticket and key
+    peer_t *good_ks;
+    peer_t *good_ms;
+    uint8_t conversation [CONVERSATION_ID_SIZE];
+    uint8_t *ticket;
+    size_t ticket_len;
+    uint8_t conversation_key [32];
+    uint8_t *good_login_cert;
+    size_t good_login_cert_len;
+    uint8_t *good_register_cert;
+    size_t good_register_cert_len;
+    uint8_t *good_resume;
+    size_t good_resume_len;
+    //  Mallory: registered, logged in on both, in a conversation with good
+    peer_t *mallory_ks;
+    peer_t *mallory_ms;
+    uint8_t mallory_conversation [CONVERSATION_ID_SIZE];
+    uint8_t *mallory_ticket;
+    size_t mallory_ticket_len;
+} world_t;
+
+static void
+s_copy (uint8_t **dest, size_t *dest_len, const ProtobufCBinaryData *src)
+{
+    free (*dest);
+    *dest = (uint8_t *) malloc (src->len ? src->len : 1);
+    REQUIRE (*dest);
+    memcpy (*dest, src->data, src->len);
+    *dest_len = src->len;
+}
+
+//  Register on the key server: the REGISTERED certificate (or NULL).
+static int
+s_ks_register (peer_t *peer, const char *username, const char *password,
+               uint8_t **cert, size_t *cert_len)
+{
+    Chat__RegisterParamsRequest params = CHAT__REGISTER_PARAMS_REQUEST__INIT;
+    params.username = (char *) username;
+    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+    request.body_case = CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS;
+    request.register_params = &params;
+    Chat__KeyReply *reply = NULL;
+    int rc = s_key_call (peer, &request, &reply);
+    if (rc != CHAT_OK)
+        return rc;
+    uint8_t stored [SCRAM_KEY_SIZE], server [SCRAM_KEY_SIZE];
+    int ok = scram_make_verifier (password, reply->register_params->salt.data,
+                                  reply->register_params->salt.len,
+                                  reply->register_params->iterations, stored, server);
+    REQUIRE (ok == 0);
+    Chat__RegisterRequest reg = CHAT__REGISTER_REQUEST__INIT;
+    reg.username = (char *) username;
+    reg.salt = reply->register_params->salt;
+    reg.iterations = reply->register_params->iterations;
+    reg.stored_key.data = stored;
+    reg.stored_key.len = sizeof stored;
+    reg.server_key.data = server;
+    reg.server_key.len = sizeof server;
+    chat__key_request__init (&request);
+    request.body_case = CHAT__KEY_REQUEST__BODY_REGISTER;
+    request.register_ = &reg;
+    Chat__KeyReply *done = NULL;
+    rc = s_key_call (peer, &request, &done);
+    chat__key_reply__free_unpacked (reply, NULL);
+    if (rc == CHAT_OK && cert)
+        s_copy (cert, cert_len, &done->registered->certificate);
+    if (done)
+        chat__key_reply__free_unpacked (done, NULL);
+    return rc;
+}
+
+//  SCRAM login on the key server: the LOGGED_IN certificate and resume token.
+static int
+s_ks_login (peer_t *peer, const char *username, const char *password,
+            uint8_t **cert, size_t *cert_len, uint8_t **resume, size_t *resume_len)
+{
+    scram_client_t *scram = scram_client_new (username, password, NULL);
+    REQUIRE (scram);
+    Chat__LoginStart start = CHAT__LOGIN_START__INIT;
+    start.client_first = (char *) scram_client_first (scram);
+    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+    request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_START;
+    request.login_start = &start;
+    Chat__KeyReply *reply = NULL;
+    int rc = s_key_call (peer, &request, &reply);
+    const char *client_final = NULL;
+    if (rc == CHAT_OK
+    &&  scram_client_final (scram, reply->login_challenge->server_first,
+                            &client_final) != CHAT_OK)
+        rc = RC_GARBAGE;
+    if (reply)
+        chat__key_reply__free_unpacked (reply, NULL);
+    reply = NULL;
+    if (rc == CHAT_OK) {
+        Chat__LoginFinish finish = CHAT__LOGIN_FINISH__INIT;
+        finish.client_final = (char *) client_final;
+        chat__key_request__init (&request);
+        request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_FINISH;
+        request.login_finish = &finish;
+        rc = s_key_call (peer, &request, &reply);
+    }
+    if (rc == CHAT_OK && scram_client_verify (scram, reply->logged_in->server_final) != CHAT_OK)
+        rc = CHAT_ERR_BAD_SIGNATURE;
+    if (rc == CHAT_OK && cert)
+        s_copy (cert, cert_len, &reply->logged_in->certificate);
+    if (rc == CHAT_OK && resume)
+        s_copy (resume, resume_len, &reply->logged_in->resume_token);
+    if (reply)
+        chat__key_reply__free_unpacked (reply, NULL);
+    scram_client_destroy (&scram);
+    return rc;
+}
+
+//  Main server register (purpose REGISTERED) or login (LOGGED_IN).
+static int
+s_ms_cert (peer_t *peer, bool login, const uint8_t *cert, size_t cert_len)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
+    Chat__LoginRequest log = CHAT__LOGIN_REQUEST__INIT;
+    if (login) {
+        log.certificate.data = (uint8_t *) cert;
+        log.certificate.len = cert_len;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
+        request.login = &log;
+    }
+    else {
+        reg.certificate.data = (uint8_t *) cert;
+        reg.certificate.len = cert_len;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
+        request.register_ = &reg;
+    }
+    return s_main_call (peer, &request, NULL);
+}
+
+//  Create a conversation of the caller and others; id and ticket out.
+static int
+s_ms_create (peer_t *peer, const char *other, uint8_t id [CONVERSATION_ID_SIZE],
+             uint8_t **ticket, size_t *ticket_len)
+{
+    char *members [] = { (char *) other };
+    Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
+    create.n_members = 1;
+    create.members = members;
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
+    request.create_conversation = &create;
+    Chat__MainReply *reply = NULL;
+    int rc = s_main_call (peer, &request, &reply);
+    if (rc == CHAT_OK) {
+        REQUIRE (reply->conversation->conversation_id.len == CONVERSATION_ID_SIZE);
+        memcpy (id, reply->conversation->conversation_id.data, CONVERSATION_ID_SIZE);
+        s_copy (ticket, ticket_len, &reply->conversation->ticket);
+    }
+    if (reply)
+        chat__main_reply__free_unpacked (reply, NULL);
+    return rc;
+}
+
+//  Key server create-key or get-key; the key out when asked.
+static int
+s_ks_key (peer_t *peer, bool create, const uint8_t *id, size_t id_len,
+          const uint8_t *ticket, size_t ticket_len, uint8_t key [32])
+{
+    Chat__ConversationKeyRequest body = CHAT__CONVERSATION_KEY_REQUEST__INIT;
+    body.conversation_id.data = (uint8_t *) id;
+    body.conversation_id.len = id_len;
+    body.ticket.data = (uint8_t *) ticket;
+    body.ticket.len = ticket_len;
+    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+    request.body_case = create ? CHAT__KEY_REQUEST__BODY_CREATE_KEY
+                               : CHAT__KEY_REQUEST__BODY_GET_KEY;
+    if (create)
+        request.create_key = &body;
+    else
+        request.get_key = &body;
+    Chat__KeyReply *reply = NULL;
+    int rc = s_key_call (peer, &request, &reply);
+    if (rc == CHAT_OK && key) {
+        REQUIRE (reply->conversation_key->key.len == 32);
+        memcpy (key, reply->conversation_key->key.data, 32);
+    }
+    if (reply)
+        chat__key_reply__free_unpacked (reply, NULL);
+    return rc;
+}
+
+//  The well-behaved client's round trip on both servers: get-members on
+//  the main server (a fresh ticket), get-key with it on the key server,
+//  which must give the conversation's key.
+static bool
+s_healthy (world_t *world, char *why, size_t why_size)
+{
+    Chat__GetMembersRequest members = CHAT__GET_MEMBERS_REQUEST__INIT;
+    members.conversation_id.data = world->conversation;
+    members.conversation_id.len = CONVERSATION_ID_SIZE;
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_GET_MEMBERS;
+    request.get_members = &members;
+    Chat__MainReply *reply = NULL;
+    int rc = s_main_call (world->good_ms, &request, &reply);
+    if (rc != CHAT_OK) {
+        snprintf (why, why_size, "good client: main server get-members %s", chat_errname (rc));
+        return false;
+    }
+    s_copy (&world->ticket, &world->ticket_len, &reply->members->ticket);
+    chat__main_reply__free_unpacked (reply, NULL);
+    uint8_t key [32];
+    rc = s_ks_key (world->good_ks, false, world->conversation, CONVERSATION_ID_SIZE,
+                   world->ticket, world->ticket_len, key);
+    if (rc != CHAT_OK) {
+        snprintf (why, why_size, "good client: key server get-key %s", chat_errname (rc));
+        return false;
+    }
+    if (memcmp (key, world->conversation_key, 32) != 0) {
+        snprintf (why, why_size, "good client: key server gave another key");
+        return false;
+    }
+    return true;
+}
+
+//  ---------------------------------------------------------------- results
+
+typedef struct {
+    char server [12];
+    char name [72];
+    char expected [48];
+    char got [96];
+    bool pass;
+} result_t;
+
+static result_t s_results [256];
+static size_t s_result_count;
+static size_t s_failures;
+
+//  Name of a code as the table shows it
+static const char *
+s_code_name (int rc)
+{
+    static char buffer [8][32];
+    static int next;
+    if (rc == RC_NONE)
+        return "no answer";
+    if (rc == RC_GARBAGE)
+        return "unreadable answer";
+    if (rc == CHAT_OK)
+        return "OK";
+    char *text = buffer [next++ % 8];
+    snprintf (text, sizeof buffer [0], "%s", chat_errname (rc));
+    return text;
+}
+
+//  Record a case: it passes when its own check passed and the good client
+//  is still served by both servers.
+static void
+s_record (world_t *world, const target_t *target, const char *name,
+          const char *expected, bool pass, const char *got_format, ...)
+{
+    REQUIRE (s_result_count < sizeof s_results / sizeof s_results [0]);
+    result_t *result = &s_results [s_result_count++];
+    snprintf (result->server, sizeof result->server, "%s", target ? target->name : "both");
+    snprintf (result->name, sizeof result->name, "%s", name);
+    snprintf (result->expected, sizeof result->expected, "%s", expected);
+    va_list args;
+    va_start (args, got_format);
+    vsnprintf (result->got, sizeof result->got, got_format, args);
+    va_end (args);
+    char why [160] = "";
+    bool healthy = s_healthy (world, why, sizeof why);
+    result->pass = pass && healthy;
+    if (!result->pass)
+        s_failures++;
+    printf ("%s  %-10s %-46s expected %-24s got %s%s%s\n",
+            result->pass ? "PASS" : "FAIL", result->server, result->name,
+            result->expected, result->got, healthy ? "" : "; ", why);
+    fflush (stdout);
+}
+
+//  A case that expects one code
+static void
+s_expect (world_t *world, const target_t *target, const char *name, int expected, int got)
+{
+    s_record (world, target, name, s_code_name (expected), got == expected,
+              "%s", s_code_name (got));
+}
+
+static void
+s_print_table (void)
+{
+    printf ("\n| server | case | expected | got | result |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < s_result_count; i++)
+        printf ("| %s | %s | %s | %s | %s |\n", s_results [i].server, s_results [i].name,
+                s_results [i].expected, s_results [i].got,
+                s_results [i].pass ? "pass" : "FAIL");
+    printf ("\nhostile: %zu cases, %zu failed\n", s_result_count, s_failures);
+}
+
+//  ---------------------------------------------------------------- setup
+
+static char *
+s_actor_ask (zactor_t *actor, const char *command, const char *arg)
+{
+    if (arg)
+        zstr_sendx (actor, command, arg, NULL);
+    else
+        zstr_send (actor, command);
+    char *reply = zstr_recv (actor);
+    if (!reply || streq (reply, "ERROR") || strncmp (reply, "ERROR ", 6) == 0) {
+        fprintf (stderr, "hostile: server refused %s: %s\n", command, reply ? reply : "-");
+        exit (1);
+    }
+    return reply;
+}
+
+static void
+s_setup_fail (const char *what, int rc)
+{
+    fprintf (stderr, "hostile: setup: %s: %s\n", what, s_code_name (rc));
+    exit (1);
+}
+
+static world_t *
+world_new (void)
+{
+    world_t *world = (world_t *) zmalloc (sizeof *world);
+    const char *tmp = getenv ("TMPDIR");
+    snprintf (world->dir, sizeof world->dir, "%s/hostile.XXXXXX",
+              tmp && strlen (tmp) < 40 ? tmp : "/tmp");
+    if (!mkdtemp (world->dir)) {
+        perror ("hostile: mkdtemp");
+        exit (1);
+    }
+    char *ks_dir = zsys_sprintf ("%s/ks", world->dir);
+    char *ms_dir = zsys_sprintf ("%s/ms", world->dir);
+    char *secret = zsys_sprintf ("%s/ks/%s", world->dir, KEYSERVER_SECRET);
+
+    world->keyserver = zactor_new (keyserver_actor, NULL);
+    zstr_sendx (world->keyserver, "DATA", ks_dir, NULL);
+    zstr_sendx (world->keyserver, "ITERATIONS", "4096", NULL);
+    char *reply = s_actor_ask (world->keyserver, "START", NULL);
+    zstr_free (&reply);
+    world->ks_endpoint = s_actor_ask (world->keyserver, "BIND", "tcp://127.0.0.1:*");
+
+    world->mainserver = zactor_new (mainserver_actor, NULL);
+    reply = s_actor_ask (world->mainserver, "DATA", ms_dir);
+    zstr_free (&reply);
+    reply = s_actor_ask (world->mainserver, "SHARED-SECRET", secret);
+    zstr_free (&reply);
+    reply = s_actor_ask (world->mainserver, "START", NULL);
+    zstr_free (&reply);
+    world->ms_endpoint = s_actor_ask (world->mainserver, "BIND", "tcp://127.0.0.1:*");
+    world->push_endpoint = s_actor_ask (world->mainserver, "PUSH-BIND", "tcp://127.0.0.1:*");
+    zstr_free (&ks_dir);
+    zstr_free (&ms_dir);
+    zstr_free (&secret);
+
+    world->ks.name = "keyserver";
+    world->ks.endpoint = world->ks_endpoint;
+    world->ks.is_key = true;
+    world->ms.name = "mainserver";
+    world->ms.endpoint = world->ms_endpoint;
+    world->ms.is_key = false;
+
+    world->good_key = rsakey_generate (2048);
+    world->mallory_key = rsakey_generate (2048);
+    world->attacker_key = rsakey_generate (2048);
+    rsakey_t *other_key = rsakey_generate (2048);
+    REQUIRE (world->good_key && world->mallory_key && world->attacker_key && other_key);
+
+    //  good, other and mallory register on both servers and log in
+    world->good_ks = peer_open (world->ks_endpoint, world->good_key);
+    world->good_ms = peer_open (world->ms_endpoint, world->good_key);
+    world->mallory_ks = peer_open (world->ks_endpoint, world->mallory_key);
+    world->mallory_ms = peer_open (world->ms_endpoint, world->mallory_key);
+    peer_t *other_ks = peer_open (world->ks_endpoint, other_key);
+    peer_t *other_ms = peer_open (world->ms_endpoint, other_key);
+
+    uint8_t *cert = NULL, *login = NULL;
+    size_t cert_len = 0, login_len = 0;
+    int rc;
+    if ((rc = s_ks_register (world->good_ks, "good", PASSWORD,
+                             &world->good_register_cert, &world->good_register_cert_len)))
+        s_setup_fail ("register good", rc);
+    if ((rc = s_ks_login (world->good_ks, "good", PASSWORD,
+                          &world->good_login_cert, &world->good_login_cert_len,
+                          &world->good_resume, &world->good_resume_len)))
+        s_setup_fail ("login good", rc);
+    if ((rc = s_ms_cert (world->good_ms, false, world->good_register_cert,
+                         world->good_register_cert_len))
+    ||  (rc = s_ms_cert (world->good_ms, true, world->good_login_cert,
+                         world->good_login_cert_len)))
+        s_setup_fail ("good on the main server", rc);
+
+    if ((rc = s_ks_register (other_ks, "other", PASSWORD, &cert, &cert_len))
+    ||  (rc = s_ms_cert (other_ms, false, cert, cert_len)))
+        s_setup_fail ("register other", rc);
+    if ((rc = s_ks_register (world->mallory_ks, "mallory", PASSWORD, &cert, &cert_len))
+    ||  (rc = s_ks_login (world->mallory_ks, "mallory", PASSWORD, &login, &login_len,
+                          NULL, NULL))
+    ||  (rc = s_ms_cert (world->mallory_ms, false, cert, cert_len))
+    ||  (rc = s_ms_cert (world->mallory_ms, true, login, login_len)))
+        s_setup_fail ("mallory", rc);
+    free (cert);
+    free (login);
+
+    if ((rc = s_ms_create (world->good_ms, "other", world->conversation,
+                           &world->ticket, &world->ticket_len)))
+        s_setup_fail ("good creates a conversation", rc);
+    if ((rc = s_ks_key (world->good_ks, true, world->conversation, CONVERSATION_ID_SIZE,
+                        world->ticket, world->ticket_len, world->conversation_key)))
+        s_setup_fail ("good creates its key", rc);
+    if ((rc = s_ms_create (world->mallory_ms, "good", world->mallory_conversation,
+                           &world->mallory_ticket, &world->mallory_ticket_len)))
+        s_setup_fail ("mallory creates a conversation", rc);
+
+    peer_destroy (&other_ks);
+    peer_destroy (&other_ms);
+    rsakey_destroy (&other_key);
+    char why [160];
+    if (!s_healthy (world, why, sizeof why)) {
+        fprintf (stderr, "hostile: setup: %s\n", why);
+        exit (1);
+    }
+    printf ("hostile: keyserver %s, mainserver %s (push %s), data in %s\n",
+            world->ks_endpoint, world->ms_endpoint, world->push_endpoint, world->dir);
+    return world;
+}
+
+static void
+world_destroy (world_t **world_p)
+{
+    world_t *world = *world_p;
+    peer_destroy (&world->good_ks);
+    peer_destroy (&world->good_ms);
+    peer_destroy (&world->mallory_ks);
+    peer_destroy (&world->mallory_ms);
+    zactor_destroy (&world->keyserver);
+    zactor_destroy (&world->mainserver);
+    zstr_free (&world->ks_endpoint);
+    zstr_free (&world->ms_endpoint);
+    zstr_free (&world->push_endpoint);
+    rsakey_destroy (&world->good_key);
+    rsakey_destroy (&world->mallory_key);
+    rsakey_destroy (&world->attacker_key);
+    free (world->ticket);
+    free (world->good_login_cert);
+    free (world->good_register_cert);
+    free (world->good_resume);
+    free (world->mallory_ticket);
+    zdir_t *dir = zdir_new (world->dir, NULL);
+    if (dir) {
+        zdir_remove (dir, true);
+        zdir_destroy (&dir);
+    }
+    rmdir (world->dir);
+    free (world);
+    *world_p = NULL;
+}
+
+//  ---------------------------------------------------------------- channel layer
+
+//  Send one frame on a fresh DEALER and read the clear answer.
+static int
+s_one_frame (const target_t *target, const void *data, size_t size, int timeout_ms)
+{
+    peer_t *peer = peer_new (target->endpoint);
+    peer_send (peer, data, size);
+    int rc = peer_answer (peer, timeout_ms, NULL, NULL);
+    peer_destroy (&peer);
+    return rc;
+}
+
+//  A Hello as a client would make it, with its parts overridden
+static void
+s_hello (rsakey_t *key, uint32_t version, const uint8_t *der, size_t der_len,
+         size_t nonce_len, uint8_t **frame, size_t *size)
+{
+    size_t own_len;
+    const uint8_t *own = rsakey_der (key, &own_len);
+    uint8_t nonce [64];
+    secret_random (nonce, sizeof nonce);
+    Chat__Hello hello = CHAT__HELLO__INIT;
+    hello.version = version;
+    hello.client_public_key.data = (uint8_t *) (der ? der : own);
+    hello.client_public_key.len = der ? der_len : own_len;
+    hello.client_nonce.data = nonce;
+    hello.client_nonce.len = nonce_len;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.kind_case = CHAT__ENVELOPE__KIND_HELLO;
+    env.hello = &hello;
+    s_pack (&env.base, frame, size);
+}
+
+static void
+s_bad_hello (world_t *world, const target_t *target, const char *name, int expected,
+             uint32_t version, const uint8_t *der, size_t der_len, size_t nonce_len)
+{
+    uint8_t *frame;
+    size_t size;
+    s_hello (world->attacker_key, version, der, der_len, nonce_len, &frame, &size);
+    int rc = s_one_frame (target, frame, size, WAIT_MS);
+    free (frame);
+    s_expect (world, target, name, expected, rc);
+}
+
+//  DER of any OpenSSL key (malloc'd)
+static uint8_t *
+s_pkey_der (EVP_PKEY *pkey, size_t *len)
+{
+    unsigned char *der = NULL;
+    int n = i2d_PUBKEY (pkey, &der);
+    REQUIRE (n > 0);
+    uint8_t *copy = (uint8_t *) malloc ((size_t) n);
+    memcpy (copy, der, (size_t) n);
+    OPENSSL_free (der);
+    *len = (size_t) n;
+    return copy;
+}
+
+static void
+s_handshake_cases (world_t *world, const target_t *target)
+{
+    s_bad_hello (world, target, "hello: protocol version 2", CHAT_ERR_BAD_VERSION,
+                 2, NULL, 0, CHANNEL_NONCE_SIZE);
+    s_bad_hello (world, target, "hello: protocol version 0 (missing)", CHAT_ERR_BAD_VERSION,
+                 0, NULL, 0, CHANNEL_NONCE_SIZE);
+    s_bad_hello (world, target, "hello: 8-byte nonce", CHAT_ERR_MALFORMED,
+                 CHANNEL_VERSION, NULL, 0, 8);
+    s_bad_hello (world, target, "hello: no nonce", CHAT_ERR_MALFORMED,
+                 CHANNEL_VERSION, NULL, 0, 0);
+    s_bad_hello (world, target, "hello: no key", CHAT_ERR_BAD_KEY,
+                 CHANNEL_VERSION, (const uint8_t *) "", 0, CHANNEL_NONCE_SIZE);
+
+    EVP_PKEY *small = EVP_RSA_gen (1024);
+    EVP_PKEY *ec = EVP_EC_gen ("P-256");
+    REQUIRE (small && ec);
+    size_t len;
+    uint8_t *der = s_pkey_der (small, &len);
+    s_bad_hello (world, target, "hello: RSA 1024 key", CHAT_ERR_BAD_KEY,
+                 CHANNEL_VERSION, der, len, CHANNEL_NONCE_SIZE);
+    free (der);
+    der = s_pkey_der (ec, &len);
+    s_bad_hello (world, target, "hello: EC P-256 key", CHAT_ERR_BAD_KEY,
+                 CHANNEL_VERSION, der, len, CHANNEL_NONCE_SIZE);
+    free (der);
+    EVP_PKEY_free (small);
+    EVP_PKEY_free (ec);
+
+    uint8_t junk [294];
+    secret_random (junk, sizeof junk);
+    s_bad_hello (world, target, "hello: 294 random bytes as key", CHAT_ERR_BAD_KEY,
+                 CHANNEL_VERSION, junk, sizeof junk, CHANNEL_NONCE_SIZE);
+
+    //  A real key with a byte after its DER
+    const uint8_t *own = rsakey_der (world->attacker_key, &len);
+    uint8_t *longer = (uint8_t *) malloc (len + 1);
+    memcpy (longer, own, len);
+    longer [len] = 0;
+    s_bad_hello (world, target, "hello: RSA 2048 DER + trailing byte", CHAT_ERR_BAD_KEY,
+                 CHANNEL_VERSION, longer, len + 1, CHANNEL_NONCE_SIZE);
+    //  The same key with an even modulus (its last byte sits just before
+    //  the exponent, 02 03 01 00 01): OpenSSL parses it but cannot use it
+    memcpy (longer, own, len);
+    REQUIRE (len > 6 && longer [len - 5] == 0x02);
+    longer [len - 6] &= 0xFE;
+    uint8_t *frame;
+    size_t size;
+    s_hello (world->attacker_key, CHANNEL_VERSION, longer, len, CHANNEL_NONCE_SIZE,
+             &frame, &size);
+    int rc = s_one_frame (target, frame, size, WAIT_MS);
+    free (frame);
+    free (longer);
+    //  Known: rsakey_from_der takes such a key and the server then answers
+    //  ERR_INTERNAL (see the report); either way no session is made
+    s_record (world, target, "hello: RSA 2048 key with even modulus",
+              "BAD_KEY (INTERNAL known)",
+              rc == CHAT_ERR_BAD_KEY || rc == CHAT_ERR_INTERNAL, "%s", s_code_name (rc));
+}
+
+static void
+s_garbage_cases (world_t *world, const target_t *target)
+{
+    uint8_t ff [64];
+    memset (ff, 0xFF, sizeof ff);
+    s_expect (world, target, "64 bytes of 0xFF", CHAT_ERR_MALFORMED,
+              s_one_frame (target, ff, sizeof ff, WAIT_MS));
+    const char *http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    s_expect (world, target, "an HTTP request", CHAT_ERR_MALFORMED,
+              s_one_frame (target, http, strlen (http), WAIT_MS));
+    s_expect (world, target, "empty frame", CHAT_ERR_MALFORMED,
+              s_one_frame (target, "", 0, WAIT_MS));
+
+    //  Envelopes only a server sends
+    uint8_t *frame;
+    size_t size;
+    int rc = wire_error_frame (CHAT_ERR_BUSY, NULL, 0, &frame, &size);
+    REQUIRE (rc == CHAT_OK);
+    s_expect (world, target, "an Envelope{error} sent to the server", CHAT_ERR_MALFORMED,
+              s_one_frame (target, frame, size, WAIT_MS));
+    free (frame);
+    Chat__Welcome welcome = CHAT__WELCOME__INIT;
+    welcome.version = CHANNEL_VERSION;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.kind_case = CHAT__ENVELOPE__KIND_WELCOME;
+    env.welcome = &welcome;
+    s_pack (&env.base, &frame, &size);
+    s_expect (world, target, "an Envelope{welcome} sent to the server", CHAT_ERR_MALFORMED,
+              s_one_frame (target, frame, size, WAIT_MS));
+    free (frame);
+
+    //  Exactly at the limit: read, and refused as garbage
+    uint8_t *big = (uint8_t *) calloc (1, WIRE_MAX_FRAME + 1);
+    REQUIRE (big);
+    s_expect (world, target, "frame of WIRE_MAX_FRAME zero bytes", CHAT_ERR_MALFORMED,
+              s_one_frame (target, big, WIRE_MAX_FRAME, WAIT_MS));
+    //  One byte over: ZMQ_MAXMSGSIZE drops the connection; the DEALER
+    //  reconnects and is served again
+    peer_t *peer = peer_new (target->endpoint);
+    peer_send (peer, big, WIRE_MAX_FRAME + 1);
+    rc = peer_answer (peer, QUIET_MS, NULL, NULL);
+    peer_send (peer, ff, sizeof ff);
+    int again = peer_answer (peer, WAIT_MS, NULL, NULL);
+    peer_destroy (&peer);
+    free (big);
+    s_record (world, target, "frame of WIRE_MAX_FRAME + 1 bytes",
+              "dropped; then MALFORMED", rc == RC_NONE && again == CHAT_ERR_MALFORMED,
+              "%s; then %s", rc == RC_NONE ? "dropped" : s_code_name (rc),
+              s_code_name (again));
+
+    //  Multipart: a DEALER sends one frame; two are refused whole
+    peer = peer_new (target->endpoint);
+    s_hello (world->attacker_key, CHANNEL_VERSION, NULL, 0, CHANNEL_NONCE_SIZE, &frame, &size);
+    peer_send_multi (peer, frame, size, frame, size);
+    rc = peer_answer (peer, WAIT_MS, NULL, NULL);
+    int extra = peer_answer (peer, QUIET_MS, NULL, NULL);
+    s_record (world, target, "multipart [hello][hello]", "MALFORMED, once",
+              rc == CHAT_ERR_MALFORMED && extra == RC_NONE, "%s, then %s",
+              s_code_name (rc), s_code_name (extra));
+    peer_send_multi (peer, "", 0, frame, size);
+    rc = peer_answer (peer, WAIT_MS, NULL, NULL);
+    s_expect (world, target, "REQ-style [empty][hello]", CHAT_ERR_MALFORMED, rc);
+    free (frame);
+    peer_destroy (&peer);
+
+    //  Every truncation of a valid Hello, each on the same DEALER
+    s_hello (world->attacker_key, CHANNEL_VERSION, NULL, 0, CHANNEL_NONCE_SIZE, &frame, &size);
+    peer = peer_new (target->endpoint);
+    for (size_t cut = 1; cut < size; cut++)
+        peer_send (peer, frame, cut);
+    size_t answered = 0, malformed = 0, bad_key = 0, other = 0;
+    for (size_t cut = 1; cut < size; cut++) {
+        rc = peer_answer (peer, WAIT_MS, NULL, NULL);
+        if (rc == RC_NONE)
+            break;
+        answered++;
+        if (rc == CHAT_ERR_MALFORMED)
+            malformed++;
+        else
+        if (rc == CHAT_ERR_BAD_KEY)
+            bad_key++;
+        else
+            other++;
+    }
+    peer_destroy (&peer);
+    free (frame);
+    char expected [48];
+    snprintf (expected, sizeof expected, "%zu refusals", size - 1);
+    char name [72];
+    snprintf (name, sizeof name, "hello truncated at each of 1..%zu bytes", size - 1);
+    s_record (world, target, name, expected, answered == size - 1 && other == 0,
+              "%zu answered: %zu MALFORMED, %zu BAD_KEY, %zu other",
+              answered, malformed, bad_key, other);
+}
+
+//  Cases on an open session of the attacker's own
+static void
+s_sealed_cases (world_t *world, const target_t *target)
+{
+    peer_t *peer = peer_open (target->endpoint, world->attacker_key);
+    uint8_t *frame;
+    size_t size;
+    int rc;
+
+    //  Every truncation of a valid sealed request; then the whole frame,
+    //  which must still be taken (no truncation consumed its number)
+    uint64_t id = s_probe_frame (target, peer, &frame, &size);
+    for (size_t cut = 1; cut < size; cut++)
+        peer_send (peer, frame, cut);
+    size_t answered = 0, malformed = 0, bad_mac = 0, other = 0;
+    for (size_t cut = 1; cut < size; cut++) {
+        rc = peer_answer (peer, WAIT_MS, NULL, NULL);
+        if (rc == RC_NONE)
+            break;
+        answered++;
+        if (rc == CHAT_ERR_MALFORMED)
+            malformed++;
+        else
+        if (rc == CHAT_ERR_BAD_MAC)
+            bad_mac++;
+        else
+            other++;
+    }
+    peer_send (peer, frame, size);
+    int whole = s_answer (target, peer, id);
+    char name [72];
+    snprintf (name, sizeof name, "sealed request truncated at each of 1..%zu bytes", size - 1);
+    s_record (world, target, name, "all refused; whole one OK",
+              answered == size - 1 && other == 0 && whole == CHAT_OK,
+              "%zu answered: %zu MALFORMED, %zu BAD_MAC, %zu other; whole %s",
+              answered, malformed, bad_mac, other, s_code_name (whole));
+
+    //  The same frame again, from the same DEALER and from another
+    peer_send (peer, frame, size);
+    s_expect (world, target, "sealed frame replayed", CHAT_ERR_REPLAYED,
+              peer_answer (peer, WAIT_MS, NULL, NULL));
+    peer_t *thief = peer_new (target->endpoint);
+    peer_send (thief, frame, size);
+    rc = peer_answer (thief, WAIT_MS, NULL, NULL);
+    //  The replay must not have moved the session's replies to the thief
+    int own = s_probe (target, peer);
+    int stolen = peer_answer (thief, QUIET_MS, NULL, NULL);
+    s_record (world, target, "sealed frame replayed from another DEALER",
+              "REPLAYED; session stays put",
+              rc == CHAT_ERR_REPLAYED && own == CHAT_OK && stolen == RC_NONE,
+              "%s; owner's next request %s, thief got %s", s_code_name (rc),
+              s_code_name (own), s_code_name (stolen));
+    peer_destroy (&thief);
+    free (frame);
+
+    //  Reordered: the later frame first
+    uint8_t *first, *second;
+    size_t first_size, second_size;
+    uint64_t first_id = s_probe_frame (target, peer, &first, &first_size);
+    uint64_t second_id = s_probe_frame (target, peer, &second, &second_size);
+    peer_send (peer, second, second_size);
+    int later = s_answer (target, peer, second_id);
+    peer_send (peer, first, first_size);
+    rc = s_answer (target, peer, first_id);
+    s_record (world, target, "sealed frames reordered (seq n+1 then n)",
+              "OK then REORDERED", later == CHAT_OK && rc == CHAT_ERR_REORDERED,
+              "%s then %s", s_code_name (later), s_code_name (rc));
+    free (first);
+    free (second);
+
+    //  Clock games: too old, too new; the session lives on
+    channel_set_clock_offset (peer->channel, -(CHANNEL_TTL + 30));
+    id = s_probe_frame (target, peer, &frame, &size);
+    channel_set_clock_offset (peer->channel, 0);
+    peer_send (peer, frame, size);
+    free (frame);
+    s_expect (world, target, "token 90 s old (expired)", CHAT_ERR_EXPIRED,
+              s_answer (target, peer, id));
+    channel_set_clock_offset (peer->channel, FERNET_MAX_CLOCK_SKEW + 30);
+    id = s_probe_frame (target, peer, &frame, &size);
+    channel_set_clock_offset (peer->channel, 0);
+    peer_send (peer, frame, size);
+    free (frame);
+    s_expect (world, target, "token 90 s in the future", CHAT_ERR_FUTURE,
+              s_answer (target, peer, id));
+    s_expect (world, target, "the same session after the refusals", CHAT_OK,
+              s_probe (target, peer));
+
+    //  A well-formed body sealed under a key that is not the session's
+    uint8_t *payload;
+    size_t len;
+    s_probe_pack (target, 77, &payload, &len);
+    Chat__ChannelBody body = CHAT__CHANNEL_BODY__INIT;
+    body.seq = 1000000;
+    body.payload.data = payload;
+    body.payload.len = len;
+    uint8_t *plain;
+    size_t plain_len;
+    s_pack (&body.base, &plain, &plain_len);
+    uint8_t wrong_key [FERNET_KEY_SIZE];
+    fernet_key_generate (wrong_key);
+    char *token = NULL;
+    rc = fernet_encrypt (wrong_key, plain, plain_len, wire_now (), &token);
+    REQUIRE (rc == CHAT_OK);
+    Chat__Sealed sealed = CHAT__SEALED__INIT;
+    sealed.session_id.data = (uint8_t *) channel_session_id (peer->channel);
+    sealed.session_id.len = CHANNEL_SESSION_ID_SIZE;
+    sealed.token = token;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.kind_case = CHAT__ENVELOPE__KIND_SEALED;
+    env.sealed = &sealed;
+    s_pack (&env.base, &frame, &size);
+    peer_send (peer, frame, size);
+    free (frame);
+    s_expect (world, target, "body re-sealed under a wrong key", CHAT_ERR_BAD_MAC,
+              peer_answer (peer, WAIT_MS, NULL, NULL));
+
+    //  Unknown session, short session id
+    uint8_t unknown [CHANNEL_SESSION_ID_SIZE];
+    secret_random (unknown, sizeof unknown);
+    sealed.session_id.data = unknown;
+    s_pack (&env.base, &frame, &size);
+    peer_send (peer, frame, size);
+    free (frame);
+    s_expect (world, target, "unknown session id", CHAT_ERR_UNKNOWN_SESSION,
+              peer_answer (peer, WAIT_MS, NULL, NULL));
+    sealed.session_id.len = CHANNEL_SESSION_ID_SIZE - 1;
+    s_pack (&env.base, &frame, &size);
+    peer_send (peer, frame, size);
+    free (frame);
+    s_expect (world, target, "15-byte session id", CHAT_ERR_MALFORMED,
+              peer_answer (peer, WAIT_MS, NULL, NULL));
+    free (token);
+    free (plain);
+    free (payload);
+
+    //  A real token of this session with one character changed
+    id = s_probe_frame (target, peer, &frame, &size);
+    Chat__Envelope *parsed = NULL;
+    rc = wire_envelope_unpack (frame, size, &parsed);
+    REQUIRE (rc == CHAT_OK);
+    free (frame);
+    token = strdup (parsed->sealed->token);
+    size_t middle = strlen (token) / 2;
+    token [middle] = token [middle] == 'A' ? 'B' : 'A';
+    sealed.session_id.data = (uint8_t *) channel_session_id (peer->channel);
+    sealed.session_id.len = CHANNEL_SESSION_ID_SIZE;
+    sealed.token = token;
+    s_pack (&env.base, &frame, &size);
+    peer_send (peer, frame, size);
+    free (frame);
+    s_expect (world, target, "token with one character changed", CHAT_ERR_BAD_MAC,
+              peer_answer (peer, WAIT_MS, NULL, NULL));
+    free (token);
+
+    //  The untouched token under another session's id
+    peer_t *second_peer = peer_open (target->endpoint, world->attacker_key);
+    sealed.session_id.data = (uint8_t *) channel_session_id (second_peer->channel);
+    sealed.token = parsed->sealed->token;
+    s_pack (&env.base, &frame, &size);
+    peer_send (peer, frame, size);
+    free (frame);
+    rc = peer_answer (peer, WAIT_MS, NULL, NULL);
+    int first_ok = s_probe (target, peer);
+    int second_ok = s_probe (target, second_peer);
+    s_record (world, target, "token of session A under session B's id",
+              "BAD_MAC; both sessions OK",
+              rc == CHAT_ERR_BAD_MAC && first_ok == CHAT_OK && second_ok == CHAT_OK,
+              "%s; A %s, B %s", s_code_name (rc), s_code_name (first_ok),
+              s_code_name (second_ok));
+    chat__envelope__free_unpacked (parsed, NULL);
+    peer_destroy (&second_peer);
+    (void) id;
+
+    //  A 3 MiB token inside the frame limit
+    size_t huge = 3 * 1024 * 1024;
+    token = (char *) malloc (huge + 1);
+    memset (token, 'A', huge);
+    token [huge] = 0;
+    sealed.session_id.data = (uint8_t *) channel_session_id (peer->channel);
+    sealed.token = token;
+    s_pack (&env.base, &frame, &size);
+    free (token);
+    peer_send (peer, frame, size);
+    free (frame);
+    rc = peer_answer (peer, WAIT_MS, NULL, NULL);
+    s_record (world, target, "3 MiB token of 'A's", "MALFORMED or BAD_MAC",
+              rc == CHAT_ERR_MALFORMED || rc == CHAT_ERR_BAD_MAC, "%s", s_code_name (rc));
+
+    //  Payloads that are not requests, well sealed
+    peer_send_sealed (peer, (const uint8_t *) "", 0);
+    s_expect (world, target, "empty request payload", CHAT_ERR_BAD_REQUEST,
+              s_answer (target, peer, 0));
+    uint8_t ff [32];
+    memset (ff, 0xFF, sizeof ff);
+    peer_send_sealed (peer, ff, sizeof ff);
+    s_expect (world, target, "request payload of 0xFF bytes", CHAT_ERR_MALFORMED,
+              s_answer (target, peer, 0));
+    //  request_id 5, then field 99 (not in the oneof) as a varint
+    static const uint8_t unknown_field [] = { 0x08, 0x05, 0x98, 0x06, 0x01 };
+    peer_send_sealed (peer, unknown_field, sizeof unknown_field);
+    s_expect (world, target, "request with an unknown oneof field only", CHAT_ERR_BAD_REQUEST,
+              s_answer (target, peer, 5));
+    peer_destroy (&peer);
+}
+
+//  ---------------------------------------------------------------- key server
+
+static int
+s_ks_simple (peer_t *peer, Chat__KeyRequest__BodyCase body_case, void *body)
+{
+    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+    request.body_case = body_case;
+    //  Every body pointer of the oneof shares one place
+    request.register_params = (Chat__RegisterParamsRequest *) body;
+    return s_key_call (peer, &request, NULL);
+}
+
+static void
+s_keyserver_cases (world_t *world)
+{
+    const target_t *ks = &world->ks;
+    peer_t *peer = peer_open (ks->endpoint, world->attacker_key);
+
+    //  Requests out of order, before any login
+    Chat__LoginFinish finish = CHAT__LOGIN_FINISH__INIT;
+    finish.client_final = "c=biws,r=abc,p=AAAA";
+    s_expect (world, ks, "login_finish before login_start", CHAT_ERR_OUT_OF_ORDER,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_LOGIN_FINISH, &finish));
+    s_expect (world, ks, "get_key before login (good's real ticket)", CHAT_ERR_NOT_LOGGED_IN,
+              s_ks_key (peer, false, world->conversation, CONVERSATION_ID_SIZE,
+                        world->ticket, world->ticket_len, NULL));
+    s_expect (world, ks, "create_key before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ks_key (peer, true, world->conversation, CONVERSATION_ID_SIZE,
+                        world->ticket, world->ticket_len, NULL));
+    Chat__LoginStart start = CHAT__LOGIN_START__INIT;
+    start.client_first = "hello";
+    s_expect (world, ks, "login_start with garbage client-first", CHAT_ERR_MALFORMED,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_LOGIN_START, &start));
+    s_expect (world, ks, "login_finish after a refused login_start", CHAT_ERR_OUT_OF_ORDER,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_LOGIN_FINISH, &finish));
+    start.client_first = "p=tls-unique,,n=good,r=abcdef";
+    s_expect (world, ks, "login_start asking for channel binding", CHAT_ERR_MALFORMED,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_LOGIN_START, &start));
+    start.client_first = "";
+    s_expect (world, ks, "login_start with empty client-first", CHAT_ERR_MALFORMED,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_LOGIN_START, &start));
+
+    //  A whole login with a wrong password, for a user of its own
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    int rc = s_ks_register (peer, "victim", PASSWORD, &cert, &cert_len);
+    REQUIRE (rc == CHAT_OK);
+    free (cert);
+    cert = NULL;
+    s_expect (world, ks, "login with a wrong password", CHAT_ERR_AUTH_FAILED,
+              s_ks_login (peer, "victim", "wrong", NULL, NULL, NULL, NULL));
+    s_expect (world, ks, "login as a user that does not exist", CHAT_ERR_AUTH_FAILED,
+              s_ks_login (peer, "nobody", PASSWORD, NULL, NULL, NULL, NULL));
+
+    //  Registration refusals
+    Chat__RegisterParamsRequest params = CHAT__REGISTER_PARAMS_REQUEST__INIT;
+    params.username = "bad name!";
+    s_expect (world, ks, "register_params for 'bad name!'", CHAT_ERR_INVALID_USERNAME,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS, &params));
+    s_expect (world, ks, "register 'good' again", CHAT_ERR_USERNAME_TAKEN,
+              s_ks_register (peer, "good", "other password", NULL, NULL));
+    s_expect (world, ks, "register 'GOOD' (case differs)", CHAT_ERR_USERNAME_TAKEN,
+              s_ks_register (peer, "GOOD", "other password", NULL, NULL));
+    uint8_t salt [16], stored [31];
+    memset (salt, 1, sizeof salt);
+    memset (stored, 2, sizeof stored);
+    Chat__RegisterRequest reg = CHAT__REGISTER_REQUEST__INIT;
+    reg.username = "shortkey";
+    reg.salt.data = salt;
+    reg.salt.len = sizeof salt;
+    reg.iterations = 4096;
+    reg.stored_key.data = stored;
+    reg.stored_key.len = sizeof stored;
+    reg.server_key.data = stored;
+    reg.server_key.len = sizeof stored;
+    s_expect (world, ks, "register with 31-byte verifiers", CHAT_ERR_BAD_REQUEST,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
+    uint8_t full [32];
+    memset (full, 2, sizeof full);
+    reg.stored_key.data = reg.server_key.data = full;
+    reg.stored_key.len = reg.server_key.len = sizeof full;
+    reg.iterations = 1;
+    s_expect (world, ks, "register with 1 PBKDF2 iteration", CHAT_ERR_BAD_REQUEST,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
+    reg.iterations = 4096;
+    reg.username = "";
+    s_expect (world, ks, "register with an empty username", CHAT_ERR_INVALID_USERNAME,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
+
+    //  Resume tokens: junk, good's lifted onto another key, a certificate
+    Chat__ResumeRequest resume = CHAT__RESUME_REQUEST__INIT;
+    resume.resume_token.data = (uint8_t *) "gAAAAABlU_8AAAAAAAAAAAAAAAAAAAAAAAAAAA==";
+    resume.resume_token.len = 40;
+    s_expect (world, ks, "resume with a junk token", CHAT_ERR_BAD_CERTIFICATE,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_RESUME, &resume));
+    resume.resume_token.data = world->good_resume;
+    resume.resume_token.len = world->good_resume_len;
+    s_expect (world, ks, "resume with good's token from another key", CHAT_ERR_BAD_CERTIFICATE,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_RESUME, &resume));
+    resume.resume_token.data = world->good_login_cert;
+    resume.resume_token.len = world->good_login_cert_len;
+    s_expect (world, ks, "resume with a login certificate", CHAT_ERR_BAD_CERTIFICATE,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_RESUME, &resume));
+    peer_destroy (&peer);
+
+    //  Tickets, from mallory's logged-in session
+    peer_t *mallory = world->mallory_ks;
+    s_expect (world, ks, "get_key with good's ticket (other user and key)", CHAT_ERR_BAD_TICKET,
+              s_ks_key (mallory, false, world->conversation, CONVERSATION_ID_SIZE,
+                        world->ticket, world->ticket_len, NULL));
+    s_expect (world, ks, "get_key for good's conversation, own ticket of another",
+              CHAT_ERR_BAD_TICKET,
+              s_ks_key (mallory, false, world->conversation, CONVERSATION_ID_SIZE,
+                        world->mallory_ticket, world->mallory_ticket_len, NULL));
+    s_expect (world, ks, "create_key for good's conversation, own ticket of another",
+              CHAT_ERR_BAD_TICKET,
+              s_ks_key (mallory, true, world->conversation, CONVERSATION_ID_SIZE,
+                        world->mallory_ticket, world->mallory_ticket_len, NULL));
+    uint8_t forged [120];
+    secret_random (forged, sizeof forged);
+    s_expect (world, ks, "get_key with 120 random bytes as ticket", CHAT_ERR_BAD_TICKET,
+              s_ks_key (mallory, false, world->mallory_conversation, CONVERSATION_ID_SIZE,
+                        forged, sizeof forged, NULL));
+    s_expect (world, ks, "get_key with an empty ticket", CHAT_ERR_BAD_TICKET,
+              s_ks_key (mallory, false, world->mallory_conversation, CONVERSATION_ID_SIZE,
+                        (const uint8_t *) "", 0, NULL));
+    s_expect (world, ks, "get_key with good's login certificate as ticket", CHAT_ERR_BAD_TICKET,
+              s_ks_key (mallory, false, world->mallory_conversation, CONVERSATION_ID_SIZE,
+                        world->good_login_cert, world->good_login_cert_len, NULL));
+    s_expect (world, ks, "get_key with a 15-byte conversation id", CHAT_ERR_BAD_REQUEST,
+              s_ks_key (mallory, false, world->mallory_conversation, CONVERSATION_ID_SIZE - 1,
+                        world->mallory_ticket, world->mallory_ticket_len, NULL));
+    s_expect (world, ks, "get_key with a valid ticket, no key made yet", CHAT_ERR_NOT_FOUND,
+              s_ks_key (mallory, false, world->mallory_conversation, CONVERSATION_ID_SIZE,
+                        world->mallory_ticket, world->mallory_ticket_len, NULL));
+
+    //  good's password on another client key: good's ticket is still bound
+    //  to the key it was issued to
+    peer = peer_open (ks->endpoint, world->attacker_key);
+    rc = s_ks_login (peer, "good", PASSWORD, NULL, NULL, NULL, NULL);
+    REQUIRE (rc == CHAT_OK);
+    s_expect (world, ks, "good on another key presents good's ticket", CHAT_ERR_BAD_TICKET,
+              s_ks_key (peer, false, world->conversation, CONVERSATION_ID_SIZE,
+                        world->ticket, world->ticket_len, NULL));
+    Chat__LogoutRequest logout = CHAT__LOGOUT_REQUEST__INIT;
+    rc = s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_LOGOUT, &logout);
+    s_expect (world, ks, "get_key after logout", CHAT_ERR_NOT_LOGGED_IN,
+              rc != CHAT_OK ? rc
+              : s_ks_key (peer, false, world->conversation, CONVERSATION_ID_SIZE,
+                          world->ticket, world->ticket_len, NULL));
+    peer_destroy (&peer);
+}
+
+//  ---------------------------------------------------------------- main server
+
+static int
+s_ms_simple (peer_t *peer, Chat__MainRequest__BodyCase body_case, void *body)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    request.body_case = body_case;
+    request.register_ = (Chat__RegisterUserRequest *) body;
+    return s_main_call (peer, &request, NULL);
+}
+
+static int
+s_ms_send (peer_t *peer, const uint8_t *id, size_t id_len, const char *token,
+           size_t message_id_len)
+{
+    uint8_t message_id [16];
+    secret_random (message_id, sizeof message_id);
+    Chat__SendMessageRequest send = CHAT__SEND_MESSAGE_REQUEST__INIT;
+    send.conversation_id.data = (uint8_t *) id;
+    send.conversation_id.len = id_len;
+    send.client_message_id.data = message_id;
+    send.client_message_id.len = message_id_len;
+    send.token = (char *) token;
+    return s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE, &send);
+}
+
+static void
+s_mainserver_cases (world_t *world)
+{
+    const target_t *ms = &world->ms;
+    peer_t *peer = peer_open (ms->endpoint, world->attacker_key);
+    Chat__ListUsersRequest users = CHAT__LIST_USERS_REQUEST__INIT;
+    Chat__ListConversationsRequest list = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
+    Chat__GetMessagesRequest get = CHAT__GET_MESSAGES_REQUEST__INIT;
+    get.conversation_id.data = world->conversation;
+    get.conversation_id.len = CONVERSATION_ID_SIZE;
+    Chat__GetMembersRequest members = CHAT__GET_MEMBERS_REQUEST__INIT;
+    members.conversation_id = get.conversation_id;
+    char *names [] = { "good" };
+    Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
+    create.n_members = 1;
+    create.members = names;
+    char *token = NULL;
+    uint8_t any_key [FERNET_KEY_SIZE];
+    fernet_key_generate (any_key);
+    int rc = fernet_encrypt (any_key, (const uint8_t *) "hi", 2, wire_now (), &token);
+    REQUIRE (rc == CHAT_OK);
+
+    //  Before any login
+    s_expect (world, ms, "list_users before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_LIST_USERS, &users));
+    s_expect (world, ms, "list_conversations before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS, &list));
+    s_expect (world, ms, "get_messages before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_GET_MESSAGES, &get));
+    s_expect (world, ms, "get_members before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_GET_MEMBERS, &members));
+    s_expect (world, ms, "create_conversation before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
+    s_expect (world, ms, "send_message before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ms_send (peer, world->conversation, CONVERSATION_ID_SIZE, token, 16));
+    Chat__LogoutRequestMain logout = CHAT__LOGOUT_REQUEST_MAIN__INIT;
+    s_expect (world, ms, "logout before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_LOGOUT, &logout));
+
+    //  Certificates: another key's, the wrong purpose, forged, empty
+    s_expect (world, ms, "login with good's certificate (other key)", CHAT_ERR_BAD_CERTIFICATE,
+              s_ms_cert (peer, true, world->good_login_cert, world->good_login_cert_len));
+    s_expect (world, ms, "register with good's certificate (other key)",
+              CHAT_ERR_BAD_CERTIFICATE,
+              s_ms_cert (peer, false, world->good_register_cert,
+                         world->good_register_cert_len));
+    s_expect (world, ms, "login with a registration certificate", CHAT_ERR_BAD_CERTIFICATE,
+              s_ms_cert (world->good_ms, true, world->good_register_cert,
+                         world->good_register_cert_len));
+    s_expect (world, ms, "register with a login certificate", CHAT_ERR_BAD_CERTIFICATE,
+              s_ms_cert (world->good_ms, false, world->good_login_cert,
+                         world->good_login_cert_len));
+    s_expect (world, ms, "login with a membership ticket", CHAT_ERR_BAD_CERTIFICATE,
+              s_ms_cert (peer, true, world->ticket, world->ticket_len));
+    uint8_t forged [200];
+    secret_random (forged, sizeof forged);
+    s_expect (world, ms, "login with 200 random bytes", CHAT_ERR_BAD_CERTIFICATE,
+              s_ms_cert (peer, true, forged, sizeof forged));
+    s_expect (world, ms, "login with an empty certificate", CHAT_ERR_BAD_CERTIFICATE,
+              s_ms_cert (peer, true, (const uint8_t *) "", 0));
+
+    //  A user the key server knows and this server does not
+    peer_t *lurker_ks = peer_open (world->ks_endpoint, world->attacker_key);
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    rc = s_ks_register (lurker_ks, "lurker", PASSWORD, NULL, NULL);
+    if (rc == CHAT_OK)
+        rc = s_ks_login (lurker_ks, "lurker", PASSWORD, &cert, &cert_len, NULL, NULL);
+    REQUIRE (rc == CHAT_OK);
+    s_expect (world, ms, "login as a user never registered here", CHAT_ERR_UNKNOWN_USER,
+              s_ms_cert (peer, true, cert, cert_len));
+    free (cert);
+    peer_destroy (&lurker_ks);
+    peer_destroy (&peer);
+
+    //  Mallory, logged in, reaching into good's conversation
+    peer_t *mallory = world->mallory_ms;
+    s_expect (world, ms, "get_messages of a conversation not a member of", CHAT_ERR_NOT_FOUND,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_GET_MESSAGES, &get));
+    s_expect (world, ms, "get_members of a conversation not a member of", CHAT_ERR_NOT_FOUND,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_GET_MEMBERS, &members));
+    s_expect (world, ms, "send_message to a conversation not a member of", CHAT_ERR_NOT_FOUND,
+              s_ms_send (mallory, world->conversation, CONVERSATION_ID_SIZE, token, 16));
+    s_expect (world, ms, "send_message to a 3-byte conversation id", CHAT_ERR_NOT_FOUND,
+              s_ms_send (mallory, (const uint8_t *) "abc", 3, token, 16));
+
+    //  Messages in mallory's own conversation that the server must refuse
+    s_expect (world, ms, "send_message with a 15-byte message id", CHAT_ERR_BAD_REQUEST,
+              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, token, 15));
+    s_expect (world, ms, "send_message with a token that is not Fernet", CHAT_ERR_BAD_REQUEST,
+              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE,
+                         "hello world", 16));
+    s_expect (world, ms, "send_message with an empty token", CHAT_ERR_BAD_REQUEST,
+              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, "", 16));
+    size_t huge = MAINSERVER_MAX_TOKEN + 1;
+    char *big = (char *) malloc (huge + 1);
+    memset (big, 'A', huge);
+    big [huge] = 0;
+    memcpy (big, token, strlen (token));
+    s_expect (world, ms, "send_message with a 100001-byte token", CHAT_ERR_MESSAGE_TOO_LARGE,
+              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, big, 16));
+    free (big);
+
+    //  Conversations that cannot be made
+    names [0] = "nobody";
+    s_expect (world, ms, "create_conversation with an unknown user", CHAT_ERR_UNKNOWN_USER,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
+    names [0] = "bad name!";
+    s_expect (world, ms, "create_conversation with an invalid name", CHAT_ERR_UNKNOWN_USER,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
+    names [0] = "MALLORY";
+    s_expect (world, ms, "create_conversation with only oneself", CHAT_ERR_BAD_REQUEST,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
+    create.n_members = 0;
+    s_expect (world, ms, "create_conversation with no members", CHAT_ERR_BAD_REQUEST,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
+    enum { MANY = 300 };
+    char *many [MANY];
+    for (int i = 0; i < MANY; i++)
+        many [i] = zsys_sprintf ("user%d", i);
+    create.n_members = MANY;
+    create.members = many;
+    s_expect (world, ms, "create_conversation with 300 members", CHAT_ERR_TOO_MANY_MEMBERS,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
+    for (int i = 0; i < MANY; i++)
+        zstr_free (&many [i]);
+
+    //  A page far larger than allowed is cut to the limit, not refused
+    get.conversation_id.data = world->mallory_conversation;
+    get.limit = 4000000000u;
+    s_expect (world, ms, "get_messages with limit 4e9 (own conversation)", CHAT_OK,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_GET_MESSAGES, &get));
+
+    //  Pushes: subscribed to every topic, mallory sees good's pushes go by
+    //  and can open none of them
+    zsock_t *sub = zsock_new_sub (world->push_endpoint, "");
+    REQUIRE (sub);
+    zsock_set_rcvtimeo (sub, 1000);
+    zmsg_t *msg = NULL;
+    for (int attempt = 0; attempt < 10 && !msg; attempt++) {
+        //  The SUB may join late: send until one push is seen
+        rc = s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, token, 16);
+        REQUIRE (rc == CHAT_OK);
+        msg = zmsg_recv (sub);
+    }
+    int opened = RC_NONE, restamped = RC_NONE;
+    bool for_other = false;
+    if (msg && zmsg_size (msg) == 2) {
+        zframe_t *topic = zmsg_first (msg);
+        zframe_t *body = zmsg_next (msg);
+        for_other = zframe_size (topic) != CHANNEL_SESSION_TOKEN_SIZE
+                 || memcmp (zframe_data (topic),
+                            channel_session_token (world->mallory_ms->channel),
+                            CHANNEL_SESSION_TOKEN_SIZE) != 0;
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        opened = channel_open_push (world->mallory_ms->channel, zframe_data (body),
+                                    zframe_size (body), &payload, &len);
+        free (payload);
+        payload = NULL;
+        //  The same push claiming mallory's own session: the key decides
+        Chat__PushFrame *frame = NULL;
+        if (wire_unpack (&chat__push_frame__descriptor, zframe_data (body),
+                         zframe_size (body), (ProtobufCMessage **) &frame) == CHAT_OK) {
+            ProtobufCBinaryData original = frame->session_id;
+            frame->session_id.data = (uint8_t *) channel_session_id (world->mallory_ms->channel);
+            frame->session_id.len = CHANNEL_SESSION_ID_SIZE;
+            uint8_t *packed;
+            size_t packed_len;
+            s_pack (&frame->base, &packed, &packed_len);
+            restamped = channel_open_push (world->mallory_ms->channel, packed, packed_len,
+                                           &payload, &len);
+            free (payload);
+            free (packed);
+            frame->session_id = original;
+            chat__push_frame__free_unpacked (frame, NULL);
+        }
+    }
+    s_record (world, ms, "SUB to all topics: good's push, opened by mallory",
+              "UNKNOWN_SESSION; restamped BAD_MAC",
+              msg && for_other && opened == CHAT_ERR_UNKNOWN_SESSION
+              && restamped == CHAT_ERR_BAD_MAC,
+              msg ? "%s%s; restamped %s" : "no push seen%s%s%s",
+              msg ? (for_other ? "" : "(own push!) ") : "", msg ? s_code_name (opened) : "",
+              msg ? s_code_name (restamped) : "");
+    zmsg_destroy (&msg);
+    zsock_destroy (&sub);
+    free (token);
+}
+
+//  ---------------------------------------------------------------- flood
+
+//  FLOOD_DEALERS DEALERs, FLOOD_PER_DEALER Hellos each, all sent before
+//  any answer is read; the good client asks in the middle of it.
+static void
+s_flood (world_t *world, const target_t *target)
+{
+    size_t total = FLOOD_DEALERS * FLOOD_PER_DEALER;
+    peer_t **peers = (peer_t **) calloc (FLOOD_DEALERS, sizeof *peers);
+    channel_t **channels = (channel_t **) calloc (total, sizeof *channels);
+    REQUIRE (peers && channels);
+    for (size_t i = 0; i < FLOOD_DEALERS; i++)
+        peers [i] = peer_new (target->endpoint);
+    for (size_t n = 0; n < FLOOD_PER_DEALER; n++)
+        for (size_t i = 0; i < FLOOD_DEALERS; i++) {
+            channel_t *channel = channels [n * FLOOD_DEALERS + i] =
+                channel_client_new (world->attacker_key);
+            uint8_t *frame;
+            size_t size;
+            int rc = channel_client_hello (channel, &frame, &size);
+            REQUIRE (rc == CHAT_OK);
+            peer_send (peers [i], frame, size);
+            free (frame);
+        }
+    char why [160] = "";
+    bool during = s_healthy (world, why, sizeof why);
+
+    size_t welcomed = 0, busy = 0, other = 0, silent = 0;
+    for (size_t n = 0; n < FLOOD_PER_DEALER; n++)
+        for (size_t i = 0; i < FLOOD_DEALERS; i++) {
+            uint8_t *data = NULL;
+            size_t size = 0;
+            int rc = peer_recv (peers [i], WAIT_MS * 3, &data, &size);
+            if (rc != 0) {
+                silent++;
+                continue;
+            }
+            //  Answers come back in order on each DEALER
+            rc = channel_client_accept (channels [n * FLOOD_DEALERS + i], data, size);
+            free (data);
+            if (rc == CHAT_OK)
+                welcomed++;
+            else
+            if (rc == CHAT_ERR_BUSY)
+                busy++;
+            else
+                other++;
+        }
+    for (size_t i = 0; i < total; i++)
+        channel_destroy (&channels [i]);
+    for (size_t i = 0; i < FLOOD_DEALERS; i++)
+        peer_destroy (&peers [i]);
+    free (channels);
+    free (peers);
+    char name [72];
+    snprintf (name, sizeof name, "flood: %zu handshakes from %d DEALERs", total, FLOOD_DEALERS);
+    s_record (world, target, name, "each Welcome or BUSY",
+              welcomed + busy == total && during,
+              "%zu Welcome, %zu BUSY, %zu other, %zu unanswered; good client mid-flood %s%s",
+              welcomed, busy, other, silent, during ? "OK" : "FAILED: ", why);
+}
+
+//  ---------------------------------------------------------------- main
+
+int
+main (int argc, char *argv [])
+{
+    const char *what = argc > 1 ? argv [1] : "all";
+    if (argc > 2 || streq (what, "-h") || streq (what, "--help")) {
+        printf ("usage: hostile [keyserver | mainserver | flood | all]\n");
+        return argc > 2 ? 2 : 0;
+    }
+    bool all = streq (what, "all");
+    if (!all && !streq (what, "keyserver") && !streq (what, "mainserver")
+    &&  !streq (what, "flood")) {
+        fprintf (stderr, "hostile: unknown part '%s'\n", what);
+        return 2;
+    }
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    world_t *world = world_new ();
+    if (all || streq (what, "keyserver")) {
+        s_garbage_cases (world, &world->ks);
+        s_handshake_cases (world, &world->ks);
+        s_sealed_cases (world, &world->ks);
+        s_keyserver_cases (world);
+    }
+    if (all || streq (what, "mainserver")) {
+        s_garbage_cases (world, &world->ms);
+        s_handshake_cases (world, &world->ms);
+        s_sealed_cases (world, &world->ms);
+        s_mainserver_cases (world);
+    }
+    if (all || streq (what, "flood")) {
+        s_flood (world, &world->ks);
+        s_flood (world, &world->ms);
+    }
+    world_destroy (&world);
+    s_print_table ();
+    return s_failures ? 1 : 0;
+}
