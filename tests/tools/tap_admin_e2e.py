@@ -22,6 +22,7 @@ import stat
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import e2elib                                        # noqa: E402
 from e2elib import Proc, Cluster, fail, log          # noqa: E402
