@@ -2756,13 +2756,14 @@ chatclient_conversation_find (chatclient_t *self, const char *spec,
     if (!spec || !*spec)
         return CHAT_ERR_NOT_FOUND;
     size_t len = strlen (spec);
-    if (strspn (spec, "0123456789") == len && len < 10) {
+    //  up to four decimal digits is always an index, never an id prefix,
+    //  so "send 9" cannot land in some conversation whose id starts with 9
+    if (strspn (spec, "0123456789") == len && len <= 4) {
         size_t index = (size_t) strtoul (spec, NULL, 10);
-        if (index >= 1 && index <= self->conv_count) {
-            *conversation = &self->convs [index - 1]->pub;
-            return CHAT_OK;
-        }
-        //  digits only may still be a hex prefix: fall through
+        if (index < 1 || index > self->conv_count)
+            return CHAT_ERR_NOT_FOUND;
+        *conversation = &self->convs [index - 1]->pub;
+        return CHAT_OK;
     }
     if (len > CHATCLIENT_HEX_SIZE - 1)
         return CHAT_ERR_NOT_FOUND;

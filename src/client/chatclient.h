@@ -281,7 +281,8 @@ size_t
 //  index is 0-based here (the struct's index field is 1-based).
 const chatclient_conversation_t *
     chatclient_conversation (chatclient_t *self, size_t index);
-//  By 1-based index ("2"), full hex id, or a unique hex prefix. CHAT_OK,
+//  By 1-based index ("2": one to four decimal digits are always an index),
+//  full hex id, or a unique hex prefix. CHAT_OK,
 //  CHAT_ERR_NOT_FOUND, or CHAT_ERR_BAD_REQUEST when a prefix is ambiguous.
 int
     chatclient_conversation_find (chatclient_t *self, const char *spec,
