@@ -368,8 +368,10 @@ tui_login_draw (tui_login_t *self, tui_t *tui)
         s_draw_server (tui, 0, y++, x, width);
         s_draw_server (tui, 1, y++, x, width);
     }
-    tui_draw_status (tui, "Tab/Down next field  Shift-Tab/Up previous  Enter submit "
-                          "this section  Alt-L login  Alt-R register  F10 quit");
+    tui_draw_status (tui, COLS >= 100
+        ? "Tab/Down next field  Shift-Tab/Up previous  Enter submit this section  "
+          "Alt-L login  Alt-R register  F10 quit"
+        : "Tab/S-Tab field  Enter submit  Alt-L login  Alt-R register  F10 quit");
     if (cursor_y >= 0 && cursor_y < LINES) {
         move (cursor_y, cursor_x);
         curs_set (1);

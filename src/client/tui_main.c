@@ -55,6 +55,7 @@ struct _tui_main_t {
     uint8_t open_id [CHATCLIENT_ID_SIZE];
     uint32_t open_cmd;
     uint32_t refresh_cmd;
+    bool refresh_announce;      //  the user asked: say when it is done
     uint32_t logout_cmd;
     bool auto_open;             //  open the first conversation when listed
     int scroll;                 //  lines back from the newest
@@ -187,6 +188,7 @@ s_command (tui_main_t *self, tui_t *tui, const char *line)
     else
     if (streq (word, "/refresh")) {
         self->refresh_cmd = chatclient_refresh (tui->client);
+        self->refresh_announce = true;
         chatclient_list_users (tui->client);
         tui_status (tui, false, "Refreshing...");
     }
@@ -339,10 +341,11 @@ tui_main_event (tui_main_t *self, tui_t *tui, chatclient_event_t *event)
         case CHATCLIENT_EV_CONVERSATIONS:
             if (event->cmd && event->cmd == self->refresh_cmd) {
                 self->refresh_cmd = 0;
-                if (tui->screen == TUI_SCREEN_MAIN && !self->auto_open)
+                if (self->refresh_announce)
                     tui_status (tui, false, "%zu conversation%s",
                                 event->conversation_count,
                                 event->conversation_count == 1? "": "s");
+                self->refresh_announce = false;
             }
             if (self->auto_open && !self->has_open && tui->screen == TUI_SCREEN_MAIN
             &&  chatclient_conversation_count (tui->client) > 0)
@@ -625,7 +628,7 @@ s_draw_list (tui_main_t *self, tui_t *tui, int top, int height, int width)
             break;
         char *name = tui_conversation_name (tui, conv);
         char number [24], unread [24] = "";
-        snprintf (number, sizeof number, "%zu", i + 1);
+        snprintf (number, sizeof number, "%c%zu", (int) i == open? '>': ' ', i + 1);
         if (conv->unread > 0)
             snprintf (unread, sizeof unread, " %llu", (unsigned long long) conv->unread);
         int attr = (int) i == open? tui_attr (tui, TUI_PAIR_SELECT)
@@ -633,7 +636,7 @@ s_draw_list (tui_main_t *self, tui_t *tui, int top, int height, int width)
         attron (attr);
         mvhline (top + row, 0, ' ', width);
         attroff (attr);
-        tui_put (top + row, 0, 3, attr | A_DIM, number);
+        tui_put (top + row, 0, 3, attr, number);
         int unread_width = (int) strlen (unread);
         tui_put (top + row, 3, width - 3 - unread_width - 1, attr, name);
         if (unread_width)
@@ -720,8 +723,10 @@ tui_main_draw (tui_main_t *self, tui_t *tui)
                  : "No conversations yet. Type /new (or F2) to start one.");
     }
 
-    tui_draw_status (tui, "F1 /help  F2 /new  F5 /refresh  /logout  F10 /quit  "
-                          "Ctrl-N/P switch  PgUp/PgDn scroll  Tab complete");
+    tui_draw_status (tui, COLS >= 110
+        ? "F1 /help  F2 /new  F5 /refresh  /logout  F10 /quit  "
+          "Ctrl-N/P switch  PgUp/PgDn scroll  Tab complete"
+        : "F1 help  F2 new  F5 refresh  F10 quit  ^N/^P switch  PgUp/PgDn");
     //  The input line last: the cursor stays there
     tui_put (LINES - 2, 0, 2, A_BOLD, "> ");
     int col = tui_input_draw (self->input, LINES - 2, 2, COLS - 3);

@@ -253,6 +253,8 @@ tui_picker_draw (tui_picker_t *self, tui_t *tui)
         self->cursor = count - 1;
 
     int list_height = LINES - y - 6;
+    if (list_height > (int) count)
+        list_height = (int) count;
     if (list_height < 3)
         list_height = 3;
     if ((int) self->cursor < self->top)
@@ -289,7 +291,7 @@ tui_picker_draw (tui_picker_t *self, tui_t *tui)
     y++;
     size_t chosen = zlistx_size (self->selected);
     char *summary = chosen == 0
-        ? zsys_sprintf ("Nobody selected: Enter starts a conversation with the highlighted user")
+        ? zsys_sprintf ("Enter: talk to the highlighted user; Space: select several")
         : chosen == 1
         ? zsys_sprintf ("1 selected: Enter starts a conversation")
         : zsys_sprintf ("%zu selected: Enter creates a group of %zu", chosen, chosen + 1);
