@@ -2007,6 +2007,18 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
                 }
             }
             break;
+        case CHAT__ENVELOPE__KIND_HELLO:
+            //  our own Hello came back: with no server listening, TCP on
+            //  loopback can connect a socket to itself (same port both
+            //  ends). Drop that connection at once, which frees the port
+            //  for the server coming back.
+            if (link->state == LINK_HELLO) {
+                link->backoff = BACKOFF_MIN_MS;
+                s_link_reset (self, link, CHATCLIENT_ERR_CONNECTION,
+                              "connected to itself; the server is not up yet");
+                s_link_disconnect (link);
+            }
+            break;
         default:
             break;
     }

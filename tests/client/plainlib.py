@@ -176,14 +176,38 @@ class World:
             r = subprocess.run([self.bins["keyserver"], "--init", "--data", datadir,
                                 "--iterations", "4096"], capture_output=True, text=True)
             check(r.returncode == 0, "keyserver --init failed: %s" % r.stderr)
-        proc = Proc("keyserver", [self.bins["keyserver"], "--bind", bind, "--data", datadir,
-                                  "--iterations", "4096"], stdin=False)
-        self.procs.append(proc)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            proc = Proc("keyserver", [self.bins["keyserver"], "--bind", bind, "--data", datadir,
+                                      "--iterations", "4096"], stdin=False)
+            self.procs.append(proc)
+            if not self.bind_refused(proc, deadline):
+                break
         _, m = proc.wait_line(r"^(tcp://\S+)$", what="(bound endpoint)")
         self.keyserver = proc
         self.ks_endpoint = m.group(1)
         self.ks_fingerprint = self.fingerprint(proc)
         return proc
+
+    def bind_refused(self, proc, deadline):
+        """Restarting on a fixed port: a client retrying its connection may
+        briefly hold the port (a loopback socket connected to itself);
+        the client drops such a connection, so try again for a while."""
+        while proc.p.poll() is None:
+            if time.monotonic() > deadline:
+                return False
+            with proc.cv:
+                if any("listening on" in l or "requests on" in l for l in proc.out + proc.err):
+                    return False
+                proc.cv.wait(0.1)
+        proc.stop()
+        with proc.cv:
+            in_use = any("Address already in use" in l for l in proc.out + proc.err)
+        if in_use and time.monotonic() < deadline:
+            log("%s: port still in use, trying again" % proc.name)
+            time.sleep(0.3)
+            return True
+        return False
 
     def fingerprint(self, proc):
         deadline = time.monotonic() + TIMEOUT
@@ -197,11 +221,15 @@ class World:
         fail("%s never named its key\n%s" % (proc.name, proc.tail()))
 
     def start_mainserver(self, data="ms", bind="tcp://127.0.0.1:*", push="tcp://127.0.0.1:*"):
-        proc = Proc("mainserver", [self.bins["mainserver"], "--bind", bind, "--push-bind", push,
-                                   "--data", self.path(data),
-                                   "--shared-secret", self.path("ks", "shared.secret")],
-                    stdin=False)
-        self.procs.append(proc)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            proc = Proc("mainserver", [self.bins["mainserver"], "--bind", bind, "--push-bind", push,
+                                       "--data", self.path(data),
+                                       "--shared-secret", self.path("ks", "shared.secret")],
+                        stdin=False)
+            self.procs.append(proc)
+            if not self.bind_refused(proc, deadline):
+                break
         endpoints = {}
         for kind in ("requests", "pushes"):
             deadline = time.monotonic() + TIMEOUT
