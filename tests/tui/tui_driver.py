@@ -194,13 +194,16 @@ class World:
         self.servers.append(ms)
         self.ms_endpoint = ms.wait_for(r"requests on (tcp://\S+)").group(1)
         self.push_endpoint = ms.wait_for(r"pushes on (tcp://\S+)").group(1)
-        ms.wait_for(r"ready, key")
+        self.ms_fingerprint = ms.wait_for(r"ready, key (SHA256:\S+)").group(1)
         log("servers: key %s, main %s, push %s" % (self.ks_endpoint, self.ms_endpoint,
                                                    self.push_endpoint))
 
-    def client(self, name, width=160, height=45):
+    def client(self, name, width=160, height=45, known=None, connected=True):
         config = os.path.join(self.workdir, "config-" + name)
         os.makedirs(config, exist_ok=True)
+        if known:
+            with open(os.path.join(config, "known_servers"), "w") as f:
+                f.write(known)
         argv = ["env", "XDG_CONFIG_HOME=" + config, "LANG=C.UTF-8", "LC_ALL=C.UTF-8",
                 "TERM=tmux-256color",
                 self.args.chat, "--keyserver", self.ks_endpoint,
@@ -209,7 +212,8 @@ class World:
         command = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
         pane = Pane(self.tmux, name, command, width, height)
         self.panes.append(pane)
-        pane.wait(r"key server: ok\s+main server: ok", what="both servers connected")
+        if connected:
+            pane.wait(r"key server: ok\s+main server: ok", what="both servers connected")
         return pane
 
     def close(self):
@@ -469,7 +473,27 @@ def case_resize(w):
     a.wait(r"ann: still working")
 
 
+def case_pin(w):
+    # A main server key that is not the pinned one: refused, named, both
+    # fingerprints on the screen, and the client does not use that server
+    wrong = "SHA256:" + "A" * 43
+    a = w.client("pin", known="%s %s\n" % (w.ms_endpoint, wrong), connected=False)
+    a.wait(r"WARNING: the main server's key has CHANGED")
+    a.wait(r"pinned:\s+%s" % re.escape(wrong))
+    a.wait(r"offered:\s+%s" % re.escape(w.ms_fingerprint))
+    a.wait(r"main server: REFUSED")
+    a.wait(r"key server: ok")
+    a.register("mallory", "pw-mallory")
+    # Registration needs both servers: it must not succeed
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        a.expect_not(r"^\s+Success!\s*$", "a registration through a refused server")
+        time.sleep(0.2)
+    a.expect_not(r"main server: ok")
+
+
 CASES = {
+    "pin": case_pin,
     "register": case_register,
     "login": case_login,
     "conversations": case_conversations,
