@@ -1,8 +1,18 @@
 /*  tui - the full-screen client's shared state and the calls its screens
     make back into the main loop (tui.c)
 
-    Three screens, one module each: tui_login (figures 3-7 of the report),
-    tui_main (figures 8, 10-13), tui_picker (figure 9). tui.c owns the
+    Three screens, one module each, mapped to the report's figures:
+      figure 2 (welcome window, N clients)   tools/demo --clients N, --add
+      figures 3-7 (login / register, the     tui_login: "Login:" and "Or make
+        answers under each button)             a new account:", same messages
+      figure 8 (conversation window titled   tui_main: "User: <name>", list
+        with the user, buttons, textbox)       left, messages right, input
+      figure 9 (create new conversation)     tui_picker: Space selects, Enter
+                                               creates, Esc = "Back"
+      figures 10-13 (1:1 and group chats)    tui_main, live by push
+      figures 14-15 (server overviews)       chat-admin, the demo's "servers"
+                                               window
+    tui.c owns the
     event loop (zmq_poll over stdin and the client's sockets), routes keys
     to the current screen and client events to all of them, and redraws the
     whole screen from state whenever something changed, which is also all a

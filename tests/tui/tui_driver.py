@@ -209,8 +209,14 @@ class World:
                 self.args.chat, "--keyserver", self.ks_endpoint,
                 "--mainserver", self.ms_endpoint, "--push", self.push_endpoint,
                 "--known-servers", os.path.join(config, "known_servers")]
-        command = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
+        quoted = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
+        # stderr (a sanitizer's report) and the exit code land in files
+        stderr = os.path.join(self.workdir, name + ".stderr")
+        status = os.path.join(self.workdir, name + ".status")
+        command = "%s 2>'%s'; echo $? >'%s'" % (quoted, stderr, status)
         pane = Pane(self.tmux, name, command, width, height)
+        pane.stderr_path = stderr
+        pane.status_path = status
         self.panes.append(pane)
         if connected:
             pane.wait(r"key server: ok\s+main server: ok", what="both servers connected")
@@ -278,10 +284,19 @@ def case_login(w):
     a.wait(r"/refresh\s+list the conversations again", absent=True)
     a.command("/quit")
     deadline = time.monotonic() + WAIT
-    while not a.dead() and time.monotonic() < deadline:
+    while not os.path.exists(a.status_path) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if not a.dead():
+    if not os.path.exists(a.status_path):
         raise Failure("/quit did not end the client:\n" + a.screen())
+    time.sleep(0.2)     # the shell writes the status right after chat exits
+    with open(a.status_path) as f:
+        status = f.read().strip()
+    with open(a.stderr_path) as f:
+        stderr = f.read()
+    if status != "0":
+        raise Failure("chat exited %s after /quit; stderr:\n%s" % (status, stderr))
+    if "Sanitizer" in stderr:
+        raise Failure("sanitizer report from chat:\n" + stderr)
 
 
 def _users(w, pane, names):
