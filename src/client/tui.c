@@ -68,7 +68,8 @@ tui_attr (tui_t *self, int pair)
 {
     if (self->colors)
         return COLOR_PAIR (pair) | (pair == TUI_PAIR_TITLE || pair == TUI_PAIR_WARN
-                                    || pair == TUI_PAIR_ERROR? A_BOLD: 0);
+                                    || pair == TUI_PAIR_ERROR? A_BOLD: 0)
+                                 | (pair == TUI_PAIR_FIELD? A_UNDERLINE: 0);
     switch (pair) {
         case TUI_PAIR_TITLE:
         case TUI_PAIR_SELECT:
