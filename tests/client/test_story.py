@@ -158,6 +158,21 @@ def story(w):
     alice.ok("send %s back again" % one["hex"])
     bob2.wait_msg(one["hex"], "alice", "back again", since=m)
 
+    # -- repeated failures are rate limited, with a retry time
+    carol.ok("logout")
+    carol.ok("register victim vpw vpw vpw")
+    limited = None
+    for attempt in range(12):
+        good, answer, _ = carol.cmd("login victim wrong%d" % attempt)
+        check(not good, "a wrong password logged in: %s" % answer)
+        if answer.startswith("error ERR_RATE_LIMITED"):
+            limited = answer
+            break
+        check(answer == "error ERR_AUTH_FAILED login Wrong username or password",
+              "wrong password answered %r" % answer)
+    check(limited is not None, "12 wrong passwords were never rate limited")
+    check(" login Too many failed attempts, try again in " in limited, "rate limit said %r" % limited)
+
     # -- exit codes: carol had failures, bob2 none
     check(carol.quit() == 1, "carol's client should exit 1 after failed commands")
     check(bob2.quit() == 0, "bob2's client should exit 0")
