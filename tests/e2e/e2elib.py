@@ -404,6 +404,23 @@ class Netns:
         self.names = []
 
 
+def private_net(tag, cleanups):
+    """A namespace with only lo for this run, when one can be made: its
+    ports are private, so a server restarted on its old port always gets it
+    back (on the shared host another test's tcp://127.0.0.1:* bind would take
+    the freed port, as ZMQ hands out the lowest free one). None, with the
+    reason logged, when namespaces cannot be made: the test then runs on the
+    host's loopback."""
+    reason = namespaces_possible()
+    if reason:
+        log("no private namespace (%s): on the host's loopback; a restart may "
+            "lose its port to another process" % reason)
+        return None
+    ns = Netns(tag)
+    cleanups.append(ns.close)
+    return ns.add("net")
+
+
 def run(argv, **kw):
     r = subprocess.run(argv, capture_output=True, text=True, **kw)
     if r.returncode != 0:

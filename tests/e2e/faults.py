@@ -32,11 +32,12 @@ BURST = 40
 
 def body(workdir, cleanups):
     bins = L.binaries()
-    cluster = L.Cluster(bins, workdir).init().start()
+    net = L.private_net('faults', cleanups)
+    cluster = L.Cluster(bins, workdir, netns=net).init().start()
     home = os.path.join(workdir, "client")
 
     def client(name):
-        return L.Client(bins, name, cluster.client_args(), home, logdir=workdir)
+        return L.Client(bins, name, cluster.client_args(), home, netns=net, logdir=workdir)
 
     # setup: three users, one group
     clients = {}
@@ -120,8 +121,12 @@ def body(workdir, cleanups):
     L.log("key server killed during logins")
     cluster.start_keyserver()
     for user, x in clients.items():
-        x.wait_login_loop_done(loop_marks[user], 6, timeout=120)
-        # whatever the loop got, a login now works from the same process
+        answers = x.wait_login_loop_done(loop_marks[user], 6, timeout=120)
+        bad = [o for _, o in answers if o.get("type") != "ok"]
+        L.log("%s: %d logout/login answers during the kill, %d failed %s"
+              % (user, len(answers), len(bad), sorted({o.get("code") for o in bad})))
+        # whatever the loop got, logging out and in now works from the same process
+        x.logout()
         x.login(user, user + "-pw", timeout=60).expect_ok()
         x.send(group, "%s logged in after the key server came back" % user, timeout=60)
     for user in USERS:

@@ -64,12 +64,13 @@ def body(workdir, cleanups):
             print("SKIP: valgrind is not installed (tools/setup installs it)")
             return L.SKIP
         L.TIMEOUT = max(L.TIMEOUT, 180)
-    cluster = L.Cluster(bins, workdir, wrapper=valgrind_wrapper(workdir) if VALGRIND else None)
+    net = L.private_net('story', cleanups)
+    cluster = L.Cluster(bins, workdir, netns=net, wrapper=valgrind_wrapper(workdir) if VALGRIND else None)
     cluster.init().start()
     home = os.path.join(workdir, "client")
 
     def client(name):
-        return L.Client(bins, name, cluster.client_args(), home, logdir=workdir)
+        return L.Client(bins, name, cluster.client_args(), home, netns=net, logdir=workdir)
 
     # --- registration, and each of its errors
     a = client("alice")
