@@ -4,6 +4,9 @@
     N+1. Never edit a released entry; add one.
 */
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <czmq.h>
@@ -117,6 +120,15 @@ keystore_open (const char *path)
     assert (path);
     keystore_t *self = (keystore_t *) zmalloc (sizeof (keystore_t));
     assert (self);
+    //  The file holds verifiers and conversation keys: 0600 from birth
+    //  (SQLite gives its -wal and -shm files the database's mode)
+    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        zsys_error ("keystore: cannot open %s: %s", path, strerror (errno));
+        free (self);
+        return NULL;
+    }
+    close (fd);
     if (sqlite3_open_v2 (path, &self->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {

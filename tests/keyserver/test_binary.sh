@@ -66,6 +66,9 @@ expect () {
 start --data "$data" --bind 'tcp://127.0.0.1:*' --iterations 4096
 case $endpoint in tcp://127.0.0.1:[0-9]*) ;; *) fail "endpoint $endpoint" ;; esac
 [ "$(stat -c %a "$data/admin.sock")" = 600 ] || fail "admin.sock mode"
+for f in keyserver.db keyserver.db-wal resume.secret; do
+  [ "$(stat -c %a "$data/$f")" = 600 ] || fail "$f mode $(stat -c %a "$data/$f")"
+done
 expect OK register Alice 'pass word'
 expect OK login alice 'pass word'
 expect ERR_USERNAME_TAKEN register ALICE other
