@@ -201,8 +201,14 @@ rsakey_from_der (const uint8_t *der, size_t len)
     ERR_clear_error ();
     if (!pkey)
         return NULL;
-    //  Trailing bytes would let two different blobs carry one key
-    if (p != der + len || !s_acceptable (pkey)) {
+    //  Trailing bytes would let two different blobs carry one key; a
+    //  modulus that fails OpenSSL's public check (even, for one) parses
+    //  fine but cannot be encrypted to
+    EVP_PKEY_CTX *check = EVP_PKEY_CTX_new_from_pkey (NULL, pkey, NULL);
+    bool sound = check && EVP_PKEY_public_check (check) == 1;
+    EVP_PKEY_CTX_free (check);
+    ERR_clear_error ();
+    if (p != der + len || !s_acceptable (pkey) || !sound) {
         EVP_PKEY_free (pkey);
         return NULL;
     }

@@ -561,9 +561,21 @@ test_from_der_refuses (void **state)
         if (key) {
             assert_string_not_equal (rsakey_fingerprint_text (key),
                                      rsakey_fingerprint_text (s_fx.key));
+            //  and whatever is accepted can be encrypted to
+            uint8_t *out = NULL;
+            size_t out_len = 0;
+            assert_int_equal (rsakey_encrypt (key, (const uint8_t *) "k", 1,
+                                              &out, &out_len), CHAT_OK);
+            free (out);
             rsakey_destroy (&key);
         }
     }
+    //  An even modulus parses but fails OpenSSL's public check: the last
+    //  modulus byte sits just before the exponent (02 03 01 00 01)
+    memcpy (copy, der, len);
+    assert_int_equal (copy [len - 5], 0x02);
+    copy [len - 6] &= 0xFE;
+    assert_null (rsakey_from_der (copy, len));
     free (copy);
     assert_null (rsakey_from_der (NULL, 10));
 
