@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <openssl/crypto.h>
 #include "beacon.h"
 #include "channel.h"
 #include "chanserver.h"
@@ -1476,4 +1477,8 @@ mainserver_actor (zsock_t *pipe, void *args)
     if (self->started)
         zsys_info ("mainserver: stopped");
     s_server_destroy (&self);
+    //  Free this thread's OpenSSL state (its DRBGs) now: CZMQ's actor
+    //  threads are detached, so main() may exit before the thread-exit
+    //  handlers run, and valgrind then reports the DRBGs as lost
+    OPENSSL_thread_stop ();
 }
