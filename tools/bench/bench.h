@@ -120,6 +120,9 @@ int bench_shutdown (bench_t *bench);
 int64_t bench_now_ns (void);
 double bench_seconds_since (int64_t start_ns);
 
+//  CPU time this process has used (all threads), ms.
+double bench_cpu_ms (void);
+
 //  A process-wide RSA-2048 client key for raw clients (generated once).
 rsakey_t *bench_client_key (void);
 

@@ -293,6 +293,31 @@ benchserver_rss_kib (benchserver_t *self)
     return rss;
 }
 
+double
+benchserver_cpu_ms (benchserver_t *self)
+{
+    if (self->pid <= 0)
+        return -1;
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) self->pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    char line [1024];
+    double ms = -1;
+    if (fgets (line, sizeof line, file)) {
+        //  Fields after the command (which may hold spaces): state is
+        //  field 3, utime 14 and stime 15
+        char *rest = strrchr (line, ')');
+        unsigned long utime = 0, stime = 0;
+        if (rest && sscanf (rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                            &utime, &stime) == 2)
+            ms = (double) (utime + stime) * 1000.0 / (double) sysconf (_SC_CLK_TCK);
+    }
+    fclose (file);
+    return ms;
+}
+
 int
 benchserver_terminate (benchserver_t *self, double *elapsed_ms)
 {

@@ -53,6 +53,10 @@ const char *
 //  VmRSS in KiB from /proc/<pid>/status; -1 when unknown.
 long
     benchserver_rss_kib (benchserver_t *self);
+//  CPU time the server has used so far (user + system, all threads), in
+//  ms from /proc/<pid>/stat; -1 when unknown.
+double
+    benchserver_cpu_ms (benchserver_t *self);
 //  Send SIGTERM and wait for the exit. Returns the exit status (-1 when
 //  killed by a signal or not ours) and the time it took in ms.
 int

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -105,6 +106,16 @@ double
 bench_seconds_since (int64_t start_ns)
 {
     return (double) (bench_now_ns () - start_ns) / 1e9;
+}
+
+double
+bench_cpu_ms (void)
+{
+    struct rusage usage;
+    if (getrusage (RUSAGE_SELF, &usage) != 0)
+        return -1;
+    return (double) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3
+         + (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
 }
 
 static rsakey_t *s_client_key;
@@ -252,6 +263,19 @@ s_remove_tree (const char *path)
         zdir_destroy (&dir);
     }
     rmdir (path);
+}
+
+static double
+s_loadavg (void)
+{
+    double load = -1;
+    FILE *file = fopen ("/proc/loadavg", "r");
+    if (file) {
+        if (fscanf (file, "%lf", &load) != 1)
+            load = -1;
+        fclose (file);
+    }
+    return load;
 }
 
 static int
@@ -468,6 +492,7 @@ main (int argc, char *argv [])
         secret_wipe (shared, sizeof shared);
     }
 
+    double load_start = s_loadavg ();
     if (status == 0) {
         if (bench_ceiling (&bench) != 0)
             status = 1;
@@ -480,6 +505,9 @@ main (int argc, char *argv [])
                 status = 1;
         }
     }
+    benchreport_note (bench.report, "machine", "%ld cores; load average (1 min) %.2f at "
+                      "the start, %.2f at the end: other processes share these cores",
+                      sysconf (_SC_NPROCESSORS_ONLN), load_start, s_loadavg ());
     if (zsys_interrupted)
         status = 1;
     if (benchreport_failed (bench.report))

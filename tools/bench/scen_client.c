@@ -45,6 +45,9 @@ typedef struct {
     benchstats_t *ack_us;
     benchstats_t *push_us;
     char first_error [128];
+    benchserver_t *mainserver;          //  to read its CPU time
+    double server_cpu_ms;               //  at the start of a phase
+    double bench_cpu_ms;
 } group_t;
 
 static void
@@ -440,6 +443,33 @@ s_measure_reset (group_t *group)
     group->ack_us = benchstats_new ();
     group->push_us = benchstats_new ();
     group->measuring = true;
+    group->server_cpu_ms = benchserver_cpu_ms (group->mainserver);
+    group->bench_cpu_ms = bench_cpu_ms ();
+}
+
+//  CPU per message on both sides since s_measure_reset: what the
+//  figures would be on cores of their own.
+static void
+s_cpu_rows (group_t *group, bench_t *bench, const char *name, const char *phase,
+            size_t messages)
+{
+    if (!messages)
+        return;
+    char figure [64];
+    double server = benchserver_cpu_ms (group->mainserver) - group->server_cpu_ms;
+    if (group->server_cpu_ms >= 0 && server > 0) {
+        double per_us = server * 1000 / (double) messages;
+        snprintf (figure, sizeof figure, "main server CPU per message (%s)", phase);
+        benchreport_add (bench->report, name, figure, per_us, "us", NULL, 0,
+                         BENCH_NO_TARGET, 0, NULL);
+        snprintf (figure, sizeof figure, "messages/s per busy server core (%s)", phase);
+        benchreport_add (bench->report, name, figure, 1e6 / per_us, "/s", "zmq-msg",
+                         bench->zmq_msgs_per_s, BENCH_NO_TARGET, 0, NULL);
+    }
+    double own = bench_cpu_ms () - group->bench_cpu_ms;
+    snprintf (figure, sizeof figure, "client CPU per message (%s)", phase);
+    benchreport_add (bench->report, name, figure, own * 1000 / (double) messages, "us",
+                     NULL, 0, BENCH_NO_TARGET, 0, NULL);
 }
 
 //  As fast as acks allow: every client keeps window sends in flight.
@@ -483,6 +513,7 @@ s_phase_max (group_t *group, bench_t *bench, const char *name)
     benchreport_add (bench->report, name, "send->push p99 (max rate)",
                      benchstats_percentile (group->push_us, 99) / 1000, "ms", "zmq-rtt", rtt,
                      BENCH_NO_TARGET, 0, NULL);
+    s_cpu_rows (group, bench, name, "max", group->acks);
     if (group->send_errors)
         benchreport_note (bench->report, name, "max rate: %zu sends failed (%s)",
                           group->send_errors, group->first_error);
@@ -543,6 +574,7 @@ s_phase_rate (group_t *group, bench_t *bench, const char *name, int rate)
     snprintf (figure, sizeof figure, "send->push max at %d/s", rate);
     benchreport_add (bench->report, name, figure, benchstats_max (group->push_us) / 1000, "ms",
                      "zmq-rtt", rtt, BENCH_NO_TARGET, 0, NULL);
+    s_cpu_rows (group, bench, name, "rate", group->acks);
     if (skipped || group->send_errors)
         benchreport_note (bench->report, name, "at %d/s: %zu sends skipped (clients too far "
                           "behind), %zu failed %s", rate, skipped, group->send_errors,
@@ -563,6 +595,7 @@ bench_messages (bench_t *bench)
     size_t convs = (size_t) bench->conversations;
     if (s_group_new (&group, bench, &servers, clients, "messages: client keys") != 0)
         goto done;
+    group.mainserver = servers.mainserver;
     why = "the clients could not connect";
     if (!s_wait_connected (&group, 60000))
         goto done;

@@ -249,10 +249,12 @@ bench_handshake (bench_t *bench)
     if (pool && rawpool_handshakes (pool, 20, 4, 1, 30000, &failed, NULL, NULL) == 20
     &&  failed == 0) {
         benchprogress_t *bar = benchprogress_new ("handshake", (uint64_t) bench->handshakes);
+        double cpu_before = benchserver_cpu_ms (servers.mainserver);
         int64_t start = bench_now_ns ();
         size_t done = rawpool_handshakes (pool, (size_t) bench->handshakes, 16, 16,
                                           SETUP_TIMEOUT_MS, &failed, s_progress, bar);
         double elapsed = bench_seconds_since (start);
+        double cpu = benchserver_cpu_ms (servers.mainserver) - cpu_before;
         benchprogress_destroy (&bar);
         if (done == (size_t) bench->handshakes && failed == 0) {
             double rate = (double) done / elapsed;
@@ -261,6 +263,14 @@ bench_handshake (bench_t *bench)
             benchreport_add (bench->report, name, "handshakes/s, main server", rate, "/s",
                              "rsa-sign", bench->rsa_sign_per_s, BENCH_AT_LEAST,
                              TARGET_HANDSHAKE_RATIO * bench->rsa_sign_per_s, target);
+            if (cpu_before >= 0 && cpu > 0) {
+                double per_us = cpu * 1000 / (double) done;
+                benchreport_add (bench->report, name, "main server CPU per handshake", per_us,
+                                 "us", NULL, 0, BENCH_NO_TARGET, 0, NULL);
+                benchreport_add (bench->report, name, "handshakes/s per busy server core",
+                                 1e6 / per_us, "/s", "rsa-sign", bench->rsa_sign_per_s,
+                                 BENCH_NO_TARGET, 0, NULL);
+            }
             benchreport_note (bench->report, name, "%d Hellos pipelined over %d connections "
                               "(16 in flight each); one Welcome in 16 fully verified and "
                               "decrypted, the rest decoded only", bench->handshakes,
@@ -357,6 +367,7 @@ bench_fanout (bench_t *bench)
     size_t want_pushes = messages * (members - 1);
     benchprogress_t *bar = benchprogress_new ("fanout: pushes", want_pushes);
     size_t sent = 0;
+    double cpu_before = benchserver_cpu_ms (servers.mainserver);
     int64_t start = bench_now_ns ();
     int64_t last_progress = zclock_mono ();
     size_t last_pushes = 0;
@@ -393,6 +404,14 @@ bench_fanout (bench_t *bench)
     benchreport_add (bench->report, name, figure, rate, "/s", "fernet-256",
                      bench->fernet_small_per_s, BENCH_AT_LEAST, TARGET_FANOUT_PER_S,
                      ">= 200000/s");
+    double cpu = benchserver_cpu_ms (servers.mainserver) - cpu_before;
+    if (cpu_before >= 0 && cpu > 0 && ctx.pushes) {
+        double per_us = cpu * 1000 / (double) ctx.pushes;
+        benchreport_add (bench->report, name, "main server CPU per push", per_us, "us",
+                         NULL, 0, BENCH_NO_TARGET, 0, NULL);
+        benchreport_add (bench->report, name, "pushes/s per busy server core", 1e6 / per_us,
+                         "/s", "fernet-256", bench->fernet_small_per_s, BENCH_NO_TARGET, 0, NULL);
+    }
     benchreport_add (bench->report, name, "messages/s into the group",
                      (double) messages / elapsed, "/s", NULL, 0, BENCH_NO_TARGET, 0, NULL);
     benchreport_add (bench->report, name, "send->push p50", benchstats_percentile (ctx.push_us, 50) / 1000,
