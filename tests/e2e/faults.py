@@ -138,10 +138,13 @@ def body(workdir, cleanups):
     L.log("after the key server's kill -9: every user logs in, every name still taken")
 
     # --- 3. clients that vanish mid-request
+    # killed 0, 15, ... 90 ms after writing the login: before it is sent,
+    # between the SCRAM messages, or after
     for i in range(7):
         ghost = client("ghost-%d" % i)
         ghost.wait_connected()
         ghost.send_line(ghost.login_line("ben", "ben-pw"))
+        time.sleep(0.015 * i)
         ghost.kill9()
     ghost = client("ghost-burst")
     ghost.login("cat", "cat-pw").expect_ok()
@@ -157,6 +160,16 @@ def body(workdir, cleanups):
         y.send(group, "%s after the ghosts" % user)
         y.quit()
     L.log("clients killed mid-login (7x) and mid-burst left nothing blocking their users")
+
+    # and still nothing stored twice
+    reader = client("reader-end")
+    reader.login("ann", "ann-pw").expect_ok()
+    hist = reader.history(group, timeout=60)
+    seqs = [q for q, _, _ in hist]
+    texts = [t for _, _, t in hist]
+    if seqs != list(range(1, len(hist) + 1)) or len(set(texts)) != len(texts):
+        L.fail("final history has gaps or duplicates: %r" % hist)
+    reader.quit()
 
     for x in clients.values():
         x.quit()
