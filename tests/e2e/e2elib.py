@@ -361,7 +361,13 @@ def namespaces_possible():
     r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
     if r.returncode != 0:
         return "ip netns add failed: %s" % r.stderr.strip()
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    try:
+        r = subprocess.run(["ip", "netns", "exec", probe, "ip", "link", "set", "lo", "up"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return "ip netns exec failed: %s" % r.stderr.strip()
+    finally:
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True)
     return None
 
 

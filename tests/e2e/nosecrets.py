@@ -110,12 +110,13 @@ def body(workdir, cleanups):
     a = client("alice")
     for user, pw in passwords.items():
         a.register(user, pw).expect_ok("Success!")
+    # a failed attempt goes over the wire too (and holds the password)
+    a.login("alice", "not " + passwords["alice"]).expect_fail("ERR_AUTH_FAILED")
     a.login("alice", passwords["alice"]).expect_ok()
     b = client("bob")
     b.login("bob", passwords["bob"]).expect_ok()
     c = client("carol")
     c.login("carol", passwords["carol"]).expect_ok()
-    a.login("alice", "not " + passwords["alice"])      # a failed attempt is sent too
     ab = a.new("bob")
     a.send(ab, texts[0])
     b.wait_message(ab, "alice", texts[0])
