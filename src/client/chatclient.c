@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "chatclient.h"
+#include "cl_client.h"
+#include "cl_event.h"
 #include "convlog.h"
 #include "msgseal.h"
 #include "channel.h"
@@ -31,324 +33,11 @@
 #define CERT_FRESH_MS (240 * 1000)      //  certificates live 300 s
 #define KEY_ATTEMPTS 3
 
-typedef enum { LINK_DOWN, LINK_HELLO, LINK_OPEN, LINK_REFUSED } link_state_t;
-
-typedef struct {
-    chatclient_t *client;
-    chatclient_server_t role;
-    const char *role_name;
-    char *endpoint;
-    char *pin_name;
-    char *pin;                  //  --pin fingerprint, or NULL
-    zsock_t *sock;
-    bool connected;             //  zsock_connect done
-    channel_t *channel;
-    link_state_t state;
-    int64_t deadline;           //  HELLO: give up waiting at
-    int64_t retry_at;           //  DOWN: next attempt at
-    int backoff;
-    bool authed;                //  this session is logged in on the server
-    bool authing;               //  main: a login is in flight
-    char *fingerprint;
-} link_t;
-
-typedef enum {
-    RQ_REG_PARAMS, RQ_REGISTER, RQ_MAIN_REGISTER,
-    RQ_LOGIN_START, RQ_LOGIN_FINISH, RQ_RESUME, RQ_MAIN_LOGIN,
-    RQ_LIST_CONV, RQ_LIST_USERS, RQ_CREATE_CONV, RQ_GET_MESSAGES, RQ_SEND,
-    RQ_GET_MEMBERS, RQ_GET_KEY, RQ_CREATE_KEY, RQ_KEY_LOGOUT, RQ_MAIN_LOGOUT,
-    RQ_PING
-} rq_kind_t;
-
-typedef enum { FLOW_REGISTER, FLOW_LOGIN } flow_kind_t;
-
-//  A register or login in progress; also the worker's job.
-typedef struct {
-    flow_kind_t kind;
-    uint32_t cmd;
-    char *username;
-    char *password;
-    scram_client_t *scram;
-    char *server_first;
-    const char *client_final;   //  owned by scram
-    uint8_t salt [64];
-    size_t salt_len;
-    uint32_t iterations;
-    uint8_t stored_key [SCRAM_KEY_SIZE];
-    uint8_t server_key [SCRAM_KEY_SIZE];
-    int rc;                     //  worker's result
-    bool at_worker;             //  the worker owns it right now
-    bool dead;                  //  failed while at the worker: free on return
-} flow_t;
-
-typedef struct {
-    uint32_t cmd;
-    uint8_t conv [CHATCLIENT_ID_SIZE];
-    uint8_t cmid [CHATCLIENT_ID_SIZE];
-    int64_t sent_at;
-    char *text;
-    size_t len;
-} sendjob_t;
-
-typedef struct {
-    uint64_t id;
-    rq_kind_t kind;
-    link_t *link;
-    uint32_t cmd;
-    uint8_t *payload;
-    size_t len;
-    bool sent;
-    bool auth;                  //  needs a logged-in session on the link
-    bool retry_ok;              //  safe to send again after a reconnect
-    int64_t deadline;           //  of the attempt in flight
-    int64_t expires;            //  of the whole command
-    uint8_t conv [CHATCLIENT_ID_SIZE];
-    int purpose;                //  GET_MEMBERS: 1 = ticket for the key, 0 = command
-                                //  LIST_CONV: 1 = first after login
-                                //  MAIN_LOGIN: 1 = silent re-login
-                                //  GET_MESSAGES: after_seq of the page
-    uint64_t after_seq;
-    flow_t *flow;               //  borrowed
-    sendjob_t *send;            //  owned
-} request_t;
-
-typedef enum { KEY_NONE, KEY_FETCHING, KEY_READY } key_state_t;
-typedef enum { WAIT_OPEN, WAIT_HISTORY } wait_kind_t;
-
-typedef struct {
-    uint32_t cmd;
-    wait_kind_t kind;
-    uint64_t after;
-} waiter_t;
-
-typedef struct {
-    uint64_t seq;
-    char *sender;
-    int64_t server_time;
-    char *token;
-    size_t token_len;
-} raw_t;
-
-typedef struct {
-    chatclient_conversation_t pub;
-    convlog_t *log;
-    uint8_t *ticket;
-    size_t ticket_len;
-    key_state_t key_state;
-    int key_attempts;
-    int key_error;              //  last failure, reported to waiters
-    uint8_t key [FERNET_KEY_SIZE];
-    zlist_t *raw;               //  raw_t: fetched or pushed, awaiting the key
-    bool fetching;
-    bool fetch_from_zero;       //  the fetch in flight started at seq 0
-    bool fetch_progress;        //  the fetch in flight returned something
-    bool history_loaded;
-    bool want_history;
-    int fetch_error;
-    zlist_t *waiters;           //  waiter_t
-    zlist_t *sends;             //  sendjob_t, awaiting the key
-} conv_t;
-
-struct _chatclient_t {
-    chatclient_config_t config;
-    rsakey_t *client_key;
-    pinstore_t *pins;
-    link_t links [2];
-    char *push_endpoint;
-    zsock_t *push;
-    uint8_t push_topic [CHANNEL_SESSION_TOKEN_SIZE];
-    bool push_subscribed;
-    zsock_t *monitor;           //  main DEALER's disconnect events
-    zactor_t *worker;
-    zlist_t *flows;             //  flow_t, all live ones
-    zlistx_t *requests;         //  request_t
-    zlist_t *events;            //  chatclient_event_t
-    uint64_t next_request_id;
-    uint32_t next_cmd;
-    //  session
-    bool logged_in;
-    char *username;
-    uint8_t *certificate;
-    size_t certificate_len;
-    int64_t certificate_at;
-    uint8_t *resume_token;
-    size_t resume_len;
-    bool resume_inflight;
-    bool resume_failed;
-    int relogin_failures;
-    bool first_list_done;
-    int64_t next_ping;
-    zlist_t *users;             //  char *
-    conv_t **convs;
-    size_t conv_count, conv_alloc;
-};
 
 static void s_pump (chatclient_t *self);
 static void s_reauth (chatclient_t *self);
 static void s_conv_settle (chatclient_t *self, conv_t *conv);
 static void s_conv_need_key (chatclient_t *self, conv_t *conv);
-
-//  ---------------------------------------------------------------- events
-
-static chatclient_event_t *
-s_event (chatclient_t *self, chatclient_event_type_t type, uint32_t cmd)
-{
-    chatclient_event_t *event = calloc (1, sizeof (chatclient_event_t));
-    assert (event);
-    event->type = type;
-    event->cmd = cmd;
-    zlist_append (self->events, event);
-    return event;
-}
-
-static char *
-s_strdup (const char *text)
-{
-    return text ? strdup (text) : NULL;
-}
-
-static char *
-s_format (const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    char *text = NULL;
-    if (vasprintf (&text, format, args) < 0)
-        text = NULL;
-    va_end (args);
-    return text;
-}
-
-static void
-s_conv_copy (chatclient_conversation_t *dest, const chatclient_conversation_t *src)
-{
-    *dest = *src;
-    dest->members = calloc (src->member_count + 1, sizeof (char *));
-    assert (dest->members);
-    for (size_t i = 0; i < src->member_count; i++)
-        dest->members [i] = strdup (src->members [i]);
-}
-
-static void
-s_conv_pub_clear (chatclient_conversation_t *pub)
-{
-    if (pub->members) {
-        for (size_t i = 0; i < pub->member_count; i++)
-            free (pub->members [i]);
-        free (pub->members);
-    }
-    pub->members = NULL;
-    pub->member_count = 0;
-}
-
-void
-chatclient_event_destroy (chatclient_event_t **self_p)
-{
-    if (!self_p || !*self_p)
-        return;
-    chatclient_event_t *self = *self_p;
-    free (self->text);
-    free (self->endpoint);
-    free (self->name);
-    free (self->fingerprint);
-    free (self->pinned);
-    free (self->username);
-    for (size_t i = 0; i < self->user_count; i++)
-        free (self->users [i]);
-    free (self->users);
-    if (self->conversation) {
-        s_conv_pub_clear (self->conversation);
-        free (self->conversation);
-    }
-    for (size_t i = 0; i < self->conversation_count; i++)
-        s_conv_pub_clear (&self->conversations [i]);
-    free (self->conversations);
-    if (self->message) {
-        convlog_message_clear (self->message);
-        free (self->message);
-    }
-    for (size_t i = 0; i < self->message_count; i++)
-        convlog_message_clear (&self->messages [i]);
-    free (self->messages);
-    free (self);
-    *self_p = NULL;
-}
-
-chatclient_event_t *
-chatclient_next_event (chatclient_t *self)
-{
-    return (chatclient_event_t *) zlist_pop (self->events);
-}
-
-const char *
-chatclient_event_name (chatclient_event_type_t type)
-{
-    switch (type) {
-        case CHATCLIENT_EV_CONNECTED:       return "connected";
-        case CHATCLIENT_EV_DISCONNECTED:    return "reconnecting";
-        case CHATCLIENT_EV_PIN_NEW:         return "pin-new";
-        case CHATCLIENT_EV_PIN_MISMATCH:    return "pin-mismatch";
-        case CHATCLIENT_EV_REGISTERED:      return "registered";
-        case CHATCLIENT_EV_REGISTER_FAILED: return "register-failed";
-        case CHATCLIENT_EV_LOGGED_IN:       return "logged-in";
-        case CHATCLIENT_EV_LOGIN_FAILED:    return "login-failed";
-        case CHATCLIENT_EV_LOGGED_OUT:      return "logged-out";
-        case CHATCLIENT_EV_USERS:           return "users";
-        case CHATCLIENT_EV_CONVERSATIONS:   return "conversations";
-        case CHATCLIENT_EV_CONVERSATION:    return "conversation";
-        case CHATCLIENT_EV_MESSAGE:         return "message";
-        case CHATCLIENT_EV_SENT:            return "sent";
-        case CHATCLIENT_EV_OPENED:          return "opened";
-        case CHATCLIENT_EV_HISTORY:         return "history";
-        case CHATCLIENT_EV_MEMBERS:         return "members";
-        case CHATCLIENT_EV_ERROR:           return "error";
-    }
-    return "unknown";
-}
-
-const char *
-chatclient_errname (int code)
-{
-    switch (code) {
-        case CHATCLIENT_ERR_TIMEOUT:    return "ERR_TIMEOUT";
-        case CHATCLIENT_ERR_CONNECTION: return "ERR_CONNECTION";
-        case CHATCLIENT_ERR_USAGE:      return "ERR_USAGE";
-        default:                        return chat_errname (code);
-    }
-}
-
-//  The report's wording where it has one, else the server's text.
-static char *
-s_error_text (int code, const char *server_text, uint32_t retry_ms)
-{
-    switch (code) {
-        case CHAT_ERR_AUTH_FAILED:
-            return strdup ("Wrong username or password");
-        case CHAT_ERR_USERNAME_TAKEN:
-            return strdup ("Username already in use");
-        case CHAT_ERR_INVALID_USERNAME:
-            return strdup ("Invalid username: use 1 to 32 letters, digits, '_', '.' or '-'");
-        case CHAT_ERR_RATE_LIMITED:
-            return s_format ("Too many failed attempts, try again in %u s",
-                             (retry_ms + 999) / 1000);
-        case CHAT_ERR_NOT_LOGGED_IN:
-            return strdup ("Not logged in");
-        default:
-            if (server_text && *server_text)
-                return strdup (server_text);
-            return strdup (chat_strerror (code));
-    }
-}
-
-static void
-s_error_event (chatclient_t *self, chatclient_event_type_t type, uint32_t cmd,
-               int code, const char *server_text, uint32_t retry_ms)
-{
-    chatclient_event_t *event = s_event (self, type, cmd);
-    event->code = code ? code : CHAT_ERR_INTERNAL;
-    event->retry_ms = retry_ms;
-    event->text = s_error_text (event->code, server_text, retry_ms);
-}
 
 //  ---------------------------------------------------------------- requests
 
@@ -493,7 +182,7 @@ static void
 s_flow_fail (chatclient_t *self, flow_t *flow, int code, const char *text,
              uint32_t retry_ms)
 {
-    s_error_event (self, flow->kind == FLOW_REGISTER
+    cl_event_error (self, flow->kind == FLOW_REGISTER
                    ? CHATCLIENT_EV_REGISTER_FAILED : CHATCLIENT_EV_LOGIN_FAILED,
                    flow->cmd, code, text, retry_ms);
     s_flow_end (self, flow);
@@ -651,7 +340,7 @@ s_conv_destroy (conv_t **conv_p)
     if (!conv_p || !*conv_p)
         return;
     conv_t *conv = *conv_p;
-    s_conv_pub_clear (&conv->pub);
+    cl_conversation_clear (&conv->pub);
     convlog_destroy (&conv->log);
     free (conv->ticket);
     secret_wipe (conv->key, sizeof (conv->key));
@@ -674,7 +363,7 @@ s_conv_destroy (conv_t **conv_p)
 static void
 s_conv_set_members (conv_t *conv, Chat__ConversationSummary *summary)
 {
-    s_conv_pub_clear (&conv->pub);
+    cl_conversation_clear (&conv->pub);
     conv->pub.members = calloc (summary->n_members + 1, sizeof (char *));
     assert (conv->pub.members);
     for (size_t i = 0; i < summary->n_members; i++)
@@ -795,10 +484,7 @@ s_emit_message (chatclient_t *self, conv_t *conv, chatclient_message_t *msg)
     }
     if (msg->live && !msg->local)
         conv->pub.unread++;
-    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_MESSAGE, 0);
-    event->message = calloc (1, sizeof (chatclient_message_t));
-    assert (event->message);
-    convlog_message_copy (event->message, msg);
+    cl_event_message (self, CHATCLIENT_EV_MESSAGE, 0, msg);
 }
 
 static void
@@ -816,10 +502,7 @@ s_conv_offer (chatclient_t *self, conv_t *conv, uint64_t seq, chatclient_message
     chatclient_message_t *held = msg;
     convlog_result_t result = convlog_offer (conv->log, seq, msg);
     if (result == CONVLOG_HISTORY && held) {
-        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_MESSAGE, 0);
-        event->message = calloc (1, sizeof (chatclient_message_t));
-        assert (event->message);
-        convlog_message_copy (event->message, held);
+        cl_event_message (self, CHATCLIENT_EV_MESSAGE, 0, held);
     }
     s_drain_ready (self, conv);
 }
@@ -851,9 +534,9 @@ s_conv_open_raw (chatclient_t *self, conv_t *conv)
             //  number used up so it does not look like a gap forever
             if (raw->seq > convlog_base (conv->log)
             &&  raw->seq > convlog_seen (conv->log)) {
-                chatclient_event_t *event = s_event (self, CHATCLIENT_EV_ERROR, 0);
+                chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_ERROR, 0);
                 event->code = rc;
-                event->text = s_format (
+                event->text = cl_format (
                     "message %llu in conversation %s from %s dropped: %s",
                     (unsigned long long) raw->seq, conv->pub.hex, raw->sender,
                     rc == CHAT_ERR_BAD_REQUEST
@@ -873,7 +556,7 @@ s_send_sealed (chatclient_t *self, conv_t *conv, sendjob_t *job)
     int rc = msgseal_seal (conv->key, conv->pub.id, self->username, job->sent_at,
                            job->cmid, job->text, job->len, &token);
     if (rc != CHAT_OK) {
-        s_error_event (self, CHATCLIENT_EV_ERROR, job->cmd, rc, NULL, 0);
+        cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd, rc, NULL, 0);
         s_sendjob_free (&job);
         return;
     }
@@ -891,7 +574,7 @@ s_send_sealed (chatclient_t *self, conv_t *conv, sendjob_t *job)
                              (ProtobufCMessage *) &req, true, true);
     free (token);
     if (!r) {
-        s_error_event (self, CHATCLIENT_EV_ERROR, job->cmd, CHAT_ERR_INTERNAL, NULL, 0);
+        cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd, CHAT_ERR_INTERNAL, NULL, 0);
         s_sendjob_free (&job);
         return;
     }
@@ -904,17 +587,13 @@ s_complete_waiter (chatclient_t *self, conv_t *conv, waiter_t *waiter)
 {
     if (waiter->kind == WAIT_OPEN) {
         conv->pub.unread = 0;
-        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_OPENED, waiter->cmd);
-        event->conversation = calloc (1, sizeof (chatclient_conversation_t));
-        assert (event->conversation);
-        s_conv_copy (event->conversation, &conv->pub);
+        chatclient_event_t *event = cl_event_conversation (
+            self, CHATCLIENT_EV_OPENED, waiter->cmd, &conv->pub);
         event->message_count = 0;
     }
     else {
-        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_HISTORY, waiter->cmd);
-        event->conversation = calloc (1, sizeof (chatclient_conversation_t));
-        assert (event->conversation);
-        s_conv_copy (event->conversation, &conv->pub);
+        chatclient_event_t *event = cl_event_conversation (
+            self, CHATCLIENT_EV_HISTORY, waiter->cmd, &conv->pub);
         size_t total = convlog_size (conv->log), count = 0;
         for (size_t i = 0; i < total; i++)
             if (convlog_at (conv->log, i)->seq > waiter->after)
@@ -957,7 +636,7 @@ s_conv_settle (chatclient_t *self, conv_t *conv)
     if (conv->key_state == KEY_NONE && conv->key_error) {
         sendjob_t *job;
         while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
-            s_error_event (self, CHATCLIENT_EV_ERROR, job->cmd, conv->key_error,
+            cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd, conv->key_error,
                            "Could not get the conversation key", 0);
             s_sendjob_free (&job);
         }
@@ -971,7 +650,7 @@ s_conv_settle (chatclient_t *self, conv_t *conv)
     if (error) {
         waiter_t *waiter;
         while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
-            s_error_event (self, CHATCLIENT_EV_ERROR, waiter->cmd, error,
+            cl_event_error (self, CHATCLIENT_EV_ERROR, waiter->cmd, error,
                            conv->fetch_error ? NULL : "Could not get the conversation key", 0);
             free (waiter);
         }
@@ -1087,7 +766,7 @@ s_session_clear (chatclient_t *self)
         if (req->auth || req->kind == RQ_RESUME || req->kind == RQ_MAIN_LOGIN) {
             zlistx_detach_cur (self->requests);
             if (req->cmd)
-                s_error_event (self, CHATCLIENT_EV_ERROR, req->cmd,
+                cl_event_error (self, CHATCLIENT_EV_ERROR, req->cmd,
                                CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
             s_request_free (&req);
             req = (request_t *) zlistx_first (self->requests);
@@ -1099,13 +778,13 @@ s_session_clear (chatclient_t *self)
         conv_t *conv = self->convs [i];
         waiter_t *waiter;
         while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
-            s_error_event (self, CHATCLIENT_EV_ERROR, waiter->cmd,
+            cl_event_error (self, CHATCLIENT_EV_ERROR, waiter->cmd,
                            CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
             free (waiter);
         }
         sendjob_t *job;
         while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
-            s_error_event (self, CHATCLIENT_EV_ERROR, job->cmd,
+            cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd,
                            CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
             s_sendjob_free (&job);
         }
@@ -1123,9 +802,9 @@ s_session_lost (chatclient_t *self, const char *why)
     if (!self->logged_in)
         return;
     s_session_clear (self);
-    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_LOGGED_OUT, 0);
+    chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_LOGGED_OUT, 0);
     event->code = CHAT_ERR_NOT_LOGGED_IN;
-    event->text = s_format ("session ended: %s; log in again", why);
+    event->text = cl_format ("session ended: %s; log in again", why);
 }
 
 static void
@@ -1252,12 +931,12 @@ s_link_reset (chatclient_t *self, link_t *link, int code, const char *why)
     if (link->role == CHATCLIENT_KEYSERVER)
         self->resume_inflight = false;
     link->retry_at = zclock_mono () + link->backoff;
-    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_DISCONNECTED, 0);
+    chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_DISCONNECTED, 0);
     event->server = link->role;
     event->code = code;
-    event->endpoint = s_strdup (link->endpoint);
+    event->endpoint = cl_strdup (link->endpoint);
     event->retry_ms = link->backoff;
-    event->text = s_strdup (why);
+    event->text = cl_strdup (why);
     if (self->config.verbose)
         zsys_info ("chat: %s %s: %s; retrying in %d ms", link->role_name,
                    link->endpoint, why, link->backoff);
@@ -1290,10 +969,10 @@ s_link_opened (chatclient_t *self, link_t *link)
     link->authing = false;
     free (link->fingerprint);
     link->fingerprint = strdup (channel_peer_fingerprint_text (link->channel));
-    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_CONNECTED, 0);
+    chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_CONNECTED, 0);
     event->server = link->role;
-    event->endpoint = s_strdup (link->endpoint);
-    event->fingerprint = s_strdup (link->fingerprint);
+    event->endpoint = cl_strdup (link->endpoint);
+    event->fingerprint = cl_strdup (link->fingerprint);
     if (link->role == CHATCLIENT_MAINSERVER) {
         void *sub = zsock_resolve (self->push);
         if (self->push_subscribed)
@@ -1330,25 +1009,25 @@ s_pin_check (chatclient_t *self, link_t *link)
     if (result == PIN_MATCH)
         return true;
     if (result == PIN_UNKNOWN) {
-        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_PIN_NEW, 0);
+        chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_PIN_NEW, 0);
         event->server = link->role;
-        event->name = s_strdup (link->pin_name);
-        event->endpoint = s_strdup (link->endpoint);
-        event->fingerprint = s_strdup (offered);
+        event->name = cl_strdup (link->pin_name);
+        event->endpoint = cl_strdup (link->endpoint);
+        event->fingerprint = cl_strdup (offered);
         if (pinstore_add (self->pins, link->pin_name, offered) != 0) {
-            event->text = s_format ("could not save the pin to %s",
+            event->text = cl_format ("could not save the pin to %s",
                                     pinstore_path (self->pins));
         }
         return true;
     }
-    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_PIN_MISMATCH, 0);
+    chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_PIN_MISMATCH, 0);
     event->server = link->role;
     event->code = CHAT_ERR_PIN_MISMATCH;
-    event->name = s_strdup (link->pin_name);
-    event->endpoint = s_strdup (link->endpoint);
-    event->fingerprint = s_strdup (offered);
-    event->pinned = s_strdup (pinned);
-    event->text = s_format (
+    event->name = cl_strdup (link->pin_name);
+    event->endpoint = cl_strdup (link->endpoint);
+    event->fingerprint = cl_strdup (offered);
+    event->pinned = cl_strdup (pinned);
+    event->text = cl_format (
         "the %s at %s offers key %s but %s was pinned%s%s; refusing it "
         "(if the server's key really changed, remove its line from %s)",
         link->role_name, link->endpoint, offered, pinned ? pinned : "?",
@@ -1388,7 +1067,7 @@ s_on_users (chatclient_t *self, request_t *req, Chat__UserList *list)
     for (size_t i = 0; i < list->n_usernames; i++)
         if (list->usernames [i])
             zlist_append (self->users, strdup (list->usernames [i]));
-    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_USERS, req->cmd);
+    chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_USERS, req->cmd);
     event->users = calloc (list->n_usernames + 1, sizeof (char *));
     assert (event->users);
     for (user = (char *) zlist_first (self->users); user;
@@ -1405,19 +1084,16 @@ s_on_conversations (chatclient_t *self, request_t *req, Chat__ConversationList *
         bool created = false;
         conv_t *conv = s_conv_merge (self, list->conversations [i], first, &created);
         if (conv && created && !first && !req->cmd) {
-            chatclient_event_t *event = s_event (self, CHATCLIENT_EV_CONVERSATION, 0);
-            event->conversation = calloc (1, sizeof (chatclient_conversation_t));
-            assert (event->conversation);
-            s_conv_copy (event->conversation, &conv->pub);
+            cl_event_conversation (self, CHATCLIENT_EV_CONVERSATION, 0, &conv->pub);
         }
     }
     if (req->cmd || first) {
-        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_CONVERSATIONS, req->cmd);
+        chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_CONVERSATIONS, req->cmd);
         event->conversations = calloc (self->conv_count + 1,
                                        sizeof (chatclient_conversation_t));
         assert (event->conversations);
         for (size_t i = 0; i < self->conv_count; i++)
-            s_conv_copy (&event->conversations [i], &self->convs [i]->pub);
+            cl_conversation_copy (&event->conversations [i], &self->convs [i]->pub);
         event->conversation_count = self->conv_count;
     }
 }
@@ -1485,11 +1161,8 @@ s_on_sent (chatclient_t *self, request_t *req, Chat__SendMessageReply *sent)
     msg->live = true;
     msg->local = true;
 
-    chatclient_event_t *event = s_event (self, CHATCLIENT_EV_SENT, req->cmd);
+    chatclient_event_t *event = cl_event_message (self, CHATCLIENT_EV_SENT, req->cmd, msg);
     event->duplicate = sent->duplicate;
-    event->message = calloc (1, sizeof (chatclient_message_t));
-    assert (event->message);
-    convlog_message_copy (event->message, msg);
     if (conv) {
         s_conv_offer (self, conv, sent->seq, msg);
         s_conv_settle (self, conv);
@@ -1589,15 +1262,15 @@ s_on_main_logged_in (chatclient_t *self, request_t *req, Chat__LoginReply *reply
             free (self->username);
             self->username = strdup (reply->username);
         }
-        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_LOGGED_IN, req->cmd);
-        event->username = s_strdup (self->username);
+        chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_LOGGED_IN, req->cmd);
+        event->username = cl_strdup (self->username);
         if (flow)
             s_flow_end (self, flow);
         s_list_conversations (self, 0, 1);
     }
     else {
-        chatclient_event_t *event = s_event (self, CHATCLIENT_EV_LOGGED_IN, 0);
-        event->username = s_strdup (self->username);
+        chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_LOGGED_IN, 0);
+        event->username = cl_strdup (self->username);
         event->text = strdup ("logged in again after a reconnect");
         //  whatever happened while we were away
         s_list_conversations (self, 0, 0);
@@ -1685,7 +1358,7 @@ s_fail_request (chatclient_t *self, request_t *req, int code, const char *text,
                     s_conv_key_failed (self, conv, code);
             }
             else
-                s_error_event (self, CHATCLIENT_EV_ERROR, req->cmd, code, text, retry_ms);
+                cl_event_error (self, CHATCLIENT_EV_ERROR, req->cmd, code, text, retry_ms);
             break;
         case RQ_GET_MESSAGES:
             if (conv) {
@@ -1700,7 +1373,7 @@ s_fail_request (chatclient_t *self, request_t *req, int code, const char *text,
         case RQ_CREATE_CONV:
         case RQ_SEND:
             if (req->cmd)
-                s_error_event (self, CHATCLIENT_EV_ERROR, req->cmd, code, text, retry_ms);
+                cl_event_error (self, CHATCLIENT_EV_ERROR, req->cmd, code, text, retry_ms);
             break;
         case RQ_KEY_LOGOUT:
         case RQ_MAIN_LOGOUT:
@@ -1852,8 +1525,8 @@ s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_
                 break;
             }
             {
-                chatclient_event_t *event = s_event (self, CHATCLIENT_EV_REGISTERED, req->cmd);
-                event->username = s_strdup (req->flow->username);
+                chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_REGISTERED, req->cmd);
+                event->username = cl_strdup (req->flow->username);
                 event->text = strdup ("Success!");
                 s_flow_end (self, req->flow);
             }
@@ -1892,10 +1565,8 @@ s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_
                     handled = false;
                     break;
                 }
-                chatclient_event_t *event = s_event (self, CHATCLIENT_EV_CONVERSATION, req->cmd);
-                event->conversation = calloc (1, sizeof (chatclient_conversation_t));
-                assert (event->conversation);
-                s_conv_copy (event->conversation, &made->pub);
+                cl_event_conversation (self, CHATCLIENT_EV_CONVERSATION, req->cmd,
+                                       &made->pub);
                 //  make the key now, before another member asks for it
                 s_conv_need_key (self, made);
             }
@@ -1927,10 +1598,7 @@ s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_
                     s_conv_key_failed (self, conv, CHAT_ERR_BAD_TICKET);
             }
             else {
-                chatclient_event_t *event = s_event (self, CHATCLIENT_EV_MEMBERS, req->cmd);
-                event->conversation = calloc (1, sizeof (chatclient_conversation_t));
-                assert (event->conversation);
-                s_conv_copy (event->conversation, &conv->pub);
+                cl_event_conversation (self, CHATCLIENT_EV_MEMBERS, req->cmd, &conv->pub);
             }
             break;
         default:
@@ -1956,7 +1624,7 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
             if (link->state == LINK_HELLO) {
                 int rc = channel_client_accept (link->channel, data, size);
                 if (rc != CHAT_OK) {
-                    char *why = s_format ("handshake failed: %s", chat_strerror (rc));
+                    char *why = cl_format ("handshake failed: %s", chat_strerror (rc));
                     s_link_reset (self, link, rc, why);
                     free (why);
                 }
@@ -1970,7 +1638,7 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
         case CHAT__ENVELOPE__KIND_ERROR: {
             int code = (int) env->error->code;
             if (link->state == LINK_HELLO) {
-                char *why = s_format ("server refused the handshake: %s",
+                char *why = cl_format ("server refused the handshake: %s",
                                       chat_strerror (code));
                 if (env->error->retry_after_ms > (uint32_t) link->backoff)
                     link->backoff = env->error->retry_after_ms > BACKOFF_MAX_MS
@@ -2064,10 +1732,7 @@ s_on_push (chatclient_t *self, const uint8_t *data, size_t size)
         bool created = false;
         conv_t *conv = s_conv_merge (self, push->conversation, false, &created);
         if (conv) {
-            chatclient_event_t *event = s_event (self, CHATCLIENT_EV_CONVERSATION, 0);
-            event->conversation = calloc (1, sizeof (chatclient_conversation_t));
-            assert (event->conversation);
-            s_conv_copy (event->conversation, &conv->pub);
+            cl_event_conversation (self, CHATCLIENT_EV_CONVERSATION, 0, &conv->pub);
         }
     }
     protobuf_c_message_free_unpacked ((ProtobufCMessage *) push, NULL);
@@ -2087,7 +1752,7 @@ s_default_push (const char *mainserver)
     long port = strtol (colon + 1, &end, 10);
     if (!end || *end || port <= 0 || port >= 65535)
         return NULL;
-    return s_format ("%.*s:%ld", (int) (colon - mainserver), mainserver, port + 1);
+    return cl_format ("%.*s:%ld", (int) (colon - mainserver), mainserver, port + 1);
 }
 
 static int
@@ -2099,7 +1764,7 @@ s_link_init (chatclient_t *self, link_t *link, chatclient_server_t role,
     link->role_name = role == CHATCLIENT_KEYSERVER ? "keyserver" : "mainserver";
     link->endpoint = strdup (endpoint);
     link->pin_name = strdup (pin_name ? pin_name : endpoint);
-    link->pin = s_strdup (pin);
+    link->pin = cl_strdup (pin);
     link->backoff = BACKOFF_MIN_MS;
     link->sock = zsock_new (ZMQ_DEALER);
     if (!link->sock)
@@ -2315,7 +1980,7 @@ chatclient_tick (chatclient_t *self)
             s_link_attempt (self, link);
         else
         if (link->state == LINK_HELLO && now >= link->deadline) {
-            char *why = s_format ("no answer from %s", link->endpoint);
+            char *why = cl_format ("no answer from %s", link->endpoint);
             s_link_reset (self, link, CHATCLIENT_ERR_TIMEOUT, why);
             free (why);
         }
@@ -2324,7 +1989,7 @@ chatclient_tick (chatclient_t *self)
     request_t *req = (request_t *) zlistx_first (self->requests);
     while (req) {
         if (req->sent && now >= req->deadline && req->link->state == LINK_OPEN) {
-            char *why = s_format ("no answer from %s within %d ms",
+            char *why = cl_format ("no answer from %s within %d ms",
                                   req->link->endpoint, self->config.request_timeout_ms);
             s_link_reset (self, req->link, CHATCLIENT_ERR_TIMEOUT, why);
             free (why);
@@ -2339,8 +2004,8 @@ chatclient_tick (chatclient_t *self)
         if (!req->sent && (now >= req->expires || req->link->state == LINK_REFUSED)) {
             zlistx_detach_cur (self->requests);
             char *why = req->link->state == LINK_REFUSED
-                      ? s_format ("the %s's key does not match its pin", req->link->role_name)
-                      : s_format ("the %s at %s did not answer", req->link->role_name,
+                      ? cl_format ("the %s's key does not match its pin", req->link->role_name)
+                      : cl_format ("the %s at %s did not answer", req->link->role_name,
                                   req->link->endpoint);
             s_fail_request (self, req, req->link->state == LINK_REFUSED
                             ? CHAT_ERR_PIN_MISMATCH : CHATCLIENT_ERR_TIMEOUT, why, 0);
@@ -2432,7 +2097,7 @@ static uint32_t
 s_refuse (chatclient_t *self, chatclient_event_type_t type, int code, const char *text)
 {
     uint32_t cmd = s_new_cmd (self);
-    s_error_event (self, type, cmd, code, text, 0);
+    cl_event_error (self, type, cmd, code, text, 0);
     return cmd;
 }
 
@@ -2491,7 +2156,7 @@ uint32_t
 chatclient_login (chatclient_t *self, const char *username, const char *password)
 {
     if (self->logged_in) {
-        char *text = s_format ("Already logged in as %s; log out first", self->username);
+        char *text = cl_format ("Already logged in as %s; log out first", self->username);
         uint32_t cmd = s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED,
                                  CHAT_ERR_OUT_OF_ORDER, text);
         free (text);
@@ -2550,7 +2215,7 @@ chatclient_logout (chatclient_t *self)
     mreq.logout = &mbody;
     s_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGOUT, 0,
               (ProtobufCMessage *) &mreq, false, false);
-    s_event (self, CHATCLIENT_EV_LOGGED_OUT, cmd);
+    cl_event_add (self, CHATCLIENT_EV_LOGGED_OUT, cmd);
     s_pump (self);
     return cmd;
 }
@@ -2567,7 +2232,7 @@ chatclient_list_users (chatclient_t *self)
     req.list_users = &body;
     if (!s_submit (self, CHATCLIENT_MAINSERVER, RQ_LIST_USERS, cmd,
                    (ProtobufCMessage *) &req, true, true))
-        s_error_event (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
+        cl_event_error (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
     s_pump (self);
     return cmd;
 }
@@ -2604,7 +2269,7 @@ chatclient_create_conversation (chatclient_t *self, const char **usernames, size
     //  not repeated after a lost link: a group made twice would be two groups
     if (!s_submit (self, CHATCLIENT_MAINSERVER, RQ_CREATE_CONV, cmd,
                    (ProtobufCMessage *) &req, true, false))
-        s_error_event (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
+        cl_event_error (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
     s_pump (self);
     return cmd;
 }
@@ -2678,7 +2343,7 @@ chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_I
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
                          "Empty message");
     if (len > WIRE_MAX_TEXT) {
-        char *why = s_format ("Message too long (%zu bytes, at most %d)",
+        char *why = cl_format ("Message too long (%zu bytes, at most %d)",
                               len, WIRE_MAX_TEXT);
         uint32_t cmd = s_refuse (self, CHATCLIENT_EV_ERROR,
                                  CHAT_ERR_MESSAGE_TOO_LARGE, why);
@@ -2695,7 +2360,7 @@ chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_I
     memcpy (job->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
     if (secret_random (job->cmid, CHATCLIENT_ID_SIZE) != 0) {
         free (job);
-        s_error_event (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
+        cl_event_error (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
         return cmd;
     }
     job->sent_at = zclock_time ();

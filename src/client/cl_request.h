@@ -1,0 +1,55 @@
+/*  cl_request - the client's pending requests: a queue of packed requests
+    with ids, gates and deadlines. A request waits until its link is open
+    (and logged in, if it needs that), is sealed and sent, and is answered,
+    failed or re-sent.
+
+    Internal to libchatclient (see cl_client.h).
+*/
+#ifndef CL_REQUEST_H_INCLUDED
+#define CL_REQUEST_H_INCLUDED
+
+#include "chatclient.h"
+#include "cl_flow.h"
+#include "cl_link.h"
+
+typedef enum {
+    RQ_REG_PARAMS, RQ_REGISTER, RQ_MAIN_REGISTER,
+    RQ_LOGIN_START, RQ_LOGIN_FINISH, RQ_RESUME, RQ_MAIN_LOGIN,
+    RQ_LIST_CONV, RQ_LIST_USERS, RQ_CREATE_CONV, RQ_GET_MESSAGES, RQ_SEND,
+    RQ_GET_MEMBERS, RQ_GET_KEY, RQ_CREATE_KEY, RQ_KEY_LOGOUT, RQ_MAIN_LOGOUT,
+    RQ_PING
+} rq_kind_t;
+
+//  A message to send, from the command until the server stored it.
+typedef struct {
+    uint32_t cmd;
+    uint8_t conv [CHATCLIENT_ID_SIZE];
+    uint8_t cmid [CHATCLIENT_ID_SIZE];
+    int64_t sent_at;
+    char *text;
+    size_t len;
+} sendjob_t;
+
+typedef struct {
+    uint64_t id;
+    rq_kind_t kind;
+    link_t *link;
+    uint32_t cmd;
+    uint8_t *payload;
+    size_t len;
+    bool sent;
+    bool auth;                  //  needs a logged-in session on the link
+    bool retry_ok;              //  safe to send again after a reconnect
+    int64_t deadline;           //  of the attempt in flight
+    int64_t expires;            //  of the whole command
+    uint8_t conv [CHATCLIENT_ID_SIZE];
+    int purpose;                //  GET_MEMBERS: 1 = ticket for the key, 0 = command
+                                //  LIST_CONV: 1 = first after login
+                                //  MAIN_LOGIN: 1 = silent re-login
+                                //  GET_MESSAGES: after_seq of the page
+    uint64_t after_seq;
+    flow_t *flow;               //  borrowed
+    sendjob_t *send;            //  owned
+} request_t;
+
+#endif
