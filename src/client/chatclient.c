@@ -28,21 +28,10 @@
 #include "secret.h"
 #include "wire.h"
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-#define CERT_FRESH_MS (240 * 1000)      //  certificates live 300 s
-#define KEY_ATTEMPTS 3
-
-
-static void s_pump (chatclient_t *self);
-static void s_reauth (chatclient_t *self);
-static void s_conv_settle (chatclient_t *self, conv_t *conv);
-static void s_conv_need_key (chatclient_t *self, conv_t *conv);
-
 //  ---------------------------------------------------------------- requests
 
-static void
-s_sendjob_free (sendjob_t **job_p)
+void
+cl_sendjob_free (sendjob_t **job_p)
 {
     if (job_p && *job_p) {
         sendjob_t *job = *job_p;
@@ -55,8 +44,8 @@ s_sendjob_free (sendjob_t **job_p)
     }
 }
 
-static void
-s_request_free (request_t **req_p)
+void
+cl_request_free (request_t **req_p)
 {
     if (req_p && *req_p) {
         request_t *req = *req_p;
@@ -64,14 +53,14 @@ s_request_free (request_t **req_p)
             secret_wipe (req->payload, req->len);
             free (req->payload);
         }
-        s_sendjob_free (&req->send);
+        cl_sendjob_free (&req->send);
         free (req);
         *req_p = NULL;
     }
 }
 
-static request_t *
-s_submit (chatclient_t *self, chatclient_server_t role, rq_kind_t kind,
+request_t *
+cl_request_submit (chatclient_t *self, chatclient_server_t role, rq_kind_t kind,
           uint32_t cmd, ProtobufCMessage *msg, bool auth, bool retry_ok)
 {
     request_t *req = calloc (1, sizeof (request_t));
@@ -95,8 +84,8 @@ s_submit (chatclient_t *self, chatclient_server_t role, rq_kind_t kind,
     return req;
 }
 
-static request_t *
-s_find_request (chatclient_t *self, link_t *link, uint64_t id)
+request_t *
+cl_request_find (chatclient_t *self, link_t *link, uint64_t id)
 {
     request_t *req = (request_t *) zlistx_first (self->requests);
     while (req) {
@@ -107,16 +96,16 @@ s_find_request (chatclient_t *self, link_t *link, uint64_t id)
     return NULL;
 }
 
-static int
-s_link_send (link_t *link, const uint8_t *frame, size_t size)
+int
+cl_link_send (link_t *link, const uint8_t *frame, size_t size)
 {
     int rc = zmq_send (zsock_resolve (link->sock), frame, size, ZMQ_DONTWAIT);
     return rc < 0 ? -1 : 0;
 }
 
 //  Send every queued request whose link is ready for it.
-static void
-s_pump (chatclient_t *self)
+void
+cl_request_pump (chatclient_t *self)
 {
     int64_t now = zclock_mono ();
     request_t *req = (request_t *) zlistx_first (self->requests);
@@ -128,7 +117,7 @@ s_pump (chatclient_t *self)
             size_t size = 0;
             if (channel_seal (link->channel, req->payload, req->len,
                               &frame, &size) == CHAT_OK) {
-                if (s_link_send (link, frame, size) == 0) {
+                if (cl_link_send (link, frame, size) == 0) {
                     req->sent = true;
                     req->deadline = now + self->config.request_timeout_ms;
                 }
@@ -141,8 +130,8 @@ s_pump (chatclient_t *self)
 
 //  ---------------------------------------------------------------- flows
 
-static void
-s_flow_free (flow_t **flow_p)
+void
+cl_flow_destroy (flow_t **flow_p)
 {
     if (!flow_p || !*flow_p)
         return;
@@ -160,8 +149,8 @@ s_flow_free (flow_t **flow_p)
     *flow_p = NULL;
 }
 
-static void
-s_flow_end (chatclient_t *self, flow_t *flow)
+void
+cl_flow_end (chatclient_t *self, flow_t *flow)
 {
     //  requests that still point at the flow forget it
     request_t *req = (request_t *) zlistx_first (self->requests);
@@ -175,23 +164,23 @@ s_flow_end (chatclient_t *self, flow_t *flow)
         return;
     }
     zlist_remove (self->flows, flow);
-    s_flow_free (&flow);
+    cl_flow_destroy (&flow);
 }
 
-static void
-s_flow_fail (chatclient_t *self, flow_t *flow, int code, const char *text,
+void
+cl_flow_fail (chatclient_t *self, flow_t *flow, int code, const char *text,
              uint32_t retry_ms)
 {
     cl_event_error (self, flow->kind == FLOW_REGISTER
                    ? CHATCLIENT_EV_REGISTER_FAILED : CHATCLIENT_EV_LOGIN_FAILED,
                    flow->cmd, code, text, retry_ms);
-    s_flow_end (self, flow);
+    cl_flow_end (self, flow);
 }
 
 //  The worker: PBKDF2 off the caller's thread. Takes a flow pointer, does
 //  its slow step, hands it back.
-static void
-s_worker (zsock_t *pipe, void *args)
+void
+cl_flow_worker (zsock_t *pipe, void *args)
 {
     (void) args;
     zsock_signal (pipe, 0);
@@ -228,8 +217,8 @@ s_worker (zsock_t *pipe, void *args)
     OPENSSL_thread_stop ();
 }
 
-static void
-s_flow_to_worker (chatclient_t *self, flow_t *flow)
+void
+cl_flow_to_worker (chatclient_t *self, flow_t *flow)
 {
     flow->at_worker = true;
     zmsg_t *msg = zmsg_new ();
@@ -254,12 +243,12 @@ s_register_step (chatclient_t *self, flow_t *flow)
     Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
     req.body_case = CHAT__KEY_REQUEST__BODY_REGISTER;
     req.register_ = &body;
-    request_t *r = s_submit (self, CHATCLIENT_KEYSERVER, RQ_REGISTER, flow->cmd,
+    request_t *r = cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_REGISTER, flow->cmd,
                              (ProtobufCMessage *) &req, false, false);
     if (r)
         r->flow = flow;
     else
-        s_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
+        cl_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
 }
 
 static void
@@ -270,16 +259,16 @@ s_login_step (chatclient_t *self, flow_t *flow)
     Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
     req.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_FINISH;
     req.login_finish = &body;
-    request_t *r = s_submit (self, CHATCLIENT_KEYSERVER, RQ_LOGIN_FINISH, flow->cmd,
+    request_t *r = cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_LOGIN_FINISH, flow->cmd,
                              (ProtobufCMessage *) &req, false, false);
     if (r)
         r->flow = flow;
     else
-        s_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
+        cl_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
 }
 
-static void
-s_worker_done (chatclient_t *self)
+void
+cl_flow_worker_done (chatclient_t *self)
 {
     flow_t *flow = NULL;
     if (zsock_recv (self->worker, "p", &flow) != 0 || !flow)
@@ -287,7 +276,7 @@ s_worker_done (chatclient_t *self)
     flow->at_worker = false;
     if (flow->dead) {
         zlist_remove (self->flows, flow);
-        s_flow_free (&flow);
+        cl_flow_destroy (&flow);
         return;
     }
     //  the password is no longer needed by either flow
@@ -297,7 +286,7 @@ s_worker_done (chatclient_t *self)
         flow->password = NULL;
     }
     if (flow->rc != CHAT_OK) {
-        s_flow_fail (self, flow, flow->rc,
+        cl_flow_fail (self, flow, flow->rc,
                      flow->kind == FLOW_LOGIN
                      ? "The key server sent an unusable login challenge"
                      : "Could not derive the password verifier", 0);
@@ -307,13 +296,13 @@ s_worker_done (chatclient_t *self)
         s_register_step (self, flow);
     else
         s_login_step (self, flow);
-    s_pump (self);
+    cl_request_pump (self);
 }
 
 //  ---------------------------------------------------------------- conversations
 
-static conv_t *
-s_conv_find (chatclient_t *self, const uint8_t *id, size_t len)
+conv_t *
+cl_conv_find (chatclient_t *self, const uint8_t *id, size_t len)
 {
     if (len != CHATCLIENT_ID_SIZE || !id)
         return NULL;
@@ -334,8 +323,8 @@ s_raw_free (raw_t **raw_p)
     }
 }
 
-static void
-s_conv_destroy (conv_t **conv_p)
+void
+cl_conv_destroy (conv_t **conv_p)
 {
     if (!conv_p || !*conv_p)
         return;
@@ -354,14 +343,14 @@ s_conv_destroy (conv_t **conv_p)
     zlist_destroy (&conv->waiters);
     sendjob_t *job;
     while ((job = (sendjob_t *) zlist_pop (conv->sends)))
-        s_sendjob_free (&job);
+        cl_sendjob_free (&job);
     zlist_destroy (&conv->sends);
     free (conv);
     *conv_p = NULL;
 }
 
-static void
-s_conv_set_members (conv_t *conv, Chat__ConversationSummary *summary)
+void
+cl_conv_set_members (conv_t *conv, Chat__ConversationSummary *summary)
 {
     cl_conversation_clear (&conv->pub);
     conv->pub.members = calloc (summary->n_members + 1, sizeof (char *));
@@ -378,21 +367,18 @@ s_conv_set_members (conv_t *conv, Chat__ConversationSummary *summary)
     }
 }
 
-static void
-s_conv_fetch (chatclient_t *self, conv_t *conv, bool from_zero);
-
 //  Add or update a conversation from a summary. base_known: the
 //  conversation existed when the session began (its older messages are
 //  history, not news).
-static conv_t *
-s_conv_merge (chatclient_t *self, Chat__ConversationSummary *summary,
+conv_t *
+cl_conv_merge (chatclient_t *self, Chat__ConversationSummary *summary,
               bool base_known, bool *created)
 {
     if (created)
         *created = false;
     if (summary->conversation_id.len != CHATCLIENT_ID_SIZE)
         return NULL;
-    conv_t *conv = s_conv_find (self, summary->conversation_id.data,
+    conv_t *conv = cl_conv_find (self, summary->conversation_id.data,
                                 summary->conversation_id.len);
     if (!conv) {
         conv = calloc (1, sizeof (conv_t));
@@ -419,10 +405,10 @@ s_conv_merge (chatclient_t *self, Chat__ConversationSummary *summary,
         if (created)
             *created = true;
     }
-    s_conv_set_members (conv, summary);
+    cl_conv_set_members (conv, summary);
     //  anything the server has that we have not seen is fetched
     if (summary->last_seq > convlog_seen (conv->log))
-        s_conv_fetch (self, conv, false);
+        cl_conv_fetch (self, conv, false);
     return conv;
 }
 
@@ -436,7 +422,7 @@ s_get_messages (chatclient_t *self, conv_t *conv, uint64_t after)
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_GET_MESSAGES;
     req.get_messages = &body;
-    request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_GET_MESSAGES, 0,
+    request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_GET_MESSAGES, 0,
                              (ProtobufCMessage *) &req, true, true);
     if (r) {
         memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
@@ -446,8 +432,8 @@ s_get_messages (chatclient_t *self, conv_t *conv, uint64_t after)
         conv->fetching = false;
 }
 
-static void
-s_conv_fetch (chatclient_t *self, conv_t *conv, bool from_zero)
+void
+cl_conv_fetch (chatclient_t *self, conv_t *conv, bool from_zero)
 {
     if (conv->fetching) {
         if (from_zero && !conv->history_loaded)
@@ -460,8 +446,8 @@ s_conv_fetch (chatclient_t *self, conv_t *conv, bool from_zero)
     s_get_messages (self, conv, from_zero ? 0 : convlog_seen (conv->log));
 }
 
-static void
-s_raw_add (conv_t *conv, Chat__StoredMessage *stored)
+void
+cl_conv_raw_add (conv_t *conv, Chat__StoredMessage *stored)
 {
     if (!stored->sender || !stored->token || stored->seq == 0)
         return;
@@ -557,7 +543,7 @@ s_send_sealed (chatclient_t *self, conv_t *conv, sendjob_t *job)
                            job->cmid, job->text, job->len, &token);
     if (rc != CHAT_OK) {
         cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd, rc, NULL, 0);
-        s_sendjob_free (&job);
+        cl_sendjob_free (&job);
         return;
     }
     Chat__SendMessageRequest body = CHAT__SEND_MESSAGE_REQUEST__INIT;
@@ -570,12 +556,12 @@ s_send_sealed (chatclient_t *self, conv_t *conv, sendjob_t *job)
     req.body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
     req.send_message = &body;
     //  retry_ok: the same client_message_id is stored once however often
-    request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_SEND, job->cmd,
+    request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_SEND, job->cmd,
                              (ProtobufCMessage *) &req, true, true);
     free (token);
     if (!r) {
         cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd, CHAT_ERR_INTERNAL, NULL, 0);
-        s_sendjob_free (&job);
+        cl_sendjob_free (&job);
         return;
     }
     memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
@@ -609,8 +595,8 @@ s_complete_waiter (chatclient_t *self, conv_t *conv, waiter_t *waiter)
 }
 
 //  Make progress on a conversation after anything changed.
-static void
-s_conv_settle (chatclient_t *self, conv_t *conv)
+void
+cl_conv_settle (chatclient_t *self, conv_t *conv)
 {
     if (conv->key_state == KEY_READY)
         s_conv_open_raw (self, conv);
@@ -618,19 +604,19 @@ s_conv_settle (chatclient_t *self, conv_t *conv)
     if (!conv->fetching) {
         if (conv->want_history && !conv->history_loaded) {
             conv->want_history = false;
-            s_conv_fetch (self, conv, true);
+            cl_conv_fetch (self, conv, true);
         }
         else
         if (convlog_has_gap (conv->log) && conv->key_state == KEY_READY
         &&  zlist_size (conv->raw) == 0)
-            s_conv_fetch (self, conv, false);
+            cl_conv_fetch (self, conv, false);
     }
     //  sends wait only for the key
     if (conv->key_state == KEY_READY) {
         sendjob_t *job;
         while ((job = (sendjob_t *) zlist_pop (conv->sends)))
             s_send_sealed (self, conv, job);
-        s_pump (self);
+        cl_request_pump (self);
     }
     else
     if (conv->key_state == KEY_NONE && conv->key_error) {
@@ -638,7 +624,7 @@ s_conv_settle (chatclient_t *self, conv_t *conv)
         while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
             cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd, conv->key_error,
                            "Could not get the conversation key", 0);
-            s_sendjob_free (&job);
+            cl_sendjob_free (&job);
         }
     }
     //  open/history complete once everything is fetched and readable
@@ -667,8 +653,8 @@ s_conv_settle (chatclient_t *self, conv_t *conv)
     }
 }
 
-static void
-s_get_members (chatclient_t *self, conv_t *conv, uint32_t cmd, int purpose)
+void
+cl_conv_get_members (chatclient_t *self, conv_t *conv, uint32_t cmd, int purpose)
 {
     Chat__GetMembersRequest body = CHAT__GET_MEMBERS_REQUEST__INIT;
     body.conversation_id.data = conv->pub.id;
@@ -676,7 +662,7 @@ s_get_members (chatclient_t *self, conv_t *conv, uint32_t cmd, int purpose)
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_GET_MEMBERS;
     req.get_members = &body;
-    request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_GET_MEMBERS, cmd,
+    request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_GET_MEMBERS, cmd,
                              (ProtobufCMessage *) &req, true, true);
     if (r) {
         memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
@@ -684,8 +670,8 @@ s_get_members (chatclient_t *self, conv_t *conv, uint32_t cmd, int purpose)
     }
 }
 
-static void
-s_key_request (chatclient_t *self, conv_t *conv, bool create)
+void
+cl_conv_key_request (chatclient_t *self, conv_t *conv, bool create)
 {
     Chat__ConversationKeyRequest body = CHAT__CONVERSATION_KEY_REQUEST__INIT;
     body.conversation_id.data = conv->pub.id;
@@ -701,15 +687,15 @@ s_key_request (chatclient_t *self, conv_t *conv, bool create)
         req.body_case = CHAT__KEY_REQUEST__BODY_GET_KEY;
         req.get_key = &body;
     }
-    request_t *r = s_submit (self, CHATCLIENT_KEYSERVER,
+    request_t *r = cl_request_submit (self, CHATCLIENT_KEYSERVER,
                              create ? RQ_CREATE_KEY : RQ_GET_KEY, 0,
                              (ProtobufCMessage *) &req, true, true);
     if (r)
         memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
 }
 
-static void
-s_conv_need_key (chatclient_t *self, conv_t *conv)
+void
+cl_conv_need_key (chatclient_t *self, conv_t *conv)
 {
     if (conv->key_state != KEY_NONE)
         return;
@@ -717,28 +703,24 @@ s_conv_need_key (chatclient_t *self, conv_t *conv)
     conv->key_attempts = 0;
     conv->key_error = 0;
     if (conv->ticket)
-        s_key_request (self, conv, false);
+        cl_conv_key_request (self, conv, false);
     else
-        s_get_members (self, conv, 0, 1);
+        cl_conv_get_members (self, conv, 0, 1);
 }
 
-static void
-s_conv_key_failed (chatclient_t *self, conv_t *conv, int code)
+void
+cl_conv_key_failed (chatclient_t *self, conv_t *conv, int code)
 {
     conv->key_state = KEY_NONE;
     conv->key_error = code ? code : CHAT_ERR_INTERNAL;
-    s_conv_settle (self, conv);
+    cl_conv_settle (self, conv);
     conv->key_error = 0;        //  a later command tries again
 }
 
 //  ---------------------------------------------------------------- session
 
-static void
-s_fail_request (chatclient_t *self, request_t *req, int code, const char *text,
-                uint32_t retry_ms);
-
-static void
-s_session_clear (chatclient_t *self)
+void
+cl_session_clear (chatclient_t *self)
 {
     self->logged_in = false;
     free (self->username);
@@ -768,7 +750,7 @@ s_session_clear (chatclient_t *self)
             if (req->cmd)
                 cl_event_error (self, CHATCLIENT_EV_ERROR, req->cmd,
                                CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
-            s_request_free (&req);
+            cl_request_free (&req);
             req = (request_t *) zlistx_first (self->requests);
             continue;
         }
@@ -786,9 +768,9 @@ s_session_clear (chatclient_t *self)
         while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
             cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd,
                            CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
-            s_sendjob_free (&job);
+            cl_sendjob_free (&job);
         }
-        s_conv_destroy (&self->convs [i]);
+        cl_conv_destroy (&self->convs [i]);
     }
     self->conv_count = 0;
     char *user;
@@ -796,32 +778,32 @@ s_session_clear (chatclient_t *self)
         free (user);
 }
 
-static void
-s_session_lost (chatclient_t *self, const char *why)
+void
+cl_session_lost (chatclient_t *self, const char *why)
 {
     if (!self->logged_in)
         return;
-    s_session_clear (self);
+    cl_session_clear (self);
     chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_LOGGED_OUT, 0);
     event->code = CHAT_ERR_NOT_LOGGED_IN;
     event->text = cl_format ("session ended: %s; log in again", why);
 }
 
-static void
-s_list_conversations (chatclient_t *self, uint32_t cmd, int purpose)
+void
+cl_conv_list (chatclient_t *self, uint32_t cmd, int purpose)
 {
     Chat__ListConversationsRequest body = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS;
     req.list_conversations = &body;
-    request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_LIST_CONV, cmd,
+    request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_LIST_CONV, cmd,
                              (ProtobufCMessage *) &req, true, true);
     if (r)
         r->purpose = purpose;
 }
 
-static void
-s_main_login (chatclient_t *self, uint32_t cmd, flow_t *flow, int purpose)
+void
+cl_session_main_login (chatclient_t *self, uint32_t cmd, flow_t *flow, int purpose)
 {
     Chat__LoginRequest body = CHAT__LOGIN_REQUEST__INIT;
     body.certificate.data = self->certificate;
@@ -829,7 +811,7 @@ s_main_login (chatclient_t *self, uint32_t cmd, flow_t *flow, int purpose)
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
     req.login = &body;
-    request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGIN, cmd,
+    request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGIN, cmd,
                              (ProtobufCMessage *) &req, false, false);
     if (r) {
         r->flow = flow;
@@ -847,14 +829,14 @@ s_resume (chatclient_t *self)
     Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
     req.body_case = CHAT__KEY_REQUEST__BODY_RESUME;
     req.resume = &body;
-    if (s_submit (self, CHATCLIENT_KEYSERVER, RQ_RESUME, 0,
+    if (cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_RESUME, 0,
                   (ProtobufCMessage *) &req, false, false))
         self->resume_inflight = true;
 }
 
 //  Log in again after a reconnect, without the password.
-static void
-s_reauth (chatclient_t *self)
+void
+cl_session_reauth (chatclient_t *self)
 {
     if (!self->logged_in)
         return;
@@ -873,17 +855,17 @@ s_reauth (chatclient_t *self)
 
     if (main_needs) {
         if (cert_fresh)
-            s_main_login (self, 0, NULL, 1);
+            cl_session_main_login (self, 0, NULL, 1);
         else
         if (self->resume_failed || !self->resume_token)
-            s_session_lost (self, "the key server did not renew the session");
+            cl_session_lost (self, "the key server did not renew the session");
     }
 }
 
 //  ---------------------------------------------------------------- links
 
-static void
-s_link_disconnect (link_t *link)
+void
+cl_link_disconnect (link_t *link)
 {
     if (link->connected) {
         zsock_disconnect (link->sock, "%s", link->endpoint);
@@ -891,20 +873,20 @@ s_link_disconnect (link_t *link)
     }
 }
 
-static void
-s_link_attempt (chatclient_t *self, link_t *link)
+void
+cl_link_attempt (chatclient_t *self, link_t *link)
 {
     channel_destroy (&link->channel);
     link->channel = channel_client_new (self->client_key);
     uint8_t *frame = NULL;
     size_t size = 0;
     //  a fresh connection drops whatever the old one still had queued
-    s_link_disconnect (link);
+    cl_link_disconnect (link);
     if (zsock_connect (link->sock, "%s", link->endpoint) == 0)
         link->connected = true;
     if (!link->channel || !link->connected
     ||  channel_client_hello (link->channel, &frame, &size) != CHAT_OK
-    ||  s_link_send (link, frame, size) != 0) {
+    ||  cl_link_send (link, frame, size) != 0) {
         free (frame);
         link->state = LINK_DOWN;
         link->retry_at = zclock_mono () + link->backoff;
@@ -919,8 +901,8 @@ s_link_attempt (chatclient_t *self, link_t *link)
 
 //  The link broke: back off and try again. Requests in flight are sent
 //  again if that is safe, else they fail.
-static void
-s_link_reset (chatclient_t *self, link_t *link, int code, const char *why)
+void
+cl_link_reset (chatclient_t *self, link_t *link, int code, const char *why)
 {
     if (link->state == LINK_REFUSED)
         return;
@@ -949,7 +931,7 @@ s_link_reset (chatclient_t *self, link_t *link, int code, const char *why)
                 req->sent = false;
             else {
                 zlistx_detach_cur (self->requests);
-                s_fail_request (self, req, CHATCLIENT_ERR_CONNECTION,
+                cl_request_fail (self, req, CHATCLIENT_ERR_CONNECTION,
                                 "connection lost, try again", 0);
                 //  restart: the list changed under us
                 req = (request_t *) zlistx_first (self->requests);
@@ -988,8 +970,8 @@ s_link_opened (chatclient_t *self, link_t *link)
     if (self->config.verbose)
         zsys_info ("chat: connected to %s %s, key %s", link->role_name,
                    link->endpoint, link->fingerprint);
-    s_reauth (self);
-    s_pump (self);
+    cl_session_reauth (self);
+    cl_request_pump (self);
 }
 
 //  The server's key against the pin. True when it may be used.
@@ -1040,14 +1022,14 @@ static void
 s_link_refuse (chatclient_t *self, link_t *link)
 {
     channel_destroy (&link->channel);
-    s_link_disconnect (link);
+    cl_link_disconnect (link);
     link->state = LINK_REFUSED;
     link->authed = false;
     request_t *req = (request_t *) zlistx_first (self->requests);
     while (req) {
         if (req->link == link) {
             zlistx_detach_cur (self->requests);
-            s_fail_request (self, req, CHAT_ERR_PIN_MISMATCH,
+            cl_request_fail (self, req, CHAT_ERR_PIN_MISMATCH,
                             "the server's key does not match its pin", 0);
             req = (request_t *) zlistx_first (self->requests);
             continue;
@@ -1075,14 +1057,14 @@ s_on_users (chatclient_t *self, request_t *req, Chat__UserList *list)
         event->users [event->user_count++] = strdup (user);
 }
 
-static void
-s_on_conversations (chatclient_t *self, request_t *req, Chat__ConversationList *list)
+void
+cl_conv_on_list (chatclient_t *self, request_t *req, Chat__ConversationList *list)
 {
     bool first = !self->first_list_done;
     self->first_list_done = true;
     for (size_t i = 0; i < list->n_conversations; i++) {
         bool created = false;
-        conv_t *conv = s_conv_merge (self, list->conversations [i], first, &created);
+        conv_t *conv = cl_conv_merge (self, list->conversations [i], first, &created);
         if (conv && created && !first && !req->cmd) {
             cl_event_conversation (self, CHATCLIENT_EV_CONVERSATION, 0, &conv->pub);
         }
@@ -1098,10 +1080,10 @@ s_on_conversations (chatclient_t *self, request_t *req, Chat__ConversationList *
     }
 }
 
-static void
-s_on_page (chatclient_t *self, request_t *req, Chat__MessagePage *page)
+void
+cl_conv_on_page (chatclient_t *self, request_t *req, Chat__MessagePage *page)
 {
-    conv_t *conv = s_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
     if (!conv)
         return;
     uint64_t last = req->after_seq;
@@ -1113,22 +1095,22 @@ s_on_page (chatclient_t *self, request_t *req, Chat__MessagePage *page)
         &&  (stored->conversation_id.len != CHATCLIENT_ID_SIZE
           || memcmp (stored->conversation_id.data, conv->pub.id, CHATCLIENT_ID_SIZE)))
             continue;
-        s_raw_add (conv, stored);
+        cl_conv_raw_add (conv, stored);
         last = stored->seq;
         conv->fetch_progress = true;
     }
     if (page->more && last > req->after_seq) {
         s_get_messages (self, conv, last);
-        s_conv_need_key (self, conv);
-        s_conv_settle (self, conv);
+        cl_conv_need_key (self, conv);
+        cl_conv_settle (self, conv);
         return;
     }
     conv->fetching = false;
     if (conv->fetch_from_zero)
         conv->history_loaded = true;
     if (zlist_size (conv->raw))
-        s_conv_need_key (self, conv);
-    s_conv_settle (self, conv);
+        cl_conv_need_key (self, conv);
+    cl_conv_settle (self, conv);
     //  pages ran dry before the gap closed: the missing numbers do not exist
     if (!conv->fetching && convlog_has_gap (conv->log) && !conv->fetch_progress
     &&  conv->key_state == KEY_READY) {
@@ -1140,11 +1122,11 @@ s_on_page (chatclient_t *self, request_t *req, Chat__MessagePage *page)
     }
 }
 
-static void
-s_on_sent (chatclient_t *self, request_t *req, Chat__SendMessageReply *sent)
+void
+cl_conv_on_sent (chatclient_t *self, request_t *req, Chat__SendMessageReply *sent)
 {
     sendjob_t *job = req->send;
-    conv_t *conv = s_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
     chatclient_message_t *msg = calloc (1, sizeof (chatclient_message_t));
     assert (msg);
     memcpy (msg->conversation_id, job->conv, CHATCLIENT_ID_SIZE);
@@ -1165,32 +1147,32 @@ s_on_sent (chatclient_t *self, request_t *req, Chat__SendMessageReply *sent)
     event->duplicate = sent->duplicate;
     if (conv) {
         s_conv_offer (self, conv, sent->seq, msg);
-        s_conv_settle (self, conv);
+        cl_conv_settle (self, conv);
     }
     else
         convlog_message_free (&msg);
 }
 
-static void
-s_on_key (chatclient_t *self, request_t *req, Chat__ConversationKey *key)
+void
+cl_conv_on_key (chatclient_t *self, request_t *req, Chat__ConversationKey *key)
 {
-    conv_t *conv = s_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
     if (!conv)
         return;
     if (key->key.len != FERNET_KEY_SIZE
     ||  key->conversation_id.len != CHATCLIENT_ID_SIZE
     ||  memcmp (key->conversation_id.data, conv->pub.id, CHATCLIENT_ID_SIZE)) {
-        s_conv_key_failed (self, conv, CHAT_ERR_MALFORMED);
+        cl_conv_key_failed (self, conv, CHAT_ERR_MALFORMED);
         return;
     }
     memcpy (conv->key, key->key.data, FERNET_KEY_SIZE);
     secret_wipe (key->key.data, key->key.len);
     conv->key_state = KEY_READY;
-    s_conv_settle (self, conv);
+    cl_conv_settle (self, conv);
 }
 
-static void
-s_on_logged_in (chatclient_t *self, request_t *req, Chat__LoggedIn *logged)
+void
+cl_session_on_logged_in (chatclient_t *self, request_t *req, Chat__LoggedIn *logged)
 {
     link_t *key = &self->links [CHATCLIENT_KEYSERVER];
     flow_t *flow = req->flow;
@@ -1200,20 +1182,20 @@ s_on_logged_in (chatclient_t *self, request_t *req, Chat__LoggedIn *logged)
         if (!logged->server_final
         ||  scram_client_verify (flow->scram, logged->server_final) != CHAT_OK) {
             //  the server does not hold our verifier: an impostor
-            s_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED,
+            cl_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED,
                          "The key server could not prove it knows your password; refusing it", 0);
             Chat__LogoutRequest body = CHAT__LOGOUT_REQUEST__INIT;
             Chat__KeyRequest out = CHAT__KEY_REQUEST__INIT;
             out.body_case = CHAT__KEY_REQUEST__BODY_LOGOUT;
             out.logout = &body;
-            s_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
+            cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
                       (ProtobufCMessage *) &out, false, false);
             return;
         }
     }
     if (logged->certificate.len == 0 || logged->certificate.len > CREDENTIAL_MAX_TOKEN) {
         if (flow)
-            s_flow_fail (self, flow, CHAT_ERR_MALFORMED, "no certificate from the key server", 0);
+            cl_flow_fail (self, flow, CHAT_ERR_MALFORMED, "no certificate from the key server", 0);
         return;
     }
     if (self->certificate) {
@@ -1240,16 +1222,16 @@ s_on_logged_in (chatclient_t *self, request_t *req, Chat__LoggedIn *logged)
         free (self->username);
         self->username = strdup (logged->username && *logged->username
                                  ? logged->username : flow->username);
-        s_main_login (self, flow->cmd, flow, 0);
+        cl_session_main_login (self, flow->cmd, flow, 0);
     }
     else {
         self->resume_inflight = false;
-        s_reauth (self);
+        cl_session_reauth (self);
     }
 }
 
-static void
-s_on_main_logged_in (chatclient_t *self, request_t *req, Chat__LoginReply *reply)
+void
+cl_session_on_main_logged_in (chatclient_t *self, request_t *req, Chat__LoginReply *reply)
 {
     link_t *main = &self->links [CHATCLIENT_MAINSERVER];
     main->authing = false;
@@ -1265,24 +1247,24 @@ s_on_main_logged_in (chatclient_t *self, request_t *req, Chat__LoginReply *reply
         chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_LOGGED_IN, req->cmd);
         event->username = cl_strdup (self->username);
         if (flow)
-            s_flow_end (self, flow);
-        s_list_conversations (self, 0, 1);
+            cl_flow_end (self, flow);
+        cl_conv_list (self, 0, 1);
     }
     else {
         chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_LOGGED_IN, 0);
         event->username = cl_strdup (self->username);
         event->text = strdup ("logged in again after a reconnect");
         //  whatever happened while we were away
-        s_list_conversations (self, 0, 0);
+        cl_conv_list (self, 0, 0);
     }
 }
 
 //  A request failed: by an error reply, a timeout, a lost link.
-static void
-s_fail_request (chatclient_t *self, request_t *req, int code, const char *text,
+void
+cl_request_fail (chatclient_t *self, request_t *req, int code, const char *text,
                 uint32_t retry_ms)
 {
-    conv_t *conv = s_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
     switch (req->kind) {
         case RQ_REG_PARAMS:
         case RQ_REGISTER:
@@ -1290,34 +1272,34 @@ s_fail_request (chatclient_t *self, request_t *req, int code, const char *text,
         case RQ_LOGIN_START:
         case RQ_LOGIN_FINISH:
             if (req->flow)
-                s_flow_fail (self, req->flow, code, text, retry_ms);
+                cl_flow_fail (self, req->flow, code, text, retry_ms);
             break;
         case RQ_MAIN_LOGIN:
             self->links [CHATCLIENT_MAINSERVER].authing = false;
             if (req->purpose == 0) {
                 if (req->flow)
-                    s_flow_fail (self, req->flow, code, text, retry_ms);
+                    cl_flow_fail (self, req->flow, code, text, retry_ms);
             }
             else
             if (code == CHAT_ERR_BAD_CERTIFICATE) {
                 //  the certificate aged out: a fresh one, once
                 self->certificate_at = 0;
                 if (++self->relogin_failures > 2)
-                    s_session_lost (self, "the main server refused our certificate");
+                    cl_session_lost (self, "the main server refused our certificate");
             }
             break;
         case RQ_RESUME:
             self->resume_inflight = false;
             if (code == CHAT_ERR_BAD_CERTIFICATE || code == CHAT_ERR_AUTH_FAILED) {
                 self->resume_failed = true;
-                s_session_lost (self, "the key server no longer accepts this session");
+                cl_session_lost (self, "the key server no longer accepts this session");
             }
             else
             if (code != CHATCLIENT_ERR_CONNECTION && code != CHATCLIENT_ERR_TIMEOUT) {
                 //  a key server without resume: the main server can still
                 //  take the certificate we hold while it is fresh
                 self->resume_failed = true;
-                s_reauth (self);
+                cl_session_reauth (self);
             }
             break;
         case RQ_GET_KEY:
@@ -1325,37 +1307,37 @@ s_fail_request (chatclient_t *self, request_t *req, int code, const char *text,
                 break;
             if (code == CHAT_ERR_NOT_FOUND && conv->key_attempts < KEY_ATTEMPTS) {
                 conv->key_attempts++;
-                s_key_request (self, conv, true);
+                cl_conv_key_request (self, conv, true);
             }
             else
             if (code == CHAT_ERR_BAD_TICKET && conv->key_attempts < KEY_ATTEMPTS) {
                 conv->key_attempts++;
-                s_get_members (self, conv, 0, 1);
+                cl_conv_get_members (self, conv, 0, 1);
             }
             else
-                s_conv_key_failed (self, conv, code);
+                cl_conv_key_failed (self, conv, code);
             break;
         case RQ_CREATE_KEY:
             if (!conv)
                 break;
             if (code == CHAT_ERR_BAD_TICKET && conv->key_attempts < KEY_ATTEMPTS) {
                 conv->key_attempts++;
-                s_get_members (self, conv, 0, 1);
+                cl_conv_get_members (self, conv, 0, 1);
             }
             else
             if (code != CHATCLIENT_ERR_CONNECTION && code != CHATCLIENT_ERR_TIMEOUT
             &&  conv->key_attempts < KEY_ATTEMPTS) {
                 //  someone else created it first
                 conv->key_attempts++;
-                s_key_request (self, conv, false);
+                cl_conv_key_request (self, conv, false);
             }
             else
-                s_conv_key_failed (self, conv, code);
+                cl_conv_key_failed (self, conv, code);
             break;
         case RQ_GET_MEMBERS:
             if (req->purpose == 1) {
                 if (conv)
-                    s_conv_key_failed (self, conv, code);
+                    cl_conv_key_failed (self, conv, code);
             }
             else
                 cl_event_error (self, CHATCLIENT_EV_ERROR, req->cmd, code, text, retry_ms);
@@ -1364,7 +1346,7 @@ s_fail_request (chatclient_t *self, request_t *req, int code, const char *text,
             if (conv) {
                 conv->fetching = false;
                 conv->fetch_error = code;
-                s_conv_settle (self, conv);
+                cl_conv_settle (self, conv);
                 conv->fetch_error = 0;
             }
             break;
@@ -1380,17 +1362,17 @@ s_fail_request (chatclient_t *self, request_t *req, int code, const char *text,
         case RQ_PING:
             break;
     }
-    s_request_free (&req);
+    cl_request_free (&req);
 }
 
-static void
-s_on_key_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t len)
+void
+cl_reply_key (chatclient_t *self, link_t *link, const uint8_t *payload, size_t len)
 {
     Chat__KeyReply *reply = NULL;
     if (wire_unpack (&chat__key_reply__descriptor, payload, len,
                      (ProtobufCMessage **) &reply) != CHAT_OK)
         return;
-    request_t *req = s_find_request (self, link, reply->request_id);
+    request_t *req = cl_request_find (self, link, reply->request_id);
     if (!req) {
         protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
         return;
@@ -1403,10 +1385,10 @@ s_on_key_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t
             link->authed = false;
             req->sent = false;
             zlistx_add_end (self->requests, req);
-            s_reauth (self);
+            cl_session_reauth (self);
         }
         else
-            s_fail_request (self, req, error->code ? (int) error->code : CHAT_ERR_INTERNAL,
+            cl_request_fail (self, req, error->code ? (int) error->code : CHAT_ERR_INTERNAL,
                             error->message, error->retry_after_ms);
         protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
         return;
@@ -1423,7 +1405,7 @@ s_on_key_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t
             ||  reply->register_params->salt.len > sizeof (flow->salt)
             ||  reply->register_params->iterations < SCRAM_MIN_ITERATIONS
             ||  reply->register_params->iterations > SCRAM_MAX_ITERATIONS) {
-                s_flow_fail (self, flow, CHAT_ERR_MALFORMED,
+                cl_flow_fail (self, flow, CHAT_ERR_MALFORMED,
                              "The key server sent unusable registration parameters", 0);
                 break;
             }
@@ -1431,7 +1413,7 @@ s_on_key_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t
                     reply->register_params->salt.len);
             flow->salt_len = reply->register_params->salt.len;
             flow->iterations = reply->register_params->iterations;
-            s_flow_to_worker (self, flow);
+            cl_flow_to_worker (self, flow);
             break;
         case RQ_REGISTER:
             if (reply->body_case != CHAT__KEY_REPLY__BODY_REGISTERED || !flow) {
@@ -1444,7 +1426,7 @@ s_on_key_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t
                 Chat__MainRequest out = CHAT__MAIN_REQUEST__INIT;
                 out.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
                 out.register_ = &body;
-                request_t *r = s_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_REGISTER,
+                request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_REGISTER,
                                          flow->cmd, (ProtobufCMessage *) &out,
                                          false, true);
                 if (r)
@@ -1460,7 +1442,7 @@ s_on_key_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t
             }
             free (flow->server_first);
             flow->server_first = strdup (reply->login_challenge->server_first);
-            s_flow_to_worker (self, flow);
+            cl_flow_to_worker (self, flow);
             break;
         case RQ_LOGIN_FINISH:
         case RQ_RESUME:
@@ -1468,7 +1450,7 @@ s_on_key_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t
                 handled = false;
                 break;
             }
-            s_on_logged_in (self, req, reply->logged_in);
+            cl_session_on_logged_in (self, req, reply->logged_in);
             break;
         case RQ_GET_KEY:
         case RQ_CREATE_KEY:
@@ -1476,27 +1458,27 @@ s_on_key_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t
                 handled = false;
                 break;
             }
-            s_on_key (self, req, reply->conversation_key);
+            cl_conv_on_key (self, req, reply->conversation_key);
             break;
         default:
             break;
     }
     if (!handled)
-        s_fail_request (self, req, CHAT_ERR_MALFORMED,
+        cl_request_fail (self, req, CHAT_ERR_MALFORMED,
                         "unexpected reply from the key server", 0);
     else
-        s_request_free (&req);
+        cl_request_free (&req);
     protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
 }
 
-static void
-s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_t len)
+void
+cl_reply_main (chatclient_t *self, link_t *link, const uint8_t *payload, size_t len)
 {
     Chat__MainReply *reply = NULL;
     if (wire_unpack (&chat__main_reply__descriptor, payload, len,
                      (ProtobufCMessage **) &reply) != CHAT_OK)
         return;
-    request_t *req = s_find_request (self, link, reply->request_id);
+    request_t *req = cl_request_find (self, link, reply->request_id);
     if (!req) {
         protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
         return;
@@ -1508,15 +1490,15 @@ s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_
             link->authed = false;
             req->sent = false;
             zlistx_add_end (self->requests, req);
-            s_reauth (self);
+            cl_session_reauth (self);
         }
         else
-            s_fail_request (self, req, error->code ? (int) error->code : CHAT_ERR_INTERNAL,
+            cl_request_fail (self, req, error->code ? (int) error->code : CHAT_ERR_INTERNAL,
                             error->message, error->retry_after_ms);
         protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
         return;
     }
-    conv_t *conv = s_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
     bool handled = true;
     switch (req->kind) {
         case RQ_MAIN_REGISTER:
@@ -1528,7 +1510,7 @@ s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_
                 chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_REGISTERED, req->cmd);
                 event->username = cl_strdup (req->flow->username);
                 event->text = strdup ("Success!");
-                s_flow_end (self, req->flow);
+                cl_flow_end (self, req->flow);
             }
             break;
         case RQ_MAIN_LOGIN:
@@ -1536,14 +1518,14 @@ s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_
                 handled = false;
                 break;
             }
-            s_on_main_logged_in (self, req, reply->logged_in);
+            cl_session_on_main_logged_in (self, req, reply->logged_in);
             break;
         case RQ_LIST_CONV:
             if (reply->body_case != CHAT__MAIN_REPLY__BODY_CONVERSATIONS) {
                 handled = false;
                 break;
             }
-            s_on_conversations (self, req, reply->conversations);
+            cl_conv_on_list (self, req, reply->conversations);
             break;
         case RQ_LIST_USERS:
             if (reply->body_case != CHAT__MAIN_REPLY__BODY_USERS) {
@@ -1559,7 +1541,7 @@ s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_
             }
             {
                 bool created = false;
-                conv_t *made = s_conv_merge (self, reply->conversation,
+                conv_t *made = cl_conv_merge (self, reply->conversation,
                                              false, &created);
                 if (!made) {
                     handled = false;
@@ -1568,7 +1550,7 @@ s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_
                 cl_event_conversation (self, CHATCLIENT_EV_CONVERSATION, req->cmd,
                                        &made->pub);
                 //  make the key now, before another member asks for it
-                s_conv_need_key (self, made);
+                cl_conv_need_key (self, made);
             }
             break;
         case RQ_GET_MESSAGES:
@@ -1576,26 +1558,26 @@ s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_
                 handled = false;
                 break;
             }
-            s_on_page (self, req, reply->messages);
+            cl_conv_on_page (self, req, reply->messages);
             break;
         case RQ_SEND:
             if (reply->body_case != CHAT__MAIN_REPLY__BODY_SENT || !req->send) {
                 handled = false;
                 break;
             }
-            s_on_sent (self, req, reply->sent);
+            cl_conv_on_sent (self, req, reply->sent);
             break;
         case RQ_GET_MEMBERS:
             if (reply->body_case != CHAT__MAIN_REPLY__BODY_MEMBERS || !conv) {
                 handled = false;
                 break;
             }
-            s_conv_set_members (conv, reply->members);
+            cl_conv_set_members (conv, reply->members);
             if (req->purpose == 1) {
                 if (conv->ticket)
-                    s_key_request (self, conv, false);
+                    cl_conv_key_request (self, conv, false);
                 else
-                    s_conv_key_failed (self, conv, CHAT_ERR_BAD_TICKET);
+                    cl_conv_key_failed (self, conv, CHAT_ERR_BAD_TICKET);
             }
             else {
                 cl_event_conversation (self, CHATCLIENT_EV_MEMBERS, req->cmd, &conv->pub);
@@ -1605,10 +1587,10 @@ s_on_main_reply (chatclient_t *self, link_t *link, const uint8_t *payload, size_
             break;
     }
     if (!handled)
-        s_fail_request (self, req, CHAT_ERR_MALFORMED,
+        cl_request_fail (self, req, CHAT_ERR_MALFORMED,
                         "unexpected reply from the main server", 0);
     else
-        s_request_free (&req);
+        cl_request_free (&req);
     protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
 }
 
@@ -1625,7 +1607,7 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
                 int rc = channel_client_accept (link->channel, data, size);
                 if (rc != CHAT_OK) {
                     char *why = cl_format ("handshake failed: %s", chat_strerror (rc));
-                    s_link_reset (self, link, rc, why);
+                    cl_link_reset (self, link, rc, why);
                     free (why);
                 }
                 else
@@ -1643,13 +1625,13 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
                 if (env->error->retry_after_ms > (uint32_t) link->backoff)
                     link->backoff = env->error->retry_after_ms > BACKOFF_MAX_MS
                                   ? BACKOFF_MAX_MS : (int) env->error->retry_after_ms;
-                s_link_reset (self, link, code, why);
+                cl_link_reset (self, link, code, why);
                 free (why);
             }
             else
             if (link->state == LINK_OPEN && code == CHAT_ERR_UNKNOWN_SESSION) {
                 link->backoff = BACKOFF_MIN_MS;
-                s_link_reset (self, link, code, "the server does not know our session (restarted?)");
+                cl_link_reset (self, link, code, "the server does not know our session (restarted?)");
             }
             else
             if (link->state == LINK_OPEN && self->config.verbose)
@@ -1667,9 +1649,9 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
                 if (channel_open (link->channel, env->sealed->token,
                                   strlen (env->sealed->token), &payload, &len) == CHAT_OK) {
                     if (link->role == CHATCLIENT_KEYSERVER)
-                        s_on_key_reply (self, link, payload, len);
+                        cl_reply_key (self, link, payload, len);
                     else
-                        s_on_main_reply (self, link, payload, len);
+                        cl_reply_main (self, link, payload, len);
                     secret_wipe (payload, len);
                     free (payload);
                 }
@@ -1682,9 +1664,9 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
             //  for the server coming back.
             if (link->state == LINK_HELLO) {
                 link->backoff = BACKOFF_MIN_MS;
-                s_link_reset (self, link, CHATCLIENT_ERR_CONNECTION,
+                cl_link_reset (self, link, CHATCLIENT_ERR_CONNECTION,
                               "connected to itself; the server is not up yet");
-                s_link_disconnect (link);
+                cl_link_disconnect (link);
             }
             break;
         default:
@@ -1693,8 +1675,8 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
     protobuf_c_message_free_unpacked ((ProtobufCMessage *) env, NULL);
 }
 
-static void
-s_on_push (chatclient_t *self, const uint8_t *data, size_t size)
+void
+cl_reply_push (chatclient_t *self, const uint8_t *data, size_t size)
 {
     link_t *main = &self->links [CHATCLIENT_MAINSERVER];
     if (main->state != LINK_OPEN || !self->logged_in)
@@ -1712,31 +1694,31 @@ s_on_push (chatclient_t *self, const uint8_t *data, size_t size)
         return;
     if (push->body_case == CHAT__PUSH__BODY_MESSAGE) {
         Chat__StoredMessage *stored = push->message;
-        conv_t *conv = s_conv_find (self, stored->conversation_id.data,
+        conv_t *conv = cl_conv_find (self, stored->conversation_id.data,
                                     stored->conversation_id.len);
         if (!conv)
             //  a conversation we have not heard of: the list brings it
-            s_list_conversations (self, 0, 0);
+            cl_conv_list (self, 0, 0);
         else
         if (stored->seq > convlog_seen (conv->log)) {
             if (stored->seq > convlog_seen (conv->log) + 1)
-                s_conv_fetch (self, conv, false);      //  we missed some
+                cl_conv_fetch (self, conv, false);      //  we missed some
             else
-                s_raw_add (conv, stored);
-            s_conv_need_key (self, conv);
-            s_conv_settle (self, conv);
+                cl_conv_raw_add (conv, stored);
+            cl_conv_need_key (self, conv);
+            cl_conv_settle (self, conv);
         }
     }
     else
     if (push->body_case == CHAT__PUSH__BODY_CONVERSATION) {
         bool created = false;
-        conv_t *conv = s_conv_merge (self, push->conversation, false, &created);
+        conv_t *conv = cl_conv_merge (self, push->conversation, false, &created);
         if (conv) {
             cl_event_conversation (self, CHATCLIENT_EV_CONVERSATION, 0, &conv->pub);
         }
     }
     protobuf_c_message_free_unpacked ((ProtobufCMessage *) push, NULL);
-    s_pump (self);
+    cl_request_pump (self);
 }
 
 //  ---------------------------------------------------------------- life
@@ -1755,8 +1737,8 @@ s_default_push (const char *mainserver)
     return cl_format ("%.*s:%ld", (int) (colon - mainserver), mainserver, port + 1);
 }
 
-static int
-s_link_init (chatclient_t *self, link_t *link, chatclient_server_t role,
+int
+cl_link_init (chatclient_t *self, link_t *link, chatclient_server_t role,
              const char *endpoint, const char *pin_name, const char *pin)
 {
     link->client = self;
@@ -1818,9 +1800,9 @@ chatclient_new (const chatclient_config_t *config)
     }
     self->client_key = rsakey_generate (2048);
     if (!self->client_key
-    ||  s_link_init (self, &self->links [0], CHATCLIENT_KEYSERVER, config->keyserver,
+    ||  cl_link_init (self, &self->links [0], CHATCLIENT_KEYSERVER, config->keyserver,
                      config->keyserver_pin_name, config->keyserver_pin)
-    ||  s_link_init (self, &self->links [1], CHATCLIENT_MAINSERVER, config->mainserver,
+    ||  cl_link_init (self, &self->links [1], CHATCLIENT_MAINSERVER, config->mainserver,
                      config->mainserver_pin_name, config->mainserver_pin)) {
         fprintf (stderr, "chat: cannot set up the client\n");
         chatclient_destroy (&self);
@@ -1845,10 +1827,10 @@ chatclient_new (const chatclient_config_t *config)
     if (self->monitor)
         zsock_connect (self->monitor, "%s", monitor_ep);
 
-    self->worker = zactor_new (s_worker, NULL);
+    self->worker = zactor_new (cl_flow_worker, NULL);
     assert (self->worker);
-    s_link_attempt (self, &self->links [0]);
-    s_link_attempt (self, &self->links [1]);
+    cl_link_attempt (self, &self->links [0]);
+    cl_link_attempt (self, &self->links [1]);
     return self;
 }
 
@@ -1861,14 +1843,14 @@ chatclient_destroy (chatclient_t **self_p)
     //  the worker is joined first: then every flow is ours to free
     zactor_destroy (&self->worker);
     if (self->users)
-        s_session_clear (self);
+        cl_session_clear (self);
     request_t *req;
     while (self->requests && (req = (request_t *) zlistx_detach (self->requests, NULL)))
-        s_request_free (&req);
+        cl_request_free (&req);
     zlistx_destroy (&self->requests);
     flow_t *flow;
     while (self->flows && (flow = (flow_t *) zlist_pop (self->flows)))
-        s_flow_free (&flow);
+        cl_flow_destroy (&flow);
     zlist_destroy (&self->flows);
     chatclient_event_t *event;
     while (self->events && (event = (chatclient_event_t *) zlist_pop (self->events)))
@@ -1908,8 +1890,8 @@ chatclient_sockets (chatclient_t *self, zsock_t **socks, size_t max)
     return count;
 }
 
-static void
-s_read_dealer (chatclient_t *self, link_t *link)
+void
+cl_link_read (chatclient_t *self, link_t *link)
 {
     while (zsock_events (link->sock) & ZMQ_POLLIN) {
         zmsg_t *msg = zmsg_recv (link->sock);
@@ -1928,10 +1910,10 @@ chatclient_handle (chatclient_t *self, void *which)
     if (!which)
         return false;
     if (which == self->links [0].sock)
-        s_read_dealer (self, &self->links [0]);
+        cl_link_read (self, &self->links [0]);
     else
     if (which == self->links [1].sock)
-        s_read_dealer (self, &self->links [1]);
+        cl_link_read (self, &self->links [1]);
     else
     if (which == self->push) {
         while (zsock_events (self->push) & ZMQ_POLLIN) {
@@ -1941,7 +1923,7 @@ chatclient_handle (chatclient_t *self, void *which)
             zframe_t *topic = zmsg_first (msg);
             zframe_t *body = zmsg_next (msg);
             if (zmsg_size (msg) == 2 && body)
-                s_on_push (self, zframe_data (body), zframe_size (body));
+                cl_reply_push (self, zframe_data (body), zframe_size (body));
             (void) topic;
             zmsg_destroy (&msg);
         }
@@ -1949,7 +1931,7 @@ chatclient_handle (chatclient_t *self, void *which)
     else
     if (which == self->worker || which == zactor_sock (self->worker)) {
         while (zsock_events (zactor_sock (self->worker)) & ZMQ_POLLIN)
-            s_worker_done (self);
+            cl_flow_worker_done (self);
     }
     else
     if (self->monitor && which == self->monitor) {
@@ -1966,7 +1948,7 @@ chatclient_handle (chatclient_t *self, void *which)
     }
     else
         return false;
-    s_pump (self);
+    cl_request_pump (self);
     return true;
 }
 
@@ -1977,11 +1959,11 @@ chatclient_tick (chatclient_t *self)
     for (int i = 0; i < 2; i++) {
         link_t *link = &self->links [i];
         if (link->state == LINK_DOWN && now >= link->retry_at)
-            s_link_attempt (self, link);
+            cl_link_attempt (self, link);
         else
         if (link->state == LINK_HELLO && now >= link->deadline) {
             char *why = cl_format ("no answer from %s", link->endpoint);
-            s_link_reset (self, link, CHATCLIENT_ERR_TIMEOUT, why);
+            cl_link_reset (self, link, CHATCLIENT_ERR_TIMEOUT, why);
             free (why);
         }
     }
@@ -1991,7 +1973,7 @@ chatclient_tick (chatclient_t *self)
         if (req->sent && now >= req->deadline && req->link->state == LINK_OPEN) {
             char *why = cl_format ("no answer from %s within %d ms",
                                   req->link->endpoint, self->config.request_timeout_ms);
-            s_link_reset (self, req->link, CHATCLIENT_ERR_TIMEOUT, why);
+            cl_link_reset (self, req->link, CHATCLIENT_ERR_TIMEOUT, why);
             free (why);
             req = (request_t *) zlistx_first (self->requests);
             continue;
@@ -2007,7 +1989,7 @@ chatclient_tick (chatclient_t *self)
                       ? cl_format ("the %s's key does not match its pin", req->link->role_name)
                       : cl_format ("the %s at %s did not answer", req->link->role_name,
                                   req->link->endpoint);
-            s_fail_request (self, req, req->link->state == LINK_REFUSED
+            cl_request_fail (self, req, req->link->state == LINK_REFUSED
                             ? CHAT_ERR_PIN_MISMATCH : CHATCLIENT_ERR_TIMEOUT, why, 0);
             free (why);
             req = (request_t *) zlistx_first (self->requests);
@@ -2023,13 +2005,13 @@ chatclient_tick (chatclient_t *self)
         Chat__MainRequest out = CHAT__MAIN_REQUEST__INIT;
         out.body_case = CHAT__MAIN_REQUEST__BODY_PING;
         out.ping = &body;
-        s_submit (self, CHATCLIENT_MAINSERVER, RQ_PING, 0,
+        cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_PING, 0,
                   (ProtobufCMessage *) &out, false, false);
         if (self->logged_in && main->authed)
-            s_list_conversations (self, 0, 0);
+            cl_conv_list (self, 0, 0);
     }
-    s_reauth (self);
-    s_pump (self);
+    cl_session_reauth (self);
+    cl_request_pump (self);
 }
 
 int
@@ -2101,8 +2083,8 @@ s_refuse (chatclient_t *self, chatclient_event_type_t type, int code, const char
     return cmd;
 }
 
-static bool
-s_login_busy (chatclient_t *self)
+bool
+cl_flow_login_busy (chatclient_t *self)
 {
     flow_t *flow = (flow_t *) zlist_first (self->flows);
     while (flow) {
@@ -2142,13 +2124,13 @@ chatclient_register (chatclient_t *self, const char *username,
     Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
     req.body_case = CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS;
     req.register_params = &body;
-    request_t *r = s_submit (self, CHATCLIENT_KEYSERVER, RQ_REG_PARAMS, cmd,
+    request_t *r = cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_REG_PARAMS, cmd,
                              (ProtobufCMessage *) &req, false, true);
     if (!r)
-        s_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
+        cl_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
     else
         r->flow = flow;
-    s_pump (self);
+    cl_request_pump (self);
     return cmd;
 }
 
@@ -2162,7 +2144,7 @@ chatclient_login (chatclient_t *self, const char *username, const char *password
         free (text);
         return cmd;
     }
-    if (s_login_busy (self))
+    if (cl_flow_login_busy (self))
         return s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED, CHAT_ERR_OUT_OF_ORDER,
                          "A login is already in progress");
     if (!username || !password || !*username || !*password)
@@ -2178,7 +2160,7 @@ chatclient_login (chatclient_t *self, const char *username, const char *password
     zlist_append (self->flows, flow);
     if (!flow->scram) {
         //  e.g. a name SCRAM cannot carry: same answer as a wrong password
-        s_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED, NULL, 0);
+        cl_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED, NULL, 0);
         return cmd;
     }
     Chat__LoginStart body = CHAT__LOGIN_START__INIT;
@@ -2186,13 +2168,13 @@ chatclient_login (chatclient_t *self, const char *username, const char *password
     Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
     req.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_START;
     req.login_start = &body;
-    request_t *r = s_submit (self, CHATCLIENT_KEYSERVER, RQ_LOGIN_START, cmd,
+    request_t *r = cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_LOGIN_START, cmd,
                              (ProtobufCMessage *) &req, false, true);
     if (!r)
-        s_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
+        cl_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
     else
         r->flow = flow;
-    s_pump (self);
+    cl_request_pump (self);
     return cmd;
 }
 
@@ -2202,21 +2184,21 @@ chatclient_logout (chatclient_t *self)
     if (!self->logged_in)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
     uint32_t cmd = s_new_cmd (self);
-    s_session_clear (self);
+    cl_session_clear (self);
     Chat__LogoutRequest kbody = CHAT__LOGOUT_REQUEST__INIT;
     Chat__KeyRequest kreq = CHAT__KEY_REQUEST__INIT;
     kreq.body_case = CHAT__KEY_REQUEST__BODY_LOGOUT;
     kreq.logout = &kbody;
-    s_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
+    cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
               (ProtobufCMessage *) &kreq, false, false);
     Chat__LogoutRequestMain mbody = CHAT__LOGOUT_REQUEST_MAIN__INIT;
     Chat__MainRequest mreq = CHAT__MAIN_REQUEST__INIT;
     mreq.body_case = CHAT__MAIN_REQUEST__BODY_LOGOUT;
     mreq.logout = &mbody;
-    s_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGOUT, 0,
+    cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGOUT, 0,
               (ProtobufCMessage *) &mreq, false, false);
     cl_event_add (self, CHATCLIENT_EV_LOGGED_OUT, cmd);
-    s_pump (self);
+    cl_request_pump (self);
     return cmd;
 }
 
@@ -2230,10 +2212,10 @@ chatclient_list_users (chatclient_t *self)
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_USERS;
     req.list_users = &body;
-    if (!s_submit (self, CHATCLIENT_MAINSERVER, RQ_LIST_USERS, cmd,
+    if (!cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_LIST_USERS, cmd,
                    (ProtobufCMessage *) &req, true, true))
         cl_event_error (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
-    s_pump (self);
+    cl_request_pump (self);
     return cmd;
 }
 
@@ -2243,8 +2225,8 @@ chatclient_refresh (chatclient_t *self)
     if (!self->logged_in)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
     uint32_t cmd = s_new_cmd (self);
-    s_list_conversations (self, cmd, 0);
-    s_pump (self);
+    cl_conv_list (self, cmd, 0);
+    cl_request_pump (self);
     return cmd;
 }
 
@@ -2267,10 +2249,10 @@ chatclient_create_conversation (chatclient_t *self, const char **usernames, size
     req.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
     req.create_conversation = &body;
     //  not repeated after a lost link: a group made twice would be two groups
-    if (!s_submit (self, CHATCLIENT_MAINSERVER, RQ_CREATE_CONV, cmd,
+    if (!cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_CREATE_CONV, cmd,
                    (ProtobufCMessage *) &req, true, false))
         cl_event_error (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
-    s_pump (self);
+    cl_request_pump (self);
     return cmd;
 }
 
@@ -2280,7 +2262,7 @@ s_wait_command (chatclient_t *self, const uint8_t *conversation_id,
 {
     if (!self->logged_in)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
-    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
     if (!conv)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
                          "No such conversation");
@@ -2292,12 +2274,12 @@ s_wait_command (chatclient_t *self, const uint8_t *conversation_id,
     waiter->after = after;
     zlist_append (conv->waiters, waiter);
     if (!conv->history_loaded)
-        s_conv_fetch (self, conv, true);
+        cl_conv_fetch (self, conv, true);
     else
-        s_conv_fetch (self, conv, false);       //  catch up, cheaply
-    s_conv_need_key (self, conv);
-    s_conv_settle (self, conv);
-    s_pump (self);
+        cl_conv_fetch (self, conv, false);       //  catch up, cheaply
+    cl_conv_need_key (self, conv);
+    cl_conv_settle (self, conv);
+    cl_request_pump (self);
     return cmd;
 }
 
@@ -2319,13 +2301,13 @@ chatclient_members (chatclient_t *self, const uint8_t conversation_id [CHATCLIEN
 {
     if (!self->logged_in)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
-    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
     if (!conv)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
                          "No such conversation");
     uint32_t cmd = s_new_cmd (self);
-    s_get_members (self, conv, cmd, 0);
-    s_pump (self);
+    cl_conv_get_members (self, conv, cmd, 0);
+    cl_request_pump (self);
     return cmd;
 }
 
@@ -2335,7 +2317,7 @@ chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_I
 {
     if (!self->logged_in)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
-    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
     if (!conv)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
                          "No such conversation");
@@ -2370,9 +2352,9 @@ chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_I
     job->text [len] = 0;
     job->len = len;
     zlist_append (conv->sends, job);
-    s_conv_need_key (self, conv);
-    s_conv_settle (self, conv);
-    s_pump (self);
+    cl_conv_need_key (self, conv);
+    cl_conv_settle (self, conv);
+    cl_request_pump (self);
     return cmd;
 }
 
@@ -2460,7 +2442,7 @@ chatclient_conversation_find (chatclient_t *self, const char *spec,
 size_t
 chatclient_message_count (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
 {
-    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
     return conv ? convlog_size (conv->log) : 0;
 }
 
@@ -2468,14 +2450,14 @@ const chatclient_message_t *
 chatclient_message (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
                     size_t index)
 {
-    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
     return conv ? convlog_at (conv->log, index) : NULL;
 }
 
 void
 chatclient_mark_read (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
 {
-    conv_t *conv = s_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    conv_t *conv = cl_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
     if (conv)
         conv->pub.unread = 0;
 }

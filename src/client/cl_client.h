@@ -22,6 +22,9 @@
 #include "cl_flow.h"
 #include "cl_link.h"
 #include "cl_request.h"
+#include "cl_reply.h"
+#include "cl_session.h"
+#include "cl_event.h"
 #include "pinstore.h"
 #include "rsakey.h"
 

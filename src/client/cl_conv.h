@@ -10,6 +10,7 @@
 #include "cl_request.h"
 #include "convlog.h"
 #include "fernet.h"
+#include "wire.h"
 
 typedef enum { KEY_NONE, KEY_FETCHING, KEY_READY } key_state_t;
 typedef enum { WAIT_OPEN, WAIT_HISTORY } wait_kind_t;
@@ -49,5 +50,62 @@ typedef struct {
     zlist_t *waiters;           //  waiter_t
     zlist_t *sends;             //  sendjob_t, awaiting the key
 } conv_t;
+
+#define KEY_ATTEMPTS 3
+
+//  The conversation with this id, or NULL.
+conv_t *
+    cl_conv_find (chatclient_t *self, const uint8_t *id, size_t len);
+void
+    cl_conv_destroy (conv_t **conv_p);
+//  Add or update a conversation from a summary. base_known: the
+//  conversation existed when the session began (its older messages are
+//  history, not news). NULL when the summary has no valid id.
+conv_t *
+    cl_conv_merge (chatclient_t *self, Chat__ConversationSummary *summary,
+                   bool base_known, bool *created);
+void
+    cl_conv_set_members (conv_t *conv, Chat__ConversationSummary *summary);
+
+//  Fetch what the server has: from seq 0 (the whole history) or from the
+//  last message seen.
+void
+    cl_conv_fetch (chatclient_t *self, conv_t *conv, bool from_zero);
+//  Hold a stored message until the key is there.
+void
+    cl_conv_raw_add (conv_t *conv, Chat__StoredMessage *stored);
+//  Make progress on a conversation after anything changed: open held
+//  messages, fetch gaps, send what waits for the key, complete waiters.
+void
+    cl_conv_settle (chatclient_t *self, conv_t *conv);
+//  Fail the commands waiting on the conversation with code.
+void
+    cl_conv_fail_commands (chatclient_t *self, conv_t *conv, int code);
+
+//  Get the key (via a fresh ticket when there is none) unless it is there
+//  or on its way.
+void
+    cl_conv_need_key (chatclient_t *self, conv_t *conv);
+void
+    cl_conv_key_failed (chatclient_t *self, conv_t *conv, int code);
+void
+    cl_conv_key_request (chatclient_t *self, conv_t *conv, bool create);
+//  purpose 1: the members are fetched for a ticket (the key), 0: for the
+//  command cmd.
+void
+    cl_conv_get_members (chatclient_t *self, conv_t *conv, uint32_t cmd, int purpose);
+//  List the conversations; purpose 1: the first list after login.
+void
+    cl_conv_list (chatclient_t *self, uint32_t cmd, int purpose);
+
+//  Replies about conversations.
+void
+    cl_conv_on_list (chatclient_t *self, request_t *req, Chat__ConversationList *list);
+void
+    cl_conv_on_page (chatclient_t *self, request_t *req, Chat__MessagePage *page);
+void
+    cl_conv_on_sent (chatclient_t *self, request_t *req, Chat__SendMessageReply *sent);
+void
+    cl_conv_on_key (chatclient_t *self, request_t *req, Chat__ConversationKey *key);
 
 #endif

@@ -30,4 +30,39 @@ typedef struct {
     char *fingerprint;
 } link_t;
 
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+//  Set up a link (socket made, not connected). 0, or -1 when the socket
+//  could not be made.
+int
+    cl_link_init (chatclient_t *self, link_t *link, chatclient_server_t role,
+                  const char *endpoint, const char *pin_name, const char *pin);
+//  Free what the link holds (not the link itself, which is embedded).
+void
+    cl_link_destroy (link_t *link);
+
+//  Connect afresh and send the Hello; on failure the link is DOWN and
+//  retried after the back-off.
+void
+    cl_link_attempt (chatclient_t *self, link_t *link);
+//  The link broke: back off and try again. Requests in flight are sent
+//  again if that is safe, else they fail.
+void
+    cl_link_reset (chatclient_t *self, link_t *link, int code, const char *why);
+void
+    cl_link_disconnect (link_t *link);
+//  One frame out, never blocking. 0, or -1 when it could not be queued.
+int
+    cl_link_send (link_t *link, const uint8_t *frame, size_t size);
+//  The link's DEALER is readable: handle every frame waiting.
+void
+    cl_link_read (chatclient_t *self, link_t *link);
+//  The link's own timers: retry after back-off, give up on a Hello.
+void
+    cl_link_tick (chatclient_t *self, link_t *link, int64_t now);
+//  The earlier of due and the link's next timer.
+int64_t
+    cl_link_due (link_t *link, int64_t due);
+
 #endif

@@ -11,6 +11,7 @@
 #include "chatclient.h"
 #include "cl_flow.h"
 #include "cl_link.h"
+#include "wire.h"
 
 typedef enum {
     RQ_REG_PARAMS, RQ_REGISTER, RQ_MAIN_REGISTER,
@@ -51,5 +52,37 @@ typedef struct {
     flow_t *flow;               //  borrowed
     sendjob_t *send;            //  owned
 } request_t;
+
+//  Pack msg with a fresh request id and queue it for the role's link. NULL
+//  when it cannot be packed. auth: wait for a logged-in session; retry_ok:
+//  safe to send again after a reconnect.
+request_t *
+    cl_request_submit (chatclient_t *self, chatclient_server_t role, rq_kind_t kind,
+                       uint32_t cmd, ProtobufCMessage *msg, bool auth, bool retry_ok);
+void
+    cl_request_free (request_t **req_p);
+void
+    cl_sendjob_free (sendjob_t **job_p);
+
+//  The sent request on link with this id, or NULL.
+request_t *
+    cl_request_find (chatclient_t *self, link_t *link, uint64_t id);
+
+//  A test on one request, for cl_request_take.
+typedef bool (cl_request_match_fn) (request_t *req, void *arg);
+//  Detach and return the first request that match accepts, or NULL. Taking
+//  one at a time lets the caller fail each, which may change the queue.
+request_t *
+    cl_request_take (chatclient_t *self, cl_request_match_fn *match, void *arg);
+
+//  Seal and send every queued request whose link is ready for it.
+void
+    cl_request_pump (chatclient_t *self);
+
+//  A request failed (error reply, timeout, lost link): tell whoever waits
+//  for it, retry where that is the rule for its kind, and free it.
+void
+    cl_request_fail (chatclient_t *self, request_t *req, int code, const char *text,
+                     uint32_t retry_ms);
 
 #endif
