@@ -76,7 +76,12 @@ def body(workdir, cleanups):
                 L.fail("%r acknowledged twice (seq %d and %d)" % (text, acked[text], seq))
             acked[text] = seq
         failed = x.burst_failures(marks[user])
-        L.log("%s: %d acknowledged, %d failed" % (user, len(x.acks(marks[user])), len(failed)))
+        retried = sum(1 for _, o in x.answers(marks[user]) if o.get("note") == "duplicate")
+        reconnects = sum(1 for _, o in x.objects(marks[user])
+                         if o.get("event") == "reconnecting")
+        L.log("%s: %d acknowledged (%d of them as a retry the server had stored), %d failed "
+              "%s; %d reconnect events" % (user, len(x.acks(marks[user])), retried, len(failed),
+                                          sorted({o.get("code") for _, o in failed}), reconnects))
     if acked_at_kill >= len(acked):
         L.log("note: nothing was acknowledged after the restart")
 
