@@ -28,106 +28,6 @@
 #include "secret.h"
 #include "wire.h"
 
-//  ---------------------------------------------------------------- requests
-
-void
-cl_sendjob_free (sendjob_t **job_p)
-{
-    if (job_p && *job_p) {
-        sendjob_t *job = *job_p;
-        if (job->text) {
-            secret_wipe (job->text, job->len);
-            free (job->text);
-        }
-        free (job);
-        *job_p = NULL;
-    }
-}
-
-void
-cl_request_free (request_t **req_p)
-{
-    if (req_p && *req_p) {
-        request_t *req = *req_p;
-        if (req->payload) {
-            secret_wipe (req->payload, req->len);
-            free (req->payload);
-        }
-        cl_sendjob_free (&req->send);
-        free (req);
-        *req_p = NULL;
-    }
-}
-
-request_t *
-cl_request_submit (chatclient_t *self, chatclient_server_t role, rq_kind_t kind,
-          uint32_t cmd, ProtobufCMessage *msg, bool auth, bool retry_ok)
-{
-    request_t *req = calloc (1, sizeof (request_t));
-    assert (req);
-    req->id = ++self->next_request_id;
-    if (role == CHATCLIENT_KEYSERVER)
-        ((Chat__KeyRequest *) msg)->request_id = req->id;
-    else
-        ((Chat__MainRequest *) msg)->request_id = req->id;
-    if (wire_pack (msg, &req->payload, &req->len) != CHAT_OK) {
-        free (req);
-        return NULL;
-    }
-    req->kind = kind;
-    req->link = &self->links [role];
-    req->cmd = cmd;
-    req->auth = auth;
-    req->retry_ok = retry_ok;
-    req->expires = zclock_mono () + self->config.command_timeout_ms;
-    zlistx_add_end (self->requests, req);
-    return req;
-}
-
-request_t *
-cl_request_find (chatclient_t *self, link_t *link, uint64_t id)
-{
-    request_t *req = (request_t *) zlistx_first (self->requests);
-    while (req) {
-        if (req->id == id && req->link == link && req->sent)
-            return req;
-        req = (request_t *) zlistx_next (self->requests);
-    }
-    return NULL;
-}
-
-int
-cl_link_send (link_t *link, const uint8_t *frame, size_t size)
-{
-    int rc = zmq_send (zsock_resolve (link->sock), frame, size, ZMQ_DONTWAIT);
-    return rc < 0 ? -1 : 0;
-}
-
-//  Send every queued request whose link is ready for it.
-void
-cl_request_pump (chatclient_t *self)
-{
-    int64_t now = zclock_mono ();
-    request_t *req = (request_t *) zlistx_first (self->requests);
-    while (req) {
-        link_t *link = req->link;
-        if (!req->sent && link->state == LINK_OPEN
-        &&  (!req->auth || link->authed)) {
-            uint8_t *frame = NULL;
-            size_t size = 0;
-            if (channel_seal (link->channel, req->payload, req->len,
-                              &frame, &size) == CHAT_OK) {
-                if (cl_link_send (link, frame, size) == 0) {
-                    req->sent = true;
-                    req->deadline = now + self->config.request_timeout_ms;
-                }
-                free (frame);
-            }
-        }
-        req = (request_t *) zlistx_next (self->requests);
-    }
-}
-
 //  ---------------------------------------------------------------- flows
 
 void
@@ -862,182 +762,6 @@ cl_session_reauth (chatclient_t *self)
     }
 }
 
-//  ---------------------------------------------------------------- links
-
-void
-cl_link_disconnect (link_t *link)
-{
-    if (link->connected) {
-        zsock_disconnect (link->sock, "%s", link->endpoint);
-        link->connected = false;
-    }
-}
-
-void
-cl_link_attempt (chatclient_t *self, link_t *link)
-{
-    channel_destroy (&link->channel);
-    link->channel = channel_client_new (self->client_key);
-    uint8_t *frame = NULL;
-    size_t size = 0;
-    //  a fresh connection drops whatever the old one still had queued
-    cl_link_disconnect (link);
-    if (zsock_connect (link->sock, "%s", link->endpoint) == 0)
-        link->connected = true;
-    if (!link->channel || !link->connected
-    ||  channel_client_hello (link->channel, &frame, &size) != CHAT_OK
-    ||  cl_link_send (link, frame, size) != 0) {
-        free (frame);
-        link->state = LINK_DOWN;
-        link->retry_at = zclock_mono () + link->backoff;
-        return;
-    }
-    free (frame);
-    link->state = LINK_HELLO;
-    link->deadline = zclock_mono () + self->config.request_timeout_ms;
-    if (self->config.verbose)
-        zsys_info ("chat: handshake with %s %s", link->role_name, link->endpoint);
-}
-
-//  The link broke: back off and try again. Requests in flight are sent
-//  again if that is safe, else they fail.
-void
-cl_link_reset (chatclient_t *self, link_t *link, int code, const char *why)
-{
-    if (link->state == LINK_REFUSED)
-        return;
-    channel_destroy (&link->channel);
-    link->state = LINK_DOWN;
-    link->authed = false;
-    link->authing = false;
-    if (link->role == CHATCLIENT_KEYSERVER)
-        self->resume_inflight = false;
-    link->retry_at = zclock_mono () + link->backoff;
-    chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_DISCONNECTED, 0);
-    event->server = link->role;
-    event->code = code;
-    event->endpoint = cl_strdup (link->endpoint);
-    event->retry_ms = link->backoff;
-    event->text = cl_strdup (why);
-    if (self->config.verbose)
-        zsys_info ("chat: %s %s: %s; retrying in %d ms", link->role_name,
-                   link->endpoint, why, link->backoff);
-    link->backoff = link->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : link->backoff * 2;
-
-    request_t *req = (request_t *) zlistx_first (self->requests);
-    while (req) {
-        if (req->link == link && req->sent) {
-            if (req->retry_ok)
-                req->sent = false;
-            else {
-                zlistx_detach_cur (self->requests);
-                cl_request_fail (self, req, CHATCLIENT_ERR_CONNECTION,
-                                "connection lost, try again", 0);
-                //  restart: the list changed under us
-                req = (request_t *) zlistx_first (self->requests);
-                continue;
-            }
-        }
-        req = (request_t *) zlistx_next (self->requests);
-    }
-}
-
-static void
-s_link_opened (chatclient_t *self, link_t *link)
-{
-    link->state = LINK_OPEN;
-    link->backoff = BACKOFF_MIN_MS;
-    link->authed = false;
-    link->authing = false;
-    free (link->fingerprint);
-    link->fingerprint = strdup (channel_peer_fingerprint_text (link->channel));
-    chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_CONNECTED, 0);
-    event->server = link->role;
-    event->endpoint = cl_strdup (link->endpoint);
-    event->fingerprint = cl_strdup (link->fingerprint);
-    if (link->role == CHATCLIENT_MAINSERVER) {
-        void *sub = zsock_resolve (self->push);
-        if (self->push_subscribed)
-            zmq_setsockopt (sub, ZMQ_UNSUBSCRIBE, self->push_topic,
-                            CHANNEL_SESSION_TOKEN_SIZE);
-        memcpy (self->push_topic, channel_session_token (link->channel),
-                CHANNEL_SESSION_TOKEN_SIZE);
-        zmq_setsockopt (sub, ZMQ_SUBSCRIBE, self->push_topic,
-                        CHANNEL_SESSION_TOKEN_SIZE);
-        self->push_subscribed = true;
-        self->next_ping = zclock_mono () + self->config.ping_interval_ms;
-    }
-    if (self->config.verbose)
-        zsys_info ("chat: connected to %s %s, key %s", link->role_name,
-                   link->endpoint, link->fingerprint);
-    cl_session_reauth (self);
-    cl_request_pump (self);
-}
-
-//  The server's key against the pin. True when it may be used.
-static bool
-s_pin_check (chatclient_t *self, link_t *link)
-{
-    const char *offered = channel_peer_fingerprint_text (link->channel);
-    const char *pinned = NULL;
-    pin_result_t result;
-    if (link->pin)
-        result = streq (offered, link->pin) ? PIN_MATCH : PIN_MISMATCH;
-    else
-        result = pinstore_check (self->pins, link->pin_name, offered, &pinned);
-    if (link->pin)
-        pinned = link->pin;
-
-    if (result == PIN_MATCH)
-        return true;
-    if (result == PIN_UNKNOWN) {
-        chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_PIN_NEW, 0);
-        event->server = link->role;
-        event->name = cl_strdup (link->pin_name);
-        event->endpoint = cl_strdup (link->endpoint);
-        event->fingerprint = cl_strdup (offered);
-        if (pinstore_add (self->pins, link->pin_name, offered) != 0) {
-            event->text = cl_format ("could not save the pin to %s",
-                                    pinstore_path (self->pins));
-        }
-        return true;
-    }
-    chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_PIN_MISMATCH, 0);
-    event->server = link->role;
-    event->code = CHAT_ERR_PIN_MISMATCH;
-    event->name = cl_strdup (link->pin_name);
-    event->endpoint = cl_strdup (link->endpoint);
-    event->fingerprint = cl_strdup (offered);
-    event->pinned = cl_strdup (pinned);
-    event->text = cl_format (
-        "the %s at %s offers key %s but %s was pinned%s%s; refusing it "
-        "(if the server's key really changed, remove its line from %s)",
-        link->role_name, link->endpoint, offered, pinned ? pinned : "?",
-        link->pin ? " on the command line" : " for ", link->pin ? "" : link->pin_name,
-        link->pin ? "the command line" : pinstore_path (self->pins));
-    return false;
-}
-
-static void
-s_link_refuse (chatclient_t *self, link_t *link)
-{
-    channel_destroy (&link->channel);
-    cl_link_disconnect (link);
-    link->state = LINK_REFUSED;
-    link->authed = false;
-    request_t *req = (request_t *) zlistx_first (self->requests);
-    while (req) {
-        if (req->link == link) {
-            zlistx_detach_cur (self->requests);
-            cl_request_fail (self, req, CHAT_ERR_PIN_MISMATCH,
-                            "the server's key does not match its pin", 0);
-            req = (request_t *) zlistx_first (self->requests);
-            continue;
-        }
-        req = (request_t *) zlistx_next (self->requests);
-    }
-}
-
 //  ---------------------------------------------------------------- replies
 
 static void
@@ -1257,112 +981,6 @@ cl_session_on_main_logged_in (chatclient_t *self, request_t *req, Chat__LoginRep
         //  whatever happened while we were away
         cl_conv_list (self, 0, 0);
     }
-}
-
-//  A request failed: by an error reply, a timeout, a lost link.
-void
-cl_request_fail (chatclient_t *self, request_t *req, int code, const char *text,
-                uint32_t retry_ms)
-{
-    conv_t *conv = cl_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
-    switch (req->kind) {
-        case RQ_REG_PARAMS:
-        case RQ_REGISTER:
-        case RQ_MAIN_REGISTER:
-        case RQ_LOGIN_START:
-        case RQ_LOGIN_FINISH:
-            if (req->flow)
-                cl_flow_fail (self, req->flow, code, text, retry_ms);
-            break;
-        case RQ_MAIN_LOGIN:
-            self->links [CHATCLIENT_MAINSERVER].authing = false;
-            if (req->purpose == 0) {
-                if (req->flow)
-                    cl_flow_fail (self, req->flow, code, text, retry_ms);
-            }
-            else
-            if (code == CHAT_ERR_BAD_CERTIFICATE) {
-                //  the certificate aged out: a fresh one, once
-                self->certificate_at = 0;
-                if (++self->relogin_failures > 2)
-                    cl_session_lost (self, "the main server refused our certificate");
-            }
-            break;
-        case RQ_RESUME:
-            self->resume_inflight = false;
-            if (code == CHAT_ERR_BAD_CERTIFICATE || code == CHAT_ERR_AUTH_FAILED) {
-                self->resume_failed = true;
-                cl_session_lost (self, "the key server no longer accepts this session");
-            }
-            else
-            if (code != CHATCLIENT_ERR_CONNECTION && code != CHATCLIENT_ERR_TIMEOUT) {
-                //  a key server without resume: the main server can still
-                //  take the certificate we hold while it is fresh
-                self->resume_failed = true;
-                cl_session_reauth (self);
-            }
-            break;
-        case RQ_GET_KEY:
-            if (!conv)
-                break;
-            if (code == CHAT_ERR_NOT_FOUND && conv->key_attempts < KEY_ATTEMPTS) {
-                conv->key_attempts++;
-                cl_conv_key_request (self, conv, true);
-            }
-            else
-            if (code == CHAT_ERR_BAD_TICKET && conv->key_attempts < KEY_ATTEMPTS) {
-                conv->key_attempts++;
-                cl_conv_get_members (self, conv, 0, 1);
-            }
-            else
-                cl_conv_key_failed (self, conv, code);
-            break;
-        case RQ_CREATE_KEY:
-            if (!conv)
-                break;
-            if (code == CHAT_ERR_BAD_TICKET && conv->key_attempts < KEY_ATTEMPTS) {
-                conv->key_attempts++;
-                cl_conv_get_members (self, conv, 0, 1);
-            }
-            else
-            if (code != CHATCLIENT_ERR_CONNECTION && code != CHATCLIENT_ERR_TIMEOUT
-            &&  conv->key_attempts < KEY_ATTEMPTS) {
-                //  someone else created it first
-                conv->key_attempts++;
-                cl_conv_key_request (self, conv, false);
-            }
-            else
-                cl_conv_key_failed (self, conv, code);
-            break;
-        case RQ_GET_MEMBERS:
-            if (req->purpose == 1) {
-                if (conv)
-                    cl_conv_key_failed (self, conv, code);
-            }
-            else
-                cl_event_error (self, CHATCLIENT_EV_ERROR, req->cmd, code, text, retry_ms);
-            break;
-        case RQ_GET_MESSAGES:
-            if (conv) {
-                conv->fetching = false;
-                conv->fetch_error = code;
-                cl_conv_settle (self, conv);
-                conv->fetch_error = 0;
-            }
-            break;
-        case RQ_LIST_CONV:
-        case RQ_LIST_USERS:
-        case RQ_CREATE_CONV:
-        case RQ_SEND:
-            if (req->cmd)
-                cl_event_error (self, CHATCLIENT_EV_ERROR, req->cmd, code, text, retry_ms);
-            break;
-        case RQ_KEY_LOGOUT:
-        case RQ_MAIN_LOGOUT:
-        case RQ_PING:
-            break;
-    }
-    cl_request_free (&req);
 }
 
 void
@@ -1594,87 +1212,6 @@ cl_reply_main (chatclient_t *self, link_t *link, const uint8_t *payload, size_t 
     protobuf_c_message_free_unpacked ((ProtobufCMessage *) reply, NULL);
 }
 
-//  One frame from a server's DEALER.
-static void
-s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size)
-{
-    Chat__Envelope *env = NULL;
-    if (wire_envelope_unpack (data, size, &env) != CHAT_OK)
-        return;
-    switch (env->kind_case) {
-        case CHAT__ENVELOPE__KIND_WELCOME:
-            if (link->state == LINK_HELLO) {
-                int rc = channel_client_accept (link->channel, data, size);
-                if (rc != CHAT_OK) {
-                    char *why = cl_format ("handshake failed: %s", chat_strerror (rc));
-                    cl_link_reset (self, link, rc, why);
-                    free (why);
-                }
-                else
-                if (s_pin_check (self, link))
-                    s_link_opened (self, link);
-                else
-                    s_link_refuse (self, link);
-            }
-            break;
-        case CHAT__ENVELOPE__KIND_ERROR: {
-            int code = (int) env->error->code;
-            if (link->state == LINK_HELLO) {
-                char *why = cl_format ("server refused the handshake: %s",
-                                      chat_strerror (code));
-                if (env->error->retry_after_ms > (uint32_t) link->backoff)
-                    link->backoff = env->error->retry_after_ms > BACKOFF_MAX_MS
-                                  ? BACKOFF_MAX_MS : (int) env->error->retry_after_ms;
-                cl_link_reset (self, link, code, why);
-                free (why);
-            }
-            else
-            if (link->state == LINK_OPEN && code == CHAT_ERR_UNKNOWN_SESSION) {
-                link->backoff = BACKOFF_MIN_MS;
-                cl_link_reset (self, link, code, "the server does not know our session (restarted?)");
-            }
-            else
-            if (link->state == LINK_OPEN && self->config.verbose)
-                zsys_info ("chat: %s refused a frame: %s", link->role_name,
-                           chat_strerror (code));
-            break;
-        }
-        case CHAT__ENVELOPE__KIND_SEALED:
-            if (link->state == LINK_OPEN && env->sealed->token
-            &&  env->sealed->session_id.len == CHANNEL_SESSION_ID_SIZE
-            &&  memcmp (env->sealed->session_id.data,
-                        channel_session_id (link->channel), CHANNEL_SESSION_ID_SIZE) == 0) {
-                uint8_t *payload = NULL;
-                size_t len = 0;
-                if (channel_open (link->channel, env->sealed->token,
-                                  strlen (env->sealed->token), &payload, &len) == CHAT_OK) {
-                    if (link->role == CHATCLIENT_KEYSERVER)
-                        cl_reply_key (self, link, payload, len);
-                    else
-                        cl_reply_main (self, link, payload, len);
-                    secret_wipe (payload, len);
-                    free (payload);
-                }
-            }
-            break;
-        case CHAT__ENVELOPE__KIND_HELLO:
-            //  our own Hello came back: with no server listening, TCP on
-            //  loopback can connect a socket to itself (same port both
-            //  ends). Drop that connection at once, which frees the port
-            //  for the server coming back.
-            if (link->state == LINK_HELLO) {
-                link->backoff = BACKOFF_MIN_MS;
-                cl_link_reset (self, link, CHATCLIENT_ERR_CONNECTION,
-                              "connected to itself; the server is not up yet");
-                cl_link_disconnect (link);
-            }
-            break;
-        default:
-            break;
-    }
-    protobuf_c_message_free_unpacked ((ProtobufCMessage *) env, NULL);
-}
-
 void
 cl_reply_push (chatclient_t *self, const uint8_t *data, size_t size)
 {
@@ -1735,26 +1272,6 @@ s_default_push (const char *mainserver)
     if (!end || *end || port <= 0 || port >= 65535)
         return NULL;
     return cl_format ("%.*s:%ld", (int) (colon - mainserver), mainserver, port + 1);
-}
-
-int
-cl_link_init (chatclient_t *self, link_t *link, chatclient_server_t role,
-             const char *endpoint, const char *pin_name, const char *pin)
-{
-    link->client = self;
-    link->role = role;
-    link->role_name = role == CHATCLIENT_KEYSERVER ? "keyserver" : "mainserver";
-    link->endpoint = strdup (endpoint);
-    link->pin_name = strdup (pin_name ? pin_name : endpoint);
-    link->pin = cl_strdup (pin);
-    link->backoff = BACKOFF_MIN_MS;
-    link->sock = zsock_new (ZMQ_DEALER);
-    if (!link->sock)
-        return -1;
-    zsock_set_linger (link->sock, 0);
-    zsock_set_maxmsgsize (link->sock, WIRE_MAX_FRAME);
-    zsock_set_sndhwm (link->sock, 10000);
-    return 0;
 }
 
 chatclient_t *
@@ -1858,17 +1375,10 @@ chatclient_destroy (chatclient_t **self_p)
     zlist_destroy (&self->events);
     zlist_destroy (&self->users);
     free (self->convs);
-    for (int i = 0; i < 2; i++) {
-        link_t *link = &self->links [i];
-        channel_destroy (&link->channel);
-        if (i == 1 && self->monitor)
-            zmq_socket_monitor (zsock_resolve (link->sock), NULL, 0);
-        zsock_destroy (&link->sock);
-        free (link->endpoint);
-        free (link->pin_name);
-        free (link->pin);
-        free (link->fingerprint);
-    }
+    if (self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->links [1].sock), NULL, 0);
+    cl_link_destroy (&self->links [0]);
+    cl_link_destroy (&self->links [1]);
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->push);
     free (self->push_endpoint);
@@ -1888,20 +1398,6 @@ chatclient_sockets (chatclient_t *self, zsock_t **socks, size_t max)
         if (all [i] && count < max)
             socks [count++] = all [i];
     return count;
-}
-
-void
-cl_link_read (chatclient_t *self, link_t *link)
-{
-    while (zsock_events (link->sock) & ZMQ_POLLIN) {
-        zmsg_t *msg = zmsg_recv (link->sock);
-        if (!msg)
-            break;
-        zframe_t *frame = zmsg_first (msg);
-        if (frame && zmsg_size (msg) == 1)
-            s_link_frame (self, link, zframe_data (frame), zframe_size (frame));
-        zmsg_destroy (&msg);
-    }
 }
 
 bool
@@ -1956,47 +1452,9 @@ void
 chatclient_tick (chatclient_t *self)
 {
     int64_t now = zclock_mono ();
-    for (int i = 0; i < 2; i++) {
-        link_t *link = &self->links [i];
-        if (link->state == LINK_DOWN && now >= link->retry_at)
-            cl_link_attempt (self, link);
-        else
-        if (link->state == LINK_HELLO && now >= link->deadline) {
-            char *why = cl_format ("no answer from %s", link->endpoint);
-            cl_link_reset (self, link, CHATCLIENT_ERR_TIMEOUT, why);
-            free (why);
-        }
-    }
-    //  an unanswered request means the link is dead
-    request_t *req = (request_t *) zlistx_first (self->requests);
-    while (req) {
-        if (req->sent && now >= req->deadline && req->link->state == LINK_OPEN) {
-            char *why = cl_format ("no answer from %s within %d ms",
-                                  req->link->endpoint, self->config.request_timeout_ms);
-            cl_link_reset (self, req->link, CHATCLIENT_ERR_TIMEOUT, why);
-            free (why);
-            req = (request_t *) zlistx_first (self->requests);
-            continue;
-        }
-        req = (request_t *) zlistx_next (self->requests);
-    }
-    //  commands that waited too long for their server give up
-    req = (request_t *) zlistx_first (self->requests);
-    while (req) {
-        if (!req->sent && (now >= req->expires || req->link->state == LINK_REFUSED)) {
-            zlistx_detach_cur (self->requests);
-            char *why = req->link->state == LINK_REFUSED
-                      ? cl_format ("the %s's key does not match its pin", req->link->role_name)
-                      : cl_format ("the %s at %s did not answer", req->link->role_name,
-                                  req->link->endpoint);
-            cl_request_fail (self, req, req->link->state == LINK_REFUSED
-                            ? CHAT_ERR_PIN_MISMATCH : CHATCLIENT_ERR_TIMEOUT, why, 0);
-            free (why);
-            req = (request_t *) zlistx_first (self->requests);
-            continue;
-        }
-        req = (request_t *) zlistx_next (self->requests);
-    }
+    cl_link_tick (self, &self->links [0], now);
+    cl_link_tick (self, &self->links [1], now);
+    cl_request_tick (self, now);
     //  keep an idle session alive, and catch anything a push missed
     link_t *main = &self->links [CHATCLIENT_MAINSERVER];
     if (main->state == LINK_OPEN && now >= self->next_ping) {
@@ -2019,22 +1477,11 @@ chatclient_timeout (chatclient_t *self)
 {
     int64_t now = zclock_mono ();
     int64_t due = now + 1000;
-    for (int i = 0; i < 2; i++) {
-        link_t *link = &self->links [i];
-        if (link->state == LINK_DOWN && link->retry_at < due)
-            due = link->retry_at;
-        if (link->state == LINK_HELLO && link->deadline < due)
-            due = link->deadline;
-    }
+    due = cl_link_due (&self->links [0], due);
+    due = cl_link_due (&self->links [1], due);
     if (self->links [1].state == LINK_OPEN && self->next_ping < due)
         due = self->next_ping;
-    request_t *req = (request_t *) zlistx_first (self->requests);
-    while (req) {
-        int64_t at = req->sent ? req->deadline : req->expires;
-        if (at < due)
-            due = at;
-        req = (request_t *) zlistx_next (self->requests);
-    }
+    due = cl_request_due (self, due);
     if (zlist_size (self->events))
         return 0;
     return due <= now ? 0 : (int) (due - now);

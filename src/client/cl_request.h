@@ -75,6 +75,22 @@ typedef bool (cl_request_match_fn) (request_t *req, void *arg);
 request_t *
     cl_request_take (chatclient_t *self, cl_request_match_fn *match, void *arg);
 
+//  link broke: its requests in flight are sent again once it is back if
+//  that is safe (retry_ok), else they fail with CHATCLIENT_ERR_CONNECTION.
+void
+    cl_request_link_lost (chatclient_t *self, link_t *link);
+//  Fail every request for link (sent or not) with code and text.
+void
+    cl_request_fail_link (chatclient_t *self, link_t *link, int code, const char *text);
+
+//  Request timers: an unanswered request resets its link; a command that
+//  waited too long for its server (or whose server is refused) fails.
+void
+    cl_request_tick (chatclient_t *self, int64_t now);
+//  The earlier of due and the next request deadline.
+int64_t
+    cl_request_due (chatclient_t *self, int64_t due);
+
 //  Seal and send every queued request whose link is ready for it.
 void
     cl_request_pump (chatclient_t *self);
