@@ -28,177 +28,6 @@
 #include "secret.h"
 #include "wire.h"
 
-//  ---------------------------------------------------------------- flows
-
-void
-cl_flow_destroy (flow_t **flow_p)
-{
-    if (!flow_p || !*flow_p)
-        return;
-    flow_t *flow = *flow_p;
-    free (flow->username);
-    if (flow->password) {
-        secret_wipe (flow->password, strlen (flow->password));
-        free (flow->password);
-    }
-    scram_client_destroy (&flow->scram);
-    free (flow->server_first);
-    secret_wipe (flow->stored_key, sizeof (flow->stored_key));
-    secret_wipe (flow->server_key, sizeof (flow->server_key));
-    free (flow);
-    *flow_p = NULL;
-}
-
-void
-cl_flow_end (chatclient_t *self, flow_t *flow)
-{
-    //  requests that still point at the flow forget it
-    request_t *req = (request_t *) zlistx_first (self->requests);
-    while (req) {
-        if (req->flow == flow)
-            req->flow = NULL;
-        req = (request_t *) zlistx_next (self->requests);
-    }
-    if (flow->at_worker) {
-        flow->dead = true;      //  freed when the worker hands it back
-        return;
-    }
-    zlist_remove (self->flows, flow);
-    cl_flow_destroy (&flow);
-}
-
-void
-cl_flow_fail (chatclient_t *self, flow_t *flow, int code, const char *text,
-             uint32_t retry_ms)
-{
-    cl_event_error (self, flow->kind == FLOW_REGISTER
-                   ? CHATCLIENT_EV_REGISTER_FAILED : CHATCLIENT_EV_LOGIN_FAILED,
-                   flow->cmd, code, text, retry_ms);
-    cl_flow_end (self, flow);
-}
-
-//  The worker: PBKDF2 off the caller's thread. Takes a flow pointer, does
-//  its slow step, hands it back.
-void
-cl_flow_worker (zsock_t *pipe, void *args)
-{
-    (void) args;
-    zsock_signal (pipe, 0);
-    while (true) {
-        zmsg_t *msg = zmsg_recv (pipe);
-        if (!msg)
-            break;
-        char *command = zmsg_popstr (msg);
-        bool term = command && streq (command, "$TERM");
-        if (!term && command && streq (command, "JOB")) {
-            zframe_t *frame = zmsg_pop (msg);
-            flow_t *flow = NULL;
-            if (frame && zframe_size (frame) == sizeof (flow))
-                memcpy (&flow, zframe_data (frame), sizeof (flow));
-            zframe_destroy (&frame);
-            if (flow) {
-                if (flow->kind == FLOW_REGISTER)
-                    flow->rc = scram_make_verifier (flow->password, flow->salt,
-                                                    flow->salt_len, flow->iterations,
-                                                    flow->stored_key, flow->server_key)
-                               == 0 ? CHAT_OK : CHAT_ERR_INTERNAL;
-                else
-                    flow->rc = scram_client_final (flow->scram, flow->server_first,
-                                                   &flow->client_final);
-                zsock_send (pipe, "p", flow);
-            }
-        }
-        free (command);
-        zmsg_destroy (&msg);
-        if (term)
-            break;
-    }
-    //  this thread's OpenSSL state, which would otherwise outlive it
-    OPENSSL_thread_stop ();
-}
-
-void
-cl_flow_to_worker (chatclient_t *self, flow_t *flow)
-{
-    flow->at_worker = true;
-    zmsg_t *msg = zmsg_new ();
-    zmsg_addstr (msg, "JOB");
-    zmsg_addmem (msg, &flow, sizeof (flow));
-    zmsg_send (&msg, self->worker);
-}
-
-static void
-s_register_step (chatclient_t *self, flow_t *flow)
-{
-    //  verifiers are ready: send them
-    Chat__RegisterRequest body = CHAT__REGISTER_REQUEST__INIT;
-    body.username = flow->username;
-    body.salt.data = flow->salt;
-    body.salt.len = flow->salt_len;
-    body.iterations = flow->iterations;
-    body.stored_key.data = flow->stored_key;
-    body.stored_key.len = SCRAM_KEY_SIZE;
-    body.server_key.data = flow->server_key;
-    body.server_key.len = SCRAM_KEY_SIZE;
-    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
-    req.body_case = CHAT__KEY_REQUEST__BODY_REGISTER;
-    req.register_ = &body;
-    request_t *r = cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_REGISTER, flow->cmd,
-                             (ProtobufCMessage *) &req, false, false);
-    if (r)
-        r->flow = flow;
-    else
-        cl_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
-}
-
-static void
-s_login_step (chatclient_t *self, flow_t *flow)
-{
-    Chat__LoginFinish body = CHAT__LOGIN_FINISH__INIT;
-    body.client_final = (char *) flow->client_final;
-    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
-    req.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_FINISH;
-    req.login_finish = &body;
-    request_t *r = cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_LOGIN_FINISH, flow->cmd,
-                             (ProtobufCMessage *) &req, false, false);
-    if (r)
-        r->flow = flow;
-    else
-        cl_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
-}
-
-void
-cl_flow_worker_done (chatclient_t *self)
-{
-    flow_t *flow = NULL;
-    if (zsock_recv (self->worker, "p", &flow) != 0 || !flow)
-        return;
-    flow->at_worker = false;
-    if (flow->dead) {
-        zlist_remove (self->flows, flow);
-        cl_flow_destroy (&flow);
-        return;
-    }
-    //  the password is no longer needed by either flow
-    if (flow->password) {
-        secret_wipe (flow->password, strlen (flow->password));
-        free (flow->password);
-        flow->password = NULL;
-    }
-    if (flow->rc != CHAT_OK) {
-        cl_flow_fail (self, flow, flow->rc,
-                     flow->kind == FLOW_LOGIN
-                     ? "The key server sent an unusable login challenge"
-                     : "Could not derive the password verifier", 0);
-        return;
-    }
-    if (flow->kind == FLOW_REGISTER)
-        s_register_step (self, flow);
-    else
-        s_login_step (self, flow);
-    cl_request_pump (self);
-}
-
 //  ---------------------------------------------------------------- conversations
 
 conv_t *
@@ -494,6 +323,33 @@ s_complete_waiter (chatclient_t *self, conv_t *conv, waiter_t *waiter)
     }
 }
 
+static void
+s_fail_waiters (chatclient_t *self, conv_t *conv, int code, const char *text)
+{
+    waiter_t *waiter;
+    while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
+        cl_event_error (self, CHATCLIENT_EV_ERROR, waiter->cmd, code, text, 0);
+        free (waiter);
+    }
+}
+
+static void
+s_fail_sends (chatclient_t *self, conv_t *conv, int code, const char *text)
+{
+    sendjob_t *job;
+    while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
+        cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd, code, text, 0);
+        cl_sendjob_free (&job);
+    }
+}
+
+void
+cl_conv_fail_commands (chatclient_t *self, conv_t *conv, int code)
+{
+    s_fail_waiters (self, conv, code, NULL);
+    s_fail_sends (self, conv, code, NULL);
+}
+
 //  Make progress on a conversation after anything changed.
 void
 cl_conv_settle (chatclient_t *self, conv_t *conv)
@@ -520,12 +376,7 @@ cl_conv_settle (chatclient_t *self, conv_t *conv)
     }
     else
     if (conv->key_state == KEY_NONE && conv->key_error) {
-        sendjob_t *job;
-        while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
-            cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd, conv->key_error,
-                           "Could not get the conversation key", 0);
-            cl_sendjob_free (&job);
-        }
+        s_fail_sends (self, conv, conv->key_error, "Could not get the conversation key");
     }
     //  open/history complete once everything is fetched and readable
     if (zlist_size (conv->waiters) == 0)
@@ -534,12 +385,8 @@ cl_conv_settle (chatclient_t *self, conv_t *conv)
                 ? conv->fetch_error
                 : (conv->key_state == KEY_NONE && conv->key_error) ? conv->key_error : 0;
     if (error) {
-        waiter_t *waiter;
-        while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
-            cl_event_error (self, CHATCLIENT_EV_ERROR, waiter->cmd, error,
-                           conv->fetch_error ? NULL : "Could not get the conversation key", 0);
-            free (waiter);
-        }
+        s_fail_waiters (self, conv, error,
+                        conv->fetch_error ? NULL : "Could not get the conversation key");
         conv->fetch_error = 0;
         return;
     }
@@ -617,78 +464,6 @@ cl_conv_key_failed (chatclient_t *self, conv_t *conv, int code)
     conv->key_error = 0;        //  a later command tries again
 }
 
-//  ---------------------------------------------------------------- session
-
-void
-cl_session_clear (chatclient_t *self)
-{
-    self->logged_in = false;
-    free (self->username);
-    self->username = NULL;
-    if (self->certificate) {
-        secret_wipe (self->certificate, self->certificate_len);
-        free (self->certificate);
-        self->certificate = NULL;
-    }
-    if (self->resume_token) {
-        secret_wipe (self->resume_token, self->resume_len);
-        free (self->resume_token);
-        self->resume_token = NULL;
-    }
-    self->certificate_at = 0;
-    self->resume_inflight = false;
-    self->resume_failed = false;
-    self->relogin_failures = 0;
-    self->first_list_done = false;
-    self->links [0].authed = self->links [1].authed = false;
-    self->links [1].authing = false;
-    //  requests that need the session can no longer be answered
-    request_t *req = (request_t *) zlistx_first (self->requests);
-    while (req) {
-        if (req->auth || req->kind == RQ_RESUME || req->kind == RQ_MAIN_LOGIN) {
-            zlistx_detach_cur (self->requests);
-            if (req->cmd)
-                cl_event_error (self, CHATCLIENT_EV_ERROR, req->cmd,
-                               CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
-            cl_request_free (&req);
-            req = (request_t *) zlistx_first (self->requests);
-            continue;
-        }
-        req = (request_t *) zlistx_next (self->requests);
-    }
-    for (size_t i = 0; i < self->conv_count; i++) {
-        conv_t *conv = self->convs [i];
-        waiter_t *waiter;
-        while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
-            cl_event_error (self, CHATCLIENT_EV_ERROR, waiter->cmd,
-                           CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
-            free (waiter);
-        }
-        sendjob_t *job;
-        while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
-            cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd,
-                           CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
-            cl_sendjob_free (&job);
-        }
-        cl_conv_destroy (&self->convs [i]);
-    }
-    self->conv_count = 0;
-    char *user;
-    while ((user = (char *) zlist_pop (self->users)))
-        free (user);
-}
-
-void
-cl_session_lost (chatclient_t *self, const char *why)
-{
-    if (!self->logged_in)
-        return;
-    cl_session_clear (self);
-    chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_LOGGED_OUT, 0);
-    event->code = CHAT_ERR_NOT_LOGGED_IN;
-    event->text = cl_format ("session ended: %s; log in again", why);
-}
-
 void
 cl_conv_list (chatclient_t *self, uint32_t cmd, int purpose)
 {
@@ -700,66 +475,6 @@ cl_conv_list (chatclient_t *self, uint32_t cmd, int purpose)
                              (ProtobufCMessage *) &req, true, true);
     if (r)
         r->purpose = purpose;
-}
-
-void
-cl_session_main_login (chatclient_t *self, uint32_t cmd, flow_t *flow, int purpose)
-{
-    Chat__LoginRequest body = CHAT__LOGIN_REQUEST__INIT;
-    body.certificate.data = self->certificate;
-    body.certificate.len = self->certificate_len;
-    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
-    req.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
-    req.login = &body;
-    request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGIN, cmd,
-                             (ProtobufCMessage *) &req, false, false);
-    if (r) {
-        r->flow = flow;
-        r->purpose = purpose;
-        self->links [CHATCLIENT_MAINSERVER].authing = true;
-    }
-}
-
-static void
-s_resume (chatclient_t *self)
-{
-    Chat__ResumeRequest body = CHAT__RESUME_REQUEST__INIT;
-    body.resume_token.data = self->resume_token;
-    body.resume_token.len = self->resume_len;
-    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
-    req.body_case = CHAT__KEY_REQUEST__BODY_RESUME;
-    req.resume = &body;
-    if (cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_RESUME, 0,
-                  (ProtobufCMessage *) &req, false, false))
-        self->resume_inflight = true;
-}
-
-//  Log in again after a reconnect, without the password.
-void
-cl_session_reauth (chatclient_t *self)
-{
-    if (!self->logged_in)
-        return;
-    link_t *key = &self->links [CHATCLIENT_KEYSERVER];
-    link_t *main = &self->links [CHATCLIENT_MAINSERVER];
-    int64_t now = zclock_time ();
-    bool cert_fresh = self->certificate
-                   && now - self->certificate_at < CERT_FRESH_MS;
-    bool main_needs = main->state == LINK_OPEN && !main->authed && !main->authing;
-    bool key_needs = key->state == LINK_OPEN && !key->authed;
-
-    if ((key_needs || (main_needs && !cert_fresh))
-    &&  key->state == LINK_OPEN && !self->resume_inflight && !self->resume_failed
-    &&  self->resume_token)
-        s_resume (self);
-
-    if (main_needs) {
-        if (cert_fresh)
-            cl_session_main_login (self, 0, NULL, 1);
-        else
-        if (self->resume_failed || !self->resume_token)
-            cl_session_lost (self, "the key server did not renew the session");
-    }
 }
 
 //  ---------------------------------------------------------------- replies
@@ -893,94 +608,6 @@ cl_conv_on_key (chatclient_t *self, request_t *req, Chat__ConversationKey *key)
     secret_wipe (key->key.data, key->key.len);
     conv->key_state = KEY_READY;
     cl_conv_settle (self, conv);
-}
-
-void
-cl_session_on_logged_in (chatclient_t *self, request_t *req, Chat__LoggedIn *logged)
-{
-    link_t *key = &self->links [CHATCLIENT_KEYSERVER];
-    flow_t *flow = req->flow;
-    if (req->kind == RQ_LOGIN_FINISH) {
-        if (!flow)
-            return;
-        if (!logged->server_final
-        ||  scram_client_verify (flow->scram, logged->server_final) != CHAT_OK) {
-            //  the server does not hold our verifier: an impostor
-            cl_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED,
-                         "The key server could not prove it knows your password; refusing it", 0);
-            Chat__LogoutRequest body = CHAT__LOGOUT_REQUEST__INIT;
-            Chat__KeyRequest out = CHAT__KEY_REQUEST__INIT;
-            out.body_case = CHAT__KEY_REQUEST__BODY_LOGOUT;
-            out.logout = &body;
-            cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
-                      (ProtobufCMessage *) &out, false, false);
-            return;
-        }
-    }
-    if (logged->certificate.len == 0 || logged->certificate.len > CREDENTIAL_MAX_TOKEN) {
-        if (flow)
-            cl_flow_fail (self, flow, CHAT_ERR_MALFORMED, "no certificate from the key server", 0);
-        return;
-    }
-    if (self->certificate) {
-        secret_wipe (self->certificate, self->certificate_len);
-        free (self->certificate);
-    }
-    self->certificate = malloc (logged->certificate.len);
-    assert (self->certificate);
-    memcpy (self->certificate, logged->certificate.data, logged->certificate.len);
-    self->certificate_len = logged->certificate.len;
-    self->certificate_at = zclock_time ();
-    if (logged->resume_token.len > 0 && logged->resume_token.len <= CREDENTIAL_MAX_TOKEN) {
-        if (self->resume_token) {
-            secret_wipe (self->resume_token, self->resume_len);
-            free (self->resume_token);
-        }
-        self->resume_token = malloc (logged->resume_token.len);
-        assert (self->resume_token);
-        memcpy (self->resume_token, logged->resume_token.data, logged->resume_token.len);
-        self->resume_len = logged->resume_token.len;
-    }
-    key->authed = true;
-    if (req->kind == RQ_LOGIN_FINISH) {
-        free (self->username);
-        self->username = strdup (logged->username && *logged->username
-                                 ? logged->username : flow->username);
-        cl_session_main_login (self, flow->cmd, flow, 0);
-    }
-    else {
-        self->resume_inflight = false;
-        cl_session_reauth (self);
-    }
-}
-
-void
-cl_session_on_main_logged_in (chatclient_t *self, request_t *req, Chat__LoginReply *reply)
-{
-    link_t *main = &self->links [CHATCLIENT_MAINSERVER];
-    main->authing = false;
-    main->authed = true;
-    self->relogin_failures = 0;
-    if (req->purpose == 0) {
-        flow_t *flow = req->flow;
-        self->logged_in = true;
-        if (reply->username && *reply->username) {
-            free (self->username);
-            self->username = strdup (reply->username);
-        }
-        chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_LOGGED_IN, req->cmd);
-        event->username = cl_strdup (self->username);
-        if (flow)
-            cl_flow_end (self, flow);
-        cl_conv_list (self, 0, 1);
-    }
-    else {
-        chatclient_event_t *event = cl_event_add (self, CHATCLIENT_EV_LOGGED_IN, 0);
-        event->username = cl_strdup (self->username);
-        event->text = strdup ("logged in again after a reconnect");
-        //  whatever happened while we were away
-        cl_conv_list (self, 0, 0);
-    }
 }
 
 void
@@ -1530,18 +1157,6 @@ s_refuse (chatclient_t *self, chatclient_event_type_t type, int code, const char
     return cmd;
 }
 
-bool
-cl_flow_login_busy (chatclient_t *self)
-{
-    flow_t *flow = (flow_t *) zlist_first (self->flows);
-    while (flow) {
-        if (flow->kind == FLOW_LOGIN && !flow->dead)
-            return true;
-        flow = (flow_t *) zlist_next (self->flows);
-    }
-    return false;
-}
-
 uint32_t
 chatclient_register (chatclient_t *self, const char *username,
                      const char *password, const char *confirm,
@@ -1558,26 +1173,13 @@ chatclient_register (chatclient_t *self, const char *username,
         return s_refuse (self, CHATCLIENT_EV_REGISTER_FAILED,
                          CHAT_ERR_BAD_REQUEST, "The password must not be empty");
     uint32_t cmd = s_new_cmd (self);
-    flow_t *flow = calloc (1, sizeof (flow_t));
-    assert (flow);
-    flow->kind = FLOW_REGISTER;
-    flow->cmd = cmd;
-    flow->username = strdup (username);
-    flow->password = strdup (password);
-    zlist_append (self->flows, flow);
-
+    flow_t *flow = cl_flow_new (self, FLOW_REGISTER, cmd, username, password);
     Chat__RegisterParamsRequest body = CHAT__REGISTER_PARAMS_REQUEST__INIT;
     body.username = (char *) username;
     Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
     req.body_case = CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS;
     req.register_params = &body;
-    request_t *r = cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_REG_PARAMS, cmd,
-                             (ProtobufCMessage *) &req, false, true);
-    if (!r)
-        cl_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
-    else
-        r->flow = flow;
-    cl_request_pump (self);
+    cl_flow_start (self, flow, &req);
     return cmd;
 }
 
@@ -1597,14 +1199,8 @@ chatclient_login (chatclient_t *self, const char *username, const char *password
     if (!username || !password || !*username || !*password)
         return s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED, CHAT_ERR_AUTH_FAILED, NULL);
     uint32_t cmd = s_new_cmd (self);
-    flow_t *flow = calloc (1, sizeof (flow_t));
-    assert (flow);
-    flow->kind = FLOW_LOGIN;
-    flow->cmd = cmd;
-    flow->username = strdup (username);
-    flow->password = strdup (password);
+    flow_t *flow = cl_flow_new (self, FLOW_LOGIN, cmd, username, password);
     flow->scram = scram_client_new (username, password, NULL);
-    zlist_append (self->flows, flow);
     if (!flow->scram) {
         //  e.g. a name SCRAM cannot carry: same answer as a wrong password
         cl_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED, NULL, 0);
@@ -1615,13 +1211,7 @@ chatclient_login (chatclient_t *self, const char *username, const char *password
     Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
     req.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_START;
     req.login_start = &body;
-    request_t *r = cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_LOGIN_START, cmd,
-                             (ProtobufCMessage *) &req, false, true);
-    if (!r)
-        cl_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
-    else
-        r->flow = flow;
-    cl_request_pump (self);
+    cl_flow_start (self, flow, &req);
     return cmd;
 }
 
