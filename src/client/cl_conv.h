@@ -107,5 +107,8 @@ void
     cl_conv_on_sent (chatclient_t *self, request_t *req, Chat__SendMessageReply *sent);
 void
     cl_conv_on_key (chatclient_t *self, request_t *req, Chat__ConversationKey *key);
+//  A message the main server pushed.
+void
+    cl_conv_on_pushed (chatclient_t *self, Chat__StoredMessage *stored);
 
 #endif
