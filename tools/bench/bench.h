@@ -72,6 +72,8 @@ typedef struct {
     double zmq_msgs_per_s;      //  DEALER->ROUTER, no crypto
     double zmq_rtt_p50_us;      //  DEALER->ROUTER->DEALER round trip
     double zmq_rtt_p99_us;
+    double fsync_p50_ms;        //  4 KiB write + fdatasync in the scratch directory
+    double fsync_p99_ms;
 
     //  Derived from the shared secret, to mint certificates for raw
     //  clients (a harness shortcut: real clients log in at the key server)

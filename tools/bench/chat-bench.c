@@ -462,18 +462,21 @@ main (int argc, char *argv [])
 
     //  Servers we start share a fresh secret in a scratch directory; the
     //  path is short because ipc:// paths are limited to about 100 bytes
+    //  A scratch directory always (known_servers, the fsync probe); the
+    //  servers we start live in it too
+    char template [] = "/tmp/chat-bench.XXXXXX";
+    if (!mkdtemp (template)) {
+        fprintf (stderr, "chat-bench: cannot make a scratch directory: %s\n",
+                 strerror (errno));
+        benchreport_destroy (&bench.report);
+        return 1;
+    }
+    bench.tmpdir = strdup (template);
     if (bench_servers_local (&bench)) {
         bench.keyserver_bin = ks_bin? strdup (ks_bin)
                             : s_default_bin (BENCH_KEYSERVER_BIN, "chat-keyserver");
         bench.mainserver_bin = ms_bin? strdup (ms_bin)
                              : s_default_bin (BENCH_MAINSERVER_BIN, "chat-mainserver");
-        char template [] = "/tmp/chat-bench.XXXXXX";
-        if (!mkdtemp (template)) {
-            fprintf (stderr, "chat-bench: cannot make a scratch directory: %s\n",
-                     strerror (errno));
-            return 1;
-        }
-        bench.tmpdir = strdup (template);
         free (bench.shared_secret);
         bench.shared_secret = zsys_sprintf ("%s/shared.secret", bench.tmpdir);
         if (secret_shared_create (bench.shared_secret) != 0) {
