@@ -1,26 +1,14 @@
 /*  chatclient - the client library; see chatclient.h
 
-    Layout of this file:
-    - links: one per server (DEALER, channel, handshake, pin, back-off)
-    - requests: a queue of packed requests with ids, gates and deadlines;
-      a request waits until its link is open (and logged in, if it needs
-      that), is sealed and sent, and is answered, failed or re-sent
-    - flows: register and login, whose PBKDF2 runs on the worker thread
-    - conversations: keys, tickets, message logs, fetches, waiting commands
-    - events
+    This file holds the client's life cycle, the event loop hooks, the
+    commands and the state views; the rest is in the cl_*.c modules listed
+    in cl_client.h.
 */
-#include <stdarg.h>
-#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include "chatclient.h"
 #include "cl_client.h"
-#include "cl_event.h"
-#include "convlog.h"
-#include "msgseal.h"
-#include "channel.h"
 #include "chaterror.h"
-#include "codec.h"
 #include "credential.h"
 #include "pinstore.h"
 #include "rsakey.h"
@@ -88,9 +76,9 @@ chatclient_new (const chatclient_config_t *config)
     self->client_key = rsakey_generate (2048);
     if (!self->client_key
     ||  cl_link_init (self, &self->links [0], CHATCLIENT_KEYSERVER, config->keyserver,
-                     config->keyserver_pin_name, config->keyserver_pin)
+                      config->keyserver_pin_name, config->keyserver_pin)
     ||  cl_link_init (self, &self->links [1], CHATCLIENT_MAINSERVER, config->mainserver,
-                     config->mainserver_pin_name, config->mainserver_pin)) {
+                      config->mainserver_pin_name, config->mainserver_pin)) {
         fprintf (stderr, "chat: cannot set up the client\n");
         chatclient_destroy (&self);
         return NULL;
@@ -234,7 +222,7 @@ chatclient_tick (chatclient_t *self)
         out.body_case = CHAT__MAIN_REQUEST__BODY_PING;
         out.ping = &body;
         cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_PING, 0,
-                  (ProtobufCMessage *) &out, false, false);
+                           (ProtobufCMessage *) &out, false, false);
         if (self->logged_in && main->authed)
             cl_conv_list (self, 0, 0);
     }
@@ -298,6 +286,31 @@ s_refuse (chatclient_t *self, chatclient_event_type_t type, int code, const char
     uint32_t cmd = s_new_cmd (self);
     cl_event_error (self, type, cmd, code, text, 0);
     return cmd;
+}
+
+//  A conversation command's checks: 0 with *conv set, or the id of the
+//  command, refused.
+static uint32_t
+s_refuse_conv (chatclient_t *self, const uint8_t *conversation_id, conv_t **conv)
+{
+    if (!self->logged_in)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    *conv = cl_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
+    if (!*conv)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
+                         "No such conversation");
+    return 0;
+}
+
+//  Queue a main server request that completes command cmd, and send it.
+static void
+s_main_command (chatclient_t *self, rq_kind_t kind, uint32_t cmd,
+                Chat__MainRequest *req, bool retry_ok)
+{
+    if (!cl_request_submit (self, CHATCLIENT_MAINSERVER, kind, cmd,
+                            (ProtobufCMessage *) req, true, retry_ok))
+        cl_event_error (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
+    cl_request_pump (self);
 }
 
 uint32_t
@@ -370,13 +383,13 @@ chatclient_logout (chatclient_t *self)
     kreq.body_case = CHAT__KEY_REQUEST__BODY_LOGOUT;
     kreq.logout = &kbody;
     cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
-              (ProtobufCMessage *) &kreq, false, false);
+                       (ProtobufCMessage *) &kreq, false, false);
     Chat__LogoutRequestMain mbody = CHAT__LOGOUT_REQUEST_MAIN__INIT;
     Chat__MainRequest mreq = CHAT__MAIN_REQUEST__INIT;
     mreq.body_case = CHAT__MAIN_REQUEST__BODY_LOGOUT;
     mreq.logout = &mbody;
     cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGOUT, 0,
-              (ProtobufCMessage *) &mreq, false, false);
+                       (ProtobufCMessage *) &mreq, false, false);
     cl_event_add (self, CHATCLIENT_EV_LOGGED_OUT, cmd);
     cl_request_pump (self);
     return cmd;
@@ -392,10 +405,7 @@ chatclient_list_users (chatclient_t *self)
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_USERS;
     req.list_users = &body;
-    if (!cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_LIST_USERS, cmd,
-                   (ProtobufCMessage *) &req, true, true))
-        cl_event_error (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
-    cl_request_pump (self);
+    s_main_command (self, RQ_LIST_USERS, cmd, &req, true);
     return cmd;
 }
 
@@ -429,10 +439,7 @@ chatclient_create_conversation (chatclient_t *self, const char **usernames, size
     req.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
     req.create_conversation = &body;
     //  not repeated after a lost link: a group made twice would be two groups
-    if (!cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_CREATE_CONV, cmd,
-                   (ProtobufCMessage *) &req, true, false))
-        cl_event_error (self, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
-    cl_request_pump (self);
+    s_main_command (self, RQ_CREATE_CONV, cmd, &req, false);
     return cmd;
 }
 
@@ -440,25 +447,12 @@ static uint32_t
 s_wait_command (chatclient_t *self, const uint8_t *conversation_id,
                 wait_kind_t kind, uint64_t after)
 {
-    if (!self->logged_in)
-        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
-    conv_t *conv = cl_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
-    if (!conv)
-        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
-                         "No such conversation");
+    conv_t *conv = NULL;
+    uint32_t refused = s_refuse_conv (self, conversation_id, &conv);
+    if (refused)
+        return refused;
     uint32_t cmd = s_new_cmd (self);
-    waiter_t *waiter = calloc (1, sizeof (waiter_t));
-    assert (waiter);
-    waiter->cmd = cmd;
-    waiter->kind = kind;
-    waiter->after = after;
-    zlist_append (conv->waiters, waiter);
-    if (!conv->history_loaded)
-        cl_conv_fetch (self, conv, true);
-    else
-        cl_conv_fetch (self, conv, false);       //  catch up, cheaply
-    cl_conv_need_key (self, conv);
-    cl_conv_settle (self, conv);
+    cl_conv_wait (self, conv, cmd, kind, after);
     cl_request_pump (self);
     return cmd;
 }
@@ -479,12 +473,10 @@ chatclient_history (chatclient_t *self, const uint8_t conversation_id [CHATCLIEN
 uint32_t
 chatclient_members (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
 {
-    if (!self->logged_in)
-        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
-    conv_t *conv = cl_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
-    if (!conv)
-        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
-                         "No such conversation");
+    conv_t *conv = NULL;
+    uint32_t refused = s_refuse_conv (self, conversation_id, &conv);
+    if (refused)
+        return refused;
     uint32_t cmd = s_new_cmd (self);
     cl_conv_get_members (self, conv, cmd, 0);
     cl_request_pump (self);
@@ -495,18 +487,16 @@ uint32_t
 chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
                  const char *text, size_t len)
 {
-    if (!self->logged_in)
-        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
-    conv_t *conv = cl_conv_find (self, conversation_id, CHATCLIENT_ID_SIZE);
-    if (!conv)
-        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
-                         "No such conversation");
+    conv_t *conv = NULL;
+    uint32_t refused = s_refuse_conv (self, conversation_id, &conv);
+    if (refused)
+        return refused;
     if (!text || len == 0)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
                          "Empty message");
     if (len > WIRE_MAX_TEXT) {
         char *why = cl_format ("Message too long (%zu bytes, at most %d)",
-                              len, WIRE_MAX_TEXT);
+                               len, WIRE_MAX_TEXT);
         uint32_t cmd = s_refuse (self, CHATCLIENT_EV_ERROR,
                                  CHAT_ERR_MESSAGE_TOO_LARGE, why);
         free (why);
@@ -531,9 +521,7 @@ chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_I
     memcpy (job->text, text, len);
     job->text [len] = 0;
     job->len = len;
-    zlist_append (conv->sends, job);
-    cl_conv_need_key (self, conv);
-    cl_conv_settle (self, conv);
+    cl_conv_send (self, conv, job);
     cl_request_pump (self);
     return cmd;
 }

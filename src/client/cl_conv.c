@@ -80,14 +80,14 @@ cl_conv_set_members (conv_t *conv, Chat__ConversationSummary *summary)
 //  history, not news).
 conv_t *
 cl_conv_merge (chatclient_t *self, Chat__ConversationSummary *summary,
-              bool base_known, bool *created)
+               bool base_known, bool *created)
 {
     if (created)
         *created = false;
     if (summary->conversation_id.len != CHATCLIENT_ID_SIZE)
         return NULL;
     conv_t *conv = cl_conv_find (self, summary->conversation_id.data,
-                                summary->conversation_id.len);
+                                 summary->conversation_id.len);
     if (!conv) {
         conv = calloc (1, sizeof (conv_t));
         assert (conv);
@@ -131,7 +131,7 @@ s_get_messages (chatclient_t *self, conv_t *conv, uint64_t after)
     req.body_case = CHAT__MAIN_REQUEST__BODY_GET_MESSAGES;
     req.get_messages = &body;
     request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_GET_MESSAGES, 0,
-                             (ProtobufCMessage *) &req, true, true);
+                                      (ProtobufCMessage *) &req, true, true);
     if (r) {
         memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
         r->after_seq = after;
@@ -265,7 +265,7 @@ s_send_sealed (chatclient_t *self, conv_t *conv, sendjob_t *job)
     req.send_message = &body;
     //  retry_ok: the same client_message_id is stored once however often
     request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_SEND, job->cmd,
-                             (ProtobufCMessage *) &req, true, true);
+                                      (ProtobufCMessage *) &req, true, true);
     free (token);
     if (!r) {
         cl_event_error (self, CHATCLIENT_EV_ERROR, job->cmd, CHAT_ERR_INTERNAL, NULL, 0);
@@ -389,7 +389,7 @@ cl_conv_get_members (chatclient_t *self, conv_t *conv, uint32_t cmd, int purpose
     req.body_case = CHAT__MAIN_REQUEST__BODY_GET_MEMBERS;
     req.get_members = &body;
     request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_GET_MEMBERS, cmd,
-                             (ProtobufCMessage *) &req, true, true);
+                                      (ProtobufCMessage *) &req, true, true);
     if (r) {
         memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
         r->purpose = purpose;
@@ -414,8 +414,8 @@ cl_conv_key_request (chatclient_t *self, conv_t *conv, bool create)
         req.get_key = &body;
     }
     request_t *r = cl_request_submit (self, CHATCLIENT_KEYSERVER,
-                             create ? RQ_CREATE_KEY : RQ_GET_KEY, 0,
-                             (ProtobufCMessage *) &req, true, true);
+                                      create ? RQ_CREATE_KEY : RQ_GET_KEY, 0,
+                                      (ProtobufCMessage *) &req, true, true);
     if (r)
         memcpy (r->conv, conv->pub.id, CHATCLIENT_ID_SIZE);
 }
@@ -451,7 +451,7 @@ cl_conv_list (chatclient_t *self, uint32_t cmd, int purpose)
     req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS;
     req.list_conversations = &body;
     request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_LIST_CONV, cmd,
-                             (ProtobufCMessage *) &req, true, true);
+                                      (ProtobufCMessage *) &req, true, true);
     if (r)
         r->purpose = purpose;
 }
@@ -587,4 +587,30 @@ cl_conv_on_pushed (chatclient_t *self, Chat__StoredMessage *stored)
         cl_conv_need_key (self, conv);
         cl_conv_settle (self, conv);
     }
+}
+
+void
+cl_conv_wait (chatclient_t *self, conv_t *conv, uint32_t cmd, wait_kind_t kind,
+              uint64_t after)
+{
+    waiter_t *waiter = calloc (1, sizeof (waiter_t));
+    assert (waiter);
+    waiter->cmd = cmd;
+    waiter->kind = kind;
+    waiter->after = after;
+    zlist_append (conv->waiters, waiter);
+    if (!conv->history_loaded)
+        cl_conv_fetch (self, conv, true);
+    else
+        cl_conv_fetch (self, conv, false);       //  catch up, cheaply
+    cl_conv_need_key (self, conv);
+    cl_conv_settle (self, conv);
+}
+
+void
+cl_conv_send (chatclient_t *self, conv_t *conv, sendjob_t *job)
+{
+    zlist_append (conv->sends, job);
+    cl_conv_need_key (self, conv);
+    cl_conv_settle (self, conv);
 }

@@ -78,6 +78,14 @@ void
 //  messages, fetch gaps, send what waits for the key, complete waiters.
 void
     cl_conv_settle (chatclient_t *self, conv_t *conv);
+//  An open or history command: complete cmd once the history is loaded and
+//  readable.
+void
+    cl_conv_wait (chatclient_t *self, conv_t *conv, uint32_t cmd, wait_kind_t kind,
+                  uint64_t after);
+//  A send command: seal and send job (owned now) once the key is there.
+void
+    cl_conv_send (chatclient_t *self, conv_t *conv, sendjob_t *job);
 //  Fail the commands waiting on the conversation with code.
 void
     cl_conv_fail_commands (chatclient_t *self, conv_t *conv, int code);

@@ -171,7 +171,7 @@ s_error_text (int code, const char *server_text, uint32_t retry_ms)
             return strdup ("Invalid username: use 1 to 32 letters, digits, '_', '.' or '-'");
         case CHAT_ERR_RATE_LIMITED:
             return cl_format ("Too many failed attempts, try again in %u s",
-                             (retry_ms + 999) / 1000);
+                              (retry_ms + 999) / 1000);
         case CHAT_ERR_NOT_LOGGED_IN:
             return strdup ("Not logged in");
         default:
@@ -183,7 +183,7 @@ s_error_text (int code, const char *server_text, uint32_t retry_ms)
 
 void
 cl_event_error (chatclient_t *self, chatclient_event_type_t type, uint32_t cmd,
-               int code, const char *server_text, uint32_t retry_ms)
+                int code, const char *server_text, uint32_t retry_ms)
 {
     chatclient_event_t *event = cl_event_add (self, type, cmd);
     event->code = code ? code : CHAT_ERR_INTERNAL;

@@ -47,7 +47,7 @@ cl_flow_end (chatclient_t *self, flow_t *flow)
 
 void
 cl_flow_fail (chatclient_t *self, flow_t *flow, int code, const char *text,
-             uint32_t retry_ms)
+              uint32_t retry_ms)
 {
     cl_event_error (self, flow->kind == FLOW_REGISTER
                    ? CHATCLIENT_EV_REGISTER_FAILED : CHATCLIENT_EV_LOGIN_FAILED,

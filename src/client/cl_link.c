@@ -132,7 +132,7 @@ s_pin_check (chatclient_t *self, link_t *link)
         event->fingerprint = cl_strdup (offered);
         if (pinstore_add (self->pins, link->pin_name, offered) != 0) {
             event->text = cl_format ("could not save the pin to %s",
-                                    pinstore_path (self->pins));
+                                     pinstore_path (self->pins));
         }
         return true;
     }
@@ -190,7 +190,7 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
             int code = (int) env->error->code;
             if (link->state == LINK_HELLO) {
                 char *why = cl_format ("server refused the handshake: %s",
-                                      chat_strerror (code));
+                                       chat_strerror (code));
                 if (env->error->retry_after_ms > (uint32_t) link->backoff)
                     link->backoff = env->error->retry_after_ms > BACKOFF_MAX_MS
                                   ? BACKOFF_MAX_MS : (int) env->error->retry_after_ms;
@@ -234,7 +234,7 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
             if (link->state == LINK_HELLO) {
                 link->backoff = BACKOFF_MIN_MS;
                 cl_link_reset (self, link, CHATCLIENT_ERR_CONNECTION,
-                              "connected to itself; the server is not up yet");
+                               "connected to itself; the server is not up yet");
                 cl_link_disconnect (link);
             }
             break;
@@ -246,7 +246,7 @@ s_link_frame (chatclient_t *self, link_t *link, const uint8_t *data, size_t size
 
 int
 cl_link_init (chatclient_t *self, link_t *link, chatclient_server_t role,
-             const char *endpoint, const char *pin_name, const char *pin)
+              const char *endpoint, const char *pin_name, const char *pin)
 {
     link->client = self;
     link->role = role;

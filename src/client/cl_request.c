@@ -37,7 +37,7 @@ cl_request_free (request_t **req_p)
 
 request_t *
 cl_request_submit (chatclient_t *self, chatclient_server_t role, rq_kind_t kind,
-          uint32_t cmd, ProtobufCMessage *msg, bool auth, bool retry_ok)
+                   uint32_t cmd, ProtobufCMessage *msg, bool auth, bool retry_ok)
 {
     request_t *req = calloc (1, sizeof (request_t));
     assert (req);
@@ -157,8 +157,8 @@ cl_request_tick (chatclient_t *self, int64_t now)
                   ? cl_format ("the %s's key does not match its pin", req->link->role_name)
                   : cl_format ("the %s at %s did not answer", req->link->role_name,
                                req->link->endpoint);
-        cl_request_fail (self, req, refused ? CHAT_ERR_PIN_MISMATCH : CHATCLIENT_ERR_TIMEOUT,
-                         why, 0);
+        cl_request_fail (self, req,
+                         refused ? CHAT_ERR_PIN_MISMATCH : CHATCLIENT_ERR_TIMEOUT, why, 0);
         free (why);
     }
 }
@@ -204,7 +204,7 @@ cl_request_pump (chatclient_t *self)
 //  A request failed: by an error reply, a timeout, a lost link.
 void
 cl_request_fail (chatclient_t *self, request_t *req, int code, const char *text,
-                uint32_t retry_ms)
+                 uint32_t retry_ms)
 {
     conv_t *conv = cl_conv_find (self, req->conv, CHATCLIENT_ID_SIZE);
     switch (req->kind) {

@@ -89,7 +89,7 @@ cl_session_main_login (chatclient_t *self, uint32_t cmd, flow_t *flow, int purpo
     req.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
     req.login = &body;
     request_t *r = cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGIN, cmd,
-                             (ProtobufCMessage *) &req, false, false);
+                                      (ProtobufCMessage *) &req, false, false);
     if (r) {
         r->flow = flow;
         r->purpose = purpose;
@@ -107,7 +107,7 @@ s_resume (chatclient_t *self)
     req.body_case = CHAT__KEY_REQUEST__BODY_RESUME;
     req.resume = &body;
     if (cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_RESUME, 0,
-                  (ProtobufCMessage *) &req, false, false))
+                           (ProtobufCMessage *) &req, false, false))
         self->resume_inflight = true;
 }
 
@@ -157,7 +157,7 @@ cl_session_on_logged_in (chatclient_t *self, request_t *req, Chat__LoggedIn *log
             out.body_case = CHAT__KEY_REQUEST__BODY_LOGOUT;
             out.logout = &body;
             cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
-                      (ProtobufCMessage *) &out, false, false);
+                               (ProtobufCMessage *) &out, false, false);
             return;
         }
     }
