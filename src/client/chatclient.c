@@ -378,18 +378,13 @@ chatclient_logout (chatclient_t *self)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
     uint32_t cmd = s_new_cmd (self);
     cl_session_clear (self);
-    Chat__LogoutRequest kbody = CHAT__LOGOUT_REQUEST__INIT;
-    Chat__KeyRequest kreq = CHAT__KEY_REQUEST__INIT;
-    kreq.body_case = CHAT__KEY_REQUEST__BODY_LOGOUT;
-    kreq.logout = &kbody;
-    cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
-                       (ProtobufCMessage *) &kreq, false, false);
-    Chat__LogoutRequestMain mbody = CHAT__LOGOUT_REQUEST_MAIN__INIT;
-    Chat__MainRequest mreq = CHAT__MAIN_REQUEST__INIT;
-    mreq.body_case = CHAT__MAIN_REQUEST__BODY_LOGOUT;
-    mreq.logout = &mbody;
+    cl_session_key_logout (self);
+    Chat__LogoutRequestMain body = CHAT__LOGOUT_REQUEST_MAIN__INIT;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_LOGOUT;
+    req.logout = &body;
     cl_request_submit (self, CHATCLIENT_MAINSERVER, RQ_MAIN_LOGOUT, 0,
-                       (ProtobufCMessage *) &mreq, false, false);
+                       (ProtobufCMessage *) &req, false, false);
     cl_event_add (self, CHATCLIENT_EV_LOGGED_OUT, cmd);
     cl_request_pump (self);
     return cmd;

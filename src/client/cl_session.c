@@ -80,6 +80,17 @@ cl_session_lost (chatclient_t *self, const char *why)
 }
 
 void
+cl_session_key_logout (chatclient_t *self)
+{
+    Chat__LogoutRequest body = CHAT__LOGOUT_REQUEST__INIT;
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_LOGOUT;
+    req.logout = &body;
+    cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
+                       (ProtobufCMessage *) &req, false, false);
+}
+
+void
 cl_session_main_login (chatclient_t *self, uint32_t cmd, flow_t *flow, int purpose)
 {
     Chat__LoginRequest body = CHAT__LOGIN_REQUEST__INIT;
@@ -152,12 +163,7 @@ cl_session_on_logged_in (chatclient_t *self, request_t *req, Chat__LoggedIn *log
             //  the server does not hold our verifier: an impostor
             cl_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED,
                           "The key server could not prove it knows your password; refusing it", 0);
-            Chat__LogoutRequest body = CHAT__LOGOUT_REQUEST__INIT;
-            Chat__KeyRequest out = CHAT__KEY_REQUEST__INIT;
-            out.body_case = CHAT__KEY_REQUEST__BODY_LOGOUT;
-            out.logout = &body;
-            cl_request_submit (self, CHATCLIENT_KEYSERVER, RQ_KEY_LOGOUT, 0,
-                               (ProtobufCMessage *) &out, false, false);
+            cl_session_key_logout (self);
             return;
         }
     }

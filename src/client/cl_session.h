@@ -28,6 +28,10 @@ void
 void
     cl_session_main_login (chatclient_t *self, uint32_t cmd, flow_t *flow, int purpose);
 
+//  Ask the key server to end our session there (no answer awaited).
+void
+    cl_session_key_logout (chatclient_t *self);
+
 //  The key server logged us in (LoginFinish or Resume).
 void
     cl_session_on_logged_in (chatclient_t *self, request_t *req, Chat__LoggedIn *logged);
