@@ -9,7 +9,7 @@ live too, a user logs out and in again; then BOTH servers are stopped with
 SIGTERM and started again on the same data directories, and everything is
 still there: users, conversations, the full history readable by each member
 (and not by a non-member); a client left running across the restart carries
-on by itself.
+on by itself (sends, and receives pushes again).
 
 With --valgrind (e2e.valgrind) both servers run under valgrind and the test
 fails on any memory error or definite/indirect leak they report.
@@ -158,6 +158,11 @@ def body(workdir, cleanups):
             seqs = [q for q, _, _ in hist]
             if seqs != list(range(1, len(expected) + 1)):
                 L.fail("%s: sequence numbers %r" % (conv, seqs))
+        if user == "alice":
+            # bob's client, running since before the restart, gets pushes again
+            x.send(ab, "alice after the restart")
+            b.wait_message(ab, "Alice", "alice after the restart", timeout=60)
+            expect_ab.append(("Alice", "alice after the restart"))
         if user == "carol":
             x.history_refused(ab)          # not a member: not even told it exists
         if x.users() != ["Alice", "bob", "carol"]:
