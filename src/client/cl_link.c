@@ -72,7 +72,6 @@ cl_link_reset (chatclient_t *self, link_t *link, int code, const char *why)
         zsys_info ("chat: %s %s: %s; retrying in %d ms", link->role_name,
                    link->endpoint, why, link->backoff);
     link->backoff = link->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : link->backoff * 2;
-
     cl_request_link_lost (self, link);
 }
 
