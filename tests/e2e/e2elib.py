@@ -58,6 +58,16 @@ def binaries():
 
 # ------------------------------------------------------------------ processes
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL when the driver dies, even by a
+    SIGKILL of its own (a ctest timeout), so no server outlives its test."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
 class Proc:
     """A child process whose stdout and stderr lines are kept as they come."""
 
@@ -79,7 +89,7 @@ class Proc:
         self.p = subprocess.Popen(
             argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
         self.pid = self.p.pid
         self.threads = [
             threading.Thread(target=self._reader, args=(self.p.stdout, self.out), daemon=True),
@@ -232,14 +242,23 @@ class Proc:
 
     @classmethod
     def kill_all(cls):
+        """Every process this run started, whatever state the test left:
+        all signalled first, so that one failing wait cannot spare another."""
         for proc in cls._all:
-            if proc.alive():
-                proc.send_signal(signal.SIGKILL)
-                try:
-                    proc.p.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
-            proc.save_log()
+            try:
+                if proc.alive():
+                    os.kill(proc.pid, signal.SIGKILL)
+            except Exception:
+                pass
+        for proc in cls._all:
+            try:
+                proc.p.wait(5)
+            except Exception:
+                pass
+            try:
+                proc.save_log()
+            except Exception:
+                pass
 
 
 # ------------------------------------------------------------------ servers
@@ -377,6 +396,17 @@ class Netns:
     def __init__(self, tag):
         self.prefix = "chate2e-%s-%d" % (tag, os.getpid())
         self.names = []
+        self.sweep()
+
+    @staticmethod
+    def sweep():
+        """Delete namespaces left by e2e drivers that were killed outright
+        (their pid, in the name, is gone)."""
+        listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        for line in listing.splitlines():
+            m = re.match(r"(chate2e-[a-z]+-(\d+)-[a-z]+)\b", line)
+            if m and not os.path.exists("/proc/%s" % m.group(2)):
+                subprocess.run(["ip", "netns", "del", m.group(1)], capture_output=True)
 
     def add(self, suffix):
         name = "%s-%s" % (self.prefix, suffix)
