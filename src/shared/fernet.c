@@ -9,9 +9,12 @@
 #include "chaterror.h"
 #include "codec.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,18 +31,58 @@
 #define FERNET_MAX_TEXT  (8 * 1024 * 1024)
 #define FERNET_MAX_RAW   (FERNET_MAX_TEXT / 4 * 3)
 
+//  OpenSSL 3 looks algorithms up by name on every one-shot call, which cost
+//  as much as the HMAC of a small token; they are fetched once per process
+//  and freed at exit.
+static pthread_once_t s_fetch_once = PTHREAD_ONCE_INIT;
+static EVP_MAC *s_hmac_alg;
+static EVP_CIPHER *s_aes_alg;
+
+static void
+s_fetch_free (void)
+{
+    EVP_MAC_free (s_hmac_alg);
+    EVP_CIPHER_free (s_aes_alg);
+    s_hmac_alg = NULL;
+    s_aes_alg = NULL;
+}
+
+static void
+s_fetch (void)
+{
+    s_hmac_alg = EVP_MAC_fetch (NULL, "HMAC", NULL);
+    s_aes_alg = EVP_CIPHER_fetch (NULL, "AES-128-CBC", NULL);
+    atexit (s_fetch_free);
+}
+
+static const EVP_CIPHER *
+s_aes (void)
+{
+    pthread_once (&s_fetch_once, s_fetch);
+    return s_aes_alg;
+}
+
 //  HMAC-SHA256 with the signing half of the key.
 static int
 s_hmac (const uint8_t key [FERNET_KEY_SIZE], const uint8_t *data, size_t len,
         uint8_t mac [FERNET_MAC_SIZE])
 {
-    size_t mac_len = 0;
-    if (!EVP_Q_mac (NULL, "HMAC", NULL, "SHA256", NULL,
-                    key, FERNET_KEY_HALF, data, len,
-                    mac, FERNET_MAC_SIZE, &mac_len)
-    ||  mac_len != FERNET_MAC_SIZE)
+    pthread_once (&s_fetch_once, s_fetch);
+    if (!s_hmac_alg)
         return -1;
-    return 0;
+    OSSL_PARAM params [] = {
+        OSSL_PARAM_construct_utf8_string (OSSL_MAC_PARAM_DIGEST, (char *) "SHA256", 0),
+        OSSL_PARAM_construct_end ()
+    };
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new (s_hmac_alg);
+    size_t mac_len = 0;
+    int ok = ctx
+          && EVP_MAC_init (ctx, key, FERNET_KEY_HALF, params)
+          && EVP_MAC_update (ctx, data, len)
+          && EVP_MAC_final (ctx, mac, &mac_len, FERNET_MAC_SIZE)
+          && mac_len == FERNET_MAC_SIZE;
+    EVP_MAC_CTX_free (ctx);
+    return ok ? 0 : -1;
 }
 
 int
@@ -81,7 +124,7 @@ fernet_encrypt_iv (const uint8_t key [FERNET_KEY_SIZE],
     int part = 0, final = 0;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new ();
     if (ctx
-    &&  EVP_EncryptInit_ex (ctx, EVP_aes_128_cbc (), NULL,
+    &&  EVP_EncryptInit_ex (ctx, s_aes (), NULL,
                             key + FERNET_KEY_HALF, iv) == 1
     &&  EVP_EncryptUpdate (ctx, raw + FERNET_HEADER, &part,
                            plain_len? plain: (const uint8_t *) "", (int) plain_len) == 1
@@ -167,7 +210,7 @@ fernet_decrypt (const uint8_t key [FERNET_KEY_SIZE],
     int part = 0, final = 0;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new ();
     if (!ctx
-    ||  EVP_DecryptInit_ex (ctx, EVP_aes_128_cbc (), NULL,
+    ||  EVP_DecryptInit_ex (ctx, s_aes (), NULL,
                             key + FERNET_KEY_HALF, raw + 9) != 1
     ||  EVP_DecryptUpdate (ctx, out, &part,
                            raw + FERNET_HEADER, (int) cipher_len) != 1)
