@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <czmq.h>
+#include "actorthread.h"
 #include "keyserver.h"
 #include "rsakey.h"
 #include "scram.h"
@@ -172,8 +173,9 @@ main (int argc, char *argv [])
     int status = 1;
     char iterations_arg [16];
     snprintf (iterations_arg, sizeof iterations_arg, "%u", iterations);
-    zactor_t *server = zactor_new (keyserver_actor, NULL);
-    assert (server);
+    actorthread_t *actor = actorthread_new (keyserver_actor, NULL);
+    assert (actor);
+    zsock_t *server = actorthread_sock (actor);
     if (verbose)
         zstr_send (server, "VERBOSE");
     zstr_sendx (server, "DATA", data, NULL);
@@ -206,11 +208,7 @@ main (int argc, char *argv [])
     else
         status = 0;
     zstr_free (&reply);
-    zactor_destroy (&server);
-    //  The actor thread closes its end of the pipe just after it signals
-    //  that it is done; CZMQ's exit handler sleeps 200 ms if it finds a
-    //  socket still open. A moment's grace keeps a stop well under that.
-    zclock_sleep (10);
+    actorthread_destroy (&actor);
     zconfig_destroy (&root);
     return status;
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <czmq.h>
 #include "rsakey.h"
+#include "actorthread.h"
 #include "mainserver.h"
 
 #ifndef CHAT_VERSION
@@ -90,7 +91,7 @@ s_init (const char *data)
 
 //  Send one command to the actor and check its answer.
 static int
-s_command (zactor_t *server, const char *command, const char *arg, char **answer)
+s_command (zsock_t *server, const char *command, const char *arg, char **answer)
 {
     if (arg)
         zstr_sendx (server, command, arg, NULL);
@@ -190,8 +191,9 @@ main (int argc, char *argv [])
         status = s_init (opts.data);
     else {
         zsys_init ();
-        zactor_t *server = zactor_new (mainserver_actor, NULL);
-        assert (server);
+        actorthread_t *actor = actorthread_new (mainserver_actor, NULL);
+        assert (actor);
+        zsock_t *server = actorthread_sock (actor);
         char idle_ms [32];
         snprintf (idle_ms, sizeof idle_ms, "%lld", idle * 1000);
         char *fingerprint = NULL;
@@ -225,11 +227,7 @@ main (int argc, char *argv [])
                 zsys_info ("chat-mainserver: signal received, stopping");
         }
         zstr_free (&fingerprint);
-        zactor_destroy (&server);
-        //  The actor thread closes its end of the pipe just after it has
-        //  signalled that it is done, and CZMQ's exit handler waits 200 ms
-        //  when it still finds a socket open: give the thread a moment.
-        zclock_sleep (10);
+        actorthread_destroy (&actor);
     }
     free (opts.bind);
     free (opts.push_bind);
