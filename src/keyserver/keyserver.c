@@ -888,6 +888,10 @@ s_start (server_t *self)
     self->chanserver = chanserver_new (self->router, self->server_key);
     assert (self->chanserver);
     chanserver_set_free_fn (self->chanserver, s_session_free, self);
+    //  RSA signatures are the cost of a handshake: they run on one worker
+    //  per core, and only the finished sessions come back to this thread
+    if (chanserver_set_workers (self->chanserver, CHANSERVER_WORKERS_PER_CORE) == CHAT_OK)
+        zpoller_add (self->poller, chanserver_handshakes (self->chanserver));
     chanserver_set_limits (self->chanserver, MAX_SESSIONS, SESSION_IDLE_MS);
     chanserver_set_verbose (self->chanserver, self->verbose);
 
@@ -1066,6 +1070,9 @@ keyserver_actor (zsock_t *pipe, void *args)
         else
         if (which && which == self->router)
             s_handle_router (self);
+        else
+        if (which && self->chanserver && which == chanserver_handshakes (self->chanserver))
+            chanserver_handshake_done (self->chanserver);
         else
         if (which && which == self->admin)
             s_handle_admin (self);

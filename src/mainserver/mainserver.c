@@ -1270,6 +1270,10 @@ s_start (server_t *self, char *error, size_t error_size)
 
     self->chanserver = chanserver_new (self->router, self->key);
     chanserver_set_free_fn (self->chanserver, s_session_free, self);
+    //  RSA signatures are the cost of a handshake: they run on one worker
+    //  per core, and only the finished sessions come back to this thread
+    if (chanserver_set_workers (self->chanserver, CHANSERVER_WORKERS_PER_CORE) == CHAT_OK)
+        zpoller_add (self->poller, chanserver_handshakes (self->chanserver));
     chanserver_set_limits (self->chanserver, self->max_sessions, self->idle_ms);
     chanserver_set_verbose (self->chanserver, self->verbose);
 
@@ -1463,6 +1467,9 @@ mainserver_actor (zsock_t *pipe, void *args)
         else
         if (which && which == self->router)
             s_handle_batch (self);
+        else
+        if (which && self->chanserver && which == chanserver_handshakes (self->chanserver))
+            chanserver_handshake_done (self->chanserver);
         else
         if (which && which == self->admin)
             s_handle_admin (self);

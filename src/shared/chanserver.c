@@ -6,6 +6,8 @@
 */
 #include "chanserver.h"
 #include "chaterror.h"
+#include <openssl/crypto.h>
+#include <unistd.h>
 
 struct _chanserver_t {
     zsock_t *router;               //  borrowed
@@ -16,7 +18,20 @@ struct _chanserver_t {
     size_t max_sessions;
     int64_t idle_ms;
     bool verbose;
+    //  Handshake workers: Hellos go out on `hellos` (PUSH, round robin),
+    //  finished handshakes come back on `done` (PULL)
+    zlistx_t *workers;             //  zactor_t
+    zsock_t *hellos;
+    zsock_t *done;
+    size_t pending;                //  handshakes at the workers
 };
+
+//  What a worker is given; the key is only ever read.
+typedef struct {
+    rsakey_t *server_key;
+    char hellos [64];
+    char done [64];
+} worker_args_t;
 
 //  Session ids as hash keys: lower-case hex, fixed size, no allocation
 static void
@@ -30,6 +45,9 @@ s_id_hex (const uint8_t id [CHANNEL_SESSION_ID_SIZE],
     }
     hex [CHANNEL_SESSION_ID_SIZE * 2] = 0;
 }
+
+static void
+    s_workers_destroy (chanserver_t *self);
 
 static void
 s_session_destroy (chanserver_t *self, chansession_t **session_p)
@@ -70,6 +88,7 @@ chanserver_destroy (chanserver_t **self_p)
         session = (chansession_t *) zhashx_next (self->sessions);
     }
     zhashx_destroy (&self->sessions);
+    s_workers_destroy (self);
     free (self);
     *self_p = NULL;
 }
@@ -122,21 +141,11 @@ s_refuse (chanserver_t *self, zframe_t *routing_id, int code, uint32_t retry_ms)
     }
 }
 
+//  A handshake is done: the session joins the table, the Welcome leaves.
 static void
-s_handshake (chanserver_t *self, zframe_t *routing_id, const Chat__Hello *hello)
+s_handshake_finish (chanserver_t *self, zframe_t *routing_id, channel_t *channel,
+                    const uint8_t *welcome, size_t size)
 {
-    if (self->max_sessions && zhashx_size (self->sessions) >= self->max_sessions) {
-        s_refuse (self, routing_id, CHAT_ERR_BUSY, 1000);
-        return;
-    }
-    channel_t *channel;
-    uint8_t *welcome;
-    size_t size;
-    int rc = channel_server_accept (self->server_key, hello, &channel, &welcome, &size);
-    if (rc != CHAT_OK) {
-        s_refuse (self, routing_id, rc, 0);
-        return;
-    }
     chansession_t *session = (chansession_t *) zmalloc (sizeof *session);
     session->channel = channel;
     session->connected_since = session->last_activity = wire_now_ms ();
@@ -147,7 +156,181 @@ s_handshake (chanserver_t *self, zframe_t *routing_id, const Chat__Hello *hello)
                session->id_hex, channel_peer_fingerprint_text (channel),
                zhashx_size (self->sessions));
     s_send (self, routing_id, welcome, size);
+}
+
+static void
+s_handshake (chanserver_t *self, zframe_t *routing_id, const uint8_t *frame,
+             size_t frame_size, const Chat__Hello *hello)
+{
+    if (self->max_sessions
+    &&  zhashx_size (self->sessions) + self->pending >= self->max_sessions) {
+        s_refuse (self, routing_id, CHAT_ERR_BUSY, 1000);
+        return;
+    }
+    if (self->workers) {
+        //  The worker decodes the frame again: cheaper than copying the Hello
+        zframe_t *to = zframe_dup (routing_id);
+        if (zsock_send (self->hellos, "fb", to, frame, frame_size) == 0)
+            self->pending++;
+        else
+            s_refuse (self, routing_id, CHAT_ERR_BUSY, 1000);
+        zframe_destroy (&to);
+        return;
+    }
+    channel_t *channel;
+    uint8_t *welcome;
+    size_t size;
+    int rc = channel_server_accept (self->server_key, hello, &channel, &welcome, &size);
+    if (rc != CHAT_OK) {
+        s_refuse (self, routing_id, rc, 0);
+        return;
+    }
+    s_handshake_finish (self, routing_id, channel, welcome, size);
     free (welcome);
+}
+
+//  ---------------------------------------------------------------- workers
+
+//  One handshake worker: Hello frames in, (routing id, code, Welcome,
+//  channel) out. It owns nothing but its two sockets.
+static void
+s_worker (zsock_t *pipe, void *args)
+{
+    worker_args_t *config = (worker_args_t *) args;
+    zsock_t *hellos = zsock_new_pull (config->hellos);
+    zsock_t *done = zsock_new_push (config->done);
+    zpoller_t *poller = zpoller_new (pipe, hellos, NULL);
+    zsock_signal (pipe, 0);
+    while (hellos && done && poller) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != hellos)
+            break;                  //  $TERM, or the context is gone
+        zframe_t *routing_id = NULL;
+        uint8_t *frame = NULL;
+        size_t size = 0;
+        if (zsock_recv (hellos, "fb", &routing_id, &frame, &size) != 0)
+            continue;
+        Chat__Envelope *env = NULL;
+        channel_t *channel = NULL;
+        uint8_t *welcome = NULL;
+        size_t welcome_size = 0;
+        int rc = wire_envelope_unpack (frame, size, &env);
+        if (rc == CHAT_OK)
+            rc = channel_server_accept (config->server_key, env->hello, &channel,
+                                        &welcome, &welcome_size);
+        if (env)
+            chat__envelope__free_unpacked (env, NULL);
+        zsock_send (done, "fibp", routing_id, rc, welcome, welcome_size, channel);
+        free (welcome);
+        free (frame);
+        zframe_destroy (&routing_id);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&hellos);
+    zsock_destroy (&done);
+    free (config);
+    //  This thread's OpenSSL state (DRBGs) goes with it, not at exit
+    OPENSSL_thread_stop ();
+}
+
+int
+chanserver_set_workers (chanserver_t *self, size_t n)
+{
+    assert (!self->workers);
+    if (n == CHANSERVER_WORKERS_PER_CORE) {
+        long cores = sysconf (_SC_NPROCESSORS_ONLN);
+        n = cores < 1 ? 1 : cores > 8 ? 8 : (size_t) cores;
+    }
+    if (n == 0)
+        return CHAT_OK;
+    char hellos [64], done [64];
+    snprintf (hellos, sizeof hellos, "inproc://chanserver-%p-hellos", (void *) self);
+    snprintf (done, sizeof done, "inproc://chanserver-%p-done", (void *) self);
+    self->hellos = zsock_new_push (hellos);
+    self->done = zsock_new_pull (done);
+    self->workers = zlistx_new ();
+    if (!self->hellos || !self->done || !self->workers) {
+        s_workers_destroy (self);
+        return CHAT_ERR_INTERNAL;
+    }
+    //  A Hello that cannot be queued is refused as busy, never waited for
+    zsock_set_sndtimeo (self->hellos, 0);
+    for (size_t i = 0; i < n; i++) {
+        worker_args_t *config = (worker_args_t *) zmalloc (sizeof *config);
+        config->server_key = self->server_key;
+        memcpy (config->hellos, hellos, sizeof hellos);
+        memcpy (config->done, done, sizeof done);
+        zactor_t *worker = zactor_new (s_worker, config);
+        if (!worker) {
+            //  Back to handshakes on the server's thread
+            free (config);
+            s_workers_destroy (self);
+            return CHAT_ERR_INTERNAL;
+        }
+        zlistx_add_end (self->workers, worker);
+    }
+    return CHAT_OK;
+}
+
+zsock_t *
+chanserver_handshakes (chanserver_t *self)
+{
+    return self->done;
+}
+
+void
+chanserver_handshake_done (chanserver_t *self)
+{
+    do {
+        zframe_t *routing_id = NULL;
+        int rc = CHAT_ERR_INTERNAL;
+        uint8_t *welcome = NULL;
+        size_t size = 0;
+        void *channel = NULL;
+        if (zsock_recv (self->done, "fibp", &routing_id, &rc, &welcome, &size,
+                        &channel) != 0)
+            return;
+        assert (self->pending > 0);
+        self->pending--;
+        if (rc == CHAT_OK && channel)
+            s_handshake_finish (self, routing_id, (channel_t *) channel, welcome, size);
+        else
+            s_refuse (self, routing_id, rc, 0);
+        free (welcome);
+        zframe_destroy (&routing_id);
+    } while (zsock_events (self->done) & ZMQ_POLLIN);
+}
+
+//  Stop the workers, then close what they may have left half done.
+static void
+s_workers_destroy (chanserver_t *self)
+{
+    zactor_t *worker = self->workers ? (zactor_t *) zlistx_first (self->workers) : NULL;
+    while (worker) {
+        zactor_destroy (&worker);
+        worker = (zactor_t *) zlistx_next (self->workers);
+    }
+    zlistx_destroy (&self->workers);
+    if (!self->done) {
+        zsock_destroy (&self->hellos);
+        return;
+    }
+    zsock_set_rcvtimeo (self->done, 0);
+    zframe_t *routing_id = NULL;
+    int rc;
+    uint8_t *welcome = NULL;
+    size_t size;
+    void *channel = NULL;
+    while (zsock_recv (self->done, "fibp", &routing_id, &rc, &welcome, &size, &channel) == 0) {
+        channel_t *orphan = (channel_t *) channel;
+        channel_destroy (&orphan);
+        free (welcome);
+        zframe_destroy (&routing_id);
+        welcome = NULL;
+        channel = NULL;
+    }
+    zsock_destroy (&self->hellos);
+    zsock_destroy (&self->done);
 }
 
 //  Opens a sealed frame; the session is returned only when it opened.
@@ -200,7 +383,8 @@ chanserver_recv (chanserver_t *self, uint8_t **payload, size_t *len)
             s_refuse (self, routing_id, rc, 0);
         else
         if (env->kind_case == CHAT__ENVELOPE__KIND_HELLO)
-            s_handshake (self, routing_id, env->hello);
+            s_handshake (self, routing_id, zframe_data (frame), zframe_size (frame),
+                         env->hello);
         else
         if (env->kind_case == CHAT__ENVELOPE__KIND_SEALED)
             session = s_sealed (self, routing_id, env->sealed, payload, len);

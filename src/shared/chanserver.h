@@ -45,6 +45,24 @@ void
 void
     chanserver_set_limits (chanserver_t *self, size_t max_sessions, int64_t idle_ms);
 
+//  Do the RSA work of handshakes on n worker threads (0: inline, the
+//  default; CHANSERVER_WORKERS_PER_CORE: one per online core, at most 8). The server must then poll chanserver_handshakes () beside its
+//  ROUTER and call chanserver_handshake_done () when it is readable: that is
+//  where the Welcome leaves and the session is made, on the server's own
+//  thread. Call once, before the first chanserver_recv.
+#define CHANSERVER_WORKERS_PER_CORE ((size_t) -1)
+int
+    chanserver_set_workers (chanserver_t *self, size_t n);
+
+//  The socket finished handshakes arrive on; NULL without workers.
+zsock_t *
+    chanserver_handshakes (chanserver_t *self);
+
+//  Take the finished handshakes waiting: send each Welcome (or refusal),
+//  add each session.
+void
+    chanserver_handshake_done (chanserver_t *self);
+
 //  Log one line per handshake and refusal (zsys_info), never a secret.
 void
     chanserver_set_verbose (chanserver_t *self, bool verbose);

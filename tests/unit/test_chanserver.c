@@ -397,6 +397,81 @@ test_push (void **state)
     zsock_destroy (&dealer);
 }
 
+//  Handshakes on worker threads: the Welcome leaves only when the server
+//  takes the finished handshake, and the session then works as any other
+static void
+test_workers (void **state)
+{
+    fixture_t *self = *state;
+    assert_int_equal (chanserver_set_workers (self->server, 2), CHAT_OK);
+    zsock_t *done = chanserver_handshakes (self->server);
+    assert_non_null (done);
+    zsock_set_rcvtimeo (done, 5000);
+    enum { CLIENTS = 6 };
+    zsock_t *dealers [CLIENTS];
+    channel_t *channels [CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        dealers [i] = s_dealer (self);
+        channels [i] = channel_client_new (s_client_key);
+        uint8_t *hello;
+        size_t size;
+        assert_int_equal (channel_client_hello (channels [i], &hello, &size), CHAT_OK);
+        s_send (dealers [i], hello, size);
+        free (hello);
+        uint8_t *payload = NULL;
+        size_t len;
+        assert_null (chanserver_recv (self->server, &payload, &len));
+    }
+    //  Nothing is a session until the server takes the results
+    assert_int_equal (chanserver_size (self->server), 0);
+    for (int i = 0; i < CLIENTS; i++)
+        chanserver_handshake_done (self->server);
+    assert_int_equal (chanserver_size (self->server), CLIENTS);
+    for (int i = 0; i < CLIENTS; i++) {
+        zframe_t *welcome = zframe_recv (dealers [i]);
+        assert_non_null (welcome);
+        assert_int_equal (channel_client_accept (channels [i], zframe_data (welcome),
+                                                 zframe_size (welcome)), CHAT_OK);
+        zframe_destroy (&welcome);
+        zframe_t *sent = s_request (dealers [i], channels [i], "via worker");
+        s_serve (self, "via worker", "fine");
+        s_expect_reply (dealers [i], channels [i], "fine");
+        zframe_destroy (&sent);
+    }
+    //  A bad Hello is refused by the worker, with its code
+    Chat__Hello hello = CHAT__HELLO__INIT;
+    hello.version = 9;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.kind_case = CHAT__ENVELOPE__KIND_HELLO;
+    env.hello = &hello;
+    uint8_t *frame, *payload;
+    size_t size, len;
+    assert_int_equal (wire_pack (&env.base, &frame, &size), CHAT_OK);
+    s_send (dealers [0], frame, size);
+    free (frame);
+    assert_null (chanserver_recv (self->server, &payload, &len));
+    chanserver_handshake_done (self->server);
+    s_expect_refusal (dealers [0], CHAT_ERR_BAD_VERSION);
+
+    //  Handshakes still at the workers count against the limit
+    chanserver_set_limits (self->server, CLIENTS + 1, 0);
+    channel_t *last = channel_client_new (s_client_key);
+    uint8_t *hello_frame;
+    assert_int_equal (channel_client_hello (last, &hello_frame, &size), CHAT_OK);
+    s_send (dealers [1], hello_frame, size);
+    assert_null (chanserver_recv (self->server, &payload, &len));
+    s_send (dealers [2], hello_frame, size);
+    assert_null (chanserver_recv (self->server, &payload, &len));
+    s_expect_refusal (dealers [2], CHAT_ERR_BUSY);
+    free (hello_frame);
+    //  ... and one left unfinished is cleaned up with the server (teardown)
+    channel_destroy (&last);
+    for (int i = 0; i < CLIENTS; i++) {
+        channel_destroy (&channels [i]);
+        zsock_destroy (&dealers [i]);
+    }
+}
+
 int
 main (void)
 {
@@ -407,6 +482,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_session_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_expire_and_drop, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_push, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_workers, s_setup, s_teardown),
     };
     int rc = cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
     zsys_shutdown ();
