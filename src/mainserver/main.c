@@ -191,6 +191,9 @@ main (int argc, char *argv [])
         status = s_init (opts.data);
     else {
         zsys_init ();
+        //  stdout is for what a program answers; logs go to stderr
+        zsys_set_logstream (stderr);
+        zsys_set_logident ("chat-mainserver");
         actorthread_t *actor = actorthread_new (mainserver_actor, NULL);
         assert (actor);
         zsock_t *server = actorthread_sock (actor);

@@ -2,8 +2,9 @@
 
 Every process is started with pipes and a reader thread per stream; a test
 waits for an expected line with a deadline, never a fixed sleep. Servers
-bind tcp://127.0.0.1:* (ephemeral ports) and can be restarted on the same
-port. Everything lives in one temporary directory, removed at the end.
+bind tcp://127.0.0.1:! (a random free port: CZMQ's "*" hands out ports in
+order, so another test would soon take a port a restarting server gives
+up) and can be restarted on the same port. Everything lives in one temporary directory, removed at the end.
 """
 import json
 import os
@@ -170,7 +171,7 @@ class World:
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
-    def start_keyserver(self, data="ks", bind="tcp://127.0.0.1:*"):
+    def start_keyserver(self, data="ks", bind="tcp://127.0.0.1:!"):
         datadir = self.path(data)
         if not os.path.exists(os.path.join(datadir, "shared.secret")):
             r = subprocess.run([self.bins["keyserver"], "--init", "--data", datadir,
@@ -220,7 +221,7 @@ class World:
                 proc.cv.wait(0.2)
         fail("%s never named its key\n%s" % (proc.name, proc.tail()))
 
-    def start_mainserver(self, data="ms", bind="tcp://127.0.0.1:*", push="tcp://127.0.0.1:*"):
+    def start_mainserver(self, data="ms", bind="tcp://127.0.0.1:!", push="tcp://127.0.0.1:!"):
         deadline = time.monotonic() + TIMEOUT
         while True:
             proc = Proc("mainserver", [self.bins["mainserver"], "--bind", bind, "--push-bind", push,
