@@ -60,6 +60,20 @@ typedef enum {
     Q_MSG_INSERT,
     Q_MSG_PAGE,
     Q_MSG_LAST,
+    //  Transaction control, run for every request: prepared once, so no
+    //  request pays for parsing them again
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_SP_REQUEST,
+    Q_SP_REQUEST_RELEASE,
+    Q_SP_REQUEST_ROLLBACK,
+    Q_SP_MSG_ADD,
+    Q_SP_MSG_ADD_RELEASE,
+    Q_SP_MSG_ADD_ROLLBACK,
+    Q_SP_CONV_OPEN,
+    Q_SP_CONV_OPEN_RELEASE,
+    Q_SP_CONV_OPEN_ROLLBACK,
     Q_COUNT
 } query_t;
 
@@ -109,6 +123,18 @@ static const char *s_queries [Q_COUNT] = {
     [Q_MSG_LAST] =
         "SELECT token FROM messages WHERE conversation_id = ?1"
         " ORDER BY seq DESC LIMIT 1",
+    [Q_BEGIN] =                 "BEGIN IMMEDIATE",
+    [Q_COMMIT] =                "COMMIT",
+    [Q_ROLLBACK] =              "ROLLBACK",
+    [Q_SP_REQUEST] =            "SAVEPOINT request",
+    [Q_SP_REQUEST_RELEASE] =    "RELEASE request",
+    [Q_SP_REQUEST_ROLLBACK] =   "ROLLBACK TO request",
+    [Q_SP_MSG_ADD] =            "SAVEPOINT msg_add",
+    [Q_SP_MSG_ADD_RELEASE] =    "RELEASE msg_add",
+    [Q_SP_MSG_ADD_ROLLBACK] =   "ROLLBACK TO msg_add",
+    [Q_SP_CONV_OPEN] =          "SAVEPOINT conv_open",
+    [Q_SP_CONV_OPEN_RELEASE] =  "RELEASE conv_open",
+    [Q_SP_CONV_OPEN_ROLLBACK] = "ROLLBACK TO conv_open",
 };
 
 struct _msgstore_t {
@@ -131,6 +157,21 @@ s_exec (msgstore_t *self, const char *sql)
     if (sqlite3_exec (self->db, sql, NULL, NULL, &error) != SQLITE_OK) {
         zsys_error ("msgstore: %s: %s", sql, error? error: "failed");
         sqlite3_free (error);
+        return CHAT_ERR_INTERNAL;
+    }
+    return CHAT_OK;
+}
+
+//  Run a prepared statement that takes no parameters and yields no row
+//  (transaction control).
+static int
+s_run (msgstore_t *self, query_t query)
+{
+    sqlite3_stmt *stmt = self->stmt [query];
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE) {
+        zsys_error ("msgstore: %s: %s", s_queries [query], sqlite3_errmsg (self->db));
         return CHAT_ERR_INTERNAL;
     }
     return CHAT_OK;
@@ -264,18 +305,18 @@ int
 msgstore_begin (msgstore_t *self)
 {
     assert (self);
-    return s_exec (self, "BEGIN IMMEDIATE");
+    return s_run (self, Q_BEGIN);
 }
 
 int
 msgstore_commit (msgstore_t *self)
 {
     assert (self);
-    if (s_exec (self, "COMMIT")) {
+    if (s_run (self, Q_COMMIT)) {
         //  A failed COMMIT may leave the transaction open: end it, so
         //  that nothing of it is ever written later by accident.
         if (!sqlite3_get_autocommit (self->db))
-            s_exec (self, "ROLLBACK");
+            s_run (self, Q_ROLLBACK);
         return CHAT_ERR_INTERNAL;
     }
     return CHAT_OK;
@@ -287,21 +328,21 @@ msgstore_rollback (msgstore_t *self)
     assert (self);
     if (sqlite3_get_autocommit (self->db))
         return CHAT_OK;         //  SQLite rolled back already
-    return s_exec (self, "ROLLBACK");
+    return s_run (self, Q_ROLLBACK);
 }
 
 int
 msgstore_savepoint (msgstore_t *self)
 {
     assert (self);
-    return s_exec (self, "SAVEPOINT request");
+    return s_run (self, Q_SP_REQUEST);
 }
 
 int
 msgstore_savepoint_release (msgstore_t *self)
 {
     assert (self);
-    return s_exec (self, "RELEASE request");
+    return s_run (self, Q_SP_REQUEST_RELEASE);
 }
 
 int
@@ -310,7 +351,7 @@ msgstore_savepoint_rollback (msgstore_t *self)
     assert (self);
     if (sqlite3_get_autocommit (self->db))
         return CHAT_ERR_INTERNAL;       //  the whole transaction is gone
-    if (s_exec (self, "ROLLBACK TO request") || s_exec (self, "RELEASE request"))
+    if (s_run (self, Q_SP_REQUEST_ROLLBACK) || s_run (self, Q_SP_REQUEST_RELEASE))
         return CHAT_ERR_INTERNAL;
     return CHAT_OK;
 }
@@ -438,7 +479,7 @@ msgstore_conv_open (msgstore_t *self, const char **names, size_t count,
     conv->created_at = now_ms;
 
     //  The members go in under one savepoint of our own: all or none.
-    if (s_exec (self, "SAVEPOINT conv_open"))
+    if (s_run (self, Q_SP_CONV_OPEN))
         return CHAT_ERR_INTERNAL;
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_INSERT);
     sqlite3_bind_blob (stmt, 1, conv->id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
@@ -467,12 +508,12 @@ msgstore_conv_open (msgstore_t *self, const char **names, size_t count,
     }
     if (!ok) {
         if (!sqlite3_get_autocommit (self->db)) {
-            s_exec (self, "ROLLBACK TO conv_open");
-            s_exec (self, "RELEASE conv_open");
+            s_run (self, Q_SP_CONV_OPEN_ROLLBACK);
+            s_run (self, Q_SP_CONV_OPEN_RELEASE);
         }
         return CHAT_ERR_INTERNAL;
     }
-    if (s_exec (self, "RELEASE conv_open"))
+    if (s_run (self, Q_SP_CONV_OPEN_RELEASE))
         return CHAT_ERR_INTERNAL;
     if (created)
         *created = true;
@@ -607,7 +648,7 @@ msgstore_msg_add (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
     if (rc != SQLITE_DONE)
         return s_fail (self, "message lookup");
 
-    if (s_exec (self, "SAVEPOINT msg_add"))
+    if (s_run (self, Q_SP_MSG_ADD))
         return CHAT_ERR_INTERNAL;
     stmt = s_stmt (self, Q_MSG_NEXT);
     sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
@@ -641,12 +682,12 @@ msgstore_msg_add (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
     }
     if (result != CHAT_OK) {
         if (!sqlite3_get_autocommit (self->db)) {
-            s_exec (self, "ROLLBACK TO msg_add");
-            s_exec (self, "RELEASE msg_add");
+            s_run (self, Q_SP_MSG_ADD_ROLLBACK);
+            s_run (self, Q_SP_MSG_ADD_RELEASE);
         }
         return result;
     }
-    if (s_exec (self, "RELEASE msg_add"))
+    if (s_run (self, Q_SP_MSG_ADD_RELEASE))
         return CHAT_ERR_INTERNAL;
     *seq = next;
     *server_time = now_ms;
