@@ -124,18 +124,26 @@ s_times_valid (int64_t issued_at, int64_t expires_at, int64_t now)
         && issued_at <= expires_at;
 }
 
-int
-credential_cert_issue (const credential_keys_t *keys, int purpose,
-                       const char *username, const uint8_t fingerprint [32],
-                       int64_t now, uint8_t **token, size_t *len)
+//  The purposes there are; PURPOSE_NONE is what an empty field decodes to
+static int
+s_purpose_valid (int purpose)
 {
-    assert (keys);
+    return purpose == CREDENTIAL_REGISTERED || purpose == CREDENTIAL_LOGGED_IN
+        || purpose == CREDENTIAL_RESUME;
+}
+
+int
+credential_cert_seal (const uint8_t key [FERNET_KEY_SIZE], int purpose,
+                      const char *username, const uint8_t fingerprint [32],
+                      int64_t now, int64_t lifetime, uint8_t **token, size_t *len)
+{
+    assert (key);
     assert (token);
     assert (len);
     *token = NULL;
     *len = 0;
-    if ((purpose != CREDENTIAL_REGISTERED && purpose != CREDENTIAL_LOGGED_IN)
-    ||  !credential_username_valid (username) || !fingerprint)
+    if (!s_purpose_valid (purpose) || !credential_username_valid (username)
+    ||  !fingerprint || lifetime <= 0)
         return CHAT_ERR_BAD_REQUEST;
 
     Chat__Certificate cert = CHAT__CERTIFICATE__INIT;
@@ -144,8 +152,24 @@ credential_cert_issue (const credential_keys_t *keys, int purpose,
     cert.client_key_fingerprint.data = (uint8_t *) fingerprint;
     cert.client_key_fingerprint.len = FINGERPRINT_SIZE;
     cert.issued_at = now;
-    cert.expires_at = now + CREDENTIAL_CERT_LIFETIME;
-    return s_seal (keys->cert_key, &cert.base, now, token, len);
+    cert.expires_at = now + lifetime;
+    return s_seal (key, &cert.base, now, token, len);
+}
+
+int
+credential_cert_issue (const credential_keys_t *keys, int purpose,
+                       const char *username, const uint8_t fingerprint [32],
+                       int64_t now, uint8_t **token, size_t *len)
+{
+    assert (keys);
+    //  Resume tokens are never sealed under the shared key
+    if (purpose == CREDENTIAL_RESUME) {
+        *token = NULL;
+        *len = 0;
+        return CHAT_ERR_BAD_REQUEST;
+    }
+    return credential_cert_seal (keys->cert_key, purpose, username, fingerprint, now,
+                                 CREDENTIAL_CERT_LIFETIME, token, len);
 }
 
 int
@@ -155,16 +179,28 @@ credential_cert_check (const credential_keys_t *keys,
                        char **username)
 {
     assert (keys);
+    if (purpose == CREDENTIAL_RESUME) {
+        *username = NULL;
+        return CHAT_ERR_BAD_CERTIFICATE;
+    }
+    return credential_cert_open (keys->cert_key, token, len, purpose, fingerprint, now,
+                                 CREDENTIAL_CERT_LIFETIME, username);
+}
+
+int
+credential_cert_open (const uint8_t key [FERNET_KEY_SIZE],
+                      const uint8_t *token, size_t len, int purpose,
+                      const uint8_t fingerprint [32], int64_t now,
+                      int64_t lifetime, char **username)
+{
+    assert (key);
     assert (username);
     *username = NULL;
-    //  PURPOSE_NONE is what an empty field decodes to: never a valid ask
-    if (!fingerprint
-    ||  (purpose != CREDENTIAL_REGISTERED && purpose != CREDENTIAL_LOGGED_IN))
+    if (!fingerprint || !s_purpose_valid (purpose) || lifetime <= 0)
         return CHAT_ERR_BAD_CERTIFICATE;
 
     Chat__Certificate *cert = (Chat__Certificate *)
-        s_open (keys->cert_key, token, len, CREDENTIAL_CERT_LIFETIME, now,
-                &chat__certificate__descriptor);
+        s_open (key, token, len, lifetime, now, &chat__certificate__descriptor);
     if (!cert)
         return CHAT_ERR_BAD_CERTIFICATE;
 

@@ -22,6 +22,7 @@
 //  Certificate purposes (values of proto CertificatePurpose).
 #define CREDENTIAL_REGISTERED 1
 #define CREDENTIAL_LOGGED_IN  2
+#define CREDENTIAL_RESUME     3      //  the key server's resume tokens
 
 typedef struct {
     uint8_t cert_key [FERNET_KEY_SIZE];
@@ -51,6 +52,19 @@ int
                            const uint8_t *token, size_t len, int purpose,
                            const uint8_t fingerprint [32], int64_t now,
                            char **username);
+
+//  The same for a certificate of any purpose, under any key, with any
+//  lifetime in seconds. The key server's resume tokens are PURPOSE_RESUME
+//  certificates under a key of its own, made and checked with these.
+int
+    credential_cert_seal (const uint8_t key [FERNET_KEY_SIZE], int purpose,
+                          const char *username, const uint8_t fingerprint [32],
+                          int64_t now, int64_t lifetime, uint8_t **token, size_t *len);
+int
+    credential_cert_open (const uint8_t key [FERNET_KEY_SIZE],
+                          const uint8_t *token, size_t len, int purpose,
+                          const uint8_t fingerprint [32], int64_t now,
+                          int64_t lifetime, char **username);
 
 int
     credential_ticket_issue (const credential_keys_t *keys, const char *username,

@@ -502,6 +502,51 @@ test_username_valid (void **state)
     assert_null (token);
 }
 
+//  A certificate under a key of one's own (the key server's resume tokens):
+//  it opens only under that key, with its purpose and lifetime, and the
+//  shared certificate key neither makes nor takes that purpose
+static void
+test_own_key_certificates (void **state)
+{
+    fixture_t *f = *state;
+    uint8_t own [FERNET_KEY_SIZE];
+    assert_int_equal (secret_random (own, sizeof own), 0);
+    uint8_t *token;
+    size_t len;
+    char *user = NULL;
+    assert_int_equal (credential_cert_seal (own, CREDENTIAL_RESUME, "alice", f->fp, NOW,
+                                            86400, &token, &len), CHAT_OK);
+    assert_int_equal (credential_cert_open (own, token, len, CREDENTIAL_RESUME, f->fp,
+                                            NOW + 86000, 86400, &user), CHAT_OK);
+    assert_string_equal (user, "alice");
+    free (user);
+    //  Past its own lifetime, other purpose, other key, other client key
+    assert_int_equal (credential_cert_open (own, token, len, CREDENTIAL_RESUME, f->fp,
+                                            NOW + 86401, 86400, &user),
+                      CHAT_ERR_BAD_CERTIFICATE);
+    assert_int_equal (credential_cert_open (own, token, len, CREDENTIAL_LOGGED_IN, f->fp,
+                                            NOW, 86400, &user), CHAT_ERR_BAD_CERTIFICATE);
+    assert_int_equal (credential_cert_open (f->keys.cert_key, token, len, CREDENTIAL_RESUME,
+                                            f->fp, NOW, 86400, &user),
+                      CHAT_ERR_BAD_CERTIFICATE);
+    assert_int_equal (credential_cert_open (own, token, len, CREDENTIAL_RESUME, f->other_fp,
+                                            NOW, 86400, &user), CHAT_ERR_BAD_CERTIFICATE);
+    assert_null (user);
+    assert_int_equal (credential_cert_check (&f->keys, token, len, CREDENTIAL_RESUME, f->fp,
+                                             NOW, &user), CHAT_ERR_BAD_CERTIFICATE);
+    free (token);
+    uint8_t *shared_token = NULL;
+    assert_int_equal (credential_cert_issue (&f->keys, CREDENTIAL_RESUME, "alice", f->fp, NOW,
+                                             &shared_token, &len), CHAT_ERR_BAD_REQUEST);
+    assert_null (shared_token);
+    //  No purpose, no lifetime: refused
+    assert_int_equal (credential_cert_seal (own, 0, "alice", f->fp, NOW, 10, &token, &len),
+                      CHAT_ERR_BAD_REQUEST);
+    assert_int_equal (credential_cert_seal (own, CREDENTIAL_RESUME, "alice", f->fp, NOW, 0,
+                                            &token, &len), CHAT_ERR_BAD_REQUEST);
+    secret_wipe (own, sizeof own);
+}
+
 int
 main (void)
 {
@@ -520,6 +565,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_cross_purpose, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cert_bad_contents, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_username_valid, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_own_key_certificates, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
