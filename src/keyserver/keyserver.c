@@ -782,27 +782,7 @@ s_handle_admin (server_t *self)
     reply.n_users = list.count;
     reply.users = list.user_ptrs;
 
-    size_t n_sessions = chanserver_size (self->chanserver);
-    Chat__AdminSession *sessions = (Chat__AdminSession *)
-        calloc (n_sessions + 1, sizeof (Chat__AdminSession));
-    Chat__AdminSession **session_ptrs = (Chat__AdminSession **)
-        calloc (n_sessions + 1, sizeof (Chat__AdminSession *));
-    assert (sessions && session_ptrs);
-    size_t count = 0;
-    for (chansession_t *session = chanserver_first (self->chanserver);
-         session && count < n_sessions;
-         session = chanserver_next (self->chanserver)) {
-        chat__admin_session__init (&sessions [count]);
-        sessions [count].username = session->username? session->username: (char *) "";
-        sessions [count].client_key_fingerprint =
-            (char *) channel_peer_fingerprint_text (session->channel);
-        sessions [count].connected_since = session->connected_since;
-        sessions [count].last_activity = session->last_activity;
-        session_ptrs [count] = &sessions [count];
-        count++;
-    }
-    reply.n_sessions = count;
-    reply.sessions = session_ptrs;
+    reply.n_sessions = chanserver_admin_sessions (self->chanserver, &reply.sessions);
 
     uint8_t *packed = NULL;
     size_t packed_len = 0;
@@ -812,8 +792,7 @@ s_handle_admin (server_t *self)
     }
     else
         zsock_send (self->admin, "b", "", (size_t) 0);
-    free (sessions);
-    free (session_ptrs);
+    chanserver_admin_sessions_free (&reply.sessions);
     free (list.users);
     free (list.user_ptrs);
     free (list.names);

@@ -477,6 +477,39 @@ chanserver_lookup (chanserver_t *self, const uint8_t id [CHANNEL_SESSION_ID_SIZE
     return (chansession_t *) zhashx_lookup (self->sessions, key);
 }
 
+size_t
+chanserver_admin_sessions (chanserver_t *self, Chat__AdminSession ***list)
+{
+    //  One block: the pointers, then the entries they point at
+    size_t count = zhashx_size (self->sessions);
+    void *block = zmalloc ((count + 1) * sizeof (Chat__AdminSession *)
+                           + count * sizeof (Chat__AdminSession));
+    Chat__AdminSession **pointers = (Chat__AdminSession **) block;
+    Chat__AdminSession *entries = (Chat__AdminSession *) (pointers + count + 1);
+    size_t n = 0;
+    chansession_t *session = (chansession_t *) zhashx_first (self->sessions);
+    while (session && n < count) {
+        Chat__AdminSession *entry = &entries [n];
+        chat__admin_session__init (entry);
+        entry->username = session->username ? session->username : (char *) "";
+        entry->client_key_fingerprint = (char *) channel_peer_fingerprint_text (session->channel);
+        entry->connected_since = session->connected_since;
+        entry->last_activity = session->last_activity;
+        pointers [n++] = entry;
+        session = (chansession_t *) zhashx_next (self->sessions);
+    }
+    *list = pointers;
+    return n;
+}
+
+void
+chanserver_admin_sessions_free (Chat__AdminSession ***list)
+{
+    assert (list);
+    free (*list);
+    *list = NULL;
+}
+
 chansession_t *
 chanserver_first (chanserver_t *self)
 {

@@ -94,6 +94,15 @@ chansession_t *
     chanserver_lookup (chanserver_t *self, const uint8_t id [CHANNEL_SESSION_ID_SIZE]);
 
 //  Iterate the sessions (do not drop while iterating).
+//  The sessions as the admin socket shows them: user, client key
+//  fingerprint, times; never a key. *list gets n pointers (strings borrowed
+//  from the sessions: use before the next recv); free with
+//  chanserver_admin_sessions_free.
+size_t
+    chanserver_admin_sessions (chanserver_t *self, Chat__AdminSession ***list);
+void
+    chanserver_admin_sessions_free (Chat__AdminSession ***list);
+
 chansession_t *
     chanserver_first (chanserver_t *self);
 chansession_t *

@@ -186,6 +186,15 @@ test_request_reply (void **state)
         zframe_destroy (&sent);
     }
     assert_non_null (chanserver_lookup (self->server, channel_session_id (channel)));
+    //  What the admin socket shows of it: the client's key by fingerprint
+    Chat__AdminSession **list = NULL;
+    assert_int_equal (chanserver_admin_sessions (self->server, &list), 1);
+    assert_string_equal (list [0]->client_key_fingerprint,
+                         rsakey_fingerprint_text (s_client_key));
+    assert_string_equal (list [0]->username, "");
+    assert_true (list [0]->last_activity >= list [0]->connected_since);
+    chanserver_admin_sessions_free (&list);
+    assert_null (list);
     channel_destroy (&channel);
     zsock_destroy (&dealer);
 }
