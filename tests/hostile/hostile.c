@@ -22,6 +22,7 @@
 #include "rsakey.h"
 #include "scram.h"
 #include "secret.h"
+#include "testclient.h"
 #include "wire.h"
 
 //  A step of the test's own machinery that must work (not assert: the
@@ -35,18 +36,17 @@
 
 #define WAIT_MS     10000       //  for an answer that must come
 #define QUIET_MS    400         //  given to a dropped frame to show otherwise
-#define RC_NONE     (-1)        //  nothing came back
-#define RC_GARBAGE  (-2)        //  something came back we could not read
+#define RC_NONE     TESTCLIENT_NONE     //  nothing came back
+#define RC_GARBAGE  TESTCLIENT_GARBAGE  //  something came back we could not read
 #define PASSWORD    "correct horse battery staple"
 #define FLOOD_DEALERS 100
 #define FLOOD_PER_DEALER 3
 
 //  ---------------------------------------------------------------- peers
 
-//  One DEALER, and the channel once a handshake went through.
+//  A raw channel client and the request ids it gives.
 typedef struct {
-    zsock_t *dealer;
-    channel_t *channel;
+    testclient_t *client;
     uint64_t next_id;
 } peer_t;
 
@@ -54,12 +54,9 @@ static peer_t *
 peer_new (const char *endpoint)
 {
     peer_t *self = (peer_t *) zmalloc (sizeof *self);
-    self->dealer = zsock_new (ZMQ_DEALER);
-    REQUIRE (self->dealer);
-    zsock_set_linger (self->dealer, 0);
-    zsock_set_sndtimeo (self->dealer, WAIT_MS);
-    int rc = zsock_connect (self->dealer, "%s", endpoint);
-    REQUIRE (rc == 0);
+    self->client = testclient_new (endpoint, NULL);
+    REQUIRE (self->client);
+    testclient_set_timeout (self->client, WAIT_MS);
     self->next_id = 1000;
     return self;
 }
@@ -69,18 +66,22 @@ peer_destroy (peer_t **self_p)
 {
     peer_t *self = *self_p;
     if (self) {
-        channel_destroy (&self->channel);
-        zsock_destroy (&self->dealer);
+        testclient_destroy (&self->client);
         free (self);
         *self_p = NULL;
     }
 }
 
+static channel_t *
+peer_channel (peer_t *self)
+{
+    return testclient_channel (self->client);
+}
+
 static void
 peer_send (peer_t *self, const void *data, size_t size)
 {
-    zframe_t *frame = zframe_new (data, size);
-    int rc = zframe_send (&frame, self->dealer, 0);
+    int rc = testclient_send (self->client, data, size);
     REQUIRE (rc == 0);
 }
 
@@ -91,7 +92,7 @@ peer_send_multi (peer_t *self, const void *a, size_t a_size, const void *b, size
     zmsg_t *msg = zmsg_new ();
     zmsg_addmem (msg, a, a_size);
     zmsg_addmem (msg, b, b_size);
-    int rc = zmsg_send (&msg, self->dealer);
+    int rc = zmsg_send (&msg, testclient_dealer (self->client));
     REQUIRE (rc == 0);
 }
 
@@ -99,21 +100,8 @@ peer_send_multi (peer_t *self, const void *a, size_t a_size, const void *b, size
 static int
 peer_recv (peer_t *self, int timeout_ms, uint8_t **data, size_t *size)
 {
-    zsock_set_rcvtimeo (self->dealer, timeout_ms);
-    zmsg_t *msg = zmsg_recv (self->dealer);
-    if (!msg)
-        return RC_NONE;
-    int rc = RC_GARBAGE;
-    if (zmsg_size (msg) == 1) {
-        zframe_t *frame = zmsg_first (msg);
-        *size = zframe_size (frame);
-        *data = (uint8_t *) malloc (*size ? *size : 1);
-        REQUIRE (*data);
-        memcpy (*data, zframe_data (frame), *size);
-        rc = 0;
-    }
-    zmsg_destroy (&msg);
-    return rc;
+    testclient_set_timeout (self->client, timeout_ms);
+    return testclient_recv (self->client, data, size);
 }
 
 //  Read an answer as a client reads it: the code of a clear refusal, or
@@ -121,50 +109,17 @@ peer_recv (peer_t *self, int timeout_ms, uint8_t **data, size_t *size)
 static int
 peer_answer (peer_t *self, int timeout_ms, uint8_t **payload, size_t *len)
 {
-    uint8_t *data = NULL;
-    size_t size = 0;
-    int rc = peer_recv (self, timeout_ms, &data, &size);
-    if (rc != 0)
-        return rc;
-    Chat__Envelope *env = NULL;
-    rc = RC_GARBAGE;
-    if (wire_envelope_unpack (data, size, &env) == CHAT_OK) {
-        if (env->kind_case == CHAT__ENVELOPE__KIND_ERROR && env->error->code != 0)
-            rc = (int) env->error->code;
-        else
-        if (env->kind_case == CHAT__ENVELOPE__KIND_SEALED && self->channel
-        &&  channel_open (self->channel, env->sealed->token, strlen (env->sealed->token),
-                          payload, len) == CHAT_OK)
-            rc = CHAT_OK;
-        chat__envelope__free_unpacked (env, NULL);
-    }
-    free (data);
-    return rc;
+    testclient_set_timeout (self->client, timeout_ms);
+    return testclient_answer (self->client, payload, len);
 }
 
 //  Handshake with key; CHAT_OK or what the server (or the check) said.
 static int
 peer_handshake (peer_t *self, rsakey_t *key)
 {
-    channel_destroy (&self->channel);
-    channel_t *channel = channel_client_new (key);
-    uint8_t *hello;
-    size_t size;
-    int rc = channel_client_hello (channel, &hello, &size);
-    REQUIRE (rc == CHAT_OK);
-    peer_send (self, hello, size);
-    free (hello);
-    uint8_t *welcome = NULL;
-    rc = peer_recv (self, WAIT_MS, &welcome, &size);
-    if (rc == 0) {
-        rc = channel_client_accept (channel, welcome, size);
-        free (welcome);
-    }
-    if (rc == CHAT_OK)
-        self->channel = channel;
-    else
-        channel_destroy (&channel);
-    return rc;
+    testclient_set_key (self->client, key);
+    testclient_set_timeout (self->client, WAIT_MS);
+    return testclient_handshake (self->client);
 }
 
 //  A new peer with an open channel (asserts: setup, not a case).
@@ -185,18 +140,15 @@ peer_open (const char *endpoint, rsakey_t *key)
 static void
 peer_seal (peer_t *self, const uint8_t *payload, size_t len, uint8_t **frame, size_t *size)
 {
-    int rc = channel_seal (self->channel, payload, len, frame, size);
+    int rc = testclient_seal (self->client, payload, len, frame, size);
     REQUIRE (rc == CHAT_OK);
 }
 
 static void
 peer_send_sealed (peer_t *self, const uint8_t *payload, size_t len)
 {
-    uint8_t *frame;
-    size_t size;
-    peer_seal (self, payload, len, &frame, &size);
-    peer_send (self, frame, size);
-    free (frame);
+    int rc = testclient_send_sealed (self->client, payload, len);
+    REQUIRE (rc == CHAT_OK);
 }
 
 //  ---------------------------------------------------------------- requests
@@ -208,80 +160,90 @@ s_pack (const ProtobufCMessage *msg, uint8_t **data, size_t *size)
     REQUIRE (rc == CHAT_OK);
 }
 
-//  A key server reply: CHAT_OK or its error code, or a channel-layer code,
-//  RC_NONE, RC_GARBAGE (also for a reply that does not echo expect_id).
+//  The request id a reply echoes and the code of its error body (CHAT_OK
+//  for any other body).
+typedef void (reply_fields_fn) (const ProtobufCMessage *reply, uint64_t *id, int *code);
+
+static void
+s_key_fields (const ProtobufCMessage *message, uint64_t *id, int *code)
+{
+    const Chat__KeyReply *reply = (const Chat__KeyReply *) message;
+    *id = reply->request_id;
+    *code = reply->body_case == CHAT__KEY_REPLY__BODY_ERROR? (int) reply->error->code: CHAT_OK;
+}
+
+static void
+s_main_fields (const ProtobufCMessage *message, uint64_t *id, int *code)
+{
+    const Chat__MainReply *reply = (const Chat__MainReply *) message;
+    *id = reply->request_id;
+    *code = reply->body_case == CHAT__MAIN_REPLY__BODY_ERROR? (int) reply->error->code: CHAT_OK;
+}
+
+//  A reply: CHAT_OK or its error code, or a channel-layer code, RC_NONE,
+//  RC_GARBAGE (also for a reply that does not echo expect_id).
+static int
+s_reply (peer_t *peer, const ProtobufCMessageDescriptor *descriptor, reply_fields_fn *fields,
+         uint64_t expect_id, ProtobufCMessage **reply_p)
+{
+    ProtobufCMessage *reply = NULL;
+    testclient_set_timeout (peer->client, WAIT_MS);
+    int rc = testclient_reply (peer->client, descriptor, &reply);
+    if (rc != CHAT_OK)
+        return rc;
+    uint64_t id;
+    fields (reply, &id, &rc);
+    if (id != expect_id)
+        rc = RC_GARBAGE;
+    if (reply_p && rc != RC_GARBAGE)
+        *reply_p = reply;
+    else
+        protobuf_c_message_free_unpacked (reply, NULL);
+    return rc;
+}
+
+//  Send request under the peer's next id (set in *request_id) and read
+//  the reply.
+static int
+s_call (peer_t *peer, const ProtobufCMessage *request, uint64_t *request_id,
+        const ProtobufCMessageDescriptor *descriptor, reply_fields_fn *fields,
+        ProtobufCMessage **reply_p)
+{
+    *request_id = ++peer->next_id;
+    uint8_t *payload;
+    size_t len;
+    s_pack (request, &payload, &len);
+    peer_send_sealed (peer, payload, len);
+    free (payload);
+    return s_reply (peer, descriptor, fields, *request_id, reply_p);
+}
+
 static int
 s_key_answer (peer_t *peer, uint64_t expect_id, Chat__KeyReply **reply_p)
 {
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    int rc = peer_answer (peer, WAIT_MS, &payload, &len);
-    if (rc != CHAT_OK)
-        return rc;
-    Chat__KeyReply *reply = NULL;
-    if (wire_unpack (&chat__key_reply__descriptor, payload, len,
-                     (ProtobufCMessage **) &reply) != CHAT_OK
-    ||  reply->request_id != expect_id)
-        rc = RC_GARBAGE;
-    else
-    if (reply->body_case == CHAT__KEY_REPLY__BODY_ERROR)
-        rc = (int) reply->error->code;
-    free (payload);
-    if (reply && reply_p && rc != RC_GARBAGE)
-        *reply_p = reply;
-    else
-    if (reply)
-        chat__key_reply__free_unpacked (reply, NULL);
-    return rc;
+    return s_reply (peer, &chat__key_reply__descriptor, s_key_fields, expect_id,
+                    (ProtobufCMessage **) reply_p);
 }
 
 static int
 s_key_call (peer_t *peer, Chat__KeyRequest *request, Chat__KeyReply **reply_p)
 {
-    request->request_id = ++peer->next_id;
-    uint8_t *payload;
-    size_t len;
-    s_pack (&request->base, &payload, &len);
-    peer_send_sealed (peer, payload, len);
-    free (payload);
-    return s_key_answer (peer, request->request_id, reply_p);
+    return s_call (peer, &request->base, &request->request_id, &chat__key_reply__descriptor,
+                   s_key_fields, (ProtobufCMessage **) reply_p);
 }
 
 static int
 s_main_answer (peer_t *peer, uint64_t expect_id, Chat__MainReply **reply_p)
 {
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    int rc = peer_answer (peer, WAIT_MS, &payload, &len);
-    if (rc != CHAT_OK)
-        return rc;
-    Chat__MainReply *reply = NULL;
-    if (wire_unpack (&chat__main_reply__descriptor, payload, len,
-                     (ProtobufCMessage **) &reply) != CHAT_OK
-    ||  reply->request_id != expect_id)
-        rc = RC_GARBAGE;
-    else
-    if (reply->body_case == CHAT__MAIN_REPLY__BODY_ERROR)
-        rc = (int) reply->error->code;
-    free (payload);
-    if (reply && reply_p && rc != RC_GARBAGE)
-        *reply_p = reply;
-    else
-    if (reply)
-        chat__main_reply__free_unpacked (reply, NULL);
-    return rc;
+    return s_reply (peer, &chat__main_reply__descriptor, s_main_fields, expect_id,
+                    (ProtobufCMessage **) reply_p);
 }
 
 static int
 s_main_call (peer_t *peer, Chat__MainRequest *request, Chat__MainReply **reply_p)
 {
-    request->request_id = ++peer->next_id;
-    uint8_t *payload;
-    size_t len;
-    s_pack (&request->base, &payload, &len);
-    peer_send_sealed (peer, payload, len);
-    free (payload);
-    return s_main_answer (peer, request->request_id, reply_p);
+    return s_call (peer, &request->base, &request->request_id, &chat__main_reply__descriptor,
+                   s_main_fields, (ProtobufCMessage **) reply_p);
 }
 
 //  ---------------------------------------------------------------- servers
@@ -1105,16 +1067,16 @@ s_sealed_cases (world_t *world, const target_t *target)
     free (second);
 
     //  Clock games: too old, too new; the session lives on
-    channel_set_clock_offset (peer->channel, -(CHANNEL_TTL + 30));
+    channel_set_clock_offset (peer_channel (peer), -(CHANNEL_TTL + 30));
     id = s_probe_frame (target, peer, &frame, &size);
-    channel_set_clock_offset (peer->channel, 0);
+    channel_set_clock_offset (peer_channel (peer), 0);
     peer_send (peer, frame, size);
     free (frame);
     s_expect (world, target, "token 90 s old (expired)", CHAT_ERR_EXPIRED,
               s_answer (target, peer, id));
-    channel_set_clock_offset (peer->channel, FERNET_MAX_CLOCK_SKEW + 30);
+    channel_set_clock_offset (peer_channel (peer), FERNET_MAX_CLOCK_SKEW + 30);
     id = s_probe_frame (target, peer, &frame, &size);
-    channel_set_clock_offset (peer->channel, 0);
+    channel_set_clock_offset (peer_channel (peer), 0);
     peer_send (peer, frame, size);
     free (frame);
     s_expect (world, target, "token 90 s in the future", CHAT_ERR_FUTURE,
@@ -1139,7 +1101,7 @@ s_sealed_cases (world_t *world, const target_t *target)
     rc = fernet_encrypt (wrong_key, plain, plain_len, wire_now (), &token);
     REQUIRE (rc == CHAT_OK);
     Chat__Sealed sealed = CHAT__SEALED__INIT;
-    sealed.session_id.data = (uint8_t *) channel_session_id (peer->channel);
+    sealed.session_id.data = (uint8_t *) channel_session_id (peer_channel (peer));
     sealed.session_id.len = CHANNEL_SESSION_ID_SIZE;
     sealed.token = token;
     Chat__Envelope env = CHAT__ENVELOPE__INIT;
@@ -1179,7 +1141,7 @@ s_sealed_cases (world_t *world, const target_t *target)
     token = strdup (parsed->sealed->token);
     size_t middle = strlen (token) / 2;
     token [middle] = token [middle] == 'A' ? 'B' : 'A';
-    sealed.session_id.data = (uint8_t *) channel_session_id (peer->channel);
+    sealed.session_id.data = (uint8_t *) channel_session_id (peer_channel (peer));
     sealed.session_id.len = CHANNEL_SESSION_ID_SIZE;
     sealed.token = token;
     s_pack (&env.base, &frame, &size);
@@ -1191,7 +1153,7 @@ s_sealed_cases (world_t *world, const target_t *target)
 
     //  The untouched token under another session's id
     peer_t *second_peer = peer_open (target->endpoint, world->attacker_key);
-    sealed.session_id.data = (uint8_t *) channel_session_id (second_peer->channel);
+    sealed.session_id.data = (uint8_t *) channel_session_id (peer_channel (second_peer));
     sealed.token = parsed->sealed->token;
     s_pack (&env.base, &frame, &size);
     peer_send (peer, frame, size);
@@ -1213,7 +1175,7 @@ s_sealed_cases (world_t *world, const target_t *target)
     token = (char *) malloc (huge + 1);
     memset (token, 'A', huge);
     token [huge] = 0;
-    sealed.session_id.data = (uint8_t *) channel_session_id (peer->channel);
+    sealed.session_id.data = (uint8_t *) channel_session_id (peer_channel (peer));
     sealed.token = token;
     s_pack (&env.base, &frame, &size);
     free (token);
@@ -1571,11 +1533,11 @@ s_mainserver_cases (world_t *world)
         zframe_t *body = zmsg_next (msg);
         for_other = zframe_size (topic) != CHANNEL_SESSION_TOKEN_SIZE
                  || memcmp (zframe_data (topic),
-                            channel_session_token (world->mallory_ms->channel),
+                            channel_session_token (peer_channel (world->mallory_ms)),
                             CHANNEL_SESSION_TOKEN_SIZE) != 0;
         uint8_t *payload = NULL;
         size_t len = 0;
-        opened = channel_open_push (world->mallory_ms->channel, zframe_data (body),
+        opened = channel_open_push (peer_channel (world->mallory_ms), zframe_data (body),
                                     zframe_size (body), &payload, &len);
         free (payload);
         payload = NULL;
@@ -1584,12 +1546,12 @@ s_mainserver_cases (world_t *world)
         if (wire_unpack (&chat__push_frame__descriptor, zframe_data (body),
                          zframe_size (body), (ProtobufCMessage **) &frame) == CHAT_OK) {
             ProtobufCBinaryData original = frame->session_id;
-            frame->session_id.data = (uint8_t *) channel_session_id (world->mallory_ms->channel);
+            frame->session_id.data = (uint8_t *) channel_session_id (peer_channel (world->mallory_ms));
             frame->session_id.len = CHANNEL_SESSION_ID_SIZE;
             uint8_t *packed;
             size_t packed_len;
             s_pack (&frame->base, &packed, &packed_len);
-            restamped = channel_open_push (world->mallory_ms->channel, packed, packed_len,
+            restamped = channel_open_push (peer_channel (world->mallory_ms), packed, packed_len,
                                            &payload, &len);
             free (payload);
             free (packed);

@@ -6,12 +6,12 @@
 #include "ksclient.h"
 #include "scram.h"
 #include "secret.h"
+#include "testclient.h"
 
 #define RECV_TIMEOUT 10000           //  ms; generous, a loaded machine is slow
 
 struct _ksclient_t {
-    zsock_t *dealer;
-    channel_t *channel;
+    testclient_t *client;
     rsakey_t *key;
     uint64_t next_id;
 };
@@ -24,13 +24,6 @@ ksresult_clear (ksresult_t *result)
     memset (result, 0, sizeof *result);
 }
 
-static void
-s_send (zsock_t *dealer, const uint8_t *data, size_t size)
-{
-    zframe_t *frame = zframe_new (data, size);
-    zframe_send (&frame, dealer, 0);
-}
-
 ksclient_t *
 ksclient_new (const char *endpoint, rsakey_t *client_key)
 {
@@ -38,27 +31,10 @@ ksclient_new (const char *endpoint, rsakey_t *client_key)
     assert (self);
     self->key = client_key;
     self->next_id = 1;
-    self->dealer = zsock_new (ZMQ_DEALER);
-    assert (self->dealer);
-    zsock_set_rcvtimeo (self->dealer, RECV_TIMEOUT);
-    zsock_set_linger (self->dealer, 0);
-    self->channel = channel_client_new (client_key);
-    uint8_t *hello = NULL;
-    size_t size = 0;
-    if (zsock_connect (self->dealer, "%s", endpoint)
-    ||  !self->channel
-    ||  channel_client_hello (self->channel, &hello, &size) != CHAT_OK) {
-        ksclient_destroy (&self);
-        return NULL;
-    }
-    s_send (self->dealer, hello, size);
-    free (hello);
-    zframe_t *welcome = zframe_recv (self->dealer);
-    int rc = welcome? channel_client_accept (self->channel, zframe_data (welcome),
-                                             zframe_size (welcome))
-                    : KSCLIENT_TIMEOUT;
-    zframe_destroy (&welcome);
-    if (rc != CHAT_OK)
+    self->client = testclient_new (endpoint, client_key);
+    if (self->client)
+        testclient_set_timeout (self->client, RECV_TIMEOUT);
+    if (!self->client || testclient_handshake (self->client) != CHAT_OK)
         ksclient_destroy (&self);
     return self;
 }
@@ -69,8 +45,7 @@ ksclient_destroy (ksclient_t **self_p)
     assert (self_p);
     ksclient_t *self = *self_p;
     if (self) {
-        channel_destroy (&self->channel);
-        zsock_destroy (&self->dealer);
+        testclient_destroy (&self->client);
         free (self);
         *self_p = NULL;
     }
@@ -79,13 +54,13 @@ ksclient_destroy (ksclient_t **self_p)
 zsock_t *
 ksclient_dealer (ksclient_t *self)
 {
-    return self->dealer;
+    return testclient_dealer (self->client);
 }
 
 channel_t *
 ksclient_channel (ksclient_t *self)
 {
-    return self->channel;
+    return testclient_channel (self->client);
 }
 
 const uint8_t *
@@ -97,57 +72,32 @@ ksclient_fingerprint (ksclient_t *self)
 void
 ksclient_send_raw (ksclient_t *self, const uint8_t *frame, size_t size)
 {
-    s_send (self->dealer, frame, size);
+    testclient_send (self->client, frame, size);
+}
+
+//  testclient's codes as this client's: what did not come is a timeout,
+//  what came and makes no sense is malformed.
+static int
+s_code (int rc)
+{
+    return rc == TESTCLIENT_NONE? KSCLIENT_TIMEOUT
+         : rc == TESTCLIENT_GARBAGE? CHAT_ERR_MALFORMED: rc;
 }
 
 int
 ksclient_recv (ksclient_t *self, Chat__KeyReply **reply)
 {
-    *reply = NULL;
-    zframe_t *frame = zframe_recv (self->dealer);
-    if (!frame)
-        return KSCLIENT_TIMEOUT;
-    Chat__Envelope *env = NULL;
-    int rc = wire_envelope_unpack (zframe_data (frame), zframe_size (frame), &env);
-    zframe_destroy (&frame);
-    if (rc != CHAT_OK)
-        return rc;
-    if (env->kind_case == CHAT__ENVELOPE__KIND_ERROR)
-        rc = env->error->code;
-    else
-    if (env->kind_case == CHAT__ENVELOPE__KIND_SEALED) {
-        uint8_t *payload = NULL;
-        size_t len = 0;
-        rc = channel_open (self->channel, env->sealed->token,
-                           strlen (env->sealed->token), &payload, &len);
-        if (rc == CHAT_OK) {
-            rc = wire_unpack (&chat__key_reply__descriptor, payload, len,
-                              (ProtobufCMessage **) reply);
-            free (payload);
-        }
-    }
-    else
-        rc = CHAT_ERR_MALFORMED;
-    chat__envelope__free_unpacked (env, NULL);
-    return rc;
+    return s_code (testclient_reply (self->client, &chat__key_reply__descriptor,
+                                     (ProtobufCMessage **) reply));
 }
 
 int
 ksclient_call (ksclient_t *self, Chat__KeyRequest *request, Chat__KeyReply **reply)
 {
-    *reply = NULL;
     request->request_id = self->next_id++;
-    uint8_t *packed = NULL, *frame = NULL;
-    size_t packed_len = 0, size = 0;
-    if (wire_pack (&request->base, &packed, &packed_len) != CHAT_OK)
-        return CHAT_ERR_INTERNAL;
-    int rc = channel_seal (self->channel, packed, packed_len, &frame, &size);
-    free (packed);
-    if (rc != CHAT_OK)
-        return rc;
-    s_send (self->dealer, frame, size);
-    free (frame);
-    rc = ksclient_recv (self, reply);
+    int rc = s_code (testclient_call (self->client, &request->base,
+                                      &chat__key_reply__descriptor,
+                                      (ProtobufCMessage **) reply));
     if (rc == CHAT_OK && (*reply)->request_id != request->request_id) {
         chat__key_reply__free_unpacked (*reply, NULL);
         *reply = NULL;

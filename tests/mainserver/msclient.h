@@ -11,14 +11,14 @@
 #include "channel.h"
 #include "credential.h"
 #include "rsakey.h"
+#include "testclient.h"
 #include "wire.h"
 
 #define MSCLIENT_TIMEOUT 5000       //  ms to wait for a reply
 
 typedef struct {
-    zsock_t *dealer;
+    testclient_t *client;           //  the DEALER and the channel
     zsock_t *sub;
-    channel_t *channel;
     rsakey_t *key;                  //  borrowed
     uint64_t next_request_id;
     bool subscribed;
@@ -33,6 +33,13 @@ void
 
 void
     msclient_subscribe (msclient_t *self, bool on);
+zsock_t *
+    msclient_dealer (msclient_t *self);
+channel_t *
+    msclient_channel (msclient_t *self);
+//  Come back on a new connection (a new routing id), same session.
+int
+    msclient_reconnect (msclient_t *self);
 
 //  Raw frames on the DEALER. recv: 0 and a malloc'd frame, -1 on timeout.
 int

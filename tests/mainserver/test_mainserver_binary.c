@@ -234,7 +234,7 @@ test_kill_and_restart (void **state)
     assert_int_equal (waitpid (proc.pid, &status, 0), proc.pid);
     assert_true (WIFSIGNALED (status));
     //  Acks that were already on their way count too.
-    while (zsock_events (client->dealer) & ZMQ_POLLIN) {
+    while (zsock_events (msclient_dealer (client)) & ZMQ_POLLIN) {
         if (msclient_recv (client, &reply) != CHAT_OK)
             break;
         if (msclient_code (reply) == CHAT_OK && reply->request_id >= 1

@@ -17,6 +17,7 @@
 #include "chanserver.h"
 #include "chaterror.h"
 #include "codec.h"
+#include "testclient.h"
 
 extern char **environ;
 
@@ -186,52 +187,26 @@ s_teardown (void **state)
     return 0;
 }
 
-static zsock_t *
-s_dealer (fixture_t *self)
+//  A client through the tap with a completed handshake.
+static testclient_t *
+s_connect (fixture_t *self, rsakey_t *key)
 {
-    zsock_t *dealer = zsock_new_dealer (self->tap_request);
-    assert_non_null (dealer);
-    zsock_set_rcvtimeo (dealer, 5000);
-    return dealer;
-}
-
-static void
-s_send (zsock_t *dealer, const uint8_t *data, size_t size)
-{
-    zframe_t *frame = zframe_new (data, size);
-    assert_int_equal (zframe_send (&frame, dealer, 0), 0);
-}
-
-static channel_t *
-s_connect (fixture_t *self, zsock_t *dealer, rsakey_t *key)
-{
-    channel_t *channel = channel_client_new (key);
-    uint8_t *hello;
-    size_t size;
-    assert_int_equal (channel_client_hello (channel, &hello, &size), CHAT_OK);
-    s_send (dealer, hello, size);
-    free (hello);
+    testclient_t *client = testclient_new (self->tap_request, key);
+    assert_non_null (client);
+    assert_int_equal (testclient_hello (client), CHAT_OK);
     uint8_t *payload = NULL;
     size_t len;
     assert_null (chanserver_recv (self->server, &payload, &len));
-    zframe_t *welcome = zframe_recv (dealer);
-    assert_non_null (welcome);
-    assert_int_equal (channel_client_accept (channel, zframe_data (welcome),
-                                             zframe_size (welcome)), CHAT_OK);
-    zframe_destroy (&welcome);
-    return channel;
+    assert_int_equal (testclient_welcome (client), CHAT_OK);
+    return client;
 }
 
 //  One sealed request through the tap, answered by the server.
 static chansession_t *
-s_round_trip (fixture_t *self, zsock_t *dealer, channel_t *channel)
+s_round_trip (fixture_t *self, testclient_t *client)
 {
-    uint8_t *frame;
-    size_t size;
-    assert_int_equal (channel_seal (channel, (const uint8_t *) REQUEST_TEXT,
-                                    strlen (REQUEST_TEXT), &frame, &size), CHAT_OK);
-    s_send (dealer, frame, size);
-    free (frame);
+    assert_int_equal (testclient_send_sealed (client, REQUEST_TEXT, strlen (REQUEST_TEXT)),
+                      CHAT_OK);
     uint8_t *payload = NULL;
     size_t len = 0;
     chansession_t *session = chanserver_recv (self->server, &payload, &len);
@@ -241,19 +216,10 @@ s_round_trip (fixture_t *self, zsock_t *dealer, channel_t *channel)
     free (payload);
     assert_int_equal (chanserver_reply (self->server, session, (const uint8_t *) REPLY_TEXT,
                                         strlen (REPLY_TEXT)), CHAT_OK);
-    zframe_t *reply = zframe_recv (dealer);
-    assert_non_null (reply);
-    Chat__Envelope *env;
-    assert_int_equal (wire_envelope_unpack (zframe_data (reply), zframe_size (reply), &env),
-                      CHAT_OK);
-    assert_int_equal (env->kind_case, CHAT__ENVELOPE__KIND_SEALED);
-    assert_int_equal (channel_open (channel, env->sealed->token, strlen (env->sealed->token),
-                                    &payload, &len), CHAT_OK);
+    assert_int_equal (testclient_answer (client, &payload, &len), CHAT_OK);
     assert_int_equal (len, strlen (REPLY_TEXT));
     assert_memory_equal (payload, REPLY_TEXT, len);
     free (payload);
-    chat__envelope__free_unpacked (env, NULL);
-    zframe_destroy (&reply);
     return session;
 }
 
@@ -299,18 +265,16 @@ test_relay_and_output (void **state)
     s_start_tap (self, "-x");
 
     //  Two clients, each a distinct peer of the server
-    zsock_t *dealers [2];
-    channel_t *channels [2];
+    testclient_t *clients [2];
     chansession_t *sessions [2];
     for (int i = 0; i < 2; i++) {
-        dealers [i] = s_dealer (self);
-        channels [i] = s_connect (self, dealers [i], s_client_keys [i]);
-        sessions [i] = s_round_trip (self, dealers [i], channels [i]);
+        clients [i] = s_connect (self, s_client_keys [i]);
+        sessions [i] = s_round_trip (self, clients [i]);
     }
     assert_int_equal (chanserver_size (self->server), 2);
     assert_false (zframe_eq (sessions [0]->routing_id, sessions [1]->routing_id));
     //  The first client again, after the second: replies still find it
-    s_round_trip (self, dealers [0], channels [0]);
+    s_round_trip (self, clients [0]);
 
     //  Push to the first client through the tap's XPUB/XSUB. A PUB drops
     //  until the subscription has crossed: push until one lands.
@@ -318,7 +282,7 @@ test_relay_and_output (void **state)
     zsock_set_rcvtimeo (sub, 100);
     assert_int_equal (zsock_connect (sub, "%s", self->tap_push), 0);
     zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE,
-                    channel_session_token (channels [0]), CHANNEL_SESSION_TOKEN_SIZE);
+                    channel_session_token (testclient_channel (clients [0])), CHANNEL_SESSION_TOKEN_SIZE);
     zmsg_t *push = NULL;
     for (int i = 0; i < 100 && !push; i++) {
         assert_int_equal (chanserver_push (self->server, self->pub, sessions [0],
@@ -331,7 +295,7 @@ test_relay_and_output (void **state)
     zframe_t *body = zmsg_last (push);
     uint8_t *payload;
     size_t len;
-    assert_int_equal (channel_open_push (channels [0], zframe_data (body), zframe_size (body),
+    assert_int_equal (channel_open_push (testclient_channel (clients [0]), zframe_data (body), zframe_size (body),
                                          &payload, &len), CHAT_OK);
     assert_int_equal (len, strlen (PUSH_TEXT));
     assert_memory_equal (payload, PUSH_TEXT, len);
@@ -339,11 +303,11 @@ test_relay_and_output (void **state)
     zmsg_destroy (&push);
 
     //  Garbage passes through too, and the server's clear refusal comes back
-    s_send (dealers [1], (const uint8_t *) "\xff\xff\xff junk", 8);
+    assert_int_equal (testclient_send (clients [1], "\xff\xff\xff junk", 8), 0);
     assert_null (chanserver_recv (self->server, &payload, &len));
-    zframe_t *refusal = zframe_recv (dealers [1]);
-    assert_non_null (refusal);
-    zframe_destroy (&refusal);
+    uint8_t *refusal = NULL;
+    assert_int_equal (testclient_recv (clients [1], &refusal, &len), 0);
+    free (refusal);
 
     char *text = s_stop_tap (self);
     char *kinds = s_kinds (text);
@@ -386,10 +350,8 @@ test_relay_and_output (void **state)
     free (kinds);
     free (text);
     zsock_destroy (&sub);
-    for (int i = 0; i < 2; i++) {
-        channel_destroy (&channels [i]);
-        zsock_destroy (&dealers [i]);
-    }
+    for (int i = 0; i < 2; i++)
+        testclient_destroy (&clients [i]);
 }
 
 static void
@@ -397,9 +359,8 @@ test_json_output (void **state)
 {
     fixture_t *self = *state;
     s_start_tap (self, "--json");
-    zsock_t *dealer = s_dealer (self);
-    channel_t *channel = s_connect (self, dealer, s_client_keys [0]);
-    s_round_trip (self, dealer, channel);
+    testclient_t *client = s_connect (self, s_client_keys [0]);
+    s_round_trip (self, client);
     char *text = s_stop_tap (self);
 
     //  Every line is one object; kinds and keys as fields
@@ -424,8 +385,7 @@ test_json_output (void **state)
     assert_non_null (strstr (text, "{\"summary\":{\"hello\":{\"frames\":1,"));
     s_assert_absent (text, REQUEST_TEXT);
     free (text);
-    channel_destroy (&channel);
-    zsock_destroy (&dealer);
+    testclient_destroy (&client);
 }
 
 int

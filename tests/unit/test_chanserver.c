@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include "chanserver.h"
 #include "chaterror.h"
+#include "testclient.h"
 
 static rsakey_t *s_server_key;
 static rsakey_t *s_client_key;
@@ -68,90 +69,60 @@ s_teardown (void **state)
     return 0;
 }
 
-static zsock_t *
-s_dealer (fixture_t *self)
+static testclient_t *
+s_client (fixture_t *self)
 {
-    zsock_t *dealer = zsock_new_dealer (self->endpoint);
-    assert_non_null (dealer);
-    zsock_set_rcvtimeo (dealer, 5000);
-    return dealer;
+    testclient_t *client = testclient_new (self->endpoint, s_client_key);
+    assert_non_null (client);
+    return client;
 }
 
 static void
-s_send (zsock_t *dealer, const uint8_t *data, size_t size)
+s_send (testclient_t *client, const uint8_t *data, size_t size)
 {
-    zframe_t *frame = zframe_new (data, size);
-    assert_int_equal (zframe_send (&frame, dealer, 0), 0);
+    assert_int_equal (testclient_send (client, data, size), 0);
 }
 
-//  Expect a clear refusal with this code on the dealer.
+//  Expect a clear refusal with this code.
 static void
-s_expect_refusal (zsock_t *dealer, int code)
+s_expect_refusal (testclient_t *client, int code)
 {
-    zframe_t *frame = zframe_recv (dealer);
-    assert_non_null (frame);
-    Chat__Envelope *env;
-    assert_int_equal (wire_envelope_unpack (zframe_data (frame), zframe_size (frame), &env),
-                      CHAT_OK);
-    assert_int_equal (env->kind_case, CHAT__ENVELOPE__KIND_ERROR);
-    assert_int_equal (env->error->code, code);
-    chat__envelope__free_unpacked (env, NULL);
-    zframe_destroy (&frame);
+    assert_int_equal (testclient_refusal (client), code);
 }
 
-//  A client channel with a completed handshake through the server.
-static channel_t *
-s_connect (fixture_t *self, zsock_t *dealer)
+//  A completed handshake through the server.
+static void
+s_connect (fixture_t *self, testclient_t *client)
 {
-    channel_t *channel = channel_client_new (s_client_key);
-    uint8_t *hello;
-    size_t size;
-    assert_int_equal (channel_client_hello (channel, &hello, &size), CHAT_OK);
-    s_send (dealer, hello, size);
-    free (hello);
+    assert_int_equal (testclient_hello (client), CHAT_OK);
     uint8_t *payload = NULL;
     size_t len;
     assert_null (chanserver_recv (self->server, &payload, &len));
-    zframe_t *welcome = zframe_recv (dealer);
-    assert_non_null (welcome);
-    assert_int_equal (channel_client_accept (channel, zframe_data (welcome),
-                                             zframe_size (welcome)), CHAT_OK);
-    zframe_destroy (&welcome);
-    return channel;
+    assert_int_equal (testclient_welcome (client), CHAT_OK);
 }
 
 //  Seal text and send it; returns the frame (caller frees) for replays.
 static zframe_t *
-s_request (zsock_t *dealer, channel_t *channel, const char *text)
+s_request (testclient_t *client, const char *text)
 {
     uint8_t *frame;
     size_t size;
-    assert_int_equal (channel_seal (channel, (const uint8_t *) text, strlen (text),
-                                    &frame, &size), CHAT_OK);
+    assert_int_equal (testclient_seal (client, text, strlen (text), &frame, &size), CHAT_OK);
     zframe_t *copy = zframe_new (frame, size);
-    s_send (dealer, frame, size);
+    s_send (client, frame, size);
     free (frame);
     return copy;
 }
 
 static void
-s_expect_reply (zsock_t *dealer, channel_t *channel, const char *text)
+s_expect_reply (testclient_t *client, const char *text)
 {
-    zframe_t *frame = zframe_recv (dealer);
-    assert_non_null (frame);
-    Chat__Envelope *env;
-    assert_int_equal (wire_envelope_unpack (zframe_data (frame), zframe_size (frame), &env),
-                      CHAT_OK);
-    assert_int_equal (env->kind_case, CHAT__ENVELOPE__KIND_SEALED);
     uint8_t *payload;
     size_t len;
-    assert_int_equal (channel_open (channel, env->sealed->token, strlen (env->sealed->token),
-                                    &payload, &len), CHAT_OK);
+    assert_int_equal (testclient_answer (client, &payload, &len), CHAT_OK);
     assert_int_equal (len, strlen (text));
     assert_memory_equal (payload, text, len);
     free (payload);
-    chat__envelope__free_unpacked (env, NULL);
-    zframe_destroy (&frame);
 }
 
 //  The server side: receive one request, check it, answer it.
@@ -174,18 +145,19 @@ static void
 test_request_reply (void **state)
 {
     fixture_t *self = *state;
-    zsock_t *dealer = s_dealer (self);
-    channel_t *channel = s_connect (self, dealer);
+    testclient_t *client = s_client (self);
+    s_connect (self, client);
     assert_int_equal (chanserver_size (self->server), 1);
     for (int i = 0; i < 3; i++) {
-        zframe_t *sent = s_request (dealer, channel, "ping");
+        zframe_t *sent = s_request (client, "ping");
         chansession_t *session = s_serve (self, "ping", "pong");
         assert_memory_equal (channel_peer_fingerprint (session->channel),
                              rsakey_fingerprint (s_client_key), 32);
-        s_expect_reply (dealer, channel, "pong");
+        s_expect_reply (client, "pong");
         zframe_destroy (&sent);
     }
-    assert_non_null (chanserver_lookup (self->server, channel_session_id (channel)));
+    assert_non_null (chanserver_lookup (self->server,
+                                        channel_session_id (testclient_channel (client))));
     //  What the admin socket shows of it: the client's key by fingerprint
     Chat__AdminSession **list = NULL;
     assert_int_equal (chanserver_admin_sessions (self->server, &list), 1);
@@ -195,8 +167,7 @@ test_request_reply (void **state)
     assert_true (list [0]->last_activity >= list [0]->connected_since);
     chanserver_admin_sessions_free (&list);
     assert_null (list);
-    channel_destroy (&channel);
-    zsock_destroy (&dealer);
+    testclient_destroy (&client);
 }
 
 //  Every refusal comes back in clear with its code, and the session and
@@ -205,21 +176,21 @@ static void
 test_refusals (void **state)
 {
     fixture_t *self = *state;
-    zsock_t *dealer = s_dealer (self);
-    channel_t *channel = s_connect (self, dealer);
+    testclient_t *client = s_client (self);
+    s_connect (self, client);
     uint8_t *payload = NULL;
     size_t len;
 
     //  Garbage
-    s_send (dealer, (const uint8_t *) "\xff\x01garbage", 9);
+    s_send (client, (const uint8_t *) "\xff\x01garbage", 9);
     assert_null (chanserver_recv (self->server, &payload, &len));
-    s_expect_refusal (dealer, CHAT_ERR_MALFORMED);
+    s_expect_refusal (client, CHAT_ERR_MALFORMED);
 
     //  Multipart
-    zstr_sendm (dealer, "one");
-    zstr_send (dealer, "two");
+    zstr_sendm (testclient_dealer (client), "one");
+    zstr_send (testclient_dealer (client), "two");
     assert_null (chanserver_recv (self->server, &payload, &len));
-    s_expect_refusal (dealer, CHAT_ERR_MALFORMED);
+    s_expect_refusal (client, CHAT_ERR_MALFORMED);
 
     //  A Welcome sent to the server
     Chat__Welcome welcome = CHAT__WELCOME__INIT;
@@ -229,10 +200,10 @@ test_refusals (void **state)
     uint8_t *frame;
     size_t size;
     assert_int_equal (wire_pack (&env.base, &frame, &size), CHAT_OK);
-    s_send (dealer, frame, size);
+    s_send (client, frame, size);
     free (frame);
     assert_null (chanserver_recv (self->server, &payload, &len));
-    s_expect_refusal (dealer, CHAT_ERR_MALFORMED);
+    s_expect_refusal (client, CHAT_ERR_MALFORMED);
 
     //  Unknown session
     uint8_t other_id [CHANNEL_SESSION_ID_SIZE] = { 0 };
@@ -243,19 +214,19 @@ test_refusals (void **state)
     env.kind_case = CHAT__ENVELOPE__KIND_SEALED;
     env.sealed = &sealed;
     assert_int_equal (wire_pack (&env.base, &frame, &size), CHAT_OK);
-    s_send (dealer, frame, size);
+    s_send (client, frame, size);
     free (frame);
     assert_null (chanserver_recv (self->server, &payload, &len));
-    s_expect_refusal (dealer, CHAT_ERR_UNKNOWN_SESSION);
+    s_expect_refusal (client, CHAT_ERR_UNKNOWN_SESSION);
 
     //  Replay
-    zframe_t *sent = s_request (dealer, channel, "once");
+    zframe_t *sent = s_request (client, "once");
     s_serve (self, "once", "done");
-    s_expect_reply (dealer, channel, "done");
+    s_expect_reply (client, "done");
     zframe_t *again = zframe_dup (sent);
-    assert_int_equal (zframe_send (&again, dealer, 0), 0);
+    assert_int_equal (zframe_send (&again, testclient_dealer (client), 0), 0);
     assert_null (chanserver_recv (self->server, &payload, &len));
-    s_expect_refusal (dealer, CHAT_ERR_REPLAYED);
+    s_expect_refusal (client, CHAT_ERR_REPLAYED);
     zframe_destroy (&sent);
 
     //  Bad version in a Hello
@@ -264,28 +235,26 @@ test_refusals (void **state)
     env.kind_case = CHAT__ENVELOPE__KIND_HELLO;
     env.hello = &hello;
     assert_int_equal (wire_pack (&env.base, &frame, &size), CHAT_OK);
-    s_send (dealer, frame, size);
+    s_send (client, frame, size);
     free (frame);
     assert_null (chanserver_recv (self->server, &payload, &len));
-    s_expect_refusal (dealer, CHAT_ERR_BAD_VERSION);
+    s_expect_refusal (client, CHAT_ERR_BAD_VERSION);
 
     //  Still serving, this session and a new one
-    sent = s_request (dealer, channel, "still");
+    sent = s_request (client, "still");
     s_serve (self, "still", "here");
-    s_expect_reply (dealer, channel, "here");
+    s_expect_reply (client, "here");
     zframe_destroy (&sent);
-    zsock_t *dealer2 = s_dealer (self);
-    channel_t *channel2 = s_connect (self, dealer2);
-    sent = s_request (dealer2, channel2, "second");
+    testclient_t *client2 = s_client (self);
+    s_connect (self, client2);
+    sent = s_request (client2, "second");
     s_serve (self, "second", "ok");
-    s_expect_reply (dealer2, channel2, "ok");
+    s_expect_reply (client2, "ok");
     zframe_destroy (&sent);
 
     assert_int_equal (chanserver_size (self->server), 2);
-    channel_destroy (&channel);
-    channel_destroy (&channel2);
-    zsock_destroy (&dealer);
-    zsock_destroy (&dealer2);
+    testclient_destroy (&client);
+    testclient_destroy (&client2);
 }
 
 //  A client that comes back on a new connection keeps its session, and the
@@ -294,17 +263,15 @@ static void
 test_reconnect_keeps_session (void **state)
 {
     fixture_t *self = *state;
-    zsock_t *dealer = s_dealer (self);
-    channel_t *channel = s_connect (self, dealer);
-    zsock_destroy (&dealer);
-    zsock_t *dealer2 = s_dealer (self);
-    zframe_t *sent = s_request (dealer2, channel, "back");
+    testclient_t *client = s_client (self);
+    s_connect (self, client);
+    assert_int_equal (testclient_reconnect (client), 0);
+    zframe_t *sent = s_request (client, "back");
     s_serve (self, "back", "welcome back");
-    s_expect_reply (dealer2, channel, "welcome back");
+    s_expect_reply (client, "welcome back");
     zframe_destroy (&sent);
     assert_int_equal (chanserver_size (self->server), 1);
-    channel_destroy (&channel);
-    zsock_destroy (&dealer2);
+    testclient_destroy (&client);
 }
 
 static void
@@ -312,25 +279,16 @@ test_session_limit (void **state)
 {
     fixture_t *self = *state;
     chanserver_set_limits (self->server, 1, 0);
-    zsock_t *dealer = s_dealer (self);
-    channel_t *channel = s_connect (self, dealer);
-    zsock_t *dealer2 = s_dealer (self);
-    channel_t *refused = channel_client_new (s_client_key);
-    uint8_t *hello, *payload;
-    size_t size, len;
-    assert_int_equal (channel_client_hello (refused, &hello, &size), CHAT_OK);
-    s_send (dealer2, hello, size);
-    free (hello);
+    testclient_t *client = s_client (self);
+    s_connect (self, client);
+    testclient_t *refused = s_client (self);
+    uint8_t *payload;
+    size_t len;
+    assert_int_equal (testclient_hello (refused), CHAT_OK);
     assert_null (chanserver_recv (self->server, &payload, &len));
-    zframe_t *answer = zframe_recv (dealer2);
-    assert_non_null (answer);
-    assert_int_equal (channel_client_accept (refused, zframe_data (answer),
-                                             zframe_size (answer)), CHAT_ERR_BUSY);
-    zframe_destroy (&answer);
-    channel_destroy (&refused);
-    channel_destroy (&channel);
-    zsock_destroy (&dealer);
-    zsock_destroy (&dealer2);
+    assert_int_equal (testclient_welcome (refused), CHAT_ERR_BUSY);
+    testclient_destroy (&refused);
+    testclient_destroy (&client);
 }
 
 static void
@@ -338,9 +296,11 @@ test_expire_and_drop (void **state)
 {
     fixture_t *self = *state;
     chanserver_set_limits (self->server, 0, 50);
-    zsock_t *dealer = s_dealer (self);
-    channel_t *channel = s_connect (self, dealer);
-    channel_t *channel2 = s_connect (self, dealer);
+    testclient_t *client = s_client (self);
+    s_connect (self, client);
+    //  A second session on the same connection
+    testclient_t *client2 = testclient_new_on (client, s_client_key);
+    s_connect (self, client2);
     assert_int_equal (chanserver_size (self->server), 2);
     //  Not idle yet
     assert_int_equal (chanserver_expire (self->server, wire_now_ms ()), 0);
@@ -349,26 +309,26 @@ test_expire_and_drop (void **state)
     assert_int_equal (self->freed, 2);
     assert_int_equal (chanserver_size (self->server), 0);
     //  A request on a dropped session is refused as unknown
-    zframe_t *sent = s_request (dealer, channel, "late");
+    zframe_t *sent = s_request (client, "late");
     uint8_t *payload;
     size_t len;
     assert_null (chanserver_recv (self->server, &payload, &len));
-    s_expect_refusal (dealer, CHAT_ERR_UNKNOWN_SESSION);
+    s_expect_refusal (client, CHAT_ERR_UNKNOWN_SESSION);
     zframe_destroy (&sent);
-    channel_destroy (&channel);
-    channel_destroy (&channel2);
-    zsock_destroy (&dealer);
+    testclient_destroy (&client2);
+    testclient_destroy (&client);
 }
 
 static void
 test_push (void **state)
 {
     fixture_t *self = *state;
-    zsock_t *dealer = s_dealer (self);
-    channel_t *channel = s_connect (self, dealer);
-    zframe_t *sent = s_request (dealer, channel, "hi");
+    testclient_t *client = s_client (self);
+    s_connect (self, client);
+    channel_t *channel = testclient_channel (client);
+    zframe_t *sent = s_request (client, "hi");
     chansession_t *session = s_serve (self, "hi", "hello");
-    s_expect_reply (dealer, channel, "hello");
+    s_expect_reply (client, "hello");
     zframe_destroy (&sent);
 
     zsock_t *pub = zsock_new (ZMQ_PUB);
@@ -400,10 +360,9 @@ test_push (void **state)
     assert_memory_equal (payload, "news", 4);
     free (payload);
     zmsg_destroy (&msg);
-    channel_destroy (&channel);
     zsock_destroy (&sub);
     zsock_destroy (&pub);
-    zsock_destroy (&dealer);
+    testclient_destroy (&client);
 }
 
 //  Handshakes on worker threads: the Welcome leaves only when the server
@@ -417,16 +376,10 @@ test_workers (void **state)
     assert_non_null (done);
     zsock_set_rcvtimeo (done, 5000);
     enum { CLIENTS = 6 };
-    zsock_t *dealers [CLIENTS];
-    channel_t *channels [CLIENTS];
+    testclient_t *clients [CLIENTS];
     for (int i = 0; i < CLIENTS; i++) {
-        dealers [i] = s_dealer (self);
-        channels [i] = channel_client_new (s_client_key);
-        uint8_t *hello;
-        size_t size;
-        assert_int_equal (channel_client_hello (channels [i], &hello, &size), CHAT_OK);
-        s_send (dealers [i], hello, size);
-        free (hello);
+        clients [i] = s_client (self);
+        assert_int_equal (testclient_hello (clients [i]), CHAT_OK);
         uint8_t *payload = NULL;
         size_t len;
         assert_null (chanserver_recv (self->server, &payload, &len));
@@ -437,14 +390,10 @@ test_workers (void **state)
         chanserver_handshake_done (self->server);
     assert_int_equal (chanserver_size (self->server), CLIENTS);
     for (int i = 0; i < CLIENTS; i++) {
-        zframe_t *welcome = zframe_recv (dealers [i]);
-        assert_non_null (welcome);
-        assert_int_equal (channel_client_accept (channels [i], zframe_data (welcome),
-                                                 zframe_size (welcome)), CHAT_OK);
-        zframe_destroy (&welcome);
-        zframe_t *sent = s_request (dealers [i], channels [i], "via worker");
+        assert_int_equal (testclient_welcome (clients [i]), CHAT_OK);
+        zframe_t *sent = s_request (clients [i], "via worker");
         s_serve (self, "via worker", "fine");
-        s_expect_reply (dealers [i], channels [i], "fine");
+        s_expect_reply (clients [i], "fine");
         zframe_destroy (&sent);
     }
     //  A bad Hello is refused by the worker, with its code
@@ -456,29 +405,27 @@ test_workers (void **state)
     uint8_t *frame, *payload;
     size_t size, len;
     assert_int_equal (wire_pack (&env.base, &frame, &size), CHAT_OK);
-    s_send (dealers [0], frame, size);
+    s_send (clients [0], frame, size);
     free (frame);
     assert_null (chanserver_recv (self->server, &payload, &len));
     chanserver_handshake_done (self->server);
-    s_expect_refusal (dealers [0], CHAT_ERR_BAD_VERSION);
+    s_expect_refusal (clients [0], CHAT_ERR_BAD_VERSION);
 
     //  Handshakes still at the workers count against the limit
     chanserver_set_limits (self->server, CLIENTS + 1, 0);
     channel_t *last = channel_client_new (s_client_key);
     uint8_t *hello_frame;
     assert_int_equal (channel_client_hello (last, &hello_frame, &size), CHAT_OK);
-    s_send (dealers [1], hello_frame, size);
+    s_send (clients [1], hello_frame, size);
     assert_null (chanserver_recv (self->server, &payload, &len));
-    s_send (dealers [2], hello_frame, size);
+    s_send (clients [2], hello_frame, size);
     assert_null (chanserver_recv (self->server, &payload, &len));
-    s_expect_refusal (dealers [2], CHAT_ERR_BUSY);
+    s_expect_refusal (clients [2], CHAT_ERR_BUSY);
     free (hello_frame);
     //  ... and one left unfinished is cleaned up with the server (teardown)
     channel_destroy (&last);
-    for (int i = 0; i < CLIENTS; i++) {
-        channel_destroy (&channels [i]);
-        zsock_destroy (&dealers [i]);
-    }
+    for (int i = 0; i < CLIENTS; i++)
+        testclient_destroy (&clients [i]);
 }
 
 int
