@@ -35,6 +35,8 @@
 
 #define ADMIN_MAX_CONVERSATIONS 1000
 #define ADMIN_MAX_USERS 10000
+//  Member names held in the member cache, at most (about 40 bytes each)
+#define MEMBER_CACHE_NAMES 100000
 
 //  What the server keeps for each session, beside chansession_t.
 typedef struct {
@@ -46,7 +48,8 @@ typedef struct {
     bool is_push;
     uint64_t request_id;        //  reply: to rewrite it as ERR_INTERNAL
     uint8_t session_id [CHANNEL_SESSION_ID_SIZE];   //  reply: to whom
-    zlistx_t *targets;          //  push: session ids (16-byte buffers)
+    uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE];   //  push: to whom
+    size_t target_count;
     uint8_t *payload;
     size_t len;
 } outgoing_t;
@@ -64,6 +67,8 @@ typedef struct {
     bool have_keys;
     zhashx_t *online;           //  user_key -> zlistx_t of chansession_t *
     zlistx_t *outbox;           //  outgoing_t, for the batch in hand
+    zhashx_t *members;          //  conversation id (hex) -> members_t
+    size_t member_names;        //  names held in members
     zactor_t *beacon;
     char *data_dir;
     char *secret_path;
@@ -78,6 +83,25 @@ typedef struct {
     bool router_bound;
     bool terminated;
 } server_t;
+
+//  A conversation's members, lower-case. Membership never changes after a
+//  conversation is made, so a message need not ask the database for it.
+typedef struct {
+    size_t count;
+    char *names [];
+} members_t;
+
+static void
+s_members_destroy (members_t **self_p)
+{
+    members_t *self = *self_p;
+    if (self) {
+        for (size_t index = 0; index < self->count; index++)
+            free (self->names [index]);
+        free (self);
+        *self_p = NULL;
+    }
+}
 
 //  Allocations that live until a reply is packed.
 typedef struct {
@@ -122,7 +146,7 @@ s_outgoing_destroy (outgoing_t **self_p)
 {
     outgoing_t *self = *self_p;
     if (self) {
-        zlistx_destroy (&self->targets);
+        free (self->targets);
         free (self->payload);
         free (self);
         *self_p = NULL;
@@ -223,6 +247,9 @@ s_server_new (zsock_t *pipe)
     self->online = zhashx_new ();
     zhashx_set_destructor (self->online, s_online_list_destroy);
     self->outbox = zlistx_new ();
+    self->members = zhashx_new ();
+    assert (self->members);
+    zhashx_set_destructor (self->members, (zhashx_destructor_fn *) s_members_destroy);
     zlistx_set_destructor (self->outbox, (zlistx_destructor_fn *) s_outgoing_destroy);
     self->idle_ms = MAINSERVER_DEFAULT_IDLE_MS;
     self->lock_fd = -1;
@@ -240,6 +267,7 @@ s_server_destroy (server_t **self_p)
     chanserver_destroy (&self->chanserver);
     zhashx_destroy (&self->online);
     zlistx_destroy (&self->outbox);
+    zhashx_destroy (&self->members);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->router);
     zsock_destroy (&self->pub);
@@ -299,43 +327,28 @@ s_queue_error (server_t *self, chansession_t *session, uint64_t request_id,
     s_queue_reply (self, session, request_id, &reply);
 }
 
-//  Pushes wait in the request's own list until it succeeded.
+//  Pushes wait in the request's own list until it succeeded. The payload
+//  is packed once; each target gets it sealed under its own push key as
+//  the batch is flushed. Takes the targets array.
 static void
-s_queue_push (zlistx_t *pushes, zlistx_t **targets, const ProtobufCMessage *push)
+s_queue_push (zlistx_t *pushes, uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE],
+              size_t target_count, const ProtobufCMessage *push)
 {
-    if (!*targets || zlistx_size (*targets) == 0) {
-        zlistx_destroy (targets);
+    if (target_count == 0) {
+        free (targets);
         return;
     }
     outgoing_t *out = (outgoing_t *) zmalloc (sizeof (outgoing_t));
     assert (out);
     out->is_push = true;
     if (wire_pack (push, &out->payload, &out->len) != CHAT_OK) {
-        zlistx_destroy (targets);
+        free (targets);
         free (out);
         return;
     }
-    out->targets = *targets;
-    *targets = NULL;
+    out->targets = targets;
+    out->target_count = target_count;
     zlistx_add_end (pushes, out);
-}
-
-static zlistx_t *
-s_targets_new (void)
-{
-    zlistx_t *targets = zlistx_new ();
-    assert (targets);
-    zlistx_set_destructor (targets, (zlistx_destructor_fn *) zstr_free);
-    return targets;
-}
-
-static void
-s_targets_add (zlistx_t *targets, chansession_t *session)
-{
-    uint8_t *id = (uint8_t *) malloc (CHANNEL_SESSION_ID_SIZE);
-    assert (id);
-    memcpy (id, channel_session_id (session->channel), CHANNEL_SESSION_ID_SIZE);
-    zlistx_add_end (targets, id);
 }
 
 //  Send what the batch produced: after a good commit as it is; after a
@@ -347,15 +360,14 @@ s_flush (server_t *self, bool committed)
     while (out) {
         if (out->is_push) {
             if (committed) {
-                uint8_t *id = (uint8_t *) zlistx_first (out->targets);
-                while (id) {
-                    chansession_t *session = chanserver_lookup (self->chanserver, id);
+                for (size_t index = 0; index < out->target_count; index++) {
+                    chansession_t *session = chanserver_lookup (self->chanserver,
+                                                                out->targets [index]);
                     if (session
                     &&  chanserver_push (self->chanserver, self->pub, session,
                                          out->payload, out->len) != CHAT_OK)
                         zsys_warning ("mainserver: push to session %.8s failed",
                                       session->id_hex);
-                    id = (uint8_t *) zlistx_next (out->targets);
                 }
             }
         }
@@ -424,32 +436,84 @@ s_summary_fill (server_t *self, arena_t *arena, Chat__ConversationSummary *summa
     return CHAT_OK;
 }
 
-//  The logged-in sessions of a conversation's members, but `except`.
+//  A conversation's members, from the cache or else the database (then
+//  kept). The answer is borrowed: it lives until the cache is cleared.
 static int
-s_member_sessions (server_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
-                   chansession_t *except, zlistx_t **sessions_p)
+s_members (server_t *self, const uint8_t id [MSGSTORE_ID_SIZE], members_t **members_p)
 {
+    static const char hex [] = "0123456789abcdef";
+    char key [MSGSTORE_ID_SIZE * 2 + 1];
+    for (size_t index = 0; index < MSGSTORE_ID_SIZE; index++) {
+        key [2 * index] = hex [id [index] >> 4];
+        key [2 * index + 1] = hex [id [index] & 15];
+    }
+    key [MSGSTORE_ID_SIZE * 2] = 0;
+    members_t *members = (members_t *) zhashx_lookup (self->members, key);
+    if (members) {
+        *members_p = members;
+        return CHAT_OK;
+    }
     zlistx_t *names;
     int rc = msgstore_conv_members (self->store, id, &names);
     if (rc != CHAT_OK)
         return rc;
-    zlistx_t *sessions = zlistx_new ();
-    assert (sessions);
+    size_t count = zlistx_size (names);
+    members = (members_t *) zmalloc (sizeof (members_t) + count * sizeof (char *));
+    assert (members);
     const char *name = (const char *) zlistx_first (names);
     while (name) {
-        char key [USERNAME_MAX + 1];
-        s_lower (name, key, sizeof key);
-        zlistx_t *online = (zlistx_t *) zhashx_lookup (self->online, key);
-        chansession_t *session = online? (chansession_t *) zlistx_first (online): NULL;
-        while (session) {
-            if (session != except)
-                zlistx_add_end (sessions, session);
-            session = (chansession_t *) zlistx_next (online);
-        }
+        char lower [USERNAME_MAX + 1];
+        s_lower (name, lower, sizeof lower);
+        members->names [members->count] = strdup (lower);
+        assert (members->names [members->count]);
+        members->count++;
         name = (const char *) zlistx_next (names);
     }
     zlistx_destroy (&names);
-    *sessions_p = sessions;
+    //  A bound on memory: past it, start again from an empty cache
+    if (self->member_names + count > MEMBER_CACHE_NAMES) {
+        zhashx_purge (self->members);
+        self->member_names = 0;
+    }
+    zhashx_insert (self->members, key, members);
+    self->member_names += count;
+    *members_p = members;
+    return CHAT_OK;
+}
+
+//  The ids of the logged-in sessions of a conversation's members, but
+//  `except`'s: a malloc'd array (NULL when there are none) and its size.
+static int
+s_member_targets (server_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                  chansession_t *except,
+                  uint8_t (**targets_p) [CHANNEL_SESSION_ID_SIZE], size_t *count_p)
+{
+    *targets_p = NULL;
+    *count_p = 0;
+    members_t *members;
+    int rc = s_members (self, id, &members);
+    if (rc != CHAT_OK)
+        return rc;
+    uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE] = NULL;
+    size_t count = 0, size = 0;
+    for (size_t index = 0; index < members->count; index++) {
+        zlistx_t *online = (zlistx_t *) zhashx_lookup (self->online, members->names [index]);
+        chansession_t *session = online? (chansession_t *) zlistx_first (online): NULL;
+        while (session) {
+            if (session != except) {
+                if (count == size) {
+                    size = size? size * 2: members->count;
+                    targets = realloc (targets, size * CHANNEL_SESSION_ID_SIZE);
+                    assert (targets);
+                }
+                memcpy (targets [count++], channel_session_id (session->channel),
+                        CHANNEL_SESSION_ID_SIZE);
+            }
+            session = (chansession_t *) zlistx_next (online);
+        }
+    }
+    *targets_p = targets;
+    *count_p = count;
     return CHAT_OK;
 }
 
@@ -781,12 +845,15 @@ s_do_create_conversation (request_t *req, Chat__CreateConversationRequest *body)
     free (hex);
     //  Every other session of every member hears of it, each with a ticket
     //  bound to its own client key.
-    zlistx_t *sessions;
-    rc = s_member_sessions (self, conv.id, session, &sessions);
+    uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE];
+    size_t target_count;
+    rc = s_member_targets (self, conv.id, session, &targets, &target_count);
     if (rc != CHAT_OK)
         return rc;
-    chansession_t *other = (chansession_t *) zlistx_first (sessions);
-    while (other && rc == CHAT_OK) {
+    for (size_t index = 0; index < target_count && rc == CHAT_OK; index++) {
+        chansession_t *other = chanserver_lookup (self->chanserver, targets [index]);
+        if (!other)
+            continue;
         arena_t push_arena = { zlistx_new () };
         zlistx_set_destructor (push_arena.allocs, (zlistx_destructor_fn *) zstr_free);
         Chat__ConversationSummary their = CHAT__CONVERSATION_SUMMARY__INIT;
@@ -796,14 +863,14 @@ s_do_create_conversation (request_t *req, Chat__CreateConversationRequest *body)
             Chat__Push push = CHAT__PUSH__INIT;
             push.body_case = CHAT__PUSH__BODY_CONVERSATION;
             push.conversation = &their;
-            zlistx_t *targets = s_targets_new ();
-            s_targets_add (targets, other);
-            s_queue_push (req->pushes, &targets, &push.base);
+            uint8_t (*target) [CHANNEL_SESSION_ID_SIZE] = malloc (CHANNEL_SESSION_ID_SIZE);
+            assert (target);
+            memcpy (target [0], targets [index], CHANNEL_SESSION_ID_SIZE);
+            s_queue_push (req->pushes, target, 1, &push.base);
         }
         zlistx_destroy (&push_arena.allocs);
-        other = (chansession_t *) zlistx_next (sessions);
     }
-    zlistx_destroy (&sessions);
+    free (targets);
     return rc;
 }
 
@@ -859,17 +926,11 @@ s_do_send_message (request_t *req, Chat__SendMessageRequest *body)
     if (duplicate)
         return CHAT_OK;         //  pushed the first time
 
-    zlistx_t *sessions;
-    rc = s_member_sessions (self, conv.id, session, &sessions);
+    uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE];
+    size_t target_count;
+    rc = s_member_targets (self, conv.id, session, &targets, &target_count);
     if (rc != CHAT_OK)
         return rc;
-    zlistx_t *targets = s_targets_new ();
-    chansession_t *other = (chansession_t *) zlistx_first (sessions);
-    while (other) {
-        s_targets_add (targets, other);
-        other = (chansession_t *) zlistx_next (sessions);
-    }
-    zlistx_destroy (&sessions);
     Chat__StoredMessage stored = CHAT__STORED_MESSAGE__INIT;
     stored.conversation_id = sent->conversation_id;
     stored.seq = seq;
@@ -880,7 +941,7 @@ s_do_send_message (request_t *req, Chat__SendMessageRequest *body)
     Chat__Push push = CHAT__PUSH__INIT;
     push.body_case = CHAT__PUSH__BODY_MESSAGE;
     push.message = &stored;
-    s_queue_push (req->pushes, &targets, &push.base);
+    s_queue_push (req->pushes, targets, target_count, &push.base);
     return CHAT_OK;
 }
 
@@ -1061,8 +1122,12 @@ s_handle_batch (server_t *self)
         free (payload);
     }
     bool committed = in_transaction && msgstore_commit (self->store) == CHAT_OK;
-    if (in_transaction && !committed)
+    if (in_transaction && !committed) {
         zsys_error ("mainserver: commit failed, a batch was answered ERR_INTERNAL");
+        //  It may have cached the members of a conversation that is not there
+        zhashx_purge (self->members);
+        self->member_names = 0;
+    }
     s_flush (self, committed);
 }
 
