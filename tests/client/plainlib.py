@@ -17,6 +17,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from chatproc import plain_text, plain_word, read_lines, search_lines  # noqa: E402
+
 TIMEOUT = 30.0
 
 
@@ -40,22 +43,9 @@ def log(message):
 T0 = time.monotonic()
 
 
-def word(text):
-    """A plain-mode command word: backslash, spaces, control bytes escaped."""
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == " " or ord(ch) < 0x20 or ord(ch) == 0x7f:
-            out.append("\\x%02x" % ord(ch))
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def text_arg(text):
-    """The text of `send`: like a word, but spaces may stay."""
-    return word(text).replace("\\x20", " ")
+# A plain-mode command word, and the text of `send` (spaces kept).
+word = plain_word
+text_arg = plain_text
 
 
 def unescape(text):
@@ -97,18 +87,10 @@ class Proc:
         self.p = subprocess.Popen(argv, env=full_env,
                                   stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.threads = [threading.Thread(target=self._read, args=(s, l), daemon=True)
+        self.threads = [threading.Thread(target=read_lines, args=(s, l, self.cv), daemon=True)
                         for s, l in ((self.p.stdout, self.out), (self.p.stderr, self.err))]
         for t in self.threads:
             t.start()
-
-    def _read(self, stream, lines):
-        for raw in iter(stream.readline, b""):
-            with self.cv:
-                lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self.cv.notify_all()
-        with self.cv:
-            self.cv.notify_all()
 
     def dead(self):
         return self.p.poll() is not None and not any(t.is_alive() for t in self.threads)
@@ -117,19 +99,10 @@ class Proc:
         """Index and match of the first line at or after since matching regex."""
         pattern = re.compile(regex)
         lines = self.out if stream == "out" else self.err
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            i = since
-            while True:
-                while i < len(lines):
-                    m = pattern.search(lines[i])
-                    if m:
-                        return i, m
-                    i += 1
-                left = deadline - time.monotonic()
-                if left <= 0 or self.dead():
-                    break
-                self.cv.wait(min(left, 0.2))
+        found = search_lines(self.cv, lines, pattern, since, time.monotonic() + timeout,
+                             self.dead)
+        if found:
+            return found
         fail("%s: no line matching %r %s within %.0f s (exit %s)\n%s"
              % (self.name, regex, what, timeout, self.p.poll(), self.tail()))
 

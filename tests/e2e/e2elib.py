@@ -20,6 +20,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from chatproc import plain_text, plain_word, read_lines, search_lines  # noqa: E402
+
 SKIP = 77           # ctest SKIP_RETURN_CODE
 TIMEOUT = float(os.environ.get("E2E_TIMEOUT", "30"))   # one expected line
 
@@ -92,21 +95,18 @@ class Proc:
             start_new_session=True, preexec_fn=_die_with_parent)
         self.pid = self.p.pid
         self.threads = [
-            threading.Thread(target=self._reader, args=(self.p.stdout, self.out), daemon=True),
-            threading.Thread(target=self._reader, args=(self.p.stderr, self.err), daemon=True),
+            threading.Thread(target=read_lines, args=(self.p.stdout, self.out, self.cv),
+                             daemon=True),
+            threading.Thread(target=read_lines, args=(self.p.stderr, self.err, self.cv),
+                             daemon=True),
         ]
         for t in self.threads:
             t.start()
         Proc._all.append(self)
 
-    def _reader(self, stream, lines):
-        for raw in iter(stream.readline, b""):
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            with self.cv:
-                lines.append(line)
-                self.cv.notify_all()
-        with self.cv:
-            self.cv.notify_all()
+    def _dead(self):
+        """Exited, and every line it wrote read."""
+        return self.p.poll() is not None and not any(t.is_alive() for t in self.threads)
 
     # -- input
     def send(self, line):
@@ -151,21 +151,11 @@ class Proc:
         deadline = time.monotonic() + (timeout or TIMEOUT)
         pattern = re.compile(regex)
         lines = self.out if stream == "out" else self.err
-        with self.cv:
-            i = since
-            while True:
-                while i < len(lines):
-                    m = pattern.search(lines[i])
-                    if m:
-                        if move:
-                            self.cursor = i + 1
-                        return m
-                    i += 1
-                left = deadline - time.monotonic()
-                if left <= 0 or (self.p.poll() is not None
-                                 and not any(t.is_alive() for t in self.threads)):
-                    break
-                self.cv.wait(min(left, 0.2))
+        found = search_lines(self.cv, lines, pattern, since, deadline, self._dead)
+        if found:
+            if move:
+                self.cursor = found[0] + 1
+            return found[1]
         fail("%s: no line matching %r (%s) within %.0f s; exit %s\n%s"
              % (self.name, regex, what or "", timeout or TIMEOUT, self.p.poll(), self.tail()))
 
@@ -180,8 +170,7 @@ class Proc:
                     if hit:
                         return hit[1]
                 left = deadline - time.monotonic()
-                if left <= 0 or (self.p.poll() is not None
-                                 and not any(t.is_alive() for t in self.threads)):
+                if left <= 0 or self._dead():
                     break
                 self.cv.wait(min(left, 0.2))
         fail("%s: no log line matching %r (%s) within %.0f s; exit %s\n%s"
@@ -596,20 +585,6 @@ def main(body):
 
 # ------------------------------------------------------------------ the client
 
-def plain_word(text):
-    """A command word for plain mode (src/client/plainfmt.h): backslash,
-    spaces and control bytes escaped."""
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == " " or ord(ch) < 0x20 or ord(ch) == 0x7f:
-            out.append("\\x%02x" % ord(ch))
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
 class Result:
     def __init__(self, client, command, line, extra):
         self.client = client
@@ -728,7 +703,7 @@ class Client(Proc):
         with one argument is Proc.send: write a raw line."""
         if text is None:
             return Proc.send(self, conv)
-        r = self.command("send %s %s" % (conv, plain_word_text(text)), timeout)
+        r = self.command("send %s %s" % (conv, plain_text(text)), timeout)
         r.expect_ok()
         return int(r.line["seq"])
 
@@ -826,7 +801,7 @@ class Client(Proc):
         self.burst = getattr(self, "burst", {})
         mark = self.mark()
         self.burst[mark] = list(texts)
-        data = "".join("send %s %s\n" % (conv, plain_word_text(t)) for t in texts)
+        data = "".join("send %s %s\n" % (conv, plain_text(t)) for t in texts)
         try:
             self.p.stdin.write(data.encode())
             self.p.stdin.flush()
@@ -877,9 +852,3 @@ class Client(Proc):
             with self.cv:
                 self.cv.wait(0.2)
         return self.answers(mark)
-
-
-def plain_word_text(text):
-    """The text of a send: the rest of the line, spaces kept, backslashes
-    and control bytes escaped."""
-    return plain_word(text).replace("\\x20", " ")

@@ -1,0 +1,59 @@
+"""chatproc - what the Python test libraries (tests/client/plainlib.py,
+tests/e2e/e2elib.py) share about the processes they drive: a reader thread
+that keeps every line of a stream, a deadline-bounded search over those
+lines, and the plain-mode command word.
+
+Each library keeps its own Proc class and its own failure type; these are
+the parts that are the same in both.
+"""
+import time
+
+
+def plain_word(text):
+    """A command word for plain mode (src/client/plainfmt.h): backslash,
+    spaces and control bytes escaped."""
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == " " or ord(ch) < 0x20 or ord(ch) == 0x7f:
+            out.append("\\x%02x" % ord(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def plain_text(text):
+    """The text of a send: the rest of the line, spaces kept, backslashes
+    and control bytes escaped."""
+    return plain_word(text).replace("\\x20", " ")
+
+
+def read_lines(stream, lines, cv):
+    """Thread body: append every line of stream (decoded, newline
+    stripped) to lines, notifying cv; notify once more at the end."""
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        with cv:
+            lines.append(line)
+            cv.notify_all()
+    with cv:
+        cv.notify_all()
+
+
+def search_lines(cv, lines, pattern, since, deadline, dead):
+    """(index, match) of the first line at or after since matching the
+    compiled pattern, waiting on cv until the monotonic deadline or until
+    dead() says no more lines can come; None then."""
+    with cv:
+        i = since
+        while True:
+            while i < len(lines):
+                m = pattern.search(lines[i])
+                if m:
+                    return i, m
+                i += 1
+            left = deadline - time.monotonic()
+            if left <= 0 or dead():
+                return None
+            cv.wait(min(left, 0.2))
