@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "codec.h"
 #include "plainfmt.h"
 
 typedef struct {
@@ -74,46 +75,66 @@ s_utf8_len (const unsigned char *text, size_t avail)
     return need;
 }
 
+//  Append len bytes of text to buf escaped: backslash, newline, return and
+//  tab by name always; in JSON also the quote, backspace and form feed by
+//  name. Other control bytes and DEL (and in a field the space) become
+//  \xHH, or \u00HH in JSON; valid UTF-8 is kept as it is, and any other
+//  byte becomes \xHH, or U+FFFD in JSON.
+static void
+s_escape (buf_t *buf, const unsigned char *text, size_t len, bool json, bool field)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = text [i];
+        char esc [8];
+        size_t n = 1;
+        if (c == '\\')
+            s_put (buf, "\\\\", 2);
+        else
+        if (c == '\n')
+            s_put (buf, "\\n", 2);
+        else
+        if (c == '\r')
+            s_put (buf, "\\r", 2);
+        else
+        if (c == '\t')
+            s_put (buf, "\\t", 2);
+        else
+        if (json && c == '"')
+            s_put (buf, "\\\"", 2);
+        else
+        if (json && c == '\b')
+            s_put (buf, "\\b", 2);
+        else
+        if (json && c == '\f')
+            s_put (buf, "\\f", 2);
+        else
+        if (c < 0x20 || c == 0x7F || (field && c == ' ')) {
+            if (json)
+                s_put (buf, esc, (size_t) snprintf (esc, sizeof esc, "\\u%04x", c));
+            else
+                s_put (buf, esc, (size_t) snprintf (esc, sizeof esc, "\\x%02x", c));
+        }
+        else
+        if ((n = s_utf8_len (text + i, len - i)) > 0)
+            s_put (buf, (const char *) text + i, n);
+        else {
+            n = 1;
+            if (json)
+                s_put (buf, "\\ufffd", 6);
+            else
+                s_put (buf, esc, (size_t) snprintf (esc, sizeof esc, "\\x%02x", c));
+        }
+        i += n;
+    }
+}
+
 char *
 plainfmt_escape (const char *text, size_t len, bool field)
 {
     buf_t buf = { NULL, 0, 0 };
     s_put (&buf, "", 0);
-    const unsigned char *p = (const unsigned char *) text;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = p [i];
-        char hex [5];
-        if (c == '\\')
-            s_put (&buf, "\\\\", 2);
-        else
-        if (c == '\n')
-            s_put (&buf, "\\n", 2);
-        else
-        if (c == '\r')
-            s_put (&buf, "\\r", 2);
-        else
-        if (c == '\t')
-            s_put (&buf, "\\t", 2);
-        else
-        if (c < 0x20 || c == 0x7F || (field && c == ' ')) {
-            snprintf (hex, sizeof (hex), "\\x%02x", c);
-            s_put (&buf, hex, 4);
-        }
-        else {
-            size_t n = s_utf8_len (p + i, len - i);
-            if (n == 0) {
-                snprintf (hex, sizeof (hex), "\\x%02x", c);
-                s_put (&buf, hex, 4);
-            }
-            else {
-                s_put (&buf, (const char *) p + i, n);
-                i += n;
-                continue;
-            }
-        }
-        i++;
-    }
+    s_escape (&buf, (const unsigned char *) text, len, false, field);
     return buf.data;
 }
 
@@ -122,62 +143,9 @@ plainfmt_json (const char *text, size_t len)
 {
     buf_t buf = { NULL, 0, 0 };
     s_putc (&buf, '"');
-    const unsigned char *p = (const unsigned char *) (text ? text : "");
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = p [i];
-        char esc [8];
-        if (c == '"')
-            s_put (&buf, "\\\"", 2);
-        else
-        if (c == '\\')
-            s_put (&buf, "\\\\", 2);
-        else
-        if (c == '\n')
-            s_put (&buf, "\\n", 2);
-        else
-        if (c == '\r')
-            s_put (&buf, "\\r", 2);
-        else
-        if (c == '\t')
-            s_put (&buf, "\\t", 2);
-        else
-        if (c == '\b')
-            s_put (&buf, "\\b", 2);
-        else
-        if (c == '\f')
-            s_put (&buf, "\\f", 2);
-        else
-        if (c < 0x20 || c == 0x7F) {
-            snprintf (esc, sizeof (esc), "\\u%04x", c);
-            s_put (&buf, esc, 6);
-        }
-        else {
-            size_t n = s_utf8_len (p + i, len - i);
-            if (n == 0)
-                s_put (&buf, "\\ufffd", 6);
-            else {
-                s_put (&buf, (const char *) p + i, n);
-                i += n;
-                continue;
-            }
-        }
-        i++;
-    }
+    s_escape (&buf, (const unsigned char *) (text ? text : ""), len, true, false);
     s_putc (&buf, '"');
     return buf.data;
-}
-
-static int
-s_hexval (char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 char *
@@ -197,13 +165,14 @@ plainfmt_unescape (const char *text, size_t *len)
             case 'r':  s_putc (&buf, '\r'); break;
             case 't':  s_putc (&buf, '\t'); break;
             case 'x': {
-                int hi = p [1] ? s_hexval (p [1]) : -1;
-                int lo = hi >= 0 && p [2] ? s_hexval (p [2]) : -1;
-                if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                //  Exactly two digits, and never a NUL
+                const char digits [3] = { p [1], p [1] ? p [2] : 0, 0 };
+                uint8_t byte = 0;
+                if (codec_unhex (digits, &byte, 1) != 0 || byte == 0) {
                     free (buf.data);
                     return NULL;
                 }
-                s_putc (&buf, (char) (hi * 16 + lo));
+                s_putc (&buf, (char) byte);
                 p += 2;
                 break;
             }
