@@ -122,6 +122,36 @@ msclient_request (msclient_t *self, Chat__MainRequest *request, Chat__MainReply 
 }
 
 int
+msclient_cert_request (msclient_t *self, const credential_keys_t *keys, int purpose,
+                       const char *name, const uint8_t *fingerprint, int64_t now,
+                       Chat__MainReply **reply)
+{
+    *reply = NULL;
+    uint8_t *cert = NULL;
+    size_t len = 0;
+    if (credential_cert_issue (keys, purpose, name, fingerprint, now, &cert, &len) != CHAT_OK)
+        return CHAT_ERR_INTERNAL;
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
+    Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
+    if (purpose == CREDENTIAL_REGISTERED) {
+        reg.certificate.data = cert;
+        reg.certificate.len = len;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
+        request.register_ = &reg;
+    }
+    else {
+        login.certificate.data = cert;
+        login.certificate.len = len;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
+        request.login = &login;
+    }
+    int rc = msclient_request (self, &request, reply);
+    free (cert);
+    return rc;
+}
+
+int
 msclient_recv_push (msclient_t *self, int timeout_ms, Chat__Push **push)
 {
     *push = NULL;

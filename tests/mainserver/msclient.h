@@ -64,6 +64,14 @@ int
     msclient_request (msclient_t *self, Chat__MainRequest *request,
                       Chat__MainReply **reply);
 
+//  Register (purpose CREDENTIAL_REGISTERED) or log in (CREDENTIAL_LOGGED_IN)
+//  as name with a certificate issued under keys for fingerprint at now:
+//  as msclient_request; CHAT_ERR_INTERNAL when no certificate is issued.
+int
+    msclient_cert_request (msclient_t *self, const credential_keys_t *keys, int purpose,
+                           const char *name, const uint8_t *fingerprint, int64_t now,
+                           Chat__MainReply **reply);
+
 //  Wait up to timeout_ms for a push: CHAT_OK and the push, -1 otherwise.
 int
     msclient_recv_push (msclient_t *self, int timeout_ms, Chat__Push **push);

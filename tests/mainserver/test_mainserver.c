@@ -118,28 +118,12 @@ static int
 s_cert_call (msclient_t *client, int purpose, const char *name,
              const uint8_t *fingerprint, int64_t now, const credential_keys_t *keys)
 {
-    uint8_t *cert = NULL;
-    size_t len = 0;
-    assert_int_equal (credential_cert_issue (keys? keys: &F.keys, purpose, name,
+    Chat__MainReply *reply = NULL;
+    assert_int_equal (msclient_cert_request (client, keys? keys: &F.keys, purpose, name,
                                              fingerprint? fingerprint
                                                         : rsakey_fingerprint (client->key),
-                                             now? now: wire_now (), &cert, &len), CHAT_OK);
-    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
-    Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
-    Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
-    if (purpose == CREDENTIAL_REGISTERED) {
-        reg.certificate.data = cert;
-        reg.certificate.len = len;
-        request.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
-        request.register_ = &reg;
-    }
-    else {
-        login.certificate.data = cert;
-        login.certificate.len = len;
-        request.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
-        request.login = &login;
-    }
-    Chat__MainReply *reply = s_call (client, &request);
+                                             now? now: wire_now (), &reply), CHAT_OK);
+    assert_non_null (reply);
     int code = msclient_code (reply);
     if (code == CHAT_OK && purpose == CREDENTIAL_LOGGED_IN) {
         assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_LOGGED_IN);
@@ -148,7 +132,6 @@ s_cert_call (msclient_t *client, int purpose, const char *name,
     if (code == CHAT_OK && purpose == CREDENTIAL_REGISTERED)
         assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_REGISTERED);
     chat__main_reply__free_unpacked (reply, NULL);
-    free (cert);
     return code;
 }
 
@@ -221,6 +204,22 @@ s_create_ok (msclient_t *client, const char **members, size_t count, uint8_t *id
     assert_int_equal (reply->conversation->conversation_id.len, 16);
     memcpy (id, reply->conversation->conversation_id.data, 16);
     chat__main_reply__free_unpacked (reply, NULL);
+}
+
+//  Alice and bob (fresh names), registered and logged in, in a new
+//  conversation (id) whose push bob has taken.
+static void
+s_pair (char *alice, char *bob, msclient_t **a, msclient_t **b, uint8_t *id)
+{
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    *a = s_user (alice, true, NULL);
+    *b = s_user (bob, true, NULL);
+    const char *members [] = { bob };
+    s_create_ok (*a, members, 1, id);
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (*b, PUSH_WAIT, &push), CHAT_OK);
+    chat__push__free_unpacked (push, NULL);
 }
 
 static void
@@ -912,16 +911,10 @@ test_idempotent_retry (void **state)
 {
     (void) state;
     char alice [32], bob [32];
-    s_name (alice, "alice");
-    s_name (bob, "bob");
-    msclient_t *a = s_user (alice, true, NULL);
-    msclient_t *b = s_user (bob, true, NULL);
+    msclient_t *a, *b;
     uint8_t id [16], cmid [16];
-    const char *members [] = { bob };
-    s_create_ok (a, members, 1, id);
+    s_pair (alice, bob, &a, &b, id);
     Chat__Push *push = NULL;
-    assert_int_equal (msclient_recv_push (b, PUSH_WAIT, &push), CHAT_OK);
-    chat__push__free_unpacked (push, NULL);
 
     secret_random (cmid, sizeof cmid);
     char *token = s_token (30);
@@ -978,16 +971,10 @@ test_gap_recovery (void **state)
 {
     (void) state;
     char alice [32], bob [32];
-    s_name (alice, "alice");
-    s_name (bob, "bob");
-    msclient_t *a = s_user (alice, true, NULL);
-    msclient_t *b = s_user (bob, true, NULL);
+    msclient_t *a, *b;
     uint8_t id [16];
-    const char *members [] = { bob };
-    s_create_ok (a, members, 1, id);
+    s_pair (alice, bob, &a, &b, id);
     Chat__Push *push = NULL;
-    assert_int_equal (msclient_recv_push (b, PUSH_WAIT, &push), CHAT_OK);
-    chat__push__free_unpacked (push, NULL);
 
     //  Bob's push for message 1 is dropped on purpose.
     msclient_subscribe (b, false);
@@ -1128,16 +1115,10 @@ test_logout (void **state)
 {
     (void) state;
     char alice [32], bob [32];
-    s_name (alice, "alice");
-    s_name (bob, "bob");
-    msclient_t *a = s_user (alice, true, NULL);
-    msclient_t *b = s_user (bob, true, NULL);
+    msclient_t *a, *b;
     uint8_t id [16];
-    const char *members [] = { bob };
-    s_create_ok (a, members, 1, id);
+    s_pair (alice, bob, &a, &b, id);
     Chat__Push *push = NULL;
-    assert_int_equal (msclient_recv_push (b, PUSH_WAIT, &push), CHAT_OK);
-    chat__push__free_unpacked (push, NULL);
 
     Chat__MainReply *reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LOGOUT);
     assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_LOGGED_OUT);

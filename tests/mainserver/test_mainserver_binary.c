@@ -103,32 +103,27 @@ s_proc_free (proc_t *proc)
 static int
 s_cert_request (msclient_t *client, int purpose, const char *name)
 {
-    uint8_t *cert = NULL;
-    size_t len = 0;
-    assert_int_equal (credential_cert_issue (&F.keys, purpose, name,
-                                             rsakey_fingerprint (F.key), wire_now (),
-                                             &cert, &len), CHAT_OK);
-    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
-    Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
-    Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
-    if (purpose == CREDENTIAL_REGISTERED) {
-        reg.certificate.data = cert;
-        reg.certificate.len = len;
-        request.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
-        request.register_ = &reg;
-    }
-    else {
-        login.certificate.data = cert;
-        login.certificate.len = len;
-        request.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
-        request.login = &login;
-    }
     Chat__MainReply *reply = NULL;
-    assert_int_equal (msclient_request (client, &request, &reply), CHAT_OK);
+    assert_int_equal (msclient_cert_request (client, &F.keys, purpose, name,
+                                             rsakey_fingerprint (F.key), wire_now (), &reply),
+                      CHAT_OK);
     int code = msclient_code (reply);
     chat__main_reply__free_unpacked (reply, NULL);
-    free (cert);
     return code;
+}
+
+//  request: a SendMessage (body send) of token into conversation id.
+static void
+s_send_init (Chat__MainRequest *request, Chat__SendMessageRequest *send, uint8_t *id,
+             uint8_t *client_message_id, char *token)
+{
+    send->conversation_id.data = id;
+    send->conversation_id.len = 16;
+    send->client_message_id.data = client_message_id;
+    send->client_message_id.len = 16;
+    send->token = token;
+    request->body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
+    request->send_message = send;
 }
 
 static int
@@ -208,13 +203,7 @@ test_kill_and_restart (void **state)
                                           wire_now (), &tokens [i]), CHAT_OK);
         Chat__MainRequest send_request = CHAT__MAIN_REQUEST__INIT;
         Chat__SendMessageRequest send = CHAT__SEND_MESSAGE_REQUEST__INIT;
-        send.conversation_id.data = id;
-        send.conversation_id.len = 16;
-        send.client_message_id.data = cmids [i];
-        send.client_message_id.len = 16;
-        send.token = tokens [i];
-        send_request.body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
-        send_request.send_message = &send;
+        s_send_init (&send_request, &send, id, cmids [i], tokens [i]);
         send_request.request_id = (uint64_t) i + 1;
         assert_true (msclient_send (client, &send_request) > 0);
     }
@@ -298,13 +287,7 @@ test_kill_and_restart (void **state)
     for (int i = 0; i < MESSAGES; i++) {
         Chat__MainRequest send_request = CHAT__MAIN_REQUEST__INIT;
         Chat__SendMessageRequest send = CHAT__SEND_MESSAGE_REQUEST__INIT;
-        send.conversation_id.data = id;
-        send.conversation_id.len = 16;
-        send.client_message_id.data = cmids [i];
-        send.client_message_id.len = 16;
-        send.token = tokens [i];
-        send_request.body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
-        send_request.send_message = &send;
+        s_send_init (&send_request, &send, id, cmids [i], tokens [i]);
         assert_int_equal (msclient_request (client, &send_request, &reply), CHAT_OK);
         assert_int_equal (msclient_code (reply), CHAT_OK);
         assert_int_equal (reply->sent->duplicate, found [i] == 1);
