@@ -2,8 +2,15 @@
 
     One thread owns every socket here: the pipe, the ROUTER the clients talk
     to (wrapped by chanserver, which does the whole secure channel), and the
-    admin REP. Each request is answered before the next is read; nothing the
-    server says "done" to is still in memory only.
+    admin REP. When the ROUTER is readable the server drains what is already
+    waiting (up to BATCH_MAX frames) inside one transaction, each write in a
+    savepoint of its own, and commits once: one fsync for the lot (group
+    commit, DESIGN.md section 6). Replies wait in an outbox, in request
+    order, and leave only after the COMMIT; nothing the server says "done"
+    to is still in memory only. If the commit fails, every reply of the
+    batch becomes ERR_INTERNAL (a read may have seen a write of the batch),
+    and logins made in the batch are undone (they may rest on a user
+    registered in it).
 */
 #include <assert.h>
 #include <ctype.h>
@@ -40,6 +47,7 @@
 #define HOUSEKEEPING_MS   1000
 #define ADMIN_MAX_USERS   1000          //  users listed on the admin socket
 #define BEACON_INTERVAL   1000
+#define BATCH_MAX         256           //  frames drained into one commit
 
 //  Per-session state, session->app
 typedef struct {
@@ -54,6 +62,7 @@ typedef struct {
     zsock_t *router;
     zsock_t *admin;
     zpoller_t *poller;
+    zlistx_t *outbox;                   //  outgoing_t, for the batch in hand
     chanserver_t *chanserver;
     rsakey_t *server_key;
     keystore_t *store;
@@ -72,6 +81,29 @@ typedef struct {
     int64_t started_at;                 //  unix ms
     int64_t next_housekeeping;
 } server_t;
+
+//  A reply waiting for its batch's commit. By session id, not pointer: the
+//  session may be dropped before the reply leaves.
+typedef struct {
+    uint8_t session_id [CHANNEL_SESSION_ID_SIZE];
+    uint64_t request_id;
+    uint8_t *payload;                   //  packed KeyReply; may hold a key
+    size_t len;
+    bool login;                         //  changed the session's login
+} outgoing_t;
+
+static void
+s_outgoing_destroy (outgoing_t **self_p)
+{
+    outgoing_t *self = *self_p;
+    if (self) {
+        if (self->payload)
+            secret_wipe (self->payload, self->len);
+        free (self->payload);
+        free (self);
+        *self_p = NULL;
+    }
+}
 
 //  Everything one reply may hold, so that one function can pack and free
 typedef struct {
@@ -633,11 +665,46 @@ s_request_name (Chat__KeyRequest__BodyCase body)
     }
 }
 
+//  Pack r into a reply for the outbox; on a failed pack (memory), a bare
+//  ERR_INTERNAL with the request's id.
+static int
+s_pack (reply_t *r, uint8_t **packed, size_t *len)
+{
+    if (wire_pack (&r->reply.base, packed, len) == CHAT_OK)
+        return CHAT_OK;
+    Chat__KeyReply reply = CHAT__KEY_REPLY__INIT;
+    Chat__Error error = CHAT__ERROR__INIT;
+    wire_error_init (&error, CHAT_ERR_INTERNAL, chat_strerror (CHAT_ERR_INTERNAL));
+    reply.request_id = r->reply.request_id;
+    reply.body_case = CHAT__KEY_REPLY__BODY_ERROR;
+    reply.error = &error;
+    return wire_pack (&reply.base, packed, len);
+}
+
+static void
+s_queue (server_t *self, chansession_t *session, reply_t *r, bool login)
+{
+    outgoing_t *out = (outgoing_t *) zmalloc (sizeof (outgoing_t));
+    assert (out);
+    memcpy (out->session_id, channel_session_id (session->channel),
+            CHANNEL_SESSION_ID_SIZE);
+    out->request_id = r->reply.request_id;
+    out->login = login;
+    if (s_pack (r, &out->payload, &out->len) != CHAT_OK) {
+        zsys_error ("keyserver: cannot pack a reply");
+        free (out);
+        return;
+    }
+    zlistx_add_end (self->outbox, out);
+}
+
+//  Handle one request of the batch; its reply goes to the outbox.
 static void
 s_handle_request (server_t *self, chansession_t *session,
                   const uint8_t *payload, size_t len)
 {
     reply_t r;
+    bool login = false;
     Chat__KeyRequest *req = NULL;
     int rc = wire_unpack (&chat__key_request__descriptor, payload, len,
                           (ProtobufCMessage **) &req);
@@ -653,69 +720,138 @@ s_handle_request (server_t *self, chansession_t *session,
                        s_request_name (req->body_case),
                        (unsigned long long) req->request_id, session->id_hex,
                        session->username? session->username: "-");
-        switch (req->body_case) {
-            case CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS:
-                s_register_params (self, req->register_params, &r);
-                break;
-            case CHAT__KEY_REQUEST__BODY_REGISTER:
-                s_register (self, session, req->register_, &r);
-                break;
-            case CHAT__KEY_REQUEST__BODY_LOGIN_START:
-                s_login_start (self, session, req->login_start, &r);
-                break;
-            case CHAT__KEY_REQUEST__BODY_LOGIN_FINISH:
-                s_login_finish (self, session, req->login_finish, &r);
-                break;
-            case CHAT__KEY_REQUEST__BODY_CREATE_KEY:
-                s_conversation_key (self, session, req->create_key, true, &r);
-                break;
-            case CHAT__KEY_REQUEST__BODY_GET_KEY:
-                s_conversation_key (self, session, req->get_key, false, &r);
-                break;
-            case CHAT__KEY_REQUEST__BODY_LOGOUT:
-                s_logout (session, &r);
-                break;
-            case CHAT__KEY_REQUEST__BODY_RESUME:
-                s_resume (self, session, req->resume, &r);
-                break;
-            default:
-                s_error (&r, CHAT_ERR_BAD_REQUEST, "unknown request");
-                break;
+        //  A write takes back only its own work when it fails
+        bool write = req->body_case == CHAT__KEY_REQUEST__BODY_REGISTER
+                  || req->body_case == CHAT__KEY_REQUEST__BODY_CREATE_KEY;
+        login = req->body_case == CHAT__KEY_REQUEST__BODY_LOGIN_START
+             || req->body_case == CHAT__KEY_REQUEST__BODY_LOGIN_FINISH
+             || req->body_case == CHAT__KEY_REQUEST__BODY_RESUME;
+        if (write && keystore_savepoint (self->store) != CHAT_OK)
+            s_error (&r, CHAT_ERR_INTERNAL, NULL);
+        else {
+            switch (req->body_case) {
+                case CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS:
+                    s_register_params (self, req->register_params, &r);
+                    break;
+                case CHAT__KEY_REQUEST__BODY_REGISTER:
+                    s_register (self, session, req->register_, &r);
+                    break;
+                case CHAT__KEY_REQUEST__BODY_LOGIN_START:
+                    s_login_start (self, session, req->login_start, &r);
+                    break;
+                case CHAT__KEY_REQUEST__BODY_LOGIN_FINISH:
+                    s_login_finish (self, session, req->login_finish, &r);
+                    break;
+                case CHAT__KEY_REQUEST__BODY_CREATE_KEY:
+                    s_conversation_key (self, session, req->create_key, true, &r);
+                    break;
+                case CHAT__KEY_REQUEST__BODY_GET_KEY:
+                    s_conversation_key (self, session, req->get_key, false, &r);
+                    break;
+                case CHAT__KEY_REQUEST__BODY_LOGOUT:
+                    s_logout (session, &r);
+                    break;
+                case CHAT__KEY_REQUEST__BODY_RESUME:
+                    s_resume (self, session, req->resume, &r);
+                    break;
+                default:
+                    s_error (&r, CHAT_ERR_BAD_REQUEST, "unknown request");
+                    break;
+            }
+            if (write) {
+                if (r.reply.body_case == CHAT__KEY_REPLY__BODY_ERROR
+                &&  (int) r.error.code == CHAT_ERR_INTERNAL)
+                    keystore_savepoint_rollback (self->store);
+                else
+                if (keystore_release (self->store) != CHAT_OK) {
+                    //  Nothing of it stays: nor may its reply
+                    s_reply_free (&r);
+                    s_reply_init (&r, req->request_id);
+                    s_error (&r, CHAT_ERR_INTERNAL, NULL);
+                }
+            }
         }
         if (self->verbose && r.reply.body_case == CHAT__KEY_REPLY__BODY_ERROR)
             zsys_info ("keyserver: %s #%llu -> %s", s_request_name (req->body_case),
                        (unsigned long long) req->request_id,
                        chat_errname (r.error.code));
     }
-    uint8_t *packed = NULL;
-    size_t packed_len = 0;
-    if (wire_pack (&r.reply.base, &packed, &packed_len) == CHAT_OK) {
-        rc = chanserver_reply (self->chanserver, session, packed, packed_len);
-        if (rc != CHAT_OK)
-            zsys_warning ("keyserver: reply to session %.8s failed: %s",
-                          session->id_hex, chat_errname (rc));
-        //  It may carry a conversation key
-        secret_wipe (packed, packed_len);
-        free (packed);
-    }
-    else
-        zsys_error ("keyserver: cannot pack a reply");
+    s_queue (self, session, &r, login);
     s_reply_free (&r);
     if (req)
         protobuf_c_message_free_unpacked (&req->base, NULL);
 }
 
+//  Send what the batch produced: after a good commit as it is; after a
+//  failed one, every reply as ERR_INTERNAL, and the logins of the batch
+//  undone, since they may rest on what was not stored.
 static void
-s_handle_router (server_t *self)
+s_flush (server_t *self, bool committed)
 {
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    chansession_t *session = chanserver_recv (self->chanserver, &payload, &len);
-    if (session) {
-        s_handle_request (self, session, payload, len);
-        secret_wipe (payload, len);
+    outgoing_t *out = (outgoing_t *) zlistx_first (self->outbox);
+    while (out) {
+        chansession_t *session = chanserver_lookup (self->chanserver, out->session_id);
+        if (session && !committed) {
+            if (out->login) {
+                if (session->app)
+                    s_login_clear ((ks_session_t *) session->app);
+                s_set_username (session, NULL);
+            }
+            reply_t r;
+            s_reply_init (&r, out->request_id);
+            s_error (&r, CHAT_ERR_INTERNAL, "storage failed, nothing was stored");
+            secret_wipe (out->payload, out->len);
+            free (out->payload);
+            out->payload = NULL;
+            out->len = 0;
+            if (s_pack (&r, &out->payload, &out->len) != CHAT_OK)
+                session = NULL;
+            s_reply_free (&r);
+        }
+        if (session) {
+            int rc = chanserver_reply (self->chanserver, session, out->payload, out->len);
+            if (rc != CHAT_OK)
+                zsys_warning ("keyserver: reply to session %.8s failed: %s",
+                              session->id_hex, chat_errname (rc));
+        }
+        out = (outgoing_t *) zlistx_next (self->outbox);
     }
-    free (payload);
+    zlistx_purge (self->outbox);
+}
+
+//  Drain what is waiting on the ROUTER, in one transaction.
+static void
+s_handle_batch (server_t *self)
+{
+    bool in_transaction = keystore_begin (self->store) == CHAT_OK;
+    size_t handled = 0;
+    while (handled < BATCH_MAX) {
+        if (handled > 0 && !(zsock_events (self->router) & ZMQ_POLLIN))
+            break;
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        chansession_t *session = chanserver_recv (self->chanserver, &payload, &len);
+        handled++;              //  handshakes and refusals count too
+        if (session) {
+            if (in_transaction)
+                s_handle_request (self, session, payload, len);
+            else {
+                //  Nothing is handled, so nothing in memory changes
+                reply_t r;
+                s_reply_init (&r, 0);
+                s_error (&r, CHAT_ERR_INTERNAL, "storage unavailable");
+                s_queue (self, session, &r, false);
+                s_reply_free (&r);
+            }
+            secret_wipe (payload, len);
+        }
+        free (payload);
+    }
+    bool committed = in_transaction && keystore_commit (self->store) == CHAT_OK;
+    if (in_transaction && !committed)
+        zsys_error ("keyserver: commit failed, a batch of %zu was answered ERR_INTERNAL",
+                    zlistx_size (self->outbox));
+    s_flush (self, committed);
 }
 
 //  ---------------------------------------------------------------- admin
@@ -1007,6 +1143,9 @@ s_server_new (zsock_t *pipe)
     //  Only $TERM stops the actor; main() decides what a signal means
     zpoller_set_nonstop (self->poller, true);
     self->ratelimit = ratelimit_new ();
+    self->outbox = zlistx_new ();
+    assert (self->outbox);
+    zlistx_set_destructor (self->outbox, (zlistx_destructor_fn *) s_outgoing_destroy);
     self->iterations = KEYSERVER_ITERATIONS;
     return self;
 }
@@ -1018,6 +1157,7 @@ s_server_destroy (server_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->beacon);
+    zlistx_destroy (&self->outbox);
     chanserver_destroy (&self->chanserver);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->admin);
@@ -1048,7 +1188,7 @@ keyserver_actor (zsock_t *pipe, void *args)
             s_handle_pipe (self);
         else
         if (which && which == self->router)
-            s_handle_router (self);
+            s_handle_batch (self);
         else
         if (which && self->chanserver && which == chanserver_handshakes (self->chanserver))
             chanserver_handshake_done (self->chanserver);

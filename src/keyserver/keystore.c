@@ -16,9 +16,29 @@
 #include "secret.h"
 #include "wire.h"
 
+//  Transaction control runs once per batch and once per write in it:
+//  prepared once, kept (SQLITE_PREPARE_PERSISTENT), like the queries.
+//  Savepoints share one name: SQLite nests them, and RELEASE / ROLLBACK TO
+//  take the innermost.
+typedef enum {
+    TX_BEGIN, TX_COMMIT, TX_ROLLBACK,
+    TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_TO,
+    TX_COUNT
+} tx_t;
+
+static const char *s_tx_sql [TX_COUNT] = {
+    [TX_BEGIN] =        "BEGIN IMMEDIATE",
+    [TX_COMMIT] =       "COMMIT",
+    [TX_ROLLBACK] =     "ROLLBACK",
+    [TX_SAVEPOINT] =    "SAVEPOINT sp",
+    [TX_RELEASE] =      "RELEASE sp",
+    [TX_ROLLBACK_TO] =  "ROLLBACK TO sp",
+};
+
 struct _keystore_t {
     sqlite3 *db;
     int depth;                  //  nesting of keystore_begin
+    sqlite3_stmt *tx [TX_COUNT];
     sqlite3_stmt *user_insert;
     sqlite3_stmt *user_lookup;
     sqlite3_stmt *key_insert;
@@ -114,6 +134,32 @@ s_prepare (keystore_t *self, const char *sql, sqlite3_stmt **stmt)
     return 0;
 }
 
+//  A statement kept for the life of the store
+static int
+s_prepare_kept (keystore_t *self, const char *sql, sqlite3_stmt **stmt)
+{
+    if (sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                            stmt, NULL) != SQLITE_OK) {
+        s_log_error (self, "prepare");
+        return -1;
+    }
+    return 0;
+}
+
+//  Run one transaction control statement. 0 or -1 (logged).
+static int
+s_tx (keystore_t *self, tx_t which)
+{
+    sqlite3_stmt *stmt = self->tx [which];
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE) {
+        s_log_error (self, s_tx_sql [which]);
+        return -1;
+    }
+    return 0;
+}
+
 keystore_t *
 keystore_open (const char *path)
 {
@@ -143,20 +189,25 @@ keystore_open (const char *path)
     ||  s_exec (self, "PRAGMA synchronous = FULL;")
     ||  s_exec (self, "PRAGMA foreign_keys = ON;")
     ||  s_migrate (self)
-    ||  s_prepare (self, "INSERT INTO users (username, salt, iterations, stored_key,"
-                         " server_key, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                   &self->user_insert)
-    ||  s_prepare (self, "SELECT username, salt, iterations, stored_key, server_key,"
-                         " created_at FROM users WHERE username = ?",
-                   &self->user_lookup)
-    ||  s_prepare (self, "INSERT INTO conversation_keys (conversation_id, key)"
-                         " VALUES (?, ?) ON CONFLICT DO NOTHING",
-                   &self->key_insert)
-    ||  s_prepare (self, "SELECT key FROM conversation_keys WHERE conversation_id = ?",
-                   &self->key_get)) {
+    ||  s_prepare_kept (self, "INSERT INTO users (username, salt, iterations, stored_key,"
+                              " server_key, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        &self->user_insert)
+    ||  s_prepare_kept (self, "SELECT username, salt, iterations, stored_key, server_key,"
+                              " created_at FROM users WHERE username = ?",
+                        &self->user_lookup)
+    ||  s_prepare_kept (self, "INSERT INTO conversation_keys (conversation_id, key)"
+                              " VALUES (?, ?) ON CONFLICT DO NOTHING",
+                        &self->key_insert)
+    ||  s_prepare_kept (self, "SELECT key FROM conversation_keys WHERE conversation_id = ?",
+                        &self->key_get)) {
         keystore_destroy (&self);
         return NULL;
     }
+    for (int i = 0; i < TX_COUNT; i++)
+        if (s_prepare_kept (self, s_tx_sql [i], &self->tx [i])) {
+            keystore_destroy (&self);
+            return NULL;
+        }
     return self;
 }
 
@@ -167,8 +218,10 @@ keystore_destroy (keystore_t **self_p)
     keystore_t *self = *self_p;
     if (!self)
         return;
-    if (self->depth > 0 && self->db)
+    if (self->db && !sqlite3_get_autocommit (self->db))
         s_exec (self, "ROLLBACK;");
+    for (int i = 0; i < TX_COUNT; i++)
+        sqlite3_finalize (self->tx [i]);
     sqlite3_finalize (self->user_insert);
     sqlite3_finalize (self->user_lookup);
     sqlite3_finalize (self->key_insert);
@@ -182,7 +235,7 @@ int
 keystore_begin (keystore_t *self)
 {
     assert (self);
-    if (self->depth == 0 && s_exec (self, "BEGIN IMMEDIATE;"))
+    if (self->depth == 0 && s_tx (self, TX_BEGIN))
         return CHAT_ERR_INTERNAL;
     self->depth++;
     return CHAT_OK;
@@ -196,8 +249,11 @@ keystore_commit (keystore_t *self)
         return CHAT_ERR_INTERNAL;   //  an inner rollback ended it already
     if (--self->depth > 0)
         return CHAT_OK;
-    if (s_exec (self, "COMMIT;")) {
-        s_exec (self, "ROLLBACK;");
+    //  SQLite may have rolled the transaction back itself (I/O error, disk
+    //  full): COMMIT then fails too, as it must
+    if (s_tx (self, TX_COMMIT)) {
+        if (!sqlite3_get_autocommit (self->db))
+            s_tx (self, TX_ROLLBACK);
         return CHAT_ERR_INTERNAL;
     }
     return CHAT_OK;
@@ -211,7 +267,42 @@ keystore_rollback (keystore_t *self)
         return;
     //  An inner rollback dooms the whole transaction
     self->depth = 0;
-    s_exec (self, "ROLLBACK;");
+    if (!sqlite3_get_autocommit (self->db))
+        s_tx (self, TX_ROLLBACK);
+}
+
+int
+keystore_savepoint (keystore_t *self)
+{
+    assert (self);
+    //  Inside keystore_begin, the transaction must still be there: were it
+    //  gone (rolled back by SQLite), this savepoint would open a new one
+    //  and its RELEASE would commit on its own, out of the batch
+    if (self->depth > 0 && sqlite3_get_autocommit (self->db))
+        return CHAT_ERR_INTERNAL;
+    return s_tx (self, TX_SAVEPOINT)? CHAT_ERR_INTERNAL: CHAT_OK;
+}
+
+int
+keystore_release (keystore_t *self)
+{
+    assert (self);
+    if (s_tx (self, TX_RELEASE)) {
+        keystore_savepoint_rollback (self);
+        return CHAT_ERR_INTERNAL;
+    }
+    return CHAT_OK;
+}
+
+void
+keystore_savepoint_rollback (keystore_t *self)
+{
+    assert (self);
+    //  ROLLBACK TO keeps the savepoint open; RELEASE then drops it, empty
+    if (!sqlite3_get_autocommit (self->db)) {
+        s_tx (self, TX_ROLLBACK_TO);
+        s_tx (self, TX_RELEASE);
+    }
 }
 
 static bool
@@ -379,7 +470,9 @@ keystore_key_create (keystore_t *self,
     assert (id);
     assert (candidate);
     assert (key);
-    if (keystore_begin (self) != CHAT_OK)
+    //  A savepoint, not keystore_begin: inside a batch a failure here must
+    //  take back this write alone; outside one, RELEASE commits it
+    if (keystore_savepoint (self) != CHAT_OK)
         return CHAT_ERR_INTERNAL;
     sqlite3_stmt *stmt = self->key_insert;
     sqlite3_bind_blob (stmt, 1, id, CONVERSATION_ID_SIZE, SQLITE_STATIC);
@@ -389,15 +482,15 @@ keystore_key_create (keystore_t *self,
     sqlite3_clear_bindings (stmt);
     if (rc != SQLITE_DONE) {
         s_log_error (self, "insert key");
-        keystore_rollback (self);
+        keystore_savepoint_rollback (self);
         return CHAT_ERR_INTERNAL;
     }
     //  Either ours went in or an earlier one stands: read back what is there
     if (s_key_get (self, id, key) != CHAT_OK) {
-        keystore_rollback (self);
+        keystore_savepoint_rollback (self);
         return CHAT_ERR_INTERNAL;
     }
-    if (keystore_commit (self) != CHAT_OK) {
+    if (keystore_release (self) != CHAT_OK) {
         secret_wipe (key, KEYSTORE_KEY_SIZE);
         return CHAT_ERR_INTERNAL;
     }

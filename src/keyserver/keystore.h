@@ -2,8 +2,9 @@
 
     The one narrow interface the key server reaches its data through
     (DESIGN.md section 6); SQLite is its one implementation. Nothing above
-    this file knows it is SQL. Every write is committed (synchronous=FULL,
-    WAL) before the call returns, so a reply sent after a successful call
+    this file knows it is SQL. Outside keystore_begin, every write is
+    committed (synchronous=FULL, WAL) before the call returns; inside it,
+    at the outermost keystore_commit. A reply sent after that commit
     survives kill -9 and power loss.
 
     Users are unique case-insensitively; the spelling given at registration
@@ -91,5 +92,17 @@ int
     keystore_commit (keystore_t *self);
 void
     keystore_rollback (keystore_t *self);
+
+//  A savepoint around one request's writes inside a keystore_begin batch,
+//  so that a request that fails takes back its own writes and nothing
+//  else. Savepoints nest; outside keystore_begin the outermost release
+//  commits. CHAT_OK or CHAT_ERR_INTERNAL (also when the batch transaction
+//  is gone: SQLite rolled it back). A failed release rolls back.
+int
+    keystore_savepoint (keystore_t *self);
+int
+    keystore_release (keystore_t *self);
+void
+    keystore_savepoint_rollback (keystore_t *self);
 
 #endif

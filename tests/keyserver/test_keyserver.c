@@ -13,6 +13,7 @@
 #include "chaterror.h"
 #include "credential.h"
 #include "keyserver.h"
+#include "keystore.h"
 #include "ksclient.h"
 #include "scram.h"
 #include "secret.h"
@@ -865,6 +866,210 @@ test_restart (void **state)
     s_remove_dir (dir);
 }
 
+//  ---------------------------------------------------------------- group commit
+
+#define PIPELINED 50
+
+//  Seal and send request with id, without reading any answer.
+static void
+s_send_request (ksclient_t *client, Chat__KeyRequest *request, uint64_t id)
+{
+    request->request_id = id;
+    uint8_t *packed = NULL, *frame = NULL;
+    size_t packed_len = 0, size = 0;
+    assert_int_equal (wire_pack (&request->base, &packed, &packed_len), CHAT_OK);
+    assert_int_equal (channel_seal (ksclient_channel (client), packed, packed_len,
+                                    &frame, &size), CHAT_OK);
+    ksclient_send_raw (client, frame, size);
+    free (packed);
+    free (frame);
+}
+
+//  A registration of username with a ready verifier, sent and not read.
+static void
+s_send_register (ksclient_t *client, const char *username, const uint8_t *salt,
+                 const uint8_t *stored_key, const uint8_t *server_key, uint64_t id)
+{
+    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+    Chat__RegisterRequest reg = CHAT__REGISTER_REQUEST__INIT;
+    reg.username = (char *) username;
+    reg.salt.data = (uint8_t *) salt;
+    reg.salt.len = 16;
+    reg.iterations = 4096;
+    reg.stored_key.data = (uint8_t *) stored_key;
+    reg.stored_key.len = SCRAM_KEY_SIZE;
+    reg.server_key.data = (uint8_t *) server_key;
+    reg.server_key.len = SCRAM_KEY_SIZE;
+    request.body_case = CHAT__KEY_REQUEST__BODY_REGISTER;
+    request.register_ = &reg;
+    s_send_request (client, &request, id);
+}
+
+//  Read the answer to request id: its body case, or the error's code as a
+//  negative number (so that the two cannot be mixed up).
+static int
+s_recv_answer (ksclient_t *client, uint64_t id, uint8_t key [32])
+{
+    Chat__KeyReply *reply = NULL;
+    assert_int_equal (ksclient_recv (client, &reply), CHAT_OK);
+    //  Replies for one session come back in request order
+    assert_int_equal (reply->request_id, id);
+    int answer = (int) reply->body_case;
+    if (reply->body_case == CHAT__KEY_REPLY__BODY_ERROR)
+        answer = -(int) reply->error->code;
+    else
+    if (reply->body_case == CHAT__KEY_REPLY__BODY_REGISTERED)
+        assert_true (reply->registered->certificate.len > 0);
+    else
+    if (reply->body_case == CHAT__KEY_REPLY__BODY_CONVERSATION_KEY && key) {
+        assert_int_equal (reply->conversation_key->key.len, 32);
+        memcpy (key, reply->conversation_key->key.data, 32);
+    }
+    chat__key_reply__free_unpacked (reply, NULL);
+    return answer;
+}
+
+static void
+test_group_commit (void **state)
+{
+    (void) state;
+    char dir [64];
+    snprintf (dir, sizeof dir, "/tmp/ks-batch-XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    char *endpoint = NULL;
+    zactor_t *server = s_server_start (dir, &endpoint);
+    credential_keys_t keys;
+    s_load_keys (dir, &keys);
+
+    //  One verifier serves every user: only the names matter here
+    uint8_t salt [16], stored_key [SCRAM_KEY_SIZE], server_key [SCRAM_KEY_SIZE];
+    assert_int_equal (secret_random (salt, sizeof salt), 0);
+    assert_int_equal (scram_make_verifier ("pw", salt, sizeof salt, 4096,
+                                           stored_key, server_key), 0);
+
+    //  Two clients pipeline their registrations, none read before all are
+    //  sent: the server drains them in batches. Each also registers "Twin"
+    //  (in its own case), and client a registers "Dup" and "dUP" back to
+    //  back: exactly one of each pair may win.
+    ksclient_t *a = ksclient_new (endpoint, s_key_a);
+    ksclient_t *b = ksclient_new (endpoint, s_key_b);
+    assert_non_null (a);
+    assert_non_null (b);
+    char name [32];
+    uint64_t id_a = 0, id_b = 0, dup_id = 0, twin_a = 0, twin_b = 0;
+    for (int i = 0; i < PIPELINED; i++) {
+        snprintf (name, sizeof name, "Batch%02d", i);
+        s_send_register (i % 2? b: a, name, salt, stored_key, server_key,
+                         i % 2? ++id_b: ++id_a);
+        if (i == PIPELINED / 2) {
+            s_send_register (a, "Dup", salt, stored_key, server_key, dup_id = ++id_a);
+            s_send_register (a, "dUP", salt, stored_key, server_key, ++id_a);
+            s_send_register (a, "Twin", salt, stored_key, server_key, twin_a = ++id_a);
+            s_send_register (b, "twin", salt, stored_key, server_key, twin_b = ++id_b);
+        }
+    }
+    int twins = 0;
+    for (uint64_t id = 1; id <= id_a; id++) {
+        int answer = s_recv_answer (a, id, NULL);
+        if (id == dup_id)
+            assert_int_equal (answer, CHAT__KEY_REPLY__BODY_REGISTERED);
+        else
+        if (id == dup_id + 1)
+            assert_int_equal (answer, -CHAT_ERR_USERNAME_TAKEN);
+        else
+        if (id == twin_a) {
+            assert_true (answer == CHAT__KEY_REPLY__BODY_REGISTERED
+                      || answer == -CHAT_ERR_USERNAME_TAKEN);
+            twins += answer == CHAT__KEY_REPLY__BODY_REGISTERED;
+        }
+        else
+            assert_int_equal (answer, CHAT__KEY_REPLY__BODY_REGISTERED);
+    }
+    for (uint64_t id = 1; id <= id_b; id++) {
+        int answer = s_recv_answer (b, id, NULL);
+        if (id == twin_b) {
+            assert_true (answer == CHAT__KEY_REPLY__BODY_REGISTERED
+                      || answer == -CHAT_ERR_USERNAME_TAKEN);
+            twins += answer == CHAT__KEY_REPLY__BODY_REGISTERED;
+        }
+        else
+            assert_int_equal (answer, CHAT__KEY_REPLY__BODY_REGISTERED);
+    }
+    assert_int_equal (twins, 1);
+
+    //  Two creations of one conversation's key in one pipeline: one key
+    ksresult_t result = { 0 };
+    assert_int_equal (ksclient_login (a, "batch00", "pw", &result), CHAT_OK);
+    uint8_t conversation [CONVERSATION_ID_SIZE];
+    assert_int_equal (secret_random (conversation, sizeof conversation), 0);
+    uint8_t *ticket;
+    size_t ticket_len;
+    s_ticket (&keys, "Batch00", conversation, ksclient_fingerprint (a), wire_now (),
+              &ticket, &ticket_len);
+    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+    Chat__ConversationKeyRequest body = CHAT__CONVERSATION_KEY_REQUEST__INIT;
+    body.conversation_id.data = conversation;
+    body.conversation_id.len = sizeof conversation;
+    body.ticket.data = ticket;
+    body.ticket.len = ticket_len;
+    request.body_case = CHAT__KEY_REQUEST__BODY_CREATE_KEY;
+    request.create_key = &body;
+    s_send_request (a, &request, 101);
+    s_send_request (a, &request, 102);
+    request.body_case = CHAT__KEY_REQUEST__BODY_GET_KEY;
+    request.get_key = &body;
+    s_send_request (a, &request, 103);
+    uint8_t key [3][32];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (s_recv_answer (a, 101 + (uint64_t) i, key [i]),
+                          CHAT__KEY_REPLY__BODY_CONVERSATION_KEY);
+    assert_memory_equal (key [0], key [1], 32);
+    assert_memory_equal (key [0], key [2], 32);
+    ksclient_destroy (&a);
+    ksclient_destroy (&b);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+
+    //  Everything acknowledged is on disk
+    char path [128];
+    snprintf (path, sizeof path, "%s/%s", dir, KEYSERVER_DB);
+    keystore_t *store = keystore_open (path);
+    assert_non_null (store);
+    assert_int_equal (keystore_user_count (store), PIPELINED + 2);
+    keystore_user_t user;
+    for (int i = 0; i < PIPELINED; i++) {
+        snprintf (name, sizeof name, "batch%02d", i);
+        assert_int_equal (keystore_user_lookup (store, name, &user), CHAT_OK);
+    }
+    assert_int_equal (keystore_user_lookup (store, "dup", &user), CHAT_OK);
+    assert_string_equal (user.username, "Dup");
+    assert_int_equal (keystore_user_lookup (store, "TWIN", &user), CHAT_OK);
+    uint8_t stored [32];
+    assert_int_equal (keystore_key_count (store), 1);
+    assert_int_equal (keystore_key_get (store, conversation, stored), CHAT_OK);
+    assert_memory_equal (stored, key [0], 32);
+    keystore_destroy (&store);
+
+    //  And the server started again serves it
+    server = s_server_start (dir, &endpoint);
+    a = ksclient_new (endpoint, s_key_a);
+    assert_non_null (a);
+    snprintf (name, sizeof name, "Batch%02d", PIPELINED - 1);
+    assert_int_equal (ksclient_login (a, name, "pw", &result), CHAT_OK);
+    assert_int_equal (ksclient_register (a, "BATCH07", "pw", &result),
+                      CHAT_ERR_USERNAME_TAKEN);
+    ksclient_destroy (&a);
+
+    free (ticket);
+    ksresult_clear (&result);
+    secret_wipe (stored_key, sizeof stored_key);
+    secret_wipe (server_key, sizeof server_key);
+    credential_keys_wipe (&keys);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    s_remove_dir (dir);
+}
+
 int
 main (void)
 {
@@ -882,6 +1087,7 @@ main (void)
         cmocka_unit_test (test_resume),
         cmocka_unit_test (test_admin),
         cmocka_unit_test (test_restart),
+        cmocka_unit_test (test_group_commit),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

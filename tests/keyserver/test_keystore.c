@@ -157,12 +157,78 @@ test_keys_and_reopen (void **state)
     assert_null (keystore_open (s_path));
 }
 
+//  A batch as the server runs it: one transaction, a savepoint per write
+static void
+test_savepoints (void **state)
+{
+    (void) state;
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    keystore_user_t user;
+    uint8_t id [CONVERSATION_ID_SIZE] = { 7 };
+    uint8_t candidate [32], key [32], again [32], first [32];
+    memset (candidate, 0x11, sizeof candidate);
+    memcpy (first, candidate, sizeof first);
+
+    assert_int_equal (keystore_begin (store), CHAT_OK);
+    //  Kept
+    assert_int_equal (keystore_savepoint (store), CHAT_OK);
+    s_user (&user, "dave", 4);
+    assert_int_equal (keystore_user_insert (store, &user), CHAT_OK);
+    assert_int_equal (keystore_release (store), CHAT_OK);
+    //  Taken back alone
+    assert_int_equal (keystore_savepoint (store), CHAT_OK);
+    s_user (&user, "erin", 5);
+    assert_int_equal (keystore_user_insert (store, &user), CHAT_OK);
+    keystore_savepoint_rollback (store);
+    //  The same name again, in another case, within the batch
+    assert_int_equal (keystore_savepoint (store), CHAT_OK);
+    s_user (&user, "DAVE", 6);
+    assert_int_equal (keystore_user_insert (store, &user), CHAT_ERR_USERNAME_TAKEN);
+    assert_int_equal (keystore_release (store), CHAT_OK);
+    //  Two creations of one key within the batch: the first stands
+    assert_int_equal (keystore_key_create (store, id, candidate, key), CHAT_OK);
+    memset (candidate, 0x22, sizeof candidate);
+    assert_int_equal (keystore_key_create (store, id, candidate, again), CHAT_OK);
+    assert_memory_equal (key, first, 32);
+    assert_memory_equal (again, first, 32);
+    assert_int_equal (keystore_commit (store), CHAT_OK);
+
+    assert_int_equal (keystore_user_lookup (store, "Dave", &user), CHAT_OK);
+    assert_string_equal (user.username, "dave");
+    assert_int_equal (keystore_user_lookup (store, "erin", &user), CHAT_ERR_NOT_FOUND);
+    assert_int_equal (keystore_user_count (store), 1);
+
+    //  A batch rolled back whole leaves nothing, its savepoints included
+    assert_int_equal (keystore_begin (store), CHAT_OK);
+    assert_int_equal (keystore_savepoint (store), CHAT_OK);
+    s_user (&user, "frank", 7);
+    assert_int_equal (keystore_user_insert (store, &user), CHAT_OK);
+    assert_int_equal (keystore_release (store), CHAT_OK);
+    uint8_t other [CONVERSATION_ID_SIZE] = { 8 };
+    assert_int_equal (keystore_key_create (store, other, candidate, key), CHAT_OK);
+    keystore_rollback (store);
+    assert_int_equal (keystore_user_lookup (store, "frank", &user), CHAT_ERR_NOT_FOUND);
+    assert_int_equal (keystore_key_get (store, other, key), CHAT_ERR_NOT_FOUND);
+    assert_int_equal (keystore_key_count (store), 1);
+    keystore_destroy (&store);
+
+    //  What was committed is on disk
+    store = keystore_open (s_path);
+    assert_non_null (store);
+    assert_int_equal (keystore_user_lookup (store, "dave", &user), CHAT_OK);
+    assert_int_equal (keystore_key_get (store, id, again), CHAT_OK);
+    assert_memory_equal (again, first, 32);
+    keystore_destroy (&store);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_users, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_keys_and_reopen, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_savepoints, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
