@@ -1225,21 +1225,7 @@ s_handle_admin (server_t *self)
     reply.server_key_fingerprint = (char *) rsakey_fingerprint_text (self->key);
     reply.started_at = self->started_at;
     if (good) {
-        size_t count = chanserver_size (self->chanserver);
-        reply.sessions = (Chat__AdminSession **) s_alloc (&arena, sizeof (void *) * (count + 1));
-        chansession_t *session = chanserver_first (self->chanserver);
-        while (session && reply.n_sessions < count) {
-            Chat__AdminSession *item = (Chat__AdminSession *) s_alloc (&arena, sizeof *item);
-            chat__admin_session__init (item);
-            item->username = session->username
-                           ? s_strdup (&arena, session->username): "";
-            item->client_key_fingerprint = s_strdup (&arena,
-                channel_peer_fingerprint_text (session->channel));
-            item->connected_since = session->connected_since;
-            item->last_activity = session->last_activity;
-            reply.sessions [reply.n_sessions++] = item;
-            session = chanserver_next (self->chanserver);
-        }
+        reply.n_sessions = chanserver_admin_sessions (self->chanserver, &reply.sessions);
         admin_collect_t collect = { &reply, &arena, self, 0 };
         msgstore_user_each (self->store, s_admin_user, &collect);
         collect.size = 0;
@@ -1254,6 +1240,7 @@ s_handle_admin (server_t *self)
     zframe_t *out = zframe_new (data, size);
     zframe_send (&out, self->admin, 0);
     free (data);
+    chanserver_admin_sessions_free (&reply.sessions);
     free (reply.users);
     free (reply.conversations);
     zlistx_destroy (&arena.allocs);
