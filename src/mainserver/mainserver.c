@@ -688,16 +688,24 @@ s_collect_message (const msgstore_msg_t *msg, void *arg)
     return 0;
 }
 
+//  The conversation named in a request, if the session's user is a member.
+//  A non-member gets the same answer as for an unknown id.
+static int
+s_conv_of_member (request_t *req, ProtobufCBinaryData id, msgstore_conv_t *conv)
+{
+    int rc = msgstore_conv_get_as_member (req->server->store, id.data, id.len,
+                                          req->session->username, conv);
+    if (rc == CHAT_ERR_NOT_FOUND)
+        req->text = "no such conversation";
+    return rc;
+}
+
 static int
 s_do_get_messages (request_t *req, Chat__GetMessagesRequest *body)
 {
     server_t *self = req->server;
     msgstore_conv_t conv;
-    int rc = msgstore_conv_get_as_member (self->store, body->conversation_id.data,
-                                          body->conversation_id.len,
-                                          req->session->username, &conv);
-    if (rc == CHAT_ERR_NOT_FOUND)
-        req->text = "no such conversation";
+    int rc = s_conv_of_member (req, body->conversation_id, &conv);
     if (rc != CHAT_OK)
         return rc;
     size_t limit = body->limit == 0? MAINSERVER_PAGE_DEFAULT: body->limit;
@@ -880,11 +888,7 @@ s_do_send_message (request_t *req, Chat__SendMessageRequest *body)
     server_t *self = req->server;
     chansession_t *session = req->session;
     msgstore_conv_t conv;
-    int rc = msgstore_conv_get_as_member (self->store, body->conversation_id.data,
-                                          body->conversation_id.len,
-                                          session->username, &conv);
-    if (rc == CHAT_ERR_NOT_FOUND)
-        req->text = "no such conversation";
+    int rc = s_conv_of_member (req, body->conversation_id, &conv);
     if (rc != CHAT_OK)
         return rc;
     size_t token_len = body->token? strlen (body->token): 0;
@@ -950,11 +954,7 @@ s_do_get_members (request_t *req, Chat__GetMembersRequest *body)
 {
     server_t *self = req->server;
     msgstore_conv_t conv;
-    int rc = msgstore_conv_get_as_member (self->store, body->conversation_id.data,
-                                          body->conversation_id.len,
-                                          req->session->username, &conv);
-    if (rc == CHAT_ERR_NOT_FOUND)
-        req->text = "no such conversation";
+    int rc = s_conv_of_member (req, body->conversation_id, &conv);
     if (rc != CHAT_OK)
         return rc;
     Chat__ConversationSummary *summary = (Chat__ConversationSummary *)
