@@ -27,6 +27,7 @@
 #include "credential.h"
 #include "beacon.h"
 #include "fernet.h"
+#include "adminsock.h"
 #include "keyserver.h"
 #include "keystore.h"
 #include "ratelimit.h"
@@ -1012,20 +1013,9 @@ s_start (server_t *self)
 
     //  The admin socket is for the operator only: the directory is 0700
     //  and the socket file 0600. Without it the server still serves.
-    self->admin = zsock_new (ZMQ_REP);
-    assert (self->admin);
-    path = zsys_sprintf ("%s/%s", self->data_dir, KEYSERVER_ADMIN);
-    if (zsock_bind (self->admin, "ipc://%s", path) == 0) {
-        if (chmod (path, 0600))
-            zsys_warning ("keyserver: chmod %s: %s", path, strerror (errno));
+    self->admin = adminsock_bind (self->data_dir, NULL);
+    if (self->admin)
         zpoller_add (self->poller, self->admin);
-    }
-    else {
-        zsys_warning ("keyserver: no admin socket at ipc://%s: %s", path,
-                      zmq_strerror (zmq_errno ()));
-        zsock_destroy (&self->admin);
-    }
-    zstr_free (&path);
 
     zpoller_add (self->poller, self->router);
     self->started = true;

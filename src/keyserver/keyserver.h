@@ -37,7 +37,6 @@
 #define KEYSERVER_KEY_FILE   "server.key"
 #define KEYSERVER_SECRET     "shared.secret"
 #define KEYSERVER_RESUME     "resume.secret"
-#define KEYSERVER_ADMIN      "admin.sock"
 
 void
     keyserver_actor (zsock_t *pipe, void *args);

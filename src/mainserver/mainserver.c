@@ -27,6 +27,7 @@
 #include "secret.h"
 #include "wire.h"
 #include "msgstore.h"
+#include "adminsock.h"
 #include "mainserver.h"
 
 #ifndef CHAT_VERSION
@@ -1331,25 +1332,9 @@ s_start (server_t *self, char *error, size_t error_size)
 
     //  The admin socket shows who is connected: only our own user may
     //  connect (the data directory is 0700 and the socket 0600).
-    self->admin_path = zsys_sprintf ("%s/admin.sock", self->data_dir);
-    if (strlen (self->admin_path) > 100)
-        zsys_warning ("mainserver: %s is too long a path for ipc://, no admin socket",
-                      self->admin_path);
-    else {
-        self->admin = zsock_new (ZMQ_REP);
-        assert (self->admin);
-        if (zsock_bind (self->admin, "ipc://%s", self->admin_path) != 0) {
-            zsys_warning ("mainserver: cannot bind ipc://%s, no admin socket",
-                          self->admin_path);
-            zsock_destroy (&self->admin);
-        }
-        else {
-            chmod (self->admin_path, 0600);
-            zpoller_add (self->poller, self->admin);
-        }
-    }
-    if (!self->admin)
-        zstr_free (&self->admin_path);
+    self->admin = adminsock_bind (self->data_dir, &self->admin_path);
+    if (self->admin)
+        zpoller_add (self->poller, self->admin);
     self->started_at = wire_now_ms ();
     self->started = true;
     self->next_expire = zclock_mono ();

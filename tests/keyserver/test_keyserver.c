@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include "chaterror.h"
 #include "credential.h"
+#include "adminsock.h"
 #include "keyserver.h"
 #include "keystore.h"
 #include "ksclient.h"
@@ -65,7 +66,7 @@ s_remove_dir (const char *dir)
 {
     const char *files [] = { KEYSERVER_DB, "keyserver.db-wal", "keyserver.db-shm",
                              KEYSERVER_KEY_FILE, KEYSERVER_SECRET, KEYSERVER_RESUME,
-                             KEYSERVER_ADMIN, NULL };
+                             ADMINSOCK_NAME, NULL };
     char path [128];
     for (int i = 0; files [i]; i++) {
         snprintf (path, sizeof path, "%s/%s", dir, files [i]);
@@ -741,7 +742,7 @@ test_admin (void **state)
     (void) state;
     ksclient_t *client = s_logged_in ("Nina", "pw", s_key_a);
     char path [128];
-    snprintf (path, sizeof path, "%s/%s", s_dir, KEYSERVER_ADMIN);
+    snprintf (path, sizeof path, "%s/%s", s_dir, ADMINSOCK_NAME);
     struct stat st;
     assert_int_equal (stat (path, &st), 0);
     assert_int_equal (st.st_mode & 0777, 0600);
