@@ -170,38 +170,15 @@ s_lower (const char *in, char *out, size_t out_size)
     out [i] = 0;
 }
 
-//  mkdir -p, each new component mode 0700
-static int
-s_mkdirs (const char *path)
-{
-    char *copy = strdup (path);
-    if (!copy)
-        return -1;
-    int rc = 0;
-    for (char *slash = copy + 1; ; slash++) {
-        if (*slash == '/' || *slash == 0) {
-            char saved = *slash;
-            *slash = 0;
-            if (mkdir (copy, 0700) && errno != EEXIST) {
-                zsys_error ("keyserver: cannot create %s: %s", copy, strerror (errno));
-                rc = -1;
-                break;
-            }
-            *slash = saved;
-            if (saved == 0)
-                break;
-        }
-    }
-    free (copy);
-    return rc;
-}
 
 int
 keyserver_prepare (const char *data_dir, bool init)
 {
     assert (data_dir);
-    if (s_mkdirs (data_dir))
+    if (secret_dir_create (data_dir)) {
+        zsys_error ("keyserver: cannot create %s: %s", data_dir, strerror (errno));
         return -1;
+    }
     struct stat st;
     if (stat (data_dir, &st) || !S_ISDIR (st.st_mode)) {
         zsys_error ("keyserver: %s is not a directory", data_dir);

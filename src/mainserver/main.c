@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <czmq.h>
 #include "rsakey.h"
+#include "secret.h"
 #include "actorthread.h"
 #include "mainserver.h"
 
@@ -69,12 +70,9 @@ s_set (char **slot, const char *value)
 static int
 s_init (const char *data)
 {
-    if (!zsys_file_exists (data)) {
-        if (zsys_dir_create ("%s", data) != 0) {
-            fprintf (stderr, "chat-mainserver: cannot create %s: %s\n", data, strerror (errno));
-            return 1;
-        }
-        chmod (data, 0700);
+    if (secret_dir_create (data) != 0) {
+        fprintf (stderr, "chat-mainserver: cannot create %s: %s\n", data, strerror (errno));
+        return 1;
     }
     char *path = zsys_sprintf ("%s/server.key", data);
     rsakey_t *key = rsakey_load_or_create (path, MAINSERVER_KEY_BITS);

@@ -1262,13 +1262,10 @@ s_start (server_t *self, char *error, size_t error_size)
         snprintf (error, error_size, "DATA must come before START");
         return -1;
     }
-    if (!zsys_file_exists (self->data_dir)) {
-        if (zsys_dir_create ("%s", self->data_dir) != 0) {
-            snprintf (error, error_size, "cannot create %s: %s", self->data_dir,
-                      strerror (errno));
-            return -1;
-        }
-        chmod (self->data_dir, 0700);
+    if (secret_dir_create (self->data_dir) != 0) {
+        snprintf (error, error_size, "cannot create %s: %s", self->data_dir,
+                  strerror (errno));
+        return -1;
     }
     //  One server per data directory: a second would take over the admin
     //  socket and interleave its writes with ours.

@@ -239,7 +239,7 @@ pinstore_check (pinstore_t *self, const char *name, const char *fingerprint,
     return PIN_MISMATCH;
 }
 
-//  mkdir -p for the folder holding path, new folders mode 0700
+//  The folder holding path, made (mode 0700) if missing
 static int
 s_make_folders (const char *path)
 {
@@ -247,32 +247,12 @@ s_make_folders (const char *path)
     if (!copy)
         return -1;
     char *slash = strrchr (copy, '/');
-    if (!slash || slash == copy) {
-        free (copy);
-        return 0;           //  current folder or root: nothing to make
-    }
-    *slash = 0;
     int rc = 0;
-    for (char *c = copy + 1; ; c++) {
-        if (*c == '/' || *c == 0) {
-            char saved = *c;
-            *c = 0;
-            if (mkdir (copy, 0700) && errno != EEXIST) {
-                fprintf (stderr, "chat: cannot create %s: %s\n", copy, strerror (errno));
-                rc = -1;
-                break;
-            }
-            *c = saved;
-            if (saved == 0)
-                break;
-        }
-    }
-    if (rc == 0) {
-        struct stat st;
-        if (stat (copy, &st) || !S_ISDIR (st.st_mode)) {
-            fprintf (stderr, "chat: %s is not a folder\n", copy);
-            rc = -1;
-        }
+    if (slash && slash != copy) {
+        *slash = 0;
+        rc = secret_dir_create (copy);
+        if (rc)
+            fprintf (stderr, "chat: cannot create %s: %s\n", copy, strerror (errno));
     }
     free (copy);
     return rc;

@@ -16,6 +16,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -264,5 +265,38 @@ secret_shared_load (const char *path, uint8_t out [SECRET_SHARED_SIZE])
             rc = 0;
     }
     secret_wipe (text, sizeof text);
+    return rc;
+}
+
+int
+secret_dir_create (const char *path)
+{
+    assert (path);
+    if (*path == 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    char *copy = strdup (path);
+    if (!copy)
+        return -1;
+    //  Every prefix ending at a '/', then the whole path
+    int rc = 0;
+    for (char *c = copy + 1; rc == 0; c++) {
+        if (*c != '/' && *c != 0)
+            continue;
+        char saved = *c;
+        *c = 0;
+        if (mkdir (copy, 0700) && errno != EEXIST)
+            rc = -1;
+        *c = saved;
+        if (saved == 0)
+            break;
+    }
+    struct stat st;
+    if (rc == 0 && stat (path, &st) == 0 && !S_ISDIR (st.st_mode)) {
+        errno = ENOTDIR;
+        rc = -1;
+    }
+    free (copy);
     return rc;
 }

@@ -41,6 +41,13 @@ int
 int
     secret_shared_load (const char *path, uint8_t out [SECRET_SHARED_SIZE]);
 
+//  Create the folder path and any missing parents, each new one mode 0700
+//  (a folder that holds keys, or the folders above it). Existing folders
+//  are left as they are. Returns 0, or -1 with errno set (ENOTDIR when path
+//  exists but is not a folder).
+int
+    secret_dir_create (const char *path);
+
 //  Write data to path atomically (temporary file, fsync, rename) with the
 //  given mode. Used for every key file. Returns 0 or -1.
 int

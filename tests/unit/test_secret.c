@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -263,11 +264,51 @@ test_shared_load_refusals (void **state)
     assert_int_equal (secret_shared_load ((char *) *state, secret), -1);
 }
 
+//  Folders for keys: parents made too, each new one 0700; an existing one
+//  kept as it is; a file in the way refused
+static void
+test_dir_create (void **state)
+{
+    const char *dir = (const char *) *state;
+    char deep [512], middle [512], file [512];
+    snprintf (middle, sizeof middle, "%s/a", dir);
+    snprintf (deep, sizeof deep, "%s/a/b/c", dir);
+    assert_int_equal (secret_dir_create (deep), 0);
+    struct stat st;
+    assert_int_equal (stat (deep, &st), 0);
+    assert_true (S_ISDIR (st.st_mode));
+    assert_int_equal (st.st_mode & 0777, 0700);
+    assert_int_equal (stat (middle, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0700);
+    //  Again: nothing to do
+    assert_int_equal (secret_dir_create (deep), 0);
+    //  An existing folder's mode is the operator's business
+    assert_int_equal (chmod (deep, 0750), 0);
+    assert_int_equal (secret_dir_create (deep), 0);
+    assert_int_equal (stat (deep, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0750);
+    //  A file where a folder should be
+    snprintf (file, sizeof file, "%s/plain", dir);
+    assert_int_equal (secret_write_file (file, "x", 1, 0600), 0);
+    errno = 0;
+    assert_int_equal (secret_dir_create (file), -1);
+    assert_int_equal (errno, ENOTDIR);
+    char below [600];
+    snprintf (below, sizeof below, "%s/sub", file);
+    assert_int_equal (secret_dir_create (below), -1);
+    assert_int_equal (secret_dir_create (""), -1);
+    rmdir (deep);
+    snprintf (deep, sizeof deep, "%s/a/b", dir);
+    rmdir (deep);
+    rmdir (middle);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_random),
+        cmocka_unit_test_setup_teardown (test_dir_create, s_setup, s_teardown),
         cmocka_unit_test (test_wipe),
         cmocka_unit_test (test_hkdf_rfc5869),
         cmocka_unit_test (test_hkdf_purposes),
