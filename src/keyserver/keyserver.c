@@ -13,7 +13,6 @@
     registered in it).
 */
 #include <assert.h>
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -161,15 +160,6 @@ s_error (reply_t *r, int code, const char *text)
 
 //  ---------------------------------------------------------------- helpers
 
-static void
-s_lower (const char *in, char *out, size_t out_size)
-{
-    size_t i;
-    for (i = 0; in [i] && i + 1 < out_size; i++)
-        out [i] = (char) tolower ((unsigned char) in [i]);
-    out [i] = 0;
-}
-
 
 int
 keyserver_prepare (const char *data_dir, bool init)
@@ -234,7 +224,7 @@ s_fake_salt (server_t *self, const char *username, uint8_t salt [SALT_SIZE])
     char *lower = (char *) malloc (len + 1);
     if (!lower)
         return -1;
-    s_lower (username, lower, len + 1);
+    credential_username_fold (username, lower, len + 1);
     uint8_t mac [EVP_MAX_MD_SIZE];
     size_t mac_len = 0;
     int rc = -1;

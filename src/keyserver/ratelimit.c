@@ -1,6 +1,5 @@
 /*  ratelimit - back-off after failed logins, per username and per session  */
 #include <assert.h>
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <czmq.h>
@@ -66,10 +65,7 @@ s_key (const char *username, char *key)
 {
     if (!username || !credential_username_valid (username))
         return false;
-    size_t i;
-    for (i = 0; username [i]; i++)
-        key [i] = (char) tolower ((unsigned char) username [i]);
-    key [i] = 0;
+    credential_username_fold (username, key, USERNAME_MAX + 1);
     return true;
 }
 

@@ -7,7 +7,6 @@
     outbox and only leave after the COMMIT. If the commit fails, every
     reply of the batch becomes ERR_INTERNAL and no push leaves.
 */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -131,15 +130,6 @@ s_strdup (arena_t *arena, const char *text)
     char *copy = strdup (text);
     assert (copy);
     return (char *) s_keep (arena, copy);
-}
-
-static void
-s_lower (const char *name, char *out, size_t out_size)
-{
-    size_t i;
-    for (i = 0; name [i] && i + 1 < out_size; i++)
-        out [i] = (char) tolower ((unsigned char) name [i]);
-    out [i] = 0;
 }
 
 static void
@@ -464,7 +454,7 @@ s_members (server_t *self, const uint8_t id [MSGSTORE_ID_SIZE], members_t **memb
     const char *name = (const char *) zlistx_first (names);
     while (name) {
         char lower [USERNAME_MAX + 1];
-        s_lower (name, lower, sizeof lower);
+        credential_username_fold (name, lower, sizeof lower);
         members->names [members->count] = strdup (lower);
         assert (members->names [members->count]);
         members->count++;
@@ -593,7 +583,7 @@ s_do_login (request_t *req, Chat__LoginRequest *body)
     chansession_t *session = req->session;
     s_logout (self, session);
     char key [USERNAME_MAX + 1];
-    s_lower (canonical, key, sizeof key);
+    credential_username_fold (canonical, key, sizeof key);
     s_app (session);
     s_online_add (self, session, key);
     session->username = canonical;
@@ -788,7 +778,7 @@ s_do_create_conversation (request_t *req, Chat__CreateConversationRequest *body)
     zhashx_t *seen = zhashx_new ();
     assert (seen);
     char key [USERNAME_MAX + 1];
-    s_lower (session->username, key, sizeof key);
+    credential_username_fold (session->username, key, sizeof key);
     zhashx_insert (seen, key, session->username);
     int rc = CHAT_OK;
     for (size_t index = 0; rc == CHAT_OK && index < body->n_members; index++) {
@@ -798,7 +788,7 @@ s_do_create_conversation (request_t *req, Chat__CreateConversationRequest *body)
             rc = CHAT_ERR_UNKNOWN_USER;
             break;
         }
-        s_lower (name, key, sizeof key);
+        credential_username_fold (name, key, sizeof key);
         zhashx_insert (seen, key, (void *) name);
         if (zhashx_size (seen) > MSGSTORE_MAX_MEMBERS) {
             req->text = s_strdup (arena, "more than 256 members");

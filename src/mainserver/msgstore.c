@@ -1,8 +1,8 @@
 /*  msgstore - the main server's storage on SQLite; see msgstore.h  */
-#include <ctype.h>
 #include <string.h>
 #include <sqlite3.h>
 #include "chaterror.h"
+#include "credential.h"
 #include "secret.h"
 #include "msgstore.h"
 
@@ -187,15 +187,6 @@ s_stmt (msgstore_t *self, query_t query)
     return stmt;
 }
 
-static void
-s_lower (const char *name, char *out, size_t out_size)
-{
-    size_t i;
-    for (i = 0; name [i] && i + 1 < out_size; i++)
-        out [i] = (char) tolower ((unsigned char) name [i]);
-    out [i] = 0;
-}
-
 static int
 s_user_version (msgstore_t *self, int *version)
 {
@@ -364,7 +355,7 @@ msgstore_user_add (msgstore_t *self, const char *name, int64_t now_ms, bool *add
     assert (self);
     assert (name);
     char lower [256];
-    s_lower (name, lower, sizeof lower);
+    credential_username_fold (name, lower, sizeof lower);
     sqlite3_stmt *stmt = s_stmt (self, Q_USER_ADD);
     sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
@@ -386,7 +377,7 @@ msgstore_user_find (msgstore_t *self, const char *name, char **canonical)
     assert (canonical);
     *canonical = NULL;
     char lower [256];
-    s_lower (name, lower, sizeof lower);
+    credential_username_fold (name, lower, sizeof lower);
     sqlite3_stmt *stmt = s_stmt (self, Q_USER_FIND);
     sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step (stmt);
@@ -460,8 +451,8 @@ msgstore_conv_open (msgstore_t *self, const char **names, size_t count,
     char pair_key [2 * 256 + 2] = "";
     if (count == 2) {
         char a [256], b [256];
-        s_lower (names [0], a, sizeof a);
-        s_lower (names [1], b, sizeof b);
+        credential_username_fold (names [0], a, sizeof a);
+        credential_username_fold (names [1], b, sizeof b);
         bool in_order = strcmp (a, b) < 0;
         snprintf (pair_key, sizeof pair_key, "%s\n%s",
                   in_order? a: b, in_order? b: a);
@@ -495,7 +486,7 @@ msgstore_conv_open (msgstore_t *self, const char **names, size_t count,
         s_fail (self, "conversation insert");
     for (size_t index = 0; ok && index < count; index++) {
         char lower [256];
-        s_lower (names [index], lower, sizeof lower);
+        credential_username_fold (names [index], lower, sizeof lower);
         stmt = s_stmt (self, Q_MEMBER_INSERT);
         sqlite3_bind_blob (stmt, 1, conv->id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
         sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
@@ -541,7 +532,7 @@ msgstore_conv_get_as_member (msgstore_t *self, const uint8_t *id, size_t id_len,
     if (!id || id_len != MSGSTORE_ID_SIZE)
         return CHAT_ERR_NOT_FOUND;
     char lower [256];
-    s_lower (name, lower, sizeof lower);
+    credential_username_fold (name, lower, sizeof lower);
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_GET_MEMBER);
     sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
     sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
@@ -596,7 +587,7 @@ msgstore_conv_each_of (msgstore_t *self, const char *name,
     assert (name);
     assert (fn);
     char lower [256];
-    s_lower (name, lower, sizeof lower);
+    credential_username_fold (name, lower, sizeof lower);
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_EACH_OF);
     sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
     return s_conv_iterate (self, stmt, fn, arg);

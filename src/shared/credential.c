@@ -7,6 +7,7 @@
     same reason nothing is logged here.
 */
 #include <assert.h>
+#include <ctype.h>
 #include <string.h>
 #include <stdlib.h>
 #include <openssl/crypto.h>
@@ -61,6 +62,16 @@ credential_username_valid (const char *username)
             return 0;
     }
     return len > 0;
+}
+
+void
+credential_username_fold (const char *username, char *out, size_t out_size)
+{
+    assert (username && out && out_size > 0);
+    size_t i;
+    for (i = 0; username [i] && i + 1 < out_size; i++)
+        out [i] = (char) tolower ((unsigned char) username [i]);
+    out [i] = 0;
 }
 
 //  Pack a message and seal it. The packed plaintext holds the username and

@@ -88,4 +88,10 @@ int
 int
     credential_username_valid (const char *username);
 
+//  The spelling usernames are compared and indexed in: lower case. Writes
+//  at most out_size - 1 characters (USERNAME_MAX + 1 bytes hold any valid
+//  name) and always terminates out.
+void
+    credential_username_fold (const char *username, char *out, size_t out_size);
+
 #endif

@@ -466,6 +466,21 @@ test_cert_bad_contents (void **state)
 }
 
 static void
+test_username_fold (void **state)
+{
+    (void) state;
+    char out [USERNAME_MAX + 1];
+    credential_username_fold ("Joseph.Van-DE_velde9", out, sizeof out);
+    assert_string_equal (out, "joseph.van-de_velde9");
+    //  Never past the buffer, always terminated
+    char small [4];
+    credential_username_fold ("ABCDEFG", small, sizeof small);
+    assert_string_equal (small, "abc");
+    credential_username_fold ("", out, sizeof out);
+    assert_string_equal (out, "");
+}
+
+static void
 test_username_valid (void **state)
 {
     fixture_t *f = *state;
@@ -565,6 +580,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_cross_purpose, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cert_bad_contents, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_username_valid, s_setup, s_teardown),
+        cmocka_unit_test (test_username_fold),
         cmocka_unit_test_setup_teardown (test_own_key_certificates, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
