@@ -7,7 +7,7 @@
 #include "channel.h"
 #include "chaterror.h"
 #include "wire.h"
-#include "fuzz_util.h"
+#include "fuzz_channel.h"
 
 static rsakey_t *s_server_key;
 static rsakey_t *s_client_key;
@@ -19,21 +19,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 {
     (void) argc;
     (void) argv;
-    s_server_key = rsakey_generate (2048);
-    s_client_key = rsakey_generate (2048);
-    FUZZ_CHECK (s_server_key && s_client_key);
-    s_client = channel_client_new (s_client_key);
-    uint8_t *hello_frame, *welcome;
-    size_t hello_size, welcome_size;
-    FUZZ_CHECK (channel_client_hello (s_client, &hello_frame, &hello_size) == CHAT_OK);
-    Chat__Envelope *hello = NULL;
-    FUZZ_CHECK (wire_envelope_unpack (hello_frame, hello_size, &hello) == CHAT_OK);
-    FUZZ_CHECK (channel_server_accept (s_server_key, hello->hello, &s_server,
-                                   &welcome, &welcome_size) == CHAT_OK);
-    FUZZ_CHECK (channel_client_accept (s_client, welcome, welcome_size) == CHAT_OK);
-    chat__envelope__free_unpacked (hello, NULL);
-    free (hello_frame);
-    free (welcome);
+    fuzz_channel_pair (&s_server_key, &s_client_key, &s_server, &s_client);
     return 0;
 }
 
