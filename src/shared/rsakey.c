@@ -102,16 +102,17 @@ s_decode_public (const uint8_t *der, size_t len, bool *whole)
 }
 
 
-//  What OAEP encryption needs of a public key: an odd modulus and an odd
-//  exponent above 1. (EVP_PKEY_public_check proves this too, but also runs a
-//  primality test on the modulus that costs more than the handshake itself.)
+//  What the protocol allows (proto/README.md section 2: "exponent other than
+//  65537" is ERR_BAD_KEY) and OAEP encryption needs: an odd modulus and the
+//  exponent 65537. (EVP_PKEY_public_check proves the modulus part too, but
+//  also runs a primality test that costs more than the handshake itself.)
 static bool
 s_usable_public (EVP_PKEY *pkey)
 {
     BIGNUM *n = NULL, *e = NULL;
     bool usable = EVP_PKEY_get_bn_param (pkey, OSSL_PKEY_PARAM_RSA_N, &n)
                && EVP_PKEY_get_bn_param (pkey, OSSL_PKEY_PARAM_RSA_E, &e)
-               && BN_is_odd (n) && BN_is_odd (e) && !BN_is_one (e);
+               && BN_is_odd (n) && BN_is_word (e, RSA_F4);
     BN_free (n);
     BN_free (e);
     ERR_clear_error ();
@@ -212,7 +213,9 @@ rsakey_load (const char *path)
     ERR_clear_error ();
     if (!pkey)
         return NULL;
-    if (!s_acceptable (pkey)) {
+    //  A server key clients would refuse in every Welcome is refused here,
+    //  at start-up, instead
+    if (!s_acceptable (pkey) || !s_usable_public (pkey)) {
         EVP_PKEY_free (pkey);
         return NULL;
     }

@@ -23,7 +23,7 @@ rsakey_t *
     rsakey_generate (int bits);
 
 //  Load a PEM private key (PKCS#8). NULL if missing, unreadable, not RSA,
-//  or smaller than RSAKEY_MIN_BITS.
+//  outside RSAKEY_MIN_BITS..RSAKEY_MAX_BITS, or its exponent is not 65537.
 rsakey_t *
     rsakey_load (const char *path);
 
@@ -37,7 +37,8 @@ rsakey_t *
     rsakey_load_or_create (const char *path, int bits);
 
 //  A public key from DER. NULL unless it is RSA with
-//  RSAKEY_MIN_BITS..RSAKEY_MAX_BITS bits.
+//  RSAKEY_MIN_BITS..RSAKEY_MAX_BITS bits and the exponent 65537 (the only
+//  one the protocol allows), nothing trailing.
 rsakey_t *
     rsakey_from_der (const uint8_t *der, size_t len);
 
@@ -102,7 +103,7 @@ int
 int
     rsakey_private_der (rsakey_t *self, uint8_t **der, size_t *len);
 //  A key pair from DER PKCS#8 (nothing may trail it). NULL unless it is RSA
-//  of an allowed size.
+//  of an allowed size with the exponent 65537.
 rsakey_t *
     rsakey_from_private_der (const uint8_t *der, size_t len);
 
@@ -110,8 +111,9 @@ rsakey_t *
 //  file an operator copies to the other server. Returns 0/-1.
 int
     rsakey_save_public (rsakey_t *self, const char *path);
-//  A public key from such a file. NULL if missing, unreadable, not RSA or
-//  of a size outside RSAKEY_MIN_BITS..RSAKEY_MAX_BITS.
+//  A public key from such a file. NULL if missing, unreadable, not RSA, of
+//  a size outside RSAKEY_MIN_BITS..RSAKEY_MAX_BITS, or an exponent other
+//  than 65537.
 rsakey_t *
     rsakey_load_public (const char *path);
 
