@@ -110,11 +110,16 @@ s_fingerprint_equal (ProtobufCBinaryData field, const uint8_t fingerprint [32])
         && CRYPTO_memcmp (field.data, fingerprint, FINGERPRINT_SIZE) == 0;
 }
 
+//  Not expired, not issued too far ahead, and valid for at most lifetime
+//  seconds. Written so that no field value overflows: issued_at and
+//  expires_at come off the wire (expires_at - issued_at with issued_at near
+//  INT64_MIN is undefined behaviour); expires_at >= now bounds the
+//  subtraction below.
 static int
-s_times_valid (int64_t issued_at, int64_t expires_at, int64_t now)
+s_times_valid (int64_t issued_at, int64_t expires_at, int64_t lifetime, int64_t now)
 {
     return expires_at >= now && issued_at <= now + CREDENTIAL_CLOCK_SKEW
-        && issued_at <= expires_at;
+        && issued_at <= expires_at && issued_at >= expires_at - lifetime;
 }
 
 //  The purposes there are; PURPOSE_NONE is what an empty field decodes to
@@ -169,7 +174,7 @@ credential_cert_open (const uint8_t key [FERNET_KEY_SIZE],
     int rc = CHAT_ERR_BAD_CERTIFICATE;
     if ((int) cert->purpose == purpose
     &&  s_fingerprint_equal (cert->client_key_fingerprint, fingerprint)
-    &&  s_times_valid (cert->issued_at, cert->expires_at, now)
+    &&  s_times_valid (cert->issued_at, cert->expires_at, lifetime, now)
     &&  credential_username_valid (cert->username)) {
         *username = strdup (cert->username);
         rc = *username? CHAT_OK: CHAT_ERR_INTERNAL;
@@ -279,8 +284,7 @@ credential_cert_check (rsakey_t *issuer, const uint8_t *data, size_t len,
     int rc = CHAT_ERR_BAD_CERTIFICATE;
     if ((int) cert->purpose == purpose
     &&  s_fingerprint_equal (cert->client_key_fingerprint, fingerprint)
-    &&  s_times_valid (cert->issued_at, cert->expires_at, now)
-    &&  cert->expires_at - cert->issued_at <= CREDENTIAL_CERT_LIFETIME
+    &&  s_times_valid (cert->issued_at, cert->expires_at, CREDENTIAL_CERT_LIFETIME, now)
     &&  credential_username_valid (cert->username)) {
         *identity = rsakey_from_der (cert->identity_public_key.data,
                                      cert->identity_public_key.len);
@@ -385,8 +389,8 @@ credential_ticket_check (rsakey_t *issuer, const uint8_t *data, size_t len,
         return CHAT_ERR_BAD_TICKET;
     if (body->uploader && strcmp (body->uploader, uploader) == 0
     &&  s_fingerprint_equal (body->client_key_fingerprint, fingerprint)
-    &&  s_times_valid (body->issued_at, body->expires_at, now)
-    &&  body->expires_at - body->issued_at <= CREDENTIAL_TICKET_LIFETIME)
+    &&  s_times_valid (body->issued_at, body->expires_at, CREDENTIAL_TICKET_LIFETIME,
+                       now))
         *ticket = s_ticket_copy (body);
     protobuf_c_message_free_unpacked (&body->base, NULL);
     return *ticket ? CHAT_OK : CHAT_ERR_BAD_TICKET;
