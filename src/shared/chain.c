@@ -10,7 +10,6 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "chain.h"
@@ -29,17 +28,20 @@ typedef struct {
     size_t count;
 } names_t;
 
+//  Names compare by their lower-case form, in every locale alike (never
+//  strcasecmp: see credential_username_fold)
 static int
 s_compare_names (const void *a, const void *b)
 {
-    return strcasecmp (*(const char *const *) a, *(const char *const *) b);
+    return credential_username_compare (*(const char *const *) a,
+                                        *(const char *const *) b);
 }
 
 static bool
 s_in (char *const *names, size_t count, const char *name)
 {
     for (size_t i = 0; i < count; i++)
-        if (strcasecmp (names [i], name) == 0)
+        if (credential_username_compare (names [i], name) == 0)
             return true;
     return false;
 }
@@ -52,7 +54,7 @@ s_sorted_valid (char *const *names, size_t count, size_t max)
         return false;
     for (size_t i = 0; i < count; i++)
         if (!credential_username_valid (names [i])
-        ||  (i > 0 && strcasecmp (names [i - 1], names [i]) >= 0))
+        ||  (i > 0 && credential_username_compare (names [i - 1], names [i]) >= 0))
             return false;
     return true;
 }
@@ -129,7 +131,7 @@ s_expect (const chain_t *self, const Chat__MembershipStatement *st,
                     return false;
                 break;
             case CHAT__STATEMENT_ACTION__ACTION_REMOVE:
-                if (!member || strcasecmp (subject, st->actor) == 0)
+                if (!member || credential_username_compare (subject, st->actor) == 0)
                     return false;
                 break;
             case CHAT__STATEMENT_ACTION__ACTION_ADMIN:
@@ -144,7 +146,7 @@ s_expect (const chain_t *self, const Chat__MembershipStatement *st,
     &&  !s_in (head->admins, head->n_admins, st->actor))
         return false;
     if (st->action == CHAT__STATEMENT_ACTION__ACTION_ADMIN
-    &&  (!self->creator || strcasecmp (self->creator, st->actor) != 0))
+    &&  (!self->creator || credential_username_compare (self->creator, st->actor) != 0))
         return false;
 
     for (size_t i = 0; i < head->n_members; i++) {
@@ -152,7 +154,7 @@ s_expect (const chain_t *self, const Chat__MembershipStatement *st,
         bool gone = (st->action == CHAT__STATEMENT_ACTION__ACTION_REMOVE
                      && s_in (st->subjects, st->n_subjects, name))
                  || (st->action == CHAT__STATEMENT_ACTION__ACTION_LEAVE
-                     && strcasecmp (name, st->actor) == 0);
+                     && credential_username_compare (name, st->actor) == 0);
         if (!gone && !s_add (members, name))
             return false;
         if (!gone && s_in (head->admins, head->n_admins, name) && !s_add (admins, name))

@@ -11,7 +11,6 @@
     same reason nothing is logged here.
 */
 #include <assert.h>
-#include <ctype.h>
 #include <string.h>
 #include <stdlib.h>
 #include <openssl/crypto.h>
@@ -46,13 +45,38 @@ credential_username_valid (const char *username)
     return len > 0;
 }
 
+//  One character's folded form: ASCII letters only (see
+//  credential_username_fold)
+static unsigned char
+s_fold (char ch)
+{
+    unsigned char c = (unsigned char) ch;
+    return c >= 'A' && c <= 'Z' ? (unsigned char) (c - 'A' + 'a') : c;
+}
+
+int
+credential_username_compare (const char *a, const char *b)
+{
+    assert (a && b);
+    for (;; a++, b++) {
+        unsigned char ca = s_fold (*a), cb = s_fold (*b);
+        if (ca != cb || !ca)
+            return (int) ca - (int) cb;
+    }
+}
+
 void
 credential_username_fold (const char *username, char *out, size_t out_size)
 {
     assert (username && out && out_size > 0);
+    //  ASCII only, never tolower() or strcasecmp(): after setlocale (the
+    //  TUI's) in tr_TR.UTF-8 they leave 'I' as it is (its lower case, a
+    //  dotless i, is not one byte), in tr_TR.ISO-8859-9 they make it 0xFD;
+    //  and folded names go into safety numbers and chain checks that every
+    //  client must compute alike
     size_t i;
     for (i = 0; username [i] && i + 1 < out_size; i++)
-        out [i] = (char) tolower ((unsigned char) username [i]);
+        out [i] = (char) s_fold (username [i]);
     out [i] = 0;
 }
 

@@ -108,10 +108,16 @@ int
 int
     credential_username_valid (const char *username);
 
-//  The spelling usernames are compared and indexed in: lower case. Writes
-//  at most out_size - 1 characters (USERNAME_MAX + 1 bytes hold any valid
-//  name) and always terminates out.
+//  The spelling usernames are compared and indexed in: lower case (ASCII
+//  only, whatever the locale). Writes at most out_size - 1 characters
+//  (USERNAME_MAX + 1 bytes hold any valid name) and always terminates out.
 void
     credential_username_fold (const char *username, char *out, size_t out_size);
+
+//  Compare two names by their lower-case forms, bytewise (<0, 0, >0): the
+//  order of member lists and the one equality of names. Unlike strcasecmp,
+//  the same in every locale.
+int
+    credential_username_compare (const char *a, const char *b);
 
 #endif
