@@ -104,6 +104,18 @@ s_transcript (const uint8_t *client_der, size_t client_der_len,
     return CHAT_OK;
 }
 
+//  Forget what a Welcome said about its server: a refused Welcome leaves
+//  nothing behind for the next one (or for channel_peer_*) to find
+static void
+s_clear_info (channel_t *self)
+{
+    self->peer_role [0] = 0;
+    self->peer_push [0] = 0;
+    free (self->peer_rotation);
+    self->peer_rotation = NULL;
+    self->peer_rotation_len = 0;
+}
+
 //  Take in what the server says about itself (already under its signature)
 static int
 s_client_take_info (channel_t *self, ProtobufCBinaryData info)
@@ -230,6 +242,8 @@ s_client_check_welcome (channel_t *self, const Chat__Welcome *welcome)
         free (secrets);
     }
     rsakey_destroy (&server_key);
+    if (rc != CHAT_OK)
+        s_clear_info (self);
     return rc;
 }
 
