@@ -29,6 +29,8 @@ identity_seal (rsakey_t *identity, const char *username,
 {
     assert (identity && username && salted_password && sealed);
     *sealed = NULL;
+    if (!credential_username_valid (username) || !rsakey_has_private (identity))
+        return CHAT_ERR_BAD_REQUEST;
     uint8_t key [FERNET_KEY_SIZE];
     uint8_t *der = NULL, *packed = NULL;
     size_t der_len = 0, packed_len = 0;
@@ -60,12 +62,27 @@ identity_seal (rsakey_t *identity, const char *username,
 }
 
 
+//  The key pair is the one der names: the same public key, byte for byte
+static bool
+s_is_key (rsakey_t *key, const uint8_t *der, size_t der_len)
+{
+    size_t own_len;
+    const uint8_t *own = rsakey_der (key, &own_len);
+    return der && der_len == own_len && memcmp (der, own, own_len) == 0;
+}
+
+
 int
 identity_open (const char *sealed, size_t sealed_len, const char *username,
+               const uint8_t *public_der, size_t public_der_len,
                const uint8_t salted_password [SCRAM_KEY_SIZE], rsakey_t **identity)
 {
     assert (username && salted_password && identity);
     *identity = NULL;
+    //  An overlong name would be cut short by the fold and could then
+    //  match another
+    if (!credential_username_valid (username))
+        return CHAT_ERR_BAD_REQUEST;
     if (!sealed || sealed_len == 0 || sealed_len > IDENTITY_SEALED_MAX)
         return CHAT_ERR_MALFORMED;
     uint8_t key [FERNET_KEY_SIZE];
@@ -90,8 +107,12 @@ identity_open (const char *sealed, size_t sealed_len, const char *username,
     if (rc == CHAT_OK) {
         *identity = rsakey_from_private_der (secret->private_key.data,
                                              secret->private_key.len);
-        if (!*identity)
+        //  A key the key server does not announce for this user would sign
+        //  what nobody can check, and take keys wrapped for another
+        if (!*identity || !s_is_key (*identity, public_der, public_der_len)) {
+            rsakey_destroy (identity);
             rc = CHAT_ERR_BAD_KEY;
+        }
     }
     if (secret) {
         secret_wipe (secret->private_key.data, secret->private_key.len);
@@ -151,6 +172,9 @@ identity_safety_number (const char *user_a, rsakey_t *key_a,
                         char out [IDENTITY_SAFETY_SIZE])
 {
     assert (user_a && key_a && user_b && key_b && out);
+    out [0] = 0;
+    if (!credential_username_valid (user_a) || !credential_username_valid (user_b))
+        return CHAT_ERR_BAD_REQUEST;
     //  A fixed order both sides agree on: the folded names, bytewise
     char a [USERNAME_MAX + 1], b [USERNAME_MAX + 1];
     credential_username_fold (user_a, a, sizeof a);

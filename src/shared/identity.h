@@ -33,24 +33,32 @@
 #define IDENTITY_SAFETY_SIZE    (IDENTITY_SAFETY_GROUPS * 6)
 
 //  Seal the identity's private key for username under SaltedPassword.
-//  CHAT_OK and a malloc'd Fernet token (ASCII, NUL-terminated), or
-//  CHAT_ERR_INTERNAL.
+//  CHAT_OK and a malloc'd Fernet token (ASCII, NUL-terminated),
+//  CHAT_ERR_BAD_REQUEST (not a valid username, or a key without its private
+//  half) or CHAT_ERR_INTERNAL.
 int
     identity_seal (rsakey_t *identity, const char *username,
                    const uint8_t salted_password [SCRAM_KEY_SIZE], int64_t now,
                    char **sealed);
 
-//  Open a sealed identity. CHAT_OK and the key pair (caller destroys);
-//  CHAT_ERR_BAD_MAC when salted_password is not the one it was sealed under;
-//  CHAT_ERR_MALFORMED for garbage; CHAT_ERR_BAD_REQUEST when it names
-//  another user; CHAT_ERR_BAD_KEY when the key inside is unusable.
+//  Open a sealed identity for username and check that its key is the one
+//  public_der (the identity_public_key of the key server's reply, DER) names,
+//  as proto/README.md section 10 asks of every client. CHAT_OK and the key
+//  pair (caller destroys); CHAT_ERR_BAD_MAC when salted_password is not the
+//  one it was sealed under; CHAT_ERR_MALFORMED for garbage;
+//  CHAT_ERR_BAD_REQUEST when it names another user (or username is not a
+//  valid name); CHAT_ERR_BAD_KEY when the key inside is unusable or is not
+//  the one public_der names.
 int
     identity_open (const char *sealed, size_t sealed_len, const char *username,
+                   const uint8_t *public_der, size_t public_der_len,
                    const uint8_t salted_password [SCRAM_KEY_SIZE],
                    rsakey_t **identity);
 
 //  The safety number of two users and their identity keys (in either order:
-//  the result is the same). CHAT_OK or CHAT_ERR_INTERNAL.
+//  the result is the same). CHAT_OK, CHAT_ERR_BAD_REQUEST (a name that is
+//  not a valid username: it would be cut short, not hashed whole) or
+//  CHAT_ERR_INTERNAL.
 int
     identity_safety_number (const char *user_a, rsakey_t *key_a,
                             const char *user_b, rsakey_t *key_b,
