@@ -33,6 +33,16 @@ int
     wire_unpack (const ProtobufCMessageDescriptor *desc,
                  const uint8_t *data, size_t size, ProtobufCMessage **msg);
 
+//  The same, refusing (CHAT_ERR_MALFORMED) bytes that are not the one
+//  canonical encoding of what they parse to: fields in ascending number
+//  order, each once, defaults left out; which is what every protobuf library
+//  writes. For what is signed: protobuf-c reads a string with a NUL inside
+//  as the part before it, and a field given twice as its last value, so two
+//  readers of the same signed bytes could otherwise see different things.
+int
+    wire_unpack_canonical (const ProtobufCMessageDescriptor *desc,
+                           const uint8_t *data, size_t size, ProtobufCMessage **msg);
+
 //  Shorthands for the envelope every request socket carries.
 int
     wire_envelope_unpack (const uint8_t *data, size_t size, Chat__Envelope **env);
