@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 #include "chain.h"
 #include "chaterror.h"
+#include "codec.h"
 #include "secret.h"
 
 struct _chain_t {
@@ -37,11 +38,25 @@ s_compare_names (const void *a, const void *b)
                                         *(const char *const *) b);
 }
 
+//  Whether name is in the list, regardless of case
 static bool
 s_in (char *const *names, size_t count, const char *name)
 {
     for (size_t i = 0; i < count; i++)
         if (credential_username_compare (names [i], name) == 0)
+            return true;
+    return false;
+}
+
+//  Whether name is in the list spelled exactly so: names in statements are
+//  canonical, so an actor or subject that is a member is spelled as the
+//  member list spells it (else "ALICE" could act for "alice", and an ADMIN
+//  could put a second spelling of a member into the admins)
+static bool
+s_in_exact (char *const *names, size_t count, const char *name)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp (names [i], name) == 0)
             return true;
     return false;
 }
@@ -101,13 +116,13 @@ s_expect (const chain_t *self, const Chat__MembershipStatement *st,
     members->count = admins->count = 0;
     if (st->action == CHAT__STATEMENT_ACTION__ACTION_CREATE) {
         //  The creator names the members; only the creator is admin
-        if (head || st->n_subjects || !s_in (st->members, st->n_members, st->actor))
+        if (head || st->n_subjects || !s_in_exact (st->members, st->n_members, st->actor))
             return false;
         for (size_t i = 0; i < st->n_members; i++)
             s_add (members, st->members [i]);
         return s_add (admins, st->actor);
     }
-    if (!head || !s_in (head->members, head->n_members, st->actor))
+    if (!head || !s_in_exact (head->members, head->n_members, st->actor))
         return false;
     bool subjects_wanted = st->action == CHAT__STATEMENT_ACTION__ACTION_ADD
                         || st->action == CHAT__STATEMENT_ACTION__ACTION_REMOVE
@@ -123,7 +138,10 @@ s_expect (const chain_t *self, const Chat__MembershipStatement *st,
     //  Start from the head's lists and apply the action
     for (size_t i = 0; i < st->n_subjects; i++) {
         const char *subject = st->subjects [i];
+        //  A new member may be any name not yet in (in any spelling); one
+        //  removed or made admin is named as the members list names it
         bool member = s_in (head->members, head->n_members, subject);
+        bool named = s_in_exact (head->members, head->n_members, subject);
         bool admin = s_in (head->admins, head->n_admins, subject);
         switch (st->action) {
             case CHAT__STATEMENT_ACTION__ACTION_ADD:
@@ -131,11 +149,11 @@ s_expect (const chain_t *self, const Chat__MembershipStatement *st,
                     return false;
                 break;
             case CHAT__STATEMENT_ACTION__ACTION_REMOVE:
-                if (!member || credential_username_compare (subject, st->actor) == 0)
+                if (!named || credential_username_compare (subject, st->actor) == 0)
                     return false;
                 break;
             case CHAT__STATEMENT_ACTION__ACTION_ADMIN:
-                if (!member || admin || !s_add (admins, subject))
+                if (!named || admin || !s_add (admins, subject))
                     return false;
                 break;
             default:
@@ -191,6 +209,7 @@ s_check (const chain_t *self, const Chat__MembershipStatement *st)
     ||  !s_sorted_valid (st->members, st->n_members, CHAIN_MAX_MEMBERS)
     ||  !s_sorted_valid (st->admins, st->n_admins, CHAIN_MAX_MEMBERS)
     ||  !st->title || strlen (st->title) > CHAIN_MAX_TITLE
+    ||  !codec_utf8_valid ((const uint8_t *) st->title, strlen (st->title))
     ||  st->key_check.len != (keyless ? 0 : 32))
         return CHAT_ERR_BAD_STATEMENT;
 
@@ -228,9 +247,12 @@ s_parse (const Chat__SignedStatement *link)
     if (!link || !link->statement.data || link->statement.len == 0
     ||  link->statement.len > CHAIN_MAX_STATEMENT)
         return NULL;
+    //  Canonical bytes only: what is signed and hashed is what every
+    //  reader sees (no name with a NUL inside, read as the part before it)
     Chat__MembershipStatement *st = NULL;
-    if (wire_unpack (&chat__membership_statement__descriptor, link->statement.data,
-                     link->statement.len, (ProtobufCMessage **) &st) != CHAT_OK)
+    if (wire_unpack_canonical (&chat__membership_statement__descriptor,
+                               link->statement.data, link->statement.len,
+                               (ProtobufCMessage **) &st) != CHAT_OK)
         return NULL;
     return st;
 }
