@@ -520,8 +520,10 @@ scram_client_final (scram_client_t *self, const char *server_first,
     free (salt);
     //  The password is not needed any more
     s_free_secret (&self->password);
-    if (rc != CHAT_OK)
+    if (rc != CHAT_OK) {
+        secret_wipe (self->salted, sizeof self->salted);
         return rc;
+    }
     self->state = STATE_CHALLENGED;
     if (client_final)
         *client_final = self->final;
@@ -529,10 +531,9 @@ scram_client_final (scram_client_t *self, const char *server_first,
 }
 
 
-int
-scram_client_verify (scram_client_t *self, const char *server_final)
+static int
+s_client_verify (scram_client_t *self, const char *server_final)
 {
-    assert (self);
     if (self->state != STATE_CHALLENGED || !server_final)
         return CHAT_ERR_AUTH_FAILED;
     self->state = STATE_FAILED;
@@ -553,6 +554,19 @@ scram_client_verify (scram_client_t *self, const char *server_final)
         self->state = STATE_DONE;
     }
     free (signature);
+    return rc;
+}
+
+
+int
+scram_client_verify (scram_client_t *self, const char *server_final)
+{
+    assert (self);
+    int rc = s_client_verify (self, server_final);
+    //  SaltedPassword opens the user's identity: kept only for a server
+    //  that proved it knows the verifiers
+    if (rc != CHAT_OK)
+        secret_wipe (self->salted, sizeof self->salted);
     return rc;
 }
 
