@@ -13,7 +13,10 @@
 
     A chain_t holds what checking the next link needs: the head link, the
     head's hash and the creator. Names in statements are canonical spellings;
-    they are compared and sorted by their lower-case form.
+    they are sorted, and told apart, by their lower-case form (ASCII, in any
+    locale), and an actor or a REMOVE/ADMIN subject must be spelled exactly
+    as the members list spells it. Statement bytes must be the canonical
+    encoding of what they say (wire_unpack_canonical).
 */
 #ifndef CHAIN_H_INCLUDED
 #define CHAIN_H_INCLUDED
@@ -69,8 +72,9 @@ int
 //  Check link against the head and the rules, and its signature with the
 //  actor's identity key; append it when all hold. CHAT_OK;
 //  CHAT_ERR_CHAIN_CONFLICT when it is not built on the head (other epoch,
-//  other previous hash, other conversation); CHAT_ERR_BAD_STATEMENT when it
-//  is malformed, badly signed, or a change its actor may not make. A refused
+//  other previous hash, other conversation; a first link of epoch > 1);
+//  CHAT_ERR_BAD_STATEMENT when it is malformed (not canonically encoded
+//  included), badly signed, or a change its actor may not make. A refused
 //  link changes nothing.
 int
     chain_append (chain_t *self, const Chat__SignedStatement *link, rsakey_t *actor_key);
