@@ -339,6 +339,20 @@ credential_ticket_destroy (credential_ticket_t **self_p)
 }
 
 
+//  A ticket's members: valid names, strictly ascending by lower-case form
+//  (so each once, in any spelling), as credential.proto says: the key
+//  server's "exactly these members, each once" then has one meaning
+static bool
+s_members_sorted (char *const *members, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!credential_username_valid (members [i])
+        ||  (i && credential_username_compare (members [i - 1], members [i]) >= 0))
+            return false;
+    return true;
+}
+
+
 int
 credential_ticket_issue (rsakey_t *server_key, const credential_ticket_t *ticket,
                          const uint8_t fingerprint [32], int64_t now,
@@ -351,9 +365,8 @@ credential_ticket_issue (rsakey_t *server_key, const credential_ticket_t *ticket
     ||  ticket->member_count > CREDENTIAL_TICKET_MAX_MEMBERS
     ||  !credential_username_valid (ticket->uploader))
         return CHAT_ERR_BAD_REQUEST;
-    for (size_t i = 0; i < ticket->member_count; i++)
-        if (!credential_username_valid (ticket->members [i]))
-            return CHAT_ERR_BAD_REQUEST;
+    if (!s_members_sorted (ticket->members, ticket->member_count))
+        return CHAT_ERR_BAD_REQUEST;
 
     Chat__KeyTicket body = CHAT__KEY_TICKET__INIT;
     body.conversation_id.data = (uint8_t *) ticket->conversation_id;
@@ -376,6 +389,7 @@ s_ticket_copy (const Chat__KeyTicket *body)
 {
     if (body->conversation_id.len != CONVERSATION_ID_SIZE || body->epoch == 0
     ||  body->n_members == 0 || body->n_members > CREDENTIAL_TICKET_MAX_MEMBERS
+    ||  !s_members_sorted (body->members, body->n_members)
     ||  !credential_username_valid (body->uploader))
         return NULL;
     credential_ticket_t *self = (credential_ticket_t *) calloc (1, sizeof *self);
@@ -387,8 +401,7 @@ s_ticket_copy (const Chat__KeyTicket *body)
     self->members = (char **) calloc (body->n_members, sizeof (char *));
     bool ok = self->uploader && self->members;
     for (size_t i = 0; ok && i < body->n_members; i++) {
-        ok = credential_username_valid (body->members [i])
-          && (self->members [i] = strdup (body->members [i])) != NULL;
+        ok = (self->members [i] = strdup (body->members [i])) != NULL;
         if (ok)
             self->member_count++;
     }

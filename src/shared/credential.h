@@ -62,7 +62,8 @@ int
 typedef struct {
     uint8_t conversation_id [CONVERSATION_ID_SIZE];
     uint64_t epoch;
-    char **members;                  //  canonical names, in the order given
+    char **members;                  //  canonical names, sorted by lower-case
+                                     //  form, each once (as a chain lists them)
     size_t member_count;             //  1..CREDENTIAL_TICKET_MAX_MEMBERS
     char *uploader;
 } credential_ticket_t;

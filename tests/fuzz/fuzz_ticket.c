@@ -48,6 +48,8 @@ s_check_accepted (const uint8_t *data, size_t len, const credential_ticket_t *ti
     for (size_t i = 0; i < ticket->member_count; i++) {
         FUZZ_CHECK (strcmp (body->members [i], ticket->members [i]) == 0);
         FUZZ_CHECK (credential_username_valid (ticket->members [i]));
+        FUZZ_CHECK (i == 0 || credential_username_compare (ticket->members [i - 1],
+                                                           ticket->members [i]) < 0);
     }
     FUZZ_CHECK (body->client_key_fingerprint.len == 32
              && memcmp (body->client_key_fingerprint.data, s_fingerprint, 32) == 0);

@@ -860,6 +860,19 @@ test_ticket_bad_contents (void **state)
     assert_int_equal (s_ticket_body_check (&body, NOW), CHAT_ERR_BAD_TICKET);
     body.n_members = CREDENTIAL_TICKET_MAX_MEMBERS;
     assert_int_equal (s_ticket_body_check (&body, NOW), CHAT_OK);
+    //  Members out of order, or one twice (in any spelling)
+    const char *unsorted [] = { "Bob", "alice" };
+    const char *twice [] = { "alice", "bob", "Bob" };
+    const char *same [] = { "alice", "alice" };
+    body.members = (char **) unsorted;
+    body.n_members = 2;
+    assert_int_equal (s_ticket_body_check (&body, NOW), CHAT_ERR_BAD_TICKET);
+    body.members = (char **) twice;
+    body.n_members = 3;
+    assert_int_equal (s_ticket_body_check (&body, NOW), CHAT_ERR_BAD_TICKET);
+    body.members = (char **) same;
+    body.n_members = 2;
+    assert_int_equal (s_ticket_body_check (&body, NOW), CHAT_ERR_BAD_TICKET);
     //  An invalid uploader name, even one the caller passes
     body = s_ticket_body (NOW, NOW + CREDENTIAL_TICKET_LIFETIME);
     body.uploader = (char *) "al ice";
@@ -896,6 +909,14 @@ test_ticket_issue_refusals (void **state)
     const char *bad [] = { "alice", "" };
     ticket.members = (char **) bad;
     ticket.member_count = 2;
+    assert_int_equal (credential_ticket_issue (s.mainserver, &ticket, s.fp, NOW, &out, &len),
+                      CHAT_ERR_BAD_REQUEST);
+    const char *unsorted [] = { "carol", "alice" };
+    ticket.members = (char **) unsorted;
+    assert_int_equal (credential_ticket_issue (s.mainserver, &ticket, s.fp, NOW, &out, &len),
+                      CHAT_ERR_BAD_REQUEST);
+    const char *twice [] = { "alice", "ALICE" };
+    ticket.members = (char **) twice;
     assert_int_equal (credential_ticket_issue (s.mainserver, &ticket, s.fp, NOW, &out, &len),
                       CHAT_ERR_BAD_REQUEST);
     s_ticket_init (&ticket, 1);
