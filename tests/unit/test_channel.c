@@ -565,6 +565,19 @@ test_garbage (void **state)
 
 //  ---------------------------------------------------------------- protocol 2
 
+//  client's Hello and the server's Welcome for it (both malloc'd); the
+//  server's channel
+static channel_t *
+s_welcome_for (channel_t *client, uint8_t **hello, size_t *hello_size,
+               uint8_t **welcome, size_t *welcome_size)
+{
+    channel_t *server = NULL;
+    assert_int_equal (channel_client_hello (client, hello, hello_size), CHAT_OK);
+    assert_int_equal (s_server_answer (*hello, *hello_size, &server, welcome, welcome_size),
+                      CHAT_OK);
+    return server;
+}
+
 //  What the server's signed WelcomeInfo says reaches the client as it was
 //  made: role, push endpoint, rotation statement
 static void
@@ -639,10 +652,7 @@ test_wrong_role (void **state)
     assert_int_equal (channel_client_expect_role (client, CHANNEL_ROLE_KEYSERVER), CHAT_OK);
     uint8_t *hello, *welcome;
     size_t hello_size, welcome_size;
-    channel_t *server = NULL;
-    assert_int_equal (channel_client_hello (client, &hello, &hello_size), CHAT_OK);
-    assert_int_equal (s_server_answer (hello, hello_size, &server, &welcome, &welcome_size),
-                      CHAT_OK);
+    channel_t *server = s_welcome_for (client, &hello, &hello_size, &welcome, &welcome_size);
     assert_int_equal (channel_client_accept (client, welcome, welcome_size),
                       CHAT_ERR_WRONG_ROLE);
     assert_false (channel_is_open (client));
@@ -672,10 +682,7 @@ test_tampered_info (void **state)
     channel_t *client = channel_client_new (s_client_key);
     uint8_t *hello, *welcome;
     size_t hello_size, welcome_size;
-    channel_t *server = NULL;
-    assert_int_equal (channel_client_hello (client, &hello, &hello_size), CHAT_OK);
-    assert_int_equal (s_server_answer (hello, hello_size, &server, &welcome, &welcome_size),
-                      CHAT_OK);
+    channel_t *server = s_welcome_for (client, &hello, &hello_size, &welcome, &welcome_size);
     Chat__Envelope *env;
     assert_int_equal (wire_envelope_unpack (welcome, welcome_size, &env), CHAT_OK);
     ProtobufCBinaryData saved = env->welcome->info;

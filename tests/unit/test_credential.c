@@ -123,6 +123,21 @@ s_body_of (const uint8_t *data, size_t len, const ProtobufCMessageDescriptor *de
     return body;
 }
 
+//  The body of a credential that must verify as SIGN(key, label, body),
+//  checked with rsakey directly and parsed (free_unpacked by the caller)
+static ProtobufCMessage *
+s_signed_body (rsakey_t *key, const char *label, const uint8_t *data, size_t len,
+               const ProtobufCMessageDescriptor *desc)
+{
+    Chat__SignedCredential *signed_ = chat__signed_credential__unpack (NULL, len, data);
+    assert_non_null (signed_);
+    assert_int_equal (rsakey_verify_labelled (key, label, signed_->body.data,
+                                              signed_->body.len, signed_->signature.data,
+                                              signed_->signature.len), CHAT_OK);
+    chat__signed_credential__free_unpacked (signed_, NULL);
+    return s_body_of (data, len, desc);
+}
+
 static void
 s_cert (int purpose, const char *user, int64_t now, uint8_t **out, size_t *len)
 {
@@ -288,21 +303,13 @@ test_cert_round_trip (void **state)
         rsakey_destroy (&identity);
 
         //  What it signs is the body, under its label, with the issuer's key
-        Chat__SignedCredential *signed_ = chat__signed_credential__unpack (NULL, len, data);
-        assert_non_null (signed_);
-        assert_int_equal (rsakey_verify_labelled (s.keyserver, "chat/2 certificate",
-                                                  signed_->body.data, signed_->body.len,
-                                                  signed_->signature.data,
-                                                  signed_->signature.len), CHAT_OK);
-        Chat__Certificate *cert = chat__certificate__unpack (NULL, signed_->body.len,
-                                                             signed_->body.data);
-        assert_non_null (cert);
+        Chat__Certificate *cert = (Chat__Certificate *) s_signed_body (
+            s.keyserver, "chat/2 certificate", data, len, &chat__certificate__descriptor);
         assert_int_equal (cert->issued_at, NOW);
         assert_int_equal (cert->expires_at, NOW + CREDENTIAL_CERT_LIFETIME);
         assert_int_equal (cert->client_key_fingerprint.len, 32);
         assert_memory_equal (cert->client_key_fingerprint.data, s.fp, 32);
         chat__certificate__free_unpacked (cert, NULL);
-        chat__signed_credential__free_unpacked (signed_, NULL);
 
         //  The other purpose is refused
         assert_int_equal (s_cert_check (data, len, purposes [1 - i], s.fp, NOW),
@@ -668,20 +675,12 @@ test_ticket_round_trip (void **state)
     assert_null (ticket);
 
     //  Signed over the body with the main server's key, labelled
-    Chat__SignedCredential *signed_ = chat__signed_credential__unpack (NULL, len, data);
-    assert_non_null (signed_);
-    assert_int_equal (rsakey_verify_labelled (s.mainserver, "chat/2 ticket",
-                                              signed_->body.data, signed_->body.len,
-                                              signed_->signature.data,
-                                              signed_->signature.len), CHAT_OK);
-    Chat__KeyTicket *body = chat__key_ticket__unpack (NULL, signed_->body.len,
-                                                      signed_->body.data);
-    assert_non_null (body);
+    Chat__KeyTicket *body = (Chat__KeyTicket *) s_signed_body (
+        s.mainserver, "chat/2 ticket", data, len, &chat__key_ticket__descriptor);
     assert_int_equal (body->issued_at, NOW);
     assert_int_equal (body->expires_at, NOW + CREDENTIAL_TICKET_LIFETIME);
     assert_memory_equal (body->client_key_fingerprint.data, s.fp, 32);
     chat__key_ticket__free_unpacked (body, NULL);
-    chat__signed_credential__free_unpacked (signed_, NULL);
 
     //  256 members, each copied
     char names [CREDENTIAL_TICKET_MAX_MEMBERS][8];

@@ -3,8 +3,9 @@
 
 Written from the text of proto/README.md sections 10 (sealed identity,
 safety number), 11 (key check, wrapped epoch key) and 5 (SaltedPassword),
-with python3-cryptography and the standard library; not from libchat's
-code. The C unit tests (test_identity.c, test_epochkey.c) hold the printed
+with python3-cryptography and the standard library (the formats are
+tests/support/spec2.py, which the end-to-end interop test shares); not from
+libchat's code. The C unit tests (test_identity.c, test_epochkey.c) hold the printed
 values as constants and open the files written here.
 
     compute.py            print every vector
@@ -22,15 +23,16 @@ import os
 import struct
 import sys
 
-from cryptography.hazmat.primitives import hashes, padding, serialization
-from cryptography.hazmat.primitives.asymmetric import padding as asym
+from cryptography.hazmat.primitives import padding, serialization
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "support"))
+from spec2 import (OAEP, der, identity_secret, key_check, safety_number,  # noqa: E402
+                   salted_password, seal_key)
 
 # RFC 7677 section 3's password and salt, so SaltedPassword is checkable
-PASSWORD = b"pencil"
+PASSWORD = "pencil"
 SALT = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")
 ITERATIONS = 4096
 SEAL_TIME = 1700000000
@@ -44,17 +46,7 @@ def load(name):
         return serialization.load_pem_private_key(f.read(), password=None)
 
 
-def public_der(key):
-    return key.public_key().public_bytes(serialization.Encoding.DER,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def hkdf(ikm, info):
-    """HKDF-SHA-256, no salt, 32 bytes (sections 3 and 10)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(ikm)
-
-
-def fernet(key, plaintext, now, iv):
+def fernet_at(key, plaintext, now, iv):
     """A Fernet token (github.com/fernet/spec) with a given IV and time."""
     signing, encryption = key[:16], key[16:]
     padder = padding.PKCS7(128).padder()
@@ -63,46 +55,6 @@ def fernet(key, plaintext, now, iv):
     ciphertext = encryptor.update(padded) + encryptor.finalize()
     body = b"\x80" + struct.pack(">Q", now) + iv + ciphertext
     return base64.urlsafe_b64encode(body + hmac.new(signing, body, "sha256").digest())
-
-
-def field(number, wire_type, payload):
-    """One proto3 field: the tag as a varint, then the payload."""
-    return varint(number << 3 | wire_type) + payload
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def length_delimited(number, data):
-    return field(number, 2, varint(len(data)) + data)
-
-
-def safety_half(name, der):
-    """Section 10: one user's six groups of five digits."""
-    h = hashlib.sha256(b"chat/2 safety number" + b"\x00" + name.lower().encode()
-                       + b"\x00" + der).digest()
-    for _ in range(5199):
-        h = hashlib.sha256(h + der).digest()
-    return ["%05d" % (int.from_bytes(h[5 * i:5 * i + 5], "big") % 100000) for i in range(6)]
-
-
-def safety_number(user_a, der_a, user_b, der_b):
-    halves = sorted([(user_a.lower().encode(), safety_half(user_a, der_a)),
-                     (user_b.lower().encode(), safety_half(user_b, der_b))])
-    return " ".join(halves[0][1] + halves[1][1])
-
-
-def key_check(key, conversation, epoch):
-    """Section 11: HMAC-SHA-256(key, "chat/2 key check" || id || BE64(epoch))."""
-    return hmac.new(key, b"chat/2 key check" + conversation + struct.pack(">Q", epoch),
-                    "sha256").digest()
 
 
 def rfc7677_check(salted):
@@ -126,19 +78,16 @@ def rfc7677_check(salted):
 
 def main():
     alice, bob = load("alice.pem"), load("bob.pem")
-    der_a, der_b = public_der(alice), public_der(bob)
+    der_a, der_b = der(alice), der(bob)
 
-    salted = hashlib.pbkdf2_hmac("sha256", PASSWORD, SALT, ITERATIONS, 32)
+    salted = salted_password(PASSWORD, SALT, ITERATIONS)
     print("SaltedPassword(pencil, RFC 7677 salt, 4096) =", salted.hex())
     rfc7677_check(salted)
-    seal_key = hkdf(salted, b"chat/2 identity seal")
-    print("identity seal key =", seal_key.hex())
+    key = seal_key(salted)
+    print("identity seal key =", key.hex())
 
-    pkcs8 = alice.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    secret = length_delimited(1, b"alice") + length_delimited(2, pkcs8)
     # The seal key as a Fernet key: signing half first (the Fernet spec)
-    sealed = fernet(seal_key, secret, SEAL_TIME, SEAL_IV)
+    sealed = fernet_at(key, identity_secret("alice", alice), SEAL_TIME, SEAL_IV)
     print("sealed identity of alice: %d characters, sha256 %s"
           % (len(sealed), hashlib.sha256(sealed).hexdigest()))
 
@@ -154,9 +103,7 @@ def main():
     if "--write" in sys.argv:
         with open(os.path.join(HERE, "sealed_alice.txt"), "wb") as f:
             f.write(sealed + b"\n")
-        wrapped = alice.public_key().encrypt(
-            EPOCH_KEY, asym.OAEP(mgf=asym.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(),
-                                 label=None))
+        wrapped = alice.public_key().encrypt(EPOCH_KEY, OAEP)
         with open(os.path.join(HERE, "wrapped_alice.hex"), "w") as f:
             f.write(wrapped.hex() + "\n")
         print("wrote sealed_alice.txt and wrapped_alice.hex")
