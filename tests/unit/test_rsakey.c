@@ -47,6 +47,22 @@ s_write (const char *path, const void *data, size_t len)
 }
 
 
+//  The file at path has this mode and this first line
+static void
+s_assert_file (const char *path, unsigned mode, const char *first_line)
+{
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, mode);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    char line [64] = "";
+    assert_non_null (fgets (line, sizeof line, file));
+    fclose (file);
+    assert_string_equal (line, first_line);
+}
+
+
 static int
 s_group_setup (void **state)
 {
@@ -102,18 +118,8 @@ test_save_load (void **state)
     char path [128];
     s_path (path, sizeof path, "key.pem");
     assert_int_equal (rsakey_save (s_fx.key, path), 0);
-
-    struct stat st;
-    assert_int_equal (stat (path, &st), 0);
-    assert_int_equal (st.st_mode & 0777, 0600);
-
-    //  PKCS#8, not the traditional RSA format
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    char line [64] = "";
-    assert_non_null (fgets (line, sizeof line, file));
-    fclose (file);
-    assert_string_equal (line, "-----BEGIN PRIVATE KEY-----\n");
+    //  0600, PKCS#8 (not the traditional RSA format)
+    s_assert_file (path, 0600, "-----BEGIN PRIVATE KEY-----\n");
 
     rsakey_t *loaded = rsakey_load (path);
     assert_non_null (loaded);
@@ -139,8 +145,7 @@ test_save_load (void **state)
 
     //  Saving again replaces the file, still 0600
     assert_int_equal (rsakey_save (s_fx.other, path), 0);
-    assert_int_equal (stat (path, &st), 0);
-    assert_int_equal (st.st_mode & 0777, 0600);
+    s_assert_file (path, 0600, "-----BEGIN PRIVATE KEY-----\n");
     loaded = rsakey_load (path);
     assert_non_null (loaded);
     assert_string_equal (rsakey_fingerprint_text (s_fx.other),
@@ -854,15 +859,7 @@ test_public_file (void **state)
     mode_t old = umask (077);           //  the mode is what is asked, whatever the umask
     assert_int_equal (rsakey_save_public (s_fx.key, path), 0);
     umask (old);
-    struct stat st;
-    assert_int_equal (stat (path, &st), 0);
-    assert_int_equal (st.st_mode & 0777, 0644);
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    char line [64] = "";
-    assert_non_null (fgets (line, sizeof line, file));
-    fclose (file);
-    assert_string_equal (line, "-----BEGIN PUBLIC KEY-----\n");
+    s_assert_file (path, 0644, "-----BEGIN PUBLIC KEY-----\n");
     rsakey_t *loaded = rsakey_load_public (path);
     assert_non_null (loaded);
     assert_false (rsakey_has_private (loaded));
@@ -900,7 +897,7 @@ test_public_file (void **state)
     //  A small key's public file
     EVP_PKEY *small = EVP_RSA_gen (1024);
     s_path (path, sizeof path, "small.pem");
-    file = fopen (path, "w");
+    FILE *file = fopen (path, "w");
     assert_non_null (file);
     assert_true (PEM_write_PUBKEY (file, small));
     fclose (file);
