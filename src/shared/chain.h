@@ -32,7 +32,10 @@
 #define CHAIN_HASH_SIZE      32
 #define CHAIN_MAX_MEMBERS    256
 #define CHAIN_MAX_TITLE      128              //  bytes of UTF-8
-#define CHAIN_MAX_STATEMENT  16384            //  bytes of a serialized statement
+//  Bytes of a serialized statement: the largest the rules allow (an ADMIN
+//  naming 255 subjects in a group of 256 with 32-character names, about
+//  26 KB) fits; proto/README.md section 11 says so
+#define CHAIN_MAX_STATEMENT  32768
 
 //  Statement actions (values of proto StatementAction)
 #define CHAIN_CREATE 1

@@ -444,6 +444,40 @@ test_member_cap (void **state)
     chain_destroy (&chain);
 }
 
+//  The largest statements the rules allow (256 members of 32-character
+//  names, a change naming 255 of them) are made and taken
+static void
+test_largest (void **state)
+{
+    (void) state;
+    static char names [CHAIN_MAX_MEMBERS][USERNAME_MAX + 1];
+    const char *list [CHAIN_MAX_MEMBERS];
+    list [0] = "alice";
+    for (int i = 1; i < CHAIN_MAX_MEMBERS; i++) {
+        snprintf (names [i], sizeof names [i], "m%03d", i);
+        memset (names [i] + 4, 'x', USERNAME_MAX - 4);
+        names [i][USERNAME_MAX] = 0;
+        list [i] = names [i];
+    }
+    chain_t *chain = s_created ("alice", list, 2, false, NULL);
+    chain_link_t link;
+    //  ADD 254: subjects and members, ~17 KB
+    assert_int_equal (s_make_change (chain, CHAIN_ADD, "alice", list + 2,
+                                     CHAIN_MAX_MEMBERS - 2, NULL, &link), CHAT_OK);
+    assert_true (link.statement_len > 16384);
+    assert_int_equal (s_append (chain, &link, s_key ("alice")), CHAT_OK);
+    chain_link_free (&link);
+    assert_int_equal (chain_head (chain)->n_members, CHAIN_MAX_MEMBERS);
+    //  ADMIN 255: subjects, members and admins, ~26 KB
+    assert_int_equal (s_make_change (chain, CHAIN_ADMIN, "alice", list + 1,
+                                     CHAIN_MAX_MEMBERS - 1, NULL, &link), CHAT_OK);
+    assert_true (link.statement_len > 24000 && link.statement_len <= CHAIN_MAX_STATEMENT);
+    assert_int_equal (s_append (chain, &link, s_key ("alice")), CHAT_OK);
+    chain_link_free (&link);
+    assert_int_equal (chain_head (chain)->n_admins, CHAIN_MAX_MEMBERS);
+    chain_destroy (&chain);
+}
+
 //  ---------------------------------------------------------------- ADD
 
 static void
@@ -1103,6 +1137,7 @@ main (void)
         cmocka_unit_test (test_create),
         cmocka_unit_test (test_create_refused),
         cmocka_unit_test (test_member_cap),
+        cmocka_unit_test (test_largest),
         cmocka_unit_test (test_add),
         cmocka_unit_test (test_remove),
         cmocka_unit_test (test_leave_and_rekey),
