@@ -316,6 +316,19 @@ rsakey_bits (rsakey_t *self)
 }
 
 
+bool
+rsakey_exponent_is_65537 (rsakey_t *self)
+{
+    assert (self);
+    BIGNUM *e = NULL;
+    bool f4 = EVP_PKEY_get_bn_param (self->pkey, OSSL_PKEY_PARAM_RSA_E, &e)
+           && BN_is_word (e, RSA_F4);
+    BN_free (e);
+    ERR_clear_error ();
+    return f4;
+}
+
+
 const uint8_t *
 rsakey_der (rsakey_t *self, size_t *len)
 {

@@ -50,6 +50,12 @@ bool
 int
     rsakey_bits (rsakey_t *self);
 
+//  True when the public exponent is 65537, the only one protocol 2 accepts
+//  for a key it keeps (identity keys). rsakey_from_der itself takes any odd
+//  exponent above 1.
+bool
+    rsakey_exponent_is_65537 (rsakey_t *self);
+
 //  The public key as DER. The buffer belongs to the key.
 const uint8_t *
     rsakey_der (rsakey_t *self, size_t *len);
