@@ -12,6 +12,7 @@ struct _testclient_t {
     channel_t *channel;
     rsakey_t *key;                  //  borrowed
     int timeout;
+    char *role;                     //  the role Welcomes must name, or NULL
 };
 
 static zsock_t *
@@ -68,6 +69,7 @@ testclient_destroy (testclient_t **self_p)
         if (self->owns_dealer)
             zsock_destroy (&self->dealer);
         free (self->endpoint);
+        free (self->role);
         free (self);
         *self_p = NULL;
     }
@@ -89,6 +91,13 @@ void
 testclient_set_key (testclient_t *self, rsakey_t *key)
 {
     self->key = key;
+}
+
+void
+testclient_expect_role (testclient_t *self, const char *role)
+{
+    free (self->role);
+    self->role = role? strdup (role): NULL;
 }
 
 void
@@ -145,6 +154,10 @@ testclient_hello (testclient_t *self)
     self->channel = channel_client_new (self->key);
     if (!self->channel)
         return CHAT_ERR_INTERNAL;
+    if (self->role && channel_client_expect_role (self->channel, self->role) != CHAT_OK) {
+        channel_destroy (&self->channel);
+        return CHAT_ERR_INTERNAL;
+    }
     uint8_t *hello = NULL;
     size_t size = 0;
     int rc = channel_client_hello (self->channel, &hello, &size);

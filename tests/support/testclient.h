@@ -45,6 +45,10 @@ channel_t *
 //  The key (borrowed) later handshakes use.
 void
     testclient_set_key (testclient_t *self, rsakey_t *key);
+//  Refuse (CHAT_ERR_WRONG_ROLE) a Welcome whose signed info names another
+//  role than this (CHANNEL_ROLE_*) in later handshakes; NULL: any.
+void
+    testclient_expect_role (testclient_t *self, const char *role);
 //  Receive (and send) timeout in ms.
 void
     testclient_set_timeout (testclient_t *self, int timeout_ms);
