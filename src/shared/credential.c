@@ -280,7 +280,9 @@ credential_cert_check (rsakey_t *issuer, const uint8_t *data, size_t len,
     if ((int) cert->purpose == purpose
     &&  s_fingerprint_equal (cert->client_key_fingerprint, fingerprint)
     &&  s_times_valid (cert->issued_at, cert->expires_at, now)
-    &&  cert->expires_at - cert->issued_at <= CREDENTIAL_CERT_LIFETIME
+    //  (not expires - issued: that overflows for a far-past issued_at;
+    //  expires_at >= now > 0 holds here, so this cannot)
+    &&  cert->issued_at >= cert->expires_at - CREDENTIAL_CERT_LIFETIME
     &&  credential_username_valid (cert->username)) {
         *identity = rsakey_from_der (cert->identity_public_key.data,
                                      cert->identity_public_key.len);
@@ -386,7 +388,7 @@ credential_ticket_check (rsakey_t *issuer, const uint8_t *data, size_t len,
     if (body->uploader && strcmp (body->uploader, uploader) == 0
     &&  s_fingerprint_equal (body->client_key_fingerprint, fingerprint)
     &&  s_times_valid (body->issued_at, body->expires_at, now)
-    &&  body->expires_at - body->issued_at <= CREDENTIAL_TICKET_LIFETIME)
+    &&  body->issued_at >= body->expires_at - CREDENTIAL_TICKET_LIFETIME)
         *ticket = s_ticket_copy (body);
     protobuf_c_message_free_unpacked (&body->base, NULL);
     return *ticket ? CHAT_OK : CHAT_ERR_BAD_TICKET;

@@ -22,7 +22,10 @@
 //  The clock every fixed-time target (and make_corpus) uses: 2023-11-14.
 #define FUZZ_NOW 1700000000
 
-//  The servers' shared secret in targets and corpus: 32 bytes of 0x42.
+//  The key server's resume key in targets and corpus: 32 bytes of 0x42.
+//  (Certificates and tickets are signed with RSA keys each target makes
+//  when it starts: the corpus shows their shape, FUZZ_MODE_SEAL bodies
+//  are signed by the target itself.)
 #define FUZZ_SHARED_BYTE 0x42
 //  The client key fingerprint certificates and tickets are bound to.
 #define FUZZ_FINGERPRINT_BYTE 0x11
@@ -37,9 +40,11 @@
 #define FUZZ_SCRAM_SALT_B64 "W22ZaJ0SNY7soEsUEjb6gQ=="
 #define FUZZ_SCRAM_ITERATIONS 4096
 
-//  First byte of an input that asks a target to seal the rest itself
-//  (so the fuzzer reaches what lies behind the MAC).
+//  First byte of an input that asks a target to seal (or sign) the rest
+//  itself (so the fuzzer reaches what lies behind the MAC or signature).
 #define FUZZ_MODE_SEAL 0x01
+//  ... or to seal it as a resume token (fuzz_certificate)
+#define FUZZ_MODE_RESUME 0x02
 
 //  The same, naming the code that broke it
 #define FUZZ_CHECK_RC(rc, cond) do { \

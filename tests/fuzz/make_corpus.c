@@ -3,10 +3,12 @@
 
         make_corpus DIR      (DIR/<target>/<sample>)
 
-    Certificates, tickets and Fernet tokens use the fixed keys and clock of
+    Resume tokens and Fernet tokens use the fixed keys and clock of
     fuzz_util.h, so they pass the fuzz targets' checks and lead the fuzzer
-    down the accepting paths. Frames made with fresh RSA keys (handshakes,
-    sealed tokens) only show the fuzzer their shape.
+    down the accepting paths; certificate and ticket bodies are given in
+    seal mode (the targets sign them with keys of their own). Frames made
+    with fresh RSA keys (handshakes, sealed tokens, signed credentials) only
+    show the fuzzer their shape.
 */
 #include <errno.h>
 #include <sys/stat.h>
@@ -15,6 +17,7 @@
 #include <openssl/rsa.h>
 #include <openssl/ec.h>
 #include "beacon.h"
+#include "chain.h"
 #include "channel.h"
 #include "chaterror.h"
 #include "codec.h"
@@ -143,7 +146,7 @@ s_channel (void)
     s_write ("der", "truncated", der, der_len / 2);
 
     der = rsakey_der (client_key, &der_len);
-    s_write_hello ("hello_bad_version", 2, der, der_len, CHANNEL_NONCE_SIZE);
+    s_write_hello ("hello_version_1", 1, der, der_len, CHANNEL_NONCE_SIZE);
     s_write_hello ("hello_short_nonce", CHANNEL_VERSION, der, der_len, 8);
     s_write_hello ("hello_rsa1024", CHANNEL_VERSION, small_der, (size_t) small_len,
                    CHANNEL_NONCE_SIZE);
@@ -163,8 +166,13 @@ s_channel (void)
     Chat__Envelope *hello = NULL;
     FUZZ_CHECK (wire_envelope_unpack (hello_frame, hello_size, &hello) == CHAT_OK);
     channel_t *server = NULL;
-    FUZZ_CHECK (channel_server_accept (server_key, hello->hello, &server,
+    uint8_t *info = NULL;
+    size_t info_len = 0;
+    FUZZ_CHECK (channel_welcome_info (CHANNEL_ROLE_MAINSERVER, "tcp://*:5557", NULL, 0,
+                                      &info, &info_len) == CHAT_OK);
+    FUZZ_CHECK (channel_server_accept (server_key, info, info_len, hello->hello, &server,
                                        &welcome, &welcome_size) == CHAT_OK);
+    free (info);
     s_write ("envelope", "welcome", welcome, welcome_size);
     s_write ("envelope", "welcome_truncated", welcome, welcome_size - 7);
     FUZZ_CHECK (channel_client_accept (client, welcome, welcome_size) == CHAT_OK);
@@ -240,16 +248,40 @@ s_key_requests (void)
     reg.stored_key.len = 32;
     reg.server_key.data = s_bytes32;
     reg.server_key.len = 32;
+    reg.identity_public_key.data = s_bytes32;
+    reg.identity_public_key.len = 32;
+    reg.sealed_identity.data = (uint8_t *) "gAAAAABlU_8A";
+    reg.sealed_identity.len = 12;
     Chat__LoginStart start = CHAT__LOGIN_START__INIT;
     start.client_first = "n,,n=" FUZZ_SCRAM_USER ",r=" FUZZ_SCRAM_CNONCE;
     Chat__LoginFinish finish = CHAT__LOGIN_FINISH__INIT;
     finish.client_final = "c=biws,r=" FUZZ_SCRAM_CNONCE FUZZ_SCRAM_SNONCE
                           ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
-    Chat__ConversationKeyRequest key = CHAT__CONVERSATION_KEY_REQUEST__INIT;
-    key.conversation_id.data = s_id;
-    key.conversation_id.len = 16;
-    key.ticket.data = (uint8_t *) "gAAAAABlU_8A";
-    key.ticket.len = 12;
+    Chat__PasswordFinish password = CHAT__PASSWORD_FINISH__INIT;
+    password.client_final = finish.client_final;
+    password.salt = reg.salt;
+    password.iterations = 4096;
+    password.stored_key = reg.stored_key;
+    password.server_key = reg.server_key;
+    password.sealed_identity = reg.sealed_identity;
+    char *names [] = { FUZZ_USERNAME, "bob" };
+    Chat__GetIdentitiesRequest identities = CHAT__GET_IDENTITIES_REQUEST__INIT;
+    identities.usernames = names;
+    identities.n_usernames = 2;
+    Chat__WrappedKey wrapped = CHAT__WRAPPED_KEY__INIT;
+    wrapped.username = FUZZ_USERNAME;
+    wrapped.wrapped_key.data = s_bytes32;
+    wrapped.wrapped_key.len = 32;
+    Chat__WrappedKey *wrapped_list [] = { &wrapped, &wrapped };
+    Chat__PutKeysRequest put = CHAT__PUT_KEYS_REQUEST__INIT;
+    put.ticket.data = (uint8_t *) "gAAAAABlU_8A";
+    put.ticket.len = 12;
+    put.keys = wrapped_list;
+    put.n_keys = 2;
+    Chat__GetKeysRequest get = CHAT__GET_KEYS_REQUEST__INIT;
+    get.conversation_id.data = s_id;
+    get.conversation_id.len = 16;
+    get.from_epoch = 2;
     Chat__LogoutRequest logout = CHAT__LOGOUT_REQUEST__INIT;
     Chat__ResumeRequest resume = CHAT__RESUME_REQUEST__INIT;
     resume.resume_token.data = (uint8_t *) "gAAAAABlU_8A";
@@ -265,8 +297,11 @@ s_key_requests (void)
     KEYREQ ("register", REGISTER, register_, &reg);
     KEYREQ ("login_start", LOGIN_START, login_start, &start);
     KEYREQ ("login_finish", LOGIN_FINISH, login_finish, &finish);
-    KEYREQ ("create_key", CREATE_KEY, create_key, &key);
-    KEYREQ ("get_key", GET_KEY, get_key, &key);
+    KEYREQ ("password_start", PASSWORD_START, password_start, &start);
+    KEYREQ ("password_finish", PASSWORD_FINISH, password_finish, &password);
+    KEYREQ ("get_identities", GET_IDENTITIES, get_identities, &identities);
+    KEYREQ ("put_keys", PUT_KEYS, put_keys, &put);
+    KEYREQ ("get_keys", GET_KEYS, get_keys, &get);
     KEYREQ ("logout", LOGOUT, logout, &logout);
     KEYREQ ("resume", RESUME, resume, &resume);
     chat__key_request__init (&r);
@@ -300,11 +335,34 @@ s_key_replies (void)
     logged.certificate = registered.certificate;
     logged.username = FUZZ_USERNAME;
     logged.resume_token = registered.certificate;
-    Chat__ConversationKey key = CHAT__CONVERSATION_KEY__INIT;
-    key.conversation_id.data = s_id;
-    key.conversation_id.len = 16;
-    key.key.data = s_bytes32;
-    key.key.len = 32;
+    logged.sealed_identity = registered.certificate;
+    logged.identity_public_key.data = s_bytes32;
+    logged.identity_public_key.len = 32;
+    Chat__PasswordChanged changed = CHAT__PASSWORD_CHANGED__INIT;
+    changed.server_final = logged.server_final;
+    Chat__Identity identity = CHAT__IDENTITY__INIT;
+    identity.username = FUZZ_USERNAME;
+    identity.public_key = logged.identity_public_key;
+    Chat__Identity *identity_list [] = { &identity, &identity };
+    Chat__Identities identities = CHAT__IDENTITIES__INIT;
+    identities.identities = identity_list;
+    identities.n_identities = 2;
+    Chat__KeysStored stored = CHAT__KEYS_STORED__INIT;
+    stored.conversation_id.data = s_id;
+    stored.conversation_id.len = 16;
+    stored.epoch = 3;
+    stored.duplicate = 1;
+    Chat__EpochKey key = CHAT__EPOCH_KEY__INIT;
+    key.epoch = 3;
+    key.wrapped_key.data = s_bytes32;
+    key.wrapped_key.len = 32;
+    key.uploader = "bob";
+    Chat__EpochKey *key_list [] = { &key, &key };
+    Chat__EpochKeys keys = CHAT__EPOCH_KEYS__INIT;
+    keys.conversation_id = stored.conversation_id;
+    keys.keys = key_list;
+    keys.n_keys = 2;
+    keys.more = 1;
     Chat__LoggedOut out = CHAT__LOGGED_OUT__INIT;
 #define KEYREP(name, CASE, field, value) \
     chat__key_reply__init (&r); \
@@ -317,7 +375,10 @@ s_key_replies (void)
     KEYREP ("registered", REGISTERED, registered, &registered);
     KEYREP ("login_challenge", LOGIN_CHALLENGE, login_challenge, &challenge);
     KEYREP ("logged_in", LOGGED_IN, logged_in, &logged);
-    KEYREP ("conversation_key", CONVERSATION_KEY, conversation_key, &key);
+    KEYREP ("password_changed", PASSWORD_CHANGED, password_changed, &changed);
+    KEYREP ("identities", IDENTITIES, identities, &identities);
+    KEYREP ("keys_stored", KEYS_STORED, keys_stored, &stored);
+    KEYREP ("epoch_keys", EPOCH_KEYS, epoch_keys, &keys);
     KEYREP ("logged_out", LOGGED_OUT, logged_out, &out);
 }
 
@@ -339,14 +400,30 @@ s_main (void)
     get.limit = 1000;
     Chat__ListUsersRequest users = CHAT__LIST_USERS_REQUEST__INIT;
     char *members [] = { "bob", "carol" };
+    //  A real CREATE, signed by a key made here
+    rsakey_t *identity = rsakey_generate (2048);
+    FUZZ_CHECK (identity);
+    const char *creators [] = { "bob", "carol" };
+    chain_link_t link;
+    FUZZ_CHECK (chain_make_create (s_id, "bob", creators, 2, false, "", s_bytes32, identity,
+                                   (int64_t) FUZZ_NOW * 1000, &link) == CHAT_OK);
+    Chat__SignedStatement statement;
+    chain_link_view (&link, &statement);
     Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
-    create.n_members = 2;
-    create.members = members;
+    create.statement = &statement;
+    Chat__GetChainRequest chain_request = CHAT__GET_CHAIN_REQUEST__INIT;
+    chain_request.conversation_id.data = s_id;
+    chain_request.conversation_id.len = 16;
+    chain_request.after_epoch = 1;
+    Chat__KeyTicketRequest ticket_request = CHAT__KEY_TICKET_REQUEST__INIT;
+    ticket_request.conversation_id = chain_request.conversation_id;
+    ticket_request.epoch = 1;
     Chat__SendMessageRequest send = CHAT__SEND_MESSAGE_REQUEST__INIT;
     send.conversation_id = get.conversation_id;
     send.client_message_id.data = s_id;
     send.client_message_id.len = 16;
     send.token = "gAAAAABlU_8A";
+    send.epoch = 1;
     Chat__GetMembersRequest gm = CHAT__GET_MEMBERS_REQUEST__INIT;
     gm.conversation_id = get.conversation_id;
     Chat__LogoutRequestMain logout = CHAT__LOGOUT_REQUEST_MAIN__INIT;
@@ -367,6 +444,8 @@ s_main (void)
     MAINREQ ("get_members", GET_MEMBERS, get_members, &gm);
     MAINREQ ("logout", LOGOUT, logout, &logout);
     MAINREQ ("ping", PING, ping, &ping);
+    MAINREQ ("get_chain", GET_CHAIN, get_chain, &chain_request);
+    MAINREQ ("key_ticket", KEY_TICKET, key_ticket, &ticket_request);
 
     t = "main_reply";
     Chat__MainReply p;
@@ -381,7 +460,8 @@ s_main (void)
     summary.members = members;
     summary.last_seq = 12;
     summary.last_time = (int64_t) FUZZ_NOW * 1000;
-    summary.ticket = reg.certificate;
+    summary.epoch = 1;
+    summary.title = "";
     Chat__ConversationSummary *summaries [] = { &summary, &summary };
     Chat__ConversationList clist = CHAT__CONVERSATION_LIST__INIT;
     clist.n_conversations = 2;
@@ -393,6 +473,7 @@ s_main (void)
     stored.server_time = summary.last_time;
     stored.token = "gAAAAABlU_8A";
     stored.client_message_id = send.client_message_id;
+    stored.epoch = 1;
     Chat__StoredMessage *stored_list [] = { &stored, &stored };
     Chat__MessagePage page = CHAT__MESSAGE_PAGE__INIT;
     page.conversation_id = get.conversation_id;
@@ -408,6 +489,19 @@ s_main (void)
     sent.seq = 13;
     sent.server_time = summary.last_time;
     sent.duplicate = 1;
+    Chat__ConversationCreated created = CHAT__CONVERSATION_CREATED__INIT;
+    created.conversation = &summary;
+    created.ticket = reg.certificate;
+    Chat__SignedStatement *statements [] = { &statement, &statement };
+    Chat__Chain chain = CHAT__CHAIN__INIT;
+    chain.conversation_id = get.conversation_id;
+    chain.statements = statements;
+    chain.n_statements = 2;
+    chain.more = 1;
+    Chat__KeyTicketReply key_ticket = CHAT__KEY_TICKET_REPLY__INIT;
+    key_ticket.conversation_id = get.conversation_id;
+    key_ticket.epoch = 1;
+    key_ticket.ticket = reg.certificate;
 #define MAINREP(name, CASE, field, value) \
     chat__main_reply__init (&p); \
     p.request_id = 9; \
@@ -420,7 +514,9 @@ s_main (void)
     MAINREP ("conversations", CONVERSATIONS, conversations, &clist);
     MAINREP ("messages", MESSAGES, messages, &page);
     MAINREP ("users", USERS, users, &ulist);
-    MAINREP ("conversation", CONVERSATION, conversation, &summary);
+    MAINREP ("created", CREATED, created, &created);
+    MAINREP ("chain", CHAIN, chain, &chain);
+    MAINREP ("key_ticket", KEY_TICKET, key_ticket, &key_ticket);
     MAINREP ("sent", SENT, sent, &sent);
     MAINREP ("members", MEMBERS, members, &summary);
     MAINREP ("logged_out", LOGGED_OUT, logged_out, &ack);
@@ -443,41 +539,46 @@ s_main (void)
     body.sent_at = summary.last_time;
     body.client_message_id = send.client_message_id;
     body.text = "hello, \xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80";
+    body.epoch = 1;
     s_write_msg (t, "text", &body.base);
+    chain_link_free (&link);
+    rsakey_destroy (&identity);
 }
 
 static void
 s_credentials (void)
 {
-    uint8_t shared [SECRET_SHARED_SIZE];
-    memset (shared, FUZZ_SHARED_BYTE, sizeof shared);
-    credential_keys_t keys;
-    FUZZ_CHECK (credential_keys_derive (shared, &keys) == CHAT_OK);
     uint8_t fingerprint [32], conversation [CONVERSATION_ID_SIZE];
     memset (fingerprint, FUZZ_FINGERPRINT_BYTE, sizeof fingerprint);
     memset (conversation, FUZZ_CONVERSATION_BYTE, sizeof conversation);
+    rsakey_t *issuer = rsakey_generate (2048);
+    rsakey_t *identity = rsakey_generate (2048);
+    FUZZ_CHECK (issuer && identity);
 
+    //  Signed with a key of ours: the targets' keys differ, so these show
+    //  the shape only
     uint8_t *token;
     size_t len;
-    FUZZ_CHECK (credential_cert_issue (&keys, CREDENTIAL_REGISTERED, FUZZ_USERNAME,
-                                       fingerprint, FUZZ_NOW, &token, &len) == CHAT_OK);
+    FUZZ_CHECK (credential_cert_issue (issuer, CREDENTIAL_REGISTERED, FUZZ_USERNAME,
+                                       fingerprint, identity, FUZZ_NOW, &token,
+                                       &len) == CHAT_OK);
     s_write ("certificate", "registered", token, len);
     s_write ("ticket", "certificate", token, len);
     free (token);
-    FUZZ_CHECK (credential_cert_issue (&keys, CREDENTIAL_LOGGED_IN, FUZZ_USERNAME,
-                                       fingerprint, FUZZ_NOW, &token, &len) == CHAT_OK);
-    s_write ("certificate", "logged_in", token, len);
-    free (token);
-    FUZZ_CHECK (credential_cert_issue (&keys, CREDENTIAL_LOGGED_IN, FUZZ_USERNAME,
-                                       fingerprint, FUZZ_NOW - 1000, &token, &len) == CHAT_OK);
-    s_write ("certificate", "expired", token, len);
-    free (token);
-    FUZZ_CHECK (credential_ticket_issue (&keys, FUZZ_USERNAME, conversation,
-                                         fingerprint, FUZZ_NOW, &token, &len) == CHAT_OK);
+    const char *members [] = { FUZZ_USERNAME, "bob" };
+    credential_ticket_t ticket = { .epoch = 1, .members = (char **) members,
+                                   .member_count = 2, .uploader = FUZZ_USERNAME };
+    memcpy (ticket.conversation_id, conversation, sizeof conversation);
+    FUZZ_CHECK (credential_ticket_issue (issuer, &ticket, fingerprint, FUZZ_NOW, &token,
+                                         &len) == CHAT_OK);
     s_write ("ticket", "ticket", token, len);
     s_write ("certificate", "ticket", token, len);
     free (token);
 
+    //  Bodies for seal mode: the targets sign them, so these get past the
+    //  signature to the checks behind it
+    size_t der_len;
+    const uint8_t *der = rsakey_der (identity, &der_len);
     Chat__Certificate cert = CHAT__CERTIFICATE__INIT;
     cert.purpose = CHAT__CERTIFICATE_PURPOSE__PURPOSE_LOGGED_IN;
     cert.username = FUZZ_USERNAME;
@@ -485,28 +586,55 @@ s_credentials (void)
     cert.client_key_fingerprint.len = 32;
     cert.issued_at = FUZZ_NOW;
     cert.expires_at = FUZZ_NOW + CREDENTIAL_CERT_LIFETIME;
+    cert.identity_public_key.data = (uint8_t *) der;
+    cert.identity_public_key.len = der_len;
     s_write_mode_msg ("certificate", "seal_logged_in", FUZZ_MODE_SEAL, &cert.base);
     cert.username = "al ice";
     s_write_mode_msg ("certificate", "seal_bad_name", FUZZ_MODE_SEAL, &cert.base);
     cert.username = FUZZ_USERNAME;
+    cert.identity_public_key.len = der_len - 1;
+    s_write_mode_msg ("certificate", "seal_short_identity", FUZZ_MODE_SEAL, &cert.base);
+    cert.identity_public_key.len = der_len;
     cert.expires_at = INT64_MAX;
     cert.issued_at = INT64_MIN;
     s_write_mode_msg ("certificate", "seal_forever", FUZZ_MODE_SEAL, &cert.base);
+    //  Resume tokens: sealed here under the fixed resume key, and in the
+    //  target's resume mode
     cert.purpose = CHAT__CERTIFICATE_PURPOSE__PURPOSE_RESUME;
-    s_write_mode_msg ("certificate", "seal_resume", FUZZ_MODE_SEAL, &cert.base);
+    cert.issued_at = FUZZ_NOW;
+    cert.expires_at = FUZZ_NOW + 24 * 3600;
+    cert.identity_public_key.len = 0;
+    s_write_mode_msg ("certificate", "resume_body", FUZZ_MODE_RESUME, &cert.base);
+    uint8_t resume_key [FERNET_KEY_SIZE];
+    memset (resume_key, FUZZ_SHARED_BYTE, sizeof resume_key);
+    FUZZ_CHECK (credential_cert_seal (resume_key, CREDENTIAL_RESUME, FUZZ_USERNAME,
+                                      fingerprint, FUZZ_NOW, 24 * 3600, &token,
+                                      &len) == CHAT_OK);
+    s_write ("certificate", "resume_token", token, len);
+    free (token);
 
-    Chat__MembershipTicket ticket = CHAT__MEMBERSHIP_TICKET__INIT;
-    ticket.username = FUZZ_USERNAME;
-    ticket.conversation_id.data = conversation;
-    ticket.conversation_id.len = sizeof conversation;
-    ticket.client_key_fingerprint.data = fingerprint;
-    ticket.client_key_fingerprint.len = 32;
-    ticket.issued_at = FUZZ_NOW;
-    ticket.expires_at = FUZZ_NOW + CREDENTIAL_TICKET_LIFETIME;
-    s_write_mode_msg ("ticket", "seal_ticket", FUZZ_MODE_SEAL, &ticket.base);
-    ticket.conversation_id.len = 15;
-    s_write_mode_msg ("ticket", "seal_short_id", FUZZ_MODE_SEAL, &ticket.base);
-    credential_keys_wipe (&keys);
+    Chat__KeyTicket body = CHAT__KEY_TICKET__INIT;
+    body.conversation_id.data = conversation;
+    body.conversation_id.len = sizeof conversation;
+    body.epoch = 1;
+    body.members = (char **) members;
+    body.n_members = 2;
+    body.uploader = FUZZ_USERNAME;
+    body.client_key_fingerprint.data = fingerprint;
+    body.client_key_fingerprint.len = 32;
+    body.issued_at = FUZZ_NOW;
+    body.expires_at = FUZZ_NOW + CREDENTIAL_TICKET_LIFETIME;
+    s_write_mode_msg ("ticket", "seal_ticket", FUZZ_MODE_SEAL, &body.base);
+    body.conversation_id.len = 15;
+    s_write_mode_msg ("ticket", "seal_short_id", FUZZ_MODE_SEAL, &body.base);
+    body.conversation_id.len = sizeof conversation;
+    body.n_members = 0;
+    s_write_mode_msg ("ticket", "seal_no_members", FUZZ_MODE_SEAL, &body.base);
+    body.n_members = 2;
+    body.epoch = 0;
+    s_write_mode_msg ("ticket", "seal_epoch_0", FUZZ_MODE_SEAL, &body.base);
+    rsakey_destroy (&issuer);
+    rsakey_destroy (&identity);
 }
 
 static void
