@@ -167,8 +167,11 @@ s_migrate (keystore_t *self, const char *path)
                    KEYSTORE_SCHEMA_VERSION);
         version = KEYSTORE_SCHEMA_VERSION;
     }
-    for (; version < SCHEMA_LAST; version++) {
-        if (s_schema_step (self, s_migrations [version - KEYSTORE_SCHEMA_VERSION],
+    //  Counting steps against MIGRATIONS (not versions against SCHEMA_LAST)
+    //  lets the compiler see the index stays inside s_migrations
+    int step = version - KEYSTORE_SCHEMA_VERSION;
+    for (; step >= 0 && step < MIGRATIONS; step++, version++) {
+        if (s_schema_step (self, s_migrations [step],
                            version + 1))
             return -1;
         zsys_info ("keystore: schema migrated to version %d", version + 1);

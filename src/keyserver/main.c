@@ -229,7 +229,8 @@ main (int argc, char *argv [])
     }
     else
     if (reply || !zsys_interrupted)
-        fprintf (stderr, "chat-keyserver: cannot start with data directory %s (the reason is logged above)\n", data);
+        fprintf (stderr, "chat-keyserver: cannot start with data directory %s "
+                 "(the reason is logged above)\n", data);
     else
         status = 0;
     zstr_free (&reply);

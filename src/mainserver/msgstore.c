@@ -286,8 +286,11 @@ s_migrate (msgstore_t *self)
                    MSGSTORE_SCHEMA_VERSION);
         version = MSGSTORE_SCHEMA_VERSION;
     }
-    for (; version < SCHEMA_LAST; version++) {
-        if (s_schema_step (self, s_migrations [version - MSGSTORE_SCHEMA_VERSION],
+    //  Counting steps against MIGRATIONS (not versions against SCHEMA_LAST)
+    //  lets the compiler see the index stays inside s_migrations
+    int step = version - MSGSTORE_SCHEMA_VERSION;
+    for (; step >= 0 && step < MIGRATIONS; step++, version++) {
+        if (s_schema_step (self, s_migrations [step],
                            version + 1))
             return CHAT_ERR_INTERNAL;
         zsys_info ("msgstore: %s now at schema version %d", self->path, version + 1);

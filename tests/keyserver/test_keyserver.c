@@ -28,6 +28,7 @@
 #include "keyserver.h"
 #include "keystore.h"
 #include "ksclient.h"
+#include "testclient.h"
 #include "scram.h"
 #include "secret.h"
 #include "testkeys.h"
@@ -746,6 +747,9 @@ test_password_change (void **state)
     assert_int_equal (ksclient_call_for (client, &request,
                                          CHAT__KEY_REPLY__BODY_PASSWORD_CHANGED, &reply),
                       CHAT_ERR_OUT_OF_ORDER);
+    //  The proof stays well formed after its client is gone
+    char *stale_final = strdup (client_final);
+    assert_non_null (stale_final);
     scram_client_destroy (&scram);
     //  A login_finish cannot end a password exchange, nor the other way
     scram = scram_client_new ("Pam", "third pass", NULL);
@@ -757,11 +761,12 @@ test_password_change (void **state)
                       CHAT_OK);
     chat__key_reply__free_unpacked (reply, NULL);
     Chat__LoginFinish login_finish = CHAT__LOGIN_FINISH__INIT;
-    login_finish.client_final = (char *) client_final;
+    login_finish.client_final = stale_final;
     request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_FINISH;
     request.login_finish = &login_finish;
     assert_int_equal (ksclient_call_for (client, &request, CHAT__KEY_REPLY__BODY_LOGGED_IN,
                                          &reply), CHAT_ERR_OUT_OF_ORDER);
+    free (stale_final);
     scram_client_destroy (&scram);
     other = s_client (s_key_b);
     assert_int_equal (ksclient_login (other, "Pam", "third pass", &result), CHAT_OK);
@@ -1255,40 +1260,14 @@ static void
 test_version_1_hello (void **state)
 {
     (void) state;
-    zsock_t *dealer = zsock_new_dealer (s_endpoint);
-    assert_non_null (dealer);
-    zsock_set_rcvtimeo (dealer, 10000);
-    uint8_t nonce [32] = { 1 };
-    size_t der_len = 0;
-    const uint8_t *der = rsakey_der (s_key_a, &der_len);
+    testclient_t *client = testclient_new (s_endpoint, s_key_a);
+    assert_non_null (client);
     uint32_t versions [] = { 1, 0, 3 };
     for (int i = 0; i < 3; i++) {
-        Chat__Hello hello = CHAT__HELLO__INIT;
-        hello.version = versions [i];
-        hello.client_public_key.data = (uint8_t *) der;
-        hello.client_public_key.len = der_len;
-        hello.client_nonce.data = nonce;
-        hello.client_nonce.len = sizeof nonce;
-        Chat__Envelope envelope = CHAT__ENVELOPE__INIT;
-        envelope.kind_case = CHAT__ENVELOPE__KIND_HELLO;
-        envelope.hello = &hello;
-        uint8_t *packed = NULL;
-        size_t packed_len = 0;
-        assert_int_equal (wire_pack (&envelope.base, &packed, &packed_len), CHAT_OK);
-        zframe_t *frame = zframe_new (packed, packed_len);
-        free (packed);
-        assert_int_equal (zframe_send (&frame, dealer, 0), 0);
-        frame = zframe_recv (dealer);
-        assert_non_null (frame);
-        Chat__Envelope *answer = NULL;
-        assert_int_equal (wire_envelope_unpack (zframe_data (frame), zframe_size (frame),
-                                                &answer), CHAT_OK);
-        assert_int_equal (answer->kind_case, CHAT__ENVELOPE__KIND_ERROR);
-        assert_int_equal (answer->error->code, CHAT_ERR_BAD_VERSION);
-        chat__envelope__free_unpacked (answer, NULL);
-        zframe_destroy (&frame);
+        assert_int_equal (testclient_hello_version (client, versions [i]), 0);
+        assert_int_equal (testclient_refusal (client), CHAT_ERR_BAD_VERSION);
     }
-    zsock_destroy (&dealer);
+    testclient_destroy (&client);
 }
 
 static void

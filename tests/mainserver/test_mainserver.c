@@ -2065,37 +2065,11 @@ static void
 test_version_1_hello (void **state)
 {
     (void) state;
-    zsock_t *dealer = zsock_new_dealer (F.endpoint);
-    assert_non_null (dealer);
-    zsock_set_rcvtimeo (dealer, MSCLIENT_TIMEOUT);
-    uint8_t nonce [32] = { 1 };
-    size_t der_len = 0;
-    const uint8_t *der = rsakey_der (F.key, &der_len);
-    Chat__Hello hello = CHAT__HELLO__INIT;
-    hello.version = 1;
-    hello.client_public_key.data = (uint8_t *) der;
-    hello.client_public_key.len = der_len;
-    hello.client_nonce.data = nonce;
-    hello.client_nonce.len = sizeof nonce;
-    Chat__Envelope envelope = CHAT__ENVELOPE__INIT;
-    envelope.kind_case = CHAT__ENVELOPE__KIND_HELLO;
-    envelope.hello = &hello;
-    uint8_t *packed = NULL;
-    size_t packed_len = 0;
-    assert_int_equal (wire_pack (&envelope.base, &packed, &packed_len), CHAT_OK);
-    zframe_t *frame = zframe_new (packed, packed_len);
-    free (packed);
-    assert_int_equal (zframe_send (&frame, dealer, 0), 0);
-    frame = zframe_recv (dealer);
-    assert_non_null (frame);
-    Chat__Envelope *answer = NULL;
-    assert_int_equal (wire_envelope_unpack (zframe_data (frame), zframe_size (frame),
-                                            &answer), CHAT_OK);
-    assert_int_equal (answer->kind_case, CHAT__ENVELOPE__KIND_ERROR);
-    assert_int_equal (answer->error->code, CHAT_ERR_BAD_VERSION);
-    chat__envelope__free_unpacked (answer, NULL);
-    zframe_destroy (&frame);
-    zsock_destroy (&dealer);
+    testclient_t *client = testclient_new (F.endpoint, F.key);
+    assert_non_null (client);
+    assert_int_equal (testclient_hello_version (client, 1), 0);
+    assert_int_equal (testclient_refusal (client), CHAT_ERR_BAD_VERSION);
+    testclient_destroy (&client);
 }
 
 //  The push endpoint the Welcome names when the bound one is not what

@@ -172,6 +172,31 @@ testclient_hello (testclient_t *self)
 }
 
 int
+testclient_hello_version (testclient_t *self, uint32_t version)
+{
+    channel_destroy (&self->channel);
+    uint8_t nonce [32] = { 1 };
+    size_t der_len = 0;
+    const uint8_t *der = rsakey_der (self->key, &der_len);
+    Chat__Hello hello = CHAT__HELLO__INIT;
+    hello.version = version;
+    hello.client_public_key.data = (uint8_t *) der;
+    hello.client_public_key.len = der_len;
+    hello.client_nonce.data = nonce;
+    hello.client_nonce.len = sizeof nonce;
+    Chat__Envelope envelope = CHAT__ENVELOPE__INIT;
+    envelope.kind_case = CHAT__ENVELOPE__KIND_HELLO;
+    envelope.hello = &hello;
+    uint8_t *packed = NULL;
+    size_t packed_len = 0;
+    if (wire_pack (&envelope.base, &packed, &packed_len) != CHAT_OK)
+        return -1;
+    int rc = testclient_send (self, packed, packed_len);
+    free (packed);
+    return rc;
+}
+
+int
 testclient_welcome (testclient_t *self)
 {
     if (!self->channel)

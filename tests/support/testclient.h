@@ -74,6 +74,12 @@ int
     testclient_welcome (testclient_t *self);
 int
     testclient_handshake (testclient_t *self);
+//  A Hello naming protocol version (any number, for refusals), with this
+//  client's key and a fixed nonce, sent in clear; no channel is made.
+//  0, or -1 when it cannot be sent. Read the answer with
+//  testclient_refusal.
+int
+    testclient_hello_version (testclient_t *self, uint32_t version);
 
 //  Seal payload into a frame (malloc'd), not sent.
 int
