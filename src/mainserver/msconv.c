@@ -216,6 +216,7 @@ msconv_members (msreq_t *req, Chat__GetMembersRequest *body)
 typedef struct {
     msreq_t *req;
     Chat__Chain *chain;
+    size_t bytes;                   //  statements and signatures so far
     bool more;
 } link_collect_t;
 
@@ -224,10 +225,15 @@ s_collect_link (const msgstore_link_t *link, void *arg)
 {
     link_collect_t *collect = (link_collect_t *) arg;
     Chat__Chain *chain = collect->chain;
-    if (chain->n_statements == MSCONV_CHAIN_PAGE) {
+    //  At most a page of links, and of bytes (a page of the largest
+    //  statements would not fit a frame once sealed); at least one link
+    size_t bytes = link->statement_len + link->signature_len;
+    if (chain->n_statements == MSCONV_CHAIN_PAGE
+    || (chain->n_statements > 0 && collect->bytes + bytes > WIRE_PAGE_BYTES)) {
         collect->more = true;
         return 1;
     }
+    collect->bytes += bytes;
     msarena_t *arena = collect->req->arena;
     Chat__SignedStatement *item = (Chat__SignedStatement *) msarena_alloc (arena, sizeof *item);
     chat__signed_statement__init (item);
@@ -255,7 +261,7 @@ msconv_chain (msreq_t *req, Chat__GetChainRequest *body)
     chain->conversation_id.len = MSGSTORE_ID_SIZE;
     chain->statements = (Chat__SignedStatement **)
         msarena_alloc (req->arena, sizeof (void *) * MSCONV_CHAIN_PAGE);
-    link_collect_t collect = { req, chain, false };
+    link_collect_t collect = { req, chain, 0, false };
     //  One link more than a page tells whether there is more
     rc = msgstore_link_each (req->ctx->store, conv.id, body->after_epoch,
                              MSCONV_CHAIN_PAGE + 1, s_collect_link, &collect);

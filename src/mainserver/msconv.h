@@ -12,7 +12,8 @@
 
 #include "msreq.h"
 
-#define MSCONV_CHAIN_PAGE 100           //  links in one get_chain reply
+#define MSCONV_CHAIN_PAGE 100           //  links in one get_chain reply, at most
+                                        //  (and WIRE_PAGE_BYTES of them)
 
 int
     msconv_create (msreq_t *req, Chat__CreateConversationRequest *body);

@@ -2060,6 +2060,93 @@ test_longer_chain (void **state)
     free (command);
 }
 
+//  get_chain cuts its pages by bytes too: a page of the largest links
+//  would not fit a frame once sealed. The links here are stored straight
+//  into the database as opaque bytes (get_chain hands out what is stored
+//  and reads none of it).
+static void
+test_chain_pages_by_bytes (void **state)
+{
+    (void) state;
+    char dir [64];
+    strcpy (dir, "/tmp/test_mainserver4.XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    char *endpoint, *push_endpoint;
+    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    char alice [32], bob [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_register (a, alice), CHAT_OK);
+    assert_int_equal (s_register (a, bob), CHAT_OK);
+    assert_int_equal (s_login (a, alice), CHAT_OK);
+    uint8_t id [16];
+    const char *members [] = { bob };
+    s_create_ok (a, alice, members, 1, false, id);
+    msclient_destroy (&a);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+
+    enum { LINKS = 200, STATEMENT = 12000, SIGNATURE = 256 };
+    char *path = zsys_sprintf ("%s/%s", dir, MAINSERVER_DB);
+    msgstore_t *store = msgstore_open (path);
+    free (path);
+    assert_non_null (store);
+    const char *both [] = { alice, bob };
+    uint8_t statement [STATEMENT], signature [SIGNATURE];
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    for (uint64_t epoch = 2; epoch <= LINKS; epoch++) {
+        memset (statement, (int) epoch, sizeof statement);
+        memset (signature, (int) ~epoch, sizeof signature);
+        msgstore_link_t stored = { id, epoch, statement, sizeof statement,
+                                   signature, sizeof signature, alice, CHAIN_REKEY };
+        assert_int_equal (msgstore_conv_append (store, &stored, "", both, 2), CHAT_OK);
+    }
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    msgstore_destroy (&store);
+
+    server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    a = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_login (a, alice), CHAT_OK);
+    uint64_t after = 0;
+    size_t pages = 0;
+    bool more = true;
+    while (more) {
+        Chat__MainReply *reply = s_get_chain (a, id, 16, after);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        more = reply->chain->more;
+        size_t bytes = 0;
+        assert_true (reply->chain->n_statements > 0);
+        for (size_t i = 0; i < reply->chain->n_statements; i++) {
+            const Chat__SignedStatement *link = reply->chain->statements [i];
+            bytes += link->statement.len + link->signature.len;
+            after++;
+            if (after > 1) {
+                //  Each link as stored, in order
+                assert_int_equal (link->statement.len, STATEMENT);
+                assert_int_equal (link->statement.data [0], (uint8_t) after);
+                assert_int_equal (link->signature.data [0], (uint8_t) ~after);
+            }
+        }
+        assert_true (bytes <= WIRE_PAGE_BYTES);
+        //  Full pages hold as many links as fit, fewer than 100
+        if (more)
+            assert_true (bytes + STATEMENT + SIGNATURE > WIRE_PAGE_BYTES);
+        pages++;
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    assert_int_equal (after, LINKS);
+    assert_int_equal (pages, 3);
+    msclient_destroy (&a);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+    char *command = zsys_sprintf ("rm -rf '%s'", dir);
+    assert_int_equal (system (command), 0);
+    free (command);
+}
+
 //  A Hello of protocol version 1 (or any but 2) is refused in clear
 static void
 test_version_1_hello (void **state)
@@ -2169,6 +2256,7 @@ main (void)
         cmocka_unit_test (test_admin_socket),
         cmocka_unit_test (test_restart_and_idle),
         cmocka_unit_test (test_longer_chain),
+        cmocka_unit_test (test_chain_pages_by_bytes),
         cmocka_unit_test (test_version_1_hello),
         cmocka_unit_test (test_push_public),
     };
