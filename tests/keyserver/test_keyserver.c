@@ -1459,6 +1459,31 @@ test_restart (void **state)
     zactor_destroy (&server);
     zstr_free (&endpoint);
 
+    //  A long-lived conversation: 1200 epochs of keys for Oscar, written
+    //  straight into the store while the server is down (each a set of
+    //  one, its bytes telling its epoch)
+    enum { EPOCHS = 1200 };
+    uint8_t long_lived [CONVERSATION_ID_SIZE];
+    assert_int_equal (secret_random (long_lived, sizeof long_lived), 0);
+    char *path = zsys_sprintf ("%s/%s", dir, KEYSERVER_DB);
+    keystore_t *store = keystore_open (path);
+    free (path);
+    assert_non_null (store);
+    assert_int_equal (keystore_begin (store), CHAT_OK);
+    uint8_t bytes [256];
+    for (uint64_t epoch = 1; epoch <= EPOCHS; epoch++) {
+        memset (bytes, 0, sizeof bytes);
+        bytes [0] = (uint8_t) (epoch >> 8);
+        bytes [1] = (uint8_t) epoch;
+        keystore_wrapped_t copy = { "Oscar", bytes, sizeof bytes };
+        bool duplicate = true;
+        assert_int_equal (keystore_keys_put (store, long_lived, epoch, "Oscar", &copy, 1,
+                                             wire_now_ms (), &duplicate), CHAT_OK);
+        assert_false (duplicate);
+    }
+    assert_int_equal (keystore_commit (store), CHAT_OK);
+    keystore_destroy (&store);
+
     server = s_server_start (dir, &endpoint);
     client = ksclient_new (endpoint, s_key_a);
     assert_non_null (client);
@@ -1488,6 +1513,30 @@ test_restart (void **state)
     chat__key_reply__free_unpacked (reply, NULL);
     assert_int_equal (ksclient_register (client, "oscar", "pw", s_identity (7), &result),
                       CHAT_ERR_USERNAME_TAKEN);
+    //  get_keys in pages of 1000, epochs ascending, each epoch once
+    uint64_t from = 0, seen = 0;
+    size_t pages = 0;
+    bool more = true;
+    while (more) {
+        assert_int_equal (s_get_keys (client, long_lived, sizeof long_lived, from, &reply),
+                          CHAT_OK);
+        Chat__EpochKeys *page = reply->epoch_keys;
+        more = page->more;
+        assert_true (page->n_keys <= 1000);
+        assert_int_equal (page->n_keys, pages == 0? 1000: EPOCHS - 1000);
+        for (size_t i = 0; i < page->n_keys; i++) {
+            seen++;
+            assert_int_equal (page->keys [i]->epoch, seen);
+            assert_int_equal (page->keys [i]->wrapped_key.data [0], (uint8_t) (seen >> 8));
+            assert_int_equal (page->keys [i]->wrapped_key.data [1], (uint8_t) seen);
+            assert_string_equal (page->keys [i]->uploader, "Oscar");
+        }
+        from = seen + 1;
+        pages++;
+        chat__key_reply__free_unpacked (reply, NULL);
+    }
+    assert_int_equal (seen, EPOCHS);
+    assert_int_equal (pages, 2);
     ksclient_destroy (&client);
     client = ksclient_new (endpoint, s_key_a);
     assert_non_null (client);
