@@ -1905,6 +1905,48 @@ test_restart_and_idle (void **state)
     free (command);
 }
 
+//  A conversation of alice and bob (names made unique) made through a
+//  server in a fresh directory, which is then stopped so that a test can
+//  write into its store; with token, alice sent one message (its token
+//  returned). Remove o->dir with s_dir_remove.
+typedef struct {
+    char dir [64];
+    char alice [32];
+    char bob [32];
+    uint8_t id [16];
+} offline_t;
+
+static void
+s_offline_conversation (offline_t *o, char **token)
+{
+    strcpy (o->dir, "/tmp/test_mainserver3.XXXXXX");
+    assert_non_null (mkdtemp (o->dir));
+    char *endpoint, *push_endpoint;
+    zactor_t *server = s_server_start (o->dir, NULL, &endpoint, &push_endpoint);
+    s_name (o->alice, "alice");
+    s_name (o->bob, "bob");
+    msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_register (a, o->alice), CHAT_OK);
+    assert_int_equal (s_register (a, o->bob), CHAT_OK);
+    assert_int_equal (s_login (a, o->alice), CHAT_OK);
+    const char *members [] = { o->bob };
+    s_create_ok (a, o->alice, members, 1, false, o->id);
+    if (token)
+        assert_int_equal (s_send_ok (a, o->id, token), 1);
+    msclient_destroy (&a);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+}
+
+static void
+s_dir_remove (const char *dir)
+{
+    char *command = zsys_sprintf ("rm -rf '%s'", dir);
+    assert_int_equal (system (command), 0);
+    free (command);
+}
+
 //  A chain longer than its first link, as the next issue's membership
 //  changes will make them: written into a stopped server's store (checked
 //  by the chain rules on the way, as that server will), then served
@@ -1912,27 +1954,12 @@ static void
 test_longer_chain (void **state)
 {
     (void) state;
-    char dir [64];
-    strcpy (dir, "/tmp/test_mainserver3.XXXXXX");
-    assert_non_null (mkdtemp (dir));
-    char *endpoint, *push_endpoint;
-    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
-    char alice [32], bob [32];
-    s_name (alice, "alice");
-    s_name (bob, "bob");
-    msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
-    assert_int_equal (s_register (a, alice), CHAT_OK);
-    assert_int_equal (s_register (a, bob), CHAT_OK);
-    assert_int_equal (s_login (a, alice), CHAT_OK);
-    uint8_t id [16];
-    const char *members [] = { bob };
-    s_create_ok (a, alice, members, 1, false, id);
+    offline_t o;
     char *token = NULL;
-    assert_int_equal (s_send_ok (a, id, &token), 1);
-    msclient_destroy (&a);
-    zactor_destroy (&server);
-    zstr_free (&endpoint);
-    zstr_free (&push_endpoint);
+    s_offline_conversation (&o, &token);
+    char *dir = o.dir, *alice = o.alice, *bob = o.bob;
+    uint8_t *id = o.id;
+    char *endpoint, *push_endpoint;
 
     //  149 links after the first: re-keys by bob, then bob leaves
     char *path = zsys_sprintf ("%s/%s", dir, MAINSERVER_DB);
@@ -1976,8 +2003,8 @@ test_longer_chain (void **state)
     assert_int_equal (msgstore_commit (store), CHAT_OK);
     msgstore_destroy (&store);
 
-    server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
-    a = msclient_new (F.key, endpoint, push_endpoint);
+    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
     assert_int_equal (s_login (a, alice), CHAT_OK);
     //  The chain in pages of 100, each link as signed, verifiable in order
     chain = chain_new ();
@@ -2055,9 +2082,7 @@ test_longer_chain (void **state)
     zactor_destroy (&server);
     zstr_free (&endpoint);
     zstr_free (&push_endpoint);
-    char *command = zsys_sprintf ("rm -rf '%s'", dir);
-    assert_int_equal (system (command), 0);
-    free (command);
+    s_dir_remove (dir);
 }
 
 //  get_chain cuts its pages by bytes too: a page of the largest links
@@ -2068,25 +2093,11 @@ static void
 test_chain_pages_by_bytes (void **state)
 {
     (void) state;
-    char dir [64];
-    strcpy (dir, "/tmp/test_mainserver4.XXXXXX");
-    assert_non_null (mkdtemp (dir));
+    offline_t o;
+    s_offline_conversation (&o, NULL);
+    char *dir = o.dir, *alice = o.alice, *bob = o.bob;
+    uint8_t *id = o.id;
     char *endpoint, *push_endpoint;
-    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
-    char alice [32], bob [32];
-    s_name (alice, "alice");
-    s_name (bob, "bob");
-    msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
-    assert_int_equal (s_register (a, alice), CHAT_OK);
-    assert_int_equal (s_register (a, bob), CHAT_OK);
-    assert_int_equal (s_login (a, alice), CHAT_OK);
-    uint8_t id [16];
-    const char *members [] = { bob };
-    s_create_ok (a, alice, members, 1, false, id);
-    msclient_destroy (&a);
-    zactor_destroy (&server);
-    zstr_free (&endpoint);
-    zstr_free (&push_endpoint);
 
     enum { LINKS = 200, STATEMENT = 12000, SIGNATURE = 256 };
     char *path = zsys_sprintf ("%s/%s", dir, MAINSERVER_DB);
@@ -2106,8 +2117,8 @@ test_chain_pages_by_bytes (void **state)
     assert_int_equal (msgstore_commit (store), CHAT_OK);
     msgstore_destroy (&store);
 
-    server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
-    a = msclient_new (F.key, endpoint, push_endpoint);
+    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
     assert_int_equal (s_login (a, alice), CHAT_OK);
     uint64_t after = 0;
     size_t pages = 0;
@@ -2142,9 +2153,7 @@ test_chain_pages_by_bytes (void **state)
     zactor_destroy (&server);
     zstr_free (&endpoint);
     zstr_free (&push_endpoint);
-    char *command = zsys_sprintf ("rm -rf '%s'", dir);
-    assert_int_equal (system (command), 0);
-    free (command);
+    s_dir_remove (dir);
 }
 
 //  A Hello of protocol version 1 (or any but 2) is refused in clear
