@@ -11,6 +11,8 @@
 #define TESTKEYS_H_INCLUDED
 
 #include <stddef.h>
+#include <stdint.h>
+#include <protobuf-c/protobuf-c.h>
 #include "rsakey.h"
 
 #define TESTKEYS_MAX 32
@@ -28,5 +30,11 @@ void
 //  path, or NULL.
 char *
     testkeys_save_public (rsakey_t *key, const char *dir, const char *name);
+
+//  A forgery: the SignedCredential credential (len bytes) with its body
+//  replaced by body, the signature kept. 0 and *out (malloc'd), or -1.
+int
+    testkeys_swap_body (const uint8_t *credential, size_t len, const ProtobufCMessage *body,
+                        uint8_t **out, size_t *out_len);
 
 #endif
