@@ -1,5 +1,6 @@
-/*  chat-keyserver - registration, SCRAM login, certificates, conversation
-    keys. A thin wrapper: options, then keyserver_actor until a signal.
+/*  chat-keyserver - registration, SCRAM login, signed certificates, the key
+    directory and wrapped epoch keys. A thin wrapper: options, then
+    keyserver_actor until a signal.
 
     On start it prints the bound request endpoint, one line on stdout, so
     that --bind tcp://127.0.0.1:* can be used and its port read back. Logs
@@ -29,29 +30,36 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "Usage: chat-keyserver [OPTION]...\n"
-        "The chat key server: registration, SCRAM-SHA-256 login, certificates and\n"
-        "conversation keys.\n"
+        "The chat key server: registration, SCRAM-SHA-256 login, signed certificates,\n"
+        "identity keys and the epoch keys clients wrap for each other.\n"
         "\n"
         "  -b, --bind ENDPOINT     request endpoint (default " DEFAULT_BIND ");\n"
         "                          tcp://127.0.0.1:* takes a free port; the bound\n"
         "                          endpoint is printed on stdout at start\n"
         "  -d, --data DIR          data directory (default " DEFAULT_DATA ")\n"
+        "  -m, --mainserver-key FILE\n"
+        "                          the main server's public key (its mainserver.pub,\n"
+        "                          written by chat-mainserver --init): checks key\n"
+        "                          tickets; required\n"
         "  -c, --config FILE       zconfig file (keyserver/bind, keyserver/data,\n"
-        "                          keyserver/iterations, keyserver/announce,\n"
-        "                          keyserver/verbose); options override it\n"
+        "                          keyserver/mainserver-key, keyserver/iterations,\n"
+        "                          keyserver/announce, keyserver/verbose); options\n"
+        "                          override it\n"
         "  -a, --announce IFACE    announce the server by UDP beacon on IFACE\n"
         "                          (off unless given)\n"
         "  -i, --iterations N      PBKDF2 iterations for new registrations\n"
         "                          (default %d, at least %d)\n"
-        "      --init              create the data directory, server key and shared\n"
-        "                          secret, print the key fingerprint and exit;\n"
-        "                          refuses to replace an existing shared secret\n"
+        "      --init              create the data directory, server key, its public\n"
+        "                          key file and the server's own secret (what is\n"
+        "                          missing), print the public file's path and the\n"
+        "                          key's fingerprint, and exit\n"
         "  -v, --verbose           log every request\n"
         "  -h, --help              show this and exit\n"
         "  -V, --version           show the version and exit\n"
         "\n"
-        "Files in DIR: keyserver.db, server.key, shared.secret (copy it to the main\n"
-        "server's host, mode 0600), resume.secret, admin.sock.\n"
+        "Files in DIR: keyserver.db, server.key, keyserver.pub (public: copy it to the\n"
+        "main server's host, for its --keyserver-key), keyserver.secret (never copied),\n"
+        "admin.sock.\n"
         "Exit status: 0 ok, 1 failure, 2 usage error.\n",
         KEYSERVER_ITERATIONS, SCRAM_MIN_ITERATIONS);
 }
@@ -80,6 +88,7 @@ int
 main (int argc, char *argv [])
 {
     const char *bind_ep = NULL, *data = NULL, *config = NULL, *announce = NULL;
+    const char *mainserver_key = NULL;
     const char *iterations_text = NULL;
     bool init = false, verbose = false;
 
@@ -87,6 +96,7 @@ main (int argc, char *argv [])
     static const struct option options [] = {
         { "bind",       required_argument, NULL, 'b' },
         { "data",       required_argument, NULL, 'd' },
+        { "mainserver-key", required_argument, NULL, 'm' },
         { "config",     required_argument, NULL, 'c' },
         { "announce",   required_argument, NULL, 'a' },
         { "iterations", required_argument, NULL, 'i' },
@@ -97,10 +107,11 @@ main (int argc, char *argv [])
         { NULL, 0, NULL, 0 }
     };
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:d:c:a:i:vhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:d:m:c:a:i:vhV", options, NULL)) != -1) {
         switch (opt) {
             case 'b': bind_ep = optarg; break;
             case 'd': data = optarg; break;
+            case 'm': mainserver_key = optarg; break;
             case 'c': config = optarg; break;
             case 'a': announce = optarg; break;
             case 'i': iterations_text = optarg; break;
@@ -132,6 +143,8 @@ main (int argc, char *argv [])
             bind_ep = zconfig_get (root, "keyserver/bind", NULL);
         if (!data)
             data = zconfig_get (root, "keyserver/data", NULL);
+        if (!mainserver_key)
+            mainserver_key = zconfig_get (root, "keyserver/mainserver-key", NULL);
         if (!announce)
             announce = zconfig_get (root, "keyserver/announce", NULL);
         if (!iterations_text)
@@ -154,13 +167,16 @@ main (int argc, char *argv [])
         announce = NULL;
 
     if (init) {
-        int rc = keyserver_prepare (data, true);
+        int rc = keyserver_prepare (data);
         if (rc == 0) {
-            char *path = zsys_sprintf ("%s/%s", data, KEYSERVER_KEY_FILE);
-            rsakey_t *key = rsakey_load (path);
-            if (key)
-                printf ("%s/%s created; server key %s\n", data, KEYSERVER_SECRET,
-                        rsakey_fingerprint_text (key));
+            char *path = zsys_sprintf ("%s/%s", data, KEYSERVER_PUBLIC_FILE);
+            rsakey_t *key = rsakey_load_public (path);
+            if (key) {
+                //  stdout: what a script reads; stderr: what the operator does
+                printf ("%s %s\n", path, rsakey_fingerprint_text (key));
+                fprintf (stderr, "chat-keyserver: copy %s to the main server's host and "
+                         "give it as chat-mainserver --keyserver-key FILE\n", path);
+            }
             else
                 rc = -1;
             rsakey_destroy (&key);
@@ -168,6 +184,14 @@ main (int argc, char *argv [])
         }
         zconfig_destroy (&root);
         return rc == 0? 0: 1;
+    }
+    if (!mainserver_key || !*mainserver_key) {
+        fprintf (stderr, "chat-keyserver: the main server's public key is needed: copy "
+                 "mainserver.pub from the main server's data directory (chat-mainserver "
+                 "--init writes it) to this host and name it with --mainserver-key FILE "
+                 "(or keyserver/mainserver-key in the config file)\n");
+        zconfig_destroy (&root);
+        return 2;
     }
 
     int status = 1;
@@ -179,6 +203,7 @@ main (int argc, char *argv [])
     if (verbose)
         zstr_send (server, "VERBOSE");
     zstr_sendx (server, "DATA", data, NULL);
+    zstr_sendx (server, "MAINSERVER-KEY", mainserver_key, NULL);
     zstr_sendx (server, "ITERATIONS", iterations_arg, NULL);
     zstr_send (server, "START");
     char *reply = zstr_recv (server);
@@ -204,7 +229,8 @@ main (int argc, char *argv [])
     }
     else
     if (reply || !zsys_interrupted)
-        fprintf (stderr, "chat-keyserver: cannot start with data directory %s\n", data);
+        fprintf (stderr, "chat-keyserver: cannot start with data directory %s "
+                 "(the reason is logged above)\n", data);
     else
         status = 0;
     zstr_free (&reply);

@@ -1,6 +1,6 @@
-/*  chat-mainserver - known users, conversations, the encrypted message
-    store and live push. A thin wrapper: options in, the actor runs, a
-    signal stops it.
+/*  chat-mainserver - known users, conversations and their membership
+    chains, the encrypted message store and live push. A thin wrapper:
+    options in, the actor runs, a signal stops it.
 */
 #include <getopt.h>
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <czmq.h>
 #include "rsakey.h"
-#include "secret.h"
 #include "actorthread.h"
 #include "mainserver.h"
 
@@ -30,22 +29,31 @@ s_usage (FILE *out)
         "  -b, --bind ENDPOINT          requests (ROUTER), default tcp://127.0.0.1:5556\n"
         "  -p, --push-bind ENDPOINT     pushes (PUB), default tcp://127.0.0.1:5557\n"
         "  -d, --data DIR               data directory, default ./var/mainserver\n"
-        "  -s, --shared-secret FILE     the secret shared with the key server,\n"
-        "                               default DIR/shared.secret (mode 0600)\n"
+        "  -k, --keyserver-key FILE     the key server's public key (its keyserver.pub,\n"
+        "                               written by chat-keyserver --init): checks\n"
+        "                               certificates; required\n"
+        "  -P, --push-public ENDPOINT   the push endpoint clients are told in the signed\n"
+        "                               Welcome, when the bound one is not reachable as\n"
+        "                               it is (default: the bound one; a wildcard host\n"
+        "                               means the host the client reached)\n"
         "  -c, --config FILE            zconfig file; keys mainserver/bind, push-bind,\n"
-        "                               data, shared-secret, announce, idle-timeout,\n"
-        "                               verbose (options given here win)\n"
+        "                               push-public, data, keyserver-key, announce,\n"
+        "                               idle-timeout, verbose (options given here win)\n"
         "  -a, --announce IFACE         announce both endpoints by UDP beacon on IFACE\n"
         "                               (never done unless asked)\n"
         "  -i, --idle-timeout SECONDS   drop sessions silent this long, default 300\n"
         "                               (0: never)\n"
-        "      --init                   create DIR and the server key, print the key's\n"
+        "      --init                   create DIR, the server key and its public key\n"
+        "                               file DIR/mainserver.pub (what is missing), print\n"
+        "                               the public file's path and the key's\n"
         "                               fingerprint, and exit\n"
         "  -v, --verbose                log every request\n"
         "  -h, --help                   show this help and exit\n"
         "  -V, --version                show the version and exit\n"
         "\n"
         "An endpoint ending in :* binds a free port; the log says which.\n"
+        "Copy DIR/mainserver.pub (public) to the key server's host, for its\n"
+        "--mainserver-key.\n"
         "Exit status: 0 ok, 1 failed, 2 bad usage.\n");
 }
 
@@ -53,7 +61,8 @@ typedef struct {
     char *bind;
     char *push_bind;
     char *data;
-    char *secret;
+    char *keyserver_key;
+    char *push_public;
     char *announce;
     char *idle;
     bool verbose;
@@ -66,22 +75,26 @@ s_set (char **slot, const char *value)
         *slot = strdup (value);
 }
 
-//  Create the data directory (0700) and the server key.
+//  Create the data directory (0700), the server key and its public file.
 static int
 s_init (const char *data)
 {
-    if (secret_dir_create (data) != 0) {
-        fprintf (stderr, "chat-mainserver: cannot create %s: %s\n", data, strerror (errno));
+    char error [512] = "";
+    if (mainserver_prepare (data, error, sizeof error) != 0) {
+        fprintf (stderr, "chat-mainserver: %s\n", error);
         return 1;
     }
-    char *path = zsys_sprintf ("%s/server.key", data);
-    rsakey_t *key = rsakey_load_or_create (path, MAINSERVER_KEY_BITS);
+    char *path = zsys_sprintf ("%s/%s", data, MAINSERVER_PUBLIC_FILE);
+    rsakey_t *key = rsakey_load_public (path);
     if (!key) {
-        fprintf (stderr, "chat-mainserver: cannot load or create %s\n", path);
+        fprintf (stderr, "chat-mainserver: cannot read %s\n", path);
         free (path);
         return 1;
     }
+    //  stdout: what a script reads; stderr: what the operator does
     printf ("%s %s\n", path, rsakey_fingerprint_text (key));
+    fprintf (stderr, "chat-mainserver: copy %s to the key server's host and give it as "
+             "chat-keyserver --mainserver-key FILE\n", path);
     rsakey_destroy (&key);
     free (path);
     return 0;
@@ -119,7 +132,8 @@ main (int argc, char *argv [])
         { "bind",          required_argument, 0, 'b' },
         { "push-bind",     required_argument, 0, 'p' },
         { "data",          required_argument, 0, 'd' },
-        { "shared-secret", required_argument, 0, 's' },
+        { "keyserver-key", required_argument, 0, 'k' },
+        { "push-public",   required_argument, 0, 'P' },
         { "config",        required_argument, 0, 'c' },
         { "announce",      required_argument, 0, 'a' },
         { "idle-timeout",  required_argument, 0, 'i' },
@@ -133,12 +147,13 @@ main (int argc, char *argv [])
     const char *config_path = NULL;
     bool init = false;
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:p:d:s:c:a:i:vhV", long_options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:p:d:k:P:c:a:i:vhV", long_options, NULL)) != -1) {
         switch (opt) {
             case 'b': s_set (&opts.bind, optarg); break;
             case 'p': s_set (&opts.push_bind, optarg); break;
             case 'd': s_set (&opts.data, optarg); break;
-            case 's': s_set (&opts.secret, optarg); break;
+            case 'k': s_set (&opts.keyserver_key, optarg); break;
+            case 'P': s_set (&opts.push_public, optarg); break;
             case 'c': config_path = optarg; break;
             case 'a': s_set (&opts.announce, optarg); break;
             case 'i': s_set (&opts.idle, optarg); break;
@@ -163,7 +178,8 @@ main (int argc, char *argv [])
         s_set (&opts.bind, zconfig_get (config, "mainserver/bind", NULL));
         s_set (&opts.push_bind, zconfig_get (config, "mainserver/push-bind", NULL));
         s_set (&opts.data, zconfig_get (config, "mainserver/data", NULL));
-        s_set (&opts.secret, zconfig_get (config, "mainserver/shared-secret", NULL));
+        s_set (&opts.keyserver_key, zconfig_get (config, "mainserver/keyserver-key", NULL));
+        s_set (&opts.push_public, zconfig_get (config, "mainserver/push-public", NULL));
         s_set (&opts.announce, zconfig_get (config, "mainserver/announce", NULL));
         s_set (&opts.idle, zconfig_get (config, "mainserver/idle-timeout", NULL));
         const char *verbose = zconfig_get (config, "mainserver/verbose", "0");
@@ -187,6 +203,14 @@ main (int argc, char *argv [])
     int status = 1;
     if (init)
         status = s_init (opts.data);
+    else
+    if (!opts.keyserver_key) {
+        fprintf (stderr, "chat-mainserver: the key server's public key is needed: copy "
+                 "keyserver.pub from the key server's data directory (chat-keyserver "
+                 "--init writes it) to this host and name it with --keyserver-key FILE "
+                 "(or mainserver/keyserver-key in the config file)\n");
+        status = EXIT_USAGE;
+    }
     else {
         zsys_init ();
         //  stdout is for what a program answers; logs go to stderr
@@ -200,7 +224,9 @@ main (int argc, char *argv [])
         char *fingerprint = NULL;
         if ((!opts.verbose || s_command (server, "VERBOSE", NULL, NULL) == 0)
         &&  s_command (server, "DATA", opts.data, NULL) == 0
-        &&  (!opts.secret || s_command (server, "SHARED-SECRET", opts.secret, NULL) == 0)
+        &&  s_command (server, "KEYSERVER-KEY", opts.keyserver_key, NULL) == 0
+        &&  (!opts.push_public
+             || s_command (server, "PUSH-PUBLIC", opts.push_public, NULL) == 0)
         &&  s_command (server, "IDLE-TIMEOUT", idle_ms, NULL) == 0
         &&  s_command (server, "START", NULL, NULL) == 0
         &&  s_command (server, "BIND", opts.bind, NULL) == 0
@@ -233,7 +259,8 @@ main (int argc, char *argv [])
     free (opts.bind);
     free (opts.push_bind);
     free (opts.data);
-    free (opts.secret);
+    free (opts.keyserver_key);
+    free (opts.push_public);
     free (opts.announce);
     free (opts.idle);
     return status;

@@ -1,5 +1,6 @@
-/*  mainserver - the main server as a CZMQ actor: known users,
-    conversations, the encrypted message store, live push
+/*  mainserver - the main server as a CZMQ actor: known users and their
+    identity keys, conversations and their membership chains, key tickets,
+    the encrypted message store, live push (protocol 2)
 
     Start it with zactor_new (mainserver_actor, NULL) and configure it over
     the pipe. Every command but $TERM answers with exactly one string frame:
@@ -8,17 +9,23 @@
 
         VERBOSE                 log one line per request
         DATA <dir>              data directory (created 0700 on START)
-        SHARED-SECRET <path>    the servers' shared secret (default
-                                <dir>/shared.secret); must exist, mode 0600
+        KEYSERVER-KEY <path>    the key server's public key file (PEM, its
+                                keyserver.pub); required before START:
+                                certificates are checked with it
         IDLE-TIMEOUT <ms>       drop sessions silent this long (0: never;
                                 default 300000)
         MAX-SESSIONS <n>        refuse further handshakes (0: no limit)
-        START                   load or create <dir>/server.key, open
+        START                   load or create <dir>/server.key (and write
+                                <dir>/mainserver.pub), open
                                 <dir>/mainserver.db, bind the admin socket
-                                ipc://<dir>/admin.sock; requests are served
-                                from now on
+                                ipc://<dir>/admin.sock
+        PUSH-PUBLIC <endpoint>  the push endpoint every Welcome names
+                                (default: the bound one, a wildcard host
+                                left as it is); before the binds
         BIND <endpoint>         request socket (ROUTER); after START
-        PUSH-BIND <endpoint>    push socket (PUB); after START
+        PUSH-BIND <endpoint>    push socket (PUB); after START. Requests
+                                are served once both are bound: every
+                                Welcome names the push endpoint
         ANNOUNCE <iface>        announce both endpoints by UDP beacon on that
                                 interface (after both binds); never by
                                 default, never in tests
@@ -41,7 +48,18 @@
 #define MAINSERVER_MAX_TOKEN        100000     //  bytes of one message token
 #define MAINSERVER_KEY_BITS         2048
 
+#define MAINSERVER_DB               "mainserver.db"
+#define MAINSERVER_KEY_FILE         "server.key"
+#define MAINSERVER_PUBLIC_FILE      "mainserver.pub"   //  for the key server's operator
+#define MAINSERVER_LOCK_FILE        "mainserver.lock"
+
 void
     mainserver_actor (zsock_t *pipe, void *args);
+
+//  Make the data directory (0700), the server key when missing (RSA 2048,
+//  0600) and its public key file (PEM, 0644, rewritten from the key).
+//  0, or -1 with error filled.
+int
+    mainserver_prepare (const char *data_dir, char *error, size_t error_size);
 
 #endif

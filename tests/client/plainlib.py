@@ -146,14 +146,13 @@ class World:
 
     def start_keyserver(self, data="ks", bind="tcp://127.0.0.1:!"):
         datadir = self.path(data)
-        if not os.path.exists(os.path.join(datadir, "shared.secret")):
-            r = subprocess.run([self.bins["keyserver"], "--init", "--data", datadir,
-                                "--iterations", "4096"], capture_output=True, text=True)
-            check(r.returncode == 0, "keyserver --init failed: %s" % r.stderr)
+        self.init_servers(datadir)
         deadline = time.monotonic() + TIMEOUT
         while True:
             proc = Proc("keyserver", [self.bins["keyserver"], "--bind", bind, "--data", datadir,
-                                      "--iterations", "4096"], stdin=False)
+                                      "--iterations", "4096",
+                                      "--mainserver-key", self.path("ms", "mainserver.pub")],
+                        stdin=False)
             self.procs.append(proc)
             if not self.bind_refused(proc, deadline):
                 break
@@ -162,6 +161,15 @@ class World:
         self.ks_endpoint = m.group(1)
         self.ks_fingerprint = self.fingerprint(proc)
         return proc
+
+    def init_servers(self, ks_dir):
+        """Each server's key and public key file, made once; the key server
+        of ks_dir and the main server of "ms" start with each other's."""
+        for which, datadir in (("keyserver", ks_dir), ("mainserver", self.path("ms"))):
+            if not os.path.exists(os.path.join(datadir, which + ".pub")):
+                r = subprocess.run([self.bins[which], "--init", "--data", datadir],
+                                   capture_output=True, text=True)
+                check(r.returncode == 0, "%s --init failed: %s" % (which, r.stderr))
 
     def bind_refused(self, proc, deadline):
         """Restarting on a fixed port: a client retrying its connection may
@@ -199,7 +207,7 @@ class World:
         while True:
             proc = Proc("mainserver", [self.bins["mainserver"], "--bind", bind, "--push-bind", push,
                                        "--data", self.path(data),
-                                       "--shared-secret", self.path("ks", "shared.secret")],
+                                       "--keyserver-key", self.path("ks", "keyserver.pub")],
                         stdin=False)
             self.procs.append(proc)
             if not self.bind_refused(proc, deadline):

@@ -277,14 +277,20 @@ class Cluster:
         self.exit_codes = []
 
     def init(self):
-        result = subprocess.run([self.bins["keyserver"], "--init", "--data", self.ks_dir],
-                                capture_output=True, text=True, timeout=60)
-        if result.returncode != 0:
-            fail("chat-keyserver --init failed: %s%s" % (result.stdout, result.stderr))
-        m = re.search(r"(SHA256:[A-Za-z0-9+/]{43})", result.stdout)
-        if not m:
-            fail("chat-keyserver --init printed no fingerprint: %r" % result.stdout)
-        self.ks_fingerprint = m.group(1)
+        # Both servers make their keys; each is then started with the
+        # other's public key file, as an operator copies it (protocol 2)
+        for which, data in (("keyserver", self.ks_dir), ("mainserver", self.ms_dir)):
+            result = subprocess.run([self.bins[which], "--init", "--data", data],
+                                    capture_output=True, text=True, timeout=60)
+            if result.returncode != 0:
+                fail("chat-%s --init failed: %s%s" % (which, result.stdout, result.stderr))
+            m = re.search(r"(SHA256:[A-Za-z0-9+/]{43})", result.stdout)
+            if not m:
+                fail("chat-%s --init printed no fingerprint: %r" % (which, result.stdout))
+            if which == "keyserver":
+                self.ks_fingerprint = m.group(1)
+            else:
+                self.ms_fingerprint = m.group(1)
         return self
 
     def _port(self, endpoint):
@@ -294,7 +300,8 @@ class Cluster:
         port = self._port(self.ks_endpoint) if same_port else "*"
         argv = self.wrapper + [self.bins["keyserver"], "--data", self.ks_dir,
                                "--bind", "tcp://%s:%s" % (self.host, port),
-                               "--iterations", str(self.iterations)]
+                               "--iterations", str(self.iterations),
+                               "--mainserver-key", os.path.join(self.ms_dir, "mainserver.pub")]
         if self.announce:
             argv += ["--announce", self.announce]
         argv += list(extra)
@@ -313,7 +320,7 @@ class Cluster:
         argv = self.wrapper + [self.bins["mainserver"], "--data", self.ms_dir,
                                "--bind", "tcp://%s:%s" % (self.host, port),
                                "--push-bind", "tcp://%s:%s" % (self.host, push),
-                               "--shared-secret", os.path.join(self.ks_dir, "shared.secret")]
+                               "--keyserver-key", os.path.join(self.ks_dir, "keyserver.pub")]
         if self.announce:
             argv += ["--announce", self.announce]
         argv += list(extra)

@@ -14,7 +14,7 @@ Then the capture must hold none of:
     table conversation_keys),
   - the probe sessions' channel keys (K, the three derived Fernet keys and
     their signing/encryption halves),
-  - the servers' shared secret, resume secret and private keys;
+  - the key server's own secret and both servers' private keys;
 each looked for raw, in hex, base64 and base64url (padded or not). As a
 control the same search must find things that ARE sent in clear (the key
 server's public key in the handshake, Fernet tokens).
@@ -161,9 +161,9 @@ def body(workdir, cleanups):
             if name != "session_token":        # the push topic: clear by design
                 key_needles.append(("%s probe %s" % (role, name), bytes.fromhex(value)))
 
-    # the servers' own secrets: shared secret, resume secret, private keys
-    for path in (os.path.join(cluster.ks_dir, "shared.secret"),
-                 os.path.join(cluster.ks_dir, "resume.secret")):
+    # the servers' own secrets: the key server's own secret (resume tokens
+    # and fake salts are keyed from it), private keys
+    for path in (os.path.join(cluster.ks_dir, "keyserver.secret"),):
         if os.path.exists(path):
             text = open(path).read().strip()
             try:

@@ -181,15 +181,21 @@ class World:
     def start(self):
         ks_dir = os.path.join(self.workdir, "keyserver")
         ms_dir = os.path.join(self.workdir, "mainserver")
+        # Each server starts with the other's public key file, as an
+        # operator copies them
         subprocess.run([self.args.keyserver, "--init", "--data", ks_dir], check=True,
                        capture_output=True, timeout=60)
+        subprocess.run([self.args.mainserver, "--init", "--data", ms_dir], check=True,
+                       capture_output=True, timeout=60)
         ks = Server([self.args.keyserver, "--data", ks_dir, "--bind", "tcp://127.0.0.1:*",
-                     "--iterations", "4096"], self.workdir, "keyserver")
+                     "--iterations", "4096",
+                     "--mainserver-key", os.path.join(ms_dir, "mainserver.pub")],
+                    self.workdir, "keyserver")
         self.servers.append(ks)
         self.ks_endpoint = ks.wait_for(r"^(tcp://127\.0\.0\.1:\d+)$").group(1)
         ms = Server([self.args.mainserver, "--data", ms_dir,
                      "--bind", "tcp://127.0.0.1:*", "--push-bind", "tcp://127.0.0.1:*",
-                     "--shared-secret", os.path.join(ks_dir, "shared.secret")],
+                     "--keyserver-key", os.path.join(ks_dir, "keyserver.pub")],
                     self.workdir, "mainserver")
         self.servers.append(ms)
         self.ms_endpoint = ms.wait_for(r"requests on (tcp://\S+)").group(1)

@@ -1,0 +1,29 @@
+/*  ksctx - what the key server's request handlers share: the store, the
+    keys, the login back-off and the settings
+
+    Owned by the actor (keyserver.c), borrowed by every handler; one thread
+    only. Nothing here is ever logged or sent: keys appear in logs and on
+    the admin socket as fingerprints at most.
+*/
+#ifndef KSCTX_H_INCLUDED
+#define KSCTX_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "fernet.h"
+#include "keystore.h"
+#include "ratelimit.h"
+#include "rsakey.h"
+
+typedef struct {
+    keystore_t *store;
+    rsakey_t *server_key;               //  signs certificates and handshakes
+    rsakey_t *mainserver_key;           //  public: checks key tickets
+    ratelimit_t *ratelimit;
+    uint8_t fake_salt_key [32];         //  from the server's own secret
+    uint8_t resume_key [FERNET_KEY_SIZE];
+    uint32_t iterations;                //  PBKDF2 count for new registrations
+    bool verbose;
+} ksctx_t;
+
+#endif

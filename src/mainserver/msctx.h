@@ -1,0 +1,25 @@
+/*  msctx - what the main server's request handlers share: the store, the
+    keys, the sessions and who is online
+
+    Owned by the actor (mainserver.c), borrowed by every handler; one
+    thread only.
+*/
+#ifndef MSCTX_H_INCLUDED
+#define MSCTX_H_INCLUDED
+
+#include <stdbool.h>
+#include "chanserver.h"
+#include "msgstore.h"
+#include "msonline.h"
+#include "rsakey.h"
+
+typedef struct {
+    msgstore_t *store;
+    rsakey_t *server_key;               //  signs handshakes and key tickets
+    rsakey_t *keyserver_key;            //  public: checks certificates
+    chanserver_t *chanserver;
+    msonline_t *online;
+    bool verbose;
+} msctx_t;
+
+#endif
