@@ -69,7 +69,10 @@ service_run (zsock_t *actor, service_reload_fn *reload, void *arg)
             status = 1;
             break;
         }
-        if (!which && zpoller_terminated (poller) && !zsys_interrupted) {
+        //  A signal interrupts the poll too (SIGHUP): only a context that
+        //  is going away ends the run
+        if (!which && zpoller_terminated (poller) && !zsys_interrupted
+        &&  zmq_errno () == ETERM) {
             status = 1;
             break;
         }
