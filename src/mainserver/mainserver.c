@@ -1253,8 +1253,9 @@ s_handle_admin (server_t *self)
     reply.version = CHAT_VERSION;
     reply.server_key_fingerprint = (char *) rsakey_fingerprint_text (self->key);
     reply.started_at = self->started_at;
-    if (good && request->metrics)
-        reply.metrics = metrics_render (self->metrics);
+    char *metrics_text = NULL;
+    if (good && request->metrics && (metrics_text = metrics_render (self->metrics)))
+        reply.metrics = metrics_text;
     else
     if (good) {
         reply.n_sessions = chanserver_admin_sessions (self->chanserver, &reply.sessions);
@@ -1275,7 +1276,7 @@ s_handle_admin (server_t *self)
     chanserver_admin_sessions_free (&reply.sessions);
     free (reply.users);
     free (reply.conversations);
-    free (reply.metrics);
+    free (metrics_text);
     zlistx_destroy (&arena.allocs);
     if (request)
         chat__admin_request__free_unpacked (request, NULL);
