@@ -110,7 +110,7 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     if (config_path) {
         opts->config = zconfig_load (config_path);
         if (!opts->config) {
-            fprintf (stderr, "chat-keyserver: cannot read config file %s\n", config_path);
+            service_complain ("chat-keyserver", "cannot read config file %s", config_path);
             return 2;
         }
         zconfig_t *root = opts->config;
@@ -141,13 +141,13 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
         opts->metrics_bind = NULL;
     *iterations = KEYSERVER_ITERATIONS;
     if (opts->iterations && s_parse_iterations (opts->iterations, iterations)) {
-        fprintf (stderr, "chat-keyserver: iterations must be %d..%d, not '%s'\n",
+        service_complain ("chat-keyserver", "iterations must be %d..%d, not '%s'",
                  SCRAM_MIN_ITERATIONS, SCRAM_MAX_ITERATIONS, opts->iterations);
         return 2;
     }
     if (logsink_level_parse (opts->log_level) < 0) {
-        fprintf (stderr, "chat-keyserver: log level '%s' is not error, warning, notice, "
-                 "info or debug\n", opts->log_level);
+        service_complain ("chat-keyserver", "log level '%s' is not error, warning, notice, "
+                 "info or debug", opts->log_level);
         return 2;
     }
     return 0;

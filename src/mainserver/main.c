@@ -109,7 +109,7 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     if (config_path) {
         zconfig_t *config = zconfig_load (config_path);
         if (!config) {
-            fprintf (stderr, "chat-mainserver: cannot read config %s\n", config_path);
+            service_complain ("chat-mainserver", "cannot read config %s", config_path);
             return -1;
         }
         s_set (&opts->bind, zconfig_get (config, "mainserver/bind", NULL));
@@ -131,8 +131,8 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     s_set (&opts->idle, "300");
     s_set (&opts->log_level, "info");
     if (logsink_level_parse (opts->log_level) < 0) {
-        fprintf (stderr, "chat-mainserver: log level '%s' is not error, warning, notice, "
-                 "info or debug\n", opts->log_level);
+        service_complain ("chat-mainserver", "log level '%s' is not error, warning, notice, "
+                 "info or debug", opts->log_level);
         return -1;
     }
     return 0;

@@ -1,6 +1,7 @@
 /*  service - what a server's main() owes systemd; see service.h  */
 #include "service.h"
 #include <signal.h>
+#include <stdarg.h>
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
@@ -10,6 +11,7 @@
 
 static volatile sig_atomic_t s_hangups;
 static int s_reloads;
+static bool s_running;              //  inside service_run
 
 static void
 s_on_hangup (int signum)
@@ -60,6 +62,7 @@ service_run (zsock_t *actor, service_reload_fn *reload, void *arg)
 {
     int status = 0;
     int handled = s_hangups;
+    s_running = true;
     zpoller_t *poller = zpoller_new (actor, NULL);
     assert (poller);
     while (!zsys_interrupted) {
@@ -82,8 +85,23 @@ service_run (zsock_t *actor, service_reload_fn *reload, void *arg)
         }
     }
     zpoller_destroy (&poller);
+    s_running = false;
     sd_notify (0, "STOPPING=1\nSTATUS=stopping");
     return status;
+}
+
+void
+service_complain (const char *prog, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *text = zsys_vprintf (format, args);
+    va_end (args);
+    if (s_running)
+        zsys_warning ("%s", text ? text : format);
+    else
+        fprintf (stderr, "%s: %s\n", prog, text ? text : format);
+    zstr_free (&text);
 }
 
 int

@@ -33,6 +33,13 @@ typedef int (service_reload_fn) (void *arg);
 int
     service_run (zsock_t *actor, service_reload_fn *reload, void *arg);
 
+//  Say what is wrong with the options or the config file: before the run
+//  as "prog: text" on stderr (a person at a terminal reads it), during a
+//  run (a reload) as a warning in the log, where the journal has it.
+void
+    service_complain (const char *prog, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
 //  How many reloads SIGHUP has asked for so far (tests).
 int
     service_reloads (void);

@@ -76,7 +76,10 @@ class Proc:
 
     _all = []
 
-    def __init__(self, name, argv, env=None, netns=None, logdir=None, stdin=True):
+    def __init__(self, name, argv, env=None, netns=None, logdir=None, stdin=True,
+                 journal=False):
+        """journal: stderr is a pipe named by JOURNAL_STREAM, as systemd
+        names the journal's stream to a service (lines then carry <N>)."""
         self.name = name
         self.argv = list(argv)
         if netns:
@@ -87,12 +90,21 @@ class Proc:
         self.cursor = 0
         self.logdir = logdir
         full_env = dict(os.environ)
+        full_env.pop("JOURNAL_STREAM", None)
         if env:
             full_env.update(env)
+        stderr = subprocess.PIPE
+        if journal:
+            read_end, stderr = os.pipe()
+            st = os.fstat(stderr)
+            full_env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
         self.p = subprocess.Popen(
             argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+            stdout=subprocess.PIPE, stderr=stderr, env=full_env,
             start_new_session=True, preexec_fn=_die_with_parent)
+        if journal:
+            os.close(stderr)
+            self.p.stderr = os.fdopen(read_end, "rb")
         self.pid = self.p.pid
         self.threads = [
             threading.Thread(target=read_lines, args=(self.p.stdout, self.out, self.cv),
@@ -290,7 +302,7 @@ class Cluster:
     def _port(self, endpoint):
         return endpoint.rsplit(":", 1)[1] if endpoint else "*"
 
-    def start_keyserver(self, same_port=True, extra=()):
+    def start_keyserver(self, same_port=True, extra=(), env=None, journal=False):
         port = self._port(self.ks_endpoint) if same_port else "*"
         argv = self.wrapper + [self.bins["keyserver"], "--data", self.ks_dir,
                                "--bind", "tcp://%s:%s" % (self.host, port),
@@ -299,7 +311,7 @@ class Cluster:
             argv += ["--announce", self.announce]
         argv += list(extra)
         self.ks = Proc("keyserver" + self.name, argv, netns=self.netns,
-                       logdir=self.workdir, stdin=False)
+                       logdir=self.workdir, stdin=False, env=env, journal=journal)
         m = self.ks.wait(r"^(tcp://\S+)$", timeout=max(TIMEOUT, 60), what="bound endpoint")
         self.ks_endpoint = m.group(1)
         m = self.ks.wait_log(r"key (SHA256:[A-Za-z0-9+/]{43})", 10, "key fingerprint")
@@ -307,7 +319,7 @@ class Cluster:
         log("keyserver%s on %s (pid %d)" % (self.name, self.ks_endpoint, self.ks.pid))
         return self.ks
 
-    def start_mainserver(self, same_port=True, extra=()):
+    def start_mainserver(self, same_port=True, extra=(), env=None, journal=False):
         port = self._port(self.ms_endpoint) if same_port else "*"
         push = self._port(self.push_endpoint) if same_port else "*"
         argv = self.wrapper + [self.bins["mainserver"], "--data", self.ms_dir,
@@ -318,7 +330,7 @@ class Cluster:
             argv += ["--announce", self.announce]
         argv += list(extra)
         self.ms = Proc("mainserver" + self.name, argv, netns=self.netns,
-                       logdir=self.workdir, stdin=False)
+                       logdir=self.workdir, stdin=False, env=env, journal=journal)
         wait = max(TIMEOUT, 60)
         self.ms_endpoint = self.ms.wait_log(r"requests on (tcp://\S+)", wait,
                                             "request endpoint").group(1)
