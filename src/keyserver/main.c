@@ -167,23 +167,16 @@ s_apply_runtime (zsock_t *server, const options_t *opts, uint32_t iterations)
     zstr_sendx (server, "ITERATIONS", iterations_arg, NULL);
 }
 
-typedef struct {
-    zsock_t *server;
-    const options_t *cli;
-    const char *config_path;
-} reload_t;
-
 //  SIGHUP: the config file again; binds and the data directory stay as
 //  they are until a restart.
 static int
-s_reload (void *arg)
+s_reload (zsock_t *server, const char *config_path, void *cli)
 {
-    reload_t *reload = (reload_t *) arg;
     options_t opts;
     uint32_t iterations;
-    int rc = s_options_resolve (&opts, reload->cli, reload->config_path, &iterations);
+    int rc = s_options_resolve (&opts, (const options_t *) cli, config_path, &iterations);
     if (rc == 0) {
-        s_apply_runtime (reload->server, &opts, iterations);
+        s_apply_runtime (server, &opts, iterations);
         zsys_info ("chat-keyserver: log level %s, %u iterations for new accounts",
                    opts.log_level, iterations);
     }
@@ -293,8 +286,7 @@ main (int argc, char *argv [])
                 char *ready = zsys_sprintf ("serving on %s", endpoint);
                 service_ready (ready);
                 zstr_free (&ready);
-                reload_t reload = { server, &cli, config };
-                status = service_run (server, s_reload, &reload);
+                status = service_run (server, config, s_reload, &cli);
             }
             else
             if (reply || !zsys_interrupted)

@@ -173,22 +173,15 @@ s_apply_runtime (zsock_t *server, const options_t *opts)
     return s_command (server, "VERBOSE", level == LOG_DEBUG ? "1" : "0", NULL);
 }
 
-typedef struct {
-    zsock_t *server;
-    const options_t *cli;
-    const char *config_path;
-} reload_t;
-
 //  SIGHUP: the config file again; what cannot change at run time (binds,
 //  data directory) is left as it is until a restart.
 static int
-s_reload (void *arg)
+s_reload (zsock_t *server, const char *config_path, void *cli)
 {
-    reload_t *reload = (reload_t *) arg;
     options_t opts;
-    int rc = s_options_resolve (&opts, reload->cli, reload->config_path);
+    int rc = s_options_resolve (&opts, (const options_t *) cli, config_path);
     if (rc == 0)
-        rc = s_apply_runtime (reload->server, &opts);
+        rc = s_apply_runtime (server, &opts);
     if (rc == 0)
         zsys_info ("chat-mainserver: log level %s", opts.log_level);
     s_options_free (&opts);
@@ -313,8 +306,7 @@ main (int argc, char *argv [])
                                         opts.push_bind);
             service_ready (ready);
             zstr_free (&ready);
-            reload_t reload = { server, &cli, config_path };
-            status = service_run (server, s_reload, &reload);
+            status = service_run (server, config_path, s_reload, &cli);
             if (status == 0)
                 zsys_info ("chat-mainserver: signal received, stopping");
         }

@@ -268,6 +268,16 @@ s_code_name (size_t slot)
     return slot == METRICS_MAX_CODES - 1 ? "other" : chat_errname ((int) slot);
 }
 
+//  The label of a name slot: its name, "other" for the shared last slot,
+//  NULL for a slot not registered (count: the registered names, as loaded)
+static const char *
+s_slot_name (names_t *names, size_t slot, size_t count)
+{
+    if (slot == METRICS_MAX_KINDS)
+        return "other";
+    return slot < count ? names->names [slot] : NULL;
+}
+
 static void
 s_header (FILE *out, const char *name, const char *type, const char *help)
 {
@@ -337,10 +347,8 @@ s_render (FILE *out, metrics_t *self)
               "Requests handled, by kind and the code they were answered with.");
     size_t kinds = atomic_load_explicit (&self->kinds.count, memory_order_acquire);
     for (size_t kind = 0; kind <= METRICS_MAX_KINDS; kind++) {
-        if (kind >= kinds && kind < METRICS_MAX_KINDS)
-            continue;
-        const char *name = kind < METRICS_MAX_KINDS ? self->kinds.names [kind] : "other";
-        for (size_t code = 0; code < METRICS_MAX_CODES; code++) {
+        const char *name = s_slot_name (&self->kinds, kind, kinds);
+        for (size_t code = 0; name && code < METRICS_MAX_CODES; code++) {
             uint64_t value = s_get (&self->requests [kind][code]);
             if (value)
                 fprintf (out, "chat_requests_total{role=\"%s\",kind=\"%s\",code=\"%s\"} %llu\n",
@@ -351,13 +359,11 @@ s_render (FILE *out, metrics_t *self)
               "Requests refused for a per-user quota, by quota.");
     size_t quotas = atomic_load_explicit (&self->quotas.count, memory_order_acquire);
     for (size_t quota = 0; quota <= METRICS_MAX_KINDS; quota++) {
-        if (quota >= quotas && quota < METRICS_MAX_KINDS)
-            continue;
-        uint64_t value = s_get (&self->quota_refusals [quota]);
+        const char *name = s_slot_name (&self->quotas, quota, quotas);
+        uint64_t value = name ? s_get (&self->quota_refusals [quota]) : 0;
         if (value)
             fprintf (out, "chat_quota_refusals_total{role=\"%s\",quota=\"%s\"} %llu\n", role,
-                     quota < METRICS_MAX_KINDS ? self->quotas.names [quota] : "other",
-                     (unsigned long long) value);
+                     name, (unsigned long long) value);
     }
 
     s_header (out, "chat_commit_seconds", "histogram",

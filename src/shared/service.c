@@ -38,7 +38,7 @@ service_ready (const char *status)
 }
 
 static void
-s_reload (service_reload_fn *reload, void *arg)
+s_reload (zsock_t *actor, const char *config_path, service_reload_fn *reload, void *arg)
 {
     struct timespec now;
     clock_gettime (CLOCK_MONOTONIC, &now);
@@ -48,7 +48,7 @@ s_reload (service_reload_fn *reload, void *arg)
                 (unsigned long long) now.tv_sec * 1000000ULL
                 + (unsigned long long) now.tv_nsec / 1000ULL);
     s_reloads++;
-    int rc = reload ? reload (arg) : 0;
+    int rc = reload ? reload (actor, config_path, arg) : 0;
     if (rc == 0)
         zsys_notice ("configuration reloaded");
     else
@@ -58,7 +58,7 @@ s_reload (service_reload_fn *reload, void *arg)
 }
 
 int
-service_run (zsock_t *actor, service_reload_fn *reload, void *arg)
+service_run (zsock_t *actor, const char *config_path, service_reload_fn *reload, void *arg)
 {
     int status = 0;
     int handled = s_hangups;
@@ -81,7 +81,7 @@ service_run (zsock_t *actor, service_reload_fn *reload, void *arg)
         }
         while (handled != s_hangups) {
             handled = s_hangups;
-            s_reload (reload, arg);
+            s_reload (actor, config_path, reload, arg);
         }
     }
     zpoller_destroy (&poller);

@@ -24,14 +24,17 @@ void
 void
     service_ready (const char *status);
 
-//  Reread what may change at run time and apply it. 0 when it took; on
-//  -1 the server goes on with what it had, and says why in the log.
-typedef int (service_reload_fn) (void *arg);
+//  Reread config_path (may be NULL) and apply to the actor what may change
+//  at run time; arg is the caller's (its command line options). 0 when it
+//  took; on -1 the server goes on with what it had, and says why in the log.
+typedef int (service_reload_fn) (zsock_t *actor, const char *config_path, void *arg);
 
 //  Wait for SIGINT/SIGTERM (returns 0) or for the actor to stop by itself
-//  (anything readable on its pipe: returns 1). SIGHUP calls reload (arg).
+//  (anything readable on its pipe: returns 1). SIGHUP calls
+//  reload (actor, config_path, arg).
 int
-    service_run (zsock_t *actor, service_reload_fn *reload, void *arg);
+    service_run (zsock_t *actor, const char *config_path, service_reload_fn *reload,
+                 void *arg);
 
 //  Say what is wrong with the options or the config file: before the run
 //  as "prog: text" on stderr (a person at a terminal reads it), during a
