@@ -187,6 +187,8 @@ s_reload (zsock_t *server, const char *config_path, void *cli)
 int
 main (int argc, char *argv [])
 {
+    //  A SIGHUP (reload) from now on never ends the process
+    service_init ();
     options_t cli = { 0 };
     const char *config = NULL;
     bool init = false;
@@ -230,7 +232,6 @@ main (int argc, char *argv [])
     }
 
     //  Logs go to stderr (the journal under systemd, with priorities)
-    service_init ();
     logsink_install ("chat-keyserver");
 
     //  Defaults, then the config file, then the command line
@@ -266,11 +267,11 @@ main (int argc, char *argv [])
     s_apply_runtime (server, &opts, iterations);
     zstr_sendx (server, "DATA", data, NULL);
     zstr_send (server, "START");
-    char *reply = zstr_recv (server);
+    char *reply = service_recv (server);
     if (reply && streq (reply, "OK")) {
         zstr_free (&reply);
         zstr_sendx (server, "BIND", opts.bind, NULL);
-        reply = zstr_recv (server);
+        reply = service_recv (server);
         if (reply && !streq (reply, "ERROR")) {
             printf ("%s\n", reply);
             fflush (stdout);
@@ -278,7 +279,7 @@ main (int argc, char *argv [])
             reply = NULL;
             if (opts.metrics_bind) {
                 zstr_sendx (server, "METRICS-BIND", opts.metrics_bind, NULL);
-                reply = zstr_recv (server);
+                reply = service_recv (server);
             }
             if (!opts.metrics_bind || (reply && !streq (reply, "ERROR"))) {
                 if (opts.announce)

@@ -195,7 +195,7 @@ s_command (zsock_t *server, const char *command, const char *arg, char **answer)
         zstr_sendx (server, command, arg, NULL);
     else
         zstr_send (server, command);
-    char *reply = zstr_recv (server);
+    char *reply = service_recv (server);
     if (!reply) {
         fprintf (stderr, "chat-mainserver: %s: no answer\n", command);
         return -1;
@@ -215,6 +215,8 @@ s_command (zsock_t *server, const char *command, const char *arg, char **answer)
 int
 main (int argc, char *argv [])
 {
+    //  A SIGHUP (reload) from now on never ends the process
+    service_init ();
     static struct option long_options [] = {
         { "bind",          required_argument, 0, 'b' },
         { "push-bind",     required_argument, 0, 'p' },
@@ -282,7 +284,6 @@ main (int argc, char *argv [])
     else {
         //  stdout is for what a program answers; logs go to stderr (the
         //  journal under systemd, with priorities)
-        service_init ();
         logsink_install ("chat-mainserver");
         actorthread_t *actor = actorthread_new (mainserver_actor, NULL);
         assert (actor);

@@ -90,6 +90,15 @@ service_run (zsock_t *actor, const char *config_path, service_reload_fn *reload,
     return status;
 }
 
+char *
+service_recv (zsock_t *actor)
+{
+    char *reply = zstr_recv (actor);
+    while (!reply && !zsys_interrupted && zmq_errno () == EINTR)
+        reply = zstr_recv (actor);
+    return reply;
+}
+
 void
 service_complain (const char *prog, const char *format, ...)
 {

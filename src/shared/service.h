@@ -36,6 +36,12 @@ int
     service_run (zsock_t *actor, const char *config_path, service_reload_fn *reload,
                  void *arg);
 
+//  One string from the actor, waiting through a signal that does not stop
+//  the server (a SIGHUP during start). NULL when SIGINT/SIGTERM came or
+//  the actor is gone.
+char *
+    service_recv (zsock_t *actor);
+
 //  Say what is wrong with the options or the config file: before the run
 //  as "prog: text" on stderr (a person at a terminal reads it), during a
 //  run (a reload) as a warning in the log, where the journal has it.

@@ -10,6 +10,7 @@ Network namespaces (discovery, capture) are made here too, named uniquely
 per run and always deleted, also when a test fails or is interrupted.
 """
 import base64
+import glob
 import os
 import re
 import shutil
@@ -367,6 +368,43 @@ class Cluster:
     def client_args(self):
         return ["--keyserver", self.ks_endpoint, "--mainserver", self.ms_endpoint,
                 "--push", self.push_endpoint]
+
+
+# ------------------------------------------------------------------ valgrind
+
+def valgrind_wrapper(workdir):
+    """Run a server under valgrind, its log in workdir/valgrind.PID.log."""
+    return ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+            "--error-exitcode=99", "--num-callers=30",
+            "--log-file=%s/valgrind.%%p.log" % workdir]
+
+
+def check_valgrind_logs(workdir, expected, what):
+    """Every server's valgrind log: no error, no definite or indirect leak;
+    expected logs at least (what says which)."""
+    logs = sorted(glob.glob(os.path.join(workdir, "valgrind.*.log")))
+    if len(logs) < expected:
+        fail("expected %d valgrind logs (%s), found %d" % (expected, what, len(logs)))
+    problems = []
+    for path in logs:
+        text = open(path, errors="replace").read()
+        command = re.search(r"Command: (\S+)", text)
+        who = os.path.basename(command.group(1)) if command else path
+        summary = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        if not summary:
+            problems.append("%s: no ERROR SUMMARY (did it exit cleanly?)" % who)
+            continue
+        for kind in ("definitely", "indirectly"):
+            m = re.search(kind + r" lost: ([\d,]+) bytes", text)
+            if m and m.group(1) != "0":
+                problems.append("%s: %s lost %s bytes" % (who, kind, m.group(1)))
+        if summary.group(1) != "0":
+            problems.append("%s: %s errors" % (who, summary.group(1)))
+        if problems:
+            print("--- %s ---\n%s" % (path, text[-6000:]))
+        log("valgrind %s: %s errors (%s)" % (who, summary.group(1), os.path.basename(path)))
+    if problems:
+        fail("valgrind: " + "; ".join(problems))
 
 
 # ------------------------------------------------------------------ namespaces

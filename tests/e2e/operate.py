@@ -15,6 +15,8 @@ JOURNAL_STREAM, a config file, and --metrics-bind on a free loopback port.
   and every family asserted to have moved: sessions by state, handshakes,
   requests by kind and code, commit latency and batch histograms, pushes and
   the push queue's high mark, store size; chat-admin metrics prints the same.
+- With --valgrind (e2e.operate-valgrind) both servers run under valgrind,
+  the metrics thread and the reloads included: no error, no leak.
 - SIGHUP: the config's log level goes to debug (per-request lines appear),
   back to warning (info lines stop), and a broken config is refused with a
   warning; RELOADING=1 then READY=1 each time; no session is dropped (no new
@@ -32,6 +34,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib as L                                             # noqa: E402
+
+VALGRIND = "--valgrind" in sys.argv
 
 
 class Notify:
@@ -159,9 +163,15 @@ def body(workdir, cleanups):
         print("SKIP: curl is not installed (tools/setup installs it)")
         return L.SKIP
     admin = bins.get("admin")
+    if VALGRIND:
+        if not shutil.which("valgrind"):
+            print("SKIP: valgrind is not installed (tools/setup installs it)")
+            return L.SKIP
+        L.TIMEOUT = max(L.TIMEOUT, 180)
     # The notify socket is a file: it reaches across network namespaces
     net = L.private_net("operate", cleanups)
-    cluster = L.Cluster(bins, workdir, netns=net).init()
+    cluster = L.Cluster(bins, workdir, netns=net,
+                        wrapper=L.valgrind_wrapper(workdir) if VALGRIND else None).init()
     host = cluster.host
 
     notify = {}
@@ -340,6 +350,8 @@ def body(workdir, cleanups):
     cluster.stop()
     for role in notify:
         notify[role].wait("STOPPING=1", since[role], timeout=5)
+    if VALGRIND:
+        L.check_valgrind_logs(workdir, 2, "2 servers")
     for proc, what in ((ks, "key server"), (ms, "main server")):
         lines = journal_check(proc, what)
         levels = sorted(set(line[1] for line in lines))
