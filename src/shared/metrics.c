@@ -284,6 +284,15 @@ s_header (FILE *out, const char *name, const char *type, const char *help)
     fprintf (out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+//  A family of one series, labelled with the role only
+static void
+s_single (FILE *out, const metrics_t *self, const char *name, const char *type,
+          const char *help, uint64_t value)
+{
+    s_header (out, name, type, help);
+    fprintf (out, "%s{role=\"%s\"} %llu\n", name, self->role, (unsigned long long) value);
+}
+
 //  One series per code that has counted something
 static void
 s_by_code (FILE *out, const metrics_t *self, const char *name, const char *label,
@@ -324,9 +333,8 @@ s_render (FILE *out, metrics_t *self)
     const char *role = self->role;
     s_header (out, "chat_build_info", "gauge", "The server's role and version.");
     fprintf (out, "chat_build_info{role=\"%s\",version=\"%s\"} 1\n", role, self->version);
-    s_header (out, "chat_start_time_seconds", "gauge", "When the server started, unix time.");
-    fprintf (out, "chat_start_time_seconds{role=\"%s\"} %lld\n", role,
-             (long long) self->started_at);
+    s_single (out, self, "chat_start_time_seconds", "gauge",
+              "When the server started, unix time.", (uint64_t) self->started_at);
 
     s_header (out, "chat_sessions", "gauge",
               "Sessions by state: handshaking (RSA work under way), anonymous "
@@ -374,11 +382,9 @@ s_render (FILE *out, metrics_t *self)
               "Requests committed together in one transaction.");
     s_histogram (out, self, "chat_commit_batch_requests", s_batch_bounds, self->batch_buckets,
                  BATCH_BUCKETS, (double) s_get (&self->batch_sum));
-    s_header (out, "chat_commit_failures_total", "counter",
-              "Batches whose COMMIT failed (every reply became ERR_INTERNAL).");
-    fprintf (out, "chat_commit_failures_total{role=\"%s\"} %llu\n", role,
-             (unsigned long long) s_get (&self->commit_failures));
-
+    s_single (out, self, "chat_commit_failures_total", "counter",
+              "Batches whose COMMIT failed (every reply became ERR_INTERNAL).",
+              s_get (&self->commit_failures));
     if (self->pushes_shown) {
         s_header (out, "chat_pushes_total", "counter",
                   "Pushes published to sessions, by result.");
@@ -386,19 +392,15 @@ s_render (FILE *out, metrics_t *self)
                  (unsigned long long) s_get (&self->pushes_sent));
         fprintf (out, "chat_pushes_total{role=\"%s\",result=\"failed\"} %llu\n", role,
                  (unsigned long long) s_get (&self->pushes_failed));
-        s_header (out, "chat_push_queue_depth", "gauge",
-                  "Pushes waiting to be sealed and published.");
-        fprintf (out, "chat_push_queue_depth{role=\"%s\"} %llu\n", role,
-                 (unsigned long long) s_get (&self->push_queue));
-        s_header (out, "chat_push_queue_depth_max", "gauge",
-                  "The deepest the push queue has been since start.");
-        fprintf (out, "chat_push_queue_depth_max{role=\"%s\"} %llu\n", role,
-                 (unsigned long long) s_get (&self->push_queue_max));
+        s_single (out, self, "chat_push_queue_depth", "gauge",
+                  "Pushes waiting to be sealed and published.", s_get (&self->push_queue));
+        s_single (out, self, "chat_push_queue_depth_max", "gauge",
+                  "The deepest the push queue has been since start.",
+                  s_get (&self->push_queue_max));
     }
-    s_header (out, "chat_store_bytes", "gauge",
-              "Size of the server's database files (main file and write-ahead log).");
-    fprintf (out, "chat_store_bytes{role=\"%s\"} %llu\n", role,
-             (unsigned long long) s_get (&self->store_bytes));
+    s_single (out, self, "chat_store_bytes", "gauge",
+              "Size of the server's database files (main file and write-ahead log).",
+              s_get (&self->store_bytes));
 }
 
 char *
