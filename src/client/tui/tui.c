@@ -1,5 +1,4 @@
-/*  tui - the full-screen client: event loop, screen dispatch, shared
-    drawing (title bar, status line, pin warnings)
+/*  tui - the full-screen client: event loop, screen dispatch
 
     One thread, one loop: zmq_poll over stdin (fd 0) and the client's
     sockets with the client's own timeout, then the client's timers, its
@@ -8,273 +7,111 @@
     any change, so a resize (KEY_RESIZE) needs nothing but a redraw.
 */
 #include <locale.h>
-#include <stdarg.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "tui.h"
+#include "tui_frame.h"
 #include "tui_login.h"
 #include "tui_main.h"
 #include "tui_picker.h"
 
-#define STATUS_MS 6000
-#define STATUS_ERROR_MS 12000
 #define QUIT_WAIT_MS 1500
 
-static const char *s_server_label [2] = { "key server", "main server" };
+typedef enum {
+    TUI_SCREEN_LOGIN = 0,
+    TUI_SCREEN_MAIN,
+    TUI_SCREEN_PICKER
+} tui_screen_t;
 
-void
-tui_status (tui_t *self, bool error, const char *format, ...)
+typedef struct {
+    chatclient_t *client;
+    bool running;
+    bool dirty;                 //  redraw at the end of this loop turn
+    int exit_code;
+    tui_screen_t screen;
+    uint32_t quit_cmd;          //  logout on the way out
+    int64_t quit_deadline;
+    tui_frame_t *frame;
+    tui_login_t *login;
+    tui_main_t *main;
+    tui_picker_t *picker;
+} tui_t;
+
+//  Leave: logout first when logged in, then exit.
+static void
+s_quit (tui_t *self)
 {
-    va_list args;
-    va_start (args, format);
-    char *text = zsys_vprintf (format, args);
-    va_end (args);
-    if (!text)
-        return;
-    zstr_free (&self->status);
-    self->status = text;
-    self->status_error = error;
-    self->status_until = zclock_mono () + (error? STATUS_ERROR_MS: STATUS_MS);
     self->dirty = true;
-}
-
-void
-tui_goto (tui_t *self, tui_screen_t screen)
-{
-    self->screen = screen;
-    self->dirty = true;
-    if (screen == TUI_SCREEN_PICKER)
-        tui_picker_enter (self->picker, self);
-}
-
-void
-tui_quit (tui_t *self)
-{
     if (self->quit_cmd)
         return;
     if (chatclient_username (self->client)) {
         //  End the session on the servers, but never wait long for it
         self->quit_cmd = chatclient_logout (self->client);
         self->quit_deadline = zclock_mono () + QUIT_WAIT_MS;
-        tui_status (self, false, "Logging out...");
+        tui_frame_status (self->frame, false, "Logging out...");
     }
     else
         self->running = false;
 }
 
-int
-tui_attr (tui_t *self, int pair)
-{
-    if (self->colors)
-        return COLOR_PAIR (pair) | (pair == TUI_PAIR_TITLE || pair == TUI_PAIR_WARN
-                                    || pair == TUI_PAIR_ERROR? A_BOLD: 0)
-                                 | (pair == TUI_PAIR_FIELD? A_UNDERLINE: 0);
-    switch (pair) {
-        case TUI_PAIR_TITLE:
-        case TUI_PAIR_SELECT:
-        case TUI_PAIR_WARN:
-            return A_REVERSE;
-        case TUI_PAIR_ERROR:
-        case TUI_PAIR_OWN:
-            return A_BOLD;
-        case TUI_PAIR_DIM:
-            return A_DIM;
-        case TUI_PAIR_FIELD:
-            return A_UNDERLINE;
-        default:
-            return A_NORMAL;
-    }
-}
-
-void
-tui_put (int y, int x, int width, int attr, const char *utf8)
-{
-    if (width <= 0 || y < 0 || y >= LINES || x >= COLS)
-        return;
-    attron (attr);
-    tui_text_draw_utf8 (y, x, utf8, width);
-    attroff (attr);
-}
-
-void
-tui_draw_title (tui_t *self, const char *title)
-{
-    int attr = tui_attr (self, TUI_PAIR_TITLE);
-    attron (attr);
-    mvhline (0, 0, ' ', COLS);
-    attroff (attr);
-    tui_put (0, 1, COLS - 2, attr, title);
-    //  Right: both servers' states, as short as the width allows
-    char right [128];
-    const char *state [2];
-    for (int i = 0; i < 2; i++)
-        state [i] = self->servers [i].refused? "REFUSED"
-                  : self->servers [i].connected? "ok": "connecting";
-    if (COLS >= 70)
-        snprintf (right, sizeof right, "key server: %s  main server: %s ",
-                  state [0], state [1]);
-    else
-        snprintf (right, sizeof right, "key:%s main:%s ", state [0], state [1]);
-    int width = (int) strlen (right);
-    if (width < COLS - 20)
-        tui_put (0, COLS - width, width, attr, right);
-}
-
-void
-tui_draw_status (tui_t *self, const char *hints)
-{
-    int y = LINES - 1;
-    move (y, 0);
-    clrtoeol ();
-    if (self->status && zclock_mono () < self->status_until)
-        tui_put (y, 1, COLS - 2,
-                 tui_attr (self, self->status_error? TUI_PAIR_ERROR: TUI_PAIR_OK),
-                 self->status);
-    else
-        tui_put (y, 1, COLS - 2, tui_attr (self, TUI_PAIR_DIM), hints);
-}
-
-int
-tui_draw_pin_warning (tui_t *self, int y)
-{
-    int lines = 0;
-    int attr = tui_attr (self, TUI_PAIR_WARN);
-    for (int i = 0; i < 2; i++) {
-        tui_server_state_t *server = &self->servers [i];
-        if (!server->refused)
-            continue;
-        char *text [5];
-        text [0] = zsys_sprintf (
-            "  WARNING: the %s's key has CHANGED - refused, not connecting to it  ",
-            s_server_label [i]);
-        text [1] = zsys_sprintf ("  server:  %s", server->endpoint? server->endpoint: "?");
-        text [2] = zsys_sprintf ("  offered: %s", server->fingerprint? server->fingerprint: "?");
-        text [3] = zsys_sprintf ("  pinned:  %s", server->pinned? server->pinned: "?");
-        text [4] = zsys_sprintf (
-            "  Someone may be impersonating it. If the change is expected, remove its line from known_servers.");
-        for (int j = 0; j < 5; j++) {
-            if (y + lines < LINES - 1) {
-                attron (attr);
-                mvhline (y + lines, 0, ' ', COLS);
-                attroff (attr);
-                tui_put (y + lines, 0, COLS, attr, text [j]);
-                lines++;
-            }
-            zstr_free (&text [j]);
-        }
-    }
-    return lines;
-}
-
-char *
-tui_conversation_name (tui_t *self, const chatclient_conversation_t *conv)
-{
-    const char *me = chatclient_username (self->client);
-    size_t size = 1;
-    for (size_t i = 0; i < conv->member_count; i++)
-        size += strlen (conv->members [i]) + 2;
-    char *name = (char *) zmalloc (size + 16);
-    bool self_seen = false;
-    for (size_t i = 0; i < conv->member_count; i++) {
-        //  Me once; a group may name me again, and shows it
-        if (me && streq (conv->members [i], me) && !self_seen) {
-            self_seen = true;
-            continue;
-        }
-        if (*name)
-            strcat (name, ", ");
-        strcat (name, conv->members [i]);
-    }
-    if (!*name)
-        strcpy (name, "(just you)");
-    return name;
-}
-
 static void
-s_server_free (tui_server_state_t *server)
+s_to_login (tui_t *self, const char *message, bool error)
 {
-    zstr_free (&server->endpoint);
-    zstr_free (&server->fingerprint);
-    zstr_free (&server->pinned);
-    zstr_free (&server->problem);
+    tui_main_reset (self->main);
+    tui_login_enter (self->login, message, error);
+    self->screen = TUI_SCREEN_LOGIN;
 }
 
+//  What a screen asked for after a key or an event.
 static void
-s_replace (char **field, const char *value)
+s_act (tui_t *self, tui_action_t action)
 {
-    zstr_free (field);
-    if (value)
-        *field = strdup (value);
+    switch (action.kind) {
+        case TUI_STAY:
+            break;
+        case TUI_TO_MAIN:
+            self->screen = TUI_SCREEN_MAIN;
+            break;
+        case TUI_TO_PICKER:
+            self->screen = TUI_SCREEN_PICKER;
+            tui_picker_enter (self->picker);
+            break;
+        case TUI_LOGGED_IN:
+            self->screen = TUI_SCREEN_MAIN;
+            tui_main_start (self->main, self->frame);
+            break;
+        case TUI_LOGGED_OUT:
+            s_to_login (self, action.text, action.error);
+            break;
+        case TUI_OPEN:
+            self->screen = TUI_SCREEN_MAIN;
+            tui_main_open (self->main, action.id);
+            break;
+        case TUI_QUIT:
+            s_quit (self);
+            break;
+    }
 }
 
 //  Connection and pin events, and the session ending on its own, belong to
-//  every screen; the rest goes to the screens.
+//  every screen (the frame); the rest goes to the screens.
 static void
 s_handle_event (tui_t *self, chatclient_event_t *event)
 {
-    int which = event->server == CHATCLIENT_MAINSERVER? 1: 0;
-    tui_server_state_t *server = &self->servers [which];
     self->dirty = true;
-    switch (event->type) {
-        case CHATCLIENT_EV_CONNECTED:
-            server->connected = true;
-            s_replace (&server->endpoint, event->endpoint);
-            s_replace (&server->fingerprint, event->fingerprint);
-            zstr_free (&server->problem);
-            tui_status (self, false, "Connected to the %s %s (%s)", s_server_label [which],
-                        event->endpoint? event->endpoint: "",
-                        event->fingerprint? event->fingerprint: "");
-            break;
-        case CHATCLIENT_EV_DISCONNECTED:
-            server->connected = false;
-            server->retry_ms = event->retry_ms;
-            s_replace (&server->problem, event->text);
-            tui_status (self, true, "Lost the %s: %s; retrying in %.1f s",
-                        s_server_label [which],
-                        event->text? event->text: chatclient_errname (event->code),
-                        event->retry_ms / 1000.0);
-            break;
-        case CHATCLIENT_EV_PIN_NEW:
-            tui_status (self, false, "New %s key pinned (first use): %s",
-                        s_server_label [which],
-                        event->fingerprint? event->fingerprint: "");
-            break;
-        case CHATCLIENT_EV_PIN_MISMATCH:
-            server->connected = false;
-            server->refused = true;
-            s_replace (&server->endpoint, event->name? event->name: event->endpoint);
-            s_replace (&server->fingerprint, event->fingerprint);
-            s_replace (&server->pinned, event->pinned);
-            tui_status (self, true, "The %s's key has changed: refused", s_server_label [which]);
-            break;
-        case CHATCLIENT_EV_LOGGED_OUT:
-            if (event->cmd == 0 && self->screen != TUI_SCREEN_LOGIN) {
-                tui_main_reset (self->main);
-                self->screen = TUI_SCREEN_LOGIN;
-                tui_login_enter (self->login, self,
-                                 event->text? event->text: "The session has ended", true);
-            }
-            break;
-        case CHATCLIENT_EV_LOGGED_IN:
-            if (event->cmd == 0)
-                tui_status (self, false, "Session resumed after reconnecting");
-            break;
-        case CHATCLIENT_EV_ERROR:
-            if (event->cmd == 0)
-                tui_status (self, true, "%s",
-                            event->text? event->text: chatclient_errname (event->code));
-            break;
-        default:
-            break;
-    }
+    tui_frame_event (self->frame, event);
+    if (event->type == CHATCLIENT_EV_LOGGED_OUT && event->cmd == 0
+    &&  self->screen != TUI_SCREEN_LOGIN)
+        s_to_login (self, event->text? event->text: "The session has ended", true);
     if (self->quit_cmd && event->cmd == self->quit_cmd) {
         self->running = false;
         return;
     }
-    tui_login_event (self->login, self, event);
-    tui_main_event (self->main, self, event);
-    tui_picker_event (self->picker, self, event);
+    s_act (self, tui_login_event (self->login, self->frame, event));
+    s_act (self, tui_main_event (self->main, self->frame, event,
+                                 self->screen == TUI_SCREEN_MAIN));
+    s_act (self, tui_picker_event (self->picker, self->frame, event));
 }
 
 static void
@@ -289,13 +126,13 @@ s_handle_key (tui_t *self, tui_key_t key)
     }
     switch (self->screen) {
         case TUI_SCREEN_LOGIN:
-            tui_login_key (self->login, self, key);
+            s_act (self, tui_login_key (self->login, self->frame, key));
             break;
         case TUI_SCREEN_MAIN:
-            tui_main_key (self->main, self, key);
+            s_act (self, tui_main_key (self->main, self->frame, key));
             break;
         case TUI_SCREEN_PICKER:
-            tui_picker_key (self->picker, self, key);
+            s_act (self, tui_picker_key (self->picker, self->frame, key));
             break;
     }
 }
@@ -329,6 +166,15 @@ s_read_keys (tui_t *self)
 }
 
 static void
+s_destroy_screens (tui_t *self)
+{
+    tui_login_destroy (&self->login);
+    tui_main_destroy (&self->main);
+    tui_picker_destroy (&self->picker);
+    tui_frame_destroy (&self->frame);
+}
+
+static void
 s_draw (tui_t *self)
 {
     erase ();
@@ -336,44 +182,23 @@ s_draw (tui_t *self)
         char text [64];
         snprintf (text, sizeof text, "Terminal too small: need %dx%d",
                   TUI_MIN_COLS, TUI_MIN_LINES);
-        tui_put (LINES / 2, 0, COLS, A_BOLD, text);
+        tui_frame_put (LINES / 2, 0, COLS, A_BOLD, text);
         refresh ();
         return;
     }
     curs_set (0);
     switch (self->screen) {
         case TUI_SCREEN_LOGIN:
-            tui_login_draw (self->login, self);
+            tui_login_draw (self->login, self->frame);
             break;
         case TUI_SCREEN_MAIN:
-            tui_main_draw (self->main, self);
+            tui_main_draw (self->main, self->frame);
             break;
         case TUI_SCREEN_PICKER:
-            tui_picker_draw (self->picker, self);
+            tui_picker_draw (self->picker, self->frame);
             break;
     }
     refresh ();
-}
-
-static void
-s_colors (tui_t *self)
-{
-    if (!has_colors () || start_color () != OK)
-        return;
-    use_default_colors ();
-    init_pair (TUI_PAIR_TITLE, COLOR_WHITE, COLOR_BLUE);
-    init_pair (TUI_PAIR_ERROR, COLOR_RED, -1);
-    init_pair (TUI_PAIR_OK, COLOR_GREEN, -1);
-    init_pair (TUI_PAIR_OWN, COLOR_CYAN, -1);
-    init_pair (TUI_PAIR_DIM, COLOR_BLUE, -1);
-    init_pair (TUI_PAIR_WARN, COLOR_WHITE, COLOR_RED);
-    init_pair (TUI_PAIR_SELECT, COLOR_BLACK, COLOR_CYAN);
-    init_pair (TUI_PAIR_FIELD, -1, -1);
-    init_pair (TUI_PAIR_NAME1, COLOR_YELLOW, -1);
-    init_pair (TUI_PAIR_NAME2, COLOR_MAGENTA, -1);
-    init_pair (TUI_PAIR_NAME3, COLOR_GREEN, -1);
-    init_pair (TUI_PAIR_NAME4, COLOR_RED, -1);
-    self->colors = true;
 }
 
 int
@@ -390,17 +215,15 @@ tui_run (chatclient_t *client, bool verbose)
     tui_t self_s, *self = &self_s;
     memset (self, 0, sizeof *self);
     self->client = client;
-    self->verbose = verbose;
     self->running = true;
     self->dirty = true;
-    self->login = tui_login_new ();
-    self->main = tui_main_new ();
-    self->picker = tui_picker_new ();
-    if (!self->login || !self->main || !self->picker) {
+    self->frame = tui_frame_new (client);
+    self->login = tui_login_new (client);
+    self->main = tui_main_new (client);
+    self->picker = tui_picker_new (client);
+    if (!self->frame || !self->login || !self->main || !self->picker) {
         fprintf (stderr, "chat: out of memory\n");
-        tui_login_destroy (&self->login);
-        tui_main_destroy (&self->main);
-        tui_picker_destroy (&self->picker);
+        s_destroy_screens (self);
         return 1;
     }
 
@@ -418,6 +241,7 @@ tui_run (chatclient_t *client, bool verbose)
     if (!initscr ()) {
         fprintf (stderr, "chat: cannot start the terminal (TERM=%s); try --plain\n",
                  getenv ("TERM")? getenv ("TERM"): "");
+        s_destroy_screens (self);
         return 1;
     }
     cbreak ();
@@ -426,15 +250,15 @@ tui_run (chatclient_t *client, bool verbose)
     keypad (stdscr, TRUE);
     nodelay (stdscr, TRUE);
     set_escdelay (25);
-    s_colors (self);
-    tui_login_enter (self->login, self, NULL, false);
+    tui_frame_start_colors (self->frame);
+    s_to_login (self, NULL, false);
 
     while (self->running) {
         int timeout = chatclient_timeout (client);
         if (self->quit_cmd)
             timeout = 50;
         //  Keep the status line's expiry honest
-        if (self->status && self->status_until > zclock_mono ())
+        if (tui_frame_status_showing (self->frame))
             timeout = timeout > 500? 500: timeout;
         int rc = zmq_poll (items, (int) nsocks + 1, timeout);
         if (rc == -1 && errno != EINTR)
@@ -451,26 +275,19 @@ tui_run (chatclient_t *client, bool verbose)
         //  Always read: a resize interrupts the poll without input
         s_read_keys (self);
         if (zsys_interrupted)
-            tui_quit (self);
+            s_quit (self);
         if (zsys_interrupted && self->quit_cmd == 0)
             break;
         if (self->quit_cmd && zclock_mono () > self->quit_deadline)
             break;
-        if (self->status && zclock_mono () >= self->status_until) {
-            zstr_free (&self->status);
+        if (tui_frame_status_expired (self->frame))
             self->dirty = true;
-        }
         if (self->dirty) {
             s_draw (self);
             self->dirty = false;
         }
     }
     endwin ();
-    tui_login_destroy (&self->login);
-    tui_main_destroy (&self->main);
-    tui_picker_destroy (&self->picker);
-    for (int i = 0; i < 2; i++)
-        s_server_free (&self->servers [i]);
-    zstr_free (&self->status);
+    s_destroy_screens (self);
     return self->exit_code;
 }
