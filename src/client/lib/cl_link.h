@@ -1,68 +1,102 @@
 /*  cl_link - one server connection of the client: its DEALER, the secure
-    channel over it, the handshake, the pin check and the reconnect back-off
+    channel over it, the handshake, the pin check, the reconnect back-off,
+    and for the main server the push socket and a socket monitor
 
-    Internal to libchatclient (see cl_client.h).
+    The bottom of libchatclient (see cl_event.h). A link never calls up: it
+    tells its listener (the link's cl_requests) what happened:
+    CL_EV_LINK_OPEN, _DOWN, _PIN_NEW, _REFUSED, _REPLY (a sealed frame,
+    opened), _PUSH (a push, opened) and _PEER_GONE (the monitor saw the TCP
+    connection drop).
+
+        DOWN --attempt--> HELLO --Welcome, pin ok--> OPEN
+          ^                 |  \--pin mismatch--> REFUSED (for good)
+          +-- back-off <----+-- timeout, refusal, unknown session, reset
 */
 #ifndef CL_LINK_H_INCLUDED
 #define CL_LINK_H_INCLUDED
 
 #include "chatclient.h"
-#include "channel.h"
+#include "cl_event.h"
+#include "pinstore.h"
+#include "rsakey.h"
 
-typedef enum { LINK_DOWN, LINK_HELLO, LINK_OPEN, LINK_REFUSED } link_state_t;
+typedef enum {
+    CL_LINK_DOWN,               //  waiting to try again
+    CL_LINK_HELLO,              //  handshake under way
+    CL_LINK_OPEN,               //  channel up, pin accepted
+    CL_LINK_REFUSED             //  the server's key does not match its pin
+} cl_link_state_t;
+
+#define CL_LINK_BACKOFF_MIN_MS 100
+#define CL_LINK_BACKOFF_MAX_MS 5000
 
 typedef struct {
-    chatclient_t *client;
-    chatclient_server_t role;
-    const char *role_name;
-    char *endpoint;
-    char *pin_name;
-    char *pin;                  //  --pin fingerprint, or NULL
-    zsock_t *sock;
-    bool connected;             //  zsock_connect done
-    channel_t *channel;
-    link_state_t state;
-    int64_t deadline;           //  HELLO: give up waiting at
-    int64_t retry_at;           //  DOWN: next attempt at
-    int backoff;
-    bool authed;                //  this session is logged in on the server
-    bool authing;               //  main: a login is in flight
-    char *fingerprint;
-} link_t;
+    chatclient_server_t server;
+    const char *endpoint;       //  request endpoint
+    const char *push;           //  push endpoint, or NULL for none
+    const char *pin_name;       //  name in the pin file; NULL: the endpoint
+    const char *pin;            //  "SHA256:..." to accept only that key;
+                                //  NULL: the pin file decides
+    int hello_timeout_ms;       //  give up on a handshake after this
+    bool monitor;               //  watch the connection for drops
+    bool verbose;               //  zsys_info lines, never a secret
+} cl_link_config_t;
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+typedef struct _cl_link_t cl_link_t;
 
-//  Set up a link (socket made, not connected). 0, or -1 when the socket
-//  could not be made.
+//  A link (socket made, not connected). key and pins are borrowed and
+//  outlive it. NULL with a message on stderr when an endpoint is invalid
+//  or a socket cannot be made.
+cl_link_t *
+    cl_link_new (const cl_link_config_t *config, rsakey_t *key, pinstore_t *pins);
+void
+    cl_link_destroy (cl_link_t **self_p);
+
+//  Where the link's events go.
+void
+    cl_link_set_listener (cl_link_t *self, cl_listener_fn *fn, void *arg);
+
+//  Connect afresh and send the Hello; when that cannot be done the link is
+//  DOWN and tries again after the back-off.
+void
+    cl_link_attempt (cl_link_t *self);
+//  The link is broken (no answer, the server forgot us): DOWN, tell the
+//  listener, try again after the back-off. Nothing on a refused link.
+void
+    cl_link_reset (cl_link_t *self, int code, const char *why);
+
+//  Seal payload and send it, never blocking. 0, or -1 when the link is not
+//  open or the frame could not be queued.
 int
-    cl_link_init (chatclient_t *self, link_t *link, chatclient_server_t role,
-                  const char *endpoint, const char *pin_name, const char *pin);
-//  Free what the link holds (not the link itself, which is embedded).
-void
-    cl_link_destroy (link_t *link);
+    cl_link_send (cl_link_t *self, const uint8_t *payload, size_t len);
 
-//  Connect afresh and send the Hello; on failure the link is DOWN and
-//  retried after the back-off.
+//  The sockets to poll (stable for the link's lifetime); returns count.
+size_t
+    cl_link_sockets (cl_link_t *self, zsock_t **socks, size_t max);
+//  One of the link's sockets is readable: handle everything waiting on
+//  it. False when which is not the link's.
+bool
+    cl_link_handle (cl_link_t *self, void *which);
+//  The link's timers: retry after back-off, give up on a Hello.
 void
-    cl_link_attempt (chatclient_t *self, link_t *link);
-//  The link broke: back off and try again. Requests in flight are sent
-//  again if that is safe, else they fail.
-void
-    cl_link_reset (chatclient_t *self, link_t *link, int code, const char *why);
-void
-    cl_link_disconnect (link_t *link);
-//  One frame out, never blocking. 0, or -1 when it could not be queued.
-int
-    cl_link_send (link_t *link, const uint8_t *frame, size_t size);
-//  The link's DEALER is readable: handle every frame waiting.
-void
-    cl_link_read (chatclient_t *self, link_t *link);
-//  The link's own timers: retry after back-off, give up on a Hello.
-void
-    cl_link_tick (chatclient_t *self, link_t *link, int64_t now);
+    cl_link_tick (cl_link_t *self, int64_t now);
 //  The earlier of due and the link's next timer.
 int64_t
-    cl_link_due (link_t *link, int64_t due);
+    cl_link_due (cl_link_t *self, int64_t due);
+
+cl_link_state_t
+    cl_link_state (cl_link_t *self);
+chatclient_server_t
+    cl_link_server (cl_link_t *self);
+//  "keyserver" or "mainserver"
+const char *
+    cl_link_role (cl_link_t *self);
+const char *
+    cl_link_endpoint (cl_link_t *self);
+const char *
+    cl_link_pin_name (cl_link_t *self);
+//  The server's key fingerprint once accepted, else NULL.
+const char *
+    cl_link_fingerprint (cl_link_t *self);
 
 #endif
