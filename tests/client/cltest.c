@@ -9,6 +9,17 @@
 #include "keyserver.h"
 #include "mainserver.h"
 
+int
+cltest_wait_ms (void)
+{
+    static int wait = 0;
+    if (!wait) {
+        const char *env = getenv ("CLTEST_WAIT_MS");
+        wait = env && atoi (env) > 0 ? atoi (env) : 10000;
+    }
+    return wait;
+}
+
 //  ---------------------------------------------------------------- servers
 
 //  A command to an actor that must answer with something other than an
@@ -36,6 +47,28 @@ s_ask_ok (zactor_t *actor, const char *command, const char *arg)
     zstr_free (&answer);
 }
 
+//  Bind a server again to the port it had: libzmq closes the last one's
+//  listener in the background, so the port may take a moment to be free.
+static char *
+s_bind (zactor_t *actor, const char *command, const char *endpoint)
+{
+    if (!endpoint)
+        return s_ask (actor, command, "tcp://127.0.0.1:*");
+    int64_t give_up = zclock_mono () + cltest_wait_ms ();
+    while (true) {
+        zstr_sendx (actor, command, endpoint, NULL);
+        char *answer = zstr_recv (actor);
+        if (answer && strncmp (answer, "ERROR", 5) != 0)
+            return answer;
+        zstr_free (&answer);
+        if (zclock_mono () > give_up) {
+            fprintf (stderr, "cltest: %s %s: the port stays taken\n", command, endpoint);
+            abort ();
+        }
+        zclock_sleep (100);
+    }
+}
+
 void
 cltest_keyserver_start (cltest_servers_t *self)
 {
@@ -46,8 +79,7 @@ cltest_keyserver_start (cltest_servers_t *self)
     //  the least SCRAM allows: logins in tests are quick
     zstr_sendx (self->keyserver, "ITERATIONS", "4096", NULL);
     s_ask_ok (self->keyserver, "START", NULL);
-    char *endpoint = s_ask (self->keyserver, "BIND",
-                            self->ks_endpoint ? self->ks_endpoint : "tcp://127.0.0.1:*");
+    char *endpoint = s_bind (self->keyserver, "BIND", self->ks_endpoint);
     zstr_free (&self->ks_endpoint);
     self->ks_endpoint = endpoint;
 }
@@ -63,12 +95,10 @@ cltest_mainserver_start (cltest_servers_t *self)
     snprintf (secret, sizeof (secret), "%s/%s", self->ks_dir, KEYSERVER_SECRET);
     s_ask_ok (self->mainserver, "SHARED-SECRET", secret);
     s_ask_ok (self->mainserver, "START", NULL);
-    char *endpoint = s_ask (self->mainserver, "BIND",
-                            self->ms_endpoint ? self->ms_endpoint : "tcp://127.0.0.1:*");
+    char *endpoint = s_bind (self->mainserver, "BIND", self->ms_endpoint);
     zstr_free (&self->ms_endpoint);
     self->ms_endpoint = endpoint;
-    endpoint = s_ask (self->mainserver, "PUSH-BIND",
-                      self->push_endpoint ? self->push_endpoint : "tcp://127.0.0.1:*");
+    endpoint = s_bind (self->mainserver, "PUSH-BIND", self->push_endpoint);
     zstr_free (&self->push_endpoint);
     self->push_endpoint = endpoint;
     zstr_free (&self->ms_fingerprint);
