@@ -177,7 +177,7 @@ test_no_answer (void **state)
     //  a server that takes the Hello and never answers: held open for the
     //  whole test, so that nothing else can take its port meanwhile
     zsock_t *silent = zsock_new (ZMQ_ROUTER);
-    int port = zsock_bind (silent, "tcp://127.0.0.1:*");
+    int port = zsock_bind (silent, "tcp://127.0.0.1:!");
     assert_true (port > 0);
     char endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
