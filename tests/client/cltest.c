@@ -334,10 +334,11 @@ cltest_stack_new (cltest_servers_t *servers, cltest_top_t top,
                   const cltest_options_t *options)
 {
     const cl_link_config_t *link_config = options ? options->link : NULL;
+    //  1 s and 10 s, longer when the test's waits are (slow runs)
     int request_ms = options && options->request_timeout_ms
-                   ? options->request_timeout_ms : 1000;
+                   ? options->request_timeout_ms : cltest_wait_ms () / 10;
     int command_ms = options && options->command_timeout_ms
-                   ? options->command_timeout_ms : 10000;
+                   ? options->command_timeout_ms : cltest_wait_ms ();
     cltest_stack_t *self = calloc (1, sizeof (cltest_stack_t));
     assert (self);
     self->key = rsakey_generate (2048);

@@ -136,8 +136,8 @@ typedef struct {
 } cltest_stack_t;
 
 //  Changes to a stack's defaults: handshake and request timeouts of 1 s,
-//  commands of 10 s, a monitor on the main server's link, pins from a
-//  fresh pin file.
+//  commands of 10 s (a tenth of CLTEST_WAIT, and CLTEST_WAIT), a monitor
+//  on the main server's link, pins from a fresh pin file.
 typedef struct {
     //  the pin, pin name, handshake timeout or endpoint of one link (the
     //  one its server names); NULL: none
