@@ -24,9 +24,12 @@
 #include "ksctx.h"
 #include "ksdata.h"
 #include "kssession.h"
+#include "metrics.h"
+#include "metricshttp.h"
 #include "ratelimit.h"
 #include "rsakey.h"
 #include "scram.h"
+#include "watchdog.h"
 #include "wire.h"
 
 #define MAX_SESSIONS      10000         //  a further Hello gets ERR_BUSY
@@ -46,6 +49,8 @@ typedef struct {
     char *mainserver_key_path;
     char *announce;                     //  interface, or NULL
     zactor_t *beacon;
+    metricshttp_t *http;                //  METRICS-BIND, or NULL
+    watchdog_t *watchdog;
     char *endpoint;                     //  last bound request endpoint
     bool started;
     bool terminated;
@@ -96,6 +101,7 @@ s_start (server_t *self)
     self->chanserver = chanserver_new (self->router, self->ctx.server_key);
     assert (self->chanserver);
     chanserver_set_free_fn (self->chanserver, kssession_free, NULL);
+    chanserver_set_metrics (self->chanserver, self->ctx.metrics);
     //  Every Welcome says, under its signature, what it is talking to
     if (chanserver_set_welcome_info (self->chanserver, CHANNEL_ROLE_KEYSERVER,
                                      NULL, NULL, 0) != CHAT_OK) {
@@ -150,9 +156,9 @@ s_handle_pipe (server_t *self)
         self->terminated = true;
     else
     if (streq (command, "VERBOSE")) {
-        self->ctx.verbose = true;
+        self->ctx.verbose = !arg || !streq (arg, "0");
         if (self->chanserver)
-            chanserver_set_verbose (self->chanserver, true);
+            chanserver_set_verbose (self->chanserver, self->ctx.verbose);
     }
     else
     if (streq (command, "DATA") && arg)
@@ -184,6 +190,20 @@ s_handle_pipe (server_t *self)
             zsys_error ("keyserver: BACKOFF needs threshold, base_ms, cap_ms");
         zstr_free (&base);
         zstr_free (&cap);
+    }
+    else
+    if (streq (command, "METRICS-BIND") && arg) {
+        char error [256] = "";
+        metricshttp_destroy (&self->http);
+        self->http = metricshttp_new (self->ctx.metrics, arg, error, sizeof error);
+        if (self->http) {
+            zsys_info ("keyserver: metrics on http://%s/metrics", metricshttp_address (self->http));
+            zstr_send (self->pipe, metricshttp_address (self->http));
+        }
+        else {
+            zsys_error ("keyserver: %s", error);
+            zstr_send (self->pipe, "ERROR");
+        }
     }
     else
     if (streq (command, "START"))
@@ -221,6 +241,15 @@ s_housekeeping (server_t *self)
             zsys_info ("keyserver: dropped %zu idle sessions", dropped);
     }
     ratelimit_prune (self->ctx.ratelimit, now);
+    //  The gauges only this thread may compute, for the metrics' readers
+    if (self->chanserver) {
+        size_t handshaking, anonymous, logged_in;
+        chanserver_census (self->chanserver, &handshaking, &anonymous, &logged_in);
+        metrics_sessions (self->ctx.metrics, handshaking, anonymous, logged_in);
+        char *path = zsys_sprintf ("%s/%s", self->data_dir, KEYSERVER_DB);
+        metrics_store_bytes (self->ctx.metrics, metrics_db_bytes (path));
+        zstr_free (&path);
+    }
 }
 
 static server_t *
@@ -239,6 +268,9 @@ s_server_new (zsock_t *pipe)
     self->ctx.ratelimit = ratelimit_new ();
     self->ctx.iterations = KEYSERVER_ITERATIONS;
     self->batch = ksbatch_new ();
+    self->ctx.metrics = metrics_new ("keyserver", CHAT_VERSION);
+    self->watchdog = watchdog_new ();
+    assert (self->ctx.metrics && self->watchdog);
     return self;
 }
 
@@ -249,6 +281,7 @@ s_server_destroy (server_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->beacon);
+    metricshttp_destroy (&self->http);
     ksbatch_destroy (&self->batch);
     chanserver_destroy (&self->chanserver);
     zpoller_destroy (&self->poller);
@@ -260,6 +293,8 @@ s_server_destroy (server_t **self_p)
     free (self->mainserver_key_path);
     free (self->announce);
     free (self->endpoint);
+    metrics_destroy (&self->ctx.metrics);
+    watchdog_destroy (&self->watchdog);
     free (self);
     *self_p = NULL;
 }
@@ -272,7 +307,8 @@ keyserver_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
 
     while (!self->terminated) {
-        void *which = zpoller_wait (self->poller, HOUSEKEEPING_MS);
+        void *which = zpoller_wait (self->poller,
+                                    watchdog_timeout (self->watchdog, HOUSEKEEPING_MS));
         if (which == self->pipe)
             s_handle_pipe (self);
         else
@@ -288,6 +324,7 @@ keyserver_actor (zsock_t *pipe, void *args)
         if (!which && !zpoller_expired (self->poller) && zmq_errno () == ETERM)
             break;              //  context gone: nothing more can be done
         s_housekeeping (self);
+        watchdog_kick (self->watchdog);
     }
     if (self->started)
         zsys_info ("keyserver: stopped");

@@ -45,6 +45,22 @@ s_admin_user (const keystore_user_t *user, void *arg)
     return 0;
 }
 
+static void
+s_send_metrics (zsock_t *admin, Chat__AdminReply *reply, metrics_t *metrics)
+{
+    reply->metrics = metrics_render (metrics);
+    uint8_t *packed = NULL;
+    size_t packed_len = 0;
+    if (reply->metrics && wire_pack (&reply->base, &packed, &packed_len) == CHAT_OK) {
+        zsock_send (admin, "b", packed, packed_len);
+        free (packed);
+    }
+    else
+        zsock_send (admin, "b", "", (size_t) 0);
+    free (reply->metrics);
+    reply->metrics = NULL;
+}
+
 void
 ksadmin_handle (ksctx_t *ctx, chanserver_t *chanserver, zsock_t *admin,
                 int64_t started_at)
@@ -63,6 +79,7 @@ ksadmin_handle (ksctx_t *ctx, chanserver_t *chanserver, zsock_t *admin,
         zsock_send (admin, "b", "", (size_t) 0);
         return;
     }
+    bool metrics = req->metrics;
     protobuf_c_message_free_unpacked (&req->base, NULL);
 
     Chat__AdminReply reply = CHAT__ADMIN_REPLY__INIT;
@@ -70,6 +87,11 @@ ksadmin_handle (ksctx_t *ctx, chanserver_t *chanserver, zsock_t *admin,
     reply.version = (char *) CHAT_VERSION;
     reply.server_key_fingerprint = (char *) rsakey_fingerprint_text (ctx->server_key);
     reply.started_at = started_at;
+    if (metrics) {
+        //  The metrics instead of the overview
+        s_send_metrics (admin, &reply, ctx->metrics);
+        return;
+    }
     int64_t sets = keystore_key_set_count (ctx->store);
     int64_t wrapped = keystore_wrapped_count (ctx->store);
     reply.key_set_count = sets > 0? (uint64_t) sets: 0;

@@ -107,7 +107,7 @@ void
 ksbatch_run (ksbatch_t *self, ksctx_t *ctx, chanserver_t *chanserver, zsock_t *router)
 {
     bool in_transaction = keystore_begin (ctx->store) == CHAT_OK;
-    size_t handled = 0;
+    size_t handled = 0, requests = 0;
     while (handled < KSBATCH_MAX) {
         if (handled > 0 && !(zsock_events (router) & ZMQ_POLLIN))
             break;
@@ -116,6 +116,7 @@ ksbatch_run (ksbatch_t *self, ksctx_t *ctx, chanserver_t *chanserver, zsock_t *r
         chansession_t *session = chanserver_recv (chanserver, &payload, &len);
         handled++;              //  handshakes and refusals count too
         if (session) {
+            requests++;
             ksanswer_t answer;
             if (in_transaction)
                 ksrequest_handle (ctx, session, payload, len, &answer);
@@ -130,7 +131,10 @@ ksbatch_run (ksbatch_t *self, ksctx_t *ctx, chanserver_t *chanserver, zsock_t *r
         }
         free (payload);
     }
+    int64_t commit_start = zclock_usecs ();
     bool committed = in_transaction && keystore_commit (ctx->store) == CHAT_OK;
+    if (in_transaction)
+        metrics_commit (ctx->metrics, zclock_usecs () - commit_start, requests, committed);
     if (in_transaction && !committed)
         zsys_error ("keyserver: commit failed, a batch of %zu was answered ERR_INTERNAL",
                     zlistx_size (self->outbox));

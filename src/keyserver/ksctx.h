@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "fernet.h"
 #include "keystore.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "rsakey.h"
 
@@ -24,6 +25,7 @@ typedef struct {
     uint8_t resume_key [FERNET_KEY_SIZE];
     uint32_t iterations;                //  PBKDF2 count for new registrations
     bool verbose;
+    metrics_t *metrics;                 //  counters the HTTP thread and admin read
 } ksctx_t;
 
 #endif

@@ -106,6 +106,7 @@ ksrequest_handle (ksctx_t *ctx, chansession_t *session,
         ksreply_init (&r, 0);
         ksreply_error (&r, rc, NULL);
         zsys_info ("keyserver: undecodable request (session %.8s)", session->id_hex);
+        metrics_request (ctx->metrics, "undecodable", rc);
     }
     else {
         ksreply_init (&r, req->request_id);
@@ -125,6 +126,9 @@ ksrequest_handle (ksctx_t *ctx, chansession_t *session,
             s_dispatch_write (ctx, session, req, &r);
         else
             s_dispatch (ctx, session, req, &r);
+        metrics_request (ctx->metrics, name,
+                         r.reply.body_case == CHAT__KEY_REPLY__BODY_ERROR
+                         ? (int) r.error.code : CHAT_OK);
         if (ctx->verbose && r.reply.body_case == CHAT__KEY_REPLY__BODY_ERROR)
             zsys_info ("keyserver: %s #%llu -> %s", name,
                        (unsigned long long) req->request_id, chat_errname (r.error.code));

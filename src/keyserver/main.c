@@ -1,6 +1,5 @@
-/*  chat-keyserver - registration, SCRAM login, signed certificates, the key
-    directory and wrapped epoch keys. A thin wrapper: options, then
-    keyserver_actor until a signal.
+/*  chat-keyserver - registration, SCRAM login, certificates, conversation
+    keys. A thin wrapper: options, then keyserver_actor until a signal.
 
     On start it prints the bound request endpoint, one line on stdout, so
     that --bind tcp://127.0.0.1:* can be used and its port read back. Logs
@@ -12,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <czmq.h>
 #include "actorthread.h"
 #include "keyserver.h"
+#include "logsink.h"
+#include "service.h"
 #include "rsakey.h"
 #include "scram.h"
 
@@ -30,21 +32,23 @@ s_usage (FILE *out)
 {
     fprintf (out,
         "Usage: chat-keyserver [OPTION]...\n"
-        "The chat key server: registration, SCRAM-SHA-256 login, signed certificates,\n"
-        "identity keys and the epoch keys clients wrap for each other.\n"
+        "The chat key server: registration, SCRAM-SHA-256 login, certificates and\n"
+        "conversation keys.\n"
         "\n"
         "  -b, --bind ENDPOINT     request endpoint (default " DEFAULT_BIND ");\n"
         "                          tcp://127.0.0.1:* takes a free port; the bound\n"
         "                          endpoint is printed on stdout at start\n"
         "  -d, --data DIR          data directory (default " DEFAULT_DATA ")\n"
-        "  -m, --mainserver-key FILE\n"
+        "  -k, --mainserver-key FILE\n"
         "                          the main server's public key (its mainserver.pub,\n"
         "                          written by chat-mainserver --init): checks key\n"
         "                          tickets; required\n"
         "  -c, --config FILE       zconfig file (keyserver/bind, keyserver/data,\n"
         "                          keyserver/mainserver-key, keyserver/iterations,\n"
-        "                          keyserver/announce, keyserver/verbose); options\n"
-        "                          override it\n"
+        "                          keyserver/announce,\n"
+        "                          keyserver/metrics-bind, keyserver/log-level,\n"
+        "                          keyserver/verbose); options override it;\n"
+        "                          SIGHUP rereads log-level and iterations\n"
         "  -a, --announce IFACE    announce the server by UDP beacon on IFACE\n"
         "                          (off unless given)\n"
         "  -i, --iterations N      PBKDF2 iterations for new registrations\n"
@@ -53,13 +57,20 @@ s_usage (FILE *out)
         "                          key file and the server's own secret (what is\n"
         "                          missing), print the public file's path and the\n"
         "                          key's fingerprint, and exit\n"
-        "  -v, --verbose           log every request\n"
+        "  -m, --metrics-bind HOST:PORT\n"
+        "                          serve Prometheus metrics on\n"
+        "                          http://HOST:PORT/metrics (off unless given;\n"
+        "                          use a loopback address)\n"
+        "  -l, --log-level LEVEL   error, warning, notice, info (default) or debug\n"
+        "                          (every request too)\n"
+        "  -v, --verbose           the same as --log-level debug\n"
         "  -h, --help              show this and exit\n"
         "  -V, --version           show the version and exit\n"
         "\n"
         "Files in DIR: keyserver.db, server.key, keyserver.pub (public: copy it to the\n"
         "main server's host, for its --keyserver-key), keyserver.secret (never copied),\n"
         "admin.sock.\n"
+        "Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
         "Exit status: 0 ok, 1 failure, 2 usage error.\n",
         KEYSERVER_ITERATIONS, SCRAM_MIN_ITERATIONS);
 }
@@ -84,39 +95,143 @@ s_truthy (const char *text)
                  || streq (text, "on"));
 }
 
+typedef struct {
+    const char *bind;
+    const char *data;
+    const char *mainserver_key;
+    const char *announce;
+    const char *iterations;
+    const char *metrics_bind;
+    const char *log_level;
+    zconfig_t *config;              //  owns the strings that came from it
+} options_t;
+
+//  What is in force: the command line, then the config file, then the
+//  defaults. The same at start and on SIGHUP. 0, or 2 (usage) with the
+//  reason said.
+static int
+s_options_resolve (options_t *opts, const options_t *cli, const char *config_path,
+                   uint32_t *iterations)
+{
+    *opts = *cli;
+    opts->config = NULL;
+    if (config_path) {
+        opts->config = zconfig_load (config_path);
+        if (!opts->config) {
+            service_complain ("chat-keyserver", "cannot read config file %s", config_path);
+            return 2;
+        }
+        zconfig_t *root = opts->config;
+        if (!opts->bind)
+            opts->bind = zconfig_get (root, "keyserver/bind", NULL);
+        if (!opts->data)
+            opts->data = zconfig_get (root, "keyserver/data", NULL);
+        if (!opts->mainserver_key)
+            opts->mainserver_key = zconfig_get (root, "keyserver/mainserver-key", NULL);
+        if (!opts->announce)
+            opts->announce = zconfig_get (root, "keyserver/announce", NULL);
+        if (!opts->iterations)
+            opts->iterations = zconfig_get (root, "keyserver/iterations", NULL);
+        if (!opts->metrics_bind)
+            opts->metrics_bind = zconfig_get (root, "keyserver/metrics-bind", NULL);
+        if (!opts->log_level)
+            opts->log_level = zconfig_get (root, "keyserver/log-level", NULL);
+        if (!opts->log_level && s_truthy (zconfig_get (root, "keyserver/verbose", NULL)))
+            opts->log_level = "debug";
+    }
+    if (!opts->bind)
+        opts->bind = DEFAULT_BIND;
+    if (!opts->data)
+        opts->data = DEFAULT_DATA;
+    if (!opts->log_level || !*opts->log_level)
+        opts->log_level = "info";
+    if (opts->announce && !*opts->announce)
+        opts->announce = NULL;
+    if (opts->metrics_bind && !*opts->metrics_bind)
+        opts->metrics_bind = NULL;
+    *iterations = KEYSERVER_ITERATIONS;
+    if (opts->iterations && s_parse_iterations (opts->iterations, iterations)) {
+        service_complain ("chat-keyserver", "iterations must be %d..%d, not '%s'",
+                 SCRAM_MIN_ITERATIONS, SCRAM_MAX_ITERATIONS, opts->iterations);
+        return 2;
+    }
+    if (logsink_level_parse (opts->log_level) < 0) {
+        service_complain ("chat-keyserver", "log level '%s' is not error, warning, notice, "
+                 "info or debug", opts->log_level);
+        return 2;
+    }
+    return 0;
+}
+
+//  What may change while the server runs, at start and on SIGHUP: the log
+//  level and the iteration count for new registrations; the server's
+//  limits join here.
+static void
+s_apply_runtime (zsock_t *server, const options_t *opts, uint32_t iterations)
+{
+    int level = logsink_level_parse (opts->log_level);
+    logsink_set_level (level);
+    zstr_sendx (server, "VERBOSE", level == LOG_DEBUG ? "1" : "0", NULL);
+    char iterations_arg [16];
+    snprintf (iterations_arg, sizeof iterations_arg, "%u", iterations);
+    zstr_sendx (server, "ITERATIONS", iterations_arg, NULL);
+}
+
+//  SIGHUP: the config file again; binds and the data directory stay as
+//  they are until a restart.
+static int
+s_reload (zsock_t *server, const char *config_path, void *cli)
+{
+    options_t opts;
+    uint32_t iterations;
+    int rc = s_options_resolve (&opts, (const options_t *) cli, config_path, &iterations);
+    if (rc == 0) {
+        s_apply_runtime (server, &opts, iterations);
+        zsys_info ("chat-keyserver: log level %s, %u iterations for new accounts",
+                   opts.log_level, iterations);
+    }
+    zconfig_destroy (&opts.config);
+    return rc == 0 ? 0 : -1;
+}
+
 int
 main (int argc, char *argv [])
 {
-    const char *bind_ep = NULL, *data = NULL, *config = NULL, *announce = NULL;
-    const char *mainserver_key = NULL;
-    const char *iterations_text = NULL;
-    bool init = false, verbose = false;
+    //  A SIGHUP (reload) from now on never ends the process
+    service_init ();
+    options_t cli = { 0 };
+    const char *config = NULL;
+    bool init = false;
 
     enum { OPT_INIT = 1000 };
     static const struct option options [] = {
-        { "bind",       required_argument, NULL, 'b' },
-        { "data",       required_argument, NULL, 'd' },
-        { "mainserver-key", required_argument, NULL, 'm' },
-        { "config",     required_argument, NULL, 'c' },
-        { "announce",   required_argument, NULL, 'a' },
-        { "iterations", required_argument, NULL, 'i' },
-        { "init",       no_argument,       NULL, OPT_INIT },
-        { "verbose",    no_argument,       NULL, 'v' },
-        { "help",       no_argument,       NULL, 'h' },
-        { "version",    no_argument,       NULL, 'V' },
+        { "bind",         required_argument, NULL, 'b' },
+        { "data",         required_argument, NULL, 'd' },
+        { "mainserver-key", required_argument, NULL, 'k' },
+        { "config",       required_argument, NULL, 'c' },
+        { "announce",     required_argument, NULL, 'a' },
+        { "iterations",   required_argument, NULL, 'i' },
+        { "metrics-bind", required_argument, NULL, 'm' },
+        { "log-level",    required_argument, NULL, 'l' },
+        { "init",         no_argument,       NULL, OPT_INIT },
+        { "verbose",      no_argument,       NULL, 'v' },
+        { "help",         no_argument,       NULL, 'h' },
+        { "version",      no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:d:m:c:a:i:vhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:d:k:c:a:i:m:l:vhV", options, NULL)) != -1) {
         switch (opt) {
-            case 'b': bind_ep = optarg; break;
-            case 'd': data = optarg; break;
-            case 'm': mainserver_key = optarg; break;
+            case 'b': cli.bind = optarg; break;
+            case 'd': cli.data = optarg; break;
+            case 'k': cli.mainserver_key = optarg; break;
             case 'c': config = optarg; break;
-            case 'a': announce = optarg; break;
-            case 'i': iterations_text = optarg; break;
+            case 'a': cli.announce = optarg; break;
+            case 'i': cli.iterations = optarg; break;
+            case 'm': cli.metrics_bind = optarg; break;
+            case 'l': cli.log_level = optarg; break;
             case OPT_INIT: init = true; break;
-            case 'v': verbose = true; break;
+            case 'v': cli.log_level = "debug"; break;
             case 'h': s_usage (stdout); return 0;
             case 'V': printf ("chat-keyserver %s\n", CHAT_VERSION); return 0;
             default:  s_usage (stderr); return 2;
@@ -128,43 +243,17 @@ main (int argc, char *argv [])
         return 2;
     }
 
-    zsys_set_logstream (stderr);
-    zsys_set_logident ("chat-keyserver");
+    //  Logs go to stderr (the journal under systemd, with priorities)
+    logsink_install ("chat-keyserver");
 
     //  Defaults, then the config file, then the command line
-    zconfig_t *root = NULL;
-    if (config) {
-        root = zconfig_load (config);
-        if (!root) {
-            fprintf (stderr, "chat-keyserver: cannot read config file %s\n", config);
-            return 2;
-        }
-        if (!bind_ep)
-            bind_ep = zconfig_get (root, "keyserver/bind", NULL);
-        if (!data)
-            data = zconfig_get (root, "keyserver/data", NULL);
-        if (!mainserver_key)
-            mainserver_key = zconfig_get (root, "keyserver/mainserver-key", NULL);
-        if (!announce)
-            announce = zconfig_get (root, "keyserver/announce", NULL);
-        if (!iterations_text)
-            iterations_text = zconfig_get (root, "keyserver/iterations", NULL);
-        if (!verbose)
-            verbose = s_truthy (zconfig_get (root, "keyserver/verbose", NULL));
-    }
-    if (!bind_ep)
-        bind_ep = DEFAULT_BIND;
-    if (!data)
-        data = DEFAULT_DATA;
-    uint32_t iterations = KEYSERVER_ITERATIONS;
-    if (iterations_text && s_parse_iterations (iterations_text, &iterations)) {
-        fprintf (stderr, "chat-keyserver: iterations must be %d..%d, not '%s'\n",
-                 SCRAM_MIN_ITERATIONS, SCRAM_MAX_ITERATIONS, iterations_text);
-        zconfig_destroy (&root);
+    options_t opts;
+    uint32_t iterations;
+    if (s_options_resolve (&opts, &cli, config, &iterations) != 0) {
+        zconfig_destroy (&opts.config);
         return 2;
     }
-    if (announce && !*announce)
-        announce = NULL;
+    const char *data = opts.data;
 
     if (init) {
         int rc = keyserver_prepare (data);
@@ -182,59 +271,69 @@ main (int argc, char *argv [])
             rsakey_destroy (&key);
             zstr_free (&path);
         }
-        zconfig_destroy (&root);
+        zconfig_destroy (&opts.config);
         return rc == 0? 0: 1;
     }
-    if (!mainserver_key || !*mainserver_key) {
-        fprintf (stderr, "chat-keyserver: the main server's public key is needed: copy "
+    if (!opts.mainserver_key || !*opts.mainserver_key) {
+        service_complain ("chat-keyserver", "the main server's public key is needed: copy "
                  "mainserver.pub from the main server's data directory (chat-mainserver "
                  "--init writes it) to this host and name it with --mainserver-key FILE "
-                 "(or keyserver/mainserver-key in the config file)\n");
-        zconfig_destroy (&root);
+                 "(or keyserver/mainserver-key in the config file)");
+        zconfig_destroy (&opts.config);
         return 2;
     }
 
     int status = 1;
-    char iterations_arg [16];
-    snprintf (iterations_arg, sizeof iterations_arg, "%u", iterations);
     actorthread_t *actor = actorthread_new (keyserver_actor, NULL);
     assert (actor);
     zsock_t *server = actorthread_sock (actor);
-    if (verbose)
-        zstr_send (server, "VERBOSE");
+    s_apply_runtime (server, &opts, iterations);
     zstr_sendx (server, "DATA", data, NULL);
-    zstr_sendx (server, "MAINSERVER-KEY", mainserver_key, NULL);
-    zstr_sendx (server, "ITERATIONS", iterations_arg, NULL);
+    zstr_sendx (server, "MAINSERVER-KEY", opts.mainserver_key, NULL);
     zstr_send (server, "START");
-    char *reply = zstr_recv (server);
+    char *reply = service_recv (server);
     if (reply && streq (reply, "OK")) {
         zstr_free (&reply);
-        zstr_sendx (server, "BIND", bind_ep, NULL);
-        reply = zstr_recv (server);
+        zstr_sendx (server, "BIND", opts.bind, NULL);
+        reply = service_recv (server);
         if (reply && !streq (reply, "ERROR")) {
             printf ("%s\n", reply);
             fflush (stdout);
-            if (announce)
-                zstr_sendx (server, "ANNOUNCE", announce, NULL);
-            //  CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted
-            while (!zsys_interrupted)
-                zclock_sleep (20);
-            status = 0;
+            char *endpoint = reply;
+            reply = NULL;
+            if (opts.metrics_bind) {
+                zstr_sendx (server, "METRICS-BIND", opts.metrics_bind, NULL);
+                reply = service_recv (server);
+            }
+            if (!opts.metrics_bind || (reply && !streq (reply, "ERROR"))) {
+                if (opts.announce)
+                    zstr_sendx (server, "ANNOUNCE", opts.announce, NULL);
+                char *ready = zsys_sprintf ("serving on %s", endpoint);
+                service_ready (ready);
+                zstr_free (&ready);
+                status = service_run (server, config, s_reload, &cli);
+            }
+            else
+            if (reply || !zsys_interrupted)
+                fprintf (stderr, "chat-keyserver: cannot serve metrics on %s\n",
+                         opts.metrics_bind);
+            else
+                status = 0;
+            zstr_free (&endpoint);
         }
         else
         if (reply || !zsys_interrupted)
-            fprintf (stderr, "chat-keyserver: cannot bind %s\n", bind_ep);
+            fprintf (stderr, "chat-keyserver: cannot bind %s\n", opts.bind);
         else
             status = 0;
     }
     else
     if (reply || !zsys_interrupted)
-        fprintf (stderr, "chat-keyserver: cannot start with data directory %s "
-                 "(the reason is logged above)\n", data);
+        fprintf (stderr, "chat-keyserver: cannot start with data directory %s\n", data);
     else
         status = 0;
     zstr_free (&reply);
     actorthread_destroy (&actor);
-    zconfig_destroy (&root);
+    zconfig_destroy (&opts.config);
     return status;
 }

@@ -1,15 +1,18 @@
-/*  chat-mainserver - known users, conversations and their membership
-    chains, the encrypted message store and live push. A thin wrapper:
-    options in, the actor runs, a signal stops it.
+/*  chat-mainserver - known users, conversations, the encrypted message
+    store and live push. A thin wrapper: options in, the actor runs, a
+    signal stops it.
 */
 #include <getopt.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <czmq.h>
 #include "rsakey.h"
 #include "actorthread.h"
+#include "logsink.h"
+#include "service.h"
 #include "mainserver.h"
 
 #ifndef CHAT_VERSION
@@ -38,22 +41,28 @@ s_usage (FILE *out)
         "                               means the host the client reached)\n"
         "  -c, --config FILE            zconfig file; keys mainserver/bind, push-bind,\n"
         "                               push-public, data, keyserver-key, announce,\n"
-        "                               idle-timeout, verbose (options given here win)\n"
+        "                               idle-timeout,\n"
+        "                               metrics-bind, log-level, verbose (options\n"
+        "                               given here win); SIGHUP rereads log-level\n"
         "  -a, --announce IFACE         announce both endpoints by UDP beacon on IFACE\n"
         "                               (never done unless asked)\n"
         "  -i, --idle-timeout SECONDS   drop sessions silent this long, default 300\n"
         "                               (0: never)\n"
-        "      --init                   create DIR, the server key and its public key\n"
-        "                               file DIR/mainserver.pub (what is missing), print\n"
-        "                               the public file's path and the key's\n"
+        "      --init                   create DIR and the server key, print the key's\n"
         "                               fingerprint, and exit\n"
-        "  -v, --verbose                log every request\n"
+        "  -m, --metrics-bind HOST:PORT serve Prometheus metrics on\n"
+        "                               http://HOST:PORT/metrics (off unless given;\n"
+        "                               use a loopback address)\n"
+        "  -l, --log-level LEVEL        error, warning, notice, info (default) or\n"
+        "                               debug (every request too)\n"
+        "  -v, --verbose                the same as --log-level debug\n"
         "  -h, --help                   show this help and exit\n"
         "  -V, --version                show the version and exit\n"
         "\n"
         "An endpoint ending in :* binds a free port; the log says which.\n"
-        "Copy DIR/mainserver.pub (public) to the key server's host, for its\n"
-        "--mainserver-key.\n"
+        "Files in DIR: mainserver.db, server.key, mainserver.pub (public: copy it to\n"
+        "the key server's host, for its --mainserver-key), admin.sock,\n"
+        "mainserver.lock. Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
         "Exit status: 0 ok, 1 failed, 2 bad usage.\n");
 }
 
@@ -65,7 +74,8 @@ typedef struct {
     char *push_public;
     char *announce;
     char *idle;
-    bool verbose;
+    char *metrics_bind;
+    char *log_level;
 } options_t;
 
 static void
@@ -73,6 +83,69 @@ s_set (char **slot, const char *value)
 {
     if (!*slot && value && *value)
         *slot = strdup (value);
+}
+
+static void
+s_options_free (options_t *opts)
+{
+    free (opts->bind);
+    free (opts->push_bind);
+    free (opts->data);
+    free (opts->keyserver_key);
+    free (opts->push_public);
+    free (opts->announce);
+    free (opts->idle);
+    free (opts->metrics_bind);
+    free (opts->log_level);
+    memset (opts, 0, sizeof *opts);
+}
+
+//  What is in force: the command line, then the config file, then the
+//  defaults. The same at start and on SIGHUP. 0, or -1 with the reason said.
+static int
+s_options_resolve (options_t *opts, const options_t *cli, const char *config_path)
+{
+    memset (opts, 0, sizeof *opts);
+    s_set (&opts->bind, cli->bind);
+    s_set (&opts->push_bind, cli->push_bind);
+    s_set (&opts->data, cli->data);
+    s_set (&opts->keyserver_key, cli->keyserver_key);
+    s_set (&opts->push_public, cli->push_public);
+    s_set (&opts->announce, cli->announce);
+    s_set (&opts->idle, cli->idle);
+    s_set (&opts->metrics_bind, cli->metrics_bind);
+    s_set (&opts->log_level, cli->log_level);
+    if (config_path) {
+        zconfig_t *config = zconfig_load (config_path);
+        if (!config) {
+            service_complain ("chat-mainserver", "cannot read config %s", config_path);
+            return -1;
+        }
+        s_set (&opts->bind, zconfig_get (config, "mainserver/bind", NULL));
+        s_set (&opts->push_bind, zconfig_get (config, "mainserver/push-bind", NULL));
+        s_set (&opts->data, zconfig_get (config, "mainserver/data", NULL));
+        s_set (&opts->keyserver_key, zconfig_get (config, "mainserver/keyserver-key", NULL));
+        s_set (&opts->push_public, zconfig_get (config, "mainserver/push-public", NULL));
+        s_set (&opts->announce, zconfig_get (config, "mainserver/announce", NULL));
+        s_set (&opts->idle, zconfig_get (config, "mainserver/idle-timeout", NULL));
+        s_set (&opts->metrics_bind, zconfig_get (config, "mainserver/metrics-bind", NULL));
+        s_set (&opts->log_level, zconfig_get (config, "mainserver/log-level", NULL));
+        const char *verbose = zconfig_get (config, "mainserver/verbose", "0");
+        if (streq (verbose, "1") || streq (verbose, "true") || streq (verbose, "yes"))
+            s_set (&opts->log_level, "debug");
+        zconfig_destroy (&config);
+    }
+    s_set (&opts->bind, "tcp://127.0.0.1:5556");
+    s_set (&opts->push_bind, "tcp://127.0.0.1:5557");
+    s_set (&opts->data, "./var/mainserver");
+    s_set (&opts->idle, "300");
+    s_set (&opts->log_level, "info");
+    if (logsink_level_parse (opts->log_level) < 0) {
+        service_complain ("chat-mainserver", "log level '%s' is not error, warning, notice, "
+                 "info or debug", opts->log_level);
+        return -1;
+    }
+    return 0;
 }
 
 //  Create the data directory (0700), the server key and its public file.
@@ -102,13 +175,41 @@ s_init (const char *data)
 
 //  Send one command to the actor and check its answer.
 static int
+    s_command (zsock_t *server, const char *command, const char *arg, char **answer);
+
+//  What may change while the server runs, at start and on SIGHUP: the log
+//  level now; the server's limits join here.
+static int
+s_apply_runtime (zsock_t *server, const options_t *opts)
+{
+    int level = logsink_level_parse (opts->log_level);
+    logsink_set_level (level);
+    return s_command (server, "VERBOSE", level == LOG_DEBUG ? "1" : "0", NULL);
+}
+
+//  SIGHUP: the config file again; what cannot change at run time (binds,
+//  data directory) is left as it is until a restart.
+static int
+s_reload (zsock_t *server, const char *config_path, void *cli)
+{
+    options_t opts;
+    int rc = s_options_resolve (&opts, (const options_t *) cli, config_path);
+    if (rc == 0)
+        rc = s_apply_runtime (server, &opts);
+    if (rc == 0)
+        zsys_info ("chat-mainserver: log level %s", opts.log_level);
+    s_options_free (&opts);
+    return rc;
+}
+
+static int
 s_command (zsock_t *server, const char *command, const char *arg, char **answer)
 {
     if (arg)
         zstr_sendx (server, command, arg, NULL);
     else
         zstr_send (server, command);
-    char *reply = zstr_recv (server);
+    char *reply = service_recv (server);
     if (!reply) {
         fprintf (stderr, "chat-mainserver: %s: no answer\n", command);
         return -1;
@@ -128,6 +229,8 @@ s_command (zsock_t *server, const char *command, const char *arg, char **answer)
 int
 main (int argc, char *argv [])
 {
+    //  A SIGHUP (reload) from now on never ends the process
+    service_init ();
     static struct option long_options [] = {
         { "bind",          required_argument, 0, 'b' },
         { "push-bind",     required_argument, 0, 'p' },
@@ -137,66 +240,57 @@ main (int argc, char *argv [])
         { "config",        required_argument, 0, 'c' },
         { "announce",      required_argument, 0, 'a' },
         { "idle-timeout",  required_argument, 0, 'i' },
+        { "metrics-bind",  required_argument, 0, 'm' },
+        { "log-level",     required_argument, 0, 'l' },
         { "init",          no_argument,       0, 'I' },
         { "verbose",       no_argument,       0, 'v' },
         { "help",          no_argument,       0, 'h' },
         { "version",       no_argument,       0, 'V' },
         { 0, 0, 0, 0 }
     };
-    options_t opts = { 0 };
+    options_t cli = { 0 };
     const char *config_path = NULL;
     bool init = false;
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:p:d:k:P:c:a:i:vhV", long_options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:p:d:k:P:c:a:i:m:l:vhV", long_options, NULL)) != -1) {
         switch (opt) {
-            case 'b': s_set (&opts.bind, optarg); break;
-            case 'p': s_set (&opts.push_bind, optarg); break;
-            case 'd': s_set (&opts.data, optarg); break;
-            case 'k': s_set (&opts.keyserver_key, optarg); break;
-            case 'P': s_set (&opts.push_public, optarg); break;
+            case 'b': s_set (&cli.bind, optarg); break;
+            case 'p': s_set (&cli.push_bind, optarg); break;
+            case 'd': s_set (&cli.data, optarg); break;
+            case 'k': s_set (&cli.keyserver_key, optarg); break;
+            case 'P': s_set (&cli.push_public, optarg); break;
             case 'c': config_path = optarg; break;
-            case 'a': s_set (&opts.announce, optarg); break;
-            case 'i': s_set (&opts.idle, optarg); break;
+            case 'a': s_set (&cli.announce, optarg); break;
+            case 'i': s_set (&cli.idle, optarg); break;
+            case 'm': s_set (&cli.metrics_bind, optarg); break;
+            case 'l': s_set (&cli.log_level, optarg); break;
             case 'I': init = true; break;
-            case 'v': opts.verbose = true; break;
-            case 'h': s_usage (stdout); return 0;
-            case 'V': printf ("chat-mainserver %s\n", CHAT_VERSION); return 0;
-            default:  s_usage (stderr); return EXIT_USAGE;
+            case 'v': s_set (&cli.log_level, "debug"); break;
+            case 'h': s_usage (stdout); s_options_free (&cli); return 0;
+            case 'V': printf ("chat-mainserver %s\n", CHAT_VERSION); s_options_free (&cli); return 0;
+            default:  s_usage (stderr); s_options_free (&cli); return EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf (stderr, "chat-mainserver: unexpected argument %s\n", argv [optind]);
         s_usage (stderr);
+        s_options_free (&cli);
         return EXIT_USAGE;
     }
-    if (config_path) {
-        zconfig_t *config = zconfig_load (config_path);
-        if (!config) {
-            fprintf (stderr, "chat-mainserver: cannot read config %s\n", config_path);
-            return EXIT_USAGE;
-        }
-        s_set (&opts.bind, zconfig_get (config, "mainserver/bind", NULL));
-        s_set (&opts.push_bind, zconfig_get (config, "mainserver/push-bind", NULL));
-        s_set (&opts.data, zconfig_get (config, "mainserver/data", NULL));
-        s_set (&opts.keyserver_key, zconfig_get (config, "mainserver/keyserver-key", NULL));
-        s_set (&opts.push_public, zconfig_get (config, "mainserver/push-public", NULL));
-        s_set (&opts.announce, zconfig_get (config, "mainserver/announce", NULL));
-        s_set (&opts.idle, zconfig_get (config, "mainserver/idle-timeout", NULL));
-        const char *verbose = zconfig_get (config, "mainserver/verbose", "0");
-        if (streq (verbose, "1") || streq (verbose, "true") || streq (verbose, "yes"))
-            opts.verbose = true;
-        zconfig_destroy (&config);
+    options_t opts;
+    if (s_options_resolve (&opts, &cli, config_path) != 0) {
+        s_options_free (&opts);
+        s_options_free (&cli);
+        return EXIT_USAGE;
     }
-    s_set (&opts.bind, "tcp://127.0.0.1:5556");
-    s_set (&opts.push_bind, "tcp://127.0.0.1:5557");
-    s_set (&opts.data, "./var/mainserver");
-    s_set (&opts.idle, "300");
 
     char *end = NULL;
     errno = 0;
     long long idle = strtoll (opts.idle, &end, 10);
     if (errno || !end || *end || idle < 0 || idle > 365LL * 24 * 3600) {
         fprintf (stderr, "chat-mainserver: --idle-timeout wants seconds, not '%s'\n", opts.idle);
+        s_options_free (&opts);
+        s_options_free (&cli);
         return EXIT_USAGE;
     }
 
@@ -204,25 +298,24 @@ main (int argc, char *argv [])
     if (init)
         status = s_init (opts.data);
     else
-    if (!opts.keyserver_key) {
-        fprintf (stderr, "chat-mainserver: the key server's public key is needed: copy "
+    if (!opts.keyserver_key || !*opts.keyserver_key) {
+        service_complain ("chat-mainserver", "the key server's public key is needed: copy "
                  "keyserver.pub from the key server's data directory (chat-keyserver "
                  "--init writes it) to this host and name it with --keyserver-key FILE "
-                 "(or mainserver/keyserver-key in the config file)\n");
+                 "(or mainserver/keyserver-key in the config file)");
         status = EXIT_USAGE;
     }
     else {
-        zsys_init ();
-        //  stdout is for what a program answers; logs go to stderr
-        zsys_set_logstream (stderr);
-        zsys_set_logident ("chat-mainserver");
+        //  stdout is for what a program answers; logs go to stderr (the
+        //  journal under systemd, with priorities)
+        logsink_install ("chat-mainserver");
         actorthread_t *actor = actorthread_new (mainserver_actor, NULL);
         assert (actor);
         zsock_t *server = actorthread_sock (actor);
         char idle_ms [32];
         snprintf (idle_ms, sizeof idle_ms, "%lld", idle * 1000);
         char *fingerprint = NULL;
-        if ((!opts.verbose || s_command (server, "VERBOSE", NULL, NULL) == 0)
+        if (s_apply_runtime (server, &opts) == 0
         &&  s_command (server, "DATA", opts.data, NULL) == 0
         &&  s_command (server, "KEYSERVER-KEY", opts.keyserver_key, NULL) == 0
         &&  (!opts.push_public
@@ -231,37 +324,23 @@ main (int argc, char *argv [])
         &&  s_command (server, "START", NULL, NULL) == 0
         &&  s_command (server, "BIND", opts.bind, NULL) == 0
         &&  s_command (server, "PUSH-BIND", opts.push_bind, NULL) == 0
+        &&  (!opts.metrics_bind
+             || s_command (server, "METRICS-BIND", opts.metrics_bind, NULL) == 0)
         &&  (!opts.announce || s_command (server, "ANNOUNCE", opts.announce, NULL) == 0)
         &&  s_command (server, "FINGERPRINT", NULL, &fingerprint) == 0) {
             zsys_info ("chat-mainserver %s ready, key %s", CHAT_VERSION, fingerprint);
-            //  Wait for SIGINT/SIGTERM (CZMQ's handler sets zsys_interrupted)
-            //  or for the actor to die. The signal may land on any of
-            //  libzmq's threads and leave this wait uninterrupted, so the
-            //  flag is looked at every 50 ms too.
-            zpoller_t *poller = zpoller_new (server, NULL);
-            while (!zsys_interrupted) {
-                void *which = zpoller_wait (poller, 50);
-                if (which == server) {
-                    zsys_error ("chat-mainserver: server stopped unexpectedly");
-                    break;
-                }
-                if (zpoller_terminated (poller))
-                    break;
-            }
-            zpoller_destroy (&poller);
-            status = zsys_interrupted? 0: 1;
+            char *ready = zsys_sprintf ("serving on %s, pushes on %s", opts.bind,
+                                        opts.push_bind);
+            service_ready (ready);
+            zstr_free (&ready);
+            status = service_run (server, config_path, s_reload, &cli);
             if (status == 0)
                 zsys_info ("chat-mainserver: signal received, stopping");
         }
         zstr_free (&fingerprint);
         actorthread_destroy (&actor);
     }
-    free (opts.bind);
-    free (opts.push_bind);
-    free (opts.data);
-    free (opts.keyserver_key);
-    free (opts.push_public);
-    free (opts.announce);
-    free (opts.idle);
+    s_options_free (&opts);
+    s_options_free (&cli);
     return status;
 }

@@ -16,6 +16,8 @@
 #include "chanserver.h"
 #include "chaterror.h"
 #include "mainserver.h"
+#include "metrics.h"
+#include "metricshttp.h"
 #include "msadmin.h"
 #include "msbatch.h"
 #include "msctx.h"
@@ -23,7 +25,12 @@
 #include "msonline.h"
 #include "msoutbox.h"
 #include "rsakey.h"
+#include "watchdog.h"
 #include "wire.h"
+
+//  Gauges that need this thread (sessions by state, store size) are
+//  published this often; the loop never sleeps longer
+#define METRICS_PUBLISH_MS 1000
 
 typedef struct {
     zsock_t *pipe;
@@ -34,6 +41,9 @@ typedef struct {
     msctx_t ctx;
     msoutbox_t *outbox;
     zactor_t *beacon;
+    metricshttp_t *http;        //  METRICS-BIND, or NULL
+    watchdog_t *watchdog;
+    int64_t next_publish;       //  zclock_mono of the next gauge update
     char *data_dir;
     char *keyserver_key_path;
     char *push_public;          //  what Welcomes name, when not the bound one
@@ -83,6 +93,9 @@ s_server_new (zsock_t *pipe)
     self->outbox = msoutbox_new ();
     self->idle_ms = MAINSERVER_DEFAULT_IDLE_MS;
     self->lock_fd = -1;
+    self->ctx.metrics = metrics_new ("mainserver", CHAT_VERSION);
+    self->watchdog = watchdog_new ();
+    assert (self->ctx.metrics && self->watchdog);
     return self;
 }
 
@@ -93,6 +106,7 @@ s_server_destroy (server_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->beacon);
+    metricshttp_destroy (&self->http);
     //  Sessions first: their free function needs the online index.
     chanserver_destroy (&self->ctx.chanserver);
     msonline_destroy (&self->ctx.online);
@@ -110,6 +124,8 @@ s_server_destroy (server_t **self_p)
     free (self->admin_path);
     if (self->lock_fd >= 0)
         close (self->lock_fd);
+    metrics_destroy (&self->ctx.metrics);
+    watchdog_destroy (&self->watchdog);
     free (self);
     *self_p = NULL;
 }
@@ -135,6 +151,7 @@ s_start (server_t *self, char *error, size_t error_size)
     self->ctx.chanserver = chanserver_new (self->router, self->ctx.server_key);
     assert (self->ctx.chanserver);
     chanserver_set_free_fn (self->ctx.chanserver, msonline_session_free, self->ctx.online);
+    chanserver_set_metrics (self->ctx.chanserver, self->ctx.metrics);
     chanserver_set_limits (self->ctx.chanserver, self->max_sessions, self->idle_ms);
     chanserver_set_verbose (self->ctx.chanserver, self->ctx.verbose);
 
@@ -250,9 +267,9 @@ s_handle_pipe (server_t *self)
     }
     else
     if (streq (command, "VERBOSE")) {
-        self->ctx.verbose = true;
+        self->ctx.verbose = !arg || !streq (arg, "0");
         if (self->ctx.chanserver)
-            chanserver_set_verbose (self->ctx.chanserver, true);
+            chanserver_set_verbose (self->ctx.chanserver, self->ctx.verbose);
     }
     else
     if (streq (command, "DATA") && arg)
@@ -306,6 +323,16 @@ s_handle_pipe (server_t *self)
     if (streq (command, "ANNOUNCE") && arg)
         rc = s_announce (self, arg, error, sizeof error);
     else
+    if (streq (command, "METRICS-BIND") && arg) {
+        metricshttp_destroy (&self->http);
+        self->http = metricshttp_new (self->ctx.metrics, arg, error, sizeof error);
+        rc = self->http ? 0 : -1;
+        if (self->http) {
+            answer = metricshttp_address (self->http);
+            zsys_info ("mainserver: metrics on http://%s/metrics", answer);
+        }
+    }
+    else
     if (streq (command, "FINGERPRINT")) {
         if (self->ctx.server_key)
             answer = rsakey_fingerprint_text (self->ctx.server_key);
@@ -328,6 +355,24 @@ s_handle_pipe (server_t *self)
     zmsg_destroy (&msg);
 }
 
+//  ---------------------------------------------------------------- metrics
+
+//  The gauges only this thread may compute, for the metrics' readers
+static void
+s_metrics_publish (server_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (!self->started || now < self->next_publish)
+        return;
+    self->next_publish = now + METRICS_PUBLISH_MS;
+    size_t handshaking, anonymous, logged_in;
+    chanserver_census (self->ctx.chanserver, &handshaking, &anonymous, &logged_in);
+    metrics_sessions (self->ctx.metrics, handshaking, anonymous, logged_in);
+    char *path = zsys_sprintf ("%s/mainserver.db", self->data_dir);
+    metrics_store_bytes (self->ctx.metrics, metrics_db_bytes (path));
+    zstr_free (&path);
+}
+
 //  ---------------------------------------------------------------- the actor
 
 void
@@ -348,6 +393,9 @@ mainserver_actor (zsock_t *pipe, void *args)
             int64_t wait = self->next_expire - zclock_mono ();
             timeout = wait < 0? 0: (int) wait;
         }
+        if (self->started && (timeout < 0 || timeout > METRICS_PUBLISH_MS))
+            timeout = METRICS_PUBLISH_MS;
+        timeout = watchdog_timeout (self->watchdog, timeout);
         void *which = zpoller_wait (self->poller, timeout);
         chanserver_t *chanserver = self->ctx.chanserver;
         if (which == self->pipe)
@@ -368,6 +416,8 @@ mainserver_actor (zsock_t *pipe, void *args)
             chanserver_expire (self->ctx.chanserver, wire_now_ms ());
             self->next_expire = zclock_mono () + tick;
         }
+        s_metrics_publish (self);
+        watchdog_kick (self->watchdog);
     }
     if (self->started)
         zsys_info ("mainserver: stopped");

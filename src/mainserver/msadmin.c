@@ -113,6 +113,10 @@ msadmin_handle (msctx_t *ctx, zsock_t *admin, int64_t started_at)
     reply.version = CHAT_VERSION;
     reply.server_key_fingerprint = (char *) rsakey_fingerprint_text (ctx->server_key);
     reply.started_at = started_at;
+    char *metrics_text = NULL;
+    if (good && request->metrics && (metrics_text = metrics_render (ctx->metrics)))
+        reply.metrics = metrics_text;
+    else
     if (good) {
         reply.n_sessions = chanserver_admin_sessions (ctx->chanserver, &reply.sessions);
         admin_collect_t collect = { &reply, arena, ctx, 0 };
@@ -132,6 +136,7 @@ msadmin_handle (msctx_t *ctx, zsock_t *admin, int64_t started_at)
     chanserver_admin_sessions_free (&reply.sessions);
     free (reply.users);
     free (reply.conversations);
+    free (metrics_text);
     msarena_destroy (&arena);
     if (request)
         chat__admin_request__free_unpacked (request, NULL);

@@ -8,7 +8,7 @@ void
 msbatch_run (msctx_t *ctx, msoutbox_t *outbox, zsock_t *router, zsock_t *pub)
 {
     bool in_transaction = msgstore_begin (ctx->store) == CHAT_OK;
-    size_t handled = 0;
+    size_t handled = 0, requests = 0;
     while (handled < MAINSERVER_BATCH) {
         if (handled > 0 && !(zsock_events (router) & ZMQ_POLLIN))
             break;
@@ -18,17 +18,21 @@ msbatch_run (msctx_t *ctx, msoutbox_t *outbox, zsock_t *router, zsock_t *pub)
         handled++;              //  handshakes count too: they cost the most
         if (!session)
             continue;
+        requests++;
         if (in_transaction)
             msrequest_handle (ctx, outbox, session, payload, len);
         else
             msoutbox_error (outbox, session, 0, CHAT_ERR_INTERNAL, "storage unavailable");
         free (payload);
     }
+    int64_t commit_start = zclock_usecs ();
     bool committed = in_transaction && msgstore_commit (ctx->store) == CHAT_OK;
+    if (in_transaction)
+        metrics_commit (ctx->metrics, zclock_usecs () - commit_start, requests, committed);
     if (in_transaction && !committed) {
         zsys_error ("mainserver: commit failed, a batch was answered ERR_INTERNAL");
         //  It may have cached the members of a conversation that is not there
         msonline_members_changed (ctx->online, NULL);
     }
-    msoutbox_flush (outbox, ctx->chanserver, pub, committed);
+    msoutbox_flush (outbox, ctx->chanserver, pub, committed, ctx->metrics);
 }

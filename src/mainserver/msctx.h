@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include "chanserver.h"
+#include "metrics.h"
 #include "msgstore.h"
 #include "msonline.h"
 #include "rsakey.h"
@@ -20,6 +21,7 @@ typedef struct {
     chanserver_t *chanserver;
     msonline_t *online;
     bool verbose;
+    metrics_t *metrics;                 //  counters the HTTP thread and admin read
 } msctx_t;
 
 #endif

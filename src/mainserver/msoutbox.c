@@ -137,25 +137,41 @@ msoutbox_take (msoutbox_t *self, zlistx_t *pending)
     }
 }
 
+//  Push to every target still connected; counts how many went and failed
 static void
-s_send_push (outgoing_t *out, chanserver_t *chanserver, zsock_t *pub)
+s_send_push (outgoing_t *out, chanserver_t *chanserver, zsock_t *pub,
+             size_t *sent, size_t *failed)
 {
     for (size_t index = 0; index < out->target_count; index++) {
         chansession_t *session = chanserver_lookup (chanserver, out->targets [index]);
-        if (session
-        &&  chanserver_push (chanserver, pub, session, out->payload, out->len) != CHAT_OK)
+        if (!session)
+            continue;
+        if (chanserver_push (chanserver, pub, session, out->payload, out->len) == CHAT_OK)
+            (*sent)++;
+        else {
+            (*failed)++;
             zsys_warning ("mainserver: push to session %.8s failed", session->id_hex);
+        }
     }
 }
 
 void
-msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, zsock_t *pub, bool committed)
+msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, zsock_t *pub,
+                bool committed, metrics_t *metrics)
 {
+    size_t queued = 0, sent = 0, failed = 0;
     outgoing_t *out = (outgoing_t *) zlistx_first (self->items);
+    while (committed && out) {
+        if (out->is_push)
+            queued += out->target_count;
+        out = (outgoing_t *) zlistx_next (self->items);
+    }
+    metrics_push_queue (metrics, queued);
+    out = (outgoing_t *) zlistx_first (self->items);
     while (out) {
         if (out->is_push) {
             if (committed)
-                s_send_push (out, chanserver, pub);
+                s_send_push (out, chanserver, pub, &sent, &failed);
         }
         else {
             chansession_t *session = chanserver_lookup (chanserver, out->session_id);
@@ -173,4 +189,7 @@ msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, zsock_t *pub, bool c
         out = (outgoing_t *) zlistx_next (self->items);
     }
     zlistx_purge (self->items);
+    metrics_pushes (metrics, sent, true);
+    metrics_pushes (metrics, failed, false);
+    metrics_push_queue (metrics, 0);
 }

@@ -16,6 +16,7 @@
 #include <czmq.h>
 #include "channel.h"
 #include "chanserver.h"
+#include "metrics.h"
 #include "wire.h"
 
 typedef struct _msoutbox_t msoutbox_t;
@@ -47,9 +48,10 @@ void
     msoutbox_take (msoutbox_t *self, zlistx_t *pending);
 
 //  Send everything: as it is after a good commit; after a failed one,
-//  every reply as ERR_INTERNAL and no push.
+//  every reply as ERR_INTERNAL and no push. Pushes are counted in metrics
+//  (may be NULL).
 void
     msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, zsock_t *pub,
-                    bool committed);
+                    bool committed, metrics_t *metrics);
 
 #endif

@@ -72,6 +72,7 @@ msrequest_handle (msctx_t *ctx, msoutbox_t *outbox, chansession_t *session,
     if (wire_unpack (&chat__main_request__descriptor, payload, len,
                      (ProtobufCMessage **) &request) != CHAT_OK) {
         zsys_info ("session %.8s: request refused: ERR_MALFORMED", session->id_hex);
+        metrics_request (ctx->metrics, "undecodable", CHAT_ERR_MALFORMED);
         msoutbox_error (outbox, session, 0, CHAT_ERR_MALFORMED, "request could not be decoded");
         return;
     }
@@ -100,6 +101,7 @@ msrequest_handle (msctx_t *ctx, msoutbox_t *outbox, chansession_t *session,
         if (msgstore_savepoint_release (ctx->store) != CHAT_OK)
             rc = CHAT_ERR_INTERNAL;
     }
+    metrics_request (ctx->metrics, s_request_name (request->body_case), rc);
     if (rc != CHAT_OK) {
         zsys_info ("session %.8s%s%s: %s refused: %s%s%s", session->id_hex,
                    session->username? " user ": "",

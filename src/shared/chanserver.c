@@ -20,6 +20,7 @@ struct _chanserver_t {
     bool verbose;
     uint8_t *info;                 //  serialized WelcomeInfo, signed in every Welcome
     size_t info_len;
+    metrics_t *metrics;            //  borrowed, may be NULL
     //  Handshake workers: Hellos go out on `hellos` (PUSH, round robin),
     //  finished handshakes come back on `done` (PULL)
     zlistx_t *workers;             //  zactor_t
@@ -132,6 +133,28 @@ chanserver_set_welcome_info (chanserver_t *self, const char *role,
 }
 
 void
+chanserver_set_metrics (chanserver_t *self, metrics_t *metrics)
+{
+    self->metrics = metrics;
+}
+
+void
+chanserver_census (chanserver_t *self, size_t *handshaking, size_t *anonymous,
+                   size_t *logged_in)
+{
+    size_t named = 0;
+    chansession_t *session = (chansession_t *) zhashx_first (self->sessions);
+    while (session) {
+        if (session->username)
+            named++;
+        session = (chansession_t *) zhashx_next (self->sessions);
+    }
+    *handshaking = self->pending;
+    *anonymous = zhashx_size (self->sessions) - named;
+    *logged_in = named;
+}
+
+void
 chanserver_set_verbose (chanserver_t *self, bool verbose)
 {
     self->verbose = verbose;
@@ -157,6 +180,7 @@ s_refuse (chanserver_t *self, zframe_t *routing_id, int code, uint32_t retry_ms)
 {
     if (self->verbose)
         zsys_info ("chanserver: refused a frame: %s", chat_errname (code));
+    metrics_refusal (self->metrics, code);
     uint8_t *frame;
     size_t size;
     if (wire_error_frame (code, NULL, retry_ms, &frame, &size) == CHAT_OK) {
@@ -176,6 +200,7 @@ s_handshake_finish (chanserver_t *self, zframe_t *routing_id, channel_t *channel
     session->routing_id = zframe_dup (routing_id);
     s_id_hex (channel_session_id (channel), session->id_hex);
     zhashx_insert (self->sessions, session->id_hex, session);
+    metrics_handshake (self->metrics, CHAT_OK);
     zsys_info ("handshake: session %.8s client key %s (%zu sessions)",
                session->id_hex, channel_peer_fingerprint_text (channel),
                zhashx_size (self->sessions));
@@ -188,6 +213,7 @@ s_handshake (chanserver_t *self, zframe_t *routing_id, const uint8_t *frame,
 {
     if (self->max_sessions
     &&  zhashx_size (self->sessions) + self->pending >= self->max_sessions) {
+        metrics_handshake (self->metrics, CHAT_ERR_BUSY);
         s_refuse (self, routing_id, CHAT_ERR_BUSY, 1000);
         return;
     }
@@ -196,8 +222,10 @@ s_handshake (chanserver_t *self, zframe_t *routing_id, const uint8_t *frame,
         zframe_t *to = zframe_dup (routing_id);
         if (zsock_send (self->hellos, "fb", to, frame, frame_size) == 0)
             self->pending++;
-        else
+        else {
+            metrics_handshake (self->metrics, CHAT_ERR_BUSY);
             s_refuse (self, routing_id, CHAT_ERR_BUSY, 1000);
+        }
         zframe_destroy (&to);
         return;
     }
@@ -207,6 +235,7 @@ s_handshake (chanserver_t *self, zframe_t *routing_id, const uint8_t *frame,
     int rc = channel_server_accept (self->server_key, self->info, self->info_len,
                                     hello, &channel, &welcome, &size);
     if (rc != CHAT_OK) {
+        metrics_handshake (self->metrics, rc);
         s_refuse (self, routing_id, rc, 0);
         return;
     }
@@ -322,8 +351,10 @@ chanserver_handshake_done (chanserver_t *self)
         self->pending--;
         if (rc == CHAT_OK && channel)
             s_handshake_finish (self, routing_id, (channel_t *) channel, welcome, size);
-        else
+        else {
+            metrics_handshake (self->metrics, rc == CHAT_OK ? CHAT_ERR_INTERNAL : rc);
             s_refuse (self, routing_id, rc, 0);
+        }
         free (welcome);
         zframe_destroy (&routing_id);
     } while (zsock_events (self->done) & ZMQ_POLLIN);

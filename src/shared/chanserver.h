@@ -14,6 +14,7 @@
 
 #include <czmq.h>
 #include "channel.h"
+#include "metrics.h"
 
 typedef struct _chanserver_t chanserver_t;
 
@@ -71,6 +72,16 @@ int
     chanserver_set_welcome_info (chanserver_t *self, const char *role,
                                  const char *push_endpoint,
                                  const uint8_t *rotation, size_t rotation_len);
+
+//  Count handshakes and refusals in metrics (borrowed; NULL: none).
+void
+    chanserver_set_metrics (chanserver_t *self, metrics_t *metrics);
+
+//  Sessions by state, for the metrics: handshakes at the workers, sessions
+//  not logged in, sessions logged in (a walk over the table).
+void
+    chanserver_census (chanserver_t *self, size_t *handshaking, size_t *anonymous,
+                       size_t *logged_in);
 
 //  Log one line per handshake and refusal (zsys_info), never a secret.
 void
