@@ -104,7 +104,7 @@ expect ERR_INVALID_USERNAME register 'bad name' pw
 stop TERM || fail "exit status $? after SIGTERM"
 
 # kill -9 right after an acknowledged registration
-start --data "$data" --bind 'tcp://127.0.0.1:*' --iterations 4096 -m "$mskey"
+start --data "$data" --bind 'tcp://127.0.0.1:*' --iterations 4096 -k "$mskey"
 expect OK register Bob pw
 kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
 start --data "$data" --bind 'tcp://127.0.0.1:*' --mainserver-key "$mskey"
