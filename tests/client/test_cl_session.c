@@ -251,11 +251,12 @@ test_session_not_renewed (void **state)
     s_login (stack, "erin", "epw");
     size_t mark = cltest_recorder_size (stack->recorder);
 
-    //  the key server comes back with a new resume secret: our token is
+    //  the key server comes back with a new secret (its resume key comes
+    //  from it): our token is
     //  worthless there, and the session ends
     cltest_keyserver_stop (servers);
     char path [128];
-    snprintf (path, sizeof (path), "%s/%s", servers->ks_dir, KEYSERVER_RESUME);
+    snprintf (path, sizeof (path), "%s/%s", servers->ks_dir, KEYSERVER_SECRET);
     assert_int_equal (unlink (path), 0);
     cltest_keyserver_start (servers);
     s_probe (stack, CHATCLIENT_KEYSERVER);
