@@ -192,11 +192,13 @@ class World:
         return False
 
     def fingerprint(self, proc):
+        """The server's own key (each also names the other's key it checks
+        credentials with: "main server key ...", "key server key ...")."""
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
             with proc.cv:
                 for line in proc.out + proc.err:
-                    m = re.search(r"key (SHA256:[A-Za-z0-9+/]+)", line)
+                    m = re.search(r"(?:started|ready)[^:]*,.* key (SHA256:[A-Za-z0-9+/]+)", line)
                     if m:
                         return m.group(1)
                 proc.cv.wait(0.2)

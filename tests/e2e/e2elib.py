@@ -322,7 +322,9 @@ class Cluster:
                        logdir=self.workdir, stdin=False, env=env, journal=journal)
         m = self.ks.wait(r"^(tcp://\S+)$", timeout=max(TIMEOUT, 60), what="bound endpoint")
         self.ks_endpoint = m.group(1)
-        m = self.ks.wait_log(r"key (SHA256:[A-Za-z0-9+/]{43})", 10, "key fingerprint")
+        # its own key (it also names the main server's key it checks tickets with)
+        m = self.ks.wait_log(r"started, data .*, key (SHA256:[A-Za-z0-9+/]{43})", 10,
+                             "key fingerprint")
         self.ks_fingerprint = m.group(1)
         log("keyserver%s on %s (pid %d)" % (self.name, self.ks_endpoint, self.ks.pid))
         return self.ks

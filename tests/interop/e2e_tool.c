@@ -22,9 +22,8 @@
 
     Each step accept takes prints one line, "ok <step> ..."; the first that
     fails prints "FAIL <step> <ERR_NAME>" to stderr and exits 1. Bad
-    arguments exit 2. The message plumbing (SignedMessage under the epoch
-    key) is written out here from section 12: libchat has no module for it
-    yet (the client's msgseal will be ported to it).
+    arguments exit 2. Messages are libchat's msgseal (section 12), the one
+    the client uses.
 */
 #include <errno.h>
 #include <getopt.h>
@@ -37,13 +36,13 @@
 #include "epochkey.h"
 #include "fernet.h"
 #include "identity.h"
+#include "msgseal.h"
 #include "rsakey.h"
 #include "scram.h"
 #include "secret.h"
 #include "wire.h"
 
 #define TOOL_MAX_FILE (1024 * 1024)
-#define MESSAGE_LABEL "chat/2 message"
 
 static const char *s_dir;
 
@@ -138,85 +137,31 @@ s_public (const char *name)
 
 //  ---------------------------------------------------------------- messages
 
-//  proto/README.md section 12: a SignedMessage{body, signature} with
-//  signature = SIGN(sender's identity key, "chat/2 message", body), sealed
-//  as a Fernet token under the epoch's key
+//  proto/README.md section 12, as libchat's msgseal makes it: a fresh
+//  client message id, the time now
 static char *
 s_message_seal (const uint8_t key [EPOCHKEY_SIZE], const uint8_t id [CONVERSATION_ID_SIZE],
                 uint64_t epoch, const char *sender, rsakey_t *identity, const char *text)
 {
-    uint8_t client_message_id [16];
-    if (secret_random (client_message_id, sizeof client_message_id))
-        s_fail ("make message", CHAT_ERR_INTERNAL);
-    Chat__MessageBody body = CHAT__MESSAGE_BODY__INIT;
-    body.conversation_id.data = (uint8_t *) id;
-    body.conversation_id.len = CONVERSATION_ID_SIZE;
-    body.sender = (char *) sender;
-    body.sent_at = wire_now_ms ();
-    body.client_message_id.data = client_message_id;
-    body.client_message_id.len = sizeof client_message_id;
-    body.text = (char *) text;
-    body.epoch = epoch;
-    Chat__SignedMessage signed_ = CHAT__SIGNED_MESSAGE__INIT;
-    uint8_t *plain = NULL;
-    size_t plain_len = 0;
+    uint8_t client_message_id [MSGSEAL_ID_SIZE];
     char *token = NULL;
-    if (wire_pack (&body.base, &signed_.body.data, &signed_.body.len) != CHAT_OK
-    ||  rsakey_sign_labelled (identity, MESSAGE_LABEL, signed_.body.data, signed_.body.len,
-                              &signed_.signature.data, &signed_.signature.len) != CHAT_OK
-    ||  wire_pack (&signed_.base, &plain, &plain_len) != CHAT_OK
-    ||  fernet_encrypt (key, plain, plain_len, wire_now (), &token) != CHAT_OK)
+    if (secret_random (client_message_id, sizeof client_message_id)
+    ||  msgseal_seal (key, id, epoch, sender, identity, wire_now_ms (), client_message_id,
+                      text, strlen (text), &token) != CHAT_OK)
         s_fail ("make message", CHAT_ERR_INTERNAL);
-    free (signed_.body.data);
-    free (signed_.signature.data);
-    free (plain);
     return token;
 }
 
-//  The receiver's checks of section 12 (1, 2 and 4; the chain gives 3):
-//  CHAT_OK and the text, or the first failure's code
+//  The receiver's checks of section 12 that msgseal makes (1, 2 and 4;
+//  the chain gives 3): CHAT_OK and the text, or the first failure's code
 static int
 s_message_open (const uint8_t key [EPOCHKEY_SIZE], const char *token,
                 const uint8_t id [CONVERSATION_ID_SIZE], uint64_t epoch,
                 const char *sender, rsakey_t *sender_key, char **text)
 {
-    *text = NULL;
-    uint8_t *plain = NULL;
-    size_t plain_len = 0;
-    int rc = fernet_decrypt (key, token, strlen (token), 0, wire_now (), &plain, &plain_len);
-    if (rc != CHAT_OK)
-        return rc;
-    Chat__SignedMessage *signed_ = NULL;
-    Chat__MessageBody *body = NULL;
-    rc = wire_unpack (&chat__signed_message__descriptor, plain, plain_len,
-                      (ProtobufCMessage **) &signed_);
-    if (rc == CHAT_OK)
-        rc = rsakey_verify_labelled (sender_key, MESSAGE_LABEL, signed_->body.data,
-                                     signed_->body.len, signed_->signature.data,
-                                     signed_->signature.len);
-    //  Signed bytes are read canonically, as the chain's are
-    if (rc == CHAT_OK)
-        rc = wire_unpack_canonical (&chat__message_body__descriptor, signed_->body.data,
-                                    signed_->body.len, (ProtobufCMessage **) &body);
-    if (rc == CHAT_OK
-    &&  (body->conversation_id.len != CONVERSATION_ID_SIZE
-      || memcmp (body->conversation_id.data, id, CONVERSATION_ID_SIZE) != 0
-      || body->epoch != epoch || strcmp (body->sender, sender) != 0
-      || body->client_message_id.len != 16))
-        rc = CHAT_ERR_BAD_REQUEST;
-    if (rc == CHAT_OK) {
-        size_t len = strlen (body->text);
-        if (len == 0 || len > WIRE_MAX_TEXT)
-            rc = CHAT_ERR_BAD_REQUEST;
-        else
-            *text = strdup (body->text);
-    }
-    if (body)
-        protobuf_c_message_free_unpacked (&body->base, NULL);
-    if (signed_)
-        protobuf_c_message_free_unpacked (&signed_->base, NULL);
-    secret_wipe (plain, plain_len);
-    free (plain);
+    msgseal_body_t body;
+    int rc = msgseal_open (key, token, strlen (token), id, epoch, sender, sender_key, &body);
+    *text = rc == CHAT_OK? body.text: NULL;
     return rc;
 }
 
