@@ -66,7 +66,8 @@ typedef struct {
 //  One server as the frame knows it from the client's events
 typedef struct {
     bool connected;
-    bool refused;               //  pin mismatch: never used again
+    bool refused;               //  pin mismatch or wrong role: never used again
+    bool wrong_role;            //  refused: the endpoint is the other server
     char *endpoint;
     char *fingerprint;          //  offered key
     char *pinned;               //  the pin on file, on mismatch

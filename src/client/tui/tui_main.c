@@ -5,12 +5,18 @@
     counts), the open conversation on the right (time, sender, text,
     wrapped), an input line below. Its buttons are commands here: /new,
     /refresh, /logout, plus /quit and /help, and F2/F5/F10 for the first
-    ones. Messages are never copied: they are drawn from the client
-    library's memory each time, so what is on screen is what it holds.
+    ones; /verify, /members and /password are tui_identity's panels.
+    Messages are never copied: they are drawn from the client library's
+    memory each time, so what is on screen is what it holds.
+
+    A conversation with a member whose identity key changed shows a warning
+    line above its messages for as long as it lasts, and a message signed
+    only by such a changed key is marked with '!' before its sender.
 */
 #include <time.h>
 
 #include "tui_main.h"
+#include "tui_identity.h"
 #include "wire.h"
 
 #define INPUT_MAX (WIRE_MAX_TEXT / 4)
@@ -20,7 +26,8 @@
 #define INDENT 6
 
 static const char *s_commands [] = {
-    "/help", "/logout", "/new", "/open", "/quit", "/refresh"
+    "/help", "/logout", "/members", "/new", "/open", "/password", "/quit", "/refresh",
+    "/verify"
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
 
@@ -29,6 +36,9 @@ static const char *s_help [] = {
     "  /new          start a conversation: pick one user, or several for a group  (F2)",
     "  /refresh      list the conversations again and fetch anything missed       (F5)",
     "  /open N       open conversation N of the list                            (Alt-N)",
+    "  /members      who is in the open conversation, and whom you verified",
+    "  /verify NAME  the safety number you and NAME compare; y marks NAME verified",
+    "  /password     change your password (asked for, hidden; Esc cancels)",
     "  /logout       log out and go back to the login screen",
     "  /quit         log out and leave                                           (F10)",
     "  /help         this help",
@@ -43,6 +53,9 @@ static const char *s_help [] = {
     "  Ctrl-A / Ctrl-E   start / end of line       Left / Right, Alt-B / Alt-F",
     "  Ctrl-K / Ctrl-U   delete to end / to start  Ctrl-W delete a word, Ctrl-Y paste it back",
     "  Backspace, Delete, Ctrl-L redraws the screen",
+    "",
+    "A red line above a conversation: a member's identity key changed. Their",
+    "messages marked '!' are signed with the new key: /verify them first.",
     "",
     "Any key closes this help.",
     NULL
@@ -62,6 +75,7 @@ struct _tui_main_t {
     int body_height;            //  as last drawn, for PgUp/PgDn
     int list_top;
     bool help;
+    tui_identity_t *identity;   //  /verify, /members, /password
 };
 
 tui_main_t *
@@ -70,7 +84,10 @@ tui_main_new (chatclient_t *client)
     tui_main_t *self = (tui_main_t *) zmalloc (sizeof (tui_main_t));
     self->client = client;
     self->input = tui_input_new (INPUT_MAX, false);
-    if (!self->input) {
+    self->identity = tui_identity_new (client);
+    if (!self->input || !self->identity) {
+        tui_input_destroy (&self->input);
+        tui_identity_destroy (&self->identity);
         free (self);
         return NULL;
     }
@@ -86,6 +103,7 @@ tui_main_destroy (tui_main_t **self_p)
     if (!self)
         return;
     tui_input_destroy (&self->input);
+    tui_identity_destroy (&self->identity);
     free (self);
     *self_p = NULL;
 }
@@ -109,6 +127,7 @@ tui_main_reset (tui_main_t *self)
     self->scroll = 0;
     self->list_top = 0;
     self->help = false;
+    tui_identity_reset (self->identity);
 }
 
 void
@@ -208,6 +227,15 @@ s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
     if (streq (word, "/help"))
         self->help = true;
     else
+    if (streq (word, "/verify"))
+        tui_identity_verify (self->identity, frame, arg);
+    else
+    if (streq (word, "/members"))
+        tui_identity_members (self->identity, frame, self->has_open? self->open_id: NULL);
+    else
+    if (streq (word, "/password"))
+        tui_identity_password (self->identity, frame);
+    else
     if (streq (word, "/open")) {
         const chatclient_conversation_t *conv = NULL;
         int rc = arg? chatclient_conversation_find (self->client, arg, &conv): -1;
@@ -281,6 +309,9 @@ tui_action_t
 tui_main_key (tui_main_t *self, tui_frame_t *frame, tui_key_t key)
 {
     tui_action_t stay = TUI_ACTION (TUI_STAY);
+    if (tui_identity_active (self->identity)
+    &&  tui_identity_key (self->identity, frame, key))
+        return stay;
     if (self->help) {
         self->help = false;
         return stay;
@@ -343,6 +374,7 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
                 bool active)
 {
     tui_action_t action = TUI_ACTION (TUI_STAY);
+    tui_identity_event (self->identity, frame, event);
     switch (event->type) {
         case CHATCLIENT_EV_CONVERSATIONS:
             if (event->cmd && event->cmd == self->refresh_cmd) {
@@ -521,9 +553,12 @@ s_entry_draw (tui_frame_t *frame, s_entry_t *entry, int line, int y, int x, int 
         strftime (hhmm, sizeof hhmm, "%H:%M", &tm);
         tui_frame_put (y, x, 5, tui_frame_attr (frame, TUI_PAIR_DIM), hhmm);
         bool own = me && streq (entry->msg->sender, me);
-        char *name = zsys_sprintf ("%s:", entry->msg->sender);
-        tui_frame_put (y, x + 6, width - 6, s_name_pair (frame, entry->msg->sender, own),
-                       name);
+        //  signed only by a key that is not the sender's pin: marked
+        char *name = zsys_sprintf ("%s%s:", entry->msg->key_changed? "!": "",
+                                   entry->msg->sender);
+        tui_frame_put (y, x + 6, width - 6, entry->msg->key_changed
+                       ? tui_frame_attr (frame, TUI_PAIR_WARN)
+                       : s_name_pair (frame, entry->msg->sender, own), name);
         zstr_free (&name);
         if (width - entry->prefix >= 8) {
             int attr = own? tui_frame_attr (frame, TUI_PAIR_OWN): (int) A_NORMAL;
@@ -571,7 +606,8 @@ s_draw_messages (tui_main_t *self, tui_frame_t *frame, int top, int x, int heigh
         if (!entry->text)
             break;
         wchar_t *sender = tui_text_decode_str (entry->msg->sender);
-        entry->prefix = 6 + (sender? tui_text_width (sender, wcslen (sender)): 0) + 2;
+        entry->prefix = 6 + (sender? tui_text_width (sender, wcslen (sender)): 0) + 2
+                      + (entry->msg->key_changed? 1: 0);
         free (sender);
         const chatclient_message_t *before = lo > 0
             ? chatclient_message (self->client, self->open_id, lo - 1): NULL;
@@ -608,6 +644,38 @@ s_draw_messages (tui_main_t *self, tui_frame_t *frame, int top, int x, int heigh
     }
 }
 
+//  The warning line of a conversation with members whose identity key
+//  changed; the number of lines it took (0 or 1).
+static int
+s_draw_changed (tui_main_t *self, tui_frame_t *frame, const chatclient_conversation_t *conv,
+                int y, int x, int width)
+{
+    if (conv->changed == 0)
+        return 0;
+    char names [256] = "";
+    const char *first = NULL;
+    for (size_t i = 0; i < conv->member_count; i++)
+        if (chatclient_identity (self->client, conv->members [i])
+            == CHATCLIENT_IDENTITY_CHANGED) {
+            if (!first)
+                first = conv->members [i];
+            if (strlen (names) + strlen (conv->members [i]) + 3 < sizeof names) {
+                if (*names)
+                    strcat (names, ", ");
+                strcat (names, conv->members [i]);
+            }
+        }
+    char *text = zsys_sprintf (" ! Identity key CHANGED: %s. What they sign now may not be "
+                               "from them: /verify %s ", names, first? first: "");
+    int attr = tui_frame_attr (frame, TUI_PAIR_WARN);
+    attron (attr);
+    mvhline (y, x, ' ', width);
+    attroff (attr);
+    tui_frame_put (y, x, width, attr, text);
+    zstr_free (&text);
+    return 1;
+}
+
 static void
 s_draw_list (tui_main_t *self, tui_frame_t *frame, int top, int height, int width)
 {
@@ -637,7 +705,9 @@ s_draw_list (tui_main_t *self, tui_frame_t *frame, int top, int height, int widt
             break;
         char *name = tui_frame_conversation_name (frame, conv);
         char number [24], unread [24] = "";
-        snprintf (number, sizeof number, "%c%zu", (int) i == open? '>': ' ', i + 1);
+        //  '!': a member's identity key changed
+        snprintf (number, sizeof number, "%c%zu", conv->changed? '!'
+                  : (int) i == open? '>': ' ', i + 1);
         if (conv->unread > 0)
             snprintf (unread, sizeof unread, " %llu", (unsigned long long) conv->unread);
         int attr = (int) i == open? tui_frame_attr (frame, TUI_PAIR_SELECT)
@@ -662,7 +732,12 @@ static void
 s_draw_help (tui_frame_t *frame, int top, int x, int height, int width)
 {
     for (int i = 0; s_help [i] && i < height; i++)
-        tui_frame_put (top + i, x, width, i == 0 || i == 9? A_BOLD: A_NORMAL, s_help [i]);
+    {
+        //  headings: a line that starts at the margin and ends with ':'
+        size_t len = strlen (s_help [i]);
+        bool heading = len && s_help [i][0] != ' ' && s_help [i][len - 1] == ':';
+        tui_frame_put (top + i, x, width, heading? A_BOLD: A_NORMAL, s_help [i]);
+    }
     (void) frame;
 }
 
@@ -699,6 +774,10 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
     int open = s_open_index (self);
     if (open >= 0)
         conv = chatclient_conversation (self->client, (size_t) open);
+    const char *panel = tui_identity_title (self->identity);
+    if (panel)
+        tui_frame_put (top, right_x, right_width, A_BOLD, panel);
+    else
     if (self->help)
         tui_frame_put (top, right_x, right_width, A_BOLD, "Help");
     else
@@ -722,11 +801,17 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
     attroff (dim);
 
     s_draw_list (self, frame, body_top, body_height, list_width);
+    if (tui_identity_draw (self->identity, frame, body_top, right_x, body_height, right_width))
+        ;
+    else
     if (self->help)
         s_draw_help (frame, body_top, right_x, body_height, right_width);
     else
-    if (conv)
-        s_draw_messages (self, frame, body_top, right_x, body_height, right_width);
+    if (conv) {
+        int warned = s_draw_changed (self, frame, conv, body_top, right_x, right_width);
+        s_draw_messages (self, frame, body_top + warned, right_x, body_height - warned,
+                         right_width);
+    }
     else {
         tui_frame_put (body_top + 1, right_x + 1, right_width - 1, A_NORMAL,
                        chatclient_conversation_count (self->client) > 0
@@ -739,8 +824,11 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
           "Ctrl-N/P switch  PgUp/PgDn scroll  Tab complete"
         : "F1 help  F2 new  F5 refresh  F10 quit  ^N/^P switch  PgUp/PgDn");
     //  The input line last: the cursor stays there
-    tui_frame_put (LINES - 2, 0, 2, A_BOLD, "> ");
-    int col = tui_input_draw (self->input, LINES - 2, 2, COLS - 3);
+    int col;
+    if (!tui_identity_draw_prompt (self->identity, LINES - 2, COLS - 1, &col)) {
+        tui_frame_put (LINES - 2, 0, 2, A_BOLD, "> ");
+        col = tui_input_draw (self->input, LINES - 2, 2, COLS - 3);
+    }
     move (LINES - 2, col);
     curs_set (1);
 }
