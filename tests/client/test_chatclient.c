@@ -19,6 +19,7 @@
 typedef struct {
     chatclient_t *client;
     char pin_path [64];
+    char users_path [80];       //  known_users: each client its own
     zlistx_t *events;           //  chatclient_event_t, every one read
 } s_client_t;
 
@@ -37,10 +38,11 @@ s_client_new (cltest_servers_t *servers, int ping_ms)
     int fd = mkstemp (self->pin_path);
     assert_true (fd >= 0);
     close (fd);
+    snprintf (self->users_path, sizeof (self->users_path), "%s-users", self->pin_path);
     chatclient_config_t config = {
         .keyserver = servers->ks_endpoint, .mainserver = servers->ms_endpoint,
         .push = servers->push_endpoint, .known_servers = self->pin_path,
-        .ping_interval_ms = ping_ms
+        .known_users = self->users_path, .ping_interval_ms = ping_ms
     };
     self->client = chatclient_new (&config);
     assert_non_null (self->client);
@@ -56,6 +58,7 @@ s_client_destroy (s_client_t **self_p)
     chatclient_destroy (&self->client);
     zlistx_destroy (&self->events);
     unlink (self->pin_path);
+    unlink (self->users_path);
     free (self);
     *self_p = NULL;
 }
