@@ -7,6 +7,7 @@
 _Static_assert ((int) CHAT_ERR_BAD_MAC == (int) CHAT__ERROR_CODE__ERR_BAD_MAC, "ErrorCode drift");
 _Static_assert ((int) CHAT_ERR_BUSY == (int) CHAT__ERROR_CODE__ERR_BUSY, "ErrorCode drift");
 _Static_assert ((int) CHAT_ERR_INTERNAL == (int) CHAT__ERROR_CODE__ERR_INTERNAL, "ErrorCode drift");
+_Static_assert ((int) CHAT_ERR_QUOTA == (int) CHAT__ERROR_CODE__ERR_QUOTA, "ErrorCode drift");
 _Static_assert ((int) CHAT_ERR_OUT_OF_ORDER == (int) CHAT__ERROR_CODE__ERR_OUT_OF_ORDER, "ErrorCode drift");
 
 static const struct {
@@ -34,7 +35,7 @@ static const struct {
       "invalid username (1-32 letters, digits, '_', '-', '.')" },
     { CHAT_ERR_USERNAME_TAKEN, "ERR_USERNAME_TAKEN", "Username already in use" },
     { CHAT_ERR_AUTH_FAILED, "ERR_AUTH_FAILED", "Wrong username or password" },
-    { CHAT_ERR_RATE_LIMITED, "ERR_RATE_LIMITED", "too many failed attempts, try again later" },
+    { CHAT_ERR_RATE_LIMITED, "ERR_RATE_LIMITED", "too many attempts, try again later" },
     { CHAT_ERR_BAD_CERTIFICATE, "ERR_BAD_CERTIFICATE", "certificate not valid" },
     { CHAT_ERR_BAD_TICKET, "ERR_BAD_TICKET", "membership ticket not valid" },
     { CHAT_ERR_NOT_FOUND, "ERR_NOT_FOUND", "not found" },
@@ -43,6 +44,7 @@ static const struct {
     { CHAT_ERR_MESSAGE_TOO_LARGE, "ERR_MESSAGE_TOO_LARGE", "message too large" },
     { CHAT_ERR_OUT_OF_ORDER, "ERR_OUT_OF_ORDER", "request not valid now" },
     { CHAT_ERR_INTERNAL, "ERR_INTERNAL", "internal server error" },
+    { CHAT_ERR_QUOTA, "ERR_QUOTA", "over a per-user quota" },
 };
 
 static int

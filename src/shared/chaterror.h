@@ -36,7 +36,8 @@ typedef enum {
     CHAT_ERR_TOO_MANY_MEMBERS = 30,
     CHAT_ERR_MESSAGE_TOO_LARGE = 31,
     CHAT_ERR_OUT_OF_ORDER     = 32,
-    CHAT_ERR_INTERNAL         = 33
+    CHAT_ERR_INTERNAL         = 33,
+    CHAT_ERR_QUOTA            = 34
 } chat_err_t;
 
 //  Short English text for a code, for logs and the client's messages.
