@@ -489,9 +489,9 @@ chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_I
     if (!text || len == 0)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
                          "Empty message");
-    if (len > WIRE_MAX_TEXT) {
-        char *why = cl_format ("Message too long (%zu bytes, at most %d)",
-                               len, WIRE_MAX_TEXT);
+    if (len > WIRE_MAX_TOKEN) {
+        char *why = cl_format ("Message too long (%zu bytes; sealed, a message is at "
+                               "most %d bytes)", len, WIRE_MAX_TOKEN);
         uint32_t cmd = s_refuse (self, CHATCLIENT_EV_ERROR,
                                  CHAT_ERR_MESSAGE_TOO_LARGE, why);
         free (why);

@@ -250,8 +250,9 @@ uint32_t
 uint32_t
     chatclient_members (chatclient_t *self,
                         const uint8_t conversation_id [CHATCLIENT_ID_SIZE]);
-//  UTF-8 text, 1..WIRE_MAX_TEXT bytes (longer: refused locally with
-//  CHAT_ERR_MESSAGE_TOO_LARGE). Completes with SENT.
+//  UTF-8 text of 1 byte or more; up to WIRE_MAX_TEXT bytes always fits
+//  (a text whose sealed token would pass WIRE_MAX_TOKEN bytes is refused
+//  locally with CHAT_ERR_MESSAGE_TOO_LARGE). Completes with SENT.
 uint32_t
     chatclient_send (chatclient_t *self,
                      const uint8_t conversation_id [CHATCLIENT_ID_SIZE],

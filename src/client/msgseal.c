@@ -15,7 +15,8 @@ msgseal_seal (const uint8_t key [FERNET_KEY_SIZE],
 {
     if (!sender || !*sender || !text || text_len == 0)
         return CHAT_ERR_BAD_REQUEST;
-    if (text_len > WIRE_MAX_TEXT)
+    //  A token is longer than its text: this cannot fit (see below)
+    if (text_len > WIRE_MAX_TOKEN)
         return CHAT_ERR_MESSAGE_TOO_LARGE;
     //  protobuf-c strings are NUL-terminated; a NUL inside would cut the text
     if (memchr (text, 0, text_len))
@@ -46,6 +47,12 @@ msgseal_seal (const uint8_t key [FERNET_KEY_SIZE],
     rc = fernet_encrypt (key, packed, packed_len, wire_now (), token);
     secret_wipe (packed, packed_len);
     free (packed);
+    //  The one message size limit is the token's: what the server takes
+    if (rc == CHAT_OK && strlen (*token) > WIRE_MAX_TOKEN) {
+        free (*token);
+        *token = NULL;
+        rc = CHAT_ERR_MESSAGE_TOO_LARGE;
+    }
     return rc;
 }
 
@@ -58,6 +65,8 @@ msgseal_open (const uint8_t key [FERNET_KEY_SIZE], const char *token,
     memset (body, 0, sizeof (*body));
     if (!token || !sender)
         return CHAT_ERR_MALFORMED;
+    if (token_len > WIRE_MAX_TOKEN)
+        return CHAT_ERR_MESSAGE_TOO_LARGE;
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     //  ttl 0: a stored message is as good years later as it was when sent
@@ -84,8 +93,8 @@ msgseal_open (const uint8_t key [FERNET_KEY_SIZE], const char *token,
     ||  !msg->sender || strcmp (msg->sender, sender) != 0)
         rc = CHAT_ERR_BAD_REQUEST;
     else
-    if (!msg->text || strlen (msg->text) > WIRE_MAX_TEXT)
-        rc = CHAT_ERR_MESSAGE_TOO_LARGE;
+    if (!msg->text)
+        rc = CHAT_ERR_MALFORMED;
     else {
         body->sent_at = msg->sent_at;
         if (msg->client_message_id.len == MSGSEAL_ID_SIZE)

@@ -22,9 +22,10 @@ typedef struct {
     size_t text_len;
 } msgseal_body_t;
 
-//  Seal a message. text_len 1..WIRE_MAX_TEXT. CHAT_OK and a malloc'd token,
-//  CHAT_ERR_MESSAGE_TOO_LARGE, CHAT_ERR_BAD_REQUEST (empty text, no
-//  sender) or CHAT_ERR_INTERNAL.
+//  Seal a message. CHAT_OK and a malloc'd token of at most WIRE_MAX_TOKEN
+//  bytes, CHAT_ERR_MESSAGE_TOO_LARGE (a longer token: any text of up to
+//  WIRE_MAX_TEXT bytes fits), CHAT_ERR_BAD_REQUEST (empty text, no sender)
+//  or CHAT_ERR_INTERNAL.
 int
     msgseal_seal (const uint8_t key [FERNET_KEY_SIZE],
                   const uint8_t conversation_id [MSGSEAL_ID_SIZE],
@@ -35,7 +36,8 @@ int
 //  Open a stored token (no age limit) and check it names the conversation
 //  and sender the server reported. CHAT_OK and body filled (free with
 //  msgseal_body_free), CHAT_ERR_BAD_MAC / CHAT_ERR_MALFORMED (not sealed
-//  with this key, or garbage), CHAT_ERR_MESSAGE_TOO_LARGE, or
+//  with this key, or garbage), CHAT_ERR_MESSAGE_TOO_LARGE (token over
+//  WIRE_MAX_TOKEN bytes), or
 //  CHAT_ERR_BAD_REQUEST (body names another conversation or sender).
 int
     msgseal_open (const uint8_t key [FERNET_KEY_SIZE], const char *token,

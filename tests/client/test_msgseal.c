@@ -87,26 +87,52 @@ test_not_a_message_body (void **state)
     free (token);
 }
 
+//  One size limit, the token's (WIRE_MAX_TOKEN), on both sides
 static void
 test_limits (void **state)
 {
     (void) state;
     char *token = NULL;
-    size_t big = WIRE_MAX_TEXT + 1;
+    size_t big = WIRE_MAX_TOKEN + 1;
     char *text = malloc (big);
     memset (text, 'x', big);
     assert_int_equal (msgseal_seal (key, conv, "alice", 1, cmid, text, big, &token),
                       CHAT_ERR_MESSAGE_TOO_LARGE);
     assert_null (token);
-    //  exactly the limit is fine
-    assert_int_equal (msgseal_seal (key, conv, "alice", 1, cmid, text, WIRE_MAX_TEXT, &token),
-                      CHAT_OK);
+    //  Text that fits the limit only before it is sealed
+    assert_int_equal (msgseal_seal (key, conv, "alice", 1, cmid, text, 76000, &token),
+                      CHAT_ERR_MESSAGE_TOO_LARGE);
+    assert_null (token);
+    //  WIRE_MAX_TEXT always fits, with the longest sender, and opens
+    const char *longest = "abcdefghijklmnopqrstuvwxyz012345";
+    assert_int_equal (msgseal_seal (key, conv, longest, INT64_MAX, cmid, text,
+                                    WIRE_MAX_TEXT, &token), CHAT_OK);
+    assert_true (strlen (token) <= WIRE_MAX_TOKEN);
     msgseal_body_t body;
-    assert_int_equal (msgseal_open (key, token, strlen (token), conv, "alice", &body), CHAT_OK);
+    assert_int_equal (msgseal_open (key, token, strlen (token), conv, longest, &body),
+                      CHAT_OK);
     assert_int_equal (body.text_len, WIRE_MAX_TEXT);
     msgseal_body_free (&body);
     free (token);
     token = NULL;
+    //  A longer text whose token fits is sent and taken too: what the
+    //  server stores, a client shows
+    assert_int_equal (msgseal_seal (key, conv, "alice", 1, cmid, text, 74000, &token),
+                      CHAT_OK);
+    assert_true (strlen (token) <= WIRE_MAX_TOKEN);
+    assert_int_equal (msgseal_open (key, token, strlen (token), conv, "alice", &body),
+                      CHAT_OK);
+    assert_int_equal (body.text_len, 74000);
+    msgseal_body_free (&body);
+    free (token);
+    token = NULL;
+    //  A token over the limit is not even opened
+    char *long_token = malloc (WIRE_MAX_TOKEN + 2);
+    memset (long_token, 'A', WIRE_MAX_TOKEN + 1);
+    long_token [WIRE_MAX_TOKEN + 1] = 0;
+    assert_int_equal (msgseal_open (key, long_token, WIRE_MAX_TOKEN + 1, conv, "alice",
+                                    &body), CHAT_ERR_MESSAGE_TOO_LARGE);
+    free (long_token);
     assert_int_equal (msgseal_seal (key, conv, "alice", 1, cmid, "", 0, &token),
                       CHAT_ERR_BAD_REQUEST);
     assert_int_equal (msgseal_seal (key, conv, "alice", 1, cmid, "a\0b", 3, &token),

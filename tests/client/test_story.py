@@ -135,7 +135,12 @@ def story(w):
     carol.error("open %s" % one["hex"], "ERR_NOT_FOUND")
     carol.error("send 9 x", "ERR_NOT_FOUND")
     carol.error("history 1 -3", "ERR_USAGE")
-    carol.error("send 1 %s" % ("x" * 65537), "ERR_MESSAGE_TOO_LARGE")
+    # one size limit, the sealed token's 100,000 bytes: 80,000 bytes of
+    # text do not fit, 70,000 do (and alice, who receives it, shows it)
+    carol.error("send 1 %s" % ("x" * 80000), "ERR_MESSAGE_TOO_LARGE")
+    m = alice.mark()
+    carol.ok("send 1 %s" % ("y" * 70000))
+    alice.wait_msg(group["hex"], "carol", "y" * 70000, since=m)
     carol.error("new", "ERR_USAGE")
     carol.error("frobnicate", "ERR_USAGE")
     carol.ok("wait 0.1")
