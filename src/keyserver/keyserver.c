@@ -30,6 +30,7 @@
 #include "keyserver.h"
 #include "keystore.h"
 #include "ratelimit.h"
+#include "serverlimits.h"
 #include "resume.h"
 #include "rsakey.h"
 #include "scram.h"
@@ -42,8 +43,6 @@
 
 #define SALT_SIZE         16            //  salt handed out for registration
 #define FAKE_SALT_INFO    "chat/1 fake salt"
-#define MAX_SESSIONS      10000         //  a further Hello gets ERR_BUSY
-#define SESSION_IDLE_MS   (3600 * 1000) //  an idle session is dropped
 #define HOUSEKEEPING_MS   1000
 #define ADMIN_MAX_USERS   1000          //  users listed on the admin socket
 #define BEACON_INTERVAL   1000
@@ -54,7 +53,6 @@ typedef struct {
     scram_server_t *scram;              //  between login_start and login_finish
     char login_name [USERNAME_MAX + 1]; //  name in the pending login
     bool login_known;                   //  it names a registered user
-    ratelimit_counter_t failures;       //  this session's failed logins
 } ks_session_t;
 
 typedef struct {
@@ -67,6 +65,7 @@ typedef struct {
     rsakey_t *server_key;
     keystore_t *store;
     ratelimit_t *ratelimit;
+    serverlimits_t limits;              //  applied by s_apply_limits
     credential_keys_t keys;
     uint8_t fake_salt_key [32];
     uint8_t resume_key [FERNET_KEY_SIZE];
@@ -174,9 +173,7 @@ keyserver_prepare (const char *data_dir, bool init)
         zsys_error ("keyserver: %s is not a directory", data_dir);
         return -1;
     }
-    if (st.st_mode & 077)
-        zsys_warning ("keyserver: %s can be read by others (mode %03o); 0700 is advised",
-                      data_dir, st.st_mode & 0777);
+    secret_dir_check (data_dir, "keyserver");
 
     char *secret_path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_SECRET);
     char *key_path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_KEY_FILE);
@@ -271,12 +268,12 @@ s_login_clear (ks_session_t *state)
     state->login_known = false;
 }
 
-static void
-s_set_username (chansession_t *session, const char *username)
+//  Log the session in as username (NULL: out). CHAT_OK, or CHAT_ERR_QUOTA
+//  when the user has all the sessions it may have.
+static int
+s_set_username (server_t *self, chansession_t *session, const char *username)
 {
-    free (session->username);
-    session->username = username? strdup (username): NULL;
-    assert (!username || session->username);
+    return chanserver_set_username (self->chanserver, session, username);
 }
 
 //  Certificate and resume token for a login on this session, into r.
@@ -292,7 +289,12 @@ s_logged_in (server_t *self, chansession_t *session, const char *username,
     ||  resume_issue (self->resume_key, username, fingerprint, now,
                       &r->resume_token, &resume_len) != CHAT_OK)
         return CHAT_ERR_INTERNAL;
-    s_set_username (session, username);
+    int rc = s_set_username (self, session, username);
+    if (rc != CHAT_OK) {
+        zsys_info ("keyserver: %s has %lld sessions already; login refused (session %.8s)",
+                   username, (long long) self->limits.sessions_per_user, session->id_hex);
+        return rc;
+    }
     r->logged_in.server_final = r->text? r->text: (char *) "";
     r->logged_in.certificate.data = r->certificate;
     r->logged_in.certificate.len = cert_len;
@@ -392,7 +394,7 @@ s_login_start (server_t *self, chansession_t *session,
     if (session->username)
         zsys_info ("keyserver: %s logged out by a new login (session %.8s)",
                    session->username, session->id_hex);
-    s_set_username (session, NULL);
+    s_set_username (self, session, NULL);       //  its login timeout starts again
 
     const char *username = NULL;
     state->scram = scram_server_new ();
@@ -407,11 +409,12 @@ s_login_start (server_t *self, chansession_t *session,
     //  shows the one "Wrong username or password"; it is never tracked by
     //  name nor logged (it may hold anything).
     bool valid = credential_username_valid (username);
-    int64_t wait = ratelimit_check (self->ratelimit, valid? username: NULL,
-                                    &state->failures, wire_now_ms ());
+    int64_t wait = ratelimit_check (self->ratelimit, session->address,
+                                    valid? username: NULL, wire_now_ms ());
     if (wait > 0) {
-        zsys_info ("keyserver: login for %s refused for %lld ms (back-off, session %.8s)",
-                   valid? username: "(invalid name)", (long long) wait, session->id_hex);
+        zsys_info ("keyserver: login for %s from %s refused for %lld ms (back-off, "
+                   "session %.8s)", valid? username: "(invalid name)", session->address,
+                   (long long) wait, session->id_hex);
         s_login_clear (state);
         s_rate_limited (r, wait);
         return;
@@ -475,7 +478,7 @@ s_login_finish (server_t *self, chansession_t *session,
     int64_t now = wire_now_ms ();
     //  Checked again here: many sessions could start at once, before any
     //  of them failed, and would otherwise all get to guess
-    int64_t wait = ratelimit_check (self->ratelimit, name, &state->failures, now);
+    int64_t wait = ratelimit_check (self->ratelimit, session->address, name, now);
     if (wait > 0) {
         s_login_clear (state);
         s_rate_limited (r, wait);
@@ -490,12 +493,14 @@ s_login_finish (server_t *self, chansession_t *session,
         r->text = strdup (server_final);
         assert (r->text);
         s_login_clear (state);
-        if (s_logged_in (self, session, name, r) != CHAT_OK) {
-            s_set_username (session, NULL);
-            s_error (r, CHAT_ERR_INTERNAL, NULL);
+        //  The password was right, whatever else refuses the login
+        ratelimit_success (self->ratelimit, session->address, name);
+        rc = s_logged_in (self, session, name, r);
+        if (rc != CHAT_OK) {
+            s_set_username (self, session, NULL);
+            s_error (r, rc, rc == CHAT_ERR_QUOTA ? "too many sessions of this user" : NULL);
             return;
         }
-        ratelimit_success (self->ratelimit, name);
         zsys_info ("keyserver: login ok for %s (session %.8s, client %s)", name,
                    session->id_hex, channel_peer_fingerprint_text (session->channel));
     }
@@ -511,8 +516,9 @@ s_login_finish (server_t *self, chansession_t *session,
     else {
         //  Wrong password, unknown user, wrong nonce: one answer for all
         s_login_clear (state);
-        ratelimit_failure (self->ratelimit, name [0]? name: NULL, &state->failures, now);
-        zsys_info ("keyserver: login failed for %s (session %.8s)", shown, session->id_hex);
+        ratelimit_failure (self->ratelimit, session->address, name [0]? name: NULL, now);
+        zsys_info ("keyserver: login failed for %s from %s (session %.8s)", shown,
+                   session->address, session->id_hex);
         s_error (r, CHAT_ERR_AUTH_FAILED, NULL);
     }
 }
@@ -573,13 +579,13 @@ s_conversation_key (server_t *self, chansession_t *session,
 }
 
 static void
-s_logout (chansession_t *session, reply_t *r)
+s_logout (server_t *self, chansession_t *session, reply_t *r)
 {
     if (session->username)
         zsys_info ("keyserver: %s logged out (session %.8s)",
                    session->username, session->id_hex);
     s_login_clear (s_session_state (session));
-    s_set_username (session, NULL);
+    s_set_username (self, session, NULL);
     r->reply.body_case = CHAT__KEY_REPLY__BODY_LOGGED_OUT;
     r->reply.logged_out = &r->logged_out;
 }
@@ -609,9 +615,10 @@ s_resume (server_t *self, chansession_t *session,
     char name [USERNAME_MAX + 1];
     snprintf (name, sizeof name, "%s", user.username);
     secret_wipe (&user, sizeof user);
-    if (s_logged_in (self, session, name, r) != CHAT_OK) {
-        s_set_username (session, NULL);
-        s_error (r, CHAT_ERR_INTERNAL, NULL);
+    rc = s_logged_in (self, session, name, r);
+    if (rc != CHAT_OK) {
+        s_set_username (self, session, NULL);
+        s_error (r, rc, rc == CHAT_ERR_QUOTA ? "too many sessions of this user" : NULL);
         return;
     }
     zsys_info ("keyserver: login resumed for %s (session %.8s)", name, session->id_hex);
@@ -694,6 +701,13 @@ s_handle_request (server_t *self, chansession_t *session,
         login = req->body_case == CHAT__KEY_REQUEST__BODY_LOGIN_START
              || req->body_case == CHAT__KEY_REQUEST__BODY_LOGIN_FINISH
              || req->body_case == CHAT__KEY_REQUEST__BODY_RESUME;
+        //  A client on its way to a login is given its login timeout again
+        //  at each step (a person may take a while to type a password)
+        if (!session->username
+        &&  (req->body_case == CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS
+          || req->body_case == CHAT__KEY_REQUEST__BODY_REGISTER
+          || req->body_case == CHAT__KEY_REQUEST__BODY_LOGIN_START))
+            chanserver_login_progress (self->chanserver, session);
         if (write && keystore_savepoint (self->store) != CHAT_OK)
             s_error (&r, CHAT_ERR_INTERNAL, NULL);
         else {
@@ -717,7 +731,7 @@ s_handle_request (server_t *self, chansession_t *session,
                     s_conversation_key (self, session, req->get_key, false, &r);
                     break;
                 case CHAT__KEY_REQUEST__BODY_LOGOUT:
-                    s_logout (session, &r);
+                    s_logout (self, session, &r);
                     break;
                 case CHAT__KEY_REQUEST__BODY_RESUME:
                     s_resume (self, session, req->resume, &r);
@@ -763,7 +777,7 @@ s_flush (server_t *self, bool committed)
             if (out->login) {
                 if (session->app)
                     s_login_clear ((ks_session_t *) session->app);
-                s_set_username (session, NULL);
+                s_set_username (self, session, NULL);
             }
             reply_t r;
             s_reply_init (&r, out->request_id);
@@ -924,6 +938,21 @@ s_announce (server_t *self)
         zsys_error ("keyserver: cannot announce on %s", self->announce);
 }
 
+//  Every limit to where it is enforced; again whenever one changes
+static void
+s_apply_limits (server_t *self)
+{
+    const serverlimits_t *limits = &self->limits;
+    if (self->chanserver)
+        chanserver_set_limits (self->chanserver, limits);
+    ratelimit_set_policy (self->ratelimit, (uint32_t) limits->login_failures_per_user,
+                          limits->login_backoff_ms, limits->login_backoff_max_ms
+                          < limits->login_backoff_ms ? limits->login_backoff_ms
+                                                     : limits->login_backoff_max_ms,
+                          limits->login_failures_per_address_per_hour,
+                          (size_t) limits->login_tracked);
+}
+
 static int
 s_start (server_t *self)
 {
@@ -975,8 +1004,8 @@ s_start (server_t *self)
     //  per core, and only the finished sessions come back to this thread
     if (chanserver_set_workers (self->chanserver, CHANSERVER_WORKERS_PER_CORE) == CHAT_OK)
         zpoller_add (self->poller, chanserver_handshakes (self->chanserver));
-    chanserver_set_limits (self->chanserver, MAX_SESSIONS, SESSION_IDLE_MS);
     chanserver_set_verbose (self->chanserver, self->verbose);
+    s_apply_limits (self);
 
     //  The admin socket is for the operator only: the directory is 0700
     //  and the socket file 0600. Without it the server still serves.
@@ -991,6 +1020,9 @@ s_start (server_t *self)
                self->data_dir, rsakey_fingerprint_text (self->server_key),
                (long long) keystore_user_count (self->store),
                (long long) keystore_key_count (self->store));
+    char *limits = serverlimits_summary (&self->limits, SERVERLIMITS_KEYSERVER);
+    zsys_info ("keyserver: limits %s", limits);
+    free (limits);
     s_announce (self);
     return 0;
 }
@@ -1036,16 +1068,17 @@ s_handle_pipe (server_t *self)
         s_announce (self);
     }
     else
-    if (streq (command, "BACKOFF") && arg) {
-        char *base = zmsg_popstr (msg);
-        char *cap = zmsg_popstr (msg);
-        if (base && cap && atoll (base) >= 0 && atoll (cap) >= atoll (base))
-            ratelimit_set_policy (self->ratelimit, (uint32_t) atol (arg),
-                                  atoll (base), atoll (cap));
+    if (streq (command, "LIMIT") && arg) {
+        char *value = zmsg_popstr (msg);
+        char error [256];
+        if (serverlimits_set (&self->limits, SERVERLIMITS_KEYSERVER, arg, value,
+                              error, sizeof error) == 0) {
+            s_apply_limits (self);
+            zstr_send (self->pipe, "OK");
+        }
         else
-            zsys_error ("keyserver: BACKOFF needs threshold, base_ms, cap_ms");
-        zstr_free (&base);
-        zstr_free (&cap);
+            zstr_sendf (self->pipe, "ERROR %s", error);
+        zstr_free (&value);
     }
     else
     if (streq (command, "START"))
@@ -1100,6 +1133,8 @@ s_server_new (zsock_t *pipe)
     //  Only $TERM stops the actor; main() decides what a signal means
     zpoller_set_nonstop (self->poller, true);
     self->ratelimit = ratelimit_new ();
+    serverlimits_defaults (&self->limits, SERVERLIMITS_KEYSERVER);
+    s_apply_limits (self);
     self->outbox = zlistx_new ();
     assert (self->outbox);
     zlistx_set_destructor (self->outbox, (zlistx_destructor_fn *) s_outgoing_destroy);

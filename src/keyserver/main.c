@@ -16,6 +16,8 @@
 #include "keyserver.h"
 #include "rsakey.h"
 #include "scram.h"
+#include "serverlimits.h"
+#include <sys/stat.h>
 
 #ifndef CHAT_VERSION
 #   define CHAT_VERSION "0.0.0"
@@ -46,14 +48,19 @@ s_usage (FILE *out)
         "      --init              create the data directory, server key and shared\n"
         "                          secret, print the key fingerprint and exit;\n"
         "                          refuses to replace an existing shared secret\n"
+        "  -l, --limit NAME=VALUE  set an abuse limit (again for each; the config\n"
+        "                          file's keyserver/limits/NAME too); see below\n"
         "  -v, --verbose           log every request\n"
         "  -h, --help              show this and exit\n"
         "  -V, --version           show the version and exit\n"
         "\n"
         "Files in DIR: keyserver.db, server.key, shared.secret (copy it to the main\n"
         "server's host, mode 0600), resume.secret, admin.sock.\n"
-        "Exit status: 0 ok, 1 failure, 2 usage error.\n",
+        "Exit status: 0 ok, 1 failure, 2 usage error.\n"
+        "\n"
+        "Limits (NAME and default; 0 turns a rate or cap off):\n",
         KEYSERVER_ITERATIONS, SCRAM_MIN_ITERATIONS);
+    serverlimits_print_help (SERVERLIMITS_KEYSERVER, out);
 }
 
 static int
@@ -82,6 +89,11 @@ main (int argc, char *argv [])
     const char *bind_ep = NULL, *data = NULL, *config = NULL, *announce = NULL;
     const char *iterations_text = NULL;
     bool init = false, verbose = false;
+    //  Every file the server makes is the server's alone, from birth
+    umask (077);
+    serverlimits_t limits;
+    serverlimits_defaults (&limits, SERVERLIMITS_KEYSERVER);
+    zlist_t *limit_args = zlist_new ();
 
     enum { OPT_INIT = 1000 };
     static const struct option options [] = {
@@ -90,6 +102,7 @@ main (int argc, char *argv [])
         { "config",     required_argument, NULL, 'c' },
         { "announce",   required_argument, NULL, 'a' },
         { "iterations", required_argument, NULL, 'i' },
+        { "limit",      required_argument, NULL, 'l' },
         { "init",       no_argument,       NULL, OPT_INIT },
         { "verbose",    no_argument,       NULL, 'v' },
         { "help",       no_argument,       NULL, 'h' },
@@ -97,23 +110,26 @@ main (int argc, char *argv [])
         { NULL, 0, NULL, 0 }
     };
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:d:c:a:i:vhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:d:c:a:i:l:vhV", options, NULL)) != -1) {
         switch (opt) {
             case 'b': bind_ep = optarg; break;
             case 'd': data = optarg; break;
             case 'c': config = optarg; break;
             case 'a': announce = optarg; break;
             case 'i': iterations_text = optarg; break;
+            case 'l': zlist_append (limit_args, optarg); break;
             case OPT_INIT: init = true; break;
             case 'v': verbose = true; break;
-            case 'h': s_usage (stdout); return 0;
-            case 'V': printf ("chat-keyserver %s\n", CHAT_VERSION); return 0;
-            default:  s_usage (stderr); return 2;
+            case 'h': s_usage (stdout); zlist_destroy (&limit_args); return 0;
+            case 'V': printf ("chat-keyserver %s\n", CHAT_VERSION);
+                      zlist_destroy (&limit_args); return 0;
+            default:  s_usage (stderr); zlist_destroy (&limit_args); return 2;
         }
     }
     if (optind < argc) {
         fprintf (stderr, "chat-keyserver: unexpected argument '%s'\n", argv [optind]);
         s_usage (stderr);
+        zlist_destroy (&limit_args);
         return 2;
     }
 
@@ -126,6 +142,7 @@ main (int argc, char *argv [])
         root = zconfig_load (config);
         if (!root) {
             fprintf (stderr, "chat-keyserver: cannot read config file %s\n", config);
+            zlist_destroy (&limit_args);
             return 2;
         }
         if (!bind_ep)
@@ -138,6 +155,22 @@ main (int argc, char *argv [])
             iterations_text = zconfig_get (root, "keyserver/iterations", NULL);
         if (!verbose)
             verbose = s_truthy (zconfig_get (root, "keyserver/verbose", NULL));
+    }
+    //  Limits: defaults, then the config file, then each --limit in order
+    char error [256];
+    int limits_ok = serverlimits_load_config (&limits, SERVERLIMITS_KEYSERVER, root,
+                                              "keyserver/limits", error, sizeof error);
+    const char *assignment = (const char *) zlist_first (limit_args);
+    while (limits_ok == 0 && assignment) {
+        limits_ok = serverlimits_set_assignment (&limits, SERVERLIMITS_KEYSERVER,
+                                                 assignment, error, sizeof error);
+        assignment = (const char *) zlist_next (limit_args);
+    }
+    zlist_destroy (&limit_args);
+    if (limits_ok != 0) {
+        fprintf (stderr, "chat-keyserver: %s\n", error);
+        zconfig_destroy (&root);
+        return 2;
     }
     if (!bind_ep)
         bind_ep = DEFAULT_BIND;
@@ -180,8 +213,14 @@ main (int argc, char *argv [])
         zstr_send (server, "VERBOSE");
     zstr_sendx (server, "DATA", data, NULL);
     zstr_sendx (server, "ITERATIONS", iterations_arg, NULL);
-    zstr_send (server, "START");
-    char *reply = zstr_recv (server);
+    char *reply = NULL;
+    if (serverlimits_send (&limits, SERVERLIMITS_KEYSERVER, server, error,
+                           sizeof error) != 0)
+        fprintf (stderr, "chat-keyserver: limits refused: %s\n", error);
+    else {
+        zstr_send (server, "START");
+        reply = zstr_recv (server);
+    }
     if (reply && streq (reply, "OK")) {
         zstr_free (&reply);
         zstr_sendx (server, "BIND", bind_ep, NULL);

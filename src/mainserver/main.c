@@ -12,6 +12,7 @@
 #include "secret.h"
 #include "actorthread.h"
 #include "mainserver.h"
+#include "serverlimits.h"
 
 #ifndef CHAT_VERSION
 #   define CHAT_VERSION "0.0.0"
@@ -34,11 +35,12 @@ s_usage (FILE *out)
         "                               default DIR/shared.secret (mode 0600)\n"
         "  -c, --config FILE            zconfig file; keys mainserver/bind, push-bind,\n"
         "                               data, shared-secret, announce, idle-timeout,\n"
-        "                               verbose (options given here win)\n"
+        "                               verbose, limits/NAME (options given here win)\n"
         "  -a, --announce IFACE         announce both endpoints by UDP beacon on IFACE\n"
         "                               (never done unless asked)\n"
         "  -i, --idle-timeout SECONDS   drop sessions silent this long, default 300\n"
-        "                               (0: never)\n"
+        "                               (0: never; the limit idle_timeout_ms)\n"
+        "  -l, --limit NAME=VALUE       set an abuse limit (again for each); see below\n"
         "      --init                   create DIR and the server key, print the key's\n"
         "                               fingerprint, and exit\n"
         "  -v, --verbose                log every request\n"
@@ -46,7 +48,10 @@ s_usage (FILE *out)
         "  -V, --version                show the version and exit\n"
         "\n"
         "An endpoint ending in :* binds a free port; the log says which.\n"
-        "Exit status: 0 ok, 1 failed, 2 bad usage.\n");
+        "Exit status: 0 ok, 1 failed, 2 bad usage.\n"
+        "\n"
+        "Limits (NAME and default; 0 turns a rate or cap off):\n");
+    serverlimits_print_help (SERVERLIMITS_MAINSERVER, out);
 }
 
 typedef struct {
@@ -112,6 +117,17 @@ s_command (zsock_t *server, const char *command, const char *arg, char **answer)
     return 0;
 }
 
+static int
+s_send_limits (zsock_t *server, const serverlimits_t *limits)
+{
+    char error [256];
+    if (serverlimits_send (limits, SERVERLIMITS_MAINSERVER, server, error,
+                           sizeof error) == 0)
+        return 0;
+    fprintf (stderr, "chat-mainserver: limits refused: %s\n", error);
+    return -1;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -123,6 +139,7 @@ main (int argc, char *argv [])
         { "config",        required_argument, 0, 'c' },
         { "announce",      required_argument, 0, 'a' },
         { "idle-timeout",  required_argument, 0, 'i' },
+        { "limit",         required_argument, 0, 'l' },
         { "init",          no_argument,       0, 'I' },
         { "verbose",       no_argument,       0, 'v' },
         { "help",          no_argument,       0, 'h' },
@@ -133,7 +150,14 @@ main (int argc, char *argv [])
     const char *config_path = NULL;
     bool init = false;
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:p:d:s:c:a:i:vhV", long_options, NULL)) != -1) {
+    //  Every file the server makes is the server's alone, from birth
+    umask (077);
+    serverlimits_t limits;
+    serverlimits_defaults (&limits, SERVERLIMITS_MAINSERVER);
+    char error [256] = "";
+    int limits_ok = 0;
+    zlist_t *limit_args = zlist_new ();
+    while ((opt = getopt_long (argc, argv, "b:p:d:s:c:a:i:l:vhV", long_options, NULL)) != -1) {
         switch (opt) {
             case 'b': s_set (&opts.bind, optarg); break;
             case 'p': s_set (&opts.push_bind, optarg); break;
@@ -142,24 +166,30 @@ main (int argc, char *argv [])
             case 'c': config_path = optarg; break;
             case 'a': s_set (&opts.announce, optarg); break;
             case 'i': s_set (&opts.idle, optarg); break;
+            case 'l': zlist_append (limit_args, optarg); break;
             case 'I': init = true; break;
             case 'v': opts.verbose = true; break;
-            case 'h': s_usage (stdout); return 0;
-            case 'V': printf ("chat-mainserver %s\n", CHAT_VERSION); return 0;
-            default:  s_usage (stderr); return EXIT_USAGE;
+            case 'h': s_usage (stdout); zlist_destroy (&limit_args); return 0;
+            case 'V': printf ("chat-mainserver %s\n", CHAT_VERSION);
+                      zlist_destroy (&limit_args); return 0;
+            default:  s_usage (stderr); zlist_destroy (&limit_args); return EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf (stderr, "chat-mainserver: unexpected argument %s\n", argv [optind]);
         s_usage (stderr);
+        zlist_destroy (&limit_args);
         return EXIT_USAGE;
     }
     if (config_path) {
         zconfig_t *config = zconfig_load (config_path);
         if (!config) {
             fprintf (stderr, "chat-mainserver: cannot read config %s\n", config_path);
+            zlist_destroy (&limit_args);
             return EXIT_USAGE;
         }
+        limits_ok = serverlimits_load_config (&limits, SERVERLIMITS_MAINSERVER, config,
+                                              "mainserver/limits", error, sizeof error);
         s_set (&opts.bind, zconfig_get (config, "mainserver/bind", NULL));
         s_set (&opts.push_bind, zconfig_get (config, "mainserver/push-bind", NULL));
         s_set (&opts.data, zconfig_get (config, "mainserver/data", NULL));
@@ -174,13 +204,29 @@ main (int argc, char *argv [])
     s_set (&opts.bind, "tcp://127.0.0.1:5556");
     s_set (&opts.push_bind, "tcp://127.0.0.1:5557");
     s_set (&opts.data, "./var/mainserver");
-    s_set (&opts.idle, "300");
 
-    char *end = NULL;
-    errno = 0;
-    long long idle = strtoll (opts.idle, &end, 10);
-    if (errno || !end || *end || idle < 0 || idle > 365LL * 24 * 3600) {
-        fprintf (stderr, "chat-mainserver: --idle-timeout wants seconds, not '%s'\n", opts.idle);
+    if (opts.idle) {
+        char *end = NULL;
+        errno = 0;
+        long long idle = strtoll (opts.idle, &end, 10);
+        if (errno || !end || *end || idle < 0 || idle > 365LL * 24 * 3600) {
+            fprintf (stderr, "chat-mainserver: --idle-timeout wants seconds, not '%s'\n",
+                     opts.idle);
+            zlist_destroy (&limit_args);
+            return EXIT_USAGE;
+        }
+        limits.idle_timeout_ms = idle * 1000;
+    }
+    //  Limits: defaults, the config file, --idle-timeout, then each --limit
+    const char *assignment = (const char *) zlist_first (limit_args);
+    while (limits_ok == 0 && assignment) {
+        limits_ok = serverlimits_set_assignment (&limits, SERVERLIMITS_MAINSERVER,
+                                                 assignment, error, sizeof error);
+        assignment = (const char *) zlist_next (limit_args);
+    }
+    zlist_destroy (&limit_args);
+    if (limits_ok != 0) {
+        fprintf (stderr, "chat-mainserver: %s\n", error);
         return EXIT_USAGE;
     }
 
@@ -195,13 +241,11 @@ main (int argc, char *argv [])
         actorthread_t *actor = actorthread_new (mainserver_actor, NULL);
         assert (actor);
         zsock_t *server = actorthread_sock (actor);
-        char idle_ms [32];
-        snprintf (idle_ms, sizeof idle_ms, "%lld", idle * 1000);
         char *fingerprint = NULL;
         if ((!opts.verbose || s_command (server, "VERBOSE", NULL, NULL) == 0)
         &&  s_command (server, "DATA", opts.data, NULL) == 0
         &&  (!opts.secret || s_command (server, "SHARED-SECRET", opts.secret, NULL) == 0)
-        &&  s_command (server, "IDLE-TIMEOUT", idle_ms, NULL) == 0
+        &&  s_send_limits (server, &limits) == 0
         &&  s_command (server, "START", NULL, NULL) == 0
         &&  s_command (server, "BIND", opts.bind, NULL) == 0
         &&  s_command (server, "PUSH-BIND", opts.push_bind, NULL) == 0

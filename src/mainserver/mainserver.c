@@ -27,12 +27,18 @@
 #include "wire.h"
 #include "msgstore.h"
 #include "adminsock.h"
+#include "bucket.h"
+#include "lrumap.h"
+#include "serverlimits.h"
+#include "pusher.h"
 #include "mainserver.h"
 
 #ifndef CHAT_VERSION
 #   define CHAT_VERSION "0.0.0"
 #endif
 
+#define CHAT_XSTR(x) #x
+#define CHAT_STR(x) CHAT_XSTR(x)
 #define ADMIN_MAX_CONVERSATIONS 1000
 #define ADMIN_MAX_USERS 10000
 //  Member names held in the member cache, at most (about 40 bytes each)
@@ -42,6 +48,13 @@
 typedef struct {
     char *user_key;             //  lower-case username while logged in
 } msession_t;
+
+//  What one user has left of its quotas (token buckets)
+typedef struct {
+    bucket_t messages;
+    bucket_t bytes;
+    bucket_t conversations;
+} quota_t;
 
 //  A reply or a push waiting for the batch's commit.
 typedef struct {
@@ -57,7 +70,8 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;
     zsock_t *router;
-    zsock_t *pub;
+    pusher_t *pusher;           //  pushes: the XPUB and the threads that seal
+    char *push_endpoint;        //  bound, for the beacon
     zsock_t *admin;
     zpoller_t *poller;
     chanserver_t *chanserver;
@@ -74,8 +88,8 @@ typedef struct {
     char *secret_path;
     char *admin_path;
     int lock_fd;                //  flock on <data>/mainserver.lock, or -1
-    int64_t idle_ms;
-    size_t max_sessions;
+    serverlimits_t limits;      //  applied by s_apply_limits
+    lrumap_t *quotas;           //  lower-case username -> quota_t
     int64_t started_at;
     int64_t next_expire;
     bool verbose;
@@ -178,9 +192,19 @@ s_online_add (server_t *self, chansession_t *session, const char *user_key)
 }
 
 static void
+s_session_open (chansession_t *session, void *arg)
+{
+    server_t *self = (server_t *) arg;
+    if (self->pusher)
+        pusher_session_open (self->pusher, session->channel);
+}
+
+static void
 s_session_free (chansession_t *session, void *arg)
 {
     server_t *self = (server_t *) arg;
+    if (self->pusher)
+        pusher_session_close (self->pusher, session->channel);
     if (session->app) {
         s_online_remove (self, session);
         free (session->app);
@@ -201,7 +225,7 @@ static void
 s_logout (server_t *self, chansession_t *session)
 {
     s_online_remove (self, session);
-    zstr_free (&session->username);
+    chanserver_set_username (self->chanserver, session, NULL);
 }
 
 //  ---------------------------------------------------------------- server object
@@ -221,16 +245,12 @@ s_server_new (zsock_t *pipe)
     assert (self);
     self->pipe = pipe;
     self->router = zsock_new (ZMQ_ROUTER);
-    self->pub = zsock_new (ZMQ_PUB);
-    assert (self->router && self->pub);
+    assert (self->router);
     //  Refuse oversized frames in libzmq, before they are even buffered.
     zsock_set_maxmsgsize (self->router, WIRE_MAX_FRAME);
     //  Replies already handed to ZMQ get a moment to leave on shutdown
     //  (they are committed: losing one only costs the client a retry).
-    //  Pushes are notifications: they need no grace.
     zsock_set_linger (self->router, 100);
-    zsock_set_linger (self->pub, 0);
-    zsock_set_sndhwm (self->pub, 100000);
     self->poller = zpoller_new (pipe, NULL);
     assert (self->poller);
     //  Only $TERM stops us, so that a signal never cuts a batch short.
@@ -242,7 +262,8 @@ s_server_new (zsock_t *pipe)
     assert (self->members);
     zhashx_set_destructor (self->members, (zhashx_destructor_fn *) s_members_destroy);
     zlistx_set_destructor (self->outbox, (zlistx_destructor_fn *) s_outgoing_destroy);
-    self->idle_ms = MAINSERVER_DEFAULT_IDLE_MS;
+    serverlimits_defaults (&self->limits, SERVERLIMITS_MAINSERVER);
+    self->quotas = lrumap_new ((size_t) self->limits.quota_users, sizeof (quota_t));
     self->lock_fd = -1;
     return self;
 }
@@ -254,14 +275,17 @@ s_server_destroy (server_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->beacon);
-    //  Sessions first: their free function needs the online index.
+    //  Sessions first: their free function needs the online index and
+    //  the pusher.
     chanserver_destroy (&self->chanserver);
+    pusher_destroy (&self->pusher);
+    free (self->push_endpoint);
+    lrumap_destroy (&self->quotas);
     zhashx_destroy (&self->online);
     zlistx_destroy (&self->outbox);
     zhashx_destroy (&self->members);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->router);
-    zsock_destroy (&self->pub);
     zsock_destroy (&self->admin);
     if (self->admin_path)
         unlink (self->admin_path);
@@ -306,16 +330,24 @@ s_queue_reply (server_t *self, chansession_t *session, uint64_t request_id,
 }
 
 static void
-s_queue_error (server_t *self, chansession_t *session, uint64_t request_id,
-               int code, const char *text)
+s_queue_error_retry (server_t *self, chansession_t *session, uint64_t request_id,
+                     int code, const char *text, uint32_t retry_ms)
 {
     Chat__MainReply reply = CHAT__MAIN_REPLY__INIT;
     Chat__Error error = CHAT__ERROR__INIT;
     wire_error_init (&error, code, text? text: chat_strerror (code));
+    error.retry_after_ms = retry_ms;
     reply.request_id = request_id;
     reply.body_case = CHAT__MAIN_REPLY__BODY_ERROR;
     reply.error = &error;
     s_queue_reply (self, session, request_id, &reply);
+}
+
+static void
+s_queue_error (server_t *self, chansession_t *session, uint64_t request_id,
+               int code, const char *text)
+{
+    s_queue_error_retry (self, session, request_id, code, text, 0);
 }
 
 //  Pushes wait in the request's own list until it succeeded. The payload
@@ -342,6 +374,24 @@ s_queue_push (zlistx_t *pushes, uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE],
     zlistx_add_end (pushes, out);
 }
 
+//  Hand a push to the pusher for the sessions of its targets still there;
+//  the sealing happens on the pusher's threads.
+static void
+s_push (server_t *self, outgoing_t *out)
+{
+    channel_t **channels = (channel_t **) malloc (out->target_count * sizeof (channel_t *));
+    assert (channels);
+    size_t count = 0;
+    for (size_t index = 0; index < out->target_count; index++) {
+        chansession_t *session = chanserver_lookup (self->chanserver, out->targets [index]);
+        if (session)
+            channels [count++] = session->channel;
+    }
+    if (self->pusher)
+        pusher_push (self->pusher, channels, count, out->payload, out->len);
+    free (channels);
+}
+
 //  Send what the batch produced: after a good commit as it is; after a
 //  failed one, every reply as ERR_INTERNAL and no push at all.
 static void
@@ -350,17 +400,8 @@ s_flush (server_t *self, bool committed)
     outgoing_t *out = (outgoing_t *) zlistx_first (self->outbox);
     while (out) {
         if (out->is_push) {
-            if (committed) {
-                for (size_t index = 0; index < out->target_count; index++) {
-                    chansession_t *session = chanserver_lookup (self->chanserver,
-                                                                out->targets [index]);
-                    if (session
-                    &&  chanserver_push (self->chanserver, self->pub, session,
-                                         out->payload, out->len) != CHAT_OK)
-                        zsys_warning ("mainserver: push to session %.8s failed",
-                                      session->id_hex);
-                }
-            }
+            if (committed)
+                s_push (self, out);
         }
         else {
             chansession_t *session = chanserver_lookup (self->chanserver, out->session_id);
@@ -520,8 +561,88 @@ typedef struct {
     arena_t *arena;
     Chat__MainReply *reply;
     const char *text;
+    uint32_t retry_ms;          //  with an error: when trying again may work
     zlistx_t *pushes;           //  outgoing_t, sent only if the request succeeds
 } request_t;
+
+//  ---------------------------------------------------------------- quotas
+
+//  The user's quota record, made on first use; the least recently active
+//  user's is forgotten when quota_users are remembered (a restart forgets
+//  all: quotas bound a rate, they are not an account)
+static quota_t *
+s_quota (server_t *self, const char *username)
+{
+    char key [USERNAME_MAX + 1];
+    credential_username_fold (username, key, sizeof key);
+    return (quota_t *) lrumap_get (self->quotas, key);
+}
+
+//  A quota says wait: the error, its text and retry time into req
+static int
+s_quota_refuse (request_t *req, int code, int64_t wait, const char *format, long long n)
+{
+    char *text = (char *) s_alloc (req->arena, 96);
+    snprintf (text, 96, format, n);
+    req->text = text;
+    req->retry_ms = wait > UINT32_MAX ? UINT32_MAX : (uint32_t) wait;
+    return code;
+}
+
+//  Whether the user may store one more message of len bytes now. The
+//  tokens are taken by s_quota_message_taken once the message is stored
+//  (a retry of a stored one costs nothing).
+static int
+s_quota_message (request_t *req, size_t len)
+{
+    const serverlimits_t *limits = &req->server->limits;
+    quota_t *quota = s_quota (req->server, req->session->username);
+    int64_t now = wire_now_ms ();
+    int64_t wait = bucket_wait (&quota->messages, (double) limits->messages_per_second,
+                                (double) limits->message_burst, 1, now);
+    if (wait > 0)
+        return s_quota_refuse (req, CHAT_ERR_RATE_LIMITED, wait,
+                               "more than %lld messages a second", limits->messages_per_second);
+    wait = bucket_wait (&quota->bytes, (double) limits->bytes_per_day / 86400.0,
+                        (double) limits->bytes_per_day, (double) len, now);
+    if (wait > 0)
+        return s_quota_refuse (req, CHAT_ERR_QUOTA, wait,
+                               "more than %lld bytes of messages a day", limits->bytes_per_day);
+    return CHAT_OK;
+}
+
+static void
+s_quota_message_taken (request_t *req, size_t len)
+{
+    const serverlimits_t *limits = &req->server->limits;
+    quota_t *quota = s_quota (req->server, req->session->username);
+    int64_t now = wire_now_ms ();
+    bucket_take (&quota->messages, (double) limits->messages_per_second,
+                 (double) limits->message_burst, 1, now);
+    bucket_take (&quota->bytes, (double) limits->bytes_per_day / 86400.0,
+                 (double) limits->bytes_per_day, (double) len, now);
+}
+
+//  Conversations created: checked before, taken after a new one is made
+static int
+s_quota_conversation (request_t *req, bool take)
+{
+    const serverlimits_t *limits = &req->server->limits;
+    quota_t *quota = s_quota (req->server, req->session->username);
+    double rate = (double) limits->conversations_per_hour / 3600.0;
+    double burst = (double) limits->conversations_per_hour;
+    int64_t now = wire_now_ms ();
+    if (take) {
+        bucket_take (&quota->conversations, rate, burst, 1, now);
+        return CHAT_OK;
+    }
+    int64_t wait = bucket_wait (&quota->conversations, rate, burst, 1, now);
+    if (wait > 0)
+        return s_quota_refuse (req, CHAT_ERR_QUOTA, wait,
+                               "more than %lld new conversations an hour",
+                               limits->conversations_per_hour);
+    return CHAT_OK;
+}
 
 static int
 s_check_cert (request_t *req, ProtobufCBinaryData cert, int purpose, char **username)
@@ -582,11 +703,21 @@ s_do_login (request_t *req, Chat__LoginRequest *body)
 
     chansession_t *session = req->session;
     s_logout (self, session);
+    rc = chanserver_set_username (self->chanserver, session, canonical);
+    if (rc != CHAT_OK) {
+        char *text = (char *) s_alloc (req->arena, 96);
+        snprintf (text, 96, "%s has %lld sessions already", canonical,
+                  (long long) self->limits.sessions_per_user);
+        req->text = text;
+        zstr_free (&canonical);
+        return rc;
+    }
+    zstr_free (&canonical);
+    canonical = session->username;
     char key [USERNAME_MAX + 1];
     credential_username_fold (canonical, key, sizeof key);
     s_app (session);
     s_online_add (self, session, key);
-    session->username = canonical;
     zsys_info ("login: %s on session %.8s, client key %s", canonical, session->id_hex,
                channel_peer_fingerprint_text (session->channel));
 
@@ -819,6 +950,8 @@ s_do_create_conversation (request_t *req, Chat__CreateConversationRequest *body)
         }
     }
     zhashx_destroy (&seen);
+    if (rc == CHAT_OK)
+        rc = s_quota_conversation (req, false);
     if (rc != CHAT_OK)
         return rc;
     qsort (names, count, sizeof (char *), s_compare_lower);
@@ -828,6 +961,8 @@ s_do_create_conversation (request_t *req, Chat__CreateConversationRequest *body)
     rc = msgstore_conv_open (self->store, names, count, wire_now_ms (), &conv, &created);
     if (rc != CHAT_OK)
         return rc;
+    if (created)
+        s_quota_conversation (req, true);
     Chat__ConversationSummary *summary = (Chat__ConversationSummary *)
         s_alloc (arena, sizeof *summary);
     rc = s_summary_fill (self, arena, summary, &conv, session->username, session->channel);
@@ -883,8 +1018,8 @@ s_do_send_message (request_t *req, Chat__SendMessageRequest *body)
     if (rc != CHAT_OK)
         return rc;
     size_t token_len = body->token? strlen (body->token): 0;
-    if (token_len > MAINSERVER_MAX_TOKEN) {
-        req->text = "message token over 100000 bytes";
+    if (token_len > WIRE_MAX_TOKEN) {
+        req->text = "message token over " CHAT_STR (WIRE_MAX_TOKEN) " bytes";
         return CHAT_ERR_MESSAGE_TOO_LARGE;
     }
     if (token_len == 0 || fernet_token_timestamp (body->token, token_len) < 0) {
@@ -895,6 +1030,9 @@ s_do_send_message (request_t *req, Chat__SendMessageRequest *body)
         req->text = "client_message_id must be 16 bytes";
         return CHAT_ERR_BAD_REQUEST;
     }
+    rc = s_quota_message (req, token_len);
+    if (rc != CHAT_OK)
+        return rc;
     uint64_t seq;
     int64_t server_time;
     bool duplicate;
@@ -919,7 +1057,8 @@ s_do_send_message (request_t *req, Chat__SendMessageRequest *body)
     req->reply->body_case = CHAT__MAIN_REPLY__BODY_SENT;
     req->reply->sent = sent;
     if (duplicate)
-        return CHAT_OK;         //  pushed the first time
+        return CHAT_OK;         //  pushed, and counted, the first time
+    s_quota_message_taken (req, token_len);
 
     uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE];
     size_t target_count;
@@ -997,7 +1136,7 @@ s_handle_request (server_t *self, chansession_t *session,
     zlistx_t *pushes = zlistx_new ();
     assert (pushes);
     zlistx_set_destructor (pushes, (zlistx_destructor_fn *) s_outgoing_destroy);
-    request_t req = { self, session, &arena, &reply, NULL, pushes };
+    request_t req = { self, session, &arena, &reply, NULL, 0, pushes };
 
     bool needs_login = request->body_case != CHAT__MAIN_REQUEST__BODY_REGISTER
                     && request->body_case != CHAT__MAIN_REQUEST__BODY_LOGIN
@@ -1063,13 +1202,16 @@ s_handle_request (server_t *self, chansession_t *session,
         if (msgstore_savepoint_release (self->store) != CHAT_OK)
             rc = CHAT_ERR_INTERNAL;
     }
-    if (rc != CHAT_OK) {
+    //  A quota turns a flood into a flood of refusals: those are not logged
+    bool quiet = (rc == CHAT_ERR_RATE_LIMITED || rc == CHAT_ERR_QUOTA) && !self->verbose;
+    if (rc != CHAT_OK && !quiet)
         zsys_info ("session %.8s%s%s: %s refused: %s%s%s", session->id_hex,
                    session->username? " user ": "",
                    session->username? session->username: "",
                    s_request_name (request->body_case), chat_errname (rc),
                    req.text? " - ": "", req.text? req.text: "");
-        s_queue_error (self, session, request->request_id, rc, req.text);
+    if (rc != CHAT_OK) {
+        s_queue_error_retry (self, session, request->request_id, rc, req.text, req.retry_ms);
     }
     else {
         if (self->verbose)
@@ -1241,6 +1383,20 @@ s_handle_admin (server_t *self)
 
 //  ---------------------------------------------------------------- start and pipe
 
+//  Every limit to where it is enforced; again whenever one changes. The
+//  push threads and a subscriber's high-water mark are fixed as they start.
+static void
+s_apply_limits (server_t *self)
+{
+    if (self->chanserver)
+        chanserver_set_limits (self->chanserver, &self->limits);
+    if (self->pusher) {
+        pusher_set_hwm (self->pusher, (int) self->limits.push_hwm);
+        pusher_set_queue_bytes (self->pusher, (size_t) self->limits.push_queue_bytes);
+    }
+    lrumap_set_capacity (self->quotas, (size_t) self->limits.quota_users);
+}
+
 static int
 s_start (server_t *self, char *error, size_t error_size)
 {
@@ -1257,6 +1413,7 @@ s_start (server_t *self, char *error, size_t error_size)
                   strerror (errno));
         return -1;
     }
+    secret_dir_check (self->data_dir, "mainserver");
     //  One server per data directory: a second would take over the admin
     //  socket and interleave its writes with ours.
     if (self->lock_fd < 0) {
@@ -1308,14 +1465,22 @@ s_start (server_t *self, char *error, size_t error_size)
     }
     free (path);
 
+    self->pusher = pusher_new ((size_t) self->limits.push_workers,
+                               (int) self->limits.push_hwm,
+                               (size_t) self->limits.push_queue_bytes);
+    if (!self->pusher) {
+        snprintf (error, error_size, "cannot start the push threads");
+        return -1;
+    }
     self->chanserver = chanserver_new (self->router, self->key);
     chanserver_set_free_fn (self->chanserver, s_session_free, self);
+    chanserver_set_open_fn (self->chanserver, s_session_open, self);
     //  RSA signatures are the cost of a handshake: they run on one worker
     //  per core, and only the finished sessions come back to this thread
     if (chanserver_set_workers (self->chanserver, CHANSERVER_WORKERS_PER_CORE) == CHAT_OK)
         zpoller_add (self->poller, chanserver_handshakes (self->chanserver));
-    chanserver_set_limits (self->chanserver, self->max_sessions, self->idle_ms);
     chanserver_set_verbose (self->chanserver, self->verbose);
+    s_apply_limits (self);
 
     //  The admin socket shows who is connected: only our own user may
     //  connect (the data directory is 0700 and the socket 0600).
@@ -1327,6 +1492,9 @@ s_start (server_t *self, char *error, size_t error_size)
     self->next_expire = zclock_mono ();
     zsys_info ("mainserver: started, data in %s, key %s", self->data_dir,
                rsakey_fingerprint_text (self->key));
+    char *limits = serverlimits_summary (&self->limits, SERVERLIMITS_MAINSERVER);
+    zsys_info ("mainserver: limits %s", limits);
+    free (limits);
     return 0;
 }
 
@@ -1334,7 +1502,7 @@ static int
 s_announce (server_t *self, const char *iface, char *error, size_t error_size)
 {
     const char *endpoint = zsock_endpoint (self->router);
-    const char *push_endpoint = zsock_endpoint (self->pub);
+    const char *push_endpoint = self->push_endpoint;
     if (!self->started || !endpoint || !push_endpoint) {
         snprintf (error, error_size, "ANNOUNCE needs START, BIND and PUSH-BIND first");
         return -1;
@@ -1406,16 +1574,23 @@ s_handle_pipe (server_t *self)
         self->secret_path = strdup (arg);
     }
     else
-    if (streq (command, "IDLE-TIMEOUT") && arg) {
-        self->idle_ms = atoll (arg);
-        if (self->chanserver)
-            chanserver_set_limits (self->chanserver, self->max_sessions, self->idle_ms);
+    if (streq (command, "LIMIT") && arg) {
+        char *value = zmsg_popstr (msg);
+        rc = serverlimits_set (&self->limits, SERVERLIMITS_MAINSERVER, arg, value,
+                               error, sizeof error);
+        if (rc == 0)
+            s_apply_limits (self);
+        zstr_free (&value);
     }
     else
-    if (streq (command, "MAX-SESSIONS") && arg) {
-        self->max_sessions = (size_t) atoll (arg);
-        if (self->chanserver)
-            chanserver_set_limits (self->chanserver, self->max_sessions, self->idle_ms);
+    if ((streq (command, "IDLE-TIMEOUT") || streq (command, "MAX-SESSIONS")) && arg) {
+        //  The older names of two limits
+        rc = serverlimits_set (&self->limits, SERVERLIMITS_MAINSERVER,
+                               streq (command, "MAX-SESSIONS") ? "sessions"
+                                                               : "idle_timeout_ms",
+                               arg, error, sizeof error);
+        if (rc == 0)
+            s_apply_limits (self);
     }
     else
     if (streq (command, "START"))
@@ -1433,9 +1608,20 @@ s_handle_pipe (server_t *self)
     }
     else
     if (streq (command, "PUSH-BIND")) {
-        rc = s_bind (self, self->pub, arg, "PUSH-BIND", error, sizeof error);
-        if (rc == 0) {
-            answer = zsock_endpoint (self->pub);
+        char *bound = NULL;
+        if (!self->started) {
+            snprintf (error, sizeof error, "START must come before PUSH-BIND");
+            rc = -1;
+        }
+        else
+        if (!arg || pusher_bind (self->pusher, arg, &bound) != 0) {
+            snprintf (error, sizeof error, "cannot bind %s", arg? arg: "(none)");
+            rc = -1;
+        }
+        else {
+            free (self->push_endpoint);
+            self->push_endpoint = bound;
+            answer = self->push_endpoint;
             zsys_info ("mainserver: pushes on %s", answer);
         }
     }
@@ -1476,12 +1662,18 @@ mainserver_actor (zsock_t *pipe, void *args)
 
     while (!self->terminated) {
         int timeout = -1;
-        int64_t tick = self->idle_ms / 4;
+        //  Timeouts are checked four times within the shortest of them, at
+        //  most once a second: a session goes at most a second late
+        int64_t shortest = self->limits.idle_timeout_ms;
+        if (self->limits.login_timeout_ms > 0
+        &&  (shortest <= 0 || self->limits.login_timeout_ms < shortest))
+            shortest = self->limits.login_timeout_ms;
+        int64_t tick = shortest > 0? shortest / 4: 1000;
         if (tick < 10)
             tick = 10;
         if (tick > 1000)
             tick = 1000;
-        if (self->started && self->idle_ms > 0) {
+        if (self->started) {
             int64_t wait = self->next_expire - zclock_mono ();
             timeout = wait < 0? 0: (int) wait;
         }
@@ -1500,7 +1692,7 @@ mainserver_actor (zsock_t *pipe, void *args)
         else
         if (!which && zpoller_terminated (self->poller))
             break;              //  the context is going away
-        if (self->started && self->idle_ms > 0 && zclock_mono () >= self->next_expire) {
+        if (self->started && zclock_mono () >= self->next_expire) {
             chanserver_expire (self->chanserver, wire_now_ms ());
             self->next_expire = zclock_mono () + tick;
         }

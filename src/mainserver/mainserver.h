@@ -34,11 +34,9 @@
 
 #include <czmq.h>
 
-#define MAINSERVER_DEFAULT_IDLE_MS  300000
 #define MAINSERVER_BATCH            256        //  requests per transaction, at most
 #define MAINSERVER_PAGE_DEFAULT     100
 #define MAINSERVER_PAGE_MAX         1000
-#define MAINSERVER_MAX_TOKEN        100000     //  bytes of one message token
 #define MAINSERVER_KEY_BITS         2048
 
 void

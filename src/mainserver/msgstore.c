@@ -1,4 +1,5 @@
 /*  msgstore - the main server's storage on SQLite; see msgstore.h  */
+#include <errno.h>
 #include <string.h>
 #include <sqlite3.h>
 #include "chaterror.h"
@@ -234,6 +235,13 @@ msgstore_open (const char *path)
     msgstore_t *self = (msgstore_t *) zmalloc (sizeof (msgstore_t));
     assert (self);
     self->path = strdup (path);
+    //  Nobody but the server reads it, whatever the folder's mode: 0600
+    //  before SQLite makes it (and its -wal and -shm take its mode)
+    if (secret_database_private (path) != 0) {
+        zsys_error ("msgstore: cannot open %s: %s", path, strerror (errno));
+        msgstore_destroy (&self);
+        return NULL;
+    }
     if (sqlite3_open_v2 (path, &self->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {

@@ -102,16 +102,18 @@ s_decode_public (const uint8_t *der, size_t len, bool *whole)
 }
 
 
-//  What OAEP encryption needs of a public key: an odd modulus and an odd
-//  exponent above 1. (EVP_PKEY_public_check proves this too, but also runs a
-//  primality test on the modulus that costs more than the handshake itself.)
+//  A public key from the network must cost what a normal one costs: the
+//  public exponent is 65537 exactly (a 3071-bit exponent made one OAEP
+//  encryption 20 times dearer), and the modulus is odd, which OAEP needs.
+//  (EVP_PKEY_public_check proves more, but runs a primality test on the
+//  modulus that costs more than the handshake itself.)
 static bool
 s_usable_public (EVP_PKEY *pkey)
 {
     BIGNUM *n = NULL, *e = NULL;
     bool usable = EVP_PKEY_get_bn_param (pkey, OSSL_PKEY_PARAM_RSA_N, &n)
                && EVP_PKEY_get_bn_param (pkey, OSSL_PKEY_PARAM_RSA_E, &e)
-               && BN_is_odd (n) && BN_is_odd (e) && !BN_is_one (e);
+               && BN_is_odd (n) && BN_is_word (e, RSAKEY_EXPONENT);
     BN_free (n);
     BN_free (e);
     ERR_clear_error ();
@@ -169,7 +171,7 @@ rsakey_generate (int bits)
     BIGNUM *e = BN_new ();
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id (EVP_PKEY_RSA, NULL);
     if (!e || !ctx
-    ||  !BN_set_word (e, RSA_F4)
+    ||  !BN_set_word (e, RSAKEY_EXPONENT)
     ||  EVP_PKEY_keygen_init (ctx) <= 0
     ||  EVP_PKEY_CTX_set_rsa_keygen_bits (ctx, bits) <= 0
     ||  EVP_PKEY_CTX_set1_rsa_keygen_pubexp (ctx, e) <= 0
@@ -264,7 +266,7 @@ rsakey_load_or_create (const char *path, int bits)
 rsakey_t *
 rsakey_from_der (const uint8_t *der, size_t len)
 {
-    if (!der || len == 0 || len > LONG_MAX)
+    if (!der || len == 0 || len > RSAKEY_MAX_DER)
         return NULL;
     bool whole;
     EVP_PKEY *pkey = s_decode_public (der, len, &whole);

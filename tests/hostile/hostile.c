@@ -1475,7 +1475,7 @@ s_mainserver_cases (world_t *world)
                          "hello world", 16));
     s_expect (world, ms, "send_message with an empty token", CHAT_ERR_BAD_REQUEST,
               s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, "", 16));
-    size_t huge = MAINSERVER_MAX_TOKEN + 1;
+    size_t huge = WIRE_MAX_TOKEN + 1;
     char *big = (char *) malloc (huge + 1);
     memset (big, 'A', huge);
     big [huge] = 0;
@@ -1514,10 +1514,20 @@ s_mainserver_cases (world_t *world)
     s_expect (world, ms, "get_messages with limit 4e9 (own conversation)", CHAT_OK,
               s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_GET_MESSAGES, &get));
 
-    //  Pushes: subscribed to every topic, mallory sees good's pushes go by
-    //  and can open none of them
-    zsock_t *sub = zsock_new_sub (world->push_endpoint, "");
-    REQUIRE (sub);
+    //  Pushes: a stranger's SUB, subscribed to every topic and to a guessed
+    //  token, receives nothing at all, while good's own subscription (its
+    //  session's token) gets good's push; and that push, in mallory's
+    //  hands, opens under neither session id
+    zsock_t *stranger = zsock_new_sub (world->push_endpoint, "");
+    REQUIRE (stranger);
+    uint8_t guess [CHANNEL_SESSION_TOKEN_SIZE];
+    secret_random (guess, sizeof guess);
+    zmq_setsockopt (zsock_resolve (stranger), ZMQ_SUBSCRIBE, guess, sizeof guess);
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    REQUIRE (sub && zsock_connect (sub, "%s", world->push_endpoint) == 0);
+    zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE,
+                    channel_session_token (peer_channel (world->good_ms)),
+                    CHANNEL_SESSION_TOKEN_SIZE);
     zsock_set_rcvtimeo (sub, 1000);
     zmsg_t *msg = NULL;
     for (int attempt = 0; attempt < 10 && !msg; attempt++) {
@@ -1526,6 +1536,14 @@ s_mainserver_cases (world_t *world)
         REQUIRE (rc == CHAT_OK);
         msg = zmsg_recv (sub);
     }
+    //  Had the stranger been let in, it would have had that push too by now
+    zsock_set_rcvtimeo (stranger, 500);
+    zmsg_t *leaked = zmsg_recv (stranger);
+    s_record (world, ms, "SUB to all topics and a guessed token", "nothing; owner gets push",
+              msg && !leaked, "stranger %s; good's own SUB %s",
+              leaked ? "RECEIVED A PUSH" : "nothing", msg ? "got its push" : "got nothing");
+    zmsg_destroy (&leaked);
+    zsock_destroy (&stranger);
     int opened = RC_NONE, restamped = RC_NONE;
     bool for_other = false;
     if (msg && zmsg_size (msg) == 2) {
@@ -1559,7 +1577,7 @@ s_mainserver_cases (world_t *world)
             chat__push_frame__free_unpacked (frame, NULL);
         }
     }
-    s_record (world, ms, "SUB to all topics: good's push, opened by mallory",
+    s_record (world, ms, "good's push, opened by mallory",
               "UNKNOWN_SESSION; restamped BAD_MAC",
               msg && for_other && opened == CHAT_ERR_UNKNOWN_SESSION
               && restamped == CHAT_ERR_BAD_MAC,
@@ -1598,9 +1616,12 @@ s_flood (world_t *world, const target_t *target)
     char why [160] = "";
     bool during = s_healthy (world, why, sizeof why);
 
+    //  A refusal can overtake a Welcome still at an RSA worker, so the
+    //  answers on one DEALER come in any order: a Welcome is matched to the
+    //  channel whose Hello it answers (it opens no other)
     size_t welcomed = 0, busy = 0, other = 0, silent = 0;
-    for (size_t n = 0; n < FLOOD_PER_DEALER; n++)
-        for (size_t i = 0; i < FLOOD_DEALERS; i++) {
+    for (size_t i = 0; i < FLOOD_DEALERS; i++)
+        for (size_t n = 0; n < FLOOD_PER_DEALER; n++) {
             uint8_t *data = NULL;
             size_t size = 0;
             int rc = peer_recv (peers [i], WAIT_MS * 3, &data, &size);
@@ -1608,8 +1629,21 @@ s_flood (world_t *world, const target_t *target)
                 silent++;
                 continue;
             }
-            //  Answers come back in order on each DEALER
-            rc = channel_client_accept (channels [n * FLOOD_DEALERS + i], data, size);
+            Chat__Envelope *env = NULL;
+            rc = wire_envelope_unpack (data, size, &env);
+            if (rc == CHAT_OK && env->kind_case == CHAT__ENVELOPE__KIND_ERROR)
+                rc = (int) env->error->code;
+            else
+            if (rc == CHAT_OK && env->kind_case == CHAT__ENVELOPE__KIND_WELCOME) {
+                rc = CHAT_ERR_BAD_SIGNATURE;
+                for (size_t k = 0; k < FLOOD_PER_DEALER && rc != CHAT_OK; k++) {
+                    channel_t *channel = channels [k * FLOOD_DEALERS + i];
+                    if (!channel_is_open (channel))
+                        rc = channel_client_accept (channel, data, size);
+                }
+            }
+            if (env)
+                chat__envelope__free_unpacked (env, NULL);
             free (data);
             if (rc == CHAT_OK)
                 welcomed++;

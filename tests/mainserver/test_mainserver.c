@@ -53,6 +53,11 @@ s_server_start (const char *dir, const char *idle_ms, char **endpoint, char **pu
         assert_string_equal (answer, "OK");
         zstr_free (&answer);
     }
+    //  test_paging pipelines 250 sends, past the default burst of 200
+    zstr_sendx (server, "LIMIT", "message_burst", "1000", NULL);
+    answer = zstr_recv (server);
+    assert_string_equal (answer, "OK");
+    zstr_free (&answer);
     zstr_send (server, "START");
     answer = zstr_recv (server);
     assert_string_equal (answer, "OK");
@@ -801,9 +806,9 @@ test_send_refusals (void **state)
     s_create_ok (a, members, 1, id);
     secret_random (cmid, sizeof cmid);
     //  Just over the limit (a 64 KiB message sealed is about 87 KB).
-    char *big = (char *) malloc (MAINSERVER_MAX_TOKEN + 2);
-    memset (big, 'A', MAINSERVER_MAX_TOKEN + 1);
-    big [MAINSERVER_MAX_TOKEN + 1] = 0;
+    char *big = (char *) malloc (WIRE_MAX_TOKEN + 2);
+    memset (big, 'A', WIRE_MAX_TOKEN + 1);
+    big [WIRE_MAX_TOKEN + 1] = 0;
     Chat__MainReply *reply = s_send (a, id, cmid, big);
     assert_int_equal (msclient_code (reply), CHAT_ERR_MESSAGE_TOO_LARGE);
     chat__main_reply__free_unpacked (reply, NULL);
@@ -1088,7 +1093,7 @@ test_paging (void **state)
     s_create_ok (a, big_members, 1, big_id);
     char *big = s_token (72000);
     size_t big_len = strlen (big);
-    assert_true (big_len < MAINSERVER_MAX_TOKEN);
+    assert_true (big_len < WIRE_MAX_TOKEN);
     size_t fit = WIRE_PAGE_BYTES / big_len;
     for (size_t i = 0; i < fit + 3; i++) {
         uint8_t cmid [16];
