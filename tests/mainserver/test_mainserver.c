@@ -1416,6 +1416,104 @@ test_restart_and_idle (void **state)
     free (command);
 }
 
+static void
+s_limit (const char *name, const char *value)
+{
+    zstr_sendx (F.server, "LIMIT", name, value, NULL);
+    char *answer = zstr_recv (F.server);
+    assert_non_null (answer);
+    assert_string_equal (answer, "OK");
+    zstr_free (&answer);
+}
+
+//  The reply must be this refusal, with a wait of at most max_ms
+static void
+s_refused (Chat__MainReply *reply, int code, uint32_t max_ms)
+{
+    assert_int_equal (msclient_code (reply), code);
+    assert_true (reply->error->retry_after_ms > 0);
+    assert_true (reply->error->retry_after_ms <= max_ms);
+    chat__main_reply__free_unpacked (reply, NULL);
+}
+
+//  Per-user quotas and the per-user session cap, set low while serving
+//  (the LIMIT command applies at once)
+static void
+test_quotas (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    msclient_t *a, *b;
+    uint8_t id [16], cmid [16];
+    s_pair (alice, bob, &a, &b, id);
+
+    //  Messages a second: 3 at once, then one a second
+    s_limit ("messages_per_second", "1");
+    s_limit ("message_burst", "3");
+    char *token = s_token (20);
+    for (int i = 0; i < 3; i++) {
+        secret_random (cmid, sizeof cmid);
+        Chat__MainReply *reply = s_send (a, id, cmid, token);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    secret_random (cmid, sizeof cmid);
+    s_refused (s_send (a, id, cmid, token), CHAT_ERR_RATE_LIMITED, 1000);
+    //  bob is another user: not slowed
+    secret_random (cmid, sizeof cmid);
+    Chat__MainReply *reply = s_send (b, id, cmid, token);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (token);
+    s_limit ("messages_per_second", "0");
+
+    //  Bytes a day: 10,000 bytes of tokens at once
+    s_limit ("bytes_per_day", "10000");
+    token = s_token (2500);
+    assert_true (strlen (token) > 3333 && strlen (token) < 5000);
+    for (int i = 0; i < 2; i++) {
+        secret_random (cmid, sizeof cmid);
+        reply = s_send (b, id, cmid, token);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    secret_random (cmid, sizeof cmid);
+    s_refused (s_send (b, id, cmid, token), CHAT_ERR_QUOTA, 86400000);
+    free (token);
+    s_limit ("bytes_per_day", "0");
+
+    //  Conversations an hour: 2, then one each half hour; opening the
+    //  existing 1:1 is refused too while over (documented)
+    s_limit ("conversations_per_hour", "2");
+    char carol [32];
+    s_name (carol, "carol");
+    msclient_t *c = s_user (carol, true, NULL);
+    const char *members [] = { alice, bob };
+    uint8_t group [16];
+    s_create_ok (c, members, 2, group);
+    s_create_ok (c, members, 2, group);
+    s_refused (s_create (c, members, 2), CHAT_ERR_QUOTA, 1800000);
+    s_limit ("conversations_per_hour", "120");
+
+    //  Sessions per user: 2 of carol's (c and one more), then no third
+    s_limit ("sessions_per_user", "2");
+    msclient_t *c2 = s_client (F.key);
+    assert_int_equal (s_login (c2, carol), CHAT_OK);
+    msclient_t *c3 = s_client (F.key);
+    assert_int_equal (s_login (c3, carol), CHAT_ERR_QUOTA);
+    //  One logs out: the third gets its place
+    Chat__MainReply *out = s_simple (c2, CHAT__MAIN_REQUEST__BODY_LOGOUT);
+    assert_int_equal (msclient_code (out), CHAT_OK);
+    chat__main_reply__free_unpacked (out, NULL);
+    assert_int_equal (s_login (c3, carol), CHAT_OK);
+    s_limit ("sessions_per_user", "32");
+    msclient_destroy (&c3);
+    msclient_destroy (&c2);
+    msclient_destroy (&c);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -1438,6 +1536,7 @@ main (void)
         cmocka_unit_test (test_bad_frames),
         cmocka_unit_test (test_admin_socket),
         cmocka_unit_test (test_restart_and_idle),
+        cmocka_unit_test (test_quotas),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
