@@ -144,7 +144,7 @@ class World:
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
-    def start_keyserver(self, data="ks", bind="tcp://127.0.0.1:!"):
+    def start_keyserver(self, data="ks", bind="tcp://127.0.0.1:!", extra=()):
         datadir = self.path(data)
         if not os.path.exists(os.path.join(datadir, "shared.secret")):
             r = subprocess.run([self.bins["keyserver"], "--init", "--data", datadir,
@@ -153,7 +153,7 @@ class World:
         deadline = time.monotonic() + TIMEOUT
         while True:
             proc = Proc("keyserver", [self.bins["keyserver"], "--bind", bind, "--data", datadir,
-                                      "--iterations", "4096"], stdin=False)
+                                      "--iterations", "4096"] + list(extra), stdin=False)
             self.procs.append(proc)
             if not self.bind_refused(proc, deadline):
                 break
@@ -194,13 +194,14 @@ class World:
                 proc.cv.wait(0.2)
         fail("%s never named its key\n%s" % (proc.name, proc.tail()))
 
-    def start_mainserver(self, data="ms", bind="tcp://127.0.0.1:!", push="tcp://127.0.0.1:!"):
+    def start_mainserver(self, data="ms", bind="tcp://127.0.0.1:!", push="tcp://127.0.0.1:!",
+                         extra=()):
         deadline = time.monotonic() + TIMEOUT
         while True:
             proc = Proc("mainserver", [self.bins["mainserver"], "--bind", bind, "--push-bind", push,
                                        "--data", self.path(data),
-                                       "--shared-secret", self.path("ks", "shared.secret")],
-                        stdin=False)
+                                       "--shared-secret", self.path("ks", "shared.secret")]
+                        + list(extra), stdin=False)
             self.procs.append(proc)
             if not self.bind_refused(proc, deadline):
                 break
