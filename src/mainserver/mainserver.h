@@ -10,15 +10,19 @@
         DATA <dir>              data directory (created 0700 on START)
         SHARED-SECRET <path>    the servers' shared secret (default
                                 <dir>/shared.secret); must exist, mode 0600
-        IDLE-TIMEOUT <ms>       drop sessions silent this long (0: never;
-                                default 300000)
-        MAX-SESSIONS <n>        refuse further handshakes (0: no limit)
+        LIMIT <name> <value>    set one abuse limit (serverlimits.h: the
+                                names of SERVERLIMITS_MAINSERVER); applied
+                                at once, also while serving (push_workers
+                                and, for subscribers already connected,
+                                push_hwm: at START)
+        IDLE-TIMEOUT <ms>       the limit idle_timeout_ms (older name)
+        MAX-SESSIONS <n>        the limit sessions (older name)
         START                   load or create <dir>/server.key, open
                                 <dir>/mainserver.db, bind the admin socket
                                 ipc://<dir>/admin.sock; requests are served
                                 from now on
         BIND <endpoint>         request socket (ROUTER); after START
-        PUSH-BIND <endpoint>    push socket (PUB); after START
+        PUSH-BIND <endpoint>    push socket (XPUB, pusher.h); after START
         ANNOUNCE <iface>        announce both endpoints by UDP beacon on that
                                 interface (after both binds); never by
                                 default, never in tests

@@ -61,8 +61,9 @@ static const limit_def_t s_limits [] = {
     { "login_tracked", AT (login_tracked), KEY, 100000, 0, 1, 100000000,
       "(address, username) pairs and addresses the back-off remembers; the least "
       "recently used is forgotten first" },
-    { "push_hwm", AT (push_hwm), MAIN, 0, 8, 1, 1000000,
-      "pushes queued for one subscriber that does not read; more are dropped" },
+    { "push_hwm", AT (push_hwm), MAIN, 0, 32, 1, 1000000,
+      "pushes queued for one subscriber that does not read; more are dropped (also a "
+      "burst of more than this to one session at once)" },
     { "push_queue_bytes", AT (push_queue_bytes), MAIN, 0, 64 * MIB, 0, 1024 * 1024 * MIB,
       "bytes of pushes waiting to be sealed; more are dropped" },
     { "push_workers", AT (push_workers), MAIN, 0, 0, 0, 64,

@@ -194,24 +194,24 @@ def attack3(w):
     """Push memory: a subscriber to everything that never read made the
     main server keep every push (4 MB of uploads to 50 sessions: +253 MB).
     Now a stranger's subscription is not applied at all, and a session's
-    own never-reading subscriber holds at most push_hwm (8) pushes: here
+    own never-reading subscriber holds at most push_hwm (32) pushes: here
     20 sessions of one user, each subscribed by a SUB that has stopped
-    reading, get 100 messages of 100 KB (old server: ~280 MB held; now at
-    most 20 x 8 x 135 KB = 22 MB)."""
+    reading, get 200 messages of 100 KB (old server: ~560 MB held; now at
+    most 20 x 32 x 135 KB = 86 MB)."""
     start(w)
     bob, = users(w, "bob")
     rss = Rss(w.mainserver)
-    stranger = Attack(w, "subscribe", "--seconds", 25)
+    stranger = Attack(w, "subscribe", "--seconds", 30)
     stranger.started()
     hoard = Attack(w, "hoard", "--user", "mallory", "--peer", "bob", "--sessions", 20,
-                   "--messages", 100, "--size", 100000, "--seconds", 25, source="127.0.0.3")
+                   "--messages", 200, "--size", 100000, "--seconds", 30, source="127.0.0.3")
     hoard.started()
     converse(w, "alice", "bob", clients=[users(w, "alice")[0], bob])
     got = hoard.result()
     seen = stranger.result()
-    rss.check("mainserver", 48 * MIB)
+    rss.check("mainserver", 160 * MIB)
     check(seen["received"] == 0, "a stranger's subscriber received %d pushes" % seen["received"])
-    check(got["sessions"] == 20 and got["sent"] == 100, "the hoarder did not get going: %s" % got)
+    check(got["sessions"] == 20 and got["sent"] == 200, "the hoarder did not get going: %s" % got)
 
 
 def attack4(w):
