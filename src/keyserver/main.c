@@ -160,12 +160,9 @@ main (int argc, char *argv [])
     char error [256];
     int limits_ok = serverlimits_load_config (&limits, SERVERLIMITS_KEYSERVER, root,
                                               "keyserver/limits", error, sizeof error);
-    const char *assignment = (const char *) zlist_first (limit_args);
-    while (limits_ok == 0 && assignment) {
-        limits_ok = serverlimits_set_assignment (&limits, SERVERLIMITS_KEYSERVER,
-                                                 assignment, error, sizeof error);
-        assignment = (const char *) zlist_next (limit_args);
-    }
+    if (limits_ok == 0)
+        limits_ok = serverlimits_set_assignments (&limits, SERVERLIMITS_KEYSERVER,
+                                                  limit_args, error, sizeof error);
     zlist_destroy (&limit_args);
     if (limits_ok != 0) {
         fprintf (stderr, "chat-keyserver: %s\n", error);

@@ -218,12 +218,9 @@ main (int argc, char *argv [])
         limits.idle_timeout_ms = idle * 1000;
     }
     //  Limits: defaults, the config file, --idle-timeout, then each --limit
-    const char *assignment = (const char *) zlist_first (limit_args);
-    while (limits_ok == 0 && assignment) {
-        limits_ok = serverlimits_set_assignment (&limits, SERVERLIMITS_MAINSERVER,
-                                                 assignment, error, sizeof error);
-        assignment = (const char *) zlist_next (limit_args);
-    }
+    if (limits_ok == 0)
+        limits_ok = serverlimits_set_assignments (&limits, SERVERLIMITS_MAINSERVER,
+                                                  limit_args, error, sizeof error);
     zlist_destroy (&limit_args);
     if (limits_ok != 0) {
         fprintf (stderr, "chat-mainserver: %s\n", error);

@@ -473,13 +473,8 @@ s_summary_fill (server_t *self, arena_t *arena, Chat__ConversationSummary *summa
 static int
 s_members (server_t *self, const uint8_t id [MSGSTORE_ID_SIZE], members_t **members_p)
 {
-    static const char hex [] = "0123456789abcdef";
     char key [MSGSTORE_ID_SIZE * 2 + 1];
-    for (size_t index = 0; index < MSGSTORE_ID_SIZE; index++) {
-        key [2 * index] = hex [id [index] >> 4];
-        key [2 * index + 1] = hex [id [index] & 15];
-    }
-    key [MSGSTORE_ID_SIZE * 2] = 0;
+    codec_hex_into (id, MSGSTORE_ID_SIZE, key);
     members_t *members = (members_t *) zhashx_lookup (self->members, key);
     if (members) {
         *members_p = members;
@@ -589,38 +584,32 @@ s_quota_refuse (request_t *req, int code, int64_t wait, const char *format, long
     return code;
 }
 
-//  Whether the user may store one more message of len bytes now. The
-//  tokens are taken by s_quota_message_taken once the message is stored
-//  (a retry of a stored one costs nothing).
+//  Whether the user may store one more message of len bytes now (take
+//  false), or count one that was stored (take true: after the store, so
+//  that a retry of a stored message costs nothing)
 static int
-s_quota_message (request_t *req, size_t len)
+s_quota_message (request_t *req, size_t len, bool take)
 {
     const serverlimits_t *limits = &req->server->limits;
     quota_t *quota = s_quota (req->server, req->session->username);
     int64_t now = wire_now_ms ();
-    int64_t wait = bucket_wait (&quota->messages, (double) limits->messages_per_second,
-                                (double) limits->message_burst, 1, now);
+    double rate = (double) limits->messages_per_second, burst = (double) limits->message_burst;
+    double bytes_rate = (double) limits->bytes_per_day / 86400.0;
+    double bytes_burst = (double) limits->bytes_per_day;
+    if (take) {
+        bucket_take (&quota->messages, rate, burst, 1, now);
+        bucket_take (&quota->bytes, bytes_rate, bytes_burst, (double) len, now);
+        return CHAT_OK;
+    }
+    int64_t wait = bucket_wait (&quota->messages, rate, burst, 1, now);
     if (wait > 0)
         return s_quota_refuse (req, CHAT_ERR_RATE_LIMITED, wait,
                                "more than %lld messages a second", limits->messages_per_second);
-    wait = bucket_wait (&quota->bytes, (double) limits->bytes_per_day / 86400.0,
-                        (double) limits->bytes_per_day, (double) len, now);
+    wait = bucket_wait (&quota->bytes, bytes_rate, bytes_burst, (double) len, now);
     if (wait > 0)
         return s_quota_refuse (req, CHAT_ERR_QUOTA, wait,
                                "more than %lld bytes of messages a day", limits->bytes_per_day);
     return CHAT_OK;
-}
-
-static void
-s_quota_message_taken (request_t *req, size_t len)
-{
-    const serverlimits_t *limits = &req->server->limits;
-    quota_t *quota = s_quota (req->server, req->session->username);
-    int64_t now = wire_now_ms ();
-    bucket_take (&quota->messages, (double) limits->messages_per_second,
-                 (double) limits->message_burst, 1, now);
-    bucket_take (&quota->bytes, (double) limits->bytes_per_day / 86400.0,
-                 (double) limits->bytes_per_day, (double) len, now);
 }
 
 //  Conversations created: checked before, taken after a new one is made
@@ -1030,7 +1019,7 @@ s_do_send_message (request_t *req, Chat__SendMessageRequest *body)
         req->text = "client_message_id must be 16 bytes";
         return CHAT_ERR_BAD_REQUEST;
     }
-    rc = s_quota_message (req, token_len);
+    rc = s_quota_message (req, token_len, false);
     if (rc != CHAT_OK)
         return rc;
     uint64_t seq;
@@ -1058,7 +1047,7 @@ s_do_send_message (request_t *req, Chat__SendMessageRequest *body)
     req->reply->sent = sent;
     if (duplicate)
         return CHAT_OK;         //  pushed, and counted, the first time
-    s_quota_message_taken (req, token_len);
+    s_quota_message (req, token_len, true);
 
     uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE];
     size_t target_count;

@@ -67,18 +67,6 @@ typedef struct {
     int64_t reported_at;
 } publisher_t;
 
-static void
-s_token_hex (const uint8_t token [CHANNEL_SESSION_TOKEN_SIZE],
-             char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1])
-{
-    static const char digits [] = "0123456789abcdef";
-    for (size_t i = 0; i < CHANNEL_SESSION_TOKEN_SIZE; i++) {
-        hex [2 * i] = digits [token [i] >> 4];
-        hex [2 * i + 1] = digits [token [i] & 15];
-    }
-    hex [CHANNEL_SESSION_TOKEN_SIZE * 2] = 0;
-}
-
 //  Take every live/dead word waiting: "L" or "D" then the token.
 static void
 s_publisher_control (publisher_t *self)
@@ -89,7 +77,7 @@ s_publisher_control (publisher_t *self)
             break;
         if (zframe_size (frame) == 1 + CHANNEL_SESSION_TOKEN_SIZE) {
             char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1];
-            s_token_hex (zframe_data (frame) + 1, hex);
+            codec_hex_into (zframe_data (frame) + 1, CHANNEL_SESSION_TOKEN_SIZE, hex);
             if (zframe_data (frame) [0] == 'L')
                 zhashx_update (self->live, hex, self);
             else
@@ -123,7 +111,7 @@ s_publisher_subscriptions (publisher_t *self)
         else
         if (size == 1 + CHANNEL_SESSION_TOKEN_SIZE && data [0] == 1) {
             char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1];
-            s_token_hex (data + 1, hex);
+            codec_hex_into (data + 1, CHANNEL_SESSION_TOKEN_SIZE, hex);
             if (zhashx_lookup (self->live, hex))
                 zmq_setsockopt (xpub, ZMQ_SUBSCRIBE, data + 1, size - 1);
             else

@@ -8,6 +8,7 @@
 #include "chanserver.h"
 #include "bucket.h"
 #include "chaterror.h"
+#include "codec.h"
 #include "credential.h"
 #include "lrumap.h"
 #include <arpa/inet.h>
@@ -65,12 +66,7 @@ static void
 s_id_hex (const uint8_t id [CHANNEL_SESSION_ID_SIZE],
           char hex [CHANNEL_SESSION_ID_SIZE * 2 + 1])
 {
-    static const char digits [] = "0123456789abcdef";
-    for (size_t i = 0; i < CHANNEL_SESSION_ID_SIZE; i++) {
-        hex [2 * i] = digits [id [i] >> 4];
-        hex [2 * i + 1] = digits [id [i] & 15];
-    }
-    hex [CHANNEL_SESSION_ID_SIZE * 2] = 0;
+    codec_hex_into (id, CHANNEL_SESSION_ID_SIZE, hex);
 }
 
 static void

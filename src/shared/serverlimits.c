@@ -152,6 +152,19 @@ serverlimits_set_assignment (serverlimits_t *self, serverlimits_role_t role, con
 }
 
 int
+serverlimits_set_assignments (serverlimits_t *self, serverlimits_role_t role,
+                              zlist_t *assignments, char *error, size_t error_size)
+{
+    const char *assignment = assignments ? (const char *) zlist_first (assignments) : NULL;
+    while (assignment) {
+        if (serverlimits_set_assignment (self, role, assignment, error, error_size) != 0)
+            return -1;
+        assignment = (const char *) zlist_next (assignments);
+    }
+    return 0;
+}
+
+int
 serverlimits_load_config (serverlimits_t *self, serverlimits_role_t role, zconfig_t *config,
                     const char *path, char *error, size_t error_size)
 {

@@ -68,6 +68,12 @@ int
     serverlimits_set_assignment (serverlimits_t *self, serverlimits_role_t role, const char *text,
                            char *error, size_t error_size);
 
+//  Each "NAME=VALUE" of a list (zlist of char *, e.g. every --limit given),
+//  in order. 0, or -1 at the first bad one.
+int
+    serverlimits_set_assignments (serverlimits_t *self, serverlimits_role_t role,
+                                  zlist_t *assignments, char *error, size_t error_size);
+
 //  Every child of the config path (e.g. "keyserver/limits") as NAME = VALUE.
 //  0, or -1 at the first bad one.
 int

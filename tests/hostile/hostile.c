@@ -402,6 +402,20 @@ s_ks_register (peer_t *peer, const char *username, const char *password,
     return rc;
 }
 
+//  SCRAM login_start for scram's user: the reply (challenge or error) in
+//  *reply, and its code
+static int
+s_ks_login_start (peer_t *peer, scram_client_t *scram, Chat__KeyReply **reply)
+{
+    Chat__LoginStart start = CHAT__LOGIN_START__INIT;
+    start.client_first = (char *) scram_client_first (scram);
+    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+    request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_START;
+    request.login_start = &start;
+    *reply = NULL;
+    return s_key_call (peer, &request, reply);
+}
+
 //  SCRAM login on the key server: the LOGGED_IN certificate and resume token.
 static int
 s_ks_login (peer_t *peer, const char *username, const char *password,
@@ -409,13 +423,9 @@ s_ks_login (peer_t *peer, const char *username, const char *password,
 {
     scram_client_t *scram = scram_client_new (username, password, NULL);
     REQUIRE (scram);
-    Chat__LoginStart start = CHAT__LOGIN_START__INIT;
-    start.client_first = (char *) scram_client_first (scram);
     Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
-    request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_START;
-    request.login_start = &start;
     Chat__KeyReply *reply = NULL;
-    int rc = s_key_call (peer, &request, &reply);
+    int rc = s_ks_login_start (peer, scram, &reply);
     const char *client_final = NULL;
     if (rc == CHAT_OK
     &&  scram_client_final (scram, reply->login_challenge->server_first,
@@ -850,6 +860,17 @@ s_pkey_der (EVP_PKEY *pkey, size_t *len)
     return copy;
 }
 
+//  A Hello with pkey as the client key, which must be refused as BAD_KEY
+static void
+s_bad_key (world_t *world, const target_t *target, const char *name, EVP_PKEY *pkey)
+{
+    size_t len;
+    uint8_t *der = s_pkey_der (pkey, &len);
+    s_bad_hello (world, target, name, CHAT_ERR_BAD_KEY, CHANNEL_VERSION, der, len,
+                 CHANNEL_NONCE_SIZE);
+    free (der);
+}
+
 //  The DER of the key of issue 12's attack 2: RSA-3072 (a random odd
 //  modulus: the server never gets as far as noticing) whose public exponent
 //  has 3071 bits (malloc'd)
@@ -894,15 +915,8 @@ s_handshake_cases (world_t *world, const target_t *target)
     EVP_PKEY *small = EVP_RSA_gen (1024);
     EVP_PKEY *ec = EVP_EC_gen ("P-256");
     REQUIRE (small && ec);
-    size_t len;
-    uint8_t *der = s_pkey_der (small, &len);
-    s_bad_hello (world, target, "hello: RSA 1024 key", CHAT_ERR_BAD_KEY,
-                 CHANNEL_VERSION, der, len, CHANNEL_NONCE_SIZE);
-    free (der);
-    der = s_pkey_der (ec, &len);
-    s_bad_hello (world, target, "hello: EC P-256 key", CHAT_ERR_BAD_KEY,
-                 CHANNEL_VERSION, der, len, CHANNEL_NONCE_SIZE);
-    free (der);
+    s_bad_key (world, target, "hello: RSA 1024 key", small);
+    s_bad_key (world, target, "hello: EC P-256 key", ec);
     EVP_PKEY_free (small);
     EVP_PKEY_free (ec);
 
@@ -912,6 +926,7 @@ s_handshake_cases (world_t *world, const target_t *target)
                  CHANNEL_VERSION, junk, sizeof junk, CHANNEL_NONCE_SIZE);
 
     //  A real key with a byte after its DER
+    size_t len;
     const uint8_t *own = rsakey_der (world->attacker_key, &len);
     uint8_t *longer = (uint8_t *) malloc (len + 1);
     memcpy (longer, own, len);
@@ -942,14 +957,11 @@ s_handshake_cases (world_t *world, const target_t *target)
              && EVP_PKEY_CTX_set_rsa_keygen_bits (ctx, 2048) > 0
              && EVP_PKEY_CTX_set1_rsa_keygen_pubexp (ctx, e) > 0
              && EVP_PKEY_keygen (ctx, &three) > 0);
-    der = s_pkey_der (three, &len);
-    s_bad_hello (world, target, "hello: RSA 2048 key, exponent 3", CHAT_ERR_BAD_KEY,
-                 CHANNEL_VERSION, der, len, CHANNEL_NONCE_SIZE);
-    free (der);
+    s_bad_key (world, target, "hello: RSA 2048 key, exponent 3", three);
     EVP_PKEY_free (three);
     EVP_PKEY_CTX_free (ctx);
     BN_free (e);
-    der = s_costly_key_der (&len);
+    uint8_t *der = s_costly_key_der (&len);
     s_bad_hello (world, target, "hello: RSA 3072 key, 3071-bit exponent", CHAT_ERR_BAD_KEY,
                  CHANNEL_VERSION, der, len, CHANNEL_NONCE_SIZE);
     free (der);
@@ -2145,14 +2157,9 @@ s_guess (peer_t *peer, const char *name, uint32_t *retry_ms)
 {
     scram_client_t *scram = scram_client_new (name, "not the password", NULL);
     REQUIRE (scram);
-    Chat__LoginStart start = CHAT__LOGIN_START__INIT;
-    start.client_first = (char *) scram_client_first (scram);
-    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
-    request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_START;
-    request.login_start = &start;
     Chat__KeyReply *reply = NULL;
     *retry_ms = 0;
-    int rc = s_key_call (peer, &request, &reply);
+    int rc = s_ks_login_start (peer, scram, &reply);
     if (rc == CHAT_OK) {
         //  Any proof of the right form will do: it is a guess
         const char *server_first = reply->login_challenge->server_first;
@@ -2166,7 +2173,7 @@ s_guess (peer_t *peer, const char *name, uint32_t *retry_ms)
                                     proof_b64);
         Chat__LoginFinish finish = CHAT__LOGIN_FINISH__INIT;
         finish.client_final = final;
-        chat__key_request__init (&request);
+        Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
         request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_FINISH;
         request.login_finish = &finish;
         chat__key_reply__free_unpacked (reply, NULL);

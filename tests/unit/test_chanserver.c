@@ -90,14 +90,20 @@ s_client_from (fixture_t *self, const char *source)
     return client;
 }
 
-//  No limits but those the test sets
-static serverlimits_t
-s_no_limits (void)
+//  No limits but those the test names ("name=value ...")
+static void
+s_limits (fixture_t *self, const char *assignments)
 {
     serverlimits_t limits;
     memset (&limits, 0, sizeof limits);
     limits.handshake_burst = limits.handshake_burst_per_address = 1;
-    return limits;
+    char *copy = strdup (assignments);
+    char error [256];
+    for (char *word = strtok (copy, " "); word; word = strtok (NULL, " "))
+        assert_int_equal (serverlimits_set_assignment (&limits, SERVERLIMITS_MAINSERVER, word,
+                                                       error, sizeof error), 0);
+    free (copy);
+    chanserver_set_limits (self->server, &limits);
 }
 
 //  A Hello the server refuses or serves at once (no workers): its code
@@ -312,9 +318,7 @@ static void
 test_session_limit (void **state)
 {
     fixture_t *self = *state;
-    serverlimits_t limits = s_no_limits ();
-    limits.sessions = 1;
-    chanserver_set_limits (self->server, &limits);
+    s_limits (self, "sessions=1");
     testclient_t *client = s_client (self);
     s_connect (self, client);
     testclient_t *refused = s_client (self);
@@ -331,9 +335,7 @@ static void
 test_expire_and_drop (void **state)
 {
     fixture_t *self = *state;
-    serverlimits_t limits = s_no_limits ();
-    limits.idle_timeout_ms = 50;
-    chanserver_set_limits (self->server, &limits);
+    s_limits (self, "idle_timeout_ms=50");
     testclient_t *client = s_client (self);
     s_connect (self, client);
     //  A second session on the same connection
@@ -370,9 +372,7 @@ static void
 test_login_timeout (void **state)
 {
     fixture_t *self = *state;
-    serverlimits_t limits = s_no_limits ();
-    limits.login_timeout_ms = 60000;
-    chanserver_set_limits (self->server, &limits);
+    s_limits (self, "login_timeout_ms=60000");
     testclient_t *stranger = s_client (self);
     s_connect (self, stranger);
     testclient_t *user = s_client (self);
@@ -408,9 +408,7 @@ static void
 test_user_cap (void **state)
 {
     fixture_t *self = *state;
-    serverlimits_t limits = s_no_limits ();
-    limits.sessions_per_user = 2;
-    chanserver_set_limits (self->server, &limits);
+    s_limits (self, "sessions_per_user=2");
     enum { CLIENTS = 3 };
     testclient_t *clients [CLIENTS];
     chansession_t *sessions [CLIENTS];
@@ -449,9 +447,7 @@ static void
 test_address_limits (void **state)
 {
     fixture_t *self = *state;
-    serverlimits_t limits = s_no_limits ();
-    limits.sessions_per_address = 2;
-    chanserver_set_limits (self->server, &limits);
+    s_limits (self, "sessions_per_address=2");
     testclient_t *first = s_client (self);
     testclient_t *second = s_client (self);
     testclient_t *third = s_client (self);
@@ -473,10 +469,7 @@ test_address_limits (void **state)
 
     //  Handshake budget per address: 3 at once, then one a second; the
     //  refusal says how long to wait
-    limits = s_no_limits ();
-    limits.handshakes_per_second_per_address = 1;
-    limits.handshake_burst_per_address = 3;
-    chanserver_set_limits (self->server, &limits);
+    s_limits (self, "handshakes_per_second_per_address=1 handshake_burst_per_address=3");
     testclient_t *busy = s_client_from (self, "127.0.0.3");
     for (int i = 0; i < 3; i++)
         assert_int_equal (s_hello_answer (self, busy), CHAT_OK);
@@ -499,10 +492,7 @@ test_address_limits (void **state)
     assert_int_equal (s_hello_answer (self, neighbour), CHAT_OK);
 
     //  The budget of all addresses together
-    limits = s_no_limits ();
-    limits.handshakes_per_second = 1;
-    limits.handshake_burst = 2;
-    chanserver_set_limits (self->server, &limits);
+    s_limits (self, "handshakes_per_second=1 handshake_burst=2");
     assert_int_equal (s_hello_answer (self, neighbour), CHAT_OK);
     assert_int_equal (s_hello_answer (self, first), CHAT_OK);
     assert_int_equal (s_hello_answer (self, elsewhere), CHAT_ERR_BUSY);
@@ -520,10 +510,7 @@ static void
 test_cheap_refusals_are_free (void **state)
 {
     fixture_t *self = *state;
-    serverlimits_t limits = s_no_limits ();
-    limits.handshakes_per_second_per_address = 1;
-    limits.handshake_burst_per_address = 1;
-    chanserver_set_limits (self->server, &limits);
+    s_limits (self, "handshakes_per_second_per_address=1 handshake_burst_per_address=1");
     testclient_t *client = s_client (self);
     uint8_t nonce [CHANNEL_NONCE_SIZE] = { 0 };
     uint8_t der [RSAKEY_MAX_DER + 1];
@@ -623,9 +610,9 @@ test_workers (void **state)
     s_expect_refusal (clients [0], CHAT_ERR_BAD_KEY);
 
     //  Handshakes still at the workers count against the limit
-    serverlimits_t limits = s_no_limits ();
-    limits.sessions = CLIENTS + 1;
-    chanserver_set_limits (self->server, &limits);
+    char cap [32];
+    snprintf (cap, sizeof cap, "sessions=%d", CLIENTS + 1);
+    s_limits (self, cap);
     channel_t *last = channel_client_new (s_client_key);
     uint8_t *hello_frame;
     assert_int_equal (channel_client_hello (last, &hello_frame, &size), CHAT_OK);

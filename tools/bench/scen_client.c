@@ -272,6 +272,25 @@ s_register_all (group_t *group, const char *scenario, const char *prefix)
     return 0;
 }
 
+//  A group of count clients, connected, each registered and logged in as
+//  <prefix><i>. 0, or -1 with *why (and a note) saying what failed.
+static int
+s_group_ready (group_t *group, bench_t *bench, bench_servers_t *servers, size_t count,
+               const char *scenario, const char *prefix, const char **why)
+{
+    char label [64];
+    snprintf (label, sizeof label, "%s: client keys", scenario);
+    *why = "the clients did not start";
+    if (s_group_new (group, bench, servers, count, label) != 0)
+        return -1;
+    group->mainserver = servers->mainserver;
+    *why = "the clients could not connect";
+    if (!s_wait_connected (group, 60000))
+        return -1;
+    *why = "registration or login failed";
+    return s_register_all (group, scenario, prefix);
+}
+
 //  ---------------------------------------------------------------- login
 
 int
@@ -598,14 +617,7 @@ bench_messages (bench_t *bench)
     const char *why = "the clients did not start";
     size_t clients = (size_t) bench->clients;
     size_t convs = (size_t) bench->conversations;
-    if (s_group_new (&group, bench, &servers, clients, "messages: client keys") != 0)
-        goto done;
-    group.mainserver = servers.mainserver;
-    why = "the clients could not connect";
-    if (!s_wait_connected (&group, 60000))
-        goto done;
-    why = "registration or login failed";
-    if (s_register_all (&group, name, "msg") != 0)
+    if (s_group_ready (&group, bench, &servers, clients, name, "msg", &why) != 0)
         goto done;
 
     //  Conversation k: the clients i with i % K == k; the first makes it
@@ -762,14 +774,7 @@ bench_abuse (bench_t *bench)
     int rc = -1;
     const char *why = "the clients did not start";
     abuser_t *flood_key = NULL, *flood_main = NULL, *stuck = NULL;
-    if (s_group_new (&group, bench, &servers, 3, "abuse: client keys") != 0)
-        goto done;
-    group.mainserver = servers.mainserver;
-    why = "the clients could not connect";
-    if (!s_wait_connected (&group, 60000))
-        goto done;
-    why = "registration or login failed";
-    if (s_register_all (&group, name, "abuse") != 0)
+    if (s_group_ready (&group, bench, &servers, 3, name, "abuse", &why) != 0)
         goto done;
     why = "the conversation could not be made";
     const char *other [] = { chatclient_username (group.members [1].client) };
