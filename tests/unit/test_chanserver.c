@@ -106,6 +106,24 @@ s_limits (fixture_t *self, const char *assignments)
     chanserver_set_limits (self->server, &limits);
 }
 
+//  A Hello of this protocol version, with key as the client key (any
+//  bytes) and a nonce of zeros; the frame is malloc'd
+static void
+s_hello_frame (const uint8_t *key, size_t key_len, uint8_t **frame, size_t *size)
+{
+    uint8_t nonce [CHANNEL_NONCE_SIZE] = { 0 };
+    Chat__Hello hello = CHAT__HELLO__INIT;
+    hello.version = CHANNEL_VERSION;
+    hello.client_nonce.data = nonce;
+    hello.client_nonce.len = sizeof nonce;
+    hello.client_public_key.data = (uint8_t *) key;
+    hello.client_public_key.len = key_len;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.kind_case = CHAT__ENVELOPE__KIND_HELLO;
+    env.hello = &hello;
+    assert_int_equal (wire_pack (&env.base, frame, size), CHAT_OK);
+}
+
 //  A Hello the server refuses or serves at once (no workers): its code
 static int
 s_hello_answer (fixture_t *self, testclient_t *client)
@@ -512,21 +530,11 @@ test_cheap_refusals_are_free (void **state)
     fixture_t *self = *state;
     s_limits (self, "handshakes_per_second_per_address=1 handshake_burst_per_address=1");
     testclient_t *client = s_client (self);
-    uint8_t nonce [CHANNEL_NONCE_SIZE] = { 0 };
     uint8_t der [RSAKEY_MAX_DER + 1];
     memset (der, 0x30, sizeof der);
-    Chat__Hello hello = CHAT__HELLO__INIT;
-    hello.version = CHANNEL_VERSION;
-    hello.client_nonce.data = nonce;
-    hello.client_nonce.len = sizeof nonce;
-    hello.client_public_key.data = der;
-    hello.client_public_key.len = sizeof der;
-    Chat__Envelope env = CHAT__ENVELOPE__INIT;
-    env.kind_case = CHAT__ENVELOPE__KIND_HELLO;
-    env.hello = &hello;
     uint8_t *frame, *payload;
     size_t size, len;
-    assert_int_equal (wire_pack (&env.base, &frame, &size), CHAT_OK);
+    s_hello_frame (der, sizeof der, &frame, &size);
     for (int i = 0; i < 3; i++) {
         s_send (client, frame, size);
         assert_null (chanserver_recv (self->server, &payload, &len));
@@ -590,19 +598,10 @@ test_workers (void **state)
     }
     //  A bad Hello is refused by the worker, with its code: a key that
     //  is not RSA-2048..4096 with exponent 65537 (here: not a key at all)
-    uint8_t nonce [CHANNEL_NONCE_SIZE] = { 0 };
-    Chat__Hello hello = CHAT__HELLO__INIT;
-    hello.version = CHANNEL_VERSION;
-    hello.client_nonce.data = nonce;
-    hello.client_nonce.len = sizeof nonce;
-    hello.client_public_key.data = nonce;
-    hello.client_public_key.len = sizeof nonce;
-    Chat__Envelope env = CHAT__ENVELOPE__INIT;
-    env.kind_case = CHAT__ENVELOPE__KIND_HELLO;
-    env.hello = &hello;
+    uint8_t not_a_key [32] = { 0 };
     uint8_t *frame, *payload;
     size_t size, len;
-    assert_int_equal (wire_pack (&env.base, &frame, &size), CHAT_OK);
+    s_hello_frame (not_a_key, sizeof not_a_key, &frame, &size);
     s_send (clients [0], frame, size);
     free (frame);
     assert_null (chanserver_recv (self->server, &payload, &len));
