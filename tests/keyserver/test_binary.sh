@@ -20,6 +20,10 @@ trap cleanup EXIT
 "$server" --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown option must exit 2"
 "$server" --iterations 10 --data "$data" >/dev/null 2>&1; [ $? -eq 2 ] || fail "iterations below 4096 must exit 2"
 "$server" --config "$dir/missing.cfg" >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing config must exit 2"
+"$server" --help | grep -q 'login_failures_per_address_per_hour' || fail "--help lists no limits"
+"$server" --limit no_such_limit=1 --data "$data" >/dev/null 2>&1; [ $? -eq 2 ] || fail "an unknown limit must exit 2"
+"$server" --limit sessions=-1 --data "$data" >/dev/null 2>&1; [ $? -eq 2 ] || fail "a limit out of range must exit 2"
+"$server" --limit push_hwm=4 --data "$data" >/dev/null 2>&1; [ $? -eq 2 ] || fail "a main server limit must exit 2"
 
 # --init: directory 0700, key and secret 0600; a second --init refuses
 out=$("$server" --init --data "$data" 2>"$dir/init.err") || fail "--init: $(cat "$dir/init.err")"
@@ -92,8 +96,11 @@ keyserver
     bind = "tcp://127.0.0.1:*"
     data = "$data"
     iterations = 4096
+    limits
+        sessions_per_user = 7
 CFG
 start --config "$dir/ks.cfg"
+grep -q 'sessions_per_user=7 ' "$dir/err" || fail "the config's limit is not in force"
 expect OK login BOB pw
 stop TERM || fail "exit status $? after SIGTERM (config)"
 grep -q 'pass word' "$dir/err" && fail "a password in the log"

@@ -344,6 +344,14 @@ test_refuses_without_secret (void **state)
     status = system (command);
     free (command);
     assert_int_equal (WEXITSTATUS (status), 2);
+    //  Limits: unknown, out of range, or the key server's: usage errors
+    const char *bad_limits [] = { "bogus=1", "sessions=-1", "login_tracked=5", "push_hwm=x" };
+    for (size_t i = 0; i < sizeof bad_limits / sizeof bad_limits [0]; i++) {
+        command = zsys_sprintf ("'%s' --limit %s >/dev/null 2>&1", F.binary, bad_limits [i]);
+        status = system (command);
+        free (command);
+        assert_int_equal (WEXITSTATUS (status), 2);
+    }
     command = zsys_sprintf ("'%s' --help >/dev/null", F.binary);
     status = system (command);
     free (command);
