@@ -10,9 +10,14 @@
 */
 #include <stdatomic.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <openssl/crypto.h>
+#include "bucket.h"
+#include "chanserver.h"
 #include "chaterror.h"
 #include "codec.h"
+#include "lrumap.h"
 #include "secret.h"
 #include "wire.h"
 #include "pusher.h"
@@ -24,6 +29,14 @@
 //  The largest subscription message taken: a token is 16 bytes
 #define SUBSCRIPTION_MAX 256
 #define REPORT_MS        10000
+//  Refused subscriptions an address may send: a burst, then one a second.
+//  A client sends one subscription per handshake, for its own token, so it
+//  is never refused; libzmq keeps every subscription it is sent until the
+//  subscriber goes, refused or not, so a flood of them is memory. Past the
+//  budget, the address's push connections are closed (which frees it).
+#define REFUSALS_BURST   32
+#define REFUSALS_RATE    1.0
+#define REFUSAL_ADDRESSES 10000
 
 typedef struct {
     uint8_t token [CHANNEL_SESSION_TOKEN_SIZE];
@@ -57,13 +70,25 @@ struct _pusher_t {
 
 //  ---------------------------------------------------------------- publisher
 
+//  A subscriber's connection, from the XPUB's monitor
+typedef struct {
+    int fd;
+    struct sockaddr_storage peer, local;
+    socklen_t peer_len, local_len;
+    char address [CHANSERVER_ADDRESS_SIZE];
+} connection_t;
+
 typedef struct {
     zsock_t *pipe;
     zsock_t *xpub;
     zsock_t *control;
     zsock_t *frames;
+    zsock_t *monitor;           //  the XPUB's connection events
     zhashx_t *live;             //  token (hex) -> itself
+    zhashx_t *connections;      //  fd (text) -> connection_t
+    lrumap_t *refusals;         //  address -> bucket_t
     size_t refused;             //  subscriptions refused since the last report
+    size_t closed;              //  connections closed since the last report
     int64_t reported_at;
 } publisher_t;
 
@@ -86,6 +111,100 @@ s_publisher_control (publisher_t *self)
         zframe_destroy (&frame);
     }
 }
+
+//  ---------------------------------------------------------------- connections
+
+static void
+s_connection_add (publisher_t *self, int fd)
+{
+    connection_t *connection = (connection_t *) zmalloc (sizeof (connection_t));
+    connection->fd = fd;
+    connection->peer_len = sizeof connection->peer;
+    connection->local_len = sizeof connection->local;
+    if (getpeername (fd, (struct sockaddr *) &connection->peer, &connection->peer_len) != 0
+    ||  getsockname (fd, (struct sockaddr *) &connection->local, &connection->local_len) != 0) {
+        free (connection);
+        return;
+    }
+    char text [INET6_ADDRSTRLEN] = "";
+    if (connection->peer.ss_family == AF_INET)
+        inet_ntop (AF_INET, &((struct sockaddr_in *) &connection->peer)->sin_addr,
+                   text, sizeof text);
+    else
+    if (connection->peer.ss_family == AF_INET6)
+        inet_ntop (AF_INET6, &((struct sockaddr_in6 *) &connection->peer)->sin6_addr,
+                   text, sizeof text);
+    chanserver_address_key (text, connection->address);
+    char key [16];
+    snprintf (key, sizeof key, "%d", fd);
+    zhashx_update (self->connections, key, connection);
+}
+
+//  Close every push connection from address (the subscriptions libzmq
+//  holds for them go with them). The fd is checked to be the connection
+//  the monitor named (same two ends), never another that took its number.
+static void
+s_close_address (publisher_t *self, const char *address)
+{
+    connection_t *connection = (connection_t *) zhashx_first (self->connections);
+    while (connection) {
+        struct sockaddr_storage peer, local;
+        socklen_t peer_len = sizeof peer, local_len = sizeof local;
+        if (streq (connection->address, address)
+        &&  getpeername (connection->fd, (struct sockaddr *) &peer, &peer_len) == 0
+        &&  getsockname (connection->fd, (struct sockaddr *) &local, &local_len) == 0
+        &&  peer_len == connection->peer_len && local_len == connection->local_len
+        &&  memcmp (&peer, &connection->peer, peer_len) == 0
+        &&  memcmp (&local, &connection->local, local_len) == 0) {
+            shutdown (connection->fd, SHUT_RDWR);
+            self->closed++;
+        }
+        connection = (connection_t *) zhashx_next (self->connections);
+    }
+}
+
+//  The monitor's events: [event (2 bytes), value (4 bytes)][endpoint]
+static void
+s_publisher_monitor (publisher_t *self)
+{
+    while (zsock_events (self->monitor) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (self->monitor);
+        if (!msg)
+            break;
+        zframe_t *frame = zmsg_first (msg);
+        if (frame && zframe_size (frame) == 6) {
+            uint16_t event;
+            int32_t value;
+            memcpy (&event, zframe_data (frame), 2);
+            memcpy (&value, zframe_data (frame) + 2, 4);
+            char key [16];
+            snprintf (key, sizeof key, "%d", value);
+            if (event == ZMQ_EVENT_ACCEPTED)
+                s_connection_add (self, value);
+            else
+                zhashx_delete (self->connections, key);
+        }
+        zmsg_destroy (&msg);
+    }
+}
+
+//  A subscription was refused: past its address's budget, the address's
+//  push connections are closed
+static void
+s_refused (publisher_t *self, zmq_msg_t *msg)
+{
+    self->refused++;
+    char address [CHANSERVER_ADDRESS_SIZE];
+    chanserver_address_key (zmq_msg_gets (msg, "Peer-Address"), address);
+    bucket_t *bucket = (bucket_t *) lrumap_get (self->refusals, address);
+    if (bucket_take (bucket, REFUSALS_RATE, REFUSALS_BURST, 1, zclock_mono ()) > 0) {
+        //  Events not yet read may name connections that are open
+        s_publisher_monitor (self);
+        s_close_address (self, address);
+    }
+}
+
+//  ---------------------------------------------------------------- subscriptions
 
 //  Subscriptions: applied only for a live session's token. In manual mode
 //  ZMQ_SUBSCRIBE / _UNSUBSCRIBE act on the subscriber whose message was
@@ -115,10 +234,10 @@ s_publisher_subscriptions (publisher_t *self)
             if (zhashx_lookup (self->live, hex))
                 zmq_setsockopt (xpub, ZMQ_SUBSCRIBE, data + 1, size - 1);
             else
-                self->refused++;
+                s_refused (self, &msg);
         }
         else
-            self->refused++;
+            s_refused (self, &msg);
         zmq_msg_close (&msg);
     }
 }
@@ -178,19 +297,34 @@ static void
 s_publisher (zsock_t *pipe, void *args)
 {
     publisher_args_t *config = (publisher_args_t *) args;
-    publisher_t self = { pipe, NULL, NULL, NULL, zhashx_new (), 0, zclock_mono () };
+    publisher_t self;
+    memset (&self, 0, sizeof self);
+    self.pipe = pipe;
+    self.live = zhashx_new ();
+    self.connections = zhashx_new ();
+    self.refusals = lrumap_new (REFUSAL_ADDRESSES, sizeof (bucket_t));
+    self.reported_at = zclock_mono ();
     self.xpub = zsock_new (ZMQ_XPUB);
     self.control = zsock_new_pull (config->control);
     self.frames = zsock_new_pull (config->frames);
-    if (!self.xpub || !self.control || !self.frames || !self.live) {
+    char monitor [64];
+    snprintf (monitor, sizeof monitor, "inproc://pusher-%p-monitor", (void *) config);
+    if (self.xpub
+    &&  zmq_socket_monitor (zsock_resolve (self.xpub), monitor, ZMQ_EVENT_ACCEPTED
+                            | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED) == 0)
+        self.monitor = zsock_new_pair (monitor);
+    zpoller_t *poller = NULL;
+    if (!self.xpub || !self.control || !self.frames || !self.live || !self.connections
+    ||  !self.monitor) {
         zsock_signal (pipe, 1);
         goto done;
     }
+    zhashx_set_destructor (self.connections, (zhashx_destructor_fn *) zstr_free);
     zsock_set_xpub_manual (self.xpub, 1);
     zsock_set_sndhwm (self.xpub, config->hwm);
     zsock_set_maxmsgsize (self.xpub, SUBSCRIPTION_MAX);
     zsock_set_linger (self.xpub, 0);
-    zpoller_t *poller = zpoller_new (pipe, self.control, self.frames, self.xpub, NULL);
+    poller = zpoller_new (pipe, self.control, self.frames, self.xpub, self.monitor, NULL);
     zsock_signal (pipe, 0);
     bool finished = false;
     while (!finished && poller) {
@@ -207,22 +341,31 @@ s_publisher (zsock_t *pipe, void *args)
         if (which == self.frames)
             s_publisher_frames (&self);
         else
+        if (which == self.monitor)
+            s_publisher_monitor (&self);
+        else
         if (zpoller_terminated (poller))
             break;
         if (self.refused && zclock_mono () - self.reported_at >= REPORT_MS) {
-            zsys_info ("pusher: %zu subscriptions refused (not a live session's token)",
-                       self.refused);
-            self.refused = 0;
+            zsys_info ("pusher: %zu subscriptions refused (not a live session's token), "
+                       "%zu subscriber connections closed for sending too many",
+                       self.refused, self.closed);
+            self.refused = self.closed = 0;
         }
         if (!self.refused)
             self.reported_at = zclock_mono ();
     }
-    zpoller_destroy (&poller);
 done:
+    zpoller_destroy (&poller);
+    if (self.xpub)
+        zmq_socket_monitor (zsock_resolve (self.xpub), NULL, 0);
+    zsock_destroy (&self.monitor);
     zsock_destroy (&self.xpub);
     zsock_destroy (&self.control);
     zsock_destroy (&self.frames);
     zhashx_destroy (&self.live);
+    zhashx_destroy (&self.connections);
+    lrumap_destroy (&self.refusals);
     free (config);
 }
 

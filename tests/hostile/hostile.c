@@ -1757,6 +1757,7 @@ typedef struct {
     int sessions;
     int messages;
     int names;
+    int topics;                 //  guessed tokens a stranger subscribes to
     size_t size;                //  message token bytes
 } attack_t;
 
@@ -2004,8 +2005,9 @@ s_stuck_sub (const char *endpoint)
     return sub;
 }
 
-//  Attack 3: a stranger subscribes to everything (and to guessed tokens)
-//  and never reads
+//  Attack 3: a stranger subscribes to everything and to `topics` guessed
+//  tokens (each one memory in libzmq until the subscriber goes), and never
+//  reads
 static void
 s_attack_subscribe (const attack_t *attack)
 {
@@ -2013,7 +2015,8 @@ s_attack_subscribe (const attack_t *attack)
     zsock_t *sub = s_stuck_sub (from);
     free (from);
     zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE, "", 0);
-    for (int i = 0; i < 100; i++) {
+    zsock_set_sndhwm (sub, 0);
+    for (int i = 0; i < attack->topics; i++) {
         uint8_t guess [CHANNEL_SESSION_TOKEN_SIZE];
         secret_random (guess, sizeof guess);
         zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE, guess, sizeof guess);
@@ -2277,7 +2280,7 @@ static int
 s_attack_main (int argc, char *argv [])
 {
     attack_t attack = { NULL, NULL, NULL, "127.0.0.2", "key", "mallory",
-                        "mallory's password", NULL, 10, 8, 300, 1, 300, 100000 };
+                        "mallory's password", NULL, 10, 8, 300, 1, 300, 100, 100000 };
     if (argc < 3) {
         fprintf (stderr, "usage: hostile attack NAME [--OPTION VALUE]...\n");
         return 2;
@@ -2297,6 +2300,7 @@ s_attack_main (int argc, char *argv [])
         else if (streq (option, "--sessions")) attack.sessions = atoi (value);
         else if (streq (option, "--messages")) attack.messages = atoi (value);
         else if (streq (option, "--names")) attack.names = atoi (value);
+        else if (streq (option, "--topics")) attack.topics = atoi (value);
         else if (streq (option, "--size"))  attack.size = (size_t) atol (value);
         else {
             fprintf (stderr, "hostile attack: unknown option %s\n", option);
