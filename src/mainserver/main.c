@@ -205,6 +205,7 @@ main (int argc, char *argv [])
     s_set (&opts.push_bind, "tcp://127.0.0.1:5557");
     s_set (&opts.data, "./var/mainserver");
 
+    int status = 1;
     if (opts.idle) {
         char *end = NULL;
         errno = 0;
@@ -212,10 +213,10 @@ main (int argc, char *argv [])
         if (errno || !end || *end || idle < 0 || idle > 365LL * 24 * 3600) {
             fprintf (stderr, "chat-mainserver: --idle-timeout wants seconds, not '%s'\n",
                      opts.idle);
-            zlist_destroy (&limit_args);
-            return EXIT_USAGE;
+            status = EXIT_USAGE;
         }
-        limits.idle_timeout_ms = idle * 1000;
+        else
+            limits.idle_timeout_ms = idle * 1000;
     }
     //  Limits: defaults, the config file, --idle-timeout, then each --limit
     if (limits_ok == 0)
@@ -224,10 +225,12 @@ main (int argc, char *argv [])
     zlist_destroy (&limit_args);
     if (limits_ok != 0) {
         fprintf (stderr, "chat-mainserver: %s\n", error);
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
     }
 
-    int status = 1;
+    if (status == EXIT_USAGE)
+        ;
+    else
     if (init)
         status = s_init (opts.data);
     else {

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <openssl/crypto.h>
+#include "actorthread.h"
 #include "bucket.h"
 #include "chanserver.h"
 #include "chaterror.h"
@@ -57,10 +58,12 @@ typedef struct {
     int hwm;
 } publisher_args_t;
 
+//  Threads that are joined when stopped (actorthread): a program that ends
+//  right after pusher_destroy finds none of them still on their way out
 struct _pusher_t {
-    zactor_t *publisher;
+    actorthread_t *publisher;
     zsock_t *control;
-    zactor_t *workers [MAX_WORKERS];
+    actorthread_t *workers [MAX_WORKERS];
     zsock_t *jobs [MAX_WORKERS];
     size_t worker_count;
     atomic_size_t queued;       //  bytes of jobs not yet sealed
@@ -462,7 +465,7 @@ pusher_new (size_t workers, int hwm, size_t queue_bytes)
     memcpy (frames, publisher->frames, sizeof frames);
     char control [64];
     memcpy (control, publisher->control, sizeof control);
-    self->publisher = zactor_new (s_publisher, publisher);
+    self->publisher = actorthread_new (s_publisher, publisher);
     //  Session churn is bounded by the handshake budget: no HWM here, so
     //  that a live token is never lost
     self->control = zsock_new (ZMQ_PUSH);
@@ -481,7 +484,7 @@ pusher_new (size_t workers, int hwm, size_t queue_bytes)
         worker->queued = &self->queued;
         char jobs [64];
         memcpy (jobs, worker->jobs, sizeof jobs);
-        self->workers [index] = zactor_new (s_worker, worker);
+        self->workers [index] = actorthread_new (s_worker, worker);
         //  Jobs are bounded in bytes by queue_bytes, not here
         self->jobs [index] = zsock_new (ZMQ_PUSH);
         if (!self->workers [index] || !self->jobs [index]) {
@@ -509,9 +512,9 @@ pusher_destroy (pusher_t **self_p)
     for (size_t index = 0; index < self->worker_count; index++)
         zsock_destroy (&self->jobs [index]);
     for (size_t index = 0; index < self->worker_count; index++)
-        zactor_destroy (&self->workers [index]);
+        actorthread_destroy (&self->workers [index]);
     zsock_destroy (&self->control);
-    zactor_destroy (&self->publisher);
+    actorthread_destroy (&self->publisher);
     free (self);
     *self_p = NULL;
 }
@@ -520,8 +523,9 @@ int
 pusher_bind (pusher_t *self, const char *endpoint, char **bound)
 {
     assert (self && endpoint && bound);
-    zstr_sendx (self->publisher, "BIND", endpoint, NULL);
-    char *answer = zstr_recv (self->publisher);
+    zsock_t *publisher = actorthread_sock (self->publisher);
+    zstr_sendx (publisher, "BIND", endpoint, NULL);
+    char *answer = zstr_recv (publisher);
     if (!answer || strncmp (answer, "ERROR", 5) == 0) {
         if (answer)
             zsys_error ("pusher: cannot bind %s: %s", endpoint, answer + 5);
@@ -538,7 +542,7 @@ pusher_set_hwm (pusher_t *self, int hwm)
     assert (self);
     char value [16];
     snprintf (value, sizeof value, "%d", hwm);
-    zstr_sendx (self->publisher, "HWM", value, NULL);
+    zstr_sendx (actorthread_sock (self->publisher), "HWM", value, NULL);
 }
 
 void
@@ -651,8 +655,9 @@ pusher_flush (pusher_t *self, int timeout_ms)
             return false;
         zclock_sleep (1);
     }
-    zstr_send (self->publisher, "SYNC");
-    char *answer = zstr_recv (self->publisher);
+    zsock_t *publisher = actorthread_sock (self->publisher);
+    zstr_send (publisher, "SYNC");
+    char *answer = zstr_recv (publisher);
     bool synced = answer && streq (answer, "OK");
     zstr_free (&answer);
     return synced;
