@@ -2076,7 +2076,8 @@ s_sessions_destroy (sessions_t *sessions)
 }
 
 //  Send messages of the attack's size into conversation id from peer,
-//  counting the answers by code
+//  counting the answers by code, until count are sent (0: no count) or the
+//  deadline
 typedef struct {
     size_t ok, rate_limited, quota, other;
 } send_counts_t;
