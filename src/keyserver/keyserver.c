@@ -27,6 +27,9 @@
 #include "beacon.h"
 #include "fernet.h"
 #include "adminsock.h"
+#include "metrics.h"
+#include "metricshttp.h"
+#include "watchdog.h"
 #include "keyserver.h"
 #include "keystore.h"
 #include "ratelimit.h"
@@ -72,6 +75,9 @@ typedef struct {
     char *data_dir;
     char *announce;                     //  interface, or NULL
     zactor_t *beacon;
+    metrics_t *metrics;                 //  read by the HTTP thread and admin
+    metricshttp_t *http;                //  METRICS-BIND, or NULL
+    watchdog_t *watchdog;
     char *endpoint;                     //  last bound request endpoint
     uint32_t iterations;
     bool verbose;
@@ -291,6 +297,7 @@ s_logged_in (server_t *self, chansession_t *session, const char *username,
         return CHAT_ERR_INTERNAL;
     int rc = s_set_username (self, session, username);
     if (rc != CHAT_OK) {
+        metrics_quota_refusal (self->metrics, "sessions_per_user");
         zsys_info ("keyserver: %s has %lld sessions already; login refused (session %.8s)",
                    username, (long long) self->limits.sessions_per_user, session->id_hex);
         return rc;
@@ -687,6 +694,7 @@ s_handle_request (server_t *self, chansession_t *session,
         s_reply_init (&r, 0);
         s_error (&r, rc, NULL);
         zsys_info ("keyserver: undecodable request (session %.8s)", session->id_hex);
+        metrics_request (self->metrics, "undecodable", rc);
     }
     else {
         s_reply_init (&r, req->request_id);
@@ -753,6 +761,9 @@ s_handle_request (server_t *self, chansession_t *session,
                 }
             }
         }
+        metrics_request (self->metrics, s_request_name (req->body_case),
+                         r.reply.body_case == CHAT__KEY_REPLY__BODY_ERROR
+                         ? (int) r.error.code : CHAT_OK);
         if (self->verbose && r.reply.body_case == CHAT__KEY_REPLY__BODY_ERROR)
             zsys_info ("keyserver: %s #%llu -> %s", s_request_name (req->body_case),
                        (unsigned long long) req->request_id,
@@ -806,7 +817,7 @@ static void
 s_handle_batch (server_t *self)
 {
     bool in_transaction = keystore_begin (self->store) == CHAT_OK;
-    size_t handled = 0;
+    size_t handled = 0, requests = 0;
     while (handled < BATCH_MAX) {
         if (handled > 0 && !(zsock_events (self->router) & ZMQ_POLLIN))
             break;
@@ -815,6 +826,7 @@ s_handle_batch (server_t *self)
         chansession_t *session = chanserver_recv (self->chanserver, &payload, &len);
         handled++;              //  handshakes and refusals count too
         if (session) {
+            requests++;
             if (in_transaction)
                 s_handle_request (self, session, payload, len);
             else {
@@ -829,7 +841,10 @@ s_handle_batch (server_t *self)
         }
         free (payload);
     }
+    int64_t commit_start = zclock_usecs ();
     bool committed = in_transaction && keystore_commit (self->store) == CHAT_OK;
+    if (in_transaction)
+        metrics_commit (self->metrics, zclock_usecs () - commit_start, requests, committed);
     if (in_transaction && !committed)
         zsys_error ("keyserver: commit failed, a batch of %zu was answered ERR_INTERNAL",
                     zlistx_size (self->outbox));
@@ -863,6 +878,27 @@ s_admin_user (const keystore_user_t *user, void *arg)
     return 0;
 }
 
+//  The metrics instead of the overview
+static void
+s_admin_metrics (server_t *self)
+{
+    Chat__AdminReply reply = CHAT__ADMIN_REPLY__INIT;
+    reply.role = (char *) "keyserver";
+    reply.version = (char *) CHAT_VERSION;
+    reply.server_key_fingerprint = (char *) rsakey_fingerprint_text (self->server_key);
+    reply.started_at = self->started_at;
+    reply.metrics = metrics_render (self->metrics);
+    uint8_t *packed = NULL;
+    size_t packed_len = 0;
+    if (reply.metrics && wire_pack (&reply.base, &packed, &packed_len) == CHAT_OK) {
+        zsock_send (self->admin, "b", packed, packed_len);
+        free (packed);
+    }
+    else
+        zsock_send (self->admin, "b", "", (size_t) 0);
+    free (reply.metrics);
+}
+
 static void
 s_handle_admin (server_t *self)
 {
@@ -880,7 +916,12 @@ s_handle_admin (server_t *self)
         zsock_send (self->admin, "b", "", (size_t) 0);
         return;
     }
+    bool metrics = req->metrics;
     protobuf_c_message_free_unpacked (&req->base, NULL);
+    if (metrics) {
+        s_admin_metrics (self);
+        return;
+    }
 
     Chat__AdminReply reply = CHAT__ADMIN_REPLY__INIT;
     reply.role = (char *) "keyserver";
@@ -1000,6 +1041,7 @@ s_start (server_t *self)
     self->chanserver = chanserver_new (self->router, self->server_key);
     assert (self->chanserver);
     chanserver_set_free_fn (self->chanserver, s_session_free, self);
+    chanserver_set_metrics (self->chanserver, self->metrics);
     //  RSA signatures are the cost of a handshake: they run on one worker
     //  per core, and only the finished sessions come back to this thread
     if (chanserver_set_workers (self->chanserver, CHANSERVER_WORKERS_PER_CORE) == CHAT_OK)
@@ -1044,9 +1086,9 @@ s_handle_pipe (server_t *self)
         self->terminated = true;
     else
     if (streq (command, "VERBOSE")) {
-        self->verbose = true;
+        self->verbose = !arg || !streq (arg, "0");
         if (self->chanserver)
-            chanserver_set_verbose (self->chanserver, true);
+            chanserver_set_verbose (self->chanserver, self->verbose);
     }
     else
     if (streq (command, "DATA") && arg) {
@@ -1079,6 +1121,20 @@ s_handle_pipe (server_t *self)
         else
             zstr_sendf (self->pipe, "ERROR %s", error);
         zstr_free (&value);
+    }
+    else
+    if (streq (command, "METRICS-BIND") && arg) {
+        char error [256] = "";
+        metricshttp_destroy (&self->http);
+        self->http = metricshttp_new (self->metrics, arg, error, sizeof error);
+        if (self->http) {
+            zsys_info ("keyserver: metrics on http://%s/metrics", metricshttp_address (self->http));
+            zstr_send (self->pipe, metricshttp_address (self->http));
+        }
+        else {
+            zsys_error ("keyserver: %s", error);
+            zstr_send (self->pipe, "ERROR");
+        }
     }
     else
     if (streq (command, "START"))
@@ -1117,6 +1173,15 @@ s_housekeeping (server_t *self)
             zsys_info ("keyserver: dropped %zu idle sessions", dropped);
     }
     ratelimit_prune (self->ratelimit, now);
+    //  The gauges only this thread may compute, for the metrics' readers
+    if (self->chanserver) {
+        size_t handshaking, anonymous, logged_in;
+        chanserver_census (self->chanserver, &handshaking, &anonymous, &logged_in);
+        metrics_sessions (self->metrics, handshaking, anonymous, logged_in);
+        char *path = zsys_sprintf ("%s/%s", self->data_dir, KEYSERVER_DB);
+        metrics_store_bytes (self->metrics, metrics_db_bytes (path));
+        zstr_free (&path);
+    }
 }
 
 static server_t *
@@ -1139,6 +1204,9 @@ s_server_new (zsock_t *pipe)
     assert (self->outbox);
     zlistx_set_destructor (self->outbox, (zlistx_destructor_fn *) s_outgoing_destroy);
     self->iterations = KEYSERVER_ITERATIONS;
+    self->metrics = metrics_new ("keyserver", CHAT_VERSION);
+    self->watchdog = watchdog_new ();
+    assert (self->metrics && self->watchdog);
     return self;
 }
 
@@ -1149,6 +1217,7 @@ s_server_destroy (server_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->beacon);
+    metricshttp_destroy (&self->http);
     zlistx_destroy (&self->outbox);
     chanserver_destroy (&self->chanserver);
     zpoller_destroy (&self->poller);
@@ -1163,6 +1232,8 @@ s_server_destroy (server_t **self_p)
     free (self->data_dir);
     free (self->announce);
     free (self->endpoint);
+    metrics_destroy (&self->metrics);
+    watchdog_destroy (&self->watchdog);
     free (self);
     *self_p = NULL;
 }
@@ -1175,7 +1246,8 @@ keyserver_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
 
     while (!self->terminated) {
-        void *which = zpoller_wait (self->poller, HOUSEKEEPING_MS);
+        void *which = zpoller_wait (self->poller,
+                                    watchdog_timeout (self->watchdog, HOUSEKEEPING_MS));
         if (which == self->pipe)
             s_handle_pipe (self);
         else
@@ -1191,6 +1263,7 @@ keyserver_actor (zsock_t *pipe, void *args)
         if (!which && !zpoller_expired (self->poller) && zmq_errno () == ETERM)
             break;              //  context gone: nothing more can be done
         s_housekeeping (self);
+        watchdog_kick (self->watchdog);
     }
     if (self->started)
         zsys_info ("keyserver: stopped");

@@ -4,7 +4,7 @@
     Start it with zactor_new (keyserver_actor, NULL) and drive it over its
     pipe with string commands, as zeromq/malamute's mlm_server is driven:
 
-        VERBOSE                 log one line per request too
+        VERBOSE [0|1]           log one line per request too (or no more)
         DATA <dir>              the data directory (required before START)
         ITERATIONS <n>          PBKDF2 count for new registrations (default
                                 KEYSERVER_ITERATIONS); may be sent later too
@@ -21,6 +21,10 @@
         BIND <endpoint>         bind the request socket (ROUTER); replies the
                                 bound endpoint with its port resolved (for
                                 "tcp://127.0.0.1:*"), or "ERROR"
+        METRICS-BIND <host:port>
+                                serve the metrics over HTTP (metricshttp.h);
+                                replies the address with its port resolved,
+                                or "ERROR"
         $TERM                   stop (zactor_destroy sends it)
 
     BIND may come before or after START; requests that arrive before START

@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <czmq.h>
 #include "actorthread.h"
 #include "keyserver.h"
+#include "logsink.h"
+#include "service.h"
 #include "rsakey.h"
 #include "scram.h"
 #include "serverlimits.h"
@@ -40,7 +43,10 @@ s_usage (FILE *out)
         "  -d, --data DIR          data directory (default " DEFAULT_DATA ")\n"
         "  -c, --config FILE       zconfig file (keyserver/bind, keyserver/data,\n"
         "                          keyserver/iterations, keyserver/announce,\n"
-        "                          keyserver/verbose); options override it\n"
+        "                          keyserver/metrics-bind, keyserver/log-level,\n"
+        "                          keyserver/verbose, keyserver/limits/NAME);\n"
+        "                          options override it; SIGHUP rereads\n"
+        "                          log-level, iterations and the limits\n"
         "  -a, --announce IFACE    announce the server by UDP beacon on IFACE\n"
         "                          (off unless given)\n"
         "  -i, --iterations N      PBKDF2 iterations for new registrations\n"
@@ -48,14 +54,22 @@ s_usage (FILE *out)
         "      --init              create the data directory, server key and shared\n"
         "                          secret, print the key fingerprint and exit;\n"
         "                          refuses to replace an existing shared secret\n"
-        "  -l, --limit NAME=VALUE  set an abuse limit (again for each; the config\n"
-        "                          file's keyserver/limits/NAME too); see below\n"
-        "  -v, --verbose           log every request\n"
+        "  -m, --metrics-bind HOST:PORT\n"
+        "                          serve Prometheus metrics on\n"
+        "                          http://HOST:PORT/metrics (off unless given;\n"
+        "                          use a loopback address)\n"
+        "  -l, --log-level LEVEL   error, warning, notice, info (default) or debug\n"
+        "                          (every request too)\n"
+        "      --limit SETTING     set an abuse limit, SETTING being NAME=VALUE\n"
+        "                          (again for each; over the config file's);\n"
+        "                          see below\n"
+        "  -v, --verbose           the same as --log-level debug\n"
         "  -h, --help              show this and exit\n"
         "  -V, --version           show the version and exit\n"
         "\n"
         "Files in DIR: keyserver.db, server.key, shared.secret (copy it to the main\n"
         "server's host, mode 0600), resume.secret, admin.sock.\n"
+        "Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
         "Exit status: 0 ok, 1 failure, 2 usage error.\n"
         "\n"
         "Limits (NAME and default; 0 turns a rate or cap off):\n",
@@ -83,105 +97,201 @@ s_truthy (const char *text)
                  || streq (text, "on"));
 }
 
+typedef struct {
+    const char *bind;
+    const char *data;
+    const char *announce;
+    const char *iterations;
+    const char *metrics_bind;
+    const char *log_level;
+    zlist_t *limit_args;            //  each --limit, borrowed from argv
+    serverlimits_t limits;          //  resolved: defaults, config, --limit
+    zconfig_t *config;              //  owns the strings that came from it
+} options_t;
+
+//  What is in force: the command line, then the config file, then the
+//  defaults. The same at start and on SIGHUP. 0, or 2 (usage) with the
+//  reason said.
+static int
+s_options_resolve (options_t *opts, const options_t *cli, const char *config_path,
+                   uint32_t *iterations)
+{
+    *opts = *cli;
+    opts->config = NULL;
+    if (config_path) {
+        opts->config = zconfig_load (config_path);
+        if (!opts->config) {
+            service_complain ("chat-keyserver", "cannot read config file %s", config_path);
+            return 2;
+        }
+        zconfig_t *root = opts->config;
+        if (!opts->bind)
+            opts->bind = zconfig_get (root, "keyserver/bind", NULL);
+        if (!opts->data)
+            opts->data = zconfig_get (root, "keyserver/data", NULL);
+        if (!opts->announce)
+            opts->announce = zconfig_get (root, "keyserver/announce", NULL);
+        if (!opts->iterations)
+            opts->iterations = zconfig_get (root, "keyserver/iterations", NULL);
+        if (!opts->metrics_bind)
+            opts->metrics_bind = zconfig_get (root, "keyserver/metrics-bind", NULL);
+        if (!opts->log_level)
+            opts->log_level = zconfig_get (root, "keyserver/log-level", NULL);
+        if (!opts->log_level && s_truthy (zconfig_get (root, "keyserver/verbose", NULL)))
+            opts->log_level = "debug";
+    }
+    if (!opts->bind)
+        opts->bind = DEFAULT_BIND;
+    if (!opts->data)
+        opts->data = DEFAULT_DATA;
+    if (!opts->log_level || !*opts->log_level)
+        opts->log_level = "info";
+    if (opts->announce && !*opts->announce)
+        opts->announce = NULL;
+    if (opts->metrics_bind && !*opts->metrics_bind)
+        opts->metrics_bind = NULL;
+    *iterations = KEYSERVER_ITERATIONS;
+    if (opts->iterations && s_parse_iterations (opts->iterations, iterations)) {
+        service_complain ("chat-keyserver", "iterations must be %d..%d, not '%s'",
+                 SCRAM_MIN_ITERATIONS, SCRAM_MAX_ITERATIONS, opts->iterations);
+        return 2;
+    }
+    if (logsink_level_parse (opts->log_level) < 0) {
+        service_complain ("chat-keyserver", "log level '%s' is not error, warning, notice, "
+                 "info or debug", opts->log_level);
+        return 2;
+    }
+    //  Limits: defaults, then the config file, then each --limit in order
+    char error [256];
+    serverlimits_defaults (&opts->limits, SERVERLIMITS_KEYSERVER);
+    if (serverlimits_load_config (&opts->limits, SERVERLIMITS_KEYSERVER, opts->config,
+                                  "keyserver/limits", error, sizeof error) != 0
+    ||  serverlimits_set_assignments (&opts->limits, SERVERLIMITS_KEYSERVER,
+                                      opts->limit_args, error, sizeof error) != 0) {
+        service_complain ("chat-keyserver", "%s", error);
+        return 2;
+    }
+    return 0;
+}
+
+//  One limit to the actor: LIMIT NAME VALUE, answered "OK"
+static int
+s_send_limit (const char *name, int64_t value, void *arg)
+{
+    zsock_t *server = (zsock_t *) arg;
+    char text [32];
+    snprintf (text, sizeof text, "%lld", (long long) value);
+    zstr_sendx (server, "LIMIT", name, text, NULL);
+    char *answer = service_recv (server);
+    int rc = answer && streq (answer, "OK") ? 0 : -1;
+    if (rc != 0)
+        service_complain ("chat-keyserver", "limit %s refused: %s", name,
+                          answer ? answer : "no answer");
+    zstr_free (&answer);
+    return rc;
+}
+
+//  What may change while the server runs, at start and on SIGHUP: the log
+//  level, the iteration count for new registrations and the limits. 0, or
+//  -1 when a limit was refused.
+static int
+s_apply_runtime (zsock_t *server, const options_t *opts, uint32_t iterations)
+{
+    int level = logsink_level_parse (opts->log_level);
+    logsink_set_level (level);
+    zstr_sendx (server, "VERBOSE", level == LOG_DEBUG ? "1" : "0", NULL);
+    char iterations_arg [16];
+    snprintf (iterations_arg, sizeof iterations_arg, "%u", iterations);
+    zstr_sendx (server, "ITERATIONS", iterations_arg, NULL);
+    return serverlimits_each (&opts->limits, SERVERLIMITS_KEYSERVER, s_send_limit, server);
+}
+
+//  SIGHUP: the config file again; binds and the data directory stay as
+//  they are until a restart.
+static int
+s_reload (zsock_t *server, const char *config_path, void *cli)
+{
+    options_t opts;
+    uint32_t iterations;
+    int rc = s_options_resolve (&opts, (const options_t *) cli, config_path, &iterations);
+    if (rc == 0)
+        rc = s_apply_runtime (server, &opts, iterations);
+    if (rc == 0) {
+        char *limits = serverlimits_summary (&opts.limits, SERVERLIMITS_KEYSERVER);
+        zsys_info ("chat-keyserver: log level %s, %u iterations for new accounts, limits %s",
+                   opts.log_level, iterations, limits);
+        free (limits);
+    }
+    zconfig_destroy (&opts.config);
+    return rc == 0 ? 0 : -1;
+}
+
 int
 main (int argc, char *argv [])
 {
-    const char *bind_ep = NULL, *data = NULL, *config = NULL, *announce = NULL;
-    const char *iterations_text = NULL;
-    bool init = false, verbose = false;
+    //  A SIGHUP (reload) from now on never ends the process
+    service_init ();
     //  Every file the server makes is the server's alone, from birth
     umask (077);
-    serverlimits_t limits;
-    serverlimits_defaults (&limits, SERVERLIMITS_KEYSERVER);
-    zlist_t *limit_args = zlist_new ();
+    options_t cli = { 0 };
+    const char *config = NULL;
+    bool init = false;
 
-    enum { OPT_INIT = 1000 };
+    enum { OPT_INIT = 1000, OPT_LIMIT };
     static const struct option options [] = {
-        { "bind",       required_argument, NULL, 'b' },
-        { "data",       required_argument, NULL, 'd' },
-        { "config",     required_argument, NULL, 'c' },
-        { "announce",   required_argument, NULL, 'a' },
-        { "iterations", required_argument, NULL, 'i' },
-        { "limit",      required_argument, NULL, 'l' },
-        { "init",       no_argument,       NULL, OPT_INIT },
-        { "verbose",    no_argument,       NULL, 'v' },
-        { "help",       no_argument,       NULL, 'h' },
-        { "version",    no_argument,       NULL, 'V' },
+        { "bind",         required_argument, NULL, 'b' },
+        { "data",         required_argument, NULL, 'd' },
+        { "config",       required_argument, NULL, 'c' },
+        { "announce",     required_argument, NULL, 'a' },
+        { "iterations",   required_argument, NULL, 'i' },
+        { "metrics-bind", required_argument, NULL, 'm' },
+        { "log-level",    required_argument, NULL, 'l' },
+        { "init",         no_argument,       NULL, OPT_INIT },
+        { "limit",        required_argument, NULL, OPT_LIMIT },
+        { "verbose",      no_argument,       NULL, 'v' },
+        { "help",         no_argument,       NULL, 'h' },
+        { "version",      no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
+    cli.limit_args = zlist_new ();
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:d:c:a:i:l:vhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:d:c:a:i:m:l:vhV", options, NULL)) != -1) {
         switch (opt) {
-            case 'b': bind_ep = optarg; break;
-            case 'd': data = optarg; break;
+            case 'b': cli.bind = optarg; break;
+            case 'd': cli.data = optarg; break;
             case 'c': config = optarg; break;
-            case 'a': announce = optarg; break;
-            case 'i': iterations_text = optarg; break;
-            case 'l': zlist_append (limit_args, optarg); break;
+            case 'a': cli.announce = optarg; break;
+            case 'i': cli.iterations = optarg; break;
+            case 'm': cli.metrics_bind = optarg; break;
+            case 'l': cli.log_level = optarg; break;
             case OPT_INIT: init = true; break;
-            case 'v': verbose = true; break;
-            case 'h': s_usage (stdout); zlist_destroy (&limit_args); return 0;
+            case OPT_LIMIT: zlist_append (cli.limit_args, optarg); break;
+            case 'v': cli.log_level = "debug"; break;
+            case 'h': s_usage (stdout); zlist_destroy (&cli.limit_args); return 0;
             case 'V': printf ("chat-keyserver %s\n", CHAT_VERSION);
-                      zlist_destroy (&limit_args); return 0;
-            default:  s_usage (stderr); zlist_destroy (&limit_args); return 2;
+                      zlist_destroy (&cli.limit_args); return 0;
+            default:  s_usage (stderr); zlist_destroy (&cli.limit_args); return 2;
         }
     }
     if (optind < argc) {
         fprintf (stderr, "chat-keyserver: unexpected argument '%s'\n", argv [optind]);
         s_usage (stderr);
-        zlist_destroy (&limit_args);
+        zlist_destroy (&cli.limit_args);
         return 2;
     }
 
-    zsys_set_logstream (stderr);
-    zsys_set_logident ("chat-keyserver");
+    //  Logs go to stderr (the journal under systemd, with priorities)
+    logsink_install ("chat-keyserver");
 
     //  Defaults, then the config file, then the command line
-    zconfig_t *root = NULL;
-    if (config) {
-        root = zconfig_load (config);
-        if (!root) {
-            fprintf (stderr, "chat-keyserver: cannot read config file %s\n", config);
-            zlist_destroy (&limit_args);
-            return 2;
-        }
-        if (!bind_ep)
-            bind_ep = zconfig_get (root, "keyserver/bind", NULL);
-        if (!data)
-            data = zconfig_get (root, "keyserver/data", NULL);
-        if (!announce)
-            announce = zconfig_get (root, "keyserver/announce", NULL);
-        if (!iterations_text)
-            iterations_text = zconfig_get (root, "keyserver/iterations", NULL);
-        if (!verbose)
-            verbose = s_truthy (zconfig_get (root, "keyserver/verbose", NULL));
-    }
-    //  Limits: defaults, then the config file, then each --limit in order
-    char error [256];
-    int limits_ok = serverlimits_load_config (&limits, SERVERLIMITS_KEYSERVER, root,
-                                              "keyserver/limits", error, sizeof error);
-    if (limits_ok == 0)
-        limits_ok = serverlimits_set_assignments (&limits, SERVERLIMITS_KEYSERVER,
-                                                  limit_args, error, sizeof error);
-    zlist_destroy (&limit_args);
-    if (limits_ok != 0) {
-        fprintf (stderr, "chat-keyserver: %s\n", error);
-        zconfig_destroy (&root);
+    options_t opts;
+    uint32_t iterations;
+    if (s_options_resolve (&opts, &cli, config, &iterations) != 0) {
+        zconfig_destroy (&opts.config);
+        zlist_destroy (&cli.limit_args);
         return 2;
     }
-    if (!bind_ep)
-        bind_ep = DEFAULT_BIND;
-    if (!data)
-        data = DEFAULT_DATA;
-    uint32_t iterations = KEYSERVER_ITERATIONS;
-    if (iterations_text && s_parse_iterations (iterations_text, &iterations)) {
-        fprintf (stderr, "chat-keyserver: iterations must be %d..%d, not '%s'\n",
-                 SCRAM_MIN_ITERATIONS, SCRAM_MAX_ITERATIONS, iterations_text);
-        zconfig_destroy (&root);
-        return 2;
-    }
-    if (announce && !*announce)
-        announce = NULL;
+    const char *data = opts.data;
 
     if (init) {
         int rc = keyserver_prepare (data, true);
@@ -196,45 +306,53 @@ main (int argc, char *argv [])
             rsakey_destroy (&key);
             zstr_free (&path);
         }
-        zconfig_destroy (&root);
+        zconfig_destroy (&opts.config);
+        zlist_destroy (&cli.limit_args);
         return rc == 0? 0: 1;
     }
 
     int status = 1;
-    char iterations_arg [16];
-    snprintf (iterations_arg, sizeof iterations_arg, "%u", iterations);
     actorthread_t *actor = actorthread_new (keyserver_actor, NULL);
     assert (actor);
     zsock_t *server = actorthread_sock (actor);
-    if (verbose)
-        zstr_send (server, "VERBOSE");
-    zstr_sendx (server, "DATA", data, NULL);
-    zstr_sendx (server, "ITERATIONS", iterations_arg, NULL);
     char *reply = NULL;
-    if (serverlimits_send (&limits, SERVERLIMITS_KEYSERVER, server, error,
-                           sizeof error) != 0)
-        fprintf (stderr, "chat-keyserver: limits refused: %s\n", error);
-    else {
+    if (s_apply_runtime (server, &opts, iterations) == 0) {
+        zstr_sendx (server, "DATA", data, NULL);
         zstr_send (server, "START");
-        reply = zstr_recv (server);
+        reply = service_recv (server);
     }
     if (reply && streq (reply, "OK")) {
         zstr_free (&reply);
-        zstr_sendx (server, "BIND", bind_ep, NULL);
-        reply = zstr_recv (server);
+        zstr_sendx (server, "BIND", opts.bind, NULL);
+        reply = service_recv (server);
         if (reply && !streq (reply, "ERROR")) {
             printf ("%s\n", reply);
             fflush (stdout);
-            if (announce)
-                zstr_sendx (server, "ANNOUNCE", announce, NULL);
-            //  CZMQ's handler turns SIGINT/SIGTERM into zsys_interrupted
-            while (!zsys_interrupted)
-                zclock_sleep (20);
-            status = 0;
+            char *endpoint = reply;
+            reply = NULL;
+            if (opts.metrics_bind) {
+                zstr_sendx (server, "METRICS-BIND", opts.metrics_bind, NULL);
+                reply = service_recv (server);
+            }
+            if (!opts.metrics_bind || (reply && !streq (reply, "ERROR"))) {
+                if (opts.announce)
+                    zstr_sendx (server, "ANNOUNCE", opts.announce, NULL);
+                char *ready = zsys_sprintf ("serving on %s", endpoint);
+                service_ready (ready);
+                zstr_free (&ready);
+                status = service_run (server, config, s_reload, &cli);
+            }
+            else
+            if (reply || !zsys_interrupted)
+                fprintf (stderr, "chat-keyserver: cannot serve metrics on %s\n",
+                         opts.metrics_bind);
+            else
+                status = 0;
+            zstr_free (&endpoint);
         }
         else
         if (reply || !zsys_interrupted)
-            fprintf (stderr, "chat-keyserver: cannot bind %s\n", bind_ep);
+            fprintf (stderr, "chat-keyserver: cannot bind %s\n", opts.bind);
         else
             status = 0;
     }
@@ -245,6 +363,7 @@ main (int argc, char *argv [])
         status = 0;
     zstr_free (&reply);
     actorthread_destroy (&actor);
-    zconfig_destroy (&root);
+    zconfig_destroy (&opts.config);
+    zlist_destroy (&cli.limit_args);
     return status;
 }

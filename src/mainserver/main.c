@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <czmq.h>
 #include "rsakey.h"
 #include "secret.h"
 #include "actorthread.h"
+#include "logsink.h"
+#include "service.h"
 #include "mainserver.h"
 #include "serverlimits.h"
 
@@ -29,25 +32,36 @@ s_usage (FILE *out)
         "store and live push.\n"
         "\n"
         "  -b, --bind ENDPOINT          requests (ROUTER), default tcp://127.0.0.1:5556\n"
-        "  -p, --push-bind ENDPOINT     pushes (PUB), default tcp://127.0.0.1:5557\n"
+        "  -p, --push-bind ENDPOINT     pushes (XPUB), default tcp://127.0.0.1:5557\n"
         "  -d, --data DIR               data directory, default ./var/mainserver\n"
         "  -s, --shared-secret FILE     the secret shared with the key server,\n"
         "                               default DIR/shared.secret (mode 0600)\n"
         "  -c, --config FILE            zconfig file; keys mainserver/bind, push-bind,\n"
         "                               data, shared-secret, announce, idle-timeout,\n"
-        "                               verbose, limits/NAME (options given here win)\n"
+        "                               metrics-bind, log-level, verbose, limits/NAME\n"
+        "                               (options given here win); SIGHUP rereads\n"
+        "                               log-level, idle-timeout and the limits\n"
         "  -a, --announce IFACE         announce both endpoints by UDP beacon on IFACE\n"
         "                               (never done unless asked)\n"
         "  -i, --idle-timeout SECONDS   drop sessions silent this long, default 300\n"
         "                               (0: never; the limit idle_timeout_ms)\n"
-        "  -l, --limit NAME=VALUE       set an abuse limit (again for each); see below\n"
+        "      --limit SETTING          set an abuse limit, SETTING being NAME=VALUE\n"
+        "                               (again for each; over the config file's);\n"
+        "                               see below\n"
         "      --init                   create DIR and the server key, print the key's\n"
         "                               fingerprint, and exit\n"
-        "  -v, --verbose                log every request\n"
+        "  -m, --metrics-bind HOST:PORT serve Prometheus metrics on\n"
+        "                               http://HOST:PORT/metrics (off unless given;\n"
+        "                               use a loopback address)\n"
+        "  -l, --log-level LEVEL        error, warning, notice, info (default) or\n"
+        "                               debug (every request too)\n"
+        "  -v, --verbose                the same as --log-level debug\n"
         "  -h, --help                   show this help and exit\n"
         "  -V, --version                show the version and exit\n"
         "\n"
         "An endpoint ending in :* binds a free port; the log says which.\n"
+        "Files in DIR: mainserver.db, server.key, shared.secret, admin.sock,\n"
+        "mainserver.lock. Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
         "Exit status: 0 ok, 1 failed, 2 bad usage.\n"
         "\n"
         "Limits (NAME and default; 0 turns a rate or cap off):\n");
@@ -61,7 +75,10 @@ typedef struct {
     char *secret;
     char *announce;
     char *idle;
-    bool verbose;
+    char *metrics_bind;
+    char *log_level;
+    zlist_t *limit_args;        //  each --limit, borrowed from argv (cli only)
+    serverlimits_t limits;      //  resolved: defaults, config, idle-timeout, --limit
 } options_t;
 
 static void
@@ -69,6 +86,92 @@ s_set (char **slot, const char *value)
 {
     if (!*slot && value && *value)
         *slot = strdup (value);
+}
+
+static void
+s_options_free (options_t *opts)
+{
+    free (opts->bind);
+    free (opts->push_bind);
+    free (opts->data);
+    free (opts->secret);
+    free (opts->announce);
+    free (opts->idle);
+    free (opts->metrics_bind);
+    free (opts->log_level);
+    zlist_destroy (&opts->limit_args);
+    memset (opts, 0, sizeof *opts);
+}
+
+//  What is in force: the command line, then the config file, then the
+//  defaults. The same at start and on SIGHUP. 0, or -1 with the reason said.
+static int
+s_options_resolve (options_t *opts, const options_t *cli, const char *config_path)
+{
+    memset (opts, 0, sizeof *opts);
+    s_set (&opts->bind, cli->bind);
+    s_set (&opts->push_bind, cli->push_bind);
+    s_set (&opts->data, cli->data);
+    s_set (&opts->secret, cli->secret);
+    s_set (&opts->announce, cli->announce);
+    s_set (&opts->idle, cli->idle);
+    s_set (&opts->metrics_bind, cli->metrics_bind);
+    s_set (&opts->log_level, cli->log_level);
+    char error [256];
+    serverlimits_defaults (&opts->limits, SERVERLIMITS_MAINSERVER);
+    if (config_path) {
+        zconfig_t *config = zconfig_load (config_path);
+        if (!config) {
+            service_complain ("chat-mainserver", "cannot read config %s", config_path);
+            return -1;
+        }
+        if (serverlimits_load_config (&opts->limits, SERVERLIMITS_MAINSERVER, config,
+                                      "mainserver/limits", error, sizeof error) != 0) {
+            service_complain ("chat-mainserver", "%s", error);
+            zconfig_destroy (&config);
+            return -1;
+        }
+        s_set (&opts->bind, zconfig_get (config, "mainserver/bind", NULL));
+        s_set (&opts->push_bind, zconfig_get (config, "mainserver/push-bind", NULL));
+        s_set (&opts->data, zconfig_get (config, "mainserver/data", NULL));
+        s_set (&opts->secret, zconfig_get (config, "mainserver/shared-secret", NULL));
+        s_set (&opts->announce, zconfig_get (config, "mainserver/announce", NULL));
+        s_set (&opts->idle, zconfig_get (config, "mainserver/idle-timeout", NULL));
+        s_set (&opts->metrics_bind, zconfig_get (config, "mainserver/metrics-bind", NULL));
+        s_set (&opts->log_level, zconfig_get (config, "mainserver/log-level", NULL));
+        const char *verbose = zconfig_get (config, "mainserver/verbose", "0");
+        if (streq (verbose, "1") || streq (verbose, "true") || streq (verbose, "yes"))
+            s_set (&opts->log_level, "debug");
+        zconfig_destroy (&config);
+    }
+    s_set (&opts->bind, "tcp://127.0.0.1:5556");
+    s_set (&opts->push_bind, "tcp://127.0.0.1:5557");
+    s_set (&opts->data, "./var/mainserver");
+    s_set (&opts->log_level, "info");
+    if (logsink_level_parse (opts->log_level) < 0) {
+        service_complain ("chat-mainserver", "log level '%s' is not error, warning, notice, "
+                 "info or debug", opts->log_level);
+        return -1;
+    }
+    //  --idle-timeout (seconds) is the limit idle_timeout_ms; each --limit
+    //  comes last
+    if (opts->idle) {
+        char *end = NULL;
+        errno = 0;
+        long long idle = strtoll (opts->idle, &end, 10);
+        if (errno || !end || *end || idle < 0 || idle > 365LL * 24 * 3600) {
+            service_complain ("chat-mainserver", "--idle-timeout wants seconds, not '%s'",
+                              opts->idle);
+            return -1;
+        }
+        opts->limits.idle_timeout_ms = idle * 1000;
+    }
+    if (serverlimits_set_assignments (&opts->limits, SERVERLIMITS_MAINSERVER,
+                                      cli->limit_args, error, sizeof error) != 0) {
+        service_complain ("chat-mainserver", "%s", error);
+        return -1;
+    }
+    return 0;
 }
 
 //  Create the data directory (0700) and the server key.
@@ -94,13 +197,63 @@ s_init (const char *data)
 
 //  Send one command to the actor and check its answer.
 static int
+    s_command (zsock_t *server, const char *command, const char *arg, char **answer);
+
+//  One limit to the actor: LIMIT NAME VALUE, answered "OK"
+static int
+s_send_limit (const char *name, int64_t value, void *arg)
+{
+    zsock_t *server = (zsock_t *) arg;
+    char text [32];
+    snprintf (text, sizeof text, "%lld", (long long) value);
+    zstr_sendx (server, "LIMIT", name, text, NULL);
+    char *answer = service_recv (server);
+    int rc = answer && streq (answer, "OK") ? 0 : -1;
+    if (rc != 0)
+        service_complain ("chat-mainserver", "limit %s refused: %s", name,
+                          answer ? answer : "no answer");
+    zstr_free (&answer);
+    return rc;
+}
+
+//  What may change while the server runs, at start and on SIGHUP: the log
+//  level and the limits.
+static int
+s_apply_runtime (zsock_t *server, const options_t *opts)
+{
+    int level = logsink_level_parse (opts->log_level);
+    logsink_set_level (level);
+    if (s_command (server, "VERBOSE", level == LOG_DEBUG ? "1" : "0", NULL) != 0)
+        return -1;
+    return serverlimits_each (&opts->limits, SERVERLIMITS_MAINSERVER, s_send_limit, server);
+}
+
+//  SIGHUP: the config file again; what cannot change at run time (binds,
+//  data directory) is left as it is until a restart.
+static int
+s_reload (zsock_t *server, const char *config_path, void *cli)
+{
+    options_t opts;
+    int rc = s_options_resolve (&opts, (const options_t *) cli, config_path);
+    if (rc == 0)
+        rc = s_apply_runtime (server, &opts);
+    if (rc == 0) {
+        char *limits = serverlimits_summary (&opts.limits, SERVERLIMITS_MAINSERVER);
+        zsys_info ("chat-mainserver: log level %s, limits %s", opts.log_level, limits);
+        free (limits);
+    }
+    s_options_free (&opts);
+    return rc;
+}
+
+static int
 s_command (zsock_t *server, const char *command, const char *arg, char **answer)
 {
     if (arg)
         zstr_sendx (server, command, arg, NULL);
     else
         zstr_send (server, command);
-    char *reply = zstr_recv (server);
+    char *reply = service_recv (server);
     if (!reply) {
         fprintf (stderr, "chat-mainserver: %s: no answer\n", command);
         return -1;
@@ -117,20 +270,14 @@ s_command (zsock_t *server, const char *command, const char *arg, char **answer)
     return 0;
 }
 
-static int
-s_send_limits (zsock_t *server, const serverlimits_t *limits)
-{
-    char error [256];
-    if (serverlimits_send (limits, SERVERLIMITS_MAINSERVER, server, error,
-                           sizeof error) == 0)
-        return 0;
-    fprintf (stderr, "chat-mainserver: limits refused: %s\n", error);
-    return -1;
-}
-
 int
 main (int argc, char *argv [])
 {
+    //  A SIGHUP (reload) from now on never ends the process
+    service_init ();
+    //  Every file the server makes is the server's alone, from birth
+    umask (077);
+    enum { OPT_LIMIT = 1000 };
     static struct option long_options [] = {
         { "bind",          required_argument, 0, 'b' },
         { "push-bind",     required_argument, 0, 'p' },
@@ -139,146 +286,86 @@ main (int argc, char *argv [])
         { "config",        required_argument, 0, 'c' },
         { "announce",      required_argument, 0, 'a' },
         { "idle-timeout",  required_argument, 0, 'i' },
-        { "limit",         required_argument, 0, 'l' },
+        { "metrics-bind",  required_argument, 0, 'm' },
+        { "log-level",     required_argument, 0, 'l' },
         { "init",          no_argument,       0, 'I' },
+        { "limit",         required_argument, 0, OPT_LIMIT },
         { "verbose",       no_argument,       0, 'v' },
         { "help",          no_argument,       0, 'h' },
         { "version",       no_argument,       0, 'V' },
         { 0, 0, 0, 0 }
     };
-    options_t opts = { 0 };
+    options_t cli = { 0 };
+    cli.limit_args = zlist_new ();
     const char *config_path = NULL;
     bool init = false;
     int opt;
-    //  Every file the server makes is the server's alone, from birth
-    umask (077);
-    serverlimits_t limits;
-    serverlimits_defaults (&limits, SERVERLIMITS_MAINSERVER);
-    char error [256] = "";
-    int limits_ok = 0;
-    zlist_t *limit_args = zlist_new ();
-    while ((opt = getopt_long (argc, argv, "b:p:d:s:c:a:i:l:vhV", long_options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:p:d:s:c:a:i:m:l:vhV", long_options, NULL)) != -1) {
         switch (opt) {
-            case 'b': s_set (&opts.bind, optarg); break;
-            case 'p': s_set (&opts.push_bind, optarg); break;
-            case 'd': s_set (&opts.data, optarg); break;
-            case 's': s_set (&opts.secret, optarg); break;
+            case 'b': s_set (&cli.bind, optarg); break;
+            case 'p': s_set (&cli.push_bind, optarg); break;
+            case 'd': s_set (&cli.data, optarg); break;
+            case 's': s_set (&cli.secret, optarg); break;
             case 'c': config_path = optarg; break;
-            case 'a': s_set (&opts.announce, optarg); break;
-            case 'i': s_set (&opts.idle, optarg); break;
-            case 'l': zlist_append (limit_args, optarg); break;
+            case 'a': s_set (&cli.announce, optarg); break;
+            case 'i': s_set (&cli.idle, optarg); break;
+            case 'm': s_set (&cli.metrics_bind, optarg); break;
+            case 'l': s_set (&cli.log_level, optarg); break;
             case 'I': init = true; break;
-            case 'v': opts.verbose = true; break;
-            case 'h': s_usage (stdout); zlist_destroy (&limit_args); return 0;
-            case 'V': printf ("chat-mainserver %s\n", CHAT_VERSION);
-                      zlist_destroy (&limit_args); return 0;
-            default:  s_usage (stderr); zlist_destroy (&limit_args); return EXIT_USAGE;
+            case OPT_LIMIT: zlist_append (cli.limit_args, optarg); break;
+            case 'v': s_set (&cli.log_level, "debug"); break;
+            case 'h': s_usage (stdout); s_options_free (&cli); return 0;
+            case 'V': printf ("chat-mainserver %s\n", CHAT_VERSION); s_options_free (&cli); return 0;
+            default:  s_usage (stderr); s_options_free (&cli); return EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf (stderr, "chat-mainserver: unexpected argument %s\n", argv [optind]);
         s_usage (stderr);
-        zlist_destroy (&limit_args);
+        s_options_free (&cli);
         return EXIT_USAGE;
     }
-    if (config_path) {
-        zconfig_t *config = zconfig_load (config_path);
-        if (!config) {
-            fprintf (stderr, "chat-mainserver: cannot read config %s\n", config_path);
-            zlist_destroy (&limit_args);
-            return EXIT_USAGE;
-        }
-        limits_ok = serverlimits_load_config (&limits, SERVERLIMITS_MAINSERVER, config,
-                                              "mainserver/limits", error, sizeof error);
-        s_set (&opts.bind, zconfig_get (config, "mainserver/bind", NULL));
-        s_set (&opts.push_bind, zconfig_get (config, "mainserver/push-bind", NULL));
-        s_set (&opts.data, zconfig_get (config, "mainserver/data", NULL));
-        s_set (&opts.secret, zconfig_get (config, "mainserver/shared-secret", NULL));
-        s_set (&opts.announce, zconfig_get (config, "mainserver/announce", NULL));
-        s_set (&opts.idle, zconfig_get (config, "mainserver/idle-timeout", NULL));
-        const char *verbose = zconfig_get (config, "mainserver/verbose", "0");
-        if (streq (verbose, "1") || streq (verbose, "true") || streq (verbose, "yes"))
-            opts.verbose = true;
-        zconfig_destroy (&config);
+    options_t opts;
+    if (s_options_resolve (&opts, &cli, config_path) != 0) {
+        s_options_free (&opts);
+        s_options_free (&cli);
+        return EXIT_USAGE;
     }
-    s_set (&opts.bind, "tcp://127.0.0.1:5556");
-    s_set (&opts.push_bind, "tcp://127.0.0.1:5557");
-    s_set (&opts.data, "./var/mainserver");
 
     int status = 1;
-    if (opts.idle) {
-        char *end = NULL;
-        errno = 0;
-        long long idle = strtoll (opts.idle, &end, 10);
-        if (errno || !end || *end || idle < 0 || idle > 365LL * 24 * 3600) {
-            fprintf (stderr, "chat-mainserver: --idle-timeout wants seconds, not '%s'\n",
-                     opts.idle);
-            status = EXIT_USAGE;
-        }
-        else
-            limits.idle_timeout_ms = idle * 1000;
-    }
-    //  Limits: defaults, the config file, --idle-timeout, then each --limit
-    if (limits_ok == 0)
-        limits_ok = serverlimits_set_assignments (&limits, SERVERLIMITS_MAINSERVER,
-                                                  limit_args, error, sizeof error);
-    zlist_destroy (&limit_args);
-    if (limits_ok != 0) {
-        fprintf (stderr, "chat-mainserver: %s\n", error);
-        status = EXIT_USAGE;
-    }
-
-    if (status == EXIT_USAGE)
-        ;
-    else
     if (init)
         status = s_init (opts.data);
     else {
-        zsys_init ();
-        //  stdout is for what a program answers; logs go to stderr
-        zsys_set_logstream (stderr);
-        zsys_set_logident ("chat-mainserver");
+        //  stdout is for what a program answers; logs go to stderr (the
+        //  journal under systemd, with priorities)
+        logsink_install ("chat-mainserver");
         actorthread_t *actor = actorthread_new (mainserver_actor, NULL);
         assert (actor);
         zsock_t *server = actorthread_sock (actor);
         char *fingerprint = NULL;
-        if ((!opts.verbose || s_command (server, "VERBOSE", NULL, NULL) == 0)
+        if (s_apply_runtime (server, &opts) == 0
         &&  s_command (server, "DATA", opts.data, NULL) == 0
         &&  (!opts.secret || s_command (server, "SHARED-SECRET", opts.secret, NULL) == 0)
-        &&  s_send_limits (server, &limits) == 0
         &&  s_command (server, "START", NULL, NULL) == 0
         &&  s_command (server, "BIND", opts.bind, NULL) == 0
         &&  s_command (server, "PUSH-BIND", opts.push_bind, NULL) == 0
+        &&  (!opts.metrics_bind
+             || s_command (server, "METRICS-BIND", opts.metrics_bind, NULL) == 0)
         &&  (!opts.announce || s_command (server, "ANNOUNCE", opts.announce, NULL) == 0)
         &&  s_command (server, "FINGERPRINT", NULL, &fingerprint) == 0) {
             zsys_info ("chat-mainserver %s ready, key %s", CHAT_VERSION, fingerprint);
-            //  Wait for SIGINT/SIGTERM (CZMQ's handler sets zsys_interrupted)
-            //  or for the actor to die. The signal may land on any of
-            //  libzmq's threads and leave this wait uninterrupted, so the
-            //  flag is looked at every 50 ms too.
-            zpoller_t *poller = zpoller_new (server, NULL);
-            while (!zsys_interrupted) {
-                void *which = zpoller_wait (poller, 50);
-                if (which == server) {
-                    zsys_error ("chat-mainserver: server stopped unexpectedly");
-                    break;
-                }
-                if (zpoller_terminated (poller))
-                    break;
-            }
-            zpoller_destroy (&poller);
-            status = zsys_interrupted? 0: 1;
+            char *ready = zsys_sprintf ("serving on %s, pushes on %s", opts.bind,
+                                        opts.push_bind);
+            service_ready (ready);
+            zstr_free (&ready);
+            status = service_run (server, config_path, s_reload, &cli);
             if (status == 0)
                 zsys_info ("chat-mainserver: signal received, stopping");
         }
         zstr_free (&fingerprint);
         actorthread_destroy (&actor);
     }
-    free (opts.bind);
-    free (opts.push_bind);
-    free (opts.data);
-    free (opts.secret);
-    free (opts.announce);
-    free (opts.idle);
+    s_options_free (&opts);
+    s_options_free (&cli);
     return status;
 }

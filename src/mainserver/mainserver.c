@@ -31,6 +31,9 @@
 #include "lrumap.h"
 #include "serverlimits.h"
 #include "pusher.h"
+#include "metrics.h"
+#include "metricshttp.h"
+#include "watchdog.h"
 #include "mainserver.h"
 
 #ifndef CHAT_VERSION
@@ -43,6 +46,9 @@
 #define ADMIN_MAX_USERS 10000
 //  Member names held in the member cache, at most (about 40 bytes each)
 #define MEMBER_CACHE_NAMES 100000
+//  Gauges that need this thread (sessions by state, store size) are
+//  published this often; the loop never sleeps longer
+#define METRICS_PUBLISH_MS 1000
 
 //  What the server keeps for each session, beside chansession_t.
 typedef struct {
@@ -84,6 +90,10 @@ typedef struct {
     zhashx_t *members;          //  conversation id (hex) -> members_t
     size_t member_names;        //  names held in members
     zactor_t *beacon;
+    metrics_t *metrics;         //  read by the HTTP thread and the admin socket
+    metricshttp_t *http;        //  --metrics-bind, or NULL
+    watchdog_t *watchdog;
+    int64_t next_publish;       //  zclock_mono of the next gauge update
     char *data_dir;
     char *secret_path;
     char *admin_path;
@@ -265,6 +275,9 @@ s_server_new (zsock_t *pipe)
     serverlimits_defaults (&self->limits, SERVERLIMITS_MAINSERVER);
     self->quotas = lrumap_new ((size_t) self->limits.quota_users, sizeof (quota_t));
     self->lock_fd = -1;
+    self->metrics = metrics_new ("mainserver", CHAT_VERSION);
+    self->watchdog = watchdog_new ();
+    assert (self->metrics && self->watchdog);
     return self;
 }
 
@@ -275,6 +288,7 @@ s_server_destroy (server_t **self_p)
     if (!self)
         return;
     zactor_destroy (&self->beacon);
+    metricshttp_destroy (&self->http);
     //  Sessions first: their free function needs the online index and
     //  the pusher.
     chanserver_destroy (&self->chanserver);
@@ -298,6 +312,8 @@ s_server_destroy (server_t **self_p)
     free (self->admin_path);
     if (self->lock_fd >= 0)
         close (self->lock_fd);
+    metrics_destroy (&self->metrics);
+    watchdog_destroy (&self->watchdog);
     free (self);
     *self_p = NULL;
 }
@@ -375,9 +391,10 @@ s_queue_push (zlistx_t *pushes, uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE],
 }
 
 //  Hand a push to the pusher for the sessions of its targets still there;
-//  the sealing happens on the pusher's threads.
+//  the sealing happens on the pusher's threads. Counts pushes handed over
+//  (sent) and dropped because the pusher's queue was full (failed).
 static void
-s_push (server_t *self, outgoing_t *out)
+s_push (server_t *self, outgoing_t *out, size_t *sent, size_t *failed)
 {
     channel_t **channels = (channel_t **) malloc (out->target_count * sizeof (channel_t *));
     assert (channels);
@@ -387,8 +404,11 @@ s_push (server_t *self, outgoing_t *out)
         if (session)
             channels [count++] = session->channel;
     }
-    if (self->pusher)
-        pusher_push (self->pusher, channels, count, out->payload, out->len);
+    if (self->pusher
+    &&  pusher_push (self->pusher, channels, count, out->payload, out->len) == CHAT_OK)
+        *sent += count;
+    else
+        *failed += count;
     free (channels);
 }
 
@@ -397,11 +417,19 @@ s_push (server_t *self, outgoing_t *out)
 static void
 s_flush (server_t *self, bool committed)
 {
+    size_t queued = 0, sent = 0, failed = 0;
     outgoing_t *out = (outgoing_t *) zlistx_first (self->outbox);
+    while (committed && out) {
+        if (out->is_push)
+            queued += out->target_count;
+        out = (outgoing_t *) zlistx_next (self->outbox);
+    }
+    metrics_push_queue (self->metrics, queued);
+    out = (outgoing_t *) zlistx_first (self->outbox);
     while (out) {
         if (out->is_push) {
             if (committed)
-                s_push (self, out);
+                s_push (self, out, &sent, &failed);
         }
         else {
             chansession_t *session = chanserver_lookup (self->chanserver, out->session_id);
@@ -424,6 +452,9 @@ s_flush (server_t *self, bool committed)
         out = (outgoing_t *) zlistx_next (self->outbox);
     }
     zlistx_purge (self->outbox);
+    metrics_pushes (self->metrics, sent, true);
+    metrics_pushes (self->metrics, failed, false);
+    metrics_push_queue (self->metrics, 0);
 }
 
 //  ---------------------------------------------------------------- summaries
@@ -575,8 +606,10 @@ s_quota (server_t *self, const char *username)
 
 //  A quota says wait: the error, its text and retry time into req
 static int
-s_quota_refuse (request_t *req, int code, int64_t wait, const char *format, long long n)
+s_quota_refuse (request_t *req, const char *quota, int code, int64_t wait,
+                const char *format, long long n)
 {
+    metrics_quota_refusal (req->server->metrics, quota);
     char *text = (char *) s_alloc (req->arena, 96);
     snprintf (text, 96, format, n);
     req->text = text;
@@ -603,11 +636,11 @@ s_quota_message (request_t *req, size_t len, bool take)
     }
     int64_t wait = bucket_wait (&quota->messages, rate, burst, 1, now);
     if (wait > 0)
-        return s_quota_refuse (req, CHAT_ERR_RATE_LIMITED, wait,
+        return s_quota_refuse (req, "messages_per_second", CHAT_ERR_RATE_LIMITED, wait,
                                "more than %lld messages a second", limits->messages_per_second);
     wait = bucket_wait (&quota->bytes, bytes_rate, bytes_burst, (double) len, now);
     if (wait > 0)
-        return s_quota_refuse (req, CHAT_ERR_QUOTA, wait,
+        return s_quota_refuse (req, "bytes_per_day", CHAT_ERR_QUOTA, wait,
                                "more than %lld bytes of messages a day", limits->bytes_per_day);
     return CHAT_OK;
 }
@@ -627,7 +660,7 @@ s_quota_conversation (request_t *req, bool take)
     }
     int64_t wait = bucket_wait (&quota->conversations, rate, burst, 1, now);
     if (wait > 0)
-        return s_quota_refuse (req, CHAT_ERR_QUOTA, wait,
+        return s_quota_refuse (req, "conversations_per_hour", CHAT_ERR_QUOTA, wait,
                                "more than %lld new conversations an hour",
                                limits->conversations_per_hour);
     return CHAT_OK;
@@ -694,6 +727,7 @@ s_do_login (request_t *req, Chat__LoginRequest *body)
     s_logout (self, session);
     rc = chanserver_set_username (self->chanserver, session, canonical);
     if (rc != CHAT_OK) {
+        metrics_quota_refusal (self->metrics, "sessions_per_user");
         char *text = (char *) s_alloc (req->arena, 96);
         snprintf (text, 96, "%s has %lld sessions already", canonical,
                   (long long) self->limits.sessions_per_user);
@@ -1114,6 +1148,7 @@ s_handle_request (server_t *self, chansession_t *session,
     if (wire_unpack (&chat__main_request__descriptor, payload, len,
                      (ProtobufCMessage **) &request) != CHAT_OK) {
         zsys_info ("session %.8s: request refused: ERR_MALFORMED", session->id_hex);
+        metrics_request (self->metrics, "undecodable", CHAT_ERR_MALFORMED);
         s_queue_error (self, session, 0, CHAT_ERR_MALFORMED, "request could not be decoded");
         return;
     }
@@ -1191,7 +1226,9 @@ s_handle_request (server_t *self, chansession_t *session,
         if (msgstore_savepoint_release (self->store) != CHAT_OK)
             rc = CHAT_ERR_INTERNAL;
     }
-    //  A quota turns a flood into a flood of refusals: those are not logged
+    metrics_request (self->metrics, s_request_name (request->body_case), rc);
+    //  A quota turns a flood into a flood of refusals: those are counted
+    //  in the metrics, not logged
     bool quiet = (rc == CHAT_ERR_RATE_LIMITED || rc == CHAT_ERR_QUOTA) && !self->verbose;
     if (rc != CHAT_OK && !quiet)
         zsys_info ("session %.8s%s%s: %s refused: %s%s%s", session->id_hex,
@@ -1227,7 +1264,7 @@ static void
 s_handle_batch (server_t *self)
 {
     bool in_transaction = msgstore_begin (self->store) == CHAT_OK;
-    size_t handled = 0;
+    size_t handled = 0, requests = 0;
     while (handled < MAINSERVER_BATCH) {
         if (handled > 0 && !(zsock_events (self->router) & ZMQ_POLLIN))
             break;
@@ -1237,13 +1274,17 @@ s_handle_batch (server_t *self)
         handled++;              //  handshakes count too: they cost the most
         if (!session)
             continue;
+        requests++;
         if (in_transaction)
             s_handle_request (self, session, payload, len);
         else
             s_queue_error (self, session, 0, CHAT_ERR_INTERNAL, "storage unavailable");
         free (payload);
     }
+    int64_t commit_start = zclock_usecs ();
     bool committed = in_transaction && msgstore_commit (self->store) == CHAT_OK;
+    if (in_transaction)
+        metrics_commit (self->metrics, zclock_usecs () - commit_start, requests, committed);
     if (in_transaction && !committed) {
         zsys_error ("mainserver: commit failed, a batch was answered ERR_INTERNAL");
         //  It may have cached the members of a conversation that is not there
@@ -1346,6 +1387,10 @@ s_handle_admin (server_t *self)
     reply.version = CHAT_VERSION;
     reply.server_key_fingerprint = (char *) rsakey_fingerprint_text (self->key);
     reply.started_at = self->started_at;
+    char *metrics_text = NULL;
+    if (good && request->metrics && (metrics_text = metrics_render (self->metrics)))
+        reply.metrics = metrics_text;
+    else
     if (good) {
         reply.n_sessions = chanserver_admin_sessions (self->chanserver, &reply.sessions);
         admin_collect_t collect = { &reply, &arena, self, 0 };
@@ -1365,6 +1410,7 @@ s_handle_admin (server_t *self)
     chanserver_admin_sessions_free (&reply.sessions);
     free (reply.users);
     free (reply.conversations);
+    free (metrics_text);
     zlistx_destroy (&arena.allocs);
     if (request)
         chat__admin_request__free_unpacked (request, NULL);
@@ -1464,6 +1510,7 @@ s_start (server_t *self, char *error, size_t error_size)
     self->chanserver = chanserver_new (self->router, self->key);
     chanserver_set_free_fn (self->chanserver, s_session_free, self);
     chanserver_set_open_fn (self->chanserver, s_session_open, self);
+    chanserver_set_metrics (self->chanserver, self->metrics);
     //  RSA signatures are the cost of a handshake: they run on one worker
     //  per core, and only the finished sessions come back to this thread
     if (chanserver_set_workers (self->chanserver, CHANSERVER_WORKERS_PER_CORE) == CHAT_OK)
@@ -1548,9 +1595,9 @@ s_handle_pipe (server_t *self)
     }
     else
     if (streq (command, "VERBOSE")) {
-        self->verbose = true;
+        self->verbose = !arg || !streq (arg, "0");
         if (self->chanserver)
-            chanserver_set_verbose (self->chanserver, true);
+            chanserver_set_verbose (self->chanserver, self->verbose);
     }
     else
     if (streq (command, "DATA") && arg) {
@@ -1618,6 +1665,16 @@ s_handle_pipe (server_t *self)
     if (streq (command, "ANNOUNCE") && arg)
         rc = s_announce (self, arg, error, sizeof error);
     else
+    if (streq (command, "METRICS-BIND") && arg) {
+        metricshttp_destroy (&self->http);
+        self->http = metricshttp_new (self->metrics, arg, error, sizeof error);
+        rc = self->http ? 0 : -1;
+        if (self->http) {
+            answer = metricshttp_address (self->http);
+            zsys_info ("mainserver: metrics on http://%s/metrics", answer);
+        }
+    }
+    else
     if (streq (command, "FINGERPRINT")) {
         if (self->key)
             answer = rsakey_fingerprint_text (self->key);
@@ -1638,6 +1695,24 @@ s_handle_pipe (server_t *self)
     zstr_free (&command);
     zstr_free (&arg);
     zmsg_destroy (&msg);
+}
+
+//  ---------------------------------------------------------------- metrics
+
+//  The gauges only this thread may compute, for the metrics' readers
+static void
+s_metrics_publish (server_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (!self->started || now < self->next_publish)
+        return;
+    self->next_publish = now + METRICS_PUBLISH_MS;
+    size_t handshaking, anonymous, logged_in;
+    chanserver_census (self->chanserver, &handshaking, &anonymous, &logged_in);
+    metrics_sessions (self->metrics, handshaking, anonymous, logged_in);
+    char *path = zsys_sprintf ("%s/mainserver.db", self->data_dir);
+    metrics_store_bytes (self->metrics, metrics_db_bytes (path));
+    zstr_free (&path);
 }
 
 //  ---------------------------------------------------------------- the actor
@@ -1666,6 +1741,9 @@ mainserver_actor (zsock_t *pipe, void *args)
             int64_t wait = self->next_expire - zclock_mono ();
             timeout = wait < 0? 0: (int) wait;
         }
+        if (self->started && (timeout < 0 || timeout > METRICS_PUBLISH_MS))
+            timeout = METRICS_PUBLISH_MS;
+        timeout = watchdog_timeout (self->watchdog, timeout);
         void *which = zpoller_wait (self->poller, timeout);
         if (which == self->pipe)
             s_handle_pipe (self);
@@ -1685,6 +1763,8 @@ mainserver_actor (zsock_t *pipe, void *args)
             chanserver_expire (self->chanserver, wire_now_ms ());
             self->next_expire = zclock_mono () + tick;
         }
+        s_metrics_publish (self);
+        watchdog_kick (self->watchdog);
     }
     if (self->started)
         zsys_info ("mainserver: stopped");

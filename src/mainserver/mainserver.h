@@ -6,7 +6,7 @@
     "OK", the bound endpoint (BIND, PUSH-BIND), a fingerprint (FINGERPRINT),
     or "ERROR <reason>".
 
-        VERBOSE                 log one line per request
+        VERBOSE [0|1]           log one line per request (0: no more)
         DATA <dir>              data directory (created 0700 on START)
         SHARED-SECRET <path>    the servers' shared secret (default
                                 <dir>/shared.secret); must exist, mode 0600
@@ -26,6 +26,9 @@
         ANNOUNCE <iface>        announce both endpoints by UDP beacon on that
                                 interface (after both binds); never by
                                 default, never in tests
+        METRICS-BIND <host:port>
+                                serve the metrics over HTTP (metricshttp.h);
+                                answers the address with its port resolved
         FINGERPRINT             the server key's "SHA256:..." text
         $TERM                   finish the batch in hand and stop
 

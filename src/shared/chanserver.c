@@ -46,6 +46,7 @@ struct _chanserver_t {
     size_t refused_busy;           //  Hellos refused as busy, not yet logged
     int64_t refused_since;
     bool verbose;
+    metrics_t *metrics;            //  borrowed, may be NULL
     //  Handshake workers: Hellos go out on `hellos` (PUSH, round robin),
     //  finished handshakes come back on `done` (PULL)
     zlistx_t *workers;             //  zactor_t
@@ -268,6 +269,28 @@ chanserver_login_progress (chanserver_t *self, chansession_t *session)
 }
 
 void
+chanserver_set_metrics (chanserver_t *self, metrics_t *metrics)
+{
+    self->metrics = metrics;
+}
+
+void
+chanserver_census (chanserver_t *self, size_t *handshaking, size_t *anonymous,
+                   size_t *logged_in)
+{
+    size_t named = 0;
+    chansession_t *session = (chansession_t *) zhashx_first (self->sessions);
+    while (session) {
+        if (session->username)
+            named++;
+        session = (chansession_t *) zhashx_next (self->sessions);
+    }
+    *handshaking = self->pending;
+    *anonymous = zhashx_size (self->sessions) - named;
+    *logged_in = named;
+}
+
+void
 chanserver_set_verbose (chanserver_t *self, bool verbose)
 {
     self->verbose = verbose;
@@ -293,6 +316,7 @@ s_refuse (chanserver_t *self, zframe_t *routing_id, int code, uint32_t retry_ms)
 {
     if (self->verbose)
         zsys_info ("chanserver: refused a frame: %s", chat_errname (code));
+    metrics_refusal (self->metrics, code);
     uint8_t *frame;
     size_t size;
     if (wire_error_frame (code, NULL, retry_ms, &frame, &size) == CHAT_OK) {
@@ -315,6 +339,7 @@ s_handshake_finish (chanserver_t *self, zframe_t *routing_id, const char *addres
     s_address (self, address, true)->sessions++;
     s_id_hex (channel_session_id (channel), session->id_hex);
     zhashx_insert (self->sessions, session->id_hex, session);
+    metrics_handshake (self->metrics, CHAT_OK);
     zsys_info ("handshake: session %.8s from %s, client key %s (%zu sessions)",
                session->id_hex, address, channel_peer_fingerprint_text (channel),
                zhashx_size (self->sessions));
@@ -328,6 +353,7 @@ static void
 s_busy (chanserver_t *self, zframe_t *routing_id, int64_t retry_ms)
 {
     self->refused_busy++;
+    metrics_handshake (self->metrics, CHAT_ERR_BUSY);
     s_refuse (self, routing_id, CHAT_ERR_BUSY,
               retry_ms > UINT32_MAX ? UINT32_MAX : (uint32_t) retry_ms);
 }
@@ -380,6 +406,7 @@ s_handshake (chanserver_t *self, zframe_t *routing_id, const char *address,
            : hello->client_public_key.len > RSAKEY_MAX_DER ? CHAT_ERR_BAD_KEY
            : CHAT_OK;
     if (rc != CHAT_OK) {
+        metrics_handshake (self->metrics, rc);
         s_refuse (self, routing_id, rc, 0);
         return;
     }
@@ -408,6 +435,7 @@ s_handshake (chanserver_t *self, zframe_t *routing_id, const char *address,
     size_t size;
     rc = channel_server_accept (self->server_key, hello, &channel, &welcome, &size);
     if (rc != CHAT_OK) {
+        metrics_handshake (self->metrics, rc);
         s_refuse (self, routing_id, rc, 0);
         return;
     }
@@ -524,8 +552,10 @@ chanserver_handshake_done (chanserver_t *self)
         if (rc == CHAT_OK && channel)
             s_handshake_finish (self, routing_id, address, (channel_t *) channel,
                                 welcome, size);
-        else
+        else {
+            metrics_handshake (self->metrics, rc == CHAT_OK ? CHAT_ERR_INTERNAL : rc);
             s_refuse (self, routing_id, rc, 0);
+        }
         free (welcome);
         zstr_free (&address);
         zframe_destroy (&routing_id);

@@ -25,6 +25,7 @@
 
 #include <czmq.h>
 #include "channel.h"
+#include "metrics.h"
 #include "serverlimits.h"
 
 //  A source address as sessions are counted by it: text, at most this long
@@ -100,6 +101,16 @@ zsock_t *
 //  add each session.
 void
     chanserver_handshake_done (chanserver_t *self);
+
+//  Count handshakes and refusals in metrics (borrowed; NULL: none).
+void
+    chanserver_set_metrics (chanserver_t *self, metrics_t *metrics);
+
+//  Sessions by state, for the metrics: handshakes at the workers, sessions
+//  not logged in, sessions logged in (a walk over the table).
+void
+    chanserver_census (chanserver_t *self, size_t *handshaking, size_t *anonymous,
+                       size_t *logged_in);
 
 //  Log one line per handshake and refusal (zsys_info), never a secret.
 void

@@ -180,23 +180,15 @@ serverlimits_load_config (serverlimits_t *self, serverlimits_role_t role, zconfi
 }
 
 int
-serverlimits_send (const serverlimits_t *self, serverlimits_role_t role, zsock_t *actor,
-             char *error, size_t error_size)
+serverlimits_each (const serverlimits_t *self, serverlimits_role_t role,
+                   serverlimits_fn *fn, void *arg)
 {
     for (size_t i = 0; i < LIMIT_COUNT; i++) {
         if (!(s_limits [i].roles & (int) role))
             continue;
-        char value [32];
-        snprintf (value, sizeof value, "%lld",
-                  (long long) *s_field ((serverlimits_t *) self, &s_limits [i]));
-        zstr_sendx (actor, "LIMIT", s_limits [i].name, value, NULL);
-        char *answer = zstr_recv (actor);
-        if (!answer || !streq (answer, "OK")) {
-            snprintf (error, error_size, "%s", answer ? answer : "no answer");
-            zstr_free (&answer);
-            return -1;
-        }
-        zstr_free (&answer);
+        int rc = fn (s_limits [i].name, *s_field ((serverlimits_t *) self, &s_limits [i]), arg);
+        if (rc != 0)
+            return rc;
     }
     return 0;
 }

@@ -80,12 +80,13 @@ int
     serverlimits_load_config (serverlimits_t *self, serverlimits_role_t role, zconfig_t *config,
                         const char *path, char *error, size_t error_size);
 
-//  Send every limit of the role to an actor as "LIMIT" NAME VALUE frames,
-//  one message each, reading one answer per message (the servers answer
-//  LIMIT with "OK" or "ERROR <reason>"). 0, or -1 with the answer in error.
+//  Call fn for every limit of the role, in the table's order, with its
+//  name and value: to hand them to a server (LIMIT commands). Stops at the
+//  first fn that returns non-zero, and returns that; else 0.
+typedef int (serverlimits_fn) (const char *name, int64_t value, void *arg);
 int
-    serverlimits_send (const serverlimits_t *self, serverlimits_role_t role, zsock_t *actor,
-                 char *error, size_t error_size);
+    serverlimits_each (const serverlimits_t *self, serverlimits_role_t role,
+                       serverlimits_fn *fn, void *arg);
 
 //  The table for --help: name, default, what it counts.
 void

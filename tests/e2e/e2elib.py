@@ -10,6 +10,7 @@ Network namespaces (discovery, capture) are made here too, named uniquely
 per run and always deleted, also when a test fails or is interrupted.
 """
 import base64
+import glob
 import os
 import re
 import shutil
@@ -76,7 +77,10 @@ class Proc:
 
     _all = []
 
-    def __init__(self, name, argv, env=None, netns=None, logdir=None, stdin=True):
+    def __init__(self, name, argv, env=None, netns=None, logdir=None, stdin=True,
+                 journal=False):
+        """journal: stderr is a pipe named by JOURNAL_STREAM, as systemd
+        names the journal's stream to a service (lines then carry <N>)."""
         self.name = name
         self.argv = list(argv)
         if netns:
@@ -87,12 +91,21 @@ class Proc:
         self.cursor = 0
         self.logdir = logdir
         full_env = dict(os.environ)
+        full_env.pop("JOURNAL_STREAM", None)
         if env:
             full_env.update(env)
+        stderr = subprocess.PIPE
+        if journal:
+            read_end, stderr = os.pipe()
+            st = os.fstat(stderr)
+            full_env["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
         self.p = subprocess.Popen(
             argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+            stdout=subprocess.PIPE, stderr=stderr, env=full_env,
             start_new_session=True, preexec_fn=_die_with_parent)
+        if journal:
+            os.close(stderr)
+            self.p.stderr = os.fdopen(read_end, "rb")
         self.pid = self.p.pid
         self.threads = [
             threading.Thread(target=read_lines, args=(self.p.stdout, self.out, self.cv),
@@ -290,7 +303,7 @@ class Cluster:
     def _port(self, endpoint):
         return endpoint.rsplit(":", 1)[1] if endpoint else "*"
 
-    def start_keyserver(self, same_port=True, extra=()):
+    def start_keyserver(self, same_port=True, extra=(), env=None, journal=False):
         port = self._port(self.ks_endpoint) if same_port else "*"
         argv = self.wrapper + [self.bins["keyserver"], "--data", self.ks_dir,
                                "--bind", "tcp://%s:%s" % (self.host, port),
@@ -299,7 +312,7 @@ class Cluster:
             argv += ["--announce", self.announce]
         argv += list(extra)
         self.ks = Proc("keyserver" + self.name, argv, netns=self.netns,
-                       logdir=self.workdir, stdin=False)
+                       logdir=self.workdir, stdin=False, env=env, journal=journal)
         m = self.ks.wait(r"^(tcp://\S+)$", timeout=max(TIMEOUT, 60), what="bound endpoint")
         self.ks_endpoint = m.group(1)
         m = self.ks.wait_log(r"key (SHA256:[A-Za-z0-9+/]{43})", 10, "key fingerprint")
@@ -307,7 +320,7 @@ class Cluster:
         log("keyserver%s on %s (pid %d)" % (self.name, self.ks_endpoint, self.ks.pid))
         return self.ks
 
-    def start_mainserver(self, same_port=True, extra=()):
+    def start_mainserver(self, same_port=True, extra=(), env=None, journal=False):
         port = self._port(self.ms_endpoint) if same_port else "*"
         push = self._port(self.push_endpoint) if same_port else "*"
         argv = self.wrapper + [self.bins["mainserver"], "--data", self.ms_dir,
@@ -318,7 +331,7 @@ class Cluster:
             argv += ["--announce", self.announce]
         argv += list(extra)
         self.ms = Proc("mainserver" + self.name, argv, netns=self.netns,
-                       logdir=self.workdir, stdin=False)
+                       logdir=self.workdir, stdin=False, env=env, journal=journal)
         wait = max(TIMEOUT, 60)
         self.ms_endpoint = self.ms.wait_log(r"requests on (tcp://\S+)", wait,
                                             "request endpoint").group(1)
@@ -355,6 +368,43 @@ class Cluster:
     def client_args(self):
         return ["--keyserver", self.ks_endpoint, "--mainserver", self.ms_endpoint,
                 "--push", self.push_endpoint]
+
+
+# ------------------------------------------------------------------ valgrind
+
+def valgrind_wrapper(workdir):
+    """Run a server under valgrind, its log in workdir/valgrind.PID.log."""
+    return ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
+            "--error-exitcode=99", "--num-callers=30",
+            "--log-file=%s/valgrind.%%p.log" % workdir]
+
+
+def check_valgrind_logs(workdir, expected, what):
+    """Every server's valgrind log: no error, no definite or indirect leak;
+    expected logs at least (what says which)."""
+    logs = sorted(glob.glob(os.path.join(workdir, "valgrind.*.log")))
+    if len(logs) < expected:
+        fail("expected %d valgrind logs (%s), found %d" % (expected, what, len(logs)))
+    problems = []
+    for path in logs:
+        text = open(path, errors="replace").read()
+        command = re.search(r"Command: (\S+)", text)
+        who = os.path.basename(command.group(1)) if command else path
+        summary = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        if not summary:
+            problems.append("%s: no ERROR SUMMARY (did it exit cleanly?)" % who)
+            continue
+        for kind in ("definitely", "indirectly"):
+            m = re.search(kind + r" lost: ([\d,]+) bytes", text)
+            if m and m.group(1) != "0":
+                problems.append("%s: %s lost %s bytes" % (who, kind, m.group(1)))
+        if summary.group(1) != "0":
+            problems.append("%s: %s errors" % (who, summary.group(1)))
+        if problems:
+            print("--- %s ---\n%s" % (path, text[-6000:]))
+        log("valgrind %s: %s errors (%s)" % (who, summary.group(1), os.path.basename(path)))
+    if problems:
+        fail("valgrind: " + "; ".join(problems))
 
 
 # ------------------------------------------------------------------ namespaces

@@ -14,7 +14,6 @@ on by itself (sends, and receives pushes again).
 With --valgrind (e2e.valgrind) both servers run under valgrind and the test
 fails on any memory error or definite/indirect leak they report.
 """
-import glob
 import os
 import re
 import sys
@@ -25,38 +24,6 @@ import e2elib as L                                             # noqa: E402
 VALGRIND = "--valgrind" in sys.argv
 
 
-def valgrind_wrapper(workdir):
-    return ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
-            "--error-exitcode=99", "--num-callers=30",
-            "--log-file=%s/valgrind.%%p.log" % workdir]
-
-
-def check_valgrind_logs(workdir):
-    logs = sorted(glob.glob(os.path.join(workdir, "valgrind.*.log")))
-    if len(logs) < 4:
-        L.fail("expected 4 valgrind logs (2 servers x 2 runs), found %d" % len(logs))
-    problems = []
-    for path in logs:
-        text = open(path, errors="replace").read()
-        command = re.search(r"Command: (\S+)", text)
-        who = os.path.basename(command.group(1)) if command else path
-        summary = re.search(r"ERROR SUMMARY: (\d+) errors", text)
-        if not summary:
-            problems.append("%s: no ERROR SUMMARY (did it exit cleanly?)" % who)
-            continue
-        for kind in ("definitely", "indirectly"):
-            m = re.search(kind + r" lost: ([\d,]+) bytes", text)
-            if m and m.group(1) != "0":
-                problems.append("%s: %s lost %s bytes" % (who, kind, m.group(1)))
-        if summary.group(1) != "0":
-            problems.append("%s: %s errors" % (who, summary.group(1)))
-        if problems:
-            print("--- %s ---\n%s" % (path, text[-6000:]))
-        L.log("valgrind %s: %s errors (%s)" % (who, summary.group(1), os.path.basename(path)))
-    if problems:
-        L.fail("valgrind: " + "; ".join(problems))
-
-
 def body(workdir, cleanups):
     bins = L.binaries()
     if VALGRIND:
@@ -65,7 +32,7 @@ def body(workdir, cleanups):
             return L.SKIP
         L.TIMEOUT = max(L.TIMEOUT, 180)
     net = L.private_net('story', cleanups)
-    cluster = L.Cluster(bins, workdir, netns=net, wrapper=valgrind_wrapper(workdir) if VALGRIND else None)
+    cluster = L.Cluster(bins, workdir, netns=net, wrapper=L.valgrind_wrapper(workdir) if VALGRIND else None)
     cluster.init().start()
     home = os.path.join(workdir, "client")
 
@@ -177,7 +144,7 @@ def body(workdir, cleanups):
 
     cluster.stop(timeout=180 if VALGRIND else None, check=not VALGRIND)
     if VALGRIND:
-        check_valgrind_logs(workdir)
+        L.check_valgrind_logs(workdir, 4, "2 servers x 2 runs")
         bad = [(what, rc) for what, rc in cluster.exit_codes if rc != 0]
         if bad:
             L.fail("under valgrind, exit codes on SIGTERM: %r" % bad)

@@ -102,6 +102,15 @@ CFG
 start --config "$dir/ks.cfg"
 grep -q 'sessions_per_user=7 ' "$dir/err" || fail "the config's limit is not in force"
 expect OK login BOB pw
+# SIGHUP: the limits are read again and applied while serving
+sed -i 's/sessions_per_user = 7/sessions_per_user = 9/' "$dir/ks.cfg"
+kill -HUP "$pid"
+for _ in $(seq 1 400); do
+  grep -q 'limits.*sessions_per_user=9 ' "$dir/err" && break
+  sleep 0.05
+done
+grep -q 'limits.*sessions_per_user=9 ' "$dir/err" || fail "SIGHUP did not apply the config's limits"
+expect OK login BOB pw
 stop TERM || fail "exit status $? after SIGTERM (config)"
 grep -q 'pass word' "$dir/err" && fail "a password in the log"
 echo "keyserver.binary: ok"

@@ -346,7 +346,7 @@ test_binary_errors (void **state)
     s_spawn (run, help);
     assert_int_equal (s_wait (run), 0);
     char *out = s_slurp (run, "out");
-    assert_non_null (strstr (out, "Usage: chat-admin main|key --data DIR"));
+    assert_non_null (strstr (out, "Usage: chat-admin main|key|metrics --data DIR"));
     free (out);
     const char *version [] = { "--version", NULL };
     s_spawn (run, version);

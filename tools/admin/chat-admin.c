@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "adminview.h"
+#include "dbbackup.h"
 #include "chaterror.h"
 #include "wire.h"
 
@@ -21,7 +22,8 @@
 #define ADMIN_SOCKET "admin.sock"
 
 typedef struct {
-    const char *role;               //  "keyserver" or "mainserver"
+    const char *role;               //  "keyserver" or "mainserver"; NULL: either
+    bool metrics;                   //  ask for the metrics, not the overview
     char *path;                     //  the socket file
     char *endpoint;                 //  "ipc://" + path
     int timeout_ms;
@@ -61,6 +63,7 @@ s_query (const target_t *target, Chat__AdminReply **reply, char *error, size_t s
     }
     Chat__AdminRequest request = CHAT__ADMIN_REQUEST__INIT;
     request.version = 1;
+    request.metrics = target->metrics;
     uint8_t *data;
     size_t len;
     if (wire_pack (&request.base, &data, &len) != CHAT_OK) {
@@ -90,7 +93,7 @@ s_query (const target_t *target, Chat__AdminReply **reply, char *error, size_t s
                      zframe_size (frame), (ProtobufCMessage **) reply) != CHAT_OK)
         snprintf (error, size, "unreadable reply from %s", target->endpoint);
     else
-    if (!(*reply)->role || strcmp ((*reply)->role, target->role) != 0) {
+    if (target->role && (!(*reply)->role || strcmp ((*reply)->role, target->role) != 0)) {
         const char *other = (*reply)->role && (streq ((*reply)->role, "keyserver")
                                             || streq ((*reply)->role, "mainserver"))?
                             (*reply)->role: "different server";
@@ -110,6 +113,9 @@ done:
 static void
 s_print (FILE *out, const Chat__AdminReply *reply, bool json)
 {
+    if (reply->metrics && *reply->metrics)
+        fputs (reply->metrics, out);
+    else
     if (json)
         adminview_json (out, reply);
     else
@@ -170,11 +176,48 @@ s_watch (const target_t *target, const char *title, bool json)
     return 0;
 }
 
+//  backup or restore, with a line saying what was done
+static int
+s_copy (const target_t *target, const char *which, const char *data, const char *file)
+{
+    char error [1024] = "";
+    dbbackup_info_t info = { 0 };
+    int rc;
+    if (streq (which, "backup"))
+        rc = dbbackup_save (data, file, &info, error, sizeof error);
+    else {
+        //  A server that answers is running: never swap its file under it
+        Chat__AdminReply *reply = NULL;
+        target_t probe = *target;
+        probe.timeout_ms = probe.timeout_ms < 1000 ? probe.timeout_ms : 1000;
+        char ignored [512];
+        if (s_query (&probe, &reply, ignored, sizeof ignored) == CHAT_OK) {
+            protobuf_c_message_free_unpacked (&reply->base, NULL);
+            fprintf (stderr, "chat-admin: a server answers on %s: stop it first\n",
+                     target->endpoint);
+            return 1;
+        }
+        rc = dbbackup_restore (data, file, &info, error, sizeof error);
+    }
+    if (rc != 0) {
+        fprintf (stderr, "chat-admin: %s\n", error);
+        return 1;
+    }
+    printf ("%s: %s %s %s %s (%llu bytes, %lld %s)\n", which, info.role,
+            streq (which, "backup") ? info.path : file,
+            streq (which, "backup") ? "copied to" : "restored to",
+            streq (which, "backup") ? file : info.path,
+            (unsigned long long) info.bytes, (long long) info.rows,
+            streq (info.role, "mainserver") ? "messages" : "users");
+    return 0;
+}
+
 static void
 s_usage (FILE *out)
 {
     fprintf (out,
-        "Usage: chat-admin main|key --data DIR [OPTIONS]\n"
+        "Usage: chat-admin main|key|metrics --data DIR [OPTIONS]\n"
+        "       chat-admin backup|restore --data DIR FILE\n"
         "Show a chat server's overview: its key fingerprint, and for the key\n"
         "server the registered users and sessions, for the main server the saved\n"
         "conversations and connected sessions. Never a secret: keys appear as\n"
@@ -182,6 +225,12 @@ s_usage (FILE *out)
         "\n"
         "  main                  ask the main server\n"
         "  key                   ask the key server\n"
+        "  metrics               print the server's metrics (Prometheus text, the\n"
+        "                        same as its --metrics-bind endpoint serves)\n"
+        "  backup                copy the server's database in DIR to FILE while it\n"
+        "                        runs (SQLite's online backup: one consistent state)\n"
+        "  restore               put the copy in FILE in place of the database in\n"
+        "                        DIR; the server must be stopped\n"
         "  -d, --data DIR        the server's data directory (its admin socket is\n"
         "                        ipc://DIR/" ADMIN_SOCKET ", usable by its owner only)\n"
         "  -w, --watch           refresh every second until Ctrl-C\n"
@@ -190,6 +239,7 @@ s_usage (FILE *out)
         "  -h, --help            this help\n"
         "  -V, --version         print the version\n"
         "\n"
+        "Run as the server's user (sudo -u chat ... for the packaged services).\n"
         "Exit status: 0 ok, 1 no answer or an error, 2 usage error.\n",
         DEFAULT_TIMEOUT_MS);
 }
@@ -231,21 +281,32 @@ main (int argc, char *argv [])
                 return 2;
         }
     }
-    if (optind + 1 != argc) {
-        fprintf (stderr, "chat-admin: say which server: main or key\n"
+    if (optind >= argc) {
+        fprintf (stderr, "chat-admin: say what: main, key, metrics, backup or restore\n"
                          "Try 'chat-admin --help'.\n");
         return 2;
     }
     const char *which = argv [optind];
+    bool copy = streq (which, "backup") || streq (which, "restore");
+    if (optind + (copy ? 2 : 1) != argc) {
+        fprintf (stderr, copy ? "chat-admin: %s wants one FILE\nTry 'chat-admin --help'.\n"
+                              : "chat-admin: %s takes no further argument\n"
+                                "Try 'chat-admin --help'.\n", which);
+        return 2;
+    }
     target_t target = { 0 };
     if (streq (which, "main"))
         target.role = "mainserver";
     else
     if (streq (which, "key"))
         target.role = "keyserver";
-    else {
-        fprintf (stderr, "chat-admin: unknown server '%s': main or key\n"
-                         "Try 'chat-admin --help'.\n", which);
+    else
+    if (streq (which, "metrics"))
+        target.metrics = true;
+    else
+    if (!copy) {
+        fprintf (stderr, "chat-admin: unknown command '%s': main, key, metrics, backup "
+                         "or restore\nTry 'chat-admin --help'.\n", which);
         return 2;
     }
     if (!data) {
@@ -264,6 +325,9 @@ main (int argc, char *argv [])
     zsys_set_logstream (stderr);
 
     int rc;
+    if (copy)
+        rc = s_copy (&target, which, data, argv [optind + 1]);
+    else
     if (watch) {
         char *title = zsys_sprintf ("chat-admin %s --data %s", which, data);
         rc = s_watch (&target, title? title: "chat-admin", json);

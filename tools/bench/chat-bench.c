@@ -390,8 +390,8 @@ main (int argc, char *argv [])
             case 'q': break;
             case 'j': json = true; break;
             case 'v': bench.verbose = true; break;
-            case 'h': s_usage (stdout); return 0;
-            case 'V': printf ("chat-bench %s\n", CHAT_VERSION); return 0;
+            case 'h': s_usage (stdout); rc = 1; break;
+            case 'V': printf ("chat-bench %s\n", CHAT_VERSION); rc = 1; break;
             case OPT_HANDSHAKES: rc = s_positive (optarg, &bench.handshakes, "--handshakes"); break;
             case OPT_LOGINS: rc = s_positive (optarg, &bench.logins, "--logins"); break;
             case OPT_ITERATIONS: rc = s_positive (optarg, &bench.iterations, "--iterations"); break;
@@ -465,10 +465,12 @@ main (int argc, char *argv [])
             wanted [s] = any = true;
     }
     if (rc != 0) {
-        fprintf (stderr, "Try 'chat-bench --help'.\n");
+        //  rc 1: --help or --version answered, the options before them kept
+        if (rc < 0)
+            fprintf (stderr, "Try 'chat-bench --help'.\n");
         free (bench.keyserver); free (bench.mainserver); free (bench.push);
         free (bench.shared_secret);
-        return EXIT_USAGE;
+        return rc < 0 ? EXIT_USAGE : 0;
     }
     if (!any)
         for (size_t s = 0; s <= SCENARIOS; s++)
