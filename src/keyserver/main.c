@@ -174,23 +174,6 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     return 0;
 }
 
-//  One limit to the actor: LIMIT NAME VALUE, answered "OK"
-static int
-s_send_limit (const char *name, int64_t value, void *arg)
-{
-    zsock_t *server = (zsock_t *) arg;
-    char text [32];
-    snprintf (text, sizeof text, "%lld", (long long) value);
-    zstr_sendx (server, "LIMIT", name, text, NULL);
-    char *answer = service_recv (server);
-    int rc = answer && streq (answer, "OK") ? 0 : -1;
-    if (rc != 0)
-        service_complain ("chat-keyserver", "limit %s refused: %s", name,
-                          answer ? answer : "no answer");
-    zstr_free (&answer);
-    return rc;
-}
-
 //  What may change while the server runs, at start and on SIGHUP: the log
 //  level, the iteration count for new registrations and the limits. 0, or
 //  -1 when a limit was refused.
@@ -203,7 +186,7 @@ s_apply_runtime (zsock_t *server, const options_t *opts, uint32_t iterations)
     char iterations_arg [16];
     snprintf (iterations_arg, sizeof iterations_arg, "%u", iterations);
     zstr_sendx (server, "ITERATIONS", iterations_arg, NULL);
-    return serverlimits_each (&opts->limits, SERVERLIMITS_KEYSERVER, s_send_limit, server);
+    return serverlimits_send (&opts->limits, SERVERLIMITS_KEYSERVER, server, "chat-keyserver");
 }
 
 //  SIGHUP: the config file again; binds and the data directory stay as

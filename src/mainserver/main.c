@@ -199,23 +199,6 @@ s_init (const char *data)
 static int
     s_command (zsock_t *server, const char *command, const char *arg, char **answer);
 
-//  One limit to the actor: LIMIT NAME VALUE, answered "OK"
-static int
-s_send_limit (const char *name, int64_t value, void *arg)
-{
-    zsock_t *server = (zsock_t *) arg;
-    char text [32];
-    snprintf (text, sizeof text, "%lld", (long long) value);
-    zstr_sendx (server, "LIMIT", name, text, NULL);
-    char *answer = service_recv (server);
-    int rc = answer && streq (answer, "OK") ? 0 : -1;
-    if (rc != 0)
-        service_complain ("chat-mainserver", "limit %s refused: %s", name,
-                          answer ? answer : "no answer");
-    zstr_free (&answer);
-    return rc;
-}
-
 //  What may change while the server runs, at start and on SIGHUP: the log
 //  level and the limits.
 static int
@@ -225,7 +208,7 @@ s_apply_runtime (zsock_t *server, const options_t *opts)
     logsink_set_level (level);
     if (s_command (server, "VERBOSE", level == LOG_DEBUG ? "1" : "0", NULL) != 0)
         return -1;
-    return serverlimits_each (&opts->limits, SERVERLIMITS_MAINSERVER, s_send_limit, server);
+    return serverlimits_send (&opts->limits, SERVERLIMITS_MAINSERVER, server, "chat-mainserver");
 }
 
 //  SIGHUP: the config file again; what cannot change at run time (binds,

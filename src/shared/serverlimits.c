@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "serverlimits.h"
+#include "service.h"
 
 #define KEY  SERVERLIMITS_KEYSERVER
 #define MAIN SERVERLIMITS_MAINSERVER
@@ -191,6 +192,35 @@ serverlimits_each (const serverlimits_t *self, serverlimits_role_t role,
             return rc;
     }
     return 0;
+}
+
+typedef struct {
+    zsock_t *actor;
+    const char *prog;
+} send_t;
+
+static int
+s_send_one (const char *name, int64_t value, void *arg)
+{
+    send_t *send = (send_t *) arg;
+    char text [32];
+    snprintf (text, sizeof text, "%lld", (long long) value);
+    zstr_sendx (send->actor, "LIMIT", name, text, NULL);
+    char *answer = service_recv (send->actor);
+    int rc = answer && streq (answer, "OK") ? 0 : -1;
+    if (rc != 0)
+        service_complain (send->prog, "limit %s refused: %s", name,
+                          answer ? answer : "no answer");
+    zstr_free (&answer);
+    return rc;
+}
+
+int
+serverlimits_send (const serverlimits_t *self, serverlimits_role_t role, zsock_t *actor,
+                   const char *prog)
+{
+    send_t send = { actor, prog };
+    return serverlimits_each (self, role, s_send_one, &send);
 }
 
 void

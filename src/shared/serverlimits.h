@@ -88,6 +88,14 @@ int
     serverlimits_each (const serverlimits_t *self, serverlimits_role_t role,
                        serverlimits_fn *fn, void *arg);
 
+//  Every limit of the role to a server actor as LIMIT NAME VALUE commands,
+//  each answered "OK" (read with service_recv, so that a SIGHUP on the way
+//  costs nothing). 0, or -1 at the first refused, said with
+//  service_complain under prog's name.
+int
+    serverlimits_send (const serverlimits_t *self, serverlimits_role_t role,
+                       zsock_t *actor, const char *prog);
+
 //  The table for --help: name, default, what it counts.
 void
     serverlimits_print_help (serverlimits_role_t role, FILE *out);
