@@ -10,7 +10,7 @@ import time
 
 
 def plain_word(text):
-    """A command word for plain mode (src/client/plainfmt.h): backslash,
+    """A command word for plain mode (src/client/plain/plainfmt.h): backslash,
     spaces and control bytes escaped."""
     out = []
     for ch in text:

@@ -74,7 +74,7 @@ def check_order(name, found, client):
 
 
 # ------------------------------------------------------------------ the client
-# Plain mode, as src/client/PLAIN.md documents it.
+# Plain mode, as src/client/plain/PLAIN.md documents it.
 
 def start_client(bins, workdir, user, ks, ms, push):
     home = os.path.join(workdir, "home-" + user)

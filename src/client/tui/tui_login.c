@@ -7,7 +7,6 @@
     are masked, and wiped from memory as soon as they are handed over.
 */
 #include "tui_login.h"
-#include "tui_main.h"
 
 #include <openssl/crypto.h>
 
@@ -24,6 +23,7 @@ static const char *s_labels [FIELD_COUNT] = {
 };
 
 struct _tui_login_t {
+    chatclient_t *client;       //  borrowed
     tui_input_t *fields [FIELD_COUNT];
     int focus;
     uint32_t login_cmd;
@@ -35,9 +35,10 @@ struct _tui_login_t {
 };
 
 tui_login_t *
-tui_login_new (void)
+tui_login_new (chatclient_t *client)
 {
     tui_login_t *self = (tui_login_t *) zmalloc (sizeof (tui_login_t));
+    self->client = client;
     for (int i = 0; i < FIELD_COUNT; i++) {
         bool masked = !(i == 0 || i == REGISTER_FIRST);
         self->fields [i] = tui_input_new (FIELD_MAX, masked);
@@ -74,7 +75,7 @@ s_message (char **field, bool *error_field, bool error, const char *text)
 }
 
 void
-tui_login_enter (tui_login_t *self, tui_t *tui, const char *message, bool error)
+tui_login_enter (tui_login_t *self, const char *message, bool error)
 {
     for (int i = 0; i < FIELD_COUNT; i++)
         tui_input_clear (self->fields [i]);
@@ -83,8 +84,6 @@ tui_login_enter (tui_login_t *self, tui_t *tui, const char *message, bool error)
     self->register_cmd = 0;
     s_message (&self->login_message, &self->login_error, error, message);
     s_message (&self->register_message, &self->register_error, false, NULL);
-    tui->screen = TUI_SCREEN_LOGIN;
-    tui->dirty = true;
 }
 
 //  Takes a field's text and wipes the field
@@ -107,7 +106,7 @@ s_free_secret (char **text_p)
 }
 
 static void
-s_submit_login (tui_login_t *self, tui_t *tui)
+s_submit_login (tui_login_t *self)
 {
     if (self->login_cmd)
         return;                     //  one at a time
@@ -119,7 +118,7 @@ s_submit_login (tui_login_t *self, tui_t *tui)
     char *username = tui_input_text (self->fields [0]);
     char *password = s_take (self->fields [1]);
     if (username && password) {
-        self->login_cmd = chatclient_login (tui->client, username, password);
+        self->login_cmd = chatclient_login (self->client, username, password);
         s_message (&self->login_message, &self->login_error, false, "Logging in...");
     }
     free (username);
@@ -128,7 +127,7 @@ s_submit_login (tui_login_t *self, tui_t *tui)
 }
 
 static void
-s_submit_register (tui_login_t *self, tui_t *tui)
+s_submit_register (tui_login_t *self)
 {
     if (self->register_cmd)
         return;
@@ -142,7 +141,7 @@ s_submit_register (tui_login_t *self, tui_t *tui)
     for (int i = 0; i < 3; i++)
         passwords [i] = s_take (self->fields [REGISTER_FIRST + 1 + i]);
     if (username && passwords [0] && passwords [1] && passwords [2]) {
-        self->register_cmd = chatclient_register (tui->client, username, passwords [0],
+        self->register_cmd = chatclient_register (self->client, username, passwords [0],
                                                   passwords [1], passwords [2]);
         s_message (&self->register_message, &self->register_error, false,
                    "Registering...");
@@ -153,9 +152,10 @@ s_submit_register (tui_login_t *self, tui_t *tui)
     self->focus = REGISTER_FIRST + 1;
 }
 
-void
-tui_login_key (tui_login_t *self, tui_t *tui, tui_key_t key)
+tui_action_t
+tui_login_key (tui_login_t *self, tui_frame_t *frame, tui_key_t key)
 {
+    (void) frame;               //  the form needs nothing shared to edit
     if (key.alt) {
         //  Accelerators, like a dialog's underlined letters
         if (key.key == L'l' || key.key == L'L')
@@ -163,20 +163,19 @@ tui_login_key (tui_login_t *self, tui_t *tui, tui_key_t key)
         else
         if (key.key == L'r' || key.key == L'R')
             self->focus = REGISTER_FIRST;
-        return;
+        return TUI_ACTION (TUI_STAY);
     }
     if (key.keycode) {
         switch (key.key) {
             case KEY_BTAB:
             case KEY_UP:
                 self->focus = (self->focus + FIELD_COUNT - 1) % FIELD_COUNT;
-                return;
+                return TUI_ACTION (TUI_STAY);
             case KEY_DOWN:
                 self->focus = (self->focus + 1) % FIELD_COUNT;
-                return;
+                return TUI_ACTION (TUI_STAY);
             case KEY_F (10):
-                tui_quit (tui);
-                return;
+                return TUI_ACTION (TUI_QUIT);
             default:
                 break;
         }
@@ -184,7 +183,7 @@ tui_login_key (tui_login_t *self, tui_t *tui, tui_key_t key)
     else
     if (key.key == L'\t') {
         self->focus = (self->focus + 1) % FIELD_COUNT;
-        return;
+        return TUI_ACTION (TUI_STAY);
     }
     tui_input_result_t result = tui_input_key (self->fields [self->focus],
                                                key.keycode, key.key);
@@ -203,20 +202,22 @@ tui_login_key (tui_login_t *self, tui_t *tui, tui_key_t key)
             if (f != self->focus && tui_input_empty (self->fields [f])
             &&  !tui_input_empty (self->fields [self->focus])) {
                 self->focus = f;
-                return;
+                return TUI_ACTION (TUI_STAY);
             }
         if (first == LOGIN_FIRST)
-            s_submit_login (self, tui);
+            s_submit_login (self);
         else
-            s_submit_register (self, tui);
+            s_submit_register (self);
     }
+    return TUI_ACTION (TUI_STAY);
 }
 
-void
-tui_login_event (tui_login_t *self, tui_t *tui, chatclient_event_t *event)
+tui_action_t
+tui_login_event (tui_login_t *self, tui_frame_t *frame, chatclient_event_t *event)
 {
+    (void) frame;               //  answers go under the form's own buttons
     if (event->cmd == 0)
-        return;
+        return TUI_ACTION (TUI_STAY);
     if (event->cmd == self->login_cmd) {
         self->login_cmd = 0;
         if (event->type == CHATCLIENT_EV_LOGGED_IN) {
@@ -224,9 +225,7 @@ tui_login_event (tui_login_t *self, tui_t *tui, chatclient_event_t *event)
                 tui_input_clear (self->fields [i]);
             s_message (&self->login_message, &self->login_error, false, NULL);
             s_message (&self->register_message, &self->register_error, false, NULL);
-            tui->screen = TUI_SCREEN_MAIN;
-            tui_main_start (tui->main, tui);
-            return;
+            return TUI_ACTION (TUI_LOGGED_IN);
         }
         const char *text = event->text? event->text
                          : event->type == CHATCLIENT_EV_LOGIN_FAILED
@@ -260,16 +259,17 @@ tui_login_event (tui_login_t *self, tui_t *tui, chatclient_event_t *event)
                         ? REGISTER_FIRST: REGISTER_FIRST + 1;
         }
     }
+    return TUI_ACTION (TUI_STAY);
 }
 
 static void
-s_draw_field (tui_login_t *self, tui_t *tui, int field, int y, int x, int label_width,
+s_draw_field (tui_login_t *self, tui_frame_t *frame, int field, int y, int x, int label_width,
               int width, int *cursor_y, int *cursor_x)
 {
     bool focus = self->focus == field;
-    tui_put (y, x, label_width, focus? A_BOLD: A_NORMAL, s_labels [field]);
-    int attr = tui_attr (tui, focus? TUI_PAIR_SELECT: TUI_PAIR_FIELD);
-    if (!tui->colors)
+    tui_frame_put (y, x, label_width, focus? A_BOLD: A_NORMAL, s_labels [field]);
+    int attr = tui_frame_attr (frame, focus? TUI_PAIR_SELECT: TUI_PAIR_FIELD);
+    if (!tui_frame_colors (frame))
         attr = focus? A_REVERSE: A_UNDERLINE;
     attron (attr);
     int col = tui_input_draw (self->fields [field], y, x + label_width, width);
@@ -281,18 +281,18 @@ s_draw_field (tui_login_t *self, tui_t *tui, int field, int y, int x, int label_
 }
 
 static void
-s_draw_button (tui_t *tui, int y, int x, const char *label, bool active)
+s_draw_button (tui_frame_t *frame, int y, int x, const char *label, bool active)
 {
-    int attr = active? tui_attr (tui, TUI_PAIR_SELECT) | A_BOLD: A_BOLD;
-    tui_put (y, x, (int) strlen (label), attr, label);
+    int attr = active? tui_frame_attr (frame, TUI_PAIR_SELECT) | A_BOLD: A_BOLD;
+    tui_frame_put (y, x, (int) strlen (label), attr, label);
 }
 
 static void
-s_draw_server (tui_t *tui, int which, int y, int x, int width)
+s_draw_server (tui_frame_t *frame, chatclient_server_t which, int y, int x, int width)
 {
-    tui_server_state_t *server = &tui->servers [which];
-    const char *label = which == 0? "Key server: ": "Main server:";
-    tui_put (y, x, 13, A_BOLD, label);
+    const tui_server_state_t *server = tui_frame_server (frame, which);
+    const char *label = which == CHATCLIENT_KEYSERVER? "Key server: ": "Main server:";
+    tui_frame_put (y, x, 13, A_BOLD, label);
     char *state;
     int pair;
     if (server->refused) {
@@ -314,15 +314,15 @@ s_draw_server (tui_t *tui, int which, int y, int x, int width)
         state = strdup ("connecting...");
         pair = TUI_PAIR_DIM;
     }
-    tui_put (y, x + 13, width - 13, tui_attr (tui, pair), state);
+    tui_frame_put (y, x + 13, width - 13, tui_frame_attr (frame, pair), state);
     zstr_free (&state);
 }
 
 void
-tui_login_draw (tui_login_t *self, tui_t *tui)
+tui_login_draw (tui_login_t *self, tui_frame_t *frame)
 {
-    tui_draw_title (tui, "chat - log in or make a new account");
-    int y = 1 + tui_draw_pin_warning (tui, 1);
+    tui_frame_draw_title (frame, "chat - log in or make a new account");
+    int y = 1 + tui_frame_draw_pin_warning (frame, 1);
     int width = COLS - 4 < 76? COLS - 4: 76;
     int x = (COLS - width) / 2;
     int label_width = 25;
@@ -341,34 +341,35 @@ tui_login_draw (tui_login_t *self, tui_t *tui)
     int cursor_y = -1, cursor_x = -1;
 
     y += gap;
-    tui_put (y++, x, width, A_BOLD | A_UNDERLINE, "Login:");
+    tui_frame_put (y++, x, width, A_BOLD | A_UNDERLINE, "Login:");
     for (int f = LOGIN_FIRST; f < REGISTER_FIRST; f++)
-        s_draw_field (self, tui, f, y++, x + 2, label_width, field_width,
+        s_draw_field (self, frame, f, y++, x + 2, label_width, field_width,
                       &cursor_y, &cursor_x);
-    s_draw_button (tui, y++, x + 2 + label_width, "[ Login ]", self->focus < REGISTER_FIRST);
+    s_draw_button (frame, y++, x + 2 + label_width, "[ Login ]", self->focus < REGISTER_FIRST);
     if (self->login_message)
-        tui_put (y, x + 2, width - 2,
-                 tui_attr (tui, self->login_error? TUI_PAIR_ERROR: TUI_PAIR_OK),
-                 self->login_message);
+        tui_frame_put (y, x + 2, width - 2,
+                       tui_frame_attr (frame, self->login_error? TUI_PAIR_ERROR: TUI_PAIR_OK),
+                       self->login_message);
     y++;
     y += gap;
-    tui_put (y++, x, width, A_BOLD | A_UNDERLINE, "Or make a new account:");
+    tui_frame_put (y++, x, width, A_BOLD | A_UNDERLINE, "Or make a new account:");
     for (int f = REGISTER_FIRST; f < FIELD_COUNT; f++)
-        s_draw_field (self, tui, f, y++, x + 2, label_width, field_width,
+        s_draw_field (self, frame, f, y++, x + 2, label_width, field_width,
                       &cursor_y, &cursor_x);
-    s_draw_button (tui, y++, x + 2 + label_width, "[ Register ]",
+    s_draw_button (frame, y++, x + 2 + label_width, "[ Register ]",
                    self->focus >= REGISTER_FIRST);
     if (self->register_message)
-        tui_put (y, x + 2, width - 2,
-                 tui_attr (tui, self->register_error? TUI_PAIR_ERROR: TUI_PAIR_OK),
-                 self->register_message);
+        tui_frame_put (y, x + 2, width - 2,
+                       tui_frame_attr (frame, self->register_error? TUI_PAIR_ERROR
+                                                                  : TUI_PAIR_OK),
+                       self->register_message);
     y++;
     y += gap;
     if (y + 2 < LINES - 1) {
-        s_draw_server (tui, 0, y++, x, width);
-        s_draw_server (tui, 1, y++, x, width);
+        s_draw_server (frame, CHATCLIENT_KEYSERVER, y++, x, width);
+        s_draw_server (frame, CHATCLIENT_MAINSERVER, y++, x, width);
     }
-    tui_draw_status (tui, COLS >= 100
+    tui_frame_draw_status (frame, COLS >= 100
         ? "Tab/Down next field  Shift-Tab/Up previous  Enter submit this section  "
           "Alt-L login  Alt-R register  F10 quit"
         : "Tab/S-Tab field  Enter submit  Alt-L login  Alt-R register  F10 quit");

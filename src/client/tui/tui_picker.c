@@ -6,9 +6,9 @@
     name, so a user list that arrives again does not lose them.
 */
 #include "tui_picker.h"
-#include "tui_main.h"
 
 struct _tui_picker_t {
+    chatclient_t *client;       //  borrowed
     uint32_t users_cmd;
     uint32_t create_cmd;
     zlistx_t *selected;         //  usernames (strings, owned)
@@ -19,9 +19,10 @@ struct _tui_picker_t {
 };
 
 tui_picker_t *
-tui_picker_new (void)
+tui_picker_new (chatclient_t *client)
 {
     tui_picker_t *self = (tui_picker_t *) zmalloc (sizeof (tui_picker_t));
+    self->client = client;
     self->selected = zlistx_new ();
     if (!self->selected) {
         free (self);
@@ -57,12 +58,12 @@ s_message (tui_picker_t *self, bool error, const char *text)
 
 //  The users shown: everyone but me, in the library's (sorted) order
 static size_t
-s_users (tui_t *tui, const char **names, size_t max)
+s_users (tui_picker_t *self, const char **names, size_t max)
 {
-    const char *me = chatclient_username (tui->client);
-    size_t count = chatclient_user_count (tui->client), shown = 0;
+    const char *me = chatclient_username (self->client);
+    size_t count = chatclient_user_count (self->client), shown = 0;
     for (size_t i = 0; i < count; i++) {
-        const char *name = chatclient_user (tui->client, i);
+        const char *name = chatclient_user (self->client, i);
         if (!name || (me && streq (name, me)))
             continue;
         if (names && shown < max)
@@ -73,26 +74,26 @@ s_users (tui_t *tui, const char **names, size_t max)
 }
 
 void
-tui_picker_enter (tui_picker_t *self, tui_t *tui)
+tui_picker_enter (tui_picker_t *self)
 {
     zlistx_purge (self->selected);
     self->cursor = 0;
     self->top = 0;
     self->create_cmd = 0;
     s_message (self, false, NULL);
-    self->users_cmd = chatclient_list_users (tui->client);
+    self->users_cmd = chatclient_list_users (self->client);
 }
 
 static const char *
-s_cursor_name (tui_picker_t *self, tui_t *tui)
+s_cursor_name (tui_picker_t *self)
 {
-    size_t count = s_users (tui, NULL, 0);
+    size_t count = s_users (self, NULL, 0);
     if (count == 0)
         return NULL;
     const char **names = (const char **) calloc (count, sizeof (char *));
     if (!names)
         return NULL;
-    s_users (tui, names, count);
+    s_users (self, names, count);
     if (self->cursor >= count)
         self->cursor = count - 1;
     const char *name = names [self->cursor];
@@ -111,12 +112,12 @@ s_toggle (tui_picker_t *self, const char *name)
 }
 
 static void
-s_create (tui_picker_t *self, tui_t *tui)
+s_create (tui_picker_t *self)
 {
     if (self->create_cmd)
         return;
     if (zlistx_size (self->selected) == 0) {
-        const char *name = s_cursor_name (self, tui);
+        const char *name = s_cursor_name (self);
         if (!name) {
             s_message (self, true, "Nobody to talk to yet: no other user has registered");
             return;
@@ -131,17 +132,17 @@ s_create (tui_picker_t *self, tui_t *tui)
     for (char *name = (char *) zlistx_first (self->selected); name;
          name = (char *) zlistx_next (self->selected))
         names [i++] = name;
-    self->create_cmd = chatclient_create_conversation (tui->client, names, count);
+    self->create_cmd = chatclient_create_conversation (self->client, names, count);
     free (names);
     s_message (self, false, "Creating the conversation...");
 }
 
-void
-tui_picker_key (tui_picker_t *self, tui_t *tui, tui_key_t key)
+tui_action_t
+tui_picker_key (tui_picker_t *self, tui_frame_t *frame, tui_key_t key)
 {
-    size_t count = s_users (tui, NULL, 0);
+    size_t count = s_users (self, NULL, 0);
     if (key.alt)
-        return;
+        return TUI_ACTION (TUI_STAY);
     if (key.keycode) {
         switch (key.key) {
             case KEY_UP:
@@ -166,30 +167,26 @@ tui_picker_key (tui_picker_t *self, tui_t *tui, tui_key_t key)
                              : self->cursor + 10;
                 break;
             case KEY_ENTER:
-                s_create (self, tui);
+                s_create (self);
                 break;
             case KEY_F (10):
-                tui_quit (tui);
-                break;
+                return TUI_ACTION (TUI_QUIT);
             default:
                 break;
         }
-        return;
+        return TUI_ACTION (TUI_STAY);
     }
     switch (key.key) {
         case 0x1B:                  //  Esc: back, as the report's "Back"
         case L'q':
-            tui->screen = TUI_SCREEN_MAIN;
             self->create_cmd = 0;
-            break;
+            return TUI_ACTION (TUI_TO_MAIN);
         case L'k':
-            tui_picker_key (self, tui, (tui_key_t) { true, false, KEY_UP });
-            break;
+            return tui_picker_key (self, frame, (tui_key_t) { true, false, KEY_UP });
         case L'j':
-            tui_picker_key (self, tui, (tui_key_t) { true, false, KEY_DOWN });
-            break;
+            return tui_picker_key (self, frame, (tui_key_t) { true, false, KEY_DOWN });
         case L' ': {
-            const char *name = s_cursor_name (self, tui);
+            const char *name = s_cursor_name (self);
             if (name)
                 s_toggle (self, name);
             if (self->cursor + 1 < count)
@@ -198,18 +195,21 @@ tui_picker_key (tui_picker_t *self, tui_t *tui, tui_key_t key)
         }
         case L'\n':
         case L'\r':
-            s_create (self, tui);
+            s_create (self);
             break;
         default:
             break;
     }
+    return TUI_ACTION (TUI_STAY);
 }
 
-void
-tui_picker_event (tui_picker_t *self, tui_t *tui, chatclient_event_t *event)
+tui_action_t
+tui_picker_event (tui_picker_t *self, tui_frame_t *frame, chatclient_event_t *event)
 {
+    (void) frame;               //  the picker says everything on its own lines
+    tui_action_t action = TUI_ACTION (TUI_STAY);
     if (event->cmd == 0)
-        return;
+        return action;
     if (event->cmd == self->users_cmd) {
         self->users_cmd = 0;
         if (event->type == CHATCLIENT_EV_ERROR)
@@ -221,34 +221,35 @@ tui_picker_event (tui_picker_t *self, tui_t *tui, chatclient_event_t *event)
         if (event->type == CHATCLIENT_EV_CONVERSATION && event->conversation) {
             zlistx_purge (self->selected);
             s_message (self, false, NULL);
-            tui->screen = TUI_SCREEN_MAIN;
-            tui_main_open (tui->main, tui, event->conversation->id);
+            action.kind = TUI_OPEN;
+            memcpy (action.id, event->conversation->id, CHATCLIENT_ID_SIZE);
         }
         else
             s_message (self, true, event->text? event->text
                                  : chatclient_errname (event->code));
     }
+    return action;
 }
 
 void
-tui_picker_draw (tui_picker_t *self, tui_t *tui)
+tui_picker_draw (tui_picker_t *self, tui_frame_t *frame)
 {
-    const char *me = chatclient_username (tui->client);
+    const char *me = chatclient_username (self->client);
     char *title = zsys_sprintf ("User: %s - Create new conversation", me? me: "?");
-    tui_draw_title (tui, title);
+    tui_frame_draw_title (frame, title);
     zstr_free (&title);
-    int y = 1 + tui_draw_pin_warning (tui, 1);
+    int y = 1 + tui_frame_draw_pin_warning (frame, 1);
     int width = COLS - 4 < 60? COLS - 4: 60;
     int x = (COLS - width) / 2;
 
     y++;
-    tui_put (y++, x, width, A_BOLD,
-             "Pick one person for a conversation, or several for a group:");
-    size_t count = s_users (tui, NULL, 0);
+    tui_frame_put (y++, x, width, A_BOLD,
+                   "Pick one person for a conversation, or several for a group:");
+    size_t count = s_users (self, NULL, 0);
     const char **names = (const char **) calloc (count + 1, sizeof (char *));
     if (!names)
         return;
-    s_users (tui, names, count);
+    s_users (self, names, count);
     if (count > 0 && self->cursor >= count)
         self->cursor = count - 1;
 
@@ -261,14 +262,14 @@ tui_picker_draw (tui_picker_t *self, tui_t *tui)
         self->top = (int) self->cursor;
     if ((int) self->cursor >= self->top + list_height)
         self->top = (int) self->cursor - list_height + 1;
-    int dim = tui_attr (tui, TUI_PAIR_DIM);
+    int dim = tui_frame_attr (frame, TUI_PAIR_DIM);
     attron (dim);
     mvhline (y, x, ACS_HLINE, width);
     attroff (dim);
     y++;
     if (count == 0)
-        tui_put (y, x + 2, width - 2, dim,
-                 self->users_cmd? "Loading the users..."
+        tui_frame_put (y, x + 2, width - 2, dim,
+                       self->users_cmd? "Loading the users..."
                                 : "No other users yet: register a second account first.");
     for (int row = 0; row < list_height; row++) {
         size_t i = (size_t) (self->top + row);
@@ -276,13 +277,14 @@ tui_picker_draw (tui_picker_t *self, tui_t *tui)
             break;
         bool selected = zlistx_find (self->selected, (void *) names [i]) != NULL;
         bool at = i == self->cursor;
-        int attr = at? tui_attr (tui, TUI_PAIR_SELECT): (int) A_NORMAL;
+        int attr = at? tui_frame_attr (frame, TUI_PAIR_SELECT): (int) A_NORMAL;
         attron (attr);
         mvhline (y + row, x, ' ', width);
         attroff (attr);
-        tui_put (y + row, x + 1, 4, attr | (selected? (int) A_BOLD: 0),
-                 selected? "[x]": "[ ]");
-        tui_put (y + row, x + 5, width - 6, attr | (selected? (int) A_BOLD: 0), names [i]);
+        tui_frame_put (y + row, x + 1, 4, attr | (selected? (int) A_BOLD: 0),
+                       selected? "[x]": "[ ]");
+        tui_frame_put (y + row, x + 5, width - 6, attr | (selected? (int) A_BOLD: 0),
+                       names [i]);
     }
     y += list_height;
     attron (dim);
@@ -295,13 +297,15 @@ tui_picker_draw (tui_picker_t *self, tui_t *tui)
         : chosen == 1
         ? zsys_sprintf ("1 selected: Enter starts a conversation")
         : zsys_sprintf ("%zu selected: Enter creates a group of %zu", chosen, chosen + 1);
-    tui_put (y++, x, width, A_NORMAL, summary);
+    tui_frame_put (y++, x, width, A_NORMAL, summary);
     zstr_free (&summary);
-    tui_put (y, x, 30, A_BOLD | A_REVERSE, "[ Create new conversation ]");
-    tui_put (y++, x + 30, 10, A_BOLD, "[ Back ]");
+    tui_frame_put (y, x, 30, A_BOLD | A_REVERSE, "[ Create new conversation ]");
+    tui_frame_put (y++, x + 30, 10, A_BOLD, "[ Back ]");
     if (self->message)
-        tui_put (y, x, width, tui_attr (tui, self->message_error? TUI_PAIR_ERROR: TUI_PAIR_OK),
-                 self->message);
+        tui_frame_put (y, x, width,
+                       tui_frame_attr (frame, self->message_error? TUI_PAIR_ERROR
+                                                                 : TUI_PAIR_OK),
+                       self->message);
     free (names);
-    tui_draw_status (tui, "Up/Down move   Space select   Enter create   Esc back");
+    tui_frame_draw_status (frame, "Up/Down move   Space select   Enter create   Esc back");
 }

@@ -1,22 +1,53 @@
-/*  cl_event - building the events a chatclient_t queues for its caller;
-    see cl_event.h
+/*  cl_event - the events of libchatclient; see cl_event.h
 */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cl_client.h"
 #include "cl_event.h"
 #include "chaterror.h"
 #include "convlog.h"
 
+//  ---------------------------------------------------------------- listeners
+
+void
+cl_listener_emit (const cl_listener_t *self, cl_event_t *event)
+{
+    if (self->fn)
+        self->fn (self->arg, event);
+}
+
+void
+cl_listener_signal (const cl_listener_t *self, cl_event_kind_t kind,
+                    chatclient_server_t server)
+{
+    cl_event_t event = { .kind = kind, .server = server };
+    cl_listener_emit (self, &event);
+}
+
+void
+cl_listener_publish (const cl_listener_t *self, chatclient_event_t *pub)
+{
+    cl_event_t event = { .kind = CL_EV_PUBLIC, .pub = pub };
+    cl_listener_emit (self, &event);
+    chatclient_event_destroy (&event.pub);
+}
+
+void
+cl_listener_fail (const cl_listener_t *self, chatclient_event_type_t type, uint32_t cmd,
+                  int code, const char *server_text, uint32_t retry_ms)
+{
+    cl_listener_publish (self, cl_event_failure (type, cmd, code, server_text, retry_ms));
+}
+
+//  ---------------------------------------------------------------- public
+
 chatclient_event_t *
-cl_event_add (chatclient_t *self, chatclient_event_type_t type, uint32_t cmd)
+cl_event_new (chatclient_event_type_t type, uint32_t cmd)
 {
     chatclient_event_t *event = calloc (1, sizeof (chatclient_event_t));
     assert (event);
     event->type = type;
     event->cmd = cmd;
-    zlist_append (self->events, event);
     return event;
 }
 
@@ -61,10 +92,10 @@ cl_conversation_clear (chatclient_conversation_t *pub)
 }
 
 chatclient_event_t *
-cl_event_conversation (chatclient_t *self, chatclient_event_type_t type,
-                       uint32_t cmd, const chatclient_conversation_t *conversation)
+cl_event_conversation (chatclient_event_type_t type, uint32_t cmd,
+                       const chatclient_conversation_t *conversation)
 {
-    chatclient_event_t *event = cl_event_add (self, type, cmd);
+    chatclient_event_t *event = cl_event_new (type, cmd);
     event->conversation = calloc (1, sizeof (chatclient_conversation_t));
     assert (event->conversation);
     cl_conversation_copy (event->conversation, conversation);
@@ -72,10 +103,10 @@ cl_event_conversation (chatclient_t *self, chatclient_event_type_t type,
 }
 
 chatclient_event_t *
-cl_event_message (chatclient_t *self, chatclient_event_type_t type,
-                  uint32_t cmd, const chatclient_message_t *message)
+cl_event_message (chatclient_event_type_t type, uint32_t cmd,
+                  const chatclient_message_t *message)
 {
-    chatclient_event_t *event = cl_event_add (self, type, cmd);
+    chatclient_event_t *event = cl_event_new (type, cmd);
     event->message = calloc (1, sizeof (chatclient_message_t));
     assert (event->message);
     convlog_message_copy (event->message, message);
@@ -113,12 +144,6 @@ chatclient_event_destroy (chatclient_event_t **self_p)
     free (self->messages);
     free (self);
     *self_p = NULL;
-}
-
-chatclient_event_t *
-chatclient_next_event (chatclient_t *self)
-{
-    return (chatclient_event_t *) zlist_pop (self->events);
 }
 
 const char *
@@ -181,12 +206,13 @@ s_error_text (int code, const char *server_text, uint32_t retry_ms)
     }
 }
 
-void
-cl_event_error (chatclient_t *self, chatclient_event_type_t type, uint32_t cmd,
-                int code, const char *server_text, uint32_t retry_ms)
+chatclient_event_t *
+cl_event_failure (chatclient_event_type_t type, uint32_t cmd, int code,
+                  const char *server_text, uint32_t retry_ms)
 {
-    chatclient_event_t *event = cl_event_add (self, type, cmd);
+    chatclient_event_t *event = cl_event_new (type, cmd);
     event->code = code ? code : CHAT_ERR_INTERNAL;
     event->retry_ms = retry_ms;
     event->text = s_error_text (event->code, server_text, retry_ms);
+    return event;
 }

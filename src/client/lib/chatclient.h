@@ -304,7 +304,7 @@ void
                           const uint8_t conversation_id [CHATCLIENT_ID_SIZE]);
 
 //  ---------------------------------------------------------------- TUI hook
-//  src/client/tui.c (when present; CMake then defines CHAT_HAVE_TUI for
+//  src/client/tui/tui.c (when present; CMake then defines CHAT_HAVE_TUI for
 //  main.c) provides the full-screen client. It is given a started client
 //  (handshakes under way, not logged in) and returns chat's exit code
 //  (0 ok, 1 failed).

@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include "tui_main.h"
-#include "tui_login.h"
 #include "wire.h"
 
 #define INPUT_MAX (WIRE_MAX_TEXT / 4)
@@ -50,6 +49,7 @@ static const char *s_help [] = {
 };
 
 struct _tui_main_t {
+    chatclient_t *client;       //  borrowed
     tui_input_t *input;
     bool has_open;
     uint8_t open_id [CHATCLIENT_ID_SIZE];
@@ -65,9 +65,10 @@ struct _tui_main_t {
 };
 
 tui_main_t *
-tui_main_new (void)
+tui_main_new (chatclient_t *client)
 {
     tui_main_t *self = (tui_main_t *) zmalloc (sizeof (tui_main_t));
+    self->client = client;
     self->input = tui_input_new (INPUT_MAX, false);
     if (!self->input) {
         free (self);
@@ -111,36 +112,35 @@ tui_main_reset (tui_main_t *self)
 }
 
 void
-tui_main_start (tui_main_t *self, tui_t *tui)
+tui_main_start (tui_main_t *self, tui_frame_t *frame)
 {
     tui_main_reset (self);
     self->auto_open = true;
-    self->refresh_cmd = chatclient_refresh (tui->client);
-    chatclient_list_users (tui->client);
-    tui_status (tui, false, "Logged in as %s", chatclient_username (tui->client));
+    self->refresh_cmd = chatclient_refresh (self->client);
+    chatclient_list_users (self->client);
+    tui_frame_status (frame, false, "Logged in as %s", chatclient_username (self->client));
 }
 
 void
-tui_main_open (tui_main_t *self, tui_t *tui, const uint8_t id [CHATCLIENT_ID_SIZE])
+tui_main_open (tui_main_t *self, const uint8_t id [CHATCLIENT_ID_SIZE])
 {
     memcpy (self->open_id, id, CHATCLIENT_ID_SIZE);
     self->has_open = true;
     self->auto_open = false;
     self->scroll = 0;
-    self->open_cmd = chatclient_open (tui->client, id);
-    chatclient_mark_read (tui->client, id);
-    tui->dirty = true;
+    self->open_cmd = chatclient_open (self->client, id);
+    chatclient_mark_read (self->client, id);
 }
 
 //  Index (0-based) of the open conversation in the list, or -1
 static int
-s_open_index (tui_main_t *self, tui_t *tui)
+s_open_index (tui_main_t *self)
 {
     if (!self->has_open)
         return -1;
-    size_t count = chatclient_conversation_count (tui->client);
+    size_t count = chatclient_conversation_count (self->client);
     for (size_t i = 0; i < count; i++) {
-        const chatclient_conversation_t *conv = chatclient_conversation (tui->client, i);
+        const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
         if (conv && memcmp (conv->id, self->open_id, CHATCLIENT_ID_SIZE) == 0)
             return (int) i;
     }
@@ -148,35 +148,37 @@ s_open_index (tui_main_t *self, tui_t *tui)
 }
 
 static void
-s_open_index_at (tui_main_t *self, tui_t *tui, size_t index)
+s_open_index_at (tui_main_t *self, tui_frame_t *frame, size_t index)
 {
-    const chatclient_conversation_t *conv = chatclient_conversation (tui->client, index);
+    const chatclient_conversation_t *conv = chatclient_conversation (self->client, index);
     if (!conv) {
-        tui_status (tui, true, "There is no conversation %zu", index + 1);
+        tui_frame_status (frame, true, "There is no conversation %zu", index + 1);
         return;
     }
-    tui_main_open (self, tui, conv->id);
+    tui_main_open (self, conv->id);
 }
 
 static void
-s_switch (tui_main_t *self, tui_t *tui, int step)
+s_switch (tui_main_t *self, tui_frame_t *frame, int step)
 {
-    int count = (int) chatclient_conversation_count (tui->client);
+    int count = (int) chatclient_conversation_count (self->client);
     if (count == 0) {
-        tui_status (tui, false, "No conversations yet: /new starts one");
+        tui_frame_status (frame, false, "No conversations yet: /new starts one");
         return;
     }
-    int current = s_open_index (self, tui);
+    int current = s_open_index (self);
     int next = current < 0? 0: (current + step + count) % count;
-    s_open_index_at (self, tui, (size_t) next);
+    s_open_index_at (self, frame, (size_t) next);
 }
 
-static void
-s_command (tui_main_t *self, tui_t *tui, const char *line)
+//  A command line; what the manager is to do about it.
+static tui_action_t
+s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
 {
+    tui_action_t action = TUI_ACTION (TUI_STAY);
     char *copy = strdup (line);
     if (!copy)
-        return;
+        return action;
     char *saveptr = NULL;
     char *word = strtok_r (copy, " ", &saveptr);
     char *arg = strtok_r (NULL, " ", &saveptr);
@@ -184,69 +186,72 @@ s_command (tui_main_t *self, tui_t *tui, const char *line)
         ;
     else
     if (streq (word, "/new"))
-        tui_goto (tui, TUI_SCREEN_PICKER);
+        action.kind = TUI_TO_PICKER;
     else
     if (streq (word, "/refresh")) {
-        self->refresh_cmd = chatclient_refresh (tui->client);
+        self->refresh_cmd = chatclient_refresh (self->client);
         self->refresh_announce = true;
-        chatclient_list_users (tui->client);
-        tui_status (tui, false, "Refreshing...");
+        chatclient_list_users (self->client);
+        tui_frame_status (frame, false, "Refreshing...");
     }
     else
     if (streq (word, "/logout")) {
         if (!self->logout_cmd) {
-            self->logout_cmd = chatclient_logout (tui->client);
-            tui_status (tui, false, "Logging out...");
+            self->logout_cmd = chatclient_logout (self->client);
+            tui_frame_status (frame, false, "Logging out...");
         }
     }
     else
     if (streq (word, "/quit"))
-        tui_quit (tui);
+        action.kind = TUI_QUIT;
     else
     if (streq (word, "/help"))
         self->help = true;
     else
     if (streq (word, "/open")) {
         const chatclient_conversation_t *conv = NULL;
-        int rc = arg? chatclient_conversation_find (tui->client, arg, &conv): -1;
+        int rc = arg? chatclient_conversation_find (self->client, arg, &conv): -1;
         if (rc == 0 && conv)
-            tui_main_open (self, tui, conv->id);
+            tui_main_open (self, conv->id);
         else
-            tui_status (tui, true, "/open N: no conversation '%s'", arg? arg: "");
+            tui_frame_status (frame, true, "/open N: no conversation '%s'", arg? arg: "");
     }
     else
-        tui_status (tui, true, "Unknown command %s (try /help)", word);
+        tui_frame_status (frame, true, "Unknown command %s (try /help)", word);
     free (copy);
+    return action;
 }
 
-static void
-s_submit (tui_main_t *self, tui_t *tui)
+static tui_action_t
+s_submit (tui_main_t *self, tui_frame_t *frame)
 {
+    tui_action_t action = TUI_ACTION (TUI_STAY);
     char *text = tui_input_text (self->input);
     if (!text)
-        return;
+        return action;
     if (!*text) {
         free (text);
-        return;
+        return action;
     }
     tui_input_history_add (self->input, text);
     tui_input_clear (self->input);
     if (text [0] == '/' && text [1] != '/')
-        s_command (self, tui, text);
+        action = s_command (self, frame, text);
     else {
         const char *body = text [0] == '/'? text + 1: text;
         if (!self->has_open)
-            tui_status (tui, true, "No conversation is open: /new starts one");
+            tui_frame_status (frame, true, "No conversation is open: /new starts one");
         else {
-            chatclient_send (tui->client, self->open_id, body, strlen (body));
+            chatclient_send (self->client, self->open_id, body, strlen (body));
             self->scroll = 0;
         }
     }
     free (text);
+    return action;
 }
 
 static void
-s_complete (tui_main_t *self, tui_t *tui)
+s_complete (tui_main_t *self, tui_frame_t *frame)
 {
     bool first = false;
     char *word = tui_input_word (self->input, &first);
@@ -256,61 +261,59 @@ s_complete (tui_main_t *self, tui_t *tui)
     if (first && word [0] == '/')
         matches = tui_input_complete (self->input, s_commands, COMMAND_COUNT, " ");
     else {
-        size_t count = chatclient_user_count (tui->client);
+        size_t count = chatclient_user_count (self->client);
         const char **names = (const char **) calloc (count + 1, sizeof (char *));
         if (!names) {
             free (word);
             return;
         }
         for (size_t i = 0; i < count; i++)
-            names [i] = chatclient_user (tui->client, i);
+            names [i] = chatclient_user (self->client, i);
         matches = tui_input_complete (self->input, names, count, " ");
         free (names);
     }
     if (matches == 0)
-        tui_status (tui, false, "No completion for '%s'", word);
+        tui_frame_status (frame, false, "No completion for '%s'", word);
     free (word);
 }
 
-void
-tui_main_key (tui_main_t *self, tui_t *tui, tui_key_t key)
+tui_action_t
+tui_main_key (tui_main_t *self, tui_frame_t *frame, tui_key_t key)
 {
+    tui_action_t stay = TUI_ACTION (TUI_STAY);
     if (self->help) {
         self->help = false;
-        return;
+        return stay;
     }
     if (key.alt) {
         if (key.key >= L'1' && key.key <= L'9')
-            s_open_index_at (self, tui, (size_t) (key.key - L'1'));
+            s_open_index_at (self, frame, (size_t) (key.key - L'1'));
         else
         if (key.key == L'b' || key.key == L'B')
             tui_input_word_left (self->input);
         else
         if (key.key == L'f' || key.key == L'F')
             tui_input_word_right (self->input);
-        return;
+        return stay;
     }
     int page = self->body_height > 2? self->body_height - 2: 1;
     if (key.keycode) {
         switch (key.key) {
             case KEY_PPAGE:
                 self->scroll += page;       //  clamped when drawn
-                return;
+                return stay;
             case KEY_NPAGE:
                 self->scroll = self->scroll > page? self->scroll - page: 0;
-                return;
+                return stay;
             case KEY_F (1):
                 self->help = true;
-                return;
+                return stay;
             case KEY_F (2):
-                tui_goto (tui, TUI_SCREEN_PICKER);
-                return;
+                return TUI_ACTION (TUI_TO_PICKER);
             case KEY_F (5):
-                s_command (self, tui, "/refresh");
-                return;
+                return s_command (self, frame, "/refresh");
             case KEY_F (10):
-                tui_quit (tui);
-                return;
+                return TUI_ACTION (TUI_QUIT);
             default:
                 break;
         }
@@ -318,56 +321,59 @@ tui_main_key (tui_main_t *self, tui_t *tui, tui_key_t key)
     else {
         switch (key.key) {
             case CTRL ('N'):
-                s_switch (self, tui, 1);
-                return;
+                s_switch (self, frame, 1);
+                return stay;
             case CTRL ('P'):
-                s_switch (self, tui, -1);
-                return;
+                s_switch (self, frame, -1);
+                return stay;
             case L'\t':
-                s_complete (self, tui);
-                return;
+                s_complete (self, frame);
+                return stay;
             default:
                 break;
         }
     }
     if (tui_input_key (self->input, key.keycode, key.key) == TUI_INPUT_SUBMIT)
-        s_submit (self, tui);
+        return s_submit (self, frame);
+    return stay;
 }
 
-void
-tui_main_event (tui_main_t *self, tui_t *tui, chatclient_event_t *event)
+tui_action_t
+tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
+                bool active)
 {
+    tui_action_t action = TUI_ACTION (TUI_STAY);
     switch (event->type) {
         case CHATCLIENT_EV_CONVERSATIONS:
             if (event->cmd && event->cmd == self->refresh_cmd) {
                 self->refresh_cmd = 0;
                 if (self->refresh_announce)
-                    tui_status (tui, false, "%zu conversation%s",
-                                event->conversation_count,
-                                event->conversation_count == 1? "": "s");
+                    tui_frame_status (frame, false, "%zu conversation%s",
+                                      event->conversation_count,
+                                      event->conversation_count == 1? "": "s");
                 self->refresh_announce = false;
             }
-            if (self->auto_open && !self->has_open && tui->screen == TUI_SCREEN_MAIN
-            &&  chatclient_conversation_count (tui->client) > 0)
-                s_open_index_at (self, tui, 0);
+            if (self->auto_open && !self->has_open && active
+            &&  chatclient_conversation_count (self->client) > 0)
+                s_open_index_at (self, frame, 0);
             self->auto_open = false;
             break;
         case CHATCLIENT_EV_CONVERSATION:
             //  Someone started a conversation with me while none is open:
             //  show it, as the report's window shows its only textbox
             if (event->cmd == 0 && !self->has_open && event->conversation
-            &&  tui->screen == TUI_SCREEN_MAIN)
-                tui_main_open (self, tui, event->conversation->id);
+            &&  active)
+                tui_main_open (self, event->conversation->id);
             break;
         case CHATCLIENT_EV_MESSAGE:
-            if (!self->has_open && event->message && tui->screen == TUI_SCREEN_MAIN)
-                tui_main_open (self, tui, event->message->conversation_id);
+            if (!self->has_open && event->message && active)
+                tui_main_open (self, event->message->conversation_id);
             else
             if (self->has_open && event->message
             &&  memcmp (event->message->conversation_id, self->open_id,
                         CHATCLIENT_ID_SIZE) == 0
-            &&  tui->screen == TUI_SCREEN_MAIN)
-                chatclient_mark_read (tui->client, self->open_id);
+            &&  active)
+                chatclient_mark_read (self->client, self->open_id);
             break;
         case CHATCLIENT_EV_OPENED:
             if (event->cmd == self->open_cmd)
@@ -375,37 +381,38 @@ tui_main_event (tui_main_t *self, tui_t *tui, chatclient_event_t *event)
             break;
         case CHATCLIENT_EV_LOGGED_OUT:
             if (event->cmd && event->cmd == self->logout_cmd) {
-                tui_main_reset (self);
-                tui_login_enter (tui->login, tui, "Logged out", false);
+                action.kind = TUI_LOGGED_OUT;
+                action.text = "Logged out";
             }
             break;
         case CHATCLIENT_EV_ERROR:
             if (event->cmd && event->cmd == self->logout_cmd) {
                 //  The servers may not have heard it; locally it is over
-                tui_main_reset (self);
-                tui_login_enter (tui->login, tui, "Logged out", false);
+                action.kind = TUI_LOGGED_OUT;
+                action.text = "Logged out";
             }
             else
-            if (event->cmd && tui->screen == TUI_SCREEN_MAIN)
-                tui_status (tui, true, "%s",
-                            event->text? event->text: chatclient_errname (event->code));
+            if (event->cmd && active)
+                tui_frame_status (frame, true, "%s",
+                                  event->text? event->text: chatclient_errname (event->code));
             break;
         default:
             break;
     }
+    return action;
 }
 
 //  ---------------------------------------------------------------- drawing
 
 static int
-s_name_pair (tui_t *tui, const char *name, bool own)
+s_name_pair (tui_frame_t *frame, const char *name, bool own)
 {
     if (own)
-        return tui_attr (tui, TUI_PAIR_OWN) | A_BOLD;
+        return tui_frame_attr (frame, TUI_PAIR_OWN) | A_BOLD;
     unsigned hash = 5381;
     for (const char *c = name; *c; c++)
         hash = hash * 33 + (unsigned char) *c;
-    return tui_attr (tui, TUI_PAIR_NAME1 + (int) (hash % 4)) | A_BOLD;
+    return tui_frame_attr (frame, TUI_PAIR_NAME1 + (int) (hash % 4)) | A_BOLD;
 }
 
 static void
@@ -485,7 +492,7 @@ s_entry_lines (s_entry_t *entry, int width)
 
 //  Draws line `line` (0-based within the entry) of an entry at row y
 static void
-s_entry_draw (tui_t *tui, s_entry_t *entry, int line, int y, int x, int width,
+s_entry_draw (tui_frame_t *frame, s_entry_t *entry, int line, int y, int x, int width,
               const char *me)
 {
     if (entry->separator) {
@@ -494,12 +501,12 @@ s_entry_draw (tui_t *tui, s_entry_t *entry, int line, int y, int x, int width,
             char day [64];
             s_day (entry->msg->server_time, &tm);
             strftime (day, sizeof day, " %A %d %B %Y ", &tm);
-            int attr = tui_attr (tui, TUI_PAIR_DIM);
+            int attr = tui_frame_attr (frame, TUI_PAIR_DIM);
             attron (attr);
             mvhline (y, x, ACS_HLINE, width);
             attroff (attr);
             int len = (int) strlen (day);
-            tui_put (y, x + (width - len) / 2, len, attr, day);
+            tui_frame_put (y, x + (width - len) / 2, len, attr, day);
             return;
         }
         line--;
@@ -512,13 +519,14 @@ s_entry_draw (tui_t *tui, s_entry_t *entry, int line, int y, int x, int width,
         char hhmm [8];
         s_day (entry->msg->server_time, &tm);
         strftime (hhmm, sizeof hhmm, "%H:%M", &tm);
-        tui_put (y, x, 5, tui_attr (tui, TUI_PAIR_DIM), hhmm);
+        tui_frame_put (y, x, 5, tui_frame_attr (frame, TUI_PAIR_DIM), hhmm);
         bool own = me && streq (entry->msg->sender, me);
         char *name = zsys_sprintf ("%s:", entry->msg->sender);
-        tui_put (y, x + 6, width - 6, s_name_pair (tui, entry->msg->sender, own), name);
+        tui_frame_put (y, x + 6, width - 6, s_name_pair (frame, entry->msg->sender, own),
+                       name);
         zstr_free (&name);
         if (width - entry->prefix >= 8) {
-            int attr = own? tui_attr (tui, TUI_PAIR_OWN): (int) A_NORMAL;
+            int attr = own? tui_frame_attr (frame, TUI_PAIR_OWN): (int) A_NORMAL;
             attron (attr);
             tui_text_draw (y, x + entry->prefix, entry->text + start, len,
                            width - entry->prefix);
@@ -527,20 +535,20 @@ s_entry_draw (tui_t *tui, s_entry_t *entry, int line, int y, int x, int width,
         return;
     }
     int attr = me && streq (entry->msg->sender, me)
-             ? tui_attr (tui, TUI_PAIR_OWN): (int) A_NORMAL;
+             ? tui_frame_attr (frame, TUI_PAIR_OWN): (int) A_NORMAL;
     attron (attr);
     tui_text_draw (y, x + INDENT, entry->text + start, len, width - INDENT);
     attroff (attr);
 }
 
 static void
-s_draw_messages (tui_main_t *self, tui_t *tui, int top, int x, int height, int width)
+s_draw_messages (tui_main_t *self, tui_frame_t *frame, int top, int x, int height, int width)
 {
-    const char *me = chatclient_username (tui->client);
-    size_t count = chatclient_message_count (tui->client, self->open_id);
+    const char *me = chatclient_username (self->client);
+    size_t count = chatclient_message_count (self->client, self->open_id);
     if (count == 0) {
-        tui_put (top + 1, x + 2, width - 2, tui_attr (tui, TUI_PAIR_DIM),
-                 self->open_cmd? "Loading...": "No messages yet: say something.");
+        tui_frame_put (top + 1, x + 2, width - 2, tui_frame_attr (frame, TUI_PAIR_DIM),
+                       self->open_cmd? "Loading...": "No messages yet: say something.");
         return;
     }
     //  Decode from the newest back until the screen and the scroll are full
@@ -553,7 +561,7 @@ s_draw_messages (tui_main_t *self, tui_t *tui, int top, int x, int height, int w
     while (lo > 0 && total < need) {
         lo--;
         s_entry_t *entry = &entries [lo];
-        entry->msg = chatclient_message (tui->client, self->open_id, lo);
+        entry->msg = chatclient_message (self->client, self->open_id, lo);
         if (!entry->msg)
             break;
         size_t text_len = entry->msg->text_len;
@@ -566,7 +574,7 @@ s_draw_messages (tui_main_t *self, tui_t *tui, int top, int x, int height, int w
         entry->prefix = 6 + (sender? tui_text_width (sender, wcslen (sender)): 0) + 2;
         free (sender);
         const chatclient_message_t *before = lo > 0
-            ? chatclient_message (tui->client, self->open_id, lo - 1): NULL;
+            ? chatclient_message (self->client, self->open_id, lo - 1): NULL;
         entry->separator = !before
             || !s_same_day (before->server_time, entry->msg->server_time);
         entry->lines = s_entry_lines (entry, width);
@@ -584,7 +592,7 @@ s_draw_messages (tui_main_t *self, tui_t *tui, int top, int x, int height, int w
         for (int l = 0; l < entry->lines; l++, line++) {
             int row = line - first_line;
             if (row >= 0 && row < height)
-                s_entry_draw (tui, entry, l, top + row, x, width, me);
+                s_entry_draw (frame, entry, l, top + row, x, width, me);
         }
     }
     for (size_t i = lo; i < count; i++)
@@ -595,20 +603,21 @@ s_draw_messages (tui_main_t *self, tui_t *tui, int top, int x, int height, int w
         snprintf (more, sizeof more, " %d more line%s below: PgDn ", self->scroll,
                   self->scroll == 1? "": "s");
         int len = (int) strlen (more);
-        tui_put (top + height - 1, x + width - len, len,
-                 tui_attr (tui, TUI_PAIR_SELECT), more);
+        tui_frame_put (top + height - 1, x + width - len, len,
+                       tui_frame_attr (frame, TUI_PAIR_SELECT), more);
     }
 }
 
 static void
-s_draw_list (tui_main_t *self, tui_t *tui, int top, int height, int width)
+s_draw_list (tui_main_t *self, tui_frame_t *frame, int top, int height, int width)
 {
-    size_t count = chatclient_conversation_count (tui->client);
-    int open = s_open_index (self, tui);
+    size_t count = chatclient_conversation_count (self->client);
+    int open = s_open_index (self);
     if (count == 0) {
-        tui_put (top, 1, width - 1, tui_attr (tui, TUI_PAIR_DIM),
-                 self->refresh_cmd? "Loading...": "None yet");
-        tui_put (top + 1, 1, width - 1, tui_attr (tui, TUI_PAIR_DIM), "/new or F2");
+        tui_frame_put (top, 1, width - 1, tui_frame_attr (frame, TUI_PAIR_DIM),
+                       self->refresh_cmd? "Loading...": "None yet");
+        tui_frame_put (top + 1, 1, width - 1, tui_frame_attr (frame, TUI_PAIR_DIM),
+                       "/new or F2");
         return;
     }
     if (open >= 0) {
@@ -623,47 +632,49 @@ s_draw_list (tui_main_t *self, tui_t *tui, int top, int height, int width)
         size_t i = (size_t) (self->list_top + row);
         if (i >= count)
             break;
-        const chatclient_conversation_t *conv = chatclient_conversation (tui->client, i);
+        const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
         if (!conv)
             break;
-        char *name = tui_conversation_name (tui, conv);
+        char *name = tui_frame_conversation_name (frame, conv);
         char number [24], unread [24] = "";
         snprintf (number, sizeof number, "%c%zu", (int) i == open? '>': ' ', i + 1);
         if (conv->unread > 0)
             snprintf (unread, sizeof unread, " %llu", (unsigned long long) conv->unread);
-        int attr = (int) i == open? tui_attr (tui, TUI_PAIR_SELECT)
+        int attr = (int) i == open? tui_frame_attr (frame, TUI_PAIR_SELECT)
                  : conv->unread > 0? (int) A_BOLD: (int) A_NORMAL;
         attron (attr);
         mvhline (top + row, 0, ' ', width);
         attroff (attr);
-        tui_put (top + row, 0, 3, attr, number);
+        tui_frame_put (top + row, 0, 3, attr, number);
         int unread_width = (int) strlen (unread);
-        tui_put (top + row, 3, width - 3 - unread_width - 1, attr, name);
+        tui_frame_put (top + row, 3, width - 3 - unread_width - 1, attr, name);
         if (unread_width)
-            tui_put (top + row, width - unread_width - 1, unread_width,
-                     (int) i == open? attr: tui_attr (tui, TUI_PAIR_OK) | (int) (A_BOLD | A_REVERSE),
-                     unread);
+            tui_frame_put (top + row, width - unread_width - 1, unread_width,
+                           (int) i == open? attr
+                                          : tui_frame_attr (frame, TUI_PAIR_OK)
+                                            | (int) (A_BOLD | A_REVERSE),
+                           unread);
         zstr_free (&name);
     }
 }
 
 static void
-s_draw_help (tui_t *tui, int top, int x, int height, int width)
+s_draw_help (tui_frame_t *frame, int top, int x, int height, int width)
 {
     for (int i = 0; s_help [i] && i < height; i++)
-        tui_put (top + i, x, width, i == 0 || i == 9? A_BOLD: A_NORMAL, s_help [i]);
-    (void) tui;
+        tui_frame_put (top + i, x, width, i == 0 || i == 9? A_BOLD: A_NORMAL, s_help [i]);
+    (void) frame;
 }
 
 void
-tui_main_draw (tui_main_t *self, tui_t *tui)
+tui_main_draw (tui_main_t *self, tui_frame_t *frame)
 {
-    const char *me = chatclient_username (tui->client);
+    const char *me = chatclient_username (self->client);
     char *title = zsys_sprintf ("User: %s", me? me: "?");
-    tui_draw_title (tui, title);
+    tui_frame_draw_title (frame, title);
     zstr_free (&title);
 
-    int top = 1 + tui_draw_pin_warning (tui, 1);
+    int top = 1 + tui_frame_draw_pin_warning (frame, 1);
     int list_width = COLS / 4;
     if (list_width < 18)
         list_width = 18;
@@ -679,29 +690,29 @@ tui_main_draw (tui_main_t *self, tui_t *tui)
     self->body_height = body_height;
 
     //  Headers and rules
-    int dim = tui_attr (tui, TUI_PAIR_DIM);
+    int dim = tui_frame_attr (frame, TUI_PAIR_DIM);
     char header [64];
     snprintf (header, sizeof header, "Conversations (%zu)",
-              chatclient_conversation_count (tui->client));
-    tui_put (top, 1, list_width - 1, A_BOLD, header);
+              chatclient_conversation_count (self->client));
+    tui_frame_put (top, 1, list_width - 1, A_BOLD, header);
     const chatclient_conversation_t *conv = NULL;
-    int open = s_open_index (self, tui);
+    int open = s_open_index (self);
     if (open >= 0)
-        conv = chatclient_conversation (tui->client, (size_t) open);
+        conv = chatclient_conversation (self->client, (size_t) open);
     if (self->help)
-        tui_put (top, right_x, right_width, A_BOLD, "Help");
+        tui_frame_put (top, right_x, right_width, A_BOLD, "Help");
     else
     if (conv) {
-        char *name = tui_conversation_name (tui, conv);
+        char *name = tui_frame_conversation_name (frame, conv);
         char *text = conv->member_count > 2
             ? zsys_sprintf ("%s  (group of %zu)", name, conv->member_count)
             : zsys_sprintf ("%s", name);
-        tui_put (top, right_x, right_width, A_BOLD, text);
+        tui_frame_put (top, right_x, right_width, A_BOLD, text);
         zstr_free (&text);
         zstr_free (&name);
     }
     else
-        tui_put (top, right_x, right_width, dim, "No conversation open");
+        tui_frame_put (top, right_x, right_width, dim, "No conversation open");
     attron (dim);
     mvhline (top + 1, 0, ACS_HLINE, COLS);
     mvvline (top, list_width, ACS_VLINE, rule_y - top);
@@ -710,25 +721,25 @@ tui_main_draw (tui_main_t *self, tui_t *tui)
     mvaddch (rule_y, list_width, ACS_BTEE);
     attroff (dim);
 
-    s_draw_list (self, tui, body_top, body_height, list_width);
+    s_draw_list (self, frame, body_top, body_height, list_width);
     if (self->help)
-        s_draw_help (tui, body_top, right_x, body_height, right_width);
+        s_draw_help (frame, body_top, right_x, body_height, right_width);
     else
     if (conv)
-        s_draw_messages (self, tui, body_top, right_x, body_height, right_width);
+        s_draw_messages (self, frame, body_top, right_x, body_height, right_width);
     else {
-        tui_put (body_top + 1, right_x + 1, right_width - 1, A_NORMAL,
-                 chatclient_conversation_count (tui->client) > 0
-                 ? "Pick a conversation: Ctrl-N / Ctrl-P, Alt-1..9, or /open N."
-                 : "No conversations yet. Type /new (or F2) to start one.");
+        tui_frame_put (body_top + 1, right_x + 1, right_width - 1, A_NORMAL,
+                       chatclient_conversation_count (self->client) > 0
+                       ? "Pick a conversation: Ctrl-N / Ctrl-P, Alt-1..9, or /open N."
+                       : "No conversations yet. Type /new (or F2) to start one.");
     }
 
-    tui_draw_status (tui, COLS >= 110
+    tui_frame_draw_status (frame, COLS >= 110
         ? "F1 /help  F2 /new  F5 /refresh  /logout  F10 /quit  "
           "Ctrl-N/P switch  PgUp/PgDn scroll  Tab complete"
         : "F1 help  F2 new  F5 refresh  F10 quit  ^N/^P switch  PgUp/PgDn");
     //  The input line last: the cursor stays there
-    tui_put (LINES - 2, 0, 2, A_BOLD, "> ");
+    tui_frame_put (LINES - 2, 0, 2, A_BOLD, "> ");
     int col = tui_input_draw (self->input, LINES - 2, 2, COLS - 3);
     move (LINES - 2, col);
     curs_set (1);

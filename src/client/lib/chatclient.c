@@ -1,0 +1,659 @@
+/*  chatclient - the client library; see chatclient.h
+
+    The top of the stack described in cl_event.h: this file makes the
+    layers (two links, their request queues, the session, the
+    conversations), checks each command's arguments and hands it to the
+    layer that carries it out, keeps the queue of public events the layers
+    publish, and turns the links' events into the public connection and
+    pin events. It also keeps the main server session alive (ping) and the
+    last user list.
+*/
+#include <stdlib.h>
+#include <string.h>
+#include "chatclient.h"
+#include "cl_convs.h"
+#include "cl_event.h"
+#include "cl_link.h"
+#include "cl_requests.h"
+#include "cl_session.h"
+#include "chaterror.h"
+#include "credential.h"
+#include "pinstore.h"
+#include "rsakey.h"
+#include "wire.h"
+
+#define PEER_GONE_PING_MS 200   //  ping this soon when the connection drops
+
+struct _chatclient_t {
+    chatclient_config_t config;
+    rsakey_t *client_key;
+    pinstore_t *pins;
+    cl_link_t *links [2];           //  by chatclient_server_t
+    cl_requests_t *requests [2];
+    cl_session_t *session;
+    cl_convs_t *convs;
+    zlist_t *events;                //  chatclient_event_t, for the caller
+    zlist_t *users;                 //  char *, the last list
+    uint32_t next_cmd;
+    int64_t next_ping;
+};
+
+//  ---------------------------------------------------------------- events
+
+static void
+s_queue (chatclient_t *self, chatclient_event_t *event)
+{
+    zlist_append (self->events, event);
+}
+
+//  A link event as the caller reads it.
+static void
+s_link_event (chatclient_t *self, cl_event_t *event, chatclient_event_type_t type)
+{
+    cl_link_t *link = self->links [event->server];
+    chatclient_event_t *pub = cl_event_new (type, 0);
+    pub->server = event->server;
+    pub->code = event->code;
+    pub->retry_ms = event->retry_ms;
+    pub->text = cl_strdup (event->text);
+    pub->endpoint = cl_strdup (cl_link_endpoint (link));
+    if (type == CHATCLIENT_EV_CONNECTED)
+        pub->fingerprint = cl_strdup (cl_link_fingerprint (link));
+    else
+        pub->fingerprint = cl_strdup (event->fingerprint);
+    if (type == CHATCLIENT_EV_PIN_NEW || type == CHATCLIENT_EV_PIN_MISMATCH)
+        pub->name = cl_strdup (cl_link_pin_name (link));
+    pub->pinned = cl_strdup (event->pinned);
+    s_queue (self, pub);
+}
+
+static void
+s_users_clear (chatclient_t *self)
+{
+    char *user;
+    while ((user = (char *) zlist_pop (self->users)))
+        free (user);
+}
+
+//  Everything the layers say reaches here, last.
+static void
+s_on_event (void *arg, cl_event_t *event)
+{
+    chatclient_t *self = (chatclient_t *) arg;
+    switch (event->kind) {
+        case CL_EV_PUBLIC:
+            s_queue (self, event->pub);
+            event->pub = NULL;
+            break;
+        case CL_EV_LINK_OPEN:
+            s_link_event (self, event, CHATCLIENT_EV_CONNECTED);
+            if (event->server == CHATCLIENT_MAINSERVER)
+                self->next_ping = zclock_mono () + self->config.ping_interval_ms;
+            break;
+        case CL_EV_LINK_DOWN:
+            s_link_event (self, event, CHATCLIENT_EV_DISCONNECTED);
+            break;
+        case CL_EV_LINK_PIN_NEW:
+            s_link_event (self, event, CHATCLIENT_EV_PIN_NEW);
+            break;
+        case CL_EV_LINK_REFUSED:
+            s_link_event (self, event, CHATCLIENT_EV_PIN_MISMATCH);
+            break;
+        case CL_EV_LINK_PEER_GONE:
+            //  ping soon: a restarted server answers "unknown session"
+            if (event->server == CHATCLIENT_MAINSERVER)
+                self->next_ping = zclock_mono () + PEER_GONE_PING_MS;
+            break;
+        case CL_EV_SESSION_DOWN:
+            s_users_clear (self);
+            break;
+        default:
+            break;
+    }
+}
+
+chatclient_event_t *
+chatclient_next_event (chatclient_t *self)
+{
+    return (chatclient_event_t *) zlist_pop (self->events);
+}
+
+//  ---------------------------------------------------------------- life
+
+static char *
+s_default_push (const char *mainserver)
+{
+    //  tcp://host:port -> tcp://host:port+1
+    const char *colon = strrchr (mainserver, ':');
+    if (!colon || strncmp (mainserver, "tcp://", 6) != 0)
+        return NULL;
+    char *end = NULL;
+    long port = strtol (colon + 1, &end, 10);
+    if (!end || *end || port <= 0 || port >= 65535)
+        return NULL;
+    return cl_format ("%.*s:%ld", (int) (colon - mainserver), mainserver, port + 1);
+}
+
+//  The layers, bottom up; each sets itself as the listener of the one
+//  below. 0, or -1 with a message on stderr.
+static int
+s_make_layers (chatclient_t *self, const chatclient_config_t *config, const char *push)
+{
+    cl_link_config_t link_config [2] = {
+        { .server = CHATCLIENT_KEYSERVER, .endpoint = config->keyserver,
+          .pin_name = config->keyserver_pin_name, .pin = config->keyserver_pin,
+          .hello_timeout_ms = self->config.request_timeout_ms, .verbose = config->verbose },
+        //  the main server's drops are watched, so that an idle client
+        //  notices a restart at once
+        { .server = CHATCLIENT_MAINSERVER, .endpoint = config->mainserver, .push = push,
+          .pin_name = config->mainserver_pin_name, .pin = config->mainserver_pin,
+          .hello_timeout_ms = self->config.request_timeout_ms, .monitor = true,
+          .verbose = config->verbose }
+    };
+    for (int i = 0; i < 2; i++) {
+        self->links [i] = cl_link_new (&link_config [i], self->client_key, self->pins);
+        if (!self->links [i])
+            return -1;
+        self->requests [i] = cl_requests_new (self->links [i], self->config.request_timeout_ms,
+                                              self->config.command_timeout_ms);
+    }
+    self->session = cl_session_new (self->requests [CHATCLIENT_KEYSERVER],
+                                    self->requests [CHATCLIENT_MAINSERVER]);
+    if (!self->session) {
+        fprintf (stderr, "chat: cannot start the client's worker thread\n");
+        return -1;
+    }
+    self->convs = cl_convs_new (self->session, self->requests [CHATCLIENT_KEYSERVER],
+                                self->requests [CHATCLIENT_MAINSERVER]);
+    cl_convs_set_listener (self->convs, s_on_event, self);
+    return 0;
+}
+
+chatclient_t *
+chatclient_new (const chatclient_config_t *config)
+{
+    assert (config);
+    if (!config->keyserver || !config->mainserver) {
+        fprintf (stderr, "chat: both server endpoints are needed\n");
+        return NULL;
+    }
+    chatclient_t *self = calloc (1, sizeof (chatclient_t));
+    assert (self);
+    self->config = *config;
+    if (self->config.request_timeout_ms <= 0)
+        self->config.request_timeout_ms = 5000;
+    if (self->config.command_timeout_ms <= 0)
+        self->config.command_timeout_ms = 30000;
+    if (self->config.ping_interval_ms <= 0)
+        self->config.ping_interval_ms = 30000;
+    //  the config's strings are borrowed by the caller: keep none of them
+    self->config.keyserver = self->config.mainserver = self->config.push = NULL;
+    self->config.keyserver_pin_name = self->config.mainserver_pin_name = NULL;
+    self->config.keyserver_pin = self->config.mainserver_pin = NULL;
+    self->config.known_servers = NULL;
+
+    self->events = zlist_new ();
+    self->users = zlist_new ();
+    char *push = config->push ? strdup (config->push) : s_default_push (config->mainserver);
+    if (!push) {
+        fprintf (stderr, "chat: cannot derive the push endpoint from %s; give it\n",
+                 config->mainserver);
+        chatclient_destroy (&self);
+        return NULL;
+    }
+    self->pins = pinstore_new (config->known_servers);
+    if (!self->pins) {
+        fprintf (stderr, "chat: cannot read the known servers file\n");
+        free (push);
+        chatclient_destroy (&self);
+        return NULL;
+    }
+    self->client_key = rsakey_generate (2048);
+    if (!self->client_key || s_make_layers (self, config, push) != 0) {
+        fprintf (stderr, "chat: cannot set up the client\n");
+        free (push);
+        chatclient_destroy (&self);
+        return NULL;
+    }
+    free (push);
+    cl_link_attempt (self->links [CHATCLIENT_KEYSERVER]);
+    cl_link_attempt (self->links [CHATCLIENT_MAINSERVER]);
+    return self;
+}
+
+void
+chatclient_destroy (chatclient_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    chatclient_t *self = *self_p;
+    //  top down: each layer lets go of the one below it
+    cl_convs_destroy (&self->convs);
+    cl_session_destroy (&self->session);
+    for (int i = 0; i < 2; i++) {
+        cl_requests_destroy (&self->requests [i]);
+        cl_link_destroy (&self->links [i]);
+    }
+    chatclient_event_t *event;
+    while (self->events && (event = (chatclient_event_t *) zlist_pop (self->events)))
+        chatclient_event_destroy (&event);
+    zlist_destroy (&self->events);
+    if (self->users)
+        s_users_clear (self);
+    zlist_destroy (&self->users);
+    rsakey_destroy (&self->client_key);
+    pinstore_destroy (&self->pins);
+    free (self);
+    *self_p = NULL;
+}
+
+//  ---------------------------------------------------------------- loop
+
+size_t
+chatclient_sockets (chatclient_t *self, zsock_t **socks, size_t max)
+{
+    size_t count = 0;
+    for (int i = 0; i < 2; i++)
+        count += cl_link_sockets (self->links [i], socks + count, max - count);
+    count += cl_session_sockets (self->session, socks + count, max - count);
+    return count;
+}
+
+bool
+chatclient_handle (chatclient_t *self, void *which)
+{
+    return cl_link_handle (self->links [CHATCLIENT_KEYSERVER], which)
+        || cl_link_handle (self->links [CHATCLIENT_MAINSERVER], which)
+        || cl_session_handle (self->session, which);
+}
+
+//  Keep an idle session alive, and catch anything a push missed.
+static void
+s_ping (chatclient_t *self, int64_t now)
+{
+    self->next_ping = now + self->config.ping_interval_ms;
+    Chat__PingRequest body = CHAT__PING_REQUEST__INIT;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_PING;
+    req.ping = &body;
+    cl_request_spec_t spec = { 0 };
+    cl_requests_submit (self->requests [CHATCLIENT_MAINSERVER], (ProtobufCMessage *) &req,
+                        &spec);
+    if (cl_session_logged_in (self->session)
+    &&  cl_requests_authed (self->requests [CHATCLIENT_MAINSERVER]))
+        cl_convs_list (self->convs, 0);
+}
+
+void
+chatclient_tick (chatclient_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (int i = 0; i < 2; i++)
+        cl_link_tick (self->links [i], now);
+    for (int i = 0; i < 2; i++)
+        cl_requests_tick (self->requests [i], now);
+    if (cl_link_state (self->links [CHATCLIENT_MAINSERVER]) == CL_LINK_OPEN
+    &&  now >= self->next_ping)
+        s_ping (self, now);
+    cl_session_tick (self->session);
+}
+
+int
+chatclient_timeout (chatclient_t *self)
+{
+    if (zlist_size (self->events))
+        return 0;
+    int64_t now = zclock_mono ();
+    int64_t due = now + 1000;
+    for (int i = 0; i < 2; i++) {
+        due = cl_link_due (self->links [i], due);
+        due = cl_requests_due (self->requests [i], due);
+    }
+    if (cl_link_state (self->links [CHATCLIENT_MAINSERVER]) == CL_LINK_OPEN
+    &&  self->next_ping < due)
+        due = self->next_ping;
+    return due <= now ? 0 : (int) (due - now);
+}
+
+int
+chatclient_run_once (chatclient_t *self, int timeout_ms)
+{
+    zsock_t *socks [CHATCLIENT_MAX_SOCKETS];
+    size_t count = chatclient_sockets (self, socks, CHATCLIENT_MAX_SOCKETS);
+    zmq_pollitem_t items [CHATCLIENT_MAX_SOCKETS];
+    for (size_t i = 0; i < count; i++) {
+        items [i].socket = zsock_resolve (socks [i]);
+        items [i].fd = 0;
+        items [i].events = ZMQ_POLLIN;
+        items [i].revents = 0;
+    }
+    int wait = chatclient_timeout (self);
+    if (timeout_ms >= 0 && timeout_ms < wait)
+        wait = timeout_ms;
+    int rc = zmq_poll (items, (int) count, wait);
+    if (rc < 0)
+        return -1;
+    for (size_t i = 0; i < count; i++)
+        if (items [i].revents & ZMQ_POLLIN)
+            chatclient_handle (self, socks [i]);
+    chatclient_tick (self);
+    return 0;
+}
+
+//  ---------------------------------------------------------------- commands
+
+static uint32_t
+s_new_cmd (chatclient_t *self)
+{
+    if (++self->next_cmd == 0)
+        self->next_cmd = 1;
+    return self->next_cmd;
+}
+
+//  A command refused here: it completes at once with a failure.
+static uint32_t
+s_refuse (chatclient_t *self, chatclient_event_type_t type, int code, const char *text)
+{
+    uint32_t cmd = s_new_cmd (self);
+    s_queue (self, cl_event_failure (type, cmd, code, text, 0));
+    return cmd;
+}
+
+//  A conversation command's checks: 0 when it may go, else the id of the
+//  command, refused.
+static uint32_t
+s_refuse_conv (chatclient_t *self, const uint8_t *conversation_id)
+{
+    if (!cl_session_logged_in (self->session))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    if (!cl_convs_find (self->convs, conversation_id))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_FOUND,
+                         "No such conversation");
+    return 0;
+}
+
+uint32_t
+chatclient_register (chatclient_t *self, const char *username,
+                     const char *password, const char *confirm,
+                     const char *confirm2)
+{
+    if (!username || !credential_username_valid (username))
+        return s_refuse (self, CHATCLIENT_EV_REGISTER_FAILED,
+                         CHAT_ERR_INVALID_USERNAME, NULL);
+    if (!password || !confirm || !confirm2
+    ||  strcmp (password, confirm) != 0 || strcmp (password, confirm2) != 0)
+        return s_refuse (self, CHATCLIENT_EV_REGISTER_FAILED,
+                         CHAT_ERR_BAD_REQUEST, "Passwords don't match");
+    if (!*password)
+        return s_refuse (self, CHATCLIENT_EV_REGISTER_FAILED,
+                         CHAT_ERR_BAD_REQUEST, "The password must not be empty");
+    uint32_t cmd = s_new_cmd (self);
+    cl_session_register (self->session, cmd, username, password);
+    return cmd;
+}
+
+uint32_t
+chatclient_login (chatclient_t *self, const char *username, const char *password)
+{
+    if (cl_session_logged_in (self->session)) {
+        char *text = cl_format ("Already logged in as %s; log out first",
+                                cl_session_username (self->session));
+        uint32_t cmd = s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED,
+                                 CHAT_ERR_OUT_OF_ORDER, text);
+        free (text);
+        return cmd;
+    }
+    if (cl_session_login_busy (self->session))
+        return s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED, CHAT_ERR_OUT_OF_ORDER,
+                         "A login is already in progress");
+    if (!username || !password || !*username || !*password)
+        return s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED, CHAT_ERR_AUTH_FAILED, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    cl_session_login (self->session, cmd, username, password);
+    return cmd;
+}
+
+uint32_t
+chatclient_logout (chatclient_t *self)
+{
+    if (!cl_session_logged_in (self->session))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    cl_session_logout (self->session, cmd);
+    return cmd;
+}
+
+//  The user list: kept for chatclient_user, and a copy in the event.
+static bool
+s_on_users (void *arg, cl_outcome_t *outcome)
+{
+    chatclient_t *self = (chatclient_t *) arg;
+    if (outcome->code != CHAT_OK) {
+        if (outcome->cmd)
+            s_queue (self, cl_event_failure (CHATCLIENT_EV_ERROR, outcome->cmd, outcome->code,
+                                             outcome->text, outcome->retry_ms));
+        return true;
+    }
+    Chat__UserList *list = ((Chat__MainReply *) outcome->reply)->users;
+    s_users_clear (self);
+    for (size_t i = 0; i < list->n_usernames; i++)
+        if (list->usernames [i])
+            zlist_append (self->users, strdup (list->usernames [i]));
+    chatclient_event_t *event = cl_event_new (CHATCLIENT_EV_USERS, outcome->cmd);
+    event->users = calloc (list->n_usernames + 1, sizeof (char *));
+    assert (event->users);
+    for (char *user = (char *) zlist_first (self->users); user;
+         user = (char *) zlist_next (self->users))
+        event->users [event->user_count++] = strdup (user);
+    s_queue (self, event);
+    return true;
+}
+
+uint32_t
+chatclient_list_users (chatclient_t *self)
+{
+    if (!cl_session_logged_in (self->session))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    Chat__ListUsersRequest body = CHAT__LIST_USERS_REQUEST__INIT;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_USERS;
+    req.list_users = &body;
+    cl_request_spec_t spec = {
+        .cmd = cmd, .auth = true, .retry_ok = true,
+        .expects = CHAT__MAIN_REPLY__BODY_USERS, .done = s_on_users, .arg = self
+    };
+    if (cl_requests_submit (self->requests [CHATCLIENT_MAINSERVER],
+                            (ProtobufCMessage *) &req, &spec) != 0)
+        s_queue (self, cl_event_failure (CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0));
+    return cmd;
+}
+
+uint32_t
+chatclient_refresh (chatclient_t *self)
+{
+    if (!cl_session_logged_in (self->session))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_list (self->convs, cmd);
+    return cmd;
+}
+
+uint32_t
+chatclient_create_conversation (chatclient_t *self, const char **usernames, size_t count)
+{
+    if (!cl_session_logged_in (self->session))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    if (count == 0 || !usernames)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "Name at least one other user");
+    for (size_t i = 0; i < count; i++)
+        if (!usernames [i] || !credential_username_valid (usernames [i]))
+            return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_INVALID_USERNAME, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_create (self->convs, cmd, usernames, count);
+    return cmd;
+}
+
+uint32_t
+chatclient_open (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    uint32_t refused = s_refuse_conv (self, conversation_id);
+    if (refused)
+        return refused;
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_open (self->convs, cmd, conversation_id);
+    return cmd;
+}
+
+uint32_t
+chatclient_history (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                    uint64_t after_seq)
+{
+    uint32_t refused = s_refuse_conv (self, conversation_id);
+    if (refused)
+        return refused;
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_history (self->convs, cmd, conversation_id, after_seq);
+    return cmd;
+}
+
+uint32_t
+chatclient_members (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    uint32_t refused = s_refuse_conv (self, conversation_id);
+    if (refused)
+        return refused;
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_members (self->convs, cmd, conversation_id);
+    return cmd;
+}
+
+uint32_t
+chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                 const char *text, size_t len)
+{
+    uint32_t refused = s_refuse_conv (self, conversation_id);
+    if (refused)
+        return refused;
+    if (!text || len == 0)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "Empty message");
+    if (len > WIRE_MAX_TOKEN) {
+        char *why = cl_format ("Message too long (%zu bytes; sealed, a message is at "
+                               "most %d bytes)", len, WIRE_MAX_TOKEN);
+        uint32_t cmd = s_refuse (self, CHATCLIENT_EV_ERROR,
+                                 CHAT_ERR_MESSAGE_TOO_LARGE, why);
+        free (why);
+        return cmd;
+    }
+    if (memchr (text, 0, len))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "A message cannot hold a NUL character");
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_send (self->convs, cmd, conversation_id, text, len);
+    return cmd;
+}
+
+//  ---------------------------------------------------------------- state
+
+const char *
+chatclient_username (chatclient_t *self)
+{
+    return cl_session_username (self->session);
+}
+
+bool
+chatclient_connected (chatclient_t *self, chatclient_server_t server)
+{
+    return cl_link_state (self->links [server]) == CL_LINK_OPEN;
+}
+
+const char *
+chatclient_server_fingerprint (chatclient_t *self, chatclient_server_t server)
+{
+    return cl_link_fingerprint (self->links [server]);
+}
+
+size_t
+chatclient_user_count (chatclient_t *self)
+{
+    return zlist_size (self->users);
+}
+
+const char *
+chatclient_user (chatclient_t *self, size_t index)
+{
+    size_t i = 0;
+    for (char *user = (char *) zlist_first (self->users); user;
+         user = (char *) zlist_next (self->users), i++)
+        if (i == index)
+            return user;
+    return NULL;
+}
+
+size_t
+chatclient_conversation_count (chatclient_t *self)
+{
+    return cl_convs_count (self->convs);
+}
+
+const chatclient_conversation_t *
+chatclient_conversation (chatclient_t *self, size_t index)
+{
+    return cl_convs_at (self->convs, index);
+}
+
+int
+chatclient_conversation_find (chatclient_t *self, const char *spec,
+                              const chatclient_conversation_t **conversation)
+{
+    *conversation = NULL;
+    if (!spec || !*spec)
+        return CHAT_ERR_NOT_FOUND;
+    size_t len = strlen (spec);
+    size_t count = cl_convs_count (self->convs);
+    //  up to four decimal digits is always an index, never an id prefix,
+    //  so "send 9" cannot land in some conversation whose id starts with 9
+    if (strspn (spec, "0123456789") == len && len <= 4) {
+        size_t index = (size_t) strtoul (spec, NULL, 10);
+        if (index < 1 || index > count)
+            return CHAT_ERR_NOT_FOUND;
+        *conversation = cl_convs_at (self->convs, index - 1);
+        return CHAT_OK;
+    }
+    if (len > CHATCLIENT_HEX_SIZE - 1)
+        return CHAT_ERR_NOT_FOUND;
+    const chatclient_conversation_t *found = NULL;
+    for (size_t i = 0; i < count; i++) {
+        const chatclient_conversation_t *conv = cl_convs_at (self->convs, i);
+        if (strncasecmp (conv->hex, spec, len) == 0) {
+            if (found)
+                return CHAT_ERR_BAD_REQUEST;
+            found = conv;
+        }
+    }
+    if (!found)
+        return CHAT_ERR_NOT_FOUND;
+    *conversation = found;
+    return CHAT_OK;
+}
+
+size_t
+chatclient_message_count (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    return cl_convs_message_count (self->convs, conversation_id);
+}
+
+const chatclient_message_t *
+chatclient_message (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                    size_t index)
+{
+    return cl_convs_message (self->convs, conversation_id, index);
+}
+
+void
+chatclient_mark_read (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    cl_convs_mark_read (self->convs, conversation_id);
+}

@@ -1,0 +1,83 @@
+/*  cl_convs - the client's conversations: the list, members and tickets,
+    each conversation's key and message log, fetching what a push missed,
+    and the commands that wait on them (open, history, send)
+
+    Owns every conversation key and decrypted message (wiped when the
+    session ends or the object goes). Sits on the session, whose events it
+    passes on before acting on them: CL_EV_SESSION_UP lists the
+    conversations for the first time, _RENEWED lists them again, _DOWN
+    fails the commands still waiting and forgets everything; a
+    CL_EV_LINK_PUSH from the main server brings messages and new
+    conversations. Publishes CONVERSATIONS, CONVERSATION, MESSAGE, SENT,
+    OPENED, HISTORY, MEMBERS and the ERRORs of its commands.
+
+    Messages come out in sequence order per conversation, each once: a
+    push past a gap, or a list showing more than we saw, fetches the
+    missing ones (convlog keeps the order).
+*/
+#ifndef CL_CONVS_H_INCLUDED
+#define CL_CONVS_H_INCLUDED
+
+#include "chatclient.h"
+#include "cl_event.h"
+#include "cl_requests.h"
+#include "cl_session.h"
+
+typedef struct _cl_convs_t cl_convs_t;
+
+//  The conversations of session, over both servers' requests (all
+//  borrowed; sets itself as the session's listener).
+cl_convs_t *
+    cl_convs_new (cl_session_t *session, cl_requests_t *key, cl_requests_t *main);
+//  Keys and messages wiped; no event.
+void
+    cl_convs_destroy (cl_convs_t **self_p);
+
+void
+    cl_convs_set_listener (cl_convs_t *self, cl_listener_fn *fn, void *arg);
+
+//  The commands. The caller has checked that the session is logged in,
+//  and for those that name a conversation, that it exists (cl_convs_find).
+
+//  List the conversations: CONVERSATIONS for cmd (0: only news, as
+//  CONVERSATION events), and whatever was missed fetched.
+void
+    cl_convs_list (cl_convs_t *self, uint32_t cmd);
+//  Create one with these others (or find the 1:1): CONVERSATION for cmd.
+void
+    cl_convs_create (cl_convs_t *self, uint32_t cmd, const char **usernames,
+                     size_t count);
+//  Load the history, fetch the key, mark read: OPENED for cmd.
+void
+    cl_convs_open (cl_convs_t *self, uint32_t cmd, const uint8_t *id);
+//  As open, without marking read: HISTORY (messages after after_seq).
+void
+    cl_convs_history (cl_convs_t *self, uint32_t cmd, const uint8_t *id,
+                      uint64_t after_seq);
+//  A fresh member list: MEMBERS for cmd.
+void
+    cl_convs_members (cl_convs_t *self, uint32_t cmd, const uint8_t *id);
+//  Seal and send text (1..WIRE_MAX_TEXT bytes, checked by the caller)
+//  once the key is there: SENT for cmd.
+void
+    cl_convs_send (cl_convs_t *self, uint32_t cmd, const uint8_t *id,
+                   const char *text, size_t len);
+
+//  Views, borrowed until the next call that handles or ticks.
+size_t
+    cl_convs_count (cl_convs_t *self);
+//  0-based, in the order first seen.
+const chatclient_conversation_t *
+    cl_convs_at (cl_convs_t *self, size_t index);
+//  The conversation with this id (CHATCLIENT_ID_SIZE bytes), or NULL.
+const chatclient_conversation_t *
+    cl_convs_find (cl_convs_t *self, const uint8_t *id);
+size_t
+    cl_convs_message_count (cl_convs_t *self, const uint8_t *id);
+const chatclient_message_t *
+    cl_convs_message (cl_convs_t *self, const uint8_t *id, size_t index);
+//  The user has seen it: unread = 0.
+void
+    cl_convs_mark_read (cl_convs_t *self, const uint8_t *id);
+
+#endif

@@ -1,0 +1,514 @@
+/*  cl_link - one server connection of the client; see cl_link.h
+*/
+#include <stdlib.h>
+#include <string.h>
+#include "cl_link.h"
+#include "channel.h"
+#include "chaterror.h"
+#include "secret.h"
+#include "wire.h"
+
+struct _cl_link_t {
+    chatclient_server_t server;
+    const char *role;
+    char *endpoint;
+    char *pin_name;
+    char *pin;                  //  --pin fingerprint, or NULL
+    bool verbose;
+    int hello_timeout_ms;
+    rsakey_t *key;              //  borrowed: the client's key
+    pinstore_t *pins;           //  borrowed
+    cl_listener_t listener;
+    zsock_t *sock;              //  DEALER
+    bool connected;             //  zsock_connect done
+    channel_t *channel;
+    cl_link_state_t state;
+    int64_t deadline;           //  HELLO: give up waiting at
+    int64_t retry_at;           //  DOWN: next attempt at
+    int backoff;
+    char *fingerprint;
+    zsock_t *push;              //  SUB, main server only
+    uint8_t push_topic [CHANNEL_SESSION_TOKEN_SIZE];
+    bool push_subscribed;
+    zsock_t *monitor;           //  PAIR: the DEALER's disconnect events
+};
+
+//  ---------------------------------------------------------------- life
+
+//  Notice at once when the server goes away, so an idle client probes it
+//  (and learns it restarted) instead of waiting for a ping.
+static void
+s_monitor_start (cl_link_t *self)
+{
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "inproc://cl-link-%p", (void *) self);
+    if (zmq_socket_monitor (zsock_resolve (self->sock), endpoint,
+                            ZMQ_EVENT_DISCONNECTED) != 0)
+        return;
+    self->monitor = zsock_new_pair (endpoint);
+    if (self->monitor)
+        zsock_connect (self->monitor, "%s", endpoint);
+    else
+        zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
+}
+
+cl_link_t *
+cl_link_new (const cl_link_config_t *config, rsakey_t *key, pinstore_t *pins)
+{
+    assert (config && config->endpoint && key && pins);
+    cl_link_t *self = calloc (1, sizeof (cl_link_t));
+    assert (self);
+    self->server = config->server;
+    self->role = config->server == CHATCLIENT_KEYSERVER ? "keyserver" : "mainserver";
+    self->endpoint = strdup (config->endpoint);
+    self->pin_name = strdup (config->pin_name ? config->pin_name : config->endpoint);
+    self->pin = cl_strdup (config->pin);
+    self->verbose = config->verbose;
+    self->hello_timeout_ms = config->hello_timeout_ms;
+    self->key = key;
+    self->pins = pins;
+    self->backoff = CL_LINK_BACKOFF_MIN_MS;
+    self->sock = zsock_new (ZMQ_DEALER);
+    if (!self->sock) {
+        fprintf (stderr, "chat: cannot make a socket for the %s\n", self->role);
+        cl_link_destroy (&self);
+        return NULL;
+    }
+    zsock_set_linger (self->sock, 0);
+    zsock_set_maxmsgsize (self->sock, WIRE_MAX_FRAME);
+    zsock_set_sndhwm (self->sock, 10000);
+    if (config->push) {
+        self->push = zsock_new (ZMQ_SUB);
+        assert (self->push);
+        zsock_set_linger (self->push, 0);
+        zsock_set_maxmsgsize (self->push, WIRE_MAX_FRAME);
+        if (zsock_connect (self->push, "%s", config->push) != 0) {
+            fprintf (stderr, "chat: invalid push endpoint %s\n", config->push);
+            cl_link_destroy (&self);
+            return NULL;
+        }
+    }
+    if (config->monitor)
+        s_monitor_start (self);
+    return self;
+}
+
+void
+cl_link_destroy (cl_link_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cl_link_t *self = *self_p;
+    if (self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->push);
+    channel_destroy (&self->channel);
+    zsock_destroy (&self->sock);
+    free (self->endpoint);
+    free (self->pin_name);
+    free (self->pin);
+    free (self->fingerprint);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+cl_link_set_listener (cl_link_t *self, cl_listener_fn *fn, void *arg)
+{
+    self->listener.fn = fn;
+    self->listener.arg = arg;
+}
+
+//  ---------------------------------------------------------------- state
+
+static void
+s_disconnect (cl_link_t *self)
+{
+    if (self->connected) {
+        zsock_disconnect (self->sock, "%s", self->endpoint);
+        self->connected = false;
+    }
+}
+
+static int
+s_send_frame (cl_link_t *self, const uint8_t *frame, size_t size)
+{
+    int rc = zmq_send (zsock_resolve (self->sock), frame, size, ZMQ_DONTWAIT);
+    return rc < 0 ? -1 : 0;
+}
+
+void
+cl_link_attempt (cl_link_t *self)
+{
+    if (self->state == CL_LINK_REFUSED)
+        return;
+    channel_destroy (&self->channel);
+    self->channel = channel_client_new (self->key);
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    //  a fresh connection drops whatever the old one still had queued
+    s_disconnect (self);
+    if (zsock_connect (self->sock, "%s", self->endpoint) == 0)
+        self->connected = true;
+    if (!self->channel || !self->connected
+    ||  channel_client_hello (self->channel, &frame, &size) != CHAT_OK
+    ||  s_send_frame (self, frame, size) != 0) {
+        free (frame);
+        self->state = CL_LINK_DOWN;
+        self->retry_at = zclock_mono () + self->backoff;
+        return;
+    }
+    free (frame);
+    self->state = CL_LINK_HELLO;
+    self->deadline = zclock_mono () + self->hello_timeout_ms;
+    if (self->verbose)
+        zsys_info ("chat: handshake with %s %s", self->role, self->endpoint);
+}
+
+void
+cl_link_reset (cl_link_t *self, int code, const char *why)
+{
+    if (self->state == CL_LINK_REFUSED)
+        return;
+    channel_destroy (&self->channel);
+    self->state = CL_LINK_DOWN;
+    self->retry_at = zclock_mono () + self->backoff;
+    if (self->verbose)
+        zsys_info ("chat: %s %s: %s; retrying in %d ms", self->role,
+                   self->endpoint, why, self->backoff);
+    cl_event_t event = { .kind = CL_EV_LINK_DOWN, .server = self->server, .code = code,
+                         .text = why, .retry_ms = (uint32_t) self->backoff };
+    self->backoff = self->backoff * 2 > CL_LINK_BACKOFF_MAX_MS
+                  ? CL_LINK_BACKOFF_MAX_MS : self->backoff * 2;
+    cl_listener_emit (&self->listener, &event);
+}
+
+//  The push socket follows the session token of the channel just opened.
+static void
+s_push_subscribe (cl_link_t *self)
+{
+    void *sub = zsock_resolve (self->push);
+    if (self->push_subscribed)
+        zmq_setsockopt (sub, ZMQ_UNSUBSCRIBE, self->push_topic, CHANNEL_SESSION_TOKEN_SIZE);
+    memcpy (self->push_topic, channel_session_token (self->channel),
+            CHANNEL_SESSION_TOKEN_SIZE);
+    zmq_setsockopt (sub, ZMQ_SUBSCRIBE, self->push_topic, CHANNEL_SESSION_TOKEN_SIZE);
+    self->push_subscribed = true;
+}
+
+static void
+s_opened (cl_link_t *self)
+{
+    self->state = CL_LINK_OPEN;
+    self->backoff = CL_LINK_BACKOFF_MIN_MS;
+    free (self->fingerprint);
+    self->fingerprint = strdup (channel_peer_fingerprint_text (self->channel));
+    if (self->push)
+        s_push_subscribe (self);
+    if (self->verbose)
+        zsys_info ("chat: connected to %s %s, key %s", self->role,
+                   self->endpoint, self->fingerprint);
+    cl_listener_signal (&self->listener, CL_EV_LINK_OPEN, self->server);
+}
+
+//  The server's key against the pin. True when it may be used; a new pin
+//  is saved and said.
+static bool
+s_pin_check (cl_link_t *self)
+{
+    const char *offered = channel_peer_fingerprint_text (self->channel);
+    const char *pinned = NULL;
+    pin_result_t result;
+    if (self->pin) {
+        result = streq (offered, self->pin) ? PIN_MATCH : PIN_MISMATCH;
+        pinned = self->pin;
+    }
+    else
+        result = pinstore_check (self->pins, self->pin_name, offered, &pinned);
+
+    if (result == PIN_MATCH)
+        return true;
+    if (result == PIN_UNKNOWN) {
+        char *problem = NULL;
+        if (pinstore_add (self->pins, self->pin_name, offered) != 0)
+            problem = cl_format ("could not save the pin to %s", pinstore_path (self->pins));
+        cl_event_t event = { .kind = CL_EV_LINK_PIN_NEW, .server = self->server,
+                             .fingerprint = offered, .text = problem };
+        cl_listener_emit (&self->listener, &event);
+        free (problem);
+        return true;
+    }
+    char *why = cl_format (
+        "the %s at %s offers key %s but %s was pinned%s%s; refusing it "
+        "(if the server's key really changed, remove its line from %s)",
+        self->role, self->endpoint, offered, pinned ? pinned : "?",
+        self->pin ? " on the command line" : " for ", self->pin ? "" : self->pin_name,
+        self->pin ? "the command line" : pinstore_path (self->pins));
+    //  nothing sealed was sent, and nothing will be
+    char *offered_copy = strdup (offered);
+    channel_destroy (&self->channel);
+    s_disconnect (self);
+    self->state = CL_LINK_REFUSED;
+    cl_event_t event = { .kind = CL_EV_LINK_REFUSED, .server = self->server,
+                         .code = CHAT_ERR_PIN_MISMATCH, .text = why,
+                         .fingerprint = offered_copy, .pinned = pinned };
+    cl_listener_emit (&self->listener, &event);
+    free (offered_copy);
+    free (why);
+    return false;
+}
+
+//  ---------------------------------------------------------------- frames
+
+static void
+s_on_welcome (cl_link_t *self, const uint8_t *data, size_t size)
+{
+    int rc = channel_client_accept (self->channel, data, size);
+    if (rc != CHAT_OK) {
+        char *why = cl_format ("handshake failed: %s", chat_strerror (rc));
+        cl_link_reset (self, rc, why);
+        free (why);
+    }
+    else
+    if (s_pin_check (self))
+        s_opened (self);
+}
+
+static void
+s_on_error (cl_link_t *self, Chat__Error *error)
+{
+    int code = (int) error->code;
+    if (self->state == CL_LINK_HELLO) {
+        char *why = cl_format ("server refused the handshake: %s", chat_strerror (code));
+        if (error->retry_after_ms > (uint32_t) self->backoff)
+            self->backoff = error->retry_after_ms > CL_LINK_BACKOFF_MAX_MS
+                          ? CL_LINK_BACKOFF_MAX_MS : (int) error->retry_after_ms;
+        cl_link_reset (self, code, why);
+        free (why);
+    }
+    else
+    if (self->state == CL_LINK_OPEN && code == CHAT_ERR_UNKNOWN_SESSION) {
+        self->backoff = CL_LINK_BACKOFF_MIN_MS;
+        cl_link_reset (self, code, "the server does not know our session (restarted?)");
+    }
+    else
+    if (self->state == CL_LINK_OPEN && self->verbose)
+        zsys_info ("chat: %s refused a frame: %s", self->role, chat_strerror (code));
+}
+
+static void
+s_on_sealed (cl_link_t *self, Chat__Sealed *sealed)
+{
+    if (self->state != CL_LINK_OPEN || !sealed->token
+    ||  sealed->session_id.len != CHANNEL_SESSION_ID_SIZE
+    ||  memcmp (sealed->session_id.data, channel_session_id (self->channel),
+                CHANNEL_SESSION_ID_SIZE) != 0)
+        return;
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    if (channel_open (self->channel, sealed->token, strlen (sealed->token),
+                      &payload, &len) != CHAT_OK)
+        return;
+    cl_event_t event = { .kind = CL_EV_LINK_REPLY, .server = self->server,
+                         .data = payload, .size = len };
+    cl_listener_emit (&self->listener, &event);
+    secret_wipe (payload, len);
+    free (payload);
+}
+
+//  One frame from the server's DEALER.
+static void
+s_frame (cl_link_t *self, const uint8_t *data, size_t size)
+{
+    Chat__Envelope *env = NULL;
+    if (wire_envelope_unpack (data, size, &env) != CHAT_OK)
+        return;
+    switch (env->kind_case) {
+        case CHAT__ENVELOPE__KIND_WELCOME:
+            if (self->state == CL_LINK_HELLO)
+                s_on_welcome (self, data, size);
+            break;
+        case CHAT__ENVELOPE__KIND_ERROR:
+            s_on_error (self, env->error);
+            break;
+        case CHAT__ENVELOPE__KIND_SEALED:
+            s_on_sealed (self, env->sealed);
+            break;
+        case CHAT__ENVELOPE__KIND_HELLO:
+            //  our own Hello came back: with no server listening, TCP on
+            //  loopback can connect a socket to itself (same port both
+            //  ends). Drop that connection at once, which frees the port
+            //  for the server coming back.
+            if (self->state == CL_LINK_HELLO) {
+                self->backoff = CL_LINK_BACKOFF_MIN_MS;
+                cl_link_reset (self, CHATCLIENT_ERR_CONNECTION,
+                               "connected to itself; the server is not up yet");
+                s_disconnect (self);
+            }
+            break;
+        default:
+            break;
+    }
+    protobuf_c_message_free_unpacked ((ProtobufCMessage *) env, NULL);
+}
+
+static void
+s_read_dealer (cl_link_t *self)
+{
+    while (zsock_events (self->sock) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (self->sock);
+        if (!msg)
+            break;
+        zframe_t *frame = zmsg_first (msg);
+        if (frame && zmsg_size (msg) == 1)
+            s_frame (self, zframe_data (frame), zframe_size (frame));
+        zmsg_destroy (&msg);
+    }
+}
+
+//  A push: topic (our session token) and the sealed body.
+static void
+s_read_push (cl_link_t *self)
+{
+    while (zsock_events (self->push) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (self->push);
+        if (!msg)
+            break;
+        zmsg_first (msg);
+        zframe_t *body = zmsg_next (msg);
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        if (zmsg_size (msg) == 2 && body && self->state == CL_LINK_OPEN
+        &&  channel_open_push (self->channel, zframe_data (body), zframe_size (body),
+                               &payload, &len) == CHAT_OK) {
+            cl_event_t event = { .kind = CL_EV_LINK_PUSH, .server = self->server,
+                                 .data = payload, .size = len };
+            cl_listener_emit (&self->listener, &event);
+            secret_wipe (payload, len);
+            free (payload);
+        }
+        zmsg_destroy (&msg);
+    }
+}
+
+static void
+s_read_monitor (cl_link_t *self)
+{
+    bool gone = false;
+    while (zsock_events (self->monitor) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (self->monitor);
+        if (!msg)
+            break;
+        gone = true;
+        zmsg_destroy (&msg);
+    }
+    if (gone && self->state == CL_LINK_OPEN)
+        cl_listener_signal (&self->listener, CL_EV_LINK_PEER_GONE, self->server);
+}
+
+//  ---------------------------------------------------------------- loop
+
+int
+cl_link_send (cl_link_t *self, const uint8_t *payload, size_t len)
+{
+    if (self->state != CL_LINK_OPEN)
+        return -1;
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    if (channel_seal (self->channel, payload, len, &frame, &size) != CHAT_OK)
+        return -1;
+    int rc = s_send_frame (self, frame, size);
+    free (frame);
+    return rc;
+}
+
+size_t
+cl_link_sockets (cl_link_t *self, zsock_t **socks, size_t max)
+{
+    zsock_t *all [] = { self->sock, self->push, self->monitor };
+    size_t count = 0;
+    for (size_t i = 0; i < sizeof (all) / sizeof (all [0]); i++)
+        if (all [i] && count < max)
+            socks [count++] = all [i];
+    return count;
+}
+
+bool
+cl_link_handle (cl_link_t *self, void *which)
+{
+    if (!which)
+        return false;
+    if (which == self->sock)
+        s_read_dealer (self);
+    else
+    if (self->push && which == self->push)
+        s_read_push (self);
+    else
+    if (self->monitor && which == self->monitor)
+        s_read_monitor (self);
+    else
+        return false;
+    return true;
+}
+
+void
+cl_link_tick (cl_link_t *self, int64_t now)
+{
+    if (self->state == CL_LINK_DOWN && now >= self->retry_at)
+        cl_link_attempt (self);
+    else
+    if (self->state == CL_LINK_HELLO && now >= self->deadline) {
+        char *why = cl_format ("no answer from %s", self->endpoint);
+        cl_link_reset (self, CHATCLIENT_ERR_TIMEOUT, why);
+        free (why);
+    }
+}
+
+int64_t
+cl_link_due (cl_link_t *self, int64_t due)
+{
+    if (self->state == CL_LINK_DOWN && self->retry_at < due)
+        due = self->retry_at;
+    if (self->state == CL_LINK_HELLO && self->deadline < due)
+        due = self->deadline;
+    return due;
+}
+
+//  ---------------------------------------------------------------- views
+
+cl_link_state_t
+cl_link_state (cl_link_t *self)
+{
+    return self->state;
+}
+
+chatclient_server_t
+cl_link_server (cl_link_t *self)
+{
+    return self->server;
+}
+
+const char *
+cl_link_role (cl_link_t *self)
+{
+    return self->role;
+}
+
+const char *
+cl_link_endpoint (cl_link_t *self)
+{
+    return self->endpoint;
+}
+
+const char *
+cl_link_pin_name (cl_link_t *self)
+{
+    return self->pin_name;
+}
+
+const char *
+cl_link_fingerprint (cl_link_t *self)
+{
+    return self->fingerprint;
+}

@@ -1,0 +1,102 @@
+/*  cl_link - one server connection of the client: its DEALER, the secure
+    channel over it, the handshake, the pin check, the reconnect back-off,
+    and for the main server the push socket and a socket monitor
+
+    The bottom of libchatclient (see cl_event.h). A link never calls up: it
+    tells its listener (the link's cl_requests) what happened:
+    CL_EV_LINK_OPEN, _DOWN, _PIN_NEW, _REFUSED, _REPLY (a sealed frame,
+    opened), _PUSH (a push, opened) and _PEER_GONE (the monitor saw the TCP
+    connection drop).
+
+        DOWN --attempt--> HELLO --Welcome, pin ok--> OPEN
+          ^                 |  \--pin mismatch--> REFUSED (for good)
+          +-- back-off <----+-- timeout, refusal, unknown session, reset
+*/
+#ifndef CL_LINK_H_INCLUDED
+#define CL_LINK_H_INCLUDED
+
+#include "chatclient.h"
+#include "cl_event.h"
+#include "pinstore.h"
+#include "rsakey.h"
+
+typedef enum {
+    CL_LINK_DOWN,               //  waiting to try again
+    CL_LINK_HELLO,              //  handshake under way
+    CL_LINK_OPEN,               //  channel up, pin accepted
+    CL_LINK_REFUSED             //  the server's key does not match its pin
+} cl_link_state_t;
+
+#define CL_LINK_BACKOFF_MIN_MS 100
+#define CL_LINK_BACKOFF_MAX_MS 5000
+
+typedef struct {
+    chatclient_server_t server;
+    const char *endpoint;       //  request endpoint
+    const char *push;           //  push endpoint, or NULL for none
+    const char *pin_name;       //  name in the pin file; NULL: the endpoint
+    const char *pin;            //  "SHA256:..." to accept only that key;
+                                //  NULL: the pin file decides
+    int hello_timeout_ms;       //  give up on a handshake after this
+    bool monitor;               //  watch the connection for drops
+    bool verbose;               //  zsys_info lines, never a secret
+} cl_link_config_t;
+
+typedef struct _cl_link_t cl_link_t;
+
+//  A link (socket made, not connected). key and pins are borrowed and
+//  outlive it. NULL with a message on stderr when an endpoint is invalid
+//  or a socket cannot be made.
+cl_link_t *
+    cl_link_new (const cl_link_config_t *config, rsakey_t *key, pinstore_t *pins);
+void
+    cl_link_destroy (cl_link_t **self_p);
+
+//  Where the link's events go.
+void
+    cl_link_set_listener (cl_link_t *self, cl_listener_fn *fn, void *arg);
+
+//  Connect afresh and send the Hello; when that cannot be done the link is
+//  DOWN and tries again after the back-off.
+void
+    cl_link_attempt (cl_link_t *self);
+//  The link is broken (no answer, the server forgot us): DOWN, tell the
+//  listener, try again after the back-off. Nothing on a refused link.
+void
+    cl_link_reset (cl_link_t *self, int code, const char *why);
+
+//  Seal payload and send it, never blocking. 0, or -1 when the link is not
+//  open or the frame could not be queued.
+int
+    cl_link_send (cl_link_t *self, const uint8_t *payload, size_t len);
+
+//  The sockets to poll (stable for the link's lifetime); returns count.
+size_t
+    cl_link_sockets (cl_link_t *self, zsock_t **socks, size_t max);
+//  One of the link's sockets is readable: handle everything waiting on
+//  it. False when which is not the link's.
+bool
+    cl_link_handle (cl_link_t *self, void *which);
+//  The link's timers: retry after back-off, give up on a Hello.
+void
+    cl_link_tick (cl_link_t *self, int64_t now);
+//  The earlier of due and the link's next timer.
+int64_t
+    cl_link_due (cl_link_t *self, int64_t due);
+
+cl_link_state_t
+    cl_link_state (cl_link_t *self);
+chatclient_server_t
+    cl_link_server (cl_link_t *self);
+//  "keyserver" or "mainserver"
+const char *
+    cl_link_role (cl_link_t *self);
+const char *
+    cl_link_endpoint (cl_link_t *self);
+const char *
+    cl_link_pin_name (cl_link_t *self);
+//  The server's key fingerprint once accepted, else NULL.
+const char *
+    cl_link_fingerprint (cl_link_t *self);
+
+#endif

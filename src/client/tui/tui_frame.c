@@ -1,0 +1,317 @@
+/*  tui_frame - what every screen shares; see tui_frame.h
+*/
+#include <stdarg.h>
+
+#include "tui_frame.h"
+
+#define STATUS_MS 6000
+#define STATUS_ERROR_MS 12000
+
+static const char *s_server_label [2] = { "key server", "main server" };
+
+struct _tui_frame_t {
+    chatclient_t *client;
+    bool colors;
+    tui_server_state_t servers [2];
+    char *status;               //  the status line's message
+    bool status_error;
+    int64_t status_until;       //  zclock_mono: hints again after this
+};
+
+tui_frame_t *
+tui_frame_new (chatclient_t *client)
+{
+    assert (client);
+    tui_frame_t *self = (tui_frame_t *) zmalloc (sizeof (tui_frame_t));
+    if (self)
+        self->client = client;
+    return self;
+}
+
+static void
+s_server_free (tui_server_state_t *server)
+{
+    zstr_free (&server->endpoint);
+    zstr_free (&server->fingerprint);
+    zstr_free (&server->pinned);
+    zstr_free (&server->problem);
+}
+
+void
+tui_frame_destroy (tui_frame_t **self_p)
+{
+    assert (self_p);
+    tui_frame_t *self = *self_p;
+    if (!self)
+        return;
+    for (int i = 0; i < 2; i++)
+        s_server_free (&self->servers [i]);
+    zstr_free (&self->status);
+    free (self);
+    *self_p = NULL;
+}
+
+chatclient_t *
+tui_frame_client (tui_frame_t *self)
+{
+    return self->client;
+}
+
+void
+tui_frame_start_colors (tui_frame_t *self)
+{
+    if (!has_colors () || start_color () != OK)
+        return;
+    use_default_colors ();
+    init_pair (TUI_PAIR_TITLE, COLOR_WHITE, COLOR_BLUE);
+    init_pair (TUI_PAIR_ERROR, COLOR_RED, -1);
+    init_pair (TUI_PAIR_OK, COLOR_GREEN, -1);
+    init_pair (TUI_PAIR_OWN, COLOR_CYAN, -1);
+    init_pair (TUI_PAIR_DIM, COLOR_BLUE, -1);
+    init_pair (TUI_PAIR_WARN, COLOR_WHITE, COLOR_RED);
+    init_pair (TUI_PAIR_SELECT, COLOR_BLACK, COLOR_CYAN);
+    init_pair (TUI_PAIR_FIELD, -1, -1);
+    init_pair (TUI_PAIR_NAME1, COLOR_YELLOW, -1);
+    init_pair (TUI_PAIR_NAME2, COLOR_MAGENTA, -1);
+    init_pair (TUI_PAIR_NAME3, COLOR_GREEN, -1);
+    init_pair (TUI_PAIR_NAME4, COLOR_RED, -1);
+    self->colors = true;
+}
+
+bool
+tui_frame_colors (tui_frame_t *self)
+{
+    return self->colors;
+}
+
+//  ---------------------------------------------------------------- status
+
+void
+tui_frame_status (tui_frame_t *self, bool error, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char *text = zsys_vprintf (format, args);
+    va_end (args);
+    if (!text)
+        return;
+    zstr_free (&self->status);
+    self->status = text;
+    self->status_error = error;
+    self->status_until = zclock_mono () + (error? STATUS_ERROR_MS: STATUS_MS);
+}
+
+bool
+tui_frame_status_expired (tui_frame_t *self)
+{
+    if (self->status && zclock_mono () >= self->status_until) {
+        zstr_free (&self->status);
+        return true;
+    }
+    return false;
+}
+
+bool
+tui_frame_status_showing (tui_frame_t *self)
+{
+    return self->status && self->status_until > zclock_mono ();
+}
+
+//  ---------------------------------------------------------------- events
+
+static void
+s_replace (char **field, const char *value)
+{
+    zstr_free (field);
+    if (value)
+        *field = strdup (value);
+}
+
+void
+tui_frame_event (tui_frame_t *self, chatclient_event_t *event)
+{
+    int which = event->server == CHATCLIENT_MAINSERVER? 1: 0;
+    tui_server_state_t *server = &self->servers [which];
+    switch (event->type) {
+        case CHATCLIENT_EV_CONNECTED:
+            server->connected = true;
+            s_replace (&server->endpoint, event->endpoint);
+            s_replace (&server->fingerprint, event->fingerprint);
+            zstr_free (&server->problem);
+            tui_frame_status (self, false, "Connected to the %s %s (%s)",
+                              s_server_label [which],
+                              event->endpoint? event->endpoint: "",
+                              event->fingerprint? event->fingerprint: "");
+            break;
+        case CHATCLIENT_EV_DISCONNECTED:
+            server->connected = false;
+            server->retry_ms = event->retry_ms;
+            s_replace (&server->problem, event->text);
+            tui_frame_status (self, true, "Lost the %s: %s; retrying in %.1f s",
+                              s_server_label [which],
+                              event->text? event->text: chatclient_errname (event->code),
+                              event->retry_ms / 1000.0);
+            break;
+        case CHATCLIENT_EV_PIN_NEW:
+            tui_frame_status (self, false, "New %s key pinned (first use): %s",
+                              s_server_label [which],
+                              event->fingerprint? event->fingerprint: "");
+            break;
+        case CHATCLIENT_EV_PIN_MISMATCH:
+            server->connected = false;
+            server->refused = true;
+            s_replace (&server->endpoint, event->name? event->name: event->endpoint);
+            s_replace (&server->fingerprint, event->fingerprint);
+            s_replace (&server->pinned, event->pinned);
+            tui_frame_status (self, true, "The %s's key has changed: refused",
+                              s_server_label [which]);
+            break;
+        case CHATCLIENT_EV_LOGGED_IN:
+            if (event->cmd == 0)
+                tui_frame_status (self, false, "Session resumed after reconnecting");
+            break;
+        case CHATCLIENT_EV_ERROR:
+            if (event->cmd == 0)
+                tui_frame_status (self, true, "%s",
+                                  event->text? event->text: chatclient_errname (event->code));
+            break;
+        default:
+            break;
+    }
+}
+
+const tui_server_state_t *
+tui_frame_server (tui_frame_t *self, chatclient_server_t server)
+{
+    return &self->servers [server == CHATCLIENT_MAINSERVER? 1: 0];
+}
+
+//  ---------------------------------------------------------------- drawing
+
+int
+tui_frame_attr (tui_frame_t *self, int pair)
+{
+    if (self->colors)
+        return COLOR_PAIR (pair) | (pair == TUI_PAIR_TITLE || pair == TUI_PAIR_WARN
+                                    || pair == TUI_PAIR_ERROR? A_BOLD: 0)
+                                 | (pair == TUI_PAIR_FIELD? A_UNDERLINE: 0);
+    switch (pair) {
+        case TUI_PAIR_TITLE:
+        case TUI_PAIR_SELECT:
+        case TUI_PAIR_WARN:
+            return A_REVERSE;
+        case TUI_PAIR_ERROR:
+        case TUI_PAIR_OWN:
+            return A_BOLD;
+        case TUI_PAIR_DIM:
+            return A_DIM;
+        case TUI_PAIR_FIELD:
+            return A_UNDERLINE;
+        default:
+            return A_NORMAL;
+    }
+}
+
+void
+tui_frame_put (int y, int x, int width, int attr, const char *utf8)
+{
+    if (width <= 0 || y < 0 || y >= LINES || x >= COLS)
+        return;
+    attron (attr);
+    tui_text_draw_utf8 (y, x, utf8, width);
+    attroff (attr);
+}
+
+void
+tui_frame_draw_title (tui_frame_t *self, const char *title)
+{
+    int attr = tui_frame_attr (self, TUI_PAIR_TITLE);
+    attron (attr);
+    mvhline (0, 0, ' ', COLS);
+    attroff (attr);
+    tui_frame_put (0, 1, COLS - 2, attr, title);
+    //  Right: both servers' states, as short as the width allows
+    char right [128];
+    const char *state [2];
+    for (int i = 0; i < 2; i++)
+        state [i] = self->servers [i].refused? "REFUSED"
+                  : self->servers [i].connected? "ok": "connecting";
+    if (COLS >= 70)
+        snprintf (right, sizeof right, "key server: %s  main server: %s ",
+                  state [0], state [1]);
+    else
+        snprintf (right, sizeof right, "key:%s main:%s ", state [0], state [1]);
+    int width = (int) strlen (right);
+    if (width < COLS - 20)
+        tui_frame_put (0, COLS - width, width, attr, right);
+}
+
+void
+tui_frame_draw_status (tui_frame_t *self, const char *hints)
+{
+    int y = LINES - 1;
+    move (y, 0);
+    clrtoeol ();
+    if (self->status && zclock_mono () < self->status_until)
+        tui_frame_put (y, 1, COLS - 2,
+                       tui_frame_attr (self, self->status_error? TUI_PAIR_ERROR: TUI_PAIR_OK),
+                       self->status);
+    else
+        tui_frame_put (y, 1, COLS - 2, tui_frame_attr (self, TUI_PAIR_DIM), hints);
+}
+
+int
+tui_frame_draw_pin_warning (tui_frame_t *self, int y)
+{
+    int lines = 0;
+    int attr = tui_frame_attr (self, TUI_PAIR_WARN);
+    for (int i = 0; i < 2; i++) {
+        tui_server_state_t *server = &self->servers [i];
+        if (!server->refused)
+            continue;
+        char *text [5];
+        text [0] = zsys_sprintf (
+            "  WARNING: the %s's key has CHANGED - refused, not connecting to it  ",
+            s_server_label [i]);
+        text [1] = zsys_sprintf ("  server:  %s", server->endpoint? server->endpoint: "?");
+        text [2] = zsys_sprintf ("  offered: %s", server->fingerprint? server->fingerprint: "?");
+        text [3] = zsys_sprintf ("  pinned:  %s", server->pinned? server->pinned: "?");
+        text [4] = zsys_sprintf (
+            "  Someone may be impersonating it. If the change is expected, remove its line from known_servers.");
+        for (int j = 0; j < 5; j++) {
+            if (y + lines < LINES - 1) {
+                attron (attr);
+                mvhline (y + lines, 0, ' ', COLS);
+                attroff (attr);
+                tui_frame_put (y + lines, 0, COLS, attr, text [j]);
+                lines++;
+            }
+            zstr_free (&text [j]);
+        }
+    }
+    return lines;
+}
+
+char *
+tui_frame_conversation_name (tui_frame_t *self, const chatclient_conversation_t *conv)
+{
+    const char *me = chatclient_username (self->client);
+    size_t size = 1;
+    for (size_t i = 0; i < conv->member_count; i++)
+        size += strlen (conv->members [i]) + 2;
+    char *name = (char *) zmalloc (size + 16);
+    bool self_seen = false;
+    for (size_t i = 0; i < conv->member_count; i++) {
+        //  Me once; a group may name me again, and shows it
+        if (me && streq (conv->members [i], me) && !self_seen) {
+            self_seen = true;
+            continue;
+        }
+        if (*name)
+            strcat (name, ", ");
+        strcat (name, conv->members [i]);
+    }
+    if (!*name)
+        strcpy (name, "(just you)");
+    return name;
+}

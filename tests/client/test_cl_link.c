@@ -1,0 +1,254 @@
+/*  test_cl_link - cl_link alone against the real servers in-process: the
+    handshake, pins (first use, a match, a mismatch), a frame out and its
+    reply in, a server that restarts under an open link (monitor, unknown
+    session, back in), and a server that never answers (back-off)
+
+    The layer above is the test: its recorder is the links' listener.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include "cltest.h"
+#include "chaterror.h"
+#include "wire.h"
+
+//  A ping, packed, as the main server takes it.
+static void
+s_ping_payload (uint64_t request_id, uint8_t **payload, size_t *len)
+{
+    Chat__PingRequest body = CHAT__PING_REQUEST__INIT;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.request_id = request_id;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_PING;
+    req.ping = &body;
+    assert_int_equal (wire_pack ((ProtobufCMessage *) &req, payload, len), CHAT_OK);
+}
+
+//  A REPLY event unpacked as the main server's reply.
+static Chat__MainReply *
+s_main_reply (cltest_event_t *event)
+{
+    Chat__MainReply *reply = NULL;
+    assert_int_equal (wire_unpack (&chat__main_reply__descriptor, event->data, event->size,
+                                   (ProtobufCMessage **) &reply), CHAT_OK);
+    return reply;
+}
+
+static void
+test_open_and_pin (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, NULL);
+    cl_link_t *main = stack->links [CHATCLIENT_MAINSERVER];
+    assert_int_equal (cl_link_state (main), CL_LINK_HELLO);
+    assert_null (cl_link_fingerprint (main));
+
+    //  first use: the key is pinned, then the link opens
+    cltest_event_t *open = cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                              0, CLTEST_WAIT);
+    assert_non_null (open);
+    cltest_event_t *pinned = cltest_recorder_find (stack->recorder, CL_EV_LINK_PIN_NEW,
+                                                   CHATCLIENT_MAINSERVER, 0);
+    assert_non_null (pinned);
+    assert_string_equal (pinned->fingerprint, servers->ms_fingerprint);
+    assert_null (pinned->text);             //  saved
+    assert_int_equal (cl_link_state (main), CL_LINK_OPEN);
+    assert_string_equal (cl_link_fingerprint (main), servers->ms_fingerprint);
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_KEYSERVER,
+                                        0, CLTEST_WAIT));
+    //  the pin is in the file, under the endpoint's name
+    pinstore_t *pins = pinstore_new (stack->pin_path);
+    const char *on_file = NULL;
+    assert_int_equal (pinstore_check (pins, servers->ms_endpoint,
+                                      servers->ms_fingerprint, &on_file), PIN_MATCH);
+    pinstore_destroy (&pins);
+
+    //  a frame out, its reply in, opened
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    s_ping_payload (42, &payload, &len);
+    size_t mark = cltest_recorder_size (stack->recorder);
+    assert_int_equal (cl_link_send (main, payload, len), 0);
+    free (payload);
+    cltest_event_t *event = cltest_stack_wait (stack, CL_EV_LINK_REPLY, CHATCLIENT_MAINSERVER,
+                                               mark, CLTEST_WAIT);
+    assert_non_null (event);
+    Chat__MainReply *reply = s_main_reply (event);
+    assert_int_equal (reply->request_id, 42);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_PONG);
+    chat__main_reply__free_unpacked (reply, NULL);
+    cltest_stack_destroy (&stack);
+}
+
+static void
+test_pin_match_and_mismatch (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    //  the right pin given: no pin event, open
+    cl_link_config_t config = { .server = CHATCLIENT_MAINSERVER,
+                                .pin = servers->ms_fingerprint };
+    cltest_options_t options = { .link = &config };
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_PIN_NEW,
+                                             CHATCLIENT_MAINSERVER), 0);
+    cltest_stack_destroy (&stack);
+
+    //  another key pinned: refused, for good, and nothing goes out
+    const char *wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    config.pin = wrong;
+    stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    cl_link_t *main = stack->links [CHATCLIENT_MAINSERVER];
+    cltest_event_t *refused = cltest_stack_wait (stack, CL_EV_LINK_REFUSED,
+                                                 CHATCLIENT_MAINSERVER, 0, CLTEST_WAIT);
+    assert_non_null (refused);
+    assert_int_equal (refused->code, CHAT_ERR_PIN_MISMATCH);
+    assert_string_equal (refused->fingerprint, servers->ms_fingerprint);
+    assert_string_equal (refused->pinned, wrong);
+    assert_non_null (strstr (refused->text, "refusing it"));
+    assert_int_equal (cl_link_state (main), CL_LINK_REFUSED);
+    assert_null (cl_link_fingerprint (main));
+    uint8_t payload [4] = { 0 };
+    assert_int_equal (cl_link_send (main, payload, sizeof (payload)), -1);
+    //  no second try, however long we wait
+    cltest_stack_run (stack, 1500, NULL, NULL);
+    assert_int_equal (cl_link_state (main), CL_LINK_REFUSED);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_REFUSED,
+                                             CHATCLIENT_MAINSERVER), 1);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_OPEN,
+                                             CHATCLIENT_MAINSERVER), 0);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_DOWN,
+                                             CHATCLIENT_MAINSERVER), 0);
+    cltest_stack_destroy (&stack);
+}
+
+static void
+test_server_restarts (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, NULL);
+    cl_link_t *main = stack->links [CHATCLIENT_MAINSERVER];
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    size_t mark = cltest_recorder_size (stack->recorder);
+
+    //  the server goes: the monitor says so while the link is still open
+    cltest_mainserver_stop (servers);
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_PEER_GONE, CHATCLIENT_MAINSERVER,
+                                        mark, CLTEST_WAIT));
+    assert_int_equal (cl_link_state (main), CL_LINK_OPEN);
+
+    //  it comes back without our session: the next frame learns that, the
+    //  link goes down and opens again, same key, no pin event
+    cltest_mainserver_start (servers);
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    s_ping_payload (7, &payload, &len);
+    assert_int_equal (cl_link_send (main, payload, len), 0);
+    free (payload);
+    cltest_event_t *down = cltest_stack_wait (stack, CL_EV_LINK_DOWN, CHATCLIENT_MAINSERVER,
+                                              mark, CLTEST_WAIT);
+    assert_non_null (down);
+    assert_int_equal (down->code, CHAT_ERR_UNKNOWN_SESSION);
+    assert_int_equal (down->retry_ms, CL_LINK_BACKOFF_MIN_MS);
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        mark, CLTEST_WAIT));
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_PIN_NEW,
+                                             CHATCLIENT_MAINSERVER), 1);
+    assert_string_equal (cl_link_fingerprint (main), servers->ms_fingerprint);
+    cltest_stack_destroy (&stack);
+}
+
+//  Two DOWN events from the link under test.
+static bool
+s_two_downs (cltest_stack_t *stack, void *arg)
+{
+    (void) arg;
+    return cltest_recorder_count (stack->recorder, CL_EV_LINK_DOWN,
+                                  CHATCLIENT_KEYSERVER) >= 2;
+}
+
+static void
+test_no_answer (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    //  a server that takes the Hello and never answers: held open for the
+    //  whole test, so that nothing else can take its port meanwhile
+    zsock_t *silent = zsock_new (ZMQ_ROUTER);
+    int port = zsock_bind (silent, "tcp://127.0.0.1:!");
+    assert_true (port > 0);
+    char endpoint [64];
+    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+
+    cl_link_config_t config = { .server = CHATCLIENT_KEYSERVER, .endpoint = endpoint,
+                                .hello_timeout_ms = 300 };
+    cltest_options_t options = { .link = &config };
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    cl_link_t *key = stack->links [CHATCLIENT_KEYSERVER];
+    assert_true (cltest_stack_run (stack, CLTEST_WAIT, s_two_downs, NULL));
+    //  each handshake gives up, and the wait before the next one doubles
+    cltest_event_t *first = cltest_recorder_find (stack->recorder, CL_EV_LINK_DOWN,
+                                                  CHATCLIENT_KEYSERVER, 0);
+    assert_int_equal (first->code, CHATCLIENT_ERR_TIMEOUT);
+    assert_non_null (strstr (first->text, endpoint));
+    assert_int_equal (first->retry_ms, CL_LINK_BACKOFF_MIN_MS);
+    cltest_event_t *second = NULL;
+    for (size_t i = 0; i < cltest_recorder_size (stack->recorder) && !second; i++) {
+        cltest_event_t *event = cltest_recorder_at (stack->recorder, i);
+        if (event->kind == CL_EV_LINK_DOWN && event->server == CHATCLIENT_KEYSERVER
+        &&  event != first)
+            second = event;
+    }
+    assert_non_null (second);
+    assert_int_equal (second->code, CHATCLIENT_ERR_TIMEOUT);
+    assert_int_equal (second->retry_ms, 2 * CL_LINK_BACKOFF_MIN_MS);
+    assert_true (cl_link_state (key) == CL_LINK_DOWN || cl_link_state (key) == CL_LINK_HELLO);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_OPEN,
+                                             CHATCLIENT_KEYSERVER), 0);
+    //  the Hellos did arrive: one per attempt, each on a fresh connection
+    zsock_set_rcvtimeo (silent, CLTEST_WAIT);
+    zmsg_t *hello = zmsg_recv (silent);
+    assert_non_null (hello);
+    zmsg_destroy (&hello);
+    //  the other link, to the real main server, is not disturbed
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    cltest_stack_destroy (&stack);
+    zsock_destroy (&silent);
+}
+
+static void
+test_sockets (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, NULL);
+    zsock_t *socks [8];
+    //  the key server's: its DEALER; the main server's: DEALER, push, monitor
+    assert_int_equal (cl_link_sockets (stack->links [CHATCLIENT_KEYSERVER], socks, 8), 1);
+    assert_int_equal (cl_link_sockets (stack->links [CHATCLIENT_MAINSERVER], socks, 8), 3);
+    for (int i = 0; i < 3; i++)
+        assert_true (cl_link_handle (stack->links [CHATCLIENT_MAINSERVER], socks [i]));
+    assert_false (cl_link_handle (stack->links [CHATCLIENT_KEYSERVER], socks [1]));
+    assert_false (cl_link_handle (stack->links [CHATCLIENT_KEYSERVER], NULL));
+    assert_string_equal (cl_link_role (stack->links [CHATCLIENT_KEYSERVER]), "keyserver");
+    assert_string_equal (cl_link_endpoint (stack->links [CHATCLIENT_MAINSERVER]),
+                         servers->ms_endpoint);
+    cltest_stack_destroy (&stack);
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    zsys_set_logstream (stderr);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup (test_open_and_pin, cltest_test_setup),
+        cmocka_unit_test_setup (test_pin_match_and_mismatch, cltest_test_setup),
+        cmocka_unit_test_setup (test_server_restarts, cltest_test_setup),
+        cmocka_unit_test_setup (test_no_answer, cltest_test_setup),
+        cmocka_unit_test_setup (test_sockets, cltest_test_setup),
+    };
+    return cmocka_run_group_tests (tests, cltest_group_setup, cltest_group_teardown);
+}
