@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from chatproc import (LIVE_TIMEOUT, REFRESH_ARGS, plain_text, plain_word,  # noqa: E402
-                      read_lines, search_lines)
+                      printable, read_lines, search_lines)
 
 TIMEOUT = 30.0
 LIVE = LIVE_TIMEOUT     # a live message: by push, or not at all (see chatproc)
@@ -110,8 +110,9 @@ class Proc:
 
     def tail(self, n=30):
         with self.cv:
-            return ("--- %s stdout ---\n%s\n--- %s stderr ---\n%s"
-                    % (self.name, "\n".join(self.out[-n:]), self.name, "\n".join(self.err[-n:])))
+            return printable("--- %s stdout ---\n%s\n--- %s stderr ---\n%s"
+                             % (self.name, "\n".join(self.out[-n:]), self.name,
+                                "\n".join(self.err[-n:])))
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         if self.p.poll() is None:

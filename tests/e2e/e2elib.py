@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from chatproc import (LIVE_TIMEOUT, REFRESH_ARGS, SKIP, plain_text,  # noqa: E402
-                      plain_word, read_lines, search_lines, skip_status)
+                      plain_word, printable, read_lines, search_lines, skip_status)
 
 TIMEOUT = float(os.environ.get("E2E_TIMEOUT", "30"))   # one expected line
 
@@ -197,8 +197,9 @@ class Proc:
         with self.cv:
             out = self.out[-n:]
             err = self.err[-n:]
-        return ("  --- %s stdout (last %d) ---\n  %s\n  --- %s stderr (last %d) ---\n  %s"
-                % (self.name, len(out), "\n  ".join(out), self.name, len(err), "\n  ".join(err)))
+        return printable("  --- %s stdout (last %d) ---\n  %s\n  --- %s stderr (last %d) ---\n  %s"
+                         % (self.name, len(out), "\n  ".join(out), self.name, len(err),
+                            "\n  ".join(err)))
 
     # -- life
     def alive(self):

@@ -7,6 +7,7 @@ Each library keeps its own Proc class and its own failure type; these are
 the parts that are the same in both.
 """
 import os
+import re
 import time
 
 # A test that waits for a live message waits this long, no longer: plenty
@@ -35,6 +36,17 @@ def skip_status(reason):
         return 1
     print("SKIP: %s" % reason, flush=True)
     return SKIP
+
+
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                     "\u2066-\u2069]")
+
+
+def printable(text):
+    """text with terminal controls shown as escapes: for printing what a
+    child process wrote (which may be hostile) to the developer's terminal."""
+    return _UNSAFE.sub(lambda m: ("\\x%02x" if ord(m.group()) < 0x100 else "\\u%04x")
+                       % ord(m.group()), text)
 
 
 def plain_word(text):
