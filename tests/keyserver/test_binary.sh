@@ -2,7 +2,8 @@
 # keyserver.binary: the real chat-keyserver on 127.0.0.1 with an ephemeral
 # port. --init and file modes, start (the bound endpoint is the first line
 # on stdout), register and login through ks-probe, SIGTERM and SIGINT exit
-# 0, kill -9 right after an acknowledged registration loses nothing; no
+# 0, kill -9 right after an acknowledged registration loses nothing, a
+# frame over WIRE_MAX_FRAME cuts its connection and nothing else; no
 # password anywhere in the data directory or the server's output (a scan
 # with a planted positive control, failing on any file it cannot read).
 #   test_binary.sh PATH/chat-keyserver PATH/ks-probe
@@ -95,6 +96,10 @@ expect ERR_USERNAME_TAKEN register ALICE other
 expect ERR_AUTH_FAILED login alice wrong
 expect ERR_AUTH_FAILED login nobody wrong
 expect ERR_INVALID_USERNAME register 'bad name' pw
+# a frame over WIRE_MAX_FRAME: the connection is cut, nothing read; the
+# server serves on
+[ "$("$probe" "$endpoint" - oversized)" = DROPPED ] || fail "an oversized frame was read"
+expect OK login alice "$pw_alice"
 stop TERM || fail "exit status $? after SIGTERM"
 
 # kill -9 right after an acknowledged registration
