@@ -497,6 +497,21 @@ def private_net(tag, cleanups):
     return ns.add("net")
 
 
+def started_cluster(tag, workdir, cleanups):
+    """The usual start of a test: the binaries, a private namespace when one
+    can be made (private_net), both servers initialised and started in it,
+    and a function client(name) making a plain JSON client of both servers
+    (one home for all). Returns (bins, net, cluster, client)."""
+    bins = binaries()
+    net = private_net(tag, cleanups)
+    cluster = Cluster(bins, workdir, netns=net).init().start()
+    home = os.path.join(workdir, "client")
+
+    def client(name):
+        return Client(bins, name, cluster.client_args(), home, netns=net, logdir=workdir)
+    return bins, net, cluster, client
+
+
 def run(argv, **kw):
     r = subprocess.run(argv, capture_output=True, text=True, **kw)
     if r.returncode != 0:

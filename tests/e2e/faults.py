@@ -89,13 +89,7 @@ def kill_mid_burst(cluster, clients, group, burst, round_no, acked):
 
 
 def body(workdir, cleanups):
-    bins = L.binaries()
-    net = L.private_net('faults', cleanups)
-    cluster = L.Cluster(bins, workdir, netns=net).init().start()
-    home = os.path.join(workdir, "client")
-
-    def client(name):
-        return L.Client(bins, name, cluster.client_args(), home, netns=net, logdir=workdir)
+    _, _, cluster, client = L.started_cluster("faults", workdir, cleanups)
 
     # setup: three users, one group
     clients = {}

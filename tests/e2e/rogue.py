@@ -75,11 +75,9 @@ def never_connected(client):
 
 
 def body(workdir, cleanups):
-    bins = L.binaries()
+    bins, net, cluster, real_client = L.started_cluster("rogue", workdir, cleanups)
     if "rogue" not in bins:
         L.fail("rogue=PATH (chat-rogue) not given")
-    net = L.private_net("rogue", cleanups)
-    cluster = L.Cluster(bins, workdir, netns=net).init().start()
     home = os.path.join(workdir, "client")
 
     def client(name, keyserver):
@@ -88,7 +86,7 @@ def body(workdir, cleanups):
         return L.Client(bins, name, args, home, netns=net, logdir=workdir)
 
     # the victim, registered through the real servers
-    real = L.Client(bins, "real", cluster.client_args(), home, netns=net, logdir=workdir)
+    real = real_client("real")
     real.register(USER, PASSWORD).expect_ok("Success!")
     real.quit()
 

@@ -88,13 +88,7 @@ def lies_shown(client, one, group):
 
 
 def body(workdir, cleanups):
-    bins = L.binaries()
-    net = L.private_net("tamper", cleanups)
-    cluster = L.Cluster(bins, workdir, netns=net).init().start()
-    home = os.path.join(workdir, "client")
-
-    def client(name):
-        return L.Client(bins, name, cluster.client_args(), home, netns=net, logdir=workdir)
+    _, _, cluster, client = L.started_cluster("tamper", workdir, cleanups)
 
     a = client("alice")
     for user in ("alice", "bob", "carol"):

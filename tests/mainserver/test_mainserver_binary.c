@@ -176,16 +176,25 @@ s_teardown (void **state)
     return 0;
 }
 
+//  The binary started (run numbers its log) and a client of it that
+//  registered name.
+static msclient_t *
+s_start_registered (proc_t *proc, int run, const char *name)
+{
+    s_need_binary ();
+    s_start (proc, run);
+    msclient_t *client = msclient_new (F.key, proc->endpoint, NULL);
+    assert_non_null (client);
+    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, name), CHAT_OK);
+    return client;
+}
+
 static void
 test_kill_and_restart (void **state)
 {
     (void) state;
-    s_need_binary ();
     proc_t proc;
-    s_start (&proc, 1);
-    msclient_t *client = msclient_new (F.key, proc.endpoint, NULL);
-    assert_non_null (client);
-    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "alice"), CHAT_OK);
+    msclient_t *client = s_start_registered (&proc, 1, "alice");
     assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "bob"), CHAT_OK);
     assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "alice"), CHAT_OK);
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
@@ -364,12 +373,8 @@ static void
 test_oversized_frame (void **state)
 {
     (void) state;
-    s_need_binary ();
     proc_t proc;
-    s_start (&proc, 3);
-    msclient_t *good = msclient_new (F.key, proc.endpoint, NULL);
-    assert_non_null (good);
-    assert_int_equal (s_cert_request (good, CREDENTIAL_REGISTERED, "oscar"), CHAT_OK);
+    msclient_t *good = s_start_registered (&proc, 3, "oscar");
     //  The big frame is never read: only the small one behind it answered
     testclient_t *bad = testclient_new (proc.endpoint, F.key);
     assert_non_null (bad);
