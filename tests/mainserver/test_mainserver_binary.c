@@ -30,6 +30,7 @@ static struct {
     const char *binary;
     credential_keys_t keys;
     rsakey_t *key;
+    pid_t running;              //  the server a test started, until it is reaped
 } F;
 
 typedef struct {
@@ -78,6 +79,7 @@ s_start (proc_t *proc, int run)
                (char *) NULL);
         _exit (127);
     }
+    F.running = proc->pid;
     free (data);
     //  Wait for both endpoints in its log (the key is made on first start).
     proc->endpoint = proc->push_endpoint = NULL;
@@ -161,6 +163,21 @@ s_setup (void **state)
     free (data);
     F.key = rsakey_generate (2048);
     assert_non_null (F.key);
+    return 0;
+}
+
+//  After each test: a server its failure left running is killed, so no
+//  chat-mainserver outlives the test (a cmocka failure skips the test's
+//  own clean-up).
+static int
+s_kill_leftover (void **state)
+{
+    (void) state;
+    if (F.running > 0 && waitpid (F.running, NULL, WNOHANG) == 0) {
+        kill (F.running, SIGKILL);
+        waitpid (F.running, NULL, 0);
+    }
+    F.running = 0;
     return 0;
 }
 
@@ -394,9 +411,9 @@ main (void)
 {
     zsys_init ();
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_kill_and_restart),
+        cmocka_unit_test_teardown (test_kill_and_restart, s_kill_leftover),
         cmocka_unit_test (test_refuses_without_secret),
-        cmocka_unit_test (test_oversized_frame),
+        cmocka_unit_test_teardown (test_oversized_frame, s_kill_leftover),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
