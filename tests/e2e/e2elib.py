@@ -22,7 +22,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from chatproc import (LIVE_TIMEOUT, REFRESH_ARGS, SKIP, plain_text,  # noqa: E402
+from chatproc import (LIVE_TIMEOUT, REFRESH_ARGS, SKIP, STRICT, plain_text,  # noqa: E402
                       plain_word, printable, read_lines, search_lines, skip_status)
 
 TIMEOUT = float(os.environ.get("E2E_TIMEOUT", "30"))   # one expected line
@@ -633,6 +633,10 @@ def main(body):
     try:
         result = body(workdir, cleanups)
         status = result if result in (SKIP, 1) else 0
+        if status == SKIP and STRICT:
+            # a test that returned SKIP without skip(): strict all the same
+            print("FAIL: CHAT_TEST_STRICT=1, and the test skipped (why is above)", flush=True)
+            status = 1
     except TestFailure as e:
         print("FAIL: %s" % e, flush=True)
     except Exception:
