@@ -36,6 +36,7 @@ struct _chatclient_t {
     zlist_t *users;                 //  char *, the last list
     uint32_t next_cmd;
     int64_t next_ping;
+    int64_t next_refresh;           //  0: not scheduled yet
 };
 
 //  ---------------------------------------------------------------- events
@@ -186,6 +187,8 @@ chatclient_new (const chatclient_config_t *config)
         self->config.command_timeout_ms = 30000;
     if (self->config.ping_interval_ms <= 0)
         self->config.ping_interval_ms = 30000;
+    if (self->config.refresh_interval_ms <= 0)
+        self->config.refresh_interval_ms = 30000;
     //  the config's strings are borrowed by the caller: keep none of them
     self->config.keyserver = self->config.mainserver = self->config.push = NULL;
     self->config.keyserver_pin_name = self->config.mainserver_pin_name = NULL;
@@ -267,7 +270,7 @@ chatclient_handle (chatclient_t *self, void *which)
         || cl_session_handle (self->session, which);
 }
 
-//  Keep an idle session alive, and catch anything a push missed.
+//  Keep an idle session alive.
 static void
 s_ping (chatclient_t *self, int64_t now)
 {
@@ -279,9 +282,17 @@ s_ping (chatclient_t *self, int64_t now)
     cl_request_spec_t spec = { 0 };
     cl_requests_submit (self->requests [CHATCLIENT_MAINSERVER], (ProtobufCMessage *) &req,
                         &spec);
-    if (cl_session_logged_in (self->session)
-    &&  cl_requests_authed (self->requests [CHATCLIENT_MAINSERVER]))
+}
+
+//  Now and then catch anything a lost push missed: list the conversations
+//  again (their last seqs show what to fetch). The first call only sets
+//  the timer.
+static void
+s_refresh (chatclient_t *self, int64_t now)
+{
+    if (self->next_refresh)
         cl_convs_list (self->convs, 0);
+    self->next_refresh = now + self->config.refresh_interval_ms;
 }
 
 void
@@ -295,6 +306,11 @@ chatclient_tick (chatclient_t *self)
     if (cl_link_state (self->links [CHATCLIENT_MAINSERVER]) == CL_LINK_OPEN
     &&  now >= self->next_ping)
         s_ping (self, now);
+    if (cl_link_state (self->links [CHATCLIENT_MAINSERVER]) == CL_LINK_OPEN
+    &&  cl_session_logged_in (self->session)
+    &&  cl_requests_authed (self->requests [CHATCLIENT_MAINSERVER])
+    &&  now >= self->next_refresh)
+        s_refresh (self, now);
     cl_session_tick (self->session);
 }
 

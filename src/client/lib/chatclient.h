@@ -85,6 +85,9 @@ typedef struct {
     int request_timeout_ms;         //  one attempt; 0: 5000
     int command_timeout_ms;         //  whole command incl. reconnects; 0: 30000
     int ping_interval_ms;           //  main server keep-alive; 0: 30000
+    //  Re-list conversations this often while logged in, to catch what a
+    //  lost push missed (pushes are the live path); 0: 30000
+    int refresh_interval_ms;
     bool verbose;                   //  zsys_info lines, never a secret
 } chatclient_config_t;
 
