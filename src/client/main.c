@@ -31,9 +31,12 @@ s_help (FILE *out)
 "                            client/mainserver, client/push,\n"
 "                            client/pin_keyserver, client/pin_mainserver,\n"
 "                            client/known_servers, client/known_users,\n"
-"                            client/discover_timeout\n"
+"                            client/discover_timeout, client/refresh_interval\n"
 "  --discover-timeout SECS   with no endpoints, listen this long for the\n"
 "                            servers' beacons (default 5)\n"
+"  --refresh-interval SECS   re-list the conversations this often, to catch\n"
+"                            what a lost push missed (default 30; messages\n"
+"                            arrive live by push, not by this)\n"
 "  Without endpoints (options or config) the client listens for beacons;\n"
 "  with --local it uses " DEFAULT_KEYSERVER " and " DEFAULT_MAINSERVER ".\n"
 "  --local                   use the default local endpoints, no discovery\n"
@@ -74,6 +77,18 @@ s_config_get (zconfig_t *config, const char *path)
     return value && *value ? value : NULL;
 }
 
+//  A whole number of seconds, 1..max.
+static bool
+s_seconds (const char *text, long max, int *seconds)
+{
+    char *end = NULL;
+    long value = strtol (text, &end, 10);
+    if (!end || end == text || *end || value < 1 || value > max)
+        return false;
+    *seconds = (int) value;
+    return true;
+}
+
 static bool
 s_pin_ok (const char *pin)
 {
@@ -86,7 +101,7 @@ main (int argc, char **argv)
     enum {
         OPT_KEYSERVER = 256, OPT_MAINSERVER, OPT_PUSH, OPT_PIN_KEY, OPT_PIN_MAIN,
         OPT_KNOWN, OPT_CONFIG, OPT_DISCOVER, OPT_PLAIN, OPT_JSON, OPT_VERBOSE,
-        OPT_HELP, OPT_VERSION, OPT_LOCAL, OPT_KNOWN_USERS
+        OPT_HELP, OPT_VERSION, OPT_LOCAL, OPT_KNOWN_USERS, OPT_REFRESH
     };
     static const struct option options [] = {
         { "keyserver", required_argument, NULL, OPT_KEYSERVER },
@@ -98,6 +113,7 @@ main (int argc, char **argv)
         { "known-users", required_argument, NULL, OPT_KNOWN_USERS },
         { "config", required_argument, NULL, OPT_CONFIG },
         { "discover-timeout", required_argument, NULL, OPT_DISCOVER },
+        { "refresh-interval", required_argument, NULL, OPT_REFRESH },
         { "local", no_argument, NULL, OPT_LOCAL },
         { "plain", no_argument, NULL, OPT_PLAIN },
         { "json", no_argument, NULL, OPT_JSON },
@@ -108,7 +124,7 @@ main (int argc, char **argv)
     };
     const char *keyserver = NULL, *mainserver = NULL, *push = NULL;
     const char *pin_key = NULL, *pin_main = NULL, *known = NULL, *known_users = NULL;
-    const char *config_path = NULL, *discover_text = NULL;
+    const char *config_path = NULL, *discover_text = NULL, *refresh_text = NULL;
     bool plain = false, json = false, verbose = false, local = false;
 
     int opt;
@@ -123,6 +139,7 @@ main (int argc, char **argv)
             case OPT_KNOWN_USERS: known_users = optarg; break;
             case OPT_CONFIG:     config_path = optarg; break;
             case OPT_DISCOVER:   discover_text = optarg; break;
+            case OPT_REFRESH:    refresh_text = optarg; break;
             case OPT_LOCAL:      local = true; break;
             case OPT_PLAIN:      plain = true; break;
             case OPT_JSON:       json = plain = true; break;
@@ -161,17 +178,18 @@ main (int argc, char **argv)
         if (!known)      known = s_config_get (config, "client/known_servers");
         if (!known_users) known_users = s_config_get (config, "client/known_users");
         if (!discover_text) discover_text = s_config_get (config, "client/discover_timeout");
+        if (!refresh_text) refresh_text = s_config_get (config, "client/refresh_interval");
     }
-    int discover_timeout = 5;
-    if (discover_text) {
-        char *end = NULL;
-        long value = strtol (discover_text, &end, 10);
-        if (!end || *end || value < 1 || value > 3600) {
-            fprintf (stderr, "chat: --discover-timeout wants 1..3600 seconds\n");
-            zconfig_destroy (&config);
-            return 2;
-        }
-        discover_timeout = (int) value;
+    int discover_timeout = 5, refresh_interval = 0;
+    if (discover_text && !s_seconds (discover_text, 3600, &discover_timeout)) {
+        fprintf (stderr, "chat: --discover-timeout wants 1..3600 seconds\n");
+        zconfig_destroy (&config);
+        return 2;
+    }
+    if (refresh_text && !s_seconds (refresh_text, 86400, &refresh_interval)) {
+        fprintf (stderr, "chat: --refresh-interval wants 1..86400 seconds\n");
+        zconfig_destroy (&config);
+        return 2;
     }
     if (!s_pin_ok (pin_key) || !s_pin_ok (pin_main)) {
         fprintf (stderr, "chat: a pin looks like SHA256:<base64>, not '%s'\n",
@@ -227,6 +245,7 @@ main (int argc, char **argv)
     cc.mainserver_pin = pin_main;
     cc.known_servers = known;
     cc.known_users = known_users;
+    cc.refresh_interval_ms = refresh_interval * 1000;
     cc.verbose = verbose;
 
     chatclient_t *client = chatclient_new (&cc);

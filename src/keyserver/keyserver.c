@@ -29,11 +29,10 @@
 #include "ratelimit.h"
 #include "rsakey.h"
 #include "scram.h"
+#include "serverlimits.h"
 #include "watchdog.h"
 #include "wire.h"
 
-#define MAX_SESSIONS      10000         //  a further Hello gets ERR_BUSY
-#define SESSION_IDLE_MS   (3600 * 1000) //  an idle session is dropped
 #define HOUSEKEEPING_MS   1000
 #define BEACON_INTERVAL   1000
 
@@ -85,6 +84,21 @@ s_announce (server_t *self)
         zsys_error ("keyserver: cannot announce on %s", self->announce);
 }
 
+//  Every limit to where it is enforced; again whenever one changes
+static void
+s_apply_limits (server_t *self)
+{
+    const serverlimits_t *limits = &self->ctx.limits;
+    if (self->chanserver)
+        chanserver_set_limits (self->chanserver, limits);
+    ratelimit_set_policy (self->ctx.ratelimit, (uint32_t) limits->login_failures_per_user,
+                          limits->login_backoff_ms, limits->login_backoff_max_ms
+                          < limits->login_backoff_ms ? limits->login_backoff_ms
+                                                     : limits->login_backoff_max_ms,
+                          limits->login_failures_per_address_per_hour,
+                          (size_t) limits->login_tracked);
+}
+
 static int
 s_start (server_t *self)
 {
@@ -100,6 +114,7 @@ s_start (server_t *self)
     }
     self->chanserver = chanserver_new (self->router, self->ctx.server_key);
     assert (self->chanserver);
+    self->ctx.chanserver = self->chanserver;
     chanserver_set_free_fn (self->chanserver, kssession_free, NULL);
     chanserver_set_metrics (self->chanserver, self->ctx.metrics);
     //  Every Welcome says, under its signature, what it is talking to
@@ -112,8 +127,8 @@ s_start (server_t *self)
     //  per core, and only the finished sessions come back to this thread
     if (chanserver_set_workers (self->chanserver, CHANSERVER_WORKERS_PER_CORE) == CHAT_OK)
         zpoller_add (self->poller, chanserver_handshakes (self->chanserver));
-    chanserver_set_limits (self->chanserver, MAX_SESSIONS, SESSION_IDLE_MS);
     chanserver_set_verbose (self->chanserver, self->ctx.verbose);
+    s_apply_limits (self);
 
     //  The admin socket is for the operator only: the directory is 0700
     //  and the socket file 0600. Without it the server still serves.
@@ -128,6 +143,9 @@ s_start (server_t *self)
                self->data_dir, rsakey_fingerprint_text (self->ctx.server_key),
                (long long) keystore_user_count (self->ctx.store),
                (long long) keystore_key_set_count (self->ctx.store));
+    char *limits = serverlimits_summary (&self->ctx.limits, SERVERLIMITS_KEYSERVER);
+    zsys_info ("keyserver: limits %s", limits);
+    free (limits);
     s_announce (self);
     return 0;
 }
@@ -180,16 +198,17 @@ s_handle_pipe (server_t *self)
         s_announce (self);
     }
     else
-    if (streq (command, "BACKOFF") && arg) {
-        char *base = zmsg_popstr (msg);
-        char *cap = zmsg_popstr (msg);
-        if (base && cap && atoll (base) >= 0 && atoll (cap) >= atoll (base))
-            ratelimit_set_policy (self->ctx.ratelimit, (uint32_t) atol (arg),
-                                  atoll (base), atoll (cap));
+    if (streq (command, "LIMIT") && arg) {
+        char *value = zmsg_popstr (msg);
+        char error [256];
+        if (serverlimits_set (&self->ctx.limits, SERVERLIMITS_KEYSERVER, arg, value,
+                              error, sizeof error) == 0) {
+            s_apply_limits (self);
+            zstr_send (self->pipe, "OK");
+        }
         else
-            zsys_error ("keyserver: BACKOFF needs threshold, base_ms, cap_ms");
-        zstr_free (&base);
-        zstr_free (&cap);
+            zstr_sendf (self->pipe, "ERROR %s", error);
+        zstr_free (&value);
     }
     else
     if (streq (command, "METRICS-BIND") && arg) {
@@ -266,6 +285,8 @@ s_server_new (zsock_t *pipe)
     //  Only $TERM stops the actor; main() decides what a signal means
     zpoller_set_nonstop (self->poller, true);
     self->ctx.ratelimit = ratelimit_new ();
+    serverlimits_defaults (&self->ctx.limits, SERVERLIMITS_KEYSERVER);
+    s_apply_limits (self);
     self->ctx.iterations = KEYSERVER_ITERATIONS;
     self->batch = ksbatch_new ();
     self->ctx.metrics = metrics_new ("keyserver", CHAT_VERSION);

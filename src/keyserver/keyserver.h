@@ -14,8 +14,10 @@
                                 KEYSERVER_ITERATIONS); may be sent later too
         ANNOUNCE <iface>        announce on this interface once started
                                 (never by default)
-        BACKOFF <threshold> <base_ms> <cap_ms>
-                                change the login back-off (tests)
+        LIMIT <name> <value>    set one abuse limit (serverlimits.h: the
+                                names of SERVERLIMITS_KEYSERVER); applied at
+                                once, also while serving; replies "OK" or
+                                "ERROR <reason>"
         START                   prepare the data directory (as
                                 keyserver_prepare), load the keys, open the
                                 store, bind the admin socket and start

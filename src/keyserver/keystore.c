@@ -265,13 +265,11 @@ keystore_open (const char *path)
     assert (self);
     //  The file holds verifiers and sealed identities: 0600 from birth
     //  (SQLite gives its -wal and -shm files the database's mode)
-    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
+    if (secret_database_private (path) != 0) {
         zsys_error ("keystore: cannot open %s: %s", path, strerror (errno));
         free (self);
         return NULL;
     }
-    close (fd);
     if (sqlite3_open_v2 (path, &self->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {

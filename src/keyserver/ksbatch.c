@@ -83,7 +83,7 @@ s_flush (ksbatch_t *self, chanserver_t *chanserver, bool committed)
         ksanswer_t *answer = &out->answer;
         if (session && !committed) {
             if (answer->login)
-                kssession_logout (session);
+                kssession_logout (chanserver, session);
             secret_wipe (answer->payload, answer->len);
             free (answer->payload);
             answer->payload = NULL;

@@ -24,9 +24,7 @@ ksdata_prepare (const char *data_dir)
         zsys_error ("keyserver: %s is not a directory", data_dir);
         return -1;
     }
-    if (st.st_mode & 077)
-        zsys_warning ("keyserver: %s can be read by others (mode %03o); 0700 is advised",
-                      data_dir, st.st_mode & 0777);
+    secret_dir_check (data_dir, "keyserver");
     char *key_path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_KEY_FILE);
     char *public_path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_PUBLIC_FILE);
     char *secret_path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_SECRET);

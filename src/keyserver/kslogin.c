@@ -51,6 +51,7 @@ s_fake_salt (ksctx_t *ctx, const char *username, uint8_t *salt, size_t salt_len)
 //  Fill r with LoggedIn for user on this session: a LOGGED_IN certificate
 //  naming the identity key, a resume token, the identity key, and the
 //  sealed identity when with_sealed (a password login; never on resume).
+//  CHAT_ERR_QUOTA when the user has all the sessions it may have.
 static int
 s_logged_in (ksctx_t *ctx, chansession_t *session, const keystore_user_t *user,
              bool with_sealed, ksreply_t *r)
@@ -85,7 +86,14 @@ s_logged_in (ksctx_t *ctx, chansession_t *session, const keystore_user_t *user,
     logged_in->identity_public_key.data = (uint8_t *) ksreply_alloc (r, user->identity_len);
     memcpy (logged_in->identity_public_key.data, user->identity, user->identity_len);
     logged_in->identity_public_key.len = user->identity_len;
-    kssession_set_username (session, user->username);
+    rc = kssession_set_username (ctx->chanserver, session, user->username);
+    if (rc != CHAT_OK) {
+        metrics_quota_refusal (ctx->metrics, "sessions_per_user");
+        zsys_info ("keyserver: %s has %lld sessions already; login refused (session %.8s)",
+                   user->username, (long long) ctx->limits.sessions_per_user,
+                   session->id_hex);
+        return rc;
+    }
     logged_in->server_final = r->text? r->text: (char *) "";
     logged_in->certificate.data = certificate;
     logged_in->certificate.len = certificate_len;
@@ -125,11 +133,12 @@ s_exchange_start (ksctx_t *ctx, chansession_t *session, const char *client_first
     //  shows the one "Wrong username or password"; it is never tracked by
     //  name nor logged (it may hold anything).
     bool valid = credential_username_valid (username);
-    int64_t wait = ratelimit_check (ctx->ratelimit, valid? username: NULL,
-                                    &state->failures, wire_now_ms ());
+    int64_t wait = ratelimit_check (ctx->ratelimit, session->address,
+                                    valid? username: NULL, wire_now_ms ());
     if (wait > 0) {
-        zsys_info ("keyserver: %s for %s refused for %lld ms (back-off, session %.8s)",
-                   expect? "password change": "login", valid? username: "(invalid name)",
+        zsys_info ("keyserver: %s for %s from %s refused for %lld ms (back-off, "
+                   "session %.8s)", expect? "password change": "login",
+                   valid? username: "(invalid name)", session->address,
                    (long long) wait, session->id_hex);
         kssession_clear_exchange (state);
         ksreply_rate_limited (r, wait);
@@ -198,7 +207,7 @@ s_exchange_finish (ksctx_t *ctx, chansession_t *session, const char *client_fina
     int64_t now = wire_now_ms ();
     //  Checked again here: many sessions could start at once, before any
     //  of them failed, and would otherwise all get to guess
-    int64_t wait = ratelimit_check (ctx->ratelimit, name, &state->failures, now);
+    int64_t wait = ratelimit_check (ctx->ratelimit, session->address, name, now);
     if (wait > 0) {
         kssession_clear_exchange (state);
         ksreply_rate_limited (r, wait);
@@ -213,7 +222,8 @@ s_exchange_finish (ksctx_t *ctx, chansession_t *session, const char *client_fina
         ksreply_set_text (r, server_final);
     kssession_clear_exchange (state);
     if (rc == CHAT_OK && known) {
-        ratelimit_success (ctx->ratelimit, name);
+        //  The password was right, whatever else refuses what follows
+        ratelimit_success (ctx->ratelimit, session->address, name);
         return CHAT_OK;
     }
     if (rc == CHAT_ERR_MALFORMED) {
@@ -225,8 +235,9 @@ s_exchange_finish (ksctx_t *ctx, chansession_t *session, const char *client_fina
         return CHAT_ERR_MALFORMED;
     }
     //  Wrong password, unknown user, wrong nonce: one answer for all
-    ratelimit_failure (ctx->ratelimit, name [0]? name: NULL, &state->failures, now);
-    zsys_info ("keyserver: %s failed for %s (session %.8s)", what, shown, session->id_hex);
+    ratelimit_failure (ctx->ratelimit, session->address, name [0]? name: NULL, now);
+    zsys_info ("keyserver: %s failed for %s from %s (session %.8s)", what, shown,
+               session->address, session->id_hex);
     ksreply_error (r, CHAT_ERR_AUTH_FAILED, NULL);
     return CHAT_ERR_AUTH_FAILED;
 }
@@ -241,7 +252,7 @@ kslogin_start (ksctx_t *ctx, chansession_t *session, const Chat__LoginStart *req
     if (session->username)
         zsys_info ("keyserver: %s logged out by a new login (session %.8s)",
                    session->username, session->id_hex);
-    kssession_logout (session);
+    kssession_logout (ctx->chanserver, session);    //  its login timeout starts again
     s_exchange_start (ctx, session, req->client_first, NULL, r);
 }
 
@@ -258,8 +269,9 @@ kslogin_finish (ksctx_t *ctx, chansession_t *session, const Chat__LoginFinish *r
         rc = s_logged_in (ctx, session, &user, true, r);
     secret_wipe (&user, sizeof user);
     if (rc != CHAT_OK) {
-        kssession_set_username (session, NULL);
-        ksreply_error (r, CHAT_ERR_INTERNAL, NULL);
+        kssession_set_username (ctx->chanserver, session, NULL);
+        ksreply_error (r, rc == CHAT_ERR_QUOTA? rc: CHAT_ERR_INTERNAL,
+                       rc == CHAT_ERR_QUOTA? "too many sessions of this user": NULL);
         return;
     }
     zsys_info ("keyserver: login ok for %s (session %.8s, client %s)", name,
@@ -270,7 +282,7 @@ void
 kslogin_resume (ksctx_t *ctx, chansession_t *session, const Chat__ResumeRequest *req,
                 ksreply_t *r)
 {
-    kssession_logout (session);
+    kssession_logout (ctx->chanserver, session);
     char *username = NULL;
     if (resume_check (ctx->resume_key, req->resume_token.data, req->resume_token.len,
                       channel_peer_fingerprint (session->channel),
@@ -289,8 +301,10 @@ kslogin_resume (ksctx_t *ctx, chansession_t *session, const Chat__ResumeRequest 
     if (rc == CHAT_ERR_NOT_FOUND)
         rc = CHAT_ERR_BAD_CERTIFICATE;
     if (rc != CHAT_OK) {
-        kssession_set_username (session, NULL);
-        ksreply_error (r, rc == CHAT_ERR_BAD_CERTIFICATE? rc: CHAT_ERR_INTERNAL, NULL);
+        kssession_set_username (ctx->chanserver, session, NULL);
+        ksreply_error (r, rc == CHAT_ERR_BAD_CERTIFICATE || rc == CHAT_ERR_QUOTA? rc
+                                                                : CHAT_ERR_INTERNAL,
+                       rc == CHAT_ERR_QUOTA? "too many sessions of this user": NULL);
     }
     else
         zsys_info ("keyserver: login resumed for %s (session %.8s)", user.username,
@@ -299,12 +313,12 @@ kslogin_resume (ksctx_t *ctx, chansession_t *session, const Chat__ResumeRequest 
 }
 
 void
-kslogin_logout (chansession_t *session, ksreply_t *r)
+kslogin_logout (ksctx_t *ctx, chansession_t *session, ksreply_t *r)
 {
     if (session->username)
         zsys_info ("keyserver: %s logged out (session %.8s)",
                    session->username, session->id_hex);
-    kssession_logout (session);
+    kssession_logout (ctx->chanserver, session);
     r->reply.body_case = CHAT__KEY_REPLY__BODY_LOGGED_OUT;
     r->reply.logged_out = &r->logged_out;
 }

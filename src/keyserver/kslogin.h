@@ -28,7 +28,7 @@ void
     kslogin_resume (ksctx_t *ctx, chansession_t *session, const Chat__ResumeRequest *req,
                     ksreply_t *r);
 void
-    kslogin_logout (chansession_t *session, ksreply_t *r);
+    kslogin_logout (ksctx_t *ctx, chansession_t *session, ksreply_t *r);
 void
     kslogin_password_start (ksctx_t *ctx, chansession_t *session,
                             const Chat__LoginStart *req, ksreply_t *r);

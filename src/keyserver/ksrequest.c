@@ -45,7 +45,7 @@ s_dispatch (ksctx_t *ctx, chansession_t *session, Chat__KeyRequest *req, ksreply
             kslogin_finish (ctx, session, req->login_finish, r);
             break;
         case CHAT__KEY_REQUEST__BODY_LOGOUT:
-            kslogin_logout (session, r);
+            kslogin_logout (ctx, session, r);
             break;
         case CHAT__KEY_REQUEST__BODY_RESUME:
             kslogin_resume (ctx, session, req->resume, r);
@@ -122,6 +122,13 @@ ksrequest_handle (ksctx_t *ctx, chansession_t *session,
         answer->login = req->body_case == CHAT__KEY_REQUEST__BODY_LOGIN_START
                      || req->body_case == CHAT__KEY_REQUEST__BODY_LOGIN_FINISH
                      || req->body_case == CHAT__KEY_REQUEST__BODY_RESUME;
+        //  A client on its way to a login is given its login timeout again
+        //  at each step (a person may take a while to type a password)
+        if (!session->username
+        &&  (req->body_case == CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS
+          || req->body_case == CHAT__KEY_REQUEST__BODY_REGISTER
+          || req->body_case == CHAT__KEY_REQUEST__BODY_LOGIN_START))
+            chanserver_login_progress (ctx->chanserver, session);
         if (write)
             s_dispatch_write (ctx, session, req, &r);
         else

@@ -38,17 +38,16 @@ kssession_clear_exchange (kssession_t *state)
     state->exchange_known = false;
 }
 
-void
-kssession_set_username (chansession_t *session, const char *username)
+int
+kssession_set_username (chanserver_t *chanserver, chansession_t *session,
+                        const char *username)
 {
-    free (session->username);
-    session->username = username? strdup (username): NULL;
-    assert (!username || session->username);
+    return chanserver_set_username (chanserver, session, username);
 }
 
 void
-kssession_logout (chansession_t *session)
+kssession_logout (chanserver_t *chanserver, chansession_t *session)
 {
     kssession_clear_exchange (kssession_state (session));
-    kssession_set_username (session, NULL);
+    kssession_set_username (chanserver, session, NULL);
 }

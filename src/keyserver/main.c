@@ -19,6 +19,8 @@
 #include "service.h"
 #include "rsakey.h"
 #include "scram.h"
+#include "serverlimits.h"
+#include <sys/stat.h>
 
 #ifndef CHAT_VERSION
 #   define CHAT_VERSION "0.0.0"
@@ -47,8 +49,9 @@ s_usage (FILE *out)
         "                          keyserver/mainserver-key, keyserver/iterations,\n"
         "                          keyserver/announce,\n"
         "                          keyserver/metrics-bind, keyserver/log-level,\n"
-        "                          keyserver/verbose); options override it;\n"
-        "                          SIGHUP rereads log-level and iterations\n"
+        "                          keyserver/verbose, keyserver/limits/NAME);\n"
+        "                          options override it; SIGHUP rereads\n"
+        "                          log-level, iterations and the limits\n"
         "  -a, --announce IFACE    announce the server by UDP beacon on IFACE\n"
         "                          (off unless given)\n"
         "  -i, --iterations N      PBKDF2 iterations for new registrations\n"
@@ -63,6 +66,9 @@ s_usage (FILE *out)
         "                          use a loopback address)\n"
         "  -l, --log-level LEVEL   error, warning, notice, info (default) or debug\n"
         "                          (every request too)\n"
+        "      --limit SETTING     set an abuse limit, SETTING being NAME=VALUE\n"
+        "                          (again for each; over the config file's);\n"
+        "                          see below\n"
         "  -v, --verbose           the same as --log-level debug\n"
         "  -h, --help              show this and exit\n"
         "  -V, --version           show the version and exit\n"
@@ -71,8 +77,11 @@ s_usage (FILE *out)
         "main server's host, for its --keyserver-key), keyserver.secret (never copied),\n"
         "admin.sock.\n"
         "Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
-        "Exit status: 0 ok, 1 failure, 2 usage error.\n",
+        "Exit status: 0 ok, 1 failure, 2 usage error.\n"
+        "\n"
+        "Limits (NAME and default; 0 turns a rate or cap off):\n",
         KEYSERVER_ITERATIONS, SCRAM_MIN_ITERATIONS);
+    serverlimits_print_help (SERVERLIMITS_KEYSERVER, out);
 }
 
 static int
@@ -103,6 +112,8 @@ typedef struct {
     const char *iterations;
     const char *metrics_bind;
     const char *log_level;
+    zlist_t *limit_args;            //  each --limit, borrowed from argv
+    serverlimits_t limits;          //  resolved: defaults, config, --limit
     zconfig_t *config;              //  owns the strings that came from it
 } options_t;
 
@@ -160,13 +171,23 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
                  "info or debug", opts->log_level);
         return 2;
     }
+    //  Limits: defaults, then the config file, then each --limit in order
+    char error [256];
+    serverlimits_defaults (&opts->limits, SERVERLIMITS_KEYSERVER);
+    if (serverlimits_load_config (&opts->limits, SERVERLIMITS_KEYSERVER, opts->config,
+                                  "keyserver/limits", error, sizeof error) != 0
+    ||  serverlimits_set_assignments (&opts->limits, SERVERLIMITS_KEYSERVER,
+                                      opts->limit_args, error, sizeof error) != 0) {
+        service_complain ("chat-keyserver", "%s", error);
+        return 2;
+    }
     return 0;
 }
 
 //  What may change while the server runs, at start and on SIGHUP: the log
-//  level and the iteration count for new registrations; the server's
-//  limits join here.
-static void
+//  level, the iteration count for new registrations and the limits. 0, or
+//  -1 when a limit was refused.
+static int
 s_apply_runtime (zsock_t *server, const options_t *opts, uint32_t iterations)
 {
     int level = logsink_level_parse (opts->log_level);
@@ -175,6 +196,7 @@ s_apply_runtime (zsock_t *server, const options_t *opts, uint32_t iterations)
     char iterations_arg [16];
     snprintf (iterations_arg, sizeof iterations_arg, "%u", iterations);
     zstr_sendx (server, "ITERATIONS", iterations_arg, NULL);
+    return serverlimits_send (&opts->limits, SERVERLIMITS_KEYSERVER, server, "chat-keyserver");
 }
 
 //  SIGHUP: the config file again; binds and the data directory stay as
@@ -185,10 +207,13 @@ s_reload (zsock_t *server, const char *config_path, void *cli)
     options_t opts;
     uint32_t iterations;
     int rc = s_options_resolve (&opts, (const options_t *) cli, config_path, &iterations);
+    if (rc == 0)
+        rc = s_apply_runtime (server, &opts, iterations);
     if (rc == 0) {
-        s_apply_runtime (server, &opts, iterations);
-        zsys_info ("chat-keyserver: log level %s, %u iterations for new accounts",
-                   opts.log_level, iterations);
+        char *limits = serverlimits_summary (&opts.limits, SERVERLIMITS_KEYSERVER);
+        zsys_info ("chat-keyserver: log level %s, %u iterations for new accounts, limits %s",
+                   opts.log_level, iterations, limits);
+        free (limits);
     }
     zconfig_destroy (&opts.config);
     return rc == 0 ? 0 : -1;
@@ -199,11 +224,13 @@ main (int argc, char *argv [])
 {
     //  A SIGHUP (reload) from now on never ends the process
     service_init ();
+    //  Every file the server makes is the server's alone, from birth
+    umask (077);
     options_t cli = { 0 };
     const char *config = NULL;
     bool init = false;
 
-    enum { OPT_INIT = 1000 };
+    enum { OPT_INIT = 1000, OPT_LIMIT };
     static const struct option options [] = {
         { "bind",         required_argument, NULL, 'b' },
         { "data",         required_argument, NULL, 'd' },
@@ -214,11 +241,13 @@ main (int argc, char *argv [])
         { "metrics-bind", required_argument, NULL, 'm' },
         { "log-level",    required_argument, NULL, 'l' },
         { "init",         no_argument,       NULL, OPT_INIT },
+        { "limit",        required_argument, NULL, OPT_LIMIT },
         { "verbose",      no_argument,       NULL, 'v' },
         { "help",         no_argument,       NULL, 'h' },
         { "version",      no_argument,       NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
+    cli.limit_args = zlist_new ();
     int opt;
     while ((opt = getopt_long (argc, argv, "b:d:k:c:a:i:m:l:vhV", options, NULL)) != -1) {
         switch (opt) {
@@ -231,15 +260,18 @@ main (int argc, char *argv [])
             case 'm': cli.metrics_bind = optarg; break;
             case 'l': cli.log_level = optarg; break;
             case OPT_INIT: init = true; break;
+            case OPT_LIMIT: zlist_append (cli.limit_args, optarg); break;
             case 'v': cli.log_level = "debug"; break;
-            case 'h': s_usage (stdout); return 0;
-            case 'V': printf ("chat-keyserver %s\n", CHAT_VERSION); return 0;
-            default:  s_usage (stderr); return 2;
+            case 'h': s_usage (stdout); zlist_destroy (&cli.limit_args); return 0;
+            case 'V': printf ("chat-keyserver %s\n", CHAT_VERSION);
+                      zlist_destroy (&cli.limit_args); return 0;
+            default:  s_usage (stderr); zlist_destroy (&cli.limit_args); return 2;
         }
     }
     if (optind < argc) {
         fprintf (stderr, "chat-keyserver: unexpected argument '%s'\n", argv [optind]);
         s_usage (stderr);
+        zlist_destroy (&cli.limit_args);
         return 2;
     }
 
@@ -251,6 +283,7 @@ main (int argc, char *argv [])
     uint32_t iterations;
     if (s_options_resolve (&opts, &cli, config, &iterations) != 0) {
         zconfig_destroy (&opts.config);
+        zlist_destroy (&cli.limit_args);
         return 2;
     }
     const char *data = opts.data;
@@ -272,6 +305,7 @@ main (int argc, char *argv [])
             zstr_free (&path);
         }
         zconfig_destroy (&opts.config);
+        zlist_destroy (&cli.limit_args);
         return rc == 0? 0: 1;
     }
     if (!opts.mainserver_key || !*opts.mainserver_key) {
@@ -280,6 +314,7 @@ main (int argc, char *argv [])
                  "--init writes it) to this host and name it with --mainserver-key FILE "
                  "(or keyserver/mainserver-key in the config file)");
         zconfig_destroy (&opts.config);
+        zlist_destroy (&cli.limit_args);
         return 2;
     }
 
@@ -287,11 +322,13 @@ main (int argc, char *argv [])
     actorthread_t *actor = actorthread_new (keyserver_actor, NULL);
     assert (actor);
     zsock_t *server = actorthread_sock (actor);
-    s_apply_runtime (server, &opts, iterations);
-    zstr_sendx (server, "DATA", data, NULL);
-    zstr_sendx (server, "MAINSERVER-KEY", opts.mainserver_key, NULL);
-    zstr_send (server, "START");
-    char *reply = service_recv (server);
+    char *reply = NULL;
+    if (s_apply_runtime (server, &opts, iterations) == 0) {
+        zstr_sendx (server, "DATA", data, NULL);
+        zstr_sendx (server, "MAINSERVER-KEY", opts.mainserver_key, NULL);
+        zstr_send (server, "START");
+        reply = service_recv (server);
+    }
     if (reply && streq (reply, "OK")) {
         zstr_free (&reply);
         zstr_sendx (server, "BIND", opts.bind, NULL);
@@ -335,5 +372,6 @@ main (int argc, char *argv [])
     zstr_free (&reply);
     actorthread_destroy (&actor);
     zconfig_destroy (&opts.config);
+    zlist_destroy (&cli.limit_args);
     return status;
 }

@@ -1,18 +1,25 @@
-/*  ratelimit - back-off after failed logins, per username and per session
+/*  ratelimit - back-off after failed logins, per (source address,
+    username) and per source address
 
-    Policy (defaults): a counter of consecutive failed logins is kept per
-    username (case-insensitive) and per session. Once a counter reaches 5,
-    each further attempt must wait 2^(n-5) seconds after the last failure,
-    n being the counter (1 s, 2 s, 4 s, ... capped at 300 s). A login
-    attempt is refused while either counter says wait; the longer wait is
-    the one reported. A successful login resets the username's counter; the
-    session's counter is never reset (a session that guessed wrong cannot
-    clear its record by logging in to an account of its own).
+    Per (address, username): a counter of consecutive failed logins. Once
+    it reaches the threshold (5), each further attempt from that address
+    for that name must wait base * 2^(n - threshold) after the last failure,
+    n being the counter (1 s, 2 s, 4 s, ... capped at 300 s). A successful
+    login from that address for that name clears it. So a guesser slows
+    only itself: the account's owner at another address logs in as usual.
 
-    Counters live in memory only: a restart forgets them. A username's
-    counter is forgotten an hour after its last failure; at most
-    RATELIMIT_MAX_NAMES usernames are tracked (beyond that, only the
-    session counter limits a new name).
+    Per address: a token bucket of failures, `per_hour` of them refilling
+    over an hour. An address that fails that often, with any names, waits
+    until the bucket has a token again (this is what slows a guesser who
+    tries many names, and names that cannot exist).
+
+    A login attempt is refused while either says wait; the longer wait is
+    the one reported. Both kinds of counter live in one table of at most
+    `capacity` entries; when it is full the least recently used entry is
+    forgotten to make room (the guesser's own address entry is used by
+    every attempt, so it is the last to go). Counters live in memory only:
+    a restart forgets them. A pair's counter is forgotten an hour after its
+    last failure, an address's when its bucket has refilled.
 */
 #ifndef RATELIMIT_H_INCLUDED
 #define RATELIMIT_H_INCLUDED
@@ -23,50 +30,47 @@
 #define RATELIMIT_THRESHOLD 5            //  failures before any wait
 #define RATELIMIT_BASE_MS   1000         //  wait after the threshold-th failure
 #define RATELIMIT_CAP_MS    300000       //  longest wait
-#define RATELIMIT_FORGET_MS 3600000      //  a name's counter lives this long
-#define RATELIMIT_MAX_NAMES 100000
+#define RATELIMIT_PER_HOUR  300          //  failures per address per hour
+#define RATELIMIT_CAPACITY  100000       //  entries remembered
+#define RATELIMIT_FORGET_MS 3600000      //  a pair's counter lives this long
 
 typedef struct _ratelimit_t ratelimit_t;
-
-//  A failure counter; the per-session one lives in the session's state.
-typedef struct {
-    uint32_t failures;
-    int64_t last_failure;                //  unix ms
-} ratelimit_counter_t;
 
 ratelimit_t *
     ratelimit_new (void);
 void
     ratelimit_destroy (ratelimit_t **self_p);
 
-//  Change the policy (tests make the base long so that no test depends on
-//  how fast the machine is).
+//  Change the policy; applies to what is remembered already. per_hour 0:
+//  no per-address limit. A smaller capacity forgets at once.
 void
-    ratelimit_set_policy (ratelimit_t *self, uint32_t threshold,
-                          int64_t base_ms, int64_t cap_ms);
+    ratelimit_set_policy (ratelimit_t *self, uint32_t threshold, int64_t base_ms,
+                          int64_t cap_ms, int64_t per_hour, size_t capacity);
 
-//  How long (ms) an attempt for username on the session with counter
-//  session (may be NULL) must still wait; 0: go ahead.
+//  How long (ms) an attempt from address for username must still wait; 0:
+//  go ahead. username may be NULL or invalid (then only the address counts).
 int64_t
-    ratelimit_check (ratelimit_t *self, const char *username,
-                     const ratelimit_counter_t *session, int64_t now_ms);
+    ratelimit_check (ratelimit_t *self, const char *address, const char *username,
+                     int64_t now_ms);
 
-//  Record a failed attempt for username and the session's counter.
+//  Record a failed attempt.
 void
-    ratelimit_failure (ratelimit_t *self, const char *username,
-                       ratelimit_counter_t *session, int64_t now_ms);
+    ratelimit_failure (ratelimit_t *self, const char *address, const char *username,
+                       int64_t now_ms);
 
-//  Record a success: forget the username's failures.
+//  Record a success: forget the failures of (address, username). The
+//  address's bucket is left as it is.
 void
-    ratelimit_success (ratelimit_t *self, const char *username);
+    ratelimit_success (ratelimit_t *self, const char *address, const char *username);
 
-//  Forget usernames whose last failure is older than RATELIMIT_FORGET_MS.
-//  Returns how many were forgotten.
+//  Forget what says nothing any more. Returns how many entries went.
 size_t
     ratelimit_prune (ratelimit_t *self, int64_t now_ms);
 
-//  How many usernames are tracked.
+//  Entries remembered, and entries forgotten to make room so far.
 size_t
     ratelimit_size (ratelimit_t *self);
+size_t
+    ratelimit_evicted (ratelimit_t *self);
 
 #endif

@@ -14,6 +14,7 @@
 #include "logsink.h"
 #include "service.h"
 #include "mainserver.h"
+#include "serverlimits.h"
 
 #ifndef CHAT_VERSION
 #   define CHAT_VERSION "0.0.0"
@@ -30,7 +31,7 @@ s_usage (FILE *out)
         "store and live push.\n"
         "\n"
         "  -b, --bind ENDPOINT          requests (ROUTER), default tcp://127.0.0.1:5556\n"
-        "  -p, --push-bind ENDPOINT     pushes (PUB), default tcp://127.0.0.1:5557\n"
+        "  -p, --push-bind ENDPOINT     pushes (XPUB), default tcp://127.0.0.1:5557\n"
         "  -d, --data DIR               data directory, default ./var/mainserver\n"
         "  -k, --keyserver-key FILE     the key server's public key (its keyserver.pub,\n"
         "                               written by chat-keyserver --init): checks\n"
@@ -41,13 +42,16 @@ s_usage (FILE *out)
         "                               means the host the client reached)\n"
         "  -c, --config FILE            zconfig file; keys mainserver/bind, push-bind,\n"
         "                               push-public, data, keyserver-key, announce,\n"
-        "                               idle-timeout,\n"
-        "                               metrics-bind, log-level, verbose (options\n"
-        "                               given here win); SIGHUP rereads log-level\n"
+        "                               idle-timeout, metrics-bind, log-level, verbose,\n"
+        "                               limits/NAME (options given here win); SIGHUP\n"
+        "                               rereads log-level, idle-timeout and the limits\n"
         "  -a, --announce IFACE         announce both endpoints by UDP beacon on IFACE\n"
         "                               (never done unless asked)\n"
         "  -i, --idle-timeout SECONDS   drop sessions silent this long, default 300\n"
-        "                               (0: never)\n"
+        "                               (0: never; the limit idle_timeout_ms)\n"
+        "      --limit SETTING          set an abuse limit, SETTING being NAME=VALUE\n"
+        "                               (again for each; over the config file's);\n"
+        "                               see below\n"
         "      --init                   create DIR and the server key, print the key's\n"
         "                               fingerprint, and exit\n"
         "  -m, --metrics-bind HOST:PORT serve Prometheus metrics on\n"
@@ -63,7 +67,10 @@ s_usage (FILE *out)
         "Files in DIR: mainserver.db, server.key, mainserver.pub (public: copy it to\n"
         "the key server's host, for its --mainserver-key), admin.sock,\n"
         "mainserver.lock. Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
-        "Exit status: 0 ok, 1 failed, 2 bad usage.\n");
+        "Exit status: 0 ok, 1 failed, 2 bad usage.\n"
+        "\n"
+        "Limits (NAME and default; 0 turns a rate or cap off):\n");
+    serverlimits_print_help (SERVERLIMITS_MAINSERVER, out);
 }
 
 typedef struct {
@@ -76,6 +83,8 @@ typedef struct {
     char *idle;
     char *metrics_bind;
     char *log_level;
+    zlist_t *limit_args;        //  each --limit, borrowed from argv (cli only)
+    serverlimits_t limits;      //  resolved: defaults, config, idle-timeout, --limit
 } options_t;
 
 static void
@@ -97,6 +106,7 @@ s_options_free (options_t *opts)
     free (opts->idle);
     free (opts->metrics_bind);
     free (opts->log_level);
+    zlist_destroy (&opts->limit_args);
     memset (opts, 0, sizeof *opts);
 }
 
@@ -115,10 +125,18 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     s_set (&opts->idle, cli->idle);
     s_set (&opts->metrics_bind, cli->metrics_bind);
     s_set (&opts->log_level, cli->log_level);
+    char error [256];
+    serverlimits_defaults (&opts->limits, SERVERLIMITS_MAINSERVER);
     if (config_path) {
         zconfig_t *config = zconfig_load (config_path);
         if (!config) {
             service_complain ("chat-mainserver", "cannot read config %s", config_path);
+            return -1;
+        }
+        if (serverlimits_load_config (&opts->limits, SERVERLIMITS_MAINSERVER, config,
+                                      "mainserver/limits", error, sizeof error) != 0) {
+            service_complain ("chat-mainserver", "%s", error);
+            zconfig_destroy (&config);
             return -1;
         }
         s_set (&opts->bind, zconfig_get (config, "mainserver/bind", NULL));
@@ -138,11 +156,28 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     s_set (&opts->bind, "tcp://127.0.0.1:5556");
     s_set (&opts->push_bind, "tcp://127.0.0.1:5557");
     s_set (&opts->data, "./var/mainserver");
-    s_set (&opts->idle, "300");
     s_set (&opts->log_level, "info");
     if (logsink_level_parse (opts->log_level) < 0) {
         service_complain ("chat-mainserver", "log level '%s' is not error, warning, notice, "
                  "info or debug", opts->log_level);
+        return -1;
+    }
+    //  --idle-timeout (seconds) is the limit idle_timeout_ms; each --limit
+    //  comes last
+    if (opts->idle) {
+        char *end = NULL;
+        errno = 0;
+        long long idle = strtoll (opts->idle, &end, 10);
+        if (errno || !end || *end || idle < 0 || idle > 365LL * 24 * 3600) {
+            service_complain ("chat-mainserver", "--idle-timeout wants seconds, not '%s'",
+                              opts->idle);
+            return -1;
+        }
+        opts->limits.idle_timeout_ms = idle * 1000;
+    }
+    if (serverlimits_set_assignments (&opts->limits, SERVERLIMITS_MAINSERVER,
+                                      cli->limit_args, error, sizeof error) != 0) {
+        service_complain ("chat-mainserver", "%s", error);
         return -1;
     }
     return 0;
@@ -178,13 +213,15 @@ static int
     s_command (zsock_t *server, const char *command, const char *arg, char **answer);
 
 //  What may change while the server runs, at start and on SIGHUP: the log
-//  level now; the server's limits join here.
+//  level and the limits.
 static int
 s_apply_runtime (zsock_t *server, const options_t *opts)
 {
     int level = logsink_level_parse (opts->log_level);
     logsink_set_level (level);
-    return s_command (server, "VERBOSE", level == LOG_DEBUG ? "1" : "0", NULL);
+    if (s_command (server, "VERBOSE", level == LOG_DEBUG ? "1" : "0", NULL) != 0)
+        return -1;
+    return serverlimits_send (&opts->limits, SERVERLIMITS_MAINSERVER, server, "chat-mainserver");
 }
 
 //  SIGHUP: the config file again; what cannot change at run time (binds,
@@ -196,8 +233,11 @@ s_reload (zsock_t *server, const char *config_path, void *cli)
     int rc = s_options_resolve (&opts, (const options_t *) cli, config_path);
     if (rc == 0)
         rc = s_apply_runtime (server, &opts);
-    if (rc == 0)
-        zsys_info ("chat-mainserver: log level %s", opts.log_level);
+    if (rc == 0) {
+        char *limits = serverlimits_summary (&opts.limits, SERVERLIMITS_MAINSERVER);
+        zsys_info ("chat-mainserver: log level %s, limits %s", opts.log_level, limits);
+        free (limits);
+    }
     s_options_free (&opts);
     return rc;
 }
@@ -231,6 +271,9 @@ main (int argc, char *argv [])
 {
     //  A SIGHUP (reload) from now on never ends the process
     service_init ();
+    //  Every file the server makes is the server's alone, from birth
+    umask (077);
+    enum { OPT_LIMIT = 1000 };
     static struct option long_options [] = {
         { "bind",          required_argument, 0, 'b' },
         { "push-bind",     required_argument, 0, 'p' },
@@ -243,12 +286,14 @@ main (int argc, char *argv [])
         { "metrics-bind",  required_argument, 0, 'm' },
         { "log-level",     required_argument, 0, 'l' },
         { "init",          no_argument,       0, 'I' },
+        { "limit",         required_argument, 0, OPT_LIMIT },
         { "verbose",       no_argument,       0, 'v' },
         { "help",          no_argument,       0, 'h' },
         { "version",       no_argument,       0, 'V' },
         { 0, 0, 0, 0 }
     };
     options_t cli = { 0 };
+    cli.limit_args = zlist_new ();
     const char *config_path = NULL;
     bool init = false;
     int opt;
@@ -265,6 +310,7 @@ main (int argc, char *argv [])
             case 'm': s_set (&cli.metrics_bind, optarg); break;
             case 'l': s_set (&cli.log_level, optarg); break;
             case 'I': init = true; break;
+            case OPT_LIMIT: zlist_append (cli.limit_args, optarg); break;
             case 'v': s_set (&cli.log_level, "debug"); break;
             case 'h': s_usage (stdout); s_options_free (&cli); return 0;
             case 'V': printf ("chat-mainserver %s\n", CHAT_VERSION); s_options_free (&cli); return 0;
@@ -279,16 +325,6 @@ main (int argc, char *argv [])
     }
     options_t opts;
     if (s_options_resolve (&opts, &cli, config_path) != 0) {
-        s_options_free (&opts);
-        s_options_free (&cli);
-        return EXIT_USAGE;
-    }
-
-    char *end = NULL;
-    errno = 0;
-    long long idle = strtoll (opts.idle, &end, 10);
-    if (errno || !end || *end || idle < 0 || idle > 365LL * 24 * 3600) {
-        fprintf (stderr, "chat-mainserver: --idle-timeout wants seconds, not '%s'\n", opts.idle);
         s_options_free (&opts);
         s_options_free (&cli);
         return EXIT_USAGE;
@@ -312,15 +348,12 @@ main (int argc, char *argv [])
         actorthread_t *actor = actorthread_new (mainserver_actor, NULL);
         assert (actor);
         zsock_t *server = actorthread_sock (actor);
-        char idle_ms [32];
-        snprintf (idle_ms, sizeof idle_ms, "%lld", idle * 1000);
         char *fingerprint = NULL;
         if (s_apply_runtime (server, &opts) == 0
         &&  s_command (server, "DATA", opts.data, NULL) == 0
         &&  s_command (server, "KEYSERVER-KEY", opts.keyserver_key, NULL) == 0
         &&  (!opts.push_public
              || s_command (server, "PUSH-PUBLIC", opts.push_public, NULL) == 0)
-        &&  s_command (server, "IDLE-TIMEOUT", idle_ms, NULL) == 0
         &&  s_command (server, "START", NULL, NULL) == 0
         &&  s_command (server, "BIND", opts.bind, NULL) == 0
         &&  s_command (server, "PUSH-BIND", opts.push_bind, NULL) == 0

@@ -1,8 +1,9 @@
 /*  mainserver - the main server actor; see mainserver.h
 
-    One thread owns every socket. The loop waits on the pipe, the ROUTER,
-    the handshake workers, the admin REP socket and a timer for idle
-    sessions. Requests are drained in batches, one transaction each
+    One thread owns the request sockets (the push socket is the pusher's,
+    pusher.h). The loop waits on the pipe, the ROUTER, the handshake
+    workers, the admin REP socket and a timer for idle sessions and
+    sessions that never logged in. Requests are drained in batches, one transaction each
     (msbatch.h), each handled by the module of its area (msrequest.h). This
     file holds the actor's life: pipe commands, start, binds, the loop.
 */
@@ -24,7 +25,10 @@
 #include "msdata.h"
 #include "msonline.h"
 #include "msoutbox.h"
+#include "msquota.h"
+#include "pusher.h"
 #include "rsakey.h"
+#include "serverlimits.h"
 #include "watchdog.h"
 #include "wire.h"
 
@@ -35,7 +39,7 @@
 typedef struct {
     zsock_t *pipe;
     zsock_t *router;
-    zsock_t *pub;
+    char *push_endpoint;        //  bound by the pusher, or NULL
     zsock_t *admin;
     zpoller_t *poller;
     msctx_t ctx;
@@ -49,13 +53,10 @@ typedef struct {
     char *push_public;          //  what Welcomes name, when not the bound one
     char *admin_path;
     int lock_fd;                //  flock on <data>/mainserver.lock, or -1
-    int64_t idle_ms;
-    size_t max_sessions;
     int64_t started_at;
     int64_t next_expire;
     bool started;
     bool router_bound;
-    bool pub_bound;
     bool serving;
     bool terminated;
 } server_t;
@@ -75,27 +76,24 @@ s_server_new (zsock_t *pipe)
     assert (self);
     self->pipe = pipe;
     self->router = zsock_new (ZMQ_ROUTER);
-    self->pub = zsock_new (ZMQ_PUB);
-    assert (self->router && self->pub);
+    assert (self->router);
     //  Refuse oversized frames in libzmq, before they are even buffered.
     zsock_set_maxmsgsize (self->router, WIRE_MAX_FRAME);
     //  Replies already handed to ZMQ get a moment to leave on shutdown
     //  (they are committed: losing one only costs the client a retry).
-    //  Pushes are notifications: they need no grace.
     zsock_set_linger (self->router, 100);
-    zsock_set_linger (self->pub, 0);
-    zsock_set_sndhwm (self->pub, 100000);
     self->poller = zpoller_new (pipe, NULL);
     assert (self->poller);
     //  Only $TERM stops us, so that a signal never cuts a batch short.
     zpoller_set_nonstop (self->poller, true);
     self->ctx.online = msonline_new ();
     self->outbox = msoutbox_new ();
-    self->idle_ms = MAINSERVER_DEFAULT_IDLE_MS;
     self->lock_fd = -1;
     self->ctx.metrics = metrics_new ("mainserver", CHAT_VERSION);
     self->watchdog = watchdog_new ();
     assert (self->ctx.metrics && self->watchdog);
+    serverlimits_defaults (&self->ctx.limits, SERVERLIMITS_MAINSERVER);
+    self->ctx.quotas = msquota_new (&self->ctx.limits, self->ctx.metrics);
     return self;
 }
 
@@ -107,13 +105,16 @@ s_server_destroy (server_t **self_p)
         return;
     zactor_destroy (&self->beacon);
     metricshttp_destroy (&self->http);
-    //  Sessions first: their free function needs the online index.
+    //  Sessions first: their free function needs the online index and
+    //  the pusher.
     chanserver_destroy (&self->ctx.chanserver);
+    pusher_destroy (&self->ctx.pusher);
+    free (self->push_endpoint);
+    msquota_destroy (&self->ctx.quotas);
     msonline_destroy (&self->ctx.online);
     msoutbox_destroy (&self->outbox);
     zpoller_destroy (&self->poller);
     zsock_destroy (&self->router);
-    zsock_destroy (&self->pub);
     zsock_destroy (&self->admin);
     if (self->admin_path)
         unlink (self->admin_path);
@@ -130,7 +131,42 @@ s_server_destroy (server_t **self_p)
     *self_p = NULL;
 }
 
+//  ---------------------------------------------------------------- sessions
+
+//  A session's push token may be subscribed from its Welcome on...
+static void
+s_session_open (chansession_t *session, void *arg)
+{
+    server_t *self = (server_t *) arg;
+    if (self->ctx.pusher)
+        pusher_session_open (self->ctx.pusher, session->channel);
+}
+
+//  ...until it is dropped; then it leaves the online index too
+static void
+s_session_free (chansession_t *session, void *arg)
+{
+    server_t *self = (server_t *) arg;
+    if (self->ctx.pusher)
+        pusher_session_close (self->ctx.pusher, session->channel);
+    msonline_session_free (session, self->ctx.online);
+}
+
 //  ---------------------------------------------------------------- start and pipe
+
+//  Every limit to where it is enforced; again whenever one changes. The
+//  push threads and a subscriber's high-water mark are fixed as they start.
+static void
+s_apply_limits (server_t *self)
+{
+    if (self->ctx.chanserver)
+        chanserver_set_limits (self->ctx.chanserver, &self->ctx.limits);
+    if (self->ctx.pusher) {
+        pusher_set_hwm (self->ctx.pusher, (int) self->ctx.limits.push_hwm);
+        pusher_set_queue_bytes (self->ctx.pusher, (size_t) self->ctx.limits.push_queue_bytes);
+    }
+    msquota_limits_changed (self->ctx.quotas);
+}
 
 static int
 s_start (server_t *self, char *error, size_t error_size)
@@ -148,12 +184,20 @@ s_start (server_t *self, char *error, size_t error_size)
         msdata_unload (&self->ctx);
         return -1;
     }
+    self->ctx.pusher = pusher_new ((size_t) self->ctx.limits.push_workers,
+                                   (int) self->ctx.limits.push_hwm,
+                                   (size_t) self->ctx.limits.push_queue_bytes);
+    if (!self->ctx.pusher) {
+        snprintf (error, error_size, "cannot start the push threads");
+        return -1;
+    }
     self->ctx.chanserver = chanserver_new (self->router, self->ctx.server_key);
     assert (self->ctx.chanserver);
-    chanserver_set_free_fn (self->ctx.chanserver, msonline_session_free, self->ctx.online);
+    chanserver_set_free_fn (self->ctx.chanserver, s_session_free, self);
+    chanserver_set_open_fn (self->ctx.chanserver, s_session_open, self);
     chanserver_set_metrics (self->ctx.chanserver, self->ctx.metrics);
-    chanserver_set_limits (self->ctx.chanserver, self->max_sessions, self->idle_ms);
     chanserver_set_verbose (self->ctx.chanserver, self->ctx.verbose);
+    s_apply_limits (self);
 
     //  The admin socket shows who is connected: only our own user may
     //  connect (the data directory is 0700 and the socket 0600).
@@ -165,6 +209,9 @@ s_start (server_t *self, char *error, size_t error_size)
     self->next_expire = zclock_mono ();
     zsys_info ("mainserver: started, data in %s, key %s", self->data_dir,
                rsakey_fingerprint_text (self->ctx.server_key));
+    char *limits = serverlimits_summary (&self->ctx.limits, SERVERLIMITS_MAINSERVER);
+    zsys_info ("mainserver: limits %s", limits);
+    free (limits);
     return 0;
 }
 
@@ -173,9 +220,9 @@ s_start (server_t *self, char *error, size_t error_size)
 static int
 s_serve (server_t *self, char *error, size_t error_size)
 {
-    if (self->serving || !self->router_bound || !self->pub_bound)
+    if (self->serving || !self->router_bound || !self->push_endpoint)
         return 0;
-    const char *push = self->push_public? self->push_public: zsock_endpoint (self->pub);
+    const char *push = self->push_public? self->push_public: self->push_endpoint;
     if (chanserver_set_welcome_info (self->ctx.chanserver, CHANNEL_ROLE_MAINSERVER, push,
                                      NULL, 0) != CHAT_OK) {
         snprintf (error, error_size, "push endpoint %s cannot be named in a Welcome", push);
@@ -196,7 +243,7 @@ s_announce (server_t *self, const char *iface, char *error, size_t error_size)
 {
     const char *endpoint = zsock_endpoint (self->router);
     const char *push_endpoint = self->push_public? self->push_public
-                                                 : zsock_endpoint (self->pub);
+                                                 : self->push_endpoint;
     if (!self->started || !endpoint || !push_endpoint) {
         snprintf (error, error_size, "ANNOUNCE needs START, BIND and PUSH-BIND first");
         return -1;
@@ -241,13 +288,6 @@ s_set_string (char **slot, const char *value)
 }
 
 static void
-s_set_limits (server_t *self)
-{
-    if (self->ctx.chanserver)
-        chanserver_set_limits (self->ctx.chanserver, self->max_sessions, self->idle_ms);
-}
-
-static void
 s_handle_pipe (server_t *self)
 {
     zmsg_t *msg = zmsg_recv (self->pipe);
@@ -287,14 +327,23 @@ s_handle_pipe (server_t *self)
             s_set_string (&self->push_public, arg);
     }
     else
-    if (streq (command, "IDLE-TIMEOUT") && arg) {
-        self->idle_ms = atoll (arg);
-        s_set_limits (self);
+    if (streq (command, "LIMIT") && arg) {
+        char *value = zmsg_popstr (msg);
+        rc = serverlimits_set (&self->ctx.limits, SERVERLIMITS_MAINSERVER, arg, value,
+                               error, sizeof error);
+        if (rc == 0)
+            s_apply_limits (self);
+        zstr_free (&value);
     }
     else
-    if (streq (command, "MAX-SESSIONS") && arg) {
-        self->max_sessions = (size_t) atoll (arg);
-        s_set_limits (self);
+    if ((streq (command, "IDLE-TIMEOUT") || streq (command, "MAX-SESSIONS")) && arg) {
+        //  The older names of two limits
+        rc = serverlimits_set (&self->ctx.limits, SERVERLIMITS_MAINSERVER,
+                               streq (command, "MAX-SESSIONS") ? "sessions"
+                                                               : "idle_timeout_ms",
+                               arg, error, sizeof error);
+        if (rc == 0)
+            s_apply_limits (self);
     }
     else
     if (streq (command, "START"))
@@ -311,11 +360,21 @@ s_handle_pipe (server_t *self)
     }
     else
     if (streq (command, "PUSH-BIND")) {
-        rc = s_bind (self, self->pub, arg, "PUSH-BIND", error, sizeof error);
-        if (rc == 0) {
-            answer = zsock_endpoint (self->pub);
+        char *bound = NULL;
+        if (!self->started) {
+            snprintf (error, sizeof error, "START must come before PUSH-BIND");
+            rc = -1;
+        }
+        else
+        if (!arg || pusher_bind (self->ctx.pusher, arg, &bound) != 0) {
+            snprintf (error, sizeof error, "cannot bind %s", arg? arg: "(none)");
+            rc = -1;
+        }
+        else {
+            free (self->push_endpoint);
+            self->push_endpoint = bound;
+            answer = self->push_endpoint;
             zsys_info ("mainserver: pushes on %s", answer);
-            self->pub_bound = true;
             rc = s_serve (self, error, sizeof error);
         }
     }
@@ -384,12 +443,19 @@ mainserver_actor (zsock_t *pipe, void *args)
 
     while (!self->terminated) {
         int timeout = -1;
-        int64_t tick = self->idle_ms / 4;
+        //  Timeouts are checked four times within the shortest of them, at
+        //  most once a second: a session goes at most a second late
+        const serverlimits_t *limits = &self->ctx.limits;
+        int64_t shortest = limits->idle_timeout_ms;
+        if (limits->login_timeout_ms > 0
+        &&  (shortest <= 0 || limits->login_timeout_ms < shortest))
+            shortest = limits->login_timeout_ms;
+        int64_t tick = shortest > 0? shortest / 4: 1000;
         if (tick < 10)
             tick = 10;
         if (tick > 1000)
             tick = 1000;
-        if (self->started && self->idle_ms > 0) {
+        if (self->started) {
             int64_t wait = self->next_expire - zclock_mono ();
             timeout = wait < 0? 0: (int) wait;
         }
@@ -402,7 +468,7 @@ mainserver_actor (zsock_t *pipe, void *args)
             s_handle_pipe (self);
         else
         if (which && which == self->router)
-            msbatch_run (&self->ctx, self->outbox, self->router, self->pub);
+            msbatch_run (&self->ctx, self->outbox, self->router);
         else
         if (which && chanserver && which == chanserver_handshakes (chanserver))
             chanserver_handshake_done (chanserver);
@@ -412,7 +478,7 @@ mainserver_actor (zsock_t *pipe, void *args)
         else
         if (!which && zpoller_terminated (self->poller))
             break;              //  the context is going away
-        if (self->started && self->idle_ms > 0 && zclock_mono () >= self->next_expire) {
+        if (self->started && zclock_mono () >= self->next_expire) {
             chanserver_expire (self->ctx.chanserver, wire_now_ms ());
             self->next_expire = zclock_mono () + tick;
         }

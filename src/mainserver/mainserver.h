@@ -12,9 +12,13 @@
         KEYSERVER-KEY <path>    the key server's public key file (PEM, its
                                 keyserver.pub); required before START:
                                 certificates are checked with it
-        IDLE-TIMEOUT <ms>       drop sessions silent this long (0: never;
-                                default 300000)
-        MAX-SESSIONS <n>        refuse further handshakes (0: no limit)
+        LIMIT <name> <value>    set one abuse limit (serverlimits.h: the
+                                names of SERVERLIMITS_MAINSERVER); applied
+                                at once, also while serving (push_workers
+                                and, for subscribers already connected,
+                                push_hwm: at START)
+        IDLE-TIMEOUT <ms>       the limit idle_timeout_ms (older name)
+        MAX-SESSIONS <n>        the limit sessions (older name)
         START                   load or create <dir>/server.key (and write
                                 <dir>/mainserver.pub), open
                                 <dir>/mainserver.db, bind the admin socket
@@ -23,7 +27,7 @@
                                 (default: the bound one, a wildcard host
                                 left as it is); before the binds
         BIND <endpoint>         request socket (ROUTER); after START
-        PUSH-BIND <endpoint>    push socket (PUB); after START. Requests
+        PUSH-BIND <endpoint>    push socket (XPUB, pusher.h); after START. Requests
                                 are served once both are bound: every
                                 Welcome names the push endpoint
         ANNOUNCE <iface>        announce both endpoints by UDP beacon on that
@@ -44,11 +48,9 @@
 
 #include <czmq.h>
 
-#define MAINSERVER_DEFAULT_IDLE_MS  300000
 #define MAINSERVER_BATCH            256        //  requests per transaction, at most
 #define MAINSERVER_PAGE_DEFAULT     100
 #define MAINSERVER_PAGE_MAX         1000
-#define MAINSERVER_MAX_TOKEN        100000     //  bytes of one message token
 #define MAINSERVER_KEY_BITS         2048
 
 #define MAINSERVER_DB               "mainserver.db"

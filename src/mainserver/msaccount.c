@@ -91,22 +91,26 @@ msaccount_login (msreq_t *req, Chat__LoginRequest *body)
         rc = CHAT_ERR_BAD_CERTIFICATE;
     }
     rsakey_destroy (&identity);
+    chansession_t *session = req->session;
     if (rc == CHAT_OK) {
-        chansession_t *session = req->session;
-        char *canonical = strdup (user->name);
-        if (!canonical)
-            rc = CHAT_ERR_INTERNAL;
-        else {
-            msonline_login (req->ctx->online, session, canonical);
-            zsys_info ("login: %s on session %.8s, client key %s", canonical,
-                       session->id_hex, channel_peer_fingerprint_text (session->channel));
-            Chat__LoginReply *logged_in = (Chat__LoginReply *)
-                msarena_alloc (req->arena, sizeof *logged_in);
-            chat__login_reply__init (logged_in);
-            logged_in->username = msarena_strdup (req->arena, canonical);
-            req->reply->body_case = CHAT__MAIN_REPLY__BODY_LOGGED_IN;
-            req->reply->logged_in = logged_in;
+        rc = msonline_login (req->ctx->online, req->ctx->chanserver, session, user->name);
+        if (rc == CHAT_ERR_QUOTA) {
+            metrics_quota_refusal (req->ctx->metrics, "sessions_per_user");
+            char *text = (char *) msarena_alloc (req->arena, 96);
+            snprintf (text, 96, "%s has %lld sessions already", user->name,
+                      (long long) req->ctx->limits.sessions_per_user);
+            req->text = text;
         }
+    }
+    if (rc == CHAT_OK) {
+        zsys_info ("login: %s on session %.8s, client key %s", session->username,
+                   session->id_hex, channel_peer_fingerprint_text (session->channel));
+        Chat__LoginReply *logged_in = (Chat__LoginReply *)
+            msarena_alloc (req->arena, sizeof *logged_in);
+        chat__login_reply__init (logged_in);
+        logged_in->username = msarena_strdup (req->arena, session->username);
+        req->reply->body_case = CHAT__MAIN_REPLY__BODY_LOGGED_IN;
+        req->reply->logged_in = logged_in;
     }
     free (user);
     return rc;
@@ -117,7 +121,7 @@ msaccount_logout (msreq_t *req)
 {
     chansession_t *session = req->session;
     zsys_info ("logout: %s on session %.8s", session->username, session->id_hex);
-    msonline_logout (req->ctx->online, session);
+    msonline_logout (req->ctx->online, req->ctx->chanserver, session);
     static Chat__Ack ack = CHAT__ACK__INIT;
     req->reply->body_case = CHAT__MAIN_REPLY__BODY_LOGGED_OUT;
     req->reply->logged_out = &ack;

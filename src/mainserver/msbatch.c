@@ -5,7 +5,7 @@
 #include "msrequest.h"
 
 void
-msbatch_run (msctx_t *ctx, msoutbox_t *outbox, zsock_t *router, zsock_t *pub)
+msbatch_run (msctx_t *ctx, msoutbox_t *outbox, zsock_t *router)
 {
     bool in_transaction = msgstore_begin (ctx->store) == CHAT_OK;
     size_t handled = 0, requests = 0;
@@ -34,5 +34,5 @@ msbatch_run (msctx_t *ctx, msoutbox_t *outbox, zsock_t *router, zsock_t *pub)
         //  It may have cached the members of a conversation that is not there
         msonline_members_changed (ctx->online, NULL);
     }
-    msoutbox_flush (outbox, ctx->chanserver, pub, committed, ctx->metrics);
+    msoutbox_flush (outbox, ctx->chanserver, ctx->pusher, committed, ctx->metrics);
 }

@@ -13,6 +13,6 @@
 #include "msoutbox.h"
 
 void
-    msbatch_run (msctx_t *ctx, msoutbox_t *outbox, zsock_t *router, zsock_t *pub);
+    msbatch_run (msctx_t *ctx, msoutbox_t *outbox, zsock_t *router);
 
 #endif

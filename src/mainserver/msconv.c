@@ -119,6 +119,16 @@ msconv_create (msreq_t *req, Chat__CreateConversationRequest *body)
     int rc = mschain_check_create (req, body->statement, &statement);
     if (rc != CHAT_OK)
         return rc;
+    //  The quota is checked for any valid CREATE (also one that only opens
+    //  an existing direct conversation), charged only for a new one
+    msquota_refusal_t refusal;
+    if (msquota_conversation_check (req->ctx->quotas, req->session->username,
+                                    &refusal) != CHAT_OK) {
+        protobuf_c_message_free_unpacked (&statement->base, NULL);
+        req->text = msarena_strdup (req->arena, refusal.text);
+        req->retry_ms = refusal.retry_ms;
+        return refusal.code;
+    }
     msgstore_conv_t conv;
     Chat__ConversationSummary *summary = NULL;
     //  Two people have one direct conversation: a second CREATE opens it
@@ -131,8 +141,11 @@ msconv_create (msreq_t *req, Chat__CreateConversationRequest *body)
         req->text = "conversation id in use";
         rc = CHAT_ERR_BAD_REQUEST;
     }
-    if (rc == CHAT_OK && !existing)
+    if (rc == CHAT_OK && !existing) {
         rc = s_store (req, body->statement, statement, &conv);
+        if (rc == CHAT_OK)
+            msquota_conversation_take (req->ctx->quotas, req->session->username);
+    }
     if (rc == CHAT_OK)
         rc = s_summary (req, &conv, &summary);
     uint8_t *ticket = NULL;

@@ -90,6 +90,8 @@ msdata_load (const char *data_dir, const char *keyserver_key_path, msctx_t *ctx,
         snprintf (error, error_size, "cannot create %s: %s", data_dir, strerror (errno));
         return -1;
     }
+    //  Says so when others may enter it (its files are 0600 whatever)
+    secret_dir_check (data_dir, "mainserver");
     if (s_lock (data_dir, lock_fd, error, error_size)
     ||  msdata_prepare (data_dir, error, error_size))
         return -1;

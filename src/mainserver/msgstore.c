@@ -1,5 +1,5 @@
 /*  msgstore - the main server's storage on SQLite; see msgstore.h  */
-#include <fcntl.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -305,11 +305,14 @@ msgstore_open (const char *path)
     msgstore_t *self = (msgstore_t *) zmalloc (sizeof (msgstore_t));
     assert (self);
     self->path = strdup (path);
-    //  Users, chains and tokens: nobody else's business. 0600 from birth
-    //  (SQLite gives its -wal and -shm files the database's mode)
-    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        close (fd);
+    //  Users, chains and tokens: nobody else's business, whatever the
+    //  folder's mode. 0600 before SQLite makes it (its -wal and -shm take
+    //  the database's mode); a looser file already there is tightened
+    if (secret_database_private (path) != 0) {
+        zsys_error ("msgstore: cannot open %s: %s", path, strerror (errno));
+        msgstore_destroy (&self);
+        return NULL;
+    }
     if (sqlite3_open_v2 (path, &self->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {

@@ -5,6 +5,10 @@
 #include "msconv.h"
 #include "msmessage.h"
 #include "msoutbox.h"
+#include "msquota.h"
+
+#define CHAT_XSTR(x) #x
+#define CHAT_STR(x) CHAT_XSTR(x)
 
 int
 msmessage_send (msreq_t *req, Chat__SendMessageRequest *body)
@@ -14,8 +18,8 @@ msmessage_send (msreq_t *req, Chat__SendMessageRequest *body)
     if (rc != CHAT_OK)
         return rc;
     size_t token_len = body->token? strlen (body->token): 0;
-    if (token_len > MAINSERVER_MAX_TOKEN) {
-        req->text = "message token over 100000 bytes";
+    if (token_len > WIRE_MAX_TOKEN) {
+        req->text = "message token over " CHAT_STR (WIRE_MAX_TOKEN) " bytes";
         return CHAT_ERR_MESSAGE_TOO_LARGE;
     }
     if (token_len == 0 || fernet_token_timestamp (body->token, token_len) < 0) {
@@ -25,6 +29,16 @@ msmessage_send (msreq_t *req, Chat__SendMessageRequest *body)
     if (body->client_message_id.len != 16) {
         req->text = "client_message_id must be 16 bytes";
         return CHAT_ERR_BAD_REQUEST;
+    }
+    //  Checked before the store, charged after a new message only: a retry
+    //  of a stored one costs nothing (but is refused like a send while
+    //  over a quota)
+    msquota_refusal_t refusal;
+    if (msquota_message_check (req->ctx->quotas, req->session->username, token_len,
+                               &refusal) != CHAT_OK) {
+        req->text = msarena_strdup (req->arena, refusal.text);
+        req->retry_ms = refusal.retry_ms;
+        return refusal.code;
     }
     uint64_t seq;
     int64_t server_time;
@@ -57,7 +71,8 @@ msmessage_send (msreq_t *req, Chat__SendMessageRequest *body)
     req->reply->body_case = CHAT__MAIN_REPLY__BODY_SENT;
     req->reply->sent = sent;
     if (duplicate)
-        return CHAT_OK;         //  pushed the first time
+        return CHAT_OK;         //  pushed, and counted, the first time
+    msquota_message_take (req->ctx->quotas, req->session->username, token_len);
 
     msoutbox_target_t *targets;
     size_t target_count;

@@ -96,11 +96,15 @@ msonline_session_free (chansession_t *session, void *arg)
     }
 }
 
-void
-msonline_login (msonline_t *self, chansession_t *session, char *canonical)
+int
+msonline_login (msonline_t *self, chanserver_t *chanserver, chansession_t *session,
+                const char *canonical)
 {
     assert (canonical);
-    msonline_logout (self, session);
+    msonline_logout (self, chanserver, session);
+    int rc = chanserver_set_username (chanserver, session, canonical);
+    if (rc != CHAT_OK)
+        return rc;
     if (!session->app) {
         session->app = zmalloc (sizeof (msession_t));
         assert (session->app);
@@ -117,14 +121,14 @@ msonline_login (msonline_t *self, chansession_t *session, char *canonical)
         zhashx_insert (self->users, key, sessions);
     }
     zlistx_add_end (sessions, session);
-    session->username = canonical;
+    return CHAT_OK;
 }
 
 void
-msonline_logout (msonline_t *self, chansession_t *session)
+msonline_logout (msonline_t *self, chanserver_t *chanserver, chansession_t *session)
 {
     s_unindex (self, session);
-    zstr_free (&session->username);
+    chanserver_set_username (chanserver, session, NULL);
 }
 
 //  The cache's key of a conversation: its id in hex

@@ -29,13 +29,17 @@ void
 void
     msonline_session_free (chansession_t *session, void *arg);
 
-//  The session is now canonical's (taken over: malloc'd), after whatever
-//  it was before.
+//  The session is now canonical's, after whatever it was before: logged in
+//  through chanserver, which holds the per-user session cap. CHAT_OK, or
+//  CHAT_ERR_QUOTA when canonical has all the sessions it may have (the
+//  session is then logged out).
+int
+    msonline_login (msonline_t *self, chanserver_t *chanserver, chansession_t *session,
+                    const char *canonical);
+//  The session stops being its user; the channel stays (and its login
+//  timeout starts again).
 void
-    msonline_login (msonline_t *self, chansession_t *session, char *canonical);
-//  The session stops being its user; the channel stays.
-void
-    msonline_logout (msonline_t *self, chansession_t *session);
+    msonline_logout (msonline_t *self, chanserver_t *chanserver, chansession_t *session);
 
 //  The ids of the logged-in sessions of a conversation's members but
 //  except's: CHAT_OK and a malloc'd array (NULL when none) and its size.

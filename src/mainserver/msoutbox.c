@@ -96,9 +96,17 @@ void
 msoutbox_error (msoutbox_t *self, chansession_t *session, uint64_t request_id,
                 int code, const char *text)
 {
+    msoutbox_error_retry (self, session, request_id, code, text, 0);
+}
+
+void
+msoutbox_error_retry (msoutbox_t *self, chansession_t *session, uint64_t request_id,
+                      int code, const char *text, uint32_t retry_ms)
+{
     Chat__MainReply reply = CHAT__MAIN_REPLY__INIT;
     Chat__Error error = CHAT__ERROR__INIT;
     wire_error_init (&error, code, text? text: chat_strerror (code));
+    error.retry_after_ms = retry_ms;
     reply.request_id = request_id;
     reply.body_case = CHAT__MAIN_REPLY__BODY_ERROR;
     reply.error = &error;
@@ -137,26 +145,30 @@ msoutbox_take (msoutbox_t *self, zlistx_t *pending)
     }
 }
 
-//  Push to every target still connected; counts how many went and failed
+//  Hand a push to the pusher for the targets still connected: the sealing
+//  happens on the pusher's threads. Counts pushes handed over (sent) and
+//  dropped because the pusher's queue was full (failed).
 static void
-s_send_push (outgoing_t *out, chanserver_t *chanserver, zsock_t *pub,
+s_send_push (outgoing_t *out, chanserver_t *chanserver, pusher_t *pusher,
              size_t *sent, size_t *failed)
 {
+    channel_t **channels = (channel_t **) malloc (out->target_count * sizeof (channel_t *));
+    assert (channels);
+    size_t count = 0;
     for (size_t index = 0; index < out->target_count; index++) {
         chansession_t *session = chanserver_lookup (chanserver, out->targets [index]);
-        if (!session)
-            continue;
-        if (chanserver_push (chanserver, pub, session, out->payload, out->len) == CHAT_OK)
-            (*sent)++;
-        else {
-            (*failed)++;
-            zsys_warning ("mainserver: push to session %.8s failed", session->id_hex);
-        }
+        if (session)
+            channels [count++] = session->channel;
     }
+    if (pusher && pusher_push (pusher, channels, count, out->payload, out->len) == CHAT_OK)
+        *sent += count;
+    else
+        *failed += count;
+    free (channels);
 }
 
 void
-msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, zsock_t *pub,
+msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, pusher_t *pusher,
                 bool committed, metrics_t *metrics)
 {
     size_t queued = 0, sent = 0, failed = 0;
@@ -171,7 +183,7 @@ msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, zsock_t *pub,
     while (out) {
         if (out->is_push) {
             if (committed)
-                s_send_push (out, chanserver, pub, &sent, &failed);
+                s_send_push (out, chanserver, pusher, &sent, &failed);
         }
         else {
             chansession_t *session = chanserver_lookup (chanserver, out->session_id);

@@ -5,7 +5,8 @@
     wait in a list of its own until the request succeeded, then follow its
     reply. If the commit fails, every reply becomes ERR_INTERNAL and no
     push leaves. Sessions are named by id, not pointer: one may be dropped
-    before its reply leaves.
+    before its reply leaves. Pushes are handed to the pusher (pusher.h),
+    which seals them on its own threads and publishes them on the XPUB.
 */
 #ifndef MSOUTBOX_H_INCLUDED
 #define MSOUTBOX_H_INCLUDED
@@ -17,6 +18,7 @@
 #include "channel.h"
 #include "chanserver.h"
 #include "metrics.h"
+#include "pusher.h"
 #include "wire.h"
 
 typedef struct _msoutbox_t msoutbox_t;
@@ -35,6 +37,10 @@ void
 void
     msoutbox_error (msoutbox_t *self, chansession_t *session, uint64_t request_id,
                     int code, const char *text);
+//  The same with retry_after_ms (0: none).
+void
+    msoutbox_error_retry (msoutbox_t *self, chansession_t *session, uint64_t request_id,
+                          int code, const char *text, uint32_t retry_ms);
 
 //  A list for one request's pushes, and a push into it: packed once, sealed
 //  for each target as the batch is flushed. Takes targets (malloc'd).
@@ -48,10 +54,11 @@ void
     msoutbox_take (msoutbox_t *self, zlistx_t *pending);
 
 //  Send everything: as it is after a good commit; after a failed one,
-//  every reply as ERR_INTERNAL and no push. Pushes are counted in metrics
-//  (may be NULL).
+//  every reply as ERR_INTERNAL and no push. Pushes go to pusher (NULL:
+//  they fail) for the targets still connected; counted in metrics (may be
+//  NULL): handed over as sent, dropped for a full pusher queue as failed.
 void
-    msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, zsock_t *pub,
+    msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, pusher_t *pusher,
                     bool committed, metrics_t *metrics);
 
 #endif

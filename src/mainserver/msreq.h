@@ -2,7 +2,8 @@
 
     A handler fills reply (allocating in arena) and returns CHAT_OK, or
     returns an error code with text pointing at a message (static or in
-    arena); CHAT_ERR_INTERNAL takes back what the request wrote. Pushes go
+    arena), and retry_ms when trying again later may work (a quota);
+    CHAT_ERR_INTERNAL takes back what the request wrote. Pushes go
     to pushes (msoutbox_push) and leave only if the request succeeded.
 */
 #ifndef MSREQ_H_INCLUDED
@@ -20,6 +21,7 @@ typedef struct {
     msarena_t *arena;
     Chat__MainReply *reply;
     const char *text;
+    uint32_t retry_ms;          //  with an error: when trying again may work
     zlistx_t *pushes;
 } msreq_t;
 

@@ -78,7 +78,7 @@ msrequest_handle (msctx_t *ctx, msoutbox_t *outbox, chansession_t *session,
     }
     Chat__MainReply reply = CHAT__MAIN_REPLY__INIT;
     reply.request_id = request->request_id;
-    msreq_t req = { ctx, session, msarena_new (), &reply, NULL, msoutbox_pending_new () };
+    msreq_t req = { ctx, session, msarena_new (), &reply, NULL, 0, msoutbox_pending_new () };
 
     bool needs_login = request->body_case != CHAT__MAIN_REQUEST__BODY_REGISTER
                     && request->body_case != CHAT__MAIN_REQUEST__BODY_LOGIN
@@ -102,14 +102,18 @@ msrequest_handle (msctx_t *ctx, msoutbox_t *outbox, chansession_t *session,
             rc = CHAT_ERR_INTERNAL;
     }
     metrics_request (ctx->metrics, s_request_name (request->body_case), rc);
-    if (rc != CHAT_OK) {
+    //  A quota turns a flood into a flood of refusals: those are counted
+    //  in the metrics, not logged
+    bool quiet = (rc == CHAT_ERR_RATE_LIMITED || rc == CHAT_ERR_QUOTA) && !ctx->verbose;
+    if (rc != CHAT_OK && !quiet)
         zsys_info ("session %.8s%s%s: %s refused: %s%s%s", session->id_hex,
                    session->username? " user ": "",
                    session->username? session->username: "",
                    s_request_name (request->body_case), chat_errname (rc),
                    req.text? " - ": "", req.text? req.text: "");
-        msoutbox_error (outbox, session, request->request_id, rc, req.text);
-    }
+    if (rc != CHAT_OK)
+        msoutbox_error_retry (outbox, session, request->request_id, rc, req.text,
+                              req.retry_ms);
     else {
         if (ctx->verbose)
             zsys_info ("session %.8s%s%s: %s", session->id_hex,

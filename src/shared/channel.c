@@ -383,10 +383,10 @@ channel_is_open (channel_t *self)
     return self && self->open;
 }
 
-//  Fernet token over ChannelBody{seq, payload}.
+//  Fernet token over ChannelBody{seq, payload}, stamped now.
 static int
-s_seal_body (channel_t *self, const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
-             const uint8_t *payload, size_t len, char **token)
+s_seal_body_at (const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
+                const uint8_t *payload, size_t len, int64_t now, char **token)
 {
     Chat__ChannelBody body = CHAT__CHANNEL_BODY__INIT;
     body.seq = seq;
@@ -397,10 +397,17 @@ s_seal_body (channel_t *self, const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
     int rc = wire_pack (&body.base, &plain, &plain_len);
     if (rc != CHAT_OK)
         return rc;
-    rc = fernet_encrypt (key, plain, plain_len, s_now (self), token);
+    rc = fernet_encrypt (key, plain, plain_len, now, token);
     secret_wipe (plain, plain_len);
     free (plain);
     return rc;
+}
+
+static int
+s_seal_body (channel_t *self, const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
+             const uint8_t *payload, size_t len, char **token)
+{
+    return s_seal_body_at (key, seq, payload, len, s_now (self), token);
 }
 
 static int
@@ -498,22 +505,41 @@ channel_open (channel_t *self, const char *token, size_t token_len,
 }
 
 int
+channel_seal_push_as (const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
+                      const uint8_t session_id [CHANNEL_SESSION_ID_SIZE],
+                      const uint8_t *payload, size_t len, int64_t now,
+                      uint8_t **frame, size_t *size)
+{
+    char *token = NULL;
+    int rc = s_seal_body_at (key, seq, payload, len, now, &token);
+    if (rc != CHAT_OK)
+        return rc;
+    Chat__PushFrame push = CHAT__PUSH_FRAME__INIT;
+    push.session_id.data = (uint8_t *) session_id;
+    push.session_id.len = CHANNEL_SESSION_ID_SIZE;
+    push.token = token;
+    rc = wire_pack (&push.base, frame, size);
+    free (token);
+    return rc;
+}
+
+uint64_t
+channel_push_reserve (channel_t *self, uint8_t key [FERNET_KEY_SIZE])
+{
+    assert (self && self->server && self->open);
+    memcpy (key, self->push_key, FERNET_KEY_SIZE);
+    return ++self->push_seq;
+}
+
+int
 channel_seal_push (channel_t *self, const uint8_t *payload, size_t len,
                    uint8_t **frame, size_t *size)
 {
     assert (self && self->server);
     if (!self->open)
         return CHAT_ERR_OUT_OF_ORDER;
-    char *token = NULL;
-    int rc = s_seal_body (self, self->push_key, self->push_seq + 1, payload, len, &token);
-    if (rc != CHAT_OK)
-        return rc;
-    Chat__PushFrame push = CHAT__PUSH_FRAME__INIT;
-    push.session_id.data = self->session_id;
-    push.session_id.len = CHANNEL_SESSION_ID_SIZE;
-    push.token = token;
-    rc = wire_pack (&push.base, frame, size);
-    free (token);
+    int rc = channel_seal_push_as (self->push_key, self->push_seq + 1, self->session_id,
+                                   payload, len, s_now (self), frame, size);
     if (rc == CHAT_OK)
         self->push_seq++;
     return rc;

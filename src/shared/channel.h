@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "fernet.h"
 #include "rsakey.h"
 #include "wire.h"
 
@@ -115,6 +116,19 @@ int
 int
     channel_open_push (channel_t *self, const uint8_t *frame, size_t size,
                        uint8_t **payload, size_t *len);
+
+//  Server: sealing a push in two halves, so that the sealing can happen on
+//  another thread. reserve takes the session's next push number and copies
+//  its push key (a secret: wipe it after use); seal_push_as seals with
+//  them and needs no channel. Pushes sealed this way must be sent in the
+//  order reserved, or the client refuses the late ones as reordered.
+uint64_t
+    channel_push_reserve (channel_t *self, uint8_t key [FERNET_KEY_SIZE]);
+int
+    channel_seal_push_as (const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
+                          const uint8_t session_id [CHANNEL_SESSION_ID_SIZE],
+                          const uint8_t *payload, size_t len, int64_t now,
+                          uint8_t **frame, size_t *size);
 
 //  Session id (clear, names the session in every frame) and session token
 //  (secret until used as the push topic); CHANNEL_SESSION_*_SIZE bytes.

@@ -1,13 +1,34 @@
 /*  chanserver - the server side of the secure channel on a ROUTER socket
 
     Both servers put everything that is the same for them here: handshakes,
-    the session table, refusals, sealing replies and pushes. What arrives on
-    the ROUTER is [routing id][one frame]; anything else is refused.
+    the session table, refusals, sealing replies, and the limits on what a
+    stranger can make them spend. What arrives on the ROUTER is [routing
+    id][one frame]; anything else is refused.
 */
 #include "chanserver.h"
+#include "bucket.h"
 #include "chaterror.h"
+#include "codec.h"
+#include "credential.h"
+#include "lrumap.h"
+#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <unistd.h>
+
+//  Handshake budgets of addresses remembered at once. A forgotten one
+//  starts again with a full burst, so this is far above the number of
+//  addresses that can be mid-burst at a time (budgets that have refilled
+//  are forgotten by chanserver_expire anyway).
+#define BUDGET_ADDRESSES 100000
+//  retry_after_ms when a session cap is reached: sessions not logged in go
+//  within the login timeout, so asking again soon is reasonable
+#define CAP_RETRY_MS 5000
+
+//  What is counted per source address
+typedef struct {
+    size_t sessions;
+    size_t pending;                //  handshakes at the workers
+} address_t;
 
 struct _chanserver_t {
     zsock_t *router;               //  borrowed
@@ -15,8 +36,15 @@ struct _chanserver_t {
     zhashx_t *sessions;            //  id_hex -> chansession_t
     chansession_free_fn *free_fn;
     void *free_arg;
-    size_t max_sessions;
-    int64_t idle_ms;
+    chansession_open_fn *open_fn;
+    void *open_arg;
+    serverlimits_t limits;         //  only the handshake and session fields
+    bucket_t budget;               //  handshakes, all addresses
+    lrumap_t *budgets;             //  address -> bucket_t
+    zhashx_t *addresses;           //  address -> address_t
+    zhashx_t *users;               //  folded username -> size_t count
+    size_t refused_busy;           //  Hellos refused as busy, not yet logged
+    int64_t refused_since;
     bool verbose;
     uint8_t *info;                 //  serialized WelcomeInfo, signed in every Welcome
     size_t info_len;
@@ -43,16 +71,65 @@ static void
 s_id_hex (const uint8_t id [CHANNEL_SESSION_ID_SIZE],
           char hex [CHANNEL_SESSION_ID_SIZE * 2 + 1])
 {
-    static const char digits [] = "0123456789abcdef";
-    for (size_t i = 0; i < CHANNEL_SESSION_ID_SIZE; i++) {
-        hex [2 * i] = digits [id [i] >> 4];
-        hex [2 * i + 1] = digits [id [i] & 15];
-    }
-    hex [CHANNEL_SESSION_ID_SIZE * 2] = 0;
+    codec_hex_into (id, CHANNEL_SESSION_ID_SIZE, hex);
 }
 
 static void
     s_workers_destroy (chanserver_t *self);
+
+//  ---------------------------------------------------------------- counting
+
+//  The count for an address, made when asked to
+static address_t *
+s_address (chanserver_t *self, const char *address, bool make)
+{
+    address_t *counts = (address_t *) zhashx_lookup (self->addresses, address);
+    if (!counts && make) {
+        counts = (address_t *) zmalloc (sizeof (address_t));
+        assert (counts);
+        zhashx_insert (self->addresses, address, counts);
+    }
+    return counts;
+}
+
+//  Forget an address that has neither sessions nor handshakes
+static void
+s_address_release (chanserver_t *self, const char *address)
+{
+    address_t *counts = s_address (self, address, false);
+    if (counts && counts->sessions == 0 && counts->pending == 0)
+        zhashx_delete (self->addresses, address);
+}
+
+static void
+s_pending_done (chanserver_t *self, const char *address)
+{
+    address_t *counts = s_address (self, address, false);
+    assert (counts && counts->pending > 0 && self->pending > 0);
+    counts->pending--;
+    self->pending--;
+    s_address_release (self, address);
+}
+
+static size_t *
+s_user_count (chanserver_t *self, const char *username, char key [USERNAME_MAX + 1])
+{
+    credential_username_fold (username, key, USERNAME_MAX + 1);
+    return (size_t *) zhashx_lookup (self->users, key);
+}
+
+//  The session stops counting for the user it was logged in as
+static void
+s_user_release (chanserver_t *self, chansession_t *session)
+{
+    if (!session->username)
+        return;
+    char key [USERNAME_MAX + 1];
+    size_t *count = s_user_count (self, session->username, key);
+    if (count && --*count == 0)
+        zhashx_delete (self->users, key);
+    zstr_free (&session->username);
+}
 
 static void
 s_session_destroy (chanserver_t *self, chansession_t **session_p)
@@ -62,11 +139,42 @@ s_session_destroy (chanserver_t *self, chansession_t **session_p)
         return;
     if (self->free_fn)
         self->free_fn (session, self->free_arg);
+    s_user_release (self, session);
+    address_t *counts = s_address (self, session->address, false);
+    if (counts) {
+        counts->sessions--;
+        s_address_release (self, session->address);
+    }
     channel_destroy (&session->channel);
     zframe_destroy (&session->routing_id);
-    free (session->username);
     free (session);
     *session_p = NULL;
+}
+
+void
+chanserver_address_key (const char *peer_address, char *out)
+{
+    unsigned char bytes [16];
+    if (!peer_address || !*peer_address)
+        snprintf (out, CHANSERVER_ADDRESS_SIZE, "local");
+    else
+    if (inet_pton (AF_INET, peer_address, bytes) == 1)
+        snprintf (out, CHANSERVER_ADDRESS_SIZE, "%s", peer_address);
+    else
+    if (inet_pton (AF_INET6, peer_address, bytes) == 1) {
+        static const unsigned char mapped [12] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff };
+        char text [INET6_ADDRSTRLEN];
+        if (memcmp (bytes, mapped, sizeof mapped) == 0)
+            inet_ntop (AF_INET, bytes + 12, out, CHANSERVER_ADDRESS_SIZE);
+        else {
+            //  One host may hold a whole /64: count the prefix
+            memset (bytes + 8, 0, 8);
+            inet_ntop (AF_INET6, bytes, text, sizeof text);
+            snprintf (out, CHANSERVER_ADDRESS_SIZE, "%s/64", text);
+        }
+    }
+    else    //  not an IP address (another transport): as given, cut
+        snprintf (out, CHANSERVER_ADDRESS_SIZE, "%s", peer_address);
 }
 
 chanserver_t *
@@ -77,6 +185,13 @@ chanserver_new (zsock_t *router, rsakey_t *server_key)
     self->router = router;
     self->server_key = server_key;
     self->sessions = zhashx_new ();
+    self->addresses = zhashx_new ();
+    self->users = zhashx_new ();
+    assert (self->sessions && self->addresses && self->users);
+    zhashx_set_destructor (self->addresses, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor (self->users, (zhashx_destructor_fn *) zstr_free);
+    self->budgets = lrumap_new (BUDGET_ADDRESSES, sizeof (bucket_t));
+    self->refused_since = wire_now_ms ();
     return self;
 }
 
@@ -95,6 +210,9 @@ chanserver_destroy (chanserver_t **self_p)
     zhashx_destroy (&self->sessions);
     s_workers_destroy (self);
     free (self->info);
+    zhashx_destroy (&self->addresses);
+    zhashx_destroy (&self->users);
+    lrumap_destroy (&self->budgets);
     free (self);
     *self_p = NULL;
 }
@@ -107,10 +225,52 @@ chanserver_set_free_fn (chanserver_t *self, chansession_free_fn *fn, void *arg)
 }
 
 void
-chanserver_set_limits (chanserver_t *self, size_t max_sessions, int64_t idle_ms)
+chanserver_set_open_fn (chanserver_t *self, chansession_open_fn *fn, void *arg)
 {
-    self->max_sessions = max_sessions;
-    self->idle_ms = idle_ms;
+    self->open_fn = fn;
+    self->open_arg = arg;
+}
+
+void
+chanserver_set_limits (chanserver_t *self, const serverlimits_t *limits)
+{
+    assert (self && limits);
+    self->limits = *limits;
+}
+
+int
+chanserver_set_username (chanserver_t *self, chansession_t *session,
+                         const char *username)
+{
+    assert (self && session);
+    s_user_release (self, session);
+    if (!username) {
+        chanserver_login_progress (self, session);
+        return CHAT_OK;
+    }
+    char key [USERNAME_MAX + 1];
+    size_t *count = s_user_count (self, username, key);
+    if (self->limits.sessions_per_user > 0 && count
+    &&  *count >= (size_t) self->limits.sessions_per_user) {
+        chanserver_login_progress (self, session);
+        return CHAT_ERR_QUOTA;
+    }
+    if (!count) {
+        count = (size_t *) zmalloc (sizeof (size_t));
+        assert (count);
+        zhashx_insert (self->users, key, count);
+    }
+    (*count)++;
+    session->username = strdup (username);
+    assert (session->username);
+    return CHAT_OK;
+}
+
+void
+chanserver_login_progress (chanserver_t *self, chansession_t *session)
+{
+    assert (self && session);
+    session->login_by = wire_now_ms () + self->limits.login_timeout_ms;
 }
 
 int
@@ -191,55 +351,120 @@ s_refuse (chanserver_t *self, zframe_t *routing_id, int code, uint32_t retry_ms)
 
 //  A handshake is done: the session joins the table, the Welcome leaves.
 static void
-s_handshake_finish (chanserver_t *self, zframe_t *routing_id, channel_t *channel,
-                    const uint8_t *welcome, size_t size)
+s_handshake_finish (chanserver_t *self, zframe_t *routing_id, const char *address,
+                    channel_t *channel, const uint8_t *welcome, size_t size)
 {
     chansession_t *session = (chansession_t *) zmalloc (sizeof *session);
     session->channel = channel;
     session->connected_since = session->last_activity = wire_now_ms ();
+    session->login_by = session->connected_since + self->limits.login_timeout_ms;
     session->routing_id = zframe_dup (routing_id);
+    snprintf (session->address, sizeof session->address, "%s", address);
+    s_address (self, address, true)->sessions++;
     s_id_hex (channel_session_id (channel), session->id_hex);
     zhashx_insert (self->sessions, session->id_hex, session);
     metrics_handshake (self->metrics, CHAT_OK);
-    zsys_info ("handshake: session %.8s client key %s (%zu sessions)",
-               session->id_hex, channel_peer_fingerprint_text (channel),
+    zsys_info ("handshake: session %.8s from %s, client key %s (%zu sessions)",
+               session->id_hex, address, channel_peer_fingerprint_text (channel),
                zhashx_size (self->sessions));
+    if (self->open_fn)
+        self->open_fn (session, self->open_arg);
     s_send (self, routing_id, welcome, size);
 }
 
+//  Refuse a Hello as busy (caps, budgets); counted, logged in sum
 static void
-s_handshake (chanserver_t *self, zframe_t *routing_id, const uint8_t *frame,
-             size_t frame_size, const Chat__Hello *hello)
+s_busy (chanserver_t *self, zframe_t *routing_id, int64_t retry_ms)
 {
-    if (self->max_sessions
-    &&  zhashx_size (self->sessions) + self->pending >= self->max_sessions) {
-        metrics_handshake (self->metrics, CHAT_ERR_BUSY);
-        s_refuse (self, routing_id, CHAT_ERR_BUSY, 1000);
+    self->refused_busy++;
+    metrics_handshake (self->metrics, CHAT_ERR_BUSY);
+    s_refuse (self, routing_id, CHAT_ERR_BUSY,
+              retry_ms > UINT32_MAX ? UINT32_MAX : (uint32_t) retry_ms);
+}
+
+//  What a Hello may cost: 0 when it may be served now, else how long the
+//  sender should wait (ms). Takes a token from both budgets when it may.
+static int64_t
+s_admit (chanserver_t *self, const char *address)
+{
+    const serverlimits_t *limits = &self->limits;
+    address_t *counts = s_address (self, address, false);
+    size_t here = counts ? counts->sessions + counts->pending : 0;
+    if ((limits->sessions > 0
+         && zhashx_size (self->sessions) + self->pending >= (size_t) limits->sessions)
+    ||  (limits->sessions_per_address > 0 && here >= (size_t) limits->sessions_per_address))
+        return CAP_RETRY_MS;
+    if (self->workers && limits->handshakes_pending > 0
+    &&  self->pending >= (size_t) limits->handshakes_pending)
+        return 1000;
+    //  Both budgets must have a token; neither is touched unless both do
+    int64_t now = wire_now_ms ();
+    double rate = (double) limits->handshakes_per_second_per_address;
+    double burst = (double) limits->handshake_burst_per_address;
+    bucket_t *mine = rate > 0 ? (bucket_t *) lrumap_lookup (self->budgets, address) : NULL;
+    bucket_t fresh = { 0, 0 };
+    int64_t wait = bucket_wait (mine ? mine : &fresh, rate, burst, 1, now);
+    int64_t wait_all = bucket_wait (&self->budget, (double) limits->handshakes_per_second,
+                                    (double) limits->handshake_burst, 1, now);
+    if (wait_all > wait)
+        wait = wait_all;
+    if (wait > 0)
+        return wait;
+    if (rate > 0) {
+        if (!mine)
+            mine = (bucket_t *) lrumap_get (self->budgets, address);
+        bucket_take (mine, rate, burst, 1, now);
+    }
+    bucket_take (&self->budget, (double) limits->handshakes_per_second,
+                 (double) limits->handshake_burst, 1, now);
+    return 0;
+}
+
+static void
+s_handshake (chanserver_t *self, zframe_t *routing_id, const char *address,
+             const uint8_t *frame, size_t frame_size, const Chat__Hello *hello)
+{
+    //  What costs nothing to check is checked before any budget is spent
+    int rc = hello->version != CHANNEL_VERSION ? CHAT_ERR_BAD_VERSION
+           : hello->client_nonce.len != CHANNEL_NONCE_SIZE ? CHAT_ERR_MALFORMED
+           : hello->client_public_key.len > RSAKEY_MAX_DER ? CHAT_ERR_BAD_KEY
+           : CHAT_OK;
+    if (rc != CHAT_OK) {
+        metrics_handshake (self->metrics, rc);
+        s_refuse (self, routing_id, rc, 0);
+        return;
+    }
+    int64_t wait = s_admit (self, address);
+    if (wait > 0) {
+        if (self->verbose)
+            zsys_info ("chanserver: Hello from %s refused as busy (%lld ms)", address,
+                       (long long) wait);
+        s_busy (self, routing_id, wait);
         return;
     }
     if (self->workers) {
         //  The worker decodes the frame again: cheaper than copying the Hello
         zframe_t *to = zframe_dup (routing_id);
-        if (zsock_send (self->hellos, "fb", to, frame, frame_size) == 0)
+        if (zsock_send (self->hellos, "fbs", to, frame, frame_size, address) == 0) {
             self->pending++;
-        else {
-            metrics_handshake (self->metrics, CHAT_ERR_BUSY);
-            s_refuse (self, routing_id, CHAT_ERR_BUSY, 1000);
+            s_address (self, address, true)->pending++;
         }
+        else
+            s_busy (self, routing_id, 1000);
         zframe_destroy (&to);
         return;
     }
     channel_t *channel;
     uint8_t *welcome;
     size_t size;
-    int rc = channel_server_accept (self->server_key, self->info, self->info_len,
-                                    hello, &channel, &welcome, &size);
+    rc = channel_server_accept (self->server_key, self->info, self->info_len,
+                                hello, &channel, &welcome, &size);
     if (rc != CHAT_OK) {
         metrics_handshake (self->metrics, rc);
         s_refuse (self, routing_id, rc, 0);
         return;
     }
-    s_handshake_finish (self, routing_id, channel, welcome, size);
+    s_handshake_finish (self, routing_id, address, channel, welcome, size);
     free (welcome);
 }
 
@@ -262,7 +487,8 @@ s_worker (zsock_t *pipe, void *args)
         zframe_t *routing_id = NULL;
         uint8_t *frame = NULL;
         size_t size = 0;
-        if (zsock_recv (hellos, "fb", &routing_id, &frame, &size) != 0)
+        char *address = NULL;
+        if (zsock_recv (hellos, "fbs", &routing_id, &frame, &size, &address) != 0)
             continue;
         Chat__Envelope *env = NULL;
         channel_t *channel = NULL;
@@ -275,9 +501,11 @@ s_worker (zsock_t *pipe, void *args)
                                         &welcome, &welcome_size);
         if (env)
             chat__envelope__free_unpacked (env, NULL);
-        zsock_send (done, "fibp", routing_id, rc, welcome, welcome_size, channel);
+        zsock_send (done, "fibps", routing_id, rc, welcome, welcome_size, channel,
+                    address);
         free (welcome);
         free (frame);
+        zstr_free (&address);
         zframe_destroy (&routing_id);
     }
     zpoller_destroy (&poller);
@@ -344,18 +572,20 @@ chanserver_handshake_done (chanserver_t *self)
         uint8_t *welcome = NULL;
         size_t size = 0;
         void *channel = NULL;
-        if (zsock_recv (self->done, "fibp", &routing_id, &rc, &welcome, &size,
-                        &channel) != 0)
+        char *address = NULL;
+        if (zsock_recv (self->done, "fibps", &routing_id, &rc, &welcome, &size,
+                        &channel, &address) != 0)
             return;
-        assert (self->pending > 0);
-        self->pending--;
+        s_pending_done (self, address);
         if (rc == CHAT_OK && channel)
-            s_handshake_finish (self, routing_id, (channel_t *) channel, welcome, size);
+            s_handshake_finish (self, routing_id, address, (channel_t *) channel,
+                                welcome, size);
         else {
             metrics_handshake (self->metrics, rc == CHAT_OK ? CHAT_ERR_INTERNAL : rc);
             s_refuse (self, routing_id, rc, 0);
         }
         free (welcome);
+        zstr_free (&address);
         zframe_destroy (&routing_id);
     } while (zsock_events (self->done) & ZMQ_POLLIN);
 }
@@ -380,10 +610,13 @@ s_workers_destroy (chanserver_t *self)
     uint8_t *welcome = NULL;
     size_t size;
     void *channel = NULL;
-    while (zsock_recv (self->done, "fibp", &routing_id, &rc, &welcome, &size, &channel) == 0) {
+    char *address = NULL;
+    while (zsock_recv (self->done, "fibps", &routing_id, &rc, &welcome, &size, &channel,
+                       &address) == 0) {
         channel_t *orphan = (channel_t *) channel;
         channel_destroy (&orphan);
         free (welcome);
+        zstr_free (&address);
         zframe_destroy (&routing_id);
         welcome = NULL;
         channel = NULL;
@@ -441,9 +674,12 @@ chanserver_recv (chanserver_t *self, uint8_t **payload, size_t *len)
         if (rc != CHAT_OK)
             s_refuse (self, routing_id, rc, 0);
         else
-        if (env->kind_case == CHAT__ENVELOPE__KIND_HELLO)
-            s_handshake (self, routing_id, zframe_data (frame), zframe_size (frame),
-                         env->hello);
+        if (env->kind_case == CHAT__ENVELOPE__KIND_HELLO) {
+            char address [CHANSERVER_ADDRESS_SIZE];
+            chanserver_address_key (zframe_meta (frame, "Peer-Address"), address);
+            s_handshake (self, routing_id, address, zframe_data (frame),
+                         zframe_size (frame), env->hello);
+        }
         else
         if (env->kind_case == CHAT__ENVELOPE__KIND_SEALED)
             session = s_sealed (self, routing_id, env->sealed, payload, len);
@@ -472,50 +708,64 @@ chanserver_reply (chanserver_t *self, chansession_t *session,
     return rc;
 }
 
-int
-chanserver_push (chanserver_t *self, zsock_t *pub, chansession_t *session,
-                 const uint8_t *payload, size_t len)
+//  A budget that has refilled says nothing a new one would not
+static bool
+s_budget_full (const char *key, void *value, void *arg)
 {
-    (void) self;
-    uint8_t *frame;
-    size_t size;
-    int rc = channel_seal_push (session->channel, payload, len, &frame, &size);
-    if (rc != CHAT_OK)
-        return rc;
-    zframe_t *topic = zframe_new (channel_session_token (session->channel),
-                                  CHANNEL_SESSION_TOKEN_SIZE);
-    zframe_t *body = zframe_new (frame, size);
-    free (frame);
-    if (zframe_send (&topic, pub, ZFRAME_MORE) == -1
-    ||  zframe_send (&body, pub, 0) == -1) {
-        zframe_destroy (&topic);
-        zframe_destroy (&body);
-        return CHAT_ERR_INTERNAL;
-    }
-    return CHAT_OK;
+    (void) key;
+    chanserver_t *self = (chanserver_t *) arg;
+    return bucket_full ((bucket_t *) value,
+                        (double) self->limits.handshakes_per_second_per_address,
+                        (double) self->limits.handshake_burst_per_address, wire_now_ms ());
+}
+
+static bool
+s_stale (chanserver_t *self, chansession_t *session, int64_t now_ms)
+{
+    if (session->username)
+        return self->limits.idle_timeout_ms > 0
+            && now_ms - session->last_activity > self->limits.idle_timeout_ms;
+    return self->limits.login_timeout_ms > 0 && now_ms > session->login_by;
 }
 
 size_t
 chanserver_expire (chanserver_t *self, int64_t now_ms)
 {
-    if (self->idle_ms <= 0)
-        return 0;
     //  Collect first: the hash must not change under its own iterator
     zlistx_t *stale = zlistx_new ();
     chansession_t *session = (chansession_t *) zhashx_first (self->sessions);
     while (session) {
-        if (now_ms - session->last_activity > self->idle_ms)
+        if (s_stale (self, session, now_ms))
             zlistx_add_end (stale, session);
         session = (chansession_t *) zhashx_next (self->sessions);
     }
-    size_t dropped = zlistx_size (stale);
+    size_t dropped = zlistx_size (stale), strangers = 0;
     session = (chansession_t *) zlistx_first (stale);
     while (session) {
-        zsys_info ("session %.8s idle, dropped", session->id_hex);
+        //  Sessions that never logged in may be a flood's: counted, not listed
+        if (session->username || self->verbose)
+            zsys_info ("session %.8s %s, dropped", session->id_hex,
+                       session->username ? "idle" : "not logged in in time");
+        else
+            strangers++;
         chanserver_drop (self, session);
         session = (chansession_t *) zlistx_next (stale);
     }
     zlistx_destroy (&stale);
+    if (strangers)
+        zsys_info ("chanserver: dropped %zu sessions not logged in in time", strangers);
+    lrumap_purge (self->budgets, s_budget_full, self);
+    //  Refusals are many under a flood: one line every ten seconds at most
+    if (self->refused_busy && now_ms - self->refused_since >= 10000) {
+        zsys_warning ("chanserver: %zu Hellos refused as busy in the last %lld s "
+                      "(handshake budget or session caps)", self->refused_busy,
+                      (long long) ((now_ms - self->refused_since) / 1000));
+        self->refused_busy = 0;
+        self->refused_since = now_ms;
+    }
+    else
+    if (!self->refused_busy)
+        self->refused_since = now_ms;
     return dropped;
 }
 
@@ -585,4 +835,19 @@ size_t
 chanserver_size (chanserver_t *self)
 {
     return zhashx_size (self->sessions);
+}
+
+size_t
+chanserver_address_sessions (chanserver_t *self, const char *address)
+{
+    address_t *counts = s_address (self, address, false);
+    return counts ? counts->sessions : 0;
+}
+
+size_t
+chanserver_user_sessions (chanserver_t *self, const char *username)
+{
+    char key [USERNAME_MAX + 1];
+    size_t *count = s_user_count (self, username, key);
+    return count ? *count : 0;
 }

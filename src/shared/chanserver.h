@@ -8,6 +8,17 @@
     back to the server, as (session, payload). Sessions are found by their
     session id, never by ZMQ routing id: a client that reconnects keeps its
     session, and replies go to the routing id its latest frame came from.
+
+    It is also where a stranger's cost is bounded (DESIGN.md section 10):
+    a Hello is admitted only within the session caps (in total, per source
+    address) and the handshake budgets (token buckets, per source address
+    and in total), and is otherwise refused at once with ERR_BUSY and
+    retry_after_ms; the RSA work happens only after that. The source
+    address is the frame's ZMQ "Peer-Address" (an IPv6 address counts by
+    its /64, since one host may hold a whole /64). Sessions that have not
+    logged in are dropped within seconds (login_timeout_ms), and the
+    servers log sessions in through chanserver_set_username, which holds
+    the per-user cap.
 */
 #ifndef CHANSERVER_H_INCLUDED
 #define CHANSERVER_H_INCLUDED
@@ -15,6 +26,10 @@
 #include <czmq.h>
 #include "channel.h"
 #include "metrics.h"
+#include "serverlimits.h"
+
+//  A source address as sessions are counted by it: text, at most this long
+#define CHANSERVER_ADDRESS_SIZE 64
 
 typedef struct _chanserver_t chanserver_t;
 
@@ -26,10 +41,16 @@ typedef struct {
     void *app;               //  the server's own per-session state
     char id_hex [CHANNEL_SESSION_ID_SIZE * 2 + 1];
     zframe_t *routing_id;    //  where the latest frame came from (owned)
+    //  Where the handshake came from: "127.0.0.1", "2001:db8:1:2::/64",
+    //  "local" (no TCP peer address). Limits are counted here.
+    char address [CHANSERVER_ADDRESS_SIZE];
+    int64_t login_by;        //  unix ms; not logged in by then: dropped
 } chansession_t;
 
 //  Called as a session is dropped (idle, limit, shutdown): free app state.
 typedef void (chansession_free_fn) (chansession_t *session, void *arg);
+//  Called as a session is made, before its Welcome leaves.
+typedef void (chansession_open_fn) (chansession_t *session, void *arg);
 
 //  router and server_key are borrowed and must outlive the object.
 chanserver_t *
@@ -39,12 +60,29 @@ void
 
 void
     chanserver_set_free_fn (chanserver_t *self, chansession_free_fn *fn, void *arg);
-
-//  At most max_sessions open sessions (a further Hello gets ERR_BUSY); 0:
-//  no limit. Sessions idle for idle_ms are dropped by chanserver_expire;
-//  0: never.
 void
-    chanserver_set_limits (chanserver_t *self, size_t max_sessions, int64_t idle_ms);
+    chanserver_set_open_fn (chanserver_t *self, chansession_open_fn *fn, void *arg);
+
+//  Take the handshake and session limits (handshakes_*, sessions*,
+//  login_timeout_ms, idle_timeout_ms); the rest of limits is not ours. A
+//  new chanserver has no limits at all until this is called. Applies to
+//  sessions that exist too (a lower cap drops none, but admits no more).
+void
+    chanserver_set_limits (chanserver_t *self, const serverlimits_t *limits);
+
+//  Log a session in as username (NULL: log it out). A session that was
+//  logged in as someone else is logged out first. CHAT_OK, or
+//  CHAT_ERR_QUOTA when username has sessions_per_user sessions already
+//  (the session is then not logged in). Logging out starts the session's
+//  login timeout again.
+int
+    chanserver_set_username (chanserver_t *self, chansession_t *session,
+                             const char *username);
+
+//  The session made a step towards a login (asked for a salt, registered,
+//  started a login): its login timeout starts again.
+void
+    chanserver_login_progress (chanserver_t *self, chansession_t *session);
 
 //  Do the RSA work of handshakes on n worker threads (0: inline, the
 //  default; CHANSERVER_WORKERS_PER_CORE: one per online core, at most 8). The server must then poll chanserver_handshakes () beside its
@@ -97,12 +135,10 @@ int
     chanserver_reply (chanserver_t *self, chansession_t *session,
                       const uint8_t *payload, size_t len);
 
-//  Seal a push to the session and publish it on pub, topic = session token.
-int
-    chanserver_push (chanserver_t *self, zsock_t *pub, chansession_t *session,
-                     const uint8_t *payload, size_t len);
-
-//  Drop sessions idle past the limit; returns how many.
+//  Drop sessions idle past idle_timeout_ms, and sessions not logged in
+//  past their login timeout; returns how many. Also forgets handshake
+//  budgets that have refilled, and logs how many Hellos were refused as
+//  busy since the last call that logged.
 size_t
     chanserver_expire (chanserver_t *self, int64_t now_ms);
 
@@ -113,7 +149,6 @@ void
 chansession_t *
     chanserver_lookup (chanserver_t *self, const uint8_t id [CHANNEL_SESSION_ID_SIZE]);
 
-//  Iterate the sessions (do not drop while iterating).
 //  The sessions as the admin socket shows them: user, client key
 //  fingerprint, times; never a key. *list gets n pointers (strings borrowed
 //  from the sessions: use before the next recv); free with
@@ -123,11 +158,26 @@ size_t
 void
     chanserver_admin_sessions_free (Chat__AdminSession ***list);
 
+//  Iterate the sessions (do not drop while iterating).
 chansession_t *
     chanserver_first (chanserver_t *self);
 chansession_t *
     chanserver_next (chanserver_t *self);
 size_t
     chanserver_size (chanserver_t *self);
+
+//  Sessions whose handshake came from address (as in chansession_t), and
+//  sessions logged in as username (any case).
+size_t
+    chanserver_address_sessions (chanserver_t *self, const char *address);
+size_t
+    chanserver_user_sessions (chanserver_t *self, const char *username);
+
+//  The key a Peer-Address is counted under (NULL: "local"): an IPv4
+//  address as it is, an IPv6 address as its /64 ("2001:db8:1:2::/64"), an
+//  IPv4-mapped IPv6 address as the IPv4 address. out holds
+//  CHANSERVER_ADDRESS_SIZE bytes.
+void
+    chanserver_address_key (const char *peer_address, char *out);
 
 #endif

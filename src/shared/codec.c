@@ -152,18 +152,23 @@ codec_b64url_decode (const char *text, size_t text_len,
 char *
 codec_hex (const uint8_t *data, size_t len)
 {
-    static const char digits [] = "0123456789abcdef";
     if (len > (SIZE_MAX - 1) / 2)
         return NULL;
     char *out = (char *) malloc (len * 2 + 1);
-    if (!out)
-        return NULL;
+    if (out)
+        codec_hex_into (data, len, out);
+    return out;
+}
+
+void
+codec_hex_into (const uint8_t *data, size_t len, char *out)
+{
+    static const char digits [] = "0123456789abcdef";
     for (size_t i = 0; i < len; i++) {
         out [2 * i] = digits [data [i] >> 4];
         out [2 * i + 1] = digits [data [i] & 0x0F];
     }
     out [len * 2] = '\0';
-    return out;
 }
 
 static int

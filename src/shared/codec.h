@@ -28,6 +28,11 @@ char *
 char *
     codec_hex (const uint8_t *data, size_t len);
 
+//  Lower-case hex into out (len * 2 + 1 bytes, NUL-terminated): for keys
+//  made often, with no allocation.
+void
+    codec_hex_into (const uint8_t *data, size_t len, char *out);
+
 //  Parse exactly len*2 hex digits into out. Returns 0 or -1.
 int
     codec_unhex (const char *text, uint8_t *out, size_t len);

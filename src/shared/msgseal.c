@@ -38,7 +38,8 @@ msgseal_seal (const uint8_t key [EPOCHKEY_SIZE],
     if (!sender || !*sender || !text || text_len == 0 || epoch == 0
     ||  !identity || !rsakey_has_private (identity))
         return CHAT_ERR_BAD_REQUEST;
-    if (text_len > WIRE_MAX_TEXT)
+    //  A token is longer than its text: this cannot fit (see below)
+    if (text_len > WIRE_MAX_TOKEN)
         return CHAT_ERR_MESSAGE_TOO_LARGE;
     //  protobuf-c strings are NUL-terminated; a NUL inside would cut the text
     if (memchr (text, 0, text_len))
@@ -69,6 +70,12 @@ msgseal_seal (const uint8_t key [EPOCHKEY_SIZE],
         secret_wipe (plain, plain_len);
         free (plain);
     }
+    //  The one message size limit is the token's: what the server takes
+    if (rc == CHAT_OK && strlen (*token) > WIRE_MAX_TOKEN) {
+        free (*token);
+        *token = NULL;
+        rc = CHAT_ERR_MESSAGE_TOO_LARGE;
+    }
     return rc;
 }
 
@@ -98,8 +105,6 @@ s_check_body (Chat__MessageBody *msg, const uint8_t conversation_id [MSGSEAL_ID_
     size_t len = msg->text? strlen (msg->text): 0;
     if (len == 0)
         return CHAT_ERR_BAD_REQUEST;
-    if (len > WIRE_MAX_TEXT)
-        return CHAT_ERR_MESSAGE_TOO_LARGE;
     body->sent_at = msg->sent_at;
     memcpy (body->client_message_id, msg->client_message_id.data, MSGSEAL_ID_SIZE);
     body->text = strdup (msg->text);
@@ -117,6 +122,8 @@ msgseal_open (const uint8_t key [EPOCHKEY_SIZE], const char *token, size_t token
     memset (body, 0, sizeof (*body));
     if (!token || !sender || !sender_key)
         return CHAT_ERR_MALFORMED;
+    if (token_len > WIRE_MAX_TOKEN)
+        return CHAT_ERR_MESSAGE_TOO_LARGE;
     uint8_t *plain = NULL;
     size_t plain_len = 0;
     int rc = s_decrypt (key, token, token_len, &plain, &plain_len);

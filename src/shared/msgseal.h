@@ -34,8 +34,10 @@ typedef struct {
 } msgseal_body_t;
 
 //  Seal a message of sender (a canonical name) for epoch of a conversation,
-//  signed with the sender's identity key pair. text_len 1..WIRE_MAX_TEXT,
-//  no NUL inside. CHAT_OK and a malloc'd token; CHAT_ERR_MESSAGE_TOO_LARGE,
+//  signed with the sender's identity key pair. No NUL inside the text.
+//  CHAT_OK and a malloc'd token of at most WIRE_MAX_TOKEN bytes;
+//  CHAT_ERR_MESSAGE_TOO_LARGE (a longer token: any text of up to
+//  WIRE_MAX_TEXT bytes fits, signed by an identity key of up to 4096 bits),
 //  CHAT_ERR_BAD_REQUEST (empty text, a NUL, no sender, epoch 0, a key
 //  without its private half) or CHAT_ERR_INTERNAL.
 int
@@ -53,7 +55,8 @@ int
 //  canonical encoding of a MessageBody); CHAT_ERR_BAD_SIGNATURE (not signed
 //  by sender_key as a message); CHAT_ERR_BAD_REQUEST (the body names
 //  another conversation, epoch or sender, has no 16-byte message id or an
-//  empty text); CHAT_ERR_MESSAGE_TOO_LARGE (text over WIRE_MAX_TEXT).
+//  empty text); CHAT_ERR_MESSAGE_TOO_LARGE (token over WIRE_MAX_TOKEN
+//  bytes: not even opened).
 int
     msgseal_open (const uint8_t key [EPOCHKEY_SIZE], const char *token, size_t token_len,
                   const uint8_t conversation_id [MSGSEAL_ID_SIZE], uint64_t epoch,

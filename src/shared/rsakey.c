@@ -103,16 +103,18 @@ s_decode_public (const uint8_t *der, size_t len, bool *whole)
 
 
 //  What the protocol allows (proto/README.md section 2: "exponent other than
-//  65537" is ERR_BAD_KEY) and OAEP encryption needs: an odd modulus and the
-//  exponent 65537. (EVP_PKEY_public_check proves the modulus part too, but
-//  also runs a primality test that costs more than the handshake itself.)
+//  65537" is ERR_BAD_KEY) and what keeps a key from the network as cheap as
+//  a normal one (a 3071-bit exponent made one OAEP encryption 20 times
+//  dearer): the exponent 65537 exactly, and an odd modulus, which OAEP
+//  needs. (EVP_PKEY_public_check proves more, but runs a primality test on
+//  the modulus that costs more than the handshake itself.)
 static bool
 s_usable_public (EVP_PKEY *pkey)
 {
     BIGNUM *n = NULL, *e = NULL;
     bool usable = EVP_PKEY_get_bn_param (pkey, OSSL_PKEY_PARAM_RSA_N, &n)
                && EVP_PKEY_get_bn_param (pkey, OSSL_PKEY_PARAM_RSA_E, &e)
-               && BN_is_odd (n) && BN_is_word (e, RSA_F4);
+               && BN_is_odd (n) && BN_is_word (e, RSAKEY_EXPONENT);
     BN_free (n);
     BN_free (e);
     ERR_clear_error ();
@@ -170,7 +172,7 @@ rsakey_generate (int bits)
     BIGNUM *e = BN_new ();
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id (EVP_PKEY_RSA, NULL);
     if (!e || !ctx
-    ||  !BN_set_word (e, RSA_F4)
+    ||  !BN_set_word (e, RSAKEY_EXPONENT)
     ||  EVP_PKEY_keygen_init (ctx) <= 0
     ||  EVP_PKEY_CTX_set_rsa_keygen_bits (ctx, bits) <= 0
     ||  EVP_PKEY_CTX_set1_rsa_keygen_pubexp (ctx, e) <= 0
@@ -267,7 +269,7 @@ rsakey_load_or_create (const char *path, int bits)
 rsakey_t *
 rsakey_from_der (const uint8_t *der, size_t len)
 {
-    if (!der || len == 0 || len > LONG_MAX)
+    if (!der || len == 0 || len > RSAKEY_MAX_DER)
         return NULL;
     bool whole;
     EVP_PKEY *pkey = s_decode_public (der, len, &whole);

@@ -15,6 +15,10 @@
 #define RSAKEY_MIN_BITS 2048
 #define RSAKEY_MAX_BITS 4096
 #define RSAKEY_FINGERPRINT_SIZE 32
+#define RSAKEY_EXPONENT 65537           //  the only public exponent made or taken
+//  The longest DER SubjectPublicKeyInfo of an RSA-4096 key with exponent
+//  65537 is 550 bytes; anything longer is refused before it is parsed
+#define RSAKEY_MAX_DER 600
 
 typedef struct _rsakey_t rsakey_t;
 
@@ -38,7 +42,8 @@ rsakey_t *
 
 //  A public key from DER. NULL unless it is RSA with
 //  RSAKEY_MIN_BITS..RSAKEY_MAX_BITS bits and the exponent 65537 (the only
-//  one the protocol allows), nothing trailing.
+//  one the protocol allows), in at most RSAKEY_MAX_DER bytes with nothing
+//  after it.
 rsakey_t *
     rsakey_from_der (const uint8_t *der, size_t len);
 

@@ -10,6 +10,7 @@
 */
 #include "secret.h"
 #include "codec.h"
+#include <czmq.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -299,5 +300,54 @@ secret_dir_create (const char *path)
         rc = -1;
     }
     free (copy);
+    return rc;
+}
+
+int
+secret_dir_check (const char *path, const char *server)
+{
+    assert (path && server);
+    struct stat st;
+    if (stat (path, &st) != 0)
+        return -1;
+    if ((st.st_mode & 077) == 0)
+        return 0;
+    zsys_warning ("%s: %s can be reached by other users (mode %03o); its files are "
+                  "made 0600, but 0700 is advised for the folder (chmod 700 %s)",
+                  server, path, (unsigned) (st.st_mode & 0777), path);
+    return 1;
+}
+
+int
+secret_file_private (const char *path, bool create)
+{
+    assert (path);
+    int fd = open (path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
+    if (fd < 0)
+        return create || errno != ENOENT ? -1 : 0;
+    struct stat st;
+    int rc = fstat (fd, &st);
+    if (rc == 0 && (st.st_mode & 077)) {
+        zsys_warning ("%s was readable by others (mode %03o): now 0600", path,
+                      (unsigned) (st.st_mode & 0777));
+        rc = fchmod (fd, st.st_mode & 0700);
+    }
+    int saved = errno;
+    close (fd);
+    errno = saved;
+    return rc;
+}
+
+int
+secret_database_private (const char *path)
+{
+    assert (path);
+    char *wal = zsys_sprintf ("%s-wal", path);
+    char *shm = zsys_sprintf ("%s-shm", path);
+    int rc = secret_file_private (path, true) == 0
+          && secret_file_private (wal, false) == 0
+          && secret_file_private (shm, false) == 0 ? 0 : -1;
+    zstr_free (&wal);
+    zstr_free (&shm);
     return rc;
 }

@@ -9,6 +9,7 @@
 #ifndef SECRET_H_INCLUDED
 #define SECRET_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,25 @@ int
 //  exists but is not a folder).
 int
     secret_dir_create (const char *path);
+
+//  Warn (zsys_warning, naming the server) when a folder that holds keys
+//  or a database can be read or entered by group or others. Returns 1 when
+//  it warned, 0 when the mode is fine, -1 when path cannot be looked at.
+int
+    secret_dir_check (const char *path, const char *server);
+
+//  Make sure path is a private file: create it empty with mode 0600 when
+//  it does not exist (when create), and take group and other access away
+//  from it when it exists with them (saying so on the log). For database
+//  files, whose library would make them with 0644: SQLite gives its -wal
+//  and -shm files the mode of the database. Returns 0, or -1 with errno.
+int
+    secret_file_private (const char *path, bool create);
+
+//  A SQLite database's files private: the database as secret_file_private
+//  with create, its -wal and -shm files (if there) without.
+int
+    secret_database_private (const char *path);
 
 //  Write data to path atomically (temporary file, fsync, rename) with the
 //  given mode. Used for every key file. Returns 0 or -1.

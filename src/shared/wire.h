@@ -17,10 +17,17 @@
 #include "admin.pb-c.h"
 
 //  The largest frame either side accepts (ZMQ_MAXMSGSIZE is set to this,
-//  and every decoder checks it again). A 64 KiB message sealed twice and
-//  wrapped is about 120 KiB; a history page is capped at 1 MiB of tokens.
+//  and every decoder checks it again). A largest message sealed twice and
+//  wrapped is about 180 KiB; a history page is capped at 1 MiB of tokens.
 #define WIRE_MAX_FRAME (4 * 1024 * 1024)
-#define WIRE_MAX_TEXT  65536          //  bytes of message text
+//  The message size limit, the one there is: a message token (a sealed
+//  MessageBody) of at most this many bytes. The main server refuses a
+//  longer one, a client refuses to send one and takes any shorter one.
+#define WIRE_MAX_TOKEN 100000
+//  Text of at most this many bytes always fits in WIRE_MAX_TOKEN (signed
+//  with a 4096-bit identity key, its token is about 88,300 bytes); somewhat
+//  longer text may fit too
+#define WIRE_MAX_TEXT  65536
 #define WIRE_PAGE_BYTES (1024 * 1024) //  tokens per history page, at most
 
 //  Serialize any message into a malloc'd buffer. CHAT_OK or CHAT_ERR_INTERNAL.

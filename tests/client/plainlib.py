@@ -18,9 +18,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from chatproc import plain_text, plain_word, read_lines, search_lines  # noqa: E402
+from chatproc import (LIVE_TIMEOUT, REFRESH_ARGS, plain_text, plain_word,  # noqa: E402
+                      printable, read_lines, search_lines)
 
 TIMEOUT = 30.0
+LIVE = LIVE_TIMEOUT     # a live message: by push, or not at all (see chatproc)
 
 
 class Failure(Exception):
@@ -108,8 +110,9 @@ class Proc:
 
     def tail(self, n=30):
         with self.cv:
-            return ("--- %s stdout ---\n%s\n--- %s stderr ---\n%s"
-                    % (self.name, "\n".join(self.out[-n:]), self.name, "\n".join(self.err[-n:])))
+            return printable("--- %s stdout ---\n%s\n--- %s stderr ---\n%s"
+                             % (self.name, "\n".join(self.out[-n:]), self.name,
+                                "\n".join(self.err[-n:])))
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         if self.p.poll() is None:
@@ -144,15 +147,15 @@ class World:
     def path(self, *parts):
         return os.path.join(self.dir, *parts)
 
-    def start_keyserver(self, data="ks", bind="tcp://127.0.0.1:!"):
+    def start_keyserver(self, data="ks", bind="tcp://127.0.0.1:!", extra=()):
         datadir = self.path(data)
         self.init_servers(datadir)
         deadline = time.monotonic() + TIMEOUT
         while True:
             proc = Proc("keyserver", [self.bins["keyserver"], "--bind", bind, "--data", datadir,
                                       "--iterations", "4096",
-                                      "--mainserver-key", self.path("ms", "mainserver.pub")],
-                        stdin=False)
+                                      "--mainserver-key", self.path("ms", "mainserver.pub")]
+                        + list(extra), stdin=False)
             self.procs.append(proc)
             if not self.bind_refused(proc, deadline):
                 break
@@ -204,13 +207,14 @@ class World:
                 proc.cv.wait(0.2)
         fail("%s never named its key\n%s" % (proc.name, proc.tail()))
 
-    def start_mainserver(self, data="ms", bind="tcp://127.0.0.1:!", push="tcp://127.0.0.1:!"):
+    def start_mainserver(self, data="ms", bind="tcp://127.0.0.1:!", push="tcp://127.0.0.1:!",
+                         extra=()):
         deadline = time.monotonic() + TIMEOUT
         while True:
             proc = Proc("mainserver", [self.bins["mainserver"], "--bind", bind, "--push-bind", push,
                                        "--data", self.path(data),
-                                       "--keyserver-key", self.path("ks", "keyserver.pub")],
-                        stdin=False)
+                                       "--keyserver-key", self.path("ks", "keyserver.pub")]
+                        + list(extra), stdin=False)
             self.procs.append(proc)
             if not self.bind_refused(proc, deadline):
                 break
@@ -235,9 +239,11 @@ class World:
         return proc
 
     def client(self, name, json_mode=False, extra=None, home=None):
+        # re-listing only after the test: whatever arrives live came by push
         args = [self.bins["client"], "--plain",
                 "--keyserver", self.ks_endpoint, "--mainserver", self.ms_endpoint,
-                "--push", self.push_endpoint] + (["--json"] if json_mode else []) + (extra or [])
+                "--push", self.push_endpoint] + (["--json"] if json_mode else []) + \
+            REFRESH_ARGS + (extra or [])
         c = Client(name, args, {"XDG_CONFIG_HOME": home or self.home}, json_mode)
         self.procs.append(c)
         return c
@@ -296,8 +302,10 @@ class Client(Proc):
                   "%s: %r said %r, expected %r" % (self.name, line, answer, message))
         return answer
 
-    def wait_msg(self, conv, sender, text, since=0, timeout=TIMEOUT):
-        """A live `msg` line with these fields."""
+    def wait_msg(self, conv, sender, text, since=0, timeout=LIVE):
+        """A `msg` line with these fields, by default within LIVE seconds:
+        a push (pass timeout=TIMEOUT for one that may come by a catch-up
+        fetch)."""
         deadline = time.monotonic() + timeout
         while True:
             for line in self.lines(since):
@@ -306,8 +314,8 @@ class Client(Proc):
                         and parts[3] == sender and unescape(parts[5]) == text):
                     return parts
             if time.monotonic() > deadline or self.dead():
-                fail("%s: no message %r from %s in %s\n%s"
-                     % (self.name, text, sender, conv, self.tail()))
+                fail("%s: no message %r from %s in %s within %.0f s\n%s"
+                     % (self.name, text, sender, conv, timeout, self.tail()))
             with self.cv:
                 self.cv.wait(0.2)
 

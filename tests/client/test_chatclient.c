@@ -227,10 +227,12 @@ test_commands (void **state)
 
     //  sends refused here, then one that goes
     size_t mark = zlistx_size (a->events);
-    char *huge = malloc (WIRE_MAX_TEXT + 2);
-    memset (huge, 'x', WIRE_MAX_TEXT + 1);
-    huge [WIRE_MAX_TEXT + 1] = 0;
-    uint32_t too_long = chatclient_send (a->client, id, huge, WIRE_MAX_TEXT + 1);
+    //  (one size limit, the sealed token's: a text longer than that
+    //  cannot fit, whatever it holds)
+    char *huge = malloc (WIRE_MAX_TOKEN + 2);
+    memset (huge, 'x', WIRE_MAX_TOKEN + 1);
+    huge [WIRE_MAX_TOKEN + 1] = 0;
+    uint32_t too_long = chatclient_send (a->client, id, huge, WIRE_MAX_TOKEN + 1);
     free (huge);
     uint32_t with_nul = chatclient_send (a->client, id, "a\0b", 3);
     uint8_t nowhere [CHATCLIENT_ID_SIZE] = { 0 };

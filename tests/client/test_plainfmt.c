@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 #include "plainfmt.h"
@@ -66,6 +67,52 @@ test_json (void **state)
     s_json ("", 0, "\"\"");
 }
 
+//  Nothing that steers a terminal reaches it as it is, in either mode: ESC
+//  (and so any CSI or OSC written with it), C1 controls written in UTF-8
+//  (U+009B is CSI, U+009D OSC, U+0085 NEL), bidi overrides and isolates.
+//  Their neighbours pass untouched.
+static void
+test_terminal_controls (void **state)
+{
+    (void) state;
+    //  ESC [ 2 J (clear screen), ESC ] 0 ; title BEL
+    s_escape ("\x1b[2Jx", 5, false, "\\x1b[2Jx");
+    s_escape ("\x1b]0;pwned\x07", 10, false, "\\x1b]0;pwned\\x07");
+    s_json ("\x1b[31m", 5, "\"\\u001b[31m\"");
+    //  C1 as UTF-8: the first, CSI, OSC, the last; and U+00A0 (kept)
+    s_escape ("a\xc2\x80" "b", 4, false, "a\\xc2\\x80b");
+    s_escape ("\xc2\x9b" "31m", 5, false, "\\xc2\\x9b31m");
+    s_escape ("\xc2\x9d" "0;t", 5, false, "\\xc2\\x9d0;t");
+    s_escape ("\xc2\x9f", 2, false, "\\xc2\\x9f");
+    s_escape ("\xc2\xa0", 2, false, "\xc2\xa0");
+    s_json ("\xc2\x80\xc2\x9b\xc2\x9f", 6, "\"\\u0080\\u009b\\u009f\"");
+    s_json ("\xc2\xa0", 2, "\"\xc2\xa0\"");
+    //  Bidi: U+202A..U+202E, U+2066..U+2069, each escaped; U+2029, U+202F
+    //  and U+206A around them are not controls of this kind and stay
+    static const char *bidi [] = {
+        "\xe2\x80\xaa", "\xe2\x80\xab", "\xe2\x80\xac", "\xe2\x80\xad", "\xe2\x80\xae",
+        "\xe2\x81\xa6", "\xe2\x81\xa7", "\xe2\x81\xa8", "\xe2\x81\xa9"
+    };
+    static const char *bidi_json [] = {
+        "\"\\u202a\"", "\"\\u202b\"", "\"\\u202c\"", "\"\\u202d\"", "\"\\u202e\"",
+        "\"\\u2066\"", "\"\\u2067\"", "\"\\u2068\"", "\"\\u2069\""
+    };
+    for (size_t i = 0; i < sizeof bidi / sizeof bidi [0]; i++) {
+        char expected [16];
+        snprintf (expected, sizeof expected, "\\x%02x\\x%02x\\x%02x",
+                  (unsigned char) bidi [i][0], (unsigned char) bidi [i][1],
+                  (unsigned char) bidi [i][2]);
+        s_escape (bidi [i], 3, false, expected);
+        s_escape (bidi [i], 3, true, expected);
+        s_json (bidi [i], 3, bidi_json [i]);
+    }
+    s_escape ("\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xaa", 9, false,
+              "\xe2\x80\xa9\xe2\x80\xaf\xe2\x81\xaa");
+    //  "user" RLO "txt.exe": the override cannot reorder what follows
+    s_escape ("evil\xe2\x80\xaetxt.exe", 14, false, "evil\\xe2\\x80\\xaetxt.exe");
+    s_json ("evil\xe2\x80\xaetxt.exe", 14, "\"evil\\u202etxt.exe\"");
+}
+
 static void
 test_unescape_refusals (void **state)
 {
@@ -117,6 +164,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_escape),
         cmocka_unit_test (test_json),
+        cmocka_unit_test (test_terminal_controls),
         cmocka_unit_test (test_unescape_refusals),
         cmocka_unit_test (test_split),
     };

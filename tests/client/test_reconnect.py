@@ -2,10 +2,11 @@
 """client.reconnect - the main server and then the key server restart
 under running clients: the clients notice, shake hands again with the same
 key, log in again without the password (resume token), fetch what they
-missed, and messages sent after the restart still arrive."""
+missed, and messages sent after the restart still arrive (live, by push,
+once the client is back; the catch-up after the login by fetching)."""
 import re
 
-from plainlib import check, log, run
+from plainlib import TIMEOUT, check, log, run
 
 
 def reconnect(w):
@@ -44,8 +45,8 @@ def reconnect(w):
     w.start_mainserver(bind=w.ms_endpoint, push=w.push_endpoint)
     alice.ok("send %s one" % conv)
     alice.ok("send %s two" % conv)
-    bob.wait_msg(conv, "alice", "one", since=mb)
-    bob.wait_msg(conv, "alice", "two", since=mb)
+    bob.wait_msg(conv, "alice", "one", since=mb, timeout=TIMEOUT)
+    bob.wait_msg(conv, "alice", "two", since=mb, timeout=TIMEOUT)
     # and bob can answer
     ma = alice.mark()
     bob.ok("send %s got them" % conv)

@@ -7,7 +7,7 @@ every plain command, the JSON mode and the exit codes."""
 import json
 import subprocess
 
-from plainlib import check, log, run, text_arg, unescape, word
+from plainlib import LIVE, check, log, run, text_arg, unescape, word
 
 
 def parse_conv(line):
@@ -73,16 +73,17 @@ def story(w):
     check(one["members"] == ["alice", "bob"], "1:1 members %r" % one["members"])
     answer, lines = alice.ok("new bob")
     check(parse_conv(lines[-1])["hex"] == one["hex"], "a second 1:1 with bob was made")
-    # bob hears of it (pushed, or on his next list)
-    bob.wait_line(one["hex"])
+    # bob hears of it at once: pushed (his re-list is set beyond the test)
+    bob.wait_line(one["hex"], timeout=LIVE, what="(the new conversation, pushed)")
 
     m1 = bob.mark()
     m2 = bob2.mark()
     answer, _ = alice.ok("send 1 hello bob")
     check(answer == "ok send %s 1" % one["hex"], "send said %r" % answer)
-    # live delivery to both of bob's sessions
+    # live delivery to both of bob's sessions: within LIVE seconds, by push
     bob2.wait_msg(one["hex"], "alice", "hello bob", since=m2)
-    i, _ = bob.wait_line(r'"type":"msg".*"hello bob"', since=m1)
+    i, _ = bob.wait_line(r'"type":"msg".*"hello bob"', since=m1, timeout=LIVE,
+                         what="(pushed)")
     msg = json.loads(bob.lines(i)[0])
     check(msg["conversation"] == one["hex"] and msg["seq"] == 1 and msg["sender"] == "alice",
           "bob's msg: %r" % msg)
@@ -105,6 +106,20 @@ def story(w):
     alice.ok("send %d second" % group["index"])
     bob2.wait_msg(group["hex"], "alice", "hi all", since=m2)
     bob2.wait_msg(group["hex"], "alice", "second", since=m2)
+
+    # what a client sent itself is never unread there: alice has bob's one
+    # message unread in the 1:1 (not her own), nothing in the group she
+    # wrote both messages of; bob (JSON) has alice's one, not his own
+    _, lines = alice.ok("list")
+    unread = {c["hex"]: c["unread"] for c in map(parse_conv, (l for l in lines
+                                                               if l.startswith("conv ")))}
+    check(unread == {one["hex"]: 1, group["hex"]: 0},
+          "alice's unread counts %r: her own messages are counted" % lines)
+    _, lines = bob.ok("list")
+    unread = {o["conversation"]: o["unread"] for o in map(json.loads, lines)
+              if o["type"] == "conv"}
+    check(unread.get(one["hex"]) == 1,
+          "bob's unread counts %r: his own message is counted" % lines)
 
     # unread counts, cleared by open
     _, lines = bob2.ok("list")
@@ -138,7 +153,12 @@ def story(w):
     carol.error("open %s" % one["hex"], "ERR_NOT_FOUND")
     carol.error("send 9 x", "ERR_NOT_FOUND")
     carol.error("history 1 -3", "ERR_USAGE")
-    carol.error("send 1 %s" % ("x" * 65537), "ERR_MESSAGE_TOO_LARGE")
+    # one size limit, the sealed token's 100,000 bytes: 80,000 bytes of
+    # text do not fit, 70,000 do (and alice, who receives it, shows it)
+    carol.error("send 1 %s" % ("x" * 80000), "ERR_MESSAGE_TOO_LARGE")
+    m = alice.mark()
+    carol.ok("send 1 %s" % ("y" * 70000))
+    alice.wait_msg(group["hex"], "carol", "y" * 70000, since=m)
     carol.error("new", "ERR_USAGE")
     carol.error("frobnicate", "ERR_USAGE")
     carol.ok("wait 0.1")

@@ -22,9 +22,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from chatproc import plain_text, plain_word, read_lines, search_lines  # noqa: E402
+from chatproc import (LIVE_TIMEOUT, REFRESH_ARGS, SKIP, STRICT, plain_text,  # noqa: E402
+                      plain_word, printable, read_lines, search_lines, skip_status)
 
-SKIP = 77           # ctest SKIP_RETURN_CODE
 TIMEOUT = float(os.environ.get("E2E_TIMEOUT", "30"))   # one expected line
 
 
@@ -197,8 +197,9 @@ class Proc:
         with self.cv:
             out = self.out[-n:]
             err = self.err[-n:]
-        return ("  --- %s stdout (last %d) ---\n  %s\n  --- %s stderr (last %d) ---\n  %s"
-                % (self.name, len(out), "\n  ".join(out), self.name, len(err), "\n  ".join(err)))
+        return printable("  --- %s stdout (last %d) ---\n  %s\n  --- %s stderr (last %d) ---\n  %s"
+                         % (self.name, len(out), "\n  ".join(out), self.name, len(err),
+                            "\n  ".join(err)))
 
     # -- life
     def alive(self):
@@ -505,6 +506,21 @@ def private_net(tag, cleanups):
     return ns.add("net")
 
 
+def started_cluster(tag, workdir, cleanups):
+    """The usual start of a test: the binaries, a private namespace when one
+    can be made (private_net), both servers initialised and started in it,
+    and a function client(name) making a plain JSON client of both servers
+    (one home for all). Returns (bins, net, cluster, client)."""
+    bins = binaries()
+    net = private_net(tag, cleanups)
+    cluster = Cluster(bins, workdir, netns=net).init().start()
+    home = os.path.join(workdir, "client")
+
+    def client(name):
+        return Client(bins, name, cluster.client_args(), home, netns=net, logdir=workdir)
+    return bins, net, cluster, client
+
+
 def run(argv, **kw):
     r = subprocess.run(argv, capture_output=True, text=True, **kw)
     if r.returncode != 0:
@@ -604,8 +620,15 @@ def pcap_streams(path):
 
 # ------------------------------------------------------------------ main
 
+def skip(reason):
+    """What body returns when the test cannot run here: SKIP, saying why
+    (or a failure under CHAT_TEST_STRICT=1)."""
+    return skip_status(reason)
+
+
 def main(body):
-    """Run body(workdir) with cleanup; exit 0 / 1 / SKIP."""
+    """Run body(workdir) with cleanup; exit 0 / 1 / SKIP (body returns
+    skip(reason) for that; or 1 itself for a failure it already said)."""
     keep = os.environ.get("E2E_KEEP")
     workdir = tempfile.mkdtemp(prefix="chat-e2e-")
     cleanups = []
@@ -618,7 +641,11 @@ def main(body):
     status = 1
     try:
         result = body(workdir, cleanups)
-        status = SKIP if result == SKIP else 0
+        status = result if result in (SKIP, 1) else 0
+        if status == SKIP and STRICT:
+            # a test that returned SKIP without skip(): strict all the same
+            print("FAIL: CHAT_TEST_STRICT=1, and the test skipped (why is above)", flush=True)
+            status = 1
     except TestFailure as e:
         print("FAIL: %s" % e, flush=True)
     except Exception:
@@ -639,6 +666,8 @@ def main(body):
             shutil.rmtree(workdir, ignore_errors=True)
     if status == 0:
         log("PASS")
+    elif status == SKIP:
+        log("SKIPPED")
     sys.exit(status)
 
 
@@ -696,6 +725,10 @@ class Client(Proc):
         self.home = home
         self.pending = 0            # commands written, answers not yet read
         self.answered = 0           # answers read by command()
+        # re-listing (which fetches what a push missed) only after the test:
+        # a live message must come by push
+        if "--refresh-interval" not in args:
+            args = list(args) + REFRESH_ARGS
         Proc.__init__(self, "chat-" + name,
                       [bins["client"], "--plain", "--json"] + list(args),
                       env=full_env, netns=netns, logdir=logdir)
@@ -801,16 +834,19 @@ class Client(Proc):
 
     # -- events
     def wait_message(self, conv, sender, text, timeout=None):
-        """A live message (type msg) from anywhere in the output so far."""
-        deadline = time.monotonic() + (timeout or TIMEOUT)
+        """A live message (type msg) from anywhere in the output so far,
+        within LIVE_TIMEOUT unless told otherwise: only a push is that fast
+        (the clients' re-list is set far beyond the test)."""
+        timeout = timeout or LIVE_TIMEOUT
+        deadline = time.monotonic() + timeout
         while True:
             for _, o in self.objects(0):
                 if (o.get("type") == "msg" and o.get("conversation") == conv
                         and o.get("sender") == sender and o.get("text") == text):
                     return o
             if time.monotonic() > deadline or not self.alive():
-                fail("%s: no live message %r from %s in %s\n%s"
-                     % (self.name, text, sender, conv, self.tail()))
+                fail("%s: no live message %r from %s in %s within %.0f s (no push?)\n%s"
+                     % (self.name, text, sender, conv, timeout, self.tail()))
             with self.cv:
                 self.cv.wait(0.2)
 

@@ -5,10 +5,14 @@
     pipe a burst of sends into one group conversation; once some are
     acknowledged the main server is killed with SIGKILL and started again on
     the same data and ports. The clients are not restarted: they reconnect
-    by themselves and finish (or fail) every send. Then every message a
-    client saw acknowledged (its "sent" line with a seq) is in the history
-    exactly once, at that seq; no seq appears twice; and a later send from
-    each of the same clients succeeds.
+    by themselves and finish (or fail) every send. The kill must land
+    mid-burst: some client must have sends acknowledged by the restarted
+    server (answered after it noticed the restart); if every burst finished
+    first, the round is run again with a burst twice the size, and the test
+    fails after ROUNDS rounds. Then every message a client saw acknowledged
+    (its "sent" line with a seq) is in the history exactly once, at that
+    seq; no seq appears twice; and a later send from each of the same
+    clients succeeds.
  2. Key server kill -9 during logins: the clients log out and in again in a
     loop; the key server is killed mid-way and started again. Afterwards
     logins work for every registered user, from the same client processes
@@ -27,17 +31,65 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib as L                                             # noqa: E402
 
 USERS = ("ann", "ben", "cat")
-BURST = 40
+BURST = 40          # sends per client in the first round; doubled each round
+ROUNDS = 4
+
+
+def answered_after_reconnect(client, mark):
+    """Sends of the burst at mark answered after the client's first
+    'reconnecting mainserver' event: by the restarted server (or failed for
+    want of one), so the kill came while they were outstanding."""
+    objects = client.objects(mark)
+    gone = next((i for i, o in objects if o.get("type") == "event"
+                 and o.get("event") == "reconnecting" and o.get("server") == "mainserver"), None)
+    if gone is None:
+        return []
+    return [o for i, o in objects if i > gone and o.get("command") == "send"]
+
+
+def kill_mid_burst(cluster, clients, group, burst, round_no, acked):
+    """One round: bursts from every client, the main server killed once a
+    few are acknowledged and started again; every send completes. Adds the
+    acknowledged texts to acked (text -> seq); True when the kill landed
+    mid-burst."""
+    marks = {}
+    for user, x in clients.items():
+        marks[user] = x.mark()
+        x.send_burst(group, ["%s burst %d.%d" % (user, round_no, i) for i in range(burst)])
+    # wait until some (not all) are acknowledged, then kill
+    deadline = time.monotonic() + L.TIMEOUT
+    while sum(len(x.acks(marks[u])) for u, x in clients.items()) < 5:
+        if time.monotonic() > deadline:
+            L.fail("no send acknowledged before the kill")
+        time.sleep(0.01)
+    cluster.ms.kill9()
+    acked_at_kill = sum(len(x.acks(marks[u])) for u, x in clients.items())
+    L.log("round %d: main server killed with %d of %d sends acknowledged"
+          % (round_no, acked_at_kill, burst * len(clients)))
+    cluster.start_mainserver()
+
+    # every send completes one way or the other, without restarting clients
+    after = 0
+    for user, x in clients.items():
+        x.wait_burst_done(marks[user], burst, timeout=120)
+        for seq, text in x.acks(marks[user]):
+            if text in acked:
+                L.fail("%r acknowledged twice (seq %d and %d)" % (text, acked[text], seq))
+            acked[text] = seq
+        failed = x.burst_failures(marks[user])
+        retried = sum(1 for _, o in x.answers(marks[user]) if o.get("note") == "duplicate")
+        late = answered_after_reconnect(x, marks[user])
+        after += len(late)
+        L.log("%s: %d acknowledged (%d of them as a retry the server had stored), %d failed "
+              "%s; %d answered after the restart" % (user, len(x.acks(marks[user])),
+                                                          retried, len(failed),
+                                                          sorted({o.get("code") for _, o in failed}),
+                                                          len(late)))
+    return after > 0
 
 
 def body(workdir, cleanups):
-    bins = L.binaries()
-    net = L.private_net('faults', cleanups)
-    cluster = L.Cluster(bins, workdir, netns=net).init().start()
-    home = os.path.join(workdir, "client")
-
-    def client(name):
-        return L.Client(bins, name, cluster.client_args(), home, netns=net, logdir=workdir)
+    _, _, cluster, client = L.started_cluster("faults", workdir, cleanups)
 
     # setup: three users, one group
     clients = {}
@@ -50,40 +102,20 @@ def body(workdir, cleanups):
     for user in ("ben", "cat"):
         clients[user].wait_conversation(group)
 
-    # --- 1. main server kill -9 mid-burst
-    marks = {}
-    for user, x in clients.items():
-        marks[user] = x.mark()
-        x.send_burst(group, ["%s burst %d" % (user, i) for i in range(BURST)])
-    # wait until some (not all) are acknowledged, then kill
-    deadline = time.monotonic() + L.TIMEOUT
-    while sum(len(x.acks(marks[u])) for u, x in clients.items()) < 5:
-        if time.monotonic() > deadline:
-            L.fail("no send acknowledged before the kill")
-        time.sleep(0.01)
-    cluster.ms.kill9()
-    acked_at_kill = sum(len(x.acks(marks[u])) for u, x in clients.items())
-    L.log("main server killed with %d of %d sends acknowledged"
-          % (acked_at_kill, BURST * len(clients)))
-    cluster.start_mainserver()
-
-    # every send completes one way or the other, without restarting clients
+    # --- 1. main server kill -9 mid-burst: until the kill really lands in
+    # the middle of a burst (a client had sends answered only by the
+    # restarted server), with a bigger burst each round
     acked = {}
-    for user, x in clients.items():
-        x.wait_burst_done(marks[user], BURST, timeout=120)
-        for seq, text in x.acks(marks[user]):
-            if text in acked:
-                L.fail("%r acknowledged twice (seq %d and %d)" % (text, acked[text], seq))
-            acked[text] = seq
-        failed = x.burst_failures(marks[user])
-        retried = sum(1 for _, o in x.answers(marks[user]) if o.get("note") == "duplicate")
-        reconnects = sum(1 for _, o in x.objects(marks[user])
-                         if o.get("event") == "reconnecting")
-        L.log("%s: %d acknowledged (%d of them as a retry the server had stored), %d failed "
-              "%s; %d reconnect events" % (user, len(x.acks(marks[user])), retried, len(failed),
-                                          sorted({o.get("code") for _, o in failed}), reconnects))
-    if acked_at_kill >= len(acked):
-        L.log("note: nothing was acknowledged after the restart")
+    burst = BURST
+    for round_no in range(1, ROUNDS + 1):
+        if kill_mid_burst(cluster, clients, group, burst, round_no, acked):
+            break
+        if round_no == ROUNDS:
+            L.fail("in %d rounds (bursts up to %d sends per client) the kill never landed "
+                   "mid-burst" % (ROUNDS, burst))
+        L.log("round %d: every send of the burst was answered before the kill; "
+              "again with a burst of %d" % (round_no, burst * 2))
+        burst *= 2
 
     # the clients carry on by themselves: a later send works from each
     for user, x in clients.items():
@@ -130,8 +162,11 @@ def body(workdir, cleanups):
         bad = [o for _, o in answers if o.get("type") != "ok"]
         L.log("%s: %d logout/login answers during the kill, %d failed %s"
               % (user, len(answers), len(bad), sorted({o.get("code") for o in bad})))
-        # whatever the loop got, logging out and in now works from the same process
-        x.logout()
+        # whatever the loop got, logging out (if its last login worked) and
+        # in now works from the same process
+        r = x.command("logout")
+        if not r.ok and r.line.get("code") != "ERR_NOT_LOGGED_IN":
+            L.fail("%s: logout after the loop: %r" % (user, r.line))
         x.login(user, user + "-pw", timeout=60).expect_ok()
         x.send(group, "%s logged in after the key server came back" % user, timeout=60)
     for user in USERS:

@@ -24,12 +24,19 @@ Every file of both data directories (the database, its WAL, keys), looked
 at while the servers run and after they stopped, and both servers' logs must
 hold no password and no message text (and the logs no conversation key).
 The clients' home directories hold only their pin files afterwards
-(known_servers and known_users: fingerprints).
-Skips (exit 77) with the reason when a namespace or tcpdump is unavailable.
+(known_servers and known_users: fingerprints). A file that cannot be read
+fails the test. Every one of these scans has a positive control in the same
+run: a random needle planted in a file of each data directory and of the
+client's home, sent in clear on the wire, and put in the key server's log
+(as the name of a failed login) must be found by the very same search.
+Skips (exit 77) with the reason when a namespace or tcpdump is unavailable;
+fails instead under CHAT_TEST_STRICT=1 (CI).
 """
+import base64
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -40,19 +47,61 @@ import e2elib as L                                             # noqa: E402
 
 
 def scan_dir(path, needles):
-    """needles: [(label, raw)]; returns hits in every file under path."""
+    """needles: [(label, raw)]; returns hits in every file under path. A
+    folder or file that cannot be read fails the test: it could hold
+    anything. Sockets (admin.sock) hold nothing and are passed over."""
+    def unreadable(error):
+        L.fail("cannot scan %s: %s" % (error.filename, error))
     hits = []
-    for root, _, files in os.walk(path):
+    for root, _, files in os.walk(path, onerror=unreadable):
         for name in files:
             full = os.path.join(root, name)
-            try:
-                blob = open(full, "rb").read()
-            except OSError:
+            mode = os.lstat(full).st_mode
+            if stat.S_ISSOCK(mode):
                 continue
+            if not stat.S_ISREG(mode):
+                L.fail("cannot scan %s: not a regular file (mode %o)" % (full, mode))
+            try:
+                with open(full, "rb") as f:
+                    blob = f.read()
+            except OSError as e:
+                L.fail("cannot scan %s: %s" % (full, e))
             for label, raw in needles:
                 for hit in L.find_secret(blob, raw, label):
                     hits.append("%s: %s" % (full, hit))
     return hits
+
+
+def control_needle():
+    """A random needle for a positive control: (label, raw bytes)."""
+    return ("planted control", ("control-" + secrets.token_hex(10)).encode())
+
+
+def plant_file(path, raw):
+    """raw in a file, base64url without padding: one of the forms searched."""
+    with open(path, "wb") as f:
+        f.write(b"before " + base64.urlsafe_b64encode(raw).rstrip(b"=") + b" after")
+
+
+def expect_control(hits, where, label="planted control"):
+    """The scan found the planted needle (a positive control): the hits
+    without it."""
+    found = [h for h in hits if label in h]
+    if not found:
+        L.fail("control failed: the needle planted in %s was not found by the same scan" % where)
+    return [h for h in hits if label not in h]
+
+
+def plant_on_wire(net, endpoint, raw):
+    """raw (hex) sent in clear over TCP to endpoint inside the namespace,
+    so that the capture holds it."""
+    host, port = endpoint[len("tcp://"):].rsplit(":", 1)
+    code = ("import socket,sys\ns=socket.create_connection((sys.argv[1],int(sys.argv[2])),10)\n"
+            "s.sendall(sys.argv[3].encode())\ns.close()\n")
+    r = subprocess.run(["ip", "netns", "exec", net, sys.executable, "-c", code, host, port,
+                        raw.hex()], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        L.fail("could not plant the control on the wire: %s" % r.stderr)
 
 
 def der_keys(key_path):
@@ -74,11 +123,9 @@ def body(workdir, cleanups):
         L.fail("probe=PATH (chankey_probe) not given")
     reason = L.namespaces_possible()
     if reason:
-        print("SKIP: cannot make a network namespace: %s" % reason)
-        return L.SKIP
+        return L.skip("cannot make a network namespace: %s" % reason)
     if not shutil.which("tcpdump"):
-        print("SKIP: tcpdump is not installed (tools/setup installs it)")
-        return L.SKIP
+        return L.skip("tcpdump is not installed (tools/setup installs it)")
     ns = L.Netns("cap")
     cleanups.append(ns.close)
     net = ns.add("net")
@@ -140,12 +187,28 @@ def body(workdir, cleanups):
 
     needles = [("password of " + u, pw) for u, pw in passwords.items()]
     needles += [("message text", t) for t in texts]
+    # positive controls, each found by the very scan that must find nothing
+    # else: a needle planted in a file of each data directory, on the wire
+    # in clear, and in the key server's log (it logs the name of a failed
+    # login)
+    control = control_needle()
+    for d in (cluster.ks_dir, cluster.ms_dir):
+        plant_file(os.path.join(d, "planted-control"), control[1])
+    plant_on_wire(net, cluster.ms_endpoint, control[1])
+    planter = client("planter")
+    planter.login(control[1].decode(), "no such user").expect_fail("ERR_AUTH_FAILED")
+    planter.quit(allow_failure=True)
+    needles.append(control)
     dir_hits = scan_dir(cluster.ks_dir, needles) + scan_dir(cluster.ms_dir, needles)
+    dir_hits = expect_control(dir_hits, "the data directories (servers running)")
 
     for x in (a, b, c):
         x.quit()
     cluster.stop()
-    dir_hits += scan_dir(cluster.ks_dir, needles) + scan_dir(cluster.ms_dir, needles)
+    more = scan_dir(cluster.ks_dir, needles) + scan_dir(cluster.ms_dir, needles)
+    dir_hits += expect_control(more, "the data directories (servers stopped)")
+    for d in (cluster.ks_dir, cluster.ms_dir):
+        os.unlink(os.path.join(d, "planted-control"))
 
     # epoch keys, as a member gets them: the sealed identity opened with the
     # password, the member's wrapped copies unwrapped; and what opens them
@@ -219,12 +282,15 @@ def body(workdir, cleanups):
     hits = []
     for label, raw in needles + key_needles:
         hits += ["capture: " + h for h in L.find_secret(blob, raw, label)]
+    hits = expect_control(hits, "the capture (sent in clear)")
     hits += dir_hits
+    log_hits = []
     for proc in L.Proc._all:
         if proc.name.startswith(("keyserver", "mainserver")):
             text = "\n".join(proc.out + proc.err).encode()
             for label, raw in needles + key_needles:
-                hits += ["%s log: %s" % (proc.name, h) for h in L.find_secret(text, raw, label)]
+                log_hits += ["%s log: %s" % (proc.name, h) for h in L.find_secret(text, raw, label)]
+    hits += expect_control(log_hits, "the key server's log (a failed login's name)")
     if hits:
         L.fail("secrets found:\n  " + "\n  ".join(sorted(set(hits))))
     L.log("no password, text, epoch key, identity key, channel key or server secret in %d "
@@ -238,7 +304,8 @@ def body(workdir, cleanups):
     if sorted(left) != [os.path.join("config", "chat", "known_servers"),
                         os.path.join("config", "chat", "known_users")]:
         L.fail("the clients left files behind: %r" % sorted(left))
-    hits = scan_dir(home, needles + key_needles)
+    plant_file(os.path.join(home, "planted-control"), control[1])
+    hits = expect_control(scan_dir(home, needles + key_needles), "the client's home")
     if hits:
         L.fail("secrets in the client's files: %r" % hits)
 

@@ -6,14 +6,20 @@
     after every case to still complete a request round trip on both.
 
         hostile [keyserver | mainserver | flood | all]
+        hostile attack NAME [--OPTION VALUE]...
 
     Prints one PASS/FAIL line per case and a table at the end; exits 0 only
-    when every case passed.
+    when every case passed. `attack` runs one of issue 12's attacks against
+    servers someone else runs (see "attacks" below, and abuse.py).
 */
 #include <czmq.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
 #include "chain.h"
+#include "codec.h"
 #include "channel.h"
 #include "chaterror.h"
 #include "credential.h"
@@ -417,6 +423,20 @@ s_ks_register (peer_t *peer, const char *username, const char *password,
     return rc;
 }
 
+//  SCRAM login_start for scram's user: the reply (challenge or error) in
+//  *reply, and its code
+static int
+s_ks_login_start (peer_t *peer, scram_client_t *scram, Chat__KeyReply **reply)
+{
+    Chat__LoginStart start = CHAT__LOGIN_START__INIT;
+    start.client_first = (char *) scram_client_first (scram);
+    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+    request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_START;
+    request.login_start = &start;
+    *reply = NULL;
+    return s_key_call (peer, &request, reply);
+}
+
 //  SCRAM login on the key server: the LOGGED_IN certificate and resume token.
 static int
 s_ks_login (peer_t *peer, const char *username, const char *password,
@@ -424,13 +444,9 @@ s_ks_login (peer_t *peer, const char *username, const char *password,
 {
     scram_client_t *scram = scram_client_new (username, password, NULL);
     REQUIRE (scram);
-    Chat__LoginStart start = CHAT__LOGIN_START__INIT;
-    start.client_first = (char *) scram_client_first (scram);
     Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
-    request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_START;
-    request.login_start = &start;
     Chat__KeyReply *reply = NULL;
-    int rc = s_key_call (peer, &request, &reply);
+    int rc = s_ks_login_start (peer, scram, &reply);
     const char *client_final = NULL;
     if (rc == CHAT_OK
     &&  scram_client_final (scram, reply->login_challenge->server_first,
@@ -972,6 +988,44 @@ s_pkey_der (EVP_PKEY *pkey, size_t *len)
     return copy;
 }
 
+//  A Hello with pkey as the client key, which must be refused as BAD_KEY
+static void
+s_bad_key (world_t *world, const target_t *target, const char *name, EVP_PKEY *pkey)
+{
+    size_t len;
+    uint8_t *der = s_pkey_der (pkey, &len);
+    s_bad_hello (world, target, name, CHAT_ERR_BAD_KEY, CHANNEL_VERSION, der, len,
+                 CHANNEL_NONCE_SIZE);
+    free (der);
+}
+
+//  The DER of the key of issue 12's attack 2: RSA-3072 (a random odd
+//  modulus: the server never gets as far as noticing) whose public exponent
+//  has 3071 bits (malloc'd)
+static uint8_t *
+s_costly_key_der (size_t *len)
+{
+    BIGNUM *n = BN_new (), *e = BN_new ();
+    REQUIRE (n && e && BN_rand (n, 3072, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD));
+    REQUIRE (BN_set_bit (e, 3070) && BN_set_bit (e, 0));
+    OSSL_PARAM_BLD *build = OSSL_PARAM_BLD_new ();
+    REQUIRE (build && OSSL_PARAM_BLD_push_BN (build, OSSL_PKEY_PARAM_RSA_N, n)
+             && OSSL_PARAM_BLD_push_BN (build, OSSL_PKEY_PARAM_RSA_E, e));
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param (build);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name (NULL, "RSA", NULL);
+    EVP_PKEY *pkey = NULL;
+    REQUIRE (params && ctx && EVP_PKEY_fromdata_init (ctx) > 0
+             && EVP_PKEY_fromdata (ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) > 0);
+    uint8_t *der = s_pkey_der (pkey, len);
+    EVP_PKEY_free (pkey);
+    EVP_PKEY_CTX_free (ctx);
+    OSSL_PARAM_free (params);
+    OSSL_PARAM_BLD_free (build);
+    BN_free (n);
+    BN_free (e);
+    return der;
+}
+
 static void
 s_handshake_cases (world_t *world, const target_t *target)
 {
@@ -991,15 +1045,8 @@ s_handshake_cases (world_t *world, const target_t *target)
     EVP_PKEY *small = EVP_RSA_gen (1024);
     EVP_PKEY *ec = EVP_EC_gen ("P-256");
     REQUIRE (small && ec);
-    size_t len;
-    uint8_t *der = s_pkey_der (small, &len);
-    s_bad_hello (world, target, "hello: RSA 1024 key", CHAT_ERR_BAD_KEY,
-                 CHANNEL_VERSION, der, len, CHANNEL_NONCE_SIZE);
-    free (der);
-    der = s_pkey_der (ec, &len);
-    s_bad_hello (world, target, "hello: EC P-256 key", CHAT_ERR_BAD_KEY,
-                 CHANNEL_VERSION, der, len, CHANNEL_NONCE_SIZE);
-    free (der);
+    s_bad_key (world, target, "hello: RSA 1024 key", small);
+    s_bad_key (world, target, "hello: EC P-256 key", ec);
     EVP_PKEY_free (small);
     EVP_PKEY_free (ec);
 
@@ -1009,6 +1056,7 @@ s_handshake_cases (world_t *world, const target_t *target)
                  CHANNEL_VERSION, junk, sizeof junk, CHANNEL_NONCE_SIZE);
 
     //  A real key with a byte after its DER
+    size_t len;
     const uint8_t *own = rsakey_der (world->attacker_key, &len);
     uint8_t *longer = (uint8_t *) malloc (len + 1);
     memcpy (longer, own, len);
@@ -1029,6 +1077,24 @@ s_handshake_cases (world_t *world, const target_t *target)
     free (longer);
     s_record (world, target, "hello: RSA 2048 key with even modulus", "BAD_KEY",
               rc == CHAT_ERR_BAD_KEY, "%s", s_code_name (rc));
+
+    //  Keys that cost too much to take: exponent 3 (cheap, but not ours),
+    //  and RSA-3072 with a 3071-bit exponent (twenty times the work)
+    EVP_PKEY *three = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id (EVP_PKEY_RSA, NULL);
+    BIGNUM *e = BN_new ();
+    REQUIRE (ctx && e && BN_set_word (e, 3) && EVP_PKEY_keygen_init (ctx) > 0
+             && EVP_PKEY_CTX_set_rsa_keygen_bits (ctx, 2048) > 0
+             && EVP_PKEY_CTX_set1_rsa_keygen_pubexp (ctx, e) > 0
+             && EVP_PKEY_keygen (ctx, &three) > 0);
+    s_bad_key (world, target, "hello: RSA 2048 key, exponent 3", three);
+    EVP_PKEY_free (three);
+    EVP_PKEY_CTX_free (ctx);
+    BN_free (e);
+    uint8_t *der = s_costly_key_der (&len);
+    s_bad_hello (world, target, "hello: RSA 3072 key, 3071-bit exponent", CHAT_ERR_BAD_KEY,
+                 CHANNEL_VERSION, der, len, CHANNEL_NONCE_SIZE);
+    free (der);
 }
 
 static void
@@ -1810,7 +1876,7 @@ s_mainserver_cases (world_t *world)
     s_expect (world, ms, "send_message under epoch 0", CHAT_ERR_STALE_EPOCH,
               s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, token,
                          16, 0));
-    size_t huge = MAINSERVER_MAX_TOKEN + 1;
+    size_t huge = WIRE_MAX_TOKEN + 1;
     char *big = (char *) malloc (huge + 1);
     memset (big, 'A', huge);
     big [huge] = 0;
@@ -1898,10 +1964,20 @@ s_mainserver_cases (world_t *world)
     s_expect (world, ms, "get_messages with limit 4e9 (own conversation)", CHAT_OK,
               s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_GET_MESSAGES, &get));
 
-    //  Pushes: subscribed to every topic, mallory sees good's pushes go by
-    //  and can open none of them
-    zsock_t *sub = zsock_new_sub (world->push_endpoint, "");
-    REQUIRE (sub);
+    //  Pushes: a stranger's SUB, subscribed to every topic and to a guessed
+    //  token, receives nothing at all, while good's own subscription (its
+    //  session's token) gets good's push; and that push, in mallory's
+    //  hands, opens under neither session id
+    zsock_t *stranger = zsock_new_sub (world->push_endpoint, "");
+    REQUIRE (stranger);
+    uint8_t guess [CHANNEL_SESSION_TOKEN_SIZE];
+    secret_random (guess, sizeof guess);
+    zmq_setsockopt (zsock_resolve (stranger), ZMQ_SUBSCRIBE, guess, sizeof guess);
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    REQUIRE (sub && zsock_connect (sub, "%s", world->push_endpoint) == 0);
+    zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE,
+                    channel_session_token (peer_channel (world->good_ms)),
+                    CHANNEL_SESSION_TOKEN_SIZE);
     zsock_set_rcvtimeo (sub, 1000);
     zmsg_t *msg = NULL;
     for (int attempt = 0; attempt < 10 && !msg; attempt++) {
@@ -1911,6 +1987,14 @@ s_mainserver_cases (world_t *world)
         REQUIRE (rc == CHAT_OK);
         msg = zmsg_recv (sub);
     }
+    //  Had the stranger been let in, it would have had that push too by now
+    zsock_set_rcvtimeo (stranger, 500);
+    zmsg_t *leaked = zmsg_recv (stranger);
+    s_record (world, ms, "SUB to all topics and a guessed token", "nothing; owner gets push",
+              msg && !leaked, "stranger %s; good's own SUB %s",
+              leaked ? "RECEIVED A PUSH" : "nothing", msg ? "got its push" : "got nothing");
+    zmsg_destroy (&leaked);
+    zsock_destroy (&stranger);
     int opened = RC_NONE, restamped = RC_NONE;
     bool for_other = false;
     if (msg && zmsg_size (msg) == 2) {
@@ -1944,7 +2028,7 @@ s_mainserver_cases (world_t *world)
             chat__push_frame__free_unpacked (frame, NULL);
         }
     }
-    s_record (world, ms, "SUB to all topics: good's push, opened by mallory",
+    s_record (world, ms, "good's push, opened by mallory",
               "UNKNOWN_SESSION; restamped BAD_MAC",
               msg && for_other && opened == CHAT_ERR_UNKNOWN_SESSION
               && restamped == CHAT_ERR_BAD_MAC,
@@ -1983,9 +2067,12 @@ s_flood (world_t *world, const target_t *target)
     char why [160] = "";
     bool during = s_healthy (world, why, sizeof why);
 
+    //  A refusal can overtake a Welcome still at an RSA worker, so the
+    //  answers on one DEALER come in any order: a Welcome is matched to the
+    //  channel whose Hello it answers (it opens no other)
     size_t welcomed = 0, busy = 0, other = 0, silent = 0;
-    for (size_t n = 0; n < FLOOD_PER_DEALER; n++)
-        for (size_t i = 0; i < FLOOD_DEALERS; i++) {
+    for (size_t i = 0; i < FLOOD_DEALERS; i++)
+        for (size_t n = 0; n < FLOOD_PER_DEALER; n++) {
             uint8_t *data = NULL;
             size_t size = 0;
             int rc = peer_recv (peers [i], WAIT_MS * 3, &data, &size);
@@ -1993,8 +2080,21 @@ s_flood (world_t *world, const target_t *target)
                 silent++;
                 continue;
             }
-            //  Answers come back in order on each DEALER
-            rc = channel_client_accept (channels [n * FLOOD_DEALERS + i], data, size);
+            Chat__Envelope *env = NULL;
+            rc = wire_envelope_unpack (data, size, &env);
+            if (rc == CHAT_OK && env->kind_case == CHAT__ENVELOPE__KIND_ERROR)
+                rc = (int) env->error->code;
+            else
+            if (rc == CHAT_OK && env->kind_case == CHAT__ENVELOPE__KIND_WELCOME) {
+                rc = CHAT_ERR_BAD_SIGNATURE;
+                for (size_t k = 0; k < FLOOD_PER_DEALER && rc != CHAT_OK; k++) {
+                    channel_t *channel = channels [k * FLOOD_DEALERS + i];
+                    if (!channel_is_open (channel))
+                        rc = channel_client_accept (channel, data, size);
+                }
+            }
+            if (env)
+                chat__envelope__free_unpacked (env, NULL);
             free (data);
             if (rc == CHAT_OK)
                 welcomed++;
@@ -2018,14 +2118,627 @@ s_flood (world_t *world, const target_t *target)
               welcomed, busy, other, silent, during ? "OK" : "FAILED: ", why);
 }
 
+//  ---------------------------------------------------------------- attacks
+
+//  `hostile attack NAME [--OPTION VALUE]...`: the attacks of issue 12, each
+//  bounded in time and count, from a source address of the caller's choice
+//  (127.0.0.2 and up; Linux routes all of 127/8 to lo), against servers
+//  someone else runs (tests/hostile/abuse.py starts them as processes,
+//  measures their memory, and has a real client use them meanwhile). Each
+//  prints "attacking" when its flood starts, and at the end one line
+//  "result NAME=VALUE ..." for the caller to judge.
+
+typedef struct {
+    const char *keyserver;
+    const char *mainserver;
+    const char *push;
+    const char *source;
+    const char *target;         //  "key" or "main"
+    const char *user;
+    const char *password;
+    const char *peer;           //  a registered user to talk to
+    double seconds;
+    int dealers;
+    int sessions;
+    int messages;
+    int names;
+    int topics;                 //  guessed tokens a stranger subscribes to
+    size_t size;                //  message token bytes
+} attack_t;
+
+//  endpoint as seen from the attack's source address
+static char *
+s_from (const attack_t *attack, const char *endpoint)
+{
+    REQUIRE (endpoint && strncmp (endpoint, "tcp://", 6) == 0);
+    return zsys_sprintf ("tcp://%s:0;%s", attack->source, endpoint + 6);
+}
+
+static int64_t
+s_deadline (const attack_t *attack)
+{
+    return zclock_mono () + (int64_t) (attack->seconds * 1000);
+}
+
+static void
+s_attacking (void)
+{
+    printf ("attacking\n");
+    fflush (stdout);
+}
+
+//  A peer from the source address with an open channel; BUSY is waited
+//  out (as long as the deadline allows): the attacker is patient
+static peer_t *
+s_attack_peer (const attack_t *attack, const char *endpoint, rsakey_t *key,
+               int64_t deadline)
+{
+    char *from = s_from (attack, endpoint);
+    peer_t *peer = peer_new (from);
+    free (from);
+    while (true) {
+        testclient_set_key (peer->client, key);
+        testclient_set_timeout (peer->client, WAIT_MS);
+        int rc = testclient_hello (peer->client);
+        uint8_t *data = NULL;
+        size_t size = 0;
+        if (rc == CHAT_OK)
+            rc = testclient_recv (peer->client, &data, &size);
+        uint32_t retry = 0;
+        if (rc == 0) {
+            Chat__Envelope *env = NULL;
+            if (wire_envelope_unpack (data, size, &env) == CHAT_OK
+            &&  env->kind_case == CHAT__ENVELOPE__KIND_ERROR)
+                retry = env->error->retry_after_ms;
+            if (env)
+                chat__envelope__free_unpacked (env, NULL);
+            rc = channel_client_accept (testclient_channel (peer->client), data, size);
+            free (data);
+        }
+        if (rc == CHAT_OK)
+            return peer;
+        if (rc != CHAT_ERR_BUSY || zclock_mono () + retry > deadline) {
+            fprintf (stderr, "hostile: no session at %s: %s\n", endpoint, s_code_name (rc));
+            peer_destroy (&peer);
+            return NULL;
+        }
+        zclock_sleep (retry ? (int) retry : 100);
+    }
+}
+
+//  A user of the attacker's on both servers: registered (when new), logged
+//  in on the key server; the LOGGED_IN certificate (bound to key) out
+static void
+s_attack_user (const attack_t *attack, rsakey_t *key, const char *name,
+               uint8_t **cert, size_t *cert_len, int64_t deadline)
+{
+    peer_t *ks = s_attack_peer (attack, attack->keyserver, key, deadline);
+    peer_t *ms = s_attack_peer (attack, attack->mainserver, key, deadline);
+    REQUIRE (ks && ms);
+    uint8_t *registered = NULL;
+    size_t registered_len = 0;
+    int rc = s_ks_register (ks, name, attack->password, &registered, &registered_len);
+    if (rc == CHAT_OK)
+        rc = s_ms_cert (ms, false, registered, registered_len);
+    REQUIRE (rc == CHAT_OK || rc == CHAT_ERR_USERNAME_TAKEN);
+    rc = s_ks_login (ks, name, attack->password, cert, cert_len, NULL, NULL);
+    if (rc != CHAT_OK)
+        fprintf (stderr, "hostile: login as %s: %s\n", name, s_code_name (rc));
+    REQUIRE (rc == CHAT_OK);
+    free (registered);
+    peer_destroy (&ks);
+    peer_destroy (&ms);
+}
+
+//  A Fernet token of about size bytes, under a key nobody keeps: the main
+//  server stores tokens it cannot open, and checks only their form
+static char *
+s_big_token (size_t size)
+{
+    uint8_t key [FERNET_KEY_SIZE];
+    fernet_key_generate (key);
+    size_t plain_len = size / 4 * 3 - 96;
+    uint8_t *plain = (uint8_t *) zmalloc (plain_len);
+    char *token = NULL;
+    int rc = fernet_encrypt (key, plain, plain_len, wire_now (), &token);
+    REQUIRE (rc == CHAT_OK && strlen (token) <= WIRE_MAX_TOKEN);
+    free (plain);
+    return token;
+}
+
+//  Answers to a Hello flood, by kind
+typedef struct {
+    size_t sent, welcome, busy, bad_key, other;
+} hello_counts_t;
+
+static void
+s_count_answer (hello_counts_t *counts, zsock_t *dealer)
+{
+    zmsg_t *msg = zmsg_recv (dealer);
+    if (!msg)
+        return;
+    zframe_t *frame = zmsg_first (msg);
+    Chat__Envelope *env = NULL;
+    if (frame && wire_envelope_unpack (zframe_data (frame), zframe_size (frame),
+                                       &env) == CHAT_OK) {
+        if (env->kind_case == CHAT__ENVELOPE__KIND_WELCOME)
+            counts->welcome++;
+        else
+        if (env->kind_case == CHAT__ENVELOPE__KIND_ERROR
+        &&  (int) env->error->code == CHAT_ERR_BUSY)
+            counts->busy++;
+        else
+        if (env->kind_case == CHAT__ENVELOPE__KIND_ERROR
+        &&  (int) env->error->code == CHAT_ERR_BAD_KEY)
+            counts->bad_key++;
+        else
+            counts->other++;
+        chat__envelope__free_unpacked (env, NULL);
+    }
+    else
+        counts->other++;
+    zmsg_destroy (&msg);
+}
+
+//  One Hello frame, replayed as fast as the server answers on `dealers`
+//  DEALERs (64 in flight on each) until the deadline (attacks 1, 2, 4)
+static void
+s_hello_flood (const attack_t *attack, const uint8_t *frame, size_t size,
+               hello_counts_t *counts)
+{
+    const char *endpoint = streq (attack->target, "key") ? attack->keyserver
+                                                          : attack->mainserver;
+    char *from = s_from (attack, endpoint);
+    int dealers = attack->dealers > 0 ? attack->dealers : 1;
+    zsock_t **socks = (zsock_t **) calloc ((size_t) dealers, sizeof (zsock_t *));
+    size_t *in_flight = (size_t *) calloc ((size_t) dealers, sizeof (size_t));
+    zpoller_t *poller = zpoller_new (NULL);
+    REQUIRE (socks && in_flight && poller);
+    for (int i = 0; i < dealers; i++) {
+        socks [i] = zsock_new (ZMQ_DEALER);
+        zsock_set_linger (socks [i], 0);
+        REQUIRE (zsock_connect (socks [i], "%s", from) == 0);
+        zpoller_add (poller, socks [i]);
+    }
+    free (from);
+    s_attacking ();
+    int64_t deadline = s_deadline (attack);
+    while (zclock_mono () < deadline) {
+        for (int i = 0; i < dealers; i++)
+            while (in_flight [i] < 64
+            &&     zmq_send (zsock_resolve (socks [i]), frame, size, ZMQ_DONTWAIT) >= 0) {
+                in_flight [i]++;
+                counts->sent++;
+            }
+        zsock_t *which = (zsock_t *) zpoller_wait (poller, 50);
+        for (int i = 0; which && i < dealers; i++)
+            while (zsock_events (socks [i]) & ZMQ_POLLIN) {
+                s_count_answer (counts, socks [i]);
+                if (in_flight [i] > 0)
+                    in_flight [i]--;
+            }
+    }
+    //  What is still coming, for a while
+    int64_t drain = zclock_mono () + 3000;
+    for (int i = 0; i < dealers; i++) {
+        zsock_set_rcvtimeo (socks [i], 100);
+        while (in_flight [i] > 0 && zclock_mono () < drain) {
+            size_t before = counts->welcome + counts->busy + counts->bad_key + counts->other;
+            s_count_answer (counts, socks [i]);
+            if (counts->welcome + counts->busy + counts->bad_key + counts->other > before)
+                in_flight [i]--;
+        }
+        zsock_destroy (&socks [i]);
+    }
+    zpoller_destroy (&poller);
+    free (socks);
+    free (in_flight);
+}
+
+static void
+s_print_hello_counts (const hello_counts_t *counts)
+{
+    printf ("result sent=%zu welcome=%zu busy=%zu bad_key=%zu other=%zu\n",
+            counts->sent, counts->welcome, counts->busy, counts->bad_key, counts->other);
+}
+
+//  Attacks 1 and 4: one real Hello, replayed; every copy a new session
+//  on a server without limits
+static void
+s_attack_hellos (const attack_t *attack, rsakey_t *key)
+{
+    uint8_t *frame;
+    size_t size;
+    s_hello (key, CHANNEL_VERSION, NULL, 0, CHANNEL_NONCE_SIZE, &frame, &size);
+    hello_counts_t counts = { 0 };
+    s_hello_flood (attack, frame, size, &counts);
+    free (frame);
+    s_print_hello_counts (&counts);
+}
+
+//  Attack 2: a 3072-bit key whose public exponent has 3071 bits: twenty
+//  times the cost of an OAEP encryption, if the server took it
+static void
+s_attack_costly (const attack_t *attack)
+{
+    size_t der_len;
+    uint8_t *der = s_costly_key_der (&der_len);
+    uint8_t *frame;
+    size_t size;
+    rsakey_t *any = rsakey_generate (2048);
+    REQUIRE (any);
+    s_hello (any, CHANNEL_VERSION, der, der_len, CHANNEL_NONCE_SIZE, &frame, &size);
+    hello_counts_t counts = { 0 };
+    s_hello_flood (attack, frame, size, &counts);
+    s_print_hello_counts (&counts);
+    free (frame);
+    free (der);
+    rsakey_destroy (&any);
+}
+
+//  A SUB that never reads, and stops its own libzmq reading too (a queue
+//  of one message, a small kernel buffer): what is sent to it piles up at
+//  the sender, as with a peer that stopped reading its TCP socket
+static zsock_t *
+s_stuck_sub (const char *endpoint)
+{
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    REQUIRE (sub);
+    zsock_set_rcvhwm (sub, 1);
+    zsock_set_rcvbuf (sub, 4096);
+    REQUIRE (zsock_connect (sub, "%s", endpoint) == 0);
+    return sub;
+}
+
+//  Attack 3: a stranger subscribes to everything and to `topics` guessed
+//  tokens (each one memory in libzmq until the subscriber goes), and never
+//  reads
+static void
+s_attack_subscribe (const attack_t *attack)
+{
+    char *from = s_from (attack, attack->push);
+    zsock_t *sub = s_stuck_sub (from);
+    free (from);
+    zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE, "", 0);
+    zsock_set_sndhwm (sub, 0);
+    for (int i = 0; i < attack->topics; i++) {
+        uint8_t guess [CHANNEL_SESSION_TOKEN_SIZE];
+        secret_random (guess, sizeof guess);
+        zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE, guess, sizeof guess);
+    }
+    s_attacking ();
+    zclock_sleep ((int) (attack->seconds * 1000));
+    //  Only now: whatever came is counted
+    size_t received = 0;
+    while (zsock_events (sub) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (sub);
+        zmsg_destroy (&msg);
+        received++;
+    }
+    zsock_destroy (&sub);
+    printf ("result received=%zu\n", received);
+}
+
+//  The attacker's own sessions of one user on the main server, logged in
+//  with one certificate (bound to key): as many as the server lets it
+//  have; the refusals counted by code
+typedef struct {
+    peer_t **peers;
+    size_t count;
+    size_t refused_quota;
+    size_t refused_other;
+} sessions_t;
+
+static void
+s_attack_sessions (const attack_t *attack, rsakey_t *key, const uint8_t *cert,
+                   size_t cert_len, int64_t deadline, sessions_t *out)
+{
+    out->peers = (peer_t **) calloc ((size_t) attack->sessions, sizeof (peer_t *));
+    REQUIRE (out->peers);
+    for (int i = 0; i < attack->sessions && zclock_mono () < deadline; i++) {
+        peer_t *peer = s_attack_peer (attack, attack->mainserver, key, deadline);
+        if (!peer)
+            break;
+        int rc = s_ms_cert (peer, true, cert, cert_len);
+        if (rc == CHAT_OK)
+            out->peers [out->count++] = peer;
+        else {
+            if (rc == CHAT_ERR_QUOTA)
+                out->refused_quota++;
+            else
+                out->refused_other++;
+            peer_destroy (&peer);
+        }
+    }
+}
+
+static void
+s_sessions_destroy (sessions_t *sessions)
+{
+    for (size_t i = 0; i < sessions->count; i++)
+        peer_destroy (&sessions->peers [i]);
+    free (sessions->peers);
+}
+
+//  Send messages of the attack's size into conversation id from peer,
+//  counting the answers by code, until count are sent (0: no count) or the
+//  deadline
+typedef struct {
+    size_t ok, rate_limited, quota, other;
+} send_counts_t;
+
+static void
+s_send_messages (peer_t *peer, const uint8_t id [CONVERSATION_ID_SIZE], const char *token,
+                 int count, int64_t deadline, send_counts_t *counts)
+{
+    for (int i = 0; (count <= 0 || i < count) && zclock_mono () < deadline; i++) {
+        int rc = s_ms_send (peer, id, CONVERSATION_ID_SIZE, token, 16);
+        if (rc == CHAT_OK)
+            counts->ok++;
+        else
+        if (rc == CHAT_ERR_RATE_LIMITED)
+            counts->rate_limited++;
+        else
+        if (rc == CHAT_ERR_QUOTA)
+            counts->quota++;
+        else
+            counts->other++;
+    }
+}
+
+//  Attacks 3 (hoarding) and 5 (fan-out): a user with many sessions, one
+//  big message or many to a conversation with attack->peer. hoard: each
+//  session's token subscribed by its own SUB that never reads.
+static void
+s_attack_user_sessions (const attack_t *attack, rsakey_t *key, bool hoard)
+{
+    int64_t deadline = s_deadline (attack);
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    s_attack_user (attack, key, attack->user, &cert, &cert_len, deadline);
+    sessions_t sessions = { 0 };
+    s_attack_sessions (attack, key, cert, cert_len, deadline, &sessions);
+    REQUIRE (sessions.count > 0);
+    zsock_t **subs = (zsock_t **) calloc (sessions.count, sizeof (zsock_t *));
+    REQUIRE (subs);
+    if (hoard) {
+        char *from = s_from (attack, attack->push);
+        for (size_t i = 0; i < sessions.count; i++) {
+            subs [i] = s_stuck_sub (from);
+            zmq_setsockopt (zsock_resolve (subs [i]), ZMQ_SUBSCRIBE,
+                            channel_session_token (peer_channel (sessions.peers [i])),
+                            CHANNEL_SESSION_TOKEN_SIZE);
+        }
+        free (from);
+        //  A round trip for the subscriptions to be there
+        zclock_sleep (500);
+    }
+    uint8_t id [CONVERSATION_ID_SIZE];
+    uint8_t *ticket = NULL;
+    size_t ticket_len = 0;
+    int rc = s_ms_create (sessions.peers [0], attack->peer, id, &ticket, &ticket_len);
+    REQUIRE (rc == CHAT_OK);
+    free (ticket);
+    char *token = s_big_token (attack->size);
+    s_attacking ();
+    send_counts_t counts = { 0 };
+    s_send_messages (sessions.peers [0], id, token, attack->messages, deadline, &counts);
+    free (token);
+    //  Held, never read, until the end
+    int64_t left = deadline - zclock_mono ();
+    if (left > 0)
+        zclock_sleep ((int) left);
+    printf ("result sessions=%zu quota_refused=%zu other_refused=%zu sent=%zu "
+            "rate_limited=%zu quota=%zu other=%zu\n", sessions.count,
+            sessions.refused_quota, sessions.refused_other, counts.ok,
+            counts.rate_limited, counts.quota, counts.other);
+    for (size_t i = 0; i < sessions.count; i++)
+        zsock_destroy (&subs [i]);
+    free (subs);
+    s_sessions_destroy (&sessions);
+    free (cert);
+}
+
+//  One login attempt for name with a made-up proof: ERR_AUTH_FAILED, or
+//  ERR_RATE_LIMITED with its wait in *retry_ms
+static int
+s_guess (peer_t *peer, const char *name, uint32_t *retry_ms)
+{
+    scram_client_t *scram = scram_client_new (name, "not the password", NULL);
+    REQUIRE (scram);
+    Chat__KeyReply *reply = NULL;
+    *retry_ms = 0;
+    int rc = s_ks_login_start (peer, scram, &reply);
+    if (rc == CHAT_OK) {
+        //  Any proof of the right form will do: it is a guess
+        const char *server_first = reply->login_challenge->server_first;
+        const char *nonce = strstr (server_first, "r=");
+        const char *end = nonce ? strchr (nonce, ',') : NULL;
+        REQUIRE (nonce && end);
+        uint8_t proof [32];
+        secret_random (proof, sizeof proof);
+        char *proof_b64 = codec_b64_encode (proof, sizeof proof);
+        char *final = zsys_sprintf ("c=biws,%.*s,p=%s", (int) (end - nonce), nonce,
+                                    proof_b64);
+        Chat__LoginFinish finish = CHAT__LOGIN_FINISH__INIT;
+        finish.client_final = final;
+        Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+        request.body_case = CHAT__KEY_REQUEST__BODY_LOGIN_FINISH;
+        request.login_finish = &finish;
+        chat__key_reply__free_unpacked (reply, NULL);
+        reply = NULL;
+        rc = s_key_call (peer, &request, &reply);
+        free (proof_b64);
+        free (final);
+    }
+    if (reply && reply->body_case == CHAT__KEY_REPLY__BODY_ERROR)
+        *retry_ms = reply->error->retry_after_ms;
+    if (reply)
+        chat__key_reply__free_unpacked (reply, NULL);
+    scram_client_destroy (&scram);
+    return rc;
+}
+
+//  Attack 6: guess the user's password from the source address, once
+//  each time the back-off ends, until the deadline
+static void
+s_attack_guess (const attack_t *attack, rsakey_t *key)
+{
+    int64_t deadline = s_deadline (attack);
+    peer_t *peer = s_attack_peer (attack, attack->keyserver, key, deadline);
+    REQUIRE (peer);
+    size_t failed = 0, limited = 0, other = 0;
+    s_attacking ();
+    while (zclock_mono () < deadline) {
+        uint32_t retry = 0;
+        int rc = s_guess (peer, attack->user, &retry);
+        if (rc == CHAT_ERR_AUTH_FAILED)
+            failed++;
+        else
+        if (rc == CHAT_ERR_RATE_LIMITED) {
+            limited++;
+            int64_t left = deadline - zclock_mono ();
+            zclock_sleep ((int) (retry < left ? retry : left > 0 ? left : 0));
+        }
+        else
+            other++;
+    }
+    printf ("result failed=%zu limited=%zu other=%zu\n", failed, limited, other);
+    peer_destroy (&peer);
+}
+
+//  Attack 6, second part: fail with `names` names the server has never
+//  seen, then guess at attack->user: its sixth guess must still wait
+static void
+s_attack_spray (const attack_t *attack, rsakey_t *key)
+{
+    int64_t deadline = s_deadline (attack);
+    peer_t *peer = s_attack_peer (attack, attack->keyserver, key, deadline);
+    REQUIRE (peer);
+    s_attacking ();
+    size_t sprayed = 0;
+    for (int i = 0; i < attack->names && zclock_mono () < deadline; i++) {
+        char name [32];
+        snprintf (name, sizeof name, "sprayed%d", i);
+        uint32_t retry;
+        if (s_guess (peer, name, &retry) == CHAT_ERR_AUTH_FAILED)
+            sprayed++;
+    }
+    char codes [256] = "";
+    for (int i = 0; i < 6; i++) {
+        uint32_t retry;
+        int rc = s_guess (peer, attack->user, &retry);
+        snprintf (codes + strlen (codes), sizeof codes - strlen (codes), "%s%s",
+                  i ? "," : "", s_code_name (rc));
+    }
+    printf ("result sprayed=%zu guesses=%s\n", sprayed, codes);
+    peer_destroy (&peer);
+}
+
+//  Attack 7: a user stores big tokens as fast as the server takes them
+static void
+s_attack_store (const attack_t *attack, rsakey_t *key)
+{
+    int64_t deadline = s_deadline (attack);
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    s_attack_user (attack, key, attack->user, &cert, &cert_len, deadline);
+    peer_t *peer = s_attack_peer (attack, attack->mainserver, key, deadline);
+    REQUIRE (peer && s_ms_cert (peer, true, cert, cert_len) == CHAT_OK);
+    uint8_t id [CONVERSATION_ID_SIZE];
+    uint8_t *ticket = NULL;
+    size_t ticket_len = 0;
+    REQUIRE (s_ms_create (peer, attack->peer, id, &ticket, &ticket_len) == CHAT_OK);
+    free (ticket);
+    char *token = s_big_token (attack->size);
+    s_attacking ();
+    send_counts_t counts = { 0 };
+    s_send_messages (peer, id, token, 0, deadline, &counts);
+    printf ("result stored=%zu bytes=%zu rate_limited=%zu quota=%zu other=%zu\n",
+            counts.ok, counts.ok * strlen (token), counts.rate_limited, counts.quota,
+            counts.other);
+    free (token);
+    free (cert);
+    peer_destroy (&peer);
+}
+
+static int
+s_attack_main (int argc, char *argv [])
+{
+    attack_t attack = { NULL, NULL, NULL, "127.0.0.2", "key", "mallory",
+                        "mallory's password", NULL, 10, 8, 300, 1, 300, 100, 100000 };
+    if (argc < 3) {
+        fprintf (stderr, "usage: hostile attack NAME [--OPTION VALUE]...\n");
+        return 2;
+    }
+    const char *name = argv [2];
+    for (int i = 3; i + 1 < argc; i += 2) {
+        const char *option = argv [i], *value = argv [i + 1];
+        if (streq (option, "--keyserver"))  attack.keyserver = value;
+        else if (streq (option, "--mainserver")) attack.mainserver = value;
+        else if (streq (option, "--push"))  attack.push = value;
+        else if (streq (option, "--source")) attack.source = value;
+        else if (streq (option, "--target")) attack.target = value;
+        else if (streq (option, "--user"))  attack.user = value;
+        else if (streq (option, "--peer"))  attack.peer = value;
+        else if (streq (option, "--seconds")) attack.seconds = atof (value);
+        else if (streq (option, "--dealers")) attack.dealers = atoi (value);
+        else if (streq (option, "--sessions")) attack.sessions = atoi (value);
+        else if (streq (option, "--messages")) attack.messages = atoi (value);
+        else if (streq (option, "--names")) attack.names = atoi (value);
+        else if (streq (option, "--topics")) attack.topics = atoi (value);
+        else if (streq (option, "--size"))  attack.size = (size_t) atol (value);
+        else {
+            fprintf (stderr, "hostile attack: unknown option %s\n", option);
+            return 2;
+        }
+    }
+    rsakey_t *key = rsakey_generate (2048);
+    REQUIRE (key);
+    int rc = 0;
+    if (streq (name, "hellos"))
+        s_attack_hellos (&attack, key);
+    else
+    if (streq (name, "costly"))
+        s_attack_costly (&attack);
+    else
+    if (streq (name, "subscribe"))
+        s_attack_subscribe (&attack);
+    else
+    if (streq (name, "hoard") || streq (name, "fanout"))
+        s_attack_user_sessions (&attack, key, streq (name, "hoard"));
+    else
+    if (streq (name, "guess"))
+        s_attack_guess (&attack, key);
+    else
+    if (streq (name, "spray"))
+        s_attack_spray (&attack, key);
+    else
+    if (streq (name, "store"))
+        s_attack_store (&attack, key);
+    else {
+        fprintf (stderr, "hostile attack: no attack named %s\n", name);
+        rc = 2;
+    }
+    fflush (stdout);
+    rsakey_destroy (&key);
+    return rc;
+}
+
 //  ---------------------------------------------------------------- main
 
 int
 main (int argc, char *argv [])
 {
     const char *what = argc > 1 ? argv [1] : "all";
+    if (streq (what, "attack")) {
+        zsys_init ();
+        zsys_set_logstream (stderr);
+        return s_attack_main (argc, argv);
+    }
     if (argc > 2 || streq (what, "-h") || streq (what, "--help")) {
-        printf ("usage: hostile [keyserver | mainserver | flood | all]\n");
+        printf ("usage: hostile [keyserver | mainserver | flood | all]\n"
+                "       hostile attack NAME [--OPTION VALUE]...\n");
         return argc > 2 ? 2 : 0;
     }
     bool all = streq (what, "all");

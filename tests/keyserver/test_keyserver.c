@@ -55,6 +55,16 @@ s_identity (int n)
     return testkeys_key (IDENTITY + (size_t) n);
 }
 
+static void
+s_limit (zactor_t *server, const char *name, const char *value)
+{
+    zstr_sendx (server, "LIMIT", name, value, NULL);
+    char *reply = zstr_recv (server);
+    assert_non_null (reply);
+    assert_string_equal (reply, "OK");
+    zstr_free (&reply);
+}
+
 static zactor_t *
 s_server_start (const char *dir, char **endpoint)
 {
@@ -66,7 +76,9 @@ s_server_start (const char *dir, char **endpoint)
     zstr_sendx (server, "MAINSERVER-KEY", ms_public, NULL);
     zstr_sendx (server, "ITERATIONS", ITERATIONS, NULL);
     //  A back-off long enough that no test depends on the machine's speed
-    zstr_sendx (server, "BACKOFF", "5", "60000", "300000", NULL);
+    s_limit (server, "login_backoff_ms", "60000");
+    //  Few enough failures per address that a test can spray them all
+    s_limit (server, "login_failures_per_address_per_hour", "20");
     zstr_send (server, "START");
     char *reply = zstr_recv (server);
     assert_non_null (reply);
@@ -136,6 +148,19 @@ static ksclient_t *
 s_client (rsakey_t *key)
 {
     ksclient_t *client = ksclient_new (s_endpoint, key);
+    assert_non_null (client);
+    return client;
+}
+
+//  A client whose connection comes from another loopback address (Linux
+//  routes all of 127/8 to lo), in ZMQ's "source;destination" form
+static ksclient_t *
+s_client_from (const char *source, rsakey_t *key)
+{
+    char endpoint [96];
+    snprintf (endpoint, sizeof endpoint, "tcp://%s:0;%s", source,
+              s_endpoint + strlen ("tcp://"));
+    ksclient_t *client = ksclient_new (endpoint, key);
     assert_non_null (client);
     return client;
 }
@@ -587,6 +612,8 @@ test_registration_fields (void **state)
     ksclient_destroy (&client);
 }
 
+//  Back-off per (address, username) and per address: the guesser slows
+//  itself; the owner at another address logs in all along
 static void
 test_rate_limit (void **state)
 {
@@ -595,34 +622,45 @@ test_rate_limit (void **state)
     ksresult_t result = { 0 };
     assert_int_equal (ksclient_register (client, "frank", "right", s_identity (0), &result),
                       CHAT_OK);
+    ksclient_t *guesser = s_client_from ("127.0.0.2", s_key_b);
     for (int i = 0; i < 5; i++)
-        assert_int_equal (ksclient_login (client, "frank", "wrong", &result),
+        assert_int_equal (ksclient_login (guesser, "frank", "wrong", &result),
                           CHAT_ERR_AUTH_FAILED);
-    //  The 6th attempt waits, even with the right password, on any session
-    assert_int_equal (ksclient_login (client, "frank", "right", &result),
+    //  The 6th attempt from there waits, even with the right password, on
+    //  any session from there
+    assert_int_equal (ksclient_login (guesser, "frank", "right", &result),
                       CHAT_ERR_RATE_LIMITED);
     assert_true (result.retry_after_ms > 0 && result.retry_after_ms <= 60000);
-    ksclient_t *other = s_client (s_key_b);
+    ksclient_t *other = s_client_from ("127.0.0.2", s_key_b);
     assert_int_equal (ksclient_login (other, "FRANK", "right", &result),
                       CHAT_ERR_RATE_LIMITED);
-    //  Other users are not affected
+    ksclient_destroy (&other);
+    //  The owner, at its own address, is not slowed at all
+    assert_int_equal (ksclient_login (client, "frank", "right", &result), CHAT_OK);
+    //  Other users, from the guesser's address, are not affected
+    other = s_client_from ("127.0.0.2", s_key_b);
     assert_int_equal (ksclient_register (other, "grace", "pw", s_identity (0), &result),
                       CHAT_OK);
     assert_int_equal (ksclient_login (other, "grace", "pw", &result), CHAT_OK);
     ksclient_destroy (&other);
+    ksclient_destroy (&guesser);
 
-    //  Per session: five failures on five names stop the session
-    other = s_client (s_key_b);
+    //  Per address: failures with many names (20 an hour here) stop that
+    //  address for every name, while another address is fine
+    other = s_client_from ("127.0.0.3", s_key_b);
     char name [32];
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 20; i++) {
         snprintf (name, sizeof name, "sprayed%d", i);
         assert_int_equal (ksclient_login (other, name, "guess", &result),
                           CHAT_ERR_AUTH_FAILED);
     }
     assert_int_equal (ksclient_login (other, "grace", "pw", &result), CHAT_ERR_RATE_LIMITED);
+    assert_true (result.retry_after_ms > 0);
     ksclient_destroy (&other);
-    //  ...while a fresh session of that user is fine
-    other = s_client (s_key_b);
+    other = s_client_from ("127.0.0.3", s_key_b);
+    assert_int_equal (ksclient_login (other, "grace", "pw", &result), CHAT_ERR_RATE_LIMITED);
+    ksclient_destroy (&other);
+    other = s_client_from ("127.0.0.4", s_key_b);
     assert_int_equal (ksclient_login (other, "grace", "pw", &result), CHAT_OK);
     ksclient_destroy (&other);
 
@@ -637,7 +675,7 @@ test_rate_limit (void **state)
     const char *client_final = NULL;
     assert_int_equal (scram_client_final (scram, result.server_first, &client_final),
                       CHAT_OK);
-    ksclient_t *guesser = s_client (s_key_a);
+    guesser = s_client (s_key_a);
     for (int i = 0; i < 5; i++)
         assert_int_equal (ksclient_login (guesser, "henry", "wrong", &result),
                           CHAT_ERR_AUTH_FAILED);

@@ -78,6 +78,11 @@ s_server_start (const char *dir, const char *idle_ms, char **endpoint, char **pu
         assert_string_equal (answer, "OK");
         zstr_free (&answer);
     }
+    //  test_paging pipelines 250 sends, past the default burst of 200
+    zstr_sendx (server, "LIMIT", "message_burst", "1000", NULL);
+    answer = zstr_recv (server);
+    assert_string_equal (answer, "OK");
+    zstr_free (&answer);
     zstr_send (server, "START");
     answer = zstr_recv (server);
     assert_string_equal (answer, "OK");
@@ -1267,9 +1272,9 @@ test_send_refusals (void **state)
     s_create_ok (a, alice, others, 1, true, id);
     secret_random (cmid, sizeof cmid);
     //  Just over the limit (a 64 KiB message sealed is about 87 KB).
-    char *big = (char *) malloc (MAINSERVER_MAX_TOKEN + 2);
-    memset (big, 'A', MAINSERVER_MAX_TOKEN + 1);
-    big [MAINSERVER_MAX_TOKEN + 1] = 0;
+    char *big = (char *) malloc (WIRE_MAX_TOKEN + 2);
+    memset (big, 'A', WIRE_MAX_TOKEN + 1);
+    big [WIRE_MAX_TOKEN + 1] = 0;
     Chat__MainReply *reply = s_send (a, id, cmid, big);
     assert_int_equal (msclient_code (reply), CHAT_ERR_MESSAGE_TOO_LARGE);
     chat__main_reply__free_unpacked (reply, NULL);
@@ -1569,7 +1574,7 @@ test_paging (void **state)
     s_create_ok (a, alice, big_members, 1, true, big_id);
     char *big = s_token (72000);
     size_t big_len = strlen (big);
-    assert_true (big_len < MAINSERVER_MAX_TOKEN);
+    assert_true (big_len < WIRE_MAX_TOKEN);
     size_t fit = WIRE_PAGE_BYTES / big_len;
     for (size_t i = 0; i < fit + 3; i++) {
         uint8_t cmid [16];
@@ -2233,6 +2238,104 @@ test_push_public (void **state)
     free (command);
 }
 
+static void
+s_limit (const char *name, const char *value)
+{
+    zstr_sendx (F.server, "LIMIT", name, value, NULL);
+    char *answer = zstr_recv (F.server);
+    assert_non_null (answer);
+    assert_string_equal (answer, "OK");
+    zstr_free (&answer);
+}
+
+//  The reply must be this refusal, with a wait of at most max_ms
+static void
+s_refused (Chat__MainReply *reply, int code, uint32_t max_ms)
+{
+    assert_int_equal (msclient_code (reply), code);
+    assert_true (reply->error->retry_after_ms > 0);
+    assert_true (reply->error->retry_after_ms <= max_ms);
+    chat__main_reply__free_unpacked (reply, NULL);
+}
+
+//  Per-user quotas and the per-user session cap, set low while serving
+//  (the LIMIT command applies at once)
+static void
+test_quotas (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    msclient_t *a, *b;
+    uint8_t id [16], cmid [16];
+    s_pair (alice, bob, &a, &b, id);
+
+    //  Messages a second: 3 at once, then one a second
+    s_limit ("messages_per_second", "1");
+    s_limit ("message_burst", "3");
+    char *token = s_token (20);
+    for (int i = 0; i < 3; i++) {
+        secret_random (cmid, sizeof cmid);
+        Chat__MainReply *reply = s_send (a, id, cmid, token);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    secret_random (cmid, sizeof cmid);
+    s_refused (s_send (a, id, cmid, token), CHAT_ERR_RATE_LIMITED, 1000);
+    //  bob is another user: not slowed
+    secret_random (cmid, sizeof cmid);
+    Chat__MainReply *reply = s_send (b, id, cmid, token);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (token);
+    s_limit ("messages_per_second", "0");
+
+    //  Bytes a day: 10,000 bytes of tokens at once
+    s_limit ("bytes_per_day", "10000");
+    token = s_token (2500);
+    assert_true (strlen (token) > 3333 && strlen (token) < 5000);
+    for (int i = 0; i < 2; i++) {
+        secret_random (cmid, sizeof cmid);
+        reply = s_send (b, id, cmid, token);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    secret_random (cmid, sizeof cmid);
+    s_refused (s_send (b, id, cmid, token), CHAT_ERR_QUOTA, 86400000);
+    free (token);
+    s_limit ("bytes_per_day", "0");
+
+    //  Conversations an hour: 2, then one each half hour; opening the
+    //  existing 1:1 is refused too while over (documented)
+    s_limit ("conversations_per_hour", "2");
+    char carol [32];
+    s_name (carol, "carol");
+    msclient_t *c = s_user (carol, true, NULL);
+    const char *members [] = { alice, bob };
+    uint8_t group [16];
+    s_create_ok (c, members, 2, group);
+    s_create_ok (c, members, 2, group);
+    s_refused (s_create (c, members, 2), CHAT_ERR_QUOTA, 1800000);
+    s_limit ("conversations_per_hour", "120");
+
+    //  Sessions per user: 2 of carol's (c and one more), then no third
+    s_limit ("sessions_per_user", "2");
+    msclient_t *c2 = s_client (F.key);
+    assert_int_equal (s_login (c2, carol), CHAT_OK);
+    msclient_t *c3 = s_client (F.key);
+    assert_int_equal (s_login (c3, carol), CHAT_ERR_QUOTA);
+    //  One logs out: the third gets its place
+    Chat__MainReply *out = s_simple (c2, CHAT__MAIN_REQUEST__BODY_LOGOUT);
+    assert_int_equal (msclient_code (out), CHAT_OK);
+    chat__main_reply__free_unpacked (out, NULL);
+    assert_int_equal (s_login (c3, carol), CHAT_OK);
+    s_limit ("sessions_per_user", "32");
+    msclient_destroy (&c3);
+    msclient_destroy (&c2);
+    msclient_destroy (&c);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -2260,6 +2363,7 @@ main (void)
         cmocka_unit_test (test_chain_pages_by_bytes),
         cmocka_unit_test (test_version_1_hello),
         cmocka_unit_test (test_push_public),
+        cmocka_unit_test (test_quotas),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

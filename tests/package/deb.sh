@@ -13,12 +13,18 @@
 #    state and backup directories appear there with their modes, twice
 #    over (idempotent); removal and purge run clean. The machine's own
 #    users are checked untouched.
-# Exit 0 pass, 1 fail, 77 skipped (a tool missing; tools/setup installs them).
+# Exit 0 pass, 1 fail, 77 skipped (a tool missing; tools/setup installs them;
+# under CHAT_TEST_STRICT=1 that is a failure).
 set -euo pipefail
 build=${1:?usage: deb.sh BUILD_DIR}
 fail () { echo "FAIL: $*"; exit 1; }
+# A tool missing: skipped, saying so; a failure under CHAT_TEST_STRICT=1 (CI)
+skip () {
+  [ "${CHAT_TEST_STRICT:-}" = 1 ] && { echo "FAIL: CHAT_TEST_STRICT=1, and this would have been skipped: $*"; exit 1; }
+  echo "SKIP: $*"; exit 77
+}
 for tool in cpack dpkg-deb lintian systemd-analyze systemd-sysusers systemd-tmpfiles man; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (tools/setup installs it)"; exit 77; }
+  command -v "$tool" >/dev/null || skip "$tool is not installed (tools/setup installs it)"
 done
 work=$(mktemp -d /tmp/chat-package.XXXXXX)
 pids=()

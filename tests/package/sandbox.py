@@ -99,13 +99,11 @@ def body(workdir, cleanups):
     units = bins.get("units")
     for tool in ("systemd-analyze", "curl"):
         if not L.shutil.which(tool):
-            print("SKIP: %s is not installed (tools/setup installs it)" % tool)
-            return L.SKIP
+            return L.skip("%s is not installed (tools/setup installs it)" % tool)
     try:
         import seccomp                                         # noqa: F401
     except ImportError:
-        print("SKIP: python3-seccomp is not installed (tools/setup installs it)")
-        return L.SKIP
+        return L.skip("python3-seccomp is not installed (tools/setup installs it)")
     wrappers = {}
     for role in ("keyserver", "mainserver"):
         policy = policy_of(os.path.join(units, "chat-%s.service" % role))

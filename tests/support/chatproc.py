@@ -6,7 +6,47 @@ lines, and the plain-mode command word.
 Each library keeps its own Proc class and its own failure type; these are
 the parts that are the same in both.
 """
+import os
+import re
 import time
+
+# A test that waits for a live message waits this long, no longer: plenty
+# for a push on a loaded 2-core machine, and since every client these tests
+# start re-lists its conversations only every REFRESH_SECONDS (far longer
+# than any test runs), nothing but a push can deliver the message in time.
+# E.g. with the main server's pushes gone a live wait fails after
+# LIVE_TIMEOUT, instead of passing at the client's next re-list.
+LIVE_TIMEOUT = float(os.environ.get("CHAT_LIVE_TIMEOUT", "5"))
+REFRESH_SECONDS = 86400
+REFRESH_ARGS = ["--refresh-interval", str(REFRESH_SECONDS)]
+
+# ctest's SKIP_RETURN_CODE. A test that cannot run here (no tmux, no
+# namespace, ...) exits with it and says why; under CHAT_TEST_STRICT=1 (CI,
+# where every tool is there) skip_status turns it into a failure.
+SKIP = 77
+STRICT = os.environ.get("CHAT_TEST_STRICT") == "1"
+
+
+def skip_status(reason):
+    """Print why a test (or part of one) could not run; the exit status to
+    use: SKIP, or 1 under CHAT_TEST_STRICT=1."""
+    if STRICT:
+        print("FAIL: CHAT_TEST_STRICT=1, and this would have been skipped: %s" % reason,
+              flush=True)
+        return 1
+    print("SKIP: %s" % reason, flush=True)
+    return SKIP
+
+
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                     "\u2066-\u2069]")
+
+
+def printable(text):
+    """text with terminal controls shown as escapes: for printing what a
+    child process wrote (which may be hostile) to the developer's terminal."""
+    return _UNSAFE.sub(lambda m: ("\\x%02x" if ord(m.group()) < 0x100 else "\\u%04x")
+                       % ord(m.group()), text)
 
 
 def plain_word(text):

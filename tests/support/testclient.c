@@ -284,6 +284,27 @@ testclient_refusal (testclient_t *self)
 }
 
 int
+testclient_oversized (testclient_t *self, int quiet_ms)
+{
+    uint8_t *big = (uint8_t *) calloc (1, WIRE_MAX_FRAME + 1);
+    assert (big);
+    int rc = testclient_send (self, big, WIRE_MAX_FRAME + 1);
+    free (big);
+    if (rc != 0)
+        return TESTCLIENT_GARBAGE;
+    int timeout = self->timeout;
+    testclient_set_timeout (self, quiet_ms);
+    rc = testclient_refusal (self);
+    testclient_set_timeout (self, timeout);
+    if (rc != TESTCLIENT_NONE)
+        return rc;
+    const uint8_t garbage [] = { 0xff, 0xff, 0xff };
+    if (testclient_send (self, garbage, sizeof garbage) != 0)
+        return TESTCLIENT_GARBAGE;
+    return testclient_refusal (self);
+}
+
+int
 testclient_reply (testclient_t *self, const ProtobufCMessageDescriptor *descriptor,
                   ProtobufCMessage **reply)
 {

@@ -81,6 +81,15 @@ int
 int
     testclient_hello_version (testclient_t *self, uint32_t version);
 
+//  A frame of WIRE_MAX_FRAME + 1 zero bytes, quiet_ms to answer it, then a
+//  small garbage frame: the code of the first answer either gets (as
+//  testclient_refusal). A server that cuts the connection at the big frame
+//  (ZMQ_MAXMSGSIZE) answers only the small one, on the DEALER's new
+//  connection: CHAT_ERR_MALFORMED. One that read the big frame answers it
+//  first, early or late (CHAT_ERR_TOO_LARGE, or what it made of it).
+int
+    testclient_oversized (testclient_t *self, int quiet_ms);
+
 //  Seal payload into a frame (malloc'd), not sent.
 int
     testclient_seal (testclient_t *self, const void *payload, size_t len,

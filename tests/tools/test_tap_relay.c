@@ -258,6 +258,21 @@ s_assert_absent (const char *text, const char *secret)
     free (b64);
 }
 
+//  A push as the main server publishes one: [session token][PushFrame]
+static void
+s_push (zsock_t *pub, chansession_t *session, const char *text)
+{
+    uint8_t *frame;
+    size_t size;
+    assert_int_equal (channel_seal_push (session->channel, (const uint8_t *) text,
+                                         strlen (text), &frame, &size), CHAT_OK);
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addmem (msg, channel_session_token (session->channel), CHANNEL_SESSION_TOKEN_SIZE);
+    zmsg_addmem (msg, frame, size);
+    assert_int_equal (zmsg_send (&msg, pub), 0);
+    free (frame);
+}
+
 static void
 test_relay_and_output (void **state)
 {
@@ -285,9 +300,7 @@ test_relay_and_output (void **state)
                     channel_session_token (testclient_channel (clients [0])), CHANNEL_SESSION_TOKEN_SIZE);
     zmsg_t *push = NULL;
     for (int i = 0; i < 100 && !push; i++) {
-        assert_int_equal (chanserver_push (self->server, self->pub, sessions [0],
-                                           (const uint8_t *) PUSH_TEXT,
-                                           strlen (PUSH_TEXT)), CHAT_OK);
+        s_push (self->pub, sessions [0], PUSH_TEXT);
         push = zmsg_recv (sub);
     }
     assert_non_null (push);

@@ -9,7 +9,10 @@ temporary data directories; every client runs in its own tmux session of a
 private tmux server (-L, so nothing touches the user's tmux), 160x45, with a
 temporary XDG_CONFIG_HOME and --known-servers. Keys go in with send-keys,
 the screen comes back with capture-pane; every wait polls with a deadline,
-never a fixed sleep. Exit 0 pass, 1 fail, 77 skip (no tmux).
+never a fixed sleep. Exit 0 pass, 1 fail, 77 skip (no tmux; a failure
+instead under CHAT_TEST_STRICT=1). Clients re-list their conversations only
+after the test (--refresh-interval), so what a case waits for as live
+(within LIVE seconds) can only have come by push.
 """
 import argparse
 import os
@@ -21,8 +24,11 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from chatproc import LIVE_TIMEOUT, REFRESH_ARGS, skip_status   # noqa: E402
+
 WAIT = float(os.environ.get("TUI_WAIT", "20"))     # one expected screen
+LIVE = LIVE_TIMEOUT                                 # a pushed message on screen
 
 
 class Failure(Exception):
@@ -214,7 +220,7 @@ class World:
                 "TERM=tmux-256color",
                 self.args.chat, "--keyserver", self.ks_endpoint,
                 "--mainserver", self.ms_endpoint, "--push", self.push_endpoint,
-                "--known-servers", os.path.join(config, "known_servers")]
+                "--known-servers", os.path.join(config, "known_servers")] + REFRESH_ARGS
         quoted = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
         # stderr (a sanitizer's report) and the exit code land in files
         stderr = os.path.join(self.workdir, name + ".stderr")
@@ -391,7 +397,7 @@ def case_picker(w):
     b.wait(r"^[ >]*1\s+jonathan, joseph", what="the group in wannes' list")
     b.wait(r"joseph: hello group")
     b.command("hi all")
-    a.wait(r"wannes: hi all")
+    a.wait(r"wannes: hi all", timeout=LIVE, what="wannes' answer, pushed")
 
 
 def case_live(w):
@@ -408,11 +414,12 @@ def case_live(w):
     a.wait(r"^[ >]*1\s+jonathan")
     a.command("Hi Jonathan, caf\u00e9 \u2615 \u4e2d\u6587")
     a.wait(r"joseph: Hi Jonathan")
-    # Appears in the other pane without any refresh
-    b.wait(r"^[ >]*1\s+joseph", what="the new conversation pushed to jonathan")
-    b.wait("joseph: Hi Jonathan, caf\u00e9 \u2615 \u4e2d\u6587", what="the live message")
+    # Appears in the other pane without any refresh: pushed, within LIVE s
+    b.wait(r"^[ >]*1\s+joseph", timeout=LIVE, what="the new conversation pushed to jonathan")
+    b.wait("joseph: Hi Jonathan, caf\u00e9 \u2615 \u4e2d\u6587", timeout=LIVE,
+           what="the live message")
     b.command("Hello Joseph!")
-    a.wait(r"jonathan: Hello Joseph!")
+    a.wait(r"jonathan: Hello Joseph!", timeout=LIVE, what="the answer, pushed")
     # A second conversation: jonathan's unread count, then it is read
     c = w.client("live-c")
     c.login("wannes", "pw-wannes")
@@ -425,7 +432,8 @@ def case_live(w):
     c.wait(r"wannes: one")
     c.command("two")
     c.wait(r"wannes: two")
-    b.wait(r"^[ >]*2\s+wannes\s+2\s*[\u2502|x]", what="wannes with 2 unread")
+    b.wait(r"^[ >]*2\s+wannes\s+2\s*[\u2502|x]", timeout=LIVE,
+           what="wannes with 2 unread (pushed)")
     b.keys("M-2")
     b.wait(r"wannes: two")
     b.wait(r"^[ >]*2\s+wannes\s+[\u2502|x]", what="unread cleared")
@@ -532,8 +540,7 @@ def main():
     parser.add_argument("--mainserver", required=True)
     args = parser.parse_args()
     if not shutil.which("tmux"):
-        print("SKIP: tmux is not installed (tools/setup installs it)")
-        return SKIP
+        return skip_status("tmux is not installed (tools/setup installs it)")
     w = World(args)
     status = 1
     try:

@@ -77,6 +77,64 @@ s_client (fixture_t *self)
     return client;
 }
 
+//  A client whose connection comes from another loopback address
+//  (Linux routes all of 127/8 to lo): ZMQ's "source;destination" form
+static testclient_t *
+s_client_from (fixture_t *self, const char *source)
+{
+    char endpoint [96];
+    snprintf (endpoint, sizeof endpoint, "tcp://%s:0;%s", source,
+              self->endpoint + strlen ("tcp://"));
+    testclient_t *client = testclient_new (endpoint, s_client_key);
+    assert_non_null (client);
+    return client;
+}
+
+//  No limits but those the test names ("name=value ...")
+static void
+s_limits (fixture_t *self, const char *assignments)
+{
+    serverlimits_t limits;
+    memset (&limits, 0, sizeof limits);
+    limits.handshake_burst = limits.handshake_burst_per_address = 1;
+    char *copy = strdup (assignments);
+    char error [256];
+    for (char *word = strtok (copy, " "); word; word = strtok (NULL, " "))
+        assert_int_equal (serverlimits_set_assignment (&limits, SERVERLIMITS_MAINSERVER, word,
+                                                       error, sizeof error), 0);
+    free (copy);
+    chanserver_set_limits (self->server, &limits);
+}
+
+//  A Hello of this protocol version, with key as the client key (any
+//  bytes) and a nonce of zeros; the frame is malloc'd
+static void
+s_hello_frame (const uint8_t *key, size_t key_len, uint8_t **frame, size_t *size)
+{
+    uint8_t nonce [CHANNEL_NONCE_SIZE] = { 0 };
+    Chat__Hello hello = CHAT__HELLO__INIT;
+    hello.version = CHANNEL_VERSION;
+    hello.client_nonce.data = nonce;
+    hello.client_nonce.len = sizeof nonce;
+    hello.client_public_key.data = (uint8_t *) key;
+    hello.client_public_key.len = key_len;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.kind_case = CHAT__ENVELOPE__KIND_HELLO;
+    env.hello = &hello;
+    assert_int_equal (wire_pack (&env.base, frame, size), CHAT_OK);
+}
+
+//  A Hello the server refuses or serves at once (no workers): its code
+static int
+s_hello_answer (fixture_t *self, testclient_t *client)
+{
+    assert_int_equal (testclient_hello (client), CHAT_OK);
+    uint8_t *payload = NULL;
+    size_t len;
+    assert_null (chanserver_recv (self->server, &payload, &len));
+    return testclient_welcome (client);
+}
+
 static void
 s_send (testclient_t *client, const uint8_t *data, size_t size)
 {
@@ -278,7 +336,7 @@ static void
 test_session_limit (void **state)
 {
     fixture_t *self = *state;
-    chanserver_set_limits (self->server, 1, 0);
+    s_limits (self, "sessions=1");
     testclient_t *client = s_client (self);
     s_connect (self, client);
     testclient_t *refused = s_client (self);
@@ -297,13 +355,19 @@ test_expire_and_drop (void **state)
     fixture_t *self = *state;
     //  A minute: a loaded machine (ASan, two cores shared) may take
     //  longer than a short limit just to make the second session
-    chanserver_set_limits (self->server, 0, 60000);
+    s_limits (self, "idle_timeout_ms=60000");
     testclient_t *client = s_client (self);
     s_connect (self, client);
     //  A second session on the same connection
     testclient_t *client2 = testclient_new_on (client, s_client_key);
     s_connect (self, client2);
     assert_int_equal (chanserver_size (self->server), 2);
+    //  Both logged in: the idle timeout is theirs
+    chansession_t *session = chanserver_first (self->server);
+    while (session) {
+        assert_int_equal (chanserver_set_username (self->server, session, "user"), CHAT_OK);
+        session = chanserver_next (self->server);
+    }
     //  Not idle yet
     assert_int_equal (chanserver_expire (self->server, wire_now_ms ()), 0);
     //  Both idle two minutes from now
@@ -321,50 +385,186 @@ test_expire_and_drop (void **state)
     testclient_destroy (&client);
 }
 
+//  A session that does not log in goes within its login timeout; a step
+//  towards a login gives it the timeout again; a logged-in session is
+//  only subject to the idle timeout
 static void
-test_push (void **state)
+test_login_timeout (void **state)
 {
     fixture_t *self = *state;
-    testclient_t *client = s_client (self);
-    s_connect (self, client);
-    channel_t *channel = testclient_channel (client);
-    zframe_t *sent = s_request (client, "hi");
-    chansession_t *session = s_serve (self, "hi", "hello");
-    s_expect_reply (client, "hello");
-    zframe_destroy (&sent);
+    s_limits (self, "login_timeout_ms=60000");
+    testclient_t *stranger = s_client (self);
+    s_connect (self, stranger);
+    testclient_t *user = s_client (self);
+    s_connect (self, user);
+    chansession_t *session = chanserver_lookup (self->server,
+                                                channel_session_id (testclient_channel (user)));
+    assert_non_null (session);
+    int64_t now = wire_now_ms ();
+    assert_int_equal (chanserver_expire (self->server, now + 30000), 0);
+    //  The other makes progress a little later: its minute starts again
+    zclock_sleep (600);
+    chanserver_login_progress (self->server, session);
+    //  The stranger's minute is up, not the other's (which then logs in,
+    //  and has no timeout of its own here)
+    assert_int_equal (chanserver_expire (self->server, now + 60300), 1);
+    assert_int_equal (self->freed, 1);
+    assert_non_null (chanserver_lookup (self->server,
+                                        channel_session_id (testclient_channel (user))));
+    assert_int_equal (chanserver_set_username (self->server, session, "Alice"), CHAT_OK);
+    assert_int_equal (chanserver_expire (self->server, now + 10000000), 0);
+    //  Logged out: the login timeout runs again, from now
+    assert_int_equal (chanserver_set_username (self->server, session, NULL), CHAT_OK);
+    assert_null (session->username);
+    assert_int_equal (chanserver_expire (self->server, wire_now_ms () + 30000), 0);
+    assert_int_equal (chanserver_expire (self->server, wire_now_ms () + 61000), 1);
+    testclient_destroy (&stranger);
+    testclient_destroy (&user);
+}
 
-    zsock_t *pub = zsock_new (ZMQ_PUB);
-    int port = zsock_bind (pub, "tcp://127.0.0.1:*");
-    assert_true (port > 0);
-    zsock_t *sub = zsock_new (ZMQ_SUB);
-    assert_int_equal (zsock_connect (sub, "tcp://127.0.0.1:%d", port), 0);
-    zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE, channel_session_token (channel),
-                    CHANNEL_SESSION_TOKEN_SIZE);
-    zsock_set_rcvtimeo (sub, 100);
-    //  PUB drops until the subscription has arrived: push until one lands,
-    //  then every later one must open in order
-    zmsg_t *msg = NULL;
-    for (int attempt = 0; attempt < 100 && !msg; attempt++) {
-        assert_int_equal (chanserver_push (self->server, pub, session,
-                                           (const uint8_t *) "news", 4), CHAT_OK);
-        msg = zmsg_recv (sub);
+//  Sessions per user: any spelling of the name counts; logging out, in
+//  as someone else, or going away frees the place
+static void
+test_user_cap (void **state)
+{
+    fixture_t *self = *state;
+    s_limits (self, "sessions_per_user=2");
+    enum { CLIENTS = 3 };
+    testclient_t *clients [CLIENTS];
+    chansession_t *sessions [CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        clients [i] = s_client (self);
+        s_connect (self, clients [i]);
+        sessions [i] = chanserver_lookup (self->server,
+                                          channel_session_id (testclient_channel (clients [i])));
+        assert_non_null (sessions [i]);
     }
-    assert_non_null (msg);
-    assert_int_equal (zmsg_size (msg), 2);
-    zframe_t *topic = zmsg_first (msg);
-    assert_memory_equal (zframe_data (topic), channel_session_token (channel),
-                         CHANNEL_SESSION_TOKEN_SIZE);
-    zframe_t *body = zmsg_next (msg);
-    uint8_t *payload;
+    assert_int_equal (chanserver_set_username (self->server, sessions [0], "alice"), CHAT_OK);
+    assert_int_equal (chanserver_set_username (self->server, sessions [1], "ALICE"), CHAT_OK);
+    assert_int_equal (chanserver_set_username (self->server, sessions [2], "Alice"),
+                      CHAT_ERR_QUOTA);
+    assert_null (sessions [2]->username);
+    assert_int_equal (chanserver_user_sessions (self->server, "aLiCe"), 2);
+    //  Another user is not affected
+    assert_int_equal (chanserver_set_username (self->server, sessions [2], "bob"), CHAT_OK);
+    //  The same session again as the same user keeps its one place
+    assert_int_equal (chanserver_set_username (self->server, sessions [0], "alice"), CHAT_OK);
+    assert_int_equal (chanserver_user_sessions (self->server, "alice"), 2);
+    //  One alice logs in as bob: a place for alice
+    assert_int_equal (chanserver_set_username (self->server, sessions [1], "bob"), CHAT_OK);
+    assert_int_equal (chanserver_set_username (self->server, sessions [2], "alice"), CHAT_OK);
+    assert_int_equal (chanserver_user_sessions (self->server, "bob"), 1);
+    //  A session that goes frees its place
+    chanserver_drop (self->server, sessions [0]);
+    assert_int_equal (chanserver_user_sessions (self->server, "alice"), 1);
+    for (int i = 0; i < CLIENTS; i++)
+        testclient_destroy (&clients [i]);
+}
+
+//  Caps and budgets per source address: another address is not touched
+//  by what one address spends
+static void
+test_address_limits (void **state)
+{
+    fixture_t *self = *state;
+    s_limits (self, "sessions_per_address=2");
+    testclient_t *first = s_client (self);
+    testclient_t *second = s_client (self);
+    testclient_t *third = s_client (self);
+    testclient_t *elsewhere = s_client_from (self, "127.0.0.2");
+    assert_int_equal (s_hello_answer (self, first), CHAT_OK);
+    assert_int_equal (s_hello_answer (self, second), CHAT_OK);
+    assert_int_equal (s_hello_answer (self, third), CHAT_ERR_BUSY);
+    assert_int_equal (s_hello_answer (self, elsewhere), CHAT_OK);
+    assert_int_equal (chanserver_address_sessions (self->server, "127.0.0.1"), 2);
+    assert_int_equal (chanserver_address_sessions (self->server, "127.0.0.2"), 1);
+    chansession_t *session = chanserver_lookup (self->server,
+                                                channel_session_id (testclient_channel (elsewhere)));
+    assert_non_null (session);
+    assert_string_equal (session->address, "127.0.0.2");
+    //  A session that goes makes room
+    chanserver_drop (self->server, chanserver_lookup (self->server,
+                     channel_session_id (testclient_channel (first))));
+    assert_int_equal (s_hello_answer (self, third), CHAT_OK);
+
+    //  Handshake budget per address: 3 at once, then one a second; the
+    //  refusal says how long to wait
+    s_limits (self, "handshakes_per_second_per_address=1 handshake_burst_per_address=3");
+    testclient_t *busy = s_client_from (self, "127.0.0.3");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal (s_hello_answer (self, busy), CHAT_OK);
+    assert_int_equal (testclient_hello (busy), CHAT_OK);
+    uint8_t *payload = NULL;
     size_t len;
-    assert_int_equal (channel_open_push (channel, zframe_data (body), zframe_size (body),
-                                         &payload, &len), CHAT_OK);
-    assert_memory_equal (payload, "news", 4);
-    free (payload);
-    zmsg_destroy (&msg);
-    zsock_destroy (&sub);
-    zsock_destroy (&pub);
+    assert_null (chanserver_recv (self->server, &payload, &len));
+    uint8_t *frame = NULL;
+    size_t size = 0;
+    assert_int_equal (testclient_recv (busy, &frame, &size), 0);
+    Chat__Envelope *env = NULL;
+    assert_int_equal (wire_envelope_unpack (frame, size, &env), CHAT_OK);
+    assert_int_equal (env->kind_case, CHAT__ENVELOPE__KIND_ERROR);
+    assert_int_equal (env->error->code, CHAT_ERR_BUSY);
+    assert_true (env->error->retry_after_ms > 0 && env->error->retry_after_ms <= 1000);
+    chat__envelope__free_unpacked (env, NULL);
+    free (frame);
+    //  ...while 127.0.0.4 has its own budget
+    testclient_t *neighbour = s_client_from (self, "127.0.0.4");
+    assert_int_equal (s_hello_answer (self, neighbour), CHAT_OK);
+
+    //  The budget of all addresses together
+    s_limits (self, "handshakes_per_second=1 handshake_burst=2");
+    assert_int_equal (s_hello_answer (self, neighbour), CHAT_OK);
+    assert_int_equal (s_hello_answer (self, first), CHAT_OK);
+    assert_int_equal (s_hello_answer (self, elsewhere), CHAT_ERR_BUSY);
+    testclient_destroy (&first);
+    testclient_destroy (&second);
+    testclient_destroy (&third);
+    testclient_destroy (&elsewhere);
+    testclient_destroy (&busy);
+    testclient_destroy (&neighbour);
+}
+
+//  Cheap refusals cost no budget: a bad version or key length is answered
+//  without a token being taken
+static void
+test_cheap_refusals_are_free (void **state)
+{
+    fixture_t *self = *state;
+    s_limits (self, "handshakes_per_second_per_address=1 handshake_burst_per_address=1");
+    testclient_t *client = s_client (self);
+    uint8_t der [RSAKEY_MAX_DER + 1];
+    memset (der, 0x30, sizeof der);
+    uint8_t *frame, *payload;
+    size_t size, len;
+    s_hello_frame (der, sizeof der, &frame, &size);
+    for (int i = 0; i < 3; i++) {
+        s_send (client, frame, size);
+        assert_null (chanserver_recv (self->server, &payload, &len));
+        s_expect_refusal (client, CHAT_ERR_BAD_KEY);
+    }
+    free (frame);
+    //  The one token is still there
+    assert_int_equal (s_hello_answer (self, client), CHAT_OK);
     testclient_destroy (&client);
+}
+
+static void
+test_address_key (void **state)
+{
+    (void) state;
+    char key [CHANSERVER_ADDRESS_SIZE];
+    chanserver_address_key ("192.0.2.7", key);
+    assert_string_equal (key, "192.0.2.7");
+    chanserver_address_key ("2001:db8:1:2:3:4:5:6", key);
+    assert_string_equal (key, "2001:db8:1:2::/64");
+    chanserver_address_key ("2001:db8:1:2:ffff::1", key);
+    assert_string_equal (key, "2001:db8:1:2::/64");
+    chanserver_address_key ("::ffff:198.51.100.1", key);
+    assert_string_equal (key, "198.51.100.1");
+    chanserver_address_key (NULL, key);
+    assert_string_equal (key, "local");
+    chanserver_address_key ("", key);
+    assert_string_equal (key, "local");
 }
 
 //  Handshakes on worker threads: the Welcome leaves only when the server
@@ -398,23 +598,22 @@ test_workers (void **state)
         s_expect_reply (clients [i], "fine");
         zframe_destroy (&sent);
     }
-    //  A bad Hello is refused by the worker, with its code
-    Chat__Hello hello = CHAT__HELLO__INIT;
-    hello.version = 9;
-    Chat__Envelope env = CHAT__ENVELOPE__INIT;
-    env.kind_case = CHAT__ENVELOPE__KIND_HELLO;
-    env.hello = &hello;
+    //  A bad Hello is refused by the worker, with its code: a key that
+    //  is not RSA-2048..4096 with exponent 65537 (here: not a key at all)
+    uint8_t not_a_key [32] = { 0 };
     uint8_t *frame, *payload;
     size_t size, len;
-    assert_int_equal (wire_pack (&env.base, &frame, &size), CHAT_OK);
+    s_hello_frame (not_a_key, sizeof not_a_key, &frame, &size);
     s_send (clients [0], frame, size);
     free (frame);
     assert_null (chanserver_recv (self->server, &payload, &len));
     chanserver_handshake_done (self->server);
-    s_expect_refusal (clients [0], CHAT_ERR_BAD_VERSION);
+    s_expect_refusal (clients [0], CHAT_ERR_BAD_KEY);
 
     //  Handshakes still at the workers count against the limit
-    chanserver_set_limits (self->server, CLIENTS + 1, 0);
+    char cap [32];
+    snprintf (cap, sizeof cap, "sessions=%d", CLIENTS + 1);
+    s_limits (self, cap);
     channel_t *last = channel_client_new (s_client_key);
     uint8_t *hello_frame;
     assert_int_equal (channel_client_hello (last, &hello_frame, &size), CHAT_OK);
@@ -489,7 +688,11 @@ main (void)
         cmocka_unit_test_setup_teardown (test_reconnect_keeps_session, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_session_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_expire_and_drop, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_push, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_login_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_user_cap, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_address_limits, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cheap_refusals_are_free, s_setup, s_teardown),
+        cmocka_unit_test (test_address_key),
         cmocka_unit_test_setup_teardown (test_workers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_welcome_info, s_setup, s_teardown),
     };

@@ -212,23 +212,52 @@ static void
 test_limits (void **state)
 {
     (void) state;
+    //  One size limit, the token's (WIRE_MAX_TOKEN), on both sides
     char *token = NULL;
-    size_t big = WIRE_MAX_TEXT + 1;
+    size_t big = WIRE_MAX_TOKEN + 1;
     char *text = malloc (big);
     memset (text, 'x', big);
     assert_int_equal (msgseal_seal (key, conv, 1, "alice", ALICE, 1, cmid, text, big, &token),
                       CHAT_ERR_MESSAGE_TOO_LARGE);
     assert_null (token);
-    //  exactly the limit is fine
-    assert_int_equal (msgseal_seal (key, conv, 1, "alice", ALICE, 1, cmid, text,
-                                    WIRE_MAX_TEXT, &token), CHAT_OK);
+    //  Text that fits the limit only before it is sealed
+    assert_int_equal (msgseal_seal (key, conv, 1, "alice", ALICE, 1, cmid, text, 76000,
+                                    &token), CHAT_ERR_MESSAGE_TOO_LARGE);
+    assert_null (token);
+    //  WIRE_MAX_TEXT always fits: the longest sender, the largest numbers
+    //  and a 4096-bit identity key (the longest signature), and it opens
+    const char *longest = "abcdefghijklmnopqrstuvwxyz012345";
+    rsakey_t *largest = rsakey_generate (RSAKEY_MAX_BITS);
+    assert_non_null (largest);
+    assert_int_equal (msgseal_seal (key, conv, UINT64_MAX, longest, largest, INT64_MAX, cmid,
+                                    text, WIRE_MAX_TEXT, &token), CHAT_OK);
+    assert_true (strlen (token) <= WIRE_MAX_TOKEN);
     msgseal_body_t body;
-    assert_int_equal (msgseal_open (key, token, strlen (token), conv, 1, "alice", ALICE,
-                                    &body), CHAT_OK);
+    assert_int_equal (msgseal_open (key, token, strlen (token), conv, UINT64_MAX, longest,
+                                    largest, &body), CHAT_OK);
     assert_int_equal (body.text_len, WIRE_MAX_TEXT);
     msgseal_body_free (&body);
     free (token);
     token = NULL;
+    rsakey_destroy (&largest);
+    //  A longer text whose token fits is sent and taken too: what the
+    //  server stores, a client shows
+    assert_int_equal (msgseal_seal (key, conv, 1, "alice", ALICE, 1, cmid, text, 73000,
+                                    &token), CHAT_OK);
+    assert_true (strlen (token) <= WIRE_MAX_TOKEN);
+    assert_int_equal (msgseal_open (key, token, strlen (token), conv, 1, "alice", ALICE,
+                                    &body), CHAT_OK);
+    assert_int_equal (body.text_len, 73000);
+    msgseal_body_free (&body);
+    free (token);
+    token = NULL;
+    //  A token over the limit is not even opened
+    char *long_token = malloc (WIRE_MAX_TOKEN + 2);
+    memset (long_token, 'A', WIRE_MAX_TOKEN + 1);
+    long_token [WIRE_MAX_TOKEN + 1] = 0;
+    assert_int_equal (msgseal_open (key, long_token, WIRE_MAX_TOKEN + 1, conv, 1, "alice",
+                                    ALICE, &body), CHAT_ERR_MESSAGE_TOO_LARGE);
+    free (long_token);
     assert_int_equal (msgseal_seal (key, conv, 1, "alice", ALICE, 1, cmid, "", 0, &token),
                       CHAT_ERR_BAD_REQUEST);
     assert_int_equal (msgseal_seal (key, conv, 1, "alice", ALICE, 1, cmid, "a\0b", 3, &token),

@@ -19,6 +19,8 @@
 #include <openssl/rsa.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
 
 typedef struct {
     char dir [64];
@@ -905,6 +907,88 @@ test_public_file (void **state)
     EVP_PKEY_free (small);
 }
 
+//  A public key of modulus n and exponent e, as OpenSSL would encode it
+static EVP_PKEY *
+s_public_key (const BIGNUM *n, const BIGNUM *e)
+{
+    OSSL_PARAM_BLD *build = OSSL_PARAM_BLD_new ();
+    assert_non_null (build);
+    assert_true (OSSL_PARAM_BLD_push_BN (build, OSSL_PKEY_PARAM_RSA_N, n));
+    assert_true (OSSL_PARAM_BLD_push_BN (build, OSSL_PKEY_PARAM_RSA_E, e));
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param (build);
+    assert_non_null (params);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name (NULL, "RSA", NULL);
+    EVP_PKEY *pkey = NULL;
+    assert_true (ctx && EVP_PKEY_fromdata_init (ctx) > 0
+                 && EVP_PKEY_fromdata (ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) > 0);
+    EVP_PKEY_CTX_free (ctx);
+    OSSL_PARAM_free (params);
+    OSSL_PARAM_BLD_free (build);
+    return pkey;
+}
+
+//  Only e = 65537: a client key with a 3071-bit exponent made one OAEP
+//  encryption cost the server 20 times as much (issue 12, attack 2)
+static void
+test_exponent_cost (void **state)
+{
+    (void) state;
+    BIGNUM *n = BN_new (), *e = BN_new ();
+    assert_true (n && e);
+    size_t len;
+    const uint8_t *der = rsakey_der (s_fx.key, &len);
+    EVP_PKEY *ours = d2i_PUBKEY (NULL, &der, (long) len);
+    assert_non_null (ours);
+    assert_true (EVP_PKEY_get_bn_param (ours, OSSL_PKEY_PARAM_RSA_N, &n));
+    EVP_PKEY_free (ours);
+
+    //  The same modulus with exponent 65537 is taken (the control) ...
+    assert_true (BN_set_word (e, 65537));
+    EVP_PKEY *pkey = s_public_key (n, e);
+    uint8_t *encoded = NULL;
+    int encoded_len = i2d_PUBKEY (pkey, &encoded);
+    rsakey_t *key = rsakey_from_der (encoded, (size_t) encoded_len);
+    assert_non_null (key);
+    rsakey_destroy (&key);
+    OPENSSL_free (encoded);
+    EVP_PKEY_free (pkey);
+    //  ... and with 3, 65539, 2^3070 + 1 it is not
+    const unsigned long small [] = { 3, 65539 };
+    for (size_t i = 0; i < 2; i++) {
+        assert_true (BN_set_word (e, small [i]));
+        pkey = s_public_key (n, e);
+        s_assert_der_refused (pkey);
+        EVP_PKEY_free (pkey);
+    }
+    BN_zero (e);
+    assert_true (BN_set_bit (e, 3070) && BN_set_bit (e, 0));
+    pkey = s_public_key (n, e);
+    s_assert_der_refused (pkey);
+    EVP_PKEY_free (pkey);
+
+    //  The longest key taken (4096 bits) fits RSAKEY_MAX_DER; one bit
+    //  more is refused (as too long to parse, or as too large)
+    assert_true (BN_rand (n, 4096, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD));
+    assert_true (BN_set_word (e, 65537));
+    pkey = s_public_key (n, e);
+    encoded = NULL;
+    encoded_len = i2d_PUBKEY (pkey, &encoded);
+    assert_true (encoded_len > 0 && encoded_len <= RSAKEY_MAX_DER);
+    key = rsakey_from_der (encoded, (size_t) encoded_len);
+    assert_non_null (key);
+    assert_int_equal (rsakey_bits (key), 4096);
+    rsakey_destroy (&key);
+    OPENSSL_free (encoded);
+    EVP_PKEY_free (pkey);
+    assert_true (BN_rand (n, 4097, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD));
+    pkey = s_public_key (n, e);
+    s_assert_der_refused (pkey);
+    EVP_PKEY_free (pkey);
+    BN_free (n);
+    BN_free (e);
+}
+
+
 int
 main (void)
 {
@@ -920,6 +1004,7 @@ main (void)
         cmocka_unit_test (test_pss_parameters),
         cmocka_unit_test (test_from_der_refuses),
         cmocka_unit_test (test_exponent),
+        cmocka_unit_test (test_exponent_cost),
         cmocka_unit_test (test_labelled),
         cmocka_unit_test (test_private_der),
         cmocka_unit_test (test_public_file),

@@ -319,7 +319,7 @@ test_error_names (void **state)
         { CHAT_ERR_WRONG_ROLE, "ERR_WRONG_ROLE" },
     };
     for (size_t i = 0; i < sizeof v2 / sizeof v2 [0]; i++) {
-        //  The numbers of proto/README.md section 14 and of wire.proto
+        //  The numbers of proto/README.md section 15 and of wire.proto
         assert_int_equal (v2 [i].code, 34 + (int) i);
         assert_string_equal (chat_errname (v2 [i].code), v2 [i].name);
         assert_string_not_equal (chat_strerror (v2 [i].code), "unknown error");

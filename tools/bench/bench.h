@@ -96,6 +96,11 @@ typedef struct {
     struct _benchserver_t *mainserver;
     char *dir;                  //  <tmpdir>/<name>, NULL with given servers
     char *ms_dir;
+    //  false (the default): the servers start with the abuse limits that
+    //  would cap what a scenario measures turned off (rates, per-address
+    //  and per-user caps, quotas) and a deep push queue; true: every limit
+    //  at its default, as the servers ship
+    bool default_limits;
 } bench_servers_t;
 
 //  Make the scenario's directories (no server yet). -1 on failure.
@@ -123,6 +128,7 @@ int bench_fanout (bench_t *bench);
 int bench_history (bench_t *bench);
 int bench_sessions (bench_t *bench);
 int bench_shutdown (bench_t *bench);
+int bench_abuse (bench_t *bench);
 
 //  Monotonic clock in nanoseconds / as double seconds.
 int64_t bench_now_ns (void);

@@ -73,7 +73,8 @@ s_read_file (const char *path)
 
 benchserver_t *
 benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
-                   rsakey_t *key, const char *other_public, int iterations)
+                   rsakey_t *key, const char *other_public, int iterations,
+                   const char *const *extra)
 {
     if (!bin || access (bin, X_OK) != 0) {
         fprintf (stderr, "chat-bench: no %s binary at %s (use --%s-bin)\n",
@@ -100,7 +101,7 @@ benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
     }
     char iter_text [32];
     snprintf (iter_text, sizeof iter_text, "%d", iterations);
-    const char *argv [16];
+    const char *argv [64];
     int argc = 0;
     argv [argc++] = bin;
     argv [argc++] = "--bind";
@@ -124,6 +125,8 @@ benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
         argv [argc++] = "--iterations";
         argv [argc++] = iter_text;
     }
+    for (size_t i = 0; extra && extra [i] && argc < 63; i++)
+        argv [argc++] = extra [i];
     argv [argc] = NULL;
 
     int log_fd = open (self->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -25,11 +25,13 @@ typedef enum {
 //  server.key first (saves the server a key generation). other_public: the
 //  other server's public key file (the main server's --keyserver-key, the
 //  key server's --mainserver-key). iterations: the key server's
-//  --iterations (0: its default).
+//  --iterations (0: its default). extra: more arguments (NULL-terminated;
+//  may be NULL), e.g. --limit.
 //  NULL with a message on stderr when the server did not come up.
 benchserver_t *
     benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
-                       rsakey_t *key, const char *other_public, int iterations);
+                       rsakey_t *key, const char *other_public, int iterations,
+                       const char *const *extra);
 
 //  A server somebody else runs.
 benchserver_t *

@@ -39,6 +39,8 @@ static const scenario_t s_scenarios [] = {
     { "history",   bench_history,   "a page from a conversation of 1,000,000 messages" },
     { "sessions",  bench_sessions,  "server memory per idle logged-in session" },
     { "shutdown",  bench_shutdown,  "SIGTERM to exit with 1,000 sessions" },
+    { "abuse",     bench_abuse,     "a real user's login and round trips, quiet and under "
+                                    "attack (Hello flood, never-reading subscribers)" },
 };
 #define SCENARIOS (sizeof (s_scenarios) / sizeof (s_scenarios [0]))
 
@@ -175,11 +177,28 @@ bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
         benchreport_fail (bench->report, name, "cannot make the data directories");
         return -1;
     }
+    //  What the capacity scenarios measure must not be capped by the
+    //  limits that protect a server from strangers: they come from one
+    //  address, as one user, as fast as they can
+    static const char *const no_limits [] = {
+        "--limit", "handshakes_per_second=0", "--limit", "handshakes_per_second_per_address=0",
+        "--limit", "handshakes_pending=0", "--limit", "sessions=0",
+        "--limit", "sessions_per_address=0", "--limit", "sessions_per_user=0", NULL
+    };
+    static const char *const no_main_limits [] = {
+        "--limit", "handshakes_per_second=0", "--limit", "handshakes_per_second_per_address=0",
+        "--limit", "handshakes_pending=0", "--limit", "sessions=0",
+        "--limit", "sessions_per_address=0", "--limit", "sessions_per_user=0",
+        "--limit", "messages_per_second=0", "--limit", "bytes_per_day=0",
+        "--limit", "conversations_per_hour=0", "--limit", "push_hwm=100000",
+        "--limit", "push_queue_bytes=0", NULL
+    };
     if (keyserver) {
         char *dir = zsys_sprintf ("%s/ks", servers->dir);
         servers->keyserver = benchserver_start (BENCHSERVER_KEYSERVER, bench->keyserver_bin,
                                                 dir, s_server_keys [0],
-                                                bench->mainserver_public, bench->iterations);
+                                                bench->mainserver_public, bench->iterations,
+                                                servers->default_limits ? NULL : no_limits);
         free (dir);
         if (!servers->keyserver) {
             benchreport_fail (bench->report, name, "the key server did not start");
@@ -189,7 +208,9 @@ bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
     if (mainserver) {
         servers->mainserver = benchserver_start (BENCHSERVER_MAINSERVER, bench->mainserver_bin,
                                                  servers->ms_dir, s_server_keys [1],
-                                                 bench->keyserver_public, 0);
+                                                 bench->keyserver_public, 0,
+                                                 servers->default_limits ? NULL
+                                                                         : no_main_limits);
         if (!servers->mainserver) {
             benchreport_fail (bench->report, name, "the main server did not start");
             benchserver_destroy (&servers->keyserver);

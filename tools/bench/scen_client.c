@@ -10,6 +10,7 @@
 #include "benchprogress.h"
 #include "benchserver.h"
 #include "benchstats.h"
+#include "abuser.h"
 
 #define SETUP_TIMEOUT_MS 120000
 #define SLOTS 4096                      //  send times kept per client, by cmd
@@ -269,6 +270,25 @@ s_register_all (group_t *group, const char *scenario, const char *prefix)
     for (size_t i = 0; i < group->count; i++)
         group->members [i].cmd = 0;
     return 0;
+}
+
+//  A group of count clients, connected, each registered and logged in as
+//  <prefix><i>. 0, or -1 with *why (and a note) saying what failed.
+static int
+s_group_ready (group_t *group, bench_t *bench, bench_servers_t *servers, size_t count,
+               const char *scenario, const char *prefix, const char **why)
+{
+    char label [64];
+    snprintf (label, sizeof label, "%s: client keys", scenario);
+    *why = "the clients did not start";
+    if (s_group_new (group, bench, servers, count, label) != 0)
+        return -1;
+    group->mainserver = servers->mainserver;
+    *why = "the clients could not connect";
+    if (!s_wait_connected (group, 60000))
+        return -1;
+    *why = "registration or login failed";
+    return s_register_all (group, scenario, prefix);
 }
 
 //  ---------------------------------------------------------------- login
@@ -597,14 +617,7 @@ bench_messages (bench_t *bench)
     const char *why = "the clients did not start";
     size_t clients = (size_t) bench->clients;
     size_t convs = (size_t) bench->conversations;
-    if (s_group_new (&group, bench, &servers, clients, "messages: client keys") != 0)
-        goto done;
-    group.mainserver = servers.mainserver;
-    why = "the clients could not connect";
-    if (!s_wait_connected (&group, 60000))
-        goto done;
-    why = "registration or login failed";
-    if (s_register_all (&group, name, "msg") != 0)
+    if (s_group_ready (&group, bench, &servers, clients, name, "msg", &why) != 0)
         goto done;
 
     //  Conversation k: the clients i with i % K == k; the first makes it
@@ -671,6 +684,169 @@ bench_messages (bench_t *bench)
                       clients / convs, TEXT_SIZE, bench->window, bench->duration_ms / 1000.0);
     rc = 0;
 done:
+    if (rc != 0)
+        benchreport_fail (bench->report, name, why);
+    s_group_destroy (&group);
+    bench_servers_stop (&servers);
+    return rc;
+}
+
+//  ---------------------------------------------------------------- abuse
+
+#define ABUSE_LOGINS (bench->quick ? 3 : 20)
+#define ABUSE_MESSAGES (bench->quick ? 10 : 200)
+#define ABUSE_RATE 10                   //  messages/s: within the default quota
+
+//  One phase: member 2 logs out and in ABUSE_LOGINS times (each login
+//  timed: SCRAM at the key server, then the main server); member 0 sends
+//  ABUSE_MESSAGES to member 1 at ABUSE_RATE a second (send->ack and
+//  send->push timed). Rows are named after the phase.
+static int
+s_abuse_phase (group_t *group, bench_t *bench, const char *name, const char *phase,
+               const char *login_name)
+{
+    benchstats_t *login_ms = benchstats_new ();
+    member_t *user = &group->members [2];
+    int rc = 0;
+    for (int i = 0; i < ABUSE_LOGINS && rc == 0; i++) {
+        s_start (user, chatclient_logout (user->client));
+        s_wait_all (group, CHATCLIENT_EV_LOGGED_OUT, SETUP_TIMEOUT_MS);
+        int64_t start = bench_now_ns ();
+        s_start (user, chatclient_login (user->client, login_name, "bench-password"));
+        if (s_wait_all (group, CHATCLIENT_EV_LOGGED_IN, SETUP_TIMEOUT_MS) != 1) {
+            benchreport_note (bench->report, name, "%s: a login failed: %s", phase,
+                              group->first_error);
+            rc = -1;
+        }
+        else
+            benchstats_add (login_ms, (double) (bench_now_ns () - start) / 1e6);
+        user->cmd = 0;
+    }
+    s_measure_reset (group);
+    int64_t start = bench_now_ns ();
+    for (int i = 0; i < ABUSE_MESSAGES && rc == 0 && !zsys_interrupted; i++) {
+        s_send (group, 0);
+        int64_t due = start + (int64_t) (i + 1) * 1000000000LL / ABUSE_RATE;
+        while (bench_now_ns () < due && !zsys_interrupted)
+            s_turn (group, 1);
+    }
+    s_drain (group, 10000);
+    group->measuring = false;
+    char figure [80];
+    snprintf (figure, sizeof figure, "login p50 (%s)", phase);
+    benchreport_add (bench->report, name, figure, benchstats_percentile (login_ms, 50), "ms",
+                     NULL, 0, BENCH_NO_TARGET, 0, NULL);
+    snprintf (figure, sizeof figure, "login p99 (%s)", phase);
+    benchreport_add (bench->report, name, figure, benchstats_percentile (login_ms, 99), "ms",
+                     NULL, 0, BENCH_NO_TARGET, 0, NULL);
+    snprintf (figure, sizeof figure, "send->ack p99 (%s)", phase);
+    benchreport_add (bench->report, name, figure,
+                     benchstats_percentile (group->ack_us, 99) / 1000, "ms",
+                     "zmq-rtt", bench->zmq_rtt_p50_us / 1000, BENCH_NO_TARGET, 0, NULL);
+    snprintf (figure, sizeof figure, "send->push p99 (%s)", phase);
+    benchreport_add (bench->report, name, figure,
+                     benchstats_percentile (group->push_us, 99) / 1000, "ms",
+                     "zmq-rtt", bench->zmq_rtt_p50_us / 1000, BENCH_NO_TARGET, 0, NULL);
+    if (group->acks < (size_t) ABUSE_MESSAGES || group->pushes < (size_t) ABUSE_MESSAGES)
+        benchreport_note (bench->report, name, "%s: %zu of %d messages acknowledged, %zu "
+                          "delivered live%s%s", phase, group->acks, ABUSE_MESSAGES,
+                          group->pushes, group->first_error [0] ? ": " : "",
+                          group->first_error);
+    benchstats_destroy (&login_ms);
+    return rc;
+}
+
+int
+bench_abuse (bench_t *bench)
+{
+    const char *name = "abuse";
+    if (!bench_servers_local (bench)) {
+        benchreport_fail (bench->report, name, "needs servers started by chat-bench");
+        return -1;
+    }
+    bench_servers_t servers = { 0 };
+    //  The servers as they ship: every limit at its default
+    bench_servers_prepare (bench, name, &servers);
+    servers.default_limits = true;
+    if (bench_servers_start (bench, name, &servers, true, true) != 0)
+        return -1;
+    group_t group;
+    int rc = -1;
+    const char *why = "the clients did not start";
+    abuser_t *flood_key = NULL, *flood_main = NULL, *stuck = NULL;
+    if (s_group_ready (&group, bench, &servers, 3, name, "abuse", &why) != 0)
+        goto done;
+    why = "the conversation could not be made";
+    const char *other [] = { chatclient_username (group.members [1].client) };
+    s_start (&group.members [0], chatclient_create_conversation (group.members [0].client,
+                                                                other, 1));
+    if (s_wait_all (&group, CHATCLIENT_EV_CONVERSATION, SETUP_TIMEOUT_MS) != 1)
+        goto done;
+    int64_t deadline = zclock_mono () + 30000;
+    while (!group.members [1].have_conversation && zclock_mono () < deadline
+       &&  !zsys_interrupted) {
+        chatclient_refresh (group.members [1].client);
+        for (int i = 0; i < 100; i++)
+            s_turn (&group, 10);
+    }
+    for (size_t i = 0; i < 2; i++)
+        s_start (&group.members [i], chatclient_open (group.members [i].client,
+                                                      group.members [i].conversation));
+    if (s_wait_all (&group, CHATCLIENT_EV_OPENED, SETUP_TIMEOUT_MS) != 2)
+        goto done;
+    for (size_t i = 0; i < 3; i++)
+        group.members [i].cmd = 0;
+    const char *login_name = chatclient_username (group.members [2].client);
+    char *login_copy = strdup (login_name ? login_name : "abuse2");
+
+    why = "a phase failed";
+    rc = s_abuse_phase (&group, bench, name, "no attack", login_copy);
+    char summary [3][200] = { "", "", "" };
+    long rss [3] = { benchserver_rss_kib (servers.keyserver),
+                     benchserver_rss_kib (servers.mainserver), 0 };
+    if (rc == 0) {
+        //  Hellos replayed at both servers, from 127.0.0.2
+        flood_key = abuser_hello_flood (benchserver_endpoint (servers.keyserver),
+                                        "127.0.0.2", 4);
+        flood_main = abuser_hello_flood (benchserver_endpoint (servers.mainserver),
+                                         "127.0.0.2", 4);
+        zclock_sleep (1000);
+        rc = s_abuse_phase (&group, bench, name, "Hello flood", login_copy);
+        abuser_destroy (&flood_key, summary [0], sizeof summary [0]);
+        abuser_destroy (&flood_main, summary [1], sizeof summary [1]);
+    }
+    if (rc == 0) {
+        //  20 sessions whose subscribers never read, 100 KB messages to them
+        stuck = abuser_stuck_subscribers (bench, benchserver_endpoint (servers.mainserver),
+                                          benchserver_push_endpoint (servers.mainserver),
+                                          "127.0.0.3", 20, 100000, 10);
+        if (!stuck) {
+            benchreport_note (bench->report, name, "no never-reading subscribers: %s",
+                              bench->have_keys ? "setup failed" : "no shared secret");
+            rc = -1;
+        }
+        else {
+            zclock_sleep (1000);
+            rc = s_abuse_phase (&group, bench, name, "never-reading subscribers", login_copy);
+            rss [2] = benchserver_rss_kib (servers.mainserver);
+            abuser_destroy (&stuck, summary [2], sizeof summary [2]);
+        }
+    }
+    free (login_copy);
+    if (rc == 0) {
+        benchreport_add (bench->report, name, "main server RSS, never-reading subscribers",
+                         (double) rss [2], "KiB", NULL, 0, BENCH_NO_TARGET, 0, NULL);
+        benchreport_note (bench->report, name, "servers with their default limits; a real "
+                          "client (chatclient_t) logs in %d times and sends %d messages of "
+                          "%d B at %d/s to another, in each phase; key server flood: %s; "
+                          "main server flood: %s; %s; main server RSS %ld KiB after the "
+                          "quiet phase", ABUSE_LOGINS, ABUSE_MESSAGES, TEXT_SIZE, ABUSE_RATE,
+                          summary [0], summary [1], summary [2], rss [1]);
+    }
+done:
+    abuser_destroy (&flood_key, NULL, 0);
+    abuser_destroy (&flood_main, NULL, 0);
+    abuser_destroy (&stuck, NULL, 0);
     if (rc != 0)
         benchreport_fail (bench->report, name, why);
     s_group_destroy (&group);

@@ -38,6 +38,7 @@ struct _chatclient_t {
     zlist_t *users;                 //  char *, the last list
     uint32_t next_cmd;
     int64_t next_ping;
+    int64_t next_refresh;           //  0: not scheduled yet
 };
 
 //  ---------------------------------------------------------------- events
@@ -189,6 +190,8 @@ chatclient_new (const chatclient_config_t *config)
         self->config.command_timeout_ms = 30000;
     if (self->config.ping_interval_ms <= 0)
         self->config.ping_interval_ms = 30000;
+    if (self->config.refresh_interval_ms <= 0)
+        self->config.refresh_interval_ms = 30000;
     //  the config's strings are borrowed by the caller: keep none of them
     self->config.keyserver = self->config.mainserver = self->config.push = NULL;
     self->config.keyserver_pin_name = self->config.mainserver_pin_name = NULL;
@@ -261,7 +264,7 @@ chatclient_handle (chatclient_t *self, void *which)
         || cl_session_handle (self->session, which);
 }
 
-//  Keep an idle session alive, and catch anything a push missed.
+//  Keep an idle session alive.
 static void
 s_ping (chatclient_t *self, int64_t now)
 {
@@ -273,9 +276,17 @@ s_ping (chatclient_t *self, int64_t now)
     cl_request_spec_t spec = { 0 };
     cl_requests_submit (self->requests [CHATCLIENT_MAINSERVER], (ProtobufCMessage *) &req,
                         &spec);
-    if (cl_session_logged_in (self->session)
-    &&  cl_requests_authed (self->requests [CHATCLIENT_MAINSERVER]))
+}
+
+//  Now and then catch anything a lost push missed: list the conversations
+//  again (their last seqs show what to fetch). The first call only sets
+//  the timer.
+static void
+s_refresh (chatclient_t *self, int64_t now)
+{
+    if (self->next_refresh)
         cl_convs_list (self->convs, 0);
+    self->next_refresh = now + self->config.refresh_interval_ms;
 }
 
 void
@@ -289,6 +300,11 @@ chatclient_tick (chatclient_t *self)
     if (cl_link_state (self->links [CHATCLIENT_MAINSERVER]) == CL_LINK_OPEN
     &&  now >= self->next_ping)
         s_ping (self, now);
+    if (cl_link_state (self->links [CHATCLIENT_MAINSERVER]) == CL_LINK_OPEN
+    &&  cl_session_logged_in (self->session)
+    &&  cl_requests_authed (self->requests [CHATCLIENT_MAINSERVER])
+    &&  now >= self->next_refresh)
+        s_refresh (self, now);
     cl_session_tick (self->session);
     cl_convs_tick (self->convs, now);
 }
@@ -558,9 +574,9 @@ chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_I
     if (!text || len == 0)
         return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
                          "Empty message");
-    if (len > WIRE_MAX_TEXT) {
-        char *why = cl_format ("Message too long (%zu bytes, at most %d)",
-                               len, WIRE_MAX_TEXT);
+    if (len > WIRE_MAX_TOKEN) {
+        char *why = cl_format ("Message too long (%zu bytes; sealed, a message is at "
+                               "most %d bytes)", len, WIRE_MAX_TOKEN);
         uint32_t cmd = s_refuse (self, CHATCLIENT_EV_ERROR,
                                  CHAT_ERR_MESSAGE_TOO_LARGE, why);
         free (why);

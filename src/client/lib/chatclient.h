@@ -101,6 +101,9 @@ typedef struct {
     int request_timeout_ms;         //  one attempt; 0: 5000
     int command_timeout_ms;         //  whole command incl. reconnects; 0: 30000
     int ping_interval_ms;           //  main server keep-alive; 0: 30000
+    //  Re-list conversations this often while logged in, to catch what a
+    //  lost push missed (pushes are the live path); 0: 30000
+    int refresh_interval_ms;
     bool verbose;                   //  zsys_info lines, never a secret
 } chatclient_config_t;
 
@@ -315,8 +318,9 @@ uint32_t
 uint32_t
     chatclient_members (chatclient_t *self,
                         const uint8_t conversation_id [CHATCLIENT_ID_SIZE]);
-//  UTF-8 text, 1..WIRE_MAX_TEXT bytes (longer: refused locally with
-//  CHAT_ERR_MESSAGE_TOO_LARGE). Completes with SENT.
+//  UTF-8 text of 1 byte or more; up to WIRE_MAX_TEXT bytes always fits
+//  (a text whose sealed token would pass WIRE_MAX_TOKEN bytes is refused
+//  locally with CHAT_ERR_MESSAGE_TOO_LARGE). Completes with SENT.
 uint32_t
     chatclient_send (chatclient_t *self,
                      const uint8_t conversation_id [CHATCLIENT_ID_SIZE],

@@ -35,13 +35,15 @@ s_putc (buf_t *buf, char c)
     s_put (buf, &c, 1);
 }
 
-//  Length of the valid UTF-8 sequence at text (1..4), or 0 if invalid.
+//  Length of the valid UTF-8 sequence at text (1..4) and its code point,
+//  or 0 if invalid.
 static size_t
-s_utf8_len (const unsigned char *text, size_t avail)
+s_utf8_len (const unsigned char *text, size_t avail, uint32_t *point)
 {
     unsigned char c = text [0];
     size_t need;
     uint32_t cp;
+    *point = c;
     if (c < 0x80)
         return 1;
     else
@@ -72,14 +74,27 @@ s_utf8_len (const unsigned char *text, size_t avail)
     if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000)
     ||  (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
         return 0;
+    *point = cp;
     return need;
+}
+
+//  Characters that change how a terminal shows what follows: C1 controls
+//  (U+009B is a CSI, U+009D an OSC) and the bidi overrides, embeddings and
+//  isolates. The same set the TUI refuses (tui_text_printable).
+static bool
+s_terminal_control (uint32_t point)
+{
+    return (point >= 0x80 && point < 0xA0)
+        || (point >= 0x202A && point <= 0x202E)
+        || (point >= 0x2066 && point <= 0x2069);
 }
 
 //  Append len bytes of text to buf escaped: backslash, newline, return and
 //  tab by name always; in JSON also the quote, backspace and form feed by
 //  name. Other control bytes and DEL (and in a field the space) become
-//  \xHH, or \u00HH in JSON; valid UTF-8 is kept as it is, and any other
-//  byte becomes \xHH, or U+FFFD in JSON.
+//  \xHH, or \u00HH in JSON; so do C1 controls and bidi controls written in
+//  UTF-8 (each byte \xHH, or one \uXXXX in JSON); other valid UTF-8 is kept
+//  as it is, and any other byte becomes \xHH, or U+FFFD in JSON.
 static void
 s_escape (buf_t *buf, const unsigned char *text, size_t len, bool json, bool field)
 {
@@ -88,6 +103,7 @@ s_escape (buf_t *buf, const unsigned char *text, size_t len, bool json, bool fie
         unsigned char c = text [i];
         char esc [8];
         size_t n = 1;
+        uint32_t point = 0;
         if (c == '\\')
             s_put (buf, "\\\\", 2);
         else
@@ -116,7 +132,16 @@ s_escape (buf_t *buf, const unsigned char *text, size_t len, bool json, bool fie
                 s_put (buf, esc, (size_t) snprintf (esc, sizeof esc, "\\x%02x", c));
         }
         else
-        if ((n = s_utf8_len (text + i, len - i)) > 0)
+        if ((n = s_utf8_len (text + i, len - i, &point)) > 0 && s_terminal_control (point)) {
+            if (json)
+                s_put (buf, esc, (size_t) snprintf (esc, sizeof esc, "\\u%04x", point));
+            else
+                for (size_t byte = 0; byte < n; byte++)
+                    s_put (buf, esc, (size_t) snprintf (esc, sizeof esc, "\\x%02x",
+                                                        text [i + byte]));
+        }
+        else
+        if (n > 0)
             s_put (buf, (const char *) text + i, n);
         else {
             n = 1;

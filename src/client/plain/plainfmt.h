@@ -3,9 +3,13 @@
 
     Plain-mode text escapes: backslash as \\, newline \n, carriage return
     \r, tab \t, any other control byte, DEL and every byte that is not part
-    of valid UTF-8 as \xHH; in a field that is not the last one of its line
-    a space is \x20 too, so fields never contain spaces. Command words
-    are unescaped the same way, so "\x20" puts a space in a password.
+    of valid UTF-8 as \xHH; so are the bytes of characters that would steer
+    a terminal (C1 controls U+0080..U+009F, among them CSI and OSC, and the
+    bidi controls U+202A..U+202E, U+2066..U+2069: what the TUI filters);
+    in a field that is not the last one of its line a space is \x20 too, so
+    fields never contain spaces. JSON strings escape the same characters as
+    \uXXXX. Command words are unescaped the same way, so "\x20" puts a
+    space in a password.
 */
 #ifndef PLAINFMT_H_INCLUDED
 #define PLAINFMT_H_INCLUDED
@@ -18,7 +22,8 @@ char *
     plainfmt_escape (const char *text, size_t len, bool field);
 
 //  A JSON string literal, quotes included; invalid UTF-8 becomes U+FFFD,
-//  control characters \uXXXX (or their short forms). malloc'd.
+//  control characters (C0, DEL, C1, bidi controls) \uXXXX (or their short
+//  forms). malloc'd.
 char *
     plainfmt_json (const char *text, size_t len);
 

@@ -1,0 +1,664 @@
+/*  pusher - the main server's live pushes; see pusher.h
+
+    request thread --jobs (PUSH, one per worker)--> seal workers
+    request thread --control (PUSH)--> publisher        live/dead tokens
+    seal workers --frames (PUSH)--> publisher --XPUB--> subscribers
+
+    A job is three frames: the payload, the targets (target_t each: token,
+    session id, push key, push number), and what it was charged against
+    the queue bound. The push keys in it are wiped once sealed.
+*/
+#include <stdatomic.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <openssl/crypto.h>
+#include "actorthread.h"
+#include "bucket.h"
+#include "chanserver.h"
+#include "chaterror.h"
+#include "codec.h"
+#include "lrumap.h"
+#include "secret.h"
+#include "wire.h"
+#include "pusher.h"
+
+#define MAX_WORKERS      8
+//  Sealed pushes a worker may have handed to the publisher and not yet
+//  seen published: past it the worker waits (the publisher never does)
+#define FRAMES_HWM       100
+//  The largest subscription message taken: a token is 16 bytes
+#define SUBSCRIPTION_MAX 256
+#define REPORT_MS        10000
+//  Refused subscriptions an address may send: a burst, then one a second.
+//  A client sends one subscription per handshake, for its own token, so it
+//  is never refused; libzmq keeps every subscription it is sent until the
+//  subscriber goes, refused or not, so a flood of them is memory. Past the
+//  budget, the address's push connections are closed (which frees it).
+#define REFUSALS_BURST   32
+#define REFUSALS_RATE    1.0
+#define REFUSAL_ADDRESSES 10000
+
+typedef struct {
+    uint8_t token [CHANNEL_SESSION_TOKEN_SIZE];
+    uint8_t session_id [CHANNEL_SESSION_ID_SIZE];
+    uint8_t key [FERNET_KEY_SIZE];
+    uint64_t seq;
+} target_t;
+
+typedef struct {
+    char jobs [64];
+    char frames [64];
+    atomic_size_t *queued;
+} worker_args_t;
+
+typedef struct {
+    char control [64];
+    char frames [64];
+    int hwm;
+} publisher_args_t;
+
+//  Threads that are joined when stopped (actorthread): a program that ends
+//  right after pusher_destroy finds none of them still on their way out
+struct _pusher_t {
+    actorthread_t *publisher;
+    zsock_t *control;
+    actorthread_t *workers [MAX_WORKERS];
+    zsock_t *jobs [MAX_WORKERS];
+    size_t worker_count;
+    atomic_size_t queued;       //  bytes of jobs not yet sealed
+    size_t queue_bytes;
+    size_t dropped;
+};
+
+//  ---------------------------------------------------------------- publisher
+
+//  A subscriber's connection, from the XPUB's monitor
+typedef struct {
+    int fd;
+    struct sockaddr_storage peer, local;
+    socklen_t peer_len, local_len;
+    char address [CHANSERVER_ADDRESS_SIZE];
+} connection_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *xpub;
+    zsock_t *control;
+    zsock_t *frames;
+    zsock_t *monitor;           //  the XPUB's connection events
+    zhashx_t *live;             //  token (hex) -> itself
+    zhashx_t *connections;      //  fd (text) -> connection_t
+    lrumap_t *refusals;         //  address -> bucket_t
+    size_t refused;             //  subscriptions refused since the last report
+    size_t closed;              //  connections closed since the last report
+    int64_t reported_at;
+} publisher_t;
+
+//  Take every live/dead word waiting: "L" or "D" then the token.
+static void
+s_publisher_control (publisher_t *self)
+{
+    while (zsock_events (self->control) & ZMQ_POLLIN) {
+        zframe_t *frame = zframe_recv (self->control);
+        if (!frame)
+            break;
+        if (zframe_size (frame) == 1 + CHANNEL_SESSION_TOKEN_SIZE) {
+            char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1];
+            codec_hex_into (zframe_data (frame) + 1, CHANNEL_SESSION_TOKEN_SIZE, hex);
+            if (zframe_data (frame) [0] == 'L')
+                zhashx_update (self->live, hex, self);
+            else
+                zhashx_delete (self->live, hex);
+        }
+        zframe_destroy (&frame);
+    }
+}
+
+//  ---------------------------------------------------------------- connections
+
+static void
+s_connection_add (publisher_t *self, int fd)
+{
+    connection_t *connection = (connection_t *) zmalloc (sizeof (connection_t));
+    connection->fd = fd;
+    connection->peer_len = sizeof connection->peer;
+    connection->local_len = sizeof connection->local;
+    if (getpeername (fd, (struct sockaddr *) &connection->peer, &connection->peer_len) != 0
+    ||  getsockname (fd, (struct sockaddr *) &connection->local, &connection->local_len) != 0) {
+        free (connection);
+        return;
+    }
+    char text [INET6_ADDRSTRLEN] = "";
+    if (connection->peer.ss_family == AF_INET)
+        inet_ntop (AF_INET, &((struct sockaddr_in *) &connection->peer)->sin_addr,
+                   text, sizeof text);
+    else
+    if (connection->peer.ss_family == AF_INET6)
+        inet_ntop (AF_INET6, &((struct sockaddr_in6 *) &connection->peer)->sin6_addr,
+                   text, sizeof text);
+    chanserver_address_key (text, connection->address);
+    char key [16];
+    snprintf (key, sizeof key, "%d", fd);
+    zhashx_update (self->connections, key, connection);
+}
+
+//  Close every push connection from address (the subscriptions libzmq
+//  holds for them go with them). The fd is checked to be the connection
+//  the monitor named (same two ends), never another that took its number.
+static void
+s_close_address (publisher_t *self, const char *address)
+{
+    connection_t *connection = (connection_t *) zhashx_first (self->connections);
+    while (connection) {
+        struct sockaddr_storage peer, local;
+        socklen_t peer_len = sizeof peer, local_len = sizeof local;
+        if (streq (connection->address, address)
+        &&  getpeername (connection->fd, (struct sockaddr *) &peer, &peer_len) == 0
+        &&  getsockname (connection->fd, (struct sockaddr *) &local, &local_len) == 0
+        &&  peer_len == connection->peer_len && local_len == connection->local_len
+        &&  memcmp (&peer, &connection->peer, peer_len) == 0
+        &&  memcmp (&local, &connection->local, local_len) == 0) {
+            shutdown (connection->fd, SHUT_RDWR);
+            self->closed++;
+        }
+        connection = (connection_t *) zhashx_next (self->connections);
+    }
+}
+
+//  The monitor's events: [event (2 bytes), value (4 bytes)][endpoint]
+static void
+s_publisher_monitor (publisher_t *self)
+{
+    while (zsock_events (self->monitor) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (self->monitor);
+        if (!msg)
+            break;
+        zframe_t *frame = zmsg_first (msg);
+        if (frame && zframe_size (frame) == 6) {
+            uint16_t event;
+            int32_t value;
+            memcpy (&event, zframe_data (frame), 2);
+            memcpy (&value, zframe_data (frame) + 2, 4);
+            char key [16];
+            snprintf (key, sizeof key, "%d", value);
+            if (event == ZMQ_EVENT_ACCEPTED)
+                s_connection_add (self, value);
+            else
+                zhashx_delete (self->connections, key);
+        }
+        zmsg_destroy (&msg);
+    }
+}
+
+//  A subscription was refused: past its address's budget, the address's
+//  push connections are closed
+static void
+s_refused (publisher_t *self, zmq_msg_t *msg)
+{
+    self->refused++;
+    char address [CHANSERVER_ADDRESS_SIZE];
+    chanserver_address_key (zmq_msg_gets (msg, "Peer-Address"), address);
+    bucket_t *bucket = (bucket_t *) lrumap_get (self->refusals, address);
+    if (bucket_take (bucket, REFUSALS_RATE, REFUSALS_BURST, 1, zclock_mono ()) > 0) {
+        //  Events not yet read may name connections that are open
+        s_publisher_monitor (self);
+        s_close_address (self, address);
+    }
+}
+
+//  ---------------------------------------------------------------- subscriptions
+
+//  Subscriptions: applied only for a live session's token. In manual mode
+//  ZMQ_SUBSCRIBE / _UNSUBSCRIBE act on the subscriber whose message was
+//  read last, so each is answered right after it is read.
+static void
+s_publisher_subscriptions (publisher_t *self)
+{
+    //  A subscription may come right after its session was made: the word
+    //  that made the token live left before the Welcome did
+    s_publisher_control (self);
+    void *xpub = zsock_resolve (self->xpub);
+    while (zsock_events (self->xpub) & ZMQ_POLLIN) {
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, xpub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&msg);
+            break;
+        }
+        const uint8_t *data = (const uint8_t *) zmq_msg_data (&msg);
+        size_t size = zmq_msg_size (&msg);
+        if (size >= 1 && data [0] == 0)
+            zmq_setsockopt (xpub, ZMQ_UNSUBSCRIBE, data + 1, size - 1);
+        else
+        if (size == 1 + CHANNEL_SESSION_TOKEN_SIZE && data [0] == 1) {
+            char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1];
+            codec_hex_into (data + 1, CHANNEL_SESSION_TOKEN_SIZE, hex);
+            if (zhashx_lookup (self->live, hex))
+                zmq_setsockopt (xpub, ZMQ_SUBSCRIBE, data + 1, size - 1);
+            else
+                s_refused (self, &msg);
+        }
+        else
+            s_refused (self, &msg);
+        zmq_msg_close (&msg);
+    }
+}
+
+//  Sealed pushes from the workers go out; a subscriber whose queue is full
+//  (its high-water mark) just misses them
+static void
+s_publisher_frames (publisher_t *self)
+{
+    for (int count = 0; count < 1000 && (zsock_events (self->frames) & ZMQ_POLLIN);
+         count++) {
+        zmsg_t *msg = zmsg_recv (self->frames);
+        if (!msg)
+            break;
+        if (zmsg_size (msg) == 2)
+            zmsg_send (&msg, self->xpub);
+        zmsg_destroy (&msg);
+    }
+}
+
+static void
+s_publisher_pipe (publisher_t *self, bool *done)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    char *command = msg ? zmsg_popstr (msg) : NULL;
+    if (!command || streq (command, "$TERM"))
+        *done = true;
+    else
+    if (streq (command, "BIND")) {
+        char *endpoint = zmsg_popstr (msg);
+        if (endpoint && zsock_bind (self->xpub, "%s", endpoint) != -1)
+            zstr_send (self->pipe, zsock_endpoint (self->xpub));
+        else
+            zstr_sendf (self->pipe, "ERROR %s", zmq_strerror (zmq_errno ()));
+        zstr_free (&endpoint);
+    }
+    else
+    if (streq (command, "HWM")) {
+        char *value = zmsg_popstr (msg);
+        if (value)
+            zsock_set_sndhwm (self->xpub, atoi (value));
+        zstr_free (&value);
+    }
+    else
+    if (streq (command, "SYNC")) {
+        //  Everything sealed before SYNC was sent is out after this
+        s_publisher_control (self);
+        while (zsock_events (self->frames) & ZMQ_POLLIN)
+            s_publisher_frames (self);
+        zstr_send (self->pipe, "OK");
+    }
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+static void
+s_publisher (zsock_t *pipe, void *args)
+{
+    publisher_args_t *config = (publisher_args_t *) args;
+    publisher_t self;
+    memset (&self, 0, sizeof self);
+    self.pipe = pipe;
+    self.live = zhashx_new ();
+    self.connections = zhashx_new ();
+    self.refusals = lrumap_new (REFUSAL_ADDRESSES, sizeof (bucket_t));
+    self.reported_at = zclock_mono ();
+    self.xpub = zsock_new (ZMQ_XPUB);
+    self.control = zsock_new_pull (config->control);
+    self.frames = zsock_new_pull (config->frames);
+    char monitor [64];
+    snprintf (monitor, sizeof monitor, "inproc://pusher-%p-monitor", (void *) config);
+    if (self.xpub
+    &&  zmq_socket_monitor (zsock_resolve (self.xpub), monitor, ZMQ_EVENT_ACCEPTED
+                            | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED) == 0)
+        self.monitor = zsock_new_pair (monitor);
+    zpoller_t *poller = NULL;
+    if (!self.xpub || !self.control || !self.frames || !self.live || !self.connections
+    ||  !self.monitor) {
+        zsock_signal (pipe, 1);
+        goto done;
+    }
+    zhashx_set_destructor (self.connections, (zhashx_destructor_fn *) zstr_free);
+    zsock_set_xpub_manual (self.xpub, 1);
+    zsock_set_sndhwm (self.xpub, config->hwm);
+    zsock_set_maxmsgsize (self.xpub, SUBSCRIPTION_MAX);
+    zsock_set_linger (self.xpub, 0);
+    poller = zpoller_new (pipe, self.control, self.frames, self.xpub, self.monitor, NULL);
+    zsock_signal (pipe, 0);
+    bool finished = false;
+    while (!finished && poller) {
+        void *which = zpoller_wait (poller, REPORT_MS);
+        if (which == pipe)
+            s_publisher_pipe (&self, &finished);
+        else
+        if (which == self.control)
+            s_publisher_control (&self);
+        else
+        if (which == self.xpub)
+            s_publisher_subscriptions (&self);
+        else
+        if (which == self.frames)
+            s_publisher_frames (&self);
+        else
+        if (which == self.monitor)
+            s_publisher_monitor (&self);
+        else
+        if (zpoller_terminated (poller))
+            break;
+        if (self.refused && zclock_mono () - self.reported_at >= REPORT_MS) {
+            zsys_info ("pusher: %zu subscriptions refused (not a live session's token), "
+                       "%zu subscriber connections closed for sending too many",
+                       self.refused, self.closed);
+            self.refused = self.closed = 0;
+        }
+        if (!self.refused)
+            self.reported_at = zclock_mono ();
+    }
+done:
+    zpoller_destroy (&poller);
+    if (self.xpub)
+        zmq_socket_monitor (zsock_resolve (self.xpub), NULL, 0);
+    zsock_destroy (&self.monitor);
+    zsock_destroy (&self.xpub);
+    zsock_destroy (&self.control);
+    zsock_destroy (&self.frames);
+    zhashx_destroy (&self.live);
+    zhashx_destroy (&self.connections);
+    lrumap_destroy (&self.refusals);
+    free (config);
+}
+
+//  ---------------------------------------------------------------- workers
+
+static void
+s_seal_job (zsock_t *frames, zmsg_t *job, atomic_size_t *queued)
+{
+    zframe_t *payload = zmsg_first (job);
+    zframe_t *targets = zmsg_next (job);
+    zframe_t *charge = zmsg_next (job);
+    if (!payload || !targets || !charge || zframe_size (charge) != sizeof (size_t)
+    ||  zframe_size (targets) % sizeof (target_t) != 0)
+        return;                 //  cannot happen: we made it
+    size_t count = zframe_size (targets) / sizeof (target_t);
+    int64_t now = wire_now ();
+    for (size_t index = 0; index < count; index++) {
+        target_t target;
+        memcpy (&target, zframe_data (targets) + index * sizeof target, sizeof target);
+        uint8_t *sealed = NULL;
+        size_t size = 0;
+        if (channel_seal_push_as (target.key, target.seq, target.session_id,
+                                  zframe_data (payload), zframe_size (payload), now,
+                                  &sealed, &size) == CHAT_OK) {
+            zmsg_t *msg = zmsg_new ();
+            zmsg_addmem (msg, target.token, sizeof target.token);
+            zmsg_addmem (msg, sealed, size);
+            zmsg_send (&msg, frames);
+            zmsg_destroy (&msg);
+            free (sealed);
+        }
+        secret_wipe (&target, sizeof target);
+    }
+    secret_wipe (zframe_data (targets), zframe_size (targets));
+    size_t charged;
+    memcpy (&charged, zframe_data (charge), sizeof charged);
+    atomic_fetch_sub (queued, charged);
+}
+
+static void
+s_worker (zsock_t *pipe, void *args)
+{
+    worker_args_t *config = (worker_args_t *) args;
+    zsock_t *jobs = zsock_new_pull (config->jobs);
+    zsock_t *frames = zsock_new (ZMQ_PUSH);
+    if (frames) {
+        zsock_set_sndhwm (frames, FRAMES_HWM);
+        if (zsock_connect (frames, "%s", config->frames) != 0)
+            zsock_destroy (&frames);
+    }
+    zpoller_t *poller = jobs && frames ? zpoller_new (pipe, jobs, NULL) : NULL;
+    zsock_signal (pipe, poller ? 0 : 1);
+    while (poller) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != jobs)
+            break;              //  $TERM, or the context is gone
+        zmsg_t *job = zmsg_recv (jobs);
+        if (job)
+            s_seal_job (frames, job, config->queued);
+        zmsg_destroy (&job);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&jobs);
+    zsock_destroy (&frames);
+    free (config);
+    //  This thread's OpenSSL state goes with it, not at exit
+    OPENSSL_thread_stop ();
+}
+
+//  ---------------------------------------------------------------- pusher
+
+pusher_t *
+pusher_new (size_t workers, int hwm, size_t queue_bytes)
+{
+    if (workers == 0) {
+        long cores = sysconf (_SC_NPROCESSORS_ONLN);
+        workers = cores < 1 ? 1 : (size_t) cores;
+    }
+    if (workers > MAX_WORKERS)
+        workers = MAX_WORKERS;
+    pusher_t *self = (pusher_t *) zmalloc (sizeof (pusher_t));
+    assert (self);
+    atomic_init (&self->queued, 0);
+    self->queue_bytes = queue_bytes;
+
+    publisher_args_t *publisher = (publisher_args_t *) zmalloc (sizeof *publisher);
+    assert (publisher);
+    snprintf (publisher->control, sizeof publisher->control, "inproc://pusher-%p-control",
+              (void *) self);
+    snprintf (publisher->frames, sizeof publisher->frames, "inproc://pusher-%p-frames",
+              (void *) self);
+    publisher->hwm = hwm;
+    char frames [64];
+    memcpy (frames, publisher->frames, sizeof frames);
+    char control [64];
+    memcpy (control, publisher->control, sizeof control);
+    self->publisher = actorthread_new (s_publisher, publisher);
+    //  Session churn is bounded by the handshake budget: no HWM here, so
+    //  that a live token is never lost
+    self->control = zsock_new (ZMQ_PUSH);
+    if (!self->publisher || !self->control) {
+        pusher_destroy (&self);
+        return NULL;
+    }
+    zsock_set_sndhwm (self->control, 0);
+    zsock_connect (self->control, "%s", control);
+    for (size_t index = 0; index < workers; index++) {
+        worker_args_t *worker = (worker_args_t *) zmalloc (sizeof *worker);
+        assert (worker);
+        snprintf (worker->jobs, sizeof worker->jobs, "inproc://pusher-%p-jobs-%zu",
+                  (void *) self, index);
+        memcpy (worker->frames, frames, sizeof frames);
+        worker->queued = &self->queued;
+        char jobs [64];
+        memcpy (jobs, worker->jobs, sizeof jobs);
+        self->workers [index] = actorthread_new (s_worker, worker);
+        //  Jobs are bounded in bytes by queue_bytes, not here
+        self->jobs [index] = zsock_new (ZMQ_PUSH);
+        if (!self->workers [index] || !self->jobs [index]) {
+            self->worker_count = index + 1;
+            pusher_destroy (&self);
+            return NULL;
+        }
+        zsock_set_sndhwm (self->jobs [index], 0);
+        zsock_set_linger (self->jobs [index], 0);
+        zsock_connect (self->jobs [index], "%s", jobs);
+        self->worker_count = index + 1;
+    }
+    return self;
+}
+
+void
+pusher_destroy (pusher_t **self_p)
+{
+    assert (self_p);
+    pusher_t *self = *self_p;
+    if (!self)
+        return;
+    //  Jobs not yet taken are dropped; workers finish the one in hand,
+    //  which the publisher (stopped last) still takes
+    for (size_t index = 0; index < self->worker_count; index++)
+        zsock_destroy (&self->jobs [index]);
+    for (size_t index = 0; index < self->worker_count; index++)
+        actorthread_destroy (&self->workers [index]);
+    zsock_destroy (&self->control);
+    actorthread_destroy (&self->publisher);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+pusher_bind (pusher_t *self, const char *endpoint, char **bound)
+{
+    assert (self && endpoint && bound);
+    zsock_t *publisher = actorthread_sock (self->publisher);
+    zstr_sendx (publisher, "BIND", endpoint, NULL);
+    char *answer = zstr_recv (publisher);
+    if (!answer || strncmp (answer, "ERROR", 5) == 0) {
+        if (answer)
+            zsys_error ("pusher: cannot bind %s: %s", endpoint, answer + 5);
+        zstr_free (&answer);
+        return -1;
+    }
+    *bound = answer;
+    return 0;
+}
+
+void
+pusher_set_hwm (pusher_t *self, int hwm)
+{
+    assert (self);
+    char value [16];
+    snprintf (value, sizeof value, "%d", hwm);
+    zstr_sendx (actorthread_sock (self->publisher), "HWM", value, NULL);
+}
+
+void
+pusher_set_queue_bytes (pusher_t *self, size_t queue_bytes)
+{
+    assert (self);
+    self->queue_bytes = queue_bytes;
+}
+
+static void
+s_token_word (pusher_t *self, char word, channel_t *channel)
+{
+    uint8_t data [1 + CHANNEL_SESSION_TOKEN_SIZE];
+    data [0] = (uint8_t) word;
+    memcpy (data + 1, channel_session_token (channel), CHANNEL_SESSION_TOKEN_SIZE);
+    zframe_t *frame = zframe_new (data, sizeof data);
+    if (zframe_send (&frame, self->control, ZFRAME_DONTWAIT) != 0) {
+        zframe_destroy (&frame);
+        zsys_error ("pusher: could not pass a session's token on");
+    }
+    secret_wipe (data, sizeof data);
+}
+
+void
+pusher_session_open (pusher_t *self, channel_t *channel)
+{
+    assert (self && channel);
+    s_token_word (self, 'L', channel);
+}
+
+void
+pusher_session_close (pusher_t *self, channel_t *channel)
+{
+    assert (self && channel);
+    s_token_word (self, 'D', channel);
+}
+
+int
+pusher_push (pusher_t *self, channel_t **channels, size_t count,
+             const uint8_t *payload, size_t len)
+{
+    assert (self);
+    if (count == 0)
+        return CHAT_OK;
+    size_t charge = len * self->worker_count + count * sizeof (target_t);
+    if (self->queue_bytes
+    &&  atomic_load (&self->queued) + charge > self->queue_bytes) {
+        if (self->dropped++ % 1000 == 0)
+            zsys_warning ("pusher: queue full (%zu bytes), %zu pushes dropped so far",
+                          self->queue_bytes, self->dropped);
+        return CHAT_ERR_BUSY;
+    }
+    //  Each worker's targets, in the order given
+    target_t *targets = (target_t *) malloc (count * sizeof (target_t));
+    size_t *index = (size_t *) calloc (self->worker_count + 1, sizeof (size_t));
+    assert (targets && index);
+    for (size_t n = 0; n < count; n++)
+        index [channel_session_id (channels [n]) [0] % self->worker_count + 1]++;
+    for (size_t worker = 1; worker <= self->worker_count; worker++)
+        index [worker] += index [worker - 1];
+    //  index [w] is now where worker w's targets start
+    size_t *fill = (size_t *) malloc ((self->worker_count + 1) * sizeof (size_t));
+    assert (fill);
+    memcpy (fill, index, (self->worker_count + 1) * sizeof (size_t));
+    for (size_t n = 0; n < count; n++) {
+        size_t worker = channel_session_id (channels [n]) [0] % self->worker_count;
+        target_t *target = &targets [fill [worker]++];
+        memcpy (target->token, channel_session_token (channels [n]),
+                CHANNEL_SESSION_TOKEN_SIZE);
+        memcpy (target->session_id, channel_session_id (channels [n]),
+                CHANNEL_SESSION_ID_SIZE);
+        target->seq = channel_push_reserve (channels [n], target->key);
+    }
+    for (size_t worker = 0; worker < self->worker_count; worker++) {
+        size_t first = index [worker], many = index [worker + 1] - first;
+        if (many == 0)
+            continue;
+        size_t job_charge = len + many * sizeof (target_t);
+        atomic_fetch_add (&self->queued, job_charge);
+        zmsg_t *job = zmsg_new ();
+        zmsg_addmem (job, payload, len);
+        zmsg_addmem (job, targets + first, many * sizeof (target_t));
+        zmsg_addmem (job, &job_charge, sizeof job_charge);
+        if (zmsg_send (&job, self->jobs [worker]) != 0) {
+            zmsg_destroy (&job);
+            atomic_fetch_sub (&self->queued, job_charge);
+        }
+    }
+    secret_wipe (targets, count * sizeof (target_t));
+    free (targets);
+    free (index);
+    free (fill);
+    return CHAT_OK;
+}
+
+size_t
+pusher_dropped (pusher_t *self)
+{
+    assert (self);
+    return self->dropped;
+}
+
+bool
+pusher_flush (pusher_t *self, int timeout_ms)
+{
+    assert (self);
+    int64_t until = zclock_mono () + timeout_ms;
+    while (atomic_load (&self->queued) > 0) {
+        if (zclock_mono () >= until)
+            return false;
+        zclock_sleep (1);
+    }
+    zsock_t *publisher = actorthread_sock (self->publisher);
+    zstr_send (publisher, "SYNC");
+    char *answer = zstr_recv (publisher);
+    bool synced = answer && streq (answer, "OK");
+    zstr_free (&answer);
+    return synced;
+}

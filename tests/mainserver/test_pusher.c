@@ -1,0 +1,196 @@
+/*  test_pusher - pushes sealed on worker threads, published through an
+    XPUB that admits only the tokens of live sessions
+
+    The channels are real (a client and a server end, from a handshake done
+    here), so what arrives is opened exactly as a client opens it.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <czmq.h>
+#include "channel.h"
+#include "chaterror.h"
+#include "pusher.h"
+
+static rsakey_t *s_server_key;
+static rsakey_t *s_client_key;
+
+//  A channel pair: [0] the server's end, [1] the client's
+static void
+s_pair (channel_t *pair [2])
+{
+    pair [1] = channel_client_new (s_client_key);
+    assert_non_null (pair [1]);
+    uint8_t *hello, *welcome;
+    size_t hello_size, welcome_size;
+    assert_int_equal (channel_client_hello (pair [1], &hello, &hello_size), CHAT_OK);
+    Chat__Envelope *env = NULL;
+    assert_int_equal (wire_envelope_unpack (hello, hello_size, &env), CHAT_OK);
+    assert_int_equal (channel_server_accept (s_server_key, env->hello, &pair [0], &welcome,
+                                             &welcome_size), CHAT_OK);
+    assert_int_equal (channel_client_accept (pair [1], welcome, welcome_size), CHAT_OK);
+    chat__envelope__free_unpacked (env, NULL);
+    free (hello);
+    free (welcome);
+}
+
+static zsock_t *
+s_sub (const char *endpoint, const uint8_t *topic, size_t size)
+{
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    assert_non_null (sub);
+    assert_int_equal (zsock_connect (sub, "%s", endpoint), 0);
+    zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE, topic, size);
+    zsock_set_rcvtimeo (sub, 200);
+    return sub;
+}
+
+//  Push text to channel until sub has one (subscriptions travel on their
+//  own); that one must open as text
+static void
+s_push_until_seen (pusher_t *pusher, channel_t *pair [2], zsock_t *sub, const char *text)
+{
+    for (int attempt = 0; attempt < 50; attempt++) {
+        assert_int_equal (pusher_push (pusher, &pair [0], 1, (const uint8_t *) text,
+                                       strlen (text)), CHAT_OK);
+        zmsg_t *msg = zmsg_recv (sub);
+        if (!msg)
+            continue;
+        assert_int_equal (zmsg_size (msg), 2);
+        zframe_t *topic = zmsg_first (msg);
+        assert_memory_equal (zframe_data (topic), channel_session_token (pair [1]),
+                             CHANNEL_SESSION_TOKEN_SIZE);
+        zframe_t *body = zmsg_next (msg);
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        assert_int_equal (channel_open_push (pair [1], zframe_data (body), zframe_size (body),
+                                             &payload, &len), CHAT_OK);
+        assert_int_equal (len, strlen (text));
+        assert_memory_equal (payload, text, len);
+        free (payload);
+        zmsg_destroy (&msg);
+        return;
+    }
+    fail_msg ("no push arrived");
+}
+
+static void
+test_admission (void **state)
+{
+    (void) state;
+    pusher_t *pusher = pusher_new (2, 32, 0);
+    assert_non_null (pusher);
+    char *endpoint = NULL;
+    assert_int_equal (pusher_bind (pusher, "tcp://127.0.0.1:*", &endpoint), 0);
+    channel_t *alice [2], *bob [2];
+    s_pair (alice);
+    s_pair (bob);
+    pusher_session_open (pusher, alice [0]);
+    pusher_session_open (pusher, bob [0]);
+    //  A stranger subscribed to everything, one to bob's token before it
+    //  is live (in real life: a guess), alice to her own
+    zsock_t *stranger = s_sub (endpoint, (const uint8_t *) "", 0);
+    zsock_t *own = s_sub (endpoint, channel_session_token (alice [1]),
+                          CHANNEL_SESSION_TOKEN_SIZE);
+    s_push_until_seen (pusher, alice, own, "for alice");
+    //  A burst within the high-water mark (32): each arrives, in order,
+    //  sealed on the workers
+    channel_t *both [2] = { alice [0], bob [0] };
+    for (int i = 0; i < 30; i++)
+        assert_int_equal (pusher_push (pusher, both, 2, (const uint8_t *) "more", 4), CHAT_OK);
+    assert_true (pusher_flush (pusher, 10000));
+    int received = 0;
+    zmsg_t *msg;
+    while ((msg = zmsg_recv (own))) {
+        uint8_t *payload = NULL;
+        size_t len = 0;
+        assert_int_equal (channel_open_push (alice [1], zframe_data (zmsg_last (msg)),
+                                             zframe_size (zmsg_last (msg)), &payload, &len),
+                          CHAT_OK);
+        free (payload);
+        zmsg_destroy (&msg);
+        received++;
+    }
+    assert_int_equal (received, 30);
+    //  The stranger had none of them
+    assert_null (zmsg_recv (stranger));
+
+    //  A closed session's token is not admitted any more
+    pusher_session_close (pusher, bob [0]);
+    zsock_t *late = s_sub (endpoint, channel_session_token (bob [1]),
+                           CHANNEL_SESSION_TOKEN_SIZE);
+    zclock_sleep (200);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal (pusher_push (pusher, &bob [0], 1, (const uint8_t *) "x", 1), CHAT_OK);
+    assert_true (pusher_flush (pusher, 10000));
+    assert_null (zmsg_recv (late));
+    zsock_destroy (&late);
+    zsock_destroy (&stranger);
+    zsock_destroy (&own);
+    for (int i = 0; i < 2; i++) {
+        channel_destroy (&alice [i]);
+        channel_destroy (&bob [i]);
+    }
+    free (endpoint);
+    pusher_destroy (&pusher);
+    assert_null (pusher);
+}
+
+//  Past queue_bytes a push is dropped at once, counted, and refused
+static void
+test_queue_bound (void **state)
+{
+    (void) state;
+    pusher_t *pusher = pusher_new (1, 8, 100000);
+    assert_non_null (pusher);
+    channel_t *pair [2];
+    s_pair (pair);
+    uint8_t *big = (uint8_t *) zmalloc (60000);
+    int busy = 0;
+    for (int i = 0; i < 200; i++)
+        if (pusher_push (pusher, &pair [0], 1, big, 60000) == CHAT_ERR_BUSY)
+            busy++;
+    //  At most one 60 KB push waits at a time under a 100 KB bound
+    assert_true (busy > 0);
+    assert_int_equal (pusher_dropped (pusher), (size_t) busy);
+    assert_true (pusher_flush (pusher, 10000));
+    //  Once sealed, the queue takes pushes again
+    assert_int_equal (pusher_push (pusher, &pair [0], 1, big, 60000), CHAT_OK);
+    free (big);
+    channel_destroy (&pair [0]);
+    channel_destroy (&pair [1]);
+    pusher_destroy (&pusher);
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    s_server_key = rsakey_generate (2048);
+    s_client_key = rsakey_generate (2048);
+    return s_server_key && s_client_key ? 0 : -1;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    rsakey_destroy (&s_server_key);
+    rsakey_destroy (&s_client_key);
+    return 0;
+}
+
+int
+main (void)
+{
+    zsys_set_logstream (NULL);
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_admission),
+        cmocka_unit_test (test_queue_bound),
+    };
+    int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
+    zsys_shutdown ();
+    return rc;
+}
