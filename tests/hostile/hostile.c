@@ -2206,6 +2206,31 @@ s_attack_peer (const attack_t *attack, const char *endpoint, rsakey_t *key,
     }
 }
 
+//  The identity key of the attacker's users: one for all (they are the
+//  attacker's; the servers only check that each user keeps its own)
+static rsakey_t *
+s_attack_identity (void)
+{
+    return testkeys_key (7);
+}
+
+//  A conversation of the attacker's user with other, made by a signed
+//  CREATE (protocol 2); its id out. CHAT_OK or the main server's refusal.
+static int
+s_attack_create (peer_t *peer, const attack_t *attack, const char *other,
+                 uint8_t id [CONVERSATION_ID_SIZE])
+{
+    uint8_t key [32], *ticket = NULL;
+    size_t ticket_len = 0;
+    chain_link_t link;
+    int rc = s_ms_create (peer, attack->user, s_attack_identity (), other, id, key, &link,
+                          &ticket, &ticket_len);
+    chain_link_free (&link);
+    secret_wipe (key, sizeof key);
+    free (ticket);
+    return rc;
+}
+
 //  A user of the attacker's on both servers: registered (when new), logged
 //  in on the key server; the LOGGED_IN certificate (bound to key) out
 static void
@@ -2217,7 +2242,8 @@ s_attack_user (const attack_t *attack, rsakey_t *key, const char *name,
     REQUIRE (ks && ms);
     uint8_t *registered = NULL;
     size_t registered_len = 0;
-    int rc = s_ks_register (ks, name, attack->password, &registered, &registered_len);
+    int rc = s_ks_register (ks, name, attack->password, s_attack_identity (), &registered,
+                            &registered_len);
     if (rc == CHAT_OK)
         rc = s_ms_cert (ms, false, registered, registered_len);
     REQUIRE (rc == CHAT_OK || rc == CHAT_ERR_USERNAME_TAKEN);
@@ -2472,7 +2498,7 @@ s_send_messages (peer_t *peer, const uint8_t id [CONVERSATION_ID_SIZE], const ch
                  int count, int64_t deadline, send_counts_t *counts)
 {
     for (int i = 0; (count <= 0 || i < count) && zclock_mono () < deadline; i++) {
-        int rc = s_ms_send (peer, id, CONVERSATION_ID_SIZE, token, 16);
+        int rc = s_ms_send (peer, id, CONVERSATION_ID_SIZE, token, 16, 1);
         if (rc == CHAT_OK)
             counts->ok++;
         else
@@ -2514,11 +2540,8 @@ s_attack_user_sessions (const attack_t *attack, rsakey_t *key, bool hoard)
         zclock_sleep (500);
     }
     uint8_t id [CONVERSATION_ID_SIZE];
-    uint8_t *ticket = NULL;
-    size_t ticket_len = 0;
-    int rc = s_ms_create (sessions.peers [0], attack->peer, id, &ticket, &ticket_len);
+    int rc = s_attack_create (sessions.peers [0], attack, attack->peer, id);
     REQUIRE (rc == CHAT_OK);
-    free (ticket);
     char *token = s_big_token (attack->size);
     s_attacking ();
     send_counts_t counts = { 0 };
@@ -2646,10 +2669,7 @@ s_attack_store (const attack_t *attack, rsakey_t *key)
     peer_t *peer = s_attack_peer (attack, attack->mainserver, key, deadline);
     REQUIRE (peer && s_ms_cert (peer, true, cert, cert_len) == CHAT_OK);
     uint8_t id [CONVERSATION_ID_SIZE];
-    uint8_t *ticket = NULL;
-    size_t ticket_len = 0;
-    REQUIRE (s_ms_create (peer, attack->peer, id, &ticket, &ticket_len) == CHAT_OK);
-    free (ticket);
+    REQUIRE (s_attack_create (peer, attack, attack->peer, id) == CHAT_OK);
     char *token = s_big_token (attack->size);
     s_attacking ();
     send_counts_t counts = { 0 };

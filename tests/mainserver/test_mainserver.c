@@ -2312,9 +2312,9 @@ test_quotas (void **state)
     msclient_t *c = s_user (carol, true, NULL);
     const char *members [] = { alice, bob };
     uint8_t group [16];
-    s_create_ok (c, members, 2, group);
-    s_create_ok (c, members, 2, group);
-    s_refused (s_create (c, members, 2), CHAT_ERR_QUOTA, 1800000);
+    s_create_ok (c, carol, members, 2, false, group);
+    s_create_ok (c, carol, members, 2, false, group);
+    s_refused (s_create (c, carol, members, 2, false, NULL), CHAT_ERR_QUOTA, 1800000);
     s_limit ("conversations_per_hour", "120");
 
     //  Sessions per user: 2 of carol's (c and one more), then no third

@@ -822,7 +822,8 @@ bench_abuse (bench_t *bench)
                                           "127.0.0.3", 20, 100000, 10);
         if (!stuck) {
             benchreport_note (bench->report, name, "no never-reading subscribers: %s",
-                              bench->have_keys ? "setup failed" : "no shared secret");
+                              bench->keyserver_key ? "setup failed"
+                                                   : "no key server private key");
             rc = -1;
         }
         else {
