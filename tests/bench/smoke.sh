@@ -11,7 +11,7 @@ if [ "$status" -ne 0 ]; then
     echo "bench.smoke: chat-bench exited $status" >&2
     exit 1
 fi
-for scenario in ceiling handshake login messages fanout history sessions shutdown; do
+for scenario in ceiling handshake login create messages fanout history sessions shutdown; do
     if ! grep -E "^$scenario " "$out" | grep -qv FAILED; then
         echo "bench.smoke: no row for $scenario" >&2
         exit 1
