@@ -106,7 +106,7 @@ s_parse_line (pinstore_t *self, const char *text, size_t len, const char **why)
         return -1;
     }
     //  Fields end at whitespace or at a '#' that starts a comment
-    char *fields [3] = { NULL, NULL, NULL };
+    char *fields [4] = { NULL, NULL, NULL, NULL };
     int count = 0;
     char *copy = strdup (text);
     char *hash = copy? strchr (copy, '#'): NULL;
@@ -114,7 +114,7 @@ s_parse_line (pinstore_t *self, const char *text, size_t len, const char **why)
         *hash = 0;
     char *save = NULL;
     for (char *field = copy? strtok_r (copy, " \t", &save): NULL;
-         field && count < 3; field = strtok_r (NULL, " \t", &save))
+         field && count < 4; field = strtok_r (NULL, " \t", &save))
         fields [count++] = field;
 
     int rc = 0;
