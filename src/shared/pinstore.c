@@ -28,6 +28,8 @@ struct _pinstore_t {
     char *path;
     bool users;             //  known_users: a third field, verified or not
     zlistx_t *lines;        //  pin_line_t, in file order
+    bool batch;             //  between begin and commit: save at commit
+    bool dirty;             //  changed since the last save (in a batch)
 };
 
 #define S_VERIFIED   "verified"
@@ -366,6 +368,28 @@ s_pin (pinstore_t *self, const char *name, const char *fingerprint, bool verifie
         }
         zlistx_add_end (self->lines, line);
     }
+    if (self->batch) {
+        self->dirty = true;
+        return 0;
+    }
+    return s_save (self);
+}
+
+void
+pinstore_begin (pinstore_t *self)
+{
+    assert (self);
+    self->batch = true;
+}
+
+int
+pinstore_commit (pinstore_t *self)
+{
+    assert (self);
+    self->batch = false;
+    if (!self->dirty)
+        return 0;
+    self->dirty = false;
     return s_save (self);
 }
 

@@ -316,6 +316,15 @@ test_users (void **state)
     //  accepting the new key re-pins it
     assert_int_equal (pinstore_set (pins, "bob", FP_B, true), 0);
     assert_int_equal (pinstore_check (pins, "bob", FP_B, NULL), PIN_MATCH);
+
+    //  a batch: nothing written until commit, then all of it at once
+    pinstore_begin (pins);
+    assert_int_equal (pinstore_add (pins, "dave", FP_A), 0);
+    assert_int_equal (pinstore_add (pins, "erin", FP_B), 0);
+    assert_null (strstr (s_read (path), "dave"));
+    assert_int_equal (pinstore_check (pins, "dave", FP_A, NULL), PIN_MATCH);
+    assert_int_equal (pinstore_commit (pins), 0);
+    assert_non_null (strstr (s_read (path), "dave " FP_A " unverified\nerin " FP_B));
     pinstore_destroy (&pins);
 
     //  a known_servers store has no marks to set
