@@ -26,16 +26,7 @@
 static cltest_stack_t *
 s_user (cltest_servers_t *servers, const char *name)
 {
-    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_CONTACTS, NULL);
-    uint32_t cmd = cltest_stack_cmd (stack);
-    cl_session_register (stack->session, cmd, name, "pw");
-    assert_non_null (cltest_stack_wait_public (stack, CHATCLIENT_EV_REGISTERED, cmd, 0,
-                                               CLTEST_WAIT));
-    cmd = cltest_stack_cmd (stack);
-    cl_session_login (stack->session, cmd, name, "pw");
-    assert_non_null (cltest_stack_wait_public (stack, CHATCLIENT_EV_LOGGED_IN, cmd, 0,
-                                               CLTEST_WAIT));
-    return stack;
+    return cltest_user (servers, CLTEST_CONTACTS, name, true);
 }
 
 static void

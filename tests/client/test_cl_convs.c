@@ -31,21 +31,7 @@
 static cltest_stack_t *
 s_user (cltest_servers_t *servers, const char *name, bool login)
 {
-    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_CONVS, NULL);
-    uint32_t cmd = cltest_stack_cmd (stack);
-    cl_session_register (stack->session, cmd, name, "pw");
-    assert_non_null (cltest_stack_wait_public (stack, CHATCLIENT_EV_REGISTERED, cmd, 0,
-                                               CLTEST_WAIT));
-    if (login) {
-        cmd = cltest_stack_cmd (stack);
-        cl_session_login (stack->session, cmd, name, "pw");
-        assert_non_null (cltest_stack_wait_public (stack, CHATCLIENT_EV_LOGGED_IN, cmd, 0,
-                                                   CLTEST_WAIT));
-        //  the first list comes by itself, as the session comes up
-        assert_non_null (cltest_stack_wait_public (stack, CHATCLIENT_EV_CONVERSATIONS, 0, 0,
-                                                   CLTEST_WAIT));
-    }
-    return stack;
+    return cltest_user (servers, CLTEST_CONVS, name, login);
 }
 
 static void
@@ -149,15 +135,11 @@ s_call (cltest_stack_t *stack, chatclient_server_t server, ProtobufCMessage *req
     return reply;
 }
 
-//  A message token of stack's user, sealed under key for epoch of id,
-//  naming sender and carrying cmid; sent as is. The seq, or 0 when refused.
+//  A token sent as is, filed under epoch, with a fresh outer message id:
+//  the seq, or 0 when refused.
 static uint64_t
-s_send_raw (cltest_stack_t *stack, const uint8_t *id, uint64_t epoch, const uint8_t *key,
-            const char *sender, const uint8_t cmid [16], const char *text, char **token_out)
+s_send_token (cltest_stack_t *stack, const uint8_t *id, uint64_t epoch, char *token)
 {
-    char *token = NULL;
-    assert_int_equal (msgseal_seal (key, id, epoch, sender, cl_session_identity (stack->session),
-                                    wire_now_ms (), cmid, text, strlen (text), &token), CHAT_OK);
     uint8_t outer [16];
     assert_int_equal (secret_random (outer, 16), 0);
     Chat__SendMessageRequest body = CHAT__SEND_MESSAGE_REQUEST__INIT;
@@ -176,6 +158,19 @@ s_send_raw (cltest_stack_t *stack, const uint8_t *id, uint64_t epoch, const uint
     uint64_t seq = reply && reply->sent? reply->sent->seq: 0;
     if (reply)
         protobuf_c_message_free_unpacked (&reply->base, NULL);
+    return seq;
+}
+
+//  A message token of stack's user, sealed under key for epoch of id,
+//  naming sender and carrying cmid; sent as is. The seq, or 0 when refused.
+static uint64_t
+s_send_raw (cltest_stack_t *stack, const uint8_t *id, uint64_t epoch, const uint8_t *key,
+            const char *sender, const uint8_t cmid [16], const char *text, char **token_out)
+{
+    char *token = NULL;
+    assert_int_equal (msgseal_seal (key, id, epoch, sender, cl_session_identity (stack->session),
+                                    wire_now_ms (), cmid, text, strlen (text), &token), CHAT_OK);
+    uint64_t seq = s_send_token (stack, id, epoch, token);
     if (token_out)
         *token_out = token;
     else
@@ -536,33 +531,13 @@ test_forged_by_a_member (void **state)
     char *token = NULL;
     assert_int_equal (msgseal_seal (key, id, 2, "max", cl_session_identity (max->session),
                                     wire_now_ms (), cmid, "epoch two inside", 16, &token), CHAT_OK);
-    Chat__SendMessageRequest body = CHAT__SEND_MESSAGE_REQUEST__INIT;
-    uint8_t outer [16] = "outer-id-epoch-2";
-    body.conversation_id.data = id;
-    body.conversation_id.len = CHATCLIENT_ID_SIZE;
-    body.client_message_id.data = outer;
-    body.client_message_id.len = 16;
-    body.token = token;
-    body.epoch = 1;
-    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
-    req.body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
-    req.send_message = &body;
-    Chat__MainReply *reply = (Chat__MainReply *) s_call (max, CHATCLIENT_MAINSERVER,
-                                                         &req.base, NULL);
-    assert_non_null (reply);
-    uint64_t inner_epoch = reply->sent->seq;
-    protobuf_c_message_free_unpacked (&reply->base, NULL);
+    uint64_t inner_epoch = s_send_token (max, id, 1, token);
     free (token);
     //  a good one, then the very same token again under a new outer id
     cmid [15] = '4';
     char *good = NULL;
     uint64_t first = s_send_raw (max, id, 1, key, "max", cmid, "said once", &good);
-    body.token = good;
-    outer [0] = 'X';
-    reply = (Chat__MainReply *) s_call (max, CHATCLIENT_MAINSERVER, &req.base, NULL);
-    assert_non_null (reply);
-    uint64_t replay = reply->sent->seq;
-    protobuf_c_message_free_unpacked (&reply->base, NULL);
+    uint64_t replay = s_send_token (max, id, 1, good);
     free (good);
     assert_true (as_kim && inner_epoch && first && replay > first);
 
