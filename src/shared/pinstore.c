@@ -28,6 +28,8 @@ struct _pinstore_t {
     char *path;
     bool users;             //  known_users: a third field, verified or not
     zlistx_t *lines;        //  pin_line_t, in file order
+    bool batch;             //  between begin and commit: save at commit
+    bool dirty;             //  changed since the last save (in a batch)
 };
 
 #define S_VERIFIED   "verified"
@@ -106,7 +108,7 @@ s_parse_line (pinstore_t *self, const char *text, size_t len, const char **why)
         return -1;
     }
     //  Fields end at whitespace or at a '#' that starts a comment
-    char *fields [3] = { NULL, NULL, NULL };
+    char *fields [4] = { NULL, NULL, NULL, NULL };
     int count = 0;
     char *copy = strdup (text);
     char *hash = copy? strchr (copy, '#'): NULL;
@@ -114,7 +116,7 @@ s_parse_line (pinstore_t *self, const char *text, size_t len, const char **why)
         *hash = 0;
     char *save = NULL;
     for (char *field = copy? strtok_r (copy, " \t", &save): NULL;
-         field && count < 3; field = strtok_r (NULL, " \t", &save))
+         field && count < 4; field = strtok_r (NULL, " \t", &save))
         fields [count++] = field;
 
     int rc = 0;
@@ -366,6 +368,28 @@ s_pin (pinstore_t *self, const char *name, const char *fingerprint, bool verifie
         }
         zlistx_add_end (self->lines, line);
     }
+    if (self->batch) {
+        self->dirty = true;
+        return 0;
+    }
+    return s_save (self);
+}
+
+void
+pinstore_begin (pinstore_t *self)
+{
+    assert (self);
+    self->batch = true;
+}
+
+int
+pinstore_commit (pinstore_t *self)
+{
+    assert (self);
+    self->batch = false;
+    if (!self->dirty)
+        return 0;
+    self->dirty = false;
     return s_save (self);
 }
 

@@ -59,6 +59,14 @@ int
 int
     pinstore_set (pinstore_t *self, const char *name, const char *fingerprint,
                   bool verified);
+//  Pins made between begin and commit are saved once, at commit (a
+//  conversation of 256 new contacts writes the file once, not 256 times).
+//  commit: 0, or -1 when the file could not be written.
+void
+    pinstore_begin (pinstore_t *self);
+int
+    pinstore_commit (pinstore_t *self);
+
 //  known_users: name is pinned and marked verified.
 bool
     pinstore_verified (pinstore_t *self, const char *name);

@@ -446,6 +446,37 @@ cltest_stack_cmd (cltest_stack_t *self)
     return ++self->next_cmd;
 }
 
+//  Abort (the test cannot go on) unless the wait found the event.
+static void
+s_expect (chatclient_event_t *event, const char *what, const char *name)
+{
+    if (!event) {
+        fprintf (stderr, "cltest: %s %s did not complete\n", what, name);
+        abort ();
+    }
+}
+
+cltest_stack_t *
+cltest_user (cltest_servers_t *servers, cltest_top_t top, const char *name, bool login)
+{
+    cltest_stack_t *stack = cltest_stack_new (servers, top, NULL);
+    uint32_t cmd = cltest_stack_cmd (stack);
+    cl_session_register (stack->session, cmd, name, "pw");
+    s_expect (cltest_stack_wait_public (stack, CHATCLIENT_EV_REGISTERED, cmd, 0,
+                                        cltest_wait_ms ()), "registering", name);
+    if (login) {
+        cmd = cltest_stack_cmd (stack);
+        cl_session_login (stack->session, cmd, name, "pw");
+        s_expect (cltest_stack_wait_public (stack, CHATCLIENT_EV_LOGGED_IN, cmd, 0,
+                                            cltest_wait_ms ()), "logging in", name);
+        //  the first list comes by itself, as the session comes up
+        if (top == CLTEST_CONVS)
+            s_expect (cltest_stack_wait_public (stack, CHATCLIENT_EV_CONVERSATIONS, 0, 0,
+                                                cltest_wait_ms ()), "the first list of", name);
+    }
+    return stack;
+}
+
 //  One turn: poll up to wait ms, handle what is readable, tick.
 static void
 s_turn (cltest_stack_t *self, int wait)

@@ -160,6 +160,12 @@ void
 uint32_t
     cltest_stack_cmd (cltest_stack_t *self);
 
+//  A stack up to top (CLTEST_SESSION or above) whose user name registers
+//  (password "pw") and, when login, logs in; asserts each step. At
+//  CLTEST_CONVS a login also waits for the first list of conversations.
+cltest_stack_t *
+    cltest_user (cltest_servers_t *servers, cltest_top_t top, const char *name, bool login);
+
 //  A condition the loop waits for.
 typedef bool (cltest_until_fn) (cltest_stack_t *stack, void *arg);
 

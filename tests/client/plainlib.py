@@ -238,12 +238,15 @@ class World:
         self.ms_fingerprint = self.fingerprint(proc)
         return proc
 
-    def client(self, name, json_mode=False, extra=None, home=None):
-        # re-listing only after the test: whatever arrives live came by push
+    def client(self, name, json_mode=False, extra=None, home=None, push=True,
+               keyserver=None, mainserver=None):
+        """push False: no --push, the main server's Welcome names it.
+        Re-listing only after the test: whatever arrives live came by push."""
         args = [self.bins["client"], "--plain",
-                "--keyserver", self.ks_endpoint, "--mainserver", self.ms_endpoint,
-                "--push", self.push_endpoint] + (["--json"] if json_mode else []) + \
-            REFRESH_ARGS + (extra or [])
+                "--keyserver", keyserver or self.ks_endpoint,
+                "--mainserver", mainserver or self.ms_endpoint]
+        args += (["--push", self.push_endpoint] if push else [])
+        args += (["--json"] if json_mode else []) + REFRESH_ARGS + (extra or [])
         c = Client(name, args, {"XDG_CONFIG_HOME": home or self.home}, json_mode)
         self.procs.append(c)
         return c

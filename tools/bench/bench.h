@@ -123,6 +123,7 @@ int bench_certificate (bench_t *bench, int purpose, const char *username,
 int bench_ceiling (bench_t *bench);
 int bench_handshake (bench_t *bench);
 int bench_login (bench_t *bench);
+int bench_create (bench_t *bench);
 int bench_messages (bench_t *bench);
 int bench_fanout (bench_t *bench);
 int bench_history (bench_t *bench);

@@ -34,6 +34,7 @@ typedef struct {
 static const scenario_t s_scenarios [] = {
     { "handshake", bench_handshake, "new secure channels per second, one server" },
     { "login",     bench_login,     "registrations and logins per second" },
+    { "create",    bench_create,    "a conversation of N members: identities, N wraps, upload" },
     { "messages",  bench_messages,  "C clients in K conversations: rate and latency" },
     { "fanout",    bench_fanout,    "one sender, a group of N members, pushes per second" },
     { "history",   bench_history,   "a page from a conversation of 1,000,000 messages" },
@@ -71,7 +72,7 @@ s_usage (FILE *out)
         "      --rate N               messages: only the fixed-rate phase, N messages/s\n"
         "                             (default: as fast as acks allow, then 5000/s)\n"
         "      --duration SECONDS     messages: length of each phase (5)\n"
-        "      --members N            fanout: group size (256)\n"
+        "      --members N            fanout and create: group size (256)\n"
         "      --fanout-messages N    fanout: messages sent into the group (200)\n"
         "      --history N            history: messages in the conversation (1000000)\n"
         "      --fetches N            history: pages fetched (100)\n"

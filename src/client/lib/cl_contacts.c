@@ -178,9 +178,7 @@ s_learn (cl_contacts_t *self, const char *name, rsakey_t *key)
     bool was_verified = false;
     switch (pinstore_check (self->pins, lower, fingerprint, &pinned)) {
         case PIN_UNKNOWN:
-            if (pinstore_add (self->pins, lower, fingerprint) != 0)
-                zsys_warning ("chat: could not save %s's identity pin to %s", name,
-                              pinstore_path (self->pins));
+            pinstore_add (self->pins, lower, fingerprint);
             contact->state = CHATCLIENT_IDENTITY_UNVERIFIED;
             contact->pinned = strdup (fingerprint);
             break;
@@ -235,6 +233,8 @@ s_asked (chunk_t *chunk, const char *lower)
 static void
 s_on_identities (cl_contacts_t *self, chunk_t *chunk, Chat__Identities *identities)
 {
+    //  every new pin of this answer saved at once, below
+    pinstore_begin (self->pins);
     for (size_t i = 0; i < identities->n_identities; i++) {
         Chat__Identity *identity = identities->identities [i];
         if (!identity->username || !credential_username_valid (identity->username))
@@ -254,6 +254,8 @@ s_on_identities (cl_contacts_t *self, chunk_t *chunk, Chat__Identities *identiti
         }
         s_learn (self, identity->username, key);
     }
+    if (pinstore_commit (self->pins) != 0)
+        zsys_warning ("chat: could not save identity pins to %s", pinstore_path (self->pins));
     //  asked and not named: the directory does not know them
     for (size_t i = 0; i < chunk->count; i++)
         if (!zhashx_lookup (self->contacts, chunk->names [i]) && !s_is_me (self, chunk->names [i]))

@@ -82,6 +82,7 @@ typedef struct {
 typedef struct {
     chatclient_conversation_t pub;
     bool shown;                 //  the caller sees it (its chain verified)
+    bool ready;                 //  its chain verified: shown in its turn
     bool announce;              //  publish CONVERSATION when shown
     convlog_t *log;
     convstate_t *state;
@@ -352,13 +353,14 @@ s_recount (cl_convs_t *self, conv_t *conv)
     conv->pub.changed = changed;
 }
 
-//  The caller may now see it (its chain verified).
+//  The caller sees it from now on, as number shown_count + 1.
 static void
-s_show (cl_convs_t *self, conv_t *conv)
+s_show_one (cl_convs_t *self, conv_t *conv)
 {
     if (conv->shown)
         return;
     conv->shown = true;
+    conv->ready = true;
     //  shown has the capacity of convs, of which it is a part
     self->shown [self->shown_count++] = conv;
     conv->pub.index = self->shown_count;
@@ -366,6 +368,29 @@ s_show (cl_convs_t *self, conv_t *conv)
         cl_listener_publish (&self->listener, cl_event_conversation (
             CHATCLIENT_EV_CONVERSATION, 0, &conv->pub));
     conv->announce = false;
+}
+
+//  Its chain verified: the caller may see it, in the order the server
+//  listed the conversations (so numbers do not depend on which chain was
+//  checked first); one still being checked holds back those after it.
+static void
+s_show_ready (cl_convs_t *self)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        conv_t *next = self->convs [i];
+        if (next->shown || next->chain_bad || next->chain_failed)
+            continue;
+        if (!next->ready)
+            break;
+        s_show_one (self, next);
+    }
+}
+
+static void
+s_show (cl_convs_t *self, conv_t *conv)
+{
+    conv->ready = true;
+    s_show_ready (self);
 }
 
 //  ---------------------------------------------------------------- the chain
@@ -788,6 +813,8 @@ s_merge (cl_convs_t *self, Chat__ConversationSummary *summary, bool base_known,
 static void
 s_settle_lists (cl_convs_t *self)
 {
+    //  a chain that failed lets those after it be shown
+    s_show_ready (self);
     for (size_t i = 0; i < self->count; i++) {
         conv_t *conv = self->convs [i];
         if (!conv->shown && !conv->chain_bad && !conv->chain_failed)
@@ -1509,7 +1536,7 @@ s_on_created (cl_convs_t *self, create_t *create, Chat__ConversationCreated *cre
         return true;
     }
     s_from_head (self, conv);
-    s_show (self, conv);
+    s_show_one (self, conv);            //  ours: at once, whatever else is pending
     create->ticket = malloc (created->ticket.len);
     assert (create->ticket);
     memcpy (create->ticket, created->ticket.data, created->ticket.len);

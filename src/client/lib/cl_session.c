@@ -153,26 +153,29 @@ s_flow_new (cl_session_t *self, flow_kind_t kind, uint32_t cmd,
     return flow;
 }
 
+//  The first live flow of command cmd (0: any) and kind (-1: any), or NULL.
+static flow_t *
+s_flow_first (cl_session_t *self, uint32_t cmd, int kind)
+{
+    for (flow_t *flow = (flow_t *) zlist_first (self->flows); flow;
+         flow = (flow_t *) zlist_next (self->flows))
+        if (!flow->dead && (!cmd || flow->cmd == cmd) && (kind < 0 || (int) flow->kind == kind))
+            return flow;
+    return NULL;
+}
+
 //  The live flow of command cmd, or NULL.
 static flow_t *
 s_flow_find (cl_session_t *self, uint32_t cmd)
 {
-    for (flow_t *flow = (flow_t *) zlist_first (self->flows); flow;
-         flow = (flow_t *) zlist_next (self->flows))
-        if (flow->cmd == cmd && !flow->dead)
-            return flow;
-    return NULL;
+    return s_flow_first (self, cmd, -1);
 }
 
 //  A live flow of this kind, or NULL.
 static flow_t *
 s_flow_of_kind (cl_session_t *self, flow_kind_t kind)
 {
-    for (flow_t *flow = (flow_t *) zlist_first (self->flows); flow;
-         flow = (flow_t *) zlist_next (self->flows))
-        if (flow->kind == kind && !flow->dead)
-            return flow;
-    return NULL;
+    return s_flow_first (self, 0, (int) kind);
 }
 
 //  The flow is over: forget it (freed now, or when the worker returns it).
