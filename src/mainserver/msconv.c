@@ -1,10 +1,12 @@
 /*  msconv - conversation requests; see msconv.h  */
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 #include "chaterror.h"
 #include "codec.h"
 #include "msconv.h"
 #include "mschain.h"
+#include "msonline.h"
 #include "msoutbox.h"
 
 int
@@ -165,6 +167,146 @@ msconv_create (msreq_t *req, Chat__CreateConversationRequest *body)
             free (hex);
             rc = s_push_summary (req, &conv, summary);
         }
+    }
+    protobuf_c_message_free_unpacked (&statement->base, NULL);
+    return rc;
+}
+
+static int
+s_target_compare (const void *a, const void *b)
+{
+    return memcmp (a, b, sizeof (msoutbox_target_t));
+}
+
+//  The sessions of the members before a change (before) and after it
+//  (the store's now), each once
+static int
+s_change_targets (msreq_t *req, const uint8_t id [MSGSTORE_ID_SIZE],
+                  msoutbox_target_t *before, size_t before_count,
+                  msoutbox_target_t **targets_p, size_t *count_p)
+{
+    msoutbox_target_t *after;
+    size_t after_count;
+    msonline_members_changed (req->ctx->online, id);
+    int rc = msonline_targets (req->ctx->online, req->ctx->store, id, req->session,
+                               &after, &after_count);
+    if (rc != CHAT_OK)
+        return rc;
+    size_t count = before_count + after_count;
+    msoutbox_target_t *targets = count? (msoutbox_target_t *)
+        malloc (count * sizeof (msoutbox_target_t)): NULL;
+    assert (targets || count == 0);
+    if (before_count)
+        memcpy (targets, before, before_count * sizeof (msoutbox_target_t));
+    if (after_count)
+        memcpy (targets + before_count, after, after_count * sizeof (msoutbox_target_t));
+    free (after);
+    //  Sorted, then each once
+    if (count)
+        qsort (targets, count, sizeof (msoutbox_target_t), s_target_compare);
+    size_t unique = 0;
+    for (size_t index = 0; index < count; index++)
+        if (unique == 0 || memcmp (targets [unique - 1], targets [index],
+                                   sizeof (msoutbox_target_t)) != 0)
+            memmove (targets [unique++], targets [index], sizeof (msoutbox_target_t));
+    *targets_p = targets;
+    *count_p = unique;
+    return CHAT_OK;
+}
+
+static void
+s_reply_changed (msreq_t *req, Chat__ConversationSummary *summary, uint8_t *ticket,
+                 size_t ticket_len)
+{
+    Chat__ConversationChanged *changed = (Chat__ConversationChanged *)
+        msarena_alloc (req->arena, sizeof *changed);
+    chat__conversation_changed__init (changed);
+    changed->conversation = summary;
+    changed->ticket.data = ticket;
+    changed->ticket.len = ticket_len;
+    req->reply->body_case = CHAT__MAIN_REPLY__BODY_CHANGED;
+    req->reply->changed = changed;
+}
+
+static const char *
+s_action_name (int action)
+{
+    switch (action) {
+        case CHAIN_ADD:     return "add";
+        case CHAIN_REMOVE:  return "remove";
+        case CHAIN_LEAVE:   return "leave";
+        case CHAIN_TITLE:   return "title";
+        case CHAIN_ADMIN:   return "admin";
+        case CHAIN_REKEY:   return "rekey";
+        default:            return "?";
+    }
+}
+
+int
+msconv_change (msreq_t *req, Chat__ChangeConversationRequest *body)
+{
+    msgstore_conv_t conv;
+    Chat__MembershipStatement *statement = NULL;
+    int rc = mschain_check_change (req, body->statement, &conv, &statement);
+    if (rc != CHAT_OK)
+        return rc;
+    //  Who hears of it: the members before (a leaver's or removed member's
+    //  other sessions learn they are out) and after (who was added)
+    msoutbox_target_t *before = NULL;
+    size_t before_count = 0;
+    rc = msonline_targets (req->ctx->online, req->ctx->store, conv.id, req->session,
+                           &before, &before_count);
+    msgstore_link_t stored = {
+        .conversation_id = conv.id,
+        .epoch = statement->epoch,
+        .statement = body->statement->statement.data,
+        .statement_len = body->statement->statement.len,
+        .signature = body->statement->signature.data,
+        .signature_len = body->statement->signature.len,
+        .actor = statement->actor,
+        .action = (int) statement->action
+    };
+    if (rc == CHAT_OK)
+        rc = msgstore_conv_append (req->ctx->store, &stored, statement->title,
+                                   (const char *const *) statement->members,
+                                   statement->n_members);
+    if (rc == CHAT_ERR_CHAIN_CONFLICT)
+        req->text = "not built on the chain's current head: fetch the chain, "
+                    "rebuild on its head and send again";
+    if (rc == CHAT_OK)
+        rc = msgstore_conv_get (req->ctx->store, conv.id, MSGSTORE_ID_SIZE, &conv);
+    Chat__ConversationSummary *summary = NULL;
+    if (rc == CHAT_OK)
+        rc = s_summary (req, &conv, &summary);
+    uint8_t *ticket = NULL;
+    size_t ticket_len = 0;
+    if (rc == CHAT_OK && statement->action != CHAT__STATEMENT_ACTION__ACTION_LEAVE)
+        rc = mschain_ticket (req->ctx, conv.id, conv.epoch, statement->members,
+                             statement->n_members, statement->actor,
+                             req->session->channel, &ticket, &ticket_len);
+    msoutbox_target_t *targets = NULL;
+    size_t count = 0;
+    if (rc == CHAT_OK)
+        rc = s_change_targets (req, conv.id, before, before_count, &targets, &count);
+    free (before);
+    if (rc == CHAT_OK) {
+        if (ticket)
+            msarena_keep (req->arena, ticket);
+        s_reply_changed (req, summary, ticket, ticket_len);
+        char *hex = codec_hex (conv.id, 8);
+        zsys_info ("change: conversation %s.. epoch %llu: %s by %s, %zu members",
+                   hex? hex: "?", (unsigned long long) conv.epoch,
+                   s_action_name ((int) statement->action), req->session->username,
+                   statement->n_members);
+        free (hex);
+        Chat__Push push = CHAT__PUSH__INIT;
+        push.body_case = CHAT__PUSH__BODY_CONVERSATION;
+        push.conversation = summary;
+        msoutbox_push (req->pushes, req->session->username, targets, count, &push.base);
+    }
+    else {
+        free (ticket);
+        free (targets);
     }
     protobuf_c_message_free_unpacked (&statement->base, NULL);
     return rc;

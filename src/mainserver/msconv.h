@@ -1,5 +1,6 @@
 /*  msconv - the main server's conversation requests: create one from its
-    signed CREATE statement, list them, show one's members, hand out its
+    signed CREATE statement, change one by a member's signed statement,
+    list them, show one's members, hand out its
     membership chain, and issue key tickets to the actor of an epoch
 
     A conversation exists from its first link on; its membership is what
@@ -17,6 +18,12 @@
 
 int
     msconv_create (msreq_t *req, Chat__CreateConversationRequest *body);
+//  Append a member's signed change to a conversation's chain (after
+//  mschain_check_change), answer the new summary and, but for a LEAVE, a
+//  key ticket for the new epoch; push the summary to the members before
+//  and after the change.
+int
+    msconv_change (msreq_t *req, Chat__ChangeConversationRequest *body);
 int
     msconv_list (msreq_t *req);
 int

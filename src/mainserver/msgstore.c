@@ -65,7 +65,14 @@ static const char *s_schema =
 
 //  Forward migrations from MSGSTORE_SCHEMA_VERSION on: entry N takes
 //  user_version 2 + N to 3 + N. Never edit a released entry; add one.
-static const char *s_migrations [] = { NULL };
+static const char *s_migrations [] = {
+    //  3: membership changes (issue 15). Each member row remembers the
+    //  epoch it joined at and the last message seq before it: a member
+    //  added later reads only what follows
+    "ALTER TABLE members ADD COLUMN joined_epoch INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;",
+    NULL
+};
 #define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0] - 1)
 #define SCHEMA_LAST (MSGSTORE_SCHEMA_VERSION + MIGRATIONS)
 
@@ -79,7 +86,8 @@ typedef enum {
     Q_CONV_INSERT,
     Q_CONV_HEAD,
     Q_MEMBER_INSERT,
-    Q_MEMBER_CLEAR,
+    Q_MEMBER_MARK,
+    Q_MEMBER_SWEEP,
     Q_LINK_INSERT,
     Q_LINK_PAGE,
     Q_CONV_GET,
@@ -124,10 +132,18 @@ static const char *s_queries [Q_COUNT] = {
         " VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
     [Q_CONV_HEAD] =
         "UPDATE conversations SET epoch = ?2, title = ?3 WHERE id = ?1 AND epoch = ?2 - 1",
+    //  A new link's members: every row is marked (joined_epoch negated),
+    //  each member named is inserted (joining now, after the last message)
+    //  or unmarked (kept as it joined), and what stays marked is swept
     [Q_MEMBER_INSERT] =
-        "INSERT INTO members (conversation_id, name_lower) VALUES (?1, ?2)",
-    [Q_MEMBER_CLEAR] =
-        "DELETE FROM members WHERE conversation_id = ?1",
+        "INSERT INTO members (conversation_id, name_lower, joined_epoch, joined_seq)"
+        " VALUES (?1, ?2, ?3, (SELECT last_seq FROM conversations WHERE id = ?1))"
+        " ON CONFLICT (conversation_id, name_lower)"
+        " DO UPDATE SET joined_epoch = -joined_epoch WHERE joined_epoch < 0",
+    [Q_MEMBER_MARK] =
+        "UPDATE members SET joined_epoch = -joined_epoch WHERE conversation_id = ?1",
+    [Q_MEMBER_SWEEP] =
+        "DELETE FROM members WHERE conversation_id = ?1 AND joined_epoch < 0",
     [Q_LINK_INSERT] =
         "INSERT INTO links (conversation_id, epoch, statement, signature, actor, action)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -138,14 +154,16 @@ static const char *s_queries [Q_COUNT] = {
         "SELECT " CONV_COLUMNS " FROM conversations WHERE id = ?1",
     [Q_CONV_GET_MEMBER] =
         "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
-        " c.creator FROM members m JOIN conversations c ON c.id = m.conversation_id"
+        " c.creator, m.joined_epoch, m.joined_seq"
+        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.conversation_id = ?1 AND m.name_lower = ?2",
     [Q_CONV_MEMBERS] =
         "SELECT u.name FROM members m JOIN users u ON u.name_lower = m.name_lower"
         " WHERE m.conversation_id = ?1 ORDER BY m.name_lower",
     [Q_CONV_EACH_OF] =
         "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
-        " c.creator FROM members m JOIN conversations c ON c.id = m.conversation_id"
+        " c.creator, m.joined_epoch, m.joined_seq"
+        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.name_lower = ?1 ORDER BY c.last_time DESC, c.created_at DESC",
     [Q_CONV_EACH] =
         "SELECT " CONV_COLUMNS " FROM conversations"
@@ -554,6 +572,13 @@ s_conv_row (sqlite3_stmt *stmt, msgstore_conv_t *conv)
     snprintf (conv->title, sizeof conv->title, "%s", title? title: "");
     const char *creator = (const char *) sqlite3_column_text (stmt, 7);
     snprintf (conv->creator, sizeof conv->creator, "%s", creator? creator: "");
+    //  Read as a member: when that member joined
+    if (sqlite3_column_count (stmt) > 9) {
+        sqlite3_int64 joined_epoch = sqlite3_column_int64 (stmt, 8);
+        sqlite3_int64 joined_seq = sqlite3_column_int64 (stmt, 9);
+        conv->joined_epoch = joined_epoch > 0? (uint64_t) joined_epoch: 0;
+        conv->joined_seq = joined_seq > 0? (uint64_t) joined_seq: 0;
+    }
 }
 
 //  Run a statement that yields at most one conversation row.
@@ -631,9 +656,9 @@ s_link_add (msgstore_t *self, const msgstore_link_t *link, const char *title,
     sqlite3_clear_bindings (stmt);
     if (rc != SQLITE_DONE)
         return rc == SQLITE_CONSTRAINT? CHAT_ERR_CHAIN_CONFLICT: CHAT_ERR_INTERNAL;
-    stmt = s_stmt (self, Q_MEMBER_CLEAR);
+    stmt = s_stmt (self, Q_MEMBER_MARK);
     sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
-    if (s_write (self, stmt, "member clear") != SQLITE_DONE)
+    if (s_write (self, stmt, "member mark") != SQLITE_DONE)
         return CHAT_ERR_INTERNAL;
     for (size_t index = 0; index < count; index++) {
         char lower [USERNAME_MAX + 1];
@@ -641,11 +666,19 @@ s_link_add (msgstore_t *self, const msgstore_link_t *link, const char *title,
         stmt = s_stmt (self, Q_MEMBER_INSERT);
         sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
-        //  A name twice, or one not known: the caller's mistake
+        sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) link->epoch);
+        //  A name twice (the second changes no row), or one not known: the
+        //  caller's mistake
         rc = s_write (self, stmt, "member insert");
         if (rc != SQLITE_DONE)
             return rc == SQLITE_CONSTRAINT? CHAT_ERR_BAD_REQUEST: CHAT_ERR_INTERNAL;
+        if (sqlite3_changes (self->db) != 1)
+            return CHAT_ERR_BAD_REQUEST;
     }
+    stmt = s_stmt (self, Q_MEMBER_SWEEP);
+    sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+    if (s_write (self, stmt, "member sweep") != SQLITE_DONE)
+        return CHAT_ERR_INTERNAL;
     return CHAT_OK;
 }
 

@@ -23,7 +23,8 @@
     call was written. Callbacks must not call back into the same kind of
     query they are iterating (a different one is fine).
 
-    Schema version 2 (protocol 2). A database of schema version 1 (protocol
+    Schema version 2 (protocol 2), migrated to 3 (members remember when
+    they joined). A database of schema version 1 (protocol
     1: conversations without chains, users without identity keys) is
     refused with a message saying why.
 */
@@ -60,6 +61,11 @@ typedef struct {
     bool direct;
     char title [CHAIN_MAX_TITLE + 1];
     char creator [USERNAME_MAX + 1];    //  actor of the CREATE
+    //  Read as a member (get_as_member, each_of), else 0: the epoch that
+    //  member joined at, and the conversation's last seq just before (the
+    //  member may read the messages after it only)
+    uint64_t joined_epoch;
+    uint64_t joined_seq;
 } msgstore_conv_t;
 
 //  One link of a conversation's chain, as stored.
@@ -148,7 +154,9 @@ int
                           const msgstore_link_t *link);
 //  Append the next link to an existing conversation and make what it says
 //  current: epoch (link->epoch, which must be the head's + 1), title, and
-//  the members (replaced by members). All or nothing. CHAT_OK;
+//  the members (replaced by members: one who stays keeps the epoch and
+//  seq it joined at, a new one joins at link->epoch after the last
+//  message). All or nothing. CHAT_OK;
 //  CHAT_ERR_CHAIN_CONFLICT when the epoch is not the next one;
 //  CHAT_ERR_NOT_FOUND for an unknown conversation.
 int

@@ -22,6 +22,7 @@ s_request_name (Chat__MainRequest__BodyCase body)
         case CHAT__MAIN_REQUEST__BODY_PING:                return "ping";
         case CHAT__MAIN_REQUEST__BODY_GET_CHAIN:           return "get-chain";
         case CHAT__MAIN_REQUEST__BODY_KEY_TICKET:          return "key-ticket";
+        case CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION: return "change-conversation";
         default:                                           return "unknown";
     }
 }
@@ -48,6 +49,8 @@ s_dispatch (msreq_t *req, Chat__MainRequest *request)
             return msconv_chain (req, request->get_chain);
         case CHAT__MAIN_REQUEST__BODY_KEY_TICKET:
             return msconv_key_ticket (req, request->key_ticket);
+        case CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION:
+            return msconv_change (req, request->change_conversation);
         case CHAT__MAIN_REQUEST__BODY_GET_MESSAGES:
             return msmessage_page (req, request->get_messages);
         case CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE:

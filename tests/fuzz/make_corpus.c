@@ -422,6 +422,8 @@ s_main (void)
     Chat__KeyTicketRequest ticket = CHAT__KEY_TICKET_REQUEST__INIT;
     ticket.conversation_id = get.conversation_id;
     ticket.epoch = 2;
+    Chat__ChangeConversationRequest change = CHAT__CHANGE_CONVERSATION_REQUEST__INIT;
+    change.statement = &statement;
     Chat__LogoutRequestMain logout = CHAT__LOGOUT_REQUEST_MAIN__INIT;
     Chat__PingRequest ping = CHAT__PING_REQUEST__INIT;
 #define MAINREQ(name, CASE, field, value) \
@@ -440,6 +442,7 @@ s_main (void)
     MAINREQ ("get_members", GET_MEMBERS, get_members, &gm);
     MAINREQ ("get_chain", GET_CHAIN, get_chain, &chain);
     MAINREQ ("key_ticket", KEY_TICKET, key_ticket, &ticket);
+    MAINREQ ("change_conversation", CHANGE_CONVERSATION, change_conversation, &change);
     MAINREQ ("logout", LOGOUT, logout, &logout);
     MAINREQ ("ping", PING, ping, &ping);
 
@@ -497,6 +500,9 @@ s_main (void)
     Chat__ConversationCreated created = CHAT__CONVERSATION_CREATED__INIT;
     created.conversation = &summary;
     created.ticket = reg.certificate;
+    Chat__ConversationChanged changed = CHAT__CONVERSATION_CHANGED__INIT;
+    changed.conversation = &summary;
+    changed.ticket = reg.certificate;
 #define MAINREP(name, CASE, field, value) \
     chat__main_reply__init (&p); \
     p.request_id = 9; \
@@ -510,6 +516,7 @@ s_main (void)
     MAINREP ("messages", MESSAGES, messages, &page);
     MAINREP ("users", USERS, users, &ulist);
     MAINREP ("created", CREATED, created, &created);
+    MAINREP ("changed", CHANGED, changed, &changed);
     MAINREP ("chain", CHAIN, chain, &chain_reply);
     MAINREP ("key_ticket", KEY_TICKET, key_ticket, &ticket_reply);
     MAINREP ("sent", SENT, sent, &sent);

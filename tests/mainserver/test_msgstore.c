@@ -317,6 +317,12 @@ test_chain_append (void **state)
     msgstore_conv_t conv;
     assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "carol", &conv), CHAT_OK);
     assert_int_equal (conv.epoch, 150);
+    //  Carol joined at 2, the others at 1 (and kept it through 148 re-keys)
+    assert_int_equal (conv.joined_epoch, 2);
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "BOB", &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 1);
+    assert_int_equal (msgstore_conv_get (store, id, 16, &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 0);
     links_t links;
     memset (&links, 0, sizeof links);
     assert_int_equal (msgstore_link_each (store, id, 0, 101, s_collect_link, &links), CHAT_OK);
@@ -338,6 +344,54 @@ test_chain_append (void **state)
                                         1, &seq, &time, &duplicate), CHAT_ERR_STALE_EPOCH);
     assert_int_equal (msgstore_msg_add (store, id, "carol", cmid, 16, "gAAA", 4, 150,
                                         1, &seq, &time, &duplicate), CHAT_OK);
+    //  Bob leaves, then is added back: he joins again, after message 1
+    msctx_t again = { .store = store };
+    for (uint64_t epoch = 151; epoch <= 152; epoch++) {
+        assert_int_equal (msgstore_conv_get (store, id, 16, &conv), CHAT_OK);
+        chain_t *chain = mschain_load (&again, &conv);
+        assert_non_null (chain);
+        uint8_t key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+        assert_int_equal (epochkey_generate (key), CHAT_OK);
+        assert_int_equal (epochkey_check_value (key, id, epoch, check), CHAT_OK);
+        const char *bob [] = { "bob" };
+        bool leave = epoch == 151;
+        chain_link_t link;
+        assert_int_equal (chain_make_change (chain, leave? CHAIN_LEAVE: CHAIN_ADD,
+                                             leave? "bob": "carol", leave? NULL: bob,
+                                             leave? 0: 1, NULL, leave? NULL: check,
+                                             testkeys_key (leave? 3: 4), 3000, &link),
+                          CHAT_OK);
+        Chat__SignedStatement view;
+        chain_link_view (&link, &view);
+        assert_int_equal (chain_append (chain, &view, testkeys_key (leave? 3: 4)), CHAT_OK);
+        const Chat__MembershipStatement *head = chain_head (chain);
+        msgstore_link_t stored = { id, epoch, link.statement, link.statement_len,
+                                   link.signature, link.signature_len, head->actor,
+                                   (int) head->action };
+        assert_int_equal (msgstore_conv_append (store, &stored, head->title,
+                                                (const char *const *) head->members,
+                                                head->n_members), CHAT_OK);
+        if (leave)
+            assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv),
+                              CHAT_ERR_NOT_FOUND);
+        chain_link_free (&link);
+        chain_destroy (&chain);
+    }
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 152);
+    assert_int_equal (conv.joined_seq, 1);
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "Alice", &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 1);
+    assert_int_equal (conv.joined_seq, 0);
+    //  A member list naming one person twice is refused, nothing changed
+    assert_int_equal (msgstore_conv_get (store, id, 16, &conv), CHAT_OK);
+    const char *twice [] = { "Alice", "Alice" };
+    msgstore_link_t next = { id, 153, cmid, 16, cmid, 16, "Alice", CHAIN_REKEY };
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    assert_int_equal (msgstore_conv_append (store, &next, "", twice, 2), CHAT_ERR_BAD_REQUEST);
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv), CHAT_OK);
+    assert_int_equal (conv.epoch, 152);
     //  An unknown conversation has nothing to append to
     uint8_t unknown [16] = { 0 };
     msgstore_link_t stray = { unknown, 2, cmid, 16, cmid, 16, "bob", CHAIN_REKEY };
@@ -378,6 +432,47 @@ test_page_uses_primary_key (void **state)
     assert_null (store);
 }
 
+//  A schema version 2 database (before members remembered their joining)
+//  is migrated: every member joined at epoch 1, before any message
+static void
+test_migrate_2_to_3 (void **state)
+{
+    (void) state;
+    char path [160];
+    snprintf (path, sizeof path, "%s/v2.db", s_dir);
+    msgstore_t *store = msgstore_open (path);
+    assert_non_null (store);
+    s_add_user (store, "Alice", 2);
+    s_add_user (store, "bob", 3);
+    const char *group [] = { "Alice", "bob" };
+    uint8_t id [16];
+    s_create (store, "Alice", 2, group, 2, false, "", id);
+    msgstore_destroy (&store);
+    //  Back to what version 2 was
+    sqlite3 *db;
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    assert_int_equal (sqlite3_exec (db,
+        "ALTER TABLE members DROP COLUMN joined_epoch;"
+        "ALTER TABLE members DROP COLUMN joined_seq;"
+        "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+    store = msgstore_open (path);
+    assert_non_null (store);
+    msgstore_conv_t conv;
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 1);
+    assert_int_equal (conv.joined_seq, 0);
+    msgstore_destroy (&store);
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    sqlite3_stmt *stmt;
+    assert_int_equal (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL),
+                      SQLITE_OK);
+    assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
+    assert_int_equal (sqlite3_column_int (stmt, 0), 3);
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+}
+
 //  A database protocol 1 wrote: refused, and left as it was
 static void
 test_protocol_1_refused (void **state)
@@ -414,6 +509,7 @@ main (void)
         cmocka_unit_test (test_chain_append),
         cmocka_unit_test (test_page_uses_primary_key),
         cmocka_unit_test (test_protocol_1_refused),
+        cmocka_unit_test (test_migrate_2_to_3),
     };
     int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
     testkeys_free ();
