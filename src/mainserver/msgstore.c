@@ -85,6 +85,7 @@ typedef enum {
     Q_CONV_PAIR,
     Q_CONV_INSERT,
     Q_CONV_HEAD,
+    Q_CONV_UNPAIR,
     Q_MEMBER_INSERT,
     Q_MEMBER_MARK,
     Q_MEMBER_SWEEP,
@@ -135,6 +136,8 @@ static const char *s_queries [Q_COUNT] = {
     //  A new link's members: every row is marked (joined_epoch negated),
     //  each member named is inserted (joining now, after the last message)
     //  or unmarked (kept as it joined), and what stays marked is swept
+    [Q_CONV_UNPAIR] =
+        "UPDATE conversations SET pair_key = NULL WHERE id = ?1",
     [Q_MEMBER_INSERT] =
         "INSERT INTO members (conversation_id, name_lower, joined_epoch, joined_seq)"
         " VALUES (?1, ?2, ?3, (SELECT last_seq FROM conversations WHERE id = ?1))"
@@ -752,6 +755,14 @@ msgstore_conv_append (msgstore_t *self, const msgstore_link_t *link,
     if (s_run (self, Q_SP_CONV))
         return CHAT_ERR_INTERNAL;
     rc = s_link_add (self, link, title, members, count);
+    //  A direct conversation someone left is no longer the pair's: the
+    //  next CREATE of the two makes a new one
+    if (rc == CHAT_OK && conv.direct && count < 2) {
+        sqlite3_stmt *stmt = s_stmt (self, Q_CONV_UNPAIR);
+        sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+        if (s_write (self, stmt, "conversation unpair") != SQLITE_DONE)
+            rc = CHAT_ERR_INTERNAL;
+    }
     return s_conv_savepoint_end (self, rc);
 }
 

@@ -156,7 +156,8 @@ int
 //  current: epoch (link->epoch, which must be the head's + 1), title, and
 //  the members (replaced by members: one who stays keeps the epoch and
 //  seq it joined at, a new one joins at link->epoch after the last
-//  message). All or nothing. CHAT_OK;
+//  message). A direct conversation left with fewer than two members is no
+//  longer the pair's (find_direct no longer finds it). All or nothing. CHAT_OK;
 //  CHAT_ERR_CHAIN_CONFLICT when the epoch is not the next one;
 //  CHAT_ERR_NOT_FOUND for an unknown conversation.
 int

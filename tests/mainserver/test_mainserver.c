@@ -2680,6 +2680,14 @@ test_change_direct (void **state)
     Chat__MainReply *reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
     assert_int_equal (reply->conversations->n_conversations, 0);
     chat__main_reply__free_unpacked (reply, NULL);
+    //  The pair's next direct conversation is a new one (bob is back in it)
+    const char *with_alice [] = { alice };
+    uint8_t again [16];
+    s_create_ok (b, bob, with_alice, 1, true, again);
+    assert_memory_not_equal (again, id, 16);
+    reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->conversations->n_conversations, 1);
+    chat__main_reply__free_unpacked (reply, NULL);
     msclient_destroy (&a);
     msclient_destroy (&b);
     msclient_destroy (&c);
