@@ -28,6 +28,11 @@ const char *plain_help [] = {
     "send CONV TEXT...                         send a message (\\n for a new line, \\\\ for \\)",
     "history CONV [AFTER_SEQ]                  messages of a conversation after a number",
     "members CONV                              who is in a conversation (and whom you verified)",
+    "add CONV USER [USER...]                   add people to a group (a new key for everyone)",
+    "remove CONV USER                          remove someone from a group (creator and admins)",
+    "leave CONV                                leave a conversation (1:1 too)",
+    "title CONV [TEXT...]                      set a group's title (none: clear it)",
+    "admin CONV USER                           make a member an admin (the creator only)",
     "verify USER                               show the safety number you and USER compare",
     "verify USER yes                           it matched: mark USER verified (or accept a changed key)",
     "password CURRENT NEW NEW_AGAIN            change your password",
@@ -418,6 +423,13 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
         case CHATCLIENT_EV_CONVERSATION:
             s_print_conv (self, true, ev->conversation);
             break;
+        case CHATCLIENT_EV_CHANGE:
+            s_line_begin (&line, self, "change");
+            s_line_word (&line, "conversation", ev->conversation->hex);
+            s_line_uint (&line, "epoch", ev->conversation->epoch, false);
+            s_line_text (&line, "text", ev->text, ev->text? strlen (ev->text): 0);
+            s_line_end (&line);
+            break;
         case CHATCLIENT_EV_MESSAGE:
             if (ev->message->live && !ev->message->local)
                 s_print_message (self, "msg", ev->message);
@@ -694,6 +706,47 @@ s_execute (plain_t *self, const char *line)
         else
             self->cmd = chatclient_create_conversation (self->client,
                                                         (const char **) args, (size_t) nargs);
+    }
+    else
+    if (streq (command, "add")) {
+        if (nargs < 2)
+            s_usage (self, "usage: add CONV USER [USER...]");
+        else
+        if (s_find_conv (self, args [0], &conv) == 0)
+            self->cmd = chatclient_add_members (self->client, conv,
+                                                (const char **) args + 1, (size_t) nargs - 1);
+    }
+    else
+    if (streq (command, "remove") || streq (command, "admin")) {
+        bool remove = streq (command, "remove");
+        if (nargs != 2)
+            s_usage (self, remove? "usage: remove CONV USER": "usage: admin CONV USER");
+        else
+        if (s_find_conv (self, args [0], &conv) == 0)
+            self->cmd = remove? chatclient_remove_member (self->client, conv, args [1])
+                              : chatclient_make_admin (self->client, conv, args [1]);
+    }
+    else
+    if (streq (command, "leave")) {
+        if (nargs != 1)
+            s_usage (self, "usage: leave CONV");
+        else
+        if (s_find_conv (self, args [0], &conv) == 0)
+            self->cmd = chatclient_leave (self->client, conv);
+    }
+    else
+    if (streq (command, "title")) {
+        size_t len = 0;
+        char *text = nargs >= 2 ? plainfmt_unescape (rest, &len) : strdup ("");
+        if (nargs < 1)
+            s_usage (self, "usage: title CONV [TEXT...]");
+        else
+        if (!text || strlen (text) != len)
+            s_usage (self, "bad escape in the title (use \\\\ \\xHH; no NUL)");
+        else
+        if (s_find_conv (self, args [0], &conv) == 0)
+            self->cmd = chatclient_set_title (self->client, conv, text);
+        free (text);
     }
     else
     if (streq (command, "open")) {
