@@ -26,8 +26,8 @@
 #define INDENT 6
 
 static const char *s_commands [] = {
-    "/help", "/logout", "/members", "/new", "/open", "/password", "/quit", "/refresh",
-    "/verify"
+    "/add", "/admin", "/help", "/leave", "/logout", "/members", "/new", "/open",
+    "/password", "/quit", "/refresh", "/remove", "/title", "/verify"
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
 
@@ -37,6 +37,11 @@ static const char *s_help [] = {
     "  /refresh      list the conversations again and fetch anything missed       (F5)",
     "  /open N       open conversation N of the list                            (Alt-N)",
     "  /members      who is in the open conversation, and whom you verified",
+    "  /add NAME...  add people to the open group (everyone gets a new key)",
+    "  /remove NAME  remove someone from the open group (its creator and admins)",
+    "  /leave        leave the open conversation (a 1:1 too)",
+    "  /title TEXT   set the open group's title (no text: clear it)",
+    "  /admin NAME   make a member an admin (the group's creator only)",
     "  /verify NAME  the safety number you and NAME compare; y marks NAME verified",
     "  /password     change your password (asked for, hidden; Esc cancels)",
     "  /logout       log out and go back to the login screen",
@@ -190,6 +195,51 @@ s_switch (tui_main_t *self, tui_frame_t *frame, int step)
     s_open_index_at (self, frame, (size_t) next);
 }
 
+//  /add NAME..., /remove NAME, /admin NAME, /leave, /title TEXT on the open
+//  conversation; the library says how it went (CONVERSATION or ERROR)
+static void
+s_change (tui_main_t *self, tui_frame_t *frame, const char *word, const char *arg,
+          const char *line)
+{
+    if (!self->has_open) {
+        tui_frame_status (frame, true, "No conversation is open");
+        return;
+    }
+    if (streq (word, "/leave"))
+        chatclient_leave (self->client, self->open_id);
+    else
+    if (streq (word, "/title")) {
+        //  the rest of the line, spaces kept
+        const char *title = line + strlen ("/title");
+        while (*title == ' ')
+            title++;
+        chatclient_set_title (self->client, self->open_id, title);
+    }
+    else
+    if (!arg)
+        tui_frame_status (frame, true, "%s NAME: whom?", word);
+    else
+    if (streq (word, "/remove"))
+        chatclient_remove_member (self->client, self->open_id, arg);
+    else
+    if (streq (word, "/admin"))
+        chatclient_make_admin (self->client, self->open_id, arg);
+    else {
+        //  /add: every name on the line
+        char *copy = strdup (line + strlen ("/add"));
+        const char *names [256];       //  a group has at most 256 members
+        size_t count = 0;
+        char *saveptr = NULL;
+        for (char *name = copy? strtok_r (copy, " ", &saveptr): NULL;
+             name && count < sizeof names / sizeof names [0];
+             name = strtok_r (NULL, " ", &saveptr))
+            names [count++] = name;
+        chatclient_add_members (self->client, self->open_id, names, count);
+        free (copy);
+    }
+    tui_frame_status (frame, false, "Changing the conversation...");
+}
+
 //  A command line; what the manager is to do about it.
 static tui_action_t
 s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
@@ -235,6 +285,10 @@ s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
     else
     if (streq (word, "/password"))
         tui_identity_password (self->identity, frame);
+    else
+    if (streq (word, "/add") || streq (word, "/remove") || streq (word, "/admin")
+    ||  streq (word, "/leave") || streq (word, "/title"))
+        s_change (self, frame, word, arg, line);
     else
     if (streq (word, "/open")) {
         const chatclient_conversation_t *conv = NULL;
@@ -406,6 +460,12 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
                         CHATCLIENT_ID_SIZE) == 0
             &&  active)
                 chatclient_mark_read (self->client, self->open_id);
+            break;
+        case CHATCLIENT_EV_CHANGE:
+            //  A change of the open conversation: said on the status line
+            if (self->has_open && event->conversation && event->text && active
+            &&  memcmp (event->conversation->id, self->open_id, CHATCLIENT_ID_SIZE) == 0)
+                tui_frame_status (frame, false, "%s", event->text);
             break;
         case CHATCLIENT_EV_OPENED:
             if (event->cmd == self->open_cmd)
