@@ -114,6 +114,20 @@ s_store (msreq_t *req, const Chat__SignedStatement *link,
     return rc;
 }
 
+//  The quota of conversations others put each of names in
+static int
+s_added_check (msreq_t *req, char **names, size_t count)
+{
+    msquota_refusal_t refusal;
+    int rc = msquota_added_check (req->ctx->quotas, req->session->username, names, count,
+                                  &refusal);
+    if (rc != CHAT_OK) {
+        req->text = msarena_strdup (req->arena, refusal.text);
+        req->retry_ms = refusal.retry_ms;
+    }
+    return rc;
+}
+
 int
 msconv_create (msreq_t *req, Chat__CreateConversationRequest *body)
 {
@@ -143,10 +157,16 @@ msconv_create (msreq_t *req, Chat__CreateConversationRequest *body)
         req->text = "conversation id in use";
         rc = CHAT_ERR_BAD_REQUEST;
     }
+    //  Nobody is put in more conversations an hour than added_per_hour
+    if (rc == CHAT_OK && !existing)
+        rc = s_added_check (req, statement->members, statement->n_members);
     if (rc == CHAT_OK && !existing) {
         rc = s_store (req, body->statement, statement, &conv);
-        if (rc == CHAT_OK)
+        if (rc == CHAT_OK) {
             msquota_conversation_take (req->ctx->quotas, req->session->username);
+            msquota_added_take (req->ctx->quotas, req->session->username,
+                                statement->members, statement->n_members);
+        }
     }
     if (rc == CHAT_OK)
         rc = s_summary (req, &conv, &summary);
@@ -250,6 +270,11 @@ msconv_change (msreq_t *req, Chat__ChangeConversationRequest *body)
     int rc = mschain_check_change (req, body->statement, &conv, &statement);
     if (rc != CHAT_OK)
         return rc;
+    bool add = statement->action == CHAT__STATEMENT_ACTION__ACTION_ADD;
+    if (add && (rc = s_added_check (req, statement->subjects, statement->n_subjects))) {
+        protobuf_c_message_free_unpacked (&statement->base, NULL);
+        return rc;
+    }
     //  Who hears of it: the members before (a leaver's or removed member's
     //  other sessions learn they are out) and after (who was added)
     msoutbox_target_t *before = NULL;
@@ -273,6 +298,9 @@ msconv_change (msreq_t *req, Chat__ChangeConversationRequest *body)
     if (rc == CHAT_ERR_CHAIN_CONFLICT)
         req->text = "not built on the chain's current head: fetch the chain, "
                     "rebuild on its head and send again";
+    if (rc == CHAT_OK && add)
+        msquota_added_take (req->ctx->quotas, req->session->username, statement->subjects,
+                            statement->n_subjects);
     if (rc == CHAT_OK)
         rc = msgstore_conv_get (req->ctx->store, conv.id, MSGSTORE_ID_SIZE, &conv);
     Chat__ConversationSummary *summary = NULL;

@@ -2738,6 +2738,38 @@ test_change_too_many (void **state)
     msclient_destroy (&b);
 }
 
+//  Nobody is put in more than added_per_hour conversations an hour by
+//  others, by creating or by adding: the adder hears RATE_LIMITED
+static void
+test_added_quota (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], victim [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    s_name (victim, "victim");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    msclient_t *v = s_user (victim, true, NULL);
+    s_limit ("added_per_hour", "2");
+    const char *others [] = { victim, bob };
+    uint8_t id [16];
+    s_create_ok (a, alice, others, 2, false, id);
+    //  the creator itself is not counted: bob, the victim at 1
+    const char *only_bob [] = { bob };
+    uint8_t group [16];
+    s_create_ok (a, alice, only_bob, 1, false, group);
+    const char *add [] = { victim };
+    assert_int_equal (s_change (a, group, CHAIN_ADD, alice, add, 1, NULL), CHAT_OK);
+    //  the victim is at 2 now: a third conversation by anyone is refused
+    Chat__MainReply *reply = s_create (b, bob, add, 1, false, NULL);
+    s_refused (reply, CHAT_ERR_RATE_LIMITED, 3600 * 1000);
+    s_limit ("added_per_hour", "100");
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+    msclient_destroy (&v);
+}
+
 int
 main (void)
 {
@@ -2769,6 +2801,7 @@ main (void)
         cmocka_unit_test (test_change_flow),
         cmocka_unit_test (test_change_direct),
         cmocka_unit_test (test_change_too_many),
+        cmocka_unit_test (test_added_quota),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
