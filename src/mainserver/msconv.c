@@ -353,26 +353,85 @@ s_collect_conv (const msgstore_conv_t *conv, void *arg)
     return 0;
 }
 
-int
-msconv_list (msreq_t *req)
+//  The cursor after conv: its last_time, created_at (big-endian) and id
+static void
+s_cursor (msreq_t *req, const msgstore_conv_t *conv, ProtobufCBinaryData *cursor)
 {
+    uint8_t *data = (uint8_t *) msarena_alloc (req->arena, MSCONV_CURSOR_SIZE);
+    for (int i = 0; i < 8; i++) {
+        data [i] = (uint8_t) ((uint64_t) conv->last_time >> (56 - 8 * i));
+        data [8 + i] = (uint8_t) ((uint64_t) conv->created_at >> (56 - 8 * i));
+    }
+    memcpy (data + 16, conv->id, MSGSTORE_ID_SIZE);
+    cursor->data = data;
+    cursor->len = MSCONV_CURSOR_SIZE;
+}
+
+//  What a cursor says: CHAT_OK, or CHAT_ERR_BAD_REQUEST for one we never made
+static int
+s_cursor_read (const ProtobufCBinaryData *cursor, msgstore_conv_t *after)
+{
+    if (cursor->len != MSCONV_CURSOR_SIZE)
+        return CHAT_ERR_BAD_REQUEST;
+    memset (after, 0, sizeof *after);
+    uint64_t last_time = 0, created_at = 0;
+    for (int i = 0; i < 8; i++) {
+        last_time = (last_time << 8) | cursor->data [i];
+        created_at = (created_at << 8) | cursor->data [8 + i];
+    }
+    after->last_time = (int64_t) last_time;
+    after->created_at = (int64_t) created_at;
+    memcpy (after->id, cursor->data + 16, MSGSTORE_ID_SIZE);
+    return CHAT_OK;
+}
+
+int
+msconv_list (msreq_t *req, Chat__ListConversationsRequest *body)
+{
+    msgstore_conv_t after;
+    bool from_cursor = body && body->cursor.len > 0;
+    if (from_cursor && s_cursor_read (&body->cursor, &after) != CHAT_OK) {
+        req->text = "not a cursor this server gave";
+        return CHAT_ERR_BAD_REQUEST;
+    }
     conv_collect_t collect = { req, zlistx_new () };
     assert (collect.convs);
-    int rc = msgstore_conv_each_of (req->ctx->store, req->session->username,
+    //  One more than a page tells whether there is more
+    int rc = msgstore_conv_page_of (req->ctx->store, req->session->username,
+                                    from_cursor? &after: NULL, MSCONV_LIST_PAGE + 1,
                                     s_collect_conv, &collect);
     Chat__ConversationList *list = (Chat__ConversationList *)
         msarena_alloc (req->arena, sizeof *list);
     chat__conversation_list__init (list);
-    size_t count = zlistx_size (collect.convs);
     list->conversations = (Chat__ConversationSummary **)
-        msarena_alloc (req->arena, sizeof (void *) * (count + 1));
+        msarena_alloc (req->arena, sizeof (void *) * (MSCONV_LIST_PAGE + 1));
+    size_t bytes = 0;
+    bool more = false;
+    const msgstore_conv_t *last = NULL;
     msgstore_conv_t *conv = (msgstore_conv_t *) zlistx_first (collect.convs);
     while (rc == CHAT_OK && conv) {
-        rc = s_summary (req, conv, &list->conversations [list->n_conversations]);
-        if (rc == CHAT_OK)
-            list->n_conversations++;
+        Chat__ConversationSummary *summary = NULL;
+        if (list->n_conversations == MSCONV_LIST_PAGE) {
+            more = true;
+            break;
+        }
+        rc = s_summary (req, conv, &summary);
+        if (rc != CHAT_OK)
+            break;
+        //  At most a page of bytes too (256 members of long names make a
+        //  summary of about 9 KB); always at least one
+        size_t size = protobuf_c_message_get_packed_size (&summary->base) + 8;
+        if (list->n_conversations > 0 && bytes + size > WIRE_PAGE_BYTES) {
+            more = true;
+            break;
+        }
+        bytes += size;
+        list->conversations [list->n_conversations++] = summary;
+        last = conv;
         conv = (msgstore_conv_t *) zlistx_next (collect.convs);
     }
+    if (rc == CHAT_OK && more && last)
+        s_cursor (req, last, &list->next_cursor);
     zlistx_destroy (&collect.convs);
     if (rc != CHAT_OK)
         return rc;

@@ -15,6 +15,8 @@
 
 #define MSCONV_CHAIN_PAGE 100           //  links in one get_chain reply, at most
                                         //  (and WIRE_PAGE_BYTES of them)
+#define MSCONV_LIST_PAGE 100            //  summaries in one conversations reply
+#define MSCONV_CURSOR_SIZE 32           //  last_time, created_at, id
 
 int
     msconv_create (msreq_t *req, Chat__CreateConversationRequest *body);
@@ -24,8 +26,10 @@ int
 //  and after the change.
 int
     msconv_change (msreq_t *req, Chat__ChangeConversationRequest *body);
+//  A page of the caller's conversations (MSCONV_LIST_PAGE, and
+//  WIRE_PAGE_BYTES of summaries), with the cursor of the next.
 int
-    msconv_list (msreq_t *req);
+    msconv_list (msreq_t *req, Chat__ListConversationsRequest *body);
 int
     msconv_members (msreq_t *req, Chat__GetMembersRequest *body);
 int

@@ -96,6 +96,7 @@ typedef enum {
     Q_CONV_MEMBERS,
     Q_CONV_EACH_OF,
     Q_CONV_EACH,
+    Q_CONV_PAGE_OF,
     Q_MSG_FIND,
     Q_MSG_NEXT,
     Q_MSG_INSERT,
@@ -168,6 +169,12 @@ static const char *s_queries [Q_COUNT] = {
         " c.creator, m.joined_epoch, m.joined_seq"
         " FROM members m JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.name_lower = ?1 ORDER BY c.last_time DESC, c.created_at DESC",
+    [Q_CONV_PAGE_OF] =
+        "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
+        " c.creator, m.joined_epoch, m.joined_seq"
+        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
+        " WHERE m.name_lower = ?1 AND (c.last_time, c.created_at, c.id) < (?2, ?3, ?4)"
+        " ORDER BY c.last_time DESC, c.created_at DESC, c.id DESC LIMIT ?5",
     [Q_CONV_EACH] =
         "SELECT " CONV_COLUMNS " FROM conversations"
         " ORDER BY last_time DESC, created_at DESC",
@@ -845,6 +852,28 @@ msgstore_conv_each_of (msgstore_t *self, const char *name,
     credential_username_fold (name, lower, sizeof lower);
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_EACH_OF);
     sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
+    return s_conv_iterate (self, stmt, fn, arg);
+}
+
+int
+msgstore_conv_page_of (msgstore_t *self, const char *name, const msgstore_conv_t *after,
+                       uint32_t limit, msgstore_conv_fn *fn, void *arg)
+{
+    assert (self && name && fn);
+    char lower [USERNAME_MAX + 1];
+    credential_username_fold (name, lower, sizeof lower);
+    //  From the first: past anything a row can hold (an id of 17 bytes
+    //  sorts after every 16-byte one)
+    static const uint8_t past [MSGSTORE_ID_SIZE + 1] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_PAGE_OF);
+    sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 2, after? after->last_time: INT64_MAX);
+    sqlite3_bind_int64 (stmt, 3, after? after->created_at: INT64_MAX);
+    sqlite3_bind_blob (stmt, 4, after? after->id: past,
+                       after? MSGSTORE_ID_SIZE: (int) sizeof past, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 5, limit);
     return s_conv_iterate (self, stmt, fn, arg);
 }
 

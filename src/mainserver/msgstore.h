@@ -187,6 +187,12 @@ int
 int
     msgstore_conv_each_of (msgstore_t *self, const char *name,
                            msgstore_conv_fn *fn, void *arg);
+//  A page of them: at most limit, in the order (last_time, created_at, id)
+//  descending, each after the conversation `after` names by those three
+//  (NULL: from the first).
+int
+    msgstore_conv_page_of (msgstore_t *self, const char *name, const msgstore_conv_t *after,
+                           uint32_t limit, msgstore_conv_fn *fn, void *arg);
 //  Every conversation, most recently active first.
 int
     msgstore_conv_each (msgstore_t *self, msgstore_conv_fn *fn, void *arg);

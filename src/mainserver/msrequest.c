@@ -40,7 +40,7 @@ s_dispatch (msreq_t *req, Chat__MainRequest *request)
         case CHAT__MAIN_REQUEST__BODY_LIST_USERS:
             return msaccount_users (req);
         case CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS:
-            return msconv_list (req);
+            return msconv_list (req, request->list_conversations);
         case CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION:
             return msconv_create (req, request->create_conversation);
         case CHAT__MAIN_REQUEST__BODY_GET_MEMBERS:

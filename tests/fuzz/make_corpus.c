@@ -394,6 +394,8 @@ s_main (void)
     Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
     login.certificate = reg.certificate;
     Chat__ListConversationsRequest list = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
+    list.cursor.data = s_bytes32;
+    list.cursor.len = 32;
     Chat__GetMessagesRequest get = CHAT__GET_MESSAGES_REQUEST__INIT;
     get.conversation_id.data = s_id;
     get.conversation_id.len = 16;
@@ -465,6 +467,8 @@ s_main (void)
     Chat__ConversationList clist = CHAT__CONVERSATION_LIST__INIT;
     clist.n_conversations = 2;
     clist.conversations = summaries;
+    clist.next_cursor.data = s_bytes32;
+    clist.next_cursor.len = 32;
     Chat__StoredMessage stored = CHAT__STORED_MESSAGE__INIT;
     stored.conversation_id = get.conversation_id;
     stored.seq = 12;

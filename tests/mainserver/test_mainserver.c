@@ -2770,6 +2770,80 @@ test_added_quota (void **state)
     msclient_destroy (&v);
 }
 
+static Chat__MainReply *
+s_list_page (msclient_t *client, const ProtobufCBinaryData *cursor)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__ListConversationsRequest list = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
+    if (cursor)
+        list.cursor = *cursor;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS;
+    request.list_conversations = &list;
+    return s_call (client, &request);
+}
+
+//  The list comes in pages of 100, most recently active first, each
+//  conversation once, whatever one is in
+static void
+test_list_pages (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    s_limit ("conversations_per_hour", "0");
+    s_limit ("added_per_hour", "0");
+    const char *others [] = { bob };
+    uint8_t ids [250][16];
+    for (size_t i = 0; i < 250; i++)
+        s_create_ok (a, alice, others, 1, false, ids [i]);
+    s_limit ("conversations_per_hour", "120");
+    s_limit ("added_per_hour", "100");
+    //  the oldest becomes the most recently active
+    s_send_ok (a, ids [0], NULL);
+    s_drain (b);
+    size_t pages = 0, total = 0;
+    bool seen [250] = { false };
+    ProtobufCBinaryData cursor = { 0, NULL };
+    uint8_t *held = NULL;
+    do {
+        Chat__MainReply *reply = s_list_page (b, pages? &cursor: NULL);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        Chat__ConversationList *list = reply->conversations;
+        assert_true (list->n_conversations <= 100);
+        if (pages == 0)
+            assert_memory_equal (list->conversations [0]->conversation_id.data, ids [0], 16);
+        for (size_t i = 0; i < list->n_conversations; i++)
+            for (size_t j = 0; j < 250; j++)
+                if (memcmp (list->conversations [i]->conversation_id.data, ids [j], 16) == 0) {
+                    assert_false (seen [j]);
+                    seen [j] = true;
+                    total++;
+                }
+        free (held);
+        held = NULL;
+        cursor.len = list->next_cursor.len;
+        if (cursor.len) {
+            held = malloc (cursor.len);
+            memcpy (held, list->next_cursor.data, cursor.len);
+        }
+        cursor.data = held;
+        pages++;
+        chat__main_reply__free_unpacked (reply, NULL);
+    } while (cursor.len);
+    free (held);
+    assert_int_equal (pages, 3);
+    assert_int_equal (total, 250);
+    //  a cursor the server never made
+    uint8_t junk [5] = { 1, 2, 3, 4, 5 };
+    ProtobufCBinaryData bad = { sizeof junk, junk };
+    s_code (s_list_page (b, &bad), CHAT_ERR_BAD_REQUEST);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -2802,6 +2876,7 @@ main (void)
         cmocka_unit_test (test_change_direct),
         cmocka_unit_test (test_change_too_many),
         cmocka_unit_test (test_added_quota),
+        cmocka_unit_test (test_list_pages),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

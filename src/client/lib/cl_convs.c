@@ -30,6 +30,7 @@
 #define UPLOAD_ATTEMPTS     3       //  put_keys, with a fresh ticket each time
 #define STALE_ATTEMPTS      3       //  a send under an epoch gone stale
 #define CHANGE_ATTEMPTS     5       //  a change that lost the race for the head
+#define LIST_CURSOR_MAX     256     //  bytes of a list cursor we send back
 
 typedef enum { WAIT_OPEN, WAIT_HISTORY, WAIT_MEMBERS, WAIT_SHOWN } wait_kind_t;
 
@@ -173,6 +174,9 @@ static void
     s_fetch (cl_convs_t *self, conv_t *conv, bool from_zero);
 static void
     s_list (cl_convs_t *self, uint32_t cmd, bool first);
+static void
+    s_list_page (cl_convs_t *self, uint32_t cmd, bool first,
+                 const ProtobufCBinaryData *cursor);
 static void
     s_fetch_chain (cl_convs_t *self, conv_t *conv);
 static void
@@ -877,11 +881,13 @@ s_settle_lists (cl_convs_t *self)
     }
 }
 
+//  A page of the list; the next is asked for at once, and the list is
+//  answered after the last. first: the pages of the first list after login
+//  (what they name existed before the session: history, not news).
 static void
-s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list)
+s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list, bool first)
 {
-    bool first = !self->first_list_done;
-    self->first_list_done = true;
+    first = first || !self->first_list_done;
     for (size_t i = 0; i < list->n_conversations; i++) {
         bool created = false;
         conv_t *conv = s_merge (self, list->conversations [i], first, &created);
@@ -894,6 +900,11 @@ s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list)
         ||  conv->server_epoch > convstate_epoch (conv->state))
             s_fetch_chain (self, conv);
     }
+    if (list->next_cursor.len > 0 && list->next_cursor.len <= LIST_CURSOR_MAX) {
+        s_list_page (self, cmd, first, &list->next_cursor);
+        return;
+    }
+    self->first_list_done = true;
     if (cmd || first) {
         listwait_t *wait = calloc (1, sizeof (listwait_t));
         assert (wait);
@@ -2067,7 +2078,8 @@ s_on_reply (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
     switch ((c_tag_t) outcome->tag) {
         case C_LIST:
         case C_LIST_FIRST:
-            s_on_list (self, outcome->cmd, main->conversations);
+            s_on_list (self, outcome->cmd, main->conversations,
+                       outcome->tag == C_LIST_FIRST);
             return true;
         case C_CREATE:
             about->create = NULL;
@@ -2233,7 +2245,16 @@ s_on_contacts (void *arg, cl_event_t *event)
 static void
 s_list (cl_convs_t *self, uint32_t cmd, bool first)
 {
+    s_list_page (self, cmd, first, NULL);
+}
+
+//  One page of the list: from the start, or after cursor
+static void
+s_list_page (cl_convs_t *self, uint32_t cmd, bool first, const ProtobufCBinaryData *cursor)
+{
     Chat__ListConversationsRequest body = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
+    if (cursor)
+        body.cursor = *cursor;
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS;
     req.list_conversations = &body;
