@@ -34,6 +34,7 @@ s_summary (msreq_t *req, const msgstore_conv_t *conv, Chat__ConversationSummary 
     summary->epoch = conv->epoch;
     summary->title = msarena_strdup (req->arena, conv->title);
     summary->direct = conv->direct;
+    summary->request = conv->request;
     zlistx_t *names;
     int rc = msgstore_conv_members (req->ctx->store, conv->id, &names);
     if (rc != CHAT_OK)
@@ -437,6 +438,28 @@ msconv_list (msreq_t *req, Chat__ListConversationsRequest *body)
         return rc;
     req->reply->body_case = CHAT__MAIN_REPLY__BODY_CONVERSATIONS;
     req->reply->conversations = list;
+    return CHAT_OK;
+}
+
+int
+msconv_accept (msreq_t *req, Chat__AcceptConversationRequest *body)
+{
+    msgstore_conv_t conv;
+    int rc = msconv_of_member (req, body->conversation_id, &conv);
+    if (rc == CHAT_OK && conv.request) {
+        rc = msgstore_member_accept (req->ctx->store, conv.id, req->session->username);
+        //  Pushes reach the member from now on
+        msonline_members_changed (req->ctx->online, conv.id);
+        if (rc == CHAT_OK)
+            rc = msconv_of_member (req, body->conversation_id, &conv);
+    }
+    Chat__ConversationSummary *summary = NULL;
+    if (rc == CHAT_OK)
+        rc = s_summary (req, &conv, &summary);
+    if (rc != CHAT_OK)
+        return rc == CHAT_ERR_NOT_FOUND? rc: CHAT_ERR_INTERNAL;
+    req->reply->body_case = CHAT__MAIN_REPLY__BODY_ACCEPTED;
+    req->reply->accepted = summary;
     return CHAT_OK;
 }
 

@@ -32,6 +32,9 @@ int
     msconv_list (msreq_t *req, Chat__ListConversationsRequest *body);
 int
     msconv_members (msreq_t *req, Chat__GetMembersRequest *body);
+//  The caller accepts a message request (nothing to do for one accepted).
+int
+    msconv_accept (msreq_t *req, Chat__AcceptConversationRequest *body);
 int
     msconv_chain (msreq_t *req, Chat__GetChainRequest *body);
 int

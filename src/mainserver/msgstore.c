@@ -67,10 +67,13 @@ static const char *s_schema =
 //  user_version 2 + N to 3 + N. Never edit a released entry; add one.
 static const char *s_migrations [] = {
     //  3: membership changes (issue 15). Each member row remembers the
-    //  epoch it joined at and the last message seq before it: a member
-    //  added later reads only what follows
+    //  epoch it joined at and the last message seq before it (a member
+    //  added later reads only what follows), and whether the member
+    //  accepted it (a conversation someone it shares none with put it in is
+    //  a request until accepted)
     "ALTER TABLE members ADD COLUMN joined_epoch INTEGER NOT NULL DEFAULT 1;"
-    "ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;",
+    "ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE members ADD COLUMN accepted INTEGER NOT NULL DEFAULT 1;",
     NULL
 };
 #define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0] - 1)
@@ -88,6 +91,7 @@ typedef enum {
     Q_CONV_UNPAIR,
     Q_MEMBER_INSERT,
     Q_MEMBER_MARK,
+    Q_MEMBER_ACCEPT,
     Q_MEMBER_SWEEP,
     Q_LINK_INSERT,
     Q_LINK_PAGE,
@@ -139,11 +143,19 @@ static const char *s_queries [Q_COUNT] = {
     //  or unmarked (kept as it joined), and what stays marked is swept
     [Q_CONV_UNPAIR] =
         "UPDATE conversations SET pair_key = NULL WHERE id = ?1",
+    //  A new member has accepted when it is the actor, or already shares
+    //  a conversation it accepted with the actor; else it is a request
     [Q_MEMBER_INSERT] =
-        "INSERT INTO members (conversation_id, name_lower, joined_epoch, joined_seq)"
-        " VALUES (?1, ?2, ?3, (SELECT last_seq FROM conversations WHERE id = ?1))"
+        "INSERT INTO members (conversation_id, name_lower, joined_epoch, joined_seq, accepted)"
+        " VALUES (?1, ?2, ?3, (SELECT last_seq FROM conversations WHERE id = ?1),"
+        "  ?2 = ?4 OR EXISTS (SELECT 1 FROM members x JOIN members y"
+        "   ON y.conversation_id = x.conversation_id AND y.name_lower = ?4"
+        "   WHERE x.name_lower = ?2 AND x.accepted = 1 AND x.conversation_id != ?1))"
         " ON CONFLICT (conversation_id, name_lower)"
         " DO UPDATE SET joined_epoch = -joined_epoch WHERE joined_epoch < 0",
+    [Q_MEMBER_ACCEPT] =
+        "UPDATE members SET accepted = 1 WHERE conversation_id = ?1 AND name_lower = ?2",
+
     [Q_MEMBER_MARK] =
         "UPDATE members SET joined_epoch = -joined_epoch WHERE conversation_id = ?1",
     [Q_MEMBER_SWEEP] =
@@ -158,7 +170,7 @@ static const char *s_queries [Q_COUNT] = {
         "SELECT " CONV_COLUMNS " FROM conversations WHERE id = ?1",
     [Q_CONV_GET_MEMBER] =
         "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
-        " c.creator, m.joined_epoch, m.joined_seq"
+        " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
         " FROM members m JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.conversation_id = ?1 AND m.name_lower = ?2",
     [Q_CONV_MEMBERS] =
@@ -166,12 +178,12 @@ static const char *s_queries [Q_COUNT] = {
         " WHERE m.conversation_id = ?1 ORDER BY m.name_lower",
     [Q_CONV_EACH_OF] =
         "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
-        " c.creator, m.joined_epoch, m.joined_seq"
+        " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
         " FROM members m JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.name_lower = ?1 ORDER BY c.last_time DESC, c.created_at DESC",
     [Q_CONV_PAGE_OF] =
         "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
-        " c.creator, m.joined_epoch, m.joined_seq"
+        " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
         " FROM members m JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.name_lower = ?1 AND (c.last_time, c.created_at, c.id) < (?2, ?3, ?4)"
         " ORDER BY c.last_time DESC, c.created_at DESC, c.id DESC LIMIT ?5",
@@ -212,6 +224,10 @@ struct _msgstore_t {
     sqlite3_stmt *stmt [Q_COUNT];
     char *path;
 };
+
+static int
+    s_names (msgstore_t *self, query_t query, const uint8_t id [MSGSTORE_ID_SIZE],
+             zlistx_t **names);
 
 static int
 s_fail (msgstore_t *self, const char *what)
@@ -583,11 +599,12 @@ s_conv_row (sqlite3_stmt *stmt, msgstore_conv_t *conv)
     const char *creator = (const char *) sqlite3_column_text (stmt, 7);
     snprintf (conv->creator, sizeof conv->creator, "%s", creator? creator: "");
     //  Read as a member: when that member joined
-    if (sqlite3_column_count (stmt) > 9) {
+    if (sqlite3_column_count (stmt) > 10) {
         sqlite3_int64 joined_epoch = sqlite3_column_int64 (stmt, 8);
         sqlite3_int64 joined_seq = sqlite3_column_int64 (stmt, 9);
         conv->joined_epoch = joined_epoch > 0? (uint64_t) joined_epoch: 0;
         conv->joined_seq = joined_seq > 0? (uint64_t) joined_seq: 0;
+        conv->request = sqlite3_column_int (stmt, 10) == 0;
     }
 }
 
@@ -677,6 +694,9 @@ s_link_add (msgstore_t *self, const msgstore_link_t *link, const char *title,
         sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) link->epoch);
+        char actor [USERNAME_MAX + 1];
+        credential_username_fold (link->actor, actor, sizeof actor);
+        sqlite3_bind_text (stmt, 4, actor, -1, SQLITE_TRANSIENT);
         //  A name twice (the second changes no row), or one not known: the
         //  caller's mistake
         rc = s_write (self, stmt, "member insert");
@@ -802,8 +822,31 @@ msgstore_conv_get_as_member (msgstore_t *self, const uint8_t *id, size_t id_len,
 }
 
 int
+msgstore_member_accept (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                        const char *name)
+{
+    assert (self && id && name);
+    char lower [USERNAME_MAX + 1];
+    credential_username_fold (name, lower, sizeof lower);
+    sqlite3_stmt *stmt = s_stmt (self, Q_MEMBER_ACCEPT);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
+    if (s_write (self, stmt, "member accept") != SQLITE_DONE)
+        return CHAT_ERR_INTERNAL;
+    return sqlite3_changes (self->db) == 1? CHAT_OK: CHAT_ERR_NOT_FOUND;
+}
+
+int
 msgstore_conv_members (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                        zlistx_t **names)
+{
+    return s_names (self, Q_CONV_MEMBERS, id, names);
+}
+
+//  The names a query of members yields, ordered
+static int
+s_names (msgstore_t *self, query_t query, const uint8_t id [MSGSTORE_ID_SIZE],
+         zlistx_t **names)
 {
     assert (self);
     assert (id);
@@ -811,7 +854,7 @@ msgstore_conv_members (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
     zlistx_t *list = zlistx_new ();
     assert (list);
     zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
-    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_MEMBERS);
+    sqlite3_stmt *stmt = s_stmt (self, query);
     sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
     int rc;
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)

@@ -66,6 +66,9 @@ typedef struct {
     //  member may read the messages after it only)
     uint64_t joined_epoch;
     uint64_t joined_seq;
+    bool request;               //  ... and whether it is a request for that
+                                //  member (put in by someone it shared no
+                                //  accepted conversation with; not accepted)
 } msgstore_conv_t;
 
 //  One link of a conversation's chain, as stored.
@@ -183,6 +186,11 @@ int
 int
     msgstore_conv_members (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                            zlistx_t **names);
+//  name accepts the conversation (it is no longer a request for them).
+//  CHAT_OK, or CHAT_ERR_NOT_FOUND when name is not a member.
+int
+    msgstore_member_accept (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                            const char *name);
 //  The conversations name is in, most recently active first.
 int
     msgstore_conv_each_of (msgstore_t *self, const char *name,

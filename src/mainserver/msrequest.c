@@ -23,6 +23,7 @@ s_request_name (Chat__MainRequest__BodyCase body)
         case CHAT__MAIN_REQUEST__BODY_GET_CHAIN:           return "get-chain";
         case CHAT__MAIN_REQUEST__BODY_KEY_TICKET:          return "key-ticket";
         case CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION: return "change-conversation";
+        case CHAT__MAIN_REQUEST__BODY_ACCEPT_CONVERSATION: return "accept-conversation";
         default:                                           return "unknown";
     }
 }
@@ -51,6 +52,8 @@ s_dispatch (msreq_t *req, Chat__MainRequest *request)
             return msconv_key_ticket (req, request->key_ticket);
         case CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION:
             return msconv_change (req, request->change_conversation);
+        case CHAT__MAIN_REQUEST__BODY_ACCEPT_CONVERSATION:
+            return msconv_accept (req, request->accept_conversation);
         case CHAT__MAIN_REQUEST__BODY_GET_MESSAGES:
             return msmessage_page (req, request->get_messages);
         case CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE:

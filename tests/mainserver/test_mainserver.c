@@ -2844,6 +2844,85 @@ test_list_pages (void **state)
     msclient_destroy (&b);
 }
 
+static Chat__MainReply *
+s_accept (msclient_t *client, const uint8_t *id)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__AcceptConversationRequest accept = CHAT__ACCEPT_CONVERSATION_REQUEST__INIT;
+    accept.conversation_id.data = (uint8_t *) id;
+    accept.conversation_id.len = 16;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_ACCEPT_CONVERSATION;
+    request.accept_conversation = &accept;
+    return s_call (client, &request);
+}
+
+//  Whether conversation id is a request for client, by get_members
+static bool
+s_is_request (msclient_t *client, const uint8_t *id)
+{
+    Chat__MainReply *reply = s_get_members (client, id, 16);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    bool request = reply->members->request;
+    chat__main_reply__free_unpacked (reply, NULL);
+    return request;
+}
+
+//  A conversation made or joined by someone you share no accepted
+//  conversation with is a request for you until you accept it
+static void
+test_requests (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], carol [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    s_name (carol, "carol");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    msclient_t *c = s_user (carol, true, NULL);
+    const char *with_bob [] = { bob };
+    uint8_t first [16], second [16], group [16];
+    s_create_ok (a, alice, with_bob, 1, true, first);
+    assert_false (s_is_request (a, first));
+    assert_true (s_is_request (b, first));
+    //  a second one from alice: still a request (bob accepted nothing of hers)
+    s_create_ok (a, alice, with_bob, 1, false, second);
+    assert_true (s_is_request (b, second));
+    Chat__MainReply *reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->conversations->n_conversations, 2);
+    assert_true (reply->conversations->conversations [0]->request);
+    assert_true (reply->conversations->conversations [1]->request);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  bob accepts the first: the second stays a request
+    reply = s_accept (b, first);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_false (reply->accepted->request);
+    chat__main_reply__free_unpacked (reply, NULL);
+    assert_false (s_is_request (b, first));
+    assert_true (s_is_request (b, second));
+    //  accepting twice is harmless; a non-member cannot
+    s_code (s_accept (b, first), CHAT_OK);
+    s_code (s_accept (c, first), CHAT_ERR_NOT_FOUND);
+    //  now alice is someone bob knows: her next group is no request for
+    //  him; carol, whom nobody knows, gets it as one
+    const char *both [] = { bob, carol };
+    s_create_ok (a, alice, both, 2, false, group);
+    assert_false (s_is_request (b, group));
+    assert_true (s_is_request (c, group));
+    //  alice adding carol elsewhere: a request for carol too (she accepted
+    //  nothing of alice's); once she accepts one, the next add is not
+    const char *add [] = { carol };
+    assert_int_equal (s_change (a, second, CHAIN_ADD, alice, add, 1, NULL), CHAT_OK);
+    assert_true (s_is_request (c, second));
+    s_code (s_accept (c, group), CHAT_OK);
+    uint8_t third [16];
+    s_create_ok (a, alice, add, 1, false, third);
+    assert_false (s_is_request (c, third));
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+    msclient_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -2877,6 +2956,7 @@ main (void)
         cmocka_unit_test (test_change_too_many),
         cmocka_unit_test (test_added_quota),
         cmocka_unit_test (test_list_pages),
+        cmocka_unit_test (test_requests),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -433,7 +433,8 @@ test_page_uses_primary_key (void **state)
 }
 
 //  A schema version 2 database (before members remembered their joining)
-//  is migrated: every member joined at epoch 1, before any message
+//  is migrated: every member joined at epoch 1, before any message, and
+//  accepted what it is in
 static void
 test_migrate_2_to_3 (void **state)
 {
@@ -454,6 +455,7 @@ test_migrate_2_to_3 (void **state)
     assert_int_equal (sqlite3_exec (db,
         "ALTER TABLE members DROP COLUMN joined_epoch;"
         "ALTER TABLE members DROP COLUMN joined_seq;"
+        "ALTER TABLE members DROP COLUMN accepted;"
         "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close (db);
     store = msgstore_open (path);
@@ -462,6 +464,7 @@ test_migrate_2_to_3 (void **state)
     assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv), CHAT_OK);
     assert_int_equal (conv.joined_epoch, 1);
     assert_int_equal (conv.joined_seq, 0);
+    assert_false (conv.request);
     msgstore_destroy (&store);
     assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
     sqlite3_stmt *stmt;
