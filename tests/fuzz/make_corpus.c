@@ -424,6 +424,8 @@ s_main (void)
     Chat__KeyTicketRequest ticket = CHAT__KEY_TICKET_REQUEST__INIT;
     ticket.conversation_id = get.conversation_id;
     ticket.epoch = 2;
+    Chat__AcceptConversationRequest accept = CHAT__ACCEPT_CONVERSATION_REQUEST__INIT;
+    accept.conversation_id = get.conversation_id;
     Chat__ChangeConversationRequest change = CHAT__CHANGE_CONVERSATION_REQUEST__INIT;
     change.statement = &statement;
     Chat__LogoutRequestMain logout = CHAT__LOGOUT_REQUEST_MAIN__INIT;
@@ -445,6 +447,7 @@ s_main (void)
     MAINREQ ("get_chain", GET_CHAIN, get_chain, &chain);
     MAINREQ ("key_ticket", KEY_TICKET, key_ticket, &ticket);
     MAINREQ ("change_conversation", CHANGE_CONVERSATION, change_conversation, &change);
+    MAINREQ ("accept_conversation", ACCEPT_CONVERSATION, accept_conversation, &accept);
     MAINREQ ("logout", LOGOUT, logout, &logout);
     MAINREQ ("ping", PING, ping, &ping);
 
@@ -463,6 +466,7 @@ s_main (void)
     summary.last_time = (int64_t) FUZZ_NOW * 1000;
     summary.epoch = 2;
     summary.title = "fuzz";
+    summary.request = 1;
     Chat__ConversationSummary *summaries [] = { &summary, &summary };
     Chat__ConversationList clist = CHAT__CONVERSATION_LIST__INIT;
     clist.n_conversations = 2;
@@ -521,6 +525,7 @@ s_main (void)
     MAINREP ("users", USERS, users, &ulist);
     MAINREP ("created", CREATED, created, &created);
     MAINREP ("changed", CHANGED, changed, &changed);
+    MAINREP ("accepted", ACCEPTED, accepted, &summary);
     MAINREP ("chain", CHAIN, chain, &chain_reply);
     MAINREP ("key_ticket", KEY_TICKET, key_ticket, &ticket_reply);
     MAINREP ("sent", SENT, sent, &sent);
