@@ -629,6 +629,27 @@ chatclient_make_admin (chatclient_t *self, const uint8_t conversation_id [CHATCL
 }
 
 uint32_t
+chatclient_accept (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    uint32_t refused = s_refuse_conv (self, conversation_id);
+    if (refused)
+        return refused;
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_accept (self->convs, cmd, conversation_id);
+    return cmd;
+}
+
+uint32_t
+chatclient_leave_requests (chatclient_t *self)
+{
+    if (!cl_session_logged_in (self->session))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_leave_requests (self->convs, cmd);
+    return cmd;
+}
+
+uint32_t
 chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
                  const char *text, size_t len)
 {

@@ -161,6 +161,12 @@ typedef struct {
                                     //  a warning line while > 0
     bool left;                      //  we left or were removed: nothing new
                                     //  arrives; gone from the next login's list
+    bool request;                   //  a message request: someone we share no
+                                    //  accepted conversation with put us in;
+                                    //  list it apart, count no unread, notify
+                                    //  nothing until chatclient_accept (or
+                                    //  leave). Known from the list (a pushed
+                                    //  new one is listed again at once)
 } chatclient_conversation_t;
 
 typedef enum {
@@ -366,6 +372,15 @@ uint32_t
     chatclient_make_admin (chatclient_t *self,
                            const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
                            const char *username);
+
+//  Accept a message request: CONVERSATION (request false), or ERROR.
+uint32_t
+    chatclient_accept (chatclient_t *self,
+                       const uint8_t conversation_id [CHATCLIENT_ID_SIZE]);
+//  Leave every message request at once: CONVERSATIONS (the list after)
+//  once every leave is done; a leave that fails is an ERROR event (cmd 0).
+uint32_t
+    chatclient_leave_requests (chatclient_t *self);
 
 //  ---------------------------------------------------------------- identities
 

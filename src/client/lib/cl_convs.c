@@ -65,6 +65,14 @@ typedef struct {
     size_t len;
 } sendjob_t;
 
+//  Several changes made by one command (leave every request): the command
+//  completes when the last of them does.
+typedef struct {
+    cl_convs_t *self;
+    uint32_t cmd;
+    size_t pending;
+} bulk_t;
+
 //  A conversation being made, from the command until its keys are stored;
 //  also a change of one (change true), from the command until the new
 //  epoch's keys are stored: then names are the members after it.
@@ -77,6 +85,7 @@ typedef struct {
     size_t subject_count;
     char *title;                //  ... TITLE: the new one
     int conflicts;              //  times another change won the head
+    bulk_t *bulk;               //  the command it is one of, or NULL
     char **names;               //  the others as asked, then every member
     size_t count;               //  as the directory spells them
     bool direct;
@@ -135,7 +144,8 @@ typedef enum {
     C_KEYS,                     //  a page of our wrapped keys
     C_PUT_KEYS,                 //  a creation's (or change's) keys
     C_KEY_TICKET,               //  a fresh ticket for them
-    C_CHANGE                    //  a change of the membership chain
+    C_CHANGE,                   //  a change of the membership chain
+    C_ACCEPT                    //  a message request accepted
 } c_tag_t;
 
 //  What a request (or a contacts need) is about, kept with it.
@@ -207,6 +217,9 @@ s_sendjob_free (sendjob_t **job_p)
 }
 
 static void
+    s_bulk_done (bulk_t *bulk);
+
+static void
 s_create_free (create_t **create_p)
 {
     if (!create_p || !*create_p)
@@ -227,8 +240,11 @@ s_create_free (create_t **create_p)
     secret_wipe (create->key, sizeof (create->key));
     chain_link_free (&create->link);
     free (create->ticket);
+    bulk_t *bulk = create->bulk;
     free (create);
     *create_p = NULL;
+    if (bulk && --bulk->pending == 0)
+        s_bulk_done (bulk);
 }
 
 static void
@@ -341,6 +357,7 @@ s_expects (c_tag_t tag)
         case C_KEYS:            return CHAT__KEY_REPLY__BODY_EPOCH_KEYS;
         case C_PUT_KEYS:        return CHAT__KEY_REPLY__BODY_KEYS_STORED;
         case C_CHANGE:          return CHAT__MAIN_REPLY__BODY_CHANGED;
+        case C_ACCEPT:          return CHAT__MAIN_REPLY__BODY_ACCEPTED;
     }
     return 0;
 }
@@ -895,6 +912,7 @@ s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list, bool fi
             continue;
         if (created)
             conv->announce = !first && !cmd;
+        conv->pub.request = list->conversations [i]->request;
         //  new ones, later epochs, and ones whose last fetch failed
         if (created || conv->chain_failed
         ||  conv->server_epoch > convstate_epoch (conv->state))
@@ -973,7 +991,8 @@ s_emit_message (cl_convs_t *self, conv_t *conv, chatclient_message_t *msg)
         conv->pub.last_seq = msg->seq;
         conv->pub.last_time = msg->server_time;
     }
-    if (msg->live && !msg->local)
+    //  a message request counts no unread (nor does the caller notify)
+    if (msg->live && !msg->local && !conv->pub.request)
         conv->pub.unread++;
     cl_listener_publish (&self->listener, cl_event_message (CHATCLIENT_EV_MESSAGE, 0, msg));
 }
@@ -1365,6 +1384,8 @@ s_on_push (cl_convs_t *self, const uint8_t *data, size_t size)
             //  (asking again while the creator is still uploading)
             conv->announce = true;
             conv->want_key = true;
+            //  whether it is a request for us only our own listing says
+            s_list (self, 0, false);
         }
         if (conv && (created || conv->server_epoch > convstate_epoch (conv->state)))
             s_fetch_chain (self, conv);
@@ -2110,6 +2131,16 @@ s_on_reply (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
             about->create = NULL;
             s_on_changed (self, conv, create, main->changed);
             return true;
+        case C_ACCEPT:
+            if (conv) {
+                conv->pub.request = main->accepted->request;
+                cl_listener_publish (&self->listener, cl_event_conversation (
+                    CHATCLIENT_EV_CONVERSATION, outcome->cmd, &conv->pub));
+            }
+            else
+                cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, outcome->cmd,
+                                  CHAT_ERR_NOT_FOUND, NULL, 0);
+            return true;
     }
     return true;
 }
@@ -2169,6 +2200,7 @@ s_on_failure (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
         case C_LIST:
         case C_LIST_FIRST:
         case C_CREATE:
+        case C_ACCEPT:
             if (outcome->cmd)
                 cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, outcome->cmd, code,
                                   outcome->text, outcome->retry_ms);
@@ -2331,12 +2363,77 @@ s_wait (cl_convs_t *self, uint32_t cmd, const uint8_t *id, wait_kind_t kind,
     s_settle (self, conv);
 }
 
+//  Every shown conversation: CONVERSATIONS for cmd
+static void
+s_publish_list (cl_convs_t *self, uint32_t cmd)
+{
+    chatclient_event_t *event = cl_event_new (CHATCLIENT_EV_CONVERSATIONS, cmd);
+    event->conversations = calloc (self->shown_count + 1, sizeof (chatclient_conversation_t));
+    assert (event->conversations);
+    for (size_t i = 0; i < self->shown_count; i++)
+        cl_conversation_copy (&event->conversations [i], &self->shown [i]->pub);
+    event->conversation_count = self->shown_count;
+    cl_listener_publish (&self->listener, event);
+}
+
+static void
+s_bulk_done (bulk_t *bulk)
+{
+    s_publish_list (bulk->self, bulk->cmd);
+    free (bulk);
+}
+
+static void
+    s_change_begin (cl_convs_t *self, uint32_t cmd, const uint8_t *id, int action,
+                    const char **usernames, size_t count, const char *title, bulk_t *bulk);
+
 void
 cl_convs_change (cl_convs_t *self, uint32_t cmd, const uint8_t *id, int action,
                  const char **usernames, size_t count, const char *title)
 {
+    s_change_begin (self, cmd, id, action, usernames, count, title, NULL);
+}
+
+void
+cl_convs_leave_requests (cl_convs_t *self, uint32_t cmd)
+{
+    bulk_t *bulk = calloc (1, sizeof (bulk_t));
+    assert (bulk);
+    bulk->self = self;
+    bulk->cmd = cmd;
+    bulk->pending = 1;          //  held until every leave is under way
+    for (size_t i = 0; i < self->shown_count; i++) {
+        conv_t *conv = self->shown [i];
+        if (conv->pub.request && !conv->pub.left) {
+            bulk->pending++;
+            s_change_begin (self, 0, conv->pub.id, CHAIN_LEAVE, NULL, 0, NULL, bulk);
+        }
+    }
+    if (--bulk->pending == 0)
+        s_bulk_done (bulk);
+}
+
+void
+cl_convs_accept (cl_convs_t *self, uint32_t cmd, const uint8_t *id)
+{
+    Chat__AcceptConversationRequest body = CHAT__ACCEPT_CONVERSATION_REQUEST__INIT;
+    body.conversation_id.data = (uint8_t *) id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_ACCEPT_CONVERSATION;
+    req.accept_conversation = &body;
+    if (!s_submit (self, C_ACCEPT, cmd, (ProtobufCMessage *) &req, s_about_id (id)))
+        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL,
+                          NULL, 0);
+}
+
+static void
+s_change_begin (cl_convs_t *self, uint32_t cmd, const uint8_t *id, int action,
+                const char **usernames, size_t count, const char *title, bulk_t *bulk)
+{
     create_t *change = calloc (1, sizeof (create_t));
     assert (change);
+    change->bulk = bulk;
     change->cmd = cmd;
     change->change = true;
     memcpy (change->id, id, CHATCLIENT_ID_SIZE);

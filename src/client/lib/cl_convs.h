@@ -72,6 +72,13 @@ void
 void
     cl_convs_change (cl_convs_t *self, uint32_t cmd, const uint8_t *id, int action,
                      const char **usernames, size_t count, const char *title);
+//  Leave every conversation that is a message request: CONVERSATIONS for
+//  cmd once every leave is done (each failure an ERROR event of its own).
+void
+    cl_convs_leave_requests (cl_convs_t *self, uint32_t cmd);
+//  Accept a message request: CONVERSATION for cmd.
+void
+    cl_convs_accept (cl_convs_t *self, uint32_t cmd, const uint8_t *id);
 //  Load the history, fetch the key, mark read: OPENED for cmd.
 void
     cl_convs_open (cl_convs_t *self, uint32_t cmd, const uint8_t *id);

@@ -33,6 +33,8 @@ const char *plain_help [] = {
     "leave CONV                                leave a conversation (1:1 too)",
     "title CONV [TEXT...]                      set a group's title (none: clear it)",
     "admin CONV USER                           make a member an admin (the creator only)",
+    "accept CONV                               accept a message request",
+    "leave-requests                            leave every message request at once",
     "verify USER                               show the safety number you and USER compare",
     "verify USER yes                           it matched: mark USER verified (or accept a changed key)",
     "password CURRENT NEW NEW_AGAIN            change your password",
@@ -282,6 +284,15 @@ s_print_conv (plain_t *self, bool event, const chatclient_conversation_t *conv)
             changed [count++] = conv->members [i];
     s_line_list_kv (&line, "changed", changed, count);
     free (changed);
+    //  only when so: lines of accepted conversations are as they were
+    if (conv->request) {
+        fprintf (line.tf, " request");
+        fprintf (line.jf, ",\"request\":true");
+    }
+    if (conv->left) {
+        fprintf (line.tf, " left");
+        fprintf (line.jf, ",\"left\":true");
+    }
     s_line_end (&line);
 }
 
@@ -725,6 +736,21 @@ s_execute (plain_t *self, const char *line)
         if (s_find_conv (self, args [0], &conv) == 0)
             self->cmd = remove? chatclient_remove_member (self->client, conv, args [1])
                               : chatclient_make_admin (self->client, conv, args [1]);
+    }
+    else
+    if (streq (command, "accept")) {
+        if (nargs != 1)
+            s_usage (self, "usage: accept CONV");
+        else
+        if (s_find_conv (self, args [0], &conv) == 0)
+            self->cmd = chatclient_accept (self->client, conv);
+    }
+    else
+    if (streq (command, "leave-requests")) {
+        if (nargs != 0)
+            s_usage (self, "usage: leave-requests");
+        else
+            self->cmd = chatclient_leave_requests (self->client);
     }
     else
     if (streq (command, "leave")) {
