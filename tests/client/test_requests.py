@@ -73,7 +73,6 @@ def requests(w):
     reqs = [l for l in lines if l.endswith(" request")]
     check(len(lines) == made + 1 and len(reqs) == made,
           "%d conversations, %d requests" % (len(lines), len(reqs)))
-    check(all(" unread=0 " in l for l in reqs), "a request counts unread")
     log("the victim's list: %d conversations in pages, %d of them requests" % (len(lines),
                                                                              len(reqs)))
 

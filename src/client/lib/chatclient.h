@@ -163,10 +163,11 @@ typedef struct {
                                     //  arrives; gone from the next login's list
     bool request;                   //  a message request: someone we share no
                                     //  accepted conversation with put us in;
-                                    //  list it apart, count no unread, notify
-                                    //  nothing until chatclient_accept (or
-                                    //  leave). Known from the list (a pushed
-                                    //  new one is listed again at once)
+                                    //  list it apart, notify nothing until
+                                    //  chatclient_accept (or leave). Known
+                                    //  from the list (a pushed new one is
+                                    //  listed again at once). Its unread
+                                    //  still counts (issue 15: unfinished)
 } chatclient_conversation_t;
 
 typedef enum {
