@@ -77,6 +77,23 @@ s_check_signed (msreq_t *req, chain_t *chain, const Chat__SignedStatement *link,
     return rc;
 }
 
+//  The session's user, as the store spells it, is the actor (nobody acts in
+//  another's name, even with a statement that other signed), and the
+//  membership is at most CHAIN_MAX_MEMBERS
+static int
+s_check_actor (msreq_t *req, const Chat__MembershipStatement *statement)
+{
+    if (!statement->actor || strcmp (statement->actor, req->session->username) != 0) {
+        req->text = "the statement's actor must be the logged-in user";
+        return CHAT_ERR_BAD_STATEMENT;
+    }
+    if (statement->n_members > CHAIN_MAX_MEMBERS) {
+        req->text = "more than 256 members";
+        return CHAT_ERR_TOO_MANY_MEMBERS;
+    }
+    return CHAT_OK;
+}
+
 int
 mschain_check_create (msreq_t *req, const Chat__SignedStatement *link,
                       Chat__MembershipStatement **statement_p)
@@ -96,17 +113,7 @@ mschain_check_create (msreq_t *req, const Chat__SignedStatement *link,
         rc = CHAT_ERR_BAD_STATEMENT;
     }
     else
-    //  The session's user, as the store spells it: nobody creates in
-    //  another's name, even with a statement that other signed
-    if (!statement->actor || strcmp (statement->actor, req->session->username) != 0) {
-        req->text = "the statement's actor must be the logged-in user";
-        rc = CHAT_ERR_BAD_STATEMENT;
-    }
-    else
-    if (statement->n_members > CHAIN_MAX_MEMBERS) {
-        req->text = "more than 256 members";
-        rc = CHAT_ERR_TOO_MANY_MEMBERS;
-    }
+        rc = s_check_actor (req, statement);
     if (rc == CHAT_OK)
         rc = s_check_members (req, statement);
     chain_t *chain = NULL;
@@ -151,15 +158,7 @@ mschain_check_change (msreq_t *req, const Chat__SignedStatement *link,
         rc = CHAT_ERR_BAD_STATEMENT;
     }
     else
-    if (!statement->actor || strcmp (statement->actor, req->session->username) != 0) {
-        req->text = "the statement's actor must be the logged-in user";
-        rc = CHAT_ERR_BAD_STATEMENT;
-    }
-    else
-    if (statement->n_members > CHAIN_MAX_MEMBERS) {
-        req->text = "more than 256 members";
-        rc = CHAT_ERR_TOO_MANY_MEMBERS;
-    }
+        rc = s_check_actor (req, statement);
     //  Whether it follows the head first: a client that lost a race learns
     //  that before anything its rebuilt change may no longer say
     chain_t *chain = NULL;

@@ -235,20 +235,6 @@ s_change_targets (msreq_t *req, const uint8_t id [MSGSTORE_ID_SIZE],
     return CHAT_OK;
 }
 
-static void
-s_reply_changed (msreq_t *req, Chat__ConversationSummary *summary, uint8_t *ticket,
-                 size_t ticket_len)
-{
-    Chat__ConversationChanged *changed = (Chat__ConversationChanged *)
-        msarena_alloc (req->arena, sizeof *changed);
-    chat__conversation_changed__init (changed);
-    changed->conversation = summary;
-    changed->ticket.data = ticket;
-    changed->ticket.len = ticket_len;
-    req->reply->body_case = CHAT__MAIN_REPLY__BODY_CHANGED;
-    req->reply->changed = changed;
-}
-
 static const char *
 s_action_name (int action)
 {
@@ -321,7 +307,14 @@ msconv_change (msreq_t *req, Chat__ChangeConversationRequest *body)
     if (rc == CHAT_OK) {
         if (ticket)
             msarena_keep (req->arena, ticket);
-        s_reply_changed (req, summary, ticket, ticket_len);
+        Chat__ConversationChanged *changed = (Chat__ConversationChanged *)
+            msarena_alloc (req->arena, sizeof *changed);
+        chat__conversation_changed__init (changed);
+        changed->conversation = summary;
+        changed->ticket.data = ticket;
+        changed->ticket.len = ticket_len;
+        req->reply->body_case = CHAT__MAIN_REPLY__BODY_CHANGED;
+        req->reply->changed = changed;
         char *hex = codec_hex (conv.id, 8);
         zsys_info ("change: conversation %s.. epoch %llu: %s by %s, %zu members",
                    hex? hex: "?", (unsigned long long) conv.epoch,

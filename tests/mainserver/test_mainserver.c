@@ -269,19 +269,34 @@ s_statement (const char *creator, const char *const *others, size_t count, bool 
                                          wire_now_ms (), link), CHAT_OK);
 }
 
+//  A create_conversation (change false) or change_conversation of link
+//  (NULL: none)
 static Chat__MainReply *
-s_create_link (msclient_t *client, const chain_link_t *link)
+s_link_request (msclient_t *client, const chain_link_t *link, bool change)
 {
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
     Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
+    Chat__ChangeConversationRequest changing = CHAT__CHANGE_CONVERSATION_REQUEST__INIT;
     Chat__SignedStatement view;
-    if (link) {
+    if (link)
         chain_link_view (link, &view);
-        create.statement = &view;
+    if (change) {
+        changing.statement = link? &view: NULL;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION;
+        request.change_conversation = &changing;
     }
-    request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
-    request.create_conversation = &create;
+    else {
+        create.statement = link? &view: NULL;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
+        request.create_conversation = &create;
+    }
     return s_call (client, &request);
+}
+
+static Chat__MainReply *
+s_create_link (msclient_t *client, const chain_link_t *link)
+{
+    return s_link_request (client, link, false);
 }
 
 //  Create a conversation of creator (the client's user) and others;
@@ -2382,16 +2397,7 @@ s_change_link (chain_t *chain, int action, const char *actor, const char *const 
 static Chat__MainReply *
 s_change_send (msclient_t *client, const chain_link_t *link)
 {
-    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
-    Chat__ChangeConversationRequest change = CHAT__CHANGE_CONVERSATION_REQUEST__INIT;
-    Chat__SignedStatement view;
-    if (link) {
-        chain_link_view (link, &view);
-        change.statement = &view;
-    }
-    request.body_case = CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION;
-    request.change_conversation = &change;
-    return s_call (client, &request);
+    return s_link_request (client, link, true);
 }
 
 //  Make a change on the server's current chain and send it; the reply's
