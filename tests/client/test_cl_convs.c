@@ -494,7 +494,7 @@ test_keys_after_the_push (void **state)
 }
 
 //  A member who forges: messages naming another sender, another epoch,
-//  and a replay of an earlier one under a new id. The others drop each,
+//  another conversation, and a replay of an earlier one under a new id. The others drop each,
 //  saying why, and show none.
 static void
 test_forged_by_a_member (void **state)
@@ -533,13 +533,24 @@ test_forged_by_a_member (void **state)
                                     wire_now_ms (), cmid, "epoch two inside", 16, &token), CHAT_OK);
     uint64_t inner_epoch = s_send_token (max, id, 1, token);
     free (token);
+    //  the body names another conversation (max re-seals what he signed
+    //  for elsewhere under this conversation's key)
+    cmid [15] = '5';
+    uint8_t elsewhere [CHATCLIENT_ID_SIZE];
+    memcpy (elsewhere, id, sizeof elsewhere);
+    elsewhere [0] ^= 0xFF;
+    assert_int_equal (msgseal_seal (key, elsewhere, 1, "max", cl_session_identity (max->session),
+                                    wire_now_ms (), cmid, "meant for elsewhere", 19, &token),
+                      CHAT_OK);
+    uint64_t inner_conversation = s_send_token (max, id, 1, token);
+    free (token);
     //  a good one, then the very same token again under a new outer id
     cmid [15] = '4';
     char *good = NULL;
     uint64_t first = s_send_raw (max, id, 1, key, "max", cmid, "said once", &good);
     uint64_t replay = s_send_token (max, id, 1, good);
     free (good);
-    assert_true (as_kim && inner_epoch && first && replay > first);
+    assert_true (as_kim && inner_epoch && inner_conversation && first && replay > first);
 
     //  lee: each forged one dropped and said; the good one shown, once
     char seq [32];
@@ -547,6 +558,9 @@ test_forged_by_a_member (void **state)
     s_words_t words = { mark, seq, "names another conversation, epoch or sender" };
     assert_true (cltest_stack_run (lee, CLTEST_WAIT, s_has_said, &words));
     snprintf (seq, sizeof seq, "message %llu ", (unsigned long long) inner_epoch);
+    words.one = seq;
+    assert_true (cltest_stack_run (lee, CLTEST_WAIT, s_has_said, &words));
+    snprintf (seq, sizeof seq, "message %llu ", (unsigned long long) inner_conversation);
     words.one = seq;
     assert_true (cltest_stack_run (lee, CLTEST_WAIT, s_has_said, &words));
     snprintf (seq, sizeof seq, "message %llu ", (unsigned long long) replay);
