@@ -164,10 +164,11 @@ typedef struct {
     bool request;                   //  a message request: someone we share no
                                     //  accepted conversation with put us in;
                                     //  list it apart, notify nothing until
-                                    //  chatclient_accept (or leave). Known
-                                    //  from the list (a pushed new one is
-                                    //  listed again at once). Its unread
-                                    //  still counts (issue 15: unfinished)
+                                    //  chatclient_accept (or leave); counts
+                                    //  no unread. Known from the list (a
+                                    //  pushed new one is listed again at
+                                    //  once: a message before that answer
+                                    //  may still count)
 } chatclient_conversation_t;
 
 typedef enum {

@@ -991,12 +991,8 @@ s_emit_message (cl_convs_t *self, conv_t *conv, chatclient_message_t *msg)
         conv->pub.last_seq = msg->seq;
         conv->pub.last_time = msg->server_time;
     }
-    //  TODO (issue 15, unfinished): a message request is to count no
-    //  unread and notify nothing until accepted; the TUI's requests section
-    //  (accept / leave) and the tests that count a stranger's first
-    //  messages as unread (client.story, tui.live, client.chatclient,
-    //  client.cl_convs) have to change with it
-    if (msg->live && !msg->local)
+    //  a message request counts no unread (nor does the caller notify)
+    if (msg->live && !msg->local && !conv->pub.request)
         conv->pub.unread++;
     cl_listener_publish (&self->listener, cl_event_message (CHATCLIENT_EV_MESSAGE, 0, msg));
 }

@@ -26,7 +26,7 @@
 #define INDENT 6
 
 static const char *s_commands [] = {
-    "/add", "/admin", "/help", "/leave", "/logout", "/members", "/new", "/open",
+    "/accept", "/add", "/admin", "/help", "/leave", "/logout", "/members", "/new", "/open",
     "/password", "/quit", "/refresh", "/remove", "/title", "/verify"
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
@@ -42,6 +42,7 @@ static const char *s_help [] = {
     "  /leave        leave the open conversation (a 1:1 too)",
     "  /title TEXT   set the open group's title (no text: clear it)",
     "  /admin NAME   make a member an admin (the group's creator only)",
+    "  /accept [N]   accept a message request (N, or the open conversation)",
     "  /verify NAME  the safety number you and NAME compare; y marks NAME verified",
     "  /password     change your password (asked for, hidden; Esc cancels)",
     "  /logout       log out and go back to the login screen",
@@ -75,6 +76,7 @@ struct _tui_main_t {
     uint32_t refresh_cmd;
     bool refresh_announce;      //  the user asked: say when it is done
     uint32_t logout_cmd;
+    uint32_t accept_cmd;
     bool auto_open;             //  open the first conversation when listed
     int scroll;                 //  lines back from the newest
     int body_height;            //  as last drawn, for PgUp/PgDn
@@ -286,6 +288,19 @@ s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
     if (streq (word, "/password"))
         tui_identity_password (self->identity, frame);
     else
+    if (streq (word, "/accept")) {
+        const chatclient_conversation_t *conv = NULL;
+        if (arg)
+            chatclient_conversation_find (self->client, arg, &conv);
+        const uint8_t *id = conv? conv->id: self->has_open? self->open_id: NULL;
+        if (!id)
+            tui_frame_status (frame, true, "/accept N: no conversation '%s'", arg? arg: "");
+        else {
+            self->accept_cmd = chatclient_accept (self->client, id);
+            tui_frame_status (frame, false, "Accepting...");
+        }
+    }
+    else
     if (streq (word, "/add") || streq (word, "/remove") || streq (word, "/admin")
     ||  streq (word, "/leave") || streq (word, "/title"))
         s_change (self, frame, word, arg, line);
@@ -445,6 +460,10 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
             self->auto_open = false;
             break;
         case CHATCLIENT_EV_CONVERSATION:
+            if (event->cmd && event->cmd == self->accept_cmd) {
+                self->accept_cmd = 0;
+                tui_frame_status (frame, false, "Accepted");
+            }
             //  Someone started a conversation with me while none is open:
             //  show it, as the report's window shows its only textbox
             if (event->cmd == 0 && !self->has_open && event->conversation
