@@ -200,8 +200,10 @@ s_no_passphrase (char *buf, int size, int rwflag, void *u)
 }
 
 
-rsakey_t *
-rsakey_load (const char *path)
+//  A PEM key file, private or public half. A server key clients would
+//  refuse in every Welcome is refused here, at start-up, instead.
+static rsakey_t *
+s_load_pem (const char *path, bool private_key)
 {
     if (!path)
         return NULL;
@@ -210,18 +212,24 @@ rsakey_load (const char *path)
         ERR_clear_error ();
         return NULL;
     }
-    EVP_PKEY *pkey = PEM_read_bio_PrivateKey (bio, NULL, s_no_passphrase, NULL);
+    EVP_PKEY *pkey = private_key ? PEM_read_bio_PrivateKey (bio, NULL, s_no_passphrase, NULL)
+                                 : PEM_read_bio_PUBKEY (bio, NULL, s_no_passphrase, NULL);
     BIO_free (bio);
     ERR_clear_error ();
     if (!pkey)
         return NULL;
-    //  A server key clients would refuse in every Welcome is refused here,
-    //  at start-up, instead
     if (!s_acceptable (pkey) || !s_usable_public (pkey)) {
         EVP_PKEY_free (pkey);
         return NULL;
     }
-    return s_wrap (pkey, true, NULL, 0);
+    return s_wrap (pkey, private_key, NULL, 0);
+}
+
+
+rsakey_t *
+rsakey_load (const char *path)
+{
+    return s_load_pem (path, true);
 }
 
 
@@ -642,21 +650,5 @@ rsakey_save_public (rsakey_t *self, const char *path)
 rsakey_t *
 rsakey_load_public (const char *path)
 {
-    if (!path)
-        return NULL;
-    BIO *bio = BIO_new_file (path, "r");
-    if (!bio) {
-        ERR_clear_error ();
-        return NULL;
-    }
-    EVP_PKEY *pkey = PEM_read_bio_PUBKEY (bio, NULL, s_no_passphrase, NULL);
-    BIO_free (bio);
-    ERR_clear_error ();
-    if (!pkey)
-        return NULL;
-    if (!s_acceptable (pkey) || !s_usable_public (pkey)) {
-        EVP_PKEY_free (pkey);
-        return NULL;
-    }
-    return s_wrap (pkey, false, NULL, 0);
+    return s_load_pem (path, false);
 }
