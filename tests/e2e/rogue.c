@@ -186,7 +186,7 @@ s_run_welcomes (rogue_t *self)
     while (!zsys_interrupted) {
         zmsg_t *msg = zmsg_recv (self->router);
         if (!msg)
-            break;
+            continue;               //  the receive timeout, or a signal
         zframe_t *routing_id = zmsg_first (msg);
         zframe_t *frame = zmsg_next (msg);
         Chat__Envelope *env = NULL;
@@ -501,6 +501,9 @@ main (int argc, char **argv)
         //  the rogue itself must read a client's Hello of any size it sends
         zsock_set_maxmsgsize (self.router, WIRE_MAX_FRAME);
         zsock_set_linger (self.router, 0);
+        //  A signal that comes between the loop's check and a blocking
+        //  receive would be missed: the loops look again twice a second
+        zsock_set_rcvtimeo (self.router, 500);
         if (zsock_bind (self.router, "%s", bind) < 0) {
             fprintf (stderr, "chat-rogue: cannot bind %s\n", bind);
             rc = 1;
