@@ -3,7 +3,9 @@
     reply in, a server that restarts under an open link (monitor, unknown
     session, back in), a server that never answers (back-off), a server of
     the other role (refused for good), and the push endpoint taken from
-    the signed Welcome (wildcards resolved) unless one was given
+    the signed Welcome (wildcards resolved) unless one was given, and a
+    server whose key was rotated (the pin moves; a pin of another key is
+    still refused)
 
     The layer above is the test: its recorder is the links' listener.
 */
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 #include "cltest.h"
 #include "chaterror.h"
+#include "keyrotation.h"
 #include "wire.h"
 
 //  A ping, packed, as the main server takes it.
@@ -334,6 +337,79 @@ test_sockets (void **state)
     cltest_stack_destroy (&stack);
 }
 
+//  The main server's key is replaced (--rotate-key) while a link is open:
+//  the link comes back, the statement in the Welcome moves the pin in the
+//  file; a command-line pin of the old key moves for the run (and says the
+//  command line must change); a pin of any other key is refused as before.
+static void
+test_pin_moved_by_rotation (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, NULL);
+    cl_link_t *main = stack->links [CHATCLIENT_MAINSERVER];
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    char *old = strdup (servers->ms_fingerprint);
+
+    cltest_mainserver_stop (servers);
+    keyrotation_report_t report;
+    char error [512] = "";
+    assert_int_equal (keyrotation_rotate (servers->ms_dir, "mainserver", 2048, wire_now (),
+                                          &report, error, sizeof error), 0);
+    cltest_mainserver_start (servers);
+    assert_string_equal (servers->ms_fingerprint, report.new_fingerprint);
+    size_t mark = cltest_recorder_size (stack->recorder);
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    s_ping_payload (8, &payload, &len);
+    assert_int_equal (cl_link_send (main, payload, len), 0);
+    free (payload);
+    cltest_event_t *moved = cltest_stack_wait (stack, CL_EV_LINK_PIN_MOVED,
+                                               CHATCLIENT_MAINSERVER, mark, CLTEST_WAIT);
+    assert_non_null (moved);
+    assert_string_equal (moved->fingerprint, report.new_fingerprint);
+    assert_string_equal (moved->pinned, old);
+    assert_null (moved->text);              //  saved
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        mark, CLTEST_WAIT));
+    assert_string_equal (cl_link_fingerprint (main), report.new_fingerprint);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_REFUSED,
+                                             CHATCLIENT_MAINSERVER), 0);
+    pinstore_t *pins = pinstore_new (stack->pin_path);
+    const char *on_file = NULL;
+    assert_int_equal (pinstore_check (pins, servers->ms_endpoint, report.new_fingerprint,
+                                      &on_file), PIN_MATCH);
+    pinstore_destroy (&pins);
+    cltest_stack_destroy (&stack);
+
+    //  the old key pinned on the command line: moved for this run, said
+    cl_link_config_t config = { .server = CHATCLIENT_MAINSERVER, .pin = old };
+    cltest_options_t options = { .link = &config };
+    stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    moved = cltest_stack_wait (stack, CL_EV_LINK_PIN_MOVED, CHATCLIENT_MAINSERVER, 0,
+                               CLTEST_WAIT);
+    assert_non_null (moved);
+    assert_non_null (moved->text);
+    assert_non_null (strstr (moved->text, report.new_fingerprint));
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    cltest_stack_destroy (&stack);
+
+    //  another key pinned: the statement does not speak for it
+    config.pin = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    cltest_event_t *refused = cltest_stack_wait (stack, CL_EV_LINK_REFUSED,
+                                                 CHATCLIENT_MAINSERVER, 0, CLTEST_WAIT);
+    assert_non_null (refused);
+    assert_int_equal (refused->code, CHAT_ERR_PIN_MISMATCH);
+    assert_string_equal (refused->fingerprint, report.new_fingerprint);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_PIN_MOVED,
+                                             CHATCLIENT_MAINSERVER), 0);
+    cltest_stack_destroy (&stack);
+    keyrotation_report_clear (&report);
+    free (old);
+}
+
 int
 main (void)
 {
@@ -348,6 +424,7 @@ main (void)
         cmocka_unit_test_setup (test_wrong_role, cltest_test_setup),
         cmocka_unit_test (test_push_resolve),
         cmocka_unit_test_setup (test_push_from_welcome, cltest_test_setup),
+        cmocka_unit_test_setup (test_pin_moved_by_rotation, cltest_test_setup),
     };
     return cmocka_run_group_tests (tests, cltest_group_setup, cltest_group_teardown);
 }

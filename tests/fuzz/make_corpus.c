@@ -20,6 +20,7 @@
 #include "chaterror.h"
 #include "codec.h"
 #include "credential.h"
+#include "keyrotation.h"
 #include "fernet.h"
 #include "identity.h"
 #include "scram.h"
@@ -575,6 +576,14 @@ s_credentials (void)
                                        fingerprint, keyserver, FUZZ_NOW, &out, &len) == CHAT_OK);
     s_write ("certificate", "registered", out, len);
     s_write ("ticket", "certificate", out, len);
+    free (out);
+    //  a key rotation statement: the key server's key replaced by the main
+    //  server's (fuzz_certificate checks its inputs as statements too)
+    size_t der_len;
+    const uint8_t *der = rsakey_der (keyserver, &der_len);
+    FUZZ_CHECK (keyrotation_make (keyserver, der, der_len, rsakey_fingerprint (mainserver),
+                                  FUZZ_NOW, &out, &len) == CHAT_OK);
+    s_write ("certificate", "key_rotation", out, len);
     free (out);
     FUZZ_CHECK (credential_cert_issue (keyserver, CREDENTIAL_LOGGED_IN, FUZZ_USERNAME,
                                        fingerprint, mainserver, FUZZ_NOW, &out, &len) == CHAT_OK);

@@ -64,7 +64,8 @@ s_link_event (chatclient_t *self, cl_event_t *event, chatclient_event_type_t typ
         pub->fingerprint = cl_strdup (cl_link_fingerprint (link));
     else
         pub->fingerprint = cl_strdup (event->fingerprint);
-    if (type == CHATCLIENT_EV_PIN_NEW || type == CHATCLIENT_EV_PIN_MISMATCH)
+    if (type == CHATCLIENT_EV_PIN_NEW || type == CHATCLIENT_EV_PIN_MISMATCH
+    ||  type == CHATCLIENT_EV_PIN_MOVED)
         pub->name = cl_strdup (cl_link_pin_name (link));
     pub->pinned = cl_strdup (event->pinned);
     s_queue (self, pub);
@@ -98,6 +99,9 @@ s_on_event (void *arg, cl_event_t *event)
             break;
         case CL_EV_LINK_PIN_NEW:
             s_link_event (self, event, CHATCLIENT_EV_PIN_NEW);
+            break;
+        case CL_EV_LINK_PIN_MOVED:
+            s_link_event (self, event, CHATCLIENT_EV_PIN_MOVED);
             break;
         case CL_EV_LINK_REFUSED:
             s_link_event (self, event, event->code == CHAT_ERR_WRONG_ROLE

@@ -200,9 +200,17 @@ typedef enum {
     CHATCLIENT_EV_IDENTITY_CHANGED, //  username, fingerprint (the directory's
                                     //  new key), pinned (the old pin), text
                                     //  (the warning); identity CHANGED. cmd 0
-    CHATCLIENT_EV_WRONG_ROLE        //  server, endpoint, code ERR_WRONG_ROLE,
+    CHATCLIENT_EV_WRONG_ROLE,       //  server, endpoint, code ERR_WRONG_ROLE,
                                     //  text: that endpoint is the other
                                     //  server; refused for good. cmd 0
+    CHATCLIENT_EV_PIN_MOVED         //  server, name, fingerprint (the new
+                                    //  key), pinned (the old pin): the
+                                    //  server's operator replaced its key and
+                                    //  the old key signed the change
+                                    //  (proto/README.md section 7); the pin
+                                    //  now names the new key. text: a problem
+                                    //  (not saved; a command-line pin to
+                                    //  update). cmd 0
 } chatclient_event_type_t;
 
 typedef struct {

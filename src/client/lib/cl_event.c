@@ -177,6 +177,7 @@ chatclient_event_name (chatclient_event_type_t type)
         case CHATCLIENT_EV_VERIFIED:        return "verified";
         case CHATCLIENT_EV_IDENTITY_CHANGED: return "identity-changed";
         case CHATCLIENT_EV_WRONG_ROLE:      return "wrong-role";
+        case CHATCLIENT_EV_PIN_MOVED:       return "pin-moved";
     }
     return "unknown";
 }

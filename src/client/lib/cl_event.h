@@ -40,6 +40,12 @@ typedef enum {
     CL_EV_LINK_DOWN,            //  code, text: lost; retried in retry_ms
     CL_EV_LINK_PIN_NEW,         //  fingerprint pinned now (text: when it
                                 //  could not be saved)
+    CL_EV_LINK_PIN_MOVED,       //  fingerprint (the new key), pinned (the
+                                //  old pin): the server's key was replaced
+                                //  and the statement signed by the pinned
+                                //  key moved the pin (text: when it could
+                                //  not be saved, or the pin came from the
+                                //  command line)
     CL_EV_LINK_REFUSED,         //  code, text, fingerprint (offered),
                                 //  pinned: the key does not match its pin;
                                 //  the link stays refused

@@ -5,6 +5,7 @@
 #include "cl_link.h"
 #include "channel.h"
 #include "chaterror.h"
+#include "keyrotation.h"
 #include "secret.h"
 #include "wire.h"
 
@@ -311,8 +312,50 @@ s_refuse (cl_link_t *self, int code, const char *why, const char *offered,
     cl_listener_emit (&self->listener, &event);
 }
 
+//  The pinned key was replaced: when the Welcome's signed info carries a
+//  statement by the pinned key naming the offered one, the pin moves (in
+//  the file, or for this run when it came from the command line) and the
+//  listener hears of it. True when it did.
+static bool
+s_pin_move (cl_link_t *self, const char *offered, const char *pinned)
+{
+    size_t len = 0;
+    const uint8_t *rotation = channel_peer_rotation (self->channel, &len);
+    if (!rotation)
+        return false;
+    keyrotation_result_t result = keyrotation_check (rotation, len, pinned, offered, NULL);
+    if (result != KEYROTATION_OK) {
+        if (self->verbose)
+            zsys_info ("chat: the %s's key rotation statement is refused: %s",
+                       self->role, keyrotation_strerror (result));
+        return false;
+    }
+    //  pinned may live in the pin store, which the move changes
+    char *old = strdup (pinned);
+    char *problem = NULL;
+    if (self->pin) {
+        free (self->pin);
+        self->pin = strdup (offered);
+        problem = cl_format ("the %s's key given on the command line was replaced: "
+                             "give %s from now on", self->role, offered);
+    }
+    else
+    if (pinstore_add (self->pins, self->pin_name, offered) != 0)
+        problem = cl_format ("could not save the moved pin to %s",
+                             pinstore_path (self->pins));
+    if (self->verbose)
+        zsys_info ("chat: the %s's key %s was replaced by %s (signed by the old key): "
+                   "pin moved", self->role, old, offered);
+    cl_event_t event = { .kind = CL_EV_LINK_PIN_MOVED, .server = self->server,
+                         .fingerprint = offered, .pinned = old, .text = problem };
+    cl_listener_emit (&self->listener, &event);
+    free (problem);
+    free (old);
+    return true;
+}
+
 //  The server's key against the pin. True when it may be used; a new pin
-//  is saved and said.
+//  is saved and said, a pin moved by the server's key rotation too.
 static bool
 s_pin_check (cl_link_t *self)
 {
@@ -338,6 +381,8 @@ s_pin_check (cl_link_t *self)
         free (problem);
         return true;
     }
+    if (pinned && s_pin_move (self, offered, pinned))
+        return true;
     char *why = cl_format (
         "the %s at %s offers key %s but %s was pinned%s%s; refusing it "
         "(if the server's key really changed, remove its line from %s)",

@@ -4,9 +4,14 @@
 
     The bottom of libchatclient (see cl_event.h). A link never calls up: it
     tells its listener (the link's cl_requests) what happened:
-    CL_EV_LINK_OPEN, _DOWN, _PIN_NEW, _REFUSED, _REPLY (a sealed frame,
-    opened), _PUSH (a push, opened) and _PEER_GONE (the monitor saw the TCP
-    connection drop).
+    CL_EV_LINK_OPEN, _DOWN, _PIN_NEW, _PIN_MOVED, _REFUSED, _REPLY (a
+    sealed frame, opened), _PUSH (a push, opened) and _PEER_GONE (the
+    monitor saw the TCP connection drop).
+
+    A key that differs from the pin is taken only with a key rotation
+    statement in the Welcome's signed info (keyrotation.h) that the pinned
+    key signed and that names the key offered: the pin moves to it
+    (CL_EV_LINK_PIN_MOVED). Without one the server is refused as before.
 
         DOWN --attempt--> HELLO --Welcome, role and pin ok--> OPEN
           ^                 |  \--pin mismatch, wrong role--> REFUSED (for good)

@@ -374,6 +374,21 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
             if (ev->text)
                 fprintf (stderr, "chat: warning: %s\n", ev->text);
             break;
+        case CHATCLIENT_EV_PIN_MOVED:
+            s_line_begin (&line, self, "event");
+            s_line_word (&line, "event", "pin-moved");
+            s_line_word (&line, "server", s_server_name (ev->server));
+            s_line_word (&line, "name", ev->name);
+            s_line_word (&line, "fingerprint", ev->fingerprint);
+            s_line_kv (&line, "old", ev->pinned);
+            s_line_end (&line);
+            fprintf (stderr, "chat: the %s's key was replaced by its operator (the old key "
+                     "signed the change): pin moved from %s to %s\n",
+                     s_server_name (ev->server), ev->pinned ? ev->pinned : "?",
+                     ev->fingerprint ? ev->fingerprint : "?");
+            if (ev->text)
+                fprintf (stderr, "chat: warning: %s\n", ev->text);
+            break;
         case CHATCLIENT_EV_PIN_MISMATCH:
             s_line_begin (&line, self, "event");
             s_line_word (&line, "event", "pin-mismatch");

@@ -157,6 +157,13 @@ tui_frame_event (tui_frame_t *self, chatclient_event_t *event)
                               s_server_label [which],
                               event->fingerprint? event->fingerprint: "");
             break;
+        case CHATCLIENT_EV_PIN_MOVED:
+            tui_frame_status (self, event->text != NULL,
+                              "The %s's key was replaced (signed by its old key): pin "
+                              "moved to %s%s%s", s_server_label [which],
+                              event->fingerprint? event->fingerprint: "",
+                              event->text? "; ": "", event->text? event->text: "");
+            break;
         case CHATCLIENT_EV_PIN_MISMATCH:
             server->connected = false;
             server->refused = true;
