@@ -358,7 +358,7 @@ cltest_stack_new (cltest_servers_t *servers, cltest_top_t top,
                                                   : servers->ms_endpoint,
             .push = i == CHATCLIENT_MAINSERVER ? servers->push_endpoint : NULL,
             .hello_timeout_ms = request_ms,
-            .monitor = i == CHATCLIENT_MAINSERVER
+            .monitor = true
         };
         if (link_config && i == (int) link_config->server) {
             config.pin = link_config->pin;

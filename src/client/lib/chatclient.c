@@ -22,7 +22,11 @@
 #include "rsakey.h"
 #include "wire.h"
 
-#define PEER_GONE_PING_MS 200   //  ping this soon when the connection drops
+//  After a reconnect, the push subscription of the new session reaches the
+//  server some time after the session is back (PUB/SUB: nothing says
+//  when); a message pushed before it arrives is dropped there. A list this
+//  long after the session is back catches such a message.
+#define CATCH_UP_MS 1000
 
 struct _chatclient_t {
     chatclient_config_t config;
@@ -100,10 +104,8 @@ s_on_event (void *arg, cl_event_t *event)
         case CL_EV_LINK_REFUSED:
             s_link_event (self, event, CHATCLIENT_EV_PIN_MISMATCH);
             break;
-        case CL_EV_LINK_PEER_GONE:
-            //  ping soon: a restarted server answers "unknown session"
-            if (event->server == CHATCLIENT_MAINSERVER)
-                self->next_ping = zclock_mono () + PEER_GONE_PING_MS;
+        case CL_EV_SESSION_RENEWED:
+            self->next_ping = zclock_mono () + CATCH_UP_MS;
             break;
         case CL_EV_SESSION_DOWN:
             s_users_clear (self);
@@ -111,6 +113,14 @@ s_on_event (void *arg, cl_event_t *event)
         default:
             break;
     }
+}
+
+bool
+chatclient_settled (chatclient_t *self)
+{
+    return zlist_size (self->events) == 0
+        && cl_requests_waiting (self->requests [CHATCLIENT_KEYSERVER]) == 0
+        && cl_requests_waiting (self->requests [CHATCLIENT_MAINSERVER]) == 0;
 }
 
 chatclient_event_t *
@@ -140,12 +150,13 @@ s_default_push (const char *mainserver)
 static int
 s_make_layers (chatclient_t *self, const chatclient_config_t *config, const char *push)
 {
+    //  both connections are watched: what the client says about a server
+    //  is what its connection does now
     cl_link_config_t link_config [2] = {
         { .server = CHATCLIENT_KEYSERVER, .endpoint = config->keyserver,
           .pin_name = config->keyserver_pin_name, .pin = config->keyserver_pin,
-          .hello_timeout_ms = self->config.request_timeout_ms, .verbose = config->verbose },
-        //  the main server's drops are watched, so that an idle client
-        //  notices a restart at once
+          .hello_timeout_ms = self->config.request_timeout_ms, .monitor = true,
+          .verbose = config->verbose },
         { .server = CHATCLIENT_MAINSERVER, .endpoint = config->mainserver, .push = push,
           .pin_name = config->mainserver_pin_name, .pin = config->mainserver_pin,
           .hello_timeout_ms = self->config.request_timeout_ms, .monitor = true,
@@ -388,6 +399,21 @@ s_refuse_conv (chatclient_t *self, const uint8_t *conversation_id)
     return 0;
 }
 
+//  A command that needs both servers, while one of them cannot be reached:
+//  refused at once with the reason (the links keep trying meanwhile).
+//  0 when it may go.
+static uint32_t
+s_refuse_unreachable (chatclient_t *self, chatclient_event_type_t type)
+{
+    for (int i = 0; i < 2; i++) {
+        int code = 0;
+        const char *problem = cl_link_problem (self->links [i], &code);
+        if (problem)
+            return s_refuse (self, type, code, problem);
+    }
+    return 0;
+}
+
 uint32_t
 chatclient_register (chatclient_t *self, const char *username,
                      const char *password, const char *confirm,
@@ -403,6 +429,9 @@ chatclient_register (chatclient_t *self, const char *username,
     if (!*password)
         return s_refuse (self, CHATCLIENT_EV_REGISTER_FAILED,
                          CHAT_ERR_BAD_REQUEST, "The password must not be empty");
+    uint32_t refused = s_refuse_unreachable (self, CHATCLIENT_EV_REGISTER_FAILED);
+    if (refused)
+        return refused;
     uint32_t cmd = s_new_cmd (self);
     cl_session_register (self->session, cmd, username, password);
     return cmd;
@@ -424,6 +453,9 @@ chatclient_login (chatclient_t *self, const char *username, const char *password
                          "A login is already in progress");
     if (!username || !password || !*username || !*password)
         return s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED, CHAT_ERR_AUTH_FAILED, NULL);
+    uint32_t refused = s_refuse_unreachable (self, CHATCLIENT_EV_LOGIN_FAILED);
+    if (refused)
+        return refused;
     uint32_t cmd = s_new_cmd (self);
     cl_session_login (self->session, cmd, username, password);
     return cmd;

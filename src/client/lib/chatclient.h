@@ -35,9 +35,15 @@
     (PBKDF2 for registration and SCRAM) runs on a worker thread whose pipe is
     one of the client's sockets.
 
-    Reconnects: a server that answers ERR_UNKNOWN_SESSION (it restarted) or
-    lets a request time out gets a fresh handshake with the same client key
-    after a back-off (100 ms doubling to 5 s); a logged-in client then logs in
+    Connections: each server's connection is watched (a ZMQ socket monitor,
+    ZMTP heartbeats), so a connection refused or dropped is a DISCONNECTED
+    event at once, not when a request times out. While a server cannot be
+    reached (nothing listening, no answer), login and register fail at once
+    with the reason; the client keeps trying in the background.
+
+    Reconnects: a server that answers ERR_UNKNOWN_SESSION (it restarted),
+    drops the connection or lets a request time out gets a fresh handshake
+    with the same client key after a back-off (100 ms doubling to 5 s); a logged-in client then logs in
     again without the password (key server: ResumeRequest with the resume
     token of the last login; main server: login with the fresh certificate)
     and fetches whatever it missed. Requests that are safe to repeat (send
@@ -61,6 +67,10 @@
 #define CHATCLIENT_ERR_CONNECTION 101   //  connection lost mid-request (not
                                         //  repeated: it may not be safe to)
 #define CHATCLIENT_ERR_USAGE 102        //  bad command (plain mode)
+#define CHATCLIENT_ERR_UNREACHABLE 103  //  nothing listening at the endpoint
+//  Protocol 2's CHAT_ERR_WRONG_ROLE (chaterror.h once it lands): the
+//  Welcome names the other server's role (the endpoints are swapped)
+#define CHATCLIENT_ERR_WRONG_ROLE 39
 
 typedef struct _chatclient_t chatclient_t;
 
@@ -121,7 +131,11 @@ typedef struct {
 
 typedef enum {
     CHATCLIENT_EV_CONNECTED = 1,    //  server, endpoint, fingerprint
-    CHATCLIENT_EV_DISCONNECTED,     //  server, code, text (reason), retry_ms
+    CHATCLIENT_EV_DISCONNECTED,     //  server, code, text (reason), retry_ms:
+                                    //  CHATCLIENT_ERR_UNREACHABLE (nothing
+                                    //  listening), _TIMEOUT (no answer),
+                                    //  _CONNECTION (an open one dropped), a
+                                    //  protocol code (the server refused)
     CHATCLIENT_EV_PIN_NEW,          //  server, name, fingerprint: pinned now (TOFU)
     CHATCLIENT_EV_PIN_MISMATCH,     //  server, name, fingerprint (offered),
                                     //  pinned: refused, nothing sealed sent;
@@ -203,6 +217,12 @@ int
 //  sockets for up to timeout_ms, handle, tick. Returns -1 when interrupted.
 int
     chatclient_run_once (chatclient_t *self, int timeout_ms);
+
+//  Nothing waits for a server: every request sent was answered or given
+//  up, and no event is queued. A caller leaving after a logout runs the
+//  loop until this (or a deadline), so that the servers hear it.
+bool
+    chatclient_settled (chatclient_t *self);
 
 //  Next queued event (owned by the caller), or NULL.
 chatclient_event_t *
@@ -313,5 +333,9 @@ void
 //  (0 ok, 1 failed).
 int
     tui_run (chatclient_t *client, bool verbose);
+//  Whether this terminal can show it (it must address the cursor: not
+//  TERM=dumb); false with the reason in why.
+bool
+    tui_possible (char *why, size_t size);
 
 #endif

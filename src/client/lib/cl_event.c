@@ -179,6 +179,8 @@ chatclient_errname (int code)
         case CHATCLIENT_ERR_TIMEOUT:    return "ERR_TIMEOUT";
         case CHATCLIENT_ERR_CONNECTION: return "ERR_CONNECTION";
         case CHATCLIENT_ERR_USAGE:      return "ERR_USAGE";
+        case CHATCLIENT_ERR_UNREACHABLE: return "ERR_UNREACHABLE";
+        case CHATCLIENT_ERR_WRONG_ROLE: return "ERR_WRONG_ROLE";
         default:                        return chat_errname (code);
     }
 }

@@ -30,26 +30,39 @@ struct _cl_link_t {
     zsock_t *push;              //  SUB, main server only
     uint8_t push_topic [CHANNEL_SESSION_TOKEN_SIZE];
     bool push_subscribed;
-    zsock_t *monitor;           //  PAIR: the DEALER's disconnect events
+    zsock_t *monitor;           //  PAIR: the DEALER's connection events
+    int problem_code;           //  why the last attempt failed, while it
+    char *problem;              //  says the server cannot be reached
 };
 
 //  ---------------------------------------------------------------- life
 
-//  Notice at once when the server goes away, so an idle client probes it
-//  (and learns it restarted) instead of waiting for a ping.
+//  Know at once what the connection does: refused (nothing listening),
+//  dropped (the server went, or stopped answering the heartbeats), or up
+//  (the ZMTP handshake done).
 static void
 s_monitor_start (cl_link_t *self)
 {
     char endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "inproc://cl-link-%p", (void *) self);
     if (zmq_socket_monitor (zsock_resolve (self->sock), endpoint,
-                            ZMQ_EVENT_DISCONNECTED) != 0)
+                            ZMQ_EVENT_CLOSED | ZMQ_EVENT_DISCONNECTED) != 0)
         return;
     self->monitor = zsock_new_pair (endpoint);
     if (self->monitor)
         zsock_connect (self->monitor, "%s", endpoint);
     else
         zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
+}
+
+//  A server that dies without closing its connections (its host gone, or
+//  the process stopped) is noticed within the heartbeat timeout
+static void
+s_heartbeats (zsock_t *sock)
+{
+    zsock_set_heartbeat_ivl (sock, CL_LINK_HEARTBEAT_IVL_MS);
+    zsock_set_heartbeat_timeout (sock, CL_LINK_HEARTBEAT_TIMEOUT_MS);
+    zsock_set_heartbeat_ttl (sock, CL_LINK_HEARTBEAT_TTL_MS);
 }
 
 cl_link_t *
@@ -77,11 +90,13 @@ cl_link_new (const cl_link_config_t *config, rsakey_t *key, pinstore_t *pins)
     zsock_set_linger (self->sock, 0);
     zsock_set_maxmsgsize (self->sock, WIRE_MAX_FRAME);
     zsock_set_sndhwm (self->sock, 10000);
+    s_heartbeats (self->sock);
     if (config->push) {
         self->push = zsock_new (ZMQ_SUB);
         assert (self->push);
         zsock_set_linger (self->push, 0);
         zsock_set_maxmsgsize (self->push, WIRE_MAX_FRAME);
+        s_heartbeats (self->push);
         if (zsock_connect (self->push, "%s", config->push) != 0) {
             fprintf (stderr, "chat: invalid push endpoint %s\n", config->push);
             cl_link_destroy (&self);
@@ -109,6 +124,7 @@ cl_link_destroy (cl_link_t **self_p)
     free (self->pin_name);
     free (self->pin);
     free (self->fingerprint);
+    free (self->problem);
     free (self);
     *self_p = NULL;
 }
@@ -138,6 +154,27 @@ s_send_frame (cl_link_t *self, const uint8_t *frame, size_t size)
     return rc < 0 ? -1 : 0;
 }
 
+//  Forget what the monitor said about connections gone by
+static void
+s_monitor_drain (cl_link_t *self)
+{
+    while (self->monitor && (zsock_events (self->monitor) & ZMQ_POLLIN)) {
+        zmsg_t *msg = zmsg_recv (self->monitor);
+        if (!msg)
+            break;
+        zmsg_destroy (&msg);
+    }
+}
+
+//  Whether a failure says the server cannot be reached now (and commands
+//  may fail at once), rather than that it is coming back
+static bool
+s_unreachable (int code)
+{
+    return code == CHATCLIENT_ERR_UNREACHABLE || code == CHATCLIENT_ERR_TIMEOUT
+        || code == CHATCLIENT_ERR_WRONG_ROLE || code == CHAT_ERR_BAD_VERSION;
+}
+
 void
 cl_link_attempt (cl_link_t *self)
 {
@@ -147,8 +184,10 @@ cl_link_attempt (cl_link_t *self)
     self->channel = channel_client_new (self->key);
     uint8_t *frame = NULL;
     size_t size = 0;
-    //  a fresh connection drops whatever the old one still had queued
+    //  a fresh connection drops whatever the old one still had queued,
+    //  and what the monitor still says is about the old one
     s_disconnect (self);
+    s_monitor_drain (self);
     if (zsock_connect (self->sock, "%s", self->endpoint) == 0)
         self->connected = true;
     if (!self->channel || !self->connected
@@ -172,15 +211,23 @@ cl_link_reset (cl_link_t *self, int code, const char *why)
     if (self->state == CL_LINK_REFUSED)
         return;
     channel_destroy (&self->channel);
+    //  no more tries by libzmq on its own: the back-off decides when
+    s_disconnect (self);
     self->state = CL_LINK_DOWN;
+    if (code == CHATCLIENT_ERR_UNREACHABLE && self->backoff > CL_LINK_BACKOFF_REFUSED_MS)
+        self->backoff = CL_LINK_BACKOFF_REFUSED_MS;
     self->retry_at = zclock_mono () + self->backoff;
+    free (self->problem);
+    self->problem = s_unreachable (code) && why? strdup (why): NULL;
+    self->problem_code = self->problem? code: 0;
     if (self->verbose)
         zsys_info ("chat: %s %s: %s; retrying in %d ms", self->role,
                    self->endpoint, why, self->backoff);
     cl_event_t event = { .kind = CL_EV_LINK_DOWN, .server = self->server, .code = code,
                          .text = why, .retry_ms = (uint32_t) self->backoff };
-    self->backoff = self->backoff * 2 > CL_LINK_BACKOFF_MAX_MS
-                  ? CL_LINK_BACKOFF_MAX_MS : self->backoff * 2;
+    int most = code == CHATCLIENT_ERR_UNREACHABLE? CL_LINK_BACKOFF_REFUSED_MS
+                                                  : CL_LINK_BACKOFF_MAX_MS;
+    self->backoff = self->backoff * 2 > most? most: self->backoff * 2;
     cl_listener_emit (&self->listener, &event);
 }
 
@@ -202,6 +249,9 @@ s_opened (cl_link_t *self)
 {
     self->state = CL_LINK_OPEN;
     self->backoff = CL_LINK_BACKOFF_MIN_MS;
+    free (self->problem);
+    self->problem = NULL;
+    self->problem_code = 0;
     free (self->fingerprint);
     self->fingerprint = strdup (channel_peer_fingerprint_text (self->channel));
     if (self->push)
@@ -250,6 +300,9 @@ s_pin_check (cl_link_t *self)
     channel_destroy (&self->channel);
     s_disconnect (self);
     self->state = CL_LINK_REFUSED;
+    free (self->problem);
+    self->problem = cl_format ("the %s's key does not match its pin", self->role);
+    self->problem_code = CHAT_ERR_PIN_MISMATCH;
     cl_event_t event = { .kind = CL_EV_LINK_REFUSED, .server = self->server,
                          .code = CHAT_ERR_PIN_MISMATCH, .text = why,
                          .fingerprint = offered_copy, .pinned = pinned };
@@ -265,6 +318,15 @@ static void
 s_on_welcome (cl_link_t *self, const uint8_t *data, size_t size)
 {
     int rc = channel_client_accept (self->channel, data, size);
+    if (rc == CHATCLIENT_ERR_WRONG_ROLE) {
+        char *why = cl_format ("%s is the %s, not the %s: swap --keyserver and "
+                               "--mainserver?", self->endpoint,
+                               self->server == CHATCLIENT_KEYSERVER? "main server": "key server",
+                               self->server == CHATCLIENT_KEYSERVER? "key server": "main server");
+        cl_link_reset (self, rc, why);
+        free (why);
+    }
+    else
     if (rc != CHAT_OK) {
         char *why = cl_format ("handshake failed: %s", chat_strerror (rc));
         cl_link_reset (self, rc, why);
@@ -392,19 +454,39 @@ s_read_push (cl_link_t *self)
     }
 }
 
+//  What the monitor saw: a connection that closed before it was made
+//  (refused: nothing listening there), or one that dropped
 static void
 s_read_monitor (cl_link_t *self)
 {
-    bool gone = false;
+    bool refused = false, dropped = false;
     while (zsock_events (self->monitor) & ZMQ_POLLIN) {
         zmsg_t *msg = zmsg_recv (self->monitor);
         if (!msg)
             break;
-        gone = true;
+        zframe_t *frame = zmsg_first (msg);
+        uint16_t event = 0;
+        if (frame && zframe_size (frame) >= 2)
+            memcpy (&event, zframe_data (frame), 2);
+        if (event == ZMQ_EVENT_CLOSED)
+            refused = true;
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            dropped = true;
         zmsg_destroy (&msg);
     }
-    if (gone && self->state == CL_LINK_OPEN)
-        cl_listener_signal (&self->listener, CL_EV_LINK_PEER_GONE, self->server);
+    if (dropped && (self->state == CL_LINK_OPEN || self->state == CL_LINK_HELLO)) {
+        char *why = cl_format ("lost the connection to %s", self->endpoint);
+        self->backoff = CL_LINK_BACKOFF_MIN_MS;
+        cl_link_reset (self, CHATCLIENT_ERR_CONNECTION, why);
+        free (why);
+    }
+    else
+    if (refused && self->state == CL_LINK_HELLO) {
+        char *why = cl_format ("nothing is listening at %s: is chat-%s running?",
+                               self->endpoint, self->role);
+        cl_link_reset (self, CHATCLIENT_ERR_UNREACHABLE, why);
+        free (why);
+    }
 }
 
 //  ---------------------------------------------------------------- loop
@@ -459,7 +541,8 @@ cl_link_tick (cl_link_t *self, int64_t now)
         cl_link_attempt (self);
     else
     if (self->state == CL_LINK_HELLO && now >= self->deadline) {
-        char *why = cl_format ("no answer from %s", self->endpoint);
+        char *why = cl_format ("no answer from %s: is chat-%s running there?",
+                               self->endpoint, self->role);
         cl_link_reset (self, CHATCLIENT_ERR_TIMEOUT, why);
         free (why);
     }
@@ -511,4 +594,14 @@ const char *
 cl_link_fingerprint (cl_link_t *self)
 {
     return self->fingerprint;
+}
+
+const char *
+cl_link_problem (cl_link_t *self, int *code)
+{
+    if (self->state == CL_LINK_OPEN || !self->problem)
+        return NULL;
+    if (code)
+        *code = self->problem_code;
+    return self->problem;
 }

@@ -1,16 +1,26 @@
 /*  cl_link - one server connection of the client: its DEALER, the secure
     channel over it, the handshake, the pin check, the reconnect back-off,
-    and for the main server the push socket and a socket monitor
+    a socket monitor and ZMTP heartbeats that say what the connection is
+    really doing, and for the main server the push socket
 
     The bottom of libchatclient (see cl_event.h). A link never calls up: it
     tells its listener (the link's cl_requests) what happened:
     CL_EV_LINK_OPEN, _DOWN, _PIN_NEW, _REFUSED, _REPLY (a sealed frame,
-    opened), _PUSH (a push, opened) and _PEER_GONE (the monitor saw the TCP
-    connection drop).
+    opened) and _PUSH (a push, opened).
 
         DOWN --attempt--> HELLO --Welcome, pin ok--> OPEN
           ^                 |  \--pin mismatch--> REFUSED (for good)
-          +-- back-off <----+-- timeout, refusal, unknown session, reset
+          +-- back-off <----+-- timeout, refusal, unknown session, reset,
+                                connection lost or refused (the monitor)
+
+    The monitor makes the link truthful at once: a connection refused
+    (nothing listening at the endpoint) ends the attempt with
+    CHATCLIENT_ERR_UNREACHABLE, an open connection that drops (the server
+    went away, or stopped answering the heartbeats) ends it with
+    CHATCLIENT_ERR_CONNECTION; each is a DOWN event and a fresh handshake
+    after the back-off. Until an attempt succeeds the link keeps the
+    reason (cl_link_problem), so that a command can fail at once instead of
+    waiting for a server that is not there.
 */
 #ifndef CL_LINK_H_INCLUDED
 #define CL_LINK_H_INCLUDED
@@ -29,6 +39,15 @@ typedef enum {
 
 #define CL_LINK_BACKOFF_MIN_MS 100
 #define CL_LINK_BACKOFF_MAX_MS 5000
+#define CL_LINK_BACKOFF_REFUSED_MS 2000  //  at most, after a refused connection
+                                         //  (cheap to try, and quick to see)
+//  ZMTP heartbeats: a PING every interval; no answer within the timeout
+//  closes the connection (the monitor then says so); the server drops
+//  ours when it hears nothing for the TTL
+#define CL_LINK_HEARTBEAT_IVL_MS 1000
+#define CL_LINK_HEARTBEAT_TIMEOUT_MS 3000
+#define CL_LINK_HEARTBEAT_TTL_MS 10000
+
 
 typedef struct {
     chatclient_server_t server;
@@ -38,7 +57,7 @@ typedef struct {
     const char *pin;            //  "SHA256:..." to accept only that key;
                                 //  NULL: the pin file decides
     int hello_timeout_ms;       //  give up on a handshake after this
-    bool monitor;               //  watch the connection for drops
+    bool monitor;               //  watch the connection (refused, dropped)
     bool verbose;               //  zsys_info lines, never a secret
 } cl_link_config_t;
 
@@ -98,5 +117,13 @@ const char *
 //  The server's key fingerprint once accepted, else NULL.
 const char *
     cl_link_fingerprint (cl_link_t *self);
+//  Why the link is not open, when its last attempt failed in a way that
+//  says the server cannot be reached now (nothing listening, no answer,
+//  the wrong server) or for good (its key does not match the pin): the
+//  text, and the code in *code. NULL while the link
+//  is open, has never failed, or is only reconnecting after a restart or
+//  a dropped connection.
+const char *
+    cl_link_problem (cl_link_t *self, int *code);
 
 #endif
