@@ -105,7 +105,7 @@ static const char *s_queries [Q_COUNT] = {
     [Q_CONV_EACH_OF] =
         "SELECT c.id, c.last_seq, c.last_time, c.created_at"
         " FROM members m JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE m.name_lower = ?1 ORDER BY c.last_time DESC, c.created_at DESC",
+        " WHERE m.name_lower = ?1 ORDER BY c.created_at, c.id",
     [Q_CONV_EACH] =
         "SELECT id, last_seq, last_time, created_at FROM conversations"
         " ORDER BY last_time DESC, created_at DESC",

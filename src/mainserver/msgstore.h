@@ -115,7 +115,8 @@ int
 int
     msgstore_conv_members (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                            zlistx_t **names);
-//  The conversations name is in, most recently active first.
+//  The conversations name is in, oldest first (the order they were made
+//  in: every session of a user numbers them alike).
 int
     msgstore_conv_each_of (msgstore_t *self, const char *name,
                            msgstore_conv_fn *fn, void *arg);
