@@ -399,12 +399,16 @@ s_refuse_conv (chatclient_t *self, const uint8_t *conversation_id)
     return 0;
 }
 
-//  A command that needs both servers, while one of them cannot be reached:
-//  refused at once with the reason (the links keep trying meanwhile).
-//  0 when it may go.
+//  A command that needs both servers: a link waiting out its back-off
+//  tries now, so that the command fails at once with the reason while a
+//  server is still away (its fail_fast requests), and goes at once when it
+//  is back. Refused here only when a server is refused for good (pin) or
+//  could not even be tried. 0 when it may go.
 static uint32_t
 s_refuse_unreachable (chatclient_t *self, chatclient_event_type_t type)
 {
+    for (int i = 0; i < 2; i++)
+        cl_link_hurry (self->links [i]);
     for (int i = 0; i < 2; i++) {
         int code = 0;
         const char *problem = cl_link_problem (self->links [i], &code);

@@ -206,6 +206,13 @@ cl_link_attempt (cl_link_t *self)
 }
 
 void
+cl_link_hurry (cl_link_t *self)
+{
+    if (self->state == CL_LINK_DOWN)
+        cl_link_attempt (self);
+}
+
+void
 cl_link_reset (cl_link_t *self, int code, const char *why)
 {
     if (self->state == CL_LINK_REFUSED)
@@ -599,7 +606,8 @@ cl_link_fingerprint (cl_link_t *self)
 const char *
 cl_link_problem (cl_link_t *self, int *code)
 {
-    if (self->state == CL_LINK_OPEN || !self->problem)
+    //  while an attempt is under way, what the last one met is old news
+    if (!self->problem || (self->state != CL_LINK_DOWN && self->state != CL_LINK_REFUSED))
         return NULL;
     if (code)
         *code = self->problem_code;

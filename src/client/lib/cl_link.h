@@ -79,6 +79,11 @@ void
 //  DOWN and tries again after the back-off.
 void
     cl_link_attempt (cl_link_t *self);
+//  Someone waits for this server: a link waiting out its back-off tries
+//  now (a server that came back is found at once, one still away is said
+//  at once, in a DOWN event).
+void
+    cl_link_hurry (cl_link_t *self);
 //  The link is broken (no answer, the server forgot us): DOWN, tell the
 //  listener, try again after the back-off. Nothing on a refused link.
 void
@@ -121,8 +126,8 @@ const char *
 //  says the server cannot be reached now (nothing listening, no answer,
 //  the wrong server) or for good (its key does not match the pin): the
 //  text, and the code in *code. NULL while the link
-//  is open, has never failed, or is only reconnecting after a restart or
-//  a dropped connection.
+//  is open or trying again (an attempt under way), has never failed, or is
+//  only reconnecting after a restart or a dropped connection.
 const char *
     cl_link_problem (cl_link_t *self, int *code);
 

@@ -630,8 +630,11 @@ s_on_failure (cl_session_t *self, flow_t *flow, cl_outcome_t *outcome)
             break;
         case S_MAIN_LOGIN:
             self->authing = false;
-            if (flow)
+            if (flow) {
                 s_flow_fail (self, flow, code, outcome->text, outcome->retry_ms);
+                //  no session left behind at the key server
+                s_key_logout (self);
+            }
             break;
         case S_MAIN_RELOGIN:
             self->authing = false;
