@@ -41,6 +41,7 @@ struct _chatclient_t {
     uint32_t next_cmd;
     int64_t next_ping;
     int64_t next_refresh;           //  0: not scheduled yet
+    int64_t catch_up_at;            //  a list after a reconnect, or 0
 };
 
 //  ---------------------------------------------------------------- events
@@ -105,7 +106,7 @@ s_on_event (void *arg, cl_event_t *event)
             s_link_event (self, event, CHATCLIENT_EV_PIN_MISMATCH);
             break;
         case CL_EV_SESSION_RENEWED:
-            self->next_ping = zclock_mono () + CATCH_UP_MS;
+            self->catch_up_at = zclock_mono () + CATCH_UP_MS;
             break;
         case CL_EV_SESSION_DOWN:
             s_users_clear (self);
@@ -322,6 +323,12 @@ chatclient_tick (chatclient_t *self)
     &&  cl_requests_authed (self->requests [CHATCLIENT_MAINSERVER])
     &&  now >= self->next_refresh)
         s_refresh (self, now);
+    if (self->catch_up_at && now >= self->catch_up_at
+    &&  cl_session_logged_in (self->session)
+    &&  cl_requests_authed (self->requests [CHATCLIENT_MAINSERVER])) {
+        self->catch_up_at = 0;
+        cl_convs_list (self->convs, 0);
+    }
     cl_session_tick (self->session);
 }
 
@@ -339,6 +346,8 @@ chatclient_timeout (chatclient_t *self)
     if (cl_link_state (self->links [CHATCLIENT_MAINSERVER]) == CL_LINK_OPEN
     &&  self->next_ping < due)
         due = self->next_ping;
+    if (self->catch_up_at && self->catch_up_at < due)
+        due = self->catch_up_at;
     return due <= now ? 0 : (int) (due - now);
 }
 
