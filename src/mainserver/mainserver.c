@@ -785,6 +785,11 @@ s_do_list_conversations (request_t *req)
             s_alloc (req->arena, sizeof *summary);
         rc = s_summary_fill (self, req->arena, summary, conv,
                              req->session->username, req->session->channel);
+        //  where the user stopped reading, so unread counts survive a
+        //  logout and agree across the user's sessions
+        if (rc == CHAT_OK)
+            rc = msgstore_read_state (self->store, conv->id, req->session->username,
+                                      &summary->read_seq, &summary->unread);
         list->conversations [list->n_conversations++] = summary;
         conv = (msgstore_conv_t *) zlistx_next (collect.convs);
     }
@@ -1121,6 +1126,70 @@ s_do_get_members (request_t *req, Chat__GetMembersRequest *body)
     return CHAT_OK;
 }
 
+//  The ids of the other logged-in sessions of session's user: a malloc'd
+//  array (NULL when there are none) and its size.
+static void
+s_user_targets (server_t *self, chansession_t *session,
+                uint8_t (**targets_p) [CHANNEL_SESSION_ID_SIZE], size_t *count_p)
+{
+    *targets_p = NULL;
+    *count_p = 0;
+    char lower [USERNAME_MAX + 1];
+    credential_username_fold (session->username, lower, sizeof lower);
+    zlistx_t *online = (zlistx_t *) zhashx_lookup (self->online, lower);
+    size_t size = online? zlistx_size (online): 0;
+    if (size == 0)
+        return;
+    uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE] = malloc (size * CHANNEL_SESSION_ID_SIZE);
+    assert (targets);
+    size_t count = 0;
+    for (chansession_t *other = (chansession_t *) zlistx_first (online); other;
+         other = (chansession_t *) zlistx_next (online))
+        if (other != session && count < size)
+            memcpy (targets [count++], channel_session_id (other->channel),
+                    CHANNEL_SESSION_ID_SIZE);
+    *targets_p = targets;
+    *count_p = count;
+}
+
+//  The user read a conversation up to read_seq: the marker moves forward
+//  (never past the last message, never back) and the user's other
+//  sessions hear where it is now
+static int
+s_do_mark_read (request_t *req, Chat__MarkReadRequest *body)
+{
+    server_t *self = req->server;
+    msgstore_conv_t conv;
+    int rc = s_conv_of_member (req, body->conversation_id, &conv);
+    if (rc != CHAT_OK)
+        return rc;
+    uint64_t wanted = body->read_seq < conv.last_seq? body->read_seq: conv.last_seq;
+    bool moved = false;
+    rc = msgstore_read_set (self->store, conv.id, req->session->username, wanted, &moved);
+    Chat__ReadState *state = (Chat__ReadState *) s_alloc (req->arena, sizeof *state);
+    chat__read_state__init (state);
+    if (rc == CHAT_OK)
+        rc = msgstore_read_state (self->store, conv.id, req->session->username,
+                                  &state->read_seq, &state->unread);
+    if (rc != CHAT_OK)
+        return rc;
+    state->conversation_id.data = (uint8_t *) s_alloc (req->arena, MSGSTORE_ID_SIZE);
+    memcpy (state->conversation_id.data, conv.id, MSGSTORE_ID_SIZE);
+    state->conversation_id.len = MSGSTORE_ID_SIZE;
+    req->reply->body_case = CHAT__MAIN_REPLY__BODY_READ;
+    req->reply->read = state;
+    if (!moved)
+        return CHAT_OK;
+    uint8_t (*targets) [CHANNEL_SESSION_ID_SIZE];
+    size_t target_count;
+    s_user_targets (self, req->session, &targets, &target_count);
+    Chat__Push push = CHAT__PUSH__INIT;
+    push.body_case = CHAT__PUSH__BODY_READ;
+    push.read = state;
+    s_queue_push (req->pushes, targets, target_count, &push.base);
+    return CHAT_OK;
+}
+
 static const char *
 s_request_name (Chat__MainRequest__BodyCase body)
 {
@@ -1135,6 +1204,7 @@ s_request_name (Chat__MainRequest__BodyCase body)
         case CHAT__MAIN_REQUEST__BODY_GET_MEMBERS:         return "get-members";
         case CHAT__MAIN_REQUEST__BODY_LOGOUT:              return "logout";
         case CHAT__MAIN_REQUEST__BODY_PING:                return "ping";
+        case CHAT__MAIN_REQUEST__BODY_MARK_READ:           return "mark-read";
         default:                                           return "unknown";
     }
 }
@@ -1197,6 +1267,9 @@ s_handle_request (server_t *self, chansession_t *session,
                 break;
             case CHAT__MAIN_REQUEST__BODY_GET_MEMBERS:
                 rc = s_do_get_members (&req, request->get_members);
+                break;
+            case CHAT__MAIN_REQUEST__BODY_MARK_READ:
+                rc = s_do_mark_read (&req, request->mark_read);
                 break;
             case CHAT__MAIN_REQUEST__BODY_LOGOUT: {
                 zsys_info ("logout: %s on session %.8s", session->username, session->id_hex);

@@ -40,7 +40,14 @@ static const char *s_migrations [] = {
     "  client_message_id BLOB NOT NULL,"
     "  PRIMARY KEY (conversation_id, seq),"
     "  UNIQUE (conversation_id, client_message_id)"
-    ");"
+    ");",
+    //  1 -> 2: read markers, per member and conversation
+    "CREATE TABLE IF NOT EXISTS read_marks ("
+    "  conversation_id BLOB NOT NULL REFERENCES conversations (id),"
+    "  name_lower TEXT NOT NULL REFERENCES users (name_lower),"
+    "  read_seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (conversation_id, name_lower)"
+    ") WITHOUT ROWID;"
 };
 #define MIGRATIONS (sizeof (s_migrations) / sizeof (s_migrations [0]))
 
@@ -61,6 +68,9 @@ typedef enum {
     Q_MSG_INSERT,
     Q_MSG_PAGE,
     Q_MSG_LAST,
+    Q_READ_SET,
+    Q_READ_GET,
+    Q_UNREAD,
     //  Transaction control, run for every request: prepared once, so no
     //  request pays for parsing them again
     Q_BEGIN,
@@ -124,6 +134,15 @@ static const char *s_queries [Q_COUNT] = {
     [Q_MSG_LAST] =
         "SELECT token FROM messages WHERE conversation_id = ?1"
         " ORDER BY seq DESC LIMIT 1",
+    [Q_READ_SET] =
+        "INSERT INTO read_marks (conversation_id, name_lower, read_seq) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (conversation_id, name_lower) DO UPDATE SET read_seq = excluded.read_seq"
+        " WHERE excluded.read_seq > read_seq",
+    [Q_READ_GET] =
+        "SELECT read_seq FROM read_marks WHERE conversation_id = ?1 AND name_lower = ?2",
+    [Q_UNREAD] =
+        "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND seq > ?2"
+        " AND lower (sender) <> ?3",
     [Q_BEGIN] =                 "BEGIN IMMEDIATE",
     [Q_COMMIT] =                "COMMIT",
     [Q_ROLLBACK] =              "ROLLBACK",
@@ -747,4 +766,53 @@ msgstore_msg_last_token (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
     if (rc == SQLITE_DONE)
         return CHAT_ERR_NOT_FOUND;
     return s_fail (self, "last token");
+}
+
+//  ---------------------------------------------------------------- read markers
+
+int
+msgstore_read_state (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *name,
+                     uint64_t *read_seq, uint64_t *unread)
+{
+    assert (self);
+    assert (name);
+    char lower [256];
+    credential_username_fold (name, lower, sizeof lower);
+    sqlite3_stmt *stmt = s_stmt (self, Q_READ_GET);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step (stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return s_fail (self, "read marker");
+    *read_seq = rc == SQLITE_ROW? (uint64_t) sqlite3_column_int64 (stmt, 0): 0;
+    sqlite3_reset (stmt);
+    stmt = s_stmt (self, Q_UNREAD);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) *read_seq);
+    sqlite3_bind_text (stmt, 3, lower, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step (stmt) != SQLITE_ROW)
+        return s_fail (self, "unread count");
+    *unread = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    sqlite3_reset (stmt);
+    return CHAT_OK;
+}
+
+int
+msgstore_read_set (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *name,
+                   uint64_t read_seq, bool *moved)
+{
+    assert (self);
+    assert (name);
+    char lower [256];
+    credential_username_fold (name, lower, sizeof lower);
+    sqlite3_stmt *stmt = s_stmt (self, Q_READ_SET);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) read_seq);
+    if (sqlite3_step (stmt) != SQLITE_DONE)
+        return s_fail (self, "read marker");
+    if (moved)
+        *moved = sqlite3_changes (self->db) > 0;
+    sqlite3_reset (stmt);
+    return CHAT_OK;
 }

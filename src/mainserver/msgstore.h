@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <czmq.h>
 
-#define MSGSTORE_SCHEMA_VERSION 1
+#define MSGSTORE_SCHEMA_VERSION 2
 #define MSGSTORE_ID_SIZE 16
 #define MSGSTORE_MAX_MEMBERS 256
 
@@ -147,5 +147,18 @@ int
 int
     msgstore_msg_last_token (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                              char **token);
+
+//  ---------------------------------------------------------------- read markers
+
+//  name's read marker in a conversation (0: none yet) and the number of
+//  messages from others after it.
+int
+    msgstore_read_state (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                         const char *name, uint64_t *read_seq, uint64_t *unread);
+//  Move name's read marker forward to read_seq (never back: a lower one
+//  writes nothing). *moved (may be NULL) says whether it moved.
+int
+    msgstore_read_set (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                       const char *name, uint64_t read_seq, bool *moved);
 
 #endif

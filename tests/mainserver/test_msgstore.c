@@ -187,7 +187,7 @@ test_page_uses_primary_key (void **state)
     store = msgstore_open (s_path);
     assert_null (store);
     assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
-    assert_int_equal (sqlite3_exec (db, "PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal (sqlite3_exec (db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close (db);
 }
 
