@@ -1176,6 +1176,7 @@ s_do_mark_read (request_t *req, Chat__MarkReadRequest *body)
     state->conversation_id.data = (uint8_t *) s_alloc (req->arena, MSGSTORE_ID_SIZE);
     memcpy (state->conversation_id.data, conv.id, MSGSTORE_ID_SIZE);
     state->conversation_id.len = MSGSTORE_ID_SIZE;
+    state->last_seq = conv.last_seq;
     req->reply->body_case = CHAT__MAIN_REPLY__BODY_READ;
     req->reply->read = state;
     if (!moved)

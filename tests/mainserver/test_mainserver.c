@@ -937,6 +937,7 @@ s_mark_read_ok (msclient_t *client, const uint8_t *id, uint64_t read_seq,
     assert_memory_equal (reply->read->conversation_id.data, id, 16);
     assert_int_equal (reply->read->read_seq, want_seq);
     assert_int_equal (reply->read->unread, want_unread);
+    assert_true (reply->read->last_seq >= reply->read->read_seq);
     chat__main_reply__free_unpacked (reply, NULL);
 }
 
@@ -992,6 +993,7 @@ test_read_markers (void **state)
     assert_memory_equal (push->read->conversation_id.data, id, 16);
     assert_int_equal (push->read->read_seq, 3);
     assert_int_equal (push->read->unread, 1);
+    assert_int_equal (push->read->last_seq, 5);
     chat__push__free_unpacked (push, NULL);
     s_no_push (a1);
     s_no_push (b1);

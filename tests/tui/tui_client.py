@@ -239,6 +239,81 @@ def case_paste(w):
     a.wait(r"^  row 6\s*$", absent=True)
 
 
+# ------------------------------------------------------------------ 5
+
+def _list_row(pane, index, name):
+    """The list row of conversation index (its name): the unread count in it
+    (0 for none)."""
+    for line in pane.lines():
+        left = line.split("\u2502", 1)[0]
+        m = re.match(r"^[ >]*%d\s+%s\b.*?(\d+)?\s*$" % (index, re.escape(name)), left)
+        if m:
+            return int(m.group(1) or 0)
+    return None
+
+
+def _wait_unread(pane, index, name, count, what):
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if _list_row(pane, index, name) == count:
+            return
+        time.sleep(0.1)
+    raise Failure("%s: conversation %d (%s) never showed %d unread (%s):\n%s"
+                  % (pane.name, index, name, count, what, pane.screen()))
+
+
+def case_readmarks(w):
+    """5. Unread counts are the main server's: messages that came while
+    logged out count, the user's own (from another session) do not, two
+    sessions agree, and a line marks the first new message."""
+    w.register("alice", "bob", "carol")
+    a = w.client("marks")
+    login(a, "alice")
+    opened_with(a, "carol")             # conversation 1, on the screen
+    bob = w.plain("marks-bob")
+    bob.ok("login bob pw-bob")
+    bob.ok("new alice")
+    a.wait(r"^[ >]*2\s+bob", what="bob's conversation in the list")
+    _wait_unread(a, 2, "bob", 0, "nothing yet")
+    for i in range(3):
+        bob.ok("send 1 hello %d" % i)
+    _wait_unread(a, 2, "bob", 3, "three from bob")
+    # alice's other session writes there: not unread for her
+    phone = w.plain("marks-phone")
+    phone.ok("login alice pw-alice")
+    phone.ok("send 2 from my phone")
+    time.sleep(1)
+    _wait_unread(a, 2, "bob", 3, "her own message not counted")
+    # she reads it on the phone: the full screen agrees at once
+    phone.ok("open 2")
+    _wait_unread(a, 2, "bob", 0, "read in her other session")
+    # two more: the line goes before the first of them
+    bob.ok("send 1 later 0")
+    bob.ok("send 1 later 1")
+    _wait_unread(a, 2, "bob", 2, "two more")
+    a.keys("M-2")
+    a.wait(r"bob: later 1")
+    rows = body_rows(a)
+    at = [i for i, r in enumerate(rows) if "bob: later 0" in r]
+    check(at and at[0] > 0 and re.search(r"\u2500 new \u2500", rows[at[0] - 1]),
+          "no 'new' line right above the first new message:\n%s" % "\n".join(rows))
+    check(not any(re.search(r"\u2500 new \u2500", r) for r in rows[:at[0] - 1]),
+          "a 'new' line elsewhere:\n%s" % "\n".join(rows))
+    _wait_unread(a, 2, "bob", 0, "read by opening it")
+    # logged out, more came: counted when she is back, and the phone agrees
+    a.keys("M-1")
+    a.wait(r"^>1\s+carol")
+    a.command("/logout")
+    a.wait(r"^\s+Login:")
+    bob.ok("send 1 while you were away")
+    login(a, "alice")
+    _wait_unread(a, 2, "bob", 1, "the message that came while logged out")
+    mark = phone.mark()
+    phone.ok("list")
+    check(any(re.match(r"^conv 2 \S+ alice,bob unread=1 ", l) for l in phone.lines[mark:]),
+          "the other session disagrees: %r" % phone.lines[mark:])
+
+
 # ------------------------------------------------------------------ 6
 
 def case_picker_filter(w):
@@ -672,6 +747,7 @@ CASES = {
     "stale": case_stale,
     "endpoints": case_endpoints,
     "paste": case_paste,
+    "readmarks": case_readmarks,
     "picker_filter": case_picker_filter,
     "scrollback": case_scrollback,
     "recovery": case_recovery,

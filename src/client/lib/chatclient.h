@@ -124,9 +124,12 @@ typedef struct {
     size_t member_count;
     uint64_t last_seq;
     int64_t last_time;              //  unix ms, 0 when empty
-    uint64_t unread;                //  live messages from others since the
-                                    //  last chatclient_mark_read / open
-    size_t index;                   //  1-based, stable: order first seen
+    uint64_t read_seq;              //  the user read up to here: the main
+                                    //  server keeps it for all the user's
+                                    //  sessions, across logouts
+    uint64_t unread;                //  messages from others after read_seq
+    size_t index;                   //  1-based, stable: the order the
+                                    //  conversations were made in
 } chatclient_conversation_t;
 
 typedef enum {
@@ -160,7 +163,9 @@ typedef enum {
     CHATCLIENT_EV_HISTORY,          //  conversation; messages, message_count:
                                     //  every message with seq > after_seq
     CHATCLIENT_EV_MEMBERS,          //  conversation (fresh member list)
-    CHATCLIENT_EV_ERROR             //  code, text; cmd set when a command failed
+    CHATCLIENT_EV_ERROR,            //  code, text; cmd set when a command failed
+    CHATCLIENT_EV_READ              //  conversation: another session of the
+                                    //  user read it (read_seq, unread now)
 } chatclient_event_type_t;
 
 typedef struct {
@@ -321,7 +326,9 @@ const chatclient_message_t *
                         const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
                         size_t index);
 
-//  The user has seen this conversation: unread = 0.
+//  The user has seen this conversation up to its newest message: unread =
+//  0, and the main server is told (it keeps the marker and tells the
+//  user's other sessions).
 void
     chatclient_mark_read (chatclient_t *self,
                           const uint8_t conversation_id [CHATCLIENT_ID_SIZE]);

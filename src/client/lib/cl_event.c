@@ -168,6 +168,7 @@ chatclient_event_name (chatclient_event_type_t type)
         case CHATCLIENT_EV_HISTORY:         return "history";
         case CHATCLIENT_EV_MEMBERS:         return "members";
         case CHATCLIENT_EV_ERROR:           return "error";
+        case CHATCLIENT_EV_READ:            return "read";
     }
     return "unknown";
 }

@@ -244,6 +244,7 @@ s_print_conv (plain_t *self, bool event, const chatclient_conversation_t *conv)
     s_line_list (&line, "members", conv->members, conv->member_count);
     s_line_uint (&line, "unread", conv->unread, true);
     s_line_uint (&line, "last_seq", conv->last_seq, true);
+    s_line_uint (&line, "read_seq", conv->read_seq, true);
     s_line_end (&line);
 }
 
@@ -331,6 +332,15 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
             break;
         case CHATCLIENT_EV_CONVERSATION:
             s_print_conv (self, true, ev->conversation);
+            break;
+        case CHATCLIENT_EV_READ:
+            s_line_begin (&line, self, "event");
+            s_line_word (&line, "event", "read");
+            s_line_uint (&line, "index", ev->conversation->index, false);
+            s_line_word (&line, "conversation", ev->conversation->hex);
+            s_line_uint (&line, "read_seq", ev->conversation->read_seq, true);
+            s_line_uint (&line, "unread", ev->conversation->unread, true);
+            s_line_end (&line);
             break;
         case CHATCLIENT_EV_MESSAGE:
             if (ev->message->live && !ev->message->local)

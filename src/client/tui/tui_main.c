@@ -108,33 +108,18 @@ tui_main_start (tui_main_t *self, tui_frame_t *frame)
     tui_frame_status (frame, false, "Logged in as %s", chatclient_username (self->client));
 }
 
-//  Up to where the user had read a conversation before opening it: the
-//  messages from others after it are the unread ones
+//  Up to where the user had read a conversation before opening it (the
+//  main server's marker): a line marks the first message after it
 static uint64_t
 s_read_seq (tui_main_t *self, const uint8_t id [CHATCLIENT_ID_SIZE])
 {
-    const chatclient_conversation_t *conv = NULL;
     size_t count = chatclient_conversation_count (self->client);
-    for (size_t i = 0; i < count && !conv; i++) {
-        const chatclient_conversation_t *c = chatclient_conversation (self->client, i);
-        if (c && memcmp (c->id, id, CHATCLIENT_ID_SIZE) == 0)
-            conv = c;
+    for (size_t i = 0; i < count; i++) {
+        const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
+        if (conv && memcmp (conv->id, id, CHATCLIENT_ID_SIZE) == 0)
+            return conv->read_seq;
     }
-    if (!conv)
-        return 0;
-    const char *me = chatclient_username (self->client);
-    uint64_t unread = conv->unread;
-    size_t messages = chatclient_message_count (self->client, id);
-    uint64_t read_seq = conv->last_seq;
-    for (size_t i = messages; i > 0 && unread > 0; i--) {
-        const chatclient_message_t *msg = chatclient_message (self->client, id, i - 1);
-        if (!msg)
-            break;
-        read_seq = msg->seq - 1;
-        if (!me || !streq (msg->sender, me))
-            unread--;
-    }
-    return read_seq;
+    return 0;
 }
 
 void
