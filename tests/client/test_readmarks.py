@@ -50,10 +50,16 @@ def readmarks(w):
     check(unread(a1) == 3 and unread(a2) == 3,
           "unread after 3 from bob: %r / %r" % (convs(a1), convs(a2)))
 
-    # alice writes from her first session: her own message counts nowhere
+    # alice writes from her first session: her own message counts nowhere,
+    # neither in the client's own count (`new bob` shows the 1:1 as this
+    # client holds it, without asking the server) nor on the server's
     m2 = a2.mark()
     a1.ok("send %s from alice" % conv)
     a2.wait_msg(conv, "alice", "from alice", since=m2)
+    for session in (a1, a2):
+        _, lines = session.ok("new bob")
+        check(" unread=3 " in lines[-1], "%s counts her own message: %r"
+              % (session.name, lines[-1]))
     check(unread(a1) == 3 and unread(a2) == 3,
           "her own message counted: %r / %r" % (convs(a1), convs(a2)))
 
