@@ -44,9 +44,9 @@ typedef enum {
 //  ZMTP heartbeats: a PING every interval; no answer within the timeout
 //  closes the connection (the monitor then says so); the server drops
 //  ours when it hears nothing for the TTL
-#define CL_LINK_HEARTBEAT_IVL_MS 1000
-#define CL_LINK_HEARTBEAT_TIMEOUT_MS 3000
-#define CL_LINK_HEARTBEAT_TTL_MS 10000
+#define CL_LINK_HEARTBEAT_IVL_MS 2000
+#define CL_LINK_HEARTBEAT_TIMEOUT_MS 6000
+#define CL_LINK_HEARTBEAT_TTL_MS 20000
 
 
 typedef struct {
