@@ -27,14 +27,14 @@ s_help (FILE *out)
 "  --keyserver ENDPOINT      key server, e.g. tcp://127.0.0.1:5555 (HOST:PORT\n"
 "                            means tcp://HOST:PORT)\n"
 "  --mainserver ENDPOINT     main server, e.g. tcp://127.0.0.1:5556\n"
-"  --push ENDPOINT           main server's push endpoint (default: the main\n"
-"                            server's host and port + 1)\n"
+"  --push ENDPOINT           main server's push endpoint (default: the one\n"
+"                            its signed Welcome names)\n"
 "  --config FILE             read these from a ZPL file: client/keyserver,\n"
 "                            client/mainserver, client/push,\n"
 "                            client/pin_keyserver, client/pin_mainserver,\n"
-"                            client/known_servers, client/discover_timeout,\n"
-"                            client/refresh_interval (any other setting is\n"
-"                            an error)\n"
+"                            client/known_servers, client/known_users,\n"
+"                            client/discover_timeout, client/refresh_interval\n"
+"                            (any other setting is an error)\n"
 "  --discover-timeout SECS   with no endpoints, listen this long for the\n"
 "                            servers' beacons (default 5)\n"
 "  --refresh-interval SECS   re-list the conversations this often, to catch\n"
@@ -49,6 +49,10 @@ s_help (FILE *out)
 "                            $XDG_CONFIG_HOME/chat/known_servers)\n"
 "  --pin-keyserver SHA256:.. accept only this key server key\n"
 "  --pin-mainserver SHA256:.. accept only this main server key\n"
+"\n"
+"Contacts' identity keys (trust on first use, a change is shown as a warning):\n"
+"  --known-users FILE        pin file (default: known_users beside\n"
+"                            known_servers)\n"
 "\n"
 "Interface:\n"
 "  --plain                   plain line mode (see below and PLAIN.md); also\n"
@@ -71,7 +75,7 @@ s_help (FILE *out)
 
 static const char *s_config_keys [] = {
     "keyserver", "mainserver", "push", "pin_keyserver", "pin_mainserver",
-    "known_servers", "discover_timeout", "refresh_interval", NULL
+    "known_servers", "known_users", "discover_timeout", "refresh_interval", NULL
 };
 
 static char *
@@ -157,7 +161,7 @@ s_config_load (const char *path)
             if (!known) {
                 fprintf (stderr, "chat: %s: unknown setting 'client/%s' (known: keyserver, "
                          "mainserver, push, pin_keyserver, pin_mainserver, known_servers, "
-                         "discover_timeout, refresh_interval)\n", path, zconfig_name (item)? zconfig_name (item): "");
+                         "known_users, discover_timeout, refresh_interval)\n", path, zconfig_name (item)? zconfig_name (item): "");
                 zconfig_destroy (&config);
                 return NULL;
             }
@@ -204,7 +208,7 @@ main (int argc, char **argv)
     enum {
         OPT_KEYSERVER = 256, OPT_MAINSERVER, OPT_PUSH, OPT_PIN_KEY, OPT_PIN_MAIN,
         OPT_KNOWN, OPT_CONFIG, OPT_DISCOVER, OPT_PLAIN, OPT_JSON, OPT_VERBOSE,
-        OPT_HELP, OPT_VERSION, OPT_LOCAL, OPT_REFRESH
+        OPT_HELP, OPT_VERSION, OPT_LOCAL, OPT_KNOWN_USERS, OPT_REFRESH
     };
     static const struct option options [] = {
         { "keyserver", required_argument, NULL, OPT_KEYSERVER },
@@ -213,6 +217,7 @@ main (int argc, char **argv)
         { "pin-keyserver", required_argument, NULL, OPT_PIN_KEY },
         { "pin-mainserver", required_argument, NULL, OPT_PIN_MAIN },
         { "known-servers", required_argument, NULL, OPT_KNOWN },
+        { "known-users", required_argument, NULL, OPT_KNOWN_USERS },
         { "config", required_argument, NULL, OPT_CONFIG },
         { "discover-timeout", required_argument, NULL, OPT_DISCOVER },
         { "refresh-interval", required_argument, NULL, OPT_REFRESH },
@@ -225,7 +230,7 @@ main (int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
     const char *keyserver = NULL, *mainserver = NULL, *push = NULL;
-    const char *pin_key = NULL, *pin_main = NULL, *known = NULL;
+    const char *pin_key = NULL, *pin_main = NULL, *known = NULL, *known_users = NULL;
     const char *config_path = NULL, *discover_text = NULL, *refresh_text = NULL;
     bool plain = false, json = false, verbose = false, local = false;
 
@@ -238,6 +243,7 @@ main (int argc, char **argv)
             case OPT_PIN_KEY:    pin_key = optarg; break;
             case OPT_PIN_MAIN:   pin_main = optarg; break;
             case OPT_KNOWN:      known = optarg; break;
+            case OPT_KNOWN_USERS: known_users = optarg; break;
             case OPT_CONFIG:     config_path = optarg; break;
             case OPT_DISCOVER:   discover_text = optarg; break;
             case OPT_REFRESH:    refresh_text = optarg; break;
@@ -281,6 +287,7 @@ main (int argc, char **argv)
         if (!pin_key)    pin_key = s_config_get (config, "client/pin_keyserver");
         if (!pin_main)   pin_main = s_config_get (config, "client/pin_mainserver");
         if (!known)      known = s_config_get (config, "client/known_servers");
+        if (!known_users) known_users = s_config_get (config, "client/known_users");
         if (!discover_text) discover_text = s_config_get (config, "client/discover_timeout");
         if (!refresh_text) refresh_text = s_config_get (config, "client/refresh_interval");
     }
@@ -355,8 +362,8 @@ main (int argc, char **argv)
         }
         keyserver = found_key.endpoint;
         mainserver = found_main.endpoint;
-        if (!push && found_main.push_endpoint [0])
-            push = found_main.push_endpoint;
+        //  the beacon's push endpoint is never used: the main server's
+        //  signed Welcome names its own, and a beacon is anyone's to send
         cc.keyserver_pin_name = "keyserver@discovery";
         cc.mainserver_pin_name = "mainserver@discovery";
         if (verbose)
@@ -369,6 +376,7 @@ main (int argc, char **argv)
     cc.keyserver_pin = pin_key;
     cc.mainserver_pin = pin_main;
     cc.known_servers = known;
+    cc.known_users = known_users;
     cc.refresh_interval_ms = refresh_interval * 1000;
     cc.verbose = verbose;
 

@@ -1,11 +1,15 @@
 /*  keyserver - chat-keyserver as a CZMQ actor: registration, SCRAM login,
-    certificates, conversation keys
+    signed certificates, password change, the key directory and the
+    wrapped epoch keys (protocol 2)
 
     Start it with zactor_new (keyserver_actor, NULL) and drive it over its
     pipe with string commands, as zeromq/malamute's mlm_server is driven:
 
         VERBOSE [0|1]           log one line per request too (or no more)
         DATA <dir>              the data directory (required before START)
+        MAINSERVER-KEY <path>   the main server's public key file (PEM, its
+                                mainserver.pub); required before START:
+                                key tickets are checked with it
         ITERATIONS <n>          PBKDF2 count for new registrations (default
                                 KEYSERVER_ITERATIONS); may be sent later too
         ANNOUNCE <iface>        announce on this interface once started
@@ -15,7 +19,7 @@
                                 once, also while serving; replies "OK" or
                                 "ERROR <reason>"
         START                   prepare the data directory (as
-                                keyserver_prepare without init), open the
+                                keyserver_prepare), load the keys, open the
                                 store, bind the admin socket and start
                                 serving; replies "OK" or "ERROR"
         BIND <endpoint>         bind the request socket (ROUTER); replies the
@@ -39,20 +43,19 @@
 
 #define KEYSERVER_ITERATIONS 600000      //  OWASP's figure for PBKDF2-SHA256
 #define KEYSERVER_KEY_BITS   2048
-#define KEYSERVER_DB         "keyserver.db"
-#define KEYSERVER_KEY_FILE   "server.key"
-#define KEYSERVER_SECRET     "shared.secret"
-#define KEYSERVER_RESUME     "resume.secret"
+#define KEYSERVER_DB          "keyserver.db"
+#define KEYSERVER_KEY_FILE    "server.key"
+#define KEYSERVER_PUBLIC_FILE "keyserver.pub"     //  for the main server's operator
+#define KEYSERVER_SECRET      "keyserver.secret"  //  this server's own, never copied
 
 void
     keyserver_actor (zsock_t *pipe, void *args);
 
 //  Make the data directory (mode 0700) and create what is missing in it:
-//  the server key (RSA 2048, mode 0600), the shared secret and the resume
-//  secret (mode 0600). With init (--init), an existing shared secret is an
-//  error: it is never replaced, since the main server holds a copy. Returns
-//  0, or -1 with the reason logged.
+//  the server key (RSA 2048, mode 0600), its public key file (PEM, 0644,
+//  rewritten from the key) and the server's own secret (mode 0600).
+//  Nothing existing is replaced. Returns 0, or -1 with the reason logged.
 int
-    keyserver_prepare (const char *data_dir, bool init);
+    keyserver_prepare (const char *data_dir);
 
 #endif

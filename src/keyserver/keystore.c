@@ -1,14 +1,18 @@
-/*  keystore - the key server's users and conversation keys, in SQLite
+/*  keystore - the key server's users and wrapped epoch keys, in SQLite
 
-    Schema history lives in s_migrations: entry N takes user_version N to
-    N+1. Never edit a released entry; add one.
+    A new database gets the whole protocol 2 schema (s_schema) at once;
+    later changes go in s_migrations. Never edit a released entry; add one.
 */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <czmq.h>
 #include <sqlite3.h>
 #include "chaterror.h"
@@ -41,28 +45,51 @@ struct _keystore_t {
     sqlite3_stmt *tx [TX_COUNT];
     sqlite3_stmt *user_insert;
     sqlite3_stmt *user_lookup;
+    sqlite3_stmt *user_sealed;
+    sqlite3_stmt *user_update;
+    sqlite3_stmt *set_find;
+    sqlite3_stmt *set_insert;
     sqlite3_stmt *key_insert;
-    sqlite3_stmt *key_get;
+    sqlite3_stmt *keys_of;
+    sqlite3_stmt *count_of;
 };
 
-//  usernames are ASCII only (credential_username_valid), so SQLite's
-//  NOCASE collation, which folds ASCII, is exactly the uniqueness rule.
-static const char *s_migrations [] = {
-    //  0 -> 1
+//  The schema of protocol 2, made whole on a new database. usernames are
+//  ASCII only (credential_username_valid), so SQLite's NOCASE collation,
+//  which folds ASCII, is exactly the uniqueness rule. An epoch's wrapped
+//  keys hang off its key_sets row; a member's copies are found by the
+//  primary key of wrapped_keys (member first), so get_keys is one range.
+static const char *s_schema =
     "CREATE TABLE users ("
     "  username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
     "  salt BLOB NOT NULL,"
     "  iterations INTEGER NOT NULL,"
     "  stored_key BLOB NOT NULL,"
     "  server_key BLOB NOT NULL,"
+    "  identity_public_key BLOB NOT NULL,"
+    "  sealed_identity BLOB NOT NULL,"
     "  created_at INTEGER NOT NULL);"
-    "CREATE TABLE conversation_keys ("
-    "  conversation_id BLOB PRIMARY KEY,"
-    "  key BLOB NOT NULL);",
-};
-#define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0])
-_Static_assert (sizeof s_migrations / sizeof s_migrations [0] == KEYSTORE_SCHEMA_VERSION,
-                "KEYSTORE_SCHEMA_VERSION must name the last migration");
+    "CREATE TABLE key_sets ("
+    "  conversation_id BLOB NOT NULL CHECK (length (conversation_id) = 16),"
+    "  epoch INTEGER NOT NULL CHECK (epoch >= 1),"
+    "  uploader TEXT NOT NULL,"
+    "  set_hash BLOB NOT NULL,"
+    "  stored_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (conversation_id, epoch)) WITHOUT ROWID;"
+    "CREATE TABLE wrapped_keys ("
+    "  member TEXT NOT NULL COLLATE NOCASE,"
+    "  conversation_id BLOB NOT NULL,"
+    "  epoch INTEGER NOT NULL,"
+    "  wrapped_key BLOB NOT NULL,"
+    "  PRIMARY KEY (member, conversation_id, epoch),"
+    "  FOREIGN KEY (conversation_id, epoch) REFERENCES key_sets (conversation_id, epoch)"
+    ") WITHOUT ROWID;";
+
+//  Forward migrations from KEYSTORE_SCHEMA_VERSION on: entry N takes
+//  user_version 2 + N to 3 + N. Never edit a released entry; add one.
+static const char *s_migrations [] = { NULL };
+#define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0] - 1)
+#define SCHEMA_LAST (KEYSTORE_SCHEMA_VERSION + MIGRATIONS)
 
 static void
 s_log_error (keystore_t *self, const char *what)
@@ -94,30 +121,58 @@ s_user_version (keystore_t *self)
     return version;
 }
 
+//  Run sql and set user_version to version, together or not at all.
 static int
-s_migrate (keystore_t *self)
+s_schema_step (keystore_t *self, const char *sql, int version)
+{
+    char pragma [64];
+    snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d;", version);
+    if (s_exec (self, "BEGIN IMMEDIATE;"))
+        return -1;
+    if (s_exec (self, sql) || s_exec (self, pragma)) {
+        s_exec (self, "ROLLBACK;");
+        return -1;
+    }
+    return s_exec (self, "COMMIT;");
+}
+
+static int
+s_migrate (keystore_t *self, const char *path)
 {
     int version = s_user_version (self);
     if (version < 0) {
         s_log_error (self, "read schema version");
         return -1;
     }
-    if (version > MIGRATIONS) {
-        zsys_error ("keystore: database schema %d is newer than this program (%d)",
-                    version, MIGRATIONS);
+    if (version > 0 && version < KEYSTORE_SCHEMA_VERSION) {
+        //  Protocol 1 kept every conversation key in the clear and its
+        //  users have no identity key: nothing of it can serve protocol 2,
+        //  and carrying its keys over would keep them readable
+        zsys_error ("keystore: %s is a protocol 1 database (schema version %d): its "
+                    "conversation keys are stored in the clear and its users have no "
+                    "identity keys, so it cannot be carried over. Start this server "
+                    "with a fresh data directory (move the old one away, and destroy "
+                    "it once nobody needs it); users register again", path, version);
         return -1;
     }
-    for (; version < MIGRATIONS; version++) {
-        //  Each step and its version bump commit together or not at all
-        char pragma [64];
-        snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d;", version + 1);
-        if (s_exec (self, "BEGIN IMMEDIATE;"))
+    if (version > SCHEMA_LAST) {
+        zsys_error ("keystore: %s has schema version %d, newer than this program (%d)",
+                    path, version, SCHEMA_LAST);
+        return -1;
+    }
+    if (version == 0) {
+        if (s_schema_step (self, s_schema, KEYSTORE_SCHEMA_VERSION))
             return -1;
-        if (s_exec (self, s_migrations [version]) || s_exec (self, pragma)) {
-            s_exec (self, "ROLLBACK;");
-            return -1;
-        }
-        if (s_exec (self, "COMMIT;"))
+        zsys_info ("keystore: %s created with schema version %d", path,
+                   KEYSTORE_SCHEMA_VERSION);
+        version = KEYSTORE_SCHEMA_VERSION;
+    }
+    //  Counting steps against MIGRATIONS (not versions against SCHEMA_LAST)
+    //  lets the compiler see the index stays inside s_migrations
+    int step = version - KEYSTORE_SCHEMA_VERSION;
+    for (; step >= 0 && step < MIGRATIONS; step++, version++) {
+        if (s_schema_step (self, s_migrations [step],
+                           version + 1))
             return -1;
         zsys_info ("keystore: schema migrated to version %d", version + 1);
     }
@@ -160,13 +215,55 @@ s_tx (keystore_t *self, tx_t which)
     return 0;
 }
 
+//  The statements kept for the life of the store
+typedef struct {
+    const char *sql;
+    size_t offset;
+} kept_t;
+
+#define KEPT(field, text) { text, offsetof (keystore_t, field) }
+static const kept_t s_kept [] = {
+    KEPT (user_insert,
+          "INSERT INTO users (username, salt, iterations, stored_key, server_key,"
+          " identity_public_key, sealed_identity, created_at)"
+          " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+    KEPT (user_lookup,
+          "SELECT username, salt, iterations, stored_key, server_key,"
+          " identity_public_key, created_at FROM users WHERE username = ?"),
+    KEPT (user_sealed, "SELECT sealed_identity FROM users WHERE username = ?"),
+    KEPT (user_update,
+          "UPDATE users SET salt = ?2, iterations = ?3, stored_key = ?4, server_key = ?5,"
+          " sealed_identity = ?6 WHERE username = ?1"),
+    KEPT (set_find,
+          "SELECT uploader, set_hash FROM key_sets WHERE conversation_id = ? AND epoch = ?"),
+    KEPT (set_insert,
+          "INSERT INTO key_sets (conversation_id, epoch, uploader, set_hash, stored_at)"
+          " VALUES (?, ?, ?, ?, ?)"),
+    KEPT (key_insert,
+          "INSERT INTO wrapped_keys (member, conversation_id, epoch, wrapped_key)"
+          " VALUES (?, ?, ?, ?)"),
+    KEPT (keys_of,
+          "SELECT w.epoch, w.wrapped_key, s.uploader FROM wrapped_keys w"
+          " JOIN key_sets s ON s.conversation_id = w.conversation_id AND s.epoch = w.epoch"
+          " WHERE w.member = ?1 AND w.conversation_id = ?2 AND w.epoch >= ?3"
+          " ORDER BY w.epoch LIMIT ?4"),
+    KEPT (count_of, "SELECT count(*) FROM wrapped_keys WHERE member = ?"),
+};
+#define KEPT_COUNT (sizeof s_kept / sizeof s_kept [0])
+
+static sqlite3_stmt **
+s_kept_slot (keystore_t *self, size_t index)
+{
+    return (sqlite3_stmt **) ((char *) self + s_kept [index].offset);
+}
+
 keystore_t *
 keystore_open (const char *path)
 {
     assert (path);
     keystore_t *self = (keystore_t *) zmalloc (sizeof (keystore_t));
     assert (self);
-    //  The file holds verifiers and conversation keys: 0600 from birth
+    //  The file holds verifiers and sealed identities: 0600 from birth
     //  (SQLite gives its -wal and -shm files the database's mode)
     if (secret_database_private (path) != 0) {
         zsys_error ("keystore: cannot open %s: %s", path, strerror (errno));
@@ -186,21 +283,15 @@ keystore_open (const char *path)
     if (s_exec (self, "PRAGMA journal_mode = WAL;")
     ||  s_exec (self, "PRAGMA synchronous = FULL;")
     ||  s_exec (self, "PRAGMA foreign_keys = ON;")
-    ||  s_migrate (self)
-    ||  s_prepare_kept (self, "INSERT INTO users (username, salt, iterations, stored_key,"
-                              " server_key, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                        &self->user_insert)
-    ||  s_prepare_kept (self, "SELECT username, salt, iterations, stored_key, server_key,"
-                              " created_at FROM users WHERE username = ?",
-                        &self->user_lookup)
-    ||  s_prepare_kept (self, "INSERT INTO conversation_keys (conversation_id, key)"
-                              " VALUES (?, ?) ON CONFLICT DO NOTHING",
-                        &self->key_insert)
-    ||  s_prepare_kept (self, "SELECT key FROM conversation_keys WHERE conversation_id = ?",
-                        &self->key_get)) {
+    ||  s_migrate (self, path)) {
         keystore_destroy (&self);
         return NULL;
     }
+    for (size_t i = 0; i < KEPT_COUNT; i++)
+        if (s_prepare_kept (self, s_kept [i].sql, s_kept_slot (self, i))) {
+            keystore_destroy (&self);
+            return NULL;
+        }
     for (int i = 0; i < TX_COUNT; i++)
         if (s_prepare_kept (self, s_tx_sql [i], &self->tx [i])) {
             keystore_destroy (&self);
@@ -220,10 +311,8 @@ keystore_destroy (keystore_t **self_p)
         s_exec (self, "ROLLBACK;");
     for (int i = 0; i < TX_COUNT; i++)
         sqlite3_finalize (self->tx [i]);
-    sqlite3_finalize (self->user_insert);
-    sqlite3_finalize (self->user_lookup);
-    sqlite3_finalize (self->key_insert);
-    sqlite3_finalize (self->key_get);
+    for (size_t i = 0; i < KEPT_COUNT; i++)
+        sqlite3_finalize (*s_kept_slot (self, i));
     sqlite3_close (self->db);
     free (self);
     *self_p = NULL;
@@ -303,35 +392,67 @@ keystore_savepoint_rollback (keystore_t *self)
     }
 }
 
-static bool
-s_user_fields_valid (const keystore_user_t *user)
+//  ---------------------------------------------------------------- users
+
+//  A statement ready to bind
+static sqlite3_stmt *
+s_stmt (sqlite3_stmt *stmt)
 {
-    return credential_username_valid (user->username)
-        && user->salt_len >= KEYSTORE_SALT_MIN
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return stmt;
+}
+
+//  Step a write to its end; reset it and drop its bindings (they may
+//  borrow secrets). The SQLite result code.
+static int
+s_step_done (keystore_t *self, sqlite3_stmt *stmt, int *extended)
+{
+    int rc = sqlite3_step (stmt);
+    if (extended)
+        *extended = sqlite3_extended_errcode (self->db);
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return rc;
+}
+
+static bool
+s_scram_fields_valid (const keystore_user_t *user)
+{
+    return user->salt_len >= KEYSTORE_SALT_MIN
         && user->salt_len <= KEYSTORE_SALT_MAX
         && user->iterations >= SCRAM_MIN_ITERATIONS
         && user->iterations <= SCRAM_MAX_ITERATIONS;
 }
 
+static bool
+s_sealed_valid (const uint8_t *sealed, size_t sealed_len)
+{
+    return sealed && sealed_len > 0 && sealed_len <= KEYSTORE_SEALED_MAX;
+}
+
 int
-keystore_user_insert (keystore_t *self, const keystore_user_t *user)
+keystore_user_insert (keystore_t *self, const keystore_user_t *user,
+                      const uint8_t *sealed, size_t sealed_len)
 {
     assert (self);
     assert (user);
-    if (!s_user_fields_valid (user))
+    if (!credential_username_valid (user->username) || !s_scram_fields_valid (user)
+    ||  user->identity_len == 0 || user->identity_len > KEYSTORE_IDENTITY_MAX
+    ||  !s_sealed_valid (sealed, sealed_len))
         return CHAT_ERR_BAD_REQUEST;
 
-    sqlite3_stmt *stmt = self->user_insert;
+    sqlite3_stmt *stmt = s_stmt (self->user_insert);
     sqlite3_bind_text (stmt, 1, user->username, -1, SQLITE_STATIC);
     sqlite3_bind_blob (stmt, 2, user->salt, (int) user->salt_len, SQLITE_STATIC);
     sqlite3_bind_int64 (stmt, 3, user->iterations);
     sqlite3_bind_blob (stmt, 4, user->stored_key, SCRAM_KEY_SIZE, SQLITE_STATIC);
     sqlite3_bind_blob (stmt, 5, user->server_key, SCRAM_KEY_SIZE, SQLITE_STATIC);
-    sqlite3_bind_int64 (stmt, 6, user->created_at);
-    int rc = sqlite3_step (stmt);
-    int extended = sqlite3_extended_errcode (self->db);
-    sqlite3_reset (stmt);
-    sqlite3_clear_bindings (stmt);
+    sqlite3_bind_blob (stmt, 6, user->identity, (int) user->identity_len, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 7, sealed, (int) sealed_len, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 8, user->created_at);
+    int extended = 0;
+    int rc = s_step_done (self, stmt, &extended);
     if (rc == SQLITE_DONE)
         return CHAT_OK;
     if (extended == SQLITE_CONSTRAINT_UNIQUE)
@@ -353,13 +474,16 @@ s_user_row (sqlite3_stmt *stmt, keystore_user_t *user)
     int stored_len = sqlite3_column_bytes (stmt, 3);
     const void *server_key = sqlite3_column_blob (stmt, 4);
     int server_len = sqlite3_column_bytes (stmt, 4);
+    const void *identity = sqlite3_column_blob (stmt, 5);
+    int identity_len = sqlite3_column_bytes (stmt, 5);
     //  Rows were checked on the way in; a row that fails here was written
     //  by something else, and is not trusted.
     if (!name || strlen (name) > USERNAME_MAX
     ||  !salt || salt_len < KEYSTORE_SALT_MIN || salt_len > KEYSTORE_SALT_MAX
     ||  iterations < SCRAM_MIN_ITERATIONS || iterations > SCRAM_MAX_ITERATIONS
     ||  !stored_key || stored_len != SCRAM_KEY_SIZE
-    ||  !server_key || server_len != SCRAM_KEY_SIZE)
+    ||  !server_key || server_len != SCRAM_KEY_SIZE
+    ||  !identity || identity_len <= 0 || identity_len > KEYSTORE_IDENTITY_MAX)
         return -1;
     strcpy (user->username, name);
     memcpy (user->salt, salt, (size_t) salt_len);
@@ -367,7 +491,9 @@ s_user_row (sqlite3_stmt *stmt, keystore_user_t *user)
     user->iterations = (uint32_t) iterations;
     memcpy (user->stored_key, stored_key, SCRAM_KEY_SIZE);
     memcpy (user->server_key, server_key, SCRAM_KEY_SIZE);
-    user->created_at = sqlite3_column_int64 (stmt, 5);
+    memcpy (user->identity, identity, (size_t) identity_len);
+    user->identity_len = (size_t) identity_len;
+    user->created_at = sqlite3_column_int64 (stmt, 6);
     return 0;
 }
 
@@ -378,7 +504,7 @@ keystore_user_lookup (keystore_t *self, const char *username,
     assert (self);
     assert (username);
     assert (user);
-    sqlite3_stmt *stmt = self->user_lookup;
+    sqlite3_stmt *stmt = s_stmt (self->user_lookup);
     sqlite3_bind_text (stmt, 1, username, -1, SQLITE_STATIC);
     int rc = sqlite3_step (stmt);
     int result;
@@ -391,9 +517,63 @@ keystore_user_lookup (keystore_t *self, const char *username,
         s_log_error (self, "lookup user");
         result = CHAT_ERR_INTERNAL;
     }
-    sqlite3_reset (stmt);
-    sqlite3_clear_bindings (stmt);
+    s_stmt (stmt);
     return result;
+}
+
+int
+keystore_user_sealed (keystore_t *self, const char *username,
+                      uint8_t **sealed, size_t *sealed_len)
+{
+    assert (self && username && sealed && sealed_len);
+    *sealed = NULL;
+    *sealed_len = 0;
+    sqlite3_stmt *stmt = s_stmt (self->user_sealed);
+    sqlite3_bind_text (stmt, 1, username, -1, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    int result = CHAT_ERR_INTERNAL;
+    if (rc == SQLITE_ROW) {
+        const void *blob = sqlite3_column_blob (stmt, 0);
+        int len = sqlite3_column_bytes (stmt, 0);
+        if (blob && s_sealed_valid (blob, (size_t) len)) {
+            *sealed = (uint8_t *) malloc ((size_t) len + 1);
+            if (*sealed) {
+                memcpy (*sealed, blob, (size_t) len);
+                (*sealed) [len] = 0;
+                *sealed_len = (size_t) len;
+                result = CHAT_OK;
+            }
+        }
+    }
+    else
+    if (rc == SQLITE_DONE)
+        result = CHAT_ERR_NOT_FOUND;
+    else
+        s_log_error (self, "read sealed identity");
+    s_stmt (stmt);
+    return result;
+}
+
+int
+keystore_user_update_password (keystore_t *self, const keystore_user_t *user,
+                               const uint8_t *sealed, size_t sealed_len)
+{
+    assert (self && user);
+    if (!s_scram_fields_valid (user) || !s_sealed_valid (sealed, sealed_len))
+        return CHAT_ERR_BAD_REQUEST;
+    sqlite3_stmt *stmt = s_stmt (self->user_update);
+    sqlite3_bind_text (stmt, 1, user->username, -1, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 2, user->salt, (int) user->salt_len, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 3, user->iterations);
+    sqlite3_bind_blob (stmt, 4, user->stored_key, SCRAM_KEY_SIZE, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 5, user->server_key, SCRAM_KEY_SIZE, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 6, sealed, (int) sealed_len, SQLITE_STATIC);
+    int rc = s_step_done (self, stmt, NULL);
+    if (rc != SQLITE_DONE) {
+        s_log_error (self, "update password");
+        return CHAT_ERR_INTERNAL;
+    }
+    return sqlite3_changes (self->db) == 1? CHAT_OK: CHAT_ERR_NOT_FOUND;
 }
 
 int
@@ -404,7 +584,8 @@ keystore_user_each (keystore_t *self, size_t limit,
     assert (fn);
     sqlite3_stmt *stmt = NULL;
     if (s_prepare (self, "SELECT username, salt, iterations, stored_key, server_key,"
-                         " created_at FROM users ORDER BY rowid", &stmt))
+                         " identity_public_key, created_at FROM users ORDER BY rowid",
+                   &stmt))
         return CHAT_ERR_INTERNAL;
     int result = CHAT_OK;
     size_t count = 0;
@@ -429,81 +610,184 @@ keystore_user_each (keystore_t *self, size_t limit,
     return result;
 }
 
-//  Step key_get for id; copy the key out. CHAT_OK, NOT_FOUND or INTERNAL.
+//  ---------------------------------------------------------------- epoch keys
+
 static int
-s_key_get (keystore_t *self, const uint8_t *id, uint8_t *key)
+s_compare_wrapped (const void *a, const void *b)
 {
-    sqlite3_stmt *stmt = self->key_get;
+    return strcasecmp (((const keystore_wrapped_t *) a)->username,
+                       ((const keystore_wrapped_t *) b)->username);
+}
+
+//  What makes a set "the very same": SHA-256 over its copies ordered by
+//  lower-case name, each as name (lower case) || 0x00 || BE32 (length) ||
+//  wrapped key. keys is sorted here (a copy the caller owns). -1 on a name
+//  given twice.
+static int
+s_set_hash (keystore_wrapped_t *keys, size_t count, uint8_t hash [32])
+{
+    qsort (keys, count, sizeof keys [0], s_compare_wrapped);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
+    int rc = ctx && EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL)? 0: -1;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        char lower [USERNAME_MAX + 1];
+        credential_username_fold (keys [i].username, lower, sizeof lower);
+        uint8_t length [4] = {
+            (uint8_t) (keys [i].wrapped_len >> 24), (uint8_t) (keys [i].wrapped_len >> 16),
+            (uint8_t) (keys [i].wrapped_len >> 8), (uint8_t) keys [i].wrapped_len
+        };
+        if (i > 0 && strcasecmp (keys [i - 1].username, keys [i].username) == 0)
+            rc = -1;
+        else
+        if (!EVP_DigestUpdate (ctx, lower, strlen (lower) + 1)
+        ||  !EVP_DigestUpdate (ctx, length, sizeof length)
+        ||  !EVP_DigestUpdate (ctx, keys [i].wrapped, keys [i].wrapped_len))
+            rc = -2;
+    }
+    if (rc == 0 && !EVP_DigestFinal_ex (ctx, hash, NULL))
+        rc = -2;
+    EVP_MD_CTX_free (ctx);
+    return rc;
+}
+
+//  The set stored for (id, epoch): CHAT_OK with its uploader and hash,
+//  CHAT_ERR_NOT_FOUND, or CHAT_ERR_INTERNAL.
+static int
+s_set_find (keystore_t *self, const uint8_t *id, uint64_t epoch,
+            char uploader [USERNAME_MAX + 1], uint8_t hash [32])
+{
+    sqlite3_stmt *stmt = s_stmt (self->set_find);
     sqlite3_bind_blob (stmt, 1, id, CONVERSATION_ID_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) epoch);
     int rc = sqlite3_step (stmt);
-    int result;
+    int result = CHAT_ERR_INTERNAL;
     if (rc == SQLITE_ROW) {
-        const void *blob = sqlite3_column_blob (stmt, 0);
-        if (blob && sqlite3_column_bytes (stmt, 0) == KEYSTORE_KEY_SIZE) {
-            memcpy (key, blob, KEYSTORE_KEY_SIZE);
+        const char *name = (const char *) sqlite3_column_text (stmt, 0);
+        const void *blob = sqlite3_column_blob (stmt, 1);
+        if (name && strlen (name) <= USERNAME_MAX
+        &&  blob && sqlite3_column_bytes (stmt, 1) == 32) {
+            strcpy (uploader, name);
+            memcpy (hash, blob, 32);
             result = CHAT_OK;
         }
-        else
-            result = CHAT_ERR_INTERNAL;
     }
     else
     if (rc == SQLITE_DONE)
         result = CHAT_ERR_NOT_FOUND;
-    else {
-        s_log_error (self, "get key");
-        result = CHAT_ERR_INTERNAL;
-    }
-    sqlite3_reset (stmt);
-    sqlite3_clear_bindings (stmt);
+    else
+        s_log_error (self, "find key set");
+    s_stmt (stmt);
     return result;
 }
 
-int
-keystore_key_create (keystore_t *self,
-                     const uint8_t id [CONVERSATION_ID_SIZE],
-                     const uint8_t candidate [KEYSTORE_KEY_SIZE],
-                     uint8_t key [KEYSTORE_KEY_SIZE])
+//  Insert the set and its copies (keys sorted, hash made); all or nothing
+//  under a savepoint of its own.
+static int
+s_set_insert (keystore_t *self, const uint8_t *id, uint64_t epoch, const char *uploader,
+              const keystore_wrapped_t *keys, size_t count, const uint8_t hash [32],
+              int64_t now_ms)
 {
-    assert (self);
-    assert (id);
-    assert (candidate);
-    assert (key);
-    //  A savepoint, not keystore_begin: inside a batch a failure here must
-    //  take back this write alone; outside one, RELEASE commits it
     if (keystore_savepoint (self) != CHAT_OK)
         return CHAT_ERR_INTERNAL;
-    sqlite3_stmt *stmt = self->key_insert;
+    sqlite3_stmt *stmt = s_stmt (self->set_insert);
     sqlite3_bind_blob (stmt, 1, id, CONVERSATION_ID_SIZE, SQLITE_STATIC);
-    sqlite3_bind_blob (stmt, 2, candidate, KEYSTORE_KEY_SIZE, SQLITE_STATIC);
-    int rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    sqlite3_clear_bindings (stmt);
-    if (rc != SQLITE_DONE) {
-        s_log_error (self, "insert key");
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) epoch);
+    sqlite3_bind_text (stmt, 3, uploader, -1, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 4, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 5, now_ms);
+    bool ok = s_step_done (self, stmt, NULL) == SQLITE_DONE;
+    for (size_t i = 0; ok && i < count; i++) {
+        stmt = s_stmt (self->key_insert);
+        sqlite3_bind_text (stmt, 1, keys [i].username, -1, SQLITE_STATIC);
+        sqlite3_bind_blob (stmt, 2, id, CONVERSATION_ID_SIZE, SQLITE_STATIC);
+        sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) epoch);
+        sqlite3_bind_blob (stmt, 4, keys [i].wrapped, (int) keys [i].wrapped_len,
+                           SQLITE_STATIC);
+        ok = s_step_done (self, stmt, NULL) == SQLITE_DONE;
+    }
+    if (!ok) {
+        s_log_error (self, "store key set");
         keystore_savepoint_rollback (self);
         return CHAT_ERR_INTERNAL;
     }
-    //  Either ours went in or an earlier one stands: read back what is there
-    if (s_key_get (self, id, key) != CHAT_OK) {
-        keystore_savepoint_rollback (self);
-        return CHAT_ERR_INTERNAL;
-    }
-    if (keystore_release (self) != CHAT_OK) {
-        secret_wipe (key, KEYSTORE_KEY_SIZE);
-        return CHAT_ERR_INTERNAL;
-    }
-    return CHAT_OK;
+    return keystore_release (self);
 }
 
 int
-keystore_key_get (keystore_t *self,
-                  const uint8_t id [CONVERSATION_ID_SIZE],
-                  uint8_t key [KEYSTORE_KEY_SIZE])
+keystore_keys_put (keystore_t *self, const uint8_t id [CONVERSATION_ID_SIZE],
+                   uint64_t epoch, const char *uploader,
+                   const keystore_wrapped_t *keys, size_t count, int64_t now_ms,
+                   bool *duplicate)
 {
-    assert (self);
-    assert (id);
-    assert (key);
-    return s_key_get (self, id, key);
+    assert (self && id && uploader && duplicate);
+    *duplicate = false;
+    if (epoch == 0 || epoch > INT64_MAX || count == 0 || !keys
+    ||  !credential_username_valid (uploader))
+        return CHAT_ERR_BAD_REQUEST;
+    for (size_t i = 0; i < count; i++)
+        if (!credential_username_valid (keys [i].username) || !keys [i].wrapped
+        ||  keys [i].wrapped_len < KEYSTORE_WRAPPED_MIN
+        ||  keys [i].wrapped_len > KEYSTORE_WRAPPED_MAX)
+            return CHAT_ERR_BAD_REQUEST;
+
+    keystore_wrapped_t *sorted = (keystore_wrapped_t *) malloc (count * sizeof *sorted);
+    if (!sorted)
+        return CHAT_ERR_INTERNAL;
+    memcpy (sorted, keys, count * sizeof *sorted);
+    uint8_t hash [32];
+    int rc = s_set_hash (sorted, count, hash);
+    if (rc != 0) {
+        free (sorted);
+        return rc == -1? CHAT_ERR_BAD_REQUEST: CHAT_ERR_INTERNAL;
+    }
+    char stored_uploader [USERNAME_MAX + 1];
+    uint8_t stored_hash [32];
+    rc = s_set_find (self, id, epoch, stored_uploader, stored_hash);
+    if (rc == CHAT_OK) {
+        //  The first set is final; only a retry of that very set is welcome
+        if (strcmp (stored_uploader, uploader) == 0
+        &&  CRYPTO_memcmp (stored_hash, hash, sizeof hash) == 0)
+            *duplicate = true;
+        else
+            rc = CHAT_ERR_KEY_EXISTS;
+    }
+    else
+    if (rc == CHAT_ERR_NOT_FOUND)
+        rc = s_set_insert (self, id, epoch, uploader, sorted, count, hash, now_ms);
+    free (sorted);
+    return rc;
+}
+
+int
+keystore_keys_of (keystore_t *self, const uint8_t id [CONVERSATION_ID_SIZE],
+                  const char *member, uint64_t from_epoch, size_t limit,
+                  keystore_key_fn *fn, void *arg)
+{
+    assert (self && id && member && fn);
+    if (from_epoch > INT64_MAX)
+        return CHAT_OK;             //  nothing can be that late
+    sqlite3_stmt *stmt = s_stmt (self->keys_of);
+    sqlite3_bind_text (stmt, 1, member, -1, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 2, id, CONVERSATION_ID_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) from_epoch);
+    sqlite3_bind_int64 (stmt, 4, limit > INT64_MAX? INT64_MAX: (sqlite3_int64) limit);
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        sqlite3_int64 epoch = sqlite3_column_int64 (stmt, 0);
+        const uint8_t *wrapped = (const uint8_t *) sqlite3_column_blob (stmt, 1);
+        int len = sqlite3_column_bytes (stmt, 1);
+        const char *uploader = (const char *) sqlite3_column_text (stmt, 2);
+        if (epoch < 1 || !wrapped || len <= 0 || !uploader)
+            continue;               //  not written by us: not handed out
+        if (fn ((uint64_t) epoch, wrapped, (size_t) len, uploader, arg))
+            break;
+    }
+    s_stmt (stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        s_log_error (self, "keys of a member");
+        return CHAT_ERR_INTERNAL;
+    }
+    return CHAT_OK;
 }
 
 static int64_t
@@ -525,8 +809,26 @@ keystore_user_count (keystore_t *self)
 }
 
 int64_t
-keystore_key_count (keystore_t *self)
+keystore_key_set_count (keystore_t *self)
 {
     assert (self);
-    return s_count (self, "SELECT count(*) FROM conversation_keys");
+    return s_count (self, "SELECT count(*) FROM key_sets");
+}
+
+int64_t
+keystore_wrapped_count (keystore_t *self)
+{
+    assert (self);
+    return s_count (self, "SELECT count(*) FROM wrapped_keys");
+}
+
+int64_t
+keystore_wrapped_count_of (keystore_t *self, const char *member)
+{
+    assert (self && member);
+    sqlite3_stmt *stmt = s_stmt (self->count_of);
+    sqlite3_bind_text (stmt, 1, member, -1, SQLITE_STATIC);
+    int64_t count = sqlite3_step (stmt) == SQLITE_ROW? sqlite3_column_int64 (stmt, 0): -1;
+    s_stmt (stmt);
+    return count;
 }

@@ -1,4 +1,5 @@
-/*  keystore - what the key server keeps on disk: users and conversation keys
+/*  keystore - what the key server keeps on disk: users (SCRAM verifiers,
+    identity public key, sealed identity) and the wrapped epoch keys
 
     The one narrow interface the key server reaches its data through
     (DESIGN.md section 6); SQLite is its one implementation. Nothing above
@@ -7,8 +8,15 @@
     at the outermost keystore_commit. A reply sent after that commit
     survives kill -9 and power loss.
 
-    Users are unique case-insensitively; the spelling given at registration
-    is kept and returned by lookups.
+    No conversation key is ever held here in the clear: an epoch key is
+    stored only as the copies its maker wrapped for each member's identity
+    key (RSA-OAEP), which this server cannot open. Users are unique
+    case-insensitively; the spelling given at registration is kept and
+    returned by lookups.
+
+    Schema version 2 (protocol 2). A database of schema version 1 (protocol
+    1, with conversation keys in the clear and users without identity keys)
+    is refused with a message saying why: it cannot be carried over.
 */
 #ifndef KEYSTORE_H_INCLUDED
 #define KEYSTORE_H_INCLUDED
@@ -21,12 +29,17 @@
 
 #define KEYSTORE_SALT_MIN 16
 #define KEYSTORE_SALT_MAX 64
-#define KEYSTORE_KEY_SIZE 32                //  a conversation key (Fernet)
-#define KEYSTORE_SCHEMA_VERSION 1
+#define KEYSTORE_IDENTITY_MAX 1024          //  DER of an identity public key
+                                            //  (RSA 4096 takes 550 bytes)
+#define KEYSTORE_SEALED_MAX 8192            //  bytes of a sealed identity
+#define KEYSTORE_WRAPPED_MIN 256            //  a wrapped epoch key: RSA 2048 ..
+#define KEYSTORE_WRAPPED_MAX 512            //  .. RSA 4096 OAEP output
+#define KEYSTORE_SCHEMA_VERSION 2
 
 typedef struct _keystore_t keystore_t;
 
-//  One user: only what SCRAM needs, and when it was made.
+//  One user: what SCRAM needs, the identity public key, and when it was
+//  made. The sealed identity is read on its own (keystore_user_sealed).
 typedef struct {
     char username [USERNAME_MAX + 1];
     uint8_t salt [KEYSTORE_SALT_MAX];
@@ -34,27 +47,54 @@ typedef struct {
     uint32_t iterations;
     uint8_t stored_key [SCRAM_KEY_SIZE];
     uint8_t server_key [SCRAM_KEY_SIZE];
-    int64_t created_at;                     //  unix ms
+    uint8_t identity [KEYSTORE_IDENTITY_MAX];   //  DER SubjectPublicKeyInfo
+    size_t identity_len;
+    int64_t created_at;                         //  unix ms
 } keystore_user_t;
 
-//  Open (or create) the database at path and bring its schema up to
-//  KEYSTORE_SCHEMA_VERSION. NULL on failure (logged). A database written by
-//  a newer version is refused rather than guessed at.
+//  One member's wrapped copy of an epoch key, as put_keys gives it.
+typedef struct {
+    const char *username;                   //  canonical spelling
+    const uint8_t *wrapped;
+    size_t wrapped_len;
+} keystore_wrapped_t;
+
+//  Open (or create) the database at path with schema
+//  KEYSTORE_SCHEMA_VERSION. NULL on failure (logged): also a database of
+//  protocol 1, or one written by a newer version (never guessed at).
 keystore_t *
     keystore_open (const char *path);
 void
     keystore_destroy (keystore_t **self_p);
 
-//  Insert a new user. CHAT_OK, CHAT_ERR_USERNAME_TAKEN (same name in any
-//  case), CHAT_ERR_BAD_REQUEST (fields out of range) or CHAT_ERR_INTERNAL.
+//  ---------------------------------------------------------------- users
+
+//  Insert a new user with its sealed identity. CHAT_OK,
+//  CHAT_ERR_USERNAME_TAKEN (same name in any case), CHAT_ERR_BAD_REQUEST
+//  (fields out of range) or CHAT_ERR_INTERNAL.
 int
-    keystore_user_insert (keystore_t *self, const keystore_user_t *user);
+    keystore_user_insert (keystore_t *self, const keystore_user_t *user,
+                          const uint8_t *sealed, size_t sealed_len);
 
 //  Look a user up by name, in any case. CHAT_OK and *user filled,
 //  CHAT_ERR_NOT_FOUND, or CHAT_ERR_INTERNAL.
 int
     keystore_user_lookup (keystore_t *self, const char *username,
                           keystore_user_t *user);
+
+//  The user's sealed identity: CHAT_OK and a malloc'd copy (NUL added, not
+//  counted), CHAT_ERR_NOT_FOUND or CHAT_ERR_INTERNAL.
+int
+    keystore_user_sealed (keystore_t *self, const char *username,
+                          uint8_t **sealed, size_t *sealed_len);
+
+//  Replace the user's salt, iterations and verifiers (from user; its
+//  username names the row, in any case) and sealed identity, in one
+//  statement: all of it or nothing. CHAT_OK, CHAT_ERR_NOT_FOUND,
+//  CHAT_ERR_BAD_REQUEST (fields out of range) or CHAT_ERR_INTERNAL.
+int
+    keystore_user_update_password (keystore_t *self, const keystore_user_t *user,
+                                   const uint8_t *sealed, size_t sealed_len);
 
 //  Visit users in creation order, at most limit of them (0: all); fn
 //  returns non-zero to stop. CHAT_OK or CHAT_ERR_INTERNAL.
@@ -63,26 +103,43 @@ int
     keystore_user_each (keystore_t *self, size_t limit,
                         keystore_user_fn *fn, void *arg);
 
-//  Store candidate as the key of conversation id unless it has one, and
-//  give the key it has now in key. CHAT_OK or CHAT_ERR_INTERNAL.
-int
-    keystore_key_create (keystore_t *self,
-                         const uint8_t id [CONVERSATION_ID_SIZE],
-                         const uint8_t candidate [KEYSTORE_KEY_SIZE],
-                         uint8_t key [KEYSTORE_KEY_SIZE]);
+//  ---------------------------------------------------------------- epoch keys
 
-//  The key of conversation id. CHAT_OK, CHAT_ERR_NOT_FOUND or
-//  CHAT_ERR_INTERNAL.
+//  Store the wrapped keys of epoch `epoch` of a conversation, made by
+//  uploader: one per member (names checked by the caller against the
+//  ticket). The first set stored for an epoch is final: the very same set
+//  again (same uploader, same names in any case and order, same bytes)
+//  gives CHAT_OK with *duplicate true and stores nothing; any other set
+//  gives CHAT_ERR_KEY_EXISTS. CHAT_ERR_BAD_REQUEST for a wrapped key of a
+//  size outside KEYSTORE_WRAPPED_MIN..MAX or a name twice; CHAT_ERR_INTERNAL.
 int
-    keystore_key_get (keystore_t *self,
-                      const uint8_t id [CONVERSATION_ID_SIZE],
-                      uint8_t key [KEYSTORE_KEY_SIZE]);
+    keystore_keys_put (keystore_t *self, const uint8_t id [CONVERSATION_ID_SIZE],
+                       uint64_t epoch, const char *uploader,
+                       const keystore_wrapped_t *keys, size_t count, int64_t now_ms,
+                       bool *duplicate);
 
-//  How many users / conversation keys; -1 on failure.
+//  The copies wrapped for member (any case) in the conversation, epochs
+//  >= from_epoch in ascending order, at most limit of them: fn gets each
+//  (return non-zero to stop). CHAT_OK or CHAT_ERR_INTERNAL.
+typedef int (keystore_key_fn) (uint64_t epoch, const uint8_t *wrapped, size_t len,
+                               const char *uploader, void *arg);
+int
+    keystore_keys_of (keystore_t *self, const uint8_t id [CONVERSATION_ID_SIZE],
+                      const char *member, uint64_t from_epoch, size_t limit,
+                      keystore_key_fn *fn, void *arg);
+
+//  How many users / epoch key sets / wrapped copies; -1 on failure.
 int64_t
     keystore_user_count (keystore_t *self);
 int64_t
-    keystore_key_count (keystore_t *self);
+    keystore_key_set_count (keystore_t *self);
+int64_t
+    keystore_wrapped_count (keystore_t *self);
+//  How many wrapped copies are held for one member; -1 on failure.
+int64_t
+    keystore_wrapped_count_of (keystore_t *self, const char *member);
+
+//  ---------------------------------------------------------------- transactions
 
 //  Group several writes into one commit. Calls nest: only the outermost
 //  commit writes. CHAT_OK or CHAT_ERR_INTERNAL; a failed commit rolls back.

@@ -41,8 +41,13 @@ s_usage (FILE *out)
         "                          tcp://127.0.0.1:* takes a free port; the bound\n"
         "                          endpoint is printed on stdout at start\n"
         "  -d, --data DIR          data directory (default " DEFAULT_DATA ")\n"
+        "  -k, --mainserver-key FILE\n"
+        "                          the main server's public key (its mainserver.pub,\n"
+        "                          written by chat-mainserver --init): checks key\n"
+        "                          tickets; required\n"
         "  -c, --config FILE       zconfig file (keyserver/bind, keyserver/data,\n"
-        "                          keyserver/iterations, keyserver/announce,\n"
+        "                          keyserver/mainserver-key, keyserver/iterations,\n"
+        "                          keyserver/announce,\n"
         "                          keyserver/metrics-bind, keyserver/log-level,\n"
         "                          keyserver/verbose, keyserver/limits/NAME);\n"
         "                          options override it; SIGHUP rereads\n"
@@ -51,9 +56,10 @@ s_usage (FILE *out)
         "                          (off unless given)\n"
         "  -i, --iterations N      PBKDF2 iterations for new registrations\n"
         "                          (default %d, at least %d)\n"
-        "      --init              create the data directory, server key and shared\n"
-        "                          secret, print the key fingerprint and exit;\n"
-        "                          refuses to replace an existing shared secret\n"
+        "      --init              create the data directory, server key, its public\n"
+        "                          key file and the server's own secret (what is\n"
+        "                          missing), print the public file's path and the\n"
+        "                          key's fingerprint, and exit\n"
         "  -m, --metrics-bind HOST:PORT\n"
         "                          serve Prometheus metrics on\n"
         "                          http://HOST:PORT/metrics (off unless given;\n"
@@ -67,8 +73,9 @@ s_usage (FILE *out)
         "  -h, --help              show this and exit\n"
         "  -V, --version           show the version and exit\n"
         "\n"
-        "Files in DIR: keyserver.db, server.key, shared.secret (copy it to the main\n"
-        "server's host, mode 0600), resume.secret, admin.sock.\n"
+        "Files in DIR: keyserver.db, server.key, keyserver.pub (public: copy it to the\n"
+        "main server's host, for its --keyserver-key), keyserver.secret (never copied),\n"
+        "admin.sock.\n"
         "Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
         "Exit status: 0 ok, 1 failure, 2 usage error.\n"
         "\n"
@@ -100,6 +107,7 @@ s_truthy (const char *text)
 typedef struct {
     const char *bind;
     const char *data;
+    const char *mainserver_key;
     const char *announce;
     const char *iterations;
     const char *metrics_bind;
@@ -129,6 +137,8 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
             opts->bind = zconfig_get (root, "keyserver/bind", NULL);
         if (!opts->data)
             opts->data = zconfig_get (root, "keyserver/data", NULL);
+        if (!opts->mainserver_key)
+            opts->mainserver_key = zconfig_get (root, "keyserver/mainserver-key", NULL);
         if (!opts->announce)
             opts->announce = zconfig_get (root, "keyserver/announce", NULL);
         if (!opts->iterations)
@@ -224,6 +234,7 @@ main (int argc, char *argv [])
     static const struct option options [] = {
         { "bind",         required_argument, NULL, 'b' },
         { "data",         required_argument, NULL, 'd' },
+        { "mainserver-key", required_argument, NULL, 'k' },
         { "config",       required_argument, NULL, 'c' },
         { "announce",     required_argument, NULL, 'a' },
         { "iterations",   required_argument, NULL, 'i' },
@@ -238,10 +249,11 @@ main (int argc, char *argv [])
     };
     cli.limit_args = zlist_new ();
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:d:c:a:i:m:l:vhV", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:d:k:c:a:i:m:l:vhV", options, NULL)) != -1) {
         switch (opt) {
             case 'b': cli.bind = optarg; break;
             case 'd': cli.data = optarg; break;
+            case 'k': cli.mainserver_key = optarg; break;
             case 'c': config = optarg; break;
             case 'a': cli.announce = optarg; break;
             case 'i': cli.iterations = optarg; break;
@@ -277,13 +289,16 @@ main (int argc, char *argv [])
     const char *data = opts.data;
 
     if (init) {
-        int rc = keyserver_prepare (data, true);
+        int rc = keyserver_prepare (data);
         if (rc == 0) {
-            char *path = zsys_sprintf ("%s/%s", data, KEYSERVER_KEY_FILE);
-            rsakey_t *key = rsakey_load (path);
-            if (key)
-                printf ("%s/%s created; server key %s\n", data, KEYSERVER_SECRET,
-                        rsakey_fingerprint_text (key));
+            char *path = zsys_sprintf ("%s/%s", data, KEYSERVER_PUBLIC_FILE);
+            rsakey_t *key = rsakey_load_public (path);
+            if (key) {
+                //  stdout: what a script reads; stderr: what the operator does
+                printf ("%s %s\n", path, rsakey_fingerprint_text (key));
+                fprintf (stderr, "chat-keyserver: copy %s to the main server's host and "
+                         "give it as chat-mainserver --keyserver-key FILE\n", path);
+            }
             else
                 rc = -1;
             rsakey_destroy (&key);
@@ -293,6 +308,15 @@ main (int argc, char *argv [])
         zlist_destroy (&cli.limit_args);
         return rc == 0? 0: 1;
     }
+    if (!opts.mainserver_key || !*opts.mainserver_key) {
+        service_complain ("chat-keyserver", "the main server's public key is needed: copy "
+                 "mainserver.pub from the main server's data directory (chat-mainserver "
+                 "--init writes it) to this host and name it with --mainserver-key FILE "
+                 "(or keyserver/mainserver-key in the config file)");
+        zconfig_destroy (&opts.config);
+        zlist_destroy (&cli.limit_args);
+        return 2;
+    }
 
     int status = 1;
     actorthread_t *actor = actorthread_new (keyserver_actor, NULL);
@@ -301,6 +325,7 @@ main (int argc, char *argv [])
     char *reply = NULL;
     if (s_apply_runtime (server, &opts, iterations) == 0) {
         zstr_sendx (server, "DATA", data, NULL);
+        zstr_sendx (server, "MAINSERVER-KEY", opts.mainserver_key, NULL);
         zstr_send (server, "START");
         reply = service_recv (server);
     }

@@ -5,8 +5,9 @@
     dropped) logs in again with the token of an earlier login on the same
     ephemeral client key, without its password. The token is a
     Chat__Certificate with PURPOSE_RESUME sealed as a Fernet token under a
-    key derived from <data>/resume.secret, a secret only the key server
-    holds: the main server, which knows the shared secret, cannot forge one.
+    key derived (HKDF, "chat/2 resume") from <data>/keyserver.secret, a
+    secret only the key server holds (ksdata.h): the main server cannot
+    forge one.
     It is bound to the client key fingerprint, so a stolen token is useless
     without the client's private key, and lives RESUME_LIFETIME seconds.
 */
@@ -18,12 +19,6 @@
 #include "fernet.h"
 
 #define RESUME_LIFETIME (24 * 3600)      //  seconds (proto/README.md section 9)
-#define RESUME_INFO "chat/1 resume"       //  HKDF purpose
-
-//  Load the resume secret at path, creating it (mode 0600) when missing,
-//  and derive the token key. CHAT_OK or CHAT_ERR_INTERNAL.
-int
-    resume_key_load (const char *path, uint8_t key [FERNET_KEY_SIZE]);
 
 //  A token for username on the client key fingerprint. CHAT_OK and a
 //  malloc'd token (ASCII, len without NUL), or CHAT_ERR_INTERNAL.

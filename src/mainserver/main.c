@@ -10,7 +10,6 @@
 #include <syslog.h>
 #include <czmq.h>
 #include "rsakey.h"
-#include "secret.h"
 #include "actorthread.h"
 #include "logsink.h"
 #include "service.h"
@@ -34,13 +33,18 @@ s_usage (FILE *out)
         "  -b, --bind ENDPOINT          requests (ROUTER), default tcp://127.0.0.1:5556\n"
         "  -p, --push-bind ENDPOINT     pushes (XPUB), default tcp://127.0.0.1:5557\n"
         "  -d, --data DIR               data directory, default ./var/mainserver\n"
-        "  -s, --shared-secret FILE     the secret shared with the key server,\n"
-        "                               default DIR/shared.secret (mode 0600)\n"
+        "  -k, --keyserver-key FILE     the key server's public key (its keyserver.pub,\n"
+        "                               written by chat-keyserver --init): checks\n"
+        "                               certificates; required\n"
+        "  -P, --push-public ENDPOINT   the push endpoint clients are told in the signed\n"
+        "                               Welcome, when the bound one is not reachable as\n"
+        "                               it is (default: the bound one; a wildcard host\n"
+        "                               means the host the client reached)\n"
         "  -c, --config FILE            zconfig file; keys mainserver/bind, push-bind,\n"
-        "                               data, shared-secret, announce, idle-timeout,\n"
-        "                               metrics-bind, log-level, verbose, limits/NAME\n"
-        "                               (options given here win); SIGHUP rereads\n"
-        "                               log-level, idle-timeout and the limits\n"
+        "                               push-public, data, keyserver-key, announce,\n"
+        "                               idle-timeout, metrics-bind, log-level, verbose,\n"
+        "                               limits/NAME (options given here win); SIGHUP\n"
+        "                               rereads log-level, idle-timeout and the limits\n"
         "  -a, --announce IFACE         announce both endpoints by UDP beacon on IFACE\n"
         "                               (never done unless asked)\n"
         "  -i, --idle-timeout SECONDS   drop sessions silent this long, default 300\n"
@@ -60,7 +64,8 @@ s_usage (FILE *out)
         "  -V, --version                show the version and exit\n"
         "\n"
         "An endpoint ending in :* binds a free port; the log says which.\n"
-        "Files in DIR: mainserver.db, server.key, shared.secret, admin.sock,\n"
+        "Files in DIR: mainserver.db, server.key, mainserver.pub (public: copy it to\n"
+        "the key server's host, for its --mainserver-key), admin.sock,\n"
         "mainserver.lock. Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
         "Exit status: 0 ok, 1 failed, 2 bad usage.\n"
         "\n"
@@ -72,7 +77,8 @@ typedef struct {
     char *bind;
     char *push_bind;
     char *data;
-    char *secret;
+    char *keyserver_key;
+    char *push_public;
     char *announce;
     char *idle;
     char *metrics_bind;
@@ -94,7 +100,8 @@ s_options_free (options_t *opts)
     free (opts->bind);
     free (opts->push_bind);
     free (opts->data);
-    free (opts->secret);
+    free (opts->keyserver_key);
+    free (opts->push_public);
     free (opts->announce);
     free (opts->idle);
     free (opts->metrics_bind);
@@ -112,7 +119,8 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     s_set (&opts->bind, cli->bind);
     s_set (&opts->push_bind, cli->push_bind);
     s_set (&opts->data, cli->data);
-    s_set (&opts->secret, cli->secret);
+    s_set (&opts->keyserver_key, cli->keyserver_key);
+    s_set (&opts->push_public, cli->push_public);
     s_set (&opts->announce, cli->announce);
     s_set (&opts->idle, cli->idle);
     s_set (&opts->metrics_bind, cli->metrics_bind);
@@ -134,7 +142,8 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
         s_set (&opts->bind, zconfig_get (config, "mainserver/bind", NULL));
         s_set (&opts->push_bind, zconfig_get (config, "mainserver/push-bind", NULL));
         s_set (&opts->data, zconfig_get (config, "mainserver/data", NULL));
-        s_set (&opts->secret, zconfig_get (config, "mainserver/shared-secret", NULL));
+        s_set (&opts->keyserver_key, zconfig_get (config, "mainserver/keyserver-key", NULL));
+        s_set (&opts->push_public, zconfig_get (config, "mainserver/push-public", NULL));
         s_set (&opts->announce, zconfig_get (config, "mainserver/announce", NULL));
         s_set (&opts->idle, zconfig_get (config, "mainserver/idle-timeout", NULL));
         s_set (&opts->metrics_bind, zconfig_get (config, "mainserver/metrics-bind", NULL));
@@ -174,22 +183,26 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     return 0;
 }
 
-//  Create the data directory (0700) and the server key.
+//  Create the data directory (0700), the server key and its public file.
 static int
 s_init (const char *data)
 {
-    if (secret_dir_create (data) != 0) {
-        fprintf (stderr, "chat-mainserver: cannot create %s: %s\n", data, strerror (errno));
+    char error [512] = "";
+    if (mainserver_prepare (data, error, sizeof error) != 0) {
+        fprintf (stderr, "chat-mainserver: %s\n", error);
         return 1;
     }
-    char *path = zsys_sprintf ("%s/server.key", data);
-    rsakey_t *key = rsakey_load_or_create (path, MAINSERVER_KEY_BITS);
+    char *path = zsys_sprintf ("%s/%s", data, MAINSERVER_PUBLIC_FILE);
+    rsakey_t *key = rsakey_load_public (path);
     if (!key) {
-        fprintf (stderr, "chat-mainserver: cannot load or create %s\n", path);
+        fprintf (stderr, "chat-mainserver: cannot read %s\n", path);
         free (path);
         return 1;
     }
+    //  stdout: what a script reads; stderr: what the operator does
     printf ("%s %s\n", path, rsakey_fingerprint_text (key));
+    fprintf (stderr, "chat-mainserver: copy %s to the key server's host and give it as "
+             "chat-keyserver --mainserver-key FILE\n", path);
     rsakey_destroy (&key);
     free (path);
     return 0;
@@ -265,7 +278,8 @@ main (int argc, char *argv [])
         { "bind",          required_argument, 0, 'b' },
         { "push-bind",     required_argument, 0, 'p' },
         { "data",          required_argument, 0, 'd' },
-        { "shared-secret", required_argument, 0, 's' },
+        { "keyserver-key", required_argument, 0, 'k' },
+        { "push-public",   required_argument, 0, 'P' },
         { "config",        required_argument, 0, 'c' },
         { "announce",      required_argument, 0, 'a' },
         { "idle-timeout",  required_argument, 0, 'i' },
@@ -283,12 +297,13 @@ main (int argc, char *argv [])
     const char *config_path = NULL;
     bool init = false;
     int opt;
-    while ((opt = getopt_long (argc, argv, "b:p:d:s:c:a:i:m:l:vhV", long_options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "b:p:d:k:P:c:a:i:m:l:vhV", long_options, NULL)) != -1) {
         switch (opt) {
             case 'b': s_set (&cli.bind, optarg); break;
             case 'p': s_set (&cli.push_bind, optarg); break;
             case 'd': s_set (&cli.data, optarg); break;
-            case 's': s_set (&cli.secret, optarg); break;
+            case 'k': s_set (&cli.keyserver_key, optarg); break;
+            case 'P': s_set (&cli.push_public, optarg); break;
             case 'c': config_path = optarg; break;
             case 'a': s_set (&cli.announce, optarg); break;
             case 'i': s_set (&cli.idle, optarg); break;
@@ -318,6 +333,14 @@ main (int argc, char *argv [])
     int status = 1;
     if (init)
         status = s_init (opts.data);
+    else
+    if (!opts.keyserver_key || !*opts.keyserver_key) {
+        service_complain ("chat-mainserver", "the key server's public key is needed: copy "
+                 "keyserver.pub from the key server's data directory (chat-keyserver "
+                 "--init writes it) to this host and name it with --keyserver-key FILE "
+                 "(or mainserver/keyserver-key in the config file)");
+        status = EXIT_USAGE;
+    }
     else {
         //  stdout is for what a program answers; logs go to stderr (the
         //  journal under systemd, with priorities)
@@ -328,7 +351,9 @@ main (int argc, char *argv [])
         char *fingerprint = NULL;
         if (s_apply_runtime (server, &opts) == 0
         &&  s_command (server, "DATA", opts.data, NULL) == 0
-        &&  (!opts.secret || s_command (server, "SHARED-SECRET", opts.secret, NULL) == 0)
+        &&  s_command (server, "KEYSERVER-KEY", opts.keyserver_key, NULL) == 0
+        &&  (!opts.push_public
+             || s_command (server, "PUSH-PUBLIC", opts.push_public, NULL) == 0)
         &&  s_command (server, "START", NULL, NULL) == 0
         &&  s_command (server, "BIND", opts.bind, NULL) == 0
         &&  s_command (server, "PUSH-BIND", opts.push_bind, NULL) == 0

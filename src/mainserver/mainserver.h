@@ -1,5 +1,6 @@
-/*  mainserver - the main server as a CZMQ actor: known users,
-    conversations, the encrypted message store, live push
+/*  mainserver - the main server as a CZMQ actor: known users and their
+    identity keys, conversations and their membership chains, key tickets,
+    the encrypted message store, live push (protocol 2)
 
     Start it with zactor_new (mainserver_actor, NULL) and configure it over
     the pipe. Every command but $TERM answers with exactly one string frame:
@@ -8,8 +9,9 @@
 
         VERBOSE [0|1]           log one line per request (0: no more)
         DATA <dir>              data directory (created 0700 on START)
-        SHARED-SECRET <path>    the servers' shared secret (default
-                                <dir>/shared.secret); must exist, mode 0600
+        KEYSERVER-KEY <path>    the key server's public key file (PEM, its
+                                keyserver.pub); required before START:
+                                certificates are checked with it
         LIMIT <name> <value>    set one abuse limit (serverlimits.h: the
                                 names of SERVERLIMITS_MAINSERVER); applied
                                 at once, also while serving (push_workers
@@ -17,12 +19,17 @@
                                 push_hwm: at START)
         IDLE-TIMEOUT <ms>       the limit idle_timeout_ms (older name)
         MAX-SESSIONS <n>        the limit sessions (older name)
-        START                   load or create <dir>/server.key, open
+        START                   load or create <dir>/server.key (and write
+                                <dir>/mainserver.pub), open
                                 <dir>/mainserver.db, bind the admin socket
-                                ipc://<dir>/admin.sock; requests are served
-                                from now on
+                                ipc://<dir>/admin.sock
+        PUSH-PUBLIC <endpoint>  the push endpoint every Welcome names
+                                (default: the bound one, a wildcard host
+                                left as it is); before the binds
         BIND <endpoint>         request socket (ROUTER); after START
-        PUSH-BIND <endpoint>    push socket (XPUB, pusher.h); after START
+        PUSH-BIND <endpoint>    push socket (XPUB, pusher.h); after START. Requests
+                                are served once both are bound: every
+                                Welcome names the push endpoint
         ANNOUNCE <iface>        announce both endpoints by UDP beacon on that
                                 interface (after both binds); never by
                                 default, never in tests
@@ -46,7 +53,18 @@
 #define MAINSERVER_PAGE_MAX         1000
 #define MAINSERVER_KEY_BITS         2048
 
+#define MAINSERVER_DB               "mainserver.db"
+#define MAINSERVER_KEY_FILE         "server.key"
+#define MAINSERVER_PUBLIC_FILE      "mainserver.pub"   //  for the key server's operator
+#define MAINSERVER_LOCK_FILE        "mainserver.lock"
+
 void
     mainserver_actor (zsock_t *pipe, void *args);
+
+//  Make the data directory (0700), the server key when missing (RSA 2048,
+//  0600) and its public key file (PEM, 0644, rewritten from the key).
+//  0, or -1 with error filled.
+int
+    mainserver_prepare (const char *data_dir, char *error, size_t error_size);
 
 #endif

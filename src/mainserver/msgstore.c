@@ -1,26 +1,36 @@
 /*  msgstore - the main server's storage on SQLite; see msgstore.h  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 #include <sqlite3.h>
 #include "chaterror.h"
 #include "credential.h"
 #include "secret.h"
 #include "msgstore.h"
 
-//  Forward migrations: migrations[i] takes user_version i to i + 1.
-static const char *s_migrations [] = {
-    //  0 -> 1
+//  The schema of protocol 2, made whole on a new database. A conversation
+//  row holds what its head link says (epoch, title, direct) and its
+//  creator, and members its current membership: the queries of every
+//  request read these, never the chain. Links keep every statement as its
+//  actor signed it.
+static const char *s_schema =
     "CREATE TABLE users ("
     "  name_lower TEXT PRIMARY KEY,"
     "  name TEXT NOT NULL,"
+    "  identity_public_key BLOB NOT NULL,"
     "  created_at INTEGER NOT NULL"
     ") WITHOUT ROWID;"
     "CREATE TABLE conversations ("
     "  id BLOB PRIMARY KEY CHECK (length (id) = 16),"
-    "  pair_key TEXT UNIQUE,"          //  'a\nb' (sorted, lower) for two people
+    "  pair_key TEXT UNIQUE,"          //  'a\nb' (sorted, lower) for a direct one
     "  created_at INTEGER NOT NULL,"
     "  last_seq INTEGER NOT NULL DEFAULT 0,"
-    "  last_time INTEGER NOT NULL DEFAULT 0"
+    "  last_time INTEGER NOT NULL DEFAULT 0,"
+    "  epoch INTEGER NOT NULL,"
+    "  creator TEXT NOT NULL,"
+    "  title TEXT NOT NULL DEFAULT '',"
+    "  direct INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;"
     "CREATE INDEX conversations_by_activity ON conversations (last_time, created_at);"
     "CREATE TABLE members ("
@@ -29,35 +39,58 @@ static const char *s_migrations [] = {
     "  PRIMARY KEY (conversation_id, name_lower)"
     ") WITHOUT ROWID;"
     "CREATE INDEX members_by_user ON members (name_lower, conversation_id);"
+    //  Statements are up to 16 KB: a rowid table, like messages
+    "CREATE TABLE links ("
+    "  conversation_id BLOB NOT NULL REFERENCES conversations (id),"
+    "  epoch INTEGER NOT NULL CHECK (epoch >= 1),"
+    "  statement BLOB NOT NULL,"
+    "  signature BLOB NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  action INTEGER NOT NULL,"
+    "  PRIMARY KEY (conversation_id, epoch)"
+    ");"
     //  Tokens are up to 100 KB: a rowid table, so the primary key index
     //  stays small and a page is an index range plus one lookup per row.
     "CREATE TABLE messages ("
     "  conversation_id BLOB NOT NULL REFERENCES conversations (id),"
     "  seq INTEGER NOT NULL,"
+    "  epoch INTEGER NOT NULL,"
     "  sender TEXT NOT NULL,"
     "  server_time INTEGER NOT NULL,"
     "  token TEXT NOT NULL,"
     "  client_message_id BLOB NOT NULL,"
     "  PRIMARY KEY (conversation_id, seq),"
     "  UNIQUE (conversation_id, client_message_id)"
-    ");",
-    //  1 -> 2: read markers, per member and conversation
-    "CREATE TABLE IF NOT EXISTS read_marks ("
+    ");";
+
+//  Forward migrations from MSGSTORE_SCHEMA_VERSION on: entry N takes
+//  user_version 2 + N to 3 + N. Never edit a released entry; add one.
+static const char *s_migrations [] = {
+    //  2 -> 3: read markers, one per member and conversation
+    "CREATE TABLE read_marks ("
     "  conversation_id BLOB NOT NULL REFERENCES conversations (id),"
     "  name_lower TEXT NOT NULL REFERENCES users (name_lower),"
     "  read_seq INTEGER NOT NULL,"
     "  PRIMARY KEY (conversation_id, name_lower)"
-    ") WITHOUT ROWID;"
+    ") WITHOUT ROWID;",
+    NULL
 };
-#define MIGRATIONS (sizeof (s_migrations) / sizeof (s_migrations [0]))
+#define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0] - 1)
+#define SCHEMA_LAST (MSGSTORE_SCHEMA_VERSION + MIGRATIONS)
+
+#define CONV_COLUMNS "id, last_seq, last_time, created_at, epoch, direct, title, creator"
 
 typedef enum {
     Q_USER_ADD,
-    Q_USER_FIND,
+    Q_USER_GET,
     Q_USER_EACH,
     Q_CONV_PAIR,
     Q_CONV_INSERT,
+    Q_CONV_HEAD,
     Q_MEMBER_INSERT,
+    Q_MEMBER_CLEAR,
+    Q_LINK_INSERT,
+    Q_LINK_PAGE,
     Q_CONV_GET,
     Q_CONV_GET_MEMBER,
     Q_CONV_MEMBERS,
@@ -82,54 +115,64 @@ typedef enum {
     Q_SP_MSG_ADD,
     Q_SP_MSG_ADD_RELEASE,
     Q_SP_MSG_ADD_ROLLBACK,
-    Q_SP_CONV_OPEN,
-    Q_SP_CONV_OPEN_RELEASE,
-    Q_SP_CONV_OPEN_ROLLBACK,
+    Q_SP_CONV,
+    Q_SP_CONV_RELEASE,
+    Q_SP_CONV_ROLLBACK,
     Q_COUNT
 } query_t;
 
 static const char *s_queries [Q_COUNT] = {
     [Q_USER_ADD] =
-        "INSERT INTO users (name_lower, name, created_at) VALUES (?1, ?2, ?3)"
-        " ON CONFLICT (name_lower) DO NOTHING",
-    [Q_USER_FIND] =
-        "SELECT name FROM users WHERE name_lower = ?1",
+        "INSERT INTO users (name_lower, name, identity_public_key, created_at)"
+        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name_lower) DO NOTHING",
+    [Q_USER_GET] =
+        "SELECT name, identity_public_key, created_at FROM users WHERE name_lower = ?1",
     [Q_USER_EACH] =
-        "SELECT name, created_at FROM users ORDER BY name_lower",
+        "SELECT name, identity_public_key, created_at FROM users ORDER BY name_lower",
     [Q_CONV_PAIR] =
-        "SELECT id, last_seq, last_time, created_at FROM conversations"
-        " WHERE pair_key = ?1",
+        "SELECT " CONV_COLUMNS " FROM conversations WHERE pair_key = ?1",
     [Q_CONV_INSERT] =
-        "INSERT INTO conversations (id, pair_key, created_at) VALUES (?1, ?2, ?3)",
+        "INSERT INTO conversations (id, pair_key, created_at, epoch, creator, title, direct)"
+        " VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
+    [Q_CONV_HEAD] =
+        "UPDATE conversations SET epoch = ?2, title = ?3 WHERE id = ?1 AND epoch = ?2 - 1",
     [Q_MEMBER_INSERT] =
         "INSERT INTO members (conversation_id, name_lower) VALUES (?1, ?2)",
+    [Q_MEMBER_CLEAR] =
+        "DELETE FROM members WHERE conversation_id = ?1",
+    [Q_LINK_INSERT] =
+        "INSERT INTO links (conversation_id, epoch, statement, signature, actor, action)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_LINK_PAGE] =
+        "SELECT epoch, statement, signature, actor, action FROM links"
+        " WHERE conversation_id = ?1 AND epoch > ?2 ORDER BY epoch LIMIT ?3",
     [Q_CONV_GET] =
-        "SELECT id, last_seq, last_time, created_at FROM conversations WHERE id = ?1",
+        "SELECT " CONV_COLUMNS " FROM conversations WHERE id = ?1",
     [Q_CONV_GET_MEMBER] =
-        "SELECT c.id, c.last_seq, c.last_time, c.created_at"
-        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
+        "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
+        " c.creator FROM members m JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.conversation_id = ?1 AND m.name_lower = ?2",
     [Q_CONV_MEMBERS] =
         "SELECT u.name FROM members m JOIN users u ON u.name_lower = m.name_lower"
         " WHERE m.conversation_id = ?1 ORDER BY m.name_lower",
     [Q_CONV_EACH_OF] =
-        "SELECT c.id, c.last_seq, c.last_time, c.created_at"
-        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
+        "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
+        " c.creator FROM members m JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.name_lower = ?1 ORDER BY c.created_at, c.id",
     [Q_CONV_EACH] =
-        "SELECT id, last_seq, last_time, created_at FROM conversations"
+        "SELECT " CONV_COLUMNS " FROM conversations"
         " ORDER BY last_time DESC, created_at DESC",
     [Q_MSG_FIND] =
         "SELECT seq, server_time, sender FROM messages"
         " WHERE conversation_id = ?1 AND client_message_id = ?2",
     [Q_MSG_NEXT] =
         "UPDATE conversations SET last_seq = last_seq + 1, last_time = ?2"
-        " WHERE id = ?1 RETURNING last_seq",
+        " WHERE id = ?1 AND epoch = ?3 RETURNING last_seq",
     [Q_MSG_INSERT] =
-        "INSERT INTO messages (conversation_id, seq, sender, server_time, token,"
-        " client_message_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO messages (conversation_id, seq, epoch, sender, server_time, token,"
+        " client_message_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [Q_MSG_PAGE] =
-        "SELECT seq, sender, server_time, token, client_message_id FROM messages"
+        "SELECT seq, epoch, sender, server_time, token, client_message_id FROM messages"
         " WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     [Q_MSG_LAST] =
         "SELECT token FROM messages WHERE conversation_id = ?1"
@@ -152,9 +195,9 @@ static const char *s_queries [Q_COUNT] = {
     [Q_SP_MSG_ADD] =            "SAVEPOINT msg_add",
     [Q_SP_MSG_ADD_RELEASE] =    "RELEASE msg_add",
     [Q_SP_MSG_ADD_ROLLBACK] =   "ROLLBACK TO msg_add",
-    [Q_SP_CONV_OPEN] =          "SAVEPOINT conv_open",
-    [Q_SP_CONV_OPEN_RELEASE] =  "RELEASE conv_open",
-    [Q_SP_CONV_OPEN_ROLLBACK] = "ROLLBACK TO conv_open",
+    [Q_SP_CONV] =               "SAVEPOINT conv",
+    [Q_SP_CONV_RELEASE] =       "RELEASE conv",
+    [Q_SP_CONV_ROLLBACK] =      "ROLLBACK TO conv",
 };
 
 struct _msgstore_t {
@@ -219,30 +262,59 @@ s_user_version (msgstore_t *self, int *version)
     return *version < 0? s_fail (self, "user_version"): CHAT_OK;
 }
 
+//  Run sql and set user_version to version, together or not at all.
+static int
+s_schema_step (msgstore_t *self, const char *sql, int version)
+{
+    if (s_exec (self, "BEGIN IMMEDIATE"))
+        return CHAT_ERR_INTERNAL;
+    char pragma [64];
+    snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d", version);
+    if (s_exec (self, sql) || s_exec (self, pragma)) {
+        s_exec (self, "ROLLBACK");
+        return CHAT_ERR_INTERNAL;
+    }
+    return s_exec (self, "COMMIT");
+}
+
 static int
 s_migrate (msgstore_t *self)
 {
     int version;
     if (s_user_version (self, &version))
         return CHAT_ERR_INTERNAL;
-    if (version > (int) MIGRATIONS) {
-        zsys_error ("msgstore: %s has schema version %d, this program knows up to %d",
-                    self->path, version, (int) MIGRATIONS);
+    if (version > 0 && version < MSGSTORE_SCHEMA_VERSION) {
+        //  Protocol 1 made conversations without a signed chain and knew
+        //  no identity keys: nothing there can be believed by a protocol 2
+        //  client, and its messages were sealed under keys the key server
+        //  held in the clear
+        zsys_error ("msgstore: %s is a protocol 1 database (schema version %d): its "
+                    "conversations have no signed membership chain and its users no "
+                    "identity keys, so it cannot be carried over. Start this server with "
+                    "a fresh data directory (move the old one away); users register "
+                    "again", self->path, version);
         return CHAT_ERR_INTERNAL;
     }
-    while (version < (int) MIGRATIONS) {
-        if (s_exec (self, "BEGIN IMMEDIATE"))
+    if (version > SCHEMA_LAST) {
+        zsys_error ("msgstore: %s has schema version %d, this program knows up to %d",
+                    self->path, version, SCHEMA_LAST);
+        return CHAT_ERR_INTERNAL;
+    }
+    if (version == 0) {
+        if (s_schema_step (self, s_schema, MSGSTORE_SCHEMA_VERSION))
             return CHAT_ERR_INTERNAL;
-        char pragma [64];
-        snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
-        if (s_exec (self, s_migrations [version]) || s_exec (self, pragma)) {
-            s_exec (self, "ROLLBACK");
-            return CHAT_ERR_INTERNAL;
-        }
-        if (s_exec (self, "COMMIT"))
+        zsys_info ("msgstore: %s created with schema version %d", self->path,
+                   MSGSTORE_SCHEMA_VERSION);
+        version = MSGSTORE_SCHEMA_VERSION;
+    }
+    //  Counting steps against MIGRATIONS (not versions against SCHEMA_LAST)
+    //  lets the compiler see the index stays inside s_migrations
+    int step = version - MSGSTORE_SCHEMA_VERSION;
+    for (; step >= 0 && step < MIGRATIONS; step++, version++) {
+        if (s_schema_step (self, s_migrations [step],
+                           version + 1))
             return CHAT_ERR_INTERNAL;
         zsys_info ("msgstore: %s now at schema version %d", self->path, version + 1);
-        version++;
     }
     return CHAT_OK;
 }
@@ -254,8 +326,9 @@ msgstore_open (const char *path)
     msgstore_t *self = (msgstore_t *) zmalloc (sizeof (msgstore_t));
     assert (self);
     self->path = strdup (path);
-    //  Nobody but the server reads it, whatever the folder's mode: 0600
-    //  before SQLite makes it (and its -wal and -shm take its mode)
+    //  Users, chains and tokens: nobody else's business, whatever the
+    //  folder's mode. 0600 before SQLite makes it (its -wal and -shm take
+    //  the database's mode); a looser file already there is tightened
     if (secret_database_private (path) != 0) {
         zsys_error ("msgstore: cannot open %s: %s", path, strerror (errno));
         msgstore_destroy (&self);
@@ -376,17 +449,41 @@ msgstore_savepoint_rollback (msgstore_t *self)
 
 //  ---------------------------------------------------------------- users
 
+//  Read one users row (name, identity, created_at) into *user. -1 for a row
+//  that does not hold what was checked on the way in.
+static int
+s_user_row (sqlite3_stmt *stmt, msgstore_user_t *user)
+{
+    memset (user, 0, sizeof *user);
+    const char *name = (const char *) sqlite3_column_text (stmt, 0);
+    const void *identity = sqlite3_column_blob (stmt, 1);
+    int identity_len = sqlite3_column_bytes (stmt, 1);
+    if (!name || strlen (name) > USERNAME_MAX
+    ||  !identity || identity_len <= 0 || identity_len > MSGSTORE_IDENTITY_MAX)
+        return -1;
+    strcpy (user->name, name);
+    memcpy (user->identity, identity, (size_t) identity_len);
+    user->identity_len = (size_t) identity_len;
+    user->created_at = sqlite3_column_int64 (stmt, 2);
+    return 0;
+}
+
 int
-msgstore_user_add (msgstore_t *self, const char *name, int64_t now_ms, bool *added)
+msgstore_user_add (msgstore_t *self, const char *name, const uint8_t *identity,
+                   size_t identity_len, int64_t now_ms, bool *added)
 {
     assert (self);
     assert (name);
-    char lower [256];
+    if (!credential_username_valid (name) || !identity || identity_len == 0
+    ||  identity_len > MSGSTORE_IDENTITY_MAX)
+        return CHAT_ERR_BAD_REQUEST;
+    char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
     sqlite3_stmt *stmt = s_stmt (self, Q_USER_ADD);
     sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 3, now_ms);
+    sqlite3_bind_blob (stmt, 3, identity, (int) identity_len, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 4, now_ms);
     int rc = sqlite3_step (stmt);
     sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
@@ -397,25 +494,46 @@ msgstore_user_add (msgstore_t *self, const char *name, int64_t now_ms, bool *add
 }
 
 int
-msgstore_user_find (msgstore_t *self, const char *name, char **canonical)
+msgstore_user_get (msgstore_t *self, const char *name, msgstore_user_t *user)
 {
     assert (self);
     assert (name);
-    assert (canonical);
-    *canonical = NULL;
-    char lower [256];
+    assert (user);
+    if (!credential_username_valid (name))
+        return CHAT_ERR_UNKNOWN_USER;
+    char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
-    sqlite3_stmt *stmt = s_stmt (self, Q_USER_FIND);
+    sqlite3_stmt *stmt = s_stmt (self, Q_USER_GET);
     sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step (stmt);
+    int result;
     if (rc == SQLITE_ROW)
-        *canonical = strdup ((const char *) sqlite3_column_text (stmt, 0));
-    sqlite3_reset (stmt);
-    if (rc == SQLITE_ROW)
-        return CHAT_OK;
+        result = s_user_row (stmt, user) == 0? CHAT_OK: s_fail (self, "user row");
+    else
     if (rc == SQLITE_DONE)
-        return CHAT_ERR_UNKNOWN_USER;
-    return s_fail (self, "user find");
+        result = CHAT_ERR_UNKNOWN_USER;
+    else
+        result = s_fail (self, "user get");
+    sqlite3_reset (stmt);
+    return result;
+}
+
+int
+msgstore_user_find (msgstore_t *self, const char *name, char **canonical)
+{
+    assert (canonical);
+    *canonical = NULL;
+    msgstore_user_t *user = (msgstore_user_t *) malloc (sizeof *user);
+    if (!user)
+        return CHAT_ERR_INTERNAL;
+    int rc = msgstore_user_get (self, name, user);
+    if (rc == CHAT_OK) {
+        *canonical = strdup (user->name);
+        if (!*canonical)
+            rc = CHAT_ERR_INTERNAL;
+    }
+    free (user);
+    return rc;
 }
 
 int
@@ -423,13 +541,16 @@ msgstore_user_each (msgstore_t *self, msgstore_user_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
+    msgstore_user_t *user = (msgstore_user_t *) malloc (sizeof *user);
+    if (!user)
+        return CHAT_ERR_INTERNAL;
     sqlite3_stmt *stmt = s_stmt (self, Q_USER_EACH);
     int rc;
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-        if (fn ((const char *) sqlite3_column_text (stmt, 0),
-                sqlite3_column_int64 (stmt, 1), arg))
+        if (s_user_row (stmt, user) == 0 && fn (user, arg))
             break;
     sqlite3_reset (stmt);
+    free (user);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return s_fail (self, "user list");
     return CHAT_OK;
@@ -437,6 +558,7 @@ msgstore_user_each (msgstore_t *self, msgstore_user_fn *fn, void *arg)
 
 //  ---------------------------------------------------------------- conversations
 
+//  One conversations row (CONV_COLUMNS) into *conv.
 static void
 s_conv_row (sqlite3_stmt *stmt, msgstore_conv_t *conv)
 {
@@ -447,6 +569,12 @@ s_conv_row (sqlite3_stmt *stmt, msgstore_conv_t *conv)
     conv->last_seq = (uint64_t) sqlite3_column_int64 (stmt, 1);
     conv->last_time = sqlite3_column_int64 (stmt, 2);
     conv->created_at = sqlite3_column_int64 (stmt, 3);
+    conv->epoch = (uint64_t) sqlite3_column_int64 (stmt, 4);
+    conv->direct = sqlite3_column_int (stmt, 5) != 0;
+    const char *title = (const char *) sqlite3_column_text (stmt, 6);
+    snprintf (conv->title, sizeof conv->title, "%s", title? title: "");
+    const char *creator = (const char *) sqlite3_column_text (stmt, 7);
+    snprintf (conv->creator, sizeof conv->creator, "%s", creator? creator: "");
 }
 
 //  Run a statement that yields at most one conversation row.
@@ -464,78 +592,155 @@ s_conv_one (msgstore_t *self, sqlite3_stmt *stmt, msgstore_conv_t *conv)
     return s_fail (self, "conversation lookup");
 }
 
-int
-msgstore_conv_open (msgstore_t *self, const char **names, size_t count,
-                    int64_t now_ms, msgstore_conv_t *conv, bool *created)
+//  The pair key of two names: 'a\nb', lower case, sorted.
+static void
+s_pair_key (const char *a, const char *b, char out [2 * USERNAME_MAX + 2])
 {
-    assert (self);
-    assert (names);
-    assert (conv);
-    assert (count >= 2 && count <= MSGSTORE_MAX_MEMBERS);
-    if (created)
-        *created = false;
+    char la [USERNAME_MAX + 1], lb [USERNAME_MAX + 1];
+    credential_username_fold (a, la, sizeof la);
+    credential_username_fold (b, lb, sizeof lb);
+    bool in_order = strcmp (la, lb) < 0;
+    snprintf (out, 2 * USERNAME_MAX + 2, "%s\n%s", in_order? la: lb, in_order? lb: la);
+}
 
-    char pair_key [2 * 256 + 2] = "";
-    if (count == 2) {
-        char a [256], b [256];
-        credential_username_fold (names [0], a, sizeof a);
-        credential_username_fold (names [1], b, sizeof b);
-        bool in_order = strcmp (a, b) < 0;
-        snprintf (pair_key, sizeof pair_key, "%s\n%s",
-                  in_order? a: b, in_order? b: a);
-        sqlite3_stmt *stmt = s_stmt (self, Q_CONV_PAIR);
-        sqlite3_bind_text (stmt, 1, pair_key, -1, SQLITE_TRANSIENT);
-        int rc = s_conv_one (self, stmt, conv);
-        if (rc != CHAT_ERR_NOT_FOUND)
-            return rc;          //  found it, or failed
-    }
-    memset (conv, 0, sizeof *conv);
-    if (secret_random (conv->id, MSGSTORE_ID_SIZE)) {
-        zsys_error ("msgstore: no randomness for a conversation id");
+int
+msgstore_conv_find_direct (msgstore_t *self, const char *a, const char *b,
+                           msgstore_conv_t *conv)
+{
+    assert (self && a && b);
+    char pair_key [2 * USERNAME_MAX + 2];
+    s_pair_key (a, b, pair_key);
+    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_PAIR);
+    sqlite3_bind_text (stmt, 1, pair_key, -1, SQLITE_TRANSIENT);
+    return s_conv_one (self, stmt, conv);
+}
+
+//  Step a write; SQLITE_DONE or the SQLite code (logged as what).
+static int
+s_write (msgstore_t *self, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step (stmt);
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_DONE && sqlite3_extended_errcode (self->db) != SQLITE_CONSTRAINT_PRIMARYKEY
+    &&  sqlite3_extended_errcode (self->db) != SQLITE_CONSTRAINT_UNIQUE)
+        s_fail (self, what);
+    return rc;
+}
+
+//  Insert the link, make it the conversation's head (epoch link->epoch,
+//  title) and the members those given. Inside the caller's savepoint.
+static int
+s_link_add (msgstore_t *self, const msgstore_link_t *link, const char *title,
+            const char *const *members, size_t count)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_HEAD);
+    sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) link->epoch);
+    sqlite3_bind_text (stmt, 3, title? title: "", -1, SQLITE_STATIC);
+    if (s_write (self, stmt, "conversation head") != SQLITE_DONE)
         return CHAT_ERR_INTERNAL;
+    if (sqlite3_changes (self->db) != 1)
+        return CHAT_ERR_CHAIN_CONFLICT;
+    stmt = s_stmt (self, Q_LINK_INSERT);
+    sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) link->epoch);
+    sqlite3_bind_blob (stmt, 3, link->statement, (int) link->statement_len, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 4, link->signature, (int) link->signature_len, SQLITE_STATIC);
+    sqlite3_bind_text (stmt, 5, link->actor, -1, SQLITE_STATIC);
+    sqlite3_bind_int (stmt, 6, link->action);
+    int rc = s_write (self, stmt, "link insert");
+    sqlite3_clear_bindings (stmt);
+    if (rc != SQLITE_DONE)
+        return rc == SQLITE_CONSTRAINT? CHAT_ERR_CHAIN_CONFLICT: CHAT_ERR_INTERNAL;
+    stmt = s_stmt (self, Q_MEMBER_CLEAR);
+    sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+    if (s_write (self, stmt, "member clear") != SQLITE_DONE)
+        return CHAT_ERR_INTERNAL;
+    for (size_t index = 0; index < count; index++) {
+        char lower [USERNAME_MAX + 1];
+        credential_username_fold (members [index], lower, sizeof lower);
+        stmt = s_stmt (self, Q_MEMBER_INSERT);
+        sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+        sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
+        //  A name twice, or one not known: the caller's mistake
+        rc = s_write (self, stmt, "member insert");
+        if (rc != SQLITE_DONE)
+            return rc == SQLITE_CONSTRAINT? CHAT_ERR_BAD_REQUEST: CHAT_ERR_INTERNAL;
     }
-    conv->created_at = now_ms;
+    return CHAT_OK;
+}
 
-    //  The members go in under one savepoint of our own: all or none.
-    if (s_run (self, Q_SP_CONV_OPEN))
+//  End a savepoint of ours: kept when rc is CHAT_OK, else rolled back.
+static int
+s_conv_savepoint_end (msgstore_t *self, int rc)
+{
+    if (rc == CHAT_OK)
+        return s_run (self, Q_SP_CONV_RELEASE);
+    if (!sqlite3_get_autocommit (self->db)) {
+        s_run (self, Q_SP_CONV_ROLLBACK);
+        s_run (self, Q_SP_CONV_RELEASE);
+    }
+    return rc;
+}
+
+static bool
+s_links_valid (const msgstore_link_t *link, const char *const *members, size_t count)
+{
+    return link && link->conversation_id && link->statement && link->statement_len
+        && link->signature && link->signature_len && link->actor && link->epoch >= 1
+        && link->epoch <= INT64_MAX && members && count <= MSGSTORE_MAX_MEMBERS;
+}
+
+int
+msgstore_conv_create (msgstore_t *self, const msgstore_conv_t *conv,
+                      const char *const *members, size_t count,
+                      const msgstore_link_t *link)
+{
+    assert (self && conv);
+    if (!s_links_valid (link, members, count) || count < 2 || link->epoch != 1
+    ||  memcmp (link->conversation_id, conv->id, MSGSTORE_ID_SIZE) != 0
+    ||  (conv->direct && count != 2))
+        return CHAT_ERR_BAD_REQUEST;
+    char pair_key [2 * USERNAME_MAX + 2];
+    if (conv->direct)
+        s_pair_key (members [0], members [1], pair_key);
+
+    //  The row, its first link and its members go in together, or not at all
+    if (s_run (self, Q_SP_CONV))
         return CHAT_ERR_INTERNAL;
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_INSERT);
     sqlite3_bind_blob (stmt, 1, conv->id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    if (count == 2)
+    if (conv->direct)
         sqlite3_bind_text (stmt, 2, pair_key, -1, SQLITE_TRANSIENT);
     else
         sqlite3_bind_null (stmt, 2);
-    sqlite3_bind_int64 (stmt, 3, now_ms);
-    int rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    bool ok = rc == SQLITE_DONE;
-    if (!ok)
-        s_fail (self, "conversation insert");
-    for (size_t index = 0; ok && index < count; index++) {
-        char lower [256];
-        credential_username_fold (names [index], lower, sizeof lower);
-        stmt = s_stmt (self, Q_MEMBER_INSERT);
-        sqlite3_bind_blob (stmt, 1, conv->id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step (stmt);
-        sqlite3_reset (stmt);
-        if (rc != SQLITE_DONE) {
-            s_fail (self, "member insert");
-            ok = false;
-        }
-    }
-    if (!ok) {
-        if (!sqlite3_get_autocommit (self->db)) {
-            s_run (self, Q_SP_CONV_OPEN_ROLLBACK);
-            s_run (self, Q_SP_CONV_OPEN_RELEASE);
-        }
+    sqlite3_bind_int64 (stmt, 3, conv->created_at);
+    sqlite3_bind_text (stmt, 4, conv->creator, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 5, conv->title, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int (stmt, 6, conv->direct? 1: 0);
+    int rc = s_write (self, stmt, "conversation insert");
+    if (rc != SQLITE_DONE)
+        rc = rc == SQLITE_CONSTRAINT? CHAT_ERR_BAD_REQUEST: CHAT_ERR_INTERNAL;
+    else
+        rc = s_link_add (self, link, conv->title, members, count);
+    return s_conv_savepoint_end (self, rc);
+}
+
+int
+msgstore_conv_append (msgstore_t *self, const msgstore_link_t *link,
+                      const char *title, const char *const *members, size_t count)
+{
+    assert (self);
+    if (!s_links_valid (link, members, count) || link->epoch < 2)
+        return CHAT_ERR_BAD_REQUEST;
+    msgstore_conv_t conv;
+    int rc = msgstore_conv_get (self, link->conversation_id, MSGSTORE_ID_SIZE, &conv);
+    if (rc != CHAT_OK)
+        return rc;
+    if (s_run (self, Q_SP_CONV))
         return CHAT_ERR_INTERNAL;
-    }
-    if (s_run (self, Q_SP_CONV_OPEN_RELEASE))
-        return CHAT_ERR_INTERNAL;
-    if (created)
-        *created = true;
-    return CHAT_OK;
+    rc = s_link_add (self, link, title, members, count);
+    return s_conv_savepoint_end (self, rc);
 }
 
 int
@@ -558,7 +763,7 @@ msgstore_conv_get_as_member (msgstore_t *self, const uint8_t *id, size_t id_len,
     assert (name);
     if (!id || id_len != MSGSTORE_ID_SIZE)
         return CHAT_ERR_NOT_FOUND;
-    char lower [256];
+    char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_GET_MEMBER);
     sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
@@ -613,7 +818,7 @@ msgstore_conv_each_of (msgstore_t *self, const char *name,
     assert (self);
     assert (name);
     assert (fn);
-    char lower [256];
+    char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_EACH_OF);
     sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
@@ -628,13 +833,48 @@ msgstore_conv_each (msgstore_t *self, msgstore_conv_fn *fn, void *arg)
     return s_conv_iterate (self, s_stmt (self, Q_CONV_EACH), fn, arg);
 }
 
+//  ---------------------------------------------------------------- chains
+
+int
+msgstore_link_each (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                    uint64_t after_epoch, uint32_t limit,
+                    msgstore_link_fn *fn, void *arg)
+{
+    assert (self && id && fn);
+    if (after_epoch > INT64_MAX)
+        return CHAT_OK;         //  nothing can be after it
+    sqlite3_stmt *stmt = s_stmt (self, Q_LINK_PAGE);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) after_epoch);
+    sqlite3_bind_int64 (stmt, 3, limit);
+    int rc;
+    msgstore_link_t link = { .conversation_id = id };
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+        link.epoch = (uint64_t) sqlite3_column_int64 (stmt, 0);
+        link.statement = (const uint8_t *) sqlite3_column_blob (stmt, 1);
+        link.statement_len = (size_t) sqlite3_column_bytes (stmt, 1);
+        link.signature = (const uint8_t *) sqlite3_column_blob (stmt, 2);
+        link.signature_len = (size_t) sqlite3_column_bytes (stmt, 2);
+        link.actor = (const char *) sqlite3_column_text (stmt, 3);
+        link.action = sqlite3_column_int (stmt, 4);
+        if (!link.statement || !link.signature || !link.actor)
+            continue;
+        if (fn (&link, arg))
+            break;
+    }
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return s_fail (self, "link page");
+    return CHAT_OK;
+}
+
 //  ---------------------------------------------------------------- messages
 
 int
 msgstore_msg_add (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                   const char *sender, const uint8_t *client_message_id,
                   size_t client_message_id_len, const char *token,
-                  size_t token_len, int64_t now_ms,
+                  size_t token_len, uint64_t epoch, int64_t now_ms,
                   uint64_t *seq, int64_t *server_time, bool *duplicate)
 {
     assert (self);
@@ -665,12 +905,16 @@ msgstore_msg_add (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
     sqlite3_reset (stmt);
     if (rc != SQLITE_DONE)
         return s_fail (self, "message lookup");
+    if (epoch == 0 || epoch > INT64_MAX)
+        return CHAT_ERR_STALE_EPOCH;
 
     if (s_run (self, Q_SP_MSG_ADD))
         return CHAT_ERR_INTERNAL;
+    //  The next seq, only under the current epoch
     stmt = s_stmt (self, Q_MSG_NEXT);
     sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
     sqlite3_bind_int64 (stmt, 2, now_ms);
+    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) epoch);
     rc = sqlite3_step (stmt);
     uint64_t next = rc == SQLITE_ROW? (uint64_t) sqlite3_column_int64 (stmt, 0): 0;
     //  Step to the end so the UPDATE is complete before the reset.
@@ -682,15 +926,18 @@ msgstore_msg_add (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
         result = s_fail (self, "next seq");
     else
     if (next == 0)
-        result = CHAT_ERR_NOT_FOUND;
+        //  No row: another epoch is current, or no such conversation
+        result = msgstore_conv_get (self, id, MSGSTORE_ID_SIZE, NULL) == CHAT_OK
+               ? CHAT_ERR_STALE_EPOCH: CHAT_ERR_NOT_FOUND;
     else {
         stmt = s_stmt (self, Q_MSG_INSERT);
         sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
         sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) next);
-        sqlite3_bind_text (stmt, 3, sender, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 4, now_ms);
-        sqlite3_bind_text (stmt, 5, token, (int) token_len, SQLITE_STATIC);
-        sqlite3_bind_blob (stmt, 6, client_message_id, (int) client_message_id_len,
+        sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) epoch);
+        sqlite3_bind_text (stmt, 4, sender, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64 (stmt, 5, now_ms);
+        sqlite3_bind_text (stmt, 6, token, (int) token_len, SQLITE_STATIC);
+        sqlite3_bind_blob (stmt, 7, client_message_id, (int) client_message_id_len,
                            SQLITE_STATIC);
         rc = sqlite3_step (stmt);
         sqlite3_reset (stmt);
@@ -730,12 +977,13 @@ msgstore_msg_each (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
     msgstore_msg_t msg = { .conversation_id = id };
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
         msg.seq = (uint64_t) sqlite3_column_int64 (stmt, 0);
-        msg.sender = (const char *) sqlite3_column_text (stmt, 1);
-        msg.server_time = sqlite3_column_int64 (stmt, 2);
-        msg.token = (const char *) sqlite3_column_text (stmt, 3);
-        msg.token_len = (size_t) sqlite3_column_bytes (stmt, 3);
-        msg.client_message_id = (const uint8_t *) sqlite3_column_blob (stmt, 4);
-        msg.client_message_id_len = (size_t) sqlite3_column_bytes (stmt, 4);
+        msg.epoch = (uint64_t) sqlite3_column_int64 (stmt, 1);
+        msg.sender = (const char *) sqlite3_column_text (stmt, 2);
+        msg.server_time = sqlite3_column_int64 (stmt, 3);
+        msg.token = (const char *) sqlite3_column_text (stmt, 4);
+        msg.token_len = (size_t) sqlite3_column_bytes (stmt, 4);
+        msg.client_message_id = (const uint8_t *) sqlite3_column_blob (stmt, 5);
+        msg.client_message_id_len = (size_t) sqlite3_column_bytes (stmt, 5);
         if (!msg.sender || !msg.token)
             continue;
         if (fn (&msg, arg))

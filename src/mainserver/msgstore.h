@@ -1,12 +1,18 @@
-/*  msgstore - the main server's storage: known users, conversations,
-    members and the encrypted messages, behind one narrow interface
-    (DESIGN.md section 6)
+/*  msgstore - the main server's storage: known users and their identity
+    keys, conversations with their membership chains, and the encrypted
+    messages, behind one narrow interface (DESIGN.md section 6)
 
     SQLite is the one implementation today: WAL, synchronous=FULL (a commit
-    survives kill -9 and power loss), schema version in PRAGMA user_version
-    with forward migrations. Conversation ids and sequence numbers come from
-    the store, never from counters held in the server, so several servers
-    could one day share one database.
+    survives kill -9 and power loss), schema version in PRAGMA user_version.
+    Sequence numbers come from the store, never from counters held in the
+    server, so several servers could one day share one database.
+
+    A conversation is its chain of signed links (one per epoch, each the
+    serialized MembershipStatement and its signature, as the actor sent
+    them) and, kept beside it for queries, what the head link says: the
+    current epoch, members, title, direct, and the creator. The store
+    checks no signature: what goes in was checked by the chain rules
+    (chain.h) before.
 
     Usernames are compared case-insensitively (the key server keeps them
     unique that way); the spelling given at registration is what comes back.
@@ -16,6 +22,11 @@
     means the database failed (a message was logged) and nothing of that
     call was written. Callbacks must not call back into the same kind of
     query they are iterating (a different one is fine).
+
+    Schema version 2 (protocol 2), migrated forward to 3 (read markers).
+    A database of schema version 1 (protocol 1: conversations without
+    chains, users without identity keys) is refused with a message saying
+    why.
 */
 #ifndef MSGSTORE_H_INCLUDED
 #define MSGSTORE_H_INCLUDED
@@ -24,23 +35,50 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <czmq.h>
+#include "chain.h"
+#include "credential.h"
 
 #define MSGSTORE_SCHEMA_VERSION 2
 #define MSGSTORE_ID_SIZE 16
 #define MSGSTORE_MAX_MEMBERS 256
+#define MSGSTORE_IDENTITY_MAX 1024      //  DER of an identity public key
 
 typedef struct _msgstore_t msgstore_t;
+
+typedef struct {
+    char name [USERNAME_MAX + 1];       //  canonical spelling
+    uint8_t identity [MSGSTORE_IDENTITY_MAX];   //  DER SubjectPublicKeyInfo
+    size_t identity_len;
+    int64_t created_at;                 //  unix ms
+} msgstore_user_t;
 
 typedef struct {
     uint8_t id [MSGSTORE_ID_SIZE];
     uint64_t last_seq;          //  0 when empty; also the message count
     int64_t last_time;          //  unix ms of the last message, 0 when empty
     int64_t created_at;         //  unix ms
+    uint64_t epoch;             //  the head link's: links in the chain
+    bool direct;
+    char title [CHAIN_MAX_TITLE + 1];
+    char creator [USERNAME_MAX + 1];    //  actor of the CREATE
 } msgstore_conv_t;
+
+//  One link of a conversation's chain, as stored.
+typedef struct {
+    const uint8_t *conversation_id;
+    uint64_t epoch;
+    const uint8_t *statement;           //  serialized MembershipStatement
+    size_t statement_len;
+    const uint8_t *signature;
+    size_t signature_len;
+    const char *actor;                  //  canonical
+    int action;                         //  CHAIN_CREATE ...
+} msgstore_link_t;
 
 typedef struct {
     const uint8_t *conversation_id;
     uint64_t seq;
+    uint64_t epoch;
     const char *sender;
     int64_t server_time;
     const char *token;
@@ -50,13 +88,14 @@ typedef struct {
 } msgstore_msg_t;
 
 //  Callbacks return 0 to go on, anything else to stop the iteration.
-typedef int (msgstore_user_fn) (const char *name, int64_t created_at, void *arg);
+typedef int (msgstore_user_fn) (const msgstore_user_t *user, void *arg);
 typedef int (msgstore_conv_fn) (const msgstore_conv_t *conv, void *arg);
+typedef int (msgstore_link_fn) (const msgstore_link_t *link, void *arg);
 typedef int (msgstore_msg_fn) (const msgstore_msg_t *msg, void *arg);
 
-//  Open (creating if needed) the database at path and bring its schema up
-//  to date. NULL on failure (logged), also when the file was written by a
-//  newer schema than this program knows.
+//  Open (creating if needed) the database at path. NULL on failure
+//  (logged): also a protocol 1 database, or one written by a newer schema
+//  than this program knows.
 msgstore_t *
     msgstore_open (const char *path);
 void
@@ -80,26 +119,47 @@ int
 
 //  ---------------------------------------------------------------- users
 
-//  Add a user unless one of that name (any case) exists. *added (may be
-//  NULL) says whether a row was written.
+//  Add a user with its identity key unless one of that name (any case)
+//  exists. *added (may be NULL) says whether a row was written.
+//  CHAT_ERR_BAD_REQUEST for an invalid name or identity size.
 int
-    msgstore_user_add (msgstore_t *self, const char *name, int64_t now_ms,
-                       bool *added);
+    msgstore_user_add (msgstore_t *self, const char *name, const uint8_t *identity,
+                       size_t identity_len, int64_t now_ms, bool *added);
+//  CHAT_OK and *user filled, or CHAT_ERR_UNKNOWN_USER.
+int
+    msgstore_user_get (msgstore_t *self, const char *name, msgstore_user_t *user);
 //  CHAT_OK and the malloc'd canonical spelling, or CHAT_ERR_UNKNOWN_USER.
 int
     msgstore_user_find (msgstore_t *self, const char *name, char **canonical);
+//  Every user, by lower-case name.
 int
     msgstore_user_each (msgstore_t *self, msgstore_user_fn *fn, void *arg);
 
 //  ---------------------------------------------------------------- conversations
 
-//  Open the conversation of exactly these members (canonical names, known
-//  users, no duplicates, 2..MSGSTORE_MAX_MEMBERS). Two people have at most
-//  one conversation: if it exists it is returned with *created false.
-//  Groups are always new.
+//  A new conversation from its first link: conv gives id, created_at,
+//  direct, title and creator (epoch and counters are set here), members
+//  the membership the link names (canonical names of known users, no
+//  repeats, 2..MSGSTORE_MAX_MEMBERS). A direct one is indexed by its pair.
+//  All or nothing. CHAT_OK; CHAT_ERR_BAD_REQUEST when the id (or, for a
+//  direct one, the pair) is in use already.
 int
-    msgstore_conv_open (msgstore_t *self, const char **names, size_t count,
-                        int64_t now_ms, msgstore_conv_t *conv, bool *created);
+    msgstore_conv_create (msgstore_t *self, const msgstore_conv_t *conv,
+                          const char *const *members, size_t count,
+                          const msgstore_link_t *link);
+//  Append the next link to an existing conversation and make what it says
+//  current: epoch (link->epoch, which must be the head's + 1), title, and
+//  the members (replaced by members). All or nothing. CHAT_OK;
+//  CHAT_ERR_CHAIN_CONFLICT when the epoch is not the next one;
+//  CHAT_ERR_NOT_FOUND for an unknown conversation.
+int
+    msgstore_conv_append (msgstore_t *self, const msgstore_link_t *link,
+                          const char *title, const char *const *members, size_t count);
+//  The direct conversation of these two people (any case), if any:
+//  CHAT_OK or CHAT_ERR_NOT_FOUND.
+int
+    msgstore_conv_find_direct (msgstore_t *self, const char *a, const char *b,
+                               msgstore_conv_t *conv);
 //  CHAT_OK, or CHAT_ERR_NOT_FOUND for an unknown id (also a wrong length).
 int
     msgstore_conv_get (msgstore_t *self, const uint8_t *id, size_t id_len,
@@ -124,18 +184,27 @@ int
 int
     msgstore_conv_each (msgstore_t *self, msgstore_conv_fn *fn, void *arg);
 
+//  ---------------------------------------------------------------- chains
+
+//  Links with epoch > after_epoch in ascending order, at most limit.
+int
+    msgstore_link_each (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                        uint64_t after_epoch, uint32_t limit,
+                        msgstore_link_fn *fn, void *arg);
+
 //  ---------------------------------------------------------------- messages
 
-//  Store a message with the conversation's next sequence number. A
-//  client_message_id already stored in this conversation by the same
-//  sender stores nothing and gives the original seq and time with
-//  *duplicate true; one stored by another sender is CHAT_ERR_BAD_REQUEST.
-//  CHAT_ERR_NOT_FOUND for an unknown conversation.
+//  Store a message sent under epoch with the conversation's next sequence
+//  number. A client_message_id already stored in this conversation by the
+//  same sender stores nothing and gives the original seq and time with
+//  *duplicate true (whatever the epoch); one stored by another sender is
+//  CHAT_ERR_BAD_REQUEST. CHAT_ERR_STALE_EPOCH when epoch is not the
+//  conversation's current one; CHAT_ERR_NOT_FOUND for an unknown one.
 int
     msgstore_msg_add (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                       const char *sender, const uint8_t *client_message_id,
                       size_t client_message_id_len, const char *token,
-                      size_t token_len, int64_t now_ms,
+                      size_t token_len, uint64_t epoch, int64_t now_ms,
                       uint64_t *seq, int64_t *server_time, bool *duplicate);
 //  Messages with seq > after_seq in ascending order, at most limit of them
 //  (read straight off the primary key: a page costs a page).

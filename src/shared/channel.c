@@ -39,6 +39,11 @@ struct _channel_t {
     seqwindow_t recv_window;
     seqwindow_t push_window;             //  pushes received (client)
     int64_t clock_offset;                //  tests only
+    char expected_role [CHANNEL_ROLE_MAX + 1];   //  client: "" = any
+    char peer_role [CHANNEL_ROLE_MAX + 1];
+    char peer_push [CHANNEL_ENDPOINT_MAX + 1];
+    uint8_t *peer_rotation;              //  serialized KeyRotation, or NULL
+    size_t peer_rotation_len;
 };
 
 static int64_t
@@ -52,9 +57,9 @@ static int
 s_derive_keys (channel_t *self, uint8_t channel_key [CHANNEL_KEY_SIZE])
 {
     uint8_t c2s [FERNET_KEY_SIZE], s2c [FERNET_KEY_SIZE];
-    int rc = secret_hkdf (channel_key, CHANNEL_KEY_SIZE, "chat/1 c2s", c2s, sizeof c2s)
-          || secret_hkdf (channel_key, CHANNEL_KEY_SIZE, "chat/1 s2c", s2c, sizeof s2c)
-          || secret_hkdf (channel_key, CHANNEL_KEY_SIZE, "chat/1 push",
+    int rc = secret_hkdf (channel_key, CHANNEL_KEY_SIZE, "chat/2 c2s", c2s, sizeof c2s)
+          || secret_hkdf (channel_key, CHANNEL_KEY_SIZE, "chat/2 s2c", s2c, sizeof s2c)
+          || secret_hkdf (channel_key, CHANNEL_KEY_SIZE, "chat/2 push",
                           self->push_key, sizeof self->push_key);
     if (rc == 0) {
         memcpy (self->send_key, self->server ? s2c : c2s, FERNET_KEY_SIZE);
@@ -66,34 +71,76 @@ s_derive_keys (channel_t *self, uint8_t channel_key [CHANNEL_KEY_SIZE])
     return rc == 0 ? CHAT_OK : CHAT_ERR_INTERNAL;
 }
 
-//  What the server signs: label || SHA256(client DER) || client nonce ||
-//  server nonce || session id || ciphertext. Binding the client's key and
-//  nonce makes a Welcome useless to anyone but the client that asked.
+//  What the server signs: label || 0 || SHA256(client DER) || client nonce
+//  || server nonce || session id || SHA256(ciphertext) || SHA256(info).
+//  Binding the client's key and nonce makes a Welcome useless to anyone but
+//  the client that asked; hashing the variable parts gives every piece a
+//  fixed place, so no two Welcomes sign the same bytes.
+#define TRANSCRIPT_SIZE (sizeof CHANNEL_LABEL + 32 + 2 * CHANNEL_NONCE_SIZE \
+                         + CHANNEL_SESSION_ID_SIZE + 32 + 32)
+
 static int
 s_transcript (const uint8_t *client_der, size_t client_der_len,
               const uint8_t *client_nonce, const uint8_t *server_nonce,
               const uint8_t *session_id, const uint8_t *ciphertext,
-              size_t ciphertext_len, uint8_t **out, size_t *out_len)
+              size_t ciphertext_len, const uint8_t *info, size_t info_len,
+              uint8_t out [TRANSCRIPT_SIZE])
 {
-    uint8_t digest [32];
-    if (!EVP_Digest (client_der, client_der_len, digest, NULL, EVP_sha256 (), NULL))
+    uint8_t *p = out;
+    memcpy (p, CHANNEL_LABEL, sizeof CHANNEL_LABEL);   p += sizeof CHANNEL_LABEL;
+    if (!EVP_Digest (client_der, client_der_len, p, NULL, EVP_sha256 (), NULL))
         return CHAT_ERR_INTERNAL;
-    size_t label_len = strlen (CHANNEL_LABEL);
-    size_t len = label_len + sizeof digest + 2 * CHANNEL_NONCE_SIZE
-               + CHANNEL_SESSION_ID_SIZE + ciphertext_len;
-    uint8_t *buf = malloc (len);
-    if (!buf)
-        return CHAT_ERR_INTERNAL;
-    uint8_t *p = buf;
-    memcpy (p, CHANNEL_LABEL, label_len);              p += label_len;
-    memcpy (p, digest, sizeof digest);                 p += sizeof digest;
+    p += 32;
     memcpy (p, client_nonce, CHANNEL_NONCE_SIZE);      p += CHANNEL_NONCE_SIZE;
     memcpy (p, server_nonce, CHANNEL_NONCE_SIZE);      p += CHANNEL_NONCE_SIZE;
     memcpy (p, session_id, CHANNEL_SESSION_ID_SIZE);   p += CHANNEL_SESSION_ID_SIZE;
-    memcpy (p, ciphertext, ciphertext_len);
-    *out = buf;
-    *out_len = len;
+    if (!EVP_Digest (ciphertext, ciphertext_len, p, NULL, EVP_sha256 (), NULL))
+        return CHAT_ERR_INTERNAL;
+    p += 32;
+    if (!EVP_Digest (info_len ? info : (const uint8_t *) "", info_len, p, NULL,
+                     EVP_sha256 (), NULL))
+        return CHAT_ERR_INTERNAL;
+    assert (p + 32 == out + TRANSCRIPT_SIZE);
     return CHAT_OK;
+}
+
+//  Forget what a Welcome said about its server: a refused Welcome leaves
+//  nothing behind for the next one (or for channel_peer_*) to find
+static void
+s_clear_info (channel_t *self)
+{
+    self->peer_role [0] = 0;
+    self->peer_push [0] = 0;
+    free (self->peer_rotation);
+    self->peer_rotation = NULL;
+    self->peer_rotation_len = 0;
+}
+
+//  Take in what the server says about itself (already under its signature)
+static int
+s_client_take_info (channel_t *self, ProtobufCBinaryData info)
+{
+    Chat__WelcomeInfo *parsed = NULL;
+    if (wire_unpack (&chat__welcome_info__descriptor, info.data, info.len,
+                     (ProtobufCMessage **) &parsed) != CHAT_OK)
+        return CHAT_ERR_MALFORMED;
+    int rc = CHAT_OK;
+    if (strlen (parsed->role) > CHANNEL_ROLE_MAX
+    ||  strlen (parsed->push_endpoint) > CHANNEL_ENDPOINT_MAX)
+        rc = CHAT_ERR_MALFORMED;
+    else
+    if (*self->expected_role && strcmp (parsed->role, self->expected_role) != 0)
+        rc = CHAT_ERR_WRONG_ROLE;
+    if (rc == CHAT_OK) {
+        strcpy (self->peer_role, parsed->role);
+        strcpy (self->peer_push, parsed->push_endpoint);
+        if (parsed->rotation) {
+            rc = wire_pack (&parsed->rotation->base, &self->peer_rotation,
+                            &self->peer_rotation_len);
+        }
+    }
+    protobuf_c_message_free_unpacked (&parsed->base, NULL);
+    return rc;
 }
 
 static void
@@ -166,16 +213,16 @@ s_client_check_welcome (channel_t *self, const Chat__Welcome *welcome)
 
     size_t der_len;
     const uint8_t *der = rsakey_der (self->client_key, &der_len);
-    uint8_t *transcript = NULL;
-    size_t transcript_len = 0;
+    uint8_t transcript [TRANSCRIPT_SIZE];
     int rc = s_transcript (der, der_len, self->client_nonce,
                            welcome->server_nonce.data, welcome->session_id.data,
                            welcome->ciphertext.data, welcome->ciphertext.len,
-                           &transcript, &transcript_len);
+                           welcome->info.data, welcome->info.len, transcript);
     if (rc == CHAT_OK)
-        rc = rsakey_verify (server_key, transcript, transcript_len,
+        rc = rsakey_verify (server_key, transcript, sizeof transcript,
                             welcome->signature.data, welcome->signature.len);
-    free (transcript);
+    if (rc == CHAT_OK)
+        rc = s_client_take_info (self, welcome->info);
 
     uint8_t *secrets = NULL;
     size_t secrets_len = 0;
@@ -195,6 +242,8 @@ s_client_check_welcome (channel_t *self, const Chat__Welcome *welcome)
         free (secrets);
     }
     rsakey_destroy (&server_key);
+    if (rc != CHAT_OK)
+        s_clear_info (self);
     return rc;
 }
 
@@ -225,8 +274,8 @@ channel_client_accept (channel_t *self, const uint8_t *frame, size_t size)
 
 //  Makes the Welcome; on success *channel holds the open channel.
 static int
-s_server_welcome (rsakey_t *server_key, rsakey_t *client_key,
-                  const Chat__Hello *hello, channel_t *self,
+s_server_welcome (rsakey_t *server_key, const uint8_t *info, size_t info_len,
+                  rsakey_t *client_key, const Chat__Hello *hello, channel_t *self,
                   uint8_t **welcome_frame, size_t *size)
 {
     uint8_t secrets [CHANNEL_KEY_SIZE + CHANNEL_SESSION_TOKEN_SIZE];
@@ -237,16 +286,17 @@ s_server_welcome (rsakey_t *server_key, rsakey_t *client_key,
         return CHAT_ERR_INTERNAL;
     memcpy (self->session_token, secrets + CHANNEL_KEY_SIZE, CHANNEL_SESSION_TOKEN_SIZE);
 
-    uint8_t *ciphertext = NULL, *transcript = NULL, *signature = NULL;
-    size_t ciphertext_len = 0, transcript_len = 0, signature_len = 0;
+    uint8_t *ciphertext = NULL, *signature = NULL;
+    size_t ciphertext_len = 0, signature_len = 0;
+    uint8_t transcript [TRANSCRIPT_SIZE];
     int rc = rsakey_encrypt (client_key, secrets, sizeof secrets,
                              &ciphertext, &ciphertext_len);
     if (rc == CHAT_OK)
         rc = s_transcript (hello->client_public_key.data, hello->client_public_key.len,
                            hello->client_nonce.data, server_nonce, self->session_id,
-                           ciphertext, ciphertext_len, &transcript, &transcript_len);
+                           ciphertext, ciphertext_len, info, info_len, transcript);
     if (rc == CHAT_OK)
-        rc = rsakey_sign (server_key, transcript, transcript_len,
+        rc = rsakey_sign (server_key, transcript, sizeof transcript,
                           &signature, &signature_len);
     if (rc == CHAT_OK) {
         size_t der_len;
@@ -263,6 +313,8 @@ s_server_welcome (rsakey_t *server_key, rsakey_t *client_key,
         welcome.ciphertext.len = ciphertext_len;
         welcome.signature.data = signature;
         welcome.signature.len = signature_len;
+        welcome.info.data = (uint8_t *) info;
+        welcome.info.len = info_len;
         Chat__Envelope env = CHAT__ENVELOPE__INIT;
         env.kind_case = CHAT__ENVELOPE__KIND_WELCOME;
         env.welcome = &welcome;
@@ -272,13 +324,13 @@ s_server_welcome (rsakey_t *server_key, rsakey_t *client_key,
         rc = s_derive_keys (self, secrets);     //  wipes the channel key
     secret_wipe (secrets, sizeof secrets);
     free (ciphertext);
-    free (transcript);
     free (signature);
     return rc;
 }
 
 int
-channel_server_accept (rsakey_t *server_key, const Chat__Hello *hello,
+channel_server_accept (rsakey_t *server_key, const uint8_t *info, size_t info_len,
+                       const Chat__Hello *hello,
                        channel_t **channel, uint8_t **welcome, size_t *size)
 {
     assert (server_key && rsakey_has_private (server_key));
@@ -298,7 +350,8 @@ channel_server_accept (rsakey_t *server_key, const Chat__Hello *hello,
     int rc = self ? CHAT_OK : CHAT_ERR_INTERNAL;
     if (rc == CHAT_OK) {
         s_set_peer (self, client_key);
-        rc = s_server_welcome (server_key, client_key, hello, self, welcome, size);
+        rc = s_server_welcome (server_key, info, info_len, client_key, hello,
+                               self, welcome, size);
     }
     rsakey_destroy (&client_key);
     if (rc != CHAT_OK) {
@@ -317,6 +370,7 @@ channel_destroy (channel_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
+        free ((*self_p)->peer_rotation);
         secret_wipe (*self_p, sizeof **self_p);
         free (*self_p);
         *self_p = NULL;
@@ -546,4 +600,64 @@ channel_set_clock_offset (channel_t *self, int64_t seconds)
 {
     assert (self);
     self->clock_offset = seconds;
+}
+
+//  ---------------------------------------------------------------- welcome info
+
+int
+channel_client_expect_role (channel_t *self, const char *role)
+{
+    assert (self && !self->server);
+    if (!role || strlen (role) > CHANNEL_ROLE_MAX)
+        return CHAT_ERR_BAD_REQUEST;
+    strcpy (self->expected_role, role);
+    return CHAT_OK;
+}
+
+const char *
+channel_peer_role (channel_t *self)
+{
+    assert (self);
+    return self->peer_role;
+}
+
+const char *
+channel_peer_push_endpoint (channel_t *self)
+{
+    assert (self);
+    return self->peer_push;
+}
+
+const uint8_t *
+channel_peer_rotation (channel_t *self, size_t *len)
+{
+    assert (self && len);
+    *len = self->peer_rotation_len;
+    return self->peer_rotation;
+}
+
+int
+channel_welcome_info (const char *role, const char *push_endpoint,
+                      const uint8_t *rotation, size_t rotation_len,
+                      uint8_t **info, size_t *info_len)
+{
+    assert (role && info && info_len);
+    *info = NULL;
+    *info_len = 0;
+    if (strlen (role) > CHANNEL_ROLE_MAX
+    ||  (push_endpoint && strlen (push_endpoint) > CHANNEL_ENDPOINT_MAX))
+        return CHAT_ERR_BAD_REQUEST;
+    Chat__KeyRotation *parsed = NULL;
+    if (rotation_len
+    &&  wire_unpack (&chat__key_rotation__descriptor, rotation, rotation_len,
+                     (ProtobufCMessage **) &parsed) != CHAT_OK)
+        return CHAT_ERR_BAD_REQUEST;
+    Chat__WelcomeInfo out = CHAT__WELCOME_INFO__INIT;
+    out.role = (char *) role;
+    out.push_endpoint = (char *) (push_endpoint ? push_endpoint : "");
+    out.rotation = parsed;
+    int rc = wire_pack (&out.base, info, info_len);
+    if (parsed)
+        protobuf_c_message_free_unpacked (&parsed->base, NULL);
+    return rc;
 }

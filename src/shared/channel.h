@@ -27,13 +27,17 @@
 #include "rsakey.h"
 #include "wire.h"
 
-#define CHANNEL_VERSION 1
+#define CHANNEL_VERSION 2
 #define CHANNEL_TTL 60
 #define CHANNEL_NONCE_SIZE 32
 #define CHANNEL_SESSION_ID_SIZE 16
 #define CHANNEL_SESSION_TOKEN_SIZE 16
 #define CHANNEL_KEY_SIZE 32
-#define CHANNEL_LABEL "chat/1 handshake"
+#define CHANNEL_LABEL "chat/2 handshake"
+#define CHANNEL_ROLE_MAX 16
+#define CHANNEL_ENDPOINT_MAX 255
+#define CHANNEL_ROLE_KEYSERVER "keyserver"
+#define CHANNEL_ROLE_MAINSERVER "mainserver"
 
 typedef struct _channel_t channel_t;
 
@@ -48,9 +52,16 @@ channel_t *
 int
     channel_client_hello (channel_t *self, uint8_t **frame, size_t *size);
 
+//  Refuse a Welcome whose signed info names another role than this one
+//  (CHANNEL_ROLE_*): a client given the endpoints the wrong way round learns
+//  it at once (CHAT_ERR_WRONG_ROLE). Without it any role is taken.
+int
+    channel_client_expect_role (channel_t *self, const char *role);
+
 //  Take the server's answer: Envelope{welcome} opens the channel (CHAT_OK);
 //  a refusal gives its code; otherwise CHAT_ERR_MALFORMED,
-//  CHAT_ERR_BAD_VERSION, CHAT_ERR_BAD_KEY or CHAT_ERR_BAD_SIGNATURE.
+//  CHAT_ERR_BAD_VERSION, CHAT_ERR_BAD_KEY, CHAT_ERR_BAD_SIGNATURE or
+//  CHAT_ERR_WRONG_ROLE.
 //  The caller must check the server's fingerprint against its pin before
 //  sending anything sealed.
 int
@@ -58,11 +69,22 @@ int
 
 //  ---------------------------------------------------------------- server
 
-//  Answer a Hello with a new open channel and the Envelope{welcome} frame.
+//  The serialized WelcomeInfo a server hands to channel_server_accept:
+//  its role, its push endpoint (main server; NULL: none) and, while its key
+//  was recently replaced, the serialized KeyRotation (NULL, 0: none).
+//  CHAT_OK and a malloc'd buffer, or CHAT_ERR_BAD_REQUEST.
+int
+    channel_welcome_info (const char *role, const char *push_endpoint,
+                          const uint8_t *rotation, size_t rotation_len,
+                          uint8_t **info, size_t *info_len);
+
+//  Answer a Hello with a new open channel and the Envelope{welcome} frame,
+//  info (a serialized WelcomeInfo) under the signature.
 //  CHAT_OK, or CHAT_ERR_BAD_VERSION / CHAT_ERR_BAD_KEY / CHAT_ERR_MALFORMED /
 //  CHAT_ERR_INTERNAL (nothing allocated).
 int
-    channel_server_accept (rsakey_t *server_key, const Chat__Hello *hello,
+    channel_server_accept (rsakey_t *server_key, const uint8_t *info, size_t info_len,
+                           const Chat__Hello *hello,
                            channel_t **channel, uint8_t **welcome, size_t *size);
 
 //  ---------------------------------------------------------------- both
@@ -121,6 +143,17 @@ const uint8_t *
     channel_peer_fingerprint (channel_t *self);
 const char *
     channel_peer_fingerprint_text (channel_t *self);
+
+//  Client: what the server's signed WelcomeInfo said: its role ("" when the
+//  server named none), its push endpoint ("" when none; a wildcard host
+//  means the host the client reached it at), and the serialized KeyRotation
+//  it presented (NULL when none).
+const char *
+    channel_peer_role (channel_t *self);
+const char *
+    channel_peer_push_endpoint (channel_t *self);
+const uint8_t *
+    channel_peer_rotation (channel_t *self, size_t *len);
 
 //  Tests only: shift this channel's clock, to make expired or future tokens.
 void

@@ -46,6 +46,8 @@ struct _chanserver_t {
     size_t refused_busy;           //  Hellos refused as busy, not yet logged
     int64_t refused_since;
     bool verbose;
+    uint8_t *info;                 //  serialized WelcomeInfo, signed in every Welcome
+    size_t info_len;
     metrics_t *metrics;            //  borrowed, may be NULL
     //  Handshake workers: Hellos go out on `hellos` (PUSH, round robin),
     //  finished handshakes come back on `done` (PULL)
@@ -58,6 +60,8 @@ struct _chanserver_t {
 //  What a worker is given; the key is only ever read.
 typedef struct {
     rsakey_t *server_key;
+    const uint8_t *info;           //  the chanserver's, read only
+    size_t info_len;
     char hellos [64];
     char done [64];
 } worker_args_t;
@@ -205,6 +209,7 @@ chanserver_destroy (chanserver_t **self_p)
     }
     zhashx_destroy (&self->sessions);
     s_workers_destroy (self);
+    free (self->info);
     zhashx_destroy (&self->addresses);
     zhashx_destroy (&self->users);
     lrumap_destroy (&self->budgets);
@@ -266,6 +271,25 @@ chanserver_login_progress (chanserver_t *self, chansession_t *session)
 {
     assert (self && session);
     session->login_by = wire_now_ms () + self->limits.login_timeout_ms;
+}
+
+int
+chanserver_set_welcome_info (chanserver_t *self, const char *role,
+                             const char *push_endpoint,
+                             const uint8_t *rotation, size_t rotation_len)
+{
+    assert (self && role);
+    assert (!self->workers);        //  the workers read it unlocked
+    uint8_t *info = NULL;
+    size_t info_len = 0;
+    int rc = channel_welcome_info (role, push_endpoint, rotation, rotation_len,
+                                   &info, &info_len);
+    if (rc == CHAT_OK) {
+        free (self->info);
+        self->info = info;
+        self->info_len = info_len;
+    }
+    return rc;
 }
 
 void
@@ -433,7 +457,8 @@ s_handshake (chanserver_t *self, zframe_t *routing_id, const char *address,
     channel_t *channel;
     uint8_t *welcome;
     size_t size;
-    rc = channel_server_accept (self->server_key, hello, &channel, &welcome, &size);
+    rc = channel_server_accept (self->server_key, self->info, self->info_len,
+                                hello, &channel, &welcome, &size);
     if (rc != CHAT_OK) {
         metrics_handshake (self->metrics, rc);
         s_refuse (self, routing_id, rc, 0);
@@ -471,7 +496,8 @@ s_worker (zsock_t *pipe, void *args)
         size_t welcome_size = 0;
         int rc = wire_envelope_unpack (frame, size, &env);
         if (rc == CHAT_OK)
-            rc = channel_server_accept (config->server_key, env->hello, &channel,
+            rc = channel_server_accept (config->server_key, config->info,
+                                        config->info_len, env->hello, &channel,
                                         &welcome, &welcome_size);
         if (env)
             chat__envelope__free_unpacked (env, NULL);
@@ -515,6 +541,8 @@ chanserver_set_workers (chanserver_t *self, size_t n)
     for (size_t i = 0; i < n; i++) {
         worker_args_t *config = (worker_args_t *) zmalloc (sizeof *config);
         config->server_key = self->server_key;
+        config->info = self->info;
+        config->info_len = self->info_len;
         memcpy (config->hellos, hellos, sizeof hellos);
         memcpy (config->done, done, sizeof done);
         zactor_t *worker = zactor_new (s_worker, config);

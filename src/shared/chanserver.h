@@ -102,6 +102,15 @@ zsock_t *
 void
     chanserver_handshake_done (chanserver_t *self);
 
+//  What every Welcome says about this server, under its signature: role
+//  (CHANNEL_ROLE_*), push endpoint (main server; NULL for none) and a key
+//  rotation statement (serialized KeyRotation; NULL, 0 for none). Call
+//  before chanserver_set_workers. CHAT_OK or CHAT_ERR_BAD_REQUEST.
+int
+    chanserver_set_welcome_info (chanserver_t *self, const char *role,
+                                 const char *push_endpoint,
+                                 const uint8_t *rotation, size_t rotation_len);
+
 //  Count handshakes and refusals in metrics (borrowed; NULL: none).
 void
     chanserver_set_metrics (chanserver_t *self, metrics_t *metrics);

@@ -8,6 +8,8 @@ _Static_assert ((int) CHAT_ERR_BAD_MAC == (int) CHAT__ERROR_CODE__ERR_BAD_MAC, "
 _Static_assert ((int) CHAT_ERR_BUSY == (int) CHAT__ERROR_CODE__ERR_BUSY, "ErrorCode drift");
 _Static_assert ((int) CHAT_ERR_INTERNAL == (int) CHAT__ERROR_CODE__ERR_INTERNAL, "ErrorCode drift");
 _Static_assert ((int) CHAT_ERR_QUOTA == (int) CHAT__ERROR_CODE__ERR_QUOTA, "ErrorCode drift");
+_Static_assert ((int) CHAT_ERR_WRONG_ROLE == (int) CHAT__ERROR_CODE__ERR_WRONG_ROLE, "ErrorCode drift");
+_Static_assert ((int) CHAT_ERR_BAD_STATEMENT == (int) CHAT__ERROR_CODE__ERR_BAD_STATEMENT, "ErrorCode drift");
 _Static_assert ((int) CHAT_ERR_OUT_OF_ORDER == (int) CHAT__ERROR_CODE__ERR_OUT_OF_ORDER, "ErrorCode drift");
 
 static const struct {
@@ -37,7 +39,7 @@ static const struct {
     { CHAT_ERR_AUTH_FAILED, "ERR_AUTH_FAILED", "Wrong username or password" },
     { CHAT_ERR_RATE_LIMITED, "ERR_RATE_LIMITED", "too many attempts, try again later" },
     { CHAT_ERR_BAD_CERTIFICATE, "ERR_BAD_CERTIFICATE", "certificate not valid" },
-    { CHAT_ERR_BAD_TICKET, "ERR_BAD_TICKET", "membership ticket not valid" },
+    { CHAT_ERR_BAD_TICKET, "ERR_BAD_TICKET", "key ticket not valid" },
     { CHAT_ERR_NOT_FOUND, "ERR_NOT_FOUND", "not found" },
     { CHAT_ERR_UNKNOWN_USER, "ERR_UNKNOWN_USER", "unknown user" },
     { CHAT_ERR_TOO_MANY_MEMBERS, "ERR_TOO_MANY_MEMBERS", "too many members" },
@@ -45,6 +47,11 @@ static const struct {
     { CHAT_ERR_OUT_OF_ORDER, "ERR_OUT_OF_ORDER", "request not valid now" },
     { CHAT_ERR_INTERNAL, "ERR_INTERNAL", "internal server error" },
     { CHAT_ERR_QUOTA, "ERR_QUOTA", "over a per-user quota" },
+    { CHAT_ERR_STALE_EPOCH, "ERR_STALE_EPOCH", "the conversation has a newer key" },
+    { CHAT_ERR_KEY_EXISTS, "ERR_KEY_EXISTS", "the keys of this epoch are stored already" },
+    { CHAT_ERR_CHAIN_CONFLICT, "ERR_CHAIN_CONFLICT", "the conversation changed meanwhile" },
+    { CHAT_ERR_BAD_STATEMENT, "ERR_BAD_STATEMENT", "membership change refused" },
+    { CHAT_ERR_WRONG_ROLE, "ERR_WRONG_ROLE", "that endpoint is the other server" },
 };
 
 static int

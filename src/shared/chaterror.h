@@ -37,7 +37,12 @@ typedef enum {
     CHAT_ERR_MESSAGE_TOO_LARGE = 31,
     CHAT_ERR_OUT_OF_ORDER     = 32,
     CHAT_ERR_INTERNAL         = 33,
-    CHAT_ERR_QUOTA            = 34
+    CHAT_ERR_QUOTA            = 34,
+    CHAT_ERR_STALE_EPOCH      = 35,
+    CHAT_ERR_KEY_EXISTS       = 36,
+    CHAT_ERR_CHAIN_CONFLICT   = 37,
+    CHAT_ERR_BAD_STATEMENT    = 38,
+    CHAT_ERR_WRONG_ROLE       = 39
 } chat_err_t;
 
 //  Short English text for a code, for logs and the client's messages.

@@ -202,3 +202,52 @@ codec_unhex (const char *text, uint8_t *out, size_t len)
     }
     return 0;
 }
+
+
+int
+codec_utf8_valid (const uint8_t *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = text [i];
+        //  The sequence's length, and the range its second byte may take
+        //  (which is what excludes overlong forms, surrogates and > U+10FFFF)
+        size_t n;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (c == 0)
+            return 0;
+        else
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        else
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 2;
+        else
+        if (c >= 0xE0 && c <= 0xEF) {
+            n = 3;
+            if (c == 0xE0)
+                lo = 0xA0;
+            if (c == 0xED)
+                hi = 0x9F;
+        }
+        else
+        if (c >= 0xF0 && c <= 0xF4) {
+            n = 4;
+            if (c == 0xF0)
+                lo = 0x90;
+            if (c == 0xF4)
+                hi = 0x8F;
+        }
+        else
+            return 0;
+        if (len - i < n || text [i + 1] < lo || text [i + 1] > hi)
+            return 0;
+        for (size_t k = 2; k < n; k++)
+            if ((text [i + k] & 0xC0) != 0x80)
+                return 0;
+        i += n;
+    }
+    return 1;
+}

@@ -37,4 +37,10 @@ void
 int
     codec_unhex (const char *text, uint8_t *out, size_t len);
 
+//  Whether len bytes are well-formed UTF-8 (RFC 3629: no overlong forms, no
+//  surrogates, nothing above U+10FFFF), as a protobuf string must be; NUL
+//  bytes are refused too (a C reader would stop at them). 1 or 0.
+int
+    codec_utf8_valid (const uint8_t *text, size_t len);
+
 #endif

@@ -1,7 +1,8 @@
-/*  pinstore - the client's known_servers file: trust on first use
+/*  pinstore - the client's pin files: trust on first use
 
     The file is kept line by line, so that comments and blank lines a person
-    wrote survive when the client adds a pin and rewrites the file.
+    wrote survive when the client adds a pin and rewrites the file. Both
+    files share everything but the third field of known_users.
 */
 #include <assert.h>
 #include <errno.h>
@@ -20,12 +21,19 @@ typedef struct {
     char *text;
     char *name;
     char *fingerprint;
+    bool verified;          //  known_users only
 } pin_line_t;
 
 struct _pinstore_t {
     char *path;
+    bool users;             //  known_users: a third field, verified or not
     zlistx_t *lines;        //  pin_line_t, in file order
+    bool batch;             //  between begin and commit: save at commit
+    bool dirty;             //  changed since the last save (in a batch)
 };
+
+#define S_VERIFIED   "verified"
+#define S_UNVERIFIED "unverified"
 
 static void
 s_line_destroy (void **item_p)
@@ -54,15 +62,15 @@ s_token_valid (const char *token)
 }
 
 static char *
-s_default_path (void)
+s_default_path (const char *file)
 {
     const char *xdg = getenv ("XDG_CONFIG_HOME");
     //  The XDG spec says a relative value is invalid and must be ignored
     if (xdg && *xdg == '/')
-        return zsys_sprintf ("%s/chat/known_servers", xdg);
+        return zsys_sprintf ("%s/chat/%s", xdg, file);
     const char *home = getenv ("HOME");
     if (home && *home)
-        return zsys_sprintf ("%s/.config/chat/known_servers", home);
+        return zsys_sprintf ("%s/.config/chat/%s", home, file);
     return NULL;
 }
 
@@ -100,7 +108,7 @@ s_parse_line (pinstore_t *self, const char *text, size_t len, const char **why)
         return -1;
     }
     //  Fields end at whitespace or at a '#' that starts a comment
-    char *fields [3] = { NULL, NULL, NULL };
+    char *fields [4] = { NULL, NULL, NULL, NULL };
     int count = 0;
     char *copy = strdup (text);
     char *hash = copy? strchr (copy, '#'): NULL;
@@ -108,7 +116,7 @@ s_parse_line (pinstore_t *self, const char *text, size_t len, const char **why)
         *hash = 0;
     char *save = NULL;
     for (char *field = copy? strtok_r (copy, " \t", &save): NULL;
-         field && count < 3; field = strtok_r (NULL, " \t", &save))
+         field && count < 4; field = strtok_r (NULL, " \t", &save))
         fields [count++] = field;
 
     int rc = 0;
@@ -120,19 +128,30 @@ s_parse_line (pinstore_t *self, const char *text, size_t len, const char **why)
     if (count == 0)
         ;   //  blank or comment: kept as text
     else
-    if (count != 2) {
-        *why = "expected '<name> <fingerprint>'";
+    if (count != (self->users? 3: 2)) {
+        *why = self->users? "expected '<name> <fingerprint> <verified|unverified>'"
+                          : "expected '<name> <fingerprint>'";
+        rc = -1;
+    }
+    else
+    if (self->users && strcmp (fields [2], S_VERIFIED) != 0
+                    && strcmp (fields [2], S_UNVERIFIED) != 0) {
+        *why = "the third field is neither 'verified' nor 'unverified'";
         rc = -1;
     }
     else {
+        bool verified = self->users && strcmp (fields [2], S_VERIFIED) == 0;
         pin_line_t *earlier = s_find (self, fields [0]);
-        if (earlier && strcmp (earlier->fingerprint, fields [1]) != 0) {
-            *why = "a second, different fingerprint for a name already pinned";
+        if (earlier && (strcmp (earlier->fingerprint, fields [1]) != 0
+                     || earlier->verified != verified)) {
+            //  which line to believe is not ours to guess
+            *why = "a second, different pin for a name already pinned";
             rc = -1;
         }
         else {
             line->name = strdup (fields [0]);
             line->fingerprint = strdup (fields [1]);
+            line->verified = verified;
             if (!line->name || !line->fingerprint) {
                 *why = "out of memory";
                 rc = -1;
@@ -187,16 +206,18 @@ s_load (pinstore_t *self)
     return rc;
 }
 
-pinstore_t *
-pinstore_new (const char *path)
+static pinstore_t *
+s_new (const char *path, bool users)
 {
+    const char *file = users? "known_users": "known_servers";
     pinstore_t *self = (pinstore_t *) zmalloc (sizeof (pinstore_t));
-    self->path = path? strdup (path): s_default_path ();
+    self->users = users;
+    self->path = path? strdup (path): s_default_path (file);
     self->lines = zlistx_new ();
     if (!self->path || !self->lines) {
         if (!self->path)
-            fprintf (stderr, "chat: no place for known_servers "
-                             "(neither XDG_CONFIG_HOME nor HOME is set)\n");
+            fprintf (stderr, "chat: no place for %s "
+                             "(neither XDG_CONFIG_HOME nor HOME is set)\n", file);
         pinstore_destroy (&self);
         return NULL;
     }
@@ -204,6 +225,29 @@ pinstore_new (const char *path)
     if (s_load (self))
         pinstore_destroy (&self);
     return self;
+}
+
+pinstore_t *
+pinstore_new (const char *path)
+{
+    return s_new (path, false);
+}
+
+pinstore_t *
+pinstore_new_users (const char *path)
+{
+    return s_new (path, true);
+}
+
+char *
+pinstore_users_beside (const char *known_servers_path)
+{
+    assert (known_servers_path);
+    const char *slash = strrchr (known_servers_path, '/');
+    if (!slash)
+        return strdup ("known_users");
+    return zsys_sprintf ("%.*s/known_users", (int) (slash - known_servers_path),
+                         known_servers_path);
 }
 
 void
@@ -286,13 +330,16 @@ s_save (pinstore_t *self)
     return rc;
 }
 
-int
-pinstore_add (pinstore_t *self, const char *name, const char *fingerprint)
+//  Pin name (a new line, or the old one replaced in place) and save.
+static int
+s_pin (pinstore_t *self, const char *name, const char *fingerprint, bool verified)
 {
-    assert (self);
     if (!s_token_valid (name) || !s_token_valid (fingerprint))
         return -1;
-    char *text = zsys_sprintf ("%s %s", name, fingerprint);
+    char *text = self->users
+               ? zsys_sprintf ("%s %s %s", name, fingerprint,
+                               verified? S_VERIFIED: S_UNVERIFIED)
+               : zsys_sprintf ("%s %s", name, fingerprint);
     char *fp = strdup (fingerprint);
     if (!text || !fp) {
         free (text);
@@ -301,16 +348,18 @@ pinstore_add (pinstore_t *self, const char *name, const char *fingerprint)
     }
     pin_line_t *line = s_find (self, name);
     if (line) {
-        //  The user accepted a new key for this server: replace in place
+        //  The user accepted a new key, or changed its mark: in place
         free (line->text);
         free (line->fingerprint);
         line->text = text;
         line->fingerprint = fp;
+        line->verified = verified;
     }
     else {
         line = (pin_line_t *) zmalloc (sizeof *line);
         line->text = text;
         line->fingerprint = fp;
+        line->verified = verified;
         line->name = strdup (name);
         if (!line->name) {
             void *item = line;
@@ -319,7 +368,51 @@ pinstore_add (pinstore_t *self, const char *name, const char *fingerprint)
         }
         zlistx_add_end (self->lines, line);
     }
+    if (self->batch) {
+        self->dirty = true;
+        return 0;
+    }
     return s_save (self);
+}
+
+void
+pinstore_begin (pinstore_t *self)
+{
+    assert (self);
+    self->batch = true;
+}
+
+int
+pinstore_commit (pinstore_t *self)
+{
+    assert (self);
+    self->batch = false;
+    if (!self->dirty)
+        return 0;
+    self->dirty = false;
+    return s_save (self);
+}
+
+int
+pinstore_add (pinstore_t *self, const char *name, const char *fingerprint)
+{
+    assert (self);
+    return s_pin (self, name, fingerprint, false);
+}
+
+int
+pinstore_set (pinstore_t *self, const char *name, const char *fingerprint, bool verified)
+{
+    assert (self);
+    return self->users? s_pin (self, name, fingerprint, verified): -1;
+}
+
+bool
+pinstore_verified (pinstore_t *self, const char *name)
+{
+    assert (self);
+    pin_line_t *line = name? s_find (self, name): NULL;
+    return line && line->verified;
 }
 
 const char *

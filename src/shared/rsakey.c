@@ -102,11 +102,12 @@ s_decode_public (const uint8_t *der, size_t len, bool *whole)
 }
 
 
-//  A public key from the network must cost what a normal one costs: the
-//  public exponent is 65537 exactly (a 3071-bit exponent made one OAEP
-//  encryption 20 times dearer), and the modulus is odd, which OAEP needs.
-//  (EVP_PKEY_public_check proves more, but runs a primality test on the
-//  modulus that costs more than the handshake itself.)
+//  What the protocol allows (proto/README.md section 2: "exponent other than
+//  65537" is ERR_BAD_KEY) and what keeps a key from the network as cheap as
+//  a normal one (a 3071-bit exponent made one OAEP encryption 20 times
+//  dearer): the exponent 65537 exactly, and an odd modulus, which OAEP
+//  needs. (EVP_PKEY_public_check proves more, but runs a primality test on
+//  the modulus that costs more than the handshake itself.)
 static bool
 s_usable_public (EVP_PKEY *pkey)
 {
@@ -214,7 +215,9 @@ rsakey_load (const char *path)
     ERR_clear_error ();
     if (!pkey)
         return NULL;
-    if (!s_acceptable (pkey)) {
+    //  A server key clients would refuse in every Welcome is refused here,
+    //  at start-up, instead
+    if (!s_acceptable (pkey) || !s_usable_public (pkey)) {
         EVP_PKEY_free (pkey);
         return NULL;
     }
@@ -471,6 +474,39 @@ int
 rsakey_sign (rsakey_t *self, const uint8_t *msg, size_t msg_len,
              uint8_t **sig, size_t *sig_len)
 {
+    return rsakey_sign_labelled (self, NULL, msg, msg_len, sig, sig_len);
+}
+
+
+int
+rsakey_verify (rsakey_t *self, const uint8_t *msg, size_t msg_len,
+               const uint8_t *sig, size_t sig_len)
+{
+    return rsakey_verify_labelled (self, NULL, msg, msg_len, sig, sig_len);
+}
+
+
+//  What a labelled signature covers: label || 0x00 || msg, fed to the
+//  digest in pieces so that a large message is never copied.
+static bool
+s_digest_update (EVP_MD_CTX *mdctx, bool sign, const char *label,
+                 const uint8_t *msg, size_t msg_len)
+{
+    int (*update) (EVP_MD_CTX *, const void *, size_t) =
+        sign ? EVP_DigestSignUpdate : EVP_DigestVerifyUpdate;
+    static const uint8_t zero = 0;
+    if (label && (update (mdctx, label, strlen (label)) <= 0
+              ||  update (mdctx, &zero, 1) <= 0))
+        return false;
+    return msg_len == 0 || update (mdctx, msg, msg_len) > 0;
+}
+
+
+int
+rsakey_sign_labelled (rsakey_t *self, const char *label,
+                      const uint8_t *msg, size_t msg_len,
+                      uint8_t **sig, size_t *sig_len)
+{
     assert (self);
     assert (sig);
     assert (sig_len);
@@ -482,14 +518,13 @@ rsakey_sign (rsakey_t *self, const uint8_t *msg, size_t msg_len,
     int rc = CHAT_ERR_INTERNAL;
     EVP_PKEY_CTX *pctx = NULL;          //  owned by mdctx
     EVP_MD_CTX *mdctx = EVP_MD_CTX_new ();
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (mdctx
+    size_t len = (size_t) EVP_PKEY_get_size (self->pkey);
+    uint8_t *buf = (uint8_t *) malloc (len);
+    if (mdctx && buf
     &&  EVP_DigestSignInit (mdctx, &pctx, EVP_sha256 (), NULL, self->pkey) > 0
     &&  s_pss_setup (pctx) == 0
-    &&  EVP_DigestSign (mdctx, NULL, &len, msg, msg_len) > 0
-    &&  (buf = (uint8_t *) malloc (len)) != NULL
-    &&  EVP_DigestSign (mdctx, buf, &len, msg, msg_len) > 0) {
+    &&  s_digest_update (mdctx, true, label, msg, msg_len)
+    &&  EVP_DigestSignFinal (mdctx, buf, &len) > 0) {
         *sig = buf;
         *sig_len = len;
         buf = NULL;
@@ -503,8 +538,9 @@ rsakey_sign (rsakey_t *self, const uint8_t *msg, size_t msg_len,
 
 
 int
-rsakey_verify (rsakey_t *self, const uint8_t *msg, size_t msg_len,
-               const uint8_t *sig, size_t sig_len)
+rsakey_verify_labelled (rsakey_t *self, const char *label,
+                        const uint8_t *msg, size_t msg_len,
+                        const uint8_t *sig, size_t sig_len)
 {
     assert (self);
     if ((!msg && msg_len) || !sig
@@ -517,9 +553,110 @@ rsakey_verify (rsakey_t *self, const uint8_t *msg, size_t msg_len,
     if (mdctx
     &&  EVP_DigestVerifyInit (mdctx, &pctx, EVP_sha256 (), NULL, self->pkey) > 0
     &&  s_pss_setup (pctx) == 0
-    &&  EVP_DigestVerify (mdctx, sig, sig_len, msg, msg_len) == 1)
+    &&  s_digest_update (mdctx, false, label, msg, msg_len)
+    &&  EVP_DigestVerifyFinal (mdctx, sig, sig_len) == 1)
         rc = CHAT_OK;
     EVP_MD_CTX_free (mdctx);
     ERR_clear_error ();
     return rc;
+}
+
+
+//  ---------------------------------------------------------------- files
+//  and private DER
+
+int
+rsakey_private_der (rsakey_t *self, uint8_t **der, size_t *len)
+{
+    assert (self && der && len);
+    *der = NULL;
+    *len = 0;
+    if (!self->has_private)
+        return CHAT_ERR_INTERNAL;
+    //  i2d_PrivateKey writes PKCS#1 for RSA; PKCS#8 is what every other
+    //  toolkit reads, so go through the PKCS8 structure
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8 (self->pkey);
+    uint8_t *out = NULL;
+    int out_len = p8 ? i2d_PKCS8_PRIV_KEY_INFO (p8, &out) : -1;
+    PKCS8_PRIV_KEY_INFO_free (p8);
+    ERR_clear_error ();
+    if (out_len <= 0)
+        return CHAT_ERR_INTERNAL;
+    //  Hand out malloc'd memory, so callers wipe and free it like any other
+    uint8_t *copy = (uint8_t *) malloc ((size_t) out_len);
+    if (copy)
+        memcpy (copy, out, (size_t) out_len);
+    OPENSSL_clear_free (out, (size_t) out_len);
+    if (!copy)
+        return CHAT_ERR_INTERNAL;
+    *der = copy;
+    *len = (size_t) out_len;
+    return CHAT_OK;
+}
+
+
+rsakey_t *
+rsakey_from_private_der (const uint8_t *der, size_t len)
+{
+    if (!der || len == 0 || len > LONG_MAX)
+        return NULL;
+    const unsigned char *p = der;
+    PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO (NULL, &p, (long) len);
+    EVP_PKEY *pkey = NULL;
+    if (p8 && p == der + len)
+        pkey = EVP_PKCS82PKEY (p8);
+    PKCS8_PRIV_KEY_INFO_free (p8);
+    ERR_clear_error ();
+    if (!pkey)
+        return NULL;
+    if (!s_acceptable (pkey) || !s_usable_public (pkey)) {
+        EVP_PKEY_free (pkey);
+        return NULL;
+    }
+    return s_wrap (pkey, true, NULL, 0);
+}
+
+
+int
+rsakey_save_public (rsakey_t *self, const char *path)
+{
+    if (!self || !path)
+        return -1;
+    BIO *bio = BIO_new (BIO_s_mem ());
+    if (!bio)
+        return -1;
+    int rc = -1;
+    if (PEM_write_bio_PUBKEY (bio, self->pkey)) {
+        char *data = NULL;
+        long len = BIO_get_mem_data (bio, &data);
+        //  A public key: readable by anyone who may read the folder
+        if (len > 0 && data)
+            rc = secret_write_file (path, data, (size_t) len, 0644);
+    }
+    BIO_free (bio);
+    ERR_clear_error ();
+    return rc;
+}
+
+
+rsakey_t *
+rsakey_load_public (const char *path)
+{
+    if (!path)
+        return NULL;
+    BIO *bio = BIO_new_file (path, "r");
+    if (!bio) {
+        ERR_clear_error ();
+        return NULL;
+    }
+    EVP_PKEY *pkey = PEM_read_bio_PUBKEY (bio, NULL, s_no_passphrase, NULL);
+    BIO_free (bio);
+    ERR_clear_error ();
+    if (!pkey)
+        return NULL;
+    if (!s_acceptable (pkey) || !s_usable_public (pkey)) {
+        EVP_PKEY_free (pkey);
+        return NULL;
+    }
+    return s_wrap (pkey, false, NULL, 0);
 }

@@ -27,7 +27,7 @@ rsakey_t *
     rsakey_generate (int bits);
 
 //  Load a PEM private key (PKCS#8). NULL if missing, unreadable, not RSA,
-//  or smaller than RSAKEY_MIN_BITS.
+//  outside RSAKEY_MIN_BITS..RSAKEY_MAX_BITS, or its exponent is not 65537.
 rsakey_t *
     rsakey_load (const char *path);
 
@@ -41,8 +41,9 @@ rsakey_t *
     rsakey_load_or_create (const char *path, int bits);
 
 //  A public key from DER. NULL unless it is RSA with
-//  RSAKEY_MIN_BITS..RSAKEY_MAX_BITS bits and public exponent 65537, in at
-//  most RSAKEY_MAX_DER bytes with nothing after it.
+//  RSAKEY_MIN_BITS..RSAKEY_MAX_BITS bits and the exponent 65537 (the only
+//  one the protocol allows), in at most RSAKEY_MAX_DER bytes with nothing
+//  after it.
 rsakey_t *
     rsakey_from_der (const uint8_t *der, size_t len);
 
@@ -89,5 +90,36 @@ int
 int
     rsakey_verify (rsakey_t *self, const uint8_t *msg, size_t msg_len,
                    const uint8_t *sig, size_t sig_len);
+
+//  The same over label || 0x00 || msg: every signature of protocol 2 names
+//  what it is ("chat/2 certificate", "chat/2 statement", ...), so one kind
+//  can never be passed off as another. label NULL: as rsakey_sign/verify.
+int
+    rsakey_sign_labelled (rsakey_t *self, const char *label,
+                          const uint8_t *msg, size_t msg_len,
+                          uint8_t **sig, size_t *sig_len);
+int
+    rsakey_verify_labelled (rsakey_t *self, const char *label,
+                            const uint8_t *msg, size_t msg_len,
+                            const uint8_t *sig, size_t sig_len);
+
+//  The private key as DER PKCS#8, malloc'd: the caller wipes and frees it.
+//  CHAT_OK, or CHAT_ERR_INTERNAL (also for a public-only key).
+int
+    rsakey_private_der (rsakey_t *self, uint8_t **der, size_t *len);
+//  A key pair from DER PKCS#8 (nothing may trail it). NULL unless it is RSA
+//  of an allowed size with the exponent 65537.
+rsakey_t *
+    rsakey_from_private_der (const uint8_t *der, size_t len);
+
+//  The public key as PEM ("BEGIN PUBLIC KEY"), mode 0644, atomically: the
+//  file an operator copies to the other server. Returns 0/-1.
+int
+    rsakey_save_public (rsakey_t *self, const char *path);
+//  A public key from such a file. NULL if missing, unreadable, not RSA, of
+//  a size outside RSAKEY_MIN_BITS..RSAKEY_MAX_BITS, or an exponent other
+//  than 65537.
+rsakey_t *
+    rsakey_load_public (const char *path);
 
 #endif

@@ -60,25 +60,32 @@ s_sha256 (const uint8_t *data, size_t len, uint8_t out [SCRAM_KEY_SIZE])
 }
 
 
-//  SaltedPassword, then ClientKey and ServerKey from it
-static int
-s_derive (const char *password, const uint8_t *salt, size_t salt_len,
-          uint32_t iterations,
-          uint8_t client_key [SCRAM_KEY_SIZE],
-          uint8_t server_key [SCRAM_KEY_SIZE])
+int
+scram_salted_password (const char *password, const uint8_t *salt, size_t salt_len,
+                       uint32_t iterations, uint8_t salted [SCRAM_KEY_SIZE])
 {
-    uint8_t salted [SCRAM_KEY_SIZE];
-    int rc = -1;
-    if (strlen (password) <= INT_MAX && salt_len <= INT_MAX
-    &&  iterations <= INT_MAX
-    &&  PKCS5_PBKDF2_HMAC (password, (int) strlen (password),
-                           salt, (int) salt_len, (int) iterations,
-                           EVP_sha256 (), SCRAM_KEY_SIZE, salted)
-    &&  s_hmac (salted, sizeof salted, "Client Key", 10, client_key) == 0
-    &&  s_hmac (salted, sizeof salted, "Server Key", 10, server_key) == 0)
-        rc = 0;
-    secret_wipe (salted, sizeof salted);
-    return rc;
+    if (!password || !salt || salt_len == 0 || !salted
+    ||  strlen (password) > INT_MAX || salt_len > INT_MAX || iterations > INT_MAX
+    ||  iterations < SCRAM_MIN_ITERATIONS || iterations > SCRAM_MAX_ITERATIONS)
+        return -1;
+    if (!PKCS5_PBKDF2_HMAC (password, (int) strlen (password),
+                            salt, (int) salt_len, (int) iterations,
+                            EVP_sha256 (), SCRAM_KEY_SIZE, salted)) {
+        secret_wipe (salted, SCRAM_KEY_SIZE);
+        return -1;
+    }
+    return 0;
+}
+
+
+//  ClientKey and ServerKey from SaltedPassword
+static int
+s_keys_from_salted (const uint8_t salted [SCRAM_KEY_SIZE],
+                    uint8_t client_key [SCRAM_KEY_SIZE],
+                    uint8_t server_key [SCRAM_KEY_SIZE])
+{
+    return s_hmac (salted, SCRAM_KEY_SIZE, "Client Key", 10, client_key) == 0
+        && s_hmac (salted, SCRAM_KEY_SIZE, "Server Key", 10, server_key) == 0 ? 0 : -1;
 }
 
 
@@ -90,18 +97,15 @@ s_iterations_ok (uint32_t iterations)
 
 
 int
-scram_make_verifier (const char *password,
-                     const uint8_t *salt, size_t salt_len,
-                     uint32_t iterations,
-                     uint8_t stored_key [SCRAM_KEY_SIZE],
-                     uint8_t server_key [SCRAM_KEY_SIZE])
+scram_verifier_from_salted (const uint8_t salted [SCRAM_KEY_SIZE],
+                            uint8_t stored_key [SCRAM_KEY_SIZE],
+                            uint8_t server_key [SCRAM_KEY_SIZE])
 {
-    if (!password || !salt || salt_len == 0 || !s_iterations_ok (iterations)
-    ||  !stored_key || !server_key)
+    if (!salted || !stored_key || !server_key)
         return -1;
     uint8_t client_key [SCRAM_KEY_SIZE];
     int rc = -1;
-    if (s_derive (password, salt, salt_len, iterations, client_key, server_key) == 0
+    if (s_keys_from_salted (salted, client_key, server_key) == 0
     &&  s_sha256 (client_key, sizeof client_key, stored_key) == 0)
         rc = 0;
     secret_wipe (client_key, sizeof client_key);
@@ -109,6 +113,23 @@ scram_make_verifier (const char *password,
         secret_wipe (stored_key, SCRAM_KEY_SIZE);
         secret_wipe (server_key, SCRAM_KEY_SIZE);
     }
+    return rc;
+}
+
+
+int
+scram_make_verifier (const char *password,
+                     const uint8_t *salt, size_t salt_len,
+                     uint32_t iterations,
+                     uint8_t stored_key [SCRAM_KEY_SIZE],
+                     uint8_t server_key [SCRAM_KEY_SIZE])
+{
+    if (!stored_key || !server_key)
+        return -1;
+    uint8_t salted [SCRAM_KEY_SIZE];
+    int rc = scram_salted_password (password, salt, salt_len, iterations, salted) == 0
+          && scram_verifier_from_salted (salted, stored_key, server_key) == 0 ? 0 : -1;
+    secret_wipe (salted, sizeof salted);
     return rc;
 }
 
@@ -304,6 +325,7 @@ struct _scram_client_t {
     char *first;                        //  "n,,n=...,r=..."
     char *final;                        //  client-final
     uint8_t server_signature [SCRAM_KEY_SIZE];
+    uint8_t salted [SCRAM_KEY_SIZE];    //  SaltedPassword, once proved
 };
 
 
@@ -365,6 +387,7 @@ scram_client_destroy (scram_client_t **self_p)
         free (self->first);
         free (self->final);
         secret_wipe (self->server_signature, sizeof self->server_signature);
+        secret_wipe (self->salted, sizeof self->salted);
         free (self);
         *self_p = NULL;
     }
@@ -406,8 +429,9 @@ s_client_prove (scram_client_t *self, const char *server_first,
     if (!auth)
         goto done;
 
-    if (s_derive (self->password, salt, salt_len, iterations,
-                  client_key, server_key) != 0
+    if (scram_salted_password (self->password, salt, salt_len, iterations,
+                               self->salted) != 0
+    ||  s_keys_from_salted (self->salted, client_key, server_key) != 0
     ||  s_sha256 (client_key, sizeof client_key, stored_key) != 0
     ||  s_hmac (stored_key, sizeof stored_key, auth, strlen (auth), signature) != 0
     ||  s_hmac (server_key, sizeof server_key, auth, strlen (auth),
@@ -496,8 +520,10 @@ scram_client_final (scram_client_t *self, const char *server_first,
     free (salt);
     //  The password is not needed any more
     s_free_secret (&self->password);
-    if (rc != CHAT_OK)
+    if (rc != CHAT_OK) {
+        secret_wipe (self->salted, sizeof self->salted);
         return rc;
+    }
     self->state = STATE_CHALLENGED;
     if (client_final)
         *client_final = self->final;
@@ -505,10 +531,9 @@ scram_client_final (scram_client_t *self, const char *server_first,
 }
 
 
-int
-scram_client_verify (scram_client_t *self, const char *server_final)
+static int
+s_client_verify (scram_client_t *self, const char *server_final)
 {
-    assert (self);
     if (self->state != STATE_CHALLENGED || !server_final)
         return CHAT_ERR_AUTH_FAILED;
     self->state = STATE_FAILED;
@@ -530,6 +555,27 @@ scram_client_verify (scram_client_t *self, const char *server_final)
     }
     free (signature);
     return rc;
+}
+
+
+int
+scram_client_verify (scram_client_t *self, const char *server_final)
+{
+    assert (self);
+    int rc = s_client_verify (self, server_final);
+    //  SaltedPassword opens the user's identity: kept only for a server
+    //  that proved it knows the verifiers
+    if (rc != CHAT_OK)
+        secret_wipe (self->salted, sizeof self->salted);
+    return rc;
+}
+
+
+const uint8_t *
+scram_client_salted_password (scram_client_t *self)
+{
+    assert (self);
+    return self->state == STATE_DONE ? self->salted : NULL;
 }
 
 

@@ -23,6 +23,19 @@ int
                          uint8_t stored_key [SCRAM_KEY_SIZE],
                          uint8_t server_key [SCRAM_KEY_SIZE]);
 
+//  SaltedPassword = PBKDF2-HMAC-SHA-256(password, salt, iterations), and the
+//  verifiers from it. A client keeps SaltedPassword only as long as it needs
+//  it: it is also what seals the user's identity key (identity.h), which the
+//  server, holding only StoredKey and ServerKey, can never compute. 0 / -1
+//  (iterations outside SCRAM_MIN..MAX_ITERATIONS, empty salt).
+int
+    scram_salted_password (const char *password, const uint8_t *salt, size_t salt_len,
+                           uint32_t iterations, uint8_t salted [SCRAM_KEY_SIZE]);
+int
+    scram_verifier_from_salted (const uint8_t salted [SCRAM_KEY_SIZE],
+                                uint8_t stored_key [SCRAM_KEY_SIZE],
+                                uint8_t server_key [SCRAM_KEY_SIZE]);
+
 //  ---------------------------------------------------------------- client
 
 typedef struct _scram_client_t scram_client_t;
@@ -48,6 +61,11 @@ int
 //  Check server-final ("v=..."): CHAT_OK or CHAT_ERR_AUTH_FAILED.
 int
     scram_client_verify (scram_client_t *self, const char *server_final);
+
+//  SaltedPassword of this login, owned by the object (wiped when it is
+//  destroyed): only once server-final was verified, else NULL.
+const uint8_t *
+    scram_client_salted_password (scram_client_t *self);
 
 //  ---------------------------------------------------------------- server
 

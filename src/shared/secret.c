@@ -1,11 +1,12 @@
-/*  secret - what every secret needs: randomness, wiping, derivation, and the
-    servers' shared secret file
+/*  secret - what every secret needs: randomness, wiping, derivation, and
+    32-byte secret files (the key server's own secret)
 
     Files are written to a temporary name in the target's directory, synced,
     then moved into place, so a crash leaves either the old file or the new
-    one, never half of one. The shared secret is linked into place instead of
+    one, never half of one. A secret file is linked into place instead of
     renamed: link(2) fails when the name exists, so creating it can never
-    replace a secret the other server already holds, even in a race.
+    replace a secret that tokens already in use were made under, even in a
+    race.
 */
 #include "secret.h"
 #include "codec.h"
@@ -28,7 +29,7 @@
 #include <unistd.h>
 
 //  64 hex digits and a newline; one more byte to notice a longer file.
-#define SECRET_FILE_TEXT (SECRET_SHARED_SIZE * 2 + 1)
+#define SECRET_FILE_TEXT (SECRET_FILE_SIZE * 2 + 1)
 
 int
 secret_random (void *buf, size_t len)
@@ -178,11 +179,11 @@ secret_write_file (const char *path, const void *data, size_t len, int mode)
 }
 
 int
-secret_shared_create (const char *path)
+secret_file_create (const char *path)
 {
     if (!path)
         return -1;
-    uint8_t secret [SECRET_SHARED_SIZE];
+    uint8_t secret [SECRET_FILE_SIZE];
     if (secret_random (secret, sizeof secret))
         return -1;
     char *hex = codec_hex (secret, sizeof secret);
@@ -190,9 +191,9 @@ secret_shared_create (const char *path)
     if (!hex)
         return -1;
     char text [SECRET_FILE_TEXT];
-    memcpy (text, hex, SECRET_SHARED_SIZE * 2);
-    text [SECRET_SHARED_SIZE * 2] = '\n';
-    secret_wipe (hex, SECRET_SHARED_SIZE * 2);
+    memcpy (text, hex, SECRET_FILE_SIZE * 2);
+    text [SECRET_FILE_SIZE * 2] = '\n';
+    secret_wipe (hex, SECRET_FILE_SIZE * 2);
     free (hex);
 
     char *temp = s_write_temp (path, text, sizeof text, 0600);
@@ -202,7 +203,7 @@ secret_shared_create (const char *path)
     int rc = 0;
     if (link (temp, path)) {
         if (errno == EEXIST)
-            fprintf (stderr, "%s: exists already; not replacing the shared secret\n", path);
+            fprintf (stderr, "%s: exists already; not replacing a secret\n", path);
         rc = -1;
     }
     unlink (temp);
@@ -213,24 +214,24 @@ secret_shared_create (const char *path)
 }
 
 int
-secret_shared_load (const char *path, uint8_t out [SECRET_SHARED_SIZE])
+secret_file_load (const char *path, uint8_t out [SECRET_FILE_SIZE])
 {
     if (!path || !out)
         return -1;
     int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        fprintf (stderr, "%s: cannot open shared secret: %s\n", path, strerror (errno));
+        fprintf (stderr, "%s: cannot open secret: %s\n", path, strerror (errno));
         return -1;
     }
     struct stat st;
     if (fstat (fd, &st) || !S_ISREG (st.st_mode)) {
-        fprintf (stderr, "%s: shared secret is not a regular file\n", path);
+        fprintf (stderr, "%s: secret is not a regular file\n", path);
         close (fd);
         return -1;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
         fprintf (stderr, "%s: permissions %04o are too open: group and others must "
-                 "have no access to the shared secret (chmod 600 %s)\n",
+                 "have no access to a secret (chmod 600 %s)\n",
                  path, (unsigned) (st.st_mode & 07777), path);
         close (fd);
         return -1;
@@ -243,7 +244,7 @@ secret_shared_load (const char *path, uint8_t out [SECRET_SHARED_SIZE])
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            fprintf (stderr, "%s: cannot read shared secret: %s\n", path, strerror (errno));
+            fprintf (stderr, "%s: cannot read secret: %s\n", path, strerror (errno));
             close (fd);
             secret_wipe (text, sizeof text);
             return -1;
@@ -254,13 +255,13 @@ secret_shared_load (const char *path, uint8_t out [SECRET_SHARED_SIZE])
     }
     close (fd);
     int rc = -1;
-    if (got != SECRET_FILE_TEXT || text [SECRET_SHARED_SIZE * 2] != '\n')
-        fprintf (stderr, "%s: shared secret must be %d hex digits and a newline\n",
-                 path, SECRET_SHARED_SIZE * 2);
+    if (got != SECRET_FILE_TEXT || text [SECRET_FILE_SIZE * 2] != '\n')
+        fprintf (stderr, "%s: secret must be %d hex digits and a newline\n",
+                 path, SECRET_FILE_SIZE * 2);
     else {
-        text [SECRET_SHARED_SIZE * 2] = '\0';
-        if (codec_unhex (text, out, SECRET_SHARED_SIZE))
-            fprintf (stderr, "%s: shared secret holds a character that is not a hex digit\n",
+        text [SECRET_FILE_SIZE * 2] = '\0';
+        if (codec_unhex (text, out, SECRET_FILE_SIZE))
+            fprintf (stderr, "%s: secret holds a character that is not a hex digit\n",
                      path);
         else
             rc = 0;

@@ -1,10 +1,10 @@
-/*  secret - what every secret needs: randomness, wiping, derivation, and the
-    servers' shared secret file
+/*  secret - what every secret needs: randomness, wiping, derivation, and
+    32-byte secret files
 
-    The two servers never talk; they share one 32-byte secret, made once by
-    `chat-keyserver --init` and copied to the main server's host. Purpose keys
-    are derived from it with HKDF-SHA256 so that a certificate key can never
-    open a ticket and the other way round.
+    A secret file holds 32 random bytes (64 hex digits and a newline, mode
+    0600): the key server's own secret, from which it derives, with
+    HKDF-SHA256 and one label per purpose, the key of its resume tokens and
+    that of its fake salts. The servers share no secret (protocol 2).
 */
 #ifndef SECRET_H_INCLUDED
 #define SECRET_H_INCLUDED
@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SECRET_SHARED_SIZE 32
+#define SECRET_FILE_SIZE 32
 
 //  Fill buf with len bytes from OpenSSL's CSPRNG. Returns 0, or -1 if the
 //  generator failed (the caller must not go on with an unfilled buffer).
@@ -30,17 +30,17 @@ int
     secret_hkdf (const uint8_t *ikm, size_t ikm_len, const char *info,
                  uint8_t *out, size_t out_len);
 
-//  Create a new shared secret file at path with mode 0600. Refuses (-1) when
-//  the file exists already, so an operator cannot overwrite the secret the
-//  other server holds by accident.
+//  Create a new secret file at path with mode 0600. Refuses (-1) when
+//  the file exists already, so nothing made under the old secret is
+//  orphaned by accident.
 int
-    secret_shared_create (const char *path);
+    secret_file_create (const char *path);
 
-//  Load the shared secret. Returns 0, or -1 when the file is missing, is not
+//  Load a secret file. Returns 0, or -1 when the file is missing, is not
 //  exactly 32 bytes (stored as 64 hex digits plus newline), or can be read
 //  by group or others (a message on stderr says which).
 int
-    secret_shared_load (const char *path, uint8_t out [SECRET_SHARED_SIZE]);
+    secret_file_load (const char *path, uint8_t out [SECRET_FILE_SIZE]);
 
 //  Create the folder path and any missing parents, each new one mode 0700
 //  (a folder that holds keys, or the folders above it). Existing folders

@@ -45,6 +45,27 @@ wire_unpack (const ProtobufCMessageDescriptor *desc,
 }
 
 int
+wire_unpack_canonical (const ProtobufCMessageDescriptor *desc,
+                       const uint8_t *data, size_t size, ProtobufCMessage **msg)
+{
+    int rc = wire_unpack (desc, data, size, msg);
+    if (rc != CHAT_OK)
+        return rc;
+    //  Packing again gives the canonical bytes: compare them
+    uint8_t *again = NULL;
+    size_t again_size = 0;
+    if (protobuf_c_message_get_packed_size (*msg) != size
+    ||  wire_pack (*msg, &again, &again_size) != CHAT_OK
+    ||  again_size != size || (size && memcmp (again, data, size) != 0)) {
+        protobuf_c_message_free_unpacked (*msg, NULL);
+        *msg = NULL;
+        rc = CHAT_ERR_MALFORMED;
+    }
+    free (again);
+    return rc;
+}
+
+int
 wire_envelope_unpack (const uint8_t *data, size_t size, Chat__Envelope **env)
 {
     ProtobufCMessage *m = NULL;

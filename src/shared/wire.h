@@ -24,8 +24,9 @@
 //  MessageBody) of at most this many bytes. The main server refuses a
 //  longer one, a client refuses to send one and takes any shorter one.
 #define WIRE_MAX_TOKEN 100000
-//  Text of at most this many bytes always fits in WIRE_MAX_TOKEN (its
-//  token is about 87,600 bytes); somewhat longer text may fit too
+//  Text of at most this many bytes always fits in WIRE_MAX_TOKEN (signed
+//  with a 4096-bit identity key, its token is about 88,300 bytes); somewhat
+//  longer text may fit too
 #define WIRE_MAX_TEXT  65536
 #define WIRE_PAGE_BYTES (1024 * 1024) //  tokens per history page, at most
 
@@ -38,6 +39,16 @@ int
 int
     wire_unpack (const ProtobufCMessageDescriptor *desc,
                  const uint8_t *data, size_t size, ProtobufCMessage **msg);
+
+//  The same, refusing (CHAT_ERR_MALFORMED) bytes that are not the one
+//  canonical encoding of what they parse to: fields in ascending number
+//  order, each once, defaults left out; which is what every protobuf library
+//  writes. For what is signed: protobuf-c reads a string with a NUL inside
+//  as the part before it, and a field given twice as its last value, so two
+//  readers of the same signed bytes could otherwise see different things.
+int
+    wire_unpack_canonical (const ProtobufCMessageDescriptor *desc,
+                           const uint8_t *data, size_t size, ProtobufCMessage **msg);
 
 //  Shorthands for the envelope every request socket carries.
 int

@@ -79,6 +79,9 @@ cltest_keyserver_start (cltest_servers_t *self)
     self->keyserver = zactor_new (keyserver_actor, NULL);
     assert (self->keyserver);
     zstr_sendx (self->keyserver, "DATA", self->ks_dir, NULL);
+    char *main_key = zsys_sprintf ("%s/%s", self->ms_dir, MAINSERVER_PUBLIC_FILE);
+    zstr_sendx (self->keyserver, "MAINSERVER-KEY", main_key, NULL);
+    zstr_free (&main_key);
     //  the least SCRAM allows: logins in tests are quick
     zstr_sendx (self->keyserver, "ITERATIONS", "4096", NULL);
     s_ask_ok (self->keyserver, "START", NULL);
@@ -94,9 +97,9 @@ cltest_mainserver_start (cltest_servers_t *self)
     self->mainserver = zactor_new (mainserver_actor, NULL);
     assert (self->mainserver);
     s_ask_ok (self->mainserver, "DATA", self->ms_dir);
-    char secret [128];
-    snprintf (secret, sizeof (secret), "%s/%s", self->ks_dir, KEYSERVER_SECRET);
-    s_ask_ok (self->mainserver, "SHARED-SECRET", secret);
+    char *key_key = zsys_sprintf ("%s/%s", self->ks_dir, KEYSERVER_PUBLIC_FILE);
+    s_ask_ok (self->mainserver, "KEYSERVER-KEY", key_key);
+    zstr_free (&key_key);
     s_ask_ok (self->mainserver, "START", NULL);
     char *endpoint = s_bind (self->mainserver, "BIND", self->ms_endpoint);
     zstr_free (&self->ms_endpoint);
@@ -140,7 +143,14 @@ cltest_servers_new (void)
         perror ("cltest: mkdtemp");
         abort ();
     }
-    //  the key server makes the shared secret the main server reads
+    //  each server's key and public key file first: each starts with the
+    //  other's, as an operator copies them (no secret is shared)
+    char error [256] = "";
+    if (keyserver_prepare (self->ks_dir) != 0
+    ||  mainserver_prepare (self->ms_dir, error, sizeof error) != 0) {
+        fprintf (stderr, "cltest: cannot prepare the servers' data: %s\n", error);
+        abort ();
+    }
     cltest_keyserver_start (self);
     cltest_mainserver_start (self);
     return self;
@@ -347,6 +357,10 @@ cltest_stack_new (cltest_servers_t *servers, cltest_top_t top,
     int fd = mkstemp (self->pin_path);
     assert (fd >= 0);
     close (fd);
+    snprintf (self->users_path, sizeof (self->users_path), "/tmp/cltest-users-XXXXXX");
+    fd = mkstemp (self->users_path);
+    assert (fd >= 0);
+    close (fd);
     self->pins = pinstore_new (self->pin_path);
     assert (self->pins);
     self->recorder = cltest_recorder_new ();
@@ -356,7 +370,8 @@ cltest_stack_new (cltest_servers_t *servers, cltest_top_t top,
             .server = (chatclient_server_t) i,
             .endpoint = i == CHATCLIENT_KEYSERVER ? servers->ks_endpoint
                                                   : servers->ms_endpoint,
-            .push = i == CHATCLIENT_MAINSERVER ? servers->push_endpoint : NULL,
+            //  the main server's pushes come from where its Welcome says
+            .push_from_welcome = i == CHATCLIENT_MAINSERVER,
             .hello_timeout_ms = request_ms,
             .monitor = true
         };
@@ -367,6 +382,8 @@ cltest_stack_new (cltest_servers_t *servers, cltest_top_t top,
                 config.hello_timeout_ms = link_config->hello_timeout_ms;
             if (link_config->endpoint)
                 config.endpoint = link_config->endpoint;
+            if (link_config->push)
+                config.push = link_config->push;
         }
         self->links [i] = cl_link_new (&config, self->key, self->pins);
         assert (self->links [i]);
@@ -385,8 +402,15 @@ cltest_stack_new (cltest_servers_t *servers, cltest_top_t top,
         if (top == CLTEST_SESSION)
             cl_session_set_listener (self->session, cltest_recorder_listen, self->recorder);
     }
+    if (top >= CLTEST_CONTACTS) {
+        self->contacts = cl_contacts_new (self->session, self->requests [0], self->users_path);
+        assert (self->contacts);
+        if (top == CLTEST_CONTACTS)
+            cl_contacts_set_listener (self->contacts, cltest_recorder_listen, self->recorder);
+    }
     if (top == CLTEST_CONVS) {
-        self->convs = cl_convs_new (self->session, self->requests [0], self->requests [1]);
+        self->convs = cl_convs_new (self->session, self->contacts, self->requests [0],
+                                    self->requests [1]);
         cl_convs_set_listener (self->convs, cltest_recorder_listen, self->recorder);
     }
     for (int i = 0; i < 2; i++)
@@ -401,6 +425,7 @@ cltest_stack_destroy (cltest_stack_t **self_p)
         return;
     cltest_stack_t *self = *self_p;
     cl_convs_destroy (&self->convs);
+    cl_contacts_destroy (&self->contacts);
     cl_session_destroy (&self->session);
     for (int i = 0; i < 2; i++) {
         cl_requests_destroy (&self->requests [i]);
@@ -409,6 +434,7 @@ cltest_stack_destroy (cltest_stack_t **self_p)
     cltest_recorder_destroy (&self->recorder);
     pinstore_destroy (&self->pins);
     unlink (self->pin_path);
+    unlink (self->users_path);
     rsakey_destroy (&self->key);
     free (self);
     *self_p = NULL;
@@ -418,6 +444,37 @@ uint32_t
 cltest_stack_cmd (cltest_stack_t *self)
 {
     return ++self->next_cmd;
+}
+
+//  Abort (the test cannot go on) unless the wait found the event.
+static void
+s_expect (chatclient_event_t *event, const char *what, const char *name)
+{
+    if (!event) {
+        fprintf (stderr, "cltest: %s %s did not complete\n", what, name);
+        abort ();
+    }
+}
+
+cltest_stack_t *
+cltest_user (cltest_servers_t *servers, cltest_top_t top, const char *name, bool login)
+{
+    cltest_stack_t *stack = cltest_stack_new (servers, top, NULL);
+    uint32_t cmd = cltest_stack_cmd (stack);
+    cl_session_register (stack->session, cmd, name, "pw");
+    s_expect (cltest_stack_wait_public (stack, CHATCLIENT_EV_REGISTERED, cmd, 0,
+                                        cltest_wait_ms ()), "registering", name);
+    if (login) {
+        cmd = cltest_stack_cmd (stack);
+        cl_session_login (stack->session, cmd, name, "pw");
+        s_expect (cltest_stack_wait_public (stack, CHATCLIENT_EV_LOGGED_IN, cmd, 0,
+                                            cltest_wait_ms ()), "logging in", name);
+        //  the first list comes by itself, as the session comes up
+        if (top == CLTEST_CONVS)
+            s_expect (cltest_stack_wait_public (stack, CHATCLIENT_EV_CONVERSATIONS, 0, 0,
+                                                cltest_wait_ms ()), "the first list of", name);
+    }
+    return stack;
 }
 
 //  One turn: poll up to wait ms, handle what is readable, tick.
@@ -441,6 +498,8 @@ s_turn (cltest_stack_t *self, int wait)
         if (self->requests [i])
             due = cl_requests_due (self->requests [i], due);
     }
+    if (self->convs)
+        due = cl_convs_due (self->convs, due);
     if (zmq_poll (items, (int) count, due > now ? (long) (due - now) : 0) > 0)
         for (size_t i = 0; i < count; i++)
             if (items [i].revents & ZMQ_POLLIN) {
@@ -457,6 +516,8 @@ s_turn (cltest_stack_t *self, int wait)
             cl_requests_tick (self->requests [i], now);
     if (self->session)
         cl_session_tick (self->session);
+    if (self->convs)
+        cl_convs_tick (self->convs, now);
 }
 
 bool

@@ -11,6 +11,7 @@
 
 #include <czmq.h>
 #include "chatclient.h"
+#include "cl_contacts.h"
 #include "cl_convs.h"
 #include "cl_event.h"
 #include "cl_link.h"
@@ -120,16 +121,19 @@ typedef enum {
     CLTEST_LINKS,                   //  two links; the recorder on both
     CLTEST_REQUESTS,                //  ... their requests; recorder on both
     CLTEST_SESSION,                 //  ... the session; recorder on it
+    CLTEST_CONTACTS,                //  ... the contacts; recorder on them
     CLTEST_CONVS                    //  ... the conversations; recorder on them
 } cltest_top_t;
 
 typedef struct {
     rsakey_t *key;
     char pin_path [128];
+    char users_path [128];          //  the contacts' known_users
     pinstore_t *pins;
     cl_link_t *links [2];           //  by chatclient_server_t
     cl_requests_t *requests [2];
     cl_session_t *session;
+    cl_contacts_t *contacts;
     cl_convs_t *convs;
     cltest_recorder_t *recorder;
     uint32_t next_cmd;
@@ -155,6 +159,12 @@ void
 //  A fresh command id.
 uint32_t
     cltest_stack_cmd (cltest_stack_t *self);
+
+//  A stack up to top (CLTEST_SESSION or above) whose user name registers
+//  (password "pw") and, when login, logs in; asserts each step. At
+//  CLTEST_CONVS a login also waits for the first list of conversations.
+cltest_stack_t *
+    cltest_user (cltest_servers_t *servers, cltest_top_t top, const char *name, bool login);
 
 //  A condition the loop waits for.
 typedef bool (cltest_until_fn) (cltest_stack_t *stack, void *arg);

@@ -149,14 +149,13 @@ class World:
 
     def start_keyserver(self, data="ks", bind="tcp://127.0.0.1:!", extra=()):
         datadir = self.path(data)
-        if not os.path.exists(os.path.join(datadir, "shared.secret")):
-            r = subprocess.run([self.bins["keyserver"], "--init", "--data", datadir,
-                                "--iterations", "4096"], capture_output=True, text=True)
-            check(r.returncode == 0, "keyserver --init failed: %s" % r.stderr)
+        self.init_servers(datadir)
         deadline = time.monotonic() + TIMEOUT
         while True:
             proc = Proc("keyserver", [self.bins["keyserver"], "--bind", bind, "--data", datadir,
-                                      "--iterations", "4096"] + list(extra), stdin=False)
+                                      "--iterations", "4096",
+                                      "--mainserver-key", self.path("ms", "mainserver.pub")]
+                        + list(extra), stdin=False)
             self.procs.append(proc)
             if not self.bind_refused(proc, deadline):
                 break
@@ -165,6 +164,15 @@ class World:
         self.ks_endpoint = m.group(1)
         self.ks_fingerprint = self.fingerprint(proc)
         return proc
+
+    def init_servers(self, ks_dir):
+        """Each server's key and public key file, made once; the key server
+        of ks_dir and the main server of "ms" start with each other's."""
+        for which, datadir in (("keyserver", ks_dir), ("mainserver", self.path("ms"))):
+            if not os.path.exists(os.path.join(datadir, which + ".pub")):
+                r = subprocess.run([self.bins[which], "--init", "--data", datadir],
+                                   capture_output=True, text=True)
+                check(r.returncode == 0, "%s --init failed: %s" % (which, r.stderr))
 
     def bind_refused(self, proc, deadline):
         """Restarting on a fixed port: a client retrying its connection may
@@ -187,11 +195,13 @@ class World:
         return False
 
     def fingerprint(self, proc):
+        """The server's own key (each also names the other's key it checks
+        credentials with: "main server key ...", "key server key ...")."""
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
             with proc.cv:
                 for line in proc.out + proc.err:
-                    m = re.search(r"key (SHA256:[A-Za-z0-9+/]+)", line)
+                    m = re.search(r"(?:started|ready)[^:]*,.* key (SHA256:[A-Za-z0-9+/]+)", line)
                     if m:
                         return m.group(1)
                 proc.cv.wait(0.2)
@@ -203,7 +213,7 @@ class World:
         while True:
             proc = Proc("mainserver", [self.bins["mainserver"], "--bind", bind, "--push-bind", push,
                                        "--data", self.path(data),
-                                       "--shared-secret", self.path("ks", "shared.secret")]
+                                       "--keyserver-key", self.path("ks", "keyserver.pub")]
                         + list(extra), stdin=False)
             self.procs.append(proc)
             if not self.bind_refused(proc, deadline):
@@ -228,12 +238,15 @@ class World:
         self.ms_fingerprint = self.fingerprint(proc)
         return proc
 
-    def client(self, name, json_mode=False, extra=None, home=None):
-        # re-listing only after the test: whatever arrives live came by push
+    def client(self, name, json_mode=False, extra=None, home=None, push=True,
+               keyserver=None, mainserver=None):
+        """push False: no --push, the main server's Welcome names it.
+        Re-listing only after the test: whatever arrives live came by push."""
         args = [self.bins["client"], "--plain",
-                "--keyserver", self.ks_endpoint, "--mainserver", self.ms_endpoint,
-                "--push", self.push_endpoint] + (["--json"] if json_mode else []) + \
-            REFRESH_ARGS + (extra or [])
+                "--keyserver", keyserver or self.ks_endpoint,
+                "--mainserver", mainserver or self.ms_endpoint]
+        args += (["--push", self.push_endpoint] if push else [])
+        args += (["--json"] if json_mode else []) + REFRESH_ARGS + (extra or [])
         c = Client(name, args, {"XDG_CONFIG_HOME": home or self.home}, json_mode)
         self.procs.append(c)
         return c

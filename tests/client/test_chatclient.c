@@ -21,6 +21,7 @@
 typedef struct {
     chatclient_t *client;
     char pin_path [64];
+    char users_path [80];       //  known_users: each client its own
     zlistx_t *events;           //  chatclient_event_t, every one read
 } s_client_t;
 
@@ -39,10 +40,11 @@ s_client_new (cltest_servers_t *servers, int ping_ms)
     int fd = mkstemp (self->pin_path);
     assert_true (fd >= 0);
     close (fd);
+    snprintf (self->users_path, sizeof (self->users_path), "%s-users", self->pin_path);
     chatclient_config_t config = {
         .keyserver = servers->ks_endpoint, .mainserver = servers->ms_endpoint,
         .push = servers->push_endpoint, .known_servers = self->pin_path,
-        .ping_interval_ms = ping_ms
+        .known_users = self->users_path, .ping_interval_ms = ping_ms
     };
     self->client = chatclient_new (&config);
     assert_non_null (self->client);
@@ -58,6 +60,7 @@ s_client_destroy (s_client_t **self_p)
     chatclient_destroy (&self->client);
     zlistx_destroy (&self->events);
     unlink (self->pin_path);
+    unlink (self->users_path);
     free (self);
     *self_p = NULL;
 }
@@ -158,9 +161,12 @@ test_connect_and_refusals (void **state)
         chatclient_list_users (c->client),
         chatclient_refresh (c->client),
         chatclient_create_conversation (c->client, NULL, 0),
+        chatclient_change_password (c->client, "a", "b", "b"),
+        chatclient_safety_number (c->client, "bo"),
+        chatclient_verify (c->client, "bo", NULL),
     };
     s_drain (c);
-    assert_int_equal (zlistx_size (c->events) - mark, 7);
+    assert_int_equal (zlistx_size (c->events) - mark, 10);
     for (size_t i = 0; i < sizeof (cmds) / sizeof (cmds [0]); i++) {
         assert_true (cmds [i] != 0);
         assert_int_equal (s_completions (c, cmds [i]), 1);
@@ -171,7 +177,7 @@ test_connect_and_refusals (void **state)
     assert_int_equal (event->code, CHAT_ERR_INVALID_USERNAME);
     event = s_find (c, CHATCLIENT_EV_LOGIN_FAILED, cmds [2], mark);
     assert_string_equal (event->text, "Wrong username or password");
-    for (size_t i = 3; i < 7; i++) {
+    for (size_t i = 3; i < 10; i++) {
         event = s_find (c, CHATCLIENT_EV_ERROR, cmds [i], mark);
         assert_non_null (event);
         assert_int_equal (event->code, CHAT_ERR_NOT_LOGGED_IN);
@@ -265,11 +271,57 @@ test_commands (void **state)
     assert_non_null (event);
     assert_int_equal (event->conversation->member_count, 2);
 
+    //  the identities, through the public API: the safety number the same
+    //  on both sides, verified, the members' states, the own fingerprint
+    assert_non_null (chatclient_identity_fingerprint (a->client));
+    assert_int_equal (chatclient_identity (b->client, "amy"), CHATCLIENT_IDENTITY_UNVERIFIED);
+    assert_int_equal (chatclient_identity (b->client, "bo"), CHATCLIENT_IDENTITY_SELF);
+    assert_int_equal (chatclient_identity (b->client, "nobody"), CHATCLIENT_IDENTITY_UNKNOWN);
+    uint32_t na = chatclient_safety_number (a->client, "bo");
+    uint32_t nb = chatclient_safety_number (b->client, "amy");
+    chatclient_event_t *of_bo = s_wait (a, CHATCLIENT_EV_SAFETY_NUMBER, na, 0);
+    chatclient_event_t *of_amy = s_wait (b, CHATCLIENT_EV_SAFETY_NUMBER, nb, 0);
+    assert_non_null (of_bo);
+    assert_non_null (of_amy);
+    assert_string_equal (of_bo->text, of_amy->text);
+    assert_string_equal (of_amy->fingerprint, chatclient_identity_fingerprint (a->client));
+    mark = zlistx_size (b->events);
+    uint32_t refusals [] = {
+        chatclient_verify (b->client, "no such name!", NULL),
+        chatclient_change_password (b->client, "pw", "new", "other"),
+        chatclient_change_password (b->client, "pw", "", ""),
+        chatclient_change_password (b->client, "", "new", "new"),
+    };
+    s_drain (b);
+    for (size_t i = 0; i < sizeof (refusals) / sizeof (refusals [0]); i++)
+        assert_int_equal (s_completions (b, refusals [i]), 1);
+    assert_int_equal (s_find (b, CHATCLIENT_EV_ERROR, refusals [0], mark)->code,
+                      CHAT_ERR_INVALID_USERNAME);
+    assert_string_equal (s_find (b, CHATCLIENT_EV_ERROR, refusals [1], mark)->text,
+                         "Passwords don't match");
+    cmd = chatclient_verify (b->client, "amy", of_amy->fingerprint);
+    event = s_wait (b, CHATCLIENT_EV_VERIFIED, cmd, 0);
+    assert_non_null (event);
+    assert_int_equal (chatclient_identity (b->client, "amy"), CHATCLIENT_IDENTITY_VERIFIED);
+    assert_string_equal (chatclient_identity_name (CHATCLIENT_IDENTITY_VERIFIED), "verified");
+    assert_int_equal (chatclient_conversation (b->client, 0)->changed, 0);
+    assert_true (chatclient_conversation (b->client, 0)->verified);
+    assert_int_equal (chatclient_conversation (b->client, 0)->epoch, 1);
+    assert_true (chatclient_conversation (b->client, 0)->direct);
+    assert_string_equal (chatclient_conversation (b->client, 0)->title, "");
+    //  the password, changed through the API
+    cmd = chatclient_change_password (b->client, "pw", "new-pw", "new-pw");
+    event = s_wait (b, CHATCLIENT_EV_PASSWORD_CHANGED, cmd, 0);
+    assert_non_null (event);
+    assert_int_equal (s_completions (b, cmd), 1);
+
     //  logout: LOGGED_OUT for the command, and nothing of the session left
     cmd = chatclient_logout (a->client);
     s_drain (a);
     assert_non_null (s_find (a, CHATCLIENT_EV_LOGGED_OUT, cmd, 0));
     assert_null (chatclient_username (a->client));
+    assert_null (chatclient_identity_fingerprint (a->client));
+    assert_int_equal (chatclient_identity (a->client, "bo"), CHATCLIENT_IDENTITY_UNKNOWN);
     assert_int_equal (chatclient_conversation_count (a->client), 0);
     assert_int_equal (chatclient_user_count (a->client), 0);
     s_client_destroy (&b);

@@ -2,7 +2,9 @@
     handshake, pins (first use, a match, a mismatch), a frame out and its
     reply in, a server that goes under an open link (the monitor: lost at
     once, then nothing listening, then back in), an endpoint where nothing
-    listens, and a server that never answers (back-off)
+    listens, a server that never answers (back-off), a server of the other
+    role (refused for good), and the push endpoint taken from the signed
+    Welcome (wildcards resolved) unless one was given
 
     The layer above is the test: its recorder is the links' listener.
 */
@@ -312,6 +314,100 @@ test_no_answer (void **state)
     zsock_destroy (&silent);
 }
 
+//  The endpoints given the wrong way round: each link meets a server of
+//  the other role, refuses it for good, says why, sends nothing sealed.
+static void
+test_wrong_role (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    cl_link_config_t config = { .server = CHATCLIENT_MAINSERVER,
+                                .endpoint = servers->ks_endpoint };
+    cltest_options_t options = { .link = &config };
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    cl_link_t *main = stack->links [CHATCLIENT_MAINSERVER];
+    cltest_event_t *refused = cltest_stack_wait (stack, CL_EV_LINK_REFUSED,
+                                                 CHATCLIENT_MAINSERVER, 0, CLTEST_WAIT);
+    assert_non_null (refused);
+    assert_int_equal (refused->code, CHAT_ERR_WRONG_ROLE);
+    assert_non_null (strstr (refused->text, "is not a main server"));
+    assert_non_null (strstr (refused->text, "wrong way round"));
+    assert_int_equal (cl_link_state (main), CL_LINK_REFUSED);
+    const char *why = NULL;
+    assert_int_equal (cl_link_refusal (main, &why), CHAT_ERR_WRONG_ROLE);
+    assert_string_equal (why, refused->text);
+    //  no pin was made for the wrong server, no second try
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_PIN_NEW,
+                                             CHATCLIENT_MAINSERVER), 0);
+    uint8_t payload [4] = { 0 };
+    assert_int_equal (cl_link_send (main, payload, sizeof (payload)), -1);
+    cltest_stack_run (stack, 1000, NULL, NULL);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_REFUSED,
+                                             CHATCLIENT_MAINSERVER), 1);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_OPEN,
+                                             CHATCLIENT_MAINSERVER), 0);
+    //  the key server's link, pointed at the key server, is fine
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_KEYSERVER,
+                                        0, CLTEST_WAIT));
+    cltest_stack_destroy (&stack);
+}
+
+//  The Welcome's push endpoint, a wildcard host made the request's host.
+static void
+test_push_resolve (void **state)
+{
+    (void) state;
+    struct { const char *request, *announced, *expected; } cases [] = {
+        { "tcp://10.0.0.5:5556", "tcp://*:5557", "tcp://10.0.0.5:5557" },
+        { "tcp://chat.example.org:5556", "tcp://0.0.0.0:6000", "tcp://chat.example.org:6000" },
+        { "tcp://[::1]:5556", "tcp://[::]:5557", "tcp://[::1]:5557" },
+        { "tcp://[::1]:5556", "tcp://:::5557", "tcp://[::1]:5557" },
+        { "tcp://10.0.0.5:5556", "tcp://push.example.org:7000", "tcp://push.example.org:7000" },
+        { "tcp://10.0.0.5:5556", "ipc:///run/chat/push", "ipc:///run/chat/push" },
+        { "tcp://10.0.0.5:5556", "", NULL },
+        { "tcp://10.0.0.5:5556", "tcp://nocolon", NULL },
+        { "ipc:///run/chat/req", "tcp://*:5557", NULL },
+    };
+    for (size_t i = 0; i < sizeof (cases) / sizeof (cases [0]); i++) {
+        char *got = cl_link_push_resolve (cases [i].request, cases [i].announced);
+        if (cases [i].expected) {
+            assert_non_null (got);
+            assert_string_equal (got, cases [i].expected);
+        }
+        else
+            assert_null (got);
+        free (got);
+    }
+    assert_null (cl_link_push_resolve ("tcp://a:1", NULL));
+}
+
+//  No push endpoint given: the SUB socket follows the Welcome's; one given
+//  explicitly stays.
+static void
+test_push_from_welcome (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, NULL);
+    cl_link_t *main = stack->links [CHATCLIENT_MAINSERVER];
+    assert_null (cl_link_push_endpoint (main));
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    assert_non_null (cl_link_push_endpoint (main));
+    assert_string_equal (cl_link_push_endpoint (main), servers->push_endpoint);
+    assert_null (cl_link_push_endpoint (stack->links [CHATCLIENT_KEYSERVER]));
+    cltest_stack_destroy (&stack);
+
+    const char *mine = "tcp://127.0.0.1:9";
+    cl_link_config_t config = { .server = CHATCLIENT_MAINSERVER, .push = mine };
+    cltest_options_t options = { .link = &config };
+    stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    main = stack->links [CHATCLIENT_MAINSERVER];
+    assert_string_equal (cl_link_push_endpoint (main), mine);
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    assert_string_equal (cl_link_push_endpoint (main), mine);
+    cltest_stack_destroy (&stack);
+}
+
 static void
 test_sockets (void **state)
 {
@@ -344,6 +440,9 @@ main (void)
         cmocka_unit_test_setup (test_nothing_listening, cltest_test_setup),
         cmocka_unit_test_setup (test_no_answer, cltest_test_setup),
         cmocka_unit_test_setup (test_sockets, cltest_test_setup),
+        cmocka_unit_test_setup (test_wrong_role, cltest_test_setup),
+        cmocka_unit_test (test_push_resolve),
+        cmocka_unit_test_setup (test_push_from_welcome, cltest_test_setup),
     };
     return cmocka_run_group_tests (tests, cltest_group_setup, cltest_group_teardown);
 }

@@ -2,8 +2,12 @@
     to both servers in-process: register (and a name taken), a wrong
     password, login (SCRAM on the worker thread) and logout with a request
     in flight, a silent re-login after the main server restarts, a resume
-    after the key server restarts, and a session the key server no longer
-    renews
+    after the key server restarts (the identity kept), a session the key
+    server no longer renews; the identity key registration makes and a
+    login opens (the key the key server holds, its private half only here),
+    a key server naming another one refused; the password change (old
+    refused after, new works, same identity; a wrong current one changes
+    nothing)
 
     The layer above is the test: its recorder is the session's listener.
 */
@@ -14,7 +18,10 @@
 #include <unistd.h>
 #include "cltest.h"
 #include "chaterror.h"
+#include "identity.h"
 #include "keyserver.h"
+#include "keystore.h"
+#include <sqlite3.h>
 #include "wire.h"
 
 //  ---------------------------------------------------------------- helpers
@@ -107,7 +114,144 @@ s_key_authed (cltest_stack_t *stack, void *arg)
     return cl_requests_authed (stack->requests [CHATCLIENT_KEYSERVER]);
 }
 
+//  The identity key the key server holds for name (DER, malloc'd).
+static uint8_t *
+s_stored_identity (cltest_servers_t *servers, const char *name, size_t *len)
+{
+    char *path = zsys_sprintf ("%s/%s", servers->ks_dir, KEYSERVER_DB);
+    keystore_t *store = keystore_open (path);
+    zstr_free (&path);
+    assert_non_null (store);
+    keystore_user_t user;
+    assert_int_equal (keystore_user_lookup (store, name, &user), CHAT_OK);
+    keystore_destroy (&store);
+    uint8_t *der = malloc (user.identity_len);
+    assert_non_null (der);
+    memcpy (der, user.identity, user.identity_len);
+    *len = user.identity_len;
+    return der;
+}
+
+//  Change the password: the command's event.
+static chatclient_event_t *
+s_change (cltest_stack_t *stack, const char *current, const char *password,
+          chatclient_event_type_t expected)
+{
+    uint32_t cmd = cltest_stack_cmd (stack);
+    cl_session_change_password (stack->session, cmd, current, password);
+    assert_true (cl_session_password_busy (stack->session));
+    chatclient_event_t *done = cltest_stack_wait_public (stack, expected, cmd, 0,
+                                                         CLTEST_WAIT);
+    assert_non_null (done);
+    assert_false (cl_session_password_busy (stack->session));
+    return done;
+}
+
 //  ---------------------------------------------------------------- tests
+
+static void
+test_identity (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    cltest_stack_t *stack = s_stack (servers);
+    assert_null (cl_session_identity (stack->session));
+    s_register (stack, "ida", "ipw");
+    //  registration made a key, kept by the key server (only its public
+    //  half and the sealed blob); nothing of it stays here
+    assert_null (cl_session_identity (stack->session));
+    size_t der_len = 0;
+    uint8_t *der = s_stored_identity (servers, "ida", &der_len);
+    rsakey_t *stored = rsakey_from_der (der, der_len);
+    assert_non_null (stored);
+    assert_int_equal (rsakey_bits (stored), IDENTITY_KEY_BITS);
+
+    //  a login opens it: the very key, with its private half
+    uint32_t cmd = cltest_stack_cmd (stack);
+    cl_session_login (stack->session, cmd, "ida", "ipw");
+    chatclient_event_t *done = cltest_stack_wait_public (stack, CHATCLIENT_EV_LOGGED_IN,
+                                                         cmd, 0, CLTEST_WAIT);
+    assert_non_null (done);
+    rsakey_t *identity = cl_session_identity (stack->session);
+    assert_non_null (identity);
+    assert_true (rsakey_has_private (identity));
+    assert_string_equal (rsakey_fingerprint_text (identity), rsakey_fingerprint_text (stored));
+    assert_string_equal (done->fingerprint, rsakey_fingerprint_text (stored));
+    cl_session_logout (stack->session, cltest_stack_cmd (stack));
+    assert_null (cl_session_identity (stack->session));
+
+    //  a key server that names another identity key than the one the
+    //  password opens is not believed: the login fails, saying so
+    char *path = zsys_sprintf ("%s/%s", servers->ks_dir, KEYSERVER_DB);
+    sqlite3 *db = NULL;
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    zstr_free (&path);
+    sqlite3_busy_timeout (db, 10000);
+    sqlite3_stmt *update = NULL;
+    assert_int_equal (sqlite3_prepare_v2 (db, "UPDATE users SET identity_public_key = ? "
+                                          "WHERE username = 'ida'", -1, &update, NULL),
+                      SQLITE_OK);
+    size_t other_len = 0;
+    const uint8_t *other = rsakey_der (stack->key, &other_len);
+    sqlite3_bind_blob (update, 1, other, (int) other_len, SQLITE_STATIC);
+    assert_int_equal (sqlite3_step (update), SQLITE_DONE);
+    sqlite3_finalize (update);
+    cmd = cltest_stack_cmd (stack);
+    cl_session_login (stack->session, cmd, "ida", "ipw");
+    chatclient_event_t *failed = cltest_stack_wait_public (stack, CHATCLIENT_EV_LOGIN_FAILED,
+                                                           cmd, 0, CLTEST_WAIT);
+    assert_non_null (failed);
+    assert_int_equal (failed->code, CHAT_ERR_BAD_KEY);
+    assert_non_null (strstr (failed->text, "another identity key"));
+    assert_false (cl_session_logged_in (stack->session));
+    assert_null (cl_session_identity (stack->session));
+    //  put back, it works again
+    assert_int_equal (sqlite3_prepare_v2 (db, "UPDATE users SET identity_public_key = ? "
+                                          "WHERE username = 'ida'", -1, &update, NULL),
+                      SQLITE_OK);
+    sqlite3_bind_blob (update, 1, der, (int) der_len, SQLITE_STATIC);
+    assert_int_equal (sqlite3_step (update), SQLITE_DONE);
+    sqlite3_finalize (update);
+    sqlite3_close (db);
+    s_login (stack, "ida", "ipw");
+    free (der);
+    rsakey_destroy (&stored);
+    cltest_stack_destroy (&stack);
+}
+
+static void
+test_password_change (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    cltest_stack_t *stack = s_stack (servers);
+    s_register (stack, "pat", "old-pw");
+    s_login (stack, "pat", "old-pw");
+    char *before = strdup (rsakey_fingerprint_text (cl_session_identity (stack->session)));
+
+    //  the wrong current password: nothing changes
+    chatclient_event_t *refused = s_change (stack, "not-it", "new-pw", CHATCLIENT_EV_ERROR);
+    assert_int_equal (refused->code, CHAT_ERR_AUTH_FAILED);
+    assert_string_equal (refused->text, "The current password is wrong; nothing was changed");
+    assert_true (cl_session_logged_in (stack->session));
+
+    //  the right one: the key server proves it knew it, then holds the new
+    chatclient_event_t *changed = s_change (stack, "old-pw", "new-pw",
+                                            CHATCLIENT_EV_PASSWORD_CHANGED);
+    assert_string_equal (changed->username, "pat");
+    assert_true (cl_session_logged_in (stack->session));
+    cl_session_logout (stack->session, cltest_stack_cmd (stack));
+
+    uint32_t cmd = cltest_stack_cmd (stack);
+    cl_session_login (stack->session, cmd, "pat", "old-pw");
+    chatclient_event_t *failed = cltest_stack_wait_public (stack, CHATCLIENT_EV_LOGIN_FAILED,
+                                                           cmd, 0, CLTEST_WAIT);
+    assert_non_null (failed);
+    assert_int_equal (failed->code, CHAT_ERR_AUTH_FAILED);
+    s_login (stack, "pat", "new-pw");
+    //  the same identity, sealed again under the new password
+    assert_string_equal (rsakey_fingerprint_text (cl_session_identity (stack->session)), before);
+    free (before);
+    cltest_stack_destroy (&stack);
+}
 
 static void
 test_register (void **state)
@@ -227,6 +371,8 @@ test_resume_after_key_restart (void **state)
     s_register (stack, "dave", "dpw");
     s_login (stack, "dave", "dpw");
     size_t mark = cltest_recorder_size (stack->recorder);
+    rsakey_t *identity = cl_session_identity (stack->session);
+    assert_non_null (identity);
 
     cltest_keyserver_stop (servers);
     cltest_keyserver_start (servers);
@@ -239,6 +385,8 @@ test_resume_after_key_restart (void **state)
     assert_true (cl_session_logged_in (stack->session));
     assert_null (cltest_recorder_public (stack->recorder, CHATCLIENT_EV_LOGGED_OUT,
                                          CLTEST_ANY_CMD, mark));
+    //  a resume brings no sealed identity: the one in memory stays
+    assert_ptr_equal (cl_session_identity (stack->session), identity);
     cltest_stack_destroy (&stack);
 }
 
@@ -251,11 +399,12 @@ test_session_not_renewed (void **state)
     s_login (stack, "erin", "epw");
     size_t mark = cltest_recorder_size (stack->recorder);
 
-    //  the key server comes back with a new resume secret: our token is
+    //  the key server comes back with a new secret (its resume key comes
+    //  from it): our token is
     //  worthless there, and the session ends
     cltest_keyserver_stop (servers);
     char path [128];
-    snprintf (path, sizeof (path), "%s/%s", servers->ks_dir, KEYSERVER_RESUME);
+    snprintf (path, sizeof (path), "%s/%s", servers->ks_dir, KEYSERVER_SECRET);
     assert_int_equal (unlink (path), 0);
     cltest_keyserver_start (servers);
     s_probe (stack, CHATCLIENT_KEYSERVER);
@@ -277,6 +426,8 @@ main (void)
     zsys_set_logstream (stderr);
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup (test_register, cltest_test_setup),
+        cmocka_unit_test_setup (test_identity, cltest_test_setup),
+        cmocka_unit_test_setup (test_password_change, cltest_test_setup),
         cmocka_unit_test_setup (test_login_and_logout, cltest_test_setup),
         cmocka_unit_test_setup (test_relogin_after_main_restart, cltest_test_setup),
         cmocka_unit_test_setup (test_resume_after_key_restart, cltest_test_setup),

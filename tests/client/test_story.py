@@ -141,7 +141,10 @@ def story(w):
     _, hist = carol.ok("history %s 1" % group["hex"][:8])
     check(len(hist) == 1 and hist[0].endswith(" second"), "history after 1: %r" % hist)
     _, members = carol.ok("members 1")
-    check(members == ["member alice", "member bob", "member carol"], "members: %r" % members)
+    # with what carol's client knows of each identity key: pinned on first
+    # sight (unverified), and her own
+    check(members == ["member alice unverified", "member bob unverified", "member carol you"],
+          "members: %r" % members)
     m = alice.mark()
     carol.ok("send 1 carol here")
     alice.wait_msg(group["hex"], "carol", "carol here", since=m)

@@ -22,7 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2elib as L                                             # noqa: E402
 
-KEY_FILES = ("server.key", "shared.secret", "resume.secret")
+KEY_FILES = ("server.key", "keyserver.pub", "mainserver.pub", "keyserver.secret")
 
 
 class Sender(threading.Thread):

@@ -11,6 +11,10 @@ veth end, "desk" (10.99.0.2) runs the clients with no endpoints at all.
  2. Two clients find both servers by beacon, register, log in and chat (a
     message sent by one arrives live at the other); both servers' keys are
     pinned as keyserver@discovery / mainserver@discovery.
+ 2b. A forged beacon naming the real main server (its endpoint and key) but
+    another push endpoint, while the real one does not announce: clients
+    found that way use the push endpoint of the main server's signed
+    Welcome, never the beacon's, and get messages live.
  3. Spoof 1: the real key server is stopped and a forged beacon claiming the
     REAL key server's fingerprint points at an impostor key server (another
     data directory, another key). The client hears only that and must refuse
@@ -85,6 +89,40 @@ def body(workdir, cleanups):
             L.fail("known_servers has no %s@discovery pin for %s:\n%s" % (role, fp, pins))
     L.log("clients found both servers by beacon and chatted; both keys pinned")
 
+    # 2b. the main server found by a forged beacon naming another push
+    # endpoint (nothing listens there): the Welcome's is the one used
+    real.stop_mainserver()
+    real.announce = None
+    real.start_mainserver()
+    bogus_push = "tcp://%s:%d" % (HOST_ADDR, 49999)
+    forged = "CHAT/1 mainserver %s %s %s" % (real.ms_endpoint, bogus_push, real.ms_fingerprint)
+    spoof = L.Proc("spoof-push", [sys.executable,
+                                  os.path.join(os.path.dirname(__file__), "beacon_spoof.py"),
+                                  BROADCAST, str(BEACON_PORT), forged],
+                   netns=host, logdir=workdir, stdin=False,
+                   env={"E2E_DRIVER_NETNS": os.readlink("/proc/self/ns/net")})
+    spoof.wait(r"^spoofing$")
+    a = client("alice-push", home_a, DISCOVER + ["--verbose"])
+    b = client("bob-push", home_b, DISCOVER + ["--verbose"])
+    for c, user in ((a, "alice"), (b, "bob")):
+        c.wait_connected()
+        c.login(user, user + " pw").expect_ok()
+    a.send(conv, "pushed despite the beacon")
+    b.wait_message(conv, "alice", "pushed despite the beacon")
+    for c in (a, b):
+        used = c.wait(r"pushes from (tcp://\S+)", since=0, stream="err", what="push endpoint")
+        if used.group(1) != real.push_endpoint.replace("*", HOST_ADDR) or any(
+                bogus_push in line for line in c.lines_since(0, "err")):
+            L.fail("%s took its pushes from %s (Welcome: %s, beacon: %s)"
+                   % (c.name, used.group(1), real.push_endpoint, bogus_push))
+        c.quit()
+    spoof.stop()
+    real.stop_mainserver()
+    real.announce = host_if
+    real.start_mainserver()
+    L.log("a beacon naming another push endpoint: the clients used the Welcome's (%s) and got "
+          "the message live" % real.push_endpoint)
+
     # an impostor key server: another data directory, so another key
     impostor = L.Cluster(bins, workdir, host=HOST_ADDR, netns=host, name="-impostor").init()
     impostor.start_keyserver()
@@ -134,7 +172,8 @@ def body(workdir, cleanups):
     a = client("alice-again", home_a)
     a.login("alice", "alice pw").expect_ok()
     hist = a.history(conv)
-    if [(s, t) for _, s, t in hist] != [("alice", "found you by beacon"), ("bob", "and you me")]:
+    if [(s, t) for _, s, t in hist] != [("alice", "found you by beacon"), ("bob", "and you me"),
+                                        ("alice", "pushed despite the beacon")]:
         L.fail("history after the spoofing: %r" % hist)
     a.quit()
     real.stop()

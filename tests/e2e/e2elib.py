@@ -291,14 +291,20 @@ class Cluster:
         self.exit_codes = []
 
     def init(self):
-        result = subprocess.run([self.bins["keyserver"], "--init", "--data", self.ks_dir],
-                                capture_output=True, text=True, timeout=60)
-        if result.returncode != 0:
-            fail("chat-keyserver --init failed: %s%s" % (result.stdout, result.stderr))
-        m = re.search(r"(SHA256:[A-Za-z0-9+/]{43})", result.stdout)
-        if not m:
-            fail("chat-keyserver --init printed no fingerprint: %r" % result.stdout)
-        self.ks_fingerprint = m.group(1)
+        # Both servers make their keys; each is then started with the
+        # other's public key file, as an operator copies it (protocol 2)
+        for which, data in (("keyserver", self.ks_dir), ("mainserver", self.ms_dir)):
+            result = subprocess.run([self.bins[which], "--init", "--data", data],
+                                    capture_output=True, text=True, timeout=60)
+            if result.returncode != 0:
+                fail("chat-%s --init failed: %s%s" % (which, result.stdout, result.stderr))
+            m = re.search(r"(SHA256:[A-Za-z0-9+/]{43})", result.stdout)
+            if not m:
+                fail("chat-%s --init printed no fingerprint: %r" % (which, result.stdout))
+            if which == "keyserver":
+                self.ks_fingerprint = m.group(1)
+            else:
+                self.ms_fingerprint = m.group(1)
         return self
 
     def _port(self, endpoint):
@@ -308,7 +314,8 @@ class Cluster:
         port = self._port(self.ks_endpoint) if same_port else "*"
         argv = self.wrapper + [self.bins["keyserver"], "--data", self.ks_dir,
                                "--bind", "tcp://%s:%s" % (self.host, port),
-                               "--iterations", str(self.iterations)]
+                               "--iterations", str(self.iterations),
+                               "--mainserver-key", os.path.join(self.ms_dir, "mainserver.pub")]
         if self.announce:
             argv += ["--announce", self.announce]
         argv += list(extra)
@@ -316,7 +323,9 @@ class Cluster:
                        logdir=self.workdir, stdin=False, env=env, journal=journal)
         m = self.ks.wait(r"^(tcp://\S+)$", timeout=max(TIMEOUT, 60), what="bound endpoint")
         self.ks_endpoint = m.group(1)
-        m = self.ks.wait_log(r"key (SHA256:[A-Za-z0-9+/]{43})", 10, "key fingerprint")
+        # its own key (it also names the main server's key it checks tickets with)
+        m = self.ks.wait_log(r"started, data .*, key (SHA256:[A-Za-z0-9+/]{43})", 10,
+                             "key fingerprint")
         self.ks_fingerprint = m.group(1)
         log("keyserver%s on %s (pid %d)" % (self.name, self.ks_endpoint, self.ks.pid))
         return self.ks
@@ -327,7 +336,7 @@ class Cluster:
         argv = self.wrapper + [self.bins["mainserver"], "--data", self.ms_dir,
                                "--bind", "tcp://%s:%s" % (self.host, port),
                                "--push-bind", "tcp://%s:%s" % (self.host, push),
-                               "--shared-secret", os.path.join(self.ks_dir, "shared.secret")]
+                               "--keyserver-key", os.path.join(self.ks_dir, "keyserver.pub")]
         if self.announce:
             argv += ["--announce", self.announce]
         argv += list(extra)

@@ -10,23 +10,25 @@ a client that learns its own channel key, talking to both servers.
 Then the capture must hold none of:
   - the passwords,
   - the message texts,
-  - any conversation key (read from the key server's SQLite database,
-    table conversation_keys),
+  - any epoch key (the key server holds them only wrapped for members'
+    identity keys: the test opens each user's sealed identity with the
+    password it gave them and unwraps their copies, as their client does),
+  - any user's identity private key (PKCS#8) and SaltedPassword,
   - the probe sessions' channel keys (K, the three derived Fernet keys and
     their signing/encryption halves),
-  - the servers' shared secret, resume secret and private keys;
+  - the key server's own secret and both servers' private keys;
 each looked for raw, in hex, base64 and base64url (padded or not). As a
 control the same search must find things that ARE sent in clear (the key
 server's public key in the handshake, Fernet tokens).
 Every file of both data directories (the database, its WAL, keys), looked
 at while the servers run and after they stopped, and both servers' logs must
 hold no password and no message text (and the logs no conversation key).
-The clients' home directories hold only known_servers afterwards. A file
-that cannot be read fails the test. Every one of these scans has a positive
-control in the same run: a random needle planted in a file of each data
-directory and of the client's home, sent in clear on the wire, and put in
-the key server's log (as the name of a failed login) must be found by the
-very same search.
+The clients' home directories hold only their pin files afterwards
+(known_servers and known_users: fingerprints). A file that cannot be read
+fails the test. Every one of these scans has a positive control in the same
+run: a random needle planted in a file of each data directory and of the
+client's home, sent in clear on the wire, and put in the key server's log
+(as the name of a failed login) must be found by the very same search.
 Skips (exit 77) with the reason when a namespace or tcpdump is unavailable;
 fails instead under CHAT_TEST_STRICT=1 (CI).
 """
@@ -34,12 +36,13 @@ import base64
 import os
 import secrets
 import shutil
-import sqlite3
 import stat
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import datadirs                                                # noqa: E402
 import e2elib as L                                             # noqa: E402
 
 
@@ -207,27 +210,34 @@ def body(workdir, cleanups):
     for d in (cluster.ks_dir, cluster.ms_dir):
         os.unlink(os.path.join(d, "planted-control"))
 
-    # conversation keys, as the key server stores them
-    db = sqlite3.connect(os.path.join(cluster.ks_dir, "keyserver.db"))
-    conv_keys = [bytes(row[0]) for row in db.execute("SELECT key FROM conversation_keys")]
-    db.close()
-    if len(conv_keys) < 2:
-        L.fail("expected at least 2 conversation keys in keyserver.db, found %d" % len(conv_keys))
+    # epoch keys, as a member gets them: the sealed identity opened with the
+    # password, the member's wrapped copies unwrapped; and what opens them
     key_needles = []
-    for i, key in enumerate(conv_keys):
-        key_needles.append(("conversation key %d" % i, key))
-        if len(key) == 32:
-            key_needles.append(("conversation key %d signing half" % i, key[:16]))
-            key_needles.append(("conversation key %d encryption half" % i, key[16:]))
+    conv_keys = set()
+    from cryptography.hazmat.primitives import serialization
+    for user, pw in passwords.items():
+        identity = datadirs.open_identity(cluster.ks_dir, user, pw)
+        record = datadirs.users(cluster.ks_dir)[user]
+        key_needles.append(("%s's SaltedPassword" % user, datadirs.salted(record, pw)))
+        key_needles.append(("%s's identity private key" % user, identity.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())))
+        conv_keys.update(datadirs.epoch_keys(cluster.ks_dir, user, identity).values())
+    if len(conv_keys) < 2:
+        L.fail("expected at least 2 epoch keys in keyserver.db, found %d" % len(conv_keys))
+    for i, key in enumerate(sorted(conv_keys)):
+        key_needles.append(("epoch key %d" % i, key))
+        key_needles.append(("epoch key %d signing half" % i, key[:16]))
+        key_needles.append(("epoch key %d encryption half" % i, key[16:]))
     for role, path in probe_out:
         for line in open(path):
             name, _, value = line.strip().partition(" ")
             if name != "session_token":        # the push topic: clear by design
                 key_needles.append(("%s probe %s" % (role, name), bytes.fromhex(value)))
 
-    # the servers' own secrets: shared secret, resume secret, private keys
-    for path in (os.path.join(cluster.ks_dir, "shared.secret"),
-                 os.path.join(cluster.ks_dir, "resume.secret")):
+    # the servers' own secrets: the key server's own secret (resume tokens
+    # and fake salts are keyed from it), private keys
+    for path in (os.path.join(cluster.ks_dir, "keyserver.secret"),):
         if os.path.exists(path):
             text = open(path).read().strip()
             try:
@@ -283,15 +293,16 @@ def body(workdir, cleanups):
     hits += expect_control(log_hits, "the key server's log (a failed login's name)")
     if hits:
         L.fail("secrets found:\n  " + "\n  ".join(sorted(set(hits))))
-    L.log("no password, text, conversation key, channel key or server secret in %d bytes "
-          "of capture (%d secrets checked, %d of them conversation keys)"
+    L.log("no password, text, epoch key, identity key, channel key or server secret in %d "
+          "bytes of capture (%d secrets checked, %d epoch keys)"
           % (len(blob), len(needles) + len(key_needles), len(conv_keys)))
 
     # the client keeps nothing but its pins
     left = []
     for root, _, files in os.walk(home):
         left += [os.path.relpath(os.path.join(root, f), home) for f in files]
-    if sorted(left) != [os.path.join("config", "chat", "known_servers")]:
+    if sorted(left) != [os.path.join("config", "chat", "known_servers"),
+                        os.path.join("config", "chat", "known_users")]:
         L.fail("the clients left files behind: %r" % sorted(left))
     plant_file(os.path.join(home, "planted-control"), control[1])
     hits = expect_control(scan_dir(home, needles + key_needles), "the client's home")

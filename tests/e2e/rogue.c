@@ -3,12 +3,13 @@
 
     Usage: chat-rogue MODE --data DIR [--bind ENDPOINT] [--password PW]
 
-    It holds the real key server's long-term key and shared secret (DIR is
-    that server's data directory): the impostor a stolen key makes, so the
-    client's pin matches and only the protocol's own checks can stop it.
-    Built on libchat alone (channel, chanserver, wire, scram, credential):
-    when the protocol changes, this changes with it, and nothing here packs
-    a frame by hand.
+    It holds the real key server's long-term key and reads its database
+    (DIR is that server's data directory): the impostor a stolen key and a
+    copied data directory make, so the client's pin matches and only the
+    protocol's own checks can stop it. Built on libchat (channel,
+    chanserver, wire, scram, credential) and the key server's own store
+    (keystore): when the protocol changes, this changes with it, and nothing
+    here packs a frame by hand.
 
     MODE, what each Hello or login gets:
       welcome-ok         an honest handshake (the control: the client connects)
@@ -21,7 +22,10 @@
                          never sees the second; one that reads past the
                          limit, or skips the frame and reads on, connects.
       scram-honest       an honest handshake; a login is answered with the
-                         SCRAM server signature made from PW and a logged-in
+                         SCRAM server signature made from PW (with the
+                         user's real salt and count, so that the sealed
+                         identity opens), the user's identity key and sealed
+                         identity from the database, and a logged-in
                          certificate the real main server accepts (the
                          control: the client logs in)
       scram-forged       the same, but the server signature made with a
@@ -42,13 +46,12 @@
 #include "chanserver.h"
 #include "chaterror.h"
 #include "credential.h"
+#include "keystore.h"
 #include "rsakey.h"
 #include "scram.h"
 #include "secret.h"
 #include "wire.h"
 
-#define ROGUE_ITERATIONS  4096
-#define ROGUE_SALT_SIZE   16
 #define ROGUE_PAD_TAG     536870911     //  the largest field number: no schema has it
 
 typedef enum {
@@ -63,8 +66,8 @@ static const char *s_mode_names [] = {
 typedef struct {
     rogue_mode_t mode;
     zsock_t *router;
-    rsakey_t *key;
-    credential_keys_t keys;
+    rsakey_t *key;                      //  the real key server's: signs certificates too
+    keystore_t *store;                  //  its database
     const char *password;
 } rogue_t;
 
@@ -125,9 +128,14 @@ static void
 s_hello (rogue_t *self, zframe_t *routing_id, const Chat__Hello *hello)
 {
     channel_t *channel = NULL;
-    uint8_t *welcome = NULL, *altered = NULL;
-    size_t size = 0, altered_size = 0;
-    int rc = channel_server_accept (self->key, hello, &channel, &welcome, &size);
+    uint8_t *welcome = NULL, *altered = NULL, *info = NULL;
+    size_t size = 0, altered_size = 0, info_len = 0;
+    //  What the real key server's Welcome says of itself
+    int rc = channel_welcome_info (CHANNEL_ROLE_KEYSERVER, NULL, NULL, 0, &info, &info_len);
+    if (rc == CHAT_OK)
+        rc = channel_server_accept (self->key, info, info_len, hello, &channel, &welcome,
+                                    &size);
+    free (info);
     if (rc != CHAT_OK) {
         printf ("rogue: a Hello refused by channel_server_accept: %s\n", chat_strerror (rc));
         return;
@@ -207,19 +215,26 @@ s_login_start (rogue_t *self, chansession_t *session, const char *client_first,
     const char *username = NULL;
     if (!client_first || scram_server_first (login->scram, client_first, &username) != CHAT_OK)
         return CHAT_ERR_MALFORMED;
-    snprintf (login->username, sizeof login->username, "%s", username);
-    //  Verifiers from the password; the forger's ServerKey is not the user's
-    uint8_t salt [ROGUE_SALT_SIZE], stored_key [SCRAM_KEY_SIZE], server_key [SCRAM_KEY_SIZE];
-    if (secret_random (salt, sizeof salt)
-    ||  scram_make_verifier (self->password, salt, sizeof salt, ROGUE_ITERATIONS,
-                             stored_key, server_key))
-        return CHAT_ERR_INTERNAL;
-    if (self->mode == MODE_SCRAM_FORGED && secret_random (server_key, sizeof server_key))
-        return CHAT_ERR_INTERNAL;
-    int rc = scram_server_challenge (login->scram, salt, sizeof salt, ROGUE_ITERATIONS,
+    //  The user's salt and count from the database (the client derives the
+    //  key of its sealed identity from them); the verifiers from the
+    //  password; the forger's ServerKey is not the user's
+    keystore_user_t user;
+    if (keystore_user_lookup (self->store, username, &user) != CHAT_OK)
+        return CHAT_ERR_AUTH_FAILED;
+    snprintf (login->username, sizeof login->username, "%s", user.username);
+    uint8_t stored_key [SCRAM_KEY_SIZE], server_key [SCRAM_KEY_SIZE];
+    int rc = scram_make_verifier (self->password, user.salt, user.salt_len, user.iterations,
+                                  stored_key, server_key) == CHAT_OK ? CHAT_OK
+                                                                     : CHAT_ERR_INTERNAL;
+    if (rc == CHAT_OK && self->mode == MODE_SCRAM_FORGED
+    &&  secret_random (server_key, sizeof server_key))
+        rc = CHAT_ERR_INTERNAL;
+    if (rc == CHAT_OK)
+        rc = scram_server_challenge (login->scram, user.salt, user.salt_len, user.iterations,
                                      stored_key, server_key, NULL, server_first);
     secret_wipe (stored_key, sizeof stored_key);
     secret_wipe (server_key, sizeof server_key);
+    secret_wipe (&user, sizeof user);
     return rc;
 }
 
@@ -263,18 +278,35 @@ s_login_finish (rogue_t *self, chanserver_t *chanserver, chansession_t *session,
         s_error (self, chanserver, session, request_id, CHAT_ERR_AUTH_FAILED, NULL);
         return;
     }
-    uint8_t *certificate = NULL;
-    size_t certificate_len = 0;
+    uint8_t *certificate = NULL, *sealed = NULL;
+    size_t certificate_len = 0, sealed_len = 0;
     uint8_t resume [32];
-    if (credential_cert_issue (&self->keys, CREDENTIAL_LOGGED_IN, login->username,
-                               channel_peer_fingerprint (session->channel), wire_now (),
-                               &certificate, &certificate_len) != CHAT_OK
-    ||  secret_random (resume, sizeof resume)) {
+    keystore_user_t user;
+    rsakey_t *identity = NULL;
+    int rc = keystore_user_lookup (self->store, login->username, &user);
+    if (rc == CHAT_OK) {
+        identity = rsakey_from_der (user.identity, user.identity_len);
+        rc = identity ? CHAT_OK : CHAT_ERR_INTERNAL;
+    }
+    if (rc == CHAT_OK)
+        rc = keystore_user_sealed (self->store, login->username, &sealed, &sealed_len);
+    if (rc == CHAT_OK)
+        rc = credential_cert_issue (self->key, CREDENTIAL_LOGGED_IN, login->username,
+                                    channel_peer_fingerprint (session->channel), identity,
+                                    wire_now (), &certificate, &certificate_len);
+    rsakey_destroy (&identity);
+    if (rc != CHAT_OK || secret_random (resume, sizeof resume)) {
         free (certificate);
+        free (sealed);
+        secret_wipe (&user, sizeof user);
         s_error (self, chanserver, session, request_id, CHAT_ERR_INTERNAL, NULL);
         return;
     }
     Chat__LoggedIn logged = CHAT__LOGGED_IN__INIT;
+    logged.sealed_identity.data = sealed;
+    logged.sealed_identity.len = sealed_len;
+    logged.identity_public_key.data = user.identity;
+    logged.identity_public_key.len = user.identity_len;
     logged.server_final = (char *) server_final;
     logged.certificate.data = certificate;
     logged.certificate.len = certificate_len;
@@ -290,6 +322,8 @@ s_login_finish (rogue_t *self, chanserver_t *chanserver, chansession_t *session,
             login->username, self->mode == MODE_SCRAM_FORGED ? "forged" : "true");
     fflush (stdout);
     free (certificate);
+    free (sealed);
+    secret_wipe (&user, sizeof user);
     scram_server_destroy (&login->scram);
 }
 
@@ -334,6 +368,12 @@ s_run_sessions (rogue_t *self)
 {
     chanserver_t *chanserver = chanserver_new (self->router, self->key);
     chanserver_set_free_fn (chanserver, s_login_free, NULL);
+    if (chanserver_set_welcome_info (chanserver, CHANNEL_ROLE_KEYSERVER, NULL, NULL, 0)
+        != CHAT_OK) {
+        fprintf (stderr, "chat-rogue: cannot make the Welcome's info\n");
+        chanserver_destroy (&chanserver);
+        return;
+    }
     while (!zsys_interrupted) {
         uint8_t *payload = NULL;
         size_t len = 0;
@@ -358,7 +398,7 @@ s_usage (FILE *out, int status)
         "MODE: welcome-ok, welcome-bad-sig, welcome-oversized, scram-honest,\n"
         "      scram-forged (the scram modes need --password)\n"
         "  --data DIR         the real key server's data directory (its key and\n"
-        "                     shared secret)\n"
+        "                     database)\n"
         "  --bind ENDPOINT    default tcp://127.0.0.1:*\n");
     return status;
 }
@@ -404,19 +444,17 @@ main (int argc, char **argv)
     zsys_init ();
     zsys_set_logstream (stderr);
     char *key_path = zsys_sprintf ("%s/server.key", data);
-    char *secret_path = zsys_sprintf ("%s/shared.secret", data);
-    uint8_t shared [SECRET_SHARED_SIZE];
+    char *db_path = zsys_sprintf ("%s/keyserver.db", data);
     self.key = rsakey_load (key_path);
+    self.store = self.key ? keystore_open (db_path) : NULL;
     int rc = 0;
-    if (!self.key || secret_shared_load (secret_path, shared) != 0
-    ||  credential_keys_derive (shared, &self.keys) != CHAT_OK) {
-        fprintf (stderr, "chat-rogue: cannot load the key server's key and secret from %s\n",
+    if (!self.key || !self.store) {
+        fprintf (stderr, "chat-rogue: cannot load the key server's key and database from %s\n",
                  data);
         rc = 1;
     }
-    secret_wipe (shared, sizeof shared);
     zstr_free (&key_path);
-    zstr_free (&secret_path);
+    zstr_free (&db_path);
     if (rc == 0) {
         self.router = zsock_new (ZMQ_ROUTER);
         //  the rogue itself must read a client's Hello of any size it sends
@@ -438,6 +476,6 @@ main (int argc, char **argv)
     }
     zsock_destroy (&self.router);
     rsakey_destroy (&self.key);
-    credential_keys_wipe (&self.keys);
+    keystore_destroy (&self.store);
     return rc;
 }

@@ -2,7 +2,8 @@
 """e2e.rogue: the real `chat` against a key server that lies.
 
 chat-rogue (rogue.c, on libchat) holds the real key server's long-term key
-and shared secret: the impostor a stolen key makes. Every client here pins
+and reads its database: the impostor a stolen key and a copied data
+directory make. Every client here pins
 the REAL key server's fingerprint (--pin-keyserver), so the pin passes and
 only the protocol's own checks can refuse the impostor. The real main server
 runs beside it, with a user registered through the real key server.

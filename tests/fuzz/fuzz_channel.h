@@ -23,8 +23,12 @@ fuzz_channel_pair (rsakey_t **server_key, rsakey_t **client_key,
     FUZZ_CHECK (channel_client_hello (*client, &hello_frame, &hello_size) == CHAT_OK);
     Chat__Envelope *hello = NULL;
     FUZZ_CHECK (wire_envelope_unpack (hello_frame, hello_size, &hello) == CHAT_OK);
-    FUZZ_CHECK (channel_server_accept (*server_key, hello->hello, server,
+    uint8_t *info;
+    size_t info_len;
+    fuzz_welcome_info (&info, &info_len);
+    FUZZ_CHECK (channel_server_accept (*server_key, info, info_len, hello->hello, server,
                                        &welcome, &welcome_size) == CHAT_OK);
+    free (info);
     FUZZ_CHECK (channel_client_accept (*client, welcome, welcome_size) == CHAT_OK);
     chat__envelope__free_unpacked (hello, NULL);
     free (hello_frame);

@@ -29,8 +29,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     uint8_t *out = NULL;
     size_t out_len = 0;
     int rc = rsakey_encrypt (key, secrets, sizeof secrets, &out, &out_len);
-    //  Every key rsakey_from_der accepts (odd n and e, 2048-4096 bits) can
-    //  be encrypted to
+    //  Every key rsakey_from_der accepts (odd n, e = 65537, 2048-4096 bits)
+    //  can be encrypted to
     FUZZ_CHECK_RC (rc, rc == CHAT_OK);
     free (out);
     rsakey_destroy (&key);

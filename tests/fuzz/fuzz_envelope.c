@@ -9,6 +9,8 @@
 
 static rsakey_t *s_server_key;
 static rsakey_t *s_client_key;
+static uint8_t *s_info;
+static size_t s_info_len;
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
@@ -18,6 +20,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     s_server_key = rsakey_generate (2048);
     s_client_key = rsakey_generate (2048);
     FUZZ_CHECK (s_server_key && s_client_key);
+    fuzz_welcome_info (&s_info, &s_info_len);
     return 0;
 }
 
@@ -35,7 +38,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         channel_t *channel = NULL;
         uint8_t *welcome = NULL;
         size_t welcome_size = 0;
-        rc = channel_server_accept (s_server_key, env->hello, &channel,
+        rc = channel_server_accept (s_server_key, s_info, s_info_len, env->hello, &channel,
                                     &welcome, &welcome_size);
         if (rc == CHAT_OK) {
             FUZZ_CHECK (channel_is_open (channel));
@@ -58,10 +61,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     //  Every frame, Hello included, as a client's answer from a server
     channel_t *client = channel_client_new (s_client_key);
     FUZZ_CHECK (client);
+    FUZZ_CHECK (channel_client_expect_role (client, CHANNEL_ROLE_MAINSERVER) == CHAT_OK);
     rc = channel_client_accept (client, data, size);
-    //  A Welcome signed for another client's nonce never opens this one
+    //  A Welcome signed for another client's nonce never opens this one,
+    //  and a refused one leaves nothing of its info behind
     FUZZ_CHECK (rc != CHAT_OK);
     FUZZ_CHECK (!channel_is_open (client));
+    size_t rotation_len = 1;
+    FUZZ_CHECK (channel_peer_rotation (client, &rotation_len) == NULL && rotation_len == 0);
+    FUZZ_CHECK (*channel_peer_role (client) == 0 && *channel_peer_push_endpoint (client) == 0);
     channel_destroy (&client);
     return 0;
 }

@@ -3,10 +3,11 @@
 
         make_corpus DIR      (DIR/<target>/<sample>)
 
-    Certificates, tickets and Fernet tokens use the fixed keys and clock of
-    fuzz_util.h, so they pass the fuzz targets' checks and lead the fuzzer
-    down the accepting paths. Frames made with fresh RSA keys (handshakes,
-    sealed tokens) only show the fuzzer their shape.
+    Certificates, tickets, statements, sealed identities and Fernet tokens
+    use the fixed keys and clock of fuzz_util.h (and fuzz_chain.h's chain),
+    so they pass the fuzz targets' checks and lead the fuzzer down the
+    accepting paths. Frames made with fresh RSA keys (handshakes, sealed
+    tokens) only show the fuzzer their shape.
 */
 #include <errno.h>
 #include <sys/stat.h>
@@ -20,8 +21,11 @@
 #include "codec.h"
 #include "credential.h"
 #include "fernet.h"
+#include "identity.h"
 #include "scram.h"
+#include "secret.h"
 #include "wire.h"
+#include "fuzz_chain.h"
 #include "fuzz_util.h"
 
 static const char *s_root;
@@ -143,7 +147,8 @@ s_channel (void)
     s_write ("der", "truncated", der, der_len / 2);
 
     der = rsakey_der (client_key, &der_len);
-    s_write_hello ("hello_bad_version", 2, der, der_len, CHANNEL_NONCE_SIZE);
+    s_write_hello ("hello_version_1", 1, der, der_len, CHANNEL_NONCE_SIZE);
+    s_write_hello ("hello_bad_version", 3, der, der_len, CHANNEL_NONCE_SIZE);
     s_write_hello ("hello_short_nonce", CHANNEL_VERSION, der, der_len, 8);
     s_write_hello ("hello_rsa1024", CHANNEL_VERSION, small_der, (size_t) small_len,
                    CHANNEL_NONCE_SIZE);
@@ -163,8 +168,12 @@ s_channel (void)
     Chat__Envelope *hello = NULL;
     FUZZ_CHECK (wire_envelope_unpack (hello_frame, hello_size, &hello) == CHAT_OK);
     channel_t *server = NULL;
-    FUZZ_CHECK (channel_server_accept (server_key, hello->hello, &server,
+    uint8_t *info;
+    size_t info_len;
+    fuzz_welcome_info (&info, &info_len);
+    FUZZ_CHECK (channel_server_accept (server_key, info, info_len, hello->hello, &server,
                                        &welcome, &welcome_size) == CHAT_OK);
+    free (info);
     s_write ("envelope", "welcome", welcome, welcome_size);
     s_write ("envelope", "welcome_truncated", welcome, welcome_size - 7);
     FUZZ_CHECK (channel_client_accept (client, welcome, welcome_size) == CHAT_OK);
@@ -240,16 +249,40 @@ s_key_requests (void)
     reg.stored_key.len = 32;
     reg.server_key.data = s_bytes32;
     reg.server_key.len = 32;
+    reg.identity_public_key.data = s_bytes32;
+    reg.identity_public_key.len = 32;
+    reg.sealed_identity.data = (uint8_t *) "gAAAAABlU_8A";
+    reg.sealed_identity.len = 12;
     Chat__LoginStart start = CHAT__LOGIN_START__INIT;
     start.client_first = "n,,n=" FUZZ_SCRAM_USER ",r=" FUZZ_SCRAM_CNONCE;
     Chat__LoginFinish finish = CHAT__LOGIN_FINISH__INIT;
     finish.client_final = "c=biws,r=" FUZZ_SCRAM_CNONCE FUZZ_SCRAM_SNONCE
                           ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
-    Chat__ConversationKeyRequest key = CHAT__CONVERSATION_KEY_REQUEST__INIT;
-    key.conversation_id.data = s_id;
-    key.conversation_id.len = 16;
-    key.ticket.data = (uint8_t *) "gAAAAABlU_8A";
-    key.ticket.len = 12;
+    Chat__PasswordFinish password = CHAT__PASSWORD_FINISH__INIT;
+    password.client_final = finish.client_final;
+    password.salt = reg.salt;
+    password.iterations = 4096;
+    password.stored_key = reg.stored_key;
+    password.server_key = reg.server_key;
+    password.sealed_identity = reg.sealed_identity;
+    char *names [] = { "bob", "carol" };
+    Chat__GetIdentitiesRequest identities = CHAT__GET_IDENTITIES_REQUEST__INIT;
+    identities.usernames = names;
+    identities.n_usernames = 2;
+    Chat__WrappedKey wrapped = CHAT__WRAPPED_KEY__INIT;
+    wrapped.username = "bob";
+    wrapped.wrapped_key.data = s_bytes32;
+    wrapped.wrapped_key.len = 32;
+    Chat__WrappedKey *keys [] = { &wrapped, &wrapped };
+    Chat__PutKeysRequest put = CHAT__PUT_KEYS_REQUEST__INIT;
+    put.ticket.data = (uint8_t *) "ticket";
+    put.ticket.len = 6;
+    put.keys = keys;
+    put.n_keys = 2;
+    Chat__GetKeysRequest get = CHAT__GET_KEYS_REQUEST__INIT;
+    get.conversation_id.data = s_id;
+    get.conversation_id.len = 16;
+    get.from_epoch = 2;
     Chat__LogoutRequest logout = CHAT__LOGOUT_REQUEST__INIT;
     Chat__ResumeRequest resume = CHAT__RESUME_REQUEST__INIT;
     resume.resume_token.data = (uint8_t *) "gAAAAABlU_8A";
@@ -265,8 +298,11 @@ s_key_requests (void)
     KEYREQ ("register", REGISTER, register_, &reg);
     KEYREQ ("login_start", LOGIN_START, login_start, &start);
     KEYREQ ("login_finish", LOGIN_FINISH, login_finish, &finish);
-    KEYREQ ("create_key", CREATE_KEY, create_key, &key);
-    KEYREQ ("get_key", GET_KEY, get_key, &key);
+    KEYREQ ("password_start", PASSWORD_START, password_start, &start);
+    KEYREQ ("password_finish", PASSWORD_FINISH, password_finish, &password);
+    KEYREQ ("get_identities", GET_IDENTITIES, get_identities, &identities);
+    KEYREQ ("put_keys", PUT_KEYS, put_keys, &put);
+    KEYREQ ("get_keys", GET_KEYS, get_keys, &get);
     KEYREQ ("logout", LOGOUT, logout, &logout);
     KEYREQ ("resume", RESUME, resume, &resume);
     chat__key_request__init (&r);
@@ -300,11 +336,34 @@ s_key_replies (void)
     logged.certificate = registered.certificate;
     logged.username = FUZZ_USERNAME;
     logged.resume_token = registered.certificate;
-    Chat__ConversationKey key = CHAT__CONVERSATION_KEY__INIT;
-    key.conversation_id.data = s_id;
-    key.conversation_id.len = 16;
-    key.key.data = s_bytes32;
-    key.key.len = 32;
+    logged.sealed_identity = registered.certificate;
+    logged.identity_public_key.data = s_bytes32;
+    logged.identity_public_key.len = 32;
+    Chat__PasswordChanged changed = CHAT__PASSWORD_CHANGED__INIT;
+    changed.server_final = logged.server_final;
+    Chat__Identity identity = CHAT__IDENTITY__INIT;
+    identity.username = "bob";
+    identity.public_key = logged.identity_public_key;
+    Chat__Identity *list [] = { &identity, &identity };
+    Chat__Identities identities = CHAT__IDENTITIES__INIT;
+    identities.identities = list;
+    identities.n_identities = 2;
+    Chat__KeysStored stored = CHAT__KEYS_STORED__INIT;
+    stored.conversation_id.data = s_id;
+    stored.conversation_id.len = 16;
+    stored.epoch = 3;
+    stored.duplicate = 1;
+    Chat__EpochKey key = CHAT__EPOCH_KEY__INIT;
+    key.epoch = 1;
+    key.wrapped_key.data = s_bytes32;
+    key.wrapped_key.len = 32;
+    key.uploader = FUZZ_USERNAME;
+    Chat__EpochKey *key_list [] = { &key, &key };
+    Chat__EpochKeys keys = CHAT__EPOCH_KEYS__INIT;
+    keys.conversation_id = stored.conversation_id;
+    keys.keys = key_list;
+    keys.n_keys = 2;
+    keys.more = 1;
     Chat__LoggedOut out = CHAT__LOGGED_OUT__INIT;
 #define KEYREP(name, CASE, field, value) \
     chat__key_reply__init (&r); \
@@ -317,7 +376,10 @@ s_key_replies (void)
     KEYREP ("registered", REGISTERED, registered, &registered);
     KEYREP ("login_challenge", LOGIN_CHALLENGE, login_challenge, &challenge);
     KEYREP ("logged_in", LOGGED_IN, logged_in, &logged);
-    KEYREP ("conversation_key", CONVERSATION_KEY, conversation_key, &key);
+    KEYREP ("password_changed", PASSWORD_CHANGED, password_changed, &changed);
+    KEYREP ("identities", IDENTITIES, identities, &identities);
+    KEYREP ("keys_stored", KEYS_STORED, keys_stored, &stored);
+    KEYREP ("epoch_keys", EPOCH_KEYS, epoch_keys, &keys);
     KEYREP ("logged_out", LOGGED_OUT, logged_out, &out);
 }
 
@@ -339,16 +401,27 @@ s_main (void)
     get.limit = 1000;
     Chat__ListUsersRequest users = CHAT__LIST_USERS_REQUEST__INIT;
     char *members [] = { "bob", "carol" };
+    Chat__SignedStatement statement = CHAT__SIGNED_STATEMENT__INIT;
+    statement.statement.data = s_bytes32;
+    statement.statement.len = 32;
+    statement.signature.data = s_bytes32;
+    statement.signature.len = 32;
     Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
-    create.n_members = 2;
-    create.members = members;
+    create.statement = &statement;
     Chat__SendMessageRequest send = CHAT__SEND_MESSAGE_REQUEST__INIT;
     send.conversation_id = get.conversation_id;
     send.client_message_id.data = s_id;
     send.client_message_id.len = 16;
     send.token = "gAAAAABlU_8A";
+    send.epoch = 2;
     Chat__GetMembersRequest gm = CHAT__GET_MEMBERS_REQUEST__INIT;
     gm.conversation_id = get.conversation_id;
+    Chat__GetChainRequest chain = CHAT__GET_CHAIN_REQUEST__INIT;
+    chain.conversation_id = get.conversation_id;
+    chain.after_epoch = 1;
+    Chat__KeyTicketRequest ticket = CHAT__KEY_TICKET_REQUEST__INIT;
+    ticket.conversation_id = get.conversation_id;
+    ticket.epoch = 2;
     Chat__LogoutRequestMain logout = CHAT__LOGOUT_REQUEST_MAIN__INIT;
     Chat__PingRequest ping = CHAT__PING_REQUEST__INIT;
     Chat__MarkReadRequest mark = CHAT__MARK_READ_REQUEST__INIT;
@@ -368,6 +441,8 @@ s_main (void)
     MAINREQ ("create_conversation", CREATE_CONVERSATION, create_conversation, &create);
     MAINREQ ("send_message", SEND_MESSAGE, send_message, &send);
     MAINREQ ("get_members", GET_MEMBERS, get_members, &gm);
+    MAINREQ ("get_chain", GET_CHAIN, get_chain, &chain);
+    MAINREQ ("key_ticket", KEY_TICKET, key_ticket, &ticket);
     MAINREQ ("logout", LOGOUT, logout, &logout);
     MAINREQ ("ping", PING, ping, &ping);
     MAINREQ ("mark_read", MARK_READ, mark_read, &mark);
@@ -385,7 +460,8 @@ s_main (void)
     summary.members = members;
     summary.last_seq = 12;
     summary.last_time = (int64_t) FUZZ_NOW * 1000;
-    summary.ticket = reg.certificate;
+    summary.epoch = 2;
+    summary.title = "fuzz";
     Chat__ConversationSummary *summaries [] = { &summary, &summary };
     Chat__ConversationList clist = CHAT__CONVERSATION_LIST__INIT;
     clist.n_conversations = 2;
@@ -397,6 +473,7 @@ s_main (void)
     stored.server_time = summary.last_time;
     stored.token = "gAAAAABlU_8A";
     stored.client_message_id = send.client_message_id;
+    stored.epoch = 2;
     Chat__StoredMessage *stored_list [] = { &stored, &stored };
     Chat__MessagePage page = CHAT__MESSAGE_PAGE__INIT;
     page.conversation_id = get.conversation_id;
@@ -412,6 +489,18 @@ s_main (void)
     sent.seq = 13;
     sent.server_time = summary.last_time;
     sent.duplicate = 1;
+    Chat__SignedStatement *links [] = { &statement, &statement };
+    Chat__Chain chain_reply = CHAT__CHAIN__INIT;
+    chain_reply.conversation_id = get.conversation_id;
+    chain_reply.statements = links;
+    chain_reply.n_statements = 2;
+    Chat__KeyTicketReply ticket_reply = CHAT__KEY_TICKET_REPLY__INIT;
+    ticket_reply.conversation_id = get.conversation_id;
+    ticket_reply.epoch = 2;
+    ticket_reply.ticket = reg.certificate;
+    Chat__ConversationCreated created = CHAT__CONVERSATION_CREATED__INIT;
+    created.conversation = &summary;
+    created.ticket = reg.certificate;
 #define MAINREP(name, CASE, field, value) \
     chat__main_reply__init (&p); \
     p.request_id = 9; \
@@ -424,7 +513,9 @@ s_main (void)
     MAINREP ("conversations", CONVERSATIONS, conversations, &clist);
     MAINREP ("messages", MESSAGES, messages, &page);
     MAINREP ("users", USERS, users, &ulist);
-    MAINREP ("conversation", CONVERSATION, conversation, &summary);
+    MAINREP ("created", CREATED, created, &created);
+    MAINREP ("chain", CHAIN, chain, &chain_reply);
+    MAINREP ("key_ticket", KEY_TICKET, key_ticket, &ticket_reply);
     MAINREP ("sent", SENT, sent, &sent);
     MAINREP ("members", MEMBERS, members, &summary);
     MAINREP ("logged_out", LOGGED_OUT, logged_out, &ack);
@@ -457,41 +548,78 @@ s_main (void)
     body.sent_at = summary.last_time;
     body.client_message_id = send.client_message_id;
     body.text = "hello, \xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80";
+    body.epoch = 2;
     s_write_msg (t, "text", &body.base);
+}
+
+//  A SignedCredential over a packed body, signed by key under label
+static void
+s_write_signed (const char *target, const char *name, rsakey_t *key, const char *label,
+                const ProtobufCMessage *body)
+{
+    uint8_t *packed, *sig, *out;
+    size_t packed_len, sig_len, len;
+    FUZZ_CHECK (wire_pack (body, &packed, &packed_len) == CHAT_OK);
+    FUZZ_CHECK (rsakey_sign_labelled (key, label, packed, packed_len, &sig, &sig_len)
+                == CHAT_OK);
+    Chat__SignedCredential signed_ = CHAT__SIGNED_CREDENTIAL__INIT;
+    signed_.body.data = packed;
+    signed_.body.len = packed_len;
+    signed_.signature.data = sig;
+    signed_.signature.len = sig_len;
+    FUZZ_CHECK (wire_pack (&signed_.base, &out, &len) == CHAT_OK);
+    s_write (target, name, out, len);
+    free (out);
+    free (packed);
+    free (sig);
 }
 
 static void
 s_credentials (void)
 {
-    uint8_t shared [SECRET_SHARED_SIZE];
-    memset (shared, FUZZ_SHARED_BYTE, sizeof shared);
-    credential_keys_t keys;
-    FUZZ_CHECK (credential_keys_derive (shared, &keys) == CHAT_OK);
+    rsakey_t *keyserver = fuzz_load_key (FUZZ_KEYSERVER_KEY);
+    rsakey_t *mainserver = fuzz_load_key (FUZZ_MAINSERVER_KEY);
     uint8_t fingerprint [32], conversation [CONVERSATION_ID_SIZE];
     memset (fingerprint, FUZZ_FINGERPRINT_BYTE, sizeof fingerprint);
     memset (conversation, FUZZ_CONVERSATION_BYTE, sizeof conversation);
 
-    uint8_t *token;
+    uint8_t *out;
     size_t len;
-    FUZZ_CHECK (credential_cert_issue (&keys, CREDENTIAL_REGISTERED, FUZZ_USERNAME,
-                                       fingerprint, FUZZ_NOW, &token, &len) == CHAT_OK);
-    s_write ("certificate", "registered", token, len);
-    s_write ("ticket", "certificate", token, len);
-    free (token);
-    FUZZ_CHECK (credential_cert_issue (&keys, CREDENTIAL_LOGGED_IN, FUZZ_USERNAME,
-                                       fingerprint, FUZZ_NOW, &token, &len) == CHAT_OK);
-    s_write ("certificate", "logged_in", token, len);
-    free (token);
-    FUZZ_CHECK (credential_cert_issue (&keys, CREDENTIAL_LOGGED_IN, FUZZ_USERNAME,
-                                       fingerprint, FUZZ_NOW - 1000, &token, &len) == CHAT_OK);
-    s_write ("certificate", "expired", token, len);
-    free (token);
-    FUZZ_CHECK (credential_ticket_issue (&keys, FUZZ_USERNAME, conversation,
-                                         fingerprint, FUZZ_NOW, &token, &len) == CHAT_OK);
-    s_write ("ticket", "ticket", token, len);
-    s_write ("certificate", "ticket", token, len);
-    free (token);
+    FUZZ_CHECK (credential_cert_issue (keyserver, CREDENTIAL_REGISTERED, FUZZ_USERNAME,
+                                       fingerprint, keyserver, FUZZ_NOW, &out, &len) == CHAT_OK);
+    s_write ("certificate", "registered", out, len);
+    s_write ("ticket", "certificate", out, len);
+    free (out);
+    FUZZ_CHECK (credential_cert_issue (keyserver, CREDENTIAL_LOGGED_IN, FUZZ_USERNAME,
+                                       fingerprint, mainserver, FUZZ_NOW, &out, &len) == CHAT_OK);
+    s_write ("certificate", "logged_in", out, len);
+    free (out);
+    FUZZ_CHECK (credential_cert_issue (keyserver, CREDENTIAL_LOGGED_IN, FUZZ_USERNAME,
+                                       fingerprint, keyserver, FUZZ_NOW - 1000, &out, &len)
+                == CHAT_OK);
+    s_write ("certificate", "expired", out, len);
+    free (out);
+    FUZZ_CHECK (credential_cert_issue (mainserver, CREDENTIAL_LOGGED_IN, FUZZ_USERNAME,
+                                       fingerprint, keyserver, FUZZ_NOW, &out, &len) == CHAT_OK);
+    s_write ("certificate", "wrong_signer", out, len);
+    free (out);
 
+    const char *members [] = { "alice", "bob", "carol" };
+    credential_ticket_t ticket = { { 0 }, 2, (char **) members, 3, (char *) FUZZ_USERNAME };
+    memcpy (ticket.conversation_id, conversation, sizeof conversation);
+    FUZZ_CHECK (credential_ticket_issue (mainserver, &ticket, fingerprint, FUZZ_NOW,
+                                         &out, &len) == CHAT_OK);
+    s_write ("ticket", "ticket", out, len);
+    s_write ("certificate", "ticket", out, len);
+    free (out);
+    FUZZ_CHECK (credential_ticket_issue (keyserver, &ticket, fingerprint, FUZZ_NOW,
+                                         &out, &len) == CHAT_OK);
+    s_write ("ticket", "wrong_signer", out, len);
+    free (out);
+
+    //  Bodies for the sign modes, and the same signed here
+    size_t der_len;
+    const uint8_t *der = rsakey_der (keyserver, &der_len);
     Chat__Certificate cert = CHAT__CERTIFICATE__INIT;
     cert.purpose = CHAT__CERTIFICATE_PURPOSE__PURPOSE_LOGGED_IN;
     cert.username = FUZZ_USERNAME;
@@ -499,28 +627,163 @@ s_credentials (void)
     cert.client_key_fingerprint.len = 32;
     cert.issued_at = FUZZ_NOW;
     cert.expires_at = FUZZ_NOW + CREDENTIAL_CERT_LIFETIME;
-    s_write_mode_msg ("certificate", "seal_logged_in", FUZZ_MODE_SEAL, &cert.base);
+    cert.identity_public_key.data = (uint8_t *) der;
+    cert.identity_public_key.len = der_len;
+    s_write_mode_msg ("certificate", "sign_logged_in", FUZZ_MODE_SEAL, &cert.base);
+    s_write_mode_msg ("certificate", "forge_logged_in", FUZZ_MODE_FORGE, &cert.base);
+    cert.expires_at = FUZZ_NOW + CREDENTIAL_CERT_LIFETIME + 1;
+    s_write_mode_msg ("certificate", "sign_too_long", FUZZ_MODE_SEAL, &cert.base);
     cert.username = "al ice";
-    s_write_mode_msg ("certificate", "seal_bad_name", FUZZ_MODE_SEAL, &cert.base);
+    s_write_mode_msg ("certificate", "sign_bad_name", FUZZ_MODE_SEAL, &cert.base);
     cert.username = FUZZ_USERNAME;
     cert.expires_at = INT64_MAX;
     cert.issued_at = INT64_MIN;
-    s_write_mode_msg ("certificate", "seal_forever", FUZZ_MODE_SEAL, &cert.base);
+    s_write_mode_msg ("certificate", "sign_forever", FUZZ_MODE_SEAL, &cert.base);
+    s_write_signed ("certificate", "signed_forever", keyserver, CREDENTIAL_CERT_LABEL,
+                    &cert.base);
+    cert.issued_at = FUZZ_NOW;
+    cert.expires_at = FUZZ_NOW + 10;
     cert.purpose = CHAT__CERTIFICATE_PURPOSE__PURPOSE_RESUME;
-    s_write_mode_msg ("certificate", "seal_resume", FUZZ_MODE_SEAL, &cert.base);
+    s_write_mode_msg ("certificate", "sign_resume", FUZZ_MODE_SEAL, &cert.base);
+    cert.purpose = CHAT__CERTIFICATE_PURPOSE__PURPOSE_REGISTERED;
+    cert.identity_public_key.len = der_len - 1;
+    s_write_mode_msg ("certificate", "sign_bad_identity", FUZZ_MODE_SEAL, &cert.base);
 
-    Chat__MembershipTicket ticket = CHAT__MEMBERSHIP_TICKET__INIT;
-    ticket.username = FUZZ_USERNAME;
-    ticket.conversation_id.data = conversation;
-    ticket.conversation_id.len = sizeof conversation;
-    ticket.client_key_fingerprint.data = fingerprint;
-    ticket.client_key_fingerprint.len = 32;
-    ticket.issued_at = FUZZ_NOW;
-    ticket.expires_at = FUZZ_NOW + CREDENTIAL_TICKET_LIFETIME;
-    s_write_mode_msg ("ticket", "seal_ticket", FUZZ_MODE_SEAL, &ticket.base);
-    ticket.conversation_id.len = 15;
-    s_write_mode_msg ("ticket", "seal_short_id", FUZZ_MODE_SEAL, &ticket.base);
-    credential_keys_wipe (&keys);
+    Chat__KeyTicket body = CHAT__KEY_TICKET__INIT;
+    body.conversation_id.data = conversation;
+    body.conversation_id.len = sizeof conversation;
+    body.epoch = 2;
+    body.members = (char **) members;
+    body.n_members = 3;
+    body.uploader = FUZZ_USERNAME;
+    body.client_key_fingerprint.data = fingerprint;
+    body.client_key_fingerprint.len = 32;
+    body.issued_at = FUZZ_NOW;
+    body.expires_at = FUZZ_NOW + CREDENTIAL_TICKET_LIFETIME;
+    s_write_mode_msg ("ticket", "sign_ticket", FUZZ_MODE_SEAL, &body.base);
+    s_write_mode_msg ("ticket", "forge_ticket", FUZZ_MODE_FORGE, &body.base);
+    body.conversation_id.len = 15;
+    s_write_mode_msg ("ticket", "sign_short_id", FUZZ_MODE_SEAL, &body.base);
+    body.conversation_id.len = sizeof conversation;
+    body.epoch = 0;
+    s_write_mode_msg ("ticket", "sign_epoch_0", FUZZ_MODE_SEAL, &body.base);
+    body.epoch = 2;
+    body.uploader = "bob";
+    s_write_mode_msg ("ticket", "sign_other_uploader", FUZZ_MODE_SEAL, &body.base);
+    body.uploader = FUZZ_USERNAME;
+    body.issued_at = INT64_MIN;
+    s_write_mode_msg ("ticket", "sign_from_ever", FUZZ_MODE_SEAL, &body.base);
+    rsakey_destroy (&keyserver);
+    rsakey_destroy (&mainserver);
+}
+
+//  Links for fuzz_statement: valid next links of every kind on the fixed
+//  chain, signed by alice or bob (whose keys are fixed) or left to the
+//  sign mode, and a few that break a rule
+static void
+s_statements (void)
+{
+    rsakey_t *alice = fuzz_load_key (FUZZ_ALICE_KEY);
+    rsakey_t *bob = fuzz_load_key (FUZZ_BOB_KEY);
+    chain_link_t links [2];
+    chain_t *chain = fuzz_chain_make (alice, bob, links);
+    const char *t = "statement";
+    Chat__SignedStatement view;
+    chain_link_view (&links [0], &view);
+    s_write_msg (t, "create", &view.base);      //  a CREATE on a chain that has one
+    chain_link_view (&links [1], &view);
+    s_write_msg (t, "replayed_head", &view.base);
+
+    struct { const char *name; int action; const char *actor; const char *subject;
+             const char *title; } changes [] = {
+        { "add_erin", CHAIN_ADD, "bob", "erin", NULL },
+        { "remove_carol", CHAIN_REMOVE, "alice", "carol", NULL },
+        { "leave_bob", CHAIN_LEAVE, "bob", NULL, NULL },
+        { "title", CHAIN_TITLE, "bob", NULL, "new title" },
+        { "admin_bob", CHAIN_ADMIN, "alice", "bob", NULL },
+        { "rekey", CHAIN_REKEY, "alice", NULL, NULL },
+    };
+    uint8_t check [32];
+    fuzz_chain_check (3, check);
+    for (size_t i = 0; i < sizeof changes / sizeof changes [0]; i++) {
+        rsakey_t *key = strcmp (changes [i].actor, "alice") == 0 ? alice : bob;
+        const char *subjects [1] = { changes [i].subject };
+        chain_link_t link;
+        FUZZ_CHECK (chain_make_change (chain, changes [i].action, changes [i].actor,
+                                       subjects, changes [i].subject ? 1 : 0,
+                                       changes [i].title,
+                                       changes [i].action == CHAIN_LEAVE ? NULL : check,
+                                       key, (int64_t) FUZZ_NOW * 1000 + 2, &link) == CHAT_OK);
+        chain_link_view (&link, &view);
+        s_write_msg (t, changes [i].name, &view.base);
+        char name [64];
+        snprintf (name, sizeof name, "sign_%s", changes [i].name);
+        s_write_mode (t, name, FUZZ_MODE_SEAL, link.statement, link.statement_len);
+        chain_link_free (&link);
+    }
+    //  What the rules refuse, for the sign mode: bob (no admin) removes
+    //  carol; a stale previous hash
+    chain_link_t link;
+    const char *carol [] = { "carol" };
+    FUZZ_CHECK (chain_make_change (chain, CHAIN_REMOVE, "alice", carol, 1, NULL, check, alice,
+                                   (int64_t) FUZZ_NOW * 1000 + 2, &link) == CHAT_OK);
+    Chat__MembershipStatement *st = chat__membership_statement__unpack (
+        NULL, link.statement_len, link.statement);
+    FUZZ_CHECK (st);
+    Chat__MembershipStatement copy = *st;
+    copy.actor = "bob";
+    s_write_mode_msg (t, "sign_remove_by_member", FUZZ_MODE_SEAL, &copy.base);
+    copy = *st;
+    uint8_t stale [32];
+    memset (stale, 0x77, sizeof stale);
+    copy.previous_hash.data = stale;
+    s_write_mode_msg (t, "sign_stale", FUZZ_MODE_SEAL, &copy.base);
+    chat__membership_statement__free_unpacked (st, NULL);
+    chain_link_free (&link);
+    chain_link_free (&links [0]);
+    chain_link_free (&links [1]);
+    chain_destroy (&chain);
+    rsakey_destroy (&alice);
+    rsakey_destroy (&bob);
+}
+
+//  Sealed identities for fuzz_identity: alice's, under the fixed
+//  SaltedPassword; and IdentitySecret bodies for its seal mode
+static void
+s_identities (void)
+{
+    rsakey_t *alice = fuzz_load_key (FUZZ_ALICE_KEY);
+    rsakey_t *bob = fuzz_load_key (FUZZ_BOB_KEY);
+    uint8_t salted [SCRAM_KEY_SIZE];
+    memset (salted, FUZZ_SALTED_BYTE, sizeof salted);
+    char *sealed;
+    FUZZ_CHECK (identity_seal (alice, FUZZ_USERNAME, salted, FUZZ_NOW, &sealed) == CHAT_OK);
+    s_write_str ("identity", "alice", sealed);
+    s_write ("identity", "truncated", sealed, strlen (sealed) / 2);
+    free (sealed);
+    FUZZ_CHECK (identity_seal (bob, FUZZ_USERNAME, salted, FUZZ_NOW, &sealed) == CHAT_OK);
+    s_write_str ("identity", "other_key", sealed);
+    free (sealed);
+    FUZZ_CHECK (identity_seal (alice, "ALICE", salted, FUZZ_NOW, &sealed) == CHAT_OK);
+    s_write_str ("identity", "upper_case", sealed);
+    free (sealed);
+    uint8_t *der;
+    size_t der_len;
+    FUZZ_CHECK (rsakey_private_der (alice, &der, &der_len) == CHAT_OK);
+    Chat__IdentitySecret secret = CHAT__IDENTITY_SECRET__INIT;
+    secret.username = FUZZ_USERNAME;
+    secret.private_key.data = der;
+    secret.private_key.len = der_len;
+    s_write_mode_msg ("identity", "seal_alice", FUZZ_MODE_SEAL, &secret.base);
+    secret.username = "mallory";
+    s_write_mode_msg ("identity", "seal_other_name", FUZZ_MODE_SEAL, &secret.base);
+    secret.username = FUZZ_USERNAME;
+    secret.private_key.len = der_len / 2;
+    s_write_mode_msg ("identity", "seal_cut_key", FUZZ_MODE_SEAL, &secret.base);
+    secret_wipe (der, der_len);
+    free (der);
+    rsakey_destroy (&alice);
+    rsakey_destroy (&bob);
 }
 
 static void
@@ -634,6 +897,8 @@ main (int argc, char *argv [])
     s_key_replies ();
     s_main ();
     s_credentials ();
+    s_statements ();
+    s_identities ();
     s_fernet ();
     s_scram ();
     s_beacons ();

@@ -18,17 +18,21 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
+#include "chain.h"
 #include "codec.h"
 #include "channel.h"
 #include "chaterror.h"
 #include "credential.h"
+#include "epochkey.h"
 #include "fernet.h"
+#include "identity.h"
 #include "keyserver.h"
 #include "mainserver.h"
 #include "rsakey.h"
 #include "scram.h"
 #include "secret.h"
 #include "testclient.h"
+#include "testkeys.h"
 #include "wire.h"
 
 //  A step of the test's own machinery that must work (not assert: the
@@ -330,11 +334,18 @@ typedef struct {
     rsakey_t *good_key;
     rsakey_t *mallory_key;
     rsakey_t *attacker_key;
+    rsakey_t *good_identity;            //  identity keys
+    rsakey_t *other_identity;
+    rsakey_t *mallory_identity;
+    rsakey_t *ks_own_key;               //  what a stolen data directory gives
+    rsakey_t *ms_own_key;
     //  The well-behaved client: its sessions, its conversation with
-    //  "other", that conversation's ticket and key
+    //  "other" (its CREATE link and ticket), epoch 1's key and good's
+    //  wrapped copy of it
     peer_t *good_ks;
     peer_t *good_ms;
     uint8_t conversation [CONVERSATION_ID_SIZE];
+    chain_link_t link;
     uint8_t *ticket;
     size_t ticket_len;
     uint8_t conversation_key [32];
@@ -362,10 +373,11 @@ s_copy (uint8_t **dest, size_t *dest_len, const ProtobufCBinaryData *src)
     *dest_len = src->len;
 }
 
-//  Register on the key server: the REGISTERED certificate (or NULL).
+//  Register on the key server with identity (a key pair): the REGISTERED
+//  certificate (or NULL).
 static int
 s_ks_register (peer_t *peer, const char *username, const char *password,
-               uint8_t **cert, size_t *cert_len)
+               rsakey_t *identity, uint8_t **cert, size_t *cert_len)
 {
     Chat__RegisterParamsRequest params = CHAT__REGISTER_PARAMS_REQUEST__INIT;
     params.username = (char *) username;
@@ -376,11 +388,14 @@ s_ks_register (peer_t *peer, const char *username, const char *password,
     int rc = s_key_call (peer, &request, &reply);
     if (rc != CHAT_OK)
         return rc;
-    uint8_t stored [SCRAM_KEY_SIZE], server [SCRAM_KEY_SIZE];
-    int ok = scram_make_verifier (password, reply->register_params->salt.data,
-                                  reply->register_params->salt.len,
-                                  reply->register_params->iterations, stored, server);
-    REQUIRE (ok == 0);
+    uint8_t salted [SCRAM_KEY_SIZE], stored [SCRAM_KEY_SIZE], server [SCRAM_KEY_SIZE];
+    char *sealed = NULL;
+    int ok = scram_salted_password (password, reply->register_params->salt.data,
+                                    reply->register_params->salt.len,
+                                    reply->register_params->iterations, salted) == 0
+          && scram_verifier_from_salted (salted, stored, server) == 0
+          && identity_seal (identity, username, salted, wire_now (), &sealed) == CHAT_OK;
+    REQUIRE (ok);
     Chat__RegisterRequest reg = CHAT__REGISTER_REQUEST__INIT;
     reg.username = (char *) username;
     reg.salt = reply->register_params->salt;
@@ -389,6 +404,10 @@ s_ks_register (peer_t *peer, const char *username, const char *password,
     reg.stored_key.len = sizeof stored;
     reg.server_key.data = server;
     reg.server_key.len = sizeof server;
+    reg.identity_public_key.data = (uint8_t *) rsakey_der (identity,
+                                                           &reg.identity_public_key.len);
+    reg.sealed_identity.data = (uint8_t *) sealed;
+    reg.sealed_identity.len = strlen (sealed);
     chat__key_request__init (&request);
     request.body_case = CHAT__KEY_REQUEST__BODY_REGISTER;
     request.register_ = &reg;
@@ -399,6 +418,8 @@ s_ks_register (peer_t *peer, const char *username, const char *password,
         s_copy (cert, cert_len, &done->registered->certificate);
     if (done)
         chat__key_reply__free_unpacked (done, NULL);
+    secret_wipe (salted, sizeof salted);
+    free (sealed);
     return rc;
 }
 
@@ -476,61 +497,109 @@ s_ms_cert (peer_t *peer, bool login, const uint8_t *cert, size_t cert_len)
     return s_main_call (peer, &request, NULL);
 }
 
-//  Create a conversation of the caller and others; id and ticket out.
-static int
-s_ms_create (peer_t *peer, const char *other, uint8_t id [CONVERSATION_ID_SIZE],
-             uint8_t **ticket, size_t *ticket_len)
+//  A signed CREATE of actor (identity key signer) and other; id out
+static void
+s_statement (const char *actor, const char *other, rsakey_t *signer,
+             uint8_t id [CONVERSATION_ID_SIZE], const uint8_t key [32], chain_link_t *link)
 {
-    char *members [] = { (char *) other };
+    int rc = secret_random (id, CONVERSATION_ID_SIZE);
+    REQUIRE (rc == 0);
+    uint8_t check [EPOCHKEY_CHECK_SIZE];
+    rc = epochkey_check_value (key, id, 1, check);
+    REQUIRE (rc == CHAT_OK);
+    const char *members [] = { actor, other };
+    rc = chain_make_create (id, actor, members, 2, false, NULL, check, signer,
+                            wire_now_ms (), link);
+    REQUIRE (rc == CHAT_OK);
+}
+
+//  Send a CREATE (link may be NULL: none); the ticket out when asked.
+static int
+s_ms_create_link (peer_t *peer, const chain_link_t *link, uint8_t **ticket,
+                  size_t *ticket_len)
+{
     Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
-    create.n_members = 1;
-    create.members = members;
+    Chat__SignedStatement view;
+    if (link) {
+        chain_link_view (link, &view);
+        create.statement = &view;
+    }
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
     request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
     request.create_conversation = &create;
     Chat__MainReply *reply = NULL;
     int rc = s_main_call (peer, &request, &reply);
-    if (rc == CHAT_OK) {
-        REQUIRE (reply->conversation->conversation_id.len == CONVERSATION_ID_SIZE);
-        memcpy (id, reply->conversation->conversation_id.data, CONVERSATION_ID_SIZE);
-        s_copy (ticket, ticket_len, &reply->conversation->ticket);
-    }
+    if (rc == CHAT_OK && ticket)
+        s_copy (ticket, ticket_len, &reply->created->ticket);
     if (reply)
         chat__main_reply__free_unpacked (reply, NULL);
     return rc;
 }
 
-//  Key server create-key or get-key; the key out when asked.
+//  A conversation of the caller (actor, with identity) and other; id and
+//  ticket out
 static int
-s_ks_key (peer_t *peer, bool create, const uint8_t *id, size_t id_len,
-          const uint8_t *ticket, size_t ticket_len, uint8_t key [32])
+s_ms_create (peer_t *peer, const char *actor, rsakey_t *identity, const char *other,
+             uint8_t id [CONVERSATION_ID_SIZE], uint8_t key [32], chain_link_t *link,
+             uint8_t **ticket, size_t *ticket_len)
 {
-    Chat__ConversationKeyRequest body = CHAT__CONVERSATION_KEY_REQUEST__INIT;
-    body.conversation_id.data = (uint8_t *) id;
-    body.conversation_id.len = id_len;
+    int rc = epochkey_generate (key);
+    REQUIRE (rc == CHAT_OK);
+    s_statement (actor, other, identity, id, key, link);
+    return s_ms_create_link (peer, link, ticket, ticket_len);
+}
+
+//  put_keys: one copy per name given, each the bytes of wrapped (len each)
+static int
+s_ks_put (peer_t *peer, const uint8_t *ticket, size_t ticket_len, const char *const *names,
+          size_t count, uint8_t *const *wrapped, const size_t *len)
+{
+    Chat__WrappedKey items [4], *item_ptrs [4];
+    REQUIRE (count <= 4);
+    for (size_t i = 0; i < count; i++) {
+        chat__wrapped_key__init (&items [i]);
+        items [i].username = (char *) names [i];
+        items [i].wrapped_key.data = wrapped [i];
+        items [i].wrapped_key.len = len [i];
+        item_ptrs [i] = &items [i];
+    }
+    Chat__PutKeysRequest body = CHAT__PUT_KEYS_REQUEST__INIT;
     body.ticket.data = (uint8_t *) ticket;
     body.ticket.len = ticket_len;
+    body.keys = item_ptrs;
+    body.n_keys = count;
     Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
-    request.body_case = create ? CHAT__KEY_REQUEST__BODY_CREATE_KEY
-                               : CHAT__KEY_REQUEST__BODY_GET_KEY;
-    if (create)
-        request.create_key = &body;
-    else
-        request.get_key = &body;
+    request.body_case = CHAT__KEY_REQUEST__BODY_PUT_KEYS;
+    request.put_keys = &body;
+    return s_key_call (peer, &request, NULL);
+}
+
+//  get_keys: CHAT_OK and how many copies came, or the code
+static int
+s_ks_get (peer_t *peer, const uint8_t *id, size_t id_len, size_t *count,
+          Chat__KeyReply **reply_p)
+{
+    Chat__GetKeysRequest body = CHAT__GET_KEYS_REQUEST__INIT;
+    body.conversation_id.data = (uint8_t *) id;
+    body.conversation_id.len = id_len;
+    Chat__KeyRequest request = CHAT__KEY_REQUEST__INIT;
+    request.body_case = CHAT__KEY_REQUEST__BODY_GET_KEYS;
+    request.get_keys = &body;
     Chat__KeyReply *reply = NULL;
     int rc = s_key_call (peer, &request, &reply);
-    if (rc == CHAT_OK && key) {
-        REQUIRE (reply->conversation_key->key.len == 32);
-        memcpy (key, reply->conversation_key->key.data, 32);
-    }
+    if (count)
+        *count = rc == CHAT_OK? reply->epoch_keys->n_keys: 0;
+    if (reply_p)
+        *reply_p = reply;
+    else
     if (reply)
         chat__key_reply__free_unpacked (reply, NULL);
     return rc;
 }
 
-//  The well-behaved client's round trip on both servers: get-members on
-//  the main server (a fresh ticket), get-key with it on the key server,
-//  which must give the conversation's key.
+//  The well-behaved client's round trip on both servers: get-members and
+//  a fresh key ticket on the main server, its own copy of epoch 1's key on
+//  the key server, which must open to the key.
 static bool
 s_healthy (world_t *world, char *why, size_t why_size)
 {
@@ -540,23 +609,38 @@ s_healthy (world_t *world, char *why, size_t why_size)
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
     request.body_case = CHAT__MAIN_REQUEST__BODY_GET_MEMBERS;
     request.get_members = &members;
-    Chat__MainReply *reply = NULL;
-    int rc = s_main_call (world->good_ms, &request, &reply);
+    int rc = s_main_call (world->good_ms, &request, NULL);
     if (rc != CHAT_OK) {
         snprintf (why, why_size, "good client: main server get-members %s", chat_errname (rc));
         return false;
     }
-    s_copy (&world->ticket, &world->ticket_len, &reply->members->ticket);
-    chat__main_reply__free_unpacked (reply, NULL);
-    uint8_t key [32];
-    rc = s_ks_key (world->good_ks, false, world->conversation, CONVERSATION_ID_SIZE,
-                   world->ticket, world->ticket_len, key);
+    Chat__KeyTicketRequest ticket = CHAT__KEY_TICKET_REQUEST__INIT;
+    ticket.conversation_id = members.conversation_id;
+    ticket.epoch = 1;
+    chat__main_request__init (&request);
+    request.body_case = CHAT__MAIN_REQUEST__BODY_KEY_TICKET;
+    request.key_ticket = &ticket;
+    rc = s_main_call (world->good_ms, &request, NULL);
     if (rc != CHAT_OK) {
-        snprintf (why, why_size, "good client: key server get-key %s", chat_errname (rc));
+        snprintf (why, why_size, "good client: main server key-ticket %s", chat_errname (rc));
         return false;
     }
-    if (memcmp (key, world->conversation_key, 32) != 0) {
-        snprintf (why, why_size, "good client: key server gave another key");
+    Chat__KeyReply *reply = NULL;
+    rc = s_ks_get (world->good_ks, world->conversation, CONVERSATION_ID_SIZE, NULL, &reply);
+    if (rc != CHAT_OK) {
+        snprintf (why, why_size, "good client: key server get-keys %s", chat_errname (rc));
+        return false;
+    }
+    uint8_t key [32];
+    bool opened = reply->epoch_keys->n_keys == 1
+               && epochkey_unwrap (world->good_identity,
+                                   reply->epoch_keys->keys [0]->wrapped_key.data,
+                                   reply->epoch_keys->keys [0]->wrapped_key.len,
+                                   key) == CHAT_OK
+               && memcmp (key, world->conversation_key, 32) == 0;
+    chat__key_reply__free_unpacked (reply, NULL);
+    if (!opened) {
+        snprintf (why, why_size, "good client: its copy of the key is gone or changed");
         return false;
     }
     return true;
@@ -662,6 +746,17 @@ s_setup_fail (const char *what, int rc)
     exit (1);
 }
 
+//  Load a server's own key from its data directory, as a thief would
+static rsakey_t *
+s_own_key (const char *dir)
+{
+    char *path = zsys_sprintf ("%s/server.key", dir);
+    rsakey_t *key = rsakey_load (path);
+    REQUIRE (key);
+    zstr_free (&path);
+    return key;
+}
+
 static world_t *
 world_new (void)
 {
@@ -675,10 +770,19 @@ world_new (void)
     }
     char *ks_dir = zsys_sprintf ("%s/ks", world->dir);
     char *ms_dir = zsys_sprintf ("%s/ms", world->dir);
-    char *secret = zsys_sprintf ("%s/ks/%s", world->dir, KEYSERVER_SECRET);
+    //  Each server's public key file, copied to the other as an operator
+    //  would: made first, then each server starts with the other's
+    char error [256];
+    int rc = keyserver_prepare (ks_dir);
+    REQUIRE (rc == 0);
+    rc = mainserver_prepare (ms_dir, error, sizeof error);
+    REQUIRE (rc == 0);
+    char *ks_public = zsys_sprintf ("%s/%s", ks_dir, KEYSERVER_PUBLIC_FILE);
+    char *ms_public = zsys_sprintf ("%s/%s", ms_dir, MAINSERVER_PUBLIC_FILE);
 
     world->keyserver = zactor_new (keyserver_actor, NULL);
     zstr_sendx (world->keyserver, "DATA", ks_dir, NULL);
+    zstr_sendx (world->keyserver, "MAINSERVER-KEY", ms_public, NULL);
     zstr_sendx (world->keyserver, "ITERATIONS", "4096", NULL);
     char *reply = s_actor_ask (world->keyserver, "START", NULL);
     zstr_free (&reply);
@@ -687,15 +791,18 @@ world_new (void)
     world->mainserver = zactor_new (mainserver_actor, NULL);
     reply = s_actor_ask (world->mainserver, "DATA", ms_dir);
     zstr_free (&reply);
-    reply = s_actor_ask (world->mainserver, "SHARED-SECRET", secret);
+    reply = s_actor_ask (world->mainserver, "KEYSERVER-KEY", ks_public);
     zstr_free (&reply);
     reply = s_actor_ask (world->mainserver, "START", NULL);
     zstr_free (&reply);
     world->ms_endpoint = s_actor_ask (world->mainserver, "BIND", "tcp://127.0.0.1:*");
     world->push_endpoint = s_actor_ask (world->mainserver, "PUSH-BIND", "tcp://127.0.0.1:*");
+    world->ks_own_key = s_own_key (ks_dir);
+    world->ms_own_key = s_own_key (ms_dir);
     zstr_free (&ks_dir);
     zstr_free (&ms_dir);
-    zstr_free (&secret);
+    zstr_free (&ks_public);
+    zstr_free (&ms_public);
 
     world->ks.name = "keyserver";
     world->ks.endpoint = world->ks_endpoint;
@@ -704,11 +811,13 @@ world_new (void)
     world->ms.endpoint = world->ms_endpoint;
     world->ms.is_key = false;
 
-    world->good_key = rsakey_generate (2048);
-    world->mallory_key = rsakey_generate (2048);
-    world->attacker_key = rsakey_generate (2048);
-    rsakey_t *other_key = rsakey_generate (2048);
-    REQUIRE (world->good_key && world->mallory_key && world->attacker_key && other_key);
+    world->good_key = testkeys_key (0);
+    world->mallory_key = testkeys_key (1);
+    world->attacker_key = testkeys_key (2);
+    rsakey_t *other_key = testkeys_key (3);
+    world->good_identity = testkeys_key (4);
+    world->other_identity = testkeys_key (5);
+    world->mallory_identity = testkeys_key (6);
 
     //  good, other and mallory register on both servers and log in
     world->good_ks = peer_open (world->ks_endpoint, world->good_key);
@@ -720,8 +829,7 @@ world_new (void)
 
     uint8_t *cert = NULL, *login = NULL;
     size_t cert_len = 0, login_len = 0;
-    int rc;
-    if ((rc = s_ks_register (world->good_ks, "good", PASSWORD,
+    if ((rc = s_ks_register (world->good_ks, "good", PASSWORD, world->good_identity,
                              &world->good_register_cert, &world->good_register_cert_len)))
         s_setup_fail ("register good", rc);
     if ((rc = s_ks_login (world->good_ks, "good", PASSWORD,
@@ -734,10 +842,12 @@ world_new (void)
                          world->good_login_cert_len)))
         s_setup_fail ("good on the main server", rc);
 
-    if ((rc = s_ks_register (other_ks, "other", PASSWORD, &cert, &cert_len))
+    if ((rc = s_ks_register (other_ks, "other", PASSWORD, world->other_identity,
+                             &cert, &cert_len))
     ||  (rc = s_ms_cert (other_ms, false, cert, cert_len)))
         s_setup_fail ("register other", rc);
-    if ((rc = s_ks_register (world->mallory_ks, "mallory", PASSWORD, &cert, &cert_len))
+    if ((rc = s_ks_register (world->mallory_ks, "mallory", PASSWORD, world->mallory_identity,
+                             &cert, &cert_len))
     ||  (rc = s_ks_login (world->mallory_ks, "mallory", PASSWORD, &login, &login_len,
                           NULL, NULL))
     ||  (rc = s_ms_cert (world->mallory_ms, false, cert, cert_len))
@@ -746,19 +856,36 @@ world_new (void)
     free (cert);
     free (login);
 
-    if ((rc = s_ms_create (world->good_ms, "other", world->conversation,
+    //  good's conversation with other: the signed CREATE, then epoch 1's
+    //  key wrapped for both and stored with the ticket
+    if ((rc = s_ms_create (world->good_ms, "good", world->good_identity, "other",
+                           world->conversation, world->conversation_key, &world->link,
                            &world->ticket, &world->ticket_len)))
         s_setup_fail ("good creates a conversation", rc);
-    if ((rc = s_ks_key (world->good_ks, true, world->conversation, CONVERSATION_ID_SIZE,
-                        world->ticket, world->ticket_len, world->conversation_key)))
-        s_setup_fail ("good creates its key", rc);
-    if ((rc = s_ms_create (world->mallory_ms, "good", world->mallory_conversation,
+    uint8_t *wrapped [2];
+    size_t wrapped_len [2];
+    rc = epochkey_wrap (world->good_identity, world->conversation_key, &wrapped [0],
+                        &wrapped_len [0]);
+    REQUIRE (rc == CHAT_OK);
+    rc = epochkey_wrap (world->other_identity, world->conversation_key, &wrapped [1],
+                        &wrapped_len [1]);
+    REQUIRE (rc == CHAT_OK);
+    const char *names [] = { "good", "other" };
+    if ((rc = s_ks_put (world->good_ks, world->ticket, world->ticket_len, names, 2,
+                        wrapped, wrapped_len)))
+        s_setup_fail ("good stores the wrapped keys", rc);
+    free (wrapped [0]);
+    free (wrapped [1]);
+    uint8_t mallory_key [32];
+    chain_link_t mallory_link;
+    if ((rc = s_ms_create (world->mallory_ms, "mallory", world->mallory_identity, "good",
+                           world->mallory_conversation, mallory_key, &mallory_link,
                            &world->mallory_ticket, &world->mallory_ticket_len)))
         s_setup_fail ("mallory creates a conversation", rc);
+    chain_link_free (&mallory_link);
 
     peer_destroy (&other_ks);
     peer_destroy (&other_ms);
-    rsakey_destroy (&other_key);
     char why [160];
     if (!s_healthy (world, why, sizeof why)) {
         fprintf (stderr, "hostile: setup: %s\n", why);
@@ -782,9 +909,9 @@ world_destroy (world_t **world_p)
     zstr_free (&world->ks_endpoint);
     zstr_free (&world->ms_endpoint);
     zstr_free (&world->push_endpoint);
-    rsakey_destroy (&world->good_key);
-    rsakey_destroy (&world->mallory_key);
-    rsakey_destroy (&world->attacker_key);
+    rsakey_destroy (&world->ks_own_key);
+    rsakey_destroy (&world->ms_own_key);
+    chain_link_free (&world->link);
     free (world->ticket);
     free (world->good_login_cert);
     free (world->good_register_cert);
@@ -798,6 +925,7 @@ world_destroy (world_t **world_p)
     rmdir (world->dir);
     free (world);
     *world_p = NULL;
+    testkeys_free ();
 }
 
 //  ---------------------------------------------------------------- channel layer
@@ -901,8 +1029,10 @@ s_costly_key_der (size_t *len)
 static void
 s_handshake_cases (world_t *world, const target_t *target)
 {
-    s_bad_hello (world, target, "hello: protocol version 2", CHAT_ERR_BAD_VERSION,
-                 2, NULL, 0, CHANNEL_NONCE_SIZE);
+    s_bad_hello (world, target, "hello: protocol version 1", CHAT_ERR_BAD_VERSION,
+                 1, NULL, 0, CHANNEL_NONCE_SIZE);
+    s_bad_hello (world, target, "hello: protocol version 3", CHAT_ERR_BAD_VERSION,
+                 3, NULL, 0, CHANNEL_NONCE_SIZE);
     s_bad_hello (world, target, "hello: protocol version 0 (missing)", CHAT_ERR_BAD_VERSION,
                  0, NULL, 0, CHANNEL_NONCE_SIZE);
     s_bad_hello (world, target, "hello: 8-byte nonce", CHAT_ERR_MALFORMED,
@@ -1280,24 +1410,78 @@ s_ks_simple (peer_t *peer, Chat__KeyRequest__BodyCase body_case, void *body)
     return s_key_call (peer, &request, NULL);
 }
 
+//  An RSA public key (DER) of bits and exponent, made here: rsakey makes
+//  only what the protocol allows
+static uint8_t *
+s_rsa_der (int bits, unsigned long exponent, size_t *len)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id (EVP_PKEY_RSA, NULL);
+    BIGNUM *e = BN_new ();
+    EVP_PKEY *pkey = NULL;
+    int ok = ctx && e && BN_set_word (e, exponent) && EVP_PKEY_keygen_init (ctx) > 0
+          && EVP_PKEY_CTX_set_rsa_keygen_bits (ctx, bits) > 0
+          && EVP_PKEY_CTX_set1_rsa_keygen_pubexp (ctx, e) > 0
+          && EVP_PKEY_keygen (ctx, &pkey) > 0;
+    REQUIRE (ok);
+    uint8_t *der = s_pkey_der (pkey, len);
+    EVP_PKEY_free (pkey);
+    BN_free (e);
+    EVP_PKEY_CTX_free (ctx);
+    return der;
+}
+
+//  A key ticket of the attacker's own making, signed with key
+static void
+s_forged_ticket (rsakey_t *key, const uint8_t *conversation, const char *uploader,
+                 rsakey_t *client_key, uint8_t **ticket, size_t *len)
+{
+    const char *members [] = { "good", "other" };
+    credential_ticket_t body;
+    memcpy (body.conversation_id, conversation, CONVERSATION_ID_SIZE);
+    body.epoch = 2;
+    body.members = (char **) members;
+    body.member_count = 2;
+    body.uploader = (char *) uploader;
+    int rc = credential_ticket_issue (key, &body, rsakey_fingerprint (client_key),
+                                      wire_now (), ticket, len);
+    REQUIRE (rc == CHAT_OK);
+}
+
 static void
 s_keyserver_cases (world_t *world)
 {
     const target_t *ks = &world->ks;
     peer_t *peer = peer_open (ks->endpoint, world->attacker_key);
+    uint8_t bytes [2][256];
+    memset (bytes, 0x5a, sizeof bytes);
+    uint8_t *wrapped [] = { bytes [0], bytes [1] };
+    size_t wrapped_len [] = { 256, 256 };
+    const char *both [] = { "good", "other" };
 
     //  Requests out of order, before any login
     Chat__LoginFinish finish = CHAT__LOGIN_FINISH__INIT;
     finish.client_final = "c=biws,r=abc,p=AAAA";
     s_expect (world, ks, "login_finish before login_start", CHAT_ERR_OUT_OF_ORDER,
               s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_LOGIN_FINISH, &finish));
-    s_expect (world, ks, "get_key before login (good's real ticket)", CHAT_ERR_NOT_LOGGED_IN,
-              s_ks_key (peer, false, world->conversation, CONVERSATION_ID_SIZE,
-                        world->ticket, world->ticket_len, NULL));
-    s_expect (world, ks, "create_key before login", CHAT_ERR_NOT_LOGGED_IN,
-              s_ks_key (peer, true, world->conversation, CONVERSATION_ID_SIZE,
-                        world->ticket, world->ticket_len, NULL));
+    s_expect (world, ks, "get_keys before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ks_get (peer, world->conversation, CONVERSATION_ID_SIZE, NULL, NULL));
+    s_expect (world, ks, "put_keys before login (good's real ticket)", CHAT_ERR_NOT_LOGGED_IN,
+              s_ks_put (peer, world->ticket, world->ticket_len, both, 2, wrapped,
+                        wrapped_len));
+    Chat__GetIdentitiesRequest identities = CHAT__GET_IDENTITIES_REQUEST__INIT;
+    char *good_name [] = { "good" };
+    identities.usernames = good_name;
+    identities.n_usernames = 1;
+    s_expect (world, ks, "get_identities before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_GET_IDENTITIES, &identities));
     Chat__LoginStart start = CHAT__LOGIN_START__INIT;
+    start.client_first = "n,,n=good,r=abcdefghijkl";
+    s_expect (world, ks, "password_start before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_PASSWORD_START, &start));
+    Chat__PasswordFinish pw_finish = CHAT__PASSWORD_FINISH__INIT;
+    pw_finish.client_final = "c=biws,r=abc,p=AAAA";
+    s_expect (world, ks, "password_finish before password_start", CHAT_ERR_OUT_OF_ORDER,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_PASSWORD_FINISH, &pw_finish));
     start.client_first = "hello";
     s_expect (world, ks, "login_start with garbage client-first", CHAT_ERR_MALFORMED,
               s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_LOGIN_START, &start));
@@ -1313,7 +1497,7 @@ s_keyserver_cases (world_t *world)
     //  A whole login with a wrong password, for a user of its own
     uint8_t *cert = NULL;
     size_t cert_len = 0;
-    int rc = s_ks_register (peer, "victim", PASSWORD, &cert, &cert_len);
+    int rc = s_ks_register (peer, "victim", PASSWORD, world->attacker_key, &cert, &cert_len);
     REQUIRE (rc == CHAT_OK);
     free (cert);
     cert = NULL;
@@ -1328,12 +1512,19 @@ s_keyserver_cases (world_t *world)
     s_expect (world, ks, "register_params for 'bad name!'", CHAT_ERR_INVALID_USERNAME,
               s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS, &params));
     s_expect (world, ks, "register 'good' again", CHAT_ERR_USERNAME_TAKEN,
-              s_ks_register (peer, "good", "other password", NULL, NULL));
+              s_ks_register (peer, "good", "other password", world->attacker_key,
+                             NULL, NULL));
     s_expect (world, ks, "register 'GOOD' (case differs)", CHAT_ERR_USERNAME_TAKEN,
-              s_ks_register (peer, "GOOD", "other password", NULL, NULL));
+              s_ks_register (peer, "GOOD", "other password", world->attacker_key,
+                             NULL, NULL));
     uint8_t salt [16], stored [31];
     memset (salt, 1, sizeof salt);
     memset (stored, 2, sizeof stored);
+    char *sealed = NULL;
+    uint8_t seal_key [FERNET_KEY_SIZE];
+    fernet_key_generate (seal_key);
+    rc = fernet_encrypt (seal_key, (const uint8_t *) "identity", 8, wire_now (), &sealed);
+    REQUIRE (rc == CHAT_OK);
     Chat__RegisterRequest reg = CHAT__REGISTER_REQUEST__INIT;
     reg.username = "shortkey";
     reg.salt.data = salt;
@@ -1343,6 +1534,10 @@ s_keyserver_cases (world_t *world)
     reg.stored_key.len = sizeof stored;
     reg.server_key.data = stored;
     reg.server_key.len = sizeof stored;
+    reg.identity_public_key.data = (uint8_t *) rsakey_der (world->attacker_key,
+                                                           &reg.identity_public_key.len);
+    reg.sealed_identity.data = (uint8_t *) sealed;
+    reg.sealed_identity.len = strlen (sealed);
     s_expect (world, ks, "register with 31-byte verifiers", CHAT_ERR_BAD_REQUEST,
               s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
     uint8_t full [32];
@@ -1353,9 +1548,39 @@ s_keyserver_cases (world_t *world)
     s_expect (world, ks, "register with 1 PBKDF2 iteration", CHAT_ERR_BAD_REQUEST,
               s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
     reg.iterations = 4096;
+    reg.sealed_identity.len = 0;
+    s_expect (world, ks, "register without a sealed identity", CHAT_ERR_BAD_REQUEST,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
+    char *huge_sealed = (char *) malloc (8193);
+    memset (huge_sealed, 'A', 8193);
+    reg.sealed_identity.data = (uint8_t *) huge_sealed;
+    reg.sealed_identity.len = 8193;
+    s_expect (world, ks, "register with an 8193-byte sealed identity", CHAT_ERR_BAD_REQUEST,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
+    free (huge_sealed);
+    reg.sealed_identity.data = (uint8_t *) sealed;
+    reg.sealed_identity.len = strlen (sealed);
+    size_t der_len = 0;
+    uint8_t *der = s_rsa_der (1024, 65537, &der_len);
+    reg.identity_public_key.data = der;
+    reg.identity_public_key.len = der_len;
+    s_expect (world, ks, "register with an RSA 1024 identity", CHAT_ERR_BAD_KEY,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
+    free (der);
+    der = s_rsa_der (2048, 3, &der_len);
+    reg.identity_public_key.data = der;
+    reg.identity_public_key.len = der_len;
+    s_expect (world, ks, "register with an identity of exponent 3", CHAT_ERR_BAD_KEY,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
+    free (der);
+    reg.identity_public_key.data = (uint8_t *) "identity";
+    reg.identity_public_key.len = 8;
+    s_expect (world, ks, "register with 8 bytes as identity key", CHAT_ERR_BAD_KEY,
+              s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
     reg.username = "";
     s_expect (world, ks, "register with an empty username", CHAT_ERR_INVALID_USERNAME,
               s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_REGISTER, &reg));
+    free (sealed);
 
     //  Resume tokens: junk, good's lifted onto another key, a certificate
     Chat__ResumeRequest resume = CHAT__RESUME_REQUEST__INIT;
@@ -1373,36 +1598,87 @@ s_keyserver_cases (world_t *world)
               s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_RESUME, &resume));
     peer_destroy (&peer);
 
-    //  Tickets, from mallory's logged-in session
+    //  Tickets and keys, from mallory's logged-in session
     peer_t *mallory = world->mallory_ks;
-    s_expect (world, ks, "get_key with good's ticket (other user and key)", CHAT_ERR_BAD_TICKET,
-              s_ks_key (mallory, false, world->conversation, CONVERSATION_ID_SIZE,
-                        world->ticket, world->ticket_len, NULL));
-    s_expect (world, ks, "get_key for good's conversation, own ticket of another",
+    s_expect (world, ks, "put_keys with good's ticket (other user and key)", CHAT_ERR_BAD_TICKET,
+              s_ks_put (mallory, world->ticket, world->ticket_len, both, 2, wrapped,
+                        wrapped_len));
+    uint8_t *forged = NULL;
+    size_t forged_len = 0;
+    s_forged_ticket (world->ks_own_key, world->conversation, "mallory", world->mallory_key,
+                     &forged, &forged_len);
+    s_expect (world, ks, "put_keys, ticket signed with the key server's own key",
               CHAT_ERR_BAD_TICKET,
-              s_ks_key (mallory, false, world->conversation, CONVERSATION_ID_SIZE,
-                        world->mallory_ticket, world->mallory_ticket_len, NULL));
-    s_expect (world, ks, "create_key for good's conversation, own ticket of another",
+              s_ks_put (mallory, forged, forged_len, both, 2, wrapped, wrapped_len));
+    free (forged);
+    s_forged_ticket (world->attacker_key, world->conversation, "mallory",
+                     world->mallory_key, &forged, &forged_len);
+    s_expect (world, ks, "put_keys, ticket signed by a stranger", CHAT_ERR_BAD_TICKET,
+              s_ks_put (mallory, forged, forged_len, both, 2, wrapped, wrapped_len));
+    free (forged);
+    uint8_t random [120];
+    secret_random (random, sizeof random);
+    s_expect (world, ks, "put_keys with 120 random bytes as ticket", CHAT_ERR_BAD_TICKET,
+              s_ks_put (mallory, random, sizeof random, both, 2, wrapped, wrapped_len));
+    s_expect (world, ks, "put_keys with an empty ticket", CHAT_ERR_BAD_TICKET,
+              s_ks_put (mallory, (const uint8_t *) "", 0, both, 2, wrapped, wrapped_len));
+    s_expect (world, ks, "put_keys with good's login certificate as ticket",
               CHAT_ERR_BAD_TICKET,
-              s_ks_key (mallory, true, world->conversation, CONVERSATION_ID_SIZE,
-                        world->mallory_ticket, world->mallory_ticket_len, NULL));
-    uint8_t forged [120];
-    secret_random (forged, sizeof forged);
-    s_expect (world, ks, "get_key with 120 random bytes as ticket", CHAT_ERR_BAD_TICKET,
-              s_ks_key (mallory, false, world->mallory_conversation, CONVERSATION_ID_SIZE,
-                        forged, sizeof forged, NULL));
-    s_expect (world, ks, "get_key with an empty ticket", CHAT_ERR_BAD_TICKET,
-              s_ks_key (mallory, false, world->mallory_conversation, CONVERSATION_ID_SIZE,
-                        (const uint8_t *) "", 0, NULL));
-    s_expect (world, ks, "get_key with good's login certificate as ticket", CHAT_ERR_BAD_TICKET,
-              s_ks_key (mallory, false, world->mallory_conversation, CONVERSATION_ID_SIZE,
-                        world->good_login_cert, world->good_login_cert_len, NULL));
-    s_expect (world, ks, "get_key with a 15-byte conversation id", CHAT_ERR_BAD_REQUEST,
-              s_ks_key (mallory, false, world->mallory_conversation, CONVERSATION_ID_SIZE - 1,
-                        world->mallory_ticket, world->mallory_ticket_len, NULL));
-    s_expect (world, ks, "get_key with a valid ticket, no key made yet", CHAT_ERR_NOT_FOUND,
-              s_ks_key (mallory, false, world->mallory_conversation, CONVERSATION_ID_SIZE,
-                        world->mallory_ticket, world->mallory_ticket_len, NULL));
+              s_ks_put (mallory, world->good_login_cert, world->good_login_cert_len, both, 2,
+                        wrapped, wrapped_len));
+    const char *not_members [] = { "mallory", "other" };
+    s_expect (world, ks, "put_keys, own ticket, a set for other names", CHAT_ERR_BAD_REQUEST,
+              s_ks_put (mallory, world->mallory_ticket, world->mallory_ticket_len,
+                        not_members, 2, wrapped, wrapped_len));
+    const char *twice [] = { "mallory", "MALLORY" };
+    s_expect (world, ks, "put_keys, own ticket, one member twice", CHAT_ERR_BAD_REQUEST,
+              s_ks_put (mallory, world->mallory_ticket, world->mallory_ticket_len,
+                        twice, 2, wrapped, wrapped_len));
+    size_t short_len [] = { 100, 256 };
+    const char *own [] = { "mallory", "good" };
+    s_expect (world, ks, "put_keys, own ticket, a 100-byte wrapped key", CHAT_ERR_BAD_REQUEST,
+              s_ks_put (mallory, world->mallory_ticket, world->mallory_ticket_len,
+                        own, 2, wrapped, short_len));
+    size_t count = 99;
+    rc = s_ks_get (mallory, world->conversation, CONVERSATION_ID_SIZE, &count, NULL);
+    s_record (world, ks, "get_keys for good's conversation", "OK, no copy",
+              rc == CHAT_OK && count == 0, "%s, %zu copies", s_code_name (rc), count);
+    s_expect (world, ks, "get_keys with a 15-byte conversation id", CHAT_ERR_BAD_REQUEST,
+              s_ks_get (mallory, world->conversation, CONVERSATION_ID_SIZE - 1, NULL, NULL));
+    //  good's epoch 1 has its set: nobody stores another
+    uint8_t *ticket = NULL;
+    size_t ticket_len = 0;
+    Chat__KeyTicketRequest ticket_request = CHAT__KEY_TICKET_REQUEST__INIT;
+    ticket_request.conversation_id.data = world->conversation;
+    ticket_request.conversation_id.len = CONVERSATION_ID_SIZE;
+    ticket_request.epoch = 1;
+    Chat__MainRequest main_request = CHAT__MAIN_REQUEST__INIT;
+    main_request.body_case = CHAT__MAIN_REQUEST__BODY_KEY_TICKET;
+    main_request.key_ticket = &ticket_request;
+    Chat__MainReply *main_reply = NULL;
+    rc = s_main_call (world->good_ms, &main_request, &main_reply);
+    REQUIRE (rc == CHAT_OK);
+    s_copy (&ticket, &ticket_len, &main_reply->key_ticket->ticket);
+    chat__main_reply__free_unpacked (main_reply, NULL);
+    s_expect (world, ks, "put_keys, a second set for good's epoch 1", CHAT_ERR_KEY_EXISTS,
+              s_ks_put (world->good_ks, ticket, ticket_len, both, 2, wrapped, wrapped_len));
+    free (ticket);
+    //  The key directory: no more than 256 names, at least one
+    enum { MANY = 257 };
+    char *many [MANY];
+    for (int i = 0; i < MANY; i++)
+        many [i] = "good";
+    identities.usernames = many;
+    identities.n_usernames = MANY;
+    s_expect (world, ks, "get_identities of 257 names", CHAT_ERR_BAD_REQUEST,
+              s_ks_simple (mallory, CHAT__KEY_REQUEST__BODY_GET_IDENTITIES, &identities));
+    identities.n_usernames = 0;
+    s_expect (world, ks, "get_identities of no name", CHAT_ERR_BAD_REQUEST,
+              s_ks_simple (mallory, CHAT__KEY_REQUEST__BODY_GET_IDENTITIES, &identities));
+    //  A password change for another user
+    start.client_first = "n,,n=good,r=abcdefghijkl";
+    s_expect (world, ks, "password_start naming another user", CHAT_ERR_BAD_REQUEST,
+              s_ks_simple (mallory, CHAT__KEY_REQUEST__BODY_PASSWORD_START, &start));
 
     //  good's password on another client key: good's ticket is still bound
     //  to the key it was issued to
@@ -1410,14 +1686,13 @@ s_keyserver_cases (world_t *world)
     rc = s_ks_login (peer, "good", PASSWORD, NULL, NULL, NULL, NULL);
     REQUIRE (rc == CHAT_OK);
     s_expect (world, ks, "good on another key presents good's ticket", CHAT_ERR_BAD_TICKET,
-              s_ks_key (peer, false, world->conversation, CONVERSATION_ID_SIZE,
-                        world->ticket, world->ticket_len, NULL));
+              s_ks_put (peer, world->ticket, world->ticket_len, both, 2, wrapped,
+                        wrapped_len));
     Chat__LogoutRequest logout = CHAT__LOGOUT_REQUEST__INIT;
     rc = s_ks_simple (peer, CHAT__KEY_REQUEST__BODY_LOGOUT, &logout);
-    s_expect (world, ks, "get_key after logout", CHAT_ERR_NOT_LOGGED_IN,
+    s_expect (world, ks, "get_keys after logout", CHAT_ERR_NOT_LOGGED_IN,
               rc != CHAT_OK ? rc
-              : s_ks_key (peer, false, world->conversation, CONVERSATION_ID_SIZE,
-                          world->ticket, world->ticket_len, NULL));
+              : s_ks_get (peer, world->conversation, CONVERSATION_ID_SIZE, NULL, NULL));
     peer_destroy (&peer);
 }
 
@@ -1434,7 +1709,7 @@ s_ms_simple (peer_t *peer, Chat__MainRequest__BodyCase body_case, void *body)
 
 static int
 s_ms_send (peer_t *peer, const uint8_t *id, size_t id_len, const char *token,
-           size_t message_id_len)
+           size_t message_id_len, uint64_t epoch)
 {
     uint8_t message_id [16];
     secret_random (message_id, sizeof message_id);
@@ -1444,7 +1719,19 @@ s_ms_send (peer_t *peer, const uint8_t *id, size_t id_len, const char *token,
     send.client_message_id.data = message_id;
     send.client_message_id.len = message_id_len;
     send.token = (char *) token;
+    send.epoch = epoch;
     return s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE, &send);
+}
+
+//  A LOGGED_IN (or REGISTERED) certificate for name on client_key, naming
+//  identity, signed with key
+static void
+s_forged_cert (rsakey_t *key, int purpose, const char *name, rsakey_t *client_key,
+               rsakey_t *identity, uint8_t **cert, size_t *len)
+{
+    int rc = credential_cert_issue (key, purpose, name, rsakey_fingerprint (client_key),
+                                    identity, wire_now (), cert, len);
+    REQUIRE (rc == CHAT_OK);
 }
 
 static void
@@ -1459,10 +1746,15 @@ s_mainserver_cases (world_t *world)
     get.conversation_id.len = CONVERSATION_ID_SIZE;
     Chat__GetMembersRequest members = CHAT__GET_MEMBERS_REQUEST__INIT;
     members.conversation_id = get.conversation_id;
-    char *names [] = { "good" };
+    Chat__GetChainRequest chain = CHAT__GET_CHAIN_REQUEST__INIT;
+    chain.conversation_id = get.conversation_id;
+    Chat__KeyTicketRequest ticket = CHAT__KEY_TICKET_REQUEST__INIT;
+    ticket.conversation_id = get.conversation_id;
+    ticket.epoch = 1;
     Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
-    create.n_members = 1;
-    create.members = names;
+    Chat__SignedStatement view;
+    chain_link_view (&world->link, &view);
+    create.statement = &view;
     char *token = NULL;
     uint8_t any_key [FERNET_KEY_SIZE];
     fernet_key_generate (any_key);
@@ -1478,10 +1770,15 @@ s_mainserver_cases (world_t *world)
               s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_GET_MESSAGES, &get));
     s_expect (world, ms, "get_members before login", CHAT_ERR_NOT_LOGGED_IN,
               s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_GET_MEMBERS, &members));
-    s_expect (world, ms, "create_conversation before login", CHAT_ERR_NOT_LOGGED_IN,
+    s_expect (world, ms, "get_chain before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_GET_CHAIN, &chain));
+    s_expect (world, ms, "key_ticket before login", CHAT_ERR_NOT_LOGGED_IN,
+              s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_KEY_TICKET, &ticket));
+    s_expect (world, ms, "create_conversation before login (good's statement)",
+              CHAT_ERR_NOT_LOGGED_IN,
               s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
     s_expect (world, ms, "send_message before login", CHAT_ERR_NOT_LOGGED_IN,
-              s_ms_send (peer, world->conversation, CONVERSATION_ID_SIZE, token, 16));
+              s_ms_send (peer, world->conversation, CONVERSATION_ID_SIZE, token, 16, 1));
     Chat__LogoutRequestMain logout = CHAT__LOGOUT_REQUEST_MAIN__INIT;
     s_expect (world, ms, "logout before login", CHAT_ERR_NOT_LOGGED_IN,
               s_ms_simple (peer, CHAT__MAIN_REQUEST__BODY_LOGOUT, &logout));
@@ -1499,26 +1796,53 @@ s_mainserver_cases (world_t *world)
     s_expect (world, ms, "register with a login certificate", CHAT_ERR_BAD_CERTIFICATE,
               s_ms_cert (world->good_ms, false, world->good_login_cert,
                          world->good_login_cert_len));
-    s_expect (world, ms, "login with a membership ticket", CHAT_ERR_BAD_CERTIFICATE,
+    s_expect (world, ms, "login with a key ticket", CHAT_ERR_BAD_CERTIFICATE,
               s_ms_cert (peer, true, world->ticket, world->ticket_len));
-    uint8_t forged [200];
-    secret_random (forged, sizeof forged);
+    uint8_t random [200];
+    secret_random (random, sizeof random);
     s_expect (world, ms, "login with 200 random bytes", CHAT_ERR_BAD_CERTIFICATE,
-              s_ms_cert (peer, true, forged, sizeof forged));
+              s_ms_cert (peer, true, random, sizeof random));
     s_expect (world, ms, "login with an empty certificate", CHAT_ERR_BAD_CERTIFICATE,
               s_ms_cert (peer, true, (const uint8_t *) "", 0));
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    s_forged_cert (world->ms_own_key, CREDENTIAL_LOGGED_IN, "good", world->attacker_key,
+                   world->good_identity, &cert, &cert_len);
+    s_expect (world, ms, "login as good, signed with the main server's own key",
+              CHAT_ERR_BAD_CERTIFICATE, s_ms_cert (peer, true, cert, cert_len));
+    free (cert);
+    cert = NULL;
+    s_forged_cert (world->attacker_key, CREDENTIAL_LOGGED_IN, "good", world->attacker_key,
+                   world->good_identity, &cert, &cert_len);
+    s_expect (world, ms, "login as good, signed by a stranger", CHAT_ERR_BAD_CERTIFICATE,
+              s_ms_cert (peer, true, cert, cert_len));
+    free (cert);
+    cert = NULL;
+    //  What a stolen key server directory can do: log in under any name,
+    //  but only with the identity key that name registered
+    s_forged_cert (world->ks_own_key, CREDENTIAL_LOGGED_IN, "good", world->attacker_key,
+                   world->attacker_key, &cert, &cert_len);
+    s_expect (world, ms, "login as good with the key server's key, other identity",
+              CHAT_ERR_BAD_CERTIFICATE, s_ms_cert (peer, true, cert, cert_len));
+    free (cert);
+    cert = NULL;
+    s_forged_cert (world->ks_own_key, CREDENTIAL_REGISTERED, "good", world->attacker_key,
+                   world->attacker_key, &cert, &cert_len);
+    s_expect (world, ms, "register good again with another identity",
+              CHAT_ERR_BAD_CERTIFICATE, s_ms_cert (peer, false, cert, cert_len));
+    free (cert);
+    cert = NULL;
 
     //  A user the key server knows and this server does not
     peer_t *lurker_ks = peer_open (world->ks_endpoint, world->attacker_key);
-    uint8_t *cert = NULL;
-    size_t cert_len = 0;
-    rc = s_ks_register (lurker_ks, "lurker", PASSWORD, NULL, NULL);
+    rc = s_ks_register (lurker_ks, "lurker", PASSWORD, world->attacker_key, NULL, NULL);
     if (rc == CHAT_OK)
         rc = s_ks_login (lurker_ks, "lurker", PASSWORD, &cert, &cert_len, NULL, NULL);
     REQUIRE (rc == CHAT_OK);
     s_expect (world, ms, "login as a user never registered here", CHAT_ERR_UNKNOWN_USER,
               s_ms_cert (peer, true, cert, cert_len));
     free (cert);
+    cert = NULL;
     peer_destroy (&lurker_ks);
     peer_destroy (&peer);
 
@@ -1528,49 +1852,109 @@ s_mainserver_cases (world_t *world)
               s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_GET_MESSAGES, &get));
     s_expect (world, ms, "get_members of a conversation not a member of", CHAT_ERR_NOT_FOUND,
               s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_GET_MEMBERS, &members));
+    s_expect (world, ms, "get_chain of a conversation not a member of", CHAT_ERR_NOT_FOUND,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_GET_CHAIN, &chain));
+    s_expect (world, ms, "key_ticket of a conversation not a member of", CHAT_ERR_NOT_FOUND,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_KEY_TICKET, &ticket));
     s_expect (world, ms, "send_message to a conversation not a member of", CHAT_ERR_NOT_FOUND,
-              s_ms_send (mallory, world->conversation, CONVERSATION_ID_SIZE, token, 16));
+              s_ms_send (mallory, world->conversation, CONVERSATION_ID_SIZE, token, 16, 1));
     s_expect (world, ms, "send_message to a 3-byte conversation id", CHAT_ERR_NOT_FOUND,
-              s_ms_send (mallory, (const uint8_t *) "abc", 3, token, 16));
+              s_ms_send (mallory, (const uint8_t *) "abc", 3, token, 16, 1));
 
     //  Messages in mallory's own conversation that the server must refuse
     s_expect (world, ms, "send_message with a 15-byte message id", CHAT_ERR_BAD_REQUEST,
-              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, token, 15));
+              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, token,
+                         15, 1));
     s_expect (world, ms, "send_message with a token that is not Fernet", CHAT_ERR_BAD_REQUEST,
               s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE,
-                         "hello world", 16));
+                         "hello world", 16, 1));
     s_expect (world, ms, "send_message with an empty token", CHAT_ERR_BAD_REQUEST,
-              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, "", 16));
+              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, "", 16, 1));
+    s_expect (world, ms, "send_message under epoch 2 (current: 1)", CHAT_ERR_STALE_EPOCH,
+              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, token,
+                         16, 2));
+    s_expect (world, ms, "send_message under epoch 0", CHAT_ERR_STALE_EPOCH,
+              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, token,
+                         16, 0));
     size_t huge = WIRE_MAX_TOKEN + 1;
     char *big = (char *) malloc (huge + 1);
     memset (big, 'A', huge);
     big [huge] = 0;
     memcpy (big, token, strlen (token));
     s_expect (world, ms, "send_message with a 100001-byte token", CHAT_ERR_MESSAGE_TOO_LARGE,
-              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, big, 16));
+              s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, big,
+                         16, 1));
     free (big);
+    Chat__KeyTicketRequest own_ticket = CHAT__KEY_TICKET_REQUEST__INIT;
+    own_ticket.conversation_id.data = world->mallory_conversation;
+    own_ticket.conversation_id.len = CONVERSATION_ID_SIZE;
+    own_ticket.epoch = 2;
+    s_expect (world, ms, "key_ticket for an epoch that does not exist", CHAT_ERR_NOT_FOUND,
+              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_KEY_TICKET, &own_ticket));
 
     //  Conversations that cannot be made
-    names [0] = "nobody";
+    uint8_t id [CONVERSATION_ID_SIZE], key [32];
+    chain_link_t link;
+    s_expect (world, ms, "create_conversation without a statement", CHAT_ERR_BAD_STATEMENT,
+              s_ms_create_link (mallory, NULL, NULL, NULL));
+    chain_link_t junk = { (uint8_t *) "\x08\x01\x12", 3, (uint8_t *) "sig", 3 };
+    s_expect (world, ms, "create_conversation with a truncated statement",
+              CHAT_ERR_BAD_STATEMENT, s_ms_create_link (mallory, &junk, NULL, NULL));
+    s_expect (world, ms, "create_conversation sending good's own statement",
+              CHAT_ERR_BAD_STATEMENT, s_ms_create_link (mallory, &world->link, NULL, NULL));
+    rc = epochkey_generate (key);
+    REQUIRE (rc == CHAT_OK);
+    s_statement ("good", "mallory", world->mallory_identity, id, key, &link);
+    s_expect (world, ms, "create_conversation as good, signed by mallory",
+              CHAT_ERR_BAD_STATEMENT, s_ms_create_link (mallory, &link, NULL, NULL));
+    chain_link_free (&link);
+    s_statement ("mallory", "good", world->good_identity, id, key, &link);
+    s_expect (world, ms, "create_conversation as mallory, signed by good's key",
+              CHAT_ERR_BAD_STATEMENT, s_ms_create_link (mallory, &link, NULL, NULL));
+    chain_link_free (&link);
+    s_statement ("mallory", "nobody", world->mallory_identity, id, key, &link);
     s_expect (world, ms, "create_conversation with an unknown user", CHAT_ERR_UNKNOWN_USER,
-              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
-    names [0] = "bad name!";
-    s_expect (world, ms, "create_conversation with an invalid name", CHAT_ERR_UNKNOWN_USER,
-              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
-    names [0] = "MALLORY";
-    s_expect (world, ms, "create_conversation with only oneself", CHAT_ERR_BAD_REQUEST,
-              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
-    create.n_members = 0;
-    s_expect (world, ms, "create_conversation with no members", CHAT_ERR_BAD_REQUEST,
-              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
+              s_ms_create_link (mallory, &link, NULL, NULL));
+    chain_link_free (&link);
+    s_statement ("mallory", "GOOD", world->mallory_identity, id, key, &link);
+    s_expect (world, ms, "create_conversation naming 'GOOD' (registered 'good')",
+              CHAT_ERR_BAD_STATEMENT, s_ms_create_link (mallory, &link, NULL, NULL));
+    chain_link_free (&link);
+    //  good's conversation id, taken
+    uint8_t check [EPOCHKEY_CHECK_SIZE];
+    rc = epochkey_check_value (key, world->conversation, 1, check);
+    REQUIRE (rc == CHAT_OK);
+    const char *pair [] = { "good", "mallory" };
+    rc = chain_make_create (world->conversation, "mallory", pair, 2, false, NULL, check,
+                            world->mallory_identity, wire_now_ms (), &link);
+    REQUIRE (rc == CHAT_OK);
+    s_expect (world, ms, "create_conversation with good's conversation id",
+              CHAT_ERR_BAD_REQUEST, s_ms_create_link (mallory, &link, NULL, NULL));
+    chain_link_free (&link);
+    //  300 members, signed as they are (the rules cap at 256)
     enum { MANY = 300 };
     char *many [MANY];
     for (int i = 0; i < MANY; i++)
-        many [i] = zsys_sprintf ("user%d", i);
-    create.n_members = MANY;
-    create.members = many;
+        many [i] = zsys_sprintf ("user%03d", i);
+    Chat__MembershipStatement statement = CHAT__MEMBERSHIP_STATEMENT__INIT;
+    statement.conversation_id.data = id;
+    statement.conversation_id.len = CONVERSATION_ID_SIZE;
+    statement.epoch = 1;
+    statement.actor = "mallory";
+    statement.action = CHAT__STATEMENT_ACTION__ACTION_CREATE;
+    statement.members = many;
+    statement.n_members = MANY;
+    statement.title = "";
+    statement.key_check.data = check;
+    statement.key_check.len = sizeof check;
+    memset (&link, 0, sizeof link);
+    s_pack (&statement.base, &link.statement, &link.statement_len);
+    rc = rsakey_sign_labelled (world->mallory_identity, CHAIN_LABEL, link.statement,
+                               link.statement_len, &link.signature, &link.signature_len);
+    REQUIRE (rc == CHAT_OK);
     s_expect (world, ms, "create_conversation with 300 members", CHAT_ERR_TOO_MANY_MEMBERS,
-              s_ms_simple (mallory, CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION, &create));
+              s_ms_create_link (mallory, &link, NULL, NULL));
+    chain_link_free (&link);
     for (int i = 0; i < MANY; i++)
         zstr_free (&many [i]);
 
@@ -1598,7 +1982,8 @@ s_mainserver_cases (world_t *world)
     zmsg_t *msg = NULL;
     for (int attempt = 0; attempt < 10 && !msg; attempt++) {
         //  The SUB may join late: send until one push is seen
-        rc = s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, token, 16);
+        rc = s_ms_send (mallory, world->mallory_conversation, CONVERSATION_ID_SIZE, token,
+                        16, 1);
         REQUIRE (rc == CHAT_OK);
         msg = zmsg_recv (sub);
     }
@@ -1821,6 +2206,31 @@ s_attack_peer (const attack_t *attack, const char *endpoint, rsakey_t *key,
     }
 }
 
+//  The identity key of the attacker's users: one for all (they are the
+//  attacker's; the servers only check that each user keeps its own)
+static rsakey_t *
+s_attack_identity (void)
+{
+    return testkeys_key (7);
+}
+
+//  A conversation of the attacker's user with other, made by a signed
+//  CREATE (protocol 2); its id out. CHAT_OK or the main server's refusal.
+static int
+s_attack_create (peer_t *peer, const attack_t *attack, const char *other,
+                 uint8_t id [CONVERSATION_ID_SIZE])
+{
+    uint8_t key [32], *ticket = NULL;
+    size_t ticket_len = 0;
+    chain_link_t link;
+    int rc = s_ms_create (peer, attack->user, s_attack_identity (), other, id, key, &link,
+                          &ticket, &ticket_len);
+    chain_link_free (&link);
+    secret_wipe (key, sizeof key);
+    free (ticket);
+    return rc;
+}
+
 //  A user of the attacker's on both servers: registered (when new), logged
 //  in on the key server; the LOGGED_IN certificate (bound to key) out
 static void
@@ -1832,7 +2242,8 @@ s_attack_user (const attack_t *attack, rsakey_t *key, const char *name,
     REQUIRE (ks && ms);
     uint8_t *registered = NULL;
     size_t registered_len = 0;
-    int rc = s_ks_register (ks, name, attack->password, &registered, &registered_len);
+    int rc = s_ks_register (ks, name, attack->password, s_attack_identity (), &registered,
+                            &registered_len);
     if (rc == CHAT_OK)
         rc = s_ms_cert (ms, false, registered, registered_len);
     REQUIRE (rc == CHAT_OK || rc == CHAT_ERR_USERNAME_TAKEN);
@@ -2087,7 +2498,7 @@ s_send_messages (peer_t *peer, const uint8_t id [CONVERSATION_ID_SIZE], const ch
                  int count, int64_t deadline, send_counts_t *counts)
 {
     for (int i = 0; (count <= 0 || i < count) && zclock_mono () < deadline; i++) {
-        int rc = s_ms_send (peer, id, CONVERSATION_ID_SIZE, token, 16);
+        int rc = s_ms_send (peer, id, CONVERSATION_ID_SIZE, token, 16, 1);
         if (rc == CHAT_OK)
             counts->ok++;
         else
@@ -2129,11 +2540,8 @@ s_attack_user_sessions (const attack_t *attack, rsakey_t *key, bool hoard)
         zclock_sleep (500);
     }
     uint8_t id [CONVERSATION_ID_SIZE];
-    uint8_t *ticket = NULL;
-    size_t ticket_len = 0;
-    int rc = s_ms_create (sessions.peers [0], attack->peer, id, &ticket, &ticket_len);
+    int rc = s_attack_create (sessions.peers [0], attack, attack->peer, id);
     REQUIRE (rc == CHAT_OK);
-    free (ticket);
     char *token = s_big_token (attack->size);
     s_attacking ();
     send_counts_t counts = { 0 };
@@ -2261,10 +2669,7 @@ s_attack_store (const attack_t *attack, rsakey_t *key)
     peer_t *peer = s_attack_peer (attack, attack->mainserver, key, deadline);
     REQUIRE (peer && s_ms_cert (peer, true, cert, cert_len) == CHAT_OK);
     uint8_t id [CONVERSATION_ID_SIZE];
-    uint8_t *ticket = NULL;
-    size_t ticket_len = 0;
-    REQUIRE (s_ms_create (peer, attack->peer, id, &ticket, &ticket_len) == CHAT_OK);
-    free (ticket);
+    REQUIRE (s_attack_create (peer, attack, attack->peer, id) == CHAT_OK);
     char *token = s_big_token (attack->size);
     s_attacking ();
     send_counts_t counts = { 0 };

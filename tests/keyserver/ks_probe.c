@@ -54,8 +54,14 @@ main (int argc, char *argv [])
     if (strcmp (argv [2], "-") && strcmp (argv [2], server))
         rc = CHAT_ERR_PIN_MISMATCH;
     else
-    if (strcmp (argv [3], "register") == 0)
-        rc = ksclient_register (client, argv [4], argv [5], &result);
+    if (strcmp (argv [3], "register") == 0) {
+        //  The identity a client makes at registration (thrown away here:
+        //  a login opens it again from the sealed copy)
+        rsakey_t *identity = rsakey_generate (2048);
+        rc = identity? ksclient_register (client, argv [4], argv [5], identity, &result)
+                     : CHAT_ERR_INTERNAL;
+        rsakey_destroy (&identity);
+    }
     else
         rc = ksclient_login (client, argv [4], argv [5], &result);
     printf ("%s\n", rc == KSCLIENT_TIMEOUT? "TIMEOUT": chat_errname (rc));

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # keyserver.binary: the real chat-keyserver on 127.0.0.1 with an ephemeral
-# port. --init and file modes, start (the bound endpoint is the first line
-# on stdout), register and login through ks-probe, SIGTERM and SIGINT exit
-# 0, kill -9 right after an acknowledged registration loses nothing, a
-# frame over WIRE_MAX_FRAME cuts its connection and nothing else; no
-# password anywhere in the data directory or the server's output (a scan
-# with a planted positive control, failing on any file it cannot read).
+# port. --init (its output and file modes), the main server's public key
+# required, bad --limit settings refused, start (the bound endpoint is the
+# first line on stdout), register and login through ks-probe, SIGTERM and
+# SIGINT exit 0, kill -9 right after an acknowledged registration loses
+# nothing, a frame over WIRE_MAX_FRAME cuts its connection and nothing
+# else, limits from the config file in force and applied again on SIGHUP;
+# no password anywhere in the data directory or the server's output (a
+# scan with a planted positive control, failing on any file it cannot read).
 #   test_binary.sh PATH/chat-keyserver PATH/ks-probe
 set -u
 server=$1
@@ -42,19 +44,52 @@ trap cleanup EXIT
 "$server" --iterations 10 --data "$data" >/dev/null 2>&1; [ $? -eq 2 ] || fail "iterations below 4096 must exit 2"
 "$server" --config "$dir/missing.cfg" >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing config must exit 2"
 "$server" --help | grep -q 'login_failures_per_address_per_hour' || fail "--help lists no limits"
-"$server" --limit no_such_limit=1 --data "$data" >/dev/null 2>&1; [ $? -eq 2 ] || fail "an unknown limit must exit 2"
-"$server" --limit sessions=-1 --data "$data" >/dev/null 2>&1; [ $? -eq 2 ] || fail "a limit out of range must exit 2"
-"$server" --limit push_hwm=4 --data "$data" >/dev/null 2>&1; [ $? -eq 2 ] || fail "a main server limit must exit 2"
 
-# --init: directory 0700, key and secret 0600; a second --init refuses
+# --init: directory 0700, key and own secret 0600, the public key file 0644;
+# one line on stdout: the public file's path and the key's fingerprint; the
+# operator's next step on stderr. A second --init replaces nothing.
 out=$("$server" --init --data "$data" 2>"$dir/init.err") || fail "--init: $(cat "$dir/init.err")"
-fp=$(echo "$out" | grep -o 'SHA256:[A-Za-z0-9+/]*') || fail "--init printed no fingerprint: $out"
+[ "$(echo "$out" | wc -l)" = 1 ] || fail "--init printed more than one line: $out"
+pub=${out%% *}
+fp=${out#* }
+[ "$pub" = "$data/keyserver.pub" ] || fail "--init named $pub"
+case $fp in SHA256:*) [ ${#fp} -eq 50 ] || fail "fingerprint $fp" ;; *) fail "no fingerprint: $out" ;; esac
+grep -q -- '--keyserver-key' "$dir/init.err" || fail "--init did not say where the file goes"
 [ "$(stat -c %a "$data")" = 700 ] || fail "data dir mode $(stat -c %a "$data")"
 [ "$(stat -c %a "$data/server.key")" = 600 ] || fail "server.key mode"
-[ "$(stat -c %a "$data/shared.secret")" = 600 ] || fail "shared.secret mode"
-secret=$(cat "$data/shared.secret")
-"$server" --init --data "$data" >/dev/null 2>&1; [ $? -eq 1 ] || fail "second --init must exit 1"
-[ "$(cat "$data/shared.secret")" = "$secret" ] || fail "second --init changed the secret"
+[ "$(stat -c %a "$data/keyserver.secret")" = 600 ] || fail "keyserver.secret mode"
+[ "$(stat -c %a "$pub")" = 644 ] || fail "keyserver.pub mode"
+head -n 1 "$pub" | grep -q 'BEGIN PUBLIC KEY' || fail "keyserver.pub is not a PEM public key"
+grep -q PRIVATE "$pub" && fail "keyserver.pub holds a private key"
+[ -e "$data/shared.secret" ] && fail "a shared secret was made"
+secret=$(cat "$data/keyserver.secret")
+again=$("$server" --init --data "$data" 2>/dev/null) || fail "second --init failed"
+[ "$again" = "$out" ] || fail "second --init changed the key: $again"
+[ "$(cat "$data/keyserver.secret")" = "$secret" ] || fail "second --init changed the secret"
+
+# The main server's public key: any RSA public key in PEM stands for it here
+# (another --init's), as the operator would copy mainserver.pub
+"$server" --init --data "$dir/other" >/dev/null 2>&1 || fail "--init of the stand-in"
+mskey=$dir/mainserver.pub
+cp "$dir/other/keyserver.pub" "$mskey"
+"$server" --data "$data" --bind 'tcp://127.0.0.1:*' >/dev/null 2>"$dir/nokey.err"
+[ $? -eq 2 ] || fail "no --mainserver-key must exit 2"
+grep -q 'mainserver.pub' "$dir/nokey.err" || fail "no word of which file to copy: $(cat "$dir/nokey.err")"
+"$server" --data "$data" --bind 'tcp://127.0.0.1:*' --mainserver-key "$dir/missing.pub" \
+    >/dev/null 2>"$dir/nokey.err"
+[ $? -eq 1 ] || fail "a missing main server key must exit 1"
+grep -q 'missing.pub' "$dir/nokey.err" || fail "the missing file is not named"
+
+# Bad limits: usage errors that name the limit (the main server's key is
+# given, so that nothing else can be what is refused)
+limit_refused () {
+  "$server" --limit "$1" --data "$data" --mainserver-key "$mskey" >/dev/null 2>"$dir/limit.err"
+  [ $? -eq 2 ] || fail "$2 must exit 2"
+  grep -q "${1%%=*}" "$dir/limit.err" || fail "$2: not named: $(cat "$dir/limit.err")"
+}
+limit_refused no_such_limit=1 "an unknown limit"
+limit_refused sessions=-1 "a limit out of range"
+limit_refused push_hwm=4 "a main server limit"
 
 # Start in the background; the endpoint is the first line on stdout
 start () {
@@ -88,10 +123,10 @@ expect () {
   [ "$got" = "$want" ] || fail "$* gave $got, wanted $want"
 }
 
-start --data "$data" --bind 'tcp://127.0.0.1:*' --iterations 4096
+start --data "$data" --bind 'tcp://127.0.0.1:*' --iterations 4096 --mainserver-key "$mskey"
 case $endpoint in tcp://127.0.0.1:[0-9]*) ;; *) fail "endpoint $endpoint" ;; esac
 [ "$(stat -c %a "$data/admin.sock")" = 600 ] || fail "admin.sock mode"
-for f in keyserver.db keyserver.db-wal resume.secret; do
+for f in keyserver.db keyserver.db-wal keyserver.secret; do
   [ "$(stat -c %a "$data/$f")" = 600 ] || fail "$f mode $(stat -c %a "$data/$f")"
 done
 expect OK register Alice "$pw_alice"
@@ -107,10 +142,10 @@ expect OK login alice "$pw_alice"
 stop TERM || fail "exit status $? after SIGTERM"
 
 # kill -9 right after an acknowledged registration
-start --data "$data" --bind 'tcp://127.0.0.1:*' --iterations 4096
+start --data "$data" --bind 'tcp://127.0.0.1:*' --iterations 4096 -k "$mskey"
 expect OK register Bob "$pw_bob"
 kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
-start --data "$data" --bind 'tcp://127.0.0.1:*'
+start --data "$data" --bind 'tcp://127.0.0.1:*' --mainserver-key "$mskey"
 expect OK login bob "$pw_bob"
 expect OK login Alice "$pw_alice"
 stop INT || fail "exit status $? after SIGINT"
@@ -121,6 +156,7 @@ keyserver
     bind = "tcp://127.0.0.1:*"
     data = "$data"
     iterations = 4096
+    mainserver-key = "$mskey"
     limits
         sessions_per_user = 7
 CFG

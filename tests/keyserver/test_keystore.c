@@ -1,4 +1,7 @@
-/*  test_keystore - the key server's storage: schema, users, keys, reopen  */
+/*  test_keystore - the key server's storage: schema (and the refusal of a
+    protocol 1 database), users with identities, password updates, wrapped
+    epoch keys, savepoints, reopen
+*/
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 #include "chaterror.h"
 #include "keystore.h"
@@ -40,6 +44,8 @@ s_teardown (void **state)
     return 0;
 }
 
+#define SEALED "gAAAAA-a-sealed-identity-the-store-never-opens"
+
 static void
 s_user (keystore_user_t *user, const char *name, uint8_t fill)
 {
@@ -50,7 +56,15 @@ s_user (keystore_user_t *user, const char *name, uint8_t fill)
     user->iterations = 4096;
     memset (user->stored_key, fill + 1, sizeof user->stored_key);
     memset (user->server_key, fill + 2, sizeof user->server_key);
+    memset (user->identity, fill + 3, 300);
+    user->identity_len = 300;
     user->created_at = 1234;
+}
+
+static int
+s_insert (keystore_t *store, const keystore_user_t *user)
+{
+    return keystore_user_insert (store, user, (const uint8_t *) SEALED, strlen (SEALED));
 }
 
 static int
@@ -69,18 +83,31 @@ test_users (void **state)
     assert_non_null (store);
     keystore_user_t user, found;
     s_user (&user, "Alice", 1);
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_OK);
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
     s_user (&user, "ALICE", 5);
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_ERR_USERNAME_TAKEN);
+    assert_int_equal (s_insert (store, &user), CHAT_ERR_USERNAME_TAKEN);
     s_user (&user, "bob", 9);
     user.salt_len = 8;
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_ERR_BAD_REQUEST);
+    assert_int_equal (s_insert (store, &user), CHAT_ERR_BAD_REQUEST);
     user.salt_len = 16;
     user.iterations = 10;
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_ERR_BAD_REQUEST);
-    snprintf (user.username, sizeof user.username, "a b");
+    assert_int_equal (s_insert (store, &user), CHAT_ERR_BAD_REQUEST);
     user.iterations = 4096;
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_ERR_BAD_REQUEST);
+    user.identity_len = 0;
+    assert_int_equal (s_insert (store, &user), CHAT_ERR_BAD_REQUEST);
+    user.identity_len = KEYSTORE_IDENTITY_MAX + 1;
+    assert_int_equal (s_insert (store, &user), CHAT_ERR_BAD_REQUEST);
+    user.identity_len = 300;
+    //  A sealed identity must be there, and not too big
+    assert_int_equal (keystore_user_insert (store, &user, (const uint8_t *) SEALED, 0),
+                      CHAT_ERR_BAD_REQUEST);
+    uint8_t *big = (uint8_t *) calloc (1, KEYSTORE_SEALED_MAX + 1);
+    assert_int_equal (keystore_user_insert (store, &user, big, KEYSTORE_SEALED_MAX + 1),
+                      CHAT_ERR_BAD_REQUEST);
+    assert_int_equal (keystore_user_insert (store, &user, big, KEYSTORE_SEALED_MAX), CHAT_OK);
+    free (big);
+    snprintf (user.username, sizeof user.username, "a b");
+    assert_int_equal (s_insert (store, &user), CHAT_ERR_BAD_REQUEST);
 
     assert_int_equal (keystore_user_lookup (store, "aLiCe", &found), CHAT_OK);
     assert_string_equal (found.username, "Alice");
@@ -90,53 +117,238 @@ test_users (void **state)
     assert_int_equal (found.iterations, 4096);
     assert_memory_equal (found.stored_key, user.stored_key, 32);
     assert_memory_equal (found.server_key, user.server_key, 32);
+    assert_int_equal (found.identity_len, 300);
+    assert_memory_equal (found.identity, user.identity, 300);
     assert_int_equal (found.created_at, 1234);
-    assert_int_equal (keystore_user_lookup (store, "bob", &found), CHAT_ERR_NOT_FOUND);
-    assert_int_equal (keystore_user_count (store), 1);
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    assert_int_equal (keystore_user_sealed (store, "ALICE", &sealed, &sealed_len), CHAT_OK);
+    assert_int_equal (sealed_len, strlen (SEALED));
+    assert_string_equal ((char *) sealed, SEALED);
+    free (sealed);
+    assert_int_equal (keystore_user_sealed (store, "nobody", &sealed, &sealed_len),
+                      CHAT_ERR_NOT_FOUND);
+    assert_int_equal (keystore_user_lookup (store, "carl", &found), CHAT_ERR_NOT_FOUND);
+    assert_int_equal (keystore_user_count (store), 2);
     int count = 0;
     assert_int_equal (keystore_user_each (store, 0, s_count_users, &count), CHAT_OK);
+    assert_int_equal (count, 2);
+    count = 0;
+    assert_int_equal (keystore_user_each (store, 1, s_count_users, &count), CHAT_OK);
     assert_int_equal (count, 1);
     keystore_destroy (&store);
     assert_null (store);
 }
 
 static void
-test_keys_and_reopen (void **state)
+test_password_update (void **state)
+{
+    (void) state;
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    keystore_user_t user, found;
+    s_user (&user, "Carol", 1);
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
+
+    //  New salt, count, verifiers and sealed identity, all at once
+    keystore_user_t change;
+    s_user (&change, "carol", 7);
+    change.iterations = 5000;
+    const char *resealed = "gAAAAA-sealed-again";
+    assert_int_equal (keystore_user_update_password (store, &change,
+                                                     (const uint8_t *) resealed,
+                                                     strlen (resealed)), CHAT_OK);
+    assert_int_equal (keystore_user_lookup (store, "Carol", &found), CHAT_OK);
+    assert_string_equal (found.username, "Carol");
+    assert_memory_equal (found.salt, change.salt, 16);
+    assert_int_equal (found.iterations, 5000);
+    assert_memory_equal (found.stored_key, change.stored_key, 32);
+    assert_memory_equal (found.server_key, change.server_key, 32);
+    //  The identity key is never touched by a password change
+    assert_memory_equal (found.identity, user.identity, 300);
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    assert_int_equal (keystore_user_sealed (store, "carol", &sealed, &sealed_len), CHAT_OK);
+    assert_string_equal ((char *) sealed, resealed);
+    free (sealed);
+
+    //  Refused fields change nothing
+    s_user (&change, "carol", 9);
+    change.salt_len = 4;
+    assert_int_equal (keystore_user_update_password (store, &change,
+                                                     (const uint8_t *) resealed, 5),
+                      CHAT_ERR_BAD_REQUEST);
+    change.salt_len = 16;
+    assert_int_equal (keystore_user_update_password (store, &change, NULL, 0),
+                      CHAT_ERR_BAD_REQUEST);
+    assert_int_equal (keystore_user_lookup (store, "Carol", &found), CHAT_OK);
+    assert_int_equal (found.iterations, 5000);
+    s_user (&change, "nobody", 9);
+    assert_int_equal (keystore_user_update_password (store, &change,
+                                                     (const uint8_t *) resealed, 5),
+                      CHAT_ERR_NOT_FOUND);
+    keystore_destroy (&store);
+}
+
+//  Wrapped copies, as put_keys gives them
+typedef struct {
+    const char *names [4];
+    uint8_t bytes [4][256];
+    keystore_wrapped_t keys [4];
+} set_t;
+
+static void
+s_set (set_t *set, const char *a, const char *b, uint8_t fill)
+{
+    set->names [0] = a;
+    set->names [1] = b;
+    for (int i = 0; i < 2; i++) {
+        memset (set->bytes [i], fill + i, sizeof set->bytes [i]);
+        set->keys [i].username = set->names [i];
+        set->keys [i].wrapped = set->bytes [i];
+        set->keys [i].wrapped_len = sizeof set->bytes [i];
+    }
+}
+
+typedef struct {
+    uint64_t epochs [1100];
+    size_t count;
+    uint8_t first_byte;
+    char uploader [USERNAME_MAX + 1];
+} got_t;
+
+static int
+s_collect (uint64_t epoch, const uint8_t *wrapped, size_t len, const char *uploader,
+           void *arg)
+{
+    got_t *got = (got_t *) arg;
+    assert_true (len >= 256);
+    if (got->count == 0) {
+        got->first_byte = wrapped [0];
+        snprintf (got->uploader, sizeof got->uploader, "%s", uploader);
+    }
+    got->epochs [got->count++] = epoch;
+    return 0;
+}
+
+static void
+test_epoch_keys (void **state)
 {
     (void) state;
     keystore_t *store = keystore_open (s_path);
     assert_non_null (store);
     uint8_t id [CONVERSATION_ID_SIZE] = { 1, 2, 3 };
-    uint8_t first [32], second [32], key [32];
-    memset (first, 0xaa, sizeof first);
-    memset (second, 0xbb, sizeof second);
-    assert_int_equal (keystore_key_get (store, id, key), CHAT_ERR_NOT_FOUND);
-    assert_int_equal (keystore_key_create (store, id, first, key), CHAT_OK);
-    assert_memory_equal (key, first, 32);
-    //  The first key stays
-    assert_int_equal (keystore_key_create (store, id, second, key), CHAT_OK);
-    assert_memory_equal (key, first, 32);
-    assert_int_equal (keystore_key_count (store), 1);
+    set_t set;
+    bool duplicate = true;
+    s_set (&set, "Dan", "Eve", 0x10);
+    assert_int_equal (keystore_keys_put (store, id, 1, "Dan", set.keys, 2, 1, &duplicate),
+                      CHAT_OK);
+    assert_false (duplicate);
+    //  The very same set, in another order and case: a duplicate
+    s_set (&set, "eve", "DAN", 0x10);
+    memset (set.bytes [0], 0x11, 256);
+    memset (set.bytes [1], 0x10, 256);
+    assert_int_equal (keystore_keys_put (store, id, 1, "Dan", set.keys, 2, 2, &duplicate),
+                      CHAT_OK);
+    assert_true (duplicate);
+    //  Another set for that epoch: other bytes, other uploader, fewer members
+    s_set (&set, "Dan", "Eve", 0x20);
+    assert_int_equal (keystore_keys_put (store, id, 1, "Dan", set.keys, 2, 3, &duplicate),
+                      CHAT_ERR_KEY_EXISTS);
+    s_set (&set, "Dan", "Eve", 0x10);
+    assert_int_equal (keystore_keys_put (store, id, 1, "Eve", set.keys, 2, 3, &duplicate),
+                      CHAT_ERR_KEY_EXISTS);
+    assert_int_equal (keystore_keys_put (store, id, 1, "Dan", set.keys, 1, 3, &duplicate),
+                      CHAT_ERR_KEY_EXISTS);
+    //  Malformed sets change nothing
+    s_set (&set, "Dan", "dan", 0x30);
+    assert_int_equal (keystore_keys_put (store, id, 2, "Dan", set.keys, 2, 3, &duplicate),
+                      CHAT_ERR_BAD_REQUEST);
+    s_set (&set, "Dan", "Eve", 0x30);
+    set.keys [1].wrapped_len = 255;
+    assert_int_equal (keystore_keys_put (store, id, 2, "Dan", set.keys, 2, 3, &duplicate),
+                      CHAT_ERR_BAD_REQUEST);
+    set.keys [1].wrapped_len = 256;
+    assert_int_equal (keystore_keys_put (store, id, 0, "Dan", set.keys, 2, 3, &duplicate),
+                      CHAT_ERR_BAD_REQUEST);
+    assert_int_equal (keystore_key_set_count (store), 1);
+    assert_int_equal (keystore_wrapped_count (store), 2);
+
+    //  Each member gets its own copy only; others get nothing
+    got_t got = { 0 };
+    assert_int_equal (keystore_keys_of (store, id, "EVE", 0, 10, s_collect, &got), CHAT_OK);
+    assert_int_equal (got.count, 1);
+    assert_int_equal (got.epochs [0], 1);
+    assert_int_equal (got.first_byte, 0x11);
+    assert_string_equal (got.uploader, "Dan");
+    memset (&got, 0, sizeof got);
+    assert_int_equal (keystore_keys_of (store, id, "mallory", 0, 10, s_collect, &got),
+                      CHAT_OK);
+    assert_int_equal (got.count, 0);
+    assert_int_equal (keystore_wrapped_count_of (store, "dan"), 1);
+    assert_int_equal (keystore_wrapped_count_of (store, "mallory"), 0);
+
+    //  Many epochs: ascending, from an epoch on, limited
+    assert_int_equal (keystore_begin (store), CHAT_OK);
+    for (uint64_t epoch = 2; epoch <= 1001; epoch++) {
+        s_set (&set, "Dan", "Eve", (uint8_t) epoch);
+        assert_int_equal (keystore_keys_put (store, id, epoch, "Eve", set.keys, 2, 4,
+                                             &duplicate), CHAT_OK);
+    }
+    assert_int_equal (keystore_commit (store), CHAT_OK);
+    memset (&got, 0, sizeof got);
+    assert_int_equal (keystore_keys_of (store, id, "dan", 0, 1000, s_collect, &got), CHAT_OK);
+    assert_int_equal (got.count, 1000);
+    for (size_t i = 0; i < got.count; i++)
+        assert_int_equal (got.epochs [i], i + 1);
+    memset (&got, 0, sizeof got);
+    assert_int_equal (keystore_keys_of (store, id, "dan", 1000, 1000, s_collect, &got),
+                      CHAT_OK);
+    assert_int_equal (got.count, 2);
+    assert_int_equal (got.epochs [0], 1000);
+    assert_string_equal (got.uploader, "Eve");
+    //  Another conversation is another set
+    uint8_t other [CONVERSATION_ID_SIZE] = { 9 };
+    memset (&got, 0, sizeof got);
+    assert_int_equal (keystore_keys_of (store, other, "dan", 0, 10, s_collect, &got), CHAT_OK);
+    assert_int_equal (got.count, 0);
+    keystore_destroy (&store);
+
+    //  Reopened: all there
+    store = keystore_open (s_path);
+    assert_non_null (store);
+    assert_int_equal (keystore_key_set_count (store), 1001);
+    assert_int_equal (keystore_wrapped_count (store), 2002);
+    keystore_destroy (&store);
+}
+
+static void
+test_reopen_and_versions (void **state)
+{
+    (void) state;
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
     keystore_user_t user;
     s_user (&user, "carol", 3);
     assert_int_equal (keystore_begin (store), CHAT_OK);
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_OK);
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
     keystore_rollback (store);
     assert_int_equal (keystore_user_lookup (store, "carol", &user), CHAT_ERR_NOT_FOUND);
     assert_int_equal (keystore_begin (store), CHAT_OK);
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_OK);
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
     assert_int_equal (keystore_commit (store), CHAT_OK);
     keystore_destroy (&store);
 
-    //  Reopened: everything is there, the schema is not migrated twice
+    //  Reopened: everything is there, the schema is not made twice
     store = keystore_open (s_path);
     assert_non_null (store);
-    assert_int_equal (keystore_key_get (store, id, key), CHAT_OK);
-    assert_memory_equal (key, first, 32);
     assert_int_equal (keystore_user_lookup (store, "CAROL", &user), CHAT_OK);
     keystore_destroy (&store);
 
-    //  WAL and the schema version are on disk
+    //  WAL and the schema version are on disk; the file is the owner's only
+    struct stat st;
+    assert_int_equal (stat (s_path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0600);
     sqlite3 *db;
     assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
     sqlite3_stmt *stmt;
@@ -157,6 +369,34 @@ test_keys_and_reopen (void **state)
     assert_null (keystore_open (s_path));
 }
 
+//  A database protocol 1 wrote, conversation keys in the clear: refused,
+//  and left as it was
+static void
+test_protocol_1_refused (void **state)
+{
+    (void) state;
+    sqlite3 *db;
+    assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
+    assert_int_equal (sqlite3_exec (db,
+        "CREATE TABLE users (username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+        " salt BLOB NOT NULL, iterations INTEGER NOT NULL, stored_key BLOB NOT NULL,"
+        " server_key BLOB NOT NULL, created_at INTEGER NOT NULL);"
+        "CREATE TABLE conversation_keys (conversation_id BLOB PRIMARY KEY,"
+        " key BLOB NOT NULL);"
+        "INSERT INTO conversation_keys VALUES (x'01', x'02');"
+        "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+    assert_null (keystore_open (s_path));
+    assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
+    sqlite3_stmt *stmt;
+    assert_int_equal (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL),
+                      SQLITE_OK);
+    assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
+    assert_int_equal (sqlite3_column_int (stmt, 0), 1);
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+}
+
 //  A batch as the server runs it: one transaction, a savepoint per write
 static void
 test_savepoints (void **state)
@@ -166,32 +406,32 @@ test_savepoints (void **state)
     assert_non_null (store);
     keystore_user_t user;
     uint8_t id [CONVERSATION_ID_SIZE] = { 7 };
-    uint8_t candidate [32], key [32], again [32], first [32];
-    memset (candidate, 0x11, sizeof candidate);
-    memcpy (first, candidate, sizeof first);
+    set_t set;
+    bool duplicate;
 
     assert_int_equal (keystore_begin (store), CHAT_OK);
     //  Kept
     assert_int_equal (keystore_savepoint (store), CHAT_OK);
     s_user (&user, "dave", 4);
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_OK);
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
     assert_int_equal (keystore_release (store), CHAT_OK);
     //  Taken back alone
     assert_int_equal (keystore_savepoint (store), CHAT_OK);
     s_user (&user, "erin", 5);
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_OK);
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
     keystore_savepoint_rollback (store);
     //  The same name again, in another case, within the batch
     assert_int_equal (keystore_savepoint (store), CHAT_OK);
     s_user (&user, "DAVE", 6);
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_ERR_USERNAME_TAKEN);
+    assert_int_equal (s_insert (store, &user), CHAT_ERR_USERNAME_TAKEN);
     assert_int_equal (keystore_release (store), CHAT_OK);
-    //  Two creations of one key within the batch: the first stands
-    assert_int_equal (keystore_key_create (store, id, candidate, key), CHAT_OK);
-    memset (candidate, 0x22, sizeof candidate);
-    assert_int_equal (keystore_key_create (store, id, candidate, again), CHAT_OK);
-    assert_memory_equal (key, first, 32);
-    assert_memory_equal (again, first, 32);
+    //  Two sets for one epoch within the batch: the first stands
+    s_set (&set, "dave", "erin", 0x40);
+    assert_int_equal (keystore_keys_put (store, id, 1, "dave", set.keys, 2, 1, &duplicate),
+                      CHAT_OK);
+    s_set (&set, "dave", "erin", 0x50);
+    assert_int_equal (keystore_keys_put (store, id, 1, "dave", set.keys, 2, 1, &duplicate),
+                      CHAT_ERR_KEY_EXISTS);
     assert_int_equal (keystore_commit (store), CHAT_OK);
 
     assert_int_equal (keystore_user_lookup (store, "Dave", &user), CHAT_OK);
@@ -203,22 +443,24 @@ test_savepoints (void **state)
     assert_int_equal (keystore_begin (store), CHAT_OK);
     assert_int_equal (keystore_savepoint (store), CHAT_OK);
     s_user (&user, "frank", 7);
-    assert_int_equal (keystore_user_insert (store, &user), CHAT_OK);
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
     assert_int_equal (keystore_release (store), CHAT_OK);
     uint8_t other [CONVERSATION_ID_SIZE] = { 8 };
-    assert_int_equal (keystore_key_create (store, other, candidate, key), CHAT_OK);
+    assert_int_equal (keystore_keys_put (store, other, 1, "dave", set.keys, 2, 1, &duplicate),
+                      CHAT_OK);
     keystore_rollback (store);
     assert_int_equal (keystore_user_lookup (store, "frank", &user), CHAT_ERR_NOT_FOUND);
-    assert_int_equal (keystore_key_get (store, other, key), CHAT_ERR_NOT_FOUND);
-    assert_int_equal (keystore_key_count (store), 1);
+    assert_int_equal (keystore_key_set_count (store), 1);
     keystore_destroy (&store);
 
     //  What was committed is on disk
     store = keystore_open (s_path);
     assert_non_null (store);
     assert_int_equal (keystore_user_lookup (store, "dave", &user), CHAT_OK);
-    assert_int_equal (keystore_key_get (store, id, again), CHAT_OK);
-    assert_memory_equal (again, first, 32);
+    got_t got = { 0 };
+    assert_int_equal (keystore_keys_of (store, id, "erin", 1, 10, s_collect, &got), CHAT_OK);
+    assert_int_equal (got.count, 1);
+    assert_int_equal (got.first_byte, 0x41);
     keystore_destroy (&store);
 }
 
@@ -227,7 +469,10 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_users, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_keys_and_reopen, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_password_update, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_epoch_keys, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reopen_and_versions, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_protocol_1_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_savepoints, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -12,6 +12,7 @@ msclient_new (rsakey_t *key, const char *endpoint, const char *push_endpoint)
     self->client = testclient_new (endpoint, key);
     assert (self->client);
     testclient_set_timeout (self->client, MSCLIENT_TIMEOUT);
+    testclient_expect_role (self->client, CHANNEL_ROLE_MAINSERVER);
     if (push_endpoint) {
         //  Connected early so that the subscription rides an open pipe.
         self->sub = zsock_new_sub (push_endpoint, NULL);
@@ -122,31 +123,40 @@ msclient_request (msclient_t *self, Chat__MainRequest *request, Chat__MainReply 
 }
 
 int
-msclient_cert_request (msclient_t *self, const credential_keys_t *keys, int purpose,
-                       const char *name, const uint8_t *fingerprint, int64_t now,
-                       Chat__MainReply **reply)
+msclient_cert_send (msclient_t *self, int purpose, const uint8_t *cert, size_t len,
+                    Chat__MainReply **reply)
 {
-    *reply = NULL;
-    uint8_t *cert = NULL;
-    size_t len = 0;
-    if (credential_cert_issue (keys, purpose, name, fingerprint, now, &cert, &len) != CHAT_OK)
-        return CHAT_ERR_INTERNAL;
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
     Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
     Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
     if (purpose == CREDENTIAL_REGISTERED) {
-        reg.certificate.data = cert;
+        reg.certificate.data = (uint8_t *) cert;
         reg.certificate.len = len;
         request.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
         request.register_ = &reg;
     }
     else {
-        login.certificate.data = cert;
+        login.certificate.data = (uint8_t *) cert;
         login.certificate.len = len;
         request.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
         request.login = &login;
     }
-    int rc = msclient_request (self, &request, reply);
+    return msclient_request (self, &request, reply);
+}
+
+int
+msclient_cert_request (msclient_t *self, rsakey_t *issuer, int purpose,
+                       const char *name, rsakey_t *identity,
+                       const uint8_t *fingerprint, int64_t now,
+                       Chat__MainReply **reply)
+{
+    *reply = NULL;
+    uint8_t *cert = NULL;
+    size_t len = 0;
+    if (credential_cert_issue (issuer, purpose, name, fingerprint, identity, now,
+                               &cert, &len) != CHAT_OK)
+        return CHAT_ERR_INTERNAL;
+    int rc = msclient_cert_send (self, purpose, cert, len, reply);
     free (cert);
     return rc;
 }

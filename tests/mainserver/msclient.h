@@ -24,8 +24,9 @@ typedef struct {
     bool subscribed;
 } msclient_t;
 
-//  Connect and shake hands; subscribes to this session's pushes. NULL on
-//  failure (a message says why).
+//  Connect and shake hands (the Welcome must name the main server's
+//  role); subscribes to this session's pushes. NULL on failure (a message
+//  says why).
 msclient_t *
     msclient_new (rsakey_t *key, const char *endpoint, const char *push_endpoint);
 void
@@ -65,12 +66,18 @@ int
                       Chat__MainReply **reply);
 
 //  Register (purpose CREDENTIAL_REGISTERED) or log in (CREDENTIAL_LOGGED_IN)
-//  as name with a certificate issued under keys for fingerprint at now:
-//  as msclient_request; CHAT_ERR_INTERNAL when no certificate is issued.
+//  as name, with identity's public key, with a certificate signed by issuer
+//  (the key server's key, or a forger's) for fingerprint at now: as
+//  msclient_request; CHAT_ERR_INTERNAL when no certificate is issued.
 int
-    msclient_cert_request (msclient_t *self, const credential_keys_t *keys, int purpose,
-                           const char *name, const uint8_t *fingerprint, int64_t now,
+    msclient_cert_request (msclient_t *self, rsakey_t *issuer, int purpose,
+                           const char *name, rsakey_t *identity,
+                           const uint8_t *fingerprint, int64_t now,
                            Chat__MainReply **reply);
+//  Send a certificate (any bytes) as register or login: as msclient_request.
+int
+    msclient_cert_send (msclient_t *self, int purpose, const uint8_t *cert, size_t len,
+                        Chat__MainReply **reply);
 
 //  Wait up to timeout_ms for a push: CHAT_OK and the push, -1 otherwise.
 int

@@ -1,8 +1,12 @@
 /*  test_mainserver - the main server actor in-process, talked to over real
     sockets on 127.0.0.1 by test clients built straight from libchat
 
-    The test plays the key server: it holds the shared secret and issues
-    the certificates a client would have brought from there.
+    The test plays the key server: it holds a key server key pair, starts
+    the main server with its public half (as an operator copies
+    keyserver.pub), and signs the certificates a client would have brought
+    from there. Clients sign their conversations' CREATE statements with
+    identity keys of their own; tickets are checked with the main server's
+    mainserver.pub.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,34 +14,51 @@
 #include <ctype.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include "chain.h"
 #include "chaterror.h"
 #include "codec.h"
 #include "credential.h"
+#include "epochkey.h"
 #include "fernet.h"
 #include "secret.h"
 #include "wire.h"
 #include "msclient.h"
 #include "mainserver.h"
+#include "mschain.h"
+#include "msgstore.h"
+#include "testkeys.h"
 
 //  Long enough for a push on loopback, and only ever waited when a push is
 //  expected or its absence is the point.
 #define PUSH_WAIT 2000
 #define NO_PUSH_WAIT 200
 
+#define CLIENT_KEY     0                //  testkeys
+#define OTHER_KEY      1
+#define IDENTITIES     2                //  identity keys 2 .. 9, given out in turn
+#define IDENTITY_COUNT 8
+#define KEYSERVER      20               //  the key server's key pair
+#define STRANGER       21
+
 static struct {
     char dir [64];
     zactor_t *server;
     char *endpoint;
     char *push_endpoint;
-    credential_keys_t keys;
+    char *keyserver_pub;        //  the copy the server is started with
+    rsakey_t *ks_key;           //  the key server's key pair: signs certificates
+    rsakey_t *ms_public;        //  the main server's mainserver.pub
     rsakey_t *key;              //  every client's ephemeral key ...
     rsakey_t *other_key;        //  ... but the one that needs another
     uint8_t conv_key [FERNET_KEY_SIZE];
+    zhashx_t *identities;       //  lower-case name -> identity key
+    size_t next_identity;
     int names;
 } F;
 
 //  ---------------------------------------------------------------- helpers
 
+//  A server on dir, started as main() starts it; idle_ms NULL: the default
 static zactor_t *
 s_server_start (const char *dir, const char *idle_ms, char **endpoint, char **push_endpoint)
 {
@@ -45,6 +66,10 @@ s_server_start (const char *dir, const char *idle_ms, char **endpoint, char **pu
     assert_non_null (server);
     zstr_sendx (server, "DATA", dir, NULL);
     char *answer = zstr_recv (server);
+    assert_string_equal (answer, "OK");
+    zstr_free (&answer);
+    zstr_sendx (server, "KEYSERVER-KEY", F.keyserver_pub, NULL);
+    answer = zstr_recv (server);
     assert_string_equal (answer, "OK");
     zstr_free (&answer);
     if (idle_ms) {
@@ -76,6 +101,20 @@ static void
 s_name (char *out, const char *base)
 {
     snprintf (out, 32, "%s%d", base, ++F.names);
+}
+
+//  The identity key of a user (made up on first sight, in turn)
+static rsakey_t *
+s_identity (const char *name)
+{
+    char lower [USERNAME_MAX + 1];
+    credential_username_fold (name, lower, sizeof lower);
+    rsakey_t *key = (rsakey_t *) zhashx_lookup (F.identities, lower);
+    if (!key) {
+        key = testkeys_key (IDENTITIES + F.next_identity++ % IDENTITY_COUNT);
+        zhashx_insert (F.identities, lower, key);
+    }
+    return key;
 }
 
 static char *
@@ -119,15 +158,10 @@ s_expect (msclient_t *client, Chat__MainRequest *request, int code)
     chat__main_reply__free_unpacked (reply, NULL);
 }
 
+//  The code a certificate's answer carries
 static int
-s_cert_call (msclient_t *client, int purpose, const char *name,
-             const uint8_t *fingerprint, int64_t now, const credential_keys_t *keys)
+s_cert_answer (int purpose, const char *name, Chat__MainReply *reply)
 {
-    Chat__MainReply *reply = NULL;
-    assert_int_equal (msclient_cert_request (client, keys? keys: &F.keys, purpose, name,
-                                             fingerprint? fingerprint
-                                                        : rsakey_fingerprint (client->key),
-                                             now? now: wire_now (), &reply), CHAT_OK);
     assert_non_null (reply);
     int code = msclient_code (reply);
     if (code == CHAT_OK && purpose == CREDENTIAL_LOGGED_IN) {
@@ -140,16 +174,32 @@ s_cert_call (msclient_t *client, int purpose, const char *name,
     return code;
 }
 
+//  A certificate of purpose for name: signed by issuer (NULL: the key
+//  server), naming identity (NULL: the user's own), for fingerprint (NULL:
+//  the client's key), issued at now (0: now)
+static int
+s_cert_call (msclient_t *client, int purpose, const char *name, rsakey_t *issuer,
+             rsakey_t *identity, const uint8_t *fingerprint, int64_t now)
+{
+    Chat__MainReply *reply = NULL;
+    assert_int_equal (msclient_cert_request (client, issuer? issuer: F.ks_key, purpose, name,
+                                             identity? identity: s_identity (name),
+                                             fingerprint? fingerprint
+                                                        : rsakey_fingerprint (client->key),
+                                             now? now: wire_now (), &reply), CHAT_OK);
+    return s_cert_answer (purpose, name, reply);
+}
+
 static int
 s_register (msclient_t *client, const char *name)
 {
-    return s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL, 0, NULL);
+    return s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL, NULL, NULL, 0);
 }
 
 static int
 s_login (msclient_t *client, const char *name)
 {
-    return s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL, 0, NULL);
+    return s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL, NULL, NULL, 0);
 }
 
 static void
@@ -187,31 +237,87 @@ s_user (const char *name, bool do_register, rsakey_t *key)
     return client;
 }
 
+//  Sign a statement as it stands (whatever the rules say) with key
+static void
+s_sign (const Chat__MembershipStatement *statement, rsakey_t *key, chain_link_t *link)
+{
+    memset (link, 0, sizeof *link);
+    assert_int_equal (wire_pack (&statement->base, &link->statement, &link->statement_len),
+                      CHAT_OK);
+    assert_int_equal (rsakey_sign_labelled (key, CHAIN_LABEL, link->statement,
+                                            link->statement_len, &link->signature,
+                                            &link->signature_len), CHAT_OK);
+}
+
+//  The CREATE link of a new conversation (id made here) of creator and
+//  others, signed with signer (NULL: the creator's identity)
+static void
+s_statement (const char *creator, const char *const *others, size_t count, bool direct,
+             const char *title, rsakey_t *signer, uint8_t id [16], chain_link_t *link)
+{
+    assert_int_equal (secret_random (id, 16), 0);
+    const char *members [CHAIN_MAX_MEMBERS];
+    members [0] = creator;
+    for (size_t i = 0; i < count; i++)
+        members [i + 1] = others [i];
+    uint8_t key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+    assert_int_equal (epochkey_generate (key), CHAT_OK);
+    assert_int_equal (epochkey_check_value (key, id, 1, check), CHAT_OK);
+    assert_int_equal (chain_make_create (id, creator, members, count + 1, direct, title,
+                                         check, signer? signer: s_identity (creator),
+                                         wire_now_ms (), link), CHAT_OK);
+}
+
 static Chat__MainReply *
-s_create (msclient_t *client, const char **members, size_t count)
+s_create_link (msclient_t *client, const chain_link_t *link)
 {
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
     Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
-    create.members = (char **) members;
-    create.n_members = count;
+    Chat__SignedStatement view;
+    if (link) {
+        chain_link_view (link, &view);
+        create.statement = &view;
+    }
     request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
     request.create_conversation = &create;
     return s_call (client, &request);
 }
 
-//  Create and return the id (16 bytes into id).
-static void
-s_create_ok (msclient_t *client, const char **members, size_t count, uint8_t *id)
+//  Create a conversation of creator (the client's user) and others;
+//  direct: a 1:1 conversation. The reply (caller frees); id filled with
+//  the statement's id.
+static Chat__MainReply *
+s_create (msclient_t *client, const char *creator, const char *const *others, size_t count,
+          bool direct, uint8_t id [16])
 {
-    Chat__MainReply *reply = s_create (client, members, count);
+    chain_link_t link;
+    uint8_t own [16];
+    s_statement (creator, others, count, direct, NULL, NULL, id? id: own, &link);
+    Chat__MainReply *reply = s_create_link (client, &link);
+    chain_link_free (&link);
+    return reply;
+}
+
+//  Create and check the answer: a new conversation, its id in id.
+static void
+s_create_ok (msclient_t *client, const char *creator, const char *const *others,
+             size_t count, bool direct, uint8_t *id)
+{
+    uint8_t asked [16];
+    Chat__MainReply *reply = s_create (client, creator, others, count, direct, asked);
     assert_int_equal (msclient_code (reply), CHAT_OK);
-    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_CONVERSATION);
-    assert_int_equal (reply->conversation->conversation_id.len, 16);
-    memcpy (id, reply->conversation->conversation_id.data, 16);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_CREATED);
+    assert_false (reply->created->existing);
+    assert_true (reply->created->ticket.len > 0);
+    assert_int_equal (reply->created->conversation->conversation_id.len, 16);
+    assert_memory_equal (reply->created->conversation->conversation_id.data, asked, 16);
+    assert_int_equal (reply->created->conversation->epoch, 1);
+    assert_int_equal (reply->created->conversation->direct, direct);
+    memcpy (id, asked, 16);
     chat__main_reply__free_unpacked (reply, NULL);
 }
 
-//  Alice and bob (fresh names), registered and logged in, in a new
+//  Alice and bob (fresh names), registered and logged in, in a new direct
 //  conversation (id) whose push bob has taken.
 static void
 s_pair (char *alice, char *bob, msclient_t **a, msclient_t **b, uint8_t *id)
@@ -220,8 +326,8 @@ s_pair (char *alice, char *bob, msclient_t **a, msclient_t **b, uint8_t *id)
     s_name (bob, "bob");
     *a = s_user (alice, true, NULL);
     *b = s_user (bob, true, NULL);
-    const char *members [] = { bob };
-    s_create_ok (*a, members, 1, id);
+    const char *others [] = { bob };
+    s_create_ok (*a, alice, others, 1, true, id);
     Chat__Push *push = NULL;
     assert_int_equal (msclient_recv_push (*b, PUSH_WAIT, &push), CHAT_OK);
     chat__push__free_unpacked (push, NULL);
@@ -229,7 +335,7 @@ s_pair (char *alice, char *bob, msclient_t **a, msclient_t **b, uint8_t *id)
 
 static void
 s_send_request (Chat__MainRequest *request, Chat__SendMessageRequest *send,
-                const uint8_t *id, const uint8_t *cmid, char *token)
+                const uint8_t *id, const uint8_t *cmid, char *token, uint64_t epoch)
 {
     chat__main_request__init (request);
     chat__send_message_request__init (send);
@@ -238,17 +344,18 @@ s_send_request (Chat__MainRequest *request, Chat__SendMessageRequest *send,
     send->client_message_id.data = (uint8_t *) cmid;
     send->client_message_id.len = 16;
     send->token = token;
+    send->epoch = epoch;
     request->body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
     request->send_message = send;
 }
 
-//  Send one message; returns the reply (caller frees).
+//  Send one message under epoch 1; returns the reply (caller frees).
 static Chat__MainReply *
 s_send (msclient_t *client, const uint8_t *id, const uint8_t *cmid, char *token)
 {
     Chat__MainRequest request;
     Chat__SendMessageRequest send;
-    s_send_request (&request, &send, id, cmid, token);
+    s_send_request (&request, &send, id, cmid, token, 1);
     return s_call (client, &request);
 }
 
@@ -300,6 +407,32 @@ s_get_members (msclient_t *client, const uint8_t *id, size_t id_len)
 }
 
 static Chat__MainReply *
+s_get_chain (msclient_t *client, const uint8_t *id, size_t id_len, uint64_t after)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__GetChainRequest get = CHAT__GET_CHAIN_REQUEST__INIT;
+    get.conversation_id.data = (uint8_t *) id;
+    get.conversation_id.len = id_len;
+    get.after_epoch = after;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_GET_CHAIN;
+    request.get_chain = &get;
+    return s_call (client, &request);
+}
+
+static Chat__MainReply *
+s_key_ticket (msclient_t *client, const uint8_t *id, size_t id_len, uint64_t epoch)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__KeyTicketRequest get = CHAT__KEY_TICKET_REQUEST__INIT;
+    get.conversation_id.data = (uint8_t *) id;
+    get.conversation_id.len = id_len;
+    get.epoch = epoch;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_KEY_TICKET;
+    request.key_ticket = &get;
+    return s_call (client, &request);
+}
+
+static Chat__MainReply *
 s_simple (msclient_t *client, Chat__MainRequest__BodyCase body)
 {
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
@@ -335,12 +468,42 @@ s_no_push (msclient_t *client)
     assert_null (push);
 }
 
-static bool
-s_ticket_ok (const ProtobufCBinaryData *ticket, const char *name, const uint8_t *id,
-             rsakey_t *key)
+//  The ticket is the main server's, for uploader on key, epoch 1 of id,
+//  naming these members (in this order)
+static void
+s_ticket_ok (const ProtobufCBinaryData *ticket, const char *uploader, const uint8_t *id,
+             uint64_t epoch, rsakey_t *key, const char *const *members, size_t count)
 {
-    return credential_ticket_check (&F.keys, ticket->data, ticket->len, name, id,
-                                    rsakey_fingerprint (key), wire_now ()) == CHAT_OK;
+    credential_ticket_t *body = NULL;
+    assert_int_equal (credential_ticket_check (F.ms_public, ticket->data, ticket->len,
+                                               uploader, rsakey_fingerprint (key),
+                                               wire_now (), &body), CHAT_OK);
+    assert_memory_equal (body->conversation_id, id, 16);
+    assert_int_equal (body->epoch, epoch);
+    assert_int_equal (body->member_count, count);
+    for (size_t i = 0; i < count; i++)
+        assert_string_equal (body->members [i], members [i]);
+    credential_ticket_destroy (&body);
+}
+
+static bool
+s_ticket_valid (const ProtobufCBinaryData *ticket, const char *uploader, rsakey_t *key)
+{
+    credential_ticket_t *body = NULL;
+    int rc = credential_ticket_check (F.ms_public, ticket->data, ticket->len, uploader,
+                                      rsakey_fingerprint (key), wire_now (), &body);
+    credential_ticket_destroy (&body);
+    return rc == CHAT_OK;
+}
+
+static rsakey_t *
+s_load_public (const char *dir)
+{
+    char *path = zsys_sprintf ("%s/%s", dir, MAINSERVER_PUBLIC_FILE);
+    rsakey_t *key = rsakey_load_public (path);
+    assert_non_null (key);
+    free (path);
+    return key;
 }
 
 //  ---------------------------------------------------------------- fixture
@@ -351,19 +514,15 @@ s_setup (void **state)
     (void) state;
     strcpy (F.dir, "/tmp/test_mainserver.XXXXXX");
     assert_non_null (mkdtemp (F.dir));
-    char *path = zsys_sprintf ("%s/shared.secret", F.dir);
-    assert_int_equal (secret_shared_create (path), 0);
-    uint8_t shared [SECRET_SHARED_SIZE];
-    assert_int_equal (secret_shared_load (path, shared), 0);
-    assert_int_equal (credential_keys_derive (shared, &F.keys), CHAT_OK);
-    secret_wipe (shared, sizeof shared);
-    free (path);
-    F.key = rsakey_generate (2048);
-    F.other_key = rsakey_generate (2048);
-    assert_non_null (F.key);
-    assert_non_null (F.other_key);
+    F.ks_key = testkeys_key (KEYSERVER);
+    F.keyserver_pub = testkeys_save_public (F.ks_key, F.dir, "copied-keyserver.pub");
+    assert_non_null (F.keyserver_pub);
+    F.key = testkeys_key (CLIENT_KEY);
+    F.other_key = testkeys_key (OTHER_KEY);
+    F.identities = zhashx_new ();
     assert_int_equal (fernet_key_generate (F.conv_key), 0);
     F.server = s_server_start (F.dir, NULL, &F.endpoint, &F.push_endpoint);
+    F.ms_public = s_load_public (F.dir);
     return 0;
 }
 
@@ -374,9 +533,10 @@ s_teardown (void **state)
     zactor_destroy (&F.server);
     zstr_free (&F.endpoint);
     zstr_free (&F.push_endpoint);
-    rsakey_destroy (&F.key);
-    rsakey_destroy (&F.other_key);
-    credential_keys_wipe (&F.keys);
+    zstr_free (&F.keyserver_pub);
+    rsakey_destroy (&F.ms_public);
+    zhashx_destroy (&F.identities);
+    testkeys_free ();
     char *command = zsys_sprintf ("rm -rf '%s'", F.dir);
     assert_int_equal (system (command), 0);
     free (command);
@@ -392,10 +552,14 @@ test_register_and_login (void **state)
     char name [32], upper [32];
     s_name (name, "Alice");
     msclient_t *client = s_client (F.key);
+    //  The Welcome named the server's role and push endpoint, signed
+    assert_string_equal (channel_peer_role (msclient_channel (client)), "mainserver");
+    assert_string_equal (channel_peer_push_endpoint (msclient_channel (client)),
+                         F.push_endpoint);
     //  Login before registration: the user is not known here.
     assert_int_equal (s_login (client, name), CHAT_ERR_UNKNOWN_USER);
     assert_int_equal (s_register (client, name), CHAT_OK);
-    //  Registering again is harmless.
+    //  Registering again is harmless, with the same identity
     assert_int_equal (s_register (client, name), CHAT_OK);
     //  Registration does not log in.
     Chat__MainReply *reply = s_simple (client, CHAT__MAIN_REQUEST__BODY_LIST_USERS);
@@ -407,9 +571,9 @@ test_register_and_login (void **state)
         upper [i] = (char) toupper ((unsigned char) name [i]);
     uint8_t *cert = NULL;
     size_t len = 0;
-    assert_int_equal (credential_cert_issue (&F.keys, CREDENTIAL_LOGGED_IN, upper,
-                                             rsakey_fingerprint (F.key), wire_now (),
-                                             &cert, &len), CHAT_OK);
+    assert_int_equal (credential_cert_issue (F.ks_key, CREDENTIAL_LOGGED_IN, upper,
+                                             rsakey_fingerprint (F.key), s_identity (name),
+                                             wire_now (), &cert, &len), CHAT_OK);
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
     Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
     login.certificate.data = cert;
@@ -438,6 +602,42 @@ test_register_and_login (void **state)
     msclient_destroy (&client);
 }
 
+//  A certificate as signed, with one field of its body changed afterwards
+typedef enum {
+    ALTER_PURPOSE, ALTER_USERNAME, ALTER_FINGERPRINT, ALTER_ISSUED, ALTER_EXPIRES,
+    ALTER_IDENTITY, ALTER_COUNT
+} alter_t;
+
+static void
+s_alter (const uint8_t *cert, size_t len, alter_t what, uint8_t **out, size_t *out_len)
+{
+    Chat__SignedCredential *signed_ = NULL;
+    assert_int_equal (wire_unpack (&chat__signed_credential__descriptor, cert, len,
+                                   (ProtobufCMessage **) &signed_), CHAT_OK);
+    Chat__Certificate *body = NULL;
+    assert_int_equal (wire_unpack (&chat__certificate__descriptor, signed_->body.data,
+                                   signed_->body.len, (ProtobufCMessage **) &body), CHAT_OK);
+    ProtobufCBinaryData identity = body->identity_public_key;
+    size_t other_len = 0;
+    const uint8_t *other = rsakey_der (testkeys_key (STRANGER), &other_len);
+    switch (what) {
+        case ALTER_PURPOSE: body->purpose = CHAT__CERTIFICATE_PURPOSE__PURPOSE_REGISTERED; break;
+        case ALTER_USERNAME: body->username [0] ^= 1; break;
+        case ALTER_FINGERPRINT: body->client_key_fingerprint.data [0] ^= 1; break;
+        case ALTER_ISSUED: body->issued_at -= 100; break;
+        case ALTER_EXPIRES: body->expires_at += 100; break;
+        case ALTER_IDENTITY:
+            body->identity_public_key.data = (uint8_t *) other;
+            body->identity_public_key.len = other_len;
+            break;
+        default: break;
+    }
+    assert_int_equal (testkeys_swap_body (cert, len, &body->base, out, out_len), 0);
+    body->identity_public_key = identity;
+    chat__certificate__free_unpacked (body, NULL);
+    chat__signed_credential__free_unpacked (signed_, NULL);
+}
+
 static void
 test_certificate_refusals (void **state)
 {
@@ -445,69 +645,103 @@ test_certificate_refusals (void **state)
     char name [32];
     s_name (name, "mallory");
     msclient_t *client = s_client (F.key);
-    //  Forged: sealed under keys from another secret.
-    credential_keys_t forged;
-    uint8_t shared [SECRET_SHARED_SIZE];
-    secret_random (shared, sizeof shared);
-    assert_int_equal (credential_keys_derive (shared, &forged), CHAT_OK);
-    assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL, 0, &forged),
+    //  Signed by another key than the key server's: a stranger's, or the
+    //  main server's own (in its data directory: stealing it mints nothing)
+    char *path = zsys_sprintf ("%s/%s", F.dir, MAINSERVER_KEY_FILE);
+    rsakey_t *own = rsakey_load (path);
+    assert_non_null (own);
+    free (path);
+    rsakey_t *forgers [] = { testkeys_key (STRANGER), own };
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name, forgers [i],
+                                       NULL, NULL, 0), CHAT_ERR_BAD_CERTIFICATE);
+        assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name, forgers [i],
+                                       NULL, NULL, 0), CHAT_ERR_BAD_CERTIFICATE);
+    }
+    //  Expired, or from the future.
+    assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL, NULL, NULL,
+                                   wire_now () - 2 * CREDENTIAL_CERT_LIFETIME),
                       CHAT_ERR_BAD_CERTIFICATE);
-    credential_keys_wipe (&forged);
-    //  Expired.
-    assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL,
-                                   wire_now () - 2 * CREDENTIAL_CERT_LIFETIME, NULL),
-                      CHAT_ERR_BAD_CERTIFICATE);
+    assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL, NULL, NULL,
+                                   wire_now () + 3600), CHAT_ERR_BAD_CERTIFICATE);
     //  Bound to another client's key.
-    assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name,
-                                   rsakey_fingerprint (F.other_key), 0, NULL),
+    assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL, NULL,
+                                   rsakey_fingerprint (F.other_key), 0),
                       CHAT_ERR_BAD_CERTIFICATE);
     //  The other purpose: a login certificate does not register ...
-    assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL, 0, NULL),
+    assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL, NULL, NULL, 0),
                       CHAT_ERR_UNKNOWN_USER);
-    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
-    Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
     uint8_t *cert = NULL;
     size_t len = 0;
-    assert_int_equal (credential_cert_issue (&F.keys, CREDENTIAL_LOGGED_IN, name,
-                                             rsakey_fingerprint (F.key), wire_now (),
-                                             &cert, &len), CHAT_OK);
-    reg.certificate.data = cert;
-    reg.certificate.len = len;
-    request.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
-    request.register_ = &reg;
-    s_expect (client, &request, CHAT_ERR_BAD_CERTIFICATE);
+    assert_int_equal (credential_cert_issue (F.ks_key, CREDENTIAL_LOGGED_IN, name,
+                                             rsakey_fingerprint (F.key), s_identity (name),
+                                             wire_now (), &cert, &len), CHAT_OK);
+    Chat__MainReply *reply = NULL;
+    assert_int_equal (msclient_cert_send (client, CREDENTIAL_REGISTERED, cert, len, &reply),
+                      CHAT_OK);
+    assert_int_equal (s_cert_answer (CREDENTIAL_REGISTERED, name, reply),
+                      CHAT_ERR_BAD_CERTIFICATE);
     free (cert);
     //  ... and garbage is no certificate.
-    reg.certificate.data = (uint8_t *) "not a certificate";
-    reg.certificate.len = 17;
-    s_expect (client, &request, CHAT_ERR_BAD_CERTIFICATE);
-    reg.certificate.len = 0;
-    s_expect (client, &request, CHAT_ERR_BAD_CERTIFICATE);
+    assert_int_equal (msclient_cert_send (client, CREDENTIAL_REGISTERED,
+                                          (const uint8_t *) "not a certificate", 17, &reply),
+                      CHAT_OK);
+    assert_int_equal (s_cert_answer (CREDENTIAL_REGISTERED, name, reply),
+                      CHAT_ERR_BAD_CERTIFICATE);
+    assert_int_equal (msclient_cert_send (client, CREDENTIAL_REGISTERED, NULL, 0, &reply),
+                      CHAT_OK);
+    assert_int_equal (s_cert_answer (CREDENTIAL_REGISTERED, name, reply),
+                      CHAT_ERR_BAD_CERTIFICATE);
 
     //  A registration certificate does not log in.
     assert_int_equal (s_register (client, name), CHAT_OK);
-    uint8_t *reg_cert = NULL;
-    assert_int_equal (credential_cert_issue (&F.keys, CREDENTIAL_REGISTERED, name,
-                                             rsakey_fingerprint (F.key), wire_now (),
-                                             &reg_cert, &len), CHAT_OK);
-    Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
-    login.certificate.data = reg_cert;
-    login.certificate.len = len;
-    request.body_case = CHAT__MAIN_REQUEST__BODY_LOGIN;
-    request.login = &login;
-    s_expect (client, &request, CHAT_ERR_BAD_CERTIFICATE);
-    free (reg_cert);
+    assert_int_equal (credential_cert_issue (F.ks_key, CREDENTIAL_REGISTERED, name,
+                                             rsakey_fingerprint (F.key), s_identity (name),
+                                             wire_now (), &cert, &len), CHAT_OK);
+    assert_int_equal (msclient_cert_send (client, CREDENTIAL_LOGGED_IN, cert, len, &reply),
+                      CHAT_OK);
+    assert_int_equal (s_cert_answer (CREDENTIAL_LOGGED_IN, name, reply),
+                      CHAT_ERR_BAD_CERTIFICATE);
+    free (cert);
     //  Nor does a login certificate for another key, or an expired one.
-    assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name,
-                                   rsakey_fingerprint (F.other_key), 0, NULL),
+    assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL, NULL,
+                                   rsakey_fingerprint (F.other_key), 0),
                       CHAT_ERR_BAD_CERTIFICATE);
-    assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL,
-                                   wire_now () - 2 * CREDENTIAL_CERT_LIFETIME, NULL),
+    assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL, NULL, NULL,
+                                   wire_now () - 2 * CREDENTIAL_CERT_LIFETIME),
                       CHAT_ERR_BAD_CERTIFICATE);
-    //  Still not logged in after all that.
-    Chat__MainReply *reply = s_simple (client, CHAT__MAIN_REQUEST__BODY_LIST_USERS);
+    //  Nor one naming another identity key than the one registered, and a
+    //  registration cannot replace it
+    rsakey_t *stranger = testkeys_key (STRANGER);
+    assert_int_equal (s_cert_call (client, CREDENTIAL_LOGGED_IN, name, NULL, stranger, NULL,
+                                   0), CHAT_ERR_BAD_CERTIFICATE);
+    assert_int_equal (s_cert_call (client, CREDENTIAL_REGISTERED, name, NULL, stranger, NULL,
+                                   0), CHAT_ERR_BAD_CERTIFICATE);
+    //  A good certificate altered in any field after signing
+    assert_int_equal (credential_cert_issue (F.ks_key, CREDENTIAL_LOGGED_IN, name,
+                                             rsakey_fingerprint (F.key), s_identity (name),
+                                             wire_now (), &cert, &len), CHAT_OK);
+    for (int what = 0; what < ALTER_COUNT; what++) {
+        uint8_t *altered = NULL;
+        size_t altered_len = 0;
+        s_alter (cert, len, (alter_t) what, &altered, &altered_len);
+        int purpose = what == ALTER_PURPOSE? CREDENTIAL_REGISTERED: CREDENTIAL_LOGGED_IN;
+        assert_int_equal (msclient_cert_send (client, purpose, altered, altered_len, &reply),
+                          CHAT_OK);
+        int code = s_cert_answer (purpose, name, reply);
+        if (code != CHAT_ERR_BAD_CERTIFICATE)
+            fail_msg ("certificate altered in field %d: got %s", what, chat_errname (code));
+        free (altered);
+    }
+    //  Still not logged in after all that; the good one does it
+    reply = s_simple (client, CHAT__MAIN_REQUEST__BODY_LIST_USERS);
     assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
     chat__main_reply__free_unpacked (reply, NULL);
+    assert_int_equal (msclient_cert_send (client, CREDENTIAL_LOGGED_IN, cert, len, &reply),
+                      CHAT_OK);
+    assert_int_equal (s_cert_answer (CREDENTIAL_LOGGED_IN, name, reply), CHAT_OK);
+    free (cert);
+    rsakey_destroy (&own);
     msclient_destroy (&client);
 }
 
@@ -528,14 +762,18 @@ test_not_logged_in (void **state)
         assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
         chat__main_reply__free_unpacked (reply, NULL);
     }
-    reply = s_get_messages (client, id, 16, 0, 0);
-    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
-    chat__main_reply__free_unpacked (reply, NULL);
-    reply = s_get_members (client, id, 16);
-    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
-    chat__main_reply__free_unpacked (reply, NULL);
-    const char *members [] = { "someone" };
-    reply = s_create (client, members, 1);
+    Chat__MainReply *replies [] = {
+        s_get_messages (client, id, 16, 0, 0),
+        s_get_members (client, id, 16),
+        s_get_chain (client, id, 16, 0),
+        s_key_ticket (client, id, 16, 1),
+    };
+    for (size_t i = 0; i < sizeof replies / sizeof replies [0]; i++) {
+        assert_int_equal (msclient_code (replies [i]), CHAT_ERR_NOT_LOGGED_IN);
+        chat__main_reply__free_unpacked (replies [i], NULL);
+    }
+    const char *others [] = { "someone" };
+    reply = s_create (client, "nobody", others, 1, false, NULL);
     assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
     chat__main_reply__free_unpacked (reply, NULL);
     char *token = s_token (5);
@@ -562,42 +800,154 @@ test_not_logged_in (void **state)
 }
 
 static void
-test_two_person_dedupe (void **state)
+test_direct_dedupe (void **state)
 {
     (void) state;
-    char alice [32], bob [32], bob_upper [32];
+    char alice [32], bob [32];
     s_name (alice, "alice");
     s_name (bob, "bob");
     msclient_t *a = s_user (alice, true, NULL);
     msclient_t *b = s_user (bob, true, F.other_key);
     uint8_t first [16], again [16];
-    const char *members [] = { bob };
-    s_create_ok (a, members, 1, first);
-    s_create_ok (a, members, 1, again);
-    assert_memory_equal (first, again, 16);
-    //  The other way round, in another case, with repeats and the caller
-    //  named too: still the same conversation.
-    for (size_t i = 0; i <= strlen (bob); i++)
-        bob_upper [i] = (char) toupper ((unsigned char) bob [i]);
-    const char *messy [] = { bob_upper, alice, bob };
-    s_create_ok (a, messy, 3, again);
-    assert_memory_equal (first, again, 16);
-    const char *reverse [] = { alice };
-    Chat__MainReply *reply = s_create (b, reverse, 1);
-    assert_int_equal (msclient_code (reply), CHAT_OK);
-    Chat__ConversationSummary *summary = reply->conversation;
-    assert_memory_equal (summary->conversation_id.data, first, 16);
-    assert_int_equal (summary->n_members, 2);
-    assert_string_equal (summary->members [0], alice);
-    assert_string_equal (summary->members [1], bob);
-    assert_int_equal (summary->last_seq, 0);
-    //  The ticket is for bob on his own key, not anyone else's.
-    assert_true (s_ticket_ok (&summary->ticket, bob, first, F.other_key));
-    assert_false (s_ticket_ok (&summary->ticket, bob, first, F.key));
-    assert_false (s_ticket_ok (&summary->ticket, alice, first, F.other_key));
-    chat__main_reply__free_unpacked (reply, NULL);
-    //  Opening an existing pair is no news for anyone.
+    const char *to_bob [] = { bob };
+    const char *to_alice [] = { alice };
+    s_create_ok (a, alice, to_bob, 1, true, first);
+    //  Bob took the push; the ticket is for alice on her key, for epoch 1
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (b, PUSH_WAIT, &push), CHAT_OK);
+    assert_int_equal (push->body_case, CHAT__PUSH__BODY_CONVERSATION);
+    assert_true (push->conversation->direct);
+    chat__push__free_unpacked (push, NULL);
+
+    //  A second direct creation of the pair, by either: the existing one,
+    //  no ticket, nothing stored, no news for anyone
+    msclient_t *creators [] = { a, b };
+    const char *names [] = { alice, bob };
+    const char *const *others [] = { to_bob, to_alice };
+    for (int i = 0; i < 2; i++) {
+        Chat__MainReply *reply = s_create (creators [i], names [i], others [i], 1, true,
+                                           again);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        assert_true (reply->created->existing);
+        assert_int_equal (reply->created->ticket.len, 0);
+        Chat__ConversationSummary *summary = reply->created->conversation;
+        assert_memory_equal (summary->conversation_id.data, first, 16);
+        assert_memory_not_equal (again, first, 16);
+        assert_int_equal (summary->n_members, 2);
+        assert_string_equal (summary->members [0], alice);
+        assert_string_equal (summary->members [1], bob);
+        assert_int_equal (summary->last_seq, 0);
+        assert_int_equal (summary->epoch, 1);
+        assert_true (summary->direct);
+        chat__main_reply__free_unpacked (reply, NULL);
+        Chat__MainReply *members = s_get_members (a, again, 16);
+        assert_int_equal (msclient_code (members), CHAT_ERR_NOT_FOUND);
+        chat__main_reply__free_unpacked (members, NULL);
+    }
     s_no_push (a);
+    s_no_push (b);
+    //  A group of the same two people is a conversation of its own
+    uint8_t group [16];
+    s_create_ok (a, alice, to_bob, 1, false, group);
+    assert_memory_not_equal (group, first, 16);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
+static void
+test_created (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], carol [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    s_name (carol, "carol");
+    msclient_t *a = s_user (alice, true, F.other_key);
+    msclient_t *b = s_user (bob, true, NULL);
+    assert_int_equal (s_register (b, carol), CHAT_OK);
+    const char *others [] = { carol, bob };
+    chain_link_t link;
+    uint8_t id [16];
+    s_statement (alice, others, 2, false, "Plans", NULL, id, &link);
+    Chat__MainReply *reply = s_create_link (a, &link);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    Chat__ConversationCreated *created = reply->created;
+    assert_false (created->existing);
+    assert_string_equal (created->conversation->title, "Plans");
+    assert_false (created->conversation->direct);
+    assert_int_equal (created->conversation->epoch, 1);
+    assert_int_equal (created->conversation->n_members, 3);
+    //  The ticket: the main server's, for epoch 1, the members in order,
+    //  for alice on her own client key only
+    const char *sorted [3];
+    sorted [0] = alice;
+    sorted [1] = bob;
+    sorted [2] = carol;
+    s_ticket_ok (&created->ticket, alice, id, 1, F.other_key, sorted, 3);
+    assert_false (s_ticket_valid (&created->ticket, alice, F.key));
+    assert_false (s_ticket_valid (&created->ticket, bob, F.other_key));
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    //  The chain is the statement as signed, byte for byte
+    reply = s_get_chain (b, id, 16, 0);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    Chat__Chain *chain = reply->chain;
+    assert_memory_equal (chain->conversation_id.data, id, 16);
+    assert_int_equal (chain->n_statements, 1);
+    assert_false (chain->more);
+    assert_int_equal (chain->statements [0]->statement.len, link.statement_len);
+    assert_memory_equal (chain->statements [0]->statement.data, link.statement,
+                         link.statement_len);
+    assert_memory_equal (chain->statements [0]->signature.data, link.signature,
+                         link.signature_len);
+    //  ... and a client verifies it with alice's identity key
+    chain_t *verified = chain_new ();
+    assert_int_equal (chain_append (verified, chain->statements [0], s_identity (alice)),
+                      CHAT_OK);
+    chain_destroy (&verified);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_get_chain (b, id, 16, 1);
+    assert_int_equal (reply->chain->n_statements, 0);
+    assert_false (reply->chain->more);
+    chat__main_reply__free_unpacked (reply, NULL);
+    chain_link_free (&link);
+
+    //  A fresh ticket for epoch 1: to its actor only, bound to the asking
+    //  session's key; not for an epoch that does not exist
+    reply = s_key_ticket (a, id, 16, 1);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_memory_equal (reply->key_ticket->conversation_id.data, id, 16);
+    assert_int_equal (reply->key_ticket->epoch, 1);
+    s_ticket_ok (&reply->key_ticket->ticket, alice, id, 1, F.other_key, sorted, 3);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_t *a2 = s_user (alice, false, F.key);
+    reply = s_key_ticket (a2, id, 16, 1);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    s_ticket_ok (&reply->key_ticket->ticket, alice, id, 1, F.key, sorted, 3);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&a2);
+    reply = s_key_ticket (b, id, 16, 1);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    chat__main_reply__free_unpacked (reply, NULL);
+    uint64_t epochs [] = { 0, 2, UINT64_MAX };
+    for (int i = 0; i < 3; i++) {
+        reply = s_key_ticket (a, id, 16, epochs [i]);
+        assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    //  The listing carries epoch, title and members, no ticket
+    reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->conversations->n_conversations, 1);
+    Chat__ConversationSummary *summary = reply->conversations->conversations [0];
+    assert_int_equal (summary->epoch, 1);
+    assert_string_equal (summary->title, "Plans");
+    assert_int_equal (summary->n_members, 3);
+    uint8_t *packed = NULL;
+    size_t packed_len = 0;
+    assert_int_equal (wire_pack (&summary->base, &packed, &packed_len), CHAT_OK);
+    assert_true (packed_len < 200);
+    free (packed);
+    chat__main_reply__free_unpacked (reply, NULL);
     msclient_destroy (&a);
     msclient_destroy (&b);
 }
@@ -606,41 +956,143 @@ static void
 test_create_refusals (void **state)
 {
     (void) state;
-    char alice [32], ghost [32];
+    char alice [32], bob [32], ghost [32], mallory [32];
     s_name (alice, "alice");
+    s_name (bob, "bob");
     s_name (ghost, "ghost");
+    s_name (mallory, "mallory");
     msclient_t *a = s_user (alice, true, NULL);
-    //  Nobody else.
-    Chat__MainReply *reply = s_create (a, NULL, 0);
-    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    msclient_t *m = s_user (mallory, true, F.other_key);
+    assert_int_equal (s_register (a, bob), CHAT_OK);
+    const char *to_bob [] = { bob };
+    chain_link_t link;
+    uint8_t id [16];
+    Chat__MainReply *reply;
+
+    //  No statement, or one that does not parse
+    reply = s_create_link (a, NULL);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_STATEMENT);
     chat__main_reply__free_unpacked (reply, NULL);
-    const char *self [] = { alice, alice };
-    reply = s_create (a, self, 2);
-    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    chain_link_t junk = { (uint8_t *) "\xff\xff\xff", 3, (uint8_t *) "sig", 3 };
+    reply = s_create_link (a, &junk);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_STATEMENT);
     chat__main_reply__free_unpacked (reply, NULL);
-    //  An unknown user, named in the answer.
-    const char *members [] = { ghost };
-    reply = s_create (a, members, 1);
+
+    //  Alice's creation signed by mallory's key, as mallory would forge it
+    s_statement (alice, to_bob, 1, true, NULL, s_identity (mallory), id, &link);
+    reply = s_create_link (a, &link);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_STATEMENT);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  ... nor can mallory send alice's own, properly signed statement
+    chain_link_free (&link);
+    s_statement (alice, to_bob, 1, true, NULL, NULL, id, &link);
+    reply = s_create_link (m, &link);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_STATEMENT);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  ... nor a statement altered after signing
+    link.statement [link.statement_len - 1] ^= 1;
+    reply = s_create_link (a, &link);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_STATEMENT);
+    chat__main_reply__free_unpacked (reply, NULL);
+    link.statement [link.statement_len - 1] ^= 1;
+    link.signature [0] ^= 1;
+    reply = s_create_link (a, &link);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_STATEMENT);
+    chat__main_reply__free_unpacked (reply, NULL);
+    chain_link_free (&link);
+    //  None of it made anything
+    reply = s_get_chain (a, id, 16, 0);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    //  An unknown user, named in the answer; a name not as registered
+    const char *to_ghost [] = { ghost };
+    reply = s_create (a, alice, to_ghost, 1, false, NULL);
     assert_int_equal (msclient_code (reply), CHAT_ERR_UNKNOWN_USER);
     assert_non_null (strstr (reply->error->message, ghost));
     chat__main_reply__free_unpacked (reply, NULL);
-    const char *invalid [] = { "no spaces allowed" };
-    reply = s_create (a, invalid, 1);
-    assert_int_equal (msclient_code (reply), CHAT_ERR_UNKNOWN_USER);
+    char bob_upper [32];
+    for (size_t i = 0; i <= strlen (bob); i++)
+        bob_upper [i] = (char) toupper ((unsigned char) bob [i]);
+    const char *misspelled [] = { bob_upper };
+    reply = s_create (a, alice, misspelled, 1, false, NULL);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_STATEMENT);
     chat__main_reply__free_unpacked (reply, NULL);
 
+    //  Statements the rules refuse, signed as they are
+    uint8_t check [32] = { 0 };
+    Chat__MembershipStatement st = CHAT__MEMBERSHIP_STATEMENT__INIT;
+    const char *pair [] = { alice, bob };
+    const char *admins [] = { alice };
+    assert_int_equal (secret_random (id, 16), 0);
+    st.conversation_id.data = id;
+    st.conversation_id.len = 16;
+    st.epoch = 1;
+    st.actor = alice;
+    st.action = CHAT__STATEMENT_ACTION__ACTION_CREATE;
+    st.members = (char **) pair;
+    st.n_members = 2;
+    st.admins = (char **) admins;
+    st.n_admins = 1;
+    st.title = (char *) "";
+    st.key_check.data = check;
+    st.key_check.len = 32;
+    struct { const char *what; int code; } cases [] = {
+        { "not a CREATE", CHAT_ERR_BAD_STATEMENT },
+        { "epoch 2", CHAT_ERR_CHAIN_CONFLICT },
+        { "a previous hash", CHAT_ERR_BAD_STATEMENT },
+        { "alone", CHAT_ERR_BAD_STATEMENT },
+        { "members out of order", CHAT_ERR_BAD_STATEMENT },
+        { "no key check", CHAT_ERR_BAD_STATEMENT },
+        { "another admin", CHAT_ERR_BAD_STATEMENT },
+        { "id of 15 bytes", CHAT_ERR_BAD_STATEMENT },
+        { "direct with a title", CHAT_ERR_BAD_STATEMENT },
+    };
+    const char *reversed [] = { bob, alice };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        Chat__MembershipStatement bad = st;
+        switch (i) {
+            case 0: bad.action = CHAT__STATEMENT_ACTION__ACTION_REKEY; break;
+            case 1: bad.epoch = 2; break;
+            case 2: bad.previous_hash.data = check; bad.previous_hash.len = 32; break;
+            case 3: bad.n_members = 1; break;
+            case 4: bad.members = (char **) reversed; break;
+            case 5: bad.key_check.len = 0; break;
+            case 6: bad.admins = (char **) to_bob; break;
+            case 7: bad.conversation_id.len = 15; break;
+            case 8: bad.direct = true; bad.title = (char *) "hi"; break;
+        }
+        s_sign (&bad, s_identity (alice), &link);
+        reply = s_create_link (a, &link);
+        if (msclient_code (reply) != cases [i].code)
+            fail_msg ("%s: got %s", cases [i].what, chat_errname (msclient_code (reply)));
+        chat__main_reply__free_unpacked (reply, NULL);
+        chain_link_free (&link);
+    }
+    //  The same statement, as the rules want it, goes in; its id then is
+    //  taken for anything else
+    s_sign (&st, s_identity (alice), &link);
+    reply = s_create_link (a, &link);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_create_link (a, &link);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    chat__main_reply__free_unpacked (reply, NULL);
+    chain_link_free (&link);
+
     //  256 members in all is fine, 257 is not.
-    char names [256][32];
-    const char *list [256];
-    uint64_t ids [256];
-    for (int i = 0; i < 256; i++) {
+    static char names [257][32];
+    const char *list [257];
+    uint64_t ids [257];
+    for (int i = 0; i < 257; i++) {
         s_name (names [i], "crowd");
         list [i] = names [i];
         uint8_t *cert = NULL;
         size_t len = 0;
-        assert_int_equal (credential_cert_issue (&F.keys, CREDENTIAL_REGISTERED, names [i],
-                                                 rsakey_fingerprint (F.key), wire_now (),
-                                                 &cert, &len), CHAT_OK);
+        //  One identity for the crowd: only the creator signs here
+        assert_int_equal (credential_cert_issue (F.ks_key, CREDENTIAL_REGISTERED, names [i],
+                                                 rsakey_fingerprint (F.key), F.other_key,
+                                                 wire_now (), &cert, &len), CHAT_OK);
         Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
         Chat__RegisterUserRequest reg = CHAT__REGISTER_USER_REQUEST__INIT;
         reg.certificate.data = cert;
@@ -651,20 +1103,34 @@ test_create_refusals (void **state)
         assert_true (ids [i] > 0);
         free (cert);
     }
-    for (int i = 0; i < 256; i++) {
+    for (int i = 0; i < 257; i++) {
         assert_int_equal (msclient_recv (a, &reply), CHAT_OK);
         assert_int_equal (reply->request_id, ids [i]);
         assert_int_equal (msclient_code (reply), CHAT_OK);
         chat__main_reply__free_unpacked (reply, NULL);
     }
-    reply = s_create (a, list, 256);
+    //  (sorted as the rules want: the names are crowdNNN, all one case)
+    qsort (list, 257, sizeof (char *), (int (*) (const void *, const void *)) strcmp);
+    const char *with_alice [258];
+    with_alice [0] = alice;
+    memcpy (with_alice + 1, list, sizeof list);
+    qsort (with_alice, 257, sizeof (char *),
+           (int (*) (const void *, const void *)) strcasecmp);
+    Chat__MembershipStatement crowd = st;
+    assert_int_equal (secret_random (id, 16), 0);
+    crowd.members = (char **) with_alice;
+    crowd.n_members = 257;
+    s_sign (&crowd, s_identity (alice), &link);
+    reply = s_create_link (a, &link);
     assert_int_equal (msclient_code (reply), CHAT_ERR_TOO_MANY_MEMBERS);
     chat__main_reply__free_unpacked (reply, NULL);
-    reply = s_create (a, list, 255);
+    chain_link_free (&link);
+    reply = s_create (a, alice, list, 255, false, NULL);
     assert_int_equal (msclient_code (reply), CHAT_OK);
-    assert_int_equal (reply->conversation->n_members, 256);
+    assert_int_equal (reply->created->conversation->n_members, 256);
     chat__main_reply__free_unpacked (reply, NULL);
     msclient_destroy (&a);
+    msclient_destroy (&m);
 }
 
 static void
@@ -681,16 +1147,16 @@ test_group_and_lists (void **state)
     msclient_t *c = s_user (carol, true, NULL);
     msclient_t *d = s_user (dave, true, NULL);
     uint8_t g1 [16], g2 [16];
-    const char *members [] = { carol, bob };
-    s_create_ok (a, members, 2, g1);
+    const char *others [] = { carol, bob };
+    s_create_ok (a, alice, others, 2, false, g1);
     zclock_sleep (5);           //  (made in the same millisecond: by id)
-    s_create_ok (a, members, 2, g2);
+    s_create_ok (a, alice, others, 2, false, g2);
     assert_memory_not_equal (g1, g2, 16);
     s_send_ok (b, g2, NULL);
     s_send_ok (c, g2, NULL);
 
     //  Carol sees both, the oldest first (not the busiest: every session
-    //  numbers them alike), with members and a ticket each.
+    //  numbers them alike), with members.
     Chat__MainReply *reply = s_simple (c, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
     assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_CONVERSATIONS);
     Chat__ConversationList *list = reply->conversations;
@@ -707,8 +1173,8 @@ test_group_and_lists (void **state)
         assert_string_equal (summary->members [0], alice);
         assert_string_equal (summary->members [1], bob);
         assert_string_equal (summary->members [2], carol);
-        assert_true (s_ticket_ok (&summary->ticket, carol,
-                                  summary->conversation_id.data, F.key));
+        assert_int_equal (summary->epoch, 1);
+        assert_false (summary->direct);
     }
     chat__main_reply__free_unpacked (reply, NULL);
     //  Dave is in none.
@@ -716,12 +1182,12 @@ test_group_and_lists (void **state)
     assert_int_equal (reply->conversations->n_conversations, 0);
     chat__main_reply__free_unpacked (reply, NULL);
 
-    //  Members: for members only, with a fresh ticket.
+    //  Members: for members only.
     reply = s_get_members (b, g2, 16);
     assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_MEMBERS);
     assert_int_equal (reply->members->n_members, 3);
     assert_int_equal (reply->members->last_seq, 2);
-    assert_true (s_ticket_ok (&reply->members->ticket, bob, g2, F.key));
+    assert_int_equal (reply->members->epoch, 1);
     chat__main_reply__free_unpacked (reply, NULL);
     msclient_destroy (&a);
     msclient_destroy (&b);
@@ -741,8 +1207,8 @@ test_not_a_member (void **state)
     msclient_t *b = s_user (bob, true, NULL);
     msclient_t *e = s_user (eve, true, NULL);
     uint8_t id [16], unknown [16];
-    const char *members [] = { bob };
-    s_create_ok (a, members, 1, id);
+    const char *others [] = { bob };
+    s_create_ok (a, alice, others, 1, true, id);
     s_send_ok (a, id, NULL);
     secret_random (unknown, sizeof unknown);
     Chat__Push *push = NULL;
@@ -755,26 +1221,26 @@ test_not_a_member (void **state)
     //  A conversation eve is not in looks exactly like one that does not
     //  exist, for every request that names one.
     const uint8_t *ids [] = { id, unknown };
-    char *messages [2][3];
+    char *messages [2][5];
     for (int i = 0; i < 2; i++) {
-        Chat__MainReply *reply = s_get_messages (e, ids [i], 16, 0, 0);
-        assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
-        messages [i][0] = strdup (reply->error->message);
-        chat__main_reply__free_unpacked (reply, NULL);
-        reply = s_get_members (e, ids [i], 16);
-        assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
-        messages [i][1] = strdup (reply->error->message);
-        chat__main_reply__free_unpacked (reply, NULL);
         uint8_t cmid [16];
         secret_random (cmid, sizeof cmid);
         char *token = s_token (10);
-        reply = s_send (e, ids [i], cmid, token);
-        assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
-        messages [i][2] = strdup (reply->error->message);
-        chat__main_reply__free_unpacked (reply, NULL);
+        Chat__MainReply *replies [] = {
+            s_get_messages (e, ids [i], 16, 0, 0),
+            s_get_members (e, ids [i], 16),
+            s_send (e, ids [i], cmid, token),
+            s_get_chain (e, ids [i], 16, 0),
+            s_key_ticket (e, ids [i], 16, 1),
+        };
+        for (int j = 0; j < 5; j++) {
+            assert_int_equal (msclient_code (replies [j]), CHAT_ERR_NOT_FOUND);
+            messages [i][j] = strdup (replies [j]->error->message);
+            chat__main_reply__free_unpacked (replies [j], NULL);
+        }
         free (token);
     }
-    for (int j = 0; j < 3; j++) {
+    for (int j = 0; j < 5; j++) {
         assert_string_equal (messages [0][j], messages [1][j]);
         free (messages [0][j]);
         free (messages [1][j]);
@@ -804,8 +1270,8 @@ test_send_refusals (void **state)
     msclient_t *a = s_user (alice, true, NULL);
     msclient_t *b = s_user (bob, true, NULL);
     uint8_t id [16], cmid [16];
-    const char *members [] = { bob };
-    s_create_ok (a, members, 1, id);
+    const char *others [] = { bob };
+    s_create_ok (a, alice, others, 1, true, id);
     secret_random (cmid, sizeof cmid);
     //  Just over the limit (a 64 KiB message sealed is about 87 KB).
     char *big = (char *) malloc (WIRE_MAX_TOKEN + 2);
@@ -826,9 +1292,17 @@ test_send_refusals (void **state)
     char *token = s_token (10);
     Chat__MainRequest request;
     Chat__SendMessageRequest send;
-    s_send_request (&request, &send, id, cmid, token);
+    s_send_request (&request, &send, id, cmid, token, 1);
     send.client_message_id.len = 4;
     s_expect (a, &request, CHAT_ERR_BAD_REQUEST);
+    //  Another epoch than the current one: stale, and nothing stored
+    uint64_t stale [] = { 0, 2, 99 };
+    for (int i = 0; i < 3; i++) {
+        s_send_request (&request, &send, id, cmid, token, stale [i]);
+        reply = s_call (a, &request);
+        assert_int_equal (msclient_code (reply), CHAT_ERR_STALE_EPOCH);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
     //  Bob cannot claim alice's client_message_id.
     reply = s_send (a, id, cmid, token);
     assert_int_equal (msclient_code (reply), CHAT_OK);
@@ -836,11 +1310,19 @@ test_send_refusals (void **state)
     reply = s_send (b, id, cmid, token);
     assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
     chat__main_reply__free_unpacked (reply, NULL);
+    //  A retry of the stored one is a duplicate, whatever epoch it names
+    s_send_request (&request, &send, id, cmid, token, 5);
+    reply = s_call (a, &request);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_true (reply->sent->duplicate);
+    assert_int_equal (reply->sent->seq, 1);
+    chat__main_reply__free_unpacked (reply, NULL);
     free (token);
-    //  Only the one good message was stored.
+    //  Only the one good message was stored, with its epoch.
     reply = s_get_messages (b, id, 16, 0, 0);
     assert_int_equal (reply->messages->n_messages, 1);
     assert_int_equal (reply->messages->last_seq, 1);
+    assert_int_equal (reply->messages->messages [0]->epoch, 1);
     chat__main_reply__free_unpacked (reply, NULL);
     msclient_destroy (&a);
     msclient_destroy (&b);
@@ -860,22 +1342,20 @@ test_push_to_every_other_session (void **state)
     msclient_t *c1 = s_user (carol, true, NULL);     //  not a member
 
     uint8_t id [16];
-    const char *members [] = { bob };
-    s_create_ok (a1, members, 1, id);
-    //  Alice's other session and bob hear of the new conversation, each
-    //  with a ticket for its own key.
+    const char *others [] = { bob };
+    s_create_ok (a1, alice, others, 1, false, id);
+    //  Alice's other session and bob hear of the new conversation: its
+    //  summary, no ticket (only the creator uploads keys)
+    msclient_t *told [] = { a2, b1 };
     Chat__Push *push = NULL;
-    assert_int_equal (msclient_recv_push (a2, PUSH_WAIT, &push), CHAT_OK);
-    assert_int_equal (push->body_case, CHAT__PUSH__BODY_CONVERSATION);
-    assert_memory_equal (push->conversation->conversation_id.data, id, 16);
-    assert_int_equal (push->conversation->n_members, 2);
-    assert_true (s_ticket_ok (&push->conversation->ticket, alice, id, F.other_key));
-    assert_false (s_ticket_ok (&push->conversation->ticket, alice, id, F.key));
-    chat__push__free_unpacked (push, NULL);
-    assert_int_equal (msclient_recv_push (b1, PUSH_WAIT, &push), CHAT_OK);
-    assert_int_equal (push->body_case, CHAT__PUSH__BODY_CONVERSATION);
-    assert_true (s_ticket_ok (&push->conversation->ticket, bob, id, F.key));
-    chat__push__free_unpacked (push, NULL);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (msclient_recv_push (told [i], PUSH_WAIT, &push), CHAT_OK);
+        assert_int_equal (push->body_case, CHAT__PUSH__BODY_CONVERSATION);
+        assert_memory_equal (push->conversation->conversation_id.data, id, 16);
+        assert_int_equal (push->conversation->n_members, 2);
+        assert_int_equal (push->conversation->epoch, 1);
+        chat__push__free_unpacked (push, NULL);
+    }
 
     char *token = NULL;
     uint64_t seq = s_send_ok (a1, id, &token);
@@ -885,6 +1365,7 @@ test_push_to_every_other_session (void **state)
         Chat__StoredMessage *msg = s_push_message (receivers [i], &push);
         assert_memory_equal (msg->conversation_id.data, id, 16);
         assert_int_equal (msg->seq, 1);
+        assert_int_equal (msg->epoch, 1);
         assert_string_equal (msg->sender, alice);
         assert_string_equal (msg->token, token);
         assert_int_equal (msg->client_message_id.len, 16);
@@ -1067,7 +1548,7 @@ test_idempotent_retry (void **state)
     secret_random (cmid2, sizeof cmid2);
     Chat__MainRequest request;
     Chat__SendMessageRequest send;
-    s_send_request (&request, &send, id, cmid2, token);
+    s_send_request (&request, &send, id, cmid2, token, 1);
     uint64_t r1 = msclient_send (a, &request);
     request.request_id = 0;
     uint64_t r2 = msclient_send (a, &request);
@@ -1160,7 +1641,7 @@ test_paging (void **state)
     msclient_subscribe (b, false);
     uint8_t id [16];
     const char *members [] = { bob };
-    s_create_ok (a, members, 1, id);
+    s_create_ok (a, alice, members, 1, true, id);
 
     //  250 sends, pipelined: they arrive in batches and commit together.
     char *token = s_token (40);
@@ -1169,7 +1650,7 @@ test_paging (void **state)
         secret_random (cmid, sizeof cmid);
         Chat__MainRequest request;
         Chat__SendMessageRequest send;
-        s_send_request (&request, &send, id, cmid, token);
+        s_send_request (&request, &send, id, cmid, token, 1);
         assert_true (msclient_send (a, &request) > 0);
     }
     for (int i = 0; i < 250; i++) {
@@ -1219,7 +1700,7 @@ test_paging (void **state)
     s_name (carol, "carol");
     assert_int_equal (s_register (a, carol), CHAT_OK);
     const char *big_members [] = { carol };
-    s_create_ok (a, big_members, 1, big_id);
+    s_create_ok (a, alice, big_members, 1, true, big_id);
     char *big = s_token (72000);
     size_t big_len = strlen (big);
     assert_true (big_len < WIRE_MAX_TOKEN);
@@ -1346,7 +1827,7 @@ test_admin_socket (void **state)
     msclient_t *b = s_user (bob, true, NULL);
     uint8_t id [16];
     const char *members [] = { bob };
-    s_create_ok (a, members, 1, id);
+    s_create_ok (a, alice, members, 1, true, id);
     char *token = NULL;
     s_send_ok (a, id, &token);
 
@@ -1379,7 +1860,12 @@ test_admin_socket (void **state)
     assert_true (reply->started_at > 0);
     bool user_seen = false, session_seen = false, conv_seen = false;
     for (size_t i = 0; i < reply->n_users; i++)
-        user_seen |= streq (reply->users [i]->username, alice);
+        if (streq (reply->users [i]->username, alice)) {
+            user_seen = true;
+            //  The identity as a fingerprint, never the key
+            assert_string_equal (reply->users [i]->identity_fingerprint,
+                                 rsakey_fingerprint_text (s_identity (alice)));
+        }
     for (size_t i = 0; i < reply->n_sessions; i++)
         if (streq (reply->sessions [i]->username, bob)) {
             session_seen = true;
@@ -1393,6 +1879,8 @@ test_admin_socket (void **state)
             Chat__AdminConversation *conv = reply->conversations [i];
             assert_int_equal (conv->message_count, 1);
             assert_int_equal (conv->n_members, 2);
+            assert_int_equal (conv->epoch, 1);
+            assert_true (conv->direct);
             assert_int_equal (strlen (conv->last_token_short), 16);
             assert_memory_equal (conv->last_token_short, token, 16);
         }
@@ -1413,6 +1901,29 @@ test_admin_socket (void **state)
     msclient_destroy (&b);
 }
 
+//  START refused: no key server key, or none at the path given; a second
+//  server on the same directory
+static void
+s_start_refused (const char *dir, const char *keyserver_key, const char *expect)
+{
+    zactor_t *server = zactor_new (mainserver_actor, NULL);
+    zstr_sendx (server, "DATA", dir, NULL);
+    char *answer = zstr_recv (server);
+    zstr_free (&answer);
+    if (keyserver_key) {
+        zstr_sendx (server, "KEYSERVER-KEY", keyserver_key, NULL);
+        answer = zstr_recv (server);
+        zstr_free (&answer);
+    }
+    zstr_send (server, "START");
+    answer = zstr_recv (server);
+    assert_non_null (strstr (answer, "ERROR"));
+    if (!strstr (answer, expect))
+        fail_msg ("'%s' does not say %s", answer, expect);
+    zstr_free (&answer);
+    zactor_destroy (&server);
+}
+
 //  A second server on its own data directory: restart and idle sessions.
 static void
 test_restart_and_idle (void **state)
@@ -1422,54 +1933,29 @@ test_restart_and_idle (void **state)
     strcpy (dir, "/tmp/test_mainserver2.XXXXXX");
     assert_non_null (mkdtemp (dir));
 
-    //  No shared secret, or one others can read: refused.
-    zactor_t *server = zactor_new (mainserver_actor, NULL);
-    zstr_sendx (server, "DATA", dir, NULL);
-    char *answer = zstr_recv (server);
-    zstr_free (&answer);
-    zstr_send (server, "START");
-    answer = zstr_recv (server);
-    assert_non_null (strstr (answer, "ERROR"));
-    assert_non_null (strstr (answer, "shared.secret"));
-    zstr_free (&answer);
-    zactor_destroy (&server);
-    char *secret = zsys_sprintf ("%s/shared.secret", dir);
-    char *original = zsys_sprintf ("%s/shared.secret", F.dir);
-    char *command = zsys_sprintf ("cp '%s' '%s' && chmod 0644 '%s'", original, secret, secret);
-    assert_int_equal (system (command), 0);
-    free (command);
-    server = zactor_new (mainserver_actor, NULL);
-    zstr_sendx (server, "DATA", dir, NULL);
-    answer = zstr_recv (server);
-    zstr_free (&answer);
-    zstr_send (server, "START");
-    answer = zstr_recv (server);
-    assert_non_null (strstr (answer, "ERROR"));
-    zstr_free (&answer);
-    zactor_destroy (&server);
-    assert_int_equal (chmod (secret, 0600), 0);
-    free (secret);
-    free (original);
+    //  Without the key server's public key it does not start, and says
+    //  which file to copy from where
+    s_start_refused (dir, NULL, "keyserver.pub");
+    s_start_refused (dir, "/nonexistent/keyserver.pub", "/nonexistent/keyserver.pub");
 
     char *endpoint, *push_endpoint;
-    server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
     struct stat st;
     char *key_path = zsys_sprintf ("%s/server.key", dir);
     assert_int_equal (stat (key_path, &st), 0);
     assert_int_equal (st.st_mode & 0777, 0600);
     free (key_path);
+    key_path = zsys_sprintf ("%s/%s", dir, MAINSERVER_PUBLIC_FILE);
+    assert_int_equal (stat (key_path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0644);
+    free (key_path);
     zstr_send (server, "FINGERPRINT");
     char *fingerprint = zstr_recv (server);
+    rsakey_t *published = s_load_public (dir);
+    assert_string_equal (fingerprint, rsakey_fingerprint_text (published));
+    rsakey_destroy (&published);
     //  One server per data directory.
-    zactor_t *second = zactor_new (mainserver_actor, NULL);
-    zstr_sendx (second, "DATA", dir, NULL);
-    answer = zstr_recv (second);
-    zstr_free (&answer);
-    zstr_send (second, "START");
-    answer = zstr_recv (second);
-    assert_non_null (strstr (answer, "in use"));
-    zstr_free (&answer);
-    zactor_destroy (&second);
+    s_start_refused (dir, F.keyserver_pub, "in use");
 
     char alice [32], bob [32];
     s_name (alice, "alice");
@@ -1480,7 +1966,7 @@ test_restart_and_idle (void **state)
     assert_int_equal (s_login (a, alice), CHAT_OK);
     uint8_t id [16];
     const char *members [] = { bob };
-    s_create_ok (a, members, 1, id);
+    s_create_ok (a, alice, members, 1, true, id);
     char *tokens [5];
     for (int i = 0; i < 5; i++)
         assert_int_equal (s_send_ok (a, id, &tokens [i]), i + 1);
@@ -1540,7 +2026,343 @@ test_restart_and_idle (void **state)
     zactor_destroy (&server);
     zstr_free (&endpoint);
     zstr_free (&push_endpoint);
-    command = zsys_sprintf ("rm -rf '%s'", dir);
+    char *command = zsys_sprintf ("rm -rf '%s'", dir);
+    assert_int_equal (system (command), 0);
+    free (command);
+}
+
+//  A conversation of alice and bob (names made unique) made through a
+//  server in a fresh directory, which is then stopped so that a test can
+//  write into its store; with token, alice sent one message (its token
+//  returned). Remove o->dir with s_dir_remove.
+typedef struct {
+    char dir [64];
+    char alice [32];
+    char bob [32];
+    uint8_t id [16];
+} offline_t;
+
+static void
+s_offline_conversation (offline_t *o, char **token)
+{
+    strcpy (o->dir, "/tmp/test_mainserver3.XXXXXX");
+    assert_non_null (mkdtemp (o->dir));
+    char *endpoint, *push_endpoint;
+    zactor_t *server = s_server_start (o->dir, NULL, &endpoint, &push_endpoint);
+    s_name (o->alice, "alice");
+    s_name (o->bob, "bob");
+    msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_register (a, o->alice), CHAT_OK);
+    assert_int_equal (s_register (a, o->bob), CHAT_OK);
+    assert_int_equal (s_login (a, o->alice), CHAT_OK);
+    const char *members [] = { o->bob };
+    s_create_ok (a, o->alice, members, 1, false, o->id);
+    if (token)
+        assert_int_equal (s_send_ok (a, o->id, token), 1);
+    msclient_destroy (&a);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+}
+
+static void
+s_dir_remove (const char *dir)
+{
+    char *command = zsys_sprintf ("rm -rf '%s'", dir);
+    assert_int_equal (system (command), 0);
+    free (command);
+}
+
+//  A chain longer than its first link, as the next issue's membership
+//  changes will make them: written into a stopped server's store (checked
+//  by the chain rules on the way, as that server will), then served
+static void
+test_longer_chain (void **state)
+{
+    (void) state;
+    offline_t o;
+    char *token = NULL;
+    s_offline_conversation (&o, &token);
+    char *dir = o.dir, *alice = o.alice, *bob = o.bob;
+    uint8_t *id = o.id;
+    char *endpoint, *push_endpoint;
+
+    //  149 links after the first: re-keys by bob, then bob leaves
+    char *path = zsys_sprintf ("%s/%s", dir, MAINSERVER_DB);
+    msgstore_t *store = msgstore_open (path);
+    free (path);
+    assert_non_null (store);
+    msgstore_conv_t conv;
+    assert_int_equal (msgstore_conv_get (store, id, 16, &conv), CHAT_OK);
+    chain_t *chain = NULL;
+    msctx_t ctx = { .store = store };
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    for (uint64_t epoch = 2; epoch <= 150; epoch++) {
+        //  Checked as the server will: on the stored head, with the
+        //  actor's key
+        uint8_t key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+        assert_int_equal (epochkey_generate (key), CHAT_OK);
+        assert_int_equal (epochkey_check_value (key, id, epoch, check), CHAT_OK);
+        chain_destroy (&chain);
+        assert_int_equal (msgstore_conv_get (store, id, 16, &conv), CHAT_OK);
+        chain = mschain_load (&ctx, &conv);
+        assert_non_null (chain);
+        bool leave = epoch == 150;
+        chain_link_t link;
+        assert_int_equal (chain_make_change (chain, leave? CHAIN_LEAVE: CHAIN_REKEY, bob,
+                                             NULL, 0, NULL, leave? NULL: check,
+                                             s_identity (bob), wire_now_ms (), &link),
+                          CHAT_OK);
+        Chat__SignedStatement view;
+        chain_link_view (&link, &view);
+        assert_int_equal (chain_append (chain, &view, s_identity (bob)), CHAT_OK);
+        const Chat__MembershipStatement *head = chain_head (chain);
+        msgstore_link_t stored = { id, epoch, link.statement, link.statement_len,
+                                   link.signature, link.signature_len, bob,
+                                   leave? CHAIN_LEAVE: CHAIN_REKEY };
+        assert_int_equal (msgstore_conv_append (store, &stored, head->title,
+                                                (const char *const *) head->members,
+                                                head->n_members), CHAT_OK);
+        chain_link_free (&link);
+    }
+    chain_destroy (&chain);
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    msgstore_destroy (&store);
+
+    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_login (a, alice), CHAT_OK);
+    //  The chain in pages of 100, each link as signed, verifiable in order
+    chain = chain_new ();
+    uint64_t after = 0;
+    size_t pages = 0;
+    bool more = true;
+    while (more) {
+        Chat__MainReply *reply = s_get_chain (a, id, 16, after);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        more = reply->chain->more;
+        assert_true (reply->chain->n_statements <= 100);
+        for (size_t i = 0; i < reply->chain->n_statements; i++) {
+            char actor [USERNAME_MAX + 1];
+            assert_int_equal (chain_link_actor (reply->chain->statements [i], actor),
+                              CHAT_OK);
+            assert_int_equal (chain_append (chain, reply->chain->statements [i],
+                                            s_identity (actor)), CHAT_OK);
+            after++;
+        }
+        pages++;
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    assert_int_equal (pages, 2);
+    assert_int_equal (after, 150);
+    assert_int_equal (chain_epoch (chain), 150);
+    assert_false (chain_is_member (chain, bob));
+    chain_destroy (&chain);
+    //  The summary says what the head says
+    Chat__MainReply *reply = s_get_members (a, id, 16);
+    assert_int_equal (reply->members->epoch, 150);
+    assert_int_equal (reply->members->n_members, 1);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  Tickets: none for a LEAVE epoch, none for another's epoch, the
+    //  creator's own epoch 1 still (for alice, now the only member)
+    reply = s_key_ticket (a, id, 16, 150);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_key_ticket (a, id, 16, 77);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_BAD_REQUEST);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_key_ticket (a, id, 16, 1);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  Bob left: the conversation is gone for him
+    msclient_t *b = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_login (b, bob), CHAT_OK);
+    reply = s_get_chain (b, id, 16, 0);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&b);
+    //  Messages go under epoch 150 only; a retry of one sent under epoch 1
+    //  is still a duplicate
+    reply = s_get_messages (a, id, 16, 0, 0);
+    uint8_t cmid [16];
+    memcpy (cmid, reply->messages->messages [0]->client_message_id.data, 16);
+    assert_int_equal (reply->messages->messages [0]->epoch, 1);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_send (a, id, cmid, token);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_true (reply->sent->duplicate);
+    chat__main_reply__free_unpacked (reply, NULL);
+    cmid [0] ^= 1;
+    reply = s_send (a, id, cmid, token);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_STALE_EPOCH);
+    chat__main_reply__free_unpacked (reply, NULL);
+    Chat__MainRequest request;
+    Chat__SendMessageRequest send;
+    s_send_request (&request, &send, id, cmid, token, 150);
+    reply = s_call (a, &request);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_int_equal (reply->sent->seq, 2);
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (token);
+    msclient_destroy (&a);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+    s_dir_remove (dir);
+}
+
+//  get_chain cuts its pages by bytes too: a page of the largest links
+//  would not fit a frame once sealed. The links here are stored straight
+//  into the database as opaque bytes (get_chain hands out what is stored
+//  and reads none of it).
+static void
+test_chain_pages_by_bytes (void **state)
+{
+    (void) state;
+    offline_t o;
+    s_offline_conversation (&o, NULL);
+    char *dir = o.dir, *alice = o.alice, *bob = o.bob;
+    uint8_t *id = o.id;
+    char *endpoint, *push_endpoint;
+
+    enum { LINKS = 200, STATEMENT = 12000, SIGNATURE = 256 };
+    char *path = zsys_sprintf ("%s/%s", dir, MAINSERVER_DB);
+    msgstore_t *store = msgstore_open (path);
+    free (path);
+    assert_non_null (store);
+    const char *both [] = { alice, bob };
+    uint8_t statement [STATEMENT], signature [SIGNATURE];
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    for (uint64_t epoch = 2; epoch <= LINKS; epoch++) {
+        memset (statement, (int) epoch, sizeof statement);
+        memset (signature, (int) ~epoch, sizeof signature);
+        msgstore_link_t stored = { id, epoch, statement, sizeof statement,
+                                   signature, sizeof signature, alice, CHAIN_REKEY };
+        assert_int_equal (msgstore_conv_append (store, &stored, "", both, 2), CHAT_OK);
+    }
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    msgstore_destroy (&store);
+
+    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
+    assert_int_equal (s_login (a, alice), CHAT_OK);
+    uint64_t after = 0;
+    size_t pages = 0;
+    bool more = true;
+    while (more) {
+        Chat__MainReply *reply = s_get_chain (a, id, 16, after);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        more = reply->chain->more;
+        size_t bytes = 0;
+        assert_true (reply->chain->n_statements > 0);
+        for (size_t i = 0; i < reply->chain->n_statements; i++) {
+            const Chat__SignedStatement *link = reply->chain->statements [i];
+            bytes += link->statement.len + link->signature.len;
+            after++;
+            if (after > 1) {
+                //  Each link as stored, in order
+                assert_int_equal (link->statement.len, STATEMENT);
+                assert_int_equal (link->statement.data [0], (uint8_t) after);
+                assert_int_equal (link->signature.data [0], (uint8_t) ~after);
+            }
+        }
+        assert_true (bytes <= WIRE_PAGE_BYTES);
+        //  Full pages hold as many links as fit, fewer than 100
+        if (more)
+            assert_true (bytes + STATEMENT + SIGNATURE > WIRE_PAGE_BYTES);
+        pages++;
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    assert_int_equal (after, LINKS);
+    assert_int_equal (pages, 3);
+    msclient_destroy (&a);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+    s_dir_remove (dir);
+}
+
+//  A Hello of protocol version 1 (or any but 2) is refused in clear
+static void
+test_version_1_hello (void **state)
+{
+    (void) state;
+    testclient_t *client = testclient_new (F.endpoint, F.key);
+    assert_non_null (client);
+    assert_int_equal (testclient_hello_version (client, 1), 0);
+    assert_int_equal (testclient_refusal (client), CHAT_ERR_BAD_VERSION);
+    testclient_destroy (&client);
+}
+
+//  The push endpoint the Welcome names when the bound one is not what
+//  clients reach: given before the binds, never after
+static void
+test_push_public (void **state)
+{
+    (void) state;
+    char dir [64];
+    strcpy (dir, "/tmp/test_mainserver4.XXXXXX");
+    assert_non_null (mkdtemp (dir));
+    zactor_t *server = zactor_new (mainserver_actor, NULL);
+    const char *setup [][2] = {
+        { "DATA", dir }, { "KEYSERVER-KEY", F.keyserver_pub },
+        { "PUSH-PUBLIC", "tcp://chat.example.org:6000" }, { "START", NULL }
+    };
+    char *answer;
+    for (int i = 0; i < 4; i++) {
+        if (setup [i][1])
+            zstr_sendx (server, setup [i][0], setup [i][1], NULL);
+        else
+            zstr_send (server, setup [i][0]);
+        answer = zstr_recv (server);
+        assert_string_equal (answer, "OK");
+        zstr_free (&answer);
+    }
+    zstr_sendx (server, "BIND", "tcp://127.0.0.1:*", NULL);
+    char *endpoint = zstr_recv (server);
+    zstr_sendx (server, "PUSH-BIND", "tcp://127.0.0.1:*", NULL);
+    char *push_endpoint = zstr_recv (server);
+    zstr_sendx (server, "PUSH-PUBLIC", "tcp://other.example.org:6000", NULL);
+    answer = zstr_recv (server);
+    assert_non_null (strstr (answer, "ERROR"));
+    zstr_free (&answer);
+    msclient_t *client = msclient_new (F.key, endpoint, NULL);
+    assert_non_null (client);
+    assert_string_equal (channel_peer_push_endpoint (msclient_channel (client)),
+                         "tcp://chat.example.org:6000");
+    msclient_destroy (&client);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+
+    //  A wildcard bind is named as it is: the client puts in the host it
+    //  reached (proto/README.md section 2)
+    server = zactor_new (mainserver_actor, NULL);
+    for (int i = 0; i < 4; i++) {
+        if (i == 2)
+            continue;
+        if (setup [i][1])
+            zstr_sendx (server, setup [i][0], setup [i][1], NULL);
+        else
+            zstr_send (server, setup [i][0]);
+        answer = zstr_recv (server);
+        assert_string_equal (answer, "OK");
+        zstr_free (&answer);
+    }
+    zstr_sendx (server, "BIND", "tcp://127.0.0.1:*", NULL);
+    endpoint = zstr_recv (server);
+    zstr_sendx (server, "PUSH-BIND", "tcp://*:*", NULL);
+    push_endpoint = zstr_recv (server);
+    client = msclient_new (F.key, endpoint, NULL);
+    assert_non_null (client);
+    const char *named = channel_peer_push_endpoint (msclient_channel (client));
+    assert_true (strncmp (named, "tcp://*:", 8) == 0 || strncmp (named, "tcp://0.0.0.0:", 14) == 0);
+    assert_string_equal (strrchr (named, ':'), strrchr (push_endpoint, ':'));
+    msclient_destroy (&client);
+    zactor_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+    char *command = zsys_sprintf ("rm -rf '%s'", dir);
     assert_int_equal (system (command), 0);
     free (command);
 }
@@ -1619,9 +2441,9 @@ test_quotas (void **state)
     msclient_t *c = s_user (carol, true, NULL);
     const char *members [] = { alice, bob };
     uint8_t group [16];
-    s_create_ok (c, members, 2, group);
-    s_create_ok (c, members, 2, group);
-    s_refused (s_create (c, members, 2), CHAT_ERR_QUOTA, 1800000);
+    s_create_ok (c, carol, members, 2, false, group);
+    s_create_ok (c, carol, members, 2, false, group);
+    s_refused (s_create (c, carol, members, 2, false, NULL), CHAT_ERR_QUOTA, 1800000);
     s_limit ("conversations_per_hour", "120");
 
     //  Sessions per user: 2 of carol's (c and one more), then no third
@@ -1652,7 +2474,8 @@ main (void)
         cmocka_unit_test (test_register_and_login),
         cmocka_unit_test (test_certificate_refusals),
         cmocka_unit_test (test_not_logged_in),
-        cmocka_unit_test (test_two_person_dedupe),
+        cmocka_unit_test (test_direct_dedupe),
+        cmocka_unit_test (test_created),
         cmocka_unit_test (test_create_refusals),
         cmocka_unit_test (test_group_and_lists),
         cmocka_unit_test (test_not_a_member),
@@ -1666,6 +2489,10 @@ main (void)
         cmocka_unit_test (test_bad_frames),
         cmocka_unit_test (test_admin_socket),
         cmocka_unit_test (test_restart_and_idle),
+        cmocka_unit_test (test_longer_chain),
+        cmocka_unit_test (test_chain_pages_by_bytes),
+        cmocka_unit_test (test_version_1_hello),
+        cmocka_unit_test (test_push_public),
         cmocka_unit_test (test_quotas),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

@@ -1,7 +1,10 @@
 /*  test_mainserver_binary - the real chat-mainserver: kill -9 right after
     the acks, restart, and every acknowledged message is there exactly once;
-    SIGTERM stops it cleanly with exit 0; a frame over WIRE_MAX_FRAME cuts
-    its own connection (ZMQ_MAXMSGSIZE) and nothing else
+    SIGTERM stops it cleanly with exit 0; --init writes the key and the
+    public key file and says so; the key server's public key is required;
+    --push-public (and the config file) names the push endpoint in the
+    Welcome; bad --limit settings are usage errors; a frame over
+    WIRE_MAX_FRAME cuts its own connection (ZMQ_MAXMSGSIZE) and nothing else
 
     The binary comes from $CHAT_MAINSERVER (set by ctest); without it the
     tests skip, saying so, and fail under CHAT_TEST_STRICT=1.
@@ -15,12 +18,15 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <cmocka.h>
+#include "chain.h"
 #include "chaterror.h"
 #include "credential.h"
+#include "epochkey.h"
 #include "fernet.h"
 #include "secret.h"
 #include "wire.h"
 #include "msclient.h"
+#include "testkeys.h"
 
 #define MESSAGES 300
 #define ACKED_BEFORE_KILL 200
@@ -28,9 +34,12 @@
 static struct {
     char dir [64];
     const char *binary;
-    credential_keys_t keys;
-    rsakey_t *key;
-    pid_t running;              //  the server a test started, until it is reaped
+    rsakey_t *ks_key;               //  the key server's key pair
+    char *keyserver_pub;            //  its public half, as copied
+    rsakey_t *key;                  //  the client key
+    rsakey_t *alice;                //  identity keys
+    rsakey_t *bob;
+    pid_t running;                  //  the server a test started, until it is reaped
 } F;
 
 typedef struct {
@@ -61,11 +70,23 @@ s_log_endpoint (const char *log, const char *label)
     return found;
 }
 
+//  Start the binary; extra: one more option and its value (or NULL), or
+//  a config file for everything (config true)
 static void
-s_start (proc_t *proc, int run)
+s_start_with (proc_t *proc, int run, const char *option, const char *value, bool config)
 {
     proc->log = zsys_sprintf ("%s/log.%d", F.dir, run);
     char *data = zsys_sprintf ("%s/data", F.dir);
+    char *config_path = zsys_sprintf ("%s/ms.cfg", F.dir);
+    if (config) {
+        FILE *file = fopen (config_path, "w");
+        assert_non_null (file);
+        fprintf (file, "mainserver\n    data = \"%s\"\n    keyserver-key = \"%s\"\n"
+                       "    bind = \"tcp://127.0.0.1:*\"\n    push-bind = \"tcp://127.0.0.1:*\"\n"
+                       "    push-public = \"tcp://config.example.org:7001\"\n",
+                 data, F.keyserver_pub);
+        fclose (file);
+    }
     proc->pid = fork ();
     assert_true (proc->pid >= 0);
     if (proc->pid == 0) {
@@ -74,13 +95,22 @@ s_start (proc_t *proc, int run)
             _exit (127);
         dup2 (fd, 2);
         dup2 (fd, 1);
-        execl (F.binary, F.binary, "--data", data,
-               "--bind", "tcp://127.0.0.1:*", "--push-bind", "tcp://127.0.0.1:*",
-               (char *) NULL);
+        if (config)
+            execl (F.binary, F.binary, "--config", config_path, (char *) NULL);
+        else
+        if (option)
+            execl (F.binary, F.binary, "--data", data, "--keyserver-key", F.keyserver_pub,
+                   "--bind", "tcp://127.0.0.1:*", "--push-bind", "tcp://127.0.0.1:*",
+                   option, value, (char *) NULL);
+        else
+            execl (F.binary, F.binary, "--data", data, "--keyserver-key", F.keyserver_pub,
+                   "--bind", "tcp://127.0.0.1:*", "--push-bind", "tcp://127.0.0.1:*",
+                   (char *) NULL);
         _exit (127);
     }
     F.running = proc->pid;
     free (data);
+    free (config_path);
     //  Wait for both endpoints in its log (the key is made on first start).
     proc->endpoint = proc->push_endpoint = NULL;
     for (int tries = 0; tries < 300 && !proc->push_endpoint; tries++) {
@@ -94,6 +124,31 @@ s_start (proc_t *proc, int run)
     }
     assert_non_null (proc->endpoint);
     assert_non_null (proc->push_endpoint);
+}
+
+static void
+s_start (proc_t *proc, int run)
+{
+    s_start_with (proc, run, NULL, NULL, false);
+}
+
+//  SIGTERM: a clean stop with exit 0.
+static void
+s_stop (proc_t *proc)
+{
+    assert_int_equal (kill (proc->pid, SIGTERM), 0);
+    int status = 0, waited = 0;
+    while (waitpid (proc->pid, &status, WNOHANG) == 0 && waited < 200) {
+        zclock_sleep (50);
+        waited++;
+    }
+    if (waited == 200) {
+        kill (proc->pid, SIGKILL);
+        waitpid (proc->pid, &status, 0);
+        fail_msg ("chat-mainserver did not stop on SIGTERM");
+    }
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
 }
 
 static void
@@ -122,7 +177,8 @@ static int
 s_cert_request (msclient_t *client, int purpose, const char *name)
 {
     Chat__MainReply *reply = NULL;
-    assert_int_equal (msclient_cert_request (client, &F.keys, purpose, name,
+    assert_int_equal (msclient_cert_request (client, F.ks_key, purpose, name,
+                                             streq (name, "alice")? F.alice: F.bob,
                                              rsakey_fingerprint (F.key), wire_now (), &reply),
                       CHAT_OK);
     int code = msclient_code (reply);
@@ -140,6 +196,7 @@ s_send_init (Chat__MainRequest *request, Chat__SendMessageRequest *send, uint8_t
     send->client_message_id.data = client_message_id;
     send->client_message_id.len = 16;
     send->token = token;
+    send->epoch = 1;
     request->body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
     request->send_message = send;
 }
@@ -153,16 +210,13 @@ s_setup (void **state)
     assert_non_null (mkdtemp (F.dir));
     char *data = zsys_sprintf ("%s/data", F.dir);
     assert_int_equal (mkdir (data, 0700), 0);
-    char *path = zsys_sprintf ("%s/shared.secret", data);
-    assert_int_equal (secret_shared_create (path), 0);
-    uint8_t shared [SECRET_SHARED_SIZE];
-    assert_int_equal (secret_shared_load (path, shared), 0);
-    assert_int_equal (credential_keys_derive (shared, &F.keys), CHAT_OK);
-    secret_wipe (shared, sizeof shared);
-    free (path);
     free (data);
-    F.key = rsakey_generate (2048);
-    assert_non_null (F.key);
+    F.ks_key = testkeys_key (20);
+    F.keyserver_pub = testkeys_save_public (F.ks_key, F.dir, "keyserver.pub");
+    assert_non_null (F.keyserver_pub);
+    F.key = testkeys_key (0);
+    F.alice = testkeys_key (2);
+    F.bob = testkeys_key (3);
     return 0;
 }
 
@@ -185,8 +239,8 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    rsakey_destroy (&F.key);
-    credential_keys_wipe (&F.keys);
+    zstr_free (&F.keyserver_pub);
+    testkeys_free ();
     char *command = zsys_sprintf ("rm -rf '%s'", F.dir);
     assert_int_equal (system (command), 0);
     free (command);
@@ -214,19 +268,28 @@ test_kill_and_restart (void **state)
     msclient_t *client = s_start_registered (&proc, 1, "alice");
     assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "bob"), CHAT_OK);
     assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "alice"), CHAT_OK);
+    //  The conversation: alice's signed CREATE
+    uint8_t id [16], epoch_key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+    assert_int_equal (secret_random (id, sizeof id), 0);
+    assert_int_equal (epochkey_generate (epoch_key), CHAT_OK);
+    assert_int_equal (epochkey_check_value (epoch_key, id, 1, check), CHAT_OK);
+    const char *members [] = { "alice", "bob" };
+    chain_link_t link;
+    assert_int_equal (chain_make_create (id, "alice", members, 2, true, NULL, check, F.alice,
+                                         wire_now_ms (), &link), CHAT_OK);
+    Chat__SignedStatement statement;
+    chain_link_view (&link, &statement);
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
     Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
-    char *members [] = { "bob" };
-    create.members = members;
-    create.n_members = 1;
+    create.statement = &statement;
     request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
     request.create_conversation = &create;
     Chat__MainReply *reply = NULL;
     assert_int_equal (msclient_request (client, &request, &reply), CHAT_OK);
     assert_int_equal (msclient_code (reply), CHAT_OK);
-    uint8_t id [16];
-    memcpy (id, reply->conversation->conversation_id.data, 16);
+    assert_memory_equal (reply->created->conversation->conversation_id.data, id, 16);
     chat__main_reply__free_unpacked (reply, NULL);
+    chain_link_free (&link);
 
     //  Pipeline every send, then kill -9 as soon as some of the acks are in:
     //  the rest may or may not have been stored, but every ack must hold.
@@ -338,60 +401,161 @@ test_kill_and_restart (void **state)
     for (int i = 0; i < MESSAGES; i++)
         free (tokens [i]);
 
-    //  SIGTERM: a clean stop with exit 0.
-    assert_int_equal (kill (proc.pid, SIGTERM), 0);
-    int waited = 0;
-    while (waitpid (proc.pid, &status, WNOHANG) == 0 && waited < 200) {
-        zclock_sleep (50);
-        waited++;
-    }
-    if (waited == 200) {
-        kill (proc.pid, SIGKILL);
-        waitpid (proc.pid, &status, 0);
-        fail_msg ("chat-mainserver did not stop on SIGTERM");
-    }
-    assert_true (WIFEXITED (status));
-    assert_int_equal (WEXITSTATUS (status), 0);
+    s_stop (&proc);
     s_proc_free (&proc);
 }
 
+//  Run a shell command; its exit status, its stdout and stderr in files
+static int
+s_run (const char *command, const char *out, const char *err)
+{
+    char *line = zsys_sprintf ("%s >'%s/%s' 2>'%s/%s'", command, F.dir, out, F.dir, err);
+    int status = system (line);
+    free (line);
+    assert_true (WIFEXITED (status));
+    return WEXITSTATUS (status);
+}
+
+//  A file of the test directory as text (at most size - 1 bytes)
 static void
-test_refuses_without_secret (void **state)
+s_read (const char *name, char *text, size_t size)
+{
+    char *path = zsys_sprintf ("%s/%s", F.dir, name);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    size_t got = fread (text, 1, size - 1, file);
+    text [got] = 0;
+    fclose (file);
+    free (path);
+}
+
+static void
+test_init (void **state)
 {
     (void) state;
     s_need_binary ();
+    char *command = zsys_sprintf ("'%s' --init --data '%s/init'", F.binary, F.dir);
+    assert_int_equal (s_run (command, "init.out", "init.err"), 0);
+    //  One line: the public file's path and the key's fingerprint
+    char out [4096], err [4096], expect [256];
+    s_read ("init.out", out, sizeof out);
+    s_read ("init.err", err, sizeof err);
+    snprintf (expect, sizeof expect, "%s/init/mainserver.pub SHA256:", F.dir);
+    assert_true (strncmp (out, expect, strlen (expect)) == 0);
+    assert_int_equal (strlen (out), strlen (expect) + 43 + 1);
+    assert_int_equal (out [strlen (out) - 1], '\n');
+    assert_non_null (strstr (err, "--mainserver-key"));
+    //  Modes: the directory and key the owner's only, the public file not
+    struct stat st;
+    char *path = zsys_sprintf ("%s/init", F.dir);
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0700);
+    free (path);
+    path = zsys_sprintf ("%s/init/server.key", F.dir);
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0600);
+    free (path);
+    path = zsys_sprintf ("%s/init/mainserver.pub", F.dir);
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0644);
+    //  The file is the key it names
+    rsakey_t *key = rsakey_load_public (path);
+    assert_non_null (key);
+    assert_non_null (strstr (out, rsakey_fingerprint_text (key)));
+    rsakey_destroy (&key);
+    free (path);
+    //  Again: nothing replaced, the same line
+    char again [4096];
+    assert_int_equal (s_run (command, "init2.out", "init2.err"), 0);
+    s_read ("init2.out", again, sizeof again);
+    assert_string_equal (again, out);
+    free (command);
+}
+
+static void
+test_refusals_and_options (void **state)
+{
+    (void) state;
+    s_need_binary ();
+    //  No key server key: usage error, naming the file to copy
     char *command = zsys_sprintf ("'%s' --data '%s/empty' --bind 'tcp://127.0.0.1:*'"
-                                  " --push-bind 'tcp://127.0.0.1:*' 2>'%s/refused.log'",
-                                  F.binary, F.dir, F.dir);
-    int status = system (command);
+                                  " --push-bind 'tcp://127.0.0.1:*'", F.binary, F.dir);
+    assert_int_equal (s_run (command, "refused.out", "refused.log"), 2);
     free (command);
-    assert_true (WIFEXITED (status));
-    assert_int_equal (WEXITSTATUS (status), 1);
-    char *log = zsys_sprintf ("%s/refused.log", F.dir);
-    FILE *file = fopen (log, "r");
-    assert_non_null (file);
-    char text [4096] = "";
-    size_t size = fread (text, 1, sizeof text - 1, file);
-    text [size] = 0;
-    fclose (file);
-    free (log);
-    assert_non_null (strstr (text, "shared.secret"));
-    command = zsys_sprintf ("'%s' --no-such-option >/dev/null 2>&1", F.binary);
-    status = system (command);
+    char text [16384];          //  --help with the limits table
+    s_read ("refused.log", text, sizeof text);
+    assert_non_null (strstr (text, "keyserver.pub"));
+    assert_non_null (strstr (text, "--keyserver-key"));
+    //  A key server key that is not there: a failure, naming it
+    command = zsys_sprintf ("'%s' --data '%s/empty' --keyserver-key '%s/nothing.pub'"
+                            " --bind 'tcp://127.0.0.1:*' --push-bind 'tcp://127.0.0.1:*'",
+                            F.binary, F.dir, F.dir);
+    assert_int_equal (s_run (command, "refused.out", "refused.log"), 1);
     free (command);
-    assert_int_equal (WEXITSTATUS (status), 2);
+    s_read ("refused.log", text, sizeof text);
+    assert_non_null (strstr (text, "nothing.pub"));
+    //  The shared secret is gone for good
+    command = zsys_sprintf ("'%s' --shared-secret x", F.binary);
+    assert_int_equal (s_run (command, "refused.out", "refused.log"), 2);
+    free (command);
     //  Limits: unknown, out of range, or the key server's: usage errors
-    const char *bad_limits [] = { "bogus=1", "sessions=-1", "login_tracked=5", "push_hwm=x" };
+    const char *bad_limits [] = { "bogus=1", "sessions=-1", "login_tracked=5", "push_hwm=x",
+                                  "sessions" };
     for (size_t i = 0; i < sizeof bad_limits / sizeof bad_limits [0]; i++) {
-        command = zsys_sprintf ("'%s' --limit %s >/dev/null 2>&1", F.binary, bad_limits [i]);
-        status = system (command);
+        command = zsys_sprintf ("'%s' --keyserver-key '%s' --limit %s", F.binary,
+                                F.keyserver_pub, bad_limits [i]);
+        assert_int_equal (s_run (command, "refused.out", "refused.log"), 2);
         free (command);
-        assert_int_equal (WEXITSTATUS (status), 2);
     }
-    command = zsys_sprintf ("'%s' --help >/dev/null", F.binary);
-    status = system (command);
+    s_read ("refused.log", text, sizeof text);
+    assert_non_null (strstr (text, "sessions"));
+    command = zsys_sprintf ("'%s' --no-such-option", F.binary);
+    assert_int_equal (s_run (command, "refused.out", "refused.log"), 2);
     free (command);
-    assert_int_equal (WEXITSTATUS (status), 0);
+    command = zsys_sprintf ("'%s' --help", F.binary);
+    assert_int_equal (s_run (command, "help.out", "help.err"), 0);
+    free (command);
+    s_read ("help.out", text, sizeof text);
+    assert_non_null (strstr (text, "--keyserver-key"));
+    assert_non_null (strstr (text, "--push-public"));
+    assert_non_null (strstr (text, "--limit"));
+    assert_non_null (strstr (text, "sessions_per_user"));
+    assert_null (strstr (text, "shared"));
+    command = zsys_sprintf ("'%s' --version", F.binary);
+    assert_int_equal (s_run (command, "version.out", "version.err"), 0);
+    free (command);
+    s_read ("version.out", text, sizeof text);
+    assert_true (strncmp (text, "chat-mainserver ", 16) == 0);
+}
+
+//  What the signed Welcome names as the push endpoint: the bound one by
+//  default, --push-public's, or the config file's
+static void
+test_push_public (void **state)
+{
+    (void) state;
+    s_need_binary ();
+    for (int run = 0; run < 3; run++) {
+        proc_t proc;
+        if (run == 0)
+            s_start_with (&proc, 10 + run, NULL, NULL, false);
+        else
+        if (run == 1)
+            s_start_with (&proc, 10 + run, "--push-public", "tcp://chat.example.org:7000",
+                          false);
+        else
+            s_start_with (&proc, 10 + run, NULL, NULL, true);
+        msclient_t *client = msclient_new (F.key, proc.endpoint, NULL);
+        assert_non_null (client);
+        const char *named = channel_peer_push_endpoint (msclient_channel (client));
+        const char *expect [] = { proc.push_endpoint, "tcp://chat.example.org:7000",
+                                  "tcp://config.example.org:7001" };
+        assert_string_equal (named, expect [run]);
+        assert_string_equal (channel_peer_role (msclient_channel (client)), "mainserver");
+        msclient_destroy (&client);
+        s_stop (&proc);
+        s_proc_free (&proc);
+    }
 }
 
 static void
@@ -420,7 +584,9 @@ main (void)
     zsys_init ();
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_teardown (test_kill_and_restart, s_kill_leftover),
-        cmocka_unit_test (test_refuses_without_secret),
+        cmocka_unit_test (test_init),
+        cmocka_unit_test (test_refusals_and_options),
+        cmocka_unit_test_teardown (test_push_public, s_kill_leftover),
         cmocka_unit_test_teardown (test_oversized_frame, s_kill_leftover),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

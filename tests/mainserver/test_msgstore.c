@@ -1,11 +1,21 @@
-/*  test_msgstore - the main server's SQLite store on its own  */
+/*  test_msgstore - the main server's SQLite store on its own: users and
+    their identity keys, conversations made from their first link, the
+    chain stored link by link (and what the next issue's membership changes
+    will need: the head and creator loaded back, a link appended), messages
+    with their epochs, and the refusal of a protocol 1 database
+*/
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+#include "chain.h"
 #include "chaterror.h"
+#include "epochkey.h"
 #include "msgstore.h"
+#include "mschain.h"
+#include "secret.h"
+#include "testkeys.h"
 
 static char s_dir [64];
 static char s_path [128];
@@ -38,25 +48,87 @@ s_count_msg (const msgstore_msg_t *msg, void *arg)
     return 0;
 }
 
+//  A user with identity key n (testkeys)
+static void
+s_add_user (msgstore_t *store, const char *name, size_t n)
+{
+    size_t len = 0;
+    const uint8_t *der = rsakey_der (testkeys_key (n), &len);
+    assert_int_equal (msgstore_user_add (store, name, der, len, 1, NULL), CHAT_OK);
+}
+
+//  A conversation of members created by actor (identity n) as its CREATE
+//  link says; id filled
+static void
+s_create (msgstore_t *store, const char *actor, size_t n, const char *const *members,
+          size_t count, bool direct, const char *title, uint8_t id [MSGSTORE_ID_SIZE])
+{
+    assert_int_equal (secret_random (id, MSGSTORE_ID_SIZE), 0);
+    uint8_t key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+    assert_int_equal (epochkey_generate (key), CHAT_OK);
+    assert_int_equal (epochkey_check_value (key, id, 1, check), CHAT_OK);
+    chain_link_t link;
+    assert_int_equal (chain_make_create (id, actor, members, count, direct, title, check,
+                                         testkeys_key (n), 1000, &link), CHAT_OK);
+    msgstore_conv_t conv;
+    memset (&conv, 0, sizeof conv);
+    memcpy (conv.id, id, MSGSTORE_ID_SIZE);
+    conv.created_at = 10;
+    conv.direct = direct;
+    snprintf (conv.title, sizeof conv.title, "%s", title? title: "");
+    snprintf (conv.creator, sizeof conv.creator, "%s", actor);
+    msgstore_link_t stored = { id, 1, link.statement, link.statement_len, link.signature,
+                               link.signature_len, actor, CHAIN_CREATE };
+    assert_int_equal (msgstore_conv_create (store, &conv, members, count, &stored), CHAT_OK);
+    chain_link_free (&link);
+}
+
 static void
 test_users (void **state)
 {
     (void) state;
     msgstore_t *store = msgstore_open (s_path);
     assert_non_null (store);
+    size_t len = 0;
+    const uint8_t *der = rsakey_der (testkeys_key (0), &len);
     bool added = false;
-    assert_int_equal (msgstore_user_add (store, "Alice", 1, &added), CHAT_OK);
+    assert_int_equal (msgstore_user_add (store, "Alice", der, len, 1, &added), CHAT_OK);
     assert_true (added);
-    assert_int_equal (msgstore_user_add (store, "ALICE", 2, &added), CHAT_OK);
+    assert_int_equal (msgstore_user_add (store, "ALICE", der, len, 2, &added), CHAT_OK);
     assert_false (added);
+    assert_int_equal (msgstore_user_add (store, "bob", der, 0, 2, &added),
+                      CHAT_ERR_BAD_REQUEST);
+    assert_int_equal (msgstore_user_add (store, "not valid", der, len, 2, &added),
+                      CHAT_ERR_BAD_REQUEST);
     char *name = NULL;
     assert_int_equal (msgstore_user_find (store, "alice", &name), CHAT_OK);
     assert_string_equal (name, "Alice");
     free (name);
     assert_int_equal (msgstore_user_find (store, "nobody", &name), CHAT_ERR_UNKNOWN_USER);
     assert_null (name);
+    msgstore_user_t user;
+    assert_int_equal (msgstore_user_get (store, "aLICE", &user), CHAT_OK);
+    assert_string_equal (user.name, "Alice");
+    assert_int_equal (user.identity_len, len);
+    assert_memory_equal (user.identity, der, len);
+    assert_int_equal (user.created_at, 1);
     msgstore_destroy (&store);
     assert_null (store);
+}
+
+typedef struct {
+    uint64_t epochs [200];
+    size_t count;
+    int actions [200];
+} links_t;
+
+static int
+s_collect_link (const msgstore_link_t *link, void *arg)
+{
+    links_t *links = (links_t *) arg;
+    links->actions [links->count] = link->action;
+    links->epochs [links->count++] = link->epoch;
+    return 0;
 }
 
 static void
@@ -65,41 +137,66 @@ test_conversations_and_messages (void **state)
     (void) state;
     msgstore_t *store = msgstore_open (s_path);
     assert_non_null (store);
-    assert_int_equal (msgstore_user_add (store, "Alice", 1, NULL), CHAT_OK);
-    assert_int_equal (msgstore_user_add (store, "bob", 1, NULL), CHAT_OK);
-    assert_int_equal (msgstore_user_add (store, "carol", 1, NULL), CHAT_OK);
+    s_add_user (store, "Alice", 2);
+    s_add_user (store, "bob", 3);
+    s_add_user (store, "carol", 4);
 
     const char *pair [] = { "Alice", "bob" };
-    const char *pair_reversed [] = { "BOB", "alice" };
     const char *group [] = { "Alice", "bob", "carol" };
-    msgstore_conv_t one, two, g1, g2;
-    bool created;
+    uint8_t one [16], g1 [16];
     assert_int_equal (msgstore_begin (store), CHAT_OK);
-    assert_int_equal (msgstore_conv_open (store, pair, 2, 10, &one, &created), CHAT_OK);
-    assert_true (created);
-    assert_int_equal (msgstore_conv_open (store, pair_reversed, 2, 11, &two, &created), CHAT_OK);
-    assert_false (created);
-    assert_memory_equal (one.id, two.id, MSGSTORE_ID_SIZE);
-    assert_int_equal (msgstore_conv_open (store, group, 3, 12, &g1, &created), CHAT_OK);
-    assert_true (created);
-    assert_int_equal (msgstore_conv_open (store, group, 3, 13, &g2, &created), CHAT_OK);
-    assert_true (created);
-    assert_memory_not_equal (g1.id, g2.id, MSGSTORE_ID_SIZE);
+    s_create (store, "Alice", 2, pair, 2, true, NULL, one);
+    s_create (store, "bob", 3, group, 3, false, "Plans", g1);
     assert_int_equal (msgstore_commit (store), CHAT_OK);
 
+    //  The pair finds its direct conversation, in either order and case
     msgstore_conv_t conv;
-    assert_int_equal (msgstore_conv_get_as_member (store, one.id, 16, "ALICE", &conv), CHAT_OK);
-    assert_int_equal (msgstore_conv_get_as_member (store, one.id, 16, "carol", &conv),
+    assert_int_equal (msgstore_conv_find_direct (store, "BOB", "alice", &conv), CHAT_OK);
+    assert_memory_equal (conv.id, one, 16);
+    assert_true (conv.direct);
+    assert_int_equal (conv.epoch, 1);
+    assert_string_equal (conv.creator, "Alice");
+    assert_int_equal (msgstore_conv_find_direct (store, "bob", "carol", &conv),
                       CHAT_ERR_NOT_FOUND);
-    assert_int_equal (msgstore_conv_get_as_member (store, one.id, 15, "alice", &conv),
+    //  A second direct conversation of the pair, or a second of an id: no
+    msgstore_conv_t again = conv;
+    assert_int_equal (secret_random (again.id, 16), 0);
+    uint8_t statement [10] = { 1 }, signature [10] = { 2 };
+    msgstore_link_t link = { again.id, 1, statement, 10, signature, 10, "Alice", CHAIN_CREATE };
+    assert_int_equal (msgstore_conv_create (store, &again, pair, 2, &link),
+                      CHAT_ERR_BAD_REQUEST);
+    again.direct = false;
+    memcpy (again.id, g1, 16);
+    link.conversation_id = again.id;
+    assert_int_equal (msgstore_conv_create (store, &again, pair, 2, &link),
+                      CHAT_ERR_BAD_REQUEST);
+    //  Members that are not users: nothing stored
+    const char *ghosts [] = { "Alice", "ghost" };
+    assert_int_equal (secret_random (again.id, 16), 0);
+    assert_int_equal (msgstore_conv_create (store, &again, ghosts, 2, &link),
+                      CHAT_ERR_BAD_REQUEST);
+    assert_int_equal (msgstore_conv_get (store, again.id, 16, NULL), CHAT_ERR_NOT_FOUND);
+
+    assert_int_equal (msgstore_conv_get (store, g1, 16, &conv), CHAT_OK);
+    assert_string_equal (conv.title, "Plans");
+    assert_false (conv.direct);
+    assert_int_equal (msgstore_conv_get_as_member (store, one, 16, "ALICE", &conv), CHAT_OK);
+    assert_int_equal (msgstore_conv_get_as_member (store, one, 16, "carol", &conv),
+                      CHAT_ERR_NOT_FOUND);
+    assert_int_equal (msgstore_conv_get_as_member (store, one, 15, "alice", &conv),
                       CHAT_ERR_NOT_FOUND);
     zlistx_t *names;
-    assert_int_equal (msgstore_conv_members (store, g1.id, &names), CHAT_OK);
+    assert_int_equal (msgstore_conv_members (store, g1, &names), CHAT_OK);
     assert_int_equal (zlistx_size (names), 3);
     assert_string_equal ((char *) zlistx_first (names), "Alice");
     assert_string_equal ((char *) zlistx_next (names), "bob");
     assert_string_equal ((char *) zlistx_next (names), "carol");
     zlistx_destroy (&names);
+    links_t links;
+    memset (&links, 0, sizeof links);
+    assert_int_equal (msgstore_link_each (store, g1, 0, 10, s_collect_link, &links), CHAT_OK);
+    assert_int_equal (links.count, 1);
+    assert_int_equal (links.actions [0], CHAIN_CREATE);
 
     //  Sequence numbers from the store; a retry stores nothing.
     uint8_t cmid [16] = { 1 };
@@ -109,33 +206,43 @@ test_conversations_and_messages (void **state)
     assert_int_equal (msgstore_begin (store), CHAT_OK);
     for (int index = 0; index < 30; index++) {
         cmid [1] = (uint8_t) index;
-        assert_int_equal (msgstore_msg_add (store, one.id, "Alice", cmid, 16, "gAAA", 4,
+        assert_int_equal (msgstore_msg_add (store, one, "Alice", cmid, 16, "gAAA", 4, 1,
                                             100 + index, &seq, &time, &duplicate), CHAT_OK);
         assert_int_equal (seq, index + 1);
         assert_false (duplicate);
     }
     cmid [1] = 3;
-    assert_int_equal (msgstore_msg_add (store, one.id, "Alice", cmid, 16, "gAAA", 4,
+    assert_int_equal (msgstore_msg_add (store, one, "Alice", cmid, 16, "gAAA", 4, 1,
                                         999, &seq, &time, &duplicate), CHAT_OK);
     assert_true (duplicate);
     assert_int_equal (seq, 4);
     assert_int_equal (time, 103);
     //  The same id from someone else is refused, not confused with it.
-    assert_int_equal (msgstore_msg_add (store, one.id, "bob", cmid, 16, "gAAA", 4,
+    assert_int_equal (msgstore_msg_add (store, one, "bob", cmid, 16, "gAAA", 4, 1,
                                         999, &seq, &time, &duplicate), CHAT_ERR_BAD_REQUEST);
+    //  Another epoch than the current one: stale (a retry is still a retry)
+    cmid [1] = 99;
+    assert_int_equal (msgstore_msg_add (store, one, "Alice", cmid, 16, "gAAA", 4, 2,
+                                        999, &seq, &time, &duplicate), CHAT_ERR_STALE_EPOCH);
+    assert_int_equal (msgstore_msg_add (store, one, "Alice", cmid, 16, "gAAA", 4, 0,
+                                        999, &seq, &time, &duplicate), CHAT_ERR_STALE_EPOCH);
+    cmid [1] = 3;
+    assert_int_equal (msgstore_msg_add (store, one, "Alice", cmid, 16, "gAAA", 4, 7,
+                                        999, &seq, &time, &duplicate), CHAT_OK);
+    assert_true (duplicate);
     uint8_t unknown [16] = { 0 };
     cmid [1] = 200;
-    assert_int_equal (msgstore_msg_add (store, unknown, "Alice", cmid, 16, "gAAA", 4,
+    assert_int_equal (msgstore_msg_add (store, unknown, "Alice", cmid, 16, "gAAA", 4, 1,
                                         999, &seq, &time, &duplicate), CHAT_ERR_NOT_FOUND);
     assert_int_equal (msgstore_commit (store), CHAT_OK);
 
     uint64_t seqs [64] = { 0 };
-    assert_int_equal (msgstore_msg_each (store, one.id, 25, 100, s_count_msg, seqs), CHAT_OK);
+    assert_int_equal (msgstore_msg_each (store, one, 25, 100, s_count_msg, seqs), CHAT_OK);
     assert_int_equal (seqs [0], 5);
     assert_int_equal (seqs [1], 26);
     assert_int_equal (seqs [5], 30);
     memset (seqs, 0, sizeof seqs);
-    assert_int_equal (msgstore_msg_each (store, one.id, 0, 10, s_count_msg, seqs), CHAT_OK);
+    assert_int_equal (msgstore_msg_each (store, one, 0, 10, s_count_msg, seqs), CHAT_OK);
     assert_int_equal (seqs [0], 10);
     assert_int_equal (seqs [10], 10);
     msgstore_destroy (&store);
@@ -143,17 +250,100 @@ test_conversations_and_messages (void **state)
     //  Reopened: all there, and the next seq carries on.
     store = msgstore_open (s_path);
     assert_non_null (store);
-    assert_int_equal (msgstore_conv_get (store, one.id, 16, &conv), CHAT_OK);
+    assert_int_equal (msgstore_conv_get (store, one, 16, &conv), CHAT_OK);
     assert_int_equal (conv.last_seq, 30);
     assert_int_equal (conv.last_time, 129);
     cmid [1] = 201;
-    assert_int_equal (msgstore_msg_add (store, one.id, "bob", cmid, 16, "gAAA", 4,
+    assert_int_equal (msgstore_msg_add (store, one, "bob", cmid, 16, "gAAA", 4, 1,
                                         1000, &seq, &time, &duplicate), CHAT_OK);
     assert_int_equal (seq, 31);
     char *token = NULL;
-    assert_int_equal (msgstore_msg_last_token (store, one.id, &token), CHAT_OK);
+    assert_int_equal (msgstore_msg_last_token (store, one, &token), CHAT_OK);
     assert_string_equal (token, "gAAA");
     free (token);
+    msgstore_destroy (&store);
+}
+
+//  What a membership change will do: load the chain's head and creator,
+//  check the next link with the chain rules, append it
+static void
+test_chain_append (void **state)
+{
+    (void) state;
+    msgstore_t *store = msgstore_open (s_path);
+    assert_non_null (store);
+    s_add_user (store, "Alice", 2);
+    s_add_user (store, "bob", 3);
+    s_add_user (store, "carol", 4);
+    const char *group [] = { "Alice", "bob" };
+    uint8_t id [16];
+    s_create (store, "Alice", 2, group, 2, false, "", id);
+
+    msctx_t ctx = { .store = store };
+    for (uint64_t epoch = 2; epoch <= 150; epoch++) {
+        msgstore_conv_t conv;
+        assert_int_equal (msgstore_conv_get (store, id, 16, &conv), CHAT_OK);
+        assert_int_equal (conv.epoch, epoch - 1);
+        chain_t *chain = mschain_load (&ctx, &conv);
+        assert_non_null (chain);
+        assert_int_equal (chain_epoch (chain), epoch - 1);
+        assert_string_equal (chain_creator (chain), "Alice");
+        uint8_t key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+        assert_int_equal (epochkey_generate (key), CHAT_OK);
+        assert_int_equal (epochkey_check_value (key, id, epoch, check), CHAT_OK);
+        //  Epoch 2 adds carol; the rest re-key
+        const char *carol [] = { "carol" };
+        chain_link_t link;
+        int action = epoch == 2? CHAIN_ADD: CHAIN_REKEY;
+        assert_int_equal (chain_make_change (chain, action, "bob", epoch == 2? carol: NULL,
+                                             epoch == 2? 1: 0, NULL, check,
+                                             testkeys_key (3), 2000, &link), CHAT_OK);
+        Chat__SignedStatement view;
+        chain_link_view (&link, &view);
+        assert_int_equal (chain_append (chain, &view, testkeys_key (3)), CHAT_OK);
+        const Chat__MembershipStatement *head = chain_head (chain);
+        msgstore_link_t stored = { id, epoch, link.statement, link.statement_len,
+                                   link.signature, link.signature_len, "bob", action };
+        assert_int_equal (msgstore_conv_append (store, &stored, head->title,
+                                                (const char *const *) head->members,
+                                                head->n_members), CHAT_OK);
+        //  Twice the same epoch: a conflict
+        assert_int_equal (msgstore_conv_append (store, &stored, head->title,
+                                                (const char *const *) head->members,
+                                                head->n_members), CHAT_ERR_CHAIN_CONFLICT);
+        chain_link_free (&link);
+        chain_destroy (&chain);
+    }
+    msgstore_conv_t conv;
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "carol", &conv), CHAT_OK);
+    assert_int_equal (conv.epoch, 150);
+    links_t links;
+    memset (&links, 0, sizeof links);
+    assert_int_equal (msgstore_link_each (store, id, 0, 101, s_collect_link, &links), CHAT_OK);
+    assert_int_equal (links.count, 101);
+    for (size_t i = 0; i < links.count; i++)
+        assert_int_equal (links.epochs [i], i + 1);
+    assert_int_equal (links.actions [1], CHAIN_ADD);
+    memset (&links, 0, sizeof links);
+    assert_int_equal (msgstore_link_each (store, id, 100, 101, s_collect_link, &links),
+                      CHAT_OK);
+    assert_int_equal (links.count, 50);
+    assert_int_equal (links.epochs [0], 101);
+    //  Messages now go under epoch 150 only
+    uint8_t cmid [16] = { 5 };
+    uint64_t seq;
+    int64_t time;
+    bool duplicate;
+    assert_int_equal (msgstore_msg_add (store, id, "carol", cmid, 16, "gAAA", 4, 1,
+                                        1, &seq, &time, &duplicate), CHAT_ERR_STALE_EPOCH);
+    assert_int_equal (msgstore_msg_add (store, id, "carol", cmid, 16, "gAAA", 4, 150,
+                                        1, &seq, &time, &duplicate), CHAT_OK);
+    //  An unknown conversation has nothing to append to
+    uint8_t unknown [16] = { 0 };
+    msgstore_link_t stray = { unknown, 2, cmid, 16, cmid, 16, "bob", CHAIN_REKEY };
+    const char *members [] = { "bob" };
+    assert_int_equal (msgstore_conv_append (store, &stray, "", members, 1),
+                      CHAT_ERR_NOT_FOUND);
     msgstore_destroy (&store);
 }
 
@@ -169,7 +359,7 @@ test_page_uses_primary_key (void **state)
     assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
     sqlite3_stmt *stmt;
     assert_int_equal (sqlite3_prepare_v2 (db,
-        "EXPLAIN QUERY PLAN SELECT seq, sender, server_time, token, client_message_id"
+        "EXPLAIN QUERY PLAN SELECT seq, epoch, sender, server_time, token, client_message_id"
         " FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         -1, &stmt, NULL), SQLITE_OK);
     char plan [512] = "";
@@ -186,8 +376,31 @@ test_page_uses_primary_key (void **state)
     sqlite3_close (db);
     store = msgstore_open (s_path);
     assert_null (store);
-    assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
-    assert_int_equal (sqlite3_exec (db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+}
+
+//  A database protocol 1 wrote: refused, and left as it was
+static void
+test_protocol_1_refused (void **state)
+{
+    (void) state;
+    char path [160];
+    snprintf (path, sizeof path, "%s/v1.db", s_dir);
+    sqlite3 *db;
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    assert_int_equal (sqlite3_exec (db,
+        "CREATE TABLE users (name_lower TEXT PRIMARY KEY, name TEXT NOT NULL,"
+        " created_at INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO users VALUES ('alice', 'Alice', 1);"
+        "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+    assert_null (msgstore_open (path));
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    sqlite3_stmt *stmt;
+    assert_int_equal (sqlite3_prepare_v2 (db, "SELECT count(*) FROM users", -1, &stmt, NULL),
+                      SQLITE_OK);
+    assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
+    assert_int_equal (sqlite3_column_int (stmt, 0), 1);
+    sqlite3_finalize (stmt);
     sqlite3_close (db);
 }
 
@@ -198,7 +411,11 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_users),
         cmocka_unit_test (test_conversations_and_messages),
+        cmocka_unit_test (test_chain_append),
         cmocka_unit_test (test_page_uses_primary_key),
+        cmocka_unit_test (test_protocol_1_refused),
     };
-    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+    int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
+    testkeys_free ();
+    return rc;
 }

@@ -28,8 +28,14 @@ s_pair (channel_t *pair [2])
     assert_int_equal (channel_client_hello (pair [1], &hello, &hello_size), CHAT_OK);
     Chat__Envelope *env = NULL;
     assert_int_equal (wire_envelope_unpack (hello, hello_size, &env), CHAT_OK);
-    assert_int_equal (channel_server_accept (s_server_key, env->hello, &pair [0], &welcome,
-                                             &welcome_size), CHAT_OK);
+    //  The Welcome names the role and a push endpoint, as the main server's do
+    uint8_t *info = NULL;
+    size_t info_len = 0;
+    assert_int_equal (channel_welcome_info (CHANNEL_ROLE_MAINSERVER, "tcp://127.0.0.1:1",
+                                            NULL, 0, &info, &info_len), CHAT_OK);
+    assert_int_equal (channel_server_accept (s_server_key, info, info_len, env->hello,
+                                             &pair [0], &welcome, &welcome_size), CHAT_OK);
+    free (info);
     assert_int_equal (channel_client_accept (pair [1], welcome, welcome_size), CHAT_OK);
     chat__envelope__free_unpacked (env, NULL);
     free (hello);

@@ -72,12 +72,14 @@ done
 [ -f "$root/usr/share/doc/chat/copyright" ] || fail "no copyright file"
 # The example configs as shipped start the servers (binds and data moved
 # to loopback and a scratch directory: the command line wins)
-"$root/usr/bin/chat-keyserver" --init --data "$work/ks" > /dev/null
+"$root/usr/bin/chat-keyserver" --init --data "$work/ks" > /dev/null 2>&1
+"$root/usr/bin/chat-mainserver" --init --data "$work/ms" > /dev/null 2>&1
 "$root/usr/bin/chat-keyserver" --config "$root/etc/chat/keyserver.cfg" --data "$work/ks" \
+  --mainserver-key "$work/ms/mainserver.pub" \
   --bind 'tcp://127.0.0.1:*' > "$work/ks.out" 2> "$work/ks.err" &
 pids+=($!)
 "$root/usr/bin/chat-mainserver" --config "$root/etc/chat/mainserver.cfg" --data "$work/ms" \
-  --shared-secret "$work/ks/shared.secret" --bind 'tcp://127.0.0.1:*' \
+  --keyserver-key "$work/ks/keyserver.pub" --bind 'tcp://127.0.0.1:*' \
   --push-bind 'tcp://127.0.0.1:*' > "$work/ms.out" 2> "$work/ms.err" &
 pids+=($!)
 for i in $(seq 1 300); do

@@ -12,6 +12,7 @@ struct _testclient_t {
     channel_t *channel;
     rsakey_t *key;                  //  borrowed
     int timeout;
+    char *role;                     //  the role Welcomes must name, or NULL
 };
 
 static zsock_t *
@@ -68,6 +69,7 @@ testclient_destroy (testclient_t **self_p)
         if (self->owns_dealer)
             zsock_destroy (&self->dealer);
         free (self->endpoint);
+        free (self->role);
         free (self);
         *self_p = NULL;
     }
@@ -89,6 +91,13 @@ void
 testclient_set_key (testclient_t *self, rsakey_t *key)
 {
     self->key = key;
+}
+
+void
+testclient_expect_role (testclient_t *self, const char *role)
+{
+    free (self->role);
+    self->role = role? strdup (role): NULL;
 }
 
 void
@@ -145,6 +154,10 @@ testclient_hello (testclient_t *self)
     self->channel = channel_client_new (self->key);
     if (!self->channel)
         return CHAT_ERR_INTERNAL;
+    if (self->role && channel_client_expect_role (self->channel, self->role) != CHAT_OK) {
+        channel_destroy (&self->channel);
+        return CHAT_ERR_INTERNAL;
+    }
     uint8_t *hello = NULL;
     size_t size = 0;
     int rc = channel_client_hello (self->channel, &hello, &size);
@@ -155,6 +168,31 @@ testclient_hello (testclient_t *self)
     }
     if (rc != CHAT_OK)
         channel_destroy (&self->channel);
+    return rc;
+}
+
+int
+testclient_hello_version (testclient_t *self, uint32_t version)
+{
+    channel_destroy (&self->channel);
+    uint8_t nonce [32] = { 1 };
+    size_t der_len = 0;
+    const uint8_t *der = rsakey_der (self->key, &der_len);
+    Chat__Hello hello = CHAT__HELLO__INIT;
+    hello.version = version;
+    hello.client_public_key.data = (uint8_t *) der;
+    hello.client_public_key.len = der_len;
+    hello.client_nonce.data = nonce;
+    hello.client_nonce.len = sizeof nonce;
+    Chat__Envelope envelope = CHAT__ENVELOPE__INIT;
+    envelope.kind_case = CHAT__ENVELOPE__KIND_HELLO;
+    envelope.hello = &hello;
+    uint8_t *packed = NULL;
+    size_t packed_len = 0;
+    if (wire_pack (&envelope.base, &packed, &packed_len) != CHAT_OK)
+        return -1;
+    int rc = testclient_send (self, packed, packed_len);
+    free (packed);
     return rc;
 }
 

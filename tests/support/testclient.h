@@ -45,6 +45,10 @@ channel_t *
 //  The key (borrowed) later handshakes use.
 void
     testclient_set_key (testclient_t *self, rsakey_t *key);
+//  Refuse (CHAT_ERR_WRONG_ROLE) a Welcome whose signed info names another
+//  role than this (CHANNEL_ROLE_*) in later handshakes; NULL: any.
+void
+    testclient_expect_role (testclient_t *self, const char *role);
 //  Receive (and send) timeout in ms.
 void
     testclient_set_timeout (testclient_t *self, int timeout_ms);
@@ -70,6 +74,12 @@ int
     testclient_welcome (testclient_t *self);
 int
     testclient_handshake (testclient_t *self);
+//  A Hello naming protocol version (any number, for refusals), with this
+//  client's key and a fixed nonce, sent in clear; no channel is made.
+//  0, or -1 when it cannot be sent. Read the answer with
+//  testclient_refusal.
+int
+    testclient_hello_version (testclient_t *self, uint32_t version);
 
 //  A frame of WIRE_MAX_FRAME + 1 zero bytes, quiet_ms to answer it, then a
 //  small garbage frame: the code of the first answer either gets (as

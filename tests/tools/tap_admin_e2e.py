@@ -5,13 +5,15 @@ Both servers run on loopback with ephemeral ports; two plain-mode clients
 reach them only through taps: one tap on both channels of the main server,
 another on the key server's request channel. A full register / login / new
 conversation / send / push flow must work unchanged through them; the taps'
-output must show the frame kinds in order and never the password, the
-message text or the conversation key (plain, hex or base64). Then chat-admin
-must list what the flow made, its admin sockets must be mode 0600 and refuse
-another user, and no secret of the servers' data directories may appear in
-anything it prints. Not root, the "refuse another user" part cannot run: the
-test then ends skipped (77), saying so, after everything else passed; under
-CHAT_TEST_STRICT=1 (CI) that is a failure.
+output must show the frame kinds in order (the Welcomes naming their
+server's role) and never the password, the message text or a wrapped
+conversation key (plain, hex or base64). Then chat-admin must list what the
+flow made (identity key fingerprints, wrapped-key counts), its admin
+sockets must be mode 0600 and refuse another user, and no secret of the
+servers' data directories may appear in anything it prints. Not root, the
+"refuse another user" part cannot run: the test then ends skipped (77),
+saying so, after everything else passed; under CHAT_TEST_STRICT=1 (CI)
+that is a failure.
 
 Usage: tap_admin_e2e.py keyserver=PATH mainserver=PATH client=PATH tap=PATH admin=PATH
 """
@@ -111,28 +113,26 @@ def pem_bodies(path):
 def server_secrets(ks_dir, ms_dir):
     """(label, raw bytes or text) of every secret kept in the data dirs."""
     secrets = []
-    with open(os.path.join(ks_dir, "shared.secret")) as f:
+    with open(os.path.join(ks_dir, "keyserver.secret")) as f:
         hexed = f.read().strip()
-    secrets.append(("shared secret", bytes.fromhex(hexed)))
-    secrets.append(("shared secret hex", hexed))
-    resume = os.path.join(ks_dir, "resume.secret")
-    if os.path.exists(resume):
-        with open(resume) as f:
-            secrets.append(("resume secret", f.read().strip()))
+    secrets.append(("key server secret", bytes.fromhex(hexed)))
+    secrets.append(("key server secret hex", hexed))
     for d, who in ((ks_dir, "key server"), (ms_dir, "main server")):
         for part in pem_bodies(os.path.join(d, "server.key")):
             secrets.append(("%s private key PEM" % who, part))
     db = sqlite3.connect("file:%s?mode=ro" % os.path.join(ks_dir, "keyserver.db"), uri=True)
     try:
-        keys = [row[0] for row in db.execute("SELECT key FROM conversation_keys")]
-        users = list(db.execute("SELECT username, stored_key, server_key FROM users"))
+        keys = [row[0] for row in db.execute("SELECT wrapped_key FROM wrapped_keys")]
+        users = list(db.execute("SELECT username, stored_key, server_key, sealed_identity"
+                                " FROM users"))
     finally:
         db.close()
     for key in keys:
-        secrets.append(("conversation key", bytes(key)))
-    for name, stored, server in users:
+        secrets.append(("wrapped conversation key", bytes(key)))
+    for name, stored, server, sealed in users:
         secrets.append(("StoredKey of %s" % name, bytes(stored)))
         secrets.append(("ServerKey of %s" % name, bytes(server)))
+        secrets.append(("sealed identity of %s" % name, bytes(sealed)))
     return secrets, keys
 
 
@@ -171,8 +171,10 @@ def check_admin(bins, cluster, secrets, users):
     if cluster.ms_fingerprint not in ms.stdout or ms_json["server_key_fingerprint"] != cluster.ms_fingerprint:
         fail("chat-admin main does not show the main server's fingerprint")
     for user in users:
-        if not re.search(r"^\s+%s\s+4096\s+[0-9a-f]{8}\.\.\." % user, ks.stdout, re.M):
-            fail("chat-admin key lists no user %s with 4096 iterations" % user)
+        if not re.search(r"^\s+%s\s+4096\s+[0-9a-f]{8}\.\.\.\s+SHA256:\S{43}\s+\d+" % user,
+                         ks.stdout, re.M):
+            fail("chat-admin key lists no user %s with 4096 iterations, an identity "
+                 "fingerprint and a wrapped-key count" % user)
         if not any(s["username"] == user for s in ks_json["sessions"]):
             fail("key server sessions lack %s: %s" % (user, ks_json["sessions"]))
         if not any(s["username"] == user for s in ms_json["sessions"]):
@@ -249,7 +251,7 @@ def body(workdir, cleanups):
 
     secrets, keys = server_secrets(cluster.ks_dir, cluster.ms_dir)
     if not keys:
-        fail("the key server holds no conversation key after the flow")
+        fail("the key server holds no wrapped conversation key after the flow")
     check_admin(bins, cluster, secrets, users)
     skipped = check_permissions(bins, cluster)
 
@@ -291,16 +293,20 @@ def body(workdir, cleanups):
         fail("tap-main: a push before any subscription")
     if not any(f[1] != "-" for f in pushes):
         fail("tap-main could not name the client of any push")
-    # Fingerprints: the server's in every welcome
-    for name, found, fp in (("tap-main", main_frames, cluster.ms_fingerprint),
-                            ("tap-key", key_frames, cluster.ks_fingerprint)):
+    # Fingerprints and roles: the server's in every welcome
+    for name, found, fp, role in (("tap-main", main_frames, cluster.ms_fingerprint,
+                                   "mainserver"),
+                                  ("tap-key", key_frames, cluster.ks_fingerprint, "keyserver")):
         for f in found:
-            if f[2] == "welcome" and "key=%s" % fp not in f[4]:
-                fail("%s: welcome without the server's fingerprint: %s" % (name, f))
+            if f[2] == "welcome" and ("key=%s" % fp not in f[4] or "role=%s" % role not in f[4]
+                                      or "v=2" not in f[4]):
+                fail("%s: welcome without the server's fingerprint, role or version: %s"
+                     % (name, f))
 
-    # Nothing secret on the wire: password, text, conversation key
+    # Nothing secret on the wire: password, text (a wrapped key crosses the
+    # wire sealed, never as it is)
     wire_secrets = [("password", PASSWORD), ("message text", TEXT)]
-    wire_secrets += [("conversation key", bytes(k)) for k in keys]
+    wire_secrets += [("wrapped conversation key", bytes(k)) for k in keys]
     for tap in (tap_main, tap_key):
         blob = "\n".join(tap.out + tap.err)
         assert_clean(blob, wire_secrets, tap.name)

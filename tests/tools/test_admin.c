@@ -37,7 +37,8 @@ s_sample (sample_t *self, const char *role)
     self->reply.version = "9.8.7";
     self->reply.server_key_fingerprint = "SHA256:AAAAtestfingerprintBBBB";
     self->reply.started_at = 1700000000000;
-    self->reply.conversation_key_count = 3;
+    self->reply.key_set_count = 3;
+    self->reply.wrapped_key_count = 7;
     chat__admin_session__init (&self->session);
     self->session.username = "alice";
     self->session.client_key_fingerprint = "SHA256:clientkeyCCCC";
@@ -53,6 +54,7 @@ s_sample (sample_t *self, const char *role)
     self->conv.members = self->members;
     self->conv.n_members = 2;
     self->conv.message_count = 42;
+    self->conv.epoch = 1;
     self->conv.last_token_short = "gAAAAABhwjYnxxQc";
     self->conv.last_time = 1700000003000;
     self->convs [0] = &self->conv;
@@ -63,6 +65,8 @@ s_sample (sample_t *self, const char *role)
     self->user.iterations = 4096;
     self->user.stored_key_short = "a1b2c3d4";
     self->user.created_at = 1700000004000;
+    self->user.identity_fingerprint = "SHA256:identityDDDD";
+    self->user.wrapped_key_count = 2;
     self->users [0] = &self->user;
     self->reply.users = self->users;
     self->reply.n_users = 1;
@@ -93,14 +97,16 @@ test_main_tables (void **state)
     assert_non_null (strstr (text, "Main server (version 9.8.7)"));
     assert_non_null (strstr (text, "Server key: SHA256:AAAAtestfingerprintBBBB"));
     assert_non_null (strstr (text, "Saved conversations (1)"));
-    assert_non_null (strstr (text, "00112233445566778899aabbccddeeff  alice, bob?[2J  42"));
+    assert_non_null (strstr (text, "00112233445566778899aabbccddeeff  alice, bob?[2J  1      42"));
     assert_non_null (strstr (text, "gAAAAABhwjYnxxQc..."));
     adminview_time (1700000003000, when, sizeof when);
     assert_non_null (strstr (text, when));
     assert_non_null (strstr (text, "Connected sessions (1, 1 logged in)"));
     assert_non_null (strstr (text, "alice  SHA256:clientkeyCCCC"));
     assert_non_null (strstr (text, "Known users (1)"));
-    //  A main server's users have no iterations or StoredKey column
+    //  A main server's users have their identity key's fingerprint, no
+    //  iterations or StoredKey column
+    assert_non_null (strstr (text, "carol     SHA256:identityDDDD"));
     assert_null (strstr (text, "ITERATIONS"));
     //  Nothing from the wire reaches the terminal as an escape
     assert_null (strchr (text, '\x1b'));
@@ -116,10 +122,12 @@ test_key_tables (void **state)
     sample.session.username = "";
     char *text = s_render (&sample.reply, false);
     assert_non_null (strstr (text, "Key server (version 9.8.7)"));
-    assert_non_null (strstr (text, "Conversation keys held: 3"));
+    assert_non_null (strstr (text, "Wrapped epoch keys: 7 copies in 3 sets"));
     assert_non_null (strstr (text, "Registered users (1)"));
-    assert_non_null (strstr (text, "USERNAME  ITERATIONS  STOREDKEY    REGISTERED"));
-    assert_non_null (strstr (text, "carol     4096        a1b2c3d4...  "));
+    assert_non_null (strstr (text, "USERNAME  ITERATIONS  STOREDKEY    IDENTITY KEY         "
+                                   "WRAPPED  REGISTERED"));
+    assert_non_null (strstr (text, "carol     4096        a1b2c3d4...  SHA256:identityDDDD  "
+                                   "2        "));
     assert_non_null (strstr (text, "Sessions (1, 0 logged in)"));
     assert_non_null (strstr (text, "(not logged in)"));
     assert_null (strstr (text, "Saved conversations"));
@@ -144,14 +152,16 @@ test_json (void **state)
     assert_string_equal (text,
         "{\"role\":\"mainserver\",\"version\":\"9.8.7\","
         "\"server_key_fingerprint\":\"SHA256:AAAAtestfingerprintBBBB\","
-        "\"started_at\":1700000000000,\"conversation_key_count\":3,"
+        "\"started_at\":1700000000000,\"key_set_count\":3,\"wrapped_key_count\":7,"
         "\"users\":[{\"username\":\"carol\",\"iterations\":4096,"
-        "\"stored_key_short\":\"a1b2c3d4\",\"created_at\":1700000004000}],"
+        "\"stored_key_short\":\"a1b2c3d4\",\"identity_fingerprint\":\"SHA256:identityDDDD\","
+        "\"wrapped_key_count\":2,\"created_at\":1700000004000}],"
         "\"sessions\":[{\"username\":\"alice\",\"client_key_fingerprint\":"
         "\"SHA256:clientkeyCCCC\",\"connected_since\":1700000001000,"
         "\"last_activity\":1700000002000}],"
         "\"conversations\":[{\"conversation_id\":\"00112233445566778899aabbccddeeff\","
-        "\"members\":[\"alice\",\"bob\\u001b[2J\"],\"message_count\":42,"
+        "\"members\":[\"alice\",\"bob\\u001b[2J\"],\"epoch\":1,\"direct\":false,"
+        "\"message_count\":42,"
         "\"last_token_short\":\"gAAAAABhwjYnxxQc\",\"last_time\":1700000003000}]}\n");
     free (text);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "channel.h"
 #include "chaterror.h"
 #include "fernet.h"
 #include "hexdump.h"
@@ -67,7 +68,7 @@ test_hello_and_welcome (void **state)
     uint8_t nonce [32] = { 1 };
 
     Chat__Hello hello = CHAT__HELLO__INIT;
-    hello.version = 1;
+    hello.version = 2;
     hello.client_public_key.data = (uint8_t *) der;
     hello.client_public_key.len = der_len;
     hello.client_nonce.data = nonce;
@@ -81,22 +82,55 @@ test_hello_and_welcome (void **state)
     assert_string_equal (info.key, rsakey_fingerprint_text (s_key));
     assert_string_equal (info.session, "");
     assert_int_equal (info.fernet_ts, -1);
+    assert_int_equal (info.version, 2);
+    assert_string_equal (info.role, "");
 
     uint8_t session_id [16];
     for (int i = 0; i < 16; i++)
         session_id [i] = (uint8_t) (0xa0 + i);
+    //  The Welcome's info is signed, not sealed: role, push endpoint and a
+    //  key rotation show (a control character in it does not reach a
+    //  terminal)
+    uint8_t *info_bytes = NULL;
+    size_t info_len = 0;
+    assert_int_equal (channel_welcome_info ("mainserver", "tcp://*:5557\x1b[2J", NULL, 0,
+                                            &info_bytes, &info_len), CHAT_OK);
     Chat__Welcome welcome = CHAT__WELCOME__INIT;
-    welcome.version = 1;
+    welcome.version = 2;
     welcome.server_public_key.data = (uint8_t *) der;
     welcome.server_public_key.len = der_len;
     welcome.session_id.data = session_id;
     welcome.session_id.len = sizeof session_id;
+    welcome.info.data = info_bytes;
+    welcome.info.len = info_len;
     env.kind_case = CHAT__ENVELOPE__KIND_WELCOME;
     env.welcome = &welcome;
     s_classify (&env, &info, NULL);
     assert_int_equal (info.kind, TAPFRAME_WELCOME);
     assert_string_equal (info.key, rsakey_fingerprint_text (s_key));
     assert_string_equal (info.session, "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+    assert_int_equal (info.version, 2);
+    assert_string_equal (info.role, "mainserver");
+    assert_string_equal (info.push, "tcp://*:5557?[2J");
+    assert_int_equal (info.rotation, 0);
+    free (info_bytes);
+    //  A rotation statement is named, not opened
+    uint8_t rotation [] = { 0x0a, 0x01, 0x41, 0x12, 0x01, 0x42 };
+    assert_int_equal (channel_welcome_info ("keyserver", NULL, rotation, sizeof rotation,
+                                            &info_bytes, &info_len), CHAT_OK);
+    welcome.info.data = info_bytes;
+    welcome.info.len = info_len;
+    s_classify (&env, &info, NULL);
+    assert_string_equal (info.role, "keyserver");
+    assert_string_equal (info.push, "");
+    assert_int_equal (info.rotation, 1);
+    free (info_bytes);
+    //  Garbage as info: the rest still shows
+    welcome.info.data = (uint8_t *) "\xff\xff";
+    welcome.info.len = 2;
+    s_classify (&env, &info, NULL);
+    assert_int_equal (info.kind, TAPFRAME_WELCOME);
+    assert_string_equal (info.role, "");
 }
 
 static void
@@ -300,6 +334,54 @@ test_taplog_counts (void **state)
     free (text);
 }
 
+//  A Welcome's line names what its signed info says; so does its JSON
+static void
+test_taplog_welcome (void **state)
+{
+    (void) state;
+    uint8_t *info_bytes = NULL;
+    size_t info_len = 0;
+    assert_int_equal (channel_welcome_info ("mainserver", "tcp://chat.example.org:5557", NULL,
+                                            0, &info_bytes, &info_len), CHAT_OK);
+    uint8_t session_id [16] = { 0xab };
+    Chat__Welcome welcome = CHAT__WELCOME__INIT;
+    welcome.version = 2;
+    welcome.session_id.data = session_id;
+    welcome.session_id.len = sizeof session_id;
+    welcome.info.data = info_bytes;
+    welcome.info.len = info_len;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.kind_case = CHAT__ENVELOPE__KIND_WELCOME;
+    env.welcome = &welcome;
+    uint8_t *packed = NULL;
+    size_t packed_len = 0;
+    assert_int_equal (wire_pack (&env.base, &packed, &packed_len), CHAT_OK);
+    const uint8_t *frames [1] = { packed };
+    size_t sizes [1] = { packed_len };
+    tapframe_t info;
+    tapframe_request (frames, sizes, 1, &info);
+    for (int json = 0; json < 2; json++) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *out = open_memstream (&text, &size);
+        taplog_t *log = taplog_new (out, json? TAPLOG_JSON: 0);
+        taplog_message (log, "request", "S>C", "c1", &info, frames, sizes);
+        taplog_destroy (&log);
+        fclose (out);
+        if (json) {
+            assert_non_null (strstr (text, "\"version\":2,\"role\":\"mainserver\","
+                                           "\"push\":\"tcp://chat.example.org:5557\""));
+        }
+        else {
+            assert_non_null (strstr (text, "welcome"));
+            assert_non_null (strstr (text, "v=2 role=mainserver push=tcp://chat.example.org:5557"));
+        }
+        free (text);
+    }
+    free (packed);
+    free (info_bytes);
+}
+
 int
 main (void)
 {
@@ -311,6 +393,7 @@ main (void)
         cmocka_unit_test (test_hexdump_layout),
         cmocka_unit_test (test_json_strings),
         cmocka_unit_test (test_taplog_counts),
+        cmocka_unit_test (test_taplog_welcome),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

@@ -296,7 +296,11 @@ class World:
         self.ms_dir = os.path.join(self.workdir, "mainserver")
 
     def start(self):
+        # Each server starts with the other's public key file, as an
+        # operator copies them
         subprocess.run([self.args.keyserver, "--init", "--data", self.ks_dir], check=True,
+                       capture_output=True, timeout=60)
+        subprocess.run([self.args.mainserver, "--init", "--data", self.ms_dir], check=True,
                        capture_output=True, timeout=60)
         # random ports ('!'): with '*' every test on the machine takes the
         # lowest free one, and a port a restarting server gives up goes to
@@ -327,7 +331,8 @@ class World:
     def start_keyserver(self, bind=None):
         bind = bind or self.ks_endpoint
         self.keyserver = self._start([self.args.keyserver, "--data", self.ks_dir, "--bind", bind,
-                                      "--iterations", "4096"], "keyserver",
+                                      "--iterations", "4096", "--mainserver-key",
+                                      os.path.join(self.ms_dir, "mainserver.pub")], "keyserver",
                                      r"^(tcp://127\.0\.0\.1:\d+)$")
         self.ks_endpoint = self.keyserver.wait_for(r"^(tcp://127\.0\.0\.1:\d+)$").group(1)
 
@@ -336,7 +341,7 @@ class World:
         push = push or self.push_endpoint
         self.mainserver = self._start(
             [self.args.mainserver, "--data", self.ms_dir, "--bind", bind, "--push-bind", push,
-             "--shared-secret", os.path.join(self.ks_dir, "shared.secret")],
+             "--keyserver-key", os.path.join(self.ks_dir, "keyserver.pub")],
             "mainserver", r"ready, key (SHA256:\S+)")
         self.ms_endpoint = self.mainserver.wait_for(r"requests on (tcp://\S+)").group(1)
         self.push_endpoint = self.mainserver.wait_for(r"pushes on (tcp://\S+)").group(1)
@@ -356,12 +361,15 @@ class World:
             if sig == signal.SIGKILL:
                 server.proc.wait()
 
-    def endpoints(self):
-        return ["--keyserver", self.ks_endpoint, "--mainserver", self.ms_endpoint,
+    def endpoints(self, swapped=False):
+        """The client's endpoint options (swapped: the servers' the wrong
+        way round)."""
+        return ["--keyserver", self.ms_endpoint if swapped else self.ks_endpoint,
+                "--mainserver", self.ks_endpoint if swapped else self.ms_endpoint,
                 "--push", self.push_endpoint]
 
     def client(self, name, width=160, height=45, known=None, connected=True, endpoints=None,
-               env=None):
+               env=None, swapped=False):
         config = os.path.join(self.workdir, "config-" + name)
         os.makedirs(config, exist_ok=True)
         if known:
@@ -371,7 +379,7 @@ class World:
                        "TERM": "tmux-256color"}
         environment.update(env or {})
         argv = (["env"] + ["%s=%s" % kv for kv in sorted(environment.items())]
-                + [self.args.chat] + (endpoints or self.endpoints())
+                + [self.args.chat] + (endpoints or self.endpoints(swapped))
                 + ["--known-servers", os.path.join(config, "known_servers")] + REFRESH_ARGS)
         quoted = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
         # stderr (a sanitizer's report) and the exit code land in files
@@ -708,7 +716,156 @@ def case_pin(w):
     a.expect_not(r"main server: ok")
 
 
+def _safety_number(pane):
+    """The two rows of six groups the /verify panel shows, as one line."""
+    screen = pane.wait(r"Do the numbers match\?", what="the /verify question") and pane.screen()
+    rows = re.findall(r"^.*\u2502\s+((?:\d{5} ){5}\d{5})\s*$", screen, re.M)
+    if len(rows) != 2:
+        raise Failure("%s: the safety number is not two rows of six groups:\n%s"
+                      % (pane.name, screen))
+    return " ".join(rows)
+
+
+def _replace_identity(w, user):
+    """What a lying key server does: another identity key for user."""
+    import sqlite3
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+    import spec2
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    db = sqlite3.connect(os.path.join(w.ks_dir, "keyserver.db"), timeout=30)
+    db.execute("UPDATE users SET identity_public_key = ? WHERE username = ?",
+               (spec2.der(key), user))
+    db.commit()
+    db.close()
+    return spec2.fingerprint(spec2.der(key))
+
+
+def case_identity(w):
+    a = w.client("id-a")
+    _users(w, a, ["alice", "bob", "carol"])
+    b = w.client("id-b")
+    a.login("alice", "pw-alice")
+    b.login("bob", "pw-bob")
+    a.wait(r"^ User: alice\b")
+    b.wait(r"^ User: bob\b")
+    a.command("/new")
+    a.wait(r"\[ \] bob")
+    a.keys("Enter")
+    a.wait(r"^[ >]*1\s+bob")
+    a.command("hello bob")
+    b.wait(r"alice: hello bob")
+    # the safety number: the same on both sides
+    a.command("/verify bob")
+    b.command("/verify alice")
+    number_a = _safety_number(a)
+    number_b = _safety_number(b)
+    if number_a != number_b:
+        raise Failure("safety numbers differ: %s / %s" % (number_a, number_b))
+    log("/verify: the same safety number on both sides: %s" % number_a)
+    b.keys("y")
+    b.wait(r"alice is verified")
+    a.keys("n")
+    a.wait(r"bob is not marked verified")
+    b.command("/members")
+    b.wait(r"\u2713 alice\s+verified", what="alice marked verified")
+    b.wait(r"bob\s+you")
+    b.keys("Escape")
+    a.command("/members")
+    a.wait(r"bob\s+not verified")
+    a.keys("Escape")
+    # carol's key replaced at the key server: alice's next session warns
+    a.command("/new")
+    a.wait(r"\[ \] carol")
+    a.keys("Down", "Enter")
+    a.wait(r"^[ >]*2\s+carol")
+    a.command("hi carol")
+    a.wait(r"alice: hi carol")
+    _replace_identity(w, "carol")
+    a.command("/logout")
+    a.wait(r"^\s+Login:")
+    a.login("alice", "pw-alice")
+    a.wait(r"^ User: alice\b")
+    a.wait(r"WARNING: carol's identity key changed", what="the status line's warning")
+    marked = a.wait(r"^ *!(\d)\s+carol", what="'!' beside the conversation with carol")
+    a.command("/open %s" % marked.group(1))
+    a.wait(r"! Identity key CHANGED: carol\. What they sign now may not be from them",
+           what="the warning line above the conversation")
+    a.command("/members")
+    a.wait(r"! carol\s+identity key CHANGED")
+    a.keys("Escape")
+    a.command("/verify carol")
+    a.wait(r"carol's identity key CHANGED: the pin is SHA256:")
+    a.keys("y")
+    a.wait(r"carol is verified")
+    a.wait(r"! Identity key CHANGED", absent=True, what="the warning, once accepted")
+    log("a changed key: status warning, '!' in the list, a warning line, /members marks it; "
+        "/verify and y accept it")
+
+
+def case_password(w):
+    a = w.client("pw")
+    _users(w, a, ["pam", "tom"])
+    a.login("pam", "pw-pam")
+    a.wait(r"^ User: pam\b")
+    a.command("/new")
+    a.wait(r"\[ \] tom")
+    a.keys("Enter")
+    a.wait(r"^[ >]*1\s+tom")
+    a.command("before the change")
+    a.wait(r"pam: before the change")
+    # a wrong current password changes nothing
+    a.command("/password")
+    a.wait(r"^Current password:")
+    a.type("not-pw-pam")
+    a.wait(r"^Current password: \*{10}\s*$", what="the password masked")
+    a.keys("Enter")
+    a.wait(r"^New password:")
+    a.type("fresh-pw")
+    a.keys("Enter")
+    a.wait(r"^New password again:")
+    a.type("fresh-pw")
+    a.keys("Enter")
+    a.wait(r"The current password is wrong; nothing was changed")
+    # Esc cancels
+    a.command("/password")
+    a.wait(r"^Current password:")
+    a.keys("Escape")
+    a.wait(r"Password not changed")
+    # the real change
+    a.command("/password")
+    a.wait(r"^Current password:")
+    a.type("pw-pam")
+    a.keys("Enter")
+    a.type("fresh-pw")
+    a.keys("Enter")
+    a.type("fresh-pw")
+    a.keys("Enter")
+    a.wait(r"Password changed: use the new one from now on")
+    a.expect_not(r"fresh-pw|pw-pam")
+    a.command("/logout")
+    a.wait(r"^\s+Login:")
+    a.login("pam", "pw-pam")
+    a.wait(a.message_line("Wrong username or password"))
+    a.login("pam", "fresh-pw")
+    a.wait(r"^ User: pam\b")
+    a.wait(r"pam: before the change", what="the old message, opened with the same identity")
+    log("/password: masked prompts, a wrong current one refused, the new one works, "
+        "old messages still open")
+
+
+def case_wrongrole(w):
+    a = w.client("role", connected=False, swapped=True)
+    a.wait(r"ERROR: the endpoint given for the key server is not a key server - refused")
+    a.wait(r"Are the key server and main server endpoints the wrong way round\?")
+    a.wait(r"key server: REFUSED\s+main server: REFUSED")
+    a.expect_not(r": ok")
+
+
 CASES = {
+    "identity": case_identity,
+    "password": case_password,
+    "wrongrole": case_wrongrole,
     "pin": case_pin,
     "register": case_register,
     "login": case_login,

@@ -6,12 +6,52 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include "channel.h"
 #include "chaterror.h"
 #include "fernet.h"
+#include "secret.h"
+
+#define PUSH_ENDPOINT "tcp://*:5557"
 
 static rsakey_t *s_server_key;
 static rsakey_t *s_client_key;
+//  What the server says about itself in every Welcome of these tests: the
+//  main server, its push endpoint, and a key rotation statement
+static uint8_t *s_info;
+static size_t s_info_len;
+static uint8_t *s_rotation;
+static size_t s_rotation_len;
+
+//  A KeyRotation as a server whose key was replaced presents it (section 7)
+static int
+s_make_rotation (void)
+{
+    rsakey_t *old = rsakey_generate (2048);
+    if (!old)
+        return -1;
+    size_t old_len;
+    const uint8_t *old_der = rsakey_der (old, &old_len);
+    Chat__KeyRotationBody body = CHAT__KEY_ROTATION_BODY__INIT;
+    body.old_public_key.data = (uint8_t *) old_der;
+    body.old_public_key.len = old_len;
+    body.new_key_fingerprint.data = (uint8_t *) rsakey_fingerprint (s_server_key);
+    body.new_key_fingerprint.len = RSAKEY_FINGERPRINT_SIZE;
+    body.made_at = 1700000000;
+    Chat__KeyRotation rotation = CHAT__KEY_ROTATION__INIT;
+    int rc = wire_pack (&body.base, &rotation.body.data, &rotation.body.len);
+    if (rc == CHAT_OK)
+        rc = rsakey_sign_labelled (old, "chat/2 key rotation", rotation.body.data,
+                                   rotation.body.len, &rotation.signature.data,
+                                   &rotation.signature.len);
+    if (rc == CHAT_OK)
+        rc = wire_pack (&rotation.base, &s_rotation, &s_rotation_len);
+    free (rotation.body.data);
+    free (rotation.signature.data);
+    rsakey_destroy (&old);
+    return rc == CHAT_OK ? 0 : -1;
+}
 
 typedef struct {
     channel_t *client;
@@ -24,7 +64,10 @@ s_group_setup (void **state)
     (void) state;
     s_server_key = rsakey_generate (2048);
     s_client_key = rsakey_generate (2048);
-    return s_server_key && s_client_key ? 0 : -1;
+    if (!s_server_key || !s_client_key || s_make_rotation () != 0)
+        return -1;
+    return channel_welcome_info (CHANNEL_ROLE_MAINSERVER, PUSH_ENDPOINT, s_rotation,
+                                 s_rotation_len, &s_info, &s_info_len) == CHAT_OK ? 0 : -1;
 }
 
 static int
@@ -33,6 +76,8 @@ s_group_teardown (void **state)
     (void) state;
     rsakey_destroy (&s_server_key);
     rsakey_destroy (&s_client_key);
+    free (s_info);
+    free (s_rotation);
     return 0;
 }
 
@@ -48,7 +93,8 @@ s_server_answer (const uint8_t *hello_frame, size_t hello_size,
     if (env->kind_case != CHAT__ENVELOPE__KIND_HELLO)
         rc = CHAT_ERR_MALFORMED;
     else
-        rc = channel_server_accept (s_server_key, env->hello, server, welcome, welcome_size);
+        rc = channel_server_accept (s_server_key, s_info, s_info_len, env->hello, server,
+                                    welcome, welcome_size);
     chat__envelope__free_unpacked (env, NULL);
     return rc;
 }
@@ -336,25 +382,54 @@ test_bad_hello (void **state)
     uint8_t nonce [CHANNEL_NONCE_SIZE] = { 1 };
 
     Chat__Hello hello = CHAT__HELLO__INIT;
-    hello.version = 2;
     hello.client_public_key.data = (uint8_t *) der;
     hello.client_public_key.len = der_len;
     hello.client_nonce.data = nonce;
     hello.client_nonce.len = sizeof nonce;
-    assert_int_equal (channel_server_accept (s_server_key, &hello, &server, &welcome, &size),
-                      CHAT_ERR_BAD_VERSION);
+    //  Protocol 1 (and anything but 2) is refused
+    assert_int_equal (CHANNEL_VERSION, 2);
+    uint32_t versions [] = { 1, 0, 3, 0xffffffffu };
+    for (size_t i = 0; i < sizeof versions / sizeof versions [0]; i++) {
+        hello.version = versions [i];
+        assert_int_equal (channel_server_accept (s_server_key, s_info, s_info_len, &hello,
+                                                 &server, &welcome, &size),
+                          CHAT_ERR_BAD_VERSION);
+    }
     hello.version = CHANNEL_VERSION;
     hello.client_nonce.len = 5;
-    assert_int_equal (channel_server_accept (s_server_key, &hello, &server, &welcome, &size),
+    assert_int_equal (channel_server_accept (s_server_key, s_info, s_info_len, &hello, &server,
+                                             &welcome, &size),
                       CHAT_ERR_MALFORMED);
     hello.client_nonce.len = sizeof nonce;
     hello.client_public_key.len = der_len - 10;
-    assert_int_equal (channel_server_accept (s_server_key, &hello, &server, &welcome, &size),
+    assert_int_equal (channel_server_accept (s_server_key, s_info, s_info_len, &hello, &server,
+                                             &welcome, &size),
                       CHAT_ERR_BAD_KEY);
     hello.client_public_key.data = (uint8_t *) "not a key";
     hello.client_public_key.len = 9;
-    assert_int_equal (channel_server_accept (s_server_key, &hello, &server, &welcome, &size),
+    assert_int_equal (channel_server_accept (s_server_key, s_info, s_info_len, &hello, &server,
+                                             &welcome, &size),
                       CHAT_ERR_BAD_KEY);
+    //  An RSA key of a good size, but an exponent other than 65537
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id (EVP_PKEY_RSA, NULL);
+    EVP_PKEY *three = NULL;
+    BIGNUM *e = BN_new ();
+    assert_true (ctx && e && BN_set_word (e, 3) && EVP_PKEY_keygen_init (ctx) > 0
+              && EVP_PKEY_CTX_set_rsa_keygen_bits (ctx, 2048) > 0
+              && EVP_PKEY_CTX_set1_rsa_keygen_pubexp (ctx, e) > 0
+              && EVP_PKEY_keygen (ctx, &three) > 0);
+    uint8_t *three_der = NULL;
+    int three_len = i2d_PUBKEY (three, &three_der);
+    assert_true (three_len > 0);
+    hello.client_public_key.data = three_der;
+    hello.client_public_key.len = (size_t) three_len;
+    assert_int_equal (channel_server_accept (s_server_key, s_info, s_info_len, &hello, &server,
+                                             &welcome, &size),
+                      CHAT_ERR_BAD_KEY);
+    OPENSSL_free (three_der);
+    EVP_PKEY_free (three);
+    EVP_PKEY_CTX_free (ctx);
+    BN_free (e);
     assert_null (server);
 }
 
@@ -488,6 +563,367 @@ test_garbage (void **state)
     channel_destroy (&fresh);
 }
 
+//  ---------------------------------------------------------------- protocol 2
+
+//  client's Hello and the server's Welcome for it (both malloc'd); the
+//  server's channel
+static channel_t *
+s_welcome_for (channel_t *client, uint8_t **hello, size_t *hello_size,
+               uint8_t **welcome, size_t *welcome_size)
+{
+    channel_t *server = NULL;
+    assert_int_equal (channel_client_hello (client, hello, hello_size), CHAT_OK);
+    assert_int_equal (s_server_answer (*hello, *hello_size, &server, welcome, welcome_size),
+                      CHAT_OK);
+    return server;
+}
+
+//  What the server's signed WelcomeInfo says reaches the client as it was
+//  made: role, push endpoint, rotation statement
+static void
+test_welcome_info (void **state)
+{
+    pair_t *pair = *state;
+    assert_string_equal (channel_peer_role (pair->client), CHANNEL_ROLE_MAINSERVER);
+    assert_string_equal (channel_peer_push_endpoint (pair->client), PUSH_ENDPOINT);
+    size_t len = 0;
+    const uint8_t *rotation = channel_peer_rotation (pair->client, &len);
+    assert_non_null (rotation);
+    assert_int_equal (len, s_rotation_len);
+    assert_memory_equal (rotation, s_rotation, len);
+    //  and it still parses as the statement it was
+    Chat__KeyRotation *parsed = chat__key_rotation__unpack (NULL, len, rotation);
+    assert_non_null (parsed);
+    chat__key_rotation__free_unpacked (parsed, NULL);
+
+    //  The key server: no push endpoint, no rotation
+    uint8_t *info;
+    size_t info_len;
+    assert_int_equal (channel_welcome_info (CHANNEL_ROLE_KEYSERVER, NULL, NULL, 0,
+                                            &info, &info_len), CHAT_OK);
+    channel_t *client = channel_client_new (s_client_key);
+    assert_int_equal (channel_client_expect_role (client, CHANNEL_ROLE_KEYSERVER), CHAT_OK);
+    uint8_t *hello, *welcome;
+    size_t hello_size, welcome_size;
+    assert_int_equal (channel_client_hello (client, &hello, &hello_size), CHAT_OK);
+    Chat__Envelope *env;
+    assert_int_equal (wire_envelope_unpack (hello, hello_size, &env), CHAT_OK);
+    channel_t *server = NULL;
+    assert_int_equal (channel_server_accept (s_server_key, info, info_len, env->hello, &server,
+                                             &welcome, &welcome_size), CHAT_OK);
+    chat__envelope__free_unpacked (env, NULL);
+    assert_int_equal (channel_client_accept (client, welcome, welcome_size), CHAT_OK);
+    assert_string_equal (channel_peer_role (client), CHANNEL_ROLE_KEYSERVER);
+    assert_string_equal (channel_peer_push_endpoint (client), "");
+    assert_null (channel_peer_rotation (client, &len));
+    assert_int_equal (len, 0);
+    free (hello);
+    free (welcome);
+    free (info);
+    channel_destroy (&client);
+    channel_destroy (&server);
+
+    //  What no WelcomeInfo can say
+    char long_role [CHANNEL_ROLE_MAX + 2];
+    memset (long_role, 'r', sizeof long_role);
+    long_role [CHANNEL_ROLE_MAX + 1] = 0;
+    assert_int_equal (channel_welcome_info (long_role, NULL, NULL, 0, &info, &info_len),
+                      CHAT_ERR_BAD_REQUEST);
+    char long_push [CHANNEL_ENDPOINT_MAX + 2];
+    memset (long_push, 'p', sizeof long_push);
+    long_push [CHANNEL_ENDPOINT_MAX + 1] = 0;
+    assert_int_equal (channel_welcome_info ("keyserver", long_push, NULL, 0, &info, &info_len),
+                      CHAT_ERR_BAD_REQUEST);
+    assert_int_equal (channel_welcome_info ("keyserver", NULL, (const uint8_t *) "\xff\xff", 2,
+                                            &info, &info_len), CHAT_ERR_BAD_REQUEST);
+    assert_null (info);
+    client = channel_client_new (s_client_key);
+    assert_int_equal (channel_client_expect_role (client, long_role), CHAT_ERR_BAD_REQUEST);
+    channel_destroy (&client);
+}
+
+//  A client that meant to reach the key server but got the main server
+//  stops at the Welcome, and keeps nothing of it
+static void
+test_wrong_role (void **state)
+{
+    (void) state;
+    channel_t *client = channel_client_new (s_client_key);
+    assert_int_equal (channel_client_expect_role (client, CHANNEL_ROLE_KEYSERVER), CHAT_OK);
+    uint8_t *hello, *welcome;
+    size_t hello_size, welcome_size;
+    channel_t *server = s_welcome_for (client, &hello, &hello_size, &welcome, &welcome_size);
+    assert_int_equal (channel_client_accept (client, welcome, welcome_size),
+                      CHAT_ERR_WRONG_ROLE);
+    assert_false (channel_is_open (client));
+    size_t len = 7;
+    assert_null (channel_peer_rotation (client, &len));
+    assert_int_equal (len, 0);
+    assert_string_equal (channel_peer_role (client), "");
+    assert_string_equal (channel_peer_push_endpoint (client), "");
+    uint8_t *frame;
+    size_t size;
+    assert_int_equal (channel_seal (client, (const uint8_t *) "x", 1, &frame, &size),
+                      CHAT_ERR_OUT_OF_ORDER);
+    //  The role it expected takes it
+    assert_int_equal (channel_client_expect_role (client, CHANNEL_ROLE_MAINSERVER), CHAT_OK);
+    assert_int_equal (channel_client_accept (client, welcome, welcome_size), CHAT_OK);
+    free (hello);
+    free (welcome);
+    channel_destroy (&client);
+    channel_destroy (&server);
+}
+
+//  The info is under the signature: any change to it is a bad signature
+static void
+test_tampered_info (void **state)
+{
+    (void) state;
+    channel_t *client = channel_client_new (s_client_key);
+    uint8_t *hello, *welcome;
+    size_t hello_size, welcome_size;
+    channel_t *server = s_welcome_for (client, &hello, &hello_size, &welcome, &welcome_size);
+    Chat__Envelope *env;
+    assert_int_equal (wire_envelope_unpack (welcome, welcome_size, &env), CHAT_OK);
+    ProtobufCBinaryData saved = env->welcome->info;
+    //  Another push endpoint (a beacon's, say), another role, none at all
+    uint8_t *infos [3];
+    size_t lens [3];
+    assert_int_equal (channel_welcome_info (CHANNEL_ROLE_MAINSERVER, "tcp://10.0.0.9:5557",
+                                            s_rotation, s_rotation_len, &infos [0], &lens [0]),
+                      CHAT_OK);
+    assert_int_equal (channel_welcome_info (CHANNEL_ROLE_KEYSERVER, PUSH_ENDPOINT,
+                                            s_rotation, s_rotation_len, &infos [1], &lens [1]),
+                      CHAT_OK);
+    assert_int_equal (channel_welcome_info (CHANNEL_ROLE_MAINSERVER, PUSH_ENDPOINT, NULL, 0,
+                                            &infos [2], &lens [2]), CHAT_OK);
+    for (size_t i = 0; i < 4; i++) {
+        env->welcome->info.data = i < 3 ? infos [i] : NULL;
+        env->welcome->info.len = i < 3 ? lens [i] : 0;
+        uint8_t *bad;
+        size_t bad_size;
+        assert_int_equal (wire_pack (&env->base, &bad, &bad_size), CHAT_OK);
+        assert_int_equal (channel_client_accept (client, bad, bad_size), CHAT_ERR_BAD_SIGNATURE);
+        free (bad);
+    }
+    //  Every bit of the real info
+    uint8_t *copy = malloc (saved.len);
+    assert_non_null (copy);
+    for (size_t bit = 0; bit < saved.len * 8; bit += 11) {
+        memcpy (copy, saved.data, saved.len);
+        copy [bit / 8] ^= (uint8_t) (1 << (bit % 8));
+        env->welcome->info.data = copy;
+        env->welcome->info.len = saved.len;
+        uint8_t *bad;
+        size_t bad_size;
+        assert_int_equal (wire_pack (&env->base, &bad, &bad_size), CHAT_OK);
+        assert_int_equal (channel_client_accept (client, bad, bad_size), CHAT_ERR_BAD_SIGNATURE);
+        free (bad);
+    }
+    free (copy);
+    env->welcome->info = saved;
+    chat__envelope__free_unpacked (env, NULL);
+    for (size_t i = 0; i < 3; i++)
+        free (infos [i]);
+    assert_string_equal (channel_peer_push_endpoint (client), "");
+    assert_int_equal (channel_client_accept (client, welcome, welcome_size), CHAT_OK);
+    assert_string_equal (channel_peer_push_endpoint (client), PUSH_ENDPOINT);
+    free (hello);
+    free (welcome);
+    channel_destroy (&client);
+    channel_destroy (&server);
+}
+
+//  A Welcome made here from the text of proto/README.md sections 2 and 3
+//  alone, with a channel key K of the test's choosing: the client takes it,
+//  and its frames open under HKDF(K, "chat/2 c2s"); frames sealed under
+//  "chat/2 s2c" and "chat/2 push" open at the client. With a ciphertext
+//  that does not decrypt (but a valid signature) the client refuses, and
+//  keeps nothing of the info.
+static void
+s_hand_welcome (const uint8_t *hello_frame, size_t hello_size, const uint8_t secrets [48],
+                bool garbage_ciphertext, uint8_t **out, size_t *out_size,
+                uint8_t session_id [16])
+{
+    Chat__Envelope *env;
+    assert_int_equal (wire_envelope_unpack (hello_frame, hello_size, &env), CHAT_OK);
+    Chat__Hello *hello = env->hello;
+    assert_int_equal (hello->version, 2);
+    assert_int_equal (hello->client_nonce.len, 32);
+    uint8_t server_nonce [32];
+    assert_int_equal (secret_random (server_nonce, sizeof server_nonce), 0);
+    assert_int_equal (secret_random (session_id, 16), 0);
+    uint8_t *ciphertext;
+    size_t ciphertext_len;
+    if (garbage_ciphertext) {
+        ciphertext_len = 256;
+        ciphertext = malloc (ciphertext_len);
+        assert_non_null (ciphertext);
+        assert_int_equal (secret_random (ciphertext, ciphertext_len), 0);
+        ciphertext [0] = 0xff;          //  above any 2048-bit modulus
+    }
+    else {
+        rsakey_t *client_key = rsakey_from_der (hello->client_public_key.data,
+                                                hello->client_public_key.len);
+        assert_non_null (client_key);
+        assert_int_equal (rsakey_encrypt (client_key, secrets, 48, &ciphertext,
+                                          &ciphertext_len), CHAT_OK);
+        rsakey_destroy (&client_key);
+    }
+    //  transcript = "chat/2 handshake" || 0x00 || SHA-256(client DER) ||
+    //  client_nonce || server_nonce || session_id || SHA-256(ciphertext) ||
+    //  SHA-256(info): 193 bytes
+    uint8_t transcript [193], *p = transcript;
+    memcpy (p, "chat/2 handshake", 16);                                 p += 16;
+    *p++ = 0;
+    assert_true (EVP_Digest (hello->client_public_key.data, hello->client_public_key.len,
+                             p, NULL, EVP_sha256 (), NULL));            p += 32;
+    memcpy (p, hello->client_nonce.data, 32);                           p += 32;
+    memcpy (p, server_nonce, 32);                                       p += 32;
+    memcpy (p, session_id, 16);                                         p += 16;
+    assert_true (EVP_Digest (ciphertext, ciphertext_len, p, NULL, EVP_sha256 (), NULL));
+    p += 32;
+    assert_true (EVP_Digest (s_info, s_info_len, p, NULL, EVP_sha256 (), NULL));
+    p += 32;
+    assert_int_equal (p - transcript, 193);
+    uint8_t *signature;
+    size_t signature_len;
+    assert_int_equal (rsakey_sign (s_server_key, transcript, sizeof transcript,
+                                   &signature, &signature_len), CHAT_OK);
+    size_t der_len;
+    const uint8_t *der = rsakey_der (s_server_key, &der_len);
+    Chat__Welcome welcome = CHAT__WELCOME__INIT;
+    welcome.version = 2;
+    welcome.server_public_key.data = (uint8_t *) der;
+    welcome.server_public_key.len = der_len;
+    welcome.server_nonce.data = server_nonce;
+    welcome.server_nonce.len = 32;
+    welcome.session_id.data = session_id;
+    welcome.session_id.len = 16;
+    welcome.ciphertext.data = ciphertext;
+    welcome.ciphertext.len = ciphertext_len;
+    welcome.signature.data = signature;
+    welcome.signature.len = signature_len;
+    welcome.info.data = s_info;
+    welcome.info.len = s_info_len;
+    Chat__Envelope reply = CHAT__ENVELOPE__INIT;
+    reply.kind_case = CHAT__ENVELOPE__KIND_WELCOME;
+    reply.welcome = &welcome;
+    assert_int_equal (wire_pack (&reply.base, out, out_size), CHAT_OK);
+    free (ciphertext);
+    free (signature);
+    chat__envelope__free_unpacked (env, NULL);
+}
+
+//  A ChannelBody{seq, payload} sealed under key, as a Fernet token
+static char *
+s_hand_seal (const uint8_t key [32], uint64_t seq, const char *payload)
+{
+    Chat__ChannelBody body = CHAT__CHANNEL_BODY__INIT;
+    body.seq = seq;
+    body.payload.data = (uint8_t *) payload;
+    body.payload.len = strlen (payload);
+    uint8_t *plain;
+    size_t plain_len;
+    assert_int_equal (wire_pack (&body.base, &plain, &plain_len), CHAT_OK);
+    char *token;
+    assert_int_equal (fernet_encrypt (key, plain, plain_len, wire_now (), &token), CHAT_OK);
+    free (plain);
+    return token;
+}
+
+static void
+test_handshake_from_the_text (void **state)
+{
+    (void) state;
+    channel_t *client = channel_client_new (s_client_key);
+    assert_int_equal (channel_client_expect_role (client, CHANNEL_ROLE_MAINSERVER), CHAT_OK);
+    uint8_t *hello;
+    size_t hello_size;
+    assert_int_equal (channel_client_hello (client, &hello, &hello_size), CHAT_OK);
+    uint8_t secrets [48];                       //  K || T
+    assert_int_equal (secret_random (secrets, sizeof secrets), 0);
+    uint8_t session_id [16];
+
+    //  First a Welcome whose ciphertext does not decrypt
+    uint8_t *welcome;
+    size_t welcome_size;
+    s_hand_welcome (hello, hello_size, secrets, true, &welcome, &welcome_size, session_id);
+    assert_int_equal (channel_client_accept (client, welcome, welcome_size), CHAT_ERR_MALFORMED);
+    free (welcome);
+    size_t len = 7;
+    assert_null (channel_peer_rotation (client, &len));
+    assert_int_equal (len, 0);
+    assert_string_equal (channel_peer_role (client), "");
+    assert_false (channel_is_open (client));
+
+    //  Then the real one
+    s_hand_welcome (hello, hello_size, secrets, false, &welcome, &welcome_size, session_id);
+    assert_int_equal (channel_client_accept (client, welcome, welcome_size), CHAT_OK);
+    free (welcome);
+    free (hello);
+    assert_memory_equal (channel_session_id (client), session_id, 16);
+    assert_memory_equal (channel_session_token (client), secrets + 32, 16);
+    assert_string_equal (channel_peer_push_endpoint (client), PUSH_ENDPOINT);
+    assert_non_null (channel_peer_rotation (client, &len));
+    assert_int_equal (len, s_rotation_len);
+
+    //  The three keys are HKDF-SHA-256(K, no salt, info) of section 3
+    uint8_t c2s [32], s2c [32], push [32];
+    assert_int_equal (secret_hkdf (secrets, 32, "chat/2 c2s", c2s, 32), 0);
+    assert_int_equal (secret_hkdf (secrets, 32, "chat/2 s2c", s2c, 32), 0);
+    assert_int_equal (secret_hkdf (secrets, 32, "chat/2 push", push, 32), 0);
+    uint8_t *frame;
+    size_t size;
+    assert_int_equal (channel_seal (client, (const uint8_t *) "request", 7, &frame, &size),
+                      CHAT_OK);
+    Chat__Envelope *env;
+    assert_int_equal (wire_envelope_unpack (frame, size, &env), CHAT_OK);
+    assert_int_equal (env->kind_case, CHAT__ENVELOPE__KIND_SEALED);
+    assert_memory_equal (env->sealed->session_id.data, session_id, 16);
+    uint8_t *plain;
+    size_t plain_len;
+    assert_int_equal (fernet_decrypt (c2s, env->sealed->token, strlen (env->sealed->token),
+                                      60, wire_now (), &plain, &plain_len), CHAT_OK);
+    Chat__ChannelBody *body = chat__channel_body__unpack (NULL, plain_len, plain);
+    assert_non_null (body);
+    assert_int_equal (body->seq, 1);            //  the first frame of its direction
+    assert_int_equal (body->payload.len, 7);
+    assert_memory_equal (body->payload.data, "request", 7);
+    chat__channel_body__free_unpacked (body, NULL);
+    free (plain);
+    chat__envelope__free_unpacked (env, NULL);
+    free (frame);
+
+    char *token = s_hand_seal (s2c, 1, "reply");
+    uint8_t *payload;
+    assert_int_equal (channel_open (client, token, strlen (token), &payload, &len), CHAT_OK);
+    assert_int_equal (len, 5);
+    assert_memory_equal (payload, "reply", 5);
+    free (payload);
+    free (token);
+    //  Under the c2s key (a reflected request) it does not open
+    token = s_hand_seal (c2s, 2, "reflected");
+    assert_int_equal (channel_open (client, token, strlen (token), &payload, &len),
+                      CHAT_ERR_BAD_MAC);
+    free (token);
+
+    token = s_hand_seal (push, 1, "pushed");
+    Chat__PushFrame push_frame = CHAT__PUSH_FRAME__INIT;
+    push_frame.session_id.data = session_id;
+    push_frame.session_id.len = 16;
+    push_frame.token = token;
+    assert_int_equal (wire_pack (&push_frame.base, &frame, &size), CHAT_OK);
+    assert_int_equal (channel_open_push (client, frame, size, &payload, &len), CHAT_OK);
+    assert_int_equal (len, 6);
+    assert_memory_equal (payload, "pushed", 6);
+    free (payload);
+    free (frame);
+    free (token);
+    secret_wipe (secrets, sizeof secrets);
+    channel_destroy (&client);
+}
+
 int
 main (void)
 {
@@ -510,6 +946,10 @@ main (void)
         cmocka_unit_test (test_welcome_for_other_client),
         cmocka_unit_test (test_not_open),
         cmocka_unit_test_setup_teardown (test_garbage, s_pair_setup, s_pair_teardown),
+        cmocka_unit_test_setup_teardown (test_welcome_info, s_pair_setup, s_pair_teardown),
+        cmocka_unit_test (test_wrong_role),
+        cmocka_unit_test (test_tampered_info),
+        cmocka_unit_test (test_handshake_from_the_text),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

@@ -629,6 +629,56 @@ test_workers (void **state)
         testclient_destroy (&clients [i]);
 }
 
+//  What chanserver_set_welcome_info says reaches clients under the
+//  signature, from the inline handshake and from the workers alike; a
+//  version-1 Hello is refused either way
+static void
+test_welcome_info (void **state)
+{
+    fixture_t *self = *state;
+    assert_int_equal (chanserver_set_welcome_info (self->server, CHANNEL_ROLE_MAINSERVER,
+                                                   "tcp://*:5557", NULL, 0), CHAT_OK);
+    char long_role [CHANNEL_ROLE_MAX + 2];
+    memset (long_role, 'x', sizeof long_role);
+    long_role [CHANNEL_ROLE_MAX + 1] = 0;
+    assert_int_equal (chanserver_set_welcome_info (self->server, long_role, NULL, NULL, 0),
+                      CHAT_ERR_BAD_REQUEST);          //  and the one set before stays
+    Chat__Hello hello = CHAT__HELLO__INIT;
+    hello.version = 1;
+    Chat__Envelope env = CHAT__ENVELOPE__INIT;
+    env.kind_case = CHAT__ENVELOPE__KIND_HELLO;
+    env.hello = &hello;
+    uint8_t *v1, *payload;
+    size_t v1_size, len;
+    assert_int_equal (wire_pack (&env.base, &v1, &v1_size), CHAT_OK);
+
+    testclient_t *client = s_client (self);
+    s_connect (self, client);
+    channel_t *channel = testclient_channel (client);
+    assert_string_equal (channel_peer_role (channel), CHANNEL_ROLE_MAINSERVER);
+    assert_string_equal (channel_peer_push_endpoint (channel), "tcp://*:5557");
+    s_send (client, v1, v1_size);
+    assert_null (chanserver_recv (self->server, &payload, &len));
+    s_expect_refusal (client, CHAT_ERR_BAD_VERSION);
+    testclient_destroy (&client);
+
+    assert_int_equal (chanserver_set_workers (self->server, 1), CHAT_OK);
+    client = s_client (self);
+    assert_int_equal (testclient_hello (client), CHAT_OK);
+    assert_null (chanserver_recv (self->server, &payload, &len));
+    chanserver_handshake_done (self->server);
+    assert_int_equal (testclient_welcome (client), CHAT_OK);
+    channel = testclient_channel (client);
+    assert_string_equal (channel_peer_role (channel), CHANNEL_ROLE_MAINSERVER);
+    assert_string_equal (channel_peer_push_endpoint (channel), "tcp://*:5557");
+    s_send (client, v1, v1_size);
+    assert_null (chanserver_recv (self->server, &payload, &len));
+    chanserver_handshake_done (self->server);
+    s_expect_refusal (client, CHAT_ERR_BAD_VERSION);
+    free (v1);
+    testclient_destroy (&client);
+}
+
 int
 main (void)
 {
@@ -644,6 +694,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_cheap_refusals_are_free, s_setup, s_teardown),
         cmocka_unit_test (test_address_key),
         cmocka_unit_test_setup_teardown (test_workers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_welcome_info, s_setup, s_teardown),
     };
     int rc = cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
     zsys_shutdown ();

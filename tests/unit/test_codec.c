@@ -168,6 +168,65 @@ test_hex (void **state)
     assert_int_equal (codec_unhex ("", out, 0), 0);
 }
 
+//  A code point as UTF-8 (RFC 3629 section 3), for the test below
+static size_t
+s_utf8_encode (uint32_t cp, uint8_t out [4])
+{
+    if (cp < 0x80) {
+        out [0] = (uint8_t) cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out [0] = (uint8_t) (0xC0 | cp >> 6);
+        out [1] = (uint8_t) (0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out [0] = (uint8_t) (0xE0 | cp >> 12);
+        out [1] = (uint8_t) (0x80 | (cp >> 6 & 0x3F));
+        out [2] = (uint8_t) (0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out [0] = (uint8_t) (0xF0 | cp >> 18);
+    out [1] = (uint8_t) (0x80 | (cp >> 12 & 0x3F));
+    out [2] = (uint8_t) (0x80 | (cp >> 6 & 0x3F));
+    out [3] = (uint8_t) (0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static void
+test_utf8 (void **state)
+{
+    (void) state;
+    //  Every code point but NUL and the surrogates, alone and after text
+    uint8_t buf [8] = "ab";
+    for (uint32_t cp = 0; cp <= 0x10FFFF; cp++) {
+        size_t len = s_utf8_encode (cp, buf + 2);
+        int expected = cp != 0 && (cp < 0xD800 || cp > 0xDFFF);
+        assert_int_equal (codec_utf8_valid (buf + 2, len), expected);
+        assert_int_equal (codec_utf8_valid (buf, len + 2), expected);
+        //  cut short: never valid (a lone lead byte)
+        if (len > 1)
+            assert_false (codec_utf8_valid (buf + 2, len - 1));
+    }
+    const char *bad [] = {
+        "\x80", "\xbf", "\xc0\x80", "\xc1\xbf",           //  continuation, overlong
+        "\xe0\x80\x80", "\xe0\x9f\xbf",                   //  overlong 3-byte
+        "\xf0\x80\x80\x80", "\xf0\x8f\xbf\xbf",         //  overlong 4-byte
+        "\xed\xa0\x80", "\xed\xbf\xbf",                   //  surrogates
+        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",         //  above U+10FFFF
+        "\xf8\x88\x80\x80\x80", "\xfe", "\xff",
+        "\xc3\x28", "\xe2\x28\xa1", "\xe2\x82\x28", "\xf0\x28\x8c\xbc",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
+        assert_false (codec_utf8_valid ((const uint8_t *) bad [i], strlen (bad [i])));
+    assert_false (codec_utf8_valid ((const uint8_t *) "a\0b", 3));
+    assert_true (codec_utf8_valid ((const uint8_t *) "", 0));
+    const char *good = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+    assert_true (codec_utf8_valid ((const uint8_t *) good, strlen (good)));
+    assert_false (codec_utf8_valid ((const uint8_t *) good, strlen (good) - 1));
+}
+
 int
 main (void)
 {
@@ -177,6 +236,7 @@ main (void)
         cmocka_unit_test (test_all_bytes_round_trip),
         cmocka_unit_test (test_decode_rejects),
         cmocka_unit_test (test_hex),
+        cmocka_unit_test (test_utf8),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

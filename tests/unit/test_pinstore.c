@@ -1,4 +1,5 @@
-/*  test_pinstore - known_servers: trust on first use, mismatch, file modes  */
+/*  test_pinstore - known_servers and known_users: trust on first use,
+    mismatch, the verified mark, file modes  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -272,6 +273,87 @@ test_default_path (void **state)
     free (home);
 }
 
+//  known_users: a third field, verified or not (proto/README.md section 10)
+static void
+test_users (void **state)
+{
+    fixture_t *f = *state;
+    char *path = pinstore_users_beside (f->path);
+    assert_non_null (strstr (path, "/sub/chat/known_users"));
+    assert_int_equal (strlen (path), strlen (f->path) - strlen ("known_servers")
+                                     + strlen ("known_users"));
+    pinstore_t *pins = pinstore_new_users (path);
+    assert_non_null (pins);
+    assert_int_equal (pinstore_check (pins, "bob", FP_A, NULL), PIN_UNKNOWN);
+    assert_false (pinstore_verified (pins, "bob"));
+    //  first sight: unverified
+    assert_int_equal (pinstore_add (pins, "bob", FP_A), 0);
+    assert_int_equal (pinstore_check (pins, "bob", FP_A, NULL), PIN_MATCH);
+    assert_false (pinstore_verified (pins, "bob"));
+    assert_string_equal (s_read (path), "bob " FP_A " unverified\n");
+    //  compared: verified, in place
+    assert_int_equal (pinstore_set (pins, "bob", FP_A, true), 0);
+    assert_true (pinstore_verified (pins, "bob"));
+    assert_int_equal (pinstore_add (pins, "carol", FP_B), 0);
+    assert_string_equal (s_read (path), "bob " FP_A " verified\n"
+                                        "carol " FP_B " unverified\n");
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 07777, 0600);
+    pinstore_destroy (&pins);
+
+    //  reloaded: marks kept; a changed key is a mismatch naming the pin
+    pins = pinstore_new_users (path);
+    assert_non_null (pins);
+    assert_true (pinstore_verified (pins, "bob"));
+    assert_false (pinstore_verified (pins, "carol"));
+    const char *pinned = NULL;
+    assert_int_equal (pinstore_check (pins, "bob", FP_B, &pinned), PIN_MISMATCH);
+    assert_string_equal (pinned, FP_A);
+    //  the mark goes, the pin stays (what the client does on a change)
+    assert_int_equal (pinstore_set (pins, "bob", FP_A, false), 0);
+    assert_false (pinstore_verified (pins, "bob"));
+    //  accepting the new key re-pins it
+    assert_int_equal (pinstore_set (pins, "bob", FP_B, true), 0);
+    assert_int_equal (pinstore_check (pins, "bob", FP_B, NULL), PIN_MATCH);
+
+    //  a batch: nothing written until commit, then all of it at once
+    pinstore_begin (pins);
+    assert_int_equal (pinstore_add (pins, "dave", FP_A), 0);
+    assert_int_equal (pinstore_add (pins, "erin", FP_B), 0);
+    assert_null (strstr (s_read (path), "dave"));
+    assert_int_equal (pinstore_check (pins, "dave", FP_A, NULL), PIN_MATCH);
+    assert_int_equal (pinstore_commit (pins), 0);
+    assert_non_null (strstr (s_read (path), "dave " FP_A " unverified\nerin " FP_B));
+    pinstore_destroy (&pins);
+
+    //  a known_servers store has no marks to set
+    pins = pinstore_new (f->path);
+    assert_non_null (pins);
+    assert_int_equal (pinstore_set (pins, "bob", FP_A, true), -1);
+    pinstore_destroy (&pins);
+
+    //  malformed known_users lines are refused, naming the line
+    const char *bad [] = {
+        "bob " FP_A "\n",                         //  no mark
+        "bob " FP_A " trusted\n",                 //  not a mark
+        "bob " FP_A " verified extra\n",
+        "bob " FP_A " verified\nbob " FP_B " verified\n",     //  two pins
+        "bob " FP_A " verified\nbob " FP_A " unverified\n",   //  two marks
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        s_write (path, bad [i]);
+        assert_null (pinstore_new_users (path));
+    }
+    //  and a known_servers line is not a known_users line
+    s_write (path, "# contacts\n\nbob " FP_A " verified # compared in person\n");
+    pins = pinstore_new_users (path);
+    assert_non_null (pins);
+    assert_true (pinstore_verified (pins, "bob"));
+    pinstore_destroy (&pins);
+    free (path);
+}
+
 int
 main (void)
 {
@@ -282,6 +364,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_comments_and_blanks, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_malformed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_default_path, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_users, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -14,10 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
 
@@ -48,6 +49,22 @@ s_write (const char *path, const void *data, size_t len)
 }
 
 
+//  The file at path has this mode and this first line
+static void
+s_assert_file (const char *path, unsigned mode, const char *first_line)
+{
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, mode);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    char line [64] = "";
+    assert_non_null (fgets (line, sizeof line, file));
+    fclose (file);
+    assert_string_equal (line, first_line);
+}
+
+
 static int
 s_group_setup (void **state)
 {
@@ -69,7 +86,8 @@ s_group_teardown (void **state)
     rsakey_destroy (&s_fx.other);
     //  Only the names the tests create live in the directory
     const char *names [] = { "key.pem", "created.pem", "garbage.pem",
-                             "small.pem", "ec.pem", "empty.pem" };
+                             "small.pem", "ec.pem", "empty.pem", "pub.pem",
+                             "three.pem", "three.pub.pem" };
     char path [128];
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++) {
         s_path (path, sizeof path, names [i]);
@@ -102,18 +120,8 @@ test_save_load (void **state)
     char path [128];
     s_path (path, sizeof path, "key.pem");
     assert_int_equal (rsakey_save (s_fx.key, path), 0);
-
-    struct stat st;
-    assert_int_equal (stat (path, &st), 0);
-    assert_int_equal (st.st_mode & 0777, 0600);
-
-    //  PKCS#8, not the traditional RSA format
-    FILE *file = fopen (path, "r");
-    assert_non_null (file);
-    char line [64] = "";
-    assert_non_null (fgets (line, sizeof line, file));
-    fclose (file);
-    assert_string_equal (line, "-----BEGIN PRIVATE KEY-----\n");
+    //  0600, PKCS#8 (not the traditional RSA format)
+    s_assert_file (path, 0600, "-----BEGIN PRIVATE KEY-----\n");
 
     rsakey_t *loaded = rsakey_load (path);
     assert_non_null (loaded);
@@ -139,8 +147,7 @@ test_save_load (void **state)
 
     //  Saving again replaces the file, still 0600
     assert_int_equal (rsakey_save (s_fx.other, path), 0);
-    assert_int_equal (stat (path, &st), 0);
-    assert_int_equal (st.st_mode & 0777, 0600);
+    s_assert_file (path, 0600, "-----BEGIN PRIVATE KEY-----\n");
     loaded = rsakey_load (path);
     assert_non_null (loaded);
     assert_string_equal (rsakey_fingerprint_text (s_fx.other),
@@ -595,6 +602,311 @@ test_from_der_refuses (void **state)
 }
 
 
+//  ---------------------------------------------------------------- protocol 2
+
+//  A 2048-bit RSA key with the public exponent e
+static EVP_PKEY *
+s_rsa_with_exponent (unsigned long e_value)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id (EVP_PKEY_RSA, NULL);
+    EVP_PKEY *pkey = NULL;
+    BIGNUM *e = BN_new ();
+    assert_true (ctx && e && BN_set_word (e, e_value) && EVP_PKEY_keygen_init (ctx) > 0
+              && EVP_PKEY_CTX_set_rsa_keygen_bits (ctx, 2048) > 0
+              && EVP_PKEY_CTX_set1_rsa_keygen_pubexp (ctx, e) > 0
+              && EVP_PKEY_keygen (ctx, &pkey) > 0);
+    EVP_PKEY_CTX_free (ctx);
+    BN_free (e);
+    return pkey;
+}
+
+//  Only e = 65537 (proto/README.md section 2), in every way a key comes in
+static void
+test_exponent (void **state)
+{
+    (void) state;
+    EVP_PKEY *three = s_rsa_with_exponent (3);
+    EVP_PKEY *other = s_rsa_with_exponent (65539);
+    s_assert_der_refused (three);
+    s_assert_der_refused (other);
+    //  As a private key: PKCS#8 DER, a PEM key file; as a public key file
+    uint8_t *p8 = NULL;
+    PKCS8_PRIV_KEY_INFO *info = EVP_PKEY2PKCS8 (three);
+    int p8_len = i2d_PKCS8_PRIV_KEY_INFO (info, &p8);
+    assert_true (p8_len > 0);
+    assert_null (rsakey_from_private_der (p8, (size_t) p8_len));
+    OPENSSL_free (p8);
+    PKCS8_PRIV_KEY_INFO_free (info);
+    char path [128], pub_path [128];
+    s_path (path, sizeof path, "three.pem");
+    s_path (pub_path, sizeof pub_path, "three.pub.pem");
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    assert_true (PEM_write_PrivateKey (file, three, NULL, NULL, 0, NULL, NULL));
+    fclose (file);
+    assert_null (rsakey_load (path));
+    file = fopen (pub_path, "w");
+    assert_non_null (file);
+    assert_true (PEM_write_PUBKEY (file, three));
+    fclose (file);
+    assert_null (rsakey_load_public (pub_path));
+    EVP_PKEY_free (three);
+    EVP_PKEY_free (other);
+    //  and the keys made here have it
+    EVP_PKEY *f4 = s_rsa_with_exponent (65537);
+    uint8_t *der = NULL;
+    int len = i2d_PUBKEY (f4, &der);
+    rsakey_t *key = rsakey_from_der (der, (size_t) len);
+    assert_non_null (key);
+    rsakey_destroy (&key);
+    OPENSSL_free (der);
+    EVP_PKEY_free (f4);
+}
+
+//  SIGN(key, label, data) is RSA-PSS over label || 0x00 || data: checked
+//  here with OpenSSL directly, and no label or other label verifies
+static void
+test_labelled (void **state)
+{
+    (void) state;
+    const uint8_t msg [] = { 's', 't', 0, 'x', 0xff };
+    uint8_t *sig, *plain_sig;
+    size_t sig_len, plain_len;
+    assert_int_equal (rsakey_sign_labelled (s_fx.key, "chat/2 statement", msg, sizeof msg,
+                                            &sig, &sig_len), CHAT_OK);
+    assert_int_equal (sig_len, 256);
+    assert_int_equal (rsakey_verify_labelled (s_fx.key, "chat/2 statement", msg, sizeof msg,
+                                              sig, sig_len), CHAT_OK);
+    //  Another label, a label one byte off, the label's NUL dropped or added
+    const char *others [] = { "chat/2 message", "chat/2 statemenT", "chat/2 statement ",
+                              "chat/2 statemen", "", "chat/1 statement" };
+    for (size_t i = 0; i < sizeof others / sizeof others [0]; i++)
+        assert_int_equal (rsakey_verify_labelled (s_fx.key, others [i], msg, sizeof msg,
+                                                  sig, sig_len), CHAT_ERR_BAD_SIGNATURE);
+    //  Plain and labelled are not interchangeable
+    assert_int_equal (rsakey_verify (s_fx.key, msg, sizeof msg, sig, sig_len),
+                      CHAT_ERR_BAD_SIGNATURE);
+    assert_int_equal (rsakey_sign (s_fx.key, msg, sizeof msg, &plain_sig, &plain_len), CHAT_OK);
+    assert_int_equal (rsakey_verify_labelled (s_fx.key, "chat/2 statement", msg, sizeof msg,
+                                              plain_sig, plain_len), CHAT_ERR_BAD_SIGNATURE);
+    assert_int_equal (rsakey_verify_labelled (s_fx.key, NULL, msg, sizeof msg,
+                                              plain_sig, plain_len), CHAT_OK);
+    free (plain_sig);
+    //  Another key, a flipped bit, the message changed
+    assert_int_equal (rsakey_verify_labelled (s_fx.other, "chat/2 statement", msg, sizeof msg,
+                                              sig, sig_len), CHAT_ERR_BAD_SIGNATURE);
+    sig [100] ^= 0x10;
+    assert_int_equal (rsakey_verify_labelled (s_fx.key, "chat/2 statement", msg, sizeof msg,
+                                              sig, sig_len), CHAT_ERR_BAD_SIGNATURE);
+    sig [100] ^= 0x10;
+    assert_int_equal (rsakey_verify_labelled (s_fx.key, "chat/2 statement", msg,
+                                              sizeof msg - 1, sig, sig_len),
+                      CHAT_ERR_BAD_SIGNATURE);
+
+    //  OpenSSL verifies it as PSS (SHA-256, MGF1-SHA-256, salt 32) over
+    //  "chat/2 statement" 0x00 msg, and the labelled check takes a signature
+    //  OpenSSL made over those bytes
+    uint8_t covered [64];
+    size_t covered_len = strlen ("chat/2 statement") + 1 + sizeof msg;
+    memcpy (covered, "chat/2 statement", 16);
+    covered [16] = 0;
+    memcpy (covered + 17, msg, sizeof msg);
+    char path [128];
+    s_path (path, sizeof path, "key.pem");
+    assert_int_equal (rsakey_save (s_fx.key, path), 0);
+    FILE *file = fopen (path, "r");
+    assert_non_null (file);
+    EVP_PKEY *pkey = PEM_read_PrivateKey (file, NULL, NULL, NULL);
+    fclose (file);
+    assert_non_null (pkey);
+    EVP_MD_CTX *mdctx = EVP_MD_CTX_new ();
+    EVP_PKEY_CTX *pctx = NULL;
+    assert_true (EVP_DigestVerifyInit (mdctx, &pctx, EVP_sha256 (), NULL, pkey) > 0);
+    assert_true (EVP_PKEY_CTX_set_rsa_padding (pctx, RSA_PKCS1_PSS_PADDING) > 0);
+    assert_true (EVP_PKEY_CTX_set_rsa_pss_saltlen (pctx, 32) > 0);
+    assert_true (EVP_PKEY_CTX_set_rsa_mgf1_md (pctx, EVP_sha256 ()) > 0);
+    assert_int_equal (EVP_DigestVerify (mdctx, sig, sig_len, covered, covered_len), 1);
+    EVP_MD_CTX_free (mdctx);
+    mdctx = EVP_MD_CTX_new ();
+    assert_true (EVP_DigestSignInit (mdctx, &pctx, EVP_sha256 (), NULL, pkey) > 0);
+    assert_true (EVP_PKEY_CTX_set_rsa_padding (pctx, RSA_PKCS1_PSS_PADDING) > 0);
+    assert_true (EVP_PKEY_CTX_set_rsa_pss_saltlen (pctx, 32) > 0);
+    assert_true (EVP_PKEY_CTX_set_rsa_mgf1_md (pctx, EVP_sha256 ()) > 0);
+    uint8_t theirs [256];
+    size_t theirs_len = sizeof theirs;
+    assert_true (EVP_DigestSign (mdctx, theirs, &theirs_len, covered, covered_len) > 0);
+    EVP_MD_CTX_free (mdctx);
+    EVP_PKEY_free (pkey);
+    assert_int_equal (rsakey_verify_labelled (s_fx.key, "chat/2 statement", msg, sizeof msg,
+                                              theirs, theirs_len), CHAT_OK);
+    free (sig);
+
+    //  An empty message is signed as the label and its NUL
+    assert_int_equal (rsakey_sign_labelled (s_fx.key, "chat/2 ticket", NULL, 0, &sig, &sig_len),
+                      CHAT_OK);
+    assert_int_equal (rsakey_verify_labelled (s_fx.key, "chat/2 ticket", NULL, 0, sig, sig_len),
+                      CHAT_OK);
+    assert_int_equal (rsakey_verify_labelled (s_fx.key, "chat/2 ticket", msg, 1, sig, sig_len),
+                      CHAT_ERR_BAD_SIGNATURE);
+    free (sig);
+    //  A public key cannot sign
+    size_t der_len;
+    const uint8_t *der = rsakey_der (s_fx.key, &der_len);
+    rsakey_t *pub = rsakey_from_der (der, der_len);
+    assert_non_null (pub);
+    sig = (uint8_t *) "x";
+    assert_int_equal (rsakey_sign_labelled (pub, "l", msg, sizeof msg, &sig, &sig_len),
+                      CHAT_ERR_INTERNAL);
+    assert_null (sig);
+    rsakey_destroy (&pub);
+}
+
+static void
+test_private_der (void **state)
+{
+    (void) state;
+    uint8_t *der = NULL;
+    size_t len = 0;
+    assert_int_equal (rsakey_private_der (s_fx.key, &der, &len), CHAT_OK);
+    //  PKCS#8 as OpenSSL reads it, the very key
+    const unsigned char *p = der;
+    PKCS8_PRIV_KEY_INFO *info = d2i_PKCS8_PRIV_KEY_INFO (NULL, &p, (long) len);
+    assert_non_null (info);
+    assert_ptr_equal (p, der + len);
+    PKCS8_PRIV_KEY_INFO_free (info);
+    rsakey_t *back = rsakey_from_private_der (der, len);
+    assert_non_null (back);
+    assert_true (rsakey_has_private (back));
+    assert_string_equal (rsakey_fingerprint_text (back), rsakey_fingerprint_text (s_fx.key));
+    uint8_t *sig;
+    size_t sig_len;
+    assert_int_equal (rsakey_sign_labelled (back, "l", (const uint8_t *) "m", 1,
+                                            &sig, &sig_len), CHAT_OK);
+    assert_int_equal (rsakey_verify_labelled (s_fx.key, "l", (const uint8_t *) "m", 1,
+                                              sig, sig_len), CHAT_OK);
+    free (sig);
+    rsakey_destroy (&back);
+
+    //  Every truncation, a byte more, flipped bytes
+    for (size_t cut = 0; cut < len; cut += 7)
+        assert_null (rsakey_from_private_der (der, cut));
+    uint8_t *longer = malloc (len + 1);
+    assert_non_null (longer);
+    memcpy (longer, der, len);
+    longer [len] = 0;
+    assert_null (rsakey_from_private_der (longer, len + 1));
+    for (size_t i = 0; i < 40; i++) {
+        memcpy (longer, der, len);
+        longer [i] ^= 0xff;
+        rsakey_t *key = rsakey_from_private_der (longer, len);
+        if (key)
+            rsakey_destroy (&key);      //  a flip OpenSSL tolerates; no crash is the point
+    }
+    free (longer);
+    assert_null (rsakey_from_private_der (NULL, len));
+    assert_null (rsakey_from_private_der (der, 0));
+    //  The public DER, PKCS#1 (not PKCS#8), other kinds of key
+    size_t pub_len;
+    const uint8_t *pub_der = rsakey_der (s_fx.key, &pub_len);
+    assert_null (rsakey_from_private_der (pub_der, pub_len));
+    EVP_PKEY *pkey = NULL;
+    p = der;
+    info = d2i_PKCS8_PRIV_KEY_INFO (NULL, &p, (long) len);
+    pkey = EVP_PKCS82PKEY (info);
+    PKCS8_PRIV_KEY_INFO_free (info);
+    assert_non_null (pkey);
+    uint8_t *pkcs1 = NULL;
+    int pkcs1_len = i2d_PrivateKey (pkey, &pkcs1);
+    assert_true (pkcs1_len > 0);
+    assert_null (rsakey_from_private_der (pkcs1, (size_t) pkcs1_len));
+    OPENSSL_free (pkcs1);
+    EVP_PKEY_free (pkey);
+    EVP_PKEY *ec = EVP_EC_gen ("P-256");
+    info = EVP_PKEY2PKCS8 (ec);
+    uint8_t *ec_der = NULL;
+    int ec_len = i2d_PKCS8_PRIV_KEY_INFO (info, &ec_der);
+    assert_true (ec_len > 0);
+    assert_null (rsakey_from_private_der (ec_der, (size_t) ec_len));
+    OPENSSL_free (ec_der);
+    PKCS8_PRIV_KEY_INFO_free (info);
+    EVP_PKEY_free (ec);
+    EVP_PKEY *small = EVP_RSA_gen (1024);
+    info = EVP_PKEY2PKCS8 (small);
+    uint8_t *small_der = NULL;
+    int small_len = i2d_PKCS8_PRIV_KEY_INFO (info, &small_der);
+    assert_null (rsakey_from_private_der (small_der, (size_t) small_len));
+    OPENSSL_free (small_der);
+    PKCS8_PRIV_KEY_INFO_free (info);
+    EVP_PKEY_free (small);
+    free (der);
+
+    //  A public-only key has no private DER
+    rsakey_t *pub = rsakey_from_der (pub_der, pub_len);
+    der = (uint8_t *) "x";
+    assert_int_equal (rsakey_private_der (pub, &der, &len), CHAT_ERR_INTERNAL);
+    assert_null (der);
+    assert_int_equal (len, 0);
+    rsakey_destroy (&pub);
+}
+
+//  The public key file an operator copies to the other server: PEM,
+//  0644 (0600 would hide nothing and stop a service user reading it)
+static void
+test_public_file (void **state)
+{
+    (void) state;
+    char path [128], private_path [128];
+    s_path (path, sizeof path, "pub.pem");
+    s_path (private_path, sizeof private_path, "key.pem");
+    mode_t old = umask (077);           //  the mode is what is asked, whatever the umask
+    assert_int_equal (rsakey_save_public (s_fx.key, path), 0);
+    umask (old);
+    s_assert_file (path, 0644, "-----BEGIN PUBLIC KEY-----\n");
+    rsakey_t *loaded = rsakey_load_public (path);
+    assert_non_null (loaded);
+    assert_false (rsakey_has_private (loaded));
+    assert_string_equal (rsakey_fingerprint_text (loaded), rsakey_fingerprint_text (s_fx.key));
+    //  It checks what the key signs
+    uint8_t *sig;
+    size_t sig_len;
+    assert_int_equal (rsakey_sign_labelled (s_fx.key, "chat/2 ticket", (const uint8_t *) "t", 1,
+                                            &sig, &sig_len), CHAT_OK);
+    assert_int_equal (rsakey_verify_labelled (loaded, "chat/2 ticket", (const uint8_t *) "t", 1,
+                                              sig, sig_len), CHAT_OK);
+    free (sig);
+    rsakey_destroy (&loaded);
+    //  Saving a public-only key works the same; saving again replaces
+    size_t der_len;
+    const uint8_t *der = rsakey_der (s_fx.other, &der_len);
+    rsakey_t *pub = rsakey_from_der (der, der_len);
+    assert_int_equal (rsakey_save_public (pub, path), 0);
+    loaded = rsakey_load_public (path);
+    assert_non_null (loaded);
+    assert_string_equal (rsakey_fingerprint_text (loaded), rsakey_fingerprint_text (s_fx.other));
+    rsakey_destroy (&loaded);
+    rsakey_destroy (&pub);
+    //  The private key file is no public key file, nor is garbage or nothing
+    assert_int_equal (rsakey_save (s_fx.key, private_path), 0);
+    assert_null (rsakey_load_public (private_path));
+    s_path (path, sizeof path, "garbage.pem");
+    s_write (path, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", 57);
+    assert_null (rsakey_load_public (path));
+    s_path (path, sizeof path, "no-such.pem");
+    assert_null (rsakey_load_public (path));
+    assert_null (rsakey_load_public (NULL));
+    assert_int_equal (rsakey_save_public (s_fx.key, NULL), -1);
+    assert_int_equal (rsakey_save_public (s_fx.key, "/nonexistent-dir/x.pub"), -1);
+    //  A small key's public file
+    EVP_PKEY *small = EVP_RSA_gen (1024);
+    s_path (path, sizeof path, "small.pem");
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    assert_true (PEM_write_PUBKEY (file, small));
+    fclose (file);
+    assert_null (rsakey_load_public (path));
+    EVP_PKEY_free (small);
+}
+
 //  A public key of modulus n and exponent e, as OpenSSL would encode it
 static EVP_PKEY *
 s_public_key (const BIGNUM *n, const BIGNUM *e)
@@ -618,7 +930,7 @@ s_public_key (const BIGNUM *n, const BIGNUM *e)
 //  Only e = 65537: a client key with a 3071-bit exponent made one OAEP
 //  encryption cost the server 20 times as much (issue 12, attack 2)
 static void
-test_exponent (void **state)
+test_exponent_cost (void **state)
 {
     (void) state;
     BIGNUM *n = BN_new (), *e = BN_new ();
@@ -692,6 +1004,10 @@ main (void)
         cmocka_unit_test (test_pss_parameters),
         cmocka_unit_test (test_from_der_refuses),
         cmocka_unit_test (test_exponent),
+        cmocka_unit_test (test_exponent_cost),
+        cmocka_unit_test (test_labelled),
+        cmocka_unit_test (test_private_der),
+        cmocka_unit_test (test_public_file),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

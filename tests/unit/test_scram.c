@@ -32,6 +32,15 @@
     "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define RFC_SERVER_FINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
+//  tests/vectors/v2/compute.py (hashlib, from RFC 5802's formulas; it checks
+//  that these give the RFC's ClientProof and ServerSignature above)
+#define RFC_SALTED_PASSWORD \
+    "c4a49510323ab4f952cac1fa99441939e78ea74d6be81ddf7096e87513dc615d"
+#define RFC_STORED_KEY \
+    "586e5df283e6dceb5c3e791d8b8528ec191e664045ce971792e2e6b5bb13e2a6"
+#define RFC_SERVER_KEY \
+    "c1f3cbc1c13a9d35a14c0990eed97629ea225863e566a4314ab99f3f00e5d9d5"
+
 //  Verifiers of the RFC's user, made once (PBKDF2 is the slow part)
 static uint8_t s_salt [16];
 static uint8_t s_stored_key [SCRAM_KEY_SIZE];
@@ -608,6 +617,103 @@ test_random_input (void **state)
 }
 
 
+static void
+s_unhex (const char *hex, uint8_t out [SCRAM_KEY_SIZE])
+{
+    for (int i = 0; i < SCRAM_KEY_SIZE; i++) {
+        unsigned int byte;
+        assert_int_equal (sscanf (hex + 2 * i, "%2x", &byte), 1);
+        out [i] = (uint8_t) byte;
+    }
+}
+
+//  SaltedPassword (what seals the identity) and the verifiers made from it
+static void
+test_salted_password (void **state)
+{
+    (void) state;
+    uint8_t salted [SCRAM_KEY_SIZE], expected [SCRAM_KEY_SIZE];
+    assert_int_equal (scram_salted_password (RFC_PASSWORD, s_salt, sizeof s_salt,
+                                             RFC_ITERATIONS, salted), 0);
+    s_unhex (RFC_SALTED_PASSWORD, expected);
+    assert_memory_equal (salted, expected, SCRAM_KEY_SIZE);
+
+    //  Verifiers from it: the same as from the password, and the known ones
+    uint8_t stored [SCRAM_KEY_SIZE], server [SCRAM_KEY_SIZE];
+    assert_int_equal (scram_verifier_from_salted (salted, stored, server), 0);
+    assert_memory_equal (stored, s_stored_key, SCRAM_KEY_SIZE);
+    assert_memory_equal (server, s_server_key, SCRAM_KEY_SIZE);
+    s_unhex (RFC_STORED_KEY, expected);
+    assert_memory_equal (stored, expected, SCRAM_KEY_SIZE);
+    s_unhex (RFC_SERVER_KEY, expected);
+    assert_memory_equal (server, expected, SCRAM_KEY_SIZE);
+    //  and for other passwords and salts too
+    uint8_t salt2 [32];
+    memset (salt2, 0x42, sizeof salt2);
+    uint8_t stored2 [SCRAM_KEY_SIZE], server2 [SCRAM_KEY_SIZE];
+    assert_int_equal (scram_make_verifier ("correct horse", salt2, sizeof salt2, 5000,
+                                           stored2, server2), 0);
+    assert_int_equal (scram_salted_password ("correct horse", salt2, sizeof salt2, 5000,
+                                             salted), 0);
+    assert_int_equal (scram_verifier_from_salted (salted, stored, server), 0);
+    assert_memory_equal (stored, stored2, SCRAM_KEY_SIZE);
+    assert_memory_equal (server, server2, SCRAM_KEY_SIZE);
+    assert_memory_not_equal (stored, s_stored_key, SCRAM_KEY_SIZE);
+
+    //  Refused: counts outside the limits, no salt, no password
+    assert_int_equal (scram_salted_password (RFC_PASSWORD, s_salt, sizeof s_salt,
+                                             SCRAM_MIN_ITERATIONS - 1, salted), -1);
+    assert_int_equal (scram_salted_password (RFC_PASSWORD, s_salt, sizeof s_salt,
+                                             SCRAM_MAX_ITERATIONS + 1, salted), -1);
+    assert_int_equal (scram_salted_password (RFC_PASSWORD, s_salt, 0, 4096, salted), -1);
+    assert_int_equal (scram_salted_password (RFC_PASSWORD, NULL, 16, 4096, salted), -1);
+    assert_int_equal (scram_salted_password (NULL, s_salt, sizeof s_salt, 4096, salted), -1);
+    assert_int_equal (scram_verifier_from_salted (NULL, stored, server), -1);
+}
+
+//  The client hands out SaltedPassword only once the server proved it holds
+//  the verifiers (server-final checked), never before, never after a failure
+static void
+test_client_salted_password (void **state)
+{
+    (void) state;
+    uint8_t expected [SCRAM_KEY_SIZE];
+    s_unhex (RFC_SALTED_PASSWORD, expected);
+    scram_client_t *client = scram_client_new (RFC_USER, RFC_PASSWORD, RFC_CLIENT_NONCE);
+    assert_non_null (client);
+    assert_null (scram_client_salted_password (client));
+    const char *client_final;
+    assert_int_equal (scram_client_final (client, RFC_SERVER_FIRST, &client_final), CHAT_OK);
+    assert_null (scram_client_salted_password (client));
+    assert_int_equal (scram_client_verify (client, RFC_SERVER_FINAL), CHAT_OK);
+    const uint8_t *salted = scram_client_salted_password (client);
+    assert_non_null (salted);
+    assert_memory_equal (salted, expected, SCRAM_KEY_SIZE);
+    scram_client_destroy (&client);
+
+    //  A server-final that does not verify (a server without ServerKey)
+    const char *bad_finals [] = {
+        "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G5=",
+        "v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "e=other-error", "", "v=" };
+    for (size_t i = 0; i < sizeof bad_finals / sizeof bad_finals [0]; i++) {
+        client = scram_client_new (RFC_USER, RFC_PASSWORD, RFC_CLIENT_NONCE);
+        assert_int_equal (scram_client_final (client, RFC_SERVER_FIRST, &client_final),
+                          CHAT_OK);
+        assert_int_equal (scram_client_verify (client, bad_finals [i]), CHAT_ERR_AUTH_FAILED);
+        assert_null (scram_client_salted_password (client));
+        //  and the genuine one cannot be tried after that
+        assert_int_equal (scram_client_verify (client, RFC_SERVER_FINAL), CHAT_ERR_AUTH_FAILED);
+        assert_null (scram_client_salted_password (client));
+        scram_client_destroy (&client);
+    }
+    //  A server-first the client refuses
+    client = scram_client_new (RFC_USER, RFC_PASSWORD, RFC_CLIENT_NONCE);
+    assert_int_not_equal (scram_client_final (client, "r=other,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+                                              &client_final), CHAT_OK);
+    assert_null (scram_client_salted_password (client));
+    scram_client_destroy (&client);
+}
+
 int
 main (void)
 {
@@ -623,6 +729,8 @@ main (void)
         cmocka_unit_test (test_username_escaping),
         cmocka_unit_test (test_truncated),
         cmocka_unit_test (test_random_input),
+        cmocka_unit_test (test_salted_password),
+        cmocka_unit_test (test_client_salted_password),
     };
     return cmocka_run_group_tests (tests, s_group_setup, NULL);
 }

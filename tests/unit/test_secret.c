@@ -1,4 +1,4 @@
-/*  test_secret - randomness, wiping, HKDF, the shared secret file and the
+/*  test_secret - randomness, wiping, HKDF, secret files and the
     atomic file writer
 */
 #include <stdarg.h>
@@ -125,7 +125,7 @@ static void
 test_hkdf_purposes (void **state)
 {
     (void) state;
-    uint8_t ikm [SECRET_SHARED_SIZE];
+    uint8_t ikm [SECRET_FILE_SIZE];
     for (size_t i = 0; i < sizeof ikm; i++)
         ikm [i] = (uint8_t) i;
     uint8_t a [32], b [32], c [32], d [64];
@@ -180,12 +180,12 @@ test_write_file (void **state)
 }
 
 static void
-test_shared_create_load (void **state)
+test_file_create_load (void **state)
 {
     char path [PATH_SIZE], other [PATH_SIZE];
-    s_path (state, "shared.secret", path);
+    s_path (state, "own.secret", path);
     s_path (state, "other.secret", other);
-    assert_int_equal (secret_shared_create (path), 0);
+    assert_int_equal (secret_file_create (path), 0);
     struct stat st;
     assert_int_equal (stat (path, &st), 0);
     assert_int_equal (st.st_mode & 07777, 0600);
@@ -201,46 +201,46 @@ test_shared_create_load (void **state)
     assert_int_equal (text [64], '\n');
     assert_int_equal (strspn (text, "0123456789abcdef"), 64);
 
-    uint8_t secret [SECRET_SHARED_SIZE], expect [SECRET_SHARED_SIZE];
-    assert_int_equal (secret_shared_load (path, secret), 0);
+    uint8_t secret [SECRET_FILE_SIZE], expect [SECRET_FILE_SIZE];
+    assert_int_equal (secret_file_load (path, secret), 0);
     text [64] = '\0';
     assert_int_equal (codec_unhex (text, expect, sizeof expect), 0);
     assert_memory_equal (secret, expect, sizeof secret);
 
     //  A second create refuses, and the first secret is untouched.
-    assert_int_equal (secret_shared_create (path), -1);
-    uint8_t again [SECRET_SHARED_SIZE];
-    assert_int_equal (secret_shared_load (path, again), 0);
+    assert_int_equal (secret_file_create (path), -1);
+    uint8_t again [SECRET_FILE_SIZE];
+    assert_int_equal (secret_file_load (path, again), 0);
     assert_memory_equal (secret, again, sizeof secret);
     assert_int_equal (s_entries ((char *) *state), 1);
 
     //  Two fresh secrets differ.
-    assert_int_equal (secret_shared_create (other), 0);
-    assert_int_equal (secret_shared_load (other, again), 0);
+    assert_int_equal (secret_file_create (other), 0);
+    assert_int_equal (secret_file_load (other, again), 0);
     assert_memory_not_equal (secret, again, sizeof secret);
 }
 
 static void
-test_shared_load_refusals (void **state)
+test_file_load_refusals (void **state)
 {
-    uint8_t secret [SECRET_SHARED_SIZE];
+    uint8_t secret [SECRET_FILE_SIZE];
     const char *good = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n";
     char path [PATH_SIZE], missing [PATH_SIZE];
     s_path (state, "s", path);
     s_path (state, "missing", missing);
 
     s_write_raw (path, good, 0600);
-    assert_int_equal (secret_shared_load (path, secret), 0);
-    for (int i = 0; i < SECRET_SHARED_SIZE; i++)
+    assert_int_equal (secret_file_load (path, secret), 0);
+    for (int i = 0; i < SECRET_FILE_SIZE; i++)
         assert_int_equal (secret [i], i);
     s_write_raw (path, good, 0400);
-    assert_int_equal (secret_shared_load (path, secret), 0);
+    assert_int_equal (secret_file_load (path, secret), 0);
 
     //  Readable (or writable) by anyone else: refused.
     static const mode_t open_modes [] = { 0644, 0640, 0604, 0620, 0602, 0660 };
     for (size_t i = 0; i < sizeof open_modes / sizeof open_modes [0]; i++) {
         s_write_raw (path, good, open_modes [i]);
-        assert_int_equal (secret_shared_load (path, secret), -1);
+        assert_int_equal (secret_file_load (path, secret), -1);
     }
 
     static const char *bad [] = {
@@ -255,13 +255,13 @@ test_shared_load_refusals (void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         s_write_raw (path, bad [i], 0600);
-        if (secret_shared_load (path, secret) != -1)
+        if (secret_file_load (path, secret) != -1)
             fail_msg ("accepted bad file %zu", i);
     }
 
-    assert_int_equal (secret_shared_load (missing, secret), -1);
+    assert_int_equal (secret_file_load (missing, secret), -1);
     //  A directory is not a secret file.
-    assert_int_equal (secret_shared_load ((char *) *state, secret), -1);
+    assert_int_equal (secret_file_load ((char *) *state, secret), -1);
 }
 
 //  Folders for keys: parents made too, each new one 0700; an existing one
@@ -313,8 +313,8 @@ main (void)
         cmocka_unit_test (test_hkdf_rfc5869),
         cmocka_unit_test (test_hkdf_purposes),
         cmocka_unit_test_setup_teardown (test_write_file, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_shared_create_load, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_shared_load_refusals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_file_create_load, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_file_load_refusals, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -18,8 +18,12 @@
 static const ProtobufCMessageDescriptor *s_descriptors [] = {
     &chat__envelope__descriptor, &chat__hello__descriptor, &chat__welcome__descriptor,
     &chat__sealed__descriptor, &chat__error__descriptor, &chat__channel_body__descriptor,
-    &chat__push_frame__descriptor, &chat__certificate__descriptor,
-    &chat__membership_ticket__descriptor, &chat__message_body__descriptor,
+    &chat__push_frame__descriptor, &chat__welcome_info__descriptor,
+    &chat__key_rotation__descriptor, &chat__key_rotation_body__descriptor,
+    &chat__certificate__descriptor, &chat__key_ticket__descriptor,
+    &chat__signed_credential__descriptor, &chat__identity_secret__descriptor,
+    &chat__membership_statement__descriptor, &chat__signed_statement__descriptor,
+    &chat__message_body__descriptor, &chat__signed_message__descriptor,
     &chat__key_request__descriptor, &chat__key_reply__descriptor,
     &chat__main_request__descriptor, &chat__main_reply__descriptor, &chat__push__descriptor,
     &chat__admin_request__descriptor, &chat__admin_reply__descriptor,
@@ -207,6 +211,125 @@ test_error_frame (void **state)
     assert_string_equal (chat_strerror (999), "unknown error");
 }
 
+//  wire_unpack_canonical takes what protobuf writes and nothing else that
+//  parses to the same message
+static void
+test_canonical (void **state)
+{
+    (void) state;
+    uint8_t id [16] = { 9 };
+    const char *members [] = { "alice", "bob" };
+    Chat__MembershipStatement st = CHAT__MEMBERSHIP_STATEMENT__INIT;
+    st.conversation_id.data = id;
+    st.conversation_id.len = sizeof id;
+    st.epoch = 300;
+    st.actor = (char *) "alice";
+    st.action = CHAT__STATEMENT_ACTION__ACTION_CREATE;
+    st.members = (char **) members;
+    st.n_members = 2;
+    st.title = (char *) "t";
+    uint8_t *data;
+    size_t size;
+    assert_int_equal (wire_pack (&st.base, &data, &size), CHAT_OK);
+    ProtobufCMessage *msg = NULL;
+    assert_int_equal (wire_unpack_canonical (&chat__membership_statement__descriptor,
+                                             data, size, &msg), CHAT_OK);
+    assert_non_null (msg);
+    protobuf_c_message_free_unpacked (msg, NULL);
+    //  An empty message is canonical too
+    assert_int_equal (wire_unpack_canonical (&chat__membership_statement__descriptor,
+                                             (const uint8_t *) "", 0, &msg), CHAT_OK);
+    protobuf_c_message_free_unpacked (msg, NULL);
+
+    uint8_t buf [256];
+    //  Each variant parses with wire_unpack, and is refused canonically
+    for (int variant = 0; variant < 6; variant++) {
+        size_t len = 0;
+        switch (variant) {
+            case 0:                     //  a field given twice (actor, field 4)
+                memcpy (buf, "\x22\x03" "eve", 5);
+                memcpy (buf + 5, data, size);
+                len = size + 5;
+                break;
+            case 1:                     //  fields out of order (title first)
+                memcpy (buf, "\x4a\x01t", 3);
+                memcpy (buf + 3, data, size - 3);
+                assert_memory_equal (data + size - 3, "\x4a\x01t", 3);
+                len = size;
+                break;
+            case 2:                     //  a NUL inside a string: "t\0x"
+                memcpy (buf, data, size - 3);
+                memcpy (buf + size - 3, "\x4a\x03t\0x", 5);
+                len = size + 2;
+                break;
+            case 3:                     //  a default written out (direct = false)
+                memcpy (buf, data, size);
+                memcpy (buf + size, "\x50\x00", 2);
+                len = size + 2;
+                break;
+            case 4:                     //  a varint longer than it needs (epoch 300)
+                memcpy (buf, data, size);
+                {
+                    uint8_t *epoch = memmem (buf, size, "\x10\xac\x02", 3);
+                    assert_non_null (epoch);
+                    size_t at = (size_t) (epoch - buf);
+                    memmove (buf + at + 4, buf + at + 3, size - at - 3);
+                    memcpy (buf + at, "\x10\xac\x82\x00", 4);
+                }
+                len = size + 1;
+                break;
+            case 5:                     //  trailing garbage that is still a field (99)
+                memcpy (buf, data, size);
+                memcpy (buf + size, "\x98\x06\x01", 3);
+                len = size + 3;
+                break;
+        }
+        assert_int_equal (wire_unpack (&chat__membership_statement__descriptor, buf, len, &msg),
+                          CHAT_OK);
+        protobuf_c_message_free_unpacked (msg, NULL);
+        if (variant == 5) {
+            //  An unknown field after the known ones is kept and packed
+            //  again in place: canonical
+            assert_int_equal (wire_unpack_canonical (&chat__membership_statement__descriptor,
+                                                     buf, len, &msg), CHAT_OK);
+            protobuf_c_message_free_unpacked (msg, NULL);
+            continue;
+        }
+        msg = (ProtobufCMessage *) buf;
+        assert_int_equal (wire_unpack_canonical (&chat__membership_statement__descriptor,
+                                                 buf, len, &msg), CHAT_ERR_MALFORMED);
+        assert_null (msg);
+    }
+    //  Not a message at all, too large
+    assert_int_equal (wire_unpack_canonical (&chat__membership_statement__descriptor,
+                                             (const uint8_t *) "\xff", 1, &msg),
+                      CHAT_ERR_MALFORMED);
+    free (data);
+}
+
+static void
+test_error_names (void **state)
+{
+    (void) state;
+    struct { int code; const char *name; } v2 [] = {
+        { CHAT_ERR_QUOTA, "ERR_QUOTA" }, { CHAT_ERR_STALE_EPOCH, "ERR_STALE_EPOCH" },
+        { CHAT_ERR_KEY_EXISTS, "ERR_KEY_EXISTS" },
+        { CHAT_ERR_CHAIN_CONFLICT, "ERR_CHAIN_CONFLICT" },
+        { CHAT_ERR_BAD_STATEMENT, "ERR_BAD_STATEMENT" },
+        { CHAT_ERR_WRONG_ROLE, "ERR_WRONG_ROLE" },
+    };
+    for (size_t i = 0; i < sizeof v2 / sizeof v2 [0]; i++) {
+        //  The numbers of proto/README.md section 15 and of wire.proto
+        assert_int_equal (v2 [i].code, 34 + (int) i);
+        assert_string_equal (chat_errname (v2 [i].code), v2 [i].name);
+        assert_string_not_equal (chat_strerror (v2 [i].code), "unknown error");
+        const ProtobufCEnumValue *value = protobuf_c_enum_descriptor_get_value (
+            &chat__error_code__descriptor, v2 [i].code);
+        assert_non_null (value);
+        assert_string_equal (value->name, v2 [i].name);
+    }
+}
+
 int
 main (void)
 {
@@ -218,6 +341,8 @@ main (void)
         cmocka_unit_test (test_random),
         cmocka_unit_test (test_oversized),
         cmocka_unit_test (test_error_frame),
+        cmocka_unit_test (test_canonical),
+        cmocka_unit_test (test_error_names),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -160,21 +160,27 @@ s_users (FILE *out, const Chat__AdminReply *reply, bool keyserver)
 {
     table_t table;
     if (keyserver)
-        s_table_init (&table, 4, "USERNAME", "ITERATIONS", "STOREDKEY", "REGISTERED");
+        s_table_init (&table, 6, "USERNAME", "ITERATIONS", "STOREDKEY", "IDENTITY KEY",
+                      "WRAPPED", "REGISTERED");
     else
-        s_table_init (&table, 2, "USERNAME", "REGISTERED");
+        s_table_init (&table, 3, "USERNAME", "IDENTITY KEY", "REGISTERED");
     for (size_t i = 0; i < reply->n_users; i++) {
         const Chat__AdminUser *user = reply->users [i];
-        char created [32], iterations [16], stored [48];
+        char created [32], iterations [16], stored [48], wrapped [24];
         adminview_time (user->created_at, created, sizeof created);
         snprintf (iterations, sizeof iterations, "%" PRIu32, user->iterations);
         //  The server sends a prefix only; "..." says it is one.
         snprintf (stored, sizeof stored, "%.40s%s", user->stored_key_short? user->stored_key_short: "",
                   user->stored_key_short && *user->stored_key_short? "...": "");
+        snprintf (wrapped, sizeof wrapped, "%" PRIu64, user->wrapped_key_count);
+        //  A fingerprint, never a key: that is all the servers send
+        const char *identity = user->identity_fingerprint && *user->identity_fingerprint
+                             ? user->identity_fingerprint: "-";
         if (keyserver)
-            s_table_row (&table, user->username, iterations, stored, created);
+            s_table_row (&table, user->username, iterations, stored, identity, wrapped,
+                         created);
         else
-            s_table_row (&table, user->username, created);
+            s_table_row (&table, user->username, identity, created);
     }
     s_table_print (out, &table, keyserver? "Registered users": "Known users", NULL);
     s_table_destroy (&table);
@@ -184,7 +190,7 @@ static void
 s_conversations (FILE *out, const Chat__AdminReply *reply)
 {
     table_t table;
-    s_table_init (&table, 5, "ID", "MEMBERS", "MESSAGES", "LAST MESSAGE", "TIME");
+    s_table_init (&table, 6, "ID", "MEMBERS", "EPOCH", "MESSAGES", "LAST MESSAGE", "TIME");
     for (size_t i = 0; i < reply->n_conversations; i++) {
         const Chat__AdminConversation *conv = reply->conversations [i];
         //  Members joined by ", " (the report's "Joseph, jonathan")
@@ -198,13 +204,16 @@ s_conversations (FILE *out, const Chat__AdminReply *reply)
                     strcat (members, ", ");
                 strcat (members, conv->members [m]? conv->members [m]: "");
             }
-        char count [24], last [32], token [48];
+        char count [24], last [32], token [48], epoch [32];
         snprintf (count, sizeof count, "%" PRIu64, conv->message_count);
+        snprintf (epoch, sizeof epoch, "%" PRIu64 "%s", conv->epoch,
+                  conv->direct? " (1:1)": "");
         adminview_time (conv->last_time, last, sizeof last);
         snprintf (token, sizeof token, "%.40s%s",
                   conv->last_token_short? conv->last_token_short: "",
                   conv->last_token_short && *conv->last_token_short? "...": "-");
-        s_table_row (&table, conv->conversation_id, members? members: "?", count, token, last);
+        s_table_row (&table, conv->conversation_id, members? members: "?", epoch, count,
+                     token, last);
         free (members);
     }
     s_table_print (out, &table, "Saved conversations", NULL);
@@ -230,7 +239,9 @@ adminview_text (FILE *out, const Chat__AdminReply *reply)
     fprintf (out, "Server key: %s\n", fingerprint && *fingerprint? fingerprint: "-");
     free (fingerprint);
     if (keyserver)
-        fprintf (out, "Conversation keys held: %" PRIu64 "\n", reply->conversation_key_count);
+        //  Wrapped for members' identity keys: none of them opens here
+        fprintf (out, "Wrapped epoch keys: %" PRIu64 " copies in %" PRIu64 " sets\n",
+                 reply->wrapped_key_count, reply->key_set_count);
     fputc ('\n', out);
     if (keyserver) {
         s_users (out, reply, true);
@@ -265,8 +276,9 @@ adminview_json (FILE *out, const Chat__AdminReply *reply)
     s_json_field (out, "role", reply->role, false);
     s_json_field (out, "version", reply->version, true);
     s_json_field (out, "server_key_fingerprint", reply->server_key_fingerprint, true);
-    fprintf (out, ",\"started_at\":%" PRId64 ",\"conversation_key_count\":%" PRIu64,
-             reply->started_at, reply->conversation_key_count);
+    fprintf (out, ",\"started_at\":%" PRId64 ",\"key_set_count\":%" PRIu64
+             ",\"wrapped_key_count\":%" PRIu64, reply->started_at, reply->key_set_count,
+             reply->wrapped_key_count);
 
     fputs (",\"users\":[", out);
     for (size_t i = 0; i < reply->n_users; i++) {
@@ -275,7 +287,9 @@ adminview_json (FILE *out, const Chat__AdminReply *reply)
         s_json_field (out, "username", user->username, false);
         fprintf (out, ",\"iterations\":%" PRIu32, user->iterations);
         s_json_field (out, "stored_key_short", user->stored_key_short, true);
-        fprintf (out, ",\"created_at\":%" PRId64 "}", user->created_at);
+        s_json_field (out, "identity_fingerprint", user->identity_fingerprint, true);
+        fprintf (out, ",\"wrapped_key_count\":%" PRIu64 ",\"created_at\":%" PRId64 "}",
+                 user->wrapped_key_count, user->created_at);
     }
     fputs ("],\"sessions\":[", out);
     for (size_t i = 0; i < reply->n_sessions; i++) {
@@ -297,7 +311,8 @@ adminview_json (FILE *out, const Chat__AdminReply *reply)
                 fputc (',', out);
             jsonout_string (out, conv->members [m]);
         }
-        fprintf (out, "],\"message_count\":%" PRIu64, conv->message_count);
+        fprintf (out, "],\"epoch\":%" PRIu64 ",\"direct\":%s,\"message_count\":%" PRIu64,
+                 conv->epoch, conv->direct? "true": "false", conv->message_count);
         s_json_field (out, "last_token_short", conv->last_token_short, true);
         fprintf (out, ",\"last_time\":%" PRId64 "}", conv->last_time);
     }

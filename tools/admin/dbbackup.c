@@ -23,7 +23,7 @@ static const struct {
     const char *count;              //  what the summary counts
 } s_roles [] = {
     { "mainserver", "mainserver.db", "messages", "SELECT count(*) FROM messages" },
-    { "keyserver", "keyserver.db", "conversation_keys", "SELECT count(*) FROM users" },
+    { "keyserver", "keyserver.db", "key_sets", "SELECT count(*) FROM users" },
 };
 #define ROLES (sizeof s_roles / sizeof s_roles [0])
 

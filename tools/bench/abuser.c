@@ -162,9 +162,10 @@ s_on_reply (rawpool_t *pool, rawsess_t *sess, Chat__MainReply *reply, void *arg)
     replies->replies++;
     if (reply->body_case == CHAT__MAIN_REPLY__BODY_ERROR)
         replies->errors++;
-    if (reply->body_case == CHAT__MAIN_REPLY__BODY_CONVERSATION && reply->conversation
-    &&  reply->conversation->conversation_id.len == 16) {
-        memcpy (replies->conversation, reply->conversation->conversation_id.data, 16);
+    if (reply->body_case == CHAT__MAIN_REPLY__BODY_CREATED && reply->created
+    &&  reply->created->conversation
+    &&  reply->created->conversation->conversation_id.len == 16) {
+        memcpy (replies->conversation, reply->created->conversation->conversation_id.data, 16);
         replies->have_conversation = true;
     }
 }
@@ -252,8 +253,9 @@ s_stuck (zsock_t *pipe, void *arg)
     }
     if (ok) {
         char *members [] = { "abuser1" };
-        rawsess_create (pool, rawpool_session (pool, 0), members, 1);
-        ok = s_wait (pool, &replies, expected + 1) && replies.have_conversation;
+        ok = rawsess_create (pool, rawpool_session (pool, 0), members, 1,
+                             args->bench->identity)
+          && s_wait (pool, &replies, expected + 1) && replies.have_conversation;
         expected++;
     }
     if (ok) {
@@ -312,7 +314,8 @@ abuser_stuck_subscribers (bench_t *bench, const char *endpoint, const char *push
     args->token_size = token_size < 1000 ? 1000 : token_size;
     args->rate = rate;
     args->bench = bench;
-    if (!args->endpoint || !args->push_endpoint || !bench->have_keys) {
+    //  Its users log in with certificates minted with the key server's key
+    if (!args->endpoint || !args->push_endpoint || !bench->keyserver_key || !bench->identity) {
         s_args_destroy (&args);
         return NULL;
     }

@@ -57,7 +57,7 @@ typedef struct {
     char *keyserver;            //  given endpoints (then nothing is started)
     char *mainserver;
     char *push;
-    char *shared_secret;        //  given servers: their shared secret file
+    char *keyserver_private;    //  given servers: the key server's private key file
     char *tmpdir;               //  our scratch directory (when we start servers)
     bool keep;                  //  leave tmpdir behind
     bool verbose;
@@ -75,10 +75,15 @@ typedef struct {
     double fsync_p50_ms;        //  4 KiB write + fdatasync in the scratch directory
     double fsync_p99_ms;
 
-    //  Derived from the shared secret, to mint certificates for raw
-    //  clients (a harness shortcut: real clients log in at the key server)
-    credential_keys_t keys;
-    bool have_keys;
+    //  The key server's key pair, to sign certificates for raw clients (a
+    //  harness shortcut: real clients log in at the key server), and the
+    //  one identity key every raw user registers with (only the creator of
+    //  a conversation signs anything)
+    rsakey_t *keyserver_key;
+    rsakey_t *identity;
+    //  Servers we start: the public key files each is given of the other
+    char *keyserver_public;
+    char *mainserver_public;
 
     benchreport_t *report;
 } bench_t;
@@ -108,8 +113,9 @@ void bench_servers_stop (bench_servers_t *servers);
 //  True when the servers are ours (RSS, SIGTERM, database files).
 bool bench_servers_local (bench_t *bench);
 
-//  Mint a certificate for a raw client on the shared client key
-//  (CREDENTIAL_REGISTERED or _LOGGED_IN). CHAT_OK and a malloc'd token.
+//  Sign a certificate for a raw client on the shared client key and the
+//  shared identity (CREDENTIAL_REGISTERED or _LOGGED_IN) with the key
+//  server's key. CHAT_OK and a malloc'd SignedCredential.
 int bench_certificate (bench_t *bench, int purpose, const char *username,
                        uint8_t **token, size_t *len);
 
@@ -117,6 +123,7 @@ int bench_certificate (bench_t *bench, int purpose, const char *username,
 int bench_ceiling (bench_t *bench);
 int bench_handshake (bench_t *bench);
 int bench_login (bench_t *bench);
+int bench_create (bench_t *bench);
 int bench_messages (bench_t *bench);
 int bench_fanout (bench_t *bench);
 int bench_history (bench_t *bench);

@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <czmq.h>
-#include "secret.h"
 #include "benchserver.h"
 
 #define START_TIMEOUT_MS 20000
@@ -72,21 +71,9 @@ s_read_file (const char *path)
     return text;
 }
 
-static int
-s_copy_secret (const char *from, const char *to)
-{
-    char *text = s_read_file (from);
-    if (!text)
-        return -1;
-    int rc = secret_write_file (to, text, strlen (text), 0600);
-    secret_wipe (text, strlen (text));
-    free (text);
-    return rc;
-}
-
 benchserver_t *
 benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
-                   rsakey_t *key, const char *shared_secret, int iterations,
+                   rsakey_t *key, const char *other_public, int iterations,
                    const char *const *extra)
 {
     if (!bin || access (bin, X_OK) != 0) {
@@ -112,16 +99,6 @@ benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
         free (path);
         self->fingerprint = strdup (rsakey_fingerprint_text (key));
     }
-    if (role == BENCHSERVER_KEYSERVER && shared_secret) {
-        char *path = zsys_sprintf ("%s/shared.secret", dir);
-        int rc = s_copy_secret (shared_secret, path);
-        free (path);
-        if (rc != 0) {
-            fprintf (stderr, "chat-bench: cannot copy %s into %s\n", shared_secret, dir);
-            benchserver_destroy (&self);
-            return NULL;
-        }
-    }
     char iter_text [32];
     snprintf (iter_text, sizeof iter_text, "%d", iterations);
     const char *argv [64];
@@ -131,13 +108,14 @@ benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
     argv [argc++] = "tcp://127.0.0.1:*";
     argv [argc++] = "--data";
     argv [argc++] = dir;
+    //  The other server's public key file, as an operator copies it
+    if (other_public) {
+        argv [argc++] = role == BENCHSERVER_MAINSERVER? "--keyserver-key": "--mainserver-key";
+        argv [argc++] = other_public;
+    }
     if (role == BENCHSERVER_MAINSERVER) {
         argv [argc++] = "--push-bind";
         argv [argc++] = "tcp://127.0.0.1:*";
-        if (shared_secret) {
-            argv [argc++] = "--shared-secret";
-            argv [argc++] = shared_secret;
-        }
         //  Idle sessions must stay for the whole run
         argv [argc++] = "--idle-timeout";
         argv [argc++] = "3600";

@@ -22,14 +22,15 @@ typedef enum {
 } benchserver_role_t;
 
 //  Start bin with data directory dir (created 0700). key: written there as
-//  server.key first (saves the server a key generation). shared_secret:
-//  the main server's --shared-secret, or copied into the key server's
-//  directory. iterations: the key server's --iterations (0: its default).
-//  extra: more arguments (NULL-terminated; may be NULL), e.g. --limit.
+//  server.key first (saves the server a key generation). other_public: the
+//  other server's public key file (the main server's --keyserver-key, the
+//  key server's --mainserver-key). iterations: the key server's
+//  --iterations (0: its default). extra: more arguments (NULL-terminated;
+//  may be NULL), e.g. --limit.
 //  NULL with a message on stderr when the server did not come up.
 benchserver_t *
     benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
-                       rsakey_t *key, const char *shared_secret, int iterations,
+                       rsakey_t *key, const char *other_public, int iterations,
                        const char *const *extra);
 
 //  A server somebody else runs.

@@ -17,7 +17,6 @@
 #include <unistd.h>
 #include <czmq.h>
 #include "chaterror.h"
-#include "secret.h"
 #include "bench.h"
 #include "benchserver.h"
 
@@ -35,6 +34,7 @@ typedef struct {
 static const scenario_t s_scenarios [] = {
     { "handshake", bench_handshake, "new secure channels per second, one server" },
     { "login",     bench_login,     "registrations and logins per second" },
+    { "create",    bench_create,    "a conversation of N members: identities, N wraps, upload" },
     { "messages",  bench_messages,  "C clients in K conversations: rate and latency" },
     { "fanout",    bench_fanout,    "one sender, a group of N members, pushes per second" },
     { "history",   bench_history,   "a page from a conversation of 1,000,000 messages" },
@@ -72,7 +72,7 @@ s_usage (FILE *out)
         "      --rate N               messages: only the fixed-rate phase, N messages/s\n"
         "                             (default: as fast as acks allow, then 5000/s)\n"
         "      --duration SECONDS     messages: length of each phase (5)\n"
-        "      --members N            fanout: group size (256)\n"
+        "      --members N            fanout and create: group size (256)\n"
         "      --fanout-messages N    fanout: messages sent into the group (200)\n"
         "      --history N            history: messages in the conversation (1000000)\n"
         "      --fetches N            history: pages fetched (100)\n"
@@ -82,8 +82,12 @@ s_usage (FILE *out)
         "      --mainserver-bin PATH  chat-mainserver to start\n"
         "      --keyserver EP         use a running key server at EP (with --mainserver,\n"
         "      --mainserver EP        --push): nothing is started; raw-client scenarios\n"
-        "      --push EP              need --shared-secret, memory and shutdown are skipped\n"
-        "      --shared-secret FILE   the given servers' shared secret\n"
+        "      --push EP              need --keyserver-private, memory and shutdown are\n"
+        "                             skipped\n"
+        "      --keyserver-private FILE\n"
+        "                             the given key server's private key (its\n"
+        "                             server.key): raw clients' certificates are\n"
+        "                             signed with it\n"
         "      --keep                 keep the scratch directory (its path is printed)\n"
         "  -v, --verbose              say what is going on, on stderr\n"
         "  -h, --help                 show this help and exit\n"
@@ -174,9 +178,6 @@ bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
         benchreport_fail (bench->report, name, "cannot make the data directories");
         return -1;
     }
-    for (int i = 0; i < 2; i++)
-        if (!s_server_keys [i])
-            s_server_keys [i] = rsakey_generate (2048);
     //  What the capacity scenarios measure must not be capped by the
     //  limits that protect a server from strangers: they come from one
     //  address, as one user, as fast as they can
@@ -196,8 +197,8 @@ bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
     if (keyserver) {
         char *dir = zsys_sprintf ("%s/ks", servers->dir);
         servers->keyserver = benchserver_start (BENCHSERVER_KEYSERVER, bench->keyserver_bin,
-                                                dir, s_server_keys [0], bench->shared_secret,
-                                                bench->iterations,
+                                                dir, s_server_keys [0],
+                                                bench->mainserver_public, bench->iterations,
                                                 servers->default_limits ? NULL : no_limits);
         free (dir);
         if (!servers->keyserver) {
@@ -208,7 +209,7 @@ bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
     if (mainserver) {
         servers->mainserver = benchserver_start (BENCHSERVER_MAINSERVER, bench->mainserver_bin,
                                                  servers->ms_dir, s_server_keys [1],
-                                                 bench->shared_secret, 0,
+                                                 bench->keyserver_public, 0,
                                                  servers->default_limits ? NULL
                                                                          : no_main_limits);
         if (!servers->mainserver) {
@@ -237,11 +238,30 @@ int
 bench_certificate (bench_t *bench, int purpose, const char *username,
                    uint8_t **token, size_t *len)
 {
-    if (!bench->have_keys)
+    if (!bench->keyserver_key || !bench->identity)
         return CHAT_ERR_BAD_CERTIFICATE;
-    return credential_cert_issue (&bench->keys, purpose, username,
-                                  rsakey_fingerprint (bench_client_key ()),
+    return credential_cert_issue (bench->keyserver_key, purpose, username,
+                                  rsakey_fingerprint (bench_client_key ()), bench->identity,
                                   wire_now (), token, len);
+}
+
+//  The servers' key pairs, made once, and their public key files in the
+//  scratch directory (what an operator copies from one to the other)
+static int
+s_server_keys_make (bench_t *bench)
+{
+    for (int i = 0; i < 2; i++)
+        if (!s_server_keys [i])
+            s_server_keys [i] = rsakey_generate (2048);
+    if (!s_server_keys [0] || !s_server_keys [1])
+        return -1;
+    bench->keyserver_public = zsys_sprintf ("%s/keyserver.pub", bench->tmpdir);
+    bench->mainserver_public = zsys_sprintf ("%s/mainserver.pub", bench->tmpdir);
+    if (rsakey_save_public (s_server_keys [0], bench->keyserver_public)
+    ||  rsakey_save_public (s_server_keys [1], bench->mainserver_public))
+        return -1;
+    bench->keyserver_key = s_server_keys [0];
+    return 0;
 }
 
 //  ---------------------------------------------------------------- setup
@@ -320,7 +340,7 @@ main (int argc, char *argv [])
         OPT_HANDSHAKES = 1000, OPT_LOGINS, OPT_ITERATIONS, OPT_CLIENTS, OPT_CONVERSATIONS,
         OPT_WINDOW, OPT_RATE, OPT_DURATION, OPT_MEMBERS, OPT_FANOUT_MESSAGES, OPT_HISTORY,
         OPT_FETCHES, OPT_SESSIONS, OPT_SHUTDOWN_SESSIONS, OPT_KS_BIN, OPT_MS_BIN,
-        OPT_KEYSERVER, OPT_MAINSERVER, OPT_PUSH, OPT_SECRET, OPT_KEEP
+        OPT_KEYSERVER, OPT_MAINSERVER, OPT_PUSH, OPT_KS_PRIVATE, OPT_KEEP
     };
     static const struct option options [] = {
         { "quick",             no_argument,       NULL, 'q' },
@@ -344,7 +364,7 @@ main (int argc, char *argv [])
         { "keyserver",         required_argument, NULL, OPT_KEYSERVER },
         { "mainserver",        required_argument, NULL, OPT_MAINSERVER },
         { "push",              required_argument, NULL, OPT_PUSH },
-        { "shared-secret",     required_argument, NULL, OPT_SECRET },
+        { "keyserver-private", required_argument, NULL, OPT_KS_PRIVATE },
         { "keep",              no_argument,       NULL, OPT_KEEP },
         { "verbose",           no_argument,       NULL, 'v' },
         { "help",              no_argument,       NULL, 'h' },
@@ -416,7 +436,7 @@ main (int argc, char *argv [])
             case OPT_KEYSERVER: bench.keyserver = strdup (optarg); break;
             case OPT_MAINSERVER: bench.mainserver = strdup (optarg); break;
             case OPT_PUSH: bench.push = strdup (optarg); break;
-            case OPT_SECRET: bench.shared_secret = strdup (optarg); break;
+            case OPT_KS_PRIVATE: bench.keyserver_private = strdup (optarg); break;
             case OPT_KEEP: bench.keep = true; break;
             default: rc = -1; break;
         }
@@ -469,7 +489,7 @@ main (int argc, char *argv [])
         if (rc < 0)
             fprintf (stderr, "Try 'chat-bench --help'.\n");
         free (bench.keyserver); free (bench.mainserver); free (bench.push);
-        free (bench.shared_secret);
+        free (bench.keyserver_private);
         return rc < 0 ? EXIT_USAGE : 0;
     }
     if (!any)
@@ -483,10 +503,9 @@ main (int argc, char *argv [])
     int status = 0;
     bench.report = benchreport_new ();
 
-    //  Servers we start share a fresh secret in a scratch directory; the
-    //  path is short because ipc:// paths are limited to about 100 bytes
     //  A scratch directory always (known_servers, the fsync probe); the
-    //  servers we start live in it too
+    //  servers we start live in it too, and their public key files. The
+    //  path is short because ipc:// paths are limited to about 100 bytes
     char template [] = "/tmp/chat-bench.XXXXXX";
     if (!mkdtemp (template)) {
         fprintf (stderr, "chat-bench: cannot make a scratch directory: %s\n",
@@ -500,22 +519,23 @@ main (int argc, char *argv [])
                             : s_default_bin (BENCH_KEYSERVER_BIN, "chat-keyserver");
         bench.mainserver_bin = ms_bin? strdup (ms_bin)
                              : s_default_bin (BENCH_MAINSERVER_BIN, "chat-mainserver");
-        free (bench.shared_secret);
-        bench.shared_secret = zsys_sprintf ("%s/shared.secret", bench.tmpdir);
-        if (secret_shared_create (bench.shared_secret) != 0) {
-            fprintf (stderr, "chat-bench: cannot create %s\n", bench.shared_secret);
+        if (s_server_keys_make (&bench) != 0) {
+            fprintf (stderr, "chat-bench: cannot make the servers' keys in %s\n",
+                     bench.tmpdir);
             status = 1;
         }
     }
-    if (status == 0 && bench.shared_secret) {
-        uint8_t shared [SECRET_SHARED_SIZE];
-        if (secret_shared_load (bench.shared_secret, shared) == 0
-        &&  credential_keys_derive (shared, &bench.keys) == 0)
-            bench.have_keys = true;
-        else
-            fprintf (stderr, "chat-bench: cannot use the shared secret %s\n",
-                     bench.shared_secret);
-        secret_wipe (shared, sizeof shared);
+    else
+    if (bench.keyserver_private) {
+        bench.keyserver_key = rsakey_load (bench.keyserver_private);
+        if (!bench.keyserver_key)
+            fprintf (stderr, "chat-bench: cannot read the key server's private key %s\n",
+                     bench.keyserver_private);
+    }
+    bench.identity = rsakey_generate (2048);
+    if (!bench.identity) {
+        fprintf (stderr, "chat-bench: cannot make an identity key\n");
+        status = 1;
     }
 
     double load_start = s_loadavg ();
@@ -557,8 +577,9 @@ main (int argc, char *argv [])
         else
             s_remove_tree (bench.tmpdir);
     }
-    if (bench.have_keys)
-        credential_keys_wipe (&bench.keys);
+    if (bench.keyserver_key != s_server_keys [0])
+        rsakey_destroy (&bench.keyserver_key);
+    rsakey_destroy (&bench.identity);
     benchreport_destroy (&bench.report);
     rsakey_destroy (&s_client_key);
     rsakey_destroy (&s_server_keys [0]);
@@ -568,7 +589,9 @@ main (int argc, char *argv [])
     free (bench.keyserver);
     free (bench.mainserver);
     free (bench.push);
-    free (bench.shared_secret);
+    free (bench.keyserver_private);
+    free (bench.keyserver_public);
+    free (bench.mainserver_public);
     free (bench.tmpdir);
     return status;
 }

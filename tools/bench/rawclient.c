@@ -1,8 +1,11 @@
 /*  rawclient - many light main-server sessions; see rawclient.h  */
 #include <string.h>
 #include <czmq.h>
+#include "chain.h"
 #include "chaterror.h"
+#include "epochkey.h"
 #include "rawclient.h"
+#include "secret.h"
 
 #define RAW_HWM 200000              //  never drop on our side
 #define RAW_DRAIN 512               //  messages per socket per poll turn
@@ -488,15 +491,33 @@ rawsess_login (rawpool_t *self, rawsess_t *sess, const uint8_t *certificate, siz
 }
 
 uint64_t
-rawsess_create (rawpool_t *self, rawsess_t *sess, char **members, size_t count)
+rawsess_create (rawpool_t *self, rawsess_t *sess, char **others, size_t count,
+                rsakey_t *identity)
 {
+    if (!sess->username || count + 1 > CHAIN_MAX_MEMBERS)
+        return 0;
+    uint8_t id [16], key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+    const char *members [CHAIN_MAX_MEMBERS];
+    members [0] = sess->username;
+    for (size_t i = 0; i < count; i++)
+        members [i + 1] = others [i];
+    chain_link_t link;
+    if (secret_random (id, sizeof id) || epochkey_generate (key) != CHAT_OK
+    ||  epochkey_check_value (key, id, 1, check) != CHAT_OK
+    ||  chain_make_create (id, sess->username, members, count + 1, false, NULL, check,
+                           identity, wire_now_ms (), &link) != CHAT_OK)
+        return 0;
+    secret_wipe (key, sizeof key);
+    Chat__SignedStatement statement;
+    chain_link_view (&link, &statement);
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
     Chat__CreateConversationRequest body = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
-    body.members = members;
-    body.n_members = count;
+    body.statement = &statement;
     request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
     request.create_conversation = &body;
-    return rawsess_request (self, sess, &request);
+    uint64_t request_id = rawsess_request (self, sess, &request);
+    chain_link_free (&link);
+    return request_id;
 }
 
 uint64_t
@@ -510,6 +531,7 @@ rawsess_send (rawpool_t *self, rawsess_t *sess, const uint8_t conversation_id [1
     body.client_message_id.data = (uint8_t *) client_message_id;
     body.client_message_id.len = 16;
     body.token = (char *) token;
+    body.epoch = 1;
     request.body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
     request.send_message = &body;
     return rawsess_request (self, sess, &request);

@@ -91,8 +91,13 @@ uint64_t
 uint64_t
     rawsess_login (rawpool_t *self, rawsess_t *sess,
                    const uint8_t *certificate, size_t len);
+//  A new group of the session's user and others, made as a client makes
+//  one: a CREATE statement (a random id, the key check of a key made and
+//  thrown away) signed with identity. 0 when it cannot be made.
 uint64_t
-    rawsess_create (rawpool_t *self, rawsess_t *sess, char **members, size_t count);
+    rawsess_create (rawpool_t *self, rawsess_t *sess, char **others, size_t count,
+                    rsakey_t *identity);
+//  A message under epoch 1 (groups made here never change)
 uint64_t
     rawsess_send (rawpool_t *self, rawsess_t *sess, const uint8_t conversation_id [16],
                   const uint8_t client_message_id [16], const char *token);

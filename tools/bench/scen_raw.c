@@ -1,18 +1,24 @@
 /*  scen_raw - the scenarios driven by raw clients (rawclient.h): handshake,
     fanout, history, sessions, shutdown
 
-    Raw clients share one client key and are logged in with certificates
-    minted from the servers' shared secret (what the key server would issue
-    after a SCRAM login), so that thousands of sessions cost handshakes
-    only. The main server cannot tell: it checks the same certificate.
+    Raw clients share one client key and one identity key, and are logged
+    in with certificates signed with the key server's own key (what the key
+    server would issue after a SCRAM login; chat-bench made that key, or was
+    given it), so that thousands of sessions cost handshakes only. The main
+    server cannot tell: it checks the same signature. Conversations are made
+    from real signed CREATE statements.
 */
 #include <string.h>
 #include <sqlite3.h>
 #include <czmq.h>
+#include "chain.h"
 #include "chaterror.h"
 #include "credential.h"
+#include "epochkey.h"
 #include "fernet.h"
+#include "msgseal.h"
 #include "msgstore.h"
+#include "secret.h"
 #include "bench.h"
 #include "benchprogress.h"
 #include "benchserver.h"
@@ -55,9 +61,11 @@ s_on_reply (rawpool_t *pool, rawsess_t *sess, Chat__MainReply *reply, void *arg)
             ctx->reply_errors++;
             ctx->last_error = reply->error? (int) reply->error->code: -1;
             break;
-        case CHAT__MAIN_REPLY__BODY_CONVERSATION:
-            if (reply->conversation && reply->conversation->conversation_id.len == 16) {
-                memcpy (ctx->conversation_id, reply->conversation->conversation_id.data, 16);
+        case CHAT__MAIN_REPLY__BODY_CREATED:
+            if (reply->created && reply->created->conversation
+            &&  reply->created->conversation->conversation_id.len == 16) {
+                memcpy (ctx->conversation_id,
+                        reply->created->conversation->conversation_id.data, 16);
                 ctx->have_conversation = true;
             }
             break;
@@ -193,42 +201,35 @@ s_message_id (uint8_t id [16], int64_t now_ns, uint64_t counter)
     memcpy (id + 8, &counter, 8);
 }
 
-//  A realistic message token: a MessageBody sealed under a conversation
-//  key of our own (the main server never opens it).
+//  A realistic message token, as a client makes it (msgseal): a
+//  MessageBody of epoch 1, signed with the sender's identity key, sealed
+//  under an epoch key of our own (the main server never opens it).
 static char *
-s_message_token (const uint8_t conversation_id [16], const char *sender, size_t text_len)
+s_message_token (const uint8_t conversation_id [16], const char *sender, size_t text_len,
+                 rsakey_t *identity)
 {
-    uint8_t key [FERNET_KEY_SIZE];
+    uint8_t key [EPOCHKEY_SIZE];
     fernet_key_generate (key);
     char *text = (char *) malloc (text_len + 1);
     memset (text, 'm', text_len);
     text [text_len] = 0;
-    uint8_t client_id [16] = { 0 };
-    Chat__MessageBody body = CHAT__MESSAGE_BODY__INIT;
-    body.conversation_id.data = (uint8_t *) conversation_id;
-    body.conversation_id.len = 16;
-    body.sender = (char *) sender;
-    body.sent_at = wire_now_ms ();
-    body.client_message_id.data = client_id;
-    body.client_message_id.len = 16;
-    body.text = text;
-    uint8_t *packed = NULL;
-    size_t len = 0;
+    uint8_t client_id [MSGSEAL_ID_SIZE] = { 0 };
     char *token = NULL;
-    if (wire_pack (&body.base, &packed, &len) == CHAT_OK)
-        fernet_encrypt (key, packed, len, wire_now (), &token);
-    free (packed);
+    if (msgseal_seal (key, conversation_id, 1, sender, identity, wire_now_ms (), client_id,
+                      text, text_len, &token) != CHAT_OK)
+        token = NULL;
     free (text);
+    secret_wipe (key, sizeof key);
     return token;
 }
 
 static bool
 s_need_keys (bench_t *bench, const char *scenario)
 {
-    if (bench->have_keys)
+    if (bench->keyserver_key && bench->identity)
         return true;
     benchreport_fail (bench->report, scenario,
-                      "raw clients need the servers' shared secret (--shared-secret)");
+                      "raw clients need the key server's private key (--keyserver-private)");
     return false;
 }
 
@@ -321,13 +322,13 @@ bench_fanout (bench_t *bench)
         others [i - 1] = rawpool_session (pool, i)->username;
     rawsess_t *sender = rawpool_session (pool, 0);
     size_t expected = ctx.replies + 1;
-    rawsess_create (pool, sender, others, members - 1);
+    rawsess_create (pool, sender, others, members - 1, bench->identity);
     free (others);
     if (!s_wait (pool, &ctx.replies, expected, 30000) || !ctx.have_conversation) {
         why = "could not create the group";
         goto done;
     }
-    token = s_message_token (ctx.conversation_id, sender->username, 100);
+    token = s_message_token (ctx.conversation_id, sender->username, 100, bench->identity);
     if (!token)
         goto done;
 
@@ -450,32 +451,45 @@ s_history_fill (bench_t *bench, const char *db_path, size_t count, uint8_t id [1
     if (!store)
         return -1;
     const char *names [2] = { "hist0", "hist1" };
-    msgstore_conv_t conv;
-    bool created;
-    int rc = msgstore_begin (store);
+    size_t der_len = 0;
+    const uint8_t *der = rsakey_der (bench->identity, &der_len);
+    //  The conversation as a client makes it: a signed CREATE
+    uint8_t key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+    chain_link_t link = { 0 };
+    int rc = secret_random (id, 16) == 0 && epochkey_generate (key) == CHAT_OK
+          && epochkey_check_value (key, id, 1, check) == CHAT_OK
+          && chain_make_create (id, names [0], names, 2, true, NULL, check, bench->identity,
+                                wire_now_ms (), &link) == CHAT_OK? CHAT_OK: CHAT_ERR_INTERNAL;
+    msgstore_conv_t conv = { .created_at = wire_now_ms (), .direct = true };
+    memcpy (conv.id, id, 16);
+    snprintf (conv.creator, sizeof conv.creator, "%s", names [0]);
+    msgstore_link_t stored = { id, 1, link.statement, link.statement_len, link.signature,
+                               link.signature_len, names [0], CHAIN_CREATE };
     if (rc == CHAT_OK)
-        rc = msgstore_user_add (store, names [0], wire_now_ms (), NULL);
+        rc = msgstore_begin (store);
     if (rc == CHAT_OK)
-        rc = msgstore_user_add (store, names [1], wire_now_ms (), NULL);
+        rc = msgstore_user_add (store, names [0], der, der_len, wire_now_ms (), NULL);
     if (rc == CHAT_OK)
-        rc = msgstore_conv_open (store, names, 2, wire_now_ms (), &conv, &created);
+        rc = msgstore_user_add (store, names [1], der, der_len, wire_now_ms (), NULL);
+    if (rc == CHAT_OK)
+        rc = msgstore_conv_create (store, &conv, names, 2, &stored);
     if (rc == CHAT_OK)
         rc = msgstore_commit (store);
+    chain_link_free (&link);
     msgstore_destroy (&store);
     if (rc != CHAT_OK)
         return -1;
-    memcpy (id, conv.id, 16);
 
     char *tokens [16];
     for (int i = 0; i < 16; i++)
-        tokens [i] = s_message_token (id, names [i % 2], HISTORY_TEXT);
+        tokens [i] = s_message_token (id, names [i % 2], HISTORY_TEXT, bench->identity);
 
     sqlite3 *db = NULL;
     sqlite3_stmt *stmt = NULL;
     rc = sqlite3_open (db_path, &db) == SQLITE_OK
       && sqlite3_exec (db, "PRAGMA synchronous = OFF; BEGIN", NULL, NULL, NULL) == SQLITE_OK
-      && sqlite3_prepare_v2 (db, "INSERT INTO messages (conversation_id, seq, sender,"
-                             " server_time, token, client_message_id) VALUES (?1, ?2, ?3,"
+      && sqlite3_prepare_v2 (db, "INSERT INTO messages (conversation_id, seq, epoch, sender,"
+                             " server_time, token, client_message_id) VALUES (?1, ?2, 1, ?3,"
                              " ?4, ?5, ?6)", -1, &stmt, NULL) == SQLITE_OK? 0: -1;
     benchprogress_t *bar = benchprogress_new ("history: filling", count);
     int64_t base_ms = wire_now_ms () - (int64_t) count;
@@ -635,16 +649,18 @@ done:
 //  Users made in the database before the start, so that the sessions
 //  measured hold nothing but sessions.
 static int
-s_users_fill (const char *db_path, const char *prefix, size_t count)
+s_users_fill (bench_t *bench, const char *db_path, const char *prefix, size_t count)
 {
     msgstore_t *store = msgstore_open (db_path);
     if (!store)
         return -1;
+    size_t der_len = 0;
+    const uint8_t *der = rsakey_der (bench->identity, &der_len);
     int rc = msgstore_begin (store);
     for (size_t i = 0; rc == CHAT_OK && i < count; i++) {
         char name [64];
         snprintf (name, sizeof name, "%s%zu", prefix, i);
-        rc = msgstore_user_add (store, name, wire_now_ms (), NULL);
+        rc = msgstore_user_add (store, name, der, der_len, wire_now_ms (), NULL);
     }
     if (rc == CHAT_OK)
         rc = msgstore_commit (store);
@@ -662,7 +678,7 @@ s_many_sessions (bench_t *bench, const char *name, size_t count, bench_servers_t
         return -1;
     }
     char *db_path = zsys_sprintf ("%s/mainserver.db", servers->ms_dir);
-    int rc = s_users_fill (db_path, "idle", count);
+    int rc = s_users_fill (bench, db_path, "idle", count);
     free (db_path);
     if (rc != 0) {
         benchreport_fail (bench->report, name, "cannot add the users to the database");

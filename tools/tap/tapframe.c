@@ -68,6 +68,35 @@ s_key_fingerprint (char *dest, size_t dest_size, const uint8_t *der, size_t len)
     }
 }
 
+//  A string from the wire, cut to size and kept to printable ASCII: it may
+//  end up on a terminal
+static void
+s_printable (char *dest, size_t dest_size, const char *text)
+{
+    size_t i = 0;
+    for (; text && text [i] && i + 1 < dest_size; i++) {
+        unsigned char c = (unsigned char) text [i];
+        dest [i] = c >= 0x20 && c < 0x7f? (char) c: '?';
+    }
+    dest [i] = 0;
+}
+
+//  What the Welcome's signed info says (it is not secret: the server
+//  signs it so that it cannot be changed, not to hide it)
+static void
+s_welcome_info (const ProtobufCBinaryData *info, tapframe_t *out)
+{
+    Chat__WelcomeInfo *welcome_info = NULL;
+    if (!info->len
+    ||  wire_unpack (&chat__welcome_info__descriptor, info->data, info->len,
+                     (ProtobufCMessage **) &welcome_info) != CHAT_OK)
+        return;
+    s_printable (out->role, sizeof out->role, welcome_info->role);
+    s_printable (out->push, sizeof out->push, welcome_info->push_endpoint);
+    out->rotation = welcome_info->rotation != NULL;
+    protobuf_c_message_free_unpacked (&welcome_info->base, NULL);
+}
+
 static int64_t
 s_token_ts (const char *token)
 {
@@ -90,6 +119,7 @@ tapframe_request (const uint8_t *const *frames, const size_t *sizes,
     switch (env->kind_case) {
         case CHAT__ENVELOPE__KIND_HELLO:
             out->kind = TAPFRAME_HELLO;
+            out->version = env->hello->version;
             s_key_fingerprint (out->key, sizeof out->key,
                                env->hello->client_public_key.data,
                                env->hello->client_public_key.len);
@@ -101,6 +131,8 @@ tapframe_request (const uint8_t *const *frames, const size_t *sizes,
                                env->welcome->server_public_key.len);
             s_hex (out->session, env->welcome->session_id.data,
                    env->welcome->session_id.len);
+            out->version = env->welcome->version;
+            s_welcome_info (&env->welcome->info, out);
             break;
         case CHAT__ENVELOPE__KIND_SEALED:
             out->kind = TAPFRAME_SEALED;

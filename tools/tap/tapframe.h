@@ -1,10 +1,13 @@
 /*  tapframe - what a frame on the wire says to someone who holds no key
 
     chat-tap sees the same bytes as anyone on the network. This module reads
-    as much as can be read without a key: the Envelope's kind, the public key
-    fingerprints of the handshake, the session id and Fernet timestamp of a
-    sealed frame, the code of a clear error, the topic and timestamp of a
-    push, and the topic of a subscription. Nothing here can open a token.
+    as much as can be read without a key: the Envelope's kind, the protocol
+    version and public key fingerprints of the handshake, what a Welcome's
+    signed info says in clear (role, push endpoint, a key rotation), the
+    session id and Fernet timestamp of a sealed frame, the code of a clear
+    error, the topic and timestamp of a push, and the topic of a
+    subscription. Nothing here can open a token: which request a sealed
+    frame carries (put_keys, get_chain ...) is sealed with it.
 */
 #ifndef TAPFRAME_H_INCLUDED
 #define TAPFRAME_H_INCLUDED
@@ -36,6 +39,11 @@ typedef struct {
     char topic [TAPFRAME_ID_MAX * 2 + 1];     //  push/(un)subscribe: hex, or ""
     int64_t fernet_ts;              //  sealed/push: unix seconds, -1 if unreadable
     int error_code;                 //  error: the ErrorCode
+    uint32_t version;               //  hello/welcome: protocol version (0: none)
+    char role [17];                 //  welcome: "keyserver", "mainserver", or ""
+    char push [128];                //  welcome: the push endpoint named, or ""
+                                    //  (printable ASCII only; others become '?')
+    int rotation;                   //  welcome: 1 when a key rotation is presented
 } tapframe_t;
 
 //  A message on the request channel (either direction). frames/sizes are

@@ -79,12 +79,20 @@ static void
 s_line (taplog_t *self, const char *now, const char *dir, const char *client,
         const tapframe_t *info)
 {
-    char detail [256] = "";
+    char detail [512] = "";
     size_t used = 0;
 #define ADD(...) used += (size_t) snprintf (detail + used, \
                      used < sizeof detail? sizeof detail - used: 0, __VA_ARGS__)
+    if (info->version)
+        ADD (" v=%u", info->version);
     if (info->key [0])
         ADD (" key=%s", info->key);
+    if (info->role [0])
+        ADD (" role=%s", info->role);
+    if (info->push [0])
+        ADD (" push=%s", info->push);
+    if (info->rotation)
+        ADD (" rotation");
     if (info->topic [0] || info->kind == TAPFRAME_SUBSCRIBE
                         || info->kind == TAPFRAME_UNSUBSCRIBE)
         ADD (" topic=%.*s", SHORT_ID, info->topic [0]? info->topic: "(all)");
@@ -122,6 +130,18 @@ s_json (taplog_t *self, const char *now, int64_t now_ms, const char *channel,
     fputs (",\"kind\":", out);
     jsonout_string (out, tapframe_kind_name (info->kind));
     fprintf (out, ",\"size\":%zu,\"parts\":%zu", info->size, info->parts);
+    if (info->version)
+        fprintf (out, ",\"version\":%u", info->version);
+    if (info->role [0]) {
+        fputs (",\"role\":", out);
+        jsonout_string (out, info->role);
+    }
+    if (info->push [0]) {
+        fputs (",\"push\":", out);
+        jsonout_string (out, info->push);
+    }
+    if (info->rotation)
+        fputs (",\"rotation\":true", out);
     if (info->key [0]) {
         fputs (",\"key\":", out);
         jsonout_string (out, info->key);

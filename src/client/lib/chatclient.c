@@ -1,16 +1,17 @@
 /*  chatclient - the client library; see chatclient.h
 
     The top of the stack described in cl_event.h: this file makes the
-    layers (two links, their request queues, the session, the
-    conversations), checks each command's arguments and hands it to the
-    layer that carries it out, keeps the queue of public events the layers
-    publish, and turns the links' events into the public connection and
-    pin events. It also keeps the main server session alive (ping) and the
-    last user list.
+    layers (two links, their request queues, the session, the contacts,
+    the conversations), checks each command's arguments and hands it to
+    the layer that carries it out, keeps the queue of public events the
+    layers publish, and turns the links' events into the public connection,
+    pin and role events. It also keeps the main server session alive (ping)
+    and the last user list.
 */
 #include <stdlib.h>
 #include <string.h>
 #include "chatclient.h"
+#include "cl_contacts.h"
 #include "cl_convs.h"
 #include "cl_event.h"
 #include "cl_link.h"
@@ -35,6 +36,7 @@ struct _chatclient_t {
     cl_link_t *links [2];           //  by chatclient_server_t
     cl_requests_t *requests [2];
     cl_session_t *session;
+    cl_contacts_t *contacts;
     cl_convs_t *convs;
     zlist_t *events;                //  chatclient_event_t, for the caller
     zlist_t *users;                 //  char *, the last list
@@ -103,7 +105,9 @@ s_on_event (void *arg, cl_event_t *event)
             s_link_event (self, event, CHATCLIENT_EV_PIN_NEW);
             break;
         case CL_EV_LINK_REFUSED:
-            s_link_event (self, event, CHATCLIENT_EV_PIN_MISMATCH);
+            s_link_event (self, event, event->code == CHAT_ERR_WRONG_ROLE
+                                       ? CHATCLIENT_EV_WRONG_ROLE
+                                       : CHATCLIENT_EV_PIN_MISMATCH);
             break;
         case CL_EV_SESSION_RENEWED:
             self->catch_up_at = zclock_mono () + CATCH_UP_MS;
@@ -132,24 +136,10 @@ chatclient_next_event (chatclient_t *self)
 
 //  ---------------------------------------------------------------- life
 
-static char *
-s_default_push (const char *mainserver)
-{
-    //  tcp://host:port -> tcp://host:port+1
-    const char *colon = strrchr (mainserver, ':');
-    if (!colon || strncmp (mainserver, "tcp://", 6) != 0)
-        return NULL;
-    char *end = NULL;
-    long port = strtol (colon + 1, &end, 10);
-    if (!end || *end || port <= 0 || port >= 65535)
-        return NULL;
-    return cl_format ("%.*s:%ld", (int) (colon - mainserver), mainserver, port + 1);
-}
-
 //  The layers, bottom up; each sets itself as the listener of the one
 //  below. 0, or -1 with a message on stderr.
 static int
-s_make_layers (chatclient_t *self, const chatclient_config_t *config, const char *push)
+s_make_layers (chatclient_t *self, const chatclient_config_t *config)
 {
     //  both connections are watched: what the client says about a server
     //  is what its connection does now
@@ -158,7 +148,10 @@ s_make_layers (chatclient_t *self, const chatclient_config_t *config, const char
           .pin_name = config->keyserver_pin_name, .pin = config->keyserver_pin,
           .hello_timeout_ms = self->config.request_timeout_ms, .monitor = true,
           .verbose = config->verbose },
-        { .server = CHATCLIENT_MAINSERVER, .endpoint = config->mainserver, .push = push,
+        //  the main server's pushes come from where its signed Welcome
+        //  says, unless the user named the place
+        { .server = CHATCLIENT_MAINSERVER, .endpoint = config->mainserver,
+          .push = config->push, .push_from_welcome = true,
           .pin_name = config->mainserver_pin_name, .pin = config->mainserver_pin,
           .hello_timeout_ms = self->config.request_timeout_ms, .monitor = true,
           .verbose = config->verbose }
@@ -176,7 +169,18 @@ s_make_layers (chatclient_t *self, const chatclient_config_t *config, const char
         fprintf (stderr, "chat: cannot start the client's worker thread\n");
         return -1;
     }
-    self->convs = cl_convs_new (self->session, self->requests [CHATCLIENT_KEYSERVER],
+    char *users = config->known_users? strdup (config->known_users)
+                : config->known_servers? pinstore_users_beside (config->known_servers)
+                : NULL;
+    self->contacts = cl_contacts_new (self->session, self->requests [CHATCLIENT_KEYSERVER],
+                                      users);
+    free (users);
+    if (!self->contacts) {
+        fprintf (stderr, "chat: cannot read the known users file\n");
+        return -1;
+    }
+    self->convs = cl_convs_new (self->session, self->contacts,
+                                self->requests [CHATCLIENT_KEYSERVER],
                                 self->requests [CHATCLIENT_MAINSERVER]);
     cl_convs_set_listener (self->convs, s_on_event, self);
     return 0;
@@ -205,32 +209,22 @@ chatclient_new (const chatclient_config_t *config)
     self->config.keyserver = self->config.mainserver = self->config.push = NULL;
     self->config.keyserver_pin_name = self->config.mainserver_pin_name = NULL;
     self->config.keyserver_pin = self->config.mainserver_pin = NULL;
-    self->config.known_servers = NULL;
+    self->config.known_servers = self->config.known_users = NULL;
 
     self->events = zlist_new ();
     self->users = zlist_new ();
-    char *push = config->push ? strdup (config->push) : s_default_push (config->mainserver);
-    if (!push) {
-        fprintf (stderr, "chat: cannot derive the push endpoint from %s; give it\n",
-                 config->mainserver);
-        chatclient_destroy (&self);
-        return NULL;
-    }
     self->pins = pinstore_new (config->known_servers);
     if (!self->pins) {
         fprintf (stderr, "chat: cannot read the known servers file\n");
-        free (push);
         chatclient_destroy (&self);
         return NULL;
     }
     self->client_key = rsakey_generate (2048);
-    if (!self->client_key || s_make_layers (self, config, push) != 0) {
+    if (!self->client_key || s_make_layers (self, config) != 0) {
         fprintf (stderr, "chat: cannot set up the client\n");
-        free (push);
         chatclient_destroy (&self);
         return NULL;
     }
-    free (push);
     cl_link_attempt (self->links [CHATCLIENT_KEYSERVER]);
     cl_link_attempt (self->links [CHATCLIENT_MAINSERVER]);
     return self;
@@ -244,6 +238,7 @@ chatclient_destroy (chatclient_t **self_p)
     chatclient_t *self = *self_p;
     //  top down: each layer lets go of the one below it
     cl_convs_destroy (&self->convs);
+    cl_contacts_destroy (&self->contacts);
     cl_session_destroy (&self->session);
     for (int i = 0; i < 2; i++) {
         cl_requests_destroy (&self->requests [i]);
@@ -330,6 +325,7 @@ chatclient_tick (chatclient_t *self)
         cl_convs_list (self->convs, 0);
     }
     cl_session_tick (self->session);
+    cl_convs_tick (self->convs, now);
 }
 
 int
@@ -343,6 +339,7 @@ chatclient_timeout (chatclient_t *self)
         due = cl_link_due (self->links [i], due);
         due = cl_requests_due (self->requests [i], due);
     }
+    due = cl_convs_due (self->convs, due);
     if (cl_link_state (self->links [CHATCLIENT_MAINSERVER]) == CL_LINK_OPEN
     &&  self->next_ping < due)
         due = self->next_ping;
@@ -484,6 +481,29 @@ chatclient_logout (chatclient_t *self)
     return cmd;
 }
 
+uint32_t
+chatclient_change_password (chatclient_t *self, const char *current,
+                            const char *password, const char *confirm)
+{
+    if (!cl_session_logged_in (self->session))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    if (cl_session_password_busy (self->session))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_OUT_OF_ORDER,
+                         "A password change is already under way");
+    if (!current || !*current)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "Give the current password");
+    if (!password || !confirm || strcmp (password, confirm) != 0)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "Passwords don't match");
+    if (!*password)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "The password must not be empty");
+    uint32_t cmd = s_new_cmd (self);
+    cl_session_change_password (self->session, cmd, current, password);
+    return cmd;
+}
+
 //  The user list: kept for chatclient_user, and a copy in the event.
 static bool
 s_on_users (void *arg, cl_outcome_t *outcome)
@@ -614,6 +634,56 @@ chatclient_send (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_I
     uint32_t cmd = s_new_cmd (self);
     cl_convs_send (self->convs, cmd, conversation_id, text, len);
     return cmd;
+}
+
+//  ---------------------------------------------------------------- identities
+
+//  A command naming a user: 0 when it may go, else the refused command.
+static uint32_t
+s_refuse_user (chatclient_t *self, const char *username)
+{
+    if (!cl_session_logged_in (self->session))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    if (!username || !credential_username_valid (username))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_INVALID_USERNAME, NULL);
+    return 0;
+}
+
+uint32_t
+chatclient_safety_number (chatclient_t *self, const char *username)
+{
+    uint32_t refused = s_refuse_user (self, username);
+    if (refused)
+        return refused;
+    uint32_t cmd = s_new_cmd (self);
+    cl_contacts_safety_number (self->contacts, cmd, username);
+    return cmd;
+}
+
+uint32_t
+chatclient_verify (chatclient_t *self, const char *username, const char *fingerprint)
+{
+    uint32_t refused = s_refuse_user (self, username);
+    if (refused)
+        return refused;
+    uint32_t cmd = s_new_cmd (self);
+    cl_contacts_verify (self->contacts, cmd, username, fingerprint);
+    return cmd;
+}
+
+chatclient_identity_t
+chatclient_identity (chatclient_t *self, const char *username)
+{
+    if (!cl_session_logged_in (self->session))
+        return CHATCLIENT_IDENTITY_UNKNOWN;
+    return cl_contacts_state (self->contacts, username);
+}
+
+const char *
+chatclient_identity_fingerprint (chatclient_t *self)
+{
+    rsakey_t *identity = cl_session_identity (self->session);
+    return identity? rsakey_fingerprint_text (identity): NULL;
 }
 
 //  ---------------------------------------------------------------- state

@@ -29,11 +29,26 @@
     not logged in) complete the same way, as an event queued at once.
 
     One ephemeral RSA-2048 client key per chatclient_t, used for both
-    servers, never written anywhere. Conversation keys and decrypted messages
-    live in memory only and are wiped on logout and destroy; the only file
-    the client writes is the known_servers pin file. Key derivation
-    (PBKDF2 for registration and SCRAM) runs on a worker thread whose pipe is
-    one of the client's sockets.
+    servers, never written anywhere. The user's identity key (protocol 2:
+    made at registration, sealed under the password, opened at login),
+    conversation keys and decrypted messages live in memory only and are
+    wiped on logout and destroy; the only files the client writes are the
+    pin files: known_servers (server keys) and known_users (contacts'
+    identity keys, and which of them the user verified). Key derivation and
+    key generation (PBKDF2, the identity key at registration) run on a
+    worker thread whose pipe is one of the client's sockets.
+
+    What the client believes (proto/README.md sections 10-12): a
+    conversation's members come from its membership chain, every link
+    verified with the signer's identity key; epoch keys are made by
+    clients, wrapped to identity keys, and accepted only when they match
+    their epoch's signed key check; a message is shown only when it opens
+    with its epoch's key, names the conversation, epoch and sender the
+    server says, its sender was a member of that epoch, and it is signed
+    by the sender's identity key. Identity keys come from the key server's
+    directory and are pinned on first sight; a contact whose directory key
+    later differs from the pin is marked CHANGED, and whatever only that
+    new key vouches for is shown with the warning (key_changed, changed).
 
     Connections: each server's connection is watched (a ZMQ socket monitor,
     ZMTP heartbeats), so a connection refused or dropped is a DISCONNECTED
@@ -68,9 +83,6 @@
                                         //  repeated: it may not be safe to)
 #define CHATCLIENT_ERR_USAGE 102        //  bad command (plain mode)
 #define CHATCLIENT_ERR_UNREACHABLE 103  //  nothing listening at the endpoint
-//  Protocol 2's CHAT_ERR_WRONG_ROLE (chaterror.h once it lands): the
-//  Welcome names the other server's role (the endpoints are swapped)
-#define CHATCLIENT_ERR_WRONG_ROLE 39
 
 typedef struct _chatclient_t chatclient_t;
 
@@ -92,6 +104,7 @@ typedef struct {
     const char *keyserver_pin;
     const char *mainserver_pin;
     const char *known_servers;      //  NULL: pinstore's default path
+    const char *known_users;        //  NULL: known_users beside known_servers
     int request_timeout_ms;         //  one attempt; 0: 5000
     int command_timeout_ms;         //  whole command incl. reconnects; 0: 30000
     int ping_interval_ms;           //  main server keep-alive; 0: 30000
@@ -101,8 +114,20 @@ typedef struct {
     bool verbose;                   //  zsys_info lines, never a secret
 } chatclient_config_t;
 
-//  One decrypted, verified message (sealed body matched the server's
-//  conversation and sender).
+//  What this client knows of a user's identity key.
+typedef enum {
+    CHATCLIENT_IDENTITY_UNKNOWN = 0,    //  not looked up this session (or no
+                                        //  such user)
+    CHATCLIENT_IDENTITY_UNVERIFIED,     //  the key directory's key is the
+                                        //  pinned one; safety number not
+                                        //  compared
+    CHATCLIENT_IDENTITY_VERIFIED,       //  ... and compared ("verify")
+    CHATCLIENT_IDENTITY_CHANGED,        //  the directory names another key
+                                        //  than the pin: a warning
+    CHATCLIENT_IDENTITY_SELF            //  the logged-in user
+} chatclient_identity_t;
+
+//  One decrypted, verified message (section 12's five checks held).
 typedef struct {
     uint8_t conversation_id [CHATCLIENT_ID_SIZE];
     char conversation_hex [CHATCLIENT_HEX_SIZE];
@@ -115,6 +140,10 @@ typedef struct {
     bool live;                      //  arrived this session (push, catch-up,
                                     //  own send), not loaded as history
     bool local;                     //  sent from this very client
+    uint64_t epoch;                 //  the epoch whose key sealed it
+    bool key_changed;               //  signed with a key other than the
+                                    //  sender's pin (the directory's new
+                                    //  one): show it only with a warning
 } chatclient_message_t;
 
 typedef struct {
@@ -128,8 +157,18 @@ typedef struct {
                                     //  server keeps it for all the user's
                                     //  sessions, across logouts
     uint64_t unread;                //  messages from others after read_seq
-    size_t index;                   //  1-based, stable: the order the
-                                    //  conversations were made in
+    size_t index;                   //  1-based, stable: the server's list
+                                    //  order (the order they were made in)
+    uint64_t epoch;                 //  current epoch (of the verified chain)
+    char *title;                    //  "" when none
+    bool direct;                    //  a 1:1 conversation
+    bool verified;                  //  members, epoch, title and direct come
+                                    //  from the membership chain, every link
+                                    //  verified; false: the server's word,
+                                    //  not yet (or not) checked
+    size_t changed;                 //  members whose identity key changed
+                                    //  (CHATCLIENT_IDENTITY_CHANGED): show
+                                    //  a warning line while > 0
 } chatclient_conversation_t;
 
 typedef enum {
@@ -164,6 +203,20 @@ typedef enum {
                                     //  every message with seq > after_seq
     CHATCLIENT_EV_MEMBERS,          //  conversation (fresh member list)
     CHATCLIENT_EV_ERROR,            //  code, text; cmd set when a command failed
+    CHATCLIENT_EV_PASSWORD_CHANGED, //  username, text: the new password works
+                                    //  from now on, the old one no longer
+    CHATCLIENT_EV_SAFETY_NUMBER,    //  username, text (the safety number: 12
+                                    //  groups of 5 digits), fingerprint
+                                    //  (their key as the directory names it),
+                                    //  pinned (the pin on file), identity
+    CHATCLIENT_EV_VERIFIED,         //  username, fingerprint: pinned and
+                                    //  marked verified
+    CHATCLIENT_EV_IDENTITY_CHANGED, //  username, fingerprint (the directory's
+                                    //  new key), pinned (the old pin), text
+                                    //  (the warning); identity CHANGED. cmd 0
+    CHATCLIENT_EV_WRONG_ROLE,       //  server, endpoint, code ERR_WRONG_ROLE,
+                                    //  text: that endpoint is the other
+                                    //  server; refused for good. cmd 0
     CHATCLIENT_EV_READ              //  conversation: another session of the
                                     //  user read it (read_seq, unread now)
 } chatclient_event_type_t;
@@ -189,6 +242,7 @@ typedef struct {
     chatclient_message_t *messages;
     size_t message_count;
     bool duplicate;
+    chatclient_identity_t identity; //  SAFETY_NUMBER, VERIFIED, IDENTITY_CHANGED
 } chatclient_event_t;
 
 //  ---------------------------------------------------------------- life
@@ -254,6 +308,14 @@ uint32_t
                       const char *password);
 uint32_t
     chatclient_logout (chatclient_t *self);
+//  Change the logged-in user's password: completes with PASSWORD_CHANGED,
+//  or ERROR (ERR_AUTH_FAILED: current is wrong, nothing changed;
+//  ERR_BAD_REQUEST: the new ones differ or are empty). The identity key is
+//  sealed again under the new password, so every conversation and old
+//  message still opens.
+uint32_t
+    chatclient_change_password (chatclient_t *self, const char *current,
+                                const char *password, const char *confirm);
 uint32_t
     chatclient_list_users (chatclient_t *self);
 //  Re-list conversations (the report's refresh button): CONVERSATIONS, and
@@ -285,6 +347,33 @@ uint32_t
     chatclient_send (chatclient_t *self,
                      const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
                      const char *text, size_t len);
+
+//  ---------------------------------------------------------------- identities
+
+//  The safety number of the logged-in user and username (looked up in the
+//  key directory if this session has not yet): SAFETY_NUMBER, or ERROR
+//  (ERR_UNKNOWN_USER; ERR_BAD_REQUEST for oneself). Compare it with theirs
+//  out of band before chatclient_verify.
+uint32_t
+    chatclient_safety_number (chatclient_t *self, const char *username);
+//  The user compared the safety number of username and it matched: pin the
+//  key whose number was shown, marked verified (for a CHANGED contact this
+//  accepts the new key). fingerprint: that key's ("SHA256:..." of the
+//  SAFETY_NUMBER event), or NULL for the last one shown this session.
+//  VERIFIED, or ERROR (ERR_BAD_REQUEST when no number was shown for it, or
+//  the key is no longer the one shown).
+uint32_t
+    chatclient_verify (chatclient_t *self, const char *username,
+                       const char *fingerprint);
+//  What this session knows of username's identity key (no request).
+chatclient_identity_t
+    chatclient_identity (chatclient_t *self, const char *username);
+//  "unknown", "unverified", "verified", "changed", "you".
+const char *
+    chatclient_identity_name (chatclient_identity_t identity);
+//  The logged-in user's own identity key fingerprint, or NULL.
+const char *
+    chatclient_identity_fingerprint (chatclient_t *self);
 
 //  ---------------------------------------------------------------- state
 //  Borrowed views, valid until the next handle/tick/command call.

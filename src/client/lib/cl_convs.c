@@ -1,4 +1,17 @@
 /*  cl_convs - the client's conversations; see cl_convs.h
+
+    Each conversation moves forward by s_settle, called after anything
+    changed: it opens the messages it holds once their epoch is verified,
+    its key is there and their sender's identity key is known (asking for
+    whatever is missing), sends what waits for the current epoch's key, and
+    completes the commands waiting on it.
+
+    The chain: get_chain pages (after the verified head) are kept as
+    links, the identity keys of their actors and members are asked for,
+    then each link is appended in order (convstate_append: chain_append
+    with the actor's key). The keys: get_keys from the lowest epoch still
+    missing one; a needed key that is not there yet (the creator uploads it
+    just after creating) is asked for again after a back-off.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -6,26 +19,32 @@
 #include "chaterror.h"
 #include "codec.h"
 #include "convlog.h"
+#include "convstate.h"
 #include "credential.h"
-#include "fernet.h"
 #include "msgseal.h"
 #include "secret.h"
 
-#define KEY_ATTEMPTS 3
+#define KEY_ATTEMPTS        8       //  get_keys while a needed key is missing
+#define KEY_RETRY_MIN_MS    100     //  ... doubling to
+#define KEY_RETRY_MAX_MS    3000
+#define UPLOAD_ATTEMPTS     3       //  put_keys, with a fresh ticket each time
+#define STALE_ATTEMPTS      3       //  a send under an epoch gone stale
 
-typedef enum { KEY_NONE, KEY_FETCHING, KEY_READY } key_state_t;
-typedef enum { WAIT_OPEN, WAIT_HISTORY } wait_kind_t;
+typedef enum { WAIT_OPEN, WAIT_HISTORY, WAIT_MEMBERS, WAIT_SHOWN } wait_kind_t;
 
-//  An open or history command, completed once the conversation settles.
+//  A command completed once the conversation settles.
 typedef struct {
     uint32_t cmd;
     wait_kind_t kind;
     uint64_t after;
 } waiter_t;
 
-//  A stored message as the server sent it, awaiting the key.
+//  A stored message as the server sent it, held until it can be checked.
 typedef struct {
     uint64_t seq;
+    uint64_t epoch;
+    bool chain_asked;           //  a chain fetch was made for its epoch
+    bool sender_asked;          //  its sender's identity key was asked for
     char *sender;
     int64_t server_time;
     char *token;
@@ -38,20 +57,51 @@ typedef struct {
     uint8_t conv [CHATCLIENT_ID_SIZE];
     uint8_t cmid [CHATCLIENT_ID_SIZE];
     int64_t sent_at;
+    uint64_t epoch;             //  sealed for
+    int stale;                  //  times the server said the epoch was stale
     char *text;
     size_t len;
 } sendjob_t;
 
+//  A conversation being made, from the command until its keys are stored.
 typedef struct {
-    chatclient_conversation_t pub;
-    convlog_t *log;
+    uint32_t cmd;
+    char **names;               //  the others as asked, then every member
+    size_t count;               //  as the directory spells them
+    bool direct;
+    uint8_t id [CHATCLIENT_ID_SIZE];
+    uint8_t key [EPOCHKEY_SIZE];
+    chain_link_t link;
+    Chat__WrappedKey *wrapped;  //  one per member, made once: a retried
+    Chat__WrappedKey **wrapped_p;   //  upload is the very same set
     uint8_t *ticket;
     size_t ticket_len;
-    key_state_t key_state;
+    int attempts;
+} create_t;
+
+typedef struct {
+    chatclient_conversation_t pub;
+    bool shown;                 //  the caller sees it (its chain verified)
+    bool ready;                 //  its chain verified: shown in its turn
+    bool announce;              //  publish CONVERSATION when shown
+    convlog_t *log;
+    convstate_t *state;
+    //  the chain
+    uint64_t server_epoch;      //  what the server says the epoch is
+    bool chain_busy;            //  a fetch (or its check) is under way
+    bool chain_again;           //  fetch again once this one is done
+    bool chain_failed;          //  the last fetch failed (transport)
+    bool chain_bad;             //  it does not verify: never believed
+    zlist_t *links;             //  chain_link_t, fetched, not yet checked
+    //  the keys
+    bool keys_busy;
+    bool want_key;              //  fetch the current epoch's key anyway
     int key_attempts;
-    int key_error;              //  last failure, reported to waiters
-    uint8_t key [FERNET_KEY_SIZE];
-    zlist_t *raw;               //  raw_t: fetched or pushed, awaiting the key
+    int64_t key_retry_at;       //  0: no retry planned
+    bool keys_gave_up;
+    bool senders_busy;          //  identity keys of senders asked for
+    //  messages
+    zlist_t *raw;               //  raw_t: fetched or pushed, not yet checked
     bool fetching;
     bool fetch_from_zero;       //  the fetch in flight started at seq 0
     bool fetch_progress;        //  the fetch in flight returned something
@@ -59,7 +109,7 @@ typedef struct {
     bool want_history;
     int fetch_error;
     zlist_t *waiters;           //  waiter_t
-    zlist_t *sends;             //  sendjob_t, awaiting the key
+    zlist_t *sends;             //  sendjob_t, waiting for the key
     uint64_t counted_seq;       //  unread counts the messages up to here
     uint64_t read_told;         //  the marker the server was told (or is)
     bool read_inflight;         //  a mark_read waits for its answer
@@ -72,34 +122,53 @@ typedef enum {
     C_CREATE,
     C_MESSAGES,                 //  a page of a fetch
     C_SEND,
-    C_MEMBERS,                  //  for a command
-    C_MEMBERS_FOR_KEY,          //  for a fresh ticket
-    C_GET_KEY,
-    C_CREATE_KEY,
+    C_CHAIN,                    //  a page of the chain
+    C_KEYS,                     //  a page of our wrapped keys
+    C_PUT_KEYS,                 //  a creation's keys
+    C_KEY_TICKET,               //  a fresh ticket for them
     C_MARK_READ                 //  the user's read marker, to the server
 } c_tag_t;
 
-//  What a request is about, kept with it.
+//  What a request (or a contacts need) is about, kept with it.
 typedef struct {
     uint8_t conv [CHATCLIENT_ID_SIZE];
-    uint64_t after_seq;         //  C_MESSAGES: the page asked after this
+    uint64_t after;             //  C_MESSAGES: after this seq
     sendjob_t *send;            //  C_SEND: owned
+    create_t *create;           //  C_CREATE, C_PUT_KEYS, C_KEY_TICKET: owned
 } c_about_t;
+
+//  A list command (or the first list) waiting for its chains.
+typedef struct {
+    uint32_t cmd;
+    bool first;
+} listwait_t;
 
 struct _cl_convs_t {
     cl_session_t *session;      //  borrowed
+    cl_contacts_t *contacts;    //  borrowed
     cl_requests_t *key;         //  borrowed
     cl_requests_t *main;        //  borrowed
     cl_listener_t listener;
-    conv_t **convs;
+    conv_t **convs;             //  all we heard of
     size_t count, alloc;
+    conv_t **shown;             //  those the caller sees, in order shown
+    size_t shown_count;
     bool first_list_done;
+    zlist_t *list_waiters;      //  listwait_t
 };
 
 static bool
     s_on_outcome (void *arg, cl_outcome_t *outcome);
 static void
     s_settle (cl_convs_t *self, conv_t *conv);
+static void
+    s_fetch (cl_convs_t *self, conv_t *conv, bool from_zero);
+static void
+    s_list (cl_convs_t *self, uint32_t cmd, bool first);
+static void
+    s_fetch_chain (cl_convs_t *self, conv_t *conv);
+static void
+    s_settle_lists (cl_convs_t *self);
 
 //  ---------------------------------------------------------------- parts
 
@@ -118,11 +187,33 @@ s_sendjob_free (sendjob_t **job_p)
 }
 
 static void
+s_create_free (create_t **create_p)
+{
+    if (!create_p || !*create_p)
+        return;
+    create_t *create = *create_p;
+    for (size_t i = 0; i < create->count; i++) {
+        free (create->names [i]);
+        if (create->wrapped)
+            free (create->wrapped [i].wrapped_key.data);
+    }
+    free (create->names);
+    free (create->wrapped);
+    free (create->wrapped_p);
+    secret_wipe (create->key, sizeof (create->key));
+    chain_link_free (&create->link);
+    free (create->ticket);
+    free (create);
+    *create_p = NULL;
+}
+
+static void
 s_about_destroy (void **about_p)
 {
     if (about_p && *about_p) {
         c_about_t *about = (c_about_t *) *about_p;
         s_sendjob_free (&about->send);
+        s_create_free (&about->create);
         free (about);
         *about_p = NULL;
     }
@@ -140,6 +231,16 @@ s_raw_free (raw_t **raw_p)
 }
 
 static void
+s_links_clear (conv_t *conv)
+{
+    chain_link_t *link;
+    while ((link = (chain_link_t *) zlist_pop (conv->links))) {
+        chain_link_free (link);
+        free (link);
+    }
+}
+
+static void
 s_conv_destroy (conv_t **conv_p)
 {
     if (!conv_p || !*conv_p)
@@ -147,8 +248,9 @@ s_conv_destroy (conv_t **conv_p)
     conv_t *conv = *conv_p;
     cl_conversation_clear (&conv->pub);
     convlog_destroy (&conv->log);
-    free (conv->ticket);
-    secret_wipe (conv->key, sizeof (conv->key));
+    convstate_destroy (&conv->state);
+    s_links_clear (conv);
+    zlist_destroy (&conv->links);
     raw_t *raw;
     while ((raw = (raw_t *) zlist_pop (conv->raw)))
         s_raw_free (&raw);
@@ -165,7 +267,7 @@ s_conv_destroy (conv_t **conv_p)
     *conv_p = NULL;
 }
 
-//  The conversation with this id, or NULL.
+//  The conversation with this id (shown or not), or NULL.
 static conv_t *
 s_find (cl_convs_t *self, const uint8_t *id, size_t len)
 {
@@ -188,6 +290,14 @@ s_about_new (conv_t *conv)
     return about;
 }
 
+static c_about_t *
+s_about_id (const uint8_t *id)
+{
+    c_about_t *about = s_about_new (NULL);
+    memcpy (about->conv, id, CHATCLIENT_ID_SIZE);
+    return about;
+}
+
 //  The reply body that answers a request of ours.
 static int
 s_expects (c_tag_t tag)
@@ -195,13 +305,13 @@ s_expects (c_tag_t tag)
     switch (tag) {
         case C_LIST:
         case C_LIST_FIRST:      return CHAT__MAIN_REPLY__BODY_CONVERSATIONS;
-        case C_CREATE:          return CHAT__MAIN_REPLY__BODY_CONVERSATION;
+        case C_CREATE:          return CHAT__MAIN_REPLY__BODY_CREATED;
         case C_MESSAGES:        return CHAT__MAIN_REPLY__BODY_MESSAGES;
         case C_SEND:            return CHAT__MAIN_REPLY__BODY_SENT;
-        case C_MEMBERS:
-        case C_MEMBERS_FOR_KEY: return CHAT__MAIN_REPLY__BODY_MEMBERS;
-        case C_GET_KEY:
-        case C_CREATE_KEY:      return CHAT__KEY_REPLY__BODY_CONVERSATION_KEY;
+        case C_CHAIN:           return CHAT__MAIN_REPLY__BODY_CHAIN;
+        case C_KEY_TICKET:      return CHAT__MAIN_REPLY__BODY_KEY_TICKET;
+        case C_KEYS:            return CHAT__KEY_REPLY__BODY_EPOCH_KEYS;
+        case C_PUT_KEYS:        return CHAT__KEY_REPLY__BODY_KEYS_STORED;
         case C_MARK_READ:       return CHAT__MAIN_REPLY__BODY_READ;
     }
     return 0;
@@ -213,11 +323,12 @@ static bool
 s_submit (cl_convs_t *self, c_tag_t tag, uint32_t cmd, ProtobufCMessage *request,
           c_about_t *about)
 {
-    bool key = tag == C_GET_KEY || tag == C_CREATE_KEY;
+    bool key = tag == C_KEYS || tag == C_PUT_KEYS;
     cl_request_spec_t spec = {
         .tag = tag, .cmd = cmd, .auth = true,
-        //  not repeated after a lost link: a group made twice would be two
-        //  groups. A send is: the same client_message_id is stored once
+        //  not repeated after a lost link: the statement would be refused
+        //  as a second conversation with its id. The rest may: a send with
+        //  the same client_message_id and the same key set are stored once
         .retry_ok = tag != C_CREATE,
         .expects = s_expects (tag), .done = s_on_outcome, .arg = self,
         .data = about, .destroy_data = s_about_destroy
@@ -225,110 +336,412 @@ s_submit (cl_convs_t *self, c_tag_t tag, uint32_t cmd, ProtobufCMessage *request
     return cl_requests_submit (key ? self->key : self->main, request, &spec) == 0;
 }
 
-//  ---------------------------------------------------------------- requests
-
+//  A line for the caller, outside any command.
 static void
-s_list (cl_convs_t *self, uint32_t cmd, bool first)
+s_say (cl_convs_t *self, int code, char *text)
 {
-    Chat__ListConversationsRequest body = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
-    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
-    req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS;
-    req.list_conversations = &body;
-    s_submit (self, first ? C_LIST_FIRST : C_LIST, cmd, (ProtobufCMessage *) &req,
-              s_about_new (NULL));
+    chatclient_event_t *event = cl_event_new (CHATCLIENT_EV_ERROR, 0);
+    event->code = code;
+    event->text = text;
+    cl_listener_publish (&self->listener, event);
+}
+
+//  The members of the conversation whose identity key changed.
+static void
+s_recount (cl_convs_t *self, conv_t *conv)
+{
+    size_t changed = 0;
+    for (size_t i = 0; i < conv->pub.member_count; i++)
+        if (cl_contacts_state (self->contacts, conv->pub.members [i])
+            == CHATCLIENT_IDENTITY_CHANGED)
+            changed++;
+    conv->pub.changed = changed;
+}
+
+//  The caller sees it from now on, as number shown_count + 1.
+static void
+s_show_one (cl_convs_t *self, conv_t *conv)
+{
+    if (conv->shown)
+        return;
+    conv->shown = true;
+    conv->ready = true;
+    //  shown has the capacity of convs, of which it is a part
+    self->shown [self->shown_count++] = conv;
+    conv->pub.index = self->shown_count;
+    if (conv->announce)
+        cl_listener_publish (&self->listener, cl_event_conversation (
+            CHATCLIENT_EV_CONVERSATION, 0, &conv->pub));
+    conv->announce = false;
+}
+
+//  Its chain verified: the caller may see it, in the order the server
+//  listed the conversations (so numbers do not depend on which chain was
+//  checked first); one still being checked holds back those after it.
+static void
+s_show_ready (cl_convs_t *self)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        conv_t *next = self->convs [i];
+        if (next->shown || next->chain_bad || next->chain_failed)
+            continue;
+        if (!next->ready)
+            break;
+        s_show_one (self, next);
+    }
 }
 
 static void
-s_get_messages (cl_convs_t *self, conv_t *conv, uint64_t after)
+s_show (cl_convs_t *self, conv_t *conv)
 {
-    Chat__GetMessagesRequest body = CHAT__GET_MESSAGES_REQUEST__INIT;
-    body.conversation_id.data = conv->pub.id;
-    body.conversation_id.len = CHATCLIENT_ID_SIZE;
-    body.after_seq = after;
-    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
-    req.body_case = CHAT__MAIN_REQUEST__BODY_GET_MESSAGES;
-    req.get_messages = &body;
-    c_about_t *about = s_about_new (conv);
-    about->after_seq = after;
-    if (!s_submit (self, C_MESSAGES, 0, (ProtobufCMessage *) &req, about))
-        conv->fetching = false;
+    conv->ready = true;
+    s_show_ready (self);
 }
 
-//  Fetch what the server has: from seq 0 (the whole history) or from the
-//  last message seen.
+//  ---------------------------------------------------------------- the chain
+
+//  The public view from the verified head: members, epoch, title, direct.
 static void
-s_fetch (cl_convs_t *self, conv_t *conv, bool from_zero)
+s_from_head (cl_convs_t *self, conv_t *conv)
 {
-    if (conv->fetching) {
-        if (from_zero && !conv->history_loaded)
-            conv->want_history = true;
+    const Chat__MembershipStatement *head = convstate_head (conv->state);
+    if (!head)
+        return;
+    for (size_t i = 0; i < conv->pub.member_count; i++)
+        free (conv->pub.members [i]);
+    free (conv->pub.members);
+    conv->pub.members = calloc (head->n_members + 1, sizeof (char *));
+    assert (conv->pub.members);
+    for (size_t i = 0; i < head->n_members; i++)
+        conv->pub.members [i] = strdup (head->members [i]);
+    conv->pub.member_count = head->n_members;
+    free (conv->pub.title);
+    conv->pub.title = strdup (head->title? head->title: "");
+    conv->pub.direct = head->direct;
+    conv->pub.epoch = convstate_epoch (conv->state);
+    conv->pub.verified = true;
+    if (conv->server_epoch < conv->pub.epoch)
+        conv->server_epoch = conv->pub.epoch;
+    s_recount (self, conv);
+}
+
+static void
+s_fail_waiters (cl_convs_t *self, conv_t *conv, int code, const char *text)
+{
+    waiter_t *waiter;
+    while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
+        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, waiter->cmd, code, text, 0);
+        free (waiter);
+    }
+}
+
+static void
+s_fail_sends (cl_convs_t *self, conv_t *conv, int code, const char *text)
+{
+    sendjob_t *job;
+    while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
+        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, job->cmd, code, text, 0);
+        s_sendjob_free (&job);
+    }
+}
+
+//  The chain does not verify: nothing more of it is believed, and the
+//  commands waiting on it fail.
+static void
+s_chain_bad (cl_convs_t *self, conv_t *conv, int code, char *why)
+{
+    conv->chain_bad = true;
+    conv->chain_busy = false;
+    s_links_clear (conv);
+    s_say (self, code, cl_format (
+        "conversation %s: its membership chain does not verify (%s); %s",
+        conv->pub.hex, why, conv->shown
+        ? "nothing after its last good link is believed"
+        : "it is not shown"));
+    s_fail_waiters (self, conv, code, why);
+    s_fail_sends (self, conv, code, why);
+    free (why);
+}
+
+//  The links fetched are checked, or none came: what next.
+static void
+s_chain_done (cl_convs_t *self, conv_t *conv, bool progress)
+{
+    conv->chain_busy = false;
+    if (convstate_epoch (conv->state) > 0) {
+        s_from_head (self, conv);
+        s_show (self, conv);
+    }
+    //  a server that claims a later epoch but sends no links is not asked
+    //  again and again
+    if (!progress && conv->server_epoch > convstate_epoch (conv->state))
+        conv->server_epoch = convstate_epoch (conv->state);
+    if (conv->chain_again || conv->server_epoch > convstate_epoch (conv->state)) {
+        conv->chain_again = false;
+        s_fetch_chain (self, conv);
+    }
+}
+
+//  Append the fetched links in order, each checked with its actor's key.
+static void
+s_chain_verify (cl_convs_t *self, conv_t *conv)
+{
+    bool progress = false;
+    chain_link_t *link;
+    while ((link = (chain_link_t *) zlist_pop (conv->links))) {
+        Chat__SignedStatement view;
+        chain_link_view (link, &view);
+        char actor [USERNAME_MAX + 1] = "";
+        int rc = chain_link_actor (&view, actor);
+        bool changed = false;
+        rsakey_t *key = rc == CHAT_OK? cl_contacts_key (self->contacts, actor, &changed): NULL;
+        if (rc == CHAT_OK && !key) {
+            chain_link_free (link);
+            free (link);
+            s_chain_bad (self, conv, CHAT_ERR_BAD_STATEMENT, cl_format (
+                "a link is signed by \"%s\", whom the key server does not know", actor));
+            return;
+        }
+        if (rc == CHAT_OK)
+            rc = convstate_append (conv->state, &view, key, changed);
+        chain_link_free (link);
+        free (link);
+        if (rc != CHAT_OK) {
+            s_chain_bad (self, conv, rc, cl_format (
+                "link %llu: %s", (unsigned long long) convstate_epoch (conv->state) + 1,
+                rc == CHAT_ERR_CHAIN_CONFLICT
+                ? "not built on the link before it"
+                : "badly signed, malformed, or a change its actor may not make"));
+            return;
+        }
+        progress = true;
+    }
+    s_chain_done (self, conv, progress);
+}
+
+//  The directory answered for the chain's signers and members.
+static void
+s_on_chain_contacts (void *arg, void *data, int code)
+{
+    cl_convs_t *self = (cl_convs_t *) arg;
+    conv_t *conv = s_find (self, ((c_about_t *) data)->conv, CHATCLIENT_ID_SIZE);
+    if (!conv)
+        return;
+    if (code != CHAT_OK) {
+        //  the key server did not answer: try again with the next list
+        s_links_clear (conv);
+        conv->chain_busy = false;
+        conv->chain_failed = true;
+        s_settle (self, conv);
+        s_settle_lists (self);
         return;
     }
-    conv->fetching = true;
-    conv->fetch_from_zero = from_zero;
-    conv->fetch_progress = false;
-    s_get_messages (self, conv, from_zero ? 0 : convlog_seen (conv->log));
-}
-
-//  The members, for a command (cmd) or for a fresh ticket (for_key).
-static void
-s_get_members (cl_convs_t *self, conv_t *conv, uint32_t cmd, bool for_key)
-{
-    Chat__GetMembersRequest body = CHAT__GET_MEMBERS_REQUEST__INIT;
-    body.conversation_id.data = conv->pub.id;
-    body.conversation_id.len = CHATCLIENT_ID_SIZE;
-    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
-    req.body_case = CHAT__MAIN_REQUEST__BODY_GET_MEMBERS;
-    req.get_members = &body;
-    s_submit (self, for_key ? C_MEMBERS_FOR_KEY : C_MEMBERS, cmd,
-              (ProtobufCMessage *) &req, s_about_new (conv));
-}
-
-//  Ask the key server for the key (create: make it; someone must).
-static void
-s_key_request (cl_convs_t *self, conv_t *conv, bool create)
-{
-    Chat__ConversationKeyRequest body = CHAT__CONVERSATION_KEY_REQUEST__INIT;
-    body.conversation_id.data = conv->pub.id;
-    body.conversation_id.len = CHATCLIENT_ID_SIZE;
-    body.ticket.data = conv->ticket;
-    body.ticket.len = conv->ticket_len;
-    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
-    if (create) {
-        req.body_case = CHAT__KEY_REQUEST__BODY_CREATE_KEY;
-        req.create_key = &body;
-    }
-    else {
-        req.body_case = CHAT__KEY_REQUEST__BODY_GET_KEY;
-        req.get_key = &body;
-    }
-    s_submit (self, create ? C_CREATE_KEY : C_GET_KEY, 0,
-              (ProtobufCMessage *) &req, s_about_new (conv));
-}
-
-//  Get the key (via a fresh ticket when there is none) unless it is there
-//  or on its way.
-static void
-s_need_key (cl_convs_t *self, conv_t *conv)
-{
-    if (conv->key_state != KEY_NONE)
-        return;
-    conv->key_state = KEY_FETCHING;
-    conv->key_attempts = 0;
-    conv->key_error = 0;
-    if (conv->ticket)
-        s_key_request (self, conv, false);
-    else
-        s_get_members (self, conv, 0, true);
-}
-
-static void
-s_key_failed (cl_convs_t *self, conv_t *conv, int code)
-{
-    conv->key_state = KEY_NONE;
-    conv->key_error = code ? code : CHAT_ERR_INTERNAL;
+    s_chain_verify (self, conv);
     s_settle (self, conv);
-    conv->key_error = 0;        //  a later command tries again
+    s_settle_lists (self);
+}
+
+//  Every link is fetched: ask for the identity keys of whoever they name
+//  (read before they are believed: only to know whom to ask), then check.
+static void
+s_chain_check (cl_convs_t *self, conv_t *conv)
+{
+    size_t total = 0;
+    for (chain_link_t *link = (chain_link_t *) zlist_first (conv->links); link;
+         link = (chain_link_t *) zlist_next (conv->links))
+        total += 1 + CHAIN_MAX_MEMBERS;
+    const char **names = (const char **) calloc (total + 1, sizeof (char *));
+    assert (names);
+    zlist_t *parsed = zlist_new ();
+    size_t count = 0;
+    for (chain_link_t *link = (chain_link_t *) zlist_first (conv->links); link;
+         link = (chain_link_t *) zlist_next (conv->links)) {
+        Chat__MembershipStatement *statement = NULL;
+        if (wire_unpack (&chat__membership_statement__descriptor, link->statement,
+                         link->statement_len, (ProtobufCMessage **) &statement) != CHAT_OK)
+            continue;
+        zlist_append (parsed, statement);
+        if (statement->actor)
+            names [count++] = statement->actor;
+        for (size_t i = 0; i < statement->n_members && i < CHAIN_MAX_MEMBERS; i++)
+            names [count++] = statement->members [i];
+    }
+    cl_contacts_need (self->contacts, names, count, s_on_chain_contacts, self,
+                      s_about_new (conv), s_about_destroy);
+    Chat__MembershipStatement *statement;
+    while ((statement = (Chat__MembershipStatement *) zlist_pop (parsed)))
+        protobuf_c_message_free_unpacked ((ProtobufCMessage *) statement, NULL);
+    zlist_destroy (&parsed);
+    free (names);
+}
+
+static void
+s_get_chain (cl_convs_t *self, conv_t *conv)
+{
+    Chat__GetChainRequest body = CHAT__GET_CHAIN_REQUEST__INIT;
+    body.conversation_id.data = conv->pub.id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    body.after_epoch = convstate_epoch (conv->state) + zlist_size (conv->links);
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_GET_CHAIN;
+    req.get_chain = &body;
+    if (!s_submit (self, C_CHAIN, 0, (ProtobufCMessage *) &req, s_about_new (conv))) {
+        conv->chain_busy = false;
+        conv->chain_failed = true;
+    }
+}
+
+//  Bring the verified chain up to the server's head.
+static void
+s_fetch_chain (cl_convs_t *self, conv_t *conv)
+{
+    if (conv->chain_bad)
+        return;
+    if (conv->chain_busy) {
+        conv->chain_again = true;
+        return;
+    }
+    conv->chain_busy = true;
+    conv->chain_failed = false;
+    s_get_chain (self, conv);
+}
+
+static void
+s_on_chain (cl_convs_t *self, conv_t *conv, Chat__Chain *chain)
+{
+    if (!conv || !conv->chain_busy)
+        return;
+    for (size_t i = 0; i < chain->n_statements; i++) {
+        Chat__SignedStatement *statement = chain->statements [i];
+        chain_link_t *link = calloc (1, sizeof (chain_link_t));
+        assert (link);
+        link->statement = malloc (statement->statement.len + 1);
+        link->signature = malloc (statement->signature.len + 1);
+        assert (link->statement && link->signature);
+        memcpy (link->statement, statement->statement.data, statement->statement.len);
+        link->statement_len = statement->statement.len;
+        memcpy (link->signature, statement->signature.data, statement->signature.len);
+        link->signature_len = statement->signature.len;
+        zlist_append (conv->links, link);
+    }
+    if (chain->more && chain->n_statements > 0)
+        s_get_chain (self, conv);
+    else
+    if (zlist_size (conv->links) == 0) {
+        s_chain_done (self, conv, false);
+        s_settle (self, conv);
+        s_settle_lists (self);
+    }
+    else
+        s_chain_check (self, conv);
+}
+
+//  ---------------------------------------------------------------- keys
+
+//  The lowest epoch whose key something here waits for, or 0.
+static uint64_t
+s_key_needed (conv_t *conv)
+{
+    uint64_t verified = convstate_epoch (conv->state);
+    uint64_t lowest = 0;
+    for (raw_t *raw = (raw_t *) zlist_first (conv->raw); raw;
+         raw = (raw_t *) zlist_next (conv->raw))
+        if (raw->epoch >= 1 && raw->epoch <= verified
+        &&  convstate_keyed (conv->state, raw->epoch)
+        &&  !convstate_key (conv->state, raw->epoch)
+        &&  (!lowest || raw->epoch < lowest))
+            lowest = raw->epoch;
+    if ((conv->want_key || zlist_size (conv->sends)) && verified
+    &&  convstate_keyed (conv->state, verified) && !convstate_key (conv->state, verified)
+    &&  (!lowest || verified < lowest))
+        lowest = verified;
+    return lowest;
+}
+
+static void
+s_get_keys (cl_convs_t *self, conv_t *conv, uint64_t from)
+{
+    Chat__GetKeysRequest body = CHAT__GET_KEYS_REQUEST__INIT;
+    body.conversation_id.data = conv->pub.id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    body.from_epoch = from;
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_GET_KEYS;
+    req.get_keys = &body;
+    if (!s_submit (self, C_KEYS, 0, (ProtobufCMessage *) &req, s_about_new (conv)))
+        conv->keys_busy = false;
+}
+
+//  Ask for the keys something waits for, unless that is under way.
+static void
+s_fetch_keys (cl_convs_t *self, conv_t *conv)
+{
+    if (conv->keys_busy || conv->keys_gave_up || conv->key_retry_at)
+        return;
+    uint64_t from = s_key_needed (conv);
+    if (!from)
+        return;
+    conv->keys_busy = true;
+    s_get_keys (self, conv, from);
+}
+
+//  A fetch of keys ended: a key still missing is asked for again after a
+//  while, a few times, then given up on (until something asks again).
+static void
+s_keys_done (cl_convs_t *self, conv_t *conv)
+{
+    conv->keys_busy = false;
+    if (!s_key_needed (conv)) {
+        conv->key_attempts = 0;
+        conv->want_key = false;
+        return;
+    }
+    if (++conv->key_attempts >= KEY_ATTEMPTS) {
+        conv->keys_gave_up = true;
+        conv->want_key = false;
+        return;
+    }
+    int wait = KEY_RETRY_MIN_MS << (conv->key_attempts - 1);
+    conv->key_retry_at = zclock_mono () + (wait > KEY_RETRY_MAX_MS? KEY_RETRY_MAX_MS: wait);
+    (void) self;
+}
+
+//  Something new wants keys: try again even after giving up.
+static void
+s_keys_rearm (conv_t *conv)
+{
+    if (conv->keys_gave_up) {
+        conv->keys_gave_up = false;
+        conv->key_attempts = 0;
+    }
+}
+
+static void
+s_on_keys (cl_convs_t *self, conv_t *conv, Chat__EpochKeys *keys)
+{
+    if (!conv)
+        return;
+    rsakey_t *identity = cl_session_identity (self->session);
+    uint64_t last = 0;
+    for (size_t i = 0; i < keys->n_keys && identity; i++) {
+        Chat__EpochKey *key = keys->keys [i];
+        if (key->epoch > last)
+            last = key->epoch;
+        int rc = convstate_take_key (conv->state, key->epoch, identity,
+                                     key->wrapped_key.data, key->wrapped_key.len);
+        if (rc != CHAT_OK && rc != CHAT_ERR_NOT_FOUND)
+            s_say (self, rc, cl_format (
+                "conversation %s: the key of epoch %llu (stored by %s) %s; refused",
+                conv->pub.hex, (unsigned long long) key->epoch,
+                key->uploader? key->uploader: "?",
+                rc == CHAT_ERR_BAD_MAC ? "is not the one its signed statement names"
+                                       : "does not open with your identity key"));
+    }
+    if (keys->more && last > 0 && identity)
+        s_get_keys (self, conv, last + 1);
+    else
+        s_keys_done (self, conv);
+    s_settle (self, conv);
 }
 
 //  ---------------------------------------------------------------- read markers
@@ -417,27 +830,29 @@ s_on_read (cl_convs_t *self, Chat__ReadState *state)
 
 //  ---------------------------------------------------------------- the list
 
+//  The server's word for a conversation whose chain is not verified yet
+//  (never shown as such: only until the chain replaces it).
 static void
-s_set_members (conv_t *conv, Chat__ConversationSummary *summary)
+s_from_summary (conv_t *conv, Chat__ConversationSummary *summary)
 {
+    if (summary->epoch > conv->server_epoch)
+        conv->server_epoch = summary->epoch;
+    if (conv->pub.verified)
+        return;
     cl_conversation_clear (&conv->pub);
     conv->pub.members = calloc (summary->n_members + 1, sizeof (char *));
     assert (conv->pub.members);
     for (size_t i = 0; i < summary->n_members; i++)
         conv->pub.members [i] = strdup (summary->members [i] ? summary->members [i] : "");
     conv->pub.member_count = summary->n_members;
-    if (summary->ticket.len > 0 && summary->ticket.len <= CREDENTIAL_MAX_TOKEN) {
-        free (conv->ticket);
-        conv->ticket = malloc (summary->ticket.len);
-        assert (conv->ticket);
-        memcpy (conv->ticket, summary->ticket.data, summary->ticket.len);
-        conv->ticket_len = summary->ticket.len;
-    }
+    conv->pub.title = strdup (summary->title? summary->title: "");
+    conv->pub.direct = summary->direct;
 }
 
 //  Add or update a conversation from a summary. base_known: the
 //  conversation existed when the session began (its older messages are
-//  history, not news). NULL when the summary has no valid id.
+//  history, not news). NULL when the summary has no valid id. A new one's
+//  chain is not fetched here: the caller says.
 static conv_t *
 s_merge (cl_convs_t *self, Chat__ConversationSummary *summary, bool base_known,
          bool *created)
@@ -457,27 +872,55 @@ s_merge (cl_convs_t *self, Chat__ConversationSummary *summary, bool base_known,
         memcpy (conv->pub.hex, hex, CHATCLIENT_HEX_SIZE);
         free (hex);
         conv->log = convlog_new (base_known ? summary->last_seq : 0);
+        conv->state = convstate_new (conv->pub.id);
         conv->history_loaded = !base_known || summary->last_seq == 0;
+        conv->links = zlist_new ();
         conv->raw = zlist_new ();
         conv->waiters = zlist_new ();
         conv->sends = zlist_new ();
         if (self->count == self->alloc) {
             self->alloc = self->alloc ? self->alloc * 2 : 16;
             self->convs = realloc (self->convs, self->alloc * sizeof (conv_t *));
-            assert (self->convs);
+            self->shown = realloc (self->shown, self->alloc * sizeof (conv_t *));
+            assert (self->convs && self->shown);
         }
         self->convs [self->count++] = conv;
-        conv->pub.index = self->count;
         conv->pub.last_seq = base_known ? summary->last_seq : 0;
         conv->pub.last_time = base_known ? summary->last_time : 0;
         if (created)
             *created = true;
     }
-    s_set_members (conv, summary);
+    s_from_summary (conv, summary);
     //  anything the server has that we have not seen is fetched
     if (summary->last_seq > convlog_seen (conv->log))
         s_fetch (self, conv, false);
     return conv;
+}
+
+//  A list (or the first) whose every new conversation's chain has been
+//  checked (or could not be) is answered.
+static void
+s_settle_lists (cl_convs_t *self)
+{
+    //  a chain that failed lets those after it be shown
+    s_show_ready (self);
+    for (size_t i = 0; i < self->count; i++) {
+        conv_t *conv = self->convs [i];
+        if (!conv->shown && !conv->chain_bad && !conv->chain_failed)
+            return;             //  still being checked
+    }
+    listwait_t *wait;
+    while ((wait = (listwait_t *) zlist_pop (self->list_waiters))) {
+        chatclient_event_t *event = cl_event_new (CHATCLIENT_EV_CONVERSATIONS, wait->cmd);
+        event->conversations = calloc (self->shown_count + 1,
+                                       sizeof (chatclient_conversation_t));
+        assert (event->conversations);
+        for (size_t i = 0; i < self->shown_count; i++)
+            cl_conversation_copy (&event->conversations [i], &self->shown [i]->pub);
+        event->conversation_count = self->shown_count;
+        free (wait);
+        cl_listener_publish (&self->listener, event);
+    }
 }
 
 static void
@@ -489,59 +932,61 @@ s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list)
         bool created = false;
         Chat__ConversationSummary *summary = list->conversations [i];
         conv_t *conv = s_merge (self, summary, first, &created);
-        if (conv)
-            s_read_state (self, conv, summary->read_seq, summary->unread, summary->last_seq);
-        if (conv && created && !first && !cmd)
-            cl_listener_publish (&self->listener, cl_event_conversation (
-                CHATCLIENT_EV_CONVERSATION, 0, &conv->pub));
+        if (!conv)
+            continue;
+        s_read_state (self, conv, summary->read_seq, summary->unread, summary->last_seq);
+        if (created)
+            conv->announce = !first && !cmd;
+        //  new ones, later epochs, and ones whose last fetch failed
+        if (created || conv->chain_failed
+        ||  conv->server_epoch > convstate_epoch (conv->state))
+            s_fetch_chain (self, conv);
     }
     if (cmd || first) {
-        chatclient_event_t *event = cl_event_new (CHATCLIENT_EV_CONVERSATIONS, cmd);
-        event->conversations = calloc (self->count + 1, sizeof (chatclient_conversation_t));
-        assert (event->conversations);
-        for (size_t i = 0; i < self->count; i++)
-            cl_conversation_copy (&event->conversations [i], &self->convs [i]->pub);
-        event->conversation_count = self->count;
-        cl_listener_publish (&self->listener, event);
+        listwait_t *wait = calloc (1, sizeof (listwait_t));
+        assert (wait);
+        wait->cmd = cmd;
+        wait->first = first;
+        zlist_append (self->list_waiters, wait);
     }
-}
-
-static bool
-s_on_created (cl_convs_t *self, uint32_t cmd, Chat__ConversationSummary *summary)
-{
-    bool created = false;
-    conv_t *made = s_merge (self, summary, false, &created);
-    if (!made)
-        return false;
-    cl_listener_publish (&self->listener, cl_event_conversation (
-        CHATCLIENT_EV_CONVERSATION, cmd, &made->pub));
-    //  make the key now, before another member asks for it
-    s_need_key (self, made);
-    return true;
-}
-
-static bool
-s_on_members (cl_convs_t *self, conv_t *conv, c_tag_t tag, uint32_t cmd,
-              Chat__ConversationSummary *members)
-{
-    if (!conv)
-        return false;
-    s_set_members (conv, members);
-    if (tag == C_MEMBERS_FOR_KEY) {
-        if (conv->ticket)
-            s_key_request (self, conv, false);
-        else
-            s_key_failed (self, conv, CHAT_ERR_BAD_TICKET);
-    }
-    else
-        cl_listener_publish (&self->listener, cl_event_conversation (
-            CHATCLIENT_EV_MEMBERS, cmd, &conv->pub));
-    return true;
+    s_settle_lists (self);
 }
 
 //  ---------------------------------------------------------------- messages
 
-//  Hold a stored message until the key is there.
+//  Fetch what the server has: from seq 0 (the whole history) or from the
+//  last message seen.
+static void
+s_get_messages (cl_convs_t *self, conv_t *conv, uint64_t after)
+{
+    Chat__GetMessagesRequest body = CHAT__GET_MESSAGES_REQUEST__INIT;
+    body.conversation_id.data = conv->pub.id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    body.after_seq = after;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_GET_MESSAGES;
+    req.get_messages = &body;
+    c_about_t *about = s_about_new (conv);
+    about->after = after;
+    if (!s_submit (self, C_MESSAGES, 0, (ProtobufCMessage *) &req, about))
+        conv->fetching = false;
+}
+
+static void
+s_fetch (cl_convs_t *self, conv_t *conv, bool from_zero)
+{
+    if (conv->fetching) {
+        if (from_zero && !conv->history_loaded)
+            conv->want_history = true;
+        return;
+    }
+    conv->fetching = true;
+    conv->fetch_from_zero = from_zero;
+    conv->fetch_progress = false;
+    s_get_messages (self, conv, from_zero ? 0 : convlog_seen (conv->log));
+}
+
+//  Hold a stored message until it can be checked.
 static void
 s_raw_add (conv_t *conv, Chat__StoredMessage *stored)
 {
@@ -550,6 +995,7 @@ s_raw_add (conv_t *conv, Chat__StoredMessage *stored)
     raw_t *raw = calloc (1, sizeof (raw_t));
     assert (raw);
     raw->seq = stored->seq;
+    raw->epoch = stored->epoch;
     raw->sender = strdup (stored->sender);
     raw->server_time = stored->server_time;
     raw->token_len = strlen (stored->token);
@@ -592,46 +1038,172 @@ s_offer (cl_convs_t *self, conv_t *conv, uint64_t seq, chatclient_message_t *msg
     s_drain_ready (self, conv);
 }
 
-//  Open the held messages with the key, in the order they came.
+//  A message we cannot believe is dropped, loudly, and its number used up
+//  so that it does not look like a gap forever.
+static void
+s_drop (cl_convs_t *self, conv_t *conv, raw_t *raw, int code, char *why)
+{
+    if (raw->seq > convlog_base (conv->log) && raw->seq > convlog_seen (conv->log))
+        s_say (self, code, cl_format ("message %llu in conversation %s from %s dropped: %s",
+                                      (unsigned long long) raw->seq, conv->pub.hex,
+                                      raw->sender, why));
+    free (why);
+    s_offer (self, conv, raw->seq, NULL);
+}
+
+//  Why a message failed section 12's checks, in words.
+static char *
+s_why (int rc, raw_t *raw)
+{
+    switch (rc) {
+        case CHAT_ERR_BAD_MAC:
+            return cl_format ("it does not open with the key of epoch %llu",
+                              (unsigned long long) raw->epoch);
+        case CHAT_ERR_BAD_SIGNATURE:
+            return cl_format ("it is not signed by %s's identity key", raw->sender);
+        case CHAT_ERR_BAD_REQUEST:
+            return strdup ("it names another conversation, epoch or sender than the server says");
+        case CHAT_ERR_REPLAYED:
+            return strdup ("it repeats an earlier message (same sender and message id)");
+        case CHAT_ERR_NOT_FOUND:
+            return cl_format ("%s was not a member of epoch %llu", raw->sender,
+                              (unsigned long long) raw->epoch);
+        default:
+            return cl_format ("it is not a well-formed message (%s)", chat_strerror (rc));
+    }
+}
+
+//  Section 12's checks of one message whose epoch key and sender's key are
+//  here; a message that passes them all goes to the log.
+static void
+s_check_message (cl_convs_t *self, conv_t *conv, raw_t *raw, rsakey_t *sender_key,
+                 bool changed)
+{
+    msgseal_body_t body;
+    int rc = msgseal_open (convstate_key (conv->state, raw->epoch), raw->token,
+                           raw->token_len, conv->pub.id, raw->epoch, raw->sender,
+                           sender_key, &body);
+    if (rc == CHAT_OK && !convstate_member (conv->state, raw->epoch, raw->sender))
+        rc = CHAT_ERR_NOT_FOUND;
+    if (rc == CHAT_OK)
+        rc = convstate_note_message (conv->state, raw->sender, body.client_message_id,
+                                     raw->seq);
+    if (rc != CHAT_OK) {
+        msgseal_body_free (&body);
+        s_drop (self, conv, raw, rc, s_why (rc, raw));
+        return;
+    }
+    chatclient_message_t *msg = calloc (1, sizeof (chatclient_message_t));
+    assert (msg);
+    memcpy (msg->conversation_id, conv->pub.id, CHATCLIENT_ID_SIZE);
+    memcpy (msg->conversation_hex, conv->pub.hex, CHATCLIENT_HEX_SIZE);
+    msg->seq = raw->seq;
+    msg->sender = raw->sender;
+    raw->sender = NULL;
+    msg->sent_at = body.sent_at;
+    msg->server_time = raw->server_time;
+    msg->text = body.text;
+    msg->text_len = body.text_len;
+    msg->live = true;
+    msg->epoch = raw->epoch;
+    msg->key_changed = changed;
+    s_offer (self, conv, msg->seq, msg);
+}
+
+//  The identity keys of the senders of held messages came (or not).
+static void
+s_on_senders (void *arg, void *data, int code)
+{
+    cl_convs_t *self = (cl_convs_t *) arg;
+    conv_t *conv = s_find (self, ((c_about_t *) data)->conv, CHATCLIENT_ID_SIZE);
+    if (!conv)
+        return;
+    conv->senders_busy = false;
+    (void) code;                //  whoever is still unknown is dropped, said
+    s_settle (self, conv);
+}
+
+static void
+s_need_senders (cl_convs_t *self, conv_t *conv)
+{
+    if (conv->senders_busy)
+        return;
+    conv->senders_busy = true;
+    const char **names = (const char **) calloc (zlist_size (conv->raw) + 1, sizeof (char *));
+    assert (names);
+    size_t count = 0;
+    for (raw_t *raw = (raw_t *) zlist_first (conv->raw); raw;
+         raw = (raw_t *) zlist_next (conv->raw)) {
+        names [count++] = raw->sender;
+        raw->sender_asked = true;
+    }
+    cl_contacts_need (self->contacts, names, count, s_on_senders, self, s_about_new (conv),
+                      s_about_destroy);
+    free (names);
+}
+
+//  Check the held messages, in the order they came, as far as the chain,
+//  the keys and the senders' identities allow; ask for what is missing.
 static void
 s_open_raw (cl_convs_t *self, conv_t *conv)
 {
+    if (!cl_session_identity (self->session))
+        return;
     raw_t *raw;
-    while ((raw = (raw_t *) zlist_pop (conv->raw))) {
-        msgseal_body_t body;
-        int rc = msgseal_open (conv->key, raw->token, raw->token_len,
-                               conv->pub.id, raw->sender, &body);
-        if (rc == CHAT_OK) {
-            chatclient_message_t *msg = calloc (1, sizeof (chatclient_message_t));
-            assert (msg);
-            memcpy (msg->conversation_id, conv->pub.id, CHATCLIENT_ID_SIZE);
-            memcpy (msg->conversation_hex, conv->pub.hex, CHATCLIENT_HEX_SIZE);
-            msg->sender = raw->sender;
-            raw->sender = NULL;
-            msg->sent_at = body.sent_at;
-            msg->server_time = raw->server_time;
-            msg->text = body.text;
-            msg->text_len = body.text_len;
-            msg->live = true;
-            s_offer (self, conv, raw->seq, msg);
-        }
-        else {
-            //  a message we cannot believe is dropped, loudly, and its
-            //  number used up so it does not look like a gap forever
-            if (raw->seq > convlog_base (conv->log)
-            &&  raw->seq > convlog_seen (conv->log)) {
-                chatclient_event_t *event = cl_event_new (CHATCLIENT_EV_ERROR, 0);
-                event->code = rc;
-                event->text = cl_format (
-                    "message %llu in conversation %s from %s dropped: %s",
-                    (unsigned long long) raw->seq, conv->pub.hex, raw->sender,
-                    rc == CHAT_ERR_BAD_REQUEST
-                    ? "it names another conversation or sender than the server says"
-                    : chat_strerror (rc));
-                cl_listener_publish (&self->listener, event);
+    while ((raw = (raw_t *) zlist_first (conv->raw))) {
+        uint64_t verified = convstate_epoch (conv->state);
+        char *why = NULL;
+        int code = CHAT_ERR_BAD_REQUEST;
+        if (raw->epoch == 0)
+            why = strdup ("it names no epoch");
+        else
+        if (raw->epoch > verified) {
+            if (conv->chain_bad || conv->chain_failed || raw->chain_asked) {
+                why = cl_format ("epoch %llu is not on a membership chain that verifies",
+                                 (unsigned long long) raw->epoch);
+                code = CHAT_ERR_BAD_STATEMENT;
             }
-            s_offer (self, conv, raw->seq, NULL);
+            else {
+                if (raw->epoch > conv->server_epoch)
+                    conv->server_epoch = raw->epoch;
+                raw->chain_asked = true;
+                s_fetch_chain (self, conv);
+                return;
+            }
         }
+        else
+        if (!convstate_keyed (conv->state, raw->epoch))
+            why = cl_format ("epoch %llu has no key", (unsigned long long) raw->epoch);
+        else
+        if (!convstate_key (conv->state, raw->epoch)) {
+            if (!conv->keys_gave_up) {
+                s_fetch_keys (self, conv);
+                return;
+            }
+            why = cl_format ("no key of epoch %llu was shared with you",
+                             (unsigned long long) raw->epoch);
+            code = CHAT_ERR_NOT_FOUND;
+        }
+        bool changed = false;
+        rsakey_t *sender_key = NULL;
+        if (!why) {
+            sender_key = cl_contacts_key (self->contacts, raw->sender, &changed);
+            if (!sender_key && cl_contacts_missing (self->contacts, raw->sender))
+                why = cl_format ("the key server knows no identity key of %s", raw->sender);
+            else
+            if (!sender_key && raw->sender_asked)
+                why = cl_format ("%s's identity key could not be fetched", raw->sender);
+            else
+            if (!sender_key) {
+                s_need_senders (self, conv);
+                return;
+            }
+        }
+        zlist_pop (conv->raw);
+        if (why)
+            s_drop (self, conv, raw, code, why);
+        else
+            s_check_message (self, conv, raw, sender_key, changed);
         s_raw_free (&raw);
     }
 }
@@ -639,9 +1211,13 @@ s_open_raw (cl_convs_t *self, conv_t *conv)
 static void
 s_send_sealed (cl_convs_t *self, conv_t *conv, sendjob_t *job)
 {
+    uint64_t epoch = convstate_epoch (conv->state);
     char *token = NULL;
-    int rc = msgseal_seal (conv->key, conv->pub.id, cl_session_username (self->session),
-                           job->sent_at, job->cmid, job->text, job->len, &token);
+    job->epoch = epoch;
+    int rc = msgseal_seal (convstate_key (conv->state, epoch), conv->pub.id, epoch,
+                           cl_session_username (self->session),
+                           cl_session_identity (self->session), job->sent_at, job->cmid,
+                           job->text, job->len, &token);
     if (rc != CHAT_OK) {
         cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, job->cmd, rc, NULL, 0);
         s_sendjob_free (&job);
@@ -653,6 +1229,7 @@ s_send_sealed (cl_convs_t *self, conv_t *conv, sendjob_t *job)
     body.client_message_id.data = job->cmid;
     body.client_message_id.len = CHATCLIENT_ID_SIZE;
     body.token = token;
+    body.epoch = epoch;
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
     req.send_message = &body;
@@ -684,19 +1261,16 @@ s_on_page (cl_convs_t *self, conv_t *conv, uint64_t after_seq, Chat__MessagePage
     }
     if (page->more && last > after_seq) {
         s_get_messages (self, conv, last);
-        s_need_key (self, conv);
         s_settle (self, conv);
         return;
     }
     conv->fetching = false;
     if (conv->fetch_from_zero)
         conv->history_loaded = true;
-    if (zlist_size (conv->raw))
-        s_need_key (self, conv);
     s_settle (self, conv);
     //  pages ran dry before the gap closed: the missing numbers do not exist
     if (!conv->fetching && convlog_has_gap (conv->log) && !conv->fetch_progress
-    &&  conv->key_state == KEY_READY) {
+    &&  zlist_size (conv->raw) == 0) {
         //  nothing to wait for: let the held messages through
         while (convlog_has_gap (conv->log)) {
             convlog_offer (conv->log, convlog_seen (conv->log) + 1, NULL);
@@ -726,11 +1300,14 @@ s_on_sent (cl_convs_t *self, conv_t *conv, uint32_t cmd, sendjob_t *job,
     job->text = NULL;
     msg->live = true;
     msg->local = true;
+    msg->epoch = job->epoch;
 
     chatclient_event_t *event = cl_event_message (CHATCLIENT_EV_SENT, cmd, msg);
     event->duplicate = sent->duplicate;
     cl_listener_publish (&self->listener, event);
-    if (conv) {
+    if (conv && me) {
+        //  its id is ours now: the same pair again would be a replay
+        convstate_note_message (conv->state, me, job->cmid, sent->seq);
         s_offer (self, conv, sent->seq, msg);
         s_settle (self, conv);
     }
@@ -738,21 +1315,21 @@ s_on_sent (cl_convs_t *self, conv_t *conv, uint32_t cmd, sendjob_t *job,
         convlog_message_free (&msg);
 }
 
-static void
-s_on_key (cl_convs_t *self, conv_t *conv, Chat__ConversationKey *key)
+//  The server says the epoch moved on: fetch the chain and keys, seal the
+//  message again under the new epoch.
+static bool
+s_on_stale (cl_convs_t *self, conv_t *conv, c_about_t *about)
 {
-    if (!conv)
-        return;
-    if (key->key.len != FERNET_KEY_SIZE
-    ||  key->conversation_id.len != CHATCLIENT_ID_SIZE
-    ||  memcmp (key->conversation_id.data, conv->pub.id, CHATCLIENT_ID_SIZE)) {
-        s_key_failed (self, conv, CHAT_ERR_MALFORMED);
-        return;
-    }
-    memcpy (conv->key, key->key.data, FERNET_KEY_SIZE);
-    secret_wipe (key->key.data, key->key.len);
-    conv->key_state = KEY_READY;
+    sendjob_t *job = about->send;
+    if (!conv || !job || ++job->stale > STALE_ATTEMPTS)
+        return false;
+    about->send = NULL;
+    zlist_push (conv->sends, job);
+    if (conv->server_epoch <= job->epoch)
+        conv->server_epoch = job->epoch + 1;
+    s_fetch_chain (self, conv);
     s_settle (self, conv);
+    return true;
 }
 
 //  A message the main server pushed.
@@ -769,7 +1346,7 @@ s_on_pushed (cl_convs_t *self, Chat__StoredMessage *stored)
             s_fetch (self, conv, false);        //  we missed some
         else
             s_raw_add (conv, stored);
-        s_need_key (self, conv);
+        s_keys_rearm (conv);
         s_settle (self, conv);
     }
 }
@@ -795,9 +1372,14 @@ s_on_push (cl_convs_t *self, const uint8_t *data, size_t size)
     if (push->body_case == CHAT__PUSH__BODY_CONVERSATION) {
         bool created = false;
         conv_t *conv = s_merge (self, push->conversation, false, &created);
-        if (conv)
-            cl_listener_publish (&self->listener, cl_event_conversation (
-                CHATCLIENT_EV_CONVERSATION, 0, &conv->pub));
+        if (conv && created) {
+            //  made just now: its keys follow at once, so fetch them early
+            //  (asking again while the creator is still uploading)
+            conv->announce = true;
+            conv->want_key = true;
+        }
+        if (conv && (created || conv->server_epoch > convstate_epoch (conv->state)))
+            s_fetch_chain (self, conv);
     }
     protobuf_c_message_free_unpacked ((ProtobufCMessage *) push, NULL);
 }
@@ -812,6 +1394,12 @@ s_complete_waiter (cl_convs_t *self, conv_t *conv, waiter_t *waiter)
         s_read_all (self, conv);
         event = cl_event_conversation (CHATCLIENT_EV_OPENED, waiter->cmd, &conv->pub);
     }
+    else
+    if (waiter->kind == WAIT_MEMBERS)
+        event = cl_event_conversation (CHATCLIENT_EV_MEMBERS, waiter->cmd, &conv->pub);
+    else
+    if (waiter->kind == WAIT_SHOWN)
+        event = cl_event_conversation (CHATCLIENT_EV_CONVERSATION, waiter->cmd, &conv->pub);
     else {
         event = cl_event_conversation (CHATCLIENT_EV_HISTORY, waiter->cmd, &conv->pub);
         size_t total = convlog_size (conv->log), count = 0;
@@ -829,73 +1417,323 @@ s_complete_waiter (cl_convs_t *self, conv_t *conv, waiter_t *waiter)
     cl_listener_publish (&self->listener, event);
 }
 
-static void
-s_fail_waiters (cl_convs_t *self, conv_t *conv, int code, const char *text)
+//  The waiter may complete now.
+static bool
+s_waiter_ready (conv_t *conv, waiter_t *waiter)
 {
-    waiter_t *waiter;
-    while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
-        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, waiter->cmd, code, text, 0);
-        free (waiter);
-    }
+    if (!conv->shown || conv->chain_busy)
+        return false;
+    if (waiter->kind == WAIT_MEMBERS || waiter->kind == WAIT_SHOWN)
+        return true;
+    return !conv->fetching && !conv->want_history && conv->history_loaded
+        && zlist_size (conv->raw) == 0;
 }
 
+//  Sends go when the verified chain is current and its epoch's key is here.
 static void
-s_fail_sends (cl_convs_t *self, conv_t *conv, int code, const char *text)
+s_settle_sends (cl_convs_t *self, conv_t *conv)
 {
+    if (zlist_size (conv->sends) == 0 || conv->chain_busy || !conv->shown)
+        return;
+    uint64_t epoch = convstate_epoch (conv->state);
+    if (!convstate_keyed (conv->state, epoch)) {
+        s_fail_sends (self, conv, CHAT_ERR_NOT_FOUND,
+                      "The conversation's current epoch has no key yet");
+        return;
+    }
+    if (!convstate_key (conv->state, epoch)) {
+        if (conv->keys_gave_up)
+            s_fail_sends (self, conv, CHAT_ERR_NOT_FOUND,
+                          "Could not get the conversation's key from the key server");
+        else
+            s_fetch_keys (self, conv);
+        return;
+    }
     sendjob_t *job;
-    while ((job = (sendjob_t *) zlist_pop (conv->sends))) {
-        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, job->cmd, code, text, 0);
-        s_sendjob_free (&job);
-    }
+    while ((job = (sendjob_t *) zlist_pop (conv->sends)))
+        s_send_sealed (self, conv, job);
 }
 
-//  Make progress on a conversation after anything changed: open held
-//  messages, fetch gaps, send what waits for the key, complete waiters.
+//  Make progress on a conversation after anything changed: check held
+//  messages, fetch gaps, send what waits, complete waiters.
 static void
 s_settle (cl_convs_t *self, conv_t *conv)
 {
-    if (conv->key_state == KEY_READY)
+    if (conv->shown && !conv->chain_busy)
         s_open_raw (self, conv);
-
+    else
+    if (conv->chain_bad && zlist_size (conv->raw))
+        s_open_raw (self, conv);
     if (!conv->fetching) {
         if (conv->want_history && !conv->history_loaded) {
             conv->want_history = false;
             s_fetch (self, conv, true);
         }
         else
-        if (convlog_has_gap (conv->log) && conv->key_state == KEY_READY
-        &&  zlist_size (conv->raw) == 0)
+        if (convlog_has_gap (conv->log) && zlist_size (conv->raw) == 0)
             s_fetch (self, conv, false);
     }
-    //  sends wait only for the key
-    if (conv->key_state == KEY_READY) {
-        sendjob_t *job;
-        while ((job = (sendjob_t *) zlist_pop (conv->sends)))
-            s_send_sealed (self, conv, job);
-    }
-    else
-    if (conv->key_state == KEY_NONE && conv->key_error)
-        s_fail_sends (self, conv, conv->key_error, "Could not get the conversation key");
-    //  open/history complete once everything is fetched and readable
+    s_settle_sends (self, conv);
+    if (conv->shown && conv->want_key)
+        s_fetch_keys (self, conv);
+    //  commands complete once everything is fetched and checked
     if (zlist_size (conv->waiters) == 0)
         return;
-    int error = conv->fetch_error
-                ? conv->fetch_error
-                : (conv->key_state == KEY_NONE && conv->key_error) ? conv->key_error : 0;
-    if (error) {
-        s_fail_waiters (self, conv, error,
-                        conv->fetch_error ? NULL : "Could not get the conversation key");
+    if (conv->fetch_error) {
+        s_fail_waiters (self, conv, conv->fetch_error, NULL);
         conv->fetch_error = 0;
         return;
     }
-    if (conv->fetching || conv->want_history || !conv->history_loaded
-    ||  conv->key_state != KEY_READY || zlist_size (conv->raw) > 0)
+    if (!conv->shown && (conv->chain_failed || conv->chain_bad)) {
+        s_fail_waiters (self, conv, CHAT_ERR_BAD_STATEMENT,
+                        "The conversation's membership chain could not be checked");
         return;
-    waiter_t *waiter;
-    while ((waiter = (waiter_t *) zlist_pop (conv->waiters))) {
-        s_complete_waiter (self, conv, waiter);
-        free (waiter);
     }
+    waiter_t *waiter = (waiter_t *) zlist_first (conv->waiters);
+    while (waiter) {
+        waiter_t *next = (waiter_t *) zlist_next (conv->waiters);
+        if (s_waiter_ready (conv, waiter)) {
+            zlist_remove (conv->waiters, waiter);
+            s_complete_waiter (self, conv, waiter);
+            free (waiter);
+            //  the list may have changed under the cursor
+            next = (waiter_t *) zlist_first (conv->waiters);
+        }
+        waiter = next;
+    }
+}
+
+//  ---------------------------------------------------------------- creating
+
+static void
+s_create_fail (cl_convs_t *self, create_t *create, int code, char *why)
+{
+    cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, create->cmd, code, why, 0);
+    free (why);
+    s_create_free (&create);
+}
+
+//  Store the wrapped keys with the ticket we hold.
+static void
+s_put_keys (cl_convs_t *self, create_t *create)
+{
+    Chat__PutKeysRequest body = CHAT__PUT_KEYS_REQUEST__INIT;
+    body.ticket.data = create->ticket;
+    body.ticket.len = create->ticket_len;
+    body.keys = create->wrapped_p;
+    body.n_keys = create->count;
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_PUT_KEYS;
+    req.put_keys = &body;
+    c_about_t *about = s_about_id (create->id);
+    about->create = create;
+    s_submit (self, C_PUT_KEYS, create->cmd, (ProtobufCMessage *) &req, about);
+}
+
+//  The upload failed: a fresh ticket and again, a few times.
+static void
+s_upload_retry (cl_convs_t *self, create_t *create, int code, const char *why)
+{
+    if (++create->attempts >= UPLOAD_ATTEMPTS || code == CHAT_ERR_KEY_EXISTS
+    ||  code == CHAT_ERR_NOT_LOGGED_IN) {
+        s_create_fail (self, create, code, cl_format (
+            "The conversation was made, but its keys could not be stored at the key "
+            "server (%s): the others cannot read it yet", why? why: chat_strerror (code)));
+        return;
+    }
+    Chat__KeyTicketRequest body = CHAT__KEY_TICKET_REQUEST__INIT;
+    body.conversation_id.data = create->id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    body.epoch = 1;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_KEY_TICKET;
+    req.key_ticket = &body;
+    c_about_t *about = s_about_id (create->id);
+    about->create = create;
+    s_submit (self, C_KEY_TICKET, create->cmd, (ProtobufCMessage *) &req, about);
+}
+
+static void
+s_on_key_ticket (cl_convs_t *self, create_t *create, Chat__KeyTicketReply *reply)
+{
+    if (reply->ticket.len == 0 || reply->ticket.len > CREDENTIAL_MAX_SIZE
+    ||  reply->epoch != 1 || reply->conversation_id.len != CHATCLIENT_ID_SIZE
+    ||  memcmp (reply->conversation_id.data, create->id, CHATCLIENT_ID_SIZE) != 0) {
+        s_upload_retry (self, create, CHAT_ERR_MALFORMED, "an unusable ticket");
+        return;
+    }
+    free (create->ticket);
+    create->ticket = malloc (reply->ticket.len);
+    assert (create->ticket);
+    memcpy (create->ticket, reply->ticket.data, reply->ticket.len);
+    create->ticket_len = reply->ticket.len;
+    s_put_keys (self, create);
+}
+
+//  Epoch 1's keys are stored: the command is done.
+static void
+s_on_keys_stored (cl_convs_t *self, create_t *create)
+{
+    conv_t *conv = s_find (self, create->id, CHATCLIENT_ID_SIZE);
+    if (conv)
+        cl_listener_publish (&self->listener, cl_event_conversation (
+            CHATCLIENT_EV_CONVERSATION, create->cmd, &conv->pub));
+    else
+        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, create->cmd,
+                          CHAT_ERR_NOT_FOUND, NULL, 0);
+    s_create_free (&create);
+}
+
+//  The main server took the statement: the conversation is ours to key.
+static bool
+s_on_created (cl_convs_t *self, create_t *create, Chat__ConversationCreated *created)
+{
+    conv_t *conv = created->conversation
+                 ? s_find (self, created->conversation->conversation_id.data,
+                           created->conversation->conversation_id.len)
+                 : NULL;
+    if (!created->conversation || created->conversation->conversation_id.len
+                                  != CHATCLIENT_ID_SIZE) {
+        s_create_fail (self, create, CHAT_ERR_MALFORMED,
+                       strdup ("The main server's answer names no conversation"));
+        return true;
+    }
+    if (created->existing) {
+        //  the 1:1 of these two: it, once its chain verifies
+        conv = s_merge (self, created->conversation, false, NULL);
+        waiter_t *waiter = calloc (1, sizeof (waiter_t));
+        assert (waiter);
+        waiter->cmd = create->cmd;
+        waiter->kind = WAIT_SHOWN;
+        zlist_append (conv->waiters, waiter);
+        if (!conv->shown)
+            s_fetch_chain (self, conv);
+        s_settle (self, conv);
+        s_create_free (&create);
+        return true;
+    }
+    if (created->conversation->conversation_id.len != CHATCLIENT_ID_SIZE
+    ||  memcmp (created->conversation->conversation_id.data, create->id,
+                CHATCLIENT_ID_SIZE) != 0
+    ||  created->ticket.len == 0 || created->ticket.len > CREDENTIAL_MAX_SIZE) {
+        s_create_fail (self, create, CHAT_ERR_MALFORMED, strdup (
+            "The main server answered with another conversation than the one made"));
+        return true;
+    }
+    bool fresh = false;
+    if (!conv)
+        conv = s_merge (self, created->conversation, false, &fresh);
+    if (!conv || !fresh) {
+        s_create_fail (self, create, CHAT_ERR_BAD_REQUEST,
+                       strdup ("That conversation id is already known here"));
+        return true;
+    }
+    //  our own link is the chain: verified here like any other
+    Chat__SignedStatement view;
+    chain_link_view (&create->link, &view);
+    int rc = convstate_append (conv->state, &view, cl_session_identity (self->session), false);
+    if (rc == CHAT_OK)
+        rc = convstate_put_key (conv->state, 1, create->key);
+    if (rc != CHAT_OK) {
+        s_create_fail (self, create, rc, strdup ("Could not keep the conversation's key"));
+        return true;
+    }
+    s_from_head (self, conv);
+    s_show_one (self, conv);            //  ours: at once, whatever else is pending
+    create->ticket = malloc (created->ticket.len);
+    assert (create->ticket);
+    memcpy (create->ticket, created->ticket.data, created->ticket.len);
+    create->ticket_len = created->ticket.len;
+    s_put_keys (self, create);
+    s_settle (self, conv);
+    return true;
+}
+
+//  Wrap epoch 1's key for every member, once.
+static int
+s_wrap_all (cl_convs_t *self, create_t *create)
+{
+    create->wrapped = calloc (create->count, sizeof (Chat__WrappedKey));
+    create->wrapped_p = calloc (create->count, sizeof (Chat__WrappedKey *));
+    assert (create->wrapped && create->wrapped_p);
+    for (size_t i = 0; i < create->count; i++) {
+        Chat__WrappedKey *wrapped = &create->wrapped [i];
+        chat__wrapped_key__init (wrapped);
+        create->wrapped_p [i] = wrapped;
+        wrapped->username = create->names [i];
+        rsakey_t *key = cl_contacts_key (self->contacts, create->names [i], NULL);
+        if (!key
+        ||  epochkey_wrap (key, create->key, &wrapped->wrapped_key.data,
+                           &wrapped->wrapped_key.len) != CHAT_OK)
+            return CHAT_ERR_INTERNAL;
+    }
+    return CHAT_OK;
+}
+
+//  The others' identity keys are known: make the conversation.
+static void
+s_on_create_contacts (void *arg, void *data, int code)
+{
+    cl_convs_t *self = (cl_convs_t *) arg;
+    c_about_t *about = (c_about_t *) data;
+    create_t *create = about->create;
+    about->create = NULL;
+    if (code != CHAT_OK) {
+        s_create_fail (self, create, code, NULL);
+        return;
+    }
+    const char *me = cl_session_username (self->session);
+    rsakey_t *identity = cl_session_identity (self->session);
+    if (!me || !identity) {
+        s_create_fail (self, create, CHAT_ERR_NOT_LOGGED_IN, NULL);
+        return;
+    }
+    for (size_t i = 0; i < create->count; i++) {
+        const char *name = cl_contacts_canonical (self->contacts, create->names [i]);
+        if (!name) {
+            s_create_fail (self, create, CHAT_ERR_UNKNOWN_USER,
+                           cl_format ("No user \"%s\"", create->names [i]));
+            return;
+        }
+        if (cl_contacts_state (self->contacts, name) == CHATCLIENT_IDENTITY_CHANGED) {
+            //  its key would be wrapped to a key nobody vouched for
+            s_create_fail (self, create, CHAT_ERR_BAD_KEY, cl_format (
+                "%s's identity key changed: compare safety numbers with them "
+                "(verify %s) before starting a conversation", name, name));
+            return;
+        }
+        free (create->names [i]);
+        create->names [i] = strdup (name);
+    }
+    //  and ourselves: every member gets the key
+    create->names [create->count++] = strdup (me);
+    uint8_t check [EPOCHKEY_CHECK_SIZE];
+    int rc = CHAT_ERR_INTERNAL;
+    if (secret_random (create->id, CHATCLIENT_ID_SIZE) == 0
+    &&  epochkey_generate (create->key) == CHAT_OK
+    &&  epochkey_check_value (create->key, create->id, 1, check) == CHAT_OK)
+        rc = chain_make_create (create->id, me, (const char *const *) create->names,
+                                create->count, create->direct, NULL, check, identity,
+                                wire_now_ms (), &create->link);
+    if (rc == CHAT_OK)
+        rc = s_wrap_all (self, create);
+    if (rc != CHAT_OK) {
+        s_create_fail (self, create, rc, strdup ("Could not make the conversation"));
+        return;
+    }
+    Chat__SignedStatement statement;
+    chain_link_view (&create->link, &statement);
+    Chat__CreateConversationRequest body = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
+    body.statement = &statement;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
+    req.create_conversation = &body;
+    c_about_t *next = s_about_new (NULL);
+    next->create = create;
+    uint32_t cmd = create->cmd;
+    if (!s_submit (self, C_CREATE, cmd, (ProtobufCMessage *) &req, next))
+        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL,
+                          NULL, 0);
 }
 
 //  ---------------------------------------------------------------- outcomes
@@ -907,28 +1745,36 @@ s_on_reply (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
     Chat__MainReply *main = (Chat__MainReply *) outcome->reply;
     Chat__KeyReply *key = (Chat__KeyReply *) outcome->reply;
     c_about_t *about = (c_about_t *) outcome->data;
+    create_t *create = about->create;
     switch ((c_tag_t) outcome->tag) {
         case C_LIST:
         case C_LIST_FIRST:
             s_on_list (self, outcome->cmd, main->conversations);
             return true;
         case C_CREATE:
-            return s_on_created (self, outcome->cmd, main->conversation);
+            about->create = NULL;
+            return s_on_created (self, create, main->created);
         case C_MESSAGES:
-            s_on_page (self, conv, about->after_seq, main->messages);
+            s_on_page (self, conv, about->after, main->messages);
             return true;
         case C_SEND:
             if (!about->send)
                 return false;
             s_on_sent (self, conv, outcome->cmd, about->send, main->sent);
             return true;
-        case C_MEMBERS:
-        case C_MEMBERS_FOR_KEY:
-            return s_on_members (self, conv, (c_tag_t) outcome->tag, outcome->cmd,
-                                 main->members);
-        case C_GET_KEY:
-        case C_CREATE_KEY:
-            s_on_key (self, conv, key->conversation_key);
+        case C_CHAIN:
+            s_on_chain (self, conv, main->chain);
+            return true;
+        case C_KEYS:
+            s_on_keys (self, conv, key->epoch_keys);
+            return true;
+        case C_PUT_KEYS:
+            about->create = NULL;
+            s_on_keys_stored (self, create);
+            return true;
+        case C_KEY_TICKET:
+            about->create = NULL;
+            s_on_key_ticket (self, create, main->key_ticket);
             return true;
         case C_MARK_READ:
             if (conv) {
@@ -945,44 +1791,8 @@ static void
 s_on_failure (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
 {
     int code = outcome->code;
-    bool gone = code == CHATCLIENT_ERR_CONNECTION || code == CHATCLIENT_ERR_TIMEOUT;
+    c_about_t *about = (c_about_t *) outcome->data;
     switch ((c_tag_t) outcome->tag) {
-        case C_GET_KEY:
-            if (!conv)
-                break;
-            if (code == CHAT_ERR_NOT_FOUND && conv->key_attempts < KEY_ATTEMPTS) {
-                //  nobody made it yet: we do
-                conv->key_attempts++;
-                s_key_request (self, conv, true);
-            }
-            else
-            if (code == CHAT_ERR_BAD_TICKET && conv->key_attempts < KEY_ATTEMPTS) {
-                conv->key_attempts++;
-                s_get_members (self, conv, 0, true);
-            }
-            else
-                s_key_failed (self, conv, code);
-            break;
-        case C_CREATE_KEY:
-            if (!conv)
-                break;
-            if (code == CHAT_ERR_BAD_TICKET && conv->key_attempts < KEY_ATTEMPTS) {
-                conv->key_attempts++;
-                s_get_members (self, conv, 0, true);
-            }
-            else
-            if (!gone && conv->key_attempts < KEY_ATTEMPTS) {
-                //  someone else created it first
-                conv->key_attempts++;
-                s_key_request (self, conv, false);
-            }
-            else
-                s_key_failed (self, conv, code);
-            break;
-        case C_MEMBERS_FOR_KEY:
-            if (conv)
-                s_key_failed (self, conv, code);
-            break;
         case C_MESSAGES:
             if (conv) {
                 conv->fetching = false;
@@ -998,11 +1808,39 @@ s_on_failure (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
                 conv->read_told = 0;
             }
             break;
-        case C_MEMBERS:
+        case C_CHAIN:
+            if (conv) {
+                s_links_clear (conv);
+                conv->chain_busy = false;
+                conv->chain_failed = true;
+                s_settle (self, conv);
+                s_settle_lists (self);
+            }
+            break;
+        case C_KEYS:
+            if (conv) {
+                s_keys_done (self, conv);
+                s_settle (self, conv);
+            }
+            break;
+        case C_PUT_KEYS:
+        case C_KEY_TICKET:
+            if (about && about->create) {
+                create_t *create = about->create;
+                about->create = NULL;
+                s_upload_retry (self, create, code, outcome->text);
+            }
+            break;
+        case C_SEND:
+            if (code == CHAT_ERR_STALE_EPOCH && s_on_stale (self, conv, about))
+                break;
+            if (outcome->cmd)
+                cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, outcome->cmd, code,
+                                  outcome->text, outcome->retry_ms);
+            break;
         case C_LIST:
         case C_LIST_FIRST:
         case C_CREATE:
-        case C_SEND:
             if (outcome->cmd)
                 cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, outcome->cmd, code,
                                   outcome->text, outcome->retry_ms);
@@ -1035,11 +1873,19 @@ s_clear (cl_convs_t *self)
         s_conv_destroy (&self->convs [i]);
     }
     self->count = 0;
+    self->shown_count = 0;
     self->first_list_done = false;
+    listwait_t *wait;
+    while ((wait = (listwait_t *) zlist_pop (self->list_waiters))) {
+        if (wait->cmd)
+            cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, wait->cmd,
+                              CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
+        free (wait);
+    }
 }
 
 static void
-s_on_session (void *arg, cl_event_t *event)
+s_on_contacts (void *arg, cl_event_t *event)
 {
     cl_convs_t *self = (cl_convs_t *) arg;
     cl_listener_emit (&self->listener, event);
@@ -1053,6 +1899,10 @@ s_on_session (void *arg, cl_event_t *event)
         case CL_EV_SESSION_DOWN:
             s_clear (self);
             break;
+        case CL_EV_CONTACT:
+            for (size_t i = 0; i < self->count; i++)
+                s_recount (self, self->convs [i]);
+            break;
         case CL_EV_LINK_PUSH:
             if (event->server == CHATCLIENT_MAINSERVER && cl_session_logged_in (self->session))
                 s_on_push (self, event->data, event->size);
@@ -1064,6 +1914,17 @@ s_on_session (void *arg, cl_event_t *event)
 
 //  ---------------------------------------------------------------- commands
 
+static void
+s_list (cl_convs_t *self, uint32_t cmd, bool first)
+{
+    Chat__ListConversationsRequest body = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS;
+    req.list_conversations = &body;
+    s_submit (self, first ? C_LIST_FIRST : C_LIST, cmd, (ProtobufCMessage *) &req,
+              s_about_new (NULL));
+}
+
 void
 cl_convs_list (cl_convs_t *self, uint32_t cmd)
 {
@@ -1073,18 +1934,38 @@ cl_convs_list (cl_convs_t *self, uint32_t cmd)
 void
 cl_convs_create (cl_convs_t *self, uint32_t cmd, const char **usernames, size_t count)
 {
-    Chat__CreateConversationRequest body = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
-    body.members = (char **) usernames;
-    body.n_members = count;
-    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
-    req.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
-    req.create_conversation = &body;
-    if (!s_submit (self, C_CREATE, cmd, (ProtobufCMessage *) &req, s_about_new (NULL)))
-        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL, NULL, 0);
+    create_t *create = calloc (1, sizeof (create_t));
+    assert (create);
+    create->cmd = cmd;
+    //  room for every other and ourselves
+    create->names = calloc (count + 2, sizeof (char *));
+    assert (create->names);
+    const char *me = cl_session_username (self->session);
+    for (size_t i = 0; i < count; i++) {
+        bool seen = me && credential_username_compare (usernames [i], me) == 0;
+        for (size_t j = 0; j < create->count && !seen; j++)
+            seen = credential_username_compare (usernames [i], create->names [j]) == 0;
+        if (!seen)
+            create->names [create->count++] = strdup (usernames [i]);
+    }
+    if (create->count == 0) {
+        s_create_fail (self, create, CHAT_ERR_BAD_REQUEST,
+                       strdup ("Name at least one other user"));
+        return;
+    }
+    if (create->count + 1 > CHAIN_MAX_MEMBERS) {
+        s_create_fail (self, create, CHAT_ERR_TOO_MANY_MEMBERS, cl_format (
+            "At most %d members", CHAIN_MAX_MEMBERS));
+        return;
+    }
+    create->direct = create->count == 1;
+    c_about_t *about = s_about_new (NULL);
+    about->create = create;
+    cl_contacts_need (self->contacts, (const char *const *) create->names, create->count,
+                      s_on_create_contacts, self, about, s_about_destroy);
 }
 
-//  An open or history command: complete cmd once the history is loaded
-//  and readable.
+//  A command that completes once the conversation settles.
 static void
 s_wait (cl_convs_t *self, uint32_t cmd, const uint8_t *id, wait_kind_t kind,
         uint64_t after)
@@ -1101,11 +1982,14 @@ s_wait (cl_convs_t *self, uint32_t cmd, const uint8_t *id, wait_kind_t kind,
     waiter->kind = kind;
     waiter->after = after;
     zlist_append (conv->waiters, waiter);
+    s_keys_rearm (conv);
+    if (kind == WAIT_MEMBERS)
+        s_fetch_chain (self, conv);
+    else
     if (!conv->history_loaded)
         s_fetch (self, conv, true);
     else
         s_fetch (self, conv, false);        //  catch up, cheaply
-    s_need_key (self, conv);
     s_settle (self, conv);
 }
 
@@ -1124,12 +2008,7 @@ cl_convs_history (cl_convs_t *self, uint32_t cmd, const uint8_t *id, uint64_t af
 void
 cl_convs_members (cl_convs_t *self, uint32_t cmd, const uint8_t *id)
 {
-    conv_t *conv = s_find (self, id, CHATCLIENT_ID_SIZE);
-    if (conv)
-        s_get_members (self, conv, cmd, false);
-    else
-        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_NOT_FOUND,
-                          "No such conversation", 0);
+    s_wait (self, cmd, id, WAIT_MEMBERS, 0);
 }
 
 void
@@ -1158,8 +2037,33 @@ cl_convs_send (cl_convs_t *self, uint32_t cmd, const uint8_t *id, const char *te
     job->text [len] = 0;
     job->len = len;
     zlist_append (conv->sends, job);
-    s_need_key (self, conv);
+    s_keys_rearm (conv);
     s_settle (self, conv);
+}
+
+//  ---------------------------------------------------------------- timers
+
+void
+cl_convs_tick (cl_convs_t *self, int64_t now)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        conv_t *conv = self->convs [i];
+        if (conv->key_retry_at && now >= conv->key_retry_at) {
+            conv->key_retry_at = 0;
+            s_fetch_keys (self, conv);
+            if (!conv->keys_busy)
+                conv->key_attempts = 0;     //  nothing needed any more
+        }
+    }
+}
+
+int64_t
+cl_convs_due (cl_convs_t *self, int64_t due)
+{
+    for (size_t i = 0; i < self->count; i++)
+        if (self->convs [i]->key_retry_at && self->convs [i]->key_retry_at < due)
+            due = self->convs [i]->key_retry_at;
+    return due;
 }
 
 //  ---------------------------------------------------------------- views
@@ -1167,34 +2071,34 @@ cl_convs_send (cl_convs_t *self, uint32_t cmd, const uint8_t *id, const char *te
 size_t
 cl_convs_count (cl_convs_t *self)
 {
-    return self->count;
+    return self->shown_count;
 }
 
 const chatclient_conversation_t *
 cl_convs_at (cl_convs_t *self, size_t index)
 {
-    return index < self->count ? &self->convs [index]->pub : NULL;
+    return index < self->shown_count ? &self->shown [index]->pub : NULL;
 }
 
 const chatclient_conversation_t *
 cl_convs_find (cl_convs_t *self, const uint8_t *id)
 {
     conv_t *conv = s_find (self, id, CHATCLIENT_ID_SIZE);
-    return conv ? &conv->pub : NULL;
+    return conv && conv->shown ? &conv->pub : NULL;
 }
 
 size_t
 cl_convs_message_count (cl_convs_t *self, const uint8_t *id)
 {
     conv_t *conv = s_find (self, id, CHATCLIENT_ID_SIZE);
-    return conv ? convlog_size (conv->log) : 0;
+    return conv && conv->shown ? convlog_size (conv->log) : 0;
 }
 
 const chatclient_message_t *
 cl_convs_message (cl_convs_t *self, const uint8_t *id, size_t index)
 {
     conv_t *conv = s_find (self, id, CHATCLIENT_ID_SIZE);
-    return conv ? convlog_at (conv->log, index) : NULL;
+    return conv && conv->shown ? convlog_at (conv->log, index) : NULL;
 }
 
 void
@@ -1208,15 +2112,19 @@ cl_convs_mark_read (cl_convs_t *self, const uint8_t *id)
 //  ---------------------------------------------------------------- life
 
 cl_convs_t *
-cl_convs_new (cl_session_t *session, cl_requests_t *key, cl_requests_t *main)
+cl_convs_new (cl_session_t *session, cl_contacts_t *contacts, cl_requests_t *key,
+              cl_requests_t *main)
 {
-    assert (session && key && main);
+    assert (session && contacts && key && main);
     cl_convs_t *self = calloc (1, sizeof (cl_convs_t));
     assert (self);
     self->session = session;
+    self->contacts = contacts;
     self->key = key;
     self->main = main;
-    cl_session_set_listener (session, s_on_session, self);
+    self->list_waiters = zlist_new ();
+    assert (self->list_waiters);
+    cl_contacts_set_listener (contacts, s_on_contacts, self);
     return self;
 }
 
@@ -1229,7 +2137,12 @@ cl_convs_destroy (cl_convs_t **self_p)
     for (size_t i = 0; i < self->count; i++)
         s_conv_destroy (&self->convs [i]);
     free (self->convs);
-    cl_session_set_listener (self->session, NULL, NULL);
+    free (self->shown);
+    listwait_t *wait;
+    while ((wait = (listwait_t *) zlist_pop (self->list_waiters)))
+        free (wait);
+    zlist_destroy (&self->list_waiters);
+    cl_contacts_set_listener (self->contacts, NULL, NULL);
     free (self);
     *self_p = NULL;
 }

@@ -1,15 +1,26 @@
-/*  cl_convs - the client's conversations: the list, members and tickets,
-    each conversation's key and message log, fetching what a push missed,
-    and the commands that wait on them (open, history, send)
+/*  cl_convs - the client's conversations: the list, each conversation's
+    membership chain (verified link by link), its epoch keys (made here for
+    what we create, fetched and checked for the rest), its message log,
+    fetching what a push missed, and the commands that wait on them
+    (create, open, history, members, send)
 
-    Owns every conversation key and decrypted message (wiped when the
-    session ends or the object goes). Sits on the session, whose events it
+    A conversation is shown to the caller (counted, listed, given an index,
+    announced) only once its membership chain has verified: until then,
+    and for good when it does not verify, it is the server's word and
+    nothing of it is believed. Its members, epoch, title and direct flag
+    are the verified head's. Messages are shown only when proto/README.md
+    section 12's five checks hold; one that fails them is dropped with an
+    ERROR event saying why.
+
+    Owns every epoch key and decrypted message (wiped when the session ends
+    or the object goes). Sits on the contacts (cl_contacts), whose events it
     passes on before acting on them: CL_EV_SESSION_UP lists the
     conversations for the first time, _RENEWED lists them again, _DOWN
-    fails the commands still waiting and forgets everything; a
-    CL_EV_LINK_PUSH from the main server brings messages and new
-    conversations. Publishes CONVERSATIONS, CONVERSATION, MESSAGE, SENT,
-    OPENED, HISTORY, MEMBERS, READ and the ERRORs of its commands.
+    fails the commands still waiting and forgets everything, CL_EV_CONTACT
+    recounts the members whose identity changed, and a CL_EV_LINK_PUSH
+    from the main server brings messages, new conversations and read
+    markers. Publishes CONVERSATIONS, CONVERSATION, MESSAGE, SENT, OPENED,
+    HISTORY, MEMBERS, READ and the ERRORs of its commands.
 
     Read markers are the main server's: the list brings each
     conversation's marker and unread count, opening or marking read moves
@@ -26,15 +37,17 @@
 
 #include "chatclient.h"
 #include "cl_event.h"
+#include "cl_contacts.h"
 #include "cl_requests.h"
 #include "cl_session.h"
 
 typedef struct _cl_convs_t cl_convs_t;
 
-//  The conversations of session, over both servers' requests (all
-//  borrowed; sets itself as the session's listener).
+//  The conversations of session, with its contacts, over both servers'
+//  requests (all borrowed; sets itself as the contacts' listener).
 cl_convs_t *
-    cl_convs_new (cl_session_t *session, cl_requests_t *key, cl_requests_t *main);
+    cl_convs_new (cl_session_t *session, cl_contacts_t *contacts, cl_requests_t *key,
+                  cl_requests_t *main);
 //  Keys and messages wiped; no event.
 void
     cl_convs_destroy (cl_convs_t **self_p);
@@ -49,7 +62,11 @@ void
 //  CONVERSATION events), and whatever was missed fetched.
 void
     cl_convs_list (cl_convs_t *self, uint32_t cmd);
-//  Create one with these others (or find the 1:1): CONVERSATION for cmd.
+//  Create one with these others (or find the 1:1): their identity keys
+//  fetched and pinned, the CREATE statement signed, epoch 1's key made,
+//  wrapped for every member and stored at the key server. CONVERSATION for
+//  cmd once the keys are stored (ERROR when the conversation was made but
+//  its keys could not be).
 void
     cl_convs_create (cl_convs_t *self, uint32_t cmd, const char **usernames,
                      size_t count);
@@ -60,7 +77,7 @@ void
 void
     cl_convs_history (cl_convs_t *self, uint32_t cmd, const uint8_t *id,
                       uint64_t after_seq);
-//  A fresh member list: MEMBERS for cmd.
+//  The chain brought up to date: MEMBERS for cmd.
 void
     cl_convs_members (cl_convs_t *self, uint32_t cmd, const uint8_t *id);
 //  Seal and send text (1..WIRE_MAX_TEXT bytes, checked by the caller)
@@ -69,7 +86,16 @@ void
     cl_convs_send (cl_convs_t *self, uint32_t cmd, const uint8_t *id,
                    const char *text, size_t len);
 
-//  Views, borrowed until the next call that handles or ticks.
+//  Timers: epoch keys asked for again while one is missing (the creator
+//  uploads them just after creating). Call on every loop turn.
+void
+    cl_convs_tick (cl_convs_t *self, int64_t now);
+//  The earlier of due and the next timer.
+int64_t
+    cl_convs_due (cl_convs_t *self, int64_t due);
+
+//  Views, borrowed until the next call that handles or ticks. Only
+//  conversations whose chain verified are there.
 size_t
     cl_convs_count (cl_convs_t *self);
 //  0-based, in the order first seen.

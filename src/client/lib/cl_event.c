@@ -77,6 +77,8 @@ cl_conversation_copy (chatclient_conversation_t *dest, const chatclient_conversa
     assert (dest->members);
     for (size_t i = 0; i < src->member_count; i++)
         dest->members [i] = strdup (src->members [i]);
+    dest->title = strdup (src->title? src->title: "");
+    assert (dest->title);
 }
 
 void
@@ -89,6 +91,8 @@ cl_conversation_clear (chatclient_conversation_t *pub)
     }
     pub->members = NULL;
     pub->member_count = 0;
+    free (pub->title);
+    pub->title = NULL;
 }
 
 chatclient_event_t *
@@ -168,7 +172,25 @@ chatclient_event_name (chatclient_event_type_t type)
         case CHATCLIENT_EV_HISTORY:         return "history";
         case CHATCLIENT_EV_MEMBERS:         return "members";
         case CHATCLIENT_EV_ERROR:           return "error";
+        case CHATCLIENT_EV_PASSWORD_CHANGED: return "password-changed";
+        case CHATCLIENT_EV_SAFETY_NUMBER:   return "safety-number";
+        case CHATCLIENT_EV_VERIFIED:        return "verified";
+        case CHATCLIENT_EV_IDENTITY_CHANGED: return "identity-changed";
+        case CHATCLIENT_EV_WRONG_ROLE:      return "wrong-role";
         case CHATCLIENT_EV_READ:            return "read";
+    }
+    return "unknown";
+}
+
+const char *
+chatclient_identity_name (chatclient_identity_t identity)
+{
+    switch (identity) {
+        case CHATCLIENT_IDENTITY_UNKNOWN:    return "unknown";
+        case CHATCLIENT_IDENTITY_UNVERIFIED: return "unverified";
+        case CHATCLIENT_IDENTITY_VERIFIED:   return "verified";
+        case CHATCLIENT_IDENTITY_CHANGED:    return "changed";
+        case CHATCLIENT_IDENTITY_SELF:       return "you";
     }
     return "unknown";
 }
@@ -181,7 +203,6 @@ chatclient_errname (int code)
         case CHATCLIENT_ERR_CONNECTION: return "ERR_CONNECTION";
         case CHATCLIENT_ERR_USAGE:      return "ERR_USAGE";
         case CHATCLIENT_ERR_UNREACHABLE: return "ERR_UNREACHABLE";
-        case CHATCLIENT_ERR_WRONG_ROLE: return "ERR_WRONG_ROLE";
         default:                        return chat_errname (code);
     }
 }

@@ -5,8 +5,12 @@
     The library is a stack of objects, each calling only down:
 
         chatclient  the public API: composes the rest, queues public events
-        cl_convs    conversations: list, keys, message logs, gap fetching
-        cl_session  register, login, certificate, resume, re-login
+        cl_convs    conversations: list, membership chains, epoch keys,
+                    message logs, gap fetching
+        cl_contacts identity keys from the key directory, the known_users
+                    pins, safety numbers
+        cl_session  register, login, identity, certificate, resume,
+                    re-login, password change
         cl_requests one per server: request ids, deadlines, retries
         cl_link     one per server: socket, channel, handshake, pin, push,
                     socket monitor and heartbeats, back-off
@@ -47,7 +51,10 @@ typedef enum {
     //  from cl_session
     CL_EV_SESSION_UP,           //  logged in on both servers, with the password
     CL_EV_SESSION_RENEWED,      //  logged in again without it, after a reconnect
-    CL_EV_SESSION_DOWN          //  the session ended (logout, or lost)
+    CL_EV_SESSION_DOWN,         //  the session ended (logout, or lost)
+    //  from cl_contacts
+    CL_EV_CONTACT               //  text: a contact whose identity state
+                                //  changed (pinned anew, changed, verified)
 } cl_event_kind_t;
 
 typedef struct {

@@ -28,11 +28,14 @@ struct _cl_link_t {
     int backoff;
     char *fingerprint;
     zsock_t *push;              //  SUB, main server only
+    char *push_endpoint;        //  what it is connected to, or NULL
+    bool push_fixed;            //  the user named it: the Welcome's is not used
     uint8_t push_topic [CHANNEL_SESSION_TOKEN_SIZE];
     bool push_subscribed;
     zsock_t *monitor;           //  PAIR: the DEALER's connection events
     int problem_code;           //  why the last attempt failed, while it
-    char *problem;              //  says the server cannot be reached
+    char *problem;              //  says the server cannot be reached, or
+                                //  why it was refused (REFUSED)
 };
 
 //  ---------------------------------------------------------------- life
@@ -91,17 +94,22 @@ cl_link_new (const cl_link_config_t *config, rsakey_t *key, pinstore_t *pins)
     zsock_set_maxmsgsize (self->sock, WIRE_MAX_FRAME);
     zsock_set_sndhwm (self->sock, 10000);
     s_heartbeats (self->sock);
-    if (config->push) {
+    if (config->push || config->push_from_welcome) {
+        //  made now, connected when known: the caller's socket set is fixed
         self->push = zsock_new (ZMQ_SUB);
         assert (self->push);
         zsock_set_linger (self->push, 0);
         zsock_set_maxmsgsize (self->push, WIRE_MAX_FRAME);
         s_heartbeats (self->push);
+    }
+    if (config->push) {
+        self->push_fixed = true;
         if (zsock_connect (self->push, "%s", config->push) != 0) {
             fprintf (stderr, "chat: invalid push endpoint %s\n", config->push);
             cl_link_destroy (&self);
             return NULL;
         }
+        self->push_endpoint = strdup (config->push);
     }
     if (config->monitor)
         s_monitor_start (self);
@@ -125,6 +133,7 @@ cl_link_destroy (cl_link_t **self_p)
     free (self->pin);
     free (self->fingerprint);
     free (self->problem);
+    free (self->push_endpoint);
     free (self);
     *self_p = NULL;
 }
@@ -172,7 +181,7 @@ static bool
 s_unreachable (int code)
 {
     return code == CHATCLIENT_ERR_UNREACHABLE || code == CHATCLIENT_ERR_TIMEOUT
-        || code == CHATCLIENT_ERR_WRONG_ROLE || code == CHAT_ERR_BAD_VERSION;
+        || code == CHAT_ERR_BAD_VERSION;
 }
 
 void
@@ -182,6 +191,9 @@ cl_link_attempt (cl_link_t *self)
         return;
     channel_destroy (&self->channel);
     self->channel = channel_client_new (self->key);
+    //  a server of the other role is refused before anything is sealed
+    if (self->channel)
+        channel_client_expect_role (self->channel, self->role);
     uint8_t *frame = NULL;
     size_t size = 0;
     //  a fresh connection drops whatever the old one still had queued,
@@ -251,6 +263,70 @@ s_push_subscribe (cl_link_t *self)
     self->push_subscribed = true;
 }
 
+char *
+cl_link_push_resolve (const char *request_endpoint, const char *announced)
+{
+    if (!announced || !*announced || strlen (announced) > CHANNEL_ENDPOINT_MAX)
+        return NULL;
+    const char *tcp = "tcp://";
+    if (strncmp (announced, tcp, 6) != 0)
+        return strdup (announced);          //  ipc:// and the like: as named
+    const char *host = announced + 6;
+    const char *colon = strrchr (host, ':');
+    if (!colon || colon == host)
+        return NULL;
+    size_t host_len = (size_t) (colon - host);
+    bool wildcard = (host_len == 1 && *host == '*')
+                 || (host_len == 7 && strncmp (host, "0.0.0.0", 7) == 0)
+                 || (host_len == 2 && strncmp (host, "::", 2) == 0)
+                 || (host_len == 4 && strncmp (host, "[::]", 4) == 0);
+    if (!wildcard)
+        return strdup (announced);
+    //  the host the client reached the request endpoint at
+    if (!request_endpoint || strncmp (request_endpoint, tcp, 6) != 0)
+        return NULL;
+    const char *rhost = request_endpoint + 6;
+    const char *rcolon = strrchr (rhost, ':');
+    if (!rcolon || rcolon == rhost)
+        return NULL;
+    return cl_format ("tcp://%.*s%s", (int) (rcolon - rhost), rhost, colon);
+}
+
+//  Connect the push socket to the endpoint the signed Welcome names (when
+//  the user named none): a restarted server may announce another one.
+static void
+s_push_follow (cl_link_t *self)
+{
+    if (self->push_fixed)
+        return;
+    char *endpoint = cl_link_push_resolve (self->endpoint,
+                                           channel_peer_push_endpoint (self->channel));
+    if (!endpoint) {
+        if (self->verbose)
+            zsys_info ("chat: the %s names no usable push endpoint; messages come "
+                       "with the next ping instead of at once", self->role);
+        return;
+    }
+    if (self->push_endpoint && streq (self->push_endpoint, endpoint)) {
+        free (endpoint);
+        return;
+    }
+    if (self->push_endpoint)
+        zsock_disconnect (self->push, "%s", self->push_endpoint);
+    free (self->push_endpoint);
+    self->push_endpoint = NULL;
+    if (zsock_connect (self->push, "%s", endpoint) == 0) {
+        self->push_endpoint = endpoint;
+        if (self->verbose)
+            zsys_info ("chat: pushes from %s", endpoint);
+    }
+    else {
+        zsys_warning ("chat: the %s names a push endpoint that cannot be used: %s",
+                      self->role, endpoint);
+        free (endpoint);
+    }
+}
+
 static void
 s_opened (cl_link_t *self)
 {
@@ -261,12 +337,33 @@ s_opened (cl_link_t *self)
     self->problem_code = 0;
     free (self->fingerprint);
     self->fingerprint = strdup (channel_peer_fingerprint_text (self->channel));
-    if (self->push)
+    if (self->push) {
+        s_push_follow (self);
         s_push_subscribe (self);
+    }
     if (self->verbose)
         zsys_info ("chat: connected to %s %s, key %s", self->role,
                    self->endpoint, self->fingerprint);
     cl_listener_signal (&self->listener, CL_EV_LINK_OPEN, self->server);
+}
+
+//  Refuse the server for good: nothing sealed was sent, and nothing will be.
+static void
+s_refuse (cl_link_t *self, int code, const char *why, const char *offered,
+          const char *pinned)
+{
+    channel_destroy (&self->channel);
+    s_disconnect (self);
+    self->state = CL_LINK_REFUSED;
+    self->problem_code = code;
+    free (self->problem);
+    self->problem = cl_strdup (why);
+    if (self->verbose)
+        zsys_info ("chat: %s", why);
+    cl_event_t event = { .kind = CL_EV_LINK_REFUSED, .server = self->server,
+                         .code = code, .text = why,
+                         .fingerprint = offered, .pinned = pinned };
+    cl_listener_emit (&self->listener, &event);
 }
 
 //  The server's key against the pin. True when it may be used; a new pin
@@ -302,19 +399,11 @@ s_pin_check (cl_link_t *self)
         self->role, self->endpoint, offered, pinned ? pinned : "?",
         self->pin ? " on the command line" : " for ", self->pin ? "" : self->pin_name,
         self->pin ? "the command line" : pinstore_path (self->pins));
-    //  nothing sealed was sent, and nothing will be
     char *offered_copy = strdup (offered);
-    channel_destroy (&self->channel);
-    s_disconnect (self);
-    self->state = CL_LINK_REFUSED;
-    free (self->problem);
-    self->problem = cl_format ("the %s's key does not match its pin", self->role);
-    self->problem_code = CHAT_ERR_PIN_MISMATCH;
-    cl_event_t event = { .kind = CL_EV_LINK_REFUSED, .server = self->server,
-                         .code = CHAT_ERR_PIN_MISMATCH, .text = why,
-                         .fingerprint = offered_copy, .pinned = pinned };
-    cl_listener_emit (&self->listener, &event);
+    char *pinned_copy = cl_strdup (pinned);
+    s_refuse (self, CHAT_ERR_PIN_MISMATCH, why, offered_copy, pinned_copy);
     free (offered_copy);
+    free (pinned_copy);
     free (why);
     return false;
 }
@@ -325,12 +414,14 @@ static void
 s_on_welcome (cl_link_t *self, const uint8_t *data, size_t size)
 {
     int rc = channel_client_accept (self->channel, data, size);
-    if (rc == CHATCLIENT_ERR_WRONG_ROLE) {
-        char *why = cl_format ("%s is the %s, not the %s: swap --keyserver and "
-                               "--mainserver?", self->endpoint,
-                               self->server == CHATCLIENT_KEYSERVER? "main server": "key server",
-                               self->server == CHATCLIENT_KEYSERVER? "key server": "main server");
-        cl_link_reset (self, rc, why);
+    if (rc == CHAT_ERR_WRONG_ROLE) {
+        //  the user's configuration, not the network: retrying cannot help
+        char *why = cl_format (
+            "the server at %s is not a %s (its signed Welcome names another role): "
+            "are the key server and main server endpoints the wrong way round?",
+            self->endpoint, self->server == CHATCLIENT_KEYSERVER ? "key server"
+                                                                 : "main server");
+        s_refuse (self, rc, why, NULL, NULL);
         free (why);
     }
     else
@@ -612,4 +703,18 @@ cl_link_problem (cl_link_t *self, int *code)
     if (code)
         *code = self->problem_code;
     return self->problem;
+}
+
+const char *
+cl_link_push_endpoint (cl_link_t *self)
+{
+    return self->push_endpoint;
+}
+
+int
+cl_link_refusal (cl_link_t *self, const char **text)
+{
+    if (text)
+        *text = self->state == CL_LINK_REFUSED? self->problem: NULL;
+    return self->state == CL_LINK_REFUSED? self->problem_code: 0;
 }

@@ -1,15 +1,15 @@
 /*  cl_link - one server connection of the client: its DEALER, the secure
-    channel over it, the handshake, the pin check, the reconnect back-off,
-    a socket monitor and ZMTP heartbeats that say what the connection is
-    really doing, and for the main server the push socket
+    channel over it, the handshake, the role and pin checks, the reconnect
+    back-off, a socket monitor and ZMTP heartbeats that say what the
+    connection is really doing, and for the main server the push socket
 
     The bottom of libchatclient (see cl_event.h). A link never calls up: it
     tells its listener (the link's cl_requests) what happened:
     CL_EV_LINK_OPEN, _DOWN, _PIN_NEW, _REFUSED, _REPLY (a sealed frame,
     opened) and _PUSH (a push, opened).
 
-        DOWN --attempt--> HELLO --Welcome, pin ok--> OPEN
-          ^                 |  \--pin mismatch--> REFUSED (for good)
+        DOWN --attempt--> HELLO --Welcome, role and pin ok--> OPEN
+          ^                 |  \--pin mismatch, wrong role--> REFUSED (for good)
           +-- back-off <----+-- timeout, refusal, unknown session, reset,
                                 connection lost or refused (the monitor)
 
@@ -21,6 +21,13 @@
     after the back-off. Until an attempt succeeds the link keeps the
     reason (cl_link_problem), so that a command can fail at once instead of
     waiting for a server that is not there.
+
+    The Welcome's signed info names the server's role: a link refuses a
+    server of the other role for good (CHAT_ERR_WRONG_ROLE: the endpoints
+    were given the wrong way round). The main server's push endpoint comes
+    from the same signed info (a wildcard host standing for the host of the
+    request endpoint), unless the link was given one explicitly; a beacon's
+    push endpoint is never used.
 */
 #ifndef CL_LINK_H_INCLUDED
 #define CL_LINK_H_INCLUDED
@@ -52,7 +59,8 @@ typedef enum {
 typedef struct {
     chatclient_server_t server;
     const char *endpoint;       //  request endpoint
-    const char *push;           //  push endpoint, or NULL for none
+    const char *push;           //  push endpoint the user named, or NULL
+    bool push_from_welcome;     //  without one: the Welcome's (main server)
     const char *pin_name;       //  name in the pin file; NULL: the endpoint
     const char *pin;            //  "SHA256:..." to accept only that key;
                                 //  NULL: the pin file decides
@@ -123,12 +131,25 @@ const char *
 const char *
     cl_link_fingerprint (cl_link_t *self);
 //  Why the link is not open, when its last attempt failed in a way that
-//  says the server cannot be reached now (nothing listening, no answer,
-//  the wrong server) or for good (its key does not match the pin): the
-//  text, and the code in *code. NULL while the link
+//  says the server cannot be reached now (nothing listening, no answer)
+//  or for good (refused: its key does not match the pin, or it is the
+//  other server): the text, and the code in *code. NULL while the link
 //  is open or trying again (an attempt under way), has never failed, or is
 //  only reconnecting after a restart or a dropped connection.
 const char *
     cl_link_problem (cl_link_t *self, int *code);
+//  The push endpoint the SUB socket is connected to, or NULL.
+const char *
+    cl_link_push_endpoint (cl_link_t *self);
+//  A refused link: why (CHAT_ERR_PIN_MISMATCH or CHAT_ERR_WRONG_ROLE, and
+//  the words), else 0 and NULL.
+int
+    cl_link_refusal (cl_link_t *self, const char **text);
+
+//  The push endpoint a Welcome announced, as a client connects to it: a
+//  wildcard host ("*", "0.0.0.0", "::") becomes the host of the request
+//  endpoint. malloc'd; NULL when nothing usable was announced.
+char *
+    cl_link_push_resolve (const char *request_endpoint, const char *announced);
 
 #endif

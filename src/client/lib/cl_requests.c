@@ -84,6 +84,17 @@ s_answer (cl_requests_t *self, request_t *req, ProtobufCMessage *reply)
     }
 }
 
+//  A request the link will never carry: it fails with the link's reason
+//  (a pin mismatch, or a server of the other role).
+static void
+s_fail_refused (cl_requests_t *self, request_t *req)
+{
+    const char *why = NULL;
+    int code = cl_link_refusal (self->link, &why);
+    s_fail (req, code? code: CHAT_ERR_PIN_MISMATCH,
+            why? why: "the server's key does not match its pin", 0);
+}
+
 //  ---------------------------------------------------------------- queue
 
 //  A test on one request, for s_take.
@@ -280,8 +291,7 @@ s_on_link (void *arg, cl_event_t *event)
             break;
         case CL_EV_LINK_REFUSED:
             while ((req = s_take (self, s_any, NULL)))
-                s_fail (req, CHAT_ERR_PIN_MISMATCH,
-                        "the server's key does not match its pin", 0);
+                s_fail_refused (self, req);
             break;
         default:
             break;
@@ -413,12 +423,13 @@ cl_requests_tick (cl_requests_t *self, int64_t now)
     //  commands that waited too long for their server give up
     request_t *req;
     while ((req = s_take (self, s_given_up, &now))) {
-        bool refused = cl_link_state (self->link) == CL_LINK_REFUSED;
-        char *why = refused
-                  ? cl_format ("the %s's key does not match its pin", cl_link_role (self->link))
-                  : cl_format ("the %s at %s did not answer", cl_link_role (self->link),
+        if (cl_link_state (self->link) == CL_LINK_REFUSED) {
+            s_fail_refused (self, req);
+            continue;
+        }
+        char *why = cl_format ("the %s at %s did not answer", cl_link_role (self->link),
                                cl_link_endpoint (self->link));
-        s_fail (req, refused ? CHAT_ERR_PIN_MISMATCH : CHATCLIENT_ERR_TIMEOUT, why, 0);
+        s_fail (req, CHATCLIENT_ERR_TIMEOUT, why, 0);
         free (why);
     }
     //  and whatever could not be queued before goes now

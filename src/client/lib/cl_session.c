@@ -1,11 +1,17 @@
 /*  cl_session - who the client is on both servers; see cl_session.h
 
-    A register or login in progress is a flow, found by its command id.
-    Register: RegisterParams -> (worker: verifiers) -> Register -> main
-    server RegisterUser. Login: LoginStart -> (worker: SCRAM client final)
-    -> LoginFinish (server proof checked) -> main server Login with the
-    certificate. After a reconnect: ResumeRequest with the resume token
-    for a fresh certificate (when needed), then the main server Login.
+    A register, login or password change in progress is a flow, found by
+    its command id.
+    Register: RegisterParams -> (worker: identity key, SaltedPassword,
+    verifiers, sealed identity) -> Register -> main server RegisterUser.
+    Login: LoginStart -> (worker: SCRAM client final) -> LoginFinish
+    (server proof checked, identity opened) -> main server Login with the
+    certificate. Password: RegisterParams (new salt) -> PasswordStart ->
+    (worker: client final of the current password, SaltedPassword and
+    verifiers of the new one) -> identity sealed again -> PasswordFinish
+    (server proof checked). After a reconnect: ResumeRequest with the
+    resume token for a fresh certificate (when needed), then the main
+    server Login.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -13,25 +19,33 @@
 #include "cl_worker.h"
 #include "chaterror.h"
 #include "credential.h"
+#include "identity.h"
 #include "scram.h"
 #include "secret.h"
+#include "wire.h"
 
-typedef enum { FLOW_REGISTER, FLOW_LOGIN } flow_kind_t;
+typedef enum { FLOW_REGISTER, FLOW_LOGIN, FLOW_PASSWORD } flow_kind_t;
 
-//  A register or login in progress; also the worker's job.
+//  A register, login or password change in progress; also the worker's job.
 typedef struct {
     flow_kind_t kind;
     uint32_t cmd;
     char *username;
-    char *password;             //  until the worker derived from it
-    scram_client_t *scram;
+    char *password;             //  until the worker derived from it (for a
+                                //  password change: the current one)
+    char *new_password;         //  a password change's new one, likewise
+    scram_client_t *scram;      //  login, password change
     char *server_first;
     const char *client_final;   //  owned by scram
-    uint8_t salt [64];
+    uint8_t salt [64];          //  register: the salt; password: the new one
     size_t salt_len;
     uint32_t iterations;
+    uint8_t salted [SCRAM_KEY_SIZE];    //  password: the new SaltedPassword,
+                                        //  from the worker until sealed
     uint8_t stored_key [SCRAM_KEY_SIZE];
     uint8_t server_key [SCRAM_KEY_SIZE];
+    rsakey_t *identity;         //  register: made by the worker
+    char *sealed;               //  the sealed identity to send
     int rc;                     //  worker's result
     bool at_worker;             //  the worker owns it right now
     bool dead;                  //  ended while at the worker: free on return
@@ -41,7 +55,8 @@ typedef struct {
 typedef enum {
     S_REG_PARAMS = 1, S_REGISTER, S_MAIN_REGISTER,
     S_LOGIN_START, S_LOGIN_FINISH, S_MAIN_LOGIN,
-    S_RESUME, S_MAIN_RELOGIN
+    S_RESUME, S_MAIN_RELOGIN,
+    S_PW_PARAMS, S_PW_START, S_PW_FINISH
 } s_tag_t;
 
 struct _cl_session_t {
@@ -52,6 +67,7 @@ struct _cl_session_t {
     zlist_t *flows;             //  flow_t, every live one
     bool logged_in;
     char *username;
+    rsakey_t *identity;         //  the user's identity key pair
     uint8_t *certificate;
     size_t certificate_len;
     int64_t certificate_at;
@@ -111,10 +127,14 @@ s_flow_destroy (flow_t **flow_p)
     flow_t *flow = *flow_p;
     free (flow->username);
     s_password_free (&flow->password);
+    s_password_free (&flow->new_password);
     scram_client_destroy (&flow->scram);
     free (flow->server_first);
+    secret_wipe (flow->salted, sizeof (flow->salted));
     secret_wipe (flow->stored_key, sizeof (flow->stored_key));
     secret_wipe (flow->server_key, sizeof (flow->server_key));
+    rsakey_destroy (&flow->identity);
+    s_password_free (&flow->sealed);
     free (flow);
     *flow_p = NULL;
 }
@@ -133,15 +153,29 @@ s_flow_new (cl_session_t *self, flow_kind_t kind, uint32_t cmd,
     return flow;
 }
 
+//  The first live flow of command cmd (0: any) and kind (-1: any), or NULL.
+static flow_t *
+s_flow_first (cl_session_t *self, uint32_t cmd, int kind)
+{
+    for (flow_t *flow = (flow_t *) zlist_first (self->flows); flow;
+         flow = (flow_t *) zlist_next (self->flows))
+        if (!flow->dead && (!cmd || flow->cmd == cmd) && (kind < 0 || (int) flow->kind == kind))
+            return flow;
+    return NULL;
+}
+
 //  The live flow of command cmd, or NULL.
 static flow_t *
 s_flow_find (cl_session_t *self, uint32_t cmd)
 {
-    for (flow_t *flow = (flow_t *) zlist_first (self->flows); flow;
-         flow = (flow_t *) zlist_next (self->flows))
-        if (flow->cmd == cmd && !flow->dead)
-            return flow;
-    return NULL;
+    return s_flow_first (self, cmd, -1);
+}
+
+//  A live flow of this kind, or NULL.
+static flow_t *
+s_flow_of_kind (cl_session_t *self, flow_kind_t kind)
+{
+    return s_flow_first (self, 0, (int) kind);
 }
 
 //  The flow is over: forget it (freed now, or when the worker returns it).
@@ -161,10 +195,18 @@ static void
 s_flow_fail (cl_session_t *self, flow_t *flow, int code, const char *text,
              uint32_t retry_ms)
 {
-    cl_listener_fail (&self->listener, flow->kind == FLOW_REGISTER
-                      ? CHATCLIENT_EV_REGISTER_FAILED : CHATCLIENT_EV_LOGIN_FAILED,
-                      flow->cmd, code, text, retry_ms);
+    chatclient_event_type_t type = flow->kind == FLOW_REGISTER
+                                 ? CHATCLIENT_EV_REGISTER_FAILED
+                                 : flow->kind == FLOW_LOGIN
+                                 ? CHATCLIENT_EV_LOGIN_FAILED : CHATCLIENT_EV_ERROR;
+    chatclient_event_t *event = cl_event_failure (type, flow->cmd, code, text, retry_ms);
+    if (flow->kind == FLOW_PASSWORD && code == CHAT_ERR_AUTH_FAILED) {
+        //  the report's "Wrong username or password" would mislead here
+        free (event->text);
+        event->text = strdup (text? text: "The current password is wrong; nothing was changed");
+    }
     s_flow_end (self, flow);
+    cl_listener_publish (&self->listener, event);
 }
 
 //  The key server's reply body that answers a flow's request.
@@ -176,6 +218,9 @@ s_flow_expects (s_tag_t tag)
         case S_REGISTER:        return CHAT__KEY_REPLY__BODY_REGISTERED;
         case S_LOGIN_START:     return CHAT__KEY_REPLY__BODY_LOGIN_CHALLENGE;
         case S_LOGIN_FINISH:    return CHAT__KEY_REPLY__BODY_LOGGED_IN;
+        case S_PW_PARAMS:       return CHAT__KEY_REPLY__BODY_REGISTER_PARAMS;
+        case S_PW_START:        return CHAT__KEY_REPLY__BODY_LOGIN_CHALLENGE;
+        case S_PW_FINISH:       return CHAT__KEY_REPLY__BODY_PASSWORD_CHANGED;
         default:                return 0;
     }
 }
@@ -188,25 +233,63 @@ s_flow_submit (cl_session_t *self, flow_t *flow, s_tag_t tag,
 {
     cl_request_spec_t spec = {
         .tag = tag, .cmd = flow->cmd, .retry_ok = retry_ok, .fail_fast = true,
+        //  a password change belongs to the session it changes
+        .session = flow->kind == FLOW_PASSWORD,
         .expects = s_flow_expects (tag), .done = s_on_outcome, .arg = self
     };
     if (cl_requests_submit (self->key, (ProtobufCMessage *) req, &spec) != 0)
         s_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
 }
 
-//  The worker's job: PBKDF2, off the caller's thread.
+//  Registration's slow part: the identity key, SaltedPassword, the
+//  verifiers from it and the identity sealed under it. SaltedPassword is
+//  wiped before the flow goes back.
+static int
+s_derive_register (flow_t *flow)
+{
+    uint8_t salted [SCRAM_KEY_SIZE];
+    flow->identity = rsakey_generate (IDENTITY_KEY_BITS);
+    int rc = CHAT_ERR_INTERNAL;
+    if (flow->identity
+    &&  scram_salted_password (flow->password, flow->salt, flow->salt_len,
+                               flow->iterations, salted) == 0) {
+        if (scram_verifier_from_salted (salted, flow->stored_key, flow->server_key) == 0)
+            rc = identity_seal (flow->identity, flow->username, salted, wire_now (),
+                                &flow->sealed);
+        secret_wipe (salted, sizeof (salted));
+    }
+    return rc;
+}
+
+//  A password change's slow part: the proof of the current password, and
+//  the new SaltedPassword and verifiers (sealing needs the session's
+//  identity key, which stays on the caller's thread).
+static int
+s_derive_password (flow_t *flow)
+{
+    int rc = scram_client_final (flow->scram, flow->server_first, &flow->client_final);
+    if (rc != CHAT_OK)
+        return rc;
+    if (scram_salted_password (flow->new_password, flow->salt, flow->salt_len,
+                               flow->iterations, flow->salted) != 0
+    ||  scram_verifier_from_salted (flow->salted, flow->stored_key, flow->server_key) != 0)
+        return CHAT_ERR_INTERNAL;
+    return CHAT_OK;
+}
+
+//  The worker's job: PBKDF2 and key generation, off the caller's thread.
 static void
 s_flow_derive (void *job)
 {
     flow_t *flow = (flow_t *) job;
     if (flow->kind == FLOW_REGISTER)
-        flow->rc = scram_make_verifier (flow->password, flow->salt, flow->salt_len,
-                                        flow->iterations, flow->stored_key,
-                                        flow->server_key) == 0
-                 ? CHAT_OK : CHAT_ERR_INTERNAL;
+        flow->rc = s_derive_register (flow);
     else
+    if (flow->kind == FLOW_LOGIN)
         flow->rc = scram_client_final (flow->scram, flow->server_first,
                                        &flow->client_final);
+    else
+        flow->rc = s_derive_password (flow);
 }
 
 static void
@@ -218,7 +301,7 @@ s_flow_to_worker (cl_session_t *self, flow_t *flow)
         s_flow_fail (self, flow, CHAT_ERR_INTERNAL, NULL, 0);
 }
 
-//  The verifiers are ready: send them.
+//  The verifiers and the sealed identity are ready: send them.
 static void
 s_register_step (cl_session_t *self, flow_t *flow)
 {
@@ -231,10 +314,17 @@ s_register_step (cl_session_t *self, flow_t *flow)
     body.stored_key.len = SCRAM_KEY_SIZE;
     body.server_key.data = flow->server_key;
     body.server_key.len = SCRAM_KEY_SIZE;
+    size_t der_len = 0;
+    body.identity_public_key.data = (uint8_t *) rsakey_der (flow->identity, &der_len);
+    body.identity_public_key.len = der_len;
+    body.sealed_identity.data = (uint8_t *) flow->sealed;
+    body.sealed_identity.len = strlen (flow->sealed);
     Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
     req.body_case = CHAT__KEY_REQUEST__BODY_REGISTER;
     req.register_ = &body;
     s_flow_submit (self, flow, S_REGISTER, &req, false);
+    //  the key server has it now (or the flow failed): nothing kept here
+    rsakey_destroy (&flow->identity);
 }
 
 //  The client proof is ready: send it.
@@ -249,6 +339,41 @@ s_login_step (cl_session_t *self, flow_t *flow)
     s_flow_submit (self, flow, S_LOGIN_FINISH, &req, false);
 }
 
+//  The proof and the new verifiers are ready: seal the identity under the
+//  new SaltedPassword (then wiped) and send it all at once.
+static void
+s_password_step (cl_session_t *self, flow_t *flow)
+{
+    if (!self->identity) {
+        secret_wipe (flow->salted, sizeof (flow->salted));
+        s_flow_fail (self, flow, CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
+        return;
+    }
+    int rc = identity_seal (self->identity, self->username, flow->salted, wire_now (),
+                            &flow->sealed);
+    secret_wipe (flow->salted, sizeof (flow->salted));
+    if (rc != CHAT_OK) {
+        s_flow_fail (self, flow, rc, "Could not seal the identity key", 0);
+        return;
+    }
+    Chat__PasswordFinish body = CHAT__PASSWORD_FINISH__INIT;
+    body.client_final = (char *) flow->client_final;
+    body.salt.data = flow->salt;
+    body.salt.len = flow->salt_len;
+    body.iterations = flow->iterations;
+    body.stored_key.data = flow->stored_key;
+    body.stored_key.len = SCRAM_KEY_SIZE;
+    body.server_key.data = flow->server_key;
+    body.server_key.len = SCRAM_KEY_SIZE;
+    body.sealed_identity.data = (uint8_t *) flow->sealed;
+    body.sealed_identity.len = strlen (flow->sealed);
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_PASSWORD_FINISH;
+    req.password_finish = &body;
+    //  not repeated after a lost link: the exchange ends with any answer
+    s_flow_submit (self, flow, S_PW_FINISH, &req, false);
+}
+
 //  The worker handed a flow back: its next step.
 static void
 s_worker_done (cl_session_t *self, flow_t *flow)
@@ -259,18 +384,22 @@ s_worker_done (cl_session_t *self, flow_t *flow)
         s_flow_destroy (&flow);
         return;
     }
-    //  the password is no longer needed by either flow
+    //  the passwords are no longer needed by any flow
     s_password_free (&flow->password);
+    s_password_free (&flow->new_password);
     if (flow->rc != CHAT_OK)
         s_flow_fail (self, flow, flow->rc,
-                     flow->kind == FLOW_LOGIN
-                     ? "The key server sent an unusable login challenge"
-                     : "Could not derive the password verifier", 0);
+                     flow->kind == FLOW_REGISTER
+                     ? "Could not make the identity key or the password verifier"
+                     : "The key server sent an unusable challenge", 0);
     else
     if (flow->kind == FLOW_REGISTER)
         s_register_step (self, flow);
     else
+    if (flow->kind == FLOW_LOGIN)
         s_login_step (self, flow);
+    else
+        s_password_step (self, flow);
 }
 
 void
@@ -305,14 +434,36 @@ cl_session_login (cl_session_t *self, uint32_t cmd, const char *username,
     s_flow_submit (self, flow, S_LOGIN_START, &req, true);
 }
 
+void
+cl_session_change_password (cl_session_t *self, uint32_t cmd, const char *current,
+                            const char *password)
+{
+    flow_t *flow = s_flow_new (self, FLOW_PASSWORD, cmd, self->username, current);
+    flow->new_password = strdup (password);
+    flow->scram = scram_client_new (self->username, current, NULL);
+    if (!flow->scram) {
+        s_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED, NULL, 0);
+        return;
+    }
+    //  a fresh salt and count for the new password first
+    Chat__RegisterParamsRequest body = CHAT__REGISTER_PARAMS_REQUEST__INIT;
+    body.username = self->username;
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_REGISTER_PARAMS;
+    req.register_params = &body;
+    s_flow_submit (self, flow, S_PW_PARAMS, &req, true);
+}
+
 bool
 cl_session_login_busy (cl_session_t *self)
 {
-    for (flow_t *flow = (flow_t *) zlist_first (self->flows); flow;
-         flow = (flow_t *) zlist_next (self->flows))
-        if (flow->kind == FLOW_LOGIN && !flow->dead)
-            return true;
-    return false;
+    return s_flow_of_kind (self, FLOW_LOGIN) != NULL;
+}
+
+bool
+cl_session_password_busy (cl_session_t *self)
+{
+    return s_flow_of_kind (self, FLOW_PASSWORD) != NULL;
 }
 
 //  ---------------------------------------------------------------- the session
@@ -325,6 +476,8 @@ s_clear (cl_session_t *self)
     self->logged_in = false;
     free (self->username);
     self->username = NULL;
+    //  OpenSSL cleanses the private key's numbers as it frees them
+    rsakey_destroy (&self->identity);
     s_secret_free (&self->certificate, self->certificate_len);
     s_secret_free (&self->resume_token, self->resume_len);
     self->certificate_at = 0;
@@ -332,6 +485,10 @@ s_clear (cl_session_t *self)
     self->resume_failed = false;
     self->relogin_failures = 0;
     self->authing = false;
+    //  a password change in progress dies with the session it would change
+    flow_t *flow;
+    while ((flow = s_flow_of_kind (self, FLOW_PASSWORD)))
+        s_flow_fail (self, flow, CHAT_ERR_NOT_LOGGED_IN, NULL, 0);
     cl_requests_t *both [] = { self->key, self->main };
     for (int i = 0; i < 2; i++) {
         cl_requests_set_authed (both [i], false);
@@ -468,7 +625,17 @@ s_on_register_params (cl_session_t *self, flow_t *flow, Chat__RegisterParams *pa
     memcpy (flow->salt, params->salt.data, params->salt.len);
     flow->salt_len = params->salt.len;
     flow->iterations = params->iterations;
-    s_flow_to_worker (self, flow);
+    if (flow->kind == FLOW_REGISTER) {
+        s_flow_to_worker (self, flow);
+        return true;
+    }
+    //  a password change: now prove the current password
+    Chat__LoginStart body = CHAT__LOGIN_START__INIT;
+    body.client_first = (char *) scram_client_first (flow->scram);
+    Chat__KeyRequest req = CHAT__KEY_REQUEST__INIT;
+    req.body_case = CHAT__KEY_REQUEST__BODY_PASSWORD_START;
+    req.password_start = &body;
+    s_flow_submit (self, flow, S_PW_START, &req, false);
     return true;
 }
 
@@ -511,6 +678,52 @@ s_on_challenge (cl_session_t *self, flow_t *flow, Chat__LoginChallenge *challeng
     return true;
 }
 
+//  Open the sealed identity a login brought, with the SaltedPassword the
+//  verified SCRAM exchange left (then wiped with the exchange), and check
+//  it is the key the key server announces. CHAT_OK and flow->identity, or
+//  the flow failed.
+static int
+s_open_identity (cl_session_t *self, flow_t *flow, Chat__LoggedIn *logged)
+{
+    const uint8_t *salted = scram_client_salted_password (flow->scram);
+    int rc = CHAT_ERR_MALFORMED;
+    if (salted && logged->sealed_identity.len > 0
+    &&  logged->sealed_identity.len <= IDENTITY_SEALED_MAX)
+        rc = identity_open ((const char *) logged->sealed_identity.data,
+                            logged->sealed_identity.len, flow->username,
+                            logged->identity_public_key.data,
+                            logged->identity_public_key.len, salted, &flow->identity);
+    //  SaltedPassword opens the identity: gone as soon as it has
+    scram_client_destroy (&flow->scram);
+    if (rc == CHAT_OK)
+        return CHAT_OK;
+    const char *why =
+        rc == CHAT_ERR_BAD_KEY
+        ? "The key server announces another identity key for you than the one your "
+          "password opens: someone may have tampered with it; refusing to log in"
+        : rc == CHAT_ERR_BAD_MAC
+        ? "Your sealed identity does not open with your password: the key server's copy "
+          "is not the one your client made; refusing to log in"
+        : "The key server sent no usable sealed identity; refusing to log in";
+    s_flow_fail (self, flow, rc == CHAT_ERR_BAD_KEY? CHAT_ERR_BAD_KEY: CHAT_ERR_MALFORMED,
+                 why, 0);
+    s_key_logout (self);
+    return rc;
+}
+
+//  A resume answer must name the identity key we hold: a key server that
+//  now names another one is not to be believed about anything else.
+static bool
+s_same_identity (cl_session_t *self, Chat__LoggedIn *logged)
+{
+    if (!self->identity || logged->identity_public_key.len == 0)
+        return true;            //  nothing to compare (not logged in yet)
+    size_t der_len = 0;
+    const uint8_t *der = rsakey_der (self->identity, &der_len);
+    return der_len == logged->identity_public_key.len
+        && memcmp (der, logged->identity_public_key.data, der_len) == 0;
+}
+
 //  The key server logged us in: with the password (flow) or by resume.
 static void
 s_on_key_logged_in (cl_session_t *self, flow_t *flow, Chat__LoggedIn *logged)
@@ -521,6 +734,12 @@ s_on_key_logged_in (cl_session_t *self, flow_t *flow, Chat__LoggedIn *logged)
         s_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED,
                      "The key server could not prove it knows your password; refusing it", 0);
         s_key_logout (self);
+        return;
+    }
+    if (flow && s_open_identity (self, flow, logged) != CHAT_OK)
+        return;
+    if (!flow && !s_same_identity (self, logged)) {
+        s_lost (self, "the key server now names another identity key for you");
         return;
     }
     if (logged->certificate.len == 0 || logged->certificate.len > CREDENTIAL_MAX_TOKEN) {
@@ -562,12 +781,19 @@ s_on_main_logged_in (cl_session_t *self, uint32_t cmd, bool relogin,
             free (self->username);
             self->username = strdup (reply->username);
         }
+        flow_t *flow = s_flow_find (self, cmd);
+        if (flow) {
+            //  the identity the login opened is the session's now
+            rsakey_destroy (&self->identity);
+            self->identity = flow->identity;
+            flow->identity = NULL;
+            s_flow_end (self, flow);
+        }
         chatclient_event_t *event = cl_event_new (CHATCLIENT_EV_LOGGED_IN, cmd);
         event->username = cl_strdup (self->username);
+        if (self->identity)
+            event->fingerprint = strdup (rsakey_fingerprint_text (self->identity));
         cl_listener_publish (&self->listener, event);
-        flow_t *flow = s_flow_find (self, cmd);
-        if (flow)
-            s_flow_end (self, flow);
         cl_listener_signal (&self->listener, CL_EV_SESSION_UP, CHATCLIENT_MAINSERVER);
     }
     else {
@@ -578,6 +804,26 @@ s_on_main_logged_in (cl_session_t *self, uint32_t cmd, bool relogin,
         //  whatever happened while we were away
         cl_listener_signal (&self->listener, CL_EV_SESSION_RENEWED, CHATCLIENT_MAINSERVER);
     }
+}
+
+//  The key server stored the new password: its proof of the current one
+//  is checked like a login's.
+static void
+s_on_password_changed (cl_session_t *self, flow_t *flow, Chat__PasswordChanged *changed)
+{
+    if (!changed->server_final
+    ||  scram_client_verify (flow->scram, changed->server_final) != CHAT_OK) {
+        s_flow_fail (self, flow, CHAT_ERR_AUTH_FAILED,
+                     "The key server answered the password change without proving it "
+                     "knew your current password: the change may or may not have been "
+                     "made; log in again to find out", 0);
+        return;
+    }
+    chatclient_event_t *event = cl_event_new (CHATCLIENT_EV_PASSWORD_CHANGED, flow->cmd);
+    event->username = cl_strdup (self->username);
+    event->text = strdup ("Password changed");
+    s_flow_end (self, flow);
+    cl_listener_publish (&self->listener, event);
 }
 
 //  A reply that fits the request: false when it does not after all. A
@@ -611,6 +857,14 @@ s_on_reply (cl_session_t *self, flow_t *flow, cl_outcome_t *outcome)
             s_on_main_logged_in (self, outcome->cmd, outcome->tag == S_MAIN_RELOGIN,
                                  main->logged_in);
             return true;
+        case S_PW_PARAMS:
+            return !flow || s_on_register_params (self, flow, key->register_params);
+        case S_PW_START:
+            return !flow || s_on_challenge (self, flow, key->login_challenge);
+        case S_PW_FINISH:
+            if (flow)
+                s_on_password_changed (self, flow, key->password_changed);
+            return true;
     }
     return true;
 }
@@ -627,6 +881,15 @@ s_on_failure (cl_session_t *self, flow_t *flow, cl_outcome_t *outcome)
         case S_LOGIN_FINISH:
             if (flow)
                 s_flow_fail (self, flow, code, outcome->text, outcome->retry_ms);
+            break;
+        case S_PW_PARAMS:
+        case S_PW_START:
+        case S_PW_FINISH:
+            //  a wrong current password is said in our words
+            if (flow)
+                s_flow_fail (self, flow, code,
+                             code == CHAT_ERR_AUTH_FAILED? NULL: outcome->text,
+                             outcome->retry_ms);
             break;
         case S_MAIN_LOGIN:
             self->authing = false;
@@ -739,6 +1002,7 @@ cl_session_destroy (cl_session_t **self_p)
         s_flow_destroy (&flow);
     zlist_destroy (&self->flows);
     free (self->username);
+    rsakey_destroy (&self->identity);
     s_secret_free (&self->certificate, self->certificate_len);
     s_secret_free (&self->resume_token, self->resume_len);
     cl_requests_set_listener (self->key, NULL, NULL);
@@ -790,4 +1054,10 @@ const char *
 cl_session_username (cl_session_t *self)
 {
     return self->logged_in ? self->username : NULL;
+}
+
+rsakey_t *
+cl_session_identity (cl_session_t *self)
+{
+    return self->logged_in ? self->identity : NULL;
 }

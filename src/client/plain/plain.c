@@ -28,7 +28,10 @@ const char *plain_help [] = {
     "open CONV                                 show a conversation's messages, mark it read",
     "send CONV TEXT...                         send a message (\\n for a new line, \\\\ for \\)",
     "history CONV [AFTER_SEQ]                  messages of a conversation after a number",
-    "members CONV                              who is in a conversation",
+    "members CONV                              who is in a conversation (and whom you verified)",
+    "verify USER                               show the safety number you and USER compare",
+    "verify USER yes                           it matched: mark USER verified (or accept a changed key)",
+    "password CURRENT NEW NEW_AGAIN            change your password",
     "logout                                    log out",
     "wait SECONDS                              just print events for a while",
     "help                                      this list",
@@ -55,6 +58,7 @@ typedef struct {
     bool login_listing;         //  logged in, waiting for the first list
     char *login_user;
     char *down_reason [2];      //  per server: the reconnecting line said last
+    char *login_identity;       //  the identity key's fingerprint
 } plain_t;
 
 //  ---------------------------------------------------------------- output lines
@@ -175,6 +179,27 @@ s_line_list (line_t *line, const char *key, char **items, size_t count)
     fputc (']', line->jf);
 }
 
+//  key=a,b in text (key=- when empty), "key":[...] in JSON.
+static void
+s_line_list_kv (line_t *line, const char *key, char **items, size_t count)
+{
+    fprintf (line->tf, " %s=", key);
+    //  s_line_list writes its own leading space in text: write to a
+    //  scratch line and take it from there would be more work than this
+    fprintf (line->jf, ",\"%s\":[", key);
+    for (size_t i = 0; i < count; i++) {
+        char *escaped = plainfmt_escape (items [i], strlen (items [i]), true);
+        fprintf (line->tf, "%s%s", i? ",": "", escaped);
+        free (escaped);
+        char *quoted = plainfmt_json (items [i], strlen (items [i]));
+        fprintf (line->jf, "%s%s", i? ",": "", quoted);
+        free (quoted);
+    }
+    if (count == 0)
+        fputc ('-', line->tf);
+    fputc (']', line->jf);
+}
+
 static void
 s_line_end (line_t *line)
 {
@@ -200,6 +225,8 @@ s_done (plain_t *self)
     self->login_listing = false;
     free (self->login_user);
     self->login_user = NULL;
+    free (self->login_identity);
+    self->login_identity = NULL;
 }
 
 static void
@@ -245,18 +272,69 @@ s_print_conv (plain_t *self, bool event, const chatclient_conversation_t *conv)
     s_line_uint (&line, "unread", conv->unread, true);
     s_line_uint (&line, "last_seq", conv->last_seq, true);
     s_line_uint (&line, "read_seq", conv->read_seq, true);
+    s_line_uint (&line, "epoch", conv->epoch, true);
+    char **changed = calloc (conv->member_count + 1, sizeof (char *));
+    size_t count = 0;
+    for (size_t i = 0; changed && i < conv->member_count; i++)
+        if (chatclient_identity (self->client, conv->members [i]) == CHATCLIENT_IDENTITY_CHANGED)
+            changed [count++] = conv->members [i];
+    s_line_list_kv (&line, "changed", changed, count);
+    free (changed);
     s_line_end (&line);
+}
+
+//  A warning line: who, and what the user should know about them.
+static void
+s_print_warning (plain_t *self, const char *conversation_hex, const char *name,
+                 const char *text)
+{
+    line_t line;
+    s_line_begin (&line, self, "warning");
+    s_line_word (&line, "conversation", conversation_hex);
+    s_line_word (&line, "name", name);
+    s_line_text (&line, "message", text, strlen (text));
+    s_line_end (&line);
+}
+
+//  Every member of conv whose identity key changed, said before its
+//  messages are shown.
+static void
+s_print_changed (plain_t *self, const chatclient_conversation_t *conv)
+{
+    for (size_t i = 0; i < conv->member_count; i++)
+        if (chatclient_identity (self->client, conv->members [i])
+            == CHATCLIENT_IDENTITY_CHANGED) {
+            char *text = NULL;
+            if (asprintf (&text, "%s's identity key changed: what it signs may not be "
+                          "theirs; compare safety numbers (verify %s)", conv->members [i],
+                          conv->members [i]) < 0)
+                text = NULL;
+            s_print_warning (self, conv->hex, conv->members [i], text? text: "key changed");
+            free (text);
+        }
 }
 
 static void
 s_print_message (plain_t *self, const char *type, const chatclient_message_t *msg)
 {
     line_t line;
+    if (msg->key_changed) {
+        char *text = NULL;
+        if (asprintf (&text, "message %llu is signed with a key %s has not been verified "
+                      "with (their identity key changed)",
+                      (unsigned long long) msg->seq, msg->sender) < 0)
+            text = NULL;
+        s_print_warning (self, msg->conversation_hex, msg->sender, text? text: "key changed");
+        free (text);
+    }
     s_line_begin (&line, self, type);
     s_line_word (&line, "conversation", msg->conversation_hex);
     s_line_uint (&line, "seq", msg->seq, false);
     s_line_word (&line, "sender", msg->sender);
     s_line_int (&line, "time", msg->server_time, false);
+    //  JSON only: text mode's text is the last field of its line
+    fprintf (line.jf, ",\"epoch\":%llu,\"key_changed\":%s",
+             (unsigned long long) msg->epoch, msg->key_changed? "true": "false");
     s_line_text (&line, "text", msg->text, msg->text_len);
     s_line_end (&line);
 }
@@ -330,6 +408,25 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
             s_line_text (&line, "reason", ev->text, ev->text ? strlen (ev->text) : 0);
             s_line_end (&line);
             break;
+        case CHATCLIENT_EV_WRONG_ROLE:
+            s_line_begin (&line, self, "event");
+            s_line_word (&line, "event", "wrong-role");
+            s_line_word (&line, "server", s_server_name (ev->server));
+            s_line_word (&line, "endpoint", ev->endpoint);
+            s_line_text (&line, "reason", ev->text, ev->text? strlen (ev->text): 0);
+            s_line_end (&line);
+            fprintf (stderr, "chat: ERROR: %s\n", ev->text? ev->text: "wrong server role");
+            break;
+        case CHATCLIENT_EV_IDENTITY_CHANGED:
+            s_line_begin (&line, self, "event");
+            s_line_word (&line, "event", "identity-changed");
+            s_line_word (&line, "name", ev->username);
+            s_line_kv (&line, "offered", ev->fingerprint);
+            s_line_kv (&line, "pinned", ev->pinned);
+            s_line_text (&line, "reason", ev->text, ev->text? strlen (ev->text): 0);
+            s_line_end (&line);
+            fprintf (stderr, "chat: WARNING: %s\n", ev->text? ev->text: "identity key changed");
+            break;
         case CHATCLIENT_EV_CONVERSATION:
             s_print_conv (self, true, ev->conversation);
             break;
@@ -369,6 +466,8 @@ s_on_event (plain_t *self, chatclient_event_t *ev)
         s_ok_begin (&line, self);
         s_line_word (&line, "user", self->login_user);
         s_line_uint (&line, "conversations", ev->conversation_count, true);
+        if (self->login_identity)
+            s_line_kv (&line, "identity", self->login_identity);
         s_ok (self, &line);
         return;
     }
@@ -389,6 +488,8 @@ s_on_event (plain_t *self, chatclient_event_t *ev)
             self->cmd = 0;
             self->login_listing = true;
             self->login_user = strdup (ev->username ? ev->username : "");
+            free (self->login_identity);
+            self->login_identity = ev->fingerprint? strdup (ev->fingerprint): NULL;
             self->wait_until = zclock_mono () + LOGIN_LIST_WAIT_MS;
             break;
         case CHATCLIENT_EV_LOGGED_OUT:
@@ -420,6 +521,7 @@ s_on_event (plain_t *self, chatclient_event_t *ev)
             s_ok (self, &line);
             break;
         case CHATCLIENT_EV_OPENED: {
+            s_print_changed (self, ev->conversation);
             size_t count = chatclient_message_count (self->client, ev->conversation->id);
             for (size_t i = 0; i < count; i++)
                 s_print_message (self, "hist",
@@ -432,6 +534,7 @@ s_on_event (plain_t *self, chatclient_event_t *ev)
             break;
         }
         case CHATCLIENT_EV_HISTORY:
+            s_print_changed (self, ev->conversation);
             for (size_t i = 0; i < ev->message_count; i++)
                 s_print_message (self, "hist", &ev->messages [i]);
             s_ok_begin (&line, self);
@@ -441,8 +544,11 @@ s_on_event (plain_t *self, chatclient_event_t *ev)
             break;
         case CHATCLIENT_EV_MEMBERS:
             for (size_t i = 0; i < ev->conversation->member_count; i++) {
+                const char *name = ev->conversation->members [i];
                 s_line_begin (&line, self, "member");
-                s_line_word (&line, "name", ev->conversation->members [i]);
+                s_line_word (&line, "name", name);
+                s_line_word (&line, "identity", chatclient_identity_name (
+                             chatclient_identity (self->client, name)));
                 s_line_end (&line);
             }
             s_ok_begin (&line, self);
@@ -456,6 +562,31 @@ s_on_event (plain_t *self, chatclient_event_t *ev)
             s_line_uint (&line, "seq", ev->message->seq, false);
             if (ev->duplicate)
                 s_line_word (&line, "note", "duplicate");
+            s_ok (self, &line);
+            break;
+        case CHATCLIENT_EV_PASSWORD_CHANGED:
+            s_ok_begin (&line, self);
+            s_line_text (&line, "message", ev->text, ev->text? strlen (ev->text): 0);
+            s_ok (self, &line);
+            break;
+        case CHATCLIENT_EV_SAFETY_NUMBER:
+            s_line_begin (&line, self, "safety");
+            s_line_word (&line, "name", ev->username);
+            s_line_word (&line, "identity", chatclient_identity_name (ev->identity));
+            s_line_word (&line, "fingerprint", ev->fingerprint);
+            s_line_kv (&line, "pinned", ev->pinned);
+            s_line_text (&line, "number", ev->text, ev->text? strlen (ev->text): 0);
+            s_line_end (&line);
+            s_ok_begin (&line, self);
+            s_line_word (&line, "name", ev->username);
+            s_line_word (&line, "identity", chatclient_identity_name (ev->identity));
+            s_ok (self, &line);
+            break;
+        case CHATCLIENT_EV_VERIFIED:
+            s_ok_begin (&line, self);
+            s_line_word (&line, "name", ev->username);
+            s_line_word (&line, "identity", chatclient_identity_name (ev->identity));
+            s_line_word (&line, "fingerprint", ev->fingerprint);
             s_ok (self, &line);
             break;
         case CHATCLIENT_EV_ERROR:
@@ -628,6 +759,25 @@ s_execute (plain_t *self, const char *line)
         if (s_find_conv (self, args [0], &conv) == 0)
             self->cmd = chatclient_send (self->client, conv, text, len);
         free (text);
+    }
+    else
+    if (streq (command, "password")) {
+        if (nargs != 3)
+            s_usage (self, "usage: password CURRENT NEW NEW_AGAIN");
+        else
+            self->cmd = chatclient_change_password (self->client, args [0], args [1],
+                                                    args [2]);
+    }
+    else
+    if (streq (command, "verify")) {
+        if (nargs == 1)
+            self->cmd = chatclient_safety_number (self->client, args [0]);
+        else
+        if (nargs == 2 && streq (args [1], "yes"))
+            //  the key whose number this session showed, and no other
+            self->cmd = chatclient_verify (self->client, args [0], NULL);
+        else
+            s_usage (self, "usage: verify USER [yes]");
     }
     else
     if (streq (command, "wait")) {
@@ -812,6 +962,7 @@ plain_run (chatclient_t *client, const plain_options_t *options)
     free (self->login_user);
     free (self->down_reason [0]);
     free (self->down_reason [1]);
+    free (self->login_identity);
     if (interrupted && self->busy)
         self->failures++;
     return self->failures ? 1 : 0;

@@ -346,7 +346,8 @@ s_entry (layout_t *layout, size_t index)
     entry->day = !has_before || !s_same_day (before, entry->time);
     entry->extra = (entry->day? 1: 0) + (entry->mark_new? 1: 0);
     wchar_t *sender = tui_text_decode_str (entry->sender);
-    entry->prefix = 6 + (sender? tui_text_width (sender, wcslen (sender)): 0) + 2;
+    entry->prefix = 6 + (sender? tui_text_width (sender, wcslen (sender)): 0) + 2
+                  + (entry->msg && entry->msg->key_changed? 1: 0);
     free (sender);
     int width = layout->width;
     entry->text_first = width - entry->prefix >= TEXT_MIN;
@@ -488,9 +489,13 @@ s_draw_line (layout_t *layout, tui_frame_t *frame, entry_t *entry, int line, int
         s_day (entry->time, &tm);
         strftime (hhmm, sizeof hhmm, "%H:%M", &tm);
         tui_frame_put (y, x, 5, dim, hhmm);
-        char *name = zsys_sprintf ("%s:", entry->sender);
+        //  signed only by a key that is not the sender's pin: marked
+        bool changed = entry->msg && entry->msg->key_changed;
+        char *name = zsys_sprintf ("%s%s:", changed? "!": "", entry->sender);
         tui_frame_put (y, x + 6, width - 6,
-                       entry->pending? dim | (int) A_BOLD: s_name_attr (frame, entry->sender, own),
+                       entry->pending? dim | (int) A_BOLD
+                       : changed? tui_frame_attr (frame, TUI_PAIR_WARN)
+                       : s_name_attr (frame, entry->sender, own),
                        name);
         zstr_free (&name);
         if (!entry->text_first)

@@ -170,8 +170,7 @@ tui_frame_event (tui_frame_t *self, chatclient_event_t *event)
                                   s_server_label [which], why);
             else
             if (event->code == CHATCLIENT_ERR_UNREACHABLE
-            ||  event->code == CHATCLIENT_ERR_TIMEOUT
-            ||  event->code == CHATCLIENT_ERR_WRONG_ROLE)
+            ||  event->code == CHATCLIENT_ERR_TIMEOUT)
                 tui_frame_status (self, true, "%c%s: %s (trying again)",
                                   toupper (s_server_label [which][0]),
                                   s_server_label [which] + 1, why);
@@ -194,6 +193,19 @@ tui_frame_event (tui_frame_t *self, chatclient_event_t *event)
             s_replace (&server->pinned, event->pinned);
             tui_frame_status (self, true, "The %s's key has changed: refused",
                               s_server_label [which]);
+            break;
+        case CHATCLIENT_EV_WRONG_ROLE:
+            server->connected = false;
+            server->refused = true;
+            server->wrong_role = true;
+            s_replace (&server->endpoint, event->endpoint);
+            s_replace (&server->problem, event->text);
+            tui_frame_status (self, true, "The %s endpoint is not a %s: refused",
+                              s_server_label [which], s_server_label [which]);
+            break;
+        case CHATCLIENT_EV_IDENTITY_CHANGED:
+            tui_frame_status (self, true, "WARNING: %s", event->text? event->text
+                              : "a contact's identity key changed");
             break;
         case CHATCLIENT_EV_LOGGED_IN:
             if (event->cmd == 0)
@@ -223,8 +235,6 @@ tui_server_state_word (const tui_server_state_t *server)
             return "not running";
         case CHATCLIENT_ERR_TIMEOUT:
             return "no answer";
-        case CHATCLIENT_ERR_WRONG_ROLE:
-            return "wrong server";
         default:
             return server->ever? "reconnecting": "connecting";
     }
@@ -384,6 +394,17 @@ tui_frame_draw_pin_warning (tui_frame_t *self, int y)
         if (!server->refused)
             continue;
         char *text [5];
+        if (server->wrong_role) {
+            text [0] = zsys_sprintf (
+                "  ERROR: the endpoint given for the %s is not a %s - refused  ",
+                s_server_label [i], s_server_label [i]);
+            text [1] = zsys_sprintf ("  endpoint: %s", server->endpoint? server->endpoint: "?");
+            text [2] = zsys_sprintf ("  Its signed greeting names the other role.");
+            text [3] = zsys_sprintf (
+                "  Are the key server and main server endpoints the wrong way round?");
+            text [4] = zsys_sprintf ("  (--keyserver is the key server's, --mainserver the main server's)");
+        }
+        else {
         text [0] = zsys_sprintf (
             "  WARNING: the %s's key has CHANGED - refused, not connecting to it  ",
             s_server_label [i]);
@@ -392,6 +413,7 @@ tui_frame_draw_pin_warning (tui_frame_t *self, int y)
         text [3] = zsys_sprintf ("  pinned:  %s", server->pinned? server->pinned: "?");
         text [4] = zsys_sprintf (
             "  Someone may be impersonating it. If the change is expected, remove its line from known_servers.");
+        }
         for (int j = 0; j < 5; j++) {
             if (y + lines < LINES - 1) {
                 attron (attr);

@@ -75,7 +75,8 @@ typedef struct {
 typedef struct {
     bool connected;
     bool ever;                  //  was connected once (else it is not "lost")
-    bool refused;               //  pin mismatch: never used again
+    bool refused;               //  pin mismatch or wrong role: never used again
+    bool wrong_role;            //  refused: the endpoint is the other server
     char *endpoint;
     char *fingerprint;          //  offered key
     char *pinned;               //  the pin on file, on mismatch

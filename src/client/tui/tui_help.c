@@ -19,6 +19,9 @@ const tui_help_entry_t tui_help_entries [] = {
                         "in plain mode and in every session)" },
     { "/notify off, on", "ring the bell (and show a desktop notification where the "
                         "terminal can) for a message in a conversation you cannot see" },
+    { "/members", "who is in the open conversation, and whom you verified" },
+    { "/verify NAME", "the safety number you and NAME compare; y marks NAME verified" },
+    { "/password", "change your password (asked for, hidden; Esc cancels)" },
     { "/logout", "log out and go back to the login screen" },
     { "/quit, F10", "log out and leave" },
     { "/help, F1", "this help" },
@@ -45,6 +48,9 @@ const tui_help_entry_t tui_help_entries [] = {
     { "Home, End", "the first message; the newest (and follow new ones again)" },
     { "Ctrl-L", "redraw the screen" },
     { "Ctrl-C", "quit; asks first while a message is typed or still sending" },
+    { "red line, '!'", "a member's identity key changed: a red line above the "
+                       "conversation, '!' before its number and before messages "
+                       "signed with the new key; /verify them first" },
     { NULL, "New conversation (/new)" },
     { "letters", "show only the users whose name holds them" },
     { "Backspace", "take a letter off that filter" },

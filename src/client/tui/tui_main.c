@@ -4,7 +4,12 @@
     name: conversations on the left (the members other than me, unread
     counts), the open conversation on the right (tui_convview), the input
     below it. Its buttons are commands here: /new, /refresh, /logout, plus
-    /open, /notify, /quit and /help, and F1/F2/F5/F10 for some of them.
+    /open, /notify, /quit and /help, and F1/F2/F5/F10 for some of them;
+    /verify, /members and /password are tui_identity's panels.
+
+    A conversation with a member whose identity key changed shows a warning
+    line above its messages for as long as it lasts (tui_convview), and
+    '!' before its number in the list.
 
     The input grows to a few rows when the message holds several lines
     (Alt-Enter, a paste); a message of more than CONFIRM_LINES lines is sent
@@ -13,6 +18,7 @@
 */
 #include "tui_main.h"
 #include "tui_convview.h"
+#include "tui_identity.h"
 #include "tui_notify.h"
 #include "wire.h"
 
@@ -24,7 +30,8 @@
 #define INPUT_ROWS_MAX 8
 
 static const char *s_commands [] = {
-    "/help", "/logout", "/new", "/notify", "/open", "/quit", "/refresh"
+    "/help", "/logout", "/members", "/new", "/notify", "/open", "/password", "/quit",
+    "/refresh", "/verify"
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
 
@@ -44,6 +51,7 @@ struct _tui_main_t {
     bool auto_open;             //  open the first conversation when listed
     bool confirm;               //  a long message waits for a second Enter
     int list_top;
+    tui_identity_t *identity;   //  /verify, /members, /password
 };
 
 tui_main_t *
@@ -54,7 +62,8 @@ tui_main_new (chatclient_t *client)
     self->input = tui_input_new (INPUT_MAX, false);
     self->view = tui_convview_new (client);
     self->notify = tui_notify_new ();
-    if (!self->input || !self->view || !self->notify) {
+    self->identity = tui_identity_new (client);
+    if (!self->input || !self->view || !self->notify || !self->identity) {
         tui_main_destroy (&self);
         return NULL;
     }
@@ -71,6 +80,7 @@ tui_main_destroy (tui_main_t **self_p)
     tui_input_destroy (&self->input);
     tui_convview_destroy (&self->view);
     tui_notify_destroy (&self->notify);
+    tui_identity_destroy (&self->identity);
     zstr_free (&self->open_problem);
     free (self);
     *self_p = NULL;
@@ -96,6 +106,7 @@ tui_main_reset (tui_main_t *self)
     self->auto_open = false;
     self->confirm = false;
     self->list_top = 0;
+    tui_identity_reset (self->identity);
 }
 
 void
@@ -239,6 +250,15 @@ s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
     if (streq (word, "/notify"))
         s_notify_command (self, frame, arg);
     else
+    if (streq (word, "/verify"))
+        tui_identity_verify (self->identity, frame, arg);
+    else
+    if (streq (word, "/members"))
+        tui_identity_members (self->identity, frame, self->has_open? self->open_id: NULL);
+    else
+    if (streq (word, "/password"))
+        tui_identity_password (self->identity, frame);
+    else
     if (streq (word, "/open")) {
         const chatclient_conversation_t *conv = NULL;
         int rc = arg? chatclient_conversation_find (self->client, arg, &conv): -1;
@@ -370,6 +390,9 @@ tui_action_t
 tui_main_key (tui_main_t *self, tui_frame_t *frame, tui_key_t key)
 {
     tui_action_t stay = TUI_ACTION (TUI_STAY);
+    if (tui_identity_active (self->identity)
+    &&  tui_identity_key (self->identity, frame, key))
+        return stay;
     if (self->confirm && s_confirm_key (self, frame, key))
         return stay;
     if (key.paste) {
@@ -472,6 +495,7 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
 {
     tui_action_t action = TUI_ACTION (TUI_STAY);
     tui_convview_event (self->view, event);
+    tui_identity_event (self->identity, frame, event);
     switch (event->type) {
         case CHATCLIENT_EV_CONVERSATIONS:
             if (event->cmd && event->cmd == self->refresh_cmd) {
@@ -583,7 +607,9 @@ s_draw_list (tui_main_t *self, tui_frame_t *frame, int top, int height, int widt
             break;
         char *name = tui_frame_conversation_name (frame, conv);
         char number [24], unread [24] = "";
-        snprintf (number, sizeof number, "%c%zu", (int) i == open? '>': ' ', conv->index);
+        //  '!': a member's identity key changed
+        snprintf (number, sizeof number, "%c%zu", conv->changed? '!'
+                  : (int) i == open? '>': ' ', conv->index);
         if (conv->unread > 0)
             snprintf (unread, sizeof unread, " %llu", (unsigned long long) conv->unread);
         int attr = (int) i == open? tui_frame_attr (frame, TUI_PAIR_SELECT)
@@ -606,6 +632,38 @@ s_draw_list (tui_main_t *self, tui_frame_t *frame, int top, int height, int widt
                            unread);
         zstr_free (&name);
     }
+}
+
+//  The warning line of a conversation with members whose identity key
+//  changed; the number of lines it took (0 or 1).
+static int
+s_draw_changed (tui_main_t *self, tui_frame_t *frame, const chatclient_conversation_t *conv,
+                int y, int x, int width)
+{
+    if (conv->changed == 0)
+        return 0;
+    char names [256] = "";
+    const char *first = NULL;
+    for (size_t i = 0; i < conv->member_count; i++)
+        if (chatclient_identity (self->client, conv->members [i])
+            == CHATCLIENT_IDENTITY_CHANGED) {
+            if (!first)
+                first = conv->members [i];
+            if (strlen (names) + strlen (conv->members [i]) + 3 < sizeof names) {
+                if (*names)
+                    strcat (names, ", ");
+                strcat (names, conv->members [i]);
+            }
+        }
+    char *text = zsys_sprintf (" ! Identity key CHANGED: %s. What they sign now may not be "
+                               "from them: /verify %s ", names, first? first: "");
+    int attr = tui_frame_attr (frame, TUI_PAIR_WARN);
+    attron (attr);
+    mvhline (y, x, ' ', width);
+    attroff (attr);
+    tui_frame_put (y, x, width, attr, text);
+    zstr_free (&text);
+    return 1;
 }
 
 //  What the message area says while it has nothing to show
@@ -670,6 +728,10 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
     int open = s_open_index (self);
     if (open >= 0)
         conv = chatclient_conversation (self->client, (size_t) open);
+    const char *panel = tui_identity_title (self->identity);
+    if (panel)
+        tui_frame_put (top, right_x, right_width, A_BOLD, panel);
+    else
     if (conv) {
         char *name = tui_frame_conversation_name (frame, conv);
         char *group = conv->member_count > 2
@@ -689,10 +751,15 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
     attroff (dim);
 
     s_draw_list (self, frame, body_top, body_height, list_width);
+    if (tui_identity_draw (self->identity, frame, body_top, right_x, body_height, right_width))
+        ;
+    else
     if (conv) {
         char buffer [256];
-        tui_convview_draw (self->view, frame, body_top, right_x, body_height, right_width,
-                           rule_y, s_empty_text (self, frame, buffer, sizeof buffer));
+        int warned = s_draw_changed (self, frame, conv, body_top, right_x, right_width);
+        tui_convview_draw (self->view, frame, body_top + warned, right_x,
+                           body_height - warned, right_width, rule_y,
+                           s_empty_text (self, frame, buffer, sizeof buffer));
     }
     else {
         tui_frame_put (body_top + 1, right_x + 1, right_width - 1, A_NORMAL,
@@ -715,10 +782,13 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
               "Ctrl-N/P switch  PgUp/PgDn Home/End scroll  Alt-Enter new line"
             : COLS >= 60? "F1 help  F2 new  F5 refresh  F10 quit  ^N/^P switch  PgUp/PgDn"
             : "F1 help  F2 new  F10 quit");
-    //  The input last: the cursor stays there
-    tui_frame_put (rule_y + 1, 0, 2, A_BOLD, "> ");
-    int cursor_y, cursor_x;
-    tui_input_draw_rows (self->input, rule_y + 1, 2, COLS - 3, rows, &cursor_y, &cursor_x);
+    //  The input last: the cursor stays there (a password prompt hides it)
+    int cursor_y = rule_y + 1, cursor_x;
+    if (!tui_identity_draw_prompt (self->identity, rule_y + 1, COLS - 1, &cursor_x)) {
+        tui_frame_put (rule_y + 1, 0, 2, A_BOLD, "> ");
+        tui_input_draw_rows (self->input, rule_y + 1, 2, COLS - 3, rows, &cursor_y,
+                             &cursor_x);
+    }
     move (cursor_y, cursor_x);
     curs_set (1);
 }

@@ -1,0 +1,127 @@
+/*  ksdata - the key server's data directory; see ksdata.h  */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <czmq.h>
+#include "chaterror.h"
+#include "keyserver.h"
+#include "keystore.h"
+#include "ksdata.h"
+#include "rsakey.h"
+#include "secret.h"
+
+int
+ksdata_prepare (const char *data_dir)
+{
+    assert (data_dir);
+    if (secret_dir_create (data_dir)) {
+        zsys_error ("keyserver: cannot create %s: %s", data_dir, strerror (errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat (data_dir, &st) || !S_ISDIR (st.st_mode)) {
+        zsys_error ("keyserver: %s is not a directory", data_dir);
+        return -1;
+    }
+    secret_dir_check (data_dir, "keyserver");
+    char *key_path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_KEY_FILE);
+    char *public_path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_PUBLIC_FILE);
+    char *secret_path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_SECRET);
+    assert (key_path && public_path && secret_path);
+    int rc = 0;
+    rsakey_t *key = rsakey_load_or_create (key_path, KEYSERVER_KEY_BITS);
+    if (!key) {
+        zsys_error ("keyserver: cannot load or create %s", key_path);
+        rc = -1;
+    }
+    //  From the key every time: the file can never name another key
+    if (rc == 0 && rsakey_save_public (key, public_path)) {
+        zsys_error ("keyserver: cannot write %s", public_path);
+        rc = -1;
+    }
+    rsakey_destroy (&key);
+    if (rc == 0 && stat (secret_path, &st) && errno == ENOENT
+    &&  secret_file_create (secret_path)) {
+        zsys_error ("keyserver: cannot create %s", secret_path);
+        rc = -1;
+    }
+    zstr_free (&key_path);
+    zstr_free (&public_path);
+    zstr_free (&secret_path);
+    return rc;
+}
+
+//  The keys the server derives from its own secret
+static int
+s_load_secret (const char *data_dir, ksctx_t *ctx)
+{
+    char *path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_SECRET);
+    uint8_t secret [SECRET_FILE_SIZE];
+    int rc = secret_file_load (path, secret);
+    if (rc == 0)
+        rc = secret_hkdf (secret, sizeof secret, KSDATA_RESUME_INFO,
+                          ctx->resume_key, sizeof ctx->resume_key)
+          || secret_hkdf (secret, sizeof secret, KSDATA_FAKE_SALT_INFO,
+                          ctx->fake_salt_key, sizeof ctx->fake_salt_key)? -1: 0;
+    secret_wipe (secret, sizeof secret);
+    if (rc)
+        zsys_error ("keyserver: cannot use the server's own secret %s", path);
+    zstr_free (&path);
+    return rc;
+}
+
+static int
+s_load_mainserver_key (const char *path, ksctx_t *ctx)
+{
+    if (!path || !*path) {
+        zsys_error ("keyserver: the main server's public key is needed to check key "
+                    "tickets: copy mainserver.pub from the main server's data directory "
+                    "(chat-mainserver --init writes it) to this host and name it with "
+                    "--mainserver-key FILE (or keyserver/mainserver-key in the config file)");
+        return -1;
+    }
+    ctx->mainserver_key = rsakey_load_public (path);
+    if (!ctx->mainserver_key) {
+        zsys_error ("keyserver: cannot read the main server's public key %s (missing, or "
+                    "not an RSA public key in PEM): copy mainserver.pub from the main "
+                    "server's data directory (chat-mainserver --init writes it)", path);
+        return -1;
+    }
+    zsys_info ("keyserver: main server key %s (from %s)",
+               rsakey_fingerprint_text (ctx->mainserver_key), path);
+    return 0;
+}
+
+int
+ksdata_load (const char *data_dir, const char *mainserver_key_path, ksctx_t *ctx)
+{
+    assert (data_dir && ctx);
+    //  The other server's key first: without it nothing else is worth doing
+    if (s_load_mainserver_key (mainserver_key_path, ctx) || ksdata_prepare (data_dir))
+        return -1;
+    char *path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_KEY_FILE);
+    ctx->server_key = rsakey_load (path);
+    zstr_free (&path);
+    if (!ctx->server_key) {
+        zsys_error ("keyserver: cannot load the server key");
+        return -1;
+    }
+    if (s_load_secret (data_dir, ctx))
+        return -1;
+    path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_DB);
+    ctx->store = keystore_open (path);
+    zstr_free (&path);
+    return ctx->store? 0: -1;
+}
+
+void
+ksdata_unload (ksctx_t *ctx)
+{
+    assert (ctx);
+    keystore_destroy (&ctx->store);
+    rsakey_destroy (&ctx->server_key);
+    rsakey_destroy (&ctx->mainserver_key);
+    secret_wipe (ctx->fake_salt_key, sizeof ctx->fake_salt_key);
+    secret_wipe (ctx->resume_key, sizeof ctx->resume_key);
+}

@@ -1,0 +1,340 @@
+/*  msconv - conversation requests; see msconv.h  */
+#include <assert.h>
+#include <string.h>
+#include "chaterror.h"
+#include "codec.h"
+#include "msconv.h"
+#include "mschain.h"
+#include "msoutbox.h"
+
+int
+msconv_of_member (msreq_t *req, ProtobufCBinaryData id, msgstore_conv_t *conv)
+{
+    int rc = msgstore_conv_get_as_member (req->ctx->store, id.data, id.len,
+                                          req->session->username, conv);
+    if (rc == CHAT_ERR_NOT_FOUND)
+        req->text = "no such conversation";
+    return rc;
+}
+
+//  A ConversationSummary of conv, in the arena
+static int
+s_summary (msreq_t *req, const msgstore_conv_t *conv, Chat__ConversationSummary **out)
+{
+    Chat__ConversationSummary *summary = (Chat__ConversationSummary *)
+        msarena_alloc (req->arena, sizeof *summary);
+    chat__conversation_summary__init (summary);
+    summary->conversation_id.data = (uint8_t *) msarena_memdup (req->arena, conv->id,
+                                                                MSGSTORE_ID_SIZE);
+    summary->conversation_id.len = MSGSTORE_ID_SIZE;
+    summary->last_seq = conv->last_seq;
+    summary->last_time = conv->last_time;
+    summary->epoch = conv->epoch;
+    summary->title = msarena_strdup (req->arena, conv->title);
+    summary->direct = conv->direct;
+    zlistx_t *names;
+    int rc = msgstore_conv_members (req->ctx->store, conv->id, &names);
+    if (rc != CHAT_OK)
+        return rc;
+    summary->members = (char **) msarena_alloc (req->arena,
+                                                sizeof (char *) * (zlistx_size (names) + 1));
+    const char *name = (const char *) zlistx_first (names);
+    while (name) {
+        summary->members [summary->n_members++] = msarena_strdup (req->arena, name);
+        name = (const char *) zlistx_next (names);
+    }
+    zlistx_destroy (&names);
+    *out = summary;
+    return CHAT_OK;
+}
+
+static void
+s_reply_created (msreq_t *req, Chat__ConversationSummary *summary, uint8_t *ticket,
+                 size_t ticket_len, bool existing)
+{
+    Chat__ConversationCreated *created = (Chat__ConversationCreated *)
+        msarena_alloc (req->arena, sizeof *created);
+    chat__conversation_created__init (created);
+    created->conversation = summary;
+    created->ticket.data = ticket;
+    created->ticket.len = ticket_len;
+    created->existing = existing;
+    req->reply->body_case = CHAT__MAIN_REPLY__BODY_CREATED;
+    req->reply->created = created;
+}
+
+//  The members' other sessions hear of a conversation
+static int
+s_push_summary (msreq_t *req, const msgstore_conv_t *conv,
+                Chat__ConversationSummary *summary)
+{
+    msoutbox_target_t *targets;
+    size_t count;
+    int rc = msonline_targets (req->ctx->online, req->ctx->store, conv->id, req->session,
+                               &targets, &count);
+    if (rc != CHAT_OK)
+        return rc;
+    Chat__Push push = CHAT__PUSH__INIT;
+    push.body_case = CHAT__PUSH__BODY_CONVERSATION;
+    push.conversation = summary;
+    msoutbox_push (req->pushes, targets, count, &push.base);
+    return CHAT_OK;
+}
+
+//  Store the conversation a checked CREATE makes
+static int
+s_store (msreq_t *req, const Chat__SignedStatement *link,
+         const Chat__MembershipStatement *statement, msgstore_conv_t *conv)
+{
+    memset (conv, 0, sizeof *conv);
+    memcpy (conv->id, statement->conversation_id.data, MSGSTORE_ID_SIZE);
+    conv->created_at = wire_now_ms ();
+    conv->direct = statement->direct;
+    snprintf (conv->title, sizeof conv->title, "%s", statement->title);
+    snprintf (conv->creator, sizeof conv->creator, "%s", statement->actor);
+    msgstore_link_t stored = {
+        .conversation_id = conv->id,
+        .epoch = 1,
+        .statement = link->statement.data,
+        .statement_len = link->statement.len,
+        .signature = link->signature.data,
+        .signature_len = link->signature.len,
+        .actor = statement->actor,
+        .action = CHAIN_CREATE
+    };
+    int rc = msgstore_conv_create (req->ctx->store, conv,
+                                   (const char *const *) statement->members,
+                                   statement->n_members, &stored);
+    if (rc == CHAT_ERR_BAD_REQUEST)
+        req->text = "conversation id in use";
+    if (rc == CHAT_OK)
+        rc = msgstore_conv_get (req->ctx->store, conv->id, MSGSTORE_ID_SIZE, conv);
+    return rc;
+}
+
+int
+msconv_create (msreq_t *req, Chat__CreateConversationRequest *body)
+{
+    Chat__MembershipStatement *statement = NULL;
+    int rc = mschain_check_create (req, body->statement, &statement);
+    if (rc != CHAT_OK)
+        return rc;
+    //  The quota is checked for any valid CREATE (also one that only opens
+    //  an existing direct conversation), charged only for a new one
+    msquota_refusal_t refusal;
+    if (msquota_conversation_check (req->ctx->quotas, req->session->username,
+                                    &refusal) != CHAT_OK) {
+        protobuf_c_message_free_unpacked (&statement->base, NULL);
+        req->text = msarena_strdup (req->arena, refusal.text);
+        req->retry_ms = refusal.retry_ms;
+        return refusal.code;
+    }
+    msgstore_conv_t conv;
+    Chat__ConversationSummary *summary = NULL;
+    //  Two people have one direct conversation: a second CREATE opens it
+    bool existing = statement->direct
+                 && msgstore_conv_find_direct (req->ctx->store, statement->members [0],
+                                               statement->members [1], &conv) == CHAT_OK;
+    if (!existing
+    &&  msgstore_conv_get (req->ctx->store, statement->conversation_id.data,
+                           statement->conversation_id.len, NULL) == CHAT_OK) {
+        req->text = "conversation id in use";
+        rc = CHAT_ERR_BAD_REQUEST;
+    }
+    if (rc == CHAT_OK && !existing) {
+        rc = s_store (req, body->statement, statement, &conv);
+        if (rc == CHAT_OK)
+            msquota_conversation_take (req->ctx->quotas, req->session->username);
+    }
+    if (rc == CHAT_OK)
+        rc = s_summary (req, &conv, &summary);
+    uint8_t *ticket = NULL;
+    size_t ticket_len = 0;
+    if (rc == CHAT_OK && !existing)
+        rc = mschain_ticket (req->ctx, conv.id, 1, statement->members, statement->n_members,
+                             statement->actor, req->session->channel, &ticket, &ticket_len);
+    if (rc == CHAT_OK) {
+        if (ticket)
+            msarena_keep (req->arena, ticket);
+        s_reply_created (req, summary, ticket, ticket_len, existing);
+        if (!existing) {
+            char *hex = codec_hex (conv.id, 8);
+            zsys_info ("create: conversation %s.. of %zu members by %s%s", hex? hex: "?",
+                       statement->n_members, req->session->username,
+                       conv.direct? " (direct)": "");
+            free (hex);
+            rc = s_push_summary (req, &conv, summary);
+        }
+    }
+    protobuf_c_message_free_unpacked (&statement->base, NULL);
+    return rc;
+}
+
+typedef struct {
+    msreq_t *req;
+    zlistx_t *convs;            //  msgstore_conv_t copies
+} conv_collect_t;
+
+static int
+s_collect_conv (const msgstore_conv_t *conv, void *arg)
+{
+    conv_collect_t *collect = (conv_collect_t *) arg;
+    zlistx_add_end (collect->convs, msarena_memdup (collect->req->arena, conv, sizeof *conv));
+    return 0;
+}
+
+int
+msconv_list (msreq_t *req)
+{
+    conv_collect_t collect = { req, zlistx_new () };
+    assert (collect.convs);
+    int rc = msgstore_conv_each_of (req->ctx->store, req->session->username,
+                                    s_collect_conv, &collect);
+    Chat__ConversationList *list = (Chat__ConversationList *)
+        msarena_alloc (req->arena, sizeof *list);
+    chat__conversation_list__init (list);
+    size_t count = zlistx_size (collect.convs);
+    list->conversations = (Chat__ConversationSummary **)
+        msarena_alloc (req->arena, sizeof (void *) * (count + 1));
+    msgstore_conv_t *conv = (msgstore_conv_t *) zlistx_first (collect.convs);
+    while (rc == CHAT_OK && conv) {
+        Chat__ConversationSummary **summary = &list->conversations [list->n_conversations];
+        rc = s_summary (req, conv, summary);
+        //  Where the user stopped reading (msread keeps it), so unread
+        //  counts survive a logout and agree across the user's sessions
+        if (rc == CHAT_OK)
+            rc = msgstore_read_state (req->ctx->store, conv->id, req->session->username,
+                                      &(*summary)->read_seq, &(*summary)->unread);
+        if (rc == CHAT_OK)
+            list->n_conversations++;
+        conv = (msgstore_conv_t *) zlistx_next (collect.convs);
+    }
+    zlistx_destroy (&collect.convs);
+    if (rc != CHAT_OK)
+        return rc;
+    req->reply->body_case = CHAT__MAIN_REPLY__BODY_CONVERSATIONS;
+    req->reply->conversations = list;
+    return CHAT_OK;
+}
+
+int
+msconv_members (msreq_t *req, Chat__GetMembersRequest *body)
+{
+    msgstore_conv_t conv;
+    int rc = msconv_of_member (req, body->conversation_id, &conv);
+    Chat__ConversationSummary *summary = NULL;
+    if (rc == CHAT_OK)
+        rc = s_summary (req, &conv, &summary);
+    if (rc != CHAT_OK)
+        return rc;
+    req->reply->body_case = CHAT__MAIN_REPLY__BODY_MEMBERS;
+    req->reply->members = summary;
+    return CHAT_OK;
+}
+
+typedef struct {
+    msreq_t *req;
+    Chat__Chain *chain;
+    size_t bytes;                   //  statements and signatures so far
+    bool more;
+} link_collect_t;
+
+static int
+s_collect_link (const msgstore_link_t *link, void *arg)
+{
+    link_collect_t *collect = (link_collect_t *) arg;
+    Chat__Chain *chain = collect->chain;
+    //  At most a page of links, and of bytes (a page of the largest
+    //  statements would not fit a frame once sealed); at least one link
+    size_t bytes = link->statement_len + link->signature_len;
+    if (chain->n_statements == MSCONV_CHAIN_PAGE
+    || (chain->n_statements > 0 && collect->bytes + bytes > WIRE_PAGE_BYTES)) {
+        collect->more = true;
+        return 1;
+    }
+    collect->bytes += bytes;
+    msarena_t *arena = collect->req->arena;
+    Chat__SignedStatement *item = (Chat__SignedStatement *) msarena_alloc (arena, sizeof *item);
+    chat__signed_statement__init (item);
+    item->statement.data = (uint8_t *) msarena_memdup (arena, link->statement,
+                                                       link->statement_len);
+    item->statement.len = link->statement_len;
+    item->signature.data = (uint8_t *) msarena_memdup (arena, link->signature,
+                                                       link->signature_len);
+    item->signature.len = link->signature_len;
+    chain->statements [chain->n_statements++] = item;
+    return 0;
+}
+
+int
+msconv_chain (msreq_t *req, Chat__GetChainRequest *body)
+{
+    msgstore_conv_t conv;
+    int rc = msconv_of_member (req, body->conversation_id, &conv);
+    if (rc != CHAT_OK)
+        return rc;
+    Chat__Chain *chain = (Chat__Chain *) msarena_alloc (req->arena, sizeof *chain);
+    chat__chain__init (chain);
+    chain->conversation_id.data = (uint8_t *) msarena_memdup (req->arena, conv.id,
+                                                              MSGSTORE_ID_SIZE);
+    chain->conversation_id.len = MSGSTORE_ID_SIZE;
+    chain->statements = (Chat__SignedStatement **)
+        msarena_alloc (req->arena, sizeof (void *) * MSCONV_CHAIN_PAGE);
+    link_collect_t collect = { req, chain, 0, false };
+    //  One link more than a page tells whether there is more
+    rc = msgstore_link_each (req->ctx->store, conv.id, body->after_epoch,
+                             MSCONV_CHAIN_PAGE + 1, s_collect_link, &collect);
+    if (rc != CHAT_OK)
+        return rc;
+    chain->more = collect.more;
+    req->reply->body_case = CHAT__MAIN_REPLY__BODY_CHAIN;
+    req->reply->chain = chain;
+    return CHAT_OK;
+}
+
+int
+msconv_key_ticket (msreq_t *req, Chat__KeyTicketRequest *body)
+{
+    msgstore_conv_t conv;
+    int rc = msconv_of_member (req, body->conversation_id, &conv);
+    if (rc != CHAT_OK)
+        return rc;
+    if (body->epoch == 0 || body->epoch > conv.epoch) {
+        req->text = "no such epoch";
+        return CHAT_ERR_NOT_FOUND;
+    }
+    Chat__MembershipStatement *statement = NULL;
+    rc = mschain_statement (req->ctx, conv.id, body->epoch, &statement);
+    if (rc != CHAT_OK)
+        return rc == CHAT_ERR_NOT_FOUND? CHAT_ERR_INTERNAL: rc;
+    uint8_t *ticket = NULL;
+    size_t ticket_len = 0;
+    if (statement->action == CHAT__STATEMENT_ACTION__ACTION_LEAVE) {
+        req->text = "a LEAVE epoch has no key";
+        rc = CHAT_ERR_BAD_REQUEST;
+    }
+    else
+    if (strcmp (statement->actor, req->session->username) != 0) {
+        req->text = "only the member who made the epoch's statement uploads its keys";
+        rc = CHAT_ERR_BAD_REQUEST;
+    }
+    else
+        rc = mschain_ticket (req->ctx, conv.id, body->epoch, statement->members,
+                             statement->n_members, statement->actor,
+                             req->session->channel, &ticket, &ticket_len);
+    protobuf_c_message_free_unpacked (&statement->base, NULL);
+    if (rc != CHAT_OK)
+        return rc;
+    Chat__KeyTicketReply *reply = (Chat__KeyTicketReply *)
+        msarena_alloc (req->arena, sizeof *reply);
+    chat__key_ticket_reply__init (reply);
+    reply->conversation_id.data = (uint8_t *) msarena_memdup (req->arena, conv.id,
+                                                              MSGSTORE_ID_SIZE);
+    reply->conversation_id.len = MSGSTORE_ID_SIZE;
+    reply->epoch = body->epoch;
+    reply->ticket.data = (uint8_t *) msarena_keep (req->arena, ticket);
+    reply->ticket.len = ticket_len;
+    req->reply->body_case = CHAT__MAIN_REPLY__BODY_KEY_TICKET;
+    req->reply->key_ticket = reply;
+    return CHAT_OK;
+}

@@ -1,0 +1,34 @@
+/*  msconv - the main server's conversation requests: create one from its
+    signed CREATE statement, list them, show one's members, hand out its
+    membership chain, and issue key tickets to the actor of an epoch
+
+    A conversation exists from its first link on; its membership is what
+    its chain says. Key tickets are issued only where a client needs one:
+    with a new conversation (created) and on request for an epoch whose
+    statement the caller made (key_ticket), never with a listing.
+*/
+#ifndef MSCONV_H_INCLUDED
+#define MSCONV_H_INCLUDED
+
+#include "msreq.h"
+
+#define MSCONV_CHAIN_PAGE 100           //  links in one get_chain reply, at most
+                                        //  (and WIRE_PAGE_BYTES of them)
+
+int
+    msconv_create (msreq_t *req, Chat__CreateConversationRequest *body);
+int
+    msconv_list (msreq_t *req);
+int
+    msconv_members (msreq_t *req, Chat__GetMembersRequest *body);
+int
+    msconv_chain (msreq_t *req, Chat__GetChainRequest *body);
+int
+    msconv_key_ticket (msreq_t *req, Chat__KeyTicketRequest *body);
+
+//  The conversation named by id if the session's user is a member;
+//  CHAT_ERR_NOT_FOUND (req->text set) for a non-member as for an unknown id.
+int
+    msconv_of_member (msreq_t *req, ProtobufCBinaryData id, msgstore_conv_t *conv);
+
+#endif

@@ -1,0 +1,119 @@
+/*  msdata - the main server's data directory; see msdata.h  */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <czmq.h>
+#include "mainserver.h"
+#include "msdata.h"
+#include "rsakey.h"
+#include "secret.h"
+
+int
+msdata_prepare (const char *data_dir, char *error, size_t error_size)
+{
+    assert (data_dir && error);
+    if (secret_dir_create (data_dir) != 0) {
+        snprintf (error, error_size, "cannot create %s: %s", data_dir, strerror (errno));
+        return -1;
+    }
+    char *path = zsys_sprintf ("%s/%s", data_dir, MAINSERVER_KEY_FILE);
+    rsakey_t *key = rsakey_load_or_create (path, MAINSERVER_KEY_BITS);
+    if (!key)
+        snprintf (error, error_size, "cannot load or create the server key %s", path);
+    zstr_free (&path);
+    if (!key)
+        return -1;
+    //  From the key every time: the file can never name another key
+    path = zsys_sprintf ("%s/%s", data_dir, MAINSERVER_PUBLIC_FILE);
+    int rc = rsakey_save_public (key, path);
+    if (rc)
+        snprintf (error, error_size, "cannot write %s", path);
+    zstr_free (&path);
+    rsakey_destroy (&key);
+    return rc? -1: 0;
+}
+
+//  One server per data directory: a second would take over the admin
+//  socket and interleave its writes with ours.
+static int
+s_lock (const char *data_dir, int *lock_fd, char *error, size_t error_size)
+{
+    if (*lock_fd >= 0)
+        return 0;
+    char *path = zsys_sprintf ("%s/%s", data_dir, MAINSERVER_LOCK_FILE);
+    *lock_fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    zstr_free (&path);
+    if (*lock_fd < 0 || flock (*lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        snprintf (error, error_size, "%s is in use by another chat-mainserver (%s)",
+                  data_dir, strerror (errno));
+        if (*lock_fd >= 0)
+            close (*lock_fd);
+        *lock_fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_keyserver_key (const char *path, msctx_t *ctx, char *error, size_t error_size)
+{
+    if (!path || !*path) {
+        snprintf (error, error_size, "the key server's public key is needed to check "
+                  "certificates: copy keyserver.pub from the key server's data directory "
+                  "(chat-keyserver --init writes it) to this host and name it with "
+                  "--keyserver-key FILE (or mainserver/keyserver-key in the config file)");
+        return -1;
+    }
+    ctx->keyserver_key = rsakey_load_public (path);
+    if (!ctx->keyserver_key) {
+        snprintf (error, error_size, "cannot read the key server's public key %s (missing, "
+                  "or not an RSA public key in PEM): copy keyserver.pub from the key "
+                  "server's data directory (chat-keyserver --init writes it)", path);
+        return -1;
+    }
+    zsys_info ("mainserver: key server key %s (from %s)",
+               rsakey_fingerprint_text (ctx->keyserver_key), path);
+    return 0;
+}
+
+int
+msdata_load (const char *data_dir, const char *keyserver_key_path, msctx_t *ctx,
+             int *lock_fd, char *error, size_t error_size)
+{
+    assert (data_dir && ctx && lock_fd && error);
+    if (s_keyserver_key (keyserver_key_path, ctx, error, error_size))
+        return -1;
+    if (secret_dir_create (data_dir) != 0) {
+        snprintf (error, error_size, "cannot create %s: %s", data_dir, strerror (errno));
+        return -1;
+    }
+    //  Says so when others may enter it (its files are 0600 whatever)
+    secret_dir_check (data_dir, "mainserver");
+    if (s_lock (data_dir, lock_fd, error, error_size)
+    ||  msdata_prepare (data_dir, error, error_size))
+        return -1;
+    char *path = zsys_sprintf ("%s/%s", data_dir, MAINSERVER_KEY_FILE);
+    ctx->server_key = rsakey_load (path);
+    if (!ctx->server_key)
+        snprintf (error, error_size, "cannot load the server key %s", path);
+    zstr_free (&path);
+    if (!ctx->server_key)
+        return -1;
+    path = zsys_sprintf ("%s/%s", data_dir, MAINSERVER_DB);
+    ctx->store = msgstore_open (path);
+    if (!ctx->store)
+        snprintf (error, error_size, "cannot open the database %s (the log says why)", path);
+    zstr_free (&path);
+    return ctx->store? 0: -1;
+}
+
+void
+msdata_unload (msctx_t *ctx)
+{
+    msgstore_destroy (&ctx->store);
+    rsakey_destroy (&ctx->server_key);
+    rsakey_destroy (&ctx->keyserver_key);
+}
