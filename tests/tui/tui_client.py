@@ -140,9 +140,8 @@ def case_stale(w):
 
 def case_endpoints(w):
     """3. Endpoints without a scheme are tcp://; a bad one is refused at the
-    start, naming the option. (The swapped-endpoints check needs protocol
-    2's role in the Welcome: the client already words ERR_WRONG_ROLE, see
-    client.chatclient; the servers here speak protocol 1.)"""
+    start, naming the option. (Swapped endpoints: tui.wrongrole, from the
+    role the signed Welcome names.)"""
     bare = [e[len("tcp://"):] for e in (w.ks_endpoint, w.ms_endpoint, w.push_endpoint)]
     a = w.client("bare", endpoints=["--keyserver", bare[0], "--mainserver", bare[1],
                                     "--push", bare[2]])
@@ -150,7 +149,7 @@ def case_endpoints(w):
     a.wait(r"Key server:\s+connected %s" % re.escape(w.ks_endpoint))
     w.register("carl")
     login(a, "carl")
-    # without --push either: derived from the main server's (no complaint)
+    # without --push either: the Welcome names it (no complaint)
     r = subprocess.run([w.args.chat, "--plain", "--keyserver", bare[0], "--mainserver", bare[1],
                         "--known-servers", os.path.join(w.workdir, "pins-bare")],
                        input="login carl pw-carl\nquit\n", capture_output=True, text=True,
@@ -424,21 +423,25 @@ def case_scrollback(w):
 # ------------------------------------------------------------------ 8
 
 def case_recovery(w):
-    """8. A conversation made while the key server is away loads once it is
-    back (also after its open gave up); a message sent while the main server
-    is away shows as sending, then as sent."""
-    w.register("alice", "bob")
+    """8. A conversation made while the key server is away (protocol 2: its
+    members' identity keys and its epoch key go through the key server)
+    waits for it, says so, and is made and loaded once it is back; one
+    whose making gave up says why and can be made again; a message sent
+    while the main server is away shows as sending, then as sent."""
+    w.register("alice", "bob", "carol")
     a = w.client("recover")
     login(a, "alice")
     w.stop_keyserver()
     a.wait(r"key server: (reconnecting|not running)")
-    opened_with(a, "bob")
-    a.wait(r"Waiting for the key server for this conversation's key",
-           what="the wait for the key server said")
-    # the open gives up after its 30 s; the view says so, and waits on
-    a.wait(r"Could not load this conversation: .* It loads when the servers are back",
-           timeout=60, what="the open's failure said")
+    a.command("/new")
+    a.wait(r"\[ \] bob")
+    a.type("bob")
+    a.wait(r"Find: bob")
+    a.keys("Enter")
+    a.wait(r"Creating the conversation", what="the creation waiting")
     w.start_keyserver()
+    a.wait(r"^[ >]*\d+\s+bob\b", timeout=30, what="the conversation made once the key "
+           "server is back")
     a.wait(r"No messages yet: say something", timeout=30,
            what="the conversation loaded once the key server is back")
     a.command("the key is here")

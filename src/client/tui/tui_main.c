@@ -506,9 +506,11 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
                                       event->conversation_count == 1? "": "s");
                 self->refresh_announce = false;
             }
+            //  (the status line stays: a warning from the login, say a
+            //  contact's changed identity key, must not vanish with it)
             if (self->auto_open && !self->has_open && active
             &&  chatclient_conversation_count (self->client) > 0)
-                s_open_index_at (self, frame, 0);
+                tui_main_open (self, chatclient_conversation (self->client, 0)->id);
             self->auto_open = false;
             break;
         case CHATCLIENT_EV_CONVERSATION:
