@@ -184,8 +184,8 @@ static const char *s_queries [Q_COUNT] = {
     [Q_READ_GET] =
         "SELECT read_seq FROM read_marks WHERE conversation_id = ?1 AND name_lower = ?2",
     [Q_UNREAD] =
-        "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND seq > ?2"
-        " AND lower (sender) <> ?3",
+        "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND seq > ?3"
+        " AND lower (sender) <> ?2",
     [Q_BEGIN] =                 "BEGIN IMMEDIATE",
     [Q_COMMIT] =                "COMMIT",
     [Q_ROLLBACK] =              "ROLLBACK",
@@ -1018,26 +1018,34 @@ msgstore_msg_last_token (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
 
 //  ---------------------------------------------------------------- read markers
 
+//  A read-marker query with the conversation (?1) and the user's folded
+//  name (?2) bound; lower: room for that name
+static sqlite3_stmt *
+s_read_stmt (msgstore_t *self, query_t query, const uint8_t id [MSGSTORE_ID_SIZE],
+             const char *name, char lower [USERNAME_MAX + 1])
+{
+    credential_username_fold (name, lower, USERNAME_MAX + 1);
+    sqlite3_stmt *stmt = s_stmt (self, query);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
+    return stmt;
+}
+
 int
 msgstore_read_state (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *name,
                      uint64_t *read_seq, uint64_t *unread)
 {
     assert (self);
     assert (name);
-    char lower [256];
-    credential_username_fold (name, lower, sizeof lower);
-    sqlite3_stmt *stmt = s_stmt (self, Q_READ_GET);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
+    char lower [USERNAME_MAX + 1];
+    sqlite3_stmt *stmt = s_read_stmt (self, Q_READ_GET, id, name, lower);
     int rc = sqlite3_step (stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return s_fail (self, "read marker");
     *read_seq = rc == SQLITE_ROW? (uint64_t) sqlite3_column_int64 (stmt, 0): 0;
     sqlite3_reset (stmt);
-    stmt = s_stmt (self, Q_UNREAD);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) *read_seq);
-    sqlite3_bind_text (stmt, 3, lower, -1, SQLITE_TRANSIENT);
+    stmt = s_read_stmt (self, Q_UNREAD, id, name, lower);
+    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) *read_seq);
     if (sqlite3_step (stmt) != SQLITE_ROW)
         return s_fail (self, "unread count");
     *unread = (uint64_t) sqlite3_column_int64 (stmt, 0);
@@ -1051,11 +1059,8 @@ msgstore_read_set (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const 
 {
     assert (self);
     assert (name);
-    char lower [256];
-    credential_username_fold (name, lower, sizeof lower);
-    sqlite3_stmt *stmt = s_stmt (self, Q_READ_SET);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
+    char lower [USERNAME_MAX + 1];
+    sqlite3_stmt *stmt = s_read_stmt (self, Q_READ_SET, id, name, lower);
     sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) read_seq);
     if (sqlite3_step (stmt) != SQLITE_DONE)
         return s_fail (self, "read marker");

@@ -456,6 +456,17 @@ s_expect (chatclient_event_t *event, const char *what, const char *name)
     }
 }
 
+void
+cltest_dead_endpoint (char *endpoint, size_t size)
+{
+    zsock_t *probe = zsock_new (ZMQ_ROUTER);
+    assert (probe);
+    int port = zsock_bind (probe, "tcp://127.0.0.1:!");
+    assert (port > 0);
+    zsock_destroy (&probe);
+    snprintf (endpoint, size, "tcp://127.0.0.1:%d", port);
+}
+
 cltest_stack_t *
 cltest_user (cltest_servers_t *servers, cltest_top_t top, const char *name, bool login)
 {

@@ -206,13 +206,9 @@ static void
 test_nothing_listening (void **state)
 {
     cltest_servers_t *servers = (cltest_servers_t *) *state;
-    //  a free port: bound, then let go
-    zsock_t *probe = zsock_new (ZMQ_ROUTER);
-    int port = zsock_bind (probe, "tcp://127.0.0.1:!");
-    assert_true (port > 0);
-    zsock_destroy (&probe);
+    //  a key server endpoint where nothing listens
     char endpoint [64];
-    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    cltest_dead_endpoint (endpoint, sizeof endpoint);
 
     cl_link_config_t config = { .server = CHATCLIENT_KEYSERVER, .endpoint = endpoint,
                                 .hello_timeout_ms = 60000 };

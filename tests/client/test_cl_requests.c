@@ -338,13 +338,9 @@ test_fail_fast (void **state)
 {
     cltest_servers_t *servers = (cltest_servers_t *) *state;
     s_reset ();
-    //  a main server endpoint where nothing listens (a port bound, let go)
-    zsock_t *probe = zsock_new (ZMQ_ROUTER);
-    int port = zsock_bind (probe, "tcp://127.0.0.1:!");
-    assert_true (port > 0);
-    zsock_destroy (&probe);
+    //  a main server endpoint where nothing listens
     char endpoint [64];
-    snprintf (endpoint, sizeof (endpoint), "tcp://127.0.0.1:%d", port);
+    cltest_dead_endpoint (endpoint, sizeof endpoint);
     cl_link_config_t link = { .server = CHATCLIENT_MAINSERVER, .endpoint = endpoint,
                               .hello_timeout_ms = 60000 };
     cltest_options_t options = { .link = &link, .command_timeout_ms = 60000 };
