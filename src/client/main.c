@@ -119,7 +119,11 @@ s_config_load (const char *path)
     fflush (stdout);
     if (caught && saved >= 0)
         dup2 (fileno (caught), STDOUT_FILENO);
-    zconfig_t *config = zconfig_load (path);
+    //  (parsed from memory: CZMQ 4.2's zconfig_load leaks its zfile_t
+    //  when the text is not ZPL)
+    zchunk_t *chunk = zchunk_slurp (path, 0);
+    zconfig_t *config = chunk? zconfig_chunk_load (chunk): NULL;
+    zchunk_destroy (&chunk);
     fflush (stdout);
     if (saved >= 0) {
         dup2 (saved, STDOUT_FILENO);
