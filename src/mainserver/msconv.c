@@ -77,7 +77,7 @@ s_push_summary (msreq_t *req, const msgstore_conv_t *conv,
     Chat__Push push = CHAT__PUSH__INIT;
     push.body_case = CHAT__PUSH__BODY_CONVERSATION;
     push.conversation = summary;
-    msoutbox_push (req->pushes, targets, count, &push.base);
+    msoutbox_push (req->pushes, req->session->username, targets, count, &push.base);
     return CHAT_OK;
 }
 

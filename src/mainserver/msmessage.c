@@ -91,7 +91,7 @@ msmessage_send (msreq_t *req, Chat__SendMessageRequest *body)
     Chat__Push push = CHAT__PUSH__INIT;
     push.body_case = CHAT__PUSH__BODY_MESSAGE;
     push.message = &stored;
-    msoutbox_push (req->pushes, targets, target_count, &push.base);
+    msoutbox_push (req->pushes, req->session->username, targets, target_count, &push.base);
     return CHAT_OK;
 }
 

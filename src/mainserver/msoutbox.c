@@ -14,6 +14,7 @@ typedef struct {
     uint8_t session_id [CHANNEL_SESSION_ID_SIZE];   //  reply: to whom
     msoutbox_target_t *targets;         //  push: to whom
     size_t target_count;
+    char *sender;                       //  push: whose request made it
     uint8_t *payload;
     size_t len;
 } outgoing_t;
@@ -24,6 +25,7 @@ s_outgoing_destroy (outgoing_t **self_p)
     outgoing_t *self = *self_p;
     if (self) {
         free (self->targets);
+        free (self->sender);
         free (self->payload);
         free (self);
         *self_p = NULL;
@@ -114,8 +116,8 @@ msoutbox_error_retry (msoutbox_t *self, chansession_t *session, uint64_t request
 }
 
 void
-msoutbox_push (zlistx_t *pending, msoutbox_target_t *targets, size_t target_count,
-               const ProtobufCMessage *push)
+msoutbox_push (zlistx_t *pending, const char *sender, msoutbox_target_t *targets,
+               size_t target_count, const ProtobufCMessage *push)
 {
     if (target_count == 0) {
         free (targets);
@@ -131,6 +133,8 @@ msoutbox_push (zlistx_t *pending, msoutbox_target_t *targets, size_t target_coun
     }
     out->targets = targets;
     out->target_count = target_count;
+    out->sender = strdup (sender);
+    assert (out->sender);
     zlistx_add_end (pending, out);
 }
 
@@ -160,7 +164,8 @@ s_send_push (outgoing_t *out, chanserver_t *chanserver, pusher_t *pusher,
         if (session)
             channels [count++] = session->channel;
     }
-    if (pusher && pusher_push (pusher, channels, count, out->payload, out->len) == CHAT_OK)
+    if (pusher && pusher_push (pusher, out->sender, channels, count, out->payload,
+                                         out->len) == CHAT_OK)
         *sent += count;
     else
         *failed += count;

@@ -43,12 +43,13 @@ void
                           int code, const char *text, uint32_t retry_ms);
 
 //  A list for one request's pushes, and a push into it: packed once, sealed
-//  for each target as the batch is flushed. Takes targets (malloc'd).
+//  for each target as the batch is flushed. Takes targets (malloc'd); sender
+//  is the user whose request made the push (the pusher's fairness).
 zlistx_t *
     msoutbox_pending_new (void);
 void
-    msoutbox_push (zlistx_t *pending, msoutbox_target_t *targets, size_t target_count,
-                   const ProtobufCMessage *push);
+    msoutbox_push (zlistx_t *pending, const char *sender, msoutbox_target_t *targets,
+                   size_t target_count, const ProtobufCMessage *push);
 //  Move a request's pushes to the end of the outbox (after its reply).
 void
     msoutbox_take (msoutbox_t *self, zlistx_t *pending);

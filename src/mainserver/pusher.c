@@ -5,14 +5,16 @@
     seal workers --frames (PUSH)--> publisher --XPUB--> subscribers
 
     A job is three frames: the payload, the targets (target_t each: token,
-    session id, push key, push number), and what it was charged against
-    the queue bound. The push keys in it are wiped once sealed.
+    session id, push key, push number), and its charges (charge_t: bytes
+    against the queue bound, sealing work against its sender's share). The
+    push keys in it are wiped once sealed.
 */
 #include <stdatomic.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include "actorthread.h"
 #include "bucket.h"
 #include "chanserver.h"
@@ -38,6 +40,10 @@
 #define REFUSALS_BURST   32
 #define REFUSALS_RATE    1.0
 #define REFUSAL_ADDRESSES 10000
+//  Senders are counted in this many slots, by a keyed hash of the name
+//  (the key is random per process, so nobody can pick a name that shares
+//  a victim's slot on purpose)
+#define SENDER_SLOTS     1024
 
 typedef struct {
     uint8_t token [CHANNEL_SESSION_TOKEN_SIZE];
@@ -46,10 +52,18 @@ typedef struct {
     uint64_t seq;
 } target_t;
 
+//  What a job took from the bounds, given back once it is sealed
+typedef struct {
+    size_t bytes;               //  against queued
+    size_t work;                //  against its sender's slot
+    size_t slot;
+} charge_t;
+
 typedef struct {
     char jobs [64];
     char frames [64];
     atomic_size_t *queued;
+    atomic_size_t *senders;     //  SENDER_SLOTS of them
 } worker_args_t;
 
 typedef struct {
@@ -69,6 +83,9 @@ struct _pusher_t {
     atomic_size_t queued;       //  bytes of jobs not yet sealed
     size_t queue_bytes;
     size_t dropped;
+    //  Per sender slot: bytes still to be sealed (payload x targets)
+    atomic_size_t senders [SENDER_SLOTS];
+    uint8_t sender_key [16];
 };
 
 //  ---------------------------------------------------------------- publisher
@@ -375,12 +392,12 @@ done:
 //  ---------------------------------------------------------------- workers
 
 static void
-s_seal_job (zsock_t *frames, zmsg_t *job, atomic_size_t *queued)
+s_seal_job (zsock_t *frames, zmsg_t *job, worker_args_t *config)
 {
     zframe_t *payload = zmsg_first (job);
     zframe_t *targets = zmsg_next (job);
     zframe_t *charge = zmsg_next (job);
-    if (!payload || !targets || !charge || zframe_size (charge) != sizeof (size_t)
+    if (!payload || !targets || !charge || zframe_size (charge) != sizeof (charge_t)
     ||  zframe_size (targets) % sizeof (target_t) != 0)
         return;                 //  cannot happen: we made it
     size_t count = zframe_size (targets) / sizeof (target_t);
@@ -403,9 +420,10 @@ s_seal_job (zsock_t *frames, zmsg_t *job, atomic_size_t *queued)
         secret_wipe (&target, sizeof target);
     }
     secret_wipe (zframe_data (targets), zframe_size (targets));
-    size_t charged;
+    charge_t charged;
     memcpy (&charged, zframe_data (charge), sizeof charged);
-    atomic_fetch_sub (queued, charged);
+    atomic_fetch_sub (config->queued, charged.bytes);
+    atomic_fetch_sub (&config->senders [charged.slot], charged.work);
 }
 
 static void
@@ -427,7 +445,7 @@ s_worker (zsock_t *pipe, void *args)
             break;              //  $TERM, or the context is gone
         zmsg_t *job = zmsg_recv (jobs);
         if (job)
-            s_seal_job (frames, job, config->queued);
+            s_seal_job (frames, job, config);
         zmsg_destroy (&job);
     }
     zpoller_destroy (&poller);
@@ -453,6 +471,12 @@ pusher_new (size_t workers, int hwm, size_t queue_bytes)
     assert (self);
     atomic_init (&self->queued, 0);
     self->queue_bytes = queue_bytes;
+    for (size_t slot = 0; slot < SENDER_SLOTS; slot++)
+        atomic_init (&self->senders [slot], 0);
+    if (secret_random (self->sender_key, sizeof self->sender_key) != 0) {
+        free (self);
+        return NULL;
+    }
 
     publisher_args_t *publisher = (publisher_args_t *) zmalloc (sizeof *publisher);
     assert (publisher);
@@ -482,6 +506,7 @@ pusher_new (size_t workers, int hwm, size_t queue_bytes)
                   (void *) self, index);
         memcpy (worker->frames, frames, sizeof frames);
         worker->queued = &self->queued;
+        worker->senders = self->senders;
         char jobs [64];
         memcpy (jobs, worker->jobs, sizeof jobs);
         self->workers [index] = actorthread_new (s_worker, worker);
@@ -580,19 +605,48 @@ pusher_session_close (pusher_t *self, channel_t *channel)
     s_token_word (self, 'D', channel);
 }
 
+//  The slot a sender's pushes are counted in: SipHash of the name under
+//  this process's key
+static size_t
+s_sender_slot (pusher_t *self, const char *sender)
+{
+    uint8_t hash [8] = { 0 };
+    size_t hash_len = 0;
+    if (!EVP_Q_mac (NULL, "SIPHASH", NULL, NULL, NULL, self->sender_key,
+                    sizeof self->sender_key, (const uint8_t *) sender, strlen (sender),
+                    hash, sizeof hash, &hash_len))
+        return 0;               //  all in one slot: fair to nobody, unfair to none
+    uint64_t value;
+    memcpy (&value, hash, sizeof value);
+    return (size_t) (value % SENDER_SLOTS);
+}
+
+//  Whether a push of this charge may wait: within the queue's bound, and
+//  within its sender's share of the sealing work unless the sender has
+//  nothing waiting (so one push of any size always goes when idle)
+static bool
+s_admit (pusher_t *self, size_t bytes, size_t slot, size_t work)
+{
+    if (self->queue_bytes && atomic_load (&self->queued) + bytes > self->queue_bytes)
+        return false;
+    size_t waiting = atomic_load (&self->senders [slot]);
+    return waiting == 0 || waiting + work <= PUSHER_SENDER_WORK;
+}
+
 int
-pusher_push (pusher_t *self, channel_t **channels, size_t count,
+pusher_push (pusher_t *self, const char *sender, channel_t **channels, size_t count,
              const uint8_t *payload, size_t len)
 {
-    assert (self);
+    assert (self && sender);
     if (count == 0)
         return CHAT_OK;
     size_t charge = len * self->worker_count + count * sizeof (target_t);
-    if (self->queue_bytes
-    &&  atomic_load (&self->queued) + charge > self->queue_bytes) {
+    size_t slot = s_sender_slot (self, sender);
+    if (!s_admit (self, charge, slot, len * count)) {
         if (self->dropped++ % 1000 == 0)
-            zsys_warning ("pusher: queue full (%zu bytes), %zu pushes dropped so far",
-                          self->queue_bytes, self->dropped);
+            zsys_warning ("pusher: queue full (%zu bytes, or a sender's share of %d), "
+                          "%zu pushes dropped so far",
+                          self->queue_bytes, PUSHER_SENDER_WORK, self->dropped);
         return CHAT_ERR_BUSY;
     }
     //  Each worker's targets, in the order given
@@ -620,15 +674,17 @@ pusher_push (pusher_t *self, channel_t **channels, size_t count,
         size_t first = index [worker], many = index [worker + 1] - first;
         if (many == 0)
             continue;
-        size_t job_charge = len + many * sizeof (target_t);
-        atomic_fetch_add (&self->queued, job_charge);
+        charge_t job_charge = { len + many * sizeof (target_t), len * many, slot };
+        atomic_fetch_add (&self->queued, job_charge.bytes);
+        atomic_fetch_add (&self->senders [slot], job_charge.work);
         zmsg_t *job = zmsg_new ();
         zmsg_addmem (job, payload, len);
         zmsg_addmem (job, targets + first, many * sizeof (target_t));
         zmsg_addmem (job, &job_charge, sizeof job_charge);
         if (zmsg_send (&job, self->jobs [worker]) != 0) {
             zmsg_destroy (&job);
-            atomic_fetch_sub (&self->queued, job_charge);
+            atomic_fetch_sub (&self->queued, job_charge.bytes);
+            atomic_fetch_sub (&self->senders [slot], job_charge.work);
         }
     }
     secret_wipe (targets, count * sizeof (target_t));

@@ -22,7 +22,12 @@
       (pushes are notifications; clients fetch what they miss).
 
     Pushes waiting to be sealed are bounded in bytes (queue_bytes): past it
-    a push is dropped at once, counted, and never queued.
+    a push is dropped at once, counted, and never queued. Each sender also
+    has a share of the sealing work (PUSHER_SENDER_WORK bytes of payload
+    times targets waiting): past it that sender's pushes are dropped while
+    everyone else's still go, so one user fanning big messages out to many
+    sessions that never read cannot fill the queue, or the workers' time,
+    for all. A sender with nothing waiting always gets one push in.
 
     libzmq's XPUB can only change the subscriptions of the subscriber whose
     subscription message was read last, so a session that ends is not
@@ -40,6 +45,9 @@
 #include "channel.h"
 
 typedef struct _pusher_t pusher_t;
+
+//  Bytes of sealing (payload x targets) one sender may have waiting
+#define PUSHER_SENDER_WORK (8 * 1024 * 1024)
 
 //  workers 0: one per online core, at most 8. hwm: pushes queued per
 //  subscriber (set before pusher_bind: it applies to each subscriber as it
@@ -65,10 +73,12 @@ void
 void
     pusher_session_close (pusher_t *self, channel_t *channel);
 
-//  Push payload to each of the count channels (server side, open). CHAT_OK;
-//  CHAT_ERR_BUSY when the queue was full and the push was dropped.
+//  Push payload to each of the count channels (server side, open), on
+//  behalf of sender (the user whose request made it). CHAT_OK;
+//  CHAT_ERR_BUSY when the queue, or the sender's share, was full and the
+//  push was dropped.
 int
-    pusher_push (pusher_t *self, channel_t **channels, size_t count,
+    pusher_push (pusher_t *self, const char *sender, channel_t **channels, size_t count,
                  const uint8_t *payload, size_t len);
 
 //  Pushes dropped because the queue was full, since the start.

@@ -79,6 +79,25 @@ def unescape(text):
     return out.decode("utf-8", "replace")
 
 
+def squeeze(lines):
+    """Lines with runs that differ only in their first 30 characters (a
+    timestamp, a pid) said once with a count, so that a burst of one
+    message cannot push the line that matters out of a tail."""
+    out, last, count = [], None, 0
+    for line in lines:
+        key = line[30:]
+        if key == last:
+            count += 1
+            continue
+        if count:
+            out.append("    (the line above %d more times)" % count)
+        out.append(line)
+        last, count = key, 0
+    if count:
+        out.append("    (the line above %d more times)" % count)
+    return out
+
+
 class Proc:
     def __init__(self, name, argv, env=None, stdin=True):
         self.name = name
@@ -111,8 +130,8 @@ class Proc:
     def tail(self, n=30):
         with self.cv:
             return printable("--- %s stdout ---\n%s\n--- %s stderr ---\n%s"
-                             % (self.name, "\n".join(self.out[-n:]), self.name,
-                                "\n".join(self.err[-n:])))
+                             % (self.name, "\n".join(squeeze(self.out)[-n:]), self.name,
+                                "\n".join(squeeze(self.err)[-n:])))
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
         if self.p.poll() is None:

@@ -264,7 +264,9 @@ def attack5(w):
     w.start_mainserver(data="ms", extra=["--limit", "sessions_per_user=300"])
     bob, = users(w, "bob2")
     rss = Rss(w.mainserver)
-    attack = Attack(w, "fanout", "--user", "mallory", "--peer", "bob2", "--sessions", 300,
+    # another attacker name: each attack process makes its own identity key,
+    # and the servers hold the first mallory's
+    attack = Attack(w, "fanout", "--user", "mallory2", "--peer", "bob2", "--sessions", 300,
                     "--messages", 5, "--size", 100000, "--seconds", 40)
     attack.started(timeout=120)
     alice, = users(w, "alice")
@@ -377,7 +379,9 @@ def files(w):
     """File modes: in a data directory an operator made 0755, the main
     server's database was created 0644. Now every file either server makes
     is 0600 whatever the directory's mode, and the directory is warned
-    about."""
+    about; the one exception is each server's public key (*.pub, made to be
+    copied to the other server): readable by all, writable by none but the
+    owner, and nothing in it but a public key."""
     for data in ("ks", "ms"):
         os.makedirs(w.path(data))
         os.chmod(w.path(data), 0o755)
@@ -391,7 +395,15 @@ def files(w):
         for f in sorted(os.listdir(w.path(data))):
             mode = os.lstat(w.path(data, f)).st_mode
             log("%s/%s %s" % (data, f, stat.filemode(mode)))
-            check(stat.S_IMODE(mode) & 0o077 == 0, "%s/%s is %s" % (data, f, stat.filemode(mode)))
+            if f.endswith(".pub"):
+                with open(w.path(data, f)) as pub:
+                    text = pub.read()
+                check(stat.S_IMODE(mode) & 0o022 == 0 and
+                      text.startswith("-----BEGIN PUBLIC KEY-----") and "PRIVATE" not in text,
+                      "%s/%s is %s and holds %r" % (data, f, stat.filemode(mode), text[:40]))
+            else:
+                check(stat.S_IMODE(mode) & 0o077 == 0,
+                      "%s/%s is %s" % (data, f, stat.filemode(mode)))
             seen += 1
     check(seen >= 8, "only %d files in the data directories" % seen)
 

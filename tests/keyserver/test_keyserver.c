@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include "actorthread.h"
 #include "chaterror.h"
 #include "credential.h"
 #include "adminsock.h"
@@ -42,7 +43,7 @@
 
 //  One server for the group; tests use their own usernames
 static char s_dir [64];
-static zactor_t *s_server;
+static actorthread_t *s_server;
 static char *s_endpoint;
 static rsakey_t *s_key_a;            //  two client keys: credentials are
 static rsakey_t *s_key_b;            //  bound to one, refused on the other
@@ -56,36 +57,36 @@ s_identity (int n)
 }
 
 static void
-s_limit (zactor_t *server, const char *name, const char *value)
+s_limit (actorthread_t *server, const char *name, const char *value)
 {
-    zstr_sendx (server, "LIMIT", name, value, NULL);
-    char *reply = zstr_recv (server);
+    zstr_sendx (actorthread_sock (server), "LIMIT", name, value, NULL);
+    char *reply = zstr_recv (actorthread_sock (server));
     assert_non_null (reply);
     assert_string_equal (reply, "OK");
     zstr_free (&reply);
 }
 
-static zactor_t *
+static actorthread_t *
 s_server_start (const char *dir, char **endpoint)
 {
     char *ms_public = testkeys_save_public (s_ms_key, dir, "copied-mainserver.pub");
     assert_non_null (ms_public);
-    zactor_t *server = zactor_new (keyserver_actor, NULL);
+    actorthread_t *server = actorthread_new (keyserver_actor, NULL);
     assert_non_null (server);
-    zstr_sendx (server, "DATA", dir, NULL);
-    zstr_sendx (server, "MAINSERVER-KEY", ms_public, NULL);
-    zstr_sendx (server, "ITERATIONS", ITERATIONS, NULL);
+    zstr_sendx (actorthread_sock (server), "DATA", dir, NULL);
+    zstr_sendx (actorthread_sock (server), "MAINSERVER-KEY", ms_public, NULL);
+    zstr_sendx (actorthread_sock (server), "ITERATIONS", ITERATIONS, NULL);
     //  A back-off long enough that no test depends on the machine's speed
     s_limit (server, "login_backoff_ms", "60000");
     //  Few enough failures per address that a test can spray them all
     s_limit (server, "login_failures_per_address_per_hour", "20");
-    zstr_send (server, "START");
-    char *reply = zstr_recv (server);
+    zstr_send (actorthread_sock (server), "START");
+    char *reply = zstr_recv (actorthread_sock (server));
     assert_non_null (reply);
     assert_string_equal (reply, "OK");
     zstr_free (&reply);
-    zstr_sendx (server, "BIND", "tcp://127.0.0.1:*", NULL);
-    *endpoint = zstr_recv (server);
+    zstr_sendx (actorthread_sock (server), "BIND", "tcp://127.0.0.1:*", NULL);
+    *endpoint = zstr_recv (actorthread_sock (server));
     assert_non_null (*endpoint);
     assert_true (strncmp (*endpoint, "tcp://127.0.0.1:", 16) == 0);
     zstr_free (&ms_public);
@@ -136,7 +137,7 @@ static int
 s_group_teardown (void **state)
 {
     (void) state;
-    zactor_destroy (&s_server);
+    actorthread_destroy (&s_server);
     zstr_free (&s_endpoint);
     rsakey_destroy (&s_ks_public);
     s_remove_dir (s_dir);
@@ -1462,7 +1463,7 @@ test_restart (void **state)
     snprintf (dir, sizeof dir, "/tmp/ks-restart-XXXXXX");
     assert_non_null (mkdtemp (dir));
     char *endpoint = NULL;
-    zactor_t *server = s_server_start (dir, &endpoint);
+    actorthread_t *server = s_server_start (dir, &endpoint);
 
     ksclient_t *client = ksclient_new (endpoint, s_key_a);
     assert_non_null (client);
@@ -1486,7 +1487,7 @@ test_restart (void **state)
                                          wraps.len, 1, &result), CHAT_OK);
     ksclient_destroy (&client);
     rsakey_t *first_public = s_load_public (dir);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
 
     //  A long-lived conversation: 1200 epochs of keys for Oscar, written
@@ -1578,7 +1579,7 @@ test_restart (void **state)
     s_wraps_free (&wraps);
     ksresult_clear (&result);
     ksresult_clear (&login);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
     s_remove_dir (dir);
 }
@@ -1593,17 +1594,17 @@ test_start_refusals (void **state)
     assert_non_null (mkdtemp (dir));
     const char *paths [] = { NULL, "/nonexistent/mainserver.pub" };
     for (int i = 0; i < 2; i++) {
-        zactor_t *server = zactor_new (keyserver_actor, NULL);
+        actorthread_t *server = actorthread_new (keyserver_actor, NULL);
         assert_non_null (server);
-        zstr_sendx (server, "DATA", dir, NULL);
+        zstr_sendx (actorthread_sock (server), "DATA", dir, NULL);
         if (paths [i])
-            zstr_sendx (server, "MAINSERVER-KEY", paths [i], NULL);
-        zstr_send (server, "START");
-        char *reply = zstr_recv (server);
+            zstr_sendx (actorthread_sock (server), "MAINSERVER-KEY", paths [i], NULL);
+        zstr_send (actorthread_sock (server), "START");
+        char *reply = zstr_recv (actorthread_sock (server));
         assert_non_null (reply);
         assert_string_equal (reply, "ERROR");
         zstr_free (&reply);
-        zactor_destroy (&server);
+        actorthread_destroy (&server);
     }
     s_remove_dir (dir);
 }
@@ -1712,7 +1713,7 @@ test_group_commit (void **state)
     snprintf (dir, sizeof dir, "/tmp/ks-batch-XXXXXX");
     assert_non_null (mkdtemp (dir));
     char *endpoint = NULL;
-    zactor_t *server = s_server_start (dir, &endpoint);
+    actorthread_t *server = s_server_start (dir, &endpoint);
 
     //  One verifier and one sealed identity serve every user
     shared_reg_t reg_data;
@@ -1790,7 +1791,7 @@ test_group_commit (void **state)
     assert_int_equal (s_recv_answer (a, 103), 1000);
     ksclient_destroy (&a);
     ksclient_destroy (&b);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
 
     //  Everything acknowledged is on disk
@@ -1827,7 +1828,7 @@ test_group_commit (void **state)
     free (ticket);
     free (reg_data.sealed);
     ksresult_clear (&result);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
     s_remove_dir (dir);
 }

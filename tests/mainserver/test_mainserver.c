@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include "actorthread.h"
 #include "chain.h"
 #include "chaterror.h"
 #include "codec.h"
@@ -42,7 +43,7 @@
 
 static struct {
     char dir [64];
-    zactor_t *server;
+    actorthread_t *server;
     char *endpoint;
     char *push_endpoint;
     char *keyserver_pub;        //  the copy the server is started with
@@ -59,39 +60,39 @@ static struct {
 //  ---------------------------------------------------------------- helpers
 
 //  A server on dir, started as main() starts it; idle_ms NULL: the default
-static zactor_t *
+static actorthread_t *
 s_server_start (const char *dir, const char *idle_ms, char **endpoint, char **push_endpoint)
 {
-    zactor_t *server = zactor_new (mainserver_actor, NULL);
+    actorthread_t *server = actorthread_new (mainserver_actor, NULL);
     assert_non_null (server);
-    zstr_sendx (server, "DATA", dir, NULL);
-    char *answer = zstr_recv (server);
+    zstr_sendx (actorthread_sock (server), "DATA", dir, NULL);
+    char *answer = zstr_recv (actorthread_sock (server));
     assert_string_equal (answer, "OK");
     zstr_free (&answer);
-    zstr_sendx (server, "KEYSERVER-KEY", F.keyserver_pub, NULL);
-    answer = zstr_recv (server);
+    zstr_sendx (actorthread_sock (server), "KEYSERVER-KEY", F.keyserver_pub, NULL);
+    answer = zstr_recv (actorthread_sock (server));
     assert_string_equal (answer, "OK");
     zstr_free (&answer);
     if (idle_ms) {
-        zstr_sendx (server, "IDLE-TIMEOUT", idle_ms, NULL);
-        answer = zstr_recv (server);
+        zstr_sendx (actorthread_sock (server), "IDLE-TIMEOUT", idle_ms, NULL);
+        answer = zstr_recv (actorthread_sock (server));
         assert_string_equal (answer, "OK");
         zstr_free (&answer);
     }
     //  test_paging pipelines 250 sends, past the default burst of 200
-    zstr_sendx (server, "LIMIT", "message_burst", "1000", NULL);
-    answer = zstr_recv (server);
+    zstr_sendx (actorthread_sock (server), "LIMIT", "message_burst", "1000", NULL);
+    answer = zstr_recv (actorthread_sock (server));
     assert_string_equal (answer, "OK");
     zstr_free (&answer);
-    zstr_send (server, "START");
-    answer = zstr_recv (server);
+    zstr_send (actorthread_sock (server), "START");
+    answer = zstr_recv (actorthread_sock (server));
     assert_string_equal (answer, "OK");
     zstr_free (&answer);
-    zstr_sendx (server, "BIND", "tcp://127.0.0.1:*", NULL);
-    *endpoint = zstr_recv (server);
+    zstr_sendx (actorthread_sock (server), "BIND", "tcp://127.0.0.1:*", NULL);
+    *endpoint = zstr_recv (actorthread_sock (server));
     assert_non_null (strstr (*endpoint, "tcp://127.0.0.1:"));
-    zstr_sendx (server, "PUSH-BIND", "tcp://127.0.0.1:*", NULL);
-    *push_endpoint = zstr_recv (server);
+    zstr_sendx (actorthread_sock (server), "PUSH-BIND", "tcp://127.0.0.1:*", NULL);
+    *push_endpoint = zstr_recv (actorthread_sock (server));
     assert_non_null (strstr (*push_endpoint, "tcp://127.0.0.1:"));
     return server;
 }
@@ -530,7 +531,7 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    zactor_destroy (&F.server);
+    actorthread_destroy (&F.server);
     zstr_free (&F.endpoint);
     zstr_free (&F.push_endpoint);
     zstr_free (&F.keyserver_pub);
@@ -1906,22 +1907,22 @@ test_admin_socket (void **state)
 static void
 s_start_refused (const char *dir, const char *keyserver_key, const char *expect)
 {
-    zactor_t *server = zactor_new (mainserver_actor, NULL);
-    zstr_sendx (server, "DATA", dir, NULL);
-    char *answer = zstr_recv (server);
+    actorthread_t *server = actorthread_new (mainserver_actor, NULL);
+    zstr_sendx (actorthread_sock (server), "DATA", dir, NULL);
+    char *answer = zstr_recv (actorthread_sock (server));
     zstr_free (&answer);
     if (keyserver_key) {
-        zstr_sendx (server, "KEYSERVER-KEY", keyserver_key, NULL);
-        answer = zstr_recv (server);
+        zstr_sendx (actorthread_sock (server), "KEYSERVER-KEY", keyserver_key, NULL);
+        answer = zstr_recv (actorthread_sock (server));
         zstr_free (&answer);
     }
-    zstr_send (server, "START");
-    answer = zstr_recv (server);
+    zstr_send (actorthread_sock (server), "START");
+    answer = zstr_recv (actorthread_sock (server));
     assert_non_null (strstr (answer, "ERROR"));
     if (!strstr (answer, expect))
         fail_msg ("'%s' does not say %s", answer, expect);
     zstr_free (&answer);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
 }
 
 //  A second server on its own data directory: restart and idle sessions.
@@ -1939,7 +1940,7 @@ test_restart_and_idle (void **state)
     s_start_refused (dir, "/nonexistent/keyserver.pub", "/nonexistent/keyserver.pub");
 
     char *endpoint, *push_endpoint;
-    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    actorthread_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
     struct stat st;
     char *key_path = zsys_sprintf ("%s/server.key", dir);
     assert_int_equal (stat (key_path, &st), 0);
@@ -1949,8 +1950,8 @@ test_restart_and_idle (void **state)
     assert_int_equal (stat (key_path, &st), 0);
     assert_int_equal (st.st_mode & 0777, 0644);
     free (key_path);
-    zstr_send (server, "FINGERPRINT");
-    char *fingerprint = zstr_recv (server);
+    zstr_send (actorthread_sock (server), "FINGERPRINT");
+    char *fingerprint = zstr_recv (actorthread_sock (server));
     rsakey_t *published = s_load_public (dir);
     assert_string_equal (fingerprint, rsakey_fingerprint_text (published));
     rsakey_destroy (&published);
@@ -1971,15 +1972,15 @@ test_restart_and_idle (void **state)
     for (int i = 0; i < 5; i++)
         assert_int_equal (s_send_ok (a, id, &tokens [i]), i + 1);
     msclient_destroy (&a);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
     zstr_free (&push_endpoint);
 
     //  Restarted: same key, same users, same conversation and messages;
     //  the next message carries on from 5.
     server = s_server_start (dir, "500", &endpoint, &push_endpoint);
-    zstr_send (server, "FINGERPRINT");
-    char *again = zstr_recv (server);
+    zstr_send (actorthread_sock (server), "FINGERPRINT");
+    char *again = zstr_recv (actorthread_sock (server));
     assert_string_equal (again, fingerprint);
     zstr_free (&again);
     zstr_free (&fingerprint);
@@ -2023,7 +2024,7 @@ test_restart_and_idle (void **state)
     chat__main_reply__free_unpacked (reply, NULL);
     msclient_destroy (&b);
     msclient_destroy (&a2);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
     zstr_free (&push_endpoint);
     char *command = zsys_sprintf ("rm -rf '%s'", dir);
@@ -2048,7 +2049,7 @@ s_offline_conversation (offline_t *o, char **token)
     strcpy (o->dir, "/tmp/test_mainserver3.XXXXXX");
     assert_non_null (mkdtemp (o->dir));
     char *endpoint, *push_endpoint;
-    zactor_t *server = s_server_start (o->dir, NULL, &endpoint, &push_endpoint);
+    actorthread_t *server = s_server_start (o->dir, NULL, &endpoint, &push_endpoint);
     s_name (o->alice, "alice");
     s_name (o->bob, "bob");
     msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
@@ -2060,7 +2061,7 @@ s_offline_conversation (offline_t *o, char **token)
     if (token)
         assert_int_equal (s_send_ok (a, o->id, token), 1);
     msclient_destroy (&a);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
     zstr_free (&push_endpoint);
 }
@@ -2129,7 +2130,7 @@ test_longer_chain (void **state)
     assert_int_equal (msgstore_commit (store), CHAT_OK);
     msgstore_destroy (&store);
 
-    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    actorthread_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
     msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
     assert_int_equal (s_login (a, alice), CHAT_OK);
     //  The chain in pages of 100, each link as signed, verifiable in order
@@ -2205,7 +2206,7 @@ test_longer_chain (void **state)
     chat__main_reply__free_unpacked (reply, NULL);
     free (token);
     msclient_destroy (&a);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
     zstr_free (&push_endpoint);
     s_dir_remove (dir);
@@ -2243,7 +2244,7 @@ test_chain_pages_by_bytes (void **state)
     assert_int_equal (msgstore_commit (store), CHAT_OK);
     msgstore_destroy (&store);
 
-    zactor_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    actorthread_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
     msclient_t *a = msclient_new (F.key, endpoint, push_endpoint);
     assert_int_equal (s_login (a, alice), CHAT_OK);
     uint64_t after = 0;
@@ -2276,7 +2277,7 @@ test_chain_pages_by_bytes (void **state)
     assert_int_equal (after, LINKS);
     assert_int_equal (pages, 3);
     msclient_destroy (&a);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
     zstr_free (&push_endpoint);
     s_dir_remove (dir);
@@ -2303,7 +2304,7 @@ test_push_public (void **state)
     char dir [64];
     strcpy (dir, "/tmp/test_mainserver4.XXXXXX");
     assert_non_null (mkdtemp (dir));
-    zactor_t *server = zactor_new (mainserver_actor, NULL);
+    actorthread_t *server = actorthread_new (mainserver_actor, NULL);
     const char *setup [][2] = {
         { "DATA", dir }, { "KEYSERVER-KEY", F.keyserver_pub },
         { "PUSH-PUBLIC", "tcp://chat.example.org:6000" }, { "START", NULL }
@@ -2311,19 +2312,19 @@ test_push_public (void **state)
     char *answer;
     for (int i = 0; i < 4; i++) {
         if (setup [i][1])
-            zstr_sendx (server, setup [i][0], setup [i][1], NULL);
+            zstr_sendx (actorthread_sock (server), setup [i][0], setup [i][1], NULL);
         else
-            zstr_send (server, setup [i][0]);
-        answer = zstr_recv (server);
+            zstr_send (actorthread_sock (server), setup [i][0]);
+        answer = zstr_recv (actorthread_sock (server));
         assert_string_equal (answer, "OK");
         zstr_free (&answer);
     }
-    zstr_sendx (server, "BIND", "tcp://127.0.0.1:*", NULL);
-    char *endpoint = zstr_recv (server);
-    zstr_sendx (server, "PUSH-BIND", "tcp://127.0.0.1:*", NULL);
-    char *push_endpoint = zstr_recv (server);
-    zstr_sendx (server, "PUSH-PUBLIC", "tcp://other.example.org:6000", NULL);
-    answer = zstr_recv (server);
+    zstr_sendx (actorthread_sock (server), "BIND", "tcp://127.0.0.1:*", NULL);
+    char *endpoint = zstr_recv (actorthread_sock (server));
+    zstr_sendx (actorthread_sock (server), "PUSH-BIND", "tcp://127.0.0.1:*", NULL);
+    char *push_endpoint = zstr_recv (actorthread_sock (server));
+    zstr_sendx (actorthread_sock (server), "PUSH-PUBLIC", "tcp://other.example.org:6000", NULL);
+    answer = zstr_recv (actorthread_sock (server));
     assert_non_null (strstr (answer, "ERROR"));
     zstr_free (&answer);
     msclient_t *client = msclient_new (F.key, endpoint, NULL);
@@ -2331,35 +2332,35 @@ test_push_public (void **state)
     assert_string_equal (channel_peer_push_endpoint (msclient_channel (client)),
                          "tcp://chat.example.org:6000");
     msclient_destroy (&client);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
     zstr_free (&push_endpoint);
 
     //  A wildcard bind is named as it is: the client puts in the host it
     //  reached (proto/README.md section 2)
-    server = zactor_new (mainserver_actor, NULL);
+    server = actorthread_new (mainserver_actor, NULL);
     for (int i = 0; i < 4; i++) {
         if (i == 2)
             continue;
         if (setup [i][1])
-            zstr_sendx (server, setup [i][0], setup [i][1], NULL);
+            zstr_sendx (actorthread_sock (server), setup [i][0], setup [i][1], NULL);
         else
-            zstr_send (server, setup [i][0]);
-        answer = zstr_recv (server);
+            zstr_send (actorthread_sock (server), setup [i][0]);
+        answer = zstr_recv (actorthread_sock (server));
         assert_string_equal (answer, "OK");
         zstr_free (&answer);
     }
-    zstr_sendx (server, "BIND", "tcp://127.0.0.1:*", NULL);
-    endpoint = zstr_recv (server);
-    zstr_sendx (server, "PUSH-BIND", "tcp://*:*", NULL);
-    push_endpoint = zstr_recv (server);
+    zstr_sendx (actorthread_sock (server), "BIND", "tcp://127.0.0.1:*", NULL);
+    endpoint = zstr_recv (actorthread_sock (server));
+    zstr_sendx (actorthread_sock (server), "PUSH-BIND", "tcp://*:*", NULL);
+    push_endpoint = zstr_recv (actorthread_sock (server));
     client = msclient_new (F.key, endpoint, NULL);
     assert_non_null (client);
     const char *named = channel_peer_push_endpoint (msclient_channel (client));
     assert_true (strncmp (named, "tcp://*:", 8) == 0 || strncmp (named, "tcp://0.0.0.0:", 14) == 0);
     assert_string_equal (strrchr (named, ':'), strrchr (push_endpoint, ':'));
     msclient_destroy (&client);
-    zactor_destroy (&server);
+    actorthread_destroy (&server);
     zstr_free (&endpoint);
     zstr_free (&push_endpoint);
     char *command = zsys_sprintf ("rm -rf '%s'", dir);
@@ -2370,8 +2371,8 @@ test_push_public (void **state)
 static void
 s_limit (const char *name, const char *value)
 {
-    zstr_sendx (F.server, "LIMIT", name, value, NULL);
-    char *answer = zstr_recv (F.server);
+    zstr_sendx (actorthread_sock (F.server), "LIMIT", name, value, NULL);
+    char *answer = zstr_recv (actorthread_sock (F.server));
     assert_non_null (answer);
     assert_string_equal (answer, "OK");
     zstr_free (&answer);

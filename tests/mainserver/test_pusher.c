@@ -59,7 +59,7 @@ static void
 s_push_until_seen (pusher_t *pusher, channel_t *pair [2], zsock_t *sub, const char *text)
 {
     for (int attempt = 0; attempt < 50; attempt++) {
-        assert_int_equal (pusher_push (pusher, &pair [0], 1, (const uint8_t *) text,
+        assert_int_equal (pusher_push (pusher, "alice", &pair [0], 1, (const uint8_t *) text,
                                        strlen (text)), CHAT_OK);
         zmsg_t *msg = zmsg_recv (sub);
         if (!msg)
@@ -105,7 +105,7 @@ test_admission (void **state)
     //  sealed on the workers
     channel_t *both [2] = { alice [0], bob [0] };
     for (int i = 0; i < 30; i++)
-        assert_int_equal (pusher_push (pusher, both, 2, (const uint8_t *) "more", 4), CHAT_OK);
+        assert_int_equal (pusher_push (pusher, "alice", both, 2, (const uint8_t *) "more", 4), CHAT_OK);
     assert_true (pusher_flush (pusher, 10000));
     int received = 0;
     zmsg_t *msg;
@@ -129,7 +129,7 @@ test_admission (void **state)
                            CHANNEL_SESSION_TOKEN_SIZE);
     zclock_sleep (200);
     for (int i = 0; i < 5; i++)
-        assert_int_equal (pusher_push (pusher, &bob [0], 1, (const uint8_t *) "x", 1), CHAT_OK);
+        assert_int_equal (pusher_push (pusher, "alice", &bob [0], 1, (const uint8_t *) "x", 1), CHAT_OK);
     assert_true (pusher_flush (pusher, 10000));
     assert_null (zmsg_recv (late));
     zsock_destroy (&late);
@@ -156,14 +156,48 @@ test_queue_bound (void **state)
     uint8_t *big = (uint8_t *) zmalloc (60000);
     int busy = 0;
     for (int i = 0; i < 200; i++)
-        if (pusher_push (pusher, &pair [0], 1, big, 60000) == CHAT_ERR_BUSY)
+        if (pusher_push (pusher, "alice", &pair [0], 1, big, 60000) == CHAT_ERR_BUSY)
             busy++;
     //  At most one 60 KB push waits at a time under a 100 KB bound
     assert_true (busy > 0);
     assert_int_equal (pusher_dropped (pusher), (size_t) busy);
     assert_true (pusher_flush (pusher, 10000));
     //  Once sealed, the queue takes pushes again
-    assert_int_equal (pusher_push (pusher, &pair [0], 1, big, 60000), CHAT_OK);
+    assert_int_equal (pusher_push (pusher, "alice", &pair [0], 1, big, 60000), CHAT_OK);
+    free (big);
+    channel_destroy (&pair [0]);
+    channel_destroy (&pair [1]);
+    pusher_destroy (&pusher);
+}
+
+//  One sender past its share of the sealing work is refused while another
+//  still gets in, with no queue bound at all
+static void
+test_sender_share (void **state)
+{
+    (void) state;
+    pusher_t *pusher = pusher_new (1, 8, 0);
+    assert_non_null (pusher);
+    channel_t *pair [2];
+    s_pair (pair);
+    //  Half a share each: a third waiting push is past it
+    size_t size = PUSHER_SENDER_WORK / 2 + 1;
+    uint8_t *big = (uint8_t *) zmalloc (size);
+    bool refused = false;
+    for (int i = 0; i < 50 && !refused; i++)
+        refused = pusher_push (pusher, "mallory", &pair [0], 1, big, size) == CHAT_ERR_BUSY;
+    assert_true (refused);
+    //  Two names, so that one sharing mallory's slot (1 in 1024) cannot
+    //  fail the test
+    bool admitted = pusher_push (pusher, "bob", &pair [0], 1, (const uint8_t *) "hi", 2)
+                    == CHAT_OK
+                 || pusher_push (pusher, "carol", &pair [0], 1, (const uint8_t *) "hi", 2)
+                    == CHAT_OK;
+    assert_true (admitted);
+    assert_true (pusher_flush (pusher, 30000));
+    //  Once sealed, mallory's share is free again
+    assert_int_equal (pusher_push (pusher, "mallory", &pair [0], 1, big, size), CHAT_OK);
+    assert_true (pusher_flush (pusher, 30000));
     free (big);
     channel_destroy (&pair [0]);
     channel_destroy (&pair [1]);
@@ -195,6 +229,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_admission),
         cmocka_unit_test (test_queue_bound),
+        cmocka_unit_test (test_sender_share),
     };
     int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
     zsys_shutdown ();
