@@ -17,7 +17,7 @@ s_push_state (msreq_t *req, Chat__ReadState *state)
     Chat__Push push = CHAT__PUSH__INIT;
     push.body_case = CHAT__PUSH__BODY_READ;
     push.read = state;
-    msoutbox_push (req->pushes, targets, count, &push.base);
+    msoutbox_push (req->pushes, req->session->username, targets, count, &push.base);
 }
 
 int
