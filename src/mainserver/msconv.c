@@ -198,7 +198,13 @@ msconv_list (msreq_t *req)
         msarena_alloc (req->arena, sizeof (void *) * (count + 1));
     msgstore_conv_t *conv = (msgstore_conv_t *) zlistx_first (collect.convs);
     while (rc == CHAT_OK && conv) {
-        rc = s_summary (req, conv, &list->conversations [list->n_conversations]);
+        Chat__ConversationSummary **summary = &list->conversations [list->n_conversations];
+        rc = s_summary (req, conv, summary);
+        //  Where the user stopped reading (msread keeps it), so unread
+        //  counts survive a logout and agree across the user's sessions
+        if (rc == CHAT_OK)
+            rc = msgstore_read_state (req->ctx->store, conv->id, req->session->username,
+                                      &(*summary)->read_seq, &(*summary)->unread);
         if (rc == CHAT_OK)
             list->n_conversations++;
         conv = (msgstore_conv_t *) zlistx_next (collect.convs);

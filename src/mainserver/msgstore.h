@@ -23,9 +23,10 @@
     call was written. Callbacks must not call back into the same kind of
     query they are iterating (a different one is fine).
 
-    Schema version 2 (protocol 2). A database of schema version 1 (protocol
-    1: conversations without chains, users without identity keys) is
-    refused with a message saying why.
+    Schema version 2 (protocol 2), migrated forward to 3 (read markers).
+    A database of schema version 1 (protocol 1: conversations without
+    chains, users without identity keys) is refused with a message saying
+    why.
 */
 #ifndef MSGSTORE_H_INCLUDED
 #define MSGSTORE_H_INCLUDED
@@ -174,7 +175,8 @@ int
 int
     msgstore_conv_members (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                            zlistx_t **names);
-//  The conversations name is in, most recently active first.
+//  The conversations name is in, oldest first (the order they were made
+//  in: every session of a user numbers them alike).
 int
     msgstore_conv_each_of (msgstore_t *self, const char *name,
                            msgstore_conv_fn *fn, void *arg);
@@ -214,5 +216,18 @@ int
 int
     msgstore_msg_last_token (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                              char **token);
+
+//  ---------------------------------------------------------------- read markers
+
+//  name's read marker in a conversation (0: none yet) and the number of
+//  messages from others after it.
+int
+    msgstore_read_state (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                         const char *name, uint64_t *read_seq, uint64_t *unread);
+//  Move name's read marker forward to read_seq (never back: a lower one
+//  writes nothing). *moved (may be NULL) says whether it moved.
+int
+    msgstore_read_set (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                       const char *name, uint64_t read_seq, bool *moved);
 
 #endif

@@ -425,6 +425,9 @@ s_main (void)
     ticket.epoch = 2;
     Chat__LogoutRequestMain logout = CHAT__LOGOUT_REQUEST_MAIN__INIT;
     Chat__PingRequest ping = CHAT__PING_REQUEST__INIT;
+    Chat__MarkReadRequest mark = CHAT__MARK_READ_REQUEST__INIT;
+    mark.conversation_id = get.conversation_id;
+    mark.read_seq = 12;
 #define MAINREQ(name, CASE, field, value) \
     chat__main_request__init (&r); \
     r.request_id = 9; \
@@ -443,6 +446,7 @@ s_main (void)
     MAINREQ ("key_ticket", KEY_TICKET, key_ticket, &ticket);
     MAINREQ ("logout", LOGOUT, logout, &logout);
     MAINREQ ("ping", PING, ping, &ping);
+    MAINREQ ("mark_read", MARK_READ, mark_read, &mark);
 
     t = "main_reply";
     Chat__MainReply p;
@@ -517,6 +521,12 @@ s_main (void)
     MAINREP ("members", MEMBERS, members, &summary);
     MAINREP ("logged_out", LOGGED_OUT, logged_out, &ack);
     MAINREP ("pong", PONG, pong, &ack);
+    Chat__ReadState read = CHAT__READ_STATE__INIT;
+    read.conversation_id = get.conversation_id;
+    read.read_seq = 10;
+    read.unread = 2;
+    read.last_seq = 12;
+    MAINREP ("read", READ, read, &read);
 
     t = "push_payload";
     Chat__Push push = CHAT__PUSH__INIT;
@@ -527,6 +537,10 @@ s_main (void)
     push.body_case = CHAT__PUSH__BODY_CONVERSATION;
     push.conversation = &summary;
     s_write_msg (t, "conversation", &push.base);
+    chat__push__init (&push);
+    push.body_case = CHAT__PUSH__BODY_READ;
+    push.read = &read;
+    s_write_msg (t, "read", &push.base);
 
     t = "message_body";
     Chat__MessageBody body = CHAT__MESSAGE_BODY__INIT;

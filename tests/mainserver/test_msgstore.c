@@ -2,7 +2,8 @@
     their identity keys, conversations made from their first link, the
     chain stored link by link (and what the next issue's membership changes
     will need: the head and creator loaded back, a link appended), messages
-    with their epochs, and the refusal of a protocol 1 database
+    with their epochs, read markers, the forward migration of a schema 2
+    database and the refusal of a protocol 1 database
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -404,6 +405,104 @@ test_protocol_1_refused (void **state)
     sqlite3_close (db);
 }
 
+//  Read markers: forward only, per user (any spelling), unread counts
+//  only others' messages after the marker
+static void
+test_read_markers (void **state)
+{
+    (void) state;
+    char path [160];
+    snprintf (path, sizeof path, "%s/read.db", s_dir);
+    msgstore_t *store = msgstore_open (path);
+    assert_non_null (store);
+    s_add_user (store, "Alice", 2);
+    s_add_user (store, "bob", 3);
+    const char *pair [] = { "Alice", "bob" };
+    uint8_t id [16];
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    s_create (store, "Alice", 2, pair, 2, true, NULL, id);
+    //  bob 1-3, Alice 4, bob 5
+    const char *senders [] = { "bob", "bob", "bob", "Alice", "bob" };
+    uint8_t cmid [16] = { 7 };
+    uint64_t seq;
+    int64_t time;
+    bool duplicate;
+    for (int index = 0; index < 5; index++) {
+        cmid [1] = (uint8_t) index;
+        assert_int_equal (msgstore_msg_add (store, id, senders [index], cmid, 16, "gAAA", 4,
+                                            1, 100 + index, &seq, &time, &duplicate),
+                          CHAT_OK);
+    }
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    uint64_t read_seq = 99, unread = 99;
+    assert_int_equal (msgstore_read_state (store, id, "alice", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 0);
+    assert_int_equal (unread, 4);
+    assert_int_equal (msgstore_read_state (store, id, "BOB", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (unread, 1);
+    bool moved = false;
+    assert_int_equal (msgstore_read_set (store, id, "ALICE", 3, &moved), CHAT_OK);
+    assert_true (moved);
+    assert_int_equal (msgstore_read_state (store, id, "Alice", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 3);
+    assert_int_equal (unread, 1);
+    //  never back, and the same again does not move it
+    assert_int_equal (msgstore_read_set (store, id, "alice", 2, &moved), CHAT_OK);
+    assert_false (moved);
+    assert_int_equal (msgstore_read_set (store, id, "alice", 3, &moved), CHAT_OK);
+    assert_false (moved);
+    assert_int_equal (msgstore_read_state (store, id, "alice", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 3);
+    //  bob's marker is his own
+    assert_int_equal (msgstore_read_state (store, id, "bob", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 0);
+    msgstore_destroy (&store);
+    //  kept across a restart
+    store = msgstore_open (path);
+    assert_non_null (store);
+    assert_int_equal (msgstore_read_state (store, id, "alice", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 3);
+    assert_int_equal (unread, 1);
+    msgstore_destroy (&store);
+}
+
+//  A schema 2 database (protocol 2 before read markers) is migrated to 3:
+//  its data kept, read markers added
+static void
+test_schema_2_migrated (void **state)
+{
+    (void) state;
+    char path [160];
+    snprintf (path, sizeof path, "%s/v2.db", s_dir);
+    msgstore_t *store = msgstore_open (path);
+    assert_non_null (store);
+    s_add_user (store, "alice", 2);
+    msgstore_destroy (&store);
+    sqlite3 *db;
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    assert_int_equal (sqlite3_exec (db, "DROP TABLE read_marks; PRAGMA user_version = 2;",
+                                    NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+
+    store = msgstore_open (path);
+    assert_non_null (store);
+    msgstore_user_t user;
+    assert_int_equal (msgstore_user_get (store, "alice", &user), CHAT_OK);
+    msgstore_destroy (&store);
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    sqlite3_stmt *stmt;
+    assert_int_equal (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL),
+                      SQLITE_OK);
+    assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
+    assert_int_equal (sqlite3_column_int (stmt, 0), MSGSTORE_SCHEMA_VERSION + 1);
+    sqlite3_finalize (stmt);
+    assert_int_equal (sqlite3_prepare_v2 (db, "SELECT count(*) FROM read_marks", -1, &stmt,
+                                          NULL), SQLITE_OK);
+    assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+}
+
 int
 main (void)
 {
@@ -414,6 +513,8 @@ main (void)
         cmocka_unit_test (test_chain_append),
         cmocka_unit_test (test_page_uses_primary_key),
         cmocka_unit_test (test_protocol_1_refused),
+        cmocka_unit_test (test_read_markers),
+        cmocka_unit_test (test_schema_2_migrated),
     };
     int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
     testkeys_free ();

@@ -110,6 +110,9 @@ typedef struct {
     int fetch_error;
     zlist_t *waiters;           //  waiter_t
     zlist_t *sends;             //  sendjob_t, waiting for the key
+    uint64_t counted_seq;       //  unread counts the messages up to here
+    uint64_t read_told;         //  the marker the server was told (or is)
+    bool read_inflight;         //  a mark_read waits for its answer
 } conv_t;
 
 //  What each request of ours is, for the outcome.
@@ -122,7 +125,8 @@ typedef enum {
     C_CHAIN,                    //  a page of the chain
     C_KEYS,                     //  a page of our wrapped keys
     C_PUT_KEYS,                 //  a creation's keys
-    C_KEY_TICKET                //  a fresh ticket for them
+    C_KEY_TICKET,               //  a fresh ticket for them
+    C_MARK_READ                 //  the user's read marker, to the server
 } c_tag_t;
 
 //  What a request (or a contacts need) is about, kept with it.
@@ -308,6 +312,7 @@ s_expects (c_tag_t tag)
         case C_KEY_TICKET:      return CHAT__MAIN_REPLY__BODY_KEY_TICKET;
         case C_KEYS:            return CHAT__KEY_REPLY__BODY_EPOCH_KEYS;
         case C_PUT_KEYS:        return CHAT__KEY_REPLY__BODY_KEYS_STORED;
+        case C_MARK_READ:       return CHAT__MAIN_REPLY__BODY_READ;
     }
     return 0;
 }
@@ -739,6 +744,90 @@ s_on_keys (cl_convs_t *self, conv_t *conv, Chat__EpochKeys *keys)
     s_settle (self, conv);
 }
 
+//  ---------------------------------------------------------------- read markers
+
+//  A message from someone else than the user (own ones from any session
+//  are never unread)
+static bool
+s_from_others (cl_convs_t *self, const char *sender)
+{
+    const char *me = cl_session_username (self->session);
+    return !me || !sender || strcasecmp (me, sender) != 0;
+}
+
+//  Tell the server how far the user has read (one request at a time; the
+//  answer sends the next if the user read on meanwhile)
+static void
+s_mark_read_send (cl_convs_t *self, conv_t *conv)
+{
+    if (conv->read_inflight || conv->pub.read_seq <= conv->read_told)
+        return;
+    Chat__MarkReadRequest body = CHAT__MARK_READ_REQUEST__INIT;
+    body.conversation_id.data = conv->pub.id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    body.read_seq = conv->pub.read_seq;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_MARK_READ;
+    req.mark_read = &body;
+    if (s_submit (self, C_MARK_READ, 0, (ProtobufCMessage *) &req, s_about_new (conv))) {
+        conv->read_inflight = true;
+        conv->read_told = conv->pub.read_seq;
+    }
+}
+
+//  The user has seen everything up to the newest message
+static void
+s_read_all (cl_convs_t *self, conv_t *conv)
+{
+    if (conv->pub.last_seq > conv->pub.read_seq)
+        conv->pub.read_seq = conv->pub.last_seq;
+    conv->pub.unread = 0;
+    if (conv->counted_seq < conv->pub.last_seq)
+        conv->counted_seq = conv->pub.last_seq;
+    s_mark_read_send (self, conv);
+}
+
+//  What the server says of the user's reading: read_seq, and unread
+//  counted up to last_seq; messages held here past last_seq count on top
+static void
+s_read_state (cl_convs_t *self, conv_t *conv, uint64_t read_seq, uint64_t unread,
+              uint64_t last_seq)
+{
+    if (read_seq < conv->pub.read_seq) {
+        //  we read further than the server knows: tell it again
+        conv->read_told = read_seq;
+        s_mark_read_send (self, conv);
+        return;
+    }
+    conv->pub.read_seq = read_seq;
+    if (conv->read_told < read_seq)
+        conv->read_told = read_seq;
+    conv->pub.unread = unread;
+    conv->counted_seq = last_seq;
+    size_t total = convlog_size (conv->log);
+    for (size_t i = total; i > 0; i--) {
+        const chatclient_message_t *msg = convlog_at (conv->log, i - 1);
+        if (msg->seq <= last_seq)
+            break;
+        if (msg->seq > read_seq && s_from_others (self, msg->sender))
+            conv->pub.unread++;
+        if (msg->seq > conv->counted_seq)
+            conv->counted_seq = msg->seq;
+    }
+}
+
+//  A ReadState from the server (an answer, or a push from another session
+//  of the user). NULL when it names no conversation of ours.
+static conv_t *
+s_on_read (cl_convs_t *self, Chat__ReadState *state)
+{
+    conv_t *conv = state? s_find (self, state->conversation_id.data,
+                                  state->conversation_id.len): NULL;
+    if (conv)
+        s_read_state (self, conv, state->read_seq, state->unread, state->last_seq);
+    return conv;
+}
+
 //  ---------------------------------------------------------------- the list
 
 //  The server's word for a conversation whose chain is not verified yet
@@ -841,9 +930,11 @@ s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list)
     self->first_list_done = true;
     for (size_t i = 0; i < list->n_conversations; i++) {
         bool created = false;
-        conv_t *conv = s_merge (self, list->conversations [i], first, &created);
+        Chat__ConversationSummary *summary = list->conversations [i];
+        conv_t *conv = s_merge (self, summary, first, &created);
         if (!conv)
             continue;
+        s_read_state (self, conv, summary->read_seq, summary->unread, summary->last_seq);
         if (created)
             conv->announce = !first && !cmd;
         //  new ones, later epochs, and ones whose last fetch failed
@@ -919,8 +1010,12 @@ s_emit_message (cl_convs_t *self, conv_t *conv, chatclient_message_t *msg)
         conv->pub.last_seq = msg->seq;
         conv->pub.last_time = msg->server_time;
     }
-    if (msg->live && !msg->local)
-        conv->pub.unread++;
+    //  unread: messages from others past the marker, each counted once
+    if (msg->seq > conv->counted_seq) {
+        conv->counted_seq = msg->seq;
+        if (msg->seq > conv->pub.read_seq && s_from_others (self, msg->sender))
+            conv->pub.unread++;
+    }
     cl_listener_publish (&self->listener, cl_event_message (CHATCLIENT_EV_MESSAGE, 0, msg));
 }
 
@@ -1266,6 +1361,14 @@ s_on_push (cl_convs_t *self, const uint8_t *data, size_t size)
     if (push->body_case == CHAT__PUSH__BODY_MESSAGE)
         s_on_pushed (self, push->message);
     else
+    if (push->body_case == CHAT__PUSH__BODY_READ) {
+        //  another session of the user read it: so has this one
+        conv_t *conv = s_on_read (self, push->read);
+        if (conv)
+            cl_listener_publish (&self->listener, cl_event_conversation (
+                CHATCLIENT_EV_READ, 0, &conv->pub));
+    }
+    else
     if (push->body_case == CHAT__PUSH__BODY_CONVERSATION) {
         bool created = false;
         conv_t *conv = s_merge (self, push->conversation, false, &created);
@@ -1288,7 +1391,7 @@ s_complete_waiter (cl_convs_t *self, conv_t *conv, waiter_t *waiter)
 {
     chatclient_event_t *event;
     if (waiter->kind == WAIT_OPEN) {
-        conv->pub.unread = 0;
+        s_read_all (self, conv);
         event = cl_event_conversation (CHATCLIENT_EV_OPENED, waiter->cmd, &conv->pub);
     }
     else
@@ -1673,6 +1776,13 @@ s_on_reply (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
             about->create = NULL;
             s_on_key_ticket (self, create, main->key_ticket);
             return true;
+        case C_MARK_READ:
+            if (conv) {
+                conv->read_inflight = false;
+                s_on_read (self, main->read);
+                s_mark_read_send (self, conv);      //  read on meanwhile?
+            }
+            return true;
     }
     return true;
 }
@@ -1689,6 +1799,13 @@ s_on_failure (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
                 conv->fetch_error = code;
                 s_settle (self, conv);
                 conv->fetch_error = 0;
+            }
+            break;
+        case C_MARK_READ:
+            //  told again with the next mark or list
+            if (conv) {
+                conv->read_inflight = false;
+                conv->read_told = 0;
             }
             break;
         case C_CHAIN:
@@ -1989,7 +2106,7 @@ cl_convs_mark_read (cl_convs_t *self, const uint8_t *id)
 {
     conv_t *conv = s_find (self, id, CHATCLIENT_ID_SIZE);
     if (conv)
-        conv->pub.unread = 0;
+        s_read_all (self, conv);
 }
 
 //  ---------------------------------------------------------------- life

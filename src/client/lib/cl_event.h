@@ -13,7 +13,7 @@
                     re-login, password change
         cl_requests one per server: request ids, deadlines, retries
         cl_link     one per server: socket, channel, handshake, pin, push,
-                    socket monitor, back-off
+                    socket monitor and heartbeats, back-off
 
     Nothing goes up by a call. Each object has one listener, set by the
     object above it, and tells it what happened through a cl_event_t. An
@@ -51,7 +51,6 @@ typedef enum {
                                 //  the link stays refused
     CL_EV_LINK_REPLY,           //  data, size: a sealed frame, opened
     CL_EV_LINK_PUSH,            //  data, size: a push, opened
-    CL_EV_LINK_PEER_GONE,       //  the socket monitor saw the connection drop
     //  from cl_requests
     CL_EV_AUTH_LOST,            //  the server forgot our login; the request
                                 //  waits for a new one
