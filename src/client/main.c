@@ -1,6 +1,7 @@
 /*  chat - the terminal client: options, finding the servers, then the
     full-screen interface or plain line mode
 */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@ s_help (FILE *out)
 "with --plain or when stdin is not a terminal.\n"
 "\n"
 "Finding the servers:\n"
-"  --keyserver ENDPOINT      key server, e.g. tcp://127.0.0.1:5555\n"
+"  --keyserver ENDPOINT      key server, e.g. tcp://127.0.0.1:5555 (HOST:PORT\n"
+"                            means tcp://HOST:PORT)\n"
 "  --mainserver ENDPOINT     main server, e.g. tcp://127.0.0.1:5556\n"
 "  --push ENDPOINT           main server's push endpoint (default: the one\n"
 "                            its signed Welcome names)\n"
@@ -32,6 +34,7 @@ s_help (FILE *out)
 "                            client/pin_keyserver, client/pin_mainserver,\n"
 "                            client/known_servers, client/known_users,\n"
 "                            client/discover_timeout, client/refresh_interval\n"
+"                            (any other setting is an error)\n"
 "  --discover-timeout SECS   with no endpoints, listen this long for the\n"
 "                            servers' beacons (default 5)\n"
 "  --refresh-interval SECS   re-list the conversations this often, to catch\n"
@@ -52,10 +55,12 @@ s_help (FILE *out)
 "                            known_servers)\n"
 "\n"
 "Interface:\n"
-"  --plain                   plain line mode (see below and PLAIN.md)\n"
+"  --plain                   plain line mode (see below and PLAIN.md); also\n"
+"                            when the terminal cannot show the full-screen\n"
+"                            interface (TERM=dumb)\n"
 "  --json                    plain mode, one JSON object per line\n"
 "  --verbose                 log connections on stderr\n"
-"  --help                    this text\n"
+"  -h, --help                this text\n"
 "  --version                 the version\n"
 "\n"
 "Plain mode commands:\n");
@@ -67,6 +72,11 @@ s_help (FILE *out)
 "arrive whenever a message does, `event ...` lines on (re)connects and pins.\n"
 "Exit status: 0 every command succeeded, 1 one failed, 2 usage error.\n");
 }
+
+static const char *s_config_keys [] = {
+    "keyserver", "mainserver", "push", "pin_keyserver", "pin_mainserver",
+    "known_servers", "known_users", "discover_timeout", "refresh_interval", NULL
+};
 
 static char *
 s_config_get (zconfig_t *config, const char *path)
@@ -87,6 +97,107 @@ s_seconds (const char *text, long max, int *seconds)
         return false;
     *seconds = (int) value;
     return true;
+}
+
+//  The config file, or NULL with the reason on stderr: unreadable, not
+//  ZPL (CZMQ's own complaint, caught and said with the file's name), or
+//  holding a setting the client does not know (a typo would otherwise be
+//  ignored without a word)
+static zconfig_t *
+s_config_load (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        fprintf (stderr, "chat: cannot read the config file %s: %s\n", path, strerror (errno));
+        return NULL;
+    }
+    fclose (file);
+    //  CZMQ's parser prints its complaint on stdout (zclock_log): catch it
+    char said [256] = "";
+    FILE *caught = tmpfile ();
+    int saved = dup (STDOUT_FILENO);
+    fflush (stdout);
+    if (caught && saved >= 0)
+        dup2 (fileno (caught), STDOUT_FILENO);
+    //  (parsed from memory: CZMQ 4.2's zconfig_load leaks its zfile_t
+    //  when the text is not ZPL)
+    zchunk_t *chunk = zchunk_slurp (path, 0);
+    zconfig_t *config = chunk? zconfig_chunk_load (chunk): NULL;
+    zchunk_destroy (&chunk);
+    fflush (stdout);
+    if (saved >= 0) {
+        dup2 (saved, STDOUT_FILENO);
+        close (saved);
+    }
+    if (caught) {
+        rewind (caught);
+        size_t got = fread (said, 1, sizeof said - 1, caught);
+        said [got] = 0;
+        fclose (caught);
+    }
+    if (!config) {
+        //  CZMQ says "... E (zconfig): (LINE) what"
+        char *what = strstr (said, "(zconfig): (");
+        int line = 0, skip = 0;
+        if (what && sscanf (what, "(zconfig): (%d) %n", &line, &skip) == 1 && skip > 0) {
+            what += skip;
+            what [strcspn (what, "\n")] = 0;
+            fprintf (stderr, "chat: the config file %s is not valid ZPL: line %d: %s\n",
+                     path, line, what);
+        }
+        else
+            fprintf (stderr, "chat: the config file %s is not valid ZPL\n", path);
+        return NULL;
+    }
+    for (zconfig_t *section = zconfig_child (config); section;
+         section = zconfig_next (section)) {
+        const char *name = zconfig_name (section);
+        if (!name || !streq (name, "client")) {
+            fprintf (stderr, "chat: %s: unknown section '%s' (the client reads only "
+                     "client/...)\n", path, name? name: "");
+            zconfig_destroy (&config);
+            return NULL;
+        }
+        for (zconfig_t *item = zconfig_child (section); item; item = zconfig_next (item)) {
+            bool known = false;
+            for (int i = 0; s_config_keys [i] && !known; i++)
+                known = zconfig_name (item) && streq (zconfig_name (item), s_config_keys [i]);
+            if (!known) {
+                fprintf (stderr, "chat: %s: unknown setting 'client/%s' (known: keyserver, "
+                         "mainserver, push, pin_keyserver, pin_mainserver, known_servers, "
+                         "known_users, discover_timeout, refresh_interval)\n", path, zconfig_name (item)? zconfig_name (item): "");
+                zconfig_destroy (&config);
+                return NULL;
+            }
+        }
+    }
+    return config;
+}
+
+//  An endpoint as given: "tcp://HOST:PORT", or "HOST:PORT" meaning that.
+//  A fresh string, or NULL with a message naming the option.
+static char *
+s_endpoint (const char *option, const char *value)
+{
+    if (!value)
+        return NULL;
+    if (strstr (value, "://")) {
+        if (strncmp (value, "tcp://", 6) == 0 || strncmp (value, "ipc://", 6) == 0)
+            return strdup (value);
+    }
+    else {
+        const char *colon = strrchr (value, ':');
+        if (colon && colon > value && colon [1]
+        &&  strspn (colon + 1, "0123456789") == strlen (colon + 1)) {
+            char *full = NULL;
+            if (asprintf (&full, "tcp://%s", value) < 0)
+                return NULL;
+            return full;
+        }
+    }
+    fprintf (stderr, "chat: %s wants tcp://HOST:PORT (or HOST:PORT), not '%s'\n",
+             option, value);
+    return NULL;
 }
 
 static bool
@@ -128,7 +239,7 @@ main (int argc, char **argv)
     bool plain = false, json = false, verbose = false, local = false;
 
     int opt;
-    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
             case OPT_KEYSERVER:  keyserver = optarg; break;
             case OPT_MAINSERVER: mainserver = optarg; break;
@@ -144,6 +255,7 @@ main (int argc, char **argv)
             case OPT_PLAIN:      plain = true; break;
             case OPT_JSON:       json = plain = true; break;
             case OPT_VERBOSE:    verbose = true; break;
+            case 'h':
             case OPT_HELP:
                 s_help (stdout);
                 return 0;
@@ -164,12 +276,15 @@ main (int argc, char **argv)
     zsys_set_logsystem (false);
 
     zconfig_t *config = NULL;
+    const char *keyserver_option = "--keyserver", *mainserver_option = "--mainserver";
+    const char *push_option = "--push";
     if (config_path) {
-        config = zconfig_load (config_path);
-        if (!config) {
-            fprintf (stderr, "chat: cannot read the config file %s\n", config_path);
+        config = s_config_load (config_path);
+        if (!config)
             return 2;
-        }
+        if (!keyserver)  keyserver_option = "client/keyserver in the config file";
+        if (!mainserver) mainserver_option = "client/mainserver in the config file";
+        if (!push)       push_option = "client/push in the config file";
         if (!keyserver)  keyserver = s_config_get (config, "client/keyserver");
         if (!mainserver) mainserver = s_config_get (config, "client/mainserver");
         if (!push)       push = s_config_get (config, "client/push");
@@ -207,6 +322,25 @@ main (int argc, char **argv)
         mainserver = DEFAULT_MAINSERVER;
     }
 
+    //  Endpoints without a scheme get tcp://; anything else is refused here,
+    //  naming the option, rather than later with a puzzling complaint
+    char *endpoints [3] = { NULL, NULL, NULL };
+    const char *given [3] = { keyserver, mainserver, push };
+    const char *options_named [3] = { keyserver_option, mainserver_option, push_option };
+    for (int i = 0; i < 3; i++)
+        if (given [i] && !(endpoints [i] = s_endpoint (options_named [i], given [i]))) {
+            for (int j = 0; j < 3; j++)
+                free (endpoints [j]);
+            zconfig_destroy (&config);
+            return 2;
+        }
+    if (endpoints [0])
+        keyserver = endpoints [0];
+    if (endpoints [1])
+        mainserver = endpoints [1];
+    if (endpoints [2])
+        push = endpoints [2];
+
     chatclient_config_t cc;
     memset (&cc, 0, sizeof (cc));
     beacon_info_t found_key, found_main;
@@ -226,6 +360,8 @@ main (int argc, char **argv)
                          "give --keyserver and --mainserver (or --local)\n",
                          discover_timeout);
             zconfig_destroy (&config);
+            for (int j = 0; j < 3; j++)
+                free (endpoints [j]);
             return 1;
         }
         keyserver = found_key.endpoint;
@@ -250,12 +386,19 @@ main (int argc, char **argv)
 
     chatclient_t *client = chatclient_new (&cc);
     zconfig_destroy (&config);
+    for (int j = 0; j < 3; j++)
+        free (endpoints [j]);
     if (!client)
         return 1;
 
     int rc;
     bool tty = isatty (STDIN_FILENO) && isatty (STDOUT_FILENO);
 #ifdef CHAT_HAVE_TUI
+    char why [160];
+    if (!plain && tty && !tui_possible (why, sizeof why)) {
+        fprintf (stderr, "chat: %s; using plain mode (type help)\n", why);
+        plain = true;
+    }
     if (!plain && tty)
         rc = tui_run (client, verbose);
     else

@@ -17,6 +17,7 @@
 #include "channel.h"
 #include "chanserver.h"
 #include "chaterror.h"
+#include "keyrotation.h"
 #include "keyserver.h"
 #include "keystore.h"
 #include "ksadmin.h"
@@ -46,6 +47,9 @@ typedef struct {
     ksctx_t ctx;
     char *data_dir;
     char *mainserver_key_path;
+    int64_t rotation_window;            //  days a key rotation is presented
+    uint8_t *rotation;                  //  the KeyRotation every Welcome presents, or NULL
+    size_t rotation_len;
     char *announce;                     //  interface, or NULL
     zactor_t *beacon;
     metricshttp_t *http;                //  METRICS-BIND, or NULL
@@ -108,7 +112,10 @@ s_start (server_t *self)
         zsys_error ("keyserver: START without DATA");
         return -1;
     }
-    if (ksdata_load (self->data_dir, self->mainserver_key_path, &self->ctx)) {
+    if (ksdata_load (self->data_dir, self->mainserver_key_path, &self->ctx)
+    ||  keyrotation_presented (self->data_dir, self->ctx.server_key, self->rotation_window,
+                               wire_now (), "keyserver", &self->rotation,
+                               &self->rotation_len)) {
         ksdata_unload (&self->ctx);
         return -1;
     }
@@ -119,7 +126,7 @@ s_start (server_t *self)
     chanserver_set_metrics (self->chanserver, self->ctx.metrics);
     //  Every Welcome says, under its signature, what it is talking to
     if (chanserver_set_welcome_info (self->chanserver, CHANNEL_ROLE_KEYSERVER,
-                                     NULL, NULL, 0) != CHAT_OK) {
+                                     NULL, self->rotation, self->rotation_len) != CHAT_OK) {
         zsys_error ("keyserver: cannot make the Welcome's info");
         return -1;
     }
@@ -182,8 +189,22 @@ s_handle_pipe (server_t *self)
     if (streq (command, "DATA") && arg)
         s_set_string (&self->data_dir, arg);
     else
-    if (streq (command, "MAINSERVER-KEY") && arg)
-        s_set_string (&self->mainserver_key_path, arg);
+    if (streq (command, "MAINSERVER-KEY") && arg) {
+        //  Again once started (SIGHUP): the main server's new file, during
+        //  and after its key changes. A file that cannot be used changes
+        //  nothing (the log says why).
+        bool ok = !self->started || ksdata_mainserver_keys (arg, &self->ctx) == 0;
+        if (ok)
+            s_set_string (&self->mainserver_key_path, arg);
+        if (self->started)
+            zstr_send (self->pipe, ok ? "OK" : "ERROR");
+    }
+    else
+    if (streq (command, "ROTATION-WINDOW") && arg) {
+        if (self->started || keyrotation_parse_window (arg, &self->rotation_window))
+            zsys_error ("keyserver: ROTATION-WINDOW %s refused (0..%d days, before START)",
+                        arg, KEYROTATION_WINDOW_MAX);
+    }
     else
     if (streq (command, "ITERATIONS") && arg) {
         long n = atol (arg);
@@ -288,6 +309,7 @@ s_server_new (zsock_t *pipe)
     serverlimits_defaults (&self->ctx.limits, SERVERLIMITS_KEYSERVER);
     s_apply_limits (self);
     self->ctx.iterations = KEYSERVER_ITERATIONS;
+    self->rotation_window = KEYROTATION_WINDOW_DAYS;
     self->batch = ksbatch_new ();
     self->ctx.metrics = metrics_new ("keyserver", CHAT_VERSION);
     self->watchdog = watchdog_new ();
@@ -312,6 +334,7 @@ s_server_destroy (server_t **self_p)
     ratelimit_destroy (&self->ctx.ratelimit);
     free (self->data_dir);
     free (self->mainserver_key_path);
+    free (self->rotation);
     free (self->announce);
     free (self->endpoint);
     metrics_destroy (&self->ctx.metrics);

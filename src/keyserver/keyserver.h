@@ -8,8 +8,16 @@
         VERBOSE [0|1]           log one line per request too (or no more)
         DATA <dir>              the data directory (required before START)
         MAINSERVER-KEY <path>   the main server's public key file (PEM, its
-                                mainserver.pub); required before START:
-                                key tickets are checked with it
+                                mainserver.pub, or while its key changes
+                                its mainserver-changeover.pub with two
+                                keys); required before START: key tickets
+                                are checked with it. Once started it reads
+                                the file again (SIGHUP) and replies "OK" or
+                                "ERROR" (the keys in force kept)
+        ROTATION-WINDOW <days>  present this server's key rotation statement
+                                for this long after it was made (default
+                                KEYROTATION_WINDOW_DAYS; 0: never); before
+                                START
         ITERATIONS <n>          PBKDF2 count for new registrations (default
                                 KEYSERVER_ITERATIONS); may be sent later too
         ANNOUNCE <iface>        announce on this interface once started

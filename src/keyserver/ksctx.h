@@ -15,13 +15,15 @@
 #include "keystore.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "peerkeys.h"
 #include "rsakey.h"
 #include "serverlimits.h"
 
 typedef struct {
     keystore_t *store;
     rsakey_t *server_key;               //  signs certificates and handshakes
-    rsakey_t *mainserver_key;           //  public: checks key tickets
+    peerkeys_t *mainserver_keys;        //  public: check key tickets (SIGHUP
+                                        //  reads them again)
     ratelimit_t *ratelimit;             //  login back-off per (address, user), per address
     chanserver_t *chanserver;           //  the sessions: per-user cap, login timeout
     serverlimits_t limits;              //  in force (LIMIT); applied by the actor

@@ -71,25 +71,18 @@ s_load_secret (const char *data_dir, ksctx_t *ctx)
     return rc;
 }
 
-static int
-s_load_mainserver_key (const char *path, ksctx_t *ctx)
+int
+ksdata_mainserver_keys (const char *path, ksctx_t *ctx)
 {
-    if (!path || !*path) {
-        zsys_error ("keyserver: the main server's public key is needed to check key "
-                    "tickets: copy mainserver.pub from the main server's data directory "
-                    "(chat-mainserver --init writes it) to this host and name it with "
-                    "--mainserver-key FILE (or keyserver/mainserver-key in the config file)");
+    char error [512];
+    peerkeys_t *keys = peerkeys_load_for (path, "keyserver", "mainserver",
+                                          error, sizeof error);
+    if (!keys) {
+        zsys_error ("keyserver: %s", error);
         return -1;
     }
-    ctx->mainserver_key = rsakey_load_public (path);
-    if (!ctx->mainserver_key) {
-        zsys_error ("keyserver: cannot read the main server's public key %s (missing, or "
-                    "not an RSA public key in PEM): copy mainserver.pub from the main "
-                    "server's data directory (chat-mainserver --init writes it)", path);
-        return -1;
-    }
-    zsys_info ("keyserver: main server key %s (from %s)",
-               rsakey_fingerprint_text (ctx->mainserver_key), path);
+    peerkeys_destroy (&ctx->mainserver_keys);
+    ctx->mainserver_keys = keys;
     return 0;
 }
 
@@ -98,7 +91,7 @@ ksdata_load (const char *data_dir, const char *mainserver_key_path, ksctx_t *ctx
 {
     assert (data_dir && ctx);
     //  The other server's key first: without it nothing else is worth doing
-    if (s_load_mainserver_key (mainserver_key_path, ctx) || ksdata_prepare (data_dir))
+    if (ksdata_mainserver_keys (mainserver_key_path, ctx) || ksdata_prepare (data_dir))
         return -1;
     char *path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_KEY_FILE);
     ctx->server_key = rsakey_load (path);
@@ -121,7 +114,7 @@ ksdata_unload (ksctx_t *ctx)
     assert (ctx);
     keystore_destroy (&ctx->store);
     rsakey_destroy (&ctx->server_key);
-    rsakey_destroy (&ctx->mainserver_key);
+    peerkeys_destroy (&ctx->mainserver_keys);
     secret_wipe (ctx->fake_salt_key, sizeof ctx->fake_salt_key);
     secret_wipe (ctx->resume_key, sizeof ctx->resume_key);
 }

@@ -36,6 +36,13 @@ int
 int
     ksdata_load (const char *data_dir, const char *mainserver_key_path, ksctx_t *ctx);
 
+//  The main server's public keys from path (its mainserver.pub, or during
+//  its changeover its mainserver-changeover.pub), replacing those in force:
+//  at start and on SIGHUP. 0, or -1 with the reason logged and the keys in
+//  force unchanged.
+int
+    ksdata_mainserver_keys (const char *path, ksctx_t *ctx);
+
 //  Free and wipe what ksdata_load put in ctx.
 void
     ksdata_unload (ksctx_t *ctx);

@@ -109,10 +109,15 @@ kskeys_put (ksctx_t *ctx, chansession_t *session, const Chat__PutKeysRequest *re
         return;
     }
     credential_ticket_t *ticket = NULL;
-    if (credential_ticket_check (ctx->mainserver_key, req->ticket.data, req->ticket.len,
-                                 session->username,
-                                 channel_peer_fingerprint (session->channel),
-                                 wire_now (), &ticket) != CHAT_OK) {
+    //  Any key of the main server's file: its new one, and during a
+    //  changeover its old one too
+    int rc = CHAT_ERR_BAD_TICKET;
+    for (size_t i = 0; rc != CHAT_OK && i < peerkeys_count (ctx->mainserver_keys); i++)
+        rc = credential_ticket_check (peerkeys_key (ctx->mainserver_keys, i),
+                                      req->ticket.data, req->ticket.len, session->username,
+                                      channel_peer_fingerprint (session->channel),
+                                      wire_now (), &ticket);
+    if (rc != CHAT_OK) {
         zsys_info ("keyserver: keys from %s refused: bad ticket (session %.8s)",
                    session->username, session->id_hex);
         ksreply_error (r, CHAT_ERR_BAD_TICKET, NULL);
@@ -124,10 +129,10 @@ kskeys_put (ksctx_t *ctx, chansession_t *session, const Chat__PutKeysRequest *re
     const char *why = NULL;
     keystore_wrapped_t *keys = s_match_members (req, ticket, &why);
     bool duplicate = false;
-    int rc = keys? keystore_keys_put (ctx->store, ticket->conversation_id, ticket->epoch,
-                                      ticket->uploader, keys, req->n_keys,
-                                      wire_now_ms (), &duplicate)
-                 : CHAT_ERR_BAD_REQUEST;
+    rc = keys? keystore_keys_put (ctx->store, ticket->conversation_id, ticket->epoch,
+                                     ticket->uploader, keys, req->n_keys,
+                                     wire_now_ms (), &duplicate)
+                : CHAT_ERR_BAD_REQUEST;
     free (keys);
     if (rc != CHAT_OK) {
         zsys_info ("keyserver: keys of %s.. epoch %llu from %s refused: %s",

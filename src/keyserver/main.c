@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <syslog.h>
 #include <czmq.h>
 #include "actorthread.h"
+#include "keyrotation.h"
 #include "keyserver.h"
 #include "logsink.h"
 #include "service.h"
@@ -43,15 +45,17 @@ s_usage (FILE *out)
         "  -d, --data DIR          data directory (default " DEFAULT_DATA ")\n"
         "  -k, --mainserver-key FILE\n"
         "                          the main server's public key (its mainserver.pub,\n"
-        "                          written by chat-mainserver --init): checks key\n"
-        "                          tickets; required\n"
+        "                          written by chat-mainserver --init; while its key\n"
+        "                          changes, its mainserver-changeover.pub): checks\n"
+        "                          key tickets; required; SIGHUP reads it again\n"
         "  -c, --config FILE       zconfig file (keyserver/bind, keyserver/data,\n"
         "                          keyserver/mainserver-key, keyserver/iterations,\n"
-        "                          keyserver/announce,\n"
+        "                          keyserver/announce, keyserver/rotation-window,\n"
         "                          keyserver/metrics-bind, keyserver/log-level,\n"
         "                          keyserver/verbose, keyserver/limits/NAME);\n"
         "                          options override it; SIGHUP rereads\n"
-        "                          log-level, iterations and the limits\n"
+        "                          log-level, iterations, the limits and\n"
+        "                          mainserver-key\n"
         "  -a, --announce IFACE    announce the server by UDP beacon on IFACE\n"
         "                          (off unless given)\n"
         "  -i, --iterations N      PBKDF2 iterations for new registrations\n"
@@ -60,6 +64,16 @@ s_usage (FILE *out)
         "                          key file and the server's own secret (what is\n"
         "                          missing), print the public file's path and the\n"
         "                          key's fingerprint, and exit\n"
+        "      --rotate-key        replace the server key (in DIR, made by --init):\n"
+        "                          keep the old one, make a new one and a statement\n"
+        "                          signed by the old one that clients which pinned\n"
+        "                          the old key accept; print the new public file's\n"
+        "                          path and fingerprint and what to copy where,\n"
+        "                          and exit\n"
+        "      --rotation-window DAYS\n"
+        "                          present the statement of the last --rotate-key\n"
+        "                          this many days after it was made (default %d;\n"
+        "                          0: never); read at start\n"
         "  -m, --metrics-bind HOST:PORT\n"
         "                          serve Prometheus metrics on\n"
         "                          http://HOST:PORT/metrics (off unless given;\n"
@@ -75,12 +89,13 @@ s_usage (FILE *out)
         "\n"
         "Files in DIR: keyserver.db, server.key, keyserver.pub (public: copy it to the\n"
         "main server's host, for its --keyserver-key), keyserver.secret (never copied),\n"
-        "admin.sock.\n"
+        "admin.sock; after --rotate-key also server.rotation, server.key.old-TIME and\n"
+        "keyserver-changeover.pub.\n"
         "Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
         "Exit status: 0 ok, 1 failure, 2 usage error.\n"
         "\n"
         "Limits (NAME and default; 0 turns a rate or cap off):\n",
-        KEYSERVER_ITERATIONS, SCRAM_MIN_ITERATIONS);
+        KEYSERVER_ITERATIONS, SCRAM_MIN_ITERATIONS, KEYROTATION_WINDOW_DAYS);
     serverlimits_print_help (SERVERLIMITS_KEYSERVER, out);
 }
 
@@ -112,6 +127,8 @@ typedef struct {
     const char *iterations;
     const char *metrics_bind;
     const char *log_level;
+    const char *rotation_window;
+    int64_t rotation_days;          //  resolved
     zlist_t *limit_args;            //  each --limit, borrowed from argv
     serverlimits_t limits;          //  resolved: defaults, config, --limit
     zconfig_t *config;              //  owns the strings that came from it
@@ -147,6 +164,8 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
             opts->metrics_bind = zconfig_get (root, "keyserver/metrics-bind", NULL);
         if (!opts->log_level)
             opts->log_level = zconfig_get (root, "keyserver/log-level", NULL);
+        if (!opts->rotation_window)
+            opts->rotation_window = zconfig_get (root, "keyserver/rotation-window", NULL);
         if (!opts->log_level && s_truthy (zconfig_get (root, "keyserver/verbose", NULL)))
             opts->log_level = "debug";
     }
@@ -164,6 +183,13 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     if (opts->iterations && s_parse_iterations (opts->iterations, iterations)) {
         service_complain ("chat-keyserver", "iterations must be %d..%d, not '%s'",
                  SCRAM_MIN_ITERATIONS, SCRAM_MAX_ITERATIONS, opts->iterations);
+        return 2;
+    }
+    opts->rotation_days = KEYROTATION_WINDOW_DAYS;
+    if (opts->rotation_window
+    &&  keyrotation_parse_window (opts->rotation_window, &opts->rotation_days)) {
+        service_complain ("chat-keyserver", "rotation-window must be 0..%d days, not '%s'",
+                          KEYROTATION_WINDOW_MAX, opts->rotation_window);
         return 2;
     }
     if (logsink_level_parse (opts->log_level) < 0) {
@@ -209,6 +235,15 @@ s_reload (zsock_t *server, const char *config_path, void *cli)
     int rc = s_options_resolve (&opts, (const options_t *) cli, config_path, &iterations);
     if (rc == 0)
         rc = s_apply_runtime (server, &opts, iterations);
+    //  The main server's key file again: during its key's changeover it
+    //  names two keys, after it the new one alone
+    if (rc == 0 && opts.mainserver_key && *opts.mainserver_key) {
+        zstr_sendx (server, "MAINSERVER-KEY", opts.mainserver_key, NULL);
+        char *reply = service_recv (server);
+        if (!reply || !streq (reply, "OK"))
+            rc = -1;
+        zstr_free (&reply);
+    }
     if (rc == 0) {
         char *limits = serverlimits_summary (&opts.limits, SERVERLIMITS_KEYSERVER);
         zsys_info ("chat-keyserver: log level %s, %u iterations for new accounts, limits %s",
@@ -229,8 +264,9 @@ main (int argc, char *argv [])
     options_t cli = { 0 };
     const char *config = NULL;
     bool init = false;
+    bool rotate = false;
 
-    enum { OPT_INIT = 1000, OPT_LIMIT };
+    enum { OPT_INIT = 1000, OPT_LIMIT, OPT_ROTATE, OPT_ROTATION_WINDOW };
     static const struct option options [] = {
         { "bind",         required_argument, NULL, 'b' },
         { "data",         required_argument, NULL, 'd' },
@@ -241,6 +277,8 @@ main (int argc, char *argv [])
         { "metrics-bind", required_argument, NULL, 'm' },
         { "log-level",    required_argument, NULL, 'l' },
         { "init",         no_argument,       NULL, OPT_INIT },
+        { "rotate-key",   no_argument,       NULL, OPT_ROTATE },
+        { "rotation-window", required_argument, NULL, OPT_ROTATION_WINDOW },
         { "limit",        required_argument, NULL, OPT_LIMIT },
         { "verbose",      no_argument,       NULL, 'v' },
         { "help",         no_argument,       NULL, 'h' },
@@ -260,6 +298,8 @@ main (int argc, char *argv [])
             case 'm': cli.metrics_bind = optarg; break;
             case 'l': cli.log_level = optarg; break;
             case OPT_INIT: init = true; break;
+            case OPT_ROTATE: rotate = true; break;
+            case OPT_ROTATION_WINDOW: cli.rotation_window = optarg; break;
             case OPT_LIMIT: zlist_append (cli.limit_args, optarg); break;
             case 'v': cli.log_level = "debug"; break;
             case 'h': s_usage (stdout); zlist_destroy (&cli.limit_args); return 0;
@@ -268,8 +308,11 @@ main (int argc, char *argv [])
             default:  s_usage (stderr); zlist_destroy (&cli.limit_args); return 2;
         }
     }
-    if (optind < argc) {
-        fprintf (stderr, "chat-keyserver: unexpected argument '%s'\n", argv [optind]);
+    if (optind < argc || (init && rotate)) {
+        if (optind < argc)
+            fprintf (stderr, "chat-keyserver: unexpected argument '%s'\n", argv [optind]);
+        else
+            fprintf (stderr, "chat-keyserver: --init and --rotate-key are two steps\n");
         s_usage (stderr);
         zlist_destroy (&cli.limit_args);
         return 2;
@@ -308,6 +351,13 @@ main (int argc, char *argv [])
         zlist_destroy (&cli.limit_args);
         return rc == 0? 0: 1;
     }
+    if (rotate) {
+        int rc = keyrotation_command (data, "keyserver", KEYSERVER_KEY_BITS,
+                                      opts.rotation_days, (int64_t) time (NULL));
+        zconfig_destroy (&opts.config);
+        zlist_destroy (&cli.limit_args);
+        return rc;
+    }
     if (!opts.mainserver_key || !*opts.mainserver_key) {
         service_complain ("chat-keyserver", "the main server's public key is needed: copy "
                  "mainserver.pub from the main server's data directory (chat-mainserver "
@@ -326,6 +376,9 @@ main (int argc, char *argv [])
     if (s_apply_runtime (server, &opts, iterations) == 0) {
         zstr_sendx (server, "DATA", data, NULL);
         zstr_sendx (server, "MAINSERVER-KEY", opts.mainserver_key, NULL);
+        char days [24];
+        snprintf (days, sizeof days, "%lld", (long long) opts.rotation_days);
+        zstr_sendx (server, "ROTATION-WINDOW", days, NULL);
         zstr_send (server, "START");
         reply = service_recv (server);
     }

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <syslog.h>
 #include <czmq.h>
+#include "keyrotation.h"
 #include "rsakey.h"
 #include "actorthread.h"
 #include "logsink.h"
@@ -34,8 +36,10 @@ s_usage (FILE *out)
         "  -p, --push-bind ENDPOINT     pushes (XPUB), default tcp://127.0.0.1:5557\n"
         "  -d, --data DIR               data directory, default ./var/mainserver\n"
         "  -k, --keyserver-key FILE     the key server's public key (its keyserver.pub,\n"
-        "                               written by chat-keyserver --init): checks\n"
-        "                               certificates; required\n"
+        "                               written by chat-keyserver --init; while its\n"
+        "                               key changes, its keyserver-changeover.pub):\n"
+        "                               checks certificates; required; SIGHUP reads\n"
+        "                               it again\n"
         "  -P, --push-public ENDPOINT   the push endpoint clients are told in the signed\n"
         "                               Welcome, when the bound one is not reachable as\n"
         "                               it is (default: the bound one; a wildcard host\n"
@@ -43,8 +47,9 @@ s_usage (FILE *out)
         "  -c, --config FILE            zconfig file; keys mainserver/bind, push-bind,\n"
         "                               push-public, data, keyserver-key, announce,\n"
         "                               idle-timeout, metrics-bind, log-level, verbose,\n"
-        "                               limits/NAME (options given here win); SIGHUP\n"
-        "                               rereads log-level, idle-timeout and the limits\n"
+        "                               rotation-window, limits/NAME (options given\n"
+        "                               here win); SIGHUP rereads log-level,\n"
+        "                               idle-timeout, the limits and keyserver-key\n"
         "  -a, --announce IFACE         announce both endpoints by UDP beacon on IFACE\n"
         "                               (never done unless asked)\n"
         "  -i, --idle-timeout SECONDS   drop sessions silent this long, default 300\n"
@@ -54,6 +59,15 @@ s_usage (FILE *out)
         "                               see below\n"
         "      --init                   create DIR and the server key, print the key's\n"
         "                               fingerprint, and exit\n"
+        "      --rotate-key             replace the server key (in DIR, made by --init):\n"
+        "                               keep the old one, make a new one and a\n"
+        "                               statement signed by the old one that clients\n"
+        "                               which pinned the old key accept; print the new\n"
+        "                               public file's path and fingerprint and what to\n"
+        "                               copy where, and exit\n"
+        "      --rotation-window DAYS   present the statement of the last --rotate-key\n"
+        "                               this many days after it was made (default %d;\n"
+        "                               0: never); read at start\n"
         "  -m, --metrics-bind HOST:PORT serve Prometheus metrics on\n"
         "                               http://HOST:PORT/metrics (off unless given;\n"
         "                               use a loopback address)\n"
@@ -66,10 +80,13 @@ s_usage (FILE *out)
         "An endpoint ending in :* binds a free port; the log says which.\n"
         "Files in DIR: mainserver.db, server.key, mainserver.pub (public: copy it to\n"
         "the key server's host, for its --mainserver-key), admin.sock,\n"
-        "mainserver.lock. Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
+        "mainserver.lock; after --rotate-key also server.rotation,\n"
+        "server.key.old-TIME and mainserver-changeover.pub.\n"
+        "Signals: SIGTERM/SIGINT stop, SIGHUP reloads.\n"
         "Exit status: 0 ok, 1 failed, 2 bad usage.\n"
         "\n"
-        "Limits (NAME and default; 0 turns a rate or cap off):\n");
+        "Limits (NAME and default; 0 turns a rate or cap off):\n",
+        KEYROTATION_WINDOW_DAYS);
     serverlimits_print_help (SERVERLIMITS_MAINSERVER, out);
 }
 
@@ -83,6 +100,8 @@ typedef struct {
     char *idle;
     char *metrics_bind;
     char *log_level;
+    char *rotation_window;
+    int64_t rotation_days;      //  resolved
     zlist_t *limit_args;        //  each --limit, borrowed from argv (cli only)
     serverlimits_t limits;      //  resolved: defaults, config, idle-timeout, --limit
 } options_t;
@@ -106,6 +125,7 @@ s_options_free (options_t *opts)
     free (opts->idle);
     free (opts->metrics_bind);
     free (opts->log_level);
+    free (opts->rotation_window);
     zlist_destroy (&opts->limit_args);
     memset (opts, 0, sizeof *opts);
 }
@@ -125,6 +145,7 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     s_set (&opts->idle, cli->idle);
     s_set (&opts->metrics_bind, cli->metrics_bind);
     s_set (&opts->log_level, cli->log_level);
+    s_set (&opts->rotation_window, cli->rotation_window);
     char error [256];
     serverlimits_defaults (&opts->limits, SERVERLIMITS_MAINSERVER);
     if (config_path) {
@@ -148,6 +169,8 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
         s_set (&opts->idle, zconfig_get (config, "mainserver/idle-timeout", NULL));
         s_set (&opts->metrics_bind, zconfig_get (config, "mainserver/metrics-bind", NULL));
         s_set (&opts->log_level, zconfig_get (config, "mainserver/log-level", NULL));
+        s_set (&opts->rotation_window,
+               zconfig_get (config, "mainserver/rotation-window", NULL));
         const char *verbose = zconfig_get (config, "mainserver/verbose", "0");
         if (streq (verbose, "1") || streq (verbose, "true") || streq (verbose, "yes"))
             s_set (&opts->log_level, "debug");
@@ -157,6 +180,13 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     s_set (&opts->push_bind, "tcp://127.0.0.1:5557");
     s_set (&opts->data, "./var/mainserver");
     s_set (&opts->log_level, "info");
+    opts->rotation_days = KEYROTATION_WINDOW_DAYS;
+    if (opts->rotation_window
+    &&  keyrotation_parse_window (opts->rotation_window, &opts->rotation_days)) {
+        service_complain ("chat-mainserver", "rotation-window must be 0..%d days, not '%s'",
+                          KEYROTATION_WINDOW_MAX, opts->rotation_window);
+        return -1;
+    }
     if (logsink_level_parse (opts->log_level) < 0) {
         service_complain ("chat-mainserver", "log level '%s' is not error, warning, notice, "
                  "info or debug", opts->log_level);
@@ -233,6 +263,10 @@ s_reload (zsock_t *server, const char *config_path, void *cli)
     int rc = s_options_resolve (&opts, (const options_t *) cli, config_path);
     if (rc == 0)
         rc = s_apply_runtime (server, &opts);
+    //  The key server's key file again: during its key's changeover it
+    //  names two keys, after it the new one alone
+    if (rc == 0 && opts.keyserver_key)
+        rc = s_command (server, "KEYSERVER-KEY", opts.keyserver_key, NULL);
     if (rc == 0) {
         char *limits = serverlimits_summary (&opts.limits, SERVERLIMITS_MAINSERVER);
         zsys_info ("chat-mainserver: log level %s, limits %s", opts.log_level, limits);
@@ -273,7 +307,7 @@ main (int argc, char *argv [])
     service_init ();
     //  Every file the server makes is the server's alone, from birth
     umask (077);
-    enum { OPT_LIMIT = 1000 };
+    enum { OPT_LIMIT = 1000, OPT_ROTATE, OPT_ROTATION_WINDOW };
     static struct option long_options [] = {
         { "bind",          required_argument, 0, 'b' },
         { "push-bind",     required_argument, 0, 'p' },
@@ -286,6 +320,8 @@ main (int argc, char *argv [])
         { "metrics-bind",  required_argument, 0, 'm' },
         { "log-level",     required_argument, 0, 'l' },
         { "init",          no_argument,       0, 'I' },
+        { "rotate-key",    no_argument,       0, OPT_ROTATE },
+        { "rotation-window", required_argument, 0, OPT_ROTATION_WINDOW },
         { "limit",         required_argument, 0, OPT_LIMIT },
         { "verbose",       no_argument,       0, 'v' },
         { "help",          no_argument,       0, 'h' },
@@ -296,6 +332,7 @@ main (int argc, char *argv [])
     cli.limit_args = zlist_new ();
     const char *config_path = NULL;
     bool init = false;
+    bool rotate = false;
     int opt;
     while ((opt = getopt_long (argc, argv, "b:p:d:k:P:c:a:i:m:l:vhV", long_options, NULL)) != -1) {
         switch (opt) {
@@ -310,6 +347,8 @@ main (int argc, char *argv [])
             case 'm': s_set (&cli.metrics_bind, optarg); break;
             case 'l': s_set (&cli.log_level, optarg); break;
             case 'I': init = true; break;
+            case OPT_ROTATE: rotate = true; break;
+            case OPT_ROTATION_WINDOW: s_set (&cli.rotation_window, optarg); break;
             case OPT_LIMIT: zlist_append (cli.limit_args, optarg); break;
             case 'v': s_set (&cli.log_level, "debug"); break;
             case 'h': s_usage (stdout); s_options_free (&cli); return 0;
@@ -317,8 +356,11 @@ main (int argc, char *argv [])
             default:  s_usage (stderr); s_options_free (&cli); return EXIT_USAGE;
         }
     }
-    if (optind < argc) {
-        fprintf (stderr, "chat-mainserver: unexpected argument %s\n", argv [optind]);
+    if (optind < argc || (init && rotate)) {
+        if (optind < argc)
+            fprintf (stderr, "chat-mainserver: unexpected argument %s\n", argv [optind]);
+        else
+            fprintf (stderr, "chat-mainserver: --init and --rotate-key are two steps\n");
         s_usage (stderr);
         s_options_free (&cli);
         return EXIT_USAGE;
@@ -333,6 +375,10 @@ main (int argc, char *argv [])
     int status = 1;
     if (init)
         status = s_init (opts.data);
+    else
+    if (rotate)
+        status = keyrotation_command (opts.data, "mainserver", MAINSERVER_KEY_BITS,
+                                      opts.rotation_days, (int64_t) time (NULL));
     else
     if (!opts.keyserver_key || !*opts.keyserver_key) {
         service_complain ("chat-mainserver", "the key server's public key is needed: copy "
@@ -349,9 +395,12 @@ main (int argc, char *argv [])
         assert (actor);
         zsock_t *server = actorthread_sock (actor);
         char *fingerprint = NULL;
+        char days [24];
+        snprintf (days, sizeof days, "%lld", (long long) opts.rotation_days);
         if (s_apply_runtime (server, &opts) == 0
         &&  s_command (server, "DATA", opts.data, NULL) == 0
         &&  s_command (server, "KEYSERVER-KEY", opts.keyserver_key, NULL) == 0
+        &&  s_command (server, "ROTATION-WINDOW", days, NULL) == 0
         &&  (!opts.push_public
              || s_command (server, "PUSH-PUBLIC", opts.push_public, NULL) == 0)
         &&  s_command (server, "START", NULL, NULL) == 0

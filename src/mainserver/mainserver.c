@@ -16,6 +16,7 @@
 #include "channel.h"
 #include "chanserver.h"
 #include "chaterror.h"
+#include "keyrotation.h"
 #include "mainserver.h"
 #include "metrics.h"
 #include "metricshttp.h"
@@ -51,6 +52,9 @@ typedef struct {
     char *data_dir;
     char *keyserver_key_path;
     char *push_public;          //  what Welcomes name, when not the bound one
+    int64_t rotation_window;    //  days a key rotation is presented
+    uint8_t *rotation;          //  the KeyRotation every Welcome presents, or NULL
+    size_t rotation_len;
     char *admin_path;
     int lock_fd;                //  flock on <data>/mainserver.lock, or -1
     int64_t started_at;
@@ -89,6 +93,7 @@ s_server_new (zsock_t *pipe)
     self->ctx.online = msonline_new ();
     self->outbox = msoutbox_new ();
     self->lock_fd = -1;
+    self->rotation_window = KEYROTATION_WINDOW_DAYS;
     self->ctx.metrics = metrics_new ("mainserver", CHAT_VERSION);
     self->watchdog = watchdog_new ();
     assert (self->ctx.metrics && self->watchdog);
@@ -122,6 +127,7 @@ s_server_destroy (server_t **self_p)
     free (self->data_dir);
     free (self->keyserver_key_path);
     free (self->push_public);
+    free (self->rotation);
     free (self->admin_path);
     if (self->lock_fd >= 0)
         close (self->lock_fd);
@@ -184,6 +190,14 @@ s_start (server_t *self, char *error, size_t error_size)
         msdata_unload (&self->ctx);
         return -1;
     }
+    if (keyrotation_presented (self->data_dir, self->ctx.server_key, self->rotation_window,
+                               wire_now (), "mainserver", &self->rotation,
+                               &self->rotation_len)) {
+        snprintf (error, error_size, "cannot read the key rotation statement in %s",
+                  self->data_dir);
+        msdata_unload (&self->ctx);
+        return -1;
+    }
     self->ctx.pusher = pusher_new ((size_t) self->ctx.limits.push_workers,
                                    (int) self->ctx.limits.push_hwm,
                                    (size_t) self->ctx.limits.push_queue_bytes);
@@ -224,7 +238,7 @@ s_serve (server_t *self, char *error, size_t error_size)
         return 0;
     const char *push = self->push_public? self->push_public: self->push_endpoint;
     if (chanserver_set_welcome_info (self->ctx.chanserver, CHANNEL_ROLE_MAINSERVER, push,
-                                     NULL, 0) != CHAT_OK) {
+                                     self->rotation, self->rotation_len) != CHAT_OK) {
         snprintf (error, error_size, "push endpoint %s cannot be named in a Welcome", push);
         return -1;
     }
@@ -315,8 +329,28 @@ s_handle_pipe (server_t *self)
     if (streq (command, "DATA") && arg)
         s_set_string (&self->data_dir, arg);
     else
-    if (streq (command, "KEYSERVER-KEY") && arg)
-        s_set_string (&self->keyserver_key_path, arg);
+    if (streq (command, "KEYSERVER-KEY") && arg) {
+        //  Again once started (SIGHUP): the key server's new file, during
+        //  and after its key changes. A file that cannot be used changes
+        //  nothing.
+        if (self->started)
+            rc = msdata_keyserver_keys (arg, &self->ctx, error, sizeof error);
+        if (rc == 0)
+            s_set_string (&self->keyserver_key_path, arg);
+    }
+    else
+    if (streq (command, "ROTATION-WINDOW") && arg) {
+        if (self->started) {
+            snprintf (error, sizeof error, "ROTATION-WINDOW must come before START");
+            rc = -1;
+        }
+        else
+        if (keyrotation_parse_window (arg, &self->rotation_window)) {
+            snprintf (error, sizeof error, "ROTATION-WINDOW wants 0..%d days, not %s",
+                      KEYROTATION_WINDOW_MAX, arg);
+            rc = -1;
+        }
+    }
     else
     if (streq (command, "PUSH-PUBLIC") && arg) {
         if (self->serving) {

@@ -10,8 +10,16 @@
         VERBOSE [0|1]           log one line per request (0: no more)
         DATA <dir>              data directory (created 0700 on START)
         KEYSERVER-KEY <path>    the key server's public key file (PEM, its
-                                keyserver.pub); required before START:
-                                certificates are checked with it
+                                keyserver.pub, or while its key changes
+                                its keyserver-changeover.pub with two
+                                keys); required before START: certificates
+                                are checked with it. Once started it reads
+                                the file again (SIGHUP; on an error the
+                                keys in force are kept)
+        ROTATION-WINDOW <days>  present this server's key rotation statement
+                                for this long after it was made (default
+                                KEYROTATION_WINDOW_DAYS; 0: never); before
+                                START
         LIMIT <name> <value>    set one abuse limit (serverlimits.h: the
                                 names of SERVERLIMITS_MAINSERVER); applied
                                 at once, also while serving (push_workers

@@ -13,7 +13,12 @@ static int
 s_check_cert (msreq_t *req, ProtobufCBinaryData cert, int purpose, char **username,
               rsakey_t **identity)
 {
-    int rc = credential_cert_check (req->ctx->keyserver_key, cert.data, cert.len, purpose,
+    //  Any key of the key server's file: its new one, and during a
+    //  changeover its old one too
+    int rc = CHAT_ERR_BAD_CERTIFICATE;
+    peerkeys_t *keys = req->ctx->keyserver_keys;
+    for (size_t i = 0; rc != CHAT_OK && i < peerkeys_count (keys); i++)
+        rc = credential_cert_check (peerkeys_key (keys, i), cert.data, cert.len, purpose,
                                     channel_peer_fingerprint (req->session->channel),
                                     wire_now (), username, identity);
     if (rc != CHAT_OK) {

@@ -347,16 +347,14 @@ s_collect_conv (const msgstore_conv_t *conv, void *arg)
     return 0;
 }
 
-//  The cursor after conv: its last_time, created_at (big-endian) and id
+//  The cursor after conv: its created_at (big-endian) and id
 static void
 s_cursor (msreq_t *req, const msgstore_conv_t *conv, ProtobufCBinaryData *cursor)
 {
     uint8_t *data = (uint8_t *) msarena_alloc (req->arena, MSCONV_CURSOR_SIZE);
-    for (int i = 0; i < 8; i++) {
-        data [i] = (uint8_t) ((uint64_t) conv->last_time >> (56 - 8 * i));
-        data [8 + i] = (uint8_t) ((uint64_t) conv->created_at >> (56 - 8 * i));
-    }
-    memcpy (data + 16, conv->id, MSGSTORE_ID_SIZE);
+    for (int i = 0; i < 8; i++)
+        data [i] = (uint8_t) ((uint64_t) conv->created_at >> (56 - 8 * i));
+    memcpy (data + 8, conv->id, MSGSTORE_ID_SIZE);
     cursor->data = data;
     cursor->len = MSCONV_CURSOR_SIZE;
 }
@@ -368,14 +366,11 @@ s_cursor_read (const ProtobufCBinaryData *cursor, msgstore_conv_t *after)
     if (cursor->len != MSCONV_CURSOR_SIZE)
         return CHAT_ERR_BAD_REQUEST;
     memset (after, 0, sizeof *after);
-    uint64_t last_time = 0, created_at = 0;
-    for (int i = 0; i < 8; i++) {
-        last_time = (last_time << 8) | cursor->data [i];
-        created_at = (created_at << 8) | cursor->data [8 + i];
-    }
-    after->last_time = (int64_t) last_time;
+    uint64_t created_at = 0;
+    for (int i = 0; i < 8; i++)
+        created_at = (created_at << 8) | cursor->data [i];
     after->created_at = (int64_t) created_at;
-    memcpy (after->id, cursor->data + 16, MSGSTORE_ID_SIZE);
+    memcpy (after->id, cursor->data + 8, MSGSTORE_ID_SIZE);
     return CHAT_OK;
 }
 
@@ -410,6 +405,11 @@ msconv_list (msreq_t *req, Chat__ListConversationsRequest *body)
             break;
         }
         rc = s_summary (req, conv, &summary);
+        //  Where the user stopped reading (msread keeps it), so unread
+        //  counts survive a logout and agree across the user's sessions
+        if (rc == CHAT_OK)
+            rc = msgstore_read_state (req->ctx->store, conv->id, req->session->username,
+                                      &summary->read_seq, &summary->unread);
         if (rc != CHAT_OK)
             break;
         //  At most a page of bytes too (256 members of long names make a

@@ -16,7 +16,7 @@
 #define MSCONV_CHAIN_PAGE 100           //  links in one get_chain reply, at most
                                         //  (and WIRE_PAGE_BYTES of them)
 #define MSCONV_LIST_PAGE 100            //  summaries in one conversations reply
-#define MSCONV_CURSOR_SIZE 32           //  last_time, created_at, id
+#define MSCONV_CURSOR_SIZE 24           //  created_at, id
 
 int
     msconv_create (msreq_t *req, Chat__CreateConversationRequest *body);

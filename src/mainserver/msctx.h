@@ -14,13 +14,15 @@
 #include "msonline.h"
 #include "msquota.h"
 #include "pusher.h"
+#include "peerkeys.h"
 #include "rsakey.h"
 #include "serverlimits.h"
 
 typedef struct {
     msgstore_t *store;
     rsakey_t *server_key;               //  signs handshakes and key tickets
-    rsakey_t *keyserver_key;            //  public: checks certificates
+    peerkeys_t *keyserver_keys;         //  public: check certificates (SIGHUP
+                                        //  reads them again)
     chanserver_t *chanserver;
     msonline_t *online;
     pusher_t *pusher;                   //  pushes: the XPUB and the threads that seal

@@ -57,25 +57,15 @@ s_lock (const char *data_dir, int *lock_fd, char *error, size_t error_size)
     return 0;
 }
 
-static int
-s_keyserver_key (const char *path, msctx_t *ctx, char *error, size_t error_size)
+int
+msdata_keyserver_keys (const char *path, msctx_t *ctx, char *error, size_t error_size)
 {
-    if (!path || !*path) {
-        snprintf (error, error_size, "the key server's public key is needed to check "
-                  "certificates: copy keyserver.pub from the key server's data directory "
-                  "(chat-keyserver --init writes it) to this host and name it with "
-                  "--keyserver-key FILE (or mainserver/keyserver-key in the config file)");
+    peerkeys_t *keys = peerkeys_load_for (path, "mainserver", "keyserver",
+                                          error, error_size);
+    if (!keys)
         return -1;
-    }
-    ctx->keyserver_key = rsakey_load_public (path);
-    if (!ctx->keyserver_key) {
-        snprintf (error, error_size, "cannot read the key server's public key %s (missing, "
-                  "or not an RSA public key in PEM): copy keyserver.pub from the key "
-                  "server's data directory (chat-keyserver --init writes it)", path);
-        return -1;
-    }
-    zsys_info ("mainserver: key server key %s (from %s)",
-               rsakey_fingerprint_text (ctx->keyserver_key), path);
+    peerkeys_destroy (&ctx->keyserver_keys);
+    ctx->keyserver_keys = keys;
     return 0;
 }
 
@@ -84,7 +74,7 @@ msdata_load (const char *data_dir, const char *keyserver_key_path, msctx_t *ctx,
              int *lock_fd, char *error, size_t error_size)
 {
     assert (data_dir && ctx && lock_fd && error);
-    if (s_keyserver_key (keyserver_key_path, ctx, error, error_size))
+    if (msdata_keyserver_keys (keyserver_key_path, ctx, error, error_size))
         return -1;
     if (secret_dir_create (data_dir) != 0) {
         snprintf (error, error_size, "cannot create %s: %s", data_dir, strerror (errno));
@@ -115,5 +105,5 @@ msdata_unload (msctx_t *ctx)
 {
     msgstore_destroy (&ctx->store);
     rsakey_destroy (&ctx->server_key);
-    rsakey_destroy (&ctx->keyserver_key);
+    peerkeys_destroy (&ctx->keyserver_keys);
 }

@@ -27,6 +27,14 @@ int
 //  keyserver_key_path, the server key and the store. 0, or -1 with error
 //  filled (a missing key server key says which file to copy from where);
 //  what was loaded stays in ctx for msdata_unload.
+//  The key server's public keys from path (its keyserver.pub, or during
+//  its changeover its keyserver-changeover.pub), replacing those in
+//  force: at start and on SIGHUP. 0, or -1 with error filled and the keys
+//  in force unchanged.
+int
+    msdata_keyserver_keys (const char *path, msctx_t *ctx, char *error,
+                           size_t error_size);
+
 int
     msdata_load (const char *data_dir, const char *keyserver_key_path, msctx_t *ctx,
                  int *lock_fd, char *error, size_t error_size);

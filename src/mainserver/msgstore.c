@@ -66,7 +66,14 @@ static const char *s_schema =
 //  Forward migrations from MSGSTORE_SCHEMA_VERSION on: entry N takes
 //  user_version 2 + N to 3 + N. Never edit a released entry; add one.
 static const char *s_migrations [] = {
-    //  3: membership changes (issue 15). Each member row remembers the
+    //  2 -> 3: read markers, one per member and conversation
+    "CREATE TABLE read_marks ("
+    "  conversation_id BLOB NOT NULL REFERENCES conversations (id),"
+    "  name_lower TEXT NOT NULL REFERENCES users (name_lower),"
+    "  read_seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (conversation_id, name_lower)"
+    ") WITHOUT ROWID;",
+    //  3 -> 4: membership changes (issue 15). Each member row remembers the
     //  epoch it joined at and the last message seq before it (a member
     //  added later reads only what follows), and whether the member
     //  accepted it (a conversation someone it shares none with put it in is
@@ -106,6 +113,9 @@ typedef enum {
     Q_MSG_INSERT,
     Q_MSG_PAGE,
     Q_MSG_LAST,
+    Q_READ_SET,
+    Q_READ_GET,
+    Q_UNREAD,
     //  Transaction control, run for every request: prepared once, so no
     //  request pays for parsing them again
     Q_BEGIN,
@@ -180,13 +190,15 @@ static const char *s_queries [Q_COUNT] = {
         "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
         " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
         " FROM members m JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE m.name_lower = ?1 ORDER BY c.last_time DESC, c.created_at DESC",
+        " WHERE m.name_lower = ?1 ORDER BY c.created_at, c.id",
+    //  Pages in the same order (oldest first): a conversation made while a
+    //  client pages lands after its cursor, so no listing misses one
     [Q_CONV_PAGE_OF] =
         "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
         " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
         " FROM members m JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE m.name_lower = ?1 AND (c.last_time, c.created_at, c.id) < (?2, ?3, ?4)"
-        " ORDER BY c.last_time DESC, c.created_at DESC, c.id DESC LIMIT ?5",
+        " WHERE m.name_lower = ?1 AND (c.created_at, c.id) > (?2, ?3)"
+        " ORDER BY c.created_at, c.id LIMIT ?4",
     [Q_CONV_EACH] =
         "SELECT " CONV_COLUMNS " FROM conversations"
         " ORDER BY last_time DESC, created_at DESC",
@@ -205,6 +217,19 @@ static const char *s_queries [Q_COUNT] = {
     [Q_MSG_LAST] =
         "SELECT token FROM messages WHERE conversation_id = ?1"
         " ORDER BY seq DESC LIMIT 1",
+    [Q_READ_SET] =
+        "INSERT INTO read_marks (conversation_id, name_lower, read_seq) VALUES (?1, ?2, ?3)"
+        " ON CONFLICT (conversation_id, name_lower) DO UPDATE SET read_seq = excluded.read_seq"
+        " WHERE excluded.read_seq > read_seq",
+    [Q_READ_GET] =
+        "SELECT read_seq FROM read_marks WHERE conversation_id = ?1 AND name_lower = ?2",
+    //  Only what the member may read: after its joining (a member added
+    //  later is never given the messages before it)
+    [Q_UNREAD] =
+        "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND seq > ?3"
+        " AND lower (sender) <> ?2"
+        " AND seq > coalesce ((SELECT joined_seq FROM members"
+        "  WHERE conversation_id = ?1 AND name_lower = ?2), 0)",
     [Q_BEGIN] =                 "BEGIN IMMEDIATE",
     [Q_COMMIT] =                "COMMIT",
     [Q_ROLLBACK] =              "ROLLBACK",
@@ -905,18 +930,16 @@ msgstore_conv_page_of (msgstore_t *self, const char *name, const msgstore_conv_t
     assert (self && name && fn);
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
-    //  From the first: past anything a row can hold (an id of 17 bytes
-    //  sorts after every 16-byte one)
-    static const uint8_t past [MSGSTORE_ID_SIZE + 1] = {
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_PAGE_OF);
     sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 2, after? after->last_time: INT64_MAX);
-    sqlite3_bind_int64 (stmt, 3, after? after->created_at: INT64_MAX);
-    sqlite3_bind_blob (stmt, 4, after? after->id: past,
-                       after? MSGSTORE_ID_SIZE: (int) sizeof past, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 5, limit);
+    //  From the first: before anything a row can hold (an empty blob sorts
+    //  before every id)
+    sqlite3_bind_int64 (stmt, 2, after? after->created_at: INT64_MIN);
+    if (after)
+        sqlite3_bind_blob (stmt, 3, after->id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_zeroblob (stmt, 3, 0);
+    sqlite3_bind_int64 (stmt, 4, limit);
     return s_conv_iterate (self, stmt, fn, arg);
 }
 
@@ -1109,4 +1132,58 @@ msgstore_msg_last_token (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
     if (rc == SQLITE_DONE)
         return CHAT_ERR_NOT_FOUND;
     return s_fail (self, "last token");
+}
+
+//  ---------------------------------------------------------------- read markers
+
+//  A read-marker query with the conversation (?1) and the user's folded
+//  name (?2) bound; lower: room for that name
+static sqlite3_stmt *
+s_read_stmt (msgstore_t *self, query_t query, const uint8_t id [MSGSTORE_ID_SIZE],
+             const char *name, char lower [USERNAME_MAX + 1])
+{
+    credential_username_fold (name, lower, USERNAME_MAX + 1);
+    sqlite3_stmt *stmt = s_stmt (self, query);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
+    return stmt;
+}
+
+int
+msgstore_read_state (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *name,
+                     uint64_t *read_seq, uint64_t *unread)
+{
+    assert (self);
+    assert (name);
+    char lower [USERNAME_MAX + 1];
+    sqlite3_stmt *stmt = s_read_stmt (self, Q_READ_GET, id, name, lower);
+    int rc = sqlite3_step (stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return s_fail (self, "read marker");
+    *read_seq = rc == SQLITE_ROW? (uint64_t) sqlite3_column_int64 (stmt, 0): 0;
+    sqlite3_reset (stmt);
+    stmt = s_read_stmt (self, Q_UNREAD, id, name, lower);
+    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) *read_seq);
+    if (sqlite3_step (stmt) != SQLITE_ROW)
+        return s_fail (self, "unread count");
+    *unread = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    sqlite3_reset (stmt);
+    return CHAT_OK;
+}
+
+int
+msgstore_read_set (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *name,
+                   uint64_t read_seq, bool *moved)
+{
+    assert (self);
+    assert (name);
+    char lower [USERNAME_MAX + 1];
+    sqlite3_stmt *stmt = s_read_stmt (self, Q_READ_SET, id, name, lower);
+    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) read_seq);
+    if (sqlite3_step (stmt) != SQLITE_DONE)
+        return s_fail (self, "read marker");
+    if (moved)
+        *moved = sqlite3_changes (self->db) > 0;
+    sqlite3_reset (stmt);
+    return CHAT_OK;
 }

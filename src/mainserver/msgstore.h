@@ -23,10 +23,11 @@
     call was written. Callbacks must not call back into the same kind of
     query they are iterating (a different one is fine).
 
-    Schema version 2 (protocol 2), migrated to 3 (members remember when
-    they joined). A database of schema version 1 (protocol
-    1: conversations without chains, users without identity keys) is
-    refused with a message saying why.
+    Schema version 2 (protocol 2), migrated forward to 3 (read markers)
+    and 4 (members remember when they joined and whether they accepted).
+    A database of schema version 1 (protocol 1: conversations without
+    chains, users without identity keys) is refused with a message saying
+    why.
 */
 #ifndef MSGSTORE_H_INCLUDED
 #define MSGSTORE_H_INCLUDED
@@ -191,13 +192,14 @@ int
 int
     msgstore_member_accept (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                             const char *name);
-//  The conversations name is in, most recently active first.
+//  The conversations name is in, oldest first (the order they were made
+//  in: every session of a user numbers them alike).
 int
     msgstore_conv_each_of (msgstore_t *self, const char *name,
                            msgstore_conv_fn *fn, void *arg);
-//  A page of them: at most limit, in the order (last_time, created_at, id)
-//  descending, each after the conversation `after` names by those three
-//  (NULL: from the first).
+//  A page of them: at most limit, in the order (created_at, id) ascending,
+//  each after the conversation `after` names by those two (NULL: from the
+//  first).
 int
     msgstore_conv_page_of (msgstore_t *self, const char *name, const msgstore_conv_t *after,
                            uint32_t limit, msgstore_conv_fn *fn, void *arg);
@@ -237,5 +239,18 @@ int
 int
     msgstore_msg_last_token (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                              char **token);
+
+//  ---------------------------------------------------------------- read markers
+
+//  name's read marker in a conversation (0: none yet) and the number of
+//  messages from others after it.
+int
+    msgstore_read_state (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                         const char *name, uint64_t *read_seq, uint64_t *unread);
+//  Move name's read marker forward to read_seq (never back: a lower one
+//  writes nothing). *moved (may be NULL) says whether it moved.
+int
+    msgstore_read_set (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                       const char *name, uint64_t read_seq, bool *moved);
 
 #endif

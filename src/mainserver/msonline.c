@@ -182,6 +182,29 @@ s_members (msonline_t *self, msgstore_t *store, const uint8_t id [MSGSTORE_ID_SI
     return CHAT_OK;
 }
 
+//  Add the logged-in sessions of one user (lower-case key) but except's
+//  to a growing array of targets
+static void
+s_add_sessions (msonline_t *self, const char *key, chansession_t *except,
+                msoutbox_target_t **targets_p, size_t *count_p, size_t *size_p)
+{
+    zlistx_t *online = (zlistx_t *) zhashx_lookup (self->users, key);
+    chansession_t *session = online? (chansession_t *) zlistx_first (online): NULL;
+    while (session) {
+        if (session != except) {
+            if (*count_p == *size_p) {
+                *size_p = *size_p? *size_p * 2: 4;
+                *targets_p = (msoutbox_target_t *) realloc (*targets_p,
+                                                            *size_p * sizeof **targets_p);
+                assert (*targets_p);
+            }
+            memcpy ((*targets_p) [(*count_p)++], channel_session_id (session->channel),
+                    CHANNEL_SESSION_ID_SIZE);
+        }
+        session = (chansession_t *) zlistx_next (online);
+    }
+}
+
 int
 msonline_targets (msonline_t *self, msgstore_t *store,
                   const uint8_t id [MSGSTORE_ID_SIZE], chansession_t *except,
@@ -193,28 +216,23 @@ msonline_targets (msonline_t *self, msgstore_t *store,
     int rc = s_members (self, store, id, &members);
     if (rc != CHAT_OK)
         return rc;
-    msoutbox_target_t *targets = NULL;
-    size_t count = 0, size = 0;
-    for (size_t index = 0; index < members->count; index++) {
-        zlistx_t *online = (zlistx_t *) zhashx_lookup (self->users, members->names [index]);
-        chansession_t *session = online? (chansession_t *) zlistx_first (online): NULL;
-        while (session) {
-            if (session != except) {
-                if (count == size) {
-                    size = size? size * 2: members->count;
-                    targets = (msoutbox_target_t *) realloc (targets,
-                                                             size * sizeof *targets);
-                    assert (targets);
-                }
-                memcpy (targets [count++], channel_session_id (session->channel),
-                        CHANNEL_SESSION_ID_SIZE);
-            }
-            session = (chansession_t *) zlistx_next (online);
-        }
-    }
-    *targets_p = targets;
-    *count_p = count;
+    size_t size = 0;
+    for (size_t index = 0; index < members->count; index++)
+        s_add_sessions (self, members->names [index], except, targets_p, count_p, &size);
     return CHAT_OK;
+}
+
+void
+msonline_user_targets (msonline_t *self, chansession_t *session,
+                       msoutbox_target_t **targets_p, size_t *count_p)
+{
+    *targets_p = NULL;
+    *count_p = 0;
+    msession_t *app = (msession_t *) session->app;
+    if (app && app->user_key) {
+        size_t size = 0;
+        s_add_sessions (self, app->user_key, session, targets_p, count_p, &size);
+    }
 }
 
 void

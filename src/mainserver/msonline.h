@@ -48,6 +48,12 @@ int
                       const uint8_t id [MSGSTORE_ID_SIZE], chansession_t *except,
                       msoutbox_target_t **targets, size_t *count);
 
+//  The ids of the other logged-in sessions of session's user: a malloc'd
+//  array (NULL when none) and its size.
+void
+    msonline_user_targets (msonline_t *self, chansession_t *session,
+                           msoutbox_target_t **targets, size_t *count);
+
 //  Forget the cached members of one conversation, or of all (id NULL):
 //  after a membership change, or a commit that failed.
 void

@@ -4,6 +4,7 @@
 #include "msaccount.h"
 #include "msconv.h"
 #include "msmessage.h"
+#include "msread.h"
 #include "msrequest.h"
 
 static const char *
@@ -22,6 +23,7 @@ s_request_name (Chat__MainRequest__BodyCase body)
         case CHAT__MAIN_REQUEST__BODY_PING:                return "ping";
         case CHAT__MAIN_REQUEST__BODY_GET_CHAIN:           return "get-chain";
         case CHAT__MAIN_REQUEST__BODY_KEY_TICKET:          return "key-ticket";
+        case CHAT__MAIN_REQUEST__BODY_MARK_READ:           return "mark-read";
         case CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION: return "change-conversation";
         case CHAT__MAIN_REQUEST__BODY_ACCEPT_CONVERSATION: return "accept-conversation";
         default:                                           return "unknown";
@@ -58,6 +60,8 @@ s_dispatch (msreq_t *req, Chat__MainRequest *request)
             return msmessage_page (req, request->get_messages);
         case CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE:
             return msmessage_send (req, request->send_message);
+        case CHAT__MAIN_REQUEST__BODY_MARK_READ:
+            return msread_mark (req, request->mark_read);
         case CHAT__MAIN_REQUEST__BODY_PING: {
             static Chat__Ack ack = CHAT__ACK__INIT;
             req->reply->body_case = CHAT__MAIN_REPLY__BODY_PONG;

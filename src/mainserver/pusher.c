@@ -69,8 +69,15 @@ typedef struct {
 typedef struct {
     char control [64];
     char frames [64];
+    char monitor [64];
     int hwm;
 } publisher_args_t;
+
+//  Each pusher's inproc endpoints carry a number of its own, never an
+//  address: a pusher made right after another was destroyed may get the
+//  same address while libzmq is still closing the old sockets, and its
+//  threads would then connect to those
+static atomic_uint s_instances;
 
 //  Threads that are joined when stopped (actorthread): a program that ends
 //  right after pusher_destroy finds none of them still on their way out
@@ -327,12 +334,10 @@ s_publisher (zsock_t *pipe, void *args)
     self.xpub = zsock_new (ZMQ_XPUB);
     self.control = zsock_new_pull (config->control);
     self.frames = zsock_new_pull (config->frames);
-    char monitor [64];
-    snprintf (monitor, sizeof monitor, "inproc://pusher-%p-monitor", (void *) config);
     if (self.xpub
-    &&  zmq_socket_monitor (zsock_resolve (self.xpub), monitor, ZMQ_EVENT_ACCEPTED
+    &&  zmq_socket_monitor (zsock_resolve (self.xpub), config->monitor, ZMQ_EVENT_ACCEPTED
                             | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED) == 0)
-        self.monitor = zsock_new_pair (monitor);
+        self.monitor = zsock_new_pair (config->monitor);
     zpoller_t *poller = NULL;
     if (!self.xpub || !self.control || !self.frames || !self.live || !self.connections
     ||  !self.monitor) {
@@ -480,10 +485,13 @@ pusher_new (size_t workers, int hwm, size_t queue_bytes)
 
     publisher_args_t *publisher = (publisher_args_t *) zmalloc (sizeof *publisher);
     assert (publisher);
-    snprintf (publisher->control, sizeof publisher->control, "inproc://pusher-%p-control",
-              (void *) self);
-    snprintf (publisher->frames, sizeof publisher->frames, "inproc://pusher-%p-frames",
-              (void *) self);
+    unsigned instance = atomic_fetch_add (&s_instances, 1);
+    snprintf (publisher->control, sizeof publisher->control, "inproc://pusher-%u-control",
+              instance);
+    snprintf (publisher->frames, sizeof publisher->frames, "inproc://pusher-%u-frames",
+              instance);
+    snprintf (publisher->monitor, sizeof publisher->monitor, "inproc://pusher-%u-monitor",
+              instance);
     publisher->hwm = hwm;
     char frames [64];
     memcpy (frames, publisher->frames, sizeof frames);
@@ -502,8 +510,8 @@ pusher_new (size_t workers, int hwm, size_t queue_bytes)
     for (size_t index = 0; index < workers; index++) {
         worker_args_t *worker = (worker_args_t *) zmalloc (sizeof *worker);
         assert (worker);
-        snprintf (worker->jobs, sizeof worker->jobs, "inproc://pusher-%p-jobs-%zu",
-                  (void *) self, index);
+        snprintf (worker->jobs, sizeof worker->jobs, "inproc://pusher-%u-jobs-%zu",
+                  instance, index);
         memcpy (worker->frames, frames, sizeof frames);
         worker->queued = &self->queued;
         worker->senders = self->senders;

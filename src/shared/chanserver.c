@@ -5,6 +5,7 @@
     stranger can make them spend. What arrives on the ROUTER is [routing
     id][one frame]; anything else is refused.
 */
+#include <stdatomic.h>
 #include "chanserver.h"
 #include "bucket.h"
 #include "chaterror.h"
@@ -516,6 +517,11 @@ s_worker (zsock_t *pipe, void *args)
     OPENSSL_thread_stop ();
 }
 
+//  Each chanserver's inproc endpoints carry a number of their own, never
+//  an address (one made right after another was destroyed may get the
+//  same address while libzmq still closes the old sockets)
+static atomic_uint s_instances;
+
 int
 chanserver_set_workers (chanserver_t *self, size_t n)
 {
@@ -527,8 +533,9 @@ chanserver_set_workers (chanserver_t *self, size_t n)
     if (n == 0)
         return CHAT_OK;
     char hellos [64], done [64];
-    snprintf (hellos, sizeof hellos, "inproc://chanserver-%p-hellos", (void *) self);
-    snprintf (done, sizeof done, "inproc://chanserver-%p-done", (void *) self);
+    unsigned instance = atomic_fetch_add (&s_instances, 1);
+    snprintf (hellos, sizeof hellos, "inproc://chanserver-%u-hellos", instance);
+    snprintf (done, sizeof done, "inproc://chanserver-%u-done", instance);
     self->hellos = zsock_new_push (hellos);
     self->done = zsock_new_pull (done);
     self->workers = zlistx_new ();

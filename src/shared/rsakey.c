@@ -618,23 +618,93 @@ rsakey_from_private_der (const uint8_t *der, size_t len)
 
 
 int
-rsakey_save_public (rsakey_t *self, const char *path)
+rsakey_save_public_many (rsakey_t **keys, size_t count, const char *path)
 {
-    if (!self || !path)
+    if (!keys || count == 0 || !path)
         return -1;
     BIO *bio = BIO_new (BIO_s_mem ());
     if (!bio)
         return -1;
     int rc = -1;
-    if (PEM_write_bio_PUBKEY (bio, self->pkey)) {
+    size_t written = 0;
+    while (written < count && keys [written]
+       &&  PEM_write_bio_PUBKEY (bio, keys [written]->pkey))
+        written++;
+    if (written == count) {
         char *data = NULL;
         long len = BIO_get_mem_data (bio, &data);
-        //  A public key: readable by anyone who may read the folder
+        //  Public keys: readable by anyone who may read the folder
         if (len > 0 && data)
             rc = secret_write_file (path, data, (size_t) len, 0644);
     }
     BIO_free (bio);
     ERR_clear_error ();
+    return rc;
+}
+
+
+int
+rsakey_save_public (rsakey_t *self, const char *path)
+{
+    return rsakey_save_public_many (&self, 1, path);
+}
+
+
+//  The next public key of a PEM stream: 1 and *key, 0 at the end, -1 when
+//  what comes is not an acceptable public key. Text between the blocks
+//  is skipped, as PEM allows.
+static int
+s_read_public (BIO *bio, rsakey_t **key)
+{
+    *key = NULL;
+    char *name = NULL, *header = NULL;
+    unsigned char *der = NULL;
+    long len = 0;
+    if (!PEM_read_bio (bio, &name, &header, &der, &len)) {
+        unsigned long error = ERR_peek_last_error ();
+        ERR_clear_error ();
+        return ERR_GET_LIB (error) == ERR_LIB_PEM
+            && ERR_GET_REASON (error) == PEM_R_NO_START_LINE ? 0 : -1;
+    }
+    if (strcmp (name, PEM_STRING_PUBLIC) == 0 && len > 0)
+        *key = rsakey_from_der (der, (size_t) len);
+    OPENSSL_free (name);
+    OPENSSL_free (header);
+    OPENSSL_free (der);
+    return *key ? 1 : -1;
+}
+
+
+int
+rsakey_load_public_many (const char *path, rsakey_t **keys, size_t max, size_t *count)
+{
+    assert (keys && count);
+    *count = 0;
+    if (!path || max == 0)
+        return -1;
+    BIO *bio = BIO_new_file (path, "r");
+    if (!bio) {
+        ERR_clear_error ();
+        return -1;
+    }
+    int rc = 0;
+    rsakey_t *key = NULL;
+    int got;
+    while ((got = s_read_public (bio, &key)) == 1) {
+        if (*count == max) {
+            rsakey_destroy (&key);
+            rc = -1;
+            break;
+        }
+        keys [(*count)++] = key;
+    }
+    BIO_free (bio);
+    ERR_clear_error ();
+    if (got < 0 || *count == 0)
+        rc = -1;
+    if (rc != 0)
+        while (*count)
+            rsakey_destroy (&keys [--*count]);
     return rc;
 }
 
@@ -649,14 +719,9 @@ rsakey_load_public (const char *path)
         ERR_clear_error ();
         return NULL;
     }
-    EVP_PKEY *pkey = PEM_read_bio_PUBKEY (bio, NULL, s_no_passphrase, NULL);
+    rsakey_t *key = NULL;
+    s_read_public (bio, &key);
     BIO_free (bio);
     ERR_clear_error ();
-    if (!pkey)
-        return NULL;
-    if (!s_acceptable (pkey) || !s_usable_public (pkey)) {
-        EVP_PKEY_free (pkey);
-        return NULL;
-    }
-    return s_wrap (pkey, false, NULL, 0);
+    return key;
 }

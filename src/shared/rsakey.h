@@ -116,10 +116,21 @@ rsakey_t *
 //  file an operator copies to the other server. Returns 0/-1.
 int
     rsakey_save_public (rsakey_t *self, const char *path);
-//  A public key from such a file. NULL if missing, unreadable, not RSA, of
-//  a size outside RSAKEY_MIN_BITS..RSAKEY_MAX_BITS, or an exponent other
-//  than 65537.
+//  A public key from such a file (its first). NULL if missing, unreadable,
+//  not RSA, of a size outside RSAKEY_MIN_BITS..RSAKEY_MAX_BITS, or an
+//  exponent other than 65537.
 rsakey_t *
     rsakey_load_public (const char *path);
+
+//  Several public keys in one such file, one PEM block after the other
+//  (a server's changeover file: its new key, then its old one). 0/-1.
+int
+    rsakey_save_public_many (rsakey_t **keys, size_t count, const char *path);
+//  Every public key of such a file, in order, into keys (count of them).
+//  0, or -1 (nothing kept) when the file is missing or unreadable, holds
+//  no key, more than max, or anything that is not an acceptable public key.
+int
+    rsakey_load_public_many (const char *path, rsakey_t **keys, size_t max,
+                             size_t *count);
 
 #endif

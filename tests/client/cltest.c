@@ -373,7 +373,7 @@ cltest_stack_new (cltest_servers_t *servers, cltest_top_t top,
             //  the main server's pushes come from where its Welcome says
             .push_from_welcome = i == CHATCLIENT_MAINSERVER,
             .hello_timeout_ms = request_ms,
-            .monitor = i == CHATCLIENT_MAINSERVER
+            .monitor = true
         };
         if (link_config && i == (int) link_config->server) {
             config.pin = link_config->pin;
@@ -454,6 +454,17 @@ s_expect (chatclient_event_t *event, const char *what, const char *name)
         fprintf (stderr, "cltest: %s %s did not complete\n", what, name);
         abort ();
     }
+}
+
+void
+cltest_dead_endpoint (char *endpoint, size_t size)
+{
+    zsock_t *probe = zsock_new (ZMQ_ROUTER);
+    assert (probe);
+    int port = zsock_bind (probe, "tcp://127.0.0.1:!");
+    assert (port > 0);
+    zsock_destroy (&probe);
+    snprintf (endpoint, size, "tcp://127.0.0.1:%d", port);
 }
 
 cltest_stack_t *

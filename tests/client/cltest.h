@@ -166,6 +166,10 @@ uint32_t
 cltest_stack_t *
     cltest_user (cltest_servers_t *servers, cltest_top_t top, const char *name, bool login);
 
+//  An endpoint where nothing listens: a free port, bound and let go.
+void
+    cltest_dead_endpoint (char *endpoint, size_t size);
+
 //  A condition the loop waits for.
 typedef bool (cltest_until_fn) (cltest_stack_t *stack, void *arg);
 

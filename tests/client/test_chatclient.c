@@ -3,7 +3,9 @@
     completes with exactly one event carrying its id, local refusals
     included; the connection and pin events the links' events become; the
     user list; finding a conversation by index or id prefix; the ping that
-    keeps an idle session alive; logout
+    keeps an idle session alive; logout; login and register failing at
+    once while a server cannot be reached, and working once it is back;
+    settled after a logout
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -354,6 +356,72 @@ test_ping_notices_restart (void **state)
     s_client_destroy (&c);
 }
 
+static void
+test_unreachable (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    s_client_t *c = s_client_new (servers, 0);
+    s_login (c, "dee");
+    uint32_t cmd = chatclient_logout (c->client);
+    assert_non_null (s_wait (c, CHATCLIENT_EV_LOGGED_OUT, cmd, 0));
+    //  the logout requests are answered: nothing waits any more
+    int64_t end = zclock_mono () + CLTEST_WAIT;
+    while (!chatclient_settled (c->client) && zclock_mono () < end) {
+        chatclient_run_once (c->client, 100);
+        s_drain (c);
+    }
+    assert_true (chatclient_settled (c->client));
+
+    //  the key server goes: said at once, and said right
+    size_t mark = zlistx_size (c->events);
+    cltest_keyserver_stop (servers);
+    chatclient_event_t *lost = s_wait (c, CHATCLIENT_EV_DISCONNECTED, 0, mark);
+    assert_non_null (lost);
+    assert_int_equal (lost->server, CHATCLIENT_KEYSERVER);
+    assert_int_equal (lost->code, CHATCLIENT_ERR_CONNECTION);
+    //  once an attempt was refused, login and register fail with the
+    //  reason
+    chatclient_event_t *refused = NULL;
+    end = zclock_mono () + CLTEST_WAIT;
+    while (!refused && zclock_mono () < end) {
+        refused = s_wait (c, CHATCLIENT_EV_DISCONNECTED, 0, mark);
+        if (refused && refused->code != CHATCLIENT_ERR_UNREACHABLE) {
+            mark = zlistx_size (c->events);
+            refused = NULL;
+        }
+    }
+    assert_non_null (refused);
+    assert_non_null (strstr (refused->text, "is chat-keyserver running?"));
+    //  (the link tries again at once: the refusal, not a timeout, ends it)
+    cmd = chatclient_login (c->client, "dee", "pw");
+    chatclient_event_t *failed = s_wait (c, CHATCLIENT_EV_LOGIN_FAILED, cmd, 0);
+    assert_non_null (failed);
+    assert_int_equal (failed->code, CHATCLIENT_ERR_UNREACHABLE);
+    assert_string_equal (failed->text, refused->text);
+    assert_string_equal (chatclient_errname (failed->code), "ERR_UNREACHABLE");
+    cmd = chatclient_register (c->client, "eve", "pw", "pw", "pw");
+    failed = s_wait (c, CHATCLIENT_EV_REGISTER_FAILED, cmd, 0);
+    assert_non_null (failed);
+    assert_int_equal (failed->code, CHATCLIENT_ERR_UNREACHABLE);
+
+    //  back: connected, and the same login works
+    mark = zlistx_size (c->events);
+    cltest_keyserver_start (servers);
+    chatclient_event_t *back = NULL;
+    end = zclock_mono () + CLTEST_WAIT;
+    while (!back && zclock_mono () < end) {
+        back = s_wait (c, CHATCLIENT_EV_CONNECTED, 0, mark);
+        if (back && back->server != CHATCLIENT_KEYSERVER) {
+            mark = zlistx_size (c->events);
+            back = NULL;
+        }
+    }
+    assert_non_null (back);
+    cmd = chatclient_login (c->client, "dee", "pw");
+    assert_non_null (s_wait (c, CHATCLIENT_EV_LOGGED_IN, cmd, 0));
+    s_client_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -363,6 +431,7 @@ main (void)
         cmocka_unit_test_setup (test_connect_and_refusals, cltest_test_setup),
         cmocka_unit_test_setup (test_commands, cltest_test_setup),
         cmocka_unit_test_setup (test_ping_notices_restart, cltest_test_setup),
+        cmocka_unit_test_setup (test_unreachable, cltest_test_setup),
     };
     return cmocka_run_group_tests (tests, cltest_group_setup, cltest_group_teardown);
 }

@@ -1,9 +1,11 @@
 /*  test_cl_link - cl_link alone against the real servers in-process: the
     handshake, pins (first use, a match, a mismatch), a frame out and its
-    reply in, a server that restarts under an open link (monitor, unknown
-    session, back in), a server that never answers (back-off), a server of
-    the other role (refused for good), and the push endpoint taken from
-    the signed Welcome (wildcards resolved) unless one was given
+    reply in, a server that goes under an open link (the monitor: lost at
+    once, then nothing listening, then back in), an endpoint where nothing
+    listens, a server that never answers (back-off), a server of the other
+    role (refused for good), and the push endpoint taken from the signed
+    Welcome (wildcards resolved) unless one was given, and a server whose
+    key was rotated (the pin moves; a pin of another key is still refused)
 
     The layer above is the test: its recorder is the links' listener.
 */
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 #include "cltest.h"
 #include "chaterror.h"
+#include "keyrotation.h"
 #include "wire.h"
 
 //  A ping, packed, as the main server takes it.
@@ -126,6 +129,26 @@ test_pin_match_and_mismatch (void **state)
     cltest_stack_destroy (&stack);
 }
 
+//  The first DOWN with this code from server at or after from (a loopback
+//  socket may connect to itself now and then: a DOWN of its own)
+static cltest_event_t *
+s_wait_down (cltest_stack_t *stack, int server, int code, size_t from)
+{
+    int64_t deadline = zclock_mono () + CLTEST_WAIT;
+    while (zclock_mono () < deadline) {
+        cltest_event_t *down = cltest_stack_wait (stack, CL_EV_LINK_DOWN, server, from,
+                                                  (int) (deadline - zclock_mono ()));
+        if (!down)
+            return NULL;
+        if (down->code == code)
+            return down;
+        for (size_t i = from; i < cltest_recorder_size (stack->recorder); i++)
+            if (cltest_recorder_at (stack->recorder, i) == down)
+                from = i + 1;
+    }
+    return NULL;
+}
+
 static void
 test_server_restarts (void **state)
 {
@@ -136,31 +159,99 @@ test_server_restarts (void **state)
                                         0, CLTEST_WAIT));
     size_t mark = cltest_recorder_size (stack->recorder);
 
-    //  the server goes: the monitor says so while the link is still open
+    //  the server goes: the monitor says so at once, the link is down and
+    //  says why
     cltest_mainserver_stop (servers);
-    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_PEER_GONE, CHATCLIENT_MAINSERVER,
-                                        mark, CLTEST_WAIT));
-    assert_int_equal (cl_link_state (main), CL_LINK_OPEN);
-
-    //  it comes back without our session: the next frame learns that, the
-    //  link goes down and opens again, same key, no pin event
-    cltest_mainserver_start (servers);
-    uint8_t *payload = NULL;
-    size_t len = 0;
-    s_ping_payload (7, &payload, &len);
-    assert_int_equal (cl_link_send (main, payload, len), 0);
-    free (payload);
-    cltest_event_t *down = cltest_stack_wait (stack, CL_EV_LINK_DOWN, CHATCLIENT_MAINSERVER,
+    cltest_event_t *lost = cltest_stack_wait (stack, CL_EV_LINK_DOWN, CHATCLIENT_MAINSERVER,
                                               mark, CLTEST_WAIT);
-    assert_non_null (down);
-    assert_int_equal (down->code, CHAT_ERR_UNKNOWN_SESSION);
-    assert_int_equal (down->retry_ms, CL_LINK_BACKOFF_MIN_MS);
+    assert_non_null (lost);
+    assert_int_equal (lost->code, CHATCLIENT_ERR_CONNECTION);
+    assert_non_null (strstr (lost->text, "lost the connection to"));
+    assert_int_not_equal (cl_link_state (main), CL_LINK_OPEN);
+    //  (a lost connection is a reconnect, not a server that is not there)
+    size_t after_lost = cltest_recorder_size (stack->recorder);
+
+    //  while it is away, the next attempt finds nothing listening
+    cltest_event_t *refused = s_wait_down (stack, CHATCLIENT_MAINSERVER,
+                                           CHATCLIENT_ERR_UNREACHABLE, after_lost);
+    assert_non_null (refused);
+    assert_int_equal (refused->code, CHATCLIENT_ERR_UNREACHABLE);
+    assert_non_null (strstr (refused->text, "nothing is listening at"));
+    assert_non_null (strstr (refused->text, "is chat-mainserver running?"));
+    int code = 0;
+    assert_non_null (cl_link_problem (main, &code));
+    assert_int_equal (code, CHATCLIENT_ERR_UNREACHABLE);
+
+    //  it comes back: a fresh handshake, same key, no pin event, no problem
+    cltest_mainserver_start (servers);
     assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
                                         mark, CLTEST_WAIT));
+    assert_null (cl_link_problem (main, NULL));
     assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_PIN_NEW,
                                              CHATCLIENT_MAINSERVER), 1);
     assert_string_equal (cl_link_fingerprint (main), servers->ms_fingerprint);
+    //  and works
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    size_t before = cltest_recorder_size (stack->recorder);
+    s_ping_payload (7, &payload, &len);
+    assert_int_equal (cl_link_send (main, payload, len), 0);
+    free (payload);
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_REPLY, CHATCLIENT_MAINSERVER,
+                                        before, CLTEST_WAIT));
     cltest_stack_destroy (&stack);
+}
+
+//  An endpoint where nothing listens: said within the first attempt (not
+//  after a timeout), and the link is open once a server is there
+static void
+test_nothing_listening (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    //  a key server endpoint where nothing listens
+    char endpoint [64];
+    cltest_dead_endpoint (endpoint, sizeof endpoint);
+
+    cl_link_config_t config = { .server = CHATCLIENT_KEYSERVER, .endpoint = endpoint,
+                                .hello_timeout_ms = 60000 };
+    cltest_options_t options = { .link = &config };
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    cl_link_t *key = stack->links [CHATCLIENT_KEYSERVER];
+    //  the Hello would wait a minute for an answer: the refusal is quicker
+    int64_t start = zclock_mono ();
+    cltest_event_t *down = s_wait_down (stack, CHATCLIENT_KEYSERVER,
+                                        CHATCLIENT_ERR_UNREACHABLE, 0);
+    assert_non_null (down);
+    assert_true (zclock_mono () - start < 60000);
+    assert_int_equal (down->code, CHATCLIENT_ERR_UNREACHABLE);
+    char *expected = cl_format ("nothing is listening at %s: is chat-keyserver running?",
+                                endpoint);
+    assert_string_equal (down->text, expected);
+    int code = 0;
+    assert_string_equal (cl_link_problem (key, &code), expected);
+    assert_int_equal (code, CHATCLIENT_ERR_UNREACHABLE);
+    free (expected);
+    //  a silent ROUTER takes the port: the link connects, and the Hello
+    //  arrives (nothing answers it here: the problem stays until one does)
+    zsock_t *silent = zsock_new (ZMQ_ROUTER);
+    int again = -1;
+    for (int tries = 0; tries < 100 && again < 0; tries++) {
+        again = zsock_bind (silent, "%s", endpoint);
+        if (again < 0)
+            zclock_sleep (50);
+    }
+    assert_true (again >= 0);
+    zsock_set_rcvtimeo (silent, 100);
+    zmsg_t *hello = NULL;
+    int64_t deadline = zclock_mono () + CLTEST_WAIT;
+    while (!hello && zclock_mono () < deadline) {
+        cltest_stack_run (stack, 100, NULL, NULL);
+        hello = zmsg_recv (silent);
+    }
+    assert_non_null (hello);
+    zmsg_destroy (&hello);
+    cltest_stack_destroy (&stack);
+    zsock_destroy (&silent);
 }
 
 //  Two DOWN events from the link under test.
@@ -321,8 +412,9 @@ test_sockets (void **state)
     cltest_servers_t *servers = (cltest_servers_t *) *state;
     cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, NULL);
     zsock_t *socks [8];
-    //  the key server's: its DEALER; the main server's: DEALER, push, monitor
-    assert_int_equal (cl_link_sockets (stack->links [CHATCLIENT_KEYSERVER], socks, 8), 1);
+    //  the key server's: its DEALER and monitor; the main server's: DEALER,
+    //  push, monitor
+    assert_int_equal (cl_link_sockets (stack->links [CHATCLIENT_KEYSERVER], socks, 8), 2);
     assert_int_equal (cl_link_sockets (stack->links [CHATCLIENT_MAINSERVER], socks, 8), 3);
     for (int i = 0; i < 3; i++)
         assert_true (cl_link_handle (stack->links [CHATCLIENT_MAINSERVER], socks [i]));
@@ -334,6 +426,79 @@ test_sockets (void **state)
     cltest_stack_destroy (&stack);
 }
 
+//  The main server's key is replaced (--rotate-key) while a link is open:
+//  the link comes back, the statement in the Welcome moves the pin in the
+//  file; a command-line pin of the old key moves for the run (and says the
+//  command line must change); a pin of any other key is refused as before.
+static void
+test_pin_moved_by_rotation (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, NULL);
+    cl_link_t *main = stack->links [CHATCLIENT_MAINSERVER];
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    char *old = strdup (servers->ms_fingerprint);
+
+    cltest_mainserver_stop (servers);
+    keyrotation_report_t report;
+    char error [512] = "";
+    assert_int_equal (keyrotation_rotate (servers->ms_dir, "mainserver", 2048, wire_now (),
+                                          &report, error, sizeof error), 0);
+    cltest_mainserver_start (servers);
+    assert_string_equal (servers->ms_fingerprint, report.new_fingerprint);
+    size_t mark = cltest_recorder_size (stack->recorder);
+    uint8_t *payload = NULL;
+    size_t len = 0;
+    s_ping_payload (8, &payload, &len);
+    assert_int_equal (cl_link_send (main, payload, len), 0);
+    free (payload);
+    cltest_event_t *moved = cltest_stack_wait (stack, CL_EV_LINK_PIN_MOVED,
+                                               CHATCLIENT_MAINSERVER, mark, CLTEST_WAIT);
+    assert_non_null (moved);
+    assert_string_equal (moved->fingerprint, report.new_fingerprint);
+    assert_string_equal (moved->pinned, old);
+    assert_null (moved->text);              //  saved
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        mark, CLTEST_WAIT));
+    assert_string_equal (cl_link_fingerprint (main), report.new_fingerprint);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_REFUSED,
+                                             CHATCLIENT_MAINSERVER), 0);
+    pinstore_t *pins = pinstore_new (stack->pin_path);
+    const char *on_file = NULL;
+    assert_int_equal (pinstore_check (pins, servers->ms_endpoint, report.new_fingerprint,
+                                      &on_file), PIN_MATCH);
+    pinstore_destroy (&pins);
+    cltest_stack_destroy (&stack);
+
+    //  the old key pinned on the command line: moved for this run, said
+    cl_link_config_t config = { .server = CHATCLIENT_MAINSERVER, .pin = old };
+    cltest_options_t options = { .link = &config };
+    stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    moved = cltest_stack_wait (stack, CL_EV_LINK_PIN_MOVED, CHATCLIENT_MAINSERVER, 0,
+                               CLTEST_WAIT);
+    assert_non_null (moved);
+    assert_non_null (moved->text);
+    assert_non_null (strstr (moved->text, report.new_fingerprint));
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    cltest_stack_destroy (&stack);
+
+    //  another key pinned: the statement does not speak for it
+    config.pin = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    cltest_event_t *refused = cltest_stack_wait (stack, CL_EV_LINK_REFUSED,
+                                                 CHATCLIENT_MAINSERVER, 0, CLTEST_WAIT);
+    assert_non_null (refused);
+    assert_int_equal (refused->code, CHAT_ERR_PIN_MISMATCH);
+    assert_string_equal (refused->fingerprint, report.new_fingerprint);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_PIN_MOVED,
+                                             CHATCLIENT_MAINSERVER), 0);
+    cltest_stack_destroy (&stack);
+    keyrotation_report_clear (&report);
+    free (old);
+}
+
 int
 main (void)
 {
@@ -343,11 +508,13 @@ main (void)
         cmocka_unit_test_setup (test_open_and_pin, cltest_test_setup),
         cmocka_unit_test_setup (test_pin_match_and_mismatch, cltest_test_setup),
         cmocka_unit_test_setup (test_server_restarts, cltest_test_setup),
+        cmocka_unit_test_setup (test_nothing_listening, cltest_test_setup),
         cmocka_unit_test_setup (test_no_answer, cltest_test_setup),
         cmocka_unit_test_setup (test_sockets, cltest_test_setup),
         cmocka_unit_test_setup (test_wrong_role, cltest_test_setup),
         cmocka_unit_test (test_push_resolve),
         cmocka_unit_test_setup (test_push_from_welcome, cltest_test_setup),
+        cmocka_unit_test_setup (test_pin_moved_by_rotation, cltest_test_setup),
     };
     return cmocka_run_group_tests (tests, cltest_group_setup, cltest_group_teardown);
 }

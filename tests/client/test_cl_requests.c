@@ -3,7 +3,8 @@
     gave; a reply of the wrong body fails as malformed; the login gate and
     a login the server lost; a link that dies under requests in flight
     (the safe ones go again, the others fail); a command that waits too
-    long; a refused link; requests dropped with the session
+    long; a refused link; requests dropped with the session; fail_fast
+    requests for a server where nothing listens
 
     The layer above is the test: its recorder is the listener, and each
     request's callback writes down how it ended.
@@ -247,15 +248,15 @@ test_link_lost (void **state)
     assert_int_equal (s_submit (stack, false, &safe), 0);
     assert_int_equal (s_submit (stack, false, &unsafe), 0);
 
-    //  no answer within the request timeout: the link is reset; the one
-    //  not safe to repeat fails, the other waits for the link
+    //  the connection drops (the monitor says so): the link is reset; the
+    //  one not safe to repeat fails, the other waits for the link
     s_end_t *end = s_wait_end (stack, 2, CLTEST_WAIT);
     assert_non_null (end);
     assert_int_equal (end->code, CHATCLIENT_ERR_CONNECTION);
     cltest_event_t *down = cltest_recorder_find (stack->recorder, CL_EV_LINK_DOWN,
                                                  CHATCLIENT_MAINSERVER, mark);
     assert_non_null (down);
-    assert_int_equal (down->code, CHATCLIENT_ERR_TIMEOUT);
+    assert_int_equal (down->code, CHATCLIENT_ERR_CONNECTION);
     assert_null (s_end (1));
 
     //  the server is back: the safe one goes again and is answered
@@ -332,6 +333,46 @@ test_refused_link (void **state)
     cltest_stack_destroy (&stack);
 }
 
+static void
+test_fail_fast (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    s_reset ();
+    //  a main server endpoint where nothing listens
+    char endpoint [64];
+    cltest_dead_endpoint (endpoint, sizeof endpoint);
+    cl_link_config_t link = { .server = CHATCLIENT_MAINSERVER, .endpoint = endpoint,
+                              .hello_timeout_ms = 60000 };
+    cltest_options_t options = { .link = &link, .command_timeout_ms = 60000 };
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_REQUESTS, &options);
+
+    //  queued before the refusal is known: both wait; then the fail_fast one
+    //  fails with the reason, long before any timeout, the other waits on
+    cl_request_spec_t fast = { .cmd = 1, .fail_fast = true, .done = s_done };
+    cl_request_spec_t patient = { .cmd = 2, .done = s_done };
+    assert_int_equal (s_submit (stack, false, &fast), 0);
+    assert_int_equal (s_submit (stack, false, &patient), 0);
+    s_end_t *end = s_wait_end (stack, 1, CLTEST_WAIT);
+    assert_non_null (end);
+    assert_int_equal (end->code, CHATCLIENT_ERR_UNREACHABLE);
+    char *expected = cl_format ("nothing is listening at %s: is chat-mainserver running?",
+                                endpoint);
+    assert_string_equal (end->text, expected);
+    assert_null (s_end (2));
+
+    //  submitted while the link knows: ends before submit returns
+    fast.cmd = 3;
+    assert_int_equal (s_submit (stack, false, &fast), 0);
+    end = s_end (3);
+    assert_non_null (end);
+    assert_int_equal (end->code, CHATCLIENT_ERR_UNREACHABLE);
+    assert_string_equal (end->text, expected);
+    free (expected);
+    cltest_stack_run (stack, 300, NULL, NULL);
+    assert_null (s_end (2));
+    cltest_stack_destroy (&stack);
+}
+
 int
 main (void)
 {
@@ -344,6 +385,7 @@ main (void)
         cmocka_unit_test_setup (test_link_lost, cltest_test_setup),
         cmocka_unit_test_setup (test_command_timeout, cltest_test_setup),
         cmocka_unit_test_setup (test_refused_link, cltest_test_setup),
+        cmocka_unit_test_setup (test_fail_fast, cltest_test_setup),
     };
     return cmocka_run_group_tests (tests, cltest_group_setup, cltest_group_teardown);
 }

@@ -27,10 +27,11 @@ def reconnect(w):
 
     # -- the main server restarts on the same ports
     log("restarting the main server")
-    w.mainserver.stop()
     ma, mb = alice.mark(), bob.mark()
+    w.mainserver.stop()
     w.start_mainserver(bind=w.ms_endpoint, push=w.push_endpoint)
-    # bob is idle: he notices by himself and logs in again
+    # bob is idle: he notices by himself (at once: his connection is
+    # watched) and logs in again
     bob.wait_line(r"^event reconnecting mainserver ", since=mb)
     bob.wait_line(r"^event logged-in bob$", since=mb)
     # alice's next send goes through (after her own reconnect)

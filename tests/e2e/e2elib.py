@@ -281,6 +281,10 @@ class Cluster:
         self.name = name
         self.ks_dir = os.path.join(workdir, "keyserver" + name)
         self.ms_dir = os.path.join(workdir, "mainserver" + name)
+        # the other server's public key file each is started with (an
+        # operator's copy may live elsewhere, e.g. /etc/chat)
+        self.ks_pub = os.path.join(self.ks_dir, "keyserver.pub")
+        self.ms_pub = os.path.join(self.ms_dir, "mainserver.pub")
         self.ks = None
         self.ms = None
         self.ks_endpoint = None
@@ -315,7 +319,7 @@ class Cluster:
         argv = self.wrapper + [self.bins["keyserver"], "--data", self.ks_dir,
                                "--bind", "tcp://%s:%s" % (self.host, port),
                                "--iterations", str(self.iterations),
-                               "--mainserver-key", os.path.join(self.ms_dir, "mainserver.pub")]
+                               "--mainserver-key", self.ms_pub]
         if self.announce:
             argv += ["--announce", self.announce]
         argv += list(extra)
@@ -336,7 +340,7 @@ class Cluster:
         argv = self.wrapper + [self.bins["mainserver"], "--data", self.ms_dir,
                                "--bind", "tcp://%s:%s" % (self.host, port),
                                "--push-bind", "tcp://%s:%s" % (self.host, push),
-                               "--keyserver-key", os.path.join(self.ks_dir, "keyserver.pub")]
+                               "--keyserver-key", self.ks_pub]
         if self.announce:
             argv += ["--announce", self.announce]
         argv += list(extra)

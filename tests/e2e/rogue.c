@@ -31,6 +31,15 @@
       scram-forged       the same, but the server signature made with a
                          ServerKey that is not the user's: the proof of
                          knowing the verifier is false, everything else true
+      rotation-forged    a key of its own in every Welcome, with a key rotation
+                         statement naming the real key as the old one and its
+                         own as the new one, signed by its own key: what
+                         anyone can make without the real key (the client
+                         must refuse it)
+      rotation-stolen    the same statement signed by the real key: what a
+                         stolen key can do (the control: the client moves
+                         its pin, which is why a leaked key is no case for
+                         --rotate-key; see README)
     Every other request is refused (ERR_BAD_REQUEST).
 
     Prints "rogue: listening on ENDPOINT" when ready and one "rogue: sent
@@ -47,6 +56,7 @@
 #include "chaterror.h"
 #include "credential.h"
 #include "keystore.h"
+#include "keyrotation.h"
 #include "rsakey.h"
 #include "scram.h"
 #include "secret.h"
@@ -56,17 +66,21 @@
 
 typedef enum {
     MODE_WELCOME_OK, MODE_WELCOME_BAD_SIG, MODE_WELCOME_OVERSIZED,
-    MODE_SCRAM_HONEST, MODE_SCRAM_FORGED
+    MODE_SCRAM_HONEST, MODE_SCRAM_FORGED, MODE_ROTATION_FORGED, MODE_ROTATION_STOLEN
 } rogue_mode_t;
 
 static const char *s_mode_names [] = {
-    "welcome-ok", "welcome-bad-sig", "welcome-oversized", "scram-honest", "scram-forged"
+    "welcome-ok", "welcome-bad-sig", "welcome-oversized", "scram-honest", "scram-forged",
+    "rotation-forged", "rotation-stolen"
 };
 
 typedef struct {
     rogue_mode_t mode;
     zsock_t *router;
     rsakey_t *key;                      //  the real key server's: signs certificates too
+    rsakey_t *own_key;                  //  rotation modes: the key its Welcomes show
+    uint8_t *rotation;                  //  rotation modes: the statement presented
+    size_t rotation_len;
     keystore_t *store;                  //  its database
     const char *password;
 } rogue_t;
@@ -172,7 +186,7 @@ s_run_welcomes (rogue_t *self)
     while (!zsys_interrupted) {
         zmsg_t *msg = zmsg_recv (self->router);
         if (!msg)
-            break;
+            continue;               //  the receive timeout, or a signal
         zframe_t *routing_id = zmsg_first (msg);
         zframe_t *frame = zmsg_next (msg);
         Chat__Envelope *env = NULL;
@@ -366,10 +380,11 @@ s_request (rogue_t *self, chanserver_t *chanserver, chansession_t *session,
 static void
 s_run_sessions (rogue_t *self)
 {
-    chanserver_t *chanserver = chanserver_new (self->router, self->key);
+    chanserver_t *chanserver = chanserver_new (self->router,
+                                               self->own_key ? self->own_key : self->key);
     chanserver_set_free_fn (chanserver, s_login_free, NULL);
-    if (chanserver_set_welcome_info (chanserver, CHANNEL_ROLE_KEYSERVER, NULL, NULL, 0)
-        != CHAT_OK) {
+    if (chanserver_set_welcome_info (chanserver, CHANNEL_ROLE_KEYSERVER, NULL,
+                                     self->rotation, self->rotation_len) != CHAT_OK) {
         fprintf (stderr, "chat-rogue: cannot make the Welcome's info\n");
         chanserver_destroy (&chanserver);
         return;
@@ -387,6 +402,31 @@ s_run_sessions (rogue_t *self)
     chanserver_destroy (&chanserver);
 }
 
+//  ---------------------------------------------------------------- rotations
+
+//  A key of its own, and the statement "the real key was replaced by mine",
+//  signed by its own key (forged) or by the real one (stolen).
+static int
+s_rotation (rogue_t *self)
+{
+    self->own_key = rsakey_generate (2048);
+    if (!self->own_key)
+        return 1;
+    size_t der_len = 0;
+    const uint8_t *der = rsakey_der (self->key, &der_len);
+    rsakey_t *signer = self->mode == MODE_ROTATION_STOLEN ? self->key : self->own_key;
+    if (keyrotation_make (signer, der, der_len, rsakey_fingerprint (self->own_key),
+                          wire_now (), &self->rotation, &self->rotation_len) != CHAT_OK) {
+        fprintf (stderr, "chat-rogue: cannot make the rotation statement\n");
+        return 1;
+    }
+    printf ("rogue: presents a rotation from %s to %s, signed by %s\n",
+            rsakey_fingerprint_text (self->key), rsakey_fingerprint_text (self->own_key),
+            rsakey_fingerprint_text (signer));
+    fflush (stdout);
+    return 0;
+}
+
 //  ---------------------------------------------------------------- main
 
 static int
@@ -396,7 +436,8 @@ s_usage (FILE *out, int status)
         "Usage: chat-rogue MODE --data DIR [--bind ENDPOINT] [--password PW]\n"
         "A lying key server for the tests (tests/e2e/rogue.c says how each lies).\n"
         "MODE: welcome-ok, welcome-bad-sig, welcome-oversized, scram-honest,\n"
-        "      scram-forged (the scram modes need --password)\n"
+        "      scram-forged (the scram modes need --password), rotation-forged,\n"
+        "      rotation-stolen\n"
         "  --data DIR         the real key server's data directory (its key and\n"
         "                     database)\n"
         "  --bind ENDPOINT    default tcp://127.0.0.1:*\n");
@@ -460,14 +501,20 @@ main (int argc, char **argv)
         //  the rogue itself must read a client's Hello of any size it sends
         zsock_set_maxmsgsize (self.router, WIRE_MAX_FRAME);
         zsock_set_linger (self.router, 0);
+        //  A signal that comes between the loop's check and a blocking
+        //  receive would be missed: the loops look again twice a second
+        zsock_set_rcvtimeo (self.router, 500);
         if (zsock_bind (self.router, "%s", bind) < 0) {
             fprintf (stderr, "chat-rogue: cannot bind %s\n", bind);
             rc = 1;
         }
     }
+    if (rc == 0 && (self.mode == MODE_ROTATION_FORGED || self.mode == MODE_ROTATION_STOLEN))
+        rc = s_rotation (&self);
     if (rc == 0) {
         printf ("rogue: listening on %s (%s, key %s)\n", zsock_endpoint (self.router),
-                s_mode_names [self.mode], rsakey_fingerprint_text (self.key));
+                s_mode_names [self.mode],
+                rsakey_fingerprint_text (self.own_key ? self.own_key : self.key));
         fflush (stdout);
         if (self.mode == MODE_WELCOME_BAD_SIG || self.mode == MODE_WELCOME_OVERSIZED)
             s_run_welcomes (&self);
@@ -475,6 +522,8 @@ main (int argc, char **argv)
             s_run_sessions (&self);
     }
     zsock_destroy (&self.router);
+    rsakey_destroy (&self.own_key);
+    free (self.rotation);
     rsakey_destroy (&self.key);
     keystore_destroy (&self.store);
     return rc;

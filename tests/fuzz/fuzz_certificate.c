@@ -7,9 +7,16 @@
     the signature); or FUZZ_MODE_FORGE then a body signed with another key,
     which must never pass. Whatever passes is checked against the rules of
     proto/README.md section 9, read from the body independently.
+
+    The same raw input is also a server key rotation statement as a client
+    checks it (keyrotation_check: the key server's key pinned, the main
+    server's offered): what passes must be, read independently, the key
+    server's DER, the main server's fingerprint and a signature by the key
+    server's key under "chat/2 key rotation" (proto/README.md section 7).
 */
 #include "chaterror.h"
 #include "credential.h"
+#include "keyrotation.h"
 #include "wire.h"
 #include "fuzz_util.h"
 
@@ -109,6 +116,42 @@ s_check (const uint8_t *data, size_t len, bool forged)
     }
 }
 
+//  The input as a key rotation statement: "the key server's key was
+//  replaced by the main server's"
+static void
+s_check_rotation (const uint8_t *data, size_t len)
+{
+    const char *pinned = rsakey_fingerprint_text (s_keyserver);
+    const char *offered = rsakey_fingerprint_text (s_other);
+    int64_t made_at = 0;
+    keyrotation_result_t result = keyrotation_check (data, len, pinned, offered, &made_at);
+    FUZZ_CHECK (result >= KEYROTATION_OK && result <= KEYROTATION_BAD_SIGNATURE);
+    if (result != KEYROTATION_OK)
+        return;
+    Chat__KeyRotation *statement = chat__key_rotation__unpack (NULL, len, data);
+    FUZZ_CHECK (statement);
+    Chat__KeyRotationBody *body = chat__key_rotation_body__unpack (
+        NULL, statement->body.len, statement->body.data);
+    FUZZ_CHECK (body);
+    size_t der_len;
+    const uint8_t *der = rsakey_der (s_keyserver, &der_len);
+    FUZZ_CHECK (body->old_public_key.len == der_len
+             && memcmp (body->old_public_key.data, der, der_len) == 0);
+    FUZZ_CHECK (body->new_key_fingerprint.len == 32
+             && memcmp (body->new_key_fingerprint.data, rsakey_fingerprint (s_other), 32) == 0);
+    FUZZ_CHECK (body->made_at == made_at);
+    FUZZ_CHECK (rsakey_verify_labelled (s_keyserver, KEYROTATION_LABEL, statement->body.data,
+                                        statement->body.len, statement->signature.data,
+                                        statement->signature.len) == CHAT_OK);
+    //  the same statement speaks for no other pin, and for no other new key
+    FUZZ_CHECK (keyrotation_check (data, len, offered, offered, NULL)
+                == KEYROTATION_OTHER_OLD_KEY);
+    FUZZ_CHECK (keyrotation_check (data, len, pinned, pinned, NULL)
+                == KEYROTATION_OTHER_NEW_KEY);
+    chat__key_rotation_body__free_unpacked (body, NULL);
+    chat__key_rotation__free_unpacked (statement, NULL);
+}
+
 //  A SignedCredential over body, signed by key as a certificate
 static void
 s_signed (rsakey_t *key, const uint8_t *body, size_t body_len, uint8_t **out, size_t *len)
@@ -137,7 +180,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_check (credential, len, forged);
         free (credential);
     }
-    else
+    else {
         s_check (data, size, false);
+        s_check_rotation (data, size);
+    }
     return 0;
 }

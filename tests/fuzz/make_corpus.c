@@ -20,6 +20,7 @@
 #include "chaterror.h"
 #include "codec.h"
 #include "credential.h"
+#include "keyrotation.h"
 #include "fernet.h"
 #include "identity.h"
 #include "scram.h"
@@ -395,7 +396,7 @@ s_main (void)
     login.certificate = reg.certificate;
     Chat__ListConversationsRequest list = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
     list.cursor.data = s_bytes32;
-    list.cursor.len = 32;
+    list.cursor.len = 24;                   //  a server cursor: created_at, id
     Chat__GetMessagesRequest get = CHAT__GET_MESSAGES_REQUEST__INIT;
     get.conversation_id.data = s_id;
     get.conversation_id.len = 16;
@@ -430,6 +431,9 @@ s_main (void)
     change.statement = &statement;
     Chat__LogoutRequestMain logout = CHAT__LOGOUT_REQUEST_MAIN__INIT;
     Chat__PingRequest ping = CHAT__PING_REQUEST__INIT;
+    Chat__MarkReadRequest mark = CHAT__MARK_READ_REQUEST__INIT;
+    mark.conversation_id = get.conversation_id;
+    mark.read_seq = 12;
 #define MAINREQ(name, CASE, field, value) \
     chat__main_request__init (&r); \
     r.request_id = 9; \
@@ -450,6 +454,7 @@ s_main (void)
     MAINREQ ("accept_conversation", ACCEPT_CONVERSATION, accept_conversation, &accept);
     MAINREQ ("logout", LOGOUT, logout, &logout);
     MAINREQ ("ping", PING, ping, &ping);
+    MAINREQ ("mark_read", MARK_READ, mark_read, &mark);
 
     t = "main_reply";
     Chat__MainReply p;
@@ -472,7 +477,7 @@ s_main (void)
     clist.n_conversations = 2;
     clist.conversations = summaries;
     clist.next_cursor.data = s_bytes32;
-    clist.next_cursor.len = 32;
+    clist.next_cursor.len = 24;
     Chat__StoredMessage stored = CHAT__STORED_MESSAGE__INIT;
     stored.conversation_id = get.conversation_id;
     stored.seq = 12;
@@ -532,6 +537,12 @@ s_main (void)
     MAINREP ("members", MEMBERS, members, &summary);
     MAINREP ("logged_out", LOGGED_OUT, logged_out, &ack);
     MAINREP ("pong", PONG, pong, &ack);
+    Chat__ReadState read = CHAT__READ_STATE__INIT;
+    read.conversation_id = get.conversation_id;
+    read.read_seq = 10;
+    read.unread = 2;
+    read.last_seq = 12;
+    MAINREP ("read", READ, read, &read);
 
     t = "push_payload";
     Chat__Push push = CHAT__PUSH__INIT;
@@ -542,6 +553,10 @@ s_main (void)
     push.body_case = CHAT__PUSH__BODY_CONVERSATION;
     push.conversation = &summary;
     s_write_msg (t, "conversation", &push.base);
+    chat__push__init (&push);
+    push.body_case = CHAT__PUSH__BODY_READ;
+    push.read = &read;
+    s_write_msg (t, "read", &push.base);
 
     t = "message_body";
     Chat__MessageBody body = CHAT__MESSAGE_BODY__INIT;
@@ -591,6 +606,14 @@ s_credentials (void)
                                        fingerprint, keyserver, FUZZ_NOW, &out, &len) == CHAT_OK);
     s_write ("certificate", "registered", out, len);
     s_write ("ticket", "certificate", out, len);
+    free (out);
+    //  a key rotation statement: the key server's key replaced by the main
+    //  server's (fuzz_certificate checks its inputs as statements too)
+    size_t der_len;
+    const uint8_t *der = rsakey_der (keyserver, &der_len);
+    FUZZ_CHECK (keyrotation_make (keyserver, der, der_len, rsakey_fingerprint (mainserver),
+                                  FUZZ_NOW, &out, &len) == CHAT_OK);
+    s_write ("certificate", "key_rotation", out, len);
     free (out);
     FUZZ_CHECK (credential_cert_issue (keyserver, CREDENTIAL_LOGGED_IN, FUZZ_USERNAME,
                                        fingerprint, mainserver, FUZZ_NOW, &out, &len) == CHAT_OK);

@@ -1165,22 +1165,24 @@ test_group_and_lists (void **state)
     uint8_t g1 [16], g2 [16];
     const char *others [] = { carol, bob };
     s_create_ok (a, alice, others, 2, false, g1);
+    zclock_sleep (5);           //  (made in the same millisecond: by id)
     s_create_ok (a, alice, others, 2, false, g2);
     assert_memory_not_equal (g1, g2, 16);
     s_send_ok (b, g2, NULL);
     s_send_ok (c, g2, NULL);
 
-    //  Carol sees both, the busiest first, with members.
+    //  Carol sees both, the oldest first (not the busiest: every session
+    //  numbers them alike), with members.
     Chat__MainReply *reply = s_simple (c, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
     assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_CONVERSATIONS);
     Chat__ConversationList *list = reply->conversations;
     assert_int_equal (list->n_conversations, 2);
-    assert_memory_equal (list->conversations [0]->conversation_id.data, g2, 16);
-    assert_int_equal (list->conversations [0]->last_seq, 2);
-    assert_true (list->conversations [0]->last_time > 0);
-    assert_memory_equal (list->conversations [1]->conversation_id.data, g1, 16);
-    assert_int_equal (list->conversations [1]->last_seq, 0);
-    assert_int_equal (list->conversations [1]->last_time, 0);
+    assert_memory_equal (list->conversations [0]->conversation_id.data, g1, 16);
+    assert_int_equal (list->conversations [0]->last_seq, 0);
+    assert_int_equal (list->conversations [0]->last_time, 0);
+    assert_memory_equal (list->conversations [1]->conversation_id.data, g2, 16);
+    assert_int_equal (list->conversations [1]->last_seq, 2);
+    assert_true (list->conversations [1]->last_time > 0);
     for (size_t i = 0; i < 2; i++) {
         Chat__ConversationSummary *summary = list->conversations [i];
         assert_int_equal (summary->n_members, 3);
@@ -1404,6 +1406,133 @@ test_push_to_every_other_session (void **state)
     s_no_push (b1);
     msclient_destroy (&a1);
     msclient_destroy (&a2);
+    msclient_destroy (&b1);
+    msclient_destroy (&c1);
+}
+
+static Chat__MainReply *
+s_mark_read (msclient_t *client, const uint8_t *id, size_t id_len, uint64_t read_seq)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__MarkReadRequest mark = CHAT__MARK_READ_REQUEST__INIT;
+    mark.conversation_id.data = (uint8_t *) id;
+    mark.conversation_id.len = id_len;
+    mark.read_seq = read_seq;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_MARK_READ;
+    request.mark_read = &mark;
+    return s_call (client, &request);
+}
+
+//  A read marker as mark_read answered it
+static void
+s_mark_read_ok (msclient_t *client, const uint8_t *id, uint64_t read_seq,
+                uint64_t want_seq, uint64_t want_unread)
+{
+    Chat__MainReply *reply = s_mark_read (client, id, 16, read_seq);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_READ);
+    assert_memory_equal (reply->read->conversation_id.data, id, 16);
+    assert_int_equal (reply->read->read_seq, want_seq);
+    assert_int_equal (reply->read->unread, want_unread);
+    assert_true (reply->read->last_seq >= reply->read->read_seq);
+    chat__main_reply__free_unpacked (reply, NULL);
+}
+
+//  The list's read marker and unread count of conversation id
+static void
+s_listed_read (msclient_t *client, const uint8_t *id, uint64_t want_seq, uint64_t want_unread)
+{
+    Chat__MainReply *reply = s_simple (client, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_CONVERSATIONS);
+    bool found = false;
+    for (size_t i = 0; i < reply->conversations->n_conversations; i++) {
+        Chat__ConversationSummary *summary = reply->conversations->conversations [i];
+        if (memcmp (summary->conversation_id.data, id, 16) == 0) {
+            found = true;
+            assert_int_equal (summary->read_seq, want_seq);
+            assert_int_equal (summary->unread, want_unread);
+        }
+    }
+    assert_true (found);
+    chat__main_reply__free_unpacked (reply, NULL);
+}
+
+static void
+test_read_markers (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], carol [32];
+    msclient_t *a1, *b1;
+    uint8_t id [16];
+    s_pair (alice, bob, &a1, &b1, id);
+    msclient_t *a2 = s_user (alice, false, F.other_key);
+    s_name (carol, "carol");
+    msclient_t *c1 = s_user (carol, true, NULL);
+
+    //  nothing read yet: every message from someone else is unread, none
+    //  of one's own
+    s_listed_read (a1, id, 0, 0);
+    for (int i = 0; i < 3; i++)
+        s_send_ok (b1, id, NULL);
+    s_send_ok (a2, id, NULL);           //  alice's own, from her other session
+    s_send_ok (b1, id, NULL);
+    s_listed_read (a1, id, 0, 4);
+    s_listed_read (b1, id, 0, 1);
+    Chat__Push *push = NULL;
+    for (msclient_t **c = (msclient_t *[]) { a1, a2, b1, NULL }; *c; c++)
+        while (msclient_recv_push (*c, NO_PUSH_WAIT, &push) == CHAT_OK)
+            chat__push__free_unpacked (push, NULL);
+
+    //  alice reads up to 3: kept, told to her other session, not to bob
+    s_mark_read_ok (a1, id, 3, 3, 1);
+    assert_int_equal (msclient_recv_push (a2, PUSH_WAIT, &push), CHAT_OK);
+    assert_int_equal (push->body_case, CHAT__PUSH__BODY_READ);
+    assert_memory_equal (push->read->conversation_id.data, id, 16);
+    assert_int_equal (push->read->read_seq, 3);
+    assert_int_equal (push->read->unread, 1);
+    assert_int_equal (push->read->last_seq, 5);
+    chat__push__free_unpacked (push, NULL);
+    s_no_push (a1);
+    s_no_push (b1);
+    s_listed_read (a2, id, 3, 1);
+    //  never back, and nothing pushed for a marker that did not move
+    s_mark_read_ok (a2, id, 1, 3, 1);
+    s_no_push (a1);
+    //  never past the last message
+    s_mark_read_ok (a1, id, 1000, 5, 0);
+    assert_int_equal (msclient_recv_push (a2, PUSH_WAIT, &push), CHAT_OK);
+    assert_int_equal (push->read->read_seq, 5);
+    chat__push__free_unpacked (push, NULL);
+    //  kept across sessions: a new session after a logout sees it
+    msclient_destroy (&a2);
+    msclient_t *a3 = s_user (alice, false, F.other_key);
+    s_listed_read (a3, id, 5, 0);
+    s_send_ok (b1, id, NULL);
+    s_listed_read (a3, id, 5, 1);
+    //  bob's own marker is his alone
+    s_listed_read (b1, id, 0, 1);
+
+    //  not a member, no such conversation, a bad id: the same answer
+    Chat__MainReply *reply = s_mark_read (c1, id, 16, 1);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
+    chat__main_reply__free_unpacked (reply, NULL);
+    uint8_t other [16];
+    secret_random (other, sizeof other);
+    reply = s_mark_read (a1, other, 16, 1);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
+    chat__main_reply__free_unpacked (reply, NULL);
+    reply = s_mark_read (a1, id, 3, 1);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_FOUND);
+    chat__main_reply__free_unpacked (reply, NULL);
+    s_listed_read (a1, id, 5, 1);
+    //  and it needs a login
+    msclient_t *stranger = s_client (F.key);
+    reply = s_mark_read (stranger, id, 16, 1);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_NOT_LOGGED_IN);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&stranger);
+    msclient_destroy (&a1);
+    msclient_destroy (&a3);
     msclient_destroy (&b1);
     msclient_destroy (&c1);
 }
@@ -2518,6 +2647,9 @@ test_change_flow (void **state)
     assert_int_equal (reply->messages->messages [0]->seq, 2);
     assert_int_equal (reply->messages->messages [0]->epoch, 2);
     chat__main_reply__free_unpacked (reply, NULL);
+    //  and her unread count is of those alone (bob's counts both)
+    s_listed_read (c, id, 0, 1);
+    s_listed_read (b, id, 0, 2);
     //  ... even asking from before her joining
     reply = s_get_messages (c, id, 16, 0, 1);
     assert_int_equal (reply->messages->messages [0]->seq, 2);
@@ -2788,8 +2920,9 @@ s_list_page (msclient_t *client, const ProtobufCBinaryData *cursor)
     return s_call (client, &request);
 }
 
-//  The list comes in pages of 100, most recently active first, each
-//  conversation once, whatever one is in
+//  The list comes in pages of 100, oldest first (the order they were
+//  made in: activity moves nothing), each conversation once, whatever one
+//  is in; one made while the pages are read is on a later page
 static void
 test_list_pages (void **state)
 {
@@ -2802,32 +2935,38 @@ test_list_pages (void **state)
     s_limit ("conversations_per_hour", "0");
     s_limit ("added_per_hour", "0");
     const char *others [] = { bob };
-    uint8_t ids [250][16];
-    for (size_t i = 0; i < 250; i++)
+    uint8_t ids [251][16];
+    for (size_t i = 0; i < 250; i++) {
         s_create_ok (a, alice, others, 1, false, ids [i]);
-    s_limit ("conversations_per_hour", "120");
-    s_limit ("added_per_hour", "100");
-    //  the oldest becomes the most recently active
+        //  the first alone in its millisecond: the order is then certain
+        if (i == 0)
+            zclock_sleep (3);
+    }
+    //  the oldest becomes the most recently active: it stays first
     s_send_ok (a, ids [0], NULL);
     s_drain (b);
     size_t pages = 0, total = 0;
-    bool seen [250] = { false };
+    bool seen [251] = { false };
     ProtobufCBinaryData cursor = { 0, NULL };
     uint8_t *held = NULL;
+    uint8_t last [16] = { 0 };
     do {
         Chat__MainReply *reply = s_list_page (b, pages? &cursor: NULL);
         assert_int_equal (msclient_code (reply), CHAT_OK);
         Chat__ConversationList *list = reply->conversations;
+        assert_true (list->n_conversations > 0);
         assert_true (list->n_conversations <= 100);
         if (pages == 0)
             assert_memory_equal (list->conversations [0]->conversation_id.data, ids [0], 16);
         for (size_t i = 0; i < list->n_conversations; i++)
-            for (size_t j = 0; j < 250; j++)
+            for (size_t j = 0; j < 251; j++)
                 if (memcmp (list->conversations [i]->conversation_id.data, ids [j], 16) == 0) {
                     assert_false (seen [j]);
                     seen [j] = true;
                     total++;
                 }
+        memcpy (last, list->conversations [list->n_conversations - 1]->conversation_id.data,
+                16);
         free (held);
         held = NULL;
         cursor.len = list->next_cursor.len;
@@ -2838,10 +2977,19 @@ test_list_pages (void **state)
         cursor.data = held;
         pages++;
         chat__main_reply__free_unpacked (reply, NULL);
+        if (pages == 1) {
+            //  made after the first page: later than every one listed
+            zclock_sleep (3);
+            s_create_ok (a, alice, others, 1, false, ids [250]);
+            s_drain (b);
+        }
     } while (cursor.len);
     free (held);
+    s_limit ("conversations_per_hour", "120");
+    s_limit ("added_per_hour", "100");
     assert_int_equal (pages, 3);
-    assert_int_equal (total, 250);
+    assert_int_equal (total, 251);
+    assert_memory_equal (last, ids [250], 16);
     //  a cursor the server never made
     uint8_t junk [5] = { 1, 2, 3, 4, 5 };
     ProtobufCBinaryData bad = { sizeof junk, junk };
@@ -2945,6 +3093,7 @@ main (void)
         cmocka_unit_test (test_not_a_member),
         cmocka_unit_test (test_send_refusals),
         cmocka_unit_test (test_push_to_every_other_session),
+        cmocka_unit_test (test_read_markers),
         cmocka_unit_test (test_idempotent_retry),
         cmocka_unit_test (test_gap_recovery),
         cmocka_unit_test (test_paging),

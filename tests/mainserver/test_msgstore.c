@@ -2,7 +2,8 @@
     their identity keys, conversations made from their first link, the
     chain stored link by link (and what the next issue's membership changes
     will need: the head and creator loaded back, a link appended), messages
-    with their epochs, and the refusal of a protocol 1 database
+    with their epochs, read markers, the forward migration of a schema 2
+    database and the refusal of a protocol 1 database
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -432,15 +433,46 @@ test_page_uses_primary_key (void **state)
     assert_null (store);
 }
 
-//  A schema version 2 database (before members remembered their joining)
-//  is migrated: every member joined at epoch 1, before any message, and
-//  accepted what it is in
+//  The user_version of the database at path
+static int
+s_user_version (const char *path)
+{
+    sqlite3 *db;
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    sqlite3_stmt *stmt;
+    assert_int_equal (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL),
+                      SQLITE_OK);
+    assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
+    int version = sqlite3_column_int (stmt, 0);
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+    return version;
+}
+
+//  Takes the database at path back to an older schema version
 static void
-test_migrate_2_to_3 (void **state)
+s_downgrade (const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    assert_int_equal (sqlite3_exec (db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+}
+
+#define DROP_JOINED \
+    "ALTER TABLE members DROP COLUMN joined_epoch;" \
+    "ALTER TABLE members DROP COLUMN joined_seq;" \
+    "ALTER TABLE members DROP COLUMN accepted;"
+
+//  A schema version 3 database (read markers, before members remembered
+//  their joining) is migrated to 4: every member joined at epoch 1, before
+//  any message, and accepted what it is in; the read markers are kept
+static void
+test_migrate_3_to_4 (void **state)
 {
     (void) state;
     char path [160];
-    snprintf (path, sizeof path, "%s/v2.db", s_dir);
+    snprintf (path, sizeof path, "%s/v3.db", s_dir);
     msgstore_t *store = msgstore_open (path);
     assert_non_null (store);
     s_add_user (store, "Alice", 2);
@@ -448,16 +480,19 @@ test_migrate_2_to_3 (void **state)
     const char *group [] = { "Alice", "bob" };
     uint8_t id [16];
     s_create (store, "Alice", 2, group, 2, false, "", id);
+    uint8_t cmid [16] = { 9 };
+    uint64_t seq;
+    int64_t time;
+    bool duplicate;
+    assert_int_equal (msgstore_msg_add (store, id, "Alice", cmid, 16, "gAAA", 4, 1, 100,
+                                        &seq, &time, &duplicate), CHAT_OK);
+    bool moved = false;
+    assert_int_equal (msgstore_read_set (store, id, "bob", 1, &moved), CHAT_OK);
+    assert_true (moved);
     msgstore_destroy (&store);
-    //  Back to what version 2 was
-    sqlite3 *db;
-    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
-    assert_int_equal (sqlite3_exec (db,
-        "ALTER TABLE members DROP COLUMN joined_epoch;"
-        "ALTER TABLE members DROP COLUMN joined_seq;"
-        "ALTER TABLE members DROP COLUMN accepted;"
-        "PRAGMA user_version = 2;", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close (db);
+    //  Back to what version 3 was
+    s_downgrade (path, DROP_JOINED "PRAGMA user_version = 3;");
+    assert_int_equal (s_user_version (path), 3);
     store = msgstore_open (path);
     assert_non_null (store);
     msgstore_conv_t conv;
@@ -465,15 +500,12 @@ test_migrate_2_to_3 (void **state)
     assert_int_equal (conv.joined_epoch, 1);
     assert_int_equal (conv.joined_seq, 0);
     assert_false (conv.request);
+    uint64_t read_seq = 0, unread = 99;
+    assert_int_equal (msgstore_read_state (store, id, "bob", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 1);
+    assert_int_equal (unread, 0);
     msgstore_destroy (&store);
-    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
-    sqlite3_stmt *stmt;
-    assert_int_equal (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL),
-                      SQLITE_OK);
-    assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
-    assert_int_equal (sqlite3_column_int (stmt, 0), 3);
-    sqlite3_finalize (stmt);
-    sqlite3_close (db);
+    assert_int_equal (s_user_version (path), 4);
 }
 
 //  A database protocol 1 wrote: refused, and left as it was
@@ -502,6 +534,103 @@ test_protocol_1_refused (void **state)
     sqlite3_close (db);
 }
 
+//  Read markers: forward only, per user (any spelling), unread counts
+//  only others' messages after the marker
+static void
+test_read_markers (void **state)
+{
+    (void) state;
+    char path [160];
+    snprintf (path, sizeof path, "%s/read.db", s_dir);
+    msgstore_t *store = msgstore_open (path);
+    assert_non_null (store);
+    s_add_user (store, "Alice", 2);
+    s_add_user (store, "bob", 3);
+    const char *pair [] = { "Alice", "bob" };
+    uint8_t id [16];
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    s_create (store, "Alice", 2, pair, 2, true, NULL, id);
+    //  bob 1-3, Alice 4, bob 5
+    const char *senders [] = { "bob", "bob", "bob", "Alice", "bob" };
+    uint8_t cmid [16] = { 7 };
+    uint64_t seq;
+    int64_t time;
+    bool duplicate;
+    for (int index = 0; index < 5; index++) {
+        cmid [1] = (uint8_t) index;
+        assert_int_equal (msgstore_msg_add (store, id, senders [index], cmid, 16, "gAAA", 4,
+                                            1, 100 + index, &seq, &time, &duplicate),
+                          CHAT_OK);
+    }
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    uint64_t read_seq = 99, unread = 99;
+    assert_int_equal (msgstore_read_state (store, id, "alice", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 0);
+    assert_int_equal (unread, 4);
+    assert_int_equal (msgstore_read_state (store, id, "BOB", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (unread, 1);
+    bool moved = false;
+    assert_int_equal (msgstore_read_set (store, id, "ALICE", 3, &moved), CHAT_OK);
+    assert_true (moved);
+    assert_int_equal (msgstore_read_state (store, id, "Alice", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 3);
+    assert_int_equal (unread, 1);
+    //  never back, and the same again does not move it
+    assert_int_equal (msgstore_read_set (store, id, "alice", 2, &moved), CHAT_OK);
+    assert_false (moved);
+    assert_int_equal (msgstore_read_set (store, id, "alice", 3, &moved), CHAT_OK);
+    assert_false (moved);
+    assert_int_equal (msgstore_read_state (store, id, "alice", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 3);
+    //  bob's marker is his own
+    assert_int_equal (msgstore_read_state (store, id, "bob", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 0);
+    msgstore_destroy (&store);
+    //  kept across a restart
+    store = msgstore_open (path);
+    assert_non_null (store);
+    assert_int_equal (msgstore_read_state (store, id, "alice", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 3);
+    assert_int_equal (unread, 1);
+    msgstore_destroy (&store);
+}
+
+//  A schema 2 database (protocol 2 before read markers and joinings) is
+//  migrated through 3 to 4: its data kept, read markers added, its members
+//  joined at epoch 1 and accepted
+static void
+test_schema_2_migrated (void **state)
+{
+    (void) state;
+    char path [160];
+    snprintf (path, sizeof path, "%s/v2.db", s_dir);
+    msgstore_t *store = msgstore_open (path);
+    assert_non_null (store);
+    s_add_user (store, "alice", 2);
+    s_add_user (store, "bob", 3);
+    const char *group [] = { "alice", "bob" };
+    uint8_t id [16];
+    s_create (store, "alice", 2, group, 2, false, "", id);
+    msgstore_destroy (&store);
+    s_downgrade (path, "DROP TABLE read_marks;" DROP_JOINED "PRAGMA user_version = 2;");
+
+    store = msgstore_open (path);
+    assert_non_null (store);
+    msgstore_user_t user;
+    assert_int_equal (msgstore_user_get (store, "alice", &user), CHAT_OK);
+    msgstore_conv_t conv;
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 1);
+    assert_int_equal (conv.joined_seq, 0);
+    assert_false (conv.request);
+    uint64_t read_seq = 99, unread = 99;
+    assert_int_equal (msgstore_read_state (store, id, "bob", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 0);
+    assert_int_equal (unread, 0);
+    msgstore_destroy (&store);
+    assert_int_equal (s_user_version (path), MSGSTORE_SCHEMA_VERSION + 2);
+}
+
 int
 main (void)
 {
@@ -512,7 +641,9 @@ main (void)
         cmocka_unit_test (test_chain_append),
         cmocka_unit_test (test_page_uses_primary_key),
         cmocka_unit_test (test_protocol_1_refused),
-        cmocka_unit_test (test_migrate_2_to_3),
+        cmocka_unit_test (test_migrate_3_to_4),
+        cmocka_unit_test (test_read_markers),
+        cmocka_unit_test (test_schema_2_migrated),
     };
     int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
     testkeys_free ();

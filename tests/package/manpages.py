@@ -88,7 +88,7 @@ def check(program, source):
     m = re.search(r"Files in DIR: (.*?)\.(?:\s|$)", text, re.S)
     if m:
         files_text = "\n".join(sections(source).get("FILES", []))
-        for file_name in re.findall(r"([a-z]+\.[a-z]+)", re.sub(r"\(.*?\)", "", m.group(1))):
+        for file_name in re.findall(r"([a-z][a-z-]*\.[a-z]+)", re.sub(r"\(.*?\)", "", m.group(1))):
             if "_DIR_/" + file_name not in files_text:
                 problems.append("%s: --help names %s in DIR, the man page's FILES does not"
                                 % (name, file_name))

@@ -1,6 +1,7 @@
 /*  test_tui_input - the TUI's line editor and text helpers, headless:
     every key binding, UTF-8 multi-byte text, history, completion,
-    sanitising of untrusted text, wrapping
+    sanitising of untrusted text, wrapping, messages of several lines
+    (Alt-Enter, Up/Down between lines, rows) and pasted text
 */
 #define NCURSES_WIDECHAR 1
 #include <curses.h>
@@ -383,6 +384,76 @@ test_wrap (void **state)
     assert_int_equal (tui_text_line_count (L"", 0, 10), 1);
 }
 
+static void
+test_several_lines (void **state)
+{
+    (void) state;
+    tui_input_t *input = tui_input_new (100, false);
+    //  Alt-Enter: a newline in the text, never a submit
+    s_type (input, "first");
+    assert_int_equal (tui_input_newline (input), TUI_INPUT_CHANGED);
+    s_type (input, "second line");
+    s_expect (input, "first\nsecond line", 17);
+    assert_int_equal (tui_input_lines (input), 2);
+    //  Home/End and Ctrl-A/E act on the cursor's line
+    s_code (input, KEY_HOME);
+    s_expect (input, "first\nsecond line", 6);
+    s_key (input, CTRL ('E'));
+    s_expect (input, "first\nsecond line", 17);
+    //  Up/Down move between lines (same column, or the line's end) before
+    //  they browse the history
+    tui_input_history_add (input, "older");
+    s_code (input, KEY_UP);
+    s_expect (input, "first\nsecond line", 5);
+    s_code (input, KEY_DOWN);
+    s_expect (input, "first\nsecond line", 11);
+    s_code (input, KEY_DOWN);               //  the last line: the history's turn
+    s_expect (input, "first\nsecond line", 11);
+    s_code (input, KEY_HOME);
+    s_code (input, KEY_UP);
+    s_expect (input, "first\nsecond line", 0);
+    //  Ctrl-K at a line's end joins the next line; Ctrl-U clears to the
+    //  start of the line only
+    s_key (input, CTRL ('E'));
+    s_key (input, CTRL ('K'));
+    s_expect (input, "firstsecond line", 5);
+    s_key (input, CTRL ('Y'));
+    s_expect (input, "first\nsecond line", 6);
+    s_code (input, KEY_END);
+    s_key (input, CTRL ('U'));
+    s_expect (input, "first\n", 6);
+    //  a recalled message keeps its lines
+    tui_input_history_add (input, "one\ntwo");
+    tui_input_clear (input);
+    s_code (input, KEY_UP);
+    s_expect (input, "one\ntwo", 7);
+    //  rows: wrapped at the width, a character never split
+    tui_input_set_text (input, "abcdefgh\nij");
+    assert_int_equal (tui_input_rows (input, 5), 3);
+    assert_int_equal (tui_input_rows (input, 10), 2);
+    tui_input_destroy (&input);
+    //  a password field takes no newline
+    tui_input_t *secret = tui_input_new (100, true);
+    assert_int_equal (tui_input_newline (secret), TUI_INPUT_IGNORED);
+    assert_int_equal (tui_input_paste (secret, L'\r'), TUI_INPUT_IGNORED);
+    assert_int_equal (tui_input_lines (secret), 1);
+    tui_input_destroy (&secret);
+}
+
+static void
+test_paste (void **state)
+{
+    (void) state;
+    tui_input_t *input = tui_input_new (100, false);
+    //  in a paste, Enter and Tab are text, control characters are dropped
+    const wint_t keys [] = { L'a', L'\r', L'b', L'\n', L'\t', L'c', 0x1B, 0x07, 0x202E };
+    for (size_t i = 0; i < sizeof keys / sizeof keys [0]; i++)
+        assert_int_not_equal (tui_input_paste (input, keys [i]), TUI_INPUT_SUBMIT);
+    s_expect (input, "a\nb\n\tc", 6);
+    assert_int_equal (tui_input_lines (input), 3);
+    tui_input_destroy (&input);
+}
+
 int
 main (void)
 {
@@ -401,6 +472,8 @@ main (void)
         cmocka_unit_test (test_complete),
         cmocka_unit_test (test_text_decode),
         cmocka_unit_test (test_wrap),
+        cmocka_unit_test (test_several_lines),
+        cmocka_unit_test (test_paste),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

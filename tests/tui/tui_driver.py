@@ -4,7 +4,7 @@ real servers, and assert on what is on the screen.
 
     tui_driver.py CASE --chat PATH --keyserver PATH --mainserver PATH
 
-Both servers start on 127.0.0.1 with free ports (tcp://127.0.0.1:*) and
+Both servers start on 127.0.0.1 with random free ports (tcp://127.0.0.1:!) and
 temporary data directories; every client runs in its own tmux session of a
 private tmux server (-L, so nothing touches the user's tmux), 160x45, with a
 temporary XDG_CONFIG_HOME and --known-servers. Keys go in with send-keys,
@@ -15,13 +15,16 @@ after the test (--refresh-interval), so what a case waits for as live
 (within LIVE seconds) can only have come by push.
 """
 import argparse
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
@@ -29,6 +32,8 @@ from chatproc import LIVE_TIMEOUT, REFRESH_ARGS, skip_status   # noqa: E402
 
 WAIT = float(os.environ.get("TUI_WAIT", "20"))     # one expected screen
 LIVE = LIVE_TIMEOUT                                 # a pushed message on screen
+# the title bar with both servers connected, wide ("key server: ok") or not
+CONNECTED = r"key( server)?: ?ok\s+main( server)?: ?ok"
 
 
 class Failure(Exception):
@@ -113,6 +118,34 @@ class Pane:
     def screen(self):
         return self.tmux.run("capture-pane", "-p", "-t", self.name)
 
+    def paste(self, text):
+        """As a terminal pastes: bracketed when the program asked for it
+        (newlines arrive as carriage returns)."""
+        self.tmux.run("set-buffer", "-b", "paste-" + self.name, text)
+        self.tmux.run("paste-buffer", "-p", "-d", "-b", "paste-" + self.name, "-t", self.name)
+
+    def record(self, path):
+        """Everything the program writes to the terminal, raw, into path."""
+        self.tmux.run("pipe-pane", "-O", "-t", self.name, "cat >> '%s'" % path)
+
+    def exit_status(self, timeout=WAIT):
+        """The client's exit status once it ended, or None."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(self.status_path):
+                time.sleep(0.2)     # the shell writes it right after chat exits
+                with open(self.status_path) as f:
+                    text = f.read().strip()
+                if text:
+                    return int(text)
+            time.sleep(0.1)
+        return None
+
+    def lines(self):
+        """The screen's rows, all of them (capture-pane ends with a newline)."""
+        screen = self.screen()
+        return (screen[:-1] if screen.endswith("\n") else screen).split("\n")
+
     def dead(self):
         out = self.tmux.run("list-panes", "-t", self.name, "-F", "#{pane_dead}", check=False)
         return out.strip() == "1"
@@ -176,6 +209,80 @@ class Pane:
         self.keys("Enter")
 
 
+def free_port():
+    """A port nothing listens on now (bound, then let go)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PlainClient:
+    """`chat --plain` beside the panes: a second user that types fast."""
+
+    def __init__(self, argv, name, workdir):
+        self.name = name
+        self.lines = []
+        self.cv = threading.Condition()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(os.path.join(workdir, name + ".stderr"), "w"),
+                                     text=True, encoding="utf-8", errors="replace")
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.cv:
+                self.lines.append(line.rstrip("\n"))
+                self.cv.notify_all()
+        with self.cv:
+            self.cv.notify_all()
+
+    def mark(self):
+        with self.cv:
+            return len(self.lines)
+
+    def wait(self, regex, since=0, timeout=WAIT * 2):
+        deadline = time.monotonic() + timeout
+        pattern = re.compile(regex)
+        with self.cv:
+            while True:
+                for line in self.lines[since:]:
+                    m = pattern.search(line)
+                    if m:
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise Failure("%s: no line %r; its output:\n%s"
+                                  % (self.name, regex, "\n".join(self.lines[-30:])))
+                self.cv.wait(min(left, 0.2))
+
+    def cmd(self, line, timeout=WAIT * 2):
+        """One command; its answer line (ok or error)."""
+        mark = self.mark()
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.wait(r"^(ok|error) ", since=mark, timeout=timeout).string
+
+    def ok(self, line, timeout=WAIT * 2):
+        answer = self.cmd(line, timeout)
+        if not answer.startswith("ok "):
+            raise Failure("%s: %r answered %r" % (self.name, line, answer))
+        return answer
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 class World:
     def __init__(self, args):
         self.args = args
@@ -183,47 +290,97 @@ class World:
         self.servers = []
         self.tmux = Tmux(self.workdir)
         self.panes = []
+        self.plains = []
+        self.keyserver = self.mainserver = None
+        self.ks_dir = os.path.join(self.workdir, "keyserver")
+        self.ms_dir = os.path.join(self.workdir, "mainserver")
 
     def start(self):
-        ks_dir = os.path.join(self.workdir, "keyserver")
-        ms_dir = os.path.join(self.workdir, "mainserver")
-        self.ks_dir = ks_dir
         # Each server starts with the other's public key file, as an
         # operator copies them
-        subprocess.run([self.args.keyserver, "--init", "--data", ks_dir], check=True,
+        subprocess.run([self.args.keyserver, "--init", "--data", self.ks_dir], check=True,
                        capture_output=True, timeout=60)
-        subprocess.run([self.args.mainserver, "--init", "--data", ms_dir], check=True,
+        subprocess.run([self.args.mainserver, "--init", "--data", self.ms_dir], check=True,
                        capture_output=True, timeout=60)
-        ks = Server([self.args.keyserver, "--data", ks_dir, "--bind", "tcp://127.0.0.1:*",
-                     "--iterations", "4096",
-                     "--mainserver-key", os.path.join(ms_dir, "mainserver.pub")],
-                    self.workdir, "keyserver")
-        self.servers.append(ks)
-        self.ks_endpoint = ks.wait_for(r"^(tcp://127\.0\.0\.1:\d+)$").group(1)
-        ms = Server([self.args.mainserver, "--data", ms_dir,
-                     "--bind", "tcp://127.0.0.1:*", "--push-bind", "tcp://127.0.0.1:*",
-                     "--keyserver-key", os.path.join(ks_dir, "keyserver.pub")],
-                    self.workdir, "mainserver")
-        self.servers.append(ms)
-        self.ms_endpoint = ms.wait_for(r"requests on (tcp://\S+)").group(1)
-        self.push_endpoint = ms.wait_for(r"pushes on (tcp://\S+)").group(1)
-        self.ms_fingerprint = ms.wait_for(r"ready, key (SHA256:\S+)").group(1)
+        # random ports ('!'): with '*' every test on the machine takes the
+        # lowest free one, and a port a restarting server gives up goes to
+        # another test's server before it is back
+        self.start_keyserver("tcp://127.0.0.1:!")
+        self.start_mainserver("tcp://127.0.0.1:!", "tcp://127.0.0.1:!")
         log("servers: key %s, main %s, push %s" % (self.ks_endpoint, self.ms_endpoint,
                                                    self.push_endpoint))
 
-    def client(self, name, width=160, height=45, known=None, connected=True, swapped=False):
+    def _start(self, argv, name, ready, timeout=60):
+        """A server; on a fixed port again after a stop, tried until the
+        port is free (libzmq lets it go in the background)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            server = Server(argv, self.workdir, name)
+            self.servers.append(server)
+            try:
+                server.wait_for(ready, timeout=max(1, deadline - time.monotonic()))
+                return server
+            except Failure:
+                with open(server.out_path) as f:
+                    in_use = "Address already in use" in f.read()
+                server.stop()
+                if not in_use or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+    def start_keyserver(self, bind=None):
+        bind = bind or self.ks_endpoint
+        self.keyserver = self._start([self.args.keyserver, "--data", self.ks_dir, "--bind", bind,
+                                      "--iterations", "4096", "--mainserver-key",
+                                      os.path.join(self.ms_dir, "mainserver.pub")], "keyserver",
+                                     r"^(tcp://127\.0\.0\.1:\d+)$")
+        self.ks_endpoint = self.keyserver.wait_for(r"^(tcp://127\.0\.0\.1:\d+)$").group(1)
+
+    def start_mainserver(self, bind=None, push=None):
+        bind = bind or self.ms_endpoint
+        push = push or self.push_endpoint
+        self.mainserver = self._start(
+            [self.args.mainserver, "--data", self.ms_dir, "--bind", bind, "--push-bind", push,
+             "--keyserver-key", os.path.join(self.ks_dir, "keyserver.pub")],
+            "mainserver", r"ready, key (SHA256:\S+)")
+        self.ms_endpoint = self.mainserver.wait_for(r"requests on (tcp://\S+)").group(1)
+        self.push_endpoint = self.mainserver.wait_for(r"pushes on (tcp://\S+)").group(1)
+        self.ms_fingerprint = self.mainserver.wait_for(r"ready, key (SHA256:\S+)").group(1)
+
+    def stop_keyserver(self, sig=signal.SIGTERM):
+        self._stop(self.keyserver, sig)
+
+    def stop_mainserver(self, sig=signal.SIGTERM):
+        self._stop(self.mainserver, sig)
+
+    def _stop(self, server, sig):
+        if sig == signal.SIGTERM:
+            server.stop()
+        else:
+            server.proc.send_signal(sig)
+            if sig == signal.SIGKILL:
+                server.proc.wait()
+
+    def endpoints(self, swapped=False):
+        """The client's endpoint options (swapped: the servers' the wrong
+        way round)."""
+        return ["--keyserver", self.ms_endpoint if swapped else self.ks_endpoint,
+                "--mainserver", self.ks_endpoint if swapped else self.ms_endpoint,
+                "--push", self.push_endpoint]
+
+    def client(self, name, width=160, height=45, known=None, connected=True, endpoints=None,
+               env=None, swapped=False):
         config = os.path.join(self.workdir, "config-" + name)
         os.makedirs(config, exist_ok=True)
         if known:
             with open(os.path.join(config, "known_servers"), "w") as f:
                 f.write(known)
-        argv = ["env", "XDG_CONFIG_HOME=" + config, "LANG=C.UTF-8", "LC_ALL=C.UTF-8",
-                "TERM=tmux-256color",
-                self.args.chat,
-                "--keyserver", self.ms_endpoint if swapped else self.ks_endpoint,
-                "--mainserver", self.ks_endpoint if swapped else self.ms_endpoint,
-                "--push", self.push_endpoint,
-                "--known-servers", os.path.join(config, "known_servers")] + REFRESH_ARGS
+        environment = {"XDG_CONFIG_HOME": config, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+                       "TERM": "tmux-256color"}
+        environment.update(env or {})
+        argv = (["env"] + ["%s=%s" % kv for kv in sorted(environment.items())]
+                + [self.args.chat] + (endpoints or self.endpoints(swapped))
+                + ["--known-servers", os.path.join(config, "known_servers")] + REFRESH_ARGS)
         quoted = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
         # stderr (a sanitizer's report) and the exit code land in files
         stderr = os.path.join(self.workdir, name + ".stderr")
@@ -234,11 +391,43 @@ class World:
         pane.status_path = status
         self.panes.append(pane)
         if connected:
-            pane.wait(r"key server: ok\s+main server: ok", what="both servers connected")
+            pane.wait(CONNECTED, what="both servers connected")
         return pane
+
+    def plain(self, name):
+        """A plain-mode client of its own (pins in its own config)."""
+        config = os.path.join(self.workdir, "config-" + name)
+        os.makedirs(config, exist_ok=True)
+        argv = [self.args.chat, "--plain"] + self.endpoints() + [
+            "--known-servers", os.path.join(config, "known_servers")] + REFRESH_ARGS
+        client = PlainClient(argv, name, self.workdir)
+        self.plains.append(client)
+        return client
+
+    def register(self, *names):
+        """Accounts made quickly, through plain mode: each NAME with password pw-NAME."""
+        p = self.plain("registrar")
+        for name in names:
+            p.ok("register %s pw-%s pw-%s pw-%s" % (name, name, name, name))
+        p.close()
+
+    def admin_sessions(self, role="main"):
+        """The usernames of a server's logged-in sessions, as chat-admin
+        shows them (role: main or key)."""
+        if not getattr(self.args, "admin", None):
+            raise Failure("no --admin given")
+        r = subprocess.run([self.args.admin, role, "--data",
+                            self.ms_dir if role == "main" else self.ks_dir, "--json"],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise Failure("chat-admin main: %s" % r.stderr)
+        overview = json.loads(r.stdout)
+        return sorted(s["username"] for s in overview.get("sessions", []) if s.get("username"))
 
     def close(self):
         self.tmux.kill()
+        for p in self.plains:
+            p.close()
         for server in reversed(self.servers):
             server.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -294,9 +483,10 @@ def case_login(w):
     a.login("wannes", "s3cret-pw")
     a.wait(r"^ User: wannes\b")
     a.command("/help")
-    a.wait(r"/refresh\s+list the conversations again")
+    a.wait(r"/refresh, F5\s+list the conversations again")
     a.keys("Escape")
-    a.wait(r"/refresh\s+list the conversations again", absent=True)
+    a.wait(r"/refresh, F5\s+list the conversations again", absent=True)
+    a.wait(r"^ User: wannes\b")
     a.command("/quit")
     deadline = time.monotonic() + WAIT
     while not os.path.exists(a.status_path) and time.monotonic() < deadline:
@@ -376,17 +566,19 @@ def case_picker(w):
     a.wait(r"Conversations \(0\)")
     a.command("/new")
     a.wait(r"\[ \] wannes")
-    # sorted: jonathan, louis, wannes; select jonathan and wannes
+    # sorted: jonathan, louis, wannes; select jonathan and wannes (Space
+    # selects and does not move)
     a.keys("Space")
     a.wait(r"\[x\] jonathan")
     a.wait(r"1 selected")
-    a.keys("Down")          # Space moved to louis already: skip it
+    a.keys("Down", "Down")
     a.keys("Space")
     a.wait(r"\[x\] wannes")
     a.wait(r"2 selected: Enter creates a group of 3")
-    a.keys("Up", "Up", "Up", "Space")   # unselect jonathan, select again
+    a.expect_not(r"\[x\] louis")
+    a.keys("Up", "Up", "Space")         # unselect jonathan, select again
     a.wait(r"\[ \] jonathan")
-    a.keys("Up", "Space")
+    a.keys("Space")
     a.wait(r"\[x\] jonathan")
     a.keys("Enter")
     a.wait(r"^[ >]*1\s+jonathan, wannes", what="the group in the list")
@@ -688,12 +880,14 @@ CASES = {
 }
 
 
-def main():
+def main(cases=None):
+    cases = cases or CASES
     parser = argparse.ArgumentParser()
-    parser.add_argument("case", choices=sorted(CASES))
+    parser.add_argument("case", choices=sorted(cases))
     parser.add_argument("--chat", required=True)
     parser.add_argument("--keyserver", required=True)
     parser.add_argument("--mainserver", required=True)
+    parser.add_argument("--admin")
     args = parser.parse_args()
     if not shutil.which("tmux"):
         return skip_status("tmux is not installed (tools/setup installs it)")
@@ -701,7 +895,7 @@ def main():
     status = 1
     try:
         w.start()
-        CASES[args.case](w)
+        cases[args.case](w)
         log("PASS %s" % args.case)
         status = 0
     except Failure as e:

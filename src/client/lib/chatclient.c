@@ -25,7 +25,11 @@
 #include "rsakey.h"
 #include "wire.h"
 
-#define PEER_GONE_PING_MS 200   //  ping this soon when the connection drops
+//  After a reconnect, the push subscription of the new session reaches the
+//  server some time after the session is back (PUB/SUB: nothing says
+//  when); a message pushed before it arrives is dropped there. A list this
+//  long after the session is back catches such a message.
+#define CATCH_UP_MS 1000
 
 struct _chatclient_t {
     chatclient_config_t config;
@@ -41,6 +45,7 @@ struct _chatclient_t {
     uint32_t next_cmd;
     int64_t next_ping;
     int64_t next_refresh;           //  0: not scheduled yet
+    int64_t catch_up_at;            //  a list after a reconnect, or 0
 };
 
 //  ---------------------------------------------------------------- events
@@ -66,7 +71,8 @@ s_link_event (chatclient_t *self, cl_event_t *event, chatclient_event_type_t typ
         pub->fingerprint = cl_strdup (cl_link_fingerprint (link));
     else
         pub->fingerprint = cl_strdup (event->fingerprint);
-    if (type == CHATCLIENT_EV_PIN_NEW || type == CHATCLIENT_EV_PIN_MISMATCH)
+    if (type == CHATCLIENT_EV_PIN_NEW || type == CHATCLIENT_EV_PIN_MISMATCH
+    ||  type == CHATCLIENT_EV_PIN_MOVED)
         pub->name = cl_strdup (cl_link_pin_name (link));
     pub->pinned = cl_strdup (event->pinned);
     s_queue (self, pub);
@@ -101,15 +107,16 @@ s_on_event (void *arg, cl_event_t *event)
         case CL_EV_LINK_PIN_NEW:
             s_link_event (self, event, CHATCLIENT_EV_PIN_NEW);
             break;
+        case CL_EV_LINK_PIN_MOVED:
+            s_link_event (self, event, CHATCLIENT_EV_PIN_MOVED);
+            break;
         case CL_EV_LINK_REFUSED:
             s_link_event (self, event, event->code == CHAT_ERR_WRONG_ROLE
                                        ? CHATCLIENT_EV_WRONG_ROLE
                                        : CHATCLIENT_EV_PIN_MISMATCH);
             break;
-        case CL_EV_LINK_PEER_GONE:
-            //  ping soon: a restarted server answers "unknown session"
-            if (event->server == CHATCLIENT_MAINSERVER)
-                self->next_ping = zclock_mono () + PEER_GONE_PING_MS;
+        case CL_EV_SESSION_RENEWED:
+            self->catch_up_at = zclock_mono () + CATCH_UP_MS;
             break;
         case CL_EV_SESSION_DOWN:
             s_users_clear (self);
@@ -117,6 +124,14 @@ s_on_event (void *arg, cl_event_t *event)
         default:
             break;
     }
+}
+
+bool
+chatclient_settled (chatclient_t *self)
+{
+    return zlist_size (self->events) == 0
+        && cl_requests_waiting (self->requests [CHATCLIENT_KEYSERVER]) == 0
+        && cl_requests_waiting (self->requests [CHATCLIENT_MAINSERVER]) == 0;
 }
 
 chatclient_event_t *
@@ -132,13 +147,15 @@ chatclient_next_event (chatclient_t *self)
 static int
 s_make_layers (chatclient_t *self, const chatclient_config_t *config)
 {
+    //  both connections are watched: what the client says about a server
+    //  is what its connection does now
     cl_link_config_t link_config [2] = {
         { .server = CHATCLIENT_KEYSERVER, .endpoint = config->keyserver,
           .pin_name = config->keyserver_pin_name, .pin = config->keyserver_pin,
-          .hello_timeout_ms = self->config.request_timeout_ms, .verbose = config->verbose },
-        //  the main server's drops are watched, so that an idle client
-        //  notices a restart at once; its pushes come from where its signed
-        //  Welcome says, unless the user named the place
+          .hello_timeout_ms = self->config.request_timeout_ms, .monitor = true,
+          .verbose = config->verbose },
+        //  the main server's pushes come from where its signed Welcome
+        //  says, unless the user named the place
         { .server = CHATCLIENT_MAINSERVER, .endpoint = config->mainserver,
           .push = config->push, .push_from_welcome = true,
           .pin_name = config->mainserver_pin_name, .pin = config->mainserver_pin,
@@ -307,6 +324,12 @@ chatclient_tick (chatclient_t *self)
     &&  cl_requests_authed (self->requests [CHATCLIENT_MAINSERVER])
     &&  now >= self->next_refresh)
         s_refresh (self, now);
+    if (self->catch_up_at && now >= self->catch_up_at
+    &&  cl_session_logged_in (self->session)
+    &&  cl_requests_authed (self->requests [CHATCLIENT_MAINSERVER])) {
+        self->catch_up_at = 0;
+        cl_convs_list (self->convs, 0);
+    }
     cl_session_tick (self->session);
     cl_convs_tick (self->convs, now);
 }
@@ -326,6 +349,8 @@ chatclient_timeout (chatclient_t *self)
     if (cl_link_state (self->links [CHATCLIENT_MAINSERVER]) == CL_LINK_OPEN
     &&  self->next_ping < due)
         due = self->next_ping;
+    if (self->catch_up_at && self->catch_up_at < due)
+        due = self->catch_up_at;
     return due <= now ? 0 : (int) (due - now);
 }
 
@@ -386,6 +411,25 @@ s_refuse_conv (chatclient_t *self, const uint8_t *conversation_id)
     return 0;
 }
 
+//  A command that needs both servers: a link waiting out its back-off
+//  tries now, so that the command fails at once with the reason while a
+//  server is still away (its fail_fast requests), and goes at once when it
+//  is back. Refused here only when a server is refused for good (pin) or
+//  could not even be tried. 0 when it may go.
+static uint32_t
+s_refuse_unreachable (chatclient_t *self, chatclient_event_type_t type)
+{
+    for (int i = 0; i < 2; i++)
+        cl_link_hurry (self->links [i]);
+    for (int i = 0; i < 2; i++) {
+        int code = 0;
+        const char *problem = cl_link_problem (self->links [i], &code);
+        if (problem)
+            return s_refuse (self, type, code, problem);
+    }
+    return 0;
+}
+
 uint32_t
 chatclient_register (chatclient_t *self, const char *username,
                      const char *password, const char *confirm,
@@ -401,6 +445,9 @@ chatclient_register (chatclient_t *self, const char *username,
     if (!*password)
         return s_refuse (self, CHATCLIENT_EV_REGISTER_FAILED,
                          CHAT_ERR_BAD_REQUEST, "The password must not be empty");
+    uint32_t refused = s_refuse_unreachable (self, CHATCLIENT_EV_REGISTER_FAILED);
+    if (refused)
+        return refused;
     uint32_t cmd = s_new_cmd (self);
     cl_session_register (self->session, cmd, username, password);
     return cmd;
@@ -422,6 +469,9 @@ chatclient_login (chatclient_t *self, const char *username, const char *password
                          "A login is already in progress");
     if (!username || !password || !*username || !*password)
         return s_refuse (self, CHATCLIENT_EV_LOGIN_FAILED, CHAT_ERR_AUTH_FAILED, NULL);
+    uint32_t refused = s_refuse_unreachable (self, CHATCLIENT_EV_LOGIN_FAILED);
+    if (refused)
+        return refused;
     uint32_t cmd = s_new_cmd (self);
     cl_session_login (self->session, cmd, username, password);
     return cmd;

@@ -50,9 +50,15 @@
     later differs from the pin is marked CHANGED, and whatever only that
     new key vouches for is shown with the warning (key_changed, changed).
 
-    Reconnects: a server that answers ERR_UNKNOWN_SESSION (it restarted) or
-    lets a request time out gets a fresh handshake with the same client key
-    after a back-off (100 ms doubling to 5 s); a logged-in client then logs in
+    Connections: each server's connection is watched (a ZMQ socket monitor,
+    ZMTP heartbeats), so a connection refused or dropped is a DISCONNECTED
+    event at once, not when a request times out. While a server cannot be
+    reached (nothing listening, no answer), login and register fail at once
+    with the reason; the client keeps trying in the background.
+
+    Reconnects: a server that answers ERR_UNKNOWN_SESSION (it restarted),
+    drops the connection or lets a request time out gets a fresh handshake
+    with the same client key after a back-off (100 ms doubling to 5 s); a logged-in client then logs in
     again without the password (key server: ResumeRequest with the resume
     token of the last login; main server: login with the fresh certificate)
     and fetches whatever it missed. Requests that are safe to repeat (send
@@ -76,6 +82,7 @@
 #define CHATCLIENT_ERR_CONNECTION 101   //  connection lost mid-request (not
                                         //  repeated: it may not be safe to)
 #define CHATCLIENT_ERR_USAGE 102        //  bad command (plain mode)
+#define CHATCLIENT_ERR_UNREACHABLE 103  //  nothing listening at the endpoint
 
 typedef struct _chatclient_t chatclient_t;
 
@@ -146,9 +153,12 @@ typedef struct {
     size_t member_count;
     uint64_t last_seq;
     int64_t last_time;              //  unix ms, 0 when empty
-    uint64_t unread;                //  live messages from others since the
-                                    //  last chatclient_mark_read / open
-    size_t index;                   //  1-based, stable: order first seen
+    uint64_t read_seq;              //  the user read up to here: the main
+                                    //  server keeps it for all the user's
+                                    //  sessions, across logouts
+    uint64_t unread;                //  messages from others after read_seq
+    size_t index;                   //  1-based, stable: the server's list
+                                    //  order (the order they were made in)
     uint64_t epoch;                 //  current epoch (of the verified chain)
     char *title;                    //  "" when none
     bool direct;                    //  a 1:1 conversation
@@ -173,7 +183,11 @@ typedef struct {
 
 typedef enum {
     CHATCLIENT_EV_CONNECTED = 1,    //  server, endpoint, fingerprint
-    CHATCLIENT_EV_DISCONNECTED,     //  server, code, text (reason), retry_ms
+    CHATCLIENT_EV_DISCONNECTED,     //  server, code, text (reason), retry_ms:
+                                    //  CHATCLIENT_ERR_UNREACHABLE (nothing
+                                    //  listening), _TIMEOUT (no answer),
+                                    //  _CONNECTION (an open one dropped), a
+                                    //  protocol code (the server refused)
     CHATCLIENT_EV_PIN_NEW,          //  server, name, fingerprint: pinned now (TOFU)
     CHATCLIENT_EV_PIN_MISMATCH,     //  server, name, fingerprint (offered),
                                     //  pinned: refused, nothing sealed sent;
@@ -213,6 +227,16 @@ typedef enum {
     CHATCLIENT_EV_WRONG_ROLE,       //  server, endpoint, code ERR_WRONG_ROLE,
                                     //  text: that endpoint is the other
                                     //  server; refused for good. cmd 0
+    CHATCLIENT_EV_PIN_MOVED,        //  server, name, fingerprint (the new
+                                    //  key), pinned (the old pin): the
+                                    //  server's operator replaced its key and
+                                    //  the old key signed the change
+                                    //  (proto/README.md section 7); the pin
+                                    //  now names the new key. text: a problem
+                                    //  (not saved; a command-line pin to
+                                    //  update). cmd 0
+    CHATCLIENT_EV_READ,             //  conversation: another session of the
+                                    //  user read it (read_seq, unread now)
     CHATCLIENT_EV_CHANGE            //  conversation (its epoch: the change's),
                                     //  text: one verified change of its
                                     //  membership as a line ("alice added
@@ -276,6 +300,12 @@ int
 //  sockets for up to timeout_ms, handle, tick. Returns -1 when interrupted.
 int
     chatclient_run_once (chatclient_t *self, int timeout_ms);
+
+//  Nothing waits for a server: every request sent was answered or given
+//  up, and no event is queued. A caller leaving after a logout runs the
+//  loop until this (or a deadline), so that the servers hear it.
+bool
+    chatclient_settled (chatclient_t *self);
 
 //  Next queued event (owned by the caller), or NULL.
 chatclient_event_t *
@@ -451,7 +481,9 @@ const chatclient_message_t *
                         const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
                         size_t index);
 
-//  The user has seen this conversation: unread = 0.
+//  The user has seen this conversation up to its newest message: unread =
+//  0, and the main server is told (it keeps the marker and tells the
+//  user's other sessions).
 void
     chatclient_mark_read (chatclient_t *self,
                           const uint8_t conversation_id [CHATCLIENT_ID_SIZE]);
@@ -463,5 +495,9 @@ void
 //  (0 ok, 1 failed).
 int
     tui_run (chatclient_t *client, bool verbose);
+//  Whether this terminal can show it (it must address the cursor: not
+//  TERM=dumb); false with the reason in why.
+bool
+    tui_possible (char *why, size_t size);
 
 #endif

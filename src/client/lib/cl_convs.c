@@ -131,6 +131,9 @@ typedef struct {
     zlist_t *waiters;           //  waiter_t
     zlist_t *sends;             //  sendjob_t, waiting for the key
     zlist_t *changes;           //  create_t (changes) waiting for the chain
+    uint64_t counted_seq;       //  unread counts the messages up to here
+    uint64_t read_told;         //  the marker the server was told (or is)
+    bool read_inflight;         //  a mark_read waits for its answer
 } conv_t;
 
 //  What each request of ours is, for the outcome.
@@ -144,6 +147,7 @@ typedef enum {
     C_KEYS,                     //  a page of our wrapped keys
     C_PUT_KEYS,                 //  a creation's (or change's) keys
     C_KEY_TICKET,               //  a fresh ticket for them
+    C_MARK_READ,                //  the user's read marker, to the server
     C_CHANGE,                   //  a change of the membership chain
     C_ACCEPT                    //  a message request accepted
 } c_tag_t;
@@ -356,6 +360,7 @@ s_expects (c_tag_t tag)
         case C_KEY_TICKET:      return CHAT__MAIN_REPLY__BODY_KEY_TICKET;
         case C_KEYS:            return CHAT__KEY_REPLY__BODY_EPOCH_KEYS;
         case C_PUT_KEYS:        return CHAT__KEY_REPLY__BODY_KEYS_STORED;
+        case C_MARK_READ:       return CHAT__MAIN_REPLY__BODY_READ;
         case C_CHANGE:          return CHAT__MAIN_REPLY__BODY_CHANGED;
         case C_ACCEPT:          return CHAT__MAIN_REPLY__BODY_ACCEPTED;
     }
@@ -802,6 +807,91 @@ s_on_keys (cl_convs_t *self, conv_t *conv, Chat__EpochKeys *keys)
     s_settle (self, conv);
 }
 
+//  ---------------------------------------------------------------- read markers
+
+//  A message from someone else than the user (own ones from any session
+//  are never unread)
+static bool
+s_from_others (cl_convs_t *self, const char *sender)
+{
+    const char *me = cl_session_username (self->session);
+    return !me || !sender || strcasecmp (me, sender) != 0;
+}
+
+//  Tell the server how far the user has read (one request at a time; the
+//  answer sends the next if the user read on meanwhile)
+static void
+s_mark_read_send (cl_convs_t *self, conv_t *conv)
+{
+    if (conv->read_inflight || conv->pub.read_seq <= conv->read_told)
+        return;
+    Chat__MarkReadRequest body = CHAT__MARK_READ_REQUEST__INIT;
+    body.conversation_id.data = conv->pub.id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    body.read_seq = conv->pub.read_seq;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_MARK_READ;
+    req.mark_read = &body;
+    if (s_submit (self, C_MARK_READ, 0, (ProtobufCMessage *) &req, s_about_new (conv))) {
+        conv->read_inflight = true;
+        conv->read_told = conv->pub.read_seq;
+    }
+}
+
+//  The user has seen everything up to the newest message
+static void
+s_read_all (cl_convs_t *self, conv_t *conv)
+{
+    if (conv->pub.last_seq > conv->pub.read_seq)
+        conv->pub.read_seq = conv->pub.last_seq;
+    conv->pub.unread = 0;
+    if (conv->counted_seq < conv->pub.last_seq)
+        conv->counted_seq = conv->pub.last_seq;
+    s_mark_read_send (self, conv);
+}
+
+//  What the server says of the user's reading: read_seq, and unread
+//  counted up to last_seq; messages held here past last_seq count on top
+static void
+s_read_state (cl_convs_t *self, conv_t *conv, uint64_t read_seq, uint64_t unread,
+              uint64_t last_seq)
+{
+    if (read_seq < conv->pub.read_seq) {
+        //  we read further than the server knows: tell it again
+        conv->read_told = read_seq;
+        s_mark_read_send (self, conv);
+        return;
+    }
+    conv->pub.read_seq = read_seq;
+    if (conv->read_told < read_seq)
+        conv->read_told = read_seq;
+    //  a message request counts no unread
+    conv->pub.unread = conv->pub.request? 0: unread;
+    conv->counted_seq = last_seq;
+    size_t total = convlog_size (conv->log);
+    for (size_t i = total; i > 0; i--) {
+        const chatclient_message_t *msg = convlog_at (conv->log, i - 1);
+        if (msg->seq <= last_seq)
+            break;
+        if (msg->seq > read_seq && s_from_others (self, msg->sender) && !conv->pub.request)
+            conv->pub.unread++;
+        if (msg->seq > conv->counted_seq)
+            conv->counted_seq = msg->seq;
+    }
+}
+
+//  A ReadState from the server (an answer, or a push from another session
+//  of the user). NULL when it names no conversation of ours.
+static conv_t *
+s_on_read (cl_convs_t *self, Chat__ReadState *state)
+{
+    conv_t *conv = state? s_find (self, state->conversation_id.data,
+                                  state->conversation_id.len): NULL;
+    if (conv)
+        s_read_state (self, conv, state->read_seq, state->unread, state->last_seq);
+    return conv;
+}
+
 //  ---------------------------------------------------------------- the list
 
 //  The server's word for a conversation whose chain is not verified yet
@@ -907,12 +997,14 @@ s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list, bool fi
     first = first || !self->first_list_done;
     for (size_t i = 0; i < list->n_conversations; i++) {
         bool created = false;
-        conv_t *conv = s_merge (self, list->conversations [i], first, &created);
+        Chat__ConversationSummary *summary = list->conversations [i];
+        conv_t *conv = s_merge (self, summary, first, &created);
         if (!conv)
             continue;
+        conv->pub.request = summary->request;
+        s_read_state (self, conv, summary->read_seq, summary->unread, summary->last_seq);
         if (created)
             conv->announce = !first && !cmd;
-        conv->pub.request = list->conversations [i]->request;
         //  new ones, later epochs, and ones whose last fetch failed
         if (created || conv->chain_failed
         ||  conv->server_epoch > convstate_epoch (conv->state))
@@ -991,9 +1083,14 @@ s_emit_message (cl_convs_t *self, conv_t *conv, chatclient_message_t *msg)
         conv->pub.last_seq = msg->seq;
         conv->pub.last_time = msg->server_time;
     }
-    //  a message request counts no unread (nor does the caller notify)
-    if (msg->live && !msg->local && !conv->pub.request)
-        conv->pub.unread++;
+    //  unread: messages from others past the marker, each counted once; a
+    //  message request counts none (nor does the caller notify)
+    if (msg->seq > conv->counted_seq) {
+        conv->counted_seq = msg->seq;
+        if (msg->seq > conv->pub.read_seq && s_from_others (self, msg->sender)
+        &&  !conv->pub.request)
+            conv->pub.unread++;
+    }
     cl_listener_publish (&self->listener, cl_event_message (CHATCLIENT_EV_MESSAGE, 0, msg));
 }
 
@@ -1359,6 +1456,14 @@ s_on_push (cl_convs_t *self, const uint8_t *data, size_t size)
     if (push->body_case == CHAT__PUSH__BODY_MESSAGE)
         s_on_pushed (self, push->message);
     else
+    if (push->body_case == CHAT__PUSH__BODY_READ) {
+        //  another session of the user read it: so has this one
+        conv_t *conv = s_on_read (self, push->read);
+        if (conv)
+            cl_listener_publish (&self->listener, cl_event_conversation (
+                CHATCLIENT_EV_READ, 0, &conv->pub));
+    }
+    else
     if (push->body_case == CHAT__PUSH__BODY_CONVERSATION && push->conversation
     &&  !s_names_me (self, push->conversation)) {
         //  a summary without us: we were removed (or left from another
@@ -1400,7 +1505,7 @@ s_complete_waiter (cl_convs_t *self, conv_t *conv, waiter_t *waiter)
 {
     chatclient_event_t *event;
     if (waiter->kind == WAIT_OPEN) {
-        conv->pub.unread = 0;
+        s_read_all (self, conv);
         event = cl_event_conversation (CHATCLIENT_EV_OPENED, waiter->cmd, &conv->pub);
     }
     else
@@ -2127,6 +2232,13 @@ s_on_reply (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
             about->create = NULL;
             s_on_key_ticket (self, create, main->key_ticket);
             return true;
+        case C_MARK_READ:
+            if (conv) {
+                conv->read_inflight = false;
+                s_on_read (self, main->read);
+                s_mark_read_send (self, conv);      //  read on meanwhile?
+            }
+            return true;
         case C_CHANGE:
             about->create = NULL;
             s_on_changed (self, conv, create, main->changed);
@@ -2157,6 +2269,13 @@ s_on_failure (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
                 conv->fetch_error = code;
                 s_settle (self, conv);
                 conv->fetch_error = 0;
+            }
+            break;
+        case C_MARK_READ:
+            //  told again with the next mark or list
+            if (conv) {
+                conv->read_inflight = false;
+                conv->read_told = 0;
             }
             break;
         case C_CHAIN:
@@ -2576,7 +2695,7 @@ cl_convs_mark_read (cl_convs_t *self, const uint8_t *id)
 {
     conv_t *conv = s_find (self, id, CHATCLIENT_ID_SIZE);
     if (conv)
-        conv->pub.unread = 0;
+        s_read_all (self, conv);
 }
 
 //  ---------------------------------------------------------------- life

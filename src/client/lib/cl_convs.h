@@ -18,9 +18,15 @@
     conversations for the first time, _RENEWED lists them again, _DOWN
     fails the commands still waiting and forgets everything, CL_EV_CONTACT
     recounts the members whose identity changed, and a CL_EV_LINK_PUSH
-    from the main server brings messages and new conversations. Publishes
-    CONVERSATIONS, CONVERSATION, MESSAGE, SENT, OPENED, HISTORY, MEMBERS and
-    the ERRORs of its commands.
+    from the main server brings messages, new conversations and read
+    markers. Publishes CONVERSATIONS, CONVERSATION, MESSAGE, SENT, OPENED,
+    HISTORY, MEMBERS, READ and the ERRORs of its commands.
+
+    Read markers are the main server's: the list brings each
+    conversation's marker and unread count, opening or marking read moves
+    the marker there (mark_read, one in flight per conversation), and a
+    push says when another session of the user moved it (READ). Messages
+    from the user, from any session, are never unread.
 
     Messages come out in sequence order per conversation, each once: a
     push past a gap, or a list showing more than we saw, fetches the
@@ -117,7 +123,8 @@ size_t
     cl_convs_message_count (cl_convs_t *self, const uint8_t *id);
 const chatclient_message_t *
     cl_convs_message (cl_convs_t *self, const uint8_t *id, size_t index);
-//  The user has seen it: unread = 0.
+//  The user has seen it up to the newest message: unread = 0, and the
+//  server told.
 void
     cl_convs_mark_read (cl_convs_t *self, const uint8_t *id);
 

@@ -177,6 +177,8 @@ chatclient_event_name (chatclient_event_type_t type)
         case CHATCLIENT_EV_VERIFIED:        return "verified";
         case CHATCLIENT_EV_IDENTITY_CHANGED: return "identity-changed";
         case CHATCLIENT_EV_WRONG_ROLE:      return "wrong-role";
+        case CHATCLIENT_EV_PIN_MOVED:       return "pin-moved";
+        case CHATCLIENT_EV_READ:            return "read";
         case CHATCLIENT_EV_CHANGE:          return "change";
     }
     return "unknown";
@@ -202,6 +204,7 @@ chatclient_errname (int code)
         case CHATCLIENT_ERR_TIMEOUT:    return "ERR_TIMEOUT";
         case CHATCLIENT_ERR_CONNECTION: return "ERR_CONNECTION";
         case CHATCLIENT_ERR_USAGE:      return "ERR_USAGE";
+        case CHATCLIENT_ERR_UNREACHABLE: return "ERR_UNREACHABLE";
         default:                        return chat_errname (code);
     }
 }

@@ -13,7 +13,7 @@
                     re-login, password change
         cl_requests one per server: request ids, deadlines, retries
         cl_link     one per server: socket, channel, handshake, pin, push,
-                    socket monitor, back-off
+                    socket monitor and heartbeats, back-off
 
     Nothing goes up by a call. Each object has one listener, set by the
     object above it, and tells it what happened through a cl_event_t. An
@@ -40,12 +40,17 @@ typedef enum {
     CL_EV_LINK_DOWN,            //  code, text: lost; retried in retry_ms
     CL_EV_LINK_PIN_NEW,         //  fingerprint pinned now (text: when it
                                 //  could not be saved)
+    CL_EV_LINK_PIN_MOVED,       //  fingerprint (the new key), pinned (the
+                                //  old pin): the server's key was replaced
+                                //  and the statement signed by the pinned
+                                //  key moved the pin (text: when it could
+                                //  not be saved, or the pin came from the
+                                //  command line)
     CL_EV_LINK_REFUSED,         //  code, text, fingerprint (offered),
                                 //  pinned: the key does not match its pin;
                                 //  the link stays refused
     CL_EV_LINK_REPLY,           //  data, size: a sealed frame, opened
     CL_EV_LINK_PUSH,            //  data, size: a push, opened
-    CL_EV_LINK_PEER_GONE,       //  the socket monitor saw the connection drop
     //  from cl_requests
     CL_EV_AUTH_LOST,            //  the server forgot our login; the request
                                 //  waits for a new one

@@ -5,6 +5,7 @@
 #include "cl_link.h"
 #include "channel.h"
 #include "chaterror.h"
+#include "keyrotation.h"
 #include "secret.h"
 #include "wire.h"
 
@@ -32,28 +33,40 @@ struct _cl_link_t {
     bool push_fixed;            //  the user named it: the Welcome's is not used
     uint8_t push_topic [CHANNEL_SESSION_TOKEN_SIZE];
     bool push_subscribed;
-    zsock_t *monitor;           //  PAIR: the DEALER's disconnect events
-    int refused_code;           //  REFUSED: why
-    char *refused_text;
+    zsock_t *monitor;           //  PAIR: the DEALER's connection events
+    int problem_code;           //  why the last attempt failed, while it
+    char *problem;              //  says the server cannot be reached, or
+                                //  why it was refused (REFUSED)
 };
 
 //  ---------------------------------------------------------------- life
 
-//  Notice at once when the server goes away, so an idle client probes it
-//  (and learns it restarted) instead of waiting for a ping.
+//  Know at once what the connection does: refused (nothing listening),
+//  dropped (the server went, or stopped answering the heartbeats), or up
+//  (the ZMTP handshake done).
 static void
 s_monitor_start (cl_link_t *self)
 {
     char endpoint [64];
     snprintf (endpoint, sizeof (endpoint), "inproc://cl-link-%p", (void *) self);
     if (zmq_socket_monitor (zsock_resolve (self->sock), endpoint,
-                            ZMQ_EVENT_DISCONNECTED) != 0)
+                            ZMQ_EVENT_CLOSED | ZMQ_EVENT_DISCONNECTED) != 0)
         return;
     self->monitor = zsock_new_pair (endpoint);
     if (self->monitor)
         zsock_connect (self->monitor, "%s", endpoint);
     else
         zmq_socket_monitor (zsock_resolve (self->sock), NULL, 0);
+}
+
+//  A server that dies without closing its connections (its host gone, or
+//  the process stopped) is noticed within the heartbeat timeout
+static void
+s_heartbeats (zsock_t *sock)
+{
+    zsock_set_heartbeat_ivl (sock, CL_LINK_HEARTBEAT_IVL_MS);
+    zsock_set_heartbeat_timeout (sock, CL_LINK_HEARTBEAT_TIMEOUT_MS);
+    zsock_set_heartbeat_ttl (sock, CL_LINK_HEARTBEAT_TTL_MS);
 }
 
 cl_link_t *
@@ -81,12 +94,14 @@ cl_link_new (const cl_link_config_t *config, rsakey_t *key, pinstore_t *pins)
     zsock_set_linger (self->sock, 0);
     zsock_set_maxmsgsize (self->sock, WIRE_MAX_FRAME);
     zsock_set_sndhwm (self->sock, 10000);
+    s_heartbeats (self->sock);
     if (config->push || config->push_from_welcome) {
         //  made now, connected when known: the caller's socket set is fixed
         self->push = zsock_new (ZMQ_SUB);
         assert (self->push);
         zsock_set_linger (self->push, 0);
         zsock_set_maxmsgsize (self->push, WIRE_MAX_FRAME);
+        s_heartbeats (self->push);
     }
     if (config->push) {
         self->push_fixed = true;
@@ -118,8 +133,8 @@ cl_link_destroy (cl_link_t **self_p)
     free (self->pin_name);
     free (self->pin);
     free (self->fingerprint);
+    free (self->problem);
     free (self->push_endpoint);
-    free (self->refused_text);
     free (self);
     *self_p = NULL;
 }
@@ -149,6 +164,27 @@ s_send_frame (cl_link_t *self, const uint8_t *frame, size_t size)
     return rc < 0 ? -1 : 0;
 }
 
+//  Forget what the monitor said about connections gone by
+static void
+s_monitor_drain (cl_link_t *self)
+{
+    while (self->monitor && (zsock_events (self->monitor) & ZMQ_POLLIN)) {
+        zmsg_t *msg = zmsg_recv (self->monitor);
+        if (!msg)
+            break;
+        zmsg_destroy (&msg);
+    }
+}
+
+//  Whether a failure says the server cannot be reached now (and commands
+//  may fail at once), rather than that it is coming back
+static bool
+s_unreachable (int code)
+{
+    return code == CHATCLIENT_ERR_UNREACHABLE || code == CHATCLIENT_ERR_TIMEOUT
+        || code == CHAT_ERR_BAD_VERSION;
+}
+
 void
 cl_link_attempt (cl_link_t *self)
 {
@@ -161,8 +197,10 @@ cl_link_attempt (cl_link_t *self)
         channel_client_expect_role (self->channel, self->role);
     uint8_t *frame = NULL;
     size_t size = 0;
-    //  a fresh connection drops whatever the old one still had queued
+    //  a fresh connection drops whatever the old one still had queued,
+    //  and what the monitor still says is about the old one
     s_disconnect (self);
+    s_monitor_drain (self);
     if (zsock_connect (self->sock, "%s", self->endpoint) == 0)
         self->connected = true;
     if (!self->channel || !self->connected
@@ -181,20 +219,35 @@ cl_link_attempt (cl_link_t *self)
 }
 
 void
+cl_link_hurry (cl_link_t *self)
+{
+    if (self->state == CL_LINK_DOWN)
+        cl_link_attempt (self);
+}
+
+void
 cl_link_reset (cl_link_t *self, int code, const char *why)
 {
     if (self->state == CL_LINK_REFUSED)
         return;
     channel_destroy (&self->channel);
+    //  no more tries by libzmq on its own: the back-off decides when
+    s_disconnect (self);
     self->state = CL_LINK_DOWN;
+    if (code == CHATCLIENT_ERR_UNREACHABLE && self->backoff > CL_LINK_BACKOFF_REFUSED_MS)
+        self->backoff = CL_LINK_BACKOFF_REFUSED_MS;
     self->retry_at = zclock_mono () + self->backoff;
+    free (self->problem);
+    self->problem = s_unreachable (code) && why? strdup (why): NULL;
+    self->problem_code = self->problem? code: 0;
     if (self->verbose)
         zsys_info ("chat: %s %s: %s; retrying in %d ms", self->role,
                    self->endpoint, why, self->backoff);
     cl_event_t event = { .kind = CL_EV_LINK_DOWN, .server = self->server, .code = code,
                          .text = why, .retry_ms = (uint32_t) self->backoff };
-    self->backoff = self->backoff * 2 > CL_LINK_BACKOFF_MAX_MS
-                  ? CL_LINK_BACKOFF_MAX_MS : self->backoff * 2;
+    int most = code == CHATCLIENT_ERR_UNREACHABLE? CL_LINK_BACKOFF_REFUSED_MS
+                                                  : CL_LINK_BACKOFF_MAX_MS;
+    self->backoff = self->backoff * 2 > most? most: self->backoff * 2;
     cl_listener_emit (&self->listener, &event);
 }
 
@@ -280,6 +333,9 @@ s_opened (cl_link_t *self)
 {
     self->state = CL_LINK_OPEN;
     self->backoff = CL_LINK_BACKOFF_MIN_MS;
+    free (self->problem);
+    self->problem = NULL;
+    self->problem_code = 0;
     free (self->fingerprint);
     self->fingerprint = strdup (channel_peer_fingerprint_text (self->channel));
     if (self->push) {
@@ -300,9 +356,9 @@ s_refuse (cl_link_t *self, int code, const char *why, const char *offered,
     channel_destroy (&self->channel);
     s_disconnect (self);
     self->state = CL_LINK_REFUSED;
-    self->refused_code = code;
-    free (self->refused_text);
-    self->refused_text = cl_strdup (why);
+    self->problem_code = code;
+    free (self->problem);
+    self->problem = cl_strdup (why);
     if (self->verbose)
         zsys_info ("chat: %s", why);
     cl_event_t event = { .kind = CL_EV_LINK_REFUSED, .server = self->server,
@@ -311,8 +367,50 @@ s_refuse (cl_link_t *self, int code, const char *why, const char *offered,
     cl_listener_emit (&self->listener, &event);
 }
 
+//  The pinned key was replaced: when the Welcome's signed info carries a
+//  statement by the pinned key naming the offered one, the pin moves (in
+//  the file, or for this run when it came from the command line) and the
+//  listener hears of it. True when it did.
+static bool
+s_pin_move (cl_link_t *self, const char *offered, const char *pinned)
+{
+    size_t len = 0;
+    const uint8_t *rotation = channel_peer_rotation (self->channel, &len);
+    if (!rotation)
+        return false;
+    keyrotation_result_t result = keyrotation_check (rotation, len, pinned, offered, NULL);
+    if (result != KEYROTATION_OK) {
+        if (self->verbose)
+            zsys_info ("chat: the %s's key rotation statement is refused: %s",
+                       self->role, keyrotation_strerror (result));
+        return false;
+    }
+    //  pinned may live in the pin store, which the move changes
+    char *old = strdup (pinned);
+    char *problem = NULL;
+    if (self->pin) {
+        free (self->pin);
+        self->pin = strdup (offered);
+        problem = cl_format ("the %s's key given on the command line was replaced: "
+                             "give %s from now on", self->role, offered);
+    }
+    else
+    if (pinstore_add (self->pins, self->pin_name, offered) != 0)
+        problem = cl_format ("could not save the moved pin to %s",
+                             pinstore_path (self->pins));
+    if (self->verbose)
+        zsys_info ("chat: the %s's key %s was replaced by %s (signed by the old key): "
+                   "pin moved", self->role, old, offered);
+    cl_event_t event = { .kind = CL_EV_LINK_PIN_MOVED, .server = self->server,
+                         .fingerprint = offered, .pinned = old, .text = problem };
+    cl_listener_emit (&self->listener, &event);
+    free (problem);
+    free (old);
+    return true;
+}
+
 //  The server's key against the pin. True when it may be used; a new pin
-//  is saved and said.
+//  is saved and said, a pin moved by the server's key rotation too.
 static bool
 s_pin_check (cl_link_t *self)
 {
@@ -338,6 +436,8 @@ s_pin_check (cl_link_t *self)
         free (problem);
         return true;
     }
+    if (pinned && s_pin_move (self, offered, pinned))
+        return true;
     char *why = cl_format (
         "the %s at %s offers key %s but %s was pinned%s%s; refusing it "
         "(if the server's key really changed, remove its line from %s)",
@@ -497,19 +597,39 @@ s_read_push (cl_link_t *self)
     }
 }
 
+//  What the monitor saw: a connection that closed before it was made
+//  (refused: nothing listening there), or one that dropped
 static void
 s_read_monitor (cl_link_t *self)
 {
-    bool gone = false;
+    bool refused = false, dropped = false;
     while (zsock_events (self->monitor) & ZMQ_POLLIN) {
         zmsg_t *msg = zmsg_recv (self->monitor);
         if (!msg)
             break;
-        gone = true;
+        zframe_t *frame = zmsg_first (msg);
+        uint16_t event = 0;
+        if (frame && zframe_size (frame) >= 2)
+            memcpy (&event, zframe_data (frame), 2);
+        if (event == ZMQ_EVENT_CLOSED)
+            refused = true;
+        if (event == ZMQ_EVENT_DISCONNECTED)
+            dropped = true;
         zmsg_destroy (&msg);
     }
-    if (gone && self->state == CL_LINK_OPEN)
-        cl_listener_signal (&self->listener, CL_EV_LINK_PEER_GONE, self->server);
+    if (dropped && (self->state == CL_LINK_OPEN || self->state == CL_LINK_HELLO)) {
+        char *why = cl_format ("lost the connection to %s", self->endpoint);
+        self->backoff = CL_LINK_BACKOFF_MIN_MS;
+        cl_link_reset (self, CHATCLIENT_ERR_CONNECTION, why);
+        free (why);
+    }
+    else
+    if (refused && self->state == CL_LINK_HELLO) {
+        char *why = cl_format ("nothing is listening at %s: is chat-%s running?",
+                               self->endpoint, self->role);
+        cl_link_reset (self, CHATCLIENT_ERR_UNREACHABLE, why);
+        free (why);
+    }
 }
 
 //  ---------------------------------------------------------------- loop
@@ -564,7 +684,8 @@ cl_link_tick (cl_link_t *self, int64_t now)
         cl_link_attempt (self);
     else
     if (self->state == CL_LINK_HELLO && now >= self->deadline) {
-        char *why = cl_format ("no answer from %s", self->endpoint);
+        char *why = cl_format ("no answer from %s: is chat-%s running there?",
+                               self->endpoint, self->role);
         cl_link_reset (self, CHATCLIENT_ERR_TIMEOUT, why);
         free (why);
     }
@@ -619,6 +740,17 @@ cl_link_fingerprint (cl_link_t *self)
 }
 
 const char *
+cl_link_problem (cl_link_t *self, int *code)
+{
+    //  while an attempt is under way, what the last one met is old news
+    if (!self->problem || (self->state != CL_LINK_DOWN && self->state != CL_LINK_REFUSED))
+        return NULL;
+    if (code)
+        *code = self->problem_code;
+    return self->problem;
+}
+
+const char *
 cl_link_push_endpoint (cl_link_t *self)
 {
     return self->push_endpoint;
@@ -628,6 +760,6 @@ int
 cl_link_refusal (cl_link_t *self, const char **text)
 {
     if (text)
-        *text = self->state == CL_LINK_REFUSED? self->refused_text: NULL;
-    return self->state == CL_LINK_REFUSED? self->refused_code: 0;
+        *text = self->state == CL_LINK_REFUSED? self->problem: NULL;
+    return self->state == CL_LINK_REFUSED? self->problem_code: 0;
 }

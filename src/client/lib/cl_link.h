@@ -1,16 +1,32 @@
 /*  cl_link - one server connection of the client: its DEALER, the secure
     channel over it, the handshake, the role and pin checks, the reconnect
-    back-off, and for the main server the push socket and a socket monitor
+    back-off, a socket monitor and ZMTP heartbeats that say what the
+    connection is really doing, and for the main server the push socket
 
     The bottom of libchatclient (see cl_event.h). A link never calls up: it
     tells its listener (the link's cl_requests) what happened:
-    CL_EV_LINK_OPEN, _DOWN, _PIN_NEW, _REFUSED, _REPLY (a sealed frame,
-    opened), _PUSH (a push, opened) and _PEER_GONE (the monitor saw the TCP
-    connection drop).
+    CL_EV_LINK_OPEN, _DOWN, _PIN_NEW, _PIN_MOVED, _REFUSED, _REPLY (a
+    sealed frame, opened), _PUSH (a push, opened) and _PEER_GONE (the
+    monitor saw the TCP connection drop).
+
+    A key that differs from the pin is taken only with a key rotation
+    statement in the Welcome's signed info (keyrotation.h) that the pinned
+    key signed and that names the key offered: the pin moves to it
+    (CL_EV_LINK_PIN_MOVED). Without one the server is refused as before.
 
         DOWN --attempt--> HELLO --Welcome, role and pin ok--> OPEN
           ^                 |  \--pin mismatch, wrong role--> REFUSED (for good)
-          +-- back-off <----+-- timeout, refusal, unknown session, reset
+          +-- back-off <----+-- timeout, refusal, unknown session, reset,
+                                connection lost or refused (the monitor)
+
+    The monitor makes the link truthful at once: a connection refused
+    (nothing listening at the endpoint) ends the attempt with
+    CHATCLIENT_ERR_UNREACHABLE, an open connection that drops (the server
+    went away, or stopped answering the heartbeats) ends it with
+    CHATCLIENT_ERR_CONNECTION; each is a DOWN event and a fresh handshake
+    after the back-off. Until an attempt succeeds the link keeps the
+    reason (cl_link_problem), so that a command can fail at once instead of
+    waiting for a server that is not there.
 
     The Welcome's signed info names the server's role: a link refuses a
     server of the other role for good (CHAT_ERR_WRONG_ROLE: the endpoints
@@ -36,6 +52,15 @@ typedef enum {
 
 #define CL_LINK_BACKOFF_MIN_MS 100
 #define CL_LINK_BACKOFF_MAX_MS 5000
+#define CL_LINK_BACKOFF_REFUSED_MS 2000  //  at most, after a refused connection
+                                         //  (cheap to try, and quick to see)
+//  ZMTP heartbeats: a PING every interval; no answer within the timeout
+//  closes the connection (the monitor then says so); the server drops
+//  ours when it hears nothing for the TTL
+#define CL_LINK_HEARTBEAT_IVL_MS 2000
+#define CL_LINK_HEARTBEAT_TIMEOUT_MS 6000
+#define CL_LINK_HEARTBEAT_TTL_MS 20000
+
 
 typedef struct {
     chatclient_server_t server;
@@ -46,7 +71,7 @@ typedef struct {
     const char *pin;            //  "SHA256:..." to accept only that key;
                                 //  NULL: the pin file decides
     int hello_timeout_ms;       //  give up on a handshake after this
-    bool monitor;               //  watch the connection for drops
+    bool monitor;               //  watch the connection (refused, dropped)
     bool verbose;               //  zsys_info lines, never a secret
 } cl_link_config_t;
 
@@ -68,6 +93,11 @@ void
 //  DOWN and tries again after the back-off.
 void
     cl_link_attempt (cl_link_t *self);
+//  Someone waits for this server: a link waiting out its back-off tries
+//  now (a server that came back is found at once, one still away is said
+//  at once, in a DOWN event).
+void
+    cl_link_hurry (cl_link_t *self);
 //  The link is broken (no answer, the server forgot us): DOWN, tell the
 //  listener, try again after the back-off. Nothing on a refused link.
 void
@@ -106,6 +136,14 @@ const char *
 //  The server's key fingerprint once accepted, else NULL.
 const char *
     cl_link_fingerprint (cl_link_t *self);
+//  Why the link is not open, when its last attempt failed in a way that
+//  says the server cannot be reached now (nothing listening, no answer)
+//  or for good (refused: its key does not match the pin, or it is the
+//  other server): the text, and the code in *code. NULL while the link
+//  is open or trying again (an attempt under way), has never failed, or is
+//  only reconnecting after a restart or a dropped connection.
+const char *
+    cl_link_problem (cl_link_t *self, int *code);
 //  The push endpoint the SUB socket is connected to, or NULL.
 const char *
     cl_link_push_endpoint (cl_link_t *self);

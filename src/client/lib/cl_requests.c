@@ -156,6 +156,12 @@ cl_requests_submit (cl_requests_t *self, ProtobufCMessage *request,
         return -1;
     }
     req->expires = zclock_mono () + self->command_timeout_ms;
+    int code = 0;
+    const char *problem = cl_link_problem (self->link, &code);
+    if (spec->fail_fast && problem) {
+        s_fail (req, code, problem, 0);
+        return 0;
+    }
     zlistx_add_end (self->queue, req);
     s_pump (self);
     return 0;
@@ -236,6 +242,14 @@ s_any (cl_requests_t *self, request_t *req, void *arg)
     return true;
 }
 
+static bool
+s_fails_fast (cl_requests_t *self, request_t *req, void *arg)
+{
+    (void) self;
+    (void) arg;
+    return req->spec.fail_fast;
+}
+
 //  The link broke: what is safe to send again waits for it, the rest fails.
 static void
 s_link_lost (cl_requests_t *self)
@@ -270,6 +284,10 @@ s_on_link (void *arg, cl_event_t *event)
             break;
         case CL_EV_LINK_DOWN:
             s_link_lost (self);
+            //  and what must not wait for a server that is not there fails
+            if (cl_link_problem (self->link, NULL))
+                while ((req = s_take (self, s_fails_fast, NULL)))
+                    s_fail (req, event->code, event->text, 0);
             break;
         case CL_EV_LINK_REFUSED:
             while ((req = s_take (self, s_any, NULL)))
@@ -368,6 +386,12 @@ cl_requests_drop_session (cl_requests_t *self, uint32_t *cmd)
     *cmd = req->spec.cmd;
     s_request_free (&req);
     return true;
+}
+
+size_t
+cl_requests_waiting (cl_requests_t *self)
+{
+    return zlistx_size (self->queue);
 }
 
 //  ---------------------------------------------------------------- timers

@@ -12,7 +12,10 @@
 
     Timers: a request unanswered within the request timeout means the link
     is dead (it is reset); a request that waited longer than the command
-    timeout for its server fails with CHATCLIENT_ERR_TIMEOUT. After a reset
+    timeout for its server fails with CHATCLIENT_ERR_TIMEOUT. A fail_fast
+    request does not wait for a server that cannot be reached (see
+    cl_link_problem): it fails with the link's reason as soon as that is
+    known. After a reset
     a sent request is sent again when that is safe (retry_ok), else it
     fails with CHATCLIENT_ERR_CONNECTION.
 */
@@ -52,6 +55,9 @@ typedef struct {
     bool auth;                  //  wait for a logged-in session on the link
     bool retry_ok;              //  safe to send again after a reconnect
     bool session;               //  ends with the session (auth ones always do)
+    bool fail_fast;             //  fail at once (with the link's reason)
+                                //  while the server cannot be reached,
+                                //  rather than wait for it
     int expects;                //  the reply body case that answers it
                                 //  (Chat__KeyReply__BodyCase or
                                 //  Chat__MainReply__BodyCase); 0: any
@@ -79,7 +85,8 @@ cl_link_t *
 //  Pack request (a Chat__KeyRequest or Chat__MainRequest, by the link's
 //  server; its request_id is set here), queue it and send it when the link
 //  is ready. 0, or -1 when it cannot be packed (its data is then freed and
-//  done is not called).
+//  done is not called). A fail_fast request for a server that cannot be
+//  reached ends (done called) before this returns 0.
 int
     cl_requests_submit (cl_requests_t *self, ProtobufCMessage *request,
                         const cl_request_spec_t *spec);
@@ -104,6 +111,10 @@ void
 //  *cmd (0: none), for the caller to fail.
 bool
     cl_requests_drop_session (cl_requests_t *self, uint32_t *cmd);
+
+//  Requests waiting: queued or sent and not answered yet.
+size_t
+    cl_requests_waiting (cl_requests_t *self);
 
 //  Timers: unanswered requests reset the link, stale ones fail.
 void

@@ -232,7 +232,7 @@ s_flow_submit (cl_session_t *self, flow_t *flow, s_tag_t tag,
                Chat__KeyRequest *req, bool retry_ok)
 {
     cl_request_spec_t spec = {
-        .tag = tag, .cmd = flow->cmd, .retry_ok = retry_ok,
+        .tag = tag, .cmd = flow->cmd, .retry_ok = retry_ok, .fail_fast = true,
         //  a password change belongs to the session it changes
         .session = flow->kind == FLOW_PASSWORD,
         .expects = s_flow_expects (tag), .done = s_on_outcome, .arg = self
@@ -554,11 +554,13 @@ s_main_login (cl_session_t *self, uint32_t cmd, bool relogin)
     req.login = &body;
     cl_request_spec_t spec = {
         .tag = relogin ? S_MAIN_RELOGIN : S_MAIN_LOGIN, .cmd = cmd,
-        .session = true, .expects = CHAT__MAIN_REPLY__BODY_LOGGED_IN,
+        .session = true, .fail_fast = !relogin, .expects = CHAT__MAIN_REPLY__BODY_LOGGED_IN,
         .done = s_on_outcome, .arg = self
     };
-    if (cl_requests_submit (self->main, (ProtobufCMessage *) &req, &spec) == 0)
-        self->authing = true;
+    //  (a fail_fast login may fail inside submit: in flight until then)
+    self->authing = true;
+    if (cl_requests_submit (self->main, (ProtobufCMessage *) &req, &spec) != 0)
+        self->authing = false;
 }
 
 static void
@@ -647,7 +649,7 @@ s_on_registered (cl_session_t *self, flow_t *flow, Chat__Registered *registered)
     req.body_case = CHAT__MAIN_REQUEST__BODY_REGISTER;
     req.register_ = &body;
     cl_request_spec_t spec = {
-        .tag = S_MAIN_REGISTER, .cmd = flow->cmd, .retry_ok = true,
+        .tag = S_MAIN_REGISTER, .cmd = flow->cmd, .retry_ok = true, .fail_fast = true,
         .expects = CHAT__MAIN_REPLY__BODY_REGISTERED, .done = s_on_outcome, .arg = self
     };
     if (cl_requests_submit (self->main, (ProtobufCMessage *) &req, &spec) != 0)
@@ -891,8 +893,11 @@ s_on_failure (cl_session_t *self, flow_t *flow, cl_outcome_t *outcome)
             break;
         case S_MAIN_LOGIN:
             self->authing = false;
-            if (flow)
+            if (flow) {
                 s_flow_fail (self, flow, code, outcome->text, outcome->retry_ms);
+                //  no session left behind at the key server
+                s_key_logout (self);
+            }
             break;
         case S_MAIN_RELOGIN:
             self->authing = false;

@@ -17,6 +17,7 @@
 
 #define MAX_WORDS 64
 #define LOGIN_LIST_WAIT_MS 10000
+#define LEAVE_WAIT_MS 2000      //  for the servers to hear the logout
 
 const char *plain_help [] = {
     "register USER PASSWORD CONFIRM CONFIRM2   make an account",
@@ -63,6 +64,7 @@ typedef struct {
     int64_t wait_until;         //  wait: done at; login: give up on the list at
     bool login_listing;         //  logged in, waiting for the first list
     char *login_user;
+    char *down_reason [2];      //  per server: the reconnecting line said last
     char *login_identity;       //  the identity key's fingerprint
 } plain_t;
 
@@ -276,6 +278,7 @@ s_print_conv (plain_t *self, bool event, const chatclient_conversation_t *conv)
     s_line_list (&line, "members", conv->members, conv->member_count);
     s_line_uint (&line, "unread", conv->unread, true);
     s_line_uint (&line, "last_seq", conv->last_seq, true);
+    s_line_uint (&line, "read_seq", conv->read_seq, true);
     s_line_uint (&line, "epoch", conv->epoch, true);
     char **changed = calloc (conv->member_count + 1, sizeof (char *));
     size_t count = 0;
@@ -364,6 +367,8 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
     line_t line;
     switch (ev->type) {
         case CHATCLIENT_EV_CONNECTED:
+            free (self->down_reason [ev->server]);
+            self->down_reason [ev->server] = NULL;
             s_line_begin (&line, self, "event");
             s_line_word (&line, "event", "connected");
             s_line_word (&line, "server", s_server_name (ev->server));
@@ -372,6 +377,13 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
             s_line_end (&line);
             break;
         case CHATCLIENT_EV_DISCONNECTED:
+            //  once per reason: a server that stays down is not a line a
+            //  second
+            if (self->down_reason [ev->server] && ev->text
+            &&  streq (self->down_reason [ev->server], ev->text))
+                break;
+            free (self->down_reason [ev->server]);
+            self->down_reason [ev->server] = ev->text? strdup (ev->text): NULL;
             s_line_begin (&line, self, "event");
             s_line_word (&line, "event", "reconnecting");
             s_line_word (&line, "server", s_server_name (ev->server));
@@ -387,6 +399,21 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
             s_line_word (&line, "name", ev->name);
             s_line_word (&line, "fingerprint", ev->fingerprint);
             s_line_end (&line);
+            if (ev->text)
+                fprintf (stderr, "chat: warning: %s\n", ev->text);
+            break;
+        case CHATCLIENT_EV_PIN_MOVED:
+            s_line_begin (&line, self, "event");
+            s_line_word (&line, "event", "pin-moved");
+            s_line_word (&line, "server", s_server_name (ev->server));
+            s_line_word (&line, "name", ev->name);
+            s_line_word (&line, "fingerprint", ev->fingerprint);
+            s_line_kv (&line, "old", ev->pinned);
+            s_line_end (&line);
+            fprintf (stderr, "chat: the %s's key was replaced by its operator (the old key "
+                     "signed the change): pin moved from %s to %s\n",
+                     s_server_name (ev->server), ev->pinned ? ev->pinned : "?",
+                     ev->fingerprint ? ev->fingerprint : "?");
             if (ev->text)
                 fprintf (stderr, "chat: warning: %s\n", ev->text);
             break;
@@ -433,6 +460,15 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
             break;
         case CHATCLIENT_EV_CONVERSATION:
             s_print_conv (self, true, ev->conversation);
+            break;
+        case CHATCLIENT_EV_READ:
+            s_line_begin (&line, self, "event");
+            s_line_word (&line, "event", "read");
+            s_line_uint (&line, "index", ev->conversation->index, false);
+            s_line_word (&line, "conversation", ev->conversation->hex);
+            s_line_uint (&line, "read_seq", ev->conversation->read_seq, true);
+            s_line_uint (&line, "unread", ev->conversation->unread, true);
+            s_line_end (&line);
             break;
         case CHATCLIENT_EV_CHANGE:
             s_line_begin (&line, self, "change");
@@ -920,6 +956,27 @@ s_read_input (plain_t *self)
         self->eof = true;
 }
 
+//  Leaving (quit, end of input, SIGINT or SIGTERM) while logged in: log out,
+//  and give the servers a moment to hear it, so that no session is left
+//  behind in their overviews. Nothing more is printed.
+static void
+s_leave (plain_t *self)
+{
+    if (!chatclient_username (self->client))
+        return;
+    chatclient_logout (self->client);
+    int64_t deadline = zclock_mono () + LEAVE_WAIT_MS;
+    while (zclock_mono () < deadline) {
+        chatclient_event_t *ev;
+        while ((ev = chatclient_next_event (self->client)))
+            chatclient_event_destroy (&ev);
+        if (chatclient_settled (self->client))
+            break;
+        int64_t left = deadline - zclock_mono ();
+        chatclient_run_once (self->client, left > 0? (int) left: 0);
+    }
+}
+
 int
 plain_run (chatclient_t *client, const plain_options_t *options)
 {
@@ -994,8 +1051,11 @@ plain_run (chatclient_t *client, const plain_options_t *options)
         }
     }
     s_drain (self);
+    s_leave (self);
     free (self->input);
     free (self->login_user);
+    free (self->down_reason [0]);
+    free (self->down_reason [1]);
     free (self->login_identity);
     if (interrupted && self->busy)
         self->failures++;

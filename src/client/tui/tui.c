@@ -7,21 +7,26 @@
     any change, so a resize (KEY_RESIZE) needs nothing but a redraw.
 */
 #include <locale.h>
+#include <termios.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "tui.h"
 #include "tui_frame.h"
+#include "tui_help.h"
 #include "tui_login.h"
 #include "tui_main.h"
 #include "tui_picker.h"
 
-#define QUIT_WAIT_MS 1500
+#define QUIT_WAIT_MS 1500       //  for the servers to hear the logout
+#define CTRL_C_ARMED_MS 3000    //  a second Ctrl-C within this quits
+#define PASTE_IDLE_MS 1000      //  a paste whose end mark never came ends
 
 typedef enum {
     TUI_SCREEN_LOGIN = 0,
     TUI_SCREEN_MAIN,
-    TUI_SCREEN_PICKER
+    TUI_SCREEN_PICKER,
+    TUI_SCREEN_HELP
 } tui_screen_t;
 
 typedef struct {
@@ -30,29 +35,51 @@ typedef struct {
     bool dirty;                 //  redraw at the end of this loop turn
     int exit_code;
     tui_screen_t screen;
-    uint32_t quit_cmd;          //  logout on the way out
-    int64_t quit_deadline;
+    tui_screen_t before_help;   //  where the help goes back to
+    bool quitting;              //  logged out on the way out: wait for the
+    int64_t quit_deadline;      //  servers to hear it, not longer than this
+    int64_t ctrl_c_armed;       //  a Ctrl-C asked "again to quit" until then
+    bool pasting;               //  between the terminal's paste marks
+    int64_t paste_last;
     tui_frame_t *frame;
     tui_login_t *login;
     tui_main_t *main;
     tui_picker_t *picker;
+    tui_help_t *help;
 } tui_t;
 
-//  Leave: logout first when logged in, then exit.
+//  Leave: log out first when logged in, and give the servers a moment to
+//  hear it (a session left behind shows in their overviews for minutes)
 static void
 s_quit (tui_t *self)
 {
     self->dirty = true;
-    if (self->quit_cmd)
+    if (self->quitting)
         return;
+    self->quitting = true;
+    self->quit_deadline = zclock_mono () + QUIT_WAIT_MS;
     if (chatclient_username (self->client)) {
-        //  End the session on the servers, but never wait long for it
-        self->quit_cmd = chatclient_logout (self->client);
-        self->quit_deadline = zclock_mono () + QUIT_WAIT_MS;
+        chatclient_logout (self->client);
         tui_frame_status (self->frame, false, "Logging out...");
     }
     else
         self->running = false;
+}
+
+//  Ctrl-C: leave, unless that loses something typed or on its way; then
+//  only when pressed again
+static void
+s_ctrl_c (tui_t *self)
+{
+    int64_t now = zclock_mono ();
+    bool unsent = self->screen != TUI_SCREEN_LOGIN && tui_main_unsent (self->main);
+    if (!unsent || (self->ctrl_c_armed && now < self->ctrl_c_armed)) {
+        s_quit (self);
+        return;
+    }
+    self->ctrl_c_armed = now + CTRL_C_ARMED_MS;
+    tui_frame_status (self->frame, true, "Ctrl-C again quits: a message is typed or "
+                      "still sending and would be lost");
 }
 
 static void
@@ -60,6 +87,7 @@ s_to_login (tui_t *self, const char *message, bool error)
 {
     tui_main_reset (self->main);
     tui_login_enter (self->login, message, error);
+    tui_frame_status_clear (self->frame);
     self->screen = TUI_SCREEN_LOGIN;
 }
 
@@ -79,6 +107,7 @@ s_act (tui_t *self, tui_action_t action)
             break;
         case TUI_LOGGED_IN:
             self->screen = TUI_SCREEN_MAIN;
+            tui_frame_status_clear (self->frame);
             tui_main_start (self->main, self->frame);
             break;
         case TUI_LOGGED_OUT:
@@ -86,7 +115,18 @@ s_act (tui_t *self, tui_action_t action)
             break;
         case TUI_OPEN:
             self->screen = TUI_SCREEN_MAIN;
+            tui_frame_status_clear (self->frame);
             tui_main_open (self->main, action.id);
+            break;
+        case TUI_HELP:
+            tui_frame_status_clear (self->frame);
+            if (self->screen != TUI_SCREEN_HELP)
+                self->before_help = self->screen;
+            self->screen = TUI_SCREEN_HELP;
+            tui_help_enter (self->help);
+            break;
+        case TUI_BACK:
+            self->screen = self->before_help;
             break;
         case TUI_QUIT:
             s_quit (self);
@@ -104,10 +144,8 @@ s_handle_event (tui_t *self, chatclient_event_t *event)
     if (event->type == CHATCLIENT_EV_LOGGED_OUT && event->cmd == 0
     &&  self->screen != TUI_SCREEN_LOGIN)
         s_to_login (self, event->text? event->text: "The session has ended", true);
-    if (self->quit_cmd && event->cmd == self->quit_cmd) {
-        self->running = false;
+    if (self->quitting)
         return;
-    }
     s_act (self, tui_login_event (self->login, self->frame, event));
     s_act (self, tui_main_event (self->main, self->frame, event,
                                  self->screen == TUI_SCREEN_MAIN));
@@ -120,10 +158,15 @@ s_handle_key (tui_t *self, tui_key_t key)
     self->dirty = true;
     if (key.keycode && key.key == KEY_RESIZE)
         return;                     //  ncurses has the new size: redraw
-    if (!key.keycode && !key.alt && key.key == 0x0C) {
+    if (!key.keycode && !key.alt && !key.paste && key.key == 0x0C) {
         clearok (curscr, TRUE);     //  Ctrl-L: repaint everything
         return;
     }
+    if (!key.keycode && !key.alt && !key.paste && key.key == 0x03) {
+        s_ctrl_c (self);
+        return;
+    }
+    self->ctrl_c_armed = 0;
     switch (self->screen) {
         case TUI_SCREEN_LOGIN:
             s_act (self, tui_login_key (self->login, self->frame, key));
@@ -134,17 +177,34 @@ s_handle_key (tui_t *self, tui_key_t key)
         case TUI_SCREEN_PICKER:
             s_act (self, tui_picker_key (self->picker, self->frame, key));
             break;
+        case TUI_SCREEN_HELP:
+            s_act (self, tui_help_key (self->help, self->frame, key));
+            break;
     }
 }
 
-//  Every key waiting on stdin; ESC followed at once by a key is Alt+key
+//  Every key waiting on stdin; ESC followed at once by a key is Alt+key.
+//  Between the paste marks (bracketed paste, turned on at the start) every
+//  character is text: a pasted newline must not send.
 static void
 s_read_keys (tui_t *self)
 {
     wint_t ch;
     int rc;
     while ((rc = get_wch (&ch)) != ERR) {
-        tui_key_t key = { rc == KEY_CODE_YES, false, ch };
+        tui_key_t key = { rc == KEY_CODE_YES, false, ch, false };
+        if (key.keycode && (ch == TUI_KEY_PASTE_BEGIN || ch == TUI_KEY_PASTE_END)) {
+            self->pasting = ch == TUI_KEY_PASTE_BEGIN;
+            self->paste_last = zclock_mono ();
+            s_handle_key (self, key);
+            continue;
+        }
+        if (self->pasting && !key.keycode) {
+            key.paste = true;
+            self->paste_last = zclock_mono ();
+            s_handle_key (self, key);
+            continue;
+        }
         if (!key.keycode && ch == 0x1B) {
             wint_t next;
             int rc2 = get_wch (&next);
@@ -163,6 +223,8 @@ s_read_keys (tui_t *self)
         }
         s_handle_key (self, key);
     }
+    if (self->pasting && zclock_mono () - self->paste_last > PASTE_IDLE_MS)
+        self->pasting = false;
 }
 
 static void
@@ -171,6 +233,7 @@ s_destroy_screens (tui_t *self)
     tui_login_destroy (&self->login);
     tui_main_destroy (&self->main);
     tui_picker_destroy (&self->picker);
+    tui_help_destroy (&self->help);
     tui_frame_destroy (&self->frame);
 }
 
@@ -197,8 +260,25 @@ s_draw (tui_t *self)
         case TUI_SCREEN_PICKER:
             tui_picker_draw (self->picker, self->frame);
             break;
+        case TUI_SCREEN_HELP:
+            tui_help_draw (self->help, self->frame);
+            break;
     }
     refresh ();
+}
+
+//  Ctrl-C is a key here, not a signal: it must not throw away what is
+//  typed (s_ctrl_c asks first). SIGINT and SIGTERM from elsewhere still
+//  end the client, after a logout.
+static void
+s_ctrl_c_as_key (void)
+{
+    struct termios mode;
+    if (tcgetattr (STDIN_FILENO, &mode) == 0) {
+        mode.c_cc [VINTR] = _POSIX_VDISABLE;
+        if (tcsetattr (STDIN_FILENO, TCSANOW, &mode) == 0)
+            def_prog_mode ();
+    }
 }
 
 int
@@ -221,7 +301,8 @@ tui_run (chatclient_t *client, bool verbose)
     self->login = tui_login_new (client);
     self->main = tui_main_new (client);
     self->picker = tui_picker_new (client);
-    if (!self->frame || !self->login || !self->main || !self->picker) {
+    self->help = tui_help_new ();
+    if (!self->frame || !self->login || !self->main || !self->picker || !self->help) {
         fprintf (stderr, "chat: out of memory\n");
         s_destroy_screens (self);
         return 1;
@@ -250,12 +331,18 @@ tui_run (chatclient_t *client, bool verbose)
     keypad (stdscr, TRUE);
     nodelay (stdscr, TRUE);
     set_escdelay (25);
+    s_ctrl_c_as_key ();
+    //  Bracketed paste: the terminal marks a paste's start and end
+    define_key ("\033[200~", TUI_KEY_PASTE_BEGIN);
+    define_key ("\033[201~", TUI_KEY_PASTE_END);
+    printf ("\033[?2004h");
+    fflush (stdout);
     tui_frame_start_colors (self->frame);
     s_to_login (self, NULL, false);
 
     while (self->running) {
         int timeout = chatclient_timeout (client);
-        if (self->quit_cmd)
+        if (self->quitting)
             timeout = 50;
         //  Keep the status line's expiry honest
         if (tui_frame_status_showing (self->frame))
@@ -276,9 +363,9 @@ tui_run (chatclient_t *client, bool verbose)
         s_read_keys (self);
         if (zsys_interrupted)
             s_quit (self);
-        if (zsys_interrupted && self->quit_cmd == 0)
-            break;
-        if (self->quit_cmd && zclock_mono () > self->quit_deadline)
+        //  Leaving once the servers heard the logout (or it is too late)
+        if (self->quitting && (chatclient_settled (client)
+                               || zclock_mono () > self->quit_deadline))
             break;
         if (tui_frame_status_expired (self->frame))
             self->dirty = true;
@@ -287,6 +374,8 @@ tui_run (chatclient_t *client, bool verbose)
             self->dirty = false;
         }
     }
+    printf ("\033[?2004l");
+    fflush (stdout);
     endwin ();
     s_destroy_screens (self);
     return self->exit_code;

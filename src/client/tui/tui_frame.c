@@ -1,5 +1,6 @@
 /*  tui_frame - what every screen shares; see tui_frame.h
 */
+#include <ctype.h>
 #include <stdarg.h>
 
 #include "tui_frame.h"
@@ -101,6 +102,12 @@ tui_frame_status (tui_frame_t *self, bool error, const char *format, ...)
     self->status_until = zclock_mono () + (error? STATUS_ERROR_MS: STATUS_MS);
 }
 
+void
+tui_frame_status_clear (tui_frame_t *self)
+{
+    zstr_free (&self->status);
+}
+
 bool
 tui_frame_status_expired (tui_frame_t *self)
 {
@@ -135,27 +142,55 @@ tui_frame_event (tui_frame_t *self, chatclient_event_t *event)
     switch (event->type) {
         case CHATCLIENT_EV_CONNECTED:
             server->connected = true;
+            server->code = 0;
             s_replace (&server->endpoint, event->endpoint);
             s_replace (&server->fingerprint, event->fingerprint);
             zstr_free (&server->problem);
-            tui_frame_status (self, false, "Connected to the %s %s (%s)",
+            tui_frame_status (self, false, "%s the %s %s (%s)",
+                              server->ever? "Connected again to": "Connected to",
                               s_server_label [which],
                               event->endpoint? event->endpoint: "",
                               event->fingerprint? event->fingerprint: "");
+            server->ever = true;
             break;
-        case CHATCLIENT_EV_DISCONNECTED:
+        case CHATCLIENT_EV_DISCONNECTED: {
+            //  Said when the state changes, not at every attempt: a server
+            //  that is down stays down quietly (the title bar says so)
+            const char *before = tui_server_state_word (server);
+            bool same = server->problem && event->text && streq (server->problem, event->text);
             server->connected = false;
             server->retry_ms = event->retry_ms;
+            server->code = event->code;
             s_replace (&server->problem, event->text);
-            tui_frame_status (self, true, "Lost the %s: %s; retrying in %.1f s",
-                              s_server_label [which],
-                              event->text? event->text: chatclient_errname (event->code),
-                              event->retry_ms / 1000.0);
+            const char *why = event->text? event->text: chatclient_errname (event->code);
+            if (same && streq (before, tui_server_state_word (server)))
+                break;
+            if (event->code == CHATCLIENT_ERR_CONNECTION && server->ever)
+                tui_frame_status (self, true, "Lost the %s: %s; reconnecting",
+                                  s_server_label [which], why);
+            else
+            if (event->code == CHATCLIENT_ERR_UNREACHABLE
+            ||  event->code == CHATCLIENT_ERR_TIMEOUT)
+                tui_frame_status (self, true, "%c%s: %s (trying again)",
+                                  toupper (s_server_label [which][0]),
+                                  s_server_label [which] + 1, why);
+            else
+                tui_frame_status (self, true, "The %s: %s; %s",
+                                  s_server_label [which], why,
+                                  server->ever? "reconnecting": "trying again");
             break;
+        }
         case CHATCLIENT_EV_PIN_NEW:
             tui_frame_status (self, false, "New %s key pinned (first use): %s",
                               s_server_label [which],
                               event->fingerprint? event->fingerprint: "");
+            break;
+        case CHATCLIENT_EV_PIN_MOVED:
+            tui_frame_status (self, event->text != NULL,
+                              "The %s's key was replaced (signed by its old key): pin "
+                              "moved to %s%s%s", s_server_label [which],
+                              event->fingerprint? event->fingerprint: "",
+                              event->text? "; ": "", event->text? event->text: "");
             break;
         case CHATCLIENT_EV_PIN_MISMATCH:
             server->connected = false;
@@ -190,6 +225,25 @@ tui_frame_event (tui_frame_t *self, chatclient_event_t *event)
             break;
         default:
             break;
+    }
+}
+
+const char *
+tui_server_state_word (const tui_server_state_t *server)
+{
+    if (server->refused)
+        return "REFUSED";
+    if (server->connected)
+        return "ok";
+    switch (server->code) {
+        case 0:
+            return "connecting";
+        case CHATCLIENT_ERR_UNREACHABLE:
+            return "not running";
+        case CHATCLIENT_ERR_TIMEOUT:
+            return "no answer";
+        default:
+            return server->ever? "reconnecting": "connecting";
     }
 }
 
@@ -235,6 +289,71 @@ tui_frame_put (int y, int x, int width, int attr, const char *utf8)
     attroff (attr);
 }
 
+int
+tui_frame_put_wrapped (int y, int x, int width, int max_lines, int attr, const char *utf8)
+{
+    if (width <= 1 || max_lines < 1)
+        return 0;
+    wchar_t *text = tui_text_decode_str (utf8);
+    if (!text)
+        return 0;
+    size_t len = wcslen (text), start = 0, span;
+    int lines = 0;
+    attron (attr);
+    while (start < len && lines < max_lines) {
+        size_t next = tui_text_wrap (text, len, start, width, &span);
+        if (lines == max_lines - 1 && next < len) {
+            //  the last row allowed, and more to say: cut it visibly
+            int used = tui_text_draw (y + lines, x, text + start, len - start, width - 1);
+            mvaddnwstr (y + lines, x + used, L"\x2026", 1);
+        }
+        else
+            tui_text_draw (y + lines, x, text + start, span, width);
+        start = next;
+        lines++;
+    }
+    attroff (attr);
+    free (text);
+    return lines;
+}
+
+void
+tui_frame_put_fit (int y, int x, int width, int attr, const char *utf8,
+                   const char *suffix)
+{
+    if (width <= 0)
+        return;
+    wchar_t *text = tui_text_decode_str (utf8);
+    wchar_t *tail = tui_text_decode_str (suffix);
+    if (!text || !tail) {
+        free (text);
+        free (tail);
+        return;
+    }
+    size_t len = wcslen (text), tail_len = wcslen (tail);
+    int text_width = tui_text_width (text, len);
+    int tail_width = tui_text_width (tail, tail_len);
+    attron (attr);
+    if (text_width + tail_width <= width) {
+        int used = tui_text_draw (y, x, text, len, width);
+        tui_text_draw (y, x + used, tail, tail_len, width - used);
+    }
+    else {
+        //  the suffix stays whole while at least a few columns of the
+        //  text are left; the ellipsis says where the text was cut
+        if (tail_width > width - 4)
+            tail_width = 0;
+        int room = width - tail_width - 1;
+        int used = tui_text_draw (y, x, text, len, room > 0? room: 0);
+        mvaddnwstr (y, x + used, L"\x2026", 1);
+        if (tail_width)
+            tui_text_draw (y, x + used + 1, tail, tail_len, tail_width);
+    }
+    attroff (attr);
+    free (text);
+    free (tail);
+}
+
 void
 tui_frame_draw_title (tui_frame_t *self, const char *title)
 {
@@ -247,9 +366,8 @@ tui_frame_draw_title (tui_frame_t *self, const char *title)
     char right [128];
     const char *state [2];
     for (int i = 0; i < 2; i++)
-        state [i] = self->servers [i].refused? "REFUSED"
-                  : self->servers [i].connected? "ok": "connecting";
-    if (COLS >= 70)
+        state [i] = tui_server_state_word (&self->servers [i]);
+    if (COLS >= 80)
         snprintf (right, sizeof right, "key server: %s  main server: %s ",
                   state [0], state [1]);
     else

@@ -36,12 +36,18 @@ enum {
     TUI_PAIR_NAME4
 };
 
-//  One key as the loop read it: Alt-x arrives as ESC then x
+//  One key as the loop read it: Alt-x arrives as ESC then x; between the
+//  terminal's bracketed-paste marks every character is text (paste)
 typedef struct {
     bool keycode;               //  ncurses KEY_* code
     bool alt;
     wint_t key;
+    bool paste;                 //  part of a paste: insert it, never act on it
 } tui_key_t;
+
+//  Key codes of the manager's own (beyond ncurses' KEY_MAX)
+#define TUI_KEY_PASTE_BEGIN (KEY_MAX + 0x100)
+#define TUI_KEY_PASTE_END   (KEY_MAX + 0x101)
 
 //  What a screen asks the manager to do after a key or an event
 typedef enum {
@@ -51,6 +57,8 @@ typedef enum {
     TUI_LOGGED_IN,              //  login done: start the conversation screen
     TUI_LOGGED_OUT,             //  back to the login screen, saying text
     TUI_OPEN,                   //  show the conversation screen with id open
+    TUI_HELP,                   //  show the help screen
+    TUI_BACK,                   //  back to the screen before the help
     TUI_QUIT                    //  log out (when logged in) and leave
 } tui_action_kind_t;
 
@@ -66,14 +74,22 @@ typedef struct {
 //  One server as the frame knows it from the client's events
 typedef struct {
     bool connected;
+    bool ever;                  //  was connected once (else it is not "lost")
     bool refused;               //  pin mismatch or wrong role: never used again
     bool wrong_role;            //  refused: the endpoint is the other server
     char *endpoint;
     char *fingerprint;          //  offered key
     char *pinned;               //  the pin on file, on mismatch
     char *problem;              //  last disconnect reason
+    int code;                   //  and its code
     uint32_t retry_ms;
 } tui_server_state_t;
+
+//  A server's state in a word or two, as the title bar says it: "ok",
+//  "connecting", "not running", "no answer", "reconnecting", "wrong
+//  server", "REFUSED"
+const char *
+    tui_server_state_word (const tui_server_state_t *server);
 
 typedef struct _tui_frame_t tui_frame_t;
 
@@ -107,6 +123,9 @@ const tui_server_state_t *
 void
     tui_frame_status (tui_frame_t *self, bool error, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
+//  No status message (what it said is no longer true).
+void
+    tui_frame_status_clear (tui_frame_t *self);
 //  The status message timed out just now (the screen needs a redraw).
 bool
     tui_frame_status_expired (tui_frame_t *self);
@@ -133,5 +152,16 @@ char *
 //  Draws a string, clipped to width, with attributes.
 void
     tui_frame_put (int y, int x, int width, int attr, const char *utf8);
+//  Draws a string wrapped at spaces over at most max_lines rows of width
+//  columns (the last one cut with an ellipsis if it is still too long);
+//  returns the rows used.
+int
+    tui_frame_put_wrapped (int y, int x, int width, int max_lines, int attr,
+                           const char *utf8);
+//  Draws text and then suffix (may be NULL) in width columns; when they do
+//  not fit, text is cut with an ellipsis and the suffix kept.
+void
+    tui_frame_put_fit (int y, int x, int width, int attr, const char *utf8,
+                       const char *suffix);
 
 #endif

@@ -27,6 +27,7 @@ struct _tui_input_t {
     size_t max;
     bool masked;
     int scroll;                     //  first character drawn
+    int row_scroll;                 //  first row drawn (several rows)
     wchar_t *kill;                  //  Ctrl-Y yanks this back
     size_t kill_len;
     char *history [HISTORY_MAX];    //  oldest first
@@ -127,6 +128,40 @@ s_is_word (wchar_t c)
     return c != L' ';
 }
 
+//  Where the line holding pos starts and ends (a message may hold
+//  newlines: Alt-Enter, or a paste)
+static size_t
+s_line_start (tui_input_t *self, size_t pos)
+{
+    while (pos > 0 && self->line [pos - 1] != L'\n')
+        pos--;
+    return pos;
+}
+
+static size_t
+s_line_end (tui_input_t *self, size_t pos)
+{
+    while (pos < self->len && self->line [pos] != L'\n')
+        pos++;
+    return pos;
+}
+
+//  Up/Down inside a message of several lines: the same column of the
+//  line above or below, or as far as that line goes
+static void
+s_line_move (tui_input_t *self, int step)
+{
+    size_t start = s_line_start (self, self->cursor);
+    size_t column = self->cursor - start;
+    size_t target;
+    if (step < 0)
+        target = s_line_start (self, start - 1);
+    else
+        target = s_line_end (self, self->cursor) + 1;
+    size_t end = s_line_end (self, target);
+    self->cursor = target + column < end? target + column: end;
+}
+
 void
 tui_input_word_left (tui_input_t *self)
 {
@@ -153,8 +188,9 @@ s_replace (tui_input_t *self, const char *utf8)
     self->len = 0;
     self->cursor = 0;
     self->scroll = 0;
+    self->row_scroll = 0;
     size_t len = 0;
-    wchar_t *wide = tui_text_decode (utf8, strlen (utf8), false, &len);
+    wchar_t *wide = tui_text_decode (utf8, strlen (utf8), !self->masked, &len);
     if (wide) {
         s_insert (self, wide, len);
         s_wipe_free (wide, (len + 1) * sizeof (wchar_t));
@@ -210,10 +246,10 @@ tui_input_key (tui_input_t *self, bool keycode, wint_t key)
                     self->cursor++;
                 return TUI_INPUT_CHANGED;
             case KEY_HOME:
-                self->cursor = 0;
+                self->cursor = s_line_start (self, self->cursor);
                 return TUI_INPUT_CHANGED;
             case KEY_END:
-                self->cursor = self->len;
+                self->cursor = s_line_end (self, self->cursor);
                 return TUI_INPUT_CHANGED;
             case KEY_BACKSPACE:
                 if (self->cursor > 0)
@@ -224,8 +260,16 @@ tui_input_key (tui_input_t *self, bool keycode, wint_t key)
                     s_delete (self, self->cursor, self->cursor + 1, false);
                 return TUI_INPUT_CHANGED;
             case KEY_UP:
+                if (s_line_start (self, self->cursor) > 0) {
+                    s_line_move (self, -1);
+                    return TUI_INPUT_CHANGED;
+                }
                 return s_history_move (self, -1);
             case KEY_DOWN:
+                if (s_line_end (self, self->cursor) < self->len) {
+                    s_line_move (self, 1);
+                    return TUI_INPUT_CHANGED;
+                }
                 return s_history_move (self, 1);
             case KEY_ENTER:
                 return TUI_INPUT_SUBMIT;
@@ -238,11 +282,9 @@ tui_input_key (tui_input_t *self, bool keycode, wint_t key)
         case L'\r':
             return TUI_INPUT_SUBMIT;
         case CTRL ('A'):
-            self->cursor = 0;
-            return TUI_INPUT_CHANGED;
+            return tui_input_key (self, true, KEY_HOME);
         case CTRL ('E'):
-            self->cursor = self->len;
-            return TUI_INPUT_CHANGED;
+            return tui_input_key (self, true, KEY_END);
         case CTRL ('B'):
             return tui_input_key (self, true, KEY_LEFT);
         case CTRL ('F'):
@@ -252,11 +294,16 @@ tui_input_key (tui_input_t *self, bool keycode, wint_t key)
             return tui_input_key (self, true, KEY_BACKSPACE);
         case CTRL ('D'):
             return tui_input_key (self, true, KEY_DC);
-        case CTRL ('K'):
-            s_delete (self, self->cursor, self->len, true);
+        case CTRL ('K'): {
+            //  to the end of the line; at its end, the newline itself
+            size_t end = s_line_end (self, self->cursor);
+            if (end == self->cursor && end < self->len)
+                end++;
+            s_delete (self, self->cursor, end, true);
             return TUI_INPUT_CHANGED;
+        }
         case CTRL ('U'):
-            s_delete (self, 0, self->cursor, true);
+            s_delete (self, s_line_start (self, self->cursor), self->cursor, true);
             return TUI_INPUT_CHANGED;
         case CTRL ('W'): {
             size_t end = self->cursor;
@@ -278,6 +325,43 @@ tui_input_key (tui_input_t *self, bool keycode, wint_t key)
         return TUI_INPUT_IGNORED;
     s_insert (self, &c, 1);
     return TUI_INPUT_CHANGED;
+}
+
+tui_input_result_t
+tui_input_newline (tui_input_t *self)
+{
+    assert (self);
+    if (self->masked)
+        return TUI_INPUT_IGNORED;
+    wchar_t c = L'\n';
+    s_insert (self, &c, 1);
+    return TUI_INPUT_CHANGED;
+}
+
+tui_input_result_t
+tui_input_paste (tui_input_t *self, wint_t key)
+{
+    assert (self);
+    if (key == L'\r' || key == L'\n')
+        return self->masked? TUI_INPUT_IGNORED: tui_input_newline (self);
+    wchar_t c = (wchar_t) key;
+    if (c != L'\t' && !tui_text_printable (c))
+        return TUI_INPUT_IGNORED;
+    if (c == L'\t' && self->masked)
+        return TUI_INPUT_IGNORED;
+    s_insert (self, &c, 1);
+    return TUI_INPUT_CHANGED;
+}
+
+size_t
+tui_input_lines (tui_input_t *self)
+{
+    assert (self);
+    size_t lines = 1;
+    for (size_t i = 0; i < self->len; i++)
+        if (self->line [i] == L'\n')
+            lines++;
+    return lines;
 }
 
 char *
@@ -303,6 +387,7 @@ tui_input_clear (tui_input_t *self)
     self->len = 0;
     self->cursor = 0;
     self->scroll = 0;
+    self->row_scroll = 0;
     self->history_pos = self->history_size;
     free (self->draft);
     self->draft = NULL;
@@ -469,4 +554,90 @@ tui_input_draw (tui_input_t *self, int y, int x, int width)
     for (; used < width; used++)
         addch (' ');
     return x + cursor_col;
+}
+
+//  The rows the text takes at width, a character never split: each line
+//  (between newlines) wraps where the next character would not fit. Calls
+//  place (when given) for every character with its row and column, and
+//  gives the cursor's row and column.
+typedef void (s_place_fn) (void *arg, int row, int col, wchar_t c);
+
+static int
+s_layout (tui_input_t *self, int width, s_place_fn *place, void *arg,
+          int *cursor_row, int *cursor_col)
+{
+    int row = 0, col = 0;
+    for (size_t i = 0; i <= self->len; i++) {
+        wchar_t c = i < self->len? self->line [i]: 0;
+        int w = c == L'\n' || c == 0? 0
+              : c == L'\t'? 1: tui_text_char_width (c);
+        if (col + (w? w: 1) > width && col > 0) {
+            row++;
+            col = 0;
+        }
+        if (i == self->cursor) {
+            *cursor_row = row;
+            *cursor_col = col;
+        }
+        if (i == self->len)
+            break;
+        if (c == L'\n') {
+            row++;
+            col = 0;
+            continue;
+        }
+        if (place)
+            place (arg, row, col, c);
+        col += w;
+    }
+    return row + 1;
+}
+
+int
+tui_input_rows (tui_input_t *self, int width)
+{
+    assert (self);
+    int cursor_row, cursor_col;
+    return s_layout (self, width < 2? 2: width, NULL, NULL, &cursor_row, &cursor_col);
+}
+
+typedef struct {
+    int y, x, first, rows;
+    bool masked;
+} s_draw_t;
+
+static void
+s_place (void *arg, int row, int col, wchar_t c)
+{
+    s_draw_t *draw = (s_draw_t *) arg;
+    if (row < draw->first || row >= draw->first + draw->rows)
+        return;
+    wchar_t pair [2] = { draw->masked? L'*': c == L'\t'? L' ': c, 0 };
+    mvaddnwstr (draw->y + row - draw->first, draw->x + col, pair, 1);
+}
+
+void
+tui_input_draw_rows (tui_input_t *self, int y, int x, int width, int rows,
+                     int *cursor_y, int *cursor_x)
+{
+    assert (self);
+    if (width < 2)
+        width = 2;
+    if (rows < 1)
+        rows = 1;
+    int cursor_row = 0, cursor_col = 0;
+    int total = s_layout (self, width, NULL, NULL, &cursor_row, &cursor_col);
+    //  Keep the cursor's row in view
+    if (self->row_scroll > cursor_row)
+        self->row_scroll = cursor_row;
+    if (cursor_row >= self->row_scroll + rows)
+        self->row_scroll = cursor_row - rows + 1;
+    if (self->row_scroll > total - rows)
+        self->row_scroll = total - rows > 0? total - rows: 0;
+    for (int r = 0; r < rows; r++)
+        mvhline (y + r, x, ' ', width);
+    s_draw_t draw = { y, x, self->row_scroll, rows, self->masked };
+    s_layout (self, width, s_place, &draw, &cursor_row, &cursor_col);
+    *cursor_y = y + cursor_row - self->row_scroll;
+    *cursor_x = x + cursor_col;
 }

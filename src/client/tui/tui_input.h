@@ -5,6 +5,10 @@
     (KEY_LEFT, ...) when `keycode` is true. The editor knows nothing about
     windows except in tui_input_draw, so it can be unit-tested headless.
 
+    The text may hold newlines (tui_input_newline, a paste): Home/End,
+    Ctrl-A/E/K/U then act on the cursor's line, and Up/Down move between
+    lines before they browse the history.
+
     Bindings: Ctrl-A/Home, Ctrl-E/End, Ctrl-B/Left, Ctrl-F/Right,
     Alt-B/Alt-F (words, via tui_input_word_left/right), Backspace/Ctrl-H,
     Delete/Ctrl-D, Ctrl-K (kill to end), Ctrl-U (kill to start), Ctrl-W
@@ -40,6 +44,18 @@ void
 //  One key. Returns what it did.
 tui_input_result_t
     tui_input_key (tui_input_t *self, bool keycode, wint_t key);
+
+//  Alt-Enter: a new line inside the message (not in a masked field).
+tui_input_result_t
+    tui_input_newline (tui_input_t *self);
+//  One character of a bracketed paste: inserted as it is, never acted on
+//  (Enter and Tab in a paste are text: a newline, a tab; a masked field
+//  takes neither).
+tui_input_result_t
+    tui_input_paste (tui_input_t *self, wint_t key);
+//  Lines of the text (newlines + 1).
+size_t
+    tui_input_lines (tui_input_t *self);
 
 //  The text as UTF-8 (fresh string; the caller frees it, and wipes it
 //  first for a masked field), or NULL when out of memory.
@@ -88,5 +104,14 @@ void
 //  scrolled so the cursor shows; returns the cursor's screen column.
 int
     tui_input_draw (tui_input_t *self, int y, int x, int width);
+
+//  Several rows: the rows the text needs at width (lines wrap by
+//  character), and drawing at most `rows` of them at (y, x), scrolled so
+//  the cursor's row shows; the cursor's screen position comes back.
+int
+    tui_input_rows (tui_input_t *self, int width);
+void
+    tui_input_draw_rows (tui_input_t *self, int y, int x, int width, int rows,
+                         int *cursor_y, int *cursor_x);
 
 #endif

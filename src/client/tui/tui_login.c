@@ -174,11 +174,23 @@ tui_login_key (tui_login_t *self, tui_frame_t *frame, tui_key_t key)
             case KEY_DOWN:
                 self->focus = (self->focus + 1) % FIELD_COUNT;
                 return TUI_ACTION (TUI_STAY);
+            case KEY_F (1):
+                return TUI_ACTION (TUI_HELP);
             case KEY_F (10):
                 return TUI_ACTION (TUI_QUIT);
+            case TUI_KEY_PASTE_BEGIN:
+            case TUI_KEY_PASTE_END:
+                return TUI_ACTION (TUI_STAY);
             default:
                 break;
         }
+    }
+    else
+    if (key.paste) {
+        //  a pasted name or password, without its newline
+        tui_input_paste (self->fields [self->focus], key.key == L'\n' || key.key == L'\r'
+                                                     ? 0: key.key);
+        return TUI_ACTION (TUI_STAY);
     }
     else
     if (key.key == L'\t') {
@@ -202,6 +214,14 @@ tui_login_key (tui_login_t *self, tui_frame_t *frame, tui_key_t key)
             if (f != self->focus && tui_input_empty (self->fields [f])
             &&  !tui_input_empty (self->fields [self->focus])) {
                 self->focus = f;
+                //  and says why the cursor moved
+                char *text = zsys_sprintf ("Enter the %s first", f == first? "username"
+                                           : f == first + 1? "password": "password again");
+                if (first == LOGIN_FIRST)
+                    s_message (&self->login_message, &self->login_error, true, text);
+                else
+                    s_message (&self->register_message, &self->register_error, true, text);
+                zstr_free (&text);
                 return TUI_ACTION (TUI_STAY);
             }
         if (first == LOGIN_FIRST)
@@ -231,14 +251,8 @@ tui_login_event (tui_login_t *self, tui_frame_t *frame, chatclient_event_t *even
                          : event->type == CHATCLIENT_EV_LOGIN_FAILED
                          ? "Wrong username or password"
                          : chatclient_errname (event->code);
-        if (event->code == CHAT_ERR_RATE_LIMITED || event->retry_ms > 0) {
-            char *full = zsys_sprintf ("%s: wait %u s before trying again", text,
-                                       (event->retry_ms + 999) / 1000);
-            s_message (&self->login_message, &self->login_error, true, full);
-            zstr_free (&full);
-        }
-        else
-            s_message (&self->login_message, &self->login_error, true, text);
+        //  (a rate limit's text says how long to wait already)
+        s_message (&self->login_message, &self->login_error, true, text);
     }
     else
     if (event->cmd == self->register_cmd) {
@@ -287,7 +301,8 @@ s_draw_button (tui_frame_t *frame, int y, int x, const char *label, bool active)
     tui_frame_put (y, x, (int) strlen (label), attr, label);
 }
 
-static void
+//  A server's line (two when its state needs them); returns rows used
+static int
 s_draw_server (tui_frame_t *frame, chatclient_server_t which, int y, int x, int width)
 {
     const tui_server_state_t *server = tui_frame_server (frame, which);
@@ -307,15 +322,17 @@ s_draw_server (tui_frame_t *frame, chatclient_server_t which, int y, int x, int 
     }
     else
     if (server->problem) {
-        state = zsys_sprintf ("not connected (%s), retrying", server->problem);
+        state = zsys_sprintf ("%s: %s", tui_server_state_word (server), server->problem);
         pair = TUI_PAIR_ERROR;
     }
     else {
         state = strdup ("connecting...");
         pair = TUI_PAIR_DIM;
     }
-    tui_frame_put (y, x + 13, width - 13, tui_frame_attr (frame, pair), state);
+    int rows = tui_frame_put_wrapped (y, x + 13, width - 13, 2, tui_frame_attr (frame, pair),
+                                      state);
     zstr_free (&state);
+    return rows > 0? rows: 1;
 }
 
 void
@@ -346,10 +363,14 @@ tui_login_draw (tui_login_t *self, tui_frame_t *frame)
         s_draw_field (self, frame, f, y++, x + 2, label_width, field_width,
                       &cursor_y, &cursor_x);
     s_draw_button (frame, y++, x + 2 + label_width, "[ Login ]", self->focus < REGISTER_FIRST);
+    //  answers may be long (a server's address and what to do): the whole
+    //  width, and a second row when needed
+    int answer_width = COLS - x - 3;
     if (self->login_message)
-        tui_frame_put (y, x + 2, width - 2,
-                       tui_frame_attr (frame, self->login_error? TUI_PAIR_ERROR: TUI_PAIR_OK),
-                       self->login_message);
+        y += tui_frame_put_wrapped (y, x + 2, answer_width, 2,
+                                    tui_frame_attr (frame, self->login_error? TUI_PAIR_ERROR
+                                                                            : TUI_PAIR_OK),
+                                    self->login_message) - 1;
     y++;
     y += gap;
     tui_frame_put (y++, x, width, A_BOLD | A_UNDERLINE, "Or make a new account:");
@@ -359,20 +380,22 @@ tui_login_draw (tui_login_t *self, tui_frame_t *frame)
     s_draw_button (frame, y++, x + 2 + label_width, "[ Register ]",
                    self->focus >= REGISTER_FIRST);
     if (self->register_message)
-        tui_frame_put (y, x + 2, width - 2,
-                       tui_frame_attr (frame, self->register_error? TUI_PAIR_ERROR
-                                                                  : TUI_PAIR_OK),
-                       self->register_message);
+        y += tui_frame_put_wrapped (y, x + 2, answer_width, 2,
+                                    tui_frame_attr (frame, self->register_error? TUI_PAIR_ERROR
+                                                                               : TUI_PAIR_OK),
+                                    self->register_message) - 1;
     y++;
     y += gap;
     if (y + 2 < LINES - 1) {
-        s_draw_server (frame, CHATCLIENT_KEYSERVER, y++, x, width);
-        s_draw_server (frame, CHATCLIENT_MAINSERVER, y++, x, width);
+        y += s_draw_server (frame, CHATCLIENT_KEYSERVER, y, x, COLS - x - 1);
+        if (y < LINES - 1)
+            y += s_draw_server (frame, CHATCLIENT_MAINSERVER, y, x, COLS - x - 1);
     }
     tui_frame_draw_status (frame, COLS >= 100
         ? "Tab/Down next field  Shift-Tab/Up previous  Enter submit this section  "
-          "Alt-L login  Alt-R register  F10 quit"
-        : "Tab/S-Tab field  Enter submit  Alt-L login  Alt-R register  F10 quit");
+          "Alt-L login  Alt-R register  F1 help  F10 quit"
+        : COLS >= 70? "Tab/S-Tab field  Enter submit  Alt-L login  Alt-R register  F10 quit"
+        : "Tab field  Enter submit  F1 help  F10 quit");
     if (cursor_y >= 0 && cursor_y < LINES) {
         move (cursor_y, cursor_x);
         curs_set (1);

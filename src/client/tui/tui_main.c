@@ -2,86 +2,58 @@
 
     The report's conversation window (figure 8), titled with the user's
     name: conversations on the left (the members other than me, unread
-    counts), the open conversation on the right (time, sender, text,
-    wrapped), an input line below. Its buttons are commands here: /new,
-    /refresh, /logout, plus /quit and /help, and F2/F5/F10 for the first
-    ones; /verify, /members and /password are tui_identity's panels.
-    Messages are never copied: they are drawn from the client library's
-    memory each time, so what is on screen is what it holds.
+    counts), the open conversation on the right (tui_convview), the input
+    below it. Its buttons are commands here: /new, /refresh, /logout, plus
+    /open, /notify, /quit and /help, and F1/F2/F5/F10 for some of them;
+    /add, /remove, /leave, /title, /admin change the open conversation and
+    /accept takes a message request; /verify, /members and /password are
+    tui_identity's panels.
 
     A conversation with a member whose identity key changed shows a warning
-    line above its messages for as long as it lasts, and a message signed
-    only by such a changed key is marked with '!' before its sender.
-*/
-#include <time.h>
+    line above its messages for as long as it lasts (tui_convview), and
+    '!' before its number in the list.
 
+    The input grows to a few rows when the message holds several lines
+    (Alt-Enter, a paste); a message of more than CONFIRM_LINES lines is sent
+    only after a second Enter. Nothing typed is thrown away: a line that
+    cannot go (no conversation open, only spaces) stays in the input.
+*/
 #include "tui_main.h"
+#include "tui_convview.h"
 #include "tui_identity.h"
+#include "tui_notify.h"
 #include "wire.h"
 
 #define INPUT_MAX (WIRE_MAX_TEXT / 4)
 #ifndef CTRL
 #   define CTRL(c) ((c) & 0x1F)
 #endif
-#define INDENT 6
+#define CONFIRM_LINES 4         //  longer messages are sent after a second Enter
+#define INPUT_ROWS_MAX 8
 
 static const char *s_commands [] = {
-    "/accept", "/add", "/admin", "/help", "/leave", "/logout", "/members", "/new", "/open",
-    "/password", "/quit", "/refresh", "/remove", "/title", "/verify"
+    "/accept", "/add", "/admin", "/help", "/leave", "/logout", "/members", "/new", "/notify",
+    "/open", "/password", "/quit", "/refresh", "/remove", "/title", "/verify"
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
-
-static const char *s_help [] = {
-    "Commands, typed in the input line:",
-    "  /new          start a conversation: pick one user, or several for a group  (F2)",
-    "  /refresh      list the conversations again and fetch anything missed       (F5)",
-    "  /open N       open conversation N of the list                            (Alt-N)",
-    "  /members      who is in the open conversation, and whom you verified",
-    "  /add NAME...  add people to the open group (everyone gets a new key)",
-    "  /remove NAME  remove someone from the open group (its creator and admins)",
-    "  /leave        leave the open conversation (a 1:1 too)",
-    "  /title TEXT   set the open group's title (no text: clear it)",
-    "  /admin NAME   make a member an admin (the group's creator only)",
-    "  /accept [N]   accept a message request (N, or the open conversation)",
-    "  /verify NAME  the safety number you and NAME compare; y marks NAME verified",
-    "  /password     change your password (asked for, hidden; Esc cancels)",
-    "  /logout       log out and go back to the login screen",
-    "  /quit         log out and leave                                           (F10)",
-    "  /help         this help",
-    "  //text        send a message that starts with '/'",
-    "",
-    "Keys:",
-    "  Enter             send the message",
-    "  Ctrl-N / Ctrl-P   next / previous conversation (also Alt-1 .. Alt-9)",
-    "  PgUp / PgDn       scroll the conversation back / forward",
-    "  Up / Down         input history",
-    "  Tab               complete a command or a username",
-    "  Ctrl-A / Ctrl-E   start / end of line       Left / Right, Alt-B / Alt-F",
-    "  Ctrl-K / Ctrl-U   delete to end / to start  Ctrl-W delete a word, Ctrl-Y paste it back",
-    "  Backspace, Delete, Ctrl-L redraws the screen",
-    "",
-    "A red line above a conversation: a member's identity key changed. Their",
-    "messages marked '!' are signed with the new key: /verify them first.",
-    "",
-    "Any key closes this help.",
-    NULL
-};
 
 struct _tui_main_t {
     chatclient_t *client;       //  borrowed
     tui_input_t *input;
+    tui_convview_t *view;
+    tui_notify_t *notify;
     bool has_open;
     uint8_t open_id [CHATCLIENT_ID_SIZE];
     uint32_t open_cmd;
+    char *open_problem;         //  why the last open failed (tried again
+                                //  when the servers are back)
     uint32_t refresh_cmd;
     bool refresh_announce;      //  the user asked: say when it is done
     uint32_t logout_cmd;
     uint32_t accept_cmd;
     bool auto_open;             //  open the first conversation when listed
-    int scroll;                 //  lines back from the newest
-    int body_height;            //  as last drawn, for PgUp/PgDn
+    bool confirm;               //  a long message waits for a second Enter
     int list_top;
-    bool help;
     tui_identity_t *identity;   //  /verify, /members, /password
 };
 
@@ -91,14 +63,13 @@ tui_main_new (chatclient_t *client)
     tui_main_t *self = (tui_main_t *) zmalloc (sizeof (tui_main_t));
     self->client = client;
     self->input = tui_input_new (INPUT_MAX, false);
+    self->view = tui_convview_new (client);
+    self->notify = tui_notify_new ();
     self->identity = tui_identity_new (client);
-    if (!self->input || !self->identity) {
-        tui_input_destroy (&self->input);
-        tui_identity_destroy (&self->identity);
-        free (self);
+    if (!self->input || !self->view || !self->notify || !self->identity) {
+        tui_main_destroy (&self);
         return NULL;
     }
-    self->body_height = 10;
     return self;
 }
 
@@ -110,7 +81,10 @@ tui_main_destroy (tui_main_t **self_p)
     if (!self)
         return;
     tui_input_destroy (&self->input);
+    tui_convview_destroy (&self->view);
+    tui_notify_destroy (&self->notify);
     tui_identity_destroy (&self->identity);
+    zstr_free (&self->open_problem);
     free (self);
     *self_p = NULL;
 }
@@ -126,14 +100,15 @@ tui_main_reset (tui_main_t *self)
     }
     else
         tui_input_clear (self->input);
+    tui_convview_reset (self->view);
     self->has_open = false;
     self->open_cmd = 0;
+    zstr_free (&self->open_problem);
     self->refresh_cmd = 0;
     self->logout_cmd = 0;
     self->auto_open = false;
-    self->scroll = 0;
+    self->confirm = false;
     self->list_top = 0;
-    self->help = false;
     tui_identity_reset (self->identity);
 }
 
@@ -147,15 +122,38 @@ tui_main_start (tui_main_t *self, tui_frame_t *frame)
     tui_frame_status (frame, false, "Logged in as %s", chatclient_username (self->client));
 }
 
+//  Up to where the user had read a conversation before opening it (the
+//  main server's marker): a line marks the first message after it
+static uint64_t
+s_read_seq (tui_main_t *self, const uint8_t id [CHATCLIENT_ID_SIZE])
+{
+    size_t count = chatclient_conversation_count (self->client);
+    for (size_t i = 0; i < count; i++) {
+        const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
+        if (conv && memcmp (conv->id, id, CHATCLIENT_ID_SIZE) == 0)
+            return conv->read_seq;
+    }
+    return 0;
+}
+
 void
 tui_main_open (tui_main_t *self, const uint8_t id [CHATCLIENT_ID_SIZE])
 {
+    bool again = self->has_open && memcmp (self->open_id, id, CHATCLIENT_ID_SIZE) == 0;
+    if (!again)
+        tui_convview_open (self->view, id, s_read_seq (self, id));
     memcpy (self->open_id, id, CHATCLIENT_ID_SIZE);
     self->has_open = true;
     self->auto_open = false;
-    self->scroll = 0;
+    zstr_free (&self->open_problem);
     self->open_cmd = chatclient_open (self->client, id);
     chatclient_mark_read (self->client, id);
+}
+
+bool
+tui_main_unsent (tui_main_t *self)
+{
+    return !tui_input_empty (self->input) || tui_convview_sending (self->view) > 0;
 }
 
 //  Index (0-based) of the open conversation in the list, or -1
@@ -181,6 +179,7 @@ s_open_index_at (tui_main_t *self, tui_frame_t *frame, size_t index)
         tui_frame_status (frame, true, "There is no conversation %zu", index + 1);
         return;
     }
+    tui_frame_status_clear (frame);
     tui_main_open (self, conv->id);
 }
 
@@ -242,6 +241,23 @@ s_change (tui_main_t *self, tui_frame_t *frame, const char *word, const char *ar
     tui_frame_status (frame, false, "Changing the conversation...");
 }
 
+static void
+s_notify_command (tui_main_t *self, tui_frame_t *frame, const char *arg)
+{
+    if (arg && (streq (arg, "on") || streq (arg, "off")))
+        tui_notify_set (self->notify, streq (arg, "on"));
+    else
+    if (arg) {
+        tui_frame_status (frame, true, "/notify on or /notify off, not '%s'", arg);
+        return;
+    }
+    if (tui_notify_on (self->notify))
+        tui_frame_status (frame, false, "Notifications on: %s for a message you cannot see",
+                          tui_notify_how (self->notify));
+    else
+        tui_frame_status (frame, false, "Notifications off (/notify on turns them on)");
+}
+
 //  A command line; what the manager is to do about it.
 static tui_action_t
 s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
@@ -251,8 +267,8 @@ s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
     if (!copy)
         return action;
     char *saveptr = NULL;
-    char *word = strtok_r (copy, " ", &saveptr);
-    char *arg = strtok_r (NULL, " ", &saveptr);
+    char *word = strtok_r (copy, " \n", &saveptr);
+    char *arg = strtok_r (NULL, " \n", &saveptr);
     if (!word)
         ;
     else
@@ -277,7 +293,10 @@ s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
         action.kind = TUI_QUIT;
     else
     if (streq (word, "/help"))
-        self->help = true;
+        action.kind = TUI_HELP;
+    else
+    if (streq (word, "/notify"))
+        s_notify_command (self, frame, arg);
     else
     if (streq (word, "/verify"))
         tui_identity_verify (self->identity, frame, arg);
@@ -308,8 +327,10 @@ s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
     if (streq (word, "/open")) {
         const chatclient_conversation_t *conv = NULL;
         int rc = arg? chatclient_conversation_find (self->client, arg, &conv): -1;
-        if (rc == 0 && conv)
+        if (rc == 0 && conv) {
+            tui_frame_status_clear (frame);
             tui_main_open (self, conv->id);
+        }
         else
             tui_frame_status (frame, true, "/open N: no conversation '%s'", arg? arg: "");
     }
@@ -317,6 +338,25 @@ s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
         tui_frame_status (frame, true, "Unknown command %s (try /help)", word);
     free (copy);
     return action;
+}
+
+static size_t
+s_count_lines (const char *text)
+{
+    size_t lines = 1;
+    for (const char *c = text; *c; c++)
+        if (*c == '\n')
+            lines++;
+    return lines;
+}
+
+static bool
+s_blank (const char *text)
+{
+    for (const char *c = text; *c; c++)
+        if (*c != ' ' && *c != '\n' && *c != '\t')
+            return false;
+    return true;
 }
 
 static tui_action_t
@@ -330,17 +370,34 @@ s_submit (tui_main_t *self, tui_frame_t *frame)
         free (text);
         return action;
     }
-    tui_input_history_add (self->input, text);
-    tui_input_clear (self->input);
-    if (text [0] == '/' && text [1] != '/')
+    if (text [0] == '/' && text [1] != '/') {
+        tui_input_history_add (self->input, text);
+        tui_input_clear (self->input);
         action = s_command (self, frame, text);
+        free (text);
+        return action;
+    }
+    //  What cannot go stays in the input, for the user to fix or send later
+    const char *body = text [0] == '/'? text + 1: text;
+    if (s_blank (body))
+        tui_frame_status (frame, true, "Nothing to send: the message is only spaces");
+    else
+    if (!self->has_open)
+        tui_frame_status (frame, true,
+                          "No conversation is open: /new starts one, Ctrl-N opens one "
+                          "(your text stays)");
     else {
-        const char *body = text [0] == '/'? text + 1: text;
-        if (!self->has_open)
-            tui_frame_status (frame, true, "No conversation is open: /new starts one");
+        size_t lines = s_count_lines (body);
+        if (lines > CONFIRM_LINES && !self->confirm)
+            self->confirm = true;
         else {
-            chatclient_send (self->client, self->open_id, body, strlen (body));
-            self->scroll = 0;
+            self->confirm = false;
+            tui_input_history_add (self->input, text);
+            tui_input_clear (self->input);
+            tui_frame_status_clear (frame);
+            uint32_t cmd = chatclient_send (self->client, self->open_id, body, strlen (body));
+            tui_convview_pending (self->view, cmd, self->open_id, body, strlen (body));
+            tui_convview_end (self->view);
         }
     }
     free (text);
@@ -374,6 +431,26 @@ s_complete (tui_main_t *self, tui_frame_t *frame)
     free (word);
 }
 
+//  A key while a long message waits for its second Enter: true when it
+//  was the answer
+static bool
+s_confirm_key (tui_main_t *self, tui_frame_t *frame, tui_key_t key)
+{
+    self->confirm = false;
+    if (!key.keycode && !key.alt && !key.paste && key.key == 0x1B) {
+        tui_frame_status (frame, false, "Not sent: the message is still in the input");
+        return true;
+    }
+    //  Enter sends (s_submit sees the confirmation); anything else edits
+    if (!key.alt && !key.paste && ((!key.keycode && (key.key == L'\r' || key.key == L'\n'))
+                                   || (key.keycode && key.key == KEY_ENTER))) {
+        self->confirm = true;
+        s_submit (self, frame);
+        return true;
+    }
+    return false;
+}
+
 tui_action_t
 tui_main_key (tui_main_t *self, tui_frame_t *frame, tui_key_t key)
 {
@@ -381,8 +458,17 @@ tui_main_key (tui_main_t *self, tui_frame_t *frame, tui_key_t key)
     if (tui_identity_active (self->identity)
     &&  tui_identity_key (self->identity, frame, key))
         return stay;
-    if (self->help) {
-        self->help = false;
+    if (self->confirm && s_confirm_key (self, frame, key))
+        return stay;
+    if (key.paste) {
+        tui_input_paste (self->input, key.key);
+        return stay;
+    }
+    if (key.keycode && key.key == TUI_KEY_PASTE_END) {
+        size_t lines = tui_input_lines (self->input);
+        if (lines > 1)
+            tui_frame_status (frame, false, "%zu lines in the input: Enter sends them as "
+                              "one message", lines);
         return stay;
     }
     if (key.alt) {
@@ -394,20 +480,27 @@ tui_main_key (tui_main_t *self, tui_frame_t *frame, tui_key_t key)
         else
         if (key.key == L'f' || key.key == L'F')
             tui_input_word_right (self->input);
+        else
+        if (key.key == L'\r' || key.key == L'\n')
+            tui_input_newline (self->input);
         return stay;
     }
-    int page = self->body_height > 2? self->body_height - 2: 1;
     if (key.keycode) {
         switch (key.key) {
             case KEY_PPAGE:
-                self->scroll += page;       //  clamped when drawn
+                tui_convview_page (self->view, -1);
                 return stay;
             case KEY_NPAGE:
-                self->scroll = self->scroll > page? self->scroll - page: 0;
+                tui_convview_page (self->view, 1);
+                return stay;
+            case KEY_HOME:
+                tui_convview_home (self->view);
+                return stay;
+            case KEY_END:
+                tui_convview_end (self->view);
                 return stay;
             case KEY_F (1):
-                self->help = true;
-                return stay;
+                return TUI_ACTION (TUI_HELP);
             case KEY_F (2):
                 return TUI_ACTION (TUI_TO_PICKER);
             case KEY_F (5):
@@ -438,11 +531,37 @@ tui_main_key (tui_main_t *self, tui_frame_t *frame, tui_key_t key)
     return stay;
 }
 
+//  The open conversation on the screen right now
+static bool
+s_showing (tui_main_t *self, const uint8_t *id, bool active)
+{
+    return active && self->has_open && memcmp (id, self->open_id, CHATCLIENT_ID_SIZE) == 0;
+}
+
+static void
+s_notify (tui_main_t *self, tui_frame_t *frame, const chatclient_message_t *msg)
+{
+    const char *me = chatclient_username (self->client);
+    if (!msg->live || msg->local || (me && streq (msg->sender, me)))
+        return;
+    const chatclient_conversation_t *conv = NULL;
+    char hex [CHATCLIENT_HEX_SIZE];
+    memcpy (hex, msg->conversation_hex, CHATCLIENT_HEX_SIZE);
+    hex [CHATCLIENT_HEX_SIZE - 1] = 0;
+    bool found = chatclient_conversation_find (self->client, hex, &conv) == 0 && conv;
+    if (found && conv->request)
+        return;                 //  a message request rings nothing until accepted
+    char *name = found? tui_frame_conversation_name (frame, conv): strdup ("a conversation");
+    tui_notify_message (self->notify, msg->sender, name);
+    free (name);
+}
+
 tui_action_t
 tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
                 bool active)
 {
     tui_action_t action = TUI_ACTION (TUI_STAY);
+    tui_convview_event (self->view, event);
     tui_identity_event (self->identity, frame, event);
     switch (event->type) {
         case CHATCLIENT_EV_CONVERSATIONS:
@@ -454,9 +573,11 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
                                       event->conversation_count == 1? "": "s");
                 self->refresh_announce = false;
             }
+            //  (the status line stays: a warning from the login, say a
+            //  contact's changed identity key, must not vanish with it)
             if (self->auto_open && !self->has_open && active
             &&  chatclient_conversation_count (self->client) > 0)
-                s_open_index_at (self, frame, 0);
+                tui_main_open (self, chatclient_conversation (self->client, 0)->id);
             self->auto_open = false;
             break;
         case CHATCLIENT_EV_CONVERSATION:
@@ -467,18 +588,23 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
             //  Someone started a conversation with me while none is open:
             //  show it, as the report's window shows its only textbox
             if (event->cmd == 0 && !self->has_open && event->conversation
-            &&  active)
+            &&  active) {
+                tui_frame_status_clear (frame);
                 tui_main_open (self, event->conversation->id);
+            }
             break;
         case CHATCLIENT_EV_MESSAGE:
-            if (!self->has_open && event->message && active)
+            if (!event->message)
+                break;
+            if (!self->has_open && active) {
+                tui_frame_status_clear (frame);
                 tui_main_open (self, event->message->conversation_id);
+            }
             else
-            if (self->has_open && event->message
-            &&  memcmp (event->message->conversation_id, self->open_id,
-                        CHATCLIENT_ID_SIZE) == 0
-            &&  active)
+            if (s_showing (self, event->message->conversation_id, active))
                 chatclient_mark_read (self->client, self->open_id);
+            else
+                s_notify (self, frame, event->message);
             break;
         case CHATCLIENT_EV_CHANGE:
             //  A change of the open conversation: said on the status line
@@ -489,6 +615,15 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
         case CHATCLIENT_EV_OPENED:
             if (event->cmd == self->open_cmd)
                 self->open_cmd = 0;
+            break;
+        case CHATCLIENT_EV_LOGGED_IN:
+        case CHATCLIENT_EV_CONNECTED:
+            //  the servers are back: what could not load tries again
+            if (event->cmd == 0 && self->open_problem && self->has_open && !self->open_cmd
+            &&  chatclient_username (self->client)) {
+                zstr_free (&self->open_problem);
+                self->open_cmd = chatclient_open (self->client, self->open_id);
+            }
             break;
         case CHATCLIENT_EV_LOGGED_OUT:
             if (event->cmd && event->cmd == self->logout_cmd) {
@@ -503,6 +638,13 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
                 action.text = "Logged out";
             }
             else
+            if (event->cmd && event->cmd == self->open_cmd) {
+                self->open_cmd = 0;
+                zstr_free (&self->open_problem);
+                self->open_problem = strdup (event->text? event->text
+                                                        : chatclient_errname (event->code));
+            }
+            else
             if (event->cmd && active)
                 tui_frame_status (frame, true, "%s",
                                   event->text? event->text: chatclient_errname (event->code));
@@ -515,211 +657,59 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
 
 //  ---------------------------------------------------------------- drawing
 
-static int
-s_name_pair (tui_frame_t *frame, const char *name, bool own)
-{
-    if (own)
-        return tui_frame_attr (frame, TUI_PAIR_OWN) | A_BOLD;
-    unsigned hash = 5381;
-    for (const char *c = name; *c; c++)
-        hash = hash * 33 + (unsigned char) *c;
-    return tui_frame_attr (frame, TUI_PAIR_NAME1 + (int) (hash % 4)) | A_BOLD;
-}
-
 static void
-s_day (int64_t unix_ms, struct tm *tm)
+s_draw_list (tui_main_t *self, tui_frame_t *frame, int top, int height, int width)
 {
-    time_t t = (time_t) (unix_ms / 1000);
-    localtime_r (&t, tm);
-}
-
-static bool
-s_same_day (int64_t a, int64_t b)
-{
-    struct tm ta, tb;
-    s_day (a, &ta);
-    s_day (b, &tb);
-    return ta.tm_year == tb.tm_year && ta.tm_yday == tb.tm_yday;
-}
-
-typedef struct {
-    const chatclient_message_t *msg;
-    wchar_t *text;
-    size_t len;
-    int prefix;                 //  columns of "HH:MM sender: "
-    bool separator;             //  a day line before it
-    int lines;
-} s_entry_t;
-
-//  The text of line `line` of an entry (not counting its day line): line
-//  0 holds the time, the name and the first piece of text, unless the name
-//  is too long to leave room, then the text starts on line 1. False when
-//  the entry has no such line.
-static bool
-s_entry_span (s_entry_t *entry, int width, int line, size_t *start, size_t *len)
-{
-    int first = width - entry->prefix;
-    size_t pos = 0, next;
-    int current = 1;
-    if (first >= 8) {
-        next = tui_text_wrap (entry->text, entry->len, 0, first, len);
-        *start = 0;
-        if (line == 0)
-            return true;
-        pos = next;
-    }
-    else
-    if (line == 0) {
-        *start = 0;
-        *len = 0;
-        return true;
-    }
-    while (pos < entry->len) {
-        next = tui_text_wrap (entry->text, entry->len, pos, width - INDENT, len);
-        if (current == line) {
-            *start = pos;
-            return true;
-        }
-        pos = next;
-        current++;
-    }
-    return false;
-}
-
-static int
-s_entry_lines (s_entry_t *entry, int width)
-{
-    int first = width - entry->prefix;
-    size_t pos = 0, len;
-    int lines = 1;
-    if (first >= 8)
-        pos = tui_text_wrap (entry->text, entry->len, 0, first, &len);
-    while (pos < entry->len) {
-        pos = tui_text_wrap (entry->text, entry->len, pos, width - INDENT, &len);
-        lines++;
-    }
-    return lines + (entry->separator? 1: 0);
-}
-
-//  Draws line `line` (0-based within the entry) of an entry at row y
-static void
-s_entry_draw (tui_frame_t *frame, s_entry_t *entry, int line, int y, int x, int width,
-              const char *me)
-{
-    if (entry->separator) {
-        if (line == 0) {
-            struct tm tm;
-            char day [64];
-            s_day (entry->msg->server_time, &tm);
-            strftime (day, sizeof day, " %A %d %B %Y ", &tm);
-            int attr = tui_frame_attr (frame, TUI_PAIR_DIM);
-            attron (attr);
-            mvhline (y, x, ACS_HLINE, width);
-            attroff (attr);
-            int len = (int) strlen (day);
-            tui_frame_put (y, x + (width - len) / 2, len, attr, day);
-            return;
-        }
-        line--;
-    }
-    size_t start, len;
-    if (!s_entry_span (entry, width, line, &start, &len))
-        return;
-    if (line == 0) {
-        struct tm tm;
-        char hhmm [8];
-        s_day (entry->msg->server_time, &tm);
-        strftime (hhmm, sizeof hhmm, "%H:%M", &tm);
-        tui_frame_put (y, x, 5, tui_frame_attr (frame, TUI_PAIR_DIM), hhmm);
-        bool own = me && streq (entry->msg->sender, me);
-        //  signed only by a key that is not the sender's pin: marked
-        char *name = zsys_sprintf ("%s%s:", entry->msg->key_changed? "!": "",
-                                   entry->msg->sender);
-        tui_frame_put (y, x + 6, width - 6, entry->msg->key_changed
-                       ? tui_frame_attr (frame, TUI_PAIR_WARN)
-                       : s_name_pair (frame, entry->msg->sender, own), name);
-        zstr_free (&name);
-        if (width - entry->prefix >= 8) {
-            int attr = own? tui_frame_attr (frame, TUI_PAIR_OWN): (int) A_NORMAL;
-            attron (attr);
-            tui_text_draw (y, x + entry->prefix, entry->text + start, len,
-                           width - entry->prefix);
-            attroff (attr);
-        }
-        return;
-    }
-    int attr = me && streq (entry->msg->sender, me)
-             ? tui_frame_attr (frame, TUI_PAIR_OWN): (int) A_NORMAL;
-    attron (attr);
-    tui_text_draw (y, x + INDENT, entry->text + start, len, width - INDENT);
-    attroff (attr);
-}
-
-static void
-s_draw_messages (tui_main_t *self, tui_frame_t *frame, int top, int x, int height, int width)
-{
-    const char *me = chatclient_username (self->client);
-    size_t count = chatclient_message_count (self->client, self->open_id);
+    size_t count = chatclient_conversation_count (self->client);
+    int open = s_open_index (self);
     if (count == 0) {
-        tui_frame_put (top + 1, x + 2, width - 2, tui_frame_attr (frame, TUI_PAIR_DIM),
-                       self->open_cmd? "Loading...": "No messages yet: say something.");
+        tui_frame_put (top, 1, width - 1, tui_frame_attr (frame, TUI_PAIR_DIM),
+                       self->refresh_cmd? "Loading...": "None yet");
+        tui_frame_put (top + 1, 1, width - 1, tui_frame_attr (frame, TUI_PAIR_DIM),
+                       "/new or F2");
         return;
     }
-    //  Decode from the newest back until the screen and the scroll are full
-    s_entry_t *entries = (s_entry_t *) calloc (count, sizeof (s_entry_t));
-    if (!entries)
-        return;
-    int need = height + self->scroll;
-    int total = 0;
-    size_t lo = count;
-    while (lo > 0 && total < need) {
-        lo--;
-        s_entry_t *entry = &entries [lo];
-        entry->msg = chatclient_message (self->client, self->open_id, lo);
-        if (!entry->msg)
-            break;
-        size_t text_len = entry->msg->text_len;
-        while (text_len > 0 && entry->msg->text [text_len - 1] == '\n')
-            text_len--;
-        entry->text = tui_text_decode (entry->msg->text, text_len, true, &entry->len);
-        if (!entry->text)
-            break;
-        wchar_t *sender = tui_text_decode_str (entry->msg->sender);
-        entry->prefix = 6 + (sender? tui_text_width (sender, wcslen (sender)): 0) + 2
-                      + (entry->msg->key_changed? 1: 0);
-        free (sender);
-        const chatclient_message_t *before = lo > 0
-            ? chatclient_message (self->client, self->open_id, lo - 1): NULL;
-        entry->separator = !before
-            || !s_same_day (before->server_time, entry->msg->server_time);
-        entry->lines = s_entry_lines (entry, width);
-        total += entry->lines;
+    if (open >= 0) {
+        if (open < self->list_top)
+            self->list_top = open;
+        if (open >= self->list_top + height)
+            self->list_top = open - height + 1;
     }
-    //  At the top of the history: no further back than its first line
-    if (lo == 0 && self->scroll > total - height)
-        self->scroll = total - height > 0? total - height: 0;
-    int first_line = total - self->scroll - height;     //  may be < 0
-    int line = 0;
-    for (size_t i = lo; i < count; i++) {
-        s_entry_t *entry = &entries [i];
-        if (!entry->text)
-            continue;
-        for (int l = 0; l < entry->lines; l++, line++) {
-            int row = line - first_line;
-            if (row >= 0 && row < height)
-                s_entry_draw (frame, entry, l, top + row, x, width, me);
-        }
-    }
-    for (size_t i = lo; i < count; i++)
-        free (entries [i].text);
-    free (entries);
-    if (self->scroll > 0) {
-        char more [64];
-        snprintf (more, sizeof more, " %d more line%s below: PgDn ", self->scroll,
-                  self->scroll == 1? "": "s");
-        int len = (int) strlen (more);
-        tui_frame_put (top + height - 1, x + width - len, len,
-                       tui_frame_attr (frame, TUI_PAIR_SELECT), more);
+    if (self->list_top > (int) count - 1)
+        self->list_top = 0;
+    for (int row = 0; row < height; row++) {
+        size_t i = (size_t) (self->list_top + row);
+        if (i >= count)
+            break;
+        const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
+        if (!conv)
+            break;
+        char *name = tui_frame_conversation_name (frame, conv);
+        char number [24], unread [24] = "";
+        //  '!': a member's identity key changed
+        snprintf (number, sizeof number, "%c%zu", conv->changed? '!'
+                  : (int) i == open? '>': ' ', conv->index);
+        if (conv->unread > 0)
+            snprintf (unread, sizeof unread, " %llu", (unsigned long long) conv->unread);
+        int attr = (int) i == open? tui_frame_attr (frame, TUI_PAIR_SELECT)
+                 : conv->unread > 0? (int) A_BOLD: (int) A_NORMAL;
+        attron (attr);
+        mvhline (top + row, 0, ' ', width);
+        attroff (attr);
+        int number_width = (int) strlen (number) + 1;
+        if (number_width < 3)
+            number_width = 3;
+        tui_frame_put (top + row, 0, number_width, attr, number);
+        int unread_width = (int) strlen (unread);
+        tui_frame_put_fit (top + row, number_width, width - number_width - unread_width - 1,
+                           attr, name, NULL);
+        if (unread_width)
+            tui_frame_put (top + row, width - unread_width - 1, unread_width,
+                           (int) i == open? attr
+                                          : tui_frame_attr (frame, TUI_PAIR_OK)
+                                            | (int) (A_BOLD | A_REVERSE),
+                           unread);
+        zstr_free (&name);
     }
 }
 
@@ -755,69 +745,25 @@ s_draw_changed (tui_main_t *self, tui_frame_t *frame, const chatclient_conversat
     return 1;
 }
 
-static void
-s_draw_list (tui_main_t *self, tui_frame_t *frame, int top, int height, int width)
+//  What the message area says while it has nothing to show
+static const char *
+s_empty_text (tui_main_t *self, tui_frame_t *frame, char *buffer, size_t size)
 {
-    size_t count = chatclient_conversation_count (self->client);
-    int open = s_open_index (self);
-    if (count == 0) {
-        tui_frame_put (top, 1, width - 1, tui_frame_attr (frame, TUI_PAIR_DIM),
-                       self->refresh_cmd? "Loading...": "None yet");
-        tui_frame_put (top + 1, 1, width - 1, tui_frame_attr (frame, TUI_PAIR_DIM),
-                       "/new or F2");
-        return;
+    const tui_server_state_t *key = tui_frame_server (frame, CHATCLIENT_KEYSERVER);
+    const tui_server_state_t *main = tui_frame_server (frame, CHATCLIENT_MAINSERVER);
+    if (self->open_problem) {
+        snprintf (buffer, size, "Could not load this conversation: %s. It loads when "
+                  "the servers are back.", self->open_problem);
+        return buffer;
     }
-    if (open >= 0) {
-        if (open < self->list_top)
-            self->list_top = open;
-        if (open >= self->list_top + height)
-            self->list_top = open - height + 1;
+    if (self->open_cmd) {
+        if (!main->connected)
+            return "Waiting for the main server to load this conversation...";
+        if (!key->connected)
+            return "Waiting for the key server for this conversation's key...";
+        return "Loading...";
     }
-    if (self->list_top > (int) count - 1)
-        self->list_top = 0;
-    for (int row = 0; row < height; row++) {
-        size_t i = (size_t) (self->list_top + row);
-        if (i >= count)
-            break;
-        const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
-        if (!conv)
-            break;
-        char *name = tui_frame_conversation_name (frame, conv);
-        char number [24], unread [24] = "";
-        //  '!': a member's identity key changed
-        snprintf (number, sizeof number, "%c%zu", conv->changed? '!'
-                  : (int) i == open? '>': ' ', i + 1);
-        if (conv->unread > 0)
-            snprintf (unread, sizeof unread, " %llu", (unsigned long long) conv->unread);
-        int attr = (int) i == open? tui_frame_attr (frame, TUI_PAIR_SELECT)
-                 : conv->unread > 0? (int) A_BOLD: (int) A_NORMAL;
-        attron (attr);
-        mvhline (top + row, 0, ' ', width);
-        attroff (attr);
-        tui_frame_put (top + row, 0, 3, attr, number);
-        int unread_width = (int) strlen (unread);
-        tui_frame_put (top + row, 3, width - 3 - unread_width - 1, attr, name);
-        if (unread_width)
-            tui_frame_put (top + row, width - unread_width - 1, unread_width,
-                           (int) i == open? attr
-                                          : tui_frame_attr (frame, TUI_PAIR_OK)
-                                            | (int) (A_BOLD | A_REVERSE),
-                           unread);
-        zstr_free (&name);
-    }
-}
-
-static void
-s_draw_help (tui_frame_t *frame, int top, int x, int height, int width)
-{
-    for (int i = 0; s_help [i] && i < height; i++)
-    {
-        //  headings: a line that starts at the margin and ends with ':'
-        size_t len = strlen (s_help [i]);
-        bool heading = len && s_help [i][0] != ' ' && s_help [i][len - 1] == ':';
-        tui_frame_put (top + i, x, width, heading? A_BOLD: A_NORMAL, s_help [i]);
-    }
-    (void) frame;
+    return "No messages yet: say something.";
 }
 
 void
@@ -836,12 +782,20 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
         list_width = 32;
     int right_x = list_width + 2;
     int right_width = COLS - right_x - 1;
-    int rule_y = LINES - 3;
+    //  The input grows with the message, up to a third of the screen
+    int rows_max = (LINES - top - 6) / 3;
+    if (rows_max > INPUT_ROWS_MAX)
+        rows_max = INPUT_ROWS_MAX;
+    if (rows_max < 1)
+        rows_max = 1;
+    int rows = tui_input_rows (self->input, COLS - 3);
+    if (rows > rows_max)
+        rows = rows_max;
+    int rule_y = LINES - 2 - rows;
     int body_top = top + 2;
     int body_height = rule_y - body_top;
     if (body_height < 1)
         body_height = 1;
-    self->body_height = body_height;
 
     //  Headers and rules
     int dim = tui_frame_attr (frame, TUI_PAIR_DIM);
@@ -857,16 +811,12 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
     if (panel)
         tui_frame_put (top, right_x, right_width, A_BOLD, panel);
     else
-    if (self->help)
-        tui_frame_put (top, right_x, right_width, A_BOLD, "Help");
-    else
     if (conv) {
         char *name = tui_frame_conversation_name (frame, conv);
-        char *text = conv->member_count > 2
-            ? zsys_sprintf ("%s  (group of %zu)", name, conv->member_count)
-            : zsys_sprintf ("%s", name);
-        tui_frame_put (top, right_x, right_width, A_BOLD, text);
-        zstr_free (&text);
+        char *group = conv->member_count > 2
+                    ? zsys_sprintf ("  (group of %zu)", conv->member_count): NULL;
+        tui_frame_put_fit (top, right_x, right_width, A_BOLD, name, group);
+        zstr_free (&group);
         zstr_free (&name);
     }
     else
@@ -883,13 +833,12 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
     if (tui_identity_draw (self->identity, frame, body_top, right_x, body_height, right_width))
         ;
     else
-    if (self->help)
-        s_draw_help (frame, body_top, right_x, body_height, right_width);
-    else
     if (conv) {
+        char buffer [256];
         int warned = s_draw_changed (self, frame, conv, body_top, right_x, right_width);
-        s_draw_messages (self, frame, body_top + warned, right_x, body_height - warned,
-                         right_width);
+        tui_convview_draw (self->view, frame, body_top + warned, right_x,
+                           body_height - warned, right_width, rule_y,
+                           s_empty_text (self, frame, buffer, sizeof buffer));
     }
     else {
         tui_frame_put (body_top + 1, right_x + 1, right_width - 1, A_NORMAL,
@@ -898,16 +847,27 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
                        : "No conversations yet. Type /new (or F2) to start one.");
     }
 
-    tui_frame_draw_status (frame, COLS >= 110
-        ? "F1 /help  F2 /new  F5 /refresh  /logout  F10 /quit  "
-          "Ctrl-N/P switch  PgUp/PgDn scroll  Tab complete"
-        : "F1 help  F2 new  F5 refresh  F10 quit  ^N/^P switch  PgUp/PgDn");
-    //  The input line last: the cursor stays there
-    int col;
-    if (!tui_identity_draw_prompt (self->identity, LINES - 2, COLS - 1, &col)) {
-        tui_frame_put (LINES - 2, 0, 2, A_BOLD, "> ");
-        col = tui_input_draw (self->input, LINES - 2, 2, COLS - 3);
+    if (self->confirm) {
+        char *text = zsys_sprintf ("Send these %zu lines as one message? Enter: send  "
+                                   "Esc: keep editing", tui_input_lines (self->input));
+        move (LINES - 1, 0);
+        clrtoeol ();
+        tui_frame_put (LINES - 1, 1, COLS - 2, tui_frame_attr (frame, TUI_PAIR_WARN), text);
+        zstr_free (&text);
     }
-    move (LINES - 2, col);
+    else
+        tui_frame_draw_status (frame, COLS >= 110
+            ? "F1 help  F2 /new  F5 /refresh  /logout  F10 /quit  "
+              "Ctrl-N/P switch  PgUp/PgDn Home/End scroll  Alt-Enter new line"
+            : COLS >= 60? "F1 help  F2 new  F5 refresh  F10 quit  ^N/^P switch  PgUp/PgDn"
+            : "F1 help  F2 new  F10 quit");
+    //  The input last: the cursor stays there (a password prompt hides it)
+    int cursor_y = rule_y + 1, cursor_x;
+    if (!tui_identity_draw_prompt (self->identity, rule_y + 1, COLS - 1, &cursor_x)) {
+        tui_frame_put (rule_y + 1, 0, 2, A_BOLD, "> ");
+        tui_input_draw_rows (self->input, rule_y + 1, 2, COLS - 3, rows, &cursor_y,
+                             &cursor_x);
+    }
+    move (cursor_y, cursor_x);
     curs_set (1);
 }

@@ -1,6 +1,6 @@
 /*  tui_main - the conversation screen (report figures 8, 10-13): the
-    conversation list, the open conversation with scrollback, the input line
-    and its commands
+    conversation list, the open conversation (tui_convview), the input and
+    its commands, notifications for what is not on the screen (tui_notify)
 */
 #ifndef TUI_MAIN_H_INCLUDED
 #define TUI_MAIN_H_INCLUDED
@@ -23,7 +23,10 @@ void
 //  Open this conversation (the picker created or found it)
 void
     tui_main_open (tui_main_t *self, const uint8_t id [CHATCLIENT_ID_SIZE]);
-//  A key; TUI_TO_PICKER for /new, TUI_QUIT for /quit.
+//  Something typed and not sent, or a message still on its way.
+bool
+    tui_main_unsent (tui_main_t *self);
+//  A key; TUI_TO_PICKER for /new, TUI_HELP for /help, TUI_QUIT for /quit.
 tui_action_t
     tui_main_key (tui_main_t *self, tui_frame_t *frame, tui_key_t key);
 //  A client event; active: this screen is showing. TUI_LOGGED_OUT when

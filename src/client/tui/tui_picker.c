@@ -2,9 +2,14 @@
 
     The report's "Create new conversation" window (figure 9): the client
     asks for every registered user, shows them all but me, and lets the
-    user pick one (a 1:1) or several (a group). Selections are kept by
-    name, so a user list that arrives again does not lose them.
+    user pick one (a 1:1) or several (a group). Typing filters the list
+    (the names holding the text, in any case); Space selects or unselects
+    and nothing else. Selections are kept by name, so a user list that
+    arrives again, or a filter that hides a selected user, does not lose
+    them.
 */
+#include <ctype.h>
+
 #include "tui_picker.h"
 
 struct _tui_picker_t {
@@ -16,6 +21,7 @@ struct _tui_picker_t {
     int top;
     char *message;
     bool message_error;
+    char filter [64];           //  lower case; the users shown hold it
 };
 
 tui_picker_t *
@@ -56,7 +62,23 @@ s_message (tui_picker_t *self, bool error, const char *text)
     self->message_error = error;
 }
 
-//  The users shown: everyone but me, in the library's (sorted) order
+//  name holds the filter, in any case (names are ASCII)
+static bool
+s_matches (tui_picker_t *self, const char *name)
+{
+    size_t want = strlen (self->filter), len = strlen (name);
+    for (size_t at = 0; at + want <= len; at++) {
+        size_t i = 0;
+        while (i < want && tolower ((unsigned char) name [at + i]) == self->filter [i])
+            i++;
+        if (i == want)
+            return true;
+    }
+    return false;
+}
+
+//  The users shown: everyone but me who matches the filter, in the
+//  library's (sorted) order
 static size_t
 s_users (tui_picker_t *self, const char **names, size_t max)
 {
@@ -64,7 +86,7 @@ s_users (tui_picker_t *self, const char **names, size_t max)
     size_t count = chatclient_user_count (self->client), shown = 0;
     for (size_t i = 0; i < count; i++) {
         const char *name = chatclient_user (self->client, i);
-        if (!name || (me && streq (name, me)))
+        if (!name || (me && streq (name, me)) || !s_matches (self, name))
             continue;
         if (names && shown < max)
             names [shown] = name;
@@ -80,6 +102,7 @@ tui_picker_enter (tui_picker_t *self)
     self->cursor = 0;
     self->top = 0;
     self->create_cmd = 0;
+    self->filter [0] = 0;
     s_message (self, false, NULL);
     self->users_cmd = chatclient_list_users (self->client);
 }
@@ -119,7 +142,9 @@ s_create (tui_picker_t *self)
     if (zlistx_size (self->selected) == 0) {
         const char *name = s_cursor_name (self);
         if (!name) {
-            s_message (self, true, "Nobody to talk to yet: no other user has registered");
+            s_message (self, true, self->filter [0]
+                       ? "Nobody's name holds that: Backspace or Esc changes the filter"
+                       : "Nobody to talk to yet: no other user has registered");
             return;
         }
         zlistx_add_end (self->selected, (void *) name);
@@ -169,6 +194,10 @@ tui_picker_key (tui_picker_t *self, tui_frame_t *frame, tui_key_t key)
             case KEY_ENTER:
                 s_create (self);
                 break;
+            case KEY_BACKSPACE:
+                return tui_picker_key (self, frame, (tui_key_t) { false, false, 0x7F, false });
+            case KEY_F (1):
+                return TUI_ACTION (TUI_HELP);
             case KEY_F (10):
                 return TUI_ACTION (TUI_QUIT);
             default:
@@ -176,21 +205,27 @@ tui_picker_key (tui_picker_t *self, tui_frame_t *frame, tui_key_t key)
         }
         return TUI_ACTION (TUI_STAY);
     }
-    switch (key.key) {
-        case 0x1B:                  //  Esc: back, as the report's "Back"
-        case L'q':
+    size_t filter_len = strlen (self->filter);
+    switch (key.paste? 0: key.key) {       //  a paste only types into the filter
+        case 0x1B:                  //  Esc: the filter first, then "Back"
+            if (filter_len) {
+                self->filter [0] = 0;
+                self->cursor = 0;
+                break;
+            }
             self->create_cmd = 0;
             return TUI_ACTION (TUI_TO_MAIN);
-        case L'k':
-            return tui_picker_key (self, frame, (tui_key_t) { true, false, KEY_UP });
-        case L'j':
-            return tui_picker_key (self, frame, (tui_key_t) { true, false, KEY_DOWN });
+        case 0x7F:
+        case 0x08:
+            if (filter_len) {
+                self->filter [filter_len - 1] = 0;
+                self->cursor = 0;
+            }
+            break;
         case L' ': {
             const char *name = s_cursor_name (self);
             if (name)
                 s_toggle (self, name);
-            if (self->cursor + 1 < count)
-                self->cursor++;
             break;
         }
         case L'\n':
@@ -198,6 +233,14 @@ tui_picker_key (tui_picker_t *self, tui_frame_t *frame, tui_key_t key)
             s_create (self);
             break;
         default:
+            //  Usernames are ASCII letters, digits, '_', '-' and '.'
+            if (key.key < 0x80 && (isalnum ((int) key.key) || key.key == L'_'
+                                   || key.key == L'-' || key.key == L'.')
+            &&  filter_len + 1 < sizeof self->filter) {
+                self->filter [filter_len] = (char) tolower ((int) key.key);
+                self->filter [filter_len + 1] = 0;
+                self->cursor = 0;
+            }
             break;
     }
     return TUI_ACTION (TUI_STAY);
@@ -245,6 +288,12 @@ tui_picker_draw (tui_picker_t *self, tui_frame_t *frame)
     y++;
     tui_frame_put (y++, x, width, A_BOLD,
                    "Pick one person for a conversation, or several for a group:");
+    int find_y = y;
+    char *find = zsys_sprintf ("Find: %s", self->filter);
+    tui_frame_put (y, x, width, A_NORMAL, find);
+    int find_x = x + (int) strlen (find);
+    zstr_free (&find);
+    y++;
     size_t count = s_users (self, NULL, 0);
     const char **names = (const char **) calloc (count + 1, sizeof (char *));
     if (!names)
@@ -270,6 +319,7 @@ tui_picker_draw (tui_picker_t *self, tui_frame_t *frame)
     if (count == 0)
         tui_frame_put (y, x + 2, width - 2, dim,
                        self->users_cmd? "Loading the users..."
+                     : self->filter [0]? "Nobody's name holds that (Backspace, Esc)"
                                 : "No other users yet: register a second account first.");
     for (int row = 0; row < list_height; row++) {
         size_t i = (size_t) (self->top + row);
@@ -307,5 +357,9 @@ tui_picker_draw (tui_picker_t *self, tui_frame_t *frame)
                                                                  : TUI_PAIR_OK),
                        self->message);
     free (names);
-    tui_frame_draw_status (frame, "Up/Down move   Space select   Enter create   Esc back");
+    tui_frame_draw_status (frame, COLS >= 70
+        ? "type to find  Up/Down move  Space select  Enter create  Esc back"
+        : "type: find  Space select  Enter create  Esc back");
+    move (find_y, find_x);
+    curs_set (1);
 }
