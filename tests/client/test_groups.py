@@ -53,7 +53,8 @@ def state(client, conv):
     for line in lines:
         parts = line.split(" ")
         if parts[0] == "conv" and parts[2] == conv:
-            return int(parts[6].split("=")[1]), parts[3].split(",")
+            fields = dict(p.split("=", 1) for p in parts[4:] if "=" in p)
+            return int(fields["epoch"]), parts[3].split(",")
     return None
 
 
