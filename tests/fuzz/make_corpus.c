@@ -626,9 +626,8 @@ s_credentials (void)
     s_write ("ticket", "wrong_signer", out, len);
     free (out);
 
-    //  Bodies for the sign modes, and the same signed here
-    size_t der_len;
-    const uint8_t *der = rsakey_der (keyserver, &der_len);
+    //  Bodies for the sign modes, and the same signed here (der: the key
+    //  server's key, as above)
     Chat__Certificate cert = CHAT__CERTIFICATE__INIT;
     cert.purpose = CHAT__CERTIFICATE_PURPOSE__PURPOSE_LOGGED_IN;
     cert.username = FUZZ_USERNAME;
