@@ -463,6 +463,36 @@ s_worker (zsock_t *pipe, void *args)
 
 //  ---------------------------------------------------------------- pusher
 
+//  SipHash of a sender's name under this process's key. The buffer is
+//  SipHash's whole default output (16 bytes): EVP_Q_mac refuses a smaller
+//  one, and with 8 it failed every time, which put every sender in one
+//  slot and let one sender's backlog refuse everybody's pushes.
+static bool
+s_sender_hash (pusher_t *self, const char *sender, uint64_t *value)
+{
+    uint8_t hash [16];
+    size_t hash_len = 0;
+    if (!EVP_Q_mac (NULL, "SIPHASH", NULL, NULL, NULL, self->sender_key,
+                    sizeof self->sender_key, (const uint8_t *) sender, strlen (sender),
+                    hash, sizeof hash, &hash_len)
+    ||  hash_len < sizeof *value)
+        return false;
+    memcpy (value, hash, sizeof *value);
+    return true;
+}
+
+//  The slot a sender's pushes are counted in. pusher_new proved that the
+//  hash works, so a failure here is the library out of memory: all such
+//  pushes share slot 0, fair to nobody and unfair to none.
+static size_t
+s_sender_slot (pusher_t *self, const char *sender)
+{
+    uint64_t value;
+    if (!s_sender_hash (self, sender, &value))
+        return 0;
+    return (size_t) (value % SENDER_SLOTS);
+}
+
 pusher_t *
 pusher_new (size_t workers, int hwm, size_t queue_bytes)
 {
@@ -478,7 +508,10 @@ pusher_new (size_t workers, int hwm, size_t queue_bytes)
     self->queue_bytes = queue_bytes;
     for (size_t slot = 0; slot < SENDER_SLOTS; slot++)
         atomic_init (&self->senders [slot], 0);
-    if (secret_random (self->sender_key, sizeof self->sender_key) != 0) {
+    uint64_t probe;
+    if (secret_random (self->sender_key, sizeof self->sender_key) != 0
+    ||  !s_sender_hash (self, "", &probe)) {
+        zsys_error ("pusher: cannot key the senders' SipHash (OpenSSL)");
         free (self);
         return NULL;
     }
@@ -611,22 +644,6 @@ pusher_session_close (pusher_t *self, channel_t *channel)
 {
     assert (self && channel);
     s_token_word (self, 'D', channel);
-}
-
-//  The slot a sender's pushes are counted in: SipHash of the name under
-//  this process's key
-static size_t
-s_sender_slot (pusher_t *self, const char *sender)
-{
-    uint8_t hash [8] = { 0 };
-    size_t hash_len = 0;
-    if (!EVP_Q_mac (NULL, "SIPHASH", NULL, NULL, NULL, self->sender_key,
-                    sizeof self->sender_key, (const uint8_t *) sender, strlen (sender),
-                    hash, sizeof hash, &hash_len))
-        return 0;               //  all in one slot: fair to nobody, unfair to none
-    uint64_t value;
-    memcpy (&value, hash, sizeof value);
-    return (size_t) (value % SENDER_SLOTS);
 }
 
 //  Whether a push of this charge may wait: within the queue's bound, and

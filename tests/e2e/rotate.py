@@ -131,21 +131,28 @@ def body(workdir, cleanups):
         no_event(c, "reconnecting", mark, server="mainserver")
     L.log("main server reloaded with both keys, sessions kept (message %d by push)" % seq)
 
+    # carol's pins as they are now (the old key), in a home of her own: the
+    # running clients notice the restart at once (socket monitor) and move
+    # the pins in the home they share, possibly before carol starts
+    carol_home = os.path.join(workdir, "client-carol")
+    os.makedirs(os.path.join(carol_home, "chat"))
+    shutil.copy(os.path.join(home, "chat", "known_servers"),
+                os.path.join(carol_home, "chat", "known_servers"))
+    mark = alice.mark()
     cluster.stop_keyserver()
     cluster.start_keyserver()
     if cluster.ks_fingerprint != ks_new:
         L.fail("the key server restarted with %s, not %s" % (cluster.ks_fingerprint, ks_new))
     cluster.ks.wait_log(r"presenting the key rotation from %s" % re.escape(ks_old), 10,
                         "presenting the rotation")
-    mark = alice.mark()
     # a client that starts now, with the old pin on file
-    carol = client("carol")
+    carol = L.Client(bins, "carol", cluster.client_args(), carol_home, netns=net, logdir=workdir)
     expect_pin_moved(carol, "keyserver", ks_old, ks_new)
     carol.wait_connected()
     carol.register("carol", PASSWORD)
     carol.login("carol", PASSWORD)
-    # alice's next request that needs the key server (carol's identity, the
-    # group's keys) shakes hands again: her pin moves, she resumes
+    # alice's client shakes hands again when it sees the restart, or at its
+    # next request that needs the key server: her pin moves, she resumes
     group = alice.new("bob", "carol")
     expect_pin_moved(alice, "keyserver", ks_old, ks_new, since=mark)
     no_event(alice, "pin-mismatch", 0)
