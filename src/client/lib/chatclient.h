@@ -465,6 +465,10 @@ size_t
 //  index is 0-based here (the struct's index field is 1-based).
 const chatclient_conversation_t *
     chatclient_conversation (chatclient_t *self, size_t index);
+//  By id: the conversation this session shows, or NULL.
+const chatclient_conversation_t *
+    chatclient_conversation_by_id (chatclient_t *self,
+                                   const uint8_t conversation_id [CHATCLIENT_ID_SIZE]);
 //  By 1-based index ("2": one to four decimal digits are always an index),
 //  full hex id, or a unique hex prefix. CHAT_OK,
 //  CHAT_ERR_NOT_FOUND, or CHAT_ERR_BAD_REQUEST when a prefix is ambiguous.
