@@ -39,8 +39,8 @@
 #define INPUT_ROWS_MAX 8
 
 static const char *s_commands [] = {
-    "/accept", "/add", "/admin", "/help", "/leave", "/leave-requests", "/logout", "/members", "/new", "/notify",
-    "/open", "/password", "/quit", "/refresh", "/remove", "/title", "/verify"
+    "/accept", "/add", "/admin", "/help", "/leave", "/leave-requests", "/logout", "/members",
+    "/new", "/notify", "/open", "/password", "/quit", "/refresh", "/remove", "/title", "/verify"
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
 
