@@ -38,8 +38,17 @@ def requests(w):
     victim, friend, attacker = c["victim"], c["friend"], c["attacker"]
 
     # --- a friend's 1:1: a request too until the victim accepts it
+    mark = victim.mark()
     answer, _ = friend.ok("new victim")
     mine = answer.split(" ")[3]
+    # a message right after the creation: the victim's client holds it until
+    # its listing says the new conversation is a request
+    friend.ok("send %s it is me" % mine)
+    i, _ = victim.wait_line(r"^msg %s \d+ friend \d+ it is me$" % mine, since=mark,
+                            timeout=LIVE, what="(the friend's first message)")
+    check(victim.lines(i - 1)[0].startswith("request %s " % mine),
+          "the first message of a new request came without its request line: %r"
+          % victim.lines(mark))
     victim.wait_line(mine, timeout=TIMEOUT, what="(the friend's 1:1)")
     lines = [l for l in convs(victim) if mine in l]
     check(lines and lines[0].endswith(" request"), "the friend's 1:1: %r" % lines)

@@ -177,8 +177,8 @@ typedef struct {
                                     //  chatclient_accept (or leave); counts
                                     //  no unread. Known from the list (a
                                     //  pushed new one is listed again at
-                                    //  once: a message before that answer
-                                    //  may still count)
+                                    //  once, and its CONVERSATION event and
+                                    //  messages wait for that answer)
 } chatclient_conversation_t;
 
 typedef enum {
