@@ -41,8 +41,8 @@ def requests(w):
     mark = victim.mark()
     answer, _ = friend.ok("new victim")
     mine = answer.split(" ")[3]
-    # a message right after the creation: the victim's client holds it until
-    # its listing says the new conversation is a request
+    # a message right after the creation: the push said it is a request, so
+    # the message comes marked
     friend.ok("send %s it is me" % mine)
     i, _ = victim.wait_line(r"^msg %s \d+ friend \d+ it is me$" % mine, since=mark,
                             timeout=LIVE, what="(the friend's first message)")
@@ -72,6 +72,21 @@ def requests(w):
             attacker.ok("send %s buy now" % first)
     check(made == FLOOD - 1 or made == FLOOD, "the flood made %d groups" % made)
     log("the attacker made %d groups with the victim, then ERR_RATE_LIMITED" % made)
+
+    # --- the live client knew each from its push: announced as a request,
+    # its message (sent right after the group was made) counted as no unread
+    victim.wait_line(r"^event conversation \d+ %s .* unread=0 .* request$" % first,
+                     timeout=TIMEOUT, what="(the first flood group, announced as a request)")
+    lines = convs(victim)
+    live = [l for l in lines if l.endswith(" request")]
+    check(len(live) == made, "the live client shows %d requests, not %d" % (len(live), made))
+    lines = [l for l in lines if first in l]
+    check(lines and " unread=0 " in lines[0], "the first flood group: %r" % lines)
+    i, _ = victim.wait_line(r"^msg %s \d+ attacker \d+ buy now$" % first, timeout=LIVE,
+                            what="(the message sent right after the first flood group)")
+    check(victim.lines(i - 1)[0].startswith("request %s " % first),
+          "the first flood group's message came without its request line: %r"
+          % victim.lines(i - 1)[:2])
 
     # --- a message in a request notifies nothing: its msg line comes after a
     # `request` line (JSON: "request":true); one in an accepted conversation

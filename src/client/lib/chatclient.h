@@ -175,10 +175,9 @@ typedef struct {
                                     //  accepted conversation with put us in;
                                     //  list it apart, notify nothing until
                                     //  chatclient_accept (or leave); counts
-                                    //  no unread. Known from the list (a
-                                    //  pushed new one is listed again at
-                                    //  once, and its CONVERSATION event and
-                                    //  messages wait for that answer)
+                                    //  no unread. The server says it for
+                                    //  each member, in the list and in the
+                                    //  push of a new one
 } chatclient_conversation_t;
 
 typedef enum {

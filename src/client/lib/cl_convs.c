@@ -134,10 +134,6 @@ typedef struct {
     uint64_t counted_seq;       //  unread counts the messages up to here
     uint64_t read_told;         //  the marker the server was told (or is)
     bool read_inflight;         //  a mark_read waits for its answer
-    uint64_t unlisted;          //  pushed new: the listing its push started;
-                                //  whether it is a message request only a
-                                //  listing says, so its messages (and its
-                                //  announcement) wait for one. 0: listed
 } conv_t;
 
 //  What each request of ours is, for the outcome.
@@ -162,7 +158,6 @@ typedef struct {
     uint64_t after;             //  C_MESSAGES: after this seq
     sendjob_t *send;            //  C_SEND: owned
     create_t *create;           //  C_CREATE, C_PUT_KEYS, C_KEY_TICKET: owned
-    uint64_t listing;           //  C_LIST: the listing this page is of
 } c_about_t;
 
 //  A list command (or the first list) waiting for its chains.
@@ -182,7 +177,6 @@ struct _cl_convs_t {
     conv_t **shown;             //  those the caller sees, in order shown
     size_t shown_count;
     bool first_list_done;
-    uint64_t listings;          //  listings started (each numbered)
     zlist_t *list_waiters;      //  listwait_t
 };
 
@@ -195,7 +189,7 @@ static void
 static void
     s_list (cl_convs_t *self, uint32_t cmd, bool first);
 static void
-    s_list_page (cl_convs_t *self, uint32_t cmd, bool first, uint64_t listing,
+    s_list_page (cl_convs_t *self, uint32_t cmd, bool first,
                  const ProtobufCBinaryData *cursor);
 static void
     s_fetch_chain (cl_convs_t *self, conv_t *conv);
@@ -426,13 +420,10 @@ s_show_one (cl_convs_t *self, conv_t *conv)
     //  shown has the capacity of convs, of which it is a part
     self->shown [self->shown_count++] = conv;
     conv->pub.index = self->shown_count;
-    //  (one pushed just now is announced once a listing says whether it
-    //  is a request: s_listed_now)
-    if (conv->announce && !conv->unlisted) {
+    if (conv->announce)
         cl_listener_publish (&self->listener, cl_event_conversation (
             CHATCLIENT_EV_CONVERSATION, 0, &conv->pub));
-        conv->announce = false;
-    }
+    conv->announce = false;
 }
 
 //  Its chain verified: the caller may see it, in the order the server
@@ -557,6 +548,11 @@ s_chain_done (cl_convs_t *self, conv_t *conv, bool progress)
 static void
 s_chain_verify (cl_convs_t *self, conv_t *conv)
 {
+    //  The links of a conversation not shown yet in this session are its
+    //  history: of them only the head is told, and only when the
+    //  conversation is news ("bob added carol: earlier history is closed
+    //  to you"), not every change since it was made at each login
+    bool history = !conv->shown;
     bool progress = false;
     chain_link_t *link;
     while ((link = (chain_link_t *) zlist_pop (conv->links))) {
@@ -586,8 +582,11 @@ s_chain_verify (cl_convs_t *self, conv_t *conv)
             return;
         }
         progress = true;
-        s_change_line (self, conv);
+        if (!history)
+            s_change_line (self, conv);
     }
+    if (history && progress && conv->announce)
+        s_change_line (self, conv);
     s_chain_done (self, conv, progress);
 }
 
@@ -997,37 +996,11 @@ s_settle_lists (cl_convs_t *self)
     }
 }
 
-//  A listing named a conversation pushed new (or ended, or failed, without
-//  naming it): whether it is a request is known, so its announcement and
-//  its messages, held until now, go (a request's count no unread and
-//  notify nothing).
-static void
-s_listed_now (cl_convs_t *self, conv_t *conv)
-{
-    conv->unlisted = 0;
-    if (conv->shown && conv->announce) {
-        conv->announce = false;
-        cl_listener_publish (&self->listener, cl_event_conversation (
-            CHATCLIENT_EV_CONVERSATION, 0, &conv->pub));
-    }
-    s_settle (self, conv);
-}
-
-//  Those pushed before this listing started that it did not name.
-static void
-s_listing_over (cl_convs_t *self, uint64_t listing)
-{
-    for (size_t i = 0; i < self->count; i++)
-        if (self->convs [i]->unlisted && self->convs [i]->unlisted <= listing)
-            s_listed_now (self, self->convs [i]);
-}
-
 //  A page of the list; the next is asked for at once, and the list is
 //  answered after the last. first: the pages of the first list after login
 //  (what they name existed before the session: history, not news).
 static void
-s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list, bool first,
-           uint64_t listing)
+s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list, bool first)
 {
     first = first || !self->first_list_done;
     for (size_t i = 0; i < list->n_conversations; i++) {
@@ -1040,18 +1013,15 @@ s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list, bool fi
         s_read_state (self, conv, summary->read_seq, summary->unread, summary->last_seq);
         if (created)
             conv->announce = !first && !cmd;
-        if (conv->unlisted)
-            s_listed_now (self, conv);
         //  new ones, later epochs, and ones whose last fetch failed
         if (created || conv->chain_failed
         ||  conv->server_epoch > convstate_epoch (conv->state))
             s_fetch_chain (self, conv);
     }
     if (list->next_cursor.len > 0 && list->next_cursor.len <= LIST_CURSOR_MAX) {
-        s_list_page (self, cmd, first, listing, &list->next_cursor);
+        s_list_page (self, cmd, first, &list->next_cursor);
         return;
     }
-    s_listing_over (self, listing);
     self->first_list_done = true;
     if (cmd || first) {
         listwait_t *wait = calloc (1, sizeof (listwait_t));
@@ -1522,15 +1492,14 @@ s_on_push (cl_convs_t *self, const uint8_t *data, size_t size)
     if (push->body_case == CHAT__PUSH__BODY_CONVERSATION) {
         bool created = false;
         conv_t *conv = s_merge (self, push->conversation, false, &created);
+        //  The server tells each recipient whether it is a request for them
+        if (conv)
+            conv->pub.request = push->conversation->request;
         if (conv && created) {
             //  made just now: its keys follow at once, so fetch them early
             //  (asking again while the creator is still uploading)
             conv->announce = true;
             conv->want_key = true;
-            //  whether it is a request for us only our own listing says:
-            //  its messages wait for it
-            conv->unlisted = self->listings + 1;
-            s_list (self, 0, false);
         }
         if (conv && (created || conv->server_epoch > convstate_epoch (conv->state)))
             s_fetch_chain (self, conv);
@@ -1613,7 +1582,7 @@ s_settle_sends (cl_convs_t *self, conv_t *conv)
 static void
 s_settle (cl_convs_t *self, conv_t *conv)
 {
-    if (conv->shown && !conv->chain_busy && !conv->unlisted)
+    if (conv->shown && !conv->chain_busy)
         s_open_raw (self, conv);
     else
     if (conv->chain_bad && zlist_size (conv->raw))
@@ -2245,7 +2214,7 @@ s_on_reply (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
         case C_LIST:
         case C_LIST_FIRST:
             s_on_list (self, outcome->cmd, main->conversations,
-                       outcome->tag == C_LIST_FIRST, about->listing);
+                       outcome->tag == C_LIST_FIRST);
             return true;
         case C_CREATE:
             about->create = NULL;
@@ -2358,14 +2327,6 @@ s_on_failure (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
             break;
         case C_LIST:
         case C_LIST_FIRST:
-            //  what waited for this listing waits no more (as if it were
-            //  not a request: the next listing corrects the flag)
-            if (about)
-                s_listing_over (self, about->listing);
-            if (outcome->cmd)
-                cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, outcome->cmd, code,
-                                  outcome->text, outcome->retry_ms);
-            break;
         case C_CREATE:
         case C_ACCEPT:
             if (outcome->cmd)
@@ -2444,13 +2405,12 @@ s_on_contacts (void *arg, cl_event_t *event)
 static void
 s_list (cl_convs_t *self, uint32_t cmd, bool first)
 {
-    s_list_page (self, cmd, first, ++self->listings, NULL);
+    s_list_page (self, cmd, first, NULL);
 }
 
 //  One page of the list: from the start, or after cursor
 static void
-s_list_page (cl_convs_t *self, uint32_t cmd, bool first, uint64_t listing,
-             const ProtobufCBinaryData *cursor)
+s_list_page (cl_convs_t *self, uint32_t cmd, bool first, const ProtobufCBinaryData *cursor)
 {
     Chat__ListConversationsRequest body = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
     if (cursor)
@@ -2458,9 +2418,8 @@ s_list_page (cl_convs_t *self, uint32_t cmd, bool first, uint64_t listing,
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS;
     req.list_conversations = &body;
-    c_about_t *about = s_about_new (NULL);
-    about->listing = listing;
-    s_submit (self, first ? C_LIST_FIRST : C_LIST, cmd, (ProtobufCMessage *) &req, about);
+    s_submit (self, first ? C_LIST_FIRST : C_LIST, cmd, (ProtobufCMessage *) &req,
+              s_about_new (NULL));
 }
 
 void

@@ -62,8 +62,8 @@ struct _tui_main_t {
     uint32_t leave_requests_cmd;
     bool auto_open;             //  open the first conversation when listed
     bool opened_by_itself;      //  the open one came by a push, not the user:
-                                //  closed again if it turns out a request
-                                //  (a listing that failed let it through)
+                                //  closed again if a list says it is a
+                                //  request after all
     bool confirm;               //  a long message waits for a second Enter
     int list_top;
     tui_identity_t *identity;   //  /verify, /members, /password
