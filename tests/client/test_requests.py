@@ -12,9 +12,10 @@ list needs more than one page, conversations_per_hour off):
  - `leave-requests` leaves all of them in one command; a fresh login lists
    only the friend's conversation.
 """
+import json
 import re
 
-from plainlib import TIMEOUT, check, log, run
+from plainlib import LIVE, TIMEOUT, check, log, run
 
 FLOOD = 130                     # over a page of 100
 
@@ -37,8 +38,17 @@ def requests(w):
     victim, friend, attacker = c["victim"], c["friend"], c["attacker"]
 
     # --- a friend's 1:1: a request too until the victim accepts it
+    mark = victim.mark()
     answer, _ = friend.ok("new victim")
     mine = answer.split(" ")[3]
+    # a message right after the creation: the push said it is a request, so
+    # the message comes marked
+    friend.ok("send %s it is me" % mine)
+    i, _ = victim.wait_line(r"^msg %s \d+ friend \d+ it is me$" % mine, since=mark,
+                            timeout=LIVE, what="(the friend's first message)")
+    check(victim.lines(i - 1)[0].startswith("request %s " % mine),
+          "the first message of a new request came without its request line: %r"
+          % victim.lines(mark))
     victim.wait_line(mine, timeout=TIMEOUT, what="(the friend's 1:1)")
     lines = [l for l in convs(victim) if mine in l]
     check(lines and lines[0].endswith(" request"), "the friend's 1:1: %r" % lines)
@@ -72,6 +82,39 @@ def requests(w):
     check(len(live) == made, "the live client shows %d requests, not %d" % (len(live), made))
     lines = [l for l in lines if first in l]
     check(lines and " unread=0 " in lines[0], "the first flood group: %r" % lines)
+    i, _ = victim.wait_line(r"^msg %s \d+ attacker \d+ buy now$" % first, timeout=LIVE,
+                            what="(the message sent right after the first flood group)")
+    check(victim.lines(i - 1)[0].startswith("request %s " % first),
+          "the first flood group's message came without its request line: %r"
+          % victim.lines(i - 1)[:2])
+
+    # --- a message in a request notifies nothing: its msg line comes after a
+    # `request` line (JSON: "request":true); one in an accepted conversation
+    # comes without
+    lines = [l for l in convs(victim) if first in l]
+    check(lines and lines[0].endswith(" request"), "the first flood group: %r" % lines)
+    watcher = w.client("victim-json", json_mode=True)
+    watcher.ok("login victim pw-victim", timeout=120)
+    mark, jmark = victim.mark(), watcher.mark()
+    attacker.ok("send %s are you there" % first)
+    i, _ = victim.wait_line(r"^msg %s \d+ attacker \d+ are you there$" % first, since=mark,
+                            timeout=LIVE, what="(the request's message)")
+    seq = victim.lines(i)[0].split(" ")[2]
+    check(victim.lines(i - 1)[0] == "request %s %s" % (first, seq),
+          "no request line before the request's message: %r" % victim.lines(mark))
+    j, _ = watcher.wait_line(r'"type":"msg".*"are you there"', since=jmark, timeout=LIVE)
+    check(json.loads(watcher.lines(j)[0]).get("request") is True,
+          "the JSON msg of a request lacks \"request\":true: %r" % watcher.lines(j))
+    mark, jmark = victim.mark(), watcher.mark()
+    friend.ok("send %s hello friend" % mine)
+    i, _ = victim.wait_line(r"^msg %s \d+ friend \d+ hello friend$" % mine, since=mark,
+                            timeout=LIVE, what="(the friend's message)")
+    check(not victim.lines(i - 1)[0].startswith("request "),
+          "a request line before an accepted conversation's message: %r" % victim.lines(mark))
+    j, _ = watcher.wait_line(r'"type":"msg".*"hello friend"', since=jmark, timeout=LIVE)
+    check("request" not in json.loads(watcher.lines(j)[0]),
+          "the JSON msg of an accepted conversation says request: %r" % watcher.lines(j))
+    log("a request's message comes after a request line; an accepted one's without")
 
     # --- a fresh client of the victim loads every page
     again = w.client("victim2")
@@ -95,7 +138,7 @@ def requests(w):
     check(len(lines) == 1 and mine in lines[0], "left: %r" % lines)
     log("leave-requests left every request; the friend's conversation stays")
 
-    for p in list(c.values()) + [again, after]:
+    for p in list(c.values()) + [again, after, watcher]:
         p.quit()
 
 

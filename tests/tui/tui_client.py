@@ -756,6 +756,124 @@ def case_notify(w):
     a.wait(r"Notifications on: the bell and a desktop notification \(OSC 777\)")
 
 
+# ------------------------------------------------------------------ message requests
+
+def _list_rows(pane):
+    """The list pane's rows below its header, top to bottom (right-stripped)."""
+    out = []
+    for line in pane.lines()[3:]:
+        if re.match(r"^[\u2500\u2534]+", line):
+            break
+        out.append(line.split("\u2502", 1)[0].rstrip())
+    return out
+
+
+def _row_at(rows, pattern):
+    for i, row in enumerate(rows):
+        if re.match(pattern, row):
+            return i
+    return -1
+
+
+def case_requests(w):
+    """Message requests (issue 15): a group a stranger puts bob in is listed
+    apart, under 'Requests (N)' below his conversations; its messages count
+    no unread and ring nothing; opened, a line says it is a request and how
+    to take it; /accept moves it up to the conversations (and from then on
+    it counts and rings); a request left with /leave, and the rest with
+    /leave-requests, disappear."""
+    w.register("alice", "bob", "carol", "mallory", "trudy", "eve", "oscar")
+    raw = os.path.join(w.workdir, "requests.raw")
+    b = w.client("requests", env={"TERM_PROGRAM": "WezTerm"})
+    b.record(raw)
+    login(b, "bob")
+    opened_with(b, "alice")             # 1: bob's own
+    opened_with(b, "carol")             # 2
+    b.keys("M-1")
+    b.wait(r"^>1\s+alice")
+    carol = w.plain("req-carol")
+    carol.ok("login carol pw-carol")
+    mallory = w.plain("req-mallory")
+    mallory.ok("login mallory pw-mallory")
+    mallory.ok("new bob trudy")
+    b.wait(r"^\s*Requests \(1\)", what="the Requests heading")
+    b.wait(r"^ Conversations \(2\)", what="the requests not counted among the conversations")
+    rows = _list_rows(b)
+    heading = _row_at(rows, r"^\s*Requests \(1\)")
+    check(0 <= _row_at(rows, r"^[ >]*1\s+alice") < heading
+          and 0 <= _row_at(rows, r"^[ >]*2\s+carol") < heading
+          and _row_at(rows, r"^[ >]*3\s+mallory, trudy$") == heading + 1,
+          "the request is not listed apart, below the conversations:\n%s" % "\n".join(rows))
+    b.expect_not(r"Message request:", what="a request's line while it is not open")
+    # opened: its messages, and what it is
+    mallory.ok("send 1 first words")
+    b.command("/open 3")
+    b.wait(r"mallory: first words")
+    b.wait(r"Message request: /accept to accept it, /leave to leave it")
+    b.keys("M-1")
+    b.wait(r"^>1\s+alice")
+    # a message in the request (not open): no unread, no bell, no notification
+    time.sleep(1.2)                     # past the notifier's quiet second
+    bells = _count(raw, b"\x07")
+    mallory.ok("send 1 second words")
+    time.sleep(1.5)
+    carol.ok("send 1 ping")             # a conversation of his: it rings
+    _wait_unread(b, 2, "carol", 1, "carol's message")
+    carol_osc = b"\x1b]777;notify;chat: new message;from carol in carol\x1b\\"
+    deadline = time.monotonic() + WAIT
+    while _count(raw, carol_osc) < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check(_count(raw, carol_osc) == 1, "no notification for carol's message")
+    time.sleep(0.5)
+    check(_count(raw, b"from mallory") == 0, "a notification for a message request")
+    check(_count(raw, b"\x07") == bells + 1,
+          "%d bells for carol's message and the request's" % (_count(raw, b"\x07") - bells))
+    check(_list_row(b, 3, "mallory, trudy") == 0, "the request shows an unread count")
+    b.command("/open 3")
+    b.wait(r"mallory: second words", what="the request's message (it did arrive)")
+    # accepted: up among the conversations; its messages count and ring now
+    b.command("/accept")
+    b.wait(r"Accepted")
+    b.wait(r"^ Conversations \(3\)")
+    b.wait(r"Requests \(", absent=True, what="the Requests heading")
+    b.wait(r"Message request:", absent=True, what="the request's line")
+    b.keys("M-1")
+    b.wait(r"^>1\s+alice")
+    time.sleep(1.2)
+    mallory.ok("send 1 third words")
+    _wait_unread(b, 3, "mallory, trudy", 1, "accepted: its message counts")
+    deadline = time.monotonic() + WAIT
+    while _count(raw, b"from mallory") < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check(_count(raw, b"from mallory") == 1, "no notification once accepted")
+    # two more requests: one left with /leave, the other with /leave-requests
+    eve = w.plain("req-eve")
+    eve.ok("login eve pw-eve")
+    eve.ok("new bob")
+    oscar = w.plain("req-oscar")
+    oscar.ok("login oscar pw-oscar")
+    oscar.ok("new bob")
+    b.wait(r"^\s*Requests \(2\)")
+    b.wait(r"^[ >]*4\s+eve")
+    b.wait(r"^[ >]*5\s+oscar")
+    b.command("/open 4")
+    b.wait(r"Message request: /accept")
+    b.command("/leave")
+    b.wait(r"Left the message request")
+    b.wait(r"^[ >]*4\s+eve", absent=True, what="the request left")
+    b.wait(r"^\s*Requests \(1\)")
+    b.wait(r"Pick a conversation", what="nothing open after the request left")
+    b.command("/leave-requests")
+    b.wait(r"Left every message request")
+    b.wait(r"Requests \(", absent=True, what="the Requests heading")
+    b.wait(r"^[ >]*5\s+oscar", absent=True, what="the request left")
+    b.expect_not(r"^ Conversations \((?!3\))", what="another count of conversations")
+    # the servers agree: a fresh session lists his three
+    again = w.plain("req-bob")
+    answer = again.ok("login bob pw-bob")
+    check("conversations=3" in answer, "after leaving the requests: %r" % answer)
+
+
 CASES = {
     "servers_down": case_servers_down,
     "stale": case_stale,
@@ -771,6 +889,7 @@ CASES = {
     "dumb": case_dumb,
     "cli": case_cli,
     "notify": case_notify,
+    "requests": case_requests,
 }
 
 

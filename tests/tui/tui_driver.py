@@ -504,6 +504,18 @@ def case_login(w):
         raise Failure("sanitizer report from chat:\n" + stderr)
 
 
+def accept_request(pane, index, name, timeout=WAIT):
+    """A stranger's conversation is a message request (issue 15): listed
+    under Requests, never opened by itself; the user opens and accepts it."""
+    pane.wait(r"^\s*Requests \(\d+\)", timeout=timeout, what="the Requests heading")
+    pane.wait(r"^[ >]*%d\s+%s" % (index, re.escape(name)), timeout=timeout,
+              what="the request from " + name)
+    pane.command("/open %d" % index)
+    pane.wait(r"Message request: /accept", what="the request's line")
+    pane.command("/accept")
+    pane.wait(r"Accepted", what="the request accepted")
+
+
 def _users(w, pane, names):
     for name in names:
         pane.register(name, "pw-" + name)
@@ -589,7 +601,7 @@ def case_picker(w):
     b = w.client("pick-b")
     b.login("wannes", "pw-wannes")
     b.wait(r"^ User: wannes\b")
-    b.wait(r"^[ >]*1\s+jonathan, joseph", what="the group in wannes' list")
+    accept_request(b, 1, "jonathan, joseph")
     b.wait(r"joseph: hello group")
     b.command("hi all")
     a.wait(r"wannes: hi all", timeout=LIVE, what="wannes' answer, pushed")
@@ -610,7 +622,9 @@ def case_live(w):
     a.command("Hi Jonathan, caf\u00e9 \u2615 \u4e2d\u6587")
     a.wait(r"joseph: Hi Jonathan")
     # Appears in the other pane without any refresh: pushed, within LIVE s
+    # (a stranger's: a request, opened and accepted by hand)
     b.wait(r"^[ >]*1\s+joseph", timeout=LIVE, what="the new conversation pushed to jonathan")
+    accept_request(b, 1, "joseph")
     b.wait("joseph: Hi Jonathan, caf\u00e9 \u2615 \u4e2d\u6587", timeout=LIVE,
            what="the live message")
     b.command("Hello Joseph!")
@@ -758,6 +772,7 @@ def case_identity(w):
     a.keys("Enter")
     a.wait(r"^[ >]*1\s+bob")
     a.command("hello bob")
+    accept_request(b, 1, "alice")
     b.wait(r"alice: hello bob")
     # the safety number: the same on both sides
     a.command("/verify bob")

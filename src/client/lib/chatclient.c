@@ -824,6 +824,19 @@ chatclient_conversation (chatclient_t *self, size_t index)
     return cl_convs_at (self->convs, index);
 }
 
+const chatclient_conversation_t *
+chatclient_conversation_by_id (chatclient_t *self,
+                               const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    size_t count = cl_convs_count (self->convs);
+    for (size_t i = 0; i < count; i++) {
+        const chatclient_conversation_t *conv = cl_convs_at (self->convs, i);
+        if (memcmp (conv->id, conversation_id, CHATCLIENT_ID_SIZE) == 0)
+            return conv;
+    }
+    return NULL;
+}
+
 int
 chatclient_conversation_find (chatclient_t *self, const char *spec,
                               const chatclient_conversation_t **conversation)

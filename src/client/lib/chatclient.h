@@ -175,10 +175,9 @@ typedef struct {
                                     //  accepted conversation with put us in;
                                     //  list it apart, notify nothing until
                                     //  chatclient_accept (or leave); counts
-                                    //  no unread. Known from the list (a
-                                    //  pushed new one is listed again at
-                                    //  once: a message before that answer
-                                    //  may still count)
+                                    //  no unread. The server says it for
+                                    //  each member, in the list and in the
+                                    //  push of a new one
 } chatclient_conversation_t;
 
 typedef enum {
@@ -465,6 +464,10 @@ size_t
 //  index is 0-based here (the struct's index field is 1-based).
 const chatclient_conversation_t *
     chatclient_conversation (chatclient_t *self, size_t index);
+//  By id: the conversation this session shows, or NULL.
+const chatclient_conversation_t *
+    chatclient_conversation_by_id (chatclient_t *self,
+                                   const uint8_t conversation_id [CHATCLIENT_ID_SIZE]);
 //  By 1-based index ("2": one to four decimal digits are always an index),
 //  full hex id, or a unique hex prefix. CHAT_OK,
 //  CHAT_ERR_NOT_FOUND, or CHAT_ERR_BAD_REQUEST when a prefix is ambiguous.

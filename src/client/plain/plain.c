@@ -330,8 +330,13 @@ s_print_changed (plain_t *self, const chatclient_conversation_t *conv)
         }
 }
 
+//  request: a live message in a message request, which notifies nothing: in
+//  text a `request` line goes just before it (as a `warning` line does for
+//  a changed key: the msg line's text is its last field), in JSON the
+//  object says "request":true
 static void
-s_print_message (plain_t *self, const char *type, const chatclient_message_t *msg)
+s_print_message (plain_t *self, const char *type, const chatclient_message_t *msg,
+                 bool request)
 {
     line_t line;
     if (msg->key_changed) {
@@ -343,16 +348,32 @@ s_print_message (plain_t *self, const char *type, const chatclient_message_t *ms
         s_print_warning (self, msg->conversation_hex, msg->sender, text? text: "key changed");
         free (text);
     }
+    if (request && !self->json) {
+        s_line_begin (&line, self, "request");
+        s_line_word (&line, "conversation", msg->conversation_hex);
+        s_line_uint (&line, "seq", msg->seq, false);
+        s_line_end (&line);
+    }
     s_line_begin (&line, self, type);
     s_line_word (&line, "conversation", msg->conversation_hex);
     s_line_uint (&line, "seq", msg->seq, false);
     s_line_word (&line, "sender", msg->sender);
     s_line_int (&line, "time", msg->server_time, false);
     //  JSON only: text mode's text is the last field of its line
-    fprintf (line.jf, ",\"epoch\":%llu,\"key_changed\":%s",
-             (unsigned long long) msg->epoch, msg->key_changed? "true": "false");
+    fprintf (line.jf, ",\"epoch\":%llu,\"key_changed\":%s%s",
+             (unsigned long long) msg->epoch, msg->key_changed? "true": "false",
+             request? ",\"request\":true": "");
     s_line_text (&line, "text", msg->text, msg->text_len);
     s_line_end (&line);
+}
+
+//  Whether the message's conversation is a message request (not accepted)
+static bool
+s_in_request (plain_t *self, const chatclient_message_t *msg)
+{
+    const chatclient_conversation_t *conv
+        = chatclient_conversation_by_id (self->client, msg->conversation_id);
+    return conv && conv->request;
 }
 
 static const char *
@@ -479,7 +500,7 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
             break;
         case CHATCLIENT_EV_MESSAGE:
             if (ev->message->live && !ev->message->local)
-                s_print_message (self, "msg", ev->message);
+                s_print_message (self, "msg", ev->message, s_in_request (self, ev->message));
             break;
         case CHATCLIENT_EV_ERROR:
         case CHATCLIENT_EV_REGISTER_FAILED:
@@ -563,7 +584,8 @@ s_on_event (plain_t *self, chatclient_event_t *ev)
             size_t count = chatclient_message_count (self->client, ev->conversation->id);
             for (size_t i = 0; i < count; i++)
                 s_print_message (self, "hist",
-                                 chatclient_message (self->client, ev->conversation->id, i));
+                                 chatclient_message (self->client, ev->conversation->id, i),
+                                 false);
             s_ok_begin (&line, self);
             s_line_uint (&line, "index", ev->conversation->index, false);
             s_line_word (&line, "conversation", ev->conversation->hex);
@@ -574,7 +596,7 @@ s_on_event (plain_t *self, chatclient_event_t *ev)
         case CHATCLIENT_EV_HISTORY:
             s_print_changed (self, ev->conversation);
             for (size_t i = 0; i < ev->message_count; i++)
-                s_print_message (self, "hist", &ev->messages [i]);
+                s_print_message (self, "hist", &ev->messages [i], false);
             s_ok_begin (&line, self);
             s_line_word (&line, "conversation", ev->conversation->hex);
             s_line_uint (&line, "messages", ev->message_count, true);

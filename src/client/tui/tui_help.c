@@ -25,7 +25,9 @@ const tui_help_entry_t tui_help_entries [] = {
     { "/leave", "leave the open conversation (a 1:1 too)" },
     { "/title TEXT", "set the open group's title (no text: clear it)" },
     { "/admin NAME", "make a member an admin (the group's creator only)" },
-    { "/accept [N]", "accept a message request (N, or the open conversation)" },
+    { "/accept [N]", "accept a message request (N, or the open conversation): it moves "
+                     "from the Requests up to the conversations" },
+    { "/leave-requests", "leave every message request at once" },
     { "/verify NAME", "the safety number you and NAME compare; y marks NAME verified" },
     { "/password", "change your password (asked for, hidden; Esc cancels)" },
     { "/logout", "log out and go back to the login screen" },

@@ -9,6 +9,13 @@
     /accept takes a message request; /verify, /members and /password are
     tui_identity's panels.
 
+    Message requests (conversations someone we share no accepted
+    conversation with put us in) are listed apart, under a "Requests (N)"
+    heading below the conversations: no unread count, no notification, never
+    opened by themselves. Opened, one shows a line saying what it is and how
+    to take it (/accept) or leave it (/leave, or /leave-requests for all);
+    a request left is gone from the list.
+
     A conversation with a member whose identity key changed shows a warning
     line above its messages for as long as it lasts (tui_convview), and
     '!' before its number in the list.
@@ -32,8 +39,8 @@
 #define INPUT_ROWS_MAX 8
 
 static const char *s_commands [] = {
-    "/accept", "/add", "/admin", "/help", "/leave", "/logout", "/members", "/new", "/notify",
-    "/open", "/password", "/quit", "/refresh", "/remove", "/title", "/verify"
+    "/accept", "/add", "/admin", "/help", "/leave", "/leave-requests", "/logout", "/members",
+    "/new", "/notify", "/open", "/password", "/quit", "/refresh", "/remove", "/title", "/verify"
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
 
@@ -51,7 +58,12 @@ struct _tui_main_t {
     bool refresh_announce;      //  the user asked: say when it is done
     uint32_t logout_cmd;
     uint32_t accept_cmd;
+    uint32_t leave_cmd;         //  /leave of the open conversation
+    uint32_t leave_requests_cmd;
     bool auto_open;             //  open the first conversation when listed
+    bool opened_by_itself;      //  the open one came by a push, not the user:
+                                //  closed again if a list says it is a
+                                //  request after all
     bool confirm;               //  a long message waits for a second Enter
     int list_top;
     tui_identity_t *identity;   //  /verify, /members, /password
@@ -106,7 +118,11 @@ tui_main_reset (tui_main_t *self)
     zstr_free (&self->open_problem);
     self->refresh_cmd = 0;
     self->logout_cmd = 0;
+    self->accept_cmd = 0;
+    self->leave_cmd = 0;
+    self->leave_requests_cmd = 0;
     self->auto_open = false;
+    self->opened_by_itself = false;
     self->confirm = false;
     self->list_top = 0;
     tui_identity_reset (self->identity);
@@ -127,13 +143,8 @@ tui_main_start (tui_main_t *self, tui_frame_t *frame)
 static uint64_t
 s_read_seq (tui_main_t *self, const uint8_t id [CHATCLIENT_ID_SIZE])
 {
-    size_t count = chatclient_conversation_count (self->client);
-    for (size_t i = 0; i < count; i++) {
-        const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
-        if (conv && memcmp (conv->id, id, CHATCLIENT_ID_SIZE) == 0)
-            return conv->read_seq;
-    }
-    return 0;
+    const chatclient_conversation_t *conv = chatclient_conversation_by_id (self->client, id);
+    return conv? conv->read_seq: 0;
 }
 
 void
@@ -145,6 +156,7 @@ tui_main_open (tui_main_t *self, const uint8_t id [CHATCLIENT_ID_SIZE])
     memcpy (self->open_id, id, CHATCLIENT_ID_SIZE);
     self->has_open = true;
     self->auto_open = false;
+    self->opened_by_itself = false;
     zstr_free (&self->open_problem);
     self->open_cmd = chatclient_open (self->client, id);
     chatclient_mark_read (self->client, id);
@@ -154,6 +166,92 @@ bool
 tui_main_unsent (tui_main_t *self)
 {
     return !tui_input_empty (self->input) || tui_convview_sending (self->view) > 0;
+}
+
+//  In the list at all: a request left is gone from it (a conversation
+//  left after it was accepted stays, as the library keeps it, until the
+//  next login)
+static bool
+s_listed (const chatclient_conversation_t *conv)
+{
+    return conv && !(conv->request && conv->left);
+}
+
+//  How many listed conversations are requests (request true) or not.
+static size_t
+s_listed_count (tui_main_t *self, bool request)
+{
+    size_t count = chatclient_conversation_count (self->client), listed = 0;
+    for (size_t i = 0; i < count; i++) {
+        const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
+        if (s_listed (conv) && conv->request == request)
+            listed++;
+    }
+    return listed;
+}
+
+#define ROW_HEADING (-1)        //  the "Requests (N)" line of the list
+
+//  The list pane's rows, top to bottom: 0-based conversation indexes, first
+//  the conversations, then (when there are any) ROW_HEADING and the
+//  requests. The caller frees it; *rows_p: how many.
+static int *
+s_rows (tui_main_t *self, size_t *rows_p)
+{
+    size_t count = chatclient_conversation_count (self->client), rows = 0;
+    int *row = (int *) calloc (count + 1, sizeof (int));
+    *rows_p = 0;
+    if (!row)
+        return NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        bool request = pass == 1;
+        if (request && s_listed_count (self, true) > 0)
+            row [rows++] = ROW_HEADING;
+        for (size_t i = 0; i < count; i++) {
+            const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
+            if (s_listed (conv) && conv->request == request)
+                row [rows++] = (int) i;
+        }
+    }
+    *rows_p = rows;
+    return row;
+}
+
+//  The first conversation that is not a request, for opening by itself.
+static const chatclient_conversation_t *
+s_first_accepted (tui_main_t *self)
+{
+    size_t count = chatclient_conversation_count (self->client);
+    for (size_t i = 0; i < count; i++) {
+        const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
+        if (s_listed (conv) && !conv->request)
+            return conv;
+    }
+    return NULL;
+}
+
+//  Opened not by the user but because something arrived (never a request)
+static void
+s_open_by_itself (tui_main_t *self, tui_frame_t *frame, const uint8_t *id)
+{
+    const chatclient_conversation_t *conv = chatclient_conversation_by_id (self->client, id);
+    if (conv && (conv->request || !s_listed (conv)))
+        return;
+    tui_frame_status_clear (frame);
+    tui_main_open (self, id);
+    self->opened_by_itself = true;
+}
+
+//  Show nothing open (the open one was a request left, or one that opened
+//  by itself before the list said it is a request)
+static void
+s_close (tui_main_t *self)
+{
+    self->has_open = false;
+    self->open_cmd = 0;
+    self->opened_by_itself = false;
+    zstr_free (&self->open_problem);
+    tui_convview_reset (self->view);
 }
 
 //  Index (0-based) of the open conversation in the list, or -1
@@ -175,7 +273,7 @@ static void
 s_open_index_at (tui_main_t *self, tui_frame_t *frame, size_t index)
 {
     const chatclient_conversation_t *conv = chatclient_conversation (self->client, index);
-    if (!conv) {
+    if (!s_listed (conv)) {
         tui_frame_status (frame, true, "There is no conversation %zu", index + 1);
         return;
     }
@@ -183,17 +281,28 @@ s_open_index_at (tui_main_t *self, tui_frame_t *frame, size_t index)
     tui_main_open (self, conv->id);
 }
 
+//  The next or previous one in the list as drawn (requests last)
 static void
 s_switch (tui_main_t *self, tui_frame_t *frame, int step)
 {
-    int count = (int) chatclient_conversation_count (self->client);
+    size_t rows = 0;
+    int *row = s_rows (self, &rows);
+    int count = 0, current = -1, open = s_open_index (self);
+    for (size_t i = 0; row && i < rows; i++)
+        if (row [i] != ROW_HEADING) {
+            //  the rows without the heading, in place
+            if (row [i] == open)
+                current = count;
+            row [count++] = row [i];
+        }
     if (count == 0) {
+        free (row);
         tui_frame_status (frame, false, "No conversations yet: /new starts one");
         return;
     }
-    int current = s_open_index (self);
     int next = current < 0? 0: (current + step + count) % count;
-    s_open_index_at (self, frame, (size_t) next);
+    s_open_index_at (self, frame, (size_t) row [next]);
+    free (row);
 }
 
 //  /add NAME..., /remove NAME, /admin NAME, /leave, /title TEXT on the open
@@ -207,7 +316,7 @@ s_change (tui_main_t *self, tui_frame_t *frame, const char *word, const char *ar
         return;
     }
     if (streq (word, "/leave"))
-        chatclient_leave (self->client, self->open_id);
+        self->leave_cmd = chatclient_leave (self->client, self->open_id);
     else
     if (streq (word, "/title")) {
         //  the rest of the line, spaces kept
@@ -317,6 +426,17 @@ s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
         else {
             self->accept_cmd = chatclient_accept (self->client, id);
             tui_frame_status (frame, false, "Accepting...");
+        }
+    }
+    else
+    if (streq (word, "/leave-requests")) {
+        size_t requests = s_listed_count (self, true);
+        if (requests == 0)
+            tui_frame_status (frame, false, "No message requests to leave");
+        else {
+            self->leave_requests_cmd = chatclient_leave_requests (self->client);
+            tui_frame_status (frame, false, "Leaving %zu message request%s...", requests,
+                              requests == 1? "": "s");
         }
     }
     else
@@ -544,11 +664,9 @@ s_notify (tui_main_t *self, tui_frame_t *frame, const chatclient_message_t *msg)
     const char *me = chatclient_username (self->client);
     if (!msg->live || msg->local || (me && streq (msg->sender, me)))
         return;
-    const chatclient_conversation_t *conv = NULL;
-    char hex [CHATCLIENT_HEX_SIZE];
-    memcpy (hex, msg->conversation_hex, CHATCLIENT_HEX_SIZE);
-    hex [CHATCLIENT_HEX_SIZE - 1] = 0;
-    bool found = chatclient_conversation_find (self->client, hex, &conv) == 0 && conv;
+    const chatclient_conversation_t *conv
+        = chatclient_conversation_by_id (self->client, msg->conversation_id);
+    bool found = conv != NULL;
     if (found && conv->request)
         return;                 //  a message request rings nothing until accepted
     char *name = found? tui_frame_conversation_name (frame, conv): strdup ("a conversation");
@@ -573,33 +691,53 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
                                       event->conversation_count == 1? "": "s");
                 self->refresh_announce = false;
             }
+            if (event->cmd && event->cmd == self->leave_requests_cmd) {
+                self->leave_requests_cmd = 0;
+                tui_frame_status (frame, false, "Left every message request");
+            }
+            //  A request left (here or in another session) is gone; one
+            //  that opened by itself before the list said it is a request
+            //  waits in the requests until the user opens it
+            if (self->has_open) {
+                int open = s_open_index (self);
+                const chatclient_conversation_t *conv = open < 0? NULL
+                    : chatclient_conversation (self->client, (size_t) open);
+                if (conv && (!s_listed (conv) || (conv->request && self->opened_by_itself)))
+                    s_close (self);
+            }
             //  (the status line stays: a warning from the login, say a
             //  contact's changed identity key, must not vanish with it)
-            if (self->auto_open && !self->has_open && active
-            &&  chatclient_conversation_count (self->client) > 0)
-                tui_main_open (self, chatclient_conversation (self->client, 0)->id);
+            if (self->auto_open && !self->has_open && active && s_first_accepted (self))
+                tui_main_open (self, s_first_accepted (self)->id);
             self->auto_open = false;
             break;
         case CHATCLIENT_EV_CONVERSATION:
             if (event->cmd && event->cmd == self->accept_cmd) {
                 self->accept_cmd = 0;
-                tui_frame_status (frame, false, "Accepted");
+                tui_frame_status (frame, false, "Accepted: it is one of your conversations now");
             }
+            if (event->cmd && event->cmd == self->leave_cmd) {
+                self->leave_cmd = 0;
+                if (event->conversation && event->conversation->request)
+                    tui_frame_status (frame, false, "Left the message request");
+            }
+            //  The open request left: gone from the list, and from the screen
+            if (self->has_open && event->conversation && event->conversation->request
+            &&  event->conversation->left
+            &&  memcmp (event->conversation->id, self->open_id, CHATCLIENT_ID_SIZE) == 0)
+                s_close (self);
             //  Someone started a conversation with me while none is open:
-            //  show it, as the report's window shows its only textbox
+            //  show it, as the report's window shows its only textbox (not a
+            //  request: that waits in the list until the user opens it)
             if (event->cmd == 0 && !self->has_open && event->conversation
-            &&  active) {
-                tui_frame_status_clear (frame);
-                tui_main_open (self, event->conversation->id);
-            }
+            &&  active)
+                s_open_by_itself (self, frame, event->conversation->id);
             break;
         case CHATCLIENT_EV_MESSAGE:
             if (!event->message)
                 break;
-            if (!self->has_open && active) {
-                tui_frame_status_clear (frame);
-                tui_main_open (self, event->message->conversation_id);
-            }
+            if (!self->has_open && active)
+                s_open_by_itself (self, frame, event->message->conversation_id);
             else
             if (s_showing (self, event->message->conversation_id, active))
                 chatclient_mark_read (self->client, self->open_id);
@@ -657,60 +795,103 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
 
 //  ---------------------------------------------------------------- drawing
 
+//  One conversation's row of the list
+static void
+s_draw_row (tui_frame_t *frame, const chatclient_conversation_t *conv, bool open, int y,
+            int width)
+{
+    char *name = tui_frame_conversation_name (frame, conv);
+    char number [24], unread [24] = "";
+    //  '!': a member's identity key changed
+    snprintf (number, sizeof number, "%c%zu", conv->changed? '!': open? '>': ' ', conv->index);
+    //  (a request counts none: the library keeps it at 0, and it is not shown)
+    if (conv->unread > 0 && !conv->request)
+        snprintf (unread, sizeof unread, " %llu", (unsigned long long) conv->unread);
+    int attr = open? tui_frame_attr (frame, TUI_PAIR_SELECT)
+             : conv->request? tui_frame_attr (frame, TUI_PAIR_DIM)
+             : *unread? (int) A_BOLD: (int) A_NORMAL;
+    attron (attr);
+    mvhline (y, 0, ' ', width);
+    attroff (attr);
+    int number_width = (int) strlen (number) + 1;
+    if (number_width < 3)
+        number_width = 3;
+    tui_frame_put (y, 0, number_width, attr, number);
+    int unread_width = (int) strlen (unread);
+    tui_frame_put_fit (y, number_width, width - number_width - unread_width - 1, attr, name,
+                       NULL);
+    if (unread_width)
+        tui_frame_put (y, width - unread_width - 1, unread_width,
+                       open? attr: tui_frame_attr (frame, TUI_PAIR_OK)
+                                   | (int) (A_BOLD | A_REVERSE),
+                       unread);
+    zstr_free (&name);
+}
+
+//  The conversations, then the requests under their heading; scrolled so
+//  that the open one shows
 static void
 s_draw_list (tui_main_t *self, tui_frame_t *frame, int top, int height, int width)
 {
-    size_t count = chatclient_conversation_count (self->client);
-    int open = s_open_index (self);
-    if (count == 0) {
+    size_t rows = 0;
+    int *row = s_rows (self, &rows);
+    if (!row)
+        return;
+    int open = s_open_index (self), open_row = -1;
+    for (size_t i = 0; i < rows; i++)
+        if (row [i] == open && open >= 0)
+            open_row = (int) i;
+    if (s_listed_count (self, false) == 0) {
+        //  (above the requests, if any)
         tui_frame_put (top, 1, width - 1, tui_frame_attr (frame, TUI_PAIR_DIM),
                        self->refresh_cmd? "Loading...": "None yet");
         tui_frame_put (top + 1, 1, width - 1, tui_frame_attr (frame, TUI_PAIR_DIM),
                        "/new or F2");
-        return;
+        top += 2;
+        height -= 2;
     }
-    if (open >= 0) {
-        if (open < self->list_top)
-            self->list_top = open;
-        if (open >= self->list_top + height)
-            self->list_top = open - height + 1;
+    if (open_row >= 0) {
+        if (open_row < self->list_top)
+            self->list_top = open_row;
+        if (open_row >= self->list_top + height)
+            self->list_top = open_row - height + 1;
     }
-    if (self->list_top > (int) count - 1)
+    if (self->list_top > (int) rows - 1)
         self->list_top = 0;
-    for (int row = 0; row < height; row++) {
-        size_t i = (size_t) (self->list_top + row);
-        if (i >= count)
+    for (int y = 0; y < height; y++) {
+        size_t i = (size_t) (self->list_top + y);
+        if (i >= rows)
             break;
-        const chatclient_conversation_t *conv = chatclient_conversation (self->client, i);
-        if (!conv)
-            break;
-        char *name = tui_frame_conversation_name (frame, conv);
-        char number [24], unread [24] = "";
-        //  '!': a member's identity key changed
-        snprintf (number, sizeof number, "%c%zu", conv->changed? '!'
-                  : (int) i == open? '>': ' ', conv->index);
-        if (conv->unread > 0)
-            snprintf (unread, sizeof unread, " %llu", (unsigned long long) conv->unread);
-        int attr = (int) i == open? tui_frame_attr (frame, TUI_PAIR_SELECT)
-                 : conv->unread > 0? (int) A_BOLD: (int) A_NORMAL;
-        attron (attr);
-        mvhline (top + row, 0, ' ', width);
-        attroff (attr);
-        int number_width = (int) strlen (number) + 1;
-        if (number_width < 3)
-            number_width = 3;
-        tui_frame_put (top + row, 0, number_width, attr, number);
-        int unread_width = (int) strlen (unread);
-        tui_frame_put_fit (top + row, number_width, width - number_width - unread_width - 1,
-                           attr, name, NULL);
-        if (unread_width)
-            tui_frame_put (top + row, width - unread_width - 1, unread_width,
-                           (int) i == open? attr
-                                          : tui_frame_attr (frame, TUI_PAIR_OK)
-                                            | (int) (A_BOLD | A_REVERSE),
-                           unread);
-        zstr_free (&name);
+        if (row [i] == ROW_HEADING) {
+            char heading [64];
+            snprintf (heading, sizeof heading, "Requests (%zu)", s_listed_count (self, true));
+            mvhline (top + y, 0, ' ', width);
+            tui_frame_put (top + y, 1, width - 1, A_BOLD, heading);
+            continue;
+        }
+        const chatclient_conversation_t *conv
+            = chatclient_conversation (self->client, (size_t) row [i]);
+        if (conv)
+            s_draw_row (frame, conv, row [i] == open, top + y, width);
     }
+    free (row);
+}
+
+//  The line above an open request's messages: what it is, what to do
+static int
+s_draw_request (tui_frame_t *frame, const chatclient_conversation_t *conv, int y, int x,
+                int width)
+{
+    if (!conv->request || conv->left)
+        return 0;
+    const char *text = " Message request: /accept to accept it, /leave to leave it. Until "
+                       "then it counts no unread and notifies nothing. ";
+    int attr = tui_frame_attr (frame, TUI_PAIR_TITLE);
+    attron (attr);
+    mvhline (y, x, ' ', width);
+    attroff (attr);
+    tui_frame_put (y, x, width, attr, text);
+    return 1;
 }
 
 //  The warning line of a conversation with members whose identity key
@@ -800,8 +981,7 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
     //  Headers and rules
     int dim = tui_frame_attr (frame, TUI_PAIR_DIM);
     char header [64];
-    snprintf (header, sizeof header, "Conversations (%zu)",
-              chatclient_conversation_count (self->client));
+    snprintf (header, sizeof header, "Conversations (%zu)", s_listed_count (self, false));
     tui_frame_put (top, 1, list_width - 1, A_BOLD, header);
     const chatclient_conversation_t *conv = NULL;
     int open = s_open_index (self);
@@ -836,13 +1016,14 @@ tui_main_draw (tui_main_t *self, tui_frame_t *frame)
     if (conv) {
         char buffer [256];
         int warned = s_draw_changed (self, frame, conv, body_top, right_x, right_width);
+        warned += s_draw_request (frame, conv, body_top + warned, right_x, right_width);
         tui_convview_draw (self->view, frame, body_top + warned, right_x,
                            body_height - warned, right_width, rule_y,
                            s_empty_text (self, frame, buffer, sizeof buffer));
     }
     else {
         tui_frame_put (body_top + 1, right_x + 1, right_width - 1, A_NORMAL,
-                       chatclient_conversation_count (self->client) > 0
+                       s_listed_count (self, false) + s_listed_count (self, true) > 0
                        ? "Pick a conversation: Ctrl-N / Ctrl-P, Alt-1..9, or /open N."
                        : "No conversations yet. Type /new (or F2) to start one.");
     }
