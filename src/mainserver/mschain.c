@@ -94,6 +94,21 @@ s_check_actor (msreq_t *req, const Chat__MembershipStatement *statement)
     return CHAT_OK;
 }
 
+//  The end of a check: the chain goes; a statement that passed is the
+//  caller's now, one that did not is freed
+static int
+s_checked (int rc, chain_t **chain_p, Chat__MembershipStatement *statement,
+           Chat__MembershipStatement **statement_p)
+{
+    chain_destroy (chain_p);
+    if (rc == CHAT_OK)
+        *statement_p = statement;
+    else
+    if (statement)
+        protobuf_c_message_free_unpacked (&statement->base, NULL);
+    return rc;
+}
+
 int
 mschain_check_create (msreq_t *req, const Chat__SignedStatement *link,
                       Chat__MembershipStatement **statement_p)
@@ -121,13 +136,7 @@ mschain_check_create (msreq_t *req, const Chat__SignedStatement *link,
         chain = chain_new ();
         rc = chain? s_check_signed (req, chain, link, statement->actor): CHAT_ERR_INTERNAL;
     }
-    chain_destroy (&chain);
-    if (rc == CHAT_OK)
-        *statement_p = statement;
-    else
-    if (statement)
-        protobuf_c_message_free_unpacked (&statement->base, NULL);
-    return rc;
+    return s_checked (rc, &chain, statement, statement_p);
 }
 
 int
@@ -180,13 +189,7 @@ mschain_check_change (msreq_t *req, const Chat__SignedStatement *link,
         rc = s_check_members (req, statement);
     if (rc == CHAT_OK)
         rc = s_check_signed (req, chain, link, statement->actor);
-    chain_destroy (&chain);
-    if (rc == CHAT_OK)
-        *statement_p = statement;
-    else
-    if (statement)
-        protobuf_c_message_free_unpacked (&statement->base, NULL);
-    return rc;
+    return s_checked (rc, &chain, statement, statement_p);
 }
 
 typedef struct {
