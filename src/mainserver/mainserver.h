@@ -23,8 +23,7 @@
         LIMIT <name> <value>    set one abuse limit (serverlimits.h: the
                                 names of SERVERLIMITS_MAINSERVER); applied
                                 at once, also while serving (push_workers
-                                and, for subscribers already connected,
-                                push_hwm: at START)
+                                and push_hwm: at START only)
         IDLE-TIMEOUT <ms>       the limit idle_timeout_ms (older name)
         MAX-SESSIONS <n>        the limit sessions (older name)
         START                   load or create <dir>/server.key (and write

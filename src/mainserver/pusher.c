@@ -302,13 +302,6 @@ s_publisher_pipe (publisher_t *self, bool *done)
         zstr_free (&endpoint);
     }
     else
-    if (streq (command, "HWM")) {
-        char *value = zmsg_popstr (msg);
-        if (value)
-            zsock_set_sndhwm (self->xpub, atoi (value));
-        zstr_free (&value);
-    }
-    else
     if (streq (command, "SYNC")) {
         //  Everything sealed before SYNC was sent is out after this
         s_publisher_control (self);
@@ -607,15 +600,6 @@ pusher_bind (pusher_t *self, const char *endpoint, char **bound)
     }
     *bound = answer;
     return 0;
-}
-
-void
-pusher_set_hwm (pusher_t *self, int hwm)
-{
-    assert (self);
-    char value [16];
-    snprintf (value, sizeof value, "%d", hwm);
-    zstr_sendx (actorthread_sock (self->publisher), "HWM", value, NULL);
 }
 
 void

@@ -61,9 +61,9 @@ void
 int
     pusher_bind (pusher_t *self, const char *endpoint, char **bound);
 
-//  For subscribers that connect from now on.
-void
-    pusher_set_hwm (pusher_t *self, int hwm);
+//  The bound of bytes waiting to be sealed, from now on. (The subscribers'
+//  high-water mark is pusher_new's only: libzmq 4.3.4 frees a going
+//  subscriber's pipe while a new mark may still be on its way to it.)
 void
     pusher_set_queue_bytes (pusher_t *self, size_t queue_bytes);
 
