@@ -76,15 +76,25 @@ s_push_summary_to (msreq_t *req, Chat__ConversationSummary *summary,
 {
     msoutbox_target_t *asked = NULL;
     size_t asked_count = 0, kept = 0;
+    //  One store read per user, not per session: a member's sessions come
+    //  one after another (msonline_targets)
+    const char *last_name = NULL;
+    bool request = false;
     for (size_t index = 0; index < count; index++) {
         chansession_t *session = chanserver_lookup (req->ctx->chanserver, targets [index]);
-        msgstore_conv_t as;
-        bool request = session && session->username
-                    && msgstore_conv_get_as_member (req->ctx->store,
-                                                    summary->conversation_id.data,
-                                                    summary->conversation_id.len,
-                                                    session->username, &as) == CHAT_OK
-                    && as.request;
+        const char *name = session? session->username: NULL;
+        if (!name)
+            request = false;
+        else
+        if (!last_name || strcmp (name, last_name) != 0) {
+            msgstore_conv_t as;
+            request = msgstore_conv_get_as_member (req->ctx->store,
+                                                   summary->conversation_id.data,
+                                                   summary->conversation_id.len,
+                                                   name, &as) == CHAT_OK
+                   && as.request;
+        }
+        last_name = name;
         if (request) {
             if (!asked) {
                 asked = (msoutbox_target_t *) malloc (count * sizeof (msoutbox_target_t));
