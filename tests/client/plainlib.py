@@ -4,7 +4,8 @@ Every process is started with pipes and a reader thread per stream; a test
 waits for an expected line with a deadline, never a fixed sleep. Servers
 bind tcp://127.0.0.1:! (a random free port: CZMQ's "*" hands out ports in
 order, so another test would soon take a port a restarting server gives
-up) and can be restarted on the same port. Everything lives in one temporary directory, removed at the end.
+up) and can be restarted on the same port (a test that restarts one binds
+it to restartable_endpoint() instead). Everything lives in one temporary directory, removed at the end.
 """
 import json
 import os
@@ -27,6 +28,35 @@ LIVE = LIVE_TIMEOUT     # a live message: by push, or not at all (see chatproc)
 
 class Failure(Exception):
     pass
+
+
+def restartable_endpoint():
+    """An endpoint for a server the test will restart on the same port.
+
+    Between the stop and the restart the port is free, and a port from
+    CZMQ's "!" range (49152-65535) may be taken meanwhile by a server of a
+    test running in parallel; one from the kernel's range for outgoing
+    connections may be a retrying client's own source port.  Below both,
+    only another test asking for the same kind of port could take it."""
+    import random
+    import socket
+    low = 32768
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    top = min(low, 49152)
+    for _ in range(100):
+        port = random.randrange(20000, top)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return "tcp://127.0.0.1:%d" % port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    fail("no free port below %d for a restartable server" % top)
 
 
 def fail(message):

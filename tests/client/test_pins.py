@@ -5,11 +5,11 @@ port with another data directory (another key). Also --pin-keyserver."""
 import os
 import re
 
-from plainlib import check, log, run
+from plainlib import check, log, restartable_endpoint, run
 
 
 def pins(w):
-    w.start_keyserver()
+    w.start_keyserver(bind=restartable_endpoint())
     w.start_mainserver()
     old_fp = w.ks_fingerprint
 

@@ -6,12 +6,16 @@ missed, and messages sent after the restart still arrive (live, by push,
 once the client is back; the catch-up after the login by fetching)."""
 import re
 
-from plainlib import TIMEOUT, check, log, run
+from plainlib import TIMEOUT, check, log, restartable_endpoint, run
 
 
 def reconnect(w):
-    w.start_keyserver()
-    w.start_mainserver()
+    w.start_keyserver(bind=restartable_endpoint())
+    ms = restartable_endpoint()
+    push = restartable_endpoint()
+    while push == ms:
+        push = restartable_endpoint()
+    w.start_mainserver(bind=ms, push=push)
     alice = w.client("alice")
     bob = w.client("bob")
     alice.ok("register alice apw apw apw")
