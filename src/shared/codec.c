@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,18 +43,44 @@ codec_b64_encode (const uint8_t *data, size_t len)
     return s_b64_encode (data, len);
 }
 
+//  '+' and '/' to '-' and '_', in place.
+static void
+s_to_url (char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = text [i];
+        text [i] = c == '+'? '-': c == '/'? '_': c;
+    }
+}
+
+int
+codec_b64url_encode_into (const uint8_t *data, size_t len, char *out, size_t out_size)
+{
+    if (!out || (!data && len) || len > CODEC_MAX_BINARY)
+        return -1;
+    size_t out_len = 4 * ((len + 2) / 3);
+    if (out_size < out_len + 1)
+        return -1;
+    if (len > 0) {
+        int written = EVP_EncodeBlock ((unsigned char *) out, data, (int) len);
+        if (written < 0 || (size_t) written != out_len)
+            return -1;
+    }
+    out [out_len] = '\0';
+    s_to_url (out, out_len);
+    return 0;
+}
+
 char *
 codec_b64url_encode (const uint8_t *data, size_t len)
 {
-    char *out = s_b64_encode (data, len);
-    if (out) {
-        for (char *p = out; *p; p++) {
-            if (*p == '+')
-                *p = '-';
-            else
-            if (*p == '/')
-                *p = '_';
-        }
+    if (len > CODEC_MAX_BINARY)
+        return NULL;
+    size_t out_size = 4 * ((len + 2) / 3) + 1;
+    char *out = (char *) malloc (out_size);
+    if (out && codec_b64url_encode_into (data, len, out, out_size)) {
+        free (out);
+        out = NULL;
     }
     return out;
 }
@@ -88,12 +115,10 @@ s_b64url_value (char c)
 }
 
 int
-codec_b64url_decode (const char *text, size_t text_len,
-                     uint8_t **data, size_t *len)
+codec_b64url_check (const char *text, size_t text_len, size_t *len)
 {
-    if (!text || !data || !len)
+    if (!text || !len)
         return -1;
-    *data = NULL;
     *len = 0;
     if (text_len % 4 != 0 || text_len > 4 * (CODEC_MAX_BINARY / 3))
         return -1;
@@ -116,31 +141,84 @@ codec_b64url_decode (const char *text, size_t text_len,
         return -1;
     if (pad == 2 && (s_b64url_value (text [body - 1]) & 0x0F))
         return -1;
+    *len = text_len / 4 * 3 - pad;
+    return 0;
+}
 
-    size_t out_len = text_len / 4 * 3 - pad;
-    uint8_t *out = (uint8_t *) malloc (text_len / 4 * 3 + 1);
-    char *std = (char *) malloc (text_len + 1);
-    if (!out || !std) {
-        free (out);
-        free (std);
+//  Checked url-safe text to standard base64, a stack chunk at a time,
+//  decoded straight into out: no copy of the whole text is ever made. The
+//  last quartet goes through a small buffer so that out need hold only the
+//  real bytes, not the padding's.
+#define CODEC_CHUNK 1024        //  characters, a multiple of 4
+
+static int
+s_decode_checked (const char *text, size_t text_len, uint8_t *out)
+{
+    char std [CODEC_CHUNK];
+    size_t done = 0;
+    int rc = 0;
+    while (rc == 0 && done < text_len) {
+        size_t n = text_len - done < CODEC_CHUNK? text_len - done: CODEC_CHUNK;
+        bool last = done + n == text_len;
+        for (size_t i = 0; i < n; i++) {
+            char c = text [done + i];
+            std [i] = c == '-'? '+': c == '_'? '/': c;
+        }
+        size_t whole = last? n - 4: n;      //  the last quartet apart
+        if (whole > 0
+        &&  EVP_DecodeBlock (out, (const unsigned char *) std, (int) whole)
+            != (int) (whole / 4 * 3))
+            rc = -1;
+        out += whole / 4 * 3;
+        if (rc == 0 && last) {
+            uint8_t tail [3];
+            size_t pad = (std [n - 1] == '=') + (std [n - 2] == '=');
+            if (EVP_DecodeBlock (tail, (const unsigned char *) std + whole, 4) != 3)
+                rc = -1;
+            else
+                memcpy (out, tail, 3 - pad);
+            OPENSSL_cleanse (tail, sizeof tail);
+        }
+        //  The text may have been a secret (a key); so is its translation.
+        OPENSSL_cleanse (std, n);
+        done += n;
+    }
+    return rc;
+}
+
+int
+codec_b64url_decode_into (const char *text, size_t text_len,
+                          uint8_t *out, size_t out_size, size_t *len)
+{
+    if (!len)
+        return -1;
+    size_t out_len = 0;
+    if (codec_b64url_check (text, text_len, &out_len) || !out || out_size < out_len)
+        return -1;
+    if (s_decode_checked (text, text_len, out)) {
+        OPENSSL_cleanse (out, out_len);
         return -1;
     }
-    for (size_t i = 0; i < text_len; i++) {
-        char c = text [i];
-        std [i] = c == '-'? '+': c == '_'? '/': c;
-    }
-    std [text_len] = '\0';
-    int rc = 0;
-    if (text_len > 0) {
-        int decoded = EVP_DecodeBlock (out, (const unsigned char *) std, (int) text_len);
-        if (decoded < 0 || (size_t) decoded != text_len / 4 * 3)
-            rc = -1;
-    }
-    //  The text may have been a secret (a key); so is its translation.
-    OPENSSL_cleanse (std, text_len);
-    free (std);
-    if (rc) {
-        OPENSSL_cleanse (out, text_len / 4 * 3);
+    *len = out_len;
+    return 0;
+}
+
+int
+codec_b64url_decode (const char *text, size_t text_len,
+                     uint8_t **data, size_t *len)
+{
+    if (!text || !data || !len)
+        return -1;
+    *data = NULL;
+    *len = 0;
+    size_t out_len = 0;
+    if (codec_b64url_check (text, text_len, &out_len))
+        return -1;
+    uint8_t *out = (uint8_t *) malloc (out_len + 1);
+    if (!out)
+        return -1;
+    if (s_decode_checked (text, text_len, out)) {
+        OPENSSL_cleanse (out, out_len);
         free (out);
         return -1;
     }
