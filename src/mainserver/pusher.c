@@ -7,7 +7,9 @@
     A job is three frames: the payload, the targets (target_t each: token,
     session id, push key, push number), and its charges (charge_t: bytes
     against the queue bound, sealing work against its sender's share). The
-    push keys in it are wiped once sealed.
+    push keys in it are wiped once sealed; each worker keeps the keys of the
+    sessions it seals for made ready (pushkeys.h), wiped when their slot is
+    taken and when the worker ends.
 */
 #include <stdatomic.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include "chaterror.h"
 #include "codec.h"
 #include "lrumap.h"
+#include "pushkeys.h"
 #include "secret.h"
 #include "wire.h"
 #include "pusher.h"
@@ -44,6 +47,9 @@
 //  (the key is random per process, so nobody can pick a name that shares
 //  a victim's slot on purpose)
 #define SENDER_SLOTS     1024
+//  Sessions whose push key a seal worker keeps made ready (pushkeys.h):
+//  a context pair of about 1 KiB each
+#define PUSH_KEY_SLOTS   4096
 
 typedef struct {
     uint8_t token [CHANNEL_SESSION_TOKEN_SIZE];
@@ -401,7 +407,7 @@ done:
 //  ---------------------------------------------------------------- workers
 
 static void
-s_seal_job (zsock_t *frames, zmsg_t *job, worker_args_t *config)
+s_seal_job (zsock_t *frames, zmsg_t *job, pushkeys_t *keys, worker_args_t *config)
 {
     zframe_t *payload = zmsg_first (job);
     zframe_t *targets = zmsg_next (job);
@@ -416,9 +422,11 @@ s_seal_job (zsock_t *frames, zmsg_t *job, worker_args_t *config)
         memcpy (&target, zframe_data (targets) + index * sizeof target, sizeof target);
         uint8_t *sealed = NULL;
         size_t size = 0;
-        if (channel_seal_push_as (target.key, target.seq, target.session_id,
-                                  zframe_data (payload), zframe_size (payload), now,
-                                  &sealed, &size) == CHAT_OK) {
+        fernet_key_t *ready = pushkeys_get (keys, target.session_id, target.key);
+        if (ready
+        &&  channel_seal_push_ready (ready, target.seq, target.session_id,
+                                     zframe_data (payload), zframe_size (payload), now,
+                                     &sealed, &size) == CHAT_OK) {
             zmsg_t *msg = zmsg_new ();
             zmsg_addmem (msg, target.token, sizeof target.token);
             zmsg_addmem (msg, sealed, size);
@@ -446,7 +454,8 @@ s_worker (zsock_t *pipe, void *args)
         if (zsock_connect (frames, "%s", config->frames) != 0)
             zsock_destroy (&frames);
     }
-    zpoller_t *poller = jobs && frames ? zpoller_new (pipe, jobs, NULL) : NULL;
+    pushkeys_t *keys = pushkeys_new (PUSH_KEY_SLOTS);
+    zpoller_t *poller = jobs && frames && keys ? zpoller_new (pipe, jobs, NULL) : NULL;
     //  As the publisher: stopped by $TERM, not by a signal
     if (poller)
         zpoller_set_nonstop (poller, true);
@@ -457,10 +466,11 @@ s_worker (zsock_t *pipe, void *args)
             break;              //  $TERM, or the context is gone
         zmsg_t *job = zmsg_recv (jobs);
         if (job)
-            s_seal_job (frames, job, config);
+            s_seal_job (frames, job, keys, config);
         zmsg_destroy (&job);
     }
     zpoller_destroy (&poller);
+    pushkeys_destroy (&keys);
     zsock_destroy (&jobs);
     zsock_destroy (&frames);
     free (config);

@@ -13,6 +13,7 @@
 #include "channel.h"
 #include "chaterror.h"
 #include "pusher.h"
+#include "pushkeys.h"
 
 static rsakey_t *s_server_key;
 static rsakey_t *s_client_key;
@@ -226,6 +227,63 @@ s_teardown (void **state)
     return 0;
 }
 
+//  What key a context made ready holds: its token for a fixed IV and time
+//  against the one-shot call's with the key expected.
+static void
+s_assert_holds (fernet_key_t *ready, const uint8_t key [FERNET_KEY_SIZE])
+{
+    static const uint8_t iv [16] = { 7, 6, 5 };
+    char *mine = NULL, *want = NULL;
+    assert_int_equal (fernet_key_encrypt_iv (ready, (const uint8_t *) "push", 4, 1000, iv,
+                                             &mine), CHAT_OK);
+    assert_int_equal (fernet_encrypt_iv (key, (const uint8_t *) "push", 4, 1000, iv,
+                                         &want), CHAT_OK);
+    assert_string_equal (mine, want);
+    free (mine);
+    free (want);
+}
+
+//  A worker's keys made ready: kept for the same session and key, made
+//  again for a new key or when another session took the slot, never the
+//  wrong key's context.
+static void
+test_push_keys (void **state)
+{
+    (void) state;
+    uint8_t one [CHANNEL_SESSION_ID_SIZE] = { 1 }, two [CHANNEL_SESSION_ID_SIZE] = { 2 };
+    uint8_t key_a [FERNET_KEY_SIZE], key_b [FERNET_KEY_SIZE];
+    assert_int_equal (fernet_key_generate (key_a), 0);
+    assert_int_equal (fernet_key_generate (key_b), 0);
+
+    pushkeys_t *keys = pushkeys_new (64);
+    assert_non_null (keys);
+    fernet_key_t *first = pushkeys_get (keys, one, key_a);
+    assert_non_null (first);
+    s_assert_holds (first, key_a);
+    for (int i = 0; i < 10; i++)
+        assert_ptr_equal (pushkeys_get (keys, one, key_a), first);
+    assert_int_equal (pushkeys_made (keys), 1);
+    assert_int_equal (pushkeys_kept (keys), 10);
+    //  The same session with another key (cannot happen today): made again
+    fernet_key_t *other = pushkeys_get (keys, one, key_b);
+    assert_non_null (other);
+    s_assert_holds (other, key_b);
+    assert_int_equal (pushkeys_made (keys), 2);
+    pushkeys_destroy (&keys);
+    assert_null (keys);
+
+    //  One slot, two sessions taking turns: each gets its own key every time
+    keys = pushkeys_new (0);
+    assert_non_null (keys);
+    for (int i = 0; i < 4; i++) {
+        s_assert_holds (pushkeys_get (keys, one, key_a), key_a);
+        s_assert_holds (pushkeys_get (keys, two, key_b), key_b);
+    }
+    assert_int_equal (pushkeys_made (keys), 8);
+    assert_int_equal (pushkeys_kept (keys), 0);
+    pushkeys_destroy (&keys);
+}
+
 int
 main (void)
 {
@@ -234,6 +292,7 @@ main (void)
         cmocka_unit_test (test_admission),
         cmocka_unit_test (test_queue_bound),
         cmocka_unit_test (test_sender_share),
+        cmocka_unit_test (test_push_keys),
     };
     int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
     zsys_shutdown ();
