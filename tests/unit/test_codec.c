@@ -261,7 +261,7 @@ test_into_buffers (void **state)
         assert_int_equal (out_len, len);
         if (len)
             assert_memory_equal (back, data, len);
-        if (text_len >= 12) {
+        if (len >= 9) {             //  12 characters, no padding among them
             uint8_t head [9];
             assert_int_equal (codec_b64url_decode_into (text, 12, head, sizeof head,
                                                         &out_len), 0);
