@@ -97,62 +97,76 @@ codec_b64_nopad (const uint8_t *data, size_t len)
     return out;
 }
 
+//  Each url-safe base64 character's value plus one; 0 for the rest. A table:
+//  the range tests it replaces ran for every character of every token.
+static const uint8_t s_b64url_values [256] = {
+    ['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7, ['H'] = 8,
+    ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
+};
+
 //  Value of a url-safe base64 character, or -1.
 static int
 s_b64url_value (char c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
+    return (int) s_b64url_values [(unsigned char) c] - 1;
+}
+
+//  The length and padding rules, which need no look at the body: a length
+//  that is a multiple of 4, at most two '=' and only at the very end, and
+//  zero bits under the padding (so each byte string has exactly one
+//  encoding: a token cannot be altered without a trace). Gives the padding
+//  and the decoded length.
+static int
+s_b64url_shape (const char *text, size_t text_len, size_t *pad, size_t *len)
+{
+    if (!text || text_len % 4 != 0 || text_len > 4 * (CODEC_MAX_BINARY / 3))
+        return -1;
+    *pad = 0;
+    if (text_len > 0 && text [text_len - 1] == '=') {
+        *pad = 1;
+        if (text [text_len - 2] == '=')
+            *pad = 2;
+    }
+    if (*pad > 0) {
+        int last = s_b64url_value (text [text_len - *pad - 1]);
+        if (last < 0 || (last & (*pad == 1 ? 0x03 : 0x0F)))
+            return -1;
+    }
+    *len = text_len / 4 * 3 - *pad;
+    return 0;
 }
 
 int
 codec_b64url_check (const char *text, size_t text_len, size_t *len)
 {
-    if (!text || !len)
+    if (!len)
         return -1;
     *len = 0;
-    if (text_len % 4 != 0 || text_len > 4 * (CODEC_MAX_BINARY / 3))
+    size_t pad, out_len;
+    if (s_b64url_shape (text, text_len, &pad, &out_len))
         return -1;
-
-    //  At most two '=' and only at the very end.
-    size_t pad = 0;
-    if (text_len > 0 && text [text_len - 1] == '=') {
-        pad = 1;
-        if (text [text_len - 2] == '=')
-            pad = 2;
-    }
-    size_t body = text_len - pad;
-    for (size_t i = 0; i < body; i++)
+    for (size_t i = 0; i < text_len - pad; i++)
         if (s_b64url_value (text [i]) < 0)
             return -1;
-
-    //  The bits the padding drops must be zero, so each byte string has
-    //  exactly one encoding (a token cannot be altered without a trace).
-    if (pad == 1 && (s_b64url_value (text [body - 1]) & 0x03))
-        return -1;
-    if (pad == 2 && (s_b64url_value (text [body - 1]) & 0x0F))
-        return -1;
-    *len = text_len / 4 * 3 - pad;
+    *len = out_len;
     return 0;
 }
 
-//  Checked url-safe text to standard base64, a stack chunk at a time,
-//  decoded straight into out: no copy of the whole text is ever made. The
-//  last quartet goes through a small buffer so that out need hold only the
-//  real bytes, not the padding's.
+//  Url-safe text (its shape checked) to standard base64 a stack chunk at a
+//  time, each character checked against the alphabet on the way, decoded
+//  straight into out: one pass, no copy of the whole text. The last
+//  quartet goes through a small buffer so that out need hold only the real
+//  bytes, not the padding's.
 #define CODEC_CHUNK 1024        //  characters, a multiple of 4
 
 static int
-s_decode_checked (const char *text, size_t text_len, uint8_t *out)
+s_decode (const char *text, size_t text_len, size_t pad, uint8_t *out)
 {
     char std [CODEC_CHUNK];
     size_t done = 0;
@@ -160,19 +174,25 @@ s_decode_checked (const char *text, size_t text_len, uint8_t *out)
     while (rc == 0 && done < text_len) {
         size_t n = text_len - done < CODEC_CHUNK? text_len - done: CODEC_CHUNK;
         bool last = done + n == text_len;
-        for (size_t i = 0; i < n; i++) {
+        size_t letters = last? n - pad: n;
+        uint8_t absent = 0;
+        for (size_t i = 0; i < letters; i++) {
             char c = text [done + i];
+            absent |= (uint8_t) (s_b64url_values [(unsigned char) c] == 0);
             std [i] = c == '-'? '+': c == '_'? '/': c;
         }
+        for (size_t i = letters; i < n; i++)
+            std [i] = '=';
+        if (absent)
+            rc = -1;
         size_t whole = last? n - 4: n;      //  the last quartet apart
-        if (whole > 0
+        if (rc == 0 && whole > 0
         &&  EVP_DecodeBlock (out, (const unsigned char *) std, (int) whole)
             != (int) (whole / 4 * 3))
             rc = -1;
         out += whole / 4 * 3;
         if (rc == 0 && last) {
             uint8_t tail [3];
-            size_t pad = (std [n - 1] == '=') + (std [n - 2] == '=');
             if (EVP_DecodeBlock (tail, (const unsigned char *) std + whole, 4) != 3)
                 rc = -1;
             else
@@ -192,10 +212,10 @@ codec_b64url_decode_into (const char *text, size_t text_len,
 {
     if (!len)
         return -1;
-    size_t out_len = 0;
-    if (codec_b64url_check (text, text_len, &out_len) || !out || out_size < out_len)
+    size_t pad, out_len;
+    if (s_b64url_shape (text, text_len, &pad, &out_len) || !out || out_size < out_len)
         return -1;
-    if (s_decode_checked (text, text_len, out)) {
+    if (s_decode (text, text_len, pad, out)) {
         OPENSSL_cleanse (out, out_len);
         return -1;
     }
@@ -211,13 +231,13 @@ codec_b64url_decode (const char *text, size_t text_len,
         return -1;
     *data = NULL;
     *len = 0;
-    size_t out_len = 0;
-    if (codec_b64url_check (text, text_len, &out_len))
+    size_t pad, out_len;
+    if (s_b64url_shape (text, text_len, &pad, &out_len))
         return -1;
     uint8_t *out = (uint8_t *) malloc (out_len + 1);
     if (!out)
         return -1;
-    if (s_decode_checked (text, text_len, out)) {
+    if (s_decode (text, text_len, pad, out)) {
         OPENSSL_cleanse (out, out_len);
         free (out);
         return -1;
@@ -225,6 +245,16 @@ codec_b64url_decode (const char *text, size_t text_len,
     *data = out;
     *len = out_len;
     return 0;
+}
+
+int
+codec_b64url_decoded_len (const char *text, size_t text_len, size_t *len)
+{
+    if (!len)
+        return -1;
+    *len = 0;
+    size_t pad;
+    return s_b64url_shape (text, text_len, &pad, len);
 }
 
 char *

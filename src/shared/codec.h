@@ -31,9 +31,15 @@ int
 int
     codec_b64url_check (const char *text, size_t text_len, size_t *len);
 
-//  Decode text (checked as codec_b64url_decode does) into out, which must
-//  hold the decoded length (codec_b64url_check). A prefix of a longer text
-//  may be decoded alone when its length is a multiple of 4. Nothing is
+//  The decoded length from the text's length and padding alone (the
+//  alphabet is not looked at: decoding checks it). Returns 0 and *len, or
+//  -1 when no base64 text has that length or padding.
+int
+    codec_b64url_decoded_len (const char *text, size_t text_len, size_t *len);
+
+//  Decode text (checked as codec_b64url_decode does, in the same pass) into
+//  out, which must hold the decoded length. A prefix of a longer text may
+//  be decoded alone when its length is a multiple of 4. Nothing is
 //  allocated. Returns 0 and *len, or -1.
 int
     codec_b64url_decode_into (const char *text, size_t text_len,

@@ -50,6 +50,7 @@
 
 struct _fernet_key_t {
     EVP_MAC_CTX *hmac;                  //  keyed with the signing half
+    bool hmac_fresh;                    //  keyed and not used yet
     EVP_CIPHER_CTX *enc;                //  keyed on first use
     EVP_CIPHER_CTX *dec;                //  keyed on first use
     uint8_t aes_key [FERNET_KEY_HALF];  //  for keying enc and dec
@@ -181,6 +182,7 @@ s_key_init (fernet_key_t *self, const uint8_t key [FERNET_KEY_SIZE])
     self->hmac = EVP_MAC_CTX_dup (s_hmac_template);
     if (!self->hmac || EVP_MAC_init (self->hmac, key, FERNET_KEY_HALF, NULL) != 1)
         return -1;
+    self->hmac_fresh = true;
     memcpy (self->aes_key, key + FERNET_KEY_HALF, FERNET_KEY_HALF);
     return 0;
 }
@@ -220,13 +222,16 @@ fernet_key_destroy (fernet_key_t **self_p)
 }
 
 //  HMAC-SHA256 with the signing half: the keyed context re-initialised
-//  (a NULL key keeps the one it has).
+//  (a NULL key keeps the one it has) unless it was just keyed, as it is
+//  for the one-shot calls.
 static int
 s_hmac (fernet_key_t *self, const uint8_t *data, size_t len,
         uint8_t mac [FERNET_MAC_SIZE])
 {
     size_t mac_len = 0;
-    return EVP_MAC_init (self->hmac, NULL, 0, NULL) == 1
+    bool fresh = self->hmac_fresh;
+    self->hmac_fresh = false;
+    return (fresh || EVP_MAC_init (self->hmac, NULL, 0, NULL) == 1)
         && EVP_MAC_update (self->hmac, data, len) == 1
         && EVP_MAC_final (self->hmac, mac, &mac_len, FERNET_MAC_SIZE) == 1
         && mac_len == FERNET_MAC_SIZE ? 0 : -1;
@@ -340,13 +345,14 @@ s_header_stamp (const char *token, uint64_t *stamp)
     return 0;
 }
 
-//  Shape from the text alone: base64 as we accept it, long enough, whole
-//  blocks, the version byte. Gives the raw length and the stamp.
+//  Shape from the text's length, padding and header alone: long enough,
+//  whole blocks, the version byte. Gives the raw length and the stamp. The
+//  rest of the alphabet is checked as the token is decoded.
 static int
 s_check_shape (const char *token, size_t token_len, size_t *raw_len, uint64_t *stamp)
 {
     if (!token || token_len > FERNET_MAX_TEXT
-    ||  codec_b64url_check (token, token_len, raw_len)
+    ||  codec_b64url_decoded_len (token, token_len, raw_len)
     ||  *raw_len < FERNET_MIN_RAW
     ||  (*raw_len - FERNET_HEADER - FERNET_MAC_SIZE) % FERNET_BLOCK != 0
     ||  s_header_stamp (token, stamp))
@@ -490,14 +496,15 @@ fernet_decrypt (const uint8_t key [FERNET_KEY_SIZE],
     return rc;
 }
 
-//  The shape is checked as fernet_decrypt does before the HMAC; only the
-//  header is decoded.
+//  The shape is checked as fernet_decrypt does before the HMAC, and the
+//  whole text against the alphabet; only the header is decoded.
 int64_t
 fernet_token_timestamp (const char *token, size_t token_len)
 {
-    size_t raw_len = 0;
+    size_t raw_len = 0, checked = 0;
     uint64_t stamp = 0;
-    if (s_check_shape (token, token_len, &raw_len, &stamp) || stamp >> 63)
+    if (s_check_shape (token, token_len, &raw_len, &stamp) || stamp >> 63
+    ||  codec_b64url_check (token, token_len, &checked))
         return -1;
     return (int64_t) stamp;
 }
