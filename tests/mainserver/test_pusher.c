@@ -284,6 +284,80 @@ test_push_keys (void **state)
     pushkeys_destroy (&keys);
 }
 
+//  One push to a group larger than two bursts (BURST_PUSHES, 32): every
+//  member gets exactly one 2-frame message, its own, which opens; and a
+//  second push to the group (keys now kept by the worker) opens too.
+#define GROUP 70
+static void
+test_group_bursts (void **state)
+{
+    (void) state;
+    pusher_t *pusher = pusher_new (1, 1000, 0);
+    assert_non_null (pusher);
+    char *endpoint = NULL;
+    assert_int_equal (pusher_bind (pusher, "tcp://127.0.0.1:*", &endpoint), 0);
+    static channel_t *pairs [GROUP][2];
+    channel_t *servers [GROUP];
+    for (int i = 0; i < GROUP; i++) {
+        s_pair (pairs [i]);
+        servers [i] = pairs [i][0];
+        pusher_session_open (pusher, pairs [i][0]);
+    }
+    zsock_t *sub = s_sub (endpoint, channel_session_token (pairs [0][1]),
+                          CHANNEL_SESSION_TOKEN_SIZE);
+    for (int i = 1; i < GROUP; i++)
+        zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE,
+                        channel_session_token (pairs [i][1]), CHANNEL_SESSION_TOKEN_SIZE);
+    //  Subscriptions travel in order: once the last one is in, all are
+    s_push_until_seen (pusher, pairs [GROUP - 1], sub, "ready");
+    //  Generous: a bound for a loaded machine, not a measurement
+    zsock_set_rcvtimeo (sub, 20000);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal (pusher_push (pusher, "alice", servers, GROUP,
+                                       (const uint8_t *) "to all", 6), CHAT_OK);
+        assert_true (pusher_flush (pusher, 60000));
+        bool seen [GROUP] = { false };
+        for (int n = 0; n < GROUP; ) {
+            zmsg_t *msg = zmsg_recv (sub);
+            assert_non_null (msg);
+            assert_int_equal (zmsg_size (msg), 2);
+            zframe_t *topic = zmsg_first (msg);
+            int who = -1;
+            for (int i = 0; i < GROUP; i++)
+                if (zframe_size (topic) == CHANNEL_SESSION_TOKEN_SIZE
+                &&  memcmp (zframe_data (topic), channel_session_token (pairs [i][1]),
+                            CHANNEL_SESSION_TOKEN_SIZE) == 0)
+                    who = i;
+            assert_true (who >= 0);
+            uint8_t *payload = NULL;
+            size_t len = 0;
+            zframe_t *body = zmsg_next (msg);
+            assert_int_equal (channel_open_push (pairs [who][1], zframe_data (body),
+                                                 zframe_size (body), &payload, &len), CHAT_OK);
+            //  A late "ready" from the wait above comes first, in order
+            if (!(len == 5 && memcmp (payload, "ready", 5) == 0)) {
+                assert_int_equal (len, 6);
+                assert_memory_equal (payload, "to all", 6);
+                assert_false (seen [who]);
+                seen [who] = true;
+                n++;
+            }
+            free (payload);
+            zmsg_destroy (&msg);
+        }
+    }
+    //  Nothing more: no member twice, no stray frame
+    zsock_set_rcvtimeo (sub, 200);
+    assert_null (zmsg_recv (sub));
+    zsock_destroy (&sub);
+    for (int i = 0; i < GROUP; i++) {
+        channel_destroy (&pairs [i][0]);
+        channel_destroy (&pairs [i][1]);
+    }
+    free (endpoint);
+    pusher_destroy (&pusher);
+}
+
 int
 main (void)
 {
@@ -293,6 +367,7 @@ main (void)
         cmocka_unit_test (test_queue_bound),
         cmocka_unit_test (test_sender_share),
         cmocka_unit_test (test_push_keys),
+        cmocka_unit_test (test_group_bursts),
     };
     int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
     zsys_shutdown ();
