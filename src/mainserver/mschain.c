@@ -49,9 +49,11 @@ s_check_members (msreq_t *req, const Chat__MembershipStatement *statement)
     return rc;
 }
 
-//  The chain rules, and the signature with the actor's registered key
+//  The chain rules, and the signature with the actor's registered key:
+//  link appended to chain (an empty one for a CREATE)
 static int
-s_check_signed (msreq_t *req, const Chat__SignedStatement *link, const char *actor)
+s_check_signed (msreq_t *req, chain_t *chain, const Chat__SignedStatement *link,
+                const char *actor)
 {
     msgstore_user_t *user = (msgstore_user_t *) malloc (sizeof *user);
     if (!user)
@@ -61,16 +63,35 @@ s_check_signed (msreq_t *req, const Chat__SignedStatement *link, const char *act
     free (user);
     if (!key)
         return rc == CHAT_OK || rc == CHAT_ERR_UNKNOWN_USER? CHAT_ERR_INTERNAL: rc;
-    chain_t *chain = chain_new ();
-    rc = chain? chain_append (chain, link, key): CHAT_ERR_INTERNAL;
-    chain_destroy (&chain);
+    bool first = chain_epoch (chain) == 0;
+    rc = chain_append (chain, link, key);
     rsakey_destroy (&key);
     if (rc == CHAT_ERR_BAD_STATEMENT)
-        req->text = "statement badly signed, or not a valid creation";
+        req->text = first? "statement badly signed, or not a valid creation"
+                         : "statement badly signed, or a change its actor may not make";
     else
     if (rc == CHAT_ERR_CHAIN_CONFLICT)
-        req->text = "a conversation's first link is epoch 1, with no previous hash";
+        req->text = first? "a conversation's first link is epoch 1, with no previous hash"
+                         : "not built on the chain's current head: fetch the chain, "
+                           "rebuild on its head and send again";
     return rc;
+}
+
+//  The session's user, as the store spells it, is the actor (nobody acts in
+//  another's name, even with a statement that other signed), and the
+//  membership is at most CHAIN_MAX_MEMBERS
+static int
+s_check_actor (msreq_t *req, const Chat__MembershipStatement *statement)
+{
+    if (!statement->actor || strcmp (statement->actor, req->session->username) != 0) {
+        req->text = "the statement's actor must be the logged-in user";
+        return CHAT_ERR_BAD_STATEMENT;
+    }
+    if (statement->n_members > CHAIN_MAX_MEMBERS) {
+        req->text = "more than 256 members";
+        return CHAT_ERR_TOO_MANY_MEMBERS;
+    }
+    return CHAT_OK;
 }
 
 int
@@ -92,21 +113,74 @@ mschain_check_create (msreq_t *req, const Chat__SignedStatement *link,
         rc = CHAT_ERR_BAD_STATEMENT;
     }
     else
-    //  The session's user, as the store spells it: nobody creates in
-    //  another's name, even with a statement that other signed
-    if (!statement->actor || strcmp (statement->actor, req->session->username) != 0) {
-        req->text = "the statement's actor must be the logged-in user";
+        rc = s_check_actor (req, statement);
+    if (rc == CHAT_OK)
+        rc = s_check_members (req, statement);
+    chain_t *chain = NULL;
+    if (rc == CHAT_OK) {
+        chain = chain_new ();
+        rc = chain? s_check_signed (req, chain, link, statement->actor): CHAT_ERR_INTERNAL;
+    }
+    chain_destroy (&chain);
+    if (rc == CHAT_OK)
+        *statement_p = statement;
+    else
+    if (statement)
+        protobuf_c_message_free_unpacked (&statement->base, NULL);
+    return rc;
+}
+
+int
+mschain_check_change (msreq_t *req, const Chat__SignedStatement *link,
+                      msgstore_conv_t *conv, Chat__MembershipStatement **statement_p)
+{
+    assert (req && conv && statement_p);
+    *statement_p = NULL;
+    Chat__MembershipStatement *statement = link? s_parse (link->statement.data,
+                                                          link->statement.len): NULL;
+    int rc = CHAT_OK;
+    if (!statement) {
+        req->text = "no statement, or one that does not parse";
         rc = CHAT_ERR_BAD_STATEMENT;
     }
     else
-    if (statement->n_members > CHAIN_MAX_MEMBERS) {
-        req->text = "more than 256 members";
-        rc = CHAT_ERR_TOO_MANY_MEMBERS;
+    //  Not a member (or no such conversation): the same answer as for
+    //  every other request about it
+    if ((rc = msgstore_conv_get_as_member (req->ctx->store, statement->conversation_id.data,
+                                           statement->conversation_id.len,
+                                           req->session->username, conv)) != CHAT_OK) {
+        if (rc == CHAT_ERR_NOT_FOUND)
+            req->text = "no such conversation";
+    }
+    else
+    if (statement->action == CHAT__STATEMENT_ACTION__ACTION_CREATE) {
+        req->text = "a CREATE starts a conversation (create_conversation)";
+        rc = CHAT_ERR_BAD_STATEMENT;
+    }
+    else
+        rc = s_check_actor (req, statement);
+    //  Whether it follows the head first: a client that lost a race learns
+    //  that before anything its rebuilt change may no longer say
+    chain_t *chain = NULL;
+    if (rc == CHAT_OK) {
+        chain = mschain_load (req->ctx, conv);
+        if (!chain)
+            rc = CHAT_ERR_INTERNAL;
+        else
+        if (statement->epoch != chain_epoch (chain) + 1
+        ||  statement->previous_hash.len != CHAIN_HASH_SIZE
+        ||  memcmp (statement->previous_hash.data, chain_head_hash (chain),
+                    CHAIN_HASH_SIZE) != 0) {
+            req->text = "not built on the chain's current head: fetch the chain, "
+                        "rebuild on its head and send again";
+            rc = CHAT_ERR_CHAIN_CONFLICT;
+        }
     }
     if (rc == CHAT_OK)
         rc = s_check_members (req, statement);
     if (rc == CHAT_OK)
-        rc = s_check_signed (req, link, statement->actor);
+        rc = s_check_signed (req, chain, link, statement->actor);
+    chain_destroy (&chain);
     if (rc == CHAT_OK)
         *statement_p = statement;
     else

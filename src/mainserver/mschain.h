@@ -31,6 +31,19 @@ int
     mschain_check_create (msreq_t *req, const Chat__SignedStatement *link,
                           Chat__MembershipStatement **statement);
 
+//  Check a change (ADD, REMOVE, LEAVE, TITLE, ADMIN, REKEY) sent by the
+//  session's user: a statement that parses, naming a conversation the
+//  user is a member of (conv filled), whose actor is the session's user,
+//  built on the stored head, whose members are known users spelled as
+//  registered, that follows the chain rules and is signed by the actor's
+//  registered identity key. CHAT_OK and the parsed statement; else
+//  CHAT_ERR_NOT_FOUND, CHAT_ERR_CHAIN_CONFLICT, CHAT_ERR_BAD_STATEMENT,
+//  CHAT_ERR_TOO_MANY_MEMBERS, CHAT_ERR_UNKNOWN_USER or CHAT_ERR_INTERNAL,
+//  with req->text saying why.
+int
+    mschain_check_change (msreq_t *req, const Chat__SignedStatement *link,
+                          msgstore_conv_t *conv, Chat__MembershipStatement **statement);
+
 //  The statement of epoch `epoch` of a stored conversation, parsed.
 //  CHAT_OK, CHAT_ERR_NOT_FOUND (no such link) or CHAT_ERR_INTERNAL.
 int

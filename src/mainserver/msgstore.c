@@ -73,6 +73,14 @@ static const char *s_migrations [] = {
     "  read_seq INTEGER NOT NULL,"
     "  PRIMARY KEY (conversation_id, name_lower)"
     ") WITHOUT ROWID;",
+    //  3 -> 4: membership changes (issue 15). Each member row remembers the
+    //  epoch it joined at and the last message seq before it (a member
+    //  added later reads only what follows), and whether the member
+    //  accepted it (a conversation someone it shares none with put it in is
+    //  a request until accepted)
+    "ALTER TABLE members ADD COLUMN joined_epoch INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE members ADD COLUMN accepted INTEGER NOT NULL DEFAULT 1;",
     NULL
 };
 #define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0] - 1)
@@ -87,8 +95,11 @@ typedef enum {
     Q_CONV_PAIR,
     Q_CONV_INSERT,
     Q_CONV_HEAD,
+    Q_CONV_UNPAIR,
     Q_MEMBER_INSERT,
-    Q_MEMBER_CLEAR,
+    Q_MEMBER_MARK,
+    Q_MEMBER_ACCEPT,
+    Q_MEMBER_SWEEP,
     Q_LINK_INSERT,
     Q_LINK_PAGE,
     Q_CONV_GET,
@@ -96,6 +107,7 @@ typedef enum {
     Q_CONV_MEMBERS,
     Q_CONV_EACH_OF,
     Q_CONV_EACH,
+    Q_CONV_PAGE_OF,
     Q_MSG_FIND,
     Q_MSG_NEXT,
     Q_MSG_INSERT,
@@ -136,10 +148,28 @@ static const char *s_queries [Q_COUNT] = {
         " VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
     [Q_CONV_HEAD] =
         "UPDATE conversations SET epoch = ?2, title = ?3 WHERE id = ?1 AND epoch = ?2 - 1",
+    //  A new link's members: every row is marked (joined_epoch negated),
+    //  each member named is inserted (joining now, after the last message)
+    //  or unmarked (kept as it joined), and what stays marked is swept
+    [Q_CONV_UNPAIR] =
+        "UPDATE conversations SET pair_key = NULL WHERE id = ?1",
+    //  A new member has accepted when it is the actor, or already shares
+    //  a conversation it accepted with the actor; else it is a request
     [Q_MEMBER_INSERT] =
-        "INSERT INTO members (conversation_id, name_lower) VALUES (?1, ?2)",
-    [Q_MEMBER_CLEAR] =
-        "DELETE FROM members WHERE conversation_id = ?1",
+        "INSERT INTO members (conversation_id, name_lower, joined_epoch, joined_seq, accepted)"
+        " VALUES (?1, ?2, ?3, (SELECT last_seq FROM conversations WHERE id = ?1),"
+        "  ?2 = ?4 OR EXISTS (SELECT 1 FROM members x JOIN members y"
+        "   ON y.conversation_id = x.conversation_id AND y.name_lower = ?4"
+        "   WHERE x.name_lower = ?2 AND x.accepted = 1 AND x.conversation_id != ?1))"
+        " ON CONFLICT (conversation_id, name_lower)"
+        " DO UPDATE SET joined_epoch = -joined_epoch WHERE joined_epoch < 0",
+    [Q_MEMBER_ACCEPT] =
+        "UPDATE members SET accepted = 1 WHERE conversation_id = ?1 AND name_lower = ?2",
+
+    [Q_MEMBER_MARK] =
+        "UPDATE members SET joined_epoch = -joined_epoch WHERE conversation_id = ?1",
+    [Q_MEMBER_SWEEP] =
+        "DELETE FROM members WHERE conversation_id = ?1 AND joined_epoch < 0",
     [Q_LINK_INSERT] =
         "INSERT INTO links (conversation_id, epoch, statement, signature, actor, action)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -150,15 +180,25 @@ static const char *s_queries [Q_COUNT] = {
         "SELECT " CONV_COLUMNS " FROM conversations WHERE id = ?1",
     [Q_CONV_GET_MEMBER] =
         "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
-        " c.creator FROM members m JOIN conversations c ON c.id = m.conversation_id"
+        " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
+        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.conversation_id = ?1 AND m.name_lower = ?2",
     [Q_CONV_MEMBERS] =
         "SELECT u.name FROM members m JOIN users u ON u.name_lower = m.name_lower"
         " WHERE m.conversation_id = ?1 ORDER BY m.name_lower",
     [Q_CONV_EACH_OF] =
         "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
-        " c.creator FROM members m JOIN conversations c ON c.id = m.conversation_id"
+        " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
+        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
         " WHERE m.name_lower = ?1 ORDER BY c.created_at, c.id",
+    //  Pages in the same order (oldest first): a conversation made while a
+    //  client pages lands after its cursor, so no listing misses one
+    [Q_CONV_PAGE_OF] =
+        "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
+        " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
+        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
+        " WHERE m.name_lower = ?1 AND (c.created_at, c.id) > (?2, ?3)"
+        " ORDER BY c.created_at, c.id LIMIT ?4",
     [Q_CONV_EACH] =
         "SELECT " CONV_COLUMNS " FROM conversations"
         " ORDER BY last_time DESC, created_at DESC",
@@ -183,9 +223,13 @@ static const char *s_queries [Q_COUNT] = {
         " WHERE excluded.read_seq > read_seq",
     [Q_READ_GET] =
         "SELECT read_seq FROM read_marks WHERE conversation_id = ?1 AND name_lower = ?2",
+    //  Only what the member may read: after its joining (a member added
+    //  later is never given the messages before it)
     [Q_UNREAD] =
         "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND seq > ?3"
-        " AND lower (sender) <> ?2",
+        " AND lower (sender) <> ?2"
+        " AND seq > coalesce ((SELECT joined_seq FROM members"
+        "  WHERE conversation_id = ?1 AND name_lower = ?2), 0)",
     [Q_BEGIN] =                 "BEGIN IMMEDIATE",
     [Q_COMMIT] =                "COMMIT",
     [Q_ROLLBACK] =              "ROLLBACK",
@@ -205,6 +249,10 @@ struct _msgstore_t {
     sqlite3_stmt *stmt [Q_COUNT];
     char *path;
 };
+
+static int
+    s_names (msgstore_t *self, query_t query, const uint8_t id [MSGSTORE_ID_SIZE],
+             zlistx_t **names);
 
 static int
 s_fail (msgstore_t *self, const char *what)
@@ -575,6 +623,14 @@ s_conv_row (sqlite3_stmt *stmt, msgstore_conv_t *conv)
     snprintf (conv->title, sizeof conv->title, "%s", title? title: "");
     const char *creator = (const char *) sqlite3_column_text (stmt, 7);
     snprintf (conv->creator, sizeof conv->creator, "%s", creator? creator: "");
+    //  Read as a member: when that member joined
+    if (sqlite3_column_count (stmt) > 10) {
+        sqlite3_int64 joined_epoch = sqlite3_column_int64 (stmt, 8);
+        sqlite3_int64 joined_seq = sqlite3_column_int64 (stmt, 9);
+        conv->joined_epoch = joined_epoch > 0? (uint64_t) joined_epoch: 0;
+        conv->joined_seq = joined_seq > 0? (uint64_t) joined_seq: 0;
+        conv->request = sqlite3_column_int (stmt, 10) == 0;
+    }
 }
 
 //  Run a statement that yields at most one conversation row.
@@ -652,9 +708,9 @@ s_link_add (msgstore_t *self, const msgstore_link_t *link, const char *title,
     sqlite3_clear_bindings (stmt);
     if (rc != SQLITE_DONE)
         return rc == SQLITE_CONSTRAINT? CHAT_ERR_CHAIN_CONFLICT: CHAT_ERR_INTERNAL;
-    stmt = s_stmt (self, Q_MEMBER_CLEAR);
+    stmt = s_stmt (self, Q_MEMBER_MARK);
     sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
-    if (s_write (self, stmt, "member clear") != SQLITE_DONE)
+    if (s_write (self, stmt, "member mark") != SQLITE_DONE)
         return CHAT_ERR_INTERNAL;
     for (size_t index = 0; index < count; index++) {
         char lower [USERNAME_MAX + 1];
@@ -662,11 +718,22 @@ s_link_add (msgstore_t *self, const msgstore_link_t *link, const char *title,
         stmt = s_stmt (self, Q_MEMBER_INSERT);
         sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
         sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
-        //  A name twice, or one not known: the caller's mistake
+        sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) link->epoch);
+        char actor [USERNAME_MAX + 1];
+        credential_username_fold (link->actor, actor, sizeof actor);
+        sqlite3_bind_text (stmt, 4, actor, -1, SQLITE_TRANSIENT);
+        //  A name twice (the second changes no row), or one not known: the
+        //  caller's mistake
         rc = s_write (self, stmt, "member insert");
         if (rc != SQLITE_DONE)
             return rc == SQLITE_CONSTRAINT? CHAT_ERR_BAD_REQUEST: CHAT_ERR_INTERNAL;
+        if (sqlite3_changes (self->db) != 1)
+            return CHAT_ERR_BAD_REQUEST;
     }
+    stmt = s_stmt (self, Q_MEMBER_SWEEP);
+    sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+    if (s_write (self, stmt, "member sweep") != SQLITE_DONE)
+        return CHAT_ERR_INTERNAL;
     return CHAT_OK;
 }
 
@@ -740,6 +807,14 @@ msgstore_conv_append (msgstore_t *self, const msgstore_link_t *link,
     if (s_run (self, Q_SP_CONV))
         return CHAT_ERR_INTERNAL;
     rc = s_link_add (self, link, title, members, count);
+    //  A direct conversation someone left is no longer the pair's: the
+    //  next CREATE of the two makes a new one
+    if (rc == CHAT_OK && conv.direct && count < 2) {
+        sqlite3_stmt *stmt = s_stmt (self, Q_CONV_UNPAIR);
+        sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+        if (s_write (self, stmt, "conversation unpair") != SQLITE_DONE)
+            rc = CHAT_ERR_INTERNAL;
+    }
     return s_conv_savepoint_end (self, rc);
 }
 
@@ -772,8 +847,31 @@ msgstore_conv_get_as_member (msgstore_t *self, const uint8_t *id, size_t id_len,
 }
 
 int
+msgstore_member_accept (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                        const char *name)
+{
+    assert (self && id && name);
+    char lower [USERNAME_MAX + 1];
+    credential_username_fold (name, lower, sizeof lower);
+    sqlite3_stmt *stmt = s_stmt (self, Q_MEMBER_ACCEPT);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
+    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
+    if (s_write (self, stmt, "member accept") != SQLITE_DONE)
+        return CHAT_ERR_INTERNAL;
+    return sqlite3_changes (self->db) == 1? CHAT_OK: CHAT_ERR_NOT_FOUND;
+}
+
+int
 msgstore_conv_members (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                        zlistx_t **names)
+{
+    return s_names (self, Q_CONV_MEMBERS, id, names);
+}
+
+//  The names a query of members yields, ordered
+static int
+s_names (msgstore_t *self, query_t query, const uint8_t id [MSGSTORE_ID_SIZE],
+         zlistx_t **names)
 {
     assert (self);
     assert (id);
@@ -781,7 +879,7 @@ msgstore_conv_members (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
     zlistx_t *list = zlistx_new ();
     assert (list);
     zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
-    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_MEMBERS);
+    sqlite3_stmt *stmt = s_stmt (self, query);
     sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
     int rc;
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
@@ -822,6 +920,26 @@ msgstore_conv_each_of (msgstore_t *self, const char *name,
     credential_username_fold (name, lower, sizeof lower);
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_EACH_OF);
     sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
+    return s_conv_iterate (self, stmt, fn, arg);
+}
+
+int
+msgstore_conv_page_of (msgstore_t *self, const char *name, const msgstore_conv_t *after,
+                       uint32_t limit, msgstore_conv_fn *fn, void *arg)
+{
+    assert (self && name && fn);
+    char lower [USERNAME_MAX + 1];
+    credential_username_fold (name, lower, sizeof lower);
+    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_PAGE_OF);
+    sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
+    //  From the first: before anything a row can hold (an empty blob sorts
+    //  before every id)
+    sqlite3_bind_int64 (stmt, 2, after? after->created_at: INT64_MIN);
+    if (after)
+        sqlite3_bind_blob (stmt, 3, after->id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_zeroblob (stmt, 3, 0);
+    sqlite3_bind_int64 (stmt, 4, limit);
     return s_conv_iterate (self, stmt, fn, arg);
 }
 

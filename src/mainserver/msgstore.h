@@ -23,7 +23,8 @@
     call was written. Callbacks must not call back into the same kind of
     query they are iterating (a different one is fine).
 
-    Schema version 2 (protocol 2), migrated forward to 3 (read markers).
+    Schema version 2 (protocol 2), migrated forward to 3 (read markers)
+    and 4 (members remember when they joined and whether they accepted).
     A database of schema version 1 (protocol 1: conversations without
     chains, users without identity keys) is refused with a message saying
     why.
@@ -61,6 +62,14 @@ typedef struct {
     bool direct;
     char title [CHAIN_MAX_TITLE + 1];
     char creator [USERNAME_MAX + 1];    //  actor of the CREATE
+    //  Read as a member (get_as_member, each_of), else 0: the epoch that
+    //  member joined at, and the conversation's last seq just before (the
+    //  member may read the messages after it only)
+    uint64_t joined_epoch;
+    uint64_t joined_seq;
+    bool request;               //  ... and whether it is a request for that
+                                //  member (put in by someone it shared no
+                                //  accepted conversation with; not accepted)
 } msgstore_conv_t;
 
 //  One link of a conversation's chain, as stored.
@@ -149,7 +158,10 @@ int
                           const msgstore_link_t *link);
 //  Append the next link to an existing conversation and make what it says
 //  current: epoch (link->epoch, which must be the head's + 1), title, and
-//  the members (replaced by members). All or nothing. CHAT_OK;
+//  the members (replaced by members: one who stays keeps the epoch and
+//  seq it joined at, a new one joins at link->epoch after the last
+//  message). A direct conversation left with fewer than two members is no
+//  longer the pair's (find_direct no longer finds it). All or nothing. CHAT_OK;
 //  CHAT_ERR_CHAIN_CONFLICT when the epoch is not the next one;
 //  CHAT_ERR_NOT_FOUND for an unknown conversation.
 int
@@ -175,11 +187,22 @@ int
 int
     msgstore_conv_members (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                            zlistx_t **names);
+//  name accepts the conversation (it is no longer a request for them).
+//  CHAT_OK, or CHAT_ERR_NOT_FOUND when name is not a member.
+int
+    msgstore_member_accept (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                            const char *name);
 //  The conversations name is in, oldest first (the order they were made
 //  in: every session of a user numbers them alike).
 int
     msgstore_conv_each_of (msgstore_t *self, const char *name,
                            msgstore_conv_fn *fn, void *arg);
+//  A page of them: at most limit, in the order (created_at, id) ascending,
+//  each after the conversation `after` names by those two (NULL: from the
+//  first).
+int
+    msgstore_conv_page_of (msgstore_t *self, const char *name, const msgstore_conv_t *after,
+                           uint32_t limit, msgstore_conv_fn *fn, void *arg);
 //  Every conversation, most recently active first.
 int
     msgstore_conv_each (msgstore_t *self, msgstore_conv_fn *fn, void *arg);

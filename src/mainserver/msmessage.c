@@ -152,8 +152,11 @@ msmessage_page (msreq_t *req, Chat__GetMessagesRequest *body)
     page->messages = (Chat__StoredMessage **) msarena_alloc (req->arena,
                                                              sizeof (void *) * limit);
     page_collect_t collect = { req, page, limit, 0, false };
+    //  A member added later reads from its joining on: the messages before
+    //  were sealed under keys it never had (and is not to have)
+    uint64_t after_seq = body->after_seq > conv.joined_seq? body->after_seq: conv.joined_seq;
     //  One row more than wanted tells whether there is more.
-    rc = msgstore_msg_each (req->ctx->store, conv.id, body->after_seq,
+    rc = msgstore_msg_each (req->ctx->store, conv.id, after_seq,
                             (uint32_t) limit + 1, s_collect_message, &collect);
     if (rc != CHAT_OK)
         return rc;

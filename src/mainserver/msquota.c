@@ -20,6 +20,7 @@ typedef struct {
     bucket_t messages;
     bucket_t bytes;
     bucket_t conversations;
+    bucket_t added;                     //  put in conversations by others
 } user_t;
 
 msquota_t *
@@ -130,4 +131,45 @@ msquota_conversation_take (msquota_t *self, const char *username)
     bucket_take (&s_user (self, username)->conversations,
                  (double) limits->conversations_per_hour / 3600.0,
                  (double) limits->conversations_per_hour, 1, wire_now_ms ());
+}
+
+int
+msquota_added_check (msquota_t *self, const char *actor, char **names, size_t count,
+                     msquota_refusal_t *refusal)
+{
+    const serverlimits_t *limits = self->limits;
+    int64_t now = wire_now_ms (), longest = 0;
+    const char *who = NULL;
+    for (size_t i = 0; i < count; i++) {
+        if (credential_username_compare (names [i], actor) == 0)
+            continue;
+        int64_t wait = bucket_wait (&s_user (self, names [i])->added,
+                                    (double) limits->added_per_hour / 3600.0,
+                                    (double) limits->added_per_hour, 1, now);
+        if (wait > longest) {
+            longest = wait;
+            who = names [i];
+        }
+    }
+    if (longest == 0)
+        return CHAT_OK;
+    metrics_quota_refusal (self->metrics, "added_per_hour");
+    refusal->code = CHAT_ERR_RATE_LIMITED;
+    refusal->retry_ms = longest > UINT32_MAX ? UINT32_MAX : (uint32_t) longest;
+    snprintf (refusal->text, sizeof refusal->text,
+              "%.32s was put in more than %lld conversations this hour", who,
+              (long long) limits->added_per_hour);
+    return CHAT_ERR_RATE_LIMITED;
+}
+
+void
+msquota_added_take (msquota_t *self, const char *actor, char **names, size_t count)
+{
+    const serverlimits_t *limits = self->limits;
+    int64_t now = wire_now_ms ();
+    for (size_t i = 0; i < count; i++)
+        if (credential_username_compare (names [i], actor) != 0)
+            bucket_take (&s_user (self, names [i])->added,
+                         (double) limits->added_per_hour / 3600.0,
+                         (double) limits->added_per_hour, 1, now);
 }

@@ -1,9 +1,10 @@
 /*  msquota - what each user may still do on the main server: messages a
-    second, bytes of message tokens a day, conversations created an hour
+    second, bytes of message tokens a day, conversations created an hour,
+    conversations others put a user in an hour
 
     Each is a token bucket (bucket.h) with the rates of the limits in force
     (serverlimits.h: messages_per_second, message_burst, bytes_per_day,
-    conversations_per_hour; 0 turns one off). Users' buckets live in one
+    conversations_per_hour, added_per_hour; 0 turns one off). Users' buckets live in one
     table of at most quota_users users that forgets the least recently
     active (lrumap.h); a restart forgets them all: quotas bound a rate,
     they are not an account. A request is checked before it stores
@@ -59,5 +60,15 @@ int
 //  Count a conversation that was created.
 void
     msquota_conversation_take (msquota_t *self, const char *username);
+
+//  May actor put each of names (but actor) in one more conversation now?
+//  CHAT_OK, or CHAT_ERR_RATE_LIMITED with refusal filled (the wait of the
+//  name that waits longest; the text names it).
+int
+    msquota_added_check (msquota_t *self, const char *actor, char **names, size_t count,
+                         msquota_refusal_t *refusal);
+//  Count names (but actor) as put in one more conversation.
+void
+    msquota_added_take (msquota_t *self, const char *actor, char **names, size_t count);
 
 #endif

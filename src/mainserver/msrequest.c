@@ -24,6 +24,8 @@ s_request_name (Chat__MainRequest__BodyCase body)
         case CHAT__MAIN_REQUEST__BODY_GET_CHAIN:           return "get-chain";
         case CHAT__MAIN_REQUEST__BODY_KEY_TICKET:          return "key-ticket";
         case CHAT__MAIN_REQUEST__BODY_MARK_READ:           return "mark-read";
+        case CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION: return "change-conversation";
+        case CHAT__MAIN_REQUEST__BODY_ACCEPT_CONVERSATION: return "accept-conversation";
         default:                                           return "unknown";
     }
 }
@@ -41,7 +43,7 @@ s_dispatch (msreq_t *req, Chat__MainRequest *request)
         case CHAT__MAIN_REQUEST__BODY_LIST_USERS:
             return msaccount_users (req);
         case CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS:
-            return msconv_list (req);
+            return msconv_list (req, request->list_conversations);
         case CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION:
             return msconv_create (req, request->create_conversation);
         case CHAT__MAIN_REQUEST__BODY_GET_MEMBERS:
@@ -50,6 +52,10 @@ s_dispatch (msreq_t *req, Chat__MainRequest *request)
             return msconv_chain (req, request->get_chain);
         case CHAT__MAIN_REQUEST__BODY_KEY_TICKET:
             return msconv_key_ticket (req, request->key_ticket);
+        case CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION:
+            return msconv_change (req, request->change_conversation);
+        case CHAT__MAIN_REQUEST__BODY_ACCEPT_CONVERSATION:
+            return msconv_accept (req, request->accept_conversation);
         case CHAT__MAIN_REQUEST__BODY_GET_MESSAGES:
             return msmessage_page (req, request->get_messages);
         case CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE:

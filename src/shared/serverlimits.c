@@ -77,6 +77,9 @@ static const limit_def_t s_limits [] = {
       "bytes of message tokens one user stores per day (at most this much at once)" },
     { "conversations_per_hour", AT (conversations_per_hour), MAIN, 0, 120, 0, 100000000,
       "conversations one user creates per hour (at most this many at once)" },
+    { "added_per_hour", AT (added_per_hour), MAIN, 0, 100, 0, 100000000,
+      "conversations others put one user in per hour, by creating or adding (at most "
+      "this many at once)" },
     { "quota_users", AT (quota_users), MAIN, 0, 100000, 1, 100000000,
       "users whose quotas are remembered; the least recently active is forgotten first" },
 };

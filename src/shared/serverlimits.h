@@ -50,6 +50,7 @@ typedef struct {
     int64_t message_burst;
     int64_t bytes_per_day;                      //  message tokens stored, per user
     int64_t conversations_per_hour;             //  created, per user
+    int64_t added_per_hour;                     //  others add one user to, per hour
     int64_t quota_users;                        //  users the quotas remember
 } serverlimits_t;
 

@@ -24,7 +24,7 @@ FIGURES = {
                 "4 KiB write + fdatasync p99"],
     "handshake": ["handshakes/s, main server"],
     "login": ["registrations/s", "registration p50", "logins/s", "login p50"],
-    "create": ["create, "],
+    "create": ["create, ", "re-key, ", "a member caught up, "],
     "messages": ["messages/s, ", "pushes delivered/s (same run)", "send->ack p50 (max rate)",
                  "send->ack p99 (max rate)", "send->push p99 (max rate)",
                  "client CPU per message (max)", "messages/s sent (asked", "send->ack p99 at",

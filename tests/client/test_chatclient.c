@@ -249,6 +249,12 @@ test_commands (void **state)
                       CHAT_ERR_BAD_REQUEST);
     assert_int_equal (s_find (a, CHATCLIENT_EV_ERROR, no_conv, mark)->code,
                       CHAT_ERR_NOT_FOUND);
+    //  bo: a stranger's conversation is a message request for him (no
+    //  unread) until he accepts it
+    assert_non_null (s_wait (b, CHATCLIENT_EV_CONVERSATION, 0, 0));
+    cmd = chatclient_accept (b->client, id);
+    assert_non_null (s_wait (b, CHATCLIENT_EV_CONVERSATION, cmd, 0));
+    assert_false (chatclient_conversation (b->client, 0)->request);
     cmd = chatclient_send (a->client, id, "hello bo", 8);
     event = s_wait (a, CHATCLIENT_EV_SENT, cmd, 0);
     assert_non_null (event);

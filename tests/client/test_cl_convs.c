@@ -290,6 +290,13 @@ test_conversation (void **state)
     assert_non_null (pushed);
     assert_memory_equal (pushed->conversation->id, id, CHATCLIENT_ID_SIZE);
     assert_non_null (cl_convs_find (ben->convs, id));
+    //  from a stranger: a message request (no unread) until ben accepts it
+    cmd = cltest_stack_cmd (ben);
+    cl_convs_accept (ben->convs, cmd, id);
+    chatclient_event_t *accepted = cltest_stack_wait_public (ben, CHATCLIENT_EV_CONVERSATION,
+                                                             cmd, 0, CLTEST_WAIT);
+    assert_non_null (accepted);
+    assert_false (accepted->conversation->request);
 
     //  a message: sealed under the key ann made, opened with the key ben
     //  fetched with his ticket

@@ -38,6 +38,9 @@ def readmarks(w):
     conv = lines[-1].split(" ")[2]
     a1 = w.client("alice-1")
     a1.ok("login alice pw")
+    # bob is a stranger to her: his 1:1 is a message request (no unread)
+    # until she accepts it; her second session lists it accepted
+    a1.ok("accept %s" % conv)
     a2 = w.client("alice-2")
     a2.ok("login alice pw")
 

@@ -75,6 +75,12 @@ def story(w):
     check(parse_conv(lines[-1])["hex"] == one["hex"], "a second 1:1 with bob was made")
     # bob hears of it at once: pushed (his re-list is set beyond the test)
     bob.wait_line(one["hex"], timeout=LIVE, what="(the new conversation, pushed)")
+    # a stranger's conversation is a message request (counts no unread)
+    # until accepted; accepting alice's makes her next ones no requests
+    _, lines = bob2.ok("list")
+    check(lines and lines[-1].endswith(" request"), "bob's first 1:1: %r" % lines)
+    bob2.ok("accept %s" % one["hex"])
+    bob.ok("list")
 
     m1 = bob.mark()
     m2 = bob2.mark()

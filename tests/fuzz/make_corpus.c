@@ -395,6 +395,8 @@ s_main (void)
     Chat__LoginRequest login = CHAT__LOGIN_REQUEST__INIT;
     login.certificate = reg.certificate;
     Chat__ListConversationsRequest list = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
+    list.cursor.data = s_bytes32;
+    list.cursor.len = 24;                   //  a server cursor: created_at, id
     Chat__GetMessagesRequest get = CHAT__GET_MESSAGES_REQUEST__INIT;
     get.conversation_id.data = s_id;
     get.conversation_id.len = 16;
@@ -423,6 +425,10 @@ s_main (void)
     Chat__KeyTicketRequest ticket = CHAT__KEY_TICKET_REQUEST__INIT;
     ticket.conversation_id = get.conversation_id;
     ticket.epoch = 2;
+    Chat__AcceptConversationRequest accept = CHAT__ACCEPT_CONVERSATION_REQUEST__INIT;
+    accept.conversation_id = get.conversation_id;
+    Chat__ChangeConversationRequest change = CHAT__CHANGE_CONVERSATION_REQUEST__INIT;
+    change.statement = &statement;
     Chat__LogoutRequestMain logout = CHAT__LOGOUT_REQUEST_MAIN__INIT;
     Chat__PingRequest ping = CHAT__PING_REQUEST__INIT;
     Chat__MarkReadRequest mark = CHAT__MARK_READ_REQUEST__INIT;
@@ -444,6 +450,8 @@ s_main (void)
     MAINREQ ("get_members", GET_MEMBERS, get_members, &gm);
     MAINREQ ("get_chain", GET_CHAIN, get_chain, &chain);
     MAINREQ ("key_ticket", KEY_TICKET, key_ticket, &ticket);
+    MAINREQ ("change_conversation", CHANGE_CONVERSATION, change_conversation, &change);
+    MAINREQ ("accept_conversation", ACCEPT_CONVERSATION, accept_conversation, &accept);
     MAINREQ ("logout", LOGOUT, logout, &logout);
     MAINREQ ("ping", PING, ping, &ping);
     MAINREQ ("mark_read", MARK_READ, mark_read, &mark);
@@ -463,10 +471,13 @@ s_main (void)
     summary.last_time = (int64_t) FUZZ_NOW * 1000;
     summary.epoch = 2;
     summary.title = "fuzz";
+    summary.request = 1;
     Chat__ConversationSummary *summaries [] = { &summary, &summary };
     Chat__ConversationList clist = CHAT__CONVERSATION_LIST__INIT;
     clist.n_conversations = 2;
     clist.conversations = summaries;
+    clist.next_cursor.data = s_bytes32;
+    clist.next_cursor.len = 24;
     Chat__StoredMessage stored = CHAT__STORED_MESSAGE__INIT;
     stored.conversation_id = get.conversation_id;
     stored.seq = 12;
@@ -502,6 +513,9 @@ s_main (void)
     Chat__ConversationCreated created = CHAT__CONVERSATION_CREATED__INIT;
     created.conversation = &summary;
     created.ticket = reg.certificate;
+    Chat__ConversationChanged changed = CHAT__CONVERSATION_CHANGED__INIT;
+    changed.conversation = &summary;
+    changed.ticket = reg.certificate;
 #define MAINREP(name, CASE, field, value) \
     chat__main_reply__init (&p); \
     p.request_id = 9; \
@@ -515,6 +529,8 @@ s_main (void)
     MAINREP ("messages", MESSAGES, messages, &page);
     MAINREP ("users", USERS, users, &ulist);
     MAINREP ("created", CREATED, created, &created);
+    MAINREP ("changed", CHANGED, changed, &changed);
+    MAINREP ("accepted", ACCEPTED, accepted, &summary);
     MAINREP ("chain", CHAIN, chain, &chain_reply);
     MAINREP ("key_ticket", KEY_TICKET, key_ticket, &ticket_reply);
     MAINREP ("sent", SENT, sent, &sent);

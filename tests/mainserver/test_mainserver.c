@@ -269,19 +269,34 @@ s_statement (const char *creator, const char *const *others, size_t count, bool 
                                          wire_now_ms (), link), CHAT_OK);
 }
 
+//  A create_conversation (change false) or change_conversation of link
+//  (NULL: none)
 static Chat__MainReply *
-s_create_link (msclient_t *client, const chain_link_t *link)
+s_link_request (msclient_t *client, const chain_link_t *link, bool change)
 {
     Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
     Chat__CreateConversationRequest create = CHAT__CREATE_CONVERSATION_REQUEST__INIT;
+    Chat__ChangeConversationRequest changing = CHAT__CHANGE_CONVERSATION_REQUEST__INIT;
     Chat__SignedStatement view;
-    if (link) {
+    if (link)
         chain_link_view (link, &view);
-        create.statement = &view;
+    if (change) {
+        changing.statement = link? &view: NULL;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION;
+        request.change_conversation = &changing;
     }
-    request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
-    request.create_conversation = &create;
+    else {
+        create.statement = link? &view: NULL;
+        request.body_case = CHAT__MAIN_REQUEST__BODY_CREATE_CONVERSATION;
+        request.create_conversation = &create;
+    }
     return s_call (client, &request);
+}
+
+static Chat__MainReply *
+s_create_link (msclient_t *client, const chain_link_t *link)
+{
+    return s_link_request (client, link, false);
 }
 
 //  Create a conversation of creator (the client's user) and others;
@@ -2466,6 +2481,623 @@ test_quotas (void **state)
     msclient_destroy (&b);
 }
 
+//  ---------------------------------------------------------------- changes
+
+//  The conversation's chain as the server has it, each link verified
+static chain_t *
+s_chain_of (msclient_t *client, const uint8_t *id)
+{
+    chain_t *chain = chain_new ();
+    assert_non_null (chain);
+    bool more = true;
+    while (more) {
+        Chat__MainReply *reply = s_get_chain (client, id, 16, chain_epoch (chain));
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        more = reply->chain->more;
+        for (size_t i = 0; i < reply->chain->n_statements; i++) {
+            char actor [USERNAME_MAX + 1];
+            assert_int_equal (chain_link_actor (reply->chain->statements [i], actor),
+                              CHAT_OK);
+            assert_int_equal (chain_append (chain, reply->chain->statements [i],
+                                            s_identity (actor)), CHAT_OK);
+        }
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    return chain;
+}
+
+//  A change made on chain's head by actor (signed with signer, NULL: the
+//  actor's identity), with a fresh key check but for a LEAVE
+static void
+s_change_link (chain_t *chain, int action, const char *actor, const char *const *subjects,
+               size_t count, const char *title, rsakey_t *signer, chain_link_t *link)
+{
+    const Chat__MembershipStatement *head = chain_head (chain);
+    uint8_t key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+    assert_int_equal (epochkey_generate (key), CHAT_OK);
+    assert_int_equal (epochkey_check_value (key, head->conversation_id.data,
+                                            head->epoch + 1, check), CHAT_OK);
+    assert_int_equal (chain_make_change (chain, action, actor, subjects, count, title,
+                                         action == CHAIN_LEAVE? NULL: check,
+                                         signer? signer: s_identity (actor),
+                                         wire_now_ms (), link), CHAT_OK);
+}
+
+static Chat__MainReply *
+s_change_send (msclient_t *client, const chain_link_t *link)
+{
+    return s_link_request (client, link, true);
+}
+
+//  Make a change on the server's current chain and send it; the reply's
+//  code
+static int
+s_change (msclient_t *client, const uint8_t *id, int action, const char *actor,
+          const char *const *subjects, size_t count, const char *title)
+{
+    chain_t *chain = s_chain_of (client, id);
+    chain_link_t link;
+    s_change_link (chain, action, actor, subjects, count, title, NULL, &link);
+    Chat__MainReply *reply = s_change_send (client, &link);
+    int code = msclient_code (reply);
+    if (code == CHAT_OK) {
+        assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_CHANGED);
+        assert_int_equal (reply->changed->conversation->epoch, chain_epoch (chain) + 1);
+        assert_int_equal (reply->changed->ticket.len == 0, action == CHAIN_LEAVE);
+        if (action != CHAIN_LEAVE)
+            assert_true (s_ticket_valid (&reply->changed->ticket, actor, F.key));
+    }
+    chat__main_reply__free_unpacked (reply, NULL);
+    chain_link_free (&link);
+    chain_destroy (&chain);
+    return code;
+}
+
+//  The next push for client is a summary of conversation id at epoch
+static void
+s_push_summary_ok (msclient_t *client, const uint8_t *id, uint64_t epoch, size_t members)
+{
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (client, PUSH_WAIT, &push), CHAT_OK);
+    assert_int_equal (push->body_case, CHAT__PUSH__BODY_CONVERSATION);
+    assert_memory_equal (push->conversation->conversation_id.data, id, 16);
+    assert_int_equal (push->conversation->epoch, epoch);
+    assert_int_equal (push->conversation->n_members, members);
+    chat__push__free_unpacked (push, NULL);
+}
+
+static void
+s_code (Chat__MainReply *reply, int code)
+{
+    assert_int_equal (msclient_code (reply), code);
+    chat__main_reply__free_unpacked (reply, NULL);
+}
+
+//  Take every push waiting for client
+static void
+s_drain (msclient_t *client)
+{
+    Chat__Push *push = NULL;
+    while (msclient_recv_push (client, NO_PUSH_WAIT, &push) == CHAT_OK)
+        chat__push__free_unpacked (push, NULL);
+}
+
+//  Send one message under epoch; the seq
+static uint64_t
+s_send_epoch (msclient_t *client, const uint8_t *id, uint64_t epoch)
+{
+    uint8_t cmid [16];
+    secret_random (cmid, sizeof cmid);
+    char *token = s_token (20);
+    Chat__MainRequest request;
+    Chat__SendMessageRequest send;
+    s_send_request (&request, &send, id, cmid, token, epoch);
+    Chat__MainReply *reply = s_call (client, &request);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    uint64_t seq = reply->sent->seq;
+    chat__main_reply__free_unpacked (reply, NULL);
+    free (token);
+    return seq;
+}
+
+//  Add, title, admin, remove, leave: who may, what each sees after
+static void
+test_change_flow (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], carol [32], dave [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    s_name (carol, "carol");
+    s_name (dave, "dave");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    msclient_t *c = s_user (carol, true, NULL);
+    msclient_t *d = s_user (dave, true, NULL);
+    const char *others [] = { bob };
+    uint8_t id [16];
+    s_create_ok (a, alice, others, 1, false, id);
+    s_push_summary_ok (b, id, 1, 2);
+    assert_int_equal (s_send_epoch (a, id, 1), 1);
+    Chat__Push *push = NULL;
+    chat__push__free_unpacked ((s_push_message (b, &push), push), NULL);
+
+    //  Any member adds: bob adds carol; alice, and carol, hear of it
+    const char *add [] = { carol };
+    assert_int_equal (s_change (b, id, CHAIN_ADD, bob, add, 1, NULL), CHAT_OK);
+    s_push_summary_ok (a, id, 2, 3);
+    s_push_summary_ok (c, id, 2, 3);
+    //  Carol reads from her joining on: not message 1 (epoch 1)
+    Chat__MainReply *reply = s_get_messages (c, id, 16, 0, 0);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_int_equal (reply->messages->n_messages, 0);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  A send under epoch 1 is stale now; under 2 carol reads it
+    uint8_t cmid [16];
+    secret_random (cmid, sizeof cmid);
+    char *token = s_token (20);
+    Chat__MainRequest request;
+    Chat__SendMessageRequest send;
+    s_send_request (&request, &send, id, cmid, token, 1);
+    s_expect (a, &request, CHAT_ERR_STALE_EPOCH);
+    free (token);
+    assert_int_equal (s_send_epoch (a, id, 2), 2);
+    reply = s_get_messages (c, id, 16, 0, 0);
+    assert_int_equal (reply->messages->n_messages, 1);
+    assert_int_equal (reply->messages->messages [0]->seq, 2);
+    assert_int_equal (reply->messages->messages [0]->epoch, 2);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  and her unread count is of those alone (bob's counts both)
+    s_listed_read (c, id, 0, 1);
+    s_listed_read (b, id, 0, 2);
+    //  ... even asking from before her joining
+    reply = s_get_messages (c, id, 16, 0, 1);
+    assert_int_equal (reply->messages->messages [0]->seq, 2);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  The key ticket of epoch 2 is bob's, not carol's
+    s_code (s_key_ticket (c, id, 16, 2), CHAT_ERR_BAD_REQUEST);
+    s_code (s_key_ticket (b, id, 16, 2), CHAT_OK);
+    //  Drain the message pushes
+    s_sync (b);
+    s_sync (c);
+    s_drain (b);
+    s_drain (c);
+
+    //  A non-admin may not remove, nor make admins: refused, nothing stored
+    const char *remove_carol [] = { carol };
+    chain_t *chain = s_chain_of (b, id);
+    chain_link_t link;
+    assert_int_equal (chain_make_change (chain, CHAIN_REMOVE, bob, remove_carol, 1, NULL,
+                                         F.conv_key, s_identity (bob), wire_now_ms (),
+                                         &link), CHAT_ERR_BAD_STATEMENT);
+    //  (signed anyway, as a forger would)
+    Chat__MembershipStatement st = *chain_head (chain);
+    char *after [] = { alice, bob };
+    if (strcasecmp (alice, bob) > 0) { after [0] = bob; after [1] = alice; }
+    uint8_t hash [CHAIN_HASH_SIZE];
+    memcpy (hash, chain_head_hash (chain), CHAIN_HASH_SIZE);
+    st.epoch = 3;
+    st.previous_hash.data = hash;
+    st.previous_hash.len = CHAIN_HASH_SIZE;
+    st.actor = bob;
+    st.action = CHAT__STATEMENT_ACTION__ACTION_REMOVE;
+    st.subjects = (char **) remove_carol;
+    st.n_subjects = 1;
+    st.members = after;
+    st.n_members = 2;
+    st.key_check.data = F.conv_key;
+    st.key_check.len = 32;
+    st.made_at = wire_now_ms ();
+    s_sign (&st, s_identity (bob), &link);
+    s_code (s_change_send (b, &link), CHAT_ERR_BAD_STATEMENT);
+    chain_link_free (&link);
+    //  A statement signed with another's key, and one altered after signing
+    s_change_link (chain, CHAIN_TITLE, bob, NULL, 0, "t", s_identity (carol), &link);
+    s_code (s_change_send (b, &link), CHAT_ERR_BAD_STATEMENT);
+    chain_link_free (&link);
+    s_change_link (chain, CHAIN_TITLE, bob, NULL, 0, "plans", NULL, &link);
+    link.statement [link.statement_len - 1] ^= 1;
+    s_code (s_change_send (b, &link), CHAT_ERR_BAD_STATEMENT);
+    chain_link_free (&link);
+    //  Someone else's statement, sent by bob: the actor must be the sender
+    s_change_link (chain, CHAIN_TITLE, alice, NULL, 0, "plans", NULL, &link);
+    s_code (s_change_send (b, &link), CHAT_ERR_BAD_STATEMENT);
+    //  ... and the same statement by alice herself is fine
+    s_code (s_change_send (a, &link), CHAT_OK);
+    chain_link_free (&link);
+    s_push_summary_ok (b, id, 3, 3);
+    s_push_summary_ok (c, id, 3, 3);
+    //  Bob's chain is one link behind now: a stale head
+    s_change_link (chain, CHAIN_TITLE, bob, NULL, 0, "older", NULL, &link);
+    s_code (s_change_send (b, &link), CHAT_ERR_CHAIN_CONFLICT);
+    chain_link_free (&link);
+    chain_destroy (&chain);
+    //  A non-member: as for any other request, no such conversation
+    chain = s_chain_of (a, id);
+    s_change_link (chain, CHAIN_TITLE, alice, NULL, 0, "x", NULL, &link);
+    s_code (s_change_send (d, &link), CHAT_ERR_NOT_FOUND);
+    chain_link_free (&link);
+    chain_destroy (&chain);
+    //  No statement, or garbage
+    s_code (s_change_send (b, NULL), CHAT_ERR_BAD_STATEMENT);
+    uint8_t junk [] = { 0xff, 0xff, 0xff };
+    chain_link_t bad = { junk, sizeof junk, junk, sizeof junk };
+    s_code (s_change_send (b, &bad), CHAT_ERR_BAD_STATEMENT);
+    s_no_push (a);
+
+    //  The creator makes bob an admin; bob removes carol
+    const char *admin_bob [] = { bob };
+    assert_int_equal (s_change (a, id, CHAIN_ADMIN, alice, admin_bob, 1, NULL), CHAT_OK);
+    s_push_summary_ok (b, id, 4, 3);
+    s_push_summary_ok (c, id, 4, 3);
+    uint64_t before_removal = s_send_epoch (a, id, 4);
+    s_sync (b);
+    s_sync (c);
+    s_drain (b);
+    s_drain (c);
+    assert_int_equal (s_change (b, id, CHAIN_REMOVE, bob, remove_carol, 1, NULL), CHAT_OK);
+    //  Carol hears she is out (a summary without her), then gets nothing
+    s_push_summary_ok (c, id, 5, 2);
+    s_push_summary_ok (a, id, 5, 2);
+    s_send_epoch (a, id, 5);
+    s_no_push (c);
+    s_code (s_get_messages (c, id, 16, before_removal, 0), CHAT_ERR_NOT_FOUND);
+    s_code (s_get_chain (c, id, 16, 0), CHAT_ERR_NOT_FOUND);
+    s_code (s_key_ticket (c, id, 16, 2), CHAT_ERR_NOT_FOUND);
+    s_code (s_get_members (c, id, 16), CHAT_ERR_NOT_FOUND);
+    reply = s_simple (c, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->conversations->n_conversations, 0);
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    //  Carol added again reads from her new joining on only
+    assert_int_equal (s_change (a, id, CHAIN_ADD, alice, add, 1, NULL), CHAT_OK);
+    uint64_t rejoined = s_send_epoch (a, id, 6);
+    reply = s_get_messages (c, id, 16, 0, 0);
+    assert_int_equal (reply->messages->n_messages, 1);
+    assert_int_equal (reply->messages->messages [0]->seq, rejoined);
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    //  Anyone leaves: carol; no key for a LEAVE epoch
+    assert_int_equal (s_change (c, id, CHAIN_LEAVE, carol, NULL, 0, NULL), CHAT_OK);
+    s_code (s_get_messages (c, id, 16, 0, 0), CHAT_ERR_NOT_FOUND);
+    s_code (s_key_ticket (c, id, 16, 7), CHAT_ERR_NOT_FOUND);
+    s_code (s_key_ticket (a, id, 16, 7), CHAT_ERR_BAD_REQUEST);
+    //  A remaining member re-keys
+    assert_int_equal (s_change (b, id, CHAIN_REKEY, bob, NULL, 0, NULL), CHAT_OK);
+    reply = s_get_members (a, id, 16);
+    assert_int_equal (reply->members->epoch, 8);
+    assert_int_equal (reply->members->n_members, 2);
+    assert_string_equal (reply->members->title, "plans");
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+    msclient_destroy (&c);
+    msclient_destroy (&d);
+}
+
+//  A direct conversation never gains members; either may leave it
+static void
+test_change_direct (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], carol [32];
+    msclient_t *a, *b;
+    uint8_t id [16];
+    s_pair (alice, bob, &a, &b, id);
+    s_name (carol, "carol");
+    msclient_t *c = s_user (carol, true, NULL);
+    chain_t *chain = s_chain_of (a, id);
+    char *add [] = { carol };
+    chain_link_t link;
+    uint8_t check [32] = { 0 };
+    assert_int_equal (chain_make_change (chain, CHAIN_ADD, alice, (const char **) add, 1,
+                                         NULL, check, s_identity (alice), wire_now_ms (),
+                                         &link), CHAT_ERR_BAD_STATEMENT);
+    //  Signed anyway: the server refuses it too
+    Chat__MembershipStatement st = *chain_head (chain);
+    char *after [] = { alice, bob, carol };
+    uint8_t hash [CHAIN_HASH_SIZE];
+    memcpy (hash, chain_head_hash (chain), CHAIN_HASH_SIZE);
+    st.epoch = 2;
+    st.previous_hash.data = hash;
+    st.previous_hash.len = CHAIN_HASH_SIZE;
+    st.action = CHAT__STATEMENT_ACTION__ACTION_ADD;
+    st.subjects = add;
+    st.n_subjects = 1;
+    st.members = after;
+    st.n_members = 3;
+    st.key_check.data = check;
+    st.key_check.len = 32;
+    s_sign (&st, s_identity (alice), &link);
+    s_code (s_change_send (a, &link), CHAT_ERR_BAD_STATEMENT);
+    chain_link_free (&link);
+    chain_destroy (&chain);
+    assert_int_equal (s_change (b, id, CHAIN_LEAVE, bob, NULL, 0, NULL), CHAT_OK);
+    s_push_summary_ok (a, id, 2, 1);
+    Chat__MainReply *reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->conversations->n_conversations, 0);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  The pair's next direct conversation is a new one (bob is back in it)
+    const char *with_alice [] = { alice };
+    uint8_t again [16];
+    s_create_ok (b, bob, with_alice, 1, true, again);
+    assert_memory_not_equal (again, id, 16);
+    reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->conversations->n_conversations, 1);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+    msclient_destroy (&c);
+}
+
+//  More than 256 members after a change: its own code, nothing stored
+static void
+test_change_too_many (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    msclient_t *a, *b;
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    a = s_user (alice, true, NULL);
+    b = s_user (bob, true, NULL);
+    const char *others [] = { bob };
+    uint8_t id [16];
+    s_create_ok (a, alice, others, 1, false, id);
+    chain_t *chain = s_chain_of (a, id);
+    Chat__MembershipStatement st = *chain_head (chain);
+    char *names [257];
+    for (size_t i = 0; i < 257; i++)
+        names [i] = zsys_sprintf ("m%03zu", i);
+    uint8_t hash [CHAIN_HASH_SIZE];
+    memcpy (hash, chain_head_hash (chain), CHAIN_HASH_SIZE);
+    st.epoch = 2;
+    st.previous_hash.data = hash;
+    st.previous_hash.len = CHAIN_HASH_SIZE;
+    st.action = CHAT__STATEMENT_ACTION__ACTION_ADD;
+    st.subjects = names;
+    st.n_subjects = 257;
+    st.members = names;
+    st.n_members = 257;
+    st.key_check.data = F.conv_key;
+    st.key_check.len = 32;
+    chain_link_t link;
+    s_sign (&st, s_identity (alice), &link);
+    s_code (s_change_send (a, &link), CHAT_ERR_TOO_MANY_MEMBERS);
+    chain_link_free (&link);
+    for (size_t i = 0; i < 257; i++)
+        free (names [i]);
+    chain_destroy (&chain);
+    Chat__MainReply *reply = s_get_members (a, id, 16);
+    assert_int_equal (reply->members->epoch, 1);
+    chat__main_reply__free_unpacked (reply, NULL);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
+//  Nobody is put in more than added_per_hour conversations an hour by
+//  others, by creating or by adding: the adder hears RATE_LIMITED
+static void
+test_added_quota (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], victim [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    s_name (victim, "victim");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    msclient_t *v = s_user (victim, true, NULL);
+    s_limit ("added_per_hour", "2");
+    const char *others [] = { victim, bob };
+    uint8_t id [16];
+    s_create_ok (a, alice, others, 2, false, id);
+    //  the creator itself is not counted: bob, the victim at 1
+    const char *only_bob [] = { bob };
+    uint8_t group [16];
+    s_create_ok (a, alice, only_bob, 1, false, group);
+    const char *add [] = { victim };
+    assert_int_equal (s_change (a, group, CHAIN_ADD, alice, add, 1, NULL), CHAT_OK);
+    //  the victim is at 2 now: a third conversation by anyone is refused
+    Chat__MainReply *reply = s_create (b, bob, add, 1, false, NULL);
+    s_refused (reply, CHAT_ERR_RATE_LIMITED, 3600 * 1000);
+    s_limit ("added_per_hour", "100");
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+    msclient_destroy (&v);
+}
+
+static Chat__MainReply *
+s_list_page (msclient_t *client, const ProtobufCBinaryData *cursor)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__ListConversationsRequest list = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
+    if (cursor)
+        list.cursor = *cursor;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS;
+    request.list_conversations = &list;
+    return s_call (client, &request);
+}
+
+//  The list comes in pages of 100, oldest first (the order they were
+//  made in: activity moves nothing), each conversation once, whatever one
+//  is in; one made while the pages are read is on a later page
+static void
+test_list_pages (void **state)
+{
+    (void) state;
+    char alice [32], bob [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    s_limit ("conversations_per_hour", "0");
+    s_limit ("added_per_hour", "0");
+    const char *others [] = { bob };
+    uint8_t ids [251][16];
+    for (size_t i = 0; i < 250; i++) {
+        s_create_ok (a, alice, others, 1, false, ids [i]);
+        //  the first alone in its millisecond: the order is then certain
+        if (i == 0)
+            zclock_sleep (3);
+    }
+    //  the oldest becomes the most recently active: it stays first
+    s_send_ok (a, ids [0], NULL);
+    s_drain (b);
+    size_t pages = 0, total = 0;
+    bool seen [251] = { false };
+    ProtobufCBinaryData cursor = { 0, NULL };
+    uint8_t *held = NULL;
+    uint8_t last [16] = { 0 };
+    do {
+        Chat__MainReply *reply = s_list_page (b, pages? &cursor: NULL);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        Chat__ConversationList *list = reply->conversations;
+        assert_true (list->n_conversations > 0);
+        assert_true (list->n_conversations <= 100);
+        if (pages == 0)
+            assert_memory_equal (list->conversations [0]->conversation_id.data, ids [0], 16);
+        for (size_t i = 0; i < list->n_conversations; i++)
+            for (size_t j = 0; j < 251; j++)
+                if (memcmp (list->conversations [i]->conversation_id.data, ids [j], 16) == 0) {
+                    assert_false (seen [j]);
+                    seen [j] = true;
+                    total++;
+                }
+        memcpy (last, list->conversations [list->n_conversations - 1]->conversation_id.data,
+                16);
+        free (held);
+        held = NULL;
+        cursor.len = list->next_cursor.len;
+        if (cursor.len) {
+            held = malloc (cursor.len);
+            memcpy (held, list->next_cursor.data, cursor.len);
+        }
+        cursor.data = held;
+        pages++;
+        chat__main_reply__free_unpacked (reply, NULL);
+        if (pages == 1) {
+            //  made after the first page: later than every one listed
+            zclock_sleep (3);
+            s_create_ok (a, alice, others, 1, false, ids [250]);
+            s_drain (b);
+        }
+    } while (cursor.len);
+    free (held);
+    s_limit ("conversations_per_hour", "120");
+    s_limit ("added_per_hour", "100");
+    assert_int_equal (pages, 3);
+    assert_int_equal (total, 251);
+    assert_memory_equal (last, ids [250], 16);
+    //  a cursor the server never made
+    uint8_t junk [5] = { 1, 2, 3, 4, 5 };
+    ProtobufCBinaryData bad = { sizeof junk, junk };
+    s_code (s_list_page (b, &bad), CHAT_ERR_BAD_REQUEST);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
+static Chat__MainReply *
+s_accept (msclient_t *client, const uint8_t *id)
+{
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__AcceptConversationRequest accept = CHAT__ACCEPT_CONVERSATION_REQUEST__INIT;
+    accept.conversation_id.data = (uint8_t *) id;
+    accept.conversation_id.len = 16;
+    request.body_case = CHAT__MAIN_REQUEST__BODY_ACCEPT_CONVERSATION;
+    request.accept_conversation = &accept;
+    return s_call (client, &request);
+}
+
+//  Whether conversation id is a request for client, by get_members
+static bool
+s_is_request (msclient_t *client, const uint8_t *id)
+{
+    Chat__MainReply *reply = s_get_members (client, id, 16);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    bool request = reply->members->request;
+    chat__main_reply__free_unpacked (reply, NULL);
+    return request;
+}
+
+//  The next push for client is a summary of conversation id that says
+//  whether it is a request for client's user
+static void
+s_push_request (msclient_t *client, const uint8_t *id, bool request)
+{
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (client, PUSH_WAIT, &push), CHAT_OK);
+    assert_int_equal (push->body_case, CHAT__PUSH__BODY_CONVERSATION);
+    assert_memory_equal (push->conversation->conversation_id.data, id, 16);
+    assert_int_equal (push->conversation->request, request);
+    chat__push__free_unpacked (push, NULL);
+}
+
+//  A conversation made or joined by someone you share no accepted
+//  conversation with is a request for you until you accept it; the
+//  summary pushed to each member says whether it is one for them
+static void
+test_requests (void **state)
+{
+    (void) state;
+    char alice [32], bob [32], carol [32];
+    s_name (alice, "alice");
+    s_name (bob, "bob");
+    s_name (carol, "carol");
+    msclient_t *a = s_user (alice, true, NULL);
+    msclient_t *b = s_user (bob, true, NULL);
+    msclient_t *c = s_user (carol, true, NULL);
+    const char *with_bob [] = { bob };
+    uint8_t first [16], second [16], group [16];
+    s_create_ok (a, alice, with_bob, 1, true, first);
+    s_push_request (b, first, true);
+    assert_false (s_is_request (a, first));
+    assert_true (s_is_request (b, first));
+    //  a second one from alice: still a request (bob accepted nothing of hers)
+    s_create_ok (a, alice, with_bob, 1, false, second);
+    s_push_request (b, second, true);
+    assert_true (s_is_request (b, second));
+    Chat__MainReply *reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
+    assert_int_equal (reply->conversations->n_conversations, 2);
+    assert_true (reply->conversations->conversations [0]->request);
+    assert_true (reply->conversations->conversations [1]->request);
+    chat__main_reply__free_unpacked (reply, NULL);
+    //  bob accepts the first: the second stays a request
+    reply = s_accept (b, first);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_false (reply->accepted->request);
+    chat__main_reply__free_unpacked (reply, NULL);
+    assert_false (s_is_request (b, first));
+    assert_true (s_is_request (b, second));
+    //  accepting twice is harmless; a non-member cannot
+    s_code (s_accept (b, first), CHAT_OK);
+    s_code (s_accept (c, first), CHAT_ERR_NOT_FOUND);
+    //  now alice is someone bob knows: her next group is no request for
+    //  him; carol, whom nobody knows, gets it as one
+    const char *both [] = { bob, carol };
+    s_create_ok (a, alice, both, 2, false, group);
+    s_push_request (b, group, false);
+    s_push_request (c, group, true);
+    assert_false (s_is_request (b, group));
+    assert_true (s_is_request (c, group));
+    //  alice adding carol elsewhere: a request for carol too (she accepted
+    //  nothing of alice's); once she accepts one, the next add is not
+    const char *add [] = { carol };
+    assert_int_equal (s_change (a, second, CHAIN_ADD, alice, add, 1, NULL), CHAT_OK);
+    s_push_request (b, second, true);
+    s_push_request (c, second, true);
+    assert_true (s_is_request (c, second));
+    s_code (s_accept (c, group), CHAT_OK);
+    uint8_t third [16];
+    s_create_ok (a, alice, add, 1, false, third);
+    s_push_request (c, third, false);
+    assert_false (s_is_request (c, third));
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+    msclient_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -2495,6 +3127,12 @@ main (void)
         cmocka_unit_test (test_version_1_hello),
         cmocka_unit_test (test_push_public),
         cmocka_unit_test (test_quotas),
+        cmocka_unit_test (test_change_flow),
+        cmocka_unit_test (test_change_direct),
+        cmocka_unit_test (test_change_too_many),
+        cmocka_unit_test (test_added_quota),
+        cmocka_unit_test (test_list_pages),
+        cmocka_unit_test (test_requests),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -318,6 +318,12 @@ test_chain_append (void **state)
     msgstore_conv_t conv;
     assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "carol", &conv), CHAT_OK);
     assert_int_equal (conv.epoch, 150);
+    //  Carol joined at 2, the others at 1 (and kept it through 148 re-keys)
+    assert_int_equal (conv.joined_epoch, 2);
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "BOB", &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 1);
+    assert_int_equal (msgstore_conv_get (store, id, 16, &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 0);
     links_t links;
     memset (&links, 0, sizeof links);
     assert_int_equal (msgstore_link_each (store, id, 0, 101, s_collect_link, &links), CHAT_OK);
@@ -339,6 +345,54 @@ test_chain_append (void **state)
                                         1, &seq, &time, &duplicate), CHAT_ERR_STALE_EPOCH);
     assert_int_equal (msgstore_msg_add (store, id, "carol", cmid, 16, "gAAA", 4, 150,
                                         1, &seq, &time, &duplicate), CHAT_OK);
+    //  Bob leaves, then is added back: he joins again, after message 1
+    msctx_t again = { .store = store };
+    for (uint64_t epoch = 151; epoch <= 152; epoch++) {
+        assert_int_equal (msgstore_conv_get (store, id, 16, &conv), CHAT_OK);
+        chain_t *chain = mschain_load (&again, &conv);
+        assert_non_null (chain);
+        uint8_t key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+        assert_int_equal (epochkey_generate (key), CHAT_OK);
+        assert_int_equal (epochkey_check_value (key, id, epoch, check), CHAT_OK);
+        const char *bob [] = { "bob" };
+        bool leave = epoch == 151;
+        chain_link_t link;
+        assert_int_equal (chain_make_change (chain, leave? CHAIN_LEAVE: CHAIN_ADD,
+                                             leave? "bob": "carol", leave? NULL: bob,
+                                             leave? 0: 1, NULL, leave? NULL: check,
+                                             testkeys_key (leave? 3: 4), 3000, &link),
+                          CHAT_OK);
+        Chat__SignedStatement view;
+        chain_link_view (&link, &view);
+        assert_int_equal (chain_append (chain, &view, testkeys_key (leave? 3: 4)), CHAT_OK);
+        const Chat__MembershipStatement *head = chain_head (chain);
+        msgstore_link_t stored = { id, epoch, link.statement, link.statement_len,
+                                   link.signature, link.signature_len, head->actor,
+                                   (int) head->action };
+        assert_int_equal (msgstore_conv_append (store, &stored, head->title,
+                                                (const char *const *) head->members,
+                                                head->n_members), CHAT_OK);
+        if (leave)
+            assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv),
+                              CHAT_ERR_NOT_FOUND);
+        chain_link_free (&link);
+        chain_destroy (&chain);
+    }
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 152);
+    assert_int_equal (conv.joined_seq, 1);
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "Alice", &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 1);
+    assert_int_equal (conv.joined_seq, 0);
+    //  A member list naming one person twice is refused, nothing changed
+    assert_int_equal (msgstore_conv_get (store, id, 16, &conv), CHAT_OK);
+    const char *twice [] = { "Alice", "Alice" };
+    msgstore_link_t next = { id, 153, cmid, 16, cmid, 16, "Alice", CHAIN_REKEY };
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    assert_int_equal (msgstore_conv_append (store, &next, "", twice, 2), CHAT_ERR_BAD_REQUEST);
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv), CHAT_OK);
+    assert_int_equal (conv.epoch, 152);
     //  An unknown conversation has nothing to append to
     uint8_t unknown [16] = { 0 };
     msgstore_link_t stray = { unknown, 2, cmid, 16, cmid, 16, "bob", CHAIN_REKEY };
@@ -377,6 +431,81 @@ test_page_uses_primary_key (void **state)
     sqlite3_close (db);
     store = msgstore_open (s_path);
     assert_null (store);
+}
+
+//  The user_version of the database at path
+static int
+s_user_version (const char *path)
+{
+    sqlite3 *db;
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    sqlite3_stmt *stmt;
+    assert_int_equal (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL),
+                      SQLITE_OK);
+    assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
+    int version = sqlite3_column_int (stmt, 0);
+    sqlite3_finalize (stmt);
+    sqlite3_close (db);
+    return version;
+}
+
+//  Takes the database at path back to an older schema version
+static void
+s_downgrade (const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+    assert_int_equal (sqlite3_exec (db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+}
+
+#define DROP_JOINED \
+    "ALTER TABLE members DROP COLUMN joined_epoch;" \
+    "ALTER TABLE members DROP COLUMN joined_seq;" \
+    "ALTER TABLE members DROP COLUMN accepted;"
+
+//  A schema version 3 database (read markers, before members remembered
+//  their joining) is migrated to 4: every member joined at epoch 1, before
+//  any message, and accepted what it is in; the read markers are kept
+static void
+test_migrate_3_to_4 (void **state)
+{
+    (void) state;
+    char path [160];
+    snprintf (path, sizeof path, "%s/v3.db", s_dir);
+    msgstore_t *store = msgstore_open (path);
+    assert_non_null (store);
+    s_add_user (store, "Alice", 2);
+    s_add_user (store, "bob", 3);
+    const char *group [] = { "Alice", "bob" };
+    uint8_t id [16];
+    s_create (store, "Alice", 2, group, 2, false, "", id);
+    uint8_t cmid [16] = { 9 };
+    uint64_t seq;
+    int64_t time;
+    bool duplicate;
+    assert_int_equal (msgstore_msg_add (store, id, "Alice", cmid, 16, "gAAA", 4, 1, 100,
+                                        &seq, &time, &duplicate), CHAT_OK);
+    bool moved = false;
+    assert_int_equal (msgstore_read_set (store, id, "bob", 1, &moved), CHAT_OK);
+    assert_true (moved);
+    msgstore_destroy (&store);
+    //  Back to what version 3 was
+    s_downgrade (path, DROP_JOINED "PRAGMA user_version = 3;");
+    assert_int_equal (s_user_version (path), 3);
+    store = msgstore_open (path);
+    assert_non_null (store);
+    msgstore_conv_t conv;
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 1);
+    assert_int_equal (conv.joined_seq, 0);
+    assert_false (conv.request);
+    uint64_t read_seq = 0, unread = 99;
+    assert_int_equal (msgstore_read_state (store, id, "bob", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 1);
+    assert_int_equal (unread, 0);
+    msgstore_destroy (&store);
+    assert_int_equal (s_user_version (path), 4);
 }
 
 //  A database protocol 1 wrote: refused, and left as it was
@@ -466,8 +595,9 @@ test_read_markers (void **state)
     msgstore_destroy (&store);
 }
 
-//  A schema 2 database (protocol 2 before read markers) is migrated to 3:
-//  its data kept, read markers added
+//  A schema 2 database (protocol 2 before read markers and joinings) is
+//  migrated through 3 to 4: its data kept, read markers added, its members
+//  joined at epoch 1 and accepted
 static void
 test_schema_2_migrated (void **state)
 {
@@ -477,30 +607,28 @@ test_schema_2_migrated (void **state)
     msgstore_t *store = msgstore_open (path);
     assert_non_null (store);
     s_add_user (store, "alice", 2);
+    s_add_user (store, "bob", 3);
+    const char *group [] = { "alice", "bob" };
+    uint8_t id [16];
+    s_create (store, "alice", 2, group, 2, false, "", id);
     msgstore_destroy (&store);
-    sqlite3 *db;
-    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
-    assert_int_equal (sqlite3_exec (db, "DROP TABLE read_marks; PRAGMA user_version = 2;",
-                                    NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close (db);
+    s_downgrade (path, "DROP TABLE read_marks;" DROP_JOINED "PRAGMA user_version = 2;");
 
     store = msgstore_open (path);
     assert_non_null (store);
     msgstore_user_t user;
     assert_int_equal (msgstore_user_get (store, "alice", &user), CHAT_OK);
+    msgstore_conv_t conv;
+    assert_int_equal (msgstore_conv_get_as_member (store, id, 16, "bob", &conv), CHAT_OK);
+    assert_int_equal (conv.joined_epoch, 1);
+    assert_int_equal (conv.joined_seq, 0);
+    assert_false (conv.request);
+    uint64_t read_seq = 99, unread = 99;
+    assert_int_equal (msgstore_read_state (store, id, "bob", &read_seq, &unread), CHAT_OK);
+    assert_int_equal (read_seq, 0);
+    assert_int_equal (unread, 0);
     msgstore_destroy (&store);
-    assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
-    sqlite3_stmt *stmt;
-    assert_int_equal (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL),
-                      SQLITE_OK);
-    assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
-    assert_int_equal (sqlite3_column_int (stmt, 0), MSGSTORE_SCHEMA_VERSION + 1);
-    sqlite3_finalize (stmt);
-    assert_int_equal (sqlite3_prepare_v2 (db, "SELECT count(*) FROM read_marks", -1, &stmt,
-                                          NULL), SQLITE_OK);
-    assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
-    sqlite3_finalize (stmt);
-    sqlite3_close (db);
+    assert_int_equal (s_user_version (path), MSGSTORE_SCHEMA_VERSION + 2);
 }
 
 int
@@ -513,6 +641,7 @@ main (void)
         cmocka_unit_test (test_chain_append),
         cmocka_unit_test (test_page_uses_primary_key),
         cmocka_unit_test (test_protocol_1_refused),
+        cmocka_unit_test (test_migrate_3_to_4),
         cmocka_unit_test (test_read_markers),
         cmocka_unit_test (test_schema_2_migrated),
     };

@@ -277,6 +277,9 @@ def case_readmarks(w):
     bob.ok("login bob pw-bob")
     bob.ok("new alice")
     a.wait(r"^[ >]*2\s+bob", what="bob's conversation in the list")
+    # a stranger's conversation: a message request (no unread) until accepted
+    a.command("/accept 2")
+    a.wait(r"Accepted", what="the request accepted")
     _wait_unread(a, 2, "bob", 0, "nothing yet")
     for i in range(3):
         bob.ok("send 1 hello %d" % i)
@@ -719,6 +722,10 @@ def case_notify(w):
     carol.ok("login carol pw-carol")
     carol.ok("new alice")
     a.wait(r"^[ >]*2\s+carol")
+    # a stranger's conversation: a message request (no notification) until
+    # accepted
+    a.command("/accept 2")
+    a.wait(r"Accepted", what="the request accepted")
     osc = b"\x1b]777;notify;chat: new message;from carol in carol\x1b\\"
     bells = _count(raw, b"\x07")
     time.sleep(1.2)

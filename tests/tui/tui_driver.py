@@ -623,6 +623,10 @@ def case_live(w):
     c.wait(r"\[ \] jonathan")
     c.keys("Enter")                  # jonathan is first: a 1:1
     c.wait(r"^[ >]*1\s+jonathan")
+    # a stranger's conversation: a message request (no unread) until accepted
+    b.wait(r"^[ >]*2\s+wannes", timeout=LIVE, what="wannes' conversation, pushed")
+    b.command("/accept 2")
+    b.wait(r"Accepted", what="the request accepted")
     c.command("one")
     c.wait(r"wannes: one")
     c.command("two")

@@ -34,7 +34,7 @@ typedef struct {
 static const scenario_t s_scenarios [] = {
     { "handshake", bench_handshake, "new secure channels per second, one server" },
     { "login",     bench_login,     "registrations and logins per second" },
-    { "create",    bench_create,    "a conversation of N members: identities, N wraps, upload" },
+    { "create",    bench_create,    "N members: create (N wraps, upload), re-key, catch-up" },
     { "messages",  bench_messages,  "C clients in K conversations: rate and latency" },
     { "fanout",    bench_fanout,    "one sender, a group of N members, pushes per second" },
     { "history",   bench_history,   "a page from a conversation of 1,000,000 messages" },

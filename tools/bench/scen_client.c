@@ -28,6 +28,7 @@ typedef struct {
     bool have_conversation;
     size_t in_flight;
     int64_t sent_ns [SLOTS];
+    uint64_t change_epoch;              //  epoch of the last CHANGE event seen
 } member_t;
 
 typedef struct {
@@ -127,6 +128,9 @@ s_event (group_t *group, size_t index, chatclient_event_t *event)
             snprintf (group->first_error, sizeof group->first_error, "%s: %s",
                       chatclient_errname (event->code), event->text? event->text: "");
     }
+    if (event->type == CHATCLIENT_EV_CHANGE && event->conversation
+    &&  event->conversation->epoch > member->change_epoch)
+        member->change_epoch = event->conversation->epoch;
     if ((event->type == CHATCLIENT_EV_CONVERSATION || event->type == CHATCLIENT_EV_OPENED)
     &&  event->conversation && !member->have_conversation) {
         memcpy (member->conversation, event->conversation->id, CHATCLIENT_ID_SIZE);
@@ -459,6 +463,71 @@ s_register_many (group_t *group, const char *scenario, const char *prefix, size_
     return done == count? 0: -1;
 }
 
+//  A change that re-keys the creator's first conversation (a title: a new
+//  epoch key wrapped for every member and stored), timed to its completion;
+//  and, when there is a second client, the time that member's client (m1,
+//  logged in) takes to catch up: the push, the chain fetched and the new
+//  link verified (its CHANGE event). 0, or -1 with a note.
+static int
+s_rekey_rounds (bench_t *bench, group_t *group, const char *name, size_t members)
+{
+    member_t *creator = &group->members [0];
+    member_t *member = group->count > 1? &group->members [1]: NULL;
+    if (!creator->have_conversation)
+        return -1;
+    if (member) {
+        s_start (member, chatclient_login (member->client, "m1", "bench-password"));
+        s_wait_all (group, CHATCLIENT_EV_LOGGED_IN, SETUP_TIMEOUT_MS);
+        if (member->result != CHATCLIENT_EV_LOGGED_IN)
+            member = NULL;
+        else
+            member->cmd = 0;
+    }
+    benchstats_t *rekey = benchstats_new ();
+    benchstats_t *catchup = benchstats_new ();
+    int rc = 0;
+    for (int round = 0; round < CREATE_ROUNDS && rc == 0; round++) {
+        char title [32];
+        snprintf (title, sizeof title, "round %d", round);
+        uint64_t epoch = 2 + (uint64_t) round;
+        int64_t start = bench_now_ns ();
+        s_start (creator, chatclient_set_title (creator->client, creator->conversation, title));
+        s_wait_all (group, CHATCLIENT_EV_CONVERSATION, SETUP_TIMEOUT_MS);
+        if (creator->result != CHATCLIENT_EV_CONVERSATION) {
+            benchreport_note (bench->report, name, "re-key: %s", group->first_error);
+            rc = -1;
+            break;
+        }
+        benchstats_add (rekey, (double) (bench_now_ns () - start) / 1e6);
+        creator->cmd = 0;
+        int64_t deadline = zclock_mono () + SETUP_TIMEOUT_MS;
+        while (member && member->change_epoch < epoch && zclock_mono () < deadline
+        &&     !zsys_interrupted)
+            s_turn (group, 5);
+        if (member && member->change_epoch >= epoch)
+            benchstats_add (catchup, (double) (bench_now_ns () - start) / 1e6);
+    }
+    if (rc == 0) {
+        char figure [96];
+        snprintf (figure, sizeof figure, "re-key, %zu members: p50", members);
+        benchreport_add (bench->report, name, figure, benchstats_percentile (rekey, 50), "ms",
+                         NULL, 0, BENCH_NO_TARGET, 0, NULL);
+        if (benchstats_count (catchup) > 0) {
+            snprintf (figure, sizeof figure, "a member caught up, %zu members: p50", members);
+            benchreport_add (bench->report, name, figure, benchstats_percentile (catchup, 50),
+                             "ms", NULL, 0, BENCH_NO_TARGET, 0, NULL);
+        }
+        benchreport_note (bench->report, name, "re-key: a TITLE change of the first "
+                          "conversation (a new epoch: its key made, wrapped %zu times, stored "
+                          "with a fresh ticket), timed to the command's completion; caught "
+                          "up: from the same start until another member's client has the "
+                          "pushed change verified (its chain fetched and checked)", members);
+    }
+    benchstats_destroy (&rekey);
+    benchstats_destroy (&catchup);
+    return rc;
+}
+
 //  One client makes conversations of `members` (itself and the others):
 //  each looks up the others' identity keys, signs the CREATE, makes the
 //  epoch key, wraps it for every member and stores the set; timed from the
@@ -524,6 +593,9 @@ bench_create (bench_t *bench)
                       "and stored at the key server with the main server's ticket; the "
                       "command completes when the key server has the set",
                       CREATE_ROUNDS, members - 1, members);
+    why = "a re-key could not be made";
+    if (s_rekey_rounds (bench, &group, name, members) != 0)
+        goto done;
     rc = 0;
 done:
     if (rc != 0)

@@ -17,7 +17,9 @@
 #include "cl_link.h"
 #include "cl_requests.h"
 #include "cl_session.h"
+#include "chain.h"
 #include "chaterror.h"
+#include "codec.h"
 #include "credential.h"
 #include "pinstore.h"
 #include "rsakey.h"
@@ -611,6 +613,89 @@ chatclient_members (chatclient_t *self, const uint8_t conversation_id [CHATCLIEN
         return refused;
     uint32_t cmd = s_new_cmd (self);
     cl_convs_members (self->convs, cmd, conversation_id);
+    return cmd;
+}
+
+//  A change of a conversation we are in, subjects checked here
+static uint32_t
+s_change (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE], int action,
+          const char **usernames, size_t count, const char *title)
+{
+    uint32_t refused = s_refuse_conv (self, conversation_id);
+    if (refused)
+        return refused;
+    bool needs_subjects = action == CHAIN_ADD || action == CHAIN_REMOVE
+                       || action == CHAIN_ADMIN;
+    if (needs_subjects && (count == 0 || !usernames))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "Name at least one user");
+    if (count > CHAIN_MAX_MEMBERS)
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_TOO_MANY_MEMBERS, NULL);
+    for (size_t i = 0; i < count; i++)
+        if (!usernames [i] || !credential_username_valid (usernames [i]))
+            return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_INVALID_USERNAME, NULL);
+    if (title && (strlen (title) > CHAIN_MAX_TITLE
+               || !codec_utf8_valid ((const uint8_t *) title, strlen (title))))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_BAD_REQUEST,
+                         "A title is at most 128 bytes of UTF-8");
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_change (self->convs, cmd, conversation_id, action, usernames, count, title);
+    return cmd;
+}
+
+uint32_t
+chatclient_add_members (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                        const char **usernames, size_t count)
+{
+    return s_change (self, conversation_id, CHAIN_ADD, usernames, count, NULL);
+}
+
+uint32_t
+chatclient_remove_member (chatclient_t *self,
+                          const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                          const char *username)
+{
+    return s_change (self, conversation_id, CHAIN_REMOVE, &username, username? 1: 0, NULL);
+}
+
+uint32_t
+chatclient_leave (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    return s_change (self, conversation_id, CHAIN_LEAVE, NULL, 0, NULL);
+}
+
+uint32_t
+chatclient_set_title (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                      const char *title)
+{
+    return s_change (self, conversation_id, CHAIN_TITLE, NULL, 0, title? title: "");
+}
+
+uint32_t
+chatclient_make_admin (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                       const char *username)
+{
+    return s_change (self, conversation_id, CHAIN_ADMIN, &username, username? 1: 0, NULL);
+}
+
+uint32_t
+chatclient_accept (chatclient_t *self, const uint8_t conversation_id [CHATCLIENT_ID_SIZE])
+{
+    uint32_t refused = s_refuse_conv (self, conversation_id);
+    if (refused)
+        return refused;
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_accept (self->convs, cmd, conversation_id);
+    return cmd;
+}
+
+uint32_t
+chatclient_leave_requests (chatclient_t *self)
+{
+    if (!cl_session_logged_in (self->session))
+        return s_refuse (self, CHATCLIENT_EV_ERROR, CHAT_ERR_NOT_LOGGED_IN, NULL);
+    uint32_t cmd = s_new_cmd (self);
+    cl_convs_leave_requests (self->convs, cmd);
     return cmd;
 }
 

@@ -169,6 +169,16 @@ typedef struct {
     size_t changed;                 //  members whose identity key changed
                                     //  (CHATCLIENT_IDENTITY_CHANGED): show
                                     //  a warning line while > 0
+    bool left;                      //  we left or were removed: nothing new
+                                    //  arrives; gone from the next login's list
+    bool request;                   //  a message request: someone we share no
+                                    //  accepted conversation with put us in;
+                                    //  list it apart, notify nothing until
+                                    //  chatclient_accept (or leave); counts
+                                    //  no unread. Known from the list (a
+                                    //  pushed new one is listed again at
+                                    //  once: a message before that answer
+                                    //  may still count)
 } chatclient_conversation_t;
 
 typedef enum {
@@ -225,8 +235,14 @@ typedef enum {
                                     //  now names the new key. text: a problem
                                     //  (not saved; a command-line pin to
                                     //  update). cmd 0
-    CHATCLIENT_EV_READ              //  conversation: another session of the
+    CHATCLIENT_EV_READ,             //  conversation: another session of the
                                     //  user read it (read_seq, unread now)
+    CHATCLIENT_EV_CHANGE            //  conversation (its epoch: the change's),
+                                    //  text: one verified change of its
+                                    //  membership as a line ("alice added
+                                    //  carol", "bob left"; "... added you:
+                                    //  earlier history is closed to you").
+                                    //  cmd 0
 } chatclient_event_type_t;
 
 typedef struct {
@@ -355,6 +371,48 @@ uint32_t
     chatclient_send (chatclient_t *self,
                      const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
                      const char *text, size_t len);
+
+//  Membership changes (proto/README.md section 11). Each is a statement
+//  signed with our identity key on the conversation's verified chain and a
+//  new epoch key wrapped for every member after it (none for leave); when
+//  another member's change reached the server first, the chain is fetched
+//  and the change made again on it, by itself (a few times). Completes
+//  with CONVERSATION (the conversation after it; `left` for leave) once
+//  the new epoch's keys are stored, or ERROR: ERR_BAD_STATEMENT when the
+//  change is not allowed (a 1:1 never gains members; only the creator and
+//  admins remove; only the creator makes admins), ERR_UNKNOWN_USER,
+//  ERR_TOO_MANY_MEMBERS, ERR_BAD_KEY (a member's identity key changed:
+//  verify first). Every client shows each change as a CHANGE event.
+uint32_t
+    chatclient_add_members (chatclient_t *self,
+                            const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                            const char **usernames, size_t count);
+uint32_t
+    chatclient_remove_member (chatclient_t *self,
+                              const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                              const char *username);
+//  Any conversation, 1:1 included.
+uint32_t
+    chatclient_leave (chatclient_t *self,
+                      const uint8_t conversation_id [CHATCLIENT_ID_SIZE]);
+//  title: UTF-8, at most 128 bytes; "" clears it. Groups only.
+uint32_t
+    chatclient_set_title (chatclient_t *self,
+                          const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                          const char *title);
+uint32_t
+    chatclient_make_admin (chatclient_t *self,
+                           const uint8_t conversation_id [CHATCLIENT_ID_SIZE],
+                           const char *username);
+
+//  Accept a message request: CONVERSATION (request false), or ERROR.
+uint32_t
+    chatclient_accept (chatclient_t *self,
+                       const uint8_t conversation_id [CHATCLIENT_ID_SIZE]);
+//  Leave every message request at once: CONVERSATIONS (the list after)
+//  once every leave is done; a leave that fails is an ERROR event (cmd 0).
+uint32_t
+    chatclient_leave_requests (chatclient_t *self);
 
 //  ---------------------------------------------------------------- identities
 

@@ -29,6 +29,8 @@
 #define KEY_RETRY_MAX_MS    3000
 #define UPLOAD_ATTEMPTS     3       //  put_keys, with a fresh ticket each time
 #define STALE_ATTEMPTS      3       //  a send under an epoch gone stale
+#define CHANGE_ATTEMPTS     5       //  a change that lost the race for the head
+#define LIST_CURSOR_MAX     256     //  bytes of a list cursor we send back
 
 typedef enum { WAIT_OPEN, WAIT_HISTORY, WAIT_MEMBERS, WAIT_SHOWN } wait_kind_t;
 
@@ -63,9 +65,27 @@ typedef struct {
     size_t len;
 } sendjob_t;
 
-//  A conversation being made, from the command until its keys are stored.
+//  Several changes made by one command (leave every request): the command
+//  completes when the last of them does.
+typedef struct {
+    cl_convs_t *self;
+    uint32_t cmd;
+    size_t pending;
+} bulk_t;
+
+//  A conversation being made, from the command until its keys are stored;
+//  also a change of one (change true), from the command until the new
+//  epoch's keys are stored: then names are the members after it.
 typedef struct {
     uint32_t cmd;
+    bool change;
+    uint64_t epoch;             //  the epoch being keyed (1 for a creation)
+    int action;                 //  a change: CHAIN_ADD ...
+    char **subjects;            //  ... whom it names, as asked
+    size_t subject_count;
+    char *title;                //  ... TITLE: the new one
+    int conflicts;              //  times another change won the head
+    bulk_t *bulk;               //  the command it is one of, or NULL
     char **names;               //  the others as asked, then every member
     size_t count;               //  as the directory spells them
     bool direct;
@@ -110,6 +130,7 @@ typedef struct {
     int fetch_error;
     zlist_t *waiters;           //  waiter_t
     zlist_t *sends;             //  sendjob_t, waiting for the key
+    zlist_t *changes;           //  create_t (changes) waiting for the chain
     uint64_t counted_seq;       //  unread counts the messages up to here
     uint64_t read_told;         //  the marker the server was told (or is)
     bool read_inflight;         //  a mark_read waits for its answer
@@ -124,9 +145,11 @@ typedef enum {
     C_SEND,
     C_CHAIN,                    //  a page of the chain
     C_KEYS,                     //  a page of our wrapped keys
-    C_PUT_KEYS,                 //  a creation's keys
+    C_PUT_KEYS,                 //  a creation's (or change's) keys
     C_KEY_TICKET,               //  a fresh ticket for them
-    C_MARK_READ                 //  the user's read marker, to the server
+    C_MARK_READ,                //  the user's read marker, to the server
+    C_CHANGE,                   //  a change of the membership chain
+    C_ACCEPT                    //  a message request accepted
 } c_tag_t;
 
 //  What a request (or a contacts need) is about, kept with it.
@@ -166,9 +189,20 @@ static void
 static void
     s_list (cl_convs_t *self, uint32_t cmd, bool first);
 static void
+    s_list_page (cl_convs_t *self, uint32_t cmd, bool first,
+                 const ProtobufCBinaryData *cursor);
+static void
     s_fetch_chain (cl_convs_t *self, conv_t *conv);
 static void
     s_settle_lists (cl_convs_t *self);
+static void
+    s_changes_resume (cl_convs_t *self, conv_t *conv);
+static void
+    s_fail_changes (cl_convs_t *self, conv_t *conv, int code, const char *text);
+static void
+    s_change_line (cl_convs_t *self, conv_t *conv);
+static void
+    s_left (cl_convs_t *self, conv_t *conv, const char *why);
 
 //  ---------------------------------------------------------------- parts
 
@@ -187,11 +221,18 @@ s_sendjob_free (sendjob_t **job_p)
 }
 
 static void
+    s_bulk_done (bulk_t *bulk);
+
+static void
 s_create_free (create_t **create_p)
 {
     if (!create_p || !*create_p)
         return;
     create_t *create = *create_p;
+    for (size_t i = 0; i < create->subject_count; i++)
+        free (create->subjects [i]);
+    free (create->subjects);
+    free (create->title);
     for (size_t i = 0; i < create->count; i++) {
         free (create->names [i]);
         if (create->wrapped)
@@ -203,8 +244,11 @@ s_create_free (create_t **create_p)
     secret_wipe (create->key, sizeof (create->key));
     chain_link_free (&create->link);
     free (create->ticket);
+    bulk_t *bulk = create->bulk;
     free (create);
     *create_p = NULL;
+    if (bulk && --bulk->pending == 0)
+        s_bulk_done (bulk);
 }
 
 static void
@@ -263,6 +307,10 @@ s_conv_destroy (conv_t **conv_p)
     while ((job = (sendjob_t *) zlist_pop (conv->sends)))
         s_sendjob_free (&job);
     zlist_destroy (&conv->sends);
+    create_t *change;
+    while ((change = (create_t *) zlist_pop (conv->changes)))
+        s_create_free (&change);
+    zlist_destroy (&conv->changes);
     free (conv);
     *conv_p = NULL;
 }
@@ -313,6 +361,8 @@ s_expects (c_tag_t tag)
         case C_KEYS:            return CHAT__KEY_REPLY__BODY_EPOCH_KEYS;
         case C_PUT_KEYS:        return CHAT__KEY_REPLY__BODY_KEYS_STORED;
         case C_MARK_READ:       return CHAT__MAIN_REPLY__BODY_READ;
+        case C_CHANGE:          return CHAT__MAIN_REPLY__BODY_CHANGED;
+        case C_ACCEPT:          return CHAT__MAIN_REPLY__BODY_ACCEPTED;
     }
     return 0;
 }
@@ -327,9 +377,10 @@ s_submit (cl_convs_t *self, c_tag_t tag, uint32_t cmd, ProtobufCMessage *request
     cl_request_spec_t spec = {
         .tag = tag, .cmd = cmd, .auth = true,
         //  not repeated after a lost link: the statement would be refused
-        //  as a second conversation with its id. The rest may: a send with
-        //  the same client_message_id and the same key set are stored once
-        .retry_ok = tag != C_CREATE,
+        //  (a creation as a second conversation with its id, a change as
+        //  not built on the head). The rest may: a send with the same
+        //  client_message_id and the same key set are stored once
+        .retry_ok = tag != C_CREATE && tag != C_CHANGE,
         .expects = s_expects (tag), .done = s_on_outcome, .arg = self,
         .data = about, .destroy_data = s_about_destroy
     };
@@ -460,6 +511,7 @@ s_chain_bad (cl_convs_t *self, conv_t *conv, int code, char *why)
         : "it is not shown"));
     s_fail_waiters (self, conv, code, why);
     s_fail_sends (self, conv, code, why);
+    s_fail_changes (self, conv, code, why);
     free (why);
 }
 
@@ -479,13 +531,28 @@ s_chain_done (cl_convs_t *self, conv_t *conv, bool progress)
     if (conv->chain_again || conv->server_epoch > convstate_epoch (conv->state)) {
         conv->chain_again = false;
         s_fetch_chain (self, conv);
+        return;
     }
+    s_changes_resume (self, conv);
+    //  The head is a LEAVE: its epoch has no key, so nobody can send until
+    //  a remaining member re-keys. Every client that sees it tries; the
+    //  first to reach the server wins, the others find the epoch keyed
+    uint64_t epoch = convstate_epoch (conv->state);
+    const char *me = cl_session_username (self->session);
+    if (progress && epoch > 1 && !convstate_keyed (conv->state, epoch) && me
+    &&  convstate_member (conv->state, epoch, me) && conv->shown && !conv->pub.left)
+        cl_convs_change (self, 0, conv->pub.id, CHAIN_REKEY, NULL, 0, NULL);
 }
 
 //  Append the fetched links in order, each checked with its actor's key.
 static void
 s_chain_verify (cl_convs_t *self, conv_t *conv)
 {
+    //  The links of a conversation not shown yet in this session are its
+    //  history: of them only the head is told, and only when the
+    //  conversation is news ("bob added carol: earlier history is closed
+    //  to you"), not every change since it was made at each login
+    bool history = !conv->shown;
     bool progress = false;
     chain_link_t *link;
     while ((link = (chain_link_t *) zlist_pop (conv->links))) {
@@ -515,7 +582,11 @@ s_chain_verify (cl_convs_t *self, conv_t *conv)
             return;
         }
         progress = true;
+        if (!history)
+            s_change_line (self, conv);
     }
+    if (history && progress && conv->announce)
+        s_change_line (self, conv);
     s_chain_done (self, conv, progress);
 }
 
@@ -802,14 +873,15 @@ s_read_state (cl_convs_t *self, conv_t *conv, uint64_t read_seq, uint64_t unread
     conv->pub.read_seq = read_seq;
     if (conv->read_told < read_seq)
         conv->read_told = read_seq;
-    conv->pub.unread = unread;
+    //  a message request counts no unread
+    conv->pub.unread = conv->pub.request? 0: unread;
     conv->counted_seq = last_seq;
     size_t total = convlog_size (conv->log);
     for (size_t i = total; i > 0; i--) {
         const chatclient_message_t *msg = convlog_at (conv->log, i - 1);
         if (msg->seq <= last_seq)
             break;
-        if (msg->seq > read_seq && s_from_others (self, msg->sender))
+        if (msg->seq > read_seq && s_from_others (self, msg->sender) && !conv->pub.request)
             conv->pub.unread++;
         if (msg->seq > conv->counted_seq)
             conv->counted_seq = msg->seq;
@@ -878,6 +950,7 @@ s_merge (cl_convs_t *self, Chat__ConversationSummary *summary, bool base_known,
         conv->raw = zlist_new ();
         conv->waiters = zlist_new ();
         conv->sends = zlist_new ();
+        conv->changes = zlist_new ();
         if (self->count == self->alloc) {
             self->alloc = self->alloc ? self->alloc * 2 : 16;
             self->convs = realloc (self->convs, self->alloc * sizeof (conv_t *));
@@ -923,17 +996,20 @@ s_settle_lists (cl_convs_t *self)
     }
 }
 
+//  A page of the list; the next is asked for at once, and the list is
+//  answered after the last. first: the pages of the first list after login
+//  (what they name existed before the session: history, not news).
 static void
-s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list)
+s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list, bool first)
 {
-    bool first = !self->first_list_done;
-    self->first_list_done = true;
+    first = first || !self->first_list_done;
     for (size_t i = 0; i < list->n_conversations; i++) {
         bool created = false;
         Chat__ConversationSummary *summary = list->conversations [i];
         conv_t *conv = s_merge (self, summary, first, &created);
         if (!conv)
             continue;
+        conv->pub.request = summary->request;
         s_read_state (self, conv, summary->read_seq, summary->unread, summary->last_seq);
         if (created)
             conv->announce = !first && !cmd;
@@ -942,6 +1018,11 @@ s_on_list (cl_convs_t *self, uint32_t cmd, Chat__ConversationList *list)
         ||  conv->server_epoch > convstate_epoch (conv->state))
             s_fetch_chain (self, conv);
     }
+    if (list->next_cursor.len > 0 && list->next_cursor.len <= LIST_CURSOR_MAX) {
+        s_list_page (self, cmd, first, &list->next_cursor);
+        return;
+    }
+    self->first_list_done = true;
     if (cmd || first) {
         listwait_t *wait = calloc (1, sizeof (listwait_t));
         assert (wait);
@@ -1010,10 +1091,12 @@ s_emit_message (cl_convs_t *self, conv_t *conv, chatclient_message_t *msg)
         conv->pub.last_seq = msg->seq;
         conv->pub.last_time = msg->server_time;
     }
-    //  unread: messages from others past the marker, each counted once
+    //  unread: messages from others past the marker, each counted once; a
+    //  message request counts none (nor does the caller notify)
     if (msg->seq > conv->counted_seq) {
         conv->counted_seq = msg->seq;
-        if (msg->seq > conv->pub.read_seq && s_from_others (self, msg->sender))
+        if (msg->seq > conv->pub.read_seq && s_from_others (self, msg->sender)
+        &&  !conv->pub.request)
             conv->pub.unread++;
     }
     cl_listener_publish (&self->listener, cl_event_message (CHATCLIENT_EV_MESSAGE, 0, msg));
@@ -1247,6 +1330,14 @@ s_on_page (cl_convs_t *self, conv_t *conv, uint64_t after_seq, Chat__MessagePage
     if (!conv)
         return;
     uint64_t last = after_seq;
+    //  A page from what we have seen that starts past the next number: the
+    //  numbers between are closed to us (we were added after them)
+    if (page->n_messages && after_seq == convlog_seen (conv->log)
+    &&  page->messages [0]->seq > after_seq + 1) {
+        for (uint64_t seq = after_seq + 1; seq < page->messages [0]->seq; seq++)
+            convlog_offer (conv->log, seq, NULL);
+        s_drain_ready (self, conv);
+    }
     for (size_t i = 0; i < page->n_messages; i++) {
         Chat__StoredMessage *stored = page->messages [i];
         if (stored->seq <= last)
@@ -1351,6 +1442,18 @@ s_on_pushed (cl_convs_t *self, Chat__StoredMessage *stored)
     }
 }
 
+//  The summary names the logged-in user among its members
+static bool
+s_names_me (cl_convs_t *self, const Chat__ConversationSummary *summary)
+{
+    const char *me = cl_session_username (self->session);
+    for (size_t i = 0; me && i < summary->n_members; i++)
+        if (summary->members [i]
+        &&  credential_username_compare (summary->members [i], me) == 0)
+            return true;
+    return false;
+}
+
 static void
 s_on_push (cl_convs_t *self, const uint8_t *data, size_t size)
 {
@@ -1369,9 +1472,29 @@ s_on_push (cl_convs_t *self, const uint8_t *data, size_t size)
                 CHATCLIENT_EV_READ, 0, &conv->pub));
     }
     else
+    if (push->body_case == CHAT__PUSH__BODY_CONVERSATION && push->conversation
+    &&  !s_names_me (self, push->conversation)) {
+        //  a summary without us: we were removed (or left from another
+        //  session). The chain is no longer ours to fetch: the server's word
+        conv_t *conv = s_find (self, push->conversation->conversation_id.data,
+                               push->conversation->conversation_id.len);
+        if (conv && conv->shown && !conv->pub.left) {
+            s_left (self, conv, "You are no longer a member of this conversation");
+            chatclient_event_t *event = cl_event_conversation (CHATCLIENT_EV_CHANGE, 0,
+                                                               &conv->pub);
+            event->text = strdup ("you are no longer a member: nothing new arrives here");
+            cl_listener_publish (&self->listener, event);
+            cl_listener_publish (&self->listener, cl_event_conversation (
+                CHATCLIENT_EV_CONVERSATION, 0, &conv->pub));
+        }
+    }
+    else
     if (push->body_case == CHAT__PUSH__BODY_CONVERSATION) {
         bool created = false;
         conv_t *conv = s_merge (self, push->conversation, false, &created);
+        //  The server tells each recipient whether it is a request for them
+        if (conv)
+            conv->pub.request = push->conversation->request;
         if (conv && created) {
             //  made just now: its keys follow at once, so fetch them early
             //  (asking again while the creator is still uploading)
@@ -1537,14 +1660,15 @@ s_upload_retry (cl_convs_t *self, create_t *create, int code, const char *why)
     if (++create->attempts >= UPLOAD_ATTEMPTS || code == CHAT_ERR_KEY_EXISTS
     ||  code == CHAT_ERR_NOT_LOGGED_IN) {
         s_create_fail (self, create, code, cl_format (
-            "The conversation was made, but its keys could not be stored at the key "
-            "server (%s): the others cannot read it yet", why? why: chat_strerror (code)));
+            "The %s was made, but its keys could not be stored at the key "
+            "server (%s): the others cannot read it yet",
+            create->change? "change": "conversation", why? why: chat_strerror (code)));
         return;
     }
     Chat__KeyTicketRequest body = CHAT__KEY_TICKET_REQUEST__INIT;
     body.conversation_id.data = create->id;
     body.conversation_id.len = CHATCLIENT_ID_SIZE;
-    body.epoch = 1;
+    body.epoch = create->epoch;
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_KEY_TICKET;
     req.key_ticket = &body;
@@ -1557,7 +1681,7 @@ static void
 s_on_key_ticket (cl_convs_t *self, create_t *create, Chat__KeyTicketReply *reply)
 {
     if (reply->ticket.len == 0 || reply->ticket.len > CREDENTIAL_MAX_SIZE
-    ||  reply->epoch != 1 || reply->conversation_id.len != CHATCLIENT_ID_SIZE
+    ||  reply->epoch != create->epoch || reply->conversation_id.len != CHATCLIENT_ID_SIZE
     ||  memcmp (reply->conversation_id.data, create->id, CHATCLIENT_ID_SIZE) != 0) {
         s_upload_retry (self, create, CHAT_ERR_MALFORMED, "an unusable ticket");
         return;
@@ -1570,7 +1694,7 @@ s_on_key_ticket (cl_convs_t *self, create_t *create, Chat__KeyTicketReply *reply
     s_put_keys (self, create);
 }
 
-//  Epoch 1's keys are stored: the command is done.
+//  Epoch 1's keys (or a change's) are stored: the command is done.
 static void
 s_on_keys_stored (cl_convs_t *self, create_t *create)
 {
@@ -1736,6 +1860,346 @@ s_on_create_contacts (void *arg, void *data, int code)
                           NULL, 0);
 }
 
+//  ---------------------------------------------------------------- changing
+
+//  The line a verified link shows in its conversation, or NULL (a CREATE)
+static char *
+s_change_text (const Chat__MembershipStatement *head, const char *me)
+{
+    char subjects [CHAIN_MAX_MEMBERS * (USERNAME_MAX + 2) + 1] = "";
+    bool me_subject = false;
+    for (size_t i = 0; i < head->n_subjects; i++) {
+        if (i)
+            strcat (subjects, ", ");
+        strncat (subjects, head->subjects [i], USERNAME_MAX);
+        if (me && credential_username_compare (head->subjects [i], me) == 0)
+            me_subject = true;
+    }
+    const char *actor = head->actor? head->actor: "?";
+    switch ((int) head->action) {
+        case CHAIN_ADD:
+            return cl_format ("%s added %s%s", actor, subjects, me_subject
+                              ? head->epoch > 1
+                                ? ": earlier history is closed to you" : ""
+                              : "");
+        case CHAIN_REMOVE:
+            return cl_format ("%s removed %s", actor, subjects);
+        case CHAIN_LEAVE:
+            return cl_format ("%s left", actor);
+        case CHAIN_TITLE:
+            return head->title && *head->title
+                 ? cl_format ("%s set the title to \"%s\"", actor, head->title)
+                 : cl_format ("%s cleared the title", actor);
+        case CHAIN_ADMIN:
+            return cl_format ("%s made %s %s", actor, subjects,
+                              head->n_subjects > 1? "admins": "an admin");
+        case CHAIN_REKEY:
+            return cl_format ("%s changed the key", actor);
+        default:
+            return NULL;
+    }
+}
+
+//  The head just verified is a change: say so, as a line of its own
+static void
+s_change_line (cl_convs_t *self, conv_t *conv)
+{
+    const Chat__MembershipStatement *head = convstate_head (conv->state);
+    char *text = head? s_change_text (head, cl_session_username (self->session)): NULL;
+    if (!text)
+        return;
+    chatclient_conversation_t view = conv->pub;
+    view.epoch = head->epoch;
+    chatclient_event_t *event = cl_event_conversation (CHATCLIENT_EV_CHANGE, 0, &view);
+    event->text = text;
+    cl_listener_publish (&self->listener, event);
+}
+
+static void
+s_change_fail (cl_convs_t *self, create_t *change, int code, char *why)
+{
+    s_create_fail (self, change, code, why);
+}
+
+static void
+s_fail_changes (cl_convs_t *self, conv_t *conv, int code, const char *text)
+{
+    create_t *change;
+    while ((change = (create_t *) zlist_pop (conv->changes)))
+        s_change_fail (self, change, code, text? strdup (text): NULL);
+}
+
+//  Free what one attempt of a change made, for the next
+static void
+s_change_reset (create_t *change)
+{
+    for (size_t i = 0; i < change->count; i++) {
+        free (change->names [i]);
+        if (change->wrapped)
+            free (change->wrapped [i].wrapped_key.data);
+    }
+    free (change->names);
+    free (change->wrapped);
+    free (change->wrapped_p);
+    change->names = NULL;
+    change->wrapped = NULL;
+    change->wrapped_p = NULL;
+    change->count = 0;
+    chain_link_free (&change->link);
+    free (change->ticket);
+    change->ticket = NULL;
+    change->ticket_len = 0;
+    change->attempts = 0;
+    secret_wipe (change->key, sizeof (change->key));
+}
+
+static const char *
+s_change_refusal (int action)
+{
+    switch (action) {
+        case CHAIN_ADD:
+            return "Cannot add them: a 1:1 conversation never gains members (start a group), "
+                   "someone named is a member already, or the group would pass 256";
+        case CHAIN_REMOVE:
+            return "Cannot remove them: only the creator and admins remove, someone named is "
+                   "not a member, or you named yourself (leave instead)";
+        case CHAIN_ADMIN:
+            return "Cannot make them admins: only the creator does, in a group, of members "
+                   "who are not admins yet";
+        case CHAIN_TITLE:
+            return "Cannot set a title: a 1:1 conversation has none, and a title is at most "
+                   "128 bytes";
+        default:
+            return "That change is not allowed";
+    }
+}
+
+//  Make the change on the verified head and send it: the statement, and
+//  but for a LEAVE a new epoch key wrapped for every member after it.
+static void
+s_change_make (cl_convs_t *self, conv_t *conv, create_t *change)
+{
+    const char *me = cl_session_username (self->session);
+    rsakey_t *identity = cl_session_identity (self->session);
+    if (!me || !identity) {
+        s_change_fail (self, change, CHAT_ERR_NOT_LOGGED_IN, NULL);
+        return;
+    }
+    for (size_t i = 0; i < change->subject_count; i++) {
+        const char *name = cl_contacts_canonical (self->contacts, change->subjects [i]);
+        if (!name) {
+            s_change_fail (self, change, CHAT_ERR_UNKNOWN_USER,
+                           cl_format ("No user \"%s\"", change->subjects [i]));
+            return;
+        }
+        free (change->subjects [i]);
+        change->subjects [i] = strdup (name);
+    }
+    bool keyed = change->action != CHAIN_LEAVE;
+    //  Our own re-key after a LEAVE: someone else's came first
+    if (change->action == CHAIN_REKEY && change->cmd == 0
+    &&  (convstate_keyed (conv->state, convstate_epoch (conv->state))
+      || !convstate_member (conv->state, convstate_epoch (conv->state), me))) {
+        s_create_free (&change);
+        return;
+    }
+    change->epoch = convstate_epoch (conv->state) + 1;
+    uint8_t check [EPOCHKEY_CHECK_SIZE];
+    int rc = CHAT_OK;
+    if (keyed
+    &&  (epochkey_generate (change->key) != CHAT_OK
+      || epochkey_check_value (change->key, conv->pub.id, change->epoch, check) != CHAT_OK))
+        rc = CHAT_ERR_INTERNAL;
+    if (rc == CHAT_OK)
+        rc = chain_make_change (convstate_chain (conv->state), change->action, me,
+                                (const char *const *) change->subjects,
+                                change->subject_count, change->title, keyed? check: NULL,
+                                identity, wire_now_ms (), &change->link);
+    if (rc == CHAT_ERR_BAD_STATEMENT) {
+        s_change_fail (self, change, rc, strdup (s_change_refusal (change->action)));
+        return;
+    }
+    //  Whom the new key is for: the members after it, as it says
+    Chat__MembershipStatement *after = NULL;
+    if (rc == CHAT_OK)
+        rc = wire_unpack (&chat__membership_statement__descriptor, change->link.statement,
+                          change->link.statement_len, (ProtobufCMessage **) &after);
+    if (rc == CHAT_OK) {
+        change->names = calloc (after->n_members + 1, sizeof (char *));
+        assert (change->names);
+        for (size_t i = 0; i < after->n_members; i++) {
+            if (cl_contacts_state (self->contacts, after->members [i])
+                == CHATCLIENT_IDENTITY_CHANGED && keyed) {
+                //  its key would be wrapped to a key nobody vouched for
+                char *why = cl_format (
+                    "%s's identity key changed: compare safety numbers with them "
+                    "(verify %s) before changing this conversation",
+                    after->members [i], after->members [i]);
+                protobuf_c_message_free_unpacked (&after->base, NULL);
+                s_change_fail (self, change, CHAT_ERR_BAD_KEY, why);
+                return;
+            }
+            change->names [change->count++] = strdup (after->members [i]);
+        }
+        protobuf_c_message_free_unpacked (&after->base, NULL);
+    }
+    if (rc == CHAT_OK && keyed)
+        rc = s_wrap_all (self, change);
+    if (rc != CHAT_OK) {
+        s_change_fail (self, change, rc, strdup ("Could not make the change"));
+        return;
+    }
+    Chat__SignedStatement statement;
+    chain_link_view (&change->link, &statement);
+    Chat__ChangeConversationRequest body = CHAT__CHANGE_CONVERSATION_REQUEST__INIT;
+    body.statement = &statement;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_CHANGE_CONVERSATION;
+    req.change_conversation = &body;
+    c_about_t *about = s_about_new (conv);
+    about->create = change;
+    uint32_t cmd = change->cmd;
+    if (!s_submit (self, C_CHANGE, cmd, (ProtobufCMessage *) &req, about))
+        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL,
+                          NULL, 0);
+}
+
+//  The identity keys of the members and subjects are known: make it.
+static void
+s_on_change_contacts (void *arg, void *data, int code)
+{
+    cl_convs_t *self = (cl_convs_t *) arg;
+    c_about_t *about = (c_about_t *) data;
+    create_t *change = about->create;
+    about->create = NULL;
+    conv_t *conv = s_find (self, about->conv, CHATCLIENT_ID_SIZE);
+    if (code != CHAT_OK)
+        s_change_fail (self, change, code, NULL);
+    else
+    if (!conv || !conv->shown || conv->pub.left)
+        s_change_fail (self, change, CHAT_ERR_NOT_FOUND, strdup ("No such conversation"));
+    else
+    if (conv->chain_busy)
+        //  the chain moves: build on its head once it is checked
+        zlist_append (conv->changes, change);
+    else
+        s_change_make (self, conv, change);
+}
+
+//  Ask for the identity keys the change needs (the members', the
+//  subjects'), then make it.
+static void
+s_change_start (cl_convs_t *self, conv_t *conv, create_t *change)
+{
+    size_t total = conv->pub.member_count + change->subject_count;
+    const char **names = (const char **) calloc (total + 1, sizeof (char *));
+    assert (names);
+    size_t count = 0;
+    for (size_t i = 0; i < conv->pub.member_count; i++)
+        names [count++] = conv->pub.members [i];
+    for (size_t i = 0; i < change->subject_count; i++)
+        names [count++] = change->subjects [i];
+    c_about_t *about = s_about_new (conv);
+    about->create = change;
+    cl_contacts_need (self->contacts, names, count, s_on_change_contacts, self, about,
+                      s_about_destroy);
+    free (names);
+}
+
+//  The chain is checked up to the server's head: the changes that lost a
+//  race are made again on it.
+static void
+s_changes_resume (cl_convs_t *self, conv_t *conv)
+{
+    zlist_t *waiting = conv->changes;
+    if (zlist_size (waiting) == 0)
+        return;
+    conv->changes = zlist_new ();
+    create_t *change;
+    while ((change = (create_t *) zlist_pop (waiting)))
+        s_change_start (self, conv, change);
+    zlist_destroy (&waiting);
+}
+
+//  Another change won the head: fetch the chain, then make ours again on
+//  it (a few times); any other refusal ends the command.
+static void
+s_change_refused (cl_convs_t *self, conv_t *conv, create_t *change, int code,
+                  const char *text)
+{
+    if (code == CHAT_ERR_CHAIN_CONFLICT && conv && !conv->chain_bad
+    &&  ++change->conflicts < CHANGE_ATTEMPTS) {
+        s_change_reset (change);
+        zlist_append (conv->changes, change);
+        s_fetch_chain (self, conv);
+        return;
+    }
+    s_change_fail (self, change, code, text? strdup (text): NULL);
+}
+
+//  Forget a conversation we are no longer in: nothing more of it arrives
+static void
+s_left (cl_convs_t *self, conv_t *conv, const char *why)
+{
+    if (conv->pub.left)
+        return;
+    conv->pub.left = true;
+    conv->pub.unread = 0;
+    s_fail_waiters (self, conv, CHAT_ERR_NOT_FOUND, why);
+    s_fail_sends (self, conv, CHAT_ERR_NOT_FOUND, why);
+    s_fail_changes (self, conv, CHAT_ERR_NOT_FOUND, why);
+}
+
+//  The main server stored our change: it is our chain's head, its key
+//  ours; the keys go to the key server (not for a LEAVE: we are out).
+static void
+s_on_changed (cl_convs_t *self, conv_t *conv, create_t *change,
+              Chat__ConversationChanged *changed)
+{
+    bool keyed = change->action != CHAIN_LEAVE;
+    if (!conv) {
+        s_change_fail (self, change, CHAT_ERR_NOT_FOUND, NULL);
+        return;
+    }
+    if (!changed->conversation || changed->conversation->conversation_id.len
+                                  != CHATCLIENT_ID_SIZE
+    ||  memcmp (changed->conversation->conversation_id.data, conv->pub.id,
+                CHATCLIENT_ID_SIZE) != 0
+    ||  changed->conversation->epoch != change->epoch
+    ||  (keyed && (changed->ticket.len == 0 || changed->ticket.len > CREDENTIAL_MAX_SIZE))) {
+        s_change_fail (self, change, CHAT_ERR_MALFORMED, strdup (
+            "The main server's answer does not fit the change made"));
+        return;
+    }
+    if (convstate_epoch (conv->state) + 1 == change->epoch) {
+        Chat__SignedStatement view;
+        chain_link_view (&change->link, &view);
+        int rc = convstate_append (conv->state, &view, cl_session_identity (self->session),
+                                   false);
+        if (rc == CHAT_OK && keyed)
+            rc = convstate_put_key (conv->state, change->epoch, change->key);
+        if (rc != CHAT_OK) {
+            s_change_fail (self, change, rc, strdup ("Could not keep the change's key"));
+            return;
+        }
+        s_from_head (self, conv);
+        s_change_line (self, conv);
+    }
+    if (!keyed) {
+        s_left (self, conv, "You left this conversation");
+        cl_listener_publish (&self->listener, cl_event_conversation (
+            CHATCLIENT_EV_CONVERSATION, change->cmd, &conv->pub));
+        s_create_free (&change);
+        return;
+    }
+    change->ticket = malloc (changed->ticket.len);
+    assert (change->ticket);
+    memcpy (change->ticket, changed->ticket.data, changed->ticket.len);
+    change->ticket_len = changed->ticket.len;
+    s_put_keys (self, change);
+    s_settle (self, conv);
+}
+
 //  ---------------------------------------------------------------- outcomes
 
 //  A reply that fits: false when it does not after all.
@@ -1749,7 +2213,8 @@ s_on_reply (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
     switch ((c_tag_t) outcome->tag) {
         case C_LIST:
         case C_LIST_FIRST:
-            s_on_list (self, outcome->cmd, main->conversations);
+            s_on_list (self, outcome->cmd, main->conversations,
+                       outcome->tag == C_LIST_FIRST);
             return true;
         case C_CREATE:
             about->create = NULL;
@@ -1783,6 +2248,20 @@ s_on_reply (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
                 s_mark_read_send (self, conv);      //  read on meanwhile?
             }
             return true;
+        case C_CHANGE:
+            about->create = NULL;
+            s_on_changed (self, conv, create, main->changed);
+            return true;
+        case C_ACCEPT:
+            if (conv) {
+                conv->pub.request = main->accepted->request;
+                cl_listener_publish (&self->listener, cl_event_conversation (
+                    CHATCLIENT_EV_CONVERSATION, outcome->cmd, &conv->pub));
+            }
+            else
+                cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, outcome->cmd,
+                                  CHAT_ERR_NOT_FOUND, NULL, 0);
+            return true;
     }
     return true;
 }
@@ -1813,6 +2292,7 @@ s_on_failure (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
                 s_links_clear (conv);
                 conv->chain_busy = false;
                 conv->chain_failed = true;
+                s_fail_changes (self, conv, code, outcome->text);
                 s_settle (self, conv);
                 s_settle_lists (self);
             }
@@ -1838,9 +2318,17 @@ s_on_failure (cl_convs_t *self, conv_t *conv, cl_outcome_t *outcome)
                 cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, outcome->cmd, code,
                                   outcome->text, outcome->retry_ms);
             break;
+        case C_CHANGE:
+            if (about && about->create) {
+                create_t *change = about->create;
+                about->create = NULL;
+                s_change_refused (self, conv, change, code, outcome->text);
+            }
+            break;
         case C_LIST:
         case C_LIST_FIRST:
         case C_CREATE:
+        case C_ACCEPT:
             if (outcome->cmd)
                 cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, outcome->cmd, code,
                                   outcome->text, outcome->retry_ms);
@@ -1917,7 +2405,16 @@ s_on_contacts (void *arg, cl_event_t *event)
 static void
 s_list (cl_convs_t *self, uint32_t cmd, bool first)
 {
+    s_list_page (self, cmd, first, NULL);
+}
+
+//  One page of the list: from the start, or after cursor
+static void
+s_list_page (cl_convs_t *self, uint32_t cmd, bool first, const ProtobufCBinaryData *cursor)
+{
     Chat__ListConversationsRequest body = CHAT__LIST_CONVERSATIONS_REQUEST__INIT;
+    if (cursor)
+        body.cursor = *cursor;
     Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
     req.body_case = CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS;
     req.list_conversations = &body;
@@ -1937,6 +2434,7 @@ cl_convs_create (cl_convs_t *self, uint32_t cmd, const char **usernames, size_t 
     create_t *create = calloc (1, sizeof (create_t));
     assert (create);
     create->cmd = cmd;
+    create->epoch = 1;
     //  room for every other and ourselves
     create->names = calloc (count + 2, sizeof (char *));
     assert (create->names);
@@ -1991,6 +2489,106 @@ s_wait (cl_convs_t *self, uint32_t cmd, const uint8_t *id, wait_kind_t kind,
     else
         s_fetch (self, conv, false);        //  catch up, cheaply
     s_settle (self, conv);
+}
+
+//  Every shown conversation: CONVERSATIONS for cmd
+static void
+s_publish_list (cl_convs_t *self, uint32_t cmd)
+{
+    chatclient_event_t *event = cl_event_new (CHATCLIENT_EV_CONVERSATIONS, cmd);
+    event->conversations = calloc (self->shown_count + 1, sizeof (chatclient_conversation_t));
+    assert (event->conversations);
+    for (size_t i = 0; i < self->shown_count; i++)
+        cl_conversation_copy (&event->conversations [i], &self->shown [i]->pub);
+    event->conversation_count = self->shown_count;
+    cl_listener_publish (&self->listener, event);
+}
+
+static void
+s_bulk_done (bulk_t *bulk)
+{
+    s_publish_list (bulk->self, bulk->cmd);
+    free (bulk);
+}
+
+static void
+    s_change_begin (cl_convs_t *self, uint32_t cmd, const uint8_t *id, int action,
+                    const char **usernames, size_t count, const char *title, bulk_t *bulk);
+
+void
+cl_convs_change (cl_convs_t *self, uint32_t cmd, const uint8_t *id, int action,
+                 const char **usernames, size_t count, const char *title)
+{
+    s_change_begin (self, cmd, id, action, usernames, count, title, NULL);
+}
+
+void
+cl_convs_leave_requests (cl_convs_t *self, uint32_t cmd)
+{
+    bulk_t *bulk = calloc (1, sizeof (bulk_t));
+    assert (bulk);
+    bulk->self = self;
+    bulk->cmd = cmd;
+    bulk->pending = 1;          //  held until every leave is under way
+    for (size_t i = 0; i < self->shown_count; i++) {
+        conv_t *conv = self->shown [i];
+        if (conv->pub.request && !conv->pub.left) {
+            bulk->pending++;
+            s_change_begin (self, 0, conv->pub.id, CHAIN_LEAVE, NULL, 0, NULL, bulk);
+        }
+    }
+    if (--bulk->pending == 0)
+        s_bulk_done (bulk);
+}
+
+void
+cl_convs_accept (cl_convs_t *self, uint32_t cmd, const uint8_t *id)
+{
+    Chat__AcceptConversationRequest body = CHAT__ACCEPT_CONVERSATION_REQUEST__INIT;
+    body.conversation_id.data = (uint8_t *) id;
+    body.conversation_id.len = CHATCLIENT_ID_SIZE;
+    Chat__MainRequest req = CHAT__MAIN_REQUEST__INIT;
+    req.body_case = CHAT__MAIN_REQUEST__BODY_ACCEPT_CONVERSATION;
+    req.accept_conversation = &body;
+    if (!s_submit (self, C_ACCEPT, cmd, (ProtobufCMessage *) &req, s_about_id (id)))
+        cl_listener_fail (&self->listener, CHATCLIENT_EV_ERROR, cmd, CHAT_ERR_INTERNAL,
+                          NULL, 0);
+}
+
+static void
+s_change_begin (cl_convs_t *self, uint32_t cmd, const uint8_t *id, int action,
+                const char **usernames, size_t count, const char *title, bulk_t *bulk)
+{
+    create_t *change = calloc (1, sizeof (create_t));
+    assert (change);
+    change->bulk = bulk;
+    change->cmd = cmd;
+    change->change = true;
+    memcpy (change->id, id, CHATCLIENT_ID_SIZE);
+    change->action = action;
+    change->title = title? strdup (title): NULL;
+    change->subjects = calloc (count + 1, sizeof (char *));
+    assert (change->subjects);
+    for (size_t i = 0; i < count; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < change->subject_count && !seen; j++)
+            seen = credential_username_compare (usernames [i], change->subjects [j]) == 0;
+        if (!seen)
+            change->subjects [change->subject_count++] = strdup (usernames [i]);
+    }
+    conv_t *conv = s_find (self, id, CHATCLIENT_ID_SIZE);
+    if (!conv || !conv->shown || conv->pub.left) {
+        s_change_fail (self, change, CHAT_ERR_NOT_FOUND, strdup ("No such conversation"));
+        return;
+    }
+    if (action == CHAIN_TITLE && !change->title)
+        change->title = strdup ("");
+    //  a TITLE keeps the title it names; every other change keeps the head's
+    if (action != CHAIN_TITLE) {
+        free (change->title);
+        change->title = NULL;
+    }
+    s_change_start (self, conv, change);
 }
 
 void

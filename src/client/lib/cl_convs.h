@@ -70,6 +70,21 @@ void
 void
     cl_convs_create (cl_convs_t *self, uint32_t cmd, const char **usernames,
                      size_t count);
+//  Change a conversation (action CHAIN_ADD, _REMOVE, _LEAVE, _TITLE,
+//  _ADMIN, _REKEY; usernames its subjects, title a TITLE's): the statement
+//  made on the verified head, a new epoch key wrapped for every member after
+//  it and stored at the key server; made again on the new head when
+//  another change won the race. CONVERSATION for cmd once done.
+void
+    cl_convs_change (cl_convs_t *self, uint32_t cmd, const uint8_t *id, int action,
+                     const char **usernames, size_t count, const char *title);
+//  Leave every conversation that is a message request: CONVERSATIONS for
+//  cmd once every leave is done (each failure an ERROR event of its own).
+void
+    cl_convs_leave_requests (cl_convs_t *self, uint32_t cmd);
+//  Accept a message request: CONVERSATION for cmd.
+void
+    cl_convs_accept (cl_convs_t *self, uint32_t cmd, const uint8_t *id);
 //  Load the history, fetch the key, mark read: OPENED for cmd.
 void
     cl_convs_open (cl_convs_t *self, uint32_t cmd, const uint8_t *id);

@@ -179,6 +179,7 @@ chatclient_event_name (chatclient_event_type_t type)
         case CHATCLIENT_EV_WRONG_ROLE:      return "wrong-role";
         case CHATCLIENT_EV_PIN_MOVED:       return "pin-moved";
         case CHATCLIENT_EV_READ:            return "read";
+        case CHATCLIENT_EV_CHANGE:          return "change";
     }
     return "unknown";
 }

@@ -124,6 +124,12 @@ convstate_epoch (convstate_t *self)
     return self->count;
 }
 
+chain_t *
+convstate_chain (convstate_t *self)
+{
+    return self->chain;
+}
+
 const Chat__MembershipStatement *
 convstate_head (convstate_t *self)
 {

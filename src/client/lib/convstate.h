@@ -43,6 +43,9 @@ uint64_t
     convstate_epoch (convstate_t *self);
 const Chat__MembershipStatement *
     convstate_head (convstate_t *self);
+//  The verified chain (borrowed): to make the next link on its head.
+chain_t *
+    convstate_chain (convstate_t *self);
 //  name (any case) was a member of epoch by the verified chain.
 bool
     convstate_member (convstate_t *self, uint64_t epoch, const char *name);

@@ -29,6 +29,13 @@ const char *plain_help [] = {
     "send CONV TEXT...                         send a message (\\n for a new line, \\\\ for \\)",
     "history CONV [AFTER_SEQ]                  messages of a conversation after a number",
     "members CONV                              who is in a conversation (and whom you verified)",
+    "add CONV USER [USER...]                   add people to a group (a new key for everyone)",
+    "remove CONV USER                          remove someone from a group (creator and admins)",
+    "leave CONV                                leave a conversation (1:1 too)",
+    "title CONV [TEXT...]                      set a group's title (none: clear it)",
+    "admin CONV USER                           make a member an admin (the creator only)",
+    "accept CONV                               accept a message request",
+    "leave-requests                            leave every message request at once",
     "verify USER                               show the safety number you and USER compare",
     "verify USER yes                           it matched: mark USER verified (or accept a changed key)",
     "password CURRENT NEW NEW_AGAIN            change your password",
@@ -280,6 +287,15 @@ s_print_conv (plain_t *self, bool event, const chatclient_conversation_t *conv)
             changed [count++] = conv->members [i];
     s_line_list_kv (&line, "changed", changed, count);
     free (changed);
+    //  only when so: lines of accepted conversations are as they were
+    if (conv->request) {
+        fprintf (line.tf, " request");
+        fprintf (line.jf, ",\"request\":true");
+    }
+    if (conv->left) {
+        fprintf (line.tf, " left");
+        fprintf (line.jf, ",\"left\":true");
+    }
     s_line_end (&line);
 }
 
@@ -452,6 +468,13 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
             s_line_word (&line, "conversation", ev->conversation->hex);
             s_line_uint (&line, "read_seq", ev->conversation->read_seq, true);
             s_line_uint (&line, "unread", ev->conversation->unread, true);
+            s_line_end (&line);
+            break;
+        case CHATCLIENT_EV_CHANGE:
+            s_line_begin (&line, self, "change");
+            s_line_word (&line, "conversation", ev->conversation->hex);
+            s_line_uint (&line, "epoch", ev->conversation->epoch, false);
+            s_line_text (&line, "text", ev->text, ev->text? strlen (ev->text): 0);
             s_line_end (&line);
             break;
         case CHATCLIENT_EV_MESSAGE:
@@ -730,6 +753,62 @@ s_execute (plain_t *self, const char *line)
         else
             self->cmd = chatclient_create_conversation (self->client,
                                                         (const char **) args, (size_t) nargs);
+    }
+    else
+    if (streq (command, "add")) {
+        if (nargs < 2)
+            s_usage (self, "usage: add CONV USER [USER...]");
+        else
+        if (s_find_conv (self, args [0], &conv) == 0)
+            self->cmd = chatclient_add_members (self->client, conv,
+                                                (const char **) args + 1, (size_t) nargs - 1);
+    }
+    else
+    if (streq (command, "remove") || streq (command, "admin")) {
+        bool remove = streq (command, "remove");
+        if (nargs != 2)
+            s_usage (self, remove? "usage: remove CONV USER": "usage: admin CONV USER");
+        else
+        if (s_find_conv (self, args [0], &conv) == 0)
+            self->cmd = remove? chatclient_remove_member (self->client, conv, args [1])
+                              : chatclient_make_admin (self->client, conv, args [1]);
+    }
+    else
+    if (streq (command, "accept")) {
+        if (nargs != 1)
+            s_usage (self, "usage: accept CONV");
+        else
+        if (s_find_conv (self, args [0], &conv) == 0)
+            self->cmd = chatclient_accept (self->client, conv);
+    }
+    else
+    if (streq (command, "leave-requests")) {
+        if (nargs != 0)
+            s_usage (self, "usage: leave-requests");
+        else
+            self->cmd = chatclient_leave_requests (self->client);
+    }
+    else
+    if (streq (command, "leave")) {
+        if (nargs != 1)
+            s_usage (self, "usage: leave CONV");
+        else
+        if (s_find_conv (self, args [0], &conv) == 0)
+            self->cmd = chatclient_leave (self->client, conv);
+    }
+    else
+    if (streq (command, "title")) {
+        size_t len = 0;
+        char *text = nargs >= 2 ? plainfmt_unescape (rest, &len) : strdup ("");
+        if (nargs < 1)
+            s_usage (self, "usage: title CONV [TEXT...]");
+        else
+        if (!text || strlen (text) != len)
+            s_usage (self, "bad escape in the title (use \\\\ \\xHH; no NUL)");
+        else
+        if (s_find_conv (self, args [0], &conv) == 0)
+            self->cmd = chatclient_set_title (self->client, conv, text);
+        free (text);
     }
     else
     if (streq (command, "open")) {

@@ -20,6 +20,12 @@ const tui_help_entry_t tui_help_entries [] = {
     { "/notify off, on", "ring the bell (and show a desktop notification where the "
                         "terminal can) for a message in a conversation you cannot see" },
     { "/members", "who is in the open conversation, and whom you verified" },
+    { "/add NAME...", "add people to the open group (everyone gets a new key)" },
+    { "/remove NAME", "remove someone from the open group (its creator and admins)" },
+    { "/leave", "leave the open conversation (a 1:1 too)" },
+    { "/title TEXT", "set the open group's title (no text: clear it)" },
+    { "/admin NAME", "make a member an admin (the group's creator only)" },
+    { "/accept [N]", "accept a message request (N, or the open conversation)" },
     { "/verify NAME", "the safety number you and NAME compare; y marks NAME verified" },
     { "/password", "change your password (asked for, hidden; Esc cancels)" },
     { "/logout", "log out and go back to the login screen" },

@@ -5,7 +5,9 @@
     counts), the open conversation on the right (tui_convview), the input
     below it. Its buttons are commands here: /new, /refresh, /logout, plus
     /open, /notify, /quit and /help, and F1/F2/F5/F10 for some of them;
-    /verify, /members and /password are tui_identity's panels.
+    /add, /remove, /leave, /title, /admin change the open conversation and
+    /accept takes a message request; /verify, /members and /password are
+    tui_identity's panels.
 
     A conversation with a member whose identity key changed shows a warning
     line above its messages for as long as it lasts (tui_convview), and
@@ -30,8 +32,8 @@
 #define INPUT_ROWS_MAX 8
 
 static const char *s_commands [] = {
-    "/help", "/logout", "/members", "/new", "/notify", "/open", "/password", "/quit",
-    "/refresh", "/verify"
+    "/accept", "/add", "/admin", "/help", "/leave", "/logout", "/members", "/new", "/notify",
+    "/open", "/password", "/quit", "/refresh", "/remove", "/title", "/verify"
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands [0])
 
@@ -48,6 +50,7 @@ struct _tui_main_t {
     uint32_t refresh_cmd;
     bool refresh_announce;      //  the user asked: say when it is done
     uint32_t logout_cmd;
+    uint32_t accept_cmd;
     bool auto_open;             //  open the first conversation when listed
     bool confirm;               //  a long message waits for a second Enter
     int list_top;
@@ -193,6 +196,51 @@ s_switch (tui_main_t *self, tui_frame_t *frame, int step)
     s_open_index_at (self, frame, (size_t) next);
 }
 
+//  /add NAME..., /remove NAME, /admin NAME, /leave, /title TEXT on the open
+//  conversation; the library says how it went (CONVERSATION or ERROR)
+static void
+s_change (tui_main_t *self, tui_frame_t *frame, const char *word, const char *arg,
+          const char *line)
+{
+    if (!self->has_open) {
+        tui_frame_status (frame, true, "No conversation is open");
+        return;
+    }
+    if (streq (word, "/leave"))
+        chatclient_leave (self->client, self->open_id);
+    else
+    if (streq (word, "/title")) {
+        //  the rest of the line, spaces kept
+        const char *title = line + strlen ("/title");
+        while (*title == ' ')
+            title++;
+        chatclient_set_title (self->client, self->open_id, title);
+    }
+    else
+    if (!arg)
+        tui_frame_status (frame, true, "%s NAME: whom?", word);
+    else
+    if (streq (word, "/remove"))
+        chatclient_remove_member (self->client, self->open_id, arg);
+    else
+    if (streq (word, "/admin"))
+        chatclient_make_admin (self->client, self->open_id, arg);
+    else {
+        //  /add: every name on the line
+        char *copy = strdup (line + strlen ("/add"));
+        const char *names [256];       //  a group has at most 256 members
+        size_t count = 0;
+        char *saveptr = NULL;
+        for (char *name = copy? strtok_r (copy, " ", &saveptr): NULL;
+             name && count < sizeof names / sizeof names [0];
+             name = strtok_r (NULL, " ", &saveptr))
+            names [count++] = name;
+        chatclient_add_members (self->client, self->open_id, names, count);
+        free (copy);
+    }
+    tui_frame_status (frame, false, "Changing the conversation...");
+}
+
 static void
 s_notify_command (tui_main_t *self, tui_frame_t *frame, const char *arg)
 {
@@ -258,6 +306,23 @@ s_command (tui_main_t *self, tui_frame_t *frame, const char *line)
     else
     if (streq (word, "/password"))
         tui_identity_password (self->identity, frame);
+    else
+    if (streq (word, "/accept")) {
+        const chatclient_conversation_t *conv = NULL;
+        if (arg)
+            chatclient_conversation_find (self->client, arg, &conv);
+        const uint8_t *id = conv? conv->id: self->has_open? self->open_id: NULL;
+        if (!id)
+            tui_frame_status (frame, true, "/accept N: no conversation '%s'", arg? arg: "");
+        else {
+            self->accept_cmd = chatclient_accept (self->client, id);
+            tui_frame_status (frame, false, "Accepting...");
+        }
+    }
+    else
+    if (streq (word, "/add") || streq (word, "/remove") || streq (word, "/admin")
+    ||  streq (word, "/leave") || streq (word, "/title"))
+        s_change (self, frame, word, arg, line);
     else
     if (streq (word, "/open")) {
         const chatclient_conversation_t *conv = NULL;
@@ -483,8 +548,10 @@ s_notify (tui_main_t *self, tui_frame_t *frame, const chatclient_message_t *msg)
     char hex [CHATCLIENT_HEX_SIZE];
     memcpy (hex, msg->conversation_hex, CHATCLIENT_HEX_SIZE);
     hex [CHATCLIENT_HEX_SIZE - 1] = 0;
-    char *name = chatclient_conversation_find (self->client, hex, &conv) == 0 && conv
-               ? tui_frame_conversation_name (frame, conv): strdup ("a conversation");
+    bool found = chatclient_conversation_find (self->client, hex, &conv) == 0 && conv;
+    if (found && conv->request)
+        return;                 //  a message request rings nothing until accepted
+    char *name = found? tui_frame_conversation_name (frame, conv): strdup ("a conversation");
     tui_notify_message (self->notify, msg->sender, name);
     free (name);
 }
@@ -514,6 +581,10 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
             self->auto_open = false;
             break;
         case CHATCLIENT_EV_CONVERSATION:
+            if (event->cmd && event->cmd == self->accept_cmd) {
+                self->accept_cmd = 0;
+                tui_frame_status (frame, false, "Accepted");
+            }
             //  Someone started a conversation with me while none is open:
             //  show it, as the report's window shows its only textbox
             if (event->cmd == 0 && !self->has_open && event->conversation
@@ -534,6 +605,12 @@ tui_main_event (tui_main_t *self, tui_frame_t *frame, chatclient_event_t *event,
                 chatclient_mark_read (self->client, self->open_id);
             else
                 s_notify (self, frame, event->message);
+            break;
+        case CHATCLIENT_EV_CHANGE:
+            //  A change of the open conversation: said on the status line
+            if (self->has_open && event->conversation && event->text && active
+            &&  memcmp (event->conversation->id, self->open_id, CHATCLIENT_ID_SIZE) == 0)
+                tui_frame_status (frame, false, "%s", event->text);
             break;
         case CHATCLIENT_EV_OPENED:
             if (event->cmd == self->open_cmd)
