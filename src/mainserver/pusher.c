@@ -4,10 +4,17 @@
     request thread --control (PUSH)--> publisher        live/dead tokens
     seal workers --frames (PUSH)--> publisher --XPUB--> subscribers
 
+    On frames, a worker sends a job's sealed pushes in bursts: one message of
+    [token][sealed] pairs, at most BURST_PUSHES of them, which the publisher
+    sends on one by one as the 2-frame messages subscribers get. Handing
+    them over one at a time woke the publisher between two seals.
+
     A job is three frames: the payload, the targets (target_t each: token,
     session id, push key, push number), and its charges (charge_t: bytes
     against the queue bound, sealing work against its sender's share). The
-    push keys in it are wiped once sealed.
+    push keys in it are wiped once sealed; each worker keeps the keys of the
+    sessions it seals for made ready (pushkeys.h), wiped when their slot is
+    taken and when the worker ends.
 */
 #include <stdatomic.h>
 #include <unistd.h>
@@ -21,14 +28,19 @@
 #include "chaterror.h"
 #include "codec.h"
 #include "lrumap.h"
+#include "pushkeys.h"
 #include "secret.h"
 #include "wire.h"
 #include "pusher.h"
 
 #define MAX_WORKERS      8
-//  Sealed pushes a worker may have handed to the publisher and not yet
-//  seen published: past it the worker waits (the publisher never does)
+//  Bursts of sealed pushes a worker may have handed to the publisher and
+//  not yet seen published: past it the worker waits (the publisher never
+//  does)
 #define FRAMES_HWM       100
+//  Sealed pushes in one burst at most: a group's pushes leave together,
+//  and a worker never holds more than this many unsent
+#define BURST_PUSHES     32
 //  The largest subscription message taken: a token is 16 bytes
 #define SUBSCRIPTION_MAX 256
 #define REPORT_MS        10000
@@ -44,6 +56,9 @@
 //  (the key is random per process, so nobody can pick a name that shares
 //  a victim's slot on purpose)
 #define SENDER_SLOTS     1024
+//  Sessions whose push key a seal worker keeps made ready (pushkeys.h):
+//  a context pair of about 1 KiB each
+#define PUSH_KEY_SLOTS   4096
 
 typedef struct {
     uint8_t token [CHANNEL_SESSION_TOKEN_SIZE];
@@ -269,8 +284,10 @@ s_publisher_subscriptions (publisher_t *self)
     }
 }
 
-//  Sealed pushes from the workers go out; a subscriber whose queue is full
-//  (its high-water mark) just misses them
+//  Sealed pushes from the workers go out, each burst split into its
+//  [token][sealed] pairs; a subscriber whose queue is full (its high-water
+//  mark) just misses them. A burst that is not whole pairs cannot happen
+//  (the workers make them) and is dropped whole.
 static void
 s_publisher_frames (publisher_t *self)
 {
@@ -279,8 +296,17 @@ s_publisher_frames (publisher_t *self)
         zmsg_t *msg = zmsg_recv (self->frames);
         if (!msg)
             break;
-        if (zmsg_size (msg) == 2)
-            zmsg_send (&msg, self->xpub);
+        size_t parts = zmsg_size (msg);
+        while (parts >= 2 && parts % 2 == 0 && zmsg_size (msg) >= 2) {
+            zframe_t *token = zmsg_pop (msg);
+            zframe_t *sealed = zmsg_pop (msg);
+            //  A token that did not go leaves its sealed frame behind, so
+            //  that no frame is ever taken for the start of a message
+            if (zframe_send (&token, self->xpub, ZFRAME_MORE) == 0)
+                zframe_send (&sealed, self->xpub, 0);
+            zframe_destroy (&token);
+            zframe_destroy (&sealed);
+        }
         zmsg_destroy (&msg);
     }
 }
@@ -394,7 +420,7 @@ done:
 //  ---------------------------------------------------------------- workers
 
 static void
-s_seal_job (zsock_t *frames, zmsg_t *job, worker_args_t *config)
+s_seal_job (zsock_t *frames, zmsg_t *job, pushkeys_t *keys, worker_args_t *config)
 {
     zframe_t *payload = zmsg_first (job);
     zframe_t *targets = zmsg_next (job);
@@ -404,23 +430,32 @@ s_seal_job (zsock_t *frames, zmsg_t *job, worker_args_t *config)
         return;                 //  cannot happen: we made it
     size_t count = zframe_size (targets) / sizeof (target_t);
     int64_t now = wire_now ();
+    zmsg_t *burst = zmsg_new ();
+    size_t in_burst = 0;
     for (size_t index = 0; index < count; index++) {
         target_t target;
         memcpy (&target, zframe_data (targets) + index * sizeof target, sizeof target);
         uint8_t *sealed = NULL;
         size_t size = 0;
-        if (channel_seal_push_as (target.key, target.seq, target.session_id,
-                                  zframe_data (payload), zframe_size (payload), now,
-                                  &sealed, &size) == CHAT_OK) {
-            zmsg_t *msg = zmsg_new ();
-            zmsg_addmem (msg, target.token, sizeof target.token);
-            zmsg_addmem (msg, sealed, size);
-            zmsg_send (&msg, frames);
-            zmsg_destroy (&msg);
+        fernet_key_t *ready = pushkeys_get (keys, target.session_id, target.key);
+        if (ready
+        &&  channel_seal_push_ready (ready, target.seq, target.session_id,
+                                     zframe_data (payload), zframe_size (payload), now,
+                                     &sealed, &size) == CHAT_OK) {
+            zmsg_addmem (burst, target.token, sizeof target.token);
+            zmsg_addmem (burst, sealed, size);
             free (sealed);
+            in_burst++;
         }
         secret_wipe (&target, sizeof target);
+        if (in_burst == BURST_PUSHES || (index + 1 == count && in_burst > 0)) {
+            zmsg_send (&burst, frames);
+            zmsg_destroy (&burst);      //  if it could not be sent
+            burst = zmsg_new ();
+            in_burst = 0;
+        }
     }
+    zmsg_destroy (&burst);
     secret_wipe (zframe_data (targets), zframe_size (targets));
     charge_t charged;
     memcpy (&charged, zframe_data (charge), sizeof charged);
@@ -439,7 +474,8 @@ s_worker (zsock_t *pipe, void *args)
         if (zsock_connect (frames, "%s", config->frames) != 0)
             zsock_destroy (&frames);
     }
-    zpoller_t *poller = jobs && frames ? zpoller_new (pipe, jobs, NULL) : NULL;
+    pushkeys_t *keys = pushkeys_new (PUSH_KEY_SLOTS);
+    zpoller_t *poller = jobs && frames && keys ? zpoller_new (pipe, jobs, NULL) : NULL;
     //  As the publisher: stopped by $TERM, not by a signal
     if (poller)
         zpoller_set_nonstop (poller, true);
@@ -450,10 +486,11 @@ s_worker (zsock_t *pipe, void *args)
             break;              //  $TERM, or the context is gone
         zmsg_t *job = zmsg_recv (jobs);
         if (job)
-            s_seal_job (frames, job, config);
+            s_seal_job (frames, job, keys, config);
         zmsg_destroy (&job);
     }
     zpoller_destroy (&poller);
+    pushkeys_destroy (&keys);
     zsock_destroy (&jobs);
     zsock_destroy (&frames);
     free (config);

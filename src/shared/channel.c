@@ -30,6 +30,10 @@ struct _channel_t {
     uint8_t send_key [FERNET_KEY_SIZE];  //  c2s on the client, s2c on the server
     uint8_t recv_key [FERNET_KEY_SIZE];
     uint8_t push_key [FERNET_KEY_SIZE];
+    //  The three keys made ready once, for every token of the session
+    fernet_key_t *send_ready;
+    fernet_key_t *recv_ready;
+    fernet_key_t *push_ready;
     uint8_t session_id [CHANNEL_SESSION_ID_SIZE];
     uint8_t session_token [CHANNEL_SESSION_TOKEN_SIZE];
     uint8_t peer_fingerprint [RSAKEY_FINGERPRINT_SIZE];
@@ -64,6 +68,14 @@ s_derive_keys (channel_t *self, uint8_t channel_key [CHANNEL_KEY_SIZE])
     if (rc == 0) {
         memcpy (self->send_key, self->server ? s2c : c2s, FERNET_KEY_SIZE);
         memcpy (self->recv_key, self->server ? c2s : s2c, FERNET_KEY_SIZE);
+        fernet_key_destroy (&self->send_ready);
+        fernet_key_destroy (&self->recv_ready);
+        fernet_key_destroy (&self->push_ready);
+        self->send_ready = fernet_key_new (self->send_key);
+        self->recv_ready = fernet_key_new (self->recv_key);
+        self->push_ready = fernet_key_new (self->push_key);
+        if (!self->send_ready || !self->recv_ready || !self->push_ready)
+            rc = -1;
     }
     secret_wipe (c2s, sizeof c2s);
     secret_wipe (s2c, sizeof s2c);
@@ -371,6 +383,9 @@ channel_destroy (channel_t **self_p)
     assert (self_p);
     if (*self_p) {
         free ((*self_p)->peer_rotation);
+        fernet_key_destroy (&(*self_p)->send_ready);
+        fernet_key_destroy (&(*self_p)->recv_ready);
+        fernet_key_destroy (&(*self_p)->push_ready);
         secret_wipe (*self_p, sizeof **self_p);
         free (*self_p);
         *self_p = NULL;
@@ -385,7 +400,7 @@ channel_is_open (channel_t *self)
 
 //  Fernet token over ChannelBody{seq, payload}, stamped now.
 static int
-s_seal_body_at (const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
+s_seal_body_at (fernet_key_t *key, uint64_t seq,
                 const uint8_t *payload, size_t len, int64_t now, char **token)
 {
     Chat__ChannelBody body = CHAT__CHANNEL_BODY__INIT;
@@ -397,14 +412,14 @@ s_seal_body_at (const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
     int rc = wire_pack (&body.base, &plain, &plain_len);
     if (rc != CHAT_OK)
         return rc;
-    rc = fernet_encrypt (key, plain, plain_len, now, token);
+    rc = fernet_key_encrypt (key, plain, plain_len, now, token);
     secret_wipe (plain, plain_len);
     free (plain);
     return rc;
 }
 
 static int
-s_seal_body (channel_t *self, const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
+s_seal_body (channel_t *self, fernet_key_t *key, uint64_t seq,
              const uint8_t *payload, size_t len, char **token)
 {
     return s_seal_body_at (key, seq, payload, len, s_now (self), token);
@@ -433,14 +448,14 @@ s_window_accept (seqwindow_t *window, uint64_t seq)
 }
 
 static int
-s_open_body (channel_t *self, const uint8_t key [FERNET_KEY_SIZE],
+s_open_body (channel_t *self, fernet_key_t *key,
              seqwindow_t *window, const char *token, size_t token_len,
              uint8_t **payload, size_t *len)
 {
     uint8_t *plain = NULL;
     size_t plain_len = 0;
-    int rc = fernet_decrypt (key, token, token_len, CHANNEL_TTL, s_now (self),
-                             &plain, &plain_len);
+    int rc = fernet_key_decrypt (key, token, token_len, CHANNEL_TTL, s_now (self),
+                                 &plain, &plain_len);
     if (rc != CHAT_OK)
         return rc;
     Chat__ChannelBody *body = NULL;
@@ -476,7 +491,7 @@ channel_seal (channel_t *self, const uint8_t *payload, size_t len,
     if (!self->open)
         return CHAT_ERR_OUT_OF_ORDER;
     char *token = NULL;
-    int rc = s_seal_body (self, self->send_key, self->send_seq + 1, payload, len, &token);
+    int rc = s_seal_body (self, self->send_ready, self->send_seq + 1, payload, len, &token);
     if (rc != CHAT_OK)
         return rc;
     Chat__Sealed sealed = CHAT__SEALED__INIT;
@@ -500,16 +515,17 @@ channel_open (channel_t *self, const char *token, size_t token_len,
     assert (self);
     if (!self->open)
         return CHAT_ERR_OUT_OF_ORDER;
-    return s_open_body (self, self->recv_key, &self->recv_window,
+    return s_open_body (self, self->recv_ready, &self->recv_window,
                         token, token_len, payload, len);
 }
 
 int
-channel_seal_push_as (const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
-                      const uint8_t session_id [CHANNEL_SESSION_ID_SIZE],
-                      const uint8_t *payload, size_t len, int64_t now,
-                      uint8_t **frame, size_t *size)
+channel_seal_push_ready (fernet_key_t *key, uint64_t seq,
+                         const uint8_t session_id [CHANNEL_SESSION_ID_SIZE],
+                         const uint8_t *payload, size_t len, int64_t now,
+                         uint8_t **frame, size_t *size)
 {
+    assert (key);
     char *token = NULL;
     int rc = s_seal_body_at (key, seq, payload, len, now, &token);
     if (rc != CHAT_OK)
@@ -520,6 +536,21 @@ channel_seal_push_as (const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
     push.token = token;
     rc = wire_pack (&push.base, frame, size);
     free (token);
+    return rc;
+}
+
+int
+channel_seal_push_as (const uint8_t key [FERNET_KEY_SIZE], uint64_t seq,
+                      const uint8_t session_id [CHANNEL_SESSION_ID_SIZE],
+                      const uint8_t *payload, size_t len, int64_t now,
+                      uint8_t **frame, size_t *size)
+{
+    fernet_key_t *ready = fernet_key_new (key);
+    if (!ready)
+        return CHAT_ERR_INTERNAL;
+    int rc = channel_seal_push_ready (ready, seq, session_id, payload, len, now,
+                                      frame, size);
+    fernet_key_destroy (&ready);
     return rc;
 }
 
@@ -538,8 +569,9 @@ channel_seal_push (channel_t *self, const uint8_t *payload, size_t len,
     assert (self && self->server);
     if (!self->open)
         return CHAT_ERR_OUT_OF_ORDER;
-    int rc = channel_seal_push_as (self->push_key, self->push_seq + 1, self->session_id,
-                                   payload, len, s_now (self), frame, size);
+    int rc = channel_seal_push_ready (self->push_ready, self->push_seq + 1,
+                                      self->session_id, payload, len, s_now (self),
+                                      frame, size);
     if (rc == CHAT_OK)
         self->push_seq++;
     return rc;
@@ -561,7 +593,7 @@ channel_open_push (channel_t *self, const uint8_t *frame, size_t size,
     ||  memcmp (push->session_id.data, self->session_id, CHANNEL_SESSION_ID_SIZE) != 0)
         rc = CHAT_ERR_UNKNOWN_SESSION;
     else
-        rc = s_open_body (self, self->push_key, &self->push_window,
+        rc = s_open_body (self, self->push_ready, &self->push_window,
                           push->token, strlen (push->token), payload, len);
     chat__push_frame__free_unpacked (push, NULL);
     return rc;

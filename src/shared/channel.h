@@ -130,6 +130,14 @@ int
                           const uint8_t *payload, size_t len, int64_t now,
                           uint8_t **frame, size_t *size);
 
+//  The same with the push key made ready (fernet_key_new) by the caller,
+//  which may keep it for the session's later pushes.
+int
+    channel_seal_push_ready (fernet_key_t *key, uint64_t seq,
+                             const uint8_t session_id [CHANNEL_SESSION_ID_SIZE],
+                             const uint8_t *payload, size_t len, int64_t now,
+                             uint8_t **frame, size_t *size);
+
 //  Session id (clear, names the session in every frame) and session token
 //  (secret until used as the push topic); CHANNEL_SESSION_*_SIZE bytes.
 const uint8_t *

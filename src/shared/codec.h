@@ -13,12 +13,37 @@ char *
 char *
     codec_b64url_encode (const uint8_t *data, size_t len);
 
+//  The same into out (out_size >= 4 * ceil(len / 3) + 1, NUL-terminated),
+//  for callers that own the buffer. Returns 0 or -1.
+int
+    codec_b64url_encode_into (const uint8_t *data, size_t len,
+                              char *out, size_t out_size);
+
 //  Decode URL-safe base64 (padding required when the length needs it).
 //  Any character outside the alphabet is an error. Returns 0 and a malloc'd
 //  buffer, or -1 (nothing allocated).
 int
     codec_b64url_decode (const char *text, size_t text_len,
                          uint8_t **data, size_t *len);
+
+//  Whether text is URL-safe base64 as codec_b64url_decode accepts it, and
+//  how many bytes it decodes to. Returns 0 and *len, or -1.
+int
+    codec_b64url_check (const char *text, size_t text_len, size_t *len);
+
+//  The decoded length from the text's length and padding alone (the
+//  alphabet is not looked at: decoding checks it). Returns 0 and *len, or
+//  -1 when no base64 text has that length or padding.
+int
+    codec_b64url_decoded_len (const char *text, size_t text_len, size_t *len);
+
+//  Decode text (checked as codec_b64url_decode does, in the same pass) into
+//  out, which must hold the decoded length. A prefix of a longer text may
+//  be decoded alone when its length is a multiple of 4. Nothing is
+//  allocated. Returns 0 and *len, or -1.
+int
+    codec_b64url_decode_into (const char *text, size_t text_len,
+                              uint8_t *out, size_t out_size, size_t *len);
 
 //  Standard base64 without padding (OpenSSH fingerprint style).
 char *

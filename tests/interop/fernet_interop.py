@@ -117,9 +117,17 @@ for name, plain in PLAINTEXTS:
 token = fernet.encrypt_at_time(b"attack at dawn, bring the good biscuits", NOW)
 raw_len = len(base64.urlsafe_b64decode(token))
 expect_refused(key, flip(token, 0), "ERR_MALFORMED", "version byte flipped")
-for index, region in ((4, "timestamp"), (12, "IV"), (30, "ciphertext"),
+for index, region in ((8, "timestamp's last"), (12, "IV"), (30, "ciphertext"),
                       (raw_len - 1, "HMAC")):
     expect_refused(key, flip(token, index), "ERR_BAD_MAC", "%s byte flipped" % region)
+# A stamp moved far (byte 4: 2**32 seconds) is read before the HMAC and
+# refused for its time under a ttl, as the reference implementations do;
+# with no ttl the HMAC still refuses it.
+expect_refused(key, flip(token, 4), "ERR_BAD_MAC", "timestamp byte flipped, no ttl",
+               ttl=0)
+code, out, err = tool_decrypt(key, flip(token, 4), TTL, NOW)
+check(code == 1 and out == b"" and ("ERR_EXPIRED" in err or "ERR_FUTURE" in err),
+      "timestamp byte flipped: refused for its time (exit %d, stderr %r)" % (code, err.strip()))
 expect_refused(other, token, "ERR_BAD_MAC", "wrong key")
 expect_refused(key, token[:-8], "ERR_MALFORMED", "truncated text")
 expect_refused(key, base64.urlsafe_b64encode(base64.urlsafe_b64decode(token)[:-16]),

@@ -13,6 +13,7 @@
 #include "channel.h"
 #include "chaterror.h"
 #include "pusher.h"
+#include "pushkeys.h"
 
 static rsakey_t *s_server_key;
 static rsakey_t *s_client_key;
@@ -226,6 +227,137 @@ s_teardown (void **state)
     return 0;
 }
 
+//  What key a context made ready holds: its token for a fixed IV and time
+//  against the one-shot call's with the key expected.
+static void
+s_assert_holds (fernet_key_t *ready, const uint8_t key [FERNET_KEY_SIZE])
+{
+    static const uint8_t iv [16] = { 7, 6, 5 };
+    char *mine = NULL, *want = NULL;
+    assert_int_equal (fernet_key_encrypt_iv (ready, (const uint8_t *) "push", 4, 1000, iv,
+                                             &mine), CHAT_OK);
+    assert_int_equal (fernet_encrypt_iv (key, (const uint8_t *) "push", 4, 1000, iv,
+                                         &want), CHAT_OK);
+    assert_string_equal (mine, want);
+    free (mine);
+    free (want);
+}
+
+//  A worker's keys made ready: kept for the same session and key, made
+//  again for a new key or when another session took the slot, never the
+//  wrong key's context.
+static void
+test_push_keys (void **state)
+{
+    (void) state;
+    uint8_t one [CHANNEL_SESSION_ID_SIZE] = { 1 }, two [CHANNEL_SESSION_ID_SIZE] = { 2 };
+    uint8_t key_a [FERNET_KEY_SIZE], key_b [FERNET_KEY_SIZE];
+    assert_int_equal (fernet_key_generate (key_a), 0);
+    assert_int_equal (fernet_key_generate (key_b), 0);
+
+    pushkeys_t *keys = pushkeys_new (64);
+    assert_non_null (keys);
+    fernet_key_t *first = pushkeys_get (keys, one, key_a);
+    assert_non_null (first);
+    s_assert_holds (first, key_a);
+    for (int i = 0; i < 10; i++)
+        assert_ptr_equal (pushkeys_get (keys, one, key_a), first);
+    assert_int_equal (pushkeys_made (keys), 1);
+    assert_int_equal (pushkeys_kept (keys), 10);
+    //  The same session with another key (cannot happen today): made again
+    fernet_key_t *other = pushkeys_get (keys, one, key_b);
+    assert_non_null (other);
+    s_assert_holds (other, key_b);
+    assert_int_equal (pushkeys_made (keys), 2);
+    pushkeys_destroy (&keys);
+    assert_null (keys);
+
+    //  One slot, two sessions taking turns: each gets its own key every time
+    keys = pushkeys_new (0);
+    assert_non_null (keys);
+    for (int i = 0; i < 4; i++) {
+        s_assert_holds (pushkeys_get (keys, one, key_a), key_a);
+        s_assert_holds (pushkeys_get (keys, two, key_b), key_b);
+    }
+    assert_int_equal (pushkeys_made (keys), 8);
+    assert_int_equal (pushkeys_kept (keys), 0);
+    pushkeys_destroy (&keys);
+}
+
+//  One push to a group larger than two bursts (BURST_PUSHES, 32): every
+//  member gets exactly one 2-frame message, its own, which opens; and a
+//  second push to the group (keys now kept by the worker) opens too.
+#define GROUP 70
+static void
+test_group_bursts (void **state)
+{
+    (void) state;
+    pusher_t *pusher = pusher_new (1, 1000, 0);
+    assert_non_null (pusher);
+    char *endpoint = NULL;
+    assert_int_equal (pusher_bind (pusher, "tcp://127.0.0.1:*", &endpoint), 0);
+    static channel_t *pairs [GROUP][2];
+    channel_t *servers [GROUP];
+    for (int i = 0; i < GROUP; i++) {
+        s_pair (pairs [i]);
+        servers [i] = pairs [i][0];
+        pusher_session_open (pusher, pairs [i][0]);
+    }
+    zsock_t *sub = s_sub (endpoint, channel_session_token (pairs [0][1]),
+                          CHANNEL_SESSION_TOKEN_SIZE);
+    for (int i = 1; i < GROUP; i++)
+        zmq_setsockopt (zsock_resolve (sub), ZMQ_SUBSCRIBE,
+                        channel_session_token (pairs [i][1]), CHANNEL_SESSION_TOKEN_SIZE);
+    //  Subscriptions travel in order: once the last one is in, all are
+    s_push_until_seen (pusher, pairs [GROUP - 1], sub, "ready");
+    //  Generous: a bound for a loaded machine, not a measurement
+    zsock_set_rcvtimeo (sub, 20000);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal (pusher_push (pusher, "alice", servers, GROUP,
+                                       (const uint8_t *) "to all", 6), CHAT_OK);
+        assert_true (pusher_flush (pusher, 60000));
+        bool seen [GROUP] = { false };
+        for (int n = 0; n < GROUP; ) {
+            zmsg_t *msg = zmsg_recv (sub);
+            assert_non_null (msg);
+            assert_int_equal (zmsg_size (msg), 2);
+            zframe_t *topic = zmsg_first (msg);
+            int who = -1;
+            for (int i = 0; i < GROUP; i++)
+                if (zframe_size (topic) == CHANNEL_SESSION_TOKEN_SIZE
+                &&  memcmp (zframe_data (topic), channel_session_token (pairs [i][1]),
+                            CHANNEL_SESSION_TOKEN_SIZE) == 0)
+                    who = i;
+            assert_true (who >= 0);
+            uint8_t *payload = NULL;
+            size_t len = 0;
+            zframe_t *body = zmsg_next (msg);
+            assert_int_equal (channel_open_push (pairs [who][1], zframe_data (body),
+                                                 zframe_size (body), &payload, &len), CHAT_OK);
+            //  A late "ready" from the wait above comes first, in order
+            if (!(len == 5 && memcmp (payload, "ready", 5) == 0)) {
+                assert_int_equal (len, 6);
+                assert_memory_equal (payload, "to all", 6);
+                assert_false (seen [who]);
+                seen [who] = true;
+                n++;
+            }
+            free (payload);
+            zmsg_destroy (&msg);
+        }
+    }
+    //  Nothing more: no member twice, no stray frame
+    zsock_set_rcvtimeo (sub, 200);
+    assert_null (zmsg_recv (sub));
+    zsock_destroy (&sub);
+    for (int i = 0; i < GROUP; i++) {
+        channel_destroy (&pairs [i][0]);
+        channel_destroy (&pairs [i][1]);
+    }
+    free (endpoint);
+    pusher_destroy (&pusher);
+}
+
 int
 main (void)
 {
@@ -234,6 +366,8 @@ main (void)
         cmocka_unit_test (test_admission),
         cmocka_unit_test (test_queue_bound),
         cmocka_unit_test (test_sender_share),
+        cmocka_unit_test (test_push_keys),
+        cmocka_unit_test (test_group_bursts),
     };
     int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
     zsys_shutdown ();

@@ -282,7 +282,13 @@ test_tampered_refused (void **state)
         char *bad = strdup (token);
         bad [spots [i]] = bad [spots [i]] == 'A' ? 'B' : 'A';
         int rc = s_open (pair->server, bad, out, sizeof out);
-        assert_true (rc == CHAT_ERR_BAD_MAC || rc == CHAT_ERR_MALFORMED);
+        //  Characters 1 to 11 hold the stamp: read before the HMAC, a
+        //  stamp moved out of the ttl is refused for its time.
+        if (spots [i] >= 1 && spots [i] <= 11)
+            assert_true (rc == CHAT_ERR_BAD_MAC || rc == CHAT_ERR_MALFORMED
+                      || rc == CHAT_ERR_EXPIRED || rc == CHAT_ERR_FUTURE);
+        else
+            assert_true (rc == CHAT_ERR_BAD_MAC || rc == CHAT_ERR_MALFORMED);
         free (bad);
     }
     //  The untouched token still opens: nothing was consumed by the refusals

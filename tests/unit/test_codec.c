@@ -227,6 +227,65 @@ test_utf8 (void **state)
     assert_false (codec_utf8_valid ((const uint8_t *) good, strlen (good) - 1));
 }
 
+//  The caller's-buffer forms against the malloc'd ones, across the decoder's
+//  1024-character chunks, with every padding; a prefix decodes alone.
+static void
+test_into_buffers (void **state)
+{
+    (void) state;
+    static uint8_t data [3100];
+    for (size_t i = 0; i < sizeof data; i++)
+        data [i] = (uint8_t) (i * 151 + (i >> 3));
+    static char text [4 * (sizeof data + 2) / 3 + 8];
+    static uint8_t back [sizeof data];
+    //  Every length near a chunk boundary (768, 1536, 2304 bytes), some
+    //  in between.
+    for (size_t len = 0; len <= sizeof data; len++) {
+        size_t near = len % 768;
+        if (len > 20 && near > 8 && near < 760 && len % 97 != 0)
+            continue;
+        size_t text_len = 4 * ((len + 2) / 3);
+        //  One byte short of room: refused, nothing written past it.
+        assert_int_equal (codec_b64url_encode_into (data, len, text, text_len), -1);
+        assert_int_equal (codec_b64url_encode_into (data, len, text, text_len + 1), 0);
+        char *url = codec_b64url_encode (data, len);
+        assert_string_equal (text, url);
+        free (url);
+        size_t out_len = 0;
+        assert_int_equal (codec_b64url_check (text, text_len, &out_len), 0);
+        assert_int_equal (out_len, len);
+        if (len > 0)
+            assert_int_equal (codec_b64url_decode_into (text, text_len, back, len - 1,
+                                                        &out_len), -1);
+        assert_int_equal (codec_b64url_decode_into (text, text_len, back, len, &out_len), 0);
+        assert_int_equal (out_len, len);
+        if (len)
+            assert_memory_equal (back, data, len);
+        if (len >= 9) {             //  12 characters, no padding among them
+            uint8_t head [9];
+            assert_int_equal (codec_b64url_decode_into (text, 12, head, sizeof head,
+                                                        &out_len), 0);
+            assert_int_equal (out_len, 9);
+            assert_memory_equal (head, data, 9);
+        }
+        //  A bad character anywhere, even in a later chunk, is refused.
+        if (text_len > 4) {
+            char saved = text [text_len - 5];
+            text [text_len - 5] = '+';
+            assert_int_equal (codec_b64url_check (text, text_len, &out_len), -1);
+            assert_int_equal (codec_b64url_decode_into (text, text_len, back, sizeof back,
+                                                        &out_len), -1);
+            text [text_len - 5] = saved;
+        }
+    }
+    size_t out_len = 0;
+    assert_int_equal (codec_b64url_check ("Zg=", 3, &out_len), -1);
+    assert_int_equal (codec_b64url_check ("Zh==", 4, &out_len), -1);
+    assert_int_equal (codec_b64url_check (NULL, 0, &out_len), -1);
+    assert_int_equal (codec_b64url_decode_into ("Zm9v", 4, NULL, 3, &out_len), -1);
+    assert_int_equal (codec_b64url_encode_into (NULL, 1, text, sizeof text), -1);
+}
+
 int
 main (void)
 {
@@ -235,6 +294,7 @@ main (void)
         cmocka_unit_test (test_url_alphabet),
         cmocka_unit_test (test_all_bytes_round_trip),
         cmocka_unit_test (test_decode_rejects),
+        cmocka_unit_test (test_into_buffers),
         cmocka_unit_test (test_hex),
         cmocka_unit_test (test_utf8),
     };

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -625,8 +626,15 @@ test_random_garbage (void **state)
             raw [0] = 0x80;
         char *token = codec_b64url_encode (raw, raw_len);
         rc = fernet_decrypt (key, token, strlen (token), 60, 1000, &plain, &plain_len);
-        if (rc != CHAT_ERR_MALFORMED && rc != CHAT_ERR_BAD_MAC)
+        //  A random stamp is mostly outside the ttl: refused before the HMAC.
+        if (rc != CHAT_ERR_MALFORMED && rc != CHAT_ERR_BAD_MAC
+        &&  rc != CHAT_ERR_EXPIRED && rc != CHAT_ERR_FUTURE)
             fail_msg ("round %d: got %s", round, chat_errname (rc));
+        assert_null (plain);
+        //  With no ttl the stamp is not looked at: the HMAC refuses.
+        rc = fernet_decrypt (key, token, strlen (token), 0, 1000, &plain, &plain_len);
+        if (rc != CHAT_ERR_MALFORMED && rc != CHAT_ERR_BAD_MAC)
+            fail_msg ("round %d, no ttl: got %s", round, chat_errname (rc));
         assert_null (plain);
         fernet_token_timestamp (token, strlen (token));
         free (token);
@@ -676,6 +684,266 @@ test_key_text (void **state)
     assert_int_equal (fernet_key_decode ("", back), -1);
 }
 
+//  ---------------------------------------------------------------------
+//  Keys made ready (fernet_key_t): the same tokens as the one-shot calls
+//  and the spec, however many tokens one context has made before.
+
+static void
+test_key_spec_vectors (void **state)
+{
+    (void) state;
+    vector_t gen [VEC_MAX], ver [VEC_MAX];
+    int gen_count = s_load_vectors ("generate.json", gen, VEC_MAX);
+    int ver_count = s_load_vectors ("verify.json", ver, VEC_MAX);
+    for (int i = 0; i < gen_count; i++) {
+        uint8_t key [FERNET_KEY_SIZE];
+        s_key (gen [i].secret, key);
+        fernet_key_t *ready = fernet_key_new (key);
+        assert_non_null (ready);
+        //  Sealing, opening and sealing again through one context: each
+        //  token must still be the spec's, byte for byte.
+        for (int round = 0; round < 300; round++) {
+            char *token = NULL;
+            assert_int_equal (fernet_key_encrypt_iv (ready, (const uint8_t *) gen [i].src,
+                                                     strlen (gen [i].src),
+                                                     s_rfc3339 (gen [i].now),
+                                                     gen [i].iv, &token), CHAT_OK);
+            assert_string_equal (token, gen [i].token);
+            free (token);
+            for (int j = 0; j < ver_count; j++) {
+                if (strcmp (ver [j].secret, gen [i].secret) != 0)
+                    continue;
+                uint8_t *plain = NULL;
+                size_t plain_len = 0;
+                assert_int_equal (fernet_key_decrypt (ready, ver [j].token,
+                                                      strlen (ver [j].token), ver [j].ttl_sec,
+                                                      s_rfc3339 (ver [j].now),
+                                                      &plain, &plain_len), CHAT_OK);
+                assert_int_equal (plain_len, strlen (ver [j].src));
+                assert_memory_equal (plain, ver [j].src, plain_len);
+                free (plain);
+            }
+            //  A refused token in between leaves the context as it was.
+            uint8_t *plain = NULL;
+            size_t plain_len = 0;
+            assert_int_equal (fernet_key_decrypt (ready, "gAAAAAAdwJ6x", 12, 0, 0,
+                                                  &plain, &plain_len), CHAT_ERR_MALFORMED);
+        }
+        fernet_key_destroy (&ready);
+        assert_null (ready);
+    }
+    fernet_key_destroy (NULL);
+    assert_null (fernet_key_new (NULL));
+}
+
+//  One context against fresh one-shot calls, every length around the
+//  block size and the stack buffer's limit, with a fixed IV and time; and
+//  each side opens what the other sealed.
+static void
+test_key_matches_one_shot (void **state)
+{
+    (void) state;
+    uint8_t key [FERNET_KEY_SIZE];
+    assert_int_equal (fernet_key_generate (key), 0);
+    fernet_key_t *ready = fernet_key_new (key);
+    assert_non_null (ready);
+    static uint8_t data [2200];
+    for (size_t i = 0; i < sizeof data; i++)
+        data [i] = (uint8_t) (i * 13 + 5);
+    uint8_t iv [16];
+    for (size_t len = 0; len <= sizeof data; len += len < 40? 1: len < 1900? 97: 17) {
+        for (size_t i = 0; i < sizeof iv; i++)
+            iv [i] = (uint8_t) (len + i);
+        int64_t now = 1700000000 + (int64_t) len;
+        char *mine = NULL, *fresh = NULL;
+        assert_int_equal (fernet_key_encrypt_iv (ready, data, len, now, iv, &mine), CHAT_OK);
+        assert_int_equal (fernet_encrypt_iv (key, data, len, now, iv, &fresh), CHAT_OK);
+        assert_string_equal (mine, fresh);
+
+        char *random_iv = NULL;
+        assert_int_equal (fernet_key_encrypt (ready, data, len, now, &random_iv), CHAT_OK);
+        uint8_t *plain = NULL;
+        size_t plain_len = 0;
+        assert_int_equal (fernet_decrypt (key, random_iv, strlen (random_iv), 60, now,
+                                          &plain, &plain_len), CHAT_OK);
+        assert_int_equal (plain_len, len);
+        if (len)
+            assert_memory_equal (plain, data, len);
+        free (plain);
+        assert_int_equal (fernet_key_decrypt (ready, fresh, strlen (fresh), 60, now,
+                                              &plain, &plain_len), CHAT_OK);
+        assert_int_equal (plain_len, len);
+        if (len)
+            assert_memory_equal (plain, data, len);
+        free (plain);
+        free (random_iv);
+        free (mine);
+        free (fresh);
+    }
+    fernet_key_destroy (&ready);
+}
+
+static int
+s_iv_order (const void *a, const void *b)
+{
+    return memcmp (a, b, 16);
+}
+
+#define IV_TOKENS 1500          //  several refills of the IV buffer
+
+typedef struct {
+    uint8_t key [FERNET_KEY_SIZE];
+    uint8_t (*ivs) [16];        //  IV_TOKENS of them
+    int failures;               //  cmocka asserts only on the main thread
+} iv_job_t;
+
+//  Seals back to back, half through a context and half one-shot, taking
+//  each token's IV.
+static void *
+s_seal_many (void *arg)
+{
+    iv_job_t *job = (iv_job_t *) arg;
+    fernet_key_t *ready = fernet_key_new (job->key);
+    for (int i = 0; ready && i < IV_TOKENS; i++) {
+        char *token = NULL;
+        int rc = i % 2? fernet_key_encrypt (ready, (const uint8_t *) "same", 4, 1, &token)
+                      : fernet_encrypt (job->key, (const uint8_t *) "same", 4, 1, &token);
+        uint8_t *raw = NULL;
+        size_t raw_len = 0;
+        if (rc != CHAT_OK
+        ||  codec_b64url_decode (token, strlen (token), &raw, &raw_len) || raw_len < 9 + 16)
+            job->failures++;
+        else
+            memcpy (job->ivs [i], raw + 9, 16);
+        free (raw);
+        free (token);
+    }
+    if (!ready)
+        job->failures++;
+    fernet_key_destroy (&ready);
+    return NULL;
+}
+
+//  No two tokens share an IV: not back to back, not across refills of the
+//  IV buffer, not between threads sealing at once.
+static void
+test_ivs_never_repeat (void **state)
+{
+    (void) state;
+    static uint8_t ivs [3 * IV_TOKENS][16];
+    iv_job_t jobs [3];
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal (fernet_key_generate (jobs [t].key), 0);
+        jobs [t].ivs = ivs + t * IV_TOKENS;
+        jobs [t].failures = 0;
+    }
+    //  This thread first (its buffer may be part used), then two at once.
+    s_seal_many (&jobs [0]);
+    pthread_t one, two;
+    assert_int_equal (pthread_create (&one, NULL, s_seal_many, &jobs [1]), 0);
+    assert_int_equal (pthread_create (&two, NULL, s_seal_many, &jobs [2]), 0);
+    pthread_join (one, NULL);
+    pthread_join (two, NULL);
+    for (int t = 0; t < 3; t++)
+        assert_int_equal (jobs [t].failures, 0);
+    qsort (ivs, 3 * IV_TOKENS, 16, s_iv_order);
+    for (int i = 1; i < 3 * IV_TOKENS; i++)
+        if (memcmp (ivs [i - 1], ivs [i], 16) == 0)
+            fail_msg ("two tokens share an IV");
+}
+
+//  The stamp is read from the header before the HMAC: a forged token
+//  outside the ttl is refused as EXPIRED or FUTURE without one; inside it,
+//  or with no ttl, a forged stamp fails the HMAC. Nothing forged opens.
+static void
+test_clock_before_mac (void **state)
+{
+    (void) state;
+    uint8_t key [FERNET_KEY_SIZE];
+    assert_int_equal (fernet_key_generate (key), 0);
+    fernet_key_t *ready = fernet_key_new (key);
+    assert_non_null (ready);
+    const int64_t now = 1700000000;
+    static const struct {
+        int64_t stamp;
+        int64_t ttl;
+        int code;
+    } cases [] = {
+        { now - 1000, 60, CHAT_ERR_EXPIRED },
+        { now + 1000, 60, CHAT_ERR_FUTURE },
+        { now - 1, 60, CHAT_ERR_BAD_MAC },
+        { now - 1000, 0, CHAT_ERR_BAD_MAC },
+        { now + 1000, 0, CHAT_ERR_BAD_MAC },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char *token = NULL;
+        assert_int_equal (fernet_key_encrypt (ready, (const uint8_t *) "forged?", 7,
+                                              cases [i].stamp, &token), CHAT_OK);
+        uint8_t *raw = NULL;
+        size_t raw_len = 0;
+        assert_int_equal (codec_b64url_decode (token, strlen (token), &raw, &raw_len), 0);
+        raw [raw_len - 1] ^= 1;                 //  the HMAC no longer matches
+        char *forged = codec_b64url_encode (raw, raw_len);
+        uint8_t *plain = (uint8_t *) 1;
+        size_t plain_len = 3;
+        int rc = fernet_key_decrypt (ready, forged, strlen (forged), cases [i].ttl, now,
+                                     &plain, &plain_len);
+        if (rc != cases [i].code)
+            fail_msg ("case %zu: got %s, want %s", i, chat_errname (rc),
+                      chat_errname (cases [i].code));
+        assert_null (plain);
+        assert_int_equal (plain_len, 0);
+        assert_int_equal (fernet_decrypt (key, forged, strlen (forged), cases [i].ttl, now,
+                                          &plain, &plain_len), cases [i].code);
+        //  Unforged, the same token opens whenever its stamp is acceptable.
+        rc = fernet_key_decrypt (ready, token, strlen (token), cases [i].ttl, now,
+                                 &plain, &plain_len);
+        assert_int_equal (rc, cases [i].code == CHAT_ERR_BAD_MAC? CHAT_OK: cases [i].code);
+        free (plain);
+        free (forged);
+        free (raw);
+        free (token);
+    }
+    fernet_key_destroy (&ready);
+}
+
+//  Every byte of a token tampered with, through one context: the version
+//  byte is malformed, everything else fails the HMAC (no ttl), and the
+//  context still opens the real token after every refusal.
+static void
+test_key_tamper (void **state)
+{
+    (void) state;
+    uint8_t key [FERNET_KEY_SIZE];
+    assert_int_equal (fernet_key_generate (key), 0);
+    fernet_key_t *ready = fernet_key_new (key);
+    assert_non_null (ready);
+    char *token = NULL;
+    assert_int_equal (fernet_key_encrypt (ready, (const uint8_t *) "attack at dawn!!!", 17,
+                                          777, &token), CHAT_OK);
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    assert_int_equal (codec_b64url_decode (token, strlen (token), &raw, &raw_len), 0);
+    for (size_t i = 0; i < raw_len; i++) {
+        raw [i] ^= 0x80;
+        char *bad = codec_b64url_encode (raw, raw_len);
+        raw [i] ^= 0x80;
+        uint8_t *plain = NULL;
+        size_t plain_len = 0;
+        int rc = fernet_key_decrypt (ready, bad, strlen (bad), 0, 777, &plain, &plain_len);
+        assert_int_equal (rc, i == 0? CHAT_ERR_MALFORMED: CHAT_ERR_BAD_MAC);
+        assert_null (plain);
+        free (bad);
+        assert_int_equal (fernet_key_decrypt (ready, token, strlen (token), 60, 777,
+                                              &plain, &plain_len), CHAT_OK);
+        assert_int_equal (plain_len, 17);
+        free (plain);
+    }
+    free (raw);
+    free (token);
+    fernet_key_destroy (&ready);
+}
+
 int
 main (void)
 {
@@ -696,6 +964,11 @@ main (void)
         cmocka_unit_test (test_random_garbage),
         cmocka_unit_test (test_token_timestamp),
         cmocka_unit_test (test_key_text),
+        cmocka_unit_test (test_key_spec_vectors),
+        cmocka_unit_test (test_key_matches_one_shot),
+        cmocka_unit_test (test_ivs_never_repeat),
+        cmocka_unit_test (test_clock_before_mac),
+        cmocka_unit_test (test_key_tamper),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -976,8 +976,14 @@ bench_abuse (bench_t *bench)
     const char *other [] = { chatclient_username (group.members [1].client) };
     s_start (&group.members [0], chatclient_create_conversation (group.members [0].client,
                                                                 other, 1));
-    if (s_wait_all (&group, CHATCLIENT_EV_CONVERSATION, SETUP_TIMEOUT_MS) != 1)
+    char create_why [200];
+    if (s_wait_all (&group, CHATCLIENT_EV_CONVERSATION, SETUP_TIMEOUT_MS) != 1) {
+        //  What the client was told, so that the failure says why
+        snprintf (create_why, sizeof create_why, "%s (%s)", why,
+                  group.first_error [0]? group.first_error: "no answer");
+        why = create_why;
         goto done;
+    }
     int64_t deadline = zclock_mono () + 30000;
     while (!group.members [1].have_conversation && zclock_mono () < deadline
        &&  !zsys_interrupted) {
