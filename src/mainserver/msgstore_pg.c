@@ -192,10 +192,10 @@ static const char *s_migrations [] = {
 #define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0] - 1)
 #define SCHEMA_LAST (PG_SCHEMA_BASE + MIGRATIONS - 1)
 
-#define CONV_COLUMNS "id, last_seq, last_time, created_at, epoch, direct::int8, title, creator"
+#define CONV_COLUMNS "id, last_seq, last_time, created_at, epoch, direct::int4::int8, title, creator"
 #define CONV_MEMBER_COLUMNS \
-    "c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct::int8, c.title," \
-    " c.creator, m.joined_epoch, m.joined_seq, m.accepted::int8"
+    "c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct::int4::int8, c.title," \
+    " c.creator, m.joined_epoch, m.joined_seq, m.accepted::int4::int8"
 
 #define SQL_MSG_ADD \
     "SELECT o_status::int8, o_seq, o_time FROM chat_msg_add ($1, $2, $3, $4, $5, $6)"
@@ -375,17 +375,32 @@ s_command (pgstore_t *self, const char *sql, const params_t *params, const char 
     return CHAT_OK;
 }
 
+//  Run a script of several statements (simple protocol: no parameters)
+static int
+s_script (pgstore_t *self, const char *sql, const char *what)
+{
+    PGresult *res = PQexec (self->conn, sql);
+    int rc = PQresultStatus (res) == PGRES_COMMAND_OK? CHAT_OK: s_fail (self, what, res);
+    PQclear (res);
+    return rc;
+}
+
 //  Bring the schema to SCHEMA_LAST, one transaction, under an advisory
 //  lock: servers starting together on one database migrate it once
 static int
 s_migrate (pgstore_t *self)
 {
-    if (s_command (self, "BEGIN", NULL, "begin", NULL)
-    ||  s_command (self, "SELECT pg_advisory_xact_lock (7202617)", NULL, "schema lock", NULL)
-    ||  s_command (self, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)",
+    if (s_command (self, "BEGIN", NULL, "begin", NULL))
+        goto failed;
+    PGresult *res = s_run (self, "SELECT pg_advisory_xact_lock (7202617)", NULL,
+                           PGRES_TUPLES_OK, "schema lock");
+    if (!res)
+        goto failed;
+    PQclear (res);
+    if (s_command (self, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)",
                    NULL, "schema_version", NULL))
         goto failed;
-    PGresult *res = s_run (self, "SELECT max (version)::int8 FROM schema_version", NULL,
+    res = s_run (self, "SELECT max (version)::int8 FROM schema_version", NULL,
                            PGRES_TUPLES_OK, "schema version");
     if (!res)
         goto failed;
@@ -401,7 +416,7 @@ s_migrate (pgstore_t *self)
     for (; step >= 0 && step < MIGRATIONS; step++) {
         params_t params = { 0 };
         s_param_int (&params, PG_SCHEMA_BASE + step);
-        if (s_command (self, s_migrations [step], NULL, "schema", NULL)
+        if (s_script (self, s_migrations [step], "schema")
         ||  s_command (self, "DELETE FROM schema_version", NULL, "schema version", NULL)
         ||  s_command (self, "INSERT INTO schema_version (version) VALUES ($1)", &params,
                        "schema version", NULL))
