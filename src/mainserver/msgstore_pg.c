@@ -943,6 +943,24 @@ pg_conv_each (pgstore_t *self, msgstore_conv_fn *fn, void *arg)
                            " ORDER BY last_time DESC, created_at DESC", NULL, fn, arg);
 }
 
+//  A page of a conversation's links or messages: sql takes the id, the
+//  epoch or seq it starts after, and the limit. CHAT_OK with *res NULL
+//  when nothing can be after it
+static int
+s_page (pgstore_t *self, const char *sql, const uint8_t id [MSGSTORE_ID_SIZE],
+        uint64_t after, uint32_t limit, const char *what, PGresult **res)
+{
+    *res = NULL;
+    if (after > INT64_MAX)
+        return CHAT_OK;
+    params_t params = { 0 };
+    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
+    s_param_int (&params, (int64_t) after);
+    s_param_int (&params, limit);
+    *res = s_run (self, sql, &params, PGRES_TUPLES_OK, what);
+    return *res? CHAT_OK: CHAT_ERR_INTERNAL;
+}
+
 //  ---------------------------------------------------------------- chains
 
 static int
@@ -950,17 +968,13 @@ pg_link_each (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], uint64_t aft
               uint32_t limit, msgstore_link_fn *fn, void *arg)
 {
     assert (self && id && fn);
-    if (after_epoch > INT64_MAX)
-        return CHAT_OK;
-    params_t params = { 0 };
-    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
-    s_param_int (&params, (int64_t) after_epoch);
-    s_param_int (&params, limit);
-    PGresult *res = s_run (self, "SELECT epoch, statement, signature, actor, action::int8"
-                           " FROM links WHERE conversation_id = $1 AND epoch > $2"
-                           " ORDER BY epoch LIMIT $3", &params, PGRES_TUPLES_OK, "link page");
-    if (!res)
+    PGresult *res;
+    if (s_page (self, "SELECT epoch, statement, signature, actor, action::int8"
+                " FROM links WHERE conversation_id = $1 AND epoch > $2"
+                " ORDER BY epoch LIMIT $3", id, after_epoch, limit, "link page", &res))
         return CHAT_ERR_INTERNAL;
+    if (!res)
+        return CHAT_OK;
     msgstore_link_t link = { .conversation_id = id };
     for (int row = 0; row < PQntuples (res); row++) {
         link.epoch = (uint64_t) s_int (res, row, 0);
@@ -1136,18 +1150,13 @@ pg_msg_each (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], uint64_t afte
              uint32_t limit, msgstore_msg_fn *fn, void *arg)
 {
     assert (self && id && fn);
-    if (after_seq > INT64_MAX)
-        return CHAT_OK;
-    params_t params = { 0 };
-    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
-    s_param_int (&params, (int64_t) after_seq);
-    s_param_int (&params, limit);
-    PGresult *res = s_run (self, "SELECT seq, epoch, sender, server_time, token,"
-                           " client_message_id FROM messages"
-                           " WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-                           &params, PGRES_TUPLES_OK, "message page");
-    if (!res)
+    PGresult *res;
+    if (s_page (self, "SELECT seq, epoch, sender, server_time, token, client_message_id"
+                " FROM messages WHERE conversation_id = $1 AND seq > $2"
+                " ORDER BY seq LIMIT $3", id, after_seq, limit, "message page", &res))
         return CHAT_ERR_INTERNAL;
+    if (!res)
+        return CHAT_OK;
     msgstore_msg_t msg = { .conversation_id = id };
     for (int row = 0; row < PQntuples (res); row++) {
         msg.seq = (uint64_t) s_int (res, row, 0);
