@@ -66,6 +66,46 @@ s_reply_created (msreq_t *req, Chat__ConversationSummary *summary, uint8_t *tick
     req->reply->created = created;
 }
 
+//  summary goes to targets (malloc'd, taken), each session told whether
+//  the conversation is a request for its user: one push for the sessions
+//  of users it is no request for, another (request set) for the rest. The
+//  reply may share summary: its request flag is as it was after.
+static void
+s_push_summary_to (msreq_t *req, Chat__ConversationSummary *summary,
+                   msoutbox_target_t *targets, size_t count)
+{
+    msoutbox_target_t *asked = NULL;
+    size_t asked_count = 0, kept = 0;
+    for (size_t index = 0; index < count; index++) {
+        chansession_t *session = chanserver_lookup (req->ctx->chanserver, targets [index]);
+        msgstore_conv_t as;
+        bool request = session && session->username
+                    && msgstore_conv_get_as_member (req->ctx->store,
+                                                    summary->conversation_id.data,
+                                                    summary->conversation_id.len,
+                                                    session->username, &as) == CHAT_OK
+                    && as.request;
+        if (request) {
+            if (!asked) {
+                asked = (msoutbox_target_t *) malloc (count * sizeof (msoutbox_target_t));
+                assert (asked);
+            }
+            memcpy (asked [asked_count++], targets [index], sizeof (msoutbox_target_t));
+        }
+        else
+            memmove (targets [kept++], targets [index], sizeof (msoutbox_target_t));
+    }
+    bool was = summary->request;
+    Chat__Push push = CHAT__PUSH__INIT;
+    push.body_case = CHAT__PUSH__BODY_CONVERSATION;
+    push.conversation = summary;
+    summary->request = false;
+    msoutbox_push (req->pushes, req->session->username, targets, kept, &push.base);
+    summary->request = true;
+    msoutbox_push (req->pushes, req->session->username, asked, asked_count, &push.base);
+    summary->request = was;
+}
+
 //  The members' other sessions hear of a conversation
 static int
 s_push_summary (msreq_t *req, const msgstore_conv_t *conv,
@@ -77,10 +117,7 @@ s_push_summary (msreq_t *req, const msgstore_conv_t *conv,
                                &targets, &count);
     if (rc != CHAT_OK)
         return rc;
-    Chat__Push push = CHAT__PUSH__INIT;
-    push.body_case = CHAT__PUSH__BODY_CONVERSATION;
-    push.conversation = summary;
-    msoutbox_push (req->pushes, req->session->username, targets, count, &push.base);
+    s_push_summary_to (req, summary, targets, count);
     return CHAT_OK;
 }
 
@@ -321,10 +358,7 @@ msconv_change (msreq_t *req, Chat__ChangeConversationRequest *body)
                    s_action_name ((int) statement->action), req->session->username,
                    statement->n_members);
         free (hex);
-        Chat__Push push = CHAT__PUSH__INIT;
-        push.body_case = CHAT__PUSH__BODY_CONVERSATION;
-        push.conversation = summary;
-        msoutbox_push (req->pushes, req->session->username, targets, count, &push.base);
+        s_push_summary_to (req, summary, targets, count);
     }
     else {
         free (ticket);

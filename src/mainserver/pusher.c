@@ -350,6 +350,10 @@ s_publisher (zsock_t *pipe, void *args)
     zsock_set_maxmsgsize (self.xpub, SUBSCRIPTION_MAX);
     zsock_set_linger (self.xpub, 0);
     poller = zpoller_new (pipe, self.control, self.frames, self.xpub, self.monitor, NULL);
+    //  A signal is the owner's to act on: the publisher stops at its $TERM,
+    //  after the sessions have said their last dead tokens
+    if (poller)
+        zpoller_set_nonstop (poller, true);
     zsock_signal (pipe, 0);
     bool finished = false;
     while (!finished && poller) {
@@ -443,6 +447,9 @@ s_worker (zsock_t *pipe, void *args)
             zsock_destroy (&frames);
     }
     zpoller_t *poller = jobs && frames ? zpoller_new (pipe, jobs, NULL) : NULL;
+    //  As the publisher: stopped by $TERM, not by a signal
+    if (poller)
+        zpoller_set_nonstop (poller, true);
     zsock_signal (pipe, poller ? 0 : 1);
     while (poller) {
         void *which = zpoller_wait (poller, -1);

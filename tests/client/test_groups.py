@@ -168,8 +168,18 @@ def groups(w):
     check(conv_of(answer) != one, "the left 1:1 was opened again")
     log("a 1:1: no add, no title; carol left it; a new one is new")
 
+    # --- a fresh login: the group's past changes are history, not news
+    carol2 = w.client("carol2")
+    carol2.ok("login carol pw-carol", timeout=TIMEOUT)
+    alice.ok("send %s welcome back" % g)
+    carol2.wait_msg(g, "alice", "welcome back", timeout=TIMEOUT)
+    old = [l for l in carol2.lines(0) if l.startswith("change ")]
+    check(not old, "a fresh login told the group's past changes again: %r" % old[:3])
+    log("a fresh login verifies the chain and tells none of its past changes")
+
     for n in names:
         c[n].quit()
+    carol2.quit()
 
 
 if __name__ == "__main__":

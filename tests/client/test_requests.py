@@ -63,6 +63,16 @@ def requests(w):
     check(made == FLOOD - 1 or made == FLOOD, "the flood made %d groups" % made)
     log("the attacker made %d groups with the victim, then ERR_RATE_LIMITED" % made)
 
+    # --- the live client knew each from its push: announced as a request,
+    # its message (sent right after the group was made) counted as no unread
+    victim.wait_line(r"^event conversation \d+ %s .* unread=0 .* request$" % first,
+                     timeout=TIMEOUT, what="(the first flood group, announced as a request)")
+    lines = convs(victim)
+    live = [l for l in lines if l.endswith(" request")]
+    check(len(live) == made, "the live client shows %d requests, not %d" % (len(live), made))
+    lines = [l for l in lines if first in l]
+    check(lines and " unread=0 " in lines[0], "the first flood group: %r" % lines)
+
     # --- a fresh client of the victim loads every page
     again = w.client("victim2")
     answer, _ = again.ok("login victim pw-victim", timeout=120)

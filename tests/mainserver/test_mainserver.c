@@ -3039,8 +3039,22 @@ s_is_request (msclient_t *client, const uint8_t *id)
     return request;
 }
 
+//  The next push for client is a summary of conversation id that says
+//  whether it is a request for client's user
+static void
+s_push_request (msclient_t *client, const uint8_t *id, bool request)
+{
+    Chat__Push *push = NULL;
+    assert_int_equal (msclient_recv_push (client, PUSH_WAIT, &push), CHAT_OK);
+    assert_int_equal (push->body_case, CHAT__PUSH__BODY_CONVERSATION);
+    assert_memory_equal (push->conversation->conversation_id.data, id, 16);
+    assert_int_equal (push->conversation->request, request);
+    chat__push__free_unpacked (push, NULL);
+}
+
 //  A conversation made or joined by someone you share no accepted
-//  conversation with is a request for you until you accept it
+//  conversation with is a request for you until you accept it; the
+//  summary pushed to each member says whether it is one for them
 static void
 test_requests (void **state)
 {
@@ -3055,10 +3069,12 @@ test_requests (void **state)
     const char *with_bob [] = { bob };
     uint8_t first [16], second [16], group [16];
     s_create_ok (a, alice, with_bob, 1, true, first);
+    s_push_request (b, first, true);
     assert_false (s_is_request (a, first));
     assert_true (s_is_request (b, first));
     //  a second one from alice: still a request (bob accepted nothing of hers)
     s_create_ok (a, alice, with_bob, 1, false, second);
+    s_push_request (b, second, true);
     assert_true (s_is_request (b, second));
     Chat__MainReply *reply = s_simple (b, CHAT__MAIN_REQUEST__BODY_LIST_CONVERSATIONS);
     assert_int_equal (reply->conversations->n_conversations, 2);
@@ -3079,16 +3095,21 @@ test_requests (void **state)
     //  him; carol, whom nobody knows, gets it as one
     const char *both [] = { bob, carol };
     s_create_ok (a, alice, both, 2, false, group);
+    s_push_request (b, group, false);
+    s_push_request (c, group, true);
     assert_false (s_is_request (b, group));
     assert_true (s_is_request (c, group));
     //  alice adding carol elsewhere: a request for carol too (she accepted
     //  nothing of alice's); once she accepts one, the next add is not
     const char *add [] = { carol };
     assert_int_equal (s_change (a, second, CHAIN_ADD, alice, add, 1, NULL), CHAT_OK);
+    s_push_request (b, second, true);
+    s_push_request (c, second, true);
     assert_true (s_is_request (c, second));
     s_code (s_accept (c, group), CHAT_OK);
     uint8_t third [16];
     s_create_ok (a, alice, add, 1, false, third);
+    s_push_request (c, third, false);
     assert_false (s_is_request (c, third));
     msclient_destroy (&a);
     msclient_destroy (&b);

@@ -106,7 +106,7 @@ test_admission (void **state)
     channel_t *both [2] = { alice [0], bob [0] };
     for (int i = 0; i < 30; i++)
         assert_int_equal (pusher_push (pusher, "alice", both, 2, (const uint8_t *) "more", 4), CHAT_OK);
-    assert_true (pusher_flush (pusher, 10000));
+    assert_true (pusher_flush (pusher, 60000));
     int received = 0;
     zmsg_t *msg;
     while ((msg = zmsg_recv (own))) {
@@ -130,7 +130,7 @@ test_admission (void **state)
     zclock_sleep (200);
     for (int i = 0; i < 5; i++)
         assert_int_equal (pusher_push (pusher, "alice", &bob [0], 1, (const uint8_t *) "x", 1), CHAT_OK);
-    assert_true (pusher_flush (pusher, 10000));
+    assert_true (pusher_flush (pusher, 60000));
     assert_null (zmsg_recv (late));
     zsock_destroy (&late);
     zsock_destroy (&stranger);
@@ -161,7 +161,7 @@ test_queue_bound (void **state)
     //  At most one 60 KB push waits at a time under a 100 KB bound
     assert_true (busy > 0);
     assert_int_equal (pusher_dropped (pusher), (size_t) busy);
-    assert_true (pusher_flush (pusher, 10000));
+    assert_true (pusher_flush (pusher, 60000));
     //  Once sealed, the queue takes pushes again
     assert_int_equal (pusher_push (pusher, "alice", &pair [0], 1, big, 60000), CHAT_OK);
     free (big);

@@ -548,6 +548,11 @@ s_chain_done (cl_convs_t *self, conv_t *conv, bool progress)
 static void
 s_chain_verify (cl_convs_t *self, conv_t *conv)
 {
+    //  The links of a conversation not shown yet in this session are its
+    //  history: of them only the head is told, and only when the
+    //  conversation is news ("bob added carol: earlier history is closed
+    //  to you"), not every change since it was made at each login
+    bool history = !conv->shown;
     bool progress = false;
     chain_link_t *link;
     while ((link = (chain_link_t *) zlist_pop (conv->links))) {
@@ -577,8 +582,11 @@ s_chain_verify (cl_convs_t *self, conv_t *conv)
             return;
         }
         progress = true;
-        s_change_line (self, conv);
+        if (!history)
+            s_change_line (self, conv);
     }
+    if (history && progress && conv->announce)
+        s_change_line (self, conv);
     s_chain_done (self, conv, progress);
 }
 
@@ -1484,13 +1492,14 @@ s_on_push (cl_convs_t *self, const uint8_t *data, size_t size)
     if (push->body_case == CHAT__PUSH__BODY_CONVERSATION) {
         bool created = false;
         conv_t *conv = s_merge (self, push->conversation, false, &created);
+        //  The server tells each recipient whether it is a request for them
+        if (conv)
+            conv->pub.request = push->conversation->request;
         if (conv && created) {
             //  made just now: its keys follow at once, so fetch them early
             //  (asking again while the creator is still uploading)
             conv->announce = true;
             conv->want_key = true;
-            //  whether it is a request for us only our own listing says
-            s_list (self, 0, false);
         }
         if (conv && (created || conv->server_epoch > convstate_epoch (conv->state)))
             s_fetch_chain (self, conv);
