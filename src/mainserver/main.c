@@ -35,6 +35,8 @@ s_usage (FILE *out)
         "  -b, --bind ENDPOINT          requests (ROUTER), default tcp://127.0.0.1:5556\n"
         "  -p, --push-bind ENDPOINT     pushes (XPUB), default tcp://127.0.0.1:5557\n"
         "  -d, --data DIR               data directory, default ./var/mainserver\n"
+        "      --store URL              the store: a path, sqlite:PATH or\n"
+        "                               postgresql://... (default DIR/mainserver.db)\n"
         "  -k, --keyserver-key FILE     the key server's public key (its keyserver.pub,\n"
         "                               written by chat-keyserver --init; while its\n"
         "                               key changes, its keyserver-changeover.pub):\n"
@@ -45,7 +47,7 @@ s_usage (FILE *out)
         "                               it is (default: the bound one; a wildcard host\n"
         "                               means the host the client reached)\n"
         "  -c, --config FILE            zconfig file; keys mainserver/bind, push-bind,\n"
-        "                               push-public, data, keyserver-key, announce,\n"
+        "                               push-public, data, store, keyserver-key, announce,\n"
         "                               idle-timeout, metrics-bind, log-level, verbose,\n"
         "                               rotation-window, limits/NAME (options given\n"
         "                               here win); SIGHUP rereads log-level,\n"
@@ -94,6 +96,7 @@ typedef struct {
     char *bind;
     char *push_bind;
     char *data;
+    char *store;
     char *keyserver_key;
     char *push_public;
     char *announce;
@@ -119,6 +122,7 @@ s_options_free (options_t *opts)
     free (opts->bind);
     free (opts->push_bind);
     free (opts->data);
+    free (opts->store);
     free (opts->keyserver_key);
     free (opts->push_public);
     free (opts->announce);
@@ -139,6 +143,7 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
     s_set (&opts->bind, cli->bind);
     s_set (&opts->push_bind, cli->push_bind);
     s_set (&opts->data, cli->data);
+    s_set (&opts->store, cli->store);
     s_set (&opts->keyserver_key, cli->keyserver_key);
     s_set (&opts->push_public, cli->push_public);
     s_set (&opts->announce, cli->announce);
@@ -163,6 +168,7 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
         s_set (&opts->bind, zconfig_get (config, "mainserver/bind", NULL));
         s_set (&opts->push_bind, zconfig_get (config, "mainserver/push-bind", NULL));
         s_set (&opts->data, zconfig_get (config, "mainserver/data", NULL));
+        s_set (&opts->store, zconfig_get (config, "mainserver/store", NULL));
         s_set (&opts->keyserver_key, zconfig_get (config, "mainserver/keyserver-key", NULL));
         s_set (&opts->push_public, zconfig_get (config, "mainserver/push-public", NULL));
         s_set (&opts->announce, zconfig_get (config, "mainserver/announce", NULL));
@@ -307,11 +313,12 @@ main (int argc, char *argv [])
     service_init ();
     //  Every file the server makes is the server's alone, from birth
     umask (077);
-    enum { OPT_LIMIT = 1000, OPT_ROTATE, OPT_ROTATION_WINDOW };
+    enum { OPT_LIMIT = 1000, OPT_ROTATE, OPT_ROTATION_WINDOW, OPT_STORE };
     static struct option long_options [] = {
         { "bind",          required_argument, 0, 'b' },
         { "push-bind",     required_argument, 0, 'p' },
         { "data",          required_argument, 0, 'd' },
+        { "store",         required_argument, 0, OPT_STORE },
         { "keyserver-key", required_argument, 0, 'k' },
         { "push-public",   required_argument, 0, 'P' },
         { "config",        required_argument, 0, 'c' },
@@ -339,6 +346,7 @@ main (int argc, char *argv [])
             case 'b': s_set (&cli.bind, optarg); break;
             case 'p': s_set (&cli.push_bind, optarg); break;
             case 'd': s_set (&cli.data, optarg); break;
+            case OPT_STORE: s_set (&cli.store, optarg); break;
             case 'k': s_set (&cli.keyserver_key, optarg); break;
             case 'P': s_set (&cli.push_public, optarg); break;
             case 'c': config_path = optarg; break;
@@ -399,6 +407,7 @@ main (int argc, char *argv [])
         snprintf (days, sizeof days, "%lld", (long long) opts.rotation_days);
         if (s_apply_runtime (server, &opts) == 0
         &&  s_command (server, "DATA", opts.data, NULL) == 0
+        &&  (!opts.store || s_command (server, "STORE", opts.store, NULL) == 0)
         &&  s_command (server, "KEYSERVER-KEY", opts.keyserver_key, NULL) == 0
         &&  s_command (server, "ROTATION-WINDOW", days, NULL) == 0
         &&  (!opts.push_public

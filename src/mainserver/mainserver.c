@@ -50,6 +50,7 @@ typedef struct {
     watchdog_t *watchdog;
     int64_t next_publish;       //  zclock_mono of the next gauge update
     char *data_dir;
+    char *store_url;            //  STORE; NULL: <data_dir>/mainserver.db
     char *keyserver_key_path;
     char *push_public;          //  what Welcomes name, when not the bound one
     int64_t rotation_window;    //  days a key rotation is presented
@@ -125,6 +126,7 @@ s_server_destroy (server_t **self_p)
         unlink (self->admin_path);
     msdata_unload (&self->ctx);
     free (self->data_dir);
+    free (self->store_url);
     free (self->keyserver_key_path);
     free (self->push_public);
     free (self->rotation);
@@ -187,8 +189,8 @@ s_start (server_t *self, char *error, size_t error_size)
         snprintf (error, error_size, "DATA must come before START");
         return -1;
     }
-    if (msdata_load (self->data_dir, self->keyserver_key_path, &self->ctx, &self->lock_fd,
-                     error, error_size)) {
+    if (msdata_load (self->data_dir, self->store_url, self->keyserver_key_path, &self->ctx,
+                     &self->lock_fd, error, error_size)) {
         msdata_unload (&self->ctx);
         return -1;
     }
@@ -331,6 +333,13 @@ s_handle_pipe (server_t *self)
     if (streq (command, "DATA") && arg)
         s_set_string (&self->data_dir, arg);
     else
+    if (streq (command, "STORE") && arg) {
+        if (self->started)
+            answer = "ERROR STORE must come before START";
+        else
+            s_set_string (&self->store_url, arg);
+    }
+    else
     if (streq (command, "KEYSERVER-KEY") && arg) {
         //  Again once started (SIGHUP): the key server's new file, during
         //  and after its key changes. A file that cannot be used changes
@@ -463,9 +472,16 @@ s_metrics_publish (server_t *self)
     size_t handshaking, anonymous, logged_in;
     chanserver_census (self->ctx.chanserver, &handshaking, &anonymous, &logged_in);
     metrics_sessions (self->ctx.metrics, handshaking, anonymous, logged_in);
-    char *path = zsys_sprintf ("%s/mainserver.db", self->data_dir);
-    metrics_store_bytes (self->ctx.metrics, metrics_db_bytes (path));
-    zstr_free (&path);
+    //  The size of a SQLite file; a PostgreSQL store's is the database's
+    //  business (0: not known here)
+    if (!self->store_url || !streq (msgstore_engine (self->ctx.store), "postgresql")) {
+        char *path = self->store_url
+                   ? strdup (strncmp (self->store_url, "sqlite:", 7) == 0
+                             ? self->store_url + 7: self->store_url)
+                   : zsys_sprintf ("%s/mainserver.db", self->data_dir);
+        metrics_store_bytes (self->ctx.metrics, metrics_db_bytes (path));
+        zstr_free (&path);
+    }
 }
 
 //  ---------------------------------------------------------------- the actor

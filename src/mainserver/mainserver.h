@@ -9,6 +9,9 @@
 
         VERBOSE [0|1]           log one line per request (0: no more)
         DATA <dir>              data directory (created 0700 on START)
+        STORE <url>             the store (msgstore.h), before START: a
+                                path, sqlite:PATH or postgresql://...
+                                (default: <dir>/mainserver.db)
         KEYSERVER-KEY <path>    the key server's public key file (PEM, its
                                 keyserver.pub, or while its key changes
                                 its keyserver-changeover.pub with two
@@ -27,8 +30,8 @@
         IDLE-TIMEOUT <ms>       the limit idle_timeout_ms (older name)
         MAX-SESSIONS <n>        the limit sessions (older name)
         START                   load or create <dir>/server.key (and write
-                                <dir>/mainserver.pub), open
-                                <dir>/mainserver.db, bind the admin socket
+                                <dir>/mainserver.pub), open the store
+                                (STORE, or <dir>/mainserver.db), bind the admin socket
                                 ipc://<dir>/admin.sock
         PUSH-PUBLIC <endpoint>  the push endpoint every Welcome names
                                 (default: the bound one, a wildcard host

@@ -70,8 +70,8 @@ msdata_keyserver_keys (const char *path, msctx_t *ctx, char *error, size_t error
 }
 
 int
-msdata_load (const char *data_dir, const char *keyserver_key_path, msctx_t *ctx,
-             int *lock_fd, char *error, size_t error_size)
+msdata_load (const char *data_dir, const char *store_url, const char *keyserver_key_path,
+             msctx_t *ctx, int *lock_fd, char *error, size_t error_size)
 {
     assert (data_dir && ctx && lock_fd && error);
     if (msdata_keyserver_keys (keyserver_key_path, ctx, error, error_size))
@@ -92,10 +92,12 @@ msdata_load (const char *data_dir, const char *keyserver_key_path, msctx_t *ctx,
     zstr_free (&path);
     if (!ctx->server_key)
         return -1;
-    path = zsys_sprintf ("%s/%s", data_dir, MAINSERVER_DB);
+    path = store_url? strdup (store_url): zsys_sprintf ("%s/%s", data_dir, MAINSERVER_DB);
     ctx->store = msgstore_open (path);
+    //  A URL may hold a password: only a file's path goes in the error
     if (!ctx->store)
-        snprintf (error, error_size, "cannot open the database %s (the log says why)", path);
+        snprintf (error, error_size, "cannot open the store %s (the log says why)",
+                  strncmp (path, "postgres", 8) == 0? "on postgresql": path);
     zstr_free (&path);
     return ctx->store? 0: -1;
 }

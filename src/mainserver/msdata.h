@@ -5,7 +5,9 @@
                             and key tickets
     <dir>/mainserver.pub    its public half (PEM, 0644), the file the key
                             server's operator copies (--mainserver-key)
-    <dir>/mainserver.db     the store (msgstore.h)
+    <dir>/mainserver.db     the store (msgstore.h), unless the operator
+                            named another (STORE: a path, sqlite:PATH or
+                            a postgresql:// URL)
     <dir>/mainserver.lock   one server per directory
 
     and, from wherever the operator put it, the key server's public key
@@ -35,8 +37,10 @@ int
     msdata_keyserver_keys (const char *path, msctx_t *ctx, char *error,
                            size_t error_size);
 
+//  store_url: the store's URL, NULL for <data_dir>/mainserver.db
 int
-    msdata_load (const char *data_dir, const char *keyserver_key_path, msctx_t *ctx,
+    msdata_load (const char *data_dir, const char *store_url,
+                 const char *keyserver_key_path, msctx_t *ctx,
                  int *lock_fd, char *error, size_t error_size);
 
 void

@@ -1,426 +1,47 @@
-/*  msgstore - the main server's storage on SQLite; see msgstore.h  */
-#include <errno.h>
+/*  msgstore - the store opened by URL, calling through to its engine
+    (msgstore_backend.h); see msgstore.h  */
+#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <unistd.h>
-#include <sqlite3.h>
 #include "chaterror.h"
-#include "credential.h"
-#include "secret.h"
 #include "msgstore.h"
-
-//  The schema of protocol 2, made whole on a new database. A conversation
-//  row holds what its head link says (epoch, title, direct) and its
-//  creator, and members its current membership: the queries of every
-//  request read these, never the chain. Links keep every statement as its
-//  actor signed it.
-static const char *s_schema =
-    "CREATE TABLE users ("
-    "  name_lower TEXT PRIMARY KEY,"
-    "  name TEXT NOT NULL,"
-    "  identity_public_key BLOB NOT NULL,"
-    "  created_at INTEGER NOT NULL"
-    ") WITHOUT ROWID;"
-    "CREATE TABLE conversations ("
-    "  id BLOB PRIMARY KEY CHECK (length (id) = 16),"
-    "  pair_key TEXT UNIQUE,"          //  'a\nb' (sorted, lower) for a direct one
-    "  created_at INTEGER NOT NULL,"
-    "  last_seq INTEGER NOT NULL DEFAULT 0,"
-    "  last_time INTEGER NOT NULL DEFAULT 0,"
-    "  epoch INTEGER NOT NULL,"
-    "  creator TEXT NOT NULL,"
-    "  title TEXT NOT NULL DEFAULT '',"
-    "  direct INTEGER NOT NULL DEFAULT 0"
-    ") WITHOUT ROWID;"
-    "CREATE INDEX conversations_by_activity ON conversations (last_time, created_at);"
-    "CREATE TABLE members ("
-    "  conversation_id BLOB NOT NULL REFERENCES conversations (id),"
-    "  name_lower TEXT NOT NULL REFERENCES users (name_lower),"
-    "  PRIMARY KEY (conversation_id, name_lower)"
-    ") WITHOUT ROWID;"
-    "CREATE INDEX members_by_user ON members (name_lower, conversation_id);"
-    //  Statements are up to 16 KB: a rowid table, like messages
-    "CREATE TABLE links ("
-    "  conversation_id BLOB NOT NULL REFERENCES conversations (id),"
-    "  epoch INTEGER NOT NULL CHECK (epoch >= 1),"
-    "  statement BLOB NOT NULL,"
-    "  signature BLOB NOT NULL,"
-    "  actor TEXT NOT NULL,"
-    "  action INTEGER NOT NULL,"
-    "  PRIMARY KEY (conversation_id, epoch)"
-    ");"
-    //  Tokens are up to 100 KB: a rowid table, so the primary key index
-    //  stays small and a page is an index range plus one lookup per row.
-    "CREATE TABLE messages ("
-    "  conversation_id BLOB NOT NULL REFERENCES conversations (id),"
-    "  seq INTEGER NOT NULL,"
-    "  epoch INTEGER NOT NULL,"
-    "  sender TEXT NOT NULL,"
-    "  server_time INTEGER NOT NULL,"
-    "  token TEXT NOT NULL,"
-    "  client_message_id BLOB NOT NULL,"
-    "  PRIMARY KEY (conversation_id, seq),"
-    "  UNIQUE (conversation_id, client_message_id)"
-    ");";
-
-//  Forward migrations from MSGSTORE_SCHEMA_VERSION on: entry N takes
-//  user_version 2 + N to 3 + N. Never edit a released entry; add one.
-static const char *s_migrations [] = {
-    //  2 -> 3: read markers, one per member and conversation
-    "CREATE TABLE read_marks ("
-    "  conversation_id BLOB NOT NULL REFERENCES conversations (id),"
-    "  name_lower TEXT NOT NULL REFERENCES users (name_lower),"
-    "  read_seq INTEGER NOT NULL,"
-    "  PRIMARY KEY (conversation_id, name_lower)"
-    ") WITHOUT ROWID;",
-    //  3 -> 4: membership changes (issue 15). Each member row remembers the
-    //  epoch it joined at and the last message seq before it (a member
-    //  added later reads only what follows), and whether the member
-    //  accepted it (a conversation someone it shares none with put it in is
-    //  a request until accepted)
-    "ALTER TABLE members ADD COLUMN joined_epoch INTEGER NOT NULL DEFAULT 1;"
-    "ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE members ADD COLUMN accepted INTEGER NOT NULL DEFAULT 1;",
-    NULL
-};
-#define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0] - 1)
-#define SCHEMA_LAST (MSGSTORE_SCHEMA_VERSION + MIGRATIONS)
-
-#define CONV_COLUMNS "id, last_seq, last_time, created_at, epoch, direct, title, creator"
-
-typedef enum {
-    Q_USER_ADD,
-    Q_USER_GET,
-    Q_USER_EACH,
-    Q_CONV_PAIR,
-    Q_CONV_INSERT,
-    Q_CONV_HEAD,
-    Q_CONV_UNPAIR,
-    Q_MEMBER_INSERT,
-    Q_MEMBER_MARK,
-    Q_MEMBER_ACCEPT,
-    Q_MEMBER_SWEEP,
-    Q_LINK_INSERT,
-    Q_LINK_PAGE,
-    Q_CONV_GET,
-    Q_CONV_GET_MEMBER,
-    Q_CONV_MEMBERS,
-    Q_CONV_EACH_OF,
-    Q_CONV_EACH,
-    Q_CONV_PAGE_OF,
-    Q_MSG_FIND,
-    Q_MSG_NEXT,
-    Q_MSG_INSERT,
-    Q_MSG_PAGE,
-    Q_MSG_LAST,
-    Q_READ_SET,
-    Q_READ_GET,
-    Q_UNREAD,
-    //  Transaction control, run for every request: prepared once, so no
-    //  request pays for parsing them again
-    Q_BEGIN,
-    Q_COMMIT,
-    Q_ROLLBACK,
-    Q_SP_REQUEST,
-    Q_SP_REQUEST_RELEASE,
-    Q_SP_REQUEST_ROLLBACK,
-    Q_SP_MSG_ADD,
-    Q_SP_MSG_ADD_RELEASE,
-    Q_SP_MSG_ADD_ROLLBACK,
-    Q_SP_CONV,
-    Q_SP_CONV_RELEASE,
-    Q_SP_CONV_ROLLBACK,
-    Q_COUNT
-} query_t;
-
-static const char *s_queries [Q_COUNT] = {
-    [Q_USER_ADD] =
-        "INSERT INTO users (name_lower, name, identity_public_key, created_at)"
-        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name_lower) DO NOTHING",
-    [Q_USER_GET] =
-        "SELECT name, identity_public_key, created_at FROM users WHERE name_lower = ?1",
-    [Q_USER_EACH] =
-        "SELECT name, identity_public_key, created_at FROM users ORDER BY name_lower",
-    [Q_CONV_PAIR] =
-        "SELECT " CONV_COLUMNS " FROM conversations WHERE pair_key = ?1",
-    [Q_CONV_INSERT] =
-        "INSERT INTO conversations (id, pair_key, created_at, epoch, creator, title, direct)"
-        " VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
-    [Q_CONV_HEAD] =
-        "UPDATE conversations SET epoch = ?2, title = ?3 WHERE id = ?1 AND epoch = ?2 - 1",
-    //  A new link's members: every row is marked (joined_epoch negated),
-    //  each member named is inserted (joining now, after the last message)
-    //  or unmarked (kept as it joined), and what stays marked is swept
-    [Q_CONV_UNPAIR] =
-        "UPDATE conversations SET pair_key = NULL WHERE id = ?1",
-    //  A new member has accepted when it is the actor, or already shares
-    //  a conversation it accepted with the actor; else it is a request
-    [Q_MEMBER_INSERT] =
-        "INSERT INTO members (conversation_id, name_lower, joined_epoch, joined_seq, accepted)"
-        " VALUES (?1, ?2, ?3, (SELECT last_seq FROM conversations WHERE id = ?1),"
-        "  ?2 = ?4 OR EXISTS (SELECT 1 FROM members x JOIN members y"
-        "   ON y.conversation_id = x.conversation_id AND y.name_lower = ?4"
-        "   WHERE x.name_lower = ?2 AND x.accepted = 1 AND x.conversation_id != ?1))"
-        " ON CONFLICT (conversation_id, name_lower)"
-        " DO UPDATE SET joined_epoch = -joined_epoch WHERE joined_epoch < 0",
-    [Q_MEMBER_ACCEPT] =
-        "UPDATE members SET accepted = 1 WHERE conversation_id = ?1 AND name_lower = ?2",
-
-    [Q_MEMBER_MARK] =
-        "UPDATE members SET joined_epoch = -joined_epoch WHERE conversation_id = ?1",
-    [Q_MEMBER_SWEEP] =
-        "DELETE FROM members WHERE conversation_id = ?1 AND joined_epoch < 0",
-    [Q_LINK_INSERT] =
-        "INSERT INTO links (conversation_id, epoch, statement, signature, actor, action)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [Q_LINK_PAGE] =
-        "SELECT epoch, statement, signature, actor, action FROM links"
-        " WHERE conversation_id = ?1 AND epoch > ?2 ORDER BY epoch LIMIT ?3",
-    [Q_CONV_GET] =
-        "SELECT " CONV_COLUMNS " FROM conversations WHERE id = ?1",
-    [Q_CONV_GET_MEMBER] =
-        "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
-        " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
-        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE m.conversation_id = ?1 AND m.name_lower = ?2",
-    [Q_CONV_MEMBERS] =
-        "SELECT u.name FROM members m JOIN users u ON u.name_lower = m.name_lower"
-        " WHERE m.conversation_id = ?1 ORDER BY m.name_lower",
-    [Q_CONV_EACH_OF] =
-        "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
-        " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
-        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE m.name_lower = ?1 ORDER BY c.created_at, c.id",
-    //  Pages in the same order (oldest first): a conversation made while a
-    //  client pages lands after its cursor, so no listing misses one
-    [Q_CONV_PAGE_OF] =
-        "SELECT c.id, c.last_seq, c.last_time, c.created_at, c.epoch, c.direct, c.title,"
-        " c.creator, m.joined_epoch, m.joined_seq, m.accepted"
-        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
-        " WHERE m.name_lower = ?1 AND (c.created_at, c.id) > (?2, ?3)"
-        " ORDER BY c.created_at, c.id LIMIT ?4",
-    [Q_CONV_EACH] =
-        "SELECT " CONV_COLUMNS " FROM conversations"
-        " ORDER BY last_time DESC, created_at DESC",
-    [Q_MSG_FIND] =
-        "SELECT seq, server_time, sender FROM messages"
-        " WHERE conversation_id = ?1 AND client_message_id = ?2",
-    [Q_MSG_NEXT] =
-        "UPDATE conversations SET last_seq = last_seq + 1, last_time = ?2"
-        " WHERE id = ?1 AND epoch = ?3 RETURNING last_seq",
-    [Q_MSG_INSERT] =
-        "INSERT INTO messages (conversation_id, seq, epoch, sender, server_time, token,"
-        " client_message_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [Q_MSG_PAGE] =
-        "SELECT seq, epoch, sender, server_time, token, client_message_id FROM messages"
-        " WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-    [Q_MSG_LAST] =
-        "SELECT token FROM messages WHERE conversation_id = ?1"
-        " ORDER BY seq DESC LIMIT 1",
-    [Q_READ_SET] =
-        "INSERT INTO read_marks (conversation_id, name_lower, read_seq) VALUES (?1, ?2, ?3)"
-        " ON CONFLICT (conversation_id, name_lower) DO UPDATE SET read_seq = excluded.read_seq"
-        " WHERE excluded.read_seq > read_seq",
-    [Q_READ_GET] =
-        "SELECT read_seq FROM read_marks WHERE conversation_id = ?1 AND name_lower = ?2",
-    //  Only what the member may read: after its joining (a member added
-    //  later is never given the messages before it)
-    [Q_UNREAD] =
-        "SELECT count(*) FROM messages WHERE conversation_id = ?1 AND seq > ?3"
-        " AND lower (sender) <> ?2"
-        " AND seq > coalesce ((SELECT joined_seq FROM members"
-        "  WHERE conversation_id = ?1 AND name_lower = ?2), 0)",
-    [Q_BEGIN] =                 "BEGIN IMMEDIATE",
-    [Q_COMMIT] =                "COMMIT",
-    [Q_ROLLBACK] =              "ROLLBACK",
-    [Q_SP_REQUEST] =            "SAVEPOINT request",
-    [Q_SP_REQUEST_RELEASE] =    "RELEASE request",
-    [Q_SP_REQUEST_ROLLBACK] =   "ROLLBACK TO request",
-    [Q_SP_MSG_ADD] =            "SAVEPOINT msg_add",
-    [Q_SP_MSG_ADD_RELEASE] =    "RELEASE msg_add",
-    [Q_SP_MSG_ADD_ROLLBACK] =   "ROLLBACK TO msg_add",
-    [Q_SP_CONV] =               "SAVEPOINT conv",
-    [Q_SP_CONV_RELEASE] =       "RELEASE conv",
-    [Q_SP_CONV_ROLLBACK] =      "ROLLBACK TO conv",
-};
+#include "msgstore_backend.h"
+#include "msgstore_pg.h"
+#include "msgstore_sqlite.h"
 
 struct _msgstore_t {
-    sqlite3 *db;
-    sqlite3_stmt *stmt [Q_COUNT];
-    char *path;
+    const msgstore_backend_t *backend;
+    msgstore_db_t *db;
 };
 
-static int
-    s_names (msgstore_t *self, query_t query, const uint8_t id [MSGSTORE_ID_SIZE],
-             zlistx_t **names);
-
-static int
-s_fail (msgstore_t *self, const char *what)
+//  The engine a URL names and where, in the URL, its location starts
+static const msgstore_backend_t *
+s_backend (const char *url, const char **location)
 {
-    zsys_error ("msgstore: %s: %s", what, sqlite3_errmsg (self->db));
-    return CHAT_ERR_INTERNAL;
-}
-
-static int
-s_exec (msgstore_t *self, const char *sql)
-{
-    char *error = NULL;
-    if (sqlite3_exec (self->db, sql, NULL, NULL, &error) != SQLITE_OK) {
-        zsys_error ("msgstore: %s: %s", sql, error? error: "failed");
-        sqlite3_free (error);
-        return CHAT_ERR_INTERNAL;
+    if (strncmp (url, "postgresql://", 13) == 0 || strncmp (url, "postgres://", 11) == 0) {
+        *location = url;
+        return &msgstore_pg_backend;
     }
-    return CHAT_OK;
-}
-
-//  Run a prepared statement that takes no parameters and yields no row
-//  (transaction control).
-static int
-s_run (msgstore_t *self, query_t query)
-{
-    sqlite3_stmt *stmt = self->stmt [query];
-    int rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_DONE) {
-        zsys_error ("msgstore: %s: %s", s_queries [query], sqlite3_errmsg (self->db));
-        return CHAT_ERR_INTERNAL;
-    }
-    return CHAT_OK;
-}
-
-//  A statement ready to bind: reset and cleared.
-static sqlite3_stmt *
-s_stmt (msgstore_t *self, query_t query)
-{
-    sqlite3_stmt *stmt = self->stmt [query];
-    sqlite3_reset (stmt);
-    sqlite3_clear_bindings (stmt);
-    return stmt;
-}
-
-static int
-s_user_version (msgstore_t *self, int *version)
-{
-    sqlite3_stmt *stmt;
-    if (sqlite3_prepare_v2 (self->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
-        return s_fail (self, "user_version");
-    int rc = sqlite3_step (stmt);
-    *version = rc == SQLITE_ROW? sqlite3_column_int (stmt, 0): -1;
-    sqlite3_finalize (stmt);
-    return *version < 0? s_fail (self, "user_version"): CHAT_OK;
-}
-
-//  Run sql and set user_version to version, together or not at all.
-static int
-s_schema_step (msgstore_t *self, const char *sql, int version)
-{
-    if (s_exec (self, "BEGIN IMMEDIATE"))
-        return CHAT_ERR_INTERNAL;
-    char pragma [64];
-    snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d", version);
-    if (s_exec (self, sql) || s_exec (self, pragma)) {
-        s_exec (self, "ROLLBACK");
-        return CHAT_ERR_INTERNAL;
-    }
-    return s_exec (self, "COMMIT");
-}
-
-static int
-s_migrate (msgstore_t *self)
-{
-    int version;
-    if (s_user_version (self, &version))
-        return CHAT_ERR_INTERNAL;
-    if (version > 0 && version < MSGSTORE_SCHEMA_VERSION) {
-        //  Protocol 1 made conversations without a signed chain and knew
-        //  no identity keys: nothing there can be believed by a protocol 2
-        //  client, and its messages were sealed under keys the key server
-        //  held in the clear
-        zsys_error ("msgstore: %s is a protocol 1 database (schema version %d): its "
-                    "conversations have no signed membership chain and its users no "
-                    "identity keys, so it cannot be carried over. Start this server with "
-                    "a fresh data directory (move the old one away); users register "
-                    "again", self->path, version);
-        return CHAT_ERR_INTERNAL;
-    }
-    if (version > SCHEMA_LAST) {
-        zsys_error ("msgstore: %s has schema version %d, this program knows up to %d",
-                    self->path, version, SCHEMA_LAST);
-        return CHAT_ERR_INTERNAL;
-    }
-    if (version == 0) {
-        if (s_schema_step (self, s_schema, MSGSTORE_SCHEMA_VERSION))
-            return CHAT_ERR_INTERNAL;
-        zsys_info ("msgstore: %s created with schema version %d", self->path,
-                   MSGSTORE_SCHEMA_VERSION);
-        version = MSGSTORE_SCHEMA_VERSION;
-    }
-    //  Counting steps against MIGRATIONS (not versions against SCHEMA_LAST)
-    //  lets the compiler see the index stays inside s_migrations
-    int step = version - MSGSTORE_SCHEMA_VERSION;
-    for (; step >= 0 && step < MIGRATIONS; step++, version++) {
-        if (s_schema_step (self, s_migrations [step],
-                           version + 1))
-            return CHAT_ERR_INTERNAL;
-        zsys_info ("msgstore: %s now at schema version %d", self->path, version + 1);
-    }
-    return CHAT_OK;
+    *location = strncmp (url, "sqlite:", 7) == 0? url + 7: url;
+    return &msgstore_sqlite_backend;
 }
 
 msgstore_t *
-msgstore_open (const char *path)
+msgstore_open (const char *url)
 {
-    assert (path);
+    assert (url);
+    const char *location;
+    const msgstore_backend_t *backend = s_backend (url, &location);
+    if (!*location) {
+        zsys_error ("msgstore: %s names no database", url);
+        return NULL;
+    }
+    msgstore_db_t *db = backend->open (location);
+    if (!db)
+        return NULL;
     msgstore_t *self = (msgstore_t *) zmalloc (sizeof (msgstore_t));
     assert (self);
-    self->path = strdup (path);
-    //  Users, chains and tokens: nobody else's business, whatever the
-    //  folder's mode. 0600 before SQLite makes it (its -wal and -shm take
-    //  the database's mode); a looser file already there is tightened
-    if (secret_database_private (path) != 0) {
-        zsys_error ("msgstore: cannot open %s: %s", path, strerror (errno));
-        msgstore_destroy (&self);
-        return NULL;
-    }
-    if (sqlite3_open_v2 (path, &self->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                         | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-        zsys_error ("msgstore: cannot open %s: %s", path,
-                    self->db? sqlite3_errmsg (self->db): "out of memory");
-        msgstore_destroy (&self);
-        return NULL;
-    }
-    sqlite3_busy_timeout (self->db, 5000);
-    //  journal_mode answers with a row: check that WAL took.
-    sqlite3_stmt *stmt;
-    bool wal = false;
-    if (sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) == SQLITE_OK) {
-        if (sqlite3_step (stmt) == SQLITE_ROW) {
-            const char *mode = (const char *) sqlite3_column_text (stmt, 0);
-            wal = mode && streq (mode, "wal");
-        }
-        sqlite3_finalize (stmt);
-    }
-    if (!wal) {
-        s_fail (self, "cannot switch to WAL");
-        msgstore_destroy (&self);
-        return NULL;
-    }
-    //  FULL: a commit is on disk before we acknowledge anything.
-    if (s_exec (self, "PRAGMA synchronous = FULL")
-    ||  s_exec (self, "PRAGMA foreign_keys = ON")
-    ||  s_migrate (self)) {
-        msgstore_destroy (&self);
-        return NULL;
-    }
-    for (int query = 0; query < Q_COUNT; query++)
-        if (sqlite3_prepare_v3 (self->db, s_queries [query], -1,
-                                SQLITE_PREPARE_PERSISTENT,
-                                &self->stmt [query], NULL) != SQLITE_OK) {
-            s_fail (self, s_queries [query]);
-            msgstore_destroy (&self);
-            return NULL;
-        }
+    self->backend = backend;
+    self->db = db;
     return self;
 }
 
@@ -430,151 +51,88 @@ msgstore_destroy (msgstore_t **self_p)
     assert (self_p);
     msgstore_t *self = *self_p;
     if (self) {
-        for (int query = 0; query < Q_COUNT; query++)
-            sqlite3_finalize (self->stmt [query]);
-        if (self->db)
-            sqlite3_close (self->db);
-        free (self->path);
+        self->backend->destroy (&self->db);
         free (self);
         *self_p = NULL;
     }
+}
+
+const char *
+msgstore_engine (msgstore_t *self)
+{
+    assert (self);
+    return self->backend->name;
 }
 
 int
 msgstore_begin (msgstore_t *self)
 {
     assert (self);
-    return s_run (self, Q_BEGIN);
+    return self->backend->begin (self->db);
 }
 
 int
 msgstore_commit (msgstore_t *self)
 {
     assert (self);
-    if (s_run (self, Q_COMMIT)) {
-        //  A failed COMMIT may leave the transaction open: end it, so
-        //  that nothing of it is ever written later by accident.
-        if (!sqlite3_get_autocommit (self->db))
-            s_run (self, Q_ROLLBACK);
-        return CHAT_ERR_INTERNAL;
-    }
-    return CHAT_OK;
+    return self->backend->commit (self->db);
 }
 
 int
 msgstore_rollback (msgstore_t *self)
 {
     assert (self);
-    if (sqlite3_get_autocommit (self->db))
-        return CHAT_OK;         //  SQLite rolled back already
-    return s_run (self, Q_ROLLBACK);
+    return self->backend->rollback (self->db);
 }
 
 int
 msgstore_savepoint (msgstore_t *self)
 {
     assert (self);
-    return s_run (self, Q_SP_REQUEST);
+    return self->backend->savepoint (self->db);
 }
 
 int
 msgstore_savepoint_release (msgstore_t *self)
 {
     assert (self);
-    return s_run (self, Q_SP_REQUEST_RELEASE);
+    return self->backend->savepoint_release (self->db);
 }
 
 int
 msgstore_savepoint_rollback (msgstore_t *self)
 {
     assert (self);
-    if (sqlite3_get_autocommit (self->db))
-        return CHAT_ERR_INTERNAL;       //  the whole transaction is gone
-    if (s_run (self, Q_SP_REQUEST_ROLLBACK) || s_run (self, Q_SP_REQUEST_RELEASE))
-        return CHAT_ERR_INTERNAL;
-    return CHAT_OK;
+    return self->backend->savepoint_rollback (self->db);
 }
 
 //  ---------------------------------------------------------------- users
-
-//  Read one users row (name, identity, created_at) into *user. -1 for a row
-//  that does not hold what was checked on the way in.
-static int
-s_user_row (sqlite3_stmt *stmt, msgstore_user_t *user)
-{
-    memset (user, 0, sizeof *user);
-    const char *name = (const char *) sqlite3_column_text (stmt, 0);
-    const void *identity = sqlite3_column_blob (stmt, 1);
-    int identity_len = sqlite3_column_bytes (stmt, 1);
-    if (!name || strlen (name) > USERNAME_MAX
-    ||  !identity || identity_len <= 0 || identity_len > MSGSTORE_IDENTITY_MAX)
-        return -1;
-    strcpy (user->name, name);
-    memcpy (user->identity, identity, (size_t) identity_len);
-    user->identity_len = (size_t) identity_len;
-    user->created_at = sqlite3_column_int64 (stmt, 2);
-    return 0;
-}
 
 int
 msgstore_user_add (msgstore_t *self, const char *name, const uint8_t *identity,
                    size_t identity_len, int64_t now_ms, bool *added)
 {
     assert (self);
-    assert (name);
-    if (!credential_username_valid (name) || !identity || identity_len == 0
-    ||  identity_len > MSGSTORE_IDENTITY_MAX)
-        return CHAT_ERR_BAD_REQUEST;
-    char lower [USERNAME_MAX + 1];
-    credential_username_fold (name, lower, sizeof lower);
-    sqlite3_stmt *stmt = s_stmt (self, Q_USER_ADD);
-    sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, name, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob (stmt, 3, identity, (int) identity_len, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 4, now_ms);
-    int rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_DONE)
-        return s_fail (self, "user add");
-    if (added)
-        *added = sqlite3_changes (self->db) > 0;
-    return CHAT_OK;
+    return self->backend->user_add (self->db, name, identity, identity_len, now_ms, added);
 }
 
 int
 msgstore_user_get (msgstore_t *self, const char *name, msgstore_user_t *user)
 {
     assert (self);
-    assert (name);
-    assert (user);
-    if (!credential_username_valid (name))
-        return CHAT_ERR_UNKNOWN_USER;
-    char lower [USERNAME_MAX + 1];
-    credential_username_fold (name, lower, sizeof lower);
-    sqlite3_stmt *stmt = s_stmt (self, Q_USER_GET);
-    sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step (stmt);
-    int result;
-    if (rc == SQLITE_ROW)
-        result = s_user_row (stmt, user) == 0? CHAT_OK: s_fail (self, "user row");
-    else
-    if (rc == SQLITE_DONE)
-        result = CHAT_ERR_UNKNOWN_USER;
-    else
-        result = s_fail (self, "user get");
-    sqlite3_reset (stmt);
-    return result;
+    return self->backend->user_get (self->db, name, user);
 }
 
 int
 msgstore_user_find (msgstore_t *self, const char *name, char **canonical)
 {
+    assert (self);
     assert (canonical);
     *canonical = NULL;
     msgstore_user_t *user = (msgstore_user_t *) malloc (sizeof *user);
     if (!user)
         return CHAT_ERR_INTERNAL;
-    int rc = msgstore_user_get (self, name, user);
+    int rc = self->backend->user_get (self->db, name, user);
     if (rc == CHAT_OK) {
         *canonical = strdup (user->name);
         if (!*canonical)
@@ -588,209 +146,18 @@ int
 msgstore_user_each (msgstore_t *self, msgstore_user_fn *fn, void *arg)
 {
     assert (self);
-    assert (fn);
-    msgstore_user_t *user = (msgstore_user_t *) malloc (sizeof *user);
-    if (!user)
-        return CHAT_ERR_INTERNAL;
-    sqlite3_stmt *stmt = s_stmt (self, Q_USER_EACH);
-    int rc;
-    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-        if (s_user_row (stmt, user) == 0 && fn (user, arg))
-            break;
-    sqlite3_reset (stmt);
-    free (user);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return s_fail (self, "user list");
-    return CHAT_OK;
+    return self->backend->user_each (self->db, fn, arg);
 }
 
 //  ---------------------------------------------------------------- conversations
-
-//  One conversations row (CONV_COLUMNS) into *conv.
-static void
-s_conv_row (sqlite3_stmt *stmt, msgstore_conv_t *conv)
-{
-    memset (conv, 0, sizeof *conv);
-    const void *id = sqlite3_column_blob (stmt, 0);
-    if (id && sqlite3_column_bytes (stmt, 0) == MSGSTORE_ID_SIZE)
-        memcpy (conv->id, id, MSGSTORE_ID_SIZE);
-    conv->last_seq = (uint64_t) sqlite3_column_int64 (stmt, 1);
-    conv->last_time = sqlite3_column_int64 (stmt, 2);
-    conv->created_at = sqlite3_column_int64 (stmt, 3);
-    conv->epoch = (uint64_t) sqlite3_column_int64 (stmt, 4);
-    conv->direct = sqlite3_column_int (stmt, 5) != 0;
-    const char *title = (const char *) sqlite3_column_text (stmt, 6);
-    snprintf (conv->title, sizeof conv->title, "%s", title? title: "");
-    const char *creator = (const char *) sqlite3_column_text (stmt, 7);
-    snprintf (conv->creator, sizeof conv->creator, "%s", creator? creator: "");
-    //  Read as a member: when that member joined
-    if (sqlite3_column_count (stmt) > 10) {
-        sqlite3_int64 joined_epoch = sqlite3_column_int64 (stmt, 8);
-        sqlite3_int64 joined_seq = sqlite3_column_int64 (stmt, 9);
-        conv->joined_epoch = joined_epoch > 0? (uint64_t) joined_epoch: 0;
-        conv->joined_seq = joined_seq > 0? (uint64_t) joined_seq: 0;
-        conv->request = sqlite3_column_int (stmt, 10) == 0;
-    }
-}
-
-//  Run a statement that yields at most one conversation row.
-static int
-s_conv_one (msgstore_t *self, sqlite3_stmt *stmt, msgstore_conv_t *conv)
-{
-    int rc = sqlite3_step (stmt);
-    if (rc == SQLITE_ROW && conv)
-        s_conv_row (stmt, conv);
-    sqlite3_reset (stmt);
-    if (rc == SQLITE_ROW)
-        return CHAT_OK;
-    if (rc == SQLITE_DONE)
-        return CHAT_ERR_NOT_FOUND;
-    return s_fail (self, "conversation lookup");
-}
-
-//  The pair key of two names: 'a\nb', lower case, sorted.
-static void
-s_pair_key (const char *a, const char *b, char out [2 * USERNAME_MAX + 2])
-{
-    char la [USERNAME_MAX + 1], lb [USERNAME_MAX + 1];
-    credential_username_fold (a, la, sizeof la);
-    credential_username_fold (b, lb, sizeof lb);
-    bool in_order = strcmp (la, lb) < 0;
-    snprintf (out, 2 * USERNAME_MAX + 2, "%s\n%s", in_order? la: lb, in_order? lb: la);
-}
-
-int
-msgstore_conv_find_direct (msgstore_t *self, const char *a, const char *b,
-                           msgstore_conv_t *conv)
-{
-    assert (self && a && b);
-    char pair_key [2 * USERNAME_MAX + 2];
-    s_pair_key (a, b, pair_key);
-    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_PAIR);
-    sqlite3_bind_text (stmt, 1, pair_key, -1, SQLITE_TRANSIENT);
-    return s_conv_one (self, stmt, conv);
-}
-
-//  Step a write; SQLITE_DONE or the SQLite code (logged as what).
-static int
-s_write (msgstore_t *self, sqlite3_stmt *stmt, const char *what)
-{
-    int rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_DONE && sqlite3_extended_errcode (self->db) != SQLITE_CONSTRAINT_PRIMARYKEY
-    &&  sqlite3_extended_errcode (self->db) != SQLITE_CONSTRAINT_UNIQUE)
-        s_fail (self, what);
-    return rc;
-}
-
-//  Insert the link, make it the conversation's head (epoch link->epoch,
-//  title) and the members those given. Inside the caller's savepoint.
-static int
-s_link_add (msgstore_t *self, const msgstore_link_t *link, const char *title,
-            const char *const *members, size_t count)
-{
-    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_HEAD);
-    sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
-    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) link->epoch);
-    sqlite3_bind_text (stmt, 3, title? title: "", -1, SQLITE_STATIC);
-    if (s_write (self, stmt, "conversation head") != SQLITE_DONE)
-        return CHAT_ERR_INTERNAL;
-    if (sqlite3_changes (self->db) != 1)
-        return CHAT_ERR_CHAIN_CONFLICT;
-    stmt = s_stmt (self, Q_LINK_INSERT);
-    sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
-    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) link->epoch);
-    sqlite3_bind_blob (stmt, 3, link->statement, (int) link->statement_len, SQLITE_STATIC);
-    sqlite3_bind_blob (stmt, 4, link->signature, (int) link->signature_len, SQLITE_STATIC);
-    sqlite3_bind_text (stmt, 5, link->actor, -1, SQLITE_STATIC);
-    sqlite3_bind_int (stmt, 6, link->action);
-    int rc = s_write (self, stmt, "link insert");
-    sqlite3_clear_bindings (stmt);
-    if (rc != SQLITE_DONE)
-        return rc == SQLITE_CONSTRAINT? CHAT_ERR_CHAIN_CONFLICT: CHAT_ERR_INTERNAL;
-    stmt = s_stmt (self, Q_MEMBER_MARK);
-    sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
-    if (s_write (self, stmt, "member mark") != SQLITE_DONE)
-        return CHAT_ERR_INTERNAL;
-    for (size_t index = 0; index < count; index++) {
-        char lower [USERNAME_MAX + 1];
-        credential_username_fold (members [index], lower, sizeof lower);
-        stmt = s_stmt (self, Q_MEMBER_INSERT);
-        sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
-        sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) link->epoch);
-        char actor [USERNAME_MAX + 1];
-        credential_username_fold (link->actor, actor, sizeof actor);
-        sqlite3_bind_text (stmt, 4, actor, -1, SQLITE_TRANSIENT);
-        //  A name twice (the second changes no row), or one not known: the
-        //  caller's mistake
-        rc = s_write (self, stmt, "member insert");
-        if (rc != SQLITE_DONE)
-            return rc == SQLITE_CONSTRAINT? CHAT_ERR_BAD_REQUEST: CHAT_ERR_INTERNAL;
-        if (sqlite3_changes (self->db) != 1)
-            return CHAT_ERR_BAD_REQUEST;
-    }
-    stmt = s_stmt (self, Q_MEMBER_SWEEP);
-    sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
-    if (s_write (self, stmt, "member sweep") != SQLITE_DONE)
-        return CHAT_ERR_INTERNAL;
-    return CHAT_OK;
-}
-
-//  End a savepoint of ours: kept when rc is CHAT_OK, else rolled back.
-static int
-s_conv_savepoint_end (msgstore_t *self, int rc)
-{
-    if (rc == CHAT_OK)
-        return s_run (self, Q_SP_CONV_RELEASE);
-    if (!sqlite3_get_autocommit (self->db)) {
-        s_run (self, Q_SP_CONV_ROLLBACK);
-        s_run (self, Q_SP_CONV_RELEASE);
-    }
-    return rc;
-}
-
-static bool
-s_links_valid (const msgstore_link_t *link, const char *const *members, size_t count)
-{
-    return link && link->conversation_id && link->statement && link->statement_len
-        && link->signature && link->signature_len && link->actor && link->epoch >= 1
-        && link->epoch <= INT64_MAX && members && count <= MSGSTORE_MAX_MEMBERS;
-}
 
 int
 msgstore_conv_create (msgstore_t *self, const msgstore_conv_t *conv,
                       const char *const *members, size_t count,
                       const msgstore_link_t *link)
 {
-    assert (self && conv);
-    if (!s_links_valid (link, members, count) || count < 2 || link->epoch != 1
-    ||  memcmp (link->conversation_id, conv->id, MSGSTORE_ID_SIZE) != 0
-    ||  (conv->direct && count != 2))
-        return CHAT_ERR_BAD_REQUEST;
-    char pair_key [2 * USERNAME_MAX + 2];
-    if (conv->direct)
-        s_pair_key (members [0], members [1], pair_key);
-
-    //  The row, its first link and its members go in together, or not at all
-    if (s_run (self, Q_SP_CONV))
-        return CHAT_ERR_INTERNAL;
-    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_INSERT);
-    sqlite3_bind_blob (stmt, 1, conv->id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    if (conv->direct)
-        sqlite3_bind_text (stmt, 2, pair_key, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null (stmt, 2);
-    sqlite3_bind_int64 (stmt, 3, conv->created_at);
-    sqlite3_bind_text (stmt, 4, conv->creator, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 5, conv->title, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int (stmt, 6, conv->direct? 1: 0);
-    int rc = s_write (self, stmt, "conversation insert");
-    if (rc != SQLITE_DONE)
-        rc = rc == SQLITE_CONSTRAINT? CHAT_ERR_BAD_REQUEST: CHAT_ERR_INTERNAL;
-    else
-        rc = s_link_add (self, link, conv->title, members, count);
-    return s_conv_savepoint_end (self, rc);
+    assert (self);
+    return self->backend->conv_create (self->db, conv, members, count, link);
 }
 
 int
@@ -798,24 +165,15 @@ msgstore_conv_append (msgstore_t *self, const msgstore_link_t *link,
                       const char *title, const char *const *members, size_t count)
 {
     assert (self);
-    if (!s_links_valid (link, members, count) || link->epoch < 2)
-        return CHAT_ERR_BAD_REQUEST;
-    msgstore_conv_t conv;
-    int rc = msgstore_conv_get (self, link->conversation_id, MSGSTORE_ID_SIZE, &conv);
-    if (rc != CHAT_OK)
-        return rc;
-    if (s_run (self, Q_SP_CONV))
-        return CHAT_ERR_INTERNAL;
-    rc = s_link_add (self, link, title, members, count);
-    //  A direct conversation someone left is no longer the pair's: the
-    //  next CREATE of the two makes a new one
-    if (rc == CHAT_OK && conv.direct && count < 2) {
-        sqlite3_stmt *stmt = s_stmt (self, Q_CONV_UNPAIR);
-        sqlite3_bind_blob (stmt, 1, link->conversation_id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
-        if (s_write (self, stmt, "conversation unpair") != SQLITE_DONE)
-            rc = CHAT_ERR_INTERNAL;
-    }
-    return s_conv_savepoint_end (self, rc);
+    return self->backend->conv_append (self->db, link, title, members, count);
+}
+
+int
+msgstore_conv_find_direct (msgstore_t *self, const char *a, const char *b,
+                           msgstore_conv_t *conv)
+{
+    assert (self);
+    return self->backend->conv_find_direct (self->db, a, b, conv);
 }
 
 int
@@ -823,11 +181,7 @@ msgstore_conv_get (msgstore_t *self, const uint8_t *id, size_t id_len,
                    msgstore_conv_t *conv)
 {
     assert (self);
-    if (!id || id_len != MSGSTORE_ID_SIZE)
-        return CHAT_ERR_NOT_FOUND;
-    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_GET);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    return s_conv_one (self, stmt, conv);
+    return self->backend->conv_get (self->db, id, id_len, conv);
 }
 
 int
@@ -835,78 +189,23 @@ msgstore_conv_get_as_member (msgstore_t *self, const uint8_t *id, size_t id_len,
                              const char *name, msgstore_conv_t *conv)
 {
     assert (self);
-    assert (name);
-    if (!id || id_len != MSGSTORE_ID_SIZE)
-        return CHAT_ERR_NOT_FOUND;
-    char lower [USERNAME_MAX + 1];
-    credential_username_fold (name, lower, sizeof lower);
-    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_GET_MEMBER);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
-    return s_conv_one (self, stmt, conv);
-}
-
-int
-msgstore_member_accept (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
-                        const char *name)
-{
-    assert (self && id && name);
-    char lower [USERNAME_MAX + 1];
-    credential_username_fold (name, lower, sizeof lower);
-    sqlite3_stmt *stmt = s_stmt (self, Q_MEMBER_ACCEPT);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
-    if (s_write (self, stmt, "member accept") != SQLITE_DONE)
-        return CHAT_ERR_INTERNAL;
-    return sqlite3_changes (self->db) == 1? CHAT_OK: CHAT_ERR_NOT_FOUND;
+    return self->backend->conv_get_as_member (self->db, id, id_len, name, conv);
 }
 
 int
 msgstore_conv_members (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                        zlistx_t **names)
 {
-    return s_names (self, Q_CONV_MEMBERS, id, names);
+    assert (self);
+    return self->backend->conv_members (self->db, id, names);
 }
 
-//  The names a query of members yields, ordered
-static int
-s_names (msgstore_t *self, query_t query, const uint8_t id [MSGSTORE_ID_SIZE],
-         zlistx_t **names)
+int
+msgstore_member_accept (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                        const char *name)
 {
     assert (self);
-    assert (id);
-    assert (names);
-    zlistx_t *list = zlistx_new ();
-    assert (list);
-    zlistx_set_destructor (list, (zlistx_destructor_fn *) zstr_free);
-    sqlite3_stmt *stmt = s_stmt (self, query);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    int rc;
-    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-        zlistx_add_end (list, strdup ((const char *) sqlite3_column_text (stmt, 0)));
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_DONE) {
-        zlistx_destroy (&list);
-        return s_fail (self, "member list");
-    }
-    *names = list;
-    return CHAT_OK;
-}
-
-static int
-s_conv_iterate (msgstore_t *self, sqlite3_stmt *stmt, msgstore_conv_fn *fn, void *arg)
-{
-    int rc;
-    msgstore_conv_t conv;
-    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-        s_conv_row (stmt, &conv);
-        if (fn (&conv, arg))
-            break;
-    }
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return s_fail (self, "conversation list");
-    return CHAT_OK;
+    return self->backend->member_accept (self->db, id, name);
 }
 
 int
@@ -914,41 +213,22 @@ msgstore_conv_each_of (msgstore_t *self, const char *name,
                        msgstore_conv_fn *fn, void *arg)
 {
     assert (self);
-    assert (name);
-    assert (fn);
-    char lower [USERNAME_MAX + 1];
-    credential_username_fold (name, lower, sizeof lower);
-    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_EACH_OF);
-    sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
-    return s_conv_iterate (self, stmt, fn, arg);
+    return self->backend->conv_each_of (self->db, name, fn, arg);
 }
 
 int
 msgstore_conv_page_of (msgstore_t *self, const char *name, const msgstore_conv_t *after,
                        uint32_t limit, msgstore_conv_fn *fn, void *arg)
 {
-    assert (self && name && fn);
-    char lower [USERNAME_MAX + 1];
-    credential_username_fold (name, lower, sizeof lower);
-    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_PAGE_OF);
-    sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_TRANSIENT);
-    //  From the first: before anything a row can hold (an empty blob sorts
-    //  before every id)
-    sqlite3_bind_int64 (stmt, 2, after? after->created_at: INT64_MIN);
-    if (after)
-        sqlite3_bind_blob (stmt, 3, after->id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_zeroblob (stmt, 3, 0);
-    sqlite3_bind_int64 (stmt, 4, limit);
-    return s_conv_iterate (self, stmt, fn, arg);
+    assert (self);
+    return self->backend->conv_page_of (self->db, name, after, limit, fn, arg);
 }
 
 int
 msgstore_conv_each (msgstore_t *self, msgstore_conv_fn *fn, void *arg)
 {
     assert (self);
-    assert (fn);
-    return s_conv_iterate (self, s_stmt (self, Q_CONV_EACH), fn, arg);
+    return self->backend->conv_each (self->db, fn, arg);
 }
 
 //  ---------------------------------------------------------------- chains
@@ -958,32 +238,8 @@ msgstore_link_each (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                     uint64_t after_epoch, uint32_t limit,
                     msgstore_link_fn *fn, void *arg)
 {
-    assert (self && id && fn);
-    if (after_epoch > INT64_MAX)
-        return CHAT_OK;         //  nothing can be after it
-    sqlite3_stmt *stmt = s_stmt (self, Q_LINK_PAGE);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) after_epoch);
-    sqlite3_bind_int64 (stmt, 3, limit);
-    int rc;
-    msgstore_link_t link = { .conversation_id = id };
-    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-        link.epoch = (uint64_t) sqlite3_column_int64 (stmt, 0);
-        link.statement = (const uint8_t *) sqlite3_column_blob (stmt, 1);
-        link.statement_len = (size_t) sqlite3_column_bytes (stmt, 1);
-        link.signature = (const uint8_t *) sqlite3_column_blob (stmt, 2);
-        link.signature_len = (size_t) sqlite3_column_bytes (stmt, 2);
-        link.actor = (const char *) sqlite3_column_text (stmt, 3);
-        link.action = sqlite3_column_int (stmt, 4);
-        if (!link.statement || !link.signature || !link.actor)
-            continue;
-        if (fn (&link, arg))
-            break;
-    }
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return s_fail (self, "link page");
-    return CHAT_OK;
+    assert (self);
+    return self->backend->link_each (self->db, id, after_epoch, limit, fn, arg);
 }
 
 //  ---------------------------------------------------------------- messages
@@ -996,85 +252,77 @@ msgstore_msg_add (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                   uint64_t *seq, int64_t *server_time, bool *duplicate)
 {
     assert (self);
-    assert (id);
-    assert (sender);
-    assert (client_message_id);
-    assert (token);
-    assert (seq && server_time && duplicate);
-    *duplicate = false;
+    return self->backend->msg_add (self->db, id, sender, client_message_id,
+                                   client_message_id_len, token, token_len, epoch,
+                                   now_ms, seq, server_time, duplicate);
+}
 
-    //  A retry: answer with what was stored the first time.
-    sqlite3_stmt *stmt = s_stmt (self, Q_MSG_FIND);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_blob (stmt, 2, client_message_id, (int) client_message_id_len,
-                       SQLITE_TRANSIENT);
-    int rc = sqlite3_step (stmt);
-    if (rc == SQLITE_ROW) {
-        *seq = (uint64_t) sqlite3_column_int64 (stmt, 0);
-        *server_time = sqlite3_column_int64 (stmt, 1);
-        const char *stored_by = (const char *) sqlite3_column_text (stmt, 2);
-        bool same = stored_by && strcasecmp (stored_by, sender) == 0;
-        sqlite3_reset (stmt);
-        if (!same)
-            return CHAT_ERR_BAD_REQUEST;
-        *duplicate = true;
-        return CHAT_OK;
-    }
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_DONE)
-        return s_fail (self, "message lookup");
-    if (epoch == 0 || epoch > INT64_MAX)
-        return CHAT_ERR_STALE_EPOCH;
+//  Conversation id order; within one conversation, the order given (the
+//  adds are compared by address, which is their order in the caller's array)
+static int
+s_add_compare (const void *a, const void *b)
+{
+    const msgstore_add_t *x = *(msgstore_add_t *const *) a;
+    const msgstore_add_t *y = *(msgstore_add_t *const *) b;
+    int order = memcmp (x->conversation_id, y->conversation_id, MSGSTORE_ID_SIZE);
+    if (order)
+        return order;
+    return x < y? -1: x > y;
+}
 
-    if (s_run (self, Q_SP_MSG_ADD))
+//  The engines' common way: one transaction, a call each, one commit
+static int
+s_add_batch_each (msgstore_t *self, msgstore_add_t *const *sorted, size_t count)
+{
+    if (self->backend->begin (self->db) != CHAT_OK)
         return CHAT_ERR_INTERNAL;
-    //  The next seq, only under the current epoch
-    stmt = s_stmt (self, Q_MSG_NEXT);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 2, now_ms);
-    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) epoch);
-    rc = sqlite3_step (stmt);
-    uint64_t next = rc == SQLITE_ROW? (uint64_t) sqlite3_column_int64 (stmt, 0): 0;
-    //  Step to the end so the UPDATE is complete before the reset.
-    if (rc == SQLITE_ROW)
-        rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    int result = CHAT_OK;
-    if (rc != SQLITE_DONE)
-        result = s_fail (self, "next seq");
-    else
-    if (next == 0)
-        //  No row: another epoch is current, or no such conversation
-        result = msgstore_conv_get (self, id, MSGSTORE_ID_SIZE, NULL) == CHAT_OK
-               ? CHAT_ERR_STALE_EPOCH: CHAT_ERR_NOT_FOUND;
-    else {
-        stmt = s_stmt (self, Q_MSG_INSERT);
-        sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) next);
-        sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) epoch);
-        sqlite3_bind_text (stmt, 4, sender, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 5, now_ms);
-        sqlite3_bind_text (stmt, 6, token, (int) token_len, SQLITE_STATIC);
-        sqlite3_bind_blob (stmt, 7, client_message_id, (int) client_message_id_len,
-                           SQLITE_STATIC);
-        rc = sqlite3_step (stmt);
-        sqlite3_reset (stmt);
-        sqlite3_clear_bindings (stmt);      //  drop the borrowed token
-        if (rc != SQLITE_DONE)
-            result = s_fail (self, "message insert");
-    }
-    if (result != CHAT_OK) {
-        if (!sqlite3_get_autocommit (self->db)) {
-            s_run (self, Q_SP_MSG_ADD_ROLLBACK);
-            s_run (self, Q_SP_MSG_ADD_RELEASE);
+    for (size_t index = 0; index < count; index++) {
+        msgstore_add_t *add = sorted [index];
+        add->status = self->backend->msg_add (
+            self->db, add->conversation_id, add->sender, add->client_message_id,
+            add->client_message_id_len, add->token, add->token_len, add->epoch,
+            add->now_ms, &add->seq, &add->server_time, &add->duplicate);
+        if (add->status == CHAT_ERR_INTERNAL) {
+            self->backend->rollback (self->db);
+            return CHAT_ERR_INTERNAL;
         }
-        return result;
     }
-    if (s_run (self, Q_SP_MSG_ADD_RELEASE))
+    return self->backend->commit (self->db);
+}
+
+int
+msgstore_msg_add_batch (msgstore_t *self, msgstore_add_t *adds, size_t count)
+{
+    assert (self);
+    assert (adds || count == 0);
+    if (count > MSGSTORE_BATCH_MAX)
+        return CHAT_ERR_BAD_REQUEST;
+    if (count == 0)
+        return CHAT_OK;
+    msgstore_add_t **sorted = (msgstore_add_t **) malloc (count * sizeof *sorted);
+    if (!sorted)
         return CHAT_ERR_INTERNAL;
-    *seq = next;
-    *server_time = now_ms;
-    return CHAT_OK;
+    for (size_t index = 0; index < count; index++) {
+        assert (adds [index].conversation_id && adds [index].sender
+                && adds [index].client_message_id && adds [index].token);
+        adds [index].status = CHAT_ERR_INTERNAL;
+        adds [index].seq = 0;
+        adds [index].server_time = 0;
+        adds [index].duplicate = false;
+        sorted [index] = &adds [index];
+    }
+    qsort (sorted, count, sizeof *sorted, s_add_compare);
+    int rc = self->backend->msg_add_batch
+           ? self->backend->msg_add_batch (self->db, sorted, count)
+           : s_add_batch_each (self, sorted, count);
+    free (sorted);
+    if (rc != CHAT_OK)
+        //  Nothing may be acknowledged: say so in every add too
+        for (size_t index = 0; index < count; index++) {
+            adds [index].status = CHAT_ERR_INTERNAL;
+            adds [index].duplicate = false;
+        }
+    return rc == CHAT_OK? CHAT_OK: CHAT_ERR_INTERNAL;
 }
 
 int
@@ -1083,34 +331,7 @@ msgstore_msg_each (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                    msgstore_msg_fn *fn, void *arg)
 {
     assert (self);
-    assert (id);
-    assert (fn);
-    if (after_seq > INT64_MAX)
-        return CHAT_OK;         //  nothing can be after it
-    sqlite3_stmt *stmt = s_stmt (self, Q_MSG_PAGE);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) after_seq);
-    sqlite3_bind_int64 (stmt, 3, limit);
-    int rc;
-    msgstore_msg_t msg = { .conversation_id = id };
-    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
-        msg.seq = (uint64_t) sqlite3_column_int64 (stmt, 0);
-        msg.epoch = (uint64_t) sqlite3_column_int64 (stmt, 1);
-        msg.sender = (const char *) sqlite3_column_text (stmt, 2);
-        msg.server_time = sqlite3_column_int64 (stmt, 3);
-        msg.token = (const char *) sqlite3_column_text (stmt, 4);
-        msg.token_len = (size_t) sqlite3_column_bytes (stmt, 4);
-        msg.client_message_id = (const uint8_t *) sqlite3_column_blob (stmt, 5);
-        msg.client_message_id_len = (size_t) sqlite3_column_bytes (stmt, 5);
-        if (!msg.sender || !msg.token)
-            continue;
-        if (fn (&msg, arg))
-            break;
-    }
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return s_fail (self, "message page");
-    return CHAT_OK;
+    return self->backend->msg_each (self->db, id, after_seq, limit, fn, arg);
 }
 
 int
@@ -1118,72 +339,23 @@ msgstore_msg_last_token (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                          char **token)
 {
     assert (self);
-    assert (id);
-    assert (token);
-    *token = NULL;
-    sqlite3_stmt *stmt = s_stmt (self, Q_MSG_LAST);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    int rc = sqlite3_step (stmt);
-    if (rc == SQLITE_ROW)
-        *token = strdup ((const char *) sqlite3_column_text (stmt, 0));
-    sqlite3_reset (stmt);
-    if (rc == SQLITE_ROW)
-        return CHAT_OK;
-    if (rc == SQLITE_DONE)
-        return CHAT_ERR_NOT_FOUND;
-    return s_fail (self, "last token");
+    return self->backend->msg_last_token (self->db, id, token);
 }
 
 //  ---------------------------------------------------------------- read markers
 
-//  A read-marker query with the conversation (?1) and the user's folded
-//  name (?2) bound; lower: room for that name
-static sqlite3_stmt *
-s_read_stmt (msgstore_t *self, query_t query, const uint8_t id [MSGSTORE_ID_SIZE],
-             const char *name, char lower [USERNAME_MAX + 1])
+int
+msgstore_read_state (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                     const char *name, uint64_t *read_seq, uint64_t *unread)
 {
-    credential_username_fold (name, lower, USERNAME_MAX + 1);
-    sqlite3_stmt *stmt = s_stmt (self, query);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_text (stmt, 2, lower, -1, SQLITE_TRANSIENT);
-    return stmt;
+    assert (self);
+    return self->backend->read_state (self->db, id, name, read_seq, unread);
 }
 
 int
-msgstore_read_state (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *name,
-                     uint64_t *read_seq, uint64_t *unread)
+msgstore_read_set (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+                   const char *name, uint64_t read_seq, bool *moved)
 {
     assert (self);
-    assert (name);
-    char lower [USERNAME_MAX + 1];
-    sqlite3_stmt *stmt = s_read_stmt (self, Q_READ_GET, id, name, lower);
-    int rc = sqlite3_step (stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return s_fail (self, "read marker");
-    *read_seq = rc == SQLITE_ROW? (uint64_t) sqlite3_column_int64 (stmt, 0): 0;
-    sqlite3_reset (stmt);
-    stmt = s_read_stmt (self, Q_UNREAD, id, name, lower);
-    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) *read_seq);
-    if (sqlite3_step (stmt) != SQLITE_ROW)
-        return s_fail (self, "unread count");
-    *unread = (uint64_t) sqlite3_column_int64 (stmt, 0);
-    sqlite3_reset (stmt);
-    return CHAT_OK;
-}
-
-int
-msgstore_read_set (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *name,
-                   uint64_t read_seq, bool *moved)
-{
-    assert (self);
-    assert (name);
-    char lower [USERNAME_MAX + 1];
-    sqlite3_stmt *stmt = s_read_stmt (self, Q_READ_SET, id, name, lower);
-    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) read_seq);
-    if (sqlite3_step (stmt) != SQLITE_DONE)
-        return s_fail (self, "read marker");
-    if (moved)
-        *moved = sqlite3_changes (self->db) > 0;
-    sqlite3_reset (stmt);
-    return CHAT_OK;
+    return self->backend->read_set (self->db, id, name, read_seq, moved);
 }

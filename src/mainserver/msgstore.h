@@ -2,10 +2,13 @@
     keys, conversations with their membership chains, and the encrypted
     messages, behind one narrow interface (DESIGN.md section 6)
 
-    SQLite is the one implementation today: WAL, synchronous=FULL (a commit
-    survives kill -9 and power loss), schema version in PRAGMA user_version.
-    Sequence numbers come from the store, never from counters held in the
-    server, so several servers could one day share one database.
+    Opened by URL: a plain path or sqlite:PATH is SQLite (msgstore_sqlite.h:
+    WAL, synchronous=FULL, schema version in PRAGMA user_version), a
+    postgresql:// or postgres:// URL is PostgreSQL (msgstore_pg.h: schema
+    and functions made and migrated by the server, table schema_version).
+    Both keep the same tables and answer every call alike. Sequence
+    numbers come from the store, never from counters held in the server,
+    so several servers can share one PostgreSQL database.
 
     A conversation is its chain of signed links (one per epoch, each the
     serialized MembershipStatement and its signature, as the actor sent
@@ -102,11 +105,14 @@ typedef int (msgstore_conv_fn) (const msgstore_conv_t *conv, void *arg);
 typedef int (msgstore_link_fn) (const msgstore_link_t *link, void *arg);
 typedef int (msgstore_msg_fn) (const msgstore_msg_t *msg, void *arg);
 
-//  Open (creating if needed) the database at path. NULL on failure
-//  (logged): also a protocol 1 database, or one written by a newer schema
-//  than this program knows.
+//  Open (creating if needed) the database url names: a path, sqlite:PATH,
+//  or postgresql://... NULL on failure (logged): also a protocol 1
+//  database, or one written by a newer schema than this program knows.
 msgstore_t *
-    msgstore_open (const char *path);
+    msgstore_open (const char *url);
+//  The engine of an open store: "sqlite" or "postgresql".
+const char *
+    msgstore_engine (msgstore_t *self);
 void
     msgstore_destroy (msgstore_t **self_p);
 
@@ -229,6 +235,36 @@ int
                       size_t client_message_id_len, const char *token,
                       size_t token_len, uint64_t epoch, int64_t now_ms,
                       uint64_t *seq, int64_t *server_time, bool *duplicate);
+//  One message of a batch: what msgstore_msg_add takes, and what it
+//  answered (status: CHAT_OK or its error, with seq, server_time and
+//  duplicate as it fills them).
+typedef struct {
+    const uint8_t *conversation_id;     //  MSGSTORE_ID_SIZE bytes
+    const char *sender;
+    const uint8_t *client_message_id;
+    size_t client_message_id_len;
+    const char *token;
+    size_t token_len;
+    uint64_t epoch;
+    int64_t now_ms;
+    int status;
+    uint64_t seq;
+    int64_t server_time;
+    bool duplicate;
+} msgstore_add_t;
+
+#define MSGSTORE_BATCH_MAX 1024
+
+//  Store a batch of messages in one transaction of its own (not inside
+//  begin ... commit), in conversation id order (the order given within
+//  one conversation: no two writers ever take two conversations' locks in
+//  opposite orders). CHAT_OK when the transaction committed: then each
+//  add's status says what msgstore_msg_add would have; anything else
+//  (CHAT_ERR_INTERNAL) means nothing of the batch was stored and no add
+//  may be acknowledged. CHAT_ERR_BAD_REQUEST for more than
+//  MSGSTORE_BATCH_MAX adds.
+int
+    msgstore_msg_add_batch (msgstore_t *self, msgstore_add_t *adds, size_t count);
 //  Messages with seq > after_seq in ascending order, at most limit of them
 //  (read straight off the primary key: a page costs a page).
 int

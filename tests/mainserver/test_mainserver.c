@@ -57,7 +57,19 @@ static struct {
     int names;
 } F;
 
+//  PostgreSQL's URL when the servers run on it (CHAT_TEST_PG_URL, set by
+//  tests/support/pgtemp.sh: ctest's mainserver.actor.pg), else NULL: each
+//  server's SQLite file in its data directory
+static const char *s_pg_url;
+
 //  ---------------------------------------------------------------- helpers
+
+//  The store a server on dir opens (malloc'd)
+static char *
+s_store_path (const char *dir)
+{
+    return s_pg_url? strdup (s_pg_url): zsys_sprintf ("%s/%s", dir, MAINSERVER_DB);
+}
 
 //  A server on dir, started as main() starts it; idle_ms NULL: the default
 static actorthread_t *
@@ -69,6 +81,12 @@ s_server_start (const char *dir, const char *idle_ms, char **endpoint, char **pu
     char *answer = zstr_recv (actorthread_sock (server));
     assert_string_equal (answer, "OK");
     zstr_free (&answer);
+    if (s_pg_url) {
+        zstr_sendx (actorthread_sock (server), "STORE", s_pg_url, NULL);
+        answer = zstr_recv (actorthread_sock (server));
+        assert_string_equal (answer, "OK");
+        zstr_free (&answer);
+    }
     zstr_sendx (actorthread_sock (server), "KEYSERVER-KEY", F.keyserver_pub, NULL);
     answer = zstr_recv (actorthread_sock (server));
     assert_string_equal (answer, "OK");
@@ -2104,7 +2122,7 @@ test_longer_chain (void **state)
     char *endpoint, *push_endpoint;
 
     //  149 links after the first: re-keys by bob, then bob leaves
-    char *path = zsys_sprintf ("%s/%s", dir, MAINSERVER_DB);
+    char *path = s_store_path (dir);
     msgstore_t *store = msgstore_open (path);
     free (path);
     assert_non_null (store);
@@ -2242,7 +2260,7 @@ test_chain_pages_by_bytes (void **state)
     char *endpoint, *push_endpoint;
 
     enum { LINKS = 200, STATEMENT = 12000, SIGNATURE = 256 };
-    char *path = zsys_sprintf ("%s/%s", dir, MAINSERVER_DB);
+    char *path = s_store_path (dir);
     msgstore_t *store = msgstore_open (path);
     free (path);
     assert_non_null (store);
@@ -3103,6 +3121,11 @@ main (void)
 {
     zsys_init ();
     zsys_set_logstream (stderr);
+    s_pg_url = getenv ("CHAT_TEST_PG_URL");
+    if (s_pg_url && !*s_pg_url)
+        s_pg_url = NULL;
+    fprintf (stderr, "test_mainserver: servers on %s\n",
+             s_pg_url? "PostgreSQL (CHAT_TEST_PG_URL)": "SQLite");
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_register_and_login),
         cmocka_unit_test (test_certificate_refusals),

@@ -1,15 +1,21 @@
-/*  test_msgstore - the main server's SQLite store on its own: users and
+/*  test_msgstore - the main server's store on its own, on SQLite, or on
+    PostgreSQL when CHAT_TEST_PG_URL names a database (tests/support/
+    pgtemp.sh starts one: ctest's mainserver.store.pg): users and
     their identity keys, conversations made from their first link, the
     chain stored link by link (and what the next issue's membership changes
     will need: the head and creator loaded back, a link appended), messages
     with their epochs, read markers, the forward migration of a schema 2
-    database and the refusal of a protocol 1 database
+    database and the refusal of a protocol 1 database (SQLite), batches
+    of messages committed whole or not at all (both; on PostgreSQL also
+    with a COMMIT that fails and a connection that breaks), and the
+    refusal of a newer schema (both)
 */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <libpq-fe.h>
 #include "chain.h"
 #include "chaterror.h"
 #include "epochkey.h"
@@ -19,7 +25,34 @@
 #include "testkeys.h"
 
 static char s_dir [64];
-static char s_path [128];
+static char s_path [512];
+static const char *s_pg_url;            //  PostgreSQL's, else NULL: SQLite
+
+//  Run sql on the test's PostgreSQL database, over a connection of its own
+static void
+s_pg_exec (const char *sql)
+{
+    PGconn *conn = PQconnectdb (s_pg_url);
+    assert_int_equal (PQstatus (conn), CONNECTION_OK);
+    PQclear (PQexec (conn, "SET client_min_messages = warning"));
+    PGresult *res = PQexec (conn, sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK && PQresultStatus (res) != PGRES_TUPLES_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    PQclear (res);
+    PQfinish (conn);
+}
+
+//  Where a test's store is: on SQLite a file of that name in the test's
+//  folder; on PostgreSQL the one database (emptied before each test)
+static const char *
+s_store (const char *name, char *path, size_t size)
+{
+    if (s_pg_url)
+        snprintf (path, size, "%s", s_pg_url);
+    else
+        snprintf (path, size, "%s/%s", s_dir, name);
+    return path;
+}
 
 static int
 s_setup (void **state)
@@ -27,7 +60,9 @@ s_setup (void **state)
     (void) state;
     strcpy (s_dir, "/tmp/test_msgstore.XXXXXX");
     assert_non_null (mkdtemp (s_dir));
-    snprintf (s_path, sizeof s_path, "%s/mainserver.db", s_dir);
+    s_store ("mainserver.db", s_path, sizeof s_path);
+    if (s_pg_url)
+        s_pg_exec ("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
     return 0;
 }
 
@@ -540,9 +575,8 @@ static void
 test_read_markers (void **state)
 {
     (void) state;
-    char path [160];
-    snprintf (path, sizeof path, "%s/read.db", s_dir);
-    msgstore_t *store = msgstore_open (path);
+    char path [512];
+    msgstore_t *store = msgstore_open (s_store ("read.db", path, sizeof path));
     assert_non_null (store);
     s_add_user (store, "Alice", 2);
     s_add_user (store, "bob", 3);
@@ -631,21 +665,267 @@ test_schema_2_migrated (void **state)
     assert_int_equal (s_user_version (path), MSGSTORE_SCHEMA_VERSION + 2);
 }
 
+//  ---------------------------------------------------------------- batches
+
+//  A message of a batch
+static msgstore_add_t
+s_add (const uint8_t *id, const char *sender, const uint8_t *cmid, const char *token,
+       uint64_t epoch, int64_t now)
+{
+    msgstore_add_t add = { .conversation_id = id, .sender = sender,
+                           .client_message_id = cmid, .client_message_id_len = 16,
+                           .token = token, .token_len = strlen (token),
+                           .epoch = epoch, .now_ms = now };
+    return add;
+}
+
+//  A store with alice, bob and carol, a direct conversation of alice and
+//  bob (pair) and a group of the three (group)
+static msgstore_t *
+s_batch_store (uint8_t pair [MSGSTORE_ID_SIZE], uint8_t group [MSGSTORE_ID_SIZE])
+{
+    msgstore_t *store = msgstore_open (s_path);
+    assert_non_null (store);
+    s_add_user (store, "alice", 2);
+    s_add_user (store, "bob", 3);
+    s_add_user (store, "carol", 4);
+    const char *two [] = { "alice", "bob" };
+    const char *three [] = { "alice", "bob", "carol" };
+    s_create (store, "alice", 2, two, 2, true, NULL, pair);
+    s_create (store, "bob", 3, three, 3, false, "g", group);
+    return store;
+}
+
+static uint64_t
+s_last_seq (msgstore_t *store, const uint8_t *id)
+{
+    msgstore_conv_t conv;
+    assert_int_equal (msgstore_conv_get (store, id, 16, &conv), CHAT_OK);
+    return conv.last_seq;
+}
+
+//  A batch answers each message as msg_add would, in the order given
+//  within a conversation, whichever conversations it mixes
+static void
+test_batch (void **state)
+{
+    (void) state;
+    uint8_t pair [16], group [16], unknown [16] = { 0 };
+    msgstore_t *store = s_batch_store (pair, group);
+    uint8_t c1 [16] = { 1 }, c2 [16] = { 2 }, c3 [16] = { 3 }, c4 [16] = { 4 };
+    msgstore_add_t adds [] = {
+        s_add (pair, "alice", c1, "gAAA1", 1, 100),
+        s_add (group, "bob", c2, "gAAA2", 1, 101),
+        s_add (pair, "alice", c3, "gAAA3", 1, 102),
+        s_add (pair, "ALICE", c1, "gAAA1", 1, 103),     //  a retry in the same batch
+        s_add (group, "bob", c4, "gAAA4", 5, 104),      //  a stale epoch
+        s_add (unknown, "bob", c4, "gAAA4", 1, 105),
+        s_add (pair, "bob", c1, "gAAA1", 1, 106),       //  alice's id, from bob
+        s_add (group, "carol", c3, "gAAA5", 1, 107),    //  c3 again, another conversation
+    };
+    size_t count = sizeof adds / sizeof adds [0];
+    assert_int_equal (msgstore_msg_add_batch (store, adds, count), CHAT_OK);
+    int want_status [] = { CHAT_OK, CHAT_OK, CHAT_OK, CHAT_OK, CHAT_ERR_STALE_EPOCH,
+                           CHAT_ERR_NOT_FOUND, CHAT_ERR_BAD_REQUEST, CHAT_OK };
+    uint64_t want_seq [] = { 1, 1, 2, 1, 0, 0, 0, 2 };
+    bool want_duplicate [] = { false, false, false, true, false, false, false, false };
+    for (size_t index = 0; index < count; index++) {
+        assert_int_equal (adds [index].status, want_status [index]);
+        if (want_status [index] == CHAT_OK) {
+            assert_int_equal (adds [index].seq, want_seq [index]);
+            assert_int_equal (adds [index].duplicate, want_duplicate [index]);
+        }
+    }
+    assert_int_equal (adds [3].server_time, 100);       //  the first copy's
+    assert_int_equal (s_last_seq (store, pair), 2);
+    assert_int_equal (s_last_seq (store, group), 2);
+    //  The same batch again: every stored one a duplicate, nothing new
+    assert_int_equal (msgstore_msg_add_batch (store, adds, count), CHAT_OK);
+    assert_true (adds [0].duplicate && adds [1].duplicate && adds [2].duplicate
+                 && adds [7].duplicate);
+    assert_int_equal (adds [7].seq, 2);
+    assert_int_equal (s_last_seq (store, pair), 2);
+    //  Too many at once, or none
+    msgstore_add_t *many = (msgstore_add_t *) calloc (MSGSTORE_BATCH_MAX + 1, sizeof *many);
+    assert_non_null (many);
+    for (size_t index = 0; index <= MSGSTORE_BATCH_MAX; index++)
+        many [index] = adds [0];
+    assert_int_equal (msgstore_msg_add_batch (store, many, MSGSTORE_BATCH_MAX + 1),
+                      CHAT_ERR_BAD_REQUEST);
+    free (many);
+    assert_int_equal (msgstore_msg_add_batch (store, NULL, 0), CHAT_OK);
+    msgstore_destroy (&store);
+}
+
+//  A store written by a newer program than this one is refused, not used
+static void
+test_newer_schema_refused (void **state)
+{
+    (void) state;
+    msgstore_t *store = msgstore_open (s_path);
+    assert_non_null (store);
+    msgstore_destroy (&store);
+    if (s_pg_url)
+        s_pg_exec ("UPDATE schema_version SET version = 99");
+    else {
+        sqlite3 *db;
+        assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
+        assert_int_equal (sqlite3_exec (db, "PRAGMA user_version = 99", NULL, NULL, NULL),
+                          SQLITE_OK);
+        sqlite3_close (db);
+    }
+    assert_null (msgstore_open (s_path));
+}
+
+//  The engine is the one the URL names: a test run meant for PostgreSQL
+//  that quietly ran on SQLite would prove nothing
+static void
+test_pg_engine (void **state)
+{
+    (void) state;
+    msgstore_t *store = msgstore_open (s_path);
+    assert_non_null (store);
+    assert_string_equal (msgstore_engine (store), "postgresql");
+    msgstore_destroy (&store);
+    char url [600];
+    snprintf (url, sizeof url, "postgres%s", s_pg_url + strlen ("postgresql"));
+    store = msgstore_open (url);
+    assert_non_null (store);
+    assert_string_equal (msgstore_engine (store), "postgresql");
+    msgstore_destroy (&store);
+    //  A database that is not there: refused, with the reason logged
+    snprintf (url, sizeof url, "%s", s_pg_url);
+    char *name = strstr (url, "/chat?");
+    assert_non_null (name);
+    memcpy (name, "/nope?", 6);
+    assert_null (msgstore_open (url));
+}
+
+//  COMMIT fails (a deferred check the test adds refuses one message at
+//  commit time, after every call answered): the batch is reported failed,
+//  every add says INTERNAL, nothing of it is stored, and sending it again
+//  without the poison stores it from seq 1, none a duplicate
+static void
+test_pg_commit_fails (void **state)
+{
+    (void) state;
+    uint8_t pair [16], group [16];
+    msgstore_t *store = s_batch_store (pair, group);
+    s_pg_exec ("CREATE FUNCTION test_poison () RETURNS trigger LANGUAGE plpgsql AS $$"
+               " BEGIN IF NEW.token = 'poison' THEN RAISE EXCEPTION 'poisoned commit';"
+               " END IF; RETURN NULL; END $$;"
+               "CREATE CONSTRAINT TRIGGER test_poison AFTER INSERT ON messages"
+               " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_poison ()");
+    uint8_t c1 [16] = { 1 }, c2 [16] = { 2 }, c3 [16] = { 3 };
+    msgstore_add_t adds [] = {
+        s_add (pair, "alice", c1, "gAAA1", 1, 100),
+        s_add (group, "bob", c2, "poison", 1, 101),
+        s_add (pair, "alice", c3, "gAAA3", 1, 102),
+    };
+    assert_int_equal (msgstore_msg_add_batch (store, adds, 3), CHAT_ERR_INTERNAL);
+    for (size_t index = 0; index < 3; index++) {
+        assert_int_equal (adds [index].status, CHAT_ERR_INTERNAL);
+        assert_false (adds [index].duplicate);
+    }
+    assert_int_equal (s_last_seq (store, pair), 0);
+    assert_int_equal (s_last_seq (store, group), 0);
+    uint64_t seqs [8] = { 0 };
+    assert_int_equal (msgstore_msg_each (store, pair, 0, 10, s_count_msg, seqs), CHAT_OK);
+    assert_int_equal (seqs [0], 0);
+    //  The same through begin ... commit: msg_add answers, COMMIT does not
+    uint64_t seq;
+    int64_t time;
+    bool duplicate;
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    assert_int_equal (msgstore_msg_add (store, group, "bob", c2, 16, "poison", 6, 1, 5,
+                                        &seq, &time, &duplicate), CHAT_OK);
+    assert_int_equal (msgstore_commit (store), CHAT_ERR_INTERNAL);
+    assert_int_equal (s_last_seq (store, group), 0);
+    //  The clients' retries then succeed, as first copies
+    adds [1] = s_add (group, "bob", c2, "gAAA2", 1, 101);
+    assert_int_equal (msgstore_msg_add_batch (store, adds, 3), CHAT_OK);
+    assert_int_equal (adds [0].seq, 1);
+    assert_int_equal (adds [1].seq, 1);
+    assert_int_equal (adds [2].seq, 2);
+    for (size_t index = 0; index < 3; index++) {
+        assert_int_equal (adds [index].status, CHAT_OK);
+        assert_false (adds [index].duplicate);
+    }
+    msgstore_destroy (&store);
+}
+
+//  The connection breaks (its backend is killed): the next batch fails,
+//  nothing acknowledged; the one after connects again and stores
+static void
+test_pg_connection_lost (void **state)
+{
+    (void) state;
+    uint8_t pair [16], group [16];
+    msgstore_t *store = s_batch_store (pair, group);
+    uint8_t c1 [16] = { 1 }, c2 [16] = { 2 };
+    msgstore_add_t adds [] = {
+        s_add (pair, "alice", c1, "gAAA1", 1, 100),
+        s_add (group, "bob", c2, "gAAA2", 1, 101),
+    };
+    const char *kill = "SELECT pg_terminate_backend (pid) FROM pg_stat_activity"
+                       " WHERE application_name = 'chat-mainserver'";
+    s_pg_exec (kill);
+    assert_int_equal (msgstore_msg_add_batch (store, adds, 2), CHAT_ERR_INTERNAL);
+    assert_int_equal (adds [0].status, CHAT_ERR_INTERNAL);
+    assert_int_equal (msgstore_msg_add_batch (store, adds, 2), CHAT_OK);
+    assert_int_equal (adds [0].seq, 1);
+    assert_false (adds [0].duplicate);
+    assert_int_equal (adds [1].seq, 1);
+    //  Through begin ... commit: the transaction fails, the next one works
+    s_pg_exec (kill);
+    assert_int_not_equal (msgstore_begin (store), CHAT_OK);
+    assert_int_equal (msgstore_rollback (store), CHAT_OK);
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    uint64_t seq;
+    int64_t time;
+    bool duplicate;
+    uint8_t c3 [16] = { 3 };
+    assert_int_equal (msgstore_msg_add (store, pair, "bob", c3, 16, "gAAA3", 5, 1, 200,
+                                        &seq, &time, &duplicate), CHAT_OK);
+    assert_int_equal (seq, 2);
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    assert_int_equal (s_last_seq (store, pair), 2);
+    msgstore_destroy (&store);
+}
+
 int
 main (void)
 {
     zsys_init ();
-    const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_users),
-        cmocka_unit_test (test_conversations_and_messages),
-        cmocka_unit_test (test_chain_append),
-        cmocka_unit_test (test_page_uses_primary_key),
-        cmocka_unit_test (test_protocol_1_refused),
-        cmocka_unit_test (test_migrate_3_to_4),
-        cmocka_unit_test (test_read_markers),
-        cmocka_unit_test (test_schema_2_migrated),
+    s_pg_url = getenv ("CHAT_TEST_PG_URL");
+    if (s_pg_url && !*s_pg_url)
+        s_pg_url = NULL;
+    const struct CMUnitTest both [] = {
+        cmocka_unit_test_setup_teardown (test_users, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_conversations_and_messages, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_chain_append, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_read_markers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_batch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_newer_schema_refused, s_setup, s_teardown),
     };
-    int rc = cmocka_run_group_tests (tests, s_setup, s_teardown);
+    //  What only SQLite has: its files, its query plans, its older schemas
+    const struct CMUnitTest sqlite_only [] = {
+        cmocka_unit_test_setup_teardown (test_page_uses_primary_key, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_protocol_1_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_migrate_3_to_4, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_schema_2_migrated, s_setup, s_teardown),
+    };
+    const struct CMUnitTest pg_only [] = {
+        cmocka_unit_test_setup_teardown (test_pg_engine, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pg_commit_fails, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pg_connection_lost, s_setup, s_teardown),
+    };
+    printf ("test_msgstore: on %s\n", s_pg_url? "PostgreSQL (CHAT_TEST_PG_URL)": "SQLite");
+    int rc = cmocka_run_group_tests_name ("both engines", both, NULL, NULL);
+    if (s_pg_url)
+        rc += cmocka_run_group_tests_name ("postgresql", pg_only, NULL, NULL);
+    else
+        rc += cmocka_run_group_tests_name ("sqlite", sqlite_only, NULL, NULL);
     testkeys_free ();
     return rc;
 }
