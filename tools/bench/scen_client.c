@@ -991,11 +991,19 @@ bench_abuse (bench_t *bench)
         for (int i = 0; i < 100; i++)
             s_turn (&group, 10);
     }
+    if (!group.members [1].have_conversation) {
+        why = "the other member did not see the new conversation in 30 s";
+        goto done;
+    }
     for (size_t i = 0; i < 2; i++)
         s_start (&group.members [i], chatclient_open (group.members [i].client,
                                                       group.members [i].conversation));
-    if (s_wait_all (&group, CHATCLIENT_EV_OPENED, SETUP_TIMEOUT_MS) != 2)
+    if (s_wait_all (&group, CHATCLIENT_EV_OPENED, SETUP_TIMEOUT_MS) != 2) {
+        snprintf (create_why, sizeof create_why, "the conversation could not be opened (%s)",
+                  group.first_error [0]? group.first_error: "no answer");
+        why = create_why;
         goto done;
+    }
     for (size_t i = 0; i < 3; i++)
         group.members [i].cmd = 0;
     const char *login_name = chatclient_username (group.members [2].client);
