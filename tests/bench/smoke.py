@@ -11,7 +11,8 @@ beside Mosquitto has its ratio.
 The peers scenario runs a Mosquitto broker: its rows are required when
 chat-bench was built with libmosquitto (--mosquitto-built 1, from CMake)
 and a mosquitto binary is installed (tools/setup installs both); otherwise
-the scenario must say it skipped, and why, and give no figure.
+the scenario must say it skipped, and why, and give no figure (with
+CHAT_TEST_STRICT=1, as .ci/run sets it, that is a failure instead).
 
     smoke.py PATH/chat-bench [--mosquitto-built 0|1]
 """
@@ -148,6 +149,10 @@ def main():
     bench = args[0]
     installed = os.access("/usr/sbin/mosquitto", os.X_OK) or shutil.which("mosquitto")
     peers_run = bool(built and installed)
+    if not peers_run and os.environ.get("CHAT_TEST_STRICT") == "1":
+        fail("peers cannot run Mosquitto here (%s) and CHAT_TEST_STRICT=1: tools/setup "
+             "installs mosquitto and libmosquitto-dev"
+             % ("no mosquitto installed" if built else "chat-bench built without libmosquitto"))
     if not peers_run:
         print("bench.smoke: peers cannot run Mosquitto here (%s): its rows must say it "
               "skipped" % ("no mosquitto installed" if built else
