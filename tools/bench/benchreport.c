@@ -109,26 +109,31 @@ benchreport_add (benchreport_t *self, const char *scenario, const char *figure,
     zlistx_add_end (self->rows, row);
 }
 
-void
-benchreport_fail (benchreport_t *self, const char *scenario, const char *reason)
+//  A row for a scenario that did not run: failed, or skipped, and why.
+static void
+s_add_not_run (benchreport_t *self, const char *scenario, bool failed, const char *reason)
 {
     row_t *row = (row_t *) zmalloc (sizeof *row);
     row->scenario = s_dup (scenario);
-    row->figure = s_dup ("(did not run)");
+    row->figure = s_dup (failed? "(did not run)": "(skipped)");
     row->value = NAN;
-    row->failure = s_dup (reason? reason: "failed");
+    if (failed)
+        row->failure = s_dup (reason? reason: "failed");
+    else
+        row->skipped = s_dup (reason? reason: "skipped");
     zlistx_add_end (self->rows, row);
+}
+
+void
+benchreport_fail (benchreport_t *self, const char *scenario, const char *reason)
+{
+    s_add_not_run (self, scenario, true, reason);
 }
 
 void
 benchreport_skip (benchreport_t *self, const char *scenario, const char *reason)
 {
-    row_t *row = (row_t *) zmalloc (sizeof *row);
-    row->scenario = s_dup (scenario);
-    row->figure = s_dup ("(skipped)");
-    row->value = NAN;
-    row->skipped = s_dup (reason? reason: "skipped");
-    zlistx_add_end (self->rows, row);
+    s_add_not_run (self, scenario, false, reason);
 }
 
 void
