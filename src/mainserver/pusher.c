@@ -107,7 +107,10 @@ struct _pusher_t {
     size_t dropped;
     //  Per sender slot: bytes still to be sealed (payload x targets)
     atomic_size_t senders [SENDER_SLOTS];
-    uint8_t sender_key [16];
+    //  SipHash keyed once in pusher_new (the key is in the context only);
+    //  each name is hashed on a copy of it, so SipHash is never fetched
+    //  by name per push and no state carries from one name to the next
+    EVP_MAC_CTX *sender_mac;
 };
 
 //  ---------------------------------------------------------------- publisher
@@ -605,22 +608,44 @@ s_worker (zsock_t *pipe, void *args)
 
 //  ---------------------------------------------------------------- pusher
 
-//  SipHash of a sender's name under this process's key. The buffer is
-//  SipHash's whole default output (16 bytes): EVP_Q_mac refuses a smaller
-//  one, and with 8 it failed every time, which put every sender in one
-//  slot and let one sender's backlog refuse everybody's pushes.
+//  SipHash of a sender's name under this process's key, on a copy of the
+//  keyed context (copying is cheaper than fetching SipHash by name, which
+//  EVP_Q_mac did on every push). The output is SipHash's whole default
+//  (16 bytes): with 8 asked of EVP_Q_mac it failed every time, which put
+//  every sender in one slot and let one sender's backlog refuse
+//  everybody's pushes.
 static bool
 s_sender_hash (pusher_t *self, const char *sender, uint64_t *value)
 {
     uint8_t hash [16];
     size_t hash_len = 0;
-    if (!EVP_Q_mac (NULL, "SIPHASH", NULL, NULL, NULL, self->sender_key,
-                    sizeof self->sender_key, (const uint8_t *) sender, strlen (sender),
-                    hash, sizeof hash, &hash_len)
-    ||  hash_len < sizeof *value)
-        return false;
-    memcpy (value, hash, sizeof *value);
-    return true;
+    EVP_MAC_CTX *mac = EVP_MAC_CTX_dup (self->sender_mac);
+    bool ok = mac
+           && EVP_MAC_update (mac, (const uint8_t *) sender, strlen (sender))
+           && EVP_MAC_final (mac, hash, &hash_len, sizeof hash)
+           && hash_len >= sizeof *value;
+    EVP_MAC_CTX_free (mac);
+    if (ok)
+        memcpy (value, hash, sizeof *value);
+    return ok;
+}
+
+//  A SipHash context keyed with a fresh random key (wiped here once the
+//  context holds it), or NULL.
+static EVP_MAC_CTX *
+s_sender_mac_new (void)
+{
+    uint8_t key [16];
+    EVP_MAC *siphash = EVP_MAC_fetch (NULL, "SIPHASH", NULL);
+    EVP_MAC_CTX *mac = siphash? EVP_MAC_CTX_new (siphash): NULL;
+    EVP_MAC_free (siphash);             //  the context keeps its own reference
+    if (mac && (secret_random (key, sizeof key) != 0
+            ||  !EVP_MAC_init (mac, key, sizeof key, NULL))) {
+        EVP_MAC_CTX_free (mac);
+        mac = NULL;
+    }
+    secret_wipe (key, sizeof key);
+    return mac;
 }
 
 //  The slot a sender's pushes are counted in. pusher_new proved that the
@@ -650,10 +675,13 @@ pusher_new (size_t workers, int hwm, size_t queue_bytes)
     self->queue_bytes = queue_bytes;
     for (size_t slot = 0; slot < SENDER_SLOTS; slot++)
         atomic_init (&self->senders [slot], 0);
+    //  Refuse to start unkeyed: every sender in one slot would let one
+    //  sender's backlog refuse everybody's pushes
     uint64_t probe;
-    if (secret_random (self->sender_key, sizeof self->sender_key) != 0
-    ||  !s_sender_hash (self, "", &probe)) {
+    self->sender_mac = s_sender_mac_new ();
+    if (!self->sender_mac || !s_sender_hash (self, "", &probe)) {
         zsys_error ("pusher: cannot key the senders' SipHash (OpenSSL)");
+        EVP_MAC_CTX_free (self->sender_mac);
         free (self);
         return NULL;
     }
@@ -723,6 +751,7 @@ pusher_destroy (pusher_t **self_p)
         actorthread_destroy (&self->workers [index]);
     zsock_destroy (&self->control);
     actorthread_destroy (&self->publisher);
+    EVP_MAC_CTX_free (self->sender_mac);
     free (self);
     *self_p = NULL;
 }
