@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sqlite3.h>
 #include "chaterror.h"
+#include "faultvfs.h"
 #include "keystore.h"
 
 static char s_dir [64];
@@ -464,6 +465,40 @@ test_savepoints (void **state)
     keystore_destroy (&store);
 }
 
+//  Every commit is on disk before the call returns: each write synced the
+//  WAL (synchronous=FULL; NORMAL in WAL mode syncs only at checkpoints),
+//  and the connection had synchronous FULL or EXTRA as it closed. A write
+//  whose sync fails is refused and leaves nothing behind.
+static void
+test_full_sync (void **state)
+{
+    (void) state;
+    faultvfs_watch (s_dir);
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    keystore_user_t user, found;
+    s_user (&user, "carol", 1);
+    uint64_t syncs = faultvfs_log_syncs ();
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
+    assert_true (faultvfs_log_syncs () > syncs);
+    s_user (&user, "dave", 3);
+    faultvfs_fail (FAULTVFS_SYNC);
+    assert_int_equal (s_insert (store, &user), CHAT_ERR_INTERNAL);
+    faultvfs_fail (FAULTVFS_NONE);
+    assert_true (faultvfs_failed () > 0);
+    assert_int_equal (keystore_user_lookup (store, "dave", &found), CHAT_ERR_NOT_FOUND);
+    syncs = faultvfs_log_syncs ();
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
+    assert_true (faultvfs_log_syncs () > syncs);
+    keystore_destroy (&store);
+    int synchronous;
+    assert_int_equal (faultvfs_closed (s_path, &synchronous), 1);
+    if (synchronous < 2)
+        fail_msg ("the key store's connection had PRAGMA synchronous = %d (FULL is 2)",
+                  synchronous);
+    faultvfs_watch (NULL);
+}
+
 int
 main (void)
 {
@@ -474,6 +509,10 @@ main (void)
         cmocka_unit_test_setup_teardown (test_reopen_and_versions, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_protocol_1_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_savepoints, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_full_sync, s_setup, s_teardown),
     };
+    //  Its files go through the test VFS (faultvfs.h), opened as in production
+    if (faultvfs_install ())
+        return 1;
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

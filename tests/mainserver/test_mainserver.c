@@ -14,10 +14,12 @@
 #include <ctype.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include "actorthread.h"
 #include "chain.h"
 #include "chaterror.h"
 #include "codec.h"
+#include "faultvfs.h"
 #include "credential.h"
 #include "epochkey.h"
 #include "fernet.h"
@@ -3116,6 +3118,199 @@ test_requests (void **state)
     msclient_destroy (&c);
 }
 
+//  ---------------------------------------------------------------- durability
+
+//  Run sql on the servers' PostgreSQL database, from a connection of the
+//  test's own
+static void
+s_pg_exec (const char *sql)
+{
+    PGconn *conn = PQconnectdb (s_pg_url);
+    assert_int_equal (PQstatus (conn), CONNECTION_OK);
+    PGresult *result = PQexec (conn, sql);
+    if (PQresultStatus (result) != PGRES_COMMAND_OK)
+        fail_msg ("%s: %s", sql, PQerrorMessage (conn));
+    PQclear (result);
+    PQfinish (conn);
+}
+
+//  Make every commit of the running server's store fail from now on
+//  (fault), or no longer (FAULTVFS_NONE). SQLite: the test VFS fails the
+//  sync or the write of the WAL under the test's directory. PostgreSQL: a
+//  deferred constraint trigger raises at COMMIT, after every statement of
+//  the transaction has answered.
+static void
+s_commit_fault (faultvfs_fault_t fault)
+{
+    if (!s_pg_url)
+        faultvfs_fail (fault);
+    else
+    if (fault != FAULTVFS_NONE)
+        s_pg_exec ("CREATE FUNCTION test_fault () RETURNS trigger LANGUAGE plpgsql AS $$"
+                   " BEGIN RAISE EXCEPTION 'test: this commit fails'; END $$;"
+                   "CREATE CONSTRAINT TRIGGER test_fault AFTER INSERT ON messages"
+                   " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_fault ()");
+    else
+        s_pg_exec ("DROP TRIGGER test_fault ON messages; DROP FUNCTION test_fault ()");
+}
+
+//  While the store's commits fail: each send of the batch is answered
+//  ERR_INTERNAL (proto/README.md section 15: "server fault; nothing was
+//  stored"), never sent; no push leaves; nothing is stored; the server
+//  keeps serving. Once they succeed again the same sends, retried with
+//  the same client_message_ids, are stored as first copies and pushed
+//  once each. A server that acknowledges before its commit, or ignores a
+//  failed one, fails here.
+static void
+s_commit_fails (faultvfs_fault_t fault)
+{
+    char alice [32], bob [32];
+    msclient_t *a, *b;
+    uint8_t id [16];
+    s_pair (alice, bob, &a, &b, id);
+    msclient_t *a2 = s_user (alice, false, F.other_key);   //  alice's other session
+    enum { COUNT = 3 };
+    uint8_t cmids [COUNT][16];
+    char *tokens [COUNT];
+    uint64_t request_ids [COUNT];
+    uint64_t failed_before = faultvfs_failed ();
+    s_commit_fault (fault);
+    //  All in flight at once: one batch, or a few, each failing alike
+    for (size_t index = 0; index < COUNT; index++) {
+        assert_int_equal (secret_random (cmids [index], 16), 0);
+        tokens [index] = s_token (20 + index);
+        Chat__MainRequest request;
+        Chat__SendMessageRequest send;
+        s_send_request (&request, &send, id, cmids [index], tokens [index], 1);
+        request_ids [index] = msclient_send (a, &request);
+        assert_true (request_ids [index] != 0);
+    }
+    for (size_t index = 0; index < COUNT; index++) {
+        Chat__MainReply *reply = NULL;
+        assert_int_equal (msclient_recv (a, &reply), CHAT_OK);
+        assert_int_equal (reply->request_id, request_ids [index]);
+        assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_ERROR);
+        assert_int_equal (msclient_code (reply), CHAT_ERR_INTERNAL);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    s_no_push (b);
+    s_no_push (a2);
+    if (!s_pg_url)
+        assert_true (faultvfs_failed () > failed_before);   //  the fault was met
+    //  Still serving: a request that writes nothing is answered
+    s_ping (b);
+    s_commit_fault (FAULTVFS_NONE);
+    Chat__MainReply *reply = s_get_messages (b, id, 16, 0, 0);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_int_equal (reply->messages->n_messages, 0);
+    assert_int_equal (reply->messages->last_seq, 0);
+    chat__main_reply__free_unpacked (reply, NULL);
+
+    //  The retries: first copies, in order, each pushed once
+    for (size_t index = 0; index < COUNT; index++) {
+        reply = s_send (a, id, cmids [index], tokens [index]);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_SENT);
+        assert_false (reply->sent->duplicate);
+        assert_int_equal (reply->sent->seq, index + 1);
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+    msclient_t *members [] = { b, a2 };
+    for (size_t member = 0; member < 2; member++) {
+        for (size_t index = 0; index < COUNT; index++) {
+            Chat__Push *push = NULL;
+            Chat__StoredMessage *msg = s_push_message (members [member], &push);
+            assert_int_equal (msg->seq, index + 1);
+            assert_memory_equal (msg->client_message_id.data, cmids [index], 16);
+            assert_string_equal (msg->token, tokens [index]);
+            chat__push__free_unpacked (push, NULL);
+        }
+        s_no_push (members [member]);
+    }
+    reply = s_get_messages (b, id, 16, 0, 0);
+    assert_int_equal (reply->messages->n_messages, COUNT);
+    chat__main_reply__free_unpacked (reply, NULL);
+    for (size_t index = 0; index < COUNT; index++)
+        free (tokens [index]);
+    msclient_destroy (&a);
+    msclient_destroy (&a2);
+    msclient_destroy (&b);
+}
+
+//  The commit's sync fails (SQLite: the WAL's fsync; PostgreSQL: COMMIT
+//  raises)
+static void
+test_commit_sync_fails (void **state)
+{
+    (void) state;
+    s_commit_fails (FAULTVFS_SYNC);
+}
+
+//  The commit's write fails (SQLite: writing the WAL; disk full, I/O
+//  error). PostgreSQL has one way to fail a commit here: the test above.
+static void
+test_commit_write_fails (void **state)
+{
+    (void) state;
+    if (s_pg_url)
+        skip ();
+    s_commit_fails (FAULTVFS_WRITE);
+}
+
+//  SQLite only: every acknowledged send was synced to the WAL before its
+//  ack (synchronous=FULL: NORMAL in WAL mode syncs only at checkpoints, OFF
+//  never); and every connection the store opened had synchronous FULL or
+//  EXTRA (read as it closed).
+static void
+test_commit_synced (void **state)
+{
+    (void) state;
+    if (s_pg_url)
+        skip ();                //  the store refuses fsync or synchronous_commit off
+    char alice [32], bob [32];
+    msclient_t *a, *b;
+    uint8_t id [16];
+    s_pair (alice, bob, &a, &b, id);
+    for (int round = 0; round < 5; round++) {
+        uint64_t syncs = faultvfs_log_syncs ();
+        s_send_ok (a, id, NULL);
+        if (faultvfs_log_syncs () <= syncs)
+            fail_msg ("send %d was acknowledged with no sync of the WAL since the one "
+                      "before: the store does not sync at commit (synchronous=FULL?)", round);
+        Chat__Push *push = NULL;
+        s_push_message (b, &push);
+        chat__push__free_unpacked (push, NULL);
+    }
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+
+    //  A server of its own, stopped: its store's connections, as they closed
+    char dir [96];
+    snprintf (dir, sizeof dir, "%s/synced", F.dir);
+    assert_int_equal (mkdir (dir, 0700), 0);
+    char *endpoint, *push_endpoint;
+    actorthread_t *server = s_server_start (dir, NULL, &endpoint, &push_endpoint);
+    msclient_t *client = msclient_new (F.key, endpoint, push_endpoint);
+    assert_non_null (client);
+    char carol [32];
+    s_name (carol, "carol");
+    uint64_t syncs = faultvfs_log_syncs ();
+    assert_int_equal (s_register (client, carol), CHAT_OK);
+    assert_true (faultvfs_log_syncs () > syncs);
+    msclient_destroy (&client);
+    actorthread_destroy (&server);
+    zstr_free (&endpoint);
+    zstr_free (&push_endpoint);
+    char *path = zsys_sprintf ("%s/%s", dir, MAINSERVER_DB);
+    int synchronous;
+    assert_true (faultvfs_closed (path, &synchronous) >= 1);
+    if (synchronous < 2)
+        fail_msg ("a connection to %s had PRAGMA synchronous = %d (FULL is 2)", path,
+                  synchronous);
+    free (path);
+    s_dir_remove (dir);
+}
+
 int
 main (void)
 {
@@ -3124,6 +3319,13 @@ main (void)
     s_pg_url = getenv ("CHAT_TEST_PG_URL");
     if (s_pg_url && !*s_pg_url)
         s_pg_url = NULL;
+    //  SQLite's files go through the test VFS (faultvfs.h): the store
+    //  opens them as in production
+    if (!s_pg_url) {
+        if (faultvfs_install ())
+            return 1;
+        faultvfs_watch ("/tmp/test_mainserver.");
+    }
     fprintf (stderr, "test_mainserver: servers on %s\n",
              s_pg_url? "PostgreSQL (CHAT_TEST_PG_URL)": "SQLite");
     const struct CMUnitTest tests [] = {
@@ -3156,6 +3358,9 @@ main (void)
         cmocka_unit_test (test_added_quota),
         cmocka_unit_test (test_list_pages),
         cmocka_unit_test (test_requests),
+        cmocka_unit_test (test_commit_sync_fails),
+        cmocka_unit_test (test_commit_write_fails),
+        cmocka_unit_test (test_commit_synced),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <errno.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -260,17 +262,13 @@ s_start_registered (proc_t *proc, int run, const char *name)
     return client;
 }
 
+//  alice's direct conversation with bob, made by client (logged in as
+//  alice): its id in id
 static void
-test_kill_and_restart (void **state)
+s_create_direct (msclient_t *client, uint8_t *id)
 {
-    (void) state;
-    proc_t proc;
-    msclient_t *client = s_start_registered (&proc, 1, "alice");
-    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "bob"), CHAT_OK);
-    assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "alice"), CHAT_OK);
-    //  The conversation: alice's signed CREATE
-    uint8_t id [16], epoch_key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
-    assert_int_equal (secret_random (id, sizeof id), 0);
+    uint8_t epoch_key [EPOCHKEY_SIZE], check [EPOCHKEY_CHECK_SIZE];
+    assert_int_equal (secret_random (id, 16), 0);
     assert_int_equal (epochkey_generate (epoch_key), CHAT_OK);
     assert_int_equal (epochkey_check_value (epoch_key, id, 1, check), CHAT_OK);
     const char *members [] = { "alice", "bob" };
@@ -290,6 +288,58 @@ test_kill_and_restart (void **state)
     assert_memory_equal (reply->created->conversation->conversation_id.data, id, 16);
     chat__main_reply__free_unpacked (reply, NULL);
     chain_link_free (&link);
+}
+
+//  Every message of conversation id, read by client: in seq order from 1
+//  with no holes, each one of the count sent (cmids, tokens) from alice;
+//  found [i] counts the copies of the i-th
+static void
+s_read_back (msclient_t *client, uint8_t *id, uint8_t (*cmids) [16], char **tokens,
+             int count, int *found)
+{
+    Chat__MainReply *reply = NULL;
+    uint64_t after = 0, expected_seq = 1;
+    bool more = true;
+    while (more) {
+        Chat__MainRequest get_request = CHAT__MAIN_REQUEST__INIT;
+        Chat__GetMessagesRequest get = CHAT__GET_MESSAGES_REQUEST__INIT;
+        get.conversation_id.data = id;
+        get.conversation_id.len = 16;
+        get.after_seq = after;
+        get_request.body_case = CHAT__MAIN_REQUEST__BODY_GET_MESSAGES;
+        get_request.get_messages = &get;
+        assert_int_equal (msclient_request (client, &get_request, &reply), CHAT_OK);
+        assert_int_equal (msclient_code (reply), CHAT_OK);
+        Chat__MessagePage *page = reply->messages;
+        for (size_t i = 0; i < page->n_messages; i++) {
+            Chat__StoredMessage *msg = page->messages [i];
+            assert_int_equal (msg->seq, expected_seq++);       //  no holes
+            int index = -1;
+            for (int j = 0; j < count && index < 0; j++)
+                if (memcmp (cmids [j], msg->client_message_id.data, 16) == 0)
+                    index = j;
+            assert_true (index >= 0);
+            assert_string_equal (msg->token, tokens [index]);
+            assert_string_equal (msg->sender, "alice");
+            found [index]++;
+            after = msg->seq;
+        }
+        more = page->more;
+        chat__main_reply__free_unpacked (reply, NULL);
+    }
+}
+
+static void
+test_kill_and_restart (void **state)
+{
+    (void) state;
+    proc_t proc;
+    msclient_t *client = s_start_registered (&proc, 1, "alice");
+    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "bob"), CHAT_OK);
+    assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "alice"), CHAT_OK);
+    uint8_t id [16];
+    s_create_direct (client, id);
+    Chat__MainReply *reply = NULL;
 
     //  Pipeline every send, then kill -9 as soon as some of the acks are in:
     //  the rest may or may not have been stored, but every ack must hold.
@@ -344,35 +394,7 @@ test_kill_and_restart (void **state)
     assert_non_null (client);
     assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "bob"), CHAT_OK);
     int found [MESSAGES] = { 0 };
-    uint64_t after = 0, expected_seq = 1;
-    bool more = true;
-    while (more) {
-        Chat__MainRequest get_request = CHAT__MAIN_REQUEST__INIT;
-        Chat__GetMessagesRequest get = CHAT__GET_MESSAGES_REQUEST__INIT;
-        get.conversation_id.data = id;
-        get.conversation_id.len = 16;
-        get.after_seq = after;
-        get_request.body_case = CHAT__MAIN_REQUEST__BODY_GET_MESSAGES;
-        get_request.get_messages = &get;
-        assert_int_equal (msclient_request (client, &get_request, &reply), CHAT_OK);
-        assert_int_equal (msclient_code (reply), CHAT_OK);
-        Chat__MessagePage *page = reply->messages;
-        for (size_t i = 0; i < page->n_messages; i++) {
-            Chat__StoredMessage *msg = page->messages [i];
-            assert_int_equal (msg->seq, expected_seq++);       //  no holes
-            int index = -1;
-            for (int j = 0; j < MESSAGES && index < 0; j++)
-                if (memcmp (cmids [j], msg->client_message_id.data, 16) == 0)
-                    index = j;
-            assert_true (index >= 0);
-            assert_string_equal (msg->token, tokens [index]);
-            assert_string_equal (msg->sender, "alice");
-            found [index]++;
-            after = msg->seq;
-        }
-        more = page->more;
-        chat__main_reply__free_unpacked (reply, NULL);
-    }
+    s_read_back (client, id, cmids, tokens, MESSAGES, found);
     int stored = 0;
     for (int i = 0; i < MESSAGES; i++) {
         assert_true (found [i] <= 1);               //  never twice
@@ -578,6 +600,157 @@ test_oversized_frame (void **state)
     s_proc_free (&proc);
 }
 
+//  ---------------------------------------------------------------- disk full
+
+#define FULL_SENDS 200          //  a bound: the disk is full long before
+#define FULL_PLAIN 50000        //  bytes of text a message: about 67 kB a token
+#define FULL_REFUSALS 3         //  sends refused before space comes back
+
+//  The data directory as a tmpfs of size (mount), or that tmpfs grown to
+//  size (remount). Only ever inside the test's own mount namespace
+//  (tests/support/mountns.sh): nothing of it reaches the host.
+static void
+s_tmpfs (const char *dir, const char *size, bool remount)
+{
+    char *options = zsys_sprintf ("size=%s,mode=0700", size);
+    if (mount ("tmpfs", dir, "tmpfs", (remount? MS_REMOUNT: 0) | MS_NOSUID | MS_NODEV,
+               options))
+        fail_msg ("mount -t tmpfs -o %s%s %s: %s", remount? "remount,": "", options, dir,
+                  strerror (errno));
+    free (options);
+}
+
+//  A send of message index (made here) by alice: its reply's code; the seq
+//  when it was stored, and whether as a duplicate
+static int
+s_full_send (msclient_t *client, uint8_t *id, uint8_t (*cmids) [16], char **tokens,
+             const uint8_t *conv_key, int index, uint64_t *seq, bool *duplicate)
+{
+    if (!tokens [index]) {
+        secret_random (cmids [index], 16);
+        uint8_t *text = (uint8_t *) zmalloc (FULL_PLAIN);
+        snprintf ((char *) text, FULL_PLAIN, "message %d", index);
+        assert_int_equal (fernet_encrypt (conv_key, text, FULL_PLAIN, wire_now (),
+                                          &tokens [index]), CHAT_OK);
+        free (text);
+    }
+    Chat__MainRequest request = CHAT__MAIN_REQUEST__INIT;
+    Chat__SendMessageRequest send = CHAT__SEND_MESSAGE_REQUEST__INIT;
+    s_send_init (&request, &send, id, cmids [index], tokens [index]);
+    Chat__MainReply *reply = NULL;
+    assert_int_equal (msclient_request (client, &request, &reply), CHAT_OK);
+    int code = msclient_code (reply);
+    if (code == CHAT_OK) {
+        assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_SENT);
+        *seq = reply->sent->seq;
+        *duplicate = reply->sent->duplicate;
+    }
+    else
+        assert_int_equal (reply->body_case, CHAT__MAIN_REPLY__BODY_ERROR);
+    chat__main_reply__free_unpacked (reply, NULL);
+    return code;
+}
+
+//  The real server on a small tmpfs, sent to until the disk is full: each
+//  send it cannot store is answered ERR_INTERNAL (nothing stored), the
+//  server keeps serving (reads are answered), and every acknowledged
+//  message is there after a restart. Once the tmpfs is grown, the refused
+//  sends, retried with the same ids, are stored as first copies.
+static void
+test_disk_full (void **state)
+{
+    (void) state;
+    s_need_binary ();
+    char *data = zsys_sprintf ("%s/data", F.dir);
+    s_tmpfs (data, "768k", false);
+    proc_t proc;
+    msclient_t *client = s_start_registered (&proc, 1, "alice");
+    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "bob"), CHAT_OK);
+    assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "alice"), CHAT_OK);
+    uint8_t id [16];
+    s_create_direct (client, id);
+    msclient_t *reader = msclient_new (F.key, proc.endpoint, NULL);
+    assert_non_null (reader);
+    assert_int_equal (s_cert_request (reader, CREDENTIAL_LOGGED_IN, "bob"), CHAT_OK);
+
+    uint8_t conv_key [FERNET_KEY_SIZE];
+    assert_int_equal (fernet_key_generate (conv_key), 0);
+    uint8_t cmids [FULL_SENDS][16];
+    char *tokens [FULL_SENDS] = { NULL };
+    bool refused [FULL_SENDS] = { false };
+    int sent = 0, acked = 0, refusals = 0;
+    while (sent < FULL_SENDS && refusals < FULL_REFUSALS) {
+        uint64_t seq = 0;
+        bool duplicate = true;
+        int code = s_full_send (client, id, cmids, tokens, conv_key, sent, &seq, &duplicate);
+        if (code == CHAT_OK) {
+            assert_false (duplicate);
+            assert_int_equal (seq, ++acked);
+        }
+        else {
+            assert_int_equal (code, CHAT_ERR_INTERNAL);
+            refused [sent] = true;
+            refusals++;
+            //  Still serving: bob reads exactly what was acknowledged
+            int found [FULL_SENDS] = { 0 };
+            s_read_back (reader, id, cmids, tokens, sent + 1, found);
+            for (int index = 0; index <= sent; index++)
+                assert_int_equal (found [index], !refused [index]);
+        }
+        sent++;
+    }
+    if (refusals < FULL_REFUSALS)
+        fail_msg ("%d sends of %d bytes and the %s tmpfs was never full", sent, FULL_PLAIN,
+                  "768k");
+    assert_true (acked > 0);
+    fprintf (stderr, "# %d acknowledged, then the disk was full\n", acked);
+
+    //  Space comes back: the refused sends were never stored
+    s_tmpfs (data, "16m", true);
+    for (int index = 0; index < sent; index++)
+        if (refused [index]) {
+            uint64_t seq = 0;
+            bool duplicate = true;
+            assert_int_equal (s_full_send (client, id, cmids, tokens, conv_key, index, &seq,
+                                           &duplicate), CHAT_OK);
+            assert_false (duplicate);
+            assert_int_equal (seq, ++acked);
+        }
+    msclient_destroy (&client);
+    msclient_destroy (&reader);
+    s_stop (&proc);
+    s_proc_free (&proc);
+
+    //  Restarted: every one of them, once, in order
+    s_start (&proc, 2);
+    reader = msclient_new (F.key, proc.endpoint, NULL);
+    assert_non_null (reader);
+    assert_int_equal (s_cert_request (reader, CREDENTIAL_LOGGED_IN, "bob"), CHAT_OK);
+    int found [FULL_SENDS] = { 0 };
+    s_read_back (reader, id, cmids, tokens, sent, found);
+    for (int index = 0; index < sent; index++)
+        assert_int_equal (found [index], 1);
+    msclient_destroy (&reader);
+    s_stop (&proc);
+    s_proc_free (&proc);
+    for (int index = 0; index < sent; index++)
+        free (tokens [index]);
+    assert_int_equal (umount (data), 0);
+    free (data);
+}
+
+//  After the disk-full test: its server gone, its tmpfs too (a failure
+//  leaves both)
+static int
+s_disk_full_done (void **state)
+{
+    s_kill_leftover (state);
+    char *data = zsys_sprintf ("%s/data", F.dir);
+    umount2 (data, MNT_DETACH);         //  gone already when the test passed
+    free (data);
+    return 0;
+}
+
 int
 main (void)
 {
@@ -589,5 +762,14 @@ main (void)
         cmocka_unit_test_teardown (test_push_public, s_kill_leftover),
         cmocka_unit_test_teardown (test_oversized_frame, s_kill_leftover),
     };
+    //  In a mount namespace of its own (ctest's mainserver.diskfull, through
+    //  tests/support/mountns.sh), the disk-full test and only it
+    const char *mountns = getenv ("CHAT_TEST_MOUNTNS");
+    if (mountns && streq (mountns, "1")) {
+        const struct CMUnitTest disk_full [] = {
+            cmocka_unit_test_teardown (test_disk_full, s_disk_full_done),
+        };
+        return cmocka_run_group_tests (disk_full, s_setup, s_teardown);
+    }
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
