@@ -3151,7 +3151,17 @@ s_commit_fault (faultvfs_fault_t fault)
                    "CREATE CONSTRAINT TRIGGER test_fault AFTER INSERT ON messages"
                    " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_fault ()");
     else
-        s_pg_exec ("DROP TRIGGER test_fault ON messages; DROP FUNCTION test_fault ()");
+        s_pg_exec ("DROP TRIGGER IF EXISTS test_fault ON messages;"
+                   "DROP FUNCTION IF EXISTS test_fault ()");
+}
+
+//  After a test that armed a fault: none left, even when it failed midway
+static int
+s_fault_cleared (void **state)
+{
+    (void) state;
+    s_commit_fault (FAULTVFS_NONE);
+    return 0;
 }
 
 //  While the store's commits fail: each send of the batch is answered
@@ -3252,8 +3262,11 @@ static void
 test_commit_write_fails (void **state)
 {
     (void) state;
-    if (s_pg_url)
+    if (s_pg_url) {
+        fprintf (stderr, "skipped on PostgreSQL: its failing COMMIT is "
+                         "test_commit_sync_fails\n");
         skip ();
+    }
     s_commit_fails (FAULTVFS_WRITE);
 }
 
@@ -3265,8 +3278,11 @@ static void
 test_commit_synced (void **state)
 {
     (void) state;
-    if (s_pg_url)
-        skip ();                //  the store refuses fsync or synchronous_commit off
+    if (s_pg_url) {
+        fprintf (stderr, "skipped on PostgreSQL: SQLite's sync; a PostgreSQL store "
+                         "refuses a server with fsync or synchronous_commit off\n");
+        skip ();
+    }
     char alice [32], bob [32];
     msclient_t *a, *b;
     uint8_t id [16];
@@ -3358,8 +3374,8 @@ main (void)
         cmocka_unit_test (test_added_quota),
         cmocka_unit_test (test_list_pages),
         cmocka_unit_test (test_requests),
-        cmocka_unit_test (test_commit_sync_fails),
-        cmocka_unit_test (test_commit_write_fails),
+        cmocka_unit_test_teardown (test_commit_sync_fails, s_fault_cleared),
+        cmocka_unit_test_teardown (test_commit_write_fails, s_fault_cleared),
         cmocka_unit_test (test_commit_synced),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
