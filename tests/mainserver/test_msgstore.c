@@ -19,6 +19,7 @@
 #include "chain.h"
 #include "chaterror.h"
 #include "epochkey.h"
+#include "faultvfs.h"
 #include "msgstore.h"
 #include "mschain.h"
 #include "secret.h"
@@ -893,6 +894,103 @@ test_pg_connection_lost (void **state)
     msgstore_destroy (&store);
 }
 
+//  SQLite: each commit syncs the WAL before it returns (synchronous=FULL;
+//  NORMAL in WAL mode syncs only at checkpoints), a commit whose sync fails
+//  is refused and leaves nothing, and the store's connection had
+//  synchronous FULL or EXTRA as it closed (faultvfs.h)
+static void
+test_sqlite_full_sync (void **state)
+{
+    (void) state;
+    faultvfs_watch (s_dir);
+    msgstore_t *store = msgstore_open (s_path);
+    assert_non_null (store);
+    uint64_t syncs = faultvfs_log_syncs ();
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    s_add_user (store, "alice", 2);
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    assert_true (faultvfs_log_syncs () > syncs);
+    faultvfs_fail (FAULTVFS_SYNC);
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    s_add_user (store, "bob", 3);
+    assert_int_equal (msgstore_commit (store), CHAT_ERR_INTERNAL);
+    faultvfs_fail (FAULTVFS_NONE);
+    assert_true (faultvfs_failed () > 0);
+    msgstore_user_t user;
+    assert_int_equal (msgstore_user_get (store, "bob", &user), CHAT_ERR_UNKNOWN_USER);
+    //  and the store goes on: the same write, again, commits
+    syncs = faultvfs_log_syncs ();
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    s_add_user (store, "bob", 3);
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    assert_true (faultvfs_log_syncs () > syncs);
+    assert_int_equal (msgstore_user_get (store, "bob", &user), CHAT_OK);
+    msgstore_destroy (&store);
+    int synchronous;
+    assert_int_equal (faultvfs_closed (s_path, &synchronous), 1);
+    if (synchronous < 2)
+        fail_msg ("the store's connection had PRAGMA synchronous = %d (FULL is 2)",
+                  synchronous);
+    faultvfs_watch (NULL);
+}
+
+//  PostgreSQL's setting, as a new connection sees it
+static char *
+s_pg_setting (const char *name)
+{
+    PGconn *conn = PQconnectdb (s_pg_url);
+    assert_int_equal (PQstatus (conn), CONNECTION_OK);
+    const char *params [] = { name };
+    PGresult *res = PQexecParams (conn, "SELECT current_setting ($1)", 1, NULL, params,
+                                  NULL, NULL, 0);
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    char *value = strdup (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    PQfinish (conn);
+    return value;
+}
+
+//  ALTER SYSTEM SET name = value (NULL: RESET), reloaded, and waited for
+//  until new connections see it
+static void
+s_pg_system (const char *name, const char *value, const char *expect)
+{
+    char sql [128];
+    if (value)
+        snprintf (sql, sizeof sql, "ALTER SYSTEM SET %s = %s", name, value);
+    else
+        snprintf (sql, sizeof sql, "ALTER SYSTEM RESET %s", name);
+    s_pg_exec (sql);
+    s_pg_exec ("SELECT pg_reload_conf ()");
+    for (int tries = 0; tries < 200; tries++) {
+        char *now = s_pg_setting (name);
+        bool there = streq (now, expect);
+        free (now);
+        if (there)
+            return;
+        zclock_sleep (50);
+    }
+    fail_msg ("PostgreSQL did not take %s = %s", name, expect);
+}
+
+//  A PostgreSQL server running with fsync off is refused: its commits
+//  would not be on disk when acknowledged
+static void
+test_pg_refuses_fsync_off (void **state)
+{
+    (void) state;
+    s_pg_system ("fsync", "off", "off");
+    msgstore_t *store = msgstore_open (s_path);
+    s_pg_system ("fsync", NULL, "on");
+    if (store) {
+        msgstore_destroy (&store);
+        fail_msg ("a PostgreSQL store was opened on a server with fsync off");
+    }
+    store = msgstore_open (s_path);
+    assert_non_null (store);
+    msgstore_destroy (&store);
+}
+
 int
 main (void)
 {
@@ -914,12 +1012,18 @@ main (void)
         cmocka_unit_test_setup_teardown (test_protocol_1_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_migrate_3_to_4, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_schema_2_migrated, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_sqlite_full_sync, s_setup, s_teardown),
     };
     const struct CMUnitTest pg_only [] = {
         cmocka_unit_test_setup_teardown (test_pg_engine, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pg_commit_fails, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pg_connection_lost, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pg_refuses_fsync_off, s_setup, s_teardown),
     };
+    //  SQLite's files go through the test VFS (faultvfs.h), opened as in
+    //  production
+    if (!s_pg_url && faultvfs_install ())
+        return 1;
     printf ("test_msgstore: on %s\n", s_pg_url? "PostgreSQL (CHAT_TEST_PG_URL)": "SQLite");
     int rc = cmocka_run_group_tests_name ("both engines", both, NULL, NULL);
     if (s_pg_url)

@@ -4,7 +4,8 @@
 # initdb and pg_ctl run as the postgres user (as the caller when it is not
 # root) in a new temporary directory; the server listens on a Unix socket in
 # that directory only (listen_addresses=''), with fsync and
-# synchronous_commit on, and is stopped and removed in a trap whatever
+# synchronous_commit on (in postgresql.conf, so that a test can turn them
+# off with ALTER SYSTEM), and is stopped and removed in a trap whatever
 # COMMAND does. COMMAND gets the database's URL in CHAT_TEST_PG_URL
 # (postgresql:///chat?host=DIR&user=postgres) and its exit code is ours.
 #
@@ -56,8 +57,12 @@ fail () {
 # --no-sync: initdb's own files only; the server itself runs with fsync on
 as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale --no-sync \
   >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; fail "initdb failed"; }
+# Durable commits in the configuration file, not on the command line, so
+# that a test may turn them off with ALTER SYSTEM (a store must then refuse)
+printf 'fsync = on\nsynchronous_commit = on\n' >>"$dir/data/postgresql.conf" \
+  || fail "cannot write postgresql.conf"
 as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
-  -o "-c listen_addresses='' -k $dir -c fsync=on -c synchronous_commit=on" \
+  -o "-c listen_addresses='' -k $dir" \
   >/dev/null || fail "the server did not start"
 started=1
 as_pg "$bindir/psql" -h "$dir" -U postgres -d postgres -qAt -c "CREATE DATABASE chat" \
