@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from chatproc import (LIVE_TIMEOUT, REFRESH_ARGS, plain_text, plain_word,  # noqa: E402
+from chatproc import (LIVE_TIMEOUT, REFRESH_ARGS, plain_text, plain_word, store_args,  # noqa: E402
                       printable, read_lines, search_lines)
 
 TIMEOUT = 30.0
@@ -263,7 +263,7 @@ class World:
             proc = Proc("mainserver", [self.bins["mainserver"], "--bind", bind, "--push-bind", push,
                                        "--data", self.path(data),
                                        "--keyserver-key", self.path("ks", "keyserver.pub")]
-                        + list(extra), stdin=False)
+                        + store_args(self.path(data)) + list(extra), stdin=False)
             self.procs.append(proc)
             if not self.bind_refused(proc, deadline):
                 break

@@ -23,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from chatproc import (LIVE_TIMEOUT, REFRESH_ARGS, SKIP, STRICT, plain_text,  # noqa: E402
-                      plain_word, printable, read_lines, search_lines, skip_status)
+                      plain_word, printable, read_lines, search_lines, skip_status, store_args)
 
 TIMEOUT = float(os.environ.get("E2E_TIMEOUT", "30"))   # one expected line
 
@@ -340,7 +340,7 @@ class Cluster:
         argv = self.wrapper + [self.bins["mainserver"], "--data", self.ms_dir,
                                "--bind", "tcp://%s:%s" % (self.host, port),
                                "--push-bind", "tcp://%s:%s" % (self.host, push),
-                               "--keyserver-key", self.ks_pub]
+                               "--keyserver-key", self.ks_pub] + store_args(self.ms_dir)
         if self.announce:
             argv += ["--announce", self.announce]
         argv += list(extra)

@@ -271,7 +271,12 @@ def body(workdir, cleanups):
     moved(ms0, ms1, "chat_pushes_total", 5 + 3 * 2, result="sent")
     moved(ms0, ms1, "chat_push_queue_depth_max", 1)
     moved(ms0, ms1, "chat_sessions", 3, state="logged_in")
-    if value(ms1, "chat_store_bytes") <= 0:
+    if os.environ.get("CHAT_TEST_STORE") == "pg":
+        # The gauge is the SQLite file's size; for a PostgreSQL store the
+        # server reports 0 (the database's business): said, not passed
+        L.log("NOT CHECKED with the main server on PostgreSQL: chat_store_bytes "
+              "(reported for SQLite stores only)")
+    elif value(ms1, "chat_store_bytes") <= 0:
         L.fail("chat_store_bytes is 0 on the main server")
     L.log("key server metrics moved:")
     moved(ks0, ks1, "chat_handshakes_total", 3, result="OK")

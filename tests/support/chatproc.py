@@ -6,9 +6,14 @@ lines, and the plain-mode command word.
 Each library keeps its own Proc class and its own failure type; these are
 the parts that are the same in both.
 """
+import glob
+import hashlib
 import os
 import re
+import shutil
+import subprocess
 import time
+import urllib.parse
 
 # A test that waits for a live message waits this long, no longer: plenty
 # for a push on a loaded 2-core machine, and since every client these tests
@@ -40,6 +45,48 @@ def skip_status(reason):
 
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
                      "\u2066-\u2069]")
+
+
+# The suite's PostgreSQL pass (tools/test): CHAT_TEST_STORE=pg puts every
+# main server these libraries start on a PostgreSQL database of its own, on
+# the server tests/support/pgtemp.sh started for the pass (CHAT_TEST_PG_URL).
+STORE = os.environ.get("CHAT_TEST_STORE", "")
+
+
+def _psql():
+    found = shutil.which("psql")
+    if found:
+        return found
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))
+    return found[-1] if found else None
+
+
+def store_args(data_dir):
+    """The options that choose a main server's store: none (SQLite in
+    data_dir), or under CHAT_TEST_STORE=pg ["--store", URL] of a database
+    named for data_dir, made on first use: the same database every time a
+    server starts on that directory (restarts keep their messages), another
+    for each test."""
+    if STORE == "":
+        return []
+    base = os.environ.get("CHAT_TEST_PG_URL", "")
+    if STORE != "pg" or not base:
+        raise RuntimeError("CHAT_TEST_STORE=%r needs CHAT_TEST_STORE=pg and CHAT_TEST_PG_URL "
+                           "(run under tests/support/pgtemp.sh)" % STORE)
+    name = "t_" + hashlib.sha256(os.path.realpath(data_dir).encode()).hexdigest()[:20]
+    parts = urllib.parse.urlsplit(base)
+    url = "%s://%s/%s%s" % (parts.scheme, parts.netloc, name,
+                            "?" + parts.query if parts.query else "")
+    psql = _psql()
+    if not psql:
+        raise RuntimeError("CHAT_TEST_STORE=pg but there is no psql")
+    exists = subprocess.run([psql, base, "-qAt", "-c",
+                             "SELECT 1 FROM pg_database WHERE datname = '%s'" % name],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    if exists != "1":
+        subprocess.run([psql, base, "-q", "-c", "CREATE DATABASE %s" % name],
+                       capture_output=True, text=True, check=True)
+    return ["--store", url]
 
 
 def printable(text):

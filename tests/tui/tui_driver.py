@@ -28,7 +28,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from chatproc import LIVE_TIMEOUT, REFRESH_ARGS, skip_status   # noqa: E402
+from chatproc import LIVE_TIMEOUT, REFRESH_ARGS, skip_status, store_args   # noqa: E402
 
 WAIT = float(os.environ.get("TUI_WAIT", "20"))     # one expected screen
 LIVE = LIVE_TIMEOUT                                 # a pushed message on screen
@@ -341,7 +341,8 @@ class World:
         push = push or self.push_endpoint
         self.mainserver = self._start(
             [self.args.mainserver, "--data", self.ms_dir, "--bind", bind, "--push-bind", push,
-             "--keyserver-key", os.path.join(self.ks_dir, "keyserver.pub")],
+             "--keyserver-key", os.path.join(self.ks_dir, "keyserver.pub")]
+            + store_args(self.ms_dir),
             "mainserver", r"ready, key (SHA256:\S+)")
         self.ms_endpoint = self.mainserver.wait_for(r"requests on (tcp://\S+)").group(1)
         self.push_endpoint = self.mainserver.wait_for(r"pushes on (tcp://\S+)").group(1)
