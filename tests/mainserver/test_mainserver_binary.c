@@ -250,16 +250,22 @@ s_teardown (void **state)
 }
 
 //  The binary started (run numbers its log) and a client of it that
-//  registered name.
+//  registered name (s_start_as: or logged in as name, by purpose).
+static msclient_t *
+s_start_as (proc_t *proc, int run, int purpose, const char *name)
+{
+    s_start (proc, run);
+    msclient_t *client = msclient_new (F.key, proc->endpoint, NULL);
+    assert_non_null (client);
+    assert_int_equal (s_cert_request (client, purpose, name), CHAT_OK);
+    return client;
+}
+
 static msclient_t *
 s_start_registered (proc_t *proc, int run, const char *name)
 {
     s_need_binary ();
-    s_start (proc, run);
-    msclient_t *client = msclient_new (F.key, proc->endpoint, NULL);
-    assert_non_null (client);
-    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, name), CHAT_OK);
-    return client;
+    return s_start_as (proc, run, CREDENTIAL_REGISTERED, name);
 }
 
 //  alice's direct conversation with bob, made by client (logged in as
@@ -288,6 +294,18 @@ s_create_direct (msclient_t *client, uint8_t *id)
     assert_memory_equal (reply->created->conversation->conversation_id.data, id, 16);
     chat__main_reply__free_unpacked (reply, NULL);
     chain_link_free (&link);
+}
+
+//  The binary started (run 1), alice and bob registered, and a client
+//  logged in as alice that made their direct conversation (id)
+static msclient_t *
+s_start_alice (proc_t *proc, uint8_t *id)
+{
+    msclient_t *client = s_start_registered (proc, 1, "alice");
+    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "bob"), CHAT_OK);
+    assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "alice"), CHAT_OK);
+    s_create_direct (client, id);
+    return client;
 }
 
 //  Every message of conversation id, read by client: in seq order from 1
@@ -334,11 +352,8 @@ test_kill_and_restart (void **state)
 {
     (void) state;
     proc_t proc;
-    msclient_t *client = s_start_registered (&proc, 1, "alice");
-    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "bob"), CHAT_OK);
-    assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "alice"), CHAT_OK);
     uint8_t id [16];
-    s_create_direct (client, id);
+    msclient_t *client = s_start_alice (&proc, id);
     Chat__MainReply *reply = NULL;
 
     //  Pipeline every send, then kill -9 as soon as some of the acks are in:
@@ -389,10 +404,7 @@ test_kill_and_restart (void **state)
     s_proc_free (&proc);
 
     //  Restarted on the same data.
-    s_start (&proc, 2);
-    client = msclient_new (F.key, proc.endpoint, NULL);
-    assert_non_null (client);
-    assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "bob"), CHAT_OK);
+    client = s_start_as (&proc, 2, CREDENTIAL_LOGGED_IN, "bob");
     int found [MESSAGES] = { 0 };
     s_read_back (client, id, cmids, tokens, MESSAGES, found);
     int stored = 0;
@@ -664,11 +676,8 @@ test_disk_full (void **state)
     char *data = zsys_sprintf ("%s/data", F.dir);
     s_tmpfs (data, "768k", false);
     proc_t proc;
-    msclient_t *client = s_start_registered (&proc, 1, "alice");
-    assert_int_equal (s_cert_request (client, CREDENTIAL_REGISTERED, "bob"), CHAT_OK);
-    assert_int_equal (s_cert_request (client, CREDENTIAL_LOGGED_IN, "alice"), CHAT_OK);
     uint8_t id [16];
-    s_create_direct (client, id);
+    msclient_t *client = s_start_alice (&proc, id);
     msclient_t *reader = msclient_new (F.key, proc.endpoint, NULL);
     assert_non_null (reader);
     assert_int_equal (s_cert_request (reader, CREDENTIAL_LOGGED_IN, "bob"), CHAT_OK);
@@ -722,10 +731,7 @@ test_disk_full (void **state)
     s_proc_free (&proc);
 
     //  Restarted: every one of them, once, in order
-    s_start (&proc, 2);
-    reader = msclient_new (F.key, proc.endpoint, NULL);
-    assert_non_null (reader);
-    assert_int_equal (s_cert_request (reader, CREDENTIAL_LOGGED_IN, "bob"), CHAT_OK);
+    reader = s_start_as (&proc, 2, CREDENTIAL_LOGGED_IN, "bob");
     int found [FULL_SENDS] = { 0 };
     s_read_back (reader, id, cmids, tokens, sent, found);
     for (int index = 0; index < sent; index++)
