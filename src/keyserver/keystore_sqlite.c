@@ -1,7 +1,9 @@
-/*  keystore - the key server's users and wrapped epoch keys, in SQLite
+/*  keystore_sqlite - the key server's users and wrapped epoch keys, in
+    SQLite; see keystore_sqlite.h and, for what each call does, keystore.h
 
     A new database gets the whole protocol 2 schema (s_schema) at once;
     later changes go in s_migrations. Never edit a released entry; add one.
+    When the schema moves, keystore_pg.c gets the same step.
 */
 #include <assert.h>
 #include <errno.h>
@@ -11,12 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <czmq.h>
 #include <sqlite3.h>
 #include "chaterror.h"
-#include "keystore.h"
+#include "keystore_rules.h"
+#include "keystore_sqlite.h"
 #include "secret.h"
 #include "wire.h"
 
@@ -39,7 +40,9 @@ static const char *s_tx_sql [TX_COUNT] = {
     [TX_ROLLBACK_TO] =  "ROLLBACK TO sp",
 };
 
-struct _keystore_t {
+typedef keystore_db_t sqlstore_t;
+
+struct _keystore_db_t {
     sqlite3 *db;
     int depth;                  //  nesting of keystore_begin
     sqlite3_stmt *tx [TX_COUNT];
@@ -92,13 +95,13 @@ static const char *s_migrations [] = { NULL };
 #define SCHEMA_LAST (KEYSTORE_SCHEMA_VERSION + MIGRATIONS)
 
 static void
-s_log_error (keystore_t *self, const char *what)
+s_log_error (sqlstore_t *self, const char *what)
 {
     zsys_error ("keystore: %s: %s", what, sqlite3_errmsg (self->db));
 }
 
 static int
-s_exec (keystore_t *self, const char *sql)
+s_exec (sqlstore_t *self, const char *sql)
 {
     char *message = NULL;
     if (sqlite3_exec (self->db, sql, NULL, NULL, &message) != SQLITE_OK) {
@@ -110,7 +113,7 @@ s_exec (keystore_t *self, const char *sql)
 }
 
 static int
-s_user_version (keystore_t *self)
+s_user_version (sqlstore_t *self)
 {
     sqlite3_stmt *stmt = NULL;
     int version = -1;
@@ -123,7 +126,7 @@ s_user_version (keystore_t *self)
 
 //  Run sql and set user_version to version, together or not at all.
 static int
-s_schema_step (keystore_t *self, const char *sql, int version)
+s_schema_step (sqlstore_t *self, const char *sql, int version)
 {
     char pragma [64];
     snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d;", version);
@@ -137,7 +140,7 @@ s_schema_step (keystore_t *self, const char *sql, int version)
 }
 
 static int
-s_migrate (keystore_t *self, const char *path)
+s_migrate (sqlstore_t *self, const char *path)
 {
     int version = s_user_version (self);
     if (version < 0) {
@@ -180,7 +183,7 @@ s_migrate (keystore_t *self, const char *path)
 }
 
 static int
-s_prepare (keystore_t *self, const char *sql, sqlite3_stmt **stmt)
+s_prepare (sqlstore_t *self, const char *sql, sqlite3_stmt **stmt)
 {
     if (sqlite3_prepare_v2 (self->db, sql, -1, stmt, NULL) != SQLITE_OK) {
         s_log_error (self, "prepare");
@@ -191,7 +194,7 @@ s_prepare (keystore_t *self, const char *sql, sqlite3_stmt **stmt)
 
 //  A statement kept for the life of the store
 static int
-s_prepare_kept (keystore_t *self, const char *sql, sqlite3_stmt **stmt)
+s_prepare_kept (sqlstore_t *self, const char *sql, sqlite3_stmt **stmt)
 {
     if (sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
                             stmt, NULL) != SQLITE_OK) {
@@ -203,7 +206,7 @@ s_prepare_kept (keystore_t *self, const char *sql, sqlite3_stmt **stmt)
 
 //  Run one transaction control statement. 0 or -1 (logged).
 static int
-s_tx (keystore_t *self, tx_t which)
+s_tx (sqlstore_t *self, tx_t which)
 {
     sqlite3_stmt *stmt = self->tx [which];
     int rc = sqlite3_step (stmt);
@@ -221,7 +224,7 @@ typedef struct {
     size_t offset;
 } kept_t;
 
-#define KEPT(field, text) { text, offsetof (keystore_t, field) }
+#define KEPT(field, text) { text, offsetof (sqlstore_t, field) }
 static const kept_t s_kept [] = {
     KEPT (user_insert,
           "INSERT INTO users (username, salt, iterations, stored_key, server_key,"
@@ -252,16 +255,19 @@ static const kept_t s_kept [] = {
 #define KEPT_COUNT (sizeof s_kept / sizeof s_kept [0])
 
 static sqlite3_stmt **
-s_kept_slot (keystore_t *self, size_t index)
+s_kept_slot (sqlstore_t *self, size_t index)
 {
     return (sqlite3_stmt **) ((char *) self + s_kept [index].offset);
 }
 
-keystore_t *
-keystore_open (const char *path)
+static void
+    sql_destroy (sqlstore_t **self_p);
+
+static sqlstore_t *
+sql_open (const char *path)
 {
     assert (path);
-    keystore_t *self = (keystore_t *) zmalloc (sizeof (keystore_t));
+    sqlstore_t *self = (sqlstore_t *) zmalloc (sizeof (sqlstore_t));
     assert (self);
     //  The file holds verifiers and sealed identities: 0600 from birth
     //  (SQLite gives its -wal and -shm files the database's mode)
@@ -275,7 +281,7 @@ keystore_open (const char *path)
                          | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         zsys_error ("keystore: cannot open %s: %s", path,
                     self->db? sqlite3_errmsg (self->db): "out of memory");
-        keystore_destroy (&self);
+        sql_destroy (&self);
         return NULL;
     }
     sqlite3_busy_timeout (self->db, 5000);
@@ -284,27 +290,27 @@ keystore_open (const char *path)
     ||  s_exec (self, "PRAGMA synchronous = FULL;")
     ||  s_exec (self, "PRAGMA foreign_keys = ON;")
     ||  s_migrate (self, path)) {
-        keystore_destroy (&self);
+        sql_destroy (&self);
         return NULL;
     }
     for (size_t i = 0; i < KEPT_COUNT; i++)
         if (s_prepare_kept (self, s_kept [i].sql, s_kept_slot (self, i))) {
-            keystore_destroy (&self);
+            sql_destroy (&self);
             return NULL;
         }
     for (int i = 0; i < TX_COUNT; i++)
         if (s_prepare_kept (self, s_tx_sql [i], &self->tx [i])) {
-            keystore_destroy (&self);
+            sql_destroy (&self);
             return NULL;
         }
     return self;
 }
 
-void
-keystore_destroy (keystore_t **self_p)
+static void
+sql_destroy (sqlstore_t **self_p)
 {
     assert (self_p);
-    keystore_t *self = *self_p;
+    sqlstore_t *self = *self_p;
     if (!self)
         return;
     if (self->db && !sqlite3_get_autocommit (self->db))
@@ -318,8 +324,8 @@ keystore_destroy (keystore_t **self_p)
     *self_p = NULL;
 }
 
-int
-keystore_begin (keystore_t *self)
+static int
+sql_begin (sqlstore_t *self)
 {
     assert (self);
     if (self->depth == 0 && s_tx (self, TX_BEGIN))
@@ -328,8 +334,8 @@ keystore_begin (keystore_t *self)
     return CHAT_OK;
 }
 
-int
-keystore_commit (keystore_t *self)
+static int
+sql_commit (sqlstore_t *self)
 {
     assert (self);
     if (self->depth == 0)
@@ -346,8 +352,8 @@ keystore_commit (keystore_t *self)
     return CHAT_OK;
 }
 
-void
-keystore_rollback (keystore_t *self)
+static void
+sql_rollback (sqlstore_t *self)
 {
     assert (self);
     if (self->depth == 0)
@@ -358,8 +364,8 @@ keystore_rollback (keystore_t *self)
         s_tx (self, TX_ROLLBACK);
 }
 
-int
-keystore_savepoint (keystore_t *self)
+static int
+sql_savepoint (sqlstore_t *self)
 {
     assert (self);
     //  Inside keystore_begin, the transaction must still be there: were it
@@ -370,19 +376,22 @@ keystore_savepoint (keystore_t *self)
     return s_tx (self, TX_SAVEPOINT)? CHAT_ERR_INTERNAL: CHAT_OK;
 }
 
-int
-keystore_release (keystore_t *self)
+static void
+    sql_savepoint_rollback (sqlstore_t *self);
+
+static int
+sql_release (sqlstore_t *self)
 {
     assert (self);
     if (s_tx (self, TX_RELEASE)) {
-        keystore_savepoint_rollback (self);
+        sql_savepoint_rollback (self);
         return CHAT_ERR_INTERNAL;
     }
     return CHAT_OK;
 }
 
-void
-keystore_savepoint_rollback (keystore_t *self)
+static void
+sql_savepoint_rollback (sqlstore_t *self)
 {
     assert (self);
     //  ROLLBACK TO keeps the savepoint open; RELEASE then drops it, empty
@@ -406,7 +415,7 @@ s_stmt (sqlite3_stmt *stmt)
 //  Step a write to its end; reset it and drop its bindings (they may
 //  borrow secrets). The SQLite result code.
 static int
-s_step_done (keystore_t *self, sqlite3_stmt *stmt, int *extended)
+s_step_done (sqlstore_t *self, sqlite3_stmt *stmt, int *extended)
 {
     int rc = sqlite3_step (stmt);
     if (extended)
@@ -416,32 +425,12 @@ s_step_done (keystore_t *self, sqlite3_stmt *stmt, int *extended)
     return rc;
 }
 
-static bool
-s_scram_fields_valid (const keystore_user_t *user)
-{
-    return user->salt_len >= KEYSTORE_SALT_MIN
-        && user->salt_len <= KEYSTORE_SALT_MAX
-        && user->iterations >= SCRAM_MIN_ITERATIONS
-        && user->iterations <= SCRAM_MAX_ITERATIONS;
-}
-
-static bool
-s_sealed_valid (const uint8_t *sealed, size_t sealed_len)
-{
-    return sealed && sealed_len > 0 && sealed_len <= KEYSTORE_SEALED_MAX;
-}
-
-int
-keystore_user_insert (keystore_t *self, const keystore_user_t *user,
+static int
+sql_user_insert (sqlstore_t *self, const keystore_user_t *user,
                       const uint8_t *sealed, size_t sealed_len)
 {
     assert (self);
     assert (user);
-    if (!credential_username_valid (user->username) || !s_scram_fields_valid (user)
-    ||  user->identity_len == 0 || user->identity_len > KEYSTORE_IDENTITY_MAX
-    ||  !s_sealed_valid (sealed, sealed_len))
-        return CHAT_ERR_BAD_REQUEST;
-
     sqlite3_stmt *stmt = s_stmt (self->user_insert);
     sqlite3_bind_text (stmt, 1, user->username, -1, SQLITE_STATIC);
     sqlite3_bind_blob (stmt, 2, user->salt, (int) user->salt_len, SQLITE_STATIC);
@@ -497,8 +486,8 @@ s_user_row (sqlite3_stmt *stmt, keystore_user_t *user)
     return 0;
 }
 
-int
-keystore_user_lookup (keystore_t *self, const char *username,
+static int
+sql_user_lookup (sqlstore_t *self, const char *username,
                       keystore_user_t *user)
 {
     assert (self);
@@ -521,13 +510,11 @@ keystore_user_lookup (keystore_t *self, const char *username,
     return result;
 }
 
-int
-keystore_user_sealed (keystore_t *self, const char *username,
+static int
+sql_user_sealed (sqlstore_t *self, const char *username,
                       uint8_t **sealed, size_t *sealed_len)
 {
     assert (self && username && sealed && sealed_len);
-    *sealed = NULL;
-    *sealed_len = 0;
     sqlite3_stmt *stmt = s_stmt (self->user_sealed);
     sqlite3_bind_text (stmt, 1, username, -1, SQLITE_STATIC);
     int rc = sqlite3_step (stmt);
@@ -535,7 +522,7 @@ keystore_user_sealed (keystore_t *self, const char *username,
     if (rc == SQLITE_ROW) {
         const void *blob = sqlite3_column_blob (stmt, 0);
         int len = sqlite3_column_bytes (stmt, 0);
-        if (blob && s_sealed_valid (blob, (size_t) len)) {
+        if (blob && keystore_rules_sealed_valid (blob, (size_t) len)) {
             *sealed = (uint8_t *) malloc ((size_t) len + 1);
             if (*sealed) {
                 memcpy (*sealed, blob, (size_t) len);
@@ -554,13 +541,11 @@ keystore_user_sealed (keystore_t *self, const char *username,
     return result;
 }
 
-int
-keystore_user_update_password (keystore_t *self, const keystore_user_t *user,
+static int
+sql_user_update_password (sqlstore_t *self, const keystore_user_t *user,
                                const uint8_t *sealed, size_t sealed_len)
 {
     assert (self && user);
-    if (!s_scram_fields_valid (user) || !s_sealed_valid (sealed, sealed_len))
-        return CHAT_ERR_BAD_REQUEST;
     sqlite3_stmt *stmt = s_stmt (self->user_update);
     sqlite3_bind_text (stmt, 1, user->username, -1, SQLITE_STATIC);
     sqlite3_bind_blob (stmt, 2, user->salt, (int) user->salt_len, SQLITE_STATIC);
@@ -576,8 +561,8 @@ keystore_user_update_password (keystore_t *self, const keystore_user_t *user,
     return sqlite3_changes (self->db) == 1? CHAT_OK: CHAT_ERR_NOT_FOUND;
 }
 
-int
-keystore_user_each (keystore_t *self, size_t limit,
+static int
+sql_user_each (sqlstore_t *self, size_t limit,
                     keystore_user_fn *fn, void *arg)
 {
     assert (self);
@@ -612,48 +597,10 @@ keystore_user_each (keystore_t *self, size_t limit,
 
 //  ---------------------------------------------------------------- epoch keys
 
-static int
-s_compare_wrapped (const void *a, const void *b)
-{
-    return strcasecmp (((const keystore_wrapped_t *) a)->username,
-                       ((const keystore_wrapped_t *) b)->username);
-}
-
-//  What makes a set "the very same": SHA-256 over its copies ordered by
-//  lower-case name, each as name (lower case) || 0x00 || BE32 (length) ||
-//  wrapped key. keys is sorted here (a copy the caller owns). -1 on a name
-//  given twice.
-static int
-s_set_hash (keystore_wrapped_t *keys, size_t count, uint8_t hash [32])
-{
-    qsort (keys, count, sizeof keys [0], s_compare_wrapped);
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
-    int rc = ctx && EVP_DigestInit_ex (ctx, EVP_sha256 (), NULL)? 0: -1;
-    for (size_t i = 0; rc == 0 && i < count; i++) {
-        char lower [USERNAME_MAX + 1];
-        credential_username_fold (keys [i].username, lower, sizeof lower);
-        uint8_t length [4] = {
-            (uint8_t) (keys [i].wrapped_len >> 24), (uint8_t) (keys [i].wrapped_len >> 16),
-            (uint8_t) (keys [i].wrapped_len >> 8), (uint8_t) keys [i].wrapped_len
-        };
-        if (i > 0 && strcasecmp (keys [i - 1].username, keys [i].username) == 0)
-            rc = -1;
-        else
-        if (!EVP_DigestUpdate (ctx, lower, strlen (lower) + 1)
-        ||  !EVP_DigestUpdate (ctx, length, sizeof length)
-        ||  !EVP_DigestUpdate (ctx, keys [i].wrapped, keys [i].wrapped_len))
-            rc = -2;
-    }
-    if (rc == 0 && !EVP_DigestFinal_ex (ctx, hash, NULL))
-        rc = -2;
-    EVP_MD_CTX_free (ctx);
-    return rc;
-}
-
 //  The set stored for (id, epoch): CHAT_OK with its uploader and hash,
 //  CHAT_ERR_NOT_FOUND, or CHAT_ERR_INTERNAL.
 static int
-s_set_find (keystore_t *self, const uint8_t *id, uint64_t epoch,
+s_set_find (sqlstore_t *self, const uint8_t *id, uint64_t epoch,
             char uploader [USERNAME_MAX + 1], uint8_t hash [32])
 {
     sqlite3_stmt *stmt = s_stmt (self->set_find);
@@ -683,11 +630,11 @@ s_set_find (keystore_t *self, const uint8_t *id, uint64_t epoch,
 //  Insert the set and its copies (keys sorted, hash made); all or nothing
 //  under a savepoint of its own.
 static int
-s_set_insert (keystore_t *self, const uint8_t *id, uint64_t epoch, const char *uploader,
+s_set_insert (sqlstore_t *self, const uint8_t *id, uint64_t epoch, const char *uploader,
               const keystore_wrapped_t *keys, size_t count, const uint8_t hash [32],
               int64_t now_ms)
 {
-    if (keystore_savepoint (self) != CHAT_OK)
+    if (sql_savepoint (self) != CHAT_OK)
         return CHAT_ERR_INTERNAL;
     sqlite3_stmt *stmt = s_stmt (self->set_insert);
     sqlite3_bind_blob (stmt, 1, id, CONVERSATION_ID_SIZE, SQLITE_STATIC);
@@ -707,65 +654,34 @@ s_set_insert (keystore_t *self, const uint8_t *id, uint64_t epoch, const char *u
     }
     if (!ok) {
         s_log_error (self, "store key set");
-        keystore_savepoint_rollback (self);
+        sql_savepoint_rollback (self);
         return CHAT_ERR_INTERNAL;
     }
-    return keystore_release (self);
+    return sql_release (self);
 }
 
-int
-keystore_keys_put (keystore_t *self, const uint8_t id [CONVERSATION_ID_SIZE],
-                   uint64_t epoch, const char *uploader,
-                   const keystore_wrapped_t *keys, size_t count, int64_t now_ms,
-                   bool *duplicate)
+static int
+sql_keys_put (sqlstore_t *self, const uint8_t id [CONVERSATION_ID_SIZE],
+              uint64_t epoch, const char *uploader,
+              const keystore_wrapped_t *keys, size_t count, const uint8_t hash [32],
+              int64_t now_ms, char stored_uploader [USERNAME_MAX + 1],
+              uint8_t stored_hash [32])
 {
-    assert (self && id && uploader && duplicate);
-    *duplicate = false;
-    if (epoch == 0 || epoch > INT64_MAX || count == 0 || !keys
-    ||  !credential_username_valid (uploader))
-        return CHAT_ERR_BAD_REQUEST;
-    for (size_t i = 0; i < count; i++)
-        if (!credential_username_valid (keys [i].username) || !keys [i].wrapped
-        ||  keys [i].wrapped_len < KEYSTORE_WRAPPED_MIN
-        ||  keys [i].wrapped_len > KEYSTORE_WRAPPED_MAX)
-            return CHAT_ERR_BAD_REQUEST;
-
-    keystore_wrapped_t *sorted = (keystore_wrapped_t *) malloc (count * sizeof *sorted);
-    if (!sorted)
-        return CHAT_ERR_INTERNAL;
-    memcpy (sorted, keys, count * sizeof *sorted);
-    uint8_t hash [32];
-    int rc = s_set_hash (sorted, count, hash);
-    if (rc != 0) {
-        free (sorted);
-        return rc == -1? CHAT_ERR_BAD_REQUEST: CHAT_ERR_INTERNAL;
-    }
-    char stored_uploader [USERNAME_MAX + 1];
-    uint8_t stored_hash [32];
-    rc = s_set_find (self, id, epoch, stored_uploader, stored_hash);
-    if (rc == CHAT_OK) {
-        //  The first set is final; only a retry of that very set is welcome
-        if (strcmp (stored_uploader, uploader) == 0
-        &&  CRYPTO_memcmp (stored_hash, hash, sizeof hash) == 0)
-            *duplicate = true;
-        else
-            rc = CHAT_ERR_KEY_EXISTS;
-    }
-    else
+    assert (self && id && uploader && keys && hash);
+    int rc = s_set_find (self, id, epoch, stored_uploader, stored_hash);
+    if (rc == CHAT_OK)
+        return CHAT_ERR_KEY_EXISTS;     //  keystore.c tells a retry apart
     if (rc == CHAT_ERR_NOT_FOUND)
-        rc = s_set_insert (self, id, epoch, uploader, sorted, count, hash, now_ms);
-    free (sorted);
+        rc = s_set_insert (self, id, epoch, uploader, keys, count, hash, now_ms);
     return rc;
 }
 
-int
-keystore_keys_of (keystore_t *self, const uint8_t id [CONVERSATION_ID_SIZE],
+static int
+sql_keys_of (sqlstore_t *self, const uint8_t id [CONVERSATION_ID_SIZE],
                   const char *member, uint64_t from_epoch, size_t limit,
                   keystore_key_fn *fn, void *arg)
 {
     assert (self && id && member && fn);
-    if (from_epoch > INT64_MAX)
-        return CHAT_OK;             //  nothing can be that late
     sqlite3_stmt *stmt = s_stmt (self->keys_of);
     sqlite3_bind_text (stmt, 1, member, -1, SQLITE_STATIC);
     sqlite3_bind_blob (stmt, 2, id, CONVERSATION_ID_SIZE, SQLITE_STATIC);
@@ -791,7 +707,7 @@ keystore_keys_of (keystore_t *self, const uint8_t id [CONVERSATION_ID_SIZE],
 }
 
 static int64_t
-s_count (keystore_t *self, const char *sql)
+s_count (sqlstore_t *self, const char *sql)
 {
     sqlite3_stmt *stmt = NULL;
     int64_t count = -1;
@@ -801,29 +717,23 @@ s_count (keystore_t *self, const char *sql)
     return count;
 }
 
-int64_t
-keystore_user_count (keystore_t *self)
+static int64_t
+sql_count (sqlstore_t *self, keystore_count_t what)
 {
     assert (self);
-    return s_count (self, "SELECT count(*) FROM users");
+    switch (what) {
+        case KEYSTORE_COUNT_USERS:
+            return s_count (self, "SELECT count(*) FROM users");
+        case KEYSTORE_COUNT_KEY_SETS:
+            return s_count (self, "SELECT count(*) FROM key_sets");
+        case KEYSTORE_COUNT_WRAPPED:
+            return s_count (self, "SELECT count(*) FROM wrapped_keys");
+    }
+    return -1;
 }
 
-int64_t
-keystore_key_set_count (keystore_t *self)
-{
-    assert (self);
-    return s_count (self, "SELECT count(*) FROM key_sets");
-}
-
-int64_t
-keystore_wrapped_count (keystore_t *self)
-{
-    assert (self);
-    return s_count (self, "SELECT count(*) FROM wrapped_keys");
-}
-
-int64_t
-keystore_wrapped_count_of (keystore_t *self, const char *member)
+static int64_t
+sql_wrapped_count_of (sqlstore_t *self, const char *member)
 {
     assert (self && member);
     sqlite3_stmt *stmt = s_stmt (self->count_of);
@@ -832,3 +742,24 @@ keystore_wrapped_count_of (keystore_t *self, const char *member)
     s_stmt (stmt);
     return count;
 }
+
+const keystore_backend_t keystore_sqlite_backend = {
+    .name = "sqlite",
+    .open = sql_open,
+    .destroy = sql_destroy,
+    .begin = sql_begin,
+    .commit = sql_commit,
+    .rollback = sql_rollback,
+    .savepoint = sql_savepoint,
+    .release = sql_release,
+    .savepoint_rollback = sql_savepoint_rollback,
+    .user_insert = sql_user_insert,
+    .user_lookup = sql_user_lookup,
+    .user_sealed = sql_user_sealed,
+    .user_update_password = sql_user_update_password,
+    .user_each = sql_user_each,
+    .keys_put = sql_keys_put,
+    .keys_of = sql_keys_of,
+    .count = sql_count,
+    .wrapped_count_of = sql_wrapped_count_of,
+};

@@ -87,7 +87,8 @@ ksdata_mainserver_keys (const char *path, ksctx_t *ctx)
 }
 
 int
-ksdata_load (const char *data_dir, const char *mainserver_key_path, ksctx_t *ctx)
+ksdata_load (const char *data_dir, const char *store_url,
+             const char *mainserver_key_path, ksctx_t *ctx)
 {
     assert (data_dir && ctx);
     //  The other server's key first: without it nothing else is worth doing
@@ -102,9 +103,13 @@ ksdata_load (const char *data_dir, const char *mainserver_key_path, ksctx_t *ctx
     }
     if (s_load_secret (data_dir, ctx))
         return -1;
-    path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_DB);
-    ctx->store = keystore_open (path);
-    zstr_free (&path);
+    if (store_url)
+        ctx->store = keystore_open (store_url);
+    else {
+        path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_DB);
+        ctx->store = keystore_open (path);
+        zstr_free (&path);
+    }
     return ctx->store? 0: -1;
 }
 
