@@ -239,7 +239,7 @@ s_fail (pgstore_t *self, const char *what, const PGresult *res)
 static bool
 s_in_transaction (pgstore_t *self)
 {
-    return self->depth > 0 || self->savepoints > 0;
+    return self->depth > 0 || self->savepoints > 0 || self->implicit;
 }
 
 //  Connect, with the settings every session of ours runs under: commits
@@ -481,8 +481,12 @@ pg_commit (pgstore_t *self)
     assert (self);
     if (self->depth == 0)
         return CHAT_ERR_INTERNAL;       //  an inner rollback ended it already
-    if (--self->depth > 0)
+    if (self->depth > 1) {
+        self->depth--;
         return CHAT_OK;
+    }
+    //  Still inside while COMMIT runs: a broken connection must fail it,
+    //  not be made again under it (s_commit ends the transaction)
     return s_commit (self);
 }
 

@@ -8,6 +8,9 @@
 # COMMAND does. COMMAND gets the database's URL in CHAT_TEST_PG_URL
 # (postgresql:///chat?host=DIR&user=postgres) and its exit code is ours.
 #
+# PGTEMP_SERVER_OPTIONS, when set, is added to the server's options after
+# ours (a test of a server set up wrong: "-c fsync=off").
+#
 # Where PostgreSQL is not installed the test is skipped, saying why (exit
 # 77); under CHAT_TEST_STRICT=1 (CI) that is a failure instead (exit 1).
 set -u
@@ -57,7 +60,7 @@ fail () {
 as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale --no-sync \
   >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; fail "initdb failed"; }
 as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
-  -o "-c listen_addresses='' -k $dir -c fsync=on -c synchronous_commit=on" \
+  -o "-c listen_addresses='' -k $dir -c fsync=on -c synchronous_commit=on ${PGTEMP_SERVER_OPTIONS:-}" \
   >/dev/null || fail "the server did not start"
 started=1
 as_pg "$bindir/psql" -h "$dir" -U postgres -d postgres -qAt -c "CREATE DATABASE chat" \
