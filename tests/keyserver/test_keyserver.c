@@ -2,6 +2,11 @@
     127.0.0.1 with an ephemeral port, talked to by a client built from
     libchat alone (ksclient)
 
+    With CHAT_TEST_PG_URL set (tests/support/pgtemp.sh: ctest's
+    keyserver.keyserver.pg) every server of the test keeps its store in
+    that PostgreSQL database (STORE postgresql://...), and the tests that
+    open the store themselves open the same URL.
+
     The test holds what an operator would copy between the servers: the
     main server's key (its private half mints key tickets here, its public
     half is what the key server is started with) and the key server's
@@ -49,6 +54,15 @@ static rsakey_t *s_key_a;            //  two client keys: credentials are
 static rsakey_t *s_key_b;            //  bound to one, refused on the other
 static rsakey_t *s_ks_public;        //  the key server's keyserver.pub
 static rsakey_t *s_ms_key;           //  the main server's key pair
+static const char *s_pg_url;         //  PostgreSQL's URL, else NULL: SQLite
+
+//  Where the store of a server with data directory dir is (freed by the
+//  caller): its own file, or the one PostgreSQL database
+static char *
+s_store_url (const char *dir)
+{
+    return s_pg_url? strdup (s_pg_url): zsys_sprintf ("%s/%s", dir, KEYSERVER_DB);
+}
 
 static rsakey_t *
 s_identity (int n)
@@ -74,6 +88,8 @@ s_server_start (const char *dir, char **endpoint)
     actorthread_t *server = actorthread_new (keyserver_actor, NULL);
     assert_non_null (server);
     zstr_sendx (actorthread_sock (server), "DATA", dir, NULL);
+    if (s_pg_url)
+        zstr_sendx (actorthread_sock (server), "STORE", s_pg_url, NULL);
     zstr_sendx (actorthread_sock (server), "MAINSERVER-KEY", ms_public, NULL);
     zstr_sendx (actorthread_sock (server), "ITERATIONS", ITERATIONS, NULL);
     //  A back-off long enough that no test depends on the machine's speed
@@ -1496,7 +1512,7 @@ test_restart (void **state)
     enum { EPOCHS = 1200 };
     uint8_t long_lived [CONVERSATION_ID_SIZE];
     assert_int_equal (secret_random (long_lived, sizeof long_lived), 0);
-    char *path = zsys_sprintf ("%s/%s", dir, KEYSERVER_DB);
+    char *path = s_store_url (dir);
     keystore_t *store = keystore_open (path);
     free (path);
     assert_non_null (store);
@@ -1714,6 +1730,15 @@ test_group_commit (void **state)
     assert_non_null (mkdtemp (dir));
     char *endpoint = NULL;
     actorthread_t *server = s_server_start (dir, &endpoint);
+    //  On PostgreSQL the other tests' users are there too
+    int64_t users_before = 0, sets_before = 0;
+    if (s_pg_url) {
+        keystore_t *store = keystore_open (s_pg_url);
+        assert_non_null (store);
+        users_before = keystore_user_count (store);
+        sets_before = keystore_key_set_count (store);
+        keystore_destroy (&store);
+    }
 
     //  One verifier and one sealed identity serve every user
     shared_reg_t reg_data;
@@ -1795,11 +1820,11 @@ test_group_commit (void **state)
     zstr_free (&endpoint);
 
     //  Everything acknowledged is on disk
-    char path [128];
-    snprintf (path, sizeof path, "%s/%s", dir, KEYSERVER_DB);
+    char *path = s_store_url (dir);
     keystore_t *store = keystore_open (path);
+    free (path);
     assert_non_null (store);
-    assert_int_equal (keystore_user_count (store), PIPELINED + 2);
+    assert_int_equal (keystore_user_count (store), users_before + PIPELINED + 2);
     keystore_user_t user;
     for (int i = 0; i < PIPELINED; i++) {
         snprintf (name, sizeof name, "batch%02d", i);
@@ -1808,7 +1833,7 @@ test_group_commit (void **state)
     assert_int_equal (keystore_user_lookup (store, "dup", &user), CHAT_OK);
     assert_string_equal (user.username, "Dup");
     assert_int_equal (keystore_user_lookup (store, "TWIN", &user), CHAT_OK);
-    assert_int_equal (keystore_key_set_count (store), 1);
+    assert_int_equal (keystore_key_set_count (store), sets_before + 1);
     assert_int_equal (keystore_wrapped_count_of (store, "batch00"), 1);
     keystore_destroy (&store);
 
@@ -1856,5 +1881,10 @@ main (void)
         cmocka_unit_test (test_start_refusals),
         cmocka_unit_test (test_group_commit),
     };
+    s_pg_url = getenv ("CHAT_TEST_PG_URL");
+    if (s_pg_url && !*s_pg_url)
+        s_pg_url = NULL;
+    printf ("test_keyserver: store on %s\n",
+            s_pg_url? "PostgreSQL (CHAT_TEST_PG_URL)": "SQLite");
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }
