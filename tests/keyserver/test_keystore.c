@@ -656,6 +656,29 @@ test_pg_connection_lost (void **state)
     keystore_destroy (&store);
 }
 
+//  Wait until another session of ours waits on a lock (the racer on our
+//  uncommitted row): proof that the race below is the one it is meant to
+//  be. A generous bound, not a measurement.
+static void
+s_wait_for_lock_waiter (void)
+{
+    PGconn *conn = PQconnectdb (s_pg_url);
+    assert_int_equal (PQstatus (conn), CONNECTION_OK);
+    bool waiting = false;
+    for (int tries = 0; tries < 600 && !waiting; tries++) {
+        PGresult *res = PQexec (conn, "SELECT count(*) FROM pg_stat_activity"
+                                " WHERE application_name = 'chat-keyserver'"
+                                " AND wait_event_type = 'Lock'");
+        waiting = PQresultStatus (res) == PGRES_TUPLES_OK
+               && streq (PQgetvalue (res, 0, 0), "1");
+        PQclear (res);
+        if (!waiting)
+            zclock_sleep (50);
+    }
+    PQfinish (conn);
+    assert_true (waiting);
+}
+
 //  What the other key server does while this one holds its transaction
 typedef struct {
     const char *what;           //  "user" or "keys"
@@ -699,7 +722,8 @@ s_racer (void *arg)
 //  the second waits for the first's commit, then gets the answer one
 //  server gives (taken); had the first rolled back, the second has it. The
 //  same for two sets of one epoch's keys: the first stands, the very same
-//  set again is a duplicate. Whatever the timing, the outcome is the same.
+//  set again is a duplicate. The racer is seen waiting on our row before
+//  we commit or roll back.
 static void
 test_pg_concurrent_writers (void **state)
 {
@@ -714,7 +738,7 @@ test_pg_concurrent_writers (void **state)
         racer_t racer = { "user", 9, 0, false };
         pthread_t thread;
         assert_int_equal (pthread_create (&thread, NULL, s_racer, &racer), 0);
-        zclock_sleep (200);         //  most likely waiting on our row by now
+        s_wait_for_lock_waiter ();
         if (round == 0)
             assert_int_equal (keystore_commit (store), CHAT_OK);
         else
@@ -742,7 +766,7 @@ test_pg_concurrent_writers (void **state)
         racer_t racer = { "keys", round == 0? 0x71: 0x70, 0, false };
         pthread_t thread;
         assert_int_equal (pthread_create (&thread, NULL, s_racer, &racer), 0);
-        zclock_sleep (200);
+        s_wait_for_lock_waiter ();
         assert_int_equal (keystore_commit (store), CHAT_OK);
         assert_int_equal (pthread_join (thread, NULL), 0);
         assert_int_equal (racer.rc, round == 0? CHAT_ERR_KEY_EXISTS: CHAT_OK);
