@@ -67,6 +67,19 @@ keystore_engine (keystore_t *self)
     return self->backend->name;
 }
 
+int
+keystore_cluster_mark (keystore_t *self, const uint8_t mark [32])
+{
+    assert (self && mark);
+    if (!self->backend->cluster_mark)
+        return CHAT_OK;
+    uint8_t stored [32];
+    int rc = self->backend->cluster_mark (self->db, mark, stored);
+    if (rc == CHAT_OK && CRYPTO_memcmp (stored, mark, sizeof stored) != 0)
+        rc = CHAT_ERR_KEY_EXISTS;
+    return rc;
+}
+
 //  ---------------------------------------------------------------- transactions
 
 int

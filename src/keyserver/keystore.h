@@ -76,6 +76,16 @@ void
 const char *
     keystore_engine (keystore_t *self);
 
+//  The cluster's mark: a value the key servers derive from their own
+//  secret (never the secret itself). Key servers sharing one store must
+//  share that secret (their resume tokens and fake salts come from it), so
+//  the first to start records its mark and a later one with another mark
+//  is refused: CHAT_OK (recorded now, or the same), CHAT_ERR_KEY_EXISTS
+//  (another is recorded) or CHAT_ERR_INTERNAL. SQLite (one server, its
+//  file beside its secret) records nothing and answers CHAT_OK.
+int
+    keystore_cluster_mark (keystore_t *self, const uint8_t mark [32]);
+
 //  ---------------------------------------------------------------- users
 
 //  Insert a new user with its sealed identity. CHAT_OK,

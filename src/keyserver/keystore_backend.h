@@ -55,6 +55,10 @@ typedef struct {
                     keystore_key_fn *fn, void *arg);
     int64_t (*count) (keystore_db_t *self, keystore_count_t what);
     int64_t (*wrapped_count_of) (keystore_db_t *self, const char *member);
+    //  the mark recorded (CHAT_OK: *recorded set) or *recorded false for
+    //  none and mark recorded now; NULL: the engine serves one server only
+    int (*cluster_mark) (keystore_db_t *self, const uint8_t mark [32],
+                         uint8_t stored [32]);
 } keystore_backend_t;
 
 #endif

@@ -61,6 +61,10 @@ static const char *s_migrations [] = {
     "  PRIMARY KEY (member_lower, conversation_id, epoch),"
     "  FOREIGN KEY (conversation_id, epoch)"
     "    REFERENCES ks_key_sets (conversation_id, epoch));"
+    //  One row: the mark of the secret the cluster's key servers share
+    "CREATE TABLE ks_cluster ("
+    "  one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+    "  secret_mark bytea NOT NULL CHECK (length (secret_mark) = 32));"
     //  The first set of an epoch, with its copies: stored whole, or, when
     //  a set is there (committed by anyone, this server or another: the
     //  insert waits for a racing one's commit), that set's uploader and
@@ -844,6 +848,32 @@ pg_wrapped_count_of (pgstore_t *self, const char *member)
                     " WHERE member_lower = $1", &params);
 }
 
+//  ---------------------------------------------------------------- cluster
+
+static int
+pg_cluster_mark (pgstore_t *self, const uint8_t mark [32], uint8_t stored [32])
+{
+    assert (self && mark && stored);
+    params_t params = { 0 };
+    s_param_bytes (&params, mark, 32);
+    //  The first server's mark stays; every server then reads the one
+    //  that stayed (its own, or a racing first server's)
+    if (s_command (self, "INSERT INTO ks_cluster (secret_mark) VALUES ($1)"
+                   " ON CONFLICT (one) DO NOTHING", &params, "cluster mark", NULL))
+        return CHAT_ERR_INTERNAL;
+    PGresult *res = s_run (self, "SELECT secret_mark FROM ks_cluster", NULL,
+                           PGRES_TUPLES_OK, "cluster mark");
+    if (!res)
+        return CHAT_ERR_INTERNAL;
+    int rc = CHAT_ERR_INTERNAL;
+    if (PQntuples (res) == 1 && PQgetlength (res, 0, 0) == 32) {
+        memcpy (stored, PQgetvalue (res, 0, 0), 32);
+        rc = CHAT_OK;
+    }
+    PQclear (res);
+    return rc;
+}
+
 const keystore_backend_t keystore_pg_backend = {
     .name = "postgresql",
     .open = pg_open,
@@ -863,4 +893,5 @@ const keystore_backend_t keystore_pg_backend = {
     .keys_of = pg_keys_of,
     .count = pg_count,
     .wrapped_count_of = pg_wrapped_count_of,
+    .cluster_mark = pg_cluster_mark,
 };

@@ -16,6 +16,7 @@
     taken (CHAT_ERR_USERNAME_TAKEN, as on one server), or store it if the
     first rolled back. A set of wrapped keys is stored by one server-side
     function (ks_keys_put), the first set of an epoch wins the same way.
+    ks_cluster holds the cluster's mark (keystore_cluster_mark).
 */
 #ifndef KEYSTORE_PG_H_INCLUDED
 #define KEYSTORE_PG_H_INCLUDED

@@ -26,6 +26,8 @@
 
 #define KSDATA_RESUME_INFO    "chat/2 resume"       //  HKDF info of the resume key
 #define KSDATA_FAKE_SALT_INFO "chat/2 fake salt"    //  HKDF info of the fake salt key
+#define KSDATA_CLUSTER_INFO   "chat/2 cluster mark" //  HKDF info of the mark a shared
+                                                    //  store records (keystore.h)
 
 //  Make the data directory (0700) and what is missing in it: server key,
 //  public key file (rewritten from the key every time), own secret.

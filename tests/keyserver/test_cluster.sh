@@ -7,9 +7,10 @@
 # the other (both ways) and the fake salt of an unknown name is the same on
 # both; the same name registered on both at once, several times: exactly
 # one account each time, the loser told ERR_USERNAME_TAKEN, and only the
-# winner's password works. A third server on the same database with its
-# own data directory (another secret) reads the same users but refuses the
-# cluster's resume tokens (the control: the test can tell). A COMMIT that
+# winner's password works. A third server with its own data directory
+# (another secret) is refused on that database, saying why; on a database
+# of its own it refuses the cluster's resume tokens and fakes other salts
+# (the control: the test can tell). A COMMIT that
 # fails (a deferred trigger the test adds) answers ERR_INTERNAL and stores
 # nothing; the retry succeeds. The store's URL, which may hold a password,
 # is never in a server's output, also when the connection fails.
@@ -87,10 +88,16 @@ salt_a=$("$probe" "$ep_a" "$fp_a" salt nobody) || fail "salt on a: $salt_a"
 salt_b=$("$probe" "$ep_b" "$fp_a" salt NoBody) || fail "salt on b: $salt_b"
 [ "$salt_a" = "$salt_b" ] || fail "fake salts differ: $salt_a $salt_b"
 
-# The control: a server with its own secret on the same database sees the
-# users but refuses the cluster's tokens, and fakes other salts
-start c --data "$dir/c" --store "$url"
-expect OK "$ep_c" "$fp_c" login alice pw-alice
+# A server with another secret is refused on the cluster's database
+"$server" --data "$dir/c" --store "$url" --bind 'tcp://127.0.0.1:*' \
+  --mainserver-key "$mskey" >"$dir/c0.out" 2>"$dir/c0.err"
+[ $? -eq 1 ] || fail "a server with another secret must exit 1 on the cluster's database"
+grep -q 'another keyserver.secret' "$dir/c0.err" || fail "no reason: $(cat "$dir/c0.err")"
+# The control: on a database of its own it refuses the cluster's tokens,
+# and fakes other salts
+sql "CREATE DATABASE other" >/dev/null || fail "CREATE DATABASE other"
+start c --data "$dir/c" --store "${url/\/chat\?//other?}"
+expect OK "$ep_c" "$fp_c" register Alice pw-alice
 expect ERR_BAD_CERTIFICATE "$ep_a" - resume-on "$ep_c" alice pw-alice
 salt_c=$("$probe" "$ep_c" "$fp_c" salt nobody) || fail "salt on c: $salt_c"
 [ "$salt_c" != "$salt_a" ] || fail "another secret gave the same fake salt"

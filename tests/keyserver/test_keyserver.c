@@ -19,6 +19,8 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -80,9 +82,36 @@ s_limit (actorthread_t *server, const char *name, const char *value)
     zstr_free (&reply);
 }
 
+//  On PostgreSQL every server of the test is one cluster: they share one
+//  store, so they share the first one's secret too (a server with another
+//  one is refused), as an operator copies keyserver.secret
+static void
+s_share_secret (const char *dir)
+{
+    if (!s_pg_url || streq (dir, s_dir))
+        return;
+    char from [128], to [128];
+    snprintf (from, sizeof from, "%s/%s", s_dir, KEYSERVER_SECRET);
+    snprintf (to, sizeof to, "%s/%s", dir, KEYSERVER_SECRET);
+    zfile_t *file = zfile_new (NULL, from);
+    assert_non_null (file);
+    assert_int_equal (zfile_input (file), 0);
+    zchunk_t *chunk = zfile_read (file, (size_t) zfile_cursize (file), 0);
+    assert_non_null (chunk);
+    int fd = open (to, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+        assert_int_equal (write (fd, zchunk_data (chunk), zchunk_size (chunk)),
+                          (ssize_t) zchunk_size (chunk));
+        close (fd);
+    }
+    zchunk_destroy (&chunk);
+    zfile_destroy (&file);
+}
+
 static actorthread_t *
 s_server_start (const char *dir, char **endpoint)
 {
+    s_share_secret (dir);
     char *ms_public = testkeys_save_public (s_ms_key, dir, "copied-mainserver.pub");
     assert_non_null (ms_public);
     actorthread_t *server = actorthread_new (keyserver_actor, NULL);

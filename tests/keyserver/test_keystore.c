@@ -410,6 +410,31 @@ test_newer_schema_refused (void **state)
     keystore_destroy (&store);
 }
 
+//  The cluster's mark: on PostgreSQL the first one stays, the same again
+//  is welcome, another is refused (also after a reopen); SQLite records
+//  nothing
+static void
+test_cluster_mark (void **state)
+{
+    (void) state;
+    uint8_t mark [32], other [32];
+    memset (mark, 0xA5, sizeof mark);
+    memset (other, 0x5A, sizeof other);
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    assert_int_equal (keystore_cluster_mark (store, mark), CHAT_OK);
+    assert_int_equal (keystore_cluster_mark (store, mark), CHAT_OK);
+    assert_int_equal (keystore_cluster_mark (store, other),
+                      s_pg_url? CHAT_ERR_KEY_EXISTS: CHAT_OK);
+    keystore_destroy (&store);
+    store = keystore_open (s_path);
+    assert_non_null (store);
+    assert_int_equal (keystore_cluster_mark (store, other),
+                      s_pg_url? CHAT_ERR_KEY_EXISTS: CHAT_OK);
+    assert_int_equal (keystore_cluster_mark (store, mark), CHAT_OK);
+    keystore_destroy (&store);
+}
+
 //  SQLite's file: WAL and the schema version on disk, the owner's only
 static void
 test_sqlite_file (void **state)
@@ -818,6 +843,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_newer_schema_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_savepoints, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cluster_mark, s_setup, s_teardown),
     };
     const struct CMUnitTest sqlite_only [] = {
         cmocka_unit_test_setup_teardown (test_sqlite_file, s_setup, s_teardown),
