@@ -248,13 +248,16 @@ s_in_transaction (pgstore_t *self)
 
 //  Connect, with the settings every session of ours runs under: commits
 //  wait for the WAL flush (whatever the role or database says), and only
-//  warnings come back as notices
+//  warnings come back as notices. A server that does not answer is given
+//  up after 10 s (the actor waits meanwhile) unless the URL says otherwise.
 static PGconn *
 s_connect (const char *url)
 {
-    const char *keywords [] = { "dbname", "options", "application_name", NULL };
+    const char *keywords [] = {
+        "connect_timeout", "dbname", "options", "application_name", NULL
+    };
     const char *values [] = {
-        url, "-c synchronous_commit=on -c client_min_messages=warning",
+        "10", url, "-c synchronous_commit=on -c client_min_messages=warning",
         "chat-keyserver", NULL
     };
     PGconn *conn = PQconnectdbParams (keywords, values, 1);
@@ -412,6 +415,18 @@ static pgstore_t *
 pg_open (const char *url)
 {
     assert (url);
+    //  libpq's reason for a URL it cannot read may quote a piece of it (a
+    //  password with a bad %-escape): not shown
+    char *error = NULL;
+    PQconninfoOption *parsed = PQconninfoParse (url, &error);
+    if (!parsed) {
+        zsys_error ("keystore: the postgresql URL of the store cannot be read (libpq's "
+                    "reason is not shown: it may quote the URL, password included)");
+        if (error)
+            PQfreemem (error);
+        return NULL;
+    }
+    PQconninfoFree (parsed);
     pgstore_t *self = (pgstore_t *) zmalloc (sizeof (pgstore_t));
     assert (self);
     self->url = strdup (url);

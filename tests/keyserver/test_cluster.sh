@@ -146,6 +146,12 @@ sed_url=${url/\/chat\?//nope?}
   --mainserver-key "$mskey" >"$dir/nope.out" 2>"$dir/nope.err"
 [ $? -eq 1 ] || fail "an unknown database must exit 1"
 grep -q 'cannot connect to postgresql' "$dir/nope.err" || fail "no reason: $(cat "$dir/nope.err")"
+# A URL libpq cannot read (a bad %-escape in the password): its reason
+# would quote the password, so it is not shown
+"$server" --data "$dir/a" --store "postgresql://chat:x${pgpass}%zz@localhost/chat" \
+  --bind 'tcp://127.0.0.1:*' --mainserver-key "$mskey" >"$dir/badurl.out" 2>"$dir/badurl.err"
+[ $? -eq 1 ] || fail "an unreadable URL must exit 1"
+grep -q 'cannot be read' "$dir/badurl.err" || fail "no reason: $(cat "$dir/badurl.err")"
 for f in "$dir"/*.out "$dir"/*.err; do
   grep -qF -- "$pgpass" "$f" && fail "the store's password is in $f"
 done
