@@ -578,6 +578,12 @@ static void
 test_registration_fields (void **state)
 {
     (void) state;
+    //  The keys first: making them (4096 bits under ASan on a loaded
+    //  machine) can outlast the 30 s a session may stay without a login
+    size_t small_len = 0, e3_len = 0, big_len = 0;
+    uint8_t *small = s_rsa_der (1024, RSA_F4, &small_len);
+    uint8_t *e3 = s_rsa_der (2048, 3, &e3_len);
+    uint8_t *big4096 = s_rsa_der (4096, RSA_F4, &big_len);
     ksclient_t *client = s_client (s_key_a);
     ksresult_t result = { 0 };
     const char *bad [] = { "", "has space", "semi;colon", "emoji\xf0\x9f\x98\x80",
@@ -628,17 +634,14 @@ test_registration_fields (void **state)
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_ERR_BAD_KEY);
     raw.identity_len = 0;
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_ERR_BAD_KEY);
-    size_t der_len = 0;
-    uint8_t *der = s_rsa_der (1024, RSA_F4, &der_len);
-    raw.identity = der;
-    raw.identity_len = der_len;
+    raw.identity = small;
+    raw.identity_len = small_len;
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_ERR_BAD_KEY);
-    free (der);
-    der = s_rsa_der (2048, 3, &der_len);
-    raw.identity = der;
-    raw.identity_len = der_len;
+    free (small);
+    raw.identity = e3;
+    raw.identity_len = e3_len;
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_ERR_BAD_KEY);
-    free (der);
+    free (e3);
     //  A key with trailing bytes is not the key
     raw = s_raw_default ();
     uint8_t padded [1100];
@@ -648,12 +651,11 @@ test_registration_fields (void **state)
     raw.identity_len++;
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_ERR_BAD_KEY);
     //  None of them was stored; 4096 bits are allowed
-    der = s_rsa_der (4096, RSA_F4, &der_len);
     raw = s_raw_default ();
-    raw.identity = der;
-    raw.identity_len = der_len;
+    raw.identity = big4096;
+    raw.identity_len = big_len;
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_OK);
-    free (der);
+    free (big4096);
     ksresult_clear (&result);
     ksclient_destroy (&client);
 }
