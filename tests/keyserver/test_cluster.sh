@@ -5,7 +5,7 @@
 # a user registered on one logs in on the other; a name registered on the
 # other in another case is taken; a resume token made by one is accepted by
 # the other (both ways) and the fake salt of an unknown name is the same on
-# both; the same name registered on both at once, several times: exactly
+# both; the same name registered on both at once, four times: exactly
 # one account each time, the loser told ERR_USERNAME_TAKEN, and only the
 # winner's password works. A third server with its own data directory
 # (another secret) is refused on that database, saying why; on a database
@@ -103,7 +103,7 @@ salt_c=$("$probe" "$ep_c" "$fp_c" salt nobody) || fail "salt on c: $salt_c"
 [ "$salt_c" != "$salt_a" ] || fail "another secret gave the same fake salt"
 
 # The same name on both at once: exactly one account, the other told taken
-for i in 1 2 3 4 5 6; do
+for i in 1 2 3 4; do
   "$probe" "$ep_a" "$fp_a" register "Race$i" "pw-a-$i" >"$dir/race.a" &
   ra=$!
   "$probe" "$ep_b" "$fp_a" register "RACE$i" "pw-b-$i" >"$dir/race.b" &
