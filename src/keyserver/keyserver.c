@@ -20,6 +20,7 @@
 #include "keyrotation.h"
 #include "keyserver.h"
 #include "keystore.h"
+#include "secret.h"
 #include "ksadmin.h"
 #include "ksbatch.h"
 #include "ksctx.h"
@@ -46,6 +47,7 @@ typedef struct {
     chanserver_t *chanserver;
     ksctx_t ctx;
     char *data_dir;
+    char *store_url;                //  NULL: <data>/keyserver.db
     char *mainserver_key_path;
     int64_t rotation_window;            //  days a key rotation is presented
     uint8_t *rotation;                  //  the KeyRotation every Welcome presents, or NULL
@@ -112,7 +114,7 @@ s_start (server_t *self)
         zsys_error ("keyserver: START without DATA");
         return -1;
     }
-    if (ksdata_load (self->data_dir, self->mainserver_key_path, &self->ctx)
+    if (ksdata_load (self->data_dir, self->store_url, self->mainserver_key_path, &self->ctx)
     ||  keyrotation_presented (self->data_dir, self->ctx.server_key, self->rotation_window,
                                wire_now (), "keyserver", &self->rotation,
                                &self->rotation_len)) {
@@ -146,8 +148,9 @@ s_start (server_t *self)
     zpoller_add (self->poller, self->router);
     self->started = true;
     self->started_at = wire_now_ms ();
-    zsys_info ("keyserver: started, data %s, key %s, %lld users, %lld epoch key sets",
-               self->data_dir, rsakey_fingerprint_text (self->ctx.server_key),
+    zsys_info ("keyserver: started, data %s, store on %s, key %s, %lld users, "
+               "%lld epoch key sets", self->data_dir, keystore_engine (self->ctx.store),
+               rsakey_fingerprint_text (self->ctx.server_key),
                (long long) keystore_user_count (self->ctx.store),
                (long long) keystore_key_set_count (self->ctx.store));
     char *limits = serverlimits_summary (&self->ctx.limits, SERVERLIMITS_KEYSERVER);
@@ -188,6 +191,9 @@ s_handle_pipe (server_t *self)
     else
     if (streq (command, "DATA") && arg)
         s_set_string (&self->data_dir, arg);
+    else
+    if (streq (command, "STORE") && arg && !self->started)
+        s_set_string (&self->store_url, arg);
     else
     if (streq (command, "MAINSERVER-KEY") && arg) {
         //  Again once started (SIGHUP): the main server's new file, during
@@ -286,9 +292,12 @@ s_housekeeping (server_t *self)
         size_t handshaking, anonymous, logged_in;
         chanserver_census (self->chanserver, &handshaking, &anonymous, &logged_in);
         metrics_sessions (self->ctx.metrics, handshaking, anonymous, logged_in);
-        char *path = zsys_sprintf ("%s/%s", self->data_dir, KEYSERVER_DB);
-        metrics_store_bytes (self->ctx.metrics, metrics_db_bytes (path));
-        zstr_free (&path);
+        //  A file's size: SQLite's in the data directory only
+        if (!self->store_url && self->ctx.store) {
+            char *path = zsys_sprintf ("%s/%s", self->data_dir, KEYSERVER_DB);
+            metrics_store_bytes (self->ctx.metrics, metrics_db_bytes (path));
+            zstr_free (&path);
+        }
     }
 }
 
@@ -333,6 +342,11 @@ s_server_destroy (server_t **self_p)
     ksdata_unload (&self->ctx);
     ratelimit_destroy (&self->ctx.ratelimit);
     free (self->data_dir);
+    if (self->store_url) {
+        //  It may hold a password
+        secret_wipe (self->store_url, strlen (self->store_url));
+        free (self->store_url);
+    }
     free (self->mainserver_key_path);
     free (self->rotation);
     free (self->announce);

@@ -7,6 +7,11 @@
 
         VERBOSE [0|1]           log one line per request too (or no more)
         DATA <dir>              the data directory (required before START)
+        STORE <url>             the store (keystore.h): a path, sqlite:PATH
+                                or postgresql://...; before START (default
+                                <data>/keyserver.db). Key servers sharing
+                                one PostgreSQL database must share
+                                server.key and keyserver.secret too
         MAINSERVER-KEY <path>   the main server's public key file (PEM, its
                                 mainserver.pub, or while its key changes
                                 its mainserver-changeover.pub with two

@@ -2,10 +2,13 @@
     identity public key, sealed identity) and the wrapped epoch keys
 
     The one narrow interface the key server reaches its data through
-    (DESIGN.md section 6); SQLite is its one implementation. Nothing above
-    this file knows it is SQL. Outside keystore_begin, every write is
-    committed (synchronous=FULL, WAL) before the call returns; inside it,
-    at the outermost keystore_commit. A reply sent after that commit
+    (DESIGN.md section 6), opened by URL: a path or sqlite:PATH is SQLite
+    (keystore_sqlite.c, one server), postgresql://... or postgres://... is
+    PostgreSQL (keystore_pg.c: several key servers on one database).
+    Nothing above this file knows it is SQL. Outside keystore_begin, every
+    write is committed (SQLite: synchronous=FULL, WAL; PostgreSQL: fsync and
+    synchronous_commit on, checked at open) before the call returns; inside
+    it, at the outermost keystore_commit. A reply sent after that commit
     survives kill -9 and power loss.
 
     No conversation key is ever held here in the clear: an epoch key is
@@ -59,13 +62,29 @@ typedef struct {
     size_t wrapped_len;
 } keystore_wrapped_t;
 
-//  Open (or create) the database at path with schema
-//  KEYSTORE_SCHEMA_VERSION. NULL on failure (logged): also a database of
-//  protocol 1, or one written by a newer version (never guessed at).
+//  Open (or create) the store at url with schema KEYSTORE_SCHEMA_VERSION
+//  (made or migrated by this call). NULL on failure (logged, never with a
+//  postgresql URL, which may hold a password): also a database of protocol
+//  1, one written by a newer version (never guessed at), or a PostgreSQL
+//  server that does not flush its commits to disk.
 keystore_t *
-    keystore_open (const char *path);
+    keystore_open (const char *url);
 void
     keystore_destroy (keystore_t **self_p);
+
+//  "sqlite" or "postgresql"
+const char *
+    keystore_engine (keystore_t *self);
+
+//  The cluster's mark: a value the key servers derive from their own
+//  secret (never the secret itself). Key servers sharing one store must
+//  share that secret (their resume tokens and fake salts come from it), so
+//  the first to start records its mark and a later one with another mark
+//  is refused: CHAT_OK (recorded now, or the same), CHAT_ERR_KEY_EXISTS
+//  (another is recorded) or CHAT_ERR_INTERNAL. SQLite (one server, its
+//  file beside its secret) records nothing and answers CHAT_OK.
+int
+    keystore_cluster_mark (keystore_t *self, const uint8_t mark [32]);
 
 //  ---------------------------------------------------------------- users
 

@@ -52,9 +52,10 @@ ksdata_prepare (const char *data_dir)
     return rc;
 }
 
-//  The keys the server derives from its own secret
+//  The keys the server derives from its own secret, and the mark of it a
+//  shared store records
 static int
-s_load_secret (const char *data_dir, ksctx_t *ctx)
+s_load_secret (const char *data_dir, ksctx_t *ctx, uint8_t mark [32])
 {
     char *path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_SECRET);
     uint8_t secret [SECRET_FILE_SIZE];
@@ -63,7 +64,8 @@ s_load_secret (const char *data_dir, ksctx_t *ctx)
         rc = secret_hkdf (secret, sizeof secret, KSDATA_RESUME_INFO,
                           ctx->resume_key, sizeof ctx->resume_key)
           || secret_hkdf (secret, sizeof secret, KSDATA_FAKE_SALT_INFO,
-                          ctx->fake_salt_key, sizeof ctx->fake_salt_key)? -1: 0;
+                          ctx->fake_salt_key, sizeof ctx->fake_salt_key)
+          || secret_hkdf (secret, sizeof secret, KSDATA_CLUSTER_INFO, mark, 32)? -1: 0;
     secret_wipe (secret, sizeof secret);
     if (rc)
         zsys_error ("keyserver: cannot use the server's own secret %s", path);
@@ -87,7 +89,8 @@ ksdata_mainserver_keys (const char *path, ksctx_t *ctx)
 }
 
 int
-ksdata_load (const char *data_dir, const char *mainserver_key_path, ksctx_t *ctx)
+ksdata_load (const char *data_dir, const char *store_url,
+             const char *mainserver_key_path, ksctx_t *ctx)
 {
     assert (data_dir && ctx);
     //  The other server's key first: without it nothing else is worth doing
@@ -100,12 +103,29 @@ ksdata_load (const char *data_dir, const char *mainserver_key_path, ksctx_t *ctx
         zsys_error ("keyserver: cannot load the server key");
         return -1;
     }
-    if (s_load_secret (data_dir, ctx))
+    uint8_t mark [32];
+    if (s_load_secret (data_dir, ctx, mark))
         return -1;
-    path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_DB);
-    ctx->store = keystore_open (path);
-    zstr_free (&path);
-    return ctx->store? 0: -1;
+    if (store_url)
+        ctx->store = keystore_open (store_url);
+    else {
+        path = zsys_sprintf ("%s/%s", data_dir, KEYSERVER_DB);
+        ctx->store = keystore_open (path);
+        zstr_free (&path);
+    }
+    if (!ctx->store)
+        return -1;
+    int rc = keystore_cluster_mark (ctx->store, mark);
+    if (rc == CHAT_ERR_KEY_EXISTS)
+        zsys_error ("keyserver: the store is shared with key servers that hold another "
+                    "keyserver.secret: every key server of one store must hold the same "
+                    "one (and the same server.key); copy both from one of them into %s. "
+                    "(If the whole cluster's secret was replaced on purpose, empty the "
+                    "table ks_cluster once.)", data_dir);
+    else
+    if (rc != CHAT_OK)
+        zsys_error ("keyserver: cannot check the store's cluster mark");
+    return rc == CHAT_OK? 0: -1;
 }
 
 void

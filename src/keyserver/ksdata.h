@@ -8,7 +8,12 @@
     <dir>/keyserver.secret  32 random bytes (0600) only this server holds:
                             the keys of its resume tokens and of its fake
                             salts are derived from it (HKDF, one label each)
-    <dir>/keyserver.db      the store (keystore.h)
+    <dir>/keyserver.db      the store (keystore.h), unless another is given
+                            by URL (a PostgreSQL database shared by several
+                            key servers: they must all hold the same
+                            server.key and keyserver.secret, so that any of
+                            them accepts the resume tokens of the others
+                            and gives an unknown name the same fake salt)
 
     and, from wherever the operator put it, the main server's public key
     (--mainserver-key), which checks key tickets.
@@ -21,6 +26,8 @@
 
 #define KSDATA_RESUME_INFO    "chat/2 resume"       //  HKDF info of the resume key
 #define KSDATA_FAKE_SALT_INFO "chat/2 fake salt"    //  HKDF info of the fake salt key
+#define KSDATA_CLUSTER_INFO   "chat/2 cluster mark" //  HKDF info of the mark a shared
+                                                    //  store records (keystore.h)
 
 //  Make the data directory (0700) and what is missing in it: server key,
 //  public key file (rewritten from the key every time), own secret.
@@ -30,11 +37,13 @@ int
 
 //  Prepare, then load into ctx: the server key, the keys derived from the
 //  own secret, the main server's public key from mainserver_key_path, and
-//  the store. Returns 0, or -1 with the reason logged (a missing or
-//  unreadable main server key says which file to copy from where); what
-//  was loaded stays in ctx for ksdata_unload.
+//  the store at store_url (NULL: <dir>/keyserver.db). Returns 0, or -1
+//  with the reason logged (a missing or unreadable main server key says
+//  which file to copy from where; never the store's URL, which may hold a
+//  password); what was loaded stays in ctx for ksdata_unload.
 int
-    ksdata_load (const char *data_dir, const char *mainserver_key_path, ksctx_t *ctx);
+    ksdata_load (const char *data_dir, const char *store_url,
+                 const char *mainserver_key_path, ksctx_t *ctx);
 
 //  The main server's public keys from path (its mainserver.pub, or during
 //  its changeover its mainserver-changeover.pub), replacing those in force:

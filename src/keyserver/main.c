@@ -42,14 +42,21 @@ s_usage (FILE *out)
         "  -b, --bind ENDPOINT     request endpoint (default " DEFAULT_BIND ");\n"
         "                          tcp://127.0.0.1:* takes a free port; the bound\n"
         "                          endpoint is printed on stdout at start\n"
-        "  -d, --data DIR          data directory (default " DEFAULT_DATA ")\n"
+        "  -d, --data DIR          data directory (default " DEFAULT_DATA "): the\n"
+        "                          server key, own secret, lock and admin socket,\n"
+        "                          also with a PostgreSQL store\n"
+        "      --store URL         the store: a path, sqlite:PATH or\n"
+        "                          postgresql://... (default DIR/keyserver.db); key\n"
+        "                          servers on one PostgreSQL database must share\n"
+        "                          server.key and keyserver.secret\n"
         "  -k, --mainserver-key FILE\n"
         "                          the main server's public key (its mainserver.pub,\n"
         "                          written by chat-mainserver --init; while its key\n"
         "                          changes, its mainserver-changeover.pub): checks\n"
         "                          key tickets; required; SIGHUP reads it again\n"
         "  -c, --config FILE       zconfig file (keyserver/bind, keyserver/data,\n"
-        "                          keyserver/mainserver-key, keyserver/iterations,\n"
+        "                          keyserver/store, keyserver/mainserver-key,\n"
+        "                          keyserver/iterations,\n"
         "                          keyserver/announce, keyserver/rotation-window,\n"
         "                          keyserver/metrics-bind, keyserver/log-level,\n"
         "                          keyserver/verbose, keyserver/limits/NAME);\n"
@@ -122,6 +129,7 @@ s_truthy (const char *text)
 typedef struct {
     const char *bind;
     const char *data;
+    const char *store;                  //  NULL: DIR/keyserver.db
     const char *mainserver_key;
     const char *announce;
     const char *iterations;
@@ -154,6 +162,8 @@ s_options_resolve (options_t *opts, const options_t *cli, const char *config_pat
             opts->bind = zconfig_get (root, "keyserver/bind", NULL);
         if (!opts->data)
             opts->data = zconfig_get (root, "keyserver/data", NULL);
+        if (!opts->store)
+            opts->store = zconfig_get (root, "keyserver/store", NULL);
         if (!opts->mainserver_key)
             opts->mainserver_key = zconfig_get (root, "keyserver/mainserver-key", NULL);
         if (!opts->announce)
@@ -225,8 +235,8 @@ s_apply_runtime (zsock_t *server, const options_t *opts, uint32_t iterations)
     return serverlimits_send (&opts->limits, SERVERLIMITS_KEYSERVER, server, "chat-keyserver");
 }
 
-//  SIGHUP: the config file again; binds and the data directory stay as
-//  they are until a restart.
+//  SIGHUP: the config file again; binds, the data directory and the store
+//  stay as they are until a restart.
 static int
 s_reload (zsock_t *server, const char *config_path, void *cli)
 {
@@ -266,10 +276,11 @@ main (int argc, char *argv [])
     bool init = false;
     bool rotate = false;
 
-    enum { OPT_INIT = 1000, OPT_LIMIT, OPT_ROTATE, OPT_ROTATION_WINDOW };
+    enum { OPT_INIT = 1000, OPT_LIMIT, OPT_ROTATE, OPT_ROTATION_WINDOW, OPT_STORE };
     static const struct option options [] = {
         { "bind",         required_argument, NULL, 'b' },
         { "data",         required_argument, NULL, 'd' },
+        { "store",        required_argument, NULL, OPT_STORE },
         { "mainserver-key", required_argument, NULL, 'k' },
         { "config",       required_argument, NULL, 'c' },
         { "announce",     required_argument, NULL, 'a' },
@@ -291,6 +302,7 @@ main (int argc, char *argv [])
         switch (opt) {
             case 'b': cli.bind = optarg; break;
             case 'd': cli.data = optarg; break;
+            case OPT_STORE: cli.store = optarg; break;
             case 'k': cli.mainserver_key = optarg; break;
             case 'c': config = optarg; break;
             case 'a': cli.announce = optarg; break;
@@ -375,6 +387,8 @@ main (int argc, char *argv [])
     char *reply = NULL;
     if (s_apply_runtime (server, &opts, iterations) == 0) {
         zstr_sendx (server, "DATA", data, NULL);
+        if (opts.store && *opts.store)
+            zstr_sendx (server, "STORE", opts.store, NULL);
         zstr_sendx (server, "MAINSERVER-KEY", opts.mainserver_key, NULL);
         char days [24];
         snprintf (days, sizeof days, "%lld", (long long) opts.rotation_days);

@@ -2,6 +2,11 @@
     127.0.0.1 with an ephemeral port, talked to by a client built from
     libchat alone (ksclient)
 
+    With CHAT_TEST_PG_URL set (tests/support/pgtemp.sh: ctest's
+    keyserver.keyserver.pg) every server of the test keeps its store in
+    that PostgreSQL database (STORE postgresql://...), and the tests that
+    open the store themselves open the same URL.
+
     The test holds what an operator would copy between the servers: the
     main server's key (its private half mints key tickets here, its public
     half is what the key server is started with) and the key server's
@@ -14,6 +19,8 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -49,6 +56,15 @@ static rsakey_t *s_key_a;            //  two client keys: credentials are
 static rsakey_t *s_key_b;            //  bound to one, refused on the other
 static rsakey_t *s_ks_public;        //  the key server's keyserver.pub
 static rsakey_t *s_ms_key;           //  the main server's key pair
+static const char *s_pg_url;         //  PostgreSQL's URL, else NULL: SQLite
+
+//  Where the store of a server with data directory dir is (freed by the
+//  caller): its own file, or the one PostgreSQL database
+static char *
+s_store_url (const char *dir)
+{
+    return s_pg_url? strdup (s_pg_url): zsys_sprintf ("%s/%s", dir, KEYSERVER_DB);
+}
 
 static rsakey_t *
 s_identity (int n)
@@ -66,14 +82,43 @@ s_limit (actorthread_t *server, const char *name, const char *value)
     zstr_free (&reply);
 }
 
+//  On PostgreSQL every server of the test is one cluster: they share one
+//  store, so they share the first one's secret too (a server with another
+//  one is refused), as an operator copies keyserver.secret
+static void
+s_share_secret (const char *dir)
+{
+    if (!s_pg_url || streq (dir, s_dir))
+        return;
+    char from [128], to [128];
+    snprintf (from, sizeof from, "%s/%s", s_dir, KEYSERVER_SECRET);
+    snprintf (to, sizeof to, "%s/%s", dir, KEYSERVER_SECRET);
+    zfile_t *file = zfile_new (NULL, from);
+    assert_non_null (file);
+    assert_int_equal (zfile_input (file), 0);
+    zchunk_t *chunk = zfile_read (file, (size_t) zfile_cursize (file), 0);
+    assert_non_null (chunk);
+    int fd = open (to, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+        assert_int_equal (write (fd, zchunk_data (chunk), zchunk_size (chunk)),
+                          (ssize_t) zchunk_size (chunk));
+        close (fd);
+    }
+    zchunk_destroy (&chunk);
+    zfile_destroy (&file);
+}
+
 static actorthread_t *
 s_server_start (const char *dir, char **endpoint)
 {
+    s_share_secret (dir);
     char *ms_public = testkeys_save_public (s_ms_key, dir, "copied-mainserver.pub");
     assert_non_null (ms_public);
     actorthread_t *server = actorthread_new (keyserver_actor, NULL);
     assert_non_null (server);
     zstr_sendx (actorthread_sock (server), "DATA", dir, NULL);
+    if (s_pg_url)
+        zstr_sendx (actorthread_sock (server), "STORE", s_pg_url, NULL);
     zstr_sendx (actorthread_sock (server), "MAINSERVER-KEY", ms_public, NULL);
     zstr_sendx (actorthread_sock (server), "ITERATIONS", ITERATIONS, NULL);
     //  A back-off long enough that no test depends on the machine's speed
@@ -533,6 +578,12 @@ static void
 test_registration_fields (void **state)
 {
     (void) state;
+    //  The keys first: making them (4096 bits under ASan on a loaded
+    //  machine) can outlast the 30 s a session may stay without a login
+    size_t small_len = 0, e3_len = 0, big_len = 0;
+    uint8_t *small = s_rsa_der (1024, RSA_F4, &small_len);
+    uint8_t *e3 = s_rsa_der (2048, 3, &e3_len);
+    uint8_t *big4096 = s_rsa_der (4096, RSA_F4, &big_len);
     ksclient_t *client = s_client (s_key_a);
     ksresult_t result = { 0 };
     const char *bad [] = { "", "has space", "semi;colon", "emoji\xf0\x9f\x98\x80",
@@ -583,17 +634,14 @@ test_registration_fields (void **state)
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_ERR_BAD_KEY);
     raw.identity_len = 0;
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_ERR_BAD_KEY);
-    size_t der_len = 0;
-    uint8_t *der = s_rsa_der (1024, RSA_F4, &der_len);
-    raw.identity = der;
-    raw.identity_len = der_len;
+    raw.identity = small;
+    raw.identity_len = small_len;
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_ERR_BAD_KEY);
-    free (der);
-    der = s_rsa_der (2048, 3, &der_len);
-    raw.identity = der;
-    raw.identity_len = der_len;
+    free (small);
+    raw.identity = e3;
+    raw.identity_len = e3_len;
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_ERR_BAD_KEY);
-    free (der);
+    free (e3);
     //  A key with trailing bytes is not the key
     raw = s_raw_default ();
     uint8_t padded [1100];
@@ -603,12 +651,11 @@ test_registration_fields (void **state)
     raw.identity_len++;
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_ERR_BAD_KEY);
     //  None of them was stored; 4096 bits are allowed
-    der = s_rsa_der (4096, RSA_F4, &der_len);
     raw = s_raw_default ();
-    raw.identity = der;
-    raw.identity_len = der_len;
+    raw.identity = big4096;
+    raw.identity_len = big_len;
     assert_int_equal (s_register_raw (client, "evan", raw), CHAT_OK);
-    free (der);
+    free (big4096);
     ksresult_clear (&result);
     ksclient_destroy (&client);
 }
@@ -1496,7 +1543,7 @@ test_restart (void **state)
     enum { EPOCHS = 1200 };
     uint8_t long_lived [CONVERSATION_ID_SIZE];
     assert_int_equal (secret_random (long_lived, sizeof long_lived), 0);
-    char *path = zsys_sprintf ("%s/%s", dir, KEYSERVER_DB);
+    char *path = s_store_url (dir);
     keystore_t *store = keystore_open (path);
     free (path);
     assert_non_null (store);
@@ -1714,6 +1761,15 @@ test_group_commit (void **state)
     assert_non_null (mkdtemp (dir));
     char *endpoint = NULL;
     actorthread_t *server = s_server_start (dir, &endpoint);
+    //  On PostgreSQL the other tests' users are there too
+    int64_t users_before = 0, sets_before = 0;
+    if (s_pg_url) {
+        keystore_t *store = keystore_open (s_pg_url);
+        assert_non_null (store);
+        users_before = keystore_user_count (store);
+        sets_before = keystore_key_set_count (store);
+        keystore_destroy (&store);
+    }
 
     //  One verifier and one sealed identity serve every user
     shared_reg_t reg_data;
@@ -1795,11 +1851,11 @@ test_group_commit (void **state)
     zstr_free (&endpoint);
 
     //  Everything acknowledged is on disk
-    char path [128];
-    snprintf (path, sizeof path, "%s/%s", dir, KEYSERVER_DB);
+    char *path = s_store_url (dir);
     keystore_t *store = keystore_open (path);
+    free (path);
     assert_non_null (store);
-    assert_int_equal (keystore_user_count (store), PIPELINED + 2);
+    assert_int_equal (keystore_user_count (store), users_before + PIPELINED + 2);
     keystore_user_t user;
     for (int i = 0; i < PIPELINED; i++) {
         snprintf (name, sizeof name, "batch%02d", i);
@@ -1808,7 +1864,7 @@ test_group_commit (void **state)
     assert_int_equal (keystore_user_lookup (store, "dup", &user), CHAT_OK);
     assert_string_equal (user.username, "Dup");
     assert_int_equal (keystore_user_lookup (store, "TWIN", &user), CHAT_OK);
-    assert_int_equal (keystore_key_set_count (store), 1);
+    assert_int_equal (keystore_key_set_count (store), sets_before + 1);
     assert_int_equal (keystore_wrapped_count_of (store, "batch00"), 1);
     keystore_destroy (&store);
 
@@ -1856,5 +1912,10 @@ main (void)
         cmocka_unit_test (test_start_refusals),
         cmocka_unit_test (test_group_commit),
     };
+    s_pg_url = getenv ("CHAT_TEST_PG_URL");
+    if (s_pg_url && !*s_pg_url)
+        s_pg_url = NULL;
+    printf ("test_keyserver: store on %s\n",
+            s_pg_url? "PostgreSQL (CHAT_TEST_PG_URL)": "SQLite");
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

@@ -1,6 +1,12 @@
-/*  test_keystore - the key server's storage: schema (and the refusal of a
-    protocol 1 database), users with identities, password updates, wrapped
-    epoch keys, savepoints, reopen
+/*  test_keystore - the key server's storage, on SQLite, or on PostgreSQL
+    when CHAT_TEST_PG_URL names a database (tests/support/pgtemp.sh starts
+    one: ctest's keyserver.keystore.pg): users with identities, password
+    updates, wrapped epoch keys, savepoints, reopen and the refusal of a
+    newer schema (both); the file, its WAL and the refusal of a protocol 1
+    database (SQLite); on PostgreSQL also a COMMIT that fails, a connection
+    that breaks, a server that does not flush its commits, and two stores
+    (two key servers) registering one name or storing one epoch's keys at
+    once
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,14 +18,34 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <sqlite3.h>
+#include <libpq-fe.h>
+#include <czmq.h>
 #include "chaterror.h"
 #include "faultvfs.h"
 #include "keystore.h"
 
 static char s_dir [64];
-static char s_path [128];
+static char s_path [512];
+static const char *s_pg_url;            //  PostgreSQL's, else NULL: SQLite
 
+//  Run sql on the test's PostgreSQL database, over a connection of its own
+static void
+s_pg_exec (const char *sql)
+{
+    PGconn *conn = PQconnectdb (s_pg_url);
+    assert_int_equal (PQstatus (conn), CONNECTION_OK);
+    PQclear (PQexec (conn, "SET client_min_messages = warning"));
+    PGresult *res = PQexec (conn, sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK && PQresultStatus (res) != PGRES_TUPLES_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    PQclear (res);
+    PQfinish (conn);
+}
+
+//  The store of a test: on SQLite a file in the test's folder, on
+//  PostgreSQL the one database, emptied before each test
 static int
 s_setup (void **state)
 {
@@ -27,7 +53,12 @@ s_setup (void **state)
     snprintf (s_dir, sizeof s_dir, "/tmp/ks-store-XXXXXX");
     if (!mkdtemp (s_dir))
         return -1;
-    snprintf (s_path, sizeof s_path, "%s/test.db", s_dir);
+    if (s_pg_url) {
+        snprintf (s_path, sizeof s_path, "%s", s_pg_url);
+        s_pg_exec ("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    }
+    else
+        snprintf (s_path, sizeof s_path, "%s/test.db", s_dir);
     return 0;
 }
 
@@ -35,9 +66,9 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    char path [160];
+    char path [600];
     const char *suffixes [] = { "", "-wal", "-shm", NULL };
-    for (int i = 0; suffixes [i]; i++) {
+    for (int i = 0; suffixes [i] && !s_pg_url; i++) {
         snprintf (path, sizeof path, "%s%s", s_path, suffixes [i]);
         unlink (path);
     }
@@ -324,7 +355,7 @@ test_epoch_keys (void **state)
 }
 
 static void
-test_reopen_and_versions (void **state)
+test_reopen (void **state)
 {
     (void) state;
     keystore_t *store = keystore_open (s_path);
@@ -344,9 +375,75 @@ test_reopen_and_versions (void **state)
     store = keystore_open (s_path);
     assert_non_null (store);
     assert_int_equal (keystore_user_lookup (store, "CAROL", &user), CHAT_OK);
+    assert_int_equal (keystore_user_count (store), 1);
     keystore_destroy (&store);
+}
 
-    //  WAL and the schema version are on disk; the file is the owner's only
+//  A store written by a newer program (or, on PostgreSQL, by a version it
+//  never had) is refused, and left as it is
+static void
+test_newer_schema_refused (void **state)
+{
+    (void) state;
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    keystore_destroy (&store);
+    if (s_pg_url) {
+        s_pg_exec ("UPDATE ks_schema_version SET version = 99");
+        assert_null (keystore_open (s_path));
+        s_pg_exec ("UPDATE ks_schema_version SET version = 1");
+        assert_null (keystore_open (s_path));
+        s_pg_exec ("UPDATE ks_schema_version SET version = 2");
+    }
+    else {
+        sqlite3 *db;
+        assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
+        assert_int_equal (sqlite3_exec (db, "PRAGMA user_version = 99", NULL, NULL, NULL),
+                          SQLITE_OK);
+        assert_null (keystore_open (s_path));
+        assert_int_equal (sqlite3_exec (db, "PRAGMA user_version = 2", NULL, NULL, NULL),
+                          SQLITE_OK);
+        sqlite3_close (db);
+    }
+    store = keystore_open (s_path);
+    assert_non_null (store);
+    assert_string_equal (keystore_engine (store), s_pg_url? "postgresql": "sqlite");
+    keystore_destroy (&store);
+}
+
+//  The cluster's mark: on PostgreSQL the first one stays, the same again
+//  is welcome, another is refused (also after a reopen); SQLite records
+//  nothing
+static void
+test_cluster_mark (void **state)
+{
+    (void) state;
+    uint8_t mark [32], other [32];
+    memset (mark, 0xA5, sizeof mark);
+    memset (other, 0x5A, sizeof other);
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    assert_int_equal (keystore_cluster_mark (store, mark), CHAT_OK);
+    assert_int_equal (keystore_cluster_mark (store, mark), CHAT_OK);
+    assert_int_equal (keystore_cluster_mark (store, other),
+                      s_pg_url? CHAT_ERR_KEY_EXISTS: CHAT_OK);
+    keystore_destroy (&store);
+    store = keystore_open (s_path);
+    assert_non_null (store);
+    assert_int_equal (keystore_cluster_mark (store, other),
+                      s_pg_url? CHAT_ERR_KEY_EXISTS: CHAT_OK);
+    assert_int_equal (keystore_cluster_mark (store, mark), CHAT_OK);
+    keystore_destroy (&store);
+}
+
+//  SQLite's file: WAL and the schema version on disk, the owner's only
+static void
+test_sqlite_file (void **state)
+{
+    (void) state;
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    keystore_destroy (&store);
     struct stat st;
     assert_int_equal (stat (s_path, &st), 0);
     assert_int_equal (st.st_mode & 0777, 0600);
@@ -499,20 +596,317 @@ test_full_sync (void **state)
     faultvfs_watch (NULL);
 }
 
+//  ---------------------------------------------------------------- PostgreSQL only
+
+//  The engine is the one the URL names: a run meant for PostgreSQL that
+//  quietly ran on SQLite would prove nothing
+static void
+test_pg_engine (void **state)
+{
+    (void) state;
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    assert_string_equal (keystore_engine (store), "postgresql");
+    keystore_destroy (&store);
+    char url [600];
+    snprintf (url, sizeof url, "postgres%s", s_pg_url + strlen ("postgresql"));
+    store = keystore_open (url);
+    assert_non_null (store);
+    assert_string_equal (keystore_engine (store), "postgresql");
+    keystore_destroy (&store);
+    //  A database that is not there: refused, with the reason logged
+    snprintf (url, sizeof url, "%s", s_pg_url);
+    char *name = strstr (url, "/chat?");
+    assert_non_null (name);
+    memcpy (name, "/nope?", 6);
+    assert_null (keystore_open (url));
+}
+
+//  COMMIT fails (a deferred trigger the test adds refuses users and key
+//  sets at commit time, while test_poison_on holds a row, after every
+//  statement answered): the commit says so, nothing of the transaction is
+//  stored, and the same writes again, the poison gone, succeed as first
+//  copies
+static void
+test_pg_commit_fails (void **state)
+{
+    (void) state;
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    s_pg_exec ("CREATE TABLE test_poison_on (x integer);"
+               "INSERT INTO test_poison_on VALUES (1);"
+               "CREATE FUNCTION test_poison () RETURNS trigger LANGUAGE plpgsql AS $$"
+               " BEGIN IF EXISTS (SELECT 1 FROM test_poison_on) THEN"
+               " RAISE EXCEPTION 'poisoned commit'; END IF; RETURN NULL; END $$;"
+               "CREATE CONSTRAINT TRIGGER test_poison AFTER INSERT ON ks_users"
+               " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_poison ();"
+               "CREATE CONSTRAINT TRIGGER test_poison AFTER INSERT ON ks_key_sets"
+               " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_poison ()");
+    keystore_user_t user, found;
+    uint8_t id [CONVERSATION_ID_SIZE] = { 4 };
+    set_t set;
+    bool duplicate;
+    for (int round = 0; round < 2; round++) {
+        //  A batch as the server runs it: every request answers OK ...
+        assert_int_equal (keystore_begin (store), CHAT_OK);
+        assert_int_equal (keystore_savepoint (store), CHAT_OK);
+        s_user (&user, "Gina", 1);
+        assert_int_equal (s_insert (store, &user), CHAT_OK);
+        assert_int_equal (keystore_release (store), CHAT_OK);
+        assert_int_equal (keystore_savepoint (store), CHAT_OK);
+        s_set (&set, "gina", "hal", 0x60);
+        assert_int_equal (keystore_keys_put (store, id, 1, "gina", set.keys, 2, 1,
+                                             &duplicate), CHAT_OK);
+        assert_false (duplicate);
+        assert_int_equal (keystore_release (store), CHAT_OK);
+        if (round == 0) {
+            //  ... and COMMIT fails: nothing of it is there
+            assert_int_equal (keystore_commit (store), CHAT_ERR_INTERNAL);
+            assert_int_equal (keystore_user_lookup (store, "gina", &found),
+                              CHAT_ERR_NOT_FOUND);
+            assert_int_equal (keystore_user_count (store), 0);
+            assert_int_equal (keystore_key_set_count (store), 0);
+            assert_int_equal (keystore_wrapped_count (store), 0);
+            //  Outside a batch too: the write's own commit fails
+            assert_int_equal (s_insert (store, &user), CHAT_ERR_INTERNAL);
+            assert_int_equal (keystore_user_count (store), 0);
+            s_pg_exec ("DELETE FROM test_poison_on");
+        }
+        else {
+            //  The retry: stored, as a first copy (not a duplicate)
+            assert_int_equal (keystore_commit (store), CHAT_OK);
+            assert_int_equal (keystore_user_lookup (store, "gina", &found), CHAT_OK);
+            assert_int_equal (keystore_key_set_count (store), 1);
+            assert_int_equal (keystore_wrapped_count (store), 2);
+        }
+    }
+    keystore_destroy (&store);
+}
+
+//  The connection breaks (its backend is killed): between transactions the
+//  next batch connects again and works; inside one, the commit fails and
+//  nothing of it is stored, and the batch after works
+static void
+test_pg_connection_lost (void **state)
+{
+    (void) state;
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    const char *kill = "SELECT pg_terminate_backend (pid) FROM pg_stat_activity"
+                       " WHERE application_name = 'chat-keyserver'";
+    keystore_user_t user, found;
+    s_pg_exec (kill);
+    assert_int_equal (keystore_begin (store), CHAT_OK);
+    s_user (&user, "Ivan", 1);
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
+    assert_int_equal (keystore_commit (store), CHAT_OK);
+    assert_int_equal (keystore_user_lookup (store, "ivan", &found), CHAT_OK);
+
+    assert_int_equal (keystore_begin (store), CHAT_OK);
+    s_user (&user, "Judy", 2);
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
+    s_pg_exec (kill);
+    assert_int_not_equal (keystore_savepoint (store), CHAT_OK);
+    assert_int_equal (keystore_commit (store), CHAT_ERR_INTERNAL);
+    assert_int_equal (keystore_user_lookup (store, "judy", &found), CHAT_ERR_NOT_FOUND);
+    assert_int_equal (keystore_begin (store), CHAT_OK);
+    assert_int_equal (s_insert (store, &user), CHAT_OK);
+    assert_int_equal (keystore_commit (store), CHAT_OK);
+    assert_int_equal (keystore_user_count (store), 2);
+    keystore_destroy (&store);
+}
+
+//  Wait until another session of ours waits on a lock (the racer on our
+//  uncommitted row): proof that the race below is the one it is meant to
+//  be. A generous bound, not a measurement.
+static void
+s_wait_for_lock_waiter (void)
+{
+    PGconn *conn = PQconnectdb (s_pg_url);
+    assert_int_equal (PQstatus (conn), CONNECTION_OK);
+    bool waiting = false;
+    for (int tries = 0; tries < 600 && !waiting; tries++) {
+        PGresult *res = PQexec (conn, "SELECT count(*) FROM pg_stat_activity"
+                                " WHERE application_name = 'chat-keyserver'"
+                                " AND wait_event_type = 'Lock'");
+        waiting = PQresultStatus (res) == PGRES_TUPLES_OK
+               && streq (PQgetvalue (res, 0, 0), "1");
+        PQclear (res);
+        if (!waiting)
+            zclock_sleep (50);
+    }
+    PQfinish (conn);
+    assert_true (waiting);
+}
+
+//  What the other key server does while this one holds its transaction
+typedef struct {
+    const char *what;           //  "user" or "keys"
+    uint8_t fill;
+    int rc;
+    bool duplicate;
+} racer_t;
+
+static void *
+s_racer (void *arg)
+{
+    racer_t *racer = (racer_t *) arg;
+    keystore_t *store = keystore_open (s_path);
+    if (!store) {
+        racer->rc = -1;
+        return NULL;
+    }
+    if (streq (racer->what, "user")) {
+        keystore_user_t user;
+        s_user (&user, "KARL", racer->fill);
+        //  A batch as a key server runs it, as the other one does
+        racer->rc = keystore_begin (store);
+        if (racer->rc == CHAT_OK) {
+            racer->rc = s_insert (store, &user);
+            if (keystore_commit (store) != CHAT_OK)
+                racer->rc = -2;
+        }
+    }
+    else {
+        uint8_t id [CONVERSATION_ID_SIZE] = { 5 };
+        set_t set;
+        s_set (&set, "karl", "lena", racer->fill);
+        racer->rc = keystore_keys_put (store, id, 1, "karl", set.keys, 2, 1,
+                                       &racer->duplicate);
+    }
+    keystore_destroy (&store);
+    return NULL;
+}
+
+//  Two key servers (two stores on one database) register one name at once:
+//  the second waits for the first's commit, then gets the answer one
+//  server gives (taken); had the first rolled back, the second has it. The
+//  same for two sets of one epoch's keys: the first stands, the very same
+//  set again is a duplicate. The racer is seen waiting on our row before
+//  we commit or roll back.
+static void
+test_pg_concurrent_writers (void **state)
+{
+    (void) state;
+    keystore_t *store = keystore_open (s_path);
+    assert_non_null (store);
+    keystore_user_t user, found;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal (keystore_begin (store), CHAT_OK);
+        s_user (&user, "Karl", 1);
+        assert_int_equal (s_insert (store, &user), CHAT_OK);
+        racer_t racer = { "user", 9, 0, false };
+        pthread_t thread;
+        assert_int_equal (pthread_create (&thread, NULL, s_racer, &racer), 0);
+        s_wait_for_lock_waiter ();
+        if (round == 0)
+            assert_int_equal (keystore_commit (store), CHAT_OK);
+        else
+            keystore_rollback (store);
+        assert_int_equal (pthread_join (thread, NULL), 0);
+        assert_int_equal (racer.rc, round == 0? CHAT_ERR_USERNAME_TAKEN: CHAT_OK);
+        assert_int_equal (keystore_user_count (store), 1);
+        assert_int_equal (keystore_user_lookup (store, "karl", &found), CHAT_OK);
+        //  Whose account it is: ours after our commit, the other's after
+        //  our rollback
+        assert_string_equal (found.username, round == 0? "Karl": "KARL");
+        assert_int_equal (found.salt [0], round == 0? 1: 9);
+        s_pg_exec ("DELETE FROM ks_users");
+    }
+    uint8_t id [CONVERSATION_ID_SIZE] = { 5 };
+    set_t set;
+    bool duplicate;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal (keystore_begin (store), CHAT_OK);
+        s_set (&set, "karl", "lena", 0x70);
+        assert_int_equal (keystore_keys_put (store, id, 1, "karl", set.keys, 2, 1,
+                                             &duplicate), CHAT_OK);
+        assert_false (duplicate);
+        //  round 0: another set; round 1: the very same one (a retry)
+        racer_t racer = { "keys", round == 0? 0x71: 0x70, 0, false };
+        pthread_t thread;
+        assert_int_equal (pthread_create (&thread, NULL, s_racer, &racer), 0);
+        s_wait_for_lock_waiter ();
+        assert_int_equal (keystore_commit (store), CHAT_OK);
+        assert_int_equal (pthread_join (thread, NULL), 0);
+        assert_int_equal (racer.rc, round == 0? CHAT_ERR_KEY_EXISTS: CHAT_OK);
+        assert_int_equal (racer.duplicate, round == 1);
+        assert_int_equal (keystore_key_set_count (store), 1);
+        assert_int_equal (keystore_wrapped_count (store), 2);
+        got_t got = { 0 };
+        assert_int_equal (keystore_keys_of (store, id, "LENA", 0, 10, s_collect, &got),
+                          CHAT_OK);
+        assert_int_equal (got.count, 1);
+        assert_int_equal (got.first_byte, 0x71);
+        s_pg_exec ("DELETE FROM ks_wrapped_keys; DELETE FROM ks_key_sets");
+    }
+    keystore_destroy (&store);
+}
+
+//  A PostgreSQL server that would acknowledge commits it has not flushed
+//  (fsync off: CHAT_TEST_PG_UNSAFE=1, the server started by pgtemp.sh with
+//  PGTEMP_SERVER_OPTIONS="-c fsync=off") is refused, and nothing is made in
+//  it
+static void
+test_pg_unsafe_refused (void **state)
+{
+    (void) state;
+    PGconn *conn = PQconnectdb (s_pg_url);
+    PGresult *res = PQexec (conn, "SHOW fsync");
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    assert_string_equal (PQgetvalue (res, 0, 0), "off");
+    PQclear (res);
+    assert_null (keystore_open (s_path));
+    res = PQexec (conn, "SELECT to_regclass ('ks_users') IS NULL");
+    assert_int_equal (PQresultStatus (res), PGRES_TUPLES_OK);
+    assert_string_equal (PQgetvalue (res, 0, 0), "t");
+    PQclear (res);
+    PQfinish (conn);
+}
+
 int
 main (void)
 {
-    const struct CMUnitTest tests [] = {
+    zsys_init ();
+    s_pg_url = getenv ("CHAT_TEST_PG_URL");
+    if (s_pg_url && !*s_pg_url)
+        s_pg_url = NULL;
+    const struct CMUnitTest both [] = {
         cmocka_unit_test_setup_teardown (test_users, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_password_update, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_epoch_keys, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_reopen_and_versions, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_protocol_1_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reopen, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_newer_schema_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_savepoints, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cluster_mark, s_setup, s_teardown),
+    };
+    const struct CMUnitTest sqlite_only [] = {
+        cmocka_unit_test_setup_teardown (test_sqlite_file, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_protocol_1_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_full_sync, s_setup, s_teardown),
     };
-    //  Its files go through the test VFS (faultvfs.h), opened as in production
+    const struct CMUnitTest pg_only [] = {
+        cmocka_unit_test_setup_teardown (test_pg_engine, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pg_commit_fails, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pg_connection_lost, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pg_concurrent_writers, s_setup, s_teardown),
+    };
+    const struct CMUnitTest pg_unsafe [] = {
+        cmocka_unit_test_setup_teardown (test_pg_unsafe_refused, s_setup, s_teardown),
+    };
+    //  SQLite files go through the test VFS (faultvfs.h), opened as in
+    //  production
     if (faultvfs_install ())
         return 1;
-    return cmocka_run_group_tests (tests, NULL, NULL);
+    if (s_pg_url && getenv ("CHAT_TEST_PG_UNSAFE")) {
+        printf ("test_keystore: on PostgreSQL with fsync off\n");
+        return cmocka_run_group_tests_name ("postgresql, fsync off", pg_unsafe, NULL, NULL);
+    }
+    printf ("test_keystore: on %s\n", s_pg_url? "PostgreSQL (CHAT_TEST_PG_URL)": "SQLite");
+    int rc = cmocka_run_group_tests_name ("both engines", both, NULL, NULL);
+    if (s_pg_url)
+        rc += cmocka_run_group_tests_name ("postgresql", pg_only, NULL, NULL);
+    else
+        rc += cmocka_run_group_tests_name ("sqlite", sqlite_only, NULL, NULL);
+    return rc;
 }

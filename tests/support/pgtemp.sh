@@ -9,6 +9,9 @@
 # COMMAND does. COMMAND gets the database's URL in CHAT_TEST_PG_URL
 # (postgresql:///chat?host=DIR&user=postgres) and its exit code is ours.
 #
+# PGTEMP_SERVER_OPTIONS, when set, is added to the server's options after
+# ours (a test of a server set up wrong: "-c fsync=off").
+#
 # Where PostgreSQL is not installed the test is skipped, saying why (exit
 # 77); under CHAT_TEST_STRICT=1 (CI) that is a failure instead (exit 1).
 set -u
@@ -62,7 +65,7 @@ as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale -
 printf 'fsync = on\nsynchronous_commit = on\n' >>"$dir/data/postgresql.conf" \
   || fail "cannot write postgresql.conf"
 as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
-  -o "-c listen_addresses='' -k $dir" \
+  -o "-c listen_addresses='' -k $dir ${PGTEMP_SERVER_OPTIONS:-}" \
   >/dev/null || fail "the server did not start"
 started=1
 as_pg "$bindir/psql" -h "$dir" -U postgres -d postgres -qAt -c "CREATE DATABASE chat" \
