@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""client.failover.pg - two main servers on one PostgreSQL, one key server,
+clients given both main servers (run through tests/support/pgtemp.sh, which
+starts the database and gives its URL in CHAT_TEST_PG_URL).
+
+The two main servers are one cluster: the same store (`--store URL`) and
+the same server key (server.key copied from the first's data directory to
+the second's, as an operator does). alice and carol land on one server
+(S1), bob on the other (S2); the clients choose at random, so a client that
+landed on the wrong one is started again until it did.
+
+alice and carol each write a burst of sends; mid-burst S1 is killed with
+SIGKILL. They fail over to S2 (`event failover mainserver S1 S2`, then
+`connected` and a silent login with the resume token), and their sends
+that were in flight are retried there with the same client message id:
+every send is answered `ok`, `duplicate` where the first copy had been
+committed. Then every member fetches the whole history: every acknowledged
+message is there exactly once, at the seq its ack named, in seq order,
+with no gaps, and nothing else is.
+
+Waits for branch ms17bus (the NOTIFY doorbell): a member on S2 gets a
+*live* push of a message sent on S1. Until that lands, CROSS_SERVER_PUSH is
+False and the test says so in its output; the assertion is written below
+and runs when it is True."""
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+
+from plainlib import TIMEOUT, check, fail, log, run, unescape
+
+CROSS_SERVER_PUSH = False      # True once ms17bus (NOTIFY doorbell) is merged
+BURST = 30
+
+
+def pg_url():
+    url = os.environ.get("CHAT_TEST_PG_URL")
+    if not url:
+        print("SKIP: CHAT_TEST_PG_URL is not set (run this test through "
+              "tests/support/pgtemp.sh)")
+        sys.exit(77)
+    return url
+
+
+def connected_to(client, since=0):
+    _, m = client.wait_line(r"^event connected mainserver (\S+) ", since=since, timeout=TIMEOUT)
+    return m.group(1)
+
+
+def client_on(w, name, want, both, tries=40):
+    """A client given both endpoints that landed on want (or, want None:
+    anywhere). Its random choice is its own: start it again until."""
+    for _ in range(tries):
+        c = w.client(name, push=False, mainserver=both[0], extra=["--mainserver", both[1]])
+        got = connected_to(c)
+        if want is None or got == want:
+            return c, got
+        c.quit()
+        w.procs.remove(c)
+    fail("%s never chose %s in %d starts" % (name, want, tries))
+
+
+def history(client, conv):
+    """(seq, sender, text) of every message, as `history CONV 0` lists them."""
+    _, before = client.ok("history %s 0" % conv, timeout=TIMEOUT * 2)
+    rows = []
+    for line in before:
+        parts = line.split(" ", 5)
+        if parts[0] == "hist" and len(parts) == 6 and parts[1] == conv:
+            rows.append((int(parts[2]), parts[3], unescape(parts[5])))
+    return rows
+
+
+def burst_answers(client, count, since):
+    """The answers to count sends written at once: (ok?, seq, duplicate)."""
+    answers = []
+    deadline = time.monotonic() + TIMEOUT * 4
+    while len(answers) < count:
+        lines = [l for l in client.lines(since) if l.startswith(("ok send ", "error "))]
+        answers = lines
+        if len(answers) >= count:
+            break
+        if time.monotonic() > deadline or client.dead():
+            fail("%s: %d of %d sends answered\n%s" % (client.name, len(answers), count,
+                                                     client.tail(40)))
+        with client.cv:
+            client.cv.wait(0.2)
+    result = []
+    for line in answers[:count]:
+        parts = line.split(" ")
+        if parts[0] != "ok":
+            result.append((False, None, False, line))
+        else:
+            result.append((True, int(parts[3]), len(parts) > 4 and parts[4] == "duplicate", line))
+    return result
+
+
+def failover(w):
+    url = pg_url()
+    w.start_keyserver()
+    s1 = w.start_mainserver(data="ms", extra=["--store", url])
+    e1, fp1 = w.ms_endpoint, w.ms_fingerprint
+    # the second server of the cluster: the same key (copied, as an
+    # operator does), its own data directory, the same database
+    ms2 = w.path("ms2")
+    os.makedirs(ms2, mode=0o700)
+    for name in ("server.key", "mainserver.pub"):
+        shutil.copy2(w.path("ms", name), os.path.join(ms2, name))
+    os.chmod(os.path.join(ms2, "server.key"), 0o600)
+    s2 = w.start_mainserver(data="ms2", extra=["--store", url])
+    e2, fp2 = w.ms_endpoint, w.ms_fingerprint
+    check(fp1 == fp2, "the two servers have different keys: %s %s" % (fp1, fp2))
+    check(e1 != e2, "both servers on one endpoint")
+    both = [e1, e2]
+
+    alice, at = client_on(w, "alice", None, both)
+    other = e2 if at == e1 else e1
+    bob, _ = client_on(w, "bob", other, both)
+    carol, _ = client_on(w, "carol", at, both)
+    doomed = s1 if at == e1 else s2
+    log("alice and carol on %s (to be killed), bob on %s" % (at, other))
+
+    alice.ok("register alice apw apw apw")
+    alice.ok("register bob bpw bpw bpw")
+    alice.ok("register carol cpw cpw cpw")
+    alice.ok("login alice apw")
+    bob.ok("login bob bpw")
+    carol.ok("login carol cpw")
+    _, lines = alice.ok("new bob carol")
+    conv = lines[-1].split(" ")[2]
+    # carol on the same server gets it live; bob's list shows it
+    m = carol.mark()
+    alice.ok("send %s hello" % conv)
+    carol.wait_msg(conv, "alice", "hello", since=m)
+    if CROSS_SERVER_PUSH:
+        bob.wait_msg(conv, "alice", "hello")      # live, from the other server
+    else:
+        log("NOT CHECKED (waits for ms17bus): bob on the other server gets a live push")
+    bob.ok("refresh")
+
+    # -- the burst, and S1 killed in the middle of it
+    ma, mc, mb = alice.mark(), carol.mark(), bob.mark()
+    for i in range(BURST):
+        alice.write("send %s a%02d" % (conv, i))
+        carol.write("send %s c%02d" % (conv, i))
+    deadline = time.monotonic() + TIMEOUT
+    while sum(1 for l in alice.lines(ma) if l.startswith("ok send ")) < BURST // 3:
+        if time.monotonic() > deadline:
+            fail("alice's burst did not start\n%s" % alice.tail())
+        with alice.cv:
+            alice.cv.wait(0.05)
+    log("SIGKILL to the main server at %s" % at)
+    doomed.p.send_signal(signal.SIGKILL)
+    doomed.p.wait()
+
+    sent = {}
+    duplicates = 0
+    for client, prefix, mark in ((alice, "a", ma), (carol, "c", mc)):
+        answers = burst_answers(client, BURST, mark)
+        for i, (good, seq, dup, line) in enumerate(answers):
+            check(good, "%s: send %d failed across the failover: %s\n%s"
+                  % (client.name, i, line, client.tail(40)))
+            sent["%s%02d" % (prefix, i)] = (client.name, seq, dup)
+            duplicates += 1 if dup else 0
+        out = client.lines(mark)
+        check(any(l == "event failover mainserver %s %s" % (at, other) for l in out),
+              "%s: no `event failover mainserver %s %s` line\n%s"
+              % (client.name, at, other, client.tail(40)))
+        i = next(i for i, l in enumerate(out) if l.startswith("event failover "))
+        check(i + 1 < len(out) and out[i + 1].startswith("event connected mainserver %s " % other),
+              "%s: the failover line is not followed by `connected` to %s" % (client.name, other))
+        client.wait_line(r"^event logged-in %s$" % client.name, since=mark)
+    log("%d sends acknowledged, %d of them `duplicate` (a retry whose first copy "
+        "was committed on the killed server)" % (len(sent), duplicates))
+    seqs = sorted(seq for (_, seq, _) in sent.values())
+    check(len(set(seqs)) == len(seqs), "two acks name one seq: %r" % seqs)
+
+    # -- every member: every acknowledged message once, in order, no gaps
+    for member in (alice, bob, carol):
+        rows = history(member, conv)
+        got = [seq for (seq, _, _) in rows]
+        check(got == list(range(1, len(rows) + 1)),
+              "%s: seqs not 1..N in order: %r" % (member.name, got))
+        texts = [text for (_, _, text) in rows]
+        check(len(set(texts)) == len(texts),
+              "%s: a message stored twice: %r" % (member.name,
+                                                  [t for t in texts if texts.count(t) > 1]))
+        check(set(texts) == set(sent) | {"hello"},
+              "%s: history %r is not what was acknowledged %r"
+              % (member.name, sorted(set(texts) ^ (set(sent) | {"hello"})), len(sent)))
+        for (seq, sender, text) in rows:
+            if text in sent:
+                who, acked, _ = sent[text]
+                check(sender == who and seq == acked,
+                      "%s: %s stored at %d by %s, acked at %d to %s"
+                      % (member.name, text, seq, sender, acked, who))
+    # after the failover all three share S2: bob sees the last of each live
+    bob.wait_msg(conv, "alice", "a%02d" % (BURST - 1), since=mb, timeout=TIMEOUT)
+    bob.wait_msg(conv, "carol", "c%02d" % (BURST - 1), since=mb, timeout=TIMEOUT)
+    m = alice.mark()
+    bob.ok("send %s after" % conv)
+    alice.wait_msg(conv, "bob", "after", since=m)
+    for c in (alice, bob, carol):
+        check(c.quit() == 0, "%s did not exit 0\n%s" % (c.name, c.tail()))
+
+
+run(failover)
