@@ -300,8 +300,8 @@ main (int argc, char **argv)
     while ((opt = getopt_long (argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
             case OPT_KEYSERVER:  keyserver = optarg; break;
-            case OPT_MAINSERVER: mainserver = optarg;
-                                 s_mainservers_add (&mains, optarg); break;
+            case OPT_MAINSERVER: s_mainservers_add (&mains, optarg);
+                                 mainserver = mains.count? mains.given [0]: optarg; break;
             case OPT_PUSH:       push = optarg; break;
             case OPT_PIN_KEY:    pin_key = optarg; break;
             case OPT_PIN_MAIN:   pin_main = optarg; break;

@@ -9,7 +9,12 @@ the second's, as an operator does). alice and carol land on one server
 (S1), bob on the other (S2); the clients choose at random, so a client that
 landed on the wrong one is started again until it did.
 
-alice and carol each write a burst of sends; mid-burst S1 is killed with
+The clients reach S1 through a small TCP relay in this test, so that the
+moment that matters can be made to happen, not hoped for: a send that S1
+committed but whose answer never reached its client. alice and carol each
+write a burst of sends; mid-burst the relay stops passing S1's answers
+back, the test waits until bob (on S2, the same database) sees a message
+that was committed but not acknowledged, and then S1 is killed with
 SIGKILL. They fail over to S2 (`event failover mainserver S1 S2`, then
 `connected` and a silent login with the resume token), and their sends
 that were in flight are retried there with the same client message id:
@@ -23,16 +28,82 @@ Waits for branch ms17bus (the NOTIFY doorbell): a member on S2 gets a
 False and the test says so in its output; the assertion is written below
 and runs when it is True."""
 import os
-import re
 import shutil
 import signal
+import socket
 import sys
+import threading
 import time
 
 from plainlib import TIMEOUT, check, fail, log, run, unescape
 
 CROSS_SERVER_PUSH = False      # True once ms17bus (NOTIFY doorbell) is merged
 BURST = 30
+
+
+class Relay:
+    """127.0.0.1:port -> target, both ways, until mute(): from then on what
+    the server sends is read and dropped (the client hears nothing more on
+    that connection). A side that closes closes the other."""
+
+    def __init__(self, target):
+        host, port = target.replace("tcp://", "").rsplit(":", 1)
+        self.target = (host, int(port))
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.endpoint = "tcp://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.muted = False
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+                server.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns += [client, server]
+            threading.Thread(target=self.pump, args=(client, server, False), daemon=True).start()
+            threading.Thread(target=self.pump, args=(server, client, True), daemon=True).start()
+
+    def pump(self, src, dst, back):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if back and self.muted:
+                    continue
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def mute(self):
+        self.muted = True
+
+    def close(self):
+        self.listener.close()
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.close()
+                except OSError:
+                    pass
 
 
 def pg_url():
@@ -113,14 +184,15 @@ def failover(w):
     e2, fp2 = w.ms_endpoint, w.ms_fingerprint
     check(fp1 == fp2, "the two servers have different keys: %s %s" % (fp1, fp2))
     check(e1 != e2, "both servers on one endpoint")
-    both = [e1, e2]
+    relay = Relay(e1)
+    both = [relay.endpoint, e2]
 
-    alice, at = client_on(w, "alice", None, both)
-    other = e2 if at == e1 else e1
+    at, other = relay.endpoint, e2
+    alice, _ = client_on(w, "alice", at, both)
     bob, _ = client_on(w, "bob", other, both)
     carol, _ = client_on(w, "carol", at, both)
-    doomed = s1 if at == e1 else s2
-    log("alice and carol on %s (to be killed), bob on %s" % (at, other))
+    log("alice and carol on S1 %s (by the relay %s; to be killed), bob on S2 %s"
+        % (e1, at, other))
 
     alice.ok("register alice apw apw apw")
     alice.ok("register bob bpw bpw bpw")
@@ -151,9 +223,24 @@ def failover(w):
             fail("alice's burst did not start\n%s" % alice.tail())
         with alice.cv:
             alice.cv.wait(0.05)
-    log("SIGKILL to the main server at %s" % at)
-    doomed.p.send_signal(signal.SIGKILL)
-    doomed.p.wait()
+    # S1's answers stop here; its commits do not: wait until the database
+    # holds a message whose sender has had no answer for it
+    relay.mute()
+    unacked = {}
+    deadline = time.monotonic() + TIMEOUT
+    while not unacked:
+        if time.monotonic() > deadline:
+            fail("no message was committed unanswered on S1")
+        answered = set()
+        for client, prefix, mark in ((alice, "a", ma), (carol, "c", mc)):
+            acks = [l for l in client.lines(mark) if l.startswith("ok send ")]
+            answered |= {"%s%02d" % (prefix, i) for i in range(len(acks))}
+        unacked = {text: seq for (seq, _, text) in history(bob, conv)
+                   if text not in answered and text != "hello"}
+    log("committed on S1, never answered: %s" % sorted(unacked))
+    log("SIGKILL to the main server S1 at %s" % e1)
+    s1.p.send_signal(signal.SIGKILL)
+    s1.p.wait()
 
     sent = {}
     duplicates = 0
@@ -174,6 +261,14 @@ def failover(w):
         client.wait_line(r"^event logged-in %s$" % client.name, since=mark)
     log("%d sends acknowledged, %d of them `duplicate` (a retry whose first copy "
         "was committed on the killed server)" % (len(sent), duplicates))
+    # each send S1 committed without answering was retried on S2, which
+    # found the first copy: `duplicate`, at the first copy's seq
+    for text, seq in unacked.items():
+        who, acked, dup = sent[text]
+        check(dup and acked == seq, "%s: committed at %d on S1, answered %d%s on S2"
+              % (text, seq, acked, " duplicate" if dup else " (not duplicate)"))
+    check(duplicates >= len(unacked), "%d duplicates, %d committed unanswered"
+          % (duplicates, len(unacked)))
     seqs = sorted(seq for (_, seq, _) in sent.values())
     check(len(set(seqs)) == len(seqs), "two acks name one seq: %r" % seqs)
 
@@ -204,6 +299,7 @@ def failover(w):
     alice.wait_msg(conv, "bob", "after", since=m)
     for c in (alice, bob, carol):
         check(c.quit() == 0, "%s did not exit 0\n%s" % (c.name, c.tail()))
+    relay.close()
 
 
 run(failover)
