@@ -258,6 +258,13 @@ cl_link_attempt (cl_link_t *self)
     ||  channel_client_hello (self->channel, &frame, &size) != CHAT_OK
     ||  s_send_frame (self, frame, size) != 0) {
         free (frame);
+        if (self->count > 1) {
+            //  a list goes on to its next endpoint, as on any failure
+            char *why = cl_format ("cannot connect to %s", s_endpoint (self));
+            cl_link_reset (self, CHATCLIENT_ERR_UNREACHABLE, why);
+            free (why);
+            return;
+        }
         self->state = CL_LINK_DOWN;
         self->retry_at = zclock_mono () + self->backoff;
         return;
@@ -571,8 +578,6 @@ s_pin_move (cl_link_t *self, const char *offered, const char *pinned)
     return true;
 }
 
-//  The server's key against the pin. True when it may be used; a new pin
-//  is saved and said, a pin moved by the server's key rotation too.
 //  The pin file's word on the endpoint in use: its own line, else the
 //  first line of another endpoint of the list (one cluster, one key).
 //  *from: the name the pin on file is filed under.
@@ -604,6 +609,8 @@ s_pin_all (cl_link_t *self, const char *offered)
     return pinstore_commit (self->pins);
 }
 
+//  The server's key against the pin. True when it may be used; a new pin
+//  is saved and said, a pin moved by the server's key rotation too.
 static bool
 s_pin_check (cl_link_t *self)
 {
