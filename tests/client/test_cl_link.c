@@ -501,6 +501,27 @@ test_pin_moved_by_rotation (void **state)
 
 //  ---------------------------------------------------------------- lists
 
+//  The main server's link given [an endpoint where nothing listens, the
+//  live one], tried in that order
+typedef struct {
+    char dead [64];
+    const char *list [2];
+    cl_link_config_t config;
+} list_setup_t;
+
+static void
+s_list_setup (list_setup_t *setup, cltest_servers_t *servers)
+{
+    memset (setup, 0, sizeof (*setup));
+    cltest_dead_endpoint (setup->dead, sizeof setup->dead);
+    setup->list [0] = setup->dead;
+    setup->list [1] = servers->ms_endpoint;
+    setup->config.server = CHATCLIENT_MAINSERVER;
+    setup->config.endpoints = setup->list;
+    setup->config.endpoint_count = 2;
+    setup->config.in_order = true;
+}
+
 static bool
 s_main_problem (cltest_stack_t *stack, void *arg)
 {
@@ -519,12 +540,10 @@ static void
 test_list_skips_dead (void **state)
 {
     cltest_servers_t *servers = (cltest_servers_t *) *state;
-    char dead [64];
-    cltest_dead_endpoint (dead, sizeof dead);
-    const char *list [] = { dead, servers->ms_endpoint };
-    cl_link_config_t config = { .server = CHATCLIENT_MAINSERVER, .endpoints = list,
-                                .endpoint_count = 2, .in_order = true };
-    cltest_options_t options = { .link = &config };
+    list_setup_t setup;
+    s_list_setup (&setup, servers);
+    const char *dead = setup.dead;
+    cltest_options_t options = { .link = &setup.config };
     cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
     cl_link_t *main = stack->links [CHATCLIENT_MAINSERVER];
     assert_int_equal (cl_link_endpoint_count (main), 2);
@@ -625,12 +644,10 @@ static void
 test_list_one_pin (void **state)
 {
     cltest_servers_t *servers = (cltest_servers_t *) *state;
-    char dead [64];
-    cltest_dead_endpoint (dead, sizeof dead);
-    const char *list [] = { dead, servers->ms_endpoint };
-    cl_link_config_t config = { .server = CHATCLIENT_MAINSERVER, .endpoints = list,
-                                .endpoint_count = 2, .in_order = true };
-    cltest_options_t options = { .link = &config };
+    list_setup_t setup;
+    s_list_setup (&setup, servers);
+    const char *dead = setup.dead;
+    cltest_options_t options = { .link = &setup.config };
 
     //  the cluster's key pinned under the dead endpoint's name only (the
     //  links have started, but nothing is read before the loop runs)
