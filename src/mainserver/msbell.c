@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "chaterror.h"
+#include "codec.h"
 #include "msbell.h"
 
 //  What a batch did to one conversation
@@ -18,17 +19,6 @@ struct _msbell_t {
     zlistx_t *order;            //  the noted_t in the order first noted
     zhashx_t *pushed;           //  hex id -> uint64_t *, last seq pushed here
 };
-
-static void
-s_hex (const uint8_t id [MSGSTORE_ID_SIZE], char hex [MSGSTORE_ID_SIZE * 2 + 1])
-{
-    static const char digits [] = "0123456789abcdef";
-    for (size_t index = 0; index < MSGSTORE_ID_SIZE; index++) {
-        hex [2 * index] = digits [id [index] >> 4];
-        hex [2 * index + 1] = digits [id [index] & 15];
-    }
-    hex [MSGSTORE_ID_SIZE * 2] = 0;
-}
 
 msbell_t *
 msbell_new (void)
@@ -62,7 +52,7 @@ static noted_t *
 s_noted (msbell_t *self, const uint8_t id [MSGSTORE_ID_SIZE])
 {
     char key [MSGSTORE_ID_SIZE * 2 + 1];
-    s_hex (id, key);
+    codec_hex_into (id, MSGSTORE_ID_SIZE, key);
     noted_t *noted = (noted_t *) zhashx_lookup (self->noted, key);
     if (!noted) {
         noted = (noted_t *) zmalloc (sizeof *noted);
@@ -104,7 +94,7 @@ s_ring_kind (msbell_t *self, msgstore_t *store, char kind)
         char entry [128] = "";
         if (noted && ((kind == 'm' && noted->first) || (kind == 'c' && noted->changed))) {
             char hex [MSGSTORE_ID_SIZE * 2 + 1];
-            s_hex (noted->id, hex);
+            codec_hex_into (noted->id, MSGSTORE_ID_SIZE, hex);
             if (kind == 'm')
                 snprintf (entry, sizeof entry, " %s:%" PRIu64 ":%" PRIu64, hex,
                           noted->first, noted->last);
@@ -154,7 +144,7 @@ msbell_pushed (msbell_t *self, const uint8_t id [MSGSTORE_ID_SIZE], uint64_t *se
 {
     assert (self && id && seq);
     char key [MSGSTORE_ID_SIZE * 2 + 1];
-    s_hex (id, key);
+    codec_hex_into (id, MSGSTORE_ID_SIZE, key);
     uint64_t *pushed = (uint64_t *) zhashx_lookup (self->pushed, key);
     if (pushed)
         *seq = *pushed;
@@ -166,7 +156,7 @@ msbell_set_pushed (msbell_t *self, const uint8_t id [MSGSTORE_ID_SIZE], uint64_t
 {
     assert (self && id);
     char key [MSGSTORE_ID_SIZE * 2 + 1];
-    s_hex (id, key);
+    codec_hex_into (id, MSGSTORE_ID_SIZE, key);
     uint64_t *pushed = (uint64_t *) zhashx_lookup (self->pushed, key);
     if (pushed) {
         if (seq > *pushed)
@@ -181,20 +171,4 @@ msbell_set_pushed (msbell_t *self, const uint8_t id [MSGSTORE_ID_SIZE], uint64_t
     assert (pushed);
     *pushed = seq;
     zhashx_insert (self->pushed, key, pushed);
-}
-
-int
-msbell_parse_id (const char *text, uint8_t id [MSGSTORE_ID_SIZE])
-{
-    for (size_t index = 0; index < MSGSTORE_ID_SIZE * 2; index++) {
-        char c = text [index];
-        int digit = c >= '0' && c <= '9'? c - '0': c >= 'a' && c <= 'f'? c - 'a' + 10: -1;
-        if (digit < 0)
-            return CHAT_ERR_BAD_REQUEST;
-        if (index % 2 == 0)
-            id [index / 2] = (uint8_t) (digit << 4);
-        else
-            id [index / 2] |= (uint8_t) digit;
-    }
-    return CHAT_OK;
 }

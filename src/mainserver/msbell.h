@@ -56,9 +56,4 @@ bool
 void
     msbell_set_pushed (msbell_t *self, const uint8_t id [MSGSTORE_ID_SIZE], uint64_t seq);
 
-//  Parse one conversation id in hex (32 digits) at text: CHAT_OK or
-//  CHAT_ERR_BAD_REQUEST.
-int
-    msbell_parse_id (const char *text, uint8_t id [MSGSTORE_ID_SIZE]);
-
 #endif

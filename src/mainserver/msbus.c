@@ -5,6 +5,7 @@
 #include <string.h>
 #include <libpq-fe.h>
 #include "chaterror.h"
+#include "codec.h"
 #include "msbell.h"
 #include "msbus.h"
 #include "msconv.h"
@@ -172,8 +173,9 @@ s_doorbell (msctx_t *ctx, msoutbox_t *outbox, const char *payload)
     while (*cursor == ' ') {
         cursor++;
         uint8_t id [MSGSTORE_ID_SIZE];
-        if (strlen (cursor) < MSGSTORE_ID_SIZE * 2
-        ||  msbell_parse_id (cursor, id) != CHAT_OK)
+        char hex [MSGSTORE_ID_SIZE * 2 + 1] = "";
+        strncat (hex, cursor, MSGSTORE_ID_SIZE * 2);
+        if (codec_unhex (hex, id, MSGSTORE_ID_SIZE) != 0)
             break;
         cursor += MSGSTORE_ID_SIZE * 2;
         if (kind == 'c') {
@@ -215,8 +217,7 @@ s_catch_up_conv (const msgstore_conv_t *conv, void *arg)
 {
     catch_up_t *catch_up = (catch_up_t *) arg;
     char key [MSGSTORE_ID_SIZE * 2 + 1];
-    for (size_t index = 0; index < MSGSTORE_ID_SIZE; index++)
-        snprintf (key + 2 * index, 3, "%02x", conv->id [index]);
+    codec_hex_into (conv->id, MSGSTORE_ID_SIZE, key);
     if (zhashx_lookup (catch_up->seen, key))
         return 0;
     zhashx_insert (catch_up->seen, key, (void *) 1);
@@ -241,6 +242,8 @@ s_catch_up_conv (const msgstore_conv_t *conv, void *arg)
 static void
 s_catch_up (msbus_t *self, msctx_t *ctx, msoutbox_t *outbox)
 {
+    //  A membership changed meanwhile rang unheard: read members afresh
+    msonline_members_changed (ctx->online, NULL);
     Chat__MainReply reply = CHAT__MAIN_REPLY__INIT;
     msreq_t req = s_req (ctx, &reply);
     catch_up_t catch_up = { &req, self->down_since, zhashx_new () };

@@ -8,6 +8,8 @@ real binaries (`chat-mainserver --store postgresql://...`):
  - a message sent through server 1 reaches a member logged in on server 2
    as a push (the doorbell's `m`), and back: within LIVE_TIMEOUT, while the
    clients re-list only once a day, so nothing but a push delivers it;
+ - a title set on server 2 and a member added on server 1 reach the other
+   server's members live, and the added member gets the next message;
  - server 2's listening connection killed (pg_terminate_backend, found by
    its application_name) while server 2 is stopped, so it cannot listen
    again before the message is committed: the NOTIFY is lost, and only the
@@ -28,6 +30,7 @@ import sys
 import time
 
 from plainlib import LIVE, TIMEOUT, check, log, run
+from test_groups import wait_change
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from chatproc import skip_status  # noqa: E402
@@ -119,13 +122,14 @@ def cluster(w):
     alice = w.client("alice", push=False, mainserver=ep1)
     bob = w.client("bob", push=False, mainserver=ep2)
     carol = w.client("carol", push=False, mainserver=ep2)
-    for c in (alice, bob, carol):
+    dave = w.client("dave", push=False, mainserver=ep2)
+    for c in (alice, bob, carol, dave):
         c.ok("register %s pw-%s pw-%s pw-%s" % (c.name, c.name, c.name, c.name))
         c.ok("login %s pw-%s" % (c.name, c.name))
 
     # --- chat-admin on either server shows both, and their sessions
-    wait_cluster_view(w, "ms", ep1, ep2, 1, 2)
-    wait_cluster_view(w, "ms2", ep1, ep2, 1, 2)
+    wait_cluster_view(w, "ms", ep1, ep2, 1, 3)
+    wait_cluster_view(w, "ms2", ep1, ep2, 1, 3)
 
     # --- a conversation made on server 1 reaches its member on server 2 live
     answer, _ = alice.ok("new bob")
@@ -148,6 +152,21 @@ def cluster(w):
     bob.wait_msg(g, "alice", "to the group", since=marks[0])
     carol.wait_msg(g, "alice", "to the group", since=marks[1])
 
+    # --- changes made on either server reach the members on the other live:
+    # a title set on server 2, a member added on server 1 (server 2 reads
+    # the members afresh: the new one gets the next message pushed)
+    marks = {c.name: c.mark() for c in (alice, bob, carol, dave)}
+    bob.ok("title %s plans" % g)
+    wait_change(alice, g, 'bob set the title to "plans"', marks["alice"])
+    wait_change(carol, g, 'bob set the title to "plans"', marks["carol"])
+    alice.ok("add %s dave" % g)
+    wait_change(bob, g, "alice added dave", marks["bob"])
+    wait_change(dave, g, "alice added dave: earlier history is closed to you", marks["dave"],
+                timeout=TIMEOUT)
+    mark = dave.mark()
+    alice.ok("send %s welcome dave" % g)
+    dave.wait_msg(g, "alice", "welcome dave", since=mark)
+
     # --- the doorbell lost: server 2 stopped, its listener killed, a message
     # committed meanwhile; once it runs again it listens again and catches up
     ms2.p.send_signal(signal.SIGSTOP)
@@ -167,7 +186,7 @@ def cluster(w):
     bob.wait_msg(d, "alice", "after the bus is back", since=mark)
     log("cross-server pushes, a group, and a catch-up after a lost doorbell: all live")
 
-    for c in (alice, bob, carol):
+    for c in (alice, bob, carol, dave):
         c.quit()
     # A server that stops cleanly leaves the cluster's table
     ms2.stop()
