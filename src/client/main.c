@@ -26,7 +26,10 @@ s_help (FILE *out)
 "Finding the servers:\n"
 "  --keyserver ENDPOINT      key server, e.g. tcp://127.0.0.1:5555 (HOST:PORT\n"
 "                            means tcp://HOST:PORT)\n"
-"  --mainserver ENDPOINT     main server, e.g. tcp://127.0.0.1:5556\n"
+"  --mainserver ENDPOINT     main server, e.g. tcp://127.0.0.1:5556; the\n"
+"                            servers of one cluster (one database, one key):\n"
+"                            repeat it or give A,B,...: one is chosen at\n"
+"                            random, the next when it fails\n"
 "  --push ENDPOINT           main server's push endpoint (default: the one\n"
 "                            its signed Welcome names)\n"
 "  --config FILE             read these from a ZPL file: client/keyserver,\n"
@@ -36,7 +39,8 @@ s_help (FILE *out)
 "                            client/discover_timeout, client/refresh_interval\n"
 "                            (any other setting is an error)\n"
 "  --discover-timeout SECS   with no endpoints, listen this long for the\n"
-"                            servers' beacons (default 5)\n"
+"                            servers' beacons (default 5); every main server\n"
+"                            heard is used as one cluster\n"
 "  --refresh-interval SECS   re-list the conversations this often, to catch\n"
 "                            what a lost push missed (default 30; messages\n"
 "                            arrive live by push, not by this)\n"
@@ -77,6 +81,60 @@ static const char *s_config_keys [] = {
     "keyserver", "mainserver", "push", "pin_keyserver", "pin_mainserver",
     "known_servers", "known_users", "discover_timeout", "refresh_interval", NULL
 };
+
+//  The main server endpoints given: every --mainserver, or every
+//  client/mainserver of the config file, each a comma-separated list.
+typedef struct {
+    char *given [CHATCLIENT_MAINSERVERS_MAX];     //  as given (HOST:PORT too)
+    size_t count;
+    bool too_many;
+} mainservers_t;
+
+//  Add each endpoint of a comma-separated list (empty items skipped, the
+//  same endpoint once)
+static void
+s_mainservers_add (mainservers_t *list, const char *value)
+{
+    char *copy = strdup (value);
+    char *save = NULL;
+    for (char *item = strtok_r (copy, ", \t", &save); item;
+         item = strtok_r (NULL, ", \t", &save)) {
+        bool seen = false;
+        for (size_t i = 0; i < list->count && !seen; i++)
+            seen = streq (list->given [i], item);
+        if (seen)
+            continue;
+        if (list->count == CHATCLIENT_MAINSERVERS_MAX)
+            list->too_many = true;
+        else
+            list->given [list->count++] = strdup (item);
+    }
+    free (copy);
+}
+
+//  Static, so that an early exit leaves nothing unreachable behind
+static mainservers_t mains;
+
+//  Every client/mainserver of the config file (the key may repeat)
+static void
+s_mainservers_config (mainservers_t *list, zconfig_t *config)
+{
+    zconfig_t *client = zconfig_locate (config, "client");
+    for (zconfig_t *item = client? zconfig_child (client): NULL; item;
+         item = zconfig_next (item)) {
+        const char *value = zconfig_value (item);
+        if (zconfig_name (item) && streq (zconfig_name (item), "mainserver") && value)
+            s_mainservers_add (list, value);
+    }
+}
+
+static void
+s_mainservers_clear (mainservers_t *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free (list->given [i]);
+    list->count = 0;
+}
 
 static char *
 s_config_get (zconfig_t *config, const char *path)
@@ -242,7 +300,8 @@ main (int argc, char **argv)
     while ((opt = getopt_long (argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
             case OPT_KEYSERVER:  keyserver = optarg; break;
-            case OPT_MAINSERVER: mainserver = optarg; break;
+            case OPT_MAINSERVER: s_mainservers_add (&mains, optarg);
+                                 mainserver = mains.count? mains.given [0]: optarg; break;
             case OPT_PUSH:       push = optarg; break;
             case OPT_PIN_KEY:    pin_key = optarg; break;
             case OPT_PIN_MAIN:   pin_main = optarg; break;
@@ -286,7 +345,10 @@ main (int argc, char **argv)
         if (!mainserver) mainserver_option = "client/mainserver in the config file";
         if (!push)       push_option = "client/push in the config file";
         if (!keyserver)  keyserver = s_config_get (config, "client/keyserver");
-        if (!mainserver) mainserver = s_config_get (config, "client/mainserver");
+        if (!mainserver) {
+            s_mainservers_config (&mains, config);
+            mainserver = mains.count? mains.given [0]: NULL;
+        }
         if (!push)       push = s_config_get (config, "client/push");
         if (!pin_key)    pin_key = s_config_get (config, "client/pin_keyserver");
         if (!pin_main)   pin_main = s_config_get (config, "client/pin_mainserver");
@@ -312,6 +374,18 @@ main (int argc, char **argv)
         zconfig_destroy (&config);
         return 2;
     }
+    if (mains.too_many) {
+        fprintf (stderr, "chat: at most %d main server endpoints\n", CHATCLIENT_MAINSERVERS_MAX);
+        zconfig_destroy (&config);
+        return 2;
+    }
+    if (mains.count > 1 && push) {
+        fprintf (stderr, "chat: %s names one main server's push endpoint: with several "
+                 "main servers leave it out (each server's signed Welcome names its own)\n",
+                 push_option);
+        zconfig_destroy (&config);
+        return 2;
+    }
     if ((keyserver == NULL) != (mainserver == NULL)) {
         fprintf (stderr, "chat: give both --keyserver and --mainserver (or neither, to discover them)\n");
         zconfig_destroy (&config);
@@ -320,6 +394,7 @@ main (int argc, char **argv)
     if (local && !keyserver) {
         keyserver = DEFAULT_KEYSERVER;
         mainserver = DEFAULT_MAINSERVER;
+        s_mainservers_add (&mains, DEFAULT_MAINSERVER);
     }
 
     //  Endpoints without a scheme get tcp://; anything else is refused here,
@@ -340,17 +415,29 @@ main (int argc, char **argv)
         mainserver = endpoints [1];
     if (endpoints [2])
         push = endpoints [2];
+    //  the cluster's endpoints, each checked the same way
+    for (size_t i = 0; i < mains.count; i++) {
+        char *full = s_endpoint (mainserver_option, mains.given [i]);
+        if (!full) {
+            for (int j = 0; j < 3; j++)
+                free (endpoints [j]);
+            zconfig_destroy (&config);
+            return 2;
+        }
+        free (mains.given [i]);
+        mains.given [i] = full;
+    }
 
     chatclient_config_t cc;
     memset (&cc, 0, sizeof (cc));
-    beacon_info_t found_key, found_main;
+    beacon_info_t found_key, found_main [CHATCLIENT_MAINSERVERS_MAX];
+    size_t found_mains = 0;
     if (!keyserver) {
         fprintf (stderr, "chat: looking for chat servers (up to %d s)...\n", discover_timeout);
-        memset (&found_key, 0, sizeof (found_key));
-        memset (&found_main, 0, sizeof (found_main));
-        if (beacon_discover (BEACON_PORT, discover_timeout * 1000,
-                             &found_key, &found_main) != 0) {
-            if (found_key.role [0] || found_main.role [0])
+        if (beacon_discover_all (BEACON_PORT, discover_timeout * 1000, BEACON_LINGER_MS,
+                                 &found_key, found_main, CHATCLIENT_MAINSERVERS_MAX,
+                                 &found_mains) != 0) {
+            if (found_key.role [0] || found_mains > 0)
                 fprintf (stderr, "chat: only the %s answered within %d s; "
                          "give --keyserver and --mainserver\n",
                          found_key.role [0] ? "key server" : "main server",
@@ -365,17 +452,23 @@ main (int argc, char **argv)
             return 1;
         }
         keyserver = found_key.endpoint;
-        mainserver = found_main.endpoint;
+        mainserver = found_main [0].endpoint;
+        //  every main server heard: one cluster, one pin (the name below)
+        for (size_t i = 0; i < found_mains; i++)
+            s_mainservers_add (&mains, found_main [i].endpoint);
         //  the beacon's push endpoint is never used: the main server's
         //  signed Welcome names its own, and a beacon is anyone's to send
         cc.keyserver_pin_name = "keyserver@discovery";
         cc.mainserver_pin_name = "mainserver@discovery";
         if (verbose)
-            fprintf (stderr, "chat: found key server %s and main server %s\n",
-                     keyserver, mainserver);
+            for (size_t i = 0; i < mains.count; i++)
+                fprintf (stderr, "chat: found key server %s and main server %s\n",
+                         keyserver, mains.given [i]);
     }
     cc.keyserver = keyserver;
     cc.mainserver = mainserver;
+    cc.mainservers = (const char *const *) mains.given;
+    cc.mainserver_count = mains.count;
     cc.push = push;
     cc.keyserver_pin = pin_key;
     cc.mainserver_pin = pin_main;
@@ -386,6 +479,7 @@ main (int argc, char **argv)
 
     chatclient_t *client = chatclient_new (&cc);
     zconfig_destroy (&config);
+    s_mainservers_clear (&mains);
     for (int j = 0; j < 3; j++)
         free (endpoints [j]);
     if (!client)

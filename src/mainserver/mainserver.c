@@ -22,6 +22,7 @@
 #include "metricshttp.h"
 #include "msadmin.h"
 #include "msbatch.h"
+#include "msbus.h"
 #include "msctx.h"
 #include "msdata.h"
 #include "msonline.h"
@@ -46,9 +47,12 @@ typedef struct {
     msctx_t ctx;
     msoutbox_t *outbox;
     zactor_t *beacon;
+    msbus_t *bus;               //  a PostgreSQL store's doorbell, or NULL
     metricshttp_t *http;        //  METRICS-BIND, or NULL
     watchdog_t *watchdog;
     int64_t next_publish;       //  zclock_mono of the next gauge update
+    int64_t next_beat;          //  zclock_mono of the next cluster heartbeat
+    bool beat_failed;           //  the last one failed (logged once)
     char *data_dir;
     char *store_url;            //  STORE; NULL: <data_dir>/mainserver.db
     char *keyserver_key_path;
@@ -119,7 +123,12 @@ s_server_destroy (server_t **self_p)
     msquota_destroy (&self->ctx.quotas);
     msonline_destroy (&self->ctx.online);
     msoutbox_destroy (&self->outbox);
+    msbus_destroy (&self->bus);
     zpoller_destroy (&self->poller);
+    //  A clean stop leaves the cluster (a killed server's row just ages)
+    if (self->ctx.cluster_id && self->ctx.store)
+        msgstore_server_remove (self->ctx.store, self->ctx.cluster_id);
+    zstr_free (&self->ctx.cluster_id);
     zsock_destroy (&self->router);
     zsock_destroy (&self->admin);
     if (self->admin_path)
@@ -211,6 +220,10 @@ s_start (server_t *self, char *error, size_t error_size)
     }
     self->ctx.chanserver = chanserver_new (self->router, self->ctx.server_key);
     assert (self->ctx.chanserver);
+    //  Other servers on the same PostgreSQL database ring after their
+    //  commits: listen (msbus.h)
+    if (self->ctx.bell)
+        self->bus = msbus_new (self->store_url, self->poller);
     chanserver_set_free_fn (self->ctx.chanserver, s_session_free, self);
     chanserver_set_open_fn (self->ctx.chanserver, s_session_open, self);
     chanserver_set_metrics (self->ctx.chanserver, self->ctx.metrics);
@@ -484,6 +497,40 @@ s_metrics_publish (server_t *self)
     }
 }
 
+//  ---------------------------------------------------------------- the cluster
+
+//  On PostgreSQL: register in table servers, and beat every few seconds
+//  with the sessions logged in here (chat-admin shows the cluster)
+static void
+s_cluster_beat (server_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (!self->ctx.bell || !self->serving || now < self->next_beat)
+        return;
+    self->next_beat = now + MAINSERVER_BEAT_MS;
+    msgstore_server_t server = { 0 };
+    const char *endpoint = zsock_endpoint (self->router);
+    const char *push = self->push_public? self->push_public: self->push_endpoint;
+    if (!self->ctx.cluster_id) {
+        char host [64] = "";
+        gethostname (host, sizeof host - 1);
+        self->ctx.cluster_id = zsys_sprintf ("%s/%s", host, endpoint? endpoint: "?");
+    }
+    snprintf (server.id, sizeof server.id, "%s", self->ctx.cluster_id);
+    snprintf (server.client_endpoint, sizeof server.client_endpoint, "%s",
+              endpoint? endpoint: "");
+    snprintf (server.push_endpoint, sizeof server.push_endpoint, "%s", push? push: "");
+    server.started_at = self->started_at;
+    size_t handshaking, anonymous, logged_in;
+    chanserver_census (self->ctx.chanserver, &handshaking, &anonymous, &logged_in);
+    server.sessions = logged_in;
+    bool failed = msgstore_server_beat (self->ctx.store, &server) != CHAT_OK;
+    if (failed && !self->beat_failed)
+        zsys_warning ("mainserver: the cluster heartbeat failed (trying again every %d ms)",
+                      MAINSERVER_BEAT_MS);
+    self->beat_failed = failed;
+}
+
 //  ---------------------------------------------------------------- the actor
 
 void
@@ -513,6 +560,9 @@ mainserver_actor (zsock_t *pipe, void *args)
         }
         if (self->started && (timeout < 0 || timeout > METRICS_PUBLISH_MS))
             timeout = METRICS_PUBLISH_MS;
+        int bus_wait = msbus_tick (self->bus, &self->ctx, self->outbox);
+        if (bus_wait >= 0 && (timeout < 0 || bus_wait < timeout))
+            timeout = bus_wait;
         timeout = watchdog_timeout (self->watchdog, timeout);
         void *which = zpoller_wait (self->poller, timeout);
         chanserver_t *chanserver = self->ctx.chanserver;
@@ -525,6 +575,9 @@ mainserver_actor (zsock_t *pipe, void *args)
         if (which && chanserver && which == chanserver_handshakes (chanserver))
             chanserver_handshake_done (chanserver);
         else
+        if (which && msbus_is (self->bus, which))
+            msbus_readable (self->bus, &self->ctx, self->outbox);
+        else
         if (which && which == self->admin)
             msadmin_handle (&self->ctx, self->admin, self->started_at);
         else
@@ -535,6 +588,7 @@ mainserver_actor (zsock_t *pipe, void *args)
             self->next_expire = zclock_mono () + tick;
         }
         s_metrics_publish (self);
+        s_cluster_beat (self);
         watchdog_kick (self->watchdog);
     }
     if (self->started)

@@ -59,6 +59,7 @@
 #include <czmq.h>
 
 #define MAINSERVER_BATCH            256        //  requests per transaction, at most
+#define MAINSERVER_BEAT_MS          3000       //  a cluster member's heartbeat (PostgreSQL)
 #define MAINSERVER_PAGE_DEFAULT     100
 #define MAINSERVER_PAGE_MAX         1000
 #define MAINSERVER_KEY_BITS         2048

@@ -93,6 +93,34 @@ s_admin_conv (const msgstore_conv_t *conv, void *arg)
     return 0;
 }
 
+static int
+s_admin_server (const msgstore_server_t *stored, void *arg)
+{
+    admin_collect_t *collect = (admin_collect_t *) arg;
+    Chat__AdminReply *reply = collect->reply;
+    msarena_t *arena = collect->arena;
+    if (reply->n_servers >= MSADMIN_MAX_SERVERS)
+        return 1;
+    if (reply->n_servers == collect->size) {
+        collect->size = collect->size? collect->size * 2: 8;
+        Chat__AdminServer **servers = (Chat__AdminServer **)
+            realloc (reply->servers, sizeof (void *) * collect->size);
+        assert (servers);
+        reply->servers = servers;
+    }
+    Chat__AdminServer *server = (Chat__AdminServer *) msarena_alloc (arena, sizeof *server);
+    chat__admin_server__init (server);
+    server->id = msarena_strdup (arena, stored->id);
+    server->client_endpoint = msarena_strdup (arena, stored->client_endpoint);
+    server->push_endpoint = msarena_strdup (arena, stored->push_endpoint);
+    server->started_at = stored->started_at;
+    server->sessions = stored->sessions;
+    server->heartbeat_age_ms = stored->heartbeat_age_ms;
+    server->self = collect->ctx->cluster_id && streq (collect->ctx->cluster_id, stored->id);
+    reply->servers [reply->n_servers++] = server;
+    return 0;
+}
+
 void
 msadmin_handle (msctx_t *ctx, zsock_t *admin, int64_t started_at)
 {
@@ -123,6 +151,10 @@ msadmin_handle (msctx_t *ctx, zsock_t *admin, int64_t started_at)
         msgstore_user_each (ctx->store, s_admin_user, &collect);
         collect.size = 0;
         msgstore_conv_each (ctx->store, s_admin_conv, &collect);
+        //  A cluster (PostgreSQL) only: SQLite has one server
+        collect.size = 0;
+        if (ctx->bell)
+            msgstore_server_each (ctx->store, s_admin_server, &collect);
     }
     uint8_t *data = NULL;
     size_t size = 0;
@@ -136,6 +168,7 @@ msadmin_handle (msctx_t *ctx, zsock_t *admin, int64_t started_at)
     chanserver_admin_sessions_free (&reply.sessions);
     free (reply.users);
     free (reply.conversations);
+    free (reply.servers);
     free (metrics_text);
     msarena_destroy (&arena);
     if (request)

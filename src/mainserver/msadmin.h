@@ -11,6 +11,7 @@
 #include "msctx.h"
 
 #define MSADMIN_MAX_CONVERSATIONS 1000
+#define MSADMIN_MAX_SERVERS 256
 #define MSADMIN_MAX_USERS 10000
 
 //  Answer the request waiting on admin (a REP socket).

@@ -2,6 +2,8 @@
 #include "chaterror.h"
 #include "mainserver.h"
 #include "msbatch.h"
+#include "msbell.h"
+#include "msmessage.h"
 #include "msrequest.h"
 
 void
@@ -34,5 +36,18 @@ msbatch_run (msctx_t *ctx, msoutbox_t *outbox, zsock_t *router)
         //  It may have cached the members of a conversation that is not there
         msonline_members_changed (ctx->online, NULL);
     }
+    //  PostgreSQL: the batch's sends now, in one pipeline of their own
+    //  (their replies say stored only after its COMMIT; none is tried when
+    //  the rest failed, since a send may need what the rest created)
+    if (ctx->sends)
+        msmessage_batch_commit (ctx->sends, ctx, outbox, committed);
     msoutbox_flush (outbox, ctx->chanserver, ctx->pusher, committed, ctx->metrics);
+    //  The other servers hear of it after our own sessions did, in a
+    //  transaction of its own
+    if (ctx->bell) {
+        if (committed)
+            msbell_ring (ctx->bell, ctx->store);
+        else
+            msbell_clear (ctx->bell);
+    }
 }

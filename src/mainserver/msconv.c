@@ -4,6 +4,7 @@
 #include <string.h>
 #include "chaterror.h"
 #include "codec.h"
+#include "msbell.h"
 #include "msconv.h"
 #include "mschain.h"
 #include "msonline.h"
@@ -110,9 +111,9 @@ s_push_summary_to (msreq_t *req, Chat__ConversationSummary *summary,
     push.body_case = CHAT__PUSH__BODY_CONVERSATION;
     push.conversation = summary;
     summary->request = false;
-    msoutbox_push (req->pushes, req->session->username, targets, kept, &push.base);
+    msoutbox_push (req->pushes, req->sender, targets, kept, &push.base);
     summary->request = true;
-    msoutbox_push (req->pushes, req->session->username, asked, asked_count, &push.base);
+    msoutbox_push (req->pushes, req->sender, asked, asked_count, &push.base);
     summary->request = was;
 }
 
@@ -234,6 +235,8 @@ msconv_create (msreq_t *req, Chat__CreateConversationRequest *body)
                        conv.direct? " (direct)": "");
             free (hex);
             rc = s_push_summary (req, &conv, summary);
+            if (req->ctx->bell)
+                msbell_changed (req->ctx->bell, conv.id);
         }
     }
     protobuf_c_message_free_unpacked (&statement->base, NULL);
@@ -369,6 +372,8 @@ msconv_change (msreq_t *req, Chat__ChangeConversationRequest *body)
                    statement->n_members);
         free (hex);
         s_push_summary_to (req, summary, targets, count);
+        if (req->ctx->bell)
+            msbell_changed (req->ctx->bell, conv.id);
     }
     else {
         free (ticket);
@@ -620,4 +625,31 @@ msconv_key_ticket (msreq_t *req, Chat__KeyTicketRequest *body)
     req->reply->body_case = CHAT__MAIN_REPLY__BODY_KEY_TICKET;
     req->reply->key_ticket = reply;
     return CHAT_OK;
+}
+
+int
+msconv_push_changed (msreq_t *req, const uint8_t id [MSGSTORE_ID_SIZE])
+{
+    //  Who was a member here before (as far as the cache knows: a removed
+    //  member's sessions learn they are out) and who is one now
+    msoutbox_target_t *before = NULL;
+    size_t before_count = 0;
+    int rc = msonline_targets (req->ctx->online, req->ctx->store, id, NULL,
+                               &before, &before_count);
+    msoutbox_target_t *targets = NULL;
+    size_t count = 0;
+    if (rc == CHAT_OK)
+        rc = s_change_targets (req, id, before, before_count, &targets, &count);
+    free (before);
+    msgstore_conv_t conv;
+    if (rc == CHAT_OK && count > 0)
+        rc = msgstore_conv_get (req->ctx->store, id, MSGSTORE_ID_SIZE, &conv);
+    Chat__ConversationSummary *summary = NULL;
+    if (rc == CHAT_OK && count > 0)
+        rc = s_summary (req, &conv, &summary);
+    if (rc == CHAT_OK && count > 0)
+        s_push_summary_to (req, summary, targets, count);
+    else
+        free (targets);
+    return rc;
 }

@@ -45,4 +45,10 @@ int
 int
     msconv_of_member (msreq_t *req, ProtobufCBinaryData id, msgstore_conv_t *conv);
 
+//  A conversation created or changed by another server of the cluster
+//  (its doorbell): the summary pushed to the sessions here of its members
+//  before and after, as a change made here is (req->session NULL).
+int
+    msconv_push_changed (msreq_t *req, const uint8_t id [MSGSTORE_ID_SIZE]);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include "chanserver.h"
+#include "msbell.h"
 #include "metrics.h"
 #include "msgstore.h"
 #include "msonline.h"
@@ -17,6 +18,9 @@
 #include "peerkeys.h"
 #include "rsakey.h"
 #include "serverlimits.h"
+
+//  Sends held for the batch's pipeline (msmessage.h)
+typedef struct _msmessage_batch_t msmessage_batch_t;
 
 typedef struct {
     msgstore_t *store;
@@ -30,6 +34,11 @@ typedef struct {
     msquota_t *quotas;                  //  per user, on these limits
     bool verbose;
     metrics_t *metrics;                 //  counters the HTTP thread and admin read
+    //  PostgreSQL (a cluster) only, else NULL:
+    msmessage_batch_t *sends;           //  a batch's sends, stored in one pipeline
+    msbell_t *bell;                     //  what a batch changed, rung after COMMIT
+    char *cluster_id;                   //  this server's row in table servers,
+                                        //  once registered
 } msctx_t;
 
 #endif

@@ -7,7 +7,9 @@
 #include <sys/file.h>
 #include <czmq.h>
 #include "mainserver.h"
+#include "msbell.h"
 #include "msdata.h"
+#include "msmessage.h"
 #include "rsakey.h"
 #include "secret.h"
 
@@ -99,12 +101,20 @@ msdata_load (const char *data_dir, const char *store_url, const char *keyserver_
         snprintf (error, error_size, "cannot open the store %s (the log says why)",
                   strncmp (path, "postgres", 8) == 0? "on postgresql": path);
     zstr_free (&path);
+    //  A PostgreSQL store may be shared by several servers (a cluster):
+    //  sends go in one pipeline per batch, and a doorbell rings after it
+    if (ctx->store && streq (msgstore_engine (ctx->store), "postgresql")) {
+        ctx->sends = msmessage_batch_new ();
+        ctx->bell = msbell_new ();
+    }
     return ctx->store? 0: -1;
 }
 
 void
 msdata_unload (msctx_t *ctx)
 {
+    msmessage_batch_destroy (&ctx->sends);
+    msbell_destroy (&ctx->bell);
     msgstore_destroy (&ctx->store);
     rsakey_destroy (&ctx->server_key);
     peerkeys_destroy (&ctx->keyserver_keys);

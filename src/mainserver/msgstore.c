@@ -359,3 +359,43 @@ msgstore_read_set (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
     assert (self);
     return self->backend->read_set (self->db, id, name, read_seq, moved);
 }
+
+int
+msgstore_notify (msgstore_t *self, const char *channel, const char *payload)
+{
+    assert (self && channel && payload);
+    if (!self->backend->notify || strlen (payload) > MSGSTORE_NOTIFY_MAX)
+        return CHAT_ERR_BAD_REQUEST;
+    return self->backend->notify (self->db, channel, payload);
+}
+
+int
+msgstore_backend_pid (msgstore_t *self)
+{
+    assert (self);
+    return self->backend->backend_pid? self->backend->backend_pid (self->db): 0;
+}
+
+int
+msgstore_server_beat (msgstore_t *self, const msgstore_server_t *server)
+{
+    assert (self && server);
+    return self->backend->server_beat? self->backend->server_beat (self->db, server)
+                                     : CHAT_ERR_BAD_REQUEST;
+}
+
+int
+msgstore_server_remove (msgstore_t *self, const char *id)
+{
+    assert (self && id);
+    return self->backend->server_remove? self->backend->server_remove (self->db, id)
+                                       : CHAT_ERR_BAD_REQUEST;
+}
+
+int
+msgstore_server_each (msgstore_t *self, msgstore_server_fn *fn, void *arg)
+{
+    assert (self && fn);
+    return self->backend->server_each? self->backend->server_each (self->db, fn, arg)
+                                     : CHAT_ERR_BAD_REQUEST;
+}

@@ -289,4 +289,41 @@ int
     msgstore_read_set (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                        const char *name, uint64_t read_seq, bool *moved);
 
+//  ---------------------------------------------------------------- the cluster bus
+
+//  Ring channel with payload (at most MSGSTORE_NOTIFY_MAX bytes) in a
+//  transaction of its own: never between begin and commit (NOTIFY inside a
+//  transaction holds a cluster-wide lock through its commit).
+//  CHAT_ERR_BAD_REQUEST on an engine without a bus (SQLite: one server).
+#define MSGSTORE_NOTIFY_MAX 7900
+int
+    msgstore_notify (msgstore_t *self, const char *channel, const char *payload);
+//  The store connection's server process id (PostgreSQL: what a NOTIFY
+//  from it carries), 0 when not known or not PostgreSQL.
+int
+    msgstore_backend_pid (msgstore_t *self);
+
+//  The main servers that share the database (PostgreSQL schema 5: table
+//  servers), each registered by itself and beating every few seconds.
+typedef struct {
+    char id [128];                      //  host/client endpoint
+    char client_endpoint [256];
+    char push_endpoint [256];
+    int64_t started_at;                 //  unix ms
+    uint64_t sessions;                  //  logged in, at its last beat
+    int64_t heartbeat_age_ms;           //  read: since its last beat (database clock)
+} msgstore_server_t;
+typedef int (msgstore_server_fn) (const msgstore_server_t *server, void *arg);
+
+//  Register server, or beat: its row written with the database's time.
+//  CHAT_ERR_BAD_REQUEST on an engine without a cluster (SQLite).
+int
+    msgstore_server_beat (msgstore_t *self, const msgstore_server_t *server);
+//  The server leaves (a clean stop).
+int
+    msgstore_server_remove (msgstore_t *self, const char *id);
+//  Every registered server, by id.
+int
+    msgstore_server_each (msgstore_t *self, msgstore_server_fn *fn, void *arg);
+
 #endif

@@ -68,6 +68,13 @@ typedef struct {
                        const char *name, uint64_t *read_seq, uint64_t *unread);
     int (*read_set) (msgstore_db_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                      const char *name, uint64_t read_seq, bool *moved);
+    //  The cluster bus (PostgreSQL only; NULL elsewhere): NOTIFY in a
+    //  transaction of its own, and the backend's process id
+    int (*notify) (msgstore_db_t *self, const char *channel, const char *payload);
+    int (*backend_pid) (msgstore_db_t *self);
+    int (*server_beat) (msgstore_db_t *self, const msgstore_server_t *server);
+    int (*server_remove) (msgstore_db_t *self, const char *id);
+    int (*server_each) (msgstore_db_t *self, msgstore_server_fn *fn, void *arg);
 } msgstore_backend_t;
 
 #endif

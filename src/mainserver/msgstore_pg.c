@@ -33,8 +33,9 @@ enum {
 
 //  The schema, version by version: entry N takes schema_version from the
 //  one before (0: none) to PG_SCHEMA_BASE + N. The first entry is SQLite's
-//  schema 4 whole (there is no older PostgreSQL store). When SQLite's
-//  schema moves, add an entry here too. Never edit a released entry.
+//  schema 4 whole (there is no older PostgreSQL store); the second adds
+//  the cluster's servers table. When SQLite's schema moves, add an entry
+//  here too. Never edit a released entry.
 #define PG_SCHEMA_BASE 4
 static const char *s_migrations [] = {
     //  0 -> 4: the tables of SQLite's schema 4, and the write functions
@@ -187,6 +188,17 @@ static const char *s_migrations [] = {
     "  o_time := p_now;\n"
     "  o_status := 0;\n"
     "END $$;",
+    //  4 -> 5: the main servers that share this database (a cluster;
+    //  SQLite has one server only, so its schema has no such table: from
+    //  here on PostgreSQL's version N is SQLite's N-1 plus this table, and
+    //  SQLite's next schema needs its own entry here, as version 6)
+    "CREATE TABLE servers ("
+    "  id text COLLATE \"C\" PRIMARY KEY,"
+    "  client_endpoint text NOT NULL,"
+    "  push_endpoint text NOT NULL,"
+    "  started_at bigint NOT NULL,"
+    "  sessions bigint NOT NULL,"
+    "  heartbeat bigint NOT NULL);",
     NULL
 };
 #define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0] - 1)
@@ -1251,6 +1263,92 @@ pg_read_set (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *n
     return CHAT_OK;
 }
 
+//  ---------------------------------------------------------------- the bus
+
+static int
+pg_notify (pgstore_t *self, const char *channel, const char *payload)
+{
+    assert (self && channel && payload);
+    //  Outside our transactions only: pg_notify is then a transaction of
+    //  its own, after the data's COMMIT (DESIGN.md section 11)
+    if (self->in_transaction)
+        return CHAT_ERR_INTERNAL;
+    params_t params = { 0 };
+    s_param_text (&params, channel);
+    s_param_text (&params, payload);
+    PGresult *res = s_run (self, "SELECT pg_notify ($1, $2)", &params, PGRES_TUPLES_OK,
+                           "notify");
+    if (!res)
+        return CHAT_ERR_INTERNAL;
+    PQclear (res);
+    return CHAT_OK;
+}
+
+static int
+pg_backend_pid (pgstore_t *self)
+{
+    assert (self);
+    return PQstatus (self->conn) == CONNECTION_OK? PQbackendPID (self->conn): 0;
+}
+
+//  The database's clock in unix ms: one clock for every server's heartbeat
+#define SQL_NOW_MS "(extract (epoch FROM clock_timestamp ()) * 1000)::int8"
+
+static int
+pg_server_beat (pgstore_t *self, const msgstore_server_t *server)
+{
+    assert (self && server);
+    params_t params = { 0 };
+    s_param_text (&params, server->id);
+    s_param_text (&params, server->client_endpoint);
+    s_param_text (&params, server->push_endpoint);
+    s_param_int (&params, server->started_at);
+    s_param_int (&params, (int64_t) server->sessions);
+    return s_command (self, "INSERT INTO servers (id, client_endpoint, push_endpoint,"
+                      " started_at, sessions, heartbeat) VALUES ($1, $2, $3, $4, $5, "
+                      SQL_NOW_MS ") ON CONFLICT (id) DO UPDATE SET"
+                      " client_endpoint = excluded.client_endpoint,"
+                      " push_endpoint = excluded.push_endpoint,"
+                      " started_at = excluded.started_at, sessions = excluded.sessions,"
+                      " heartbeat = excluded.heartbeat", &params, "server heartbeat", NULL);
+}
+
+static int
+pg_server_remove (pgstore_t *self, const char *id)
+{
+    assert (self && id);
+    params_t params = { 0 };
+    s_param_text (&params, id);
+    return s_command (self, "DELETE FROM servers WHERE id = $1", &params, "server remove",
+                      NULL);
+}
+
+static int
+pg_server_each (pgstore_t *self, msgstore_server_fn *fn, void *arg)
+{
+    assert (self && fn);
+    PGresult *res = s_run (self, "SELECT id, client_endpoint, push_endpoint, started_at,"
+                           " sessions, " SQL_NOW_MS " - heartbeat FROM servers ORDER BY id",
+                           NULL, PGRES_TUPLES_OK, "servers");
+    if (!res)
+        return CHAT_ERR_INTERNAL;
+    for (int row = 0; row < PQntuples (res); row++) {
+        msgstore_server_t server = { 0 };
+        snprintf (server.id, sizeof server.id, "%s", s_text (res, row, 0));
+        snprintf (server.client_endpoint, sizeof server.client_endpoint, "%s",
+                  s_text (res, row, 1));
+        snprintf (server.push_endpoint, sizeof server.push_endpoint, "%s",
+                  s_text (res, row, 2));
+        server.started_at = s_int (res, row, 3);
+        server.sessions = (uint64_t) s_int (res, row, 4);
+        server.heartbeat_age_ms = s_int (res, row, 5);
+        if (fn (&server, arg))
+            break;
+    }
+    PQclear (res);
+    return CHAT_OK;
+}
+
 const msgstore_backend_t msgstore_pg_backend = {
     .name = "postgresql",
     .open = pg_open,
@@ -1281,4 +1379,9 @@ const msgstore_backend_t msgstore_pg_backend = {
     .msg_last_token = pg_msg_last_token,
     .read_state = pg_read_state,
     .read_set = pg_read_set,
+    .notify = pg_notify,
+    .backend_pid = pg_backend_pid,
+    .server_beat = pg_server_beat,
+    .server_remove = pg_server_remove,
+    .server_each = pg_server_each,
 };

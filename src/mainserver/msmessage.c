@@ -1,7 +1,9 @@
 /*  msmessage - message requests; see msmessage.h  */
+#include <assert.h>
 #include <string.h>
 #include "chaterror.h"
 #include "fernet.h"
+#include "msbell.h"
 #include "msconv.h"
 #include "msmessage.h"
 #include "msoutbox.h"
@@ -9,6 +11,227 @@
 
 #define CHAT_XSTR(x) #x
 #define CHAT_STR(x) CHAT_XSTR(x)
+
+//  The text of a refused send
+static int
+s_refusal (msreq_t *req, int rc, uint64_t epoch, uint64_t current)
+{
+    if (rc == CHAT_ERR_BAD_REQUEST)
+        req->text = "client_message_id used by another sender";
+    else
+    if (rc == CHAT_ERR_STALE_EPOCH) {
+        char *text = (char *) msarena_alloc (req->arena, 96);
+        snprintf (text, 96, "epoch %llu is not the conversation's current epoch %llu",
+                  (unsigned long long) epoch, (unsigned long long) current);
+        req->text = text;
+    }
+    return rc;
+}
+
+//  A stored message: the reply, and (the first time) the quota charged,
+//  the push to every other session of every member, the doorbell noted
+static void
+s_sent (msreq_t *req, const uint8_t id [MSGSTORE_ID_SIZE], uint64_t epoch,
+        const char *token, size_t token_len, ProtobufCBinaryData client_message_id,
+        uint64_t seq, int64_t server_time, bool duplicate)
+{
+    Chat__SendMessageReply *sent = (Chat__SendMessageReply *)
+        msarena_alloc (req->arena, sizeof *sent);
+    chat__send_message_reply__init (sent);
+    sent->conversation_id.data = (uint8_t *) msarena_memdup (req->arena, id,
+                                                             MSGSTORE_ID_SIZE);
+    sent->conversation_id.len = MSGSTORE_ID_SIZE;
+    sent->seq = seq;
+    sent->server_time = server_time;
+    sent->duplicate = duplicate;
+    req->reply->body_case = CHAT__MAIN_REPLY__BODY_SENT;
+    req->reply->sent = sent;
+    if (duplicate)
+        return;                 //  pushed, and counted, the first time
+    msquota_message_take (req->ctx->quotas, req->sender, token_len);
+    if (req->ctx->bell)
+        msbell_message (req->ctx->bell, id, seq);
+
+    msoutbox_target_t *targets;
+    size_t target_count;
+    //  The store failing here costs the push (the client fetches the gap),
+    //  not the message: it is committed
+    if (msonline_targets (req->ctx->online, req->ctx->store, id, req->session,
+                          &targets, &target_count) != CHAT_OK)
+        return;
+    msgstore_msg_t msg = {
+        .conversation_id = id, .seq = seq, .epoch = epoch, .sender = req->sender,
+        .server_time = server_time, .token = token, .token_len = token_len,
+        .client_message_id = client_message_id.data,
+        .client_message_id_len = client_message_id.len
+    };
+    msmessage_push (req, &msg, targets, target_count);
+}
+
+void
+msmessage_push (msreq_t *req, const msgstore_msg_t *msg, msoutbox_target_t *targets,
+                size_t count)
+{
+    Chat__StoredMessage stored = CHAT__STORED_MESSAGE__INIT;
+    stored.conversation_id.data = (uint8_t *) msg->conversation_id;
+    stored.conversation_id.len = MSGSTORE_ID_SIZE;
+    stored.seq = msg->seq;
+    stored.epoch = msg->epoch;
+    stored.sender = (char *) msg->sender;
+    stored.server_time = msg->server_time;
+    //  The token as stored: a terminated copy
+    stored.token = (char *) msarena_keep (req->arena, strndup (msg->token, msg->token_len));
+    stored.client_message_id.data = (uint8_t *) msg->client_message_id;
+    stored.client_message_id.len = msg->client_message_id_len;
+    Chat__Push push = CHAT__PUSH__INIT;
+    push.body_case = CHAT__PUSH__BODY_MESSAGE;
+    push.message = &stored;
+    msoutbox_push (req->pushes, msg->sender, targets, count, &push.base);
+}
+
+//  ---------------------------------------------------------------- deferred sends
+
+//  One send waiting for the batch's pipeline: copies of what it needs
+typedef struct {
+    uint8_t session_id [CHANNEL_SESSION_ID_SIZE];
+    uint64_t request_id;
+    char sender [USERNAME_MAX + 1];
+    uint8_t id [MSGSTORE_ID_SIZE];
+    uint64_t current_epoch;             //  the conversation's, when checked
+    uint64_t epoch;
+    uint8_t client_message_id [16];
+    char *token;
+    size_t token_len;
+} deferred_t;
+
+struct _msmessage_batch_t {
+    deferred_t sends [MAINSERVER_BATCH];
+    size_t count;
+};
+
+msmessage_batch_t *
+msmessage_batch_new (void)
+{
+    msmessage_batch_t *self = (msmessage_batch_t *) zmalloc (sizeof *self);
+    assert (self);
+    return self;
+}
+
+static void
+s_batch_purge (msmessage_batch_t *self)
+{
+    for (size_t index = 0; index < self->count; index++)
+        free (self->sends [index].token);
+    self->count = 0;
+}
+
+void
+msmessage_batch_destroy (msmessage_batch_t **self_p)
+{
+    assert (self_p);
+    msmessage_batch_t *self = *self_p;
+    if (self) {
+        s_batch_purge (self);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static int
+s_defer (msmessage_batch_t *self, msreq_t *req, const msgstore_conv_t *conv,
+         Chat__SendMessageRequest *body, size_t token_len)
+{
+    //  A batch holds at most MAINSERVER_BATCH requests
+    assert (self->count < MAINSERVER_BATCH);
+    deferred_t *send = &self->sends [self->count];
+    memset (send, 0, sizeof *send);
+    send->token = (char *) malloc (token_len + 1);
+    assert (send->token);
+    memcpy (send->token, body->token, token_len + 1);
+    send->token_len = token_len;
+    memcpy (send->session_id, channel_session_id (req->session->channel),
+            CHANNEL_SESSION_ID_SIZE);
+    send->request_id = req->reply->request_id;
+    snprintf (send->sender, sizeof send->sender, "%s", req->session->username);
+    memcpy (send->id, conv->id, MSGSTORE_ID_SIZE);
+    send->current_epoch = conv->epoch;
+    send->epoch = body->epoch;
+    memcpy (send->client_message_id, body->client_message_id.data, 16);
+    self->count++;
+    return MSREQ_DEFERRED;
+}
+
+//  Answer one deferred send as the store answered it (status), its reply
+//  and pushes queued in outbox
+static void
+s_complete (msctx_t *ctx, msoutbox_t *outbox, deferred_t *send, const msgstore_add_t *add,
+            int status)
+{
+    chansession_t *session = chanserver_lookup (ctx->chanserver, send->session_id);
+    Chat__MainReply reply = CHAT__MAIN_REPLY__INIT;
+    reply.request_id = send->request_id;
+    msreq_t req = { ctx, session, msarena_new (), &reply, NULL, 0,
+                    msoutbox_pending_new (), send->sender };
+    ProtobufCBinaryData client_message_id = { 16, send->client_message_id };
+    if (status == CHAT_OK)
+        s_sent (&req, send->id, send->epoch, send->token, send->token_len,
+                client_message_id, add->seq, add->server_time, add->duplicate);
+    else
+    if (status == CHAT_ERR_INTERNAL)
+        req.text = "storage failed, nothing was stored";
+    else
+        s_refusal (&req, status, send->epoch, send->current_epoch);
+    metrics_request (ctx->metrics, "send-message", status);
+    if (status != CHAT_OK)
+        zsys_info ("user %s: send-message refused: %s%s%s", send->sender,
+                   chat_errname (status), req.text? " - ": "", req.text? req.text: "");
+    //  The session may be gone: its reply with it, not the others' pushes
+    if (session) {
+        if (status == CHAT_OK)
+            msoutbox_reply (outbox, session, send->request_id, &reply);
+        else
+            msoutbox_error (outbox, session, send->request_id, status, req.text);
+    }
+    msoutbox_take (outbox, req.pushes);
+    zlistx_destroy (&req.pushes);
+    msarena_destroy (&req.arena);
+}
+
+bool
+msmessage_batch_commit (msmessage_batch_t *self, msctx_t *ctx, msoutbox_t *outbox,
+                        bool may_commit)
+{
+    assert (self && ctx && outbox);
+    if (self->count == 0)
+        return true;
+    msgstore_add_t *adds = (msgstore_add_t *) calloc (self->count, sizeof *adds);
+    assert (adds);
+    int64_t now = wire_now_ms ();
+    for (size_t index = 0; index < self->count; index++) {
+        deferred_t *send = &self->sends [index];
+        adds [index] = (msgstore_add_t) {
+            .conversation_id = send->id, .sender = send->sender,
+            .client_message_id = send->client_message_id, .client_message_id_len = 16,
+            .token = send->token, .token_len = send->token_len,
+            .epoch = send->epoch, .now_ms = now
+        };
+    }
+    int rc = CHAT_ERR_INTERNAL;
+    if (may_commit) {
+        int64_t start = zclock_usecs ();
+        rc = msgstore_msg_add_batch (ctx->store, adds, self->count);
+        metrics_commit (ctx->metrics, zclock_usecs () - start, self->count, rc == CHAT_OK);
+        if (rc != CHAT_OK)
+            zsys_error ("mainserver: the commit of %zu messages failed, each answered "
+                        "ERR_INTERNAL", self->count);
+    }
+    for (size_t index = 0; index < self->count; index++)
+        s_complete (ctx, outbox, &self->sends [index], &adds [index],
+                    rc == CHAT_OK? adds [index].status: CHAT_ERR_INTERNAL);
+    free (adds);
+    s_batch_purge (self);
+    return rc == CHAT_OK;
+}
 
 int
 msmessage_send (msreq_t *req, Chat__SendMessageRequest *body)
@@ -40,6 +263,10 @@ msmessage_send (msreq_t *req, Chat__SendMessageRequest *body)
         req->retry_ms = refusal.retry_ms;
         return refusal.code;
     }
+    //  On PostgreSQL the sends of a batch are stored together, in one
+    //  pipeline, after the batch's other requests committed
+    if (req->ctx->sends)
+        return s_defer (req->ctx->sends, req, &conv, body, token_len);
     uint64_t seq;
     int64_t server_time;
     bool duplicate;
@@ -47,51 +274,10 @@ msmessage_send (msreq_t *req, Chat__SendMessageRequest *body)
                            body->client_message_id.data, body->client_message_id.len,
                            body->token, token_len, body->epoch, wire_now_ms (),
                            &seq, &server_time, &duplicate);
-    if (rc == CHAT_ERR_BAD_REQUEST)
-        req->text = "client_message_id used by another sender";
-    else
-    if (rc == CHAT_ERR_STALE_EPOCH) {
-        char *text = (char *) msarena_alloc (req->arena, 96);
-        snprintf (text, 96, "epoch %llu is not the conversation's current epoch %llu",
-                  (unsigned long long) body->epoch, (unsigned long long) conv.epoch);
-        req->text = text;
-    }
     if (rc != CHAT_OK)
-        return rc;
-
-    Chat__SendMessageReply *sent = (Chat__SendMessageReply *)
-        msarena_alloc (req->arena, sizeof *sent);
-    chat__send_message_reply__init (sent);
-    sent->conversation_id.data = (uint8_t *) msarena_memdup (req->arena, conv.id,
-                                                             MSGSTORE_ID_SIZE);
-    sent->conversation_id.len = MSGSTORE_ID_SIZE;
-    sent->seq = seq;
-    sent->server_time = server_time;
-    sent->duplicate = duplicate;
-    req->reply->body_case = CHAT__MAIN_REPLY__BODY_SENT;
-    req->reply->sent = sent;
-    if (duplicate)
-        return CHAT_OK;         //  pushed, and counted, the first time
-    msquota_message_take (req->ctx->quotas, req->session->username, token_len);
-
-    msoutbox_target_t *targets;
-    size_t target_count;
-    rc = msonline_targets (req->ctx->online, req->ctx->store, conv.id, req->session,
-                           &targets, &target_count);
-    if (rc != CHAT_OK)
-        return rc;
-    Chat__StoredMessage stored = CHAT__STORED_MESSAGE__INIT;
-    stored.conversation_id = sent->conversation_id;
-    stored.seq = seq;
-    stored.epoch = body->epoch;
-    stored.sender = req->session->username;
-    stored.server_time = server_time;
-    stored.token = body->token;
-    stored.client_message_id = body->client_message_id;
-    Chat__Push push = CHAT__PUSH__INIT;
-    push.body_case = CHAT__PUSH__BODY_MESSAGE;
-    push.message = &stored;
-    msoutbox_push (req->pushes, req->session->username, targets, target_count, &push.base);
+        return s_refusal (req, rc, body->epoch, conv.epoch);
+    s_sent (req, conv.id, body->epoch, body->token, token_len,
+            body->client_message_id, seq, server_time, duplicate);
     return CHAT_OK;
 }
 

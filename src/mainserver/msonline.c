@@ -252,3 +252,10 @@ msonline_members_changed (msonline_t *self, const uint8_t *id)
         self->member_names = 0;
     }
 }
+
+zlistx_t *
+msonline_user_names (msonline_t *self)
+{
+    assert (self);
+    return zhashx_keys (self->users);
+}

@@ -54,6 +54,11 @@ void
     msonline_user_targets (msonline_t *self, chansession_t *session,
                            msoutbox_target_t **targets, size_t *count);
 
+//  The lower-case names of the users logged in here: a new list the
+//  caller destroys.
+zlistx_t *
+    msonline_user_names (msonline_t *self);
+
 //  Forget the cached members of one conversation, or of all (id NULL):
 //  after a membership change, or a commit that failed.
 void

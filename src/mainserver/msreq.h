@@ -23,6 +23,12 @@ typedef struct {
     const char *text;
     uint32_t retry_ms;          //  with an error: when trying again may work
     zlistx_t *pushes;
+    const char *sender;         //  whose request it is (session's username,
+                                //  which a held send outlives)
 } msreq_t;
+
+//  A handler's answer for a request it holds to answer later (a send
+//  stored with its batch's pipeline): no reply now
+#define MSREQ_DEFERRED 1000
 
 #endif

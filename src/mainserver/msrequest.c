@@ -88,15 +88,22 @@ msrequest_handle (msctx_t *ctx, msoutbox_t *outbox, chansession_t *session,
     }
     Chat__MainReply reply = CHAT__MAIN_REPLY__INIT;
     reply.request_id = request->request_id;
-    msreq_t req = { ctx, session, msarena_new (), &reply, NULL, 0, msoutbox_pending_new () };
+    msreq_t req = { ctx, session, msarena_new (), &reply, NULL, 0, msoutbox_pending_new (),
+                    session->username };
 
     bool needs_login = request->body_case != CHAT__MAIN_REQUEST__BODY_REGISTER
                     && request->body_case != CHAT__MAIN_REQUEST__BODY_LOGIN
                     && request->body_case != CHAT__MAIN_REQUEST__BODY_PING
                     && request->body_case != CHAT__MAIN_REQUEST__BODY__NOT_SET;
+    //  A send that may be held for the batch's pipeline (msmessage.h) only
+    //  reads here: it needs no savepoint
+    bool deferrable = ctx->sends && request->body_case == CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
     int rc = CHAT_OK;
     if (needs_login && !session->username)
         rc = CHAT_ERR_NOT_LOGGED_IN;
+    else
+    if (deferrable)
+        rc = s_dispatch (&req, request);
     else
     if (msgstore_savepoint (ctx->store) != CHAT_OK)
         rc = CHAT_ERR_INTERNAL;
@@ -110,6 +117,13 @@ msrequest_handle (msctx_t *ctx, msoutbox_t *outbox, chansession_t *session,
         else
         if (msgstore_savepoint_release (ctx->store) != CHAT_OK)
             rc = CHAT_ERR_INTERNAL;
+    }
+    if (rc == MSREQ_DEFERRED) {
+        //  Answered, counted and logged when its batch is stored
+        zlistx_destroy (&req.pushes);
+        msarena_destroy (&req.arena);
+        chat__main_request__free_unpacked (request, NULL);
+        return;
     }
     metrics_request (ctx->metrics, s_request_name (request->body_case), rc);
     //  A quota turns a flood into a flood of refusals: those are counted

@@ -218,11 +218,34 @@ int
 beacon_discover (int port, int timeout_ms,
                  beacon_info_t *keyserver, beacon_info_t *mainserver)
 {
-    assert (keyserver);
     assert (mainserver);
+    size_t count = 0;
+    return beacon_discover_all (port, timeout_ms, 0, keyserver, mainserver, 1, &count);
+}
+
+//  Keep a main server's beacon unless its endpoint is already kept
+static void
+s_keep_main (const beacon_info_t *info, beacon_info_t *mainservers, size_t max,
+             size_t *count)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (streq (mainservers [i].endpoint, info->endpoint))
+            return;
+    if (*count < max)
+        mainservers [(*count)++] = *info;
+}
+
+int
+beacon_discover_all (int port, int timeout_ms, int linger_ms,
+                     beacon_info_t *keyserver, beacon_info_t *mainservers,
+                     size_t max, size_t *count)
+{
+    assert (keyserver);
+    assert (mainservers && max > 0 && count);
     memset (keyserver, 0, sizeof *keyserver);
-    memset (mainserver, 0, sizeof *mainserver);
-    if (port < 1 || port > 65535 || timeout_ms < 0)
+    memset (mainservers, 0, max * sizeof *mainservers);
+    *count = 0;
+    if (port < 1 || port > 65535 || timeout_ms < 0 || linger_ms < 0)
         return -1;
 
     //  A listener only: nothing is ever published on it
@@ -241,7 +264,16 @@ beacon_discover (int port, int timeout_ms,
 
     zpoller_t *poller = zpoller_new (beacon, NULL);
     int64_t deadline = zclock_mono () + timeout_ms;
-    while (poller && (!keyserver->role [0] || !mainserver->role [0])) {
+    bool lingering = false;
+    while (poller) {
+        if (keyserver->role [0] && *count > 0 && !lingering) {
+            //  both found: listen a little longer for the other main servers
+            if (linger_ms == 0 || *count >= max)
+                break;
+            lingering = true;
+            if (zclock_mono () + linger_ms < deadline)
+                deadline = zclock_mono () + linger_ms;
+        }
         int64_t remaining = deadline - zclock_mono ();
         if (remaining <= 0)
             break;
@@ -256,11 +288,15 @@ beacon_discover (int port, int timeout_ms,
         beacon_info_t info;
         if (frame && beacon_parse (zframe_data (frame), zframe_size (frame),
                                    sender, &info) == 0) {
-            //  The first of each role is kept; a later (perhaps spoofed)
-            //  one does not replace it, and the pin decides about either
-            beacon_info_t *slot = streq (info.role, "keyserver")? keyserver: mainserver;
-            if (!slot->role [0])
-                *slot = info;
+            //  The first key server is kept; a later (perhaps spoofed)
+            //  one does not replace it. Every main server is kept: a
+            //  spoofed one is refused by the pin (one cluster, one key)
+            if (streq (info.role, "keyserver")) {
+                if (!keyserver->role [0])
+                    *keyserver = info;
+            }
+            else
+                s_keep_main (&info, mainservers, max, count);
         }
         zframe_destroy (&frame);
         zstr_free (&sender);
@@ -270,5 +306,5 @@ beacon_discover (int port, int timeout_ms,
     zstr_sendx (beacon, "UNSUBSCRIBE", NULL);
     zstr_sendx (beacon, "SILENCE", NULL);
     zactor_destroy (&beacon);
-    return keyserver->role [0] && mainserver->role [0]? 0: -1;
+    return keyserver->role [0] && *count > 0? 0: -1;
 }

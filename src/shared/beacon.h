@@ -48,4 +48,16 @@ int
     beacon_discover (int port, int timeout_ms,
                      beacon_info_t *keyserver, beacon_info_t *mainserver);
 
+//  The same, keeping every main server heard (the servers of a cluster,
+//  DESIGN.md section 11), up to max distinct request endpoints in
+//  mainservers, their number in *count: once both roles were heard it
+//  listens linger_ms longer (a little more than the servers' beacon
+//  interval), so that every main server announcing has been heard once.
+//  0 when a key server and at least one main server were found, else -1.
+#define BEACON_LINGER_MS 1500
+int
+    beacon_discover_all (int port, int timeout_ms, int linger_ms,
+                         beacon_info_t *keyserver, beacon_info_t *mainservers,
+                         size_t max, size_t *count);
+
 #endif

@@ -225,6 +225,8 @@ s_event_destroy (cltest_event_t **event_p)
         free (event->text);
         free (event->fingerprint);
         free (event->pinned);
+        free (event->endpoint);
+        free (event->from);
         free (event->data);
         chatclient_event_destroy (&event->pub);
         free (event);
@@ -266,6 +268,8 @@ cltest_recorder_listen (void *recorder, cl_event_t *event)
     copy->retry_ms = event->retry_ms;
     copy->fingerprint = event->fingerprint ? strdup (event->fingerprint) : NULL;
     copy->pinned = event->pinned ? strdup (event->pinned) : NULL;
+    copy->endpoint = event->endpoint ? strdup (event->endpoint) : NULL;
+    copy->from = event->from ? strdup (event->from) : NULL;
     if (event->data) {
         copy->data = malloc (event->size + 1);
         assert (copy->data);
@@ -382,6 +386,9 @@ cltest_stack_new (cltest_servers_t *servers, cltest_top_t top,
                 config.hello_timeout_ms = link_config->hello_timeout_ms;
             if (link_config->endpoint)
                 config.endpoint = link_config->endpoint;
+            config.endpoints = link_config->endpoints;
+            config.endpoint_count = link_config->endpoint_count;
+            config.in_order = link_config->in_order;
             if (link_config->push)
                 config.push = link_config->push;
         }

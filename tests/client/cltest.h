@@ -79,6 +79,8 @@ typedef struct {
     uint32_t retry_ms;
     char *fingerprint;
     char *pinned;
+    char *endpoint;                 //  SKIPPED, DOWN, FAILOVER (or NULL)
+    char *from;                     //  FAILOVER
     uint8_t *data;                  //  REPLY, PUSH: a copy
     size_t size;
     chatclient_event_t *pub;        //  PUBLIC: owned by the recorder

@@ -499,6 +499,205 @@ test_pin_moved_by_rotation (void **state)
     free (old);
 }
 
+//  ---------------------------------------------------------------- lists
+
+//  The main server's link given [an endpoint where nothing listens, the
+//  live one], tried in that order
+typedef struct {
+    char dead [64];
+    const char *list [2];
+    cl_link_config_t config;
+} list_setup_t;
+
+static void
+s_list_setup (list_setup_t *setup, cltest_servers_t *servers)
+{
+    memset (setup, 0, sizeof (*setup));
+    cltest_dead_endpoint (setup->dead, sizeof setup->dead);
+    setup->list [0] = setup->dead;
+    setup->list [1] = servers->ms_endpoint;
+    setup->config.server = CHATCLIENT_MAINSERVER;
+    setup->config.endpoints = setup->list;
+    setup->config.endpoint_count = 2;
+    setup->config.in_order = true;
+}
+
+static bool
+s_main_problem (cltest_stack_t *stack, void *arg)
+{
+    (void) arg;
+    return cl_link_problem (stack->links [CHATCLIENT_MAINSERVER], NULL) != NULL;
+}
+
+//  A list of endpoints (one cluster): a dead one first (in_order), then
+//  the live one. The link says the dead one went down, has no problem to
+//  tell while the live one is untried, opens on the live one without a
+//  FAILOVER (it was never open before), and pins the key once, under
+//  every endpoint of the list. When the live one goes, the link turns to
+//  the dead one, then back: the order of the list, round and round, with
+//  a short pause between endpoints and the back-off only after a round.
+static void
+test_list_skips_dead (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    list_setup_t setup;
+    s_list_setup (&setup, servers);
+    const char *dead = setup.dead;
+    cltest_options_t options = { .link = &setup.config };
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    cl_link_t *main = stack->links [CHATCLIENT_MAINSERVER];
+    assert_int_equal (cl_link_endpoint_count (main), 2);
+    assert_string_equal (cl_link_endpoint_at (main, 1), servers->ms_endpoint);
+
+    cltest_event_t *down = s_wait_down (stack, CHATCLIENT_MAINSERVER,
+                                        CHATCLIENT_ERR_UNREACHABLE, 0);
+    assert_non_null (down);
+    assert_string_equal (down->endpoint, dead);
+    assert_non_null (strstr (down->text, dead));
+    //  the next endpoint comes after a short pause, not the back-off
+    assert_true (down->retry_ms >= CL_LINK_BACKOFF_MIN_MS / 2
+              && down->retry_ms <= CL_LINK_BACKOFF_MIN_MS);
+    //  one endpoint down of two: nothing to tell a command yet
+    assert_null (cl_link_problem (main, NULL));
+
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    assert_string_equal (cl_link_endpoint (main), servers->ms_endpoint);
+    assert_string_equal (cl_link_fingerprint (main), servers->ms_fingerprint);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_FAILOVER,
+                                             CHATCLIENT_MAINSERVER), 0);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_PIN_NEW,
+                                             CHATCLIENT_MAINSERVER), 1);
+    pinstore_t *pins = pinstore_new (stack->pin_path);
+    assert_int_equal (pinstore_check (pins, servers->ms_endpoint,
+                                      servers->ms_fingerprint, NULL), PIN_MATCH);
+    assert_int_equal (pinstore_check (pins, dead, servers->ms_fingerprint, NULL), PIN_MATCH);
+    pinstore_destroy (&pins);
+
+    //  the live one goes: lost there, then the dead one, then a round done
+    size_t mark = cltest_recorder_size (stack->recorder);
+    cltest_mainserver_stop (servers);
+    cltest_event_t *lost = s_wait_down (stack, CHATCLIENT_MAINSERVER,
+                                        CHATCLIENT_ERR_CONNECTION, mark);
+    assert_non_null (lost);
+    assert_string_equal (lost->endpoint, servers->ms_endpoint);
+    assert_true (lost->retry_ms <= CL_LINK_BACKOFF_MIN_MS);
+    cltest_event_t *next = s_wait_down (stack, CHATCLIENT_MAINSERVER,
+                                        CHATCLIENT_ERR_UNREACHABLE, mark);
+    assert_non_null (next);
+    assert_string_equal (next->endpoint, dead);
+    //  the round (live, dead) done; while the server stays away, every
+    //  try of the live one's endpoint comes after a short pause, every
+    //  round's end after the back-off, which grows, jittered, bounded
+    cltest_stack_run (stack, 4000, NULL, NULL);
+    uint32_t last_round = 0;
+    size_t rounds = 0, total = 0;
+    for (size_t i = mark; i < cltest_recorder_size (stack->recorder); i++) {
+        cltest_event_t *event = cltest_recorder_at (stack->recorder, i);
+        if (event->kind != CL_EV_LINK_DOWN || event->server != CHATCLIENT_MAINSERVER)
+            continue;
+        //  (a loopback socket that connected to itself starts afresh from
+        //  the minimum, as a lost connection does)
+        if (event->code != CHATCLIENT_ERR_UNREACHABLE)
+            rounds = 0;
+        if (streq (event->endpoint, servers->ms_endpoint))
+            assert_true (event->retry_ms <= CL_LINK_BACKOFF_MIN_MS);
+        else {
+            //  round k waits between half and all of min (100 ms << k-1,
+            //  the bound while nothing listens)
+            assert_string_equal (event->endpoint, dead);
+            uint32_t backoff = rounds < 10? CL_LINK_BACKOFF_MIN_MS << rounds
+                                          : CL_LINK_BACKOFF_REFUSED_MS;
+            if (backoff > CL_LINK_BACKOFF_REFUSED_MS)
+                backoff = CL_LINK_BACKOFF_REFUSED_MS;
+            assert_true (event->retry_ms >= backoff / 2);
+            assert_true (event->retry_ms <= backoff);
+            last_round = event->retry_ms;
+            rounds++;
+            total++;
+        }
+    }
+    assert_true (total >= 3);
+    assert_true (last_round > CL_LINK_BACKOFF_MIN_MS);
+    //  every endpoint unreachable in a row: now there is a problem to tell
+    //  (between attempts: while one is under way the last is old news)
+    assert_true (cltest_stack_run (stack, CLTEST_WAIT, s_main_problem, NULL));
+    int code = 0;
+    assert_non_null (cl_link_problem (main, &code));
+    assert_int_equal (code, CHATCLIENT_ERR_UNREACHABLE);
+    //  back: open on the live one again, which is where it was before
+    mark = cltest_recorder_size (stack->recorder);
+    cltest_mainserver_start (servers);
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        mark, 4 * CLTEST_WAIT));
+    assert_string_equal (cl_link_endpoint (main), servers->ms_endpoint);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_FAILOVER,
+                                             CHATCLIENT_MAINSERVER), 0);
+    cltest_stack_destroy (&stack);
+}
+
+//  One cluster, one pin: a pin on file under any endpoint of the list
+//  covers the others (filed for them on first use); an endpoint offering
+//  another key is refused alone (SKIPPED), and the link goes on with the
+//  rest of the list.
+static void
+test_list_one_pin (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    list_setup_t setup;
+    s_list_setup (&setup, servers);
+    const char *dead = setup.dead;
+    cltest_options_t options = { .link = &setup.config };
+
+    //  the cluster's key pinned under the dead endpoint's name only (the
+    //  links have started, but nothing is read before the loop runs)
+    cltest_stack_t *stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    assert_int_equal (pinstore_add (stack->pins, dead, servers->ms_fingerprint), 0);
+    cl_link_t *main = stack->links [CHATCLIENT_MAINSERVER];
+    assert_non_null (cltest_stack_wait (stack, CL_EV_LINK_OPEN, CHATCLIENT_MAINSERVER,
+                                        0, CLTEST_WAIT));
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_PIN_NEW,
+                                             CHATCLIENT_MAINSERVER), 0);
+    assert_int_equal (pinstore_check (stack->pins, servers->ms_endpoint,
+                                      servers->ms_fingerprint, NULL), PIN_MATCH);
+    cltest_stack_destroy (&stack);
+
+    //  another key pinned under the dead endpoint: the live one offers a
+    //  key that is not the cluster's, and is refused alone
+    const char *wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    stack = cltest_stack_new (servers, CLTEST_LINKS, &options);
+    assert_int_equal (pinstore_add (stack->pins, dead, wrong), 0);
+    main = stack->links [CHATCLIENT_MAINSERVER];
+    cltest_event_t *skipped = cltest_stack_wait (stack, CL_EV_LINK_SKIPPED,
+                                                 CHATCLIENT_MAINSERVER, 0, CLTEST_WAIT);
+    assert_non_null (skipped);
+    assert_int_equal (skipped->code, CHAT_ERR_PIN_MISMATCH);
+    assert_string_equal (skipped->endpoint, servers->ms_endpoint);
+    assert_string_equal (skipped->fingerprint, servers->ms_fingerprint);
+    assert_string_equal (skipped->pinned, wrong);
+    assert_non_null (strstr (skipped->text, "refusing it"));
+    //  not the whole link: it keeps trying the rest (the dead one), and
+    //  never the refused one again
+    assert_int_not_equal (cl_link_state (main), CL_LINK_REFUSED);
+    size_t mark = cltest_recorder_size (stack->recorder);
+    cltest_stack_run (stack, 1500, NULL, NULL);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_OPEN,
+                                             CHATCLIENT_MAINSERVER), 0);
+    assert_int_equal (cltest_recorder_count (stack->recorder, CL_EV_LINK_SKIPPED,
+                                             CHATCLIENT_MAINSERVER), 1);
+    for (size_t i = mark; i < cltest_recorder_size (stack->recorder); i++) {
+        cltest_event_t *event = cltest_recorder_at (stack->recorder, i);
+        if (event->kind == CL_EV_LINK_DOWN && event->server == CHATCLIENT_MAINSERVER)
+            assert_string_equal (event->endpoint, dead);
+    }
+    assert_string_equal (cl_link_endpoint (main), dead);
+    //  the pin on file is untouched
+    assert_int_equal (pinstore_check (stack->pins, dead, wrong, NULL), PIN_MATCH);
+    assert_int_equal (pinstore_check (stack->pins, servers->ms_endpoint, wrong, NULL),
+                      PIN_UNKNOWN);
+    cltest_stack_destroy (&stack);
+}
+
 int
 main (void)
 {
@@ -515,6 +714,8 @@ main (void)
         cmocka_unit_test (test_push_resolve),
         cmocka_unit_test_setup (test_push_from_welcome, cltest_test_setup),
         cmocka_unit_test_setup (test_pin_moved_by_rotation, cltest_test_setup),
+        cmocka_unit_test_setup (test_list_skips_dead, cltest_test_setup),
+        cmocka_unit_test_setup (test_list_one_pin, cltest_test_setup),
     };
     return cmocka_run_group_tests (tests, cltest_group_setup, cltest_group_teardown);
 }

@@ -3327,6 +3327,68 @@ test_commit_synced (void **state)
     s_dir_remove (dir);
 }
 
+//  PostgreSQL: a batch's sends are stored in one pipeline after the rest of
+//  the batch; when that COMMIT fails (a test trigger, deferred to the
+//  commit, refuses alice's messages), no send is acknowledged and nothing
+//  is pushed; the retry, with the same client message id, is then stored
+//  as a first copy and pushed
+static void
+s_pg_run (const char *sql)
+{
+    PGconn *conn = PQconnectdb (s_pg_url);
+    assert_int_equal (PQstatus (conn), CONNECTION_OK);
+    PGresult *res = PQexec (conn, sql);
+    if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        fail_msg ("%s: %s", sql, PQresultErrorMessage (res));
+    PQclear (res);
+    PQfinish (conn);
+}
+
+static void
+test_pg_send_commit_fails (void **state)
+{
+    (void) state;
+    if (!s_pg_url) {
+        fprintf (stderr, "test_pg_send_commit_fails: PostgreSQL only, skipped\n");
+        skip ();
+    }
+    char alice [32], bob [32];
+    msclient_t *a, *b;
+    uint8_t id [16];
+    s_pair (alice, bob, &a, &b, id);
+    char sql [1024];
+    snprintf (sql, sizeof sql,
+              "CREATE FUNCTION test_refuse_alice () RETURNS trigger LANGUAGE plpgsql AS $$"
+              " BEGIN IF NEW.sender = '%s' THEN RAISE EXCEPTION 'refused commit'; END IF;"
+              " RETURN NULL; END $$;"
+              "CREATE CONSTRAINT TRIGGER test_refuse_alice AFTER INSERT ON messages"
+              " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW"
+              " EXECUTE FUNCTION test_refuse_alice ()", alice);
+    s_pg_run (sql);
+    uint8_t cmid [16];
+    secret_random (cmid, sizeof cmid);
+    char *token = s_token (20);
+    Chat__MainReply *reply = s_send (a, id, cmid, token);
+    assert_int_equal (msclient_code (reply), CHAT_ERR_INTERNAL);
+    chat__main_reply__free_unpacked (reply, NULL);
+    s_no_push (b);
+    s_pg_run ("DROP TRIGGER test_refuse_alice ON messages;"
+              "DROP FUNCTION test_refuse_alice ()");
+    reply = s_send (a, id, cmid, token);
+    assert_int_equal (msclient_code (reply), CHAT_OK);
+    assert_false (reply->sent->duplicate);
+    assert_int_equal (reply->sent->seq, 1);
+    chat__main_reply__free_unpacked (reply, NULL);
+    Chat__Push *push = NULL;
+    Chat__StoredMessage *msg = s_push_message (b, &push);
+    assert_int_equal (msg->seq, 1);
+    assert_string_equal (msg->token, token);
+    chat__push__free_unpacked (push, NULL);
+    free (token);
+    msclient_destroy (&a);
+    msclient_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -3377,6 +3439,7 @@ main (void)
         cmocka_unit_test_teardown (test_commit_sync_fails, s_fault_cleared),
         cmocka_unit_test_teardown (test_commit_write_fails, s_fault_cleared),
         cmocka_unit_test (test_commit_synced),
+        cmocka_unit_test (test_pg_send_commit_fails),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -342,6 +342,59 @@ test_discover_in_netns (void **state)
     zactor_destroy (&spy);
 }
 
+//  Two main servers of one cluster and a key server announce: discovery
+//  with a linger keeps both main servers (each once), and the plain
+//  discover still stops at the first. Inside a namespace only, as above.
+static void
+test_discover_all_in_netns (void **state)
+{
+    (void) state;
+    const char *netns = getenv ("CHAT_NETNS");
+    if (!netns || !streq (netns, "1")) {
+        printf ("SKIP: discovery sends UDP broadcasts; runs only inside a "
+                "network namespace (set CHAT_NETNS=1 there)\n");
+        skip ();
+    }
+    const char *iface = getenv ("CHAT_NETNS_IFACE");
+    if (!iface || !*iface)
+        iface = "*";
+    int port = BEACON_PORT + 8;
+    char ks [BEACON_MAX + 1], m1 [BEACON_MAX + 1], m2 [BEACON_MAX + 1];
+    assert_true (beacon_format (ks, sizeof ks, "keyserver", "tcp://*:6001", NULL, FP) > 0);
+    assert_true (beacon_format (m1, sizeof m1, "mainserver", "tcp://*:6002", NULL, FP) > 0);
+    assert_true (beacon_format (m2, sizeof m2, "mainserver", "tcp://*:6012", NULL, FP) > 0);
+    zactor_t *a = beacon_announce (iface, port, ks, 100);
+    zactor_t *b = beacon_announce (iface, port, m1, 100);
+    zactor_t *c = beacon_announce (iface, port, m2, 100);
+    assert_true (a && b && c);
+    beacon_info_t keyserver, mains [4];
+    size_t count = 0;
+    int rc = beacon_discover_all (port, 5000, 1000, &keyserver, mains, 4, &count);
+    //  room for one: the first heard, without waiting for the others
+    size_t one = 0;
+    beacon_info_t first;
+    int rc_one = beacon_discover_all (port, 5000, 1000, &keyserver, &first, 1, &one);
+    zactor_t *all [] = { a, b, c };
+    for (int i = 0; i < 3; i++) {
+        zstr_sendx (all [i], "SILENCE", NULL);
+        zactor_destroy (&all [i]);
+    }
+    assert_int_equal (rc, 0);
+    assert_string_equal (keyserver.role, "keyserver");
+    assert_int_equal (count, 2);
+    bool seen_1 = false, seen_2 = false;
+    for (size_t i = 0; i < count; i++) {
+        assert_string_equal (mains [i].role, "mainserver");
+        const char *port_text = strrchr (mains [i].endpoint, ':');
+        seen_1 = seen_1 || streq (port_text, ":6002");
+        seen_2 = seen_2 || streq (port_text, ":6012");
+    }
+    assert_true (seen_1 && seen_2);
+    assert_int_equal (rc_one, 0);
+    assert_int_equal (one, 1);
+    assert_string_equal (first.role, "mainserver");
+}
+
 int
 main (void)
 {
@@ -355,6 +408,7 @@ main (void)
         cmocka_unit_test (test_random_bytes),
         cmocka_unit_test (test_announce_refuses_without_iface),
         cmocka_unit_test (test_discover_in_netns),
+        cmocka_unit_test (test_discover_all_in_netns),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -220,6 +220,30 @@ s_conversations (FILE *out, const Chat__AdminReply *reply)
     s_table_destroy (&table);
 }
 
+//  The main servers sharing the database (a cluster on PostgreSQL)
+static void
+s_servers (FILE *out, const Chat__AdminReply *reply)
+{
+    table_t table;
+    s_table_init (&table, 6, "SERVER", "CLIENTS", "PUSHES", "SESSIONS", "UP SINCE",
+                  "LAST BEAT");
+    for (size_t i = 0; i < reply->n_servers; i++) {
+        const Chat__AdminServer *server = reply->servers [i];
+        char name [300], sessions [24], started [32], beat [48];
+        snprintf (name, sizeof name, "%s%s", server->id, server->self? " (this one)": "");
+        snprintf (sessions, sizeof sessions, "%" PRIu64, server->sessions);
+        adminview_time (server->started_at, started, sizeof started);
+        //  Beats come every 3 s: one much older is a server gone (killed)
+        snprintf (beat, sizeof beat, "%" PRId64 " s ago%s", server->heartbeat_age_ms / 1000,
+                  server->heartbeat_age_ms > 15000? " (gone?)": "");
+        //  (each cell made printable by the table)
+        s_table_row (&table, name, server->client_endpoint, server->push_endpoint, sessions,
+                     started, beat);
+    }
+    s_table_print (out, &table, "Main servers sharing this database", NULL);
+    s_table_destroy (&table);
+}
+
 void
 adminview_text (FILE *out, const Chat__AdminReply *reply)
 {
@@ -252,6 +276,10 @@ adminview_text (FILE *out, const Chat__AdminReply *reply)
         s_conversations (out, reply);
         fputc ('\n', out);
         s_sessions (out, reply, "Connected sessions");
+        if (reply->n_servers) {
+            fputc ('\n', out);
+            s_servers (out, reply);
+        }
         if (reply->n_users) {
             fputc ('\n', out);
             s_users (out, reply, false);
@@ -315,6 +343,17 @@ adminview_json (FILE *out, const Chat__AdminReply *reply)
                  conv->epoch, conv->direct? "true": "false", conv->message_count);
         s_json_field (out, "last_token_short", conv->last_token_short, true);
         fprintf (out, ",\"last_time\":%" PRId64 "}", conv->last_time);
+    }
+    fputs ("],\"servers\":[", out);
+    for (size_t i = 0; i < reply->n_servers; i++) {
+        const Chat__AdminServer *server = reply->servers [i];
+        fputs (i? ",{": "{", out);
+        s_json_field (out, "id", server->id, false);
+        s_json_field (out, "client_endpoint", server->client_endpoint, true);
+        s_json_field (out, "push_endpoint", server->push_endpoint, true);
+        fprintf (out, ",\"started_at\":%" PRId64 ",\"sessions\":%" PRIu64
+                 ",\"heartbeat_age_ms\":%" PRId64 ",\"self\":%s}", server->started_at,
+                 server->sessions, server->heartbeat_age_ms, server->self? "true": "false");
     }
     fputs ("]}\n", out);
 }

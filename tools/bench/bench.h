@@ -60,6 +60,8 @@ typedef struct {
     int sessions;
     int sessions_per_socket;
     int shutdown_sessions;
+    int mainservers;            //  cluster: main servers on one database
+    char *store;                //  cluster: their --store (postgresql://...)
     double ceiling_seconds;     //  per ceiling measurement
 
     //  Where the servers are
@@ -146,6 +148,11 @@ int bench_servers_prepare (bench_t *bench, const char *name, bench_servers_t *se
 int bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
                          bool keyserver, bool mainserver);
 void bench_servers_stop (bench_servers_t *servers);
+//  One more main server in dir, with the same key as the others and the
+//  same limits off, on the store at url (NULL: its own SQLite file); NULL
+//  when it did not start.
+struct _benchserver_t *bench_mainserver_start (bench_t *bench, const char *dir,
+                                               const char *url);
 //  True when the servers are ours (RSS, SIGTERM, database files).
 bool bench_servers_local (bench_t *bench);
 
@@ -166,6 +173,7 @@ int bench_history (bench_t *bench);
 int bench_sessions (bench_t *bench);
 int bench_shutdown (bench_t *bench);
 int bench_abuse (bench_t *bench);
+int bench_cluster (bench_t *bench);
 int bench_peers (bench_t *bench);
 
 //  The fixed rate messages and peers measure send->push p99 at: --rate,

@@ -43,6 +43,8 @@ static const scenario_t s_scenarios [] = {
     { "history",   bench_history,   "a page from a conversation of 1,000,000 messages" },
     { "sessions",  bench_sessions,  "server memory per idle logged-in session" },
     { "shutdown",  bench_shutdown,  "SIGTERM to exit with 1,000 sessions" },
+    { "cluster",   bench_cluster,   "N main servers on one PostgreSQL database (--store): "
+                                    "rate, send->push on the sender's and the others" },
     { "abuse",     bench_abuse,     "a real user's login and round trips, quiet and under "
                                     "attack (Hello flood, never-reading subscribers)" },
 };
@@ -94,6 +96,9 @@ s_usage (FILE *out)
         "                             the given key server's private key (its\n"
         "                             server.key): raw clients' certificates are\n"
         "                             signed with it\n"
+        "      --mainservers N        cluster: main servers sharing the store (2)\n"
+        "      --store URL            cluster: their store, postgresql://... (without\n"
+        "                             it the cluster scenario is not run, and says so)\n"
         "      --mosquitto-bin PATH   peers: the mosquitto broker to start (default:\n"
         "                             /usr/sbin/mosquitto, else on PATH; none: the\n"
         "                             peers rows are skipped, and say so)\n"
@@ -186,6 +191,25 @@ bench_servers_prepare (bench_t *bench, const char *name, bench_servers_t *server
     return 0;
 }
 
+//  The main server's limits that would cap what a scenario measures, off;
+//  room for "--store URL" after them
+#define NO_MAIN_LIMITS \
+    "--limit", "handshakes_per_second=0", "--limit", "handshakes_per_second_per_address=0", \
+    "--limit", "handshakes_pending=0", "--limit", "sessions=0", \
+    "--limit", "sessions_per_address=0", "--limit", "sessions_per_user=0", \
+    "--limit", "messages_per_second=0", "--limit", "bytes_per_day=0", \
+    "--limit", "conversations_per_hour=0", "--limit", "push_hwm=100000", \
+    "--limit", "push_queue_bytes=0"
+static const char *const no_main_limits [] = { NO_MAIN_LIMITS, NULL };
+
+struct _benchserver_t *
+bench_mainserver_start (bench_t *bench, const char *dir, const char *url)
+{
+    const char *extra [] = { NO_MAIN_LIMITS, url? "--store": NULL, url, NULL };
+    return benchserver_start (BENCHSERVER_MAINSERVER, bench->mainserver_bin, dir,
+                              s_server_keys [1], bench->keyserver_public, 0, extra);
+}
+
 int
 bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
                      bool keyserver, bool mainserver)
@@ -214,14 +238,6 @@ bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
         "--limit", "handshakes_per_second=0", "--limit", "handshakes_per_second_per_address=0",
         "--limit", "handshakes_pending=0", "--limit", "sessions=0",
         "--limit", "sessions_per_address=0", "--limit", "sessions_per_user=0", NULL
-    };
-    static const char *const no_main_limits [] = {
-        "--limit", "handshakes_per_second=0", "--limit", "handshakes_per_second_per_address=0",
-        "--limit", "handshakes_pending=0", "--limit", "sessions=0",
-        "--limit", "sessions_per_address=0", "--limit", "sessions_per_user=0",
-        "--limit", "messages_per_second=0", "--limit", "bytes_per_day=0",
-        "--limit", "conversations_per_hour=0", "--limit", "push_hwm=100000",
-        "--limit", "push_queue_bytes=0", NULL
     };
     if (keyserver) {
         char *dir = zsys_sprintf ("%s/ks", servers->dir);
@@ -369,7 +385,8 @@ main (int argc, char *argv [])
         OPT_HANDSHAKES = 1000, OPT_LOGINS, OPT_ITERATIONS, OPT_CLIENTS, OPT_CONVERSATIONS,
         OPT_WINDOW, OPT_RATE, OPT_DURATION, OPT_MEMBERS, OPT_FANOUT_MESSAGES, OPT_HISTORY,
         OPT_FETCHES, OPT_SESSIONS, OPT_SHUTDOWN_SESSIONS, OPT_KS_BIN, OPT_MS_BIN,
-        OPT_KEYSERVER, OPT_MAINSERVER, OPT_PUSH, OPT_KS_PRIVATE, OPT_KEEP, OPT_MOSQUITTO_BIN
+        OPT_KEYSERVER, OPT_MAINSERVER, OPT_PUSH, OPT_KS_PRIVATE, OPT_KEEP,
+        OPT_MAINSERVERS, OPT_STORE, OPT_MOSQUITTO_BIN
     };
     static const struct option options [] = {
         { "quick",             no_argument,       NULL, 'q' },
@@ -395,6 +412,8 @@ main (int argc, char *argv [])
         { "push",              required_argument, NULL, OPT_PUSH },
         { "keyserver-private", required_argument, NULL, OPT_KS_PRIVATE },
         { "keep",              no_argument,       NULL, OPT_KEEP },
+        { "mainservers",       required_argument, NULL, OPT_MAINSERVERS },
+        { "store",             required_argument, NULL, OPT_STORE },
         { "mosquitto-bin",     required_argument, NULL, OPT_MOSQUITTO_BIN },
         { "verbose",           no_argument,       NULL, 'v' },
         { "help",              no_argument,       NULL, 'h' },
@@ -429,6 +448,7 @@ main (int argc, char *argv [])
         .sessions = quick? 100: 10000,
         .sessions_per_socket = 100,
         .shutdown_sessions = quick? 50: 1000,
+        .mainservers = 2,
         .ceiling_seconds = quick? 0.1: 1.0,
     };
     const char *ks_bin = NULL, *ms_bin = NULL;
@@ -468,6 +488,8 @@ main (int argc, char *argv [])
             case OPT_PUSH: bench.push = strdup (optarg); break;
             case OPT_KS_PRIVATE: bench.keyserver_private = strdup (optarg); break;
             case OPT_KEEP: bench.keep = true; break;
+            case OPT_MAINSERVERS: rc = s_positive (optarg, &bench.mainservers, "--mainservers"); break;
+            case OPT_STORE: free (bench.store); bench.store = strdup (optarg); break;
             case OPT_MOSQUITTO_BIN:
                 free (bench.mosquitto_bin);
                 bench.mosquitto_bin = strdup (optarg);
@@ -481,9 +503,11 @@ main (int argc, char *argv [])
                 ||  bench.fanout_members < 2 || bench.fanout_members > 256
                 ||  bench.fanout_messages < 1 || bench.history_size < 1
                 ||  bench.history_fetches < 1 || bench.sessions < 1
-                ||  bench.shutdown_sessions < 1 || bench.iterations < 4096)) {
+                ||  bench.shutdown_sessions < 1 || bench.iterations < 4096
+                ||  bench.mainservers < 1 || bench.mainservers > 8)) {
         fprintf (stderr, "chat-bench: a size is out of range (clients >= 2, members 2..256, "
-                         "iterations >= 4096, duration >= 1, others >= 1)\n");
+                         "iterations >= 4096, duration >= 1, mainservers 1..8, "
+                         "others >= 1)\n");
         rc = -1;
     }
     if (rc == 0 && bench.clients < 2 * bench.conversations) {
@@ -523,6 +547,7 @@ main (int argc, char *argv [])
         if (rc < 0)
             fprintf (stderr, "Try 'chat-bench --help'.\n");
         free (bench.keyserver); free (bench.mainserver); free (bench.push);
+        free (bench.store);
         free (bench.keyserver_private);
         free (bench.mosquitto_bin);
         return rc < 0 ? EXIT_USAGE : 0;
@@ -630,6 +655,7 @@ main (int argc, char *argv [])
     free (bench.keyserver);
     free (bench.mainserver);
     free (bench.push);
+    free (bench.store);
     free (bench.keyserver_private);
     free (bench.mosquitto_bin);
     free (bench.keyserver_public);

@@ -1,5 +1,5 @@
 /*  scen_raw - the scenarios driven by raw clients (rawclient.h): handshake,
-    fanout, history, sessions, shutdown
+    fanout, history, sessions, shutdown, cluster
 
     Raw clients share one client key and one identity key, and are logged
     in with certificates signed with the key server's own key (what the key
@@ -763,5 +763,209 @@ bench_shutdown (bench_t *bench)
     }
     rawpool_destroy (&pool);
     bench_servers_stop (&servers);
+    return rc;
+}
+
+//  ---------------------------------------------------------------- cluster
+
+#define CLUSTER_MAX 8
+
+//  Poll every pool once without waiting, then wait a little on one of
+//  them when none had anything (so that a push is timed within about a
+//  millisecond, without spinning a core the servers need)
+static void
+s_poll_all (rawpool_t **pools, size_t count, size_t *turn)
+{
+    int handled = 0;
+    for (size_t i = 0; i < count; i++) {
+        int n = rawpool_poll (pools [i], 0);
+        handled += n > 0? n: 0;
+    }
+    if (handled == 0)
+        rawpool_poll (pools [(*turn)++ % count], 1);
+}
+
+//  N main servers on one PostgreSQL database (--mainservers, --store):
+//  one sender on server 1, members logged in on every server, one group of
+//  all; messages acknowledged per second, and send->push for the members
+//  on the sender's server and on the others (the doorbell's way)
+int
+bench_cluster (bench_t *bench)
+{
+    const char *name = "cluster";
+    if (!bench->store || strncmp (bench->store, "postgres", 8) != 0) {
+        benchreport_note (bench->report, name, "not run: needs --store postgresql://...");
+        return 0;
+    }
+    if (!s_need_keys (bench, name))
+        return -1;
+    if (!bench_servers_local (bench)) {
+        benchreport_fail (bench->report, name, "starts its own servers (no --mainserver)");
+        return -1;
+    }
+    size_t count = (size_t) bench->mainservers;
+    size_t per = bench->quick? 2: 8;            //  members on each server
+    bench_servers_t servers = { 0 };
+    struct _benchserver_t *ms [CLUSTER_MAX] = { NULL };
+    rawpool_t *pools [CLUSTER_MAX] = { NULL };
+    ctx_t ctx [CLUSTER_MAX];
+    memset (ctx, 0, sizeof ctx);
+    benchstats_t *local_us = benchstats_new (), *cross_us = benchstats_new ();
+    char *token = NULL;
+    int rc = -1;
+    const char *why = "setup failed";
+    if (bench_servers_prepare (bench, name, &servers) != 0)
+        goto done;
+    //  Names of this run only: the database outlives it
+    char tag [9];
+    uint8_t random [4];
+    secret_random (random, sizeof random);
+    snprintf (tag, sizeof tag, "%02x%02x%02x%02x", random [0], random [1], random [2],
+              random [3]);
+    for (size_t i = 0; i < count; i++) {
+        char *dir = zsys_sprintf ("%s/ms%zu", servers.dir, i + 1);
+        ms [i] = bench_mainserver_start (bench, dir, bench->store);
+        free (dir);
+        if (!ms [i]) {
+            why = "a main server did not start";
+            goto done;
+        }
+        pools [i] = rawpool_new (benchserver_endpoint (ms [i]), benchserver_push_endpoint (ms [i]),
+                                 bench_client_key (), 1);
+        if (!pools [i])
+            goto done;
+        size_t sessions = per + (i == 0? 1: 0);
+        ctx [i].pushes_by_session = (size_t *) zmalloc (sessions * sizeof (size_t));
+        ctx [i].push_us = i == 0? local_us: cross_us;
+        rawpool_set_handlers (pools [i], s_on_reply, s_on_push, &ctx [i]);
+        char prefix [32];
+        snprintf (prefix, sizeof prefix, "c%s_%zu_", tag, i + 1);
+        if (s_open_logged_in (bench, pools [i], &ctx [i], name, prefix, sessions, true) != 0) {
+            why = "could not log the members in";
+            goto done;
+        }
+    }
+    //  The first session of server 1 sends; everyone else is a member
+    rawsess_t *sender = rawpool_session (pools [0], 0);
+    size_t members = count * per;
+    char **others = (char **) zmalloc (members * sizeof (char *));
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = i == 0? 1: 0; j < rawpool_size (pools [i]); j++)
+            others [n++] = rawpool_session (pools [i], j)->username;
+    size_t expected = ctx [0].replies + 1;
+    rawsess_create (pools [0], sender, others, n, bench->identity);
+    free (others);
+    if (!s_wait (pools [0], &ctx [0].replies, expected, 30000) || !ctx [0].have_conversation) {
+        why = "could not create the group";
+        goto done;
+    }
+    token = bench_message_token (ctx [0].conversation_id, sender->username, 100, bench->identity);
+    if (!token)
+        goto done;
+    //  Warm up until every member on every server has had a push
+    uint64_t counter = 0;
+    size_t turn = 0;
+    int64_t deadline = zclock_mono () + 20000;
+    bool all_in = false;
+    while (!all_in && zclock_mono () < deadline && !zsys_interrupted) {
+        uint8_t id [16];
+        s_message_id (id, 0, ++counter);
+        rawsess_send (pools [0], sender, ctx [0].conversation_id, id, token);
+        int64_t until = zclock_mono () + 100;
+        while (zclock_mono () < until)
+            s_poll_all (pools, count, &turn);
+        all_in = true;
+        for (size_t i = 0; i < count; i++)
+            for (size_t j = i == 0? 1: 0; j < rawpool_size (pools [i]); j++)
+                if (ctx [i].pushes_by_session [j] == 0)
+                    all_in = false;
+    }
+    if (!all_in) {
+        why = "some members never got a push";
+        goto done;
+    }
+    int64_t quiet = zclock_mono () + 300;
+    while (zclock_mono () < quiet)
+        s_poll_all (pools, count, &turn);
+    benchstats_destroy (&local_us);
+    benchstats_destroy (&cross_us);
+    local_us = benchstats_new ();
+    cross_us = benchstats_new ();
+    size_t acks_before = ctx [0].acks, pushes_before = 0;
+    for (size_t i = 0; i < count; i++) {
+        ctx [i].push_us = i == 0? local_us: cross_us;
+        pushes_before += ctx [i].pushes;
+    }
+    size_t messages = (size_t) bench->fanout_messages;
+    size_t window = 16, sent = 0;
+    size_t want_pushes = messages * members;
+    int64_t start = bench_now_ns ();
+    int64_t last_progress = zclock_mono ();
+    size_t pushes = 0, last_pushes = 0;
+    while (!zsys_interrupted && (ctx [0].acks - acks_before < messages || pushes < want_pushes)) {
+        while (sent < messages && sent - (ctx [0].acks - acks_before) < window) {
+            uint8_t id [16];
+            s_message_id (id, bench_now_ns (), ++counter);
+            rawsess_send (pools [0], sender, ctx [0].conversation_id, id, token);
+            sent++;
+        }
+        s_poll_all (pools, count, &turn);
+        pushes = 0;
+        for (size_t i = 0; i < count; i++)
+            pushes += ctx [i].pushes;
+        pushes -= pushes_before;
+        if (pushes != last_pushes) {
+            last_pushes = pushes;
+            last_progress = zclock_mono ();
+        }
+        else
+        if (zclock_mono () - last_progress > 5000)
+            break;              //  the rest was dropped
+    }
+    double elapsed = bench_seconds_since (start);
+    size_t acked = ctx [0].acks - acks_before;
+    if (acked < messages) {
+        why = "not every message was acknowledged";
+        goto done;
+    }
+    char figure [96];
+    snprintf (figure, sizeof figure, "messages/s into a group, %zu servers", count);
+    benchreport_add (bench->report, name, figure, (double) messages / elapsed, "/s", NULL, 0,
+                     BENCH_NO_TARGET, 0, NULL);
+    benchreport_add (bench->report, name, "send->push p50, sender's server",
+                     benchstats_percentile (local_us, 50) / 1000, "ms", NULL, 0,
+                     BENCH_NO_TARGET, 0, NULL);
+    benchreport_add (bench->report, name, "send->push p99, sender's server",
+                     benchstats_percentile (local_us, 99) / 1000, "ms", NULL, 0,
+                     BENCH_NO_TARGET, 0, NULL);
+    if (count > 1) {
+        benchreport_add (bench->report, name, "send->push p50, other servers",
+                         benchstats_percentile (cross_us, 50) / 1000, "ms", NULL, 0,
+                         BENCH_NO_TARGET, 0, NULL);
+        benchreport_add (bench->report, name, "send->push p99, other servers",
+                         benchstats_percentile (cross_us, 99) / 1000, "ms", NULL, 0,
+                         BENCH_NO_TARGET, 0, NULL);
+    }
+    benchreport_add (bench->report, name, "pushes lost",
+                     (double) (want_pushes - (pushes < want_pushes? pushes: want_pushes)), "",
+                     NULL, 0, BENCH_NO_TARGET, 0, NULL);
+    benchreport_note (bench->report, name, "%zu main servers on one PostgreSQL database, %zu "
+                      "members on each (the sender's server: %zu more), %zu messages of ~100 B, "
+                      "%zu in flight; pushes timed to about 1 ms (the pools are polled in "
+                      "turn)", count, per, (size_t) 1, messages, window);
+    rc = 0;
+done:
+    free (token);
+    for (size_t i = 0; i < CLUSTER_MAX; i++) {
+        rawpool_destroy (&pools [i]);
+        free (ctx [i].pushes_by_session);
+        benchserver_destroy (&ms [i]);
+    }
+    benchstats_destroy (&local_us);
+    benchstats_destroy (&cross_us);
+    bench_servers_stop (&servers);
+    if (rc != 0)
+        benchreport_fail (bench->report, name, why);
     return rc;
 }

@@ -66,7 +66,10 @@ s_link_event (chatclient_t *self, cl_event_t *event, chatclient_event_type_t typ
     pub->code = event->code;
     pub->retry_ms = event->retry_ms;
     pub->text = cl_strdup (event->text);
-    pub->endpoint = cl_strdup (cl_link_endpoint (link));
+    //  the endpoint the event is about (a list's: the one that failed,
+    //  was refused, or is connected now)
+    pub->endpoint = cl_strdup (event->endpoint? event->endpoint: cl_link_endpoint (link));
+    pub->from = cl_strdup (event->from);
     if (type == CHATCLIENT_EV_CONNECTED)
         pub->fingerprint = cl_strdup (cl_link_fingerprint (link));
     else
@@ -110,6 +113,10 @@ s_on_event (void *arg, cl_event_t *event)
         case CL_EV_LINK_PIN_MOVED:
             s_link_event (self, event, CHATCLIENT_EV_PIN_MOVED);
             break;
+        case CL_EV_LINK_FAILOVER:
+            s_link_event (self, event, CHATCLIENT_EV_FAILOVER);
+            break;
+        case CL_EV_LINK_SKIPPED:
         case CL_EV_LINK_REFUSED:
             s_link_event (self, event, event->code == CHAT_ERR_WRONG_ROLE
                                        ? CHATCLIENT_EV_WRONG_ROLE
@@ -157,6 +164,7 @@ s_make_layers (chatclient_t *self, const chatclient_config_t *config)
         //  the main server's pushes come from where its signed Welcome
         //  says, unless the user named the place
         { .server = CHATCLIENT_MAINSERVER, .endpoint = config->mainserver,
+          .endpoints = config->mainservers, .endpoint_count = config->mainserver_count,
           .push = config->push, .push_from_welcome = true,
           .pin_name = config->mainserver_pin_name, .pin = config->mainserver_pin,
           .hello_timeout_ms = self->config.request_timeout_ms, .monitor = true,
@@ -196,10 +204,20 @@ chatclient_t *
 chatclient_new (const chatclient_config_t *config)
 {
     assert (config);
-    if (!config->keyserver || !config->mainserver) {
+    if (!config->keyserver || (!config->mainserver && config->mainserver_count == 0)) {
         fprintf (stderr, "chat: both server endpoints are needed\n");
         return NULL;
     }
+    if (config->mainserver_count > CHATCLIENT_MAINSERVERS_MAX) {
+        fprintf (stderr, "chat: at most %d main server endpoints\n",
+                 CHATCLIENT_MAINSERVERS_MAX);
+        return NULL;
+    }
+    for (size_t i = 0; i < config->mainserver_count; i++)
+        if (!config->mainservers [i]) {
+            fprintf (stderr, "chat: main server endpoint %zu is missing\n", i + 1);
+            return NULL;
+        }
     chatclient_t *self = calloc (1, sizeof (chatclient_t));
     assert (self);
     self->config = *config;
@@ -213,6 +231,7 @@ chatclient_new (const chatclient_config_t *config)
         self->config.refresh_interval_ms = 30000;
     //  the config's strings are borrowed by the caller: keep none of them
     self->config.keyserver = self->config.mainserver = self->config.push = NULL;
+    self->config.mainservers = NULL;
     self->config.keyserver_pin_name = self->config.mainserver_pin_name = NULL;
     self->config.keyserver_pin = self->config.mainserver_pin = NULL;
     self->config.known_servers = self->config.known_users = NULL;

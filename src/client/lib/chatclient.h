@@ -76,6 +76,7 @@
 #define CHATCLIENT_MAX_SOCKETS 6
 #define CHATCLIENT_ID_SIZE 16          //  conversation ids, client message ids
 #define CHATCLIENT_HEX_SIZE (CHATCLIENT_ID_SIZE * 2 + 1)
+#define CHATCLIENT_MAINSERVERS_MAX 16  //  endpoints of one cluster
 
 //  Client-side error codes, beside the protocol's CHAT_ERR_* (chaterror.h).
 #define CHATCLIENT_ERR_TIMEOUT 100      //  a server did not answer in time
@@ -93,7 +94,14 @@ typedef enum {
 
 typedef struct {
     const char *keyserver;          //  request endpoint, "tcp://host:port"
-    const char *mainserver;         //  request endpoint
+    const char *mainserver;         //  request endpoint, or
+    //  the request endpoints of one cluster of main servers (several main
+    //  servers on one database, sharing one key): one is chosen at random,
+    //  and the client moves to the next when it fails (FAILOVER). When
+    //  mainserver_count > 0, mainserver is ignored. At most
+    //  CHATCLIENT_MAINSERVERS_MAX.
+    const char *const *mainservers;
+    size_t mainserver_count;
     const char *push;               //  main server's push (PUB) endpoint
     //  Name under which each server's key is pinned in known_servers; NULL:
     //  the endpoint string (beacon-found servers use "<role>@discovery").
@@ -236,12 +244,17 @@ typedef enum {
                                     //  update). cmd 0
     CHATCLIENT_EV_READ,             //  conversation: another session of the
                                     //  user read it (read_seq, unread now)
-    CHATCLIENT_EV_CHANGE            //  conversation (its epoch: the change's),
+    CHATCLIENT_EV_CHANGE,           //  conversation (its epoch: the change's),
                                     //  text: one verified change of its
                                     //  membership as a line ("alice added
                                     //  carol", "bob left"; "... added you:
                                     //  earlier history is closed to you").
                                     //  cmd 0
+    CHATCLIENT_EV_FAILOVER          //  server, from (the endpoint it was
+                                    //  connected to), endpoint (the one it
+                                    //  is connected to now): it moved to
+                                    //  another server of the cluster; a
+                                    //  CONNECTED for endpoint follows. cmd 0
 } chatclient_event_type_t;
 
 typedef struct {
@@ -266,6 +279,7 @@ typedef struct {
     size_t message_count;
     bool duplicate;
     chatclient_identity_t identity; //  SAFETY_NUMBER, VERIFIED, IDENTITY_CHANGED
+    char *from;                     //  FAILOVER: the endpoint it left
 } chatclient_event_t;
 
 //  ---------------------------------------------------------------- life

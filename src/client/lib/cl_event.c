@@ -128,6 +128,7 @@ chatclient_event_destroy (chatclient_event_t **self_p)
     free (self->name);
     free (self->fingerprint);
     free (self->pinned);
+    free (self->from);
     free (self->username);
     for (size_t i = 0; i < self->user_count; i++)
         free (self->users [i]);
@@ -180,6 +181,7 @@ chatclient_event_name (chatclient_event_type_t type)
         case CHATCLIENT_EV_PIN_MOVED:       return "pin-moved";
         case CHATCLIENT_EV_READ:            return "read";
         case CHATCLIENT_EV_CHANGE:          return "change";
+        case CHATCLIENT_EV_FAILOVER:        return "failover";
     }
     return "unknown";
 }

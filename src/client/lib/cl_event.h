@@ -49,6 +49,12 @@ typedef enum {
     CL_EV_LINK_REFUSED,         //  code, text, fingerprint (offered),
                                 //  pinned: the key does not match its pin;
                                 //  the link stays refused
+    CL_EV_LINK_SKIPPED,         //  as REFUSED, for one endpoint of a list
+                                //  (endpoint): refused for good, the link
+                                //  moves on to the others
+    CL_EV_LINK_FAILOVER,        //  endpoint (now), from (before): the link
+                                //  was open on from, and is on endpoint
+                                //  now (LINK_OPEN follows)
     CL_EV_LINK_REPLY,           //  data, size: a sealed frame, opened
     CL_EV_LINK_PUSH,            //  data, size: a push, opened
     //  from cl_requests
@@ -71,6 +77,8 @@ typedef struct {
     uint32_t retry_ms;
     const char *fingerprint;
     const char *pinned;
+    const char *endpoint;           //  SKIPPED, FAILOVER; else NULL: the
+    const char *from;               //  link's endpoint now
     const uint8_t *data;            //  REPLY, PUSH: borrowed, wiped after
     size_t size;
     chatclient_event_t *pub;        //  PUBLIC

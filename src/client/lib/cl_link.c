@@ -9,11 +9,31 @@
 #include "secret.h"
 #include "wire.h"
 
+//  A random number below limit (> 0), for the start of a list and for
+//  jitter: not a secret, but secret_random is what the client has.
+static size_t
+s_random_below (size_t limit)
+{
+    uint32_t value = 0;
+    if (secret_random (&value, sizeof (value)) != 0)
+        value = (uint32_t) zclock_mono ();
+    return (size_t) value % limit;
+}
+
 struct _cl_link_t {
     chatclient_server_t server;
     const char *role;
-    char *endpoint;
-    char *pin_name;
+    char **endpoints;           //  the list (one, or a cluster's)
+    size_t count;
+    size_t current;             //  the endpoint in use
+    bool *skipped;              //  refused for good (key, role), by index
+    int connected_to;           //  index zsock_connect'ed, or -1
+    int last_open;              //  index the link was last open on, or -1
+    size_t round_failed;        //  endpoints failed in a row since the last
+                                //  open or the last full round
+    bool round_unreachable;     //  ... and all of them were unreachable
+    char *pin_name;             //  one name for all (discovery), or NULL:
+                                //  each endpoint is its own name
     char *pin;                  //  --pin fingerprint, or NULL
     bool verbose;
     int hello_timeout_ms;
@@ -21,7 +41,6 @@ struct _cl_link_t {
     pinstore_t *pins;           //  borrowed
     cl_listener_t listener;
     zsock_t *sock;              //  DEALER
-    bool connected;             //  zsock_connect done
     channel_t *channel;
     cl_link_state_t state;
     int64_t deadline;           //  HELLO: give up waiting at
@@ -72,13 +91,29 @@ s_heartbeats (zsock_t *sock)
 cl_link_t *
 cl_link_new (const cl_link_config_t *config, rsakey_t *key, pinstore_t *pins)
 {
-    assert (config && config->endpoint && key && pins);
+    assert (config && key && pins);
+    assert (config->endpoint_count > 0 || config->endpoint);
+    assert (config->endpoint_count <= CL_LINK_ENDPOINTS_MAX);
     cl_link_t *self = calloc (1, sizeof (cl_link_t));
     assert (self);
     self->server = config->server;
     self->role = config->server == CHATCLIENT_KEYSERVER ? "keyserver" : "mainserver";
-    self->endpoint = strdup (config->endpoint);
-    self->pin_name = strdup (config->pin_name ? config->pin_name : config->endpoint);
+    self->count = config->endpoint_count > 0? config->endpoint_count: 1;
+    self->endpoints = calloc (self->count, sizeof (char *));
+    self->skipped = calloc (self->count, sizeof (bool));
+    assert (self->endpoints && self->skipped);
+    for (size_t i = 0; i < self->count; i++) {
+        const char *endpoint = config->endpoint_count > 0? config->endpoints [i]
+                                                         : config->endpoint;
+        assert (endpoint);
+        self->endpoints [i] = strdup (endpoint);
+    }
+    //  one cluster's clients spread over its servers
+    self->current = self->count > 1 && !config->in_order? s_random_below (self->count): 0;
+    self->connected_to = -1;
+    self->last_open = -1;
+    self->round_unreachable = true;
+    self->pin_name = cl_strdup (config->pin_name);
     self->pin = cl_strdup (config->pin);
     self->verbose = config->verbose;
     self->hello_timeout_ms = config->hello_timeout_ms;
@@ -129,7 +164,10 @@ cl_link_destroy (cl_link_t **self_p)
     zsock_destroy (&self->push);
     channel_destroy (&self->channel);
     zsock_destroy (&self->sock);
-    free (self->endpoint);
+    for (size_t i = 0; i < self->count; i++)
+        free (self->endpoints [i]);
+    free (self->endpoints);
+    free (self->skipped);
     free (self->pin_name);
     free (self->pin);
     free (self->fingerprint);
@@ -151,10 +189,23 @@ cl_link_set_listener (cl_link_t *self, cl_listener_fn *fn, void *arg)
 static void
 s_disconnect (cl_link_t *self)
 {
-    if (self->connected) {
-        zsock_disconnect (self->sock, "%s", self->endpoint);
-        self->connected = false;
+    if (self->connected_to >= 0) {
+        zsock_disconnect (self->sock, "%s", self->endpoints [self->connected_to]);
+        self->connected_to = -1;
     }
+}
+
+//  The endpoint in use, and the name its pin is filed under
+static const char *
+s_endpoint (cl_link_t *self)
+{
+    return self->endpoints [self->current];
+}
+
+static const char *
+s_pin_name_at (cl_link_t *self, size_t index)
+{
+    return self->pin_name? self->pin_name: self->endpoints [index];
 }
 
 static int
@@ -201,12 +252,19 @@ cl_link_attempt (cl_link_t *self)
     //  and what the monitor still says is about the old one
     s_disconnect (self);
     s_monitor_drain (self);
-    if (zsock_connect (self->sock, "%s", self->endpoint) == 0)
-        self->connected = true;
-    if (!self->channel || !self->connected
+    if (zsock_connect (self->sock, "%s", s_endpoint (self)) == 0)
+        self->connected_to = (int) self->current;
+    if (!self->channel || self->connected_to < 0
     ||  channel_client_hello (self->channel, &frame, &size) != CHAT_OK
     ||  s_send_frame (self, frame, size) != 0) {
         free (frame);
+        if (self->count > 1) {
+            //  a list goes on to its next endpoint, as on any failure
+            char *why = cl_format ("cannot connect to %s", s_endpoint (self));
+            cl_link_reset (self, CHATCLIENT_ERR_UNREACHABLE, why);
+            free (why);
+            return;
+        }
         self->state = CL_LINK_DOWN;
         self->retry_at = zclock_mono () + self->backoff;
         return;
@@ -215,7 +273,7 @@ cl_link_attempt (cl_link_t *self)
     self->state = CL_LINK_HELLO;
     self->deadline = zclock_mono () + self->hello_timeout_ms;
     if (self->verbose)
-        zsys_info ("chat: handshake with %s %s", self->role, self->endpoint);
+        zsys_info ("chat: handshake with %s %s", self->role, s_endpoint (self));
 }
 
 void
@@ -223,6 +281,87 @@ cl_link_hurry (cl_link_t *self)
 {
     if (self->state == CL_LINK_DOWN)
         cl_link_attempt (self);
+}
+
+//  The next endpoint of the list that is not refused (the current one
+//  when it is the only one left)
+static void
+s_advance (cl_link_t *self)
+{
+    for (size_t step = 1; step <= self->count; step++) {
+        size_t next = (self->current + step) % self->count;
+        if (!self->skipped [next]) {
+            self->current = next;
+            return;
+        }
+    }
+}
+
+static size_t
+s_live_count (cl_link_t *self)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < self->count; i++)
+        live += self->skipped [i]? 0: 1;
+    return live;
+}
+
+//  Half the delay to all of it, at random: the clients of a server that
+//  went away do not all arrive at the next one in the same instant
+static int
+s_jitter (int delay_ms)
+{
+    int half = delay_ms / 2;
+    return half + (int) s_random_below ((size_t) (delay_ms - half) + 1);
+}
+
+static void
+s_set_problem (cl_link_t *self, int code, const char *why)
+{
+    free (self->problem);
+    self->problem = why? strdup (why): NULL;
+    self->problem_code = self->problem? code: 0;
+}
+
+//  One server: back-off doubling from the minimum, as it always was.
+//  Returns the delay until the next attempt.
+static int
+s_backoff_single (cl_link_t *self, int code, const char *why)
+{
+    if (code == CHATCLIENT_ERR_UNREACHABLE && self->backoff > CL_LINK_BACKOFF_REFUSED_MS)
+        self->backoff = CL_LINK_BACKOFF_REFUSED_MS;
+    int delay = self->backoff;
+    s_set_problem (self, code, s_unreachable (code)? why: NULL);
+    int most = code == CHATCLIENT_ERR_UNREACHABLE? CL_LINK_BACKOFF_REFUSED_MS
+                                                  : CL_LINK_BACKOFF_MAX_MS;
+    self->backoff = self->backoff * 2 > most? most: self->backoff * 2;
+    return delay;
+}
+
+//  A list: on to the next endpoint at once (a short jittered pause); the
+//  back-off grows only when the whole list failed in a row, and only then
+//  is there a problem to tell (every endpoint unreachable).
+static int
+s_backoff_list (cl_link_t *self, int code, const char *why)
+{
+    self->round_failed++;
+    if (!s_unreachable (code))
+        self->round_unreachable = false;
+    int delay;
+    if (self->round_failed >= s_live_count (self)) {
+        bool unreachable = self->round_unreachable;
+        if (unreachable && self->backoff > CL_LINK_BACKOFF_REFUSED_MS)
+            self->backoff = CL_LINK_BACKOFF_REFUSED_MS;
+        delay = s_jitter (self->backoff);
+        s_set_problem (self, code, unreachable? why: NULL);
+        int most = unreachable? CL_LINK_BACKOFF_REFUSED_MS: CL_LINK_BACKOFF_MAX_MS;
+        self->backoff = self->backoff * 2 > most? most: self->backoff * 2;
+        self->round_failed = 0;
+        self->round_unreachable = true;
+    }
+    else
+        delay = s_jitter (CL_LINK_BACKOFF_MIN_MS);
+    return delay;
 }
 
 void
@@ -234,20 +373,18 @@ cl_link_reset (cl_link_t *self, int code, const char *why)
     //  no more tries by libzmq on its own: the back-off decides when
     s_disconnect (self);
     self->state = CL_LINK_DOWN;
-    if (code == CHATCLIENT_ERR_UNREACHABLE && self->backoff > CL_LINK_BACKOFF_REFUSED_MS)
-        self->backoff = CL_LINK_BACKOFF_REFUSED_MS;
-    self->retry_at = zclock_mono () + self->backoff;
-    free (self->problem);
-    self->problem = s_unreachable (code) && why? strdup (why): NULL;
-    self->problem_code = self->problem? code: 0;
+    const char *failed = s_endpoint (self);
+    int delay = self->count == 1? s_backoff_single (self, code, why)
+                                : s_backoff_list (self, code, why);
+    self->retry_at = zclock_mono () + delay;
+    if (self->count > 1)
+        s_advance (self);
     if (self->verbose)
-        zsys_info ("chat: %s %s: %s; retrying in %d ms", self->role,
-                   self->endpoint, why, self->backoff);
+        zsys_info ("chat: %s %s: %s; %s in %d ms", self->role, failed, why,
+                   streq (failed, s_endpoint (self))? "retrying": "trying the next",
+                   delay);
     cl_event_t event = { .kind = CL_EV_LINK_DOWN, .server = self->server, .code = code,
-                         .text = why, .retry_ms = (uint32_t) self->backoff };
-    int most = code == CHATCLIENT_ERR_UNREACHABLE? CL_LINK_BACKOFF_REFUSED_MS
-                                                  : CL_LINK_BACKOFF_MAX_MS;
-    self->backoff = self->backoff * 2 > most? most: self->backoff * 2;
+                         .text = why, .retry_ms = (uint32_t) delay, .endpoint = failed };
     cl_listener_emit (&self->listener, &event);
 }
 
@@ -300,7 +437,7 @@ s_push_follow (cl_link_t *self)
 {
     if (self->push_fixed)
         return;
-    char *endpoint = cl_link_push_resolve (self->endpoint,
+    char *endpoint = cl_link_push_resolve (s_endpoint (self),
                                            channel_peer_push_endpoint (self->channel));
     if (!endpoint) {
         if (self->verbose)
@@ -333,6 +470,10 @@ s_opened (cl_link_t *self)
 {
     self->state = CL_LINK_OPEN;
     self->backoff = CL_LINK_BACKOFF_MIN_MS;
+    self->round_failed = 0;
+    self->round_unreachable = true;
+    int before = self->last_open;
+    self->last_open = (int) self->current;
     free (self->problem);
     self->problem = NULL;
     self->problem_code = 0;
@@ -344,7 +485,13 @@ s_opened (cl_link_t *self)
     }
     if (self->verbose)
         zsys_info ("chat: connected to %s %s, key %s", self->role,
-                   self->endpoint, self->fingerprint);
+                   s_endpoint (self), self->fingerprint);
+    if (before >= 0 && before != self->last_open) {
+        cl_event_t event = { .kind = CL_EV_LINK_FAILOVER, .server = self->server,
+                             .endpoint = s_endpoint (self),
+                             .from = self->endpoints [before] };
+        cl_listener_emit (&self->listener, &event);
+    }
     cl_listener_signal (&self->listener, CL_EV_LINK_OPEN, self->server);
 }
 
@@ -353,6 +500,19 @@ static void
 s_refuse (cl_link_t *self, int code, const char *why, const char *offered,
           const char *pinned)
 {
+    if (s_live_count (self) > 1) {
+        //  one endpoint of a cluster: that one is refused, the others
+        //  may still be the cluster's
+        self->skipped [self->current] = true;
+        if (self->verbose)
+            zsys_info ("chat: %s", why);
+        cl_event_t event = { .kind = CL_EV_LINK_SKIPPED, .server = self->server,
+                             .code = code, .text = why, .fingerprint = offered,
+                             .pinned = pinned, .endpoint = s_endpoint (self) };
+        cl_listener_emit (&self->listener, &event);
+        cl_link_reset (self, code, why);
+        return;
+    }
     channel_destroy (&self->channel);
     s_disconnect (self);
     self->state = CL_LINK_REFUSED;
@@ -394,10 +554,19 @@ s_pin_move (cl_link_t *self, const char *offered, const char *pinned)
         problem = cl_format ("the %s's key given on the command line was replaced: "
                              "give %s from now on", self->role, offered);
     }
-    else
-    if (pinstore_add (self->pins, self->pin_name, offered) != 0)
-        problem = cl_format ("could not save the moved pin to %s",
-                             pinstore_path (self->pins));
+    else {
+        //  every endpoint of the cluster that was pinned to the old key
+        pinstore_begin (self->pins);
+        for (size_t i = 0; i < self->count; i++) {
+            const char *name = s_pin_name_at (self, i);
+            if (i == self->current
+            ||  pinstore_check (self->pins, name, old, NULL) == PIN_MATCH)
+                pinstore_add (self->pins, name, offered);
+        }
+        if (pinstore_commit (self->pins) != 0)
+            problem = cl_format ("could not save the moved pin to %s",
+                                 pinstore_path (self->pins));
+    }
     if (self->verbose)
         zsys_info ("chat: the %s's key %s was replaced by %s (signed by the old key): "
                    "pin moved", self->role, old, offered);
@@ -409,6 +578,37 @@ s_pin_move (cl_link_t *self, const char *offered, const char *pinned)
     return true;
 }
 
+//  The pin file's word on the endpoint in use: its own line, else the
+//  first line of another endpoint of the list (one cluster, one key).
+//  *from: the name the pin on file is filed under.
+static pin_result_t
+s_pin_lookup (cl_link_t *self, const char *offered, const char **pinned,
+              const char **from)
+{
+    *from = s_pin_name_at (self, self->current);
+    pin_result_t result = pinstore_check (self->pins, *from, offered, pinned);
+    for (size_t i = 0; i < self->count && result == PIN_UNKNOWN && !self->pin_name; i++)
+        if (i != self->current) {
+            *from = s_pin_name_at (self, i);
+            result = pinstore_check (self->pins, *from, offered, pinned);
+        }
+    if (result == PIN_MATCH && !streq (*from, s_pin_name_at (self, self->current)))
+        //  the cluster's key, on an endpoint not filed yet: file it too
+        pinstore_add (self->pins, s_pin_name_at (self, self->current), offered);
+    return result;
+}
+
+//  First use: the key is pinned for every endpoint of the list. 0 or -1.
+static int
+s_pin_all (cl_link_t *self, const char *offered)
+{
+    pinstore_begin (self->pins);
+    for (size_t i = 0; i < self->count; i++)
+        if (pinstore_check (self->pins, s_pin_name_at (self, i), offered, NULL) == PIN_UNKNOWN)
+            pinstore_add (self->pins, s_pin_name_at (self, i), offered);
+    return pinstore_commit (self->pins);
+}
+
 //  The server's key against the pin. True when it may be used; a new pin
 //  is saved and said, a pin moved by the server's key rotation too.
 static bool
@@ -416,19 +616,20 @@ s_pin_check (cl_link_t *self)
 {
     const char *offered = channel_peer_fingerprint_text (self->channel);
     const char *pinned = NULL;
+    const char *from = NULL;
     pin_result_t result;
     if (self->pin) {
         result = streq (offered, self->pin) ? PIN_MATCH : PIN_MISMATCH;
         pinned = self->pin;
     }
     else
-        result = pinstore_check (self->pins, self->pin_name, offered, &pinned);
+        result = s_pin_lookup (self, offered, &pinned, &from);
 
     if (result == PIN_MATCH)
         return true;
     if (result == PIN_UNKNOWN) {
         char *problem = NULL;
-        if (pinstore_add (self->pins, self->pin_name, offered) != 0)
+        if (s_pin_all (self, offered) != 0)
             problem = cl_format ("could not save the pin to %s", pinstore_path (self->pins));
         cl_event_t event = { .kind = CL_EV_LINK_PIN_NEW, .server = self->server,
                              .fingerprint = offered, .text = problem };
@@ -441,8 +642,8 @@ s_pin_check (cl_link_t *self)
     char *why = cl_format (
         "the %s at %s offers key %s but %s was pinned%s%s; refusing it "
         "(if the server's key really changed, remove its line from %s)",
-        self->role, self->endpoint, offered, pinned ? pinned : "?",
-        self->pin ? " on the command line" : " for ", self->pin ? "" : self->pin_name,
+        self->role, s_endpoint (self), offered, pinned ? pinned : "?",
+        self->pin ? " on the command line" : " for ", self->pin ? "" : from,
         self->pin ? "the command line" : pinstore_path (self->pins));
     char *offered_copy = strdup (offered);
     char *pinned_copy = cl_strdup (pinned);
@@ -464,7 +665,7 @@ s_on_welcome (cl_link_t *self, const uint8_t *data, size_t size)
         char *why = cl_format (
             "the server at %s is not a %s (its signed Welcome names another role): "
             "are the key server and main server endpoints the wrong way round?",
-            self->endpoint, self->server == CHATCLIENT_KEYSERVER ? "key server"
+            s_endpoint (self), self->server == CHATCLIENT_KEYSERVER ? "key server"
                                                                  : "main server");
         s_refuse (self, rc, why, NULL, NULL);
         free (why);
@@ -618,7 +819,7 @@ s_read_monitor (cl_link_t *self)
         zmsg_destroy (&msg);
     }
     if (dropped && (self->state == CL_LINK_OPEN || self->state == CL_LINK_HELLO)) {
-        char *why = cl_format ("lost the connection to %s", self->endpoint);
+        char *why = cl_format ("lost the connection to %s", s_endpoint (self));
         self->backoff = CL_LINK_BACKOFF_MIN_MS;
         cl_link_reset (self, CHATCLIENT_ERR_CONNECTION, why);
         free (why);
@@ -626,7 +827,7 @@ s_read_monitor (cl_link_t *self)
     else
     if (refused && self->state == CL_LINK_HELLO) {
         char *why = cl_format ("nothing is listening at %s: is chat-%s running?",
-                               self->endpoint, self->role);
+                               s_endpoint (self), self->role);
         cl_link_reset (self, CHATCLIENT_ERR_UNREACHABLE, why);
         free (why);
     }
@@ -685,7 +886,7 @@ cl_link_tick (cl_link_t *self, int64_t now)
     else
     if (self->state == CL_LINK_HELLO && now >= self->deadline) {
         char *why = cl_format ("no answer from %s: is chat-%s running there?",
-                               self->endpoint, self->role);
+                               s_endpoint (self), self->role);
         cl_link_reset (self, CHATCLIENT_ERR_TIMEOUT, why);
         free (why);
     }
@@ -724,13 +925,25 @@ cl_link_role (cl_link_t *self)
 const char *
 cl_link_endpoint (cl_link_t *self)
 {
-    return self->endpoint;
+    return s_endpoint (self);
 }
 
 const char *
 cl_link_pin_name (cl_link_t *self)
 {
-    return self->pin_name;
+    return s_pin_name_at (self, self->current);
+}
+
+size_t
+cl_link_endpoint_count (cl_link_t *self)
+{
+    return self->count;
+}
+
+const char *
+cl_link_endpoint_at (cl_link_t *self, size_t index)
+{
+    return index < self->count? self->endpoints [index]: NULL;
 }
 
 const char *

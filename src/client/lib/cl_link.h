@@ -52,6 +52,7 @@ typedef enum {
 
 #define CL_LINK_BACKOFF_MIN_MS 100
 #define CL_LINK_BACKOFF_MAX_MS 5000
+#define CL_LINK_ENDPOINTS_MAX 16     //  a cluster's endpoints, at most
 #define CL_LINK_BACKOFF_REFUSED_MS 2000  //  at most, after a refused connection
                                          //  (cheap to try, and quick to see)
 //  ZMTP heartbeats: a PING every interval; no answer within the timeout
@@ -64,7 +65,11 @@ typedef enum {
 
 typedef struct {
     chatclient_server_t server;
-    const char *endpoint;       //  request endpoint
+    const char *endpoint;       //  request endpoint (one server), or
+    const char *const *endpoints;   //  ... a list of endpoint_count (one
+    size_t endpoint_count;          //  cluster); endpoint is then ignored
+    bool in_order;              //  start at the list's first, not at random
+                                //  (tests)
     const char *push;           //  push endpoint the user named, or NULL
     bool push_from_welcome;     //  without one: the Welcome's (main server)
     const char *pin_name;       //  name in the pin file; NULL: the endpoint
@@ -129,10 +134,17 @@ chatclient_server_t
 //  "keyserver" or "mainserver"
 const char *
     cl_link_role (cl_link_t *self);
+//  The endpoint in use (being tried, or open).
 const char *
     cl_link_endpoint (cl_link_t *self);
+//  The pin name of the endpoint in use.
 const char *
     cl_link_pin_name (cl_link_t *self);
+//  How many endpoints the link was given, and each.
+size_t
+    cl_link_endpoint_count (cl_link_t *self);
+const char *
+    cl_link_endpoint_at (cl_link_t *self, size_t index);
 //  The server's key fingerprint once accepted, else NULL.
 const char *
     cl_link_fingerprint (cl_link_t *self);

@@ -397,6 +397,15 @@ s_event_line (plain_t *self, chatclient_event_t *ev)
             s_line_word (&line, "fingerprint", ev->fingerprint);
             s_line_end (&line);
             break;
+        case CHATCLIENT_EV_FAILOVER:
+            //  the move itself; the `connected` line follows
+            s_line_begin (&line, self, "event");
+            s_line_word (&line, "event", "failover");
+            s_line_word (&line, "server", s_server_name (ev->server));
+            s_line_word (&line, "from", ev->from);
+            s_line_word (&line, "endpoint", ev->endpoint);
+            s_line_end (&line);
+            break;
         case CHATCLIENT_EV_DISCONNECTED:
             //  once per reason: a server that stays down is not a line a
             //  second

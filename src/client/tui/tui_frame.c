@@ -140,12 +140,28 @@ tui_frame_event (tui_frame_t *self, chatclient_event_t *event)
     int which = event->server == CHATCLIENT_MAINSERVER? 1: 0;
     tui_server_state_t *server = &self->servers [which];
     switch (event->type) {
+        case CHATCLIENT_EV_FAILOVER:
+            //  the CONNECTED that follows names the new one in the title
+            tui_frame_status (self, false, "Moved to the %s %s (%s failed)",
+                              s_server_label [which],
+                              event->endpoint? event->endpoint: "",
+                              event->from? event->from: "");
+            server->moved = true;
+            break;
         case CHATCLIENT_EV_CONNECTED:
             server->connected = true;
+            //  one endpoint of a list may have been refused: this one is not
+            server->refused = server->wrong_role = false;
             server->code = 0;
             s_replace (&server->endpoint, event->endpoint);
             s_replace (&server->fingerprint, event->fingerprint);
             zstr_free (&server->problem);
+            if (server->moved) {
+                //  the status line says the move; keep it
+                server->moved = false;
+                server->ever = true;
+                break;
+            }
             tui_frame_status (self, false, "%s the %s %s (%s)",
                               server->ever? "Connected again to": "Connected to",
                               s_server_label [which],

@@ -77,6 +77,7 @@ typedef struct {
     bool ever;                  //  was connected once (else it is not "lost")
     bool refused;               //  pin mismatch or wrong role: never used again
     bool wrong_role;            //  refused: the endpoint is the other server
+    bool moved;                 //  FAILOVER said; its CONNECTED is quiet
     char *endpoint;
     char *fingerprint;          //  offered key
     char *pinned;               //  the pin on file, on mismatch
