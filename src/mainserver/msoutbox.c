@@ -17,6 +17,9 @@ typedef struct {
     char *sender;                       //  push: whose request made it
     uint8_t *payload;
     size_t len;
+    chansession_t *session;             //  reply: sealed for it, in a flush
+    uint8_t *sealed;
+    size_t sealed_len;
 } outgoing_t;
 
 static void
@@ -27,6 +30,7 @@ s_outgoing_destroy (outgoing_t **self_p)
         free (self->targets);
         free (self->sender);
         free (self->payload);
+        free (self->sealed);
         free (self);
         *self_p = NULL;
     }
@@ -172,6 +176,28 @@ s_send_push (outgoing_t *out, chanserver_t *chanserver, pusher_t *pusher,
     free (channels);
 }
 
+//  Seal a reply for its session if it is still there; after a failed
+//  commit, the reply says so instead
+static void
+s_seal_reply (outgoing_t *out, chanserver_t *chanserver, bool committed)
+{
+    chansession_t *session = chanserver_lookup (chanserver, out->session_id);
+    if (session && !committed) {
+        free (out->payload);
+        out->payload = NULL;
+        if (s_pack_internal (out->request_id, "storage failed, nothing was stored",
+                             &out->payload, &out->len) != CHAT_OK)
+            session = NULL;
+    }
+    if (session
+    &&  chanserver_seal_reply (chanserver, session, out->payload, out->len, &out->sealed,
+                               &out->sealed_len) != CHAT_OK) {
+        zsys_warning ("mainserver: reply to session %.8s could not be sealed", session->id_hex);
+        session = NULL;
+    }
+    out->session = session;
+}
+
 void
 msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, pusher_t *pusher,
                 bool committed, metrics_t *metrics)
@@ -184,25 +210,24 @@ msoutbox_flush (msoutbox_t *self, chanserver_t *chanserver, pusher_t *pusher,
         out = (outgoing_t *) zlistx_next (self->items);
     }
     metrics_push_queue (metrics, queued);
+    //  The pushes go to the pusher's threads first, to be sealed there
+    //  while this one seals the replies; then every reply leaves at once
     out = (outgoing_t *) zlistx_first (self->items);
     while (out) {
         if (out->is_push) {
             if (committed)
                 s_send_push (out, chanserver, pusher, &sent, &failed);
         }
-        else {
-            chansession_t *session = chanserver_lookup (chanserver, out->session_id);
-            if (session && !committed) {
-                free (out->payload);
-                out->payload = NULL;
-                if (s_pack_internal (out->request_id, "storage failed, nothing was stored",
-                                     &out->payload, &out->len) != CHAT_OK)
-                    session = NULL;
-            }
-            if (session
-            &&  chanserver_reply (chanserver, session, out->payload, out->len) != CHAT_OK)
-                zsys_warning ("mainserver: reply to session %.8s failed", session->id_hex);
-        }
+        else
+            s_seal_reply (out, chanserver, committed);
+        out = (outgoing_t *) zlistx_next (self->items);
+    }
+    out = (outgoing_t *) zlistx_first (self->items);
+    while (out) {
+        if (out->sealed
+        &&  chanserver_send_sealed (chanserver, out->session, out->sealed,
+                                    out->sealed_len) != CHAT_OK)
+            zsys_warning ("mainserver: reply to session %.8s failed", out->session->id_hex);
         out = (outgoing_t *) zlistx_next (self->items);
     }
     zlistx_purge (self->items);

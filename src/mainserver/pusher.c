@@ -107,7 +107,10 @@ struct _pusher_t {
     size_t dropped;
     //  Per sender slot: bytes still to be sealed (payload x targets)
     atomic_size_t senders [SENDER_SLOTS];
-    uint8_t sender_key [16];
+    //  SipHash keyed once in pusher_new (the key is in the context only);
+    //  each name is hashed on a copy of it, so SipHash is never fetched
+    //  by name per push and no state carries from one name to the next
+    EVP_MAC_CTX *sender_mac;
 };
 
 //  ---------------------------------------------------------------- publisher
@@ -130,6 +133,7 @@ typedef struct {
     zhashx_t *connections;      //  fd (text) -> connection_t
     lrumap_t *refusals;         //  address -> bucket_t
     size_t refused;             //  subscriptions refused since the last report
+    size_t retired;             //  tokens retired since the start (see below)
     size_t closed;              //  connections closed since the last report
     int64_t reported_at;
 } publisher_t;
@@ -248,6 +252,70 @@ s_refused (publisher_t *self, zmq_msg_t *msg)
 
 //  ---------------------------------------------------------------- subscriptions
 
+//  libzmq 4.3.4 (Debian 12's) in manual mode hands out a subscription
+//  together with its subscriber's pipe even when that pipe was closed and
+//  freed before the subscription was read; ZMQ_SUBSCRIBE then puts the freed
+//  pipe in the subscription tree, and the next send to that token reads
+//  freed memory (fixed upstream after 4.3.4, commit 2df7ab6a). A subscriber
+//  that subscribes its own token and hangs up at once would crash the
+//  server. When a pipe closes, libzmq queues an unsubscription without
+//  metadata for each of its topics, behind everything it had sent: so if a
+//  subscription applied in this pass is followed, in the same pass, by such
+//  an unsubscription of the same token, its pipe may have been closed before
+//  we applied it, and that token is retired: never sent to again, never
+//  admitted again (its session goes on without pushes, as after a missed
+//  subscription, and catches up by fetching). libzmq reads new commands
+//  only between passes (and once every 100 messages), so a pipe closed
+//  before its subscription was read always shows up in the same pass.
+typedef struct {
+    uint8_t (*tokens) [CHANNEL_SESSION_TOKEN_SIZE];
+    size_t count, room;
+} applied_t;
+
+static void
+s_applied_add (applied_t *applied, const uint8_t *token)
+{
+    if (applied->count == applied->room) {
+        size_t room = applied->room ? applied->room * 2 : 16;
+        void *tokens = realloc (applied->tokens, room * CHANNEL_SESSION_TOKEN_SIZE);
+        assert (tokens);
+        applied->tokens = tokens;
+        applied->room = room;
+    }
+    memcpy (applied->tokens [applied->count++], token, CHANNEL_SESSION_TOKEN_SIZE);
+}
+
+static bool
+s_applied_in_pass (applied_t *applied, const uint8_t *token)
+{
+    for (size_t i = 0; i < applied->count; i++)
+        if (memcmp (applied->tokens [i], token, CHANNEL_SESSION_TOKEN_SIZE) == 0)
+            return true;
+    return false;
+}
+
+//  An unsubscription: a subscriber's own, or one libzmq made for a pipe
+//  that closed (those carry no metadata, so no peer address)
+static void
+s_unsubscribed (publisher_t *self, void *xpub, zmq_msg_t *msg, applied_t *applied)
+{
+    const uint8_t *data = (const uint8_t *) zmq_msg_data (msg);
+    size_t size = zmq_msg_size (msg);
+    zmq_setsockopt (xpub, ZMQ_UNSUBSCRIBE, data + 1, size - 1);
+    if (size == 1 + CHANNEL_SESSION_TOKEN_SIZE
+    &&  !zmq_msg_gets (msg, "Peer-Address")
+    &&  s_applied_in_pass (applied, data + 1)) {
+        char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1];
+        codec_hex_into (data + 1, CHANNEL_SESSION_TOKEN_SIZE, hex);
+        if (zhashx_lookup (self->live, hex)) {
+            zhashx_delete (self->live, hex);
+            self->retired++;
+            zsys_notice ("pusher: a subscriber hung up before its subscription was read; "
+                         "its session's token is retired (no more pushes for that session)");
+        }
+    }
+}
+
 //  Subscriptions: applied only for a live session's token. In manual mode
 //  ZMQ_SUBSCRIBE / _UNSUBSCRIBE act on the subscriber whose message was
 //  read last, so each is answered right after it is read.
@@ -258,7 +326,10 @@ s_publisher_subscriptions (publisher_t *self)
     //  that made the token live left before the Welcome did
     s_publisher_control (self);
     void *xpub = zsock_resolve (self->xpub);
-    while (zsock_events (self->xpub) & ZMQ_POLLIN) {
+    applied_t applied = { .tokens = NULL, .count = 0, .room = 0 };
+    //  One pass: only zmq_msg_recv until the queue is empty, nothing else
+    //  that would make libzmq read its commands (see above)
+    while (true) {
         zmq_msg_t msg;
         zmq_msg_init (&msg);
         if (zmq_msg_recv (&msg, xpub, ZMQ_DONTWAIT) < 0) {
@@ -268,13 +339,15 @@ s_publisher_subscriptions (publisher_t *self)
         const uint8_t *data = (const uint8_t *) zmq_msg_data (&msg);
         size_t size = zmq_msg_size (&msg);
         if (size >= 1 && data [0] == 0)
-            zmq_setsockopt (xpub, ZMQ_UNSUBSCRIBE, data + 1, size - 1);
+            s_unsubscribed (self, xpub, &msg, &applied);
         else
         if (size == 1 + CHANNEL_SESSION_TOKEN_SIZE && data [0] == 1) {
             char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1];
             codec_hex_into (data + 1, CHANNEL_SESSION_TOKEN_SIZE, hex);
-            if (zhashx_lookup (self->live, hex))
+            if (zhashx_lookup (self->live, hex)) {
                 zmq_setsockopt (xpub, ZMQ_SUBSCRIBE, data + 1, size - 1);
+                s_applied_add (&applied, data + 1);
+            }
             else
                 s_refused (self, &msg);
         }
@@ -282,6 +355,23 @@ s_publisher_subscriptions (publisher_t *self)
             s_refused (self, &msg);
         zmq_msg_close (&msg);
     }
+    free (applied.tokens);
+}
+
+//  Only a live session's token is ever sent to (a retired one may have a
+//  freed subscriber behind it; a dead one never carries anything again).
+//  A token made live just now may have its word still on its way.
+static bool
+s_sendable (publisher_t *self, zframe_t *token)
+{
+    if (zframe_size (token) != CHANNEL_SESSION_TOKEN_SIZE)
+        return false;
+    char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1];
+    codec_hex_into (zframe_data (token), CHANNEL_SESSION_TOKEN_SIZE, hex);
+    if (zhashx_lookup (self->live, hex))
+        return true;
+    s_publisher_control (self);
+    return zhashx_lookup (self->live, hex) != NULL;
 }
 
 //  Sealed pushes from the workers go out, each burst split into its
@@ -302,7 +392,8 @@ s_publisher_frames (publisher_t *self)
             zframe_t *sealed = zmsg_pop (msg);
             //  A token that did not go leaves its sealed frame behind, so
             //  that no frame is ever taken for the start of a message
-            if (zframe_send (&token, self->xpub, ZFRAME_MORE) == 0)
+            if (s_sendable (self, token)
+            &&  zframe_send (&token, self->xpub, ZFRAME_MORE) == 0)
                 zframe_send (&sealed, self->xpub, 0);
             zframe_destroy (&token);
             zframe_destroy (&sealed);
@@ -326,6 +417,23 @@ s_publisher_pipe (publisher_t *self, bool *done)
         else
             zstr_sendf (self->pipe, "ERROR %s", zmq_strerror (zmq_errno ()));
         zstr_free (&endpoint);
+    }
+    else
+    if (streq (command, "RETIRED"))
+        zstr_sendf (self->pipe, "%zu", self->retired);
+    else
+    if (streq (command, "HOLD")) {
+        //  Tests: stand still while a subscriber comes and goes, then let
+        //  libzmq read its commands (the pipe's close among them) before
+        //  anything on the XPUB is read, as a busy publisher would
+        char *ms = zmsg_popstr (msg);
+        zstr_send (self->pipe, "OK");
+        zclock_sleep (ms ? atoi (ms) : 0);
+        for (int round = 0; round < 10; round++) {
+            zsock_events (self->xpub);
+            zclock_sleep (10);
+        }
+        zstr_free (&ms);
     }
     else
     if (streq (command, "SYNC")) {
@@ -500,22 +608,44 @@ s_worker (zsock_t *pipe, void *args)
 
 //  ---------------------------------------------------------------- pusher
 
-//  SipHash of a sender's name under this process's key. The buffer is
-//  SipHash's whole default output (16 bytes): EVP_Q_mac refuses a smaller
-//  one, and with 8 it failed every time, which put every sender in one
-//  slot and let one sender's backlog refuse everybody's pushes.
+//  SipHash of a sender's name under this process's key, on a copy of the
+//  keyed context (copying is cheaper than fetching SipHash by name, which
+//  EVP_Q_mac did on every push). The output is SipHash's whole default
+//  (16 bytes): with 8 asked of EVP_Q_mac it failed every time, which put
+//  every sender in one slot and let one sender's backlog refuse
+//  everybody's pushes.
 static bool
 s_sender_hash (pusher_t *self, const char *sender, uint64_t *value)
 {
     uint8_t hash [16];
     size_t hash_len = 0;
-    if (!EVP_Q_mac (NULL, "SIPHASH", NULL, NULL, NULL, self->sender_key,
-                    sizeof self->sender_key, (const uint8_t *) sender, strlen (sender),
-                    hash, sizeof hash, &hash_len)
-    ||  hash_len < sizeof *value)
-        return false;
-    memcpy (value, hash, sizeof *value);
-    return true;
+    EVP_MAC_CTX *mac = EVP_MAC_CTX_dup (self->sender_mac);
+    bool ok = mac
+           && EVP_MAC_update (mac, (const uint8_t *) sender, strlen (sender))
+           && EVP_MAC_final (mac, hash, &hash_len, sizeof hash)
+           && hash_len >= sizeof *value;
+    EVP_MAC_CTX_free (mac);
+    if (ok)
+        memcpy (value, hash, sizeof *value);
+    return ok;
+}
+
+//  A SipHash context keyed with a fresh random key (wiped here once the
+//  context holds it), or NULL.
+static EVP_MAC_CTX *
+s_sender_mac_new (void)
+{
+    uint8_t key [16];
+    EVP_MAC *siphash = EVP_MAC_fetch (NULL, "SIPHASH", NULL);
+    EVP_MAC_CTX *mac = siphash? EVP_MAC_CTX_new (siphash): NULL;
+    EVP_MAC_free (siphash);             //  the context keeps its own reference
+    if (mac && (secret_random (key, sizeof key) != 0
+            ||  !EVP_MAC_init (mac, key, sizeof key, NULL))) {
+        EVP_MAC_CTX_free (mac);
+        mac = NULL;
+    }
+    secret_wipe (key, sizeof key);
+    return mac;
 }
 
 //  The slot a sender's pushes are counted in. pusher_new proved that the
@@ -545,10 +675,13 @@ pusher_new (size_t workers, int hwm, size_t queue_bytes)
     self->queue_bytes = queue_bytes;
     for (size_t slot = 0; slot < SENDER_SLOTS; slot++)
         atomic_init (&self->senders [slot], 0);
+    //  Refuse to start unkeyed: every sender in one slot would let one
+    //  sender's backlog refuse everybody's pushes
     uint64_t probe;
-    if (secret_random (self->sender_key, sizeof self->sender_key) != 0
-    ||  !s_sender_hash (self, "", &probe)) {
+    self->sender_mac = s_sender_mac_new ();
+    if (!self->sender_mac || !s_sender_hash (self, "", &probe)) {
         zsys_error ("pusher: cannot key the senders' SipHash (OpenSSL)");
+        EVP_MAC_CTX_free (self->sender_mac);
         free (self);
         return NULL;
     }
@@ -618,6 +751,7 @@ pusher_destroy (pusher_t **self_p)
         actorthread_destroy (&self->workers [index]);
     zsock_destroy (&self->control);
     actorthread_destroy (&self->publisher);
+    EVP_MAC_CTX_free (self->sender_mac);
     free (self);
     *self_p = NULL;
 }
@@ -770,4 +904,28 @@ pusher_flush (pusher_t *self, int timeout_ms)
     bool synced = answer && streq (answer, "OK");
     zstr_free (&answer);
     return synced;
+}
+
+size_t
+pusher_retired (pusher_t *self)
+{
+    assert (self);
+    zsock_t *publisher = actorthread_sock (self->publisher);
+    zstr_send (publisher, "RETIRED");
+    char *answer = zstr_recv (publisher);
+    size_t retired = answer ? (size_t) strtoull (answer, NULL, 10) : 0;
+    zstr_free (&answer);
+    return retired;
+}
+
+void
+pusher_hold (pusher_t *self, int ms)
+{
+    assert (self);
+    zsock_t *publisher = actorthread_sock (self->publisher);
+    char text [16];
+    snprintf (text, sizeof text, "%d", ms);
+    zstr_sendx (publisher, "HOLD", text, NULL);
+    char *answer = zstr_recv (publisher);
+    zstr_free (&answer);
 }

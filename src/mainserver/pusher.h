@@ -85,6 +85,17 @@ int
 size_t
     pusher_dropped (pusher_t *self);
 
+//  Tokens retired since the start: a subscriber hung up before its
+//  subscription was read (libzmq 4.3.4; see pusher.c), so its session gets
+//  no more pushes.
+size_t
+    pusher_retired (pusher_t *self);
+
+//  Tests: the publisher stands still for ms, then lets libzmq take in what
+//  happened meanwhile before it reads anything.
+void
+    pusher_hold (pusher_t *self, int ms);
+
 //  Tests: wait until everything handed over so far has been published (or
 //  timeout_ms passed). true when it has.
 bool

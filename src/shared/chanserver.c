@@ -707,12 +707,30 @@ chanserver_reply (chanserver_t *self, chansession_t *session,
 {
     uint8_t *frame;
     size_t size;
-    int rc = channel_seal (session->channel, payload, len, &frame, &size);
+    int rc = chanserver_seal_reply (self, session, payload, len, &frame, &size);
     if (rc != CHAT_OK)
         return rc;
-    rc = s_send (self, session->routing_id, frame, size);
+    rc = chanserver_send_sealed (self, session, frame, size);
     free (frame);
     return rc;
+}
+
+int
+chanserver_seal_reply (chanserver_t *self, chansession_t *session,
+                       const uint8_t *payload, size_t len, uint8_t **frame, size_t *size)
+{
+    (void) self;                //  the channel is the session's own
+    assert (session);
+    return channel_seal (session->channel, payload, len, frame, size);
+}
+
+int
+chanserver_send_sealed (chanserver_t *self, chansession_t *session,
+                        const uint8_t *frame, size_t size)
+{
+    assert (self);
+    assert (session);
+    return s_send (self, session->routing_id, frame, size);
 }
 
 //  A budget that has refilled says nothing a new one would not

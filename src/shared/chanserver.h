@@ -135,6 +135,16 @@ int
     chanserver_reply (chanserver_t *self, chansession_t *session,
                       const uint8_t *payload, size_t len);
 
+//  The same in two steps, for a batch: seal every reply first (*frame is
+//  malloc'd), then send them all, so that libzmq's I/O thread is not woken
+//  between two seals. Nothing may drop the session in between.
+int
+    chanserver_seal_reply (chanserver_t *self, chansession_t *session,
+                           const uint8_t *payload, size_t len, uint8_t **frame, size_t *size);
+int
+    chanserver_send_sealed (chanserver_t *self, chansession_t *session,
+                            const uint8_t *frame, size_t size);
+
 //  Drop sessions idle past idle_timeout_ms, and sessions not logged in
 //  past their login timeout; returns how many. Also forgets handshake
 //  budgets that have refilled, and logs how many Hellos were refused as

@@ -268,6 +268,50 @@ test_link_lost (void **state)
     cltest_stack_destroy (&stack);
 }
 
+//  The main server forgot our session (its login timeout): the request
+//  it refused with ERR_UNKNOWN_SESSION was never acted on, so one marked
+//  unseen_ok goes again on the next session; one with neither flag fails.
+static void
+s_limit (zactor_t *server, const char *name, const char *value)
+{
+    zstr_sendx (server, "LIMIT", name, value, NULL);
+    char *answer = zstr_recv (server);
+    assert_non_null (answer);
+    assert_true (strncmp (answer, "ERROR", 5) != 0);
+    zstr_free (&answer);
+}
+
+static void
+test_unseen_session (void **state)
+{
+    cltest_servers_t *servers = (cltest_servers_t *) *state;
+    s_reset ();
+    //  not logged in: dropped at the server's next sweep
+    s_limit (servers->mainserver, "login_timeout_ms", "100");
+    cltest_stack_t *stack = s_open_stack (servers, NULL);
+    zclock_sleep (2500);
+    s_limit (servers->mainserver, "login_timeout_ms", "30000");
+    size_t mark = cltest_recorder_size (stack->recorder);
+    cl_request_spec_t unseen = { .cmd = 1, .unseen_ok = true, .done = s_done,
+                                 .expects = CHAT__MAIN_REPLY__BODY_PONG };
+    cl_request_spec_t unsafe = { .cmd = 2, .done = s_done,
+                                 .expects = CHAT__MAIN_REPLY__BODY_PONG };
+    assert_int_equal (s_submit (stack, false, &unseen), 0);
+    assert_int_equal (s_submit (stack, false, &unsafe), 0);
+    s_end_t *end = s_wait_end (stack, 1, CLTEST_WAIT);
+    assert_non_null (end);
+    assert_int_equal (end->code, CHAT_OK);
+    assert_int_equal (end->body, CHAT__MAIN_REPLY__BODY_PONG);
+    end = s_end (2);
+    assert_non_null (end);
+    assert_int_equal (end->code, CHATCLIENT_ERR_CONNECTION);
+    cltest_event_t *down = cltest_recorder_find (stack->recorder, CL_EV_LINK_DOWN,
+                                                 CHATCLIENT_MAINSERVER, mark);
+    assert_non_null (down);
+    assert_int_equal (down->code, CHAT_ERR_UNKNOWN_SESSION);
+    cltest_stack_destroy (&stack);
+}
+
 static void
 test_command_timeout (void **state)
 {
@@ -383,6 +427,7 @@ main (void)
         cmocka_unit_test_setup (test_unexpected_reply, cltest_test_setup),
         cmocka_unit_test_setup (test_login_gate, cltest_test_setup),
         cmocka_unit_test_setup (test_link_lost, cltest_test_setup),
+        cmocka_unit_test_setup (test_unseen_session, cltest_test_setup),
         cmocka_unit_test_setup (test_command_timeout, cltest_test_setup),
         cmocka_unit_test_setup (test_refused_link, cltest_test_setup),
         cmocka_unit_test_setup (test_fail_fast, cltest_test_setup),

@@ -28,6 +28,17 @@
 #define TARGET_HISTORY_MS        5.0
 #define TARGET_SHUTDOWN_MS       200.0
 
+//  Bytes of text in each message the messages and fanout scenarios send
+#define BENCH_TEXT_SIZE          100
+//  Messages per commit when the store alone is timed for the floor
+#define BENCH_STORE_BATCH        32
+
+//  The targets of issue 19, against the floors and Mosquitto
+#define TARGET_SERVER_FLOOR      2.0       //  main server CPU per message, x its floor
+#define TARGET_PUSH_FLOOR        1.5       //  CPU per push, x one seal
+#define TARGET_CLIENT_FLOOR      2.0       //  clients' CPU per message, x theirs
+#define TARGET_PEER_RATIO        1.0       //  msgs/s, x Mosquitto's in the same run
+
 typedef struct {
     //  Sizes (set from the defaults, --quick, then options)
     bool quick;
@@ -76,6 +87,31 @@ typedef struct {
     double zmq_rtt_p99_us;
     double fsync_p50_ms;        //  4 KiB write + fdatasync in the scratch directory
     double fsync_p99_ms;
+    double rsa_verify_per_s;    //  RSA-2048 PSS verifications/s, one core
+    double seal_small_us;       //  fernet_key_encrypt / _decrypt of 256 B, key kept
+    double open_small_us;
+    size_t message_size;        //  a message's push (StoredMessage of a real token)
+    double seal_message_us;     //  fernet_key_encrypt / _decrypt of message_size, key kept
+    double open_message_us;
+    double store_cpu_us;        //  CPU per message stored in a batch of STORE_BATCH
+
+    //  Floors, from the ceilings above: the work a message cannot avoid in
+    //  this protocol, in CPU us (bench_floor_note says what is in each)
+    double floor_server_us;     //  main server per message
+    double floor_push_us;       //  main server per push: one seal
+    double floor_client_us;     //  all clients together per message
+
+    //  What the peers scenario sets chat beside, from this run's messages
+    //  and fanout scenarios (0: not measured), and the peer's figures
+    char *mosquitto_bin;        //  --mosquitto-bin (NULL: search)
+    double chat_msgs_per_s;     //  messages, as fast as acks allow
+    double chat_p99_ms;         //  messages, send->push p99 at chat_rate
+    int chat_rate;
+    double chat_fanout_per_s;   //  fanout, pushes delivered/s
+    double peer_msgs_per_s;
+    double peer_p99_ms;         //  send->receive p99 at peer_rate
+    int peer_rate;
+    double peer_fanout_per_s;
 
     //  The key server's key pair, to sign certificates for raw clients (a
     //  harness shortcut: real clients log in at the key server), and the
@@ -138,6 +174,12 @@ int bench_sessions (bench_t *bench);
 int bench_shutdown (bench_t *bench);
 int bench_abuse (bench_t *bench);
 int bench_cluster (bench_t *bench);
+int bench_peers (bench_t *bench);
+
+//  The fixed rate messages and peers measure send->push p99 at: --rate,
+//  else TARGET_PUSH_RATE (BENCH_QUICK_RATE with --quick).
+#define BENCH_QUICK_RATE 500
+int bench_fixed_rate (bench_t *bench);
 
 //  Monotonic clock in nanoseconds / as double seconds.
 int64_t bench_now_ns (void);
@@ -145,6 +187,12 @@ double bench_seconds_since (int64_t start_ns);
 
 //  CPU time this process has used (all threads), ms.
 double bench_cpu_ms (void);
+
+//  A message token as a client makes it (msgseal): text_len bytes of text,
+//  epoch 1, signed with identity, sealed under an epoch key of our own.
+//  Malloc'd, or NULL.
+char *bench_message_token (const uint8_t conversation_id [16], const char *sender,
+                           size_t text_len, rsakey_t *identity);
 
 //  A process-wide RSA-2048 client key for raw clients (generated once).
 rsakey_t *bench_client_key (void);

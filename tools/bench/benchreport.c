@@ -16,6 +16,7 @@ typedef struct {
     double target;
     char *target_text;
     char *failure;              //  the scenario did not run: why
+    char *skipped;              //  the scenario was skipped: why
 } row_t;
 
 typedef struct {
@@ -39,6 +40,7 @@ s_row_destroy (row_t **self_p)
         free (self->ceiling_name);
         free (self->target_text);
         free (self->failure);
+        free (self->skipped);
         free (self);
         *self_p = NULL;
     }
@@ -107,15 +109,31 @@ benchreport_add (benchreport_t *self, const char *scenario, const char *figure,
     zlistx_add_end (self->rows, row);
 }
 
-void
-benchreport_fail (benchreport_t *self, const char *scenario, const char *reason)
+//  A row for a scenario that did not run: failed, or skipped, and why.
+static void
+s_add_not_run (benchreport_t *self, const char *scenario, bool failed, const char *reason)
 {
     row_t *row = (row_t *) zmalloc (sizeof *row);
     row->scenario = s_dup (scenario);
-    row->figure = s_dup ("(did not run)");
+    row->figure = s_dup (failed? "(did not run)": "(skipped)");
     row->value = NAN;
-    row->failure = s_dup (reason? reason: "failed");
+    if (failed)
+        row->failure = s_dup (reason? reason: "failed");
+    else
+        row->skipped = s_dup (reason? reason: "skipped");
     zlistx_add_end (self->rows, row);
+}
+
+void
+benchreport_fail (benchreport_t *self, const char *scenario, const char *reason)
+{
+    s_add_not_run (self, scenario, true, reason);
+}
+
+void
+benchreport_skip (benchreport_t *self, const char *scenario, const char *reason)
+{
+    s_add_not_run (self, scenario, false, reason);
 }
 
 void
@@ -148,6 +166,8 @@ s_status (row_t *row)
 {
     if (row->failure)
         return "FAILED";
+    if (row->skipped)
+        return "SKIPPED";
     if (row->kind == BENCH_NO_TARGET)
         return "";
     if (isnan (row->value))
@@ -161,7 +181,7 @@ benchreport_missed (benchreport_t *self)
     int missed = 0;
     for (row_t *row = (row_t *) zlistx_first (self->rows); row;
          row = (row_t *) zlistx_next (self->rows))
-        if (!row->failure && row->kind != BENCH_NO_TARGET && !s_met (row))
+        if (!row->failure && !row->skipped && row->kind != BENCH_NO_TARGET && !s_met (row))
             missed++;
     return missed;
 }
@@ -207,6 +227,11 @@ benchreport_print_table (benchreport_t *self, FILE *out)
         if (row->failure) {
             fprintf (out, "%-10s %-38s %12s %-8s %12s %-10s %7s %-12s FAILED: %s\n",
                      row->scenario, row->figure, "-", "", "-", "", "-", "", row->failure);
+            continue;
+        }
+        if (row->skipped) {
+            fprintf (out, "%-10s %-38s %12s %-8s %12s %-10s %7s %-12s SKIPPED: %s\n",
+                     row->scenario, row->figure, "-", "", "-", "", "-", "", row->skipped);
             continue;
         }
         char value [32], ceiling [32] = "-", ratio [32] = "-";
@@ -272,7 +297,7 @@ benchreport_print_json (benchreport_t *self, FILE *out, const char *command)
         fprintf (out, ", \"figure\": ");
         s_json_string (out, row->figure);
         fprintf (out, ", \"value\": ");
-        s_json_number (out, row->failure? NAN: row->value);
+        s_json_number (out, row->failure || row->skipped? NAN: row->value);
         fprintf (out, ", \"unit\": ");
         s_json_string (out, row->unit);
         fprintf (out, ", \"ceiling_name\": ");
@@ -288,6 +313,10 @@ benchreport_print_json (benchreport_t *self, FILE *out, const char *command)
         if (row->failure) {
             fprintf (out, ", \"error\": ");
             s_json_string (out, row->failure);
+        }
+        if (row->skipped) {
+            fprintf (out, ", \"skipped\": ");
+            s_json_string (out, row->skipped);
         }
         fprintf (out, "}");
     }

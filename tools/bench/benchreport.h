@@ -32,6 +32,11 @@ void
 void
     benchreport_fail (benchreport_t *self, const char *scenario, const char *reason);
 
+//  A scenario that was not run, and why (something it needs is missing
+//  here): reported, never a failure, never a figure.
+void
+    benchreport_skip (benchreport_t *self, const char *scenario, const char *reason);
+
 //  A note under the table (copied), e.g. how a scenario was run.
 void
     benchreport_note (benchreport_t *self, const char *scenario, const char *fmt, ...)

@@ -27,7 +27,8 @@ struct _benchserver_t {
 static const char *
 s_role_name (benchserver_role_t role)
 {
-    return role == BENCHSERVER_KEYSERVER? "keyserver": "mainserver";
+    return role == BENCHSERVER_KEYSERVER? "keyserver":
+           role == BENCHSERVER_MAINSERVER? "mainserver": "peer server";
 }
 
 //  The endpoint that follows marker in the log, or NULL.
@@ -69,6 +70,44 @@ s_read_file (const char *path)
     text [size] = 0;
     fclose (file);
     return text;
+}
+
+//  Run argv [0] with stdout and stderr to self->log_path (made 0600),
+//  killed if chat-bench dies. Its pid (also in self->pid), or -1.
+static pid_t
+s_spawn (benchserver_t *self, const char *const *argv)
+{
+    const char *bin = argv [0];
+    int log_fd = open (self->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log_fd < 0) {
+        fprintf (stderr, "chat-bench: cannot create %s: %s\n", self->log_path,
+                 strerror (errno));
+        return -1;
+    }
+    fflush (NULL);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        //  A server must not outlive the bench that started it
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (127);
+        dup2 (log_fd, STDOUT_FILENO);
+        dup2 (log_fd, STDERR_FILENO);
+        int null_fd = open ("/dev/null", O_RDONLY);
+        if (null_fd >= 0)
+            dup2 (null_fd, STDIN_FILENO);
+        execv (bin, (char * const *) argv);
+        fprintf (stderr, "chat-bench: cannot run %s: %s\n", bin, strerror (errno));
+        _exit (127);
+    }
+    close (log_fd);
+    if (pid < 0) {
+        fprintf (stderr, "chat-bench: fork: %s\n", strerror (errno));
+        return -1;
+    }
+    self->pid = pid;
+    return pid;
 }
 
 benchserver_t *
@@ -129,37 +168,11 @@ benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
         argv [argc++] = extra [i];
     argv [argc] = NULL;
 
-    int log_fd = open (self->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (log_fd < 0) {
-        fprintf (stderr, "chat-bench: cannot create %s: %s\n", self->log_path,
-                 strerror (errno));
-        benchserver_destroy (&self);
-        return NULL;
-    }
-    fflush (NULL);
-    pid_t parent = getpid ();
-    pid_t pid = fork ();
-    if (pid == 0) {
-        //  A server must not outlive the bench that started it
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid () != parent)
-            _exit (127);
-        dup2 (log_fd, STDOUT_FILENO);
-        dup2 (log_fd, STDERR_FILENO);
-        int null_fd = open ("/dev/null", O_RDONLY);
-        if (null_fd >= 0)
-            dup2 (null_fd, STDIN_FILENO);
-        execv (bin, (char * const *) argv);
-        fprintf (stderr, "chat-bench: cannot run %s: %s\n", bin, strerror (errno));
-        _exit (127);
-    }
-    close (log_fd);
+    pid_t pid = s_spawn (self, argv);
     if (pid < 0) {
-        fprintf (stderr, "chat-bench: fork: %s\n", strerror (errno));
         benchserver_destroy (&self);
         return NULL;
     }
-    self->pid = pid;
 
     //  Wait for the endpoints to show in the log
     int64_t deadline = zclock_mono () + START_TIMEOUT_MS;
@@ -196,6 +209,34 @@ benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
     benchserver_dump_log (self);
     benchserver_destroy (&self);
     return NULL;
+}
+
+benchserver_t *
+benchserver_spawn (const char *const *argv, const char *dir)
+{
+    if (!argv [0] || access (argv [0], X_OK) != 0) {
+        fprintf (stderr, "chat-bench: cannot run %s\n", argv [0]? argv [0]: "(none)");
+        return NULL;
+    }
+    benchserver_t *self = (benchserver_t *) zmalloc (sizeof *self);
+    self->role = BENCHSERVER_PEER;
+    self->log_path = zsys_sprintf ("%s/server.log", dir);
+    if (s_spawn (self, argv) < 0)
+        benchserver_destroy (&self);
+    return self;
+}
+
+bool
+benchserver_running (benchserver_t *self)
+{
+    if (self->pid <= 0)
+        return false;
+    int status;
+    if (waitpid (self->pid, &status, WNOHANG) == self->pid) {
+        self->pid = 0;
+        return false;
+    }
+    return true;
 }
 
 benchserver_t *

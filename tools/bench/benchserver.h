@@ -18,7 +18,8 @@ typedef struct _benchserver_t benchserver_t;
 
 typedef enum {
     BENCHSERVER_KEYSERVER,
-    BENCHSERVER_MAINSERVER
+    BENCHSERVER_MAINSERVER,
+    BENCHSERVER_PEER            //  another system's server (chat-bench peers)
 } benchserver_role_t;
 
 //  Start bin with data directory dir (created 0700). key: written there as
@@ -32,6 +33,15 @@ benchserver_t *
     benchserver_start (benchserver_role_t role, const char *bin, const char *dir,
                        rsakey_t *key, const char *other_public, int iterations,
                        const char *const *extra);
+
+//  Run argv (argv [0] a path, NULL-terminated) as a BENCHSERVER_PEER child,
+//  its output in <dir>/server.log; nothing is waited for (the caller
+//  knows when it is up). NULL with a message on stderr when it cannot run.
+benchserver_t *
+    benchserver_spawn (const char *const *argv, const char *dir);
+//  Whether the child is still running (false once it has exited).
+bool
+    benchserver_running (benchserver_t *self);
 
 //  A server somebody else runs.
 benchserver_t *

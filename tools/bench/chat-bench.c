@@ -37,6 +37,9 @@ static const scenario_t s_scenarios [] = {
     { "create",    bench_create,    "N members: create (N wraps, upload), re-key, catch-up" },
     { "messages",  bench_messages,  "C clients in K conversations: rate and latency" },
     { "fanout",    bench_fanout,    "one sender, a group of N members, pushes per second" },
+    { "peers",     bench_peers,     "Mosquitto (TLS, QoS 1, persistence) in the shapes of\n"
+                                    "             messages and fanout, and chat / Mosquitto (runs\n"
+                                    "             messages and fanout too)" },
     { "history",   bench_history,   "a page from a conversation of 1,000,000 messages" },
     { "sessions",  bench_sessions,  "server memory per idle logged-in session" },
     { "shutdown",  bench_shutdown,  "SIGTERM to exit with 1,000 sessions" },
@@ -56,8 +59,10 @@ s_usage (FILE *out)
         "\n"
         "Scenarios (default: all; the ceilings are always measured first):\n"
         "  all        every scenario below\n"
-        "  ceiling    RSA-2048 signatures, Fernet (AES-128-CBC+HMAC-SHA256), PBKDF2,\n"
-        "             raw ZMQ DEALER->ROUTER rate and round trip\n");
+        "  ceiling    RSA-2048 signatures and verifications, Fernet (AES-128-CBC+\n"
+        "             HMAC-SHA256; one-shot, and with the key kept at 256 B and at a\n"
+        "             push's size), PBKDF2, raw ZMQ DEALER->ROUTER rate and round\n"
+        "             trip, fdatasync, the store alone (one message of a commit of 32)\n");
     for (size_t i = 0; i < SCENARIOS; i++)
         fprintf (out, "  %-10s %s\n", s_scenarios [i].name, s_scenarios [i].what);
     fprintf (out,
@@ -72,7 +77,8 @@ s_usage (FILE *out)
         "      --conversations N      messages: conversations (20)\n"
         "      --window N             messages: sends in flight per client (8)\n"
         "      --rate N               messages: only the fixed-rate phase, N messages/s\n"
-        "                             (default: as fast as acks allow, then 5000/s)\n"
+        "                             (default: as fast as acks allow, then 5000/s,\n"
+        "                             500/s with --quick); peers: its fixed rate\n"
         "      --duration SECONDS     messages: length of each phase (5)\n"
         "      --members N            fanout and create: group size (256)\n"
         "      --fanout-messages N    fanout: messages sent into the group (200)\n"
@@ -93,10 +99,25 @@ s_usage (FILE *out)
         "      --mainservers N        cluster: main servers sharing the store (2)\n"
         "      --store URL            cluster: their store, postgresql://... (without\n"
         "                             it the cluster scenario is not run, and says so)\n"
+        "      --mosquitto-bin PATH   peers: the mosquitto broker to start (default:\n"
+        "                             /usr/sbin/mosquitto, else on PATH; none: the\n"
+        "                             peers rows are skipped, and say so)\n"
         "      --keep                 keep the scratch directory (its path is printed)\n"
         "  -v, --verbose              say what is going on, on stderr\n"
         "  -h, --help                 show this help and exit\n"
         "  -V, --version              show the version and exit\n"
+        "\n"
+        "Floors (rows 'floor', from the ceilings of the same run, keys kept): the\n"
+        "main server per message = open the Send + seal the reply + one push seal\n"
+        "per other member + the store's CPU for one message of a commit of 32; per\n"
+        "push = one seal; clients per message = seal the body and the Send + one\n"
+        "RSA signature + open the reply + per receiver open the push and the body\n"
+        "and verify the signature. The CPU rows of messages and fanout carry their\n"
+        "floor as the bound: ratio = cost / floor.\n"
+        "Peers (rows 'peers'): Mosquitto's figures, then chat's over Mosquitto's\n"
+        "(bound 'mosquitto': ratio = chat / Mosquitto) for msgs/s, fan-out\n"
+        "deliveries/s and send->receive p99 at the fixed rate (5000/s; 500/s with\n"
+        "--quick; --rate N).\n"
         "\n"
         "A progress bar is drawn on stderr when it is a terminal.\n"
         "Exit status: 0 every scenario ran (targets met or not), 1 a scenario\n"
@@ -111,6 +132,14 @@ bench_now_ns (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int
+bench_fixed_rate (bench_t *bench)
+{
+    if (bench->rate)
+        return bench->rate;
+    return bench->quick? BENCH_QUICK_RATE: (int) TARGET_PUSH_RATE;
 }
 
 double
@@ -356,7 +385,7 @@ main (int argc, char *argv [])
         OPT_HANDSHAKES = 1000, OPT_LOGINS, OPT_ITERATIONS, OPT_CLIENTS, OPT_CONVERSATIONS,
         OPT_WINDOW, OPT_RATE, OPT_DURATION, OPT_MEMBERS, OPT_FANOUT_MESSAGES, OPT_HISTORY,
         OPT_FETCHES, OPT_SESSIONS, OPT_SHUTDOWN_SESSIONS, OPT_KS_BIN, OPT_MS_BIN,
-        OPT_KEYSERVER, OPT_MAINSERVER, OPT_PUSH, OPT_KS_PRIVATE, OPT_KEEP,
+        OPT_KEYSERVER, OPT_MAINSERVER, OPT_PUSH, OPT_KS_PRIVATE, OPT_KEEP, OPT_MOSQUITTO_BIN,
         OPT_MAINSERVERS, OPT_STORE
     };
     static const struct option options [] = {
@@ -385,6 +414,7 @@ main (int argc, char *argv [])
         { "keep",              no_argument,       NULL, OPT_KEEP },
         { "mainservers",       required_argument, NULL, OPT_MAINSERVERS },
         { "store",             required_argument, NULL, OPT_STORE },
+        { "mosquitto-bin",     required_argument, NULL, OPT_MOSQUITTO_BIN },
         { "verbose",           no_argument,       NULL, 'v' },
         { "help",              no_argument,       NULL, 'h' },
         { "version",           no_argument,       NULL, 'V' },
@@ -460,6 +490,10 @@ main (int argc, char *argv [])
             case OPT_KEEP: bench.keep = true; break;
             case OPT_MAINSERVERS: rc = s_positive (optarg, &bench.mainservers, "--mainservers"); break;
             case OPT_STORE: free (bench.store); bench.store = strdup (optarg); break;
+            case OPT_MOSQUITTO_BIN:
+                free (bench.mosquitto_bin);
+                bench.mosquitto_bin = strdup (optarg);
+                break;
             default: rc = -1; break;
         }
     }
@@ -515,11 +549,18 @@ main (int argc, char *argv [])
         free (bench.keyserver); free (bench.mainserver); free (bench.push);
         free (bench.store);
         free (bench.keyserver_private);
+        free (bench.mosquitto_bin);
         return rc < 0 ? EXIT_USAGE : 0;
     }
     if (!any)
         for (size_t s = 0; s <= SCENARIOS; s++)
             wanted [s] = true;
+    //  peers sets chat's figures of this very run beside Mosquitto's
+    for (size_t s = 0; s < SCENARIOS; s++)
+        if (wanted [s] && s_scenarios [s].run == bench_peers)
+            for (size_t t = 0; t < SCENARIOS; t++)
+                if (s_scenarios [t].run == bench_messages || s_scenarios [t].run == bench_fanout)
+                    wanted [t] = true;
 
     zsys_init ();
     zsys_set_logstream (stderr);            //  stdout is the report's
@@ -616,6 +657,7 @@ main (int argc, char *argv [])
     free (bench.push);
     free (bench.store);
     free (bench.keyserver_private);
+    free (bench.mosquitto_bin);
     free (bench.keyserver_public);
     free (bench.mainserver_public);
     free (bench.tmpdir);

@@ -3,14 +3,19 @@
 */
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <czmq.h>
 #include "chaterror.h"
 #include "fernet.h"
+#include "mainserver.pb-c.h"
+#include "msgstore.h"
+#include "wire.h"
 #include "scram.h"
 #include "rsakey.h"
 #include "bench.h"
 #include "benchstats.h"
+#include "benchstore.h"
 
 #define ZMQ_PAYLOAD 256
 
@@ -40,6 +45,20 @@ s_sign (void *arg)
     int rc = rsakey_sign ((rsakey_t *) arg, transcript, sizeof transcript, &sig, &len);
     free (sig);
     return rc;
+}
+
+typedef struct {
+    rsakey_t *key;
+    uint8_t *sig;
+    size_t len;
+} verify_arg_t;
+
+static int
+s_verify (void *arg)
+{
+    static uint8_t transcript [16 + 32 + 32 + 32 + 16 + 256];
+    verify_arg_t *v = (verify_arg_t *) arg;
+    return rsakey_verify (v->key, transcript, sizeof transcript, v->sig, v->len);
 }
 
 typedef struct {
@@ -76,10 +95,11 @@ s_fernet (void *arg)
 }
 
 //  The same with the key made ready once, as a channel or a seal worker
-//  keeps it; and opening such a token.
+//  keeps it; and opening such a token. Any size up to 2 KiB.
 typedef struct {
     fernet_key_t *ready;
-    uint8_t plain [256];
+    uint8_t plain [2048];
+    size_t len;
     char *token;
 } fernet_ready_arg_t;
 
@@ -88,7 +108,7 @@ s_fernet_ready (void *arg)
 {
     fernet_ready_arg_t *f = (fernet_ready_arg_t *) arg;
     char *token = NULL;
-    int rc = fernet_key_encrypt (f->ready, f->plain, sizeof f->plain, wire_now (), &token);
+    int rc = fernet_key_encrypt (f->ready, f->plain, f->len, wire_now (), &token);
     free (token);
     return rc;
 }
@@ -103,6 +123,161 @@ s_fernet_open (void *arg)
                                  &plain, &len);
     free (plain);
     return rc;
+}
+
+//  Seal and open rates of len bytes with the key kept; -1 when either failed.
+static int
+s_fernet_kept (double seconds, const uint8_t key [FERNET_KEY_SIZE], size_t len,
+               double *seal_per_s, double *open_per_s)
+{
+    fernet_ready_arg_t *f = (fernet_ready_arg_t *) zmalloc (sizeof *f);
+    f->ready = fernet_key_new (key);
+    f->len = len < sizeof f->plain? len: sizeof f->plain;
+    memset (f->plain, 'a', f->len);
+    *seal_per_s = *open_per_s = -1;
+    if (f->ready
+    &&  fernet_key_encrypt (f->ready, f->plain, f->len, wire_now (), &f->token) == CHAT_OK) {
+        *seal_per_s = s_rate (seconds, s_fernet_ready, f);
+        *open_per_s = s_rate (seconds, s_fernet_open, f);
+    }
+    free (f->token);
+    fernet_key_destroy (&f->ready);
+    free (f);
+    return *seal_per_s > 0 && *open_per_s > 0? 0: -1;
+}
+
+//  What a seal worker seals per push of a messages-scenario message: a
+//  Push holding the StoredMessage of a real token (BENCH_TEXT_SIZE bytes
+//  of text, signed and sealed as a client does). 0 when it cannot be made.
+static size_t
+s_message_size (bench_t *bench)
+{
+    uint8_t id [16] = { 1 }, client_id [16] = { 2 };
+    char sender [] = "msg10";
+    char *token = bench_message_token (id, sender, BENCH_TEXT_SIZE, bench->identity);
+    if (!token)
+        return 0;
+    Chat__StoredMessage stored = CHAT__STORED_MESSAGE__INIT;
+    stored.conversation_id.data = id;
+    stored.conversation_id.len = sizeof id;
+    stored.seq = 1000000;
+    stored.sender = sender;
+    stored.server_time = wire_now_ms ();
+    stored.token = token;
+    stored.client_message_id.data = client_id;
+    stored.client_message_id.len = sizeof client_id;
+    stored.epoch = 1;
+    Chat__Push push = CHAT__PUSH__INIT;
+    push.body_case = CHAT__PUSH__BODY_MESSAGE;
+    push.message = &stored;
+    size_t size = chat__push__get_packed_size (&push);
+    free (token);
+    return size;
+}
+
+static double
+s_thread_cpu_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double) ts.tv_sec * 1e6 + (double) ts.tv_nsec / 1e3;
+}
+
+//  The store alone: real message tokens added BENCH_STORE_BATCH at a time
+//  (msgstore_msg_add_batch: one transaction, one durable commit each) to a
+//  conversation of the messages scenario's size, in a SQLite store in the
+//  scratch directory, as the main server opens it by default. CPU (this
+//  thread: SQLite and the commit's write and sync) and wall time per
+//  message. -1 on failure.
+static int
+s_store (bench_t *bench, double *cpu_us, double *wall_us)
+{
+    size_t members = (size_t) (bench->clients / bench->conversations);
+    if (members < 2)
+        members = 2;
+    char *path = zsys_sprintf ("%s/floor.db", bench->tmpdir);
+    msgstore_t *store = msgstore_open (path);
+    char **names = (char **) zmalloc (members * sizeof (char *));
+    for (size_t i = 0; i < members; i++)
+        names [i] = zsys_sprintf ("floor%zu", i);
+    uint8_t id [16];
+    char *token = NULL;
+    int rc = store
+          && benchstore_conversation (bench, store, (const char *const *) names, members,
+                                      id) == 0? 0: -1;
+    if (rc == 0) {
+        token = bench_message_token (id, names [0], BENCH_TEXT_SIZE, bench->identity);
+        rc = token? 0: -1;
+    }
+    msgstore_add_t adds [BENCH_STORE_BATCH];
+    uint8_t client_ids [BENCH_STORE_BATCH][16];
+    uint64_t counter = 0;
+    long messages = 0;
+    double cpu = 0;
+    int64_t start = bench_now_ns ();
+    while (rc == 0 && (messages < 3 * BENCH_STORE_BATCH
+                   ||  bench_seconds_since (start) < bench->ceiling_seconds)) {
+        for (size_t i = 0; i < BENCH_STORE_BATCH; i++) {
+            counter++;
+            memset (client_ids [i], 0, 16);
+            memcpy (client_ids [i], &counter, sizeof counter);
+            adds [i] = (msgstore_add_t) {
+                .conversation_id = id, .sender = names [counter % members],
+                .client_message_id = client_ids [i], .client_message_id_len = 16,
+                .token = token, .token_len = strlen (token), .epoch = 1,
+                .now_ms = wire_now_ms ()
+            };
+        }
+        double before = s_thread_cpu_us ();
+        if (msgstore_msg_add_batch (store, adds, BENCH_STORE_BATCH) != CHAT_OK)
+            rc = -1;
+        cpu += s_thread_cpu_us () - before;
+        for (size_t i = 0; rc == 0 && i < BENCH_STORE_BATCH; i++)
+            if (adds [i].status != CHAT_OK || adds [i].duplicate)
+                rc = -1;
+        messages += BENCH_STORE_BATCH;
+    }
+    double elapsed = bench_seconds_since (start);
+    free (token);
+    for (size_t i = 0; i < members; i++)
+        free (names [i]);
+    free (names);
+    msgstore_destroy (&store);
+    static const char *const suffixes [] = { "", "-wal", "-shm", "-journal" };
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes [0]; i++) {
+        char *file = zsys_sprintf ("%s%s", path, suffixes [i]);
+        unlink (file);
+        free (file);
+    }
+    free (path);
+    if (rc != 0 || messages == 0)
+        return -1;
+    *cpu_us = cpu / (double) messages;
+    *wall_us = elapsed * 1e6 / (double) messages;
+    return 0;
+}
+
+//  The floors: what a message of the messages scenario cannot avoid in this
+//  protocol, from this run's ceilings (kept keys, as channels and seal
+//  workers keep theirs). Members per conversation g = clients / conversations.
+//    main server: open the Send (message-sized), seal the reply (small),
+//                 seal g-1 pushes (message-sized), store it (batch share)
+//    per push:    one message-sized seal
+//    clients:     the sender seals the body and the Send (message-sized),
+//                 signs the body (RSA-PSS) and opens the reply (small); each
+//                 of g-1 receivers opens the push and the body
+//                 (message-sized) and verifies the signature
+static void
+s_floors (bench_t *bench)
+{
+    double others = (double) (bench->clients / bench->conversations) - 1;
+    bench->floor_push_us = bench->seal_message_us;
+    bench->floor_server_us = bench->open_message_us + bench->seal_small_us
+                           + others * bench->seal_message_us + bench->store_cpu_us;
+    bench->floor_client_us = 2 * bench->seal_message_us + 1e6 / bench->rsa_sign_per_s
+                           + bench->open_small_us
+                           + others * (2 * bench->open_message_us
+                                       + 1e6 / bench->rsa_verify_per_s);
 }
 
 static int
@@ -274,6 +449,12 @@ bench_ceiling (bench_t *bench)
     double seconds = bench->ceiling_seconds;
     bench->rsa_sign_per_s = s_rate (seconds, s_sign, key);
 
+    verify_arg_t v = { key, NULL, 0 };
+    static uint8_t transcript [16 + 32 + 32 + 32 + 16 + 256];
+    if (rsakey_sign (key, transcript, sizeof transcript, &v.sig, &v.len) == CHAT_OK)
+        bench->rsa_verify_per_s = s_rate (seconds, s_verify, &v);
+    free (v.sig);
+
     decrypt_arg_t d = { key, NULL, 0 };
     uint8_t secrets [48] = { 0 };
     if (rsakey_encrypt (key, secrets, sizeof secrets, &d.ciphertext, &d.len) == CHAT_OK)
@@ -288,24 +469,28 @@ bench_ceiling (bench_t *bench)
     bench->fernet_1k_mb_s = bench->fernet_1k_per_s * 1024 / 1e6;
     f.len = 256;
     bench->fernet_small_per_s = s_rate (seconds, s_fernet, &f);
-    fernet_ready_arg_t ready = { fernet_key_new (f.key), { 0 }, NULL };
-    memset (ready.plain, 'a', sizeof ready.plain);
-    double ready_seal = -1, ready_open = -1;
-    if (ready.ready
-    &&  fernet_key_encrypt (ready.ready, ready.plain, sizeof ready.plain, wire_now (),
-                            &ready.token) == CHAT_OK) {
-        ready_seal = s_rate (seconds, s_fernet_ready, &ready);
-        ready_open = s_rate (seconds, s_fernet_open, &ready);
+    double ready_seal = -1, ready_open = -1, message_seal = -1, message_open = -1;
+    bench->message_size = s_message_size (bench);
+    int kept = s_fernet_kept (seconds, f.key, 256, &ready_seal, &ready_open);
+    if (kept == 0 && bench->message_size)
+        kept = s_fernet_kept (seconds, f.key, bench->message_size, &message_seal,
+                              &message_open);
+    if (kept == 0 && bench->message_size) {
+        bench->seal_small_us = 1e6 / ready_seal;
+        bench->open_small_us = 1e6 / ready_open;
+        bench->seal_message_us = 1e6 / message_seal;
+        bench->open_message_us = 1e6 / message_open;
     }
-    free (ready.token);
-    fernet_key_destroy (&ready.ready);
     bench->pbkdf2_iter_per_s = s_rate (seconds, s_pbkdf2, NULL) * SCRAM_MIN_ITERATIONS;
 
+    double store_wall_us = 0;
     int rc = s_zmq (bench);
     if (rc == 0)
         rc = s_fsync (bench);
-    if (bench->rsa_sign_per_s <= 0 || bench->fernet_1k_per_s <= 0
-    ||  ready_seal <= 0 || ready_open <= 0
+    if (rc == 0)
+        rc = s_store (bench, &bench->store_cpu_us, &store_wall_us);
+    if (bench->rsa_sign_per_s <= 0 || bench->rsa_verify_per_s <= 0
+    ||  bench->fernet_1k_per_s <= 0 || kept != 0 || !bench->message_size
     ||  bench->pbkdf2_iter_per_s <= 0 || rc != 0) {
         benchreport_fail (bench->report, "ceiling", "a measurement failed");
         return -1;
@@ -313,6 +498,8 @@ bench_ceiling (bench_t *bench)
     benchreport_t *r = bench->report;
     benchreport_add (r, "ceiling", "RSA-2048 PSS signatures, one core", bench->rsa_sign_per_s,
                      "/s", NULL, 0, BENCH_NO_TARGET, 0, NULL);
+    benchreport_add (r, "ceiling", "RSA-2048 PSS verifications, one core",
+                     bench->rsa_verify_per_s, "/s", NULL, 0, BENCH_NO_TARGET, 0, NULL);
     benchreport_add (r, "ceiling", "RSA-2048 OAEP decryptions, one core",
                      bench->rsa_decrypt_per_s, "/s", NULL, 0, BENCH_NO_TARGET, 0, NULL);
     benchreport_add (r, "ceiling", "fernet_encrypt 1 KiB (AES-CBC+HMAC)",
@@ -325,6 +512,15 @@ bench_ceiling (bench_t *bench)
                      "tokens/s", NULL, 0, BENCH_NO_TARGET, 0, NULL);
     benchreport_add (r, "ceiling", "fernet_key_decrypt 256 B, key kept", ready_open,
                      "tokens/s", NULL, 0, BENCH_NO_TARGET, 0, NULL);
+    char figure [64];
+    snprintf (figure, sizeof figure, "fernet_key_encrypt %zu B (a push), kept",
+              bench->message_size);
+    benchreport_add (r, "ceiling", figure, message_seal, "tokens/s", NULL, 0,
+                     BENCH_NO_TARGET, 0, NULL);
+    snprintf (figure, sizeof figure, "fernet_key_decrypt %zu B (a push), kept",
+              bench->message_size);
+    benchreport_add (r, "ceiling", figure, message_open, "tokens/s", NULL, 0,
+                     BENCH_NO_TARGET, 0, NULL);
     benchreport_add (r, "ceiling", "PBKDF2-HMAC-SHA256, one core", bench->pbkdf2_iter_per_s,
                      "iter/s", NULL, 0, BENCH_NO_TARGET, 0, NULL);
     benchreport_add (r, "ceiling", "ZMQ DEALER->ROUTER 256 B, no crypto",
@@ -337,5 +533,33 @@ bench_ceiling (bench_t *bench)
                      "ms", NULL, 0, BENCH_NO_TARGET, 0, NULL);
     benchreport_add (r, "ceiling", "4 KiB write + fdatasync p99", bench->fsync_p99_ms,
                      "ms", NULL, 0, BENCH_NO_TARGET, 0, NULL);
+    snprintf (figure, sizeof figure, "store: 1 message of a commit of %d, CPU",
+              BENCH_STORE_BATCH);
+    benchreport_add (r, "ceiling", figure, bench->store_cpu_us, "us", NULL, 0,
+                     BENCH_NO_TARGET, 0, NULL);
+    snprintf (figure, sizeof figure, "store: 1 message of a commit of %d, wall",
+              BENCH_STORE_BATCH);
+    benchreport_add (r, "ceiling", figure, store_wall_us, "us", NULL, 0,
+                     BENCH_NO_TARGET, 0, NULL);
+
+    s_floors (bench);
+    int members = bench->clients / bench->conversations;
+    snprintf (figure, sizeof figure, "main server per message (%d members)", members);
+    benchreport_add (r, "floor", figure, bench->floor_server_us, "us", NULL, 0,
+                     BENCH_NO_TARGET, 0, NULL);
+    benchreport_add (r, "floor", "main server per push (one seal)",
+                     bench->floor_push_us, "us", NULL, 0, BENCH_NO_TARGET, 0, NULL);
+    snprintf (figure, sizeof figure, "clients per message (%d members)", members);
+    benchreport_add (r, "floor", figure, bench->floor_client_us, "us", NULL, 0,
+                     BENCH_NO_TARGET, 0, NULL);
+    benchreport_note (r, "floor", "from this run's ceilings, keys kept, a push of %zu B "
+                      "(%d B of text, signed and sealed), %d members: main server = open the "
+                      "Send + seal the reply (256 B) + %d push seals + the store's share "
+                      "(CPU of one message in a commit of %d); per push = one seal; clients "
+                      "= seal the body and the Send + one RSA-PSS signature + open the reply, "
+                      "and per receiver (%d) open the push and the body + one RSA-PSS "
+                      "verification. The cost rows beside a floor print cost / floor as "
+                      "their ratio", bench->message_size, BENCH_TEXT_SIZE, members,
+                      members - 1, BENCH_STORE_BATCH, members - 1);
     return 0;
 }

@@ -15,7 +15,7 @@
 
 #define SETUP_TIMEOUT_MS 120000
 #define SLOTS 4096                      //  send times kept per client, by cmd
-#define TEXT_SIZE 100                   //  bytes of text per message
+#define TEXT_SIZE BENCH_TEXT_SIZE        //  bytes of text per message
 #define TEXT_TAG "bench "
 
 typedef struct {
@@ -676,16 +676,22 @@ s_cpu_rows (group_t *group, bench_t *bench, const char *name, const char *phase,
     if (group->server_cpu_ms >= 0 && server > 0) {
         double per_us = server * 1000 / (double) messages;
         snprintf (figure, sizeof figure, "main server CPU per message (%s)", phase);
-        benchreport_add (bench->report, name, figure, per_us, "us", NULL, 0,
-                         BENCH_NO_TARGET, 0, NULL);
+        char target [32];
+        snprintf (target, sizeof target, "<= %.0fx floor", TARGET_SERVER_FLOOR);
+        benchreport_add (bench->report, name, figure, per_us, "us", "floor",
+                         bench->floor_server_us, BENCH_AT_MOST,
+                         TARGET_SERVER_FLOOR * bench->floor_server_us, target);
         snprintf (figure, sizeof figure, "messages/s per busy server core (%s)", phase);
         benchreport_add (bench->report, name, figure, 1e6 / per_us, "/s", "zmq-msg",
                          bench->zmq_msgs_per_s, BENCH_NO_TARGET, 0, NULL);
     }
     double own = bench_cpu_ms () - group->bench_cpu_ms;
     snprintf (figure, sizeof figure, "client CPU per message (%s)", phase);
+    char target [32];
+    snprintf (target, sizeof target, "<= %.0fx floor", TARGET_CLIENT_FLOOR);
     benchreport_add (bench->report, name, figure, own * 1000 / (double) messages, "us",
-                     NULL, 0, BENCH_NO_TARGET, 0, NULL);
+                     "floor", bench->floor_client_us, BENCH_AT_MOST,
+                     TARGET_CLIENT_FLOOR * bench->floor_client_us, target);
 }
 
 //  As fast as acks allow: every client keeps window sends in flight.
@@ -716,6 +722,7 @@ s_phase_max (group_t *group, bench_t *bench, const char *name)
               bench->conversations);
     benchreport_add (bench->report, name, figure, rate, "/s", "zmq-msg", bench->zmq_msgs_per_s,
                      BENCH_AT_LEAST, TARGET_MESSAGES_PER_S, ">= 50000/s");
+    bench->chat_msgs_per_s = rate;
     benchreport_add (bench->report, name, "pushes delivered/s (same run)",
                      push_elapsed > 0? (double) group->pushes / push_elapsed: 0, "/s",
                      NULL, 0, BENCH_NO_TARGET, 0, NULL);
@@ -791,6 +798,8 @@ s_phase_rate (group_t *group, bench_t *bench, const char *name, int rate)
                          "fsync-p99", bench->fsync_p99_ms, target? BENCH_AT_MOST: BENCH_NO_TARGET,
                          TARGET_PUSH_P99_MS, target? "<= 2 ms": NULL);
     }
+    bench->chat_rate = rate;
+    bench->chat_p99_ms = benchstats_percentile (group->push_us, 99) / 1000;
     snprintf (figure, sizeof figure, "send->push max at %d/s", rate);
     benchreport_add (bench->report, name, figure, benchstats_max (group->push_us) / 1000, "ms",
                      "zmq-rtt", rtt, BENCH_NO_TARGET, 0, NULL);
@@ -871,7 +880,7 @@ bench_messages (bench_t *bench)
 
     if (bench->rate == 0)
         s_phase_max (&group, bench, name);
-    s_phase_rate (&group, bench, name, bench->rate? bench->rate: (int) TARGET_PUSH_RATE);
+    s_phase_rate (&group, bench, name, bench_fixed_rate (bench));
     benchreport_note (bench->report, name, "%zu chatclient_t clients (own key, sockets and "
                       "worker each) on one poll loop in chat-bench, %zu conversations of %zu, "
                       "%d B of text, %d in flight per client at max rate, %.1f s per phase; "
@@ -991,11 +1000,19 @@ bench_abuse (bench_t *bench)
         for (int i = 0; i < 100; i++)
             s_turn (&group, 10);
     }
+    if (!group.members [1].have_conversation) {
+        why = "the other member did not see the new conversation in 30 s";
+        goto done;
+    }
     for (size_t i = 0; i < 2; i++)
         s_start (&group.members [i], chatclient_open (group.members [i].client,
                                                       group.members [i].conversation));
-    if (s_wait_all (&group, CHATCLIENT_EV_OPENED, SETUP_TIMEOUT_MS) != 2)
+    if (s_wait_all (&group, CHATCLIENT_EV_OPENED, SETUP_TIMEOUT_MS) != 2) {
+        snprintf (create_why, sizeof create_why, "the conversation could not be opened (%s)",
+                  group.first_error [0]? group.first_error: "no answer");
+        why = create_why;
         goto done;
+    }
     for (size_t i = 0; i < 3; i++)
         group.members [i].cmd = 0;
     const char *login_name = chatclient_username (group.members [2].client);

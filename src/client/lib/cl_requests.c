@@ -251,12 +251,16 @@ s_fails_fast (cl_requests_t *self, request_t *req, void *arg)
 }
 
 //  The link broke: what is safe to send again waits for it, the rest fails.
+//  A server that did not know our session did nothing with what it got
+//  (a request answered before the session went was answered first: replies
+//  keep their order), so more is safe to send again on the next session.
 static void
-s_link_lost (cl_requests_t *self)
+s_link_lost (cl_requests_t *self, int code)
 {
+    bool unseen = code == CHAT_ERR_UNKNOWN_SESSION;
     request_t *req = (request_t *) zlistx_first (self->queue);
     while (req) {
-        if (req->sent && req->spec.retry_ok)
+        if (req->sent && (req->spec.retry_ok || (unseen && req->spec.unseen_ok)))
             req->sent = false;
         req = (request_t *) zlistx_next (self->queue);
     }
@@ -283,7 +287,7 @@ s_on_link (void *arg, cl_event_t *event)
             s_pump (self);
             break;
         case CL_EV_LINK_DOWN:
-            s_link_lost (self);
+            s_link_lost (self, event->code);
             //  and what must not wait for a server that is not there fails
             if (cl_link_problem (self->link, NULL))
                 while ((req = s_take (self, s_fails_fast, NULL)))

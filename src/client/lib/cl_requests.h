@@ -16,8 +16,9 @@
     request does not wait for a server that cannot be reached (see
     cl_link_problem): it fails with the link's reason as soon as that is
     known. After a reset
-    a sent request is sent again when that is safe (retry_ok), else it
-    fails with CHATCLIENT_ERR_CONNECTION.
+    a sent request is sent again when that is safe (retry_ok, or unseen_ok
+    when the server had forgotten the session), else it fails with
+    CHATCLIENT_ERR_CONNECTION.
 */
 #ifndef CL_REQUESTS_H_INCLUDED
 #define CL_REQUESTS_H_INCLUDED
@@ -54,6 +55,9 @@ typedef struct {
     uint32_t cmd;               //  the command it serves (0: none), passed back
     bool auth;                  //  wait for a logged-in session on the link
     bool retry_ok;              //  safe to send again after a reconnect
+    bool unseen_ok;             //  safe to send again on a new session
+                                //  when the server said it did not know
+                                //  ours (so it did nothing with it)
     bool session;               //  ends with the session (auth ones always do)
     bool fail_fast;             //  fail at once (with the link's reason)
                                 //  while the server cannot be reached,

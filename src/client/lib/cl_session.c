@@ -233,6 +233,10 @@ s_flow_submit (cl_session_t *self, flow_t *flow, s_tag_t tag,
 {
     cl_request_spec_t spec = {
         .tag = tag, .cmd = flow->cmd, .retry_ok = retry_ok, .fail_fast = true,
+        //  a registration carries all it needs: on a new session it is the
+        //  same request (a login's second step is not: its challenge was
+        //  the old session's)
+        .unseen_ok = tag == S_REGISTER,
         //  a password change belongs to the session it changes
         .session = flow->kind == FLOW_PASSWORD,
         .expects = s_flow_expects (tag), .done = s_on_outcome, .arg = self
