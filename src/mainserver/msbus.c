@@ -19,9 +19,14 @@
 
 typedef enum { BUS_DOWN, BUS_CONNECTING, BUS_SUBSCRIBING, BUS_LISTENING } bus_state_t;
 
+//  What the poller is given for the socket: CZMQ's zpoller takes a pointer
+//  to a file descriptor, but first probes it as a libzmq socket, which
+//  reads a tag more than 1 KiB into it (valgrind showed it): the fd heads
+//  a zeroed block that large, so that the probe reads our own zeros
+#define READER_BYTES 4096
+
 struct _msbus_t {
-    int fd;                     //  first: the poller reads it through &fd
-    char padding [1020];        //  (CZMQ probes a reader as a socket first)
+    int *fd;                    //  heads a READER_BYTES block; -1 when none
     PGconn *conn;
     char *url;
     zpoller_t *poller;
@@ -39,7 +44,9 @@ msbus_new (const char *url, zpoller_t *poller)
     assert (url && poller);
     msbus_t *self = (msbus_t *) zmalloc (sizeof *self);
     assert (self);
-    self->fd = -1;
+    self->fd = (int *) zmalloc (READER_BYTES);
+    assert (self->fd);
+    *self->fd = -1;
     self->url = strdup (url);
     assert (self->url);
     self->poller = poller;
@@ -52,11 +59,11 @@ static void
 s_drop (msbus_t *self)
 {
     if (self->polled)
-        zpoller_remove (self->poller, &self->fd);
+        zpoller_remove (self->poller, self->fd);
     self->polled = false;
     PQfinish (self->conn);
     self->conn = NULL;
-    self->fd = -1;
+    *self->fd = -1;
     if (self->state == BUS_LISTENING) {
         self->was_listening = true;
         self->down_since = wire_now_ms ();
@@ -73,8 +80,9 @@ msbus_destroy (msbus_t **self_p)
     msbus_t *self = *self_p;
     if (self) {
         if (self->polled)
-            zpoller_remove (self->poller, &self->fd);
+            zpoller_remove (self->poller, self->fd);
         PQfinish (self->conn);
+        free (self->fd);
         free (self->url);
         free (self);
         *self_p = NULL;
@@ -84,7 +92,7 @@ msbus_destroy (msbus_t **self_p)
 bool
 msbus_is (msbus_t *self, void *which)
 {
-    return self && which == &self->fd;
+    return self && which == self->fd;
 }
 
 bool
@@ -283,8 +291,8 @@ s_connect_start (msbus_t *self)
 static void
 s_subscribe (msbus_t *self)
 {
-    self->fd = PQsocket (self->conn);
-    if (self->fd < 0 || PQsetnonblocking (self->conn, 1) != 0
+    *self->fd = PQsocket (self->conn);
+    if (*self->fd < 0 || PQsetnonblocking (self->conn, 1) != 0
     ||  !PQsendQuery (self->conn, "LISTEN " MSBELL_CHANNEL)) {
         zsys_warning ("mainserver: the cluster bus cannot listen: %s",
                       PQerrorMessage (self->conn));
@@ -292,7 +300,7 @@ s_subscribe (msbus_t *self)
         return;
     }
     PQflush (self->conn);
-    zpoller_add (self->poller, &self->fd);
+    zpoller_add (self->poller, self->fd);
     self->polled = true;
     self->state = BUS_SUBSCRIBING;
 }

@@ -20,6 +20,7 @@
 #include "chaterror.h"
 #include "epochkey.h"
 #include "faultvfs.h"
+#include "msbell.h"
 #include "msgstore.h"
 #include "mschain.h"
 #include "secret.h"
@@ -991,6 +992,140 @@ test_pg_refuses_fsync_off (void **state)
     msgstore_destroy (&store);
 }
 
+//  The cluster's calls: on SQLite (one server) none works; on PostgreSQL a
+//  server registers, beats, is listed and leaves
+typedef struct {
+    size_t count;
+    msgstore_server_t last;
+} servers_seen_t;
+
+static int
+s_server_seen (const msgstore_server_t *server, void *arg)
+{
+    servers_seen_t *seen = (servers_seen_t *) arg;
+    seen->count++;
+    seen->last = *server;
+    return 0;
+}
+
+static void
+test_cluster_calls (void **state)
+{
+    (void) state;
+    msgstore_t *store = msgstore_open (s_path);
+    assert_non_null (store);
+    msgstore_server_t server = { .id = "host/tcp://127.0.0.1:1", .client_endpoint =
+                                 "tcp://127.0.0.1:1", .push_endpoint = "tcp://127.0.0.1:2",
+                                 .started_at = 1234, .sessions = 3 };
+    servers_seen_t seen = { 0 };
+    if (!s_pg_url) {
+        assert_int_equal (msgstore_notify (store, "chat_commit", "m"), CHAT_ERR_BAD_REQUEST);
+        assert_int_equal (msgstore_backend_pid (store), 0);
+        assert_int_equal (msgstore_server_beat (store, &server), CHAT_ERR_BAD_REQUEST);
+        assert_int_equal (msgstore_server_each (store, s_server_seen, &seen),
+                          CHAT_ERR_BAD_REQUEST);
+        msgstore_destroy (&store);
+        return;
+    }
+    assert_true (msgstore_backend_pid (store) > 0);
+    assert_int_equal (msgstore_server_beat (store, &server), CHAT_OK);
+    server.sessions = 5;
+    assert_int_equal (msgstore_server_beat (store, &server), CHAT_OK);
+    assert_int_equal (msgstore_server_each (store, s_server_seen, &seen), CHAT_OK);
+    assert_int_equal (seen.count, 1);
+    assert_string_equal (seen.last.id, server.id);
+    assert_string_equal (seen.last.push_endpoint, "tcp://127.0.0.1:2");
+    assert_int_equal (seen.last.started_at, 1234);
+    assert_int_equal (seen.last.sessions, 5);
+    assert_true (seen.last.heartbeat_age_ms >= 0 && seen.last.heartbeat_age_ms < 60000);
+    assert_int_equal (msgstore_server_remove (store, server.id), CHAT_OK);
+    seen.count = 0;
+    assert_int_equal (msgstore_server_each (store, s_server_seen, &seen), CHAT_OK);
+    assert_int_equal (seen.count, 0);
+    //  Never inside a transaction (it would lock the cluster through the
+    //  commit), never over the limit
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    assert_int_not_equal (msgstore_notify (store, "chat_commit", "m"), CHAT_OK);
+    assert_int_equal (msgstore_rollback (store), CHAT_OK);
+    char *big = (char *) malloc (MSGSTORE_NOTIFY_MAX + 2);
+    memset (big, 'x', MSGSTORE_NOTIFY_MAX + 1);
+    big [MSGSTORE_NOTIFY_MAX + 1] = 0;
+    assert_int_equal (msgstore_notify (store, "chat_commit", big), CHAT_ERR_BAD_REQUEST);
+    free (big);
+    msgstore_destroy (&store);
+}
+
+//  The doorbell: 300 conversations' messages and 5 changed ones, rung
+//  after a batch, arrive at a listener as 'c' then 'm' payloads, each
+//  under the NOTIFY limit (split), naming each conversation once with its
+//  first and last seq, from the store connection's backend
+static void
+test_pg_doorbell (void **state)
+{
+    (void) state;
+    msgstore_t *store = msgstore_open (s_path);
+    assert_non_null (store);
+    PGconn *listener = PQconnectdb (s_pg_url);
+    assert_int_equal (PQstatus (listener), CONNECTION_OK);
+    PGresult *res = PQexec (listener, "LISTEN " MSBELL_CHANNEL);
+    assert_int_equal (PQresultStatus (res), PGRES_COMMAND_OK);
+    PQclear (res);
+    msbell_t *bell = msbell_new ();
+    for (int index = 0; index < 300; index++) {
+        uint8_t id [MSGSTORE_ID_SIZE] = { (uint8_t) (index >> 8), (uint8_t) index, 7 };
+        msbell_message (bell, id, 10);
+        msbell_message (bell, id, 12);
+        msbell_message (bell, id, 11);
+        if (index < 5)
+            msbell_changed (bell, id);
+    }
+    uint64_t pushed = 0;
+    uint8_t first_id [MSGSTORE_ID_SIZE] = { 0, 0, 7 };
+    assert_true (msbell_pushed (bell, first_id, &pushed));
+    assert_int_equal (pushed, 12);
+    msbell_ring (bell, store);
+    //  Rung and forgotten: a second ring says nothing
+    msbell_ring (bell, store);
+    size_t payloads = 0, messages = 0, changed = 0;
+    bool seen_m = false;
+    int64_t deadline = zclock_mono () + 10000;
+    while (zclock_mono () < deadline && messages < 300) {
+        assert_int_equal (PQconsumeInput (listener), 1);
+        PGnotify *notify;
+        while ((notify = PQnotifies (listener))) {
+            payloads++;
+            assert_int_equal (notify->be_pid, msgstore_backend_pid (store));
+            assert_true (strlen (notify->extra) <= MSGSTORE_NOTIFY_MAX);
+            char kind = notify->extra [0];
+            assert_true (kind == 'm' || kind == 'c');
+            assert_false (kind == 'c' && seen_m);       //  changes first
+            seen_m = seen_m || kind == 'm';
+            const char *cursor = notify->extra + 1;
+            while (*cursor == ' ') {
+                cursor += 1 + MSGSTORE_ID_SIZE * 2;
+                if (kind == 'm') {
+                    assert_int_equal (strncmp (cursor, ":10:12", 6), 0);
+                    cursor += 6;
+                    messages++;
+                }
+                else
+                    changed++;
+            }
+            assert_int_equal (*cursor, 0);
+            PQfreemem (notify);
+        }
+        zclock_sleep (10);
+    }
+    assert_int_equal (messages, 300);
+    assert_int_equal (changed, 5);
+    //  300 entries of 39 bytes: the messages split in two or more, one for
+    //  the changes
+    assert_true (payloads >= 3);
+    msbell_destroy (&bell);
+    PQfinish (listener);
+    msgstore_destroy (&store);
+}
+
 int
 main (void)
 {
@@ -1005,6 +1140,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_read_markers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_batch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_newer_schema_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cluster_calls, s_setup, s_teardown),
     };
     //  What only SQLite has: its files, its query plans, its older schemas
     const struct CMUnitTest sqlite_only [] = {
@@ -1019,6 +1155,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_pg_commit_fails, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pg_connection_lost, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_pg_refuses_fsync_off, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_pg_doorbell, s_setup, s_teardown),
     };
     //  SQLite's files go through the test VFS (faultvfs.h), opened as in
     //  production

@@ -26,6 +26,8 @@ typedef struct {
     char *members [2];
     Chat__AdminUser user;
     Chat__AdminUser *users [1];
+    Chat__AdminServer server;
+    Chat__AdminServer *servers [1];
 } sample_t;
 
 static void
@@ -70,6 +72,17 @@ s_sample (sample_t *self, const char *role)
     self->users [0] = &self->user;
     self->reply.users = self->users;
     self->reply.n_users = 1;
+    chat__admin_server__init (&self->server);
+    self->server.id = "host/tcp://127.0.0.1:5556";
+    self->server.client_endpoint = "tcp://127.0.0.1:5556";
+    self->server.push_endpoint = "tcp://127.0.0.1:5557\x1b[2J";
+    self->server.started_at = 1700000005000;
+    self->server.sessions = 12;
+    self->server.heartbeat_age_ms = 20000;
+    self->server.self = true;
+    self->servers [0] = &self->server;
+    self->reply.servers = self->servers;
+    self->reply.n_servers = 1;
 }
 
 static char *
@@ -108,6 +121,10 @@ test_main_tables (void **state)
     //  iterations or StoredKey column
     assert_non_null (strstr (text, "carol     SHA256:identityDDDD"));
     assert_null (strstr (text, "ITERATIONS"));
+    //  The cluster (a PostgreSQL store): a beat 20 s old may be a server gone
+    assert_non_null (strstr (text, "Main servers sharing this database (1)"));
+    assert_non_null (strstr (text, "host/tcp://127.0.0.1:5556 (this one)  tcp://127.0.0.1:5556"));
+    assert_non_null (strstr (text, "20 s ago (gone?)"));
     //  Nothing from the wire reaches the terminal as an escape
     assert_null (strchr (text, '\x1b'));
     free (text);
@@ -162,7 +179,11 @@ test_json (void **state)
         "\"conversations\":[{\"conversation_id\":\"00112233445566778899aabbccddeeff\","
         "\"members\":[\"alice\",\"bob\\u001b[2J\"],\"epoch\":1,\"direct\":false,"
         "\"message_count\":42,"
-        "\"last_token_short\":\"gAAAAABhwjYnxxQc\",\"last_time\":1700000003000}]}\n");
+        "\"last_token_short\":\"gAAAAABhwjYnxxQc\",\"last_time\":1700000003000}],"
+        "\"servers\":[{\"id\":\"host/tcp://127.0.0.1:5556\",\"client_endpoint\":"
+        "\"tcp://127.0.0.1:5556\",\"push_endpoint\":\"tcp://127.0.0.1:5557\\u001b[2J\","
+        "\"started_at\":1700000005000,\"sessions\":12,\"heartbeat_age_ms\":20000,"
+        "\"self\":true}]}\n");
     free (text);
 }
 

@@ -860,7 +860,8 @@ bench_cluster (bench_t *bench)
         why = "could not create the group";
         goto done;
     }
-    token = bench_message_token (ctx [0].conversation_id, sender->username, 100, bench->identity);
+    token = bench_message_token (ctx [0].conversation_id, sender->username, BENCH_TEXT_SIZE,
+                                 bench->identity);
     if (!token)
         goto done;
     //  Warm up until every member on every server has had a push
