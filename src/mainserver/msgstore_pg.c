@@ -481,6 +481,18 @@ static pgstore_t *
 pg_open (const char *url)
 {
     assert (url);
+    //  libpq's reason for a URL it cannot read may quote a piece of it (a
+    //  password with a bad %-escape): not shown
+    char *error = NULL;
+    PQconninfoOption *parsed = PQconninfoParse (url, &error);
+    if (!parsed) {
+        zsys_error ("msgstore: the postgresql URL of the store cannot be read (libpq's "
+                    "reason is not shown: it may quote the URL, password included)");
+        if (error)
+            PQfreemem (error);
+        return NULL;
+    }
+    PQconninfoFree (parsed);
     pgstore_t *self = (pgstore_t *) zmalloc (sizeof (pgstore_t));
     assert (self);
     self->url = strdup (url);
