@@ -267,47 +267,18 @@ s_refused (publisher_t *self, zmq_msg_t *msg)
 //  subscription, and catches up by fetching). libzmq reads new commands
 //  only between passes (and once every 100 messages), so a pipe closed
 //  before its subscription was read always shows up in the same pass.
-typedef struct {
-    uint8_t (*tokens) [CHANNEL_SESSION_TOKEN_SIZE];
-    size_t count, room;
-} applied_t;
-
-static void
-s_applied_add (applied_t *applied, const uint8_t *token)
-{
-    if (applied->count == applied->room) {
-        size_t room = applied->room ? applied->room * 2 : 16;
-        void *tokens = realloc (applied->tokens, room * CHANNEL_SESSION_TOKEN_SIZE);
-        assert (tokens);
-        applied->tokens = tokens;
-        applied->room = room;
-    }
-    memcpy (applied->tokens [applied->count++], token, CHANNEL_SESSION_TOKEN_SIZE);
-}
-
-static bool
-s_applied_in_pass (applied_t *applied, const uint8_t *token)
-{
-    for (size_t i = 0; i < applied->count; i++)
-        if (memcmp (applied->tokens [i], token, CHANNEL_SESSION_TOKEN_SIZE) == 0)
-            return true;
-    return false;
-}
-
 //  An unsubscription: a subscriber's own, or one libzmq made for a pipe
 //  that closed (those carry no metadata, so no peer address)
 static void
-s_unsubscribed (publisher_t *self, void *xpub, zmq_msg_t *msg, applied_t *applied)
+s_unsubscribed (publisher_t *self, void *xpub, zmq_msg_t *msg, zhashx_t *applied)
 {
     const uint8_t *data = (const uint8_t *) zmq_msg_data (msg);
     size_t size = zmq_msg_size (msg);
     zmq_setsockopt (xpub, ZMQ_UNSUBSCRIBE, data + 1, size - 1);
-    if (size == 1 + CHANNEL_SESSION_TOKEN_SIZE
-    &&  !zmq_msg_gets (msg, "Peer-Address")
-    &&  s_applied_in_pass (applied, data + 1)) {
+    if (size == 1 + CHANNEL_SESSION_TOKEN_SIZE && !zmq_msg_gets (msg, "Peer-Address")) {
         char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1];
         codec_hex_into (data + 1, CHANNEL_SESSION_TOKEN_SIZE, hex);
-        if (zhashx_lookup (self->live, hex)) {
+        if (zhashx_lookup (applied, hex) && zhashx_lookup (self->live, hex)) {
             zhashx_delete (self->live, hex);
             self->retired++;
             zsys_notice ("pusher: a subscriber hung up before its subscription was read; "
@@ -326,7 +297,9 @@ s_publisher_subscriptions (publisher_t *self)
     //  that made the token live left before the Welcome did
     s_publisher_control (self);
     void *xpub = zsock_resolve (self->xpub);
-    applied_t applied = { .tokens = NULL, .count = 0, .room = 0 };
+    //  The tokens subscribed in this pass (hex -> itself)
+    zhashx_t *applied = zhashx_new ();
+    assert (applied);
     //  One pass: only zmq_msg_recv until the queue is empty, nothing else
     //  that would make libzmq read its commands (see above)
     while (true) {
@@ -339,14 +312,14 @@ s_publisher_subscriptions (publisher_t *self)
         const uint8_t *data = (const uint8_t *) zmq_msg_data (&msg);
         size_t size = zmq_msg_size (&msg);
         if (size >= 1 && data [0] == 0)
-            s_unsubscribed (self, xpub, &msg, &applied);
+            s_unsubscribed (self, xpub, &msg, applied);
         else
         if (size == 1 + CHANNEL_SESSION_TOKEN_SIZE && data [0] == 1) {
             char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1];
             codec_hex_into (data + 1, CHANNEL_SESSION_TOKEN_SIZE, hex);
             if (zhashx_lookup (self->live, hex)) {
                 zmq_setsockopt (xpub, ZMQ_SUBSCRIBE, data + 1, size - 1);
-                s_applied_add (&applied, data + 1);
+                zhashx_update (applied, hex, self);
             }
             else
                 s_refused (self, &msg);
@@ -355,7 +328,7 @@ s_publisher_subscriptions (publisher_t *self)
             s_refused (self, &msg);
         zmq_msg_close (&msg);
     }
-    free (applied.tokens);
+    zhashx_destroy (&applied);
 }
 
 //  Only a live session's token is ever sent to (a retired one may have a
