@@ -6,8 +6,9 @@
    number is the spec's (computed here from the key directory with
    python3-cryptography); "verify NAME yes" pins it verified, /members
    says so, known_users records it; it is refused before a number was shown;
- - a contact's identity key changed in the key server's database: a fresh
-   session says identity-changed (offered and pinned fingerprints, a
+ - a contact's identity key changed in the key server's database (its
+   SQLite file, or its PostgreSQL database in the suite's PostgreSQL pass:
+   tests/support/ksstore.py): a fresh session says identity-changed (offered and pinned fingerprints, a
    WARNING on stderr), the verified mark goes, the conversation lists the
    contact as changed and opens under a warning line, the safety number is
    another; creating a conversation with them is refused until verified
@@ -21,12 +22,12 @@
 """
 import os
 import re
-import sqlite3
 import sys
 
 from plainlib import check, log, run, unescape
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import ksstore  # noqa: E402
 import spec2  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
@@ -34,11 +35,7 @@ GROUPS = re.compile(r"^(\d{5} ){11}\d{5}$")
 
 
 def directory_key(w, name):
-    db = sqlite3.connect("file:%s?mode=ro" % w.path("ks", "keyserver.db"), uri=True)
-    (der,) = db.execute("SELECT identity_public_key FROM users WHERE username = ?",
-                        (name,)).fetchone()
-    db.close()
-    return bytes(der)
+    return ksstore.identity_key(w.path("ks"), name)
 
 
 def safety(client, name):
@@ -130,11 +127,7 @@ def identity(w):
     old_view = safety(alice, "carol")
     alice.ok("verify carol yes")
     impostor = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    db = sqlite3.connect(w.path("ks", "keyserver.db"), timeout=30)
-    db.execute("UPDATE users SET identity_public_key = ? WHERE username = 'carol'",
-               (spec2.der(impostor),))
-    db.commit()
-    db.close()
+    ksstore.set_identity_key(w.path("ks"), "carol", spec2.der(impostor))
     new_fp = spec2.fingerprint(spec2.der(impostor))
     alice.quit()
     alice = w.client("alice-again", home=homes["alice"])

@@ -48,12 +48,14 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202
 
 
 # The suite's PostgreSQL pass (tools/test): CHAT_TEST_STORE=pg puts every
-# main server these libraries start on a PostgreSQL database of its own, on
-# the server tests/support/pgtemp.sh started for the pass (CHAT_TEST_PG_URL).
+# server these libraries start (main servers and key servers) on a
+# PostgreSQL database of its own, on the server tests/support/pgtemp.sh
+# started for the pass (CHAT_TEST_PG_URL).
 STORE = os.environ.get("CHAT_TEST_STORE", "")
 
 
-def _psql():
+def psql_program():
+    """psql's path, or None."""
     found = shutil.which("psql")
     if found:
         return found
@@ -61,14 +63,15 @@ def _psql():
     return found[-1] if found else None
 
 
-def store_args(data_dir):
-    """The options that choose a main server's store: none (SQLite in
-    data_dir), or under CHAT_TEST_STORE=pg ["--store", URL] of a database
+def store_url(data_dir):
+    """The store of the server whose data directory is data_dir: None
+    (SQLite in data_dir), or under CHAT_TEST_STORE=pg the URL of a database
     named for data_dir, made on first use: the same database every time a
-    server starts on that directory (restarts keep their messages), another
-    for each test."""
+    server starts on that directory (restarts keep their data), another for
+    each directory (a key server's is not its main server's) and each
+    test."""
     if STORE == "":
-        return []
+        return None
     base = os.environ.get("CHAT_TEST_PG_URL", "")
     if STORE != "pg" or not base:
         raise RuntimeError("CHAT_TEST_STORE=%r needs CHAT_TEST_STORE=pg and CHAT_TEST_PG_URL "
@@ -77,7 +80,7 @@ def store_args(data_dir):
     parts = urllib.parse.urlsplit(base)
     url = "%s://%s/%s%s" % (parts.scheme, parts.netloc, name,
                             "?" + parts.query if parts.query else "")
-    psql = _psql()
+    psql = psql_program()
     if not psql:
         raise RuntimeError("CHAT_TEST_STORE=pg but there is no psql")
     exists = subprocess.run([psql, base, "-qAt", "-c",
@@ -86,7 +89,15 @@ def store_args(data_dir):
     if exists != "1":
         subprocess.run([psql, base, "-q", "-c", "CREATE DATABASE %s" % name],
                        capture_output=True, text=True, check=True)
-    return ["--store", url]
+    return url
+
+
+def store_args(data_dir):
+    """The options that choose the store of a server (main or key server)
+    whose data directory is data_dir: none (SQLite in data_dir), or under
+    CHAT_TEST_STORE=pg ["--store", store_url(data_dir)]."""
+    url = store_url(data_dir)
+    return ["--store", url] if url else []
 
 
 def printable(text):

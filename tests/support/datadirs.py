@@ -11,6 +11,9 @@ member reads it: with a user's password, proto/README.md sections 5 and
 Used by e2e.nosecrets (the epoch keys to look for, now that the key server
 holds none in the clear) and e2e.attacker (its control step: a member's
 password does open a message, so the attacker's failure means something).
+The key server's store is read through ksstore: its SQLite file, or its
+PostgreSQL database in the suite's PostgreSQL pass; the main server's
+(messages) only from its SQLite file.
 """
 import collections
 import os
@@ -18,6 +21,7 @@ import sqlite3
 
 from cryptography.hazmat.primitives import serialization
 
+import ksstore
 import spec2
 
 User = collections.namedtuple("User", "name salt iterations identity_der sealed")
@@ -30,13 +34,8 @@ def _db(path):
 
 
 def users(ks_dir):
-    db = _db(os.path.join(ks_dir, "keyserver.db"))
-    out = {}
-    for name, salt, iterations, identity, sealed in db.execute(
-            "SELECT username, salt, iterations, identity_public_key, sealed_identity FROM users"):
-        out[name.lower()] = User(name, bytes(salt), iterations, bytes(identity), bytes(sealed))
-    db.close()
-    return out
+    return {name.lower(): User(name, salt, iterations, identity, sealed)
+            for name, salt, iterations, identity, sealed in ksstore.users(ks_dir)}
 
 
 def salted(user, password):
@@ -60,23 +59,13 @@ def open_identity(ks_dir, name, password):
 
 def epoch_keys(ks_dir, name, identity):
     """The user's wrapped copies, unwrapped (RSA-OAEP-SHA-256)."""
-    db = _db(os.path.join(ks_dir, "keyserver.db"))
-    out = {}
-    for conversation, epoch, wrapped in db.execute(
-            "SELECT conversation_id, epoch, wrapped_key FROM wrapped_keys "
-            "WHERE member = ? COLLATE NOCASE", (name,)):
-        out[(bytes(conversation), epoch)] = identity.decrypt(bytes(wrapped), spec2.OAEP)
-    db.close()
-    return out
+    return {(conversation, epoch): identity.decrypt(wrapped, spec2.OAEP)
+            for _, conversation, epoch, wrapped in ksstore.wrapped_keys(ks_dir, name)}
 
 
 def wrapped_keys(ks_dir):
     """Every wrapped copy the key server holds: [(member, id, epoch, bytes)]."""
-    db = _db(os.path.join(ks_dir, "keyserver.db"))
-    out = [(m, bytes(c), e, bytes(w)) for m, c, e, w in db.execute(
-        "SELECT member, conversation_id, epoch, wrapped_key FROM wrapped_keys")]
-    db.close()
-    return out
+    return ksstore.wrapped_keys(ks_dir)
 
 
 def messages(ms_dir):
