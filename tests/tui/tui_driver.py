@@ -332,7 +332,8 @@ class World:
         bind = bind or self.ks_endpoint
         self.keyserver = self._start([self.args.keyserver, "--data", self.ks_dir, "--bind", bind,
                                       "--iterations", "4096", "--mainserver-key",
-                                      os.path.join(self.ms_dir, "mainserver.pub")], "keyserver",
+                                      os.path.join(self.ms_dir, "mainserver.pub")]
+                                     + store_args(self.ks_dir), "keyserver",
                                      r"^(tcp://127\.0\.0\.1:\d+)$")
         self.ks_endpoint = self.keyserver.wait_for(r"^(tcp://127\.0\.0\.1:\d+)$").group(1)
 
@@ -747,16 +748,11 @@ def _safety_number(pane):
 
 def _replace_identity(w, user):
     """What a lying key server does: another identity key for user."""
-    import sqlite3
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+    import ksstore
     import spec2
     from cryptography.hazmat.primitives.asymmetric import rsa
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    db = sqlite3.connect(os.path.join(w.ks_dir, "keyserver.db"), timeout=30)
-    db.execute("UPDATE users SET identity_public_key = ? WHERE username = ?",
-               (spec2.der(key), user))
-    db.commit()
-    db.close()
+    ksstore.set_identity_key(w.ks_dir, user, spec2.der(key))
     return spec2.fingerprint(spec2.der(key))
 
 
