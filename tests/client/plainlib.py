@@ -204,7 +204,7 @@ class World:
             proc = Proc("keyserver", [self.bins["keyserver"], "--bind", bind, "--data", datadir,
                                       "--iterations", "4096",
                                       "--mainserver-key", self.path("ms", "mainserver.pub")]
-                        + list(extra), stdin=False)
+                        + store_args(datadir) + list(extra), stdin=False)
             self.procs.append(proc)
             if not self.bind_refused(proc, deadline):
                 break

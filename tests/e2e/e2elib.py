@@ -319,7 +319,7 @@ class Cluster:
         argv = self.wrapper + [self.bins["keyserver"], "--data", self.ks_dir,
                                "--bind", "tcp://%s:%s" % (self.host, port),
                                "--iterations", str(self.iterations),
-                               "--mainserver-key", self.ms_pub]
+                               "--mainserver-key", self.ms_pub] + store_args(self.ks_dir)
         if self.announce:
             argv += ["--announce", self.announce]
         argv += list(extra)
