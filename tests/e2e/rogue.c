@@ -1,10 +1,11 @@
 /*  chat-rogue - a key server that lies, so that e2e.rogue can show the real
     `chat` refusing it
 
-    Usage: chat-rogue MODE --data DIR [--bind ENDPOINT] [--password PW]
+    Usage: chat-rogue MODE --data DIR [--store URL] [--bind ENDPOINT] [--password PW]
 
     It holds the real key server's long-term key and reads its database
-    (DIR is that server's data directory): the impostor a stolen key and a
+    (DIR is that server's data directory; --store names its store when that
+    is not DIR/keyserver.db, e.g. its PostgreSQL database): the impostor a stolen key and a
     copied data directory make, so the client's pin matches and only the
     protocol's own checks can stop it. Built on libchat (channel,
     chanserver, wire, scram, credential) and the key server's own store
@@ -433,13 +434,15 @@ static int
 s_usage (FILE *out, int status)
 {
     fprintf (out,
-        "Usage: chat-rogue MODE --data DIR [--bind ENDPOINT] [--password PW]\n"
+        "Usage: chat-rogue MODE --data DIR [--store URL] [--bind ENDPOINT] [--password PW]\n"
         "A lying key server for the tests (tests/e2e/rogue.c says how each lies).\n"
         "MODE: welcome-ok, welcome-bad-sig, welcome-oversized, scram-honest,\n"
         "      scram-forged (the scram modes need --password), rotation-forged,\n"
         "      rotation-stolen\n"
         "  --data DIR         the real key server's data directory (its key and\n"
         "                     database)\n"
+        "  --store URL        the real key server's store, when not DIR/keyserver.db\n"
+        "                     (as its --store: a path, sqlite:PATH, postgresql://...)\n"
         "  --bind ENDPOINT    default tcp://127.0.0.1:*\n");
     return status;
 }
@@ -449,19 +452,21 @@ main (int argc, char **argv)
 {
     static const struct option options [] = {
         { "data", required_argument, NULL, 'd' },
+        { "store", required_argument, NULL, 's' },
         { "bind", required_argument, NULL, 'b' },
         { "password", required_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
-    const char *data = NULL, *bind = "tcp://127.0.0.1:*";
+    const char *data = NULL, *store = NULL, *bind = "tcp://127.0.0.1:*";
     rogue_t self;
     memset (&self, 0, sizeof self);
     int opt;
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
             case 'd': data = optarg; break;
+            case 's': store = optarg; break;
             case 'b': bind = optarg; break;
             case 'p': self.password = optarg; break;
             case 'h': return s_usage (stdout, 0);
@@ -485,9 +490,11 @@ main (int argc, char **argv)
     zsys_init ();
     zsys_set_logstream (stderr);
     char *key_path = zsys_sprintf ("%s/server.key", data);
-    char *db_path = zsys_sprintf ("%s/keyserver.db", data);
+    //  the store the real key server was started on: its --store, or the
+    //  SQLite file in its data directory
+    char *db_path = store ? strdup (store) : zsys_sprintf ("%s/keyserver.db", data);
     self.key = rsakey_load (key_path);
-    self.store = self.key ? keystore_open (db_path) : NULL;
+    self.store = self.key && db_path ? keystore_open (db_path) : NULL;
     int rc = 0;
     if (!self.key || !self.store) {
         fprintf (stderr, "chat-rogue: cannot load the key server's key and database from %s\n",

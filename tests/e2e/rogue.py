@@ -40,6 +40,7 @@ PASSWORD = "victim pw 7"
 
 def start_rogue(bins, cluster, mode, net, workdir):
     argv = [bins["rogue"], mode, "--data", cluster.ks_dir, "--bind", "tcp://127.0.0.1:*"]
+    argv += L.store_args(cluster.ks_dir)        # the real key server's store
     if mode.startswith("scram"):
         argv += ["--password", PASSWORD]
     rogue = L.Proc("rogue-" + mode, argv, netns=net, logdir=workdir, stdin=False)

@@ -222,7 +222,8 @@ def body(workdir, cleanups):
     L.log("4. a forged rotation, and the control")
     for mode, refused in (("rotation-forged", True), ("rotation-stolen", False)):
         rogue = L.Proc("rogue-" + mode, [bins["rogue"], mode, "--data", cluster.ks_dir,
-                                         "--bind", "tcp://127.0.0.1:*"],
+                                         "--bind", "tcp://127.0.0.1:*"]
+                       + L.store_args(cluster.ks_dir),
                        netns=net, logdir=workdir, stdin=False)
         m = rogue.wait(r"^rogue: presents a rotation from (SHA256:\S+) to (SHA256:\S+), "
                        r"signed by (SHA256:\S+)$", timeout=30, what="the statement")
