@@ -4,10 +4,13 @@
     request thread --control (PUSH)--> publisher        live/dead tokens
     seal workers --frames (PUSH)--> publisher --XPUB--> subscribers
 
-    On frames, a worker sends a job's sealed pushes in bursts: one message of
-    [token][sealed] pairs, at most BURST_PUSHES of them, which the publisher
-    sends on one by one as the 2-frame messages subscribers get. Handing
-    them over one at a time woke the publisher between two seals.
+    On frames, a worker sends a job's sealed pushes in bursts: one multipart
+    message of [token][sealed] pairs, at most BURST_PUSHES of them, and an
+    empty last part, which the publisher sends on one by one as the 2-frame
+    messages subscribers get. Handing them over one at a time woke the
+    publisher between two seals. Each part is a message of its own
+    (zmq_msg_t) from the worker to the subscriber's pipe: a push is sealed
+    into the worker's one buffer and copied once, into its message.
 
     A job is three frames: the payload, the targets (target_t each: token,
     session id, push key, push number), and its charges (charge_t: bytes
@@ -335,43 +338,60 @@ s_publisher_subscriptions (publisher_t *self)
 //  freed subscriber behind it; a dead one never carries anything again).
 //  A token made live just now may have its word still on its way.
 static bool
-s_sendable (publisher_t *self, zframe_t *token)
+s_sendable (publisher_t *self, zmq_msg_t *token)
 {
-    if (zframe_size (token) != CHANNEL_SESSION_TOKEN_SIZE)
+    if (zmq_msg_size (token) != CHANNEL_SESSION_TOKEN_SIZE)
         return false;
     char hex [CHANNEL_SESSION_TOKEN_SIZE * 2 + 1];
-    codec_hex_into (zframe_data (token), CHANNEL_SESSION_TOKEN_SIZE, hex);
+    codec_hex_into ((const uint8_t *) zmq_msg_data (token), CHANNEL_SESSION_TOKEN_SIZE, hex);
     if (zhashx_lookup (self->live, hex))
         return true;
     s_publisher_control (self);
     return zhashx_lookup (self->live, hex) != NULL;
 }
 
+//  One [token][sealed] pair of a burst, sent on as the 2-frame message a
+//  subscriber gets, each part's message handed on without a copy.
+//  1: a pair was read; 0: the burst has ended (its empty last part, or
+//  it was not whole pairs, which cannot happen: the workers make them;
+//  either way its last part has been read, so no part is ever taken for
+//  the start of a message); -1: no burst waiting (ZMQ_DONTWAIT).
+static int
+s_publisher_pair (publisher_t *self, void *frames, void *xpub, int flags)
+{
+    zmq_msg_t token, sealed;
+    zmq_msg_init (&token);
+    zmq_msg_init (&sealed);
+    int rc = -1;
+    if (zmq_msg_recv (&token, frames, flags) != -1) {
+        rc = zmq_msg_more (&token)
+          && zmq_msg_recv (&sealed, frames, 0) != -1
+          && zmq_msg_more (&sealed);
+        if (rc == 1 && s_sendable (self, &token)
+        &&  zmq_msg_send (&token, xpub, ZMQ_SNDMORE) != -1)
+            zmq_msg_send (&sealed, xpub, 0);
+    }
+    zmq_msg_close (&token);
+    zmq_msg_close (&sealed);
+    return rc;
+}
+
 //  Sealed pushes from the workers go out, each burst split into its
 //  [token][sealed] pairs; a subscriber whose queue is full (its high-water
-//  mark) just misses them. A burst that is not whole pairs cannot happen
-//  (the workers make them) and is dropped whole.
+//  mark) just misses them.
 static void
 s_publisher_frames (publisher_t *self)
 {
-    for (int count = 0; count < 1000 && (zsock_events (self->frames) & ZMQ_POLLIN);
-         count++) {
-        zmsg_t *msg = zmsg_recv (self->frames);
-        if (!msg)
+    void *frames = zsock_resolve (self->frames);
+    void *xpub = zsock_resolve (self->xpub);
+    for (int count = 0; count < 1000; count++) {
+        int rc = s_publisher_pair (self, frames, xpub, ZMQ_DONTWAIT);
+        if (rc == -1)
             break;
-        size_t parts = zmsg_size (msg);
-        while (parts >= 2 && parts % 2 == 0 && zmsg_size (msg) >= 2) {
-            zframe_t *token = zmsg_pop (msg);
-            zframe_t *sealed = zmsg_pop (msg);
-            //  A token that did not go leaves its sealed frame behind, so
-            //  that no frame is ever taken for the start of a message
-            if (s_sendable (self, token)
-            &&  zframe_send (&token, self->xpub, ZFRAME_MORE) == 0)
-                zframe_send (&sealed, self->xpub, 0);
-            zframe_destroy (&token);
-            zframe_destroy (&sealed);
-        }
-        zmsg_destroy (&msg);
+        //  The rest of a burst is there already: a multipart message
+        //  arrives whole
+        while (rc == 1)
+            rc = s_publisher_pair (self, frames, xpub, 0);
     }
 }
 
@@ -500,8 +520,46 @@ done:
 
 //  ---------------------------------------------------------------- workers
 
+//  A worker's buffer for one sealed push, grown to the largest a job needs
+typedef struct {
+    uint8_t *data;
+    size_t capacity;
+} sealbuf_t;
+
+static bool
+s_sealbuf_fit (sealbuf_t *buffer, size_t capacity)
+{
+    if (buffer->capacity >= capacity)
+        return true;
+    uint8_t *data = (uint8_t *) realloc (buffer->data, capacity);
+    if (!data)
+        return false;
+    buffer->data = data;
+    buffer->capacity = capacity;
+    return true;
+}
+
+//  One part of a burst: a copy of data in a message of its own, which
+//  libzmq hands to the publisher (inproc) and then to the subscriber's
+//  pipe without copying it again. false when the frames socket is gone.
+static bool
+s_burst_part (void *frames, const uint8_t *data, size_t size, bool more)
+{
+    zmq_msg_t part;
+    if (zmq_msg_init_size (&part, size) != 0)
+        return false;
+    if (size)
+        memcpy (zmq_msg_data (&part), data, size);
+    if (zmq_msg_send (&part, frames, more? ZMQ_SNDMORE: 0) == -1) {
+        zmq_msg_close (&part);
+        return false;
+    }
+    return true;
+}
+
 static void
-s_seal_job (zsock_t *frames, zmsg_t *job, pushkeys_t *keys, worker_args_t *config)
+s_seal_job (zsock_t *frames, zmsg_t *job, pushkeys_t *keys, sealbuf_t *buffer,
+            worker_args_t *config)
 {
     zframe_t *payload = zmsg_first (job);
     zframe_t *targets = zmsg_next (job);
@@ -511,32 +569,28 @@ s_seal_job (zsock_t *frames, zmsg_t *job, pushkeys_t *keys, worker_args_t *confi
         return;                 //  cannot happen: we made it
     size_t count = zframe_size (targets) / sizeof (target_t);
     int64_t now = wire_now ();
-    zmsg_t *burst = zmsg_new ();
+    void *socket = zsock_resolve (frames);
+    bool sending = s_sealbuf_fit (buffer, channel_push_frame_max (zframe_size (payload)));
     size_t in_burst = 0;
-    for (size_t index = 0; index < count; index++) {
+    for (size_t index = 0; sending && index < count; index++) {
         target_t target;
         memcpy (&target, zframe_data (targets) + index * sizeof target, sizeof target);
-        uint8_t *sealed = NULL;
+        fernet_key_t *key = pushkeys_get (keys, target.session_id, target.key);
         size_t size = 0;
-        fernet_key_t *ready = pushkeys_get (keys, target.session_id, target.key);
-        if (ready
-        &&  channel_seal_push_ready (ready, target.seq, target.session_id,
-                                     zframe_data (payload), zframe_size (payload), now,
-                                     &sealed, &size) == CHAT_OK) {
-            zmsg_addmem (burst, target.token, sizeof target.token);
-            zmsg_addmem (burst, sealed, size);
-            free (sealed);
+        if (key
+        &&  channel_seal_push_into (key, target.seq, target.session_id,
+                                    zframe_data (payload), zframe_size (payload), now,
+                                    buffer->data, buffer->capacity, &size) == CHAT_OK) {
+            sending = s_burst_part (socket, target.token, sizeof target.token, true)
+                   && s_burst_part (socket, buffer->data, size, true);
             in_burst++;
         }
         secret_wipe (&target, sizeof target);
-        if (in_burst == BURST_PUSHES || (index + 1 == count && in_burst > 0)) {
-            zmsg_send (&burst, frames);
-            zmsg_destroy (&burst);      //  if it could not be sent
-            burst = zmsg_new ();
+        if (sending && in_burst > 0 && (in_burst == BURST_PUSHES || index + 1 == count)) {
+            sending = s_burst_part (socket, NULL, 0, false);
             in_burst = 0;
         }
     }
-    zmsg_destroy (&burst);
     secret_wipe (zframe_data (targets), zframe_size (targets));
     charge_t charged;
     memcpy (&charged, zframe_data (charge), sizeof charged);
@@ -556,6 +610,7 @@ s_worker (zsock_t *pipe, void *args)
             zsock_destroy (&frames);
     }
     pushkeys_t *keys = pushkeys_new (PUSH_KEY_SLOTS);
+    sealbuf_t buffer = { NULL, 0 };
     zpoller_t *poller = jobs && frames && keys ? zpoller_new (pipe, jobs, NULL) : NULL;
     //  As the publisher: stopped by $TERM, not by a signal
     if (poller)
@@ -567,11 +622,12 @@ s_worker (zsock_t *pipe, void *args)
             break;              //  $TERM, or the context is gone
         zmsg_t *job = zmsg_recv (jobs);
         if (job)
-            s_seal_job (frames, job, keys, config);
+            s_seal_job (frames, job, keys, &buffer, config);
         zmsg_destroy (&job);
     }
     zpoller_destroy (&poller);
     pushkeys_destroy (&keys);
+    free (buffer.data);
     zsock_destroy (&jobs);
     zsock_destroy (&frames);
     free (config);

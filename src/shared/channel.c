@@ -519,6 +519,62 @@ channel_open (channel_t *self, const char *token, size_t token_len,
                         token, token_len, payload, len);
 }
 
+//  A varint of 64 bits takes at most 10 bytes; a field's tag here, 1
+#define VARINT_MAX 10
+//  Plaintext and token text sealed on the stack up to these sizes
+#define PUSH_STACK_PLAIN 2048
+#define PUSH_STACK_TEXT  4096
+
+size_t
+channel_push_frame_max (size_t len)
+{
+    size_t body = (1 + VARINT_MAX) + (1 + VARINT_MAX + len);
+    size_t token = fernet_token_length (body);
+    return (1 + VARINT_MAX + CHANNEL_SESSION_ID_SIZE) + (1 + VARINT_MAX + token);
+}
+
+int
+channel_seal_push_into (fernet_key_t *key, uint64_t seq,
+                        const uint8_t session_id [CHANNEL_SESSION_ID_SIZE],
+                        const uint8_t *payload, size_t len, int64_t now,
+                        uint8_t *frame, size_t capacity, size_t *size)
+{
+    assert (key && frame && size);
+    Chat__ChannelBody body = CHAT__CHANNEL_BODY__INIT;
+    body.seq = seq;
+    body.payload.data = (uint8_t *) payload;
+    body.payload.len = len;
+    size_t plain_len = protobuf_c_message_get_packed_size (&body.base);
+    size_t text_size = fernet_token_length (plain_len) + 1;
+    uint8_t plain_stack [PUSH_STACK_PLAIN];
+    char text_stack [PUSH_STACK_TEXT];
+    uint8_t *plain = plain_len <= sizeof plain_stack? plain_stack: malloc (plain_len);
+    char *text = text_size <= sizeof text_stack? text_stack: malloc (text_size);
+    int rc = CHAT_ERR_INTERNAL;
+    if (plain && text
+    &&  protobuf_c_message_pack (&body.base, plain) == plain_len
+    &&  (rc = fernet_key_encrypt_into (key, plain, plain_len, now, text, text_size))
+        == CHAT_OK) {
+        Chat__PushFrame push = CHAT__PUSH_FRAME__INIT;
+        push.session_id.data = (uint8_t *) session_id;
+        push.session_id.len = CHANNEL_SESSION_ID_SIZE;
+        push.token = text;
+        *size = protobuf_c_message_get_packed_size (&push.base);
+        if (*size > capacity)
+            rc = CHAT_ERR_INTERNAL;     //  capacity below channel_push_frame_max
+        else
+        if (protobuf_c_message_pack (&push.base, frame) != *size)
+            rc = CHAT_ERR_INTERNAL;
+    }
+    if (plain)
+        secret_wipe (plain, plain_len);
+    if (plain != plain_stack)
+        free (plain);
+    if (text != text_stack)
+        free (text);
+    return rc;
+}
+
 int
 channel_seal_push_ready (fernet_key_t *key, uint64_t seq,
                          const uint8_t session_id [CHANNEL_SESSION_ID_SIZE],
@@ -526,16 +582,16 @@ channel_seal_push_ready (fernet_key_t *key, uint64_t seq,
                          uint8_t **frame, size_t *size)
 {
     assert (key);
-    char *token = NULL;
-    int rc = s_seal_body_at (key, seq, payload, len, now, &token);
-    if (rc != CHAT_OK)
-        return rc;
-    Chat__PushFrame push = CHAT__PUSH_FRAME__INIT;
-    push.session_id.data = (uint8_t *) session_id;
-    push.session_id.len = CHANNEL_SESSION_ID_SIZE;
-    push.token = token;
-    rc = wire_pack (&push.base, frame, size);
-    free (token);
+    size_t capacity = channel_push_frame_max (len);
+    uint8_t *buffer = (uint8_t *) malloc (capacity);
+    if (!buffer)
+        return CHAT_ERR_INTERNAL;
+    int rc = channel_seal_push_into (key, seq, session_id, payload, len, now,
+                                     buffer, capacity, size);
+    if (rc == CHAT_OK)
+        *frame = buffer;
+    else
+        free (buffer);
     return rc;
 }
 

@@ -138,6 +138,17 @@ int
                              const uint8_t *payload, size_t len, int64_t now,
                              uint8_t **frame, size_t *size);
 
+//  The same into the caller's frame [capacity] (a seal worker keeps one
+//  buffer for all its pushes), *size set to the bytes written; a capacity
+//  of channel_push_frame_max (len) is always enough.
+size_t
+    channel_push_frame_max (size_t len);
+int
+    channel_seal_push_into (fernet_key_t *key, uint64_t seq,
+                            const uint8_t session_id [CHANNEL_SESSION_ID_SIZE],
+                            const uint8_t *payload, size_t len, int64_t now,
+                            uint8_t *frame, size_t capacity, size_t *size);
+
 //  Session id (clear, names the session in every frame) and session token
 //  (secret until used as the push topic); CHANNEL_SESSION_*_SIZE bytes.
 const uint8_t *

@@ -282,16 +282,25 @@ fernet_key_encrypt (fernet_key_t *self, const uint8_t *plain, size_t plain_len,
     return fernet_key_encrypt_iv (self, plain, plain_len, now, iv, token);
 }
 
-int
-fernet_key_encrypt_iv (fernet_key_t *self, const uint8_t *plain, size_t plain_len,
-                       int64_t now, const uint8_t iv [16], char **token)
+size_t
+fernet_token_length (size_t plain_len)
 {
-    if (!self || !iv || !token || (!plain && plain_len > 0))
-        return CHAT_ERR_INTERNAL;
-    *token = NULL;
+    size_t raw_len = FERNET_HEADER + (plain_len / FERNET_BLOCK + 1) * FERNET_BLOCK
+                   + FERNET_MAC_SIZE;
+    return 4 * ((raw_len + 2) / 3);
+}
+
+//  The token for a given IV, its text written into text [text_size]
+//  (which fernet_token_length says is enough)
+static int
+s_encrypt_into (fernet_key_t *self, const uint8_t *plain, size_t plain_len,
+                int64_t now, const uint8_t iv [16], char *text, size_t text_size)
+{
     //  Tokens we could not read back are not made.
     if (plain_len > FERNET_MAX_RAW - FERNET_MIN_RAW)
         return CHAT_ERR_TOO_LARGE;
+    if (text_size < fernet_token_length (plain_len) + 1)
+        return CHAT_ERR_INTERNAL;
 
     size_t raw_max = FERNET_HEADER + plain_len + FERNET_BLOCK + FERNET_MAC_SIZE;
     uint8_t stack [FERNET_STACK_RAW];
@@ -313,19 +322,42 @@ fernet_key_encrypt_iv (fernet_key_t *self, const uint8_t *plain, size_t plain_le
                            plain_len? plain: (const uint8_t *) "", (int) plain_len) == 1
     &&  EVP_EncryptFinal_ex (ctx, raw + FERNET_HEADER + part, &final) == 1) {
         size_t body = FERNET_HEADER + (size_t) part + (size_t) final;
-        size_t raw_len = body + FERNET_MAC_SIZE;
-        size_t text_size = 4 * ((raw_len + 2) / 3) + 1;
-        char *text = NULL;
         if (s_hmac (self, raw, body, raw + body) == 0
-        &&  (text = (char *) malloc (text_size)) != NULL
-        &&  codec_b64url_encode_into (raw, raw_len, text, text_size) == 0) {
-            *token = text;
+        &&  codec_b64url_encode_into (raw, body + FERNET_MAC_SIZE, text, text_size) == 0)
             rc = CHAT_OK;
-        }
-        else
-            free (text);
     }
     s_raw_release (raw, stack, raw_max);
+    return rc;
+}
+
+int
+fernet_key_encrypt_into (fernet_key_t *self, const uint8_t *plain, size_t plain_len,
+                         int64_t now, char *text, size_t text_size)
+{
+    uint8_t iv [FERNET_IV_SIZE];
+    if (!self || !text || (!plain && plain_len > 0) || s_next_iv (iv))
+        return CHAT_ERR_INTERNAL;
+    return s_encrypt_into (self, plain, plain_len, now, iv, text, text_size);
+}
+
+int
+fernet_key_encrypt_iv (fernet_key_t *self, const uint8_t *plain, size_t plain_len,
+                       int64_t now, const uint8_t iv [16], char **token)
+{
+    if (!self || !iv || !token || (!plain && plain_len > 0))
+        return CHAT_ERR_INTERNAL;
+    *token = NULL;
+    if (plain_len > FERNET_MAX_RAW - FERNET_MIN_RAW)
+        return CHAT_ERR_TOO_LARGE;
+    size_t text_size = fernet_token_length (plain_len) + 1;
+    char *text = (char *) malloc (text_size);
+    if (!text)
+        return CHAT_ERR_INTERNAL;
+    int rc = s_encrypt_into (self, plain, plain_len, now, iv, text, text_size);
+    if (rc == CHAT_OK)
+        *token = text;
+    else
+        free (text);
     return rc;
 }
 

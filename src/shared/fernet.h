@@ -38,6 +38,18 @@ int
 int
     fernet_key_encrypt_iv (fernet_key_t *self, const uint8_t *plain, size_t plain_len,
                            int64_t now, const uint8_t iv [16], char **token);
+//  The length of the token text (without its NUL) that a plaintext of
+//  plain_len bytes makes: the same for every key, IV and time.
+size_t
+    fernet_token_length (size_t plain_len);
+
+//  As fernet_key_encrypt, the token's text written NUL-terminated into the
+//  caller's text [text_size] instead of a malloc'd string (a seal worker
+//  makes thousands a second). CHAT_ERR_INTERNAL when text_size is less
+//  than fernet_token_length (plain_len) + 1.
+int
+    fernet_key_encrypt_into (fernet_key_t *self, const uint8_t *plain, size_t plain_len,
+                             int64_t now, char *text, size_t text_size);
 int
     fernet_key_decrypt (fernet_key_t *self, const char *token, size_t token_len,
                         int64_t ttl, int64_t now, uint8_t **plain, size_t *plain_len);

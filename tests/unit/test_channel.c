@@ -12,6 +12,7 @@
 #include "chaterror.h"
 #include "fernet.h"
 #include "secret.h"
+#include "wire.h"
 
 #define PUSH_ENDPOINT "tcp://*:5557"
 
@@ -340,6 +341,49 @@ test_push (void **state)
         assert_int_not_equal (channel_open_push (pair->client, frame, cut, &payload, &len),
                               CHAT_OK);
     free (frame);
+}
+
+//  Pushes sealed into a caller's buffer (as seal workers do) open as any
+//  push, for payloads on both sides of the stack buffers' sizes; the
+//  buffer's size bound holds for each, and a buffer too small is refused
+static void
+test_push_into (void **state)
+{
+    pair_t *pair = *state;
+    uint8_t key [FERNET_KEY_SIZE];
+    static uint8_t data [9000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data [i] = (uint8_t) (i * 11 + 3);
+    const size_t lengths [] = { 0, 1, 100, 700, 2000, 2100, 3000, 3100, 6000, 9000 };
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths [0]; i++) {
+        size_t len = lengths [i];
+        uint64_t seq = channel_push_reserve (pair->server, key);
+        fernet_key_t *ready = fernet_key_new (key);
+        assert_non_null (ready);
+        size_t capacity = channel_push_frame_max (len);
+        uint8_t *frame = malloc (capacity);
+        assert_non_null (frame);
+        size_t size = 0;
+        assert_int_equal (channel_seal_push_into (ready, seq, channel_session_id (pair->server),
+                                                  data, len, wire_now (), frame, capacity,
+                                                  &size), CHAT_OK);
+        assert_true (size <= capacity);
+        uint8_t *payload;
+        size_t payload_len;
+        assert_int_equal (channel_open_push (pair->client, frame, size, &payload,
+                                             &payload_len), CHAT_OK);
+        assert_int_equal (payload_len, len);
+        if (len)
+            assert_memory_equal (payload, data, len);
+        free (payload);
+        assert_int_equal (channel_seal_push_into (ready, seq + 1,
+                                                  channel_session_id (pair->server),
+                                                  data, len, wire_now (), frame, size - 1,
+                                                  &size), CHAT_ERR_INTERNAL);
+        free (frame);
+        fernet_key_destroy (&ready);
+        secret_wipe (key, sizeof key);
+    }
 }
 
 //  A push for another session is refused before any crypto
@@ -945,6 +989,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_truncated_refused, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown (test_push, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown (test_push_other_session, s_pair_setup, s_pair_teardown),
+        cmocka_unit_test_setup_teardown (test_push_into, s_pair_setup, s_pair_teardown),
         cmocka_unit_test_setup_teardown (test_cross_session_refused, s_pair_setup,
                                          s_pair_teardown),
         cmocka_unit_test (test_bad_hello),

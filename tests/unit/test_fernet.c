@@ -783,6 +783,49 @@ test_key_matches_one_shot (void **state)
     fernet_key_destroy (&ready);
 }
 
+//  A token written into the caller's buffer: exactly fernet_token_length
+//  characters, opened by the one-shot call; a buffer one short is refused
+//  without writing past it
+static void
+test_key_encrypt_into (void **state)
+{
+    (void) state;
+    uint8_t key [FERNET_KEY_SIZE];
+    assert_int_equal (fernet_key_generate (key), 0);
+    fernet_key_t *ready = fernet_key_new (key);
+    assert_non_null (ready);
+    static uint8_t data [5000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data [i] = (uint8_t) (i * 7 + 1);
+    static char text [8000];
+    for (size_t len = 0; len <= sizeof data; len += len < 40? 1: 331) {
+        int64_t now = 1700000000;
+        size_t length = fernet_token_length (len);
+        memset (text, '#', sizeof text);
+        assert_int_equal (fernet_key_encrypt_into (ready, data, len, now, text, length + 1),
+                          CHAT_OK);
+        assert_int_equal (strlen (text), length);
+        uint8_t *plain = NULL;
+        size_t plain_len = 0;
+        assert_int_equal (fernet_decrypt (key, text, length, 60, now, &plain, &plain_len),
+                          CHAT_OK);
+        assert_int_equal (plain_len, len);
+        if (len)
+            assert_memory_equal (plain, data, len);
+        free (plain);
+        //  And the malloc'd token of the same plaintext is as long
+        char *token = NULL;
+        assert_int_equal (fernet_key_encrypt (ready, data, len, now, &token), CHAT_OK);
+        assert_int_equal (strlen (token), length);
+        free (token);
+        memset (text, '#', sizeof text);
+        assert_int_equal (fernet_key_encrypt_into (ready, data, len, now, text, length),
+                          CHAT_ERR_INTERNAL);
+        assert_int_equal (text [length], '#');
+    }
+    fernet_key_destroy (&ready);
+}
+
 static int
 s_iv_order (const void *a, const void *b)
 {
@@ -969,6 +1012,7 @@ main (void)
         cmocka_unit_test (test_ivs_never_repeat),
         cmocka_unit_test (test_clock_before_mac),
         cmocka_unit_test (test_key_tamper),
+        cmocka_unit_test (test_key_encrypt_into),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
