@@ -8,7 +8,9 @@
     and functions made and migrated by the server, table schema_version).
     Both keep the same tables and answer every call alike. Sequence
     numbers come from the store, never from counters held in the server,
-    so several servers can share one PostgreSQL database.
+    so several servers can share one PostgreSQL database. (The SQLite
+    engine keeps each conversation's last seq in memory between commits,
+    and forgets it whenever another connection wrote the file.)
 
     A conversation is its chain of signed links (one per epoch, each the
     serialized MembershipStatement and its signature, as the actor sent
