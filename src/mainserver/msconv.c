@@ -332,6 +332,10 @@ msconv_change (msreq_t *req, Chat__ChangeConversationRequest *body)
         rc = msgstore_conv_append (req->ctx->store, &stored, statement->title,
                                    (const char *const *) statement->members,
                                    statement->n_members);
+    //  The member cache answers who may send (msmessage.c): told at once,
+    //  whatever fails after
+    if (rc == CHAT_OK)
+        msonline_members_changed (req->ctx->online, conv.id);
     if (rc == CHAT_ERR_CHAIN_CONFLICT)
         req->text = "not built on the chain's current head: fetch the chain, "
                     "rebuild on its head and send again";

@@ -399,3 +399,10 @@ msgstore_server_each (msgstore_t *self, msgstore_server_fn *fn, void *arg)
     return self->backend->server_each? self->backend->server_each (self->db, fn, arg)
                                      : CHAT_ERR_BAD_REQUEST;
 }
+
+uint64_t
+msgstore_statements (msgstore_t *self)
+{
+    assert (self);
+    return self->backend->statements? self->backend->statements (self->db): 0;
+}

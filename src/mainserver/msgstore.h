@@ -8,7 +8,9 @@
     and functions made and migrated by the server, table schema_version).
     Both keep the same tables and answer every call alike. Sequence
     numbers come from the store, never from counters held in the server,
-    so several servers can share one PostgreSQL database.
+    so several servers can share one PostgreSQL database. (The SQLite
+    engine keeps each conversation's last seq in memory between commits,
+    and forgets it whenever another connection wrote the file.)
 
     A conversation is its chain of signed links (one per epoch, each the
     serialized MembershipStatement and its signature, as the actor sent
@@ -118,7 +120,9 @@ void
 
 //  One write transaction (BEGIN IMMEDIATE ... COMMIT). Inside it, each
 //  request runs under a savepoint so that one failing request does not
-//  take the others of its batch with it.
+//  take the others of its batch with it; msgstore_msg_add needs none (a
+//  failed add writes nothing, and leaves the transaction as it was or,
+//  when the database failed, rolled back whole).
 int
     msgstore_begin (msgstore_t *self);
 int
@@ -229,6 +233,10 @@ int
 //  *duplicate true (whatever the epoch); one stored by another sender is
 //  CHAT_ERR_BAD_REQUEST. CHAT_ERR_STALE_EPOCH when epoch is not the
 //  conversation's current one; CHAT_ERR_NOT_FOUND for an unknown one.
+//  Inside begin ... commit, or on its own (then in a transaction of its
+//  own). SQLite: one INSERT per new message; the conversation's last seq
+//  and time are kept in memory and its row written once per commit, and
+//  before anything reads it.
 int
     msgstore_msg_add (msgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                       const char *sender, const uint8_t *client_message_id,
@@ -325,5 +333,11 @@ int
 //  Every registered server, by id.
 int
     msgstore_server_each (msgstore_t *self, msgstore_server_fn *fn, void *arg);
+
+//  The statements the engine ran since it was opened (SQLite: every run of
+//  its prepared statements, transaction control included), for tests that
+//  hold a path to its cost; 0 where the engine does not count them.
+uint64_t
+    msgstore_statements (msgstore_t *self);
 
 #endif

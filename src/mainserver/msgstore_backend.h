@@ -75,6 +75,8 @@ typedef struct {
     int (*server_beat) (msgstore_db_t *self, const msgstore_server_t *server);
     int (*server_remove) (msgstore_db_t *self, const char *id);
     int (*server_each) (msgstore_db_t *self, msgstore_server_fn *fn, void *arg);
+    //  Statements run since open (NULL: not counted)
+    uint64_t (*statements) (msgstore_db_t *self);
 } msgstore_backend_t;
 
 #endif

@@ -113,8 +113,9 @@ typedef enum {
     Q_CONV_EACH,
     Q_CONV_PAGE_OF,
     Q_MSG_FIND,
-    Q_MSG_NEXT,
     Q_MSG_INSERT,
+    Q_CONV_SEQ,
+    Q_CONV_SEQ_SET,
     Q_MSG_PAGE,
     Q_MSG_LAST,
     Q_READ_SET,
@@ -123,14 +124,12 @@ typedef enum {
     //  Transaction control, run for every request: prepared once, so no
     //  request pays for parsing them again
     Q_BEGIN,
+    Q_DATA_VERSION,
     Q_COMMIT,
     Q_ROLLBACK,
     Q_SP_REQUEST,
     Q_SP_REQUEST_RELEASE,
     Q_SP_REQUEST_ROLLBACK,
-    Q_SP_MSG_ADD,
-    Q_SP_MSG_ADD_RELEASE,
-    Q_SP_MSG_ADD_ROLLBACK,
     Q_SP_CONV,
     Q_SP_CONV_RELEASE,
     Q_SP_CONV_ROLLBACK,
@@ -209,12 +208,20 @@ static const char *s_queries [Q_COUNT] = {
     [Q_MSG_FIND] =
         "SELECT seq, server_time, sender FROM messages"
         " WHERE conversation_id = ?1 AND client_message_id = ?2",
-    [Q_MSG_NEXT] =
-        "UPDATE conversations SET last_seq = last_seq + 1, last_time = ?2"
-        " WHERE id = ?1 AND epoch = ?3 RETURNING last_seq",
+    //  The one statement of a message: its seq comes from the conversation
+    //  kept in memory (convstate_t), a retry meets the unique index and
+    //  inserts nothing. Only that index's conflict is let pass: a taken seq
+    //  is an error, never a silent no-op
     [Q_MSG_INSERT] =
         "INSERT INTO messages (conversation_id, seq, epoch, sender, server_time, token,"
-        " client_message_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        " client_message_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        " ON CONFLICT (conversation_id, client_message_id) DO NOTHING",
+    //  What a conversation's messages are numbered from, read once
+    [Q_CONV_SEQ] =
+        "SELECT epoch, last_seq, last_time FROM conversations WHERE id = ?1",
+    //  ... and written once per commit (or before anything reads it)
+    [Q_CONV_SEQ_SET] =
+        "UPDATE conversations SET last_seq = ?2, last_time = ?3 WHERE id = ?1",
     [Q_MSG_PAGE] =
         "SELECT seq, epoch, sender, server_time, token, client_message_id FROM messages"
         " WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
@@ -235,23 +242,43 @@ static const char *s_queries [Q_COUNT] = {
         " AND seq > coalesce ((SELECT joined_seq FROM members"
         "  WHERE conversation_id = ?1 AND name_lower = ?2), 0)",
     [Q_BEGIN] =                 "BEGIN IMMEDIATE",
+    //  Changes when another connection committed (not for our own)
+    [Q_DATA_VERSION] =          "PRAGMA data_version",
     [Q_COMMIT] =                "COMMIT",
     [Q_ROLLBACK] =              "ROLLBACK",
     [Q_SP_REQUEST] =            "SAVEPOINT request",
     [Q_SP_REQUEST_RELEASE] =    "RELEASE request",
     [Q_SP_REQUEST_ROLLBACK] =   "ROLLBACK TO request",
-    [Q_SP_MSG_ADD] =            "SAVEPOINT msg_add",
-    [Q_SP_MSG_ADD_RELEASE] =    "RELEASE msg_add",
-    [Q_SP_MSG_ADD_ROLLBACK] =   "ROLLBACK TO msg_add",
     [Q_SP_CONV] =               "SAVEPOINT conv",
     [Q_SP_CONV_RELEASE] =       "RELEASE conv",
     [Q_SP_CONV_ROLLBACK] =      "ROLLBACK TO conv",
 };
 
+//  A conversation as messages are added to it: its current epoch and the
+//  last seq and time given out. Kept across transactions while nothing
+//  but this connection writes the file (PRAGMA data_version, checked at
+//  every BEGIN), so a message costs its INSERT alone. dirty: messages were
+//  added since the row was last written; the row is written (one UPDATE)
+//  before COMMIT, before a savepoint, and before any query that reads a
+//  conversation row, so nothing ever reads a stale last_seq.
+typedef struct {
+    uint8_t id [MSGSTORE_ID_SIZE];
+    uint64_t epoch;
+    uint64_t last_seq;
+    int64_t last_time;
+    bool dirty;
+} convstate_t;
+
+#define CONVSTATE_MAX 4096              //  conversations kept, at most
+
 struct _msgstore_db_t {
     sqlite3 *db;
     sqlite3_stmt *stmt [Q_COUNT];
     char *path;
+    zhashx_t *convs;                    //  id (16 bytes) -> convstate_t
+    size_t dirty;                       //  convs with dirty set
+    bool in_transaction;                //  between our BEGIN and its end
+    sqlite3_int64 data_version;         //  as read at the last BEGIN
 };
 
 static void
@@ -305,6 +332,109 @@ s_stmt (sqlstore_t *self, query_t query)
     sqlite3_reset (stmt);
     sqlite3_clear_bindings (stmt);
     return stmt;
+}
+
+//  ---------------------------------------------------------------- conversations in memory
+
+//  Conversation ids are random: their first bytes hash them well
+static size_t
+s_id_hash (const void *key)
+{
+    size_t hash;
+    memcpy (&hash, key, sizeof hash);
+    return hash;
+}
+
+static int
+s_id_compare (const void *a, const void *b)
+{
+    return memcmp (a, b, MSGSTORE_ID_SIZE);
+}
+
+static void
+s_convstate_destroy (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  Forget every conversation kept: after a rollback (of the transaction or
+//  of a savepoint), or when another connection wrote the file. What was
+//  dirty is lost with the writes it belonged to.
+static void
+s_convs_forget (sqlstore_t *self)
+{
+    zhashx_purge (self->convs);
+    self->dirty = 0;
+}
+
+//  Write every dirty conversation row (one UPDATE each): before COMMIT,
+//  before a savepoint, and before any query that reads conversation rows.
+static int
+s_convs_flush (sqlstore_t *self)
+{
+    if (self->dirty == 0)
+        return CHAT_OK;
+    convstate_t *conv = (convstate_t *) zhashx_first (self->convs);
+    while (conv) {
+        if (conv->dirty) {
+            sqlite3_stmt *stmt = s_stmt (self, Q_CONV_SEQ_SET);
+            sqlite3_bind_blob (stmt, 1, conv->id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+            sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) conv->last_seq);
+            sqlite3_bind_int64 (stmt, 3, conv->last_time);
+            int rc = sqlite3_step (stmt);
+            sqlite3_reset (stmt);
+            if (rc != SQLITE_DONE)
+                return s_fail (self, "conversation seq");
+            conv->dirty = false;
+            self->dirty--;
+        }
+        conv = (convstate_t *) zhashx_next (self->convs);
+    }
+    return CHAT_OK;
+}
+
+//  The conversation id as kept, or read from its row (then kept): CHAT_OK,
+//  CHAT_ERR_NOT_FOUND (nothing kept) or CHAT_ERR_INTERNAL.
+static int
+s_convstate (sqlstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], convstate_t **conv_p)
+{
+    convstate_t *conv = (convstate_t *) zhashx_lookup (self->convs, id);
+    if (conv) {
+        *conv_p = conv;
+        return CHAT_OK;
+    }
+    sqlite3_stmt *stmt = s_stmt (self, Q_CONV_SEQ);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW) {
+        conv = (convstate_t *) zmalloc (sizeof *conv);
+        assert (conv);
+        memcpy (conv->id, id, MSGSTORE_ID_SIZE);
+        conv->epoch = (uint64_t) sqlite3_column_int64 (stmt, 0);
+        conv->last_seq = (uint64_t) sqlite3_column_int64 (stmt, 1);
+        conv->last_time = sqlite3_column_int64 (stmt, 2);
+    }
+    sqlite3_reset (stmt);
+    if (rc == SQLITE_DONE)
+        return CHAT_ERR_NOT_FOUND;
+    if (rc != SQLITE_ROW)
+        return s_fail (self, "conversation seq");
+    //  A bound on memory: clean ones may go (never a dirty one: its row is
+    //  still to be written)
+    if (zhashx_size (self->convs) >= CONVSTATE_MAX && s_convs_flush (self) == CHAT_OK)
+        zhashx_purge (self->convs);
+    zhashx_insert (self->convs, conv->id, conv);
+    *conv_p = conv;
+    return CHAT_OK;
+}
+
+//  Stop keeping one conversation (written: not dirty)
+static void
+s_convstate_drop (sqlstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE])
+{
+    assert (self->dirty == 0);
+    zhashx_delete (self->convs, id);
 }
 
 static int
@@ -400,6 +530,14 @@ sql_open (const char *path)
         return NULL;
     }
     sqlite3_busy_timeout (self->db, 5000);
+    self->convs = zhashx_new ();
+    assert (self->convs);
+    zhashx_set_key_hasher (self->convs, s_id_hash);
+    zhashx_set_key_comparator (self->convs, s_id_compare);
+    //  Keys are the ids inside the items: neither copied nor freed
+    zhashx_set_key_duplicator (self->convs, NULL);
+    zhashx_set_key_destructor (self->convs, NULL);
+    zhashx_set_destructor (self->convs, s_convstate_destroy);
     //  journal_mode answers with a row: check that WAL took.
     sqlite3_stmt *stmt;
     bool wal = false;
@@ -443,28 +581,57 @@ sql_destroy (sqlstore_t **self_p)
             sqlite3_finalize (self->stmt [query]);
         if (self->db)
             sqlite3_close (self->db);
+        zhashx_destroy (&self->convs);
         free (self->path);
         free (self);
         *self_p = NULL;
     }
 }
 
+//  Within our write transaction: the conversations kept are what the file
+//  holds, unless another connection committed since the last BEGIN
+static int
+s_data_version_check (sqlstore_t *self)
+{
+    sqlite3_stmt *stmt = self->stmt [Q_DATA_VERSION];
+    int rc = sqlite3_step (stmt);
+    sqlite3_int64 version = rc == SQLITE_ROW? sqlite3_column_int64 (stmt, 0): 0;
+    sqlite3_reset (stmt);
+    if (rc != SQLITE_ROW)
+        return s_fail (self, "data version");
+    if (version != self->data_version)
+        s_convs_forget (self);
+    self->data_version = version;
+    return CHAT_OK;
+}
+
 static int
 sql_begin (sqlstore_t *self)
 {
     assert (self);
-    return s_run (self, Q_BEGIN);
+    //  Nothing may be dirty outside a transaction (see msg_add)
+    assert (self->dirty == 0);
+    if (s_run (self, Q_BEGIN))
+        return CHAT_ERR_INTERNAL;
+    if (s_data_version_check (self)) {
+        s_run (self, Q_ROLLBACK);
+        return CHAT_ERR_INTERNAL;
+    }
+    self->in_transaction = true;
+    return CHAT_OK;
 }
 
 static int
 sql_commit (sqlstore_t *self)
 {
     assert (self);
-    if (s_run (self, Q_COMMIT)) {
+    self->in_transaction = false;
+    if (s_convs_flush (self) || s_run (self, Q_COMMIT)) {
         //  A failed COMMIT may leave the transaction open: end it, so
         //  that nothing of it is ever written later by accident.
         if (!sqlite3_get_autocommit (self->db))
             s_run (self, Q_ROLLBACK);
+        s_convs_forget (self);
         return CHAT_ERR_INTERNAL;
     }
     return CHAT_OK;
@@ -474,15 +641,21 @@ static int
 sql_rollback (sqlstore_t *self)
 {
     assert (self);
+    self->in_transaction = false;
+    s_convs_forget (self);
     if (sqlite3_get_autocommit (self->db))
         return CHAT_OK;         //  SQLite rolled back already
     return s_run (self, Q_ROLLBACK);
 }
 
+//  What a savepoint rolls back to has every conversation row written: a
+//  rollback to it then only has to forget what is kept
 static int
 sql_savepoint (sqlstore_t *self)
 {
     assert (self);
+    if (s_convs_flush (self))
+        return CHAT_ERR_INTERNAL;
     return s_run (self, Q_SP_REQUEST);
 }
 
@@ -497,6 +670,8 @@ static int
 sql_savepoint_rollback (sqlstore_t *self)
 {
     assert (self);
+    //  Whatever was kept may hold what the rollback takes back
+    s_convs_forget (self);
     if (sqlite3_get_autocommit (self->db))
         return CHAT_ERR_INTERNAL;       //  the whole transaction is gone
     if (s_run (self, Q_SP_REQUEST_ROLLBACK) || s_run (self, Q_SP_REQUEST_RELEASE))
@@ -644,6 +819,9 @@ sql_conv_find_direct (sqlstore_t *self, const char *a, const char *b,
                            msgstore_conv_t *conv)
 {
     assert (self && a && b);
+    //  Conversation rows read: every one written first
+    if (s_convs_flush (self))
+        return CHAT_ERR_INTERNAL;
     char pair_key [2 * USERNAME_MAX + 2];
     msgstore_rules_pair_key (a, b, pair_key);
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_PAIR);
@@ -736,6 +914,8 @@ sql_conv_create (sqlstore_t *self, const msgstore_conv_t *conv,
                       const msgstore_link_t *link)
 {
     assert (self && conv);
+    if (s_convs_flush (self))
+        return CHAT_ERR_INTERNAL;
     if (!msgstore_rules_link_valid (link, members, count) || count < 2 || link->epoch != 1
     ||  memcmp (link->conversation_id, conv->id, MSGSTORE_ID_SIZE) != 0
     ||  (conv->direct && count != 2))
@@ -772,6 +952,10 @@ sql_conv_append (sqlstore_t *self, const msgstore_link_t *link,
     assert (self);
     if (!msgstore_rules_link_valid (link, members, count) || link->epoch < 2)
         return CHAT_ERR_BAD_REQUEST;
+    //  Its row is read and its epoch moves: written first, kept no more
+    if (s_convs_flush (self))
+        return CHAT_ERR_INTERNAL;
+    s_convstate_drop (self, link->conversation_id);
     msgstore_conv_t conv;
     int rc = sql_conv_get (self, link->conversation_id, MSGSTORE_ID_SIZE, &conv);
     if (rc != CHAT_OK)
@@ -795,6 +979,9 @@ sql_conv_get (sqlstore_t *self, const uint8_t *id, size_t id_len,
                    msgstore_conv_t *conv)
 {
     assert (self);
+    //  Conversation rows read: every one written first
+    if (s_convs_flush (self))
+        return CHAT_ERR_INTERNAL;
     if (!id || id_len != MSGSTORE_ID_SIZE)
         return CHAT_ERR_NOT_FOUND;
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_GET);
@@ -808,6 +995,9 @@ sql_conv_get_as_member (sqlstore_t *self, const uint8_t *id, size_t id_len,
 {
     assert (self);
     assert (name);
+    //  Conversation rows read: every one written first
+    if (s_convs_flush (self))
+        return CHAT_ERR_INTERNAL;
     if (!id || id_len != MSGSTORE_ID_SIZE)
         return CHAT_ERR_NOT_FOUND;
     char lower [USERNAME_MAX + 1];
@@ -887,6 +1077,9 @@ sql_conv_each_of (sqlstore_t *self, const char *name,
 {
     assert (self);
     assert (name);
+    //  Conversation rows read: every one written first
+    if (s_convs_flush (self))
+        return CHAT_ERR_INTERNAL;
     assert (fn);
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
@@ -900,6 +1093,9 @@ sql_conv_page_of (sqlstore_t *self, const char *name, const msgstore_conv_t *aft
                        uint32_t limit, msgstore_conv_fn *fn, void *arg)
 {
     assert (self && name && fn);
+    //  Conversation rows read: every one written first
+    if (s_convs_flush (self))
+        return CHAT_ERR_INTERNAL;
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
     sqlite3_stmt *stmt = s_stmt (self, Q_CONV_PAGE_OF);
@@ -920,6 +1116,9 @@ sql_conv_each (sqlstore_t *self, msgstore_conv_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
+    //  Conversation rows read: every one written first
+    if (s_convs_flush (self))
+        return CHAT_ERR_INTERNAL;
     return s_conv_iterate (self, s_stmt (self, Q_CONV_EACH), fn, arg);
 }
 
@@ -960,6 +1159,101 @@ sql_link_each (sqlstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
 
 //  ---------------------------------------------------------------- messages
 
+//  A client_message_id already stored in conversation id: the original's
+//  seq and time when sender stored it (*duplicate), CHAT_ERR_BAD_REQUEST
+//  when another did, CHAT_ERR_NOT_FOUND when none is stored
+static int
+s_msg_find (sqlstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *sender,
+            const uint8_t *client_message_id, size_t client_message_id_len,
+            uint64_t *seq, int64_t *server_time, bool *duplicate)
+{
+    sqlite3_stmt *stmt = s_stmt (self, Q_MSG_FIND);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 2, client_message_id, (int) client_message_id_len,
+                       SQLITE_STATIC);
+    int rc = sqlite3_step (stmt);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset (stmt);
+        return rc == SQLITE_DONE? CHAT_ERR_NOT_FOUND: s_fail (self, "message lookup");
+    }
+    *seq = (uint64_t) sqlite3_column_int64 (stmt, 0);
+    *server_time = sqlite3_column_int64 (stmt, 1);
+    const char *stored_by = (const char *) sqlite3_column_text (stmt, 2);
+    bool same = stored_by && strcasecmp (stored_by, sender) == 0;
+    sqlite3_reset (stmt);
+    if (!same)
+        return CHAT_ERR_BAD_REQUEST;
+    *duplicate = true;
+    return CHAT_OK;
+}
+
+//  One message inside our transaction: one INSERT, numbered from the
+//  conversation kept in memory, which moves on only once the row is in.
+//  A failing INSERT takes back only itself (SQLite's statement rollback),
+//  or, for some I/O errors, the whole transaction: then what was kept is
+//  forgotten and every later add of the transaction fails too, as its
+//  commit will. Either way no seq is skipped or given twice.
+static int
+s_msg_insert (sqlstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
+              const char *sender, const uint8_t *client_message_id,
+              size_t client_message_id_len, const char *token,
+              size_t token_len, uint64_t epoch, int64_t now_ms,
+              uint64_t *seq, int64_t *server_time, bool *duplicate)
+{
+    if (sqlite3_get_autocommit (self->db)) {
+        s_convs_forget (self);
+        zsys_error ("msgstore: message add: the transaction was rolled back");
+        return CHAT_ERR_INTERNAL;
+    }
+    convstate_t *conv;
+    int rc = s_convstate (self, id, &conv);
+    if (rc == CHAT_OK && (epoch == 0 || epoch != conv->epoch))
+        rc = CHAT_ERR_STALE_EPOCH;
+    if (rc != CHAT_OK) {
+        if (rc == CHAT_ERR_INTERNAL)
+            return rc;
+        //  A retry is answered whatever the epoch, as for a known one
+        int found = s_msg_find (self, id, sender, client_message_id,
+                                client_message_id_len, seq, server_time, duplicate);
+        return found == CHAT_ERR_NOT_FOUND? rc: found;
+    }
+    uint64_t next = conv->last_seq + 1;
+    sqlite3_stmt *stmt = s_stmt (self, Q_MSG_INSERT);
+    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) next);
+    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) epoch);
+    sqlite3_bind_text (stmt, 4, sender, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 5, now_ms);
+    sqlite3_bind_text (stmt, 6, token, (int) token_len, SQLITE_STATIC);
+    sqlite3_bind_blob (stmt, 7, client_message_id, (int) client_message_id_len,
+                       SQLITE_STATIC);
+    rc = sqlite3_step (stmt);
+    bool inserted = rc == SQLITE_DONE && sqlite3_changes (self->db) == 1;
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);          //  drop what was borrowed
+    if (rc != SQLITE_DONE) {
+        s_fail (self, "message insert");
+        if (sqlite3_get_autocommit (self->db))
+            s_convs_forget (self);
+        return CHAT_ERR_INTERNAL;
+    }
+    if (!inserted) {
+        //  The unique index met the same client_message_id: a retry
+        rc = s_msg_find (self, id, sender, client_message_id, client_message_id_len,
+                         seq, server_time, duplicate);
+        return rc == CHAT_ERR_NOT_FOUND? s_fail (self, "message conflict"): rc;
+    }
+    conv->last_seq = next;
+    conv->last_time = now_ms;
+    if (!conv->dirty) {
+        conv->dirty = true;
+        self->dirty++;
+    }
+    *seq = next;
+    *server_time = now_ms;
+    return CHAT_OK;
+}
+
 static int
 sql_msg_add (sqlstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
                   const char *sender, const uint8_t *client_message_id,
@@ -974,79 +1268,29 @@ sql_msg_add (sqlstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE],
     assert (token);
     assert (seq && server_time && duplicate);
     *duplicate = false;
-
-    //  A retry: answer with what was stored the first time.
-    sqlite3_stmt *stmt = s_stmt (self, Q_MSG_FIND);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_blob (stmt, 2, client_message_id, (int) client_message_id_len,
-                       SQLITE_TRANSIENT);
-    int rc = sqlite3_step (stmt);
-    if (rc == SQLITE_ROW) {
-        *seq = (uint64_t) sqlite3_column_int64 (stmt, 0);
-        *server_time = sqlite3_column_int64 (stmt, 1);
-        const char *stored_by = (const char *) sqlite3_column_text (stmt, 2);
-        bool same = stored_by && strcasecmp (stored_by, sender) == 0;
-        sqlite3_reset (stmt);
-        if (!same)
-            return CHAT_ERR_BAD_REQUEST;
-        *duplicate = true;
-        return CHAT_OK;
-    }
-    sqlite3_reset (stmt);
-    if (rc != SQLITE_DONE)
-        return s_fail (self, "message lookup");
-    if (epoch == 0 || epoch > INT64_MAX)
-        return CHAT_ERR_STALE_EPOCH;
-
-    if (s_run (self, Q_SP_MSG_ADD))
+    if (self->in_transaction)
+        return s_msg_insert (self, id, sender, client_message_id, client_message_id_len,
+                             token, token_len, epoch, now_ms, seq, server_time, duplicate);
+    if (!sqlite3_get_autocommit (self->db)) {
+        //  A transaction not begun here (a bare SAVEPOINT): what is kept
+        //  was never checked against the file in it
+        zsys_error ("msgstore: message add outside the store's own transaction");
         return CHAT_ERR_INTERNAL;
-    //  The next seq, only under the current epoch
-    stmt = s_stmt (self, Q_MSG_NEXT);
-    sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-    sqlite3_bind_int64 (stmt, 2, now_ms);
-    sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) epoch);
-    rc = sqlite3_step (stmt);
-    uint64_t next = rc == SQLITE_ROW? (uint64_t) sqlite3_column_int64 (stmt, 0): 0;
-    //  Step to the end so the UPDATE is complete before the reset.
-    if (rc == SQLITE_ROW)
-        rc = sqlite3_step (stmt);
-    sqlite3_reset (stmt);
-    int result = CHAT_OK;
-    if (rc != SQLITE_DONE)
-        result = s_fail (self, "next seq");
-    else
-    if (next == 0)
-        //  No row: another epoch is current, or no such conversation
-        result = sql_conv_get (self, id, MSGSTORE_ID_SIZE, NULL) == CHAT_OK
-               ? CHAT_ERR_STALE_EPOCH: CHAT_ERR_NOT_FOUND;
-    else {
-        stmt = s_stmt (self, Q_MSG_INSERT);
-        sqlite3_bind_blob (stmt, 1, id, MSGSTORE_ID_SIZE, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) next);
-        sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) epoch);
-        sqlite3_bind_text (stmt, 4, sender, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64 (stmt, 5, now_ms);
-        sqlite3_bind_text (stmt, 6, token, (int) token_len, SQLITE_STATIC);
-        sqlite3_bind_blob (stmt, 7, client_message_id, (int) client_message_id_len,
-                           SQLITE_STATIC);
-        rc = sqlite3_step (stmt);
-        sqlite3_reset (stmt);
-        sqlite3_clear_bindings (stmt);      //  drop the borrowed token
-        if (rc != SQLITE_DONE)
-            result = s_fail (self, "message insert");
     }
-    if (result != CHAT_OK) {
-        if (!sqlite3_get_autocommit (self->db)) {
-            s_run (self, Q_SP_MSG_ADD_ROLLBACK);
-            s_run (self, Q_SP_MSG_ADD_RELEASE);
-        }
-        return result;
-    }
-    if (s_run (self, Q_SP_MSG_ADD_RELEASE))
+    //  On its own: a transaction of its own
+    if (sql_begin (self))
         return CHAT_ERR_INTERNAL;
-    *seq = next;
-    *server_time = now_ms;
-    return CHAT_OK;
+    int rc = s_msg_insert (self, id, sender, client_message_id, client_message_id_len,
+                           token, token_len, epoch, now_ms, seq, server_time, duplicate);
+    if (rc == CHAT_ERR_INTERNAL) {
+        sql_rollback (self);
+        return rc;
+    }
+    if (sql_commit (self)) {
+        *duplicate = false;
+        return CHAT_ERR_INTERNAL;
+    }
+    return rc;
 }
 
 static int
@@ -1160,6 +1404,19 @@ sql_read_set (sqlstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char 
     return CHAT_OK;
 }
 
+//  Every run of our prepared statements (SQLite counts them per statement:
+//  nothing is spent on it here). Statements of schema changes at open are
+//  not among them.
+static uint64_t
+sql_statements (sqlstore_t *self)
+{
+    assert (self);
+    uint64_t runs = 0;
+    for (int query = 0; query < Q_COUNT; query++)
+        runs += (uint64_t) sqlite3_stmt_status (self->stmt [query], SQLITE_STMTSTATUS_RUN, 0);
+    return runs;
+}
+
 const msgstore_backend_t msgstore_sqlite_backend = {
     .name = "sqlite",
     .open = sql_open,
@@ -1190,4 +1447,5 @@ const msgstore_backend_t msgstore_sqlite_backend = {
     .msg_last_token = sql_msg_last_token,
     .read_state = sql_read_state,
     .read_set = sql_read_set,
+    .statements = sql_statements,
 };

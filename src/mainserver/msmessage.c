@@ -6,6 +6,7 @@
 #include "msbell.h"
 #include "msconv.h"
 #include "msmessage.h"
+#include "msonline.h"
 #include "msoutbox.h"
 #include "msquota.h"
 
@@ -233,11 +234,31 @@ msmessage_batch_commit (msmessage_batch_t *self, msctx_t *ctx, msoutbox_t *outbo
     return rc == CHAT_OK;
 }
 
+//  Whether the sender may send here. On one server's own store (SQLite)
+//  from the member cache, which every membership change and rollback on
+//  this server keeps exact; conv then holds the id only. Servers sharing
+//  a store (PostgreSQL) ask it: another may have changed the members.
+static int
+s_sender_member (msreq_t *req, ProtobufCBinaryData id, msgstore_conv_t *conv)
+{
+    if (req->ctx->sends)
+        return msconv_of_member (req, id, conv);
+    int rc = msonline_member (req->ctx->online, req->ctx->store, id.data, id.len,
+                              req->session->username);
+    if (rc == CHAT_ERR_NOT_FOUND)
+        req->text = "no such conversation";
+    if (rc == CHAT_OK) {
+        memset (conv, 0, sizeof *conv);
+        memcpy (conv->id, id.data, MSGSTORE_ID_SIZE);
+    }
+    return rc;
+}
+
 int
 msmessage_send (msreq_t *req, Chat__SendMessageRequest *body)
 {
     msgstore_conv_t conv;
-    int rc = msconv_of_member (req, body->conversation_id, &conv);
+    int rc = s_sender_member (req, body->conversation_id, &conv);
     if (rc != CHAT_OK)
         return rc;
     size_t token_len = body->token? strlen (body->token): 0;
@@ -270,10 +291,22 @@ msmessage_send (msreq_t *req, Chat__SendMessageRequest *body)
     uint64_t seq;
     int64_t server_time;
     bool duplicate;
+    //  One INSERT (msgstore.h), atomic on its own: no savepoint around it
     rc = msgstore_msg_add (req->ctx->store, conv.id, req->session->username,
                            body->client_message_id.data, body->client_message_id.len,
                            body->token, token_len, body->epoch, wire_now_ms (),
                            &seq, &server_time, &duplicate);
+    if (rc == CHAT_ERR_STALE_EPOCH) {
+        //  The current epoch for the refusal's text: read on this rare path only
+        if (msgstore_conv_get (req->ctx->store, conv.id, MSGSTORE_ID_SIZE,
+                               &conv) != CHAT_OK)
+            conv.epoch = 0;
+        return s_refusal (req, rc, body->epoch, conv.epoch);
+    }
+    if (rc == CHAT_ERR_NOT_FOUND)
+        req->text = "no such conversation";
+    if (rc == CHAT_ERR_INTERNAL)
+        req->text = "storage failed, nothing was stored";
     if (rc != CHAT_OK)
         return s_refusal (req, rc, body->epoch, conv.epoch);
     s_sent (req, conv.id, body->epoch, body->token, token_len,

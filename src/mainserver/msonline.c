@@ -173,6 +173,12 @@ s_members (msonline_t *self, msgstore_t *store, const uint8_t id [MSGSTORE_ID_SI
         name = (const char *) zlistx_next (names);
     }
     zlistx_destroy (&names);
+    //  No members: no such conversation (or everyone left). Not kept, so
+    //  that ids made up by a client cannot fill the cache
+    if (count == 0) {
+        s_members_destroy (&members);
+        return CHAT_ERR_NOT_FOUND;
+    }
     //  A bound on memory: past it, start again from an empty cache
     if (self->member_names + count > MSONLINE_CACHE_NAMES)
         msonline_members_changed (self, NULL);
@@ -214,12 +220,33 @@ msonline_targets (msonline_t *self, msgstore_t *store,
     *count_p = 0;
     members_t *members;
     int rc = s_members (self, store, id, &members);
+    if (rc == CHAT_ERR_NOT_FOUND)
+        return CHAT_OK;                 //  nobody to tell
     if (rc != CHAT_OK)
         return rc;
     size_t size = 0;
     for (size_t index = 0; index < members->count; index++)
         s_add_sessions (self, members->names [index], except, targets_p, count_p, &size);
     return CHAT_OK;
+}
+
+int
+msonline_member (msonline_t *self, msgstore_t *store, const uint8_t *id, size_t id_len,
+                 const char *name)
+{
+    assert (self && store && name);
+    if (!id || id_len != MSGSTORE_ID_SIZE)
+        return CHAT_ERR_NOT_FOUND;
+    members_t *members;
+    int rc = s_members (self, store, id, &members);
+    if (rc != CHAT_OK)
+        return rc;
+    char lower [USERNAME_MAX + 1];
+    credential_username_fold (name, lower, sizeof lower);
+    for (size_t index = 0; index < members->count; index++)
+        if (streq (members->names [index], lower))
+            return CHAT_OK;
+    return CHAT_ERR_NOT_FOUND;
 }
 
 void

@@ -48,6 +48,17 @@ int
                       const uint8_t id [MSGSTORE_ID_SIZE], chansession_t *except,
                       msoutbox_target_t **targets, size_t *count);
 
+//  CHAT_OK when name (any case) is a member of the conversation id names,
+//  from the cached members (read from the store on a miss);
+//  CHAT_ERR_NOT_FOUND when it is not, or there is no such conversation (or
+//  id is not MSGSTORE_ID_SIZE bytes). Exact only while every membership
+//  change, and every rollback that may take one back, calls
+//  msonline_members_changed: true of one server on its own store
+//  (SQLite), not of servers sharing one (PostgreSQL).
+int
+    msonline_member (msonline_t *self, msgstore_t *store, const uint8_t *id,
+                     size_t id_len, const char *name);
+
 //  The ids of the other logged-in sessions of session's user: a malloc'd
 //  array (NULL when none) and its size.
 void

@@ -5,6 +5,7 @@
 #include "msconv.h"
 #include "msmessage.h"
 #include "msread.h"
+#include "msonline.h"
 #include "msrequest.h"
 
 static const char *
@@ -95,14 +96,15 @@ msrequest_handle (msctx_t *ctx, msoutbox_t *outbox, chansession_t *session,
                     && request->body_case != CHAT__MAIN_REQUEST__BODY_LOGIN
                     && request->body_case != CHAT__MAIN_REQUEST__BODY_PING
                     && request->body_case != CHAT__MAIN_REQUEST__BODY__NOT_SET;
-    //  A send that may be held for the batch's pipeline (msmessage.h) only
-    //  reads here: it needs no savepoint
-    bool deferrable = ctx->sends && request->body_case == CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
+    //  A send needs no savepoint: held for the batch's pipeline
+    //  (msmessage.h) it only reads here; stored here, it writes one row,
+    //  which a failure takes back by itself (msgstore.h)
+    bool is_send = request->body_case == CHAT__MAIN_REQUEST__BODY_SEND_MESSAGE;
     int rc = CHAT_OK;
     if (needs_login && !session->username)
         rc = CHAT_ERR_NOT_LOGGED_IN;
     else
-    if (deferrable)
+    if (is_send)
         rc = s_dispatch (&req, request);
     else
     if (msgstore_savepoint (ctx->store) != CHAT_OK)
@@ -110,8 +112,10 @@ msrequest_handle (msctx_t *ctx, msoutbox_t *outbox, chansession_t *session,
     else {
         rc = s_dispatch (&req, request);
         if (rc == CHAT_ERR_INTERNAL) {
-            //  Take back what this request wrote, and its pushes.
+            //  Take back what this request wrote, and its pushes; the
+            //  member cache may hold what it wrote
             msgstore_savepoint_rollback (ctx->store);
+            msonline_members_changed (ctx->online, NULL);
             req.text = "storage failed, nothing was stored";
         }
         else

@@ -759,6 +759,215 @@ test_batch (void **state)
     msgstore_destroy (&store);
 }
 
+//  ---------------------------------------------------------------- one INSERT a message
+
+//  Every seq of a conversation, 1..last_seq, each once and in order
+static void
+s_assert_dense (msgstore_t *store, const uint8_t *id)
+{
+    uint64_t seqs [1 + 256] = { 0 };
+    assert_int_equal (msgstore_msg_each (store, id, 0, 256, s_count_msg, seqs), CHAT_OK);
+    assert_int_equal (seqs [0], s_last_seq (store, id));
+    for (uint64_t index = 1; index <= seqs [0]; index++)
+        assert_int_equal (seqs [index], index);
+}
+
+//  In a commit of 32 messages, each new message costs one statement (its
+//  INSERT); the rest is per commit (BEGIN, the data version, COMMIT) and
+//  per conversation (its row read once while kept, written once per
+//  commit). Counted statements, not time: the test holds the path's cost.
+static void
+test_statements_per_message (void **state)
+{
+    (void) state;
+    uint8_t pair [16], group [16];
+    msgstore_t *store = s_batch_store (pair, group);
+    uint8_t cmids [64][16];
+    for (int round = 0; round < 2; round++) {
+        uint64_t before = msgstore_statements (store);
+        assert_true (before > 0);
+        assert_int_equal (msgstore_begin (store), CHAT_OK);
+        for (int index = 0; index < 32; index++) {
+            uint8_t *cmid = cmids [round * 32 + index];
+            memset (cmid, 0, 16);
+            cmid [0] = (uint8_t) (round * 32 + index + 1);
+            uint64_t seq;
+            int64_t server_time;
+            bool duplicate;
+            assert_int_equal (msgstore_msg_add (store, index % 2? pair: group,
+                                                index % 2? "alice": "carol", cmid, 16,
+                                                "gAAAA", 5, 1, 1000 + index, &seq,
+                                                &server_time, &duplicate), CHAT_OK);
+            assert_int_equal (seq, (uint64_t) (round * 16 + index / 2 + 1));
+            assert_false (duplicate);
+        }
+        assert_int_equal (msgstore_commit (store), CHAT_OK);
+        uint64_t spent = msgstore_statements (store) - before;
+        //  32 INSERTs, 2 UPDATEs, BEGIN, PRAGMA data_version, COMMIT, and
+        //  in the first round the 2 rows read
+        printf ("test_msgstore: %llu statements for 32 messages in 2 conversations "
+                "(round %d)\n", (unsigned long long) spent, round + 1);
+        assert_int_equal (spent, 32 + 2 + 3 + (round == 0? 2: 0));
+    }
+    //  What was kept in memory is what the rows say
+    assert_int_equal (s_last_seq (store, pair), 32);
+    assert_int_equal (s_last_seq (store, group), 32);
+    msgstore_conv_t conv;
+    assert_int_equal (msgstore_conv_get (store, pair, 16, &conv), CHAT_OK);
+    assert_int_equal (conv.last_time, 1000 + 31);
+    s_assert_dense (store, pair);
+    s_assert_dense (store, group);
+    //  A retry costs its INSERT (which inserts nothing) and the lookup
+    uint64_t before = msgstore_statements (store);
+    uint64_t seq;
+    int64_t server_time;
+    bool duplicate;
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    assert_int_equal (msgstore_msg_add (store, pair, "ALICE", cmids [1], 16, "gAAAA", 5, 1,
+                                        5000, &seq, &server_time, &duplicate), CHAT_OK);
+    assert_true (duplicate);
+    assert_int_equal (seq, 1);
+    assert_int_equal (server_time, 1001);
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    assert_int_equal (msgstore_statements (store) - before, 2 + 3);
+    msgstore_destroy (&store);
+}
+
+//  A message that fails in the middle of a transaction takes nothing with
+//  it: the ones after it get the next seqs, none skipped. A failure that
+//  rolls back the whole transaction fails the rest and the commit, and the
+//  next transaction numbers from what is stored.
+static void
+test_failure_mid_batch (void **state)
+{
+    (void) state;
+    uint8_t pair [16], group [16];
+    msgstore_t *store = s_batch_store (pair, group);
+    //  Another connection makes chosen tokens fail: one INSERT alone
+    //  (ABORT), or the whole transaction (ROLLBACK)
+    sqlite3 *db;
+    assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
+    assert_int_equal (sqlite3_exec (db,
+        "CREATE TRIGGER test_fail BEFORE INSERT ON messages"
+        " WHEN NEW.token = 'gABORT' BEGIN SELECT RAISE (ABORT, 'test'); END;"
+        "CREATE TRIGGER test_rollback BEFORE INSERT ON messages"
+        " WHEN NEW.token = 'gROLLBACK' BEGIN SELECT RAISE (ROLLBACK, 'test'); END;",
+        NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+    const char *tokens [] = { "gA", "gB", "gABORT", "gC", "gB", "gD" };
+    uint64_t want [] = { 1, 2, 0, 3, 2, 4 };
+    int want_rc [] = { CHAT_OK, CHAT_OK, CHAT_ERR_INTERNAL, CHAT_OK, CHAT_OK, CHAT_OK };
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    for (size_t index = 0; index < 6; index++) {
+        uint8_t cmid [16] = { 0 };
+        //  the fifth resends the second
+        cmid [0] = (uint8_t) (index == 4? 2: index + 1);
+        uint64_t seq = 0;
+        int64_t server_time;
+        bool duplicate;
+        assert_int_equal (msgstore_msg_add (store, pair, "alice", cmid, 16, tokens [index],
+                                            strlen (tokens [index]), 1, 100, &seq,
+                                            &server_time, &duplicate), want_rc [index]);
+        if (want_rc [index] == CHAT_OK) {
+            assert_int_equal (seq, want [index]);
+            assert_int_equal (duplicate, index == 4);
+        }
+    }
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    assert_int_equal (s_last_seq (store, pair), 4);
+    s_assert_dense (store, pair);
+
+    //  The whole transaction gone: nothing after it in it is stored or
+    //  answered, the commit fails, and the next starts from seq 5
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    uint8_t e [16] = { 10 }, f [16] = { 11 }, g [16] = { 12 }, h [16] = { 13 };
+    uint64_t seq;
+    int64_t server_time;
+    bool duplicate;
+    assert_int_equal (msgstore_msg_add (store, pair, "alice", e, 16, "gE", 2, 1, 200, &seq,
+                                        &server_time, &duplicate), CHAT_OK);
+    assert_int_equal (seq, 5);
+    assert_int_equal (msgstore_msg_add (store, pair, "alice", f, 16, "gROLLBACK", 9, 1, 200,
+                                        &seq, &server_time, &duplicate), CHAT_ERR_INTERNAL);
+    assert_int_equal (msgstore_msg_add (store, pair, "alice", g, 16, "gG", 2, 1, 200, &seq,
+                                        &server_time, &duplicate), CHAT_ERR_INTERNAL);
+    assert_int_not_equal (msgstore_commit (store), CHAT_OK);
+    assert_int_equal (s_last_seq (store, pair), 4);
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    assert_int_equal (msgstore_msg_add (store, pair, "alice", h, 16, "gH", 2, 1, 300, &seq,
+                                        &server_time, &duplicate), CHAT_OK);
+    assert_int_equal (seq, 5);
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    s_assert_dense (store, pair);
+
+    //  Rolled back by the caller: the kept seq goes back with it
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    assert_int_equal (msgstore_msg_add (store, pair, "alice", e, 16, "gE", 2, 1, 400, &seq,
+                                        &server_time, &duplicate), CHAT_OK);
+    assert_int_equal (seq, 6);
+    assert_int_equal (msgstore_rollback (store), CHAT_OK);
+    assert_int_equal (msgstore_msg_add (store, pair, "alice", e, 16, "gE", 2, 1, 500, &seq,
+                                        &server_time, &duplicate), CHAT_OK);
+    assert_int_equal (seq, 6);
+    assert_false (duplicate);
+    s_assert_dense (store, pair);
+
+    //  Another connection adds a message while nothing is open: seen at
+    //  the next BEGIN (data_version), never given the same seq twice
+    assert_int_equal (sqlite3_open (s_path, &db), SQLITE_OK);
+    sqlite3_stmt *stmt;
+    assert_int_equal (sqlite3_prepare_v2 (db,
+        "INSERT INTO messages (conversation_id, seq, epoch, sender, server_time, token,"
+        " client_message_id) VALUES (?1, 7, 1, 'bob', 1, 'gX', x'ff');"
+        , -1, &stmt, NULL), SQLITE_OK);
+    sqlite3_bind_blob (stmt, 1, pair, 16, SQLITE_STATIC);
+    assert_int_equal (sqlite3_step (stmt), SQLITE_DONE);
+    sqlite3_finalize (stmt);
+    assert_int_equal (sqlite3_exec (db, "UPDATE conversations SET last_seq = 7"
+                                        " WHERE last_seq = 6", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close (db);
+    uint8_t k [16] = { 14 };
+    assert_int_equal (msgstore_msg_add (store, pair, "bob", k, 16, "gK", 2, 1, 600, &seq,
+                                        &server_time, &duplicate), CHAT_OK);
+    assert_int_equal (seq, 8);
+    s_assert_dense (store, pair);
+    msgstore_destroy (&store);
+}
+
+//  The conversation rows are written before anything reads them, inside
+//  the transaction too, and before a savepoint a rollback goes back to
+static void
+test_rows_read_current (void **state)
+{
+    (void) state;
+    uint8_t pair [16], group [16];
+    msgstore_t *store = s_batch_store (pair, group);
+    uint8_t a [16] = { 1 }, b [16] = { 2 }, c [16] = { 3 };
+    uint64_t seq;
+    int64_t server_time;
+    bool duplicate;
+    assert_int_equal (msgstore_begin (store), CHAT_OK);
+    assert_int_equal (msgstore_msg_add (store, group, "bob", a, 16, "gA", 2, 1, 10, &seq,
+                                        &server_time, &duplicate), CHAT_OK);
+    assert_int_equal (s_last_seq (store, group), 1);
+    //  A request's savepoint, rolled back after a message of its own
+    assert_int_equal (msgstore_savepoint (store), CHAT_OK);
+    assert_int_equal (msgstore_msg_add (store, group, "bob", b, 16, "gB", 2, 1, 20, &seq,
+                                        &server_time, &duplicate), CHAT_OK);
+    assert_int_equal (seq, 2);
+    assert_int_equal (msgstore_savepoint_rollback (store), CHAT_OK);
+    assert_int_equal (msgstore_msg_add (store, group, "bob", c, 16, "gC", 2, 1, 30, &seq,
+                                        &server_time, &duplicate), CHAT_OK);
+    assert_int_equal (seq, 2);
+    assert_int_equal (msgstore_commit (store), CHAT_OK);
+    msgstore_conv_t conv;
+    assert_int_equal (msgstore_conv_get (store, group, 16, &conv), CHAT_OK);
+    assert_int_equal (conv.last_seq, 2);
+    assert_int_equal (conv.last_time, 30);
+    s_assert_dense (store, group);
+    msgstore_destroy (&store);
+}
+
 //  A store written by a newer program than this one is refused, not used
 static void
 test_newer_schema_refused (void **state)
@@ -1149,6 +1358,9 @@ main (void)
         cmocka_unit_test_setup_teardown (test_migrate_3_to_4, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_schema_2_migrated, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_sqlite_full_sync, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_statements_per_message, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_failure_mid_batch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_rows_read_current, s_setup, s_teardown),
     };
     const struct CMUnitTest pg_only [] = {
         cmocka_unit_test_setup_teardown (test_pg_engine, s_setup, s_teardown),
