@@ -14,25 +14,25 @@
 */
 #include <arpa/inet.h>
 #include <string.h>
-#include <libpq-fe.h>
 #include <czmq.h>
 #include "chaterror.h"
 #include "credential.h"
 #include "keystore_pg.h"
 #include "keystore_rules.h"
+#include "pgconn.h"
 #include "secret.h"
 
 typedef keystore_db_t pgstore_t;
 
 //  The advisory lock every key server takes to migrate the schema
-#define PG_SCHEMA_LOCK "7202618"
+#define PG_SCHEMA_LOCK 7202618
 
 //  The schema, version by version: entry N takes ks_schema_version from
 //  the one before (0: none) to PG_SCHEMA_BASE + N. The first entry is
 //  SQLite's schema 2 whole (there is no older PostgreSQL store). When
 //  SQLite's schema moves, add an entry here too. Never edit a released one.
 #define PG_SCHEMA_BASE KEYSTORE_SCHEMA_VERSION
-static const char *s_migrations [] = {
+static const char *const s_migrations [] = {
     //  0 -> 2: users, key sets, wrapped keys, and the function that
     //  stores a set
     "CREATE TABLE ks_users ("
@@ -89,61 +89,18 @@ static const char *s_migrations [] = {
     "END $$;",
     NULL
 };
-#define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0] - 1)
-#define SCHEMA_LAST (PG_SCHEMA_BASE + MIGRATIONS - 1)
 
 #define USER_COLUMNS \
     "username, salt, iterations, stored_key, server_key, identity_public_key, created_at"
 
 struct _keystore_db_t {
-    PGconn *conn;
-    char *url;                  //  to connect again after a failure
+    pgconn_t *conn;
     int depth;                  //  nesting of begin
     int savepoints;             //  savepoints open
     bool implicit;              //  a savepoint outside begin opened the transaction
 };
 
-//  ---------------------------------------------------------------- parameters
-
-#define PARAMS_MAX 9
-
-//  One statement's parameters: integers and names as text, blobs and
-//  arrays as binary (their length given, never a terminator needed)
-typedef struct {
-    int count;
-    const char *values [PARAMS_MAX];
-    int lengths [PARAMS_MAX];
-    int formats [PARAMS_MAX];
-    char numbers [PARAMS_MAX][24];
-} params_t;
-
-static void
-s_param_text (params_t *params, const char *text)
-{
-    assert (params->count < PARAMS_MAX);
-    params->values [params->count] = text;
-    params->lengths [params->count] = 0;
-    params->formats [params->count++] = 0;
-}
-
-static void
-s_param_bytes (params_t *params, const void *data, size_t len)
-{
-    assert (params->count < PARAMS_MAX);
-    //  A zero-length binary value must still point somewhere: NULL is SQL NULL
-    params->values [params->count] = len? (const char *) data: "";
-    params->lengths [params->count] = (int) len;
-    params->formats [params->count++] = 1;
-}
-
-static void
-s_param_int (params_t *params, int64_t value)
-{
-    assert (params->count < PARAMS_MAX);
-    snprintf (params->numbers [params->count], sizeof params->numbers [0], "%lld",
-              (long long) value);
-    s_param_text (params, params->numbers [params->count]);
-}
+//  ---------------------------------------------------------------- arrays
 
 //  The type ids of array_recv's element header (pg_type.h, fixed forever)
 #define PG_BYTEA_OID 17
@@ -200,198 +157,20 @@ s_wrapped_item (const keystore_wrapped_t *keys, size_t index, size_t *len,
     return keys [index].wrapped;
 }
 
-//  ---------------------------------------------------------------- results
-
-static int64_t
-s_int (const PGresult *res, int row, int column)
-{
-    if (PQgetisnull (res, row, column) || PQgetlength (res, row, column) != 8)
-        return 0;
-    const uint8_t *bytes = (const uint8_t *) PQgetvalue (res, row, column);
-    uint64_t value = 0;
-    for (int index = 0; index < 8; index++)
-        value = (value << 8) | bytes [index];
-    return (int64_t) value;
-}
-
-static const char *
-s_text (const PGresult *res, int row, int column)
-{
-    return PQgetisnull (res, row, column)? NULL: PQgetvalue (res, row, column);
-}
-
 //  ---------------------------------------------------------------- connection
 
-//  NOTICEs (a table already there, ...) are the server talking, not us
-static void
-s_notice (void *arg, const char *message)
-{
-    (void) arg;
-    zsys_debug ("keystore: postgresql: %s", message);
-}
-
-static int
-s_fail (pgstore_t *self, const char *what, const PGresult *res)
-{
-    const char *message = res? PQresultErrorMessage (res): "";
-    if (!message || !*message)
-        message = PQerrorMessage (self->conn);
-    zsys_error ("keystore: postgresql: %s: %s", what, message);
-    return CHAT_ERR_INTERNAL;
-}
-
-static bool
-s_in_transaction (pgstore_t *self)
-{
-    return self->depth > 0 || self->savepoints > 0 || self->implicit;
-}
-
-//  Connect, with the settings every session of ours runs under: commits
-//  wait for the WAL flush (whatever the role or database says), and only
-//  warnings come back as notices. A server that does not answer is given
-//  up after 10 s (the actor waits meanwhile) unless the URL says otherwise.
-static PGconn *
-s_connect (const char *url)
-{
-    const char *keywords [] = {
-        "connect_timeout", "dbname", "options", "application_name", NULL
-    };
-    const char *values [] = {
-        "10", url, "-c synchronous_commit=on -c client_min_messages=warning",
-        "chat-keyserver", NULL
-    };
-    PGconn *conn = PQconnectdbParams (keywords, values, 1);
-    if (conn)
-        PQsetNoticeProcessor (conn, s_notice, NULL);
-    return conn;
-}
-
-//  Ready to run a statement: a connection that broke is made again, but
-//  only between transactions (inside one, its statements must fail)
-static int
-s_ready (pgstore_t *self)
-{
-    if (PQstatus (self->conn) == CONNECTION_OK || s_in_transaction (self))
-        return CHAT_OK;
-    zsys_warning ("keystore: postgresql: connection lost, connecting again");
-    PQfinish (self->conn);
-    self->conn = s_connect (self->url);
-    if (PQstatus (self->conn) != CONNECTION_OK)
-        return s_fail (self, "connect", NULL);
-    return CHAT_OK;
-}
-
-//  Run a statement; the result (binary) when it gave want, else NULL
-//  (logged as what)
-static PGresult *
-s_run (pgstore_t *self, const char *sql, const params_t *params, ExecStatusType want,
-       const char *what)
-{
-    if (s_ready (self))
-        return NULL;
-    PGresult *res = PQexecParams (self->conn, sql, params? params->count: 0, NULL,
-                                  params? params->values: NULL,
-                                  params? params->lengths: NULL,
-                                  params? params->formats: NULL, 1);
-    if (PQresultStatus (res) != want) {
-        s_fail (self, what, res);
-        PQclear (res);
-        return NULL;
-    }
-    return res;
-}
-
-//  A statement that yields no rows: CHAT_OK or CHAT_ERR_INTERNAL; *rows
-//  (may be NULL) the rows it changed
-static int
-s_command (pgstore_t *self, const char *sql, const params_t *params, const char *what,
-           int64_t *rows)
-{
-    PGresult *res = s_run (self, sql, params, PGRES_COMMAND_OK, what);
-    if (!res)
-        return CHAT_ERR_INTERNAL;
-    if (rows)
-        *rows = atoll (PQcmdTuples (res));
-    PQclear (res);
-    return CHAT_OK;
-}
-
-//  Bring the schema to SCHEMA_LAST, one transaction, under an advisory
-//  lock: servers starting together on one database migrate it once
-static int
-s_migrate (pgstore_t *self)
-{
-    if (s_command (self, "BEGIN", NULL, "begin", NULL))
-        return CHAT_ERR_INTERNAL;
-    PGresult *res = s_run (self, "SELECT pg_advisory_xact_lock (" PG_SCHEMA_LOCK ")", NULL,
-                           PGRES_TUPLES_OK, "schema lock");
-    if (!res)
-        goto failed;
-    PQclear (res);
-    if (s_command (self, "CREATE TABLE IF NOT EXISTS ks_schema_version"
-                   " (version integer NOT NULL)", NULL, "ks_schema_version", NULL))
-        goto failed;
-    res = s_run (self, "SELECT max (version)::int8 FROM ks_schema_version", NULL,
-                 PGRES_TUPLES_OK, "schema version");
-    if (!res)
-        goto failed;
-    int64_t version = s_int (res, 0, 0);
-    PQclear (res);
-    if (version > SCHEMA_LAST || (version > 0 && version < PG_SCHEMA_BASE)) {
-        zsys_error ("keystore: postgresql database %s has key store schema version %lld, "
-                    "this program knows %d to %d: refusing it (never guessed at)",
-                    PQdb (self->conn), (long long) version, PG_SCHEMA_BASE, SCHEMA_LAST);
-        goto failed;
-    }
-    int step = version == 0? 0: (int) version - PG_SCHEMA_BASE + 1;
-    for (; step >= 0 && step < MIGRATIONS; step++) {
-        params_t params = { 0 };
-        s_param_int (&params, PG_SCHEMA_BASE + step);
-        //  A script of several statements: the simple protocol
-        res = PQexec (self->conn, s_migrations [step]);
-        bool done = PQresultStatus (res) == PGRES_COMMAND_OK;
-        if (!done)
-            s_fail (self, "schema", res);
-        PQclear (res);
-        if (!done
-        ||  s_command (self, "DELETE FROM ks_schema_version", NULL, "schema version", NULL)
-        ||  s_command (self, "INSERT INTO ks_schema_version (version) VALUES ($1)", &params,
-                       "schema version", NULL))
-            goto failed;
-        zsys_info ("keystore: postgresql database %s now at key store schema version %d",
-                   PQdb (self->conn), PG_SCHEMA_BASE + step);
-    }
-    res = s_run (self, "COMMIT", NULL, PGRES_COMMAND_OK, "commit");
-    bool committed = res && streq (PQcmdStatus (res), "COMMIT");
-    PQclear (res);
-    if (committed)
-        return CHAT_OK;
-failed:
-    if (PQstatus (self->conn) == CONNECTION_OK
-    &&  PQtransactionStatus (self->conn) != PQTRANS_IDLE)
-        s_command (self, "ROLLBACK", NULL, "rollback", NULL);
-    return CHAT_ERR_INTERNAL;
-}
-
-//  A store that says it keeps what it acknowledged must be one that does
-static int
-s_check_durable (pgstore_t *self)
-{
-    PGresult *res = s_run (self, "SELECT current_setting ('fsync'),"
-                           " current_setting ('synchronous_commit')", NULL,
-                           PGRES_TUPLES_OK, "settings");
-    if (!res)
-        return CHAT_ERR_INTERNAL;
-    const char *fsync = s_text (res, 0, 0), *commit = s_text (res, 0, 1);
-    bool durable = fsync && streq (fsync, "on") && commit && streq (commit, "on");
-    if (!durable)
-        zsys_error ("keystore: postgresql database %s runs with fsync=%s "
-                    "synchronous_commit=%s: a commit would not be on disk when it is "
-                    "acknowledged; refusing it", PQdb (self->conn), fsync? fsync: "?",
-                    commit? commit: "?");
-    PQclear (res);
-    return durable? CHAT_OK: CHAT_ERR_INTERNAL;
-}
+static const pgconn_store_t s_store = {
+    .log_name = "keystore",
+    .application_name = "chat-keyserver",
+    //  A server that does not answer is given up after 10 s (the actor
+    //  waits meanwhile) unless the URL says otherwise
+    .connect_timeout = 10,
+    .version_table = "ks_schema_version",
+    .schema_label = "key store schema",
+    .lock_key = PG_SCHEMA_LOCK,
+    .schema_base = PG_SCHEMA_BASE,
+    .migrations = s_migrations,
+};
 
 static void
 pg_destroy (pgstore_t **self_p)
@@ -399,13 +178,7 @@ pg_destroy (pgstore_t **self_p)
     assert (self_p);
     pgstore_t *self = *self_p;
     if (self) {
-        if (self->conn)
-            PQfinish (self->conn);      //  an open transaction is rolled back
-        if (self->url) {
-            //  It may hold a password
-            secret_wipe (self->url, strlen (self->url));
-            zstr_free (&self->url);
-        }
+        pgconn_destroy (&self->conn);
         free (self);
         *self_p = NULL;
     }
@@ -415,34 +188,11 @@ static pgstore_t *
 pg_open (const char *url)
 {
     assert (url);
-    //  libpq's reason for a URL it cannot read may quote a piece of it (a
-    //  password with a bad %-escape): not shown
-    char *error = NULL;
-    PQconninfoOption *parsed = PQconninfoParse (url, &error);
-    if (!parsed) {
-        zsys_error ("keystore: the postgresql URL of the store cannot be read (libpq's "
-                    "reason is not shown: it may quote the URL, password included)");
-        if (error)
-            PQfreemem (error);
-        return NULL;
-    }
-    PQconninfoFree (parsed);
     pgstore_t *self = (pgstore_t *) zmalloc (sizeof (pgstore_t));
     assert (self);
-    self->url = strdup (url);
-    assert (self->url);
-    self->conn = s_connect (url);
-    //  Never the URL in the log: it may hold a password
-    if (PQstatus (self->conn) != CONNECTION_OK) {
-        zsys_error ("keystore: cannot connect to postgresql: %s",
-                    self->conn? PQerrorMessage (self->conn): "out of memory");
+    self->conn = pgconn_new (url, &s_store);
+    if (!self->conn)
         pg_destroy (&self);
-        return NULL;
-    }
-    if (s_check_durable (self) || s_migrate (self)) {
-        pg_destroy (&self);
-        return NULL;
-    }
     return self;
 }
 
@@ -452,27 +202,20 @@ pg_open (const char *url)
 static void
 s_abandon (pgstore_t *self)
 {
-    if (PQstatus (self->conn) == CONNECTION_OK
-    &&  PQtransactionStatus (self->conn) != PQTRANS_IDLE)
-        s_command (self, "ROLLBACK", NULL, "rollback", NULL);
+    pgconn_abandon (self->conn);
     self->depth = 0;
     self->savepoints = 0;
     self->implicit = false;
 }
 
-//  COMMIT, a success only when PostgreSQL answers COMMIT (a transaction
-//  that failed answers ROLLBACK, not an error)
+//  COMMIT, a success only when PostgreSQL answers COMMIT; the transaction
+//  ends either way (pgconn_commit ended it; s_abandon forgets our nesting)
 static int
 s_commit (pgstore_t *self)
 {
-    PGresult *res = s_run (self, "COMMIT", NULL, PGRES_COMMAND_OK, "commit");
-    bool committed = res && streq (PQcmdStatus (res), "COMMIT");
-    if (res && !committed)
-        zsys_error ("keystore: postgresql: commit: the transaction had failed, "
-                    "it was rolled back");
-    PQclear (res);
+    int rc = pgconn_commit (self->conn);
     s_abandon (self);
-    return committed? CHAT_OK: CHAT_ERR_INTERNAL;
+    return rc;
 }
 
 static int
@@ -482,11 +225,11 @@ pg_begin (pgstore_t *self)
     if (self->depth == 0) {
         if (self->savepoints > 0)
             return CHAT_ERR_INTERNAL;   //  a savepoint's own transaction is open
-        int rc = s_command (self, "BEGIN", NULL, "begin", NULL);
+        int rc = pgconn_begin (self->conn);
         //  The connection broke while idle (libpq learns it only now): once
         //  more, on a new one; nothing was done, so nothing is repeated
-        if (rc && PQstatus (self->conn) != CONNECTION_OK)
-            rc = s_command (self, "BEGIN", NULL, "begin", NULL);
+        if (rc && PQstatus (pgconn_handle (self->conn)) != CONNECTION_OK)
+            rc = pgconn_begin (self->conn);
         if (rc)
             return CHAT_ERR_INTERNAL;
     }
@@ -526,10 +269,10 @@ pg_savepoint_rollback (pgstore_t *self)
         return;
     self->savepoints--;
     //  ROLLBACK TO keeps the savepoint open; RELEASE then drops it, empty
-    PGTransactionStatusType status = PQtransactionStatus (self->conn);
+    PGTransactionStatusType status = PQtransactionStatus (pgconn_handle (self->conn));
     if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR) {
-        s_command (self, "ROLLBACK TO sp", NULL, "savepoint rollback", NULL);
-        s_command (self, "RELEASE sp", NULL, "savepoint release", NULL);
+        pgconn_command (self->conn, "ROLLBACK TO sp", NULL, "savepoint rollback", NULL);
+        pgconn_command (self->conn, "RELEASE sp", NULL, "savepoint release", NULL);
     }
     if (self->savepoints == 0 && self->implicit)
         s_abandon (self);
@@ -541,16 +284,17 @@ pg_savepoint (pgstore_t *self)
     assert (self);
     //  Inside begin, the transaction must still be there and sound: were
     //  it gone, this request's writes would land outside the batch
-    if (self->depth > 0 && PQtransactionStatus (self->conn) != PQTRANS_INTRANS)
+    if (self->depth > 0
+    &&  PQtransactionStatus (pgconn_handle (self->conn)) != PQTRANS_INTRANS)
         return CHAT_ERR_INTERNAL;
     //  Outside begin, the outermost savepoint is a transaction of its own
     //  (PostgreSQL has no savepoint outside one), committed at its release
-    if (!s_in_transaction (self)) {
-        if (s_command (self, "BEGIN", NULL, "begin", NULL))
+    if (!pgconn_in_transaction (self->conn)) {
+        if (pgconn_begin (self->conn))
             return CHAT_ERR_INTERNAL;
         self->implicit = true;
     }
-    if (s_command (self, "SAVEPOINT sp", NULL, "savepoint", NULL)) {
+    if (pgconn_command (self->conn, "SAVEPOINT sp", NULL, "savepoint", NULL)) {
         if (self->savepoints == 0 && self->implicit)
             s_abandon (self);
         return CHAT_ERR_INTERNAL;
@@ -565,7 +309,7 @@ pg_release (pgstore_t *self)
     assert (self);
     if (self->savepoints == 0)
         return CHAT_ERR_INTERNAL;
-    if (s_command (self, "RELEASE sp", NULL, "savepoint release", NULL)) {
+    if (pgconn_command (self->conn, "RELEASE sp", NULL, "savepoint release", NULL)) {
         pg_savepoint_rollback (self);
         return CHAT_ERR_INTERNAL;
     }
@@ -595,23 +339,24 @@ pg_user_insert (pgstore_t *self, const keystore_user_t *user,
     char lower [USERNAME_MAX + 1];
     if (!s_fold (user->username, lower))
         return CHAT_ERR_BAD_REQUEST;
-    params_t params = { 0 };
-    s_param_text (&params, lower);
-    s_param_text (&params, user->username);
-    s_param_bytes (&params, user->salt, user->salt_len);
-    s_param_int (&params, user->iterations);
-    s_param_bytes (&params, user->stored_key, SCRAM_KEY_SIZE);
-    s_param_bytes (&params, user->server_key, SCRAM_KEY_SIZE);
-    s_param_bytes (&params, user->identity, user->identity_len);
-    s_param_bytes (&params, sealed, sealed_len);
-    s_param_int (&params, user->created_at);
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, lower);
+    pgconn_param_text (&params, user->username);
+    pgconn_param_bytes (&params, user->salt, user->salt_len);
+    pgconn_param_int (&params, user->iterations);
+    pgconn_param_bytes (&params, user->stored_key, SCRAM_KEY_SIZE);
+    pgconn_param_bytes (&params, user->server_key, SCRAM_KEY_SIZE);
+    pgconn_param_bytes (&params, user->identity, user->identity_len);
+    pgconn_param_bytes (&params, sealed, sealed_len);
+    pgconn_param_int (&params, user->created_at);
     int64_t rows = 0;
     //  A name taken (or being taken by another server, whose commit this
     //  waits for) inserts nothing, and aborts nothing
-    if (s_command (self, "INSERT INTO ks_users (name_lower, username, salt, iterations,"
-                   " stored_key, server_key, identity_public_key, sealed_identity,"
-                   " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                   " ON CONFLICT (name_lower) DO NOTHING", &params, "insert user", &rows))
+    if (pgconn_command (self->conn,
+            "INSERT INTO ks_users (name_lower, username, salt, iterations,"
+            " stored_key, server_key, identity_public_key, sealed_identity,"
+            " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (name_lower) DO NOTHING", &params, "insert user", &rows))
         return CHAT_ERR_INTERNAL;
     return rows == 1? CHAT_OK: CHAT_ERR_USERNAME_TAKEN;
 }
@@ -621,9 +366,9 @@ static int
 s_user_row (const PGresult *res, int row, keystore_user_t *user)
 {
     memset (user, 0, sizeof *user);
-    const char *name = s_text (res, row, 0);
+    const char *name = pgconn_text (res, row, 0);
     int salt_len = PQgetlength (res, row, 1);
-    int64_t iterations = s_int (res, row, 2);
+    int64_t iterations = pgconn_int (res, row, 2);
     int identity_len = PQgetlength (res, row, 5);
     if (!name || strlen (name) > USERNAME_MAX
     ||  PQgetisnull (res, row, 1) || salt_len < KEYSTORE_SALT_MIN
@@ -642,7 +387,7 @@ s_user_row (const PGresult *res, int row, keystore_user_t *user)
     memcpy (user->server_key, PQgetvalue (res, row, 4), SCRAM_KEY_SIZE);
     memcpy (user->identity, PQgetvalue (res, row, 5), (size_t) identity_len);
     user->identity_len = (size_t) identity_len;
-    user->created_at = s_int (res, row, 6);
+    user->created_at = pgconn_int (res, row, 6);
     return 0;
 }
 
@@ -653,11 +398,11 @@ pg_user_lookup (pgstore_t *self, const char *username, keystore_user_t *user)
     char lower [USERNAME_MAX + 1];
     if (!s_fold (username, lower))
         return CHAT_ERR_NOT_FOUND;
-    params_t params = { 0 };
-    s_param_text (&params, lower);
-    PGresult *res = s_run (self, "SELECT " USER_COLUMNS
-                           " FROM ks_users WHERE name_lower = $1", &params,
-                           PGRES_TUPLES_OK, "lookup user");
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, lower);
+    PGresult *res = pgconn_run (self->conn, "SELECT " USER_COLUMNS
+                                " FROM ks_users WHERE name_lower = $1", &params,
+                                PGRES_TUPLES_OK, "lookup user");
     if (!res)
         return CHAT_ERR_INTERNAL;
     int rc = PQntuples (res) == 0? CHAT_ERR_NOT_FOUND
@@ -673,10 +418,11 @@ pg_user_sealed (pgstore_t *self, const char *username, uint8_t **sealed, size_t 
     char lower [USERNAME_MAX + 1];
     if (!s_fold (username, lower))
         return CHAT_ERR_NOT_FOUND;
-    params_t params = { 0 };
-    s_param_text (&params, lower);
-    PGresult *res = s_run (self, "SELECT sealed_identity FROM ks_users WHERE name_lower = $1",
-                           &params, PGRES_TUPLES_OK, "read sealed identity");
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, lower);
+    PGresult *res = pgconn_run (self->conn,
+            "SELECT sealed_identity FROM ks_users WHERE name_lower = $1",
+            &params, PGRES_TUPLES_OK, "read sealed identity");
     if (!res)
         return CHAT_ERR_INTERNAL;
     int rc = CHAT_ERR_NOT_FOUND;
@@ -707,18 +453,19 @@ pg_user_update_password (pgstore_t *self, const keystore_user_t *user,
     char lower [USERNAME_MAX + 1];
     if (!s_fold (user->username, lower))
         return CHAT_ERR_NOT_FOUND;
-    params_t params = { 0 };
-    s_param_text (&params, lower);
-    s_param_bytes (&params, user->salt, user->salt_len);
-    s_param_int (&params, user->iterations);
-    s_param_bytes (&params, user->stored_key, SCRAM_KEY_SIZE);
-    s_param_bytes (&params, user->server_key, SCRAM_KEY_SIZE);
-    s_param_bytes (&params, sealed, sealed_len);
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, lower);
+    pgconn_param_bytes (&params, user->salt, user->salt_len);
+    pgconn_param_int (&params, user->iterations);
+    pgconn_param_bytes (&params, user->stored_key, SCRAM_KEY_SIZE);
+    pgconn_param_bytes (&params, user->server_key, SCRAM_KEY_SIZE);
+    pgconn_param_bytes (&params, sealed, sealed_len);
     int64_t rows = 0;
     //  One statement: verifiers and sealed identity change together or not
-    if (s_command (self, "UPDATE ks_users SET salt = $2, iterations = $3, stored_key = $4,"
-                   " server_key = $5, sealed_identity = $6 WHERE name_lower = $1",
-                   &params, "update password", &rows))
+    if (pgconn_command (self->conn,
+            "UPDATE ks_users SET salt = $2, iterations = $3, stored_key = $4,"
+            " server_key = $5, sealed_identity = $6 WHERE name_lower = $1",
+            &params, "update password", &rows))
         return CHAT_ERR_INTERNAL;
     return rows == 1? CHAT_OK: CHAT_ERR_NOT_FOUND;
 }
@@ -727,14 +474,14 @@ static int
 pg_user_each (pgstore_t *self, size_t limit, keystore_user_fn *fn, void *arg)
 {
     assert (self && fn);
-    params_t params = { 0 };
+    pgconn_params_t params = { 0 };
     if (limit > 0)
-        s_param_int (&params, limit > INT64_MAX? INT64_MAX: (int64_t) limit);
+        pgconn_param_int (&params, limit > INT64_MAX? INT64_MAX: (int64_t) limit);
     else
-        s_param_text (&params, NULL);   //  LIMIT NULL: all
-    PGresult *res = s_run (self, "SELECT " USER_COLUMNS
-                           " FROM ks_users ORDER BY made LIMIT $1", &params,
-                           PGRES_TUPLES_OK, "list users");
+        pgconn_param_text (&params, NULL);   //  LIMIT NULL: all
+    PGresult *res = pgconn_run (self->conn, "SELECT " USER_COLUMNS
+                                " FROM ks_users ORDER BY made LIMIT $1", &params,
+                                PGRES_TUPLES_OK, "list users");
     if (!res)
         return CHAT_ERR_INTERNAL;
     keystore_user_t user;
@@ -757,27 +504,28 @@ pg_keys_put (pgstore_t *self, const uint8_t id [CONVERSATION_ID_SIZE], uint64_t 
     assert (self && id && uploader && keys && hash);
     zchunk_t *members = s_array (PG_TEXT_OID, keys, count, s_member_item);
     zchunk_t *wrapped = s_array (PG_BYTEA_OID, keys, count, s_wrapped_item);
-    params_t params = { 0 };
-    s_param_bytes (&params, id, CONVERSATION_ID_SIZE);
-    s_param_int (&params, (int64_t) epoch);
-    s_param_text (&params, uploader);
-    s_param_bytes (&params, hash, 32);
-    s_param_int (&params, now_ms);
-    s_param_bytes (&params, zchunk_data (members), zchunk_size (members));
-    s_param_bytes (&params, zchunk_data (wrapped), zchunk_size (wrapped));
-    PGresult *res = s_run (self, "SELECT o_stored::int4::int8, o_uploader, o_hash"
-                           " FROM ks_keys_put ($1, $2, $3, $4, $5, $6, $7)", &params,
-                           PGRES_TUPLES_OK, "store key set");
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, id, CONVERSATION_ID_SIZE);
+    pgconn_param_int (&params, (int64_t) epoch);
+    pgconn_param_text (&params, uploader);
+    pgconn_param_bytes (&params, hash, 32);
+    pgconn_param_int (&params, now_ms);
+    pgconn_param_bytes (&params, zchunk_data (members), zchunk_size (members));
+    pgconn_param_bytes (&params, zchunk_data (wrapped), zchunk_size (wrapped));
+    PGresult *res = pgconn_run (self->conn,
+            "SELECT o_stored::int4::int8, o_uploader, o_hash"
+            " FROM ks_keys_put ($1, $2, $3, $4, $5, $6, $7)", &params,
+            PGRES_TUPLES_OK, "store key set");
     zchunk_destroy (&members);
     zchunk_destroy (&wrapped);
     if (!res)
         return CHAT_ERR_INTERNAL;
     int rc = CHAT_ERR_INTERNAL;
-    if (PQntuples (res) == 1 && s_int (res, 0, 0) == 1)
+    if (PQntuples (res) == 1 && pgconn_int (res, 0, 0) == 1)
         rc = CHAT_OK;
     else
     if (PQntuples (res) == 1) {
-        const char *name = s_text (res, 0, 1);
+        const char *name = pgconn_text (res, 0, 1);
         if (name && strlen (name) <= USERNAME_MAX
         &&  !PQgetisnull (res, 0, 2) && PQgetlength (res, 0, 2) == 32) {
             strcpy (stored_uploader, name);
@@ -799,12 +547,12 @@ pg_keys_of (pgstore_t *self, const uint8_t id [CONVERSATION_ID_SIZE], const char
     char lower [USERNAME_MAX + 1];
     if (!s_fold (member, lower))
         return CHAT_OK;             //  nobody has copies under that name
-    params_t params = { 0 };
-    s_param_text (&params, lower);
-    s_param_bytes (&params, id, CONVERSATION_ID_SIZE);
-    s_param_int (&params, (int64_t) from_epoch);
-    s_param_int (&params, limit > INT64_MAX? INT64_MAX: (int64_t) limit);
-    PGresult *res = s_run (self,
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, lower);
+    pgconn_param_bytes (&params, id, CONVERSATION_ID_SIZE);
+    pgconn_param_int (&params, (int64_t) from_epoch);
+    pgconn_param_int (&params, limit > INT64_MAX? INT64_MAX: (int64_t) limit);
+    PGresult *res = pgconn_run (self->conn,
         "SELECT w.epoch, w.wrapped_key, s.uploader FROM ks_wrapped_keys w"
         " JOIN ks_key_sets s ON s.conversation_id = w.conversation_id AND s.epoch = w.epoch"
         " WHERE w.member_lower = $1 AND w.conversation_id = $2 AND w.epoch >= $3"
@@ -812,11 +560,11 @@ pg_keys_of (pgstore_t *self, const uint8_t id [CONVERSATION_ID_SIZE], const char
     if (!res)
         return CHAT_ERR_INTERNAL;
     for (int row = 0; row < PQntuples (res); row++) {
-        int64_t epoch = s_int (res, row, 0);
+        int64_t epoch = pgconn_int (res, row, 0);
         const uint8_t *wrapped = PQgetisnull (res, row, 1)
                                ? NULL: (const uint8_t *) PQgetvalue (res, row, 1);
         int len = PQgetlength (res, row, 1);
-        const char *uploader = s_text (res, row, 2);
+        const char *uploader = pgconn_text (res, row, 2);
         if (epoch < 1 || !wrapped || len <= 0 || !uploader)
             continue;               //  not written by us: not handed out
         if (fn ((uint64_t) epoch, wrapped, (size_t) len, uploader, arg))
@@ -827,10 +575,10 @@ pg_keys_of (pgstore_t *self, const uint8_t id [CONVERSATION_ID_SIZE], const char
 }
 
 static int64_t
-s_count (pgstore_t *self, const char *sql, const params_t *params)
+s_count (pgstore_t *self, const char *sql, const pgconn_params_t *params)
 {
-    PGresult *res = s_run (self, sql, params, PGRES_TUPLES_OK, "count");
-    int64_t count = res && PQntuples (res) == 1? s_int (res, 0, 0): -1;
+    PGresult *res = pgconn_run (self->conn, sql, params, PGRES_TUPLES_OK, "count");
+    int64_t count = res && PQntuples (res) == 1? pgconn_int (res, 0, 0): -1;
     PQclear (res);
     return count;
 }
@@ -857,8 +605,8 @@ pg_wrapped_count_of (pgstore_t *self, const char *member)
     char lower [USERNAME_MAX + 1];
     if (!s_fold (member, lower))
         return 0;
-    params_t params = { 0 };
-    s_param_text (&params, lower);
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, lower);
     return s_count (self, "SELECT count(*)::int8 FROM ks_wrapped_keys"
                     " WHERE member_lower = $1", &params);
 }
@@ -869,15 +617,15 @@ static int
 pg_cluster_mark (pgstore_t *self, const uint8_t mark [32], uint8_t stored [32])
 {
     assert (self && mark && stored);
-    params_t params = { 0 };
-    s_param_bytes (&params, mark, 32);
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, mark, 32);
     //  The first server's mark stays; every server then reads the one
     //  that stayed (its own, or a racing first server's)
-    if (s_command (self, "INSERT INTO ks_cluster (secret_mark) VALUES ($1)"
-                   " ON CONFLICT (one) DO NOTHING", &params, "cluster mark", NULL))
+    if (pgconn_command (self->conn, "INSERT INTO ks_cluster (secret_mark) VALUES ($1)"
+                        " ON CONFLICT (one) DO NOTHING", &params, "cluster mark", NULL))
         return CHAT_ERR_INTERNAL;
-    PGresult *res = s_run (self, "SELECT secret_mark FROM ks_cluster", NULL,
-                           PGRES_TUPLES_OK, "cluster mark");
+    PGresult *res = pgconn_run (self->conn, "SELECT secret_mark FROM ks_cluster", NULL,
+                                PGRES_TUPLES_OK, "cluster mark");
     if (!res)
         return CHAT_ERR_INTERNAL;
     int rc = CHAT_ERR_INTERNAL;

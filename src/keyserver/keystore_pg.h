@@ -9,7 +9,9 @@
     synchronous_commit on; a COMMIT counts only when PostgreSQL says COMMIT.
     A broken connection is made again at the next statement outside a
     transaction (a batch's BEGIN included); inside one, the statements and
-    the commit fail, and nothing of it is stored.
+    the commit fail, and nothing of it is stored. The connection, the
+    migrations and the COMMIT check are pgconn's (src/pgstore), shared with
+    the main server's store.
 
     Registrations of one name on two servers at once: PostgreSQL's unique
     index makes the second wait for the first's commit, then find the name

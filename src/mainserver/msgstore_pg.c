@@ -13,11 +13,11 @@
 */
 #include <arpa/inet.h>
 #include <string.h>
-#include <libpq-fe.h>
 #include "chaterror.h"
 #include "credential.h"
 #include "msgstore_pg.h"
 #include "msgstore_rules.h"
+#include "pgconn.h"
 
 typedef msgstore_db_t pgstore_t;
 
@@ -37,7 +37,7 @@ enum {
 //  the cluster's servers table. When SQLite's schema moves, add an entry
 //  here too. Never edit a released entry.
 #define PG_SCHEMA_BASE 4
-static const char *s_migrations [] = {
+static const char *const s_migrations [] = {
     //  0 -> 4: the tables of SQLite's schema 4, and the write functions
     "CREATE TABLE users ("
     "  name_lower text COLLATE \"C\" PRIMARY KEY,"
@@ -201,8 +201,6 @@ static const char *s_migrations [] = {
     "  heartbeat bigint NOT NULL);",
     NULL
 };
-#define MIGRATIONS (int) (sizeof s_migrations / sizeof s_migrations [0] - 1)
-#define SCHEMA_LAST (PG_SCHEMA_BASE + MIGRATIONS - 1)
 
 #define CONV_COLUMNS "id, last_seq, last_time, created_at, epoch, direct::int4::int8, title, creator"
 #define CONV_MEMBER_COLUMNS \
@@ -213,78 +211,10 @@ static const char *s_migrations [] = {
     "SELECT o_status::int8, o_seq, o_time FROM chat_msg_add ($1, $2, $3, $4, $5, $6)"
 
 struct _msgstore_db_t {
-    PGconn *conn;
-    char *url;                  //  to connect again after a failure
-    bool in_transaction;        //  between our BEGIN and COMMIT/ROLLBACK
+    pgconn_t *conn;
 };
 
-//  ---------------------------------------------------------------- parameters
-
-#define PARAMS_MAX 13
-
-//  One statement's parameters: integers and names as text, blobs and
-//  tokens as binary (their length given, never a terminator needed)
-typedef struct {
-    int count;
-    const char *values [PARAMS_MAX];
-    int lengths [PARAMS_MAX];
-    int formats [PARAMS_MAX];
-    char numbers [PARAMS_MAX][24];
-} params_t;
-
-static void
-s_param_text (params_t *params, const char *text)
-{
-    assert (params->count < PARAMS_MAX);
-    params->values [params->count] = text;
-    params->lengths [params->count] = 0;
-    params->formats [params->count++] = 0;
-}
-
-static void
-s_param_bytes (params_t *params, const void *data, size_t len)
-{
-    assert (params->count < PARAMS_MAX);
-    //  A zero-length binary value must still point somewhere: NULL is SQL NULL
-    params->values [params->count] = len? (const char *) data: "";
-    params->lengths [params->count] = (int) len;
-    params->formats [params->count++] = 1;
-}
-
-static void
-s_param_int (params_t *params, int64_t value)
-{
-    assert (params->count < PARAMS_MAX);
-    snprintf (params->numbers [params->count], sizeof params->numbers [0], "%lld",
-              (long long) value);
-    s_param_text (params, params->numbers [params->count]);
-}
-
-static void
-s_param_null (params_t *params)
-{
-    s_param_text (params, NULL);
-}
-
 //  ---------------------------------------------------------------- results
-
-static int64_t
-s_int (const PGresult *res, int row, int column)
-{
-    if (PQgetisnull (res, row, column) || PQgetlength (res, row, column) != 8)
-        return 0;
-    const uint8_t *bytes = (const uint8_t *) PQgetvalue (res, row, column);
-    uint64_t value = 0;
-    for (int index = 0; index < 8; index++)
-        value = (value << 8) | bytes [index];
-    return (int64_t) value;
-}
-
-static const char *
-s_text (const PGresult *res, int row, int column)
-{
-    return PQgetisnull (res, row, column)? NULL: PQgetvalue (res, row, column);
-}
 
 static int
 s_status (int64_t status)
@@ -302,165 +232,15 @@ s_status (int64_t status)
 
 //  ---------------------------------------------------------------- connection
 
-//  NOTICEs (an index already there, ...) are the server talking, not us
-static void
-s_notice (void *arg, const char *message)
-{
-    (void) arg;
-    zsys_debug ("msgstore: postgresql: %s", message);
-}
-
-static int
-s_fail (pgstore_t *self, const char *what, const PGresult *res)
-{
-    const char *message = res? PQresultErrorMessage (res): "";
-    if (!message || !*message)
-        message = PQerrorMessage (self->conn);
-    zsys_error ("msgstore: postgresql: %s: %s", what, message);
-    return CHAT_ERR_INTERNAL;
-}
-
-//  Connect, with the settings every session of ours runs under: commits
-//  wait for the WAL flush (whatever the role or database says), and only
-//  warnings come back as notices
-static PGconn *
-s_connect (const char *url)
-{
-    const char *keywords [] = { "dbname", "options", "application_name", NULL };
-    const char *values [] = {
-        url, "-c synchronous_commit=on -c client_min_messages=warning",
-        "chat-mainserver", NULL
-    };
-    PGconn *conn = PQconnectdbParams (keywords, values, 1);
-    if (conn)
-        PQsetNoticeProcessor (conn, s_notice, NULL);
-    return conn;
-}
-
-//  Ready to run a statement: a connection that broke is made again, but
-//  only between transactions (inside one, its statements must fail)
-static int
-s_ready (pgstore_t *self)
-{
-    if (PQstatus (self->conn) == CONNECTION_OK || self->in_transaction)
-        return CHAT_OK;
-    zsys_warning ("msgstore: postgresql: connection lost, connecting again");
-    PQfinish (self->conn);
-    self->conn = s_connect (self->url);
-    if (PQstatus (self->conn) != CONNECTION_OK)
-        return s_fail (self, "connect", NULL);
-    return CHAT_OK;
-}
-
-//  Run a statement; the result (binary) when it gave want, else NULL
-//  (logged as what)
-static PGresult *
-s_run (pgstore_t *self, const char *sql, const params_t *params, ExecStatusType want,
-       const char *what)
-{
-    if (s_ready (self))
-        return NULL;
-    PGresult *res = PQexecParams (self->conn, sql, params? params->count: 0, NULL,
-                                  params? params->values: NULL,
-                                  params? params->lengths: NULL,
-                                  params? params->formats: NULL, 1);
-    if (PQresultStatus (res) != want) {
-        s_fail (self, what, res);
-        PQclear (res);
-        return NULL;
-    }
-    return res;
-}
-
-//  A statement that yields no rows: CHAT_OK or CHAT_ERR_INTERNAL; *rows
-//  (may be NULL) the rows it changed
-static int
-s_command (pgstore_t *self, const char *sql, const params_t *params, const char *what,
-           int64_t *rows)
-{
-    PGresult *res = s_run (self, sql, params, PGRES_COMMAND_OK, what);
-    if (!res)
-        return CHAT_ERR_INTERNAL;
-    if (rows)
-        *rows = atoll (PQcmdTuples (res));
-    PQclear (res);
-    return CHAT_OK;
-}
-
-//  Run a script of several statements (simple protocol: no parameters)
-static int
-s_script (pgstore_t *self, const char *sql, const char *what)
-{
-    PGresult *res = PQexec (self->conn, sql);
-    int rc = PQresultStatus (res) == PGRES_COMMAND_OK? CHAT_OK: s_fail (self, what, res);
-    PQclear (res);
-    return rc;
-}
-
-//  Bring the schema to SCHEMA_LAST, one transaction, under an advisory
-//  lock: servers starting together on one database migrate it once
-static int
-s_migrate (pgstore_t *self)
-{
-    if (s_command (self, "BEGIN", NULL, "begin", NULL))
-        goto failed;
-    PGresult *res = s_run (self, "SELECT pg_advisory_xact_lock (7202617)", NULL,
-                           PGRES_TUPLES_OK, "schema lock");
-    if (!res)
-        goto failed;
-    PQclear (res);
-    if (s_command (self, "CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)",
-                   NULL, "schema_version", NULL))
-        goto failed;
-    res = s_run (self, "SELECT max (version)::int8 FROM schema_version", NULL,
-                           PGRES_TUPLES_OK, "schema version");
-    if (!res)
-        goto failed;
-    int64_t version = s_int (res, 0, 0);
-    PQclear (res);
-    if (version > SCHEMA_LAST || (version > 0 && version < PG_SCHEMA_BASE)) {
-        zsys_error ("msgstore: postgresql database %s has schema version %lld, this "
-                    "program knows up to %d", PQdb (self->conn), (long long) version,
-                    SCHEMA_LAST);
-        goto failed;
-    }
-    int step = version == 0? 0: (int) version - PG_SCHEMA_BASE + 1;
-    for (; step >= 0 && step < MIGRATIONS; step++) {
-        params_t params = { 0 };
-        s_param_int (&params, PG_SCHEMA_BASE + step);
-        if (s_script (self, s_migrations [step], "schema")
-        ||  s_command (self, "DELETE FROM schema_version", NULL, "schema version", NULL)
-        ||  s_command (self, "INSERT INTO schema_version (version) VALUES ($1)", &params,
-                       "schema version", NULL))
-            goto failed;
-        zsys_info ("msgstore: postgresql database %s now at schema version %d",
-                   PQdb (self->conn), PG_SCHEMA_BASE + step);
-    }
-    return s_command (self, "COMMIT", NULL, "commit", NULL);
-failed:
-    s_command (self, "ROLLBACK", NULL, "rollback", NULL);
-    return CHAT_ERR_INTERNAL;
-}
-
-//  A store that says it keeps what it acknowledged must be one that does
-static int
-s_check_durable (pgstore_t *self)
-{
-    PGresult *res = s_run (self, "SELECT current_setting ('fsync'),"
-                           " current_setting ('synchronous_commit')", NULL,
-                           PGRES_TUPLES_OK, "settings");
-    if (!res)
-        return CHAT_ERR_INTERNAL;
-    const char *fsync = s_text (res, 0, 0), *commit = s_text (res, 0, 1);
-    bool durable = fsync && streq (fsync, "on") && commit && streq (commit, "on");
-    if (!durable)
-        zsys_error ("msgstore: postgresql database %s runs with fsync=%s "
-                    "synchronous_commit=%s: a commit would not be on disk when it is "
-                    "acknowledged; refusing it", PQdb (self->conn), fsync? fsync: "?",
-                    commit? commit: "?");
-    PQclear (res);
-    return durable? CHAT_OK: CHAT_ERR_INTERNAL;
-}
+static const pgconn_store_t s_store = {
+    .log_name = "msgstore",
+    .application_name = "chat-mainserver",
+    .version_table = "schema_version",
+    .schema_label = "schema",
+    .lock_key = 7202617,
+    .schema_base = PG_SCHEMA_BASE,
+    .migrations = s_migrations,
+};
 
 static void
 pg_destroy (pgstore_t **self_p)
@@ -468,10 +248,7 @@ pg_destroy (pgstore_t **self_p)
     assert (self_p);
     pgstore_t *self = *self_p;
     if (self) {
-        if (self->conn)
-            PQfinish (self->conn);
-        if (self->url)
-            zstr_free (&self->url);
+        pgconn_destroy (&self->conn);
         free (self);
         *self_p = NULL;
     }
@@ -481,34 +258,11 @@ static pgstore_t *
 pg_open (const char *url)
 {
     assert (url);
-    //  libpq's reason for a URL it cannot read may quote a piece of it (a
-    //  password with a bad %-escape): not shown
-    char *error = NULL;
-    PQconninfoOption *parsed = PQconninfoParse (url, &error);
-    if (!parsed) {
-        zsys_error ("msgstore: the postgresql URL of the store cannot be read (libpq's "
-                    "reason is not shown: it may quote the URL, password included)");
-        if (error)
-            PQfreemem (error);
-        return NULL;
-    }
-    PQconninfoFree (parsed);
     pgstore_t *self = (pgstore_t *) zmalloc (sizeof (pgstore_t));
     assert (self);
-    self->url = strdup (url);
-    assert (self->url);
-    self->conn = s_connect (url);
-    //  Never the URL in the log: it may hold a password
-    if (PQstatus (self->conn) != CONNECTION_OK) {
-        zsys_error ("msgstore: cannot connect to postgresql: %s",
-                    self->conn? PQerrorMessage (self->conn): "out of memory");
+    self->conn = pgconn_new (url, &s_store);
+    if (!self->conn)
         pg_destroy (&self);
-        return NULL;
-    }
-    if (s_check_durable (self) || s_migrate (self)) {
-        pg_destroy (&self);
-        return NULL;
-    }
     return self;
 }
 
@@ -518,44 +272,21 @@ static int
 pg_begin (pgstore_t *self)
 {
     assert (self);
-    if (s_command (self, "BEGIN", NULL, "begin", NULL))
-        return CHAT_ERR_INTERNAL;
-    self->in_transaction = true;
-    return CHAT_OK;
-}
-
-//  End a transaction that went wrong: nothing of it may ever be written
-static void
-s_abandon (pgstore_t *self)
-{
-    if (PQstatus (self->conn) == CONNECTION_OK
-    &&  PQtransactionStatus (self->conn) != PQTRANS_IDLE)
-        s_command (self, "ROLLBACK", NULL, "rollback", NULL);
-    self->in_transaction = false;
+    return pgconn_begin (self->conn);
 }
 
 static int
 pg_commit (pgstore_t *self)
 {
     assert (self);
-    PGresult *res = s_run (self, "COMMIT", NULL, PGRES_COMMAND_OK, "commit");
-    //  COMMIT of a transaction that failed answers ROLLBACK, not an error
-    bool committed = res && streq (PQcmdStatus (res), "COMMIT");
-    if (res && !committed)
-        zsys_error ("msgstore: postgresql: commit: the transaction had failed, "
-                    "it was rolled back");
-    PQclear (res);
-    if (!committed)
-        s_abandon (self);
-    self->in_transaction = false;
-    return committed? CHAT_OK: CHAT_ERR_INTERNAL;
+    return pgconn_commit (self->conn);
 }
 
 static int
 pg_rollback (pgstore_t *self)
 {
     assert (self);
-    s_abandon (self);
+    pgconn_abandon (self->conn);
     return CHAT_OK;
 }
 
@@ -563,25 +294,25 @@ static int
 pg_savepoint (pgstore_t *self)
 {
     assert (self);
-    return s_command (self, "SAVEPOINT request", NULL, "savepoint", NULL);
+    return pgconn_command (self->conn, "SAVEPOINT request", NULL, "savepoint", NULL);
 }
 
 static int
 pg_savepoint_release (pgstore_t *self)
 {
     assert (self);
-    return s_command (self, "RELEASE request", NULL, "savepoint release", NULL);
+    return pgconn_command (self->conn, "RELEASE request", NULL, "savepoint release", NULL);
 }
 
 static int
 pg_savepoint_rollback (pgstore_t *self)
 {
     assert (self);
-    if (PQtransactionStatus (self->conn) == PQTRANS_IDLE
-    ||  PQtransactionStatus (self->conn) == PQTRANS_UNKNOWN)
+    PGTransactionStatusType status = PQtransactionStatus (pgconn_handle (self->conn));
+    if (status == PQTRANS_IDLE || status == PQTRANS_UNKNOWN)
         return CHAT_ERR_INTERNAL;       //  the whole transaction is gone
-    if (s_command (self, "ROLLBACK TO request", NULL, "savepoint rollback", NULL)
-    ||  s_command (self, "RELEASE request", NULL, "savepoint release", NULL))
+    if (pgconn_command (self->conn, "ROLLBACK TO request", NULL, "savepoint rollback", NULL)
+    ||  pgconn_command (self->conn, "RELEASE request", NULL, "savepoint release", NULL))
         return CHAT_ERR_INTERNAL;
     return CHAT_OK;
 }
@@ -592,7 +323,7 @@ static int
 s_user_row (const PGresult *res, int row, msgstore_user_t *user)
 {
     memset (user, 0, sizeof *user);
-    const char *name = s_text (res, row, 0);
+    const char *name = pgconn_text (res, row, 0);
     int identity_len = PQgetlength (res, row, 1);
     if (!name || strlen (name) > USERNAME_MAX || PQgetisnull (res, row, 1)
     ||  identity_len <= 0 || identity_len > MSGSTORE_IDENTITY_MAX)
@@ -600,7 +331,7 @@ s_user_row (const PGresult *res, int row, msgstore_user_t *user)
     strcpy (user->name, name);
     memcpy (user->identity, PQgetvalue (res, row, 1), (size_t) identity_len);
     user->identity_len = (size_t) identity_len;
-    user->created_at = s_int (res, row, 2);
+    user->created_at = pgconn_int (res, row, 2);
     return 0;
 }
 
@@ -614,15 +345,16 @@ pg_user_add (pgstore_t *self, const char *name, const uint8_t *identity,
         return CHAT_ERR_BAD_REQUEST;
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
-    params_t params = { 0 };
-    s_param_text (&params, lower);
-    s_param_text (&params, name);
-    s_param_bytes (&params, identity, identity_len);
-    s_param_int (&params, now_ms);
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, lower);
+    pgconn_param_text (&params, name);
+    pgconn_param_bytes (&params, identity, identity_len);
+    pgconn_param_int (&params, now_ms);
     int64_t rows = 0;
-    if (s_command (self, "INSERT INTO users (name_lower, name, identity_public_key, created_at)"
-                   " VALUES ($1, $2, $3, $4) ON CONFLICT (name_lower) DO NOTHING",
-                   &params, "user add", &rows))
+    if (pgconn_command (self->conn,
+            "INSERT INTO users (name_lower, name, identity_public_key, created_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (name_lower) DO NOTHING",
+            &params, "user add", &rows))
         return CHAT_ERR_INTERNAL;
     if (added)
         *added = rows > 0;
@@ -637,15 +369,17 @@ pg_user_get (pgstore_t *self, const char *name, msgstore_user_t *user)
         return CHAT_ERR_UNKNOWN_USER;
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
-    params_t params = { 0 };
-    s_param_text (&params, lower);
-    PGresult *res = s_run (self, "SELECT name, identity_public_key, created_at::int8"
-                           " FROM users WHERE name_lower = $1", &params,
-                           PGRES_TUPLES_OK, "user get");
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, lower);
+    PGresult *res = pgconn_run (self->conn,
+            "SELECT name, identity_public_key, created_at::int8"
+            " FROM users WHERE name_lower = $1", &params,
+            PGRES_TUPLES_OK, "user get");
     if (!res)
         return CHAT_ERR_INTERNAL;
     int rc = PQntuples (res) == 0? CHAT_ERR_UNKNOWN_USER
-           : s_user_row (res, 0, user) == 0? CHAT_OK: s_fail (self, "user row", NULL);
+           : s_user_row (res, 0, user) == 0? CHAT_OK
+           : pgconn_fail (self->conn, "user row", NULL);
     PQclear (res);
     return rc;
 }
@@ -654,9 +388,10 @@ static int
 pg_user_each (pgstore_t *self, msgstore_user_fn *fn, void *arg)
 {
     assert (self && fn);
-    PGresult *res = s_run (self, "SELECT name, identity_public_key, created_at::int8"
-                           " FROM users ORDER BY name_lower", NULL,
-                           PGRES_TUPLES_OK, "user list");
+    PGresult *res = pgconn_run (self->conn,
+            "SELECT name, identity_public_key, created_at::int8"
+            " FROM users ORDER BY name_lower", NULL,
+            PGRES_TUPLES_OK, "user list");
     if (!res)
         return CHAT_ERR_INTERNAL;
     msgstore_user_t *user = (msgstore_user_t *) malloc (sizeof *user);
@@ -678,30 +413,31 @@ s_conv_row (const PGresult *res, int row, msgstore_conv_t *conv)
     memset (conv, 0, sizeof *conv);
     if (PQgetlength (res, row, 0) == MSGSTORE_ID_SIZE)
         memcpy (conv->id, PQgetvalue (res, row, 0), MSGSTORE_ID_SIZE);
-    conv->last_seq = (uint64_t) s_int (res, row, 1);
-    conv->last_time = s_int (res, row, 2);
-    conv->created_at = s_int (res, row, 3);
-    conv->epoch = (uint64_t) s_int (res, row, 4);
-    conv->direct = s_int (res, row, 5) != 0;
-    const char *title = s_text (res, row, 6);
+    conv->last_seq = (uint64_t) pgconn_int (res, row, 1);
+    conv->last_time = pgconn_int (res, row, 2);
+    conv->created_at = pgconn_int (res, row, 3);
+    conv->epoch = (uint64_t) pgconn_int (res, row, 4);
+    conv->direct = pgconn_int (res, row, 5) != 0;
+    const char *title = pgconn_text (res, row, 6);
     snprintf (conv->title, sizeof conv->title, "%s", title? title: "");
-    const char *creator = s_text (res, row, 7);
+    const char *creator = pgconn_text (res, row, 7);
     snprintf (conv->creator, sizeof conv->creator, "%s", creator? creator: "");
     if (PQnfields (res) > 10) {
-        int64_t joined_epoch = s_int (res, row, 8);
-        int64_t joined_seq = s_int (res, row, 9);
+        int64_t joined_epoch = pgconn_int (res, row, 8);
+        int64_t joined_seq = pgconn_int (res, row, 9);
         conv->joined_epoch = joined_epoch > 0? (uint64_t) joined_epoch: 0;
         conv->joined_seq = joined_seq > 0? (uint64_t) joined_seq: 0;
-        conv->request = s_int (res, row, 10) == 0;
+        conv->request = pgconn_int (res, row, 10) == 0;
     }
 }
 
 //  A query that yields at most one conversation row
 static int
-s_conv_one (pgstore_t *self, const char *sql, const params_t *params,
+s_conv_one (pgstore_t *self, const char *sql, const pgconn_params_t *params,
             msgstore_conv_t *conv)
 {
-    PGresult *res = s_run (self, sql, params, PGRES_TUPLES_OK, "conversation lookup");
+    PGresult *res = pgconn_run (self->conn, sql, params, PGRES_TUPLES_OK,
+                                "conversation lookup");
     if (!res)
         return CHAT_ERR_INTERNAL;
     int rc = PQntuples (res) > 0? CHAT_OK: CHAT_ERR_NOT_FOUND;
@@ -712,10 +448,11 @@ s_conv_one (pgstore_t *self, const char *sql, const params_t *params,
 }
 
 static int
-s_conv_iterate (pgstore_t *self, const char *sql, const params_t *params,
+s_conv_iterate (pgstore_t *self, const char *sql, const pgconn_params_t *params,
                 msgstore_conv_fn *fn, void *arg)
 {
-    PGresult *res = s_run (self, sql, params, PGRES_TUPLES_OK, "conversation list");
+    PGresult *res = pgconn_run (self->conn, sql, params, PGRES_TUPLES_OK,
+                                "conversation list");
     if (!res)
         return CHAT_ERR_INTERNAL;
     msgstore_conv_t conv;
@@ -761,28 +498,30 @@ s_members_array (const char *const *members, size_t count)
 //  actor_lower and the returned array (freed by the caller) must outlive
 //  params.
 static char *
-s_link_params (params_t *params, const msgstore_link_t *link, const char *const *members,
-               size_t count, char actor_lower [USERNAME_MAX + 1])
+s_link_params (pgconn_params_t *params, const msgstore_link_t *link,
+               const char *const *members, size_t count,
+               char actor_lower [USERNAME_MAX + 1])
 {
     credential_username_fold (link->actor, actor_lower, USERNAME_MAX + 1);
     char *array = s_members_array (members, count);
-    s_param_bytes (params, link->statement, link->statement_len);
-    s_param_bytes (params, link->signature, link->signature_len);
-    s_param_text (params, link->actor);
-    s_param_text (params, actor_lower);
-    s_param_int (params, link->action);
-    s_param_text (params, array);
+    pgconn_param_bytes (params, link->statement, link->statement_len);
+    pgconn_param_bytes (params, link->signature, link->signature_len);
+    pgconn_param_text (params, link->actor);
+    pgconn_param_text (params, actor_lower);
+    pgconn_param_int (params, link->action);
+    pgconn_param_text (params, array);
     return array;
 }
 
 //  A write function's status (first column) as chat_err_t
 static int
-s_call_status (pgstore_t *self, const char *sql, const params_t *params, const char *what)
+s_call_status (pgstore_t *self, const char *sql, const pgconn_params_t *params,
+               const char *what)
 {
-    PGresult *res = s_run (self, sql, params, PGRES_TUPLES_OK, what);
+    PGresult *res = pgconn_run (self->conn, sql, params, PGRES_TUPLES_OK, what);
     if (!res)
         return CHAT_ERR_INTERNAL;
-    int rc = PQntuples (res) == 1? s_status (s_int (res, 0, 0)): CHAT_ERR_INTERNAL;
+    int rc = PQntuples (res) == 1? s_status (pgconn_int (res, 0, 0)): CHAT_ERR_INTERNAL;
     PQclear (res);
     return rc;
 }
@@ -799,16 +538,16 @@ pg_conv_create (pgstore_t *self, const msgstore_conv_t *conv,
     char pair_key [MSGSTORE_PAIR_KEY_SIZE];
     if (conv->direct)
         msgstore_rules_pair_key (members [0], members [1], pair_key);
-    params_t params = { 0 };
-    s_param_bytes (&params, conv->id, MSGSTORE_ID_SIZE);
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, conv->id, MSGSTORE_ID_SIZE);
     if (conv->direct)
-        s_param_text (&params, pair_key);
+        pgconn_param_text (&params, pair_key);
     else
-        s_param_null (&params);
-    s_param_int (&params, conv->created_at);
-    s_param_text (&params, conv->creator);
-    s_param_text (&params, conv->title);
-    s_param_text (&params, conv->direct? "true": "false");
+        pgconn_param_null (&params);
+    pgconn_param_int (&params, conv->created_at);
+    pgconn_param_text (&params, conv->creator);
+    pgconn_param_text (&params, conv->title);
+    pgconn_param_text (&params, conv->direct? "true": "false");
     char actor_lower [USERNAME_MAX + 1];
     char *array = s_link_params (&params, link, members, count, actor_lower);
     if (!array)
@@ -825,8 +564,8 @@ pg_conv_get (pgstore_t *self, const uint8_t *id, size_t id_len, msgstore_conv_t 
     assert (self);
     if (!id || id_len != MSGSTORE_ID_SIZE)
         return CHAT_ERR_NOT_FOUND;
-    params_t params = { 0 };
-    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, id, MSGSTORE_ID_SIZE);
     return s_conv_one (self, "SELECT " CONV_COLUMNS " FROM conversations WHERE id = $1",
                        &params, conv);
 }
@@ -842,15 +581,15 @@ pg_conv_append (pgstore_t *self, const msgstore_link_t *link, const char *title,
     int rc = pg_conv_get (self, link->conversation_id, MSGSTORE_ID_SIZE, &conv);
     if (rc != CHAT_OK)
         return rc;
-    params_t params = { 0 };
-    s_param_bytes (&params, link->conversation_id, MSGSTORE_ID_SIZE);
-    s_param_int (&params, (int64_t) link->epoch);
-    s_param_text (&params, title? title: "");
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, link->conversation_id, MSGSTORE_ID_SIZE);
+    pgconn_param_int (&params, (int64_t) link->epoch);
+    pgconn_param_text (&params, title? title: "");
     char actor_lower [USERNAME_MAX + 1];
     char *array = s_link_params (&params, link, members, count, actor_lower);
     if (!array)
         return CHAT_ERR_INTERNAL;
-    s_param_text (&params, conv.direct && count < 2? "true": "false");
+    pgconn_param_text (&params, conv.direct && count < 2? "true": "false");
     rc = s_call_status (self, "SELECT chat_conv_append ($1, $2, $3, $4, $5, $6, $7, $8,"
                         " $9, $10)::int8", &params, "conversation append");
     free (array);
@@ -863,8 +602,8 @@ pg_conv_find_direct (pgstore_t *self, const char *a, const char *b, msgstore_con
     assert (self && a && b);
     char pair_key [MSGSTORE_PAIR_KEY_SIZE];
     msgstore_rules_pair_key (a, b, pair_key);
-    params_t params = { 0 };
-    s_param_text (&params, pair_key);
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, pair_key);
     return s_conv_one (self, "SELECT " CONV_COLUMNS " FROM conversations WHERE pair_key = $1",
                        &params, conv);
 }
@@ -878,9 +617,9 @@ pg_conv_get_as_member (pgstore_t *self, const uint8_t *id, size_t id_len,
         return CHAT_ERR_NOT_FOUND;
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
-    params_t params = { 0 };
-    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
-    s_param_text (&params, lower);
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, id, MSGSTORE_ID_SIZE);
+    pgconn_param_text (&params, lower);
     return s_conv_one (self, "SELECT " CONV_MEMBER_COLUMNS
                        " FROM members m JOIN conversations c ON c.id = m.conversation_id"
                        " WHERE m.conversation_id = $1 AND m.name_lower = $2", &params, conv);
@@ -890,12 +629,12 @@ static int
 pg_conv_members (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], zlistx_t **names)
 {
     assert (self && id && names);
-    params_t params = { 0 };
-    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
-    PGresult *res = s_run (self, "SELECT u.name FROM members m"
-                           " JOIN users u ON u.name_lower = m.name_lower"
-                           " WHERE m.conversation_id = $1 ORDER BY m.name_lower",
-                           &params, PGRES_TUPLES_OK, "member list");
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, id, MSGSTORE_ID_SIZE);
+    PGresult *res = pgconn_run (self->conn, "SELECT u.name FROM members m"
+                                " JOIN users u ON u.name_lower = m.name_lower"
+                                " WHERE m.conversation_id = $1 ORDER BY m.name_lower",
+                                &params, PGRES_TUPLES_OK, "member list");
     if (!res)
         return CHAT_ERR_INTERNAL;
     zlistx_t *list = zlistx_new ();
@@ -914,13 +653,13 @@ pg_member_accept (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const ch
     assert (self && id && name);
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
-    params_t params = { 0 };
-    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
-    s_param_text (&params, lower);
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, id, MSGSTORE_ID_SIZE);
+    pgconn_param_text (&params, lower);
     int64_t rows = 0;
-    if (s_command (self, "UPDATE members SET accepted = true"
-                   " WHERE conversation_id = $1 AND name_lower = $2", &params,
-                   "member accept", &rows))
+    if (pgconn_command (self->conn, "UPDATE members SET accepted = true"
+                        " WHERE conversation_id = $1 AND name_lower = $2", &params,
+                        "member accept", &rows))
         return CHAT_ERR_INTERNAL;
     return rows == 1? CHAT_OK: CHAT_ERR_NOT_FOUND;
 }
@@ -931,8 +670,8 @@ pg_conv_each_of (pgstore_t *self, const char *name, msgstore_conv_fn *fn, void *
     assert (self && name && fn);
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
-    params_t params = { 0 };
-    s_param_text (&params, lower);
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, lower);
     return s_conv_iterate (self, "SELECT " CONV_MEMBER_COLUMNS
                            " FROM members m JOIN conversations c ON c.id = m.conversation_id"
                            " WHERE m.name_lower = $1 ORDER BY c.created_at, c.id",
@@ -946,13 +685,13 @@ pg_conv_page_of (pgstore_t *self, const char *name, const msgstore_conv_t *after
     assert (self && name && fn);
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
-    params_t params = { 0 };
-    s_param_text (&params, lower);
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, lower);
     //  From the first: before anything a row can hold (an empty bytea
     //  sorts before every id)
-    s_param_int (&params, after? after->created_at: INT64_MIN);
-    s_param_bytes (&params, after? after->id: NULL, after? MSGSTORE_ID_SIZE: 0);
-    s_param_int (&params, limit);
+    pgconn_param_int (&params, after? after->created_at: INT64_MIN);
+    pgconn_param_bytes (&params, after? after->id: NULL, after? MSGSTORE_ID_SIZE: 0);
+    pgconn_param_int (&params, limit);
     return s_conv_iterate (self, "SELECT " CONV_MEMBER_COLUMNS
                            " FROM members m JOIN conversations c ON c.id = m.conversation_id"
                            " WHERE m.name_lower = $1 AND (c.created_at, c.id) > ($2, $3)"
@@ -977,11 +716,11 @@ s_page (pgstore_t *self, const char *sql, const uint8_t id [MSGSTORE_ID_SIZE],
     *res = NULL;
     if (after > INT64_MAX)
         return CHAT_OK;
-    params_t params = { 0 };
-    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
-    s_param_int (&params, (int64_t) after);
-    s_param_int (&params, limit);
-    *res = s_run (self, sql, &params, PGRES_TUPLES_OK, what);
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, id, MSGSTORE_ID_SIZE);
+    pgconn_param_int (&params, (int64_t) after);
+    pgconn_param_int (&params, limit);
+    *res = pgconn_run (self->conn, sql, &params, PGRES_TUPLES_OK, what);
     return *res? CHAT_OK: CHAT_ERR_INTERNAL;
 }
 
@@ -1001,13 +740,13 @@ pg_link_each (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], uint64_t aft
         return CHAT_OK;
     msgstore_link_t link = { .conversation_id = id };
     for (int row = 0; row < PQntuples (res); row++) {
-        link.epoch = (uint64_t) s_int (res, row, 0);
+        link.epoch = (uint64_t) pgconn_int (res, row, 0);
         link.statement = (const uint8_t *) PQgetvalue (res, row, 1);
         link.statement_len = (size_t) PQgetlength (res, row, 1);
         link.signature = (const uint8_t *) PQgetvalue (res, row, 2);
         link.signature_len = (size_t) PQgetlength (res, row, 2);
-        link.actor = s_text (res, row, 3);
-        link.action = (int) s_int (res, row, 4);
+        link.actor = pgconn_text (res, row, 3);
+        link.action = (int) pgconn_int (res, row, 4);
         if (!link.actor)
             continue;
         if (fn (&link, arg))
@@ -1021,18 +760,18 @@ pg_link_each (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], uint64_t aft
 
 //  chat_msg_add's parameters for one message
 static void
-s_msg_params (params_t *params, const uint8_t *id, const char *sender,
+s_msg_params (pgconn_params_t *params, const uint8_t *id, const char *sender,
               const uint8_t *client_message_id, size_t client_message_id_len,
               const char *token, size_t token_len, uint64_t epoch, int64_t now_ms)
 {
-    s_param_bytes (params, id, MSGSTORE_ID_SIZE);
-    s_param_text (params, sender);
-    s_param_bytes (params, client_message_id, client_message_id_len);
+    pgconn_param_bytes (params, id, MSGSTORE_ID_SIZE);
+    pgconn_param_text (params, sender);
+    pgconn_param_bytes (params, client_message_id, client_message_id_len);
     //  text in binary: its bytes, token_len of them
-    s_param_bytes (params, token, token_len);
+    pgconn_param_bytes (params, token, token_len);
     //  An epoch no row can hold is stale, as is 0
-    s_param_int (params, epoch > INT64_MAX? 0: (int64_t) epoch);
-    s_param_int (params, now_ms);
+    pgconn_param_int (params, epoch > INT64_MAX? 0: (int64_t) epoch);
+    pgconn_param_int (params, now_ms);
 }
 
 //  chat_msg_add's answer into an add's fields; CHAT_ERR_INTERNAL for a
@@ -1042,11 +781,11 @@ s_msg_result (const PGresult *res, uint64_t *seq, int64_t *server_time, bool *du
 {
     if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1)
         return CHAT_ERR_INTERNAL;
-    int64_t status = s_int (res, 0, 0);
+    int64_t status = pgconn_int (res, 0, 0);
     *duplicate = status == ST_DUPLICATE;
     if (status == ST_OK || status == ST_DUPLICATE) {
-        *seq = (uint64_t) s_int (res, 0, 1);
-        *server_time = s_int (res, 0, 2);
+        *seq = (uint64_t) pgconn_int (res, 0, 1);
+        *server_time = pgconn_int (res, 0, 2);
     }
     return s_status (status);
 }
@@ -1060,10 +799,11 @@ pg_msg_add (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *se
     assert (self && id && sender && client_message_id && token);
     assert (seq && server_time && duplicate);
     *duplicate = false;
-    params_t params = { 0 };
+    pgconn_params_t params = { 0 };
     s_msg_params (&params, id, sender, client_message_id, client_message_id_len,
                   token, token_len, epoch, now_ms);
-    PGresult *res = s_run (self, SQL_MSG_ADD, &params, PGRES_TUPLES_OK, "message add");
+    PGresult *res = pgconn_run (self->conn, SQL_MSG_ADD, &params, PGRES_TUPLES_OK,
+                                "message add");
     if (!res)
         return CHAT_ERR_INTERNAL;
     int rc = s_msg_result (res, seq, server_time, duplicate);
@@ -1076,20 +816,21 @@ pg_msg_add (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *se
 static bool
 s_batch_send (pgstore_t *self, msgstore_add_t *const *adds, size_t count)
 {
-    if (!PQsendQueryParams (self->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 1))
+    PGconn *conn = pgconn_handle (self->conn);
+    if (!PQsendQueryParams (conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 1))
         return false;
     for (size_t index = 0; index < count; index++) {
         const msgstore_add_t *add = adds [index];
-        params_t params = { 0 };
+        pgconn_params_t params = { 0 };
         s_msg_params (&params, add->conversation_id, add->sender, add->client_message_id,
                       add->client_message_id_len, add->token, add->token_len, add->epoch,
                       add->now_ms);
-        if (!PQsendQueryParams (self->conn, SQL_MSG_ADD, params.count, NULL, params.values,
+        if (!PQsendQueryParams (conn, SQL_MSG_ADD, params.count, NULL, params.values,
                                 params.lengths, params.formats, 1))
             return false;
     }
-    return PQsendQueryParams (self->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 1)
-        && PQpipelineSync (self->conn);
+    return PQsendQueryParams (conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 1)
+        && PQpipelineSync (conn);
 }
 
 //  The next query's result of a pipeline (and the NULL that ends it);
@@ -1097,9 +838,10 @@ s_batch_send (pgstore_t *self, msgstore_add_t *const *adds, size_t count)
 static PGresult *
 s_batch_next (pgstore_t *self)
 {
-    PGresult *res = PQgetResult (self->conn);
+    PGconn *conn = pgconn_handle (self->conn);
+    PGresult *res = PQgetResult (conn);
     if (res && PQresultStatus (res) != PGRES_PIPELINE_SYNC) {
-        PGresult *more = PQgetResult (self->conn);
+        PGresult *more = PQgetResult (conn);
         if (more) {
             PQclear (more);
             PQclear (res);
@@ -1118,13 +860,15 @@ s_batch_receive (pgstore_t *self, msgstore_add_t *const *adds, size_t count)
     for (size_t index = 0; index < count + 2; index++) {
         PGresult *res = s_batch_next (self);
         if (!res)
-            return s_fail (self, "batch", NULL);
+            return pgconn_fail (self->conn, "batch", NULL);
         ExecStatusType status = PQresultStatus (res);
         if (index == 0 || index == count + 1) {
-            bool ok = status == PGRES_COMMAND_OK
-                   && streq (PQcmdStatus (res), index == 0? "BEGIN": "COMMIT");
+            bool ok = index == 0
+                    ? status == PGRES_COMMAND_OK && streq (PQcmdStatus (res), "BEGIN")
+                    : pgconn_committed (res);
             if (!ok && rc == CHAT_OK)
-                rc = s_fail (self, index == 0? "batch begin": "batch commit", res);
+                rc = pgconn_fail (self->conn, index == 0? "batch begin": "batch commit",
+                                  res);
         }
         else {
             msgstore_add_t *add = adds [index - 1];
@@ -1132,15 +876,15 @@ s_batch_receive (pgstore_t *self, msgstore_add_t *const *adds, size_t count)
                 add->status = s_msg_result (res, &add->seq, &add->server_time,
                                             &add->duplicate);
             if (add->status == CHAT_ERR_INTERNAL && rc == CHAT_OK)
-                rc = s_fail (self, "batch message add", res);
+                rc = pgconn_fail (self->conn, "batch message add", res);
         }
         PQclear (res);
     }
-    PGresult *res = PQgetResult (self->conn);
+    PGresult *res = PQgetResult (pgconn_handle (self->conn));
     bool synced = res && PQresultStatus (res) == PGRES_PIPELINE_SYNC;
     PQclear (res);
     if (!synced)
-        return s_fail (self, "batch sync", NULL);
+        return pgconn_fail (self->conn, "batch sync", NULL);
     return rc;
 }
 
@@ -1150,22 +894,22 @@ static int
 pg_msg_add_batch (pgstore_t *self, msgstore_add_t *const *adds, size_t count)
 {
     assert (self && adds);
-    assert (!self->in_transaction);
-    if (s_ready (self))
+    assert (!pgconn_in_transaction (self->conn));
+    if (pgconn_ready (self->conn))
         return CHAT_ERR_INTERNAL;
-    if (!PQenterPipelineMode (self->conn))
-        return s_fail (self, "pipeline", NULL);
+    if (!PQenterPipelineMode (pgconn_handle (self->conn)))
+        return pgconn_fail (self->conn, "pipeline", NULL);
     int rc = s_batch_send (self, adds, count)
-           ? s_batch_receive (self, adds, count): s_fail (self, "batch send", NULL);
-    if (!PQexitPipelineMode (self->conn)) {
+           ? s_batch_receive (self, adds, count)
+           : pgconn_fail (self->conn, "batch send", NULL);
+    if (!PQexitPipelineMode (pgconn_handle (self->conn))) {
         //  Answers still owed on a connection that failed: start afresh
-        s_fail (self, "pipeline end", NULL);
-        PQfinish (self->conn);
-        self->conn = s_connect (self->url);
+        pgconn_fail (self->conn, "pipeline end", NULL);
+        pgconn_reset (self->conn);
         return CHAT_ERR_INTERNAL;
     }
     if (rc != CHAT_OK)
-        s_abandon (self);
+        pgconn_abandon (self->conn);
     return rc;
 }
 
@@ -1183,11 +927,11 @@ pg_msg_each (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], uint64_t afte
         return CHAT_OK;
     msgstore_msg_t msg = { .conversation_id = id };
     for (int row = 0; row < PQntuples (res); row++) {
-        msg.seq = (uint64_t) s_int (res, row, 0);
-        msg.epoch = (uint64_t) s_int (res, row, 1);
-        msg.sender = s_text (res, row, 2);
-        msg.server_time = s_int (res, row, 3);
-        msg.token = s_text (res, row, 4);
+        msg.seq = (uint64_t) pgconn_int (res, row, 0);
+        msg.epoch = (uint64_t) pgconn_int (res, row, 1);
+        msg.sender = pgconn_text (res, row, 2);
+        msg.server_time = pgconn_int (res, row, 3);
+        msg.token = pgconn_text (res, row, 4);
         msg.token_len = (size_t) PQgetlength (res, row, 4);
         msg.client_message_id = (const uint8_t *) PQgetvalue (res, row, 5);
         msg.client_message_id_len = (size_t) PQgetlength (res, row, 5);
@@ -1205,11 +949,12 @@ pg_msg_last_token (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], char **
 {
     assert (self && id && token);
     *token = NULL;
-    params_t params = { 0 };
-    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
-    PGresult *res = s_run (self, "SELECT token FROM messages WHERE conversation_id = $1"
-                           " ORDER BY seq DESC LIMIT 1", &params, PGRES_TUPLES_OK,
-                           "last token");
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, id, MSGSTORE_ID_SIZE);
+    PGresult *res = pgconn_run (self->conn,
+            "SELECT token FROM messages WHERE conversation_id = $1"
+            " ORDER BY seq DESC LIMIT 1", &params, PGRES_TUPLES_OK,
+            "last token");
     if (!res)
         return CHAT_ERR_INTERNAL;
     int rc = CHAT_ERR_NOT_FOUND;
@@ -1230,11 +975,11 @@ pg_read_state (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char 
     assert (self && id && name);
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
-    params_t params = { 0 };
-    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
-    s_param_text (&params, lower);
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, id, MSGSTORE_ID_SIZE);
+    pgconn_param_text (&params, lower);
     //  Only what the member may read: after its joining
-    PGresult *res = s_run (self,
+    PGresult *res = pgconn_run (self->conn,
         "WITH mark AS (SELECT coalesce ((SELECT read_seq FROM read_marks"
         "  WHERE conversation_id = $1 AND name_lower = $2), 0) AS read_seq)"
         " SELECT mark.read_seq, (SELECT count(*) FROM messages WHERE conversation_id = $1"
@@ -1244,10 +989,10 @@ pg_read_state (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char 
         &params, PGRES_TUPLES_OK, "read marker");
     if (!res)
         return CHAT_ERR_INTERNAL;
-    int rc = PQntuples (res) == 1? CHAT_OK: s_fail (self, "read marker", res);
+    int rc = PQntuples (res) == 1? CHAT_OK: pgconn_fail (self->conn, "read marker", res);
     if (rc == CHAT_OK) {
-        *read_seq = (uint64_t) s_int (res, 0, 0);
-        *unread = (uint64_t) s_int (res, 0, 1);
+        *read_seq = (uint64_t) pgconn_int (res, 0, 0);
+        *unread = (uint64_t) pgconn_int (res, 0, 1);
     }
     PQclear (res);
     return rc;
@@ -1260,15 +1005,16 @@ pg_read_set (pgstore_t *self, const uint8_t id [MSGSTORE_ID_SIZE], const char *n
     assert (self && id && name);
     char lower [USERNAME_MAX + 1];
     credential_username_fold (name, lower, sizeof lower);
-    params_t params = { 0 };
-    s_param_bytes (&params, id, MSGSTORE_ID_SIZE);
-    s_param_text (&params, lower);
-    s_param_int (&params, read_seq > INT64_MAX? INT64_MAX: (int64_t) read_seq);
+    pgconn_params_t params = { 0 };
+    pgconn_param_bytes (&params, id, MSGSTORE_ID_SIZE);
+    pgconn_param_text (&params, lower);
+    pgconn_param_int (&params, read_seq > INT64_MAX? INT64_MAX: (int64_t) read_seq);
     int64_t rows = 0;
-    if (s_command (self, "INSERT INTO read_marks AS r (conversation_id, name_lower, read_seq)"
-                   " VALUES ($1, $2, $3) ON CONFLICT (conversation_id, name_lower)"
-                   " DO UPDATE SET read_seq = excluded.read_seq"
-                   " WHERE excluded.read_seq > r.read_seq", &params, "read marker", &rows))
+    if (pgconn_command (self->conn,
+            "INSERT INTO read_marks AS r (conversation_id, name_lower, read_seq)"
+            " VALUES ($1, $2, $3) ON CONFLICT (conversation_id, name_lower)"
+            " DO UPDATE SET read_seq = excluded.read_seq"
+            " WHERE excluded.read_seq > r.read_seq", &params, "read marker", &rows))
         return CHAT_ERR_INTERNAL;
     if (moved)
         *moved = rows > 0;
@@ -1283,13 +1029,14 @@ pg_notify (pgstore_t *self, const char *channel, const char *payload)
     assert (self && channel && payload);
     //  Outside our transactions only: pg_notify is then a transaction of
     //  its own, after the data's COMMIT (DESIGN.md section 11)
-    if (self->in_transaction)
+    if (pgconn_in_transaction (self->conn))
         return CHAT_ERR_INTERNAL;
-    params_t params = { 0 };
-    s_param_text (&params, channel);
-    s_param_text (&params, payload);
-    PGresult *res = s_run (self, "SELECT pg_notify ($1, $2)", &params, PGRES_TUPLES_OK,
-                           "notify");
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, channel);
+    pgconn_param_text (&params, payload);
+    PGresult *res = pgconn_run (self->conn,
+            "SELECT pg_notify ($1, $2)", &params, PGRES_TUPLES_OK,
+            "notify");
     if (!res)
         return CHAT_ERR_INTERNAL;
     PQclear (res);
@@ -1300,7 +1047,8 @@ static int
 pg_backend_pid (pgstore_t *self)
 {
     assert (self);
-    return PQstatus (self->conn) == CONNECTION_OK? PQbackendPID (self->conn): 0;
+    PGconn *conn = pgconn_handle (self->conn);
+    return PQstatus (conn) == CONNECTION_OK? PQbackendPID (conn): 0;
 }
 
 //  The database's clock in unix ms: one clock for every server's heartbeat
@@ -1310,50 +1058,53 @@ static int
 pg_server_beat (pgstore_t *self, const msgstore_server_t *server)
 {
     assert (self && server);
-    params_t params = { 0 };
-    s_param_text (&params, server->id);
-    s_param_text (&params, server->client_endpoint);
-    s_param_text (&params, server->push_endpoint);
-    s_param_int (&params, server->started_at);
-    s_param_int (&params, (int64_t) server->sessions);
-    return s_command (self, "INSERT INTO servers (id, client_endpoint, push_endpoint,"
-                      " started_at, sessions, heartbeat) VALUES ($1, $2, $3, $4, $5, "
-                      SQL_NOW_MS ") ON CONFLICT (id) DO UPDATE SET"
-                      " client_endpoint = excluded.client_endpoint,"
-                      " push_endpoint = excluded.push_endpoint,"
-                      " started_at = excluded.started_at, sessions = excluded.sessions,"
-                      " heartbeat = excluded.heartbeat", &params, "server heartbeat", NULL);
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, server->id);
+    pgconn_param_text (&params, server->client_endpoint);
+    pgconn_param_text (&params, server->push_endpoint);
+    pgconn_param_int (&params, server->started_at);
+    pgconn_param_int (&params, (int64_t) server->sessions);
+    return pgconn_command (self->conn,
+            "INSERT INTO servers (id, client_endpoint, push_endpoint,"
+            " started_at, sessions, heartbeat) VALUES ($1, $2, $3, $4, $5, "
+            SQL_NOW_MS ") ON CONFLICT (id) DO UPDATE SET"
+            " client_endpoint = excluded.client_endpoint,"
+            " push_endpoint = excluded.push_endpoint,"
+            " started_at = excluded.started_at, sessions = excluded.sessions,"
+            " heartbeat = excluded.heartbeat", &params, "server heartbeat", NULL);
 }
 
 static int
 pg_server_remove (pgstore_t *self, const char *id)
 {
     assert (self && id);
-    params_t params = { 0 };
-    s_param_text (&params, id);
-    return s_command (self, "DELETE FROM servers WHERE id = $1", &params, "server remove",
-                      NULL);
+    pgconn_params_t params = { 0 };
+    pgconn_param_text (&params, id);
+    return pgconn_command (self->conn,
+            "DELETE FROM servers WHERE id = $1", &params, "server remove",
+            NULL);
 }
 
 static int
 pg_server_each (pgstore_t *self, msgstore_server_fn *fn, void *arg)
 {
     assert (self && fn);
-    PGresult *res = s_run (self, "SELECT id, client_endpoint, push_endpoint, started_at,"
-                           " sessions, " SQL_NOW_MS " - heartbeat FROM servers ORDER BY id",
-                           NULL, PGRES_TUPLES_OK, "servers");
+    PGresult *res = pgconn_run (self->conn,
+            "SELECT id, client_endpoint, push_endpoint, started_at,"
+            " sessions, " SQL_NOW_MS " - heartbeat FROM servers ORDER BY id",
+            NULL, PGRES_TUPLES_OK, "servers");
     if (!res)
         return CHAT_ERR_INTERNAL;
     for (int row = 0; row < PQntuples (res); row++) {
         msgstore_server_t server = { 0 };
-        snprintf (server.id, sizeof server.id, "%s", s_text (res, row, 0));
+        snprintf (server.id, sizeof server.id, "%s", pgconn_text (res, row, 0));
         snprintf (server.client_endpoint, sizeof server.client_endpoint, "%s",
-                  s_text (res, row, 1));
+                  pgconn_text (res, row, 1));
         snprintf (server.push_endpoint, sizeof server.push_endpoint, "%s",
-                  s_text (res, row, 2));
-        server.started_at = s_int (res, row, 3);
-        server.sessions = (uint64_t) s_int (res, row, 4);
-        server.heartbeat_age_ms = s_int (res, row, 5);
+                  pgconn_text (res, row, 2));
+        server.started_at = pgconn_int (res, row, 3);
+        server.sessions = (uint64_t) pgconn_int (res, row, 4);
+        server.heartbeat_age_ms = pgconn_int (res, row, 5);
         if (fn (&server, arg))
             break;
     }

@@ -6,7 +6,9 @@
     of messages as one pipeline (BEGIN, one call per message in
     conversation order, COMMIT). Every failure of the database or the
     connection is CHAT_ERR_INTERNAL, logged; a broken connection is made
-    again at the next transaction.
+    again at the next transaction. The connection, the migrations and the
+    COMMIT check are pgconn's (src/pgstore), shared with the key server's
+    store.
 */
 #ifndef MSGSTORE_PG_H_INCLUDED
 #define MSGSTORE_PG_H_INCLUDED
