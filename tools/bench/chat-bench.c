@@ -282,10 +282,13 @@ bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
             return -1;
         }
     }
+    //  With the pids, to profile a server during a scenario (perf -p)
     if (bench->verbose)
-        fprintf (stderr, "chat-bench: %s: servers %s %s\n", name,
+        fprintf (stderr, "chat-bench: %s: servers %s (pid %ld) %s (pid %ld)\n", name,
                  servers->keyserver? benchserver_endpoint (servers->keyserver): "-",
-                 servers->mainserver? benchserver_endpoint (servers->mainserver): "-");
+                 servers->keyserver? (long) benchserver_pid (servers->keyserver): 0L,
+                 servers->mainserver? benchserver_endpoint (servers->mainserver): "-",
+                 servers->mainserver? (long) benchserver_pid (servers->mainserver): 0L);
     return 0;
 }
 

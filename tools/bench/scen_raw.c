@@ -659,6 +659,10 @@ s_load_max (load_t *load, const char *name)
 {
     bench_t *bench = load->bench;
     s_load_reset (load);
+    //  Said when it starts, so that the server can be profiled in it alone
+    if (bench->verbose)
+        fprintf (stderr, "chat-bench: %s: max rate phase starts (%.1f s)\n", name,
+                 bench->duration_ms / 1000.0);
     benchprogress_t *bar = benchprogress_new ("messages-raw: as fast as acks",
                                               (uint64_t) bench->duration_ms);
     double server_before = benchserver_cpu_ms (load->mainserver);
@@ -710,6 +714,9 @@ s_load_rate (load_t *load, const char *name, int rate)
 {
     bench_t *bench = load->bench;
     s_load_reset (load);
+    if (bench->verbose)
+        fprintf (stderr, "chat-bench: %s: %d/s phase starts (%.1f s)\n", name, rate,
+                 bench->duration_ms / 1000.0);
     char label [64];
     snprintf (label, sizeof label, "messages-raw: %d/s", rate);
     benchprogress_t *bar = benchprogress_new (label, (uint64_t) bench->duration_ms);
