@@ -512,7 +512,7 @@ s_fanout (bench_t *bench, benchmosq_t *broker, const char **why)
 
 //  chat / Mosquitto, where both were measured in this run: msgs/s and
 //  send->push p99 under the raw load (light clients, as Mosquitto's are:
-//  the rows held to issue 19's targets) and under real clients (each
+//  its msgs/s row is held to issue 19's target) and under real clients (each
 //  signing and verifying every message on the same cores).
 static void
 s_ratios (bench_t *bench)
@@ -544,7 +544,8 @@ s_ratios (bench_t *bench)
         else
             benchreport_note (r, name, "no msgs/s ratio (%s): %s", loads [i].load,
                               loads [i].msgs_per_s > 0? "Mosquitto's figure is missing":
-                              "chat gave none (with --rate only the fixed rate is run)");
+                              "chat gave none (its scenario failed, or with --rate "
+                              "only the fixed rate ran)");
         if (loads [i].p99_ms > 0 && bench->peer_p99_ms > 0
         &&  loads [i].rate == bench->peer_rate) {
             snprintf (figure, sizeof figure, "chat send->push p99 at %d/s over mosq.'s (%s)",
@@ -597,8 +598,8 @@ bench_peers (bench_t *bench)
                           "messages carry %d B of text (a push of %zu B). Chat's side: "
                           "'raw load' rows are messages-raw (light sessions, tokens signed "
                           "beforehand, pushes opened but bodies not: like the libmosquitto "
-                          "clients, the load does little beside the server; the rows held "
-                          "to the target), 'real clients' rows are messages (chatclient_t, "
+                          "clients, the load does little beside the server; its msgs/s "
+                          "row is held to the target), 'real clients' rows are messages (chatclient_t, "
                           "signing and verifying every message on the same cores); fan-out "
                           "is the fanout scenario's raw members",
                           benchmosq_version (broker), bin, PEER_PAYLOAD, bench->window,
