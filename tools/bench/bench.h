@@ -38,6 +38,7 @@
 #define TARGET_PUSH_FLOOR        1.5       //  CPU per push, x one seal
 #define TARGET_CLIENT_FLOOR      2.0       //  clients' CPU per message, x theirs
 #define TARGET_PEER_RATIO        1.0       //  msgs/s, x Mosquitto's in the same run
+#define TARGET_RAW_PUSH_P99_MS   5.0       //  send->push p99 at TARGET_PUSH_RATE (messages-raw)
 
 typedef struct {
     //  Sizes (set from the defaults, --quick, then options)
@@ -107,6 +108,9 @@ typedef struct {
     double chat_msgs_per_s;     //  messages, as fast as acks allow
     double chat_p99_ms;         //  messages, send->push p99 at chat_rate
     int chat_rate;
+    double raw_msgs_per_s;      //  messages-raw (light clients), as fast as acks allow
+    double raw_p99_ms;          //  messages-raw, send->push p99 at raw_rate
+    int raw_rate;
     double chat_fanout_per_s;   //  fanout, pushes delivered/s
     double peer_msgs_per_s;
     double peer_p99_ms;         //  send->receive p99 at peer_rate
@@ -168,6 +172,7 @@ int bench_handshake (bench_t *bench);
 int bench_login (bench_t *bench);
 int bench_create (bench_t *bench);
 int bench_messages (bench_t *bench);
+int bench_messages_raw (bench_t *bench);
 int bench_fanout (bench_t *bench);
 int bench_history (bench_t *bench);
 int bench_sessions (bench_t *bench);

@@ -219,18 +219,18 @@ s_number (char *out, size_t size, double value)
 void
 benchreport_print_table (benchreport_t *self, FILE *out)
 {
-    fprintf (out, "%-10s %-38s %12s %-8s %12s %-10s %7s %-12s %s\n",
+    fprintf (out, "%-12s %-38s %12s %-8s %12s %-10s %7s %-12s %s\n",
              "scenario", "figure", "value", "unit", "ceiling", "(bound)", "ratio",
              "target", "status");
     for (row_t *row = (row_t *) zlistx_first (self->rows); row;
          row = (row_t *) zlistx_next (self->rows)) {
         if (row->failure) {
-            fprintf (out, "%-10s %-38s %12s %-8s %12s %-10s %7s %-12s FAILED: %s\n",
+            fprintf (out, "%-12s %-38s %12s %-8s %12s %-10s %7s %-12s FAILED: %s\n",
                      row->scenario, row->figure, "-", "", "-", "", "-", "", row->failure);
             continue;
         }
         if (row->skipped) {
-            fprintf (out, "%-10s %-38s %12s %-8s %12s %-10s %7s %-12s SKIPPED: %s\n",
+            fprintf (out, "%-12s %-38s %12s %-8s %12s %-10s %7s %-12s SKIPPED: %s\n",
                      row->scenario, row->figure, "-", "", "-", "", "-", "", row->skipped);
             continue;
         }
@@ -240,7 +240,7 @@ benchreport_print_table (benchreport_t *self, FILE *out)
             s_number (ceiling, sizeof ceiling, row->ceiling);
             snprintf (ratio, sizeof ratio, "%.3f", row->value / row->ceiling);
         }
-        fprintf (out, "%-10s %-38s %12s %-8s %12s %-10s %7s %-12s %s\n",
+        fprintf (out, "%-12s %-38s %12s %-8s %12s %-10s %7s %-12s %s\n",
                  row->scenario, row->figure, value, row->unit? row->unit: "",
                  ceiling, row->ceiling_name? row->ceiling_name: "", ratio,
                  row->target_text? row->target_text: "", s_status (row));

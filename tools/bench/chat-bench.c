@@ -32,21 +32,28 @@ typedef struct {
 } scenario_t;
 
 static const scenario_t s_scenarios [] = {
-    { "handshake", bench_handshake, "new secure channels per second, one server" },
-    { "login",     bench_login,     "registrations and logins per second" },
-    { "create",    bench_create,    "N members: create (N wraps, upload), re-key, catch-up" },
-    { "messages",  bench_messages,  "C clients in K conversations: rate and latency" },
-    { "fanout",    bench_fanout,    "one sender, a group of N members, pushes per second" },
-    { "peers",     bench_peers,     "Mosquitto (TLS, QoS 1, persistence) in the shapes of\n"
-                                    "             messages and fanout, and chat / Mosquitto (runs\n"
-                                    "             messages and fanout too)" },
-    { "history",   bench_history,   "a page from a conversation of 1,000,000 messages" },
-    { "sessions",  bench_sessions,  "server memory per idle logged-in session" },
-    { "shutdown",  bench_shutdown,  "SIGTERM to exit with 1,000 sessions" },
-    { "cluster",   bench_cluster,   "N main servers on one PostgreSQL database (--store): "
-                                    "rate, send->push on the sender's and the others" },
-    { "abuse",     bench_abuse,     "a real user's login and round trips, quiet and under "
-                                    "attack (Hello flood, never-reading subscribers)" },
+    { "handshake",    bench_handshake,    "new secure channels per second, one server" },
+    { "login",        bench_login,        "registrations and logins per second" },
+    { "create",       bench_create,       "N members: create (N wraps, upload), re-key, "
+                                          "catch-up" },
+    { "messages",     bench_messages,     "C real clients in K conversations: rate, latency,\n"
+                                          "               clients' CPU (runs messages-raw too)" },
+    { "messages-raw", bench_messages_raw, "the messages shape on light raw sessions (tokens\n"
+                                          "               signed beforehand): the main server's\n"
+                                          "               rate, CPU per message and latency" },
+    { "fanout",       bench_fanout,       "one sender, a group of N members, pushes per second" },
+    { "peers",        bench_peers,        "Mosquitto (TLS, QoS 1, persistence) in the shapes of\n"
+                                          "               messages and fanout, and chat / Mosquitto\n"
+                                          "               (runs messages, messages-raw, fanout)" },
+    { "history",      bench_history,      "a page from a conversation of 1,000,000 messages" },
+    { "sessions",     bench_sessions,     "server memory per idle logged-in session" },
+    { "shutdown",     bench_shutdown,     "SIGTERM to exit with 1,000 sessions" },
+    { "cluster",      bench_cluster,      "N main servers on one PostgreSQL database (--store):\n"
+                                          "               rate, send->push on the sender's and "
+                                          "the others" },
+    { "abuse",        bench_abuse,        "a real user's login and round trips, quiet and\n"
+                                          "               under attack (Hello flood, "
+                                          "never-reading subscribers)" },
 };
 #define SCENARIOS (sizeof (s_scenarios) / sizeof (s_scenarios [0]))
 
@@ -58,13 +65,14 @@ s_usage (FILE *out)
         "Measure the chat servers against this machine's ceilings and the targets.\n"
         "\n"
         "Scenarios (default: all; the ceilings are always measured first):\n"
-        "  all        every scenario below\n"
-        "  ceiling    RSA-2048 signatures and verifications, Fernet (AES-128-CBC+\n"
-        "             HMAC-SHA256; one-shot, and with the key kept at 256 B and at a\n"
-        "             push's size), PBKDF2, raw ZMQ DEALER->ROUTER rate and round\n"
-        "             trip, fdatasync, the store alone (one message of a commit of 32)\n");
+        "  all          every scenario below\n"
+        "  ceiling      RSA-2048 signatures and verifications, Fernet (AES-128-CBC+\n"
+        "               HMAC-SHA256; one-shot, and with the key kept at 256 B and at\n"
+        "               a push's size), PBKDF2, raw ZMQ DEALER->ROUTER rate and round\n"
+        "               trip, fdatasync, the store alone (one message of a commit\n"
+        "               of 32)\n");
     for (size_t i = 0; i < SCENARIOS; i++)
-        fprintf (out, "  %-10s %s\n", s_scenarios [i].name, s_scenarios [i].what);
+        fprintf (out, "  %-12s %s\n", s_scenarios [i].name, s_scenarios [i].what);
     fprintf (out,
         "\n"
         "Options:\n"
@@ -73,13 +81,14 @@ s_usage (FILE *out)
         "      --handshakes N         handshakes to time (2000)\n"
         "      --logins N             registrations+logins to time (100)\n"
         "      --iterations N         PBKDF2 iterations for registrations (4096)\n"
-        "      --clients N            messages: clients (100)\n"
-        "      --conversations N      messages: conversations (20)\n"
-        "      --window N             messages: sends in flight per client (8)\n"
-        "      --rate N               messages: only the fixed-rate phase, N messages/s\n"
-        "                             (default: as fast as acks allow, then 5000/s,\n"
-        "                             500/s with --quick); peers: its fixed rate\n"
-        "      --duration SECONDS     messages: length of each phase (5)\n"
+        "      --clients N            messages, messages-raw: clients, raw sessions (100)\n"
+        "      --conversations N      messages, messages-raw: conversations (20)\n"
+        "      --window N             messages, messages-raw: sends in flight per client\n"
+        "                             (8)\n"
+        "      --rate N               messages, messages-raw: only the fixed-rate phase,\n"
+        "                             N messages/s (default: as fast as acks allow, then\n"
+        "                             5000/s, 500/s with --quick); peers: its fixed rate\n"
+        "      --duration SECONDS     messages, messages-raw: length of each phase (5)\n"
         "      --members N            fanout and create: group size (256)\n"
         "      --fanout-messages N    fanout: messages sent into the group (200)\n"
         "      --history N            history: messages in the conversation (1000000)\n"
@@ -113,12 +122,21 @@ s_usage (FILE *out)
         "per other member + the store's CPU for one message of a commit of 32; per\n"
         "push = one seal; clients per message = seal the body and the Send + one\n"
         "RSA signature + open the reply + per receiver open the push and the body\n"
-        "and verify the signature. The CPU rows of messages and fanout carry their\n"
-        "floor as the bound: ratio = cost / floor.\n"
-        "Peers (rows 'peers'): Mosquitto's figures, then chat's over Mosquitto's\n"
-        "(bound 'mosquitto': ratio = chat / Mosquitto) for msgs/s, fan-out\n"
-        "deliveries/s and send->receive p99 at the fixed rate (5000/s; 500/s with\n"
-        "--quick; --rate N).\n"
+        "and verify the signature. The CPU rows of messages, messages-raw and\n"
+        "fanout carry their floor as the bound: ratio = cost / floor.\n"
+        "Loads: messages drives the main server with real clients (chatclient_t:\n"
+        "each signs every message it sends and opens and verifies every one it\n"
+        "gets, on the same cores): its rows measure clients' CPU, and the load\n"
+        "bounds the server's. messages-raw has the same shape on light raw\n"
+        "sessions: tokens made and signed before the timed phases, each Send only\n"
+        "sealed on its channel and sent, each push opened (channel token) but no\n"
+        "body opened nor signature verified: its rows measure the main server.\n"
+        "Peers (rows 'peers'): Mosquitto's figures (libmosquitto clients), then\n"
+        "chat's over Mosquitto's (bound 'mosquitto': ratio = chat / Mosquitto):\n"
+        "msgs/s and send->push p99 at the fixed rate (5000/s; 500/s with --quick;\n"
+        "--rate N) under the raw load (light clients on both sides; the ones held\n"
+        "to the targets) and under real clients, and fan-out deliveries/s (raw\n"
+        "members).\n"
         "\n"
         "A progress bar is drawn on stderr when it is a terminal.\n"
         "Exit status: 0 every scenario ran (targets met or not), 1 a scenario\n"
@@ -264,10 +282,13 @@ bench_servers_start (bench_t *bench, const char *name, bench_servers_t *servers,
             return -1;
         }
     }
+    //  With the pids, to profile a server during a scenario (perf -p)
     if (bench->verbose)
-        fprintf (stderr, "chat-bench: %s: servers %s %s\n", name,
+        fprintf (stderr, "chat-bench: %s: servers %s (pid %ld) %s (pid %ld)\n", name,
                  servers->keyserver? benchserver_endpoint (servers->keyserver): "-",
-                 servers->mainserver? benchserver_endpoint (servers->mainserver): "-");
+                 servers->keyserver? (long) benchserver_pid (servers->keyserver): 0L,
+                 servers->mainserver? benchserver_endpoint (servers->mainserver): "-",
+                 servers->mainserver? (long) benchserver_pid (servers->mainserver): 0L);
     return 0;
 }
 
@@ -556,11 +577,18 @@ main (int argc, char *argv [])
     if (!any)
         for (size_t s = 0; s <= SCENARIOS; s++)
             wanted [s] = true;
-    //  peers sets chat's figures of this very run beside Mosquitto's
+    //  peers sets chat's figures of this very run beside Mosquitto's; the
+    //  messages shape is measured under both loads (real clients bound it
+    //  long before the server: messages-raw measures the server)
     for (size_t s = 0; s < SCENARIOS; s++)
         if (wanted [s] && s_scenarios [s].run == bench_peers)
             for (size_t t = 0; t < SCENARIOS; t++)
                 if (s_scenarios [t].run == bench_messages || s_scenarios [t].run == bench_fanout)
+                    wanted [t] = true;
+    for (size_t s = 0; s < SCENARIOS; s++)
+        if (wanted [s] && s_scenarios [s].run == bench_messages)
+            for (size_t t = 0; t < SCENARIOS; t++)
+                if (s_scenarios [t].run == bench_messages_raw)
                     wanted [t] = true;
 
     zsys_init ();

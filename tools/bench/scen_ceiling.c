@@ -14,6 +14,7 @@
 #include "scram.h"
 #include "rsakey.h"
 #include "bench.h"
+#include "benchfloor.h"
 #include "benchstats.h"
 #include "benchstore.h"
 
@@ -257,27 +258,25 @@ s_store (bench_t *bench, double *cpu_us, double *wall_us)
     return 0;
 }
 
-//  The floors: what a message of the messages scenario cannot avoid in this
-//  protocol, from this run's ceilings (kept keys, as channels and seal
-//  workers keep theirs). Members per conversation g = clients / conversations.
-//    main server: open the Send (message-sized), seal the reply (small),
-//                 seal g-1 pushes (message-sized), store it (batch share)
-//    per push:    one message-sized seal
-//    clients:     the sender seals the body and the Send (message-sized),
-//                 signs the body (RSA-PSS) and opens the reply (small); each
-//                 of g-1 receivers opens the push and the body
-//                 (message-sized) and verifies the signature
+//  The floors from this run's ceilings (benchfloor.h says what is in each);
+//  members per conversation = clients / conversations, as messages makes them.
 static void
 s_floors (bench_t *bench)
 {
-    double others = (double) (bench->clients / bench->conversations) - 1;
-    bench->floor_push_us = bench->seal_message_us;
-    bench->floor_server_us = bench->open_message_us + bench->seal_small_us
-                           + others * bench->seal_message_us + bench->store_cpu_us;
-    bench->floor_client_us = 2 * bench->seal_message_us + 1e6 / bench->rsa_sign_per_s
-                           + bench->open_small_us
-                           + others * (2 * bench->open_message_us
-                                       + 1e6 / bench->rsa_verify_per_s);
+    benchfloor_ceilings_t ceilings = {
+        .seal_small_us = bench->seal_small_us,
+        .open_small_us = bench->open_small_us,
+        .seal_message_us = bench->seal_message_us,
+        .open_message_us = bench->open_message_us,
+        .store_cpu_us = bench->store_cpu_us,
+        .rsa_sign_per_s = bench->rsa_sign_per_s,
+        .rsa_verify_per_s = bench->rsa_verify_per_s
+    };
+    benchfloor_t floor;
+    benchfloor_compute (&ceilings, bench->clients / bench->conversations, &floor);
+    bench->floor_server_us = floor.server_us;
+    bench->floor_push_us = floor.push_us;
+    bench->floor_client_us = floor.client_us;
 }
 
 static int

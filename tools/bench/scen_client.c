@@ -9,6 +9,7 @@
 #include "identity.h"
 #include "bench.h"
 #include "benchprogress.h"
+#include "benchrows.h"
 #include "benchserver.h"
 #include "benchstats.h"
 #include "abuser.h"
@@ -672,19 +673,10 @@ s_cpu_rows (group_t *group, bench_t *bench, const char *name, const char *phase,
     if (!messages)
         return;
     char figure [64];
-    double server = benchserver_cpu_ms (group->mainserver) - group->server_cpu_ms;
-    if (group->server_cpu_ms >= 0 && server > 0) {
-        double per_us = server * 1000 / (double) messages;
-        snprintf (figure, sizeof figure, "main server CPU per message (%s)", phase);
-        char target [32];
-        snprintf (target, sizeof target, "<= %.0fx floor", TARGET_SERVER_FLOOR);
-        benchreport_add (bench->report, name, figure, per_us, "us", "floor",
-                         bench->floor_server_us, BENCH_AT_MOST,
-                         TARGET_SERVER_FLOOR * bench->floor_server_us, target);
-        snprintf (figure, sizeof figure, "messages/s per busy server core (%s)", phase);
-        benchreport_add (bench->report, name, figure, 1e6 / per_us, "/s", "zmq-msg",
-                         bench->zmq_msgs_per_s, BENCH_NO_TARGET, 0, NULL);
-    }
+    if (group->server_cpu_ms >= 0)
+        benchrows_server_cpu (bench, name, phase,
+                              benchserver_cpu_ms (group->mainserver) - group->server_cpu_ms,
+                              messages);
     double own = bench_cpu_ms () - group->bench_cpu_ms;
     snprintf (figure, sizeof figure, "client CPU per message (%s)", phase);
     char target [32];
@@ -714,28 +706,14 @@ s_phase_max (group_t *group, bench_t *bench, const char *name)
     benchprogress_destroy (&bar);
     s_drain (group, 10000);
     group->measuring = false;
-    double elapsed = (double) (group->last_ack_ns - start) / 1e9;
-    double push_elapsed = (double) (group->last_push_ns - start) / 1e9;
-    double rate = elapsed > 0? (double) group->acks / elapsed: 0;
     char figure [64];
     snprintf (figure, sizeof figure, "messages/s, %zu clients, %d conv", group->count,
               bench->conversations);
-    benchreport_add (bench->report, name, figure, rate, "/s", "zmq-msg", bench->zmq_msgs_per_s,
-                     BENCH_AT_LEAST, TARGET_MESSAGES_PER_S, ">= 50000/s");
-    bench->chat_msgs_per_s = rate;
-    benchreport_add (bench->report, name, "pushes delivered/s (same run)",
-                     push_elapsed > 0? (double) group->pushes / push_elapsed: 0, "/s",
-                     NULL, 0, BENCH_NO_TARGET, 0, NULL);
-    double rtt = bench->zmq_rtt_p50_us / 1000;
-    benchreport_add (bench->report, name, "send->ack p50 (max rate)",
-                     benchstats_percentile (group->ack_us, 50) / 1000, "ms", "zmq-rtt", rtt,
-                     BENCH_NO_TARGET, 0, NULL);
-    benchreport_add (bench->report, name, "send->ack p99 (max rate)",
-                     benchstats_percentile (group->ack_us, 99) / 1000, "ms", "zmq-rtt", rtt,
-                     BENCH_NO_TARGET, 0, NULL);
-    benchreport_add (bench->report, name, "send->push p99 (max rate)",
-                     benchstats_percentile (group->push_us, 99) / 1000, "ms", "zmq-rtt", rtt,
-                     BENCH_NO_TARGET, 0, NULL);
+    bench->chat_msgs_per_s = benchrows_max (bench, name, figure, group->acks,
+                                            (double) (group->last_ack_ns - start) / 1e9,
+                                            group->pushes,
+                                            (double) (group->last_push_ns - start) / 1e9,
+                                            group->ack_us, group->push_us);
     s_cpu_rows (group, bench, name, "max", group->acks);
     if (group->send_errors)
         benchreport_note (bench->report, name, "max rate: %zu sends failed (%s)",
@@ -775,34 +753,10 @@ s_phase_rate (group_t *group, bench_t *bench, const char *name, int rate)
     benchprogress_destroy (&bar);
     s_drain (group, 10000);
     group->measuring = false;
-    char figure [64];
-    snprintf (figure, sizeof figure, "messages/s sent (asked %d/s)", rate);
-    benchreport_add (bench->report, name, figure, (double) sent / send_elapsed, "/s",
-                     NULL, 0, BENCH_NO_TARGET, 0, NULL);
-    double rtt = bench->zmq_rtt_p50_us / 1000;
-    static const double points [] = { 50, 90, 99 };
-    for (int i = 0; i < 3; i++) {
-        snprintf (figure, sizeof figure, "send->ack p%.0f at %d/s", points [i], rate);
-        benchreport_add (bench->report, name, figure,
-                         benchstats_percentile (group->ack_us, points [i]) / 1000, "ms",
-                         "zmq-rtt", rtt, BENCH_NO_TARGET, 0, NULL);
-    }
-    snprintf (figure, sizeof figure, "send->ack max at %d/s", rate);
-    benchreport_add (bench->report, name, figure, benchstats_max (group->ack_us) / 1000, "ms",
-                     "zmq-rtt", rtt, BENCH_NO_TARGET, 0, NULL);
-    for (int i = 0; i < 3; i++) {
-        snprintf (figure, sizeof figure, "send->push p%.0f at %d/s", points [i], rate);
-        bool target = points [i] == 99 && rate == (int) TARGET_PUSH_RATE;
-        benchreport_add (bench->report, name, figure,
-                         benchstats_percentile (group->push_us, points [i]) / 1000, "ms",
-                         "fsync-p99", bench->fsync_p99_ms, target? BENCH_AT_MOST: BENCH_NO_TARGET,
-                         TARGET_PUSH_P99_MS, target? "<= 2 ms": NULL);
-    }
+    benchrows_rate (bench, name, rate, sent, send_elapsed, group->ack_us, group->push_us,
+                    TARGET_PUSH_P99_MS, "<= 2 ms");
     bench->chat_rate = rate;
     bench->chat_p99_ms = benchstats_percentile (group->push_us, 99) / 1000;
-    snprintf (figure, sizeof figure, "send->push max at %d/s", rate);
-    benchreport_add (bench->report, name, figure, benchstats_max (group->push_us) / 1000, "ms",
-                     "zmq-rtt", rtt, BENCH_NO_TARGET, 0, NULL);
     s_cpu_rows (group, bench, name, "rate", group->acks);
     if (skipped || group->send_errors)
         benchreport_note (bench->report, name, "at %d/s: %zu sends skipped (clients too far "

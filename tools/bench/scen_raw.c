@@ -1,5 +1,5 @@
 /*  scen_raw - the scenarios driven by raw clients (rawclient.h): handshake,
-    fanout, history, sessions, shutdown, cluster
+    fanout, messages-raw, history, sessions, shutdown, cluster
 
     Raw clients share one client key and one identity key, and are logged
     in with certificates signed with the key server's own key (what the key
@@ -21,6 +21,7 @@
 #include "secret.h"
 #include "bench.h"
 #include "benchprogress.h"
+#include "benchrows.h"
 #include "benchserver.h"
 #include "benchstats.h"
 #include "benchstore.h"
@@ -128,16 +129,18 @@ s_progress (size_t done, void *arg)
     benchprogress_update ((benchprogress_t *) arg, done);
 }
 
-//  Open count sessions and log each in as <prefix><index> (registering
-//  first when asked). Returns 0 when all are in.
+//  Open count sessions, at most window Hellos in flight per socket (the
+//  pool fills its sockets in turn: window 1 on count sockets gives one
+//  session each), and log each in as <prefix><index> (registering first
+//  when asked). Returns 0 when all are in.
 static int
 s_open_logged_in (bench_t *bench, rawpool_t *pool, ctx_t *ctx, const char *scenario,
-                  const char *prefix, size_t count, bool do_register)
+                  const char *prefix, size_t count, bool do_register, size_t window)
 {
     char label [64];
     snprintf (label, sizeof label, "%s: handshakes", scenario);
     benchprogress_t *bar = benchprogress_new (label, count);
-    size_t opened = rawpool_open (pool, count, 8, SETUP_TIMEOUT_MS, s_progress, bar);
+    size_t opened = rawpool_open (pool, count, window, SETUP_TIMEOUT_MS, s_progress, bar);
     benchprogress_destroy (&bar);
     if (opened != count) {
         benchreport_note (bench->report, scenario, "only %zu of %zu handshakes succeeded",
@@ -313,7 +316,7 @@ bench_fanout (bench_t *bench)
     if (!pool)
         goto done;
     rawpool_set_handlers (pool, s_on_reply, s_on_push, &ctx);
-    if (s_open_logged_in (bench, pool, &ctx, name, "fan", members, true) != 0) {
+    if (s_open_logged_in (bench, pool, &ctx, name, "fan", members, true, 8) != 0) {
         why = "could not log the members in";
         goto done;
     }
@@ -439,6 +442,429 @@ done:
     benchstats_destroy (&ctx.ack_us);
     benchstats_destroy (&ctx.push_us);
     rawpool_destroy (&pool);
+    bench_servers_stop (&servers);
+    if (rc != 0)
+        benchreport_fail (bench->report, name, why);
+    return rc;
+}
+
+//  ---------------------------------------------------------------- messages-raw
+
+//  The messages scenario's shape (--clients sessions in --conversations
+//  groups, --window in flight each, then the fixed rate) with light
+//  clients, so that the main server, not its load, is what is measured:
+//  real chatclient_t clients sign every message (RSA-PSS) and verify every
+//  one they get, on the same two cores, and bound that scenario long before
+//  the server. Here the message tokens are made (signed and sealed, as
+//  msgseal makes them) before the timed phases; the timed phases only seal
+//  each Send on the session's channel and send it, and each receiver opens
+//  its push (the channel token) and reads the send time from the client
+//  message id in it. Message bodies are not opened, nor signatures checked:
+//  that is clients' work, which the messages scenario measures.
+
+#define LOAD_TOKENS       8             //  real tokens per sender, sent in turn
+#define LOAD_TOKENS_QUICK 2
+#define LOAD_RING         1024          //  send times kept per session, by request id
+//  At a fixed rate a session this far behind is skipped: over a second of
+//  its share at 5,000/s over 100 sessions. A server that cannot keep up
+//  then shows it in the rate sent (and the note), without a backlog that
+//  takes minutes to drain
+#define LOAD_MAX_BEHIND   64
+#define LOAD_STALL_MS     10000         //  draining: nothing for this long, give up
+
+typedef struct {
+    size_t group;                       //  its conversation: index % groups
+    size_t in_flight;
+    char **tokens;                      //  ntokens real message tokens of its own
+    size_t next_token;
+    size_t pushes_expected;             //  for messages of its group's others, acked
+    int64_t send_ns [LOAD_RING];        //  by request id % LOAD_RING
+} loadsess_t;
+
+typedef struct {
+    bench_t *bench;
+    struct _benchserver_t *mainserver;
+    rawpool_t *pool;
+    ctx_t ctx;                          //  s_on_reply / s_on_push counters
+    loadsess_t *sess;                   //  by session index
+    size_t count;
+    size_t groups;
+    uint8_t (*conversation) [16];       //  by group
+    size_t ntokens;
+    uint64_t counter;                   //  client message ids unique over the run
+    //  this phase
+    size_t sent, acked, refused, send_failed;
+    int64_t last_ack_ns;
+    benchstats_t *ack_us;
+    benchstats_t *push_us;
+} load_t;
+
+static void
+s_load_reply (rawpool_t *pool, rawsess_t *sess, Chat__MainReply *reply, void *arg)
+{
+    load_t *load = (load_t *) arg;
+    s_on_reply (pool, sess, reply, &load->ctx);
+    if (!load->sess || sess->index >= load->count)
+        return;
+    loadsess_t *ls = &load->sess [sess->index];
+    if (ls->in_flight == 0
+    ||  (reply->body_case != CHAT__MAIN_REPLY__BODY_SENT
+      && reply->body_case != CHAT__MAIN_REPLY__BODY_ERROR))
+        return;                         //  not an answer to a Send of ours
+    ls->in_flight--;
+    if (reply->body_case == CHAT__MAIN_REPLY__BODY_ERROR) {
+        load->refused++;
+        return;
+    }
+    int64_t now = bench_now_ns ();
+    load->acked++;
+    load->last_ack_ns = now;
+    int64_t sent = ls->send_ns [reply->request_id % LOAD_RING];
+    if (sent > 0 && load->ack_us)
+        benchstats_add (load->ack_us, (double) (now - sent) / 1000.0);
+    //  Acknowledged: every other member of the group is owed its push
+    for (size_t m = ls->group; m < load->count; m += load->groups)
+        if (m != sess->index)
+            load->sess [m].pushes_expected++;
+}
+
+static void
+s_load_push (rawpool_t *pool, rawsess_t *sess, Chat__Push *push, void *arg)
+{
+    s_on_push (pool, sess, push, &((load_t *) arg)->ctx);
+}
+
+//  One Send from session index: the next of its tokens, a fresh client
+//  message id carrying the send time. false when it could not go.
+static bool
+s_load_send (load_t *load, size_t index)
+{
+    rawsess_t *sess = rawpool_session (load->pool, index);
+    loadsess_t *ls = &load->sess [index];
+    uint8_t id [16];
+    int64_t now = bench_now_ns ();
+    s_message_id (id, now, ++load->counter);
+    const char *token = ls->tokens [ls->next_token++ % load->ntokens];
+    uint64_t request = rawsess_send (load->pool, sess, load->conversation [ls->group], id,
+                                     token);
+    if (!request) {
+        load->send_failed++;
+        return false;
+    }
+    ls->send_ns [request % LOAD_RING] = now;
+    ls->in_flight++;
+    load->sent++;
+    return true;
+}
+
+static void
+s_load_reset (load_t *load)
+{
+    load->sent = load->acked = load->refused = load->send_failed = 0;
+    load->last_ack_ns = 0;
+    load->ctx.pushes = 0;
+    for (size_t i = 0; i < load->count; i++) {
+        load->sess [i].in_flight = 0;
+        load->sess [i].pushes_expected = 0;
+        load->ctx.pushes_by_session [i] = 0;
+    }
+    benchstats_destroy (&load->ack_us);
+    benchstats_destroy (&load->push_us);
+    load->ack_us = benchstats_new ();
+    load->push_us = benchstats_new ();
+    load->ctx.push_us = load->push_us;
+}
+
+//  Pushes owed and not (yet) in; *extra: pushes beyond what was owed.
+static size_t
+s_load_missing (load_t *load, size_t *extra)
+{
+    size_t missing = 0, more = 0;
+    for (size_t i = 0; i < load->count; i++) {
+        size_t got = load->ctx.pushes_by_session [i];
+        size_t owed = load->sess [i].pushes_expected;
+        if (got < owed)
+            missing += owed - got;
+        else
+            more += got - owed;
+    }
+    if (extra)
+        *extra = more;
+    return missing;
+}
+
+//  Until every Send is answered and every push owed is in, or nothing has
+//  come for LOAD_STALL_MS.
+static void
+s_load_drain (load_t *load)
+{
+    int64_t last = zclock_mono ();
+    while (!zsys_interrupted
+       &&  (load->acked + load->refused < load->sent || s_load_missing (load, NULL) > 0)) {
+        int handled = rawpool_poll (load->pool, 10);
+        if (handled < 0)
+            break;
+        if (handled > 0)
+            last = zclock_mono ();
+        else
+        if (zclock_mono () - last > LOAD_STALL_MS)
+            break;
+    }
+}
+
+//  The phase's pushes missing (must be 0), and what else it saw
+static void
+s_load_missing_row (load_t *load, const char *name, const char *phase)
+{
+    size_t extra = 0;
+    size_t missing = s_load_missing (load, &extra);
+    char figure [64];
+    snprintf (figure, sizeof figure, "pushes missing (%s)", phase);
+    benchreport_add (load->bench->report, name, figure, (double) missing, "", NULL, 0,
+                     BENCH_AT_MOST, 0, "0");
+    if (extra || load->refused || load->send_failed || load->acked < load->sent)
+        benchreport_note (load->bench->report, name, "%s: %zu sent, %zu acknowledged, %zu "
+                          "refused (last: %s), %zu not sent, %zu pushes more than owed",
+                          phase, load->sent, load->acked, load->refused,
+                          chat_errname (load->ctx.last_error), load->send_failed, extra);
+}
+
+//  The main server's CPU per message over the phase, beside its floor, and
+//  the load's own CPU (this process: the raw sessions and ZMQ's threads)
+static void
+s_load_cpu_rows (load_t *load, const char *name, const char *phase, double server_before,
+                 double own_before)
+{
+    bench_t *bench = load->bench;
+    if (!load->acked)
+        return;
+    char figure [64];
+    if (server_before >= 0)
+        benchrows_server_cpu (bench, name, phase,
+                              benchserver_cpu_ms (load->mainserver) - server_before,
+                              load->acked);
+    snprintf (figure, sizeof figure, "raw load's CPU per message (%s)", phase);
+    benchreport_add (bench->report, name, figure,
+                     (bench_cpu_ms () - own_before) * 1000 / (double) load->acked, "us",
+                     NULL, 0, BENCH_NO_TARGET, 0, NULL);
+}
+
+//  As fast as acks allow: every session keeps --window Sends in flight.
+static void
+s_load_max (load_t *load, const char *name)
+{
+    bench_t *bench = load->bench;
+    s_load_reset (load);
+    //  Said when it starts, so that the server can be profiled in it alone
+    if (bench->verbose)
+        fprintf (stderr, "chat-bench: %s: max rate phase starts (%.1f s)\n", name,
+                 bench->duration_ms / 1000.0);
+    benchprogress_t *bar = benchprogress_new ("messages-raw: as fast as acks",
+                                              (uint64_t) bench->duration_ms);
+    double server_before = benchserver_cpu_ms (load->mainserver);
+    double own_before = bench_cpu_ms ();
+    int64_t start = bench_now_ns ();
+    int64_t end = zclock_mono () + bench->duration_ms;
+    //  No more in flight than send times are kept
+    size_t window = (size_t) bench->window < LOAD_RING? (size_t) bench->window: LOAD_RING;
+    while (!zsys_interrupted && zclock_mono () < end) {
+        for (size_t i = 0; i < load->count; i++)
+            while (load->sess [i].in_flight < window)
+                if (!s_load_send (load, i))
+                    break;
+        if (rawpool_poll (load->pool, 1) < 0)
+            break;
+        benchprogress_update (bar, (uint64_t) (bench_seconds_since (start) * 1000));
+    }
+    benchprogress_destroy (&bar);
+    s_load_drain (load);
+    char figure [64];
+    snprintf (figure, sizeof figure, "messages/s, %zu raw sessions, %zu conv", load->count,
+              load->groups);
+    bench->raw_msgs_per_s = benchrows_max (bench, name, figure, load->acked,
+                                           (double) (load->last_ack_ns - start) / 1e9,
+                                           load->ctx.pushes,
+                                           (double) (load->ctx.last_push_ns - start) / 1e9,
+                                           load->ack_us, load->push_us);
+    s_load_cpu_rows (load, name, "max", server_before, own_before);
+    s_load_missing_row (load, name, "max rate");
+}
+
+//  At a fixed rate, spread over the sessions in turn. Due Sends go out
+//  together each time the poll returns (at most about a millisecond apart)
+//  rather than by spinning: the load shares two cores with the server.
+static void
+s_load_rate (load_t *load, const char *name, int rate)
+{
+    bench_t *bench = load->bench;
+    s_load_reset (load);
+    if (bench->verbose)
+        fprintf (stderr, "chat-bench: %s: %d/s phase starts (%.1f s)\n", name, rate,
+                 bench->duration_ms / 1000.0);
+    char label [64];
+    snprintf (label, sizeof label, "messages-raw: %d/s", rate);
+    benchprogress_t *bar = benchprogress_new (label, (uint64_t) bench->duration_ms);
+    double server_before = benchserver_cpu_ms (load->mainserver);
+    double own_before = bench_cpu_ms ();
+    int64_t start = bench_now_ns ();
+    int64_t end = zclock_mono () + bench->duration_ms;
+    size_t skipped = 0, next = 0;
+    while (!zsys_interrupted && zclock_mono () < end) {
+        double due = (double) rate * bench_seconds_since (start);
+        while ((double) (load->sent + skipped) < due) {
+            size_t index = next;
+            next = (next + 1) % load->count;
+            if (load->sess [index].in_flight >= LOAD_MAX_BEHIND || !s_load_send (load, index))
+                skipped++;
+        }
+        if (rawpool_poll (load->pool, 1) < 0)
+            break;
+        benchprogress_update (bar, (uint64_t) (bench_seconds_since (start) * 1000));
+    }
+    double send_elapsed = bench_seconds_since (start);
+    benchprogress_destroy (&bar);
+    s_load_drain (load);
+    benchrows_rate (bench, name, rate, load->sent, send_elapsed, load->ack_us, load->push_us,
+                    TARGET_RAW_PUSH_P99_MS, "<= 5 ms");
+    bench->raw_rate = rate;
+    bench->raw_p99_ms = benchstats_percentile (load->push_us, 99) / 1000;
+    s_load_cpu_rows (load, name, "rate", server_before, own_before);
+    char figure [64];
+    snprintf (figure, sizeof figure, "at %d/s", rate);
+    s_load_missing_row (load, name, figure);
+    if (skipped)
+        benchreport_note (bench->report, name, "at %d/s: %zu sends skipped (sessions %d "
+                          "behind, or not sent)", rate, skipped, LOAD_MAX_BEHIND);
+}
+
+//  Sessions logged in, one DEALER and SUB each (as each real client has
+//  its own connections); the groups made from real signed CREATEs; every
+//  sender's tokens made. 0, or -1 with *why.
+static int
+s_load_setup (load_t *load, const char *name, const char **why)
+{
+    bench_t *bench = load->bench;
+    *why = "could not log the sessions in";
+    rawpool_set_handlers (load->pool, s_load_reply, s_load_push, load);
+    load->ctx.pushes_by_session = (size_t *) zmalloc (load->count * sizeof (size_t));
+    if (s_open_logged_in (bench, load->pool, &load->ctx, name, "mraw", load->count, true, 1)
+        != 0)
+        return -1;
+    load->sess = (loadsess_t *) zmalloc (load->count * sizeof (loadsess_t));
+    load->conversation = (uint8_t (*) [16]) zmalloc (load->groups * 16);
+    //  Group k: the sessions i with i % groups == k; session k makes it
+    *why = "could not create the conversations";
+    for (size_t k = 0; k < load->groups; k++) {
+        char *others [CHAIN_MAX_MEMBERS];
+        size_t n = 0;
+        for (size_t i = k + load->groups; i < load->count && n < CHAIN_MAX_MEMBERS - 1;
+             i += load->groups)
+            others [n++] = rawpool_session (load->pool, i)->username;
+        load->ctx.have_conversation = false;
+        size_t expected = load->ctx.replies + 1;
+        if (!rawsess_create (load->pool, rawpool_session (load->pool, k), others, n,
+                             bench->identity)
+        ||  !s_wait (load->pool, &load->ctx.replies, expected, 30000)
+        ||  !load->ctx.have_conversation)
+            return -1;
+        memcpy (load->conversation [k], load->ctx.conversation_id, 16);
+    }
+    *why = "could not make the message tokens";
+    load->ntokens = bench->quick? LOAD_TOKENS_QUICK: LOAD_TOKENS;
+    benchprogress_t *bar = benchprogress_new ("messages-raw: signed tokens",
+                                              load->count * load->ntokens);
+    for (size_t i = 0; i < load->count; i++) {
+        loadsess_t *ls = &load->sess [i];
+        ls->group = i % load->groups;
+        ls->tokens = (char **) zmalloc (load->ntokens * sizeof (char *));
+        for (size_t t = 0; t < load->ntokens; t++) {
+            ls->tokens [t] = bench_message_token (load->conversation [ls->group],
+                                                  rawpool_session (load->pool, i)->username,
+                                                  BENCH_TEXT_SIZE, bench->identity);
+            if (!ls->tokens [t]) {
+                benchprogress_destroy (&bar);
+                return -1;
+            }
+        }
+        benchprogress_update (bar, (i + 1) * load->ntokens);
+    }
+    benchprogress_destroy (&bar);
+    //  Warm up until every session has had a push: subscriptions travel to
+    //  the PUB socket asynchronously (the slow joiner)
+    *why = "some sessions never got a push";
+    int64_t deadline = zclock_mono () + 10000;
+    while (zclock_mono () < deadline && !zsys_interrupted) {
+        s_load_reset (load);
+        for (size_t i = 0; i < load->count; i++)
+            s_load_send (load, i);
+        s_load_drain (load);
+        bool all_in = load->acked == load->count;
+        for (size_t i = 0; i < load->count; i++)
+            if (load->ctx.pushes_by_session [i] == 0)
+                all_in = false;
+        if (all_in)
+            return 0;
+        zclock_sleep (100);
+    }
+    return -1;
+}
+
+static void
+s_load_destroy (load_t *load)
+{
+    for (size_t i = 0; load->sess && i < load->count; i++) {
+        for (size_t t = 0; load->sess [i].tokens && t < load->ntokens; t++)
+            free (load->sess [i].tokens [t]);
+        free (load->sess [i].tokens);
+    }
+    free (load->sess);
+    free (load->conversation);
+    free (load->ctx.pushes_by_session);
+    benchstats_destroy (&load->ack_us);
+    benchstats_destroy (&load->push_us);
+    rawpool_destroy (&load->pool);
+}
+
+int
+bench_messages_raw (bench_t *bench)
+{
+    const char *name = "messages-raw";
+    if (!s_need_keys (bench, name))
+        return -1;
+    bench_servers_t servers = { 0 };
+    if (bench_servers_start (bench, name, &servers, false, true) != 0)
+        return -1;
+    load_t load = { 0 };
+    load.bench = bench;
+    load.mainserver = servers.mainserver;
+    load.count = (size_t) bench->clients;
+    load.groups = (size_t) bench->conversations;
+    const char *why = "setup failed";
+    int rc = -1;
+    load.pool = rawpool_new (benchserver_endpoint (servers.mainserver),
+                             benchserver_push_endpoint (servers.mainserver),
+                             bench_client_key (), load.count);
+    if (load.pool && s_load_setup (&load, name, &why) == 0) {
+        if (bench->rate == 0)
+            s_load_max (&load, name);
+        s_load_rate (&load, name, bench_fixed_rate (bench));
+        benchreport_note (bench->report, name, "the messages shape with light clients: %zu "
+                          "raw sessions (one connection and subscriber each) in %zu "
+                          "conversations of %zu made from real signed CREATEs, %d in flight "
+                          "per session at max rate, %.1f s per phase; %zu real message tokens "
+                          "per sender (%d B of text, signed and sealed as a client seals "
+                          "them), made before the timed phases and sent in turn under "
+                          "distinct client message ids: every Send is a new message the "
+                          "server stores (synchronous=FULL) before its ack and pushes to the "
+                          "%zu others; receivers open each push (its channel token) and take "
+                          "the send time from it, but neither open the body nor verify its "
+                          "signature: clients' work, which the messages rows measure",
+                          load.count, load.groups, load.count / load.groups, bench->window,
+                          bench->duration_ms / 1000.0, load.ntokens, BENCH_TEXT_SIZE,
+                          load.count / load.groups - 1);
+        rc = 0;
+    }
+    s_load_destroy (&load);
     bench_servers_stop (&servers);
     if (rc != 0)
         benchreport_fail (bench->report, name, why);
@@ -577,7 +1003,7 @@ bench_history (bench_t *bench)
     if (!pool)
         goto done;
     rawpool_set_handlers (pool, s_on_reply, NULL, &ctx);
-    if (s_open_logged_in (bench, pool, &ctx, name, "hist", 1, false) != 0) {
+    if (s_open_logged_in (bench, pool, &ctx, name, "hist", 1, false, 8) != 0) {
         why = "could not log in";
         goto done;
     }
@@ -677,7 +1103,7 @@ s_many_sessions (bench_t *bench, const char *name, size_t count, bench_servers_t
     if (!*pool_p)
         return -1;
     rawpool_set_handlers (*pool_p, s_on_reply, NULL, ctx);
-    if (s_open_logged_in (bench, *pool_p, ctx, name, "idle", count, false) != 0) {
+    if (s_open_logged_in (bench, *pool_p, ctx, name, "idle", count, false, 8) != 0) {
         benchreport_fail (bench->report, name, "could not open and log in every session");
         return -1;
     }
@@ -849,7 +1275,7 @@ bench_cluster (bench_t *bench)
         rawpool_set_handlers (pools [i], s_on_reply, s_on_push, &ctx [i]);
         char prefix [32];
         snprintf (prefix, sizeof prefix, "c%s_%zu_", tag, i + 1);
-        if (s_open_logged_in (bench, pools [i], &ctx [i], name, prefix, sessions, true) != 0) {
+        if (s_open_logged_in (bench, pools [i], &ctx [i], name, prefix, sessions, true, 8) != 0) {
             why = "could not log the members in";
             goto done;
         }
