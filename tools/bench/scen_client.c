@@ -125,7 +125,10 @@ s_event (group_t *group, size_t index, chatclient_event_t *event)
         member->done = true;
         member->result = event->type;
         member->code = event->code;
-        if (event->type == CHATCLIENT_EV_ERROR && !group->first_error [0])
+        //  What a command's failure said, for the note (a refused login
+        //  or registration is an event of its own, not EV_ERROR)
+        if ((event->type == CHATCLIENT_EV_ERROR || event->type == CHATCLIENT_EV_LOGIN_FAILED
+        ||   event->type == CHATCLIENT_EV_REGISTER_FAILED) && !group->first_error [0])
             snprintf (group->first_error, sizeof group->first_error, "%s: %s",
                       chatclient_errname (event->code), event->text? event->text: "");
     }
